@@ -1,0 +1,19 @@
+//! Authoritative DNS for headend.
+//!
+//! Zone files are read by headend's own RFC 1035 parser ([`zonefile`]), checked
+//! ([`check`]), built into an immutable in-memory [`zone::Zone`], and served by
+//! a sans-I/O responder ([`answer`]) behind thin UDP/TCP listeners ([`server`]).
+//! The set of served zones is swapped atomically on reload, so queries never
+//! pause and a zone that fails to load keeps serving its previous version.
+//! The entry point is [`DnsService::start`]; the rest of the program talks to
+//! the running service through its cloneable [`DnsHandle`].
+//!
+//! This crate does not recurse: names outside the served zones are REFUSED.
+
+pub mod check;
+pub mod config;
+mod error;
+pub mod zonefile;
+
+pub use config::{DnsConfig, ZoneConfig};
+pub use error::DnsError;
