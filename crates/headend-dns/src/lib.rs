@@ -17,3 +17,12 @@ pub mod zonefile;
 
 pub use config::{DnsConfig, ZoneConfig};
 pub use error::DnsError;
+
+pub mod answer;
+mod server;
+mod service;
+pub mod zone;
+
+pub use service::{
+    DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, parse_origin,
+};

@@ -1,0 +1,1 @@
+//! DHCPv4 for headend (work in progress).

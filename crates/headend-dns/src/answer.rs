@@ -1,0 +1,305 @@
+//! The sans-I/O responder: one request in, one response out.
+//!
+//! [`Catalog::respond`] is a pure function of the request bytes, the served
+//! zones and the transport; the listeners in [`crate::server`] only move bytes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use hickory_proto::op::{Edns, Message, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
+
+use crate::zone::{RRset, Zone};
+
+/// How a request arrived; it decides the response size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP: responses are limited to the client's EDNS buffer size (512 without
+    /// EDNS) and the server's own cap, and truncated (TC=1) beyond.
+    Udp,
+    /// TCP: responses up to 65535 bytes.
+    Tcp,
+}
+
+/// The set of zones being served: swapped whole on reload.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    zones: HashMap<LowerName, Arc<Zone>>,
+    udp_payload_max: u16,
+}
+
+/// Longest CNAME chain followed inside a zone before giving up (loop guard).
+const MAX_CNAME_CHAIN: usize = 16;
+
+impl Catalog {
+    /// An empty catalog whose UDP responses are capped at `udp_payload_max` bytes.
+    pub fn new(udp_payload_max: u16) -> Self {
+        Self {
+            zones: HashMap::new(),
+            udp_payload_max: udp_payload_max.max(512),
+        }
+    }
+
+    /// Adds or replaces a zone.
+    pub fn insert(&mut self, zone: Arc<Zone>) {
+        self.zones.insert(zone.lower_origin().clone(), zone);
+    }
+
+    /// The zone with this apex, if served.
+    pub fn get(&self, origin: &LowerName) -> Option<&Arc<Zone>> {
+        self.zones.get(origin)
+    }
+
+    /// Every served zone.
+    pub fn zones(&self) -> impl Iterator<Item = &Arc<Zone>> {
+        self.zones.values()
+    }
+
+    /// The most specific served zone containing `name`.
+    pub fn find_zone(&self, name: &Name) -> Option<&Arc<Zone>> {
+        let mut lower = LowerName::new(name);
+        loop {
+            if let Some(zone) = self.zones.get(&lower) {
+                return Some(zone);
+            }
+            if lower.is_root() {
+                return None;
+            }
+            lower = lower.base_name();
+        }
+    }
+
+    /// Answers one DNS message. Returns `None` when nothing should be sent
+    /// (the bytes are not a request: too short, or a response).
+    pub fn respond(&self, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
+        // RFC 1035 §4.1.1: a 12-byte header; QR=1 means a response, never answered
+        // (answering responses would let two servers ping-pong forever).
+        let header = request.get(..12)?;
+        if header[2] & 0x80 != 0 {
+            return None;
+        }
+        let id = u16::from_be_bytes([header[0], header[1]]);
+        let request = match Message::from_vec(request) {
+            Ok(m) => m,
+            Err(_) => return Some(error_response(id, header, ResponseCode::FormErr)),
+        };
+        let response = self.answer(&request);
+        Some(self.encode(response, &request, transport))
+    }
+
+    /// Builds the response message for a parsed request.
+    fn answer(&self, request: &Message) -> Message {
+        let mut response = Message::response(request.metadata.id, request.metadata.op_code);
+        response.metadata.recursion_desired = request.metadata.recursion_desired;
+        response.metadata.checking_disabled = request.metadata.checking_disabled;
+        response.queries = request.queries.clone();
+        if let Some(req_edns) = &request.edns {
+            let mut edns = Edns::new();
+            edns.set_max_payload(self.udp_payload_max);
+            edns.set_dnssec_ok(req_edns.flags().dnssec_ok);
+            response.edns = Some(edns);
+            // RFC 6891 §6.1.3: a version we do not implement gets BADVERS.
+            if req_edns.version() > 0 {
+                response.metadata.response_code = ResponseCode::BADVERS;
+                return response;
+            }
+        }
+        if request.metadata.op_code != OpCode::Query {
+            response.metadata.response_code = ResponseCode::NotImp;
+            return response;
+        }
+        // RFC 9619: a QUERY carries exactly one question.
+        let [query] = request.queries.as_slice() else {
+            response.metadata.response_code = ResponseCode::FormErr;
+            return response;
+        };
+        if query.query_class != DNSClass::IN {
+            response.metadata.response_code = ResponseCode::Refused;
+            return response;
+        }
+        if matches!(
+            query.query_type,
+            RecordType::AXFR | RecordType::IXFR | RecordType::OPT
+        ) {
+            // Zone transfers are not offered (yet): refuse rather than mislead.
+            response.metadata.response_code = ResponseCode::Refused;
+            return response;
+        }
+        let Some(zone) = self.find_zone(&query.name) else {
+            // No recursion: names in no served zone are refused.
+            response.metadata.response_code = ResponseCode::Refused;
+            return response;
+        };
+        resolve(zone, query, &mut response);
+        response
+    }
+
+    /// Encodes a response, applying the UDP size limit (RFC 1035 §4.2.1,
+    /// RFC 6891 §6.2.5, RFC 2181 §9).
+    fn encode(&self, mut response: Message, request: &Message, transport: Transport) -> Vec<u8> {
+        let limit = match transport {
+            Transport::Tcp => usize::from(u16::MAX),
+            Transport::Udp => {
+                let client = request
+                    .edns
+                    .as_ref()
+                    .map_or(512, |e| e.max_payload().max(512));
+                usize::from(client.min(self.udp_payload_max))
+            }
+        };
+        if let Ok(bytes) = response.to_vec() {
+            if bytes.len() <= limit {
+                return bytes;
+            }
+        }
+        // RFC 2181 §9: the additional section can be dropped without setting TC.
+        response.additionals.clear();
+        if let Ok(bytes) = response.to_vec() {
+            if bytes.len() <= limit {
+                return bytes;
+            }
+        }
+        // Still too big: an empty truncated answer; the client retries over TCP.
+        response.answers.clear();
+        response.authorities.clear();
+        response.metadata.truncation = true;
+        response.to_vec().unwrap_or_else(|_| {
+            error_response(request.metadata.id, &[0; 12], ResponseCode::ServFail)
+        })
+    }
+}
+
+/// A bare error response when the request could not be parsed.
+fn error_response(id: u16, header: &[u8], rcode: ResponseCode) -> Vec<u8> {
+    let mut out = vec![0u8; 12];
+    out[..2].copy_from_slice(&id.to_be_bytes());
+    // QR=1, opcode copied, RD copied.
+    let flags_hi = header.get(2).copied().unwrap_or(0);
+    out[2] = 0x80 | (flags_hi & 0x79);
+    out[3] = u8::from(rcode.low());
+    out
+}
+
+/// RFC 1034 §4.3.2, steps 3a–3c, inside one zone, following CNAMEs that stay
+/// inside the zone.
+fn resolve(zone: &Zone, query: &Query, response: &mut Message) {
+    let qtype = query.query_type;
+    let mut qname = query.name.clone();
+    response.metadata.authoritative = true;
+    for _ in 0..MAX_CNAME_CHAIN {
+        // Step 3b: a delegation at or above the name means a referral, except
+        // for DS at the cut itself, which the parent side owns (RFC 4035 §3.1.4.1).
+        if let Some((cut, ns)) = zone.find_cut(&qname) {
+            let ds_at_cut = qtype == RecordType::DS && LowerName::new(&cut) == LowerName::new(&qname);
+            if !ds_at_cut {
+                if response.answers.is_empty() {
+                    response.metadata.authoritative = false;
+                }
+                response.authorities.extend(ns.records.iter().cloned());
+                add_glue(zone, ns, response, true);
+                return;
+            }
+        }
+        let lower = LowerName::new(&qname);
+        let (node, synthesized) = match zone.node(&lower) {
+            Some(node) => (node, false),
+            None => {
+                // RFC 4592 §3.3.1: the source of synthesis is `*.<closest encloser>`.
+                let encloser = zone.closest_encloser(&qname);
+                let wildcard = encloser
+                    .prepend_label("*")
+                    .ok()
+                    .and_then(|w| zone.node(&LowerName::new(&w)));
+                match wildcard {
+                    Some(node) => (node, true),
+                    None => {
+                        // Step 3c: the name does not exist.
+                        response.metadata.response_code = ResponseCode::NXDomain;
+                        response.authorities.push(zone.negative_soa());
+                        return;
+                    }
+                }
+            }
+        };
+        let owned = |set: &RRset| -> Vec<Record> {
+            set.records
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    if synthesized {
+                        r.name = qname.clone();
+                    }
+                    r
+                })
+                .collect()
+        };
+        // RFC 8482 §4.2: answer ANY with one RRset, not everything.
+        let wanted = if qtype == RecordType::ANY {
+            node.rrsets().first()
+        } else {
+            node.rrset(qtype)
+        };
+        if let Some(set) = wanted {
+            response.answers.extend(owned(set));
+            add_glue(zone, set, response, false);
+            return;
+        }
+        if let Some(cname) = node.rrset(RecordType::CNAME) {
+            // RFC 1034 §4.3.2 step 3a: copy the CNAME and restart at its target.
+            response.answers.extend(owned(cname));
+            let Some(RData::CNAME(target)) = cname.records.first().map(|r| &r.data) else {
+                return;
+            };
+            let target = target.0.clone();
+            if !zone.lower_origin().zone_of(&LowerName::new(&target)) {
+                return;
+            }
+            if response
+                .answers
+                .iter()
+                .any(|r| LowerName::new(&r.name) == LowerName::new(&target))
+            {
+                return; // a CNAME loop
+            }
+            qname = target;
+            continue;
+        }
+        // NODATA (RFC 2308 §2.2): the name exists but not with this type.
+        response.authorities.push(zone.negative_soa());
+        return;
+    }
+}
+
+/// Additional-section processing (RFC 1034 §4.3.2 step 6, RFC 1035 §3.3):
+/// addresses of in-zone NS, MX and SRV targets. For a referral the addresses
+/// below the cut are glue and are included too.
+fn add_glue(zone: &Zone, set: &RRset, response: &mut Message, referral: bool) {
+    for record in &set.records {
+        let target = match &record.data {
+            RData::NS(ns) => &ns.0,
+            RData::MX(mx) => &mx.exchange,
+            RData::SRV(srv) => &srv.target,
+            _ => continue,
+        };
+        let lower = LowerName::new(target);
+        if !zone.lower_origin().zone_of(&lower) {
+            continue;
+        }
+        // Addresses occluded by a delegation are only glue for that referral.
+        if !referral && zone.find_cut(target).is_some() {
+            continue;
+        }
+        let Some(node) = zone.node(&lower) else {
+            continue;
+        };
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            if let Some(addrs) = node.rrset(rtype) {
+                for addr in &addrs.records {
+                    if !response.additionals.contains(addr) {
+                        response.additionals.push(addr.clone());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The running DNS service: loading zones, the swappable catalog, reloads.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use hickory_proto::rr::{LowerName, Name};
+use tokio::task::JoinHandle;
+
+use crate::answer::Catalog;
+use crate::check::{Finding, Severity, check_zone};
+use crate::zone::Zone;
+use crate::zonefile::parse_zone_file;
+use crate::{DnsConfig, DnsError, ZoneConfig};
+
+/// A zone that loaded, with the warnings its checks produced.
+#[derive(Debug)]
+pub struct LoadedZone {
+    /// The zone, ready to serve.
+    pub zone: Zone,
+    /// Warning-level findings (errors would have stopped the load).
+    pub warnings: Vec<Finding>,
+}
+
+/// Parses a zone's origin as written in the config.
+pub fn parse_origin(origin: &str) -> Result<Name, DnsError> {
+    let mut name = Name::from_ascii(origin).map_err(|e| DnsError::BadOrigin {
+        origin: origin.to_owned(),
+        reason: e.to_string(),
+    })?;
+    name.set_fqdn(true);
+    Ok(name)
+}
+
+/// Reads, parses and checks one zone; any error-level finding fails the load.
+pub fn load_zone(config: &ZoneConfig) -> Result<LoadedZone, Vec<DnsError>> {
+    let origin = parse_origin(&config.origin).map_err(|e| vec![e])?;
+    let parsed = parse_zone_file(&config.file, &origin)?;
+    let findings = check_zone(&parsed);
+    let (errors, warnings): (Vec<_>, Vec<_>) = findings
+        .into_iter()
+        .partition(|f| f.severity == Severity::Error);
+    if !errors.is_empty() {
+        return Err(vec![DnsError::Check {
+            zone: config.origin.clone(),
+            findings: errors,
+        }]);
+    }
+    let zone = Zone::build(&parsed).ok_or_else(|| {
+        vec![DnsError::Check {
+            zone: config.origin.clone(),
+            findings: vec![Finding {
+                severity: Severity::Error,
+                file: config.file.clone(),
+                line: 0,
+                message: "the zone has no SOA record at its apex".to_owned(),
+            }],
+        }]
+    })?;
+    Ok(LoadedZone { zone, warnings })
+}
+
+/// What `headend check` prints for one zone.
+#[derive(Debug)]
+pub struct ZoneReport {
+    /// The zone's origin as configured.
+    pub origin: String,
+    /// Its zone file.
+    pub file: PathBuf,
+    /// One `file:line: problem` line per finding.
+    pub lines: Vec<String>,
+    /// How many of them are errors.
+    pub errors: usize,
+    /// Records loaded (when it loaded).
+    pub records: usize,
+}
+
+/// Checks every zone of a `[dns]` section without serving anything.
+pub fn check_config(config: &DnsConfig) -> Vec<ZoneReport> {
+    config
+        .zones
+        .iter()
+        .map(|zc| match load_zone(zc) {
+            Ok(loaded) => ZoneReport {
+                origin: zc.origin.clone(),
+                file: zc.file.clone(),
+                lines: loaded.warnings.iter().map(ToString::to_string).collect(),
+                errors: 0,
+                records: loaded.zone.record_count(),
+            },
+            Err(errors) => {
+                let mut lines = Vec::new();
+                let mut count = 0;
+                for e in errors {
+                    match e {
+                        DnsError::Check { findings, .. } => {
+                            count += findings.len();
+                            lines.extend(findings.iter().map(ToString::to_string));
+                        }
+                        other => {
+                            count += 1;
+                            lines.push(other.to_string());
+                        }
+                    }
+                }
+                ZoneReport {
+                    origin: zc.origin.clone(),
+                    file: zc.file.clone(),
+                    lines,
+                    errors: count,
+                    records: 0,
+                }
+            }
+        })
+        .collect()
+}
+
+fn log_load_errors(zone: &str, errors: &[DnsError]) {
+    for e in errors {
+        match e {
+            DnsError::Check { findings, .. } => {
+                for f in findings {
+                    tracing::error!(zone, "{f}");
+                }
+            }
+            other => tracing::error!(zone, "{other}"),
+        }
+    }
+}
+
+/// Starts the DNS service.
+#[derive(Debug)]
+pub struct DnsService;
+
+impl DnsService {
+    /// Loads every configured zone (a zone that fails is logged and not
+    /// served), binds the listeners and starts answering.
+    pub async fn start(config: DnsConfig) -> Result<DnsHandle, DnsError> {
+        let mut catalog = Catalog::new(config.udp_payload_max);
+        for zc in &config.zones {
+            load_into(&mut catalog, zc, None);
+        }
+        let catalog = Arc::new(ArcSwap::from_pointee(catalog));
+        let (tasks, bound) = crate::server::spawn_listeners(&config, Arc::clone(&catalog))?;
+        for addr in &bound {
+            tracing::info!("dns listening on {addr} (udp and tcp)");
+        }
+        Ok(DnsHandle {
+            inner: Arc::new(Inner {
+                config,
+                catalog,
+                reload_lock: Mutex::new(()),
+                bound,
+                _tasks: tasks,
+            }),
+        })
+    }
+}
+
+/// Loads one zone into `catalog`; on failure keeps `previous` (if any) serving.
+fn load_into(catalog: &mut Catalog, zc: &ZoneConfig, previous: Option<&Arc<Zone>>) -> bool {
+    match load_zone(zc) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                tracing::warn!(zone = %zc.origin, "{w}");
+            }
+            tracing::info!(
+                zone = %zc.origin,
+                serial = loaded.zone.serial(),
+                records = loaded.zone.record_count(),
+                "zone loaded from {}",
+                zc.file.display()
+            );
+            catalog.insert(Arc::new(loaded.zone));
+            true
+        }
+        Err(errors) => {
+            log_load_errors(&zc.origin, &errors);
+            match previous {
+                Some(old) => {
+                    tracing::error!(
+                        zone = %zc.origin,
+                        serial = old.serial(),
+                        "zone failed to load; still serving the previous version"
+                    );
+                    catalog.insert(Arc::clone(old));
+                }
+                None => tracing::error!(zone = %zc.origin, "zone failed to load; not served"),
+            }
+            false
+        }
+    }
+}
+
+struct Inner {
+    config: DnsConfig,
+    catalog: Arc<ArcSwap<Catalog>>,
+    reload_lock: Mutex<()>,
+    bound: Vec<SocketAddr>,
+    _tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for task in &self._tasks {
+            task.abort();
+        }
+    }
+}
+
+/// A cloneable handle to the running DNS service.
+#[derive(Clone)]
+pub struct DnsHandle {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for DnsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DnsHandle")
+            .field("bound", &self.inner.bound)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DnsHandle {
+    /// Re-reads every zone file; each zone that fails keeps serving its
+    /// previous version. Queries are answered throughout (the catalog is
+    /// swapped atomically). Returns how many zones failed.
+    pub fn reload(&self) -> usize {
+        let _guard = self
+            .inner
+            .reload_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let current = self.inner.catalog.load_full();
+        let mut next = Catalog::new(self.inner.config.udp_payload_max);
+        let mut failed = 0;
+        for zc in &self.inner.config.zones {
+            let previous = parse_origin(&zc.origin)
+                .ok()
+                .and_then(|o| current.get(&LowerName::new(&o)).cloned());
+            if !load_into(&mut next, zc, previous.as_ref()) {
+                failed += 1;
+            }
+        }
+        self.inner.catalog.store(Arc::new(next));
+        failed
+    }
+
+    /// The zones being served right now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.inner.catalog.load_full()
+    }
+
+    /// The addresses actually bound (useful when a port 0 was configured).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.inner.bound
+    }
+}

@@ -1,0 +1,145 @@
+//! The DHCP lease model and the transactional interface the DHCP core uses.
+
+use std::net::Ipv4Addr;
+
+use crate::StoreError;
+
+/// Where a lease is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LeaseState {
+    /// Offered in reply to a DISCOVER and held briefly for that client.
+    Offered,
+    /// Acknowledged: the client owns the address until `expires`.
+    Bound,
+    /// Released by the client (free again, remembered for that client).
+    Released,
+    /// Declined by the client (address in use on the wire): quarantined until `expires`.
+    Declined,
+}
+
+impl LeaseState {
+    /// The name shown by `headend leases` and stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Offered => "offered",
+            Self::Bound => "bound",
+            Self::Released => "released",
+            Self::Declined => "declined",
+        }
+    }
+
+    /// Parses a stored state name.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "offered" => Self::Offered,
+            "bound" => Self::Bound,
+            "released" => Self::Released,
+            "declined" => Self::Declined,
+            other => {
+                return Err(StoreError::Corrupt {
+                    reason: format!("unknown lease state {other:?}"),
+                });
+            }
+        })
+    }
+}
+
+/// One address's lease record. The address is the key: a row exists for every
+/// address ever handed out, and an address is claimed by inserting its row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The leased address.
+    pub address: Ipv4Addr,
+    /// Name of the subnet (from the config) the address belongs to.
+    pub subnet: String,
+    /// The client's identity: option 61 client-id if sent, else hardware type + chaddr.
+    pub client_key: Vec<u8>,
+    /// The client's hardware address (chaddr, `hlen` bytes).
+    pub hwaddr: Vec<u8>,
+    /// Option 61 as sent, if any.
+    pub client_id: Option<Vec<u8>>,
+    /// Host name: the reservation's, else what the client sent in option 12.
+    pub hostname: Option<String>,
+    /// Life-cycle state.
+    pub state: LeaseState,
+    /// Unix time (seconds) when the lease, offer hold or quarantine ends.
+    pub expires: u64,
+    /// Option 82 circuit-id of the relay that forwarded the client's request.
+    pub circuit_id: Option<Vec<u8>>,
+    /// Option 82 remote-id of the relay that forwarded the client's request.
+    pub remote_id: Option<Vec<u8>>,
+}
+
+impl Lease {
+    /// True while the address is held for its client (offered or bound and not
+    /// yet expired) or quarantined (declined and not yet expired).
+    pub fn is_live(&self, now: u64) -> bool {
+        self.expires > now
+    }
+}
+
+/// The operations the DHCP core performs inside one store transaction.
+///
+/// Everything done through one `LeaseTx` becomes durable together when the
+/// transaction commits (group commit), or not at all.
+pub trait LeaseTx {
+    /// The lease row of `address`, if one was ever written.
+    fn lease_by_address(&mut self, address: Ipv4Addr) -> Result<Option<Lease>, StoreError>;
+
+    /// The client's most recently updated lease in `subnet`, declined ones excepted.
+    fn lease_by_client(
+        &mut self,
+        subnet: &str,
+        client_key: &[u8],
+    ) -> Result<Option<Lease>, StoreError>;
+
+    /// The highest address in `first..=last` that has a row, if any.
+    fn highest_claimed(
+        &mut self,
+        first: Ipv4Addr,
+        last: Ipv4Addr,
+    ) -> Result<Option<Ipv4Addr>, StoreError>;
+
+    /// The lowest address in `first..=last` that has no row, if any (a gap
+    /// left below the highest claimed address).
+    fn lowest_unclaimed(
+        &mut self,
+        first: Ipv4Addr,
+        last: Ipv4Addr,
+    ) -> Result<Option<Ipv4Addr>, StoreError>;
+
+    /// The row in `first..=last` that expired longest ago (expires <= now), if any.
+    fn oldest_expired(
+        &mut self,
+        first: Ipv4Addr,
+        last: Ipv4Addr,
+        now: u64,
+    ) -> Result<Option<Lease>, StoreError>;
+
+    /// Live (offered/bound, not expired) leases in `subnet` with this option 82
+    /// circuit-id, not counting `except_client`'s.
+    fn count_live_by_circuit(
+        &mut self,
+        subnet: &str,
+        circuit_id: &[u8],
+        except_client: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError>;
+
+    /// Live leases in `subnet` with this option 82 remote-id, not counting `except_client`'s.
+    fn count_live_by_remote(
+        &mut self,
+        subnet: &str,
+        remote_id: &[u8],
+        except_client: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError>;
+
+    /// Claims a never-used address: inserts its row only if none exists.
+    /// Returns false when another writer (or an earlier exchange) holds it.
+    fn claim(&mut self, lease: &Lease) -> Result<bool, StoreError>;
+
+    /// Writes (inserts or replaces) the row of `lease.address`.
+    fn put(&mut self, lease: &Lease) -> Result<(), StoreError>;
+}

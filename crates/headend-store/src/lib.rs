@@ -1,0 +1,208 @@
+//! Persistence for headend: today the DHCP leases, later users, refresh-token
+//! families, API tokens and the audit log.
+//!
+//! The entry point is [`Store`], a cloneable handle over a [`Backend`]; open the
+//! embedded default with [`Store::open_sqlite`] (one file in the state
+//! directory, WAL, `synchronous=FULL`). Writers work inside a [`Transaction`]
+//! that implements [`LeaseTx`], so a caller can put many exchanges in one
+//! durable commit (group commit). The schema grows through the numbered
+//! migrations in [`migrate`]. This crate does not decide anything about DHCP:
+//! it stores rows and answers the questions the DHCP core asks. A PostgreSQL
+//! backend is not built yet; it would implement [`Backend`] with the same
+//! migration numbers.
+
+mod error;
+mod lease;
+pub mod migrate;
+mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use error::StoreError;
+pub use lease::{Lease, LeaseState, LeaseTx};
+pub use sqlite::SqliteBackend;
+
+/// A storage engine (SQLite now; PostgreSQL can follow behind the same trait).
+pub trait Backend: Send + Sync + 'static {
+    /// Starts a write transaction; writers are serialised.
+    fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError>;
+    /// Every lease row, ordered by address.
+    fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+    /// A short description for logs, e.g. `sqlite:/var/lib/headend/headend.db`.
+    fn describe(&self) -> String;
+}
+
+/// An open write transaction: [`LeaseTx`] operations plus commit. Dropping it
+/// without committing rolls everything back.
+pub trait Transaction: LeaseTx {
+    /// Makes every write of this transaction durable (or fails and keeps none).
+    fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// A cloneable handle to headend's store, shared by the services and the admin API.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend.describe())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens or creates the SQLite database at `path` and migrates it to the
+    /// current schema.
+    pub fn open_sqlite(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Ok(Self::from_backend(Arc::new(SqliteBackend::open(path.as_ref())?)))
+    }
+
+    /// Opens an existing SQLite database without migrating it, e.g. to list
+    /// leases while the server runs.
+    pub fn open_sqlite_existing(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Ok(Self::from_backend(Arc::new(SqliteBackend::open_existing(
+            path.as_ref(),
+        )?)))
+    }
+
+    /// Wraps any backend.
+    pub fn from_backend(backend: Arc<dyn Backend>) -> Self {
+        Self { backend }
+    }
+
+    /// Starts a write transaction.
+    pub fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
+        self.backend.begin()
+    }
+
+    /// Every lease row, ordered by address.
+    pub fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        self.backend.leases()
+    }
+
+    /// What this store is, for logs.
+    pub fn describe(&self) -> String {
+        self.backend.describe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    fn lease(addr: [u8; 4], client: &[u8], state: LeaseState, expires: u64) -> Lease {
+        Lease {
+            address: Ipv4Addr::from(addr),
+            subnet: "lan".into(),
+            client_key: client.to_vec(),
+            hwaddr: client.to_vec(),
+            client_id: None,
+            hostname: Some("host".into()),
+            state,
+            expires,
+            circuit_id: Some(b"eth0".to_vec()),
+            remote_id: None,
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path().join("headend.db")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn committed_lease_survives_reopen() {
+        let (dir, store) = open();
+        let mut tx = store.begin().unwrap();
+        assert!(tx.claim(&lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100)).unwrap());
+        tx.commit().unwrap();
+        drop(store);
+        let store = Store::open_sqlite(dir.path().join("headend.db")).unwrap();
+        let all = store.leases().unwrap();
+        assert_eq!(all, vec![lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100)]);
+    }
+
+    #[test]
+    fn dropped_transaction_rolls_back() {
+        let (_dir, store) = open();
+        let mut tx = store.begin().unwrap();
+        tx.put(&lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100)).unwrap();
+        drop(tx);
+        assert!(store.leases().unwrap().is_empty());
+    }
+
+    #[test]
+    fn claim_refuses_an_address_that_has_a_row() {
+        let (_dir, store) = open();
+        let mut tx = store.begin().unwrap();
+        assert!(tx.claim(&lease([10, 0, 0, 5], b"a", LeaseState::Offered, 100)).unwrap());
+        assert!(!tx.claim(&lease([10, 0, 0, 5], b"b", LeaseState::Offered, 100)).unwrap());
+        tx.commit().unwrap();
+        assert_eq!(store.leases().unwrap()[0].client_key, b"a");
+    }
+
+    #[test]
+    fn pool_queries_find_highest_gap_and_oldest_expired() {
+        let (_dir, store) = open();
+        let mut tx = store.begin().unwrap();
+        for (last, exp) in [(10u8, 50u64), (11, 20), (13, 30)] {
+            tx.put(&lease([10, 0, 0, last], &[last], LeaseState::Bound, exp)).unwrap();
+        }
+        let (first, end) = (Ipv4Addr::new(10, 0, 0, 10), Ipv4Addr::new(10, 0, 0, 20));
+        assert_eq!(tx.highest_claimed(first, end).unwrap(), Some(Ipv4Addr::new(10, 0, 0, 13)));
+        assert_eq!(tx.lowest_unclaimed(first, end).unwrap(), Some(Ipv4Addr::new(10, 0, 0, 12)));
+        assert_eq!(
+            tx.lowest_unclaimed(Ipv4Addr::new(10, 0, 0, 9), end).unwrap(),
+            Some(Ipv4Addr::new(10, 0, 0, 9))
+        );
+        assert!(tx.oldest_expired(first, end, 19).unwrap().is_none());
+        let old = tx.oldest_expired(first, end, 40).unwrap().unwrap();
+        assert_eq!(old.address, Ipv4Addr::new(10, 0, 0, 11));
+    }
+
+    #[test]
+    fn client_lookup_skips_declined_and_counts_exclude_the_client() {
+        let (_dir, store) = open();
+        let mut tx = store.begin().unwrap();
+        tx.put(&lease([10, 0, 0, 1], b"a", LeaseState::Declined, 100)).unwrap();
+        assert!(tx.lease_by_client("lan", b"a").unwrap().is_none());
+        tx.put(&lease([10, 0, 0, 2], b"a", LeaseState::Bound, 100)).unwrap();
+        tx.put(&lease([10, 0, 0, 3], b"b", LeaseState::Offered, 100)).unwrap();
+        tx.put(&lease([10, 0, 0, 4], b"c", LeaseState::Bound, 10)).unwrap();
+        assert_eq!(
+            tx.lease_by_client("lan", b"a").unwrap().unwrap().address,
+            Ipv4Addr::new(10, 0, 0, 2)
+        );
+        assert_eq!(tx.count_live_by_circuit("lan", b"eth0", b"a", 50).unwrap(), 1);
+        assert_eq!(tx.count_live_by_circuit("lan", b"eth0", b"z", 50).unwrap(), 2);
+        assert_eq!(tx.count_live_by_circuit("other", b"eth0", b"z", 50).unwrap(), 0);
+    }
+
+    #[test]
+    fn reader_sees_committed_rows_while_writer_is_open() {
+        let (dir, store) = open();
+        let mut tx = store.begin().unwrap();
+        tx.put(&lease([10, 0, 0, 1], b"a", LeaseState::Bound, 100)).unwrap();
+        tx.commit().unwrap();
+        let mut tx = store.begin().unwrap();
+        tx.put(&lease([10, 0, 0, 2], b"b", LeaseState::Bound, 100)).unwrap();
+        let reader = Store::open_sqlite_existing(dir.path().join("headend.db")).unwrap();
+        assert_eq!(reader.leases().unwrap().len(), 1);
+        tx.commit().unwrap();
+        assert_eq!(reader.leases().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn existing_open_of_a_missing_file_fails_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Store::open_sqlite_existing(dir.path().join("nope.db")).unwrap_err();
+        assert!(err.to_string().contains("nope.db"), "{err}");
+    }
+}

@@ -1,0 +1,1 @@
+//! TFTP server for headend (work in progress).

@@ -1,0 +1,63 @@
+//! `headend serve`: start the enabled services, then wait for signals.
+//!
+//! Each service is started from its config section and hands back a handle;
+//! SIGHUP reloads what can be reloaded, SIGTERM/SIGINT stop the process.
+
+use anyhow::Context as _;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::config::Config;
+
+/// The handles of the running services.
+#[derive(Default)]
+pub(crate) struct Services {
+    pub(crate) dns: Option<headend_dns::DnsHandle>,
+}
+
+impl Services {
+    /// SIGHUP: reload zones (and whatever else a service can reload).
+    fn reload(&self) {
+        if let Some(dns) = &self.dns {
+            dns.reload();
+        }
+    }
+}
+
+/// Runs until SIGTERM or SIGINT.
+pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.general.state_dir).with_context(|| {
+        format!(
+            "cannot create state directory {}",
+            config.general.state_dir.display()
+        )
+    })?;
+    let mut services = Services::default();
+
+    if let Some(dns) = &config.dns {
+        services.dns = Some(
+            headend_dns::DnsService::start(dns.clone())
+                .await
+                .context("starting DNS")?,
+        );
+    }
+    // Further services are started here, each from its own section.
+
+    let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    tracing::info!("headend ready");
+    crate::notify_systemd("READY=1");
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading");
+                services.reload();
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    tracing::info!("headend stopping");
+    crate::notify_systemd("STOPPING=1");
+    Ok(())
+}

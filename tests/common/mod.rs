@@ -1,0 +1,205 @@
+//! Shared harness for the end-to-end tests: start the real `headend` binary on
+//! a config written to a temporary folder, wait until it is ready, capture its
+//! logs, and stop it (by PID) when the test ends.
+
+#![allow(dead_code, unreachable_pub)]
+
+pub mod dig;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Path of the binary under test.
+pub fn headend_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_headend"))
+}
+
+/// The workspace root (where zones/ and configs/ live).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+/// A free loopback port usable for both UDP and TCP (best effort).
+pub fn free_port() -> u16 {
+    for _ in 0..100 {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind tcp");
+        let port = tcp.local_addr().expect("addr").port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port found");
+}
+
+/// Panics unless `program` is on PATH (the test command installs every peer program).
+pub fn require(program: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false);
+    let found = found || Path::new("/usr/sbin").join(program).is_file();
+    assert!(
+        found,
+        "{program} is not installed: run the README's test command (scripts/test.sh), which installs it"
+    );
+}
+
+/// A running headend process. Dropping it stops the process by its PID.
+pub struct Headend {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Headend {
+    /// Writes `config` (TOML) as `headend.toml` in a fresh temporary folder and
+    /// starts `headend serve` on it; returns once the process logs `headend ready`.
+    pub fn start(config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(dir, config)
+    }
+
+    /// Like [`Headend::start`], in a folder the test prepared (zone files, roots...).
+    pub fn start_in(dir: tempfile::TempDir, config: &str) -> Self {
+        let path = dir.path().join("headend.toml");
+        std::fs::write(&path, config).expect("write config");
+        Self::spawn(dir, path, &[])
+    }
+
+    /// Starts `headend serve --config path` with extra environment variables.
+    pub fn spawn(dir: tempfile::TempDir, config: PathBuf, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(headend_bin());
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", std::env::var("HEADEND_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn headend");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if std::env::var_os("HEADEND_TEST_ECHO").is_some() {
+                    eprintln!("[headend] {line}");
+                }
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let mut me = Self {
+            child,
+            dir,
+            config,
+            logs,
+        };
+        me.wait_for_log("headend ready", Duration::from_secs(30));
+        me
+    }
+
+    /// The process id (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal (e.g. "HUP", "KILL") to this process only.
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{sig} {} failed", self.pid());
+    }
+
+    /// Every log line so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().expect("log lock").clone()
+    }
+
+    /// Waits until a log line contains `needle`; panics with the logs on timeout
+    /// or if the process exits first.
+    pub fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.logs().into_iter().find(|l| l.contains(needle)) {
+                return line;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                panic!(
+                    "headend exited ({status}) before logging {needle:?}; logs:\n{}",
+                    self.logs().join("\n")
+                );
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "headend did not log {needle:?} within {timeout:?}; logs:\n{}",
+                    self.logs().join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Counts log lines containing `needle`.
+    pub fn count_logs(&self, needle: &str) -> usize {
+        self.logs().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Stops the process with SIGTERM and waits for it (SIGKILL after 5 s).
+    pub fn stop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.pid().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Drop for Headend {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs a command to completion and returns its stdout; panics with stderr on failure.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A socket address on loopback.
+pub fn lo(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}

@@ -1,0 +1,337 @@
+//! End-to-end tests of the authoritative DNS service: the real binary, queried
+//! with dig and kdig over UDP and TCP.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::dig::{dig, kdig};
+use common::{Headend, free_port, require, workspace_root};
+
+fn test_zone() -> std::path::PathBuf {
+    workspace_root().join("tests/data/dns/e2e.test.zone")
+}
+
+/// Starts headend serving a copy of the e2e test zone (so tests may edit it).
+fn start() -> (Headend, u16) {
+    require("dig");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(test_zone(), dir.path().join("e2e.test.zone")).expect("copy zone");
+    let port = free_port();
+    let config = format!(
+        r#"
+[general]
+state_dir = "state"
+
+[dns]
+listen = ["127.0.0.1:{port}"]
+
+[[dns.zone]]
+origin = "e2e.test"
+file = "e2e.test.zone"
+"#
+    );
+    (Headend::start_in(dir, &config), port)
+}
+
+#[test]
+fn positive_answer_is_authoritative_over_udp_and_tcp() {
+    let (_h, port) = start();
+    for extra in [&[][..], &["+tcp"][..]] {
+        let a = dig(port, "www.e2e.test", "A", extra);
+        assert_eq!(a.status, "NOERROR", "{}", a.raw);
+        assert!(a.has_flag("aa"), "{}", a.raw);
+        assert!(!a.has_flag("tc"));
+        assert_eq!(a.answer_rdata("A"), vec!["192.0.2.80"]);
+        assert_eq!(a.answer[0].ttl, 3600);
+    }
+    let k = kdig(port, "www.e2e.test", "AAAA", &["+tcp"]);
+    assert_eq!(k.status, "NOERROR", "{}", k.raw);
+    assert_eq!(k.answer_rdata("AAAA"), vec!["2001:db8::80"]);
+}
+
+#[test]
+fn nxdomain_and_nodata_carry_the_soa_with_the_negative_ttl() {
+    let (_h, port) = start();
+    let nx = dig(port, "nope.e2e.test", "A", &[]);
+    assert_eq!(nx.status, "NXDOMAIN", "{}", nx.raw);
+    assert!(nx.has_flag("aa"));
+    assert!(nx.answer.is_empty());
+    assert_eq!(nx.authority.len(), 1, "{}", nx.raw);
+    assert_eq!(nx.authority[0].rtype, "SOA");
+    // RFC 2308 §3: TTL = min(SOA TTL 3600, MINIMUM 300).
+    assert_eq!(nx.authority[0].ttl, 300);
+
+    let nodata = kdig(port, "www.e2e.test", "MX", &[]);
+    assert_eq!(nodata.status, "NOERROR", "{}", nodata.raw);
+    assert!(nodata.answer.is_empty());
+    assert_eq!(nodata.authority[0].rtype, "SOA");
+
+    // An empty non-terminal exists: NODATA, not NXDOMAIN (RFC 4592 §2.2.2).
+    let ent = dig(port, "ent.x.e2e.test", "A", &[]);
+    assert_eq!(ent.status, "NOERROR", "{}", ent.raw);
+    assert!(ent.answer.is_empty());
+}
+
+#[test]
+fn referral_has_no_aa_and_carries_glue() {
+    let (_h, port) = start();
+    let r = dig(port, "host.sub.e2e.test", "A", &[]);
+    assert_eq!(r.status, "NOERROR", "{}", r.raw);
+    assert!(!r.has_flag("aa"), "a referral is not authoritative: {}", r.raw);
+    assert!(r.answer.is_empty());
+    let ns: Vec<_> = r.authority.iter().filter(|x| x.rtype == "NS").collect();
+    assert_eq!(ns.len(), 2, "{}", r.raw);
+    assert!(
+        r.additional
+            .iter()
+            .any(|x| x.name == "ns.sub.e2e.test." && x.rdata == "192.0.2.53"),
+        "glue missing: {}",
+        r.raw
+    );
+    // DS at the cut is answered by the parent, authoritatively.
+    let ds = dig(port, "sub.e2e.test", "DS", &[]);
+    assert!(ds.has_flag("aa"), "{}", ds.raw);
+    assert_eq!(ds.answer.len(), 1, "{}", ds.raw);
+}
+
+#[test]
+fn cname_chains_are_followed_inside_the_zone() {
+    let (_h, port) = start();
+    let c = dig(port, "chain.e2e.test", "A", &[]);
+    assert_eq!(c.status, "NOERROR", "{}", c.raw);
+    let types: Vec<_> = c.answer.iter().map(|r| r.rtype.as_str()).collect();
+    assert_eq!(types, vec!["CNAME", "CNAME", "A"], "{}", c.raw);
+    // A dangling in-zone target: the CNAME plus NXDOMAIN (RFC 6604).
+    let d = dig(port, "dangling.e2e.test", "A", &[]);
+    assert_eq!(d.status, "NXDOMAIN", "{}", d.raw);
+    assert_eq!(d.answer.len(), 1);
+    // A target outside the zone is not chased.
+    let e = dig(port, "external.e2e.test", "A", &[]);
+    assert_eq!(e.status, "NOERROR");
+    assert_eq!(e.answer.len(), 1);
+    assert_eq!(e.answer[0].rtype, "CNAME");
+}
+
+#[test]
+fn wildcards_synthesise_the_query_name() {
+    let (_h, port) = start();
+    let w = dig(port, "anything.wild.e2e.test", "A", &[]);
+    assert_eq!(w.status, "NOERROR", "{}", w.raw);
+    assert!(w.has_flag("aa"));
+    assert_eq!(w.answer[0].name, "anything.wild.e2e.test.");
+    assert_eq!(w.answer_rdata("A"), vec!["192.0.2.99"]);
+    let t = kdig(port, "a.b.wild.e2e.test", "TXT", &[]);
+    assert_eq!(t.answer_rdata("TXT"), vec!["\"wildcard\""]);
+    // Wildcard NODATA.
+    let n = dig(port, "x.wild.e2e.test", "MX", &[]);
+    assert_eq!(n.status, "NOERROR");
+    assert!(n.answer.is_empty());
+    assert_eq!(n.authority[0].rtype, "SOA");
+}
+
+#[test]
+fn any_gets_a_minimal_answer() {
+    let (_h, port) = start();
+    let a = dig(port, "www.e2e.test", "ANY", &[]);
+    assert_eq!(a.status, "NOERROR", "{}", a.raw);
+    let types: std::collections::BTreeSet<_> = a.answer.iter().map(|r| &r.rtype).collect();
+    assert_eq!(types.len(), 1, "RFC 8482: one RRset, got {}", a.raw);
+}
+
+#[test]
+fn names_outside_served_zones_are_refused() {
+    let (_h, port) = start();
+    let r = dig(port, "www.example.org", "A", &[]);
+    assert_eq!(r.status, "REFUSED", "{}", r.raw);
+    assert!(r.answer.is_empty());
+}
+
+#[test]
+fn big_answer_is_truncated_over_udp_and_complete_over_tcp() {
+    let (_h, port) = start();
+    let udp = dig(port, "many.e2e.test", "A", &["+ignore", "+bufsize=1232"]);
+    assert!(udp.has_flag("tc"), "{}", udp.raw);
+    let small = dig(port, "many.e2e.test", "A", &["+ignore", "+noedns"]);
+    assert!(small.has_flag("tc"), "{}", small.raw);
+    let tcp = dig(port, "many.e2e.test", "A", &["+tcp"]);
+    assert!(!tcp.has_flag("tc"));
+    assert_eq!(tcp.answer.len(), 120, "{}", tcp.raw);
+    let k = kdig(port, "many.e2e.test", "A", &[]);
+    // kdig retries over TCP by itself after TC.
+    assert_eq!(k.answer.len(), 120, "{}", k.raw);
+}
+
+#[test]
+fn edns_payload_is_capped_and_question_case_preserved() {
+    let (_h, port) = start();
+    let a = dig(port, "WwW.E2e.TeSt", "A", &["+bufsize=4096"]);
+    assert!(a.raw.contains("udp: 1232"), "EDNS payload cap: {}", a.raw);
+    assert!(a.raw.contains(";WwW.E2e.TeSt."), "question case: {}", a.raw);
+    let bad = dig(port, "www.e2e.test", "A", &["+edns=1", "+noednsneg"]);
+    assert_eq!(bad.status, "BADVERS", "{}", bad.raw);
+}
+
+#[test]
+fn txt_strings_and_srv_additional() {
+    let (_h, port) = start();
+    let t = dig(port, "multi.e2e.test", "TXT", &[]);
+    assert_eq!(
+        t.answer_rdata("TXT"),
+        vec![r#""first string" "second \"quoted\" string" "third;semicolon""#],
+        "{}",
+        t.raw
+    );
+    let s = dig(port, "_sip._tcp.e2e.test", "SRV", &[]);
+    assert_eq!(s.answer.len(), 1);
+    assert!(s.additional.iter().any(|r| r.rdata == "192.0.2.60"), "{}", s.raw);
+}
+
+#[test]
+fn malformed_packets_never_stop_the_server() {
+    let (mut h, port) = start();
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_millis(1)))
+        .expect("timeout");
+    let valid = {
+        // A well-formed query for www.e2e.test A, as a base to mangle.
+        let mut q = vec![0x12, 0x34, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in ["www", "e2e", "test"] {
+            q.push(label.len() as u8);
+            q.extend_from_slice(label.as_bytes());
+        }
+        q.extend_from_slice(&[0, 0, 1, 0, 1]);
+        q
+    };
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut buf = [0u8; 2048];
+    for i in 0..4000 {
+        let pkt: Vec<u8> = match i % 4 {
+            // Random bytes of random length.
+            0 => (0..next() % 600).map(|_| next() as u8).collect(),
+            // Truncated valid query.
+            1 => valid[..(next() as usize % valid.len())].to_vec(),
+            // Valid query with random bit flips.
+            2 => {
+                let mut p = valid.clone();
+                for _ in 0..3 {
+                    let idx = next() as usize % p.len();
+                    p[idx] ^= 1 << (next() % 8);
+                }
+                p
+            }
+            // Header claiming many records, followed by garbage.
+            _ => {
+                let mut p = valid[..12].to_vec();
+                p[2] &= 0x7f;
+                p[5] = (next() % 255) as u8;
+                p[7] = (next() % 255) as u8;
+                p.extend((0..next() % 100).map(|_| next() as u8));
+                p
+            }
+        };
+        sock.send_to(&pkt, ("127.0.0.1", port)).expect("send");
+        let _ = sock.recv_from(&mut buf);
+    }
+    let a = dig(port, "www.e2e.test", "A", &[]);
+    assert_eq!(a.answer_rdata("A"), vec!["192.0.2.80"]);
+    assert!(h.child.try_wait().expect("wait").is_none(), "server exited");
+    h.stop();
+}
+
+#[test]
+fn sighup_reloads_and_a_broken_file_keeps_the_old_zone() {
+    let (mut h, port) = start();
+    let zone = h.dir.path().join("e2e.test.zone");
+    let text = std::fs::read_to_string(&zone).expect("read zone");
+    let edited = text.replace("2026112401", "2026112402") + "new IN A 192.0.2.200\n";
+    std::fs::write(&zone, &edited).expect("write zone");
+    h.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let a = dig(port, "new.e2e.test", "A", &[]);
+        if a.answer_rdata("A") == vec!["192.0.2.200"] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "reload not seen: {}", a.raw);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let soa = dig(port, "e2e.test", "SOA", &[]);
+    assert!(soa.answer[0].rdata.contains("2026112402"), "{}", soa.raw);
+
+    // Break it: a bad IPv4 address on a known line.
+    let broken = edited.replace("2026112402", "2026112403") + "bad IN A 300.1.2.3\n";
+    let bad_line = broken.lines().count();
+    std::fs::write(&zone, &broken).expect("write zone");
+    h.signal("HUP");
+    let needle = format!("e2e.test.zone:{bad_line}");
+    h.wait_for_log(&needle, Duration::from_secs(10));
+    h.wait_for_log("still serving the previous version", Duration::from_secs(10));
+    let soa = dig(port, "e2e.test", "SOA", &[]);
+    assert!(soa.answer[0].rdata.contains("2026112402"), "{}", soa.raw);
+    let a = dig(port, "new.e2e.test", "A", &[]);
+    assert_eq!(a.answer_rdata("A"), vec!["192.0.2.200"]);
+}
+
+#[test]
+fn check_command_prints_file_and_line_and_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zone = dir.path().join("bad.zone");
+    std::fs::write(
+        &zone,
+        "$TTL 300\n@ IN SOA ns1 hm 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nx IN A 1.2.3\nc IN CNAME ns1\nc IN A 192.0.2.9\n",
+    )
+    .expect("write");
+    let config = dir.path().join("h.toml");
+    std::fs::write(
+        &config,
+        "[dns]\nlisten = [\"127.0.0.1:53\"]\n[[dns.zone]]\norigin = \"bad.test\"\nfile = \"bad.zone\"\n",
+    )
+    .expect("write");
+    let out = Command::new(common::headend_bin())
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run check");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("bad.zone:5:"), "{stdout}");
+
+    // The shipped demo config and zones pass.
+    let demo = workspace_root().join("configs/demo.toml");
+    let out = Command::new(common::headend_bin())
+        .args(["check", "--config"])
+        .arg(&demo)
+        .output()
+        .expect("run check");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn config_errors_name_the_key_and_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("h.toml");
+    std::fs::write(&config, "[dns]\nlisten = [\"127.0.0.1:53\"]\nudp_payload = 4096\n")
+        .expect("write");
+    let out = Command::new(common::headend_bin())
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run check");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("h.toml"), "{stdout}");
+    assert!(stdout.contains("udp_payload"), "{stdout}");
+}
