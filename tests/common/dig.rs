@@ -94,7 +94,7 @@ pub fn parse(text: &str) -> DigAnswer {
         let l = line.trim();
         if let Some(i) = l.find("status: ") {
             ans.status = l[i + 8..]
-                .split(|c: char| c == ',' || c.is_whitespace())
+                .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
                 .next()
                 .unwrap_or("")
                 .to_owned();

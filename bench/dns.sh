@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# DNS benchmark: headend vs Knot vs NSD serving the same ~2,000-record zone on
+# loopback. Each server is pinned to CPU 1 (taskset), dnsperf to CPU 0; runs
+# alternate between servers. Prints QPS, average latency, lost queries and
+# queries per server-CPU-second (utime+stime of all the server's threads from
+# /proc/PID/stat over the run), and the ratio headend/Knot.
+#
+# Usage: bench/dns.sh            (DURATION=15 ROUNDS=1 PROTOS="udp tcp" to change)
+# Traffic goes to 127.0.0.1 only; every run stops by itself after DURATION s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-15}
+ROUNDS=${ROUNDS:-1}
+PROTOS=${PROTOS:-udp}
+SERVER_CPU=${SERVER_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
+HZ=$(getconf CLK_TCK)
+
+for p in dnsperf knotd nsd taskset; do
+  command -v "$p" >/dev/null || { echo "missing $p: apt-get install dnsperf knot nsd util-linux" >&2; exit 1; }
+done
+
+cargo build --release -p headend >&2
+HEADEND=$PWD/target/release/headend
+
+work=$(mktemp -d /tmp/headend-bench-dns.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- the zone: SOA, 2 NS + glue, 1,500 A, 200 AAAA, MX, 50 CNAME, SPF/DMARC,
+# 100 TXT, SRV, one delegation with glue (1,927 records) ---
+zone=$work/bench.test.zone
+{
+  echo '$ORIGIN bench.test.'
+  echo '$TTL 3600'
+  echo '@ IN SOA ns1 hostmaster 2026112401 7200 3600 1209600 300'
+  echo '@ IN NS ns1'
+  echo '@ IN NS ns2'
+  echo 'ns1 IN A 192.0.2.1'
+  echo 'ns2 IN A 192.0.2.2'
+  echo '@ IN MX 10 mail'
+  echo 'mail IN A 192.0.2.25'
+  echo '@ IN TXT "v=spf1 mx ip4:192.0.2.0/24 -all"'
+  echo '_dmarc IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@bench.test"'
+  echo '_sip._tcp IN SRV 10 5 5060 mail'
+  echo 'sub IN NS ns.sub'
+  echo 'ns.sub IN A 192.0.2.53'
+  for i in $(seq 1 1500); do echo "h$i IN A 198.51.$((i / 250)).$((i % 250 + 1))"; done
+  for i in $(seq 1 200); do echo "h$i IN AAAA 2001:db8::$(printf %x "$i")"; done
+  for i in $(seq 1 50); do echo "c$i IN CNAME h$i"; done
+  for i in $(seq 1 100); do echo "t$i IN TXT \"record $i some text for the benchmark\""; done
+} > "$zone"
+
+# --- the query mix: 70 % A, 10 % AAAA, 10 % TXT/MX, 10 % NXDOMAIN ---
+queries=$work/queries.txt
+python3 - "$queries" <<'PY'
+import random, sys
+random.seed(1)
+out = []
+for _ in range(100000):
+    r = random.random()
+    if r < 0.70: out.append(f"h{random.randint(1,1500)}.bench.test A")
+    elif r < 0.80: out.append(f"h{random.randint(1,200)}.bench.test AAAA")
+    elif r < 0.85: out.append(f"t{random.randint(1,100)}.bench.test TXT")
+    elif r < 0.90: out.append("bench.test MX")
+    else: out.append(f"nx{random.randint(1,10**6)}.bench.test A")
+open(sys.argv[1], "w").write("\n".join(out) + "\n")
+PY
+
+port_headend=53531; port_knot=53532; port_nsd=53533
+
+cat > "$work/headend.toml" <<EOF2
+[general]
+state_dir = "$work/headend-state"
+[log]
+level = "warn"
+[dns]
+listen = ["127.0.0.1:$port_headend"]
+udp_workers = 1
+[[dns.zone]]
+origin = "bench.test"
+file = "$zone"
+EOF2
+
+mkdir -p "$work/knot"
+cat > "$work/knot/knot.conf" <<EOF2
+server:
+    listen: 127.0.0.1@$port_knot
+    rundir: $work/knot
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: $work/knot
+log:
+  - target: stderr
+    any: warning
+zone:
+  - domain: bench.test
+    file: $zone
+    storage: $work/knot
+EOF2
+
+mkdir -p "$work/nsd"
+cat > "$work/nsd/nsd.conf" <<EOF2
+server:
+    ip-address: 127.0.0.1@$port_nsd
+    server-count: 1
+    username: ""
+    chroot: ""
+    zonesdir: "$work/nsd"
+    database: ""
+    zonelistfile: "$work/nsd/zone.list"
+    xfrdfile: "$work/nsd/xfrd.state"
+    xfrdir: "$work/nsd"
+    pidfile: "$work/nsd/nsd.pid"
+    rrl-ratelimit: 0
+    minimal-responses: yes
+    verbosity: 0
+remote-control:
+    control-enable: no
+zone:
+    name: bench.test
+    zonefile: "$zone"
+EOF2
+
+wait_port() { # proto port
+  for _ in $(seq 1 100); do
+    if dig @127.0.0.1 -p "$2" +time=1 +tries=1 bench.test SOA +short >/dev/null 2>&1 \
+       && [ -n "$(dig @127.0.0.1 -p "$2" +time=1 +tries=1 bench.test SOA +short)" ]; then return 0; fi
+    sleep 0.1
+  done
+  echo "server on port $2 did not answer" >&2; return 1
+}
+
+cpu_ticks() { # pid -> utime+stime of all threads
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+start_server() { # name -> sets SPID, SPORT
+  case $1 in
+    headend)
+      taskset -c "$SERVER_CPU" "$HEADEND" serve --config "$work/headend.toml" 2>"$work/headend.log" &
+      SPID=$!; SPORT=$port_headend ;;
+    knot)
+      taskset -c "$SERVER_CPU" knotd -c "$work/knot/knot.conf" 2>"$work/knot.log" &
+      SPID=$!; SPORT=$port_knot ;;
+    nsd)
+      taskset -c "$SERVER_CPU" nsd -d -c "$work/nsd/nsd.conf" 2>"$work/nsd.log" &
+      SPID=$!; SPORT=$port_nsd ;;
+  esac
+  pids+=("$SPID")
+  wait_port udp "$SPORT"
+  # Knot pins its own worker threads whatever taskset said: re-pin every thread.
+  taskset -a -cp "$SERVER_CPU" "$SPID" >/dev/null
+}
+
+stop_server() {
+  kill "$SPID" 2>/dev/null || true
+  wait "$SPID" 2>/dev/null || true
+}
+
+declare -A QPS CPU_QPS LAT LOST
+run_one() { # server proto
+  start_server "$1"
+  local mode=()
+  [ "$2" = tcp ] && mode=(-m tcp)
+  local t0 t1 out
+  t0=$(cpu_ticks "$SPID")
+  out=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$SPORT" -d "$queries" -l "$DURATION" \
+        -c 4 -q 500 -T 1 "${mode[@]}" 2>&1)
+  t1=$(cpu_ticks "$SPID")
+  stop_server
+  local qps lat lost completed cpu
+  qps=$(awk '/Queries per second:/ {print $4}' <<<"$out")
+  lat=$(awk '/Average Latency/ {print $4}' <<<"$out")
+  lost=$(awk '/Queries lost:/ {print $3}' <<<"$out")
+  completed=$(awk '/Queries completed:/ {print $3}' <<<"$out")
+  cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN {printf "%.3f", (b - a) / hz}')
+  local per_cpu
+  per_cpu=$(awk -v c="$completed" -v s="$cpu" 'BEGIN {if (s > 0) printf "%.0f", c / s; else print 0}')
+  printf '%-8s %-4s qps=%-10s lat_ms=%-8s lost=%-7s cpu_s=%-7s qps_per_cpu_s=%s\n' \
+    "$1" "$2" "$qps" "$(awk -v l="$lat" 'BEGIN {printf "%.3f", l * 1000}')" "$lost" "$cpu" "$per_cpu"
+  QPS[$1,$2]=$(awk -v a="${QPS[$1,$2]:-0}" -v b="$qps" 'BEGIN {print a + b}')
+  CPU_QPS[$1,$2]=$(awk -v a="${CPU_QPS[$1,$2]:-0}" -v b="$per_cpu" 'BEGIN {print a + b}')
+}
+
+echo "zone: $(grep -vc '^\$' "$zone") records; dnsperf -c 4 -q 500 -T 1 -l $DURATION; server CPU $SERVER_CPU, client CPU $CLIENT_CPU"
+for round in $(seq 1 "$ROUNDS"); do
+  for proto in $PROTOS; do
+    for server in headend knot nsd; do
+      run_one "$server" "$proto"
+    done
+  done
+done
+
+echo
+echo "averages over $ROUNDS round(s):"
+for proto in $PROTOS; do
+  for server in headend knot nsd; do
+    printf '%-8s %-4s qps=%.0f qps_per_cpu_s=%.0f\n' "$server" "$proto" \
+      "$(awk -v a="${QPS[$server,$proto]}" -v n="$ROUNDS" 'BEGIN {print a / n}')" \
+      "$(awk -v a="${CPU_QPS[$server,$proto]}" -v n="$ROUNDS" 'BEGIN {print a / n}')"
+  done
+  awk -v h="${CPU_QPS[headend,$proto]}" -v k="${CPU_QPS[knot,$proto]}" -v n="${CPU_QPS[nsd,$proto]}" \
+      -v hq="${QPS[headend,$proto]}" -v kq="${QPS[knot,$proto]}" -v p="$proto" \
+      'BEGIN {printf "ratio %s: headend/knot qps_per_cpu_s = %.2f, qps = %.2f; headend/nsd qps_per_cpu_s = %.2f\n", p, h / k, hq / kq, h / n}'
+done

@@ -1,0 +1,295 @@
+//! The `[dhcp]` section of headend.toml.
+//!
+//! ```toml
+//! [dhcp]
+//! interfaces = ["eth1"]          # one socket per interface (SO_BINDTODEVICE)
+//! server_id = "192.0.2.1"        # option 54, unless a subnet sets its own
+//!
+//! [[dhcp.class]]                 # matched in file order; the first class
+//! name = "docsis"                # that sets an option or boot field wins
+//! vendor_class = "docsis"        # option 60 prefix
+//! options = { tftp_server_name = "192.0.2.5", bootfile_name = "modem.cfg" }
+//!
+//! [[dhcp.subnet]]
+//! name = "modems"
+//! subnet = "10.1.0.0/16"
+//! pools = ["10.1.0.10-10.1.255.250"]
+//! classes = ["docsis"]           # only clients of these classes
+//! options = { routers = ["10.1.0.1"] }
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use ipnet::Ipv4Net;
+use serde::Deserialize;
+
+/// Configuration of the DHCPv4 service (`[dhcp]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DhcpConfig {
+    /// Interfaces to serve, one socket each (bound with SO_BINDTODEVICE so the
+    /// arrival interface is known). Empty: one socket on every interface, which
+    /// serves relayed clients and renewals only.
+    #[serde(default)]
+    pub interfaces: Vec<String>,
+    /// UDP port to listen on (67; change only for experiments).
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// This server's address, sent as option 54, unless a subnet sets its own.
+    pub server_id: Option<Ipv4Addr>,
+    /// Seconds an offered address stays held for the client that was offered it.
+    #[serde(default = "default_offer_hold")]
+    pub offer_hold_secs: u64,
+    /// Seconds a declined address (in use by someone else) is kept out of the pool.
+    #[serde(default = "default_quarantine")]
+    pub decline_quarantine_secs: u64,
+    /// Requests relayed through more hops than this are dropped (RFC 1542 §4.1.1).
+    #[serde(default = "default_max_hops")]
+    pub max_hops: u8,
+    /// Per-client (client-id or MAC) request rate limit.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    /// Seconds between the statistics log lines (`dhcp stats`); 0 turns them off.
+    #[serde(default = "default_stats_interval")]
+    pub stats_interval_secs: u64,
+    /// A full pool is logged at most once per this many seconds per subnet.
+    #[serde(default = "default_exhaustion_log")]
+    pub exhaustion_log_secs: u64,
+    /// Most requests handled in one store transaction (group commit).
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// Options given to every client (subnets, classes and reservations override).
+    #[serde(default)]
+    pub options: OptionsConfig,
+    /// Client classes (`[[dhcp.class]]`).
+    #[serde(default, rename = "class")]
+    pub classes: Vec<ClassConfig>,
+    /// Subnets (`[[dhcp.subnet]]`).
+    #[serde(default, rename = "subnet")]
+    pub subnets: Vec<SubnetConfig>,
+}
+
+/// `[dhcp.rate_limit]`: a token bucket per client.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second per client.
+    #[serde(default = "default_rate")]
+    pub per_second: f64,
+    /// Requests a client may send in a burst.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_second: default_rate(),
+            burst: default_burst(),
+        }
+    }
+}
+
+/// One client class (`[[dhcp.class]]`). A client is in the class when every
+/// criterion given matches; a class with no criterion matches nobody.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassConfig {
+    /// The class name, used by `subnet.classes`.
+    pub name: String,
+    /// Option 60 (vendor class) starts with this, e.g. `docsis`.
+    pub vendor_class: Option<String>,
+    /// Option 77 (user class) equals this, e.g. `iPXE`.
+    pub user_class: Option<String>,
+    /// Option 93 (client architecture) is one of these (0 BIOS, 7/9 UEFI x64, 11 ARM64).
+    #[serde(default)]
+    pub arch: Vec<u16>,
+    /// Option 82 circuit-id equals this (text, or `hex:...`).
+    pub circuit_id: Option<String>,
+    /// Option 82 remote-id equals this (text, or `hex:...`).
+    pub remote_id: Option<String>,
+    /// Lease time for this class's clients, seconds.
+    pub lease_time_secs: Option<u32>,
+    /// Cap on live leases per option 82 circuit-id for this class's clients.
+    pub max_leases_per_circuit_id: Option<u32>,
+    /// Cap on live leases per option 82 remote-id for this class's clients.
+    pub max_leases_per_remote_id: Option<u32>,
+    /// `siaddr`: the TFTP server for the next boot step.
+    pub next_server: Option<Ipv4Addr>,
+    /// `sname` header field.
+    pub server_name: Option<String>,
+    /// `file` header field (PXE boot file, script URL).
+    pub boot_file: Option<String>,
+    /// Options for this class's clients.
+    #[serde(default)]
+    pub options: OptionsConfig,
+}
+
+/// One subnet (`[[dhcp.subnet]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetConfig {
+    /// A name for logs, statistics and the lease list.
+    pub name: String,
+    /// The network, e.g. `10.1.0.0/16`.
+    pub subnet: Ipv4Net,
+    /// Dynamic ranges, `"first-last"`, inside the subnet.
+    #[serde(default)]
+    pub pools: Vec<String>,
+    /// Directly attached on this interface (clients' broadcasts arrive there).
+    pub interface: Option<String>,
+    /// Relay addresses (giaddr) outside the subnet that also select it, e.g. a
+    /// CMTS's primary address for a secondary (customer) network.
+    #[serde(default)]
+    pub relays: Vec<Ipv4Addr>,
+    /// Option 54 for this subnet (default: `dhcp.server_id`).
+    pub server_id: Option<Ipv4Addr>,
+    /// Lease time, seconds (option 51).
+    #[serde(default = "default_lease_time")]
+    pub lease_time_secs: u32,
+    /// T1 (option 58), seconds; default 50 % of the lease time.
+    pub renew_time_secs: Option<u32>,
+    /// T2 (option 59), seconds; default 87.5 % of the lease time.
+    pub rebind_time_secs: Option<u32>,
+    /// Only clients in one of these classes may use this subnet. Among the
+    /// subnets a relay or interface selects, a subnet whose class matches is
+    /// preferred to one without classes.
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// Answer BOOTP requests (no option 53), for reserved clients only.
+    #[serde(default)]
+    pub bootp: bool,
+    /// Cap on live leases per option 82 circuit-id (a port or modem).
+    pub max_leases_per_circuit_id: Option<u32>,
+    /// Cap on live leases per option 82 remote-id (a modem).
+    pub max_leases_per_remote_id: Option<u32>,
+    /// `siaddr`: the TFTP server for the next boot step.
+    pub next_server: Option<Ipv4Addr>,
+    /// `sname` header field.
+    pub server_name: Option<String>,
+    /// `file` header field.
+    pub boot_file: Option<String>,
+    /// Options for this subnet's clients (option 1 defaults to the prefix).
+    #[serde(default)]
+    pub options: OptionsConfig,
+    /// Fixed addresses (`[[dhcp.subnet.reservation]]`).
+    #[serde(default, rename = "reservation")]
+    pub reservations: Vec<ReservationConfig>,
+}
+
+/// A reservation: a fixed address for a client known by MAC, client-id or
+/// relay circuit-id (`[[dhcp.subnet.reservation]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservationConfig {
+    /// Hardware address, `aa:bb:cc:dd:ee:ff`.
+    pub mac: Option<String>,
+    /// Option 61 value (text, or `hex:...`).
+    pub client_id: Option<String>,
+    /// Option 82 circuit-id (text, or `hex:...`).
+    pub circuit_id: Option<String>,
+    /// The fixed address (inside the subnet, best outside its pools).
+    pub address: Ipv4Addr,
+    /// Host name sent as option 12.
+    pub hostname: Option<String>,
+    /// `siaddr` for this host.
+    pub next_server: Option<Ipv4Addr>,
+    /// `file` for this host.
+    pub boot_file: Option<String>,
+    /// Options for this host.
+    #[serde(default)]
+    pub options: OptionsConfig,
+}
+
+/// DHCP options by name (RFC 2132 unless noted). Any other option: `raw`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionsConfig {
+    /// 1: subnet mask (default: from the subnet's prefix).
+    pub subnet_mask: Option<Ipv4Addr>,
+    /// 2: time offset from UTC, seconds.
+    pub time_offset: Option<i32>,
+    /// 3: routers.
+    #[serde(default)]
+    pub routers: Vec<Ipv4Addr>,
+    /// 4: time servers (RFC 868).
+    #[serde(default)]
+    pub time_servers: Vec<Ipv4Addr>,
+    /// 6: DNS servers.
+    #[serde(default)]
+    pub domain_name_servers: Vec<Ipv4Addr>,
+    /// 7: log (syslog) servers.
+    #[serde(default)]
+    pub log_servers: Vec<Ipv4Addr>,
+    /// 12: host name.
+    pub host_name: Option<String>,
+    /// 15: domain name.
+    pub domain_name: Option<String>,
+    /// 28: broadcast address.
+    pub broadcast_address: Option<Ipv4Addr>,
+    /// 42: NTP servers.
+    #[serde(default)]
+    pub ntp_servers: Vec<Ipv4Addr>,
+    /// 43: vendor-specific information as raw bytes (text, or `hex:...`).
+    pub vendor_specific: Option<String>,
+    /// 43 built from sub-options: `{ "1" = "hex:...", "2" = "text" }`.
+    #[serde(default)]
+    pub vendor_suboptions: BTreeMap<String, String>,
+    /// 60: vendor class identifier sent by the server (e.g. `PXEClient`).
+    pub vendor_class: Option<String>,
+    /// 66: TFTP server name.
+    pub tftp_server_name: Option<String>,
+    /// 67: boot file name.
+    pub bootfile_name: Option<String>,
+    /// 150: TFTP server addresses (RFC 5859), as Cisco phones and modems use.
+    #[serde(default)]
+    pub tftp_server_addresses: Vec<Ipv4Addr>,
+    /// Any option by number: `{ "224" = "hex:0a0b", "252" = "http://wpad/wpad.dat" }`.
+    #[serde(default)]
+    pub raw: BTreeMap<String, String>,
+}
+
+fn default_port() -> u16 {
+    67
+}
+fn default_offer_hold() -> u64 {
+    30
+}
+fn default_quarantine() -> u64 {
+    86_400
+}
+fn default_max_hops() -> u8 {
+    4
+}
+fn default_rate() -> f64 {
+    5.0
+}
+fn default_burst() -> u32 {
+    20
+}
+fn default_stats_interval() -> u64 {
+    300
+}
+fn default_exhaustion_log() -> u64 {
+    60
+}
+fn default_max_batch() -> usize {
+    512
+}
+fn default_lease_time() -> u32 {
+    86_400
+}
+
+impl DhcpConfig {
+    /// Nothing in `[dhcp]` is a path today; kept so the binary can treat every
+    /// section alike.
+    pub fn resolve_paths(&mut self, _base: &Path) {}
+
+    /// Checks the section (pools inside subnets, known class names, option
+    /// values, a server id for every subnet) without starting anything.
+    pub fn validate(&self) -> Result<(), crate::DhcpError> {
+        crate::plan::Plan::compile(self).map(|_| ())
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs headend's whole test suite on a fresh Debian machine: installs the peer
+# programs the tests talk to (dig, kdig, knotd, dhclient, udhcpc, dhcpcd,
+# dhcrelay, perfdhcp, tftp, atftp, curl, ...), then builds and runs every test.
+# DHCP tests create network namespaces and so need root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  bind9-dnsutils bind9-utils knot knot-dnsutils knot-dnssecutils ldnsutils nsd dnsperf
+  isc-dhcp-client isc-dhcp-relay busybox udhcpc dhcpcd-base kea-dhcp4-server kea-admin
+  tftpd-hpa tftp-hpa atftp curl dnsmasq-base iproute2 procps util-linux
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  # Package installs must not start the reference servers as system services.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  cargo install --locked cargo-nextest
+fi
+
+cargo build --workspace --all-targets
+cargo nextest run --workspace --no-fail-fast "$@"
