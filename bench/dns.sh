@@ -138,8 +138,18 @@ wait_port() { # proto port
   echo "server on port $2 did not answer" >&2; return 1
 }
 
-cpu_ticks() { # pid -> utime+stime of all threads
-  awk '{print $14 + $15}' "/proc/$1/stat"
+descendants() { # pid -> the pid and all its descendants (NSD serves from forked children)
+  echo "$1"
+  local c
+  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do descendants "$c"; done
+}
+
+cpu_ticks() { # pid -> utime+stime of all threads of the process and its descendants
+  local total=0 p
+  for p in $(descendants "$1"); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
 }
 
 start_server() { # name -> sets SPID, SPORT

@@ -190,7 +190,8 @@ fn resolve(zone: &Zone, query: &Query, response: &mut Message) {
         // Step 3b: a delegation at or above the name means a referral, except
         // for DS at the cut itself, which the parent side owns (RFC 4035 §3.1.4.1).
         if let Some((cut, ns)) = zone.find_cut(&qname) {
-            let ds_at_cut = qtype == RecordType::DS && LowerName::new(&cut) == LowerName::new(&qname);
+            let ds_at_cut =
+                qtype == RecordType::DS && LowerName::new(&cut) == LowerName::new(&qname);
             if !ds_at_cut {
                 if response.answers.is_empty() {
                     response.metadata.authoritative = false;

@@ -1,1 +1,35 @@
-//! TFTP server for headend (work in progress).
+//! TFTP for headend: cable-modem configs and PXE boot files.
+//!
+//! [`TftpService::start`] binds the configured addresses and serves files from
+//! one root folder that nothing escapes (`..`, absolute names, symlinks leading
+//! out, NUL bytes, over-long names and non-regular files are refused), plus
+//! per-device files rendered from minijinja templates with lease facts from a
+//! [`LeaseLookup`] the binary provides. The protocol core is sans-I/O: a
+//! [`Transfer`] (and a [`receive::Receive`] for uploads) is fed packets and the
+//! time and answers with a [`Step`]; a thin tokio loop gives each transfer its
+//! own socket (TID). It speaks RFC 1350 with RFC 2347 options, blksize
+//! (RFC 2348), tsize and timeout (RFC 2349) and windowsize (RFC 7440), with
+//! block-number rollover, backoff and allow/rate/concurrency limits.
+//!
+//! It does not do multicast TFTP (RFC 2090), does not send windows when
+//! receiving uploads (it acknowledges every block), and accepts uploads only
+//! into a separate write folder when one is configured.
+
+pub mod config;
+mod error;
+pub mod lookup;
+pub mod netascii;
+pub mod options;
+pub mod packet;
+pub mod path;
+pub mod receive;
+mod server;
+mod session;
+pub mod template;
+pub mod transfer;
+
+pub use config::{RemapRule, TemplateConfig, TftpConfig};
+pub use error::TftpError;
+pub use lookup::{LeaseInfo, LeaseLookup, Mac, NoLeases};
+pub use server::{TftpHandle, TftpService, TftpStats};
+pub use transfer::{Step, Transfer};

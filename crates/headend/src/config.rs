@@ -17,6 +17,8 @@ pub(crate) struct Config {
     pub(crate) log: LogConfig,
     /// Authoritative DNS; absent means DNS is off.
     pub(crate) dns: Option<headend_dns::DnsConfig>,
+    /// TFTP; absent means TFTP is off.
+    pub(crate) tftp: Option<headend_tftp::TftpConfig>,
 }
 
 /// `[general]`.
@@ -128,6 +130,9 @@ impl Config {
         }
         if let Some(dns) = &mut self.dns {
             dns.resolve_paths(base);
+        }
+        if let Some(tftp) = &mut self.tftp {
+            tftp.resolve_paths(base);
         }
     }
 }

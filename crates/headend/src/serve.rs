@@ -12,6 +12,7 @@ use crate::config::Config;
 #[derive(Default)]
 pub(crate) struct Services {
     pub(crate) dns: Option<headend_dns::DnsHandle>,
+    pub(crate) tftp: Option<headend_tftp::TftpHandle>,
 }
 
 impl Services {
@@ -19,6 +20,9 @@ impl Services {
     fn reload(&self) {
         if let Some(dns) = &self.dns {
             dns.reload();
+        }
+        if let Some(tftp) = &self.tftp {
+            tracing::info!(stats = ?tftp.stats(), "TFTP counters");
         }
     }
 }
@@ -38,6 +42,16 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
             headend_dns::DnsService::start(dns.clone())
                 .await
                 .context("starting DNS")?,
+        );
+    }
+    if let Some(tftp) = &config.tftp {
+        // Until DHCP is wired in, lease lookups find nothing.
+        let lookup: std::sync::Arc<dyn headend_tftp::LeaseLookup> =
+            std::sync::Arc::new(headend_tftp::NoLeases);
+        services.tftp = Some(
+            headend_tftp::TftpService::start(tftp.clone(), lookup)
+                .await
+                .context("starting TFTP")?,
         );
     }
     // Further services are started here, each from its own section.

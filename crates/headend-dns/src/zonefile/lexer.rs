@@ -77,9 +77,7 @@ impl<'a> Lexer<'a> {
             loop {
                 let Some(b) = self.peek() else {
                     if let Some(open) = paren_line {
-                        error.get_or_insert(format!(
-                            "`(` opened at line {open} is never closed"
-                        ));
+                        error.get_or_insert(format!("`(` opened at line {open} is never closed"));
                     }
                     break;
                 };
@@ -256,7 +254,10 @@ mod tests {
         assert_eq!(e.len(), 2);
         let soa = e[0].as_ref().unwrap();
         assert_eq!(soa.line, 1);
-        assert_eq!(words(soa), ["@", "SOA", "ns1", "host", "1", "2", "3", "4", "5"]);
+        assert_eq!(
+            words(soa),
+            ["@", "SOA", "ns1", "host", "1", "2", "3", "4", "5"]
+        );
         assert_eq!(e[1].as_ref().unwrap().line, 5);
     }
 
@@ -299,7 +300,12 @@ mod tests {
     #[test]
     fn stray_close_parenthesis_is_an_error() {
         let e = entries("x A 192.0.2.1 )\n");
-        assert!(e[0].as_ref().unwrap_err().reason.contains("without a matching"));
+        assert!(
+            e[0].as_ref()
+                .unwrap_err()
+                .reason
+                .contains("without a matching")
+        );
     }
 
     #[test]

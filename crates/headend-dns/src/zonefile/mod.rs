@@ -17,9 +17,9 @@
 
 mod lexer;
 mod rdata;
-mod text;
 #[cfg(test)]
 mod tests;
+mod text;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -243,12 +243,7 @@ impl Parser<'_> {
     }
 
     /// RFC 1035 §5.1: "$INCLUDE <file-name> [<domain-name>] [<comment>]".
-    fn include(
-        &mut self,
-        args: &[lexer::Token],
-        file: &Path,
-        origin: &Name,
-    ) -> Result<(), String> {
+    fn include(&mut self, args: &[lexer::Token], file: &Path, origin: &Name) -> Result<(), String> {
         if !self.options.allow_include {
             return Err("$INCLUDE is not allowed here".to_string());
         }
@@ -268,7 +263,9 @@ impl Parser<'_> {
             _ => PathBuf::from(&raw_path),
         };
         let inner_origin = match origin_tok {
-            Some(tok) => text::name(&tok.raw, origin).map_err(|e| format!("$INCLUDE origin: {e}"))?,
+            Some(tok) => {
+                text::name(&tok.raw, origin).map_err(|e| format!("$INCLUDE origin: {e}"))?
+            }
             None => origin.clone(),
         };
         if self.include_stack.len() > self.options.max_include_depth {
@@ -323,12 +320,18 @@ impl Parser<'_> {
             }
             if text::looks_like_ttl(&tok.raw) {
                 if ttl.is_some() {
-                    return Err(format!("a second TTL `{}` in one record", text::show(&tok.raw)));
+                    return Err(format!(
+                        "a second TTL `{}` in one record",
+                        text::show(&tok.raw)
+                    ));
                 }
                 ttl = Some(text::ttl(&tok.raw)?);
             } else if let Some(class) = class_field(&tok.raw) {
                 if class_seen {
-                    return Err(format!("a second class `{}` in one record", text::show(&tok.raw)));
+                    return Err(format!(
+                        "a second class `{}` in one record",
+                        text::show(&tok.raw)
+                    ));
                 }
                 class?;
                 class_seen = true;
@@ -350,7 +353,10 @@ impl Parser<'_> {
                 ));
             }
             TypeField::NotAType => {
-                return Err(format!("unknown record type `{}`", text::show(&type_tok.raw)));
+                return Err(format!(
+                    "unknown record type `{}`",
+                    text::show(&type_tok.raw)
+                ));
             }
         };
         let rest: Vec<lexer::Token> = fields.cloned().collect();

@@ -165,7 +165,8 @@ pub(crate) fn parse(rtype: RecordType, fields: &[Token], origin: &Name) -> Resul
             f.u16(&mut wire, "preference")?;
             for what in ["flags", "services", "regexp"] {
                 let tok = f.next(what)?;
-                let bytes = text::char_string(tok).map_err(|e| format!("NAPTR record: {what}: {e}"))?;
+                let bytes =
+                    text::char_string(tok).map_err(|e| format!("NAPTR record: {what}: {e}"))?;
                 push_character_string(&mut wire, &bytes)
                     .map_err(|e| format!("NAPTR record: {what}: {e}"))?;
             }
@@ -381,7 +382,8 @@ impl<'t> Fields<'t> {
 
     fn name(&mut self, wire: &mut Vec<u8>, what: &str) -> Result<(), String> {
         let tok = self.next(what)?;
-        let name = text::name(tok, self.origin).map_err(|e| format!("{} record: {what}: {e}", self.rtype))?;
+        let name = text::name(tok, self.origin)
+            .map_err(|e| format!("{} record: {what}: {e}", self.rtype))?;
         text::emit_name(wire, &name);
         Ok(())
     }
@@ -394,7 +396,8 @@ impl<'t> Fields<'t> {
         }
         let hex: Vec<u8> = rest.iter().flat_map(|t| t.raw.iter().copied()).collect();
         self.next = self.tokens.len();
-        let bytes = text::hex_bytes(&hex).map_err(|e| format!("{} record: {what}: {e}", self.rtype))?;
+        let bytes =
+            text::hex_bytes(&hex).map_err(|e| format!("{} record: {what}: {e}", self.rtype))?;
         wire.extend_from_slice(&bytes);
         Ok(())
     }

@@ -8,7 +8,8 @@ use proptest::prelude::*;
 
 use super::*;
 
-const HEAD: &str = "$TTL 3600\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n";
+const HEAD: &str =
+    "$TTL 3600\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n";
 
 fn origin() -> Name {
     Name::from_ascii("example.test.").unwrap()
@@ -137,7 +138,11 @@ fn include_reads_a_file_relative_to_the_including_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hosts.inc"), "www A 192.0.2.80\n").unwrap();
     let main = dir.path().join("main.zone");
-    std::fs::write(&main, format!("{HEAD}$INCLUDE hosts.inc\nafter A 192.0.2.81\n")).unwrap();
+    std::fs::write(
+        &main,
+        format!("{HEAD}$INCLUDE hosts.inc\nafter A 192.0.2.81\n"),
+    )
+    .unwrap();
     let zone = parse_zone_file(&main, &origin()).unwrap();
     let www = &zone.records[3];
     assert_eq!(www.record.name, n("www.example.test."));
@@ -152,7 +157,11 @@ fn include_with_origin_uses_it_and_restores_the_outer_origin() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("sub.inc"), "www A 192.0.2.80\n").unwrap();
     let main = dir.path().join("main.zone");
-    std::fs::write(&main, format!("{HEAD}$INCLUDE \"sub.inc\" lab\nwww A 192.0.2.81\n")).unwrap();
+    std::fs::write(
+        &main,
+        format!("{HEAD}$INCLUDE \"sub.inc\" lab\nwww A 192.0.2.81\n"),
+    )
+    .unwrap();
     let zone = parse_zone_file(&main, &origin()).unwrap();
     assert_eq!(zone.records[3].record.name, n("www.lab.example.test."));
     assert_eq!(zone.records[4].record.name, n("www.example.test."));
@@ -161,7 +170,11 @@ fn include_with_origin_uses_it_and_restores_the_outer_origin() {
 #[test]
 fn include_origin_set_inside_does_not_leak_out() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("x.inc"), "$ORIGIN other.test.\nwww A 192.0.2.80\n").unwrap();
+    std::fs::write(
+        dir.path().join("x.inc"),
+        "$ORIGIN other.test.\nwww A 192.0.2.80\n",
+    )
+    .unwrap();
     let main = dir.path().join("main.zone");
     std::fs::write(&main, format!("{HEAD}$INCLUDE x.inc\nmail A 192.0.2.81\n")).unwrap();
     let zone = parse_zone_file(&main, &origin()).unwrap();
@@ -197,7 +210,11 @@ fn include_depth_is_limited() {
     std::fs::write(&main, format!("{HEAD}$INCLUDE 0.inc\n")).unwrap();
     let errs = parse_zone_file(&main, &origin()).unwrap_err();
     assert_eq!(errs.len(), 1);
-    assert!(errs[0].to_string().contains("nest more than"), "{}", errs[0]);
+    assert!(
+        errs[0].to_string().contains("nest more than"),
+        "{}",
+        errs[0]
+    );
 }
 
 #[test]
@@ -207,7 +224,10 @@ fn include_of_a_missing_file_names_it_and_the_line() {
     std::fs::write(&main, format!("{HEAD}$INCLUDE nope.inc\n")).unwrap();
     let errs = parse_zone_file(&main, &origin()).unwrap_err();
     let text = errs[0].to_string();
-    assert!(text.contains("main.zone:5:") && text.contains("nope.inc"), "{text}");
+    assert!(
+        text.contains("main.zone:5:") && text.contains("nope.inc"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -250,7 +270,10 @@ fn blank_owner_on_the_first_record_is_an_error() {
 
 #[test]
 fn absolute_owner_is_kept() {
-    assert_eq!(only("host.example.test. A 192.0.2.9\n").name, n("host.example.test."));
+    assert_eq!(
+        only("host.example.test. A 192.0.2.9\n").name,
+        n("host.example.test.")
+    );
 }
 
 #[test]
@@ -352,7 +375,10 @@ fn parentheses_span_lines() {
         panic!("not SOA");
     };
     assert_eq!(soa.serial, 2_024_010_101);
-    assert_eq!((soa.refresh, soa.retry, soa.expire, soa.minimum), (7200, 1800, 1_209_600, 300));
+    assert_eq!(
+        (soa.refresh, soa.retry, soa.expire, soa.minimum),
+        (7200, 1800, 1_209_600, 300)
+    );
     assert_eq!(zone.records[1].line, 8);
 }
 
@@ -381,7 +407,10 @@ fn multi_line_dkim_txt_in_parentheses_keeps_every_string() {
 #[test]
 fn txt_with_several_strings_keeps_them_apart() {
     let r = only("x TXT \"one\" \"two\" three\n");
-    assert_eq!(txt_strings(&r.data), vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]);
+    assert_eq!(
+        txt_strings(&r.data),
+        vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]
+    );
 }
 
 #[test]
@@ -389,19 +418,30 @@ fn quoted_string_escapes_are_resolved() {
     let r = only("x TXT \"q\\\"q\" \"semi\\;colon\" \"back\\\\slash\" \"\\233\"\n");
     assert_eq!(
         txt_strings(&r.data),
-        vec![b"q\"q".to_vec(), b"semi;colon".to_vec(), b"back\\slash".to_vec(), vec![233]]
+        vec![
+            b"q\"q".to_vec(),
+            b"semi;colon".to_vec(),
+            b"back\\slash".to_vec(),
+            vec![233]
+        ]
     );
 }
 
 #[test]
 fn semicolon_inside_a_quoted_string_is_not_a_comment() {
     let r = only("_dmarc TXT \"v=DMARC1; p=reject; rua=mailto:d@example.test\"\n");
-    assert_eq!(txt_strings(&r.data), vec![b"v=DMARC1; p=reject; rua=mailto:d@example.test".to_vec()]);
+    assert_eq!(
+        txt_strings(&r.data),
+        vec![b"v=DMARC1; p=reject; rua=mailto:d@example.test".to_vec()]
+    );
 }
 
 #[test]
 fn empty_quoted_string_is_an_empty_txt_string() {
-    assert_eq!(txt_strings(&only("x TXT \"\"\n").data), vec![Vec::<u8>::new()]);
+    assert_eq!(
+        txt_strings(&only("x TXT \"\"\n").data),
+        vec![Vec::<u8>::new()]
+    );
 }
 
 #[test]
@@ -419,7 +459,9 @@ fn txt_without_strings_is_an_error() {
 
 #[test]
 fn unterminated_quote_is_an_error_and_parsing_goes_on() {
-    let e = errors(&format!("{HEAD}x TXT \"open\ny A 192.0.2.300\nz A 192.0.2.1\n"));
+    let e = errors(&format!(
+        "{HEAD}x TXT \"open\ny A 192.0.2.300\nz A 192.0.2.1\n"
+    ));
     assert_eq!(e.len(), 2, "{e:?}");
     assert_eq!(e[0].0, 5);
     assert_eq!(e[1].0, 6);
@@ -439,16 +481,27 @@ fn non_utf8_bytes_in_txt_are_kept() {
     let mut text = format!("{HEAD}x TXT \"caf").into_bytes();
     text.push(0xe9);
     text.extend_from_slice(b"\"\n");
-    let zone = parse_zone_bytes(&text, Path::new("t.zone"), &origin(), &ParseOptions::default())
-        .unwrap();
-    assert_eq!(txt_strings(&zone.records[3].record.data), vec![b"caf\xe9".to_vec()]);
+    let zone = parse_zone_bytes(
+        &text,
+        Path::new("t.zone"),
+        &origin(),
+        &ParseOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        txt_strings(&zone.records[3].record.data),
+        vec![b"caf\xe9".to_vec()]
+    );
 }
 
 // ---- record types -----------------------------------------------------------
 
 #[test]
 fn a_record() {
-    assert_eq!(only("www A 192.0.2.9\n").data, RData::A("192.0.2.9".parse().unwrap()));
+    assert_eq!(
+        only("www A 192.0.2.9\n").data,
+        RData::A("192.0.2.9".parse().unwrap())
+    );
 }
 
 #[test]
@@ -459,7 +512,10 @@ fn a_record_with_a_bad_address_names_it() {
 
 #[test]
 fn aaaa_record() {
-    assert_eq!(only("www AAAA 2001:db8::1\n").data, RData::AAAA("2001:db8::1".parse().unwrap()));
+    assert_eq!(
+        only("www AAAA 2001:db8::1\n").data,
+        RData::AAAA("2001:db8::1".parse().unwrap())
+    );
 }
 
 #[test]
@@ -471,19 +527,28 @@ fn aaaa_record_with_a_bad_address_is_an_error() {
 #[test]
 fn ns_record_target_is_made_absolute() {
     let r = only("sub NS ns1.sub\n");
-    assert_eq!(r.data, RData::NS(hickory_proto::rr::rdata::NS(n("ns1.sub.example.test."))));
+    assert_eq!(
+        r.data,
+        RData::NS(hickory_proto::rr::rdata::NS(n("ns1.sub.example.test.")))
+    );
 }
 
 #[test]
 fn cname_record() {
     let r = only("alias CNAME www.other.test.\n");
-    assert_eq!(r.data, RData::CNAME(hickory_proto::rr::rdata::CNAME(n("www.other.test."))));
+    assert_eq!(
+        r.data,
+        RData::CNAME(hickory_proto::rr::rdata::CNAME(n("www.other.test.")))
+    );
 }
 
 #[test]
 fn ptr_record() {
     let r = only("9 PTR www\n");
-    assert_eq!(r.data, RData::PTR(hickory_proto::rr::rdata::PTR(n("www.example.test."))));
+    assert_eq!(
+        r.data,
+        RData::PTR(hickory_proto::rr::rdata::PTR(n("www.example.test.")))
+    );
 }
 
 #[test]
@@ -510,7 +575,15 @@ fn soa_record_fields() {
     let RData::SOA(soa) = &zone.records[0].record.data else {
         panic!()
     };
-    let want = SOA::new(n("ns1.example.test."), n("hostmaster.example.test."), 42, 3600, 900, 604_800, 300);
+    let want = SOA::new(
+        n("ns1.example.test."),
+        n("hostmaster.example.test."),
+        42,
+        3600,
+        900,
+        604_800,
+        300,
+    );
     assert_eq!(soa, &want);
 }
 
@@ -523,7 +596,10 @@ fn soa_with_a_missing_field_is_an_error() {
 #[test]
 fn srv_record() {
     let r = only("_sip._tcp SRV 10 60 5060 sip\n");
-    assert_eq!(r.data, RData::SRV(SRV::new(10, 60, 5060, n("sip.example.test."))));
+    assert_eq!(
+        r.data,
+        RData::SRV(SRV::new(10, 60, 5060, n("sip.example.test.")))
+    );
 }
 
 #[test]
@@ -552,7 +628,9 @@ fn caa_critical_flag_is_kept() {
 
 #[test]
 fn ds_record_with_hex_split_by_blanks() {
-    let r = only("sub DS 12345 13 2 ( 3B6E6F1B2C4D5E6F7A8B9C0D1E2F3A4B\n 5C6D7E8F9A0B1C2D3E4F5A6B7C8D9E0F )\n");
+    let r = only(
+        "sub DS 12345 13 2 ( 3B6E6F1B2C4D5E6F7A8B9C0D1E2F3A4B\n 5C6D7E8F9A0B1C2D3E4F5A6B7C8D9E0F )\n",
+    );
     assert_eq!(r.record_type(), RecordType::DS);
     let RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::DS(ds)) = &r.data else {
         panic!()
@@ -580,13 +658,18 @@ fn sshfp_record() {
     let r = only("host SSHFP 4 2 0123456789abcdef\n");
     let RData::SSHFP(s) = &r.data else { panic!() };
     let _: &SSHFP = s;
-    assert_eq!(&*s.fingerprint, &[0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]);
+    assert_eq!(
+        &*s.fingerprint,
+        &[0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]
+    );
 }
 
 #[test]
 fn naptr_record() {
     let r = only("@ NAPTR 100 10 \"S\" \"SIP+D2U\" \"\" _sip._udp\n");
-    let RData::NAPTR(naptr) = &r.data else { panic!() };
+    let RData::NAPTR(naptr) = &r.data else {
+        panic!()
+    };
     let _: &NAPTR = naptr;
     assert_eq!(naptr.order, 100);
     assert_eq!(&*naptr.services, b"SIP+D2U");
@@ -607,12 +690,18 @@ fn generic_rdata_for_a_known_type_is_decoded() {
 
 #[test]
 fn generic_type_number_of_a_known_type_is_that_type() {
-    assert_eq!(only("x TYPE1 192.0.2.9\n").data, RData::A("192.0.2.9".parse().unwrap()));
+    assert_eq!(
+        only("x TYPE1 192.0.2.9\n").data,
+        RData::A("192.0.2.9".parse().unwrap())
+    );
 }
 
 #[test]
 fn generic_rdata_of_zero_length() {
-    assert_eq!(only("x TYPE65280 \\# 0\n").record_type(), RecordType::Unknown(65280));
+    assert_eq!(
+        only("x TYPE65280 \\# 0\n").record_type(),
+        RecordType::Unknown(65280)
+    );
 }
 
 #[test]
@@ -664,7 +753,10 @@ fn record_without_type_is_an_error() {
 
 #[test]
 fn txt_rdata_equals_hickory_txt() {
-    assert_eq!(only("x TXT a\n").data, RData::TXT(TXT::new(vec!["a".to_string()])));
+    assert_eq!(
+        only("x TXT a\n").data,
+        RData::TXT(TXT::new(vec!["a".to_string()]))
+    );
 }
 
 // ---- robustness -------------------------------------------------------------

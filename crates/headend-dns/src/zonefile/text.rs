@@ -29,16 +29,13 @@ pub(crate) fn show(raw: &[u8]) -> String {
 /// to quote that character so that its special meaning does not apply" and
 /// "\DDD where each D is a digit is the octet corresponding to the decimal number".
 fn unescape_at(raw: &[u8], i: usize) -> Result<(u8, usize), String> {
-    let digits = raw.get(i + 1..i + 4);
-    if let Some(d) = digits {
-        if d.iter().all(u8::is_ascii_digit) {
-            let value = d
-                .iter()
-                .fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
-            return u8::try_from(value)
-                .map(|b| (b, i + 4))
-                .map_err(|_| format!("escape `\\{value:03}` is above 255"));
-        }
+    if let Some(d) = raw.get(i + 1..i + 4)
+        && d.iter().all(u8::is_ascii_digit)
+    {
+        let value = d.iter().fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
+        return u8::try_from(value)
+            .map(|b| (b, i + 4))
+            .map_err(|_| format!("escape `\\{value:03}` is above 255"));
     }
     match raw.get(i + 1) {
         Some(b) if b.is_ascii_digit() => Err(
@@ -133,7 +130,11 @@ pub(crate) fn name(raw: &[u8], origin: &Name) -> Result<Name, String> {
         return Err(format!(
             "name `{}` is {wire_len} bytes long in wire form{}; a name holds at most {MAX_NAME_WIRE} (RFC 1035 §2.3.4)",
             show(raw),
-            if absolute { "" } else { " once the origin is appended" }
+            if absolute {
+                ""
+            } else {
+                " once the origin is appended"
+            }
         ));
     }
     Name::from_labels(labels).map_err(|e| format!("name `{}` is not valid: {e}", show(raw)))
@@ -157,9 +158,8 @@ pub(crate) fn ttl(raw: &[u8]) -> Result<u32, String> {
         return Err("empty TTL".to_string());
     }
     if raw.iter().all(u8::is_ascii_digit) {
-        return decimal_u32(raw).ok_or_else(|| {
-            format!("TTL `{shown}` is larger than 4294967295 seconds")
-        });
+        return decimal_u32(raw)
+            .ok_or_else(|| format!("TTL `{shown}` is larger than 4294967295 seconds"));
     }
     let mut total: u64 = 0;
     let mut number: Option<u64> = None;
@@ -220,7 +220,7 @@ pub(crate) fn decimal_u32(raw: &[u8]) -> Option<u32> {
 
 /// Decodes hexadecimal digits (case-insensitive) into bytes.
 pub(crate) fn hex_bytes(text: &[u8]) -> Result<Vec<u8>, String> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(format!(
             "hex data has an odd number of digits ({})",
             text.len()
@@ -289,7 +289,11 @@ mod tests {
 
     #[test]
     fn decimal_escape_above_255_is_rejected() {
-        assert!(name(b"a\\300b", &origin()).unwrap_err().contains("above 255"));
+        assert!(
+            name(b"a\\300b", &origin())
+                .unwrap_err()
+                .contains("above 255")
+        );
     }
 
     #[test]
@@ -311,7 +315,11 @@ mod tests {
 
     #[test]
     fn empty_label_is_rejected() {
-        assert!(name(b"a..b", &origin()).unwrap_err().contains("empty label"));
+        assert!(
+            name(b"a..b", &origin())
+                .unwrap_err()
+                .contains("empty label")
+        );
     }
 
     #[test]

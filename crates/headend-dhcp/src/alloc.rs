@@ -1,0 +1,109 @@
+//! Address allocation against the store (no in-memory free list): the store's
+//! rows are the truth, and a new address is taken by inserting its row, which
+//! fails if another exchange or another server already holds it.
+
+use std::net::Ipv4Addr;
+
+use headend_store::{Lease, LeaseState, LeaseTx, StoreError};
+
+use crate::plan::Subnet;
+
+/// What the allocator found for a client.
+#[derive(Debug)]
+pub(crate) enum Found {
+    /// This address, with its current row if it has one.
+    Address(Ipv4Addr, Option<Lease>),
+    /// No free address in the subnet's pools.
+    Exhausted,
+}
+
+/// True if the row may be given to `client`: its own, or expired and free.
+/// A declined address stays quarantined until its row expires.
+pub(crate) fn usable_by(row: &Lease, client: &[u8], now: u64) -> bool {
+    if row.client_key == client && row.state != LeaseState::Declined {
+        return true;
+    }
+    !row.is_live(now)
+}
+
+/// Picks an address for a new binding, RFC 2131 §4.3.1 order: the client's
+/// current or previous address, then the address it asked for, then a free one.
+/// (A reservation is looked at by the caller, before this.)
+pub(crate) fn find<L: LeaseTx + ?Sized>(
+    subnet: &Subnet,
+    client: &[u8],
+    requested: Option<Ipv4Addr>,
+    tx: &mut L,
+    now: u64,
+) -> Result<Found, StoreError> {
+    // "The client's current address as recorded in the client's current
+    // binding, ELSE the client's previous address as recorded in the client's
+    // (now expired or released) binding, if that address is in the server's
+    // pool of available addresses and not already allocated".
+    if let Some(row) = tx.lease_by_client(&subnet.name, client)? {
+        if subnet.in_pool(row.address) && !subnet.is_reserved(row.address) {
+            // The row is keyed by address: re-read it in case another client
+            // took it over after it expired.
+            if let Some(current) = tx.lease_by_address(row.address)? {
+                if usable_by(&current, client, now) {
+                    return Ok(Found::Address(current.address, Some(current)));
+                }
+            }
+        }
+    }
+    // "ELSE the address requested in the 'Requested IP Address' option, if
+    // that address is valid and not already allocated".
+    if let Some(want) = requested.filter(|a| subnet.in_pool(*a) && !subnet.is_reserved(*a)) {
+        match tx.lease_by_address(want)? {
+            None => return Ok(Found::Address(want, None)),
+            Some(row) if usable_by(&row, client, now) => return Ok(Found::Address(want, Some(row))),
+            Some(_) => {}
+        }
+    }
+    // "ELSE a new address allocated from the server's pool of available
+    // addresses": never-used addresses first (above the highest row), then
+    // the address that expired longest ago, then gaps below the highest row.
+    for &(first, last) in &subnet.pools {
+        let mut next = match tx.highest_claimed(first, last)? {
+            None => Some(first),
+            Some(high) => next_addr(high).filter(|n| *n <= last),
+        };
+        while let Some(cand) = next {
+            if cand > last {
+                break;
+            }
+            if !subnet.is_reserved(cand) && tx.lease_by_address(cand)?.is_none() {
+                return Ok(Found::Address(cand, None));
+            }
+            next = next_addr(cand);
+        }
+    }
+    for &(first, last) in &subnet.pools {
+        if let Some(row) = tx.oldest_expired(first, last, now)? {
+            if !subnet.is_reserved(row.address) {
+                return Ok(Found::Address(row.address, Some(row)));
+            }
+        }
+    }
+    for &(first, last) in &subnet.pools {
+        let mut from = first;
+        // Bounded: each step skips one reserved address.
+        for _ in 0..=subnet.reservations.len() {
+            let Some(gap) = tx.lowest_unclaimed(from, last)? else {
+                break;
+            };
+            if !subnet.is_reserved(gap) {
+                return Ok(Found::Address(gap, None));
+            }
+            match next_addr(gap) {
+                Some(n) if n <= last => from = n,
+                _ => break,
+            }
+        }
+    }
+    Ok(Found::Exhausted)
+}
+
+fn next_addr(a: Ipv4Addr) -> Option<Ipv4Addr> {
+    u32::from(a).checked_add(1).map(Ipv4Addr::from)
+}

@@ -1,0 +1,586 @@
+//! The configuration compiled for fast lookups: option values encoded once,
+//! class criteria as bytes, pools as address ranges, reservations indexed.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use crate::DhcpError;
+use crate::config::{ClassConfig, DhcpConfig, OptionsConfig, ReservationConfig, SubnetConfig};
+use crate::wire::{Request, code, relay_sub_option};
+
+/// Encoded options by code.
+pub(crate) type Options = BTreeMap<u8, Vec<u8>>;
+
+/// The BOOTP header fields used in network booting.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Boot {
+    pub(crate) next_server: Option<Ipv4Addr>,
+    pub(crate) server_name: Option<String>,
+    pub(crate) boot_file: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Class {
+    pub(crate) name: String,
+    vendor_class: Option<Vec<u8>>,
+    user_class: Option<Vec<u8>>,
+    arch: Vec<u16>,
+    circuit_id: Option<Vec<u8>>,
+    remote_id: Option<Vec<u8>>,
+    pub(crate) lease_time: Option<u32>,
+    pub(crate) cap_circuit: Option<u32>,
+    pub(crate) cap_remote: Option<u32>,
+    pub(crate) boot: Boot,
+    pub(crate) options: Options,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Reservation {
+    mac: Option<Vec<u8>>,
+    client_id: Option<Vec<u8>>,
+    circuit_id: Option<Vec<u8>>,
+    pub(crate) address: Ipv4Addr,
+    pub(crate) hostname: Option<String>,
+    pub(crate) boot: Boot,
+    pub(crate) options: Options,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Subnet {
+    pub(crate) name: String,
+    pub(crate) net: Ipv4Net,
+    pub(crate) pools: Vec<(Ipv4Addr, Ipv4Addr)>,
+    pub(crate) interface: Option<String>,
+    pub(crate) relays: Vec<Ipv4Addr>,
+    pub(crate) server_id: Ipv4Addr,
+    pub(crate) lease_time: u32,
+    pub(crate) renew_time: u32,
+    pub(crate) rebind_time: u32,
+    /// Indices into [`Plan::classes`].
+    pub(crate) classes: Vec<usize>,
+    pub(crate) bootp: bool,
+    pub(crate) cap_circuit: Option<u32>,
+    pub(crate) cap_remote: Option<u32>,
+    pub(crate) boot: Boot,
+    pub(crate) options: Options,
+    pub(crate) reservations: Vec<Reservation>,
+    reserved: HashSet<Ipv4Addr>,
+}
+
+/// The compiled `[dhcp]` section.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub(crate) subnets: Vec<Subnet>,
+    pub(crate) classes: Vec<Class>,
+    pub(crate) options: Options,
+    pub(crate) offer_hold: u64,
+    pub(crate) quarantine: u64,
+    pub(crate) max_hops: u8,
+    pub(crate) rate_per_sec: f64,
+    pub(crate) rate_burst: u32,
+}
+
+impl Subnet {
+    /// True if `addr` is in one of the dynamic pools.
+    pub(crate) fn in_pool(&self, addr: Ipv4Addr) -> bool {
+        self.pools.iter().any(|(a, b)| (*a..=*b).contains(&addr))
+    }
+
+    /// True if `addr` is some reservation's fixed address.
+    pub(crate) fn is_reserved(&self, addr: Ipv4Addr) -> bool {
+        self.reserved.contains(&addr)
+    }
+
+    /// The reservation for this client, by MAC, client-id or circuit-id.
+    pub(crate) fn reservation_for(&self, req: &Request) -> Option<&Reservation> {
+        let client_id = req.option(code::CLIENT_ID);
+        let circuit = req
+            .option(code::RELAY_AGENT_INFO)
+            .and_then(|i| relay_sub_option(i, 1));
+        self.reservations.iter().find(|r| {
+            r.mac.as_deref().is_some_and(|m| m == req.hwaddr())
+                || r.client_id.is_some() && r.client_id.as_deref() == client_id
+                || r.circuit_id.is_some() && r.circuit_id.as_deref() == circuit
+        })
+    }
+}
+
+impl Class {
+    /// True when every criterion of the class matches the request.
+    pub(crate) fn matches(&self, req: &Request) -> bool {
+        let mut any = false;
+        if let Some(want) = &self.vendor_class {
+            any = true;
+            if !req.option(code::VENDOR_CLASS).is_some_and(|v| v.starts_with(want)) {
+                return false;
+            }
+        }
+        if let Some(want) = &self.user_class {
+            any = true;
+            if !req.option(code::USER_CLASS).is_some_and(|v| user_class_matches(v, want)) {
+                return false;
+            }
+        }
+        if !self.arch.is_empty() {
+            any = true;
+            // RFC 4578 §2.1: a list of 16-bit types; the first is the one in use.
+            let arch = req
+                .option(code::CLIENT_ARCH)
+                .and_then(|v| v.get(..2))
+                .map(|v| u16::from_be_bytes([v[0], v[1]]));
+            if !arch.is_some_and(|a| self.arch.contains(&a)) {
+                return false;
+            }
+        }
+        let info = req.option(code::RELAY_AGENT_INFO);
+        if let Some(want) = &self.circuit_id {
+            any = true;
+            if info.and_then(|i| relay_sub_option(i, 1)) != Some(want.as_slice()) {
+                return false;
+            }
+        }
+        if let Some(want) = &self.remote_id {
+            any = true;
+            if info.and_then(|i| relay_sub_option(i, 2)) != Some(want.as_slice()) {
+                return false;
+            }
+        }
+        any
+    }
+}
+
+/// Option 77 is, per RFC 3004, a list of length-prefixed instances; iPXE and
+/// others send the bare string. Either form matches.
+fn user_class_matches(value: &[u8], want: &[u8]) -> bool {
+    if value == want {
+        return true;
+    }
+    let mut rest = value;
+    while let [len, tail @ ..] = rest {
+        let len = usize::from(*len);
+        let Some(item) = tail.get(..len) else {
+            return false;
+        };
+        if item == want {
+            return true;
+        }
+        rest = tail.get(len..).unwrap_or_default();
+    }
+    false
+}
+
+/// Text, or `hex:0a0b...` (colons and spaces allowed between hex digits).
+pub(crate) fn parse_bytes(key: &str, s: &str) -> Result<Vec<u8>, DhcpError> {
+    match s.strip_prefix("hex:") {
+        Some(h) => {
+            let clean: String = h.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).collect();
+            hex::decode(&clean).map_err(|e| {
+                DhcpError::config(key, format!("bad hex value {s:?}: {e} (write hex:0a0b0c or plain text)"))
+            })
+        }
+        None => Ok(s.as_bytes().to_vec()),
+    }
+}
+
+fn parse_mac(key: &str, s: &str) -> Result<Vec<u8>, DhcpError> {
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    let bytes: Result<Vec<u8>, _> = parts.iter().map(|p| u8::from_str_radix(p, 16)).collect();
+    match bytes {
+        Ok(b) if parts.iter().all(|p| p.len() == 2) && (1..=16).contains(&b.len()) => Ok(b),
+        _ => Err(DhcpError::config(
+            key,
+            format!("{s:?} is not a hardware address; write it as aa:bb:cc:dd:ee:ff"),
+        )),
+    }
+}
+
+fn addrs(list: &[Ipv4Addr]) -> Vec<u8> {
+    list.iter().flat_map(|a| a.octets()).collect()
+}
+
+/// Encodes an `options` table (RFC 2132 formats).
+pub(crate) fn encode_options(key: &str, o: &OptionsConfig) -> Result<Options, DhcpError> {
+    let mut out = Options::new();
+    let mut text = |code: u8, v: &Option<String>, out: &mut Options| {
+        if let Some(v) = v {
+            out.insert(code, v.as_bytes().to_vec());
+        }
+    };
+    text(12, &o.host_name, &mut out);
+    text(15, &o.domain_name, &mut out);
+    text(60, &o.vendor_class, &mut out);
+    text(66, &o.tftp_server_name, &mut out);
+    text(67, &o.bootfile_name, &mut out);
+    if let Some(m) = o.subnet_mask {
+        out.insert(1, m.octets().to_vec());
+    }
+    if let Some(t) = o.time_offset {
+        out.insert(2, t.to_be_bytes().to_vec());
+    }
+    if let Some(b) = o.broadcast_address {
+        out.insert(28, b.octets().to_vec());
+    }
+    for (code, list) in [
+        (3u8, &o.routers),
+        (4, &o.time_servers),
+        (6, &o.domain_name_servers),
+        (7, &o.log_servers),
+        (42, &o.ntp_servers),
+        (150, &o.tftp_server_addresses),
+    ] {
+        if !list.is_empty() {
+            out.insert(code, addrs(list));
+        }
+    }
+    if let Some(v) = &o.vendor_specific {
+        if !o.vendor_suboptions.is_empty() {
+            return Err(DhcpError::config(
+                format!("{key}.vendor_specific"),
+                "set either vendor_specific (raw option 43) or vendor_suboptions, not both",
+            ));
+        }
+        out.insert(43, parse_bytes(&format!("{key}.vendor_specific"), v)?);
+    }
+    if !o.vendor_suboptions.is_empty() {
+        let mut v = Vec::new();
+        for (sub, value) in &o.vendor_suboptions {
+            let k = format!("{key}.vendor_suboptions.{sub}");
+            let sub: u8 = sub
+                .parse()
+                .ok()
+                .filter(|s| (1..=254).contains(s))
+                .ok_or_else(|| DhcpError::config(&k, "sub-option codes are numbers from 1 to 254"))?;
+            let value = parse_bytes(&k, value)?;
+            let len = u8::try_from(value.len())
+                .map_err(|_| DhcpError::config(&k, "a sub-option holds at most 255 octets"))?;
+            v.push(sub);
+            v.push(len);
+            v.extend_from_slice(&value);
+        }
+        out.insert(43, v);
+    }
+    for (c, value) in &o.raw {
+        let k = format!("{key}.raw.{c}");
+        let c: u8 = c
+            .parse()
+            .ok()
+            .filter(|c| (1..=254).contains(c))
+            .ok_or_else(|| DhcpError::config(&k, "option codes are numbers from 1 to 254"))?;
+        if matches!(c, 50..=55 | 57 | 61 | 82) {
+            return Err(DhcpError::config(
+                &k,
+                format!("option {c} is managed by the server and cannot be set"),
+            ));
+        }
+        out.insert(c, parse_bytes(&k, value)?);
+    }
+    Ok(out)
+}
+
+fn boot(next_server: Option<Ipv4Addr>, server_name: &Option<String>, boot_file: &Option<String>) -> Boot {
+    Boot {
+        next_server,
+        server_name: server_name.clone(),
+        boot_file: boot_file.clone(),
+    }
+}
+
+fn compile_class(i: usize, c: &ClassConfig) -> Result<Class, DhcpError> {
+    let key = format!("dhcp.class[{i}]");
+    let bytes = |field: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(|s| parse_bytes(&format!("{key}.{field}"), s))
+            .transpose()
+    };
+    let class = Class {
+        name: c.name.clone(),
+        vendor_class: c.vendor_class.as_ref().map(|s| s.as_bytes().to_vec()),
+        user_class: c.user_class.as_ref().map(|s| s.as_bytes().to_vec()),
+        arch: c.arch.clone(),
+        circuit_id: bytes("circuit_id", &c.circuit_id)?,
+        remote_id: bytes("remote_id", &c.remote_id)?,
+        lease_time: c.lease_time_secs,
+        cap_circuit: c.max_leases_per_circuit_id,
+        cap_remote: c.max_leases_per_remote_id,
+        boot: boot(c.next_server, &c.server_name, &c.boot_file),
+        options: encode_options(&format!("{key}.options"), &c.options)?,
+    };
+    if class.vendor_class.is_none()
+        && class.user_class.is_none()
+        && class.arch.is_empty()
+        && class.circuit_id.is_none()
+        && class.remote_id.is_none()
+    {
+        return Err(DhcpError::config(
+            key,
+            format!(
+                "class {:?} has no match criterion; set vendor_class, user_class, arch, circuit_id or remote_id",
+                c.name
+            ),
+        ));
+    }
+    Ok(class)
+}
+
+fn parse_pool(key: &str, net: Ipv4Net, s: &str) -> Result<(Ipv4Addr, Ipv4Addr), DhcpError> {
+    let bad = || {
+        DhcpError::config(
+            key,
+            format!("{s:?} is not a range; write \"10.0.0.100-10.0.0.199\" (both ends inside {net})"),
+        )
+    };
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let a: Ipv4Addr = a.trim().parse().map_err(|_| bad())?;
+    let b: Ipv4Addr = b.trim().parse().map_err(|_| bad())?;
+    if a > b || !net.contains(&a) || !net.contains(&b) {
+        return Err(bad());
+    }
+    if a == net.network() || (net.prefix_len() < 31 && b == net.broadcast()) {
+        return Err(DhcpError::config(
+            key,
+            format!("{s:?} includes the network or broadcast address of {net}"),
+        ));
+    }
+    Ok((a, b))
+}
+
+fn compile_reservation(key: &str, net: Ipv4Net, r: &ReservationConfig) -> Result<Reservation, DhcpError> {
+    if !net.contains(&r.address) {
+        return Err(DhcpError::config(
+            format!("{key}.address"),
+            format!("{} is not inside the subnet {net}", r.address),
+        ));
+    }
+    let res = Reservation {
+        mac: r.mac.as_deref().map(|m| parse_mac(&format!("{key}.mac"), m)).transpose()?,
+        client_id: r
+            .client_id
+            .as_deref()
+            .map(|c| parse_bytes(&format!("{key}.client_id"), c))
+            .transpose()?,
+        circuit_id: r
+            .circuit_id
+            .as_deref()
+            .map(|c| parse_bytes(&format!("{key}.circuit_id"), c))
+            .transpose()?,
+        address: r.address,
+        hostname: r.hostname.clone(),
+        boot: boot(r.next_server, &None, &r.boot_file),
+        options: encode_options(&format!("{key}.options"), &r.options)?,
+    };
+    if res.mac.is_none() && res.client_id.is_none() && res.circuit_id.is_none() {
+        return Err(DhcpError::config(key, "a reservation needs mac, client_id or circuit_id"));
+    }
+    Ok(res)
+}
+
+fn compile_subnet(
+    i: usize,
+    s: &SubnetConfig,
+    config: &DhcpConfig,
+    classes: &[Class],
+) -> Result<Subnet, DhcpError> {
+    let key = format!("dhcp.subnet[{i}]");
+    let pools = s
+        .pools
+        .iter()
+        .enumerate()
+        .map(|(j, p)| parse_pool(&format!("{key}.pools[{j}]"), s.subnet, p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let server_id = s.server_id.or(config.server_id).ok_or_else(|| {
+        DhcpError::config(
+            format!("{key}.server_id"),
+            format!(
+                "subnet {:?} has no server id: set dhcp.server_id (or this subnet's server_id) to this server's address as clients and relays reach it",
+                s.name
+            ),
+        )
+    })?;
+    if s.lease_time_secs < 4 {
+        return Err(DhcpError::config(
+            format!("{key}.lease_time_secs"),
+            "lease time must be at least 4 seconds",
+        ));
+    }
+    let lease = s.lease_time_secs;
+    let renew = s.renew_time_secs.unwrap_or(lease / 2);
+    let rebind = s
+        .rebind_time_secs
+        .unwrap_or_else(|| u32::try_from(u64::from(lease) * 7 / 8).unwrap_or(lease));
+    // RFC 2131 §4.4.5: T1 < T2 < lease time.
+    if !(renew < rebind && rebind < lease) {
+        return Err(DhcpError::config(
+            format!("{key}.renew_time_secs"),
+            format!("need renew ({renew}) < rebind ({rebind}) < lease time ({lease}), RFC 2131 §4.4.5"),
+        ));
+    }
+    let class_idx = s
+        .classes
+        .iter()
+        .map(|name| {
+            classes.iter().position(|c| &c.name == name).ok_or_else(|| {
+                DhcpError::config(
+                    format!("{key}.classes"),
+                    format!("no [[dhcp.class]] is named {name:?}"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let reservations = s
+        .reservations
+        .iter()
+        .enumerate()
+        .map(|(j, r)| compile_reservation(&format!("{key}.reservation[{j}]"), s.subnet, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut options = encode_options(&format!("{key}.options"), &s.options)?;
+    options
+        .entry(code::SUBNET_MASK)
+        .or_insert_with(|| s.subnet.netmask().octets().to_vec());
+    if let Some(iface) = &s.interface {
+        if !config.interfaces.is_empty() && !config.interfaces.contains(iface) {
+            return Err(DhcpError::config(
+                format!("{key}.interface"),
+                format!("{iface:?} is not in dhcp.interfaces, so no socket would receive its clients"),
+            ));
+        }
+    }
+    Ok(Subnet {
+        name: s.name.clone(),
+        net: s.subnet,
+        pools,
+        interface: s.interface.clone(),
+        relays: s.relays.clone(),
+        server_id,
+        lease_time: lease,
+        renew_time: renew,
+        rebind_time: rebind,
+        classes: class_idx,
+        bootp: s.bootp,
+        cap_circuit: s.max_leases_per_circuit_id,
+        cap_remote: s.max_leases_per_remote_id,
+        boot: boot(s.next_server, &s.server_name, &s.boot_file),
+        options,
+        reserved: reservations.iter().map(|r| r.address).collect(),
+        reservations,
+    })
+}
+
+impl Plan {
+    /// Compiles and validates the section.
+    pub(crate) fn compile(config: &DhcpConfig) -> Result<Self, DhcpError> {
+        let classes = config
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| compile_class(i, c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let subnets = config
+            .subnets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| compile_subnet(i, s, config, &classes))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut names = HashSet::new();
+        for (i, s) in subnets.iter().enumerate() {
+            if !names.insert(s.name.as_str()) {
+                return Err(DhcpError::config(
+                    format!("dhcp.subnet[{i}].name"),
+                    format!("two subnets are named {:?}; names key the lease store", s.name),
+                ));
+            }
+        }
+        for (i, a) in subnets.iter().enumerate() {
+            for b in subnets.iter().skip(i + 1) {
+                for pa in &a.pools {
+                    for pb in &b.pools {
+                        if pa.0 <= pb.1 && pb.0 <= pa.1 {
+                            return Err(DhcpError::config(
+                                format!("dhcp.subnet[{i}].pools"),
+                                format!("pool {}-{} of {:?} overlaps pool {}-{} of {:?}", pa.0, pa.1, a.name, pb.0, pb.1, b.name),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if !(config.rate_limit.per_second > 0.0) || config.rate_limit.burst == 0 {
+            return Err(DhcpError::config(
+                "dhcp.rate_limit",
+                "per_second and burst must both be above 0",
+            ));
+        }
+        if config.max_batch == 0 {
+            return Err(DhcpError::config("dhcp.max_batch", "must be at least 1"));
+        }
+        Ok(Self {
+            subnets,
+            classes,
+            options: encode_options("dhcp.options", &config.options)?,
+            offer_hold: config.offer_hold_secs.max(1),
+            quarantine: config.decline_quarantine_secs,
+            max_hops: config.max_hops,
+            rate_per_sec: config.rate_limit.per_second,
+            rate_burst: config.rate_limit.burst,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> DhcpConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn pool_outside_the_subnet_names_the_key() {
+        let c = config(
+            "server_id = \"10.0.0.1\"\n[[subnet]]\nname = \"a\"\nsubnet = \"10.0.0.0/24\"\npools = [\"10.0.1.5-10.0.1.9\"]\n",
+        );
+        let err = Plan::compile(&c).unwrap_err().to_string();
+        assert!(err.starts_with("dhcp.subnet[0].pools[0]"), "{err}");
+    }
+
+    #[test]
+    fn subnet_without_server_id_is_refused() {
+        let c = config("[[subnet]]\nname = \"a\"\nsubnet = \"10.0.0.0/24\"\n");
+        assert!(Plan::compile(&c).unwrap_err().to_string().contains("server id"));
+    }
+
+    #[test]
+    fn unknown_class_name_is_refused() {
+        let c = config(
+            "server_id = \"10.0.0.1\"\n[[subnet]]\nname = \"a\"\nsubnet = \"10.0.0.0/24\"\nclasses = [\"x\"]\n",
+        );
+        assert!(Plan::compile(&c).unwrap_err().to_string().contains("\"x\""));
+    }
+
+    #[test]
+    fn options_encode_in_rfc_2132_formats() {
+        let o: OptionsConfig = toml::from_str(
+            "time_offset = -3600\nrouters = [\"10.0.0.1\", \"10.0.0.2\"]\nvendor_suboptions = { \"1\" = \"hex:0a0b\", \"2\" = \"hi\" }\nraw = { \"224\" = \"hex:ff\" }\n",
+        )
+        .unwrap();
+        let enc = encode_options("o", &o).unwrap();
+        assert_eq!(enc[&2], (-3600i32).to_be_bytes().to_vec());
+        assert_eq!(enc[&3], vec![10, 0, 0, 1, 10, 0, 0, 2]);
+        assert_eq!(enc[&43], vec![1, 2, 0x0a, 0x0b, 2, 2, b'h', b'i']);
+        assert_eq!(enc[&224], vec![0xff]);
+    }
+
+    #[test]
+    fn managed_options_cannot_be_set_raw() {
+        let o: OptionsConfig = toml::from_str("raw = { \"54\" = \"hex:0a000001\" }\n").unwrap();
+        assert!(encode_options("o", &o).is_err());
+    }
+
+    #[test]
+    fn user_class_matches_bare_and_rfc_3004_forms() {
+        assert!(user_class_matches(b"iPXE", b"iPXE"));
+        assert!(user_class_matches(b"\x04iPXE", b"iPXE"));
+        assert!(!user_class_matches(b"\x09somethingx", b"iPXE"));
+    }
+}

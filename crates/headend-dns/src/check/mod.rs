@@ -1,0 +1,543 @@
+//! Zone checks run by `headend check` and on every zone load.
+//!
+//! [`check_zone`] looks at a parsed zone as a whole, the way `named-checkzone`
+//! and `kzonecheck` do, and returns every problem as a [`Finding`] that points
+//! at the file and line of the offending record. Errors keep a zone from
+//! loading (the previous version keeps serving); warnings are logged.
+//! Mail-authentication lint (SPF, DMARC, DKIM) is not part of these checks.
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::PathBuf;
+
+use hickory_proto::rr::{Name, RData, RecordType};
+
+use crate::zonefile::{ParsedZone, SourceRecord};
+
+/// Largest TTL RFC 2181 §8 allows: "a TTL value is an unsigned number, with a
+/// minimum value of 0, and a maximum value of 2147483647".
+pub const MAX_TTL: u32 = i32::MAX as u32;
+
+/// Longest character string in a TXT record (one length octet, RFC 1035 §3.3).
+pub const MAX_TXT_STRING: usize = 255;
+
+/// How serious a finding is: errors stop a zone from loading, warnings are logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Printed and logged; the zone still loads.
+    Warning,
+    /// The zone is not loaded (the previous version keeps serving).
+    Error,
+}
+
+/// One problem found in a zone, with the place it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The file holding the offending record.
+    pub file: PathBuf,
+    /// 1-based line of the offending record (0 when the problem is the zone as a whole).
+    pub line: usize,
+    /// What is wrong and, where there is one, a hint to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        };
+        write!(
+            f,
+            "{}:{}: {sev}: {}",
+            self.file.display(),
+            self.line,
+            self.message
+        )
+    }
+}
+
+/// Runs every zone check on a parsed zone and returns the findings, errors first.
+pub fn check_zone(zone: &ParsedZone) -> Vec<Finding> {
+    let mut c = Checker::new(zone);
+    c.per_record();
+    c.soa();
+    c.apex_ns();
+    c.cname_exclusive();
+    c.delegations();
+    c.glue();
+    c.targets();
+    c.duplicates_and_ttls();
+    let mut findings = c.findings;
+    // Errors first; within a severity, in the order of the records in the file.
+    findings.sort_by_key(|(order, f)| (std::cmp::Reverse(f.severity), *order));
+    findings.into_iter().map(|(_, f)| f).collect()
+}
+
+/// Where a record is, for messages: `line N` in the same file, `FILE:N` otherwise.
+fn place(here: &SourceRecord, there: &SourceRecord) -> String {
+    if here.file == there.file {
+        format!("line {}", there.line)
+    } else {
+        format!("{}:{}", there.file.display(), there.line)
+    }
+}
+
+struct Checker<'z> {
+    zone: &'z ParsedZone,
+    /// In-zone records by owner (hickory's `Name` compares and hashes case-insensitively).
+    by_owner: HashMap<Name, Vec<&'z SourceRecord>>,
+    /// Every owner in the zone and every ancestor of one down to the apex
+    /// (empty non-terminals included), RFC 4592 §2.2.2.
+    existing: HashSet<Name>,
+    /// Owners of NS records below the apex: the zone cuts (RFC 1034 §4.2.1).
+    cuts: HashSet<Name>,
+    /// Every NS target named in the zone.
+    ns_targets: HashSet<Name>,
+    /// (record index, finding)
+    findings: Vec<(usize, Finding)>,
+    /// Record index by address, for ordering findings.
+    index: HashMap<*const SourceRecord, usize>,
+}
+
+impl<'z> Checker<'z> {
+    fn new(zone: &'z ParsedZone) -> Self {
+        let apex = &zone.origin;
+        let mut by_owner: HashMap<Name, Vec<&SourceRecord>> = HashMap::new();
+        let mut existing = HashSet::new();
+        let mut cuts = HashSet::new();
+        let mut ns_targets = HashSet::new();
+        let mut index = HashMap::new();
+        for (i, rec) in zone.records.iter().enumerate() {
+            index.insert(std::ptr::from_ref(rec), i);
+            let owner = &rec.record.name;
+            if !apex.zone_of(owner) {
+                continue;
+            }
+            by_owner.entry(owner.clone()).or_default().push(rec);
+            let mut n = owner.clone();
+            while n.num_labels() >= apex.num_labels() && existing.insert(n.clone()) {
+                if n.num_labels() == 0 {
+                    break;
+                }
+                n = n.base_name();
+            }
+            if let RData::NS(ns) = &rec.record.data {
+                ns_targets.insert(ns.0.clone());
+                if owner != apex {
+                    cuts.insert(owner.clone());
+                }
+            }
+        }
+        Self {
+            zone,
+            by_owner,
+            existing,
+            cuts,
+            ns_targets,
+            findings: Vec::new(),
+            index,
+        }
+    }
+
+    fn push(&mut self, rec: Option<&SourceRecord>, severity: Severity, message: String) {
+        let (order, file, line) = match rec {
+            Some(r) => (
+                self.index.get(&std::ptr::from_ref(r)).copied().unwrap_or(0),
+                r.file.clone(),
+                r.line,
+            ),
+            None => (0, self.zone.file.clone(), 0),
+        };
+        self.findings.push((
+            order,
+            Finding {
+                severity,
+                file,
+                line,
+                message,
+            },
+        ));
+    }
+
+    fn apex(&self) -> &'z Name {
+        &self.zone.origin
+    }
+
+    /// The zone cut at or above `name` (below the apex), the highest one if nested.
+    fn cut_above(&self, name: &Name) -> Option<Name> {
+        let apex_labels = self.apex().num_labels();
+        let mut found = None;
+        let mut n = name.clone();
+        while n.num_labels() > apex_labels {
+            if self.cuts.contains(&n) {
+                found = Some(n.clone());
+            }
+            n = n.base_name();
+        }
+        found
+    }
+
+    /// Checks that look at one record alone: zone membership, TTL, TXT string length.
+    fn per_record(&mut self) {
+        let zone = self.zone;
+        for rec in &zone.records {
+            let r = &rec.record;
+            if !zone.origin.zone_of(&r.name) {
+                self.push(
+                    Some(rec),
+                    Severity::Error,
+                    format!(
+                        "`{}` is outside the zone `{}`: every record must be at or below the apex (a missing or extra trailing dot?)",
+                        r.name, zone.origin
+                    ),
+                );
+            }
+            // RFC 2181 §8: TTLs above 2^31-1 are to be treated as zero by resolvers.
+            if r.ttl > MAX_TTL {
+                self.push(
+                    Some(rec),
+                    Severity::Error,
+                    format!(
+                        "TTL {} is above {MAX_TTL} (2^31-1), the largest RFC 2181 §8 allows",
+                        r.ttl
+                    ),
+                );
+            }
+            if let RData::TXT(txt) = &r.data {
+                for (i, s) in txt.txt_data.iter().enumerate() {
+                    if s.len() > MAX_TXT_STRING {
+                        self.push(
+                            Some(rec),
+                            Severity::Error,
+                            format!(
+                                "TXT string {} is {} bytes but one string holds at most {MAX_TXT_STRING} (RFC 1035 §3.3): split it into several quoted strings of at most 255 bytes: \"part1\" \"part2\"",
+                                i + 1,
+                                s.len()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// RFC 1035 §5.2: exactly one SOA, at the top of the zone.
+    fn soa(&mut self) {
+        let zone = self.zone;
+        let soas: Vec<&SourceRecord> = zone
+            .records
+            .iter()
+            .filter(|r| r.record.record_type() == RecordType::SOA)
+            .collect();
+        let Some(first_at_apex) = soas.iter().find(|r| &r.record.name == self.apex()).copied()
+        else {
+            if soas.is_empty() {
+                self.push(
+                    None,
+                    Severity::Error,
+                    format!(
+                        "the zone has no SOA record: it needs exactly one, at the apex `{}`",
+                        zone.origin
+                    ),
+                );
+            }
+            for rec in soas {
+                self.push(
+                    Some(rec),
+                    Severity::Error,
+                    format!(
+                        "SOA record at `{}` is not at the zone apex `{}`",
+                        rec.record.name, zone.origin
+                    ),
+                );
+            }
+            return;
+        };
+        for rec in soas {
+            if std::ptr::eq(rec, first_at_apex) {
+                continue;
+            }
+            let message = if &rec.record.name == self.apex() {
+                format!(
+                    "a second SOA record (the first is at {}): a zone has exactly one",
+                    place(rec, first_at_apex)
+                )
+            } else {
+                format!(
+                    "SOA record at `{}` is not at the zone apex `{}`",
+                    rec.record.name, zone.origin
+                )
+            };
+            self.push(Some(rec), Severity::Error, message);
+        }
+    }
+
+    /// RFC 1034 §4.2.1: the apex carries the zone's NS RRset.
+    fn apex_ns(&mut self) {
+        let apex = self.apex();
+        let recs = self.by_owner.get(apex);
+        let has_ns =
+            recs.is_some_and(|v| v.iter().any(|r| r.record.record_type() == RecordType::NS));
+        if !has_ns {
+            let soa = recs.and_then(|v| {
+                v.iter()
+                    .find(|r| r.record.record_type() == RecordType::SOA)
+                    .copied()
+            });
+            self.push(
+                soa,
+                Severity::Error,
+                format!("no NS records at the zone apex `{apex}`: a zone needs at least one"),
+            );
+        }
+    }
+
+    /// RFC 1034 §3.6.2 "If a CNAME RR is present at a node, no other data should
+    /// be present"; RFC 2181 §10.1 "there may be only one such canonical name";
+    /// RFC 4035 §2.5 allows the DNSSEC RRSIG and NSEC beside it.
+    fn cname_exclusive(&mut self) {
+        let mut found = Vec::new();
+        for recs in self.by_owner.values() {
+            let cnames: Vec<&SourceRecord> = recs
+                .iter()
+                .filter(|r| r.record.record_type() == RecordType::CNAME)
+                .copied()
+                .collect();
+            let Some(first) = cnames.first().copied() else {
+                continue;
+            };
+            let others: Vec<&SourceRecord> = recs
+                .iter()
+                .filter(|r| {
+                    !matches!(
+                        r.record.record_type(),
+                        RecordType::CNAME | RecordType::RRSIG | RecordType::NSEC
+                    )
+                })
+                .copied()
+                .collect();
+            if let Some(other) = others.first() {
+                let mut types: Vec<String> = others
+                    .iter()
+                    .map(|r| r.record.record_type().to_string())
+                    .collect();
+                types.dedup();
+                found.push((
+                    first,
+                    format!(
+                        "`{}` has a CNAME and other data ({} at {}): a CNAME must be the only record at its name (RFC 1034 §3.6.2, RFC 2181 §10.1)",
+                        first.record.name,
+                        types.join(", "),
+                        place(first, other)
+                    ),
+                ));
+            }
+            let mut distinct: Vec<&SourceRecord> = Vec::new();
+            for c in &cnames {
+                if distinct.iter().any(|d| d.record.data == c.record.data) {
+                    continue;
+                }
+                if !distinct.is_empty() {
+                    found.push((
+                        c,
+                        format!(
+                            "`{}` has more than one CNAME (the first is at {}): an alias has exactly one target (RFC 2181 §10.1)",
+                            c.record.name,
+                            place(c, first)
+                        ),
+                    ));
+                }
+                distinct.push(c);
+            }
+        }
+        for (rec, message) in found {
+            self.push(Some(rec), Severity::Error, message);
+        }
+    }
+
+    /// RFC 1034 §4.2.1: below a zone cut only glue belongs; other data is occluded.
+    fn delegations(&mut self) {
+        let zone = self.zone;
+        for rec in &zone.records {
+            let owner = &rec.record.name;
+            if !zone.origin.zone_of(owner) {
+                continue;
+            }
+            let Some(cut) = self.cut_above(owner) else {
+                continue;
+            };
+            let rtype = rec.record.record_type();
+            let is_glue = matches!(rtype, RecordType::A | RecordType::AAAA)
+                && self.ns_targets.contains(owner);
+            let at_cut = owner == &cut;
+            let allowed = is_glue
+                || (at_cut
+                    && matches!(
+                        rtype,
+                        RecordType::NS | RecordType::DS | RecordType::RRSIG | RecordType::NSEC
+                    ));
+            if !allowed {
+                let message = if at_cut {
+                    format!(
+                        "{rtype} record at the delegation point `{cut}` is occluded: only NS, DS and glue belong at a zone cut; put it in the child zone"
+                    )
+                } else {
+                    format!(
+                        "{rtype} record at `{owner}` is below the delegation point `{cut}` and occluded (never served): only glue address records for the child's name servers belong there"
+                    )
+                };
+                self.push(Some(rec), Severity::Warning, message);
+            }
+        }
+    }
+
+    /// Name servers inside the zone need address records in it (glue), or
+    /// resolvers cannot reach them (RFC 1034 §4.2.1, RFC 9471).
+    fn glue(&mut self) {
+        let zone = self.zone;
+        for rec in &zone.records {
+            let RData::NS(ns) = &rec.record.data else {
+                continue;
+            };
+            if !zone.origin.zone_of(&rec.record.name) || !zone.origin.zone_of(&ns.0) {
+                continue;
+            }
+            if !self.has_address(&ns.0) {
+                self.push(
+                    Some(rec),
+                    Severity::Error,
+                    format!(
+                        "missing glue: name server `{}` is inside the zone but has no A or AAAA record in it; add its address",
+                        ns.0
+                    ),
+                );
+            }
+        }
+    }
+
+    fn has_address(&self, name: &Name) -> bool {
+        self.by_owner.get(name).is_some_and(|v| {
+            v.iter()
+                .any(|r| matches!(r.record.record_type(), RecordType::A | RecordType::AAAA))
+        })
+    }
+
+    /// The records a query for `name` would find in this zone: its own, or by
+    /// RFC 4592 wildcard synthesis when the name does not exist.
+    fn records_for(&self, name: &Name) -> Option<&Vec<&'z SourceRecord>> {
+        if let Some(v) = self.by_owner.get(name) {
+            return Some(v);
+        }
+        if self.existing.contains(name) {
+            return None; // empty non-terminal: NODATA, no wildcard
+        }
+        let apex_labels = self.apex().num_labels();
+        let mut ce = name.clone();
+        while ce.num_labels() > apex_labels {
+            ce = ce.base_name();
+            if self.existing.contains(&ce) {
+                break;
+            }
+        }
+        let wildcard = ce.prepend_label("*").ok()?;
+        self.by_owner.get(&wildcard)
+    }
+
+    /// CNAME, MX and SRV targets inside the zone should lead somewhere
+    /// (RFC 2181 §10.3: MX and SRV targets need address records).
+    fn targets(&mut self) {
+        let zone = self.zone;
+        let mut found = Vec::new();
+        for rec in &zone.records {
+            if !zone.origin.zone_of(&rec.record.name) {
+                continue;
+            }
+            let (target, what, needs_address) = match &rec.record.data {
+                RData::CNAME(c) => (&c.0, "CNAME", false),
+                RData::MX(mx) => (&mx.exchange, "MX", true),
+                RData::SRV(srv) => (&srv.target, "SRV", true),
+                _ => continue,
+            };
+            if target.is_root() || !zone.origin.zone_of(target) || self.cut_above(target).is_some()
+            {
+                continue;
+            }
+            let recs = self.records_for(target);
+            let ok = if needs_address {
+                recs.is_some_and(|v| {
+                    v.iter()
+                        .any(|r| matches!(r.record.record_type(), RecordType::A | RecordType::AAAA))
+                })
+            } else {
+                recs.is_some_and(|v| !v.is_empty())
+            };
+            if !ok {
+                let message = if needs_address {
+                    format!(
+                        "{what} target `{target}` is inside the zone but has no A or AAAA record (RFC 2181 §10.3: it must not be an alias either)"
+                    )
+                } else {
+                    format!(
+                        "CNAME target `{target}` is inside the zone but has no records: the alias leads nowhere"
+                    )
+                };
+                found.push((rec, message));
+            }
+        }
+        for (rec, message) in found {
+            self.push(Some(rec), Severity::Warning, message);
+        }
+    }
+
+    /// Duplicate records (same name, type and data) and RRsets whose records
+    /// disagree on the TTL (RFC 2181 §5.2: "the TTLs of all RRs in an RRSet must be the same").
+    fn duplicates_and_ttls(&mut self) {
+        let zone = self.zone;
+        let mut rrsets: HashMap<(Name, RecordType), Vec<&SourceRecord>> = HashMap::new();
+        let mut found = Vec::new();
+        for rec in &zone.records {
+            let key = (rec.record.name.clone(), rec.record.record_type());
+            let set = rrsets.entry(key).or_default();
+            if let Some(first) = set.iter().find(|r| r.record.data == rec.record.data) {
+                found.push((
+                    rec,
+                    Severity::Warning,
+                    format!(
+                        "duplicate record, ignored: same {} {} as at {}",
+                        rec.record.name,
+                        rec.record.record_type(),
+                        place(rec, first)
+                    ),
+                ));
+                continue;
+            }
+            if let Some(first) = set.first()
+                && first.record.ttl != rec.record.ttl
+                && set.iter().all(|r| r.record.ttl == first.record.ttl)
+            {
+                found.push((
+                    rec,
+                    Severity::Warning,
+                    format!(
+                        "TTL {} differs from TTL {} of the same {} {} RRset at {}: all records of an RRset must have one TTL (RFC 2181 §5.2)",
+                        rec.record.ttl,
+                        first.record.ttl,
+                        rec.record.name,
+                        rec.record.record_type(),
+                        place(rec, first)
+                    ),
+                ));
+            }
+            set.push(rec);
+        }
+        for (rec, severity, message) in found {
+            self.push(Some(rec), severity, message);
+        }
+    }
+}

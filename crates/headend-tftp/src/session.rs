@@ -1,0 +1,248 @@
+//! The thin socket loop around one transfer (its own socket = its own TID),
+//! and the file-backed source and sink the state machines read and write.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::os::unix::fs::FileExt as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+
+use crate::netascii;
+use crate::packet::{self, ErrorCode, Packet};
+use crate::receive::{BlockSink, Receive};
+use crate::server::{Shared, Slot};
+use crate::transfer::{Abort, BlockSource, Step, Transfer};
+
+/// A file opened beneath the root, served with positional reads.
+pub(crate) struct FileSource {
+    pub(crate) file: File,
+    pub(crate) len: u64,
+}
+
+impl BlockSource for FileSource {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, Abort> {
+        let want = usize::try_from(self.len.saturating_sub(offset))
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let mut done = 0;
+        while done < want {
+            match self.file.read_at(&mut buf[done..want], offset + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Abort {
+                        code: ErrorCode::NotDefined,
+                        message: format!("read error: {e}"),
+                    });
+                }
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// An upload written to a temporary file beside its target, made visible
+/// only when complete (hard link: never replaces an existing file unless
+/// overwriting is allowed, then rename).
+pub(crate) struct FileSink {
+    pub(crate) file: Option<File>,
+    pub(crate) tmp: PathBuf,
+    pub(crate) target: PathBuf,
+    pub(crate) overwrite: bool,
+    pub(crate) netascii: Option<netascii::Decoder>,
+    pub(crate) scratch: Vec<u8>,
+}
+
+fn io_abort(e: &std::io::Error) -> Abort {
+    Abort {
+        code: ErrorCode::DiskFull,
+        message: format!("cannot write upload: {e}"),
+    }
+}
+
+impl BlockSink for FileSink {
+    fn write(&mut self, data: &[u8]) -> Result<(), Abort> {
+        let Some(file) = self.file.as_mut() else {
+            return Err(io_abort(&std::io::Error::other("upload already closed")));
+        };
+        match self.netascii.as_mut() {
+            Some(dec) => {
+                self.scratch.clear();
+                dec.feed(data, &mut self.scratch);
+                file.write_all(&self.scratch).map_err(|e| io_abort(&e))
+            }
+            None => file.write_all(data).map_err(|e| io_abort(&e)),
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), Abort> {
+        let Some(mut file) = self.file.take() else {
+            return Err(io_abort(&std::io::Error::other("upload already closed")));
+        };
+        if let Some(dec) = self.netascii.as_mut() {
+            self.scratch.clear();
+            dec.finish(&mut self.scratch);
+            file.write_all(&self.scratch).map_err(|e| io_abort(&e))?;
+        }
+        file.sync_all().map_err(|e| io_abort(&e))?;
+        drop(file);
+        if self.overwrite {
+            std::fs::rename(&self.tmp, &self.target).map_err(|e| io_abort(&e))
+        } else {
+            // link(2) fails if the target exists: no overwrite, even in a race.
+            let linked = std::fs::hard_link(&self.tmp, &self.target);
+            let _ = std::fs::remove_file(&self.tmp);
+            linked.map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Abort {
+                    code: ErrorCode::FileExists,
+                    message: "file already exists".into(),
+                },
+                _ => io_abort(&e),
+            })
+        }
+    }
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            // Unfinished upload: leave nothing behind.
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Either direction's state machine.
+pub(crate) enum Machine {
+    /// RRQ.
+    Read(Transfer),
+    /// WRQ.
+    Write(Receive),
+}
+
+impl Machine {
+    fn start(&mut self, now: Instant) -> Step {
+        match self {
+            Self::Read(t) => t.start(now),
+            Self::Write(r) => r.start(now),
+        }
+    }
+
+    fn on_packet(&mut self, pkt: Packet<'_>, now: Instant) -> Step {
+        match self {
+            Self::Read(t) => t.on_packet(pkt, now),
+            Self::Write(r) => r.on_packet(pkt, now),
+        }
+    }
+
+    fn on_timeout(&mut self, now: Instant) -> Step {
+        match self {
+            Self::Read(t) => t.on_timeout(now),
+            Self::Write(r) => r.on_timeout(now),
+        }
+    }
+
+    fn bytes(&self) -> u64 {
+        match self {
+            Self::Read(t) => t.bytes_acked(),
+            Self::Write(r) => r.bytes(),
+        }
+    }
+}
+
+async fn send_all(sock: &UdpSocket, peer: SocketAddr, datagrams: &[Vec<u8>], shared: &Shared) {
+    for d in datagrams {
+        match sock.send_to(d, peer).await {
+            Ok(_) => {
+                shared.stats.datagrams_sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => tracing::debug!(%peer, "TFTP send failed: {e}"),
+        }
+    }
+}
+
+/// Drives one transfer until it ends.
+pub(crate) async fn run(
+    sock: UdpSocket,
+    peer: SocketAddr,
+    name: String,
+    mut machine: Machine,
+    shared: Arc<Shared>,
+    _slot: Slot,
+) {
+    let started = Instant::now();
+    let mut buf = vec![0u8; 65536 + 4];
+    let mut step = machine.start(started);
+    let sleep = tokio::time::sleep_until(started.into());
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
+    loop {
+        let until = match step {
+            Step::Send { datagrams, until } => {
+                send_all(&sock, peer, &datagrams, &shared).await;
+                until
+            }
+            Step::Wait(until) => until,
+            Step::Done(datagrams) => {
+                send_all(&sock, peer, &datagrams, &shared).await;
+                shared.stats.transfers_ok.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    %peer,
+                    file = %name,
+                    bytes = machine.bytes(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "TFTP transfer complete"
+                );
+                return;
+            }
+            Step::Fail { datagrams, error } => {
+                send_all(&sock, peer, &datagrams, &shared).await;
+                shared.stats.transfers_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%peer, file = %name, bytes = machine.bytes(), "TFTP transfer ended: {error}");
+                return;
+            }
+        };
+        if armed != Some(until) {
+            sleep.as_mut().reset(until.into());
+            armed = Some(until);
+        }
+        step = tokio::select! {
+            biased;
+            r = sock.recv_from(&mut buf) => match r {
+                Ok((n, from)) if from == peer => match Packet::parse(buf.get(..n).unwrap_or_default()) {
+                    Ok(pkt) => machine.on_packet(pkt, Instant::now()),
+                    Err(_) => {
+                        shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        Step::Wait(until)
+                    }
+                },
+                Ok((_, from)) => {
+                    // RFC 1350 §4: a packet from an unknown TID gets ERROR 5
+                    // and does not disturb the transfer.
+                    let err = packet::error(ErrorCode::UnknownTid, "unknown transfer ID");
+                    let _ = sock.send_to(&err, from).await;
+                    shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    Step::Wait(until)
+                }
+                Err(e) => {
+                    tracing::debug!(%peer, "TFTP receive error: {e}");
+                    Step::Wait(until)
+                }
+            },
+            () = &mut sleep => {
+                armed = None;
+                machine.on_timeout(Instant::now())
+            }
+        };
+    }
+}
