@@ -77,7 +77,6 @@ pub(crate) struct Plan {
     pub(crate) options: Options,
     pub(crate) offer_hold: u64,
     pub(crate) quarantine: u64,
-    pub(crate) max_hops: u8,
     pub(crate) rate_per_sec: f64,
     pub(crate) rate_burst: u32,
 }
@@ -203,7 +202,7 @@ fn addrs(list: &[Ipv4Addr]) -> Vec<u8> {
 /// Encodes an `options` table (RFC 2132 formats).
 pub(crate) fn encode_options(key: &str, o: &OptionsConfig) -> Result<Options, DhcpError> {
     let mut out = Options::new();
-    let mut text = |code: u8, v: &Option<String>, out: &mut Options| {
+    let text = |code: u8, v: &Option<String>, out: &mut Options| {
         if let Some(v) = v {
             out.insert(code, v.as_bytes().to_vec());
         }
@@ -520,7 +519,6 @@ impl Plan {
             options: encode_options("dhcp.options", &config.options)?,
             offer_hold: config.offer_hold_secs.max(1),
             quarantine: config.decline_quarantine_secs,
-            max_hops: config.max_hops,
             rate_per_sec: config.rate_limit.per_second,
             rate_burst: config.rate_limit.burst,
         })

@@ -51,4 +51,40 @@ pub enum DnsError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The zone named in a management request is not configured.
+    #[error("zone {zone} is not served here")]
+    UnknownZone {
+        /// The zone as asked for.
+        zone: String,
+    },
+    /// An edit would make the zone invalid; nothing was changed.
+    #[error("the edit would make zone {zone} invalid: {}", findings.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid {
+        /// The zone's origin.
+        zone: String,
+        /// The error-level findings the edited zone would have.
+        findings: Vec<crate::check::Finding>,
+    },
+    /// The edit was based on an older version of the zone (If-Match on the serial).
+    #[error("the zone's serial is {current}, not {expected}: reload it and retry the edit")]
+    SerialMismatch {
+        /// The serial the client based its edit on.
+        expected: u32,
+        /// The serial being served.
+        current: u32,
+    },
+    /// The edit itself is malformed (bad name, type or RDATA).
+    #[error("bad edit: {reason}")]
+    BadEdit {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The zone file could not be written; the old file and zone are untouched.
+    #[error("{}: cannot write zone file: {source}", file.display())]
+    Write {
+        /// The zone file.
+        file: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
 }

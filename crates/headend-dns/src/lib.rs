@@ -19,10 +19,13 @@ pub use config::{DnsConfig, ZoneConfig};
 pub use error::DnsError;
 
 pub mod answer;
+mod edit;
+pub mod present;
 mod server;
 mod service;
 pub mod zone;
 
+pub use edit::{RecordView, ZoneEdit, ZoneSummary};
 pub use service::{
     DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, parse_origin,
 };

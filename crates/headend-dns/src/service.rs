@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use crate::answer::Catalog;
 use crate::check::{Finding, Severity, check_zone};
 use crate::zone::Zone;
+use crate::edit::{RecordView, ZoneEdit, ZoneSummary};
 use crate::zonefile::parse_zone_file;
 use crate::{DnsConfig, DnsError, ZoneConfig};
 
@@ -228,11 +229,7 @@ impl DnsHandle {
     /// previous version. Queries are answered throughout (the catalog is
     /// swapped atomically). Returns how many zones failed.
     pub fn reload(&self) -> usize {
-        let _guard = self
-            .inner
-            .reload_lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = self.lock();
         let current = self.inner.catalog.load_full();
         let mut next = Catalog::new(self.inner.config.udp_payload_max);
         let mut failed = 0;
@@ -246,6 +243,99 @@ impl DnsHandle {
         }
         self.inner.catalog.store(Arc::new(next));
         failed
+    }
+
+    /// Every served zone with its serial and size.
+    pub fn zone_summaries(&self) -> Vec<ZoneSummary> {
+        let catalog = self.catalog();
+        let mut out: Vec<_> = catalog.zones().map(|z| crate::edit::summary(z)).collect();
+        out.sort_by(|a, b| a.origin.cmp(&b.origin));
+        out
+    }
+
+    /// Every record of one served zone, SOA first.
+    pub fn zone_records(&self, origin: &str) -> Result<Vec<RecordView>, DnsError> {
+        let (_, name) = self.zone_config(origin)?;
+        let catalog = self.catalog();
+        let zone = catalog
+            .get(&LowerName::new(&name))
+            .ok_or_else(|| DnsError::UnknownZone {
+                zone: origin.to_owned(),
+            })?;
+        Ok(crate::edit::records(zone))
+    }
+
+    /// Re-reads one zone's file; on failure the served version stays and the
+    /// error is returned. Returns the serial now served.
+    pub fn reload_zone(&self, origin: &str) -> Result<u32, DnsError> {
+        let (zc, _) = self.zone_config(origin)?;
+        let _guard = self.lock();
+        match load_zone(&zc) {
+            Ok(loaded) => {
+                let serial = loaded.zone.serial();
+                self.swap_in(loaded.zone);
+                tracing::info!(zone = %zc.origin, serial, "zone reloaded");
+                Ok(serial)
+            }
+            Err(mut errors) => {
+                log_load_errors(&zc.origin, &errors);
+                Err(if errors.is_empty() {
+                    DnsError::UnknownZone { zone: zc.origin }
+                } else {
+                    errors.swap_remove(0)
+                })
+            }
+        }
+    }
+
+    /// Applies a record edit: checked like a zone load, written to the zone
+    /// file atomically with the SOA serial bumped, then served. Edits are
+    /// serialised; `expected_serial` refuses an edit based on an older serial.
+    /// Returns the new serial.
+    pub fn apply_edit(
+        &self,
+        origin: &str,
+        edit: ZoneEdit,
+        expected_serial: Option<u32>,
+    ) -> Result<u32, DnsError> {
+        let (zc, name) = self.zone_config(origin)?;
+        let _guard = self.lock();
+        let zone = crate::edit::apply(&zc, &name, &edit, expected_serial)?;
+        let serial = zone.serial();
+        self.swap_in(zone);
+        tracing::info!(zone = %zc.origin, serial, ?edit, "zone edited");
+        Ok(serial)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner
+            .reload_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn zone_config(&self, origin: &str) -> Result<(ZoneConfig, Name), DnsError> {
+        let wanted = parse_origin(origin).map_err(|_| DnsError::UnknownZone {
+            zone: origin.to_owned(),
+        })?;
+        let wanted_lower = LowerName::new(&wanted);
+        for zc in &self.inner.config.zones {
+            if let Ok(name) = parse_origin(&zc.origin) {
+                if LowerName::new(&name) == wanted_lower {
+                    return Ok((zc.clone(), name));
+                }
+            }
+        }
+        Err(DnsError::UnknownZone {
+            zone: origin.to_owned(),
+        })
+    }
+
+    /// Replaces one zone in the served catalog (queries never pause).
+    fn swap_in(&self, zone: Zone) {
+        let mut next = Catalog::clone(&self.inner.catalog.load());
+        next.insert(Arc::new(zone));
+        self.inner.catalog.store(Arc::new(next));
     }
 
     /// The zones being served right now.

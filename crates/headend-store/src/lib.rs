@@ -11,6 +11,7 @@
 //! backend is not built yet; it would implement [`Backend`] with the same
 //! migration numbers.
 
+pub mod auth;
 mod error;
 mod lease;
 pub mod migrate;
@@ -19,12 +20,13 @@ mod sqlite;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use auth::AuthStore;
 pub use error::StoreError;
 pub use lease::{Lease, LeaseState, LeaseTx};
 pub use sqlite::SqliteBackend;
 
 /// A storage engine (SQLite now; PostgreSQL can follow behind the same trait).
-pub trait Backend: Send + Sync + 'static {
+pub trait Backend: AuthStore + Send + Sync + 'static {
     /// Starts a write transaction; writers are serialised.
     fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError>;
     /// Every lease row, ordered by address.
@@ -87,6 +89,11 @@ impl Store {
     /// What this store is, for logs.
     pub fn describe(&self) -> String {
         self.backend.describe()
+    }
+
+    /// Users, sessions, the audit log and reservations (for the admin API).
+    pub fn auth(&self) -> &dyn AuthStore {
+        &*self.backend
     }
 }
 

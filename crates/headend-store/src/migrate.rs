@@ -42,6 +42,60 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
         CREATE INDEX dhcp_leases_circuit ON dhcp_leases (subnet, circuit_id) WHERE circuit_id IS NOT NULL;
         CREATE INDEX dhcp_leases_remote  ON dhcp_leases (subnet, remote_id) WHERE remote_id IS NOT NULL;
     ",
+}, Migration {
+    version: 2,
+    name: "admin auth, audit log, reservations",
+    sql: "
+        CREATE TABLE auth_users (
+            username     TEXT    PRIMARY KEY,
+            phc          TEXT    NOT NULL,          -- Argon2id PHC string
+            role         TEXT    NOT NULL,          -- viewer | operator | admin
+            disabled     INTEGER NOT NULL DEFAULT 0,
+            failures     INTEGER NOT NULL DEFAULT 0,
+            locked_until INTEGER NOT NULL DEFAULT 0, -- unix seconds
+            last_login   INTEGER,
+            not_before   INTEGER NOT NULL DEFAULT 0, -- access tokens issued before are dead
+            created      INTEGER NOT NULL
+        );
+        CREATE TABLE auth_families (
+            id            TEXT    PRIMARY KEY,
+            username      TEXT    NOT NULL REFERENCES auth_users (username) ON DELETE CASCADE,
+            created       INTEGER NOT NULL,
+            expires       INTEGER NOT NULL,         -- absolute, from the login
+            last_used     INTEGER NOT NULL,
+            source        TEXT,
+            revoked       INTEGER,
+            revoke_reason TEXT
+        );
+        CREATE INDEX auth_families_user ON auth_families (username);
+        CREATE INDEX auth_families_revoked ON auth_families (revoked) WHERE revoked IS NOT NULL;
+        CREATE TABLE auth_refresh_tokens (
+            hash   BLOB    PRIMARY KEY,             -- SHA-256 of the token, never the token
+            family TEXT    NOT NULL REFERENCES auth_families (id) ON DELETE CASCADE,
+            issued INTEGER NOT NULL,
+            used   INTEGER                          -- set when rotated
+        );
+        CREATE INDEX auth_refresh_tokens_family ON auth_refresh_tokens (family);
+        CREATE TABLE audit_log (
+            id     INTEGER PRIMARY KEY AUTOINCREMENT,
+            at     INTEGER NOT NULL,
+            actor  TEXT    NOT NULL,
+            source TEXT,
+            action TEXT    NOT NULL,
+            target TEXT,
+            result TEXT    NOT NULL,
+            detail TEXT
+        );
+        CREATE TABLE dhcp_reservations (
+            subnet   TEXT    NOT NULL,
+            hwaddr   TEXT    NOT NULL,              -- aa:bb:cc:dd:ee:ff
+            address  INTEGER NOT NULL,              -- IPv4 as a 32-bit number
+            hostname TEXT,
+            created  INTEGER NOT NULL,
+            PRIMARY KEY (subnet, hwaddr)
+        );
+        CREATE INDEX dhcp_reservations_address ON dhcp_reservations (subnet, address);
+    ",
 }];
 
 /// The newest schema version this build knows.

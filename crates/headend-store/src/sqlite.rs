@@ -17,6 +17,9 @@ use crate::lease::{Lease, LeaseState, LeaseTx};
 use crate::migrate::{SQLITE_MIGRATIONS, latest_version};
 use crate::{Backend, StoreError, Transaction};
 
+#[path = "sqlite_auth.rs"]
+mod auth;
+
 const LEASE_COLUMNS: &str = "address, subnet, client_key, hwaddr, client_id, hostname, state, expires, circuit_id, remote_id";
 
 /// A SQLite database file holding headend's state.

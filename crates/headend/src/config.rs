@@ -19,6 +19,8 @@ pub(crate) struct Config {
     pub(crate) dns: Option<headend_dns::DnsConfig>,
     /// TFTP; absent means TFTP is off.
     pub(crate) tftp: Option<headend_tftp::TftpConfig>,
+    /// DHCPv4; absent means DHCP is off.
+    pub(crate) dhcp: Option<headend_dhcp::DhcpConfig>,
 }
 
 /// `[general]`.
@@ -133,6 +135,9 @@ impl Config {
         }
         if let Some(tftp) = &mut self.tftp {
             tftp.resolve_paths(base);
+        }
+        if let Some(dhcp) = &mut self.dhcp {
+            dhcp.resolve_paths(base);
         }
     }
 }

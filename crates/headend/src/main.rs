@@ -3,6 +3,7 @@
 
 mod check;
 mod config;
+mod leases;
 mod serve;
 
 use std::path::PathBuf;
@@ -32,6 +33,12 @@ enum Command {
     /// Validate the config and every zone it names; exit non-zero on any error.
     Check {
         /// The config file.
+        #[arg(short, long, default_value = "/etc/headend/headend.toml")]
+        config: PathBuf,
+    },
+    /// List the DHCP leases in the store (works while the server runs).
+    Leases {
+        /// The config file (its general.state_dir holds the store).
         #[arg(short, long, default_value = "/etc/headend/headend.toml")]
         config: PathBuf,
     },
@@ -70,6 +77,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Check { config } => check::run(&config),
+        Command::Leases { config } => leases::run(&config),
     }
 }
 

@@ -13,6 +13,9 @@ use crate::config::Config;
 pub(crate) struct Services {
     pub(crate) dns: Option<headend_dns::DnsHandle>,
     pub(crate) tftp: Option<headend_tftp::TftpHandle>,
+    pub(crate) dhcp: Option<headend_dhcp::DhcpHandle>,
+    /// The lease (and later user/token/audit) store, shared with the admin API.
+    pub(crate) store: Option<headend_store::Store>,
 }
 
 impl Services {
@@ -53,6 +56,19 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
                 .await
                 .context("starting TFTP")?,
         );
+    }
+    if let Some(dhcp) = &config.dhcp {
+        let path = config.general.state_dir.join("headend.db");
+        let store = match &services.store {
+            Some(store) => store.clone(),
+            None => headend_store::Store::open_sqlite(&path)
+                .with_context(|| format!("opening the lease store {}", path.display()))?,
+        };
+        services.dhcp = Some(
+            headend_dhcp::DhcpService::start(dhcp.clone(), store.clone())
+                .context("starting DHCP")?,
+        );
+        services.store = Some(store);
     }
     // Further services are started here, each from its own section.
 

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use hickory_proto::rr::{Name, RData, RecordType};
 
-use crate::zonefile::{ParsedZone, SourceRecord};
+use crate::zonefile::{ParsedZone, SourceRecord, type_name};
 
 /// Largest TTL RFC 2181 §8 allows: "a TTL value is an unsigned number, with a
 /// minimum value of 0, and a maximum value of 2147483647".
@@ -327,6 +327,7 @@ impl<'z> Checker<'z> {
                     .iter()
                     .map(|r| r.record.record_type().to_string())
                     .collect();
+                types.sort();
                 types.dedup();
                 found.push((
                     first,
@@ -385,11 +386,13 @@ impl<'z> Checker<'z> {
             if !allowed {
                 let message = if at_cut {
                     format!(
-                        "{rtype} record at the delegation point `{cut}` is occluded: only NS, DS and glue belong at a zone cut; put it in the child zone"
+                        "{} record at the delegation point `{cut}` is occluded: only NS, DS and glue belong at a zone cut; put it in the child zone",
+                        type_name(rtype)
                     )
                 } else {
                     format!(
-                        "{rtype} record at `{owner}` is below the delegation point `{cut}` and occluded (never served): only glue address records for the child's name servers belong there"
+                        "{} record at `{owner}` is below the delegation point `{cut}` and occluded (never served): only glue address records for the child's name servers belong there",
+                        type_name(rtype)
                     )
                 };
                 self.push(Some(rec), Severity::Warning, message);
@@ -511,13 +514,15 @@ impl<'z> Checker<'z> {
                     format!(
                         "duplicate record, ignored: same {} {} as at {}",
                         rec.record.name,
-                        rec.record.record_type(),
+                        type_name(rec.record.record_type()),
                         place(rec, first)
                     ),
                 ));
                 continue;
             }
+            // RRSIGs take the TTL of the RRset each one covers, so theirs may differ.
             if let Some(first) = set.first()
+                && rec.record.record_type() != RecordType::RRSIG
                 && first.record.ttl != rec.record.ttl
                 && set.iter().all(|r| r.record.ttl == first.record.ttl)
             {
@@ -529,7 +534,7 @@ impl<'z> Checker<'z> {
                         rec.record.ttl,
                         first.record.ttl,
                         rec.record.name,
-                        rec.record.record_type(),
+                        type_name(rec.record.record_type()),
                         place(rec, first)
                     ),
                 ));

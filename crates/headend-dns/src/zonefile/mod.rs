@@ -15,6 +15,8 @@
 //! class IN is accepted. It does not check zone semantics (that is
 //! [`crate::check`]) and never panics on any input.
 
+#[cfg(test)]
+mod conformance_tests;
 mod lexer;
 mod rdata;
 #[cfg(test)]
@@ -85,6 +87,12 @@ impl ParseOptions {
             ..Self::default()
         }
     }
+}
+
+/// A record type as written in zone files: its mnemonic, or `TYPEnnn` (RFC 3597 §5)
+/// for a type without one.
+pub fn type_name(rtype: hickory_proto::rr::RecordType) -> String {
+    rdata::type_label(rtype)
 }
 
 /// Reads and parses the zone file at `path` for the zone `origin`.

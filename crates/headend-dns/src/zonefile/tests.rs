@@ -4,7 +4,6 @@ use std::path::Path;
 
 use hickory_proto::rr::rdata::{CAA, MX, NAPTR, SOA, SRV, SSHFP, TLSA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use proptest::prelude::*;
 
 use super::*;
 
@@ -757,32 +756,4 @@ fn txt_rdata_equals_hickory_txt() {
         only("x TXT a\n").data,
         RData::TXT(TXT::new(vec!["a".to_string()]))
     );
-}
-
-// ---- robustness -------------------------------------------------------------
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
-
-    #[test]
-    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let _ = parse_zone_bytes(&bytes, Path::new("fuzz.zone"), &origin(), &ParseOptions::without_include());
-    }
-
-    #[test]
-    fn random_zone_like_lines_never_panic(lines in proptest::collection::vec(
-        prop_oneof![
-            Just("@".to_string()), Just(" ".to_string()), Just("(".to_string()), Just(")".to_string()),
-            Just("\"".to_string()), Just("\\".to_string()), Just(";".to_string()), Just("\n".to_string()),
-            Just("$TTL".to_string()), Just("$ORIGIN".to_string()), Just("$INCLUDE".to_string()),
-            Just("IN".to_string()), Just("SOA".to_string()), Just("TXT".to_string()), Just("A".to_string()),
-            Just("MX".to_string()), Just("CAA".to_string()), Just("DS".to_string()), Just("NAPTR".to_string()),
-            Just("\\#".to_string()), Just("TYPE65280".to_string()), Just("CLASS1".to_string()),
-            "[0-9]{1,12}", "[a-z0-9.\\\\]{1,20}", "[0-9a-f]{0,8}", "[0-9smhdw]{1,6}",
-        ],
-        0..64,
-    )) {
-        let text = lines.join(" ");
-        let _ = parse_zone_bytes(text.as_bytes(), Path::new("fuzz.zone"), &origin(), &ParseOptions::without_include());
-    }
 }

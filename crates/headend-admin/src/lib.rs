@@ -1,0 +1,1 @@
+//! The TLS admin API of headend (work in progress).

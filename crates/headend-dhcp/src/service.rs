@@ -1,0 +1,349 @@
+//! The thin socket layer and the group-commit loop.
+//!
+//! One UDP socket per configured interface (SO_BINDTODEVICE, SO_BROADCAST,
+//! SO_REUSEADDR), each read by its own thread, which only queues datagrams.
+//! One worker thread takes whatever has queued (up to `max_batch`), opens one
+//! store transaction, runs every request through the [`Server`], commits, and
+//! only then sends the batch's replies: while one commit waits for the disk,
+//! the next batch is queuing, so one fsync serves many exchanges.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use headend_store::{Lease, Store, StoreError};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::server::{Ingress, Outcome, Server, Silence};
+use crate::wire::{self, MessageType};
+use crate::{DhcpConfig, DhcpError};
+
+/// Counter name → value, as logged in `dhcp stats` lines.
+pub type Stats = BTreeMap<&'static str, u64>;
+
+/// Datagrams queued between the socket threads and the worker.
+const QUEUE: usize = 16_384;
+/// How often blocked threads look at the stop flag.
+const TICK: Duration = Duration::from_millis(200);
+
+struct Job {
+    data: Vec<u8>,
+    socket: usize,
+    source: SocketAddrV4,
+}
+
+struct Listener {
+    interface: Option<String>,
+    socket: UdpSocket,
+}
+
+struct Shared {
+    stop: AtomicBool,
+    queue_full: AtomicU64,
+    stats: Mutex<Stats>,
+    store: Store,
+}
+
+/// Starts the DHCP service.
+#[derive(Debug)]
+pub struct DhcpService;
+
+/// A cloneable handle to the running DHCP service.
+#[derive(Clone)]
+pub struct DhcpHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for DhcpHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DhcpHandle").finish_non_exhaustive()
+    }
+}
+
+impl DhcpHandle {
+    /// A snapshot of the counters (requests, replies, and drops by reason).
+    pub fn stats(&self) -> Stats {
+        let mut s = self.shared.stats.lock().map(|s| s.clone()).unwrap_or_default();
+        s.insert("queue_full", self.shared.queue_full.load(Ordering::Relaxed));
+        s
+    }
+
+    /// Every lease in the store.
+    pub fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        self.shared.store.leases()
+    }
+
+    /// Stops the socket and worker threads (within a fraction of a second).
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl DhcpService {
+    /// Compiles the config, opens the sockets and starts the threads.
+    pub fn start(config: DhcpConfig, store: Store) -> Result<DhcpHandle, DhcpError> {
+        let server = Server::new(&config)?;
+        let ifaces: Vec<Option<String>> = if config.interfaces.is_empty() {
+            vec![None]
+        } else {
+            config.interfaces.iter().cloned().map(Some).collect()
+        };
+        let listeners = ifaces
+            .into_iter()
+            .map(|iface| {
+                let socket = open_socket(iface.as_deref(), config.port)?;
+                Ok(Listener {
+                    interface: iface,
+                    socket,
+                })
+            })
+            .collect::<Result<Vec<_>, DhcpError>>()?;
+        let listeners = Arc::new(listeners);
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            queue_full: AtomicU64::new(0),
+            stats: Mutex::new(Stats::new()),
+            store,
+        });
+        let (tx, rx) = sync_channel(QUEUE);
+        for (i, l) in listeners.iter().enumerate() {
+            let name = format!("dhcp-rx-{}", l.interface.as_deref().unwrap_or("any"));
+            let (listeners, shared, tx) = (Arc::clone(&listeners), Arc::clone(&shared), tx.clone());
+            spawn(&name, move || receive(&listeners, i, &shared, &tx))?;
+            tracing::info!(
+                interface = l.interface.as_deref().unwrap_or("(all)"),
+                port = config.port,
+                "DHCP listening"
+            );
+        }
+        drop(tx);
+        let worker = Worker {
+            server,
+            listeners,
+            shared: Arc::clone(&shared),
+            max_hops: config.max_hops,
+            max_batch: config.max_batch.max(1),
+            stats_every: (config.stats_interval_secs > 0).then(|| Duration::from_secs(config.stats_interval_secs)),
+            exhaustion_every: Duration::from_secs(config.exhaustion_log_secs),
+            exhausted: HashMap::new(),
+        };
+        spawn("dhcp-worker", move || worker.run(&rx))?;
+        tracing::info!(store = %shared.store.describe(), subnets = config.subnets.len(), "DHCP service started");
+        Ok(DhcpHandle { shared })
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), DhcpError> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(f)
+        .map(|_| ())
+        .map_err(|source| DhcpError::Thread {
+            name: name.to_owned(),
+            source,
+        })
+}
+
+fn open_socket(iface: Option<&str>, port: u16) -> Result<UdpSocket, DhcpError> {
+    let err = |action| {
+        let interface = iface.map(str::to_owned);
+        move |source| DhcpError::Socket {
+            action,
+            interface,
+            source,
+        }
+    };
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(err("open"))?;
+    s.set_reuse_address(true).map_err(err("set SO_REUSEADDR on"))?;
+    s.set_broadcast(true).map_err(err("set SO_BROADCAST on"))?;
+    if let Some(i) = iface {
+        s.bind_device(Some(i.as_bytes())).map_err(err("bind to its interface (SO_BINDTODEVICE)"))?;
+    }
+    // Bursts of thousands of requests queue here while a commit is on disk.
+    let _ = s.set_recv_buffer_size(8 << 20);
+    let _ = s.set_send_buffer_size(8 << 20);
+    s.bind(&SocketAddr::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).into())
+        .map_err(err("bind"))?;
+    let socket: UdpSocket = s.into();
+    socket.set_read_timeout(Some(TICK)).map_err(err("set a read timeout on"))?;
+    Ok(socket)
+}
+
+fn receive(listeners: &[Listener], index: usize, shared: &Shared, tx: &SyncSender<Job>) {
+    let Some(l) = listeners.get(index) else { return };
+    let mut buf = vec![0u8; 65_536];
+    while !shared.stop.load(Ordering::Relaxed) {
+        match l.socket.recv_from(&mut buf) {
+            Ok((n, SocketAddr::V4(source))) => {
+                let job = Job {
+                    data: buf.get(..n).unwrap_or_default().to_vec(),
+                    socket: index,
+                    source,
+                };
+                match tx.try_send(job) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => {
+                        shared.queue_full.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(TrySendError::Disconnected(_)) => return,
+                }
+            }
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => {
+                tracing::warn!(interface = l.interface.as_deref().unwrap_or("(all)"), "DHCP receive failed: {e}");
+                std::thread::sleep(TICK);
+            }
+        }
+    }
+}
+
+struct Worker {
+    server: Server,
+    listeners: Arc<Vec<Listener>>,
+    shared: Arc<Shared>,
+    max_hops: u8,
+    max_batch: usize,
+    stats_every: Option<Duration>,
+    exhaustion_every: Duration,
+    /// Per subnet: when exhaustion was last logged, and misses since.
+    exhausted: HashMap<String, (Option<Instant>, u64)>,
+}
+
+impl Worker {
+    fn run(mut self, rx: &Receiver<Job>) {
+        let mut last_stats = Instant::now();
+        let mut counts = Stats::new();
+        loop {
+            if self.shared.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Some(every) = self.stats_every {
+                if last_stats.elapsed() >= every {
+                    last_stats = Instant::now();
+                    self.log_stats();
+                }
+            }
+            let first = match rx.recv_timeout(TICK) {
+                Ok(j) => j,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut batch = vec![first];
+            while batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(j) => batch.push(j),
+                    Err(_) => break,
+                }
+            }
+            self.process(batch, &mut counts);
+            if let Ok(mut s) = self.shared.stats.lock() {
+                for (k, v) in std::mem::take(&mut counts) {
+                    *s.entry(k).or_default() += v;
+                }
+            }
+        }
+        self.log_stats();
+    }
+
+    fn log_stats(&self) {
+        let stats = DhcpHandle {
+            shared: Arc::clone(&self.shared),
+        }
+        .stats();
+        let line: Vec<String> = stats.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        tracing::info!("dhcp stats: {}", line.join(" "));
+    }
+
+    fn process(&mut self, batch: Vec<Job>, counts: &mut Stats) {
+        let now = SystemTime::now();
+        *counts.entry("received").or_default() += batch.len() as u64;
+        let mut requests = Vec::with_capacity(batch.len());
+        for job in batch {
+            match wire::parse(&job.data, self.max_hops) {
+                Ok(req) => requests.push((job, req)),
+                Err(m) => *counts.entry(m.as_str()).or_default() += 1,
+            }
+        }
+        if requests.is_empty() {
+            return;
+        }
+        let mut replies = Vec::new();
+        let mut silences = Vec::new();
+        {
+            let mut tx = match self.shared.store.begin() {
+                Ok(tx) => tx,
+                Err(e) => {
+                    tracing::error!("DHCP: cannot start a lease transaction, {} request(s) dropped: {e}", requests.len());
+                    *counts.entry("store_error").or_default() += requests.len() as u64;
+                    return;
+                }
+            };
+            for (job, req) in &requests {
+                let ctx = Ingress {
+                    interface: self.listeners.get(job.socket).and_then(|l| l.interface.clone()),
+                    source: job.source,
+                };
+                match self.server.handle(req, &ctx, &mut *tx, now) {
+                    Ok(Outcome::Reply(r)) => replies.push((job.socket, r)),
+                    Ok(Outcome::Silent(s)) => silences.push(s),
+                    Err(e) => {
+                        tracing::error!("DHCP: lease store failed, batch of {} rolled back: {e}", requests.len());
+                        *counts.entry("store_error").or_default() += requests.len() as u64;
+                        return;
+                    }
+                }
+            }
+            // The ACKs of this batch leave only once their leases are on disk.
+            if let Err(e) = tx.commit() {
+                tracing::error!("DHCP: lease commit failed, {} repl(ies) not sent: {e}", replies.len());
+                *counts.entry("store_error").or_default() += requests.len() as u64;
+                return;
+            }
+        }
+        for s in silences {
+            *counts.entry(s.as_str()).or_default() += 1;
+            if let Silence::PoolExhausted { subnet } = s {
+                self.note_exhaustion(subnet);
+            }
+        }
+        for (socket, r) in replies {
+            let Some(l) = self.listeners.get(socket) else { continue };
+            let name = match r.kind {
+                MessageType::Offer => "offer",
+                MessageType::Ack => "ack",
+                MessageType::Nak => "nak",
+                _ => "other_reply",
+            };
+            match l.socket.send_to(&r.bytes, r.to) {
+                Ok(_) => {
+                    *counts.entry(name).or_default() += 1;
+                    tracing::debug!(kind = name, yiaddr = %r.yiaddr, to = %r.to, "DHCP reply sent");
+                }
+                Err(e) => {
+                    *counts.entry("send_error").or_default() += 1;
+                    tracing::debug!(to = %r.to, "DHCP send failed: {e}");
+                }
+            }
+        }
+    }
+
+    /// A full pool is logged with the subnet's name, at most once per interval.
+    fn note_exhaustion(&mut self, subnet: String) {
+        let every = self.exhaustion_every;
+        let entry = self.exhausted.entry(subnet.clone()).or_insert((None, 0));
+        entry.1 += 1;
+        if entry.0.is_none_or(|t| t.elapsed() >= every) {
+            tracing::warn!(
+                subnet = %subnet,
+                misses = entry.1,
+                "DHCP pool exhausted: subnet {subnet} has no free address ({} request(s) unanswered since the last report)",
+                entry.1
+            );
+            *entry = (Some(Instant::now()), 0);
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! TFTP end to end: the real headend binary serving a root, fetched with the
+//! real clients (tftp-hpa `tftp`, `atftp`, `curl`), plus protocol details
+//! checked with a raw client (ERROR 8 after OACK, unknown TID, limits,
+//! replies from the request's address on a wildcard bind).
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::tftp::{Fetch, config, make_file, raw_get, raw_get_from, sha256_file};
+use common::{Headend, free_port, lo, require, run};
+
+const BIG: usize = 64 * 1024 * 1024;
+
+/// A root with a 64 MiB pseudo-random file; returns (dir, server, sha256).
+fn big_server(extra: &str) -> (Headend, String, u16) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).expect("root");
+    let sha = make_file(&root.join("big.bin"), BIG, 64);
+    let port = free_port();
+    let h = Headend::start_in(dir, &config(&root, port, extra));
+    (h, sha, port)
+}
+
+fn bounded(program: &str) -> Command {
+    require(program);
+    let mut c = Command::new("timeout");
+    c.arg("240").arg(program);
+    c
+}
+
+fn check_big(h: &Headend, out: &Path, sha: &str, what: &str, started: Instant) {
+    let got = sha256_file(out);
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{what}: 64 MiB in {secs:.1} s ({:.1} MB/s)",
+        BIG as f64 / secs / 1e6
+    );
+    assert_eq!(got, sha, "{what}: content differs; logs:\n{}", h.logs().join("\n"));
+}
+
+#[test]
+fn tftp_hpa_fetches_64_mib_at_512_byte_blocks_past_rollover() {
+    let (h, sha, port) = big_server("");
+    let out = h.dir.path().join("out.bin");
+    let t = Instant::now();
+    run(bounded("tftp")
+        .args(["-m", "binary", "127.0.0.1", &port.to_string(), "-c", "get", "big.bin"])
+        .arg(&out));
+    check_big(&h, &out, &sha, "tftp-hpa 512", t);
+}
+
+fn atftp_get(port: u16, out: &Path, opts: &[&str]) {
+    let mut cmd = bounded("atftp");
+    cmd.args(["-g", "-r", "big.bin", "-l"]).arg(out);
+    for o in opts {
+        cmd.args(["--option", o]);
+    }
+    cmd.args(["127.0.0.1", &port.to_string()]);
+    run(&mut cmd);
+}
+
+#[test]
+fn atftp_fetches_64_mib_at_512_byte_blocks() {
+    let (h, sha, port) = big_server("");
+    let out = h.dir.path().join("out.bin");
+    let t = Instant::now();
+    atftp_get(port, &out, &["blksize 512"]);
+    check_big(&h, &out, &sha, "atftp 512", t);
+}
+
+#[test]
+fn atftp_fetches_64_mib_at_1468_with_window_16() {
+    let (h, sha, port) = big_server("");
+    let out = h.dir.path().join("out.bin");
+    let t = Instant::now();
+    atftp_get(port, &out, &["blksize 1468", "windowsize 16"]);
+    check_big(&h, &out, &sha, "atftp 1468x16", t);
+}
+
+#[test]
+fn atftp_fetches_64_mib_at_8192_byte_blocks() {
+    let (h, sha, port) = big_server("max_blksize = 8192");
+    let out = h.dir.path().join("out.bin");
+    let t = Instant::now();
+    atftp_get(port, &out, &["blksize 8192"]);
+    check_big(&h, &out, &sha, "atftp 8192", t);
+}
+
+fn curl_get(port: u16, out: &Path, blksize: u32) {
+    run(bounded("curl")
+        .args(["-sS", "--fail", "--tftp-blksize", &blksize.to_string(), "-o"])
+        .arg(out)
+        .arg(format!("tftp://127.0.0.1:{port}/big.bin")));
+}
+
+#[test]
+fn curl_fetches_64_mib_at_512_byte_blocks() {
+    let (h, sha, port) = big_server("");
+    let out = h.dir.path().join("out.bin");
+    let t = Instant::now();
+    curl_get(port, &out, 512);
+    check_big(&h, &out, &sha, "curl 512", t);
+}
+
+#[test]
+fn curl_fetches_64_mib_at_1468_byte_blocks() {
+    let (h, sha, port) = big_server("");
+    let out = h.dir.path().join("out.bin");
+    let t = Instant::now();
+    curl_get(port, &out, 1468);
+    check_big(&h, &out, &sha, "curl 1468", t);
+}
+
+#[test]
+fn curl_fetches_64_mib_at_8192_byte_blocks() {
+    let (h, sha, port) = big_server("max_blksize = 8192");
+    let out = h.dir.path().join("out.bin");
+    let t = Instant::now();
+    curl_get(port, &out, 8192);
+    check_big(&h, &out, &sha, "curl 8192", t);
+}
+
+#[test]
+fn thousand_small_configs_with_50_parallel_clients_all_arrive_intact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("cm")).expect("root");
+    let mut shas = Vec::new();
+    for i in 0..1000 {
+        let size = 2048 + (i * 37) % 6144;
+        shas.push(make_file(&root.join(format!("cm/{i:04}.cfg")), size, i as u64 + 1));
+    }
+    let port = free_port();
+    let h = Headend::start_in(
+        dir,
+        &config(
+            &root,
+            port,
+            "client_rate = 0.0\nmax_transfers_per_client = 100",
+        ),
+    );
+    let outdir = h.dir.path().join("out");
+    std::fs::create_dir(&outdir).expect("out");
+    let t = Instant::now();
+    // 50 clients at once, each a curl process fetching its 20 files in turn.
+    let workers: Vec<_> = (0..50)
+        .map(|w| {
+            let outdir = outdir.clone();
+            std::thread::spawn(move || {
+                let mut cmd = bounded("curl");
+                cmd.args(["-sS", "--fail", "--tftp-blksize", "1468"]);
+                for i in (w..1000).step_by(50) {
+                    cmd.arg("-o")
+                        .arg(outdir.join(format!("{i:04}.cfg")))
+                        .arg(format!("tftp://127.0.0.1:{port}/cm/{i:04}.cfg"));
+                }
+                cmd.output().expect("run curl").status.success()
+            })
+        })
+        .collect();
+    let ok = workers
+        .into_iter()
+        .map(|w| w.join().expect("worker"))
+        .filter(|ok| *ok)
+        .count();
+    eprintln!("1000 small files, 50 clients: {:.1} s", t.elapsed().as_secs_f64());
+    let failures = (0..1000)
+        .filter(|i| {
+            let out = outdir.join(format!("{i:04}.cfg"));
+            !out.exists() || sha256_file(&out) != shas[*i]
+        })
+        .count();
+    assert_eq!((ok, failures), (50, 0), "logs:\n{}", h.logs().join("\n"));
+}
+
+#[test]
+fn netascii_text_arrives_with_local_line_ends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).expect("root");
+    let text = "line one\nline two\n\nend\n".repeat(200);
+    std::fs::write(root.join("notes.txt"), &text).expect("write");
+    let port = free_port();
+    let h = Headend::start_in(dir, &config(&root, port, ""));
+    let out = h.dir.path().join("notes.txt");
+    run(bounded("tftp")
+        .args(["-m", "netascii", "127.0.0.1", &port.to_string(), "-c", "get", "notes.txt"])
+        .arg(&out));
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), text);
+    // Octet mode serves the same file byte for byte, untranslated.
+    let Fetch::Data(raw, _) = raw_get(lo(port), b"notes.txt", &[]) else {
+        panic!("raw fetch failed")
+    };
+    assert_eq!(raw, text.as_bytes(), "octet mode is untranslated");
+}
+
+#[test]
+fn tsize_probe_answered_by_error_8_ends_quietly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).expect("root");
+    make_file(&root.join("pxelinux.0"), 40_000, 3);
+    let port = free_port();
+    let h = Headend::start_in(dir, &config(&root, port, "timeout_ms = 300"));
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_millis(1500))).expect("timeout");
+    sock.send_to(b"\x00\x01pxelinux.0\x00octet\x00tsize\x000\x00", lo(port))
+        .expect("send");
+    let mut buf = [0u8; 1024];
+    let (n, from) = sock.recv_from(&mut buf).expect("OACK");
+    assert_eq!(&buf[..n], b"\x00\x06tsize\x0040000\x00");
+    // PXE firmware: ERROR 8 after reading tsize, then a new request.
+    sock.send_to(b"\x00\x05\x00\x08tsize probe\x00", from).expect("send");
+    assert!(
+        sock.recv_from(&mut buf).is_err(),
+        "nothing more after the client's ERROR"
+    );
+    assert!(matches!(
+        raw_get(lo(port), b"pxelinux.0", &[("tsize", "0"), ("blksize", "1456")]),
+        Fetch::Data(d, o) if d.len() == 40_000 && o.contains(&("tsize".into(), "40000".into()))
+    ));
+    drop(h);
+}
+
+#[test]
+fn packet_from_an_unknown_tid_gets_error_5_and_the_transfer_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).expect("root");
+    make_file(&root.join("f.bin"), 3000, 4);
+    let port = free_port();
+    let _h = Headend::start_in(dir, &config(&root, port, ""));
+    let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    client.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
+    client.send_to(b"\x00\x01f.bin\x00octet\x00", lo(port)).expect("send");
+    let mut buf = [0u8; 1024];
+    let (_, tid) = client.recv_from(&mut buf).expect("DATA 1");
+    assert_eq!(&buf[..4], &[0, 3, 0, 1]);
+    let stranger = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    stranger.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
+    stranger.send_to(&[0, 4, 0, 1], tid).expect("send");
+    let (n, _) = stranger.recv_from(&mut buf).expect("ERROR 5");
+    assert_eq!(&buf[..4], &[0, 5, 0, 5], "{:?}", &buf[..n]);
+    client.send_to(&[0, 4, 0, 1], tid).expect("ack");
+    let (_, _) = client.recv_from(&mut buf).expect("DATA 2");
+    assert_eq!(&buf[..4], &[0, 3, 0, 2]);
+}
+
+#[test]
+fn requests_over_the_per_client_limit_get_an_error_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).expect("root");
+    make_file(&root.join("f.bin"), 3000, 5);
+    let port = free_port();
+    let h = Headend::start_in(dir, &config(&root, port, "max_transfers_per_client = 1"));
+    // First transfer left hanging (never acknowledged) holds the one slot.
+    let first = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    first.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
+    first.send_to(b"\x00\x01f.bin\x00octet\x00", lo(port)).expect("send");
+    let mut buf = [0u8; 1024];
+    first.recv_from(&mut buf).expect("DATA 1");
+    match raw_get(lo(port), b"f.bin", &[]) {
+        Fetch::Error(0, msg) => assert!(msg.contains("too many transfers"), "{msg}"),
+        other => panic!("expected ERROR 0, got {other:?}"),
+    }
+    assert!(h.count_logs("TFTP refused") >= 1);
+}
+
+#[test]
+fn request_rate_over_the_limit_gets_an_error_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).expect("root");
+    make_file(&root.join("f.bin"), 100, 6);
+    let port = free_port();
+    let _h = Headend::start_in(dir, &config(&root, port, "client_rate = 0.5\nclient_burst = 3"));
+    let answers: Vec<Fetch> = (0..5).map(|_| raw_get(lo(port), b"f.bin", &[])).collect();
+    assert!(matches!(answers[0], Fetch::Data(..)));
+    assert!(matches!(&answers[4], Fetch::Error(0, m) if m.contains("too many requests")), "{answers:?}");
+}
+
+#[test]
+fn clients_outside_the_allow_list_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).expect("root");
+    make_file(&root.join("f.bin"), 100, 7);
+    let port = free_port();
+    let _h = Headend::start_in(dir, &config(&root, port, "allow = [\"127.0.0.2/32\"]"));
+    assert!(matches!(raw_get(lo(port), b"f.bin", &[]), Fetch::Error(2, _)));
+    assert!(matches!(
+        raw_get_from("127.0.0.2:0", lo(port), b"f.bin", &[]),
+        Fetch::Data(d, _) if d.len() == 100
+    ));
+}
+
+#[test]
+fn wildcard_listener_replies_from_the_address_the_request_went_to() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).expect("root");
+    make_file(&root.join("f.bin"), 100, 8);
+    let port = free_port();
+    let cfg = format!(
+        "[general]\nstate_dir = \"state\"\n[tftp]\nlisten = [\"0.0.0.0:{port}\"]\nroot = \"{}\"\n",
+        root.display()
+    );
+    let _h = Headend::start_in(dir, &cfg);
+    for target in ["127.0.0.1", "127.0.0.3"] {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        sock.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
+        let server: SocketAddr = format!("{target}:{port}").parse().expect("addr");
+        sock.send_to(b"\x00\x01f.bin\x00octet\x00", server).expect("send");
+        let mut buf = [0u8; 1024];
+        let (_, from) = sock.recv_from(&mut buf).expect("DATA 1");
+        assert_eq!(from.ip().to_string(), target, "reply source");
+        assert_ne!(from.port(), port, "a new TID");
+    }
+}
