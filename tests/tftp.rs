@@ -40,7 +40,12 @@ fn check_big(h: &Headend, out: &Path, sha: &str, what: &str, started: Instant) {
         "{what}: 64 MiB in {secs:.1} s ({:.1} MB/s)",
         BIG as f64 / secs / 1e6
     );
-    assert_eq!(got, sha, "{what}: content differs; logs:\n{}", h.logs().join("\n"));
+    assert_eq!(
+        got,
+        sha,
+        "{what}: content differs; logs:\n{}",
+        h.logs().join("\n")
+    );
 }
 
 #[test]
@@ -49,7 +54,15 @@ fn tftp_hpa_fetches_64_mib_at_512_byte_blocks_past_rollover() {
     let out = h.dir.path().join("out.bin");
     let t = Instant::now();
     run(bounded("tftp")
-        .args(["-m", "binary", "127.0.0.1", &port.to_string(), "-c", "get", "big.bin"])
+        .args([
+            "-m",
+            "binary",
+            "127.0.0.1",
+            &port.to_string(),
+            "-c",
+            "get",
+            "big.bin",
+        ])
         .arg(&out));
     check_big(&h, &out, &sha, "tftp-hpa 512", t);
 }
@@ -93,7 +106,13 @@ fn atftp_fetches_64_mib_at_8192_byte_blocks() {
 
 fn curl_get(port: u16, out: &Path, blksize: u32) {
     run(bounded("curl")
-        .args(["-sS", "--fail", "--tftp-blksize", &blksize.to_string(), "-o"])
+        .args([
+            "-sS",
+            "--fail",
+            "--tftp-blksize",
+            &blksize.to_string(),
+            "-o",
+        ])
         .arg(out)
         .arg(format!("tftp://127.0.0.1:{port}/big.bin")));
 }
@@ -133,7 +152,11 @@ fn thousand_small_configs_with_50_parallel_clients_all_arrive_intact() {
     let mut shas = Vec::new();
     for i in 0..1000 {
         let size = 2048 + (i * 37) % 6144;
-        shas.push(make_file(&root.join(format!("cm/{i:04}.cfg")), size, i as u64 + 1));
+        shas.push(make_file(
+            &root.join(format!("cm/{i:04}.cfg")),
+            size,
+            i as u64 + 1,
+        ));
     }
     let port = free_port();
     let h = Headend::start_in(
@@ -168,7 +191,10 @@ fn thousand_small_configs_with_50_parallel_clients_all_arrive_intact() {
         .map(|w| w.join().expect("worker"))
         .filter(|ok| *ok)
         .count();
-    eprintln!("1000 small files, 50 clients: {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "1000 small files, 50 clients: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let failures = (0..1000)
         .filter(|i| {
             let out = outdir.join(format!("{i:04}.cfg"));
@@ -189,7 +215,15 @@ fn netascii_text_arrives_with_local_line_ends() {
     let h = Headend::start_in(dir, &config(&root, port, ""));
     let out = h.dir.path().join("notes.txt");
     run(bounded("tftp")
-        .args(["-m", "netascii", "127.0.0.1", &port.to_string(), "-c", "get", "notes.txt"])
+        .args([
+            "-m",
+            "netascii",
+            "127.0.0.1",
+            &port.to_string(),
+            "-c",
+            "get",
+            "notes.txt",
+        ])
         .arg(&out));
     assert_eq!(std::fs::read_to_string(&out).expect("read"), text);
     // Octet mode serves the same file byte for byte, untranslated.
@@ -208,14 +242,16 @@ fn tsize_probe_answered_by_error_8_ends_quietly() {
     let port = free_port();
     let h = Headend::start_in(dir, &config(&root, port, "timeout_ms = 300"));
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    sock.set_read_timeout(Some(Duration::from_millis(1500))).expect("timeout");
+    sock.set_read_timeout(Some(Duration::from_millis(1500)))
+        .expect("timeout");
     sock.send_to(b"\x00\x01pxelinux.0\x00octet\x00tsize\x000\x00", lo(port))
         .expect("send");
     let mut buf = [0u8; 1024];
     let (n, from) = sock.recv_from(&mut buf).expect("OACK");
     assert_eq!(&buf[..n], b"\x00\x06tsize\x0040000\x00");
     // PXE firmware: ERROR 8 after reading tsize, then a new request.
-    sock.send_to(b"\x00\x05\x00\x08tsize probe\x00", from).expect("send");
+    sock.send_to(b"\x00\x05\x00\x08tsize probe\x00", from)
+        .expect("send");
     assert!(
         sock.recv_from(&mut buf).is_err(),
         "nothing more after the client's ERROR"
@@ -236,13 +272,19 @@ fn packet_from_an_unknown_tid_gets_error_5_and_the_transfer_goes_on() {
     let port = free_port();
     let _h = Headend::start_in(dir, &config(&root, port, ""));
     let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    client.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
-    client.send_to(b"\x00\x01f.bin\x00octet\x00", lo(port)).expect("send");
+    client
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    client
+        .send_to(b"\x00\x01f.bin\x00octet\x00", lo(port))
+        .expect("send");
     let mut buf = [0u8; 1024];
     let (_, tid) = client.recv_from(&mut buf).expect("DATA 1");
     assert_eq!(&buf[..4], &[0, 3, 0, 1]);
     let stranger = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    stranger.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
+    stranger
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
     stranger.send_to(&[0, 4, 0, 1], tid).expect("send");
     let (n, _) = stranger.recv_from(&mut buf).expect("ERROR 5");
     assert_eq!(&buf[..4], &[0, 5, 0, 5], "{:?}", &buf[..n]);
@@ -261,8 +303,12 @@ fn requests_over_the_per_client_limit_get_an_error_message() {
     let h = Headend::start_in(dir, &config(&root, port, "max_transfers_per_client = 1"));
     // First transfer left hanging (never acknowledged) holds the one slot.
     let first = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    first.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
-    first.send_to(b"\x00\x01f.bin\x00octet\x00", lo(port)).expect("send");
+    first
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    first
+        .send_to(b"\x00\x01f.bin\x00octet\x00", lo(port))
+        .expect("send");
     let mut buf = [0u8; 1024];
     first.recv_from(&mut buf).expect("DATA 1");
     match raw_get(lo(port), b"f.bin", &[]) {
@@ -279,10 +325,16 @@ fn request_rate_over_the_limit_gets_an_error_message() {
     std::fs::create_dir(&root).expect("root");
     make_file(&root.join("f.bin"), 100, 6);
     let port = free_port();
-    let _h = Headend::start_in(dir, &config(&root, port, "client_rate = 0.5\nclient_burst = 3"));
+    let _h = Headend::start_in(
+        dir,
+        &config(&root, port, "client_rate = 0.5\nclient_burst = 3"),
+    );
     let answers: Vec<Fetch> = (0..5).map(|_| raw_get(lo(port), b"f.bin", &[])).collect();
     assert!(matches!(answers[0], Fetch::Data(..)));
-    assert!(matches!(&answers[4], Fetch::Error(0, m) if m.contains("too many requests")), "{answers:?}");
+    assert!(
+        matches!(&answers[4], Fetch::Error(0, m) if m.contains("too many requests")),
+        "{answers:?}"
+    );
 }
 
 #[test]
@@ -293,7 +345,10 @@ fn clients_outside_the_allow_list_are_refused() {
     make_file(&root.join("f.bin"), 100, 7);
     let port = free_port();
     let _h = Headend::start_in(dir, &config(&root, port, "allow = [\"127.0.0.2/32\"]"));
-    assert!(matches!(raw_get(lo(port), b"f.bin", &[]), Fetch::Error(2, _)));
+    assert!(matches!(
+        raw_get(lo(port), b"f.bin", &[]),
+        Fetch::Error(2, _)
+    ));
     assert!(matches!(
         raw_get_from("127.0.0.2:0", lo(port), b"f.bin", &[]),
         Fetch::Data(d, _) if d.len() == 100
@@ -314,9 +369,11 @@ fn wildcard_listener_replies_from_the_address_the_request_went_to() {
     let _h = Headend::start_in(dir, &cfg);
     for target in ["127.0.0.1", "127.0.0.3"] {
         let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        sock.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
+        sock.set_read_timeout(Some(Duration::from_secs(3)))
+            .expect("timeout");
         let server: SocketAddr = format!("{target}:{port}").parse().expect("addr");
-        sock.send_to(b"\x00\x01f.bin\x00octet\x00", server).expect("send");
+        sock.send_to(b"\x00\x01f.bin\x00octet\x00", server)
+            .expect("send");
         let mut buf = [0u8; 1024];
         let (_, from) = sock.recv_from(&mut buf).expect("DATA 1");
         assert_eq!(from.ip().to_string(), target, "reply source");

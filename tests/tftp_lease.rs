@@ -85,7 +85,11 @@ fn bound_config_is_served_to_the_leased_ip_and_refused_to_another() {
 
     // Modem A (127.0.0.1) gets its own file, rendered with its lease.
     let own = curl(port, "127.0.0.1", "modems/001a2b000001.cfg");
-    assert!(own.status.success(), "{}", String::from_utf8_lossy(&own.stderr));
+    assert!(
+        own.status.success(),
+        "{}",
+        String::from_utf8_lossy(&own.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&own.stdout),
         "# modem 00:1a:2b:00:00:01\nhostname=cm-1\nclass=docsis\nip=127.0.0.1\n"
@@ -95,7 +99,10 @@ fn bound_config_is_served_to_the_leased_ip_and_refused_to_another() {
     assert!(!stolen.status.success(), "served another modem's config");
     assert!(stolen.stdout.is_empty());
     assert!(
-        matches!(raw_get(lo(port), b"modems/001a2b000002.cfg", &[]), Fetch::Error(2, _)),
+        matches!(
+            raw_get(lo(port), b"modems/001a2b000002.cfg", &[]),
+            Fetch::Error(2, _)
+        ),
         "ERROR 2 expected"
     );
     // ...while modem B, from its leased address, gets it.
@@ -124,11 +131,19 @@ fn per_mac_template_is_rendered_with_its_contents_and_tsize() {
     let port = free_port();
     let extra = "[[tftp.template]]\npattern = \"modems/{mac}.cfg\"\nfile = \"modem.j2\"\n";
     let _h = Headend::start_in(dir, &config(&root, port, extra));
-    let want = "# config for 00:1a:2b:3c:4d:5e (001a2b3c4d5e)\nclient=127.0.0.1\nline0\nline1\nline2\n";
-    match raw_get(lo(port), b"modems/00:1A:2B:3C:4D:5E.cfg", &[("tsize", "0"), ("blksize", "16")]) {
+    let want =
+        "# config for 00:1a:2b:3c:4d:5e (001a2b3c4d5e)\nclient=127.0.0.1\nline0\nline1\nline2\n";
+    match raw_get(
+        lo(port),
+        b"modems/00:1A:2B:3C:4D:5E.cfg",
+        &[("tsize", "0"), ("blksize", "16")],
+    ) {
         Fetch::Data(data, oack) => {
             assert_eq!(String::from_utf8_lossy(&data), want);
-            assert!(oack.contains(&("tsize".into(), want.len().to_string())), "{oack:?}");
+            assert!(
+                oack.contains(&("tsize".into(), want.len().to_string())),
+                "{oack:?}"
+            );
             assert!(oack.contains(&("blksize".into(), "16".into())), "{oack:?}");
         }
         other => panic!("{other:?}"),
@@ -138,5 +153,8 @@ fn per_mac_template_is_rendered_with_its_contents_and_tsize() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), want);
     // A name that is not a MAC does not match the pattern: plain file lookup, not found.
-    assert!(matches!(raw_get(lo(port), b"modems/nomac.cfg", &[]), Fetch::Error(1, _)));
+    assert!(matches!(
+        raw_get(lo(port), b"modems/nomac.cfg", &[]),
+        Fetch::Error(1, _)
+    ));
 }

@@ -26,7 +26,10 @@ fn layout(dir: &Path) -> std::path::PathBuf {
     std::os::unix::fs::symlink("../outside/secret", root.join("rel-link")).expect("link");
     std::os::unix::fs::symlink("../outside", root.join("dir-link")).expect("link");
     std::os::unix::fs::symlink("sub/inner.txt", root.join("good-link")).expect("link");
-    let fifo = Command::new("mkfifo").arg(root.join("fifo")).status().expect("mkfifo");
+    let fifo = Command::new("mkfifo")
+        .arg(root.join("fifo"))
+        .status()
+        .expect("mkfifo");
     assert!(fifo.success());
     root
 }
@@ -59,7 +62,10 @@ fn escapes_are_refused_and_nothing_outside_the_root_is_served() {
         ("dot-dot backslash", b"..\\outside\\secret".to_vec()),
         ("dot-dot mixed", b"sub\\..\\../outside/secret".to_vec()),
         ("absolute outside", abs_outside.clone().into_bytes()),
-        ("absolute outside backslash", abs_outside.replace('/', "\\").into_bytes()),
+        (
+            "absolute outside backslash",
+            abs_outside.replace('/', "\\").into_bytes(),
+        ),
         ("/etc/passwd", b"/etc/passwd".to_vec()),
         ("symlink absolute", b"abs-link".to_vec()),
         ("symlink relative", b"rel-link".to_vec()),
@@ -88,7 +94,11 @@ fn escapes_are_refused_and_nothing_outside_the_root_is_served() {
         assert_eq!(code, 2, "device node");
     }
     // The refusals are logged for the operator.
-    assert!(h.count_logs("TFTP refused") >= cases.len(), "{}", h.logs().join("\n"));
+    assert!(
+        h.count_logs("TFTP refused") >= cases.len(),
+        "{}",
+        h.logs().join("\n")
+    );
     // And what is inside is served, also by absolute path and by symlink.
     let inside = format!("{}/ok.txt", root.canonicalize().expect("canon").display());
     for (name, want) in [
@@ -112,11 +122,22 @@ fn tftp_hpa_client_gets_an_error_for_traversal() {
     let h = Headend::start_in(dir, &config(&root, port, ""));
     let out = h.dir.path().join("got");
     let o = Command::new("timeout")
-        .args(["30", "tftp", "-m", "binary", "127.0.0.1", &port.to_string(), "-c", "get", "../outside/secret"])
+        .args([
+            "30",
+            "tftp",
+            "-m",
+            "binary",
+            "127.0.0.1",
+            &port.to_string(),
+            "-c",
+            "get",
+            "../outside/secret",
+        ])
         .arg(&out)
         .output()
         .expect("run tftp");
-    let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    let text =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
     assert!(text.contains("Error code 2"), "{text}");
     let got = std::fs::read(&out).unwrap_or_default();
     assert!(!String::from_utf8_lossy(&got).contains("SECRET"));
@@ -132,12 +153,22 @@ fn uploads_are_refused_without_a_write_root() {
     let local = h.dir.path().join("backup.cfg");
     std::fs::write(&local, "hostname sw1\n").expect("write");
     let o = Command::new("timeout")
-        .args(["30", "tftp", "-m", "binary", "127.0.0.1", &port.to_string(), "-c", "put"])
+        .args([
+            "30",
+            "tftp",
+            "-m",
+            "binary",
+            "127.0.0.1",
+            &port.to_string(),
+            "-c",
+            "put",
+        ])
         .arg(&local)
         .arg("backup.cfg")
         .output()
         .expect("run tftp");
-    let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    let text =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
     assert!(text.contains("Error code 2"), "{text}");
     assert!(!root.join("backup.cfg").exists());
     assert_eq!(
@@ -155,7 +186,10 @@ fn uploads_with_a_write_root_refuse_overwrite_traversal_and_oversize() {
     std::fs::create_dir_all(up.join("switches")).expect("uploads");
     std::fs::write(up.join("existing.cfg"), "keep me\n").expect("existing");
     let port = free_port();
-    let extra = format!("write_root = \"{}\"\nmax_upload_bytes = 100000", up.display());
+    let extra = format!(
+        "write_root = \"{}\"\nmax_upload_bytes = 100000",
+        up.display()
+    );
     let h = Headend::start_in(dir, &config(&root, port, &extra));
     // A normal upload arrives intact (curl -T sends a WRQ).
     let local = h.dir.path().join("sw1.cfg");
@@ -169,7 +203,10 @@ fn uploads_with_a_write_root_refuse_overwrite_traversal_and_oversize() {
     assert!(st.success());
     assert_eq!(common::tftp::sha256_file(&up.join("switches/sw1.cfg")), sha);
     // Overwrite refused (ERROR 6), and the old file is kept.
-    assert_eq!(raw_put_start(lo(port), b"existing.cfg", &[]).map_err(|e| e.0), Err(6));
+    assert_eq!(
+        raw_put_start(lo(port), b"existing.cfg", &[]).map_err(|e| e.0),
+        Err(6)
+    );
     let st = Command::new("timeout")
         .args(["30", "curl", "-sS", "--fail", "-T"])
         .arg(&local)
@@ -177,11 +214,22 @@ fn uploads_with_a_write_root_refuse_overwrite_traversal_and_oversize() {
         .status()
         .expect("curl");
     assert!(!st.success());
-    assert_eq!(std::fs::read_to_string(up.join("existing.cfg")).expect("read"), "keep me\n");
+    assert_eq!(
+        std::fs::read_to_string(up.join("existing.cfg")).expect("read"),
+        "keep me\n"
+    );
     // Traversal refused, nothing written outside.
-    for name in [&b"../outside/evil"[..], b"..\\outside\\evil", b"nosuchdir/x.cfg"] {
+    for name in [
+        &b"../outside/evil"[..],
+        b"..\\outside\\evil",
+        b"nosuchdir/x.cfg",
+    ] {
         let r = raw_put_start(lo(port), name, &[]);
-        assert!(matches!(r, Err((1 | 2, _))), "{:?}: {r:?}", String::from_utf8_lossy(name));
+        assert!(
+            matches!(r, Err((1 | 2, _))),
+            "{:?}: {r:?}",
+            String::from_utf8_lossy(name)
+        );
     }
     assert!(!h.dir.path().join("outside/evil").exists());
     // Over-size: refused up front when tsize says so, and mid-transfer otherwise.
@@ -194,13 +242,26 @@ fn uploads_with_a_write_root_refuse_overwrite_traversal_and_oversize() {
     // tftp-hpa sends no tsize: the cap stops the upload mid-way with ERROR 3.
     require("tftp");
     let o = Command::new("timeout")
-        .args(["30", "tftp", "-m", "binary", "127.0.0.1", &port.to_string(), "-c", "put"])
+        .args([
+            "30",
+            "tftp",
+            "-m",
+            "binary",
+            "127.0.0.1",
+            &port.to_string(),
+            "-c",
+            "put",
+        ])
         .arg(&big)
         .arg("big2.cfg")
         .output()
         .expect("run tftp");
-    let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
-    assert!(text.contains("Error code 3"), "over-size upload must fail: {text}");
+    let text =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert!(
+        text.contains("Error code 3"),
+        "over-size upload must fail: {text}"
+    );
     assert!(!up.join("big2.cfg").exists());
     let leftovers: Vec<_> = std::fs::read_dir(&up)
         .expect("list")

@@ -51,7 +51,14 @@ impl DigAnswer {
 /// such as "+tcp", "+dnssec", "+bufsize=512". Panics if dig itself fails.
 pub fn dig(port: u16, name: &str, qtype: &str, extra: &[&str]) -> DigAnswer {
     let out = Command::new("dig")
-        .args(["@127.0.0.1", "-p", &port.to_string(), "+norecurse", "+time=2", "+tries=2"])
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+norecurse",
+            "+time=2",
+            "+tries=2",
+        ])
         .args(extra)
         .arg(name)
         .arg(qtype)
@@ -65,7 +72,14 @@ pub fn dig(port: u16, name: &str, qtype: &str, extra: &[&str]) -> DigAnswer {
 /// Same with kdig (Knot's client), to check a second implementation's view.
 pub fn kdig(port: u16, name: &str, qtype: &str, extra: &[&str]) -> DigAnswer {
     let out = Command::new("kdig")
-        .args(["@127.0.0.1", "-p", &port.to_string(), "+norecurse", "+time=2", "+retry=1"])
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+norecurse",
+            "+time=2",
+            "+retry=1",
+        ])
         .args(extra)
         .arg(name)
         .arg(qtype)
@@ -138,7 +152,11 @@ pub fn parse(text: &str) -> DigAnswer {
         }
         // owner TTL [class] type rdata...
         let (ttl, rest) = (fields[1].parse::<u32>().unwrap_or(0), &fields[2..]);
-        let rest = if rest.first() == Some(&"IN") { &rest[1..] } else { rest };
+        let rest = if rest.first() == Some(&"IN") {
+            &rest[1..]
+        } else {
+            rest
+        };
         let Some((rtype, rdata)) = rest.split_first() else {
             continue;
         };

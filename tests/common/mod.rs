@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod dhcp;
 pub mod dig;
 pub mod tftp;
 
@@ -80,7 +81,10 @@ impl Headend {
         cmd.arg("serve")
             .arg("--config")
             .arg(&config)
-            .env("RUST_LOG", std::env::var("HEADEND_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("HEADEND_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -189,7 +193,9 @@ impl Drop for Headend {
 
 /// Runs a command to completion and returns its stdout; panics with stderr on failure.
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed ({}):\nstdout: {}\nstderr: {}",

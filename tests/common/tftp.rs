@@ -83,7 +83,8 @@ pub fn raw_get(server: SocketAddr, name: &[u8], opts: &[(&str, &str)]) -> Fetch 
 /// Like [`raw_get`], from a chosen local address.
 pub fn raw_get_from(local: &str, server: SocketAddr, name: &[u8], opts: &[(&str, &str)]) -> Fetch {
     let sock = UdpSocket::bind(local).expect("bind");
-    sock.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    sock.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     sock.send_to(&req(1, name, opts), server).expect("send RRQ");
     let mut buf = vec![0u8; 65536 + 4];
     let mut out = Vec::new();
@@ -132,9 +133,14 @@ pub fn raw_get_from(local: &str, server: SocketAddr, name: &[u8], opts: &[(&str,
 
 /// Sends a WRQ for `name` and returns the first answer: `Ok(())` for ACK 0
 /// or an OACK, `Err((code, message))` for an ERROR.
-pub fn raw_put_start(server: SocketAddr, name: &[u8], opts: &[(&str, &str)]) -> Result<(), (u16, String)> {
+pub fn raw_put_start(
+    server: SocketAddr,
+    name: &[u8],
+    opts: &[(&str, &str)],
+) -> Result<(), (u16, String)> {
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    sock.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    sock.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     sock.send_to(&req(2, name, opts), server).expect("send WRQ");
     let mut buf = [0u8; 1024];
     let (n, _) = sock.recv_from(&mut buf).expect("server answered");

@@ -1,1 +1,25 @@
-//! The TLS admin API of headend (work in progress).
+//! The TLS admin API of headend and its token auth layer.
+//!
+//! [`AdminService::start`] serves a versioned JSON API (`/api/v1/...`) over
+//! HTTPS only (rustls with the ring provider): zones through the DNS handle,
+//! leases and reservations through the store, users, sessions and the audit
+//! log. Callers log in with a password (Argon2id) and receive a short-lived
+//! EdDSA-signed access token plus an opaque, rotating refresh token; the
+//! sans-I/O rules for both live in [`core`]. The `headend user` and
+//! `headend ctl` commands are in [`cli`].
+//!
+//! It does not terminate plain HTTP, issue client certificates, or talk to an
+//! external identity provider.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod core;
+mod error;
+pub mod password;
+mod service;
+pub mod tls;
+
+pub use config::AdminConfig;
+pub use error::AdminError;
+pub use service::{AdminHandle, AdminService, Handles};

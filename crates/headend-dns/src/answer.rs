@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hickory_proto::op::{Edns, Message, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
@@ -22,10 +23,26 @@ pub enum Transport {
 }
 
 /// The set of zones being served: swapped whole on reload.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Catalog {
     zones: HashMap<LowerName, Arc<Zone>>,
     udp_payload_max: u16,
+    generation: u64,
+}
+
+/// Source of catalog generations: every catalog built gets a new one, so
+/// caches keyed by generation can never confuse two versions.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+impl Clone for Catalog {
+    /// A copy with a generation of its own (it is about to be changed).
+    fn clone(&self) -> Self {
+        Self {
+            zones: self.zones.clone(),
+            udp_payload_max: self.udp_payload_max,
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+        }
+    }
 }
 
 /// Longest CNAME chain followed inside a zone before giving up (loop guard).
@@ -37,7 +54,13 @@ impl Catalog {
         Self {
             zones: HashMap::new(),
             udp_payload_max: udp_payload_max.max(512),
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
         }
+    }
+
+    /// This catalog version's unique number (answer caches are keyed by it).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Adds or replaces a zone.
@@ -69,9 +92,21 @@ impl Catalog {
         }
     }
 
+    /// The largest response allowed: 65535 over TCP; over UDP the client's
+    /// EDNS payload size (512 without EDNS, RFC 6891 §6.2.5) capped by ours.
+    pub fn size_limit(&self, transport: Transport, client_payload: Option<u16>) -> u16 {
+        match transport {
+            Transport::Tcp => u16::MAX,
+            Transport::Udp => client_payload
+                .map_or(512, |p| p.max(512))
+                .min(self.udp_payload_max),
+        }
+    }
+
     /// Answers one DNS message. Returns `None` when nothing should be sent
     /// (the bytes are not a request: too short, or a response).
     pub fn respond(&self, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
+        let raw = request;
         // RFC 1035 §4.1.1: a 12-byte header; QR=1 means a response, never answered
         // (answering responses would let two servers ping-pong forever).
         let header = request.get(..12)?;
@@ -84,7 +119,9 @@ impl Catalog {
             Err(_) => return Some(error_response(id, header, ResponseCode::FormErr)),
         };
         let response = self.answer(&request);
-        Some(self.encode(response, &request, transport))
+        let mut bytes = self.encode(response, &request, transport);
+        restore_question_case(&mut bytes, raw);
+        Some(bytes)
     }
 
     /// Builds the response message for a parsed request.
@@ -92,7 +129,18 @@ impl Catalog {
         let mut response = Message::response(request.metadata.id, request.metadata.op_code);
         response.metadata.recursion_desired = request.metadata.recursion_desired;
         response.metadata.checking_disabled = request.metadata.checking_disabled;
-        response.queries = request.queries.clone();
+        // The question is encoded lower-cased and its case restored afterwards
+        // (see `restore_question_case`), so the layout of a response (name
+        // compression) never depends on the case the client used.
+        response.queries = request
+            .queries
+            .iter()
+            .map(|q| {
+                let mut q = q.clone();
+                q.name = q.name.to_lowercase();
+                q
+            })
+            .collect();
         if let Some(req_edns) = &request.edns {
             let mut edns = Edns::new();
             edns.set_max_payload(self.udp_payload_max);
@@ -137,16 +185,9 @@ impl Catalog {
     /// Encodes a response, applying the UDP size limit (RFC 1035 §4.2.1,
     /// RFC 6891 §6.2.5, RFC 2181 §9).
     fn encode(&self, mut response: Message, request: &Message, transport: Transport) -> Vec<u8> {
-        let limit = match transport {
-            Transport::Tcp => usize::from(u16::MAX),
-            Transport::Udp => {
-                let client = request
-                    .edns
-                    .as_ref()
-                    .map_or(512, |e| e.max_payload().max(512));
-                usize::from(client.min(self.udp_payload_max))
-            }
-        };
+        let limit = usize::from(
+            self.size_limit(transport, request.edns.as_ref().map(Edns::max_payload)),
+        );
         if let Ok(bytes) = response.to_vec() {
             if bytes.len() <= limit {
                 return bytes;
@@ -169,6 +210,32 @@ impl Catalog {
     }
 }
 
+/// Copies the question name's bytes (its case) from the request into the
+/// response: both hold the same name at offset 12, uncompressed.
+pub(crate) fn restore_question_case(response: &mut [u8], request: &[u8]) {
+    if response.get(4..6) != Some(&[0, 1]) || request.get(4..6) != Some(&[0, 1]) {
+        return;
+    }
+    let mut pos = 12;
+    loop {
+        let Some(&len) = request.get(pos) else {
+            return;
+        };
+        if len > 63 {
+            return;
+        }
+        pos += 1 + usize::from(len);
+        if len == 0 {
+            break;
+        }
+    }
+    if let (Some(dst), Some(src)) = (response.get_mut(12..pos), request.get(12..pos)) {
+        if dst.eq_ignore_ascii_case(src) {
+            dst.copy_from_slice(src);
+        }
+    }
+}
+
 /// A bare error response when the request could not be parsed.
 fn error_response(id: u16, header: &[u8], rcode: ResponseCode) -> Vec<u8> {
     let mut out = vec![0u8; 12];
@@ -184,7 +251,7 @@ fn error_response(id: u16, header: &[u8], rcode: ResponseCode) -> Vec<u8> {
 /// inside the zone.
 fn resolve(zone: &Zone, query: &Query, response: &mut Message) {
     let qtype = query.query_type;
-    let mut qname = query.name.clone();
+    let mut qname = query.name.to_lowercase();
     response.metadata.authoritative = true;
     for _ in 0..MAX_CNAME_CHAIN {
         // Step 3b: a delegation at or above the name means a referral, except
@@ -202,8 +269,8 @@ fn resolve(zone: &Zone, query: &Query, response: &mut Message) {
             }
         }
         let lower = LowerName::new(&qname);
-        let (node, synthesized) = match zone.node(&lower) {
-            Some(node) => (node, false),
+        let node = match zone.node(&lower) {
+            Some(node) => node,
             None => {
                 // RFC 4592 §3.3.1: the source of synthesis is `*.<closest encloser>`.
                 let encloser = zone.closest_encloser(&qname);
@@ -212,7 +279,7 @@ fn resolve(zone: &Zone, query: &Query, response: &mut Message) {
                     .ok()
                     .and_then(|w| zone.node(&LowerName::new(&w)));
                 match wildcard {
-                    Some(node) => (node, true),
+                    Some(node) => node,
                     None => {
                         // Step 3c: the name does not exist.
                         response.metadata.response_code = ResponseCode::NXDomain;
@@ -226,10 +293,11 @@ fn resolve(zone: &Zone, query: &Query, response: &mut Message) {
             set.records
                 .iter()
                 .map(|r| {
+                    // The owner is the name asked for (for a wildcard, the
+                    // synthesised name, RFC 4592 §3.3.1); written like the
+                    // question, it compresses to a pointer to it.
                     let mut r = r.clone();
-                    if synthesized {
-                        r.name = qname.clone();
-                    }
+                    r.name = qname.clone();
                     r
                 })
                 .collect()
@@ -262,7 +330,7 @@ fn resolve(zone: &Zone, query: &Query, response: &mut Message) {
             {
                 return; // a CNAME loop
             }
-            qname = target;
+            qname = target.to_lowercase();
             continue;
         }
         // NODATA (RFC 2308 §2.2): the name exists but not with this type.

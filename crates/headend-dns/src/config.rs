@@ -22,7 +22,13 @@ pub struct DnsConfig {
     /// Most TCP connections served at once (further ones wait in the backlog).
     #[serde(default = "default_tcp_max_connections")]
     pub tcp_max_connections: usize,
-    /// Number of UDP worker tasks per listen address.
+    /// Most TCP connections from one client address at once; more are closed at once.
+    #[serde(default = "default_tcp_max_per_client")]
+    pub tcp_max_connections_per_client: usize,
+    /// Response rate limiting (`[dns.rrl]`); off by default.
+    #[serde(default)]
+    pub rrl: crate::rrl::RrlConfig,
+    /// Number of UDP worker threads per listen address (SO_REUSEPORT).
     #[serde(default = "default_udp_workers")]
     pub udp_workers: usize,
     /// The zones served, one `[[dns.zone]]` table each.
@@ -47,6 +53,8 @@ impl Default for DnsConfig {
             udp_payload_max: default_udp_payload_max(),
             tcp_idle_timeout_secs: default_tcp_idle_timeout(),
             tcp_max_connections: default_tcp_max_connections(),
+            tcp_max_connections_per_client: default_tcp_max_per_client(),
+            rrl: crate::rrl::RrlConfig::default(),
             udp_workers: default_udp_workers(),
             zones: Vec::new(),
         }
@@ -78,6 +86,10 @@ fn default_tcp_idle_timeout() -> u64 {
 
 fn default_tcp_max_connections() -> usize {
     1024
+}
+
+fn default_tcp_max_per_client() -> usize {
+    32
 }
 
 fn default_udp_workers() -> usize {

@@ -20,11 +20,14 @@ pub use error::DnsError;
 
 pub mod answer;
 mod edit;
+pub mod fast;
 pub mod present;
+pub mod rrl;
 mod server;
 mod service;
 pub mod zone;
 
+pub use server::{DnsStats, DnsStatsSnapshot};
 pub use edit::{RecordView, ZoneEdit, ZoneSummary};
 pub use service::{
     DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, parse_origin,

@@ -1,42 +1,121 @@
-//! Thin UDP and TCP listeners around [`Catalog::respond`].
+//! Thin UDP and TCP listeners around the responder.
+//!
+//! UDP: one OS thread per socket (several sockets share a port with
+//! SO_REUSEPORT), each with its own answer cache, blocking receive and send:
+//! no task per packet, no allocation per cached answer. TCP: tokio tasks,
+//! bounded in total and per client, closed when idle.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use serde::Serialize;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::answer::{Catalog, Transport};
+use crate::fast::AnswerCache;
+use crate::rrl::{ResponseKind, Rrl, RrlAction, truncate_to_question};
 use crate::{DnsConfig, DnsError};
 
-/// Binds every configured address (UDP and TCP) and spawns the listener tasks.
+/// Counters of the DNS listeners (read by the admin API's /metrics).
+#[derive(Debug, Default)]
+pub struct DnsStats {
+    udp_queries: AtomicU64,
+    tcp_queries: AtomicU64,
+    rrl_dropped: AtomicU64,
+    rrl_slipped: AtomicU64,
+    tcp_refused: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct DnsStatsSnapshot {
+    /// UDP requests received.
+    pub udp_queries: u64,
+    /// TCP requests received.
+    pub tcp_queries: u64,
+    /// Responses dropped by response rate limiting.
+    pub rrl_dropped: u64,
+    /// Responses sent truncated (TC=1) by response rate limiting.
+    pub rrl_slipped: u64,
+    /// TCP connections closed at once because a client had too many.
+    pub tcp_refused: u64,
+}
+
+impl DnsStats {
+    /// The counters now.
+    pub fn snapshot(&self) -> DnsStatsSnapshot {
+        DnsStatsSnapshot {
+            udp_queries: self.udp_queries.load(Ordering::Relaxed),
+            tcp_queries: self.tcp_queries.load(Ordering::Relaxed),
+            rrl_dropped: self.rrl_dropped.load(Ordering::Relaxed),
+            rrl_slipped: self.rrl_slipped.load(Ordering::Relaxed),
+            tcp_refused: self.tcp_refused.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Everything the listeners share.
+pub(crate) struct Listeners {
+    pub(crate) tasks: Vec<JoinHandle<()>>,
+    pub(crate) bound: Vec<SocketAddr>,
+    pub(crate) stop: Arc<AtomicBool>,
+}
+
+/// Binds every configured address (UDP and TCP) and starts the listeners.
 pub(crate) fn spawn_listeners(
     config: &DnsConfig,
     catalog: Arc<ArcSwap<Catalog>>,
-) -> Result<(Vec<JoinHandle<()>>, Vec<SocketAddr>), DnsError> {
+    stats: Arc<DnsStats>,
+) -> Result<Listeners, DnsError> {
     let mut tasks = Vec::new();
     let mut bound = Vec::new();
-    let connections = Arc::new(Semaphore::new(config.tcp_max_connections.max(1)));
-    let idle = Duration::from_secs(config.tcp_idle_timeout_secs.max(1));
-    for &addr in &config.listen {
-        let workers = if addr.port() == 0 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let rrl = Rrl::new(config.rrl.clone()).map(|r| Arc::new(Mutex::new(r)));
+    let tcp = Arc::new(TcpLimits {
+        total: Arc::new(Semaphore::new(config.tcp_max_connections.max(1))),
+        per_client: Mutex::new(HashMap::new()),
+        per_client_max: config.tcp_max_connections_per_client.max(1),
+        idle: Duration::from_secs(config.tcp_idle_timeout_secs.max(1)),
+    });
+    for &configured in &config.listen {
+        let workers = if configured.port() == 0 {
             1
         } else {
             config.udp_workers.max(1)
         };
+        let mut addr = configured;
         for _ in 0..workers {
             let socket = udp_socket(addr, workers > 1).map_err(|source| DnsError::Bind {
                 addr,
                 proto: "udp",
                 source,
             })?;
-            bound.push(socket.local_addr().unwrap_or(addr));
-            tasks.push(tokio::spawn(serve_udp(socket, Arc::clone(&catalog))));
+            // With port 0 the TCP listener takes the port UDP got.
+            addr = socket.local_addr().unwrap_or(addr);
+            bound.push(addr);
+            let worker = UdpWorker {
+                socket,
+                catalog: Arc::clone(&catalog),
+                rrl: rrl.clone(),
+                stats: Arc::clone(&stats),
+                stop: Arc::clone(&stop),
+            };
+            std::thread::Builder::new()
+                .name(format!("dns-udp-{addr}"))
+                .spawn(move || worker.run())
+                .map_err(|source| DnsError::Bind {
+                    addr,
+                    proto: "udp",
+                    source,
+                })?;
         }
         let listener = tcp_listener(addr).map_err(|source| DnsError::Bind {
             addr,
@@ -46,14 +125,14 @@ pub(crate) fn spawn_listeners(
         tasks.push(tokio::spawn(serve_tcp(
             listener,
             Arc::clone(&catalog),
-            Arc::clone(&connections),
-            idle,
+            Arc::clone(&tcp),
+            Arc::clone(&stats),
         )));
     }
-    Ok((tasks, bound))
+    Ok(Listeners { tasks, bound, stop })
 }
 
-fn udp_socket(addr: SocketAddr, reuse_port: bool) -> std::io::Result<UdpSocket> {
+fn udp_socket(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
@@ -64,9 +143,10 @@ fn udp_socket(addr: SocketAddr, reuse_port: bool) -> std::io::Result<UdpSocket> 
     // A burst of queries should queue in the kernel, not be dropped.
     let _ = socket.set_recv_buffer_size(4 << 20);
     let _ = socket.set_send_buffer_size(4 << 20);
-    socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    UdpSocket::from_std(socket.into())
+    // Wake up now and then to notice a stop request.
+    socket.set_read_timeout(Some(Duration::from_millis(500)))?;
+    Ok(socket.into())
 }
 
 fn tcp_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -81,24 +161,88 @@ fn tcp_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-async fn serve_udp(socket: UdpSocket, catalog: Arc<ArcSwap<Catalog>>) {
-    let mut buf = vec![0u8; 65535];
-    loop {
-        let (len, peer) = match socket.recv_from(&mut buf).await {
-            Ok(r) => r,
-            Err(e) => {
-                // ICMP errors from earlier sends surface here; keep serving.
-                tracing::debug!("udp receive error: {e}");
+struct UdpWorker {
+    socket: std::net::UdpSocket,
+    catalog: Arc<ArcSwap<Catalog>>,
+    rrl: Option<Arc<Mutex<Rrl>>>,
+    stats: Arc<DnsStats>,
+    stop: Arc<AtomicBool>,
+}
+
+impl UdpWorker {
+    fn run(self) {
+        let mut cache = AnswerCache::default();
+        let mut buf = vec![0u8; 65535];
+        let mut out = Vec::with_capacity(4096);
+        while !self.stop.load(Ordering::Relaxed) {
+            let (len, peer) = match self.socket.recv_from(&mut buf) {
+                Ok(r) => r,
+                // Timeouts (to check `stop`) and ICMP errors from earlier sends.
+                Err(_) => continue,
+            };
+            self.stats.udp_queries.fetch_add(1, Ordering::Relaxed);
+            let Some(request) = buf.get(..len) else {
+                continue;
+            };
+            let catalog = self.catalog.load();
+            if !cache.respond(&catalog, request, Transport::Udp, &mut out) {
                 continue;
             }
-        };
-        let Some(request) = buf.get(..len) else {
-            continue;
-        };
-        let response = catalog.load().respond(request, Transport::Udp);
-        if let Some(response) = response {
-            if let Err(e) = socket.send_to(&response, peer).await {
+            drop(catalog);
+            if let Some(rrl) = &self.rrl {
+                let action = rrl
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .check(peer.ip(), ResponseKind::of(&out), Instant::now());
+                match action {
+                    RrlAction::Send => {}
+                    RrlAction::Slip => {
+                        self.stats.rrl_slipped.fetch_add(1, Ordering::Relaxed);
+                        truncate_to_question(&mut out);
+                    }
+                    RrlAction::Drop => {
+                        self.stats.rrl_dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                }
+            }
+            if let Err(e) = self.socket.send_to(&out, peer) {
                 tracing::debug!("udp send to {peer} failed: {e}");
+            }
+        }
+    }
+}
+
+struct TcpLimits {
+    total: Arc<Semaphore>,
+    per_client: Mutex<HashMap<IpAddr, usize>>,
+    per_client_max: usize,
+    idle: Duration,
+}
+
+impl TcpLimits {
+    fn enter(&self, ip: IpAddr) -> bool {
+        let mut map = self
+            .per_client
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.per_client_max {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn leave(&self, ip: IpAddr) {
+        let mut map = self
+            .per_client
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&ip);
             }
         }
     }
@@ -107,13 +251,13 @@ async fn serve_udp(socket: UdpSocket, catalog: Arc<ArcSwap<Catalog>>) {
 async fn serve_tcp(
     listener: TcpListener,
     catalog: Arc<ArcSwap<Catalog>>,
-    connections: Arc<Semaphore>,
-    idle: Duration,
+    limits: Arc<TcpLimits>,
+    stats: Arc<DnsStats>,
 ) {
     loop {
-        // Bounded: at most tcp_max_connections are served at once; the rest wait
-        // in the kernel's backlog.
-        let Ok(permit) = Arc::clone(&connections).acquire_owned().await else {
+        // Bounded: at most tcp_max_connections are served at once; the rest
+        // wait in the kernel's backlog.
+        let Ok(permit) = Arc::clone(&limits.total).acquire_owned().await else {
             return;
         };
         let (stream, peer) = match listener.accept().await {
@@ -124,11 +268,19 @@ async fn serve_tcp(
                 continue;
             }
         };
+        if !limits.enter(peer.ip()) {
+            stats.tcp_refused.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        }
         let catalog = Arc::clone(&catalog);
+        let limits = Arc::clone(&limits);
+        let stats = Arc::clone(&stats);
         tokio::spawn(async move {
-            if let Err(e) = serve_tcp_connection(stream, &catalog, idle).await {
+            if let Err(e) = serve_tcp_connection(stream, &catalog, limits.idle, &stats).await {
                 tracing::debug!("tcp connection from {peer}: {e}");
             }
+            limits.leave(peer.ip());
             drop(permit);
         });
     }
@@ -140,9 +292,13 @@ async fn serve_tcp_connection(
     mut stream: TcpStream,
     catalog: &ArcSwap<Catalog>,
     idle: Duration,
+    stats: &DnsStats,
 ) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut buf = vec![0u8; 65535];
+    let mut out = Vec::with_capacity(4096);
+    let mut body = Vec::with_capacity(4096);
+    let mut cache = AnswerCache::with_capacity(256);
     loop {
         let mut len = [0u8; 2];
         match tokio::time::timeout(idle, stream.read_exact(&mut len)).await {
@@ -157,15 +313,17 @@ async fn serve_tcp_connection(
         tokio::time::timeout(idle, stream.read_exact(request))
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "idle"))??;
-        let Some(response) = catalog.load().respond(request, Transport::Tcp) else {
+        stats.tcp_queries.fetch_add(1, Ordering::Relaxed);
+        out.clear();
+        out.extend_from_slice(&[0, 0]);
+        if !cache.respond(&catalog.load(), request, Transport::Tcp, &mut body) {
+            continue;
+        }
+        let Ok(rlen) = u16::try_from(body.len()) else {
             continue;
         };
-        let Ok(rlen) = u16::try_from(response.len()) else {
-            continue;
-        };
-        let mut out = Vec::with_capacity(response.len() + 2);
-        out.extend_from_slice(&rlen.to_be_bytes());
-        out.extend_from_slice(&response);
+        out[..2].copy_from_slice(&rlen.to_be_bytes());
+        out.extend_from_slice(&body);
         stream.write_all(&out).await?;
     }
 }

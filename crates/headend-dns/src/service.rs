@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use hickory_proto::rr::{LowerName, Name};
-use tokio::task::JoinHandle;
 
 use crate::answer::Catalog;
+use crate::server::{DnsStats, DnsStatsSnapshot, Listeners};
 use crate::check::{Finding, Severity, check_zone};
 use crate::zone::Zone;
 use crate::edit::{RecordView, ZoneEdit, ZoneSummary};
@@ -143,7 +143,10 @@ impl DnsService {
             load_into(&mut catalog, zc, None);
         }
         let catalog = Arc::new(ArcSwap::from_pointee(catalog));
-        let (tasks, bound) = crate::server::spawn_listeners(&config, Arc::clone(&catalog))?;
+        let stats = Arc::new(DnsStats::default());
+        let listeners =
+            crate::server::spawn_listeners(&config, Arc::clone(&catalog), Arc::clone(&stats))?;
+        let bound = listeners.bound.clone();
         for addr in &bound {
             tracing::info!("dns listening on {addr} (udp and tcp)");
         }
@@ -153,7 +156,8 @@ impl DnsService {
                 catalog,
                 reload_lock: Mutex::new(()),
                 bound,
-                _tasks: tasks,
+                stats,
+                listeners,
             }),
         })
     }
@@ -199,12 +203,14 @@ struct Inner {
     catalog: Arc<ArcSwap<Catalog>>,
     reload_lock: Mutex<()>,
     bound: Vec<SocketAddr>,
-    _tasks: Vec<JoinHandle<()>>,
+    stats: Arc<DnsStats>,
+    listeners: Listeners,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        for task in &self._tasks {
+        self.listeners.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for task in &self.listeners.tasks {
             task.abort();
         }
     }
@@ -341,6 +347,11 @@ impl DnsHandle {
     /// The zones being served right now.
     pub fn catalog(&self) -> Arc<Catalog> {
         self.inner.catalog.load_full()
+    }
+
+    /// The listeners' counters.
+    pub fn stats(&self) -> DnsStatsSnapshot {
+        self.inner.stats.snapshot()
     }
 
     /// The addresses actually bound (useful when a port 0 was configured).

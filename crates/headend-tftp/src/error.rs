@@ -8,7 +8,9 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum TftpError {
     /// A listen socket could not be opened.
-    #[error("cannot listen for TFTP on {addr}: {source} (is another TFTP server running, or is the port below 1024 without CAP_NET_BIND_SERVICE?)")]
+    #[error(
+        "cannot listen for TFTP on {addr}: {source} (is another TFTP server running, or is the port below 1024 without CAP_NET_BIND_SERVICE?)"
+    )]
     Bind {
         /// The configured address.
         addr: SocketAddr,

@@ -70,16 +70,22 @@ mod tests {
 
     #[test]
     fn mac_spellings_parse_alike() {
-        let want = Some([0x00, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e]);
-        assert_eq!(parse_mac("001a2b3c4d5e"), want);
-        assert_eq!(parse_mac("00:1A:2B:3C:4D:5E"), want);
-        assert_eq!(parse_mac("00-1a-2b-3c-4d-5e"), want);
-        assert_eq!(format_mac(&want.unwrap()), "00:1a:2b:3c:4d:5e");
+        let mac = [0x00, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e];
+        assert_eq!(parse_mac("001a2b3c4d5e"), Some(mac));
+        assert_eq!(parse_mac("00:1A:2B:3C:4D:5E"), Some(mac));
+        assert_eq!(parse_mac("00-1a-2b-3c-4d-5e"), Some(mac));
+        assert_eq!(format_mac(&mac), "00:1a:2b:3c:4d:5e");
     }
 
     #[test]
     fn malformed_macs_are_rejected() {
-        for bad in ["", "001a2b3c4d", "00:1a:2b:3c:4d:5g", "001a2b3c4d5e00", "0:01a2b3c4d5e"] {
+        for bad in [
+            "",
+            "001a2b3c4d",
+            "00:1a:2b:3c:4d:5g",
+            "001a2b3c4d5e00",
+            "0:01a2b3c4d5e",
+        ] {
             assert_eq!(parse_mac(bad), None, "{bad}");
         }
     }

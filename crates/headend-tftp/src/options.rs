@@ -65,7 +65,9 @@ pub fn negotiate(
             // RFC 2348 §2: a larger value than the server can use is answered
             // with a smaller one in the OACK.
             "blksize" => {
-                let Ok(v) = value.parse::<u64>() else { continue };
+                let Ok(v) = value.parse::<u64>() else {
+                    continue;
+                };
                 if v < MIN_BLKSIZE as u64 || n.oack.iter().any(|(k, _)| k == "blksize") {
                     continue;
                 }
@@ -77,7 +79,9 @@ pub fn negotiate(
             // RFC 2349 §2: "valid values range between 1 and 255 seconds";
             // the server acknowledges the same value or not at all.
             "timeout" => {
-                let Ok(v) = value.parse::<u64>() else { continue };
+                let Ok(v) = value.parse::<u64>() else {
+                    continue;
+                };
                 if !(1..=255).contains(&v) {
                     continue;
                 }
@@ -88,7 +92,9 @@ pub fn negotiate(
             // RFC 2349 §4: on a RRQ the client sends 0 and the server answers
             // with the size; on a WRQ the client sends the size.
             "tsize" => {
-                let Ok(v) = value.parse::<u64>() else { continue };
+                let Ok(v) = value.parse::<u64>() else {
+                    continue;
+                };
                 match size {
                     Some(len) => n.oack.push((name.clone(), len.to_string())),
                     None => {
@@ -100,7 +106,9 @@ pub fn negotiate(
             // RFC 7440 §3: "valid values range between 1 and 65535 blocks";
             // the server may answer with a smaller value.
             "windowsize" if allow_window => {
-                let Ok(v) = value.parse::<u64>() else { continue };
+                let Ok(v) = value.parse::<u64>() else {
+                    continue;
+                };
                 if v == 0 {
                     continue;
                 }

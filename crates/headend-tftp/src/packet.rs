@@ -284,7 +284,10 @@ mod tests {
             Packet::parse(b"\x00\x01file\x00octet"),
             Err(PacketError::Unterminated)
         );
-        assert_eq!(Packet::parse(b"\x00\x09"), Err(PacketError::UnknownOpcode(9)));
+        assert_eq!(
+            Packet::parse(b"\x00\x09"),
+            Err(PacketError::UnknownOpcode(9))
+        );
     }
 
     #[test]

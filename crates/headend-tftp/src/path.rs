@@ -119,7 +119,10 @@ pub fn normalize(
         name = rule.apply(&name);
     }
     if name.contains('\0') || name.len() > max_len {
-        return Err(refuse(ErrorCode::AccessViolation, "remapped name is invalid"));
+        return Err(refuse(
+            ErrorCode::AccessViolation,
+            "remapped name is invalid",
+        ));
     }
     let root_str = root.to_string_lossy();
     let root_prefix = format!("{}/", root_str.trim_end_matches('/'));
@@ -161,7 +164,10 @@ fn errno_abort(e: Errno) -> Abort {
         ),
         Errno::EACCES | Errno::EPERM => refuse(ErrorCode::AccessViolation, "permission denied"),
         Errno::ENAMETOOLONG => refuse(ErrorCode::AccessViolation, "file name too long"),
-        other => refuse(ErrorCode::NotDefined, format!("cannot open: {}", other.desc())),
+        other => refuse(
+            ErrorCode::NotDefined,
+            format!("cannot open: {}", other.desc()),
+        ),
     }
 }
 
@@ -215,7 +221,10 @@ pub fn upload_target(write_root: &Path, relative: &str) -> Result<(PathBuf, Stri
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| refuse(ErrorCode::AccessViolation, "no file name"))?;
     let parent = rel.parent().unwrap_or(Path::new(""));
-    if parent.components().any(|c| !matches!(c, Component::Normal(_))) {
+    if parent
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
         return Err(refuse(ErrorCode::AccessViolation, "invalid upload path"));
     }
     let dir = write_root
@@ -241,7 +250,10 @@ mod tests {
 
     #[test]
     fn backslashes_become_slashes() {
-        assert_eq!(norm("boot\\x86\\wdsnbp.com").unwrap(), "boot/x86/wdsnbp.com");
+        assert_eq!(
+            norm("boot\\x86\\wdsnbp.com").unwrap(),
+            "boot/x86/wdsnbp.com"
+        );
     }
 
     #[test]
@@ -256,7 +268,11 @@ mod tests {
     fn absolute_name_inside_the_root_is_made_relative() {
         assert_eq!(norm("/srv/tftp/pxelinux.0").unwrap(), "pxelinux.0");
         assert_eq!(norm("/pxelinux.0").unwrap(), "pxelinux.0");
-        assert_eq!(norm("/etc/passwd").unwrap(), "etc/passwd", "stays under the root");
+        assert_eq!(
+            norm("/etc/passwd").unwrap(),
+            "etc/passwd",
+            "stays under the root"
+        );
     }
 
     #[test]

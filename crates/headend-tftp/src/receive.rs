@@ -237,9 +237,21 @@ mod tests {
         let mut r = upload(&[], 1 << 20, sink.clone(), t0);
         assert_eq!(replies(r.start(t0)), vec![Packet::Ack { block: 0 }]);
         let full = [7u8; 512];
-        let step = r.on_packet(Packet::Data { block: 1, data: &full }, t0);
+        let step = r.on_packet(
+            Packet::Data {
+                block: 1,
+                data: &full,
+            },
+            t0,
+        );
         assert_eq!(replies(step), vec![Packet::Ack { block: 1 }]);
-        let step = r.on_packet(Packet::Data { block: 2, data: b"end" }, t0);
+        let step = r.on_packet(
+            Packet::Data {
+                block: 2,
+                data: b"end",
+            },
+            t0,
+        );
         assert!(matches!(&step, Step::Done(_)));
         assert_eq!(replies(step), vec![Packet::Ack { block: 2 }]);
         let got = sink.0.lock().unwrap();
@@ -254,8 +266,20 @@ mod tests {
         let mut r = upload(&[], 1 << 20, sink.clone(), t0);
         r.start(t0);
         let full = [1u8; 512];
-        r.on_packet(Packet::Data { block: 1, data: &full }, t0);
-        let step = r.on_packet(Packet::Data { block: 1, data: &full }, t0);
+        r.on_packet(
+            Packet::Data {
+                block: 1,
+                data: &full,
+            },
+            t0,
+        );
+        let step = r.on_packet(
+            Packet::Data {
+                block: 1,
+                data: &full,
+            },
+            t0,
+        );
         assert_eq!(replies(step), vec![Packet::Ack { block: 1 }]);
         assert_eq!(sink.0.lock().unwrap().0.len(), 512);
     }
@@ -266,8 +290,20 @@ mod tests {
         let mut r = upload(&[], 600, Memory::default(), t0);
         r.start(t0);
         let full = [1u8; 512];
-        r.on_packet(Packet::Data { block: 1, data: &full }, t0);
-        match r.on_packet(Packet::Data { block: 2, data: &full }, t0) {
+        r.on_packet(
+            Packet::Data {
+                block: 1,
+                data: &full,
+            },
+            t0,
+        );
+        match r.on_packet(
+            Packet::Data {
+                block: 2,
+                data: &full,
+            },
+            t0,
+        ) {
             Step::Fail { datagrams, .. } => assert!(matches!(
                 Packet::parse(&datagrams[0]).unwrap(),
                 Packet::Error { code: 3, .. }
@@ -279,7 +315,12 @@ mod tests {
     #[test]
     fn upload_with_options_starts_with_an_oack() {
         let t0 = Instant::now();
-        let mut r = upload(&[("blksize", "1024"), ("tsize", "10")], 1 << 20, Memory::default(), t0);
+        let mut r = upload(
+            &[("blksize", "1024"), ("tsize", "10")],
+            1 << 20,
+            Memory::default(),
+            t0,
+        );
         assert_eq!(
             replies(r.start(t0)),
             vec![Packet::Oack(vec![

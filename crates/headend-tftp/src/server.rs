@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use nix::sys::socket::{
-    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt,
-    sockopt,
+    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
 };
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
@@ -159,7 +158,11 @@ fn root_error(what: &'static str, path: &Path, reason: impl std::fmt::Display) -
 
 fn check_dir(what: &'static str, path: &Path) -> Result<PathBuf, TftpError> {
     let canonical = path.canonicalize().map_err(|e| {
-        root_error(what, path, format!("{e} (create the folder or fix the path)"))
+        root_error(
+            what,
+            path,
+            format!("{e} (create the folder or fix the path)"),
+        )
     })?;
     if !canonical.is_dir() {
         return Err(root_error(what, path, "is not a folder"));
@@ -187,7 +190,10 @@ fn validate(config: &TftpConfig) -> Result<(), TftpError> {
         return bad("max_transfers", "limits must be at least 1");
     }
     if config.client_rate.is_nan() || config.client_rate < 0.0 {
-        return bad("client_rate", "must be 0 (no limit) or a positive rate per second");
+        return bad(
+            "client_rate",
+            "must be 0 (no limit) or a positive rate per second",
+        );
     }
     if config.listen.is_empty() {
         return bad("listen", "give at least one address, e.g. [\"0.0.0.0:69\"]");
@@ -280,7 +286,7 @@ impl TftpService {
 fn recv_request(
     sock: &UdpSocket,
     buf: &mut [u8],
-    cmsg: &mut Vec<u8>,
+    cmsg: &mut [u8],
 ) -> std::io::Result<(usize, SocketAddr, Option<IpAddr>)> {
     let mut iov = [IoSliceMut::new(buf)];
     let msg = recvmsg::<SockaddrStorage>(sock.as_raw_fd(), &mut iov, Some(cmsg), MsgFlags::empty())
@@ -320,8 +326,10 @@ async fn listen(sock: UdpSocket, wildcard: bool, shared: Arc<Shared>) {
     let bound = sock.local_addr().map(|a| a.ip()).ok();
     loop {
         let got = if wildcard {
-            sock.async_io(Interest::READABLE, || recv_request(&sock, &mut buf, &mut cmsg))
-                .await
+            sock.async_io(Interest::READABLE, || {
+                recv_request(&sock, &mut buf, &mut cmsg)
+            })
+            .await
         } else {
             sock.recv_from(&mut buf)
                 .await
@@ -364,7 +372,10 @@ fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpA
         Ok(Packet::Rrq(req)) => (req, false),
         Ok(Packet::Wrq(req)) => (req, true),
         Err(PacketError::BadMode(mode)) => {
-            let a = abort(ErrorCode::IllegalOperation, format!("unsupported mode {mode:?}"));
+            let a = abort(
+                ErrorCode::IllegalOperation,
+                format!("unsupported mode {mode:?}"),
+            );
             return refuse(shared, local, peer, "", &a);
         }
         Err(PacketError::Unterminated | PacketError::OptionWithoutValue)
@@ -402,12 +413,22 @@ fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpA
     let sock = match sock {
         Ok(s) => s,
         Err(e) => {
-            let a = abort(ErrorCode::NotDefined, format!("server cannot open a socket: {e}"));
+            let a = abort(
+                ErrorCode::NotDefined,
+                format!("server cannot open a socket: {e}"),
+            );
             return refuse(shared, local, peer, &shown, &a);
         }
     };
     tracing::debug!(%peer, file = %name, write, "TFTP transfer start");
-    tokio::spawn(session::run(sock, peer, name, machine, Arc::clone(shared), slot));
+    tokio::spawn(session::run(
+        sock,
+        peer,
+        name,
+        machine,
+        Arc::clone(shared),
+        slot,
+    ));
 }
 
 /// Allow-list, rate and concurrency checks; reserves a transfer slot.
@@ -466,9 +487,17 @@ fn prepare_read(
     now: Instant,
 ) -> Result<(String, Machine), Abort> {
     let cfg = &shared.config;
-    let rel = path::normalize(req.filename, &shared.root, &shared.remaps, cfg.max_filename_len)?;
+    let rel = path::normalize(
+        req.filename,
+        &shared.root,
+        &shared.remaps,
+        cfg.max_filename_len,
+    )?;
     let source: Box<dyn BlockSource> =
-        match shared.templates.resolve(&rel, peer.ip(), shared.lookup.as_ref()) {
+        match shared
+            .templates
+            .resolve(&rel, peer.ip(), shared.lookup.as_ref())
+        {
             Some(rendered) => {
                 let bytes = rendered?;
                 match req.mode {
@@ -500,7 +529,7 @@ fn prepare_read(
                 }
             }
         };
-    let negotiated = options::negotiate(&req.options, shared.limits, Some(source.len()), true);
+    let negotiated = options::negotiate(&req.options, shared.limits, Some(source.size()), true);
     let t = Transfer::new(peer, source, &negotiated, cfg.max_retries, now);
     Ok((rel, Machine::Read(t)))
 }
@@ -513,9 +542,17 @@ fn prepare_write(
 ) -> Result<(String, Machine), Abort> {
     let cfg = &shared.config;
     let Some(write_root) = &shared.write_root else {
-        return Err(abort(ErrorCode::AccessViolation, "uploads are disabled on this server"));
+        return Err(abort(
+            ErrorCode::AccessViolation,
+            "uploads are disabled on this server",
+        ));
     };
-    let rel = path::normalize(req.filename, write_root, &shared.remaps, cfg.max_filename_len)?;
+    let rel = path::normalize(
+        req.filename,
+        write_root,
+        &shared.remaps,
+        cfg.max_filename_len,
+    )?;
     let (dir, file_name) = path::upload_target(write_root, &rel)?;
     let target = dir.join(&file_name);
     if !cfg.allow_overwrite && std::fs::symlink_metadata(&target).is_ok() {
@@ -525,7 +562,10 @@ fn prepare_write(
         return Err(abort(ErrorCode::AccessViolation, "not a regular file"));
     }
     let negotiated = options::negotiate(&req.options, shared.limits, None, false);
-    if negotiated.announced_size.is_some_and(|s| s > cfg.max_upload_bytes) {
+    if negotiated
+        .announced_size
+        .is_some_and(|s| s > cfg.max_upload_bytes)
+    {
         return Err(abort(
             ErrorCode::DiskFull,
             format!("upload exceeds the {} byte limit", cfg.max_upload_bytes),
@@ -541,7 +581,12 @@ fn prepare_write(
         .write(true)
         .create_new(true)
         .open(&tmp)
-        .map_err(|e| abort(ErrorCode::AccessViolation, format!("cannot create upload: {e}")))?;
+        .map_err(|e| {
+            abort(
+                ErrorCode::AccessViolation,
+                format!("cannot create upload: {e}"),
+            )
+        })?;
     let sink = FileSink {
         file: Some(file),
         tmp,

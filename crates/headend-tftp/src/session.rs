@@ -25,7 +25,7 @@ pub(crate) struct FileSource {
 }
 
 impl BlockSource for FileSource {
-    fn len(&self) -> u64 {
+    fn size(&self) -> u64 {
         self.len
     }
 
@@ -35,7 +35,10 @@ impl BlockSource for FileSource {
             .min(buf.len());
         let mut done = 0;
         while done < want {
-            match self.file.read_at(&mut buf[done..want], offset + done as u64) {
+            match self
+                .file
+                .read_at(&mut buf[done..want], offset + done as u64)
+            {
                 Ok(0) => break,
                 Ok(n) => done += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -207,7 +210,10 @@ pub(crate) async fn run(
             }
             Step::Fail { datagrams, error } => {
                 send_all(&sock, peer, &datagrams, &shared).await;
-                shared.stats.transfers_failed.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .stats
+                    .transfers_failed
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::info!(%peer, file = %name, bytes = machine.bytes(), "TFTP transfer ended: {error}");
                 return;
             }

@@ -254,8 +254,14 @@ mod tests {
     #[test]
     fn non_matching_paths_and_non_macs_fall_through() {
         let (_d, t) = templates("x", false);
-        assert!(t.resolve("modems/a.cfg", IpAddr::V4(IP), &NoLeases).is_none());
-        assert!(t.resolve("other/001a2b3c4d5e.cfg", IpAddr::V4(IP), &NoLeases).is_none());
+        assert!(
+            t.resolve("modems/a.cfg", IpAddr::V4(IP), &NoLeases)
+                .is_none()
+        );
+        assert!(
+            t.resolve("other/001a2b3c4d5e.cfg", IpAddr::V4(IP), &NoLeases)
+                .is_none()
+        );
     }
 
     #[test]
@@ -267,7 +273,11 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::AccessViolation);
-        assert!(t.resolve("modems/001a2b3c4d5e.cfg", IpAddr::V4(IP), &OneLease).unwrap().is_ok());
+        assert!(
+            t.resolve("modems/001a2b3c4d5e.cfg", IpAddr::V4(IP), &OneLease)
+                .unwrap()
+                .is_ok()
+        );
     }
 
     #[test]
@@ -286,10 +296,14 @@ mod tests {
     #[test]
     fn missing_lease_renders_as_none_and_undefined_names_fail() {
         let (_d, t) = templates("{% if lease %}has{% else %}none{% endif %}", false);
-        let out = t.resolve("modems/001a2b3c4d5e.cfg", IpAddr::V4(IP), &NoLeases).unwrap();
+        let out = t
+            .resolve("modems/001a2b3c4d5e.cfg", IpAddr::V4(IP), &NoLeases)
+            .unwrap();
         assert_eq!(out.unwrap(), b"none");
         let (_d, t) = templates("{{ typo }}", false);
-        let out = t.resolve("modems/001a2b3c4d5e.cfg", IpAddr::V4(IP), &NoLeases).unwrap();
+        let out = t
+            .resolve("modems/001a2b3c4d5e.cfg", IpAddr::V4(IP), &NoLeases)
+            .unwrap();
         assert!(out.is_err());
     }
 

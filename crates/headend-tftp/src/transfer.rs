@@ -49,7 +49,7 @@ pub struct Abort {
 /// Where the bytes of a read transfer come from (a file, or a rendered template).
 pub trait BlockSource: Send {
     /// Total size in bytes (known up front, so tsize works).
-    fn len(&self) -> u64;
+    fn size(&self) -> u64;
     /// Fills `buf` from `offset`; returns the number of bytes read, which is
     /// `buf.len()` unless the end of the data is reached.
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, Abort>;
@@ -57,12 +57,14 @@ pub trait BlockSource: Send {
 
 /// In-memory data (rendered templates, netascii translations, tests).
 impl BlockSource for Vec<u8> {
-    fn len(&self) -> u64 {
+    fn size(&self) -> u64 {
         self.len() as u64
     }
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, Abort> {
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.len());
         let chunk = self.get(start..).unwrap_or_default();
         let n = chunk.len().min(buf.len());
         buf[..n].copy_from_slice(&chunk[..n]);
@@ -131,7 +133,7 @@ impl Transfer {
         now: Instant,
     ) -> Self {
         let blksize = negotiated.blksize.max(1);
-        let total = source.len() / blksize as u64 + 1;
+        let total = source.size() / blksize as u64 + 1;
         let oack = (!negotiated.oack.is_empty()).then(|| packet::oack(&negotiated.oack));
         Self {
             peer,
@@ -166,12 +168,12 @@ impl Transfer {
 
     /// Bytes acknowledged so far (for logs).
     pub fn bytes_acked(&self) -> u64 {
-        (self.acked.saturating_mul(self.blksize as u64)).min(self.source.len())
+        (self.acked.saturating_mul(self.blksize as u64)).min(self.source.size())
     }
 
     /// Total size being sent.
     pub fn size(&self) -> u64 {
-        self.source.len()
+        self.source.size()
     }
 
     /// Feeds one packet from the peer's TID.
@@ -386,7 +388,10 @@ mod tests {
         let mut t = transfer(2000, &[], t0);
         sent(t.start(t0));
         // ACK 1 lost: the timer resends DATA 1, then the ACK moves on.
-        assert_eq!(blocks(&sent(t.on_timeout(t0 + Duration::from_secs(1)))), vec![1]);
+        assert_eq!(
+            blocks(&sent(t.on_timeout(t0 + Duration::from_secs(1)))),
+            vec![1]
+        );
         assert_eq!(blocks(&sent(t.on_packet(ack(1), t0))), vec![2]);
     }
 
@@ -461,9 +466,15 @@ mod tests {
         let t0 = Instant::now();
         let mut t = transfer(20 * 512, &[("windowsize", "8")], t0);
         sent(t.start(t0));
-        assert_eq!(blocks(&sent(t.on_packet(ack(0), t0))), (1..=8).collect::<Vec<_>>());
+        assert_eq!(
+            blocks(&sent(t.on_packet(ack(0), t0))),
+            (1..=8).collect::<Vec<_>>()
+        );
         // Block 4 lost: the client acknowledges 3; the window restarts at 4.
-        assert_eq!(blocks(&sent(t.on_packet(ack(3), t0))), (4..=11).collect::<Vec<_>>());
+        assert_eq!(
+            blocks(&sent(t.on_packet(ack(3), t0))),
+            (4..=11).collect::<Vec<_>>()
+        );
         // A late duplicate of that ACK does not resend the window.
         assert!(matches!(t.on_packet(ack(3), t0), Step::Wait(_)));
     }

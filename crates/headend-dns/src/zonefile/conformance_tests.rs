@@ -116,6 +116,111 @@ fn example_zones_read_the_same_as_with_bind() {
     );
 }
 
+// ---- agreement with BIND and Knot on what is broken -------------------------
+
+const HEAD: &str =
+    "$TTL 3600\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n";
+
+/// Runs a reference zone checker; true when it accepts the zone.
+fn accepted_by(program: &str, args: &[&str], file: &Path) -> bool {
+    std::process::Command::new(program)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{program} must be installed (bind9-utils, knot-dnssecutils): {e}")
+        })
+        .status
+        .success()
+}
+
+fn accepted_by_headend(file: &Path) -> bool {
+    match parse_zone_file(file, &origin()) {
+        Ok(zone) => crate::check::check_zone(&zone)
+            .iter()
+            .all(|f| f.severity != crate::check::Severity::Error),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn zones_bind_and_knot_reject_are_rejected() {
+    let long_label = "a".repeat(64);
+    let cases = [
+        "www A 300.1.2.3".to_string(),
+        format!("{long_label} A 192.0.2.9"),
+        "x SOA ( 1 2".to_string(),
+        "www CNAME ns1\nwww TXT \"x\"".to_string(),
+        "@ NS ns2".to_string(),
+        "v CH TXT \"x\"".to_string(),
+        "x FOO bar".to_string(),
+        "x TYPE65280 \\# 4 abcdef".to_string(),
+        "x A".to_string(),
+        "$FOO bar".to_string(),
+        "x MX 70000 ns1".to_string(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, body) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("bad{i}.zone"));
+        std::fs::write(&file, format!("{HEAD}{body}\n")).unwrap();
+        assert!(
+            !accepted_by(
+                "named-checkzone",
+                &["-q", "-i", "local", "example.test"],
+                &file
+            ),
+            "BIND accepts {body:?}"
+        );
+        assert!(
+            !accepted_by("kzonecheck", &["-o", "example.test"], &file),
+            "Knot accepts {body:?}"
+        );
+        assert!(!accepted_by_headend(&file), "headend accepts {body:?}");
+    }
+}
+
+#[test]
+fn zones_bind_rejects_are_rejected() {
+    let cases = [
+        format!("k TXT \"{}\"", "p".repeat(256)),
+        "@ SOA ns1 h 2 3 4 5 6".to_string(),
+        "x CAA 0 is-sue \"a\"".to_string(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, body) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("bad{i}.zone"));
+        std::fs::write(&file, format!("{HEAD}{body}\n")).unwrap();
+        assert!(
+            !accepted_by(
+                "named-checkzone",
+                &["-q", "-i", "local", "example.test"],
+                &file
+            ),
+            "BIND accepts {body:?}"
+        );
+        assert!(!accepted_by_headend(&file), "headend accepts {body:?}");
+    }
+}
+
+#[test]
+fn example_zones_load_in_bind_and_knot() {
+    let zones = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../zones");
+    for (file, origin) in [
+        ("example.test.zone", "example.test"),
+        ("2.0.192.in-addr.arpa.zone", "2.0.192.in-addr.arpa"),
+    ] {
+        let path = zones.join(file);
+        assert!(
+            accepted_by("named-checkzone", &["-q", "-i", "local", origin], &path),
+            "BIND rejects {file}"
+        );
+        assert!(
+            accepted_by("kzonecheck", &["-o", origin], &path),
+            "Knot rejects {file}"
+        );
+    }
+}
+
 // ---- robustness -------------------------------------------------------------
 
 proptest! {

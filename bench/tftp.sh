@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# TFTP benchmark: headend vs tftpd-hpa (in.tftpd), atftpd and dnsmasq's TFTP
+# on loopback. Each server is pinned to CPU 1, the client to CPU 0 (taskset);
+# runs alternate between servers, row by row, ROUNDS times; the median of each
+# cell is printed with the ratio headend / best anchor.
+#
+# The client is headend's own benchmark client (crates/headend-tftp/examples/
+# tftp_bench.rs): one blocking socket for the 64 MiB rows, RFC 7440 windows
+# when the server grants them (lock-step otherwise), and for the small-file
+# rows 50 transfers in flight on one thread; every byte is compared with the
+# original file. The stock clients (tftp, atftp, curl) are too slow to show a
+# server's limit (a process per fetch tops out near 110 fetches/s).
+#
+# Usage: bench/tftp.sh     (ROUNDS=3 SMALL_COUNT=1000 to change)
+# Traffic goes to 127.0.0.1 only; every run is bounded by `timeout`.
+# atftpd conflicts with tftpd-hpa as a Debian package, so its .deb is fetched
+# with `apt-get download atftpd` and unpacked with `dpkg -x` into a temp folder.
+# dnsmasq's TFTP port is fixed at 69: it listens on 127.0.0.1:69.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+SMALL_COUNT=${SMALL_COUNT:-1000}
+PARALLEL=${PARALLEL:-50}
+SERVER_CPU=${SERVER_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
+
+for p in in.tftpd dnsmasq taskset apt-get dpkg timeout; do
+  command -v "$p" >/dev/null || { echo "missing $p: apt-get install tftpd-hpa dnsmasq-base util-linux" >&2; exit 1; }
+done
+
+cargo build --release -p headend >&2
+cargo build --release -p headend-tftp --example tftp_bench >&2
+HEADEND=$PWD/target/release/headend
+CLIENT=$PWD/target/release/examples/tftp_bench
+
+work=$(mktemp -d /tmp/headend-bench-tftp.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- atftpd from its .deb ---
+(cd "$work" && apt-get download atftpd >/dev/null 2>&1) || { echo "apt-get download atftpd failed (run apt-get update)" >&2; exit 1; }
+dpkg -x "$work"/atftpd_*.deb "$work/atftpd"
+ATFTPD=$work/atftpd/usr/sbin/atftpd
+
+# --- content: one 64 MiB file, SMALL files of 2-8 KB ---
+root=$work/root
+mkdir -p "$root/cfg"
+head -c $((64 * 1024 * 1024)) /dev/urandom > "$root/big.bin"
+for i in $(seq 0 999); do
+  head -c $((2048 + (i * 37) % 6144)) /dev/urandom > "$root/cfg/$(printf %04d "$i").cfg"
+done
+chmod -R a+rX "$root"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
+    || echo $((20000 + RANDOM % 20000))
+}
+
+# --- servers, all pinned to SERVER_CPU ---
+declare -A PORT
+PORT[headend]=$(free_port)
+cat > "$work/headend.toml" <<EOF
+[general]
+state_dir = "$work/state"
+[log]
+level = "warn"
+[tftp]
+listen = ["127.0.0.1:${PORT[headend]}"]
+root = "$root"
+max_blksize = 65464
+max_windowsize = 64
+client_rate = 0.0
+max_transfers_per_client = 1024
+EOF
+taskset -c "$SERVER_CPU" "$HEADEND" serve --config "$work/headend.toml" 2> "$work/headend.log" &
+pids+=($!)
+
+PORT[tftpd-hpa]=$(free_port)
+taskset -c "$SERVER_CPU" in.tftpd -L -u root -s "$root" -a "127.0.0.1:${PORT[tftpd-hpa]}" 2> "$work/tftpd.log" &
+pids+=($!)
+
+PORT[atftpd]=$(free_port)
+taskset -c "$SERVER_CPU" "$ATFTPD" --daemon --no-fork --user root.root --port "${PORT[atftpd]}" \
+  --bind-address 127.0.0.1 --maxthread 200 --logfile /dev/null "$root" 2> "$work/atftpd.log" &
+pids+=($!)
+
+PORT[dnsmasq]=69
+taskset -c "$SERVER_CPU" dnsmasq --no-daemon --conf-file=/dev/null --port=0 --enable-tftp \
+  --tftp-root="$root" --listen-address=127.0.0.1 --bind-interfaces --user=root \
+  --tftp-max=200 --pid-file= --log-facility="$work/dnsmasq.log" 2>> "$work/dnsmasq.log" &
+pids+=($!)
+
+SERVERS=(headend tftpd-hpa atftpd dnsmasq)
+sleep 1
+for s in "${SERVERS[@]}"; do
+  if ! timeout 20 taskset -c "$CLIENT_CPU" "$CLIENT" small "127.0.0.1:${PORT[$s]}" cfg/ "$root/cfg" 10 1 512 >/dev/null; then
+    echo "$s did not come up; logs in $work" >&2
+    cat "$work"/*.log >&2 || true
+    exit 1
+  fi
+done
+
+# --- rows: name, kind, blksize, windowsize ---
+ROWS=(
+  "64MiB 512|big|512|1"
+  "64MiB 1468|big|1468|1"
+  "64MiB 8192|big|8192|1"
+  "64MiB 1468 x window 16|big|1468|16"
+  "64MiB 1468 x window 64|big|1468|64"
+  "64MiB 8192 x window 8|big|8192|8"
+  "64MiB 8192 x window 16|big|8192|16"
+  "small files/s blk 512|small|512|1"
+  "small files/s blk 1468|small|1468|1"
+)
+
+declare -A RES P99
+run_one() { # server kind blksize window -> prints the value or "fail"
+  local s=$1 kind=$2 blk=$3 win=$4 out
+  if [ "$kind" = big ]; then
+    out=$(timeout 120 taskset -c "$CLIENT_CPU" "$CLIENT" big "127.0.0.1:${PORT[$s]}" big.bin "$root/big.bin" "$blk" "$win" || true)
+    sed -n 's/.*mbps=\([0-9.]*\).*/\1/p' <<< "$out" | grep . || echo fail
+  else
+    out=$(timeout 120 taskset -c "$CLIENT_CPU" "$CLIENT" small "127.0.0.1:${PORT[$s]}" cfg/ "$root/cfg" "$SMALL_COUNT" "$PARALLEL" "$blk" || true)
+    local rate p99
+    rate=$(sed -n 's/.*files_per_sec=\([0-9.]*\).*/\1/p' <<< "$out")
+    p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<< "$out")
+    if [ -n "$rate" ]; then echo "$rate/$p99"; else echo fail; fi
+  fi
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  for row in "${ROWS[@]}"; do
+    IFS='|' read -r name kind blk win <<< "$row"
+    # alternate the order of servers between rounds
+    order=("${SERVERS[@]}")
+    if [ $((round % 2)) -eq 0 ]; then order=(dnsmasq atftpd tftpd-hpa headend); fi
+    for s in "${order[@]}"; do
+      v=$(run_one "$s" "$kind" "$blk" "$win")
+      RES["$name|$s"]+="$v "
+      echo "round $round  $name  $s: $v" >&2
+    done
+  done
+done
+
+median() { # values... (numbers, or fail) -> median of the numbers, or fail
+  local nums
+  nums=$(printf '%s\n' "$@" | grep -v fail | sort -g || true)
+  local n
+  n=$(grep -c . <<< "$nums" || true)
+  if [ "$n" -eq 0 ]; then echo fail; return; fi
+  sed -n "$(((n + 1) / 2))p" <<< "$nums"
+}
+
+printf '\n| row | headend | tftpd-hpa | atftpd | dnsmasq | headend / best anchor |\n|---|---:|---:|---:|---:|---:|\n'
+for row in "${ROWS[@]}"; do
+  IFS='|' read -r name kind blk win <<< "$row"
+  line="| $name |"
+  best=0
+  declare -A MED=()
+  for s in "${SERVERS[@]}"; do
+    vals=()
+    p99s=()
+    for v in ${RES["$name|$s"]}; do
+      vals+=("${v%%/*}")
+      [ "$kind" = small ] && [ "$v" != fail ] && p99s+=("${v##*/}")
+    done
+    m=$(median "${vals[@]}")
+    MED[$s]=$m
+    cell=$m
+    if [ "$kind" = small ] && [ "$m" != fail ]; then cell="$m (p99 $(median "${p99s[@]}") ms)"; fi
+    line+=" $cell |"
+    if [ "$s" != headend ] && [ "$m" != fail ]; then
+      best=$(awk -v a="$best" -v b="$m" 'BEGIN { print (b > a) ? b : a }')
+    fi
+  done
+  if [ "${MED[headend]}" != fail ] && [ "$best" != 0 ]; then
+    ratio=$(awk -v a="${MED[headend]}" -v b="$best" 'BEGIN { printf "%.2f", a / b }')
+  else
+    ratio=n/a
+  fi
+  echo "$line ${ratio}x |"
+done
+echo
+echo "MB/s for 64 MiB rows (10^6 bytes/s), files/s for small rows; median of $ROUNDS alternated rounds;"
+echo "servers on CPU $SERVER_CPU, client (tftp_bench) on CPU $CLIENT_CPU; 'fail' = error, mismatch or timeout."

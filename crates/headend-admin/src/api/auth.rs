@@ -1,0 +1,305 @@
+//! POST /api/v1/auth/login, /refresh and /logout.
+
+use std::net::IpAddr;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock as _, DefaultClock};
+use headend_store::auth::FamilyRecord;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, REFRESH_COOKIE, Shared, Source, bearer, unix_now};
+use crate::core::Role;
+use crate::core::session::{RefreshVerdict, log_prefix, new_id, new_refresh_token, refresh_hash};
+
+const GENERIC_LOGIN_FAILURE: &str = "invalid username or password";
+
+/// Body of POST /api/v1/auth/login.
+#[derive(Deserialize)]
+pub(crate) struct LoginBody {
+    username: String,
+    password: String,
+}
+
+/// Body of /refresh and /logout when the refresh token is not in the cookie.
+#[derive(Deserialize, Default)]
+pub(crate) struct RefreshBody {
+    refresh_token: Option<String>,
+}
+
+/// `?all=true` on /logout.
+#[derive(Deserialize)]
+pub(crate) struct LogoutQuery {
+    #[serde(default)]
+    all: bool,
+}
+
+fn rate_limit(app: &Shared, ip: IpAddr) -> Result<(), ApiError> {
+    app.limiter.check_key(&ip).map_err(|not_until| {
+        metrics::counter!("headend_admin_refused_total", "reason" => "rate_limit").increment(1);
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        ApiError::too_many(wait.as_secs() + 1)
+    })
+}
+
+fn login_failed() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", GENERIC_LOGIN_FAILURE)
+}
+
+fn session_dead() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the refresh token is not valid; log in again")
+}
+
+/// The refresh token of a request: from the JSON body, else from the cookie.
+/// A cookie is accepted only with an `Origin` (or `Referer`) of this API:
+/// a browser attaches cookies to cross-site requests, so without this check
+/// another site could make a logged-in browser refresh or log out (CSRF).
+fn presented_refresh(headers: &HeaderMap, body: &RefreshBody) -> Result<Option<String>, ApiError> {
+    if let Some(t) = &body.refresh_token {
+        return Ok(Some(t.clone()));
+    }
+    let Some(token) = cookie(headers, REFRESH_COOKIE) else {
+        return Ok(None);
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let own = format!("https://{host}");
+    let origin_ok = match headers.get(header::ORIGIN).and_then(|h| h.to_str().ok()) {
+        Some(origin) => !host.is_empty() && origin == own,
+        None => headers
+            .get(header::REFERER)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|r| !host.is_empty() && (r == own || r.starts_with(&format!("{own}/")))),
+    };
+    if !origin_ok {
+        metrics::counter!("headend_admin_refused_total", "reason" => "csrf").increment(1);
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "a request authenticated by cookie must carry an Origin or Referer of this API",
+        ));
+    }
+    Ok(Some(token))
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn token_answer(access: String, expires_in: u64, refresh: &str, refresh_max_age: u64) -> Response {
+    let cookie = format!(
+        "{REFRESH_COOKIE}={refresh}; HttpOnly; Secure; SameSite=Strict; Path=/api/v1/auth; Max-Age={refresh_max_age}"
+    );
+    let mut resp = Json(json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "refresh_token": refresh,
+    }))
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+fn issue_access(app: &Shared, user: &str, role: Role, sid: &str, now: u64) -> Result<String, ApiError> {
+    let claims = app.tokens.claims(user, role, sid, new_id(), now);
+    app.keys.sign(&claims).map_err(|reason| {
+        tracing::error!("cannot sign an access token: {reason}");
+        ApiError::internal()
+    })
+}
+
+/// POST /api/v1/auth/login.
+pub(crate) async fn login(
+    State(app): State<Shared>,
+    Source(ip): Source,
+    body: Result<Json<LoginBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    rate_limit(&app, ip)?;
+    let Json(body) = body.map_err(|e| ApiError::bad_request(format!("expected {{\"username\", \"password\"}}: {}", e.body_text())))?;
+    let username = body.username;
+    let name = username.clone();
+    let user = app.blocking(move |s| s.auth().user(&name)).await?;
+    let now = unix_now();
+    if let Some(u) = &user {
+        if u.locked_until > now {
+            app.audit(&username, ip, "login", None, "locked", None).await;
+            return Err(ApiError::too_many(u.locked_until - now));
+        }
+    }
+    let verified = app
+        .passwords
+        .verify(body.password, user.as_ref().map(|u| u.phc.clone()))
+        .await
+        .map_err(|e| {
+            tracing::error!("{e}");
+            ApiError::internal()
+        })?;
+    let role = user.as_ref().and_then(|u| Role::parse(&u.role));
+    let (Some(u), Some(role), true) = (&user, role, verified.ok) else {
+        metrics::counter!("headend_admin_logins_total", "result" => "failed").increment(1);
+        if user.is_some() {
+            let lockout = app.lockout;
+            let name = username.clone();
+            let count = app
+                .blocking(move |s| s.auth().user_record_failure(&name, &|n| lockout.until(n, now)))
+                .await?;
+            tracing::info!(user = %username, %ip, failures = count.unwrap_or(0), "admin login failed");
+        } else {
+            tracing::info!(%ip, "admin login failed for an unknown user");
+        }
+        app.audit(if user.is_some() { &username } else { "-" }, ip, "login", None, "failed", None).await;
+        return Err(login_failed());
+    };
+    if u.disabled {
+        metrics::counter!("headend_admin_logins_total", "result" => "disabled").increment(1);
+        app.audit(&username, ip, "login", None, "disabled", None).await;
+        return Err(login_failed());
+    }
+    let (refresh, hash) = new_refresh_token();
+    let family = FamilyRecord {
+        id: new_id(),
+        username: username.clone(),
+        created: now,
+        expires: app.sessions.family_expiry(now),
+        last_used: now,
+        source: Some(ip.to_string()),
+        revoked: None,
+        revoke_reason: None,
+    };
+    let sid = family.id.clone();
+    let (name, rehash) = (username.clone(), verified.rehash.clone());
+    app.blocking(move |s| {
+        s.auth().user_login_ok(&name, now, rehash.as_deref())?;
+        s.auth().family_start(&family, &hash, now)
+    })
+    .await?;
+    if verified.rehash.is_some() {
+        tracing::info!(user = %username, "password re-hashed with the configured Argon2 parameters");
+    }
+    let access = issue_access(&app, &username, role, &sid, now)?;
+    metrics::counter!("headend_admin_logins_total", "result" => "ok").increment(1);
+    tracing::info!(user = %username, %ip, session = log_prefix(&sid), "admin login");
+    app.audit(&username, ip, "login", Some(format!("session {}", log_prefix(&sid))), "ok", None).await;
+    Ok(token_answer(access, app.tokens.ttl, &refresh, app.sessions.absolute))
+}
+
+/// POST /api/v1/auth/refresh: rotates the refresh token (RFC 9700 §4.14.2).
+pub(crate) async fn refresh(
+    State(app): State<Shared>,
+    Source(ip): Source,
+    headers: HeaderMap,
+    body: Option<Json<RefreshBody>>,
+) -> Result<Response, ApiError> {
+    rate_limit(&app, ip)?;
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let presented = presented_refresh(&headers, &body)?.ok_or_else(session_dead)?;
+    let old_hash = refresh_hash(&presented);
+    let lookup_hash = old_hash.clone();
+    let found = app.blocking(move |s| s.auth().refresh_lookup(&lookup_hash)).await?;
+    let Some((token, family)) = found else {
+        app.audit("-", ip, "refresh", None, "unknown token", None).await;
+        return Err(session_dead());
+    };
+    let now = unix_now();
+    let mut verdict = app.sessions.judge(&token, &family, now);
+    let (new_refresh, new_hash) = new_refresh_token();
+    if verdict == RefreshVerdict::Rotate {
+        let (old, new) = (old_hash.clone(), new_hash.clone());
+        let rotated = app.blocking(move |s| s.auth().refresh_rotate(&old, &new, now)).await?;
+        if !rotated {
+            // Spent by a concurrent request between lookup and rotation.
+            verdict = RefreshVerdict::Reused;
+        }
+    }
+    let user = family.username.clone();
+    match verdict {
+        RefreshVerdict::Rotate => {}
+        RefreshVerdict::Reused => {
+            let name = user.clone();
+            let ids = app
+                .blocking(move |s| s.auth().families_revoke_user(&name, now, "refresh token reuse"))
+                .await?;
+            app.revoke_in_cache(&ids, Some((&user, now)));
+            app.revoke_in_cache(std::slice::from_ref(&family.id), None);
+            tracing::warn!(
+                security = true, user = %user, %ip, session = log_prefix(&family.id), revoked = ids.len(),
+                "SECURITY: a rotated refresh token was presented again; every session of the user is revoked"
+            );
+            metrics::counter!("headend_admin_refresh_reuse_total").increment(1);
+            app.audit(&user, ip, "refresh", Some(format!("session {}", log_prefix(&family.id))), "reuse detected", Some(format!("revoked {} session(s)", ids.len()))).await;
+            return Err(session_dead());
+        }
+        other => {
+            app.audit(&user, ip, "refresh", Some(format!("session {}", log_prefix(&family.id))), "refused", Some(format!("{other:?}").to_lowercase())).await;
+            return Err(session_dead());
+        }
+    }
+    let name = user.clone();
+    let record = app.blocking(move |s| s.auth().user(&name)).await?;
+    let role = record.as_ref().filter(|u| !u.disabled).and_then(|u| Role::parse(&u.role));
+    let Some(role) = role else {
+        return Err(session_dead());
+    };
+    let access = issue_access(&app, &user, role, &family.id, now)?;
+    metrics::counter!("headend_admin_refreshes_total").increment(1);
+    Ok(token_answer(
+        access,
+        app.tokens.ttl,
+        &new_refresh,
+        family.expires.saturating_sub(now),
+    ))
+}
+
+/// POST /api/v1/auth/logout[?all=true]: revokes the current session (named by
+/// the access token or the refresh token), or every session of the user.
+pub(crate) async fn logout(
+    State(app): State<Shared>,
+    Source(ip): Source,
+    Query(q): Query<LogoutQuery>,
+    headers: HeaderMap,
+    body: Option<Json<RefreshBody>>,
+) -> Result<Response, ApiError> {
+    let (user, sid) = if let Some(claims) = bearer(&headers).and_then(|t| app.authenticate(t)) {
+        (claims.sub, claims.sid)
+    } else {
+        let body = body.map(|Json(b)| b).unwrap_or_default();
+        let presented = presented_refresh(&headers, &body)?.ok_or_else(ApiError::unauthorized)?;
+        let hash = refresh_hash(&presented);
+        let found = app.blocking(move |s| s.auth().refresh_lookup(&hash)).await?;
+        match found {
+            Some((token, family)) if token.used.is_none() && family.revoked.is_none() => (family.username, family.id),
+            _ => return Err(session_dead()),
+        }
+    };
+    let now = unix_now();
+    let ids = if q.all {
+        let name = user.clone();
+        app.blocking(move |s| s.auth().families_revoke_user(&name, now, "logout all")).await?
+    } else {
+        let id = sid.clone();
+        let done = app.blocking(move |s| s.auth().family_revoke(&id, now, "logout")).await?;
+        if done { vec![sid.clone()] } else { Vec::new() }
+    };
+    app.revoke_in_cache(&ids, None);
+    app.revoke_in_cache(std::slice::from_ref(&sid), None);
+    app.audit(&user, ip, if q.all { "logout.all" } else { "logout" }, None, "ok", Some(format!("revoked {} session(s)", ids.len()))).await;
+    let mut resp = Json(json!({"revoked": ids.len()})).into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("headend_refresh=; HttpOnly; Secure; SameSite=Strict; Path=/api/v1/auth; Max-Age=0"),
+    );
+    Ok(resp)
+}

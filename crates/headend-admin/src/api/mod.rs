@@ -1,0 +1,392 @@
+//! The HTTP layer: router, shared state, the caller extractor that verifies
+//! access tokens, the allow-list gate, and the JSON error shape.
+//!
+//! Request path: TLS → allow-list → router → [`Caller`] (token verified,
+//! revocations checked, role compared) → handler → store or DNS handle
+//! (blocking work in `spawn_blocking`) → audit record.
+
+mod auth;
+mod dhcp;
+pub mod openapi;
+mod users;
+mod zones;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use governor::DefaultKeyedRateLimiter;
+use headend_store::Store;
+use headend_store::auth::AuditRecord;
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde_json::json;
+
+use crate::config::AdminConfig;
+use crate::core::Role;
+use crate::core::session::{Lockout, Revocations, SessionPolicy};
+use crate::core::tokens::{Claims, TokenKeys, TokenPolicy};
+use crate::password::Passwords;
+
+/// The name of the refresh-token cookie.
+pub const REFRESH_COOKIE: &str = "headend_refresh";
+
+/// Everything the handlers share.
+pub struct App {
+    pub(crate) config: AdminConfig,
+    pub(crate) store: Store,
+    pub(crate) dns: Option<headend_dns::DnsHandle>,
+    pub(crate) keys: TokenKeys,
+    pub(crate) tokens: TokenPolicy,
+    pub(crate) sessions: SessionPolicy,
+    pub(crate) lockout: Lockout,
+    pub(crate) passwords: Passwords,
+    pub(crate) revocations: RwLock<Revocations>,
+    pub(crate) limiter: DefaultKeyedRateLimiter<IpAddr>,
+    pub(crate) metrics: PrometheusHandle,
+}
+
+/// The state handed to every handler.
+pub type Shared = Arc<App>;
+
+/// Unix seconds now.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl App {
+    /// Runs a blocking store operation off the async workers.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, headend_store::StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                tracing::error!("admin API store error: {e}");
+                Err(ApiError::internal())
+            }
+            Err(e) => {
+                tracing::error!("admin API store task failed: {e}");
+                Err(ApiError::internal())
+            }
+        }
+    }
+
+    /// Appends to the audit log (failures are logged, never shown to the client).
+    pub(crate) async fn audit(
+        &self,
+        actor: &str,
+        source: IpAddr,
+        action: &str,
+        target: Option<String>,
+        result: &str,
+        detail: Option<String>,
+    ) {
+        let record = AuditRecord {
+            id: 0,
+            at: unix_now(),
+            actor: actor.to_owned(),
+            source: Some(source.to_string()),
+            action: action.to_owned(),
+            target,
+            result: result.to_owned(),
+            detail,
+        };
+        let store = self.store.clone();
+        let res = tokio::task::spawn_blocking(move || store.auth().audit_append(&record)).await;
+        if !matches!(res, Ok(Ok(()))) {
+            tracing::error!(action, "cannot write the audit log");
+        }
+    }
+
+    /// Marks sessions revoked in the in-memory cache (their access tokens die now).
+    pub(crate) fn revoke_in_cache(&self, ids: &[String], user_not_before: Option<(&str, u64)>) {
+        let now = unix_now();
+        let mut r = self.revocations.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for id in ids {
+            r.revoke_family(id, now);
+        }
+        if let Some((user, at)) = user_not_before {
+            r.set_not_before(user, at);
+        }
+        r.prune(now.saturating_sub(self.tokens.ttl + self.tokens.leeway));
+        metrics::gauge!("headend_admin_revocation_cache_entries").set(r.len() as f64);
+    }
+
+    /// Verifies a bearer token and checks it against the revocation cache.
+    pub(crate) fn authenticate(&self, token: &str) -> Option<Claims> {
+        let claims = match self.tokens.verify(&self.keys, token, unix_now()) {
+            Ok(c) => c,
+            Err(why) => {
+                metrics::counter!("headend_admin_token_rejected_total", "reason" => why.as_str()).increment(1);
+                return None;
+            }
+        };
+        let live = self
+            .revocations
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .allows(&claims);
+        if !live {
+            metrics::counter!("headend_admin_token_rejected_total", "reason" => "revoked").increment(1);
+            return None;
+        }
+        Some(claims)
+    }
+}
+
+/// An error answer: `{"error": code, "message": ..., "details": ...}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Option<serde_json::Value>,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
+    }
+    pub(crate) fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+    pub(crate) fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid access token is required")
+    }
+    pub(crate) fn forbidden(need: Role) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", format!("this needs the {need} role"))
+    }
+    pub(crate) fn not_found(what: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+    pub(crate) fn bad_request(what: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", what)
+    }
+    pub(crate) fn too_many(retry_after: u64) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many attempts; retry later");
+        e.retry_after = Some(retry_after.max(1));
+        e
+    }
+    pub(crate) fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+    }
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({"error": self.code, "message": self.message});
+        if let Some(d) = self.details {
+            body["details"] = d;
+        }
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// The peer's address (from the TCP connection).
+#[derive(Debug, Clone, Copy)]
+pub struct Source(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ci| Self(ci.0.ip()))
+            .ok_or_else(ApiError::internal)
+    }
+}
+
+/// An authenticated caller: a verified, unrevoked access token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user.
+    pub user: String,
+    /// The role in the token.
+    pub role: Role,
+    /// The session id.
+    pub sid: String,
+    /// The peer address.
+    pub source: IpAddr,
+}
+
+impl Caller {
+    /// 403 unless the caller has at least `role`.
+    pub(crate) fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role { Ok(()) } else { Err(ApiError::forbidden(role)) }
+    }
+}
+
+/// The bearer token of a request, if any.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+impl FromRequestParts<Shared> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Self, ApiError> {
+        let Source(source) = Source::from_request_parts(parts, app).await?;
+        let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+        let claims = app.authenticate(token).ok_or_else(ApiError::unauthorized)?;
+        Ok(Self {
+            user: claims.sub,
+            role: claims.role,
+            sid: claims.sid,
+            source,
+        })
+    }
+}
+
+/// Refuses peers outside `[admin] allow` before any other work.
+async fn allow_gate(State(app): State<Shared>, req: Request, next: Next) -> Response {
+    if !app.config.allow.is_empty() {
+        let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip());
+        let allowed = ip.is_some_and(|ip| app.config.allow.iter().any(|net| net.contains(&ip)));
+        if !allowed {
+            metrics::counter!("headend_admin_refused_total", "reason" => "allow_list").increment(1);
+            return ApiError::new(StatusCode::FORBIDDEN, "forbidden", "source address not allowed").into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Counts requests by route and status; sets `Cache-Control: no-store` on
+/// every API answer (tokens must never be cached, RFC 6749 §5.1).
+async fn count_and_no_store(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let mut resp = next.run(req).await;
+    metrics::counter!("headend_admin_requests_total",
+        "method" => method, "route" => route, "status" => resp.status().as_u16().to_string())
+    .increment(1);
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+async fn health() -> impl IntoResponse {
+    axum::Json(json!({"status": "ok"}))
+}
+
+async fn jwks(State(app): State<Shared>) -> impl IntoResponse {
+    axum::Json(app.keys.jwks())
+}
+
+async fn metrics_text(State(app): State<Shared>, Source(ip): Source, headers: HeaderMap) -> Result<Response, ApiError> {
+    let allowed = app.config.metrics_allow.iter().any(|n| n.contains(&ip));
+    if !allowed {
+        let token = bearer(&headers).ok_or_else(ApiError::unauthorized)?;
+        app.authenticate(token).ok_or_else(ApiError::unauthorized)?;
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+        .into_response())
+}
+
+async fn fallback() -> ApiError {
+    ApiError::not_found("no such route; see /api/v1/openapi.json")
+}
+
+/// Every route of the API with its minimum role (`None`: public or any
+/// authenticated user, as the handler decides). Used by the OpenAPI document.
+pub const ROUTES: &[(&str, &str, &str)] = &[
+    ("GET", "/health", "public"),
+    ("GET", "/.well-known/jwks.json", "public"),
+    ("GET", "/api/v1/openapi.json", "public"),
+    ("POST", "/api/v1/auth/login", "public"),
+    ("POST", "/api/v1/auth/refresh", "public"),
+    ("POST", "/api/v1/auth/logout", "public"),
+    ("GET", "/metrics", "viewer"),
+    ("GET", "/api/v1/me", "viewer"),
+    ("GET", "/api/v1/zones", "viewer"),
+    ("GET", "/api/v1/zones/{zone}", "viewer"),
+    ("POST", "/api/v1/zones/{zone}/reload", "operator"),
+    ("PUT", "/api/v1/zones/{zone}/records/{name}/{rtype}", "operator"),
+    ("DELETE", "/api/v1/zones/{zone}/records/{name}/{rtype}", "operator"),
+    ("GET", "/api/v1/leases", "viewer"),
+    ("POST", "/api/v1/leases/{address}/release", "operator"),
+    ("GET", "/api/v1/reservations", "viewer"),
+    ("POST", "/api/v1/reservations", "operator"),
+    ("DELETE", "/api/v1/reservations/{subnet}/{hwaddr}", "operator"),
+    ("GET", "/api/v1/sessions", "viewer"),
+    ("DELETE", "/api/v1/sessions/{id}", "viewer"),
+    ("GET", "/api/v1/users", "admin"),
+    ("POST", "/api/v1/users", "admin"),
+    ("PUT", "/api/v1/users/{name}/password", "admin"),
+    ("POST", "/api/v1/users/{name}/disable", "admin"),
+    ("POST", "/api/v1/users/{name}/enable", "admin"),
+    ("POST", "/api/v1/users/{name}/unlock", "admin"),
+    ("GET", "/api/v1/audit", "admin"),
+];
+
+/// Builds the router over `app`.
+pub fn router(app: Shared) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/refresh", post(auth::refresh))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/metrics", get(metrics_text))
+        .route("/api/v1/me", get(users::me))
+        .route("/api/v1/zones", get(zones::list))
+        .route("/api/v1/zones/{zone}", get(zones::show))
+        .route("/api/v1/zones/{zone}/reload", post(zones::reload))
+        .route(
+            "/api/v1/zones/{zone}/records/{name}/{rtype}",
+            put(zones::set_record).delete(zones::delete_record),
+        )
+        .route("/api/v1/leases", get(dhcp::leases))
+        .route("/api/v1/leases/{address}/release", post(dhcp::release))
+        .route("/api/v1/reservations", get(dhcp::reservations).post(dhcp::add_reservation))
+        .route("/api/v1/reservations/{subnet}/{hwaddr}", delete(dhcp::delete_reservation))
+        .route("/api/v1/sessions", get(users::sessions))
+        .route("/api/v1/sessions/{id}", delete(users::revoke_session))
+        .route("/api/v1/users", get(users::list).post(users::add))
+        .route("/api/v1/users/{name}/password", put(users::set_password))
+        .route("/api/v1/users/{name}/disable", post(users::disable))
+        .route("/api/v1/users/{name}/enable", post(users::enable))
+        .route("/api/v1/users/{name}/unlock", post(users::unlock))
+        .route("/api/v1/audit", get(users::audit))
+        .fallback(fallback)
+        .layer(middleware::from_fn(count_and_no_store))
+        .layer(middleware::from_fn_with_state(Arc::clone(&app), allow_gate))
+        .with_state(app)
+}

@@ -1,0 +1,239 @@
+//! `[admin]`: where the API listens, its certificate, who may connect, token
+//! lifetimes, Argon2 cost and brute-force limits.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// The `[admin]` section of headend.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// HTTPS listen address (the API never speaks plain HTTP).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// PEM certificate chain; absent means a self-signed one is generated in
+    /// the state directory on first start. Reloaded on SIGHUP.
+    pub cert: Option<PathBuf>,
+    /// PEM private key for `cert`.
+    pub key: Option<PathBuf>,
+    /// If non-empty, connections from other source prefixes are refused
+    /// before any auth work.
+    #[serde(default)]
+    pub allow: Vec<IpNet>,
+    /// Source prefixes that may read /metrics without a token.
+    #[serde(default)]
+    pub metrics_allow: Vec<IpNet>,
+    /// The `iss` claim of issued access tokens.
+    #[serde(default = "default_issuer")]
+    pub issuer: String,
+    /// The `aud` claim of issued access tokens.
+    #[serde(default = "default_audience")]
+    pub audience: String,
+    /// Token lifetimes.
+    #[serde(default)]
+    pub tokens: TokenConfig,
+    /// Argon2id cost for password hashes.
+    #[serde(default)]
+    pub argon2: Argon2Config,
+    /// Brute-force protection.
+    #[serde(default)]
+    pub limits: LimitConfig,
+}
+
+/// `[admin.tokens]`: lifetimes in seconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Access token (JWT) lifetime; 900 s (15 min).
+    #[serde(default = "default_access_ttl")]
+    pub access_ttl: u64,
+    /// Absolute refresh-token family lifetime from the login; 7 days.
+    #[serde(default = "default_refresh_ttl")]
+    pub refresh_ttl: u64,
+    /// A family unused this long dies; 24 h.
+    #[serde(default = "default_refresh_idle")]
+    pub refresh_idle: u64,
+    /// Clock skew allowed on `exp`/`nbf`; 30 s.
+    #[serde(default = "default_leeway")]
+    pub leeway: u64,
+}
+
+/// `[admin.argon2]`: Argon2id parameters (OWASP: 19 MiB, 2 passes, 1 lane).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Argon2Config {
+    /// Memory in KiB.
+    #[serde(default = "default_m_cost")]
+    pub memory_kib: u32,
+    /// Passes.
+    #[serde(default = "default_t_cost")]
+    pub iterations: u32,
+    /// Lanes.
+    #[serde(default = "default_p_cost")]
+    pub parallelism: u32,
+    /// Hashes computed at once (the rest wait), so logins cannot starve the
+    /// runtime or exhaust memory.
+    #[serde(default = "default_hash_concurrency")]
+    pub max_concurrent: usize,
+}
+
+/// `[admin.limits]`: brute-force protection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    /// Login/refresh attempts per minute from one source address.
+    #[serde(default = "default_per_minute")]
+    pub login_per_minute: u32,
+    /// Burst allowed above that rate.
+    #[serde(default = "default_burst")]
+    pub login_burst: u32,
+    /// Consecutive failures of one user before the account locks.
+    #[serde(default = "default_lockout_after")]
+    pub lockout_after: u32,
+    /// First lockout, in seconds; it doubles with every further failure.
+    #[serde(default = "default_lockout_base")]
+    pub lockout_base: u64,
+    /// Longest lockout, in seconds.
+    #[serde(default = "default_lockout_max")]
+    pub lockout_max: u64,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+fn default_issuer() -> String {
+    "headend".to_owned()
+}
+fn default_audience() -> String {
+    "headend-admin".to_owned()
+}
+fn default_access_ttl() -> u64 {
+    900
+}
+fn default_refresh_ttl() -> u64 {
+    7 * 24 * 3600
+}
+fn default_refresh_idle() -> u64 {
+    24 * 3600
+}
+fn default_leeway() -> u64 {
+    30
+}
+fn default_m_cost() -> u32 {
+    19 * 1024
+}
+fn default_t_cost() -> u32 {
+    2
+}
+fn default_p_cost() -> u32 {
+    1
+}
+fn default_hash_concurrency() -> usize {
+    2
+}
+fn default_per_minute() -> u32 {
+    30
+}
+fn default_burst() -> u32 {
+    10
+}
+fn default_lockout_after() -> u32 {
+    5
+}
+fn default_lockout_base() -> u64 {
+    30
+}
+fn default_lockout_max() -> u64 {
+    3600
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            access_ttl: default_access_ttl(),
+            refresh_ttl: default_refresh_ttl(),
+            refresh_idle: default_refresh_idle(),
+            leeway: default_leeway(),
+        }
+    }
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        Self {
+            memory_kib: default_m_cost(),
+            iterations: default_t_cost(),
+            parallelism: default_p_cost(),
+            max_concurrent: default_hash_concurrency(),
+        }
+    }
+}
+
+impl Default for LimitConfig {
+    fn default() -> Self {
+        Self {
+            login_per_minute: default_per_minute(),
+            login_burst: default_burst(),
+            lockout_after: default_lockout_after(),
+            lockout_base: default_lockout_base(),
+            lockout_max: default_lockout_max(),
+        }
+    }
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            cert: None,
+            key: None,
+            allow: Vec::new(),
+            metrics_allow: Vec::new(),
+            issuer: default_issuer(),
+            audience: default_audience(),
+            tokens: TokenConfig::default(),
+            argon2: Argon2Config::default(),
+            limits: LimitConfig::default(),
+        }
+    }
+}
+
+impl AdminConfig {
+    /// Makes relative certificate paths relative to the config file's folder.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        for p in [&mut self.cert, &mut self.key].into_iter().flatten() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+    }
+
+    /// Checks values serde cannot: both or neither of cert/key, non-zero limits.
+    pub fn validate(&self) -> Result<(), crate::AdminError> {
+        let bad = |key: &'static str, reason: &str| {
+            Err(crate::AdminError::Config {
+                key,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.cert.is_some() != self.key.is_some() {
+            return bad("admin.cert", "set both `cert` and `key`, or neither (a self-signed certificate is then generated)");
+        }
+        if self.tokens.access_ttl == 0 || self.tokens.refresh_ttl == 0 || self.tokens.refresh_idle == 0 {
+            return bad("admin.tokens", "lifetimes must be greater than 0 seconds");
+        }
+        if self.argon2.max_concurrent == 0 {
+            return bad("admin.argon2.max_concurrent", "must be at least 1");
+        }
+        if argon2::Params::new(self.argon2.memory_kib, self.argon2.iterations, self.argon2.parallelism, None).is_err() {
+            return bad("admin.argon2", "invalid Argon2 parameters (memory_kib >= 8 x parallelism, iterations >= 1, parallelism >= 1)");
+        }
+        if self.limits.login_per_minute == 0 || self.limits.login_burst == 0 {
+            return bad("admin.limits", "login_per_minute and login_burst must be at least 1");
+        }
+        Ok(())
+    }
+}

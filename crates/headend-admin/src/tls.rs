@@ -1,0 +1,193 @@
+//! Key material on disk and the rustls server configuration: the JWT signing
+//! key and (when none is configured) a self-signed certificate, both created
+//! on first start in the state directory with mode 0600.
+
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest, Sha256};
+
+use crate::AdminError;
+use crate::config::AdminConfig;
+use crate::core::tokens::TokenKeys;
+
+/// Installs ring as the process-wide rustls provider (once; later calls are no-ops).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Writes `bytes` to `path` with mode 0600, atomically (temp file, fsync, rename).
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AdminError> {
+    let fail = |action| move |source| AdminError::File {
+        path: path.to_path_buf(),
+        action,
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(fail("cannot create"))?;
+    f.write_all(bytes).map_err(fail("cannot write"))?;
+    f.sync_all().map_err(fail("cannot fsync"))?;
+    std::fs::rename(&tmp, path).map_err(fail("cannot rename into place"))?;
+    Ok(())
+}
+
+/// SHA-256 of a DER certificate, as colon-separated upper-case hex (the
+/// form `openssl x509 -fingerprint -sha256` prints).
+pub fn fingerprint(cert_der: &[u8]) -> String {
+    Sha256::digest(cert_der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Loads the JWT signing key from `state_dir`, creating it on first start.
+pub fn load_or_create_signing_key(state_dir: &Path) -> Result<TokenKeys, AdminError> {
+    let path = state_dir.join("admin-jwt-ed25519.pk8");
+    match std::fs::read(&path) {
+        Ok(der) => TokenKeys::from_pkcs8(&der).map_err(|reason| AdminError::BadKeyMaterial { path, reason }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let keys = TokenKeys::generate().map_err(|reason| AdminError::Token { reason })?;
+            write_private(&path, keys.pkcs8())?;
+            tracing::info!(file = %path.display(), kid = keys.kid(), "generated the access-token signing key");
+            Ok(keys)
+        }
+        Err(source) => Err(AdminError::File {
+            path,
+            action: "cannot read the signing key",
+            source,
+        }),
+    }
+}
+
+/// Where the certificate and key come from.
+#[derive(Debug, Clone)]
+pub struct CertSource {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+impl CertSource {
+    /// The configured files, or the self-signed pair in the state directory
+    /// (generated now if missing, for the listen address and `localhost`).
+    pub fn resolve(config: &AdminConfig, state_dir: &Path) -> Result<Self, AdminError> {
+        if let (Some(cert), Some(key)) = (&config.cert, &config.key) {
+            return Ok(Self {
+                cert: cert.clone(),
+                key: key.clone(),
+            });
+        }
+        let me = Self {
+            cert: state_dir.join("admin-cert.pem"),
+            key: state_dir.join("admin-key.pem"),
+        };
+        if !me.cert.exists() || !me.key.exists() {
+            let mut names = vec!["localhost".to_owned()];
+            let ip = config.listen.ip();
+            if !ip.is_unspecified() {
+                names.push(ip.to_string());
+            }
+            let certified = rcgen::generate_simple_self_signed(names).map_err(|e| AdminError::Tls {
+                reason: format!("cannot generate a self-signed certificate: {e}"),
+            })?;
+            write_private(&me.key, certified.signing_key.serialize_pem().as_bytes())?;
+            write_private(&me.cert, certified.cert.pem().as_bytes())?;
+            tracing::info!(cert = %me.cert.display(), "generated a self-signed admin certificate");
+        }
+        Ok(me)
+    }
+
+    /// Reads the files and builds the rustls server config: TLS 1.2 and 1.3
+    /// (rustls safe defaults), no client auth, HTTP/1.1, no 0-RTT data.
+    /// Returns it with the leaf certificate's fingerprint.
+    pub fn server_config(&self) -> Result<(Arc<ServerConfig>, String), AdminError> {
+        let read = |path: &Path, what: &'static str| {
+            std::fs::read(path).map_err(|source| AdminError::File {
+                path: path.to_path_buf(),
+                action: what,
+                source,
+            })
+        };
+        let cert_pem = read(&self.cert, "cannot read the admin certificate")?;
+        let key_pem = read(&self.key, "cannot read the admin private key")?;
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| AdminError::BadKeyMaterial {
+                path: self.cert.clone(),
+                reason: format!("not a PEM certificate chain: {e}"),
+            })?;
+        let leaf = chain.first().ok_or_else(|| AdminError::BadKeyMaterial {
+            path: self.cert.clone(),
+            reason: "no certificate in the file".into(),
+        })?;
+        let fp = fingerprint(leaf);
+        let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| AdminError::BadKeyMaterial {
+            path: self.key.clone(),
+            reason: format!("not a PEM private key: {e}"),
+        })?;
+        let mut config = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| AdminError::Tls { reason: e.to_string() })?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| AdminError::Tls {
+                reason: format!("{} and {} do not form a usable pair: {e}", self.cert.display(), self.key.display()),
+            })?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // RFC 8446 §2.3: 0-RTT data has no replay protection; never accept it.
+        config.max_early_data_size = 0;
+        Ok((Arc::new(config), fp))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn generated_certificate_and_key_are_private_and_stable() {
+        install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let config = AdminConfig::default();
+        let src = CertSource::resolve(&config, dir.path()).unwrap();
+        let mode = std::fs::metadata(&src.key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let (_, fp1) = src.server_config().unwrap();
+        let (_, fp2) = CertSource::resolve(&config, dir.path()).unwrap().server_config().unwrap();
+        assert_eq!(fp1, fp2);
+        assert_eq!(fp1.len(), 32 * 3 - 1);
+    }
+
+    #[test]
+    fn signing_key_is_created_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_or_create_signing_key(dir.path()).unwrap();
+        let b = load_or_create_signing_key(dir.path()).unwrap();
+        assert_eq!(a.kid(), b.kid());
+    }
+
+    #[test]
+    fn mismatched_cert_file_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("c.pem");
+        std::fs::write(&cert, "garbage").unwrap();
+        let src = CertSource { cert: cert.clone(), key: cert };
+        let err = src.server_config().unwrap_err().to_string();
+        assert!(err.contains("c.pem"), "{err}");
+    }
+}

@@ -1,0 +1,348 @@
+//! The fast path: answers to plain queries, cached as finished wire messages.
+//!
+//! A plain query (QUERY opcode, one question in class IN without compression,
+//! at most an EDNS(0) OPT record) is keyed by (transport, size limit, DO bit,
+//! EDNS presence, QTYPE, lower-cased QNAME). The first such query is answered
+//! by the full responder ([`Catalog::respond`]) and its response stored; later
+//! ones copy it and patch the ID, the RD and CD bits and the question's case.
+//! The cache belongs to one worker (no locks) and is emptied whenever the
+//! catalog is swapped (reload, edit), so it never serves stale data. Anything
+//! else falls through to the full responder, so correctness never depends on
+//! this module.
+
+use std::collections::HashMap;
+
+use crate::answer::{Catalog, Transport};
+
+/// Most answers kept per worker before the cache starts over.
+const DEFAULT_CAPACITY: usize = 200_000;
+/// Longest key: 6 bytes of header plus a 255-byte name.
+const MAX_KEY: usize = 6 + 255;
+
+/// A parsed plain query: enough to build the cache key and patch a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlainQuery {
+    /// Length of the QNAME in wire form (including the root label).
+    pub qname_len: usize,
+    /// The QTYPE.
+    pub qtype: u16,
+    /// The client's EDNS payload size and DO bit, when it sent OPT.
+    pub edns: Option<(u16, bool)>,
+}
+
+/// Recognises a plain query; `None` means "use the full responder".
+///
+/// RFC 1035 §4.1: header, then QNAME as uncompressed labels, QTYPE, QCLASS;
+/// RFC 6891 §6.1.2: an OPT RR with root owner in the additional section.
+pub fn parse_plain(req: &[u8], key: &mut [u8; MAX_KEY]) -> Option<(PlainQuery, usize)> {
+    let header = req.get(..12)?;
+    // QR=0, opcode QUERY (0), no TC; QD=1, AN=0, NS=0, AR<=1.
+    if header[2] & 0xfa != 0 || header[4..8] != [0, 1, 0, 0] || header[8..10] != [0, 0] {
+        return None;
+    }
+    let arcount = u16::from_be_bytes([header[10], header[11]]);
+    if arcount > 1 {
+        return None;
+    }
+    let mut pos = 12;
+    let mut k = 6;
+    loop {
+        let len = usize::from(*req.get(pos)?);
+        if len > 63 {
+            return None; // compression pointer or reserved label type
+        }
+        if k + 1 + len > MAX_KEY {
+            return None;
+        }
+        key[k] = len as u8;
+        let label = req.get(pos + 1..pos + 1 + len)?;
+        for (dst, src) in key[k + 1..k + 1 + len].iter_mut().zip(label) {
+            *dst = src.to_ascii_lowercase();
+        }
+        k += 1 + len;
+        pos += 1 + len;
+        if len == 0 {
+            break;
+        }
+    }
+    let qname_len = pos - 12;
+    let tail = req.get(pos..pos + 4)?;
+    let qtype = u16::from_be_bytes([tail[0], tail[1]]);
+    let qclass = u16::from_be_bytes([tail[2], tail[3]]);
+    // Class IN only; AXFR/IXFR/ANY and meta types go the full way.
+    if qclass != 1 || matches!(qtype, 41 | 251 | 252 | 255 | 0) {
+        return None;
+    }
+    pos += 4;
+    let edns = if arcount == 1 {
+        // Root owner (0), TYPE=OPT(41), CLASS=payload, TTL=ext-rcode|version|DO|Z, RDLEN.
+        let opt = req.get(pos..pos + 11)?;
+        if opt[0] != 0 || opt[1..3] != [0, 41] || opt[6] != 0 {
+            return None; // not OPT, or EDNS version > 0 (BADVERS is the full path's)
+        }
+        let payload = u16::from_be_bytes([opt[3], opt[4]]);
+        let dnssec_ok = opt[7] & 0x80 != 0;
+        let rdlen = usize::from(u16::from_be_bytes([opt[9], opt[10]]));
+        if req.len() != pos + 11 + rdlen {
+            return None;
+        }
+        Some((payload, dnssec_ok))
+    } else {
+        if req.len() != pos {
+            return None;
+        }
+        None
+    };
+    Some((
+        PlainQuery {
+            qname_len,
+            qtype,
+            edns,
+        },
+        k,
+    ))
+}
+
+/// A per-worker cache of finished responses.
+#[derive(Debug)]
+pub struct AnswerCache {
+    generation: u64,
+    map: HashMap<Box<[u8]>, Box<[u8]>>,
+    capacity: usize,
+    key: [u8; MAX_KEY],
+    /// Answers served from the cache.
+    pub hits: u64,
+    /// Plain queries answered by the full responder (and then cached).
+    pub misses: u64,
+}
+
+impl Default for AnswerCache {
+    fn default() -> Self {
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+impl AnswerCache {
+    /// A cache holding at most `capacity` answers.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            generation: 0,
+            map: HashMap::new(),
+            capacity: capacity.max(1),
+            key: [0; MAX_KEY],
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    /// Answers `req` into `out` (cleared first). Returns false when nothing
+    /// should be sent.
+    pub fn respond(
+        &mut self,
+        catalog: &Catalog,
+        req: &[u8],
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        out.clear();
+        if catalog.generation() != self.generation {
+            self.map.clear();
+            self.generation = catalog.generation();
+        }
+        let Some((query, key_len)) = parse_plain(req, &mut self.key) else {
+            return match catalog.respond(req, transport) {
+                Some(resp) => {
+                    out.extend_from_slice(&resp);
+                    true
+                }
+                None => false,
+            };
+        };
+        let limit = catalog.size_limit(transport, query.edns.map(|e| e.0));
+        let flags = u8::from(query.edns.is_some()) | (u8::from(query.edns.is_some_and(|e| e.1)) << 1);
+        self.key[0] = u8::from(transport == Transport::Tcp);
+        self.key[1] = flags;
+        self.key[2..4].copy_from_slice(&limit.to_be_bytes());
+        self.key[4..6].copy_from_slice(&query.qtype.to_be_bytes());
+        let key = &self.key[..key_len];
+        if let Some(cached) = self.map.get(key) {
+            self.hits += 1;
+            out.extend_from_slice(cached);
+            patch(out, req, query.qname_len);
+            return true;
+        }
+        self.misses += 1;
+        let Some(resp) = catalog.respond(req, transport) else {
+            return false;
+        };
+        out.extend_from_slice(&resp);
+        if cacheable(&resp, req, query.qname_len) {
+            if self.map.len() >= self.capacity {
+                self.map.clear();
+            }
+            self.map.insert(key.into(), resp.into_boxed_slice());
+        }
+        true
+    }
+}
+
+/// Only NOERROR and NXDOMAIN answers that echo the question are reused.
+fn cacheable(resp: &[u8], req: &[u8], qname_len: usize) -> bool {
+    let rcode = resp.get(3).map(|b| b & 0x0f);
+    let end = 12 + qname_len;
+    matches!(rcode, Some(0 | 3))
+        && resp.get(4..6) == Some(&[0, 1])
+        && resp.len() >= end
+        && req.len() >= end
+        && resp[12..end].eq_ignore_ascii_case(&req[12..end])
+}
+
+/// Gives a cached response the request's ID, RD and CD bits and question case.
+fn patch(out: &mut [u8], req: &[u8], qname_len: usize) {
+    let end = 12 + qname_len;
+    if out.len() < end || req.len() < end {
+        return;
+    }
+    out[..2].copy_from_slice(&req[..2]);
+    out[2] = (out[2] & !0x01) | (req[2] & 0x01);
+    out[3] = (out[3] & !0x10) | (req[3] & 0x10);
+    out[12..end].copy_from_slice(&req[12..end]);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use hickory_proto::rr::Name;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::zone::Zone;
+    use crate::zonefile::parse_zone_file;
+
+    fn catalog() -> Catalog {
+        let mut catalog = Catalog::new(1232);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for (origin, file) in [
+            ("e2e.test.", "tests/data/dns/e2e.test.zone"),
+            ("example.test.", "zones/example.test.zone"),
+            ("2.0.192.in-addr.arpa.", "zones/2.0.192.in-addr.arpa.zone"),
+        ] {
+            let parsed =
+                parse_zone_file(&root.join(file), &Name::from_ascii(origin).unwrap()).unwrap();
+            catalog.insert(Arc::new(Zone::build(&parsed).unwrap()));
+        }
+        catalog
+    }
+
+    /// A query in wire form, with the name's letters in the case given by `case_bits`.
+    fn query(id: u16, name: &str, qtype: u16, rd: bool, edns: Option<(u16, bool)>, case_bits: u64) -> Vec<u8> {
+        let mut q = id.to_be_bytes().to_vec();
+        q.extend_from_slice(&[u8::from(rd), 0, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);
+        let mut bit = 0;
+        for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+            q.push(label.len() as u8);
+            for b in label.bytes() {
+                let upper = case_bits >> (bit % 64) & 1 == 1;
+                bit += 1;
+                q.push(if upper { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() });
+            }
+        }
+        q.push(0);
+        q.extend_from_slice(&qtype.to_be_bytes());
+        q.extend_from_slice(&[0, 1]);
+        if let Some((payload, dnssec_ok)) = edns {
+            q.push(0);
+            q.extend_from_slice(&[0, 41]);
+            q.extend_from_slice(&payload.to_be_bytes());
+            q.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+        }
+        q
+    }
+
+    fn all_names(catalog: &Catalog) -> Vec<String> {
+        let mut names: Vec<String> = catalog
+            .zones()
+            .flat_map(|z| z.nodes().map(|(n, _)| n.to_string()).collect::<Vec<_>>())
+            .collect();
+        names.sort();
+        names
+    }
+
+    const TYPES: [u16; 12] = [1, 2, 5, 6, 12, 15, 16, 28, 33, 43, 257, 65000];
+
+    /// For a request, the fast path (after a first, differently-cased query
+    /// with another ID filled the cache) gives exactly the full responder's bytes.
+    fn assert_same(cache: &mut AnswerCache, catalog: &Catalog, name: &str, qtype: u16, edns: Option<(u16, bool)>, transport: Transport, seed: u64) {
+        let prime = query(seed as u16 ^ 0x5a5a, name, qtype, false, edns, !seed);
+        let mut out = Vec::new();
+        cache.respond(catalog, &prime, transport, &mut out);
+        let req = query(seed as u16, name, qtype, seed & 1 == 1, edns, seed);
+        let fast = if cache.respond(catalog, &req, transport, &mut out) { Some(out.clone()) } else { None };
+        let slow = catalog.respond(&req, transport);
+        assert_eq!(fast, slow, "{name} type {qtype} edns {edns:?} {transport:?}");
+    }
+
+    #[test]
+    fn fast_path_equals_full_responder_for_every_name_and_type() {
+        let catalog = catalog();
+        let mut cache = AnswerCache::default();
+        let names = all_names(&catalog);
+        assert!(names.len() > 50);
+        for (i, name) in names.iter().enumerate() {
+            for qtype in TYPES {
+                for edns in [None, Some((1232, false)), Some((4096, true)), Some((512, false))] {
+                    for transport in [Transport::Udp, Transport::Tcp] {
+                        assert_same(&mut cache, &catalog, name, qtype, edns, transport, i as u64 * 7919 + u64::from(qtype));
+                    }
+                }
+            }
+        }
+        assert!(cache.hits > 1000, "the cache was not exercised: {} hits", cache.hits);
+    }
+
+    #[test]
+    fn cache_is_emptied_when_the_catalog_changes() {
+        let first = catalog();
+        let mut cache = AnswerCache::default();
+        let req = query(1, "www.e2e.test", 1, false, None, 0);
+        let mut out = Vec::new();
+        assert!(cache.respond(&first, &req, Transport::Udp, &mut out));
+        assert!(cache.respond(&first, &req, Transport::Udp, &mut out));
+        assert_eq!(cache.hits, 1);
+        let second = first.clone();
+        assert!(cache.respond(&second, &req, Transport::Udp, &mut out));
+        assert_eq!(cache.hits, 1, "a new catalog must not be answered from the old cache");
+    }
+
+    proptest! {
+        #[test]
+        fn fast_path_equals_full_responder_for_random_names(
+            labels in prop::collection::vec("[a-zA-Z0-9_*-]{1,12}", 0..4),
+            zone in 0usize..3,
+            qtype in prop::sample::select(TYPES.to_vec()),
+            seed in any::<u64>(),
+            do_bit in any::<bool>(),
+        ) {
+            let catalog = catalog();
+            let mut cache = AnswerCache::default();
+            let apex = ["e2e.test", "example.test", "2.0.192.in-addr.arpa"][zone];
+            let mut name = labels.join(".");
+            if !name.is_empty() { name.push('.'); }
+            name.push_str(apex);
+            assert_same(&mut cache, &catalog, &name, qtype, Some((1232, do_bit)), Transport::Udp, seed);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_and_match_the_full_responder(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            let catalog = catalog();
+            let mut cache = AnswerCache::default();
+            let mut out = Vec::new();
+            let sent = cache.respond(&catalog, &bytes, Transport::Udp, &mut out);
+            let slow = catalog.respond(&bytes, Transport::Udp);
+            prop_assert_eq!(sent, slow.is_some());
+            if let Some(slow) = slow { prop_assert_eq!(out, slow); }
+        }
+    }
+}

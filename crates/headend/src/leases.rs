@@ -1,0 +1,95 @@
+//! `headend leases`: print the DHCP leases in the store. SQLite's WAL lets
+//! this read while the server writes.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use headend_store::{Lease, LeaseState, Store};
+
+use crate::config::Config;
+
+/// Runs the subcommand.
+pub(crate) fn run(config: &Path) -> ExitCode {
+    let config = match Config::load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let path = config.general.state_dir.join("headend.db");
+    let leases = match Store::open_sqlite_existing(&path).and_then(|s| s.leases()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!("(the store is created by `headend serve` with a [dhcp] section)");
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    println!(
+        "{:<15} {:<17} {:<20} {:<20} {:<9} {:<20} SUBNET",
+        "ADDRESS", "MAC", "CLIENT-ID", "HOSTNAME", "STATE", "EXPIRES (UTC)"
+    );
+    for lease in &leases {
+        println!(
+            "{:<15} {:<17} {:<20} {:<20} {:<9} {:<20} {}",
+            lease.address.to_string(),
+            colon_hex(&lease.hwaddr),
+            lease.client_id.as_deref().map_or_else(|| "-".to_owned(), colon_hex),
+            lease.hostname.as_deref().unwrap_or("-"),
+            state(lease, now),
+            utc(lease.expires),
+            lease.subnet
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// The state as an operator reads it: a bound or offered lease past its end is expired.
+fn state(lease: &Lease, now: u64) -> &'static str {
+    match lease.state {
+        LeaseState::Bound | LeaseState::Offered if lease.expires <= now => "expired",
+        s => s.as_str(),
+    }
+}
+
+fn colon_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC), by the days-from-civil inverse.
+fn utc(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let z = i64::try_from(days).unwrap_or(0) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00");
+    }
+}

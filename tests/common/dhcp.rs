@@ -1,0 +1,228 @@
+//! DHCP end-to-end helpers: network namespaces joined by veth pairs (created
+//! per test with unique names, always deleted on drop), the real binary run
+//! inside a namespace, client hook scripts, and `headend leases`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{Headend, headend_bin, run};
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A short unique tag (PID + sequence) for namespace and interface names
+/// (interface names are limited to 15 characters).
+pub fn tag() -> String {
+    format!("{:x}{}", std::process::id() % 0xfffff, SEQ.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A network namespace, deleted (with its interfaces) on drop.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(role: &str) -> Self {
+        let name = format!("hd{role}{}", tag());
+        run(Command::new("ip").args(["netns", "add", &name]));
+        let ns = Self { name };
+        ns.exec_ok(&["ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// A command that runs inside the namespace.
+    pub fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+
+    /// Runs a command inside the namespace; panics on failure.
+    pub fn exec_ok(&self, argv: &[&str]) -> String {
+        let (program, args) = argv.split_first().expect("argv");
+        run(self.cmd(program).args(args))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+/// Joins two namespaces with a veth pair; `a_addr`/`b_addr` are CIDR strings
+/// or empty for no address. Returns the interface names (a side, b side).
+pub fn veth(a: &Netns, a_addr: &str, b: &Netns, b_addr: &str, mac_b: Option<&str>) -> (String, String) {
+    let t = tag();
+    let (ia, ib) = (format!("va{t}"), format!("vb{t}"));
+    run(Command::new("ip").args(["link", "add", &ia, "netns", &a.name, "type", "veth", "peer", "name", &ib, "netns", &b.name]));
+    if let Some(mac) = mac_b {
+        b.exec_ok(&["ip", "link", "set", &ib, "address", mac]);
+    }
+    for (ns, i, addr) in [(a, &ia, a_addr), (b, &ib, b_addr)] {
+        if !addr.is_empty() {
+            ns.exec_ok(&["ip", "addr", "add", addr, "dev", i]);
+        }
+        ns.exec_ok(&["ip", "link", "set", i, "up"]);
+    }
+    (ia, ib)
+}
+
+impl Headend {
+    /// Starts `headend serve` inside `ns` on `config`, written to a fresh temp folder.
+    pub fn start_in_netns(ns: &Netns, config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("headend.toml");
+        std::fs::write(&path, config).expect("write config");
+        Self::spawn_in_netns(ns, dir, path)
+    }
+
+    /// Starts `headend serve` inside `ns` on an existing folder (e.g. to restart
+    /// on the same state).
+    pub fn spawn_in_netns(ns: &Netns, dir: tempfile::TempDir, config: PathBuf) -> Self {
+        let mut cmd = ns.cmd(headend_bin().to_str().expect("utf-8 path"));
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", std::env::var("HEADEND_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        // `ip netns exec` execs the program, so the child's PID is headend's.
+        let mut child = cmd.spawn().expect("spawn headend in netns");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if std::env::var_os("HEADEND_TEST_ECHO").is_some() {
+                    eprintln!("[headend] {line}");
+                }
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let mut me = Self {
+            child,
+            dir,
+            config,
+            logs,
+        };
+        me.wait_for_log("headend ready", Duration::from_secs(30));
+        me
+    }
+
+    /// Output of `headend leases --config` for this instance.
+    pub fn leases(&self) -> String {
+        leases(&self.config)
+    }
+
+    /// Stops the server and hands back its folder, to restart on the same state.
+    pub fn stop_keep(mut self) -> (tempfile::TempDir, PathBuf) {
+        self.stop();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        (dir, self.config.clone())
+    }
+}
+
+/// Output of `headend leases --config FILE`.
+pub fn leases(config: &Path) -> String {
+    run(Command::new(headend_bin()).arg("leases").arg("--config").arg(config))
+}
+
+/// The lease line for `address`, if listed.
+pub fn lease_line(listing: &str, address: &str) -> Option<String> {
+    listing
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(address))
+        .map(str::to_owned)
+}
+
+/// A client hook script that appends `REASON key=value...` lines to `out`.
+pub fn hook_script(dir: &Path, name: &str, out: &Path, vars: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    let fields: String = vars.iter().map(|v| format!(" {v}=${{{v}}}")).collect();
+    let text = format!(
+        "#!/bin/sh\necho \"${{1:-$reason}}{fields}\" >> {}\nexit 0\n",
+        out.display()
+    );
+    std::fs::write(&path, text).expect("write hook");
+    run(Command::new("chmod").arg("755").arg(&path));
+    path
+}
+
+/// Waits until `file` holds a line starting with `prefix`; returns it.
+pub fn wait_line(file: &Path, prefix: &str, timeout: Duration) -> Option<String> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            if let Some(l) = text.lines().find(|l| l.starts_with(prefix)) {
+                return Some(l.to_owned());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// `key=value` from a hook line (values without spaces).
+pub fn field(line: &str, key: &str) -> String {
+    let want = format!("{key}=");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&want))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A child process stopped by PID (or by its own process group) on drop.
+pub struct Proc {
+    pub child: Child,
+    pub group: bool,
+}
+
+impl Proc {
+    pub fn spawn(mut cmd: Command, group: bool) -> Self {
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        if group {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+        }
+        Self {
+            child: cmd.spawn().expect("spawn client"),
+            group,
+        }
+    }
+
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let target = if self.group {
+            format!("-{}", self.child.id())
+        } else {
+            self.child.id().to_string()
+        };
+        let _ = Command::new("kill").args(["-TERM", "--", &target]).status();
+        if self.wait_timeout(Duration::from_secs(2)).is_none() {
+            let _ = Command::new("kill").args(["-KILL", "--", &target]).status();
+            let _ = self.child.wait();
+        } else if self.group {
+            // Helpers (privsep) left in the group.
+            let _ = Command::new("kill").args(["-KILL", "--", &target]).status();
+        }
+    }
+}
