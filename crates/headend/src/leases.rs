@@ -31,19 +31,20 @@ pub(crate) fn run(config: &Path) -> ExitCode {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     println!(
-        "{:<15} {:<17} {:<20} {:<20} {:<9} {:<20} SUBNET",
-        "ADDRESS", "MAC", "CLIENT-ID", "HOSTNAME", "STATE", "EXPIRES (UTC)"
+        "{:<15} {:<17} {:<20} {:<20} {:<9} {:<20} {:<12} CIRCUIT-ID",
+        "ADDRESS", "MAC", "CLIENT-ID", "HOSTNAME", "STATE", "EXPIRES (UTC)", "SUBNET"
     );
     for lease in &leases {
         println!(
-            "{:<15} {:<17} {:<20} {:<20} {:<9} {:<20} {}",
+            "{:<15} {:<17} {:<20} {:<20} {:<9} {:<20} {:<12} {}",
             lease.address.to_string(),
             colon_hex(&lease.hwaddr),
             lease.client_id.as_deref().map_or_else(|| "-".to_owned(), colon_hex),
             lease.hostname.as_deref().unwrap_or("-"),
             state(lease, now),
             utc(lease.expires),
-            lease.subnet
+            lease.subnet,
+            lease.circuit_id.as_deref().map_or_else(|| "-".to_owned(), printable)
         );
     }
     ExitCode::SUCCESS
@@ -54,6 +55,15 @@ fn state(lease: &Lease, now: u64) -> &'static str {
     match lease.state {
         LeaseState::Bound | LeaseState::Offered if lease.expires <= now => "expired",
         s => s.as_str(),
+    }
+}
+
+/// Text if it is printable ASCII without spaces, else colon hex.
+fn printable(b: &[u8]) -> String {
+    if !b.is_empty() && b.iter().all(|c| c.is_ascii_graphic()) {
+        String::from_utf8_lossy(b).into_owned()
+    } else {
+        colon_hex(b)
     }
 }
 

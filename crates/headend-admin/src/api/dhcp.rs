@@ -1,0 +1,169 @@
+//! DHCP leases (read and released through the store) and reservations (a
+//! store table the DHCP service reads).
+
+use std::net::Ipv4Addr;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use headend_store::auth::Reservation;
+use headend_store::{Lease, LeaseState};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, Caller, Shared, unix_now};
+use crate::core::Role;
+
+fn colon_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+fn lease_json(l: &Lease, now: u64) -> serde_json::Value {
+    json!({
+        "address": l.address.to_string(),
+        "subnet": l.subnet,
+        "hwaddr": colon_hex(&l.hwaddr),
+        "client_id": l.client_id.as_deref().map(colon_hex),
+        "hostname": l.hostname,
+        "state": l.state.as_str(),
+        "expires": l.expires,
+        "live": l.is_live(now),
+    })
+}
+
+/// `?subnet=` on GET /api/v1/leases.
+#[derive(Deserialize)]
+pub(crate) struct LeaseQuery {
+    subnet: Option<String>,
+}
+
+/// GET /api/v1/leases[?subnet=NAME].
+pub(crate) async fn leases(State(app): State<Shared>, caller: Caller, Query(q): Query<LeaseQuery>) -> Result<Response, ApiError> {
+    caller.require(Role::Viewer)?;
+    let all = app.blocking(|s| s.leases()).await?;
+    let now = unix_now();
+    let list: Vec<_> = all
+        .iter()
+        .filter(|l| q.subnet.as_deref().is_none_or(|s| s == l.subnet))
+        .map(|l| lease_json(l, now))
+        .collect();
+    Ok(Json(json!({"leases": list})).into_response())
+}
+
+/// POST /api/v1/leases/{address}/release: ends the lease now (the address
+/// returns to the pool; the row is kept for that client, as a RELEASE does).
+pub(crate) async fn release(State(app): State<Shared>, caller: Caller, Path(address): Path<String>) -> Result<Response, ApiError> {
+    caller.require(Role::Operator)?;
+    let ip: Ipv4Addr = address
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("{address:?} is not an IPv4 address")))?;
+    let now = unix_now();
+    let released = app
+        .blocking(move |s| {
+            let mut tx = s.begin()?;
+            let Some(mut lease) = tx.lease_by_address(ip)? else {
+                return Ok(None);
+            };
+            // RFC 2131 §4.4.6: on DHCPRELEASE the server marks the address
+            // as not allocated, keeping the client's record.
+            lease.state = LeaseState::Released;
+            lease.expires = now;
+            tx.put(&lease)?;
+            tx.commit()?;
+            Ok(Some(lease))
+        })
+        .await?;
+    let outcome = if released.is_some() { "ok" } else { "not found" };
+    app.audit(&caller.user, caller.source, "lease.release", Some(ip.to_string()), outcome, None).await;
+    let lease = released.ok_or_else(|| ApiError::not_found(format!("no lease for {ip}")))?;
+    Ok(Json(json!({"released": lease_json(&lease, now)})).into_response())
+}
+
+/// GET /api/v1/reservations.
+pub(crate) async fn reservations(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Viewer)?;
+    let all = app.blocking(|s| s.auth().reservations()).await?;
+    let list: Vec<_> = all
+        .iter()
+        .map(|r| json!({"subnet": r.subnet, "hwaddr": r.hwaddr, "address": r.address.to_string(), "hostname": r.hostname, "created": r.created}))
+        .collect();
+    Ok(Json(json!({"reservations": list})).into_response())
+}
+
+/// Body of POST /api/v1/reservations.
+#[derive(Deserialize)]
+pub(crate) struct ReservationBody {
+    subnet: String,
+    hwaddr: String,
+    address: Ipv4Addr,
+    hostname: Option<String>,
+}
+
+/// Normalises `AA-BB-CC-DD-EE-FF` / `aa:bb:...` to lowercase colon form.
+pub(crate) fn normalise_mac(s: &str) -> Option<String> {
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    if parts.len() != 6 || parts.iter().any(|p| p.len() != 2 || !p.chars().all(|c| c.is_ascii_hexdigit())) {
+        return None;
+    }
+    Some(parts.join(":").to_ascii_lowercase())
+}
+
+/// POST /api/v1/reservations.
+pub(crate) async fn add_reservation(
+    State(app): State<Shared>,
+    caller: Caller,
+    body: Result<Json<ReservationBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Operator)?;
+    let Json(b) = body.map_err(|e| ApiError::bad_request(format!("expected {{\"subnet\", \"hwaddr\", \"address\", \"hostname\"?}}: {}", e.body_text())))?;
+    let hwaddr = normalise_mac(&b.hwaddr).ok_or_else(|| ApiError::bad_request(format!("{:?} is not a MAC address (aa:bb:cc:dd:ee:ff)", b.hwaddr)))?;
+    if b.subnet.is_empty() {
+        return Err(ApiError::bad_request("subnet must name a [dhcp] subnet"));
+    }
+    let r = Reservation {
+        subnet: b.subnet,
+        hwaddr,
+        address: b.address,
+        hostname: b.hostname,
+        created: unix_now(),
+    };
+    let target = format!("{} {} {}", r.subnet, r.hwaddr, r.address);
+    let rr = r.clone();
+    let stored = app.blocking(move |s| s.auth().reservation_put(&rr)).await?;
+    app.audit(&caller.user, caller.source, "reservation.add", Some(target), if stored { "ok" } else { "conflict" }, None).await;
+    if !stored {
+        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("{} is already reserved for another client in subnet {}", r.address, r.subnet)));
+    }
+    Ok((StatusCode::CREATED, Json(json!({"subnet": r.subnet, "hwaddr": r.hwaddr, "address": r.address.to_string(), "hostname": r.hostname}))).into_response())
+}
+
+/// DELETE /api/v1/reservations/{subnet}/{hwaddr}.
+pub(crate) async fn delete_reservation(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path((subnet, hwaddr)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Operator)?;
+    let mac = normalise_mac(&hwaddr).ok_or_else(|| ApiError::bad_request(format!("{hwaddr:?} is not a MAC address")))?;
+    let (s2, m2) = (subnet.clone(), mac.clone());
+    let gone = app.blocking(move |s| s.auth().reservation_delete(&s2, &m2)).await?;
+    app.audit(&caller.user, caller.source, "reservation.delete", Some(format!("{subnet} {mac}")), if gone { "ok" } else { "not found" }, None).await;
+    if !gone {
+        return Err(ApiError::not_found(format!("no reservation for {mac} in {subnet}")));
+    }
+    Ok(Json(json!({"deleted": true})).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_forms_normalise_to_lowercase_colons() {
+        assert_eq!(normalise_mac("AA-BB-CC-00-11-22").as_deref(), Some("aa:bb:cc:00:11:22"));
+        assert!(normalise_mac("aa:bb:cc").is_none());
+        assert!(normalise_mac("zz:bb:cc:00:11:22").is_none());
+    }
+}

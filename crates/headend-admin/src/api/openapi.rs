@@ -1,0 +1,111 @@
+//! The OpenAPI 3.1 document served at /api/v1/openapi.json, built from the
+//! route table so it cannot drift from the router.
+
+use axum::Json;
+use axum::response::IntoResponse;
+use serde_json::{Map, Value, json};
+
+use super::ROUTES;
+
+fn describe(method: &str, path: &str) -> (&'static str, Option<Value>) {
+    let body = |schema: Value| Some(json!({"required": true, "content": {"application/json": {"schema": schema}}}));
+    match (method, path) {
+        ("GET", "/health") => ("Liveness probe", None),
+        ("GET", "/.well-known/jwks.json") => ("Public keys (JWKS, Ed25519) that verify access tokens", None),
+        ("GET", "/api/v1/openapi.json") => ("This document", None),
+        ("POST", "/api/v1/auth/login") => (
+            "Log in: returns access_token (JWT, 15 min), token_type Bearer, expires_in, refresh_token (also set as an HttpOnly cookie scoped to /api/v1/auth). 401 on any failure, 429 with Retry-After when rate limited or locked.",
+            body(json!({"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "password": {"type": "string"}}})),
+        ),
+        ("POST", "/api/v1/auth/refresh") => (
+            "Rotate the refresh token (body refresh_token, or the cookie with an Origin of this API). A token presented twice revokes every session of its user (401).",
+            None,
+        ),
+        ("POST", "/api/v1/auth/logout") => (
+            "End the current session (Bearer token, body refresh_token, or cookie); ?all=true ends every session of the user.",
+            None,
+        ),
+        ("GET", "/metrics") => ("Prometheus metrics (token, or a source in [admin] metrics_allow)", None),
+        ("GET", "/api/v1/me") => ("The caller: user, role, session id", None),
+        ("GET", "/api/v1/zones") => ("Served zones with serial, record count and file", None),
+        ("GET", "/api/v1/zones/{zone}") => ("Every record of a zone; ETag is the SOA serial", None),
+        ("POST", "/api/v1/zones/{zone}/reload") => ("Re-read the zone file (the served zone stays on failure)", None),
+        ("PUT", "/api/v1/zones/{zone}/records/{name}/{rtype}") => (
+            "Replace an RRset. If-Match: \"SERIAL\" refuses an edit based on an older serial (412). Invalid results are refused with 422 and the findings.",
+            body(json!({"type": "object", "required": ["rdata"], "properties": {"ttl": {"type": "integer"}, "rdata": {"type": "array", "items": {"type": "string"}}}})),
+        ),
+        ("DELETE", "/api/v1/zones/{zone}/records/{name}/{rtype}") => ("Delete an RRset, or one record with ?rdata=", None),
+        ("GET", "/api/v1/leases") => ("DHCP leases, ?subnet=NAME to filter", None),
+        ("POST", "/api/v1/leases/{address}/release") => ("Release a lease now", None),
+        ("GET", "/api/v1/reservations") => ("DHCP reservations managed through the API", None),
+        ("POST", "/api/v1/reservations") => (
+            "Add or replace a reservation (409 if the address is reserved for another client)",
+            body(json!({"type": "object", "required": ["subnet", "hwaddr", "address"], "properties": {"subnet": {"type": "string"}, "hwaddr": {"type": "string"}, "address": {"type": "string", "format": "ipv4"}, "hostname": {"type": "string"}}})),
+        ),
+        ("DELETE", "/api/v1/reservations/{subnet}/{hwaddr}") => ("Remove a reservation", None),
+        ("GET", "/api/v1/sessions") => ("Live sessions of the caller; admins: ?user=NAME or ?user=*", None),
+        ("DELETE", "/api/v1/sessions/{id}") => ("End a session (own; admins: any)", None),
+        ("GET", "/api/v1/users") => ("Users with lock state and last login", None),
+        ("POST", "/api/v1/users") => (
+            "Add a user",
+            body(json!({"type": "object", "required": ["username", "password", "role"], "properties": {"username": {"type": "string"}, "password": {"type": "string", "minLength": 8}, "role": {"enum": ["viewer", "operator", "admin"]}}})),
+        ),
+        ("PUT", "/api/v1/users/{name}/password") => (
+            "Set a password (admins; or the user for themselves); ends every session of the user",
+            body(json!({"type": "object", "required": ["password"], "properties": {"password": {"type": "string", "minLength": 8}}})),
+        ),
+        ("POST", "/api/v1/users/{name}/disable") => ("Disable a user; ends every session at once", None),
+        ("POST", "/api/v1/users/{name}/enable") => ("Enable a user", None),
+        ("POST", "/api/v1/users/{name}/unlock") => ("Clear a user's lockout", None),
+        ("GET", "/api/v1/audit") => ("The audit log, newest first (?limit=)", None),
+        _ => ("", None),
+    }
+}
+
+/// The document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for (method, path, role) in ROUTES {
+        let (summary, request_body) = describe(method, path);
+        let mut op = json!({
+            "summary": summary,
+            "x-minimum-role": role,
+            "responses": {
+                "200": {"description": "success (201 for creations)"},
+                "401": {"description": "no valid access token"},
+                "403": {"description": "the role is too low, or the source address is not allowed"},
+            },
+        });
+        if *role != "public" {
+            op["security"] = json!([{"bearer": []}]);
+        }
+        if let Some(b) = request_body {
+            op["requestBody"] = b;
+        }
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
+        }
+        let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
+        entry[method.to_ascii_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "headend admin API",
+            "version": "1",
+            "description": "HTTPS only. Log in at /api/v1/auth/login, send `Authorization: Bearer ACCESS_TOKEN`. Roles: viewer (read), operator (record edits, lease release, reloads, reservations), admin (users, audit, everything). Errors are {\"error\", \"message\", \"details\"?}."
+        },
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA)"}}},
+        "paths": paths,
+    })
+}
+
+/// GET /api/v1/openapi.json.
+pub(crate) async fn serve() -> impl IntoResponse {
+    Json(document())
+}

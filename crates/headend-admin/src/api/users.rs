@@ -1,0 +1,232 @@
+//! Users, sessions and the audit log.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use headend_store::auth::{FamilyRecord, UserRecord};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, Caller, Shared, unix_now};
+use crate::core::Role;
+
+/// A user as shown by the API (never the hash).
+pub(crate) fn user_json(u: &UserRecord, now: u64) -> serde_json::Value {
+    json!({
+        "username": u.username,
+        "role": u.role,
+        "disabled": u.disabled,
+        "failures": u.failures,
+        "locked": u.locked_until > now,
+        "locked_until": (u.locked_until > now).then_some(u.locked_until),
+        "last_login": u.last_login,
+        "created": u.created,
+    })
+}
+
+fn session_json(f: &FamilyRecord, now: u64) -> serde_json::Value {
+    json!({
+        "id": f.id,
+        "user": f.username,
+        "created": f.created,
+        "last_used": f.last_used,
+        "expires": f.expires,
+        "source": f.source,
+        "live": f.revoked.is_none() && f.expires > now,
+        "revoked": f.revoked,
+        "revoke_reason": f.revoke_reason,
+    })
+}
+
+/// GET /api/v1/me.
+pub(crate) async fn me(caller: Caller) -> Result<Response, ApiError> {
+    Ok(Json(json!({"user": caller.user, "role": caller.role, "session": caller.sid})).into_response())
+}
+
+/// `?user=NAME|*` on GET /api/v1/sessions.
+#[derive(Deserialize)]
+pub(crate) struct SessionQuery {
+    user: Option<String>,
+}
+
+/// GET /api/v1/sessions: the caller's live sessions; admins may name any user (or `*`).
+pub(crate) async fn sessions(State(app): State<Shared>, caller: Caller, Query(q): Query<SessionQuery>) -> Result<Response, ApiError> {
+    let target = q.user.unwrap_or_else(|| caller.user.clone());
+    if target != caller.user {
+        caller.require(Role::Admin)?;
+    }
+    let now = unix_now();
+    let who = (target != "*").then_some(target);
+    let list = app.blocking(move |s| s.auth().families(who.as_deref(), Some(now))).await?;
+    let list: Vec<_> = list.iter().map(|f| {
+        let mut v = session_json(f, now);
+        v["current"] = json!(f.id == caller.sid);
+        v
+    }).collect();
+    Ok(Json(json!({"sessions": list})).into_response())
+}
+
+/// DELETE /api/v1/sessions/{id}: ends one session (own, or any for admins).
+pub(crate) async fn revoke_session(State(app): State<Shared>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let lookup = id.clone();
+    let family = app.blocking(move |s| s.auth().family(&lookup)).await?;
+    let family = family.ok_or_else(|| ApiError::not_found(format!("no session {id}")))?;
+    if family.username != caller.user {
+        // Do not reveal other users' sessions to non-admins.
+        if caller.role < Role::Admin {
+            return Err(ApiError::not_found(format!("no session {id}")));
+        }
+    }
+    let now = unix_now();
+    let rid = id.clone();
+    let done = app.blocking(move |s| s.auth().family_revoke(&rid, now, "revoked by API")).await?;
+    app.revoke_in_cache(std::slice::from_ref(&id), None);
+    app.audit(&caller.user, caller.source, "session.revoke", Some(format!("{} of {}", crate::core::session::log_prefix(&id), family.username)), if done { "ok" } else { "already ended" }, None).await;
+    Ok(Json(json!({"revoked": done})).into_response())
+}
+
+/// GET /api/v1/users.
+pub(crate) async fn list(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let users = app.blocking(|s| s.auth().users()).await?;
+    let now = unix_now();
+    Ok(Json(json!({"users": users.iter().map(|u| user_json(u, now)).collect::<Vec<_>>()})).into_response())
+}
+
+/// Body of POST /api/v1/users.
+#[derive(Deserialize)]
+pub(crate) struct NewUser {
+    username: String,
+    password: String,
+    role: Role,
+}
+
+/// Checks a user name: 1-64 characters of `[A-Za-z0-9._@-]`.
+pub fn valid_username(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
+}
+
+/// The minimum password length accepted.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// POST /api/v1/users.
+pub(crate) async fn add(State(app): State<Shared>, caller: Caller, body: Result<Json<NewUser>, JsonRejection>) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let Json(b) = body.map_err(|e| ApiError::bad_request(format!("expected {{\"username\", \"password\", \"role\"}}: {}", e.body_text())))?;
+    if !valid_username(&b.username) {
+        return Err(ApiError::bad_request("user names are 1-64 characters of letters, digits and . _ @ -"));
+    }
+    if b.password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(ApiError::bad_request(format!("passwords need at least {MIN_PASSWORD_LEN} characters")));
+    }
+    let phc = app.passwords.hash(b.password).await.map_err(|e| {
+        tracing::error!("{e}");
+        ApiError::internal()
+    })?;
+    let now = unix_now();
+    let record = UserRecord {
+        username: b.username.clone(),
+        phc,
+        role: b.role.as_str().to_owned(),
+        disabled: false,
+        failures: 0,
+        locked_until: 0,
+        last_login: None,
+        not_before: 0,
+        created: now,
+    };
+    let r2 = record.clone();
+    let added = app.blocking(move |s| s.auth().user_insert(&r2)).await?;
+    app.audit(&caller.user, caller.source, "user.add", Some(format!("{} ({})", b.username, b.role)), if added { "ok" } else { "exists" }, None).await;
+    if !added {
+        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("user {} exists", b.username)));
+    }
+    Ok((StatusCode::CREATED, Json(user_json(&record, now))).into_response())
+}
+
+/// Body of PUT /api/v1/users/{name}/password.
+#[derive(Deserialize)]
+pub(crate) struct NewPassword {
+    password: String,
+}
+
+/// PUT /api/v1/users/{name}/password: admins for anyone, users for themselves.
+/// Every session of the user ends and their access tokens die.
+pub(crate) async fn set_password(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Result<Json<NewPassword>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    if name != caller.user {
+        caller.require(Role::Admin)?;
+    }
+    let Json(b) = body.map_err(|e| ApiError::bad_request(format!("expected {{\"password\"}}: {}", e.body_text())))?;
+    if b.password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(ApiError::bad_request(format!("passwords need at least {MIN_PASSWORD_LEN} characters")));
+    }
+    let phc = app.passwords.hash(b.password).await.map_err(|_| ApiError::internal())?;
+    let now = unix_now();
+    let n2 = name.clone();
+    let revoked = app.blocking(move |s| s.auth().user_set_password(&n2, &phc, now)).await?;
+    app.audit(&caller.user, caller.source, "user.passwd", Some(name.clone()), if revoked.is_some() { "ok" } else { "not found" }, None).await;
+    let ids = revoked.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
+    app.revoke_in_cache(&ids, Some((&name, now)));
+    Ok(Json(json!({"user": name, "revoked_sessions": ids.len()})).into_response())
+}
+
+async fn set_disabled(app: Shared, caller: Caller, name: String, disabled: bool) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let now = unix_now();
+    let n2 = name.clone();
+    let revoked = app.blocking(move |s| s.auth().user_set_disabled(&n2, disabled, now)).await?;
+    let action = if disabled { "user.disable" } else { "user.enable" };
+    app.audit(&caller.user, caller.source, action, Some(name.clone()), if revoked.is_some() { "ok" } else { "not found" }, None).await;
+    let ids = revoked.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
+    if disabled {
+        app.revoke_in_cache(&ids, Some((&name, now)));
+    }
+    Ok(Json(json!({"user": name, "disabled": disabled, "revoked_sessions": ids.len()})).into_response())
+}
+
+/// POST /api/v1/users/{name}/disable.
+pub(crate) async fn disable(State(app): State<Shared>, caller: Caller, Path(name): Path<String>) -> Result<Response, ApiError> {
+    set_disabled(app, caller, name, true).await
+}
+
+/// POST /api/v1/users/{name}/enable.
+pub(crate) async fn enable(State(app): State<Shared>, caller: Caller, Path(name): Path<String>) -> Result<Response, ApiError> {
+    set_disabled(app, caller, name, false).await
+}
+
+/// POST /api/v1/users/{name}/unlock.
+pub(crate) async fn unlock(State(app): State<Shared>, caller: Caller, Path(name): Path<String>) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let n2 = name.clone();
+    let done = app.blocking(move |s| s.auth().user_unlock(&n2)).await?;
+    app.audit(&caller.user, caller.source, "user.unlock", Some(name.clone()), if done { "ok" } else { "not found" }, None).await;
+    if !done {
+        return Err(ApiError::not_found(format!("no user {name}")));
+    }
+    Ok(Json(json!({"user": name, "unlocked": true})).into_response())
+}
+
+/// `?limit=` on GET /api/v1/audit.
+#[derive(Deserialize)]
+pub(crate) struct AuditQuery {
+    limit: Option<u32>,
+}
+
+/// GET /api/v1/audit: newest first.
+pub(crate) async fn audit(State(app): State<Shared>, caller: Caller, Query(q): Query<AuditQuery>) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let rows = app.blocking(move |s| s.auth().audit(limit)).await?;
+    let list: Vec<_> = rows
+        .iter()
+        .map(|r| json!({"id": r.id, "at": r.at, "actor": r.actor, "source": r.source, "action": r.action, "target": r.target, "result": r.result, "detail": r.detail}))
+        .collect();
+    Ok(Json(json!({"entries": list})).into_response())
+}

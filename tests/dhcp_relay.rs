@@ -1,0 +1,134 @@
+//! DHCP through relays: a real dhcrelay (isc-dhcp-relay, -a adds option 82)
+//! in front of a second subnet, and a perfdhcp flood of random MACs through
+//! one circuit-id held to its cap while another circuit still gets leases.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Headend;
+use common::dhcp::{Netns, Proc, field, hook_script, veth, wait_line};
+
+fn circuit_leases(listing: &str, circuit: &str) -> Vec<String> {
+    listing
+        .lines()
+        .filter(|l| l.split_whitespace().last() == Some(circuit))
+        .filter(|l| l.contains(" bound ") || l.contains(" offered "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn client_behind_dhcrelay_gets_a_lease_from_the_relay_subnet_with_option_82() {
+    for p in ["dhcrelay", "udhcpc"] {
+        common::require(p);
+    }
+    let server_ns = Netns::new("s");
+    let relay_ns = Netns::new("r");
+    let client_ns = Netns::new("c");
+    let (siface, rup) = veth(&server_ns, "10.78.0.1/24", &relay_ns, "10.78.0.2/24", None);
+    let (rdown, ciface) = veth(&relay_ns, "10.79.0.1/24", &client_ns, "", None);
+    server_ns.exec_ok(&["ip", "route", "add", "10.79.0.0/24", "via", "10.78.0.2"]);
+    relay_ns.exec_ok(&["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+    let config = format!(
+        r#"
+[general]
+state_dir = "state"
+[dhcp]
+interfaces = ["{siface}"]
+server_id = "10.78.0.1"
+
+[[dhcp.class]]
+name = "port"
+circuit_id = "{rdown}"
+options = {{ domain_name = "behind-relay.test" }}
+
+[[dhcp.subnet]]
+name = "local"
+subnet = "10.78.0.0/24"
+interface = "{siface}"
+pools = ["10.78.0.100-10.78.0.150"]
+
+[[dhcp.subnet]]
+name = "remote"
+subnet = "10.79.0.0/24"
+pools = ["10.79.0.100-10.79.0.150"]
+options = {{ routers = ["10.79.0.1"] }}
+"#
+    );
+    let server = Headend::start_in_netns(&server_ns, &config);
+    // dhcrelay -a: circuit-id = the downstream interface's name.
+    let mut relay = relay_ns.cmd("dhcrelay");
+    relay.args(["-4", "-d", "-a", "-id", &rdown, "-iu", &rup, "10.78.0.1"]);
+    let _relay = Proc::spawn(relay, false);
+    std::thread::sleep(Duration::from_millis(500));
+    let work = tempfile::tempdir().expect("tempdir");
+    let out = work.path().join("relayed.out");
+    let hook = hook_script(work.path(), "relayed.sh", &out, &["ip", "router", "domain", "serverid"]);
+    let status = client_ns
+        .cmd("udhcpc")
+        .args(["-i", &ciface, "-q", "-f", "-n", "-t", "5", "-T", "1", "-O", "domain", "-s"])
+        .arg(&hook)
+        .output()
+        .expect("udhcpc");
+    let bound = wait_line(&out, "bound", Duration::from_secs(1))
+        .unwrap_or_else(|| panic!("no lease via relay: {}\nserver logs:\n{}", String::from_utf8_lossy(&status.stderr), server.logs().join("\n")));
+    assert!(field(&bound, "ip").starts_with("10.79.0."), "{bound}");
+    assert_eq!(field(&bound, "router"), "10.79.0.1");
+    // The class keyed on option 82's circuit-id matched: the server saw it.
+    assert_eq!(field(&bound, "domain"), "behind-relay.test");
+    let listing = server.leases();
+    let line = listing.lines().find(|l| l.starts_with(&field(&bound, "ip"))).expect("listed").to_owned();
+    assert!(line.contains("remote") && line.ends_with(&rdown), "circuit-id stored: {line}");
+}
+
+#[test]
+fn random_mac_flood_through_one_circuit_is_held_to_its_cap() {
+    common::require("perfdhcp");
+    let server_ns = Netns::new("s");
+    let load_ns = Netns::new("p");
+    let (siface, _pif) = veth(&server_ns, "10.80.0.1/24", &load_ns, "10.80.0.2/24", None);
+    let config = format!(
+        r#"
+[general]
+state_dir = "state"
+[dhcp]
+interfaces = ["{siface}"]
+server_id = "10.80.0.1"
+
+[[dhcp.subnet]]
+name = "cpe"
+subnet = "10.80.0.0/24"
+pools = ["10.80.0.10-10.80.0.250"]
+max_leases_per_circuit_id = 5
+"#
+    );
+    let server = Headend::start_in_netns(&server_ns, &config);
+    // perfdhcp acts as a relay (giaddr = 10.80.0.2) and adds option 82 with
+    // sub-option 1 (circuit-id) "flood-A" to every packet of 1000 random MACs.
+    let flood = load_ns
+        .cmd("perfdhcp")
+        .args(["-4", "-r", "300", "-R", "1000", "-p", "3", "-o", "82,0107666c6f6f642d41", "-l", "10.80.0.2", "10.80.0.1"])
+        .output()
+        .expect("perfdhcp flood");
+    let flood_out = String::from_utf8_lossy(&flood.stdout);
+    let other = load_ns
+        .cmd("perfdhcp")
+        .args(["-4", "-r", "5", "-R", "3", "-p", "2", "-o", "82,0106706f72742d42", "-l", "10.80.0.2", "10.80.0.1"])
+        .output()
+        .expect("perfdhcp other circuit");
+    let listing = server.leases();
+    let flooded = circuit_leases(&listing, "flood-A");
+    assert!(!flooded.is_empty() && flooded.len() <= 5, "cap 5, got {}:\n{listing}\nperfdhcp:\n{flood_out}", flooded.len());
+    let other_leases = circuit_leases(&listing, "port-B");
+    assert!(
+        other_leases.iter().any(|l| l.contains(" bound ")),
+        "another circuit still gets a lease:\n{listing}\n{}",
+        String::from_utf8_lossy(&other.stdout)
+    );
+    // The refusals were counted.
+    let mut server = server;
+    server.signal("TERM");
+    let stats = server.wait_for_log("dhcp stats", Duration::from_secs(5));
+    assert!(stats.contains("circuit_id_cap="), "{stats}");
+}

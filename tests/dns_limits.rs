@@ -1,0 +1,171 @@
+//! Response rate limiting and TCP connection caps, against the real binary.
+//! Floods come from loopback addresses (127.0.5.0/24) and stop by themselves.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::dig::dig;
+use common::{Headend, free_port, require, workspace_root};
+
+fn start(extra: &str) -> (Headend, u16) {
+    require("dig");
+    let port = free_port();
+    let zone = workspace_root().join("tests/data/dns/e2e.test.zone");
+    let h = Headend::start(&format!(
+        "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n{extra}\n\
+         [[dns.zone]]\norigin = \"e2e.test\"\nfile = \"{}\"\n",
+        zone.display()
+    ));
+    (h, port)
+}
+
+fn query(id: u16, name: &str) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+#[test]
+fn rrl_limits_a_flooding_prefix_and_spares_other_clients() {
+    let (_h, port) = start(
+        "tcp_max_connections_per_client = 64\n[dns.rrl]\nresponses_per_second = 20\nslip = 2\n",
+    );
+    // 20 flooding sources in one /24.
+    let flooders: Vec<UdpSocket> = (1..=20)
+        .map(|i| {
+            let s = UdpSocket::bind(("127.0.5.".to_owned() + &i.to_string(), 0)).expect("bind");
+            s.set_nonblocking(true).expect("nonblocking");
+            s
+        })
+        .collect();
+    let legit = UdpSocket::bind("127.0.9.1:0").expect("bind legit");
+    legit
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let q = query(7, "www.e2e.test");
+    let (mut full, mut truncated, mut legit_ok, mut legit_sent) = (0, 0, 0, 0);
+    let mut buf = [0u8; 1500];
+    let start = Instant::now();
+    let mut round = 0u32;
+    // 2 seconds, bounded at 200 rounds of 20 packets.
+    while start.elapsed() < Duration::from_secs(2) && round < 200 {
+        round += 1;
+        for s in &flooders {
+            let _ = s.send_to(&q, ("127.0.0.1", port));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        for s in &flooders {
+            while let Ok((n, _)) = s.recv_from(&mut buf) {
+                if n >= 12 && buf[2] & 0x02 != 0 {
+                    truncated += 1;
+                } else if n >= 12 {
+                    full += 1;
+                }
+            }
+        }
+        // The legitimate client (another /24) asks 5 times a second.
+        if round % 20 == 0 {
+            legit_sent += 1;
+            legit.send_to(&query(9, "www.e2e.test"), ("127.0.0.1", port)).expect("send");
+            if let Ok((n, _)) = legit.recv_from(&mut buf) {
+                if n > 12 && buf[2] & 0x02 == 0 && buf[7] == 1 {
+                    legit_ok += 1;
+                }
+            }
+        }
+    }
+    let sent = round * 20;
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "flood: {sent} sent in {secs:.1}s, {full} full answers, {truncated} truncated; legit {legit_ok}/{legit_sent}"
+    );
+    // Rate 20/s plus the initial burst of 20, with a little slack for timing.
+    let allowed = (20.0 * secs + 20.0 + 10.0) as u32;
+    assert!(full <= allowed, "{full} full answers exceed the limit {allowed}");
+    assert!(full >= 20, "the prefix should still get its rate: {full}");
+    assert!(truncated > 0, "slip should send some truncated answers");
+    // slip = 2: every second limited response is truncated, the others dropped.
+    let limited = sent - full;
+    let dropped = limited - truncated;
+    assert!(
+        truncated.abs_diff(limited / 2) <= 20,
+        "{truncated} truncated of {limited} limited"
+    );
+    assert!(dropped >= limited / 2 - 20, "{dropped} dropped of {limited} limited");
+    assert!(
+        legit_ok * 100 >= legit_sent * 99,
+        "legitimate client got {legit_ok}/{legit_sent}"
+    );
+}
+
+#[test]
+fn a_slipped_answer_makes_dig_retry_over_tcp() {
+    let (_h, port) =
+        start("[dns.rrl]\nresponses_per_second = 1\nslip = 1\n");
+    // Use up the prefix's budget, then ask with dig from the same /24.
+    let s = UdpSocket::bind("127.0.6.1:0").expect("bind");
+    for i in 0..10 {
+        s.send_to(&query(i, "www.e2e.test"), ("127.0.0.1", port)).expect("send");
+    }
+    let out = Command::new("dig")
+        .args(["-b", "127.0.6.2", "@127.0.0.1", "-p", &port.to_string(), "+time=2", "+tries=2"])
+        .args(["www.e2e.test", "A"])
+        .output()
+        .expect("dig");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Truncated, retrying in TCP mode"), "{text}");
+    assert!(text.contains("192.0.2.80"), "{text}");
+}
+
+#[test]
+fn tcp_connections_are_capped_per_client() {
+    let (_h, port) = start("tcp_max_connections_per_client = 4\ntcp_idle_timeout_secs = 30\n");
+    let held: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut extra = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    extra
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let q = query(1, "www.e2e.test");
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&q);
+    let _ = extra.write_all(&framed);
+    let mut buf = [0u8; 512];
+    let n = extra.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "a fifth connection from one client must be closed");
+    // Another client address is still served over TCP.
+    let other = Command::new("dig")
+        .args(["-b", "127.0.0.2", "@127.0.0.1", "-p", &port.to_string(), "+tcp", "+short"])
+        .args(["www.e2e.test", "A"])
+        .output()
+        .expect("dig");
+    assert_eq!(String::from_utf8_lossy(&other.stdout).trim(), "192.0.2.80");
+    drop(held);
+    // Once they are gone, the first client is served again.
+    std::thread::sleep(Duration::from_millis(300));
+    let again = dig(port, "www.e2e.test", "A", &["+tcp"]);
+    assert_eq!(again.answer_rdata("A"), vec!["192.0.2.80"]);
+}
+
+#[test]
+fn idle_tcp_connections_are_closed() {
+    let (_h, port) = start("tcp_idle_timeout_secs = 1\n");
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let n = c.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
