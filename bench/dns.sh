@@ -147,7 +147,8 @@ descendants() { # pid -> the pid and all its descendants (NSD serves from forked
 cpu_ticks() { # pid -> utime+stime of all threads of the process and its descendants
   local total=0 p
   for p in $(descendants "$1"); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    # Fields after "pid (comm) ": comm may hold spaces ("nsd: main"), so cut it off first.
+    total=$((total + $(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0)))
   done
   echo "$total"
 }

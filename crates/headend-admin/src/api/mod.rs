@@ -8,7 +8,7 @@
 mod auth;
 mod dhcp;
 pub mod openapi;
-mod users;
+pub(crate) mod users;
 mod zones;
 
 use std::net::{IpAddr, SocketAddr};

@@ -104,12 +104,12 @@ pub(crate) struct NewUser {
 }
 
 /// Checks a user name: 1-64 characters of `[A-Za-z0-9._@-]`.
-pub fn valid_username(name: &str) -> bool {
+pub(crate) fn valid_username(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
 }
 
 /// The minimum password length accepted.
-pub const MIN_PASSWORD_LEN: usize = 8;
+pub(crate) const MIN_PASSWORD_LEN: usize = 8;
 
 /// POST /api/v1/users.
 pub(crate) async fn add(State(app): State<Shared>, caller: Caller, body: Result<Json<NewUser>, JsonRejection>) -> Result<Response, ApiError> {

@@ -4,8 +4,11 @@
 //! and `kzonecheck` do, and returns every problem as a [`Finding`] that points
 //! at the file and line of the offending record. Errors keep a zone from
 //! loading (the previous version keeps serving); warnings are logged.
-//! Mail-authentication lint (SPF, DMARC, DKIM) is not part of these checks.
+//! The mail-authentication lint ([`mailauth`]: SPF, DMARC, DKIM) runs as part
+//! of them; [`check_zone_with`] lets it follow SPF includes into the other
+//! served zones.
 
+mod mailauth;
 #[cfg(test)]
 mod tests;
 
@@ -63,7 +66,15 @@ impl fmt::Display for Finding {
 }
 
 /// Runs every zone check on a parsed zone and returns the findings, errors first.
+/// Names in other zones count as unknown (see [`check_zone_with`]).
 pub fn check_zone(zone: &ParsedZone) -> Vec<Finding> {
+    check_zone_with(zone, &[])
+}
+
+/// Runs every zone check on a parsed zone, looking up names outside it (SPF
+/// include/redirect chains, DMARC report authorisations) in `others`, the
+/// other served zones. Returns the findings, errors first.
+pub fn check_zone_with(zone: &ParsedZone, others: &[&crate::zone::Zone]) -> Vec<Finding> {
     let mut c = Checker::new(zone);
     c.per_record();
     c.soa();
@@ -73,6 +84,10 @@ pub fn check_zone(zone: &ParsedZone) -> Vec<Finding> {
     c.glue();
     c.targets();
     c.duplicates_and_ttls();
+    for (rec, finding) in mailauth::check(zone, others) {
+        let order = c.index.get(&std::ptr::from_ref(rec)).copied().unwrap_or(0);
+        c.findings.push((order, finding));
+    }
     let mut findings = c.findings;
     // Errors first; within a severity, in the order of the records in the file.
     findings.sort_by_key(|(order, f)| (std::cmp::Reverse(f.severity), *order));

@@ -1,0 +1,230 @@
+//! `headend user ...` (local, on the state directory's store, works even
+//! when every admin is locked out) and `headend ctl ...` (an HTTPS client of
+//! the admin API with trust-on-first-use certificate pinning).
+
+mod ctl;
+mod pin;
+mod user;
+
+use std::net::Ipv4Addr;
+
+use clap::Subcommand;
+
+pub use ctl::run as run_ctl;
+pub use pin::{PinVerifier, client_dir};
+pub use user::run as run_user;
+
+/// `headend user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user (password from a prompt, or one line on stdin with --password-stdin).
+    Add {
+        /// The user name.
+        name: String,
+        /// viewer, operator or admin.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password (ends all their sessions).
+    Passwd {
+        /// The user name.
+        name: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users with role, lock state and last login.
+    List,
+    /// Disable a user (ends all their sessions).
+    Disable {
+        /// The user name.
+        name: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// The user name.
+        name: String,
+    },
+    /// Clear a user's failed-login lockout.
+    Unlock {
+        /// The user name.
+        name: String,
+    },
+}
+
+/// `headend ctl ...`.
+#[derive(Debug, Subcommand)]
+pub enum CtlCommand {
+    /// Log in to an admin API and keep the session (pins the server certificate on first use).
+    Login {
+        /// e.g. https://127.0.0.1:8443
+        url: String,
+        /// The user name.
+        #[arg(long)]
+        user: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Expect this SHA-256 certificate fingerprint instead of trusting on first use.
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
+    /// End this session (--all: every session of the user).
+    Logout {
+        /// End every session of the user.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Zones.
+    #[command(subcommand)]
+    Zone(ZoneCommand),
+    /// Records.
+    #[command(subcommand)]
+    Record(RecordCommand),
+    /// DHCP leases.
+    #[command(subcommand)]
+    Lease(LeaseCommand),
+    /// DHCP reservations.
+    #[command(subcommand)]
+    Reservation(ReservationCommand),
+    /// Sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+/// `headend ctl zone ...`.
+#[derive(Debug, Subcommand)]
+pub enum ZoneCommand {
+    /// List served zones with their serials.
+    List,
+    /// Show a zone's records.
+    Show {
+        /// The zone, e.g. example.test
+        zone: String,
+    },
+    /// Re-read a zone file.
+    Reload {
+        /// The zone.
+        zone: String,
+    },
+}
+
+/// `headend ctl record ...`.
+#[derive(Debug, Subcommand)]
+pub enum RecordCommand {
+    /// Replace the RRset NAME TYPE with the given RDATA values.
+    Set {
+        /// The zone.
+        zone: String,
+        /// Owner name, relative to the zone (`@` for the apex).
+        name: String,
+        /// Record type, e.g. A.
+        rtype: String,
+        /// One or more RDATA values, e.g. 192.0.2.10.
+        #[arg(required = true)]
+        rdata: Vec<String>,
+        /// TTL in seconds.
+        #[arg(long)]
+        ttl: Option<u32>,
+        /// Refuse the edit unless the zone's serial is still this one.
+        #[arg(long)]
+        serial: Option<u32>,
+    },
+    /// Delete the RRset NAME TYPE, or only the record with RDATA.
+    Delete {
+        /// The zone.
+        zone: String,
+        /// Owner name.
+        name: String,
+        /// Record type.
+        rtype: String,
+        /// Only this record.
+        rdata: Option<String>,
+        /// Refuse the edit unless the zone's serial is still this one.
+        #[arg(long)]
+        serial: Option<u32>,
+    },
+}
+
+/// `headend ctl lease ...`.
+#[derive(Debug, Subcommand)]
+pub enum LeaseCommand {
+    /// List leases.
+    List {
+        /// Only this subnet.
+        #[arg(long)]
+        subnet: Option<String>,
+    },
+    /// Release a lease now.
+    Release {
+        /// The leased address.
+        address: Ipv4Addr,
+    },
+}
+
+/// `headend ctl reservation ...`.
+#[derive(Debug, Subcommand)]
+pub enum ReservationCommand {
+    /// Reserve ADDRESS for MAC in SUBNET.
+    Add {
+        /// The DHCP subnet name.
+        subnet: String,
+        /// The client's MAC address.
+        mac: String,
+        /// The address to reserve.
+        address: Ipv4Addr,
+        /// Host name to hand out.
+        #[arg(long)]
+        hostname: Option<String>,
+    },
+    /// List reservations.
+    List,
+    /// Remove a reservation.
+    Delete {
+        /// The subnet.
+        subnet: String,
+        /// The client's MAC address.
+        mac: String,
+    },
+}
+
+/// `headend ctl session ...`.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List live sessions (yours; admins: --user NAME or --user '*').
+    List {
+        /// Whose sessions.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// End a session by id.
+    Revoke {
+        /// The session id (from `session list`).
+        id: String,
+    },
+}
+
+/// Reads a password: one line from stdin, or a prompt (twice when `confirm`).
+pub(crate) fn read_password(from_stdin: bool, confirm: bool) -> Result<String, crate::AdminError> {
+    let fail = |e: std::io::Error| crate::AdminError::Password { reason: format!("cannot read the password: {e}") };
+    let pw = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(fail)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let pw = rpassword::prompt_password("Password: ").map_err(fail)?;
+        if confirm && rpassword::prompt_password("Again: ").map_err(fail)? != pw {
+            return Err(crate::AdminError::Password { reason: "the two passwords differ".into() });
+        }
+        pw
+    };
+    if pw.chars().count() < crate::api::users::MIN_PASSWORD_LEN {
+        return Err(crate::AdminError::Password {
+            reason: format!("passwords need at least {} characters", crate::api::users::MIN_PASSWORD_LEN),
+        });
+    }
+    Ok(pw)
+}

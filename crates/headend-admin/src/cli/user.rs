@@ -1,0 +1,119 @@
+//! `headend user ...`: user management directly on the state directory's
+//! store (no server needed; the running server picks revocations up within
+//! seconds).
+
+use std::path::Path;
+
+use headend_store::Store;
+use headend_store::auth::{AuditRecord, UserRecord};
+
+use super::{UserCommand, read_password};
+use crate::api::unix_now;
+use crate::api::users::valid_username;
+use crate::config::Argon2Config;
+use crate::core::Role;
+use crate::{AdminError, password};
+
+fn audit(store: &Store, action: &str, target: &str, result: &str) {
+    let rec = AuditRecord {
+        id: 0,
+        at: unix_now(),
+        actor: "local".into(),
+        source: None,
+        action: action.into(),
+        target: Some(target.into()),
+        result: result.into(),
+        detail: None,
+    };
+    if let Err(e) = store.auth().audit_append(&rec) {
+        eprintln!("warning: cannot write the audit log: {e}");
+    }
+}
+
+fn missing(name: &str) -> AdminError {
+    AdminError::Usage { reason: format!("no user {name:?} (see `headend user list`)") }
+}
+
+/// Runs a `headend user` command on `state_dir/headend.db`.
+pub fn run(cmd: UserCommand, state_dir: &Path, argon: &Argon2Config) -> Result<(), AdminError> {
+    std::fs::create_dir_all(state_dir).map_err(|source| AdminError::File {
+        path: state_dir.to_path_buf(),
+        action: "cannot create the state directory",
+        source,
+    })?;
+    let store = Store::open_sqlite(state_dir.join("headend.db"))?;
+    let now = unix_now();
+    match cmd {
+        UserCommand::Add { name, role, password_stdin } => {
+            let role = Role::parse(&role).ok_or_else(|| AdminError::Usage {
+                reason: format!("unknown role {role:?}: use viewer, operator or admin"),
+            })?;
+            if !valid_username(&name) {
+                return Err(AdminError::Usage { reason: "user names are 1-64 characters of letters, digits and . _ @ -".into() });
+            }
+            if store.auth().user(&name)?.is_some() {
+                return Err(AdminError::Usage { reason: format!("user {name:?} exists; use `headend user passwd`") });
+            }
+            let pw = read_password(password_stdin, true)?;
+            let phc = password::hash_blocking(argon, &pw)?;
+            let added = store.auth().user_insert(&UserRecord {
+                username: name.clone(),
+                phc,
+                role: role.as_str().into(),
+                disabled: false,
+                failures: 0,
+                locked_until: 0,
+                last_login: None,
+                not_before: 0,
+                created: now,
+            })?;
+            if !added {
+                return Err(AdminError::Usage { reason: format!("user {name:?} exists") });
+            }
+            audit(&store, "user.add", &format!("{name} ({role})"), "ok");
+            println!("added {name} ({role})");
+        }
+        UserCommand::Passwd { name, password_stdin } => {
+            if store.auth().user(&name)?.is_none() {
+                return Err(missing(&name));
+            }
+            let pw = read_password(password_stdin, true)?;
+            let phc = password::hash_blocking(argon, &pw)?;
+            let ids = store.auth().user_set_password(&name, &phc, now)?.ok_or_else(|| missing(&name))?;
+            audit(&store, "user.passwd", &name, "ok");
+            println!("password of {name} changed; {} session(s) ended", ids.len());
+        }
+        UserCommand::List => {
+            println!("{:<24} {:<9} {:<9} {:<8} {}", "USER", "ROLE", "STATE", "FAILURES", "LAST LOGIN");
+            for u in store.auth().users()? {
+                let state = if u.disabled {
+                    "disabled".to_owned()
+                } else if u.locked_until > now {
+                    format!("locked {}s", u.locked_until - now)
+                } else {
+                    "active".to_owned()
+                };
+                let last = u.last_login.map_or_else(|| "never".to_owned(), |t| format!("{}s ago", now.saturating_sub(t)));
+                println!("{:<24} {:<9} {:<9} {:<8} {}", u.username, u.role, state, u.failures, last);
+            }
+        }
+        UserCommand::Disable { name } => {
+            let ids = store.auth().user_set_disabled(&name, true, now)?.ok_or_else(|| missing(&name))?;
+            audit(&store, "user.disable", &name, "ok");
+            println!("disabled {name}; {} session(s) ended", ids.len());
+        }
+        UserCommand::Enable { name } => {
+            store.auth().user_set_disabled(&name, false, now)?.ok_or_else(|| missing(&name))?;
+            audit(&store, "user.enable", &name, "ok");
+            println!("enabled {name}");
+        }
+        UserCommand::Unlock { name } => {
+            if !store.auth().user_unlock(&name)? {
+                return Err(missing(&name));
+            }
+            audit(&store, "user.unlock", &name, "ok");
+            println!("unlocked {name}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! Starting the admin API and the handle the binary keeps (SIGHUP reloads
+//! the certificate without dropping connections).
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use axum_server::tls_rustls::RustlsConfig;
+use governor::{Quota, RateLimiter};
+use headend_store::Store;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::api::{self, App, unix_now};
+use crate::config::AdminConfig;
+use crate::core::session::{Lockout, Revocations, SessionPolicy};
+use crate::core::tokens::TokenPolicy;
+use crate::password::Passwords;
+use crate::tls::{CertSource, install_crypto_provider, load_or_create_signing_key};
+use crate::AdminError;
+
+/// The handles of the other services the API manages.
+#[derive(Clone, Default)]
+pub struct Handles {
+    /// The DNS service, if enabled.
+    pub dns: Option<headend_dns::DnsHandle>,
+}
+
+/// The running admin API.
+#[derive(Clone)]
+pub struct AdminHandle {
+    tls: RustlsConfig,
+    certs: CertSource,
+    local_addr: SocketAddr,
+    server: axum_server::Handle<SocketAddr>,
+}
+
+impl std::fmt::Debug for AdminHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminHandle").field("local_addr", &self.local_addr).finish_non_exhaustive()
+    }
+}
+
+/// The admin API service.
+#[derive(Debug)]
+pub struct AdminService;
+
+fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics shows only admin metrics it sees");
+            }
+            handle
+        })
+        .clone()
+}
+
+impl AdminService {
+    /// Loads or creates the signing key and certificate in `state_dir`,
+    /// binds `config.listen`, and serves the API until the process ends.
+    pub async fn start(
+        config: AdminConfig,
+        state_dir: &Path,
+        store: Store,
+        handles: Handles,
+    ) -> Result<AdminHandle, AdminError> {
+        config.validate()?;
+        install_crypto_provider();
+        let keys = load_or_create_signing_key(state_dir)?;
+        let certs = CertSource::resolve(&config, state_dir)?;
+        let (server_config, fingerprint) = certs.server_config()?;
+        let argon = config.argon2.clone();
+        let passwords = tokio::task::spawn_blocking(move || Passwords::new(&argon))
+            .await
+            .map_err(|e| AdminError::Password { reason: e.to_string() })??;
+
+        let per_minute = NonZeroU32::new(config.limits.login_per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(config.limits.login_burst).unwrap_or(NonZeroU32::MIN);
+        let limiter = RateLimiter::dashmap(Quota::per_minute(per_minute).allow_burst(burst));
+
+        // Sessions revoked recently enough that their access tokens may still be live.
+        let now = unix_now();
+        let horizon = now.saturating_sub(config.tokens.access_ttl + config.tokens.leeway);
+        let mut revocations = Revocations::default();
+        let s2 = store.clone();
+        let (revoked, users) = tokio::task::spawn_blocking(move || {
+            Ok::<_, headend_store::StoreError>((s2.auth().families_revoked_since(horizon)?, s2.auth().users()?))
+        })
+        .await
+        .map_err(|e| AdminError::Password { reason: e.to_string() })??;
+        for f in &revoked {
+            revocations.revoke_family(&f.id, f.revoked.unwrap_or(now));
+        }
+        for u in &users {
+            if u.not_before >= horizon {
+                revocations.set_not_before(&u.username, u.not_before);
+            }
+        }
+
+        let app = Arc::new(App {
+            store,
+            dns: handles.dns,
+            keys,
+            tokens: TokenPolicy {
+                issuer: config.issuer.clone(),
+                audience: config.audience.clone(),
+                ttl: config.tokens.access_ttl,
+                leeway: config.tokens.leeway,
+            },
+            sessions: SessionPolicy {
+                absolute: config.tokens.refresh_ttl,
+                idle: config.tokens.refresh_idle,
+            },
+            lockout: Lockout {
+                after: config.limits.lockout_after,
+                base: config.limits.lockout_base,
+                max: config.limits.lockout_max,
+            },
+            passwords,
+            revocations: RwLock::new(revocations),
+            limiter,
+            metrics: prometheus(),
+            config: config.clone(),
+        });
+
+        let listener = std::net::TcpListener::bind(config.listen).map_err(|source| AdminError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let local_addr = listener.local_addr().map_err(|source| AdminError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        listener.set_nonblocking(true).map_err(|source| AdminError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let tls = RustlsConfig::from_config(server_config);
+        let server = axum_server::Handle::new();
+        let mut srv = axum_server::tls_rustls::from_tcp_rustls(listener, tls.clone())
+            .map_err(|source| AdminError::Bind {
+                addr: config.listen,
+                source,
+            })?
+            .handle(server.clone());
+        srv.http_builder().http1().keep_alive(true);
+        let router = api::router(Arc::clone(&app));
+        tokio::spawn(async move {
+            if let Err(e) = srv.serve(router.into_make_service_with_connect_info::<SocketAddr>()).await {
+                tracing::error!("admin API server stopped: {e}");
+            }
+        });
+
+        // Prune the per-address rate-limiter state now and then.
+        let weak = Arc::downgrade(&app);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let Some(app) = weak.upgrade() else { break };
+                app.limiter.retain_recent();
+                app.revoke_in_cache(&[], None);
+            }
+        });
+
+        tracing::info!(
+            listen = %local_addr,
+            cert = %certs.cert.display(),
+            sha256_fingerprint = %fingerprint,
+            "admin API listening (HTTPS only)"
+        );
+        Ok(AdminHandle {
+            tls,
+            certs,
+            local_addr,
+            server,
+        })
+    }
+}
+
+impl AdminHandle {
+    /// The bound address (useful when `listen` has port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Re-reads the certificate and key (SIGHUP). New handshakes use them;
+    /// open connections continue. On error the old certificate stays.
+    /// Returns the new certificate's SHA-256 fingerprint.
+    pub fn reload_tls(&self) -> Result<String, AdminError> {
+        let (config, fingerprint) = self.certs.server_config()?;
+        self.tls.reload_from_config(config);
+        tracing::info!(cert = %self.certs.cert.display(), sha256_fingerprint = %fingerprint, "admin TLS certificate reloaded");
+        Ok(fingerprint)
+    }
+
+    /// Stops accepting connections and closes open ones gracefully.
+    pub fn stop(&self) {
+        self.server.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+    }
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""A relay-agent-style DHCP load client for the crash test: sends DISCOVER and
+REQUEST for sequential MACs (giaddr = its own address), and prints every
+OFFER and ACK it receives as `OFFER|ACK mac address`, flushed at once, so the
+test knows exactly which addresses the server acknowledged.
+
+usage: relay_client.py LOCAL_ADDR SERVER_ADDR FIRST_INDEX COUNT SECONDS
+Bounded: stops after COUNT clients or SECONDS, whichever comes first.
+"""
+import socket, struct, sys, time
+
+local, server, first, count, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind((local, 67))
+sock.settimeout(0.02)
+giaddr = socket.inet_aton(local)
+
+def mac(i):
+    return bytes([0x02, 0xcc]) + struct.pack(">I", i)
+
+def packet(kind, i, opts=b""):
+    head = struct.pack(">BBBBIHH4s4s4s4s", 1, 1, 6, 1, i, 0, 0, b"\0" * 4, b"\0" * 4, b"\0" * 4, giaddr)
+    return head + mac(i) + b"\0" * 10 + b"\0" * 192 + b"\x63\x82\x53\x63" + bytes([53, 1, kind]) + opts + b"\xff"
+
+def options(data):
+    out, rest = {}, data[240:]
+    while rest:
+        c = rest[0]
+        if c == 0:
+            rest = rest[1:]
+            continue
+        if c == 255 or len(rest) < 2:
+            break
+        out[c] = rest[2:2 + rest[1]]
+        rest = rest[2 + rest[1]:]
+    return out
+
+deadline = time.time() + seconds
+nxt, end, outstanding = first, first + count, {}
+while time.time() < deadline and (nxt < end or outstanding):
+    now = time.time()
+    for i, t in list(outstanding.items()):
+        if now - t > 1.0:
+            del outstanding[i]
+    while nxt < end and len(outstanding) < 32:
+        try:
+            sock.sendto(packet(1, nxt), (server, 67))
+        except OSError:
+            break
+        outstanding[nxt] = now
+        nxt += 1
+    try:
+        data, _ = sock.recvfrom(2048)
+    except (socket.timeout, OSError):
+        continue
+    if len(data) < 240:
+        continue
+    xid = struct.unpack(">I", data[4:8])[0]
+    yiaddr = socket.inet_ntoa(data[16:20])
+    opts = options(data)
+    kind = opts.get(53, b"\0")[0]
+    m = ":".join("%02x" % b for b in data[28:34])
+    if kind == 2 and xid in outstanding:
+        print("OFFER", m, yiaddr, flush=True)
+        sid = opts.get(54, b"")
+        sock.sendto(packet(3, xid, bytes([54, 4]) + sid + bytes([50, 4]) + data[16:20]), (server, 67))
+        outstanding[xid] = time.time()
+    elif kind == 5:
+        print("ACK", m, yiaddr, flush=True)
+        outstanding.pop(xid, None)
