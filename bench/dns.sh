@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-15}
 ROUNDS=${ROUNDS:-1}
 PROTOS=${PROTOS:-udp}
+SERVERS=${SERVERS:-headend knot nsd}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 HZ=$(getconf CLK_TCK)
@@ -204,7 +205,7 @@ run_one() { # server proto
 echo "zone: $(grep -vc '^\$' "$zone") records; dnsperf -c 4 -q 500 -T 1 -l $DURATION; server CPU $SERVER_CPU, client CPU $CLIENT_CPU"
 for round in $(seq 1 "$ROUNDS"); do
   for proto in $PROTOS; do
-    for server in headend knot nsd; do
+    for server in $SERVERS; do
       run_one "$server" "$proto"
     done
   done

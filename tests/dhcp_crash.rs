@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::dhcp::{Netns, Proc, lease_line, veth};
+use common::dhcp::{Netns, Proc, veth};
 use common::{Headend, workspace_root};
 
 /// Runs the capture client in `ns`; returns (OFFERs, ACKs) as (mac, address).
@@ -90,8 +90,9 @@ pools = ["10.82.1.0-10.82.100.255"]
     let server = Headend::spawn_in_netns(&server_ns, dir, config_path);
     let listing = server.leases();
     let acked: HashMap<String, String> = acks.iter().map(|(m, ip)| (ip.clone(), m.clone())).collect();
+    let rows: HashMap<&str, &str> = listing.lines().filter_map(|l| Some((l.split_whitespace().next()?, l))).collect();
     for (ip, mac) in &acked {
-        let line = lease_line(&listing, ip).unwrap_or_else(|| panic!("ACKed {ip} ({mac}) lost in the crash"));
+        let line = rows.get(ip.as_str()).copied().unwrap_or_else(|| panic!("ACKed {ip} ({mac}) lost in the crash"));
         assert!(line.contains(mac.as_str()) && line.contains(" bound "), "ACKed {ip} to {mac}, store has: {line}");
     }
     // New clients after the restart are never given an ACKed address.

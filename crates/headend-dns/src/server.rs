@@ -287,7 +287,8 @@ async fn serve_tcp(
 }
 
 /// RFC 1035 §4.2.2 / RFC 7766: two-byte length-prefixed messages, several per
-/// connection, closed after `idle` without a request.
+/// connection and pipelined (every complete request in a read is answered,
+/// and the answers go out in one write), closed after `idle` without a request.
 async fn serve_tcp_connection(
     mut stream: TcpStream,
     catalog: &ArcSwap<Catalog>,
@@ -295,35 +296,46 @@ async fn serve_tcp_connection(
     stats: &DnsStats,
 ) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
-    let mut buf = vec![0u8; 65535];
-    let mut out = Vec::with_capacity(4096);
+    let mut inbuf = vec![0u8; 2 * 65537];
+    let mut filled = 0;
+    let mut out = Vec::with_capacity(16384);
     let mut body = Vec::with_capacity(4096);
     let mut cache = AnswerCache::with_capacity(256);
     loop {
-        let mut len = [0u8; 2];
-        match tokio::time::timeout(idle, stream.read_exact(&mut len)).await {
+        let mut start = 0;
+        out.clear();
+        while let Some(len) = inbuf
+            .get(start..start + 2)
+            .filter(|_| start + 2 <= filled)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        {
+            if filled - start - 2 < len {
+                break;
+            }
+            let request = &inbuf[start + 2..start + 2 + len];
+            start += 2 + len;
+            stats.tcp_queries.fetch_add(1, Ordering::Relaxed);
+            if !cache.respond(&catalog.load(), request, Transport::Tcp, &mut body) {
+                continue;
+            }
+            let Ok(rlen) = u16::try_from(body.len()) else {
+                continue;
+            };
+            out.extend_from_slice(&rlen.to_be_bytes());
+            out.extend_from_slice(&body);
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+        }
+        inbuf.copy_within(start..filled, 0);
+        filled -= start;
+        let n = match tokio::time::timeout(idle, stream.read(&mut inbuf[filled..])).await {
             Err(_) => return Ok(()),
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Ok(r) => r?,
         };
-        let len = usize::from(u16::from_be_bytes(len));
-        let Some(request) = buf.get_mut(..len) else {
+        if n == 0 {
             return Ok(());
-        };
-        tokio::time::timeout(idle, stream.read_exact(request))
-            .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "idle"))??;
-        stats.tcp_queries.fetch_add(1, Ordering::Relaxed);
-        out.clear();
-        out.extend_from_slice(&[0, 0]);
-        if !cache.respond(&catalog.load(), request, Transport::Tcp, &mut body) {
-            continue;
         }
-        let Ok(rlen) = u16::try_from(body.len()) else {
-            continue;
-        };
-        out[..2].copy_from_slice(&rlen.to_be_bytes());
-        out.extend_from_slice(&body);
-        stream.write_all(&out).await?;
+        filled += n;
     }
 }

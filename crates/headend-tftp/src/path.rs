@@ -172,8 +172,8 @@ fn errno_abort(e: Errno) -> Abort {
 }
 
 /// Opens `relative` (from [`normalize`]) beneath `root` for reading; refuses
-/// anything that is not a regular file.
-pub fn open_beneath(root: &File, root_path: &Path, relative: &str) -> Result<File, Abort> {
+/// anything that is not a regular file. Returns the file and its size.
+pub fn open_beneath(root: &File, root_path: &Path, relative: &str) -> Result<(File, u64), Abort> {
     let how = OpenHow::new()
         .flags(OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY)
         .mode(Mode::empty())
@@ -189,7 +189,7 @@ pub fn open_beneath(root: &File, root_path: &Path, relative: &str) -> Result<Fil
     if !meta.is_file() {
         return Err(refuse(ErrorCode::AccessViolation, "not a regular file"));
     }
-    Ok(file)
+    Ok((file, meta.len()))
 }
 
 /// Fallback for kernels without openat2: canonicalise and check the prefix.
@@ -329,7 +329,7 @@ mod tests {
             open_beneath(&fd, &root, "out").unwrap_err().code,
             ErrorCode::AccessViolation
         );
-        assert!(open_beneath(&fd, &root, "in").is_ok());
+        assert_eq!(open_beneath(&fd, &root, "in").unwrap().1, 1);
         assert_eq!(
             open_beneath(&fd, &root, "missing").unwrap_err().code,
             ErrorCode::FileNotFound

@@ -32,6 +32,8 @@ use crate::{TftpError, netascii};
 
 /// Largest file served in netascii mode (it is translated in memory).
 const MAX_NETASCII: u64 = 16 * 1024 * 1024;
+/// Files up to this size are read into memory in one go when the request arrives.
+const SMALL_FILE: u64 = 64 * 1024;
 
 /// Counters of the running service.
 #[derive(Debug, Default)]
@@ -407,9 +409,7 @@ fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpA
         Err(a) => return refuse(shared, local, peer, &shown, &a),
     };
     // RFC 1350 §4: each transfer gets a new port (TID) on the server side.
-    let sock = std::net::UdpSocket::bind(SocketAddr::new(local, 0))
-        .and_then(|s| s.set_nonblocking(true).map(|()| s))
-        .and_then(UdpSocket::from_std);
+    let sock = transfer_socket(local);
     let sock = match sock {
         Ok(s) => s,
         Err(e) => {
@@ -429,6 +429,18 @@ fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpA
         Arc::clone(shared),
         slot,
     ));
+}
+
+/// A non-blocking UDP socket on `local`, port chosen by the kernel (the new TID).
+fn transfer_socket(local: IpAddr) -> std::io::Result<UdpSocket> {
+    let addr = SocketAddr::new(local, 0);
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM.nonblocking().cloexec(),
+        None,
+    )?;
+    sock.bind(&addr.into())?;
+    UdpSocket::from_std(sock.into())
 }
 
 /// Allow-list, rate and concurrency checks; reserves a transfer slot.
@@ -506,12 +518,15 @@ fn prepare_read(
                 }
             }
             None => {
-                let file = path::open_beneath(&shared.root_fd, &shared.root, &rel)?;
-                let len = file
-                    .metadata()
-                    .map_err(|e| abort(ErrorCode::NotDefined, format!("cannot stat: {e}")))?
-                    .len();
+                let (file, len) = path::open_beneath(&shared.root_fd, &shared.root, &rel)?;
                 match req.mode {
+                    // Small files (modem configs) are read at once and closed.
+                    Mode::Octet if len <= SMALL_FILE => {
+                        let mut data = vec![0u8; len as usize];
+                        let n = FileSource { file, len }.read_at(0, &mut data)?;
+                        data.truncate(n);
+                        Box::new(data)
+                    }
                     Mode::Octet => Box::new(FileSource { file, len }),
                     Mode::Netascii => {
                         if len > MAX_NETASCII {

@@ -121,6 +121,8 @@ pub struct Transfer {
     confirmed: bool,
     timing: Timing,
     deadline: Instant,
+    /// Reused buffer for one window's bytes.
+    scratch: Vec<u8>,
 }
 
 impl Transfer {
@@ -152,6 +154,7 @@ impl Transfer {
                 max_retries,
             },
             deadline: now,
+            scratch: Vec::new(),
         }
     }
 
@@ -261,25 +264,30 @@ impl Transfer {
         let window = if self.confirmed { self.window } else { 1 };
         let first = self.acked + 1;
         let last = (self.acked + window).min(self.total);
-        let mut datagrams = Vec::with_capacity((last + 1 - first) as usize);
-        for block in first..=last {
-            let mut dg = Vec::with_capacity(4 + self.blksize);
-            packet::data_header(&mut dg, block as u16);
-            dg.resize(4 + self.blksize, 0);
-            let offset = (block - 1) * self.blksize as u64;
-            match self.source.read_at(offset, &mut dg[4..]) {
-                Ok(n) => dg.truncate(4 + n),
-                Err(abort) => {
-                    return Step::Fail {
-                        datagrams: vec![packet::error(abort.code, &abort.message)],
-                        error: TftpError::Refused {
-                            peer: self.peer,
-                            code: abort.code as u16,
-                            message: abort.message,
-                        },
-                    };
-                }
+        // One read for the whole window (one pread instead of one per block).
+        let start = (first - 1) * self.blksize as u64;
+        let want = ((last + 1 - first) as usize) * self.blksize;
+        self.scratch.resize(want, 0);
+        let got = match self.source.read_at(start, &mut self.scratch) {
+            Ok(n) => n,
+            Err(abort) => {
+                return Step::Fail {
+                    datagrams: vec![packet::error(abort.code, &abort.message)],
+                    error: TftpError::Refused {
+                        peer: self.peer,
+                        code: abort.code as u16,
+                        message: abort.message,
+                    },
+                };
             }
+        };
+        let mut datagrams = Vec::with_capacity((last + 1 - first) as usize);
+        for (i, block) in (first..=last).enumerate() {
+            let from = (i * self.blksize).min(got);
+            let to = (from + self.blksize).min(got);
+            let mut dg = Vec::with_capacity(4 + to - from);
+            packet::data_header(&mut dg, block as u16);
+            dg.extend_from_slice(self.scratch.get(from..to).unwrap_or_default());
             datagrams.push(dg);
         }
         self.sent_upto = last;
