@@ -22,7 +22,7 @@ for p in dnsperf knotd nsd taskset; do
   command -v "$p" >/dev/null || { echo "missing $p: apt-get install dnsperf knot nsd util-linux" >&2; exit 1; }
 done
 
-cargo build --release -p headend >&2
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p headend >&2
 HEADEND=$PWD/target/release/headend
 
 work=$(mktemp -d /tmp/headend-bench-dns.XXXXXX)

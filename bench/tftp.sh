@@ -78,23 +78,24 @@ max_windowsize = 64
 client_rate = 0.0
 max_transfers_per_client = 1024
 EOF
+declare -A SPID
 taskset -c "$SERVER_CPU" "$HEADEND" serve --config "$work/headend.toml" 2> "$work/headend.log" &
-pids+=($!)
+pids+=($!); SPID[headend]=$!
 
 PORT[tftpd-hpa]=$(free_port)
 taskset -c "$SERVER_CPU" in.tftpd -L -u root -s "$root" -a "127.0.0.1:${PORT[tftpd-hpa]}" 2> "$work/tftpd.log" &
-pids+=($!)
+pids+=($!); SPID[tftpd-hpa]=$!
 
 PORT[atftpd]=$(free_port)
 taskset -c "$SERVER_CPU" "$ATFTPD" --daemon --no-fork --user root.root --port "${PORT[atftpd]}" \
   --bind-address 127.0.0.1 --maxthread 200 --logfile /dev/null "$root" 2> "$work/atftpd.log" &
-pids+=($!)
+pids+=($!); SPID[atftpd]=$!
 
 PORT[dnsmasq]=69
 taskset -c "$SERVER_CPU" dnsmasq --no-daemon --conf-file=/dev/null --port=0 --enable-tftp \
   --tftp-root="$root" --listen-address=127.0.0.1 --bind-interfaces --user=root \
   --tftp-max=200 --pid-file= --log-facility="$work/dnsmasq.log" 2>> "$work/dnsmasq.log" &
-pids+=($!)
+pids+=($!); SPID[dnsmasq]=$!
 
 SERVERS=(headend tftpd-hpa atftpd dnsmasq)
 sleep 1
@@ -119,18 +120,36 @@ ROWS=(
   "small files/s blk 1468|small|1468|1"
 )
 
-declare -A RES P99
-run_one() { # server kind blksize window -> prints the value or "fail"
-  local s=$1 kind=$2 blk=$3 win=$4 out
+HZ=$(getconf CLK_TCK)
+# CPU ticks of a server: its own (all threads) and its reaped children's
+# (in.tftpd forks a process per transfer).
+cpu_ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
+
+declare -A RES EFF
+run_one() { # server kind blksize window -> prints "value/p99/efficiency" or "fail"
+  local s=$1 kind=$2 blk=$3 win=$4 out t0 t1 eff
+  t0=$(cpu_ticks "${SPID[$s]}")
   if [ "$kind" = big ]; then
     out=$(timeout 120 taskset -c "$CLIENT_CPU" "$CLIENT" big "127.0.0.1:${PORT[$s]}" big.bin "$root/big.bin" "$blk" "$win" || true)
-    sed -n 's/.*mbps=\([0-9.]*\).*/\1/p' <<< "$out" | grep . || echo fail
   else
     out=$(timeout 120 taskset -c "$CLIENT_CPU" "$CLIENT" small "127.0.0.1:${PORT[$s]}" cfg/ "$root/cfg" "$SMALL_COUNT" "$PARALLEL" "$blk" || true)
+  fi
+  sleep 0.2  # let in.tftpd reap its children
+  t1=$(cpu_ticks "${SPID[$s]}")
+  local ticks=$((t1 - t0)); [ "$ticks" -lt 1 ] && ticks=1
+  if [ "$kind" = big ]; then
+    local mbps
+    mbps=$(sed -n 's/.*mbps=\([0-9.]*\).*/\1/p' <<< "$out")
+    [ -z "$mbps" ] && { echo fail; return; }
+    eff=$(awk -v t="$ticks" -v hz="$HZ" 'BEGIN { printf "%.0f", 67.108864 / (t / hz) }')
+    echo "$mbps/-/$eff"
+  else
     local rate p99
     rate=$(sed -n 's/.*files_per_sec=\([0-9.]*\).*/\1/p' <<< "$out")
     p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<< "$out")
-    if [ -n "$rate" ]; then echo "$rate/$p99"; else echo fail; fi
+    [ -z "$rate" ] && { echo fail; return; }
+    eff=$(awk -v t="$ticks" -v hz="$HZ" -v n="$SMALL_COUNT" 'BEGIN { printf "%.0f", n / (t / hz) }')
+    echo "$rate/$p99/$eff"
   fi
 }
 
@@ -143,6 +162,7 @@ for round in $(seq 1 "$ROUNDS"); do
     for s in "${order[@]}"; do
       v=$(run_one "$s" "$kind" "$blk" "$win")
       RES["$name|$s"]+="$v "
+      EFF["$name|$s"]+="$(cut -d/ -f3 <<< "$v") "
       echo "round $round  $name  $s: $v" >&2
     done
   done
@@ -168,7 +188,7 @@ for row in "${ROWS[@]}"; do
     p99s=()
     for v in ${RES["$name|$s"]}; do
       vals+=("${v%%/*}")
-      [ "$kind" = small ] && [ "$v" != fail ] && p99s+=("${v##*/}")
+      [ "$kind" = small ] && [ "$v" != fail ] && p99s+=("$(cut -d/ -f2 <<< "$v")")
     done
     m=$(median "${vals[@]}")
     MED[$s]=$m
@@ -181,6 +201,29 @@ for row in "${ROWS[@]}"; do
   done
   if [ "${MED[headend]}" != fail ] && [ "$best" != 0 ]; then
     ratio=$(awk -v a="${MED[headend]}" -v b="$best" 'BEGIN { printf "%.2f", a / b }')
+  else
+    ratio=n/a
+  fi
+  echo "$line ${ratio}x |"
+done
+
+printf '\nServer CPU efficiency (MB per server CPU-second, or files per server CPU-second; utime+stime\nof the server and its reaped children over each run, 10 ms ticks):\n\n'
+printf '| row | headend | tftpd-hpa | atftpd | dnsmasq | headend / best anchor |\n|---|---:|---:|---:|---:|---:|\n'
+for row in "${ROWS[@]}"; do
+  IFS='|' read -r name kind blk win <<< "$row"
+  line="| $name |"
+  best=0
+  hm=fail
+  for s in "${SERVERS[@]}"; do
+    m=$(median ${EFF["$name|$s"]})
+    line+=" $m |"
+    [ "$s" = headend ] && hm=$m
+    if [ "$s" != headend ] && [ "$m" != fail ] && [ -n "$m" ]; then
+      best=$(awk -v a="$best" -v b="$m" 'BEGIN { print (b > a) ? b : a }')
+    fi
+  done
+  if [ "$hm" != fail ] && [ -n "$hm" ] && [ "$best" != 0 ]; then
+    ratio=$(awk -v a="$hm" -v b="$best" 'BEGIN { printf "%.2f", a / b }')
   else
     ratio=n/a
   fi

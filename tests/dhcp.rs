@@ -7,17 +7,35 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Headend, run};
 use common::dhcp::{Netns, Proc, field, hook_script, lease_line, veth, wait_line};
+use common::{Headend, run};
 
 const UDHCPC_VARS: &[&str] = &[
-    "ip", "subnet", "router", "dns", "serverid", "lease", "hostname", "tftp", "bootfile", "boot_file",
-    "siaddr", "timezone", "opt4", "opt7", "interface", "mask",
+    "ip",
+    "subnet",
+    "router",
+    "dns",
+    "serverid",
+    "lease",
+    "hostname",
+    "tftp",
+    "bootfile",
+    "boot_file",
+    "siaddr",
+    "timezone",
+    "opt4",
+    "opt7",
+    "interface",
+    "mask",
 ];
 
 /// A udhcpc hook that logs its variables and puts the leased address on the
 /// interface (renewals and releases are sent from it, by unicast).
-fn configuring_hook(dir: &std::path::Path, name: &str, out: &std::path::Path) -> std::path::PathBuf {
+fn configuring_hook(
+    dir: &std::path::Path,
+    name: &str,
+    out: &std::path::Path,
+) -> std::path::PathBuf {
     let hook = hook_script(dir, &format!("{name}.sh"), out, UDHCPC_VARS);
     let text = std::fs::read_to_string(&hook).expect("hook");
     let text = text.replace(
@@ -105,14 +123,33 @@ impl Lab {
         let status = self
             .client
             .cmd("udhcpc")
-            .args(["-i", &self.ciface, "-q", "-f", "-n", "-t", "3", "-T", "1", "-s"])
+            .args([
+                "-i",
+                &self.ciface,
+                "-q",
+                "-f",
+                "-n",
+                "-t",
+                "3",
+                "-T",
+                "1",
+                "-s",
+            ])
             .arg(&hook)
             .args(extra)
             .output()
             .expect("run udhcpc");
         let text = std::fs::read_to_string(&out).unwrap_or_default();
-        let bound = text.lines().find(|l| l.starts_with("bound")).map(str::to_owned);
-        assert_eq!(status.status.success(), bound.is_some(), "udhcpc: {text}\n{}", String::from_utf8_lossy(&status.stderr));
+        let bound = text
+            .lines()
+            .find(|l| l.starts_with("bound"))
+            .map(str::to_owned);
+        assert_eq!(
+            status.status.success(),
+            bound.is_some(),
+            "udhcpc: {text}\n{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
         bound
     }
 }
@@ -130,7 +167,10 @@ fn udhcpc_gets_a_lease_with_the_subnet_options_and_it_is_listed() {
     assert_eq!(field(&bound, "lease"), "86400");
     assert_eq!(field(&bound, "siaddr"), "10.77.0.5");
     let line = lease_line(&server.leases(), "10.77.0.100").expect("listed");
-    assert!(line.contains("02:aa:00:00:00:01") && line.contains("bound") && line.contains("lan"), "{line}");
+    assert!(
+        line.contains("02:aa:00:00:00:01") && line.contains("bound") && line.contains("lan"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -140,11 +180,33 @@ fn dhclient_gets_a_lease() {
     let _server = Headend::start_in_netns(&lab.server, &config(&lab.siface, POOL));
     let dir = lab.work.path();
     let out = dir.join("dhclient.out");
-    let hook = hook_script(dir, "dhclient.sh", &out, &["new_ip_address", "new_routers", "new_domain_name_servers", "new_domain_name"]);
+    let hook = hook_script(
+        dir,
+        "dhclient.sh",
+        &out,
+        &[
+            "new_ip_address",
+            "new_routers",
+            "new_domain_name_servers",
+            "new_domain_name",
+        ],
+    );
     let conf = dir.join("dhclient.conf");
-    std::fs::write(&conf, "request subnet-mask, routers, domain-name-servers, domain-name;\n").expect("conf");
+    std::fs::write(
+        &conf,
+        "request subnet-mask, routers, domain-name-servers, domain-name;\n",
+    )
+    .expect("conf");
     let mut cmd = lab.client.cmd("dhclient");
-    cmd.args(["-4", "-d", "-1", "-cf"]).arg(&conf).arg("-sf").arg(&hook).arg("-lf").arg(dir.join("leases")).arg("-pf").arg(dir.join("pid")).arg(&lab.ciface);
+    cmd.args(["-4", "-d", "-1", "-cf"])
+        .arg(&conf)
+        .arg("-sf")
+        .arg(&hook)
+        .arg("-lf")
+        .arg(dir.join("leases"))
+        .arg("-pf")
+        .arg(dir.join("pid"))
+        .arg(&lab.ciface);
     let _client = Proc::spawn(cmd, false);
     let line = wait_line(&out, "BOUND", Duration::from_secs(30)).expect("dhclient BOUND");
     assert_eq!(field(&line, "new_ip_address"), "10.77.0.100");
@@ -160,13 +222,22 @@ fn dhcpcd_gets_a_lease() {
     let _server = Headend::start_in_netns(&lab.server, &config(&lab.siface, POOL));
     let dir = lab.work.path();
     let out = dir.join("dhcpcd.out");
-    let hook = hook_script(dir, "dhcpcd.sh", &out, &["new_ip_address", "new_routers", "new_domain_name_servers"]);
+    let hook = hook_script(
+        dir,
+        "dhcpcd.sh",
+        &out,
+        &["new_ip_address", "new_routers", "new_domain_name_servers"],
+    );
     let conf = dir.join("dhcpcd.conf");
     std::fs::write(&conf, "option routers, domain_name_servers\n").expect("conf");
     // dhcpcd -T may crash after its hook and leave privsep helpers: run it in
     // its own process group and stop that group.
     let mut cmd = lab.client.cmd("dhcpcd");
-    cmd.args(["-4", "-T", "-t", "20", "-f"]).arg(&conf).arg("-c").arg(&hook).arg(&lab.ciface);
+    cmd.args(["-4", "-T", "-t", "20", "-f"])
+        .arg(&conf)
+        .arg("-c")
+        .arg(&hook)
+        .arg(&lab.ciface);
     let _client = Proc::spawn(cmd, true);
     let line = wait_line(&out, "TEST", Duration::from_secs(30)).expect("dhcpcd TEST hook");
     assert_eq!(field(&line, "new_ip_address"), "10.77.0.100");
@@ -178,26 +249,52 @@ fn dhcpcd_gets_a_lease() {
 fn classes_pick_modem_options_and_pxe_boot_files() {
     let lab = lab(None);
     let _server = Headend::start_in_netns(&lab.server, &config(&lab.siface, POOL));
-    let modem = lab.udhcpc("modem", &["-V", "docsis3.0", "-O", "tftp", "-O", "bootfile", "-O", "timezone", "-O", "4", "-O", "7"]).expect("modem lease");
+    let modem = lab
+        .udhcpc(
+            "modem",
+            &[
+                "-V",
+                "docsis3.0",
+                "-O",
+                "tftp",
+                "-O",
+                "bootfile",
+                "-O",
+                "timezone",
+                "-O",
+                "4",
+                "-O",
+                "7",
+            ],
+        )
+        .expect("modem lease");
     assert_eq!(field(&modem, "tftp"), "10.77.0.5");
     assert_eq!(field(&modem, "bootfile"), "modem.cfg");
     // busybox prints option 2 as unsigned: -18000 is 2^32 - 18000.
     assert_eq!(field(&modem, "timezone"), "4294949296");
     assert_eq!(field(&modem, "opt4"), "0a4d0006", "option 4, 10.77.0.6");
     assert_eq!(field(&modem, "opt7"), "0a4d0007", "option 7, 10.77.0.7");
-    let bios = lab.udhcpc("bios", &["-x", "0x5d:0000"]).expect("bios lease");
+    let bios = lab
+        .udhcpc("bios", &["-x", "0x5d:0000"])
+        .expect("bios lease");
     assert_eq!(field(&bios, "boot_file"), "undionly.kpxe");
     assert_eq!(field(&bios, "tftp"), "", "no modem options for a PC");
-    let uefi = lab.udhcpc("uefi", &["-x", "0x5d:0007"]).expect("uefi lease");
+    let uefi = lab
+        .udhcpc("uefi", &["-x", "0x5d:0007"])
+        .expect("uefi lease");
     assert_eq!(field(&uefi, "boot_file"), "ipxe.efi");
-    let ipxe = lab.udhcpc("ipxe", &["-x", "0x5d:0007", "-x", "0x4d:69505845"]).expect("ipxe lease");
+    let ipxe = lab
+        .udhcpc("ipxe", &["-x", "0x5d:0007", "-x", "0x4d:69505845"])
+        .expect("ipxe lease");
     assert_eq!(field(&ipxe, "boot_file"), "http://10.77.0.5/boot.ipxe");
 }
 
 #[test]
 fn reservation_by_mac_gets_the_fixed_address_and_host_name() {
     let lab = lab(Some("02:aa:00:00:00:42"));
-    let extra = format!("{POOL}\n[[dhcp.subnet.reservation]]\nmac = \"02:aa:00:00:00:42\"\naddress = \"10.77.0.42\"\nhostname = \"printer\"\n");
+    let extra = format!(
+        "{POOL}\n[[dhcp.subnet.reservation]]\nmac = \"02:aa:00:00:00:42\"\naddress = \"10.77.0.42\"\nhostname = \"printer\"\n"
+    );
     let _server = Headend::start_in_netns(&lab.server, &config(&lab.siface, &extra));
     let bound = lab.udhcpc("res", &["-O", "hostname"]).expect("lease");
     assert_eq!(field(&bound, "ip"), "10.77.0.42");
@@ -213,7 +310,19 @@ fn release_frees_the_address_for_another_client() {
     let out = dir.join("a.out");
     let hook = configuring_hook(dir, "a", &out);
     let mut cmd = lab.client.cmd("udhcpc");
-    cmd.args(["-i", &lab.ciface, "-f", "-t", "3", "-T", "1", "-x", "0x3d:ff00000000000a", "-s"]).arg(&hook);
+    cmd.args([
+        "-i",
+        &lab.ciface,
+        "-f",
+        "-t",
+        "3",
+        "-T",
+        "1",
+        "-x",
+        "0x3d:ff00000000000a",
+        "-s",
+    ])
+    .arg(&hook);
     let client = Proc::spawn(cmd, false);
     let a = wait_line(&out, "bound", Duration::from_secs(20)).expect("lease a");
     assert_eq!(field(&a, "ip"), "10.77.0.100");
@@ -229,7 +338,9 @@ fn release_frees_the_address_for_another_client() {
     };
     assert!(line.contains("released"), "{line}");
     drop(client);
-    let b = lab.udhcpc("b", &["-x", "0x3d:ff00000000000b"]).expect("lease b after release");
+    let b = lab
+        .udhcpc("b", &["-x", "0x3d:ff00000000000b"])
+        .expect("lease b after release");
     assert_eq!(field(&b, "ip"), "10.77.0.100");
 }
 
@@ -240,13 +351,22 @@ fn declined_address_is_quarantined() {
     let server = Headend::start_in_netns(&lab.server, &config(&lab.siface, two));
     // Someone already uses .100 on the wire: the client's ARP probe (-a) sees
     // it and sends DHCPDECLINE, then starts over.
-    lab.server.exec_ok(&["ip", "addr", "add", "10.77.0.100/32", "dev", &lab.siface]);
+    lab.server
+        .exec_ok(&["ip", "addr", "add", "10.77.0.100/32", "dev", &lab.siface]);
     let bound = lab.udhcpc("arp", &["-a"]).expect("lease after decline");
     assert_eq!(field(&bound, "ip"), "10.77.0.101");
     let listing = server.leases();
-    assert!(lease_line(&listing, "10.77.0.100").expect("listed").contains("declined"), "{listing}");
+    assert!(
+        lease_line(&listing, "10.77.0.100")
+            .expect("listed")
+            .contains("declined"),
+        "{listing}"
+    );
     // The quarantined address is not offered again while the pool is otherwise full.
-    assert!(lab.udhcpc("other", &["-x", "0x3d:ff00000000000c"]).is_none());
+    assert!(
+        lab.udhcpc("other", &["-x", "0x3d:ff00000000000c"])
+            .is_none()
+    );
 }
 
 #[test]
@@ -258,7 +378,8 @@ fn renewal_keeps_the_address_and_restart_keeps_leases() {
     let out = dir.join("renew.out");
     let hook = configuring_hook(dir, "renew", &out);
     let mut cmd = lab.client.cmd("udhcpc");
-    cmd.args(["-i", &lab.ciface, "-f", "-t", "3", "-T", "1", "-s"]).arg(&hook);
+    cmd.args(["-i", &lab.ciface, "-f", "-t", "3", "-T", "1", "-s"])
+        .arg(&hook);
     let client = Proc::spawn(cmd, false);
     let bound = wait_line(&out, "bound", Duration::from_secs(20)).expect("bound");
     // udhcpc renews at T1 (4 s) by unicast; the hook then reports "renew".
@@ -268,7 +389,8 @@ fn renewal_keeps_the_address_and_restart_keeps_leases() {
     let before = lease_line(&server.leases(), &field(&bound, "ip")).expect("listed");
     let (dir_keep, config_path) = server.stop_keep();
     let server = Headend::spawn_in_netns(&lab.server, dir_keep, config_path);
-    let after = lease_line(&server.leases(), &field(&bound, "ip")).expect("still listed after restart");
+    let after =
+        lease_line(&server.leases(), &field(&bound, "ip")).expect("still listed after restart");
     assert_eq!(before, after);
     let again = lab.udhcpc("again", &[]).expect("lease after restart");
     assert_eq!(field(&again, "ip"), field(&bound, "ip"));
@@ -279,13 +401,20 @@ fn expired_lease_goes_to_a_new_client_and_a_full_pool_gives_no_offer() {
     let lab = lab(None);
     let one = "pools = [\"10.77.0.100-10.77.0.100\"]\nlease_time_secs = 4\n";
     let mut server = Headend::start_in_netns(&lab.server, &config(&lab.siface, one));
-    let a = lab.udhcpc("a", &["-x", "0x3d:ff00000000000a"]).expect("lease a");
+    let a = lab
+        .udhcpc("a", &["-x", "0x3d:ff00000000000a"])
+        .expect("lease a");
     assert_eq!(field(&a, "ip"), "10.77.0.100");
-    assert!(lab.udhcpc("b1", &["-x", "0x3d:ff00000000000b"]).is_none(), "full pool: no offer");
+    assert!(
+        lab.udhcpc("b1", &["-x", "0x3d:ff00000000000b"]).is_none(),
+        "full pool: no offer"
+    );
     let warn = server.wait_for_log("pool exhausted", Duration::from_secs(5));
     assert!(warn.contains("lan"), "{warn}");
     std::thread::sleep(Duration::from_secs(5));
-    let b = lab.udhcpc("b2", &["-x", "0x3d:ff00000000000b"]).expect("lease b after expiry");
+    let b = lab
+        .udhcpc("b2", &["-x", "0x3d:ff00000000000b"])
+        .expect("lease b after expiry");
     assert_eq!(field(&b, "ip"), "10.77.0.100");
     let _ = Command::new("true").status();
 }

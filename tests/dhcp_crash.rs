@@ -14,18 +14,35 @@ use common::dhcp::{Netns, Proc, veth};
 use common::{Headend, workspace_root};
 
 /// Runs the capture client in `ns`; returns (OFFERs, ACKs) as (mac, address).
-fn capture(ns: &Netns, first: u32, count: u32, secs: f64, kill_after: Option<(Duration, &Headend)>) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn capture(
+    ns: &Netns,
+    first: u32,
+    count: u32,
+    secs: f64,
+    kill_after: Option<(Duration, &Headend)>,
+) -> (Vec<(String, String)>, Vec<(String, String)>) {
     let script = workspace_root().join("tests/dhcp_tools/relay_client.py");
     let mut child = ns
         .cmd("python3")
         .arg(script)
-        .args(["10.82.0.2", "10.82.0.1", &first.to_string(), &count.to_string(), &secs.to_string()])
+        .args([
+            "10.82.0.2",
+            "10.82.0.1",
+            &first.to_string(),
+            &count.to_string(),
+            &secs.to_string(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn capture client");
     let stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>());
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
     if let Some((after, server)) = kill_after {
         std::thread::sleep(after);
         server.signal("KILL");
@@ -80,26 +97,64 @@ pools = ["10.82.1.0-10.82.100.255"]
     );
     let server = Headend::start_in_netns(&server_ns, &config);
     let mut load = load_ns.cmd("perfdhcp");
-    load.args(["-4", "-r", "2000", "-R", "20000", "-p", "8", "-l", "10.81.0.2", "10.81.0.1"]);
+    load.args([
+        "-4",
+        "-r",
+        "2000",
+        "-R",
+        "20000",
+        "-p",
+        "8",
+        "-l",
+        "10.81.0.2",
+        "10.81.0.1",
+    ]);
     let _load = Proc::spawn(load, false);
     std::thread::sleep(Duration::from_millis(500));
-    let (_, acks) = capture(&cap_ns, 1, 20_000, 5.0, Some((Duration::from_secs(2), &server)));
-    assert!(acks.len() > 50, "too few ACKs captured before the kill: {}", acks.len());
+    let (_, acks) = capture(
+        &cap_ns,
+        1,
+        20_000,
+        5.0,
+        Some((Duration::from_secs(2), &server)),
+    );
+    assert!(
+        acks.len() > 50,
+        "too few ACKs captured before the kill: {}",
+        acks.len()
+    );
     drop(_load);
     let (dir, config_path) = server.stop_keep();
     let server = Headend::spawn_in_netns(&server_ns, dir, config_path);
     let listing = server.leases();
-    let acked: HashMap<String, String> = acks.iter().map(|(m, ip)| (ip.clone(), m.clone())).collect();
-    let rows: HashMap<&str, &str> = listing.lines().filter_map(|l| Some((l.split_whitespace().next()?, l))).collect();
+    let acked: HashMap<String, String> =
+        acks.iter().map(|(m, ip)| (ip.clone(), m.clone())).collect();
+    let rows: HashMap<&str, &str> = listing
+        .lines()
+        .filter_map(|l| Some((l.split_whitespace().next()?, l)))
+        .collect();
     for (ip, mac) in &acked {
-        let line = rows.get(ip.as_str()).copied().unwrap_or_else(|| panic!("ACKed {ip} ({mac}) lost in the crash"));
-        assert!(line.contains(mac.as_str()) && line.contains(" bound "), "ACKed {ip} to {mac}, store has: {line}");
+        let line = rows
+            .get(ip.as_str())
+            .copied()
+            .unwrap_or_else(|| panic!("ACKed {ip} ({mac}) lost in the crash"));
+        assert!(
+            line.contains(mac.as_str()) && line.contains(" bound "),
+            "ACKed {ip} to {mac}, store has: {line}"
+        );
     }
     // New clients after the restart are never given an ACKed address.
     let (offers, new_acks) = capture(&cap_ns, 1_000_000, 300, 4.0, None);
     assert!(!new_acks.is_empty(), "server answers after the restart");
     for (mac, ip) in offers.iter().chain(&new_acks) {
-        assert!(!acked.contains_key(ip), "{ip} was ACKed before the crash and is now offered to {mac}");
+        assert!(
+            !acked.contains_key(ip),
+            "{ip} was ACKed before the crash and is now offered to {mac}"
+        );
     }
-    eprintln!("{} ACKs captured before kill -9, all durable; {} new clients after restart", acked.len(), new_acks.len());
+    eprintln!(
+        "{} ACKs captured before kill -9, all durable; {} new clients after restart",
+        acked.len(),
+        new_acks.len()
+    );
 }

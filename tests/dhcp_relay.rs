@@ -64,22 +64,41 @@ options = {{ routers = ["10.79.0.1"] }}
     std::thread::sleep(Duration::from_millis(500));
     let work = tempfile::tempdir().expect("tempdir");
     let out = work.path().join("relayed.out");
-    let hook = hook_script(work.path(), "relayed.sh", &out, &["ip", "router", "domain", "serverid"]);
+    let hook = hook_script(
+        work.path(),
+        "relayed.sh",
+        &out,
+        &["ip", "router", "domain", "serverid"],
+    );
     let status = client_ns
         .cmd("udhcpc")
-        .args(["-i", &ciface, "-q", "-f", "-n", "-t", "5", "-T", "1", "-O", "domain", "-s"])
+        .args([
+            "-i", &ciface, "-q", "-f", "-n", "-t", "5", "-T", "1", "-O", "domain", "-s",
+        ])
         .arg(&hook)
         .output()
         .expect("udhcpc");
-    let bound = wait_line(&out, "bound", Duration::from_secs(1))
-        .unwrap_or_else(|| panic!("no lease via relay: {}\nserver logs:\n{}", String::from_utf8_lossy(&status.stderr), server.logs().join("\n")));
+    let bound = wait_line(&out, "bound", Duration::from_secs(1)).unwrap_or_else(|| {
+        panic!(
+            "no lease via relay: {}\nserver logs:\n{}",
+            String::from_utf8_lossy(&status.stderr),
+            server.logs().join("\n")
+        )
+    });
     assert!(field(&bound, "ip").starts_with("10.79.0."), "{bound}");
     assert_eq!(field(&bound, "router"), "10.79.0.1");
     // The class keyed on option 82's circuit-id matched: the server saw it.
     assert_eq!(field(&bound, "domain"), "behind-relay.test");
     let listing = server.leases();
-    let line = listing.lines().find(|l| l.starts_with(&field(&bound, "ip"))).expect("listed").to_owned();
-    assert!(line.contains("remote") && line.ends_with(&rdown), "circuit-id stored: {line}");
+    let line = listing
+        .lines()
+        .find(|l| l.starts_with(&field(&bound, "ip")))
+        .expect("listed")
+        .to_owned();
+    assert!(
+        line.contains("remote") && line.ends_with(&rdown),
+        "circuit-id stored: {line}"
+    );
 }
 
 #[test]
@@ -109,18 +128,48 @@ max_leases_per_circuit_id = 5
     // sub-option 1 (circuit-id) "flood-A" to every packet of 1000 random MACs.
     let flood = load_ns
         .cmd("perfdhcp")
-        .args(["-4", "-r", "300", "-R", "1000", "-p", "3", "-o", "82,0107666c6f6f642d41", "-l", "10.80.0.2", "10.80.0.1"])
+        .args([
+            "-4",
+            "-r",
+            "300",
+            "-R",
+            "1000",
+            "-p",
+            "3",
+            "-o",
+            "82,0107666c6f6f642d41",
+            "-l",
+            "10.80.0.2",
+            "10.80.0.1",
+        ])
         .output()
         .expect("perfdhcp flood");
     let flood_out = String::from_utf8_lossy(&flood.stdout);
     let other = load_ns
         .cmd("perfdhcp")
-        .args(["-4", "-r", "5", "-R", "3", "-p", "2", "-o", "82,0106706f72742d42", "-l", "10.80.0.2", "10.80.0.1"])
+        .args([
+            "-4",
+            "-r",
+            "5",
+            "-R",
+            "3",
+            "-p",
+            "2",
+            "-o",
+            "82,0106706f72742d42",
+            "-l",
+            "10.80.0.2",
+            "10.80.0.1",
+        ])
         .output()
         .expect("perfdhcp other circuit");
     let listing = server.leases();
     let flooded = circuit_leases(&listing, "flood-A");
-    assert!(!flooded.is_empty() && flooded.len() <= 5, "cap 5, got {}:\n{listing}\nperfdhcp:\n{flood_out}", flooded.len());
+    assert!(
+        !flooded.is_empty() && flooded.len() <= 5,
+        "cap 5, got {}:\n{listing}\nperfdhcp:\n{flood_out}",
+        flooded.len()
+    );
     let other_leases = circuit_leases(&listing, "port-B");
     assert!(
         other_leases.iter().any(|l| l.contains(" bound ")),

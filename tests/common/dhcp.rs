@@ -16,7 +16,11 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 /// A short unique tag (PID + sequence) for namespace and interface names
 /// (interface names are limited to 15 characters).
 pub fn tag() -> String {
-    format!("{:x}{}", std::process::id() % 0xfffff, SEQ.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{:x}{}",
+        std::process::id() % 0xfffff,
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A network namespace, deleted (with its interfaces) on drop.
@@ -49,16 +53,26 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
 /// Joins two namespaces with a veth pair; `a_addr`/`b_addr` are CIDR strings
 /// or empty for no address. Returns the interface names (a side, b side).
-pub fn veth(a: &Netns, a_addr: &str, b: &Netns, b_addr: &str, mac_b: Option<&str>) -> (String, String) {
+pub fn veth(
+    a: &Netns,
+    a_addr: &str,
+    b: &Netns,
+    b_addr: &str,
+    mac_b: Option<&str>,
+) -> (String, String) {
     let t = tag();
     let (ia, ib) = (format!("va{t}"), format!("vb{t}"));
-    run(Command::new("ip").args(["link", "add", &ia, "netns", &a.name, "type", "veth", "peer", "name", &ib, "netns", &b.name]));
+    run(Command::new("ip").args([
+        "link", "add", &ia, "netns", &a.name, "type", "veth", "peer", "name", &ib, "netns", &b.name,
+    ]));
     if let Some(mac) = mac_b {
         b.exec_ok(&["ip", "link", "set", &ib, "address", mac]);
     }
@@ -87,7 +101,10 @@ impl Headend {
         cmd.arg("serve")
             .arg("--config")
             .arg(&config)
-            .env("RUST_LOG", std::env::var("HEADEND_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("HEADEND_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -131,7 +148,10 @@ impl Headend {
 
 /// Output of `headend leases --config FILE`.
 pub fn leases(config: &Path) -> String {
-    run(Command::new(headend_bin()).arg("leases").arg("--config").arg(config))
+    run(Command::new(headend_bin())
+        .arg("leases")
+        .arg("--config")
+        .arg(config))
 }
 
 /// The lease line for `address`, if listed.
@@ -186,7 +206,9 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(mut cmd: Command, group: bool) -> Self {
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         if group {
             use std::os::unix::process::CommandExt;
             cmd.process_group(0);

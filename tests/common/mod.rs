@@ -5,7 +5,9 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod dhcp;
+pub mod admin;
 pub mod dig;
+pub mod secondary;
 pub mod tftp;
 
 use std::io::{BufRead, BufReader};

@@ -220,19 +220,38 @@ impl AdminConfig {
             })
         };
         if self.cert.is_some() != self.key.is_some() {
-            return bad("admin.cert", "set both `cert` and `key`, or neither (a self-signed certificate is then generated)");
+            return bad(
+                "admin.cert",
+                "set both `cert` and `key`, or neither (a self-signed certificate is then generated)",
+            );
         }
-        if self.tokens.access_ttl == 0 || self.tokens.refresh_ttl == 0 || self.tokens.refresh_idle == 0 {
+        if self.tokens.access_ttl == 0
+            || self.tokens.refresh_ttl == 0
+            || self.tokens.refresh_idle == 0
+        {
             return bad("admin.tokens", "lifetimes must be greater than 0 seconds");
         }
         if self.argon2.max_concurrent == 0 {
             return bad("admin.argon2.max_concurrent", "must be at least 1");
         }
-        if argon2::Params::new(self.argon2.memory_kib, self.argon2.iterations, self.argon2.parallelism, None).is_err() {
-            return bad("admin.argon2", "invalid Argon2 parameters (memory_kib >= 8 x parallelism, iterations >= 1, parallelism >= 1)");
+        if argon2::Params::new(
+            self.argon2.memory_kib,
+            self.argon2.iterations,
+            self.argon2.parallelism,
+            None,
+        )
+        .is_err()
+        {
+            return bad(
+                "admin.argon2",
+                "invalid Argon2 parameters (memory_kib >= 8 x parallelism, iterations >= 1, parallelism >= 1)",
+            );
         }
         if self.limits.login_per_minute == 0 || self.limits.login_burst == 0 {
-            return bad("admin.limits", "login_per_minute and login_burst must be at least 1");
+            return bad(
+                "admin.limits",
+                "login_per_minute and login_burst must be at least 1",
+            );
         }
         Ok(())
     }

@@ -31,7 +31,9 @@ pub struct Passwords {
 
 impl std::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Passwords").field("params", &self.params).finish_non_exhaustive()
+        f.debug_struct("Passwords")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
     }
 }
 
@@ -62,17 +64,26 @@ fn weaker(phc: &PasswordHash, params: &Params) -> bool {
         return true;
     }
     match Params::try_from(phc) {
-        Ok(p) => p.m_cost() < params.m_cost() || p.t_cost() < params.t_cost() || p.p_cost() < params.p_cost(),
+        Ok(p) => {
+            p.m_cost() < params.m_cost()
+                || p.t_cost() < params.t_cost()
+                || p.p_cost() < params.p_cost()
+        }
         Err(_) => true,
     }
 }
 
 fn verify_with(params: &Params, password: &str, phc: &str) -> Verified {
     let Ok(parsed) = PasswordHash::new(phc) else {
-        return Verified { ok: false, rehash: None };
+        return Verified {
+            ok: false,
+            rehash: None,
+        };
     };
     // The hash's own parameters are used for verification (they are in the PHC string).
-    let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+    let ok = Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok();
     let rehash = if ok && weaker(&parsed, params) {
         hash_with(params, password).ok()
     } else {
@@ -94,13 +105,22 @@ impl Passwords {
         })
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, AdminError> {
-        let _permit = self.permits.acquire().await.map_err(|_| AdminError::Password {
-            reason: "hasher closed".into(),
-        })?;
-        tokio::task::spawn_blocking(f).await.map_err(|e| AdminError::Password {
-            reason: format!("hashing task failed: {e}"),
-        })
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AdminError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| AdminError::Password {
+                reason: "hasher closed".into(),
+            })?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| AdminError::Password {
+                reason: format!("hashing task failed: {e}"),
+            })
     }
 
     /// Hashes a new password.
@@ -111,12 +131,25 @@ impl Passwords {
 
     /// Checks `password` against `phc`, or against the dummy hash when the
     /// user is unknown (`None`), so both cost the same and both fail alike.
-    pub async fn verify(&self, password: String, phc: Option<String>) -> Result<Verified, AdminError> {
+    pub async fn verify(
+        &self,
+        password: String,
+        phc: Option<String>,
+    ) -> Result<Verified, AdminError> {
         let params = self.params.clone();
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.dummy.as_str().to_owned());
-        let v = self.run(move || verify_with(&params, &password, &phc)).await?;
-        Ok(if known { v } else { Verified { ok: false, rehash: None } })
+        let v = self
+            .run(move || verify_with(&params, &password, &phc))
+            .await?;
+        Ok(if known {
+            v
+        } else {
+            Verified {
+                ok: false,
+                rehash: None,
+            }
+        })
     }
 }
 

@@ -11,13 +11,13 @@ use governor::{Quota, RateLimiter};
 use headend_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::AdminError;
 use crate::api::{self, App, unix_now};
 use crate::config::AdminConfig;
 use crate::core::session::{Lockout, Revocations, SessionPolicy};
 use crate::core::tokens::TokenPolicy;
 use crate::password::Passwords;
 use crate::tls::{CertSource, install_crypto_provider, load_or_create_signing_key};
-use crate::AdminError;
 
 /// The handles of the other services the API manages.
 #[derive(Clone, Default)]
@@ -37,7 +37,9 @@ pub struct AdminHandle {
 
 impl std::fmt::Debug for AdminHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdminHandle").field("local_addr", &self.local_addr).finish_non_exhaustive()
+        f.debug_struct("AdminHandle")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,7 +78,9 @@ impl AdminService {
         let argon = config.argon2.clone();
         let passwords = tokio::task::spawn_blocking(move || Passwords::new(&argon))
             .await
-            .map_err(|e| AdminError::Password { reason: e.to_string() })??;
+            .map_err(|e| AdminError::Password {
+                reason: e.to_string(),
+            })??;
 
         let per_minute = NonZeroU32::new(config.limits.login_per_minute).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(config.limits.login_burst).unwrap_or(NonZeroU32::MIN);
@@ -88,10 +92,15 @@ impl AdminService {
         let mut revocations = Revocations::default();
         let s2 = store.clone();
         let (revoked, users) = tokio::task::spawn_blocking(move || {
-            Ok::<_, headend_store::StoreError>((s2.auth().families_revoked_since(horizon)?, s2.auth().users()?))
+            Ok::<_, headend_store::StoreError>((
+                s2.auth().families_revoked_since(horizon)?,
+                s2.auth().users()?,
+            ))
         })
         .await
-        .map_err(|e| AdminError::Password { reason: e.to_string() })??;
+        .map_err(|e| AdminError::Password {
+            reason: e.to_string(),
+        })??;
         for f in &revoked {
             revocations.revoke_family(&f.id, f.revoked.unwrap_or(now));
         }
@@ -122,23 +131,27 @@ impl AdminService {
             },
             passwords,
             revocations: RwLock::new(revocations),
+            verified: RwLock::new(std::collections::HashMap::new()),
             limiter,
             metrics: prometheus(),
             config: config.clone(),
         });
 
-        let listener = std::net::TcpListener::bind(config.listen).map_err(|source| AdminError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+        let listener =
+            std::net::TcpListener::bind(config.listen).map_err(|source| AdminError::Bind {
+                addr: config.listen,
+                source,
+            })?;
         let local_addr = listener.local_addr().map_err(|source| AdminError::Bind {
             addr: config.listen,
             source,
         })?;
-        listener.set_nonblocking(true).map_err(|source| AdminError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| AdminError::Bind {
+                addr: config.listen,
+                source,
+            })?;
         let tls = RustlsConfig::from_config(server_config);
         let server = axum_server::Handle::new();
         let mut srv = axum_server::tls_rustls::from_tcp_rustls(listener, tls.clone())
@@ -150,20 +163,43 @@ impl AdminService {
         srv.http_builder().http1().keep_alive(true);
         let router = api::router(Arc::clone(&app));
         tokio::spawn(async move {
-            if let Err(e) = srv.serve(router.into_make_service_with_connect_info::<SocketAddr>()).await {
+            if let Err(e) = srv
+                .serve(router.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+            {
                 tracing::error!("admin API server stopped: {e}");
             }
         });
 
-        // Prune the per-address rate-limiter state now and then.
+        // Every 2 s, pick up revocations made outside this process (e.g.
+        // `headend user disable` on the state directory); every minute,
+        // prune the per-address rate-limiter state.
         let weak = Arc::downgrade(&app);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+            let mut since = now;
+            let mut ticks = 0u64;
             loop {
                 tick.tick().await;
                 let Some(app) = weak.upgrade() else { break };
-                app.limiter.retain_recent();
-                app.revoke_in_cache(&[], None);
+                ticks += 1;
+                if ticks.is_multiple_of(30) {
+                    app.limiter.retain_recent();
+                }
+                let from = since.saturating_sub(2);
+                since = unix_now();
+                let synced = app
+                    .blocking(move |s| {
+                        Ok((s.auth().families_revoked_since(from)?, s.auth().users()?))
+                    })
+                    .await;
+                if let Ok((families, users)) = synced {
+                    let ids: Vec<String> = families.into_iter().map(|f| f.id).collect();
+                    app.revoke_in_cache(&ids, None);
+                    for u in users.iter().filter(|u| u.not_before >= from) {
+                        app.revoke_in_cache(&[], Some((&u.username, u.not_before)));
+                    }
+                }
             }
         });
 
@@ -200,6 +236,7 @@ impl AdminHandle {
 
     /// Stops accepting connections and closes open ones gracefully.
     pub fn stop(&self) {
-        self.server.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        self.server
+            .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
     }
 }

@@ -23,10 +23,12 @@ pub fn install_crypto_provider() {
 
 /// Writes `bytes` to `path` with mode 0600, atomically (temp file, fsync, rename).
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AdminError> {
-    let fail = |action| move |source| AdminError::File {
-        path: path.to_path_buf(),
-        action,
-        source,
+    let fail = |action| {
+        move |source| AdminError::File {
+            path: path.to_path_buf(),
+            action,
+            source,
+        }
     };
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new()
@@ -56,7 +58,8 @@ pub fn fingerprint(cert_der: &[u8]) -> String {
 pub fn load_or_create_signing_key(state_dir: &Path) -> Result<TokenKeys, AdminError> {
     let path = state_dir.join("admin-jwt-ed25519.pk8");
     match std::fs::read(&path) {
-        Ok(der) => TokenKeys::from_pkcs8(&der).map_err(|reason| AdminError::BadKeyMaterial { path, reason }),
+        Ok(der) => TokenKeys::from_pkcs8(&der)
+            .map_err(|reason| AdminError::BadKeyMaterial { path, reason }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let keys = TokenKeys::generate().map_err(|reason| AdminError::Token { reason })?;
             write_private(&path, keys.pkcs8())?;
@@ -100,9 +103,10 @@ impl CertSource {
             if !ip.is_unspecified() {
                 names.push(ip.to_string());
             }
-            let certified = rcgen::generate_simple_self_signed(names).map_err(|e| AdminError::Tls {
-                reason: format!("cannot generate a self-signed certificate: {e}"),
-            })?;
+            let certified =
+                rcgen::generate_simple_self_signed(names).map_err(|e| AdminError::Tls {
+                    reason: format!("cannot generate a self-signed certificate: {e}"),
+                })?;
             write_private(&me.key, certified.signing_key.serialize_pem().as_bytes())?;
             write_private(&me.cert, certified.cert.pem().as_bytes())?;
             tracing::info!(cert = %me.cert.display(), "generated a self-signed admin certificate");
@@ -134,18 +138,26 @@ impl CertSource {
             reason: "no certificate in the file".into(),
         })?;
         let fp = fingerprint(leaf);
-        let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| AdminError::BadKeyMaterial {
-            path: self.key.clone(),
-            reason: format!("not a PEM private key: {e}"),
-        })?;
-        let mut config = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| AdminError::Tls { reason: e.to_string() })?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .map_err(|e| AdminError::Tls {
-                reason: format!("{} and {} do not form a usable pair: {e}", self.cert.display(), self.key.display()),
+        let key =
+            PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| AdminError::BadKeyMaterial {
+                path: self.key.clone(),
+                reason: format!("not a PEM private key: {e}"),
             })?;
+        let mut config =
+            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| AdminError::Tls {
+                    reason: e.to_string(),
+                })?
+                .with_no_client_auth()
+                .with_single_cert(chain, key)
+                .map_err(|e| AdminError::Tls {
+                    reason: format!(
+                        "{} and {} do not form a usable pair: {e}",
+                        self.cert.display(),
+                        self.key.display()
+                    ),
+                })?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         // RFC 8446 §2.3: 0-RTT data has no replay protection; never accept it.
         config.max_early_data_size = 0;
@@ -168,7 +180,10 @@ mod tests {
         let mode = std::fs::metadata(&src.key).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let (_, fp1) = src.server_config().unwrap();
-        let (_, fp2) = CertSource::resolve(&config, dir.path()).unwrap().server_config().unwrap();
+        let (_, fp2) = CertSource::resolve(&config, dir.path())
+            .unwrap()
+            .server_config()
+            .unwrap();
         assert_eq!(fp1, fp2);
         assert_eq!(fp1.len(), 32 * 3 - 1);
     }
@@ -186,7 +201,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cert = dir.path().join("c.pem");
         std::fs::write(&cert, "garbage").unwrap();
-        let src = CertSource { cert: cert.clone(), key: cert };
+        let src = CertSource {
+            cert: cert.clone(),
+            key: cert,
+        };
         let err = src.server_config().unwrap_err().to_string();
         assert!(err.contains("c.pem"), "{err}");
     }

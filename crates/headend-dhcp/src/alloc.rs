@@ -40,15 +40,16 @@ pub(crate) fn find<L: LeaseTx + ?Sized>(
     // binding, ELSE the client's previous address as recorded in the client's
     // (now expired or released) binding, if that address is in the server's
     // pool of available addresses and not already allocated".
-    if let Some(row) = tx.lease_by_client(&subnet.name, client)? {
-        if subnet.in_pool(row.address) && !subnet.is_reserved(row.address) {
-            // The row is keyed by address: re-read it in case another client
-            // took it over after it expired.
-            if let Some(current) = tx.lease_by_address(row.address)? {
-                if usable_by(&current, client, now) {
-                    return Ok(Found::Address(current.address, Some(current)));
-                }
-            }
+    if let Some(row) = tx.lease_by_client(&subnet.name, client)?
+        && subnet.in_pool(row.address)
+        && !subnet.is_reserved(row.address)
+    {
+        // The row is keyed by address: re-read it in case another client
+        // took it over after it expired.
+        if let Some(current) = tx.lease_by_address(row.address)?
+            && usable_by(&current, client, now)
+        {
+            return Ok(Found::Address(current.address, Some(current)));
         }
     }
     // "ELSE the address requested in the 'Requested IP Address' option, if
@@ -56,7 +57,9 @@ pub(crate) fn find<L: LeaseTx + ?Sized>(
     if let Some(want) = requested.filter(|a| subnet.in_pool(*a) && !subnet.is_reserved(*a)) {
         match tx.lease_by_address(want)? {
             None => return Ok(Found::Address(want, None)),
-            Some(row) if usable_by(&row, client, now) => return Ok(Found::Address(want, Some(row))),
+            Some(row) if usable_by(&row, client, now) => {
+                return Ok(Found::Address(want, Some(row)));
+            }
             Some(_) => {}
         }
     }
@@ -79,10 +82,10 @@ pub(crate) fn find<L: LeaseTx + ?Sized>(
         }
     }
     for &(first, last) in &subnet.pools {
-        if let Some(row) = tx.oldest_expired(first, last, now)? {
-            if !subnet.is_reserved(row.address) {
-                return Ok(Found::Address(row.address, Some(row)));
-            }
+        if let Some(row) = tx.oldest_expired(first, last, now)?
+            && !subnet.is_reserved(row.address)
+        {
+            return Ok(Found::Address(row.address, Some(row)));
         }
     }
     for &(first, last) in &subnet.pools {

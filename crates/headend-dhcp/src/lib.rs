@@ -24,7 +24,9 @@ mod server;
 mod service;
 pub mod wire;
 
-pub use config::{ClassConfig, DhcpConfig, OptionsConfig, RateLimitConfig, ReservationConfig, SubnetConfig};
+pub use config::{
+    ClassConfig, DhcpConfig, OptionsConfig, RateLimitConfig, ReservationConfig, SubnetConfig,
+};
 pub use error::DhcpError;
 pub use server::{CLIENT_PORT, Ingress, Outcome, Reply, SERVER_PORT, Server, Silence};
 pub use service::{DhcpHandle, DhcpService, Stats};

@@ -112,13 +112,19 @@ impl Class {
         let mut any = false;
         if let Some(want) = &self.vendor_class {
             any = true;
-            if !req.option(code::VENDOR_CLASS).is_some_and(|v| v.starts_with(want)) {
+            if !req
+                .option(code::VENDOR_CLASS)
+                .is_some_and(|v| v.starts_with(want))
+            {
                 return false;
             }
         }
         if let Some(want) = &self.user_class {
             any = true;
-            if !req.option(code::USER_CLASS).is_some_and(|v| user_class_matches(v, want)) {
+            if !req
+                .option(code::USER_CLASS)
+                .is_some_and(|v| user_class_matches(v, want))
+            {
                 return false;
             }
         }
@@ -174,9 +180,15 @@ fn user_class_matches(value: &[u8], want: &[u8]) -> bool {
 pub(crate) fn parse_bytes(key: &str, s: &str) -> Result<Vec<u8>, DhcpError> {
     match s.strip_prefix("hex:") {
         Some(h) => {
-            let clean: String = h.chars().filter(|c| !matches!(c, ':' | ' ' | '-')).collect();
+            let clean: String = h
+                .chars()
+                .filter(|c| !matches!(c, ':' | ' ' | '-'))
+                .collect();
             hex::decode(&clean).map_err(|e| {
-                DhcpError::config(key, format!("bad hex value {s:?}: {e} (write hex:0a0b0c or plain text)"))
+                DhcpError::config(
+                    key,
+                    format!("bad hex value {s:?}: {e} (write hex:0a0b0c or plain text)"),
+                )
             })
         }
         None => Ok(s.as_bytes().to_vec()),
@@ -250,7 +262,9 @@ pub(crate) fn encode_options(key: &str, o: &OptionsConfig) -> Result<Options, Dh
                 .parse()
                 .ok()
                 .filter(|s| (1..=254).contains(s))
-                .ok_or_else(|| DhcpError::config(&k, "sub-option codes are numbers from 1 to 254"))?;
+                .ok_or_else(|| {
+                    DhcpError::config(&k, "sub-option codes are numbers from 1 to 254")
+                })?;
             let value = parse_bytes(&k, value)?;
             let len = u8::try_from(value.len())
                 .map_err(|_| DhcpError::config(&k, "a sub-option holds at most 255 octets"))?;
@@ -278,7 +292,11 @@ pub(crate) fn encode_options(key: &str, o: &OptionsConfig) -> Result<Options, Dh
     Ok(out)
 }
 
-fn boot(next_server: Option<Ipv4Addr>, server_name: &Option<String>, boot_file: &Option<String>) -> Boot {
+fn boot(
+    next_server: Option<Ipv4Addr>,
+    server_name: &Option<String>,
+    boot_file: &Option<String>,
+) -> Boot {
     Boot {
         next_server,
         server_name: server_name.clone(),
@@ -327,7 +345,9 @@ fn parse_pool(key: &str, net: Ipv4Net, s: &str) -> Result<(Ipv4Addr, Ipv4Addr), 
     let bad = || {
         DhcpError::config(
             key,
-            format!("{s:?} is not a range; write \"10.0.0.100-10.0.0.199\" (both ends inside {net})"),
+            format!(
+                "{s:?} is not a range; write \"10.0.0.100-10.0.0.199\" (both ends inside {net})"
+            ),
         )
     };
     let (a, b) = s.split_once('-').ok_or_else(bad)?;
@@ -345,7 +365,11 @@ fn parse_pool(key: &str, net: Ipv4Net, s: &str) -> Result<(Ipv4Addr, Ipv4Addr), 
     Ok((a, b))
 }
 
-fn compile_reservation(key: &str, net: Ipv4Net, r: &ReservationConfig) -> Result<Reservation, DhcpError> {
+fn compile_reservation(
+    key: &str,
+    net: Ipv4Net,
+    r: &ReservationConfig,
+) -> Result<Reservation, DhcpError> {
     if !net.contains(&r.address) {
         return Err(DhcpError::config(
             format!("{key}.address"),
@@ -353,7 +377,11 @@ fn compile_reservation(key: &str, net: Ipv4Net, r: &ReservationConfig) -> Result
         ));
     }
     let res = Reservation {
-        mac: r.mac.as_deref().map(|m| parse_mac(&format!("{key}.mac"), m)).transpose()?,
+        mac: r
+            .mac
+            .as_deref()
+            .map(|m| parse_mac(&format!("{key}.mac"), m))
+            .transpose()?,
         client_id: r
             .client_id
             .as_deref()
@@ -370,7 +398,10 @@ fn compile_reservation(key: &str, net: Ipv4Net, r: &ReservationConfig) -> Result
         options: encode_options(&format!("{key}.options"), &r.options)?,
     };
     if res.mac.is_none() && res.client_id.is_none() && res.circuit_id.is_none() {
-        return Err(DhcpError::config(key, "a reservation needs mac, client_id or circuit_id"));
+        return Err(DhcpError::config(
+            key,
+            "a reservation needs mac, client_id or circuit_id",
+        ));
     }
     Ok(res)
 }
@@ -412,7 +443,9 @@ fn compile_subnet(
     if !(renew < rebind && rebind < lease) {
         return Err(DhcpError::config(
             format!("{key}.renew_time_secs"),
-            format!("need renew ({renew}) < rebind ({rebind}) < lease time ({lease}), RFC 2131 §4.4.5"),
+            format!(
+                "need renew ({renew}) < rebind ({rebind}) < lease time ({lease}), RFC 2131 §4.4.5"
+            ),
         ));
     }
     let class_idx = s
@@ -437,13 +470,14 @@ fn compile_subnet(
     options
         .entry(code::SUBNET_MASK)
         .or_insert_with(|| s.subnet.netmask().octets().to_vec());
-    if let Some(iface) = &s.interface {
-        if !config.interfaces.is_empty() && !config.interfaces.contains(iface) {
-            return Err(DhcpError::config(
-                format!("{key}.interface"),
-                format!("{iface:?} is not in dhcp.interfaces, so no socket would receive its clients"),
-            ));
-        }
+    if let Some(iface) = &s.interface
+        && !config.interfaces.is_empty()
+        && !config.interfaces.contains(iface)
+    {
+        return Err(DhcpError::config(
+            format!("{key}.interface"),
+            format!("{iface:?} is not in dhcp.interfaces, so no socket would receive its clients"),
+        ));
     }
     Ok(Subnet {
         name: s.name.clone(),
@@ -486,7 +520,10 @@ impl Plan {
             if !names.insert(s.name.as_str()) {
                 return Err(DhcpError::config(
                     format!("dhcp.subnet[{i}].name"),
-                    format!("two subnets are named {:?}; names key the lease store", s.name),
+                    format!(
+                        "two subnets are named {:?}; names key the lease store",
+                        s.name
+                    ),
                 ));
             }
         }
@@ -497,14 +534,20 @@ impl Plan {
                         if pa.0 <= pb.1 && pb.0 <= pa.1 {
                             return Err(DhcpError::config(
                                 format!("dhcp.subnet[{i}].pools"),
-                                format!("pool {}-{} of {:?} overlaps pool {}-{} of {:?}", pa.0, pa.1, a.name, pb.0, pb.1, b.name),
+                                format!(
+                                    "pool {}-{} of {:?} overlaps pool {}-{} of {:?}",
+                                    pa.0, pa.1, a.name, pb.0, pb.1, b.name
+                                ),
                             ));
                         }
                     }
                 }
             }
         }
-        if !(config.rate_limit.per_second > 0.0) || config.rate_limit.burst == 0 {
+        if config.rate_limit.per_second.is_nan()
+            || config.rate_limit.per_second <= 0.0
+            || config.rate_limit.burst == 0
+        {
             return Err(DhcpError::config(
                 "dhcp.rate_limit",
                 "per_second and burst must both be above 0",
@@ -545,7 +588,12 @@ mod tests {
     #[test]
     fn subnet_without_server_id_is_refused() {
         let c = config("[[subnet]]\nname = \"a\"\nsubnet = \"10.0.0.0/24\"\n");
-        assert!(Plan::compile(&c).unwrap_err().to_string().contains("server id"));
+        assert!(
+            Plan::compile(&c)
+                .unwrap_err()
+                .to_string()
+                .contains("server id")
+        );
     }
 
     #[test]

@@ -144,7 +144,12 @@ impl Server {
         now: SystemTime,
     ) -> Result<Outcome, StoreError> {
         let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let classes: Vec<&Class> = self.plan.classes.iter().filter(|c| c.matches(req)).collect();
+        let classes: Vec<&Class> = self
+            .plan
+            .classes
+            .iter()
+            .filter(|c| c.matches(req))
+            .collect();
         let Some(subnet) = self.select_subnet(req, ctx, &classes) else {
             return Ok(Outcome::Silent(Silence::NoSubnet));
         };
@@ -169,14 +174,18 @@ impl Server {
             now: since_epoch.as_secs(),
         };
         let Some(kind) = req.kind else {
-            return Ok(self.bootp(&x, leases)?);
+            return self.bootp(&x, leases);
         };
         match kind {
             MessageType::Discover => self.discover(&x, leases),
             MessageType::Request => self.request(&x, leases),
             MessageType::Decline => self.decline(&x, leases),
             MessageType::Release => self.release(&x, leases),
-            MessageType::Inform => Ok(Outcome::Reply(self.reply(&x, MessageType::Ack, Ipv4Addr::UNSPECIFIED))),
+            MessageType::Inform => Ok(Outcome::Reply(self.reply(
+                &x,
+                MessageType::Ack,
+                Ipv4Addr::UNSPECIFIED,
+            ))),
             _ => Ok(Outcome::Silent(Silence::Unsupported)),
         }
     }
@@ -186,7 +195,12 @@ impl Server {
     /// renewal is placed by its ciaddr. Among several candidates (a relay
     /// serving modems and customers), a subnet whose class list matches the
     /// client wins over one with no class list.
-    fn select_subnet<'a>(&'a self, req: &Request, ctx: &Ingress, classes: &[&Class]) -> Option<&'a Subnet> {
+    fn select_subnet<'a>(
+        &'a self,
+        req: &Request,
+        ctx: &Ingress,
+        classes: &[&Class],
+    ) -> Option<&'a Subnet> {
         let giaddr = req.header.giaddr();
         let ciaddr = req.header.ciaddr();
         let candidate = |s: &&Subnet| {
@@ -194,15 +208,20 @@ impl Server {
                 s.net.contains(&giaddr) || s.relays.contains(&giaddr)
             } else if !ciaddr.is_unspecified() {
                 s.net.contains(&ciaddr)
-                    && (s.interface.is_none() || ctx.interface.is_none() || s.interface == ctx.interface)
+                    && (s.interface.is_none()
+                        || ctx.interface.is_none()
+                        || s.interface == ctx.interface)
             } else {
                 s.interface.is_some() && s.interface == ctx.interface
             }
         };
         let in_class = |s: &&Subnet| {
-            s.classes
-                .iter()
-                .any(|i| self.plan.classes.get(*i).is_some_and(|c| classes.iter().any(|m| m.name == c.name)))
+            s.classes.iter().any(|i| {
+                self.plan
+                    .classes
+                    .get(*i)
+                    .is_some_and(|c| classes.iter().any(|m| m.name == c.name))
+            })
         };
         let subnets = || self.plan.subnets.iter().filter(candidate);
         subnets()
@@ -213,34 +232,48 @@ impl Server {
     fn lease_times(&self, x: &Exchange<'_>) -> (u32, u32, u32) {
         match x.classes.iter().find_map(|c| c.lease_time) {
             Some(l) => (l, l / 2, u32::try_from(u64::from(l) * 7 / 8).unwrap_or(l)),
-            None => (x.subnet.lease_time, x.subnet.renew_time, x.subnet.rebind_time),
+            None => (
+                x.subnet.lease_time,
+                x.subnet.renew_time,
+                x.subnet.rebind_time,
+            ),
         }
     }
 
     /// Caps on live leases per relay circuit-id / remote-id (subnet and class
     /// caps both apply). A client that already holds a lease is never capped.
-    fn over_cap<L: LeaseTx + ?Sized>(&self, x: &Exchange<'_>, tx: &mut L) -> Result<Option<Silence>, StoreError> {
+    fn over_cap<L: LeaseTx + ?Sized>(
+        &self,
+        x: &Exchange<'_>,
+        tx: &mut L,
+    ) -> Result<Option<Silence>, StoreError> {
         let cap = |sub: Option<u32>, f: fn(&Class) -> Option<u32>| {
             x.classes.iter().filter_map(|c| f(c)).chain(sub).min()
         };
-        if let (Some(cid), Some(max)) = (x.circuit, cap(x.subnet.cap_circuit, |c| c.cap_circuit)) {
-            if tx.count_live_by_circuit(&x.subnet.name, cid, &x.key, x.now)? >= u64::from(max) {
-                return Ok(Some(Silence::CircuitCap {
-                    subnet: x.subnet.name.clone(),
-                }));
-            }
+        if let (Some(cid), Some(max)) = (x.circuit, cap(x.subnet.cap_circuit, |c| c.cap_circuit))
+            && tx.count_live_by_circuit(&x.subnet.name, cid, &x.key, x.now)? >= u64::from(max)
+        {
+            return Ok(Some(Silence::CircuitCap {
+                subnet: x.subnet.name.clone(),
+            }));
         }
-        if let (Some(rid), Some(max)) = (x.remote, cap(x.subnet.cap_remote, |c| c.cap_remote)) {
-            if tx.count_live_by_remote(&x.subnet.name, rid, &x.key, x.now)? >= u64::from(max) {
-                return Ok(Some(Silence::RemoteCap {
-                    subnet: x.subnet.name.clone(),
-                }));
-            }
+        if let (Some(rid), Some(max)) = (x.remote, cap(x.subnet.cap_remote, |c| c.cap_remote))
+            && tx.count_live_by_remote(&x.subnet.name, rid, &x.key, x.now)? >= u64::from(max)
+        {
+            return Ok(Some(Silence::RemoteCap {
+                subnet: x.subnet.name.clone(),
+            }));
         }
         Ok(None)
     }
 
-    fn new_lease(&self, x: &Exchange<'_>, address: Ipv4Addr, state: LeaseState, expires: u64) -> Lease {
+    fn new_lease(
+        &self,
+        x: &Exchange<'_>,
+        address: Ipv4Addr,
+        state: LeaseState,
+        expires: u64,
+    ) -> Lease {
         let hostname = x.reservation.and_then(|r| r.hostname.clone()).or_else(|| {
             x.req
                 .option(code::HOST_NAME)
@@ -262,7 +295,11 @@ impl Server {
 
     /// Writes a lease: a never-used address is claimed (insert-if-absent), a
     /// known one overwritten. False if the claim lost to another writer.
-    fn write<L: LeaseTx + ?Sized>(tx: &mut L, lease: &Lease, existing: bool) -> Result<bool, StoreError> {
+    fn write<L: LeaseTx + ?Sized>(
+        tx: &mut L,
+        lease: &Lease,
+        existing: bool,
+    ) -> Result<bool, StoreError> {
         if existing {
             tx.put(lease)?;
             Ok(true)
@@ -272,12 +309,22 @@ impl Server {
     }
 
     /// RFC 2131 §4.3.1: DISCOVER → OFFER, the address held for the client.
-    fn discover<L: LeaseTx + ?Sized>(&self, x: &Exchange<'_>, tx: &mut L) -> Result<Outcome, StoreError> {
+    fn discover<L: LeaseTx + ?Sized>(
+        &self,
+        x: &Exchange<'_>,
+        tx: &mut L,
+    ) -> Result<Outcome, StoreError> {
         for _attempt in 0..4 {
             let (address, row) = if let Some(r) = x.reservation {
                 (r.address, tx.lease_by_address(r.address)?)
             } else {
-                match alloc::find(x.subnet, &x.key, x.req.option_addr(code::REQUESTED_ADDRESS), tx, x.now)? {
+                match alloc::find(
+                    x.subnet,
+                    &x.key,
+                    x.req.option_addr(code::REQUESTED_ADDRESS),
+                    tx,
+                    x.now,
+                )? {
                     Found::Address(a, row) => (a, row),
                     Found::Exhausted => {
                         return Ok(Outcome::Silent(Silence::PoolExhausted {
@@ -286,18 +333,21 @@ impl Server {
                     }
                 }
             };
-            let holds = row
-                .as_ref()
-                .is_some_and(|r| r.client_key == x.key && r.is_live(x.now) && r.state != LeaseState::Declined);
-            if !holds {
-                if let Some(s) = self.over_cap(x, tx)? {
-                    return Ok(Outcome::Silent(s));
-                }
+            let holds = row.as_ref().is_some_and(|r| {
+                r.client_key == x.key && r.is_live(x.now) && r.state != LeaseState::Declined
+            });
+            if !holds && let Some(s) = self.over_cap(x, tx)? {
+                return Ok(Outcome::Silent(s));
             }
             // A bound lease stays bound; otherwise hold the address briefly.
             let keep_bound = holds && row.as_ref().is_some_and(|r| r.state == LeaseState::Bound);
             if !keep_bound {
-                let lease = self.new_lease(x, address, LeaseState::Offered, x.now + self.plan.offer_hold);
+                let lease = self.new_lease(
+                    x,
+                    address,
+                    LeaseState::Offered,
+                    x.now + self.plan.offer_hold,
+                );
                 if !Self::write(tx, &lease, row.is_some())? {
                     continue;
                 }
@@ -310,7 +360,11 @@ impl Server {
     }
 
     /// RFC 2131 §4.3.2: REQUEST → ACK or NAK.
-    fn request<L: LeaseTx + ?Sized>(&self, x: &Exchange<'_>, tx: &mut L) -> Result<Outcome, StoreError> {
+    fn request<L: LeaseTx + ?Sized>(
+        &self,
+        x: &Exchange<'_>,
+        tx: &mut L,
+    ) -> Result<Outcome, StoreError> {
         let req = x.req;
         let ciaddr = req.header.ciaddr();
         let requested = req.option_addr(code::REQUESTED_ADDRESS);
@@ -318,12 +372,12 @@ impl Server {
             // SELECTING: "If the server-id does not match, the client has
             // declined this server's offer": free what we offered, stay silent.
             if sid != x.subnet.server_id {
-                if let Some(mut row) = tx.lease_by_client(&x.subnet.name, &x.key)? {
-                    if row.state == LeaseState::Offered {
-                        row.state = LeaseState::Released;
-                        row.expires = x.now;
-                        tx.put(&row)?;
-                    }
+                if let Some(mut row) = tx.lease_by_client(&x.subnet.name, &x.key)?
+                    && row.state == LeaseState::Offered
+                {
+                    row.state = LeaseState::Released;
+                    row.expires = x.now;
+                    tx.put(&row)?;
                 }
                 return Ok(Outcome::Silent(Silence::Done("request_for_other_server")));
             }
@@ -345,7 +399,11 @@ impl Server {
         };
         let nak = |why: &'static str| {
             tracing::debug!(subnet = %x.subnet.name, %address, why, "DHCPNAK");
-            Ok(Outcome::Reply(self.reply(x, MessageType::Nak, Ipv4Addr::UNSPECIFIED)))
+            Ok(Outcome::Reply(self.reply(
+                x,
+                MessageType::Nak,
+                Ipv4Addr::UNSPECIFIED,
+            )))
         };
         if !x.subnet.net.contains(&address) {
             return nak("address not on the client's subnet");
@@ -366,14 +424,18 @@ impl Server {
                 return nak("client declined this address");
             }
         }
-        let holds = row.as_ref().is_some_and(|r| r.client_key == x.key && r.is_live(x.now));
+        let holds = row
+            .as_ref()
+            .is_some_and(|r| r.client_key == x.key && r.is_live(x.now));
         if !holds {
             // INIT-REBOOT or renewal of an address we have no binding for:
             // refuse if the client is bound to another address here.
-            if let Some(other) = tx.lease_by_client(&x.subnet.name, &x.key)? {
-                if other.address != address && other.state == LeaseState::Bound && other.is_live(x.now) {
-                    return nak("client is bound to another address");
-                }
+            if let Some(other) = tx.lease_by_client(&x.subnet.name, &x.key)?
+                && other.address != address
+                && other.state == LeaseState::Bound
+                && other.is_live(x.now)
+            {
+                return nak("client is bound to another address");
             }
             if let Some(s) = self.over_cap(x, tx)? {
                 return Ok(Outcome::Silent(s));
@@ -388,42 +450,58 @@ impl Server {
     }
 
     /// RFC 2131 §4.3.3: DECLINE → the address is quarantined, no reply.
-    fn decline<L: LeaseTx + ?Sized>(&self, x: &Exchange<'_>, tx: &mut L) -> Result<Outcome, StoreError> {
-        if x.req.option_addr(code::SERVER_ID).is_some_and(|s| s != x.subnet.server_id) {
+    fn decline<L: LeaseTx + ?Sized>(
+        &self,
+        x: &Exchange<'_>,
+        tx: &mut L,
+    ) -> Result<Outcome, StoreError> {
+        if x.req
+            .option_addr(code::SERVER_ID)
+            .is_some_and(|s| s != x.subnet.server_id)
+        {
             return Ok(Outcome::Silent(Silence::Done("decline_for_other_server")));
         }
         let Some(address) = x.req.option_addr(code::REQUESTED_ADDRESS) else {
             return Ok(Outcome::Silent(Silence::Incomplete));
         };
-        if let Some(mut row) = tx.lease_by_address(address)? {
-            if row.client_key == x.key {
-                // "The server MUST mark the network address as not available".
-                row.state = LeaseState::Declined;
-                row.expires = x.now + self.plan.quarantine;
-                tx.put(&row)?;
-                tracing::warn!(subnet = %x.subnet.name, %address, "DHCPDECLINE: address in use on the network, quarantined");
-            }
+        if let Some(mut row) = tx.lease_by_address(address)?
+            && row.client_key == x.key
+        {
+            // "The server MUST mark the network address as not available".
+            row.state = LeaseState::Declined;
+            row.expires = x.now + self.plan.quarantine;
+            tx.put(&row)?;
+            tracing::warn!(subnet = %x.subnet.name, %address, "DHCPDECLINE: address in use on the network, quarantined");
         }
         Ok(Outcome::Silent(Silence::Done("decline")))
     }
 
     /// RFC 2131 §4.3.4: RELEASE → the address is free again (and remembered
     /// for this client), no reply.
-    fn release<L: LeaseTx + ?Sized>(&self, x: &Exchange<'_>, tx: &mut L) -> Result<Outcome, StoreError> {
+    fn release<L: LeaseTx + ?Sized>(
+        &self,
+        x: &Exchange<'_>,
+        tx: &mut L,
+    ) -> Result<Outcome, StoreError> {
         let address = x.req.header.ciaddr();
-        if let Some(mut row) = tx.lease_by_address(address)? {
-            if row.client_key == x.key && row.state != LeaseState::Declined {
-                row.state = LeaseState::Released;
-                row.expires = x.now;
-                tx.put(&row)?;
-            }
+        if let Some(mut row) = tx.lease_by_address(address)?
+            && row.client_key == x.key
+            && row.state != LeaseState::Declined
+        {
+            row.state = LeaseState::Released;
+            row.expires = x.now;
+            tx.put(&row)?;
         }
         Ok(Outcome::Silent(Silence::Done("release")))
     }
 
     /// BOOTP (RFC 951 / RFC 1497): answered only where the subnet enables it,
     /// and only for reserved clients (as Kea and dnsmasq do).
-    fn bootp<L: LeaseTx + ?Sized>(&self, x: &Exchange<'_>, tx: &mut L) -> Result<Outcome, StoreError> {
+    fn bootp<L: LeaseTx + ?Sized>(
+        &self,
+        x: &Exchange<'_>,
+        tx: &mut L,
+    ) -> Result<Outcome, StoreError> {
         let Some(r) = x.reservation.filter(|_| x.subnet.bootp) else {
             return Ok(Outcome::Silent(Silence::Bootp));
         };
@@ -471,7 +549,11 @@ impl Server {
             siaddr: Ipv4Addr::UNSPECIFIED,
             sname: None,
             file: None,
-            ciaddr: if inform { req.header.ciaddr() } else { Ipv4Addr::UNSPECIFIED },
+            ciaddr: if inform {
+                req.header.ciaddr()
+            } else {
+                Ipv4Addr::UNSPECIFIED
+            },
         };
         if kind != MessageType::Nak {
             // Precedence: reservation > classes (first wins) > subnet > global.
@@ -487,10 +569,12 @@ impl Server {
                 }
             }
             let prl = req.option(code::PARAMETER_REQUEST_LIST).unwrap_or_default();
-            if let Some(file) = &boot.boot_file {
-                if prl.contains(&code::BOOTFILE_NAME) {
-                    merged.entry(code::BOOTFILE_NAME).or_insert_with(|| file.as_bytes().to_vec());
-                }
+            if let Some(file) = &boot.boot_file
+                && prl.contains(&code::BOOTFILE_NAME)
+            {
+                merged
+                    .entry(code::BOOTFILE_NAME)
+                    .or_insert_with(|| file.as_bytes().to_vec());
             }
             if !inform && !bootp {
                 let (lease, t1, t2) = self.lease_times(x);

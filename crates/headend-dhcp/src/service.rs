@@ -66,7 +66,12 @@ impl std::fmt::Debug for DhcpHandle {
 impl DhcpHandle {
     /// A snapshot of the counters (requests, replies, and drops by reason).
     pub fn stats(&self) -> Stats {
-        let mut s = self.shared.stats.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut s = self
+            .shared
+            .stats
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
         s.insert("queue_full", self.shared.queue_full.load(Ordering::Relaxed));
         s
     }
@@ -126,7 +131,8 @@ impl DhcpService {
             shared: Arc::clone(&shared),
             max_hops: config.max_hops,
             max_batch: config.max_batch.max(1),
-            stats_every: (config.stats_interval_secs > 0).then(|| Duration::from_secs(config.stats_interval_secs)),
+            stats_every: (config.stats_interval_secs > 0)
+                .then(|| Duration::from_secs(config.stats_interval_secs)),
             exhaustion_every: Duration::from_secs(config.exhaustion_log_secs),
             exhausted: HashMap::new(),
         };
@@ -157,10 +163,12 @@ fn open_socket(iface: Option<&str>, port: u16) -> Result<UdpSocket, DhcpError> {
         }
     };
     let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(err("open"))?;
-    s.set_reuse_address(true).map_err(err("set SO_REUSEADDR on"))?;
+    s.set_reuse_address(true)
+        .map_err(err("set SO_REUSEADDR on"))?;
     s.set_broadcast(true).map_err(err("set SO_BROADCAST on"))?;
     if let Some(i) = iface {
-        s.bind_device(Some(i.as_bytes())).map_err(err("bind to its interface (SO_BINDTODEVICE)"))?;
+        s.bind_device(Some(i.as_bytes()))
+            .map_err(err("bind to its interface (SO_BINDTODEVICE)"))?;
     }
     // Bursts of thousands of requests queue here while a commit is on disk.
     let _ = s.set_recv_buffer_size(8 << 20);
@@ -168,12 +176,16 @@ fn open_socket(iface: Option<&str>, port: u16) -> Result<UdpSocket, DhcpError> {
     s.bind(&SocketAddr::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).into())
         .map_err(err("bind"))?;
     let socket: UdpSocket = s.into();
-    socket.set_read_timeout(Some(TICK)).map_err(err("set a read timeout on"))?;
+    socket
+        .set_read_timeout(Some(TICK))
+        .map_err(err("set a read timeout on"))?;
     Ok(socket)
 }
 
 fn receive(listeners: &[Listener], index: usize, shared: &Shared, tx: &SyncSender<Job>) {
-    let Some(l) = listeners.get(index) else { return };
+    let Some(l) = listeners.get(index) else {
+        return;
+    };
     let mut buf = vec![0u8; 65_536];
     while !shared.stop.load(Ordering::Relaxed) {
         match l.socket.recv_from(&mut buf) {
@@ -192,9 +204,16 @@ fn receive(listeners: &[Listener], index: usize, shared: &Shared, tx: &SyncSende
                 }
             }
             Ok(_) => {}
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => {
-                tracing::warn!(interface = l.interface.as_deref().unwrap_or("(all)"), "DHCP receive failed: {e}");
+                tracing::warn!(
+                    interface = l.interface.as_deref().unwrap_or("(all)"),
+                    "DHCP receive failed: {e}"
+                );
                 std::thread::sleep(TICK);
             }
         }
@@ -221,11 +240,11 @@ impl Worker {
             if self.shared.stop.load(Ordering::Relaxed) {
                 break;
             }
-            if let Some(every) = self.stats_every {
-                if last_stats.elapsed() >= every {
-                    last_stats = Instant::now();
-                    self.log_stats();
-                }
+            if let Some(every) = self.stats_every
+                && last_stats.elapsed() >= every
+            {
+                last_stats = Instant::now();
+                self.log_stats();
             }
             let first = match rx.recv_timeout(TICK) {
                 Ok(j) => j,
@@ -277,21 +296,30 @@ impl Worker {
             let mut tx = match self.shared.store.begin() {
                 Ok(tx) => tx,
                 Err(e) => {
-                    tracing::error!("DHCP: cannot start a lease transaction, {} request(s) dropped: {e}", requests.len());
+                    tracing::error!(
+                        "DHCP: cannot start a lease transaction, {} request(s) dropped: {e}",
+                        requests.len()
+                    );
                     *counts.entry("store_error").or_default() += requests.len() as u64;
                     return;
                 }
             };
             for (job, req) in &requests {
                 let ctx = Ingress {
-                    interface: self.listeners.get(job.socket).and_then(|l| l.interface.clone()),
+                    interface: self
+                        .listeners
+                        .get(job.socket)
+                        .and_then(|l| l.interface.clone()),
                     source: job.source,
                 };
                 match self.server.handle(req, &ctx, &mut *tx, now) {
                     Ok(Outcome::Reply(r)) => replies.push((job.socket, r)),
                     Ok(Outcome::Silent(s)) => silences.push(s),
                     Err(e) => {
-                        tracing::error!("DHCP: lease store failed, batch of {} rolled back: {e}", requests.len());
+                        tracing::error!(
+                            "DHCP: lease store failed, batch of {} rolled back: {e}",
+                            requests.len()
+                        );
                         *counts.entry("store_error").or_default() += requests.len() as u64;
                         return;
                     }
@@ -299,7 +327,10 @@ impl Worker {
             }
             // The ACKs of this batch leave only once their leases are on disk.
             if let Err(e) = tx.commit() {
-                tracing::error!("DHCP: lease commit failed, {} repl(ies) not sent: {e}", replies.len());
+                tracing::error!(
+                    "DHCP: lease commit failed, {} repl(ies) not sent: {e}",
+                    replies.len()
+                );
                 *counts.entry("store_error").or_default() += requests.len() as u64;
                 return;
             }
@@ -311,7 +342,9 @@ impl Worker {
             }
         }
         for (socket, r) in replies {
-            let Some(l) = self.listeners.get(socket) else { continue };
+            let Some(l) = self.listeners.get(socket) else {
+                continue;
+            };
             let name = match r.kind {
                 MessageType::Offer => "offer",
                 MessageType::Ack => "ack",

@@ -157,11 +157,16 @@ fn options(r: &Reply) -> Vec<(u8, Vec<u8>)> {
 }
 
 fn opt(r: &Reply, code: u8) -> Option<Vec<u8>> {
-    options(r).into_iter().find(|(c, _)| *c == code).map(|(_, v)| v)
+    options(r)
+        .into_iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, v)| v)
 }
 
 fn file(r: &Reply) -> String {
-    String::from_utf8_lossy(&r.bytes[108..236]).trim_end_matches('\0').to_owned()
+    String::from_utf8_lossy(&r.bytes[108..236])
+        .trim_end_matches('\0')
+        .to_owned()
 }
 
 fn bind(server: &Server, store: &Store, mac: u8, now: SystemTime) -> Ipv4Addr {
@@ -169,7 +174,9 @@ fn bind(server: &Server, store: &Store, mac: u8, now: SystemTime) -> Ipv4Addr {
     let ack = reply(run(
         server,
         store,
-        &pkt(3, mac).opt(54, &[10, 0, 0, 1]).opt(50, &offer.yiaddr.octets()),
+        &pkt(3, mac)
+            .opt(54, &[10, 0, 0, 1])
+            .opt(50, &offer.yiaddr.octets()),
         &direct(),
         now,
     ));
@@ -180,21 +187,47 @@ fn bind(server: &Server, store: &Store, mac: u8, now: SystemTime) -> Ipv4Addr {
 #[test]
 fn discover_request_binds_and_reply_carries_lease_times_and_options() {
     let (_d, store, server) = setup();
-    let offer = reply(run(&server, &store, &pkt(1, 1).opt(55, &[6, 3, 1]), &direct(), t(0)));
+    let offer = reply(run(
+        &server,
+        &store,
+        &pkt(1, 1).opt(55, &[6, 3, 1]),
+        &direct(),
+        t(0),
+    ));
     assert_eq!(offer.kind, MessageType::Offer);
     assert_eq!(offer.yiaddr, Ipv4Addr::new(10, 0, 0, 10));
     assert_eq!(offer.to, SocketAddrV4::new(Ipv4Addr::BROADCAST, 68));
     let codes: Vec<u8> = options(&offer).iter().map(|(c, _)| *c).collect();
-    assert_eq!(&codes[..8], &[53, 54, 51, 58, 59, 6, 3, 1], "requested options come first, in order");
+    assert_eq!(
+        &codes[..8],
+        &[53, 54, 51, 58, 59, 6, 3, 1],
+        "requested options come first, in order"
+    );
     assert_eq!(opt(&offer, 51), Some(3600u32.to_be_bytes().to_vec()));
     assert_eq!(opt(&offer, 58), Some(1800u32.to_be_bytes().to_vec()));
     assert_eq!(opt(&offer, 59), Some(3150u32.to_be_bytes().to_vec()));
-    assert_eq!(&offer.bytes[20..24], &[10, 0, 0, 5], "siaddr is next_server");
+    assert_eq!(
+        &offer.bytes[20..24],
+        &[10, 0, 0, 5],
+        "siaddr is next_server"
+    );
     assert!(offer.bytes.len() >= 300);
-    let ack = reply(run(&server, &store, &pkt(3, 1).opt(54, &[10, 0, 0, 1]).opt(50, &[10, 0, 0, 10]), &direct(), t(1)));
-    assert_eq!((ack.kind, ack.yiaddr), (MessageType::Ack, Ipv4Addr::new(10, 0, 0, 10)));
+    let ack = reply(run(
+        &server,
+        &store,
+        &pkt(3, 1).opt(54, &[10, 0, 0, 1]).opt(50, &[10, 0, 0, 10]),
+        &direct(),
+        t(1),
+    ));
+    assert_eq!(
+        (ack.kind, ack.yiaddr),
+        (MessageType::Ack, Ipv4Addr::new(10, 0, 0, 10))
+    );
     let lease = &store.leases().unwrap()[0];
-    assert_eq!((lease.state, lease.expires), (LeaseState::Bound, 1_700_000_001 + 3600));
+    assert_eq!(
+        (lease.state, lease.expires),
+        (LeaseState::Bound, 1_700_000_001 + 3600)
+    );
 }
 
 #[test]
@@ -209,7 +242,13 @@ fn concurrent_discovers_get_different_addresses() {
 fn request_with_another_servers_id_is_silent_and_frees_the_offer() {
     let (_d, store, server) = setup();
     reply(run(&server, &store, &pkt(1, 1), &direct(), t(0)));
-    let out = run(&server, &store, &pkt(3, 1).opt(54, &[10, 0, 0, 99]).opt(50, &[10, 0, 0, 10]), &direct(), t(1));
+    let out = run(
+        &server,
+        &store,
+        &pkt(3, 1).opt(54, &[10, 0, 0, 99]).opt(50, &[10, 0, 0, 10]),
+        &direct(),
+        t(1),
+    );
     assert!(matches!(out, Outcome::Silent(Silence::Done(_))));
     assert_eq!(store.leases().unwrap()[0].state, LeaseState::Released);
 }
@@ -217,7 +256,13 @@ fn request_with_another_servers_id_is_silent_and_frees_the_offer() {
 #[test]
 fn init_reboot_for_an_address_off_the_subnet_is_naked() {
     let (_d, store, server) = setup();
-    let nak = reply(run(&server, &store, &pkt(3, 1).opt(50, &[192, 168, 1, 5]), &direct(), t(0)));
+    let nak = reply(run(
+        &server,
+        &store,
+        &pkt(3, 1).opt(50, &[192, 168, 1, 5]),
+        &direct(),
+        t(0),
+    ));
     assert_eq!(nak.kind, MessageType::Nak);
     assert_eq!(nak.to, SocketAddrV4::new(Ipv4Addr::BROADCAST, 68));
 }
@@ -226,7 +271,13 @@ fn init_reboot_for_an_address_off_the_subnet_is_naked() {
 fn request_for_another_clients_address_is_naked() {
     let (_d, store, server) = setup();
     let a = bind(&server, &store, 1, t(0));
-    let nak = reply(run(&server, &store, &pkt(3, 2).opt(50, &a.octets()), &direct(), t(5)));
+    let nak = reply(run(
+        &server,
+        &store,
+        &pkt(3, 2).opt(50, &a.octets()),
+        &direct(),
+        t(5),
+    ));
     assert_eq!(nak.kind, MessageType::Nak);
 }
 
@@ -234,10 +285,19 @@ fn request_for_another_clients_address_is_naked() {
 fn renewal_keeps_the_address_and_unicasts_to_ciaddr() {
     let (_d, store, server) = setup();
     let a = bind(&server, &store, 1, t(0));
-    let ack = reply(run(&server, &store, &pkt(3, 1).ciaddr(a.octets()), &direct(), t(1800)));
+    let ack = reply(run(
+        &server,
+        &store,
+        &pkt(3, 1).ciaddr(a.octets()),
+        &direct(),
+        t(1800),
+    ));
     assert_eq!((ack.kind, ack.yiaddr), (MessageType::Ack, a));
     assert_eq!(ack.to, SocketAddrV4::new(a, 68));
-    assert_eq!(store.leases().unwrap()[0].expires, 1_700_000_000 + 1800 + 3600);
+    assert_eq!(
+        store.leases().unwrap()[0].expires,
+        1_700_000_000 + 1800 + 3600
+    );
 }
 
 #[test]
@@ -255,21 +315,49 @@ fn release_frees_the_address_for_another_client() {
     let a = bind(&server, &store, 1, t(0));
     bind(&server, &store, 2, t(0));
     bind(&server, &store, 3, t(0));
-    assert!(matches!(run(&server, &store, &pkt(1, 4), &direct(), t(1)), Outcome::Silent(Silence::PoolExhausted { .. })));
-    run(&server, &store, &pkt(7, 1).ciaddr(a.octets()).opt(54, &[10, 0, 0, 1]), &direct(), t(2));
-    assert_eq!(reply(run(&server, &store, &pkt(1, 4), &direct(), t(3))).yiaddr, a);
+    assert!(matches!(
+        run(&server, &store, &pkt(1, 4), &direct(), t(1)),
+        Outcome::Silent(Silence::PoolExhausted { .. })
+    ));
+    run(
+        &server,
+        &store,
+        &pkt(7, 1).ciaddr(a.octets()).opt(54, &[10, 0, 0, 1]),
+        &direct(),
+        t(2),
+    );
+    assert_eq!(
+        reply(run(&server, &store, &pkt(1, 4), &direct(), t(3))).yiaddr,
+        a
+    );
 }
 
 #[test]
 fn declined_address_is_quarantined_then_reused() {
     let (_d, store, server) = setup();
     let a = bind(&server, &store, 1, t(0));
-    run(&server, &store, &pkt(4, 1).opt(50, &a.octets()).opt(54, &[10, 0, 0, 1]), &direct(), t(1));
+    run(
+        &server,
+        &store,
+        &pkt(4, 1).opt(50, &a.octets()).opt(54, &[10, 0, 0, 1]),
+        &direct(),
+        t(1),
+    );
     let next = bind(&server, &store, 1, t(2));
-    assert_ne!(next, a, "the declining client is not offered the same address");
+    assert_ne!(
+        next, a,
+        "the declining client is not offered the same address"
+    );
     bind(&server, &store, 2, t(3));
-    assert!(matches!(run(&server, &store, &pkt(1, 5), &direct(), t(4)), Outcome::Silent(Silence::PoolExhausted { .. })));
-    assert_eq!(reply(run(&server, &store, &pkt(1, 5), &direct(), t(700))).yiaddr, a, "after the quarantine");
+    assert!(matches!(
+        run(&server, &store, &pkt(1, 5), &direct(), t(4)),
+        Outcome::Silent(Silence::PoolExhausted { .. })
+    ));
+    assert_eq!(
+        reply(run(&server, &store, &pkt(1, 5), &direct(), t(700))).yiaddr,
+        a,
+        "after the quarantine"
+    );
 }
 
 #[test]
@@ -279,7 +367,12 @@ fn expired_lease_goes_to_a_new_client_and_full_pool_gives_no_offer() {
     bind(&server, &store, 2, t(10));
     bind(&server, &store, 3, t(10));
     let out = run(&server, &store, &pkt(1, 4), &direct(), t(100));
-    assert_eq!(out.clone().silence(), Some(Silence::PoolExhausted { subnet: "lan".into() }));
+    assert_eq!(
+        out.silence(),
+        Some(Silence::PoolExhausted {
+            subnet: "lan".into()
+        })
+    );
     let offer = reply(run(&server, &store, &pkt(1, 4), &direct(), t(3601)));
     assert_eq!(offer.yiaddr, a, "client 1's lease expired first");
 }
@@ -290,18 +383,46 @@ fn reservation_by_mac_gets_the_fixed_address_and_host_name() {
     let offer = reply(run(&server, &store, &pkt(1, 0x99), &direct(), t(0)));
     assert_eq!(offer.yiaddr, Ipv4Addr::new(10, 0, 0, 50));
     assert_eq!(opt(&offer, 12), Some(b"fixed".to_vec()));
-    let nak = reply(run(&server, &store, &pkt(3, 0x99).opt(50, &[10, 0, 0, 10]), &direct(), t(1)));
-    assert_eq!(nak.kind, MessageType::Nak, "a reserved client asking for another address");
+    let nak = reply(run(
+        &server,
+        &store,
+        &pkt(3, 0x99).opt(50, &[10, 0, 0, 10]),
+        &direct(),
+        t(1),
+    ));
+    assert_eq!(
+        nak.kind,
+        MessageType::Nak,
+        "a reserved client asking for another address"
+    );
 }
 
 #[test]
 fn pxe_architecture_and_ipxe_user_class_pick_the_boot_file() {
     let (_d, store, server) = setup();
-    let bios = reply(run(&server, &store, &pkt(1, 1).opt(93, &[0, 0]), &direct(), t(0)));
+    let bios = reply(run(
+        &server,
+        &store,
+        &pkt(1, 1).opt(93, &[0, 0]),
+        &direct(),
+        t(0),
+    ));
     assert_eq!(file(&bios), "undionly.kpxe");
-    let uefi = reply(run(&server, &store, &pkt(1, 2).opt(93, &[0, 7]), &direct(), t(0)));
+    let uefi = reply(run(
+        &server,
+        &store,
+        &pkt(1, 2).opt(93, &[0, 7]),
+        &direct(),
+        t(0),
+    ));
     assert_eq!(file(&uefi), "ipxe.efi");
-    let ipxe = reply(run(&server, &store, &pkt(1, 3).opt(93, &[0, 7]).opt(77, b"iPXE"), &direct(), t(0)));
+    let ipxe = reply(run(
+        &server,
+        &store,
+        &pkt(1, 3).opt(93, &[0, 7]).opt(77, b"iPXE"),
+        &direct(),
+        t(0),
+    ));
     assert_eq!(file(&ipxe), "http://10.0.0.5/boot.ipxe");
 }
 
@@ -316,7 +437,10 @@ fn relayed_docsis_modem_gets_modem_subnet_and_option_82_echoed_last() {
     let modem = reply(run(
         &server,
         &store,
-        &pkt(1, 1).giaddr([10, 1, 0, 1]).opt(60, b"docsis3.0").opt(82, &info),
+        &pkt(1, 1)
+            .giaddr([10, 1, 0, 1])
+            .opt(60, b"docsis3.0")
+            .opt(82, &info),
         &relay,
         t(0),
     ));
@@ -325,8 +449,18 @@ fn relayed_docsis_modem_gets_modem_subnet_and_option_82_echoed_last() {
     assert_eq!(opt(&modem, 67), Some(b"modem.cfg".to_vec()));
     assert_eq!(opt(&modem, 2), Some(3600i32.to_be_bytes().to_vec()));
     assert_eq!(options(&modem).last(), Some(&(82, info.to_vec())));
-    let pc = reply(run(&server, &store, &pkt(1, 2).giaddr([10, 1, 0, 1]), &relay, t(0)));
-    assert_eq!(pc.yiaddr, Ipv4Addr::new(100, 64, 0, 10), "customer device gets the customer pool");
+    let pc = reply(run(
+        &server,
+        &store,
+        &pkt(1, 2).giaddr([10, 1, 0, 1]),
+        &relay,
+        t(0),
+    ));
+    assert_eq!(
+        pc.yiaddr,
+        Ipv4Addr::new(100, 64, 0, 10),
+        "customer device gets the customer pool"
+    );
 }
 
 #[test]
@@ -335,23 +469,41 @@ fn circuit_id_cap_holds_a_flood_but_other_circuits_still_get_leases() {
     let info = [1, 5, b'p', b'o', b'r', b't', b'1'];
     let mut offered = 0;
     for mac in 1..=3 {
-        if let Outcome::Reply(_) = run(&server, &store, &pkt(1, mac).opt(82, &info), &direct(), t(0)) {
+        if let Outcome::Reply(_) = run(
+            &server,
+            &store,
+            &pkt(1, mac).opt(82, &info),
+            &direct(),
+            t(0),
+        ) {
             offered += 1;
         }
     }
     assert_eq!(offered, 2);
     let other = [1, 5, b'p', b'o', b'r', b't', b'2'];
-    assert!(matches!(run(&server, &store, &pkt(1, 9).opt(82, &other), &direct(), t(0)), Outcome::Reply(_)));
+    assert!(matches!(
+        run(&server, &store, &pkt(1, 9).opt(82, &other), &direct(), t(0)),
+        Outcome::Reply(_)
+    ));
 }
 
 #[test]
 fn looping_client_is_rate_limited() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_sqlite(dir.path().join("t.db")).unwrap();
-    let config: DhcpConfig = toml::from_str(&CONFIG.replace("per_second = 1000.0, burst = 1000", "per_second = 1.0, burst = 3")).unwrap();
+    let config: DhcpConfig = toml::from_str(&CONFIG.replace(
+        "per_second = 1000.0, burst = 1000",
+        "per_second = 1.0, burst = 3",
+    ))
+    .unwrap();
     let server = Server::new(&config).unwrap();
     let silent = (0..10)
-        .filter(|_| matches!(run(&server, &store, &pkt(1, 1), &direct(), t(0)), Outcome::Silent(Silence::RateLimited)))
+        .filter(|_| {
+            matches!(
+                run(&server, &store, &pkt(1, 1), &direct(), t(0)),
+                Outcome::Silent(Silence::RateLimited)
+            )
+        })
         .count();
     assert_eq!(silent, 7);
 }
@@ -371,7 +523,13 @@ fn bootp_without_a_reservation_is_dropped() {
 #[test]
 fn inform_gets_options_but_no_lease() {
     let (_d, store, server) = setup();
-    let ack = reply(run(&server, &store, &pkt(8, 1).ciaddr([10, 0, 0, 77]), &direct(), t(0)));
+    let ack = reply(run(
+        &server,
+        &store,
+        &pkt(8, 1).ciaddr([10, 0, 0, 77]),
+        &direct(),
+        t(0),
+    ));
     assert_eq!(ack.kind, MessageType::Ack);
     assert_eq!(ack.yiaddr, Ipv4Addr::UNSPECIFIED);
     assert_eq!(opt(&ack, 51), None);
@@ -386,7 +544,10 @@ fn unknown_interface_without_relay_has_no_subnet() {
         interface: Some("eth9".into()),
         source: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68),
     };
-    assert_eq!(run(&server, &store, &pkt(1, 1), &ctx, t(0)).silence(), Some(Silence::NoSubnet));
+    assert_eq!(
+        run(&server, &store, &pkt(1, 1), &ctx, t(0)).silence(),
+        Some(Silence::NoSubnet)
+    );
 }
 
 #[test]
@@ -402,8 +563,17 @@ fn max_message_size_limits_the_reply() {
     let server = Server::new(&config).unwrap();
     let small = reply(run(&server, &store, &pkt(1, 1), &direct(), t(0)));
     assert!(small.bytes.len() <= 576 - 28);
-    let big = reply(run(&server, &store, &pkt(1, 1).opt(57, &1500u16.to_be_bytes()), &direct(), t(0)));
-    assert!(big.bytes.len() > 576, "option 57 lets all three long options in");
+    let big = reply(run(
+        &server,
+        &store,
+        &pkt(1, 1).opt(57, &1500u16.to_be_bytes()),
+        &direct(),
+        t(0),
+    ));
+    assert!(
+        big.bytes.len() > 576,
+        "option 57 lets all three long options in"
+    );
 }
 
 impl Outcome {
@@ -412,5 +582,17 @@ impl Outcome {
             Self::Silent(s) => Some(s),
             Self::Reply(_) => None,
         }
+    }
+}
+
+#[test]
+fn example_configs_compile() {
+    for name in ["isp-cable", "pxe-lab"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../../configs/{name}.toml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let value: toml::Table = toml::from_str(&text).unwrap();
+        let dhcp: DhcpConfig = value["dhcp"].clone().try_into().unwrap();
+        dhcp.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }

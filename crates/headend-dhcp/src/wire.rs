@@ -426,7 +426,10 @@ pub(crate) mod tests {
 
     #[test]
     fn unknown_or_long_message_type_is_refused() {
-        assert_eq!(parse(&packet(99, [2; 6], &[]), 4).unwrap_err(), Malformed::BadMessageType);
+        assert_eq!(
+            parse(&packet(99, [2; 6], &[]), 4).unwrap_err(),
+            Malformed::BadMessageType
+        );
         let mut p = packet(1, [2; 6], &[]);
         p[241] = 2;
         p.insert(243, 1);
@@ -456,7 +459,13 @@ pub(crate) mod tests {
 
     #[test]
     fn every_truncation_of_a_valid_packet_is_handled_without_panic() {
-        let p = packet(3, [2; 6], &[50, 4, 10, 0, 0, 1, 55, 3, 1, 3, 6, 82, 6, 1, 4, b'e', b't', b'h', b'0']);
+        let p = packet(
+            3,
+            [2; 6],
+            &[
+                50, 4, 10, 0, 0, 1, 55, 3, 1, 3, 6, 82, 6, 1, 4, b'e', b't', b'h', b'0',
+            ],
+        );
         for n in 0..p.len() {
             let _ = parse(&p[..n], 4);
         }
@@ -478,7 +487,12 @@ pub(crate) mod tests {
             ciaddr: Ipv4Addr::UNSPECIFIED,
         };
         let info = [1u8, 4, b'e', b't', b'h', b'0'];
-        let out = encode_reply(&req, &head, &[(53, vec![2]), (3, vec![10, 0, 0, 1])], Some(&info));
+        let out = encode_reply(
+            &req,
+            &head,
+            &[(53, vec![2]), (3, vec![10, 0, 0, 1])],
+            Some(&info),
+        );
         assert!(out.len() >= MIN_REPLY_LEN);
         assert_eq!(out[0], 2);
         assert_eq!(&out[28..34], &[2, 0, 0, 0, 0, 1]);
@@ -500,7 +514,12 @@ pub(crate) mod tests {
             ciaddr: Ipv4Addr::UNSPECIFIED,
         };
         let big = vec![b'x'; 200];
-        let opts = vec![(53, vec![2]), (15, big.clone()), (17, big.clone()), (18, big)];
+        let opts = vec![
+            (53, vec![2]),
+            (15, big.clone()),
+            (17, big.clone()),
+            (18, big),
+        ];
         let out = encode_reply(&req, &head, &opts, None);
         assert!(out.len() <= 576 - 28, "{}", out.len());
         assert_eq!(relay_sub_option(&[1, 2, 9, 9, 2, 1, 7], 2), Some(&[7][..]));

@@ -34,16 +34,159 @@ pub struct DnsConfig {
     /// The zones served, one `[[dns.zone]]` table each.
     #[serde(default, rename = "zone")]
     pub zones: Vec<ZoneConfig>,
+    /// TSIG keys for zone transfers and NOTIFY, one `[[dns.tsig_key]]` table each.
+    #[serde(default, rename = "tsig_key")]
+    pub tsig_keys: Vec<TsigKeyConfig>,
+}
+
+/// A TSIG key (RFC 8945) shared with secondaries (`[[dns.tsig_key]]`).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsigKeyConfig {
+    /// The key's name, the same on both sides, e.g. `xfr-key`.
+    pub name: String,
+    /// The MAC algorithm; `hmac-sha256` (the default) or `hmac-sha512`.
+    #[serde(default = "default_tsig_algorithm")]
+    pub algorithm: String,
+    /// The shared secret, base64 (as printed by `tsig-keygen` or `keymgr -t`).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for TsigKeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TsigKeyConfig")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_tsig_algorithm() -> String {
+    "hmac-sha256".to_owned()
 }
 
 /// One served zone (`[[dns.zone]]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneConfig {
     /// The zone's apex, e.g. `example.test`.
     pub origin: String,
     /// Its zone file; a relative path is taken relative to the config file's folder.
     pub file: PathBuf,
+    /// Addresses or prefixes allowed to transfer the zone (AXFR, IXFR), e.g.
+    /// `["192.0.2.53/32"]`. Empty (the default): no transfers, unless
+    /// `tsig_key` is set, in which case any address with the key may.
+    #[serde(default)]
+    pub allow_transfer: Vec<ipnet::IpNet>,
+    /// Name of a `[[dns.tsig_key]]` that transfer requests must be signed
+    /// with (and that NOTIFY messages are signed with).
+    #[serde(default)]
+    pub tsig_key: Option<String>,
+    /// Secondaries sent a NOTIFY (RFC 1996) whenever the serial changes, e.g. `["192.0.2.53:53"]`.
+    #[serde(default)]
+    pub notify: Vec<SocketAddr>,
+    /// Further servers notified the same way (BIND's also-notify).
+    #[serde(default)]
+    pub also_notify: Vec<SocketAddr>,
+    /// Sign the zone (`dnssec = { algorithm = "ecdsap256sha256", denial = "nsec3" }`).
+    #[serde(default)]
+    pub dnssec: Option<DnssecConfig>,
+}
+
+/// DNSSEC signing of one zone: keys are generated on first use and kept in
+/// the state directory; the zone is re-signed on every change and before its
+/// signatures expire.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnssecConfig {
+    /// The signing algorithm.
+    #[serde(default)]
+    pub algorithm: DnssecAlgorithm,
+    /// How non-existence is proven.
+    #[serde(default)]
+    pub denial: Denial,
+    /// NSEC3 extra hash iterations: 0 by default, as RFC 9276 §3.1 asks.
+    #[serde(default)]
+    pub nsec3_iterations: u16,
+    /// NSEC3 salt in hex; empty by default (RFC 9276 §3.1).
+    #[serde(default)]
+    pub nsec3_salt: String,
+    /// `"ksk+zsk"` (default) or a single combined signing key `"csk"`.
+    #[serde(default)]
+    pub keys: KeyScheme,
+    /// Days a signature is valid.
+    #[serde(default = "default_validity_days")]
+    pub signature_validity_days: u32,
+    /// Days after signing at which signatures are refreshed (must be below the validity).
+    #[serde(default = "default_refresh_days")]
+    pub refresh_days: u32,
+    /// TTL of the DNSKEY, CDS and CDNSKEY records, in seconds.
+    #[serde(default = "default_dnskey_ttl")]
+    pub dnskey_ttl: u32,
+    /// Seconds a new key is published before it is used, and an old one kept
+    /// after (on top of the TTLs), for the zone to reach every secondary
+    /// (RFC 6781 §4.1.1.1 "propagation delay").
+    #[serde(default = "default_propagation")]
+    pub propagation_delay_secs: u32,
+    /// TTL of the DS records at the parent, waited out in a KSK rollover.
+    #[serde(default = "default_parent_ds_ttl")]
+    pub parent_ds_ttl: u32,
+}
+
+/// DNSSEC signing algorithm.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum DnssecAlgorithm {
+    /// ECDSA P-256 with SHA-256 (algorithm 13), the default.
+    #[default]
+    #[serde(rename = "ecdsap256sha256")]
+    EcdsaP256Sha256,
+    /// Ed25519 (algorithm 15).
+    #[serde(rename = "ed25519")]
+    Ed25519,
+}
+
+/// Authenticated denial of existence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum Denial {
+    /// NSEC (RFC 4034 §4).
+    #[default]
+    #[serde(rename = "nsec")]
+    Nsec,
+    /// NSEC3 (RFC 5155), no opt-out.
+    #[serde(rename = "nsec3")]
+    Nsec3,
+}
+
+/// Which keys sign the zone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum KeyScheme {
+    /// A key-signing key for the DNSKEY RRset and a zone-signing key for the rest.
+    #[default]
+    #[serde(rename = "ksk+zsk")]
+    KskZsk,
+    /// One combined signing key.
+    #[serde(rename = "csk")]
+    Csk,
+}
+
+fn default_validity_days() -> u32 {
+    14
+}
+
+fn default_refresh_days() -> u32 {
+    7
+}
+
+fn default_dnskey_ttl() -> u32 {
+    3600
+}
+
+fn default_propagation() -> u32 {
+    300
+}
+
+fn default_parent_ds_ttl() -> u32 {
+    86400
 }
 
 impl Default for DnsConfig {
@@ -57,6 +200,7 @@ impl Default for DnsConfig {
             rrl: crate::rrl::RrlConfig::default(),
             udp_workers: default_udp_workers(),
             zones: Vec::new(),
+            tsig_keys: Vec::new(),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 use serde::Serialize;
 
-use crate::check::{Severity, check_zone};
+use crate::check::{Severity, check_zone_with};
 use crate::present::{rdata_text, record_line};
 use crate::zone::Zone;
 use crate::zonefile::{ParsedZone, SourceRecord, parse_zone_file, parse_zone_str};
@@ -103,6 +103,7 @@ pub(crate) fn apply(
     origin: &Name,
     edit: &ZoneEdit,
     expected_serial: Option<u32>,
+    others: &[&Zone],
 ) -> Result<Zone, DnsError> {
     let parsed = parse_zone_file(&config.file, origin).map_err(first_error)?;
     let current = soa_serial(&parsed).ok_or_else(|| DnsError::BadEdit {
@@ -206,7 +207,7 @@ pub(crate) fn apply(
         file: parsed.file.clone(),
         records,
     };
-    let errors: Vec<_> = check_zone(&edited)
+    let errors: Vec<_> = check_zone_with(&edited, others)
         .into_iter()
         .filter(|f| f.severity == Severity::Error)
         .collect();
@@ -348,6 +349,7 @@ mod tests {
         let zc = ZoneConfig {
             origin: "t.test".to_owned(),
             file,
+            ..ZoneConfig::default()
         };
         let name = Name::from_ascii("t.test.").unwrap();
         (dir, zc, name)
@@ -365,7 +367,7 @@ mod tests {
     #[test]
     fn set_replaces_the_rrset_bumps_the_serial_and_rewrites_the_file() {
         let (_d, zc, origin) = setup();
-        let zone = apply(&zc, &origin, &set("www", "A", &["192.0.2.10", "192.0.2.11"]), Some(41)).unwrap();
+        let zone = apply(&zc, &origin, &set("www", "A", &["192.0.2.10", "192.0.2.11"]), Some(41), &[]).unwrap();
         assert_eq!(zone.serial(), 42);
         let text = std::fs::read_to_string(&zc.file).unwrap();
         assert!(text.contains("www.t.test. 300 IN A 192.0.2.10"), "{text}");
@@ -378,7 +380,7 @@ mod tests {
     #[test]
     fn txt_with_spaces_and_quotes_survives_the_rewrite() {
         let (_d, zc, origin) = setup();
-        apply(&zc, &origin, &set("info", "TXT", &[r#""v=DMARC1; p=reject" "x\"y""#]), None).unwrap();
+        apply(&zc, &origin, &set("info", "TXT", &[r#""v=DMARC1; p=reject" "x\"y""#]), None, &[]).unwrap();
         let zone = parse_zone_file(&zc.file, &origin).unwrap();
         let txt = zone
             .records
@@ -391,7 +393,7 @@ mod tests {
     #[test]
     fn an_edit_that_breaks_the_zone_is_refused_and_the_file_unchanged() {
         let (_d, zc, origin) = setup();
-        let err = apply(&zc, &origin, &set("www", "CNAME", &["ns1"]), None).unwrap_err();
+        let err = apply(&zc, &origin, &set("www", "CNAME", &["ns1"]), None, &[]).unwrap_err();
         assert!(matches!(err, DnsError::Invalid { .. }), "{err}");
         assert_eq!(std::fs::read_to_string(&zc.file).unwrap(), ZONE);
     }
@@ -399,7 +401,7 @@ mod tests {
     #[test]
     fn a_stale_serial_is_refused() {
         let (_d, zc, origin) = setup();
-        let err = apply(&zc, &origin, &set("www", "A", &["192.0.2.9"]), Some(40)).unwrap_err();
+        let err = apply(&zc, &origin, &set("www", "A", &["192.0.2.9"]), Some(40), &[]).unwrap_err();
         assert!(matches!(
             err,
             DnsError::SerialMismatch {
@@ -412,17 +414,17 @@ mod tests {
     #[test]
     fn delete_removes_one_record_or_the_rrset() {
         let (_d, zc, origin) = setup();
-        apply(&zc, &origin, &set("www", "A", &["192.0.2.10", "192.0.2.11"]), None).unwrap();
+        apply(&zc, &origin, &set("www", "A", &["192.0.2.10", "192.0.2.11"]), None, &[]).unwrap();
         let del_one = ZoneEdit::Delete {
             name: "www".into(),
             rtype: "A".into(),
             rdata: Some("192.0.2.10".into()),
         };
-        let zone = apply(&zc, &origin, &del_one, None).unwrap();
+        let zone = apply(&zc, &origin, &del_one, None, &[]).unwrap();
         assert_eq!(zone.serial(), 43);
         let text = std::fs::read_to_string(&zc.file).unwrap();
         assert!(!text.contains("192.0.2.10") && text.contains("192.0.2.11"), "{text}");
-        let missing = apply(&zc, &origin, &del_one, None).unwrap_err();
+        let missing = apply(&zc, &origin, &del_one, None, &[]).unwrap_err();
         assert!(matches!(missing, DnsError::BadEdit { .. }));
     }
 
@@ -437,7 +439,7 @@ mod tests {
             set("www", "SOA", &["a b 1 2 3 4 5"]),
             set("www", "A", &[]),
         ] {
-            assert!(apply(&zc, &origin, &edit, None).is_err(), "{edit:?}");
+            assert!(apply(&zc, &origin, &edit, None, &[]).is_err(), "{edit:?}");
         }
         assert_eq!(std::fs::read_to_string(&zc.file).unwrap(), ZONE);
     }

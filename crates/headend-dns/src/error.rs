@@ -87,4 +87,28 @@ pub enum DnsError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A `[[dns.tsig_key]]` is unusable.
+    #[error("TSIG key {name:?}: {reason}")]
+    BadTsigKey {
+        /// The key's name as configured.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A zone names a TSIG key that no `[[dns.tsig_key]]` defines.
+    #[error("zone {zone}: tsig_key {key:?} is not defined: add a [[dns.tsig_key]] with that name")]
+    UnknownTsigKey {
+        /// The zone's origin.
+        zone: String,
+        /// The key name it refers to.
+        key: String,
+    },
+    /// A state file (journal, DNSSEC keys) could not be read or written.
+    #[error("{}: {reason}", file.display())]
+    State {
+        /// The file under the state directory.
+        file: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
 }

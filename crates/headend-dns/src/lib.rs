@@ -8,6 +8,10 @@
 //! The entry point is [`DnsService::start`]; the rest of the program talks to
 //! the running service through its cloneable [`DnsHandle`].
 //!
+//! Zone transfers ([`xfr`]: AXFR, IXFR from a journal, TSIG, ACLs) are
+//! answered on the TCP listeners, and every serial change sends NOTIFY to the
+//! configured secondaries ([`notify`]).
+//!
 //! This crate does not recurse: names outside the served zones are REFUSED.
 
 pub mod check;
@@ -15,12 +19,14 @@ pub mod config;
 mod error;
 pub mod zonefile;
 
-pub use config::{DnsConfig, ZoneConfig};
+pub use config::{DnsConfig, TsigKeyConfig, ZoneConfig};
 pub use error::DnsError;
 
 pub mod answer;
 mod edit;
 pub mod fast;
+mod notify;
+mod xfr;
 pub mod present;
 pub mod rrl;
 mod server;
@@ -30,5 +36,6 @@ pub mod zone;
 pub use server::{DnsStats, DnsStatsSnapshot};
 pub use edit::{RecordView, ZoneEdit, ZoneSummary};
 pub use service::{
-    DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, parse_origin,
+    DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, load_zone_with,
+    parse_origin,
 };

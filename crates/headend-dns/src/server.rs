@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use crate::answer::{Catalog, Transport};
 use crate::fast::AnswerCache;
 use crate::rrl::{ResponseKind, Rrl, RrlAction, truncate_to_question};
+use crate::xfr::Transfers;
 use crate::{DnsConfig, DnsError};
 
 /// Counters of the DNS listeners (read by the admin API's /metrics).
@@ -74,6 +75,7 @@ pub(crate) fn spawn_listeners(
     config: &DnsConfig,
     catalog: Arc<ArcSwap<Catalog>>,
     stats: Arc<DnsStats>,
+    transfers: Arc<Transfers>,
 ) -> Result<Listeners, DnsError> {
     let mut tasks = Vec::new();
     let mut bound = Vec::new();
@@ -127,6 +129,7 @@ pub(crate) fn spawn_listeners(
             Arc::clone(&catalog),
             Arc::clone(&tcp),
             Arc::clone(&stats),
+            Arc::clone(&transfers),
         )));
     }
     Ok(Listeners { tasks, bound, stop })
@@ -253,6 +256,7 @@ async fn serve_tcp(
     catalog: Arc<ArcSwap<Catalog>>,
     limits: Arc<TcpLimits>,
     stats: Arc<DnsStats>,
+    transfers: Arc<Transfers>,
 ) {
     loop {
         // Bounded: at most tcp_max_connections are served at once; the rest
@@ -276,8 +280,16 @@ async fn serve_tcp(
         let catalog = Arc::clone(&catalog);
         let limits = Arc::clone(&limits);
         let stats = Arc::clone(&stats);
+        let transfers = Arc::clone(&transfers);
         tokio::spawn(async move {
-            if let Err(e) = serve_tcp_connection(stream, &catalog, limits.idle, &stats).await {
+            let conn = TcpConn {
+                catalog: &catalog,
+                idle: limits.idle,
+                stats: &stats,
+                transfers: &transfers,
+                peer,
+            };
+            if let Err(e) = serve_tcp_connection(stream, conn).await {
                 tracing::debug!("tcp connection from {peer}: {e}");
             }
             limits.leave(peer.ip());
@@ -286,15 +298,28 @@ async fn serve_tcp(
     }
 }
 
+/// What one TCP connection needs.
+struct TcpConn<'a> {
+    catalog: &'a ArcSwap<Catalog>,
+    idle: Duration,
+    stats: &'a DnsStats,
+    transfers: &'a Transfers,
+    peer: SocketAddr,
+}
+
 /// RFC 1035 §4.2.2 / RFC 7766: two-byte length-prefixed messages, several per
 /// connection and pipelined (every complete request in a read is answered,
 /// and the answers go out in one write), closed after `idle` without a request.
-async fn serve_tcp_connection(
-    mut stream: TcpStream,
-    catalog: &ArcSwap<Catalog>,
-    idle: Duration,
-    stats: &DnsStats,
-) -> std::io::Result<()> {
+/// Zone transfers (AXFR, IXFR) are answered in as many messages as needed
+/// (RFC 5936 §2.2).
+async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::io::Result<()> {
+    let TcpConn {
+        catalog,
+        idle,
+        stats,
+        transfers,
+        peer,
+    } = conn;
     let _ = stream.set_nodelay(true);
     let mut inbuf = vec![0u8; 2 * 65537];
     let mut filled = 0;
@@ -315,6 +340,14 @@ async fn serve_tcp_connection(
             let request = &inbuf[start + 2..start + 2 + len];
             start += 2 + len;
             stats.tcp_queries.fetch_add(1, Ordering::Relaxed);
+            if crate::xfr::is_transfer(request) {
+                // Answers to earlier pipelined requests go first.
+                stream.write_all(&out).await?;
+                out.clear();
+                write_transfer(&mut stream, transfers, &catalog.load_full(), request, peer)
+                    .await?;
+                continue;
+            }
             if !cache.respond(&catalog.load(), request, Transport::Tcp, &mut body) {
                 continue;
             }
@@ -338,4 +371,31 @@ async fn serve_tcp_connection(
         }
         filled += n;
     }
+}
+
+/// Answers one AXFR/IXFR request with its messages, each length-prefixed.
+async fn write_transfer(
+    stream: &mut TcpStream,
+    transfers: &Transfers,
+    catalog: &Catalog,
+    request: &[u8],
+    peer: SocketAddr,
+) -> std::io::Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let messages = transfers
+        .respond(catalog, request, peer.ip(), now)
+        .unwrap_or_default();
+    let mut batch = Vec::with_capacity(65536 + 2);
+    for message in messages {
+        let Ok(len) = u16::try_from(message.len()) else {
+            break;
+        };
+        batch.extend_from_slice(&len.to_be_bytes());
+        batch.extend_from_slice(&message);
+        stream.write_all(&batch).await?;
+        batch.clear();
+    }
+    Ok(())
 }

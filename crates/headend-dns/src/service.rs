@@ -1,7 +1,7 @@
 //! The running DNS service: loading zones, the swappable catalog, reloads.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -9,7 +9,8 @@ use hickory_proto::rr::{LowerName, Name};
 
 use crate::answer::Catalog;
 use crate::server::{DnsStats, DnsStatsSnapshot, Listeners};
-use crate::check::{Finding, Severity, check_zone};
+use crate::check::{Finding, Severity, check_zone_with};
+use crate::xfr::Transfers;
 use crate::zone::Zone;
 use crate::edit::{RecordView, ZoneEdit, ZoneSummary};
 use crate::zonefile::parse_zone_file;
@@ -35,10 +36,23 @@ pub fn parse_origin(origin: &str) -> Result<Name, DnsError> {
 }
 
 /// Reads, parses and checks one zone; any error-level finding fails the load.
+/// Names in other zones are unknown to the checks (see [`load_zone_with`]).
 pub fn load_zone(config: &ZoneConfig) -> Result<LoadedZone, Vec<DnsError>> {
+    load_zone_with(config, &[])
+}
+
+/// Reads, parses and checks one zone, the checks following names (SPF
+/// includes, DMARC report authorisations) into `others`, the other served
+/// zones; any error-level finding fails the load.
+pub fn load_zone_with(config: &ZoneConfig, others: &[&Zone]) -> Result<LoadedZone, Vec<DnsError>> {
     let origin = parse_origin(&config.origin).map_err(|e| vec![e])?;
     let parsed = parse_zone_file(&config.file, &origin)?;
-    let findings = check_zone(&parsed);
+    let others: Vec<&Zone> = others
+        .iter()
+        .copied()
+        .filter(|z| z.lower_origin() != &LowerName::new(&origin))
+        .collect();
+    let findings = check_zone_with(&parsed, &others);
     let (errors, warnings): (Vec<_>, Vec<_>) = findings
         .into_iter()
         .partition(|f| f.severity == Severity::Error);
@@ -48,7 +62,7 @@ pub fn load_zone(config: &ZoneConfig) -> Result<LoadedZone, Vec<DnsError>> {
             findings: errors,
         }]);
     }
-    let zone = Zone::build(&parsed).ok_or_else(|| {
+    let zone = Zone::from_parsed(parsed).ok_or_else(|| {
         vec![DnsError::Check {
             zone: config.origin.clone(),
             findings: vec![Finding {
@@ -79,10 +93,21 @@ pub struct ZoneReport {
 
 /// Checks every zone of a `[dns]` section without serving anything.
 pub fn check_config(config: &DnsConfig) -> Vec<ZoneReport> {
-    config
+    // First pass: every zone that parses, so that the checks can follow SPF
+    // includes and DMARC report destinations across the served zones.
+    let all: Vec<Zone> = config
         .zones
         .iter()
-        .map(|zc| match load_zone(zc) {
+        .filter_map(|zc| {
+            let origin = parse_origin(&zc.origin).ok()?;
+            Zone::build(&parse_zone_file(&zc.file, &origin).ok()?)
+        })
+        .collect();
+    let others: Vec<&Zone> = all.iter().collect();
+    let mut reports: Vec<ZoneReport> = config
+        .zones
+        .iter()
+        .map(|zc| match load_zone_with(zc, &others) {
             Ok(loaded) => ZoneReport {
                 origin: zc.origin.clone(),
                 file: zc.file.clone(),
@@ -114,7 +139,17 @@ pub fn check_config(config: &DnsConfig) -> Vec<ZoneReport> {
                 }
             }
         })
-        .collect()
+        .collect();
+    if let Err(e) = Transfers::new(config, None) {
+        reports.push(ZoneReport {
+            origin: String::new(),
+            file: PathBuf::new(),
+            lines: vec![e.to_string()],
+            errors: 1,
+            records: 0,
+        });
+    }
+    reports
 }
 
 fn log_load_errors(zone: &str, errors: &[DnsError]) {
@@ -136,16 +171,25 @@ pub struct DnsService;
 
 impl DnsService {
     /// Loads every configured zone (a zone that fails is logged and not
-    /// served), binds the listeners and starts answering.
-    pub async fn start(config: DnsConfig) -> Result<DnsHandle, DnsError> {
+    /// served), binds the listeners and starts answering. `state_dir` holds
+    /// the IXFR journals (and DNSSEC keys).
+    pub async fn start(config: DnsConfig, state_dir: &Path) -> Result<DnsHandle, DnsError> {
+        let transfers = Arc::new(Transfers::new(&config, Some(state_dir))?);
         let mut catalog = Catalog::new(config.udp_payload_max);
         for zc in &config.zones {
             load_into(&mut catalog, zc, None);
         }
+        for zone in catalog.zones() {
+            transfers.load_journal(zone);
+        }
         let catalog = Arc::new(ArcSwap::from_pointee(catalog));
         let stats = Arc::new(DnsStats::default());
-        let listeners =
-            crate::server::spawn_listeners(&config, Arc::clone(&catalog), Arc::clone(&stats))?;
+        let listeners = crate::server::spawn_listeners(
+            &config,
+            Arc::clone(&catalog),
+            Arc::clone(&stats),
+            Arc::clone(&transfers),
+        )?;
         let bound = listeners.bound.clone();
         for addr in &bound {
             tracing::info!("dns listening on {addr} (udp and tcp)");
@@ -158,6 +202,8 @@ impl DnsService {
                 bound,
                 stats,
                 listeners,
+                transfers,
+                runtime: tokio::runtime::Handle::current(),
             }),
         })
     }
@@ -165,7 +211,9 @@ impl DnsService {
 
 /// Loads one zone into `catalog`; on failure keeps `previous` (if any) serving.
 fn load_into(catalog: &mut Catalog, zc: &ZoneConfig, previous: Option<&Arc<Zone>>) -> bool {
-    match load_zone(zc) {
+    let others: Vec<Arc<Zone>> = catalog.zones().cloned().collect();
+    let others: Vec<&Zone> = others.iter().map(AsRef::as_ref).collect();
+    match load_zone_with(zc, &others) {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 tracing::warn!(zone = %zc.origin, "{w}");
@@ -205,6 +253,8 @@ struct Inner {
     bound: Vec<SocketAddr>,
     stats: Arc<DnsStats>,
     listeners: Listeners,
+    transfers: Arc<Transfers>,
+    runtime: tokio::runtime::Handle,
 }
 
 impl Drop for Inner {
@@ -238,6 +288,10 @@ impl DnsHandle {
         let _guard = self.lock();
         let current = self.inner.catalog.load_full();
         let mut next = Catalog::new(self.inner.config.udp_payload_max);
+        // The served zones, so that SPF includes into zones later in the list resolve.
+        for zone in current.zones() {
+            next.insert(Arc::clone(zone));
+        }
         let mut failed = 0;
         for zc in &self.inner.config.zones {
             let previous = parse_origin(&zc.origin)
@@ -247,7 +301,17 @@ impl DnsHandle {
                 failed += 1;
             }
         }
+        let changed: Vec<(Arc<Zone>, Arc<Zone>)> = current
+            .zones()
+            .filter_map(|old| {
+                let new = next.get(old.lower_origin())?;
+                (!Arc::ptr_eq(old, new)).then(|| (Arc::clone(old), Arc::clone(new)))
+            })
+            .collect();
         self.inner.catalog.store(Arc::new(next));
+        for (old, new) in changed {
+            self.after_change(Some(&old), &new);
+        }
         failed
     }
 
@@ -276,7 +340,9 @@ impl DnsHandle {
     pub fn reload_zone(&self, origin: &str) -> Result<u32, DnsError> {
         let (zc, _) = self.zone_config(origin)?;
         let _guard = self.lock();
-        match load_zone(&zc) {
+        let catalog = self.catalog();
+        let others: Vec<&Zone> = catalog.zones().map(AsRef::as_ref).collect();
+        match load_zone_with(&zc, &others) {
             Ok(loaded) => {
                 let serial = loaded.zone.serial();
                 self.swap_in(loaded.zone);
@@ -306,7 +372,13 @@ impl DnsHandle {
     ) -> Result<u32, DnsError> {
         let (zc, name) = self.zone_config(origin)?;
         let _guard = self.lock();
-        let zone = crate::edit::apply(&zc, &name, &edit, expected_serial)?;
+        let catalog = self.catalog();
+        let others: Vec<&Zone> = catalog
+            .zones()
+            .map(AsRef::as_ref)
+            .filter(|z| z.lower_origin() != &LowerName::new(&name))
+            .collect();
+        let zone = crate::edit::apply(&zc, &name, &edit, expected_serial, &others)?;
         let serial = zone.serial();
         self.swap_in(zone);
         tracing::info!(zone = %zc.origin, serial, ?edit, "zone edited");
@@ -337,11 +409,44 @@ impl DnsHandle {
         })
     }
 
-    /// Replaces one zone in the served catalog (queries never pause).
+    /// Replaces one zone in the served catalog (queries never pause), then
+    /// journals the change and notifies the secondaries.
     fn swap_in(&self, zone: Zone) {
-        let mut next = Catalog::clone(&self.inner.catalog.load());
-        next.insert(Arc::new(zone));
+        let current = self.inner.catalog.load_full();
+        let old = current.get(zone.lower_origin()).cloned();
+        let mut next = Catalog::clone(&current);
+        let zone = Arc::new(zone);
+        next.insert(Arc::clone(&zone));
         self.inner.catalog.store(Arc::new(next));
+        self.after_change(old.as_ref(), &zone);
+    }
+
+    /// After a zone was swapped in: on a new serial, record the difference in
+    /// the IXFR journal and send NOTIFY (RFC 1996 §3.1: "whenever the master
+    /// ... detects a change in the zone").
+    fn after_change(&self, old: Option<&Arc<Zone>>, new: &Arc<Zone>) {
+        let Some(old) = old else {
+            return;
+        };
+        if old.serial() == new.serial() {
+            return;
+        }
+        self.inner.transfers.record_change(old, new);
+        let origin = new.lower_origin();
+        let Some(policy) = self.inner.transfers.policy(origin) else {
+            return;
+        };
+        if policy.notify.is_empty() {
+            return;
+        }
+        tracing::info!(zone = %new.origin(), serial = new.serial(), targets = ?policy.notify, "sending NOTIFY");
+        crate::notify::spawn(
+            &self.inner.runtime,
+            new.origin().clone(),
+            new.soa().clone(),
+            policy.notify.clone(),
+            self.inner.transfers.notify_key(origin),
+        );
     }
 
     /// The zones being served right now.

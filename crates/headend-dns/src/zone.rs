@@ -98,25 +98,34 @@ impl Zone {
     /// that as an error, so a checked zone always builds). Duplicate records
     /// are dropped; records outside the zone are ignored.
     pub fn build(parsed: &ParsedZone) -> Option<Self> {
+        Self::from_parsed(parsed.clone())
+    }
+
+    /// Like [`Zone::build`], consuming the parsed zone (no copy of the records:
+    /// what a large zone's load time and peak memory want).
+    pub fn from_parsed(parsed: ParsedZone) -> Option<Self> {
         let origin = parsed.origin.clone();
         let lower_origin = LowerName::new(&origin);
         let mut nodes: HashMap<LowerName, Node> = HashMap::new();
         nodes.insert(lower_origin.clone(), Node::default());
         let mut records = 0;
-        for source in &parsed.records {
+        let file = parsed.file;
+        for source in parsed.records {
             let owner = LowerName::new(&source.record.name);
             if !lower_origin.zone_of(&owner) {
                 continue;
             }
             let node = nodes.entry(owner.clone()).or_default();
-            if node.add(source.record.clone()) {
+            if node.add(source.record) {
                 records += 1;
             }
-            // Every ancestor up to the apex exists, possibly as an empty non-terminal.
+            // Every ancestor up to the apex exists, possibly as an empty
+            // non-terminal; once one exists, so do all of its ancestors.
             let mut name = owner.base_name();
-            while name.num_labels() > lower_origin.num_labels() {
-                nodes.entry(name.clone()).or_default();
-                name = name.base_name();
+            while name.num_labels() > lower_origin.num_labels() && !nodes.contains_key(&name) {
+                let parent = name.base_name();
+                nodes.insert(name, Node::default());
+                name = parent;
             }
         }
         let soa = nodes
@@ -130,7 +139,7 @@ impl Zone {
             lower_origin,
             nodes,
             soa,
-            file: parsed.file.clone(),
+            file,
             records,
         })
     }

@@ -142,23 +142,50 @@ pub trait AuthStore: Send + Sync {
     ) -> Result<Option<u32>, StoreError>;
     /// A successful login: resets the failure counter, sets `last_login`, and
     /// stores a re-hashed password if the parameters were raised.
-    fn user_login_ok(&self, username: &str, now: u64, rehash: Option<&str>) -> Result<(), StoreError>;
+    fn user_login_ok(
+        &self,
+        username: &str,
+        now: u64,
+        rehash: Option<&str>,
+    ) -> Result<(), StoreError>;
 
     /// Starts a family with its first refresh token.
-    fn family_start(&self, family: &FamilyRecord, token_hash: &[u8], now: u64) -> Result<(), StoreError>;
+    fn family_start(
+        &self,
+        family: &FamilyRecord,
+        token_hash: &[u8],
+        now: u64,
+    ) -> Result<(), StoreError>;
     /// Looks a refresh token up by hash, with its family.
-    fn refresh_lookup(&self, hash: &[u8]) -> Result<Option<(RefreshRecord, FamilyRecord)>, StoreError>;
+    fn refresh_lookup(
+        &self,
+        hash: &[u8],
+    ) -> Result<Option<(RefreshRecord, FamilyRecord)>, StoreError>;
     /// Spends `old_hash` and stores `new_hash` in the same family, only if
     /// `old_hash` is unspent and its family is not revoked; false otherwise
     /// (another request rotated it first).
-    fn refresh_rotate(&self, old_hash: &[u8], new_hash: &[u8], now: u64) -> Result<bool, StoreError>;
+    fn refresh_rotate(
+        &self,
+        old_hash: &[u8],
+        new_hash: &[u8],
+        now: u64,
+    ) -> Result<bool, StoreError>;
     /// Revokes one family; false if it was unknown or already revoked.
     fn family_revoke(&self, id: &str, now: u64, reason: &str) -> Result<bool, StoreError>;
     /// Revokes every live family of a user; returns their ids.
-    fn families_revoke_user(&self, username: &str, now: u64, reason: &str) -> Result<Vec<String>, StoreError>;
+    fn families_revoke_user(
+        &self,
+        username: &str,
+        now: u64,
+        reason: &str,
+    ) -> Result<Vec<String>, StoreError>;
     /// Families of one user (or everyone's), newest first; with
     /// `live_at = Some(now)` only those neither revoked nor expired.
-    fn families(&self, username: Option<&str>, live_at: Option<u64>) -> Result<Vec<FamilyRecord>, StoreError>;
+    fn families(
+        &self,
+        username: Option<&str>,
+        live_at: Option<u64>,
+    ) -> Result<Vec<FamilyRecord>, StoreError>;
     /// One family by id.
     fn family(&self, id: &str) -> Result<Option<FamilyRecord>, StoreError>;
     /// Families revoked at or after `since` (to fill the revocation cache).

@@ -12,6 +12,7 @@
 //! migration numbers.
 
 pub mod auth;
+mod checkpoint;
 mod error;
 mod lease;
 pub mod migrate;
@@ -60,7 +61,9 @@ impl Store {
     /// Opens or creates the SQLite database at `path` and migrates it to the
     /// current schema.
     pub fn open_sqlite(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        Ok(Self::from_backend(Arc::new(SqliteBackend::open(path.as_ref())?)))
+        Ok(Self::from_backend(Arc::new(SqliteBackend::open(
+            path.as_ref(),
+        )?)))
     }
 
     /// Opens an existing SQLite database without migrating it, e.g. to list
@@ -128,19 +131,26 @@ mod tests {
     fn committed_lease_survives_reopen() {
         let (dir, store) = open();
         let mut tx = store.begin().unwrap();
-        assert!(tx.claim(&lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100)).unwrap());
+        assert!(
+            tx.claim(&lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100))
+                .unwrap()
+        );
         tx.commit().unwrap();
         drop(store);
         let store = Store::open_sqlite(dir.path().join("headend.db")).unwrap();
         let all = store.leases().unwrap();
-        assert_eq!(all, vec![lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100)]);
+        assert_eq!(
+            all,
+            vec![lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100)]
+        );
     }
 
     #[test]
     fn dropped_transaction_rolls_back() {
         let (_dir, store) = open();
         let mut tx = store.begin().unwrap();
-        tx.put(&lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100)).unwrap();
+        tx.put(&lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100))
+            .unwrap();
         drop(tx);
         assert!(store.leases().unwrap().is_empty());
     }
@@ -149,8 +159,14 @@ mod tests {
     fn claim_refuses_an_address_that_has_a_row() {
         let (_dir, store) = open();
         let mut tx = store.begin().unwrap();
-        assert!(tx.claim(&lease([10, 0, 0, 5], b"a", LeaseState::Offered, 100)).unwrap());
-        assert!(!tx.claim(&lease([10, 0, 0, 5], b"b", LeaseState::Offered, 100)).unwrap());
+        assert!(
+            tx.claim(&lease([10, 0, 0, 5], b"a", LeaseState::Offered, 100))
+                .unwrap()
+        );
+        assert!(
+            !tx.claim(&lease([10, 0, 0, 5], b"b", LeaseState::Offered, 100))
+                .unwrap()
+        );
         tx.commit().unwrap();
         assert_eq!(store.leases().unwrap()[0].client_key, b"a");
     }
@@ -160,13 +176,21 @@ mod tests {
         let (_dir, store) = open();
         let mut tx = store.begin().unwrap();
         for (last, exp) in [(10u8, 50u64), (11, 20), (13, 30)] {
-            tx.put(&lease([10, 0, 0, last], &[last], LeaseState::Bound, exp)).unwrap();
+            tx.put(&lease([10, 0, 0, last], &[last], LeaseState::Bound, exp))
+                .unwrap();
         }
         let (first, end) = (Ipv4Addr::new(10, 0, 0, 10), Ipv4Addr::new(10, 0, 0, 20));
-        assert_eq!(tx.highest_claimed(first, end).unwrap(), Some(Ipv4Addr::new(10, 0, 0, 13)));
-        assert_eq!(tx.lowest_unclaimed(first, end).unwrap(), Some(Ipv4Addr::new(10, 0, 0, 12)));
         assert_eq!(
-            tx.lowest_unclaimed(Ipv4Addr::new(10, 0, 0, 9), end).unwrap(),
+            tx.highest_claimed(first, end).unwrap(),
+            Some(Ipv4Addr::new(10, 0, 0, 13))
+        );
+        assert_eq!(
+            tx.lowest_unclaimed(first, end).unwrap(),
+            Some(Ipv4Addr::new(10, 0, 0, 12))
+        );
+        assert_eq!(
+            tx.lowest_unclaimed(Ipv4Addr::new(10, 0, 0, 9), end)
+                .unwrap(),
             Some(Ipv4Addr::new(10, 0, 0, 9))
         );
         assert!(tx.oldest_expired(first, end, 19).unwrap().is_none());
@@ -178,28 +202,44 @@ mod tests {
     fn client_lookup_skips_declined_and_counts_exclude_the_client() {
         let (_dir, store) = open();
         let mut tx = store.begin().unwrap();
-        tx.put(&lease([10, 0, 0, 1], b"a", LeaseState::Declined, 100)).unwrap();
+        tx.put(&lease([10, 0, 0, 1], b"a", LeaseState::Declined, 100))
+            .unwrap();
         assert!(tx.lease_by_client("lan", b"a").unwrap().is_none());
-        tx.put(&lease([10, 0, 0, 2], b"a", LeaseState::Bound, 100)).unwrap();
-        tx.put(&lease([10, 0, 0, 3], b"b", LeaseState::Offered, 100)).unwrap();
-        tx.put(&lease([10, 0, 0, 4], b"c", LeaseState::Bound, 10)).unwrap();
+        tx.put(&lease([10, 0, 0, 2], b"a", LeaseState::Bound, 100))
+            .unwrap();
+        tx.put(&lease([10, 0, 0, 3], b"b", LeaseState::Offered, 100))
+            .unwrap();
+        tx.put(&lease([10, 0, 0, 4], b"c", LeaseState::Bound, 10))
+            .unwrap();
         assert_eq!(
             tx.lease_by_client("lan", b"a").unwrap().unwrap().address,
             Ipv4Addr::new(10, 0, 0, 2)
         );
-        assert_eq!(tx.count_live_by_circuit("lan", b"eth0", b"a", 50).unwrap(), 1);
-        assert_eq!(tx.count_live_by_circuit("lan", b"eth0", b"z", 50).unwrap(), 2);
-        assert_eq!(tx.count_live_by_circuit("other", b"eth0", b"z", 50).unwrap(), 0);
+        assert_eq!(
+            tx.count_live_by_circuit("lan", b"eth0", b"a", 50).unwrap(),
+            1
+        );
+        assert_eq!(
+            tx.count_live_by_circuit("lan", b"eth0", b"z", 50).unwrap(),
+            2
+        );
+        assert_eq!(
+            tx.count_live_by_circuit("other", b"eth0", b"z", 50)
+                .unwrap(),
+            0
+        );
     }
 
     #[test]
     fn reader_sees_committed_rows_while_writer_is_open() {
         let (dir, store) = open();
         let mut tx = store.begin().unwrap();
-        tx.put(&lease([10, 0, 0, 1], b"a", LeaseState::Bound, 100)).unwrap();
+        tx.put(&lease([10, 0, 0, 1], b"a", LeaseState::Bound, 100))
+            .unwrap();
         tx.commit().unwrap();
         let mut tx = store.begin().unwrap();
-        tx.put(&lease([10, 0, 0, 2], b"b", LeaseState::Bound, 100)).unwrap();
+        tx.put(&lease([10, 0, 0, 2], b"b", LeaseState::Bound, 100))
+            .unwrap();
         let reader = Store::open_sqlite_existing(dir.path().join("headend.db")).unwrap();
         assert_eq!(reader.leases().unwrap().len(), 1);
         tx.commit().unwrap();

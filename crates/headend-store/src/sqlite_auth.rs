@@ -11,7 +11,8 @@ use crate::auth::{AuditRecord, AuthStore, FamilyRecord, RefreshRecord, Reservati
 
 const USER_COLUMNS: &str =
     "username, phc, role, disabled, failures, locked_until, last_login, not_before, created";
-const FAMILY_COLUMNS: &str = "id, username, created, expires, last_used, source, revoked, revoke_reason";
+const FAMILY_COLUMNS: &str =
+    "id, username, created, expires, last_used, source, revoked, revoke_reason";
 
 fn secs(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -75,7 +76,8 @@ fn collect<T>(
     rows: impl Iterator<Item = rusqlite::Result<T>>,
     operation: &'static str,
 ) -> Result<Vec<T>, StoreError> {
-    rows.map(|r| r.map_err(StoreError::sql(operation))).collect()
+    rows.map(|r| r.map_err(StoreError::sql(operation)))
+        .collect()
 }
 
 /// Revokes the live families of `username` inside an open transaction.
@@ -128,17 +130,23 @@ impl AuthStore for SqliteBackend {
 
     fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
         let conn = self.lock();
-        conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM auth_users WHERE username = ?1"))
-            .and_then(|mut s| s.query_row(params![username], read_user).optional())
-            .map_err(StoreError::sql("user lookup"))
+        conn.prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM auth_users WHERE username = ?1"
+        ))
+        .and_then(|mut s| s.query_row(params![username], read_user).optional())
+        .map_err(StoreError::sql("user lookup"))
     }
 
     fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM auth_users ORDER BY username"))
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM auth_users ORDER BY username"
+            ))
             .map_err(StoreError::sql("user listing"))?;
-        let rows = stmt.query_map([], read_user).map_err(StoreError::sql("user listing"))?;
+        let rows = stmt
+            .query_map([], read_user)
+            .map_err(StoreError::sql("user listing"))?;
         collect(rows, "user listing")
     }
 
@@ -149,7 +157,9 @@ impl AuthStore for SqliteBackend {
         now: u64,
     ) -> Result<Option<Vec<String>>, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(StoreError::sql("password change"))?;
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("password change"))?;
         let n = tx
             .execute(
                 "UPDATE auth_users SET phc = ?2, not_before = ?3, failures = 0, locked_until = 0 WHERE username = ?1",
@@ -171,14 +181,19 @@ impl AuthStore for SqliteBackend {
         now: u64,
     ) -> Result<Option<Vec<String>>, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(StoreError::sql("user disable"))?;
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("user disable"))?;
         let n = if disabled {
             tx.execute(
                 "UPDATE auth_users SET disabled = 1, not_before = ?2 WHERE username = ?1",
                 params![username, secs(now)],
             )
         } else {
-            tx.execute("UPDATE auth_users SET disabled = 0 WHERE username = ?1", params![username])
+            tx.execute(
+                "UPDATE auth_users SET disabled = 0 WHERE username = ?1",
+                params![username],
+            )
         }
         .map_err(StoreError::sql("user disable"))?;
         if n == 0 {
@@ -210,7 +225,9 @@ impl AuthStore for SqliteBackend {
         lockout: &dyn Fn(u32) -> u64,
     ) -> Result<Option<u32>, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(StoreError::sql("login failure"))?;
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("login failure"))?;
         let count: Option<i64> = tx
             .query_row(
                 "UPDATE auth_users SET failures = failures + 1 WHERE username = ?1 RETURNING failures",
@@ -235,7 +252,12 @@ impl AuthStore for SqliteBackend {
         Ok(Some(count))
     }
 
-    fn user_login_ok(&self, username: &str, now: u64, rehash: Option<&str>) -> Result<(), StoreError> {
+    fn user_login_ok(
+        &self,
+        username: &str,
+        now: u64,
+        rehash: Option<&str>,
+    ) -> Result<(), StoreError> {
         let conn = self.lock();
         conn.execute(
             "UPDATE auth_users SET failures = 0, locked_until = 0, last_login = ?2, phc = COALESCE(?3, phc) WHERE username = ?1",
@@ -245,9 +267,16 @@ impl AuthStore for SqliteBackend {
         Ok(())
     }
 
-    fn family_start(&self, family: &FamilyRecord, token_hash: &[u8], now: u64) -> Result<(), StoreError> {
+    fn family_start(
+        &self,
+        family: &FamilyRecord,
+        token_hash: &[u8],
+        now: u64,
+    ) -> Result<(), StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(StoreError::sql("session start"))?;
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("session start"))?;
         tx.execute(
             &format!("INSERT INTO auth_families ({FAMILY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL)"),
             params![
@@ -268,7 +297,10 @@ impl AuthStore for SqliteBackend {
         tx.commit().map_err(StoreError::sql("session start"))
     }
 
-    fn refresh_lookup(&self, hash: &[u8]) -> Result<Option<(RefreshRecord, FamilyRecord)>, StoreError> {
+    fn refresh_lookup(
+        &self,
+        hash: &[u8],
+    ) -> Result<Option<(RefreshRecord, FamilyRecord)>, StoreError> {
         let conn = self.lock();
         let sql = "SELECT t.hash, t.family, t.issued, t.used, f.id, f.username, f.created, f.expires, f.last_used, f.source, f.revoked, f.revoke_reason
                    FROM auth_refresh_tokens t JOIN auth_families f ON f.id = t.family WHERE t.hash = ?1";
@@ -290,9 +322,16 @@ impl AuthStore for SqliteBackend {
             .map_err(StoreError::sql("refresh lookup"))
     }
 
-    fn refresh_rotate(&self, old_hash: &[u8], new_hash: &[u8], now: u64) -> Result<bool, StoreError> {
+    fn refresh_rotate(
+        &self,
+        old_hash: &[u8],
+        new_hash: &[u8],
+        now: u64,
+    ) -> Result<bool, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(StoreError::sql("refresh rotation"))?;
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("refresh rotation"))?;
         let family: Option<String> = tx
             .query_row(
                 "UPDATE auth_refresh_tokens SET used = ?2 WHERE hash = ?1 AND used IS NULL
@@ -331,15 +370,26 @@ impl AuthStore for SqliteBackend {
         Ok(n == 1)
     }
 
-    fn families_revoke_user(&self, username: &str, now: u64, reason: &str) -> Result<Vec<String>, StoreError> {
+    fn families_revoke_user(
+        &self,
+        username: &str,
+        now: u64,
+        reason: &str,
+    ) -> Result<Vec<String>, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(StoreError::sql("session revocation"))?;
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("session revocation"))?;
         let ids = revoke_user_families(&tx, username, now, reason)?;
         tx.commit().map_err(StoreError::sql("session revocation"))?;
         Ok(ids)
     }
 
-    fn families(&self, username: Option<&str>, live_at: Option<u64>) -> Result<Vec<FamilyRecord>, StoreError> {
+    fn families(
+        &self,
+        username: Option<&str>,
+        live_at: Option<u64>,
+    ) -> Result<Vec<FamilyRecord>, StoreError> {
         let conn = self.lock();
         let sql = format!(
             "SELECT {FAMILY_COLUMNS} FROM auth_families
@@ -347,7 +397,9 @@ impl AuthStore for SqliteBackend {
                AND (?2 IS NULL OR (revoked IS NULL AND expires > ?2))
              ORDER BY created DESC, id"
         );
-        let mut stmt = conn.prepare_cached(&sql).map_err(StoreError::sql("session listing"))?;
+        let mut stmt = conn
+            .prepare_cached(&sql)
+            .map_err(StoreError::sql("session listing"))?;
         let rows = stmt
             .query_map(params![username, live_at.map(secs)], |r| read_family(r, 0))
             .map_err(StoreError::sql("session listing"))?;
@@ -356,15 +408,19 @@ impl AuthStore for SqliteBackend {
 
     fn family(&self, id: &str) -> Result<Option<FamilyRecord>, StoreError> {
         let conn = self.lock();
-        conn.prepare_cached(&format!("SELECT {FAMILY_COLUMNS} FROM auth_families WHERE id = ?1"))
-            .and_then(|mut s| s.query_row(params![id], |r| read_family(r, 0)).optional())
-            .map_err(StoreError::sql("session lookup"))
+        conn.prepare_cached(&format!(
+            "SELECT {FAMILY_COLUMNS} FROM auth_families WHERE id = ?1"
+        ))
+        .and_then(|mut s| s.query_row(params![id], |r| read_family(r, 0)).optional())
+        .map_err(StoreError::sql("session lookup"))
     }
 
     fn families_revoked_since(&self, since: u64) -> Result<Vec<FamilyRecord>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare_cached(&format!("SELECT {FAMILY_COLUMNS} FROM auth_families WHERE revoked >= ?1"))
+            .prepare_cached(&format!(
+                "SELECT {FAMILY_COLUMNS} FROM auth_families WHERE revoked >= ?1"
+            ))
             .map_err(StoreError::sql("revocation listing"))?;
         let rows = stmt
             .query_map(params![secs(since)], |r| read_family(r, 0))
@@ -405,7 +461,9 @@ impl AuthStore for SqliteBackend {
 
     fn reservation_put(&self, r: &Reservation) -> Result<bool, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(StoreError::sql("reservation write"))?;
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("reservation write"))?;
         let taken: Option<String> = tx
             .query_row(
                 "SELECT hwaddr FROM dhcp_reservations WHERE subnet = ?1 AND address = ?2 AND hwaddr <> ?3",
@@ -433,7 +491,9 @@ impl AuthStore for SqliteBackend {
                 "SELECT subnet, hwaddr, address, hostname, created FROM dhcp_reservations ORDER BY subnet, address",
             )
             .map_err(StoreError::sql("reservation listing"))?;
-        let rows = stmt.query_map([], read_reservation).map_err(StoreError::sql("reservation listing"))?;
+        let rows = stmt
+            .query_map([], read_reservation)
+            .map_err(StoreError::sql("reservation listing"))?;
         collect(rows, "reservation listing")
     }
 
@@ -500,7 +560,8 @@ mod tests {
         let (_d, store) = open();
         let auth = store.auth();
         auth.user_insert(&user("alice")).unwrap();
-        auth.family_start(&family("f1", "alice"), b"h1", 10).unwrap();
+        auth.family_start(&family("f1", "alice"), b"h1", 10)
+            .unwrap();
         assert!(auth.refresh_rotate(b"h1", b"h2", 20).unwrap());
         assert!(!auth.refresh_rotate(b"h1", b"h3", 21).unwrap());
         let (tok, fam) = auth.refresh_lookup(b"h1").unwrap().unwrap();
@@ -514,9 +575,16 @@ mod tests {
         let (_d, store) = open();
         let auth = store.auth();
         auth.user_insert(&user("alice")).unwrap();
-        auth.family_start(&family("f1", "alice"), b"h1", 10).unwrap();
-        auth.family_start(&family("f2", "alice"), b"k1", 10).unwrap();
-        assert_eq!(auth.families_revoke_user("alice", 30, "reuse").unwrap().len(), 2);
+        auth.family_start(&family("f1", "alice"), b"h1", 10)
+            .unwrap();
+        auth.family_start(&family("f2", "alice"), b"k1", 10)
+            .unwrap();
+        assert_eq!(
+            auth.families_revoke_user("alice", 30, "reuse")
+                .unwrap()
+                .len(),
+            2
+        );
         assert!(!auth.refresh_rotate(b"k1", b"k2", 31).unwrap());
         assert_eq!(auth.families_revoked_since(30).unwrap().len(), 2);
         assert!(auth.families(Some("alice"), Some(31)).unwrap().is_empty());
@@ -527,7 +595,8 @@ mod tests {
         let (_d, store) = open();
         let auth = store.auth();
         auth.user_insert(&user("alice")).unwrap();
-        auth.family_start(&family("f1", "alice"), b"h1", 10).unwrap();
+        auth.family_start(&family("f1", "alice"), b"h1", 10)
+            .unwrap();
         let ids = auth.user_set_password("alice", "new", 50).unwrap().unwrap();
         assert_eq!(ids, vec!["f1".to_owned()]);
         let u = auth.user("alice").unwrap().unwrap();
@@ -562,7 +631,10 @@ mod tests {
             created: 1,
         };
         assert!(auth.reservation_put(&r).unwrap());
-        let other = Reservation { hwaddr: "11:22:33:44:55:66".into(), ..r.clone() };
+        let other = Reservation {
+            hwaddr: "11:22:33:44:55:66".into(),
+            ..r.clone()
+        };
         assert!(!auth.reservation_put(&other).unwrap());
         assert!(auth.reservation_put(&r).unwrap());
         assert_eq!(auth.reservations().unwrap(), vec![r]);
@@ -588,6 +660,9 @@ mod tests {
                 .unwrap();
         }
         let all = store.auth().audit(10).unwrap();
-        assert_eq!(all.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(
+            all.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+            ["b", "a"]
+        );
     }
 }

@@ -76,6 +76,11 @@ impl Receive {
         self.resend(now)
     }
 
+    /// The negotiated block size.
+    pub fn blksize(&self) -> usize {
+        self.blksize
+    }
+
     /// Bytes received so far.
     pub fn bytes(&self) -> u64 {
         self.received

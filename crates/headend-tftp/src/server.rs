@@ -87,6 +87,13 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
 }
 
+impl Shared {
+    /// Transfers in progress.
+    pub(crate) fn active(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+}
+
 /// A reserved transfer slot; released on drop.
 pub(crate) struct Slot {
     shared: Arc<Shared>,
@@ -374,10 +381,13 @@ fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpA
         Ok(Packet::Rrq(req)) => (req, false),
         Ok(Packet::Wrq(req)) => (req, true),
         Err(PacketError::BadMode(mode)) => {
-            let a = abort(
-                ErrorCode::IllegalOperation,
-                format!("unsupported mode {mode:?}"),
-            );
+            // A mode that is no word means the name held a NUL byte
+            // (`name\0../x\0octet\0`): refuse it as an access violation.
+            let a = if mode.chars().all(|c| c.is_ascii_alphabetic()) {
+                abort(ErrorCode::IllegalOperation, format!("unsupported mode {mode:?}"))
+            } else {
+                abort(ErrorCode::AccessViolation, "NUL byte in file name")
+            };
             return refuse(shared, local, peer, "", &a);
         }
         Err(PacketError::Unterminated | PacketError::OptionWithoutValue)

@@ -4,12 +4,15 @@
 use std::fs::File;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd as _;
 use std::os::unix::fs::FileExt as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::sys::socket::{SockaddrStorage, recvfrom};
 use tokio::net::UdpSocket;
 
 use crate::netascii;
@@ -155,6 +158,15 @@ impl Machine {
         }
     }
 
+    /// Largest datagram expected from the peer (+1 to spot oversize ones).
+    fn recv_size(&self) -> usize {
+        match self {
+            // ACKs and ERRORs only.
+            Self::Read(_) => 1024,
+            Self::Write(r) => r.blksize() + 5,
+        }
+    }
+
     fn bytes(&self) -> u64 {
         match self {
             Self::Read(t) => t.bytes_acked(),
@@ -174,6 +186,67 @@ async fn send_all(sock: &UdpSocket, peer: SocketAddr, datagrams: &[Vec<u8>], sha
     }
 }
 
+/// At most this many transfers in progress for the low-load busy poll.
+const SPIN_MAX_ACTIVE: usize = 2;
+/// How long a lightly loaded server polls for the next packet before sleeping.
+const SPIN_BUDGET: Duration = Duration::from_micros(200);
+
+/// What woke the loop.
+enum Input {
+    Datagram(usize, SocketAddr),
+    Timer,
+    Nothing,
+}
+
+/// Polls the socket directly for a short while when the server is lightly
+/// loaded: the peer's ACK usually arrives within microseconds on a LAN, and
+/// sleeping in epoll and being woken costs more than that. Other tasks still
+/// run in between (each miss yields to the runtime).
+async fn spin_recv(sock: &UdpSocket, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
+    let until = Instant::now() + SPIN_BUDGET;
+    loop {
+        match recvfrom::<SockaddrStorage>(sock.as_raw_fd(), buf) {
+            Ok((n, Some(from))) => {
+                let from = from
+                    .as_sockaddr_in()
+                    .map(|a| SocketAddr::from((a.ip(), a.port())))
+                    .or_else(|| {
+                        from.as_sockaddr_in6()
+                            .map(|a| SocketAddr::from((a.ip(), a.port())))
+                    })?;
+                return Some((n, from));
+            }
+            Err(Errno::EAGAIN) if Instant::now() < until => tokio::task::yield_now().await,
+            _ => return None,
+        }
+    }
+}
+
+/// After an upload's final ACK, stay a moment to acknowledge again should
+/// the client resend its last DATA because that ACK was lost (RFC 1350 §6:
+/// the acknowledger of the final packet may "dally").
+async fn dally(
+    sock: &UdpSocket,
+    peer: SocketAddr,
+    last: &[Vec<u8>],
+    buf: &mut [u8],
+    shared: &Shared,
+) {
+    let until = tokio::time::Instant::now() + DALLY;
+    while let Ok(Ok((n, from))) = tokio::time::timeout_at(until, sock.recv_from(buf)).await {
+        let data = matches!(
+            Packet::parse(buf.get(..n).unwrap_or_default()),
+            Ok(Packet::Data { .. })
+        );
+        if from == peer && data {
+            send_all(sock, peer, last, shared).await;
+        }
+    }
+}
+
+/// How long an upload's socket stays open after the final ACK.
+const DALLY: Duration = Duration::from_secs(1);
+
 /// Drives one transfer until it ends.
 pub(crate) async fn run(
     sock: UdpSocket,
@@ -184,20 +257,25 @@ pub(crate) async fn run(
     _slot: Slot,
 ) {
     let started = Instant::now();
-    let mut buf = vec![0u8; 65536 + 4];
+    let mut buf = vec![0u8; machine.recv_size()];
     let mut step = machine.start(started);
     let sleep = tokio::time::sleep_until(started.into());
     tokio::pin!(sleep);
+    // The timer is re-armed only when the deadline moves earlier; when it
+    // fires early the machine answers Wait(later) and it is re-armed then.
     let mut armed: Option<Instant> = None;
     loop {
-        let until = match step {
+        let (until, sent) = match step {
             Step::Send { datagrams, until } => {
                 send_all(&sock, peer, &datagrams, &shared).await;
-                until
+                (until, true)
             }
-            Step::Wait(until) => until,
+            Step::Wait(until) => (until, false),
             Step::Done(datagrams) => {
                 send_all(&sock, peer, &datagrams, &shared).await;
+                if matches!(machine, Machine::Write(_)) {
+                    dally(&sock, peer, &datagrams, &mut buf, &shared).await;
+                }
                 shared.stats.transfers_ok.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(
                     %peer,
@@ -218,37 +296,52 @@ pub(crate) async fn run(
                 return;
             }
         };
-        if armed != Some(until) {
+        if armed.is_none_or(|a| until < a) {
             sleep.as_mut().reset(until.into());
             armed = Some(until);
         }
-        step = tokio::select! {
-            biased;
-            r = sock.recv_from(&mut buf) => match r {
-                Ok((n, from)) if from == peer => match Packet::parse(buf.get(..n).unwrap_or_default()) {
+        let spun = if sent && shared.active() <= SPIN_MAX_ACTIVE {
+            spin_recv(&sock, &mut buf).await
+        } else {
+            None
+        };
+        let input = match spun {
+            Some((n, from)) => Input::Datagram(n, from),
+            None => tokio::select! {
+                biased;
+                r = sock.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => Input::Datagram(n, from),
+                    Err(e) => {
+                        tracing::debug!(%peer, "TFTP receive error: {e}");
+                        Input::Nothing
+                    }
+                },
+                () = &mut sleep => Input::Timer,
+            },
+        };
+        step = match input {
+            Input::Datagram(n, from) if from == peer => {
+                match Packet::parse(buf.get(..n).unwrap_or_default()) {
                     Ok(pkt) => machine.on_packet(pkt, Instant::now()),
                     Err(_) => {
                         shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
                         Step::Wait(until)
                     }
-                },
-                Ok((_, from)) => {
-                    // RFC 1350 §4: a packet from an unknown TID gets ERROR 5
-                    // and does not disturb the transfer.
-                    let err = packet::error(ErrorCode::UnknownTid, "unknown transfer ID");
-                    let _ = sock.send_to(&err, from).await;
-                    shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                    Step::Wait(until)
                 }
-                Err(e) => {
-                    tracing::debug!(%peer, "TFTP receive error: {e}");
-                    Step::Wait(until)
-                }
-            },
-            () = &mut sleep => {
+            }
+            Input::Datagram(_, from) => {
+                // RFC 1350 §4: a packet from an unknown TID gets ERROR 5
+                // and does not disturb the transfer.
+                let err = packet::error(ErrorCode::UnknownTid, "unknown transfer ID");
+                let _ = sock.send_to(&err, from).await;
+                shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                Step::Wait(until)
+            }
+            Input::Timer => {
                 armed = None;
                 machine.on_timeout(Instant::now())
             }
+            Input::Nothing => Step::Wait(until),
         };
     }
 }

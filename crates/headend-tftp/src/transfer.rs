@@ -53,6 +53,11 @@ pub trait BlockSource: Send {
     /// Fills `buf` from `offset`; returns the number of bytes read, which is
     /// `buf.len()` unless the end of the data is reached.
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, Abort>;
+    /// The whole data when it is in memory (lets windows be built without a copy
+    /// into a scratch buffer).
+    fn as_slice(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// In-memory data (rendered templates, netascii translations, tests).
@@ -69,6 +74,10 @@ impl BlockSource for Vec<u8> {
         let n = chunk.len().min(buf.len());
         buf[..n].copy_from_slice(&chunk[..n]);
         Ok(n)
+    }
+
+    fn as_slice(&self) -> Option<&[u8]> {
+        Some(self)
     }
 }
 
@@ -264,9 +273,27 @@ impl Transfer {
         let window = if self.confirmed { self.window } else { 1 };
         let first = self.acked + 1;
         let last = (self.acked + window).min(self.total);
-        // One read for the whole window (one pread instead of one per block).
         let start = (first - 1) * self.blksize as u64;
         let want = ((last + 1 - first) as usize) * self.blksize;
+        if let Some(all) = self.source.as_slice() {
+            let begin = usize::try_from(start).unwrap_or(usize::MAX).min(all.len());
+            let mut datagrams = Vec::with_capacity((last + 1 - first) as usize);
+            for (i, block) in (first..=last).enumerate() {
+                let from = (begin + i * self.blksize).min(all.len());
+                let to = (from + self.blksize).min(all.len());
+                let mut dg = Vec::with_capacity(4 + to - from);
+                packet::data_header(&mut dg, block as u16);
+                dg.extend_from_slice(all.get(from..to).unwrap_or_default());
+                datagrams.push(dg);
+            }
+            self.sent_upto = last;
+            self.deadline = now + self.timing.after(self.retries);
+            return Step::Send {
+                datagrams,
+                until: self.deadline,
+            };
+        }
+        // One read for the whole window (one pread instead of one per block).
         self.scratch.resize(want, 0);
         let got = match self.source.read_at(start, &mut self.scratch) {
             Ok(n) => n,
@@ -545,6 +572,51 @@ mod tests {
         sent(t.start(t0));
         assert!(matches!(t.on_packet(ack(7), t0), Step::Wait(_)));
         assert!(matches!(t.on_packet(ack(65535), t0), Step::Wait(_)));
+    }
+
+    /// A source that only supports reads (like a file).
+    struct ReadOnly(Vec<u8>);
+
+    impl BlockSource for ReadOnly {
+        fn size(&self) -> u64 {
+            self.0.size()
+        }
+        fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, Abort> {
+            self.0.read_at(offset, buf)
+        }
+    }
+
+    #[test]
+    fn read_only_source_gives_the_same_windows_as_memory() {
+        let t0 = Instant::now();
+        let limits = Limits {
+            max_blksize: 65464,
+            max_windowsize: 64,
+            default_timeout: Duration::from_secs(1),
+        };
+        let opts = vec![
+            ("blksize".to_owned(), "100".to_owned()),
+            ("windowsize".to_owned(), "7".to_owned()),
+        ];
+        let len = 1234;
+        let n = negotiate(&opts, limits, Some(len as u64), true);
+        let mut a = Transfer::new(peer(), Box::new(data(len)), &n, 5, t0);
+        let mut b = Transfer::new(peer(), Box::new(ReadOnly(data(len))), &n, 5, t0);
+        sent(a.start(t0));
+        sent(b.start(t0));
+        let mut acked = 0u16;
+        loop {
+            let (sa, sb) = (a.on_packet(ack(acked), t0), b.on_packet(ack(acked), t0));
+            match (sa, sb) {
+                (Step::Send { datagrams: da, .. }, Step::Send { datagrams: db, .. }) => {
+                    assert_eq!(da, db);
+                    acked = *blocks(&da).last().unwrap();
+                }
+                (Step::Done(_), Step::Done(_)) => break,
+                other => panic!("diverged: {other:?}"),
+            }
+        }
+        assert_eq!(acked, 13, "12 full blocks of 100 and one of 34");
     }
 
     #[test]

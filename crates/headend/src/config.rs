@@ -21,6 +21,8 @@ pub(crate) struct Config {
     pub(crate) tftp: Option<headend_tftp::TftpConfig>,
     /// DHCPv4; absent means DHCP is off.
     pub(crate) dhcp: Option<headend_dhcp::DhcpConfig>,
+    /// The HTTPS admin API; absent means it is off.
+    pub(crate) admin: Option<headend_admin::AdminConfig>,
 }
 
 /// `[general]`.
@@ -138,6 +140,9 @@ impl Config {
         }
         if let Some(dhcp) = &mut self.dhcp {
             dhcp.resolve_paths(base);
+        }
+        if let Some(admin) = &mut self.admin {
+            admin.resolve_paths(base);
         }
     }
 }

@@ -39,12 +39,18 @@ pub(crate) fn run(config: &Path) -> ExitCode {
             "{:<15} {:<17} {:<20} {:<20} {:<9} {:<20} {:<12} {}",
             lease.address.to_string(),
             colon_hex(&lease.hwaddr),
-            lease.client_id.as_deref().map_or_else(|| "-".to_owned(), colon_hex),
+            lease
+                .client_id
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), colon_hex),
             lease.hostname.as_deref().unwrap_or("-"),
             state(lease, now),
             utc(lease.expires),
             lease.subnet,
-            lease.circuit_id.as_deref().map_or_else(|| "-".to_owned(), printable)
+            lease
+                .circuit_id
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), printable)
         );
     }
     ExitCode::SUCCESS
@@ -68,7 +74,10 @@ fn printable(b: &[u8]) -> String {
 }
 
 fn colon_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC), by the days-from-civil inverse.

@@ -42,6 +42,19 @@ enum Command {
         #[arg(short, long, default_value = "/etc/headend/headend.toml")]
         config: PathBuf,
     },
+    /// Manage admin API users directly in the state directory's store.
+    User {
+        /// The config file (its general.state_dir holds the store).
+        #[arg(short, long, default_value = "/etc/headend/headend.toml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: headend_admin::cli::UserCommand,
+    },
+    /// Talk to a running admin API over HTTPS (log in first).
+    Ctl {
+        #[command(subcommand)]
+        command: headend_admin::cli::CtlCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -78,6 +91,29 @@ fn main() -> ExitCode {
         }
         Command::Check { config } => check::run(&config),
         Command::Leases { config } => leases::run(&config),
+        Command::User { config, command } => {
+            let config = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let argon = config.admin.map(|a| a.argon2).unwrap_or_default();
+            report(headend_admin::cli::run_user(command, &config.general.state_dir, &argon))
+        }
+        Command::Ctl { command } => report(headend_admin::cli::run_ctl(command)),
+    }
+}
+
+/// Prints a CLI command's error and turns it into the exit code.
+fn report(result: Result<(), headend_admin::AdminError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

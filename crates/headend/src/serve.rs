@@ -16,6 +16,7 @@ pub(crate) struct Services {
     pub(crate) dhcp: Option<headend_dhcp::DhcpHandle>,
     /// The lease (and later user/token/audit) store, shared with the admin API.
     pub(crate) store: Option<headend_store::Store>,
+    pub(crate) admin: Option<headend_admin::AdminHandle>,
 }
 
 impl Services {
@@ -26,6 +27,11 @@ impl Services {
         }
         if let Some(tftp) = &self.tftp {
             tracing::info!(stats = ?tftp.stats(), "TFTP counters");
+        }
+        if let Some(admin) = &self.admin {
+            if let Err(e) = admin.reload_tls() {
+                tracing::error!("admin TLS reload failed, keeping the old certificate: {e}");
+            }
         }
     }
 }
@@ -42,7 +48,7 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
 
     if let Some(dns) = &config.dns {
         services.dns = Some(
-            headend_dns::DnsService::start(dns.clone())
+            headend_dns::DnsService::start(dns.clone(), &config.general.state_dir)
                 .await
                 .context("starting DNS")?,
         );
@@ -67,6 +73,23 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
         services.dhcp = Some(
             headend_dhcp::DhcpService::start(dhcp.clone(), store.clone())
                 .context("starting DHCP")?,
+        );
+        services.store = Some(store);
+    }
+    if let Some(admin) = &config.admin {
+        let path = config.general.state_dir.join("headend.db");
+        let store = match &services.store {
+            Some(store) => store.clone(),
+            None => headend_store::Store::open_sqlite(&path)
+                .with_context(|| format!("opening the store {}", path.display()))?,
+        };
+        let handles = headend_admin::Handles {
+            dns: services.dns.clone(),
+        };
+        services.admin = Some(
+            headend_admin::AdminService::start(admin.clone(), &config.general.state_dir, store.clone(), handles)
+                .await
+                .context("starting the admin API")?,
         );
         services.store = Some(store);
     }

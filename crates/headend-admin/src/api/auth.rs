@@ -47,11 +47,19 @@ fn rate_limit(app: &Shared, ip: IpAddr) -> Result<(), ApiError> {
 }
 
 fn login_failed() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", GENERIC_LOGIN_FAILURE)
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        GENERIC_LOGIN_FAILURE,
+    )
 }
 
 fn session_dead() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the refresh token is not valid; log in again")
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "the refresh token is not valid; log in again",
+    )
 }
 
 /// The refresh token of a request: from the JSON body, else from the cookie.
@@ -65,7 +73,10 @@ fn presented_refresh(headers: &HeaderMap, body: &RefreshBody) -> Result<Option<S
     let Some(token) = cookie(headers, REFRESH_COOKIE) else {
         return Ok(None);
     };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
     let own = format!("https://{host}");
     let origin_ok = match headers.get(header::ORIGIN).and_then(|h| h.to_str().ok()) {
         Some(origin) => !host.is_empty() && origin == own,
@@ -113,7 +124,13 @@ fn token_answer(access: String, expires_in: u64, refresh: &str, refresh_max_age:
     resp
 }
 
-fn issue_access(app: &Shared, user: &str, role: Role, sid: &str, now: u64) -> Result<String, ApiError> {
+fn issue_access(
+    app: &Shared,
+    user: &str,
+    role: Role,
+    sid: &str,
+    now: u64,
+) -> Result<String, ApiError> {
     let claims = app.tokens.claims(user, role, sid, new_id(), now);
     app.keys.sign(&claims).map_err(|reason| {
         tracing::error!("cannot sign an access token: {reason}");
@@ -128,16 +145,20 @@ pub(crate) async fn login(
     body: Result<Json<LoginBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     rate_limit(&app, ip)?;
-    let Json(body) = body.map_err(|e| ApiError::bad_request(format!("expected {{\"username\", \"password\"}}: {}", e.body_text())))?;
+    let Json(body) = body.map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected {{\"username\", \"password\"}}: {}",
+            e.body_text()
+        ))
+    })?;
     let username = body.username;
     let name = username.clone();
     let user = app.blocking(move |s| s.auth().user(&name)).await?;
     let now = unix_now();
-    if let Some(u) = &user {
-        if u.locked_until > now {
-            app.audit(&username, ip, "login", None, "locked", None).await;
-            return Err(ApiError::too_many(u.locked_until - now));
-        }
+    if let Some(u) = user.as_ref().filter(|u| u.locked_until > now) {
+        app.audit(&username, ip, "login", None, "locked", None)
+            .await;
+        return Err(ApiError::too_many(u.locked_until - now));
     }
     let verified = app
         .passwords
@@ -154,18 +175,30 @@ pub(crate) async fn login(
             let lockout = app.lockout;
             let name = username.clone();
             let count = app
-                .blocking(move |s| s.auth().user_record_failure(&name, &|n| lockout.until(n, now)))
+                .blocking(move |s| {
+                    s.auth()
+                        .user_record_failure(&name, &|n| lockout.until(n, now))
+                })
                 .await?;
             tracing::info!(user = %username, %ip, failures = count.unwrap_or(0), "admin login failed");
         } else {
             tracing::info!(%ip, "admin login failed for an unknown user");
         }
-        app.audit(if user.is_some() { &username } else { "-" }, ip, "login", None, "failed", None).await;
+        app.audit(
+            if user.is_some() { &username } else { "-" },
+            ip,
+            "login",
+            None,
+            "failed",
+            None,
+        )
+        .await;
         return Err(login_failed());
     };
     if u.disabled {
         metrics::counter!("headend_admin_logins_total", "result" => "disabled").increment(1);
-        app.audit(&username, ip, "login", None, "disabled", None).await;
+        app.audit(&username, ip, "login", None, "disabled", None)
+            .await;
         return Err(login_failed());
     }
     let (refresh, hash) = new_refresh_token();
@@ -192,8 +225,21 @@ pub(crate) async fn login(
     let access = issue_access(&app, &username, role, &sid, now)?;
     metrics::counter!("headend_admin_logins_total", "result" => "ok").increment(1);
     tracing::info!(user = %username, %ip, session = log_prefix(&sid), "admin login");
-    app.audit(&username, ip, "login", Some(format!("session {}", log_prefix(&sid))), "ok", None).await;
-    Ok(token_answer(access, app.tokens.ttl, &refresh, app.sessions.absolute))
+    app.audit(
+        &username,
+        ip,
+        "login",
+        Some(format!("session {}", log_prefix(&sid))),
+        "ok",
+        None,
+    )
+    .await;
+    Ok(token_answer(
+        access,
+        app.tokens.ttl,
+        &refresh,
+        app.sessions.absolute,
+    ))
 }
 
 /// POST /api/v1/auth/refresh: rotates the refresh token (RFC 9700 §4.14.2).
@@ -208,9 +254,12 @@ pub(crate) async fn refresh(
     let presented = presented_refresh(&headers, &body)?.ok_or_else(session_dead)?;
     let old_hash = refresh_hash(&presented);
     let lookup_hash = old_hash.clone();
-    let found = app.blocking(move |s| s.auth().refresh_lookup(&lookup_hash)).await?;
+    let found = app
+        .blocking(move |s| s.auth().refresh_lookup(&lookup_hash))
+        .await?;
     let Some((token, family)) = found else {
-        app.audit("-", ip, "refresh", None, "unknown token", None).await;
+        app.audit("-", ip, "refresh", None, "unknown token", None)
+            .await;
         return Err(session_dead());
     };
     let now = unix_now();
@@ -218,7 +267,9 @@ pub(crate) async fn refresh(
     let (new_refresh, new_hash) = new_refresh_token();
     if verdict == RefreshVerdict::Rotate {
         let (old, new) = (old_hash.clone(), new_hash.clone());
-        let rotated = app.blocking(move |s| s.auth().refresh_rotate(&old, &new, now)).await?;
+        let rotated = app
+            .blocking(move |s| s.auth().refresh_rotate(&old, &new, now))
+            .await?;
         if !rotated {
             // Spent by a concurrent request between lookup and rotation.
             verdict = RefreshVerdict::Reused;
@@ -230,7 +281,10 @@ pub(crate) async fn refresh(
         RefreshVerdict::Reused => {
             let name = user.clone();
             let ids = app
-                .blocking(move |s| s.auth().families_revoke_user(&name, now, "refresh token reuse"))
+                .blocking(move |s| {
+                    s.auth()
+                        .families_revoke_user(&name, now, "refresh token reuse")
+                })
                 .await?;
             app.revoke_in_cache(&ids, Some((&user, now)));
             app.revoke_in_cache(std::slice::from_ref(&family.id), None);
@@ -239,17 +293,36 @@ pub(crate) async fn refresh(
                 "SECURITY: a rotated refresh token was presented again; every session of the user is revoked"
             );
             metrics::counter!("headend_admin_refresh_reuse_total").increment(1);
-            app.audit(&user, ip, "refresh", Some(format!("session {}", log_prefix(&family.id))), "reuse detected", Some(format!("revoked {} session(s)", ids.len()))).await;
+            app.audit(
+                &user,
+                ip,
+                "refresh",
+                Some(format!("session {}", log_prefix(&family.id))),
+                "reuse detected",
+                Some(format!("revoked {} session(s)", ids.len())),
+            )
+            .await;
             return Err(session_dead());
         }
         other => {
-            app.audit(&user, ip, "refresh", Some(format!("session {}", log_prefix(&family.id))), "refused", Some(format!("{other:?}").to_lowercase())).await;
+            app.audit(
+                &user,
+                ip,
+                "refresh",
+                Some(format!("session {}", log_prefix(&family.id))),
+                "refused",
+                Some(format!("{other:?}").to_lowercase()),
+            )
+            .await;
             return Err(session_dead());
         }
     }
     let name = user.clone();
     let record = app.blocking(move |s| s.auth().user(&name)).await?;
-    let role = record.as_ref().filter(|u| !u.disabled).and_then(|u| Role::parse(&u.role));
+    let role = record
+        .as_ref()
+        .filter(|u| !u.disabled)
+        .and_then(|u| Role::parse(&u.role));
     let Some(role) = role else {
         return Err(session_dead());
     };
@@ -278,28 +351,45 @@ pub(crate) async fn logout(
         let body = body.map(|Json(b)| b).unwrap_or_default();
         let presented = presented_refresh(&headers, &body)?.ok_or_else(ApiError::unauthorized)?;
         let hash = refresh_hash(&presented);
-        let found = app.blocking(move |s| s.auth().refresh_lookup(&hash)).await?;
+        let found = app
+            .blocking(move |s| s.auth().refresh_lookup(&hash))
+            .await?;
         match found {
-            Some((token, family)) if token.used.is_none() && family.revoked.is_none() => (family.username, family.id),
+            Some((token, family)) if token.used.is_none() && family.revoked.is_none() => {
+                (family.username, family.id)
+            }
             _ => return Err(session_dead()),
         }
     };
     let now = unix_now();
     let ids = if q.all {
         let name = user.clone();
-        app.blocking(move |s| s.auth().families_revoke_user(&name, now, "logout all")).await?
+        app.blocking(move |s| s.auth().families_revoke_user(&name, now, "logout all"))
+            .await?
     } else {
         let id = sid.clone();
-        let done = app.blocking(move |s| s.auth().family_revoke(&id, now, "logout")).await?;
+        let done = app
+            .blocking(move |s| s.auth().family_revoke(&id, now, "logout"))
+            .await?;
         if done { vec![sid.clone()] } else { Vec::new() }
     };
     app.revoke_in_cache(&ids, None);
     app.revoke_in_cache(std::slice::from_ref(&sid), None);
-    app.audit(&user, ip, if q.all { "logout.all" } else { "logout" }, None, "ok", Some(format!("revoked {} session(s)", ids.len()))).await;
+    app.audit(
+        &user,
+        ip,
+        if q.all { "logout.all" } else { "logout" },
+        None,
+        "ok",
+        Some(format!("revoked {} session(s)", ids.len())),
+    )
+    .await;
     let mut resp = Json(json!({"revoked": ids.len()})).into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("headend_refresh=; HttpOnly; Secure; SameSite=Strict; Path=/api/v1/auth; Max-Age=0"),
+        HeaderValue::from_static(
+            "headend_refresh=; HttpOnly; Secure; SameSite=Strict; Path=/api/v1/auth; Max-Age=0",
+        ),
     );
     Ok(resp)
 }

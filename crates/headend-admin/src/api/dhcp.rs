@@ -17,7 +17,11 @@ use super::{ApiError, Caller, Shared, unix_now};
 use crate::core::Role;
 
 fn colon_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn lease_json(l: &Lease, now: u64) -> serde_json::Value {
@@ -40,7 +44,11 @@ pub(crate) struct LeaseQuery {
 }
 
 /// GET /api/v1/leases[?subnet=NAME].
-pub(crate) async fn leases(State(app): State<Shared>, caller: Caller, Query(q): Query<LeaseQuery>) -> Result<Response, ApiError> {
+pub(crate) async fn leases(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(q): Query<LeaseQuery>,
+) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
     let all = app.blocking(|s| s.leases()).await?;
     let now = unix_now();
@@ -54,7 +62,11 @@ pub(crate) async fn leases(State(app): State<Shared>, caller: Caller, Query(q): 
 
 /// POST /api/v1/leases/{address}/release: ends the lease now (the address
 /// returns to the pool; the row is kept for that client, as a RELEASE does).
-pub(crate) async fn release(State(app): State<Shared>, caller: Caller, Path(address): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn release(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(address): Path<String>,
+) -> Result<Response, ApiError> {
     caller.require(Role::Operator)?;
     let ip: Ipv4Addr = address
         .parse()
@@ -75,14 +87,29 @@ pub(crate) async fn release(State(app): State<Shared>, caller: Caller, Path(addr
             Ok(Some(lease))
         })
         .await?;
-    let outcome = if released.is_some() { "ok" } else { "not found" };
-    app.audit(&caller.user, caller.source, "lease.release", Some(ip.to_string()), outcome, None).await;
+    let outcome = if released.is_some() {
+        "ok"
+    } else {
+        "not found"
+    };
+    app.audit(
+        &caller.user,
+        caller.source,
+        "lease.release",
+        Some(ip.to_string()),
+        outcome,
+        None,
+    )
+    .await;
     let lease = released.ok_or_else(|| ApiError::not_found(format!("no lease for {ip}")))?;
     Ok(Json(json!({"released": lease_json(&lease, now)})).into_response())
 }
 
 /// GET /api/v1/reservations.
-pub(crate) async fn reservations(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+pub(crate) async fn reservations(
+    State(app): State<Shared>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
     let all = app.blocking(|s| s.auth().reservations()).await?;
     let list: Vec<_> = all
@@ -104,7 +131,11 @@ pub(crate) struct ReservationBody {
 /// Normalises `AA-BB-CC-DD-EE-FF` / `aa:bb:...` to lowercase colon form.
 pub(crate) fn normalise_mac(s: &str) -> Option<String> {
     let parts: Vec<&str> = s.split([':', '-']).collect();
-    if parts.len() != 6 || parts.iter().any(|p| p.len() != 2 || !p.chars().all(|c| c.is_ascii_hexdigit())) {
+    if parts.len() != 6
+        || parts
+            .iter()
+            .any(|p| p.len() != 2 || !p.chars().all(|c| c.is_ascii_hexdigit()))
+    {
         return None;
     }
     Some(parts.join(":").to_ascii_lowercase())
@@ -117,8 +148,18 @@ pub(crate) async fn add_reservation(
     body: Result<Json<ReservationBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Operator)?;
-    let Json(b) = body.map_err(|e| ApiError::bad_request(format!("expected {{\"subnet\", \"hwaddr\", \"address\", \"hostname\"?}}: {}", e.body_text())))?;
-    let hwaddr = normalise_mac(&b.hwaddr).ok_or_else(|| ApiError::bad_request(format!("{:?} is not a MAC address (aa:bb:cc:dd:ee:ff)", b.hwaddr)))?;
+    let Json(b) = body.map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected {{\"subnet\", \"hwaddr\", \"address\", \"hostname\"?}}: {}",
+            e.body_text()
+        ))
+    })?;
+    let hwaddr = normalise_mac(&b.hwaddr).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "{:?} is not a MAC address (aa:bb:cc:dd:ee:ff)",
+            b.hwaddr
+        ))
+    })?;
     if b.subnet.is_empty() {
         return Err(ApiError::bad_request("subnet must name a [dhcp] subnet"));
     }
@@ -132,9 +173,24 @@ pub(crate) async fn add_reservation(
     let target = format!("{} {} {}", r.subnet, r.hwaddr, r.address);
     let rr = r.clone();
     let stored = app.blocking(move |s| s.auth().reservation_put(&rr)).await?;
-    app.audit(&caller.user, caller.source, "reservation.add", Some(target), if stored { "ok" } else { "conflict" }, None).await;
+    app.audit(
+        &caller.user,
+        caller.source,
+        "reservation.add",
+        Some(target),
+        if stored { "ok" } else { "conflict" },
+        None,
+    )
+    .await;
     if !stored {
-        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("{} is already reserved for another client in subnet {}", r.address, r.subnet)));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "{} is already reserved for another client in subnet {}",
+                r.address, r.subnet
+            ),
+        ));
     }
     Ok((StatusCode::CREATED, Json(json!({"subnet": r.subnet, "hwaddr": r.hwaddr, "address": r.address.to_string(), "hostname": r.hostname}))).into_response())
 }
@@ -146,12 +202,25 @@ pub(crate) async fn delete_reservation(
     Path((subnet, hwaddr)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Operator)?;
-    let mac = normalise_mac(&hwaddr).ok_or_else(|| ApiError::bad_request(format!("{hwaddr:?} is not a MAC address")))?;
+    let mac = normalise_mac(&hwaddr)
+        .ok_or_else(|| ApiError::bad_request(format!("{hwaddr:?} is not a MAC address")))?;
     let (s2, m2) = (subnet.clone(), mac.clone());
-    let gone = app.blocking(move |s| s.auth().reservation_delete(&s2, &m2)).await?;
-    app.audit(&caller.user, caller.source, "reservation.delete", Some(format!("{subnet} {mac}")), if gone { "ok" } else { "not found" }, None).await;
+    let gone = app
+        .blocking(move |s| s.auth().reservation_delete(&s2, &m2))
+        .await?;
+    app.audit(
+        &caller.user,
+        caller.source,
+        "reservation.delete",
+        Some(format!("{subnet} {mac}")),
+        if gone { "ok" } else { "not found" },
+        None,
+    )
+    .await;
     if !gone {
-        return Err(ApiError::not_found(format!("no reservation for {mac} in {subnet}")));
+        return Err(ApiError::not_found(format!(
+            "no reservation for {mac} in {subnet}"
+        )));
     }
     Ok(Json(json!({"deleted": true})).into_response())
 }
@@ -162,7 +231,10 @@ mod tests {
 
     #[test]
     fn mac_forms_normalise_to_lowercase_colons() {
-        assert_eq!(normalise_mac("AA-BB-CC-00-11-22").as_deref(), Some("aa:bb:cc:00:11:22"));
+        assert_eq!(
+            normalise_mac("AA-BB-CC-00-11-22").as_deref(),
+            Some("aa:bb:cc:00:11:22")
+        );
         assert!(normalise_mac("aa:bb:cc").is_none());
         assert!(normalise_mac("zz:bb:cc:00:11:22").is_none());
     }

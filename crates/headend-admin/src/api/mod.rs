@@ -34,6 +34,9 @@ use crate::core::session::{Lockout, Revocations, SessionPolicy};
 use crate::core::tokens::{Claims, TokenKeys, TokenPolicy};
 use crate::password::Passwords;
 
+/// Verified tokens remembered at most (the cache is emptied when full).
+const VERIFIED_CACHE_MAX: usize = 10_000;
+
 /// The name of the refresh-token cookie.
 pub const REFRESH_COOKIE: &str = "headend_refresh";
 
@@ -48,6 +51,8 @@ pub struct App {
     pub(crate) lockout: Lockout,
     pub(crate) passwords: Passwords,
     pub(crate) revocations: RwLock<Revocations>,
+    /// Claims of tokens whose signature already verified (see [`App::authenticate`]).
+    pub(crate) verified: RwLock<std::collections::HashMap<String, Claims>>,
     pub(crate) limiter: DefaultKeyedRateLimiter<IpAddr>,
     pub(crate) metrics: PrometheusHandle,
 }
@@ -57,7 +62,9 @@ pub type Shared = Arc<App>;
 
 /// Unix seconds now.
 pub(crate) fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl App {
@@ -110,7 +117,10 @@ impl App {
     /// Marks sessions revoked in the in-memory cache (their access tokens die now).
     pub(crate) fn revoke_in_cache(&self, ids: &[String], user_not_before: Option<(&str, u64)>) {
         let now = unix_now();
-        let mut r = self.revocations.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut r = self
+            .revocations
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for id in ids {
             r.revoke_family(id, now);
         }
@@ -122,13 +132,38 @@ impl App {
     }
 
     /// Verifies a bearer token and checks it against the revocation cache.
+    ///
+    /// A signature is checked once per distinct token: the claims of tokens
+    /// that verified are remembered (keyed by the exact token text), and on
+    /// a hit only the time checks are redone. Revocation is checked every time.
     pub(crate) fn authenticate(&self, token: &str) -> Option<Claims> {
-        let claims = match self.tokens.verify(&self.keys, token, unix_now()) {
-            Ok(c) => c,
-            Err(why) => {
-                metrics::counter!("headend_admin_token_rejected_total", "reason" => why.as_str()).increment(1);
-                return None;
-            }
+        let now = unix_now();
+        let cached = self
+            .verified
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(token)
+            .cloned();
+        let claims = match cached {
+            Some(c) if self.tokens.still_valid(&c, now).is_ok() => c,
+            _ => match self.tokens.verify(&self.keys, token, now) {
+                Ok(c) => {
+                    let mut cache = self
+                        .verified
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if cache.len() >= VERIFIED_CACHE_MAX {
+                        cache.clear();
+                    }
+                    cache.insert(token.to_owned(), c.clone());
+                    c
+                }
+                Err(why) => {
+                    metrics::counter!("headend_admin_token_rejected_total", "reason" => why.as_str())
+                        .increment(1);
+                    return None;
+                }
+            },
         };
         let live = self
             .revocations
@@ -136,7 +171,8 @@ impl App {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .allows(&claims);
         if !live {
-            metrics::counter!("headend_admin_token_rejected_total", "reason" => "revoked").increment(1);
+            metrics::counter!("headend_admin_token_rejected_total", "reason" => "revoked")
+                .increment(1);
             return None;
         }
         Some(claims)
@@ -168,10 +204,18 @@ impl ApiError {
         self
     }
     pub(crate) fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid access token is required")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid access token is required",
+        )
     }
     pub(crate) fn forbidden(need: Role) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", format!("this needs the {need} role"))
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this needs the {need} role"),
+        )
     }
     pub(crate) fn not_found(what: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", what)
@@ -180,12 +224,20 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", what)
     }
     pub(crate) fn too_many(retry_after: u64) -> Self {
-        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many attempts; retry later");
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many attempts; retry later",
+        );
         e.retry_after = Some(retry_after.max(1));
         e
     }
     pub(crate) fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the server log",
+        )
     }
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
@@ -201,7 +253,8 @@ impl IntoResponse for ApiError {
         }
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
@@ -242,7 +295,11 @@ pub struct Caller {
 impl Caller {
     /// 403 unless the caller has at least `role`.
     pub(crate) fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.role >= role { Ok(()) } else { Err(ApiError::forbidden(role)) }
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(role))
+        }
     }
 }
 
@@ -271,11 +328,19 @@ impl FromRequestParts<Shared> for Caller {
 /// Refuses peers outside `[admin] allow` before any other work.
 async fn allow_gate(State(app): State<Shared>, req: Request, next: Next) -> Response {
     if !app.config.allow.is_empty() {
-        let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip());
+        let ip = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ci| ci.0.ip());
         let allowed = ip.is_some_and(|ip| app.config.allow.iter().any(|net| net.contains(&ip)));
         if !allowed {
             metrics::counter!("headend_admin_refused_total", "reason" => "allow_list").increment(1);
-            return ApiError::new(StatusCode::FORBIDDEN, "forbidden", "source address not allowed").into_response();
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "source address not allowed",
+            )
+            .into_response();
         }
     }
     next.run(req).await
@@ -306,7 +371,11 @@ async fn jwks(State(app): State<Shared>) -> impl IntoResponse {
     axum::Json(app.keys.jwks())
 }
 
-async fn metrics_text(State(app): State<Shared>, Source(ip): Source, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn metrics_text(
+    State(app): State<Shared>,
+    Source(ip): Source,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let allowed = app.config.metrics_allow.iter().any(|n| n.contains(&ip));
     if !allowed {
         let token = bearer(&headers).ok_or_else(ApiError::unauthorized)?;
@@ -337,13 +406,25 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/zones", "viewer"),
     ("GET", "/api/v1/zones/{zone}", "viewer"),
     ("POST", "/api/v1/zones/{zone}/reload", "operator"),
-    ("PUT", "/api/v1/zones/{zone}/records/{name}/{rtype}", "operator"),
-    ("DELETE", "/api/v1/zones/{zone}/records/{name}/{rtype}", "operator"),
+    (
+        "PUT",
+        "/api/v1/zones/{zone}/records/{name}/{rtype}",
+        "operator",
+    ),
+    (
+        "DELETE",
+        "/api/v1/zones/{zone}/records/{name}/{rtype}",
+        "operator",
+    ),
     ("GET", "/api/v1/leases", "viewer"),
     ("POST", "/api/v1/leases/{address}/release", "operator"),
     ("GET", "/api/v1/reservations", "viewer"),
     ("POST", "/api/v1/reservations", "operator"),
-    ("DELETE", "/api/v1/reservations/{subnet}/{hwaddr}", "operator"),
+    (
+        "DELETE",
+        "/api/v1/reservations/{subnet}/{hwaddr}",
+        "operator",
+    ),
     ("GET", "/api/v1/sessions", "viewer"),
     ("DELETE", "/api/v1/sessions/{id}", "viewer"),
     ("GET", "/api/v1/users", "admin"),
@@ -375,8 +456,14 @@ pub fn router(app: Shared) -> Router {
         )
         .route("/api/v1/leases", get(dhcp::leases))
         .route("/api/v1/leases/{address}/release", post(dhcp::release))
-        .route("/api/v1/reservations", get(dhcp::reservations).post(dhcp::add_reservation))
-        .route("/api/v1/reservations/{subnet}/{hwaddr}", delete(dhcp::delete_reservation))
+        .route(
+            "/api/v1/reservations",
+            get(dhcp::reservations).post(dhcp::add_reservation),
+        )
+        .route(
+            "/api/v1/reservations/{subnet}/{hwaddr}",
+            delete(dhcp::delete_reservation),
+        )
         .route("/api/v1/sessions", get(users::sessions))
         .route("/api/v1/sessions/{id}", delete(users::revoke_session))
         .route("/api/v1/users", get(users::list).post(users::add))

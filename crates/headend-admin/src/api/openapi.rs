@@ -8,14 +8,21 @@ use serde_json::{Map, Value, json};
 use super::ROUTES;
 
 fn describe(method: &str, path: &str) -> (&'static str, Option<Value>) {
-    let body = |schema: Value| Some(json!({"required": true, "content": {"application/json": {"schema": schema}}}));
+    let body = |schema: Value| {
+        Some(json!({"required": true, "content": {"application/json": {"schema": schema}}}))
+    };
     match (method, path) {
         ("GET", "/health") => ("Liveness probe", None),
-        ("GET", "/.well-known/jwks.json") => ("Public keys (JWKS, Ed25519) that verify access tokens", None),
+        ("GET", "/.well-known/jwks.json") => (
+            "Public keys (JWKS, Ed25519) that verify access tokens",
+            None,
+        ),
         ("GET", "/api/v1/openapi.json") => ("This document", None),
         ("POST", "/api/v1/auth/login") => (
             "Log in: returns access_token (JWT, 15 min), token_type Bearer, expires_in, refresh_token (also set as an HttpOnly cookie scoped to /api/v1/auth). 401 on any failure, 429 with Retry-After when rate limited or locked.",
-            body(json!({"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "password": {"type": "string"}}})),
+            body(
+                json!({"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}),
+            ),
         ),
         ("POST", "/api/v1/auth/refresh") => (
             "Rotate the refresh token (body refresh_token, or the cookie with an Origin of this API). A token presented twice revokes every session of its user (401).",
@@ -25,36 +32,57 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<Value>) {
             "End the current session (Bearer token, body refresh_token, or cookie); ?all=true ends every session of the user.",
             None,
         ),
-        ("GET", "/metrics") => ("Prometheus metrics (token, or a source in [admin] metrics_allow)", None),
+        ("GET", "/metrics") => (
+            "Prometheus metrics (token, or a source in [admin] metrics_allow)",
+            None,
+        ),
         ("GET", "/api/v1/me") => ("The caller: user, role, session id", None),
         ("GET", "/api/v1/zones") => ("Served zones with serial, record count and file", None),
         ("GET", "/api/v1/zones/{zone}") => ("Every record of a zone; ETag is the SOA serial", None),
-        ("POST", "/api/v1/zones/{zone}/reload") => ("Re-read the zone file (the served zone stays on failure)", None),
+        ("POST", "/api/v1/zones/{zone}/reload") => (
+            "Re-read the zone file (the served zone stays on failure)",
+            None,
+        ),
         ("PUT", "/api/v1/zones/{zone}/records/{name}/{rtype}") => (
             "Replace an RRset. If-Match: \"SERIAL\" refuses an edit based on an older serial (412). Invalid results are refused with 422 and the findings.",
-            body(json!({"type": "object", "required": ["rdata"], "properties": {"ttl": {"type": "integer"}, "rdata": {"type": "array", "items": {"type": "string"}}}})),
+            body(
+                json!({"type": "object", "required": ["rdata"], "properties": {"ttl": {"type": "integer"}, "rdata": {"type": "array", "items": {"type": "string"}}}}),
+            ),
         ),
-        ("DELETE", "/api/v1/zones/{zone}/records/{name}/{rtype}") => ("Delete an RRset, or one record with ?rdata=", None),
+        ("DELETE", "/api/v1/zones/{zone}/records/{name}/{rtype}") => {
+            ("Delete an RRset, or one record with ?rdata=", None)
+        }
         ("GET", "/api/v1/leases") => ("DHCP leases, ?subnet=NAME to filter", None),
         ("POST", "/api/v1/leases/{address}/release") => ("Release a lease now", None),
         ("GET", "/api/v1/reservations") => ("DHCP reservations managed through the API", None),
         ("POST", "/api/v1/reservations") => (
             "Add or replace a reservation (409 if the address is reserved for another client)",
-            body(json!({"type": "object", "required": ["subnet", "hwaddr", "address"], "properties": {"subnet": {"type": "string"}, "hwaddr": {"type": "string"}, "address": {"type": "string", "format": "ipv4"}, "hostname": {"type": "string"}}})),
+            body(
+                json!({"type": "object", "required": ["subnet", "hwaddr", "address"], "properties": {"subnet": {"type": "string"}, "hwaddr": {"type": "string"}, "address": {"type": "string", "format": "ipv4"}, "hostname": {"type": "string"}}}),
+            ),
         ),
         ("DELETE", "/api/v1/reservations/{subnet}/{hwaddr}") => ("Remove a reservation", None),
-        ("GET", "/api/v1/sessions") => ("Live sessions of the caller; admins: ?user=NAME or ?user=*", None),
+        ("GET", "/api/v1/sessions") => (
+            "Live sessions of the caller; admins: ?user=NAME or ?user=*",
+            None,
+        ),
         ("DELETE", "/api/v1/sessions/{id}") => ("End a session (own; admins: any)", None),
         ("GET", "/api/v1/users") => ("Users with lock state and last login", None),
         ("POST", "/api/v1/users") => (
             "Add a user",
-            body(json!({"type": "object", "required": ["username", "password", "role"], "properties": {"username": {"type": "string"}, "password": {"type": "string", "minLength": 8}, "role": {"enum": ["viewer", "operator", "admin"]}}})),
+            body(
+                json!({"type": "object", "required": ["username", "password", "role"], "properties": {"username": {"type": "string"}, "password": {"type": "string", "minLength": 8}, "role": {"enum": ["viewer", "operator", "admin"]}}}),
+            ),
         ),
         ("PUT", "/api/v1/users/{name}/password") => (
             "Set a password (admins; or the user for themselves); ends every session of the user",
-            body(json!({"type": "object", "required": ["password"], "properties": {"password": {"type": "string", "minLength": 8}}})),
+            body(
+                json!({"type": "object", "required": ["password"], "properties": {"password": {"type": "string", "minLength": 8}}}),
+            ),
         ),
-        ("POST", "/api/v1/users/{name}/disable") => ("Disable a user; ends every session at once", None),
+        ("POST", "/api/v1/users/{name}/disable") => {
+            ("Disable a user; ends every session at once", None)
+        }
         ("POST", "/api/v1/users/{name}/enable") => ("Enable a user", None),
         ("POST", "/api/v1/users/{name}/unlock") => ("Clear a user's lockout", None),
         ("GET", "/api/v1/audit") => ("The audit log, newest first (?limit=)", None),

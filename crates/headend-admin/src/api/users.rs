@@ -42,7 +42,10 @@ fn session_json(f: &FamilyRecord, now: u64) -> serde_json::Value {
 
 /// GET /api/v1/me.
 pub(crate) async fn me(caller: Caller) -> Result<Response, ApiError> {
-    Ok(Json(json!({"user": caller.user, "role": caller.role, "session": caller.sid})).into_response())
+    Ok(
+        Json(json!({"user": caller.user, "role": caller.role, "session": caller.sid}))
+            .into_response(),
+    )
 }
 
 /// `?user=NAME|*` on GET /api/v1/sessions.
@@ -52,24 +55,37 @@ pub(crate) struct SessionQuery {
 }
 
 /// GET /api/v1/sessions: the caller's live sessions; admins may name any user (or `*`).
-pub(crate) async fn sessions(State(app): State<Shared>, caller: Caller, Query(q): Query<SessionQuery>) -> Result<Response, ApiError> {
+pub(crate) async fn sessions(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(q): Query<SessionQuery>,
+) -> Result<Response, ApiError> {
     let target = q.user.unwrap_or_else(|| caller.user.clone());
     if target != caller.user {
         caller.require(Role::Admin)?;
     }
     let now = unix_now();
     let who = (target != "*").then_some(target);
-    let list = app.blocking(move |s| s.auth().families(who.as_deref(), Some(now))).await?;
-    let list: Vec<_> = list.iter().map(|f| {
-        let mut v = session_json(f, now);
-        v["current"] = json!(f.id == caller.sid);
-        v
-    }).collect();
+    let list = app
+        .blocking(move |s| s.auth().families(who.as_deref(), Some(now)))
+        .await?;
+    let list: Vec<_> = list
+        .iter()
+        .map(|f| {
+            let mut v = session_json(f, now);
+            v["current"] = json!(f.id == caller.sid);
+            v
+        })
+        .collect();
     Ok(Json(json!({"sessions": list})).into_response())
 }
 
 /// DELETE /api/v1/sessions/{id}: ends one session (own, or any for admins).
-pub(crate) async fn revoke_session(State(app): State<Shared>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn revoke_session(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let lookup = id.clone();
     let family = app.blocking(move |s| s.auth().family(&lookup)).await?;
     let family = family.ok_or_else(|| ApiError::not_found(format!("no session {id}")))?;
@@ -81,9 +97,23 @@ pub(crate) async fn revoke_session(State(app): State<Shared>, caller: Caller, Pa
     }
     let now = unix_now();
     let rid = id.clone();
-    let done = app.blocking(move |s| s.auth().family_revoke(&rid, now, "revoked by API")).await?;
+    let done = app
+        .blocking(move |s| s.auth().family_revoke(&rid, now, "revoked by API"))
+        .await?;
     app.revoke_in_cache(std::slice::from_ref(&id), None);
-    app.audit(&caller.user, caller.source, "session.revoke", Some(format!("{} of {}", crate::core::session::log_prefix(&id), family.username)), if done { "ok" } else { "already ended" }, None).await;
+    app.audit(
+        &caller.user,
+        caller.source,
+        "session.revoke",
+        Some(format!(
+            "{} of {}",
+            crate::core::session::log_prefix(&id),
+            family.username
+        )),
+        if done { "ok" } else { "already ended" },
+        None,
+    )
+    .await;
     Ok(Json(json!({"revoked": done})).into_response())
 }
 
@@ -92,7 +122,10 @@ pub(crate) async fn list(State(app): State<Shared>, caller: Caller) -> Result<Re
     caller.require(Role::Admin)?;
     let users = app.blocking(|s| s.auth().users()).await?;
     let now = unix_now();
-    Ok(Json(json!({"users": users.iter().map(|u| user_json(u, now)).collect::<Vec<_>>()})).into_response())
+    Ok(
+        Json(json!({"users": users.iter().map(|u| user_json(u, now)).collect::<Vec<_>>()}))
+            .into_response(),
+    )
 }
 
 /// Body of POST /api/v1/users.
@@ -105,21 +138,37 @@ pub(crate) struct NewUser {
 
 /// Checks a user name: 1-64 characters of `[A-Za-z0-9._@-]`.
 pub(crate) fn valid_username(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
 }
 
 /// The minimum password length accepted.
 pub(crate) const MIN_PASSWORD_LEN: usize = 8;
 
 /// POST /api/v1/users.
-pub(crate) async fn add(State(app): State<Shared>, caller: Caller, body: Result<Json<NewUser>, JsonRejection>) -> Result<Response, ApiError> {
+pub(crate) async fn add(
+    State(app): State<Shared>,
+    caller: Caller,
+    body: Result<Json<NewUser>, JsonRejection>,
+) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
-    let Json(b) = body.map_err(|e| ApiError::bad_request(format!("expected {{\"username\", \"password\", \"role\"}}: {}", e.body_text())))?;
+    let Json(b) = body.map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected {{\"username\", \"password\", \"role\"}}: {}",
+            e.body_text()
+        ))
+    })?;
     if !valid_username(&b.username) {
-        return Err(ApiError::bad_request("user names are 1-64 characters of letters, digits and . _ @ -"));
+        return Err(ApiError::bad_request(
+            "user names are 1-64 characters of letters, digits and . _ @ -",
+        ));
     }
     if b.password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(ApiError::bad_request(format!("passwords need at least {MIN_PASSWORD_LEN} characters")));
+        return Err(ApiError::bad_request(format!(
+            "passwords need at least {MIN_PASSWORD_LEN} characters"
+        )));
     }
     let phc = app.passwords.hash(b.password).await.map_err(|e| {
         tracing::error!("{e}");
@@ -139,9 +188,21 @@ pub(crate) async fn add(State(app): State<Shared>, caller: Caller, body: Result<
     };
     let r2 = record.clone();
     let added = app.blocking(move |s| s.auth().user_insert(&r2)).await?;
-    app.audit(&caller.user, caller.source, "user.add", Some(format!("{} ({})", b.username, b.role)), if added { "ok" } else { "exists" }, None).await;
+    app.audit(
+        &caller.user,
+        caller.source,
+        "user.add",
+        Some(format!("{} ({})", b.username, b.role)),
+        if added { "ok" } else { "exists" },
+        None,
+    )
+    .await;
     if !added {
-        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("user {} exists", b.username)));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("user {} exists", b.username),
+        ));
     }
     Ok((StatusCode::CREATED, Json(user_json(&record, now))).into_response())
 }
@@ -163,50 +224,110 @@ pub(crate) async fn set_password(
     if name != caller.user {
         caller.require(Role::Admin)?;
     }
-    let Json(b) = body.map_err(|e| ApiError::bad_request(format!("expected {{\"password\"}}: {}", e.body_text())))?;
+    let Json(b) = body.map_err(|e| {
+        ApiError::bad_request(format!("expected {{\"password\"}}: {}", e.body_text()))
+    })?;
     if b.password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(ApiError::bad_request(format!("passwords need at least {MIN_PASSWORD_LEN} characters")));
+        return Err(ApiError::bad_request(format!(
+            "passwords need at least {MIN_PASSWORD_LEN} characters"
+        )));
     }
-    let phc = app.passwords.hash(b.password).await.map_err(|_| ApiError::internal())?;
+    let phc = app
+        .passwords
+        .hash(b.password)
+        .await
+        .map_err(|_| ApiError::internal())?;
     let now = unix_now();
     let n2 = name.clone();
-    let revoked = app.blocking(move |s| s.auth().user_set_password(&n2, &phc, now)).await?;
-    app.audit(&caller.user, caller.source, "user.passwd", Some(name.clone()), if revoked.is_some() { "ok" } else { "not found" }, None).await;
+    let revoked = app
+        .blocking(move |s| s.auth().user_set_password(&n2, &phc, now))
+        .await?;
+    app.audit(
+        &caller.user,
+        caller.source,
+        "user.passwd",
+        Some(name.clone()),
+        if revoked.is_some() { "ok" } else { "not found" },
+        None,
+    )
+    .await;
     let ids = revoked.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
     app.revoke_in_cache(&ids, Some((&name, now)));
     Ok(Json(json!({"user": name, "revoked_sessions": ids.len()})).into_response())
 }
 
-async fn set_disabled(app: Shared, caller: Caller, name: String, disabled: bool) -> Result<Response, ApiError> {
+async fn set_disabled(
+    app: Shared,
+    caller: Caller,
+    name: String,
+    disabled: bool,
+) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     let now = unix_now();
     let n2 = name.clone();
-    let revoked = app.blocking(move |s| s.auth().user_set_disabled(&n2, disabled, now)).await?;
-    let action = if disabled { "user.disable" } else { "user.enable" };
-    app.audit(&caller.user, caller.source, action, Some(name.clone()), if revoked.is_some() { "ok" } else { "not found" }, None).await;
+    let revoked = app
+        .blocking(move |s| s.auth().user_set_disabled(&n2, disabled, now))
+        .await?;
+    let action = if disabled {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
+    app.audit(
+        &caller.user,
+        caller.source,
+        action,
+        Some(name.clone()),
+        if revoked.is_some() { "ok" } else { "not found" },
+        None,
+    )
+    .await;
     let ids = revoked.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
     if disabled {
         app.revoke_in_cache(&ids, Some((&name, now)));
     }
-    Ok(Json(json!({"user": name, "disabled": disabled, "revoked_sessions": ids.len()})).into_response())
+    Ok(
+        Json(json!({"user": name, "disabled": disabled, "revoked_sessions": ids.len()}))
+            .into_response(),
+    )
 }
 
 /// POST /api/v1/users/{name}/disable.
-pub(crate) async fn disable(State(app): State<Shared>, caller: Caller, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn disable(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     set_disabled(app, caller, name, true).await
 }
 
 /// POST /api/v1/users/{name}/enable.
-pub(crate) async fn enable(State(app): State<Shared>, caller: Caller, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn enable(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     set_disabled(app, caller, name, false).await
 }
 
 /// POST /api/v1/users/{name}/unlock.
-pub(crate) async fn unlock(State(app): State<Shared>, caller: Caller, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn unlock(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     let n2 = name.clone();
     let done = app.blocking(move |s| s.auth().user_unlock(&n2)).await?;
-    app.audit(&caller.user, caller.source, "user.unlock", Some(name.clone()), if done { "ok" } else { "not found" }, None).await;
+    app.audit(
+        &caller.user,
+        caller.source,
+        "user.unlock",
+        Some(name.clone()),
+        if done { "ok" } else { "not found" },
+        None,
+    )
+    .await;
     if !done {
         return Err(ApiError::not_found(format!("no user {name}")));
     }
@@ -220,7 +341,11 @@ pub(crate) struct AuditQuery {
 }
 
 /// GET /api/v1/audit: newest first.
-pub(crate) async fn audit(State(app): State<Shared>, caller: Caller, Query(q): Query<AuditQuery>) -> Result<Response, ApiError> {
+pub(crate) async fn audit(
+    State(app): State<Shared>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     let rows = app.blocking(move |s| s.auth().audit(limit)).await?;

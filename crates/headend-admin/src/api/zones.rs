@@ -22,16 +22,22 @@ fn dns(app: &Shared) -> Result<DnsHandle, ApiError> {
 /// Maps a DNS error to its HTTP answer.
 fn dns_error(e: DnsError) -> ApiError {
     match e {
-        DnsError::UnknownZone { zone } => ApiError::not_found(format!("zone {zone} is not served here")),
+        DnsError::UnknownZone { zone } => {
+            ApiError::not_found(format!("zone {zone} is not served here"))
+        }
         DnsError::Invalid { zone, findings } => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_zone",
             format!("the edit would make zone {zone} invalid; nothing was changed"),
         )
-        .with_details(json!(findings.iter().map(ToString::to_string).collect::<Vec<_>>())),
-        DnsError::BadEdit { reason } => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_edit", format!("bad edit: {reason}"))
-        }
+        .with_details(json!(
+            findings.iter().map(ToString::to_string).collect::<Vec<_>>()
+        )),
+        DnsError::BadEdit { reason } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_edit",
+            format!("bad edit: {reason}"),
+        ),
         DnsError::SerialMismatch { expected, current } => ApiError::new(
             StatusCode::PRECONDITION_FAILED,
             "serial_mismatch",
@@ -43,8 +49,14 @@ fn dns_error(e: DnsError) -> ApiError {
             "invalid_zone",
             format!("zone {zone} failed its checks; the served version is unchanged"),
         )
-        .with_details(json!(findings.iter().map(ToString::to_string).collect::<Vec<_>>())),
-        DnsError::Parse { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_zone", e.to_string()),
+        .with_details(json!(
+            findings.iter().map(ToString::to_string).collect::<Vec<_>>()
+        )),
+        DnsError::Parse { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_zone",
+            e.to_string(),
+        ),
         other => {
             tracing::error!("zone operation failed: {other}");
             ApiError::internal()
@@ -67,13 +79,18 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u32>, ApiError> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let s = v.to_str().unwrap_or("").trim().trim_start_matches("W/").trim_matches('"');
+    let s = v
+        .to_str()
+        .unwrap_or("")
+        .trim()
+        .trim_start_matches("W/")
+        .trim_matches('"');
     if s == "*" {
         return Ok(None);
     }
-    s.parse()
-        .map(Some)
-        .map_err(|_| ApiError::bad_request("If-Match must hold the zone's SOA serial, e.g. \"2024010101\""))
+    s.parse().map(Some).map_err(|_| {
+        ApiError::bad_request("If-Match must hold the zone's SOA serial, e.g. \"2024010101\"")
+    })
 }
 
 fn with_serial(body: serde_json::Value, serial: u32) -> Response {
@@ -92,7 +109,11 @@ pub(crate) async fn list(State(app): State<Shared>, caller: Caller) -> Result<Re
 }
 
 /// GET /api/v1/zones/{zone}: records and serial (also as ETag).
-pub(crate) async fn show(State(app): State<Shared>, caller: Caller, Path(zone): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn show(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(zone): Path<String>,
+) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
     let dns = dns(&app)?;
     let records = run_dns(dns.clone(), move |d| d.zone_records(&zone)).await?;
@@ -102,17 +123,32 @@ pub(crate) async fn show(State(app): State<Shared>, caller: Caller, Path(zone): 
         .into_iter()
         .find(|z| z.origin.eq_ignore_ascii_case(&origin))
         .map_or(0, |z| z.serial);
-    Ok(with_serial(json!({"origin": origin, "serial": serial, "records": records}), serial))
+    Ok(with_serial(
+        json!({"origin": origin, "serial": serial, "records": records}),
+        serial,
+    ))
 }
 
 /// POST /api/v1/zones/{zone}/reload.
-pub(crate) async fn reload(State(app): State<Shared>, caller: Caller, Path(zone): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn reload(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(zone): Path<String>,
+) -> Result<Response, ApiError> {
     caller.require(Role::Operator)?;
     let dns = dns(&app)?;
     let z = zone.clone();
     let result = run_dns(dns, move |d| d.reload_zone(&z)).await;
     let outcome = if result.is_ok() { "ok" } else { "failed" };
-    app.audit(&caller.user, caller.source, "zone.reload", Some(zone.clone()), outcome, None).await;
+    app.audit(
+        &caller.user,
+        caller.source,
+        "zone.reload",
+        Some(zone.clone()),
+        outcome,
+        None,
+    )
+    .await;
     let serial = result?;
     Ok(with_serial(json!({"zone": zone, "serial": serial}), serial))
 }
@@ -130,7 +166,15 @@ pub(crate) struct DeleteQuery {
     rdata: Option<String>,
 }
 
-async fn edit(app: &Shared, caller: &Caller, zone: String, edit: ZoneEdit, expected: Option<u32>, action: &str, target: String) -> Result<Response, ApiError> {
+async fn edit(
+    app: &Shared,
+    caller: &Caller,
+    zone: String,
+    edit: ZoneEdit,
+    expected: Option<u32>,
+    action: &str,
+    target: String,
+) -> Result<Response, ApiError> {
     let dns = dns(app)?;
     let z = zone.clone();
     let result = run_dns(dns, move |d| d.apply_edit(&z, edit, expected)).await;
@@ -138,7 +182,15 @@ async fn edit(app: &Shared, caller: &Caller, zone: String, edit: ZoneEdit, expec
         Ok(_) => "ok".to_owned(),
         Err(e) => format!("refused {}", e.status().as_u16()),
     };
-    app.audit(&caller.user, caller.source, action, Some(target), &outcome, None).await;
+    app.audit(
+        &caller.user,
+        caller.source,
+        action,
+        Some(target),
+        &outcome,
+        None,
+    )
+    .await;
     let serial = result?;
     Ok(with_serial(json!({"zone": zone, "serial": serial}), serial))
 }
@@ -152,7 +204,12 @@ pub(crate) async fn set_record(
     body: Result<Json<SetBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Operator)?;
-    let Json(body) = body.map_err(|e| ApiError::bad_request(format!("expected {{\"ttl\": 300, \"rdata\": [\"192.0.2.1\"]}}: {}", e.body_text())))?;
+    let Json(body) = body.map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected {{\"ttl\": 300, \"rdata\": [\"192.0.2.1\"]}}: {}",
+            e.body_text()
+        ))
+    })?;
     let expected = if_match(&headers)?;
     let target = format!("{zone} {name} {rtype} {}", body.rdata.join(" | "));
     let e = ZoneEdit::Set {
@@ -174,7 +231,14 @@ pub(crate) async fn delete_record(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Operator)?;
     let expected = if_match(&headers)?;
-    let target = format!("{zone} {name} {rtype} {}", q.rdata.as_deref().unwrap_or("*"));
-    let e = ZoneEdit::Delete { name, rtype, rdata: q.rdata };
+    let target = format!(
+        "{zone} {name} {rtype} {}",
+        q.rdata.as_deref().unwrap_or("*")
+    );
+    let e = ZoneEdit::Delete {
+        name,
+        rtype,
+        rdata: q.rdata,
+    };
     edit(&app, &caller, zone, e, expected, "record.delete", target).await
 }

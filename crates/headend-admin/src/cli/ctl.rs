@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::pin::{PinVerifier, client_dir, normalise};
-use super::{CtlCommand, LeaseCommand, RecordCommand, ReservationCommand, SessionCommand, ZoneCommand, read_password};
+use super::{
+    CtlCommand, LeaseCommand, RecordCommand, ReservationCommand, SessionCommand, ZoneCommand,
+    read_password,
+};
 use crate::AdminError;
 use crate::api::unix_now;
 use crate::tls::{install_crypto_provider, write_private};
@@ -35,12 +38,21 @@ fn known_path(dir: &Path) -> PathBuf {
     dir.join("known_servers.json")
 }
 
-fn file_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -> AdminError + 'a {
-    move |source| AdminError::File { path: path.to_path_buf(), action, source }
+fn file_err<'a>(
+    path: &'a Path,
+    action: &'static str,
+) -> impl FnOnce(std::io::Error) -> AdminError + 'a {
+    move |source| AdminError::File {
+        path: path.to_path_buf(),
+        action,
+        source,
+    }
 }
 
 fn save_json(path: &Path, value: &impl Serialize) -> Result<(), AdminError> {
-    let text = serde_json::to_vec_pretty(value).map_err(|e| AdminError::Usage { reason: e.to_string() })?;
+    let text = serde_json::to_vec_pretty(value).map_err(|e| AdminError::Usage {
+        reason: e.to_string(),
+    })?;
     write_private(path, &text)
 }
 
@@ -53,15 +65,26 @@ fn load_known(dir: &Path) -> BTreeMap<String, String> {
 
 fn client(verifier: &std::sync::Arc<PinVerifier>) -> Result<Client, AdminError> {
     install_crypto_provider();
-    let tls = verifier.client_config().map_err(|e| AdminError::Tls { reason: e.to_string() })?;
+    let tls = verifier.client_config().map_err(|e| AdminError::Tls {
+        reason: e.to_string(),
+    })?;
     Client::builder()
         .tls_backend_preconfigured(tls)
         .timeout(Duration::from_secs(30))
         .build()
-        .map_err(|e| AdminError::Tls { reason: e.to_string() })
+        .map_err(|e| AdminError::Tls {
+            reason: e.to_string(),
+        })
 }
 
-fn send(client: &Client, method: Method, url: &str, bearer: Option<&str>, body: Option<&Value>, headers: &[(&str, String)]) -> Result<(u16, Value), AdminError> {
+fn send(
+    client: &Client,
+    method: Method,
+    url: &str,
+    bearer: Option<&str>,
+    body: Option<&Value>,
+    headers: &[(&str, String)],
+) -> Result<(u16, Value), AdminError> {
     let mut req = client.request(method, url);
     if let Some(t) = bearer {
         req = req.bearer_auth(t);
@@ -94,9 +117,15 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 fn api_error(status: u16, v: &Value) -> AdminError {
-    let mut message = v.get("message").and_then(Value::as_str).map_or_else(|| v.to_string(), str::to_owned);
+    let mut message = v
+        .get("message")
+        .and_then(Value::as_str)
+        .map_or_else(|| v.to_string(), str::to_owned);
     if let Some(d) = v.get("details") {
-        message.push_str(&format!("\n{}", serde_json::to_string_pretty(d).unwrap_or_default()));
+        message.push_str(&format!(
+            "\n{}",
+            serde_json::to_string_pretty(d).unwrap_or_default()
+        ));
     }
     AdminError::Api { status, message }
 }
@@ -114,12 +143,17 @@ impl Ctl {
         let bytes = std::fs::read(&path).map_err(|_| AdminError::Usage {
             reason: format!("not logged in ({} is missing): run `headend ctl login https://HOST:8443 --user NAME`", path.display()),
         })?;
-        let session: SessionFile = serde_json::from_slice(&bytes).map_err(|e| AdminError::Usage {
-            reason: format!("{} is unreadable ({e}); log in again", path.display()),
-        })?;
+        let session: SessionFile =
+            serde_json::from_slice(&bytes).map_err(|e| AdminError::Usage {
+                reason: format!("{} is unreadable ({e}); log in again", path.display()),
+            })?;
         let verifier = PinVerifier::new(Some(session.fingerprint.clone()));
         let client = client(&verifier)?;
-        Ok(Self { dir, session, client })
+        Ok(Self {
+            dir,
+            session,
+            client,
+        })
     }
 
     fn url(&self, path: &str) -> String {
@@ -148,25 +182,49 @@ impl Ctl {
     fn take_tokens(&mut self, v: &Value) -> Result<(), AdminError> {
         let get = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         let (Some(access), Some(refresh)) = (get("access_token"), get("refresh_token")) else {
-            return Err(AdminError::Api { status: 200, message: "the server sent no tokens".into() });
+            return Err(AdminError::Api {
+                status: 200,
+                message: "the server sent no tokens".into(),
+            });
         };
         self.session.access_token = access;
         self.session.refresh_token = refresh;
-        self.session.access_expires = unix_now() + v.get("expires_in").and_then(Value::as_u64).unwrap_or(60);
+        self.session.access_expires =
+            unix_now() + v.get("expires_in").and_then(Value::as_u64).unwrap_or(60);
         Ok(())
     }
 
     /// An authenticated request; refreshes the access token when it is
     /// about to expire or was refused.
-    fn call(&mut self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, String)]) -> Result<Value, AdminError> {
+    fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, String)],
+    ) -> Result<Value, AdminError> {
         if self.session.access_expires <= unix_now() + 30 {
             self.refresh()?;
         }
         let url = self.url(path);
-        let (mut status, mut v) = send(&self.client, method.clone(), &url, Some(&self.session.access_token), body.as_ref(), headers)?;
+        let (mut status, mut v) = send(
+            &self.client,
+            method.clone(),
+            &url,
+            Some(&self.session.access_token),
+            body.as_ref(),
+            headers,
+        )?;
         if status == 401 {
             self.refresh()?;
-            (status, v) = send(&self.client, method, &url, Some(&self.session.access_token), body.as_ref(), headers)?;
+            (status, v) = send(
+                &self.client,
+                method,
+                &url,
+                Some(&self.session.access_token),
+                body.as_ref(),
+                headers,
+            )?;
         }
         if !(200..300).contains(&status) {
             return Err(api_error(status, &v));
@@ -175,22 +233,44 @@ impl Ctl {
     }
 }
 
-fn login(dir: &Path, url: String, user: String, password_stdin: bool, fingerprint: Option<String>) -> Result<(), AdminError> {
+fn login(
+    dir: &Path,
+    url: String,
+    user: String,
+    password_stdin: bool,
+    fingerprint: Option<String>,
+) -> Result<(), AdminError> {
     if !url.starts_with("https://") {
-        return Err(AdminError::Usage { reason: "the admin API speaks HTTPS only: use https://HOST:PORT".into() });
+        return Err(AdminError::Usage {
+            reason: "the admin API speaks HTTPS only: use https://HOST:PORT".into(),
+        });
     }
     std::fs::create_dir_all(dir).map_err(file_err(dir, "cannot create the client folder"))?;
     let url = url.trim_end_matches('/').to_owned();
     let mut known = load_known(dir);
-    let pinned = fingerprint.map(|f| normalise(&f)).or_else(|| known.get(&url).cloned());
+    let pinned = fingerprint
+        .map(|f| normalise(&f))
+        .or_else(|| known.get(&url).cloned());
     let first_use = pinned.is_none();
     let verifier = PinVerifier::new(pinned);
     let client = client(&verifier)?;
     let password = read_password(password_stdin, false)?;
-    let (status, v) = send(&client, Method::POST, &format!("{url}/api/v1/auth/login"), None, Some(&json!({"username": user, "password": password})), &[])?;
-    let seen = verifier.seen().ok_or_else(|| AdminError::Connect { url: url.clone(), reason: "no certificate seen".into() })?;
+    let (status, v) = send(
+        &client,
+        Method::POST,
+        &format!("{url}/api/v1/auth/login"),
+        None,
+        Some(&json!({"username": user, "password": password})),
+        &[],
+    )?;
+    let seen = verifier.seen().ok_or_else(|| AdminError::Connect {
+        url: url.clone(),
+        reason: "no certificate seen".into(),
+    })?;
     if first_use {
-        eprintln!("The server's certificate SHA-256 fingerprint is\n  {seen}\nIt is now pinned for {url} (trust on first use); compare it with the one headend logged at start-up.");
+        eprintln!(
+            "The server's certificate SHA-256 fingerprint is\n  {seen}\nIt is now pinned for {url} (trust on first use); compare it with the one headend logged at start-up."
+        );
     }
     known.insert(url.clone(), seen.clone());
     save_json(&known_path(dir), &known)?;
@@ -228,7 +308,13 @@ fn enc(s: &str) -> String {
 }
 
 fn print_rows(v: &Value, key: &str, cols: &[&str]) {
-    println!("{}", cols.iter().map(|c| c.to_ascii_uppercase()).collect::<Vec<_>>().join("\t"));
+    println!(
+        "{}",
+        cols.iter()
+            .map(|c| c.to_ascii_uppercase())
+            .collect::<Vec<_>>()
+            .join("\t")
+    );
     for row in v.get(key).and_then(Value::as_array).into_iter().flatten() {
         let line: Vec<String> = cols
             .iter()
@@ -243,84 +329,188 @@ fn print_rows(v: &Value, key: &str, cols: &[&str]) {
 }
 
 fn if_match(serial: Option<u32>) -> Vec<(&'static str, String)> {
-    serial.map(|s| ("If-Match", format!("\"{s}\""))).into_iter().collect()
+    serial
+        .map(|s| ("If-Match", format!("\"{s}\"")))
+        .into_iter()
+        .collect()
 }
 
 /// Runs a `headend ctl` command.
 pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
     let dir = client_dir();
-    if let CtlCommand::Login { url, user, password_stdin, fingerprint } = cmd {
+    if let CtlCommand::Login {
+        url,
+        user,
+        password_stdin,
+        fingerprint,
+    } = cmd
+    {
         return login(&dir, url, user, password_stdin, fingerprint);
     }
     let mut ctl = Ctl::open(dir.clone())?;
     match cmd {
         CtlCommand::Login { .. } => {}
         CtlCommand::Logout { all } => {
-            let url = ctl.url(&format!("/api/v1/auth/logout{}", if all { "?all=true" } else { "" }));
+            let url = ctl.url(&format!(
+                "/api/v1/auth/logout{}",
+                if all { "?all=true" } else { "" }
+            ));
             let body = json!({"refresh_token": ctl.session.refresh_token});
             let (status, v) = send(&ctl.client, Method::POST, &url, None, Some(&body), &[])?;
             let path = session_path(&dir);
-            std::fs::remove_file(&path).map_err(file_err(&path, "cannot remove the session file"))?;
+            std::fs::remove_file(&path)
+                .map_err(file_err(&path, "cannot remove the session file"))?;
             if status != 200 {
                 return Err(api_error(status, &v));
             }
-            println!("logged out ({} session(s) ended)", v.get("revoked").and_then(Value::as_u64).unwrap_or(0));
+            println!(
+                "logged out ({} session(s) ended)",
+                v.get("revoked").and_then(Value::as_u64).unwrap_or(0)
+            );
         }
         CtlCommand::Zone(ZoneCommand::List) => {
             let v = ctl.call(Method::GET, "/api/v1/zones", None, &[])?;
             print_rows(&v, "zones", &["origin", "serial", "records", "file"]);
         }
         CtlCommand::Zone(ZoneCommand::Show { zone }) => {
-            let v = ctl.call(Method::GET, &format!("/api/v1/zones/{}", enc(&zone)), None, &[])?;
+            let v = ctl.call(
+                Method::GET,
+                &format!("/api/v1/zones/{}", enc(&zone)),
+                None,
+                &[],
+            )?;
             println!("; serial {}", v.get("serial").unwrap_or(&Value::Null));
             print_rows(&v, "records", &["name", "ttl", "rtype", "rdata"]);
         }
         CtlCommand::Zone(ZoneCommand::Reload { zone }) => {
-            let v = ctl.call(Method::POST, &format!("/api/v1/zones/{}/reload", enc(&zone)), None, &[])?;
-            println!("{zone} reloaded, serial {}", v.get("serial").unwrap_or(&Value::Null));
+            let v = ctl.call(
+                Method::POST,
+                &format!("/api/v1/zones/{}/reload", enc(&zone)),
+                None,
+                &[],
+            )?;
+            println!(
+                "{zone} reloaded, serial {}",
+                v.get("serial").unwrap_or(&Value::Null)
+            );
         }
-        CtlCommand::Record(RecordCommand::Set { zone, name, rtype, rdata, ttl, serial }) => {
-            let path = format!("/api/v1/zones/{}/records/{}/{}", enc(&zone), enc(&name), enc(&rtype));
-            let v = ctl.call(Method::PUT, &path, Some(json!({"ttl": ttl, "rdata": rdata})), &if_match(serial))?;
-            println!("{zone}: {name} {rtype} set, serial {}", v.get("serial").unwrap_or(&Value::Null));
+        CtlCommand::Record(RecordCommand::Set {
+            zone,
+            name,
+            rtype,
+            rdata,
+            ttl,
+            serial,
+        }) => {
+            let path = format!(
+                "/api/v1/zones/{}/records/{}/{}",
+                enc(&zone),
+                enc(&name),
+                enc(&rtype)
+            );
+            let v = ctl.call(
+                Method::PUT,
+                &path,
+                Some(json!({"ttl": ttl, "rdata": rdata})),
+                &if_match(serial),
+            )?;
+            println!(
+                "{zone}: {name} {rtype} set, serial {}",
+                v.get("serial").unwrap_or(&Value::Null)
+            );
         }
-        CtlCommand::Record(RecordCommand::Delete { zone, name, rtype, rdata, serial }) => {
-            let mut path = format!("/api/v1/zones/{}/records/{}/{}", enc(&zone), enc(&name), enc(&rtype));
+        CtlCommand::Record(RecordCommand::Delete {
+            zone,
+            name,
+            rtype,
+            rdata,
+            serial,
+        }) => {
+            let mut path = format!(
+                "/api/v1/zones/{}/records/{}/{}",
+                enc(&zone),
+                enc(&name),
+                enc(&rtype)
+            );
             if let Some(r) = &rdata {
                 path.push_str(&format!("?rdata={}", enc(r)));
             }
             let v = ctl.call(Method::DELETE, &path, None, &if_match(serial))?;
-            println!("{zone}: {name} {rtype} deleted, serial {}", v.get("serial").unwrap_or(&Value::Null));
+            println!(
+                "{zone}: {name} {rtype} deleted, serial {}",
+                v.get("serial").unwrap_or(&Value::Null)
+            );
         }
         CtlCommand::Lease(LeaseCommand::List { subnet }) => {
-            let path = subnet.map_or_else(|| "/api/v1/leases".to_owned(), |s| format!("/api/v1/leases?subnet={}", enc(&s)));
+            let path = subnet.map_or_else(
+                || "/api/v1/leases".to_owned(),
+                |s| format!("/api/v1/leases?subnet={}", enc(&s)),
+            );
             let v = ctl.call(Method::GET, &path, None, &[])?;
-            print_rows(&v, "leases", &["address", "subnet", "hwaddr", "hostname", "state", "expires"]);
+            print_rows(
+                &v,
+                "leases",
+                &[
+                    "address", "subnet", "hwaddr", "hostname", "state", "expires",
+                ],
+            );
         }
         CtlCommand::Lease(LeaseCommand::Release { address }) => {
-            ctl.call(Method::POST, &format!("/api/v1/leases/{address}/release"), None, &[])?;
+            ctl.call(
+                Method::POST,
+                &format!("/api/v1/leases/{address}/release"),
+                None,
+                &[],
+            )?;
             println!("released {address}");
         }
-        CtlCommand::Reservation(ReservationCommand::Add { subnet, mac, address, hostname }) => {
-            let body = json!({"subnet": subnet, "hwaddr": mac, "address": address, "hostname": hostname});
+        CtlCommand::Reservation(ReservationCommand::Add {
+            subnet,
+            mac,
+            address,
+            hostname,
+        }) => {
+            let body =
+                json!({"subnet": subnet, "hwaddr": mac, "address": address, "hostname": hostname});
             ctl.call(Method::POST, "/api/v1/reservations", Some(body), &[])?;
             println!("reserved {address} for {mac} in {subnet}");
         }
         CtlCommand::Reservation(ReservationCommand::List) => {
             let v = ctl.call(Method::GET, "/api/v1/reservations", None, &[])?;
-            print_rows(&v, "reservations", &["subnet", "hwaddr", "address", "hostname"]);
+            print_rows(
+                &v,
+                "reservations",
+                &["subnet", "hwaddr", "address", "hostname"],
+            );
         }
         CtlCommand::Reservation(ReservationCommand::Delete { subnet, mac }) => {
-            ctl.call(Method::DELETE, &format!("/api/v1/reservations/{}/{}", enc(&subnet), enc(&mac)), None, &[])?;
+            ctl.call(
+                Method::DELETE,
+                &format!("/api/v1/reservations/{}/{}", enc(&subnet), enc(&mac)),
+                None,
+                &[],
+            )?;
             println!("removed the reservation of {mac} in {subnet}");
         }
         CtlCommand::Session(SessionCommand::List { user }) => {
-            let path = user.map_or_else(|| "/api/v1/sessions".to_owned(), |u| format!("/api/v1/sessions?user={}", enc(&u)));
+            let path = user.map_or_else(
+                || "/api/v1/sessions".to_owned(),
+                |u| format!("/api/v1/sessions?user={}", enc(&u)),
+            );
             let v = ctl.call(Method::GET, &path, None, &[])?;
-            print_rows(&v, "sessions", &["id", "user", "source", "created", "last_used", "current"]);
+            print_rows(
+                &v,
+                "sessions",
+                &["id", "user", "source", "created", "last_used", "current"],
+            );
         }
         CtlCommand::Session(SessionCommand::Revoke { id }) => {
-            ctl.call(Method::DELETE, &format!("/api/v1/sessions/{}", enc(&id)), None, &[])?;
+            ctl.call(
+                Method::DELETE,
+                &format!("/api/v1/sessions/{}", enc(&id)),
+                None,
+                &[],
+            )?;
             println!("session {id} ended");
         }
     }

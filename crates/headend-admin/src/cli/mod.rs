@@ -209,7 +209,9 @@ pub enum SessionCommand {
 
 /// Reads a password: one line from stdin, or a prompt (twice when `confirm`).
 pub(crate) fn read_password(from_stdin: bool, confirm: bool) -> Result<String, crate::AdminError> {
-    let fail = |e: std::io::Error| crate::AdminError::Password { reason: format!("cannot read the password: {e}") };
+    let fail = |e: std::io::Error| crate::AdminError::Password {
+        reason: format!("cannot read the password: {e}"),
+    };
     let pw = if from_stdin {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map_err(fail)?;
@@ -217,13 +219,18 @@ pub(crate) fn read_password(from_stdin: bool, confirm: bool) -> Result<String, c
     } else {
         let pw = rpassword::prompt_password("Password: ").map_err(fail)?;
         if confirm && rpassword::prompt_password("Again: ").map_err(fail)? != pw {
-            return Err(crate::AdminError::Password { reason: "the two passwords differ".into() });
+            return Err(crate::AdminError::Password {
+                reason: "the two passwords differ".into(),
+            });
         }
         pw
     };
     if pw.chars().count() < crate::api::users::MIN_PASSWORD_LEN {
         return Err(crate::AdminError::Password {
-            reason: format!("passwords need at least {} characters", crate::api::users::MIN_PASSWORD_LEN),
+            reason: format!(
+                "passwords need at least {} characters",
+                crate::api::users::MIN_PASSWORD_LEN
+            ),
         });
     }
     Ok(pw)

@@ -47,7 +47,10 @@ impl PinVerifier {
 
     /// The fingerprint of the certificate the server presented, once connected.
     pub fn seen(&self) -> Option<String> {
-        self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// A rustls client config using this verifier.
@@ -64,7 +67,11 @@ impl PinVerifier {
 
 /// Upper-case colon-separated hex, whatever form was typed.
 pub(crate) fn normalise(fp: &str) -> String {
-    let hex: String = fp.chars().filter(char::is_ascii_hexdigit).collect::<String>().to_ascii_uppercase();
+    let hex: String = fp
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .collect::<String>()
+        .to_ascii_uppercase();
     hex.as_bytes()
         .chunks(2)
         .map(|c| String::from_utf8_lossy(c).into_owned())
@@ -82,7 +89,10 @@ impl ServerCertVerifier for PinVerifier {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let fp = fingerprint(end_entity);
-        *self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fp.clone());
+        *self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fp.clone());
         match &self.expected {
             Some(want) if *want != fp => Err(rustls::Error::General(format!(
                 "the server's certificate fingerprint {fp} is not the pinned {want}: the certificate changed or someone is intercepting; if the change is expected, remove the server from known_servers.json in the client folder and log in again"
@@ -97,7 +107,12 @@ impl ServerCertVerifier for PinVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -106,11 +121,18 @@ impl ServerCertVerifier for PinVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

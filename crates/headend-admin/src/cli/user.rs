@@ -31,7 +31,9 @@ fn audit(store: &Store, action: &str, target: &str, result: &str) {
 }
 
 fn missing(name: &str) -> AdminError {
-    AdminError::Usage { reason: format!("no user {name:?} (see `headend user list`)") }
+    AdminError::Usage {
+        reason: format!("no user {name:?} (see `headend user list`)"),
+    }
 }
 
 /// Runs a `headend user` command on `state_dir/headend.db`.
@@ -44,15 +46,23 @@ pub fn run(cmd: UserCommand, state_dir: &Path, argon: &Argon2Config) -> Result<(
     let store = Store::open_sqlite(state_dir.join("headend.db"))?;
     let now = unix_now();
     match cmd {
-        UserCommand::Add { name, role, password_stdin } => {
+        UserCommand::Add {
+            name,
+            role,
+            password_stdin,
+        } => {
             let role = Role::parse(&role).ok_or_else(|| AdminError::Usage {
                 reason: format!("unknown role {role:?}: use viewer, operator or admin"),
             })?;
             if !valid_username(&name) {
-                return Err(AdminError::Usage { reason: "user names are 1-64 characters of letters, digits and . _ @ -".into() });
+                return Err(AdminError::Usage {
+                    reason: "user names are 1-64 characters of letters, digits and . _ @ -".into(),
+                });
             }
             if store.auth().user(&name)?.is_some() {
-                return Err(AdminError::Usage { reason: format!("user {name:?} exists; use `headend user passwd`") });
+                return Err(AdminError::Usage {
+                    reason: format!("user {name:?} exists; use `headend user passwd`"),
+                });
             }
             let pw = read_password(password_stdin, true)?;
             let phc = password::hash_blocking(argon, &pw)?;
@@ -68,23 +78,34 @@ pub fn run(cmd: UserCommand, state_dir: &Path, argon: &Argon2Config) -> Result<(
                 created: now,
             })?;
             if !added {
-                return Err(AdminError::Usage { reason: format!("user {name:?} exists") });
+                return Err(AdminError::Usage {
+                    reason: format!("user {name:?} exists"),
+                });
             }
             audit(&store, "user.add", &format!("{name} ({role})"), "ok");
             println!("added {name} ({role})");
         }
-        UserCommand::Passwd { name, password_stdin } => {
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
             if store.auth().user(&name)?.is_none() {
                 return Err(missing(&name));
             }
             let pw = read_password(password_stdin, true)?;
             let phc = password::hash_blocking(argon, &pw)?;
-            let ids = store.auth().user_set_password(&name, &phc, now)?.ok_or_else(|| missing(&name))?;
+            let ids = store
+                .auth()
+                .user_set_password(&name, &phc, now)?
+                .ok_or_else(|| missing(&name))?;
             audit(&store, "user.passwd", &name, "ok");
             println!("password of {name} changed; {} session(s) ended", ids.len());
         }
         UserCommand::List => {
-            println!("{:<24} {:<9} {:<9} {:<8} {}", "USER", "ROLE", "STATE", "FAILURES", "LAST LOGIN");
+            println!(
+                "{:<24} {:<9} {:<9} {:<8} LAST LOGIN",
+                "USER", "ROLE", "STATE", "FAILURES"
+            );
             for u in store.auth().users()? {
                 let state = if u.disabled {
                     "disabled".to_owned()
@@ -93,17 +114,29 @@ pub fn run(cmd: UserCommand, state_dir: &Path, argon: &Argon2Config) -> Result<(
                 } else {
                     "active".to_owned()
                 };
-                let last = u.last_login.map_or_else(|| "never".to_owned(), |t| format!("{}s ago", now.saturating_sub(t)));
-                println!("{:<24} {:<9} {:<9} {:<8} {}", u.username, u.role, state, u.failures, last);
+                let last = u.last_login.map_or_else(
+                    || "never".to_owned(),
+                    |t| format!("{}s ago", now.saturating_sub(t)),
+                );
+                println!(
+                    "{:<24} {:<9} {:<9} {:<8} {}",
+                    u.username, u.role, state, u.failures, last
+                );
             }
         }
         UserCommand::Disable { name } => {
-            let ids = store.auth().user_set_disabled(&name, true, now)?.ok_or_else(|| missing(&name))?;
+            let ids = store
+                .auth()
+                .user_set_disabled(&name, true, now)?
+                .ok_or_else(|| missing(&name))?;
             audit(&store, "user.disable", &name, "ok");
             println!("disabled {name}; {} session(s) ended", ids.len());
         }
         UserCommand::Enable { name } => {
-            store.auth().user_set_disabled(&name, false, now)?.ok_or_else(|| missing(&name))?;
+            store
+                .auth()
+                .user_set_disabled(&name, false, now)?
+                .ok_or_else(|| missing(&name))?;
             audit(&store, "user.enable", &name, "ok");
             println!("enabled {name}");
         }

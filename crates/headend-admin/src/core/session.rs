@@ -151,7 +151,9 @@ impl Revocations {
         if self.families.contains_key(&claims.sid) {
             return false;
         }
-        self.not_before.get(&claims.sub).is_none_or(|nb| claims.iat >= *nb)
+        self.not_before
+            .get(&claims.sub)
+            .is_none_or(|nb| claims.iat >= *nb)
     }
 
     /// Forgets entries that can no longer matter: every token they could
@@ -206,37 +208,62 @@ mod tests {
 
     #[test]
     fn current_token_of_live_family_rotates() {
-        assert_eq!(POLICY.judge(&token(None), &family(100, None), 200), RefreshVerdict::Rotate);
+        assert_eq!(
+            POLICY.judge(&token(None), &family(100, None), 200),
+            RefreshVerdict::Rotate
+        );
     }
 
     #[test]
     fn spent_token_is_reuse_even_when_family_is_revoked() {
-        assert_eq!(POLICY.judge(&token(Some(5)), &family(100, None), 200), RefreshVerdict::Reused);
-        assert_eq!(POLICY.judge(&token(Some(5)), &family(100, Some(150)), 200), RefreshVerdict::Reused);
+        assert_eq!(
+            POLICY.judge(&token(Some(5)), &family(100, None), 200),
+            RefreshVerdict::Reused
+        );
+        assert_eq!(
+            POLICY.judge(&token(Some(5)), &family(100, Some(150)), 200),
+            RefreshVerdict::Reused
+        );
     }
 
     #[test]
     fn revoked_family_refuses_its_current_token() {
-        assert_eq!(POLICY.judge(&token(None), &family(100, Some(150)), 200), RefreshVerdict::Revoked);
+        assert_eq!(
+            POLICY.judge(&token(None), &family(100, Some(150)), 200),
+            RefreshVerdict::Revoked
+        );
     }
 
     #[test]
     fn absolute_lifetime_is_not_extended_by_rotation() {
         // Used an hour ago, so not idle, but past the 7 days from the login.
         let now = 7 * 86400;
-        assert_eq!(POLICY.judge(&token(None), &family(now - 3600, None), now), RefreshVerdict::Expired);
+        assert_eq!(
+            POLICY.judge(&token(None), &family(now - 3600, None), now),
+            RefreshVerdict::Expired
+        );
         assert_eq!(POLICY.family_expiry(10), 10 + 7 * 86400);
     }
 
     #[test]
     fn family_idle_for_a_day_dies() {
-        assert_eq!(POLICY.judge(&token(None), &family(100, None), 100 + 86400), RefreshVerdict::Idle);
-        assert_eq!(POLICY.judge(&token(None), &family(100, None), 99 + 86400), RefreshVerdict::Rotate);
+        assert_eq!(
+            POLICY.judge(&token(None), &family(100, None), 100 + 86400),
+            RefreshVerdict::Idle
+        );
+        assert_eq!(
+            POLICY.judge(&token(None), &family(100, None), 99 + 86400),
+            RefreshVerdict::Rotate
+        );
     }
 
     #[test]
     fn lockout_starts_at_threshold_and_doubles_to_the_cap() {
-        let l = Lockout { after: 5, base: 30, max: 3600 };
+        let l = Lockout {
+            after: 5,
+            base: 30,
+            max: 3600,
+        };
         assert_eq!(l.duration(4), 0);
         assert_eq!(l.duration(5), 30);
         assert_eq!(l.duration(6), 60);

@@ -81,7 +81,9 @@ pub struct TokenKeys {
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenKeys").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("TokenKeys")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -186,16 +188,25 @@ impl TokenPolicy {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
-        let data = jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            match e.kind() {
-                ErrorKind::InvalidSignature => Rejection::BadSignature,
-                ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => Rejection::WrongIssuerOrAudience,
-                ErrorKind::InvalidAlgorithm => Rejection::WrongAlgorithm,
-                _ => Rejection::Malformed,
-            }
-        })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation).map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind;
+                match e.kind() {
+                    ErrorKind::InvalidSignature => Rejection::BadSignature,
+                    ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
+                        Rejection::WrongIssuerOrAudience
+                    }
+                    ErrorKind::InvalidAlgorithm => Rejection::WrongAlgorithm,
+                    _ => Rejection::Malformed,
+                }
+            })?;
         let claims = data.claims;
+        self.still_valid(&claims, now)?;
+        Ok(claims)
+    }
+
+    /// The time checks alone, for claims whose signature already verified.
+    pub fn still_valid(&self, claims: &Claims, now: u64) -> Result<(), Rejection> {
         // RFC 7519 §4.1.4: "the current date/time MUST be before the
         // expiration date/time listed in the exp claim" (small leeway allowed).
         if now >= claims.exp.saturating_add(self.leeway) {
@@ -206,7 +217,7 @@ impl TokenPolicy {
         if now.saturating_add(self.leeway) < claims.nbf {
             return Err(Rejection::NotYetValid);
         }
-        Ok(claims)
+        Ok(())
     }
 }
 
@@ -224,7 +235,8 @@ mod tests {
     }
 
     fn token(keys: &TokenKeys, now: u64) -> String {
-        keys.sign(&policy().claims("alice", Role::Operator, "s1", "j1".into(), now)).unwrap()
+        keys.sign(&policy().claims("alice", Role::Operator, "s1", "j1".into(), now))
+            .unwrap()
     }
 
     fn b64(v: &serde_json::Value) -> String {
@@ -236,7 +248,10 @@ mod tests {
         let keys = TokenKeys::generate().unwrap();
         let t = token(&keys, 1000);
         let c = policy().verify(&keys, &t, 1000).unwrap();
-        assert_eq!((c.sub.as_str(), c.role, c.exp), ("alice", Role::Operator, 1900));
+        assert_eq!(
+            (c.sub.as_str(), c.role, c.exp),
+            ("alice", Role::Operator, 1900)
+        );
         assert!(policy().verify(&keys, &t, 1929).is_ok());
         assert_eq!(policy().verify(&keys, &t, 1930), Err(Rejection::Expired));
     }
@@ -258,12 +273,18 @@ mod tests {
 
     #[test]
     fn other_keys_signature_is_refused() {
-        let (a, b) = (TokenKeys::generate().unwrap(), TokenKeys::generate().unwrap());
+        let (a, b) = (
+            TokenKeys::generate().unwrap(),
+            TokenKeys::generate().unwrap(),
+        );
         let claims = policy().claims("alice", Role::Admin, "s", "j".into(), 5);
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(a.kid().to_owned());
         let forged = jsonwebtoken::encode(&header, &claims, &b.encoding).unwrap();
-        assert_eq!(policy().verify(&a, &forged, 5), Err(Rejection::BadSignature));
+        assert_eq!(
+            policy().verify(&a, &forged, 5),
+            Err(Rejection::BadSignature)
+        );
     }
 
     #[test]
@@ -274,7 +295,10 @@ mod tests {
             claims.iss = iss.into();
             claims.aud = aud.into();
             let t = keys.sign(&claims).unwrap();
-            assert_eq!(policy().verify(&keys, &t, 5), Err(Rejection::WrongIssuerOrAudience));
+            assert_eq!(
+                policy().verify(&keys, &t, 5),
+                Err(Rejection::WrongIssuerOrAudience)
+            );
         }
     }
 
@@ -285,19 +309,37 @@ mod tests {
         let parts: Vec<&str> = t.split('.').collect();
         let mut claims = policy().claims("alice", Role::Admin, "s1", "j1".into(), 5);
         claims.role = Role::Admin;
-        let forged = format!("{}.{}.{}", parts[0], b64(&serde_json::to_value(&claims).unwrap()), parts[2]);
-        assert_eq!(policy().verify(&keys, &forged, 5), Err(Rejection::BadSignature));
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(&serde_json::to_value(&claims).unwrap()),
+            parts[2]
+        );
+        assert_eq!(
+            policy().verify(&keys, &forged, 5),
+            Err(Rejection::BadSignature)
+        );
     }
 
     #[test]
     fn alg_none_and_hs256_with_the_public_key_are_refused() {
         let keys = TokenKeys::generate().unwrap();
-        let claims = serde_json::to_value(policy().claims("alice", Role::Admin, "s", "j".into(), 5)).unwrap();
-        let none = format!("{}.{}.", b64(&serde_json::json!({"alg": "none", "kid": keys.kid()})), b64(&claims));
+        let claims =
+            serde_json::to_value(policy().claims("alice", Role::Admin, "s", "j".into(), 5))
+                .unwrap();
+        let none = format!(
+            "{}.{}.",
+            b64(&serde_json::json!({"alg": "none", "kid": keys.kid()})),
+            b64(&claims)
+        );
         assert_eq!(policy().verify(&keys, &none, 5), Err(Rejection::Malformed));
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(keys.kid().to_owned());
-        let hs = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&keys.public)).unwrap();
-        assert_eq!(policy().verify(&keys, &hs, 5), Err(Rejection::WrongAlgorithm));
+        let hs = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&keys.public))
+            .unwrap();
+        assert_eq!(
+            policy().verify(&keys, &hs, 5),
+            Err(Rejection::WrongAlgorithm)
+        );
     }
 }

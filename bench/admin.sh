@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Admin API benchmark: authenticated GET /api/v1/zones under load over TLS
+# keep-alive connections (wrk), and login latency (p50/p99) with the Argon2id
+# parameters in force (OWASP defaults unless ARGON2_M/ARGON2_T are set).
+# headend and wrk share this machine's cores.
+#
+# Usage: bench/admin.sh      (DURATION=10 CONNS=64 THREADS=2 LOGIN_DURATION=10 to change)
+# Traffic goes to 127.0.0.1 only; every run stops by itself after its duration.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+LOGIN_DURATION=${LOGIN_DURATION:-10}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+ARGON2_M=${ARGON2_M:-19456}
+ARGON2_T=${ARGON2_T:-2}
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)" >&2
+  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+command -v curl >/dev/null || { echo "missing curl: apt-get install curl" >&2; exit 1; }
+
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p headend >&2
+HEADEND=$PWD/target/release/headend
+
+work=$(mktemp -d /tmp/headend-bench-admin.XXXXXX)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+dnsport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cp zones/example.test.zone "$work/example.test.zone"
+cat > "$work/headend.toml" <<TOML
+[general]
+state_dir = "state"
+[log]
+level = "warn,headend=info"
+[dns]
+listen = ["127.0.0.1:$dnsport"]
+[[dns.zone]]
+origin = "example.test"
+file = "example.test.zone"
+[admin]
+listen = "127.0.0.1:$port"
+[admin.argon2]
+memory_kib = $ARGON2_M
+iterations = $ARGON2_T
+parallelism = 1
+max_concurrent = 2
+[admin.limits]
+# The per-address limiter would stop a login benchmark at once; measure the hash.
+login_per_minute = 1000000
+login_burst = 100000
+TOML
+
+"$HEADEND" serve --config "$work/headend.toml" 2>"$work/log" &
+pid=$!
+for _ in $(seq 1 300); do
+  grep -q "headend ready" "$work/log" && break
+  kill -0 "$pid" 2>/dev/null || { cat "$work/log" >&2; exit 1; }
+  sleep 0.1
+done
+grep -q "headend ready" "$work/log" || { echo "headend did not start" >&2; cat "$work/log" >&2; exit 1; }
+
+PW="bench-password-$RANDOM$RANDOM"
+echo "$PW" | "$HEADEND" user --config "$work/headend.toml" add bench --role viewer --password-stdin >/dev/null
+base="https://127.0.0.1:$port"
+body="{\"username\":\"bench\",\"password\":\"$PW\"}"
+token=$(curl -sk -H 'content-type: application/json' -d "$body" "$base/api/v1/auth/login" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+[ "$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$base/api/v1/zones")" = 200 ] ||
+  { echo "authenticated GET does not answer 200" >&2; exit 1; }
+
+echo "== authenticated GET /api/v1/zones: wrk -t$THREADS -c$CONNS -d${DURATION}s (TLS keep-alive)"
+wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -H "Authorization: Bearer $token" "$base/api/v1/zones" | tee "$work/get.txt"
+non2xx=$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$work/get.txt" | grep -o '[0-9]*$' || echo 0)
+[ "${non2xx:-0}" = 0 ] || echo "WARNING: $non2xx non-2xx answers" >&2
+
+cat > "$work/login.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '$body'
+LUA
+echo "== login (Argon2id m=${ARGON2_M} KiB t=${ARGON2_T} p=1): wrk -t1 -c1 -d${LOGIN_DURATION}s"
+wrk -t1 -c1 -d"${LOGIN_DURATION}s" --latency -s "$work/login.lua" "$base/api/v1/auth/login" | tee "$work/login.txt"
+echo "== login, 4 concurrent clients (hashes are capped at 2 at a time)"
+wrk -t1 -c4 -d"${LOGIN_DURATION}s" --latency -s "$work/login.lua" "$base/api/v1/auth/login" | tee "$work/login4.txt"
+
+pct() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
+echo
+echo "summary:"
+echo "  authenticated GET: $(awk '/Requests\/sec/ {print $2}' "$work/get.txt") req/s, p50 $(pct "$work/get.txt" 50%), p99 $(pct "$work/get.txt" 99%)"
+echo "  login (1 client):  $(awk '/Requests\/sec/ {print $2}' "$work/login.txt") logins/s, p50 $(pct "$work/login.txt" 50%), p99 $(pct "$work/login.txt" 99%)"
+echo "  login (4 clients): $(awk '/Requests\/sec/ {print $2}' "$work/login4.txt") logins/s, p50 $(pct "$work/login4.txt" 50%), p99 $(pct "$work/login4.txt" 99%)"

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# DNS scale benchmark: a generated 1,000,000-record zone served by headend and
+# by Knot, each pinned to CPU 1. Prints load time (start until the zone
+# answers), resident memory (VmRSS) once loaded, and UDP queries per
+# server-CPU-second under dnsperf (pinned to CPU 0) over the big zone.
+# Usage: bench/dns-scale.sh        (RECORDS=1000000 DURATION=10)
+# Traffic goes to 127.0.0.1 only and every run stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RECORDS=${RECORDS:-1000000}
+DURATION=${DURATION:-10}
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p headend >&2
+HEADEND=$PWD/target/release/headend
+work=$(mktemp -d /tmp/headend-bench-scale.XXXXXX)
+SPID=
+cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+zone=$work/big.test.zone
+python3 - "$zone" "$RECORDS" <<'PY'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+with open(path, "w") as f:
+    f.write("$ORIGIN big.test.\n$TTL 3600\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n")
+    for i in range(n - 3):
+        if i % 10 == 9:
+            f.write(f"h{i} IN AAAA 2001:db8::{i % 65536:x}:{i // 65536:x}\n")
+        elif i % 50 == 7:
+            f.write(f"h{i} IN TXT \"record {i}\"\n")
+        else:
+            f.write(f"h{i} IN A 10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}\n")
+PY
+python3 - "$work/queries.txt" "$RECORDS" <<'PY'
+import random, sys
+random.seed(2)
+n = int(sys.argv[2]) - 3
+with open(sys.argv[1], "w") as f:
+    for _ in range(200000):
+        i = random.randrange(n)
+        t = "AAAA" if i % 10 == 9 else ("TXT" if i % 50 == 7 else "A")
+        f.write(f"h{i}.big.test {t}\n")
+PY
+
+cat > "$work/headend.toml" <<EOF2
+[general]
+state_dir = "$work/hs"
+[log]
+level = "warn"
+[dns]
+listen = ["127.0.0.1:53541"]
+[[dns.zone]]
+origin = "big.test"
+file = "$zone"
+EOF2
+mkdir -p "$work/knot"
+cat > "$work/knot/knot.conf" <<EOF2
+server:
+    listen: 127.0.0.1@53542
+    rundir: $work/knot
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: $work/knot
+log:
+  - target: stderr
+    any: warning
+zone:
+  - domain: big.test
+    file: $zone
+    storage: $work/knot
+    semantic-checks: off
+EOF2
+
+measure() { # name port cmd...
+  local name=$1 port=$2; shift 2
+  local t0 t1
+  t0=$(date +%s.%N)
+  taskset -c 1 "$@" 2>"$work/$name.log" &
+  SPID=$!
+  until dig @127.0.0.1 -p "$port" +time=1 +tries=1 +short h1.big.test A 2>/dev/null | grep -q "^10\.0\.0\.1$"; do
+    kill -0 "$SPID" 2>/dev/null || { echo "$name died"; cat "$work/$name.log"; return 1; }
+    sleep 0.05
+  done
+  t1=$(date +%s.%N)
+  taskset -a -cp 1 "$SPID" >/dev/null
+  local rss
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/$SPID/status")
+  local c0 c1 out
+  c0=$(sed 's/^.*) //' "/proc/$SPID/stat" | awk '{print $12 + $13}')
+  out=$(taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -l "$DURATION" -c 4 -q 500 -T 1 2>&1)
+  c1=$(sed 's/^.*) //' "/proc/$SPID/stat" | awk '{print $12 + $13}')
+  local completed qps
+  completed=$(awk '/Queries completed:/ {print $3}' <<<"$out")
+  qps=$(awk '/Queries per second:/ {printf "%.0f", $4}' <<<"$out")
+  kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
+  printf '%-8s load_s=%.2f rss_mib=%.0f qps=%s qps_per_cpu_s=%.0f\n' "$name" \
+    "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" "$(awk -v r="$rss" 'BEGIN {print r / 1024}')" \
+    "$qps" "$(awk -v c="$completed" -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN {print c / ((b - a) / hz)}')"
+}
+
+echo "zone: $RECORDS records"
+measure headend 53541 "$HEADEND" serve --config "$work/headend.toml"
+measure knot 53542 knotd -c "$work/knot/knot.conf"

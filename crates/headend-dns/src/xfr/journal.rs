@@ -1,0 +1,363 @@
+//! The IXFR journal (RFC 1995): the differences between successive serials
+//! of a zone, bounded in size, kept in memory and in the state directory.
+//!
+//! File format (all integers big-endian): the magic `HEJ1`, then per
+//! difference: old SOA, new SOA, the count of removed records, the removed
+//! records, the count of added records, the added records; each record as a
+//! u32 length and its uncompressed wire form.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use hickory_proto::rr::{RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
+
+use crate::DnsError;
+use crate::zone::Zone;
+
+/// Most differences kept per zone.
+pub(crate) const MAX_DIFFS: usize = 100;
+
+/// Most bytes of differences kept per zone (wire form).
+pub(crate) const MAX_BYTES: usize = 32 << 20;
+
+const MAGIC: &[u8; 4] = b"HEJ1";
+
+/// The change from one serial to the next.
+#[derive(Debug, Clone)]
+pub(crate) struct Diff {
+    /// The SOA before.
+    pub(crate) old_soa: Record,
+    /// The SOA after.
+    pub(crate) new_soa: Record,
+    /// Records removed (SOA excluded).
+    pub(crate) removed: Vec<Record>,
+    /// Records added (SOA excluded).
+    pub(crate) added: Vec<Record>,
+    bytes: usize,
+}
+
+fn serial_of(soa: &Record) -> u32 {
+    match &soa.data {
+        RData::SOA(s) => s.serial,
+        _ => 0,
+    }
+}
+
+impl Diff {
+    /// The serial this difference starts from.
+    pub(crate) fn from_serial(&self) -> u32 {
+        serial_of(&self.old_soa)
+    }
+
+    /// The serial it leads to.
+    pub(crate) fn to_serial(&self) -> u32 {
+        serial_of(&self.new_soa)
+    }
+
+    /// Records removed and added between two versions of a zone.
+    pub(crate) fn between(old: &Zone, new: &Zone) -> Self {
+        let old_set = wire_set(old);
+        let new_set = wire_set(new);
+        let mut bytes = 0;
+        let mut removed = Vec::new();
+        for (wire, rec) in &old_set {
+            if !new_set.contains_key(wire) {
+                bytes += wire.len();
+                removed.push((*rec).clone());
+            }
+        }
+        let mut added = Vec::new();
+        for (wire, rec) in &new_set {
+            if !old_set.contains_key(wire) {
+                bytes += wire.len();
+                added.push((*rec).clone());
+            }
+        }
+        Self {
+            old_soa: old.soa().clone(),
+            new_soa: new.soa().clone(),
+            removed,
+            added,
+            bytes,
+        }
+    }
+}
+
+/// Every record of a zone but the SOA, keyed by canonical wire form.
+fn wire_set(zone: &Zone) -> std::collections::HashMap<Vec<u8>, &Record> {
+    zone.nodes()
+        .flat_map(|(_, n)| n.rrsets())
+        .filter(|s| s.rtype != RecordType::SOA)
+        .flat_map(|s| &s.records)
+        .filter_map(|r| wire(r).map(|w| (w, r)))
+        .collect()
+}
+
+/// A record's uncompressed, lower-cased wire form.
+pub(crate) fn wire(record: &Record) -> Option<Vec<u8>> {
+    let mut buf = Vec::with_capacity(64);
+    let mut enc = BinEncoder::new(&mut buf);
+    enc.set_canonical_form(true);
+    record.emit(&mut enc).ok()?;
+    Some(buf)
+}
+
+/// The bounded list of differences of one zone, oldest first.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Journal {
+    diffs: VecDeque<Diff>,
+    bytes: usize,
+}
+
+/// RFC 1982 serial arithmetic: is `a` before `b`?
+pub(crate) fn serial_lt(a: u32, b: u32) -> bool {
+    a != b && b.wrapping_sub(a) < (1 << 31)
+}
+
+impl Journal {
+    /// Appends a difference; starts over when it does not continue the last
+    /// one; drops the oldest beyond [`MAX_DIFFS`] and [`MAX_BYTES`].
+    pub(crate) fn push(&mut self, diff: Diff) {
+        if self
+            .diffs
+            .back()
+            .is_some_and(|last| last.to_serial() != diff.from_serial())
+        {
+            self.diffs.clear();
+            self.bytes = 0;
+        }
+        self.bytes += diff.bytes;
+        self.diffs.push_back(diff);
+        while self.diffs.len() > MAX_DIFFS || (self.bytes > MAX_BYTES && self.diffs.len() > 1) {
+            if let Some(old) = self.diffs.pop_front() {
+                self.bytes = self.bytes.saturating_sub(old.bytes);
+            }
+        }
+        if self.bytes > MAX_BYTES {
+            self.diffs.clear();
+            self.bytes = 0;
+        }
+    }
+
+    /// The chain of differences from `serial` to `current`, if the journal
+    /// holds all of it (RFC 1995 §4; otherwise the caller falls back to AXFR).
+    pub(crate) fn since(&self, serial: u32, current: u32) -> Option<Vec<Diff>> {
+        let start = self.diffs.iter().position(|d| d.from_serial() == serial)?;
+        let chain: Vec<Diff> = self.diffs.iter().skip(start).cloned().collect();
+        (chain.last()?.to_serial() == current).then_some(chain)
+    }
+
+    /// The serial of the newest version recorded.
+    pub(crate) fn last_serial(&self) -> Option<u32> {
+        self.diffs.back().map(Diff::to_serial)
+    }
+
+    /// Number of differences held.
+    pub(crate) fn len(&self) -> usize {
+        self.diffs.len()
+    }
+
+    /// The journal in its file format.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.bytes + 64);
+        out.extend_from_slice(MAGIC);
+        let put = |out: &mut Vec<u8>, r: &Record| {
+            let w = wire(r).unwrap_or_default();
+            out.extend_from_slice(&u32::try_from(w.len()).unwrap_or(0).to_be_bytes());
+            out.extend_from_slice(&w);
+        };
+        for d in &self.diffs {
+            put(&mut out, &d.old_soa);
+            put(&mut out, &d.new_soa);
+            for list in [&d.removed, &d.added] {
+                out.extend_from_slice(&u32::try_from(list.len()).unwrap_or(0).to_be_bytes());
+                for r in list {
+                    put(&mut out, r);
+                }
+            }
+        }
+        out
+    }
+
+    /// Reads a journal file's contents; `None` when it is damaged.
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
+        let mut rest = bytes.strip_prefix(MAGIC.as_slice())?;
+        let mut journal = Self::default();
+        fn take_u32(rest: &mut &[u8]) -> Option<u32> {
+            let (head, tail) = rest.split_first_chunk::<4>()?;
+            *rest = tail;
+            Some(u32::from_be_bytes(*head))
+        }
+        fn take_record(rest: &mut &[u8]) -> Option<(Record, usize)> {
+            let len = usize::try_from(take_u32(rest)?).ok()?;
+            let w = rest.get(..len)?;
+            *rest = rest.get(len..)?;
+            let mut dec = BinDecoder::new(w);
+            Some((Record::read(&mut dec).ok()?, len))
+        }
+        while !rest.is_empty() {
+            let (old_soa, _) = take_record(&mut rest)?;
+            let (new_soa, _) = take_record(&mut rest)?;
+            let mut bytes = 0;
+            let mut lists = [Vec::new(), Vec::new()];
+            for list in &mut lists {
+                let n = take_u32(&mut rest)?;
+                for _ in 0..n {
+                    let (r, len) = take_record(&mut rest)?;
+                    bytes += len;
+                    list.push(r);
+                }
+            }
+            let [removed, added] = lists;
+            journal.push(Diff {
+                old_soa,
+                new_soa,
+                removed,
+                added,
+                bytes,
+            });
+        }
+        Some(journal)
+    }
+}
+
+/// Where a zone's journal lives under the state directory.
+pub(crate) fn path(state_dir: &Path, origin: &str) -> PathBuf {
+    let name = origin.trim_end_matches('.').to_ascii_lowercase();
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    state_dir.join("journal").join(format!("{safe}.ixfr"))
+}
+
+/// Loads a zone's journal; a missing or damaged file gives an empty journal.
+pub(crate) fn load(file: &Path) -> Journal {
+    match std::fs::read(file) {
+        Ok(bytes) => Journal::decode(&bytes).unwrap_or_else(|| {
+            tracing::warn!("{}: damaged IXFR journal ignored", file.display());
+            Journal::default()
+        }),
+        Err(_) => Journal::default(),
+    }
+}
+
+/// Writes a journal atomically (write, fsync, rename).
+pub(crate) fn store(file: &Path, journal: &Journal) -> Result<(), DnsError> {
+    let err = |e: std::io::Error| DnsError::State {
+        file: file.to_owned(),
+        reason: format!("cannot write the IXFR journal: {e}"),
+    };
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = file.with_extension("ixfr.tmp");
+    {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(&tmp).map_err(err)?;
+        f.write_all(&journal.encode()).map_err(err)?;
+        f.sync_all().map_err(err)?;
+    }
+    std::fs::rename(&tmp, file).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zonefile::parse_zone_str;
+    use hickory_proto::rr::Name;
+    use std::collections::HashSet;
+
+    fn names(list: &[Record]) -> HashSet<String> {
+        list.iter().map(|r| format!("{} {}", r.name, r.record_type())).collect()
+    }
+
+    fn zone(serial: u32, body: &str) -> Zone {
+        let text = format!(
+            "$ORIGIN j.test.\n$TTL 300\n@ SOA ns1 hm {serial} 7200 3600 1209600 60\n@ NS ns1\nns1 A 192.0.2.1\n{body}"
+        );
+        let parsed =
+            parse_zone_str(&text, Path::new("j.zone"), &Name::from_ascii("j.test.").unwrap())
+                .unwrap();
+        Zone::build(&parsed).unwrap()
+    }
+
+    #[test]
+    fn diff_holds_exactly_the_changed_records() {
+        let a = zone(1, "www A 192.0.2.10\nold A 192.0.2.11\n");
+        let b = zone(2, "www A 192.0.2.20\nnew A 192.0.2.12\n");
+        let d = Diff::between(&a, &b);
+        assert_eq!((d.from_serial(), d.to_serial()), (1, 2));
+        assert_eq!(names(&d.removed), HashSet::from(["www.j.test. A".to_owned(), "old.j.test. A".to_owned()]));
+        assert_eq!(names(&d.added), HashSet::from(["www.j.test. A".to_owned(), "new.j.test. A".to_owned()]));
+    }
+
+    #[test]
+    fn chain_is_found_from_any_recorded_serial_to_the_current_one() {
+        let z1 = zone(1, "a A 192.0.2.1\n");
+        let z2 = zone(2, "a A 192.0.2.2\n");
+        let z3 = zone(3, "a A 192.0.2.3\n");
+        let mut j = Journal::default();
+        j.push(Diff::between(&z1, &z2));
+        j.push(Diff::between(&z2, &z3));
+        assert_eq!(j.since(1, 3).unwrap().len(), 2);
+        assert_eq!(j.since(2, 3).unwrap().len(), 1);
+        assert!(j.since(0, 3).is_none(), "unknown serial falls back to AXFR");
+        assert!(j.since(1, 4).is_none(), "journal behind the zone falls back to AXFR");
+    }
+
+    #[test]
+    fn a_gap_starts_the_journal_over() {
+        let mut j = Journal::default();
+        j.push(Diff::between(&zone(1, ""), &zone(2, "")));
+        j.push(Diff::between(&zone(5, ""), &zone(6, "")));
+        assert_eq!(j.len(), 1);
+        assert!(j.since(1, 6).is_none());
+    }
+
+    #[test]
+    fn the_journal_is_bounded() {
+        let mut j = Journal::default();
+        for s in 0..(MAX_DIFFS as u32 + 20) {
+            j.push(Diff::between(&zone(s, ""), &zone(s + 1, "x A 192.0.2.9\n")));
+        }
+        assert_eq!(j.len(), MAX_DIFFS);
+        assert!(j.since(0, MAX_DIFFS as u32 + 20).is_none());
+    }
+
+    #[test]
+    fn file_round_trip_keeps_every_difference() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = path(dir.path(), "j.test.");
+        let mut j = Journal::default();
+        j.push(Diff::between(&zone(1, "a A 192.0.2.1\n"), &zone(2, "a TXT \"x\"\n")));
+        j.push(Diff::between(&zone(2, "a TXT \"x\"\n"), &zone(3, "")));
+        store(&file, &j).unwrap();
+        let back = load(&file);
+        assert_eq!(back.len(), 2);
+        let chain = back.since(1, 3).unwrap();
+        assert_eq!(chain[0].added.len(), 1);
+        assert_eq!(chain[0].removed.len(), 1);
+        assert_eq!(chain[1].removed.len(), 1);
+    }
+
+    #[test]
+    fn damaged_file_gives_an_empty_journal() {
+        assert!(Journal::decode(b"HEJ1\x00\x00\x00\x09abc").is_none());
+        assert!(Journal::decode(b"nope").is_none());
+    }
+
+    #[test]
+    fn serial_arithmetic_wraps() {
+        assert!(serial_lt(1, 2));
+        assert!(serial_lt(u32::MAX, 1));
+        assert!(!serial_lt(2, 1));
+    }
+}

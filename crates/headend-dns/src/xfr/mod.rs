@@ -1,0 +1,378 @@
+//! Outgoing zone transfers: AXFR (RFC 5936) and IXFR (RFC 1995) over TCP,
+//! per-zone ACLs by address prefix and TSIG key (RFC 8945), and the journal
+//! IXFR answers from.
+//!
+//! [`Transfers::respond`] is sans-I/O: request bytes, the peer's address, the
+//! catalog and the clock in, the response messages out. The TCP listener
+//! writes them one after the other.
+
+pub(crate) mod journal;
+pub(crate) mod tsig;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use hickory_proto::op::{Message, OpCode, ResponseCode};
+use hickory_proto::rr::{LowerName, RData, Record, RecordType, TSigner};
+use ipnet::IpNet;
+
+use crate::answer::Catalog;
+use crate::zone::Zone;
+use crate::{DnsConfig, DnsError};
+use journal::{Diff, Journal, serial_lt};
+use tsig::{Keys, ResponseSigner, Verified};
+
+/// Records are packed into a message until their uncompressed size reaches
+/// this; compression only shrinks them, so every message stays under 64 KiB.
+const MESSAGE_BUDGET: usize = 60_000;
+
+/// Who may transfer one zone, and whom to notify.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ZonePolicy {
+    allow: Vec<IpNet>,
+    key: Option<String>,
+    /// NOTIFY targets (notify + also_notify).
+    pub(crate) notify: Vec<std::net::SocketAddr>,
+}
+
+/// Transfer settings and journals of every zone.
+pub(crate) struct Transfers {
+    keys: Keys,
+    policies: HashMap<LowerName, ZonePolicy>,
+    journals: Mutex<HashMap<LowerName, Journal>>,
+    state_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Transfers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transfers")
+            .field("policies", &self.policies)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Is this request an AXFR or IXFR? Reads only the question's type.
+pub(crate) fn is_transfer(raw: &[u8]) -> bool {
+    if raw.get(2).is_none_or(|b| b & 0xf8 != 0) || raw.get(4..6) != Some(&[0, 1]) {
+        return false; // a response, another opcode, or not one question
+    }
+    let mut pos = 12;
+    while let Some(&len) = raw.get(pos) {
+        if len == 0 {
+            return matches!(raw.get(pos + 1..pos + 3), Some([0, 251 | 252]));
+        }
+        if len > 63 {
+            return false;
+        }
+        pos += 1 + usize::from(len);
+    }
+    false
+}
+
+impl Transfers {
+    /// Builds the ACLs from the config; journals are kept under
+    /// `state_dir/journal` (in memory only without a state dir).
+    pub(crate) fn new(config: &DnsConfig, state_dir: Option<&Path>) -> Result<Self, DnsError> {
+        let keys = Keys::from_config(&config.tsig_keys)?;
+        let mut policies = HashMap::new();
+        for zc in &config.zones {
+            if let Some(k) = &zc.tsig_key
+                && keys.get(k).is_none()
+            {
+                return Err(DnsError::UnknownTsigKey {
+                    zone: zc.origin.clone(),
+                    key: k.clone(),
+                });
+            }
+            let origin = crate::parse_origin(&zc.origin)?;
+            policies.insert(
+                LowerName::new(&origin),
+                ZonePolicy {
+                    allow: zc.allow_transfer.clone(),
+                    key: zc.tsig_key.clone(),
+                    notify: zc
+                        .notify
+                        .iter()
+                        .chain(&zc.also_notify)
+                        .copied()
+                        .collect(),
+                },
+            );
+        }
+        Ok(Self {
+            keys,
+            policies,
+            journals: Mutex::new(HashMap::new()),
+            state_dir: state_dir.map(Path::to_owned),
+        })
+    }
+
+    /// The policy of one zone.
+    pub(crate) fn policy(&self, origin: &LowerName) -> Option<&ZonePolicy> {
+        self.policies.get(origin)
+    }
+
+    /// The key NOTIFY messages for this zone are signed with.
+    pub(crate) fn notify_key(&self, origin: &LowerName) -> Option<TSigner> {
+        let name = self.policies.get(origin)?.key.as_ref()?;
+        self.keys.get(name).cloned()
+    }
+
+    fn journals(&self) -> std::sync::MutexGuard<'_, HashMap<LowerName, Journal>> {
+        self.journals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Loads a zone's journal from the state dir at start; kept only when it
+    /// ends at the serial now loaded (otherwise the file changed while we were
+    /// down and the journal cannot describe how).
+    pub(crate) fn load_journal(&self, zone: &Zone) {
+        let Some(dir) = &self.state_dir else {
+            return;
+        };
+        let file = journal::path(dir, &zone.origin().to_string());
+        let j = journal::load(&file);
+        if j.last_serial() == Some(zone.serial()) {
+            tracing::info!(zone = %zone.origin(), diffs = j.len(), "IXFR journal loaded");
+            self.journals().insert(zone.lower_origin().clone(), j);
+        }
+    }
+
+    /// Records the change from `old` to `new` (a new serial) in the journal.
+    pub(crate) fn record_change(&self, old: &Zone, new: &Zone) {
+        if !serial_lt(old.serial(), new.serial()) {
+            if old.serial() != new.serial() {
+                tracing::warn!(zone = %new.origin(), old = old.serial(), new = new.serial(), "serial went backwards: IXFR journal cleared, secondaries need a full transfer");
+                self.journals().remove(new.lower_origin());
+            }
+            return;
+        }
+        let diff = Diff::between(old, new);
+        let snapshot = {
+            let mut journals = self.journals();
+            let j = journals.entry(new.lower_origin().clone()).or_default();
+            j.push(diff);
+            j.clone()
+        };
+        if let Some(dir) = &self.state_dir {
+            let file = journal::path(dir, &new.origin().to_string());
+            if let Err(e) = journal::store(&file, &snapshot) {
+                tracing::warn!(zone = %new.origin(), "{e}");
+            }
+        }
+    }
+
+    /// Answers an AXFR or IXFR request; `None` when `raw` is not one.
+    /// `now` is the Unix time (for TSIG).
+    pub(crate) fn respond(
+        &self,
+        catalog: &Catalog,
+        raw: &[u8],
+        peer: IpAddr,
+        now: u64,
+    ) -> Option<Vec<Vec<u8>>> {
+        if !is_transfer(raw) {
+            return None;
+        }
+        let request = Message::from_vec(raw).ok()?;
+        let query = request.queries.first()?.clone();
+        let kind = query.query_type;
+        let origin = LowerName::new(&query.name);
+        let mut signer = match tsig::verify_request(&self.keys, raw, &request, now) {
+            Verified::Unsigned => None,
+            Verified::Signed(s) => Some(s),
+            Verified::Failed(record, error) => {
+                tracing::warn!(zone = %query.name, %peer, ?error, "{kind} refused: TSIG check failed");
+                let mut m = error_message(&request, ResponseCode::NotAuth);
+                m.set_signature(record);
+                return Some(vec![m.to_vec().ok()?]);
+            }
+        };
+        // RFC 5936 §2.2.1: a zone not served here is NOTAUTH.
+        let (Some(zone), Some(policy)) = (catalog.get(&origin), self.policies.get(&origin)) else {
+            let mut m = error_message(&request, ResponseCode::NotAuth);
+            return Some(vec![encode(&mut m, signer.as_mut())?]);
+        };
+        if !allowed(policy, peer, signer.as_ref()) {
+            tracing::warn!(zone = %zone.origin(), %peer, key = ?signer.as_ref().map(|s| s.key_name().to_string()), "{kind} refused by the zone's transfer ACL");
+            let mut m = error_message(&request, ResponseCode::Refused);
+            return Some(vec![encode(&mut m, signer.as_mut())?]);
+        }
+        let current = zone.serial();
+        let mut packer = Packer::new(&request, signer);
+        let how = if kind == RecordType::IXFR {
+            let client = request.authorities.iter().find_map(|r| match &r.data {
+                RData::SOA(soa) => Some(soa.serial),
+                _ => None,
+            });
+            match client {
+                // RFC 1995 §2: an up-to-date client gets the single current SOA.
+                Some(s) if !serial_lt(s, current) => {
+                    packer.push(zone.soa().clone());
+                    "IXFR (up to date)"
+                }
+                Some(s) => {
+                    let chain = self
+                        .journals()
+                        .get(&origin)
+                        .and_then(|j| j.since(s, current));
+                    match chain {
+                        Some(chain) => {
+                            incremental(&mut packer, zone, &chain);
+                            "IXFR"
+                        }
+                        // RFC 1995 §4: "If incremental zone transfer is not
+                        // available, the entire zone is returned".
+                        None => {
+                            full(&mut packer, zone);
+                            "IXFR (full zone, journal cannot answer)"
+                        }
+                    }
+                }
+                None => {
+                    let mut m = error_message(&request, ResponseCode::FormErr);
+                    return Some(vec![encode(&mut m, packer.signer.as_mut())?]);
+                }
+            }
+        } else {
+            full(&mut packer, zone);
+            "AXFR"
+        };
+        let messages = packer.finish()?;
+        tracing::info!(
+            zone = %zone.origin(),
+            %peer,
+            serial = current,
+            messages = messages.len(),
+            "outgoing {how}"
+        );
+        Some(messages)
+    }
+}
+
+/// RFC 5936 §6: transfers only to listed prefixes and/or holders of the key.
+fn allowed(policy: &ZonePolicy, peer: IpAddr, signer: Option<&ResponseSigner>) -> bool {
+    let peer = match peer {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
+        v4 => v4,
+    };
+    let address_ok = policy.allow.iter().any(|net| net.contains(&peer));
+    match &policy.key {
+        Some(key) => {
+            let key_ok = signer.is_some_and(|s| {
+                let mut n = hickory_proto::rr::Name::from_ascii(key).unwrap_or_default();
+                n.set_fqdn(true);
+                LowerName::new(s.key_name()) == LowerName::new(&n)
+            });
+            key_ok && (policy.allow.is_empty() || address_ok)
+        }
+        None => address_ok,
+    }
+}
+
+fn error_message(request: &Message, rcode: ResponseCode) -> Message {
+    let mut m = Message::response(request.metadata.id, OpCode::Query);
+    m.metadata.response_code = rcode;
+    m.queries = request.queries.clone();
+    m
+}
+
+fn encode(m: &mut Message, signer: Option<&mut ResponseSigner>) -> Option<Vec<u8>> {
+    match signer {
+        Some(s) => s.sign(m),
+        None => m.to_vec().ok(),
+    }
+}
+
+/// AXFR body (RFC 5936 §2.2): SOA, every other record, SOA.
+fn full(packer: &mut Packer<'_>, zone: &Zone) {
+    packer.push(zone.soa().clone());
+    for (_, node) in zone.nodes() {
+        for set in node.rrsets() {
+            if set.rtype == RecordType::SOA {
+                continue;
+            }
+            for r in &set.records {
+                packer.push(r.clone());
+            }
+        }
+    }
+    packer.push(zone.soa().clone());
+}
+
+/// IXFR body (RFC 1995 §4): new SOA, then per difference the old SOA, the
+/// removed records, the new SOA, the added records; the new SOA last.
+fn incremental(packer: &mut Packer<'_>, zone: &Zone, chain: &[Diff]) {
+    packer.push(zone.soa().clone());
+    for d in chain {
+        packer.push(d.old_soa.clone());
+        for r in &d.removed {
+            packer.push(r.clone());
+        }
+        packer.push(d.new_soa.clone());
+        for r in &d.added {
+            packer.push(r.clone());
+        }
+    }
+    packer.push(zone.soa().clone());
+}
+
+/// Packs answer records into as many messages as needed.
+struct Packer<'r> {
+    request: &'r Message,
+    signer: Option<ResponseSigner>,
+    current: Vec<Record>,
+    size: usize,
+    out: Vec<Vec<u8>>,
+    failed: bool,
+}
+
+impl<'r> Packer<'r> {
+    fn new(request: &'r Message, signer: Option<ResponseSigner>) -> Self {
+        Self {
+            request,
+            signer,
+            current: Vec::new(),
+            size: 0,
+            out: Vec::new(),
+            failed: false,
+        }
+    }
+
+    fn push(&mut self, record: Record) {
+        let len = journal::wire(&record).map_or(512, |w| w.len());
+        if self.size + len > MESSAGE_BUDGET && !self.current.is_empty() {
+            self.flush();
+        }
+        self.size += len;
+        self.current.push(record);
+    }
+
+    fn flush(&mut self) {
+        let mut m = Message::response(self.request.metadata.id, OpCode::Query);
+        m.metadata.authoritative = true;
+        // RFC 5936 §2.2.1: the first message carries the question; later ones may omit it.
+        if self.out.is_empty() {
+            m.queries = self.request.queries.clone();
+        }
+        m.answers = std::mem::take(&mut self.current);
+        self.size = 0;
+        match encode(&mut m, self.signer.as_mut()) {
+            Some(bytes) if bytes.len() <= usize::from(u16::MAX) => self.out.push(bytes),
+            _ => self.failed = true,
+        }
+    }
+
+    fn finish(mut self) -> Option<Vec<Vec<u8>>> {
+        if !self.current.is_empty() {
+            self.flush();
+        }
+        (!self.failed).then_some(self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,217 @@
+//! Zone transfers and NOTIFY against real secondaries: knotd and nsd transfer
+//! from headend on loopback (AXFR at first), follow a change through NOTIFY
+//! and IXFR, TSIG keys are checked both ways, the transfer ACL refuses other
+//! addresses, and a 100,000-record zone arrives whole.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::process::Command;
+use std::time::Duration;
+
+use common::secondary::{Secondary, SecondaryZone, soa_serial};
+use common::{Headend, free_port, require};
+
+/// 32 random-looking bytes, base64 (hmac-sha256 secret).
+const SECRET: &str = "3q2+7wEjRWeJq83vASNFZ4mrze8BI0VniavN7wEjRWc=";
+const WRONG: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn zone_text(origin: &str, serial: u32, www: &str) -> String {
+    format!(
+        "$ORIGIN {origin}.\n$TTL 300\n@ SOA ns1 hostmaster {serial} 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.1\n\
+         www A {www}\nmail A 192.0.2.25\n@ MX 10 mail\n@ TXT \"v=spf1 mx -all\"\n"
+    )
+}
+
+fn kdig(args: &[&str]) -> (bool, String) {
+    require("kdig");
+    let out = Command::new("kdig")
+        .args(args)
+        .output()
+        .expect("run kdig");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// Resource records in kdig's AXFR output (comment, blank and TSIG lines skipped).
+fn records(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with(';') && !l.contains("\tTSIG\t"))
+        .collect()
+}
+
+fn a_record(port: u16, name: &str) -> String {
+    let out = Command::new("dig")
+        .args(["@127.0.0.1", "-p", &port.to_string(), "+short", "+time=1", "+tries=1"])
+        .arg(name)
+        .arg("A")
+        .output()
+        .expect("dig");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn knot_and_nsd_follow_changes_through_notify_and_ixfr() {
+    require("dig");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = dir.path().join("xfr.test.zone");
+    let signed = dir.path().join("tsig.test.zone");
+    std::fs::write(&plain, zone_text("xfr.test", 1, "192.0.2.10")).unwrap();
+    std::fs::write(&signed, zone_text("tsig.test", 1, "192.0.2.10")).unwrap();
+    let port = free_port();
+    let knot_port = free_port();
+    let nsd_port = free_port();
+    let mut headend = Headend::start_in(
+        dir,
+        &format!(
+            "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
+             [[dns.tsig_key]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{SECRET}\"\n\
+             [[dns.zone]]\norigin = \"xfr.test\"\nfile = \"xfr.test.zone\"\nallow_transfer = [\"127.0.0.1/32\"]\n\
+             notify = [\"127.0.0.1:{knot_port}\"]\nalso_notify = [\"127.0.0.1:{nsd_port}\"]\n\
+             [[dns.zone]]\norigin = \"tsig.test\"\nfile = \"tsig.test.zone\"\ntsig_key = \"xfr-key\"\n\
+             notify = [\"127.0.0.1:{knot_port}\", \"127.0.0.1:{nsd_port}\"]\n"
+        ),
+    );
+    let zones = [
+        SecondaryZone {
+            origin: "xfr.test",
+            key: None,
+        },
+        SecondaryZone {
+            origin: "tsig.test",
+            key: Some(("xfr-key", SECRET)),
+        },
+    ];
+    let knot = Secondary::knot(knot_port, port, &zones);
+    let nsd = Secondary::nsd(nsd_port, port, &zones);
+    // Initial transfers (AXFR: the secondaries hold nothing yet).
+    for s in [&knot, &nsd] {
+        s.wait_serial("xfr.test", 1, Duration::from_secs(30));
+        s.wait_serial("tsig.test", 1, Duration::from_secs(30));
+    }
+    assert!(headend.count_logs("outgoing AXFR") >= 4, "{}", headend.logs().join("\n"));
+
+    // A change in headend: new address, new serial, SIGHUP.
+    std::fs::write(&plain, zone_text("xfr.test", 2, "192.0.2.20")).unwrap();
+    std::fs::write(&signed, zone_text("tsig.test", 2, "192.0.2.20")).unwrap();
+    headend.signal("HUP");
+    headend.wait_for_log("sending NOTIFY", Duration::from_secs(10));
+    for s in [&knot, &nsd] {
+        // NOTIFY brings the change long before the 3600 s refresh would.
+        s.wait_serial("xfr.test", 2, Duration::from_secs(20));
+        s.wait_serial("tsig.test", 2, Duration::from_secs(20));
+        assert_eq!(a_record(s.port, "www.xfr.test"), "192.0.2.20", "{}", s.kind);
+        assert_eq!(a_record(s.port, "www.tsig.test"), "192.0.2.20", "{}", s.kind);
+    }
+    // Both came by IXFR: headend says so, and Knot's own log too.
+    let ixfr = headend
+        .logs()
+        .into_iter()
+        .filter(|l| l.contains("outgoing IXFR") && !l.contains("full zone") && !l.contains("up to date"))
+        .count();
+    assert!(ixfr >= 4, "{}", headend.logs().join("\n"));
+    assert!(
+        knot.log().contains("IXFR, incoming"),
+        "knot log lacks an incoming IXFR:\n{}",
+        knot.log()
+    );
+    assert!(headend.count_logs("NOTIFY acknowledged") >= 4, "{}", headend.logs().join("\n"));
+    // The journal survives in the state dir.
+    assert!(headend.dir.path().join("state/journal/xfr.test.ixfr").is_file());
+}
+
+#[test]
+fn transfer_acl_and_tsig_keys_are_enforced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("acl.test.zone"), zone_text("acl.test", 7, "192.0.2.10")).unwrap();
+    std::fs::write(dir.path().join("key.test.zone"), zone_text("key.test", 7, "192.0.2.10")).unwrap();
+    let port = free_port();
+    let _headend = Headend::start_in(
+        dir,
+        &format!(
+            "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
+             [[dns.tsig_key]]\nname = \"xfr-key\"\nsecret = \"{SECRET}\"\n\
+             [[dns.zone]]\norigin = \"acl.test\"\nfile = \"acl.test.zone\"\nallow_transfer = [\"127.0.0.2/32\"]\n\
+             [[dns.zone]]\norigin = \"key.test\"\nfile = \"key.test.zone\"\ntsig_key = \"xfr-key\"\n"
+        ),
+    );
+    let p = port.to_string();
+    // Inside the ACL (source 127.0.0.2): the whole zone.
+    let (_, text) = kdig(&["@127.0.0.1", "-p", &p, "-b", "127.0.0.2", "AXFR", "acl.test"]);
+    assert_eq!(records(&text).len(), 8, "{text}");
+    // Outside it (127.0.0.3): REFUSED, no records.
+    let (_, text) = kdig(&["@127.0.0.1", "-p", &p, "-b", "127.0.0.3", "AXFR", "acl.test"]);
+    assert!(text.contains("REFUSED"), "{text}");
+    assert!(records(&text).is_empty(), "{text}");
+    // A Knot secondary outside the ACL never gets the zone.
+    let knot_port = free_port();
+    let knot = Secondary::knot(
+        knot_port,
+        port,
+        &[SecondaryZone {
+            origin: "acl.test",
+            key: None,
+        }],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(knot.serial("acl.test"), None);
+    assert!(knot.log().contains("REFUSED") || knot.log().contains("refused"), "{}", knot.log());
+    drop(knot);
+
+    // TSIG zone: the right key transfers, a wrong key and no key do not.
+    let good = format!("hmac-sha256:xfr-key:{SECRET}");
+    let (ok, text) = kdig(&["@127.0.0.1", "-p", &p, "-y", &good, "AXFR", "key.test"]);
+    assert!(ok, "{text}");
+    assert_eq!(records(&text).len(), 8, "{text}");
+    let bad = format!("hmac-sha256:xfr-key:{WRONG}");
+    let (_, text) = kdig(&["@127.0.0.1", "-p", &p, "-y", &bad, "AXFR", "key.test"]);
+    assert!(records(&text).is_empty(), "{text}");
+    assert!(text.contains("NOTAUTH") || text.contains("BADSIG"), "{text}");
+    let (_, text) = kdig(&["@127.0.0.1", "-p", &p, "AXFR", "key.test"]);
+    assert!(text.contains("REFUSED"), "{text}");
+    // NSD with the wrong key does not get the zone either.
+    let nsd_port = free_port();
+    let nsd = Secondary::nsd(
+        nsd_port,
+        port,
+        &[SecondaryZone {
+            origin: "key.test",
+            key: Some(("xfr-key", WRONG)),
+        }],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(soa_serial(nsd_port, "key.test"), None, "{}", nsd.log());
+}
+
+#[test]
+fn hundred_thousand_record_zone_transfers_completely() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = String::from(
+        "$ORIGIN big.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.1\n",
+    );
+    for i in 0..100_000u32 {
+        let _ = writeln!(text, "h{i} A 10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+    }
+    std::fs::write(dir.path().join("big.test.zone"), text).unwrap();
+    let port = free_port();
+    let headend = Headend::start_in(
+        dir,
+        &format!(
+            "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
+             [[dns.zone]]\norigin = \"big.test\"\nfile = \"big.test.zone\"\nallow_transfer = [\"127.0.0.1/32\"]\n"
+        ),
+    );
+    let (ok, out) = kdig(&["@127.0.0.1", "-p", &port.to_string(), "AXFR", "big.test"]);
+    assert!(ok, "{}", &out[out.len().saturating_sub(2000)..]);
+    let recs = records(&out);
+    // SOA + NS + glue + 100,000 A + closing SOA.
+    assert_eq!(recs.len(), 100_004, "{}", &out[out.len().saturating_sub(2000)..]);
+    assert_eq!(recs.iter().filter(|l| l.contains("\tSOA\t")).count(), 2);
+    let messages = headend
+        .logs()
+        .into_iter()
+        .find(|l| l.contains("outgoing AXFR"))
+        .expect("transfer logged");
+    assert!(!messages.contains("messages=1 "), "{messages}");
+}
