@@ -1,0 +1,369 @@
+//! Signing a zone's serving copy (RFC 4035 §2): DNSKEY, CDS/CDNSKEY
+//! (RFC 7344), the NSEC (RFC 4034 §4) or NSEC3 (RFC 5155 §7.1) chain, and
+//! an RRSIG over every authoritative RRset. Pure: keys, zone and time in,
+//! signed zone out.
+
+use std::collections::{BTreeMap, HashSet};
+
+use hickory_proto::dnssec::rdata::{CDNSKEY, CDS, DNSSECRData, NSEC, NSEC3, NSEC3PARAM, RRSIG, SigInput};
+use hickory_proto::dnssec::{DigestType, Nsec3HashAlgorithm, TBS};
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType, SerialNumber};
+
+use super::keys::{KeyStore, LoadedKey};
+use crate::DnsError;
+use crate::config::{Denial as DenialKind, DnssecConfig};
+use crate::zone::Zone;
+use crate::zonefile::{ParsedZone, SourceRecord};
+
+/// The denial-of-existence chain of a signed zone, for building proofs.
+#[derive(Debug, Clone)]
+pub enum Denial {
+    /// NSEC: every owner in the chain, in canonical order (RFC 4034 §6.1).
+    Nsec(Vec<Name>),
+    /// NSEC3: hash parameters and (hash, NSEC3 owner) sorted by hash.
+    Nsec3 {
+        /// Salt.
+        salt: Vec<u8>,
+        /// Extra iterations.
+        iterations: u16,
+        /// Hashes of the chain, sorted, with the NSEC3 record's owner.
+        hashes: Vec<(Vec<u8>, LowerName)>,
+    },
+}
+
+/// What signing produced, besides the zone.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Signature {
+    /// When the zone was signed.
+    pub(crate) signed_at: i64,
+    /// The earliest RRSIG expiration in it.
+    pub(crate) expires: i64,
+}
+
+/// Types whose records the signer makes itself; any in the zone file are dropped.
+fn generated(t: RecordType) -> bool {
+    matches!(
+        t,
+        RecordType::RRSIG
+            | RecordType::NSEC
+            | RecordType::NSEC3
+            | RecordType::NSEC3PARAM
+            | RecordType::DNSKEY
+            | RecordType::CDS
+            | RecordType::CDNSKEY
+    )
+}
+
+/// RFC 4648 §7 base32hex, lower case, no padding (the NSEC3 owner label).
+pub(crate) fn base32hex(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
+    let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
+    let mut buffer: u32 = 0;
+    let mut bits = 0;
+    for &b in bytes {
+        buffer = (buffer << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+/// The NSEC3 hash of `name` (RFC 5155 §5).
+pub(crate) fn nsec3_hash(name: &Name, salt: &[u8], iterations: u16) -> Option<Vec<u8>> {
+    Nsec3HashAlgorithm::SHA1
+        .hash(salt, name, iterations)
+        .ok()
+        .map(|d| d.as_ref().to_vec())
+}
+
+/// Signs `unsigned` with the keys active at `now`, giving it `serial`.
+pub(crate) fn sign_zone(
+    unsigned: &Zone,
+    keys: &KeyStore,
+    config: &DnssecConfig,
+    serial: u32,
+    now: i64,
+) -> Result<(Zone, Denial, Signature), DnsError> {
+    let origin = unsigned.origin().clone();
+    let lower_origin = unsigned.lower_origin().clone();
+    let fail = |reason: String| DnsError::Signing {
+        zone: origin.to_string(),
+        reason,
+    };
+    let zone_key = keys
+        .zone_signer(now)
+        .ok_or_else(|| fail("no active zone-signing key".to_owned()))?;
+    let key_keys = keys.key_signers(now);
+    if key_keys.is_empty() {
+        return Err(fail("no active key-signing key".to_owned()));
+    }
+    let inception = now - 3600; // clock skew of validators
+    let expiration = now + i64::from(config.signature_validity_days) * 86_400;
+
+    // Every RRset to serve, by owner then type (BTreeMap: canonical order).
+    let mut rrsets: BTreeMap<Name, BTreeMap<u16, Vec<Record>>> = BTreeMap::new();
+    for (_, node) in unsigned.nodes() {
+        for set in node.rrsets() {
+            if generated(set.rtype) {
+                continue;
+            }
+            for r in &set.records {
+                let mut r = r.clone();
+                if let RData::SOA(soa) = &mut r.data {
+                    soa.serial = serial;
+                }
+                rrsets
+                    .entry(r.name.clone())
+                    .or_default()
+                    .entry(u16::from(set.rtype))
+                    .or_default()
+                    .push(r);
+            }
+        }
+    }
+    let negative_ttl = unsigned.negative_soa().ttl;
+    let apex = rrsets.entry(origin.clone()).or_default();
+    for k in keys.published(now) {
+        apex.entry(u16::from(RecordType::DNSKEY)).or_default().push(Record::from_rdata(
+            origin.clone(),
+            config.dnskey_ttl,
+            RData::DNSSEC(DNSSECRData::DNSKEY(k.dnskey.clone())),
+        ));
+    }
+    // RFC 7344 §3: CDS/CDNSKEY name the keys the parent's DS should point at.
+    for k in keys.ds_keys(now) {
+        let digest = k
+            .dnskey
+            .to_digest(&origin, DigestType::SHA256)
+            .map_err(|e| fail(e.to_string()))?;
+        let tag = k.dnskey.calculate_key_tag().map_err(|e| fail(e.to_string()))?;
+        apex.entry(u16::from(RecordType::CDS)).or_default().push(Record::from_rdata(
+            origin.clone(),
+            config.dnskey_ttl,
+            RData::DNSSEC(DNSSECRData::CDS(CDS::new(
+                tag,
+                Some(k.dnskey.algorithm()),
+                DigestType::SHA256,
+                digest.as_ref().to_vec(),
+            ))),
+        ));
+        apex.entry(u16::from(RecordType::CDNSKEY)).or_default().push(Record::from_rdata(
+            origin.clone(),
+            config.dnskey_ttl,
+            RData::DNSSEC(DNSSECRData::CDNSKEY(CDNSKEY::with_flags(
+                k.dnskey.flags(),
+                Some(k.dnskey.algorithm()),
+                k.dnskey.public_key().public_bytes().to_vec(),
+            ))),
+        ));
+    }
+
+    // Zone cuts: owners of NS below the apex (RFC 4035 §2.2: only DS and NSEC
+    // are signed there; names below a cut are glue and not signed at all).
+    let cuts: HashSet<Name> = rrsets
+        .iter()
+        .filter(|(n, sets)| **n != origin && sets.contains_key(&u16::from(RecordType::NS)))
+        .map(|(n, _)| n.clone())
+        .collect();
+    let below_cut = |name: &Name| {
+        let mut n = name.base_name();
+        while n.num_labels() > origin.num_labels() {
+            if cuts.contains(&n) {
+                return true;
+            }
+            n = n.base_name();
+        }
+        false
+    };
+    let authoritative: Vec<Name> = rrsets.keys().filter(|n| !below_cut(n)).cloned().collect();
+
+    // The denial chain.
+    let denial = match config.denial {
+        DenialKind::Nsec => {
+            for (i, name) in authoritative.iter().enumerate() {
+                let next = authoritative
+                    .get(i + 1)
+                    .or_else(|| authoritative.first())
+                    .cloned()
+                    .unwrap_or_else(|| origin.clone());
+                let sets = rrsets.entry(name.clone()).or_default();
+                let mut types: Vec<RecordType> = sets.keys().map(|&t| RecordType::from(t)).collect();
+                types.push(RecordType::NSEC);
+                types.push(RecordType::RRSIG);
+                sets.insert(
+                    u16::from(RecordType::NSEC),
+                    vec![Record::from_rdata(
+                        name.clone(),
+                        negative_ttl,
+                        RData::DNSSEC(DNSSECRData::NSEC(NSEC::new(next, types))),
+                    )],
+                );
+            }
+            Denial::Nsec(authoritative.clone())
+        }
+        DenialKind::Nsec3 => {
+            let salt = hex::decode(&config.nsec3_salt)
+                .map_err(|e| fail(format!("nsec3_salt is not hex: {e}")))?;
+            let iterations = config.nsec3_iterations;
+            // RFC 5155 §7.1: every authoritative name and every empty
+            // non-terminal between them and the apex.
+            let mut names: HashSet<Name> = HashSet::new();
+            for n in &authoritative {
+                let mut a = n.clone();
+                while a.num_labels() >= origin.num_labels() && names.insert(a.clone()) {
+                    if a.num_labels() == origin.num_labels() {
+                        break;
+                    }
+                    a = a.base_name();
+                }
+            }
+            let mut hashed: Vec<(Vec<u8>, Name)> = names
+                .into_iter()
+                .filter_map(|n| Some((nsec3_hash(&n, &salt, iterations)?, n)))
+                .collect();
+            hashed.sort();
+            hashed.dedup_by(|a, b| a.0 == b.0);
+            let mut index = Vec::with_capacity(hashed.len());
+            for (i, (hash, name)) in hashed.iter().enumerate() {
+                let next = hashed
+                    .get(i + 1)
+                    .or_else(|| hashed.first())
+                    .map(|(h, _)| h.clone())
+                    .unwrap_or_default();
+                let mut types: Vec<RecordType> = rrsets
+                    .get(name)
+                    .map(|s| s.keys().map(|&t| RecordType::from(t)).collect())
+                    .unwrap_or_default();
+                let insecure_cut = cuts.contains(name)
+                    && !types.contains(&RecordType::DS);
+                if !types.is_empty() && !insecure_cut {
+                    types.push(RecordType::RRSIG);
+                }
+                if *name == origin {
+                    types.push(RecordType::NSEC3PARAM);
+                }
+                let owner = Name::from_ascii(base32hex(hash))
+                    .and_then(|l| l.append_domain(&origin))
+                    .map_err(|e| fail(e.to_string()))?;
+                index.push((hash.clone(), LowerName::new(&owner)));
+                rrsets.entry(owner.clone()).or_default().insert(
+                    u16::from(RecordType::NSEC3),
+                    vec![Record::from_rdata(
+                        owner,
+                        negative_ttl,
+                        RData::DNSSEC(DNSSECRData::NSEC3(NSEC3::new(
+                            Nsec3HashAlgorithm::SHA1,
+                            false,
+                            iterations,
+                            salt.clone(),
+                            next,
+                            types,
+                        ))),
+                    )],
+                );
+            }
+            rrsets.entry(origin.clone()).or_default().insert(
+                u16::from(RecordType::NSEC3PARAM),
+                vec![Record::from_rdata(
+                    origin.clone(),
+                    0,
+                    RData::DNSSEC(DNSSECRData::NSEC3PARAM(NSEC3PARAM::new(
+                        Nsec3HashAlgorithm::SHA1,
+                        false,
+                        iterations,
+                        salt.clone(),
+                    ))),
+                )],
+            );
+            Denial::Nsec3 {
+                salt,
+                iterations,
+                hashes: index,
+            }
+        }
+    };
+
+    // Sign every authoritative RRset.
+    let mut out: Vec<SourceRecord> = Vec::new();
+    let mut earliest = expiration;
+    let place = |record: Record| SourceRecord {
+        record,
+        file: unsigned.file().clone(),
+        line: 0,
+    };
+    for (name, sets) in &rrsets {
+        let glue = below_cut(name);
+        let at_cut = cuts.contains(name);
+        for (&t, records) in sets {
+            let rtype = RecordType::from(t);
+            for r in records {
+                out.push(place(r.clone()));
+            }
+            if glue || (at_cut && !matches!(rtype, RecordType::DS | RecordType::NSEC)) {
+                continue;
+            }
+            let signers: Vec<&LoadedKey> = if matches!(rtype, RecordType::DNSKEY | RecordType::CDS | RecordType::CDNSKEY) {
+                key_keys.clone()
+            } else {
+                vec![zone_key]
+            };
+            for key in signers {
+                let sig = rrsig(name, rtype, records, key, &origin, inception, expiration)
+                    .map_err(|e| fail(format!("signing {name} {rtype}: {e}")))?;
+                earliest = earliest.min(expiration);
+                out.push(place(sig));
+            }
+        }
+    }
+    let parsed = ParsedZone {
+        origin: origin.clone(),
+        file: unsigned.file().clone(),
+        records: out,
+    };
+    let zone = Zone::build(&parsed).ok_or_else(|| fail("the signed zone has no SOA".to_owned()))?;
+    debug_assert_eq!(zone.lower_origin(), &lower_origin);
+    Ok((
+        zone,
+        denial,
+        Signature {
+            signed_at: now,
+            expires: earliest,
+        },
+    ))
+}
+
+/// One RRSIG over `records` (RFC 4034 §3, RFC 4035 §2.2).
+fn rrsig(
+    name: &Name,
+    rtype: RecordType,
+    records: &[Record],
+    key: &LoadedKey,
+    origin: &Name,
+    inception: i64,
+    expiration: i64,
+) -> Result<Record, String> {
+    let ttl = records.first().map_or(0, |r| r.ttl);
+    let input = SigInput {
+        type_covered: rtype,
+        algorithm: key.dnskey.algorithm(),
+        num_labels: name.num_labels(),
+        original_ttl: ttl,
+        sig_expiration: SerialNumber::new(u32::try_from(expiration).unwrap_or(u32::MAX)),
+        sig_inception: SerialNumber::new(u32::try_from(inception).unwrap_or(0)),
+        key_tag: key.record.tag,
+        signer_name: origin.clone(),
+    };
+    let tbs = TBS::from_input(name, DNSClass::IN, &input, records.iter()).map_err(|e| e.to_string())?;
+    let sig = key.key.sign(&tbs).map_err(|e| e.to_string())?;
+    Ok(Record::from_rdata(
+        name.clone(),
+        ttl,
+        RData::DNSSEC(DNSSECRData::RRSIG(RRSIG::from_sig(input, sig))),
+    ))
+}
