@@ -48,7 +48,8 @@ impl SqliteBackend {
         })?;
         let mut backend = Self::configure(path, conn)?;
         backend.migrate()?;
-        backend.checkpointer = crate::checkpoint::Checkpointer::start(path, &backend.lock());
+        let checkpointer = crate::checkpoint::Checkpointer::start(path, &backend.lock());
+        backend.checkpointer = checkpointer;
         Ok(backend)
     }
 
