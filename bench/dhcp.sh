@@ -53,7 +53,6 @@ cat > "$WORK/kea.json" <<EOT
 { "Dhcp4": {
   "interfaces-config": { "interfaces": [ "$SIF" ], "dhcp-socket-type": "udp" },
   "lease-database": { "type": "memfile", "persist": true, "name": "$WORK/kea-leases.csv", "lfc-interval": 0 },
-  "control-socket": { "socket-type": "unix", "socket-name": "$WORK/kea.sock" },
   "valid-lifetime": 3600,
   "subnet4": [ { "id": 1, "subnet": "10.99.0.0/16", "pools": [ { "pool": "10.99.1.0 - 10.99.196.79" } ],
                  "option-data": [ { "name": "routers", "data": "10.99.0.1" }, { "name": "domain-name-servers", "data": "10.99.0.1" } ] } ],
@@ -66,7 +65,7 @@ start_server() {
     case $1 in
     headend) ip netns exec "$SNS" taskset -c 1 "$BIN" serve --config "$WORK/headend.toml" 2>"$WORK/headend.log" &
              SERVER_PID=$! ;;
-    kea)     ip netns exec "$SNS" taskset -c 1 kea-dhcp4 -c "$WORK/kea.json" >"$WORK/kea.out" 2>&1 &
+    kea)     KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK" ip netns exec "$SNS" taskset -c 1 kea-dhcp4 -c "$WORK/kea.json" >"$WORK/kea.out" 2>&1 &
              SERVER_PID=$! ;;
     esac
     sleep 2
@@ -81,9 +80,9 @@ run() { # server rate(0 = max)
     out=$(ip netns exec "$CNS" taskset -c 0 perfdhcp -4 -r "$r" -R 50000 -p "$SECS" -W 100000 -l 10.99.0.2 10.99.0.1 2>&1 || true)
     stop_server
     local rate_s drops lat
-    rate_s=$(awk '/^rate:/ {print $2}' <<<"$out" | tail -1)
+    rate_s=$(awk '/^Rate:/ {print $2}' <<<"$out" | tail -1)
     drops=$(awk '/^drops:/ {print $2}' <<<"$out" | paste -sd/ -)
-    lat=$(awk '/^avg delay:/ {print $3}' <<<"$out" | paste -sd/ -)
+    lat=$(awk '/^avg delay: [0-9]/ {print $3}' <<<"$out" | paste -sd/ -)
     printf '%-8s offered=%-7s exchanges/s=%-10s drops(D-O/R-A)=%-12s avg-delay-ms(D-O/R-A)=%s\n' \
         "$server" "$([ "$rate" = 0 ] && echo max || echo "$rate")" "${rate_s:-?}" "${drops:-?}" "${lat:-?}"
     echo "$rate_s" > "$WORK/last"

@@ -179,6 +179,12 @@ impl Catalog {
             return response;
         };
         resolve(zone, query, &mut response);
+        // RFC 4035 §3.1: DO=1 answers from a signed zone carry RRSIGs and denial proofs.
+        if let (Some(denial), Some(edns)) = (zone.dnssec(), &request.edns)
+            && edns.flags().dnssec_ok
+        {
+            crate::dnssec::add_proofs(zone, denial, query, &mut response);
+        }
         response
     }
 

@@ -111,4 +111,12 @@ pub enum DnsError {
         /// What went wrong.
         reason: String,
     },
+    /// A zone could not be signed (it keeps serving its previous version).
+    #[error("zone {zone}: DNSSEC signing failed: {reason}")]
+    Signing {
+        /// The zone's origin.
+        zone: String,
+        /// What went wrong.
+        reason: String,
+    },
 }

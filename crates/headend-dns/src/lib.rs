@@ -8,7 +8,9 @@
 //! The entry point is [`DnsService::start`]; the rest of the program talks to
 //! the running service through its cloneable [`DnsHandle`].
 //!
-//! Zone transfers ([`xfr`]: AXFR, IXFR from a journal, TSIG, ACLs) are
+//! Zones with `dnssec` configured are signed on load and re-signed by a
+//! scheduler before their signatures expire ([`dnssec`]).
+//! Zone transfers (AXFR, IXFR from a journal, TSIG, ACLs) are
 //! answered on the TCP listeners, and every serial change sends NOTIFY to the
 //! configured secondaries ([`notify`]).
 //!
@@ -19,10 +21,11 @@ pub mod config;
 mod error;
 pub mod zonefile;
 
-pub use config::{DnsConfig, TsigKeyConfig, ZoneConfig};
+pub use config::{DnsConfig, DnssecConfig, TsigKeyConfig, ZoneConfig};
 pub use error::DnsError;
 
 pub mod answer;
+pub mod dnssec;
 mod edit;
 pub mod fast;
 mod notify;

@@ -10,6 +10,7 @@ use hickory_proto::rr::{LowerName, Name};
 use crate::answer::Catalog;
 use crate::server::{DnsStats, DnsStatsSnapshot, Listeners};
 use crate::check::{Finding, Severity, check_zone_with};
+use crate::dnssec::{Signer, unix_now};
 use crate::xfr::Transfers;
 use crate::zone::Zone;
 use crate::edit::{RecordView, ZoneEdit, ZoneSummary};
@@ -175,9 +176,10 @@ impl DnsService {
     /// the IXFR journals (and DNSSEC keys).
     pub async fn start(config: DnsConfig, state_dir: &Path) -> Result<DnsHandle, DnsError> {
         let transfers = Arc::new(Transfers::new(&config, Some(state_dir))?);
+        let signer = Arc::new(Signer::new(&config, state_dir)?);
         let mut catalog = Catalog::new(config.udp_payload_max);
         for zc in &config.zones {
-            load_into(&mut catalog, zc, None);
+            load_into(&mut catalog, zc, None, &signer);
         }
         for zone in catalog.zones() {
             transfers.load_journal(zone);
@@ -194,7 +196,7 @@ impl DnsService {
         for addr in &bound {
             tracing::info!("dns listening on {addr} (udp and tcp)");
         }
-        Ok(DnsHandle {
+        let handle = DnsHandle {
             inner: Arc::new(Inner {
                 config,
                 catalog,
@@ -203,17 +205,29 @@ impl DnsService {
                 stats,
                 listeners,
                 transfers,
+                signer,
                 runtime: tokio::runtime::Handle::current(),
             }),
-        })
+        };
+        handle.spawn_resign_scheduler();
+        Ok(handle)
     }
 }
 
 /// Loads one zone into `catalog`; on failure keeps `previous` (if any) serving.
-fn load_into(catalog: &mut Catalog, zc: &ZoneConfig, previous: Option<&Arc<Zone>>) -> bool {
+fn load_into(
+    catalog: &mut Catalog,
+    zc: &ZoneConfig,
+    previous: Option<&Arc<Zone>>,
+    signer: &Signer,
+) -> bool {
     let others: Vec<Arc<Zone>> = catalog.zones().cloned().collect();
     let others: Vec<&Zone> = others.iter().map(AsRef::as_ref).collect();
-    match load_zone_with(zc, &others) {
+    let loaded = load_zone_with(zc, &others).and_then(|mut loaded| {
+        loaded.zone = signer.prepare(loaded.zone, unix_now()).map_err(|e| vec![e])?;
+        Ok(loaded)
+    });
+    match loaded {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 tracing::warn!(zone = %zc.origin, "{w}");
@@ -254,6 +268,7 @@ struct Inner {
     stats: Arc<DnsStats>,
     listeners: Listeners,
     transfers: Arc<Transfers>,
+    signer: Arc<Signer>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -297,7 +312,7 @@ impl DnsHandle {
             let previous = parse_origin(&zc.origin)
                 .ok()
                 .and_then(|o| current.get(&LowerName::new(&o)).cloned());
-            if !load_into(&mut next, zc, previous.as_ref()) {
+            if !load_into(&mut next, zc, previous.as_ref(), &self.inner.signer) {
                 failed += 1;
             }
         }
@@ -342,7 +357,16 @@ impl DnsHandle {
         let _guard = self.lock();
         let catalog = self.catalog();
         let others: Vec<&Zone> = catalog.zones().map(AsRef::as_ref).collect();
-        match load_zone_with(&zc, &others) {
+        let loaded = load_zone_with(&zc, &others).and_then(|mut loaded| {
+            loaded.zone = self
+                .inner
+                .signer
+                .prepare(loaded.zone, unix_now())
+                .map_err(|e| vec![e])?;
+            Ok(loaded)
+        });
+        drop(others);
+        match loaded {
             Ok(loaded) => {
                 let serial = loaded.zone.serial();
                 self.swap_in(loaded.zone);
@@ -379,6 +403,7 @@ impl DnsHandle {
             .filter(|z| z.lower_origin() != &LowerName::new(&name))
             .collect();
         let zone = crate::edit::apply(&zc, &name, &edit, expected_serial, &others)?;
+        let zone = self.inner.signer.prepare(zone, unix_now())?;
         let serial = zone.serial();
         self.swap_in(zone);
         tracing::info!(zone = %zc.origin, serial, ?edit, "zone edited");
@@ -447,6 +472,51 @@ impl DnsHandle {
             policy.notify.clone(),
             self.inner.transfers.notify_key(origin),
         );
+    }
+
+    /// Re-signs every signed zone whose signatures are due for refresh or
+    /// whose keys changed state at `now`, and serves the result (journaled
+    /// and notified like any other change). Returns how many were re-signed.
+    pub fn resign_due(&self, now: i64) -> usize {
+        let _guard = self.lock();
+        let mut done = 0;
+        for origin in self.inner.signer.due(now) {
+            match self.inner.signer.resign(&origin, now) {
+                Some(Ok(zone)) => {
+                    self.swap_in(zone);
+                    done += 1;
+                }
+                Some(Err(e)) => tracing::error!(zone = %origin, "{e}; the previous signatures stay served"),
+                None => {}
+            }
+        }
+        done
+    }
+
+    /// Starts the task that re-signs zones before their signatures expire
+    /// and carries out key rollover steps; it ends with the service.
+    fn spawn_resign_scheduler(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        self.inner.runtime.spawn(async move {
+            loop {
+                let wait = {
+                    let Some(inner) = weak.upgrade() else {
+                        return;
+                    };
+                    let now = unix_now();
+                    inner
+                        .signer
+                        .next_wakeup(now)
+                        .map_or(60, |t| (t - now).clamp(1, 60))
+                };
+                tokio::time::sleep(std::time::Duration::from_secs(wait.unsigned_abs())).await;
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                let handle = DnsHandle { inner };
+                let _ = tokio::task::spawn_blocking(move || handle.resign_due(unix_now())).await;
+            }
+        });
     }
 
     /// The zones being served right now.

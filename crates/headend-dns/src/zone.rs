@@ -58,7 +58,10 @@ impl Node {
                     return false;
                 }
                 let mut record = record;
-                record.ttl = set.ttl();
+                // An RRSIG takes the TTL of the RRset it covers (RFC 4034 §3).
+                if rtype != RecordType::RRSIG {
+                    record.ttl = set.ttl();
+                }
                 set.records.push(record);
             }
             None => {
@@ -89,6 +92,7 @@ pub struct Zone {
     soa: Record,
     file: PathBuf,
     records: usize,
+    dnssec: Option<std::sync::Arc<crate::dnssec::Denial>>,
 }
 
 impl Zone {
@@ -141,7 +145,19 @@ impl Zone {
             soa,
             file,
             records,
+            dnssec: None,
         })
+    }
+
+    /// This zone as signed, with its denial chain (answers to DO=1 queries carry proofs).
+    pub(crate) fn with_dnssec(mut self, denial: crate::dnssec::Denial) -> Self {
+        self.dnssec = Some(std::sync::Arc::new(denial));
+        self
+    }
+
+    /// The denial chain when the zone is signed.
+    pub fn dnssec(&self) -> Option<&crate::dnssec::Denial> {
+        self.dnssec.as_deref()
     }
 
     /// The zone's apex as written in the config.

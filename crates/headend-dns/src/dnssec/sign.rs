@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use hickory_proto::dnssec::rdata::{CDNSKEY, CDS, DNSSECRData, NSEC, NSEC3, NSEC3PARAM, RRSIG, SigInput};
-use hickory_proto::dnssec::{DigestType, Nsec3HashAlgorithm, TBS};
+use hickory_proto::dnssec::{DigestType, Nsec3HashAlgorithm, PublicKey as _, TBS};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType, SerialNumber};
 
 use super::keys::{KeyStore, LoadedKey};
@@ -148,7 +148,7 @@ pub(crate) fn sign_zone(
             config.dnskey_ttl,
             RData::DNSSEC(DNSSECRData::CDS(CDS::new(
                 tag,
-                Some(k.dnskey.algorithm()),
+                Some(k.dnskey.public_key().algorithm()),
                 DigestType::SHA256,
                 digest.as_ref().to_vec(),
             ))),
@@ -158,7 +158,7 @@ pub(crate) fn sign_zone(
             config.dnskey_ttl,
             RData::DNSSEC(DNSSECRData::CDNSKEY(CDNSKEY::with_flags(
                 k.dnskey.flags(),
-                Some(k.dnskey.algorithm()),
+                Some(k.dnskey.public_key().algorithm()),
                 k.dnskey.public_key().public_bytes().to_vec(),
             ))),
         ));
@@ -351,7 +351,7 @@ fn rrsig(
     let ttl = records.first().map_or(0, |r| r.ttl);
     let input = SigInput {
         type_covered: rtype,
-        algorithm: key.dnskey.algorithm(),
+        algorithm: key.dnskey.public_key().algorithm(),
         num_labels: name.num_labels(),
         original_ttl: ttl,
         sig_expiration: SerialNumber::new(u32::try_from(expiration).unwrap_or(u32::MAX)),

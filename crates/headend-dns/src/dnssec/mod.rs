@@ -1,0 +1,412 @@
+//! DNSSEC that runs itself: keys generated on first use and kept in the
+//! state directory ([`keys`]), the serving copy of each zone signed on every
+//! change and re-signed before its signatures expire ([`sign`]), RFC 6781
+//! rollovers driven by the key timeline, and proofs in DO=1 answers
+//! ([`proof`]).
+//!
+//! [`Signer`] holds the per-zone signing state; its decisions (`due`) are
+//! pure functions of that state and the time given, so tests move the clock.
+
+pub mod keys;
+mod proof;
+pub mod sign;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use hickory_proto::dnssec::DigestType;
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::LowerName;
+
+pub use sign::Denial;
+
+use crate::config::DnssecConfig;
+use crate::xfr::journal::serial_lt;
+use crate::zone::Zone;
+use crate::{DnsConfig, DnsError};
+use keys::KeyStore;
+use sign::Signature;
+
+/// Adds RRSIGs and denial proofs to a DO=1 response from a signed zone.
+pub(crate) fn add_proofs(zone: &Zone, denial: &Denial, query: &Query, response: &mut Message) {
+    proof::add(zone, denial, query, response);
+}
+
+/// Unix seconds now.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The signing state of one zone.
+struct ZoneSigning {
+    origin: String,
+    config: DnssecConfig,
+    keys: KeyStore,
+    keys_mtime: Option<std::time::SystemTime>,
+    /// The unsigned zone last signed (serial, record count) and the result.
+    unsigned: Option<(u32, usize)>,
+    signed: Option<Arc<Zone>>,
+    serial: Option<u32>,
+    signature: Option<Signature>,
+    epoch: Vec<(u16, bool, bool, bool)>,
+}
+
+/// Per-zone DNSSEC signing for the DNS service.
+pub(crate) struct Signer {
+    state_dir: PathBuf,
+    configs: HashMap<LowerName, (String, DnssecConfig)>,
+    zones: Mutex<HashMap<LowerName, ZoneSigning>>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("zones", &self.configs.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn keys_file(state_dir: &Path, origin: &str) -> PathBuf {
+    keys::zone_dir(state_dir, origin).join("keys.json")
+}
+
+fn mtime(file: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(file).and_then(|m| m.modified()).ok()
+}
+
+impl Signer {
+    /// The signer for every zone with `dnssec` configured.
+    pub(crate) fn new(config: &DnsConfig, state_dir: &Path) -> Result<Self, DnsError> {
+        let mut configs = HashMap::new();
+        for zc in &config.zones {
+            if let Some(d) = &zc.dnssec {
+                validate(&zc.origin, d)?;
+                let origin = crate::parse_origin(&zc.origin)?;
+                configs.insert(LowerName::new(&origin), (zc.origin.clone(), d.clone()));
+            }
+        }
+        Ok(Self {
+            state_dir: state_dir.to_owned(),
+            configs,
+            zones: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn zones(&self) -> std::sync::MutexGuard<'_, HashMap<LowerName, ZoneSigning>> {
+        self.zones
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Signs a freshly loaded zone when DNSSEC is configured for it; returns
+    /// it unchanged otherwise. The signed serial is the file's, or one above
+    /// the last signed serial when the file's is not newer.
+    pub(crate) fn prepare(&self, unsigned: Zone, now: i64) -> Result<Zone, DnsError> {
+        let Some((origin, config)) = self.configs.get(unsigned.lower_origin()).cloned() else {
+            return Ok(unsigned);
+        };
+        let mut zones = self.zones();
+        let entry = match zones.remove(unsigned.lower_origin()) {
+            Some(e) => e,
+            None => {
+                let file = keys_file(&self.state_dir, &origin);
+                let keys = KeyStore::load(&self.state_dir, &origin, &config, now)?;
+                ZoneSigning {
+                    serial: read_serial(&self.state_dir, &origin),
+                    origin: origin.clone(),
+                    config,
+                    keys,
+                    keys_mtime: mtime(&file),
+                    unsigned: None,
+                    signed: None,
+                    signature: None,
+                    epoch: Vec::new(),
+                }
+            }
+        };
+        let key = unsigned.lower_origin().clone();
+        let same = entry.unsigned == Some((unsigned.serial(), unsigned.record_count()));
+        if same
+            && let Some(signed) = &entry.signed
+            && !needs_resign(&entry, now)
+        {
+            let out = Zone::clone(signed);
+            zones.insert(key, entry);
+            return Ok(out);
+        }
+        let result = sign_entry(&self.state_dir, entry, &unsigned, now);
+        match result {
+            Ok((entry, zone)) => {
+                zones.insert(key, entry);
+                Ok(zone)
+            }
+            Err((entry, e)) => {
+                zones.insert(key, entry);
+                Err(e)
+            }
+        }
+    }
+
+    /// Zones whose signatures must be refreshed or whose keys changed state
+    /// (a rollover step, or `headend dnssec rollover` wrote new keys) at `now`.
+    pub(crate) fn due(&self, now: i64) -> Vec<LowerName> {
+        let mut zones = self.zones();
+        let mut out = Vec::new();
+        for (origin, entry) in zones.iter_mut() {
+            let file = keys_file(&self.state_dir, &entry.origin);
+            let m = mtime(&file);
+            if m != entry.keys_mtime {
+                match KeyStore::load(&self.state_dir, &entry.origin, &entry.config, now) {
+                    Ok(k) => {
+                        tracing::info!(zone = %entry.origin, "DNSSEC key state changed on disk; reloaded");
+                        entry.keys = k;
+                        entry.keys_mtime = m;
+                    }
+                    Err(e) => tracing::error!(zone = %entry.origin, "{e}"),
+                }
+            }
+            if needs_resign(entry, now) {
+                out.push(origin.clone());
+            }
+        }
+        out
+    }
+
+    /// Re-signs the zone last signed for `origin` (same data, new signatures
+    /// and serial). `None` when the zone is not signed here.
+    pub(crate) fn resign(&self, origin: &LowerName, now: i64) -> Option<Result<Zone, DnsError>> {
+        let mut zones = self.zones();
+        let entry = zones.remove(origin)?;
+        let Some(signed) = entry.signed.clone() else {
+            zones.insert(origin.clone(), entry);
+            return None;
+        };
+        let unsigned = strip(&signed);
+        let result = match sign_entry(&self.state_dir, entry, &unsigned, now) {
+            Ok((entry, zone)) => {
+                zones.insert(origin.clone(), entry);
+                Ok(zone)
+            }
+            Err((entry, e)) => {
+                zones.insert(origin.clone(), entry);
+                Err(e)
+            }
+        };
+        Some(result)
+    }
+
+    /// The earliest moment any zone needs attention (for the scheduler's sleep).
+    pub(crate) fn next_wakeup(&self, now: i64) -> Option<i64> {
+        let zones = self.zones();
+        zones
+            .values()
+            .filter_map(|e| {
+                let refresh = e
+                    .signature
+                    .map(|s| s.signed_at + i64::from(e.config.refresh_days) * 86_400);
+                [refresh, e.keys.next_event(now)].into_iter().flatten().min()
+            })
+            .min()
+    }
+}
+
+/// RFC 6781 §4.4.1: refresh signatures well before they expire; and re-sign
+/// whenever a key changes state.
+fn needs_resign(entry: &ZoneSigning, now: i64) -> bool {
+    let Some(sig) = entry.signature else {
+        return true;
+    };
+    let refresh_at = sig.signed_at + i64::from(entry.config.refresh_days) * 86_400;
+    now >= refresh_at || now >= sig.expires - 3600 || entry.keys.epoch(now) != entry.epoch
+}
+
+/// The unsigned data of a signed zone (for re-signing it).
+fn strip(signed: &Zone) -> Zone {
+    use crate::zonefile::{ParsedZone, SourceRecord};
+    let records = signed
+        .nodes()
+        .flat_map(|(_, n)| n.rrsets())
+        .filter(|s| {
+            !matches!(
+                s.rtype,
+                hickory_proto::rr::RecordType::RRSIG
+                    | hickory_proto::rr::RecordType::NSEC
+                    | hickory_proto::rr::RecordType::NSEC3
+                    | hickory_proto::rr::RecordType::NSEC3PARAM
+                    | hickory_proto::rr::RecordType::DNSKEY
+                    | hickory_proto::rr::RecordType::CDS
+                    | hickory_proto::rr::RecordType::CDNSKEY
+            )
+        })
+        .flat_map(|s| &s.records)
+        .map(|r| SourceRecord {
+            record: r.clone(),
+            file: signed.file().clone(),
+            line: 0,
+        })
+        .collect();
+    let parsed = ParsedZone {
+        origin: signed.origin().clone(),
+        file: signed.file().clone(),
+        records,
+    };
+    Zone::build(&parsed).unwrap_or_else(|| signed.clone())
+}
+
+type Signed = Result<(ZoneSigning, Zone), (ZoneSigning, DnsError)>;
+
+fn sign_entry(state_dir: &Path, mut entry: ZoneSigning, unsigned: &Zone, now: i64) -> Signed {
+    if entry.keys.forget_removed(now)
+        && let Err(e) = entry.keys.save()
+    {
+        tracing::warn!(zone = %entry.origin, "{e}");
+    }
+    let file_serial = unsigned.serial();
+    let serial = match entry.serial {
+        Some(last) if !serial_lt(last, file_serial) => last.wrapping_add(1),
+        _ => file_serial,
+    };
+    match sign::sign_zone(unsigned, &entry.keys, &entry.config, serial, now) {
+        Ok((zone, denial, signature)) => {
+            let zone = zone.with_dnssec(denial);
+            entry.unsigned = Some((file_serial, unsigned.record_count()));
+            entry.signed = Some(Arc::new(zone.clone()));
+            entry.serial = Some(serial);
+            entry.signature = Some(signature);
+            entry.epoch = entry.keys.epoch(now);
+            write_serial(state_dir, &entry.origin, serial);
+            tracing::info!(zone = %entry.origin, serial, expires = signature.expires, "zone signed");
+            Ok((entry, zone))
+        }
+        Err(e) => Err((entry, e)),
+    }
+}
+
+fn serial_path(state_dir: &Path, origin: &str) -> PathBuf {
+    keys::zone_dir(state_dir, origin).join("serial")
+}
+
+fn read_serial(state_dir: &Path, origin: &str) -> Option<u32> {
+    std::fs::read_to_string(serial_path(state_dir, origin))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn write_serial(state_dir: &Path, origin: &str, serial: u32) {
+    let path = serial_path(state_dir, origin);
+    if let Err(e) = std::fs::write(&path, format!("{serial}\n")) {
+        tracing::warn!(zone = origin, "{}: cannot record the signed serial: {e}", path.display());
+    }
+}
+
+fn validate(origin: &str, d: &DnssecConfig) -> Result<(), DnsError> {
+    let bad = |reason: String| DnsError::Signing {
+        zone: origin.to_owned(),
+        reason,
+    };
+    if d.refresh_days == 0 || d.refresh_days >= d.signature_validity_days {
+        return Err(bad(format!(
+            "refresh_days ({}) must be at least 1 and below signature_validity_days ({})",
+            d.refresh_days, d.signature_validity_days
+        )));
+    }
+    if hex::decode(&d.nsec3_salt).is_err() {
+        return Err(bad(format!("nsec3_salt {:?} is not hex", d.nsec3_salt)));
+    }
+    // RFC 9276 §3.1: "MUST NOT" use more than 0 iterations is not required,
+    // but validators treat high counts as insecure (RFC 9276 §3.2).
+    if d.nsec3_iterations > 100 {
+        return Err(bad(format!(
+            "nsec3_iterations {} is above 100: validators treat the zone as insecure (RFC 9276 §3.2); use 0",
+            d.nsec3_iterations
+        )));
+    }
+    Ok(())
+}
+
+fn zone_config<'c>(config: &'c DnsConfig, zone: &str) -> Result<(&'c crate::ZoneConfig, &'c DnssecConfig), DnsError> {
+    let wanted = LowerName::new(&crate::parse_origin(zone)?);
+    config
+        .zones
+        .iter()
+        .find(|zc| crate::parse_origin(&zc.origin).is_ok_and(|o| LowerName::new(&o) == wanted))
+        .and_then(|zc| zc.dnssec.as_ref().map(|d| (zc, d)))
+        .ok_or_else(|| DnsError::UnknownZone {
+            zone: format!("{zone} (not a zone with dnssec configured)"),
+        })
+}
+
+/// `headend dnssec ds ZONE`: the DS records the parent should publish, one
+/// line each in zone-file syntax (generating the keys if there are none yet).
+pub fn ds_records(config: &DnsConfig, state_dir: &Path, zone: &str) -> Result<Vec<String>, DnsError> {
+    let (zc, d) = zone_config(config, zone)?;
+    let now = unix_now();
+    let store = KeyStore::load(state_dir, &zc.origin, d, now)?;
+    let origin = crate::parse_origin(&zc.origin)?;
+    let mut out = Vec::new();
+    // Every KSK whose DS is current or announced (during a rollover both).
+    for k in store.loaded.iter().filter(|k| {
+        matches!(k.record.role, keys::Role::Ksk | keys::Role::Csk) && k.record.published(now)
+    }) {
+        let digest = k
+            .dnskey
+            .to_digest(&origin, DigestType::SHA256)
+            .map_err(|e| DnsError::Signing {
+                zone: zc.origin.clone(),
+                reason: e.to_string(),
+            })?;
+        out.push(format!(
+            "{origin} {} IN DS {} {} 2 {}",
+            d.dnskey_ttl,
+            k.record.tag,
+            k.record.algorithm,
+            hex::encode_upper(digest.as_ref())
+        ));
+    }
+    Ok(out)
+}
+
+/// `headend dnssec rollover ZONE --zsk|--ksk`: starts a rollover whose steps
+/// the running server's scheduler carries out. Returns a summary for the operator.
+pub fn rollover(config: &DnsConfig, state_dir: &Path, zone: &str, ksk: bool) -> Result<String, DnsError> {
+    let (zc, d) = zone_config(config, zone)?;
+    let now = unix_now();
+    let mut store = KeyStore::load(state_dir, &zc.origin, d, now)?;
+    if ksk {
+        let tag = store.rollover_ksk(d, now)?;
+        let k = store.state.keys.iter().find(|k| k.tag == tag);
+        Ok(format!(
+            "KSK rollover (double-KSK, RFC 6781 §4.1.2) started for {}: new KSK {tag} published and signing the DNSKEY RRset now; CDS/CDNSKEY switch to it at {} (put its DS at the parent then: `headend dnssec ds {}`); the old KSK is removed at {}",
+            zc.origin,
+            k.and_then(|k| k.ds_publish).unwrap_or(now),
+            zc.origin,
+            store.state.keys.iter().filter(|k| k.tag != tag).filter_map(|k| k.remove).max().unwrap_or(now)
+        ))
+    } else {
+        let max_ttl = crate::load_zone(zc)
+            .map(|l| {
+                l.zone
+                    .nodes()
+                    .flat_map(|(_, n)| n.rrsets())
+                    .map(crate::zone::RRset::ttl)
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(86_400);
+        let tag = store.rollover_zsk(d, max_ttl, now)?;
+        let k = store.state.keys.iter().find(|k| k.tag == tag);
+        Ok(format!(
+            "ZSK rollover (pre-publish, RFC 6781 §4.1.1.1) started for {}: new ZSK {tag} published now, signing from {}; the old ZSK is removed at {}",
+            zc.origin,
+            k.map_or(now, |k| k.active),
+            store.state.keys.iter().filter(|k| k.tag != tag).filter_map(|k| k.remove).max().unwrap_or(now)
+        ))
+    }
+}

@@ -1,0 +1,287 @@
+//! Signing, key timelines and proofs, with the clock passed in.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hickory_proto::dnssec::Verifier as _;
+use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData};
+use hickory_proto::op::{Edns, Message, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
+
+use super::keys::KeyStore;
+use super::sign::{base32hex, sign_zone};
+use super::*;
+use crate::answer::{Catalog, Transport};
+use crate::config::{Denial as DenialKind, DnssecAlgorithm, KeyScheme};
+use crate::zonefile::parse_zone_str;
+
+const T0: i64 = 1_800_000_000;
+
+fn unsigned() -> Zone {
+    let text = "$ORIGIN s.test.\n$TTL 300\n@ SOA ns1 hm 10 7200 3600 1209600 60\n@ NS ns1\nns1 A 192.0.2.1\n\
+                www A 192.0.2.10\n*.wild TXT \"w\"\na.b.c A 192.0.2.11\nsub NS ns.sub\nns.sub A 192.0.2.53\n\
+                sec NS ns.sec\nsec DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\n";
+    let parsed =
+        parse_zone_str(text, Path::new("s.zone"), &Name::from_ascii("s.test.").unwrap()).unwrap();
+    Zone::build(&parsed).unwrap()
+}
+
+fn config(denial: DenialKind, alg: DnssecAlgorithm, scheme: KeyScheme) -> DnssecConfig {
+    DnssecConfig {
+        algorithm: alg,
+        denial,
+        nsec3_iterations: 0,
+        nsec3_salt: String::new(),
+        keys: scheme,
+        signature_validity_days: 14,
+        refresh_days: 7,
+        dnskey_ttl: 3600,
+        propagation_delay_secs: 300,
+        parent_ds_ttl: 86400,
+    }
+}
+
+fn dnskeys(zone: &Zone) -> Vec<DNSKEY> {
+    zone.node(zone.lower_origin())
+        .and_then(|n| n.rrset(RecordType::DNSKEY))
+        .map(|s| {
+            s.records
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::DNSSEC(DNSSECRData::DNSKEY(k)) => Some(k.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Verifies every RRSIG in the zone against its RRset and the zone's DNSKEYs;
+/// returns how many RRsets were signed.
+fn verify_all(zone: &Zone) -> usize {
+    let keys = dnskeys(zone);
+    let mut verified = 0;
+    for (_, node) in zone.nodes() {
+        let Some(sigs) = node.rrset(RecordType::RRSIG) else {
+            continue;
+        };
+        for sig in &sigs.records {
+            let RData::DNSSEC(DNSSECRData::RRSIG(rrsig)) = &sig.data else {
+                panic!("not an RRSIG");
+            };
+            let covered = rrsig.input().type_covered;
+            let set = node.rrset(covered).expect("signed RRset exists");
+            let key = keys
+                .iter()
+                .find(|k| k.calculate_key_tag().unwrap() == rrsig.input().key_tag)
+                .expect("signing key published");
+            key.verify_rrsig(&sig.name, DNSClass::IN, rrsig, set.records.iter())
+                .unwrap_or_else(|e| panic!("{} {covered}: {e}", sig.name));
+            verified += 1;
+        }
+    }
+    verified
+}
+
+#[test]
+fn keys_are_generated_once_with_private_files_0600() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(DenialKind::Nsec, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
+    let a = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
+    assert_eq!(a.state.keys.len(), 2);
+    for k in &a.state.keys {
+        let f = keys::zone_dir(dir.path(), "s.test").join(&k.file);
+        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let b = KeyStore::load(dir.path(), "s.test", &c, T0 + 10).unwrap();
+    assert_eq!(a.state, b.state, "the second start reuses the keys");
+}
+
+#[test]
+fn nsec_signed_zone_verifies_and_skips_glue_and_delegation_ns() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(DenialKind::Nsec, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
+    let keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
+    let (zone, denial, sig) = sign_zone(&unsigned(), &keys, &c, 11, T0).unwrap();
+    assert_eq!(zone.serial(), 11);
+    assert_eq!(sig.expires, T0 + 14 * 86_400);
+    assert!(verify_all(&zone) > 10);
+    let node = |n: &str| zone.node(&LowerName::new(&Name::from_ascii(n).unwrap())).unwrap();
+    // Glue and the NS at a cut are not signed; DS and NSEC at a cut are.
+    assert!(node("ns.sub.s.test.").rrset(RecordType::RRSIG).is_none());
+    let cut_sigs: Vec<RecordType> = node("sec.s.test.")
+        .rrset(RecordType::RRSIG)
+        .unwrap()
+        .records
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::DNSSEC(DNSSECRData::RRSIG(s)) => Some(s.input().type_covered),
+            _ => None,
+        })
+        .collect();
+    assert!(cut_sigs.contains(&RecordType::DS) && !cut_sigs.contains(&RecordType::NS));
+    // The chain is closed and skips glue.
+    let Denial::Nsec(names) = denial else { panic!() };
+    assert!(!names.iter().any(|n| n.to_string() == "ns.sub.s.test."));
+    assert!(names.windows(2).all(|w| w[0] < w[1]), "canonical order");
+}
+
+#[test]
+fn ed25519_csk_nsec3_zone_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(DenialKind::Nsec3, DnssecAlgorithm::Ed25519, KeyScheme::Csk);
+    let keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
+    assert_eq!(keys.state.keys.len(), 1);
+    let (zone, denial, _) = sign_zone(&unsigned(), &keys, &c, 11, T0).unwrap();
+    assert!(verify_all(&zone) > 10);
+    let Denial::Nsec3 { hashes, .. } = denial else { panic!() };
+    // Names, plus the empty non-terminals b.c and c.
+    assert!(hashes.len() >= 9, "{}", hashes.len());
+    assert!(zone.node(zone.lower_origin()).unwrap().rrset(RecordType::NSEC3PARAM).is_some());
+}
+
+#[test]
+fn base32hex_matches_rfc4648_vectors() {
+    assert_eq!(base32hex(b"f"), "co");
+    assert_eq!(base32hex(b"foobar"), "cpnmuoj1e8");
+}
+
+#[test]
+fn resigning_happens_at_the_refresh_point_before_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dc = crate::DnsConfig::default();
+    dc.zones.push(crate::ZoneConfig {
+        origin: "s.test".to_owned(),
+        file: "s.zone".into(),
+        dnssec: Some(config(DenialKind::Nsec, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk)),
+        ..crate::ZoneConfig::default()
+    });
+    let signer = Signer::new(&dc, dir.path()).unwrap();
+    let first = signer.prepare(unsigned(), T0).unwrap();
+    let origin = first.lower_origin().clone();
+    assert!(signer.due(T0 + 86_400).is_empty());
+    assert!(signer.due(T0 + 7 * 86_400 - 1).is_empty());
+    // Seven days on (the clock moved, nothing else): due, long before the 14-day expiry.
+    let later = T0 + 7 * 86_400;
+    assert_eq!(signer.due(later), vec![origin.clone()]);
+    let second = signer.resign(&origin, later).unwrap().unwrap();
+    assert_eq!(second.serial(), first.serial() + 1, "a re-sign is a new version");
+    let expirations = |z: &Zone| -> Vec<u32> {
+        z.nodes()
+            .filter_map(|(_, n)| n.rrset(RecordType::RRSIG))
+            .flat_map(|s| &s.records)
+            .filter_map(|r| match &r.data {
+                RData::DNSSEC(DNSSECRData::RRSIG(s)) => Some(s.input().sig_expiration.get()),
+                _ => None,
+            })
+            .collect()
+    };
+    let min_new = expirations(&second).into_iter().min().unwrap();
+    assert_eq!(i64::from(min_new), later + 14 * 86_400);
+    assert!(i64::from(min_new) > T0 + 14 * 86_400);
+    assert!(signer.due(later + 60).is_empty());
+    // The same unsigned zone loaded again is not re-signed (same serial).
+    assert_eq!(signer.prepare(unsigned(), later + 120).unwrap().serial(), second.serial());
+}
+
+#[test]
+fn zsk_rollover_pre_publishes_switches_then_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(DenialKind::Nsec, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
+    let mut keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
+    let old = keys.zone_signer(T0).unwrap().record.tag;
+    let new = keys.rollover_zsk(&c, 300, T0 + 100).unwrap();
+    // Published at once, not signing yet.
+    let at = T0 + 101;
+    assert!(keys.published(at).any(|k| k.record.tag == new));
+    assert_eq!(keys.zone_signer(at).unwrap().record.tag, old);
+    // After DNSKEY TTL + propagation: the new key signs, the old is still published.
+    let switch = T0 + 100 + 3600 + 300;
+    assert_eq!(keys.zone_signer(switch).unwrap().record.tag, new);
+    assert!(keys.published(switch).any(|k| k.record.tag == old));
+    // After the zone's max TTL + propagation: the old key is gone.
+    let gone = switch + 300 + 300;
+    assert!(!keys.published(gone).any(|k| k.record.tag == old));
+    assert_ne!(keys.epoch(at), keys.epoch(switch));
+    assert_eq!(keys.next_event(at), Some(switch));
+    // The rollover survives a restart.
+    let reloaded = KeyStore::load(dir.path(), "s.test", &c, at).unwrap();
+    assert_eq!(reloaded.state, keys.state);
+}
+
+#[test]
+fn ksk_rollover_double_signs_and_moves_the_cds() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(DenialKind::Nsec, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
+    let mut keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
+    let old = keys.key_signers(T0)[0].record.tag;
+    let new = keys.rollover_ksk(&c, T0).unwrap();
+    assert_eq!(keys.key_signers(T0 + 1).len(), 2, "both KSKs sign the DNSKEY RRset");
+    let cds = |t| keys.ds_keys(t).map(|k| k.record.tag).collect::<Vec<_>>();
+    assert_eq!(cds(T0 + 1), vec![old]);
+    assert_eq!(cds(T0 + 3600 + 300), vec![new]);
+    let gone = T0 + 3600 + 300 + 86400 + 300;
+    assert_eq!(keys.key_signers(gone).len(), 1);
+    let (zone, _, _) = sign_zone(&unsigned(), &keys, &c, 12, T0 + 1).unwrap();
+    verify_all(&zone);
+}
+
+fn ask(catalog: &Catalog, name: &str, rtype: RecordType) -> Message {
+    let mut m = Message::query();
+    m.metadata.id = 7;
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    let mut edns = Edns::new();
+    edns.set_dnssec_ok(true);
+    edns.set_max_payload(4096);
+    m.edns = Some(edns);
+    Message::from_vec(&catalog.respond(&m.to_vec().unwrap(), Transport::Tcp).unwrap()).unwrap()
+}
+
+fn types(records: &[Record]) -> Vec<RecordType> {
+    records.iter().map(Record::record_type).collect()
+}
+
+#[test]
+fn do_answers_carry_signatures_and_denial_proofs() {
+    for denial in [DenialKind::Nsec, DenialKind::Nsec3] {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(denial, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
+        let keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
+        let (zone, d, _) = sign_zone(&unsigned(), &keys, &c, 11, T0).unwrap();
+        let mut catalog = Catalog::new(1232);
+        catalog.insert(Arc::new(zone.with_dnssec(d)));
+        let proof = if denial == DenialKind::Nsec { RecordType::NSEC } else { RecordType::NSEC3 };
+        // Positive.
+        let r = ask(&catalog, "www.s.test.", RecordType::A);
+        assert_eq!(types(&r.answers), vec![RecordType::A, RecordType::RRSIG]);
+        // NXDOMAIN: SOA + RRSIG + proofs.
+        let r = ask(&catalog, "nope.s.test.", RecordType::A);
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+        let t = types(&r.authorities);
+        assert!(t.contains(&RecordType::SOA) && t.contains(&proof) && t.contains(&RecordType::RRSIG), "{t:?}");
+        // NODATA.
+        let r = ask(&catalog, "www.s.test.", RecordType::AAAA);
+        assert!(r.answers.is_empty());
+        assert!(types(&r.authorities).contains(&proof));
+        // Empty non-terminal NODATA.
+        let r = ask(&catalog, "b.c.s.test.", RecordType::A);
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert!(types(&r.authorities).contains(&proof));
+        // Wildcard: signed answer plus proof the name itself does not exist.
+        let r = ask(&catalog, "x.wild.s.test.", RecordType::TXT);
+        assert_eq!(types(&r.answers), vec![RecordType::TXT, RecordType::RRSIG]);
+        assert!(types(&r.authorities).contains(&proof), "{:?}", types(&r.authorities));
+        // Insecure delegation: proof of no DS; secure one: DS + RRSIG.
+        let r = ask(&catalog, "host.sub.s.test.", RecordType::A);
+        assert!(types(&r.authorities).contains(&proof));
+        let r = ask(&catalog, "host.sec.s.test.", RecordType::A);
+        let t = types(&r.authorities);
+        assert!(t.contains(&RecordType::DS) && t.contains(&RecordType::RRSIG), "{t:?}");
+        // DO=0: nothing added.
+        let mut m = Message::query();
+        m.add_query(Query::query(Name::from_ascii("nope.s.test.").unwrap(), RecordType::A));
+        let r = Message::from_vec(&catalog.respond(&m.to_vec().unwrap(), Transport::Tcp).unwrap()).unwrap();
+        assert_eq!(types(&r.authorities), vec![RecordType::SOA]);
+    }
+}
