@@ -3,7 +3,8 @@
 # keep-alive connections (wrk), and login latency (p50/p99) with the Argon2id
 # parameters in force (headend's defaults, 46 MiB x 2 passes, unless
 # ARGON2_M (KiB) / ARGON2_T are set).
-# headend and wrk share this machine's cores.
+# headend is pinned to CPU 1 and wrk to CPU 0 (taskset), as the other
+# benchmarks do; PIN=0 lets both float over every core.
 #
 # Usage: bench/admin.sh      (DURATION=10 CONNS=64 THREADS=2 LOGIN_DURATION=10 to change)
 # Traffic goes to 127.0.0.1 only; every run stops by itself after its duration.
@@ -16,6 +17,15 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 ARGON2_M=${ARGON2_M:-47104}
 ARGON2_T=${ARGON2_T:-2}
+PIN=${PIN:-1}
+SERVER_CPU=${SERVER_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
+server_pin=()
+client_pin=()
+if [ "$PIN" = 1 ] && command -v taskset >/dev/null; then
+  server_pin=(taskset -c "$SERVER_CPU")
+  client_pin=(taskset -c "$CLIENT_CPU")
+fi
 
 if ! command -v wrk >/dev/null; then
   echo "installing wrk (Debian package)" >&2
@@ -60,7 +70,7 @@ login_per_minute = 1000000
 login_burst = 100000
 TOML
 
-"$HEADEND" serve --config "$work/headend.toml" 2>"$work/log" &
+"${server_pin[@]}" "$HEADEND" serve --config "$work/headend.toml" 2>"$work/log" &
 pid=$!
 for _ in $(seq 1 300); do
   grep -q "headend ready" "$work/log" && break
@@ -78,8 +88,9 @@ token=$(curl -sk -H 'content-type: application/json' -d "$body" "$base/api/v1/au
 [ "$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$base/api/v1/zones")" = 200 ] ||
   { echo "authenticated GET does not answer 200" >&2; exit 1; }
 
+echo "== server CPU: ${server_pin[*]:-any}, wrk CPU: ${client_pin[*]:-any}"
 echo "== authenticated GET /api/v1/zones: wrk -t$THREADS -c$CONNS -d${DURATION}s (TLS keep-alive)"
-wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -H "Authorization: Bearer $token" "$base/api/v1/zones" | tee "$work/get.txt"
+"${client_pin[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -H "Authorization: Bearer $token" "$base/api/v1/zones" | tee "$work/get.txt"
 non2xx=$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$work/get.txt" | grep -o '[0-9]*$' || echo 0)
 [ "${non2xx:-0}" = 0 ] || echo "WARNING: $non2xx non-2xx answers" >&2
 
@@ -89,9 +100,9 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '$body'
 LUA
 echo "== login (Argon2id m=${ARGON2_M} KiB t=${ARGON2_T} p=1): wrk -t1 -c1 -d${LOGIN_DURATION}s"
-wrk -t1 -c1 -d"${LOGIN_DURATION}s" --latency -s "$work/login.lua" "$base/api/v1/auth/login" | tee "$work/login.txt"
+"${client_pin[@]}" wrk -t1 -c1 -d"${LOGIN_DURATION}s" --latency -s "$work/login.lua" "$base/api/v1/auth/login" | tee "$work/login.txt"
 echo "== login, 4 concurrent clients (hashes are capped at 2 at a time)"
-wrk -t1 -c4 -d"${LOGIN_DURATION}s" --latency -s "$work/login.lua" "$base/api/v1/auth/login" | tee "$work/login4.txt"
+"${client_pin[@]}" wrk -t1 -c4 -d"${LOGIN_DURATION}s" --latency -s "$work/login.lua" "$base/api/v1/auth/login" | tee "$work/login4.txt"
 
 pct() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
 echo

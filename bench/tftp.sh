@@ -39,6 +39,8 @@ chmod 755 "$work"
 pids=()
 cleanup() {
   for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  sleep 0.5
+  if [ -n "${CGROOT:-}" ]; then rmdir "$CGROOT"/* "$CGROOT" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -120,35 +122,55 @@ ROWS=(
   "small files/s blk 1468|small|1468|1"
 )
 
+# Server CPU time in microseconds. Each server runs in its own cgroup (v1
+# cpuacct or v2), so the processes in.tftpd forks per transfer are counted;
+# without cgroups, /proc utime+stime of the server and its reaped children.
 HZ=$(getconf CLK_TCK)
-# CPU ticks of a server: its own (all threads) and its reaped children's
-# (in.tftpd forks a process per transfer).
-cpu_ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
+CGROOT=""
+if [ -d /sys/fs/cgroup/cpuacct ] && mkdir -p "/sys/fs/cgroup/cpuacct/tftpbench.$$" 2>/dev/null; then
+  CGROOT=/sys/fs/cgroup/cpuacct/tftpbench.$$
+elif [ -f /sys/fs/cgroup/cgroup.controllers ] && mkdir -p "/sys/fs/cgroup/tftpbench.$$" 2>/dev/null; then
+  CGROOT=/sys/fs/cgroup/tftpbench.$$
+fi
+cg_attach() { # server name
+  [ -n "$CGROOT" ] || return 0
+  mkdir -p "$CGROOT/$1" && echo "${SPID[$1]}" > "$CGROOT/$1/cgroup.procs"
+}
+cpu_us() { # server
+  if [ -n "$CGROOT" ] && [ -f "$CGROOT/$1/cpuacct.usage" ]; then
+    echo $(($(cat "$CGROOT/$1/cpuacct.usage") / 1000))
+  elif [ -n "$CGROOT" ] && [ -f "$CGROOT/$1/cpu.stat" ]; then
+    awk '/^usage_usec/ { print $2 }' "$CGROOT/$1/cpu.stat"
+  else
+    awk -v hz="$HZ" '{ printf "%d\n", ($14 + $15 + $16 + $17) * 1000000 / hz }' "/proc/${SPID[$1]}/stat"
+  fi
+}
+for s in "${SERVERS[@]}"; do cg_attach "$s"; done
 
 declare -A RES EFF
 run_one() { # server kind blksize window -> prints "value/p99/efficiency" or "fail"
   local s=$1 kind=$2 blk=$3 win=$4 out t0 t1 eff
-  t0=$(cpu_ticks "${SPID[$s]}")
+  t0=$(cpu_us "$s")
   if [ "$kind" = big ]; then
     out=$(timeout 120 taskset -c "$CLIENT_CPU" "$CLIENT" big "127.0.0.1:${PORT[$s]}" big.bin "$root/big.bin" "$blk" "$win" || true)
   else
     out=$(timeout 120 taskset -c "$CLIENT_CPU" "$CLIENT" small "127.0.0.1:${PORT[$s]}" cfg/ "$root/cfg" "$SMALL_COUNT" "$PARALLEL" "$blk" || true)
   fi
-  sleep 0.2  # let in.tftpd reap its children
-  t1=$(cpu_ticks "${SPID[$s]}")
-  local ticks=$((t1 - t0)); [ "$ticks" -lt 1 ] && ticks=1
+  sleep 0.2  # let in.tftpd's per-transfer processes finish
+  t1=$(cpu_us "$s")
+  local us=$((t1 - t0)); [ "$us" -lt 1 ] && us=1
   if [ "$kind" = big ]; then
     local mbps
     mbps=$(sed -n 's/.*mbps=\([0-9.]*\).*/\1/p' <<< "$out")
     [ -z "$mbps" ] && { echo fail; return; }
-    eff=$(awk -v t="$ticks" -v hz="$HZ" 'BEGIN { printf "%.0f", 67.108864 / (t / hz) }')
+    eff=$(awk -v us="$us" 'BEGIN { printf "%.0f", 67.108864 / (us / 1e6) }')
     echo "$mbps/-/$eff"
   else
     local rate p99
     rate=$(sed -n 's/.*files_per_sec=\([0-9.]*\).*/\1/p' <<< "$out")
     p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<< "$out")
     [ -z "$rate" ] && { echo fail; return; }
-    eff=$(awk -v t="$ticks" -v hz="$HZ" -v n="$SMALL_COUNT" 'BEGIN { printf "%.0f", n / (t / hz) }')
+    eff=$(awk -v us="$us" -v n="$SMALL_COUNT" 'BEGIN { printf "%.0f", n / (us / 1e6) }')
     echo "$rate/$p99/$eff"
   fi
 }
@@ -207,7 +229,7 @@ for row in "${ROWS[@]}"; do
   echo "$line ${ratio}x |"
 done
 
-printf '\nServer CPU efficiency (MB per server CPU-second, or files per server CPU-second; utime+stime\nof the server and its reaped children over each run, 10 ms ticks):\n\n'
+printf '\nServer CPU efficiency (MB per server CPU-second, or files per server CPU-second, from the\nserver'"'"'s cgroup CPU usage over each run; higher is better):\n\n'
 printf '| row | headend | tftpd-hpa | atftpd | dnsmasq | headend / best anchor |\n|---|---:|---:|---:|---:|---:|\n'
 for row in "${ROWS[@]}"; do
   IFS='|' read -r name kind blk win <<< "$row"

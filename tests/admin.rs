@@ -37,7 +37,10 @@ fn send(
     token: Option<&str>,
     body: Option<Value>,
 ) -> reqwest::blocking::Response {
-    let mut r = c.request(Method::from_bytes(method.as_bytes()).expect("method"), s.url(path));
+    let mut r = c.request(
+        Method::from_bytes(method.as_bytes()).expect("method"),
+        s.url(path),
+    );
     if let Some(t) = token {
         r = r.bearer_auth(t);
     }
@@ -55,18 +58,38 @@ fn protected_routes() -> Vec<(&'static str, String, Option<Value>)> {
         ("GET", "/api/v1/zones".into(), None),
         ("GET", "/api/v1/zones/e2e.test".into(), None),
         ("POST", "/api/v1/zones/e2e.test/reload".into(), None),
-        ("PUT", "/api/v1/zones/e2e.test/records/x/A".into(), Some(json!({"rdata": ["192.0.2.9"]}))),
+        (
+            "PUT",
+            "/api/v1/zones/e2e.test/records/x/A".into(),
+            Some(json!({"rdata": ["192.0.2.9"]})),
+        ),
         ("DELETE", "/api/v1/zones/e2e.test/records/x/A".into(), None),
         ("GET", "/api/v1/leases".into(), None),
         ("POST", "/api/v1/leases/10.0.0.5/release".into(), None),
         ("GET", "/api/v1/reservations".into(), None),
-        ("POST", "/api/v1/reservations".into(), Some(json!({"subnet": "lan", "hwaddr": "aa:bb:cc:dd:ee:01", "address": "10.0.0.50"}))),
-        ("DELETE", "/api/v1/reservations/lan/aa:bb:cc:dd:ee:01".into(), None),
+        (
+            "POST",
+            "/api/v1/reservations".into(),
+            Some(json!({"subnet": "lan", "hwaddr": "aa:bb:cc:dd:ee:01", "address": "10.0.0.50"})),
+        ),
+        (
+            "DELETE",
+            "/api/v1/reservations/lan/aa:bb:cc:dd:ee:01".into(),
+            None,
+        ),
         ("GET", "/api/v1/sessions".into(), None),
         ("DELETE", "/api/v1/sessions/abc".into(), None),
         ("GET", "/api/v1/users".into(), None),
-        ("POST", "/api/v1/users".into(), Some(json!({"username": "x", "password": "12345678", "role": "viewer"}))),
-        ("PUT", "/api/v1/users/x/password".into(), Some(json!({"password": "12345678"}))),
+        (
+            "POST",
+            "/api/v1/users".into(),
+            Some(json!({"username": "x", "password": "12345678", "role": "viewer"})),
+        ),
+        (
+            "PUT",
+            "/api/v1/users/x/password".into(),
+            Some(json!({"password": "12345678"})),
+        ),
         ("POST", "/api/v1/users/x/disable".into(), None),
         ("POST", "/api/v1/users/x/enable".into(), None),
         ("POST", "/api/v1/users/x/unlock".into(), None),
@@ -87,13 +110,26 @@ fn every_protected_route_without_a_token_is_401_and_public_routes_answer() {
     // The same with curl, for a read and a write.
     let (status, _, _) = curl(&[&s.url("/api/v1/zones")]);
     assert_eq!(status, 401);
-    let (status, _, _) = curl(&["-X", "PUT", "-H", "content-type: application/json", "-d", r#"{"rdata":["192.0.2.1"]}"#, &s.url("/api/v1/zones/e2e.test/records/x/A")]);
+    let (status, _, _) = curl(&[
+        "-X",
+        "PUT",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        r#"{"rdata":["192.0.2.1"]}"#,
+        &s.url("/api/v1/zones/e2e.test/records/x/A"),
+    ]);
     assert_eq!(status, 401);
     // Public routes answer without a token.
     for path in ["/health", "/.well-known/jwks.json", "/api/v1/openapi.json"] {
         assert_eq!(s.get_status(&c, path, None), 200, "{path}");
     }
-    let jwks: Value = c.get(s.url("/.well-known/jwks.json")).send().unwrap().json().unwrap();
+    let jwks: Value = c
+        .get(s.url("/.well-known/jwks.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
     assert_eq!(jwks["keys"][0]["kty"], "OKP");
 }
@@ -111,20 +147,51 @@ fn forged_expired_and_misaddressed_tokens_are_refused() {
     let login = s.login(&c, "alice", PW);
     let good = login["access_token"].as_str().unwrap().to_owned();
     assert_eq!(s.get_status(&c, "/api/v1/me", Some(&good)), 200);
-    let real: Claims = jsonwebtoken::dangerous::insecure_decode::<Claims>(&good).unwrap().claims;
+    let real: Claims = jsonwebtoken::dangerous::insecure_decode::<Claims>(&good)
+        .unwrap()
+        .claims;
     let keys = signing_keys(&s);
 
     // A token we sign ourselves with the server's key and correct claims passes
     // (so the refusals below are about the one thing each changes).
     let mut ok = real.clone();
     ok.jti = "test-control".into();
-    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&keys.sign(&ok).unwrap())), 200);
+    assert_eq!(
+        s.get_status(&c, "/api/v1/me", Some(&keys.sign(&ok).unwrap())),
+        200
+    );
 
     let variants: Vec<(&str, Claims)> = vec![
-        ("expired", Claims { iat: now() - 3600, nbf: now() - 3600, exp: now() - 1800, ..real.clone() }),
-        ("not yet valid", Claims { nbf: now() + 3600, ..real.clone() }),
-        ("wrong aud", Claims { aud: "someone-else".into(), ..real.clone() }),
-        ("wrong iss", Claims { iss: "evil".into(), ..real.clone() }),
+        (
+            "expired",
+            Claims {
+                iat: now() - 3600,
+                nbf: now() - 3600,
+                exp: now() - 1800,
+                ..real.clone()
+            },
+        ),
+        (
+            "not yet valid",
+            Claims {
+                nbf: now() + 3600,
+                ..real.clone()
+            },
+        ),
+        (
+            "wrong aud",
+            Claims {
+                aud: "someone-else".into(),
+                ..real.clone()
+            },
+        ),
+        (
+            "wrong iss",
+            Claims {
+                iss: "evil".into(),
+                ..real.clone()
+            },
+        ),
     ];
     for (what, claims) in variants {
         let t = keys.sign(&claims).unwrap();
@@ -135,33 +202,61 @@ fn forged_expired_and_misaddressed_tokens_are_refused() {
     let mut claims = serde_json::to_value(&real).unwrap();
     claims["sub"] = json!("mallory");
     let tampered = format!("{}.{}.{}", parts[0], b64(&claims), parts[2]);
-    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&tampered)), 401, "tampered");
+    assert_eq!(
+        s.get_status(&c, "/api/v1/me", Some(&tampered)),
+        401,
+        "tampered"
+    );
     // alg: none.
     let header = json!({"alg": "none", "typ": "JWT", "kid": keys.kid()});
     let none = format!("{}.{}.", b64(&header), parts[1]);
     assert_eq!(s.get_status(&c, "/api/v1/me", Some(&none)), 401, "alg none");
     // HS256 keyed with the public key (raw bytes, and the JWKS x string).
-    let jwks: Value = c.get(s.url("/.well-known/jwks.json")).send().unwrap().json().unwrap();
+    let jwks: Value = c
+        .get(s.url("/.well-known/jwks.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     let x = jwks["keys"][0]["x"].as_str().unwrap().to_owned();
     let raw = URL_SAFE_NO_PAD.decode(&x).unwrap();
     for secret in [raw.as_slice(), x.as_bytes()] {
         let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
         h.kid = Some(keys.kid().to_owned());
-        let hs = jsonwebtoken::encode(&h, &real, &jsonwebtoken::EncodingKey::from_secret(secret)).unwrap();
-        assert_eq!(s.get_status(&c, "/api/v1/me", Some(&hs)), 401, "HS256 with the public key");
+        let hs = jsonwebtoken::encode(&h, &real, &jsonwebtoken::EncodingKey::from_secret(secret))
+            .unwrap();
+        assert_eq!(
+            s.get_status(&c, "/api/v1/me", Some(&hs)),
+            401,
+            "HS256 with the public key"
+        );
     }
     // Another Ed25519 key with our kid.
     let other = TokenKeys::generate().unwrap();
     let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
     h.kid = Some(keys.kid().to_owned());
-    let foreign = jsonwebtoken::encode(&h, &real, &jsonwebtoken::EncodingKey::from_ed_der(other.pkcs8())).unwrap();
-    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&foreign)), 401, "other key");
-    s.assert_no_secrets(&[PW.to_owned(), good, login["refresh_token"].as_str().unwrap().to_owned()]);
+    let foreign = jsonwebtoken::encode(
+        &h,
+        &real,
+        &jsonwebtoken::EncodingKey::from_ed_der(other.pkcs8()),
+    )
+    .unwrap();
+    assert_eq!(
+        s.get_status(&c, "/api/v1/me", Some(&foreign)),
+        401,
+        "other key"
+    );
+    s.assert_no_secrets(&[
+        PW.to_owned(),
+        good,
+        login["refresh_token"].as_str().unwrap().to_owned(),
+    ]);
 }
 
 /// Adds a lease row directly in the store so lease release has something to release.
 fn put_lease(s: &AdminServer, last: u8) {
-    let store = headend_store::Store::open_sqlite_existing(s.state_dir().join("headend.db")).unwrap();
+    let store =
+        headend_store::Store::open_sqlite_existing(s.state_dir().join("headend.db")).unwrap();
     let mut tx = store.begin().unwrap();
     tx.put(&headend_store::Lease {
         address: std::net::Ipv4Addr::new(10, 0, 0, last),
@@ -182,47 +277,202 @@ fn put_lease(s: &AdminServer, last: u8) {
 #[test]
 fn route_role_matrix_covers_every_route() {
     let s = admin::start(FAST_LIMITS);
-    for (u, r) in [("vic", "viewer"), ("oscar", "operator"), ("ada", "admin"), ("target", "viewer")] {
+    for (u, r) in [
+        ("vic", "viewer"),
+        ("oscar", "operator"),
+        ("ada", "admin"),
+        ("target", "viewer"),
+    ] {
         s.add_user(u, r, PW);
     }
     let c = client();
     put_lease(&s, 5);
-    let tokens: Vec<(Role, &str, String)> = [(Role::Viewer, "vic"), (Role::Operator, "oscar"), (Role::Admin, "ada")]
-        .into_iter()
-        .map(|(role, u)| (role, u, s.token(&c, u, PW)))
-        .collect();
+    let tokens: Vec<(Role, &str, String)> = [
+        (Role::Viewer, "vic"),
+        (Role::Operator, "oscar"),
+        (Role::Admin, "ada"),
+    ]
+    .into_iter()
+    .map(|(role, u)| (role, u, s.token(&c, u, PW)))
+    .collect();
     // route, min role; paths use the role name so each role's change is its own.
-    let table: Vec<(&str, &str, Role, Box<dyn Fn(&str) -> (String, Option<Value>)>)> = vec![
-        ("GET", "/metrics", Role::Viewer, Box::new(|_| ("/metrics".into(), None))),
-        ("GET", "/api/v1/me", Role::Viewer, Box::new(|_| ("/api/v1/me".into(), None))),
-        ("GET", "/api/v1/zones", Role::Viewer, Box::new(|_| ("/api/v1/zones".into(), None))),
-        ("GET", "/api/v1/zones/{zone}", Role::Viewer, Box::new(|_| ("/api/v1/zones/e2e.test".into(), None))),
-        ("POST", "/api/v1/zones/{zone}/reload", Role::Operator, Box::new(|_| ("/api/v1/zones/e2e.test/reload".into(), None))),
-        ("PUT", "/api/v1/zones/{zone}/records/{name}/{rtype}", Role::Operator, Box::new(|u| (format!("/api/v1/zones/e2e.test/records/m-{u}/A"), Some(json!({"ttl": 60, "rdata": ["192.0.2.200"]}))))),
-        ("DELETE", "/api/v1/zones/{zone}/records/{name}/{rtype}", Role::Operator, Box::new(|u| (format!("/api/v1/zones/e2e.test/records/m-{u}/A"), None))),
-        ("GET", "/api/v1/leases", Role::Viewer, Box::new(|_| ("/api/v1/leases".into(), None))),
-        ("POST", "/api/v1/leases/{address}/release", Role::Operator, Box::new(|_| ("/api/v1/leases/10.0.0.5/release".into(), None))),
-        ("GET", "/api/v1/reservations", Role::Viewer, Box::new(|_| ("/api/v1/reservations".into(), None))),
-        ("POST", "/api/v1/reservations", Role::Operator, Box::new(|u| ("/api/v1/reservations".into(), Some(json!({"subnet": "lan", "hwaddr": format!("aa:bb:cc:dd:ee:{:02x}", u.len()), "address": format!("10.0.1.{}", u.len())}))))),
-        ("DELETE", "/api/v1/reservations/{subnet}/{hwaddr}", Role::Operator, Box::new(|u| (format!("/api/v1/reservations/lan/aa:bb:cc:dd:ee:{:02x}", u.len()), None))),
-        ("GET", "/api/v1/sessions", Role::Viewer, Box::new(|_| ("/api/v1/sessions".into(), None))),
-        ("GET", "/api/v1/users", Role::Admin, Box::new(|_| ("/api/v1/users".into(), None))),
-        ("POST", "/api/v1/users", Role::Admin, Box::new(|u| ("/api/v1/users".into(), Some(json!({"username": format!("new-{u}"), "password": PW, "role": "viewer"}))))),
-        ("PUT", "/api/v1/users/{name}/password", Role::Admin, Box::new(|_| ("/api/v1/users/target/password".into(), Some(json!({"password": PW}))))),
-        ("POST", "/api/v1/users/{name}/disable", Role::Admin, Box::new(|_| ("/api/v1/users/target/disable".into(), None))),
-        ("POST", "/api/v1/users/{name}/enable", Role::Admin, Box::new(|_| ("/api/v1/users/target/enable".into(), None))),
-        ("POST", "/api/v1/users/{name}/unlock", Role::Admin, Box::new(|_| ("/api/v1/users/target/unlock".into(), None))),
-        ("GET", "/api/v1/audit", Role::Admin, Box::new(|_| ("/api/v1/audit".into(), None))),
+    type MakeRequest = Box<dyn Fn(&str) -> (String, Option<Value>)>;
+    let table: Vec<(&str, &str, Role, MakeRequest)> = vec![
+        (
+            "GET",
+            "/metrics",
+            Role::Viewer,
+            Box::new(|_| ("/metrics".into(), None)),
+        ),
+        (
+            "GET",
+            "/api/v1/me",
+            Role::Viewer,
+            Box::new(|_| ("/api/v1/me".into(), None)),
+        ),
+        (
+            "GET",
+            "/api/v1/zones",
+            Role::Viewer,
+            Box::new(|_| ("/api/v1/zones".into(), None)),
+        ),
+        (
+            "GET",
+            "/api/v1/zones/{zone}",
+            Role::Viewer,
+            Box::new(|_| ("/api/v1/zones/e2e.test".into(), None)),
+        ),
+        (
+            "POST",
+            "/api/v1/zones/{zone}/reload",
+            Role::Operator,
+            Box::new(|_| ("/api/v1/zones/e2e.test/reload".into(), None)),
+        ),
+        (
+            "PUT",
+            "/api/v1/zones/{zone}/records/{name}/{rtype}",
+            Role::Operator,
+            Box::new(|u| {
+                (
+                    format!("/api/v1/zones/e2e.test/records/m-{u}/A"),
+                    Some(json!({"ttl": 60, "rdata": ["192.0.2.200"]})),
+                )
+            }),
+        ),
+        (
+            "DELETE",
+            "/api/v1/zones/{zone}/records/{name}/{rtype}",
+            Role::Operator,
+            Box::new(|u| (format!("/api/v1/zones/e2e.test/records/m-{u}/A"), None)),
+        ),
+        (
+            "GET",
+            "/api/v1/leases",
+            Role::Viewer,
+            Box::new(|_| ("/api/v1/leases".into(), None)),
+        ),
+        (
+            "POST",
+            "/api/v1/leases/{address}/release",
+            Role::Operator,
+            Box::new(|_| ("/api/v1/leases/10.0.0.5/release".into(), None)),
+        ),
+        (
+            "GET",
+            "/api/v1/reservations",
+            Role::Viewer,
+            Box::new(|_| ("/api/v1/reservations".into(), None)),
+        ),
+        (
+            "POST",
+            "/api/v1/reservations",
+            Role::Operator,
+            Box::new(|u| {
+                (
+                    "/api/v1/reservations".into(),
+                    Some(
+                        json!({"subnet": "lan", "hwaddr": format!("aa:bb:cc:dd:ee:{:02x}", u.len()), "address": format!("10.0.1.{}", u.len())}),
+                    ),
+                )
+            }),
+        ),
+        (
+            "DELETE",
+            "/api/v1/reservations/{subnet}/{hwaddr}",
+            Role::Operator,
+            Box::new(|u| {
+                (
+                    format!("/api/v1/reservations/lan/aa:bb:cc:dd:ee:{:02x}", u.len()),
+                    None,
+                )
+            }),
+        ),
+        (
+            "GET",
+            "/api/v1/sessions",
+            Role::Viewer,
+            Box::new(|_| ("/api/v1/sessions".into(), None)),
+        ),
+        (
+            "GET",
+            "/api/v1/users",
+            Role::Admin,
+            Box::new(|_| ("/api/v1/users".into(), None)),
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            Role::Admin,
+            Box::new(|u| {
+                (
+                    "/api/v1/users".into(),
+                    Some(json!({"username": format!("new-{u}"), "password": PW, "role": "viewer"})),
+                )
+            }),
+        ),
+        (
+            "PUT",
+            "/api/v1/users/{name}/password",
+            Role::Admin,
+            Box::new(|_| {
+                (
+                    "/api/v1/users/target/password".into(),
+                    Some(json!({"password": PW})),
+                )
+            }),
+        ),
+        (
+            "POST",
+            "/api/v1/users/{name}/disable",
+            Role::Admin,
+            Box::new(|_| ("/api/v1/users/target/disable".into(), None)),
+        ),
+        (
+            "POST",
+            "/api/v1/users/{name}/enable",
+            Role::Admin,
+            Box::new(|_| ("/api/v1/users/target/enable".into(), None)),
+        ),
+        (
+            "POST",
+            "/api/v1/users/{name}/unlock",
+            Role::Admin,
+            Box::new(|_| ("/api/v1/users/target/unlock".into(), None)),
+        ),
+        (
+            "GET",
+            "/api/v1/audit",
+            Role::Admin,
+            Box::new(|_| ("/api/v1/audit".into(), None)),
+        ),
+        (
+            "POST",
+            "/api/v1/keys/rotate",
+            Role::Admin,
+            Box::new(|_| ("/api/v1/keys/rotate".into(), None)),
+        ),
     ];
-    let mut covered: Vec<(String, String)> = table.iter().map(|(m, p, _, _)| ((*m).to_owned(), (*p).to_owned())).collect();
+    let mut covered: Vec<(String, String)> = table
+        .iter()
+        .map(|(m, p, _, _)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
     for (method, route, min, make) in &table {
         let (path, body) = make("anon");
-        assert_eq!(send(&s, &c, method, &path, None, body).status().as_u16(), 401, "{method} {route} without a token");
+        assert_eq!(
+            send(&s, &c, method, &path, None, body).status().as_u16(),
+            401,
+            "{method} {route} without a token"
+        );
         for (role, user, token) in &tokens {
             let (path, body) = make(user);
-            let got = send(&s, &c, method, &path, Some(token), body).status().as_u16();
+            let got = send(&s, &c, method, &path, Some(token), body)
+                .status()
+                .as_u16();
             if role >= min {
-                assert!((200..300).contains(&got), "{method} {route} as {role}: got {got}, expected 2xx");
+                assert!(
+                    (200..300).contains(&got),
+                    "{method} {route} as {role}: got {got}, expected 2xx"
+                );
             } else {
                 assert_eq!(got, 403, "{method} {route} as {role}");
             }
@@ -232,23 +482,58 @@ fn route_role_matrix_covers_every_route() {
     for (role, user, _) in &tokens {
         let second = s.login(&c, user, PW);
         let t = second["access_token"].as_str().unwrap().to_owned();
-        let me: Value = send(&s, &c, "GET", "/api/v1/me", Some(&t), None).json().unwrap();
+        let me: Value = send(&s, &c, "GET", "/api/v1/me", Some(&t), None)
+            .json()
+            .unwrap();
         let sid = me["session"].as_str().unwrap().to_owned();
-        let got = send(&s, &c, "DELETE", &format!("/api/v1/sessions/{sid}"), Some(&t), None).status().as_u16();
+        let got = send(
+            &s,
+            &c,
+            "DELETE",
+            &format!("/api/v1/sessions/{sid}"),
+            Some(&t),
+            None,
+        )
+        .status()
+        .as_u16();
         assert_eq!(got, 200, "DELETE own session as {role}");
-        assert_eq!(send(&s, &c, "DELETE", &format!("/api/v1/sessions/{sid}"), None, None).status().as_u16(), 401);
-        assert_eq!(s.get_status(&c, "/api/v1/me", Some(&t)), 401, "the ended session's token is dead ({role})");
+        assert_eq!(
+            send(
+                &s,
+                &c,
+                "DELETE",
+                &format!("/api/v1/sessions/{sid}"),
+                None,
+                None
+            )
+            .status()
+            .as_u16(),
+            401
+        );
+        assert_eq!(
+            s.get_status(&c, "/api/v1/me", Some(&t)),
+            401,
+            "the ended session's token is dead ({role})"
+        );
     }
     covered.push(("DELETE".into(), "/api/v1/sessions/{id}".into()));
     // Every non-public route of the API is in the table.
-    let doc: Value = c.get(s.url("/api/v1/openapi.json")).send().unwrap().json().unwrap();
+    let doc: Value = c
+        .get(s.url("/api/v1/openapi.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for (method, op) in ops.as_object().unwrap() {
             if op["x-minimum-role"] == "public" {
                 continue;
             }
             let key = (method.to_ascii_uppercase(), path.clone());
-            assert!(covered.contains(&key), "route {key:?} is missing from the role matrix");
+            assert!(
+                covered.contains(&key),
+                "route {key:?} is missing from the role matrix"
+            );
         }
     }
     let mut secrets = vec![PW.to_owned()];
@@ -256,7 +541,11 @@ fn route_role_matrix_covers_every_route() {
     s.assert_no_secrets(&secrets);
 }
 
-fn refresh(s: &AdminServer, c: &reqwest::blocking::Client, token: &str) -> reqwest::blocking::Response {
+fn refresh(
+    s: &AdminServer,
+    c: &reqwest::blocking::Client,
+    token: &str,
+) -> reqwest::blocking::Response {
     c.post(s.url("/api/v1/auth/refresh"))
         .json(&json!({"refresh_token": token}))
         .send()
@@ -288,16 +577,51 @@ fn reused_refresh_token_revokes_every_session_of_the_user() {
 
     // Reusing the rotated token: 401, and every session of alice is dead.
     assert_eq!(refresh(&s, &c, &r1).status().as_u16(), 401);
-    assert_eq!(refresh(&s, &c, &r2).status().as_u16(), 401, "the new token of the same family");
-    assert_eq!(refresh(&s, &c, second["refresh_token"].as_str().unwrap()).status().as_u16(), 401, "the second login's family");
-    for (what, t) in [("rotated access token", &a2), ("second login's access token", &a_second), ("first access token", &first["access_token"].as_str().unwrap().to_owned())] {
+    assert_eq!(
+        refresh(&s, &c, &r2).status().as_u16(),
+        401,
+        "the new token of the same family"
+    );
+    assert_eq!(
+        refresh(&s, &c, second["refresh_token"].as_str().unwrap())
+            .status()
+            .as_u16(),
+        401,
+        "the second login's family"
+    );
+    for (what, t) in [
+        ("rotated access token", &a2),
+        ("second login's access token", &a_second),
+        (
+            "first access token",
+            &first["access_token"].as_str().unwrap().to_owned(),
+        ),
+    ] {
         assert_eq!(s.get_status(&c, "/api/v1/me", Some(t)), 401, "{what}");
     }
     // Bob is untouched.
-    assert_eq!(s.get_status(&c, "/api/v1/me", Some(bob["access_token"].as_str().unwrap())), 200);
-    assert_eq!(refresh(&s, &c, bob["refresh_token"].as_str().unwrap()).status().as_u16(), 200);
+    assert_eq!(
+        s.get_status(
+            &c,
+            "/api/v1/me",
+            Some(bob["access_token"].as_str().unwrap())
+        ),
+        200
+    );
+    assert_eq!(
+        refresh(&s, &c, bob["refresh_token"].as_str().unwrap())
+            .status()
+            .as_u16(),
+        200
+    );
     // Logged as a security event.
-    assert!(s.headend.logs().iter().any(|l| l.contains("SECURITY") && l.contains("alice")), "no security log line");
+    assert!(
+        s.headend
+            .logs()
+            .iter()
+            .any(|l| l.contains("SECURITY") && l.contains("alice")),
+        "no security log line"
+    );
     // Alice can log in again.
     let again = s.token(&c, "alice", PW);
     assert_eq!(s.get_status(&c, "/api/v1/me", Some(&again)), 200);
@@ -305,15 +629,34 @@ fn reused_refresh_token_revokes_every_session_of_the_user() {
     // Logout ends the current family; --all every family.
     let l1 = s.login(&c, "alice", PW);
     let l2 = s.login(&c, "alice", PW);
-    let r = c.post(s.url("/api/v1/auth/logout")).json(&json!({"refresh_token": l1["refresh_token"]})).send().unwrap();
+    let r = c
+        .post(s.url("/api/v1/auth/logout"))
+        .json(&json!({"refresh_token": l1["refresh_token"]}))
+        .send()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(header(&r, "cache-control").as_deref(), Some("no-store"));
-    assert_eq!(s.get_status(&c, "/api/v1/me", Some(l1["access_token"].as_str().unwrap())), 401);
-    assert_eq!(s.get_status(&c, "/api/v1/me", Some(l2["access_token"].as_str().unwrap())), 200);
-    let r = c.post(s.url("/api/v1/auth/logout?all=true")).bearer_auth(l2["access_token"].as_str().unwrap()).send().unwrap();
+    assert_eq!(
+        s.get_status(&c, "/api/v1/me", Some(l1["access_token"].as_str().unwrap())),
+        401
+    );
+    assert_eq!(
+        s.get_status(&c, "/api/v1/me", Some(l2["access_token"].as_str().unwrap())),
+        200
+    );
+    let r = c
+        .post(s.url("/api/v1/auth/logout?all=true"))
+        .bearer_auth(l2["access_token"].as_str().unwrap())
+        .send()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(s.get_status(&c, "/api/v1/me", Some(&again)), 401);
-    assert_eq!(refresh(&s, &c, l2["refresh_token"].as_str().unwrap()).status().as_u16(), 401);
+    assert_eq!(
+        refresh(&s, &c, l2["refresh_token"].as_str().unwrap())
+            .status()
+            .as_u16(),
+        401
+    );
 
     let mut secrets = vec![PW.to_owned(), r1, r2, a2, a_second];
     for v in [&first, &second, &bob, &l1, &l2] {
@@ -326,7 +669,12 @@ fn reused_refresh_token_revokes_every_session_of_the_user() {
 #[test]
 fn disabled_user_or_changed_password_kills_live_access_tokens_at_once() {
     let s = admin::start(FAST_LIMITS);
-    for (u, r) in [("root", "admin"), ("alice", "operator"), ("bob", "operator"), ("carol", "viewer")] {
+    for (u, r) in [
+        ("root", "admin"),
+        ("alice", "operator"),
+        ("bob", "operator"),
+        ("carol", "viewer"),
+    ] {
         s.add_user(u, r, PW);
     }
     let c = client();
@@ -338,33 +686,88 @@ fn disabled_user_or_changed_password_kills_live_access_tokens_at_once() {
         assert_eq!(s.get_status(&c, "/api/v1/zones", Some(t)), 200);
     }
     // Disable through the API: alice's next request fails, and she cannot log in.
-    assert_eq!(send(&s, &c, "POST", "/api/v1/users/alice/disable", Some(&root), None).status().as_u16(), 200);
+    assert_eq!(
+        send(
+            &s,
+            &c,
+            "POST",
+            "/api/v1/users/alice/disable",
+            Some(&root),
+            None
+        )
+        .status()
+        .as_u16(),
+        200
+    );
     assert_eq!(s.get_status(&c, "/api/v1/zones", Some(&alice)), 401);
-    let r = c.post(s.url("/api/v1/auth/login")).json(&json!({"username": "alice", "password": PW})).send().unwrap();
+    let r = c
+        .post(s.url("/api/v1/auth/login"))
+        .json(&json!({"username": "alice", "password": PW}))
+        .send()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
     // Password change: bob's token dies, the new password works, the old does not.
     let new_pw = "a whole new password";
-    assert_eq!(send(&s, &c, "PUT", "/api/v1/users/bob/password", Some(&root), Some(json!({"password": new_pw}))).status().as_u16(), 200);
+    assert_eq!(
+        send(
+            &s,
+            &c,
+            "PUT",
+            "/api/v1/users/bob/password",
+            Some(&root),
+            Some(json!({"password": new_pw}))
+        )
+        .status()
+        .as_u16(),
+        200
+    );
     assert_eq!(s.get_status(&c, "/api/v1/zones", Some(&bob)), 401);
-    let r = c.post(s.url("/api/v1/auth/login")).json(&json!({"username": "bob", "password": PW})).send().unwrap();
+    let r = c
+        .post(s.url("/api/v1/auth/login"))
+        .json(&json!({"username": "bob", "password": PW}))
+        .send()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
     let bob2 = s.token(&c, "bob", new_pw);
     assert_eq!(s.get_status(&c, "/api/v1/zones", Some(&bob2)), 200);
     // Disabled locally with `headend user disable` while the server runs:
     // the server picks it up from the store within seconds.
     let out = s.user_cmd(&["disable", "carol"], "");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let deadline = Instant::now() + Duration::from_secs(6);
     while s.get_status(&c, "/api/v1/zones", Some(&carol)) == 200 {
-        assert!(Instant::now() < deadline, "carol's token still works 6 s after `headend user disable`");
+        assert!(
+            Instant::now() < deadline,
+            "carol's token still works 6 s after `headend user disable`"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     // `user list` shows the state; `user unlock` and `enable` work locally.
     let out = s.user_cmd(&["list"], "");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.lines().any(|l| l.starts_with("carol") && l.contains("disabled")), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("root") && l.contains("ago")), "{text}");
-    s.assert_no_secrets(&[PW.to_owned(), new_pw.to_owned(), root, alice, bob, bob2, carol]);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("carol") && l.contains("disabled")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("root") && l.contains("ago")),
+        "{text}"
+    );
+    s.assert_no_secrets(&[
+        PW.to_owned(),
+        new_pw.to_owned(),
+        root,
+        alice,
+        bob,
+        bob2,
+        carol,
+    ]);
 }
 
 #[test]
@@ -373,11 +776,26 @@ fn refresh_cookie_needs_our_origin_and_auth_answers_are_not_cached() {
     s.add_user("alice", "viewer", PW);
     // Login with curl: the cookie attributes, no-store, no CORS headers.
     let body = format!(r#"{{"username":"alice","password":"{PW}"}}"#);
-    let (status, head, answer) = curl(&["-H", "content-type: application/json", "-H", "Origin: https://evil.example", "-d", &body, &s.url("/api/v1/auth/login")]);
+    let (status, head, answer) = curl(&[
+        "-H",
+        "content-type: application/json",
+        "-H",
+        "Origin: https://evil.example",
+        "-d",
+        &body,
+        &s.url("/api/v1/auth/login"),
+    ]);
     assert_eq!(status, 200, "{head}");
     assert!(head.contains("cache-control: no-store"), "{head}");
-    assert!(!head.contains("access-control-"), "CORS headers sent: {head}");
-    let cookie_line = head.lines().find(|l| l.starts_with("set-cookie:")).expect("set-cookie").to_owned();
+    assert!(
+        !head.contains("access-control-"),
+        "CORS headers sent: {head}"
+    );
+    let cookie_line = head
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .expect("set-cookie")
+        .to_owned();
     for attr in ["httponly", "secure", "samesite=strict", "path=/api/v1/auth"] {
         assert!(cookie_line.contains(attr), "{cookie_line}");
     }
@@ -388,16 +806,46 @@ fn refresh_cookie_needs_our_origin_and_auth_answers_are_not_cached() {
     assert!(refresh.len() >= 43, "refresh token shorter than 256 bits");
     let cookie = format!("headend_refresh={refresh}");
     // Cookie with a foreign Origin, or with none at all: 403, token still valid.
-    let (status, head, _) = curl(&["-X", "POST", "-H", &format!("Cookie: {cookie}"), "-H", "Origin: https://evil.example", &s.url("/api/v1/auth/refresh")]);
+    let (status, head, _) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("Cookie: {cookie}"),
+        "-H",
+        "Origin: https://evil.example",
+        &s.url("/api/v1/auth/refresh"),
+    ]);
     assert_eq!(status, 403);
     assert!(head.contains("cache-control: no-store"), "{head}");
-    let (status, _, _) = curl(&["-X", "POST", "-H", &format!("Cookie: {cookie}"), &s.url("/api/v1/auth/refresh")]);
+    let (status, _, _) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("Cookie: {cookie}"),
+        &s.url("/api/v1/auth/refresh"),
+    ]);
     assert_eq!(status, 403, "cookie without Origin or Referer");
-    let (status, _, _) = curl(&["-X", "POST", "-H", &format!("Cookie: {cookie}"), "-H", "Referer: https://evil.example/x", &s.url("/api/v1/auth/refresh")]);
+    let (status, _, _) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("Cookie: {cookie}"),
+        "-H",
+        "Referer: https://evil.example/x",
+        &s.url("/api/v1/auth/refresh"),
+    ]);
     assert_eq!(status, 403, "foreign Referer");
     // Our own Origin: the cookie refreshes.
     let origin = format!("Origin: https://127.0.0.1:{}", s.port);
-    let (status, head, answer) = curl(&["-X", "POST", "-H", &format!("Cookie: {cookie}"), "-H", &origin, &s.url("/api/v1/auth/refresh")]);
+    let (status, head, answer) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("Cookie: {cookie}"),
+        "-H",
+        &origin,
+        &s.url("/api/v1/auth/refresh"),
+    ]);
     assert_eq!(status, 200, "{head}");
     assert!(head.contains("cache-control: no-store"));
     let rotated: Value = serde_json::from_str(&answer).unwrap();
@@ -405,7 +853,11 @@ fn refresh_cookie_needs_our_origin_and_auth_answers_are_not_cached() {
     let c = client();
     let mut messages = Vec::new();
     for (u, p) in [("alice", "wrong password"), ("nobody", PW)] {
-        let r = c.post(s.url("/api/v1/auth/login")).json(&json!({"username": u, "password": p})).send().unwrap();
+        let r = c
+            .post(s.url("/api/v1/auth/login"))
+            .json(&json!({"username": u, "password": p}))
+            .send()
+            .unwrap();
         assert_eq!(r.status().as_u16(), 401);
         assert_eq!(header(&r, "cache-control").as_deref(), Some("no-store"));
         let v: Value = r.json().unwrap();
@@ -413,31 +865,68 @@ fn refresh_cookie_needs_our_origin_and_auth_answers_are_not_cached() {
     }
     assert_eq!(messages[0], messages[1]);
     // Logout by cookie also needs our Origin.
-    let new_cookie = format!("headend_refresh={}", rotated["refresh_token"].as_str().unwrap());
-    let (status, _, _) = curl(&["-X", "POST", "-H", &format!("Cookie: {new_cookie}"), "-H", "Origin: https://evil.example", &s.url("/api/v1/auth/logout")]);
+    let new_cookie = format!(
+        "headend_refresh={}",
+        rotated["refresh_token"].as_str().unwrap()
+    );
+    let (status, _, _) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("Cookie: {new_cookie}"),
+        "-H",
+        "Origin: https://evil.example",
+        &s.url("/api/v1/auth/logout"),
+    ]);
     assert_eq!(status, 403);
-    let (status, head, _) = curl(&["-X", "POST", "-H", &format!("Cookie: {new_cookie}"), "-H", &origin, &s.url("/api/v1/auth/logout")]);
+    let (status, head, _) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("Cookie: {new_cookie}"),
+        "-H",
+        &origin,
+        &s.url("/api/v1/auth/logout"),
+    ]);
     assert_eq!(status, 200);
     assert!(head.contains("cache-control: no-store"));
-    s.assert_no_secrets(&[PW.to_owned(), refresh, rotated["refresh_token"].as_str().unwrap().to_owned(), login["access_token"].as_str().unwrap().to_owned()]);
+    s.assert_no_secrets(&[
+        PW.to_owned(),
+        refresh,
+        rotated["refresh_token"].as_str().unwrap().to_owned(),
+        login["access_token"].as_str().unwrap().to_owned(),
+    ]);
 }
 
 #[test]
 fn brute_force_is_rate_limited_and_locks_the_account_until_it_expires() {
-    let s = admin::start("[admin.limits]\nlogin_per_minute = 600\nlogin_burst = 20\nlockout_after = 3\nlockout_base = 2\nlockout_max = 2\n");
+    let s = admin::start(
+        "[admin.limits]\nlogin_per_minute = 600\nlogin_burst = 20\nlockout_after = 3\nlockout_base = 2\nlockout_max = 2\n",
+    );
     s.add_user("alice", "viewer", PW);
     let c = client();
-    let attempt = |pw: &str| c.post(s.url("/api/v1/auth/login")).json(&json!({"username": "alice", "password": pw})).send().unwrap();
+    let attempt = |pw: &str| {
+        c.post(s.url("/api/v1/auth/login"))
+            .json(&json!({"username": "alice", "password": pw}))
+            .send()
+            .unwrap()
+    };
     for _ in 0..3 {
         assert_eq!(attempt("wrong password").status().as_u16(), 401);
     }
     // Locked: even the right password is refused, with Retry-After.
     let r = attempt(PW);
     assert_eq!(r.status().as_u16(), 429);
-    let retry: u64 = header(&r, "retry-after").expect("Retry-After").parse().unwrap();
+    let retry: u64 = header(&r, "retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
     assert!((1..=2).contains(&retry), "Retry-After {retry}");
     let out = s.user_cmd(&["list"], "");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("locked"), "user list shows no lock");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("locked"),
+        "user list shows no lock"
+    );
     // The lockout expires.
     std::thread::sleep(Duration::from_secs(retry + 1));
     assert_eq!(attempt(PW).status().as_u16(), 200);
@@ -452,7 +941,11 @@ fn brute_force_is_rate_limited_and_locks_the_account_until_it_expires() {
     // exist, so no lockout is involved) ends in 429 with Retry-After.
     let mut limited = None;
     for _ in 0..40 {
-        let r = c.post(s.url("/api/v1/auth/login")).json(&json!({"username": "nobody", "password": "x"})).send().unwrap();
+        let r = c
+            .post(s.url("/api/v1/auth/login"))
+            .json(&json!({"username": "nobody", "password": "x"}))
+            .send()
+            .unwrap();
         if r.status().as_u16() == 429 {
             limited = Some(r);
             break;
@@ -468,19 +961,38 @@ fn brute_force_is_rate_limited_and_locks_the_account_until_it_expires() {
 fn plain_http_to_the_tls_port_gets_no_api_response() {
     let s = admin::start(FAST_LIMITS);
     let mut stream = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    stream.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut buf = Vec::new();
     let _ = stream.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf);
-    assert!(!text.contains("HTTP/1."), "plain HTTP got an HTTP answer: {text:?}");
+    assert!(
+        !text.contains("HTTP/1."),
+        "plain HTTP got an HTTP answer: {text:?}"
+    );
     assert!(!text.contains("status"), "{text:?}");
     let out = std::process::Command::new("curl")
-        .args(["-s", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args([
+            "-s",
+            "--max-time",
+            "5",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
         .arg(format!("http://127.0.0.1:{}/health", s.port))
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "000", "curl over plain HTTP got a status");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "000",
+        "curl over plain HTTP got a status"
+    );
     // The port still serves TLS afterwards.
     assert_eq!(s.get_status(&client(), "/health", None), 200);
 }
@@ -490,7 +1002,15 @@ fn only_tls_1_2_and_1_3_are_spoken() {
     let s = admin::start(FAST_LIMITS);
     let code = |args: &[&str]| {
         let out = std::process::Command::new("curl")
-            .args(["-sk", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args([
+                "-sk",
+                "--max-time",
+                "5",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+            ])
             .args(args)
             .arg(s.url("/health"))
             .output()
@@ -500,7 +1020,11 @@ fn only_tls_1_2_and_1_3_are_spoken() {
     common::require("curl");
     assert_eq!(code(&["--tlsv1.2", "--tls-max", "1.2"]), "200", "TLS 1.2");
     assert_eq!(code(&["--tlsv1.3"]), "200", "TLS 1.3");
-    assert_eq!(code(&["--tlsv1.0", "--tls-max", "1.1"]), "000", "TLS 1.1 or older was accepted");
+    assert_eq!(
+        code(&["--tlsv1.0", "--tls-max", "1.1"]),
+        "000",
+        "TLS 1.1 or older was accepted"
+    );
 }
 
 #[test]
@@ -509,7 +1033,11 @@ fn allow_list_refuses_other_sources_and_metrics_allow_skips_the_token() {
     let s = admin::start("allow = [\"10.0.0.0/8\", \"::1/128\"]\n");
     let c = client();
     assert_eq!(s.get_status(&c, "/health", None), 403);
-    let r = c.post(s.url("/api/v1/auth/login")).json(&json!({"username": "a", "password": "b"})).send().unwrap();
+    let r = c
+        .post(s.url("/api/v1/auth/login"))
+        .json(&json!({"username": "a", "password": "b"}))
+        .send()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 403);
     drop(s);
     // Inside the allow list and in metrics_allow: /metrics without a token.
@@ -519,5 +1047,100 @@ fn allow_list_refuses_other_sources_and_metrics_allow_skips_the_token() {
     assert_eq!(r.status().as_u16(), 200);
     let text = r.text().unwrap();
     assert!(text.contains("headend_admin_requests_total"), "{text}");
-    assert_eq!(s.get_status(&c, "/api/v1/zones", None), 401, "metrics_allow opens /metrics only");
+    assert_eq!(
+        s.get_status(&c, "/api/v1/zones", None),
+        401,
+        "metrics_allow opens /metrics only"
+    );
+}
+
+#[test]
+fn key_rotation_keeps_unexpired_tokens_valid_and_publishes_both_keys() {
+    let s = admin::start(FAST_LIMITS);
+    s.add_user("root", "admin", PW);
+    let c = client();
+    let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+    let before = s.token(&c, "root", PW);
+    let r = send(&s, &c, "POST", "/api/v1/keys/rotate", Some(&before), None);
+    assert_eq!(r.status().as_u16(), 200);
+    let rotated: Value = r.json().unwrap();
+    assert_eq!(
+        rotated["previous_kid"].as_str(),
+        Some(kid(&before).as_str())
+    );
+    // The old token still works; new tokens carry the new kid; the JWKS has both.
+    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&before)), 200);
+    let after = s.token(&c, "root", PW);
+    assert_eq!(kid(&after), rotated["kid"].as_str().unwrap());
+    let jwks: Value = c
+        .get(s.url("/.well-known/jwks.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, vec![kid(&after).as_str(), kid(&before).as_str()]);
+    // A second rotation drops the first key: its tokens die, the newer ones live.
+    assert_eq!(
+        send(&s, &c, "POST", "/api/v1/keys/rotate", Some(&after), None)
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&before)), 401);
+    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&after)), 200);
+    s.assert_no_secrets(&[PW.to_owned(), before, after]);
+}
+
+#[test]
+fn raised_argon2_parameters_rehash_the_password_at_the_next_login() {
+    let s = admin::start(FAST_LIMITS);
+    // Add the user with weaker parameters through a second config on the same state dir.
+    let low = s.headend.dir.path().join("low.toml");
+    std::fs::write(
+        &low,
+        "[general]\nstate_dir = \"state\"\n[admin]\n[admin.argon2]\nmemory_kib = 512\niterations = 1\nparallelism = 1\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(common::headend_bin())
+        .args(["user", "-c"])
+        .arg(&low)
+        .args(["add", "old", "--role", "viewer", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PW}\n").as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let store =
+        headend_store::Store::open_sqlite_existing(s.state_dir().join("headend.db")).unwrap();
+    let phc = |store: &headend_store::Store| store.auth().user("old").unwrap().unwrap().phc;
+    assert!(phc(&store).contains("m=512,t=1"), "{}", phc(&store));
+    // A failed login changes nothing; a successful one re-hashes with the server's parameters.
+    let c = client();
+    let r = c
+        .post(s.url("/api/v1/auth/login"))
+        .json(&json!({"username": "old", "password": "wrong password"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(phc(&store).contains("m=512,t=1"));
+    let token = s.token(&c, "old", PW);
+    assert!(
+        phc(&store).starts_with("$argon2id$v=19$m=1024,t=1,p=1$"),
+        "{}",
+        phc(&store)
+    );
+    // And the new hash still verifies.
+    let again = s.token(&c, "old", PW);
+    s.assert_no_secrets(&[PW.to_owned(), token, again]);
 }

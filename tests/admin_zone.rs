@@ -15,7 +15,11 @@ fn serial(port: u16) -> u32 {
     let a = dig(port, "e2e.test", "SOA", &[]);
     let soa = a.answer_rdata("SOA");
     let first = soa.first().expect("SOA answer");
-    first.split_whitespace().nth(2).and_then(|s| s.parse().ok()).expect("serial")
+    first
+        .split_whitespace()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .expect("serial")
 }
 
 #[test]
@@ -24,22 +28,61 @@ fn ctl_record_set_is_seen_by_dig_and_invalid_edit_is_refused() {
     let s = admin::start("");
     s.add_user("oscar", "operator", PW);
     let ctl_dir = tempfile::tempdir().unwrap();
-    let out = ctl(ctl_dir.path(), &["login", &s.base, "--user", "oscar", "--password-stdin"], &format!("{PW}\n"));
-    assert!(out.status.success(), "login: {}", String::from_utf8_lossy(&out.stderr));
+    let out = ctl(
+        ctl_dir.path(),
+        &["login", &s.base, "--user", "oscar", "--password-stdin"],
+        &format!("{PW}\n"),
+    );
+    assert!(
+        out.status.success(),
+        "login: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let fp_line = s.headend.logs().into_iter().find(|l| l.contains("sha256_fingerprint")).unwrap();
+    let fp_line = s
+        .headend
+        .logs()
+        .into_iter()
+        .find(|l| l.contains("sha256_fingerprint"))
+        .unwrap();
     let pinned = stderr.lines().nth(1).unwrap().trim().to_owned();
-    assert!(fp_line.contains(&pinned), "pinned {pinned} is not the logged fingerprint: {fp_line}");
+    assert!(
+        fp_line.contains(&pinned),
+        "pinned {pinned} is not the logged fingerprint: {fp_line}"
+    );
     use std::os::unix::fs::PermissionsExt as _;
-    let mode = std::fs::metadata(ctl_dir.path().join("session.json")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(ctl_dir.path().join("session.json"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "session file mode");
 
     let before = serial(s.dns_port);
     let out = ctl(ctl_dir.path(), &["zone", "list"], "");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("e2e.test."), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("e2e.test."),
+        "{out:?}"
+    );
 
-    let out = ctl(ctl_dir.path(), &["record", "set", "e2e.test", "www3", "A", "192.0.2.10", "--ttl", "300"], "");
-    assert!(out.status.success(), "record set: {}", String::from_utf8_lossy(&out.stderr));
+    let out = ctl(
+        ctl_dir.path(),
+        &[
+            "record",
+            "set",
+            "e2e.test",
+            "www3",
+            "A",
+            "192.0.2.10",
+            "--ttl",
+            "300",
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "record set: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let a = dig(s.dns_port, "www3.e2e.test", "A", &[]);
     assert_eq!(a.answer_rdata("A"), vec!["192.0.2.10".to_owned()]);
     assert_eq!(a.answer[0].ttl, 300);
@@ -47,59 +90,127 @@ fn ctl_record_set_is_seen_by_dig_and_invalid_edit_is_refused() {
     assert!(after > before, "serial not bumped: {before} -> {after}");
     let file = s.headend.dir.path().join("e2e.test.zone");
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.contains("192.0.2.10"), "the zone file does not hold the record");
+    assert!(
+        text.contains("192.0.2.10"),
+        "the zone file does not hold the record"
+    );
 
     // Invalid: a CNAME at the apex next to SOA/NS. 422, file and serial unchanged.
     let bytes = std::fs::read(&file).unwrap();
-    let out = ctl(ctl_dir.path(), &["record", "set", "e2e.test", "@", "CNAME", "www"], "");
+    let out = ctl(
+        ctl_dir.path(),
+        &["record", "set", "e2e.test", "@", "CNAME", "www"],
+        "",
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("422"), "{err}");
-    assert_eq!(std::fs::read(&file).unwrap(), bytes, "the zone file changed after a refused edit");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        bytes,
+        "the zone file changed after a refused edit"
+    );
     assert_eq!(serial(s.dns_port), after);
 
     // If-Match on an old serial: 412 (with curl and a token from the ctl session).
-    let session: serde_json::Value = serde_json::from_slice(&std::fs::read(ctl_dir.path().join("session.json")).unwrap()).unwrap();
+    let session: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ctl_dir.path().join("session.json")).unwrap())
+            .unwrap();
     let token = session["access_token"].as_str().unwrap().to_owned();
     let (status, _, body) = curl(&[
-        "-X", "PUT",
-        "-H", &format!("Authorization: Bearer {token}"),
-        "-H", "content-type: application/json",
-        "-H", &format!("If-Match: \"{before}\""),
-        "-d", r#"{"rdata":["192.0.2.11"]}"#,
+        "-X",
+        "PUT",
+        "-H",
+        &format!("Authorization: Bearer {token}"),
+        "-H",
+        "content-type: application/json",
+        "-H",
+        &format!("If-Match: \"{before}\""),
+        "-d",
+        r#"{"rdata":["192.0.2.11"]}"#,
         &s.url("/api/v1/zones/e2e.test/records/www3/A"),
     ]);
     assert_eq!(status, 412, "{body}");
     // And with the current serial it goes through.
     let (status, head, _) = curl(&[
-        "-X", "PUT",
-        "-H", &format!("Authorization: Bearer {token}"),
-        "-H", "content-type: application/json",
-        "-H", &format!("If-Match: \"{after}\""),
-        "-d", r#"{"rdata":["192.0.2.11"]}"#,
+        "-X",
+        "PUT",
+        "-H",
+        &format!("Authorization: Bearer {token}"),
+        "-H",
+        "content-type: application/json",
+        "-H",
+        &format!("If-Match: \"{after}\""),
+        "-d",
+        r#"{"rdata":["192.0.2.11"]}"#,
         &s.url("/api/v1/zones/e2e.test/records/www3/A"),
     ]);
     assert_eq!(status, 200, "{head}");
-    assert_eq!(dig(s.dns_port, "www3.e2e.test", "A", &[]).answer_rdata("A"), vec!["192.0.2.11".to_owned()]);
+    assert_eq!(
+        dig(s.dns_port, "www3.e2e.test", "A", &[]).answer_rdata("A"),
+        vec!["192.0.2.11".to_owned()]
+    );
 
     // Delete, reload, leases, reservations, sessions, logout through ctl.
-    let out = ctl(ctl_dir.path(), &["record", "delete", "e2e.test", "www3", "A"], "");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(dig(s.dns_port, "www3.e2e.test", "A", &[]).status, "NXDOMAIN");
+    let out = ctl(
+        ctl_dir.path(),
+        &["record", "delete", "e2e.test", "www3", "A"],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        dig(s.dns_port, "www3.e2e.test", "A", &[]).status,
+        "NXDOMAIN"
+    );
     let out = ctl(ctl_dir.path(), &["zone", "reload", "e2e.test"], "");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = ctl(ctl_dir.path(), &["reservation", "add", "lan", "aa:bb:cc:00:11:22", "10.0.0.20", "--hostname", "pc1"], "");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ctl(
+        ctl_dir.path(),
+        &[
+            "reservation",
+            "add",
+            "lan",
+            "aa:bb:cc:00:11:22",
+            "10.0.0.20",
+            "--hostname",
+            "pc1",
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = ctl(ctl_dir.path(), &["reservation", "list"], "");
     assert!(String::from_utf8_lossy(&out.stdout).contains("10.0.0.20"));
     let out = ctl(ctl_dir.path(), &["lease", "list", "--subnet", "lan"], "");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = ctl(ctl_dir.path(), &["lease", "release", "10.0.0.99"], "");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("404"), "release of an unknown lease");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("404"),
+        "release of an unknown lease"
+    );
     let out = ctl(ctl_dir.path(), &["session", "list"], "");
     assert!(String::from_utf8_lossy(&out.stdout).contains("oscar"));
     let out = ctl(ctl_dir.path(), &["logout", "--all"], "");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(s.get_status(&client(), "/api/v1/me", Some(&token)), 401);
     s.assert_no_secrets(&[PW.to_owned(), token]);
 }
@@ -111,10 +222,24 @@ fn sighup_reloads_the_configured_certificate_and_the_pin_catches_the_change() {
     let dir = tempfile::tempdir().unwrap();
     let make = |name: &str| {
         let st = std::process::Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=localhost",
+            ])
             .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-            .arg("-keyout").arg(dir.path().join(format!("{name}.key")))
-            .arg("-out").arg(dir.path().join(format!("{name}.crt")))
+            .arg("-keyout")
+            .arg(dir.path().join(format!("{name}.key")))
+            .arg("-out")
+            .arg(dir.path().join(format!("{name}.crt")))
             .stderr(std::process::Stdio::null())
             .status()
             .unwrap();
@@ -124,12 +249,24 @@ fn sighup_reloads_the_configured_certificate_and_the_pin_catches_the_change() {
     make("b");
     std::fs::copy(dir.path().join("a.crt"), dir.path().join("admin.crt")).unwrap();
     std::fs::copy(dir.path().join("a.key"), dir.path().join("admin.key")).unwrap();
-    let extra = format!("cert = \"{}\"\nkey = \"{}\"\n", dir.path().join("admin.crt").display(), dir.path().join("admin.key").display());
+    let extra = format!(
+        "cert = \"{}\"\nkey = \"{}\"\n",
+        dir.path().join("admin.crt").display(),
+        dir.path().join("admin.key").display()
+    );
     let mut s = admin::start(&extra);
     s.add_user("oscar", "operator", PW);
     let ctl_dir = tempfile::tempdir().unwrap();
-    let out = ctl(ctl_dir.path(), &["login", &s.base, "--user", "oscar", "--password-stdin"], &format!("{PW}\n"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ctl(
+        ctl_dir.path(),
+        &["login", &s.base, "--user", "oscar", "--password-stdin"],
+        &format!("{PW}\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A keep-alive connection opened before the reload.
     let mut kept = admin::KeepAlive::connect(s.port);
     assert_eq!(kept.get("/health"), 200);
@@ -137,27 +274,48 @@ fn sighup_reloads_the_configured_certificate_and_the_pin_catches_the_change() {
     std::fs::copy(dir.path().join("b.crt"), dir.path().join("admin.crt")).unwrap();
     std::fs::copy(dir.path().join("b.key"), dir.path().join("admin.key")).unwrap();
     s.headend.signal("HUP");
-    s.headend.wait_for_log("admin TLS certificate reloaded", Duration::from_secs(10));
+    s.headend
+        .wait_for_log("admin TLS certificate reloaded", Duration::from_secs(10));
     // The connection set up with certificate A still answers; the pinned
     // client refuses certificate B.
     assert_eq!(kept.get("/health"), 200);
     assert_eq!(kept.get("/api/v1/openapi.json"), 200);
     let out = ctl(ctl_dir.path(), &["zone", "list"], "");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("pinned"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pinned"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A fresh client sees certificate B.
     let verifier = headend_admin::cli::PinVerifier::new(None);
     let fresh = reqwest::blocking::Client::builder()
         .tls_backend_preconfigured(verifier.client_config().unwrap())
         .build()
         .unwrap();
-    assert_eq!(fresh.get(s.url("/health")).send().unwrap().status().as_u16(), 200);
+    assert_eq!(
+        fresh
+            .get(s.url("/health"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
     let der = std::process::Command::new("openssl")
         .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
         .arg(dir.path().join("b.crt"))
         .output()
         .unwrap();
-    let fp_b = String::from_utf8_lossy(&der.stdout).trim().rsplit('=').next().unwrap().to_owned();
+    let fp_b = String::from_utf8_lossy(&der.stdout)
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .to_owned();
     assert_eq!(verifier.seen().unwrap(), fp_b);
-    assert_ne!(kept.fingerprint, fp_b, "the kept connection was set up with certificate A");
+    assert_ne!(
+        kept.fingerprint, fp_b,
+        "the kept connection was set up with certificate A"
+    );
 }

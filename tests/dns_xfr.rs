@@ -1,7 +1,7 @@
 //! Zone transfers and NOTIFY against real secondaries: knotd and nsd transfer
 //! from headend on loopback (AXFR at first), follow a change through NOTIFY
 //! and IXFR, TSIG keys are checked both ways, the transfer ACL refuses other
-//! addresses, and a 100,000-record zone arrives whole.
+//! addresses, and a 100,000-record signed zone arrives whole.
 
 mod common;
 
@@ -25,10 +25,7 @@ fn zone_text(origin: &str, serial: u32, www: &str) -> String {
 
 fn kdig(args: &[&str]) -> (bool, String) {
     require("kdig");
-    let out = Command::new("kdig")
-        .args(args)
-        .output()
-        .expect("run kdig");
+    let out = Command::new("kdig").args(args).output().expect("run kdig");
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
@@ -43,7 +40,14 @@ fn records(text: &str) -> Vec<&str> {
 
 fn a_record(port: u16, name: &str) -> String {
     let out = Command::new("dig")
-        .args(["@127.0.0.1", "-p", &port.to_string(), "+short", "+time=1", "+tries=1"])
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+short",
+            "+time=1",
+            "+tries=1",
+        ])
         .arg(name)
         .arg("A")
         .output()
@@ -90,7 +94,11 @@ fn knot_and_nsd_follow_changes_through_notify_and_ixfr() {
         s.wait_serial("xfr.test", 1, Duration::from_secs(30));
         s.wait_serial("tsig.test", 1, Duration::from_secs(30));
     }
-    assert!(headend.count_logs("outgoing AXFR") >= 4, "{}", headend.logs().join("\n"));
+    assert!(
+        headend.count_logs("outgoing AXFR") >= 4,
+        "{}",
+        headend.logs().join("\n")
+    );
 
     // A change in headend: new address, new serial, SIGHUP.
     std::fs::write(&plain, zone_text("xfr.test", 2, "192.0.2.20")).unwrap();
@@ -102,13 +110,20 @@ fn knot_and_nsd_follow_changes_through_notify_and_ixfr() {
         s.wait_serial("xfr.test", 2, Duration::from_secs(20));
         s.wait_serial("tsig.test", 2, Duration::from_secs(20));
         assert_eq!(a_record(s.port, "www.xfr.test"), "192.0.2.20", "{}", s.kind);
-        assert_eq!(a_record(s.port, "www.tsig.test"), "192.0.2.20", "{}", s.kind);
+        assert_eq!(
+            a_record(s.port, "www.tsig.test"),
+            "192.0.2.20",
+            "{}",
+            s.kind
+        );
     }
     // Both came by IXFR: headend says so, and Knot's own log too.
     let ixfr = headend
         .logs()
         .into_iter()
-        .filter(|l| l.contains("outgoing IXFR") && !l.contains("full zone") && !l.contains("up to date"))
+        .filter(|l| {
+            l.contains("outgoing IXFR") && !l.contains("full zone") && !l.contains("up to date")
+        })
         .count();
     assert!(ixfr >= 4, "{}", headend.logs().join("\n"));
     assert!(
@@ -116,16 +131,34 @@ fn knot_and_nsd_follow_changes_through_notify_and_ixfr() {
         "knot log lacks an incoming IXFR:\n{}",
         knot.log()
     );
-    assert!(headend.count_logs("NOTIFY acknowledged") >= 4, "{}", headend.logs().join("\n"));
+    assert!(
+        headend.count_logs("NOTIFY acknowledged") >= 4,
+        "{}",
+        headend.logs().join("\n")
+    );
     // The journal survives in the state dir.
-    assert!(headend.dir.path().join("state/journal/xfr.test.ixfr").is_file());
+    assert!(
+        headend
+            .dir
+            .path()
+            .join("state/journal/xfr.test.ixfr")
+            .is_file()
+    );
 }
 
 #[test]
 fn transfer_acl_and_tsig_keys_are_enforced() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("acl.test.zone"), zone_text("acl.test", 7, "192.0.2.10")).unwrap();
-    std::fs::write(dir.path().join("key.test.zone"), zone_text("key.test", 7, "192.0.2.10")).unwrap();
+    std::fs::write(
+        dir.path().join("acl.test.zone"),
+        zone_text("acl.test", 7, "192.0.2.10"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("key.test.zone"),
+        zone_text("key.test", 7, "192.0.2.10"),
+    )
+    .unwrap();
     let port = free_port();
     let _headend = Headend::start_in(
         dir,
@@ -138,10 +171,26 @@ fn transfer_acl_and_tsig_keys_are_enforced() {
     );
     let p = port.to_string();
     // Inside the ACL (source 127.0.0.2): the whole zone.
-    let (_, text) = kdig(&["@127.0.0.1", "-p", &p, "-b", "127.0.0.2", "AXFR", "acl.test"]);
+    let (_, text) = kdig(&[
+        "@127.0.0.1",
+        "-p",
+        &p,
+        "-b",
+        "127.0.0.2",
+        "AXFR",
+        "acl.test",
+    ]);
     assert_eq!(records(&text).len(), 8, "{text}");
     // Outside it (127.0.0.3): REFUSED, no records.
-    let (_, text) = kdig(&["@127.0.0.1", "-p", &p, "-b", "127.0.0.3", "AXFR", "acl.test"]);
+    let (_, text) = kdig(&[
+        "@127.0.0.1",
+        "-p",
+        &p,
+        "-b",
+        "127.0.0.3",
+        "AXFR",
+        "acl.test",
+    ]);
     assert!(text.contains("REFUSED"), "{text}");
     assert!(records(&text).is_empty(), "{text}");
     // A Knot secondary outside the ACL never gets the zone.
@@ -156,7 +205,11 @@ fn transfer_acl_and_tsig_keys_are_enforced() {
     );
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(knot.serial("acl.test"), None);
-    assert!(knot.log().contains("REFUSED") || knot.log().contains("refused"), "{}", knot.log());
+    assert!(
+        knot.log().contains("REFUSED") || knot.log().contains("refused"),
+        "{}",
+        knot.log()
+    );
     drop(knot);
 
     // TSIG zone: the right key transfers, a wrong key and no key do not.
@@ -167,7 +220,10 @@ fn transfer_acl_and_tsig_keys_are_enforced() {
     let bad = format!("hmac-sha256:xfr-key:{WRONG}");
     let (_, text) = kdig(&["@127.0.0.1", "-p", &p, "-y", &bad, "AXFR", "key.test"]);
     assert!(records(&text).is_empty(), "{text}");
-    assert!(text.contains("NOTAUTH") || text.contains("BADSIG"), "{text}");
+    assert!(
+        text.contains("NOTAUTH") || text.contains("BADSIG"),
+        "{text}"
+    );
     let (_, text) = kdig(&["@127.0.0.1", "-p", &p, "AXFR", "key.test"]);
     assert!(text.contains("REFUSED"), "{text}");
     // NSD with the wrong key does not get the zone either.
@@ -185,13 +241,19 @@ fn transfer_acl_and_tsig_keys_are_enforced() {
 }
 
 #[test]
-fn hundred_thousand_record_zone_transfers_completely() {
+fn hundred_thousand_record_signed_zone_transfers_completely() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut text = String::from(
         "$ORIGIN big.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.1\n",
     );
     for i in 0..100_000u32 {
-        let _ = writeln!(text, "h{i} A 10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        let _ = writeln!(
+            text,
+            "h{i} A 10.{}.{}.{}",
+            (i >> 16) & 255,
+            (i >> 8) & 255,
+            i & 255
+        );
     }
     std::fs::write(dir.path().join("big.test.zone"), text).unwrap();
     let port = free_port();
@@ -199,15 +261,49 @@ fn hundred_thousand_record_zone_transfers_completely() {
         dir,
         &format!(
             "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
-             [[dns.zone]]\norigin = \"big.test\"\nfile = \"big.test.zone\"\nallow_transfer = [\"127.0.0.1/32\"]\n"
+             [[dns.zone]]\norigin = \"big.test\"\nfile = \"big.test.zone\"\nallow_transfer = [\"127.0.0.1/32\"]\n\
+             dnssec = {{ denial = \"nsec\" }}\n"
         ),
     );
     let (ok, out) = kdig(&["@127.0.0.1", "-p", &port.to_string(), "AXFR", "big.test"]);
     assert!(ok, "{}", &out[out.len().saturating_sub(2000)..]);
     let recs = records(&out);
-    // SOA + NS + glue + 100,000 A + closing SOA.
-    assert_eq!(recs.len(), 100_004, "{}", &out[out.len().saturating_sub(2000)..]);
-    assert_eq!(recs.iter().filter(|l| l.contains("\tSOA\t")).count(), 2);
+    let count = |t: &str| {
+        recs.iter()
+            .filter(|l| l.contains(&format!("\t{t}\t")))
+            .count()
+    };
+    // Opening and closing SOA, the glue and the 100,000 host addresses, and
+    // per name of the signed zone (apex, ns1, 100,000 hosts) an NSEC.
+    assert_eq!(
+        count("SOA"),
+        2,
+        "{}",
+        &out[out.len().saturating_sub(2000)..]
+    );
+    assert_eq!(count("A"), 100_001);
+    assert_eq!(count("NSEC"), 100_002);
+    // Every authoritative RRset signed: A and NSEC per host, plus the apex's and ns1's.
+    assert!(count("RRSIG") >= 200_004, "{}", count("RRSIG"));
+    // And the chain and signatures verify.
+    let file = headend.dir.path().join("big.axfr");
+    let body: String = recs
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || !l.contains("\tSOA\t"))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    std::fs::write(&file, body).unwrap();
+    require("ldns-verify-zone");
+    let verify = Command::new("ldns-verify-zone")
+        .arg(&file)
+        .output()
+        .expect("ldns-verify-zone");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
     let messages = headend
         .logs()
         .into_iter()

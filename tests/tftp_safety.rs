@@ -74,7 +74,11 @@ fn escapes_are_refused_and_nothing_outside_the_root_is_served() {
         ("symlink absolute", b"abs-link".to_vec(), 2),
         ("symlink relative", b"rel-link".to_vec(), 2),
         ("symlinked folder", b"dir-link/secret".to_vec(), 2),
-        ("symlinked folder backslash", b"dir-link\\secret".to_vec(), 2),
+        (
+            "symlinked folder backslash",
+            b"dir-link\\secret".to_vec(),
+            2,
+        ),
         ("NUL byte", b"ok.txt\0../outside/secret".to_vec(), 2),
         ("over-long name", long.into_bytes(), 2),
         ("over-long component", deep.into_bytes(), 2),

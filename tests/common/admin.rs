@@ -2,9 +2,9 @@
 //! `[admin]` section (and a DNS zone copy), add users through the real
 //! `headend user` command, talk HTTPS with reqwest (rustls, ring) and curl.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::io::Write as _;
 
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
@@ -95,8 +95,15 @@ impl AdminServer {
 
     /// Adds a user with the real CLI.
     pub fn add_user(&self, name: &str, role: &str, password: &str) {
-        let out = self.user_cmd(&["add", name, "--role", role, "--password-stdin"], &format!("{password}\n"));
-        assert!(out.status.success(), "user add failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = self.user_cmd(
+            &["add", name, "--role", role, "--password-stdin"],
+            &format!("{password}\n"),
+        );
+        assert!(
+            out.status.success(),
+            "user add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// `https://127.0.0.1:PORT` + `path`.
@@ -148,7 +155,8 @@ impl AdminServer {
             }
         }
         let db = String::from_utf8_lossy(&db);
-        let store = headend_store::Store::open_sqlite_existing(self.state_dir().join("headend.db")).expect("open store");
+        let store = headend_store::Store::open_sqlite_existing(self.state_dir().join("headend.db"))
+            .expect("open store");
         let audit: Vec<String> = store
             .auth()
             .audit(100_000)
@@ -160,13 +168,28 @@ impl AdminServer {
         let audit = audit.join("\n");
         for s in secrets {
             assert!(s.len() >= 8, "secret too short to grep for: {s:?}");
-            assert!(!logs.contains(s.as_str()), "a secret appears in the logs: {s:?}");
-            assert!(!audit.contains(s.as_str()), "a secret appears in the audit log: {s:?}");
-            assert!(!db.contains(s.as_str()), "a secret appears in the database: {s:?}");
+            assert!(
+                !logs.contains(s.as_str()),
+                "a secret appears in the logs: {s:?}"
+            );
+            assert!(
+                !audit.contains(s.as_str()),
+                "a secret appears in the audit log: {s:?}"
+            );
+            assert!(
+                !db.contains(s.as_str()),
+                "a secret appears in the database: {s:?}"
+            );
             // No token prefix longer than 8 characters either.
             let prefix = &s[..9];
-            assert!(!logs.contains(prefix), "a 9-character secret prefix appears in the logs: {prefix:?}");
-            assert!(!audit.contains(prefix), "a 9-character secret prefix appears in the audit: {prefix:?}");
+            assert!(
+                !logs.contains(prefix),
+                "a 9-character secret prefix appears in the logs: {prefix:?}"
+            );
+            assert!(
+                !audit.contains(prefix),
+                "a 9-character secret prefix appears in the audit: {prefix:?}"
+            );
         }
     }
 }
@@ -204,7 +227,10 @@ pub fn curl(args: &[&str]) -> (u16, String, String) {
 
 /// The status and a header of a response.
 pub fn header(r: &Response, name: &str) -> Option<String> {
-    r.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// Runs `headend ctl ARGS...` with its client folder at `ctl_dir`.
@@ -245,11 +271,15 @@ impl KeepAlive {
         let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
         let conn = rustls::ClientConnection::new(config, name).expect("client connection");
         let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        tcp.set_read_timeout(Some(std::time::Duration::from_secs(5))).expect("timeout");
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("timeout");
         let mut stream = rustls::StreamOwned::new(conn, tcp);
         stream.flush().expect("handshake");
         while stream.conn.is_handshaking() {
-            stream.conn.complete_io(&mut stream.sock).expect("handshake");
+            stream
+                .conn
+                .complete_io(&mut stream.sock)
+                .expect("handshake");
         }
         Self {
             stream,
@@ -260,7 +290,11 @@ impl KeepAlive {
     /// GET `path` on this connection; returns the status code.
     pub fn get(&mut self, path: &str) -> u16 {
         use std::io::{Read as _, Write as _};
-        write!(self.stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").expect("write");
+        write!(
+            self.stream,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        )
+        .expect("write");
         self.stream.flush().expect("flush");
         let mut buf = Vec::new();
         let mut byte = [0u8; 1];
@@ -277,6 +311,9 @@ impl KeepAlive {
             .unwrap_or(0);
         let mut body = vec![0u8; len];
         self.stream.read_exact(&mut body).expect("read body");
-        head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+        head.split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
     }
 }

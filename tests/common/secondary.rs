@@ -173,7 +173,14 @@ impl Secondary {
 /// The SOA serial a server on loopback `port` answers for `origin`.
 pub fn soa_serial(port: u16, origin: &str) -> Option<u32> {
     let out = Command::new("dig")
-        .args(["@127.0.0.1", "-p", &port.to_string(), "+short", "+time=1", "+tries=1"])
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+short",
+            "+time=1",
+            "+tries=1",
+        ])
         .arg(origin)
         .arg("SOA")
         .output()

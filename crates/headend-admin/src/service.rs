@@ -17,7 +17,7 @@ use crate::config::AdminConfig;
 use crate::core::session::{Lockout, Revocations, SessionPolicy};
 use crate::core::tokens::TokenPolicy;
 use crate::password::Passwords;
-use crate::tls::{CertSource, install_crypto_provider, load_or_create_signing_key};
+use crate::tls::{CertSource, install_crypto_provider, load_key_set};
 
 /// The handles of the other services the API manages.
 #[derive(Clone, Default)]
@@ -72,7 +72,7 @@ impl AdminService {
     ) -> Result<AdminHandle, AdminError> {
         config.validate()?;
         install_crypto_provider();
-        let keys = load_or_create_signing_key(state_dir)?;
+        let keys = load_key_set(state_dir)?;
         let certs = CertSource::resolve(&config, state_dir)?;
         let (server_config, fingerprint) = certs.server_config()?;
         let argon = config.argon2.clone();
@@ -113,7 +113,9 @@ impl AdminService {
         let app = Arc::new(App {
             store,
             dns: handles.dns,
-            keys,
+            keys: arc_swap::ArcSwap::from_pointee(keys),
+            state_dir: state_dir.to_path_buf(),
+            rotate_lock: std::sync::Mutex::new(()),
             tokens: TokenPolicy {
                 issuer: config.issuer.clone(),
                 audience: config.audience.clone(),

@@ -24,8 +24,9 @@ use crate::{DhcpConfig, DhcpError};
 /// Counter name → value, as logged in `dhcp stats` lines.
 pub type Stats = BTreeMap<&'static str, u64>;
 
-/// Datagrams queued between the socket threads and the worker.
-const QUEUE: usize = 16_384;
+/// Datagrams queued between the socket threads and the worker, in batches:
+/// a deeper queue only answers requests the clients have given up on.
+const QUEUE_BATCHES: usize = 4;
 /// How often blocked threads look at the stop flag.
 const TICK: Duration = Duration::from_millis(200);
 
@@ -113,7 +114,7 @@ impl DhcpService {
             stats: Mutex::new(Stats::new()),
             store,
         });
-        let (tx, rx) = sync_channel(QUEUE);
+        let (tx, rx) = sync_channel(config.max_batch.max(256) * QUEUE_BATCHES);
         for (i, l) in listeners.iter().enumerate() {
             let name = format!("dhcp-rx-{}", l.interface.as_deref().unwrap_or("any"));
             let (listeners, shared, tx) = (Arc::clone(&listeners), Arc::clone(&shared), tx.clone());

@@ -596,3 +596,37 @@ fn example_configs_compile() {
         dhcp.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+#[test]
+fn bootp_request_from_a_reserved_client_gets_a_bootreply_where_enabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(dir.path().join("t.db")).unwrap();
+    let config: DhcpConfig = toml::from_str(&CONFIG.replace(
+        "max_leases_per_circuit_id = 2\n",
+        "max_leases_per_circuit_id = 2\nbootp = true\nboot_file = \"pxelinux.0\"\n",
+    ))
+    .unwrap();
+    let server = Server::new(&config).unwrap();
+    let mut p = pkt(1, 0x99).bytes();
+    p.truncate(240);
+    p.push(255);
+    let req = parse(&p, 4).unwrap();
+    let mut tx = store.begin().unwrap();
+    let r = reply(server.handle(&req, &direct(), &mut *tx, t(0)).unwrap());
+    tx.commit().unwrap();
+    assert_eq!(r.yiaddr, Ipv4Addr::new(10, 0, 0, 50));
+    assert_eq!(file(&r), "pxelinux.0");
+    assert_eq!(opt(&r, 53), None, "a BOOTREPLY has no DHCP message type");
+    assert_eq!(store.leases().unwrap()[0].state, LeaseState::Bound);
+    let mut p = pkt(1, 0x01).bytes();
+    p.truncate(240);
+    p.push(255);
+    let req = parse(&p, 4).unwrap();
+    let mut tx = store.begin().unwrap();
+    let out = server.handle(&req, &direct(), &mut *tx, t(0)).unwrap();
+    assert_eq!(
+        out.silence(),
+        Some(Silence::Bootp),
+        "unreserved BOOTP clients are not answered"
+    );
+}

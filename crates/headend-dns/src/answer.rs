@@ -114,9 +114,8 @@ impl Catalog {
             return None;
         }
         let id = u16::from_be_bytes([header[0], header[1]]);
-        let request = match Message::from_vec(request) {
-            Ok(m) => m,
-            Err(_) => return Some(error_response(id, header, ResponseCode::FormErr)),
+        let Ok(request) = Message::from_vec(request) else {
+            return Some(error_response(id, header, ResponseCode::FormErr));
         };
         let response = self.answer(&request);
         let mut bytes = self.encode(response, &request, transport);
@@ -191,20 +190,19 @@ impl Catalog {
     /// Encodes a response, applying the UDP size limit (RFC 1035 §4.2.1,
     /// RFC 6891 §6.2.5, RFC 2181 §9).
     fn encode(&self, mut response: Message, request: &Message, transport: Transport) -> Vec<u8> {
-        let limit = usize::from(
-            self.size_limit(transport, request.edns.as_ref().map(Edns::max_payload)),
-        );
-        if let Ok(bytes) = response.to_vec() {
-            if bytes.len() <= limit {
-                return bytes;
-            }
+        let limit =
+            usize::from(self.size_limit(transport, request.edns.as_ref().map(Edns::max_payload)));
+        if let Ok(bytes) = response.to_vec()
+            && bytes.len() <= limit
+        {
+            return bytes;
         }
         // RFC 2181 §9: the additional section can be dropped without setting TC.
         response.additionals.clear();
-        if let Ok(bytes) = response.to_vec() {
-            if bytes.len() <= limit {
-                return bytes;
-            }
+        if let Ok(bytes) = response.to_vec()
+            && bytes.len() <= limit
+        {
+            return bytes;
         }
         // Still too big: an empty truncated answer; the client retries over TCP.
         response.answers.clear();
@@ -235,10 +233,10 @@ pub(crate) fn restore_question_case(response: &mut [u8], request: &[u8]) {
             break;
         }
     }
-    if let (Some(dst), Some(src)) = (response.get_mut(12..pos), request.get(12..pos)) {
-        if dst.eq_ignore_ascii_case(src) {
-            dst.copy_from_slice(src);
-        }
+    if let (Some(dst), Some(src)) = (response.get_mut(12..pos), request.get(12..pos))
+        && dst.eq_ignore_ascii_case(src)
+    {
+        dst.copy_from_slice(src);
     }
 }
 
@@ -249,7 +247,7 @@ fn error_response(id: u16, header: &[u8], rcode: ResponseCode) -> Vec<u8> {
     // QR=1, opcode copied, RD copied.
     let flags_hi = header.get(2).copied().unwrap_or(0);
     out[2] = 0x80 | (flags_hi & 0x79);
-    out[3] = u8::from(rcode.low());
+    out[3] = rcode.low();
     out
 }
 

@@ -109,10 +109,10 @@ pub(crate) fn apply(
     let current = soa_serial(&parsed).ok_or_else(|| DnsError::BadEdit {
         reason: "the zone file has no SOA record".to_owned(),
     })?;
-    if let Some(expected) = expected_serial {
-        if expected != current {
-            return Err(DnsError::SerialMismatch { expected, current });
-        }
+    if let Some(expected) = expected_serial
+        && expected != current
+    {
+        return Err(DnsError::SerialMismatch { expected, current });
     }
     let mut records = parsed.records.clone();
     match edit {
@@ -204,7 +204,7 @@ pub(crate) fn apply(
     }
     let edited = ParsedZone {
         origin: parsed.origin.clone(),
-        file: parsed.file.clone(),
+        file: parsed.file,
         records,
     };
     let errors: Vec<_> = check_zone_with(&edited, others)
@@ -258,7 +258,11 @@ fn same_set(r: &SourceRecord, owner: &Name, rtype: RecordType) -> bool {
 fn owner_name(name: &str, origin: &Name) -> Result<Name, DnsError> {
     let name = name.trim();
     let bad = |reason: String| DnsError::BadEdit { reason };
-    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == ';' || c == '"') {
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c == ';' || c == '"')
+    {
         return Err(bad(format!("{name:?} is not a domain name")));
     }
     let owner = if name == "@" {
@@ -274,10 +278,10 @@ fn owner_name(name: &str, origin: &Name) -> Result<Name, DnsError> {
 
 fn record_type(rtype: &str) -> Result<RecordType, DnsError> {
     let upper = rtype.trim().to_ascii_uppercase();
-    if let Some(code) = upper.strip_prefix("TYPE") {
-        if let Ok(code) = code.parse::<u16>() {
-            return Ok(RecordType::from(code));
-        }
+    if let Some(code) = upper.strip_prefix("TYPE")
+        && let Ok(code) = code.parse::<u16>()
+    {
+        return Ok(RecordType::from(code));
     }
     match upper.parse::<RecordType>() {
         Ok(RecordType::Unknown(_)) | Err(_) => Err(DnsError::BadEdit {
@@ -367,7 +371,14 @@ mod tests {
     #[test]
     fn set_replaces_the_rrset_bumps_the_serial_and_rewrites_the_file() {
         let (_d, zc, origin) = setup();
-        let zone = apply(&zc, &origin, &set("www", "A", &["192.0.2.10", "192.0.2.11"]), Some(41), &[]).unwrap();
+        let zone = apply(
+            &zc,
+            &origin,
+            &set("www", "A", &["192.0.2.10", "192.0.2.11"]),
+            Some(41),
+            &[],
+        )
+        .unwrap();
         assert_eq!(zone.serial(), 42);
         let text = std::fs::read_to_string(&zc.file).unwrap();
         assert!(text.contains("www.t.test. 300 IN A 192.0.2.10"), "{text}");
@@ -380,7 +391,14 @@ mod tests {
     #[test]
     fn txt_with_spaces_and_quotes_survives_the_rewrite() {
         let (_d, zc, origin) = setup();
-        apply(&zc, &origin, &set("info", "TXT", &[r#""v=DMARC1; p=reject" "x\"y""#]), None, &[]).unwrap();
+        apply(
+            &zc,
+            &origin,
+            &set("info", "TXT", &[r#""v=DMARC1; p=reject" "x\"y""#]),
+            None,
+            &[],
+        )
+        .unwrap();
         let zone = parse_zone_file(&zc.file, &origin).unwrap();
         let txt = zone
             .records
@@ -401,7 +419,14 @@ mod tests {
     #[test]
     fn a_stale_serial_is_refused() {
         let (_d, zc, origin) = setup();
-        let err = apply(&zc, &origin, &set("www", "A", &["192.0.2.9"]), Some(40), &[]).unwrap_err();
+        let err = apply(
+            &zc,
+            &origin,
+            &set("www", "A", &["192.0.2.9"]),
+            Some(40),
+            &[],
+        )
+        .unwrap_err();
         assert!(matches!(
             err,
             DnsError::SerialMismatch {
@@ -414,7 +439,14 @@ mod tests {
     #[test]
     fn delete_removes_one_record_or_the_rrset() {
         let (_d, zc, origin) = setup();
-        apply(&zc, &origin, &set("www", "A", &["192.0.2.10", "192.0.2.11"]), None, &[]).unwrap();
+        apply(
+            &zc,
+            &origin,
+            &set("www", "A", &["192.0.2.10", "192.0.2.11"]),
+            None,
+            &[],
+        )
+        .unwrap();
         let del_one = ZoneEdit::Delete {
             name: "www".into(),
             rtype: "A".into(),
@@ -423,7 +455,10 @@ mod tests {
         let zone = apply(&zc, &origin, &del_one, None, &[]).unwrap();
         assert_eq!(zone.serial(), 43);
         let text = std::fs::read_to_string(&zc.file).unwrap();
-        assert!(!text.contains("192.0.2.10") && text.contains("192.0.2.11"), "{text}");
+        assert!(
+            !text.contains("192.0.2.10") && text.contains("192.0.2.11"),
+            "{text}"
+        );
         let missing = apply(&zc, &origin, &del_one, None, &[]).unwrap_err();
         assert!(matches!(missing, DnsError::BadEdit { .. }));
     }

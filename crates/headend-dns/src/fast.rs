@@ -159,7 +159,8 @@ impl AnswerCache {
             };
         };
         let limit = catalog.size_limit(transport, query.edns.map(|e| e.0));
-        let flags = u8::from(query.edns.is_some()) | (u8::from(query.edns.is_some_and(|e| e.1)) << 1);
+        let flags =
+            u8::from(query.edns.is_some()) | (u8::from(query.edns.is_some_and(|e| e.1)) << 1);
         self.key[0] = u8::from(transport == Transport::Tcp);
         self.key[1] = flags;
         self.key[2..4].copy_from_slice(&limit.to_be_bytes());
@@ -237,16 +238,42 @@ mod tests {
     }
 
     /// A query in wire form, with the name's letters in the case given by `case_bits`.
-    fn query(id: u16, name: &str, qtype: u16, rd: bool, edns: Option<(u16, bool)>, case_bits: u64) -> Vec<u8> {
+    fn query(
+        id: u16,
+        name: &str,
+        qtype: u16,
+        rd: bool,
+        edns: Option<(u16, bool)>,
+        case_bits: u64,
+    ) -> Vec<u8> {
         let mut q = id.to_be_bytes().to_vec();
-        q.extend_from_slice(&[u8::from(rd), 0, 0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);
+        q.extend_from_slice(&[
+            u8::from(rd),
+            0,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            u8::from(edns.is_some()),
+        ]);
         let mut bit = 0;
-        for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+        for label in name
+            .trim_end_matches('.')
+            .split('.')
+            .filter(|l| !l.is_empty())
+        {
             q.push(label.len() as u8);
             for b in label.bytes() {
                 let upper = case_bits >> (bit % 64) & 1 == 1;
                 bit += 1;
-                q.push(if upper { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() });
+                q.push(if upper {
+                    b.to_ascii_uppercase()
+                } else {
+                    b.to_ascii_lowercase()
+                });
             }
         }
         q.push(0);
@@ -274,14 +301,29 @@ mod tests {
 
     /// For a request, the fast path (after a first, differently-cased query
     /// with another ID filled the cache) gives exactly the full responder's bytes.
-    fn assert_same(cache: &mut AnswerCache, catalog: &Catalog, name: &str, qtype: u16, edns: Option<(u16, bool)>, transport: Transport, seed: u64) {
+    fn assert_same(
+        cache: &mut AnswerCache,
+        catalog: &Catalog,
+        name: &str,
+        qtype: u16,
+        edns: Option<(u16, bool)>,
+        transport: Transport,
+        seed: u64,
+    ) {
         let prime = query(seed as u16 ^ 0x5a5a, name, qtype, false, edns, !seed);
         let mut out = Vec::new();
         cache.respond(catalog, &prime, transport, &mut out);
         let req = query(seed as u16, name, qtype, seed & 1 == 1, edns, seed);
-        let fast = if cache.respond(catalog, &req, transport, &mut out) { Some(out.clone()) } else { None };
+        let fast = if cache.respond(catalog, &req, transport, &mut out) {
+            Some(out.clone())
+        } else {
+            None
+        };
         let slow = catalog.respond(&req, transport);
-        assert_eq!(fast, slow, "{name} type {qtype} edns {edns:?} {transport:?}");
+        assert_eq!(
+            fast, slow,
+            "{name} type {qtype} edns {edns:?} {transport:?}"
+        );
     }
 
     #[test]
@@ -292,14 +334,31 @@ mod tests {
         assert!(names.len() > 50);
         for (i, name) in names.iter().enumerate() {
             for qtype in TYPES {
-                for edns in [None, Some((1232, false)), Some((4096, true)), Some((512, false))] {
+                for edns in [
+                    None,
+                    Some((1232, false)),
+                    Some((4096, true)),
+                    Some((512, false)),
+                ] {
                     for transport in [Transport::Udp, Transport::Tcp] {
-                        assert_same(&mut cache, &catalog, name, qtype, edns, transport, i as u64 * 7919 + u64::from(qtype));
+                        assert_same(
+                            &mut cache,
+                            &catalog,
+                            name,
+                            qtype,
+                            edns,
+                            transport,
+                            i as u64 * 7919 + u64::from(qtype),
+                        );
                     }
                 }
             }
         }
-        assert!(cache.hits > 1000, "the cache was not exercised: {} hits", cache.hits);
+        assert!(
+            cache.hits > 1000,
+            "the cache was not exercised: {} hits",
+            cache.hits
+        );
     }
 
     #[test]
@@ -313,7 +372,10 @@ mod tests {
         assert_eq!(cache.hits, 1);
         let second = first.clone();
         assert!(cache.respond(&second, &req, Transport::Udp, &mut out));
-        assert_eq!(cache.hits, 1, "a new catalog must not be answered from the old cache");
+        assert_eq!(
+            cache.hits, 1,
+            "a new catalog must not be answered from the old cache"
+        );
     }
 
     proptest! {

@@ -29,15 +29,15 @@ pub mod dnssec;
 mod edit;
 pub mod fast;
 mod notify;
-mod xfr;
 pub mod present;
 pub mod rrl;
 mod server;
 mod service;
+mod xfr;
 pub mod zone;
 
-pub use server::{DnsStats, DnsStatsSnapshot};
 pub use edit::{RecordView, ZoneEdit, ZoneSummary};
+pub use server::{DnsStats, DnsStatsSnapshot};
 pub use service::{
     DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, load_zone_with,
     parse_origin,

@@ -116,7 +116,8 @@ async fn send_one(origin: &Name, soa: &Record, target: SocketAddr, key: Option<&
         }
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let Ok(Ok((len, from))) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
+            let Ok(Ok((len, from))) =
+                tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
             else {
                 break;
             };
@@ -143,8 +144,8 @@ async fn send_one(origin: &Name, soa: &Record, target: SocketAddr, key: Option<&
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_proto::rr::rdata::SOA;
     use hickory_proto::rr::RData;
+    use hickory_proto::rr::rdata::SOA;
 
     fn soa() -> Record {
         let origin = Name::from_ascii("n.test.").unwrap();
@@ -172,7 +173,7 @@ mod tests {
         let origin = Name::from_ascii("n.test.").unwrap();
         let request = Message::from_vec(&message(&origin, &soa(), 9, None, 0).unwrap()).unwrap();
         let mut ack = Message::response(9, OpCode::Notify);
-        ack.queries = request.queries.clone();
+        ack.queries = request.queries;
         assert_eq!(reply(&ack.to_vec().unwrap(), 9), Reply::Acked);
         assert_eq!(reply(&ack.to_vec().unwrap(), 10), Reply::NotOurs);
         ack.metadata.response_code = ResponseCode::NotAuth;

@@ -124,7 +124,12 @@ mod tests {
         let reparsed = parse_zone_str(&written, Path::new("written"), &origin).unwrap();
         assert_eq!(parsed.records.len(), reparsed.records.len());
         for (a, b) in parsed.records.iter().zip(&reparsed.records) {
-            assert_eq!(a.record, b.record, "line written: {}", record_line(&a.record));
+            assert_eq!(
+                a.record,
+                b.record,
+                "line written: {}",
+                record_line(&a.record)
+            );
             assert_eq!(a.record.ttl, b.record.ttl);
         }
     }

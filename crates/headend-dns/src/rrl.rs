@@ -265,10 +265,17 @@ mod tests {
         let now = Instant::now();
         let a = IpAddr::from([198, 51, 100, 1]);
         assert_eq!(r.check(a, ResponseKind::Answer, now), RrlAction::Send);
-        let actions: Vec<_> = (0..4).map(|_| r.check(a, ResponseKind::Answer, now)).collect();
+        let actions: Vec<_> = (0..4)
+            .map(|_| r.check(a, ResponseKind::Answer, now))
+            .collect();
         assert_eq!(
             actions,
-            [RrlAction::Drop, RrlAction::Slip, RrlAction::Drop, RrlAction::Slip]
+            [
+                RrlAction::Drop,
+                RrlAction::Slip,
+                RrlAction::Drop,
+                RrlAction::Slip
+            ]
         );
     }
 

@@ -178,10 +178,9 @@ impl UdpWorker {
         let mut buf = vec![0u8; 65535];
         let mut out = Vec::with_capacity(4096);
         while !self.stop.load(Ordering::Relaxed) {
-            let (len, peer) = match self.socket.recv_from(&mut buf) {
-                Ok(r) => r,
-                // Timeouts (to check `stop`) and ICMP errors from earlier sends.
-                Err(_) => continue,
+            // Timeouts (to check `stop`) and ICMP errors from earlier sends.
+            let Ok((len, peer)) = self.socket.recv_from(&mut buf) else {
+                continue;
             };
             self.stats.udp_queries.fetch_add(1, Ordering::Relaxed);
             let Some(request) = buf.get(..len) else {
@@ -303,7 +302,7 @@ struct TcpConn<'a> {
     catalog: &'a ArcSwap<Catalog>,
     idle: Duration,
     stats: &'a DnsStats,
-    transfers: &'a Transfers,
+    transfers: &'a Arc<Transfers>,
     peer: SocketAddr,
 }
 
@@ -344,8 +343,7 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
                 // Answers to earlier pipelined requests go first.
                 stream.write_all(&out).await?;
                 out.clear();
-                write_transfer(&mut stream, transfers, &catalog.load_full(), request, peer)
-                    .await?;
+                write_transfer(&mut stream, transfers, catalog.load_full(), request, peer).await?;
                 continue;
             }
             if !cache.respond(&catalog.load(), request, Transport::Tcp, &mut body) {
@@ -376,17 +374,23 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
 /// Answers one AXFR/IXFR request with its messages, each length-prefixed.
 async fn write_transfer(
     stream: &mut TcpStream,
-    transfers: &Transfers,
-    catalog: &Catalog,
+    transfers: &Arc<Transfers>,
+    catalog: Arc<Catalog>,
     request: &[u8],
     peer: SocketAddr,
 ) -> std::io::Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let messages = transfers
-        .respond(catalog, request, peer.ip(), now)
-        .unwrap_or_default();
+    // Building a large zone's messages is CPU work: off the async workers.
+    let transfers = Arc::clone(transfers);
+    let request = request.to_vec();
+    let messages =
+        tokio::task::spawn_blocking(move || transfers.respond(&catalog, &request, peer.ip(), now))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
     let mut batch = Vec::with_capacity(65536 + 2);
     for message in messages {
         let Ok(len) = u16::try_from(message.len()) else {

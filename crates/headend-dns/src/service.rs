@@ -8,12 +8,12 @@ use arc_swap::ArcSwap;
 use hickory_proto::rr::{LowerName, Name};
 
 use crate::answer::Catalog;
-use crate::server::{DnsStats, DnsStatsSnapshot, Listeners};
 use crate::check::{Finding, Severity, check_zone_with};
 use crate::dnssec::{Signer, unix_now};
+use crate::edit::{RecordView, ZoneEdit, ZoneSummary};
+use crate::server::{DnsStats, DnsStatsSnapshot, Listeners};
 use crate::xfr::Transfers;
 use crate::zone::Zone;
-use crate::edit::{RecordView, ZoneEdit, ZoneSummary};
 use crate::zonefile::parse_zone_file;
 use crate::{DnsConfig, DnsError, ZoneConfig};
 
@@ -141,6 +141,16 @@ pub fn check_config(config: &DnsConfig) -> Vec<ZoneReport> {
             }
         })
         .collect();
+    let dnssec_check = dnssec_config_error(config);
+    if let Some(e) = dnssec_check {
+        reports.push(ZoneReport {
+            origin: String::new(),
+            file: PathBuf::new(),
+            lines: vec![e.to_string()],
+            errors: 1,
+            records: 0,
+        });
+    }
     if let Err(e) = Transfers::new(config, None) {
         reports.push(ZoneReport {
             origin: String::new(),
@@ -151,6 +161,11 @@ pub fn check_config(config: &DnsConfig) -> Vec<ZoneReport> {
         });
     }
     reports
+}
+
+/// Validates the `dnssec` settings without touching any key.
+fn dnssec_config_error(config: &DnsConfig) -> Option<DnsError> {
+    Signer::new(config, Path::new("/nonexistent")).err()
 }
 
 fn log_load_errors(zone: &str, errors: &[DnsError]) {
@@ -224,7 +239,9 @@ fn load_into(
     let others: Vec<Arc<Zone>> = catalog.zones().cloned().collect();
     let others: Vec<&Zone> = others.iter().map(AsRef::as_ref).collect();
     let loaded = load_zone_with(zc, &others).and_then(|mut loaded| {
-        loaded.zone = signer.prepare(loaded.zone, unix_now()).map_err(|e| vec![e])?;
+        loaded.zone = signer
+            .prepare(loaded.zone, unix_now())
+            .map_err(|e| vec![e])?;
         Ok(loaded)
     });
     match loaded {
@@ -274,7 +291,9 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.listeners.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.listeners
+            .stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         for task in &self.listeners.tasks {
             task.abort();
         }
@@ -402,7 +421,24 @@ impl DnsHandle {
             .map(AsRef::as_ref)
             .filter(|z| z.lower_origin() != &LowerName::new(&name))
             .collect();
-        let zone = crate::edit::apply(&zc, &name, &edit, expected_serial, &others)?;
+        // A signed zone serves its own serial (re-signing bumps it): an
+        // If-Match serial is compared with that one, not the file's.
+        let served = catalog.get(&LowerName::new(&name));
+        let mut file_expected = expected_serial;
+        if let Some(served) = served.filter(|z| z.dnssec().is_some()) {
+            if let Some(expected) = expected_serial
+                && expected != served.serial()
+            {
+                return Err(DnsError::SerialMismatch {
+                    expected,
+                    current: served.serial(),
+                });
+            }
+            file_expected = None;
+        }
+        let zone = crate::edit::apply(&zc, &name, &edit, file_expected, &others)?;
+        // Signing can fail only on key-state trouble; the file is then already
+        // written and the next reload retries.
         let zone = self.inner.signer.prepare(zone, unix_now())?;
         let serial = zone.serial();
         self.swap_in(zone);
@@ -423,10 +459,10 @@ impl DnsHandle {
         })?;
         let wanted_lower = LowerName::new(&wanted);
         for zc in &self.inner.config.zones {
-            if let Ok(name) = parse_origin(&zc.origin) {
-                if LowerName::new(&name) == wanted_lower {
-                    return Ok((zc.clone(), name));
-                }
+            if let Ok(name) = parse_origin(&zc.origin)
+                && LowerName::new(&name) == wanted_lower
+            {
+                return Ok((zc.clone(), name));
             }
         }
         Err(DnsError::UnknownZone {
@@ -486,7 +522,9 @@ impl DnsHandle {
                     self.swap_in(zone);
                     done += 1;
                 }
-                Some(Err(e)) => tracing::error!(zone = %origin, "{e}; the previous signatures stay served"),
+                Some(Err(e)) => {
+                    tracing::error!(zone = %origin, "{e}; the previous signatures stay served")
+                }
                 None => {}
             }
         }
@@ -513,7 +551,7 @@ impl DnsHandle {
                 let Some(inner) = weak.upgrade() else {
                     return;
                 };
-                let handle = DnsHandle { inner };
+                let handle = Self { inner };
                 let _ = tokio::task::spawn_blocking(move || handle.resign_due(unix_now())).await;
             }
         });

@@ -220,9 +220,7 @@ impl Zone {
         let labels = usize::from(name.num_labels());
         for n in apex_labels + 1..=labels {
             let ancestor = name.trim_to(n);
-            let Some(node) = self.nodes.get(&LowerName::new(&ancestor)) else {
-                return None;
-            };
+            let node = self.nodes.get(&LowerName::new(&ancestor))?;
             if let Some(ns) = node.rrset(RecordType::NS) {
                 return Some((ancestor, ns));
             }

@@ -384,7 +384,10 @@ fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpA
             // A mode that is no word means the name held a NUL byte
             // (`name\0../x\0octet\0`): refuse it as an access violation.
             let a = if mode.chars().all(|c| c.is_ascii_alphabetic()) {
-                abort(ErrorCode::IllegalOperation, format!("unsupported mode {mode:?}"))
+                abort(
+                    ErrorCode::IllegalOperation,
+                    format!("unsupported mode {mode:?}"),
+                )
             } else {
                 abort(ErrorCode::AccessViolation, "NUL byte in file name")
             };

@@ -55,6 +55,34 @@ enum Command {
         #[command(subcommand)]
         command: headend_admin::cli::CtlCommand,
     },
+    /// DNSSEC keys of signed zones (kept in the state directory).
+    Dnssec {
+        /// The config file (its general.state_dir holds the keys).
+        #[arg(short, long, default_value = "/etc/headend/headend.toml")]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: DnssecCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DnssecCommand {
+    /// Print the DS records to give the parent zone.
+    Ds {
+        /// The zone, e.g. example.test.
+        zone: String,
+    },
+    /// Start a key rollover (RFC 6781 timing); the running server carries it out.
+    Rollover {
+        /// The zone, e.g. example.test.
+        zone: String,
+        /// Pre-publish rollover of the zone-signing key.
+        #[arg(long, conflicts_with = "ksk", required_unless_present = "ksk")]
+        zsk: bool,
+        /// Double-KSK rollover of the key-signing key.
+        #[arg(long)]
+        ksk: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -100,9 +128,48 @@ fn main() -> ExitCode {
                 }
             };
             let argon = config.admin.map(|a| a.argon2).unwrap_or_default();
-            report(headend_admin::cli::run_user(command, &config.general.state_dir, &argon))
+            report(headend_admin::cli::run_user(
+                command,
+                &config.general.state_dir,
+                &argon,
+            ))
         }
         Command::Ctl { command } => report(headend_admin::cli::run_ctl(command)),
+        Command::Dnssec { config, command } => dnssec(&config, command),
+    }
+}
+
+/// `headend dnssec ds|rollover`.
+fn dnssec(config: &std::path::Path, command: DnssecCommand) -> ExitCode {
+    let config = match Config::load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(dns) = &config.dns else {
+        eprintln!("error: the config has no [dns] section");
+        return ExitCode::FAILURE;
+    };
+    let state = &config.general.state_dir;
+    let result = match command {
+        DnssecCommand::Ds { zone } => {
+            headend_dns::dnssec::ds_records(dns, state, &zone).map(|lines| lines.join("\n"))
+        }
+        DnssecCommand::Rollover { zone, ksk, .. } => {
+            headend_dns::dnssec::rollover(dns, state, &zone, ksk)
+        }
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -28,10 +28,12 @@ impl Services {
         if let Some(tftp) = &self.tftp {
             tracing::info!(stats = ?tftp.stats(), "TFTP counters");
         }
-        if let Some(admin) = &self.admin {
-            if let Err(e) = admin.reload_tls() {
-                tracing::error!("admin TLS reload failed, keeping the old certificate: {e}");
-            }
+        if let Some(Err(e)) = self
+            .admin
+            .as_ref()
+            .map(headend_admin::AdminHandle::reload_tls)
+        {
+            tracing::error!("admin TLS reload failed, keeping the old certificate: {e}");
         }
     }
 }
@@ -87,9 +89,14 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
             dns: services.dns.clone(),
         };
         services.admin = Some(
-            headend_admin::AdminService::start(admin.clone(), &config.general.state_dir, store.clone(), handles)
-                .await
-                .context("starting the admin API")?,
+            headend_admin::AdminService::start(
+                admin.clone(),
+                &config.general.state_dir,
+                store.clone(),
+                handles,
+            )
+            .await
+            .context("starting the admin API")?,
         );
         services.store = Some(store);
     }

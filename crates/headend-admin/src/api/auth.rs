@@ -132,7 +132,7 @@ fn issue_access(
     now: u64,
 ) -> Result<String, ApiError> {
     let claims = app.tokens.claims(user, role, sid, new_id(), now);
-    app.keys.sign(&claims).map_err(|reason| {
+    app.keys.load().current.sign(&claims).map_err(|reason| {
         tracing::error!("cannot sign an access token: {reason}");
         ApiError::internal()
     })

@@ -31,7 +31,7 @@ use serde_json::json;
 use crate::config::AdminConfig;
 use crate::core::Role;
 use crate::core::session::{Lockout, Revocations, SessionPolicy};
-use crate::core::tokens::{Claims, TokenKeys, TokenPolicy};
+use crate::core::tokens::{Claims, KeySet, TokenPolicy};
 use crate::password::Passwords;
 
 /// Verified tokens remembered at most (the cache is emptied when full).
@@ -45,7 +45,9 @@ pub struct App {
     pub(crate) config: AdminConfig,
     pub(crate) store: Store,
     pub(crate) dns: Option<headend_dns::DnsHandle>,
-    pub(crate) keys: TokenKeys,
+    pub(crate) keys: arc_swap::ArcSwap<KeySet>,
+    pub(crate) state_dir: std::path::PathBuf,
+    pub(crate) rotate_lock: std::sync::Mutex<()>,
     pub(crate) tokens: TokenPolicy,
     pub(crate) sessions: SessionPolicy,
     pub(crate) lockout: Lockout,
@@ -146,7 +148,7 @@ impl App {
             .cloned();
         let claims = match cached {
             Some(c) if self.tokens.still_valid(&c, now).is_ok() => c,
-            _ => match self.tokens.verify(&self.keys, token, now) {
+            _ => match self.tokens.verify_any(&self.keys.load(), token, now) {
                 Ok(c) => {
                     let mut cache = self
                         .verified
@@ -368,7 +370,7 @@ async fn health() -> impl IntoResponse {
 }
 
 async fn jwks(State(app): State<Shared>) -> impl IntoResponse {
-    axum::Json(app.keys.jwks())
+    axum::Json(app.keys.load().jwks())
 }
 
 async fn metrics_text(
@@ -434,6 +436,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/users/{name}/enable", "admin"),
     ("POST", "/api/v1/users/{name}/unlock", "admin"),
     ("GET", "/api/v1/audit", "admin"),
+    ("POST", "/api/v1/keys/rotate", "admin"),
 ];
 
 /// Builds the router over `app`.
@@ -472,6 +475,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/users/{name}/enable", post(users::enable))
         .route("/api/v1/users/{name}/unlock", post(users::unlock))
         .route("/api/v1/audit", get(users::audit))
+        .route("/api/v1/keys/rotate", post(users::rotate_key))
         .fallback(fallback)
         .layer(middleware::from_fn(count_and_no_store))
         .layer(middleware::from_fn_with_state(Arc::clone(&app), allow_gate))

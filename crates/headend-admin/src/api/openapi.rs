@@ -86,6 +86,10 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<Value>) {
         ("POST", "/api/v1/users/{name}/enable") => ("Enable a user", None),
         ("POST", "/api/v1/users/{name}/unlock") => ("Clear a user's lockout", None),
         ("GET", "/api/v1/audit") => ("The audit log, newest first (?limit=)", None),
+        ("POST", "/api/v1/keys/rotate") => (
+            "Rotate the token signing key: new tokens use a new key; tokens of the previous key stay valid until they expire (both are in the JWKS)",
+            None,
+        ),
         _ => ("", None),
     }
 }

@@ -355,3 +355,50 @@ pub(crate) async fn audit(
         .collect();
     Ok(Json(json!({"entries": list})).into_response())
 }
+
+/// POST /api/v1/keys/rotate: a new signing key; the current one becomes the
+/// previous (still verifying), the previous one is dropped.
+pub(crate) async fn rotate_key(
+    State(app): State<Shared>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let worker = std::sync::Arc::clone(&app);
+    let rotated = tokio::task::spawn_blocking(move || {
+        let _serial = worker
+            .rotate_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let set = crate::tls::rotate_signing_key(&worker.state_dir, &worker.keys.load())?;
+        let kids = (
+            set.current.kid().to_owned(),
+            set.previous.as_ref().map(|k| k.kid().to_owned()),
+        );
+        worker.keys.store(std::sync::Arc::new(set));
+        // Tokens of the key just dropped must not pass through the cache.
+        worker
+            .verified
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        Ok::<_, crate::AdminError>(kids)
+    })
+    .await
+    .map_err(|_| ApiError::internal())?;
+    let outcome = if rotated.is_ok() { "ok" } else { "failed" };
+    app.audit(
+        &caller.user,
+        caller.source,
+        "key.rotate",
+        None,
+        outcome,
+        None,
+    )
+    .await;
+    let (kid, previous) = rotated.map_err(|e| {
+        tracing::error!("signing key rotation failed: {e}");
+        ApiError::internal()
+    })?;
+    tracing::info!(kid, ?previous, "access-token signing key rotated");
+    Ok(Json(json!({"kid": kid, "previous_kid": previous})).into_response())
+}

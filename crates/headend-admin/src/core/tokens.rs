@@ -122,19 +122,21 @@ impl TokenKeys {
         &self.kid
     }
 
-    /// The JSON Web Key Set (RFC 7517 §5, RFC 8037 §2 for OKP keys) other
-    /// services use to verify our tokens.
-    pub fn jwks(&self) -> serde_json::Value {
+    /// This key as a JSON Web Key (RFC 7517 §4, RFC 8037 §2 for OKP keys).
+    pub fn jwk(&self) -> serde_json::Value {
         serde_json::json!({
-            "keys": [{
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "alg": "EdDSA",
-                "use": "sig",
-                "kid": self.kid,
-                "x": URL_SAFE_NO_PAD.encode(&self.public),
-            }]
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "alg": "EdDSA",
+            "use": "sig",
+            "kid": self.kid,
+            "x": URL_SAFE_NO_PAD.encode(&self.public),
         })
+    }
+
+    /// A JSON Web Key Set (RFC 7517 §5) holding this key alone.
+    pub fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({ "keys": [self.jwk()] })
     }
 
     /// Signs `claims` with the fixed algorithm and our `kid`.
@@ -142,6 +144,34 @@ impl TokenKeys {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| e.to_string())
+    }
+}
+
+/// The signing key and, after a rotation, the previous one: tokens it
+/// signed stay valid until they expire, then the next rotation drops it.
+#[derive(Debug)]
+pub struct KeySet {
+    /// Signs new tokens.
+    pub current: TokenKeys,
+    /// Still verifies tokens issued before the last rotation.
+    pub previous: Option<TokenKeys>,
+}
+
+impl KeySet {
+    /// The key with this `kid`, if it is one of ours.
+    pub fn find(&self, kid: &str) -> Option<&TokenKeys> {
+        std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .find(|k| k.kid() == kid)
+    }
+
+    /// The JSON Web Key Set of every key that verifies (RFC 7517 §5).
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<_> = std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .map(TokenKeys::jwk)
+            .collect();
+        serde_json::json!({ "keys": keys })
     }
 }
 
@@ -203,6 +233,18 @@ impl TokenPolicy {
         let claims = data.claims;
         self.still_valid(&claims, now)?;
         Ok(claims)
+    }
+
+    /// Verifies a token against whichever key of `set` its `kid` names
+    /// (the algorithm is still fixed to EdDSA).
+    pub fn verify_any(&self, set: &KeySet, token: &str, now: u64) -> Result<Claims, Rejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Malformed)?;
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| set.find(kid))
+            .ok_or(Rejection::WrongAlgorithm)?;
+        self.verify(key, token, now)
     }
 
     /// The time checks alone, for claims whose signature already verified.
@@ -300,6 +342,32 @@ mod tests {
                 Err(Rejection::WrongIssuerOrAudience)
             );
         }
+    }
+
+    #[test]
+    fn previous_key_verifies_until_the_next_rotation() {
+        let (old, new) = (
+            TokenKeys::generate().unwrap(),
+            TokenKeys::generate().unwrap(),
+        );
+        let t_old = token(&old, 5);
+        let t_new = token(&new, 5);
+        let set = KeySet {
+            current: new,
+            previous: Some(old),
+        };
+        assert!(policy().verify_any(&set, &t_old, 5).is_ok());
+        assert!(policy().verify_any(&set, &t_new, 5).is_ok());
+        assert_eq!(set.jwks()["keys"].as_array().unwrap().len(), 2);
+        let set = KeySet {
+            current: TokenKeys::generate().unwrap(),
+            previous: Some(set.current),
+        };
+        assert_eq!(
+            policy().verify_any(&set, &t_old, 5),
+            Err(Rejection::WrongAlgorithm)
+        );
+        assert!(policy().verify_any(&set, &t_new, 5).is_ok());
     }
 
     #[test]

@@ -183,9 +183,15 @@ fn write_private(file: &Path, bytes: &[u8]) -> Result<(), DnsError> {
 impl KeyStore {
     /// Loads the zone's keys, generating a first set (KSK+ZSK or CSK, active
     /// at once) when there is none.
-    pub fn load(state_dir: &Path, origin: &str, config: &DnssecConfig, now: i64) -> Result<Self, DnsError> {
+    pub fn load(
+        state_dir: &Path,
+        origin: &str,
+        config: &DnssecConfig,
+        now: i64,
+    ) -> Result<Self, DnsError> {
         let dir = zone_dir(state_dir, origin);
-        std::fs::create_dir_all(&dir).map_err(|e| state_err(&dir, "cannot create the key folder", e))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| state_err(&dir, "cannot create the key folder", e))?;
         let _ = std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700));
         let file = dir.join("keys.json");
         let state: KeyState = match std::fs::read(&file) {
@@ -201,11 +207,9 @@ impl KeyStore {
         };
         let alg = algorithm(config.algorithm);
         let usable = |store: &Self, f: fn(Role) -> bool| {
-            store
-                .state
-                .keys
-                .iter()
-                .any(|k| f(k.role) && k.algorithm == u8::from(alg) && k.remove.is_none_or(|r| now < r))
+            store.state.keys.iter().any(|k| {
+                f(k.role) && k.algorithm == u8::from(alg) && k.remove.is_none_or(|r| now < r)
+            })
         };
         let mut changed = false;
         match config.keys {
@@ -228,7 +232,11 @@ impl KeyStore {
         }
         if changed {
             store.save()?;
-            tracing::info!(zone = origin, "DNSSEC keys generated in {}", store.dir.display());
+            tracing::info!(
+                zone = origin,
+                "DNSSEC keys generated in {}",
+                store.dir.display()
+            );
         }
         store.load_private()?;
         Ok(store)
@@ -238,13 +246,16 @@ impl KeyStore {
         self.loaded.clear();
         for record in &self.state.keys {
             let path = self.dir.join(&record.file);
-            let der = std::fs::read(&path).map_err(|e| state_err(&path, "cannot read the private key", e))?;
+            let der = std::fs::read(&path)
+                .map_err(|e| state_err(&path, "cannot read the private key", e))?;
             let key = signing_key_from_der(
                 &PrivateKeyDer::from(PrivatePkcs8KeyDer::from(der)),
                 Algorithm::from_u8(record.algorithm),
             )
             .map_err(|e| state_err(&path, "unusable private key", e))?;
-            let public = key.to_public_key().map_err(|e| state_err(&path, "unusable private key", e))?;
+            let public = key
+                .to_public_key()
+                .map_err(|e| state_err(&path, "unusable private key", e))?;
             let dnskey = DNSKEY::new(true, record.role.signs_keys(), false, public);
             self.loaded.push(LoadedKey {
                 record: record.clone(),
@@ -256,15 +267,24 @@ impl KeyStore {
     }
 
     /// Generates a key of `role`, published and active at `at`.
-    fn generate(&mut self, role: Role, alg: Algorithm, at: i64, ds: Option<i64>) -> Result<u16, DnsError> {
+    fn generate(
+        &mut self,
+        role: Role,
+        alg: Algorithm,
+        at: i64,
+        ds: Option<i64>,
+    ) -> Result<u16, DnsError> {
         let pkcs8 = match alg {
             Algorithm::ED25519 => Ed25519SigningKey::generate_pkcs8(),
             _ => EcdsaSigningKey::generate_pkcs8(alg),
         }
         .map_err(|e| state_err(&self.dir, "cannot generate a key", e))?;
         let der = pkcs8.secret_pkcs8_der().to_vec();
-        let key = signing_key_from_der(&PrivateKeyDer::from(PrivatePkcs8KeyDer::from(der.clone())), alg)
-            .map_err(|e| state_err(&self.dir, "cannot use the generated key", e))?;
+        let key = signing_key_from_der(
+            &PrivateKeyDer::from(PrivatePkcs8KeyDer::from(der.clone())),
+            alg,
+        )
+        .map_err(|e| state_err(&self.dir, "cannot use the generated key", e))?;
         let public = key
             .to_public_key()
             .map_err(|e| state_err(&self.dir, "cannot use the generated key", e))?;
@@ -304,7 +324,8 @@ impl KeyStore {
     pub(crate) fn forget_removed(&mut self, now: i64) -> bool {
         let before = self.state.keys.len();
         self.state.keys.retain(|k| k.remove.is_none_or(|r| now < r));
-        self.loaded.retain(|k| k.record.remove.is_none_or(|r| now < r));
+        self.loaded
+            .retain(|k| k.record.remove.is_none_or(|r| now < r));
         before != self.state.keys.len()
     }
 
@@ -333,16 +354,28 @@ impl KeyStore {
     /// cache (DNSKEY TTL + propagation delay); the old ZSK stops signing then
     /// and is removed once its signatures have expired from caches (the
     /// zone's largest TTL + propagation delay). Returns the new key's tag.
-    pub fn rollover_zsk(&mut self, config: &DnssecConfig, max_zone_ttl: u32, now: i64) -> Result<u16, DnsError> {
+    pub fn rollover_zsk(
+        &mut self,
+        config: &DnssecConfig,
+        max_zone_ttl: u32,
+        now: i64,
+    ) -> Result<u16, DnsError> {
         let alg = algorithm(config.algorithm);
         let switch = now + i64::from(config.dnskey_ttl) + i64::from(config.propagation_delay_secs);
         let remove = switch + i64::from(max_zone_ttl) + i64::from(config.propagation_delay_secs);
-        let new_role = if config.keys == KeyScheme::Csk { Role::Csk } else { Role::Zsk };
+        let new_role = if config.keys == KeyScheme::Csk {
+            Role::Csk
+        } else {
+            Role::Zsk
+        };
         if new_role == Role::Csk {
             return self.rollover_ksk(config, now);
         }
         for k in &mut self.state.keys {
-            if k.role == Role::Zsk && k.retire.is_none_or(|r| r > switch) && k.remove.is_none_or(|r| r > now) {
+            if k.role == Role::Zsk
+                && k.retire.is_none_or(|r| r > switch)
+                && k.remove.is_none_or(|r| r > now)
+            {
                 k.retire = Some(switch);
                 k.remove = Some(remove);
             }
@@ -363,9 +396,15 @@ impl KeyStore {
     /// parent's DS TTL (+ propagation) the old KSK is removed. Returns the new key's tag.
     pub fn rollover_ksk(&mut self, config: &DnssecConfig, now: i64) -> Result<u16, DnsError> {
         let alg = algorithm(config.algorithm);
-        let ds_switch = now + i64::from(config.dnskey_ttl) + i64::from(config.propagation_delay_secs);
-        let remove = ds_switch + i64::from(config.parent_ds_ttl) + i64::from(config.propagation_delay_secs);
-        let role = if config.keys == KeyScheme::Csk { Role::Csk } else { Role::Ksk };
+        let ds_switch =
+            now + i64::from(config.dnskey_ttl) + i64::from(config.propagation_delay_secs);
+        let remove =
+            ds_switch + i64::from(config.parent_ds_ttl) + i64::from(config.propagation_delay_secs);
+        let role = if config.keys == KeyScheme::Csk {
+            Role::Csk
+        } else {
+            Role::Ksk
+        };
         for k in &mut self.state.keys {
             if k.role == role && k.remove.is_none_or(|r| r > now) {
                 k.ds_retire = Some(ds_switch);

@@ -145,7 +145,8 @@ impl Signer {
                 zones.insert(key, entry);
                 Ok(zone)
             }
-            Err((entry, e)) => {
+            Err(failed) => {
+                let (entry, e) = *failed;
                 zones.insert(key, entry);
                 Err(e)
             }
@@ -192,7 +193,8 @@ impl Signer {
                 zones.insert(origin.clone(), entry);
                 Ok(zone)
             }
-            Err((entry, e)) => {
+            Err(failed) => {
+                let (entry, e) = *failed;
                 zones.insert(origin.clone(), entry);
                 Err(e)
             }
@@ -209,7 +211,10 @@ impl Signer {
                 let refresh = e
                     .signature
                     .map(|s| s.signed_at + i64::from(e.config.refresh_days) * 86_400);
-                [refresh, e.keys.next_event(now)].into_iter().flatten().min()
+                [refresh, e.keys.next_event(now)]
+                    .into_iter()
+                    .flatten()
+                    .min()
             })
             .min()
     }
@@ -258,7 +263,7 @@ fn strip(signed: &Zone) -> Zone {
     Zone::build(&parsed).unwrap_or_else(|| signed.clone())
 }
 
-type Signed = Result<(ZoneSigning, Zone), (ZoneSigning, DnsError)>;
+type Signed = Result<(ZoneSigning, Zone), Box<(ZoneSigning, DnsError)>>;
 
 fn sign_entry(state_dir: &Path, mut entry: ZoneSigning, unsigned: &Zone, now: i64) -> Signed {
     if entry.keys.forget_removed(now)
@@ -283,7 +288,7 @@ fn sign_entry(state_dir: &Path, mut entry: ZoneSigning, unsigned: &Zone, now: i6
             tracing::info!(zone = %entry.origin, serial, expires = signature.expires, "zone signed");
             Ok((entry, zone))
         }
-        Err(e) => Err((entry, e)),
+        Err(e) => Err(Box::new((entry, e))),
     }
 }
 
@@ -302,7 +307,11 @@ fn read_serial(state_dir: &Path, origin: &str) -> Option<u32> {
 fn write_serial(state_dir: &Path, origin: &str, serial: u32) {
     let path = serial_path(state_dir, origin);
     if let Err(e) = std::fs::write(&path, format!("{serial}\n")) {
-        tracing::warn!(zone = origin, "{}: cannot record the signed serial: {e}", path.display());
+        tracing::warn!(
+            zone = origin,
+            "{}: cannot record the signed serial: {e}",
+            path.display()
+        );
     }
 }
 
@@ -331,7 +340,10 @@ fn validate(origin: &str, d: &DnssecConfig) -> Result<(), DnsError> {
     Ok(())
 }
 
-fn zone_config<'c>(config: &'c DnsConfig, zone: &str) -> Result<(&'c crate::ZoneConfig, &'c DnssecConfig), DnsError> {
+fn zone_config<'c>(
+    config: &'c DnsConfig,
+    zone: &str,
+) -> Result<(&'c crate::ZoneConfig, &'c DnssecConfig), DnsError> {
     let wanted = LowerName::new(&crate::parse_origin(zone)?);
     config
         .zones
@@ -345,7 +357,11 @@ fn zone_config<'c>(config: &'c DnsConfig, zone: &str) -> Result<(&'c crate::Zone
 
 /// `headend dnssec ds ZONE`: the DS records the parent should publish, one
 /// line each in zone-file syntax (generating the keys if there are none yet).
-pub fn ds_records(config: &DnsConfig, state_dir: &Path, zone: &str) -> Result<Vec<String>, DnsError> {
+pub fn ds_records(
+    config: &DnsConfig,
+    state_dir: &Path,
+    zone: &str,
+) -> Result<Vec<String>, DnsError> {
     let (zc, d) = zone_config(config, zone)?;
     let now = unix_now();
     let store = KeyStore::load(state_dir, &zc.origin, d, now)?;
@@ -375,7 +391,12 @@ pub fn ds_records(config: &DnsConfig, state_dir: &Path, zone: &str) -> Result<Ve
 
 /// `headend dnssec rollover ZONE --zsk|--ksk`: starts a rollover whose steps
 /// the running server's scheduler carries out. Returns a summary for the operator.
-pub fn rollover(config: &DnsConfig, state_dir: &Path, zone: &str, ksk: bool) -> Result<String, DnsError> {
+pub fn rollover(
+    config: &DnsConfig,
+    state_dir: &Path,
+    zone: &str,
+    ksk: bool,
+) -> Result<String, DnsError> {
     let (zc, d) = zone_config(config, zone)?;
     let now = unix_now();
     let mut store = KeyStore::load(state_dir, &zc.origin, d, now)?;
@@ -387,7 +408,14 @@ pub fn rollover(config: &DnsConfig, state_dir: &Path, zone: &str, ksk: bool) -> 
             zc.origin,
             k.and_then(|k| k.ds_publish).unwrap_or(now),
             zc.origin,
-            store.state.keys.iter().filter(|k| k.tag != tag).filter_map(|k| k.remove).max().unwrap_or(now)
+            store
+                .state
+                .keys
+                .iter()
+                .filter(|k| k.tag != tag)
+                .filter_map(|k| k.remove)
+                .max()
+                .unwrap_or(now)
         ))
     } else {
         let max_ttl = crate::load_zone(zc)
@@ -406,7 +434,14 @@ pub fn rollover(config: &DnsConfig, state_dir: &Path, zone: &str, ksk: bool) -> 
             "ZSK rollover (pre-publish, RFC 6781 §4.1.1.1) started for {}: new ZSK {tag} published now, signing from {}; the old ZSK is removed at {}",
             zc.origin,
             k.map_or(now, |k| k.active),
-            store.state.keys.iter().filter(|k| k.tag != tag).filter_map(|k| k.remove).max().unwrap_or(now)
+            store
+                .state
+                .keys
+                .iter()
+                .filter(|k| k.tag != tag)
+                .filter_map(|k| k.remove)
+                .max()
+                .unwrap_or(now)
         ))
     }
 }

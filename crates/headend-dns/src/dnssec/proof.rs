@@ -52,7 +52,11 @@ fn add_denial_record(zone: &Zone, owner: &LowerName, out: &mut Vec<Record>) {
     };
     for t in [RecordType::NSEC, RecordType::NSEC3] {
         if let Some(set) = node.rrset(t) {
-            let name = set.records.first().map(|r| r.name.clone()).unwrap_or_default();
+            let name = set
+                .records
+                .first()
+                .map(|r| r.name.clone())
+                .unwrap_or_default();
             push_unique(out, set.records.clone());
             push_unique(out, sigs(node, t, &name));
         }
@@ -65,7 +69,11 @@ fn nsec_for(names: &[Name], name: &Name) -> Option<Result<Name, Name>> {
     if names.get(i) == Some(name) {
         return Some(Ok(name.clone()));
     }
-    let prev = if i == 0 { names.last()? } else { names.get(i - 1)? };
+    let prev = if i == 0 {
+        names.last()?
+    } else {
+        names.get(i - 1)?
+    };
     Some(Err(prev.clone()))
 }
 
@@ -83,7 +91,11 @@ fn nsec3_for(
     {
         return Some(Ok(owner.clone()));
     }
-    let prev = if i == 0 { hashes.last()? } else { hashes.get(i - 1)? };
+    let prev = if i == 0 {
+        hashes.last()?
+    } else {
+        hashes.get(i - 1)?
+    };
     Some(Err(prev.1.clone()))
 }
 
@@ -120,7 +132,9 @@ pub(crate) fn add(zone: &Zone, denial: &Denial, query: &Query, response: &mut Me
     let mut last = query.name.to_lowercase();
     for _ in 0..16 {
         let next = response.answers.iter().find_map(|r| match &r.data {
-            RData::CNAME(c) if LowerName::new(&r.name) == LowerName::new(&last) => Some(c.0.to_lowercase()),
+            RData::CNAME(c) if LowerName::new(&r.name) == LowerName::new(&last) => {
+                Some(c.0.to_lowercase())
+            }
             _ => None,
         });
         match next {
@@ -129,9 +143,15 @@ pub(crate) fn add(zone: &Zone, denial: &Denial, query: &Query, response: &mut Me
         }
     }
     let last_in_zone = origin.zone_of(&LowerName::new(&last));
-    let soa_in_authority = response.authorities.iter().any(|r| r.record_type() == RecordType::SOA);
+    let soa_in_authority = response
+        .authorities
+        .iter()
+        .any(|r| r.record_type() == RecordType::SOA);
     let referral = !response.metadata.authoritative
-        && response.authorities.iter().any(|r| r.record_type() == RecordType::NS);
+        && response
+            .authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::NS);
 
     let mut auth = Vec::new();
     if soa_in_authority {
@@ -157,7 +177,11 @@ pub(crate) fn add(zone: &Zone, denial: &Denial, query: &Query, response: &mut Me
                 }
                 None => match denial {
                     Denial::Nsec(_) => add_denial_record(zone, &LowerName::new(&cut), &mut auth),
-                    Denial::Nsec3 { salt, iterations, hashes } => {
+                    Denial::Nsec3 {
+                        salt,
+                        iterations,
+                        hashes,
+                    } => {
                         if let Some(r) = nsec3_for(hashes, salt, *iterations, &cut) {
                             add_denial_record(zone, &either(r), &mut auth);
                         }
@@ -167,7 +191,10 @@ pub(crate) fn add(zone: &Zone, denial: &Denial, query: &Query, response: &mut Me
         }
     } else if last_in_zone && response.metadata.response_code == ResponseCode::NXDomain {
         nxdomain(zone, denial, &last, &mut auth);
-    } else if last_in_zone && soa_in_authority && response.metadata.response_code == ResponseCode::NoError {
+    } else if last_in_zone
+        && soa_in_authority
+        && response.metadata.response_code == ResponseCode::NoError
+    {
         nodata(zone, denial, &last, &mut auth);
     }
     for name in wildcard_names {
@@ -178,7 +205,11 @@ pub(crate) fn add(zone: &Zone, denial: &Denial, query: &Query, response: &mut Me
                     add_denial_record(zone, &LowerName::new(&prev), &mut auth);
                 }
             }
-            Denial::Nsec3 { salt, iterations, hashes } => {
+            Denial::Nsec3 {
+                salt,
+                iterations,
+                hashes,
+            } => {
                 let ce = zone.closest_encloser(&name);
                 let next_closer = name.trim_to(usize::from(ce.num_labels()) + 1);
                 if let Some(r) = nsec3_for(hashes, salt, *iterations, &next_closer) {
@@ -205,7 +236,11 @@ fn nxdomain(zone: &Zone, denial: &Denial, name: &Name, auth: &mut Vec<Record>) {
                 add_denial_record(zone, &LowerName::new(&either(r)), auth);
             }
         }
-        Denial::Nsec3 { salt, iterations, hashes } => {
+        Denial::Nsec3 {
+            salt,
+            iterations,
+            hashes,
+        } => {
             let next_closer = name.trim_to(usize::from(ce.num_labels()) + 1);
             for n in [&ce, &next_closer, &wild] {
                 if let Some(r) = nsec3_for(hashes, salt, *iterations, n) {
@@ -233,7 +268,11 @@ fn nodata(zone: &Zone, denial: &Denial, name: &Name, auth: &mut Vec<Record>) {
                 }
             }
         }
-        Denial::Nsec3 { salt, iterations, hashes } => {
+        Denial::Nsec3 {
+            salt,
+            iterations,
+            hashes,
+        } => {
             if exists {
                 if let Some(r) = nsec3_for(hashes, salt, *iterations, name) {
                     add_denial_record(zone, &either(r), auth);
@@ -242,7 +281,10 @@ fn nodata(zone: &Zone, denial: &Denial, name: &Name, auth: &mut Vec<Record>) {
                 let ce = zone.closest_encloser(name);
                 let next_closer = name.trim_to(usize::from(ce.num_labels()) + 1);
                 let wild = ce.prepend_label("*").ok();
-                for n in [Some(&ce), Some(&next_closer), wild.as_ref()].into_iter().flatten() {
+                for n in [Some(&ce), Some(&next_closer), wild.as_ref()]
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(r) = nsec3_for(hashes, salt, *iterations, n) {
                         add_denial_record(zone, &either(r), auth);
                     }

@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use hickory_proto::dnssec::rdata::{CDNSKEY, CDS, DNSSECRData, NSEC, NSEC3, NSEC3PARAM, RRSIG, SigInput};
+use hickory_proto::dnssec::rdata::{
+    CDNSKEY, CDS, DNSSECRData, NSEC, NSEC3, NSEC3PARAM, RRSIG, SigInput,
+};
 use hickory_proto::dnssec::{DigestType, Nsec3HashAlgorithm, PublicKey as _, TBS};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType, SerialNumber};
 
@@ -130,11 +132,13 @@ pub(crate) fn sign_zone(
     let negative_ttl = unsigned.negative_soa().ttl;
     let apex = rrsets.entry(origin.clone()).or_default();
     for k in keys.published(now) {
-        apex.entry(u16::from(RecordType::DNSKEY)).or_default().push(Record::from_rdata(
-            origin.clone(),
-            config.dnskey_ttl,
-            RData::DNSSEC(DNSSECRData::DNSKEY(k.dnskey.clone())),
-        ));
+        apex.entry(u16::from(RecordType::DNSKEY))
+            .or_default()
+            .push(Record::from_rdata(
+                origin.clone(),
+                config.dnskey_ttl,
+                RData::DNSSEC(DNSSECRData::DNSKEY(k.dnskey.clone())),
+            ));
     }
     // RFC 7344 §3: CDS/CDNSKEY name the keys the parent's DS should point at.
     for k in keys.ds_keys(now) {
@@ -142,26 +146,33 @@ pub(crate) fn sign_zone(
             .dnskey
             .to_digest(&origin, DigestType::SHA256)
             .map_err(|e| fail(e.to_string()))?;
-        let tag = k.dnskey.calculate_key_tag().map_err(|e| fail(e.to_string()))?;
-        apex.entry(u16::from(RecordType::CDS)).or_default().push(Record::from_rdata(
-            origin.clone(),
-            config.dnskey_ttl,
-            RData::DNSSEC(DNSSECRData::CDS(CDS::new(
-                tag,
-                Some(k.dnskey.public_key().algorithm()),
-                DigestType::SHA256,
-                digest.as_ref().to_vec(),
-            ))),
-        ));
-        apex.entry(u16::from(RecordType::CDNSKEY)).or_default().push(Record::from_rdata(
-            origin.clone(),
-            config.dnskey_ttl,
-            RData::DNSSEC(DNSSECRData::CDNSKEY(CDNSKEY::with_flags(
-                k.dnskey.flags(),
-                Some(k.dnskey.public_key().algorithm()),
-                k.dnskey.public_key().public_bytes().to_vec(),
-            ))),
-        ));
+        let tag = k
+            .dnskey
+            .calculate_key_tag()
+            .map_err(|e| fail(e.to_string()))?;
+        apex.entry(u16::from(RecordType::CDS))
+            .or_default()
+            .push(Record::from_rdata(
+                origin.clone(),
+                config.dnskey_ttl,
+                RData::DNSSEC(DNSSECRData::CDS(CDS::new(
+                    tag,
+                    Some(k.dnskey.public_key().algorithm()),
+                    DigestType::SHA256,
+                    digest.as_ref().to_vec(),
+                ))),
+            ));
+        apex.entry(u16::from(RecordType::CDNSKEY))
+            .or_default()
+            .push(Record::from_rdata(
+                origin.clone(),
+                config.dnskey_ttl,
+                RData::DNSSEC(DNSSECRData::CDNSKEY(CDNSKEY::with_flags(
+                    k.dnskey.flags(),
+                    Some(k.dnskey.public_key().algorithm()),
+                    k.dnskey.public_key().public_bytes().to_vec(),
+                ))),
+            ));
     }
 
     // Zone cuts: owners of NS below the apex (RFC 4035 §2.2: only DS and NSEC
@@ -193,7 +204,8 @@ pub(crate) fn sign_zone(
                     .cloned()
                     .unwrap_or_else(|| origin.clone());
                 let sets = rrsets.entry(name.clone()).or_default();
-                let mut types: Vec<RecordType> = sets.keys().map(|&t| RecordType::from(t)).collect();
+                let mut types: Vec<RecordType> =
+                    sets.keys().map(|&t| RecordType::from(t)).collect();
                 types.push(RecordType::NSEC);
                 types.push(RecordType::RRSIG);
                 sets.insert(
@@ -205,7 +217,7 @@ pub(crate) fn sign_zone(
                     )],
                 );
             }
-            Denial::Nsec(authoritative.clone())
+            Denial::Nsec(authoritative)
         }
         DenialKind::Nsec3 => {
             let salt = hex::decode(&config.nsec3_salt)
@@ -240,8 +252,7 @@ pub(crate) fn sign_zone(
                     .get(name)
                     .map(|s| s.keys().map(|&t| RecordType::from(t)).collect())
                     .unwrap_or_default();
-                let insecure_cut = cuts.contains(name)
-                    && !types.contains(&RecordType::DS);
+                let insecure_cut = cuts.contains(name) && !types.contains(&RecordType::DS);
                 if !types.is_empty() && !insecure_cut {
                     types.push(RecordType::RRSIG);
                 }
@@ -308,7 +319,10 @@ pub(crate) fn sign_zone(
             if glue || (at_cut && !matches!(rtype, RecordType::DS | RecordType::NSEC)) {
                 continue;
             }
-            let signers: Vec<&LoadedKey> = if matches!(rtype, RecordType::DNSKEY | RecordType::CDS | RecordType::CDNSKEY) {
+            let signers: Vec<&LoadedKey> = if matches!(
+                rtype,
+                RecordType::DNSKEY | RecordType::CDS | RecordType::CDNSKEY
+            ) {
                 key_keys.clone()
             } else {
                 vec![zone_key]
@@ -359,7 +373,8 @@ fn rrsig(
         key_tag: key.record.tag,
         signer_name: origin.clone(),
     };
-    let tbs = TBS::from_input(name, DNSClass::IN, &input, records.iter()).map_err(|e| e.to_string())?;
+    let tbs =
+        TBS::from_input(name, DNSClass::IN, &input, records.iter()).map_err(|e| e.to_string())?;
     let sig = key.key.sign(&tbs).map_err(|e| e.to_string())?;
     Ok(Record::from_rdata(
         name.clone(),

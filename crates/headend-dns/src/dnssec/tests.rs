@@ -21,8 +21,12 @@ fn unsigned() -> Zone {
     let text = "$ORIGIN s.test.\n$TTL 300\n@ SOA ns1 hm 10 7200 3600 1209600 60\n@ NS ns1\nns1 A 192.0.2.1\n\
                 www A 192.0.2.10\n*.wild TXT \"w\"\na.b.c A 192.0.2.11\nsub NS ns.sub\nns.sub A 192.0.2.53\n\
                 sec NS ns.sec\nsec DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\n";
-    let parsed =
-        parse_zone_str(text, Path::new("s.zone"), &Name::from_ascii("s.test.").unwrap()).unwrap();
+    let parsed = parse_zone_str(
+        text,
+        Path::new("s.zone"),
+        &Name::from_ascii("s.test.").unwrap(),
+    )
+    .unwrap();
     Zone::build(&parsed).unwrap()
 }
 
@@ -87,12 +91,19 @@ fn verify_all(zone: &Zone) -> usize {
 fn keys_are_generated_once_with_private_files_0600() {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = tempfile::tempdir().unwrap();
-    let c = config(DenialKind::Nsec, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
+    let c = config(
+        DenialKind::Nsec,
+        DnssecAlgorithm::EcdsaP256Sha256,
+        KeyScheme::KskZsk,
+    );
     let a = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
     assert_eq!(a.state.keys.len(), 2);
     for k in &a.state.keys {
         let f = keys::zone_dir(dir.path(), "s.test").join(&k.file);
-        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     let b = KeyStore::load(dir.path(), "s.test", &c, T0 + 10).unwrap();
     assert_eq!(a.state, b.state, "the second start reuses the keys");
@@ -101,13 +112,20 @@ fn keys_are_generated_once_with_private_files_0600() {
 #[test]
 fn nsec_signed_zone_verifies_and_skips_glue_and_delegation_ns() {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(DenialKind::Nsec, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
+    let c = config(
+        DenialKind::Nsec,
+        DnssecAlgorithm::EcdsaP256Sha256,
+        KeyScheme::KskZsk,
+    );
     let keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
     let (zone, denial, sig) = sign_zone(&unsigned(), &keys, &c, 11, T0).unwrap();
     assert_eq!(zone.serial(), 11);
     assert_eq!(sig.expires, T0 + 14 * 86_400);
     assert!(verify_all(&zone) > 10);
-    let node = |n: &str| zone.node(&LowerName::new(&Name::from_ascii(n).unwrap())).unwrap();
+    let node = |n: &str| {
+        zone.node(&LowerName::new(&Name::from_ascii(n).unwrap()))
+            .unwrap()
+    };
     // Glue and the NS at a cut are not signed; DS and NSEC at a cut are.
     assert!(node("ns.sub.s.test.").rrset(RecordType::RRSIG).is_none());
     let cut_sigs: Vec<RecordType> = node("sec.s.test.")
@@ -122,7 +140,9 @@ fn nsec_signed_zone_verifies_and_skips_glue_and_delegation_ns() {
         .collect();
     assert!(cut_sigs.contains(&RecordType::DS) && !cut_sigs.contains(&RecordType::NS));
     // The chain is closed and skips glue.
-    let Denial::Nsec(names) = denial else { panic!() };
+    let Denial::Nsec(names) = denial else {
+        panic!()
+    };
     assert!(!names.iter().any(|n| n.to_string() == "ns.sub.s.test."));
     assert!(names.windows(2).all(|w| w[0] < w[1]), "canonical order");
 }
@@ -135,10 +155,17 @@ fn ed25519_csk_nsec3_zone_verifies() {
     assert_eq!(keys.state.keys.len(), 1);
     let (zone, denial, _) = sign_zone(&unsigned(), &keys, &c, 11, T0).unwrap();
     assert!(verify_all(&zone) > 10);
-    let Denial::Nsec3 { hashes, .. } = denial else { panic!() };
+    let Denial::Nsec3 { hashes, .. } = denial else {
+        panic!()
+    };
     // Names, plus the empty non-terminals b.c and c.
     assert!(hashes.len() >= 9, "{}", hashes.len());
-    assert!(zone.node(zone.lower_origin()).unwrap().rrset(RecordType::NSEC3PARAM).is_some());
+    assert!(
+        zone.node(zone.lower_origin())
+            .unwrap()
+            .rrset(RecordType::NSEC3PARAM)
+            .is_some()
+    );
 }
 
 #[test]
@@ -150,11 +177,15 @@ fn base32hex_matches_rfc4648_vectors() {
 #[test]
 fn resigning_happens_at_the_refresh_point_before_expiry() {
     let dir = tempfile::tempdir().unwrap();
-    let mut dc = crate::DnsConfig::default();
+    let mut dc = DnsConfig::default();
     dc.zones.push(crate::ZoneConfig {
         origin: "s.test".to_owned(),
         file: "s.zone".into(),
-        dnssec: Some(config(DenialKind::Nsec, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk)),
+        dnssec: Some(config(
+            DenialKind::Nsec,
+            DnssecAlgorithm::EcdsaP256Sha256,
+            KeyScheme::KskZsk,
+        )),
         ..crate::ZoneConfig::default()
     });
     let signer = Signer::new(&dc, dir.path()).unwrap();
@@ -166,7 +197,11 @@ fn resigning_happens_at_the_refresh_point_before_expiry() {
     let later = T0 + 7 * 86_400;
     assert_eq!(signer.due(later), vec![origin.clone()]);
     let second = signer.resign(&origin, later).unwrap().unwrap();
-    assert_eq!(second.serial(), first.serial() + 1, "a re-sign is a new version");
+    assert_eq!(
+        second.serial(),
+        first.serial() + 1,
+        "a re-sign is a new version"
+    );
     let expirations = |z: &Zone| -> Vec<u32> {
         z.nodes()
             .filter_map(|(_, n)| n.rrset(RecordType::RRSIG))
@@ -182,13 +217,20 @@ fn resigning_happens_at_the_refresh_point_before_expiry() {
     assert!(i64::from(min_new) > T0 + 14 * 86_400);
     assert!(signer.due(later + 60).is_empty());
     // The same unsigned zone loaded again is not re-signed (same serial).
-    assert_eq!(signer.prepare(unsigned(), later + 120).unwrap().serial(), second.serial());
+    assert_eq!(
+        signer.prepare(unsigned(), later + 120).unwrap().serial(),
+        second.serial()
+    );
 }
 
 #[test]
 fn zsk_rollover_pre_publishes_switches_then_removes() {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(DenialKind::Nsec, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
+    let c = config(
+        DenialKind::Nsec,
+        DnssecAlgorithm::EcdsaP256Sha256,
+        KeyScheme::KskZsk,
+    );
     let mut keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
     let old = keys.zone_signer(T0).unwrap().record.tag;
     let new = keys.rollover_zsk(&c, 300, T0 + 100).unwrap();
@@ -213,11 +255,19 @@ fn zsk_rollover_pre_publishes_switches_then_removes() {
 #[test]
 fn ksk_rollover_double_signs_and_moves_the_cds() {
     let dir = tempfile::tempdir().unwrap();
-    let c = config(DenialKind::Nsec, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
+    let c = config(
+        DenialKind::Nsec,
+        DnssecAlgorithm::EcdsaP256Sha256,
+        KeyScheme::KskZsk,
+    );
     let mut keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
     let old = keys.key_signers(T0)[0].record.tag;
     let new = keys.rollover_ksk(&c, T0).unwrap();
-    assert_eq!(keys.key_signers(T0 + 1).len(), 2, "both KSKs sign the DNSKEY RRset");
+    assert_eq!(
+        keys.key_signers(T0 + 1).len(),
+        2,
+        "both KSKs sign the DNSKEY RRset"
+    );
     let cds = |t| keys.ds_keys(t).map(|k| k.record.tag).collect::<Vec<_>>();
     assert_eq!(cds(T0 + 1), vec![old]);
     assert_eq!(cds(T0 + 3600 + 300), vec![new]);
@@ -235,7 +285,12 @@ fn ask(catalog: &Catalog, name: &str, rtype: RecordType) -> Message {
     edns.set_dnssec_ok(true);
     edns.set_max_payload(4096);
     m.edns = Some(edns);
-    Message::from_vec(&catalog.respond(&m.to_vec().unwrap(), Transport::Tcp).unwrap()).unwrap()
+    Message::from_vec(
+        &catalog
+            .respond(&m.to_vec().unwrap(), Transport::Tcp)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 fn types(records: &[Record]) -> Vec<RecordType> {
@@ -251,7 +306,11 @@ fn do_answers_carry_signatures_and_denial_proofs() {
         let (zone, d, _) = sign_zone(&unsigned(), &keys, &c, 11, T0).unwrap();
         let mut catalog = Catalog::new(1232);
         catalog.insert(Arc::new(zone.with_dnssec(d)));
-        let proof = if denial == DenialKind::Nsec { RecordType::NSEC } else { RecordType::NSEC3 };
+        let proof = if denial == DenialKind::Nsec {
+            RecordType::NSEC
+        } else {
+            RecordType::NSEC3
+        };
         // Positive.
         let r = ask(&catalog, "www.s.test.", RecordType::A);
         assert_eq!(types(&r.answers), vec![RecordType::A, RecordType::RRSIG]);
@@ -259,7 +318,10 @@ fn do_answers_carry_signatures_and_denial_proofs() {
         let r = ask(&catalog, "nope.s.test.", RecordType::A);
         assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
         let t = types(&r.authorities);
-        assert!(t.contains(&RecordType::SOA) && t.contains(&proof) && t.contains(&RecordType::RRSIG), "{t:?}");
+        assert!(
+            t.contains(&RecordType::SOA) && t.contains(&proof) && t.contains(&RecordType::RRSIG),
+            "{t:?}"
+        );
         // NODATA.
         let r = ask(&catalog, "www.s.test.", RecordType::AAAA);
         assert!(r.answers.is_empty());
@@ -271,17 +333,32 @@ fn do_answers_carry_signatures_and_denial_proofs() {
         // Wildcard: signed answer plus proof the name itself does not exist.
         let r = ask(&catalog, "x.wild.s.test.", RecordType::TXT);
         assert_eq!(types(&r.answers), vec![RecordType::TXT, RecordType::RRSIG]);
-        assert!(types(&r.authorities).contains(&proof), "{:?}", types(&r.authorities));
+        assert!(
+            types(&r.authorities).contains(&proof),
+            "{:?}",
+            types(&r.authorities)
+        );
         // Insecure delegation: proof of no DS; secure one: DS + RRSIG.
         let r = ask(&catalog, "host.sub.s.test.", RecordType::A);
         assert!(types(&r.authorities).contains(&proof));
         let r = ask(&catalog, "host.sec.s.test.", RecordType::A);
         let t = types(&r.authorities);
-        assert!(t.contains(&RecordType::DS) && t.contains(&RecordType::RRSIG), "{t:?}");
+        assert!(
+            t.contains(&RecordType::DS) && t.contains(&RecordType::RRSIG),
+            "{t:?}"
+        );
         // DO=0: nothing added.
         let mut m = Message::query();
-        m.add_query(Query::query(Name::from_ascii("nope.s.test.").unwrap(), RecordType::A));
-        let r = Message::from_vec(&catalog.respond(&m.to_vec().unwrap(), Transport::Tcp).unwrap()).unwrap();
+        m.add_query(Query::query(
+            Name::from_ascii("nope.s.test.").unwrap(),
+            RecordType::A,
+        ));
+        let r = Message::from_vec(
+            &catalog
+                .respond(&m.to_vec().unwrap(), Transport::Tcp)
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(types(&r.authorities), vec![RecordType::SOA]);
     }
 }

@@ -46,12 +46,12 @@ fn serial_of(soa: &Record) -> u32 {
 
 impl Diff {
     /// The serial this difference starts from.
-    pub(crate) fn from_serial(&self) -> u32 {
+    pub(crate) fn old_serial(&self) -> u32 {
         serial_of(&self.old_soa)
     }
 
     /// The serial it leads to.
-    pub(crate) fn to_serial(&self) -> u32 {
+    pub(crate) fn new_serial(&self) -> u32 {
         serial_of(&self.new_soa)
     }
 
@@ -122,7 +122,7 @@ impl Journal {
         if self
             .diffs
             .back()
-            .is_some_and(|last| last.to_serial() != diff.from_serial())
+            .is_some_and(|last| last.new_serial() != diff.old_serial())
         {
             self.diffs.clear();
             self.bytes = 0;
@@ -143,14 +143,14 @@ impl Journal {
     /// The chain of differences from `serial` to `current`, if the journal
     /// holds all of it (RFC 1995 §4; otherwise the caller falls back to AXFR).
     pub(crate) fn since(&self, serial: u32, current: u32) -> Option<Vec<Diff>> {
-        let start = self.diffs.iter().position(|d| d.from_serial() == serial)?;
+        let start = self.diffs.iter().position(|d| d.old_serial() == serial)?;
         let chain: Vec<Diff> = self.diffs.iter().skip(start).cloned().collect();
-        (chain.last()?.to_serial() == current).then_some(chain)
+        (chain.last()?.new_serial() == current).then_some(chain)
     }
 
     /// The serial of the newest version recorded.
     pub(crate) fn last_serial(&self) -> Option<u32> {
-        self.diffs.back().map(Diff::to_serial)
+        self.diffs.back().map(Diff::new_serial)
     }
 
     /// Number of differences held.
@@ -276,16 +276,21 @@ mod tests {
     use std::collections::HashSet;
 
     fn names(list: &[Record]) -> HashSet<String> {
-        list.iter().map(|r| format!("{} {}", r.name, r.record_type())).collect()
+        list.iter()
+            .map(|r| format!("{} {}", r.name, r.record_type()))
+            .collect()
     }
 
     fn zone(serial: u32, body: &str) -> Zone {
         let text = format!(
             "$ORIGIN j.test.\n$TTL 300\n@ SOA ns1 hm {serial} 7200 3600 1209600 60\n@ NS ns1\nns1 A 192.0.2.1\n{body}"
         );
-        let parsed =
-            parse_zone_str(&text, Path::new("j.zone"), &Name::from_ascii("j.test.").unwrap())
-                .unwrap();
+        let parsed = parse_zone_str(
+            &text,
+            Path::new("j.zone"),
+            &Name::from_ascii("j.test.").unwrap(),
+        )
+        .unwrap();
         Zone::build(&parsed).unwrap()
     }
 
@@ -294,9 +299,15 @@ mod tests {
         let a = zone(1, "www A 192.0.2.10\nold A 192.0.2.11\n");
         let b = zone(2, "www A 192.0.2.20\nnew A 192.0.2.12\n");
         let d = Diff::between(&a, &b);
-        assert_eq!((d.from_serial(), d.to_serial()), (1, 2));
-        assert_eq!(names(&d.removed), HashSet::from(["www.j.test. A".to_owned(), "old.j.test. A".to_owned()]));
-        assert_eq!(names(&d.added), HashSet::from(["www.j.test. A".to_owned(), "new.j.test. A".to_owned()]));
+        assert_eq!((d.old_serial(), d.new_serial()), (1, 2));
+        assert_eq!(
+            names(&d.removed),
+            HashSet::from(["www.j.test. A".to_owned(), "old.j.test. A".to_owned()])
+        );
+        assert_eq!(
+            names(&d.added),
+            HashSet::from(["www.j.test. A".to_owned(), "new.j.test. A".to_owned()])
+        );
     }
 
     #[test]
@@ -310,7 +321,10 @@ mod tests {
         assert_eq!(j.since(1, 3).unwrap().len(), 2);
         assert_eq!(j.since(2, 3).unwrap().len(), 1);
         assert!(j.since(0, 3).is_none(), "unknown serial falls back to AXFR");
-        assert!(j.since(1, 4).is_none(), "journal behind the zone falls back to AXFR");
+        assert!(
+            j.since(1, 4).is_none(),
+            "journal behind the zone falls back to AXFR"
+        );
     }
 
     #[test]
@@ -337,7 +351,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = path(dir.path(), "j.test.");
         let mut j = Journal::default();
-        j.push(Diff::between(&zone(1, "a A 192.0.2.1\n"), &zone(2, "a TXT \"x\"\n")));
+        j.push(Diff::between(
+            &zone(1, "a A 192.0.2.1\n"),
+            &zone(2, "a TXT \"x\"\n"),
+        ));
         j.push(Diff::between(&zone(2, "a TXT \"x\"\n"), &zone(3, "")));
         store(&file, &j).unwrap();
         let back = load(&file);

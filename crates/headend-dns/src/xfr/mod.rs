@@ -92,12 +92,7 @@ impl Transfers {
                 ZonePolicy {
                     allow: zc.allow_transfer.clone(),
                     key: zc.tsig_key.clone(),
-                    notify: zc
-                        .notify
-                        .iter()
-                        .chain(&zc.also_notify)
-                        .copied()
-                        .collect(),
+                    notify: zc.notify.iter().chain(&zc.also_notify).copied().collect(),
                 },
             );
         }

@@ -19,8 +19,12 @@ fn zone(serial: u32, extra: &str) -> Zone {
     let text = format!(
         "$ORIGIN x.test.\n$TTL 300\n@ SOA ns1 hm {serial} 7200 3600 1209600 60\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.10\n{extra}"
     );
-    let parsed =
-        parse_zone_str(&text, Path::new("x.zone"), &Name::from_ascii("x.test.").unwrap()).unwrap();
+    let parsed = parse_zone_str(
+        &text,
+        Path::new("x.zone"),
+        &Name::from_ascii("x.test.").unwrap(),
+    )
+    .unwrap();
     Zone::build(&parsed).unwrap()
 }
 
@@ -100,9 +104,15 @@ fn serial(r: &Record) -> Option<u32> {
 
 #[test]
 fn detects_transfer_requests_only() {
-    assert!(is_transfer(&request(RecordType::AXFR, None).to_vec().unwrap()));
-    assert!(is_transfer(&request(RecordType::IXFR, Some(1)).to_vec().unwrap()));
-    assert!(!is_transfer(&request(RecordType::SOA, None).to_vec().unwrap()));
+    assert!(is_transfer(
+        &request(RecordType::AXFR, None).to_vec().unwrap()
+    ));
+    assert!(is_transfer(
+        &request(RecordType::IXFR, Some(1)).to_vec().unwrap()
+    ));
+    assert!(!is_transfer(
+        &request(RecordType::SOA, None).to_vec().unwrap()
+    ));
     assert!(!is_transfer(&[0u8; 5]));
 }
 
@@ -110,26 +120,36 @@ fn detects_transfer_requests_only() {
 fn axfr_to_an_allowed_address_is_soa_records_soa() {
     let t = Transfers::new(&config(&["127.0.0.0/8"], None), None).unwrap();
     let raw = request(RecordType::AXFR, None).to_vec().unwrap();
-    let msgs = t.respond(&catalog(zone(5, "")), &raw, ip("127.0.0.1"), 0).unwrap();
+    let msgs = t
+        .respond(&catalog(zone(5, "")), &raw, ip("127.0.0.1"), 0)
+        .unwrap();
     let (rcode, recs) = answers(&msgs);
     assert_eq!(rcode, ResponseCode::NoError);
     assert_eq!(recs.len(), 5); // SOA, NS, A, A, SOA
     assert_eq!(serial(&recs[0]), Some(5));
     assert_eq!(serial(&recs[4]), Some(5));
-    assert!(recs[1..4].iter().all(|r| r.record_type() != RecordType::SOA));
+    assert!(
+        recs[1..4]
+            .iter()
+            .all(|r| r.record_type() != RecordType::SOA)
+    );
 }
 
 #[test]
 fn axfr_from_outside_the_acl_is_refused() {
     let t = Transfers::new(&config(&["192.0.2.0/24"], None), None).unwrap();
     let raw = request(RecordType::AXFR, None).to_vec().unwrap();
-    let msgs = t.respond(&catalog(zone(5, "")), &raw, ip("127.0.0.1"), 0).unwrap();
+    let msgs = t
+        .respond(&catalog(zone(5, "")), &raw, ip("127.0.0.1"), 0)
+        .unwrap();
     let (rcode, recs) = answers(&msgs);
     assert_eq!(rcode, ResponseCode::Refused);
     assert!(recs.is_empty());
     // No ACL at all: nobody may transfer.
     let t = Transfers::new(&config(&[], None), None).unwrap();
-    let msgs = t.respond(&catalog(zone(5, "")), &raw, ip("192.0.2.1"), 0).unwrap();
+    let msgs = t
+        .respond(&catalog(zone(5, "")), &raw, ip("192.0.2.1"), 0)
+        .unwrap();
     assert_eq!(answers(&msgs).0, ResponseCode::Refused);
 }
 
@@ -137,9 +157,17 @@ fn axfr_from_outside_the_acl_is_refused() {
 fn axfr_for_a_zone_not_served_is_notauth() {
     let t = Transfers::new(&config(&["127.0.0.0/8"], None), None).unwrap();
     let mut m = Message::query();
-    m.add_query(Query::query(Name::from_ascii("other.test.").unwrap(), RecordType::AXFR));
+    m.add_query(Query::query(
+        Name::from_ascii("other.test.").unwrap(),
+        RecordType::AXFR,
+    ));
     let msgs = t
-        .respond(&catalog(zone(5, "")), &m.to_vec().unwrap(), ip("127.0.0.1"), 0)
+        .respond(
+            &catalog(zone(5, "")),
+            &m.to_vec().unwrap(),
+            ip("127.0.0.1"),
+            0,
+        )
         .unwrap();
     assert_eq!(answers(&msgs).0, ResponseCode::NotAuth);
 }
@@ -148,7 +176,13 @@ fn axfr_for_a_zone_not_served_is_notauth() {
 fn large_zone_is_split_over_many_messages_and_arrives_whole() {
     let mut extra = String::new();
     for i in 0..30_000 {
-        let _ = writeln!(extra, "h{i} A 10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        let _ = writeln!(
+            extra,
+            "h{i} A 10.{}.{}.{}",
+            (i >> 16) & 255,
+            (i >> 8) & 255,
+            i & 255
+        );
     }
     let z = zone(9, &extra);
     let count = z.record_count();
@@ -174,7 +208,10 @@ fn ixfr_answers_from_the_journal() {
     let (_, recs) = answers(&msgs);
     // RFC 1995 §4: SOA(2), SOA(1), removed, SOA(2), added, SOA(2).
     let serials: Vec<Option<u32>> = recs.iter().map(serial).collect();
-    assert_eq!(serials, vec![Some(2), Some(1), None, Some(2), None, Some(2)]);
+    assert_eq!(
+        serials,
+        vec![Some(2), Some(1), None, Some(2), None, Some(2)]
+    );
     assert_eq!(recs[2].name.to_string(), "old.x.test.");
     assert_eq!(recs[4].name.to_string(), "new.x.test.");
 }
@@ -183,7 +220,9 @@ fn ixfr_answers_from_the_journal() {
 fn ixfr_from_an_unknown_serial_falls_back_to_the_full_zone() {
     let t = Transfers::new(&config(&["127.0.0.1/32"], None), None).unwrap();
     let raw = request(RecordType::IXFR, Some(1)).to_vec().unwrap();
-    let msgs = t.respond(&catalog(zone(3, "")), &raw, ip("127.0.0.1"), 0).unwrap();
+    let msgs = t
+        .respond(&catalog(zone(3, "")), &raw, ip("127.0.0.1"), 0)
+        .unwrap();
     let (_, recs) = answers(&msgs);
     assert_eq!(recs.len(), 5);
     assert_eq!(serial(&recs[1]), None, "AXFR form: no old SOA second");
@@ -193,7 +232,9 @@ fn ixfr_from_an_unknown_serial_falls_back_to_the_full_zone() {
 fn ixfr_from_the_current_serial_is_one_soa() {
     let t = Transfers::new(&config(&["127.0.0.1/32"], None), None).unwrap();
     let raw = request(RecordType::IXFR, Some(3)).to_vec().unwrap();
-    let msgs = t.respond(&catalog(zone(3, "")), &raw, ip("127.0.0.1"), 0).unwrap();
+    let msgs = t
+        .respond(&catalog(zone(3, "")), &raw, ip("127.0.0.1"), 0)
+        .unwrap();
     let (_, recs) = answers(&msgs);
     assert_eq!(recs.len(), 1);
     assert_eq!(serial(&recs[0]), Some(3));

@@ -97,14 +97,11 @@ pub(crate) fn verify_request(keys: &Keys, raw: &[u8], request: &Message, now: u6
         );
     }
     // §5.2.2: a MAC that does not verify gets BADSIG, unsigned.
-    let (mac, _time, window) = match signer.verify_message_byte(raw, None, true) {
-        Ok(v) => v,
-        Err(_) => {
-            return unsigned_failure(
-                TSigResponseContext::bad_signature(id, now, signer),
-                TsigError::BadSig,
-            );
-        }
+    let Ok((mac, _time, window)) = signer.verify_message_byte(raw, None, true) else {
+        return unsigned_failure(
+            TSigResponseContext::bad_signature(id, now, signer),
+            TsigError::BadSig,
+        );
     };
     // §5.2.3: a time outside the fudge window gets BADTIME, signed.
     if !window.contains(&now) && window.end != now {
@@ -306,11 +303,13 @@ mod tests {
         .err()
         .unwrap();
         assert!(err.to_string().contains("k"), "{err}");
-        assert!(Keys::from_config(&[TsigKeyConfig {
-            name: "k".to_owned(),
-            algorithm: "hmac-md5".to_owned(),
-            secret: base64::engine::general_purpose::STANDARD.encode([1u8; 32]),
-        }])
-        .is_err());
+        assert!(
+            Keys::from_config(&[TsigKeyConfig {
+                name: "k".to_owned(),
+                algorithm: "hmac-md5".to_owned(),
+                secret: base64::engine::general_purpose::STANDARD.encode([1u8; 32]),
+            }])
+            .is_err()
+        );
     }
 }

@@ -33,6 +33,17 @@ fn check_record<'a>(text: &str, rec: &'a SourceRecord, out: &mut Out<'a>) {
             return;
         }
     };
+    // Not a key record at all (e.g. a historic ADSP `dkim=unknown` record).
+    if !tags
+        .iter()
+        .any(|(t, _)| t.eq_ignore_ascii_case("p") || t.eq_ignore_ascii_case("v"))
+    {
+        out.warn(
+            rec,
+            "DKIM: a TXT record under _domainkey that is not a key record (no v=DKIM1, no p=): receivers ignore it".to_owned(),
+        );
+        return;
+    }
     let mut seen: Vec<String> = Vec::new();
     let mut key_type = "rsa".to_owned();
     let mut p = None;
@@ -166,17 +177,15 @@ fn check_record<'a>(text: &str, rec: &'a SourceRecord, out: &mut Out<'a>) {
             ),
             Some(_) => {}
         },
-        "ed25519" => {
-            // RFC 8463 §4.2: the bare 32-byte public key, base64-encoded.
-            if der.len() != 32 {
-                out.error(
-                    rec,
-                    format!(
-                        "DKIM: an ed25519 key is 32 bytes (RFC 8463 §4.2), this `p=` decodes to {}: publish the raw key, not a DER/PEM structure",
-                        der.len()
-                    ),
-                );
-            }
+        // RFC 8463 §4.2: the bare 32-byte public key, base64-encoded.
+        "ed25519" if der.len() != 32 => {
+            out.error(
+                rec,
+                format!(
+                    "DKIM: an ed25519 key is 32 bytes (RFC 8463 §4.2), this `p=` decodes to {}: publish the raw key, not a DER/PEM structure",
+                    der.len()
+                ),
+            );
         }
         _ => {}
     }
@@ -194,7 +203,9 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
             return None;
         }
         let bytes = rest.get(..n)?;
-        let len = bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let len = bytes
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         (len, rest.get(n..)?)
     };
     Some((tag, rest.get(..len)?, rest.get(len..)?))

@@ -28,9 +28,7 @@ pub(super) fn check_owner<'a>(
         } else if text.to_ascii_lowercase().contains("v=dmarc1") {
             out.error(
                 rec,
-                format!(
-                    "DMARC: `v=DMARC1` must be the first tag (RFC 7489 §6.4): receivers ignore this record; write \"v=DMARC1; p=...\""
-                ),
+                "DMARC: `v=DMARC1` must be the first tag (RFC 7489 §6.4): receivers ignore this record; write \"v=DMARC1; p=...\"".to_owned(),
             );
         } else {
             out.warn(
@@ -146,7 +144,10 @@ fn check_record<'a>(
             rec,
             "DMARC: no `p=` tag: the policy is required right after v=DMARC1 (RFC 7489 §6.3), e.g. \"v=DMARC1; p=none; rua=mailto:...\"".to_owned(),
         );
-    } else if tags.get(1).is_some_and(|(t, _)| !t.eq_ignore_ascii_case("p")) {
+    } else if tags
+        .get(1)
+        .is_some_and(|(t, _)| !t.eq_ignore_ascii_case("p"))
+    {
         out.warn(
             rec,
             "DMARC: `p=` should come right after v=DMARC1 (RFC 7489 §6.4 ABNF); some receivers reject the record otherwise".to_owned(),
@@ -207,7 +208,10 @@ fn check_uris<'a>(
         };
         dest_name.set_fqdn(true);
         if local.is_empty() {
-            out.error(rec, format!("DMARC: `{tag}`: `{address}` has no local part"));
+            out.error(
+                rec,
+                format!("DMARC: `{tag}`: `{address}` has no local part"),
+            );
         }
         let dest_lower = LowerName::new(&dest_name);
         // Same organisational domain (approximated by sharing the zone): no
@@ -216,7 +220,10 @@ fn check_uris<'a>(
         if own.zone_of(&dest_lower) || dest_lower.zone_of(domain) {
             continue;
         }
-        let Ok(auth) = Name::from_ascii(format!("{}_report._dmarc.{dest_name}", label_prefix(domain))) else {
+        let Ok(auth) = Name::from_ascii(format!(
+            "{}_report._dmarc.{dest_name}",
+            label_prefix(domain)
+        )) else {
             continue;
         };
         match names.lookup(&auth) {

@@ -196,11 +196,7 @@ pub(super) fn tag_list(text: &str) -> Result<Vec<(String, String)>, String> {
             return Err(piece.to_owned());
         };
         let tag = tag.trim_matches(|c: char| c.is_ascii_whitespace());
-        if tag.is_empty()
-            || !tag
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+        if tag.is_empty() || !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(piece.to_owned());
         }
         out.push((

@@ -66,7 +66,10 @@ fn parse(text: &str) -> Parsed {
                 }
                 "exp" => {
                     if exp {
-                        p.errors.push("`exp=` appears twice: RFC 7208 §6 makes that a permerror; keep one".to_owned());
+                        p.errors.push(
+                            "`exp=` appears twice: RFC 7208 §6 makes that a permerror; keep one"
+                                .to_owned(),
+                        );
                     }
                     exp = true;
                     check_domain_spec(value_orig, "exp=", &mut p);
@@ -183,7 +186,8 @@ fn parse(text: &str) -> Parsed {
     if let Some(target) = redirect {
         if saw_all {
             p.warnings.push(
-                "`redirect=` is ignored because the record has an `all` mechanism (RFC 7208 §6.1)".to_owned(),
+                "`redirect=` is ignored because the record has an `all` mechanism (RFC 7208 §6.1)"
+                    .to_owned(),
             );
         } else {
             p.lookups.push(Lookup::Redirect(target));
@@ -259,12 +263,7 @@ struct Count {
 
 /// Counts the lookups `parsed` (the record at `domain`) costs, following
 /// include and redirect targets inside the served zones (RFC 7208 §4.6.4).
-fn count(
-    names: &Names<'_>,
-    parsed: &Parsed,
-    path: &mut Vec<LowerName>,
-    c: &mut Count,
-) {
+fn count(names: &Names<'_>, parsed: &Parsed, path: &mut Vec<LowerName>, c: &mut Count) {
     for lookup in &parsed.lookups {
         c.lookups += 1;
         let (target, kind) = match lookup {

@@ -45,7 +45,11 @@ fn assert_one(records: &str, severity: Severity, needle: &str) {
     assert_eq!(f.len(), 1, "expected one finding, got {f:#?}");
     assert_eq!(f[0].severity, severity, "{}", f[0]);
     assert_eq!(f[0].line, 5, "{}", f[0]);
-    assert!(f[0].message.contains(needle), "`{}` lacks `{needle}`", f[0].message);
+    assert!(
+        f[0].message.contains(needle),
+        "`{}` lacks `{needle}`",
+        f[0].message
+    );
 }
 
 fn assert_clean(records: &str) {
@@ -57,9 +61,13 @@ fn assert_clean(records: &str) {
 
 #[test]
 fn common_spf_records_are_clean() {
-    assert_clean("@ TXT \"v=spf1 mx a:mail.example.test ip4:192.0.2.0/24 ip6:2001:db8::/32 include:_spf.google.com ~all\"\nmail A 192.0.2.25\n@ MX 10 mail\n");
+    assert_clean(
+        "@ TXT \"v=spf1 mx a:mail.example.test ip4:192.0.2.0/24 ip6:2001:db8::/32 include:_spf.google.com ~all\"\nmail A 192.0.2.25\n@ MX 10 mail\n",
+    );
     assert_clean("@ TXT \"v=spf1 -all\"\n");
-    assert_clean("@ TXT \"v=spf1 a/24 mx//64 a:mail.example.test/24//64 ?all\"\nmail A 192.0.2.25\n");
+    assert_clean(
+        "@ TXT \"v=spf1 a/24 mx//64 a:mail.example.test/24//64 ?all\"\nmail A 192.0.2.25\n",
+    );
     assert_clean("@ TXT \"v=spf1 redirect=_spf.example.net\"\n");
     assert_clean("@ TXT \"v=spf1 exists:%{i}._spf.example.net -all\"\n");
 }
@@ -67,7 +75,9 @@ fn common_spf_records_are_clean() {
 #[test]
 fn spf_split_over_strings_is_joined_without_spaces() {
     // RFC 7208 §3.3: the strings are concatenated with no separator.
-    assert_clean("@ TXT \"v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 \" \"ip4:203.0.113.0/24 -all\"\n");
+    assert_clean(
+        "@ TXT \"v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 \" \"ip4:203.0.113.0/24 -all\"\n",
+    );
     assert_one(
         "@ TXT \"v=spf1 ip4:192.0.2.0/24\" \"-all\"\n",
         Severity::Error,
@@ -91,30 +101,58 @@ fn spf2_and_other_txt_are_not_spf() {
 
 #[test]
 fn unknown_spf_mechanism_is_an_error() {
-    assert_one("@ TXT \"v=spf1 ipv4:192.0.2.1 -all\"\n", Severity::Error, "not an SPF mechanism");
+    assert_one(
+        "@ TXT \"v=spf1 ipv4:192.0.2.1 -all\"\n",
+        Severity::Error,
+        "not an SPF mechanism",
+    );
 }
 
 #[test]
 fn bad_spf_prefix_length_is_an_error() {
-    assert_one("@ TXT \"v=spf1 ip4:192.0.2.0/33 -all\"\n", Severity::Error, "prefix length");
-    assert_one("@ TXT \"v=spf1 ip6:2001:db8::/129 -all\"\n", Severity::Error, "prefix length");
+    assert_one(
+        "@ TXT \"v=spf1 ip4:192.0.2.0/33 -all\"\n",
+        Severity::Error,
+        "prefix length",
+    );
+    assert_one(
+        "@ TXT \"v=spf1 ip6:2001:db8::/129 -all\"\n",
+        Severity::Error,
+        "prefix length",
+    );
 }
 
 #[test]
 fn plus_all_is_flagged() {
-    assert_one("@ TXT \"v=spf1 mx +all\"\n", Severity::Warning, "every host");
+    assert_one(
+        "@ TXT \"v=spf1 mx +all\"\n",
+        Severity::Warning,
+        "every host",
+    );
     assert_one("@ TXT \"v=spf1 mx all\"\n", Severity::Warning, "every host");
 }
 
 #[test]
 fn ptr_is_flagged_as_deprecated() {
-    assert_one("@ TXT \"v=spf1 ptr -all\"\n", Severity::Warning, "deprecated");
+    assert_one(
+        "@ TXT \"v=spf1 ptr -all\"\n",
+        Severity::Warning,
+        "deprecated",
+    );
 }
 
 #[test]
 fn include_without_domain_is_an_error() {
-    assert_one("@ TXT \"v=spf1 include -all\"\n", Severity::Error, "needs a domain");
-    assert_one("@ TXT \"v=spf1 include:localhost -all\"\n", Severity::Error, "fully qualified");
+    assert_one(
+        "@ TXT \"v=spf1 include -all\"\n",
+        Severity::Error,
+        "needs a domain",
+    );
+    assert_one(
+        "@ TXT \"v=spf1 include:localhost -all\"\n",
+        Severity::Error,
+        "fully qualified",
+    );
 }
 
 #[test]
@@ -128,19 +166,33 @@ fn duplicate_redirect_is_an_error() {
 
 #[test]
 fn redirect_with_all_is_ignored_and_flagged() {
-    assert_one("@ TXT \"v=spf1 -all redirect=_spf.example.net\"\n", Severity::Warning, "ignored");
+    assert_one(
+        "@ TXT \"v=spf1 -all redirect=_spf.example.net\"\n",
+        Severity::Warning,
+        "ignored",
+    );
 }
 
 #[test]
 fn mechanisms_after_all_are_flagged() {
-    assert_one("@ TXT \"v=spf1 -all ip4:192.0.2.1\"\n", Severity::Warning, "never evaluated");
+    assert_one(
+        "@ TXT \"v=spf1 -all ip4:192.0.2.1\"\n",
+        Severity::Warning,
+        "never evaluated",
+    );
 }
 
 #[test]
 fn eleven_lookups_are_a_permerror() {
-    let mechs: Vec<String> = (1..=11).map(|i| format!("include:s{i}.example.net")).collect();
+    let mechs: Vec<String> = (1..=11)
+        .map(|i| format!("include:s{i}.example.net"))
+        .collect();
     assert_one(
-        &format!("@ TXT \"v=spf1 {} \" \"{} -all\"\n", mechs[..6].join(" "), mechs[6..].join(" ")),
+        &format!(
+            "@ TXT \"v=spf1 {} \" \"{} -all\"\n",
+            mechs[..6].join(" "),
+            mechs[6..].join(" ")
+        ),
         Severity::Error,
         "at least 11 DNS lookups",
     );
@@ -148,7 +200,9 @@ fn eleven_lookups_are_a_permerror() {
 
 #[test]
 fn ten_lookups_with_outside_includes_warn() {
-    let mechs: Vec<String> = (1..=10).map(|i| format!("include:s{i}.example.net")).collect();
+    let mechs: Vec<String> = (1..=10)
+        .map(|i| format!("include:s{i}.example.net"))
+        .collect();
     assert_one(
         &format!("@ TXT \"v=spf1 {} -all\"\n", mechs.join(" ")),
         Severity::Warning,
@@ -168,7 +222,11 @@ fn lookups_are_counted_through_includes_in_the_same_zone() {
     let errors = with_severity(&f, Severity::Error);
     assert_eq!(errors.len(), 1, "{f:#?}");
     assert_eq!(errors[0].line, 5);
-    assert!(errors[0].message.contains("takes 11 DNS lookups"), "{}", errors[0]);
+    assert!(
+        errors[0].message.contains("takes 11 DNS lookups"),
+        "{}",
+        errors[0]
+    );
 }
 
 #[test]
@@ -218,19 +276,23 @@ fn include_loop_is_an_error() {
         "@ TXT \"v=spf1 include:_a.example.test -all\"\n_a TXT \"v=spf1 include:example.test -all\"\n",
     );
     assert!(
-        f.iter().any(|x| x.severity == Severity::Error && x.message.contains("loops")),
+        f.iter()
+            .any(|x| x.severity == Severity::Error && x.message.contains("loops")),
         "{f:#?}"
     );
 }
 
 #[test]
 fn three_void_lookups_are_an_error() {
-    let f = check(
-        "@ TXT \"v=spf1 a:n1.example.test a:n2.example.test exists:n3.example.test -all\"\n",
-    );
+    let f =
+        check("@ TXT \"v=spf1 a:n1.example.test a:n2.example.test exists:n3.example.test -all\"\n");
     let errors = with_severity(&f, Severity::Error);
     assert_eq!(errors.len(), 1, "{f:#?}");
-    assert!(errors[0].message.contains("3 void lookups"), "{}", errors[0]);
+    assert!(
+        errors[0].message.contains("3 void lookups"),
+        "{}",
+        errors[0]
+    );
     assert_eq!(with_severity(&f, Severity::Warning).len(), 3);
 }
 
@@ -239,7 +301,8 @@ fn over_long_spf_string_gets_the_split_hint() {
     let long = format!("v=spf1 {} -all", "ip4:192.0.2.1 ".repeat(20));
     let f = check(&format!("@ TXT \"{long}\"\n"));
     assert!(
-        f.iter().any(|x| x.severity == Severity::Error && x.message.contains("split it")),
+        f.iter()
+            .any(|x| x.severity == Severity::Error && x.message.contains("split it")),
         "{f:#?}"
     );
 }
@@ -249,27 +312,57 @@ fn over_long_spf_string_gets_the_split_hint() {
 #[test]
 fn common_dmarc_records_are_clean() {
     assert_clean("_dmarc TXT \"v=DMARC1; p=none\"\n");
-    assert_clean("_dmarc TXT \"v=DMARC1; p=reject; sp=quarantine; adkim=s; aspf=r; pct=50; fo=1:d; rf=afrf; ri=86400; rua=mailto:dmarc@example.test,mailto:agg@example.test!10m; ruf=mailto:forensic@example.test;\"\n");
+    assert_clean(
+        "_dmarc TXT \"v=DMARC1; p=reject; sp=quarantine; adkim=s; aspf=r; pct=50; fo=1:d; rf=afrf; ri=86400; rua=mailto:dmarc@example.test,mailto:agg@example.test!10m; ruf=mailto:forensic@example.test;\"\n",
+    );
     assert_clean("_dmarc.sub TXT \"v=DMARC1;p=quarantine;rua=mailto:d@example.test\"\n");
 }
 
 #[test]
 fn dmarc_without_policy_is_an_error() {
-    assert_one("_dmarc TXT \"v=DMARC1; rua=mailto:d@example.test\"\n", Severity::Error, "no `p=`");
+    assert_one(
+        "_dmarc TXT \"v=DMARC1; rua=mailto:d@example.test\"\n",
+        Severity::Error,
+        "no `p=`",
+    );
 }
 
 #[test]
 fn dmarc_version_not_first_is_an_error() {
-    assert_one("_dmarc TXT \"p=reject; v=DMARC1\"\n", Severity::Error, "first tag");
+    assert_one(
+        "_dmarc TXT \"p=reject; v=DMARC1\"\n",
+        Severity::Error,
+        "first tag",
+    );
 }
 
 #[test]
 fn dmarc_bad_values_are_errors() {
-    assert_one("_dmarc TXT \"v=DMARC1; p=block\"\n", Severity::Error, "none, quarantine or reject");
-    assert_one("_dmarc TXT \"v=DMARC1; p=none; pct=150\"\n", Severity::Error, "0 to 100");
-    assert_one("_dmarc TXT \"v=DMARC1; p=none; adkim=strict\"\n", Severity::Error, "relaxed");
-    assert_one("_dmarc TXT \"v=DMARC1; p=none; fo=2\"\n", Severity::Error, "0, 1, d, s");
-    assert_one("_dmarc TXT \"v=DMARC1; p=none; ri=daily\"\n", Severity::Error, "seconds");
+    assert_one(
+        "_dmarc TXT \"v=DMARC1; p=block\"\n",
+        Severity::Error,
+        "none, quarantine or reject",
+    );
+    assert_one(
+        "_dmarc TXT \"v=DMARC1; p=none; pct=150\"\n",
+        Severity::Error,
+        "0 to 100",
+    );
+    assert_one(
+        "_dmarc TXT \"v=DMARC1; p=none; adkim=strict\"\n",
+        Severity::Error,
+        "relaxed",
+    );
+    assert_one(
+        "_dmarc TXT \"v=DMARC1; p=none; fo=2\"\n",
+        Severity::Error,
+        "0, 1, d, s",
+    );
+    assert_one(
+        "_dmarc TXT \"v=DMARC1; p=none; ri=daily\"\n",
+        Severity::Error,
+        "seconds",
+    );
 }
 
 #[test]
@@ -318,7 +411,11 @@ fn two_dmarc_records_are_an_error() {
 
 #[test]
 fn unknown_dmarc_tag_warns() {
-    assert_one("_dmarc TXT \"v=DMARC1; p=none; rue=mailto:x@example.test\"\n", Severity::Warning, "unknown tag");
+    assert_one(
+        "_dmarc TXT \"v=DMARC1; p=none; rue=mailto:x@example.test\"\n",
+        Severity::Warning,
+        "unknown tag",
+    );
 }
 
 // ---- DKIM ----------------------------------------------------------------
@@ -330,17 +427,27 @@ fn rsa2048_key_split_over_strings_is_clean() {
 
 #[test]
 fn ed25519_key_is_clean() {
-    assert_clean(&format!("ed._domainkey TXT \"v=DKIM1; k=ed25519; p={ED25519}\"\n"));
+    assert_clean(&format!(
+        "ed._domainkey TXT \"v=DKIM1; k=ed25519; p={ED25519}\"\n"
+    ));
 }
 
 #[test]
 fn rsa1024_key_warns() {
-    assert_one(&format!("s._domainkey TXT \"v=DKIM1; k=rsa; p={RSA1024}\"\n"), Severity::Warning, "1024 bits");
+    assert_one(
+        &format!("s._domainkey TXT \"v=DKIM1; k=rsa; p={RSA1024}\"\n"),
+        Severity::Warning,
+        "1024 bits",
+    );
 }
 
 #[test]
 fn rsa512_key_is_an_error() {
-    assert_one(&format!("s._domainkey TXT \"v=DKIM1; p={RSA512}\"\n"), Severity::Error, "512 bits");
+    assert_one(
+        &format!("s._domainkey TXT \"v=DKIM1; p={RSA512}\"\n"),
+        Severity::Error,
+        "512 bits",
+    );
 }
 
 #[test]
@@ -354,42 +461,78 @@ fn truncated_key_is_an_error() {
 
 #[test]
 fn bad_base64_is_an_error() {
-    assert_one("s._domainkey TXT \"v=DKIM1; p=MIGf*MA0G\"\n", Severity::Error, "not valid base64");
+    assert_one(
+        "s._domainkey TXT \"v=DKIM1; p=MIGf*MA0G\"\n",
+        Severity::Error,
+        "not valid base64",
+    );
 }
 
 #[test]
 fn empty_p_means_revoked() {
-    assert_one("s._domainkey TXT \"v=DKIM1; p=\"\n", Severity::Warning, "revoked");
+    assert_one(
+        "s._domainkey TXT \"v=DKIM1; p=\"\n",
+        Severity::Warning,
+        "revoked",
+    );
 }
 
 #[test]
 fn dkim_version_must_be_first_and_exact() {
-    assert_one(&format!("s._domainkey TXT \"k=rsa; v=DKIM1; p={RSA2048_B64}\"\n", RSA2048_B64 = rsa2048_b64()), Severity::Error, "first tag");
-    assert_one(&format!("s._domainkey TXT \"v=DKIM2; p={}\"\n", rsa2048_b64()), Severity::Error, "v=DKIM1");
+    assert_one(
+        &format!(
+            "s._domainkey TXT \"k=rsa; v=DKIM1; p={RSA2048_B64}\"\n",
+            RSA2048_B64 = rsa2048_b64()
+        ),
+        Severity::Error,
+        "first tag",
+    );
+    assert_one(
+        &format!("s._domainkey TXT \"v=DKIM2; p={}\"\n", rsa2048_b64()),
+        Severity::Error,
+        "v=DKIM1",
+    );
 }
 
 #[test]
 fn unknown_key_type_is_an_error() {
-    assert_one(&format!("s._domainkey TXT \"v=DKIM1; k=dsa; p={ED25519}\"\n"), Severity::Error, "unknown");
+    assert_one(
+        &format!("s._domainkey TXT \"v=DKIM1; k=dsa; p={ED25519}\"\n"),
+        Severity::Error,
+        "unknown",
+    );
 }
 
 #[test]
 fn rsa_key_declared_ed25519_is_an_error() {
-    assert_one(&format!("s._domainkey TXT \"v=DKIM1; k=ed25519; p={RSA1024}\"\n"), Severity::Error, "32 bytes");
+    assert_one(
+        &format!("s._domainkey TXT \"v=DKIM1; k=ed25519; p={RSA1024}\"\n"),
+        Severity::Error,
+        "32 bytes",
+    );
 }
 
 #[test]
 fn missing_p_is_an_error() {
-    assert_one("s._domainkey TXT \"v=DKIM1; k=rsa\"\n", Severity::Error, "no `p=`");
+    assert_one(
+        "s._domainkey TXT \"v=DKIM1; k=rsa\"\n",
+        Severity::Error,
+        "no `p=`",
+    );
 }
 
 #[test]
 fn pkcs1_modulus_size_is_read() {
     use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD.decode(RSA512).unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(RSA512)
+        .unwrap();
     assert_eq!(super::dkim::modulus_bits_for_tests(&der), Some(512));
     // The bare RSAPublicKey inside the SubjectPublicKeyInfo (skip its 22-byte header + 1 unused-bits byte... found by search).
-    let pos = der.windows(3).rposition(|w| w == [0x30, 0x48, 0x02]).unwrap();
+    let pos = der
+        .windows(3)
+        .rposition(|w| w == [0x30, 0x48, 0x02])
+        .unwrap();
     assert_eq!(super::dkim::modulus_bits_for_tests(&der[pos..]), Some(512));
 }
 
@@ -406,10 +549,24 @@ fn example_zone_is_free_of_mail_auth_errors() {
 fn rsa2048_b64() -> String {
     let b64: String = RSA2048
         .split('"')
-        .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c) || c == '=' ) || s.starts_with("p="))
+        .filter(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c) || c == '=')
+                || s.starts_with("p=")
+        })
         .collect::<String>()
         .trim_start_matches("p=")
         .to_owned();
     let (a, b) = b64.split_at(200);
     format!("{a}\" \"{b}")
+}
+
+#[test]
+fn non_key_txt_under_domainkey_only_warns() {
+    assert_one(
+        "_adsp._domainkey TXT \"dkim=unknown\"\n",
+        Severity::Warning,
+        "not a key record",
+    );
 }

@@ -1,0 +1,202 @@
+//! DNSSEC end to end: headend signs two zones (NSEC with ECDSA P-256 KSK+ZSK,
+//! NSEC3 with an Ed25519 CSK); `delv` with the DS from `headend dnssec ds`
+//! as trust anchor validates positive, NXDOMAIN, NODATA and wildcard
+//! answers; `ldns-verify-zone` and `dnssec-verify` accept the zones as
+//! transferred by AXFR; a ZSK rollover started from the command line is
+//! picked up by the running server.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Headend, free_port, headend_bin, require, run};
+
+fn zone_text(origin: &str) -> String {
+    format!(
+        "$ORIGIN {origin}.\n$TTL 300\n@ SOA ns1 hostmaster 2026112401 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.1\n\
+         www A 192.0.2.10\nwww AAAA 2001:db8::10\n*.wild TXT \"from the wildcard\"\na.b.deep A 192.0.2.30\n\
+         @ MX 10 mail\nmail A 192.0.2.25\n@ TXT \"v=spf1 mx -all\"\nsub NS ns.sub\nns.sub A 192.0.2.53\n"
+    )
+}
+
+struct Signed {
+    headend: Headend,
+    port: u16,
+}
+
+fn start() -> Signed {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("nsec.test.zone"), zone_text("nsec.test")).unwrap();
+    std::fs::write(dir.path().join("nsec3.test.zone"), zone_text("nsec3.test")).unwrap();
+    let port = free_port();
+    let headend = Headend::start_in(
+        dir,
+        &format!(
+            "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
+             [[dns.zone]]\norigin = \"nsec.test\"\nfile = \"nsec.test.zone\"\nallow_transfer = [\"127.0.0.1/32\"]\n\
+             dnssec = {{ algorithm = \"ecdsap256sha256\", denial = \"nsec\" }}\n\
+             [[dns.zone]]\norigin = \"nsec3.test\"\nfile = \"nsec3.test.zone\"\nallow_transfer = [\"127.0.0.1/32\"]\n\
+             dnssec = {{ algorithm = \"ed25519\", denial = \"nsec3\", keys = \"csk\" }}\n"
+        ),
+    );
+    Signed { headend, port }
+}
+
+impl Signed {
+    fn cli(&self, args: &[&str]) -> String {
+        run(Command::new(headend_bin())
+            .arg("dnssec")
+            .arg("--config")
+            .arg(&self.headend.config)
+            .args(args))
+    }
+
+    /// A delv trust-anchors file holding the zone's DS records.
+    fn anchors(&self, zone: &str) -> std::path::PathBuf {
+        let ds = self.cli(&["ds", zone]);
+        let mut text = String::from("trust-anchors {\n");
+        for line in ds.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(f.get(3), Some(&"DS"), "{ds}");
+            text.push_str(&format!(
+                "  \"{}\" static-ds {} {} {} \"{}\";\n",
+                f[0], f[4], f[5], f[6], f[7]
+            ));
+        }
+        text.push_str("};\n");
+        let path = self.headend.dir.path().join(format!("{zone}.anchors"));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn delv(&self, zone: &str, anchors: &std::path::Path, name: &str, rtype: &str) -> String {
+        let out = Command::new("delv")
+            .args(["@127.0.0.1", "-p", &self.port.to_string(), "-a"])
+            .arg(anchors)
+            .arg(format!("+root={zone}"))
+            .args(["+tcp", name, rtype])
+            .output()
+            .expect("run delv");
+        let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+        s.push_str(&String::from_utf8_lossy(&out.stderr));
+        s
+    }
+
+    fn axfr_to_file(&self, zone: &str) -> std::path::PathBuf {
+        let text = run(Command::new("kdig").args([
+            "@127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "AXFR",
+            zone,
+            "+nocomments",
+            "+nostats",
+            "+noquestion",
+        ]));
+        let body: String = text
+            .lines()
+            .filter(|l| !l.starts_with(';') && !l.is_empty())
+            .enumerate()
+            // The closing SOA repeats the first; zone verifiers want it once.
+            .filter(|(i, l)| *i == 0 || !l.contains("\tSOA\t"))
+            .map(|(_, l)| format!("{l}\n"))
+            .collect();
+        let path = self.headend.dir.path().join(format!("{zone}.axfr"));
+        std::fs::write(&path, body).unwrap();
+        path
+    }
+}
+
+#[test]
+fn delv_validates_every_answer_kind_for_nsec_and_nsec3() {
+    require("delv");
+    let s = start();
+    for zone in ["nsec.test", "nsec3.test"] {
+        let anchors = s.anchors(zone);
+        let cases = [
+            (format!("www.{zone}"), "A", "192.0.2.10"),
+            (format!("nothere.{zone}"), "A", "NXDOMAIN"),
+            (format!("www.{zone}"), "TXT", ""),
+            (format!("b.deep.{zone}"), "A", ""),
+            (format!("anything.wild.{zone}"), "TXT", "from the wildcard"),
+        ];
+        for (name, rtype, expect) in cases {
+            let out = s.delv(zone, &anchors, &name, rtype);
+            assert!(
+                out.contains("fully validated"),
+                "{zone}: delv did not validate {name} {rtype}:\n{out}\nheadend logs:\n{}",
+                s.headend.logs().join("\n")
+            );
+            assert!(out.contains(expect), "{name} {rtype}: {out}");
+        }
+        // A wrong trust anchor does not validate.
+        let wrong = s.headend.dir.path().join("wrong.anchors");
+        std::fs::write(
+            &wrong,
+            format!("trust-anchors {{ \"{zone}.\" static-ds 1 13 2 \"0000000000000000000000000000000000000000000000000000000000000000\"; }};\n"),
+        )
+        .unwrap();
+        let out = s.delv(zone, &wrong, &format!("www.{zone}"), "A");
+        assert!(!out.contains("fully validated"), "{out}");
+    }
+}
+
+#[test]
+fn zone_verifiers_accept_the_transferred_signed_zones() {
+    require("ldns-verify-zone");
+    require("dnssec-verify");
+    require("kdig");
+    let s = start();
+    for zone in ["nsec.test", "nsec3.test"] {
+        let file = s.axfr_to_file(zone);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.contains("RRSIG") && text.contains("DNSKEY") && text.contains("CDS"),
+            "{text}"
+        );
+        run(Command::new("ldns-verify-zone").arg(&file));
+        // -z: the NSEC3 zone has one combined key (CSK, SEP flag set) that signs everything.
+        let mut verify = Command::new("dnssec-verify");
+        if zone == "nsec3.test" {
+            verify.arg("-z");
+        }
+        run(verify.args(["-o", zone]).arg(&file));
+    }
+}
+
+#[test]
+fn zsk_rollover_from_the_command_line_is_carried_out_by_the_server() {
+    require("dig");
+    let mut s = start();
+    let count_keys = |s: &Signed| {
+        let out = run(Command::new("dig").args([
+            "@127.0.0.1",
+            "-p",
+            &s.port.to_string(),
+            "+short",
+            "nsec.test",
+            "DNSKEY",
+        ]));
+        out.lines().count()
+    };
+    assert_eq!(count_keys(&s), 2);
+    let summary = s.cli(&["rollover", "nsec.test", "--zsk"]);
+    assert!(summary.contains("pre-publish"), "{summary}");
+    // The scheduler notices the new key state within a minute and publishes the new ZSK.
+    let deadline = Instant::now() + Duration::from_secs(75);
+    while count_keys(&s) != 3 {
+        assert!(
+            Instant::now() < deadline,
+            "new ZSK not published; logs:\n{}",
+            s.headend.logs().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    s.headend
+        .wait_for_log("DNSSEC key state changed", Duration::from_secs(5));
+    // Still valid with the same trust anchor.
+    let anchors = s.anchors("nsec.test");
+    let out = s.delv("nsec.test", &anchors, "www.nsec.test", "A");
+    assert!(out.contains("fully validated"), "{out}");
+}
