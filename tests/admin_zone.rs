@@ -319,3 +319,50 @@ fn sighup_reloads_the_configured_certificate_and_the_pin_catches_the_change() {
         "the kept connection was set up with certificate A"
     );
 }
+
+#[test]
+fn ctl_refreshes_an_expired_access_token_and_rotates_its_refresh_token() {
+    let s = admin::start("[admin.tokens]\naccess_ttl = 2\nleeway = 0\n");
+    s.add_user("vic", "viewer", PW);
+    let ctl_dir = tempfile::tempdir().unwrap();
+    let out = ctl(
+        ctl_dir.path(),
+        &["login", &s.base, "--user", "vic", "--password-stdin"],
+        &format!("{PW}\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(ctl_dir.path().join("session.json")).unwrap())
+            .unwrap()
+    };
+    let first = read();
+    let old_access = first["access_token"].as_str().unwrap().to_owned();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        s.get_status(&client(), "/api/v1/me", Some(&old_access)),
+        401,
+        "expired"
+    );
+    let out = ctl(ctl_dir.path(), &["zone", "list"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second = read();
+    assert_ne!(
+        first["refresh_token"], second["refresh_token"],
+        "the refresh token was not rotated"
+    );
+    assert_ne!(first["access_token"], second["access_token"]);
+    s.assert_no_secrets(&[
+        PW.to_owned(),
+        old_access,
+        second["refresh_token"].as_str().unwrap().to_owned(),
+        first["refresh_token"].as_str().unwrap().to_owned(),
+    ]);
+}

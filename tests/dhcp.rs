@@ -418,3 +418,35 @@ fn expired_lease_goes_to_a_new_client_and_a_full_pool_gives_no_offer() {
     assert_eq!(field(&b, "ip"), "10.77.0.100");
     let _ = Command::new("true").status();
 }
+
+#[test]
+fn malformed_packets_are_dropped_and_counted_and_service_goes_on() {
+    common::require("python3");
+    let lab = lab(None);
+    let mut server = Headend::start_in_netns(&lab.server, &config(&lab.siface, POOL));
+    lab.client
+        .exec_ok(&["ip", "addr", "add", "10.77.0.9/24", "dev", &lab.ciface]);
+    // A valid DISCOVER, then broken variants of it, sent from the client side.
+    let script = r#"
+import socket, struct
+def discover(opts=b"\x35\x01\x01", hops=0, cookie=b"\x63\x82\x53\x63"):
+    head = struct.pack(">BBBBIHH", 1, 1, 6, hops, 7, 0, 0) + b"\0" * 16 + b"\x02\xbb\0\0\0\x01" + b"\0" * 202
+    return head + cookie + opts + b"\xff"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for p in [discover(cookie=b"\0\0\0\0"), discover()[:100], discover(opts=b"\x35\x01\x01\x0c\xc8a"),
+          discover(hops=9), discover(opts=b""), discover(opts=b"\x35\x01\x63"), discover()]:
+    s.sendto(p, ("10.77.0.1", 67))
+"#;
+    lab.client.exec_ok(&["python3", "-c", script]);
+    let stats = server.wait_for_log("offer=1", Duration::from_secs(5));
+    for counter in [
+        "bad_cookie=1",
+        "truncated=1",
+        "bad_options=1",
+        "too_many_hops=1",
+        "bootp_dropped=1",
+        "bad_message_type=1",
+    ] {
+        assert!(stats.contains(counter), "{counter} missing from: {stats}");
+    }
+}

@@ -4,8 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-pub mod dhcp;
 pub mod admin;
+pub mod dhcp;
 pub mod dig;
 pub mod secondary;
 pub mod tftp;

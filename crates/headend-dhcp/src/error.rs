@@ -31,8 +31,12 @@ pub enum DhcpError {
         source: std::io::Error,
     },
     /// The lease store failed.
-    #[error("lease store: {0}")]
-    Store(#[from] headend_store::StoreError),
+    #[error("lease store: {source}")]
+    Store {
+        /// The store's error.
+        #[from]
+        source: headend_store::StoreError,
+    },
 }
 
 impl DhcpError {

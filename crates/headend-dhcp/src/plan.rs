@@ -134,7 +134,8 @@ impl Class {
             let arch = req
                 .option(code::CLIENT_ARCH)
                 .and_then(|v| v.get(..2))
-                .map(|v| u16::from_be_bytes([v[0], v[1]]));
+                .and_then(|v| <[u8; 2]>::try_from(v).ok())
+                .map(u16::from_be_bytes);
             if !arch.is_some_and(|a| self.arch.contains(&a)) {
                 return false;
             }

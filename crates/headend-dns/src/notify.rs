@@ -183,4 +183,33 @@ mod tests {
         );
         assert_eq!(reply(b"garbage", 9), Reply::NotOurs);
     }
+
+    #[tokio::test]
+    async fn an_unanswered_notify_is_retried_until_acknowledged() {
+        let secondary = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let target = secondary.local_addr().unwrap();
+        let origin = Name::from_ascii("n.test.").unwrap();
+        let sender = tokio::spawn(async move { send_one(&origin, &soa(), target, None).await });
+        let mut buf = [0u8; 1024];
+        // The first NOTIFY is "lost".
+        let (_, _) = secondary.recv_from(&mut buf).await.unwrap();
+        // The retry comes after FIRST_WAIT, with the same id.
+        let (n, from) = tokio::time::timeout(FIRST_WAIT * 3, secondary.recv_from(&mut buf))
+            .await
+            .expect("retry sent")
+            .unwrap();
+        let request = Message::from_vec(&buf[..n]).unwrap();
+        assert_eq!(request.metadata.op_code, OpCode::Notify);
+        let mut ack = Message::response(request.metadata.id, OpCode::Notify);
+        ack.queries = request.queries;
+        secondary
+            .send_to(&ack.to_vec().unwrap(), from)
+            .await
+            .unwrap();
+        // Acknowledged: the sender stops at once instead of retrying for a minute.
+        tokio::time::timeout(std::time::Duration::from_secs(3), sender)
+            .await
+            .expect("sender stopped after the ack")
+            .unwrap();
+    }
 }

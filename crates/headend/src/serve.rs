@@ -28,6 +28,9 @@ impl Services {
         if let Some(tftp) = &self.tftp {
             tracing::info!(stats = ?tftp.stats(), "TFTP counters");
         }
+        if let Some(dhcp) = &self.dhcp {
+            tracing::info!(stats = ?dhcp.stats(), "DHCP counters");
+        }
         if let Some(Err(e)) = self
             .admin
             .as_ref()

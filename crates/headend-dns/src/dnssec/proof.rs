@@ -157,7 +157,17 @@ pub(crate) fn add(zone: &Zone, denial: &Denial, query: &Query, response: &mut Me
     if soa_in_authority {
         let apex = zone.node(origin);
         if let Some(node) = apex {
-            auth.extend(sigs(node, RecordType::SOA, zone.origin()));
+            // The SOA of a negative answer carries the negative TTL (RFC 2308
+            // §3); its RRSIG the same (RFC 4035 §3.1.3: as the RRset it covers).
+            let ttl = zone.negative_soa().ttl;
+            auth.extend(
+                sigs(node, RecordType::SOA, zone.origin())
+                    .into_iter()
+                    .map(|mut r| {
+                        r.ttl = ttl;
+                        r
+                    }),
+            );
         }
     }
     if referral {
