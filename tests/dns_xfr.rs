@@ -1,6 +1,6 @@
 //! Zone transfers and NOTIFY against real secondaries: knotd and nsd transfer
-//! from headend on loopback (AXFR at first), follow a change through NOTIFY
-//! and IXFR, TSIG keys are checked both ways, the transfer ACL refuses other
+//! from headend on loopback (AXFR at first), follow a change (in a plain and
+//! in a DNSSEC-signed zone) through NOTIFY and IXFR, TSIG keys are checked both ways, the transfer ACL refuses other
 //! addresses, and a 100,000-record signed zone arrives whole.
 
 mod common;
@@ -74,6 +74,7 @@ fn knot_and_nsd_follow_changes_through_notify_and_ixfr() {
              [[dns.zone]]\norigin = \"xfr.test\"\nfile = \"xfr.test.zone\"\nallow_transfer = [\"127.0.0.1/32\"]\n\
              notify = [\"127.0.0.1:{knot_port}\"]\nalso_notify = [\"127.0.0.1:{nsd_port}\"]\n\
              [[dns.zone]]\norigin = \"tsig.test\"\nfile = \"tsig.test.zone\"\ntsig_key = \"xfr-key\"\n\
+             dnssec = {{ denial = \"nsec3\" }}\n\
              notify = [\"127.0.0.1:{knot_port}\", \"127.0.0.1:{nsd_port}\"]\n"
         ),
     );
@@ -131,6 +132,14 @@ fn knot_and_nsd_follow_changes_through_notify_and_ixfr() {
         "knot log lacks an incoming IXFR:\n{}",
         knot.log()
     );
+    // Applied as increments (the signed zone's too: every RRSIG changed), no fallback.
+    assert!(!knot.log().contains("fallback"), "{}", knot.log());
+    assert!(
+        nsd.log().contains("serial 1 is updated to 2"),
+        "{}",
+        nsd.log()
+    );
+    assert!(!nsd.log().contains("error"), "{}", nsd.log());
     assert!(
         headend.count_logs("NOTIFY acknowledged") >= 4,
         "{}",
@@ -262,7 +271,7 @@ fn hundred_thousand_record_signed_zone_transfers_completely() {
         &format!(
             "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
              [[dns.zone]]\norigin = \"big.test\"\nfile = \"big.test.zone\"\nallow_transfer = [\"127.0.0.1/32\"]\n\
-             dnssec = {{ denial = \"nsec\" }}\n"
+             dnssec = {{ denial = \"nsec\", algorithm = \"ed25519\" }}\n"
         ),
     );
     let (ok, out) = kdig(&["@127.0.0.1", "-p", &port.to_string(), "AXFR", "big.test"]);

@@ -42,7 +42,7 @@ pub(crate) fn find<L: LeaseTx + ?Sized>(
     // pool of available addresses and not already allocated".
     if let Some(row) = tx.lease_by_client(&subnet.name, client)?
         && subnet.in_pool(row.address)
-        && !subnet.is_reserved(row.address)
+        && !reserved(subnet, tx, row.address)?
     {
         // The row is keyed by address: re-read it in case another client
         // took it over after it expired.
@@ -54,7 +54,9 @@ pub(crate) fn find<L: LeaseTx + ?Sized>(
     }
     // "ELSE the address requested in the 'Requested IP Address' option, if
     // that address is valid and not already allocated".
-    if let Some(want) = requested.filter(|a| subnet.in_pool(*a) && !subnet.is_reserved(*a)) {
+    if let Some(want) = requested.filter(|a| subnet.in_pool(*a))
+        && !reserved(subnet, tx, want)?
+    {
         match tx.lease_by_address(want)? {
             None => return Ok(Found::Address(want, None)),
             Some(row) if usable_by(&row, client, now) => {
@@ -75,7 +77,7 @@ pub(crate) fn find<L: LeaseTx + ?Sized>(
             if cand > last {
                 break;
             }
-            if !subnet.is_reserved(cand) && tx.lease_by_address(cand)?.is_none() {
+            if !reserved(subnet, tx, cand)? && tx.lease_by_address(cand)?.is_none() {
                 return Ok(Found::Address(cand, None));
             }
             next = next_addr(cand);
@@ -83,7 +85,7 @@ pub(crate) fn find<L: LeaseTx + ?Sized>(
     }
     for &(first, last) in &subnet.pools {
         if let Some(row) = tx.oldest_expired(first, last, now)?
-            && !subnet.is_reserved(row.address)
+            && !reserved(subnet, tx, row.address)?
         {
             return Ok(Found::Address(row.address, Some(row)));
         }
@@ -91,11 +93,11 @@ pub(crate) fn find<L: LeaseTx + ?Sized>(
     for &(first, last) in &subnet.pools {
         let mut from = first;
         // Bounded: each step skips one reserved address.
-        for _ in 0..=subnet.reservations.len() {
+        for _ in 0..=subnet.reservations.len() + 64 {
             let Some(gap) = tx.lowest_unclaimed(from, last)? else {
                 break;
             };
-            if !subnet.is_reserved(gap) {
+            if !reserved(subnet, tx, gap)? {
                 return Ok(Found::Address(gap, None));
             }
             match next_addr(gap) {
@@ -105,6 +107,15 @@ pub(crate) fn find<L: LeaseTx + ?Sized>(
         }
     }
     Ok(Found::Exhausted)
+}
+
+/// Reserved in the config, or through the admin API (in the store).
+fn reserved<L: LeaseTx + ?Sized>(
+    subnet: &Subnet,
+    tx: &mut L,
+    address: Ipv4Addr,
+) -> Result<bool, StoreError> {
+    Ok(subnet.is_reserved(address) || tx.api_reserved(&subnet.name, address)?)
 }
 
 fn next_addr(a: Ipv4Addr) -> Option<Ipv4Addr> {

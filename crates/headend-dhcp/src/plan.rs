@@ -106,6 +106,21 @@ impl Subnet {
     }
 }
 
+impl Reservation {
+    /// A reservation added through the admin API (address and host name only).
+    pub(crate) fn from_api(address: Ipv4Addr, hostname: Option<String>) -> Self {
+        Self {
+            mac: None,
+            client_id: None,
+            circuit_id: None,
+            address,
+            hostname,
+            boot: Boot::default(),
+            options: Options::new(),
+        }
+    }
+}
+
 impl Class {
     /// True when every criterion of the class matches the request.
     pub(crate) fn matches(&self, req: &Request) -> bool {

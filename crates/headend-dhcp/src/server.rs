@@ -117,7 +117,8 @@ struct Exchange<'a> {
     subnet: &'a Subnet,
     classes: Vec<&'a Class>,
     key: Vec<u8>,
-    reservation: Option<&'a Reservation>,
+    /// From the config, else from the admin API's table in the store.
+    reservation: Option<Reservation>,
     circuit: Option<&'a [u8]>,
     remote: Option<&'a [u8]>,
     now: u64,
@@ -162,12 +163,19 @@ impl Server {
         if !allowed {
             return Ok(Outcome::Silent(Silence::RateLimited));
         }
+        let reservation = match subnet.reservation_for(req) {
+            Some(r) => Some(r.clone()),
+            None => leases
+                .api_reservation(&subnet.name, req.hwaddr())?
+                .filter(|(address, _)| subnet.net.contains(address))
+                .map(|(address, hostname)| Reservation::from_api(address, hostname)),
+        };
         let info = req.option(code::RELAY_AGENT_INFO);
         let x = Exchange {
             req,
             subnet,
             classes,
-            reservation: subnet.reservation_for(req),
+            reservation,
             key,
             circuit: info.and_then(|i| relay_sub_option(i, 1)),
             remote: info.and_then(|i| relay_sub_option(i, 2)),
@@ -274,11 +282,15 @@ impl Server {
         state: LeaseState,
         expires: u64,
     ) -> Lease {
-        let hostname = x.reservation.and_then(|r| r.hostname.clone()).or_else(|| {
-            x.req
-                .option(code::HOST_NAME)
-                .map(|h| String::from_utf8_lossy(h).into_owned())
-        });
+        let hostname = x
+            .reservation
+            .as_ref()
+            .and_then(|r| r.hostname.clone())
+            .or_else(|| {
+                x.req
+                    .option(code::HOST_NAME)
+                    .map(|h| String::from_utf8_lossy(h).into_owned())
+            });
         Lease {
             address,
             subnet: x.subnet.name.clone(),
@@ -315,7 +327,7 @@ impl Server {
         tx: &mut L,
     ) -> Result<Outcome, StoreError> {
         for _attempt in 0..4 {
-            let (address, row) = if let Some(r) = x.reservation {
+            let (address, row) = if let Some(r) = &x.reservation {
                 (r.address, tx.lease_by_address(r.address)?)
             } else {
                 match alloc::find(
@@ -408,11 +420,14 @@ impl Server {
         if !x.subnet.net.contains(&address) {
             return nak("address not on the client's subnet");
         }
-        if let Some(r) = x.reservation {
+        if let Some(r) = &x.reservation {
             if r.address != address {
                 return nak("client has a reservation for another address");
             }
-        } else if !x.subnet.in_pool(address) || x.subnet.is_reserved(address) {
+        } else if !x.subnet.in_pool(address)
+            || x.subnet.is_reserved(address)
+            || tx.api_reserved(&x.subnet.name, address)?
+        {
             return nak("address not in a pool");
         }
         let row = tx.lease_by_address(address)?;
@@ -502,7 +517,7 @@ impl Server {
         x: &Exchange<'_>,
         tx: &mut L,
     ) -> Result<Outcome, StoreError> {
-        let Some(r) = x.reservation.filter(|_| x.subnet.bootp) else {
+        let Some(r) = x.reservation.as_ref().filter(|_| x.subnet.bootp) else {
             return Ok(Outcome::Silent(Silence::Bootp));
         };
         let row = tx.lease_by_address(r.address)?;
@@ -517,6 +532,7 @@ impl Server {
     fn boot(&self, x: &Exchange<'_>) -> Boot {
         let pick = |f: fn(&Boot) -> Option<&String>| {
             x.reservation
+                .as_ref()
                 .and_then(|r| f(&r.boot))
                 .or_else(|| x.classes.iter().find_map(|c| f(&c.boot)))
                 .or_else(|| f(&x.subnet.boot))
@@ -525,6 +541,7 @@ impl Server {
         Boot {
             next_server: x
                 .reservation
+                .as_ref()
                 .and_then(|r| r.boot.next_server)
                 .or_else(|| x.classes.iter().find_map(|c| c.boot.next_server))
                 .or(x.subnet.boot.next_server),
@@ -562,7 +579,7 @@ impl Server {
             for class in x.classes.iter().rev() {
                 merged.extend(class.options.iter().map(|(k, v)| (*k, v.clone())));
             }
-            if let Some(r) = x.reservation {
+            if let Some(r) = &x.reservation {
                 merged.extend(r.options.iter().map(|(k, v)| (*k, v.clone())));
                 if let Some(h) = &r.hostname {
                     merged.insert(code::HOST_NAME, h.as_bytes().to_vec());

@@ -630,3 +630,28 @@ fn bootp_request_from_a_reserved_client_gets_a_bootreply_where_enabled() {
         "unreserved BOOTP clients are not answered"
     );
 }
+
+#[test]
+fn reservation_added_through_the_admin_api_is_honoured() {
+    let (_d, store, server) = setup();
+    let reservation = headend_store::auth::Reservation {
+        subnet: "lan".into(),
+        hwaddr: "02:00:00:00:00:07".into(),
+        address: Ipv4Addr::new(10, 0, 0, 11),
+        hostname: Some("api-host".into()),
+        created: 0,
+    };
+    assert!(store.auth().reservation_put(&reservation).unwrap());
+    let offer = reply(run(&server, &store, &pkt(1, 7), &direct(), t(0)));
+    assert_eq!(offer.yiaddr, Ipv4Addr::new(10, 0, 0, 11));
+    assert_eq!(opt(&offer, 12), Some(b"api-host".to_vec()));
+    // Others skip the reserved address.
+    let a = reply(run(&server, &store, &pkt(1, 1), &direct(), t(0))).yiaddr;
+    let b = reply(run(&server, &store, &pkt(1, 2), &direct(), t(0))).yiaddr;
+    let mut got = [a, b];
+    got.sort();
+    assert_eq!(
+        got,
+        [Ipv4Addr::new(10, 0, 0, 10), Ipv4Addr::new(10, 0, 0, 12)]
+    );
+}

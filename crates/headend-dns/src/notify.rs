@@ -207,7 +207,7 @@ mod tests {
             .await
             .unwrap();
         // Acknowledged: the sender stops at once instead of retrying for a minute.
-        tokio::time::timeout(std::time::Duration::from_secs(3), sender)
+        tokio::time::timeout(Duration::from_secs(3), sender)
             .await
             .expect("sender stopped after the ack")
             .unwrap();

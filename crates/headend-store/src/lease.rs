@@ -142,4 +142,15 @@ pub trait LeaseTx {
 
     /// Writes (inserts or replaces) the row of `lease.address`.
     fn put(&mut self, lease: &Lease) -> Result<(), StoreError>;
+
+    /// The reservation managed through the admin API (`dhcp_reservations`)
+    /// for this hardware address in `subnet`: its address and host name.
+    fn api_reservation(
+        &mut self,
+        subnet: &str,
+        hwaddr: &[u8],
+    ) -> Result<Option<(Ipv4Addr, Option<String>)>, StoreError>;
+
+    /// True if an admin-API reservation in `subnet` holds `address`.
+    fn api_reserved(&mut self, subnet: &str, address: Ipv4Addr) -> Result<bool, StoreError>;
 }

@@ -438,6 +438,47 @@ impl LeaseTx for SqliteTx<'_> {
             .map_err(StoreError::sql("lease write"))?;
         Ok(())
     }
+
+    fn api_reservation(
+        &mut self,
+        subnet: &str,
+        hwaddr: &[u8],
+    ) -> Result<Option<(Ipv4Addr, Option<String>)>, StoreError> {
+        self.api_reservation_row(subnet, hwaddr)
+    }
+
+    fn api_reserved(&mut self, subnet: &str, address: Ipv4Addr) -> Result<bool, StoreError> {
+        Ok(self.count(
+            "reservation lookup",
+            "SELECT count(*) FROM dhcp_reservations WHERE subnet = ?1 AND address = ?2",
+            params![subnet, u32::from(address)],
+        )? > 0)
+    }
+}
+
+impl SqliteTx<'_> {
+    fn api_reservation_row(
+        &mut self,
+        subnet: &str,
+        hwaddr: &[u8],
+    ) -> Result<Option<(Ipv4Addr, Option<String>)>, StoreError> {
+        let mac = hwaddr
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT address, hostname FROM dhcp_reservations WHERE subnet = ?1 AND hwaddr = ?2",
+            )
+            .map_err(StoreError::sql("reservation lookup"))?;
+        stmt.query_row(params![subnet, mac], |r| {
+            Ok((Ipv4Addr::from(r.get::<_, u32>(0)?), r.get(1)?))
+        })
+        .optional()
+        .map_err(StoreError::sql("reservation lookup"))
+    }
 }
 
 fn lease_params(lease: &Lease, now: u64) -> impl rusqlite::Params + '_ {

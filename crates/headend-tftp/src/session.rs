@@ -190,6 +190,9 @@ async fn send_all(sock: &UdpSocket, peer: SocketAddr, datagrams: &[Vec<u8>], sha
 const SPIN_MAX_ACTIVE: usize = 2;
 /// How long a lightly loaded server polls for the next packet before sleeping.
 const SPIN_BUDGET: Duration = Duration::from_micros(200);
+/// Polls that found nothing in a row before a transfer stops polling (a peer
+/// whose round trip is longer than the budget gains nothing from it).
+const SPIN_MAX_MISSES: u32 = 3;
 
 /// What woke the loop.
 enum Input {
@@ -264,6 +267,7 @@ pub(crate) async fn run(
     // The timer is re-armed only when the deadline moves earlier; when it
     // fires early the machine answers Wait(later) and it is re-armed then.
     let mut armed: Option<Instant> = None;
+    let mut spin_misses = 0;
     loop {
         let (until, sent) = match step {
             Step::Send { datagrams, until } => {
@@ -287,12 +291,16 @@ pub(crate) async fn run(
                 return;
             }
             Step::Fail { datagrams, error } => {
+                // Clean up first (an aborted upload's temporary file is
+                // removed when its sink drops), then tell the peer.
+                let bytes = machine.bytes();
+                drop(machine);
                 send_all(&sock, peer, &datagrams, &shared).await;
                 shared
                     .stats
                     .transfers_failed
                     .fetch_add(1, Ordering::Relaxed);
-                tracing::info!(%peer, file = %name, bytes = machine.bytes(), "TFTP transfer ended: {error}");
+                tracing::info!(%peer, file = %name, bytes, "TFTP transfer ended: {error}");
                 return;
             }
         };
@@ -300,8 +308,11 @@ pub(crate) async fn run(
             sleep.as_mut().reset(until.into());
             armed = Some(until);
         }
-        let spun = if sent && shared.active() <= SPIN_MAX_ACTIVE {
-            spin_recv(&sock, &mut buf).await
+        let waiting_since = Instant::now();
+        let spun = if sent && spin_misses < SPIN_MAX_MISSES && shared.active() <= SPIN_MAX_ACTIVE {
+            let got = spin_recv(&sock, &mut buf).await;
+            spin_misses = if got.is_some() { 0 } else { spin_misses + 1 };
+            got
         } else {
             None
         };
@@ -310,7 +321,13 @@ pub(crate) async fn run(
             None => tokio::select! {
                 biased;
                 r = sock.recv_from(&mut buf) => match r {
-                    Ok((n, from)) => Input::Datagram(n, from),
+                    Ok((n, from)) => {
+                        // A quick answer makes polling worth trying again.
+                        if sent && waiting_since.elapsed() < SPIN_BUDGET {
+                            spin_misses = 0;
+                        }
+                        Input::Datagram(n, from)
+                    }
                     Err(e) => {
                         tracing::debug!(%peer, "TFTP receive error: {e}");
                         Input::Nothing

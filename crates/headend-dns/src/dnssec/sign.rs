@@ -300,14 +300,15 @@ pub(crate) fn sign_zone(
         }
     };
 
-    // Sign every authoritative RRset.
+    // Sign every authoritative RRset; the signatures are computed on every
+    // core (they dominate the cost of signing a large zone).
     let mut out: Vec<SourceRecord> = Vec::new();
-    let mut earliest = expiration;
     let place = |record: Record| SourceRecord {
         record,
         file: unsigned.file().clone(),
         line: 0,
     };
+    let mut jobs: Vec<(&Name, RecordType, &[Record], &LoadedKey)> = Vec::new();
     for (name, sets) in &rrsets {
         let glue = below_cut(name);
         let at_cut = cuts.contains(name);
@@ -319,22 +320,47 @@ pub(crate) fn sign_zone(
             if glue || (at_cut && !matches!(rtype, RecordType::DS | RecordType::NSEC)) {
                 continue;
             }
-            let signers: Vec<&LoadedKey> = if matches!(
+            if matches!(
                 rtype,
                 RecordType::DNSKEY | RecordType::CDS | RecordType::CDNSKEY
             ) {
-                key_keys.clone()
+                for key in &key_keys {
+                    jobs.push((name, rtype, records, key));
+                }
             } else {
-                vec![zone_key]
-            };
-            for key in signers {
-                let sig = rrsig(name, rtype, records, key, &origin, inception, expiration)
-                    .map_err(|e| fail(format!("signing {name} {rtype}: {e}")))?;
-                earliest = earliest.min(expiration);
-                out.push(place(sig));
+                jobs.push((name, rtype, records, zone_key));
             }
         }
     }
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let chunk = jobs.len().div_ceil(threads).max(256);
+    let signed: Vec<Result<Vec<Record>, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                let origin = &origin;
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(name, rtype, records, key)| {
+                            rrsig(name, *rtype, records, key, origin, inception, expiration)
+                                .map_err(|e| format!("signing {name} {rtype}: {e}"))
+                        })
+                        .collect::<Result<Vec<Record>, String>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a signing thread failed".to_owned()))
+            })
+            .collect()
+    });
+    for part in signed {
+        out.extend(part.map_err(fail)?.into_iter().map(place));
+    }
+    let earliest = expiration;
     let parsed = ParsedZone {
         origin: origin.clone(),
         file: unsigned.file().clone(),
