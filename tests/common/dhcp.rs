@@ -179,10 +179,10 @@ pub fn hook_script(dir: &Path, name: &str, out: &Path, vars: &[&str]) -> PathBuf
 pub fn wait_line(file: &Path, prefix: &str, timeout: Duration) -> Option<String> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if let Ok(text) = std::fs::read_to_string(file) {
-            if let Some(l) = text.lines().find(|l| l.starts_with(prefix)) {
-                return Some(l.to_owned());
-            }
+        if let Ok(text) = std::fs::read_to_string(file)
+            && let Some(l) = text.lines().find(|l| l.starts_with(prefix))
+        {
+            return Some(l.to_owned());
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -138,12 +138,12 @@ pub fn parse(text: &str) -> DigAnswer {
             sec = Sec::Additional;
             continue;
         }
-        if l.is_empty() || l.starts_with(';') {
-            if l.is_empty() || l.starts_with(";;") {
-                if !l.starts_with(";; ") || l.is_empty() {
-                    sec = Sec::None;
-                }
-            }
+        // A blank line ends a section; other comment lines are skipped.
+        if l.is_empty() {
+            sec = Sec::None;
+            continue;
+        }
+        if l.starts_with(';') {
             continue;
         }
         let fields: Vec<&str> = l.split_whitespace().collect();

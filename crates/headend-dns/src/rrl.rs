@@ -161,7 +161,7 @@ impl Rrl {
             return RrlAction::Send;
         }
         bucket.limited = bucket.limited.wrapping_add(1);
-        if self.config.slip > 0 && bucket.limited % self.config.slip == 0 {
+        if self.config.slip > 0 && bucket.limited.is_multiple_of(self.config.slip) {
             RrlAction::Slip
         } else {
             RrlAction::Drop

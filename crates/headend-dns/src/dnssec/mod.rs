@@ -355,6 +355,28 @@ fn zone_config<'c>(
         })
 }
 
+/// A Unix time as RFC 3339 UTC (`2026-11-24T23:00:00Z`), for operator messages.
+fn rfc3339(t: i64) -> String {
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 /// `headend dnssec ds ZONE`: the DS records the parent should publish, one
 /// line each in zone-file syntax (generating the keys if there are none yet).
 pub fn ds_records(
@@ -406,16 +428,18 @@ pub fn rollover(
         Ok(format!(
             "KSK rollover (double-KSK, RFC 6781 §4.1.2) started for {}: new KSK {tag} published and signing the DNSKEY RRset now; CDS/CDNSKEY switch to it at {} (put its DS at the parent then: `headend dnssec ds {}`); the old KSK is removed at {}",
             zc.origin,
-            k.and_then(|k| k.ds_publish).unwrap_or(now),
+            rfc3339(k.and_then(|k| k.ds_publish).unwrap_or(now)),
             zc.origin,
-            store
-                .state
-                .keys
-                .iter()
-                .filter(|k| k.tag != tag)
-                .filter_map(|k| k.remove)
-                .max()
-                .unwrap_or(now)
+            rfc3339(
+                store
+                    .state
+                    .keys
+                    .iter()
+                    .filter(|k| k.tag != tag)
+                    .filter_map(|k| k.remove)
+                    .max()
+                    .unwrap_or(now)
+            )
         ))
     } else {
         let max_ttl = crate::load_zone(zc)
@@ -433,15 +457,17 @@ pub fn rollover(
         Ok(format!(
             "ZSK rollover (pre-publish, RFC 6781 §4.1.1.1) started for {}: new ZSK {tag} published now, signing from {}; the old ZSK is removed at {}",
             zc.origin,
-            k.map_or(now, |k| k.active),
-            store
-                .state
-                .keys
-                .iter()
-                .filter(|k| k.tag != tag)
-                .filter_map(|k| k.remove)
-                .max()
-                .unwrap_or(now)
+            rfc3339(k.map_or(now, |k| k.active)),
+            rfc3339(
+                store
+                    .state
+                    .keys
+                    .iter()
+                    .filter(|k| k.tag != tag)
+                    .filter_map(|k| k.remove)
+                    .max()
+                    .unwrap_or(now)
+            )
         ))
     }
 }

@@ -362,3 +362,10 @@ fn do_answers_carry_signatures_and_denial_proofs() {
         assert_eq!(types(&r.authorities), vec![RecordType::SOA]);
     }
 }
+
+#[test]
+fn operator_times_are_rfc3339_utc() {
+    assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    assert_eq!(rfc3339(1_795_564_991), "2026-11-25T00:03:11Z");
+}
