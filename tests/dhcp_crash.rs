@@ -13,6 +13,9 @@ use std::time::Duration;
 use common::dhcp::{Netns, Proc, veth};
 use common::{Headend, workspace_root};
 
+/// (client MAC, address) as printed by the capture client.
+type Pair = (String, String);
+
 /// Runs the capture client in `ns`; returns (OFFERs, ACKs) as (mac, address).
 fn capture(
     ns: &Netns,
@@ -20,7 +23,7 @@ fn capture(
     count: u32,
     secs: f64,
     kill_after: Option<(Duration, &Headend)>,
-) -> (Vec<(String, String)>, Vec<(String, String)>) {
+) -> (Vec<Pair>, Vec<Pair>) {
     let script = workspace_root().join("tests/dhcp_tools/relay_client.py");
     let mut child = ns
         .cmd("python3")

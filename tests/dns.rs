@@ -335,3 +335,23 @@ fn config_errors_name_the_key_and_file() {
     assert!(stdout.contains("h.toml"), "{stdout}");
     assert!(stdout.contains("udp_payload"), "{stdout}");
 }
+
+#[test]
+fn check_compiles_the_dhcp_section_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("h.toml");
+    std::fs::write(
+        &config,
+        "[dhcp]\nserver_id = \"10.20.0.1\"\n[[dhcp.subnet]]\nname = \"lab\"\nsubnet = \"10.20.0.0/24\"\n\
+         pools = [\"10.30.0.100-10.30.0.199\"]\n",
+    )
+    .expect("write");
+    let out = Command::new(common::headend_bin())
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run check");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "a pool outside its subnet must fail: {stdout}");
+    assert!(stdout.contains("[dhcp]"), "{stdout}");
+}

@@ -32,6 +32,20 @@ pub(crate) fn run(config_file: &Path) -> ExitCode {
             }
         }
     }
+    // The service sections compile their config the way `serve` would, so
+    // pool, class, server-id and key errors show up here and not at start-up.
+    let mut section = |name: &str, result: Result<(), String>| {
+        if let Err(e) = result {
+            println!("{}: [{name}]: {e}", config_file.display());
+            errors += 1;
+        }
+    };
+    if let Some(dhcp) = &config.dhcp {
+        section("dhcp", dhcp.validate().map_err(|e| e.to_string()));
+    }
+    if let Some(admin) = &config.admin {
+        section("admin", admin.validate().map_err(|e| e.to_string()));
+    }
     if errors > 0 {
         println!("{}: {errors} error(s)", config_file.display());
         ExitCode::FAILURE
