@@ -32,6 +32,10 @@ pub trait Backend: AuthStore + Send + Sync + 'static {
     fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError>;
     /// Every lease row, ordered by address.
     fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+    /// The lease row of one address, read without taking the write lock.
+    fn lease_at(&self, address: std::net::Ipv4Addr) -> Result<Option<Lease>, StoreError>;
+    /// The lease rows of one hardware address, newest expiry first.
+    fn leases_of_hwaddr(&self, hwaddr: &[u8]) -> Result<Vec<Lease>, StoreError>;
     /// A short description for logs, e.g. `sqlite:/var/lib/headend/headend.db`.
     fn describe(&self) -> String;
 }
@@ -87,6 +91,16 @@ impl Store {
     /// Every lease row, ordered by address.
     pub fn leases(&self) -> Result<Vec<Lease>, StoreError> {
         self.backend.leases()
+    }
+
+    /// The lease row of one address (for other services, e.g. TFTP templates).
+    pub fn lease_at(&self, address: std::net::Ipv4Addr) -> Result<Option<Lease>, StoreError> {
+        self.backend.lease_at(address)
+    }
+
+    /// The lease rows of one hardware address, newest expiry first.
+    pub fn leases_of_hwaddr(&self, hwaddr: &[u8]) -> Result<Vec<Lease>, StoreError> {
+        self.backend.leases_of_hwaddr(hwaddr)
     }
 
     /// What this store is, for logs.

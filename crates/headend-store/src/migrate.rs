@@ -96,6 +96,12 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
         );
         CREATE INDEX dhcp_reservations_address ON dhcp_reservations (subnet, address);
     ",
+}, Migration {
+    version: 3,
+    name: "lease lookup by hardware address",
+    sql: "
+        CREATE INDEX dhcp_leases_hwaddr ON dhcp_leases (hwaddr);
+    ",
 }];
 
 /// The newest schema version this build knows.

@@ -178,6 +178,39 @@ impl Backend for SqliteBackend {
         Ok(out)
     }
 
+    fn lease_at(&self, address: Ipv4Addr) -> Result<Option<Lease>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {LEASE_COLUMNS} FROM dhcp_leases WHERE address = ?1"
+            ))
+            .map_err(StoreError::sql("lease lookup"))?;
+        let mut rows = stmt
+            .query_map([u32::from(address)], read_lease)
+            .map_err(StoreError::sql("lease lookup"))?;
+        match rows.next() {
+            Some(row) => Ok(Some(row.map_err(StoreError::sql("lease lookup"))??)),
+            None => Ok(None),
+        }
+    }
+
+    fn leases_of_hwaddr(&self, hwaddr: &[u8]) -> Result<Vec<Lease>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {LEASE_COLUMNS} FROM dhcp_leases WHERE hwaddr = ?1 ORDER BY expires DESC"
+            ))
+            .map_err(StoreError::sql("lease lookup"))?;
+        let rows = stmt
+            .query_map([hwaddr], read_lease)
+            .map_err(StoreError::sql("lease lookup"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row.map_err(StoreError::sql("lease lookup"))??);
+        }
+        Ok(out)
+    }
+
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
     }

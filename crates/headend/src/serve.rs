@@ -58,10 +58,23 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
                 .context("starting DNS")?,
         );
     }
+    // One store (SQLite in the state directory) for leases, users and the audit log.
+    if config.dhcp.is_some() || config.admin.is_some() {
+        let path = config.general.state_dir.join("headend.db");
+        services.store = Some(
+            headend_store::Store::open_sqlite(&path)
+                .with_context(|| format!("opening the store {}", path.display()))?,
+        );
+    }
     if let Some(tftp) = &config.tftp {
-        // Until DHCP is wired in, lease lookups find nothing.
+        // Templates and `bind_to_lease` see the DHCP leases when DHCP runs here.
         let lookup: std::sync::Arc<dyn headend_tftp::LeaseLookup> =
-            std::sync::Arc::new(headend_tftp::NoLeases);
+            match (&config.dhcp, &services.store) {
+                (Some(_), Some(store)) => {
+                    std::sync::Arc::new(crate::lease_lookup::StoreLeases::new(store.clone()))
+                }
+                _ => std::sync::Arc::new(headend_tftp::NoLeases),
+            };
         services.tftp = Some(
             headend_tftp::TftpService::start(tftp.clone(), lookup)
                 .await
@@ -69,11 +82,8 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     if let Some(dhcp) = &config.dhcp {
-        let path = config.general.state_dir.join("headend.db");
-        let store = match &services.store {
-            Some(store) => store.clone(),
-            None => headend_store::Store::open_sqlite(&path)
-                .with_context(|| format!("opening the lease store {}", path.display()))?,
+        let Some(store) = services.store.clone() else {
+            anyhow::bail!("the store was not opened");
         };
         services.dhcp = Some(
             headend_dhcp::DhcpService::start(dhcp.clone(), store.clone())
@@ -82,11 +92,8 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
         services.store = Some(store);
     }
     if let Some(admin) = &config.admin {
-        let path = config.general.state_dir.join("headend.db");
-        let store = match &services.store {
-            Some(store) => store.clone(),
-            None => headend_store::Store::open_sqlite(&path)
-                .with_context(|| format!("opening the store {}", path.display()))?,
+        let Some(store) = services.store.clone() else {
+            anyhow::bail!("the store was not opened");
         };
         let handles = headend_admin::Handles {
             dns: services.dns.clone(),

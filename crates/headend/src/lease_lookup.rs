@@ -1,0 +1,65 @@
+//! The TFTP service's view of DHCP leases, read from the shared store.
+
+use std::net::Ipv4Addr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use headend_store::{Lease, LeaseState, Store};
+use headend_tftp::{LeaseInfo, LeaseLookup, Mac};
+
+/// Answers TFTP's lease questions from the lease store (bound, unexpired leases only).
+pub(crate) struct StoreLeases {
+    store: Store,
+}
+
+impl StoreLeases {
+    pub(crate) fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn bound(lease: &Lease, now: u64) -> bool {
+    lease.state == LeaseState::Bound && lease.is_live(now)
+}
+
+impl LeaseLookup for StoreLeases {
+    fn lease_for_ip(&self, ip: Ipv4Addr) -> Option<LeaseInfo> {
+        let lease = match self.store.lease_at(ip) {
+            Ok(lease) => lease?,
+            Err(e) => {
+                tracing::warn!("tftp: lease lookup for {ip} failed: {e}");
+                return None;
+            }
+        };
+        if !bound(&lease, now()) {
+            return None;
+        }
+        let mac: Mac = lease.hwaddr.get(..6)?.try_into().ok()?;
+        Some(LeaseInfo {
+            mac,
+            ip,
+            hostname: lease.hostname,
+            class: None,
+        })
+    }
+
+    fn ip_for_mac(&self, mac: Mac) -> Option<Ipv4Addr> {
+        let leases = match self.store.leases_of_hwaddr(&mac) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("tftp: lease lookup for a MAC failed: {e}");
+                return None;
+            }
+        };
+        let now = now();
+        leases
+            .into_iter()
+            .find(|l| bound(l, now))
+            .map(|l| l.address)
+    }
+}
