@@ -252,12 +252,12 @@ fi
 echo
 echo "averages over $ROUNDS round(s):"
 for proto in $PROTOS; do
-  for server in headend knot nsd; do
+  for server in $SERVERS; do
     printf '%-8s %-4s qps=%.0f qps_per_cpu_s=%.0f\n' "$server" "$proto" \
-      "$(awk -v a="${QPS[$server,$proto]}" -v n="$ROUNDS" 'BEGIN {print a / n}')" \
-      "$(awk -v a="${CPU_QPS[$server,$proto]}" -v n="$ROUNDS" 'BEGIN {print a / n}')"
+      "$(awk -v a="${QPS[$server,$proto]:-0}" -v n="$ROUNDS" 'BEGIN {print a / n}')" \
+      "$(awk -v a="${CPU_QPS[$server,$proto]:-0}" -v n="$ROUNDS" 'BEGIN {print a / n}')"
   done
   awk -v h="${CPU_QPS[headend,$proto]}" -v k="${CPU_QPS[knot,$proto]}" -v n="${CPU_QPS[nsd,$proto]}" \
       -v hq="${QPS[headend,$proto]}" -v kq="${QPS[knot,$proto]}" -v p="$proto" \
-      'BEGIN {printf "ratio %s: headend/knot qps_per_cpu_s = %.2f, qps = %.2f; headend/nsd qps_per_cpu_s = %.2f\n", p, h / k, hq / kq, h / n}'
+      'BEGIN {printf "ratio %s: headend/knot qps_per_cpu_s = %.2f, qps = %.2f; headend/nsd qps_per_cpu_s = %.2f\n", p, (k > 0 ? h / k : 0), (kq > 0 ? hq / kq : 0), (n > 0 ? h / n : 0)}'
 done
