@@ -5,10 +5,14 @@
 # 10,000/s offered and at 15,000, 20,000 and 30,000/s (the maximum is the best
 # of those: flooding perfdhcp at -r 100000 measures perfdhcp, not the server);
 # servers alternated, two rounds.
-# headend commits every lease durably (SQLite WAL, synchronous=FULL, group
-# commit) before its ACK; Kea's memfile never fsyncs.
+# headend makes every lease durable (SQLite WAL, group commit, fdatasync of
+# the WAL) before its ACK leaves; Kea's memfile never fsyncs.
 #
 # usage: bench/dhcp.sh [SECONDS]     (root; needs perfdhcp, kea-dhcp4, taskset)
+# env:   RATES="10000 15000 20000 30000"  ROUNDS=2  SERVERS="headend kea"
+#        HEADEND_BIN=path   (use this binary instead of building target/release/headend)
+#        BASE_BIN=path      (adds server "base": another headend build, e.g. the
+#                            previous commit's, alternated with the others)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-15}
@@ -24,8 +28,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release -p headend >/dev/null
-BIN=$PWD/target/release/headend
+RATES=${RATES:-10000 15000 20000 30000}
+ROUNDS=${ROUNDS:-2}
+SERVERS=${SERVERS:-headend kea}
+[ -n "${BASE_BIN:-}" ] && SERVERS="$SERVERS base"
+if [ -n "${HEADEND_BIN:-}" ]; then
+    BIN=$HEADEND_BIN
+else
+    cargo build --release -p headend >/dev/null
+    BIN=$PWD/target/release/headend
+fi
 
 ip netns add "$SNS"; ip netns add "$CNS"
 ip link add "$SIF" netns "$SNS" type veth peer name "$CIF" netns "$CNS"
@@ -67,6 +79,8 @@ start_server() {
     case $1 in
     headend) ip netns exec "$SNS" taskset -c 1 "$BIN" serve --config "$WORK/headend.toml" 2>"$WORK/headend.log" &
              SERVER_PID=$! ;;
+    base)    ip netns exec "$SNS" taskset -c 1 "$BASE_BIN" serve --config "$WORK/headend.toml" 2>"$WORK/base.log" &
+             SERVER_PID=$! ;;
     kea)     KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK" ip netns exec "$SNS" taskset -c 1 kea-dhcp4 -c "$WORK/kea.json" >"$WORK/kea.out" 2>&1 &
              SERVER_PID=$! ;;
     esac
@@ -74,27 +88,33 @@ start_server() {
 }
 stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
 
+# UDP datagrams the kernel dropped for a full socket receive buffer in a namespace.
+rcvbuf_errors() { ip netns exec "$1" awk '/^Udp:/ { if (h) { print $6; exit } h = 1 }' /proc/net/snmp; }
+
 run() { # server rate(0 = max)
     local server=$1 rate=$2 r
     start_server "$server"
     if [ "$rate" = 0 ]; then r=100000; else r=$rate; fi
-    local out
+    local out s0 c0 s1 c1
+    s0=$(rcvbuf_errors "$SNS"); c0=$(rcvbuf_errors "$CNS")
     out=$(ip netns exec "$CNS" taskset -c 0 perfdhcp -4 -r "$r" -R 50000 -p "$SECS" -W 100000 -l 10.99.0.2 10.99.0.1 2>&1 || true)
+    s1=$(rcvbuf_errors "$SNS"); c1=$(rcvbuf_errors "$CNS")
     stop_server
     local rate_s drops lat
     rate_s=$(awk '/^Rate:/ {print $2}' <<<"$out" | tail -1)
     drops=$(awk '/^drops:/ {print $2}' <<<"$out" | paste -sd/ -)
     lat=$(awk '/^avg delay: [0-9]/ {print $3}' <<<"$out" | paste -sd/ -)
-    printf '%-8s offered=%-7s exchanges/s=%-10s drops(D-O/R-A)=%-12s avg-delay-ms(D-O/R-A)=%s\n' \
-        "$server" "$([ "$rate" = 0 ] && echo max || echo "$rate")" "${rate_s:-?}" "${drops:-?}" "${lat:-?}"
+    printf '%-8s offered=%-7s exchanges/s=%-10s drops(D-O/R-A)=%-12s avg-delay-ms(D-O/R-A)=%-14s rcvbuf-overflows(server/perfdhcp)=%s/%s\n' \
+        "$server" "$([ "$rate" = 0 ] && echo max || echo "$rate")" "${rate_s:-?}" "${drops:-?}" "${lat:-?}" \
+        "$((s1 - s0))" "$((c1 - c0))"
     echo "$rate_s" > "$WORK/last"
 }
 
 echo "perfdhcp $SECS s runs, 50,000 clients, 50,000-address pool; server on CPU 1, perfdhcp on CPU 0"
 declare -A best
-for round in 1 2; do
-    for rate in 10000 15000 20000 30000; do
-        for server in headend kea; do
+for round in $(seq "$ROUNDS"); do
+    for rate in $RATES; do
+        for server in $SERVERS; do
             run "$server" "$rate"
             v=$(cat "$WORK/last"); v=${v%.*}
             for key in "$server-$rate" "$server-max"; do
@@ -104,10 +124,14 @@ for round in 1 2; do
     done
 done
 for rate in 10000 max; do
-    h=${best[headend-$rate]:-0}; k=${best[kea-$rate]:-0}
+    h=${best[headend-$rate]:-0}; k=${best[kea-$rate]:-0}; b=${best[base-$rate]:-0}
     if [ "$k" -gt 0 ]; then
         printf 'offered=%s: headend %s/s vs Kea %s/s, ratio %s\n' "$rate" "$h" "$k" \
             "$(awk -v h="$h" -v k="$k" 'BEGIN { printf "%.2f", h / k }')"
+    fi
+    if [ "$b" -gt 0 ]; then
+        printf 'offered=%s: headend %s/s vs base %s/s, ratio %s\n' "$rate" "$h" "$b" \
+            "$(awk -v h="$h" -v b="$b" 'BEGIN { printf "%.2f", h / b }')"
     fi
 done
 echo "target: >= 20,000 durable exchanges/s for headend at max"

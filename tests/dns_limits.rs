@@ -73,13 +73,15 @@ fn rrl_limits_a_flooding_prefix_and_spares_other_clients() {
             }
         }
         // The legitimate client (another /24) asks 5 times a second.
-        if round % 20 == 0 {
+        if round.is_multiple_of(20) {
             legit_sent += 1;
             legit.send_to(&query(9, "www.e2e.test"), ("127.0.0.1", port)).expect("send");
-            if let Ok((n, _)) = legit.recv_from(&mut buf) {
-                if n > 12 && buf[2] & 0x02 == 0 && buf[7] == 1 {
-                    legit_ok += 1;
-                }
+            if let Ok((n, _)) = legit.recv_from(&mut buf)
+                && n > 12
+                && buf[2] & 0x02 == 0
+                && buf[7] == 1
+            {
+                legit_ok += 1;
             }
         }
     }

@@ -3,13 +3,18 @@
 //! One UDP socket per configured interface (SO_BINDTODEVICE, SO_BROADCAST,
 //! SO_REUSEADDR), each read by its own thread, which only queues datagrams.
 //! One worker thread takes whatever has queued (up to `max_batch`), opens one
-//! store transaction, runs every request through the [`Server`], commits, and
-//! only then sends the batch's replies: while one commit waits for the disk,
-//! the next batch is queuing, so one fsync serves many exchanges.
+//! store transaction, runs every request through the [`Server`] and commits
+//! it without waiting for the disk ([`Store::begin_unsynced`]); it hands the
+//! batch's replies to the flush thread and goes on with the next batch. The
+//! flush thread takes every batch committed so far, makes them durable with
+//! one [`Store::sync`] (an fdatasync of the SQLite WAL) and only then sends
+//! their replies. So no reply (no ACK) leaves before its lease is on disk,
+//! the disk's latency overlaps the next batch's work instead of stalling it,
+//! and one fsync serves many exchanges (group commit).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -17,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 use headend_store::{Lease, Store, StoreError};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::server::{Ingress, Outcome, Server, Silence};
+use crate::server::{Ingress, Outcome, Reply, Server, Silence};
 use crate::wire::{self, MessageType};
 use crate::{DhcpConfig, DhcpError};
 
@@ -29,6 +34,16 @@ pub type Stats = BTreeMap<&'static str, u64>;
 const QUEUE_BATCHES: usize = 4;
 /// How often blocked threads look at the stop flag.
 const TICK: Duration = Duration::from_millis(200);
+/// Committed batches waiting for the flush thread; when it falls this far
+/// behind (a slow disk), the worker waits and requests queue (then drop) at
+/// the sockets instead.
+const FLUSH_BATCHES: usize = 8;
+/// How long the worker waits for another request while the previous batch
+/// is being synced, before looking at the flush thread again.
+const POLL: Duration = Duration::from_micros(200);
+
+/// A committed (not yet durable) batch's replies: (listener index, reply).
+type Committed = Vec<(usize, Reply)>;
 
 struct Job {
     data: Vec<u8>,
@@ -44,6 +59,8 @@ struct Listener {
 struct Shared {
     stop: AtomicBool,
     queue_full: AtomicU64,
+    /// Committed batches handed to the flush thread and not yet sent.
+    in_flight: AtomicUsize,
     stats: Mutex<Stats>,
     store: Store,
 }
@@ -111,6 +128,7 @@ impl DhcpService {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             queue_full: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
             stats: Mutex::new(Stats::new()),
             store,
         });
@@ -126,9 +144,15 @@ impl DhcpService {
             );
         }
         drop(tx);
+        let (flush_tx, flush_rx) = sync_channel(FLUSH_BATCHES);
+        {
+            let (listeners, shared) = (Arc::clone(&listeners), Arc::clone(&shared));
+            spawn("dhcp-flush", move || flush(&listeners, &shared, &flush_rx))?;
+        }
         let worker = Worker {
             server,
             listeners,
+            flush: flush_tx,
             shared: Arc::clone(&shared),
             max_hops: config.max_hops,
             max_batch: config.max_batch.max(1),
@@ -224,6 +248,8 @@ fn receive(listeners: &[Listener], index: usize, shared: &Shared, tx: &SyncSende
 struct Worker {
     server: Server,
     listeners: Arc<Vec<Listener>>,
+    /// To the flush thread, which sends each batch's replies once it is durable.
+    flush: SyncSender<Committed>,
     shared: Arc<Shared>,
     max_hops: u8,
     max_batch: usize,
@@ -252,19 +278,8 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
-            let mut batch = vec![first];
-            while batch.len() < self.max_batch {
-                match rx.try_recv() {
-                    Ok(j) => batch.push(j),
-                    Err(_) => break,
-                }
-            }
-            self.process(batch, &mut counts);
-            if let Ok(mut s) = self.shared.stats.lock() {
-                for (k, v) in std::mem::take(&mut counts) {
-                    *s.entry(k).or_default() += v;
-                }
-            }
+            self.batch(first, rx, &mut counts);
+            merge(&self.shared, &mut counts);
         }
         self.log_stats();
     }
@@ -278,34 +293,36 @@ impl Worker {
         tracing::info!("dhcp stats: {}", line.join(" "));
     }
 
-    fn process(&mut self, batch: Vec<Job>, counts: &mut Stats) {
-        let now = SystemTime::now();
-        *counts.entry("received").or_default() += batch.len() as u64;
-        let mut requests = Vec::with_capacity(batch.len());
-        for job in batch {
-            match wire::parse(&job.data, self.max_hops) {
-                Ok(req) => requests.push((job, req)),
-                Err(m) => *counts.entry(m.as_str()).or_default() += 1,
+    /// One group commit: opens a transaction with `first` and keeps adding
+    /// queued requests to it while the flush thread is still syncing the
+    /// previous batch (so the decisions overlap the fsync, and a slower disk
+    /// makes bigger batches rather than more commits), up to `max_batch`;
+    /// then commits without waiting for the disk and hands the replies over.
+    fn batch(&mut self, first: Job, rx: &Receiver<Job>, counts: &mut Stats) {
+        let shared = Arc::clone(&self.shared);
+        let mut tx = match shared.store.begin_unsynced() {
+            Ok(tx) => tx,
+            Err(e) => {
+                tracing::error!("DHCP: cannot start a lease transaction, request dropped: {e}");
+                *counts.entry("store_error").or_default() += 1;
+                return;
             }
-        }
-        if requests.is_empty() {
-            return;
-        }
-        let mut replies = Vec::new();
+        };
+        let mut replies: Committed = Vec::new();
         let mut silences = Vec::new();
-        {
-            let mut tx = match self.shared.store.begin() {
-                Ok(tx) => tx,
-                Err(e) => {
-                    tracing::error!(
-                        "DHCP: cannot start a lease transaction, {} request(s) dropped: {e}",
-                        requests.len()
-                    );
-                    *counts.entry("store_error").or_default() += requests.len() as u64;
-                    return;
-                }
-            };
-            for (job, req) in &requests {
+        let mut taken = 0usize;
+        let mut next = Some(first);
+        loop {
+            if let Some(job) = next.take() {
+                taken += 1;
+                *counts.entry("received").or_default() += 1;
+                let req = match wire::parse(&job.data, self.max_hops) {
+                    Ok(req) => req,
+                    Err(m) => {
+                        *counts.entry(m.as_str()).or_default() += 1;
+                        continue;
+                    }
+                };
                 let ctx = Ingress {
                     interface: self
                         .listeners
@@ -313,28 +330,45 @@ impl Worker {
                         .and_then(|l| l.interface.clone()),
                     source: job.source,
                 };
-                match self.server.handle(req, &ctx, &mut *tx, now) {
+                match self.server.handle(&req, &ctx, &mut *tx, SystemTime::now()) {
                     Ok(Outcome::Reply(r)) => replies.push((job.socket, r)),
                     Ok(Outcome::Silent(s)) => silences.push(s),
                     Err(e) => {
                         tracing::error!(
-                            "DHCP: lease store failed, batch of {} rolled back: {e}",
-                            requests.len()
+                            "DHCP: lease store failed, batch of {taken} request(s) rolled back: {e}"
                         );
-                        *counts.entry("store_error").or_default() += requests.len() as u64;
+                        *counts.entry("store_error").or_default() += taken as u64;
                         return;
                     }
                 }
             }
-            // The ACKs of this batch leave only once their leases are on disk.
-            if let Err(e) = tx.commit() {
-                tracing::error!(
-                    "DHCP: lease commit failed, {} repl(ies) not sent: {e}",
-                    replies.len()
-                );
-                *counts.entry("store_error").or_default() += requests.len() as u64;
-                return;
+            if taken >= self.max_batch {
+                break;
             }
+            if let Ok(j) = rx.try_recv() {
+                next = Some(j);
+                continue;
+            }
+            // Nothing queued: commit now if the disk is free, else wait a
+            // little for more requests to share the next sync.
+            if shared.in_flight.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            match rx.recv_timeout(POLL) {
+                Ok(j) => next = Some(j),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        // In the log, not yet on disk: the flush thread sends the replies
+        // only after a sync that began after this commit returned.
+        if let Err(e) = tx.commit() {
+            tracing::error!(
+                "DHCP: lease commit failed, {} repl(ies) not sent: {e}",
+                replies.len()
+            );
+            *counts.entry("store_error").or_default() += taken as u64;
+            return;
         }
         for s in silences {
             *counts.entry(s.as_str()).or_default() += 1;
@@ -342,8 +376,73 @@ impl Worker {
                 self.note_exhaustion(subnet);
             }
         }
-        for (socket, r) in replies {
-            let Some(l) = self.listeners.get(socket) else {
+        if replies.is_empty() {
+            return;
+        }
+        let n = replies.len() as u64;
+        shared.in_flight.fetch_add(1, Ordering::AcqRel);
+        if self.flush.send(replies).is_err() {
+            // The flush thread is gone (stopping): these replies never leave.
+            shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+            *counts.entry("store_error").or_default() += n;
+        }
+    }
+
+    /// A full pool is logged with the subnet's name, at most once per interval.
+    fn note_exhaustion(&mut self, subnet: String) {
+        let every = self.exhaustion_every;
+        let entry = self.exhausted.entry(subnet.clone()).or_insert((None, 0));
+        entry.1 += 1;
+        if entry.0.is_none_or(|t| t.elapsed() >= every) {
+            tracing::warn!(
+                subnet = %subnet,
+                misses = entry.1,
+                "DHCP pool exhausted: subnet {subnet} has no free address ({} request(s) unanswered since the last report)",
+                entry.1
+            );
+            *entry = (Some(Instant::now()), 0);
+        }
+    }
+}
+
+/// Adds a thread's counts to the shared counters.
+fn merge(shared: &Shared, counts: &mut Stats) {
+    if counts.is_empty() {
+        return;
+    }
+    if let Ok(mut s) = shared.stats.lock() {
+        for (k, v) in std::mem::take(counts) {
+            *s.entry(k).or_default() += v;
+        }
+    }
+}
+
+/// The flush thread: takes every batch committed so far, makes them all
+/// durable with one sync (which begins after each of their commits returned),
+/// then sends their replies in commit order. A failed sync sends nothing.
+fn flush(listeners: &[Listener], shared: &Shared, rx: &Receiver<Committed>) {
+    let mut counts = Stats::new();
+    loop {
+        let first = match rx.recv_timeout(TICK) {
+            Ok(b) => b,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut batches = vec![first];
+        while let Ok(b) = rx.try_recv() {
+            batches.push(b);
+        }
+        let taken = batches.len();
+        if let Err(e) = shared.store.sync() {
+            let lost: usize = batches.iter().map(Vec::len).sum();
+            tracing::error!("DHCP: leases not flushed to disk, {lost} repl(ies) not sent: {e}");
+            *counts.entry("store_error").or_default() += lost as u64;
+            shared.in_flight.fetch_sub(taken, Ordering::AcqRel);
+            merge(shared, &mut counts);
+            continue;
+        }
+        for (socket, r) in batches.into_iter().flatten() {
+            let Some(l) = listeners.get(socket) else {
                 continue;
             };
             let name = match r.kind {
@@ -363,21 +462,7 @@ impl Worker {
                 }
             }
         }
-    }
-
-    /// A full pool is logged with the subnet's name, at most once per interval.
-    fn note_exhaustion(&mut self, subnet: String) {
-        let every = self.exhaustion_every;
-        let entry = self.exhausted.entry(subnet.clone()).or_insert((None, 0));
-        entry.1 += 1;
-        if entry.0.is_none_or(|t| t.elapsed() >= every) {
-            tracing::warn!(
-                subnet = %subnet,
-                misses = entry.1,
-                "DHCP pool exhausted: subnet {subnet} has no free address ({} request(s) unanswered since the last report)",
-                entry.1
-            );
-            *entry = (Some(Instant::now()), 0);
-        }
+        shared.in_flight.fetch_sub(taken, Ordering::AcqRel);
+        merge(shared, &mut counts);
     }
 }

@@ -3,9 +3,17 @@
 //! A `Zone` is built once per load (file read, reload or edit) and never
 //! mutated; the catalog swaps whole zones, so readers never see a half-built
 //! zone.
+//!
+//! Storage is laid out for large zones (a million records must fit in about
+//! the memory Knot uses): the nodes sit in one `Vec`, found through a hash
+//! table of indices (a few bytes per name instead of a second copy of every
+//! name), and a node with one RRset keeps it inline rather than in its own
+//! allocation.
 
-use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
+
+use hashbrown::HashTable;
 
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
@@ -31,28 +39,46 @@ impl RRset {
 /// (RFC 4592 §2.2.2): it exists, so it answers NODATA, not NXDOMAIN.
 #[derive(Debug, Clone, Default)]
 pub struct Node {
-    rrsets: Vec<RRset>,
+    rrsets: RRsets,
+}
+
+/// A node's RRsets: most names hold one, kept inline (no allocation).
+#[derive(Debug, Clone, Default)]
+enum RRsets {
+    #[default]
+    Empty,
+    One(RRset),
+    Many(Vec<RRset>),
 }
 
 impl Node {
     /// The RRset of type `rtype`, if any.
     pub fn rrset(&self, rtype: RecordType) -> Option<&RRset> {
-        self.rrsets.iter().find(|s| s.rtype == rtype)
+        self.rrsets().iter().find(|s| s.rtype == rtype)
     }
 
     /// Every RRset at this name, ordered by type code.
     pub fn rrsets(&self) -> &[RRset] {
-        &self.rrsets
+        match &self.rrsets {
+            RRsets::Empty => &[],
+            RRsets::One(set) => std::slice::from_ref(set),
+            RRsets::Many(sets) => sets,
+        }
     }
 
     /// True for an empty non-terminal.
     pub fn is_empty(&self) -> bool {
-        self.rrsets.is_empty()
+        self.rrsets().is_empty()
     }
 
     fn add(&mut self, record: Record) -> bool {
         let rtype = record.record_type();
-        match self.rrsets.iter_mut().find(|s| s.rtype == rtype) {
+        let sets: &mut [RRset] = match &mut self.rrsets {
+            RRsets::Empty => &mut [],
+            RRsets::One(set) => std::slice::from_mut(set),
+            RRsets::Many(sets) => sets,
+        };
+        match sets.iter_mut().find(|s| s.rtype == rtype) {
             Some(set) => {
                 if set.records.iter().any(|r| r.data == record.data) {
                     return false;
@@ -65,21 +91,127 @@ impl Node {
                 set.records.push(record);
             }
             None => {
-                let pos = self
-                    .rrsets
-                    .iter()
-                    .position(|s| u16::from(s.rtype) > u16::from(rtype))
-                    .unwrap_or(self.rrsets.len());
-                self.rrsets.insert(
-                    pos,
-                    RRset {
-                        rtype,
-                        records: vec![record],
-                    },
-                );
+                let set = RRset {
+                    rtype,
+                    records: vec![record],
+                };
+                self.rrsets = match std::mem::take(&mut self.rrsets) {
+                    RRsets::Empty => RRsets::One(set),
+                    RRsets::One(first) => {
+                        let mut sets = vec![first];
+                        insert_by_type(&mut sets, set);
+                        RRsets::Many(sets)
+                    }
+                    RRsets::Many(mut sets) => {
+                        insert_by_type(&mut sets, set);
+                        RRsets::Many(sets)
+                    }
+                };
             }
         }
         true
+    }
+}
+
+/// Inserts `set` keeping `sets` ordered by type code.
+fn insert_by_type(sets: &mut Vec<RRset>, set: RRset) {
+    let code = u16::from(set.rtype);
+    let pos = sets
+        .iter()
+        .position(|s| u16::from(s.rtype) > code)
+        .unwrap_or(sets.len());
+    sets.insert(pos, set);
+}
+
+/// Feeds a name to `state` the way its `Eq` compares (case-insensitively,
+/// with its FQDN flag) in one write: the lower-cased wire form as a single
+/// slice instead of byte by byte, as hickory's own `Hash` does.
+pub(crate) fn hash_name<H: Hasher>(name: &Name, state: &mut H) {
+    let mut buf = [0u8; 256];
+    let mut len = 0;
+    for label in name.iter() {
+        let Some(dst) = buf.get_mut(len..len + 1 + label.len()) else {
+            break; // longer than any valid name (255 octets): hash the prefix
+        };
+        if let Some((first, rest)) = dst.split_first_mut() {
+            *first = label.len() as u8;
+            for (d, s) in rest.iter_mut().zip(label) {
+                *d = s.to_ascii_lowercase();
+            }
+        }
+        len += 1 + label.len();
+    }
+    state.write_u8(u8::from(name.is_fqdn()));
+    state.write(buf.get(..len).unwrap_or_default());
+}
+
+/// [`hash_name`] with a fresh hasher from `build`.
+fn name_hash(build: &impl BuildHasher, name: &Name) -> u64 {
+    let mut state = build.build_hasher();
+    hash_name(name, &mut state);
+    state.finish()
+}
+
+/// The zone's names: nodes in insertion order, found through a table of indices.
+#[derive(Debug, Clone, Default)]
+struct Names {
+    entries: Vec<(LowerName, Node)>,
+    index: HashTable<usize>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl Names {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            entries: Vec::with_capacity(n),
+            index: HashTable::with_capacity(n),
+            hasher: hashbrown::DefaultHashBuilder::default(),
+        }
+    }
+
+    fn find(&self, name: &LowerName) -> Option<usize> {
+        let hash = name_hash(&self.hasher, name);
+        self.index
+            .find(hash, |&i| self.entries.get(i).is_some_and(|(n, _)| n == name))
+            .copied()
+    }
+
+    fn get(&self, name: &LowerName) -> Option<&Node> {
+        let i = self.find(name)?;
+        self.entries.get(i).map(|(_, node)| node)
+    }
+
+    fn contains(&self, name: &LowerName) -> bool {
+        self.find(name).is_some()
+    }
+
+    /// The node at `name`, created empty if missing.
+    fn entry(&mut self, name: LowerName) -> &mut Node {
+        let i = match self.find(&name) {
+            Some(i) => i,
+            None => self.insert_new(name),
+        };
+        &mut self.entries[i].1
+    }
+
+    /// Adds a name known to be missing; returns its index.
+    fn insert_new(&mut self, name: LowerName) -> usize {
+        let hash = name_hash(&self.hasher, &name);
+        let i = self.entries.len();
+        self.entries.push((name, Node::default()));
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index.insert_unique(hash, i, |&j| {
+            entries.get(j).map_or(0, |(n, _)| name_hash(hasher, n))
+        });
+        i
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.entries.shrink_to_fit();
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index.shrink_to_fit(|&j| {
+            entries.get(j).map_or(0, |(n, _)| name_hash(hasher, n))
+        });
     }
 }
 
@@ -88,7 +220,7 @@ impl Node {
 pub struct Zone {
     origin: Name,
     lower_origin: LowerName,
-    nodes: HashMap<LowerName, Node>,
+    nodes: Names,
     soa: Record,
     file: PathBuf,
     records: usize,
@@ -110,8 +242,9 @@ impl Zone {
     pub fn from_parsed(parsed: ParsedZone) -> Option<Self> {
         let origin = parsed.origin.clone();
         let lower_origin = LowerName::new(&origin);
-        let mut nodes: HashMap<LowerName, Node> = HashMap::new();
-        nodes.insert(lower_origin.clone(), Node::default());
+        // Usually about one name per record; trimmed once built.
+        let mut nodes = Names::with_capacity(parsed.records.len() + 1);
+        nodes.insert_new(lower_origin.clone());
         let mut records = 0;
         let file = parsed.file;
         for source in parsed.records {
@@ -119,19 +252,23 @@ impl Zone {
             if !lower_origin.zone_of(&owner) {
                 continue;
             }
-            let node = nodes.entry(owner.clone()).or_default();
-            if node.add(source.record) {
-                records += 1;
-            }
             // Every ancestor up to the apex exists, possibly as an empty
             // non-terminal; once one exists, so do all of its ancestors.
-            let mut name = owner.base_name();
-            while name.num_labels() > lower_origin.num_labels() && !nodes.contains_key(&name) {
-                let parent = name.base_name();
-                nodes.insert(name, Node::default());
-                name = parent;
+            // (A child of the apex has nothing to add: the apex is there.
+            // Labels are counted with `iter`: `num_labels` skips a leading `*`.)
+            if owner.iter().count() > lower_origin.iter().count() + 1 {
+                let mut name = owner.base_name();
+                while name.num_labels() > lower_origin.num_labels() && !nodes.contains(&name) {
+                    let parent = name.base_name();
+                    nodes.insert_new(name);
+                    name = parent;
+                }
+            }
+            if nodes.entry(owner).add(source.record) {
+                records += 1;
             }
         }
+        nodes.shrink_to_fit();
         let soa = nodes
             .get(&lower_origin)?
             .rrset(RecordType::SOA)?
@@ -210,7 +347,7 @@ impl Zone {
 
     /// Every owner name and its node (order unspecified).
     pub fn nodes(&self) -> impl Iterator<Item = (&LowerName, &Node)> {
-        self.nodes.iter()
+        self.nodes.entries.iter().map(|(name, node)| (name, node))
     }
 
     /// The highest delegation point (a non-apex name with NS) at or above
@@ -236,7 +373,7 @@ impl Zone {
         while n > apex_labels {
             n -= 1;
             let ancestor = name.trim_to(n);
-            if self.nodes.contains_key(&LowerName::new(&ancestor)) {
+            if self.nodes.contains(&LowerName::new(&ancestor)) {
                 return ancestor;
             }
         }

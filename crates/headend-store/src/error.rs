@@ -44,6 +44,15 @@ pub enum StoreError {
         /// The underlying SQLite error.
         source: rusqlite::Error,
     },
+    /// The write-ahead log could not be flushed to disk after a commit; the
+    /// commit's effects must not be acted on (no ACK leaves).
+    #[error("{}: cannot flush the write-ahead log to disk: {source} (check the disk holding the state directory)", path.display())]
+    Sync {
+        /// The file that was being flushed (the database's `-wal` file or its directory).
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
     /// A row holds a value this build cannot interpret (e.g. an unknown lease state).
     #[error("store row is corrupt: {reason}")]
     Corrupt {

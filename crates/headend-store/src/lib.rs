@@ -38,6 +38,21 @@ pub trait Backend: AuthStore + Send + Sync + 'static {
     fn leases_of_hwaddr(&self, hwaddr: &[u8]) -> Result<Vec<Lease>, StoreError>;
     /// A short description for logs, e.g. `sqlite:/var/lib/headend/headend.db`.
     fn describe(&self) -> String;
+    /// Starts a write transaction whose commit may return before its writes
+    /// are on disk (they are in the log, visible to later transactions, and
+    /// survive a crash of this process, but not yet a power loss). Nothing may
+    /// act on such a commit outside the store (no ACK leaves) until a later
+    /// [`Backend::sync`] has returned. The default is [`Backend::begin`],
+    /// whose commit is already durable.
+    fn begin_unsynced(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
+        self.begin()
+    }
+    /// Makes every transaction committed before this call durable. Needs no
+    /// write lock, so the next transaction can run while it waits for the disk.
+    /// The default does nothing (for backends whose commits are durable).
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// An open write transaction: [`LeaseTx`] operations plus commit. Dropping it
@@ -86,6 +101,18 @@ impl Store {
     /// Starts a write transaction.
     pub fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
         self.backend.begin()
+    }
+
+    /// Starts a write transaction whose commit is durable only once a later
+    /// [`Store::sync`] returns (see [`Backend::begin_unsynced`]): lets a caller
+    /// decide the next batch while the previous one is being flushed.
+    pub fn begin_unsynced(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
+        self.backend.begin_unsynced()
+    }
+
+    /// Makes every transaction committed before this call durable.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.backend.sync()
     }
 
     /// Every lease row, ordered by address.
@@ -156,6 +183,33 @@ mod tests {
         assert_eq!(
             all,
             vec![lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100)]
+        );
+    }
+
+    #[test]
+    fn unsynced_commit_is_seen_by_the_next_transaction_and_kept_after_sync() {
+        let (dir, store) = open();
+        let mut tx = store.begin_unsynced().unwrap();
+        assert!(
+            tx.claim(&lease([10, 0, 0, 6], b"b", LeaseState::Offered, 50))
+                .unwrap()
+        );
+        tx.commit().unwrap();
+        // The next batch runs before the previous one is flushed.
+        let mut tx = store.begin_unsynced().unwrap();
+        assert!(
+            !tx.claim(&lease([10, 0, 0, 6], b"c", LeaseState::Offered, 50))
+                .unwrap()
+        );
+        tx.put(&lease([10, 0, 0, 6], b"b", LeaseState::Bound, 100))
+            .unwrap();
+        tx.commit().unwrap();
+        store.sync().unwrap();
+        drop(store);
+        let store = Store::open_sqlite(dir.path().join("headend.db")).unwrap();
+        assert_eq!(
+            store.leases().unwrap(),
+            vec![lease([10, 0, 0, 6], b"b", LeaseState::Bound, 100)]
         );
     }
 

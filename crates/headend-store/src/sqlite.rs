@@ -5,9 +5,27 @@
 //! many exchanges into one transaction (group commit), so one fsync covers
 //! them all. Readers in other processes (`headend leases`) see the last
 //! committed state without blocking the writer, as WAL allows.
+//!
+//! Pipelined commits ([`Backend::begin_unsynced`] then [`Backend::sync`]):
+//! such a transaction commits with `synchronous=NORMAL`, so COMMIT writes its
+//! WAL frames (commit frame included) into the `-wal` file with write() and
+//! returns without an fsync; `sync` then calls fdatasync(2) on the `-wal` file
+//! from another thread, without the connection lock. Durability is the same
+//! as `synchronous=FULL` for every commit that returned before the `sync`
+//! call began: FULL differs from NORMAL in WAL mode only by that one fsync of
+//! the WAL at commit (SQLite still syncs the WAL header on a WAL restart and
+//! the WAL then the database file around every checkpoint with NORMAL), and
+//! fdatasync of any descriptor of the file flushes all of its written pages,
+//! those of the writer connection's descriptor included. The WAL is written
+//! sequentially and SQLite recovers it up to the last valid commit frame, so a
+//! sync that covers commit N also covers every commit before N. The `-wal`
+//! file is never deleted or truncated while this backend's connections are
+//! open (no `journal_size_limit`), and the directory holding it is fsynced on
+//! the first `sync`, so its name is durable too.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,6 +46,8 @@ pub struct SqliteBackend {
     conn: Mutex<Connection>,
     /// Background WAL checkpoints for the writer (None for readers).
     checkpointer: Option<crate::checkpoint::Checkpointer>,
+    /// Set once the directory holding the `-wal` file has been fsynced.
+    dir_synced: AtomicBool,
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -88,7 +108,8 @@ impl SqliteBackend {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_err)?;
         // Keep the whole working set (leases and indexes) in SQLite's cache.
-        conn.pragma_update(None, "cache_size", -65_536).map_err(open_err)?;
+        conn.pragma_update(None, "cache_size", -65_536)
+            .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -98,6 +119,7 @@ impl SqliteBackend {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
             checkpointer: None,
+            dir_synced: AtomicBool::new(false),
         })
     }
 
@@ -157,8 +179,54 @@ impl Backend for SqliteBackend {
         Ok(Box::new(SqliteTx {
             conn,
             open: true,
+            unsynced: false,
             now: unix_now(),
         }))
+    }
+
+    fn begin_unsynced(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
+        let conn = self.lock();
+        // The safety level cannot change inside a transaction: set it first,
+        // and back to FULL when this transaction ends (see the module doc).
+        if let Err(source) = conn.execute_batch("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE") {
+            let _ = conn.execute_batch("PRAGMA synchronous = FULL");
+            return Err(StoreError::Sql {
+                operation: "begin",
+                source,
+            });
+        }
+        Ok(Box::new(SqliteTx {
+            conn,
+            open: true,
+            unsynced: true,
+            now: unix_now(),
+        }))
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        let failed = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Sync { path, source }
+        };
+        // Opened per call (once per batch, not per exchange), so the flush
+        // always reaches the file SQLite is writing now.
+        std::fs::File::open(&wal)
+            .and_then(|f| f.sync_data())
+            .map_err(failed(&wal))?;
+        if !self.dir_synced.load(Ordering::Acquire) {
+            let dir = match wal.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            std::fs::File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .map_err(failed(&dir))?;
+            self.dir_synced.store(true, Ordering::Release);
+        }
+        Ok(())
     }
 
     fn leases(&self) -> Result<Vec<Lease>, StoreError> {
@@ -253,7 +321,21 @@ fn secs(v: u64) -> i64 {
 struct SqliteTx<'a> {
     conn: MutexGuard<'a, Connection>,
     open: bool,
+    /// Begun by `begin_unsynced`: restore `synchronous=FULL` when done.
+    unsynced: bool,
     now: u64,
+}
+
+impl SqliteTx<'_> {
+    /// Back to `synchronous=FULL` for the connection's other users (the admin
+    /// API's writes), once out of the transaction.
+    fn restore_full(&mut self) {
+        if std::mem::take(&mut self.unsynced)
+            && let Err(e) = self.conn.execute_batch("PRAGMA synchronous = FULL")
+        {
+            tracing::warn!("store: cannot restore synchronous=FULL: {e}");
+        }
+    }
 }
 
 impl SqliteTx<'_> {
@@ -291,6 +373,7 @@ impl Drop for SqliteTx<'_> {
         {
             tracing::warn!("store rollback failed: {e}");
         }
+        self.restore_full();
     }
 }
 
@@ -528,4 +611,39 @@ fn lease_params(lease: &Lease, now: u64) -> impl rusqlite::Params + '_ {
         lease.remote_id.as_deref(),
         secs(now),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synchronous(b: &SqliteBackend) -> i64 {
+        b.lock()
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn unsynced_transactions_leave_the_connection_at_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = SqliteBackend::open(&dir.path().join("headend.db")).unwrap();
+        assert_eq!(synchronous(&b), 2);
+        b.begin_unsynced().unwrap().commit().unwrap();
+        assert_eq!(synchronous(&b), 2, "after a commit");
+        drop(b.begin_unsynced().unwrap());
+        assert_eq!(synchronous(&b), 2, "after a rollback");
+        b.sync().unwrap();
+    }
+
+    #[test]
+    fn sync_without_a_wal_file_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = SqliteBackend::open(&dir.path().join("headend.db")).unwrap();
+        let wal = dir.path().join("headend.db-wal");
+        drop(b.begin_unsynced().unwrap());
+        // Simulate a vanished log (e.g. the state directory was removed).
+        let _ = std::fs::remove_file(&wal);
+        let err = b.sync().unwrap_err();
+        assert!(err.to_string().contains("headend.db-wal"), "{err}");
+    }
 }

@@ -12,9 +12,10 @@ mod mailauth;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
+
+use hashbrown::{HashMap, HashSet};
 
 use hickory_proto::rr::{Name, RData, RecordType};
 
@@ -84,8 +85,8 @@ pub fn check_zone_with(zone: &ParsedZone, others: &[&crate::zone::Zone]) -> Vec<
     c.glue();
     c.targets();
     c.duplicates_and_ttls();
-    for (rec, finding) in mailauth::check(zone, others) {
-        let order = c.index.get(&std::ptr::from_ref(rec)).copied().unwrap_or(0);
+    for (rec, finding) in mailauth::check(zone, &c.owners, others) {
+        let order = c.order(rec);
         c.findings.push((order, finding));
     }
     let mut findings = c.findings;
@@ -103,70 +104,173 @@ fn place(here: &SourceRecord, there: &SourceRecord) -> String {
     }
 }
 
+/// The records of one owner, in file order; one record needs no allocation.
+#[derive(Debug, Clone)]
+pub(crate) enum Recs<'z> {
+    One([&'z SourceRecord; 1]),
+    Many(Vec<&'z SourceRecord>),
+}
+
+impl<'z> Recs<'z> {
+    fn push(&mut self, rec: &'z SourceRecord) {
+        match self {
+            Recs::One([first]) => *self = Recs::Many(vec![*first, rec]),
+            Recs::Many(v) => v.push(rec),
+        }
+    }
+
+    /// The records, in file order.
+    pub(crate) fn as_slice(&self) -> &[&'z SourceRecord] {
+        match self {
+            Recs::One(one) => one,
+            Recs::Many(v) => v,
+        }
+    }
+}
+
+/// The names of the zone being checked: its records by owner, and the empty
+/// non-terminals above them. Keys borrow the parsed records' names (no copy
+/// per record); hickory's `Name` compares and hashes case-insensitively.
+pub(crate) struct Owners<'z> {
+    /// The zone's apex.
+    apex: &'z Name,
+    /// In-zone records by owner.
+    by_owner: HashMap<NameKey<'z>, Recs<'z>>,
+    /// Ancestors of owners down to the apex that own nothing themselves
+    /// (empty non-terminals, RFC 4592 §2.2.2), and the owners above them.
+    ancestors: HashSet<Name>,
+}
+
+impl<'z> Owners<'z> {
+    /// True when `name` exists in the zone: it owns records or is an ancestor
+    /// of a name that does (RFC 4592 §2.2.2).
+    pub(crate) fn exists(&self, name: &Name) -> bool {
+        if self.by_owner.contains_key(&Lookup(name)) || self.ancestors.contains(name) {
+            return true;
+        }
+        // The apex exists once the zone has any name (see `Checker::new`).
+        !self.by_owner.is_empty() && self.apex == name
+    }
+
+    fn get(&self, name: &Name) -> Option<&Recs<'z>> {
+        self.by_owner.get(&Lookup(name))
+    }
+}
+
+/// A borrowed name as a map key, hashed in one pass by
+/// [`crate::zone::name_hash`]; equal when the names are (case-insensitively).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NameKey<'z>(&'z Name);
+
+impl std::hash::Hash for NameKey<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        crate::zone::hash_name(self.0, state);
+    }
+}
+
+/// A name looked up among [`NameKey`]s (hashed and compared the same way).
+struct Lookup<'a>(&'a Name);
+
+impl std::hash::Hash for Lookup<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        NameKey(self.0).hash(state);
+    }
+}
+
+impl hashbrown::Equivalent<NameKey<'_>> for Lookup<'_> {
+    fn equivalent(&self, key: &NameKey<'_>) -> bool {
+        self.0 == key.0
+    }
+}
+
+
+
 struct Checker<'z> {
     zone: &'z ParsedZone,
-    /// In-zone records by owner (hickory's `Name` compares and hashes case-insensitively).
-    by_owner: HashMap<Name, Vec<&'z SourceRecord>>,
-    /// Every owner in the zone and every ancestor of one down to the apex
-    /// (empty non-terminals included), RFC 4592 §2.2.2.
-    existing: HashSet<Name>,
+    /// In-zone records by owner, and the names that exist.
+    owners: Owners<'z>,
     /// Owners of NS records below the apex: the zone cuts (RFC 1034 §4.2.1).
-    cuts: HashSet<Name>,
+    cuts: HashSet<&'z Name>,
     /// Every NS target named in the zone.
-    ns_targets: HashSet<Name>,
+    ns_targets: HashSet<&'z Name>,
+    /// Whether each record (by index) is at or below the apex.
+    in_zone: Vec<bool>,
     /// (record index, finding)
     findings: Vec<(usize, Finding)>,
-    /// Record index by address, for ordering findings.
-    index: HashMap<*const SourceRecord, usize>,
 }
 
 impl<'z> Checker<'z> {
     fn new(zone: &'z ParsedZone) -> Self {
         let apex = &zone.origin;
-        let mut by_owner: HashMap<Name, Vec<&SourceRecord>> = HashMap::new();
-        let mut existing = HashSet::new();
+        let mut by_owner: HashMap<NameKey<'_>, Recs<'_>> =
+            HashMap::with_capacity(zone.records.len());
         let mut cuts = HashSet::new();
         let mut ns_targets = HashSet::new();
-        let mut index = HashMap::new();
-        for (i, rec) in zone.records.iter().enumerate() {
-            index.insert(std::ptr::from_ref(rec), i);
+        let mut in_zone = Vec::with_capacity(zone.records.len());
+        for rec in &zone.records {
             let owner = &rec.record.name;
-            if !apex.zone_of(owner) {
+            in_zone.push(apex.zone_of(owner));
+            if in_zone.last() != Some(&true) {
                 continue;
             }
-            by_owner.entry(owner.clone()).or_default().push(rec);
-            let mut n = owner.clone();
-            while n.num_labels() >= apex.num_labels() && existing.insert(n.clone()) {
-                if n.num_labels() == 0 {
-                    break;
-                }
-                n = n.base_name();
-            }
+            by_owner
+                .entry(NameKey(owner))
+                .and_modify(|recs| recs.push(rec))
+                .or_insert(Recs::One([rec]));
             if let RData::NS(ns) = &rec.record.data {
-                ns_targets.insert(ns.0.clone());
+                ns_targets.insert(&ns.0);
                 if owner != apex {
-                    cuts.insert(owner.clone());
+                    cuts.insert(owner);
+                }
+            }
+        }
+        // Every ancestor of an owner down to the apex exists; once one is
+        // known, so are all of its ancestors.
+        let mut ancestors = HashSet::new();
+        for NameKey(owner) in by_owner.keys() {
+            // A child of the apex has the apex as its only ancestor, and the
+            // apex exists as soon as anything in the zone does.
+            // (`iter` counts every label; `num_labels` skips a leading `*`.)
+            if owner.iter().count() <= apex.iter().count() + 1 {
+                continue;
+            }
+            let mut n = (*owner).clone();
+            while n.num_labels() > apex.num_labels() {
+                n = n.base_name();
+                if !ancestors.insert(n.clone()) {
+                    break;
                 }
             }
         }
         Self {
             zone,
-            by_owner,
-            existing,
+            owners: Owners {
+                apex,
+                by_owner,
+                ancestors,
+            },
             cuts,
             ns_targets,
+            in_zone,
             findings: Vec::new(),
-            index,
         }
+    }
+
+    /// The position of `rec` in the zone's records (for ordering findings).
+    fn order(&self, rec: &SourceRecord) -> usize {
+        let base = self.zone.records.as_ptr().addr();
+        let size = size_of::<SourceRecord>().max(1);
+        std::ptr::from_ref(rec)
+            .addr()
+            .checked_sub(base)
+            .map(|offset| offset / size)
+            .filter(|&i| i < self.zone.records.len())
+            .unwrap_or(0)
     }
 
     fn push(&mut self, rec: Option<&SourceRecord>, severity: Severity, message: String) {
         let (order, file, line) = match rec {
-            Some(r) => (
-                self.index.get(&std::ptr::from_ref(r)).copied().unwrap_or(0),
-                r.file.clone(),
-                r.line,
-            ),
+            Some(r) => (self.order(r), r.file.to_path_buf(), r.line),
             None => (0, self.zone.file.clone(), 0),
         };
         self.findings.push((
@@ -186,6 +290,9 @@ impl<'z> Checker<'z> {
 
     /// The zone cut at or above `name` (below the apex), the highest one if nested.
     fn cut_above(&self, name: &Name) -> Option<Name> {
+        if self.cuts.is_empty() {
+            return None;
+        }
         let apex_labels = self.apex().num_labels();
         let mut found = None;
         let mut n = name.clone();
@@ -201,9 +308,9 @@ impl<'z> Checker<'z> {
     /// Checks that look at one record alone: zone membership, TTL, TXT string length.
     fn per_record(&mut self) {
         let zone = self.zone;
-        for rec in &zone.records {
+        for (i, rec) in zone.records.iter().enumerate() {
             let r = &rec.record;
-            if !zone.origin.zone_of(&r.name) {
+            if self.in_zone.get(i) != Some(&true) {
                 self.push(
                     Some(rec),
                     Severity::Error,
@@ -248,7 +355,7 @@ impl<'z> Checker<'z> {
         let soas: Vec<&SourceRecord> = zone
             .records
             .iter()
-            .filter(|r| r.record.record_type() == RecordType::SOA)
+            .filter(|r| matches!(r.record.data, RData::SOA(_)))
             .collect();
         let Some(first_at_apex) = soas.iter().find(|r| &r.record.name == self.apex()).copied()
         else {
@@ -296,7 +403,7 @@ impl<'z> Checker<'z> {
     /// RFC 1034 §4.2.1: the apex carries the zone's NS RRset.
     fn apex_ns(&mut self) {
         let apex = self.apex();
-        let recs = self.by_owner.get(apex);
+        let recs = self.owners.get(apex).map(Recs::as_slice);
         let has_ns =
             recs.is_some_and(|v| v.iter().any(|r| r.record.record_type() == RecordType::NS));
         if !has_ns {
@@ -318,7 +425,14 @@ impl<'z> Checker<'z> {
     /// RFC 4035 §2.5 allows the DNSSEC RRSIG and NSEC beside it.
     fn cname_exclusive(&mut self) {
         let mut found = Vec::new();
-        for recs in self.by_owner.values() {
+        for recs in self.owners.by_owner.values() {
+            let recs = recs.as_slice();
+            if !recs
+                .iter()
+                .any(|r| matches!(r.record.data, RData::CNAME(_)))
+            {
+                continue;
+            }
             let cnames: Vec<&SourceRecord> = recs
                 .iter()
                 .filter(|r| r.record.record_type() == RecordType::CNAME)
@@ -379,6 +493,9 @@ impl<'z> Checker<'z> {
 
     /// RFC 1034 §4.2.1: below a zone cut only glue belongs; other data is occluded.
     fn delegations(&mut self) {
+        if self.cuts.is_empty() {
+            return;
+        }
         let zone = self.zone;
         for rec in &zone.records {
             let owner = &rec.record.name;
@@ -440,31 +557,32 @@ impl<'z> Checker<'z> {
     }
 
     fn has_address(&self, name: &Name) -> bool {
-        self.by_owner.get(name).is_some_and(|v| {
-            v.iter()
+        self.owners.get(name).is_some_and(|v| {
+            v.as_slice()
+                .iter()
                 .any(|r| matches!(r.record.record_type(), RecordType::A | RecordType::AAAA))
         })
     }
 
     /// The records a query for `name` would find in this zone: its own, or by
     /// RFC 4592 wildcard synthesis when the name does not exist.
-    fn records_for(&self, name: &Name) -> Option<&Vec<&'z SourceRecord>> {
-        if let Some(v) = self.by_owner.get(name) {
-            return Some(v);
+    fn records_for(&self, name: &Name) -> Option<&[&'z SourceRecord]> {
+        if let Some(v) = self.owners.get(name) {
+            return Some(v.as_slice());
         }
-        if self.existing.contains(name) {
+        if self.owners.exists(name) {
             return None; // empty non-terminal: NODATA, no wildcard
         }
         let apex_labels = self.apex().num_labels();
         let mut ce = name.clone();
         while ce.num_labels() > apex_labels {
             ce = ce.base_name();
-            if self.existing.contains(&ce) {
+            if self.owners.exists(&ce) {
                 break;
             }
         }
         let wildcard = ce.prepend_label("*").ok()?;
-        self.by_owner.get(&wildcard)
+        self.owners.get(&wildcard).map(Recs::as_slice)
     }
 
     /// CNAME, MX and SRV targets inside the zone should lead somewhere
@@ -472,16 +590,16 @@ impl<'z> Checker<'z> {
     fn targets(&mut self) {
         let zone = self.zone;
         let mut found = Vec::new();
-        for rec in &zone.records {
-            if !zone.origin.zone_of(&rec.record.name) {
-                continue;
-            }
+        for (rec, &in_zone) in zone.records.iter().zip(&self.in_zone) {
             let (target, what, needs_address) = match &rec.record.data {
                 RData::CNAME(c) => (&c.0, "CNAME", false),
                 RData::MX(mx) => (&mx.exchange, "MX", true),
                 RData::SRV(srv) => (&srv.target, "SRV", true),
                 _ => continue,
             };
+            if !in_zone {
+                continue;
+            }
             if target.is_root() || !zone.origin.zone_of(target) || self.cut_above(target).is_some()
             {
                 continue;
@@ -517,47 +635,82 @@ impl<'z> Checker<'z> {
     /// disagree on the TTL (RFC 2181 §5.2: "the TTLs of all RRs in an RRSet must be the same").
     fn duplicates_and_ttls(&mut self) {
         let zone = self.zone;
-        let mut rrsets: HashMap<(Name, RecordType), Vec<&SourceRecord>> = HashMap::new();
+        // Records outside the zone (already an error) are grouped here; the
+        // zone's own are grouped by owner already. Each group is in file order.
+        let mut outside: HashMap<&Name, Vec<&SourceRecord>> = HashMap::new();
+        for (rec, &in_zone) in zone.records.iter().zip(&self.in_zone) {
+            if !in_zone {
+                outside.entry(&rec.record.name).or_default().push(rec);
+            }
+        }
         let mut found = Vec::new();
-        for rec in &zone.records {
-            let key = (rec.record.name.clone(), rec.record.record_type());
-            let set = rrsets.entry(key).or_default();
-            if let Some(first) = set.iter().find(|r| r.record.data == rec.record.data) {
-                found.push((
-                    rec,
-                    Severity::Warning,
-                    format!(
-                        "duplicate record, ignored: same {} {} as at {}",
-                        rec.record.name,
-                        type_name(rec.record.record_type()),
-                        place(rec, first)
-                    ),
-                ));
-                continue;
+        let groups = self
+            .owners
+            .by_owner
+            .values()
+            .map(Recs::as_slice)
+            .chain(outside.values().map(Vec::as_slice));
+        for group in groups {
+            if group.len() > 1 {
+                duplicates_in(group, &mut found);
             }
-            // RRSIGs take the TTL of the RRset each one covers, so theirs may differ.
-            if let Some(first) = set.first()
-                && rec.record.record_type() != RecordType::RRSIG
-                && first.record.ttl != rec.record.ttl
-                && set.iter().all(|r| r.record.ttl == first.record.ttl)
-            {
-                found.push((
-                    rec,
-                    Severity::Warning,
-                    format!(
-                        "TTL {} differs from TTL {} of the same {} {} RRset at {}: all records of an RRset must have one TTL (RFC 2181 §5.2)",
-                        rec.record.ttl,
-                        first.record.ttl,
-                        rec.record.name,
-                        type_name(rec.record.record_type()),
-                        place(rec, first)
-                    ),
-                ));
-            }
-            set.push(rec);
         }
         for (rec, severity, message) in found {
             self.push(Some(rec), severity, message);
         }
+    }
+}
+
+/// Duplicate and TTL findings among the records of one owner, in file order.
+fn duplicates_in<'z>(
+    group: &[&'z SourceRecord],
+    found: &mut Vec<(&'z SourceRecord, Severity, String)>,
+) {
+    let mut rrsets: Vec<(RecordType, Vec<&SourceRecord>)> = Vec::new();
+    for &rec in group {
+        let rtype = rec.record.record_type();
+        let index = match rrsets.iter().position(|(t, _)| *t == rtype) {
+            Some(i) => i,
+            None => {
+                rrsets.push((rtype, Vec::new()));
+                rrsets.len() - 1
+            }
+        };
+        let Some((_, set)) = rrsets.get_mut(index) else {
+            continue;
+        };
+        if let Some(first) = set.iter().find(|r| r.record.data == rec.record.data) {
+            found.push((
+                rec,
+                Severity::Warning,
+                format!(
+                    "duplicate record, ignored: same {} {} as at {}",
+                    rec.record.name,
+                    type_name(rec.record.record_type()),
+                    place(rec, first)
+                ),
+            ));
+            continue;
+        }
+        // RRSIGs take the TTL of the RRset each one covers, so theirs may differ.
+        if let Some(first) = set.first()
+            && rec.record.record_type() != RecordType::RRSIG
+            && first.record.ttl != rec.record.ttl
+            && set.iter().all(|r| r.record.ttl == first.record.ttl)
+        {
+            found.push((
+                rec,
+                Severity::Warning,
+                format!(
+                    "TTL {} differs from TTL {} of the same {} {} RRset at {}: all records of an RRset must have one TTL (RFC 2181 §5.2)",
+                    rec.record.ttl,
+                    first.record.ttl,
+                    rec.record.name,
+                    type_name(rec.record.record_type()),
+                    place(rec, first)
+                ),
+            ));
+        }
+        set.push(rec);
     }
 }

@@ -233,6 +233,7 @@ fn needs_resign(entry: &ZoneSigning, now: i64) -> bool {
 /// The unsigned data of a signed zone (for re-signing it).
 fn strip(signed: &Zone) -> Zone {
     use crate::zonefile::{ParsedZone, SourceRecord};
+    let file: Arc<Path> = Arc::from(signed.file().as_path());
     let records = signed
         .nodes()
         .flat_map(|(_, n)| n.rrsets())
@@ -251,7 +252,7 @@ fn strip(signed: &Zone) -> Zone {
         .flat_map(|s| &s.records)
         .map(|r| SourceRecord {
             record: r.clone(),
-            file: signed.file().clone(),
+            file: Arc::clone(&file),
             line: 0,
         })
         .collect();

@@ -303,9 +303,10 @@ pub(crate) fn sign_zone(
     // Sign every authoritative RRset; the signatures are computed on every
     // core (they dominate the cost of signing a large zone).
     let mut out: Vec<SourceRecord> = Vec::new();
+    let file: std::sync::Arc<std::path::Path> = std::sync::Arc::from(unsigned.file().as_path());
     let place = |record: Record| SourceRecord {
         record,
-        file: unsigned.file().clone(),
+        file: std::sync::Arc::clone(&file),
         line: 0,
     };
     let mut jobs: Vec<(&Name, RecordType, &[Record], &LoadedKey)> = Vec::new();

@@ -25,6 +25,7 @@ mod text;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hickory_proto::rr::{Name, RData, Record};
 
@@ -43,8 +44,9 @@ pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 pub struct SourceRecord {
     /// The record, owner name absolute.
     pub record: Record,
-    /// The file the record was read from (the zone file or an `$INCLUDE`d one).
-    pub file: PathBuf,
+    /// The file the record was read from (the zone file or an `$INCLUDE`d one),
+    /// shared by all the records of that file.
+    pub file: Arc<Path>,
     /// 1-based line where the record starts.
     pub line: usize,
 }
@@ -194,6 +196,7 @@ impl Parser<'_> {
     /// RFC 1035 §5.1: the origin set by `$ORIGIN` inside an included file does
     /// not leak back to the includer, which `origin` being owned here ensures.
     fn parse_text(&mut self, bytes: &[u8], file: &Path, mut origin: Name) {
+        let shared: Arc<Path> = Arc::from(file);
         for item in Lexer::new(bytes) {
             match item {
                 Err(e) => self.error(file, e.line, e.reason),
@@ -206,7 +209,7 @@ impl Parser<'_> {
                     let result = if directive {
                         self.directive(&entry, file, &mut origin)
                     } else {
-                        self.record(&entry, file, &origin)
+                        self.record(&entry, &shared, &origin)
                     };
                     if let Err(reason) = result {
                         self.error(file, entry.line, reason);
@@ -301,14 +304,19 @@ impl Parser<'_> {
 
     /// RFC 1035 §5.1: `<domain-name> [<TTL>] [<class>] <type> <RDATA>` or
     /// `[<class>] [<TTL>]` in the other order; the owner may be blank.
-    fn record(&mut self, entry: &Entry, file: &Path, origin: &Name) -> Result<(), String> {
+    fn record(&mut self, entry: &Entry, file: &Arc<Path>, origin: &Name) -> Result<(), String> {
         let result = self.record_inner(entry, file, origin);
         self.seen_record = true;
         result
     }
 
-    fn record_inner(&mut self, entry: &Entry, file: &Path, origin: &Name) -> Result<(), String> {
-        let mut fields = entry.tokens.iter().peekable();
+    fn record_inner(
+        &mut self,
+        entry: &Entry,
+        file: &Arc<Path>,
+        origin: &Name,
+    ) -> Result<(), String> {
+        let mut fields = entry.tokens.iter();
         let owner = if entry.blank_owner {
             self.last_owner.clone().ok_or(
                 "this record has no owner name and there is no previous record to take it from",
@@ -322,7 +330,7 @@ impl Parser<'_> {
 
         let mut ttl: Option<u32> = None;
         let mut class_seen = false;
-        while let Some(tok) = fields.peek() {
+        while let Some(tok) = fields.clone().next() {
             if tok.quoted {
                 break;
             }
@@ -367,8 +375,7 @@ impl Parser<'_> {
                 ));
             }
         };
-        let rest: Vec<lexer::Token> = fields.cloned().collect();
-        let data = rdata::parse(rtype, &rest, origin)?;
+        let data = rdata::parse(rtype, fields.as_slice(), origin)?;
 
         let ttl = match ttl {
             Some(t) => {
@@ -393,7 +400,7 @@ impl Parser<'_> {
         };
         self.records.push(SourceRecord {
             record: Record::from_rdata(owner, ttl, data),
-            file: file.to_path_buf(),
+            file: Arc::clone(file),
             line: entry.line,
         });
         Ok(())

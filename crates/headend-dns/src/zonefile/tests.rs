@@ -145,10 +145,10 @@ fn include_reads_a_file_relative_to_the_including_file() {
     let zone = parse_zone_file(&main, &origin()).unwrap();
     let www = &zone.records[3];
     assert_eq!(www.record.name, n("www.example.test."));
-    assert_eq!(www.file, dir.path().join("hosts.inc"));
+    assert_eq!(*www.file, *dir.path().join("hosts.inc"));
     assert_eq!(www.line, 1);
     assert_eq!(zone.records[4].line, 6);
-    assert_eq!(zone.records[4].file, main);
+    assert_eq!(*zone.records[4].file, *main);
 }
 
 #[test]

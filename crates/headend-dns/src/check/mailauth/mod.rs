@@ -11,11 +11,11 @@ mod spf;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use hickory_proto::rr::{LowerName, Name, RData};
 
-use super::{Finding, Severity};
+use super::{Finding, Owners, Severity};
 use crate::zone::Zone;
 use crate::zonefile::{ParsedZone, SourceRecord};
 
@@ -34,27 +34,21 @@ pub(super) enum Found {
 /// The zone being checked plus the other served zones, searchable by name.
 pub(super) struct Names<'a> {
     origin: &'a Name,
-    owners: HashSet<LowerName>,
+    owners: &'a Owners<'a>,
     txt: HashMap<LowerName, Vec<(String, &'a SourceRecord)>>,
     others: &'a [&'a Zone],
 }
 
 impl<'a> Names<'a> {
-    fn new(zone: &'a ParsedZone, others: &'a [&'a Zone]) -> Self {
-        let mut owners = HashSet::new();
+    fn new(zone: &'a ParsedZone, owners: &'a Owners<'a>, others: &'a [&'a Zone]) -> Self {
         let mut txt: HashMap<LowerName, Vec<(String, &SourceRecord)>> = HashMap::new();
         for rec in &zone.records {
-            if !zone.origin.zone_of(&rec.record.name) {
-                continue;
-            }
-            let owner = LowerName::new(&rec.record.name);
-            // Every ancestor exists too (empty non-terminals, RFC 4592 §2.2.2).
-            let mut n = owner.clone();
-            while owners.insert(n.clone()) && !n.is_root() {
-                n = n.base_name();
-            }
-            if let RData::TXT(t) = &rec.record.data {
-                txt.entry(owner).or_default().push((joined(t), rec));
+            if let RData::TXT(t) = &rec.record.data
+                && zone.origin.zone_of(&rec.record.name)
+            {
+                txt.entry(LowerName::new(&rec.record.name))
+                    .or_default()
+                    .push((joined(t), rec));
             }
         }
         Self {
@@ -82,7 +76,7 @@ impl<'a> Names<'a> {
         match (own_labels, other) {
             (Some(own), Some(z)) if z.lower_origin().num_labels() > own => other_lookup(z, &lower),
             (Some(_), _) => {
-                if !self.owners.contains(&lower) {
+                if !self.owners.exists(name) {
                     return Found::Missing;
                 }
                 Found::Txt(
@@ -145,9 +139,10 @@ impl<'a> Out<'a> {
 /// served zones. Returns each finding with the record it is about.
 pub(super) fn check<'a>(
     zone: &'a ParsedZone,
+    owners: &'a Owners<'a>,
     others: &'a [&'a Zone],
 ) -> Vec<(&'a SourceRecord, Finding)> {
-    let names = Names::new(zone, others);
+    let names = Names::new(zone, owners, others);
     let mut out = Out {
         findings: Vec::new(),
     };
@@ -173,7 +168,7 @@ pub(super) fn check<'a>(
                 rec,
                 Finding {
                     severity,
-                    file: rec.file.clone(),
+                    file: rec.file.to_path_buf(),
                     line: rec.line,
                     message,
                 },
