@@ -2,11 +2,9 @@
 //! per test with unique names, always deleted on drop), the real binary run
 //! inside a namespace, client hook scripts, and `headend leases`.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{Headend, headend_bin, run};
@@ -97,40 +95,12 @@ impl Headend {
     /// Starts `headend serve` inside `ns` on an existing folder (e.g. to restart
     /// on the same state).
     pub fn spawn_in_netns(ns: &Netns, dir: tempfile::TempDir, config: PathBuf) -> Self {
-        let mut cmd = ns.cmd(headend_bin().to_str().expect("utf-8 path"));
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .env(
-                "RUST_LOG",
-                std::env::var("HEADEND_TEST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
         // `ip netns exec` execs the program, so the child's PID is headend's.
-        let mut child = cmd.spawn().expect("spawn headend in netns");
-        let stderr = child.stderr.take().expect("stderr");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&logs);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if std::env::var_os("HEADEND_TEST_ECHO").is_some() {
-                    eprintln!("[headend] {line}");
-                }
-                sink.lock().expect("log lock").push(line);
-            }
-        });
-        let mut me = Self {
-            child,
+        Self::spawn_with(
+            ns.cmd(headend_bin().to_str().expect("utf-8 path")),
             dir,
             config,
-            logs,
-        };
-        me.wait_for_log("headend ready", Duration::from_secs(30));
-        me
+        )
     }
 
     /// Output of `headend leases --config` for this instance.

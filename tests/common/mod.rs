@@ -80,6 +80,16 @@ impl Headend {
     /// Starts `headend serve --config path` with extra environment variables.
     pub fn spawn(dir: tempfile::TempDir, config: PathBuf, env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(headend_bin());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Self::spawn_with(cmd, dir, config)
+    }
+
+    /// Runs `cmd` (the binary, or a wrapper such as `ip netns exec NS headend`
+    /// that execs it) with `serve --config path`, captures its logs and waits
+    /// for `headend ready`.
+    pub fn spawn_with(mut cmd: Command, dir: tempfile::TempDir, config: PathBuf) -> Self {
         cmd.arg("serve")
             .arg("--config")
             .arg(&config)
@@ -91,9 +101,6 @@ impl Headend {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
         let mut child = cmd.spawn().expect("spawn headend");
         let stderr = child.stderr.take().expect("stderr");
         let logs = Arc::new(Mutex::new(Vec::new()));
