@@ -125,7 +125,7 @@ fn insert_by_type(sets: &mut Vec<RRset>, set: RRset) {
 
 /// Feeds a name to `state` the way its `Eq` compares (case-insensitively,
 /// with its FQDN flag) in one write: the lower-cased wire form as a single
-/// slice instead of byte by byte, as hickory's own `Hash` does.
+/// slice, where hickory's own `Hash` feeds the hasher byte by byte.
 pub(crate) fn hash_name<H: Hasher>(name: &Name, state: &mut H) {
     let mut buf = [0u8; 256];
     let mut len = 0;
@@ -170,9 +170,14 @@ impl Names {
     }
 
     fn find(&self, name: &LowerName) -> Option<usize> {
-        let hash = name_hash(&self.hasher, name);
+        self.find_hashed(name_hash(&self.hasher, name), name)
+    }
+
+    fn find_hashed(&self, hash: u64, name: &LowerName) -> Option<usize> {
         self.index
-            .find(hash, |&i| self.entries.get(i).is_some_and(|(n, _)| n == name))
+            .find(hash, |&i| {
+                self.entries.get(i).is_some_and(|(n, _)| n == name)
+            })
             .copied()
     }
 
@@ -187,16 +192,21 @@ impl Names {
 
     /// The node at `name`, created empty if missing.
     fn entry(&mut self, name: LowerName) -> &mut Node {
-        let i = match self.find(&name) {
+        let hash = name_hash(&self.hasher, &name);
+        let i = match self.find_hashed(hash, &name) {
             Some(i) => i,
-            None => self.insert_new(name),
+            None => self.insert_hashed(hash, name),
         };
         &mut self.entries[i].1
     }
 
     /// Adds a name known to be missing; returns its index.
     fn insert_new(&mut self, name: LowerName) -> usize {
-        let hash = name_hash(&self.hasher, &name);
+        self.insert_hashed(name_hash(&self.hasher, &name), name)
+    }
+
+    /// [`Names::insert_new`] with the name's hash already computed.
+    fn insert_hashed(&mut self, hash: u64, name: LowerName) -> usize {
         let i = self.entries.len();
         self.entries.push((name, Node::default()));
         let (entries, hasher) = (&self.entries, &self.hasher);
@@ -209,9 +219,8 @@ impl Names {
     fn shrink_to_fit(&mut self) {
         self.entries.shrink_to_fit();
         let (entries, hasher) = (&self.entries, &self.hasher);
-        self.index.shrink_to_fit(|&j| {
-            entries.get(j).map_or(0, |(n, _)| name_hash(hasher, n))
-        });
+        self.index
+            .shrink_to_fit(|&j| entries.get(j).map_or(0, |(n, _)| name_hash(hasher, n)));
     }
 }
 
@@ -378,5 +387,70 @@ impl Zone {
             }
         }
         self.origin.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::zonefile::parse_zone_str;
+
+    fn zone(body: &str) -> Zone {
+        let text = format!("$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n{body}");
+        let origin = Name::from_ascii("example.").unwrap();
+        Zone::build(&parse_zone_str(&text, Path::new("t.zone"), &origin).unwrap()).unwrap()
+    }
+
+    fn lower(name: &str) -> LowerName {
+        LowerName::new(&Name::from_ascii(name).unwrap())
+    }
+
+    #[test]
+    fn ancestors_of_deep_and_wildcard_owners_are_empty_non_terminals() {
+        let z = zone("*.a.b A 192.0.2.2\nx.y.z.c TXT \"t\"\nh1 A 192.0.2.3\n");
+        for ent in [
+            "a.b.example.",
+            "b.example.",
+            "y.z.c.example.",
+            "z.c.example.",
+            "c.example.",
+        ] {
+            let node = z
+                .node(&lower(ent))
+                .unwrap_or_else(|| panic!("{ent} missing"));
+            assert!(node.is_empty(), "{ent}");
+        }
+        for owner in [
+            "*.a.b.example.",
+            "x.y.z.c.example.",
+            "h1.example.",
+            "ns.example.",
+        ] {
+            assert!(!z.node(&lower(owner)).unwrap().is_empty(), "{owner}");
+        }
+        assert!(z.node(&lower("q.example.")).is_none());
+        assert!(z.node(&lower("x.b.example.")).is_none());
+        // apex, ns, h1, the wildcard and the TXT owner, and 5 empty non-terminals.
+        assert_eq!(z.nodes().count(), 10);
+        assert_eq!(z.record_count(), 6);
+    }
+
+    #[test]
+    fn a_node_keeps_its_rrsets_by_type_code_without_duplicates() {
+        let z = zone(
+            "Www TXT \"b\"\nwww A 192.0.2.9\nWWW MX 10 ns\nwww A 192.0.2.9\nwww A 192.0.2.8\n",
+        );
+        let node = z.node(&lower("wWw.EXAMPLE.")).unwrap();
+        let types: Vec<RecordType> = node.rrsets().iter().map(|s| s.rtype).collect();
+        assert_eq!(types, [RecordType::A, RecordType::MX, RecordType::TXT]);
+        assert_eq!(node.rrset(RecordType::A).unwrap().records.len(), 2);
+        assert!(node.rrset(RecordType::AAAA).is_none());
+        // SOA, NS, glue A, then TXT, A, MX, A (the repeated A is dropped).
+        assert_eq!(z.record_count(), 7);
+        let (names, nodes): (Vec<_>, Vec<_>) = z.nodes().unzip();
+        assert_eq!(names.len(), 3);
+        assert!(nodes.iter().all(|n| !n.is_empty()));
     }
 }

@@ -183,8 +183,6 @@ impl hashbrown::Equivalent<NameKey<'_>> for Lookup<'_> {
     }
 }
 
-
-
 struct Checker<'z> {
     zone: &'z ParsedZone,
     /// In-zone records by owner, and the names that exist.
@@ -195,6 +193,10 @@ struct Checker<'z> {
     ns_targets: HashSet<&'z Name>,
     /// Whether each record (by index) is at or below the apex.
     in_zone: Vec<bool>,
+    /// Owners of more than one record (where duplicates can be).
+    shared: HashSet<NameKey<'z>>,
+    /// Owners of a CNAME.
+    with_cname: HashSet<NameKey<'z>>,
     /// (record index, finding)
     findings: Vec<(usize, Finding)>,
 }
@@ -207,39 +209,49 @@ impl<'z> Checker<'z> {
         let mut cuts = HashSet::new();
         let mut ns_targets = HashSet::new();
         let mut in_zone = Vec::with_capacity(zone.records.len());
+        let mut shared = HashSet::new();
+        let mut with_cname = HashSet::new();
+        let mut ancestors = HashSet::new();
+        let apex_labels = apex.iter().count();
+        // One pass in file order, so that no later step has to visit every
+        // owner (a large zone's owners are mostly single records).
         for rec in &zone.records {
             let owner = &rec.record.name;
             in_zone.push(apex.zone_of(owner));
             if in_zone.last() != Some(&true) {
                 continue;
             }
-            by_owner
-                .entry(NameKey(owner))
-                .and_modify(|recs| recs.push(rec))
-                .or_insert(Recs::One([rec]));
-            if let RData::NS(ns) = &rec.record.data {
-                ns_targets.insert(&ns.0);
-                if owner != apex {
-                    cuts.insert(owner);
+            match by_owner.entry(NameKey(owner)) {
+                hashbrown::hash_map::Entry::Occupied(mut e) => {
+                    e.get_mut().push(rec);
+                    shared.insert(NameKey(owner));
+                }
+                hashbrown::hash_map::Entry::Vacant(e) => {
+                    e.insert(Recs::One([rec]));
+                    // Every ancestor of an owner down to the apex exists; once
+                    // one is known, so are all of its ancestors. A child of
+                    // the apex has only the apex, which exists as soon as
+                    // anything in the zone does. (`iter` counts every label;
+                    // `num_labels` skips a leading `*`.)
+                    if owner.iter().count() > apex_labels + 1 {
+                        let mut n = owner.base_name();
+                        while n.iter().count() > apex_labels && ancestors.insert(n.clone()) {
+                            n = n.base_name();
+                        }
+                    }
                 }
             }
-        }
-        // Every ancestor of an owner down to the apex exists; once one is
-        // known, so are all of its ancestors.
-        let mut ancestors = HashSet::new();
-        for NameKey(owner) in by_owner.keys() {
-            // A child of the apex has the apex as its only ancestor, and the
-            // apex exists as soon as anything in the zone does.
-            // (`iter` counts every label; `num_labels` skips a leading `*`.)
-            if owner.iter().count() <= apex.iter().count() + 1 {
-                continue;
-            }
-            let mut n = (*owner).clone();
-            while n.num_labels() > apex.num_labels() {
-                n = n.base_name();
-                if !ancestors.insert(n.clone()) {
-                    break;
+            match &rec.record.data {
+                RData::NS(ns) => {
+                    ns_targets.insert(&ns.0);
+                    if owner != apex {
+                        cuts.insert(owner);
+                    }
                 }
+                RData::CNAME(_) => {
+                    with_cname.insert(NameKey(owner));
+                }
+                _ => {}
             }
         }
         Self {
@@ -252,6 +264,8 @@ impl<'z> Checker<'z> {
             cuts,
             ns_targets,
             in_zone,
+            shared,
+            with_cname,
             findings: Vec::new(),
         }
     }
@@ -425,14 +439,11 @@ impl<'z> Checker<'z> {
     /// RFC 4035 §2.5 allows the DNSSEC RRSIG and NSEC beside it.
     fn cname_exclusive(&mut self) {
         let mut found = Vec::new();
-        for recs in self.owners.by_owner.values() {
-            let recs = recs.as_slice();
-            if !recs
-                .iter()
-                .any(|r| matches!(r.record.data, RData::CNAME(_)))
-            {
+        for owner in &self.with_cname {
+            let Some(recs) = self.owners.by_owner.get(owner) else {
                 continue;
-            }
+            };
+            let recs = recs.as_slice();
             let cnames: Vec<&SourceRecord> = recs
                 .iter()
                 .filter(|r| r.record.record_type() == RecordType::CNAME)
@@ -645,9 +656,9 @@ impl<'z> Checker<'z> {
         }
         let mut found = Vec::new();
         let groups = self
-            .owners
-            .by_owner
-            .values()
+            .shared
+            .iter()
+            .filter_map(|owner| self.owners.by_owner.get(owner))
             .map(Recs::as_slice)
             .chain(outside.values().map(Vec::as_slice));
         for group in groups {

@@ -7,22 +7,23 @@
 
 /// One whitespace-separated field of an entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Token {
-    /// The field's bytes, escapes kept, quotes removed.
-    pub(crate) raw: Vec<u8>,
+pub(crate) struct Token<'a> {
+    /// The field's bytes, escapes kept, quotes removed (a slice of the text:
+    /// lexing a large zone allocates nothing per field).
+    pub(crate) raw: &'a [u8],
     /// Whether it was written in double quotes.
     pub(crate) quoted: bool,
 }
 
 /// One logical entry: a record or a `$` directive.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Entry {
+pub(crate) struct Entry<'a> {
     /// 1-based line where the entry starts.
     pub(crate) line: usize,
     /// The line began with a blank: the owner is omitted.
     pub(crate) blank_owner: bool,
     /// The fields, in order.
-    pub(crate) tokens: Vec<Token>,
+    pub(crate) tokens: Vec<Token<'a>>,
 }
 
 /// A syntax error at the lexical level, with the line of the entry it spoils.
@@ -66,7 +67,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// Reads one entry; `None` at the end of the text.
-    fn entry(&mut self) -> Option<Result<Entry, LexError>> {
+    fn entry(&mut self) -> Option<Result<Entry<'a>, LexError>> {
         loop {
             self.peek()?;
             let start_line = self.line;
@@ -135,8 +136,8 @@ impl<'a> Lexer<'a> {
     }
 
     /// Reads an unquoted field; escapes are kept, a backslash protects the next byte.
-    fn word(&mut self) -> Result<Vec<u8>, String> {
-        let mut raw = Vec::new();
+    fn word(&mut self) -> Result<&'a [u8], String> {
+        let start = self.pos;
         while let Some(b) = self.peek() {
             match b {
                 b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"' => break,
@@ -145,25 +146,18 @@ impl<'a> Lexer<'a> {
                         self.pos += 1;
                         return Err("a `\\` at the end of a line escapes nothing".to_string());
                     }
-                    Some(&next) => {
-                        raw.push(b'\\');
-                        raw.push(next);
-                        self.pos += 2;
-                    }
+                    Some(_) => self.pos += 2,
                 },
-                _ => {
-                    raw.push(b);
-                    self.pos += 1;
-                }
+                _ => self.pos += 1,
             }
         }
-        Ok(raw)
+        Ok(self.src.get(start..self.pos).unwrap_or_default())
     }
 
     /// Reads a quoted string (the opening quote is at `pos`); it must end on the same line.
-    fn quoted(&mut self) -> Result<Vec<u8>, String> {
+    fn quoted(&mut self) -> Result<&'a [u8], String> {
         self.pos += 1;
-        let mut raw = Vec::new();
+        let start = self.pos;
         loop {
             match self.peek() {
                 None | Some(b'\n') => {
@@ -172,6 +166,7 @@ impl<'a> Lexer<'a> {
                     );
                 }
                 Some(b'"') => {
+                    let raw = self.src.get(start..self.pos).unwrap_or_default();
                     self.pos += 1;
                     return Ok(raw);
                 }
@@ -182,23 +177,16 @@ impl<'a> Lexer<'a> {
                             "a quoted string is not closed on its line (missing `\"`)".to_string()
                         );
                     }
-                    Some(&next) => {
-                        raw.push(b'\\');
-                        raw.push(next);
-                        self.pos += 2;
-                    }
+                    Some(_) => self.pos += 2,
                 },
-                Some(b) => {
-                    raw.push(b);
-                    self.pos += 1;
-                }
+                Some(_) => self.pos += 1,
             }
         }
     }
 }
 
-impl Iterator for Lexer<'_> {
-    type Item = Result<Entry, LexError>;
+impl<'a> Iterator for Lexer<'a> {
+    type Item = Result<Entry<'a>, LexError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         self.entry()
@@ -209,15 +197,15 @@ impl Iterator for Lexer<'_> {
 mod tests {
     use super::*;
 
-    fn entries(text: &str) -> Vec<Result<Entry, LexError>> {
+    fn entries(text: &str) -> Vec<Result<Entry<'_>, LexError>> {
         Lexer::new(text.as_bytes()).collect()
     }
 
-    fn words(entry: &Entry) -> Vec<String> {
+    fn words(entry: &Entry<'_>) -> Vec<String> {
         entry
             .tokens
             .iter()
-            .map(|t| String::from_utf8_lossy(&t.raw).into_owned())
+            .map(|t| String::from_utf8_lossy(t.raw).into_owned())
             .collect()
     }
 

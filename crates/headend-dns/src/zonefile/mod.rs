@@ -219,7 +219,12 @@ impl Parser<'_> {
         }
     }
 
-    fn directive(&mut self, entry: &Entry, file: &Path, origin: &mut Name) -> Result<(), String> {
+    fn directive(
+        &mut self,
+        entry: &Entry<'_>,
+        file: &Path,
+        origin: &mut Name,
+    ) -> Result<(), String> {
         let (keyword, args) = entry.tokens.split_first().ok_or("empty entry")?;
         let keyword = keyword.raw.to_ascii_uppercase();
         match keyword.as_slice() {
@@ -229,7 +234,7 @@ impl Parser<'_> {
                 let [arg] = args else {
                     return Err("$ORIGIN takes exactly one domain name".to_string());
                 };
-                *origin = text::name(&arg.raw, origin).map_err(|e| format!("$ORIGIN: {e}"))?;
+                *origin = text::name(arg.raw, origin).map_err(|e| format!("$ORIGIN: {e}"))?;
                 Ok(())
             }
             b"$TTL" => {
@@ -238,7 +243,7 @@ impl Parser<'_> {
                 let [arg] = args else {
                     return Err("$TTL takes exactly one TTL, like `$TTL 1h`".to_string());
                 };
-                self.default_ttl = Some(text::ttl(&arg.raw).map_err(|e| format!("$TTL: {e}"))?);
+                self.default_ttl = Some(text::ttl(arg.raw).map_err(|e| format!("$TTL: {e}"))?);
                 Ok(())
             }
             b"$INCLUDE" => self.include(args, file, origin),
@@ -254,7 +259,12 @@ impl Parser<'_> {
     }
 
     /// RFC 1035 §5.1: "$INCLUDE <file-name> [<domain-name>] [<comment>]".
-    fn include(&mut self, args: &[lexer::Token], file: &Path, origin: &Name) -> Result<(), String> {
+    fn include(
+        &mut self,
+        args: &[lexer::Token<'_>],
+        file: &Path,
+        origin: &Name,
+    ) -> Result<(), String> {
         if !self.options.allow_include {
             return Err("$INCLUDE is not allowed here".to_string());
         }
@@ -263,7 +273,7 @@ impl Parser<'_> {
             [p, o] => (p, Some(o)),
             _ => return Err("$INCLUDE takes a file name and optionally an origin".to_string()),
         };
-        let raw_path = text::char_string(&path_tok.raw).map_err(|e| format!("$INCLUDE: {e}"))?;
+        let raw_path = text::char_string(path_tok.raw).map_err(|e| format!("$INCLUDE: {e}"))?;
         let raw_path = String::from_utf8(raw_path)
             .map_err(|_| "$INCLUDE: the file name is not valid UTF-8".to_string())?;
         if raw_path.is_empty() {
@@ -275,7 +285,7 @@ impl Parser<'_> {
         };
         let inner_origin = match origin_tok {
             Some(tok) => {
-                text::name(&tok.raw, origin).map_err(|e| format!("$INCLUDE origin: {e}"))?
+                text::name(tok.raw, origin).map_err(|e| format!("$INCLUDE origin: {e}"))?
             }
             None => origin.clone(),
         };
@@ -304,7 +314,7 @@ impl Parser<'_> {
 
     /// RFC 1035 §5.1: `<domain-name> [<TTL>] [<class>] <type> <RDATA>` or
     /// `[<class>] [<TTL>]` in the other order; the owner may be blank.
-    fn record(&mut self, entry: &Entry, file: &Arc<Path>, origin: &Name) -> Result<(), String> {
+    fn record(&mut self, entry: &Entry<'_>, file: &Arc<Path>, origin: &Name) -> Result<(), String> {
         let result = self.record_inner(entry, file, origin);
         self.seen_record = true;
         result
@@ -312,7 +322,7 @@ impl Parser<'_> {
 
     fn record_inner(
         &mut self,
-        entry: &Entry,
+        entry: &Entry<'_>,
         file: &Arc<Path>,
         origin: &Name,
     ) -> Result<(), String> {
@@ -323,7 +333,7 @@ impl Parser<'_> {
             )?
         } else {
             let tok = fields.next().ok_or("empty entry")?;
-            let owner = text::name(&tok.raw, origin).map_err(|e| format!("owner name: {e}"))?;
+            let owner = text::name(tok.raw, origin).map_err(|e| format!("owner name: {e}"))?;
             self.last_owner = Some(owner.clone());
             owner
         };
@@ -334,19 +344,19 @@ impl Parser<'_> {
             if tok.quoted {
                 break;
             }
-            if text::looks_like_ttl(&tok.raw) {
+            if text::looks_like_ttl(tok.raw) {
                 if ttl.is_some() {
                     return Err(format!(
                         "a second TTL `{}` in one record",
-                        text::show(&tok.raw)
+                        text::show(tok.raw)
                     ));
                 }
-                ttl = Some(text::ttl(&tok.raw)?);
-            } else if let Some(class) = class_field(&tok.raw) {
+                ttl = Some(text::ttl(tok.raw)?);
+            } else if let Some(class) = class_field(tok.raw) {
                 if class_seen {
                     return Err(format!(
                         "a second class `{}` in one record",
-                        text::show(&tok.raw)
+                        text::show(tok.raw)
                     ));
                 }
                 class?;
@@ -360,7 +370,7 @@ impl Parser<'_> {
         let Some(type_tok) = fields.next() else {
             return Err("the record has no type (like A, MX or TXT)".to_string());
         };
-        let rtype = match rdata::type_field(&type_tok.raw) {
+        let rtype = match rdata::type_field(type_tok.raw) {
             TypeField::Type(t) => t,
             TypeField::Unservable(t) => {
                 return Err(format!(
@@ -371,7 +381,7 @@ impl Parser<'_> {
             TypeField::NotAType => {
                 return Err(format!(
                     "unknown record type `{}`",
-                    text::show(&type_tok.raw)
+                    text::show(type_tok.raw)
                 ));
             }
         };

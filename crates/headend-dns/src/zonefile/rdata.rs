@@ -90,7 +90,11 @@ pub(crate) fn type_label(rtype: RecordType) -> String {
 }
 
 /// Parses the RDATA fields of a record of type `rtype`.
-pub(crate) fn parse(rtype: RecordType, fields: &[Token], origin: &Name) -> Result<RData, String> {
+pub(crate) fn parse(
+    rtype: RecordType,
+    fields: &[Token<'_>],
+    origin: &Name,
+) -> Result<RData, String> {
     let tn = type_label(rtype);
     if fields.first().is_some_and(|t| !t.quoted && t.raw == b"\\#") {
         return generic(rtype, fields.get(1..).unwrap_or_default());
@@ -219,19 +223,19 @@ pub(crate) fn parse(rtype: RecordType, fields: &[Token], origin: &Name) -> Resul
 }
 
 /// RFC 3597 §5: `\# LENGTH HEX...` (the hex may be split by blanks; absent for length 0).
-fn generic(rtype: RecordType, fields: &[Token]) -> Result<RData, String> {
+fn generic(rtype: RecordType, fields: &[Token<'_>]) -> Result<RData, String> {
     let tn = type_label(rtype);
     let Some(len_tok) = fields.first() else {
         return Err(format!(
             "{tn} record: `\\#` must be followed by the RDATA length and its hex, like `\\# 4 C0000201`"
         ));
     };
-    let declared = text::decimal_u32(&len_tok.raw)
+    let declared = text::decimal_u32(len_tok.raw)
         .and_then(|n| u16::try_from(n).ok())
         .ok_or_else(|| {
             format!(
                 "{tn} record: `\\#` length `{}` is not a number from 0 to 65535",
-                show(&len_tok.raw)
+                show(len_tok.raw)
             )
         })?;
     let hex: Vec<u8> = fields
@@ -251,13 +255,13 @@ fn generic(rtype: RecordType, fields: &[Token]) -> Result<RData, String> {
 }
 
 /// TXT (RFC 1035 §3.3.14): one or more character strings.
-fn txt(fields: &[Token]) -> Result<RData, String> {
+fn txt(fields: &[Token<'_>]) -> Result<RData, String> {
     if fields.is_empty() {
         return Err("TXT record: needs at least one string, like \"v=spf1 -all\"".to_string());
     }
     let strings = fields
         .iter()
-        .map(|t| text::char_string(&t.raw).map_err(|e| format!("TXT record: {e}")))
+        .map(|t| text::char_string(t.raw).map_err(|e| format!("TXT record: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     let wire_len: usize = strings.iter().map(|s| s.len() + 1).sum();
     if wire_len > usize::from(u16::MAX) {
@@ -316,7 +320,7 @@ const ALGORITHMS: &[(&str, u8)] = &[
 /// Cursor over the RDATA fields of one record.
 struct Fields<'t> {
     rtype: String,
-    tokens: &'t [Token],
+    tokens: &'t [Token<'t>],
     next: usize,
     origin: &'t Name,
 }
@@ -330,7 +334,7 @@ impl<'t> Fields<'t> {
             )
         })?;
         self.next += 1;
-        Ok(&tok.raw)
+        Ok(tok.raw)
     }
 
     fn u16(&mut self, wire: &mut Vec<u8>, what: &str) -> Result<(), String> {
@@ -412,7 +416,7 @@ impl<'t> Fields<'t> {
             Some(extra) => Err(format!(
                 "{} record: unexpected `{}` after the record data ({} field(s) expected)",
                 self.rtype,
-                show(&extra.raw),
+                show(extra.raw),
                 self.next
             )),
         }
@@ -423,9 +427,9 @@ impl<'t> Fields<'t> {
 mod direct_tests {
     use super::*;
 
-    fn token(text: &str) -> Token {
+    fn token(text: &str) -> Token<'_> {
         Token {
-            raw: text.as_bytes().to_vec(),
+            raw: text.as_bytes(),
             quoted: false,
         }
     }

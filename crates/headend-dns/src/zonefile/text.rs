@@ -5,6 +5,7 @@
 //! failure.
 
 use hickory_proto::rr::Name;
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// Longest label, RFC 1035 §2.3.4.
 const MAX_LABEL: usize = 63;
@@ -80,6 +81,9 @@ pub(crate) fn name(raw: &[u8], origin: &Name) -> Result<Name, String> {
     if raw == b"." {
         return Ok(Name::root());
     }
+    if let Some(name) = plain_relative(raw, origin) {
+        return Ok(name);
+    }
     let mut labels: Vec<Vec<u8>> = Vec::new();
     let mut label = Vec::new();
     let mut absolute = false;
@@ -138,6 +142,35 @@ pub(crate) fn name(raw: &[u8], origin: &Name) -> Result<Name, String> {
         ));
     }
     Name::from_labels(labels).map_err(|e| format!("name `{}` is not valid: {e}", show(raw)))
+}
+
+/// The common owner of a large zone, one plain label relative to the origin
+/// (`host`: no dot, no escape), built from its wire form in one pass rather
+/// than label by label. `None` sends the name down the general path of
+/// [`name`], which also produces every error message.
+fn plain_relative(raw: &[u8], origin: &Name) -> Option<Name> {
+    if raw.is_empty() || raw.len() > MAX_LABEL || raw.iter().any(|&b| b == b'.' || b == b'\\') {
+        return None;
+    }
+    let mut wire = [0u8; MAX_NAME_WIRE + 1];
+    let mut len = 0;
+    for label in std::iter::once(raw).chain(origin.iter()) {
+        let dst = wire.get_mut(len..len + 1 + label.len())?;
+        let (first, rest) = dst.split_first_mut()?;
+        *first = u8::try_from(label.len()).ok()?;
+        rest.copy_from_slice(label);
+        len += 1 + label.len();
+    }
+    // The root label; a name longer than 255 octets takes the general path.
+    *wire.get_mut(len)? = 0;
+    len += 1;
+    if len > MAX_NAME_WIRE {
+        return None;
+    }
+    let bytes = wire.get(..len)?;
+    let mut decoder = BinDecoder::new(bytes);
+    let name = Name::read(&mut decoder).ok()?;
+    (decoder.index() == len).then_some(name)
 }
 
 /// Appends `name` to `wire` in uncompressed wire form, case kept.
@@ -245,6 +278,38 @@ pub(crate) fn hex_bytes(text: &[u8]) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_relative_names_match_the_general_path() {
+        let long = "a".repeat(63);
+        let origins = [
+            origin(),
+            Name::root(),
+            Name::from_ascii("Big.TEST.").unwrap(),
+        ];
+        for origin in &origins {
+            for raw in ["h1", "WWW", "*", "_dmarc", long.as_str(), "x-y_z"] {
+                let fast = plain_relative(raw.as_bytes(), origin).unwrap();
+                let labels = std::iter::once(raw.as_bytes().to_vec())
+                    .chain(origin.iter().map(<[u8]>::to_vec));
+                let general = Name::from_labels(labels).unwrap();
+                assert!(fast.eq_case(&general), "{raw} in {origin}");
+                assert_eq!(fast.is_fqdn(), general.is_fqdn());
+                assert_eq!(fast.to_string(), general.to_string());
+            }
+        }
+        // Dotted, escaped, too long: the general path (and its messages).
+        assert!(plain_relative(b"a.b", &origin()).is_none());
+        assert!(plain_relative(b"a\\065", &origin()).is_none());
+        assert!(plain_relative("a".repeat(64).as_bytes(), &origin()).is_none());
+        let deep = Name::from_ascii(format!("{long}.{long}.{long}.")).unwrap();
+        assert!(plain_relative(long.as_bytes(), &deep).is_none());
+        assert!(
+            name(long.as_bytes(), &deep)
+                .unwrap_err()
+                .contains("wire form")
+        );
+    }
 
     fn origin() -> Name {
         Name::from_ascii("example.test.").unwrap()
