@@ -2,14 +2,14 @@
 # DHCPv4 benchmark: perfdhcp against headend and against Kea (kea-dhcp4,
 # memfile backend) in network namespaces. Server pinned to CPU 1, perfdhcp to
 # CPU 0; 50,000-address pool, 50,000 simulated clients, 15 s runs at
-# 10,000/s offered and at 15,000, 20,000 and 30,000/s (the maximum is the best
+# 10,000/s offered and at 15,000, 20,000, 25,000 and 30,000/s (the maximum is the best
 # of those: flooding perfdhcp at -r 100000 measures perfdhcp, not the server);
 # servers alternated, two rounds.
 # headend makes every lease durable (SQLite WAL, group commit, fdatasync of
 # the WAL) before its ACK leaves; Kea's memfile never fsyncs.
 #
 # usage: bench/dhcp.sh [SECONDS]     (root; needs perfdhcp, kea-dhcp4, taskset)
-# env:   RATES="10000 15000 20000 30000"  ROUNDS=2  SERVERS="headend kea"
+# env:   RATES="10000 15000 20000 25000 30000"  ROUNDS=2  SERVERS="headend kea"
 #        HEADEND_BIN=path   (use this binary instead of building target/release/headend)
 #        BASE_BIN=path      (adds server "base": another headend build, e.g. the
 #                            previous commit's, alternated with the others)
@@ -28,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-RATES=${RATES:-10000 15000 20000 30000}
+RATES=${RATES:-10000 15000 20000 25000 30000}
 ROUNDS=${ROUNDS:-2}
 SERVERS=${SERVERS:-headend kea}
 [ -n "${BASE_BIN:-}" ] && SERVERS="$SERVERS base"
@@ -99,14 +99,17 @@ run() { # server rate(0 = max)
     s0=$(rcvbuf_errors "$SNS"); c0=$(rcvbuf_errors "$CNS")
     out=$(ip netns exec "$CNS" taskset -c 0 perfdhcp -4 -r "$r" -R 50000 -p "$SECS" -W 100000 -l 10.99.0.2 10.99.0.1 2>&1 || true)
     s1=$(rcvbuf_errors "$SNS"); c1=$(rcvbuf_errors "$CNS")
+    # Server CPU (user + system clock ticks) over its life: start-up is noise.
+    local ticks
+    ticks=$(awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0)
     stop_server
     local rate_s drops lat
     rate_s=$(awk '/^Rate:/ {print $2}' <<<"$out" | tail -1)
     drops=$(awk '/^drops:/ {print $2}' <<<"$out" | paste -sd/ -)
     lat=$(awk '/^avg delay: [0-9]/ {print $3}' <<<"$out" | paste -sd/ -)
-    printf '%-8s offered=%-7s exchanges/s=%-10s drops(D-O/R-A)=%-12s avg-delay-ms(D-O/R-A)=%-14s rcvbuf-overflows(server/perfdhcp)=%s/%s\n' \
+    printf '%-8s offered=%-7s exchanges/s=%-10s drops(D-O/R-A)=%-12s avg-delay-ms(D-O/R-A)=%-14s rcvbuf-overflows(server/perfdhcp)=%s/%s server-cpu=%s%%\n' \
         "$server" "$([ "$rate" = 0 ] && echo max || echo "$rate")" "${rate_s:-?}" "${drops:-?}" "${lat:-?}" \
-        "$((s1 - s0))" "$((c1 - c0))"
+        "$((s1 - s0))" "$((c1 - c0))" "$(awk -v t="$ticks" -v s="$SECS" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", 100 * t / hz / s }')"
     echo "$rate_s" > "$WORK/last"
 }
 

@@ -1,8 +1,10 @@
 //! The thin socket layer and the group-commit loop.
 //!
 //! One UDP socket per configured interface (SO_BINDTODEVICE, SO_BROADCAST,
-//! SO_REUSEADDR), each read by its own thread, which only queues datagrams.
-//! One worker thread takes whatever has queued (up to `max_batch`), opens one
+//! SO_REUSEADDR). With one socket, the worker thread reads it itself (its
+//! kernel receive buffer is the queue; no hand-off, no wake-up per datagram);
+//! with several, each is read by its own thread, which only queues datagrams.
+//! The worker takes whatever has queued (up to `max_batch`), opens one
 //! store transaction, runs every request through the [`Server`] and commits
 //! it without waiting for the disk ([`Store::begin_unsynced`]); it hands the
 //! batch's replies to the flush thread and goes on with the next batch. The
@@ -132,18 +134,30 @@ impl DhcpService {
             stats: Mutex::new(Stats::new()),
             store,
         });
-        let (tx, rx) = sync_channel(config.max_batch.max(256) * QUEUE_BATCHES);
-        for (i, l) in listeners.iter().enumerate() {
-            let name = format!("dhcp-rx-{}", l.interface.as_deref().unwrap_or("any"));
-            let (listeners, shared, tx) = (Arc::clone(&listeners), Arc::clone(&shared), tx.clone());
-            spawn(&name, move || receive(&listeners, i, &shared, &tx))?;
+        let intake = if listeners.len() == 1 {
+            Intake::Socket {
+                listeners: Arc::clone(&listeners),
+                buf: vec![0u8; 65_536],
+                timeout: Some(TICK),
+                nonblocking: false,
+            }
+        } else {
+            let (tx, rx) = sync_channel(config.max_batch.max(256) * QUEUE_BATCHES);
+            for (i, l) in listeners.iter().enumerate() {
+                let name = format!("dhcp-rx-{}", l.interface.as_deref().unwrap_or("any"));
+                let (listeners, shared, tx) =
+                    (Arc::clone(&listeners), Arc::clone(&shared), tx.clone());
+                spawn(&name, move || receive(&listeners, i, &shared, &tx))?;
+            }
+            Intake::Queue(rx)
+        };
+        for l in listeners.iter() {
             tracing::info!(
                 interface = l.interface.as_deref().unwrap_or("(all)"),
                 port = config.port,
                 "DHCP listening"
             );
         }
-        drop(tx);
         let (flush_tx, flush_rx) = sync_channel(FLUSH_BATCHES);
         {
             let (listeners, shared) = (Arc::clone(&listeners), Arc::clone(&shared));
@@ -161,7 +175,7 @@ impl DhcpService {
             exhaustion_every: Duration::from_secs(config.exhaustion_log_secs),
             exhausted: HashMap::new(),
         };
-        spawn("dhcp-worker", move || worker.run(&rx))?;
+        spawn("dhcp-worker", move || worker.run(intake))?;
         tracing::info!(store = %shared.store.describe(), subnets = config.subnets.len(), "DHCP service started");
         Ok(DhcpHandle { shared })
     }
@@ -245,6 +259,93 @@ fn receive(listeners: &[Listener], index: usize, shared: &Shared, tx: &SyncSende
     }
 }
 
+/// Where the worker gets its datagrams.
+enum Intake {
+    /// From the socket threads (several sockets).
+    Queue(Receiver<Job>),
+    /// Straight from the only socket.
+    Socket {
+        listeners: Arc<Vec<Listener>>,
+        buf: Vec<u8>,
+        /// The read timeout set on the socket now.
+        timeout: Option<Duration>,
+        /// Whether the socket is in non-blocking mode now.
+        nonblocking: bool,
+    },
+}
+
+/// What [`Intake::next`] found.
+enum Next {
+    Job(Job),
+    /// Nothing within the wait.
+    Empty,
+    /// The socket threads are gone.
+    Closed,
+}
+
+impl Intake {
+    /// The next datagram: without waiting (`None`), or waiting up to `wait`.
+    fn next(&mut self, wait: Option<Duration>) -> Next {
+        match self {
+            Self::Queue(rx) => match wait {
+                None => rx.try_recv().map_or(Next::Empty, Next::Job),
+                Some(d) => match rx.recv_timeout(d) {
+                    Ok(j) => Next::Job(j),
+                    Err(RecvTimeoutError::Timeout) => Next::Empty,
+                    Err(RecvTimeoutError::Disconnected) => Next::Closed,
+                },
+            },
+            Self::Socket {
+                listeners,
+                buf,
+                timeout,
+                nonblocking,
+            } => {
+                let Some(l) = listeners.first() else {
+                    return Next::Closed;
+                };
+                // Mode switches are one syscall each, and happen only when a
+                // batch runs dry, not per datagram. The flush thread's sends
+                // share the mode: a UDP send never waits with an 8 MiB send
+                // buffer, and one that would is counted as `send_error`.
+                let want_nb = wait.is_none();
+                if *nonblocking != want_nb && l.socket.set_nonblocking(want_nb).is_ok() {
+                    *nonblocking = want_nb;
+                }
+                if wait.is_some() && *timeout != wait && l.socket.set_read_timeout(wait).is_ok() {
+                    *timeout = wait;
+                }
+                match l.socket.recv_from(buf) {
+                    Ok((n, SocketAddr::V4(source))) => Next::Job(Job {
+                        data: buf.get(..n).unwrap_or_default().to_vec(),
+                        socket: 0,
+                        source,
+                    }),
+                    Ok(_) => Next::Empty,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        Next::Empty
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            interface = l.interface.as_deref().unwrap_or("(all)"),
+                            "DHCP receive failed: {e}"
+                        );
+                        if wait.is_some() {
+                            std::thread::sleep(POLL);
+                        }
+                        Next::Empty
+                    }
+                }
+            }
+        }
+    }
+}
+
 struct Worker {
     server: Server,
     listeners: Arc<Vec<Listener>>,
@@ -260,7 +361,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, rx: &Receiver<Job>) {
+    fn run(mut self, mut rx: Intake) {
         let mut last_stats = Instant::now();
         let mut counts = Stats::new();
         loop {
@@ -273,12 +374,12 @@ impl Worker {
                 last_stats = Instant::now();
                 self.log_stats();
             }
-            let first = match rx.recv_timeout(TICK) {
-                Ok(j) => j,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => break,
+            let first = match rx.next(Some(TICK)) {
+                Next::Job(j) => j,
+                Next::Empty => continue,
+                Next::Closed => break,
             };
-            self.batch(first, rx, &mut counts);
+            self.batch(first, &mut rx, &mut counts);
             merge(&self.shared, &mut counts);
         }
         self.log_stats();
@@ -298,7 +399,7 @@ impl Worker {
     /// previous batch (so the decisions overlap the fsync, and a slower disk
     /// makes bigger batches rather than more commits), up to `max_batch`;
     /// then commits without waiting for the disk and hands the replies over.
-    fn batch(&mut self, first: Job, rx: &Receiver<Job>, counts: &mut Stats) {
+    fn batch(&mut self, first: Job, rx: &mut Intake, counts: &mut Stats) {
         let shared = Arc::clone(&self.shared);
         let mut tx = match shared.store.begin_unsynced() {
             Ok(tx) => tx,
@@ -345,19 +446,23 @@ impl Worker {
             if taken >= self.max_batch {
                 break;
             }
-            if let Ok(j) = rx.try_recv() {
-                next = Some(j);
-                continue;
+            match rx.next(None) {
+                Next::Job(j) => {
+                    next = Some(j);
+                    continue;
+                }
+                Next::Empty => {}
+                Next::Closed => break,
             }
             // Nothing queued: commit now if the disk is free, else wait a
             // little for more requests to share the next sync.
             if shared.in_flight.load(Ordering::Acquire) == 0 {
                 break;
             }
-            match rx.recv_timeout(POLL) {
-                Ok(j) => next = Some(j),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+            match rx.next(Some(POLL)) {
+                Next::Job(j) => next = Some(j),
+                Next::Empty => {}
+                Next::Closed => break,
             }
         }
         // In the log, not yet on disk: the flush thread sends the replies
