@@ -80,7 +80,11 @@ fn referral_has_no_aa_and_carries_glue() {
     let (_h, port) = start();
     let r = dig(port, "host.sub.e2e.test", "A", &[]);
     assert_eq!(r.status, "NOERROR", "{}", r.raw);
-    assert!(!r.has_flag("aa"), "a referral is not authoritative: {}", r.raw);
+    assert!(
+        !r.has_flag("aa"),
+        "a referral is not authoritative: {}",
+        r.raw
+    );
     assert!(r.answer.is_empty());
     let ns: Vec<_> = r.authority.iter().filter(|x| x.rtype == "NS").collect();
     assert_eq!(ns.len(), 2, "{}", r.raw);
@@ -186,7 +190,11 @@ fn txt_strings_and_srv_additional() {
     );
     let s = dig(port, "_sip._tcp.e2e.test", "SRV", &[]);
     assert_eq!(s.answer.len(), 1);
-    assert!(s.additional.iter().any(|r| r.rdata == "192.0.2.60"), "{}", s.raw);
+    assert!(
+        s.additional.iter().any(|r| r.rdata == "192.0.2.60"),
+        "{}",
+        s.raw
+    );
 }
 
 #[test]
@@ -274,7 +282,10 @@ fn sighup_reloads_and_a_broken_file_keeps_the_old_zone() {
     h.signal("HUP");
     let needle = format!("e2e.test.zone:{bad_line}");
     h.wait_for_log(&needle, Duration::from_secs(10));
-    h.wait_for_log("still serving the previous version", Duration::from_secs(10));
+    h.wait_for_log(
+        "still serving the previous version",
+        Duration::from_secs(10),
+    );
     let soa = dig(port, "e2e.test", "SOA", &[]);
     assert!(soa.answer[0].rdata.contains("2026112402"), "{}", soa.raw);
     let a = dig(port, "new.e2e.test", "A", &[]);
@@ -323,8 +334,11 @@ fn check_command_prints_file_and_line_and_fails() {
 fn config_errors_name_the_key_and_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("h.toml");
-    std::fs::write(&config, "[dns]\nlisten = [\"127.0.0.1:53\"]\nudp_payload = 4096\n")
-        .expect("write");
+    std::fs::write(
+        &config,
+        "[dns]\nlisten = [\"127.0.0.1:53\"]\nudp_payload = 4096\n",
+    )
+    .expect("write");
     let out = Command::new(common::headend_bin())
         .args(["check", "--config"])
         .arg(&config)
@@ -352,6 +366,9 @@ fn check_compiles_the_dhcp_section_too() {
         .output()
         .expect("run check");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "a pool outside its subnet must fail: {stdout}");
+    assert!(
+        !out.status.success(),
+        "a pool outside its subnet must fail: {stdout}"
+    );
     assert!(stdout.contains("[dhcp]"), "{stdout}");
 }

@@ -45,7 +45,14 @@ impl Knot {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let out = Command::new("dig")
-                .args(["@127.0.0.1", "-p", &port.to_string(), "+short", "+time=1", "+tries=1"])
+                .args([
+                    "@127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                    "+short",
+                    "+time=1",
+                    "+tries=1",
+                ])
                 .arg(origin)
                 .arg("SOA")
                 .output()
@@ -53,7 +60,10 @@ impl Knot {
             if out.status.success() && !out.stdout.is_empty() {
                 return knot;
             }
-            assert!(Instant::now() < deadline, "knotd did not start on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "knotd did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -82,10 +92,37 @@ fn headend_answers_like_knot() {
     ));
 
     let names = [
-        "e2e.test", "ns1", "ns2", "mail", "www", "WwW2", "alias", "chain", "dangling", "external",
-        "wildalias", "foo.wild", "a.b.wild", "wild", "deep.ent.x", "ent.x", "x", "_sip._tcp",
-        "_tcp", "sip", "sub", "ns.sub", "host.sub", "a.b.sub", "_dmarc", "multi", "caa", "ptr",
-        "nonexistent", "nx.nonexistent", "nothere",
+        "e2e.test",
+        "ns1",
+        "ns2",
+        "mail",
+        "www",
+        "WwW2",
+        "alias",
+        "chain",
+        "dangling",
+        "external",
+        "wildalias",
+        "foo.wild",
+        "a.b.wild",
+        "wild",
+        "deep.ent.x",
+        "ent.x",
+        "x",
+        "_sip._tcp",
+        "_tcp",
+        "sip",
+        "sub",
+        "ns.sub",
+        "host.sub",
+        "a.b.sub",
+        "_dmarc",
+        "multi",
+        "caa",
+        "ptr",
+        "nonexistent",
+        "nx.nonexistent",
+        "nothere",
     ];
     let types = [
         "A", "AAAA", "MX", "TXT", "NS", "SOA", "CNAME", "SRV", "DS", "CAA", "PTR",

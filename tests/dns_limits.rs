@@ -75,7 +75,9 @@ fn rrl_limits_a_flooding_prefix_and_spares_other_clients() {
         // The legitimate client (another /24) asks 5 times a second.
         if round.is_multiple_of(20) {
             legit_sent += 1;
-            legit.send_to(&query(9, "www.e2e.test"), ("127.0.0.1", port)).expect("send");
+            legit
+                .send_to(&query(9, "www.e2e.test"), ("127.0.0.1", port))
+                .expect("send");
             if let Ok((n, _)) = legit.recv_from(&mut buf)
                 && n > 12
                 && buf[2] & 0x02 == 0
@@ -92,7 +94,10 @@ fn rrl_limits_a_flooding_prefix_and_spares_other_clients() {
     );
     // Rate 20/s plus the initial burst of 20, with a little slack for timing.
     let allowed = (20.0 * secs + 20.0 + 10.0) as u32;
-    assert!(full <= allowed, "{full} full answers exceed the limit {allowed}");
+    assert!(
+        full <= allowed,
+        "{full} full answers exceed the limit {allowed}"
+    );
     assert!(full >= 20, "the prefix should still get its rate: {full}");
     assert!(truncated > 0, "slip should send some truncated answers");
     // slip = 2: every second limited response is truncated, the others dropped.
@@ -102,7 +107,10 @@ fn rrl_limits_a_flooding_prefix_and_spares_other_clients() {
         truncated.abs_diff(limited / 2) <= 20,
         "{truncated} truncated of {limited} limited"
     );
-    assert!(dropped >= limited / 2 - 20, "{dropped} dropped of {limited} limited");
+    assert!(
+        dropped >= limited / 2 - 20,
+        "{dropped} dropped of {limited} limited"
+    );
     assert!(
         legit_ok * 100 >= legit_sent * 99,
         "legitimate client got {legit_ok}/{legit_sent}"
@@ -111,15 +119,23 @@ fn rrl_limits_a_flooding_prefix_and_spares_other_clients() {
 
 #[test]
 fn a_slipped_answer_makes_dig_retry_over_tcp() {
-    let (_h, port) =
-        start("[dns.rrl]\nresponses_per_second = 1\nslip = 1\n");
+    let (_h, port) = start("[dns.rrl]\nresponses_per_second = 1\nslip = 1\n");
     // Use up the prefix's budget, then ask with dig from the same /24.
     let s = UdpSocket::bind("127.0.6.1:0").expect("bind");
     for i in 0..10 {
-        s.send_to(&query(i, "www.e2e.test"), ("127.0.0.1", port)).expect("send");
+        s.send_to(&query(i, "www.e2e.test"), ("127.0.0.1", port))
+            .expect("send");
     }
     let out = Command::new("dig")
-        .args(["-b", "127.0.6.2", "@127.0.0.1", "-p", &port.to_string(), "+time=2", "+tries=2"])
+        .args([
+            "-b",
+            "127.0.6.2",
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+time=2",
+            "+tries=2",
+        ])
         .args(["www.e2e.test", "A"])
         .output()
         .expect("dig");
@@ -148,7 +164,15 @@ fn tcp_connections_are_capped_per_client() {
     assert_eq!(n, 0, "a fifth connection from one client must be closed");
     // Another client address is still served over TCP.
     let other = Command::new("dig")
-        .args(["-b", "127.0.0.2", "@127.0.0.1", "-p", &port.to_string(), "+tcp", "+short"])
+        .args([
+            "-b",
+            "127.0.0.2",
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+tcp",
+            "+short",
+        ])
         .args(["www.e2e.test", "A"])
         .output()
         .expect("dig");
@@ -164,7 +188,8 @@ fn tcp_connections_are_capped_per_client() {
 fn idle_tcp_connections_are_closed() {
     let (_h, port) = start("tcp_idle_timeout_secs = 1\n");
     let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    c.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     let started = Instant::now();
     let mut buf = [0u8; 16];
     let n = c.read(&mut buf).unwrap_or(0);

@@ -119,14 +119,27 @@ bind_to_lease = true
     let stolen = work.path().join("stolen.cfg");
     let other = modem
         .cmd("tftp")
-        .args([&tftp_server, "-m", "binary", "-c", "get", "modems/02005e109902.cfg"])
+        .args([
+            &tftp_server,
+            "-m",
+            "binary",
+            "-c",
+            "get",
+            "modems/02005e109902.cfg",
+        ])
         .arg(&stolen)
         .output()
         .expect("tftp");
-    let said = String::from_utf8_lossy(&other.stderr).to_string() + &String::from_utf8_lossy(&other.stdout);
-    assert!(said.to_lowercase().contains("error"), "expected a TFTP error: {said}");
+    let said = String::from_utf8_lossy(&other.stderr).to_string()
+        + &String::from_utf8_lossy(&other.stdout);
     assert!(
-        std::fs::read_to_string(&stolen).unwrap_or_default().is_empty(),
+        said.to_lowercase().contains("error"),
+        "expected a TFTP error: {said}"
+    );
+    assert!(
+        std::fs::read_to_string(&stolen)
+            .unwrap_or_default()
+            .is_empty(),
         "another modem's config must not be served"
     );
 }

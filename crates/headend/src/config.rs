@@ -121,7 +121,8 @@ impl Config {
 
     /// Parses config text; an error names the key path and says what is wrong.
     fn parse(text: &str) -> Result<Self, (String, String)> {
-        let de = toml::Deserializer::parse(text).map_err(|e| (String::from("(syntax)"), e.to_string()))?;
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| (String::from("(syntax)"), e.to_string()))?;
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             (path, e.into_inner().to_string().trim().to_owned())
