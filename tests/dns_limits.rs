@@ -118,8 +118,13 @@ fn rrl_limits_a_flooding_prefix_and_spares_other_clients() {
 }
 
 #[test]
-fn a_slipped_answer_makes_dig_retry_over_tcp() {
-    let (_h, port) = start("[dns.rrl]\nresponses_per_second = 1\nslip = 1\n");
+fn a_slipped_answer_makes_dig_retry_over_tcp_and_is_counted_in_metrics() {
+    require("curl");
+    let admin_port = free_port();
+    let (_h, port) = start(&format!(
+        "[dns.rrl]\nresponses_per_second = 1\nslip = 1\n\
+         [admin]\nlisten = \"127.0.0.1:{admin_port}\"\nmetrics_allow = [\"127.0.0.1/32\"]\n"
+    ));
     // Use up the prefix's budget, then ask with dig from the same /24.
     let s = UdpSocket::bind("127.0.6.1:0").expect("bind");
     for i in 0..10 {
@@ -142,6 +147,24 @@ fn a_slipped_answer_makes_dig_retry_over_tcp() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Truncated, retrying in TCP mode"), "{text}");
     assert!(text.contains("192.0.2.80"), "{text}");
+
+    // The limiter's counters are on the admin API's /metrics.
+    let metrics = Command::new("curl")
+        .args(["-sk", &format!("https://127.0.0.1:{admin_port}/metrics")])
+        .output()
+        .expect("curl");
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    let value = |needle: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(needle))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{needle} missing from /metrics:\n{metrics}"))
+    };
+    assert!(value("headend_dns_rrl_responses_total{action=\"slipped\"}") >= 1);
+    assert!(value("headend_dns_queries_total{transport=\"udp\"}") >= 11);
+    assert!(value("headend_dns_queries_total{transport=\"tcp\"}") >= 1);
 }
 
 #[test]

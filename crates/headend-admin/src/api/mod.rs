@@ -383,6 +383,20 @@ async fn metrics_text(
         let token = bearer(&headers).ok_or_else(ApiError::unauthorized)?;
         app.authenticate(token).ok_or_else(ApiError::unauthorized)?;
     }
+    if let Some(dns) = &app.dns {
+        // The DNS listeners keep their own atomic counters (no per-query
+        // metrics call on the hot path); they are copied in at scrape time.
+        let stats = dns.stats();
+        metrics::counter!("headend_dns_queries_total", "transport" => "udp")
+            .absolute(stats.udp_queries);
+        metrics::counter!("headend_dns_queries_total", "transport" => "tcp")
+            .absolute(stats.tcp_queries);
+        metrics::counter!("headend_dns_rrl_responses_total", "action" => "dropped")
+            .absolute(stats.rrl_dropped);
+        metrics::counter!("headend_dns_rrl_responses_total", "action" => "slipped")
+            .absolute(stats.rrl_slipped);
+        metrics::counter!("headend_dns_tcp_refused_total").absolute(stats.tcp_refused);
+    }
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.render(),
