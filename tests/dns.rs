@@ -292,6 +292,19 @@ fn sighup_reloads_and_a_broken_file_keeps_the_old_zone() {
     assert_eq!(a.answer_rdata("A"), vec!["192.0.2.200"]);
 }
 
+/// Runs `headend check --config FILE`: (exit success, stdout).
+fn check(config: &std::path::Path) -> (bool, String) {
+    let out = Command::new(common::headend_bin())
+        .args(["check", "--config"])
+        .arg(config)
+        .output()
+        .expect("run check");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 #[test]
 fn check_command_prints_file_and_line_and_fails() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -307,27 +320,14 @@ fn check_command_prints_file_and_line_and_fails() {
         "[dns]\nlisten = [\"127.0.0.1:53\"]\n[[dns.zone]]\norigin = \"bad.test\"\nfile = \"bad.zone\"\n",
     )
     .expect("write");
-    let out = Command::new(common::headend_bin())
-        .args(["check", "--config"])
-        .arg(&config)
-        .output()
-        .expect("run check");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{stdout}");
+    let (ok, stdout) = check(&config);
+    assert!(!ok, "{stdout}");
     assert!(stdout.contains("bad.zone:5:"), "{stdout}");
 
     // The shipped demo config and zones pass.
     let demo = workspace_root().join("configs/demo.toml");
-    let out = Command::new(common::headend_bin())
-        .args(["check", "--config"])
-        .arg(&demo)
-        .output()
-        .expect("run check");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let (ok, stdout) = check(&demo);
+    assert!(ok, "{stdout}");
 }
 
 #[test]
@@ -339,13 +339,8 @@ fn config_errors_name_the_key_and_file() {
         "[dns]\nlisten = [\"127.0.0.1:53\"]\nudp_payload = 4096\n",
     )
     .expect("write");
-    let out = Command::new(common::headend_bin())
-        .args(["check", "--config"])
-        .arg(&config)
-        .output()
-        .expect("run check");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success());
+    let (ok, stdout) = check(&config);
+    assert!(!ok);
     assert!(stdout.contains("h.toml"), "{stdout}");
     assert!(stdout.contains("udp_payload"), "{stdout}");
 }
@@ -360,15 +355,7 @@ fn check_compiles_the_dhcp_section_too() {
          pools = [\"10.30.0.100-10.30.0.199\"]\n",
     )
     .expect("write");
-    let out = Command::new(common::headend_bin())
-        .args(["check", "--config"])
-        .arg(&config)
-        .output()
-        .expect("run check");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        !out.status.success(),
-        "a pool outside its subnet must fail: {stdout}"
-    );
+    let (ok, stdout) = check(&config);
+    assert!(!ok, "a pool outside its subnet must fail: {stdout}");
     assert!(stdout.contains("[dhcp]"), "{stdout}");
 }
