@@ -161,18 +161,12 @@ impl Receive {
 
     /// The retransmission timer fired: resend the last ACK (or OACK).
     pub fn on_timeout(&mut self, now: Instant) -> Step {
-        if now < self.deadline {
-            return Step::Wait(self.deadline);
-        }
-        self.retries += 1;
-        if self.retries > self.timing.limit(self.confirmed) {
-            return Step::Fail {
-                datagrams: Vec::new(),
-                error: TftpError::TimedOut {
-                    peer: self.peer,
-                    retries: self.retries - 1,
-                },
-            };
+        let (deadline, confirmed, peer) = (self.deadline, self.confirmed, self.peer);
+        if let Some(step) = self
+            .timing
+            .on_timer(now, deadline, &mut self.retries, confirmed, peer)
+        {
+            return step;
         }
         self.resend(now)
     }

@@ -110,6 +110,30 @@ impl Timing {
             self.max_retries.min(UNCONFIRMED_RETRIES)
         }
     }
+
+    /// The retransmission timer fired at `now`: `Some(step)` when the transfer
+    /// must wait longer (the deadline is not reached) or give up (the retry
+    /// budget is spent); `None` when it should retransmit (`retries` counted).
+    pub(crate) fn on_timer(
+        &self,
+        now: Instant,
+        deadline: Instant,
+        retries: &mut u32,
+        confirmed: bool,
+        peer: SocketAddr,
+    ) -> Option<Step> {
+        if now < deadline {
+            return Some(Step::Wait(deadline));
+        }
+        *retries += 1;
+        (*retries > self.limit(confirmed)).then(|| Step::Fail {
+            datagrams: Vec::new(),
+            error: TftpError::TimedOut {
+                peer,
+                retries: *retries - 1,
+            },
+        })
+    }
 }
 
 /// A read transfer: OACK (if options were negotiated), then DATA windows.
@@ -240,18 +264,12 @@ impl Transfer {
 
     /// The retransmission timer fired.
     pub fn on_timeout(&mut self, now: Instant) -> Step {
-        if now < self.deadline {
-            return Step::Wait(self.deadline);
-        }
-        self.retries += 1;
-        if self.retries > self.timing.limit(self.confirmed) {
-            return Step::Fail {
-                datagrams: Vec::new(),
-                error: TftpError::TimedOut {
-                    peer: self.peer,
-                    retries: self.retries - 1,
-                },
-            };
+        let (deadline, confirmed, peer) = (self.deadline, self.confirmed, self.peer);
+        if let Some(step) = self
+            .timing
+            .on_timer(now, deadline, &mut self.retries, confirmed, peer)
+        {
+            return step;
         }
         if self.oack.is_some() {
             self.send_oack(now)
