@@ -7,44 +7,10 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::dhcp::{Netns, Proc, field, hook_script, lease_line, veth, wait_line};
+use common::dhcp::{
+    Netns, Proc, configuring_hook, field, hook_script, lease_line, veth, wait_line,
+};
 use common::{Headend, run};
-
-const UDHCPC_VARS: &[&str] = &[
-    "ip",
-    "subnet",
-    "router",
-    "dns",
-    "serverid",
-    "lease",
-    "hostname",
-    "tftp",
-    "bootfile",
-    "boot_file",
-    "siaddr",
-    "timezone",
-    "opt4",
-    "opt7",
-    "interface",
-    "mask",
-];
-
-/// A udhcpc hook that logs its variables and puts the leased address on the
-/// interface (renewals and releases are sent from it, by unicast).
-fn configuring_hook(
-    dir: &std::path::Path,
-    name: &str,
-    out: &std::path::Path,
-) -> std::path::PathBuf {
-    let hook = hook_script(dir, &format!("{name}.sh"), out, UDHCPC_VARS);
-    let text = std::fs::read_to_string(&hook).expect("hook");
-    let text = text.replace(
-        "exit 0",
-        "case \"$1\" in bound|renew) ip addr replace \"$ip/$mask\" dev \"$interface\";; deconfig) ip addr flush dev \"$interface\";; esac\nexit 0",
-    );
-    std::fs::write(&hook, text).expect("hook");
-    hook
-}
 
 struct Lab {
     server: Netns,

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::dhcp::{Netns, field, hook_script, veth, wait_line};
+use common::dhcp::{Netns, configuring_hook, field, veth, wait_line};
 use common::{Headend, require};
 
 const MAC: &str = "02:00:5e:10:99:01";
@@ -69,21 +69,7 @@ bind_to_lease = true
     // The modem boots: DHCP with option 60 = docsis3.0, asking for 66 and 67.
     let work = tempfile::tempdir().expect("tempdir");
     let out = work.path().join("udhcpc.out");
-    let hook = hook_script(
-        work.path(),
-        "hook.sh",
-        &out,
-        &["ip", "mask", "tftp", "bootfile", "interface"],
-    );
-    let text = std::fs::read_to_string(&hook).expect("hook");
-    std::fs::write(
-        &hook,
-        text.replace(
-            "exit 0",
-            "case \"$1\" in bound|renew) ip addr replace \"$ip/$mask\" dev \"$interface\";; esac\nexit 0",
-        ),
-    )
-    .expect("hook");
+    let hook = configuring_hook(work.path(), "modem", &out);
     let status = modem
         .cmd("udhcpc")
         .args(["-i", &miface, "-q", "-f", "-n", "-t", "3", "-T", "1", "-s"])

@@ -218,3 +218,40 @@ impl Drop for Proc {
         }
     }
 }
+
+/// The udhcpc variables the hooks record.
+pub const UDHCPC_VARS: &[&str] = &[
+    "ip",
+    "subnet",
+    "router",
+    "dns",
+    "serverid",
+    "lease",
+    "hostname",
+    "tftp",
+    "bootfile",
+    "boot_file",
+    "siaddr",
+    "timezone",
+    "opt4",
+    "opt7",
+    "interface",
+    "mask",
+];
+
+/// A udhcpc hook that logs its variables and puts the leased address on the
+/// interface (renewals and releases are sent from it, by unicast).
+pub fn configuring_hook(
+    dir: &Path,
+    name: &str,
+    out: &Path,
+) -> PathBuf {
+    let hook = hook_script(dir, &format!("{name}.sh"), out, UDHCPC_VARS);
+    let text = std::fs::read_to_string(&hook).expect("hook");
+    let text = text.replace(
+        "exit 0",
+        "case \"$1\" in bound|renew) ip addr replace \"$ip/$mask\" dev \"$interface\";; deconfig) ip addr flush dev \"$interface\";; esac\nexit 0",
+    );
+    std::fs::write(&hook, text).expect("hook");
+    hook
+}
