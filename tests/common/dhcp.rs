@@ -241,11 +241,7 @@ pub const UDHCPC_VARS: &[&str] = &[
 
 /// A udhcpc hook that logs its variables and puts the leased address on the
 /// interface (renewals and releases are sent from it, by unicast).
-pub fn configuring_hook(
-    dir: &Path,
-    name: &str,
-    out: &Path,
-) -> PathBuf {
+pub fn configuring_hook(dir: &Path, name: &str, out: &Path) -> PathBuf {
     let hook = hook_script(dir, &format!("{name}.sh"), out, UDHCPC_VARS);
     let text = std::fs::read_to_string(&hook).expect("hook");
     let text = text.replace(
