@@ -14,7 +14,7 @@ use crate::edit::{RecordView, ZoneEdit, ZoneSummary};
 use crate::server::{DnsStats, DnsStatsSnapshot, Listeners};
 use crate::xfr::Transfers;
 use crate::zone::Zone;
-use crate::zonefile::parse_zone_file;
+use crate::zonefile::{ParsedZone, parse_zone_file};
 use crate::{DnsConfig, DnsError, ZoneConfig};
 
 /// A zone that loaded, with the warnings its checks produced.
@@ -48,33 +48,50 @@ pub fn load_zone(config: &ZoneConfig) -> Result<LoadedZone, Vec<DnsError>> {
 pub fn load_zone_with(config: &ZoneConfig, others: &[&Zone]) -> Result<LoadedZone, Vec<DnsError>> {
     let origin = parse_origin(&config.origin).map_err(|e| vec![e])?;
     let parsed = parse_zone_file(&config.file, &origin)?;
+    let warnings = check_parsed(config, &origin, &parsed, others)?;
+    let zone = Zone::from_parsed(parsed).ok_or_else(|| no_soa(config))?;
+    Ok(LoadedZone { zone, warnings })
+}
+
+/// Runs the zone checks on a parsed zone (names in `others`, the other served
+/// zones, are followed; the zone itself is skipped there). Returns the
+/// warnings, or the error-level findings as one [`DnsError::Check`].
+fn check_parsed(
+    config: &ZoneConfig,
+    origin: &Name,
+    parsed: &ParsedZone,
+    others: &[&Zone],
+) -> Result<Vec<Finding>, Vec<DnsError>> {
+    let own = LowerName::new(origin);
     let others: Vec<&Zone> = others
         .iter()
         .copied()
-        .filter(|z| z.lower_origin() != &LowerName::new(&origin))
+        .filter(|z| z.lower_origin() != &own)
         .collect();
-    let findings = check_zone_with(&parsed, &others);
-    let (errors, warnings): (Vec<_>, Vec<_>) = findings
+    let (errors, warnings): (Vec<_>, Vec<_>) = check_zone_with(parsed, &others)
         .into_iter()
         .partition(|f| f.severity == Severity::Error);
-    if !errors.is_empty() {
-        return Err(vec![DnsError::Check {
+    if errors.is_empty() {
+        Ok(warnings)
+    } else {
+        Err(vec![DnsError::Check {
             zone: config.origin.clone(),
             findings: errors,
-        }]);
+        }])
     }
-    let zone = Zone::from_parsed(parsed).ok_or_else(|| {
-        vec![DnsError::Check {
-            zone: config.origin.clone(),
-            findings: vec![Finding {
-                severity: Severity::Error,
-                file: config.file.clone(),
-                line: 0,
-                message: "the zone has no SOA record at its apex".to_owned(),
-            }],
-        }]
-    })?;
-    Ok(LoadedZone { zone, warnings })
+}
+
+/// The error for a zone without an SOA at its apex.
+fn no_soa(config: &ZoneConfig) -> Vec<DnsError> {
+    vec![DnsError::Check {
+        zone: config.origin.clone(),
+        findings: vec![Finding {
+            severity: Severity::Error,
+            file: config.file.clone(),
+            line: 0,
+            message: "the zone has no SOA record at its apex".to_owned(),
+        }],
+    }]
 }
 
 /// What `headend check` prints for one zone.
@@ -94,27 +111,42 @@ pub struct ZoneReport {
 
 /// Checks every zone of a `[dns]` section without serving anything.
 pub fn check_config(config: &DnsConfig) -> Vec<ZoneReport> {
-    // First pass: every zone that parses, so that the checks can follow SPF
-    // includes and DMARC report destinations across the served zones.
-    let all: Vec<Zone> = config
+    // Every zone is read once; the ones that parse are also built, so that the
+    // checks can follow SPF includes and DMARC report destinations across the
+    // served zones.
+    let parsed: Vec<Result<(Name, ParsedZone), Vec<DnsError>>> = config
         .zones
         .iter()
-        .filter_map(|zc| {
-            let origin = parse_origin(&zc.origin).ok()?;
-            Zone::build(&parse_zone_file(&zc.file, &origin).ok()?)
+        .map(|zc| {
+            let origin = parse_origin(&zc.origin).map_err(|e| vec![e])?;
+            let parsed = parse_zone_file(&zc.file, &origin)?;
+            Ok((origin, parsed))
         })
         .collect();
-    let others: Vec<&Zone> = all.iter().collect();
+    let built: Vec<Option<Zone>> = parsed
+        .iter()
+        .map(|p| p.as_ref().ok().and_then(|(_, parsed)| Zone::build(parsed)))
+        .collect();
+    let others: Vec<&Zone> = built.iter().flatten().collect();
     let mut reports: Vec<ZoneReport> = config
         .zones
         .iter()
-        .map(|zc| match load_zone_with(zc, &others) {
-            Ok(loaded) => ZoneReport {
+        .zip(parsed.into_iter().zip(&built))
+        .map(|(zc, (parsed, built))| {
+            let checked = parsed.and_then(|(origin, parsed)| {
+                let warnings = check_parsed(zc, &origin, &parsed, &others)?;
+                let records = built.as_ref().ok_or_else(|| no_soa(zc))?.record_count();
+                Ok((warnings, records))
+            });
+            (zc, checked)
+        })
+        .map(|(zc, checked)| match checked {
+            Ok((warnings, records)) => ZoneReport {
                 origin: zc.origin.clone(),
                 file: zc.file.clone(),
-                lines: loaded.warnings.iter().map(ToString::to_string).collect(),
+                lines: warnings.iter().map(ToString::to_string).collect(),
                 errors: 0,
-                records: loaded.zone.record_count(),
+                records,
             },
             Err(errors) => {
                 let mut lines = Vec::new();
