@@ -267,7 +267,7 @@ fn resolve(zone: &Zone, query: &Query, response: &mut Message) {
                 if response.answers.is_empty() {
                     response.metadata.authoritative = false;
                 }
-                response.authorities.extend(ns.records.iter().cloned());
+                response.authorities.extend(ns.records(&cut));
                 add_glue(zone, ns, response, true);
                 return;
             }
@@ -293,19 +293,10 @@ fn resolve(zone: &Zone, query: &Query, response: &mut Message) {
                 }
             }
         };
-        let owned = |set: &RRset| -> Vec<Record> {
-            set.records
-                .iter()
-                .map(|r| {
-                    // The owner is the name asked for (for a wildcard, the
-                    // synthesised name, RFC 4592 §3.3.1); written like the
-                    // question, it compresses to a pointer to it.
-                    let mut r = r.clone();
-                    r.name = qname.clone();
-                    r
-                })
-                .collect()
-        };
+        // The owner is the name asked for (for a wildcard, the synthesised
+        // name, RFC 4592 §3.3.1); written like the question, it compresses
+        // to a pointer to it.
+        let owned = |set: &RRset| -> Vec<Record> { set.records(&qname).collect() };
         // RFC 8482 §4.2: answer ANY with one RRset, not everything.
         let wanted = if qtype == RecordType::ANY {
             node.rrsets().first()
@@ -320,7 +311,8 @@ fn resolve(zone: &Zone, query: &Query, response: &mut Message) {
         if let Some(cname) = node.rrset(RecordType::CNAME) {
             // RFC 1034 §4.3.2 step 3a: copy the CNAME and restart at its target.
             response.answers.extend(owned(cname));
-            let Some(RData::CNAME(target)) = cname.records.first().map(|r| &r.data) else {
+            let first = cname.first_rdata();
+            let Some(RData::CNAME(target)) = first.as_deref() else {
                 return;
             };
             let target = target.0.clone();
@@ -347,8 +339,8 @@ fn resolve(zone: &Zone, query: &Query, response: &mut Message) {
 /// addresses of in-zone NS, MX and SRV targets. For a referral the addresses
 /// below the cut are glue and are included too.
 fn add_glue(zone: &Zone, set: &RRset, response: &mut Message, referral: bool) {
-    for record in &set.records {
-        let target = match &record.data {
+    for rdata in set.rdatas() {
+        let target = match &*rdata {
             RData::NS(ns) => &ns.0,
             RData::MX(mx) => &mx.exchange,
             RData::SRV(srv) => &srv.target,
@@ -367,9 +359,9 @@ fn add_glue(zone: &Zone, set: &RRset, response: &mut Message, referral: bool) {
         };
         for rtype in [RecordType::A, RecordType::AAAA] {
             if let Some(addrs) = node.rrset(rtype) {
-                for addr in &addrs.records {
-                    if !response.additionals.contains(addr) {
-                        response.additionals.push(addr.clone());
+                for addr in addrs.records(target) {
+                    if !response.additionals.contains(&addr) {
+                        response.additionals.push(addr);
                     }
                 }
             }

@@ -77,13 +77,13 @@ pub(crate) fn summary(zone: &Zone) -> ZoneSummary {
 pub(crate) fn records(zone: &Zone) -> Vec<RecordView> {
     let mut out: Vec<RecordView> = zone
         .nodes()
-        .flat_map(|(_, node)| node.rrsets())
-        .flat_map(|set| &set.records)
+        .flat_map(|(owner, node)| node.rrsets().iter().map(move |s| (owner, s)))
+        .flat_map(|(owner, set)| set.records(owner))
         .map(|r| RecordView {
             name: r.name.to_string(),
             ttl: r.ttl,
             rtype: r.record_type().to_string(),
-            rdata: rdata_text(r),
+            rdata: rdata_text(&r),
         })
         .collect();
     out.sort_by(|a, b| {

@@ -8,12 +8,12 @@ use arc_swap::ArcSwap;
 use hickory_proto::rr::{LowerName, Name};
 
 use crate::answer::Catalog;
-use crate::check::{Finding, Severity, check_zone_with};
+use crate::check::{Finding, Severity, check_indexed};
 use crate::dnssec::{Signer, unix_now};
 use crate::edit::{RecordView, ZoneEdit, ZoneSummary};
 use crate::server::{DnsStats, DnsStatsSnapshot, Listeners};
 use crate::xfr::Transfers;
-use crate::zone::Zone;
+use crate::zone::{Indexed, Zone};
 use crate::zonefile::{ParsedZone, parse_zone_file};
 use crate::{DnsConfig, DnsError, ZoneConfig};
 
@@ -48,8 +48,10 @@ pub fn load_zone(config: &ZoneConfig) -> Result<LoadedZone, Vec<DnsError>> {
 pub fn load_zone_with(config: &ZoneConfig, others: &[&Zone]) -> Result<LoadedZone, Vec<DnsError>> {
     let origin = parse_origin(&config.origin).map_err(|e| vec![e])?;
     let parsed = parse_zone_file(&config.file, &origin)?;
-    let warnings = check_parsed(config, &origin, &parsed, others)?;
-    let zone = Zone::from_parsed(parsed).ok_or_else(|| no_soa(config))?;
+    // The names are indexed once, for the checks and the served zone.
+    let index = Indexed::build(&parsed);
+    let warnings = check_parsed(config, &origin, &parsed, &index, others)?;
+    let zone = index.into_zone(&parsed).ok_or_else(|| no_soa(config))?;
     Ok(LoadedZone { zone, warnings })
 }
 
@@ -60,6 +62,7 @@ fn check_parsed(
     config: &ZoneConfig,
     origin: &Name,
     parsed: &ParsedZone,
+    index: &Indexed,
     others: &[&Zone],
 ) -> Result<Vec<Finding>, Vec<DnsError>> {
     let own = LowerName::new(origin);
@@ -68,7 +71,7 @@ fn check_parsed(
         .copied()
         .filter(|z| z.lower_origin() != &own)
         .collect();
-    let (errors, warnings): (Vec<_>, Vec<_>) = check_zone_with(parsed, &others)
+    let (errors, warnings): (Vec<_>, Vec<_>) = check_indexed(parsed, index, &others)
         .into_iter()
         .partition(|f| f.severity == Severity::Error);
     if errors.is_empty() {
@@ -134,7 +137,8 @@ pub fn check_config(config: &DnsConfig) -> Vec<ZoneReport> {
         .zip(parsed.into_iter().zip(&built))
         .map(|(zc, (parsed, built))| {
             let checked = parsed.and_then(|(origin, parsed)| {
-                let warnings = check_parsed(zc, &origin, &parsed, &others)?;
+                let index = Indexed::build(&parsed);
+                let warnings = check_parsed(zc, &origin, &parsed, &index, &others)?;
                 let records = built.as_ref().ok_or_else(|| no_soa(zc))?.record_count();
                 Ok((warnings, records))
             });

@@ -10,6 +10,7 @@
 //! name), and a node with one RRset keeps it inline rather than in its own
 //! allocation.
 
+use std::borrow::Cow;
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
 
@@ -19,19 +20,136 @@ use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 use crate::zonefile::ParsedZone;
 
-/// All records of one name and one type.
+/// All records of one name and one type, stored compactly: the owner is the
+/// node's name (not repeated per record), one TTL for the set, and A/AAAA
+/// data inline, so a name with one address record costs no allocation.
+/// Records are materialised (owner, TTL, RDATA) only when an answer is built.
 #[derive(Debug, Clone)]
 pub struct RRset {
     /// The type shared by every record.
     pub rtype: RecordType,
-    /// The records, in file order, duplicates removed; all carry one TTL.
-    pub records: Vec<Record>,
+    /// The set's TTL (RFC 2181 §5.2: one TTL per RRset; the first record's wins).
+    ttl: u32,
+    data: Rdatas,
+}
+
+/// One record's RDATA. RRSIGs keep their own TTL (each covers an RRset
+/// with its own), which `Other` carries at no extra size.
+#[derive(Debug, Clone)]
+enum Rdata {
+    A(std::net::Ipv4Addr),
+    Aaaa(std::net::Ipv6Addr),
+    Other { ttl: u32, data: Box<RData> },
+}
+
+impl Rdata {
+    fn new(data: &RData, ttl: u32) -> Self {
+        match data {
+            RData::A(a) => Self::A(a.0),
+            RData::AAAA(a) => Self::Aaaa(a.0),
+            data => Self::Other {
+                ttl,
+                data: Box::new(data.clone()),
+            },
+        }
+    }
+
+    fn get(&self) -> Cow<'_, RData> {
+        match self {
+            Self::A(a) => Cow::Owned(RData::A((*a).into())),
+            Self::Aaaa(a) => Cow::Owned(RData::AAAA((*a).into())),
+            Self::Other { data, .. } => Cow::Borrowed(data),
+        }
+    }
+
+    fn same(&self, other: &RData) -> bool {
+        match (self, other) {
+            (Self::A(a), RData::A(b)) => *a == b.0,
+            (Self::Aaaa(a), RData::AAAA(b)) => *a == b.0,
+            (Self::Other { data, .. }, other) => **data == *other,
+            _ => false,
+        }
+    }
+}
+
+/// A set's RDATAs: most sets hold one, kept inline.
+#[derive(Debug, Clone)]
+enum Rdatas {
+    One(Rdata),
+    Many(Vec<Rdata>),
+}
+
+impl Rdatas {
+    fn as_slice(&self) -> &[Rdata] {
+        match self {
+            Self::One(one) => std::slice::from_ref(one),
+            Self::Many(many) => many,
+        }
+    }
 }
 
 impl RRset {
-    /// The RRset's TTL (RFC 2181 §5.2: one TTL per RRset; the first record's wins).
+    fn new(record: &Record) -> Self {
+        let ttl = record.ttl;
+        Self {
+            rtype: record.record_type(),
+            ttl,
+            data: Rdatas::One(Rdata::new(&record.data, ttl)),
+        }
+    }
+
+    /// The RRset's TTL.
     pub fn ttl(&self) -> u32 {
-        self.records.first().map_or(0, |r| r.ttl)
+        self.ttl
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.data.as_slice().len()
+    }
+
+    /// True when the set holds no record (never, for a set in a zone).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each record's RDATA, in file order (borrowed unless it is an address).
+    pub fn rdatas(&self) -> impl Iterator<Item = Cow<'_, RData>> + '_ {
+        self.data.as_slice().iter().map(Rdata::get)
+    }
+
+    /// The first record's RDATA (a CNAME's target, the SOA).
+    pub fn first_rdata(&self) -> Option<Cow<'_, RData>> {
+        self.data.as_slice().first().map(Rdata::get)
+    }
+
+    /// The records, in file order, with `owner` as their name.
+    pub fn records<'a>(&'a self, owner: &'a Name) -> impl Iterator<Item = Record> + 'a {
+        self.data.as_slice().iter().map(move |d| {
+            let ttl = match d {
+                Rdata::Other { ttl, .. } if self.rtype == RecordType::RRSIG => *ttl,
+                _ => self.ttl,
+            };
+            Record::from_rdata(owner.clone(), ttl, d.get().into_owned())
+        })
+    }
+
+    /// Adds a record of this set's type unless an equal one is there.
+    fn push(&mut self, record: &Record) -> bool {
+        if self.data.as_slice().iter().any(|d| d.same(&record.data)) {
+            return false;
+        }
+        let rdata = Rdata::new(&record.data, record.ttl);
+        match &mut self.data {
+            Rdatas::Many(many) => many.push(rdata),
+            one @ Rdatas::One(_) => {
+                let Rdatas::One(first) = std::mem::replace(one, Rdatas::Many(Vec::new())) else {
+                    return false;
+                };
+                *one = Rdatas::Many(vec![first, rdata]);
+            }
+        }
+        true
     }
 }
 
@@ -71,7 +189,7 @@ impl Node {
         self.rrsets().is_empty()
     }
 
-    fn add(&mut self, record: Record) -> bool {
+    fn add(&mut self, record: &Record) -> bool {
         let rtype = record.record_type();
         let sets: &mut [RRset] = match &mut self.rrsets {
             RRsets::Empty => &mut [],
@@ -79,22 +197,9 @@ impl Node {
             RRsets::Many(sets) => sets,
         };
         match sets.iter_mut().find(|s| s.rtype == rtype) {
-            Some(set) => {
-                if set.records.iter().any(|r| r.data == record.data) {
-                    return false;
-                }
-                let mut record = record;
-                // An RRSIG takes the TTL of the RRset it covers (RFC 4034 §3).
-                if rtype != RecordType::RRSIG {
-                    record.ttl = set.ttl();
-                }
-                set.records.push(record);
-            }
+            Some(set) => set.push(record),
             None => {
-                let set = RRset {
-                    rtype,
-                    records: vec![record],
-                };
+                let set = RRset::new(record);
                 self.rrsets = match std::mem::take(&mut self.rrsets) {
                     RRsets::Empty => RRsets::One(set),
                     RRsets::One(first) => {
@@ -107,9 +212,9 @@ impl Node {
                         RRsets::Many(sets)
                     }
                 };
+                true
             }
         }
-        true
     }
 }
 
@@ -190,14 +295,14 @@ impl Names {
         self.find(name).is_some()
     }
 
-    /// The node at `name`, created empty if missing.
-    fn entry(&mut self, name: LowerName) -> &mut Node {
+    /// The node at `name` and its index, created empty if missing.
+    fn entry(&mut self, name: LowerName) -> (usize, &mut Node) {
         let hash = name_hash(&self.hasher, &name);
         let i = match self.find_hashed(hash, &name) {
             Some(i) => i,
             None => self.insert_hashed(hash, name),
         };
-        &mut self.entries[i].1
+        (i, &mut self.entries[i].1)
     }
 
     /// Adds a name known to be missing; returns its index.
@@ -224,6 +329,108 @@ impl Names {
     }
 }
 
+/// A parsed zone's names, built once and shared by the checks and the
+/// [`Zone`] (a large zone's load hashes each name once, not once for the
+/// checks and again for the zone): every in-zone owner and empty
+/// non-terminal, and the node of each record.
+#[derive(Debug)]
+pub(crate) struct Indexed {
+    lower_origin: LowerName,
+    nodes: Names,
+    /// The node of each parsed record, by record index; `u32::MAX` for a
+    /// record outside the zone.
+    node_of: Vec<u32>,
+    /// Distinct records added.
+    records: usize,
+}
+
+impl Indexed {
+    /// Indexes `parsed`: one pass in file order.
+    pub(crate) fn build(parsed: &ParsedZone) -> Self {
+        let lower_origin = LowerName::new(&parsed.origin);
+        let origin_labels = lower_origin.iter().count();
+        // Usually about one name per record; trimmed once built.
+        let mut nodes = Names::with_capacity(parsed.records.len() + 1);
+        nodes.insert_new(lower_origin.clone());
+        let mut node_of = Vec::with_capacity(parsed.records.len());
+        let mut records = 0;
+        for source in &parsed.records {
+            let owner = LowerName::new(&source.record.name);
+            if !lower_origin.zone_of(&owner) {
+                node_of.push(u32::MAX);
+                continue;
+            }
+            // Every ancestor up to the apex exists, possibly as an empty
+            // non-terminal; once one exists, so do all of its ancestors.
+            // (A child of the apex has nothing to add: the apex is there.
+            // Labels are counted with `iter`: `num_labels` skips a leading `*`.)
+            if owner.iter().count() > origin_labels + 1 {
+                let mut name = owner.base_name();
+                while name.num_labels() > lower_origin.num_labels() && !nodes.contains(&name) {
+                    let parent = name.base_name();
+                    nodes.insert_new(name);
+                    name = parent;
+                }
+            }
+            let (i, node) = nodes.entry(owner);
+            node_of.push(u32::try_from(i).unwrap_or(u32::MAX));
+            if node.add(&source.record) {
+                records += 1;
+            }
+        }
+        Self {
+            lower_origin,
+            nodes,
+            node_of,
+            records,
+        }
+    }
+
+    /// The node index of the parsed record at `record` (`None` outside the zone).
+    pub(crate) fn node_of(&self, record: usize) -> Option<usize> {
+        self.node_of
+            .get(record)
+            .filter(|&&i| i != u32::MAX)
+            .map(|&i| i as usize)
+    }
+
+    /// The node index of `name`, if it exists (possibly as an empty non-terminal).
+    pub(crate) fn find(&self, name: &LowerName) -> Option<usize> {
+        self.nodes.find(name)
+    }
+
+    /// How many nodes (names) there are.
+    pub(crate) fn node_count(&self) -> usize {
+        self.nodes.entries.len()
+    }
+
+    /// The zone, or `None` without an SOA at the apex.
+    pub(crate) fn into_zone(self, parsed: &ParsedZone) -> Option<Zone> {
+        let Self {
+            lower_origin,
+            mut nodes,
+            records,
+            ..
+        } = self;
+        let origin = parsed.origin.clone();
+        nodes.shrink_to_fit();
+        let soa = nodes
+            .get(&lower_origin)?
+            .rrset(RecordType::SOA)?
+            .records(&origin)
+            .next()?;
+        Some(Zone {
+            origin,
+            lower_origin,
+            nodes,
+            soa,
+            file: parsed.file.clone(),
+            records,
+            dnssec: None,
+        })
+    }
+}
+
 /// One authoritative zone, ready to answer from.
 #[derive(Debug, Clone)]
 pub struct Zone {
@@ -243,56 +450,12 @@ impl Zone {
     /// that as an error, so a checked zone always builds). Duplicate records
     /// are dropped; records outside the zone are ignored.
     pub fn build(parsed: &ParsedZone) -> Option<Self> {
-        Self::from_parsed(parsed.clone())
+        Indexed::build(parsed).into_zone(parsed)
     }
 
-    /// Like [`Zone::build`], consuming the parsed zone (no copy of the records:
-    /// what a large zone's load time and peak memory want).
+    /// Like [`Zone::build`], consuming the parsed zone.
     pub fn from_parsed(parsed: ParsedZone) -> Option<Self> {
-        let origin = parsed.origin.clone();
-        let lower_origin = LowerName::new(&origin);
-        // Usually about one name per record; trimmed once built.
-        let mut nodes = Names::with_capacity(parsed.records.len() + 1);
-        nodes.insert_new(lower_origin.clone());
-        let mut records = 0;
-        let file = parsed.file;
-        for source in parsed.records {
-            let owner = LowerName::new(&source.record.name);
-            if !lower_origin.zone_of(&owner) {
-                continue;
-            }
-            // Every ancestor up to the apex exists, possibly as an empty
-            // non-terminal; once one exists, so do all of its ancestors.
-            // (A child of the apex has nothing to add: the apex is there.
-            // Labels are counted with `iter`: `num_labels` skips a leading `*`.)
-            if owner.iter().count() > lower_origin.iter().count() + 1 {
-                let mut name = owner.base_name();
-                while name.num_labels() > lower_origin.num_labels() && !nodes.contains(&name) {
-                    let parent = name.base_name();
-                    nodes.insert_new(name);
-                    name = parent;
-                }
-            }
-            if nodes.entry(owner).add(source.record) {
-                records += 1;
-            }
-        }
-        nodes.shrink_to_fit();
-        let soa = nodes
-            .get(&lower_origin)?
-            .rrset(RecordType::SOA)?
-            .records
-            .first()?
-            .clone();
-        Some(Self {
-            origin,
-            lower_origin,
-            nodes,
-            soa,
-            file,
-            records,
-            dnssec: None,
-        })
+        Self::build(&parsed)
     }
 
     /// This zone as signed, with its denial chain (answers to DO=1 queries carry proofs).
@@ -445,7 +608,7 @@ mod tests {
         let node = z.node(&lower("wWw.EXAMPLE.")).unwrap();
         let types: Vec<RecordType> = node.rrsets().iter().map(|s| s.rtype).collect();
         assert_eq!(types, [RecordType::A, RecordType::MX, RecordType::TXT]);
-        assert_eq!(node.rrset(RecordType::A).unwrap().records.len(), 2);
+        assert_eq!(node.rrset(RecordType::A).unwrap().len(), 2);
         assert!(node.rrset(RecordType::AAAA).is_none());
         // SOA, NS, glue A, then TXT, A, MX, A (the repeated A is dropped).
         assert_eq!(z.record_count(), 7);

@@ -17,8 +17,9 @@ use std::path::PathBuf;
 
 use hashbrown::{HashMap, HashSet};
 
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 
+use crate::zone::Indexed;
 use crate::zonefile::{ParsedZone, SourceRecord, type_name};
 
 /// Largest TTL RFC 2181 §8 allows: "a TTL value is an unsigned number, with a
@@ -76,7 +77,17 @@ pub fn check_zone(zone: &ParsedZone) -> Vec<Finding> {
 /// include/redirect chains, DMARC report authorisations) in `others`, the
 /// other served zones. Returns the findings, errors first.
 pub fn check_zone_with(zone: &ParsedZone, others: &[&crate::zone::Zone]) -> Vec<Finding> {
-    let mut c = Checker::new(zone);
+    check_indexed(zone, &Indexed::build(zone), others)
+}
+
+/// [`check_zone_with`] over the zone's names already indexed (the load path
+/// indexes once for the checks and the served zone).
+pub(crate) fn check_indexed(
+    zone: &ParsedZone,
+    index: &Indexed,
+    others: &[&crate::zone::Zone],
+) -> Vec<Finding> {
+    let mut c = Checker::new(zone, index);
     c.per_record();
     c.soa();
     c.apex_ns();
@@ -128,58 +139,32 @@ impl<'z> Recs<'z> {
     }
 }
 
-/// The names of the zone being checked: its records by owner, and the empty
-/// non-terminals above them. Keys borrow the parsed records' names (no copy
-/// per record); hickory's `Name` compares and hashes case-insensitively.
+/// The names of the zone being checked (its owners and the empty
+/// non-terminals above them, from the shared [`Indexed`] names) and each
+/// owner's records.
 pub(crate) struct Owners<'z> {
-    /// The zone's apex.
-    apex: &'z Name,
-    /// In-zone records by owner.
-    by_owner: HashMap<NameKey<'z>, Recs<'z>>,
-    /// Ancestors of owners down to the apex that own nothing themselves
-    /// (empty non-terminals, RFC 4592 §2.2.2), and the owners above them.
-    ancestors: HashSet<Name>,
+    index: &'z Indexed,
+    /// In-zone records by node index; `None` for an empty non-terminal.
+    by_node: Vec<Option<Recs<'z>>>,
+    /// Whether the zone has any record (the apex exists only then).
+    any: bool,
 }
 
 impl<'z> Owners<'z> {
     /// True when `name` exists in the zone: it owns records or is an ancestor
     /// of a name that does (RFC 4592 §2.2.2).
     pub(crate) fn exists(&self, name: &Name) -> bool {
-        if self.by_owner.contains_key(&Lookup(name)) || self.ancestors.contains(name) {
-            return true;
-        }
-        // The apex exists once the zone has any name (see `Checker::new`).
-        !self.by_owner.is_empty() && self.apex == name
+        // The apex (node 0) is always indexed; it exists once the zone has
+        // any name, and every other node is an owner or an ancestor of one.
+        self.any && self.index.find(&LowerName::new(name)).is_some()
     }
 
     fn get(&self, name: &Name) -> Option<&Recs<'z>> {
-        self.by_owner.get(&Lookup(name))
+        self.at(self.index.find(&LowerName::new(name))?)
     }
-}
 
-/// A borrowed name as a map key, hashed in one pass by
-/// [`crate::zone::name_hash`]; equal when the names are (case-insensitively).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct NameKey<'z>(&'z Name);
-
-impl std::hash::Hash for NameKey<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        crate::zone::hash_name(self.0, state);
-    }
-}
-
-/// A name looked up among [`NameKey`]s (hashed and compared the same way).
-struct Lookup<'a>(&'a Name);
-
-impl std::hash::Hash for Lookup<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        NameKey(self.0).hash(state);
-    }
-}
-
-impl hashbrown::Equivalent<NameKey<'_>> for Lookup<'_> {
-    fn equivalent(&self, key: &NameKey<'_>) -> bool {
-        self.0 == key.0
+    fn at(&self, node: usize) -> Option<&Recs<'z>> {
+        self.by_node.get(node)?.as_ref()
     }
 }
 
@@ -193,53 +178,41 @@ struct Checker<'z> {
     ns_targets: HashSet<&'z Name>,
     /// Whether each record (by index) is at or below the apex.
     in_zone: Vec<bool>,
-    /// Owners of more than one record (where duplicates can be).
-    shared: HashSet<NameKey<'z>>,
-    /// Owners of a CNAME.
-    with_cname: HashSet<NameKey<'z>>,
+    /// Nodes of owners of more than one record (where duplicates can be).
+    shared: Vec<usize>,
+    /// Nodes of owners of a CNAME.
+    with_cname: Vec<usize>,
     /// (record index, finding)
     findings: Vec<(usize, Finding)>,
 }
 
 impl<'z> Checker<'z> {
-    fn new(zone: &'z ParsedZone) -> Self {
+    fn new(zone: &'z ParsedZone, index: &'z Indexed) -> Self {
         let apex = &zone.origin;
-        let mut by_owner: HashMap<NameKey<'_>, Recs<'_>> =
-            HashMap::with_capacity(zone.records.len());
+        let mut by_node: Vec<Option<Recs<'_>>> = Vec::new();
+        by_node.resize_with(index.node_count(), || None);
         let mut cuts = HashSet::new();
         let mut ns_targets = HashSet::new();
         let mut in_zone = Vec::with_capacity(zone.records.len());
         let mut shared = HashSet::new();
         let mut with_cname = HashSet::new();
-        let mut ancestors = HashSet::new();
-        let apex_labels = apex.iter().count();
+        let mut any = false;
         // One pass in file order, so that no later step has to visit every
         // owner (a large zone's owners are mostly single records).
-        for rec in &zone.records {
+        for (i, rec) in zone.records.iter().enumerate() {
             let owner = &rec.record.name;
-            in_zone.push(apex.zone_of(owner));
-            if in_zone.last() != Some(&true) {
+            let node = index.node_of(i);
+            in_zone.push(node.is_some());
+            let Some(slot) = node.and_then(|n| by_node.get_mut(n)) else {
                 continue;
-            }
-            match by_owner.entry(NameKey(owner)) {
-                hashbrown::hash_map::Entry::Occupied(mut e) => {
-                    e.get_mut().push(rec);
-                    shared.insert(NameKey(owner));
+            };
+            any = true;
+            match slot {
+                Some(recs) => {
+                    recs.push(rec);
+                    shared.insert(node);
                 }
-                hashbrown::hash_map::Entry::Vacant(e) => {
-                    e.insert(Recs::One([rec]));
-                    // Every ancestor of an owner down to the apex exists; once
-                    // one is known, so are all of its ancestors. A child of
-                    // the apex has only the apex, which exists as soon as
-                    // anything in the zone does. (`iter` counts every label;
-                    // `num_labels` skips a leading `*`.)
-                    if owner.iter().count() > apex_labels + 1 {
-                        let mut n = owner.base_name();
-                        while n.iter().count() > apex_labels && ancestors.insert(n.clone()) {
-                            n = n.base_name();
-                        }
-                    }
-                }
+                None => *slot = Some(Recs::One([rec])),
             }
             match &rec.record.data {
                 RData::NS(ns) => {
@@ -249,7 +222,7 @@ impl<'z> Checker<'z> {
                     }
                 }
                 RData::CNAME(_) => {
-                    with_cname.insert(NameKey(owner));
+                    with_cname.insert(node);
                 }
                 _ => {}
             }
@@ -257,15 +230,15 @@ impl<'z> Checker<'z> {
         Self {
             zone,
             owners: Owners {
-                apex,
-                by_owner,
-                ancestors,
+                index,
+                by_node,
+                any,
             },
             cuts,
             ns_targets,
             in_zone,
-            shared,
-            with_cname,
+            shared: shared.into_iter().flatten().collect(),
+            with_cname: with_cname.into_iter().flatten().collect(),
             findings: Vec::new(),
         }
     }
@@ -439,8 +412,8 @@ impl<'z> Checker<'z> {
     /// RFC 4035 §2.5 allows the DNSSEC RRSIG and NSEC beside it.
     fn cname_exclusive(&mut self) {
         let mut found = Vec::new();
-        for owner in &self.with_cname {
-            let Some(recs) = self.owners.by_owner.get(owner) else {
+        for &node in &self.with_cname {
+            let Some(recs) = self.owners.at(node) else {
                 continue;
             };
             let recs = recs.as_slice();
@@ -658,7 +631,7 @@ impl<'z> Checker<'z> {
         let groups = self
             .shared
             .iter()
-            .filter_map(|owner| self.owners.by_owner.get(owner))
+            .filter_map(|&node| self.owners.at(node))
             .map(Recs::as_slice)
             .chain(outside.values().map(Vec::as_slice));
         for group in groups {

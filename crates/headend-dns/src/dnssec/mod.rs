@@ -236,8 +236,8 @@ fn strip(signed: &Zone) -> Zone {
     let file: Arc<Path> = Arc::from(signed.file().as_path());
     let records = signed
         .nodes()
-        .flat_map(|(_, n)| n.rrsets())
-        .filter(|s| {
+        .flat_map(|(owner, n)| n.rrsets().iter().map(move |s| (owner, s)))
+        .filter(|(_, s)| {
             !matches!(
                 s.rtype,
                 hickory_proto::rr::RecordType::RRSIG
@@ -249,9 +249,9 @@ fn strip(signed: &Zone) -> Zone {
                     | hickory_proto::rr::RecordType::CDNSKEY
             )
         })
-        .flat_map(|s| &s.records)
-        .map(|r| SourceRecord {
-            record: r.clone(),
+        .flat_map(|(owner, s)| s.records(owner))
+        .map(|record| SourceRecord {
+            record,
             file: Arc::clone(&file),
             line: 0,
         })
@@ -261,7 +261,7 @@ fn strip(signed: &Zone) -> Zone {
         file: signed.file().clone(),
         records,
     };
-    Zone::build(&parsed).unwrap_or_else(|| signed.clone())
+    Zone::from_parsed(parsed).unwrap_or_else(|| signed.clone())
 }
 
 type Signed = Result<(ZoneSigning, Zone), Box<(ZoneSigning, DnsError)>>;

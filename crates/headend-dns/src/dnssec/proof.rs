@@ -14,14 +14,8 @@ use crate::zone::{Node, Zone};
 fn sigs(node: &Node, rtype: RecordType, owner: &Name) -> Vec<Record> {
     node.rrset(RecordType::RRSIG)
         .map(|set| {
-            set.records
-                .iter()
+            set.records(owner)
                 .filter(|r| matches!(&r.data, RData::DNSSEC(DNSSECRData::RRSIG(s)) if s.input().type_covered == rtype))
-                .map(|r| {
-                    let mut r = r.clone();
-                    r.name = owner.clone();
-                    r
-                })
                 .collect()
         })
         .unwrap_or_default()
@@ -52,13 +46,8 @@ fn add_denial_record(zone: &Zone, owner: &LowerName, out: &mut Vec<Record>) {
     };
     for t in [RecordType::NSEC, RecordType::NSEC3] {
         if let Some(set) = node.rrset(t) {
-            let name = set
-                .records
-                .first()
-                .map(|r| r.name.clone())
-                .unwrap_or_default();
-            push_unique(out, set.records.clone());
-            push_unique(out, sigs(node, t, &name));
+            push_unique(out, set.records(owner).collect());
+            push_unique(out, sigs(node, t, owner));
         }
     }
 }
@@ -182,7 +171,7 @@ pub(crate) fn add(zone: &Zone, denial: &Denial, query: &Query, response: &mut Me
         {
             match node.rrset(RecordType::DS) {
                 Some(ds) => {
-                    auth.extend(ds.records.iter().cloned());
+                    auth.extend(ds.records(&cut));
                     auth.extend(sigs(node, RecordType::DS, &cut));
                 }
                 None => match denial {

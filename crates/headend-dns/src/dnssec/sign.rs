@@ -110,13 +110,12 @@ pub(crate) fn sign_zone(
 
     // Every RRset to serve, by owner then type (BTreeMap: canonical order).
     let mut rrsets: BTreeMap<Name, BTreeMap<u16, Vec<Record>>> = BTreeMap::new();
-    for (_, node) in unsigned.nodes() {
+    for (owner, node) in unsigned.nodes() {
         for set in node.rrsets() {
             if generated(set.rtype) {
                 continue;
             }
-            for r in &set.records {
-                let mut r = r.clone();
+            for mut r in set.records(owner) {
                 if let RData::SOA(soa) = &mut r.data {
                     soa.serial = serial;
                 }

@@ -64,14 +64,14 @@ impl Diff {
         for (wire, rec) in &old_set {
             if !new_set.contains_key(wire) {
                 bytes += wire.len();
-                removed.push((*rec).clone());
+                removed.push(rec.clone());
             }
         }
         let mut added = Vec::new();
         for (wire, rec) in &new_set {
             if !old_set.contains_key(wire) {
                 bytes += wire.len();
-                added.push((*rec).clone());
+                added.push(rec.clone());
             }
         }
         Self {
@@ -85,12 +85,12 @@ impl Diff {
 }
 
 /// Every record of a zone but the SOA, keyed by canonical wire form.
-fn wire_set(zone: &Zone) -> std::collections::HashMap<Vec<u8>, &Record> {
+fn wire_set(zone: &Zone) -> std::collections::HashMap<Vec<u8>, Record> {
     zone.nodes()
-        .flat_map(|(_, n)| n.rrsets())
-        .filter(|s| s.rtype != RecordType::SOA)
-        .flat_map(|s| &s.records)
-        .filter_map(|r| wire(r).map(|w| (w, r)))
+        .flat_map(|(owner, n)| n.rrsets().iter().map(move |s| (owner, s)))
+        .filter(|(_, s)| s.rtype != RecordType::SOA)
+        .flat_map(|(owner, s)| s.records(owner))
+        .filter_map(|r| wire(&r).map(|w| (w, r)))
         .collect()
 }
 

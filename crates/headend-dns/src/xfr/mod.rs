@@ -285,13 +285,13 @@ fn encode(m: &mut Message, signer: Option<&mut ResponseSigner>) -> Option<Vec<u8
 /// AXFR body (RFC 5936 §2.2): SOA, every other record, SOA.
 fn full(packer: &mut Packer<'_>, zone: &Zone) {
     packer.push(zone.soa().clone());
-    for (_, node) in zone.nodes() {
+    for (owner, node) in zone.nodes() {
         for set in node.rrsets() {
             if set.rtype == RecordType::SOA {
                 continue;
             }
-            for r in &set.records {
-                packer.push(r.clone());
+            for r in set.records(owner) {
+                packer.push(r);
             }
         }
     }

@@ -98,9 +98,8 @@ fn other_lookup(zone: &Zone, name: &LowerName) -> Found {
         Some(node) => Found::Txt(
             node.rrset(hickory_proto::rr::RecordType::TXT)
                 .map(|set| {
-                    set.records
-                        .iter()
-                        .filter_map(|r| match &r.data {
+                    set.rdatas()
+                        .filter_map(|r| match &*r {
                             RData::TXT(t) => Some(joined(t)),
                             _ => None,
                         })
