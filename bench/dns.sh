@@ -228,10 +228,14 @@ done
 if [ -n "${LATENCY_QPS:-}" ]; then
   for server in $SERVERS; do
     start_server "$server"
-    lat=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$SPORT" -d "$queries" -l 10 -c 4 -q 500 -T 1 \
-          -Q "$LATENCY_QPS" -v 2>/dev/null | awk '/^> / {print $NF}' | sort -n | awk '
+    # Per-query latencies go to a file, not a pipe: a sort or awk reading
+    # them live would compete with the pinned server and client for CPU.
+    taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$SPORT" -d "$queries" -l 10 -c 4 -q 500 -T 1 \
+          -Q "$LATENCY_QPS" -v >"$work/latency.txt" 2>/dev/null || true
+    lat=$(awk '/^> / {print $NF}' "$work/latency.txt" | sort -n | awk '
           {v[NR] = $1} END {if (NR == 0) {print "no answers"; exit}
           printf "answers=%d p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f", NR, v[int(NR*0.5)]*1000, v[int(NR*0.99)]*1000, v[int(NR*0.999)]*1000}')
+    rm -f "$work/latency.txt"
     stop_server
     printf '%-8s udp offered=%s/s %s\n' "$server" "$LATENCY_QPS" "$lat"
   done
@@ -257,7 +261,7 @@ for proto in $PROTOS; do
       "$(awk -v a="${QPS[$server,$proto]:-0}" -v n="$ROUNDS" 'BEGIN {print a / n}')" \
       "$(awk -v a="${CPU_QPS[$server,$proto]:-0}" -v n="$ROUNDS" 'BEGIN {print a / n}')"
   done
-  awk -v h="${CPU_QPS[headend,$proto]}" -v k="${CPU_QPS[knot,$proto]}" -v n="${CPU_QPS[nsd,$proto]}" \
-      -v hq="${QPS[headend,$proto]}" -v kq="${QPS[knot,$proto]}" -v p="$proto" \
+  awk -v h="${CPU_QPS[headend,$proto]:-0}" -v k="${CPU_QPS[knot,$proto]:-0}" -v n="${CPU_QPS[nsd,$proto]:-0}" \
+      -v hq="${QPS[headend,$proto]:-0}" -v kq="${QPS[knot,$proto]:-0}" -v p="$proto" \
       'BEGIN {printf "ratio %s: headend/knot qps_per_cpu_s = %.2f, qps = %.2f; headend/nsd qps_per_cpu_s = %.2f\n", p, (k > 0 ? h / k : 0), (kq > 0 ? hq / kq : 0), (n > 0 ? h / n : 0)}'
 done
