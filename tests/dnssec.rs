@@ -200,3 +200,38 @@ fn zsk_rollover_from_the_command_line_is_carried_out_by_the_server() {
     let out = s.delv("nsec.test", &anchors, "www.nsec.test", "A");
     assert!(out.contains("fully validated"), "{out}");
 }
+
+#[test]
+fn a_restart_keeps_the_signed_serial_and_signatures() {
+    require("kdig");
+    let mut s = start();
+    let before: Vec<String> = ["nsec.test", "nsec3.test"]
+        .iter()
+        .map(|z| std::fs::read_to_string(s.axfr_to_file(z)).unwrap())
+        .collect();
+    s.headend.stop();
+    let dir = std::mem::replace(&mut s.headend.dir, tempfile::tempdir().expect("tempdir"));
+    let config = s.headend.config.clone();
+    let mut again = Signed {
+        headend: Headend::spawn(dir, config, &[]),
+        port: s.port,
+    };
+    again.headend.wait_for_log(
+        "serving the zone as signed before the restart",
+        Duration::from_secs(10),
+    );
+    for (zone, before) in ["nsec.test", "nsec3.test"].iter().zip(&before) {
+        let after = std::fs::read_to_string(again.axfr_to_file(zone)).unwrap();
+        assert_eq!(
+            &after, before,
+            "{zone}: a restart with nothing changed must serve the same signed zone"
+        );
+    }
+    assert_eq!(
+        again.headend.count_logs("zone signed"),
+        0,
+        "{:?}",
+        again.headend.logs()
+    );
+    drop(s);
+}

@@ -8,6 +8,7 @@
 //! pure functions of that state and the time given, so tests move the clock.
 
 pub mod keys;
+mod persist;
 mod proof;
 pub mod sign;
 #[cfg(test)]
@@ -116,7 +117,7 @@ impl Signer {
             None => {
                 let file = keys_file(&self.state_dir, &origin);
                 let keys = KeyStore::load(&self.state_dir, &origin, &config, now)?;
-                ZoneSigning {
+                let mut entry = ZoneSigning {
                     serial: read_serial(&self.state_dir, &origin),
                     origin: origin.clone(),
                     config,
@@ -126,7 +127,11 @@ impl Signer {
                     signed: None,
                     signature: None,
                     epoch: Vec::new(),
-                }
+                };
+                // First load since start: the version signed before, if it
+                // was made from this very zone file, keys and settings.
+                resume(&self.state_dir, &mut entry, &unsigned, now);
+                entry
             }
         };
         let key = unsigned.lower_origin().clone();
@@ -286,11 +291,61 @@ fn sign_entry(state_dir: &Path, mut entry: ZoneSigning, unsigned: &Zone, now: i6
             entry.signature = Some(signature);
             entry.epoch = entry.keys.epoch(now);
             write_serial(state_dir, &entry.origin, serial);
+            persist::save(state_dir, &entry.origin, &zone, |records| {
+                persist::Meta::new(
+                    serial,
+                    file_serial,
+                    &entry.config,
+                    entry.epoch.clone(),
+                    signature,
+                    records,
+                )
+            });
             tracing::info!(zone = %entry.origin, serial, expires = signature.expires, "zone signed");
             Ok((entry, zone))
         }
         Err(e) => Err(Box::new((entry, e))),
     }
+}
+
+/// Takes up the signed version saved by an earlier run when it was made from
+/// the same zone data (every record but the SOA serial), the same key states
+/// and the same settings: the zone then keeps its serial and signatures over
+/// a restart, and secondaries have nothing to transfer. Otherwise the entry
+/// is left as it was and the zone is signed afresh.
+fn resume(state_dir: &Path, entry: &mut ZoneSigning, unsigned: &Zone, now: i64) {
+    let Some((zone, meta)) =
+        persist::load(state_dir, unsigned.origin(), &entry.origin, unsigned.file())
+    else {
+        return;
+    };
+    let epoch = entry.keys.epoch(now);
+    let stripped = strip(&zone);
+    let diff = crate::xfr::journal::Diff::between(&stripped, unsigned);
+    let soa_same = match (&stripped.soa().data, &unsigned.soa().data) {
+        (hickory_proto::rr::RData::SOA(a), hickory_proto::rr::RData::SOA(b)) => {
+            let mut a = a.clone();
+            a.serial = b.serial;
+            a == *b && stripped.soa().ttl == unsigned.soa().ttl
+        }
+        _ => false,
+    };
+    if meta.unsigned_serial != unsigned.serial()
+        || meta.config != persist::config_fingerprint(&entry.config)
+        || meta.epoch != epoch
+        || !soa_same
+        || !diff.removed.is_empty()
+        || !diff.added.is_empty()
+    {
+        tracing::info!(zone = %entry.origin, "zone data, keys or settings changed since the last signing: signing afresh");
+        return;
+    }
+    tracing::info!(zone = %entry.origin, serial = meta.serial, expires = meta.expires, "serving the zone as signed before the restart");
+    entry.unsigned = Some((unsigned.serial(), unsigned.record_count()));
+    entry.signed = Some(Arc::new(zone));
+    entry.serial = Some(meta.serial);
+    entry.signature = Some(meta.signature());
+    entry.epoch = meta.epoch;
 }
 
 fn serial_path(state_dir: &Path, origin: &str) -> PathBuf {

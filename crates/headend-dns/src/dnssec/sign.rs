@@ -18,7 +18,7 @@ use crate::zone::Zone;
 use crate::zonefile::{ParsedZone, SourceRecord};
 
 /// The denial-of-existence chain of a signed zone, for building proofs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Denial {
     /// NSEC: every owner in the chain, in canonical order (RFC 4034 §6.1).
     Nsec(Vec<Name>),

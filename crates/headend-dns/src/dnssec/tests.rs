@@ -368,3 +368,98 @@ fn operator_times_are_rfc3339_utc() {
     assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     assert_eq!(rfc3339(1_795_564_991), "2026-11-25T00:03:11Z");
 }
+
+/// Every record of a zone in one comparable form (owner, type, TTL, RDATA).
+fn all_records(zone: &Zone) -> Vec<String> {
+    let mut out: Vec<String> = zone
+        .nodes()
+        .flat_map(|(owner, n)| n.rrsets().iter().map(move |s| (owner, s)))
+        .flat_map(|(owner, s)| s.records(owner))
+        .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_restart_serves_the_zone_as_signed_before_unless_something_changed() {
+    for denial in [DenialKind::Nsec, DenialKind::Nsec3] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dc = DnsConfig::default();
+        dc.zones.push(crate::ZoneConfig {
+            origin: "s.test".to_owned(),
+            file: "s.zone".into(),
+            dnssec: Some(config(
+                denial,
+                DnssecAlgorithm::EcdsaP256Sha256,
+                KeyScheme::KskZsk,
+            )),
+            ..crate::ZoneConfig::default()
+        });
+        let first = Signer::new(&dc, dir.path())
+            .unwrap()
+            .prepare(unsigned(), T0)
+            .unwrap();
+        // A new signer over the same state directory is a restart: same
+        // serial, the very same signatures, and the same denial chain.
+        let again = Signer::new(&dc, dir.path())
+            .unwrap()
+            .prepare(unsigned(), T0 + 3600)
+            .unwrap();
+        assert_eq!(again.serial(), first.serial(), "{denial:?}");
+        assert_eq!(all_records(&again), all_records(&first), "{denial:?}");
+        assert_eq!(again.dnssec(), first.dnssec(), "{denial:?}");
+        assert_eq!(verify_all(&again), verify_all(&first));
+        // Proofs still work from the resumed zone.
+        let mut catalog = Catalog::new(1232);
+        catalog.insert(Arc::new(again));
+        let r = ask(&catalog, "nope.s.test.", RecordType::A);
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+        assert!(types(&r.authorities).contains(&RecordType::RRSIG));
+
+        // Signatures due for refresh at restart time: signed afresh.
+        let late = T0 + 8 * 86_400;
+        let refreshed = Signer::new(&dc, dir.path())
+            .unwrap()
+            .prepare(unsigned(), late)
+            .unwrap();
+        assert_eq!(refreshed.serial(), first.serial() + 1, "{denial:?}");
+
+        // Changed data with the file's serial unchanged: signed afresh, new serial.
+        let text = "$ORIGIN s.test.\n$TTL 300\n@ SOA ns1 hm 10 7200 3600 1209600 60\n@ NS ns1\nns1 A 192.0.2.1\n\
+                    www A 192.0.2.99\n";
+        let changed = || {
+            Zone::build(
+                &parse_zone_str(
+                    text,
+                    Path::new("s.zone"),
+                    &Name::from_ascii("s.test.").unwrap(),
+                )
+                .unwrap(),
+            )
+            .unwrap()
+        };
+        let resigned = Signer::new(&dc, dir.path())
+            .unwrap()
+            .prepare(changed(), late + 60)
+            .unwrap();
+        assert_eq!(resigned.serial(), first.serial() + 2, "{denial:?}");
+        let resumed = Signer::new(&dc, dir.path())
+            .unwrap()
+            .prepare(changed(), late + 120)
+            .unwrap();
+        assert_eq!(resumed.serial(), resigned.serial(), "{denial:?}");
+
+        // A damaged saved zone is ignored, not trusted: signed afresh.
+        let wire = keys::zone_dir(dir.path(), "s.test").join("signed.wire");
+        let mut bytes = std::fs::read(&wire).unwrap();
+        let n = bytes.len();
+        bytes.truncate(n - 3);
+        std::fs::write(&wire, bytes).unwrap();
+        let after_damage = Signer::new(&dc, dir.path())
+            .unwrap()
+            .prepare(changed(), late + 180)
+            .unwrap();
+        assert_eq!(after_damage.serial(), first.serial() + 3, "{denial:?}");
+    }
+}
