@@ -37,6 +37,11 @@ s SSHFP 4 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 p PTR www.sub
 c CNAME ns1
 e TXT ""
+$GENERATE 1-20/3 dyn-${0,3,d} 600 IN A 198.51.100.$
+$GENERATE 1-17 ${0,7,n}.rev PTR host-${-1,2,X}.example.net.
+$GENERATE 2-3 t$ TXT "gen $ x$$y"
+$GENERATE 1-2 c$ CNAME dyn-${4,3}
+$GENERATE 1-2 m$ MX "10 mx$"
 "#;
 
 type Key = (Name, RecordType, u32, RData);

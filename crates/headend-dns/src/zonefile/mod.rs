@@ -7,7 +7,7 @@
 //! carries on with the next one.
 //!
 //! Supported: `$ORIGIN`, `$TTL` (BIND unit suffixes such as `1h30m`),
-//! `$INCLUDE file [origin]`, `@`, relative and absolute names with `\.` and
+//! `$INCLUDE file [origin]`, BIND's `$GENERATE` ([`generate`]), `@`, relative and absolute names with `\.` and
 //! `\DDD` escapes, omitted owner, TTL and class (either order), parentheses
 //! spanning lines, `;` comments, quoted strings with escapes, several strings
 //! per TXT, and the types A AAAA NS CNAME PTR MX SOA TXT SRV NAPTR DS SSHFP TLSA
@@ -17,6 +17,7 @@
 
 #[cfg(test)]
 mod conformance_tests;
+mod generate;
 mod lexer;
 mod rdata;
 #[cfg(test)]
@@ -207,7 +208,7 @@ impl Parser<'_> {
                             .first()
                             .is_some_and(|t| !t.quoted && t.raw.first() == Some(&b'$'));
                     let result = if directive {
-                        self.directive(&entry, file, &mut origin)
+                        self.directive(&entry, &shared, &mut origin)
                     } else {
                         self.record(&entry, &shared, &origin)
                     };
@@ -222,7 +223,7 @@ impl Parser<'_> {
     fn directive(
         &mut self,
         entry: &Entry<'_>,
-        file: &Path,
+        file: &Arc<Path>,
         origin: &mut Name,
     ) -> Result<(), String> {
         let (keyword, args) = entry.tokens.split_first().ok_or("empty entry")?;
@@ -247,15 +248,103 @@ impl Parser<'_> {
                 Ok(())
             }
             b"$INCLUDE" => self.include(args, file, origin),
-            b"$GENERATE" => Err(
-                "$GENERATE is a BIND extension headend does not read; write the records out"
-                    .to_string(),
-            ),
+            b"$GENERATE" => self.generate(args, entry.line, file, origin),
             other => Err(format!(
-                "unknown directive `{}`: known ones are $ORIGIN, $TTL and $INCLUDE",
+                "unknown directive `{}`: known ones are $ORIGIN, $TTL, $INCLUDE and $GENERATE",
                 text::show(other)
             )),
         }
+    }
+
+    /// BIND's `$GENERATE range owner [ttl] [class] type rdata`: one record per
+    /// value of the range, `$` in the owner and the RDATA replaced by it (see
+    /// [`generate`]). As in BIND the RDATA is one field, read again as RDATA
+    /// text once substituted (`"10 mx$"` makes an MX); headend also takes
+    /// RDATA written as several fields, each substituted. Each record is then
+    /// read like a record written out, so every type the parser knows can be
+    /// generated; the first bad one stops the directive with the value that
+    /// failed.
+    fn generate(
+        &mut self,
+        args: &[lexer::Token<'_>],
+        line: usize,
+        file: &Arc<Path>,
+        origin: &Name,
+    ) -> Result<(), String> {
+        const USAGE: &str = "$GENERATE takes a range, an owner, a type and RDATA, like `$GENERATE 1-254 $ PTR host-$.example.net.`";
+        let (range, rest) = args.split_first().ok_or(USAGE)?;
+        let (owner, rest) = rest.split_first().ok_or(USAGE)?;
+        // TTL and class (either order) up to the type, which ends the head.
+        let type_at = rest
+            .iter()
+            .position(|t| {
+                t.quoted || !(text::looks_like_ttl(t.raw) || class_field(t.raw).is_some())
+            })
+            .ok_or(USAGE)?;
+        let (head, rdata) = rest.split_at(type_at + 1);
+        if rdata.is_empty() {
+            return Err(USAGE.to_string());
+        }
+        let range = generate::Range::parse(range.raw)?;
+        let owner = generate::Template::parse(owner.raw)?;
+        let rdata_templates: Vec<(generate::Template, bool)> = rdata
+            .iter()
+            .map(|t| Ok((generate::Template::parse(t.raw)?, t.quoted)))
+            .collect::<Result<_, String>>()?;
+        let last_owner = self.last_owner.take();
+        let mut owner_text = Vec::new();
+        let mut rdata_texts: Vec<Vec<u8>> = vec![Vec::new(); rdata_templates.len()];
+        let mut result = Ok(());
+        for value in range.values() {
+            owner_text.clear();
+            let expanded = owner.expand(value, &mut owner_text).and_then(|()| {
+                for (out, (t, _)) in rdata_texts.iter_mut().zip(&rdata_templates) {
+                    out.clear();
+                    t.expand(value, out)?;
+                }
+                Ok(())
+            });
+            if let Err(e) = expanded {
+                result = Err(format!("$GENERATE at {value}: {e}"));
+                break;
+            }
+            let mut tokens = vec![lexer::Token {
+                raw: owner_text.as_slice(),
+                quoted: false,
+            }];
+            tokens.extend(head.iter().cloned());
+            match rdata_texts.as_slice() {
+                // BIND: the one RDATA field is read again as RDATA text.
+                [one] => match Lexer::new(one).next() {
+                    Some(Ok(entry)) => tokens.extend(entry.tokens),
+                    Some(Err(e)) => {
+                        result = Err(format!("$GENERATE at {value}: RDATA: {}", e.reason));
+                        break;
+                    }
+                    None => {
+                        result = Err(format!("$GENERATE at {value}: the RDATA is empty"));
+                        break;
+                    }
+                },
+                several => tokens.extend(several.iter().zip(&rdata_templates).map(
+                    |(raw, (_, quoted))| lexer::Token {
+                        raw: raw.as_slice(),
+                        quoted: *quoted,
+                    },
+                )),
+            }
+            let entry = Entry {
+                line,
+                blank_owner: false,
+                tokens,
+            };
+            if let Err(e) = self.record(&entry, file, origin) {
+                result = Err(format!("$GENERATE at {value}: {e}"));
+                break;
+            }
+        }
+        self.last_owner = last_owner;
+        result
     }
 
     /// RFC 1035 §5.1: "$INCLUDE <file-name> [<domain-name>] [<comment>]".

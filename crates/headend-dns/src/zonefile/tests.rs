@@ -125,9 +125,62 @@ fn unknown_directive_is_an_error() {
 }
 
 #[test]
-fn generate_directive_is_refused_with_a_hint() {
-    let (_, reason) = one_error(&format!("{HEAD}$GENERATE 1-10 h$ A 192.0.2.$\n"));
-    assert!(reason.contains("$GENERATE"));
+fn generate_makes_one_record_per_value() {
+    let recs = body("$GENERATE 1-3 h$ A 192.0.2.$\nafter A 192.0.2.99\n");
+    let got: Vec<String> = recs
+        .iter()
+        .map(|r| format!("{} {} {}", r.record.name, r.record.ttl, r.record.data))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            "h1.example.test. 3600 192.0.2.1",
+            "h2.example.test. 3600 192.0.2.2",
+            "h3.example.test. 3600 192.0.2.3",
+            "after.example.test. 3600 192.0.2.99",
+        ]
+    );
+    // Every generated record points at the directive's line.
+    assert!(recs.iter().take(3).all(|r| r.line == recs[0].line));
+}
+
+#[test]
+fn generate_reverse_zones_with_ttl_class_step_and_modifiers() {
+    let recs = body(
+        "$GENERATE 10-14/2 ${0,3}.r 300 IN PTR host-${100,4,x}.example.net.\n\
+         $GENERATE 0-1 ${0,7,n}.v6 PTR h${0,2,X}.example.net.\n",
+    );
+    let got: Vec<String> = recs
+        .iter()
+        .map(|r| format!("{} {} {}", r.record.name, r.record.ttl, r.record.data))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            "010.r.example.test. 300 host-006e.example.net.",
+            "012.r.example.test. 300 host-0070.example.net.",
+            "014.r.example.test. 300 host-0072.example.net.",
+            "0.0.0.0.v6.example.test. 3600 h00.example.net.",
+            "1.0.0.0.v6.example.test. 3600 h01.example.net.",
+        ]
+    );
+}
+
+#[test]
+fn generate_errors_name_the_value_and_keep_the_blank_owner_rule() {
+    let (line, reason) = one_error(&format!("{HEAD}$GENERATE 250-260 h$ A 192.0.2.$\n"));
+    assert_eq!(line, HEAD.lines().count() + 1);
+    assert!(reason.contains("$GENERATE at 256"), "{reason}");
+    let (_, reason) = one_error(&format!("{HEAD}$GENERATE 5-1 h$ A 192.0.2.$\n"));
+    assert!(reason.contains("starts above its end"), "{reason}");
+    let (_, reason) = one_error(&format!("{HEAD}$GENERATE 1-2 h$ A\n"));
+    assert!(reason.contains("takes a range"), "{reason}");
+    let (_, reason) = one_error(&format!("{HEAD}$GENERATE 1-2 h${{1,2,q}} A 192.0.2.1\n"));
+    assert!(reason.contains("bad modifier"), "{reason}");
+    // A blank owner after $GENERATE repeats the record before it, not a generated one.
+    let recs = body("before A 192.0.2.1\n$GENERATE 1-2 g$ A 192.0.2.$\n  TXT \"t\"\n");
+    let txt = recs.last().unwrap();
+    assert_eq!(txt.record.name.to_string(), "before.example.test.");
 }
 
 // ---- $INCLUDE ---------------------------------------------------------------
