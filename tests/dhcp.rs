@@ -416,3 +416,44 @@ for p in [discover(cookie=b"\0\0\0\0"), discover()[:100], discover(opts=b"\x35\x
         assert!(stats.contains(counter), "{counter} missing from: {stats}");
     }
 }
+
+#[test]
+fn sighup_applies_a_changed_dhcp_section_without_dropping_leases() {
+    let lab = lab(None);
+    let mut server = Headend::start_in_netns(&lab.server, &config(&lab.siface, POOL));
+    let before = lab
+        .udhcpc("before", &["-x", "0x5d:0007"])
+        .expect("uefi lease");
+    assert_eq!(field(&before, "boot_file"), "ipxe.efi");
+    let address = field(&before, "ip");
+
+    // The operator edits the file: a new UEFI boot file and a second pool.
+    let edited = config(
+        &lab.siface,
+        "pools = [\"10.77.0.100-10.77.0.150\", \"10.77.0.200-10.77.0.210\"]",
+    )
+    .replace("boot_file = \"ipxe.efi\"", "boot_file = \"snponly.efi\"");
+    std::fs::write(&server.config, &edited).unwrap();
+    server.signal("HUP");
+    server.wait_for_log("DHCP configuration reloaded", Duration::from_secs(10));
+    let after = lab
+        .udhcpc("after", &["-x", "0x5d:0007"])
+        .expect("uefi lease after the reload");
+    assert_eq!(field(&after, "boot_file"), "snponly.efi");
+    assert_eq!(field(&after, "ip"), address, "the client keeps its lease");
+
+    // A broken edit is refused with the key named; the running config stays.
+    std::fs::write(
+        &server.config,
+        edited.replace("pools = [", "pools = [\"10.99.0.1-10.99.0.9\", "),
+    )
+    .unwrap();
+    server.signal("HUP");
+    let refused = server.wait_for_log("reload refused", Duration::from_secs(10));
+    assert!(refused.contains("pools"), "{refused}");
+    let still = lab
+        .udhcpc("still", &["-x", "0x5d:0007"])
+        .expect("uefi lease after a refused reload");
+    assert_eq!(field(&still, "boot_file"), "snponly.efi");
+    assert!(server.leases().contains(&address), "{}", server.leases());
+}

@@ -26,7 +26,7 @@ use ipnet::Ipv4Net;
 use serde::Deserialize;
 
 /// Configuration of the DHCPv4 service (`[dhcp]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DhcpConfig {
     /// Interfaces to serve, one socket each (bound with SO_BINDTODEVICE so the
@@ -72,7 +72,7 @@ pub struct DhcpConfig {
 }
 
 /// `[dhcp.rate_limit]`: a token bucket per client.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// Sustained requests per second per client.
@@ -94,7 +94,7 @@ impl Default for RateLimitConfig {
 
 /// One client class (`[[dhcp.class]]`). A client is in the class when every
 /// criterion given matches; a class with no criterion matches nobody.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClassConfig {
     /// The class name, used by `subnet.classes`.
@@ -128,7 +128,7 @@ pub struct ClassConfig {
 }
 
 /// One subnet (`[[dhcp.subnet]]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubnetConfig {
     /// A name for logs, statistics and the lease list.
@@ -181,7 +181,7 @@ pub struct SubnetConfig {
 
 /// A reservation: a fixed address for a client known by MAC, client-id or
 /// relay circuit-id (`[[dhcp.subnet.reservation]]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReservationConfig {
     /// Hardware address, `aa:bb:cc:dd:ee:ff`.
@@ -204,7 +204,7 @@ pub struct ReservationConfig {
 }
 
 /// DHCP options by name (RFC 2132 unless noted). Any other option: `raw`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptionsConfig {
     /// 1: subnet mask (default: from the subnet's prefix).

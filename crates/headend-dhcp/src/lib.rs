@@ -9,7 +9,9 @@
 //! are handled in batches inside one store transaction, and the replies of a
 //! batch leave only after that transaction is durably committed (group
 //! commit). Abuse limits: a per-client token bucket and caps on leases per
-//! relay circuit-id and remote-id.
+//! relay circuit-id and remote-id. [`DhcpHandle::reload`] swaps in a new
+//! configuration (subnets, pools, options, classes, reservations, lease
+//! times, limits) without dropping leases or reopening sockets.
 //!
 //! It does not do DHCPv6, dynamic DNS updates, failover, or unicast to a
 //! client without an address (that needs ARP injection; such replies are
@@ -20,6 +22,7 @@ pub mod config;
 mod error;
 mod limit;
 mod plan;
+mod reload;
 mod server;
 mod service;
 pub mod wire;
@@ -28,6 +31,7 @@ pub use config::{
     ClassConfig, DhcpConfig, OptionsConfig, RateLimitConfig, ReservationConfig, SubnetConfig,
 };
 pub use error::DhcpError;
+pub use reload::ReloadReport;
 pub use server::{CLIENT_PORT, Ingress, Outcome, Reply, SERVER_PORT, Server, Silence};
 pub use service::{DhcpHandle, DhcpService, Stats};
 

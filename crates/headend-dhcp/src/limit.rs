@@ -15,33 +15,34 @@ struct Bucket {
     last: f64,
 }
 
-/// Token buckets by client key.
-#[derive(Debug)]
+/// Token buckets by client key. The rate is given with each request, so a
+/// configuration reload changes it without forgetting the buckets.
+#[derive(Debug, Default)]
 pub(crate) struct Limiter {
-    rate: f64,
-    burst: f64,
     buckets: HashMap<Vec<u8>, Bucket>,
 }
 
 impl Limiter {
-    pub(crate) fn new(per_second: f64, burst: u32) -> Self {
-        Self {
-            rate: per_second,
-            burst: f64::from(burst),
-            buckets: HashMap::new(),
-        }
+    pub(crate) fn new() -> Self {
+        Self::default()
     }
 
-    /// Takes a token for `client` at time `now` (any monotonic-enough clock);
-    /// false when the client is over its rate.
-    pub(crate) fn allow(&mut self, client: &[u8], now: Duration) -> bool {
+    /// Takes a token for `client` at time `now` (any monotonic-enough clock),
+    /// with `per_second` sustained and `burst` at most; false when the client
+    /// is over its rate.
+    pub(crate) fn allow(
+        &mut self,
+        client: &[u8],
+        now: Duration,
+        per_second: f64,
+        burst: u32,
+    ) -> bool {
         let t = now.as_secs_f64();
+        let (rate, burst) = (per_second, f64::from(burst));
         if self.buckets.len() >= PRUNE_AT && !self.buckets.contains_key(client) {
-            let (rate, burst) = (self.rate, self.burst);
             self.buckets
                 .retain(|_, b| b.tokens + (t - b.last).max(0.0) * rate < burst);
         }
-        let (rate, burst) = (self.rate, self.burst);
         let b = self.buckets.entry(client.to_vec()).or_insert(Bucket {
             tokens: burst,
             last: t,
@@ -63,21 +64,37 @@ mod tests {
 
     #[test]
     fn looping_client_is_held_to_its_burst_then_its_rate() {
-        let mut l = Limiter::new(2.0, 5);
+        let mut l = Limiter::new();
         let t0 = Duration::from_secs(100);
-        let allowed = (0..50).filter(|_| l.allow(b"modem", t0)).count();
+        let allowed = (0..50).filter(|_| l.allow(b"modem", t0, 2.0, 5)).count();
         assert_eq!(allowed, 5);
-        assert!(l.allow(b"modem", t0 + Duration::from_millis(600)));
-        assert!(!l.allow(b"modem", t0 + Duration::from_millis(600)));
-        assert!(l.allow(b"other", t0), "another client is not affected");
+        assert!(l.allow(b"modem", t0 + Duration::from_millis(600), 2.0, 5));
+        assert!(!l.allow(b"modem", t0 + Duration::from_millis(600), 2.0, 5));
+        assert!(
+            l.allow(b"other", t0, 2.0, 5),
+            "another client is not affected"
+        );
     }
 
     #[test]
     fn flood_of_new_clients_keeps_memory_bounded() {
-        let mut l = Limiter::new(1.0, 2);
+        let mut l = Limiter::new();
         for i in 0..(PRUNE_AT as u32 + 10) {
-            l.allow(&i.to_be_bytes(), Duration::from_secs(u64::from(i)));
+            l.allow(&i.to_be_bytes(), Duration::from_secs(u64::from(i)), 1.0, 2);
         }
         assert!(l.buckets.len() <= PRUNE_AT);
+    }
+
+    #[test]
+    fn a_new_rate_applies_to_existing_buckets() {
+        let mut l = Limiter::new();
+        let t0 = Duration::from_secs(100);
+        assert_eq!((0..10).filter(|_| l.allow(b"m", t0, 1.0, 3)).count(), 3);
+        // Reloaded with a faster rate: the empty bucket refills at 10/s.
+        let later = t0 + Duration::from_millis(500);
+        assert_eq!(
+            (0..10).filter(|_| l.allow(b"m", later, 10.0, 20)).count(),
+            5
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use ipnet::Ipv4Net;
 
@@ -79,6 +80,14 @@ pub(crate) struct Plan {
     pub(crate) quarantine: u64,
     pub(crate) rate_per_sec: f64,
     pub(crate) rate_burst: u32,
+    /// Requests relayed through more hops are dropped.
+    pub(crate) max_hops: u8,
+    /// Most requests in one store transaction.
+    pub(crate) max_batch: usize,
+    /// Between `dhcp stats` log lines; None: never.
+    pub(crate) stats_every: Option<Duration>,
+    /// Between two logs of the same subnet's full pool.
+    pub(crate) exhaustion_every: Duration,
 }
 
 impl Subnet {
@@ -580,6 +589,11 @@ impl Plan {
             quarantine: config.decline_quarantine_secs,
             rate_per_sec: config.rate_limit.per_second,
             rate_burst: config.rate_limit.burst,
+            max_hops: config.max_hops,
+            max_batch: config.max_batch,
+            stats_every: (config.stats_interval_secs > 0)
+                .then(|| Duration::from_secs(config.stats_interval_secs)),
+            exhaustion_every: Duration::from_secs(config.exhaustion_log_secs),
         })
     }
 }

@@ -3,9 +3,10 @@
 //! No sockets and no clock reads here.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwap;
 use headend_store::{Lease, LeaseState, LeaseTx, StoreError};
 
 use crate::DhcpError;
@@ -104,15 +105,21 @@ pub enum Outcome {
     Silent(Silence),
 }
 
-/// The DHCP server's decision logic.
+/// The DHCP server's decision logic. Its configuration can be replaced while
+/// it runs ([`Server::reload`]); each request is decided entirely under the
+/// configuration it started with.
 #[derive(Debug)]
 pub struct Server {
-    plan: Plan,
+    /// The compiled configuration; swapped whole, read without locking.
+    plan: ArcSwap<Plan>,
+    /// Per-client rate buckets; they outlive reloads.
     limiter: Mutex<Limiter>,
 }
 
 /// Everything known about one exchange.
 struct Exchange<'a> {
+    /// The configuration this request is decided under.
+    plan: &'a Plan,
     req: &'a Request,
     subnet: &'a Subnet,
     classes: Vec<&'a Class>,
@@ -128,11 +135,29 @@ impl Server {
     /// Compiles the configuration.
     pub fn new(config: &DhcpConfig) -> Result<Self, DhcpError> {
         let plan = Plan::compile(config)?;
-        let limiter = Limiter::new(plan.rate_per_sec, plan.rate_burst);
         Ok(Self {
-            plan,
-            limiter: Mutex::new(limiter),
+            plan: ArcSwap::from_pointee(plan),
+            limiter: Mutex::new(Limiter::new()),
         })
+    }
+
+    /// Replaces the configuration for the requests decided from now on, after
+    /// compiling and checking it exactly as [`Server::new`] does; a config
+    /// that does not compile is refused and the current one stays. Leases
+    /// live in the store and rate buckets in the server, so both carry over.
+    pub fn reload(&self, config: &DhcpConfig) -> Result<(), DhcpError> {
+        self.install(Plan::compile(config)?);
+        Ok(())
+    }
+
+    /// Makes a compiled configuration the current one.
+    pub(crate) fn install(&self, plan: Plan) {
+        self.plan.store(Arc::new(plan));
+    }
+
+    /// The current configuration (a snapshot: a reload does not change it).
+    pub(crate) fn plan(&self) -> Arc<Plan> {
+        self.plan.load_full()
     }
 
     /// Decides the answer to one request. Lease changes go into `leases`; the
@@ -145,20 +170,19 @@ impl Server {
         now: SystemTime,
     ) -> Result<Outcome, StoreError> {
         let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let classes: Vec<&Class> = self
-            .plan
-            .classes
-            .iter()
-            .filter(|c| c.matches(req))
-            .collect();
-        let Some(subnet) = self.select_subnet(req, ctx, &classes) else {
+        // One snapshot for the whole exchange: a reload meanwhile applies
+        // from the next request on.
+        let plan = self.plan();
+        let plan = &*plan;
+        let classes: Vec<&Class> = plan.classes.iter().filter(|c| c.matches(req)).collect();
+        let Some(subnet) = select_subnet(plan, req, ctx, &classes) else {
             return Ok(Outcome::Silent(Silence::NoSubnet));
         };
         let key = req.client_key();
         let allowed = self
             .limiter
             .lock()
-            .map(|mut l| l.allow(&key, since_epoch))
+            .map(|mut l| l.allow(&key, since_epoch, plan.rate_per_sec, plan.rate_burst))
             .unwrap_or(true);
         if !allowed {
             return Ok(Outcome::Silent(Silence::RateLimited));
@@ -172,6 +196,7 @@ impl Server {
         };
         let info = req.option(code::RELAY_AGENT_INFO);
         let x = Exchange {
+            plan,
             req,
             subnet,
             classes,
@@ -196,45 +221,6 @@ impl Server {
             ))),
             _ => Ok(Outcome::Silent(Silence::Unsupported)),
         }
-    }
-
-    /// RFC 2131 §4.3.1: "the server selects the subnet from giaddr if it is
-    /// non-zero, else from the interface the message arrived on"; a unicast
-    /// renewal is placed by its ciaddr. Among several candidates (a relay
-    /// serving modems and customers), a subnet whose class list matches the
-    /// client wins over one with no class list.
-    fn select_subnet<'a>(
-        &'a self,
-        req: &Request,
-        ctx: &Ingress,
-        classes: &[&Class],
-    ) -> Option<&'a Subnet> {
-        let giaddr = req.header.giaddr();
-        let ciaddr = req.header.ciaddr();
-        let candidate = |s: &&Subnet| {
-            if !giaddr.is_unspecified() {
-                s.net.contains(&giaddr) || s.relays.contains(&giaddr)
-            } else if !ciaddr.is_unspecified() {
-                s.net.contains(&ciaddr)
-                    && (s.interface.is_none()
-                        || ctx.interface.is_none()
-                        || s.interface == ctx.interface)
-            } else {
-                s.interface.is_some() && s.interface == ctx.interface
-            }
-        };
-        let in_class = |s: &&Subnet| {
-            s.classes.iter().any(|i| {
-                self.plan
-                    .classes
-                    .get(*i)
-                    .is_some_and(|c| classes.iter().any(|m| m.name == c.name))
-            })
-        };
-        let subnets = || self.plan.subnets.iter().filter(candidate);
-        subnets()
-            .find(|s| !s.classes.is_empty() && in_class(s))
-            .or_else(|| subnets().find(|s| s.classes.is_empty()))
     }
 
     fn lease_times(&self, x: &Exchange<'_>) -> (u32, u32, u32) {
@@ -354,12 +340,8 @@ impl Server {
             // A bound lease stays bound; otherwise hold the address briefly.
             let keep_bound = holds && row.as_ref().is_some_and(|r| r.state == LeaseState::Bound);
             if !keep_bound {
-                let lease = self.new_lease(
-                    x,
-                    address,
-                    LeaseState::Offered,
-                    x.now + self.plan.offer_hold,
-                );
+                let lease =
+                    self.new_lease(x, address, LeaseState::Offered, x.now + x.plan.offer_hold);
                 if !Self::write(tx, &lease, row.is_some())? {
                     continue;
                 }
@@ -428,6 +410,20 @@ impl Server {
             || x.subnet.is_reserved(address)
             || tx.api_reserved(&x.subnet.name, address)?
         {
+            // Also a renewal of an address that has left the pools since it
+            // was leased (a reload shrank or moved them), as Kea and ISC dhcpd
+            // do. "If the client receives a DHCPNAK message, the client
+            // restarts the configuration process" (§3.2), so its binding
+            // ends here; its DISCOVER then gets an address from the pools.
+            if let Some(mut row) = tx.lease_by_address(address)?
+                && row.client_key == x.key
+                && row.state == LeaseState::Bound
+                && row.is_live(x.now)
+            {
+                row.state = LeaseState::Released;
+                row.expires = x.now;
+                tx.put(&row)?;
+            }
             return nak("address not in a pool");
         }
         let row = tx.lease_by_address(address)?;
@@ -484,7 +480,7 @@ impl Server {
         {
             // "The server MUST mark the network address as not available".
             row.state = LeaseState::Declined;
-            row.expires = x.now + self.plan.quarantine;
+            row.expires = x.now + x.plan.quarantine;
             tx.put(&row)?;
             tracing::warn!(subnet = %x.subnet.name, %address, "DHCPDECLINE: address in use on the network, quarantined");
         }
@@ -574,7 +570,7 @@ impl Server {
         };
         if kind != MessageType::Nak {
             // Precedence: reservation > classes (first wins) > subnet > global.
-            let mut merged = self.plan.options.clone();
+            let mut merged = x.plan.options.clone();
             merged.extend(x.subnet.options.iter().map(|(k, v)| (*k, v.clone())));
             for class in x.classes.iter().rev() {
                 merged.extend(class.options.iter().map(|(k, v)| (*k, v.clone())));
@@ -621,6 +617,44 @@ impl Server {
             yiaddr,
         }
     }
+}
+
+/// RFC 2131 §4.3.1: "the server selects the subnet from giaddr if it is
+/// non-zero, else from the interface the message arrived on"; a unicast
+/// renewal is placed by its ciaddr. Among several candidates (a relay
+/// serving modems and customers), a subnet whose class list matches the
+/// client wins over one with no class list.
+fn select_subnet<'a>(
+    plan: &'a Plan,
+    req: &Request,
+    ctx: &Ingress,
+    classes: &[&Class],
+) -> Option<&'a Subnet> {
+    let giaddr = req.header.giaddr();
+    let ciaddr = req.header.ciaddr();
+    let candidate = |s: &&Subnet| {
+        if !giaddr.is_unspecified() {
+            s.net.contains(&giaddr) || s.relays.contains(&giaddr)
+        } else if !ciaddr.is_unspecified() {
+            s.net.contains(&ciaddr)
+                && (s.interface.is_none()
+                    || ctx.interface.is_none()
+                    || s.interface == ctx.interface)
+        } else {
+            s.interface.is_some() && s.interface == ctx.interface
+        }
+    };
+    let in_class = |s: &&Subnet| {
+        s.classes.iter().any(|i| {
+            plan.classes
+                .get(*i)
+                .is_some_and(|c| classes.iter().any(|m| m.name == c.name))
+        })
+    };
+    let subnets = || plan.subnets.iter().filter(candidate);
+    subnets()
+        .find(|s| !s.classes.is_empty() && in_class(s))
+        .or_else(|| subnets().find(|s| s.classes.is_empty()))
 }
 
 /// RFC 2131 §4.1: "If the 'giaddr' field ... is not zero, the server sends

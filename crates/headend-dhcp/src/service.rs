@@ -13,17 +13,25 @@
 //! their replies. So no reply (no ACK) leaves before its lease is on disk,
 //! the disk's latency overlaps the next batch's work instead of stalling it,
 //! and one fsync serves many exchanges (group commit).
+//!
+//! A reload ([`DhcpHandle::reload`]) compiles the new configuration on the
+//! caller's thread and swaps it into the [`Server`] atomically; the worker
+//! reads the current one per request (and its batch and log settings per
+//! batch), so it never waits for a reload. Sockets, leases, rate buckets and
+//! counters are untouched.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use headend_store::{Lease, Store, StoreError};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::plan::Plan;
+use crate::reload::{self, Listen, ReloadReport};
 use crate::server::{Ingress, Outcome, Reply, Server, Silence};
 use crate::wire::{self, MessageType};
 use crate::{DhcpConfig, DhcpError};
@@ -65,6 +73,13 @@ struct Shared {
     in_flight: AtomicUsize,
     stats: Mutex<Stats>,
     store: Store,
+    /// The decision logic and its current configuration.
+    server: Server,
+    /// The section now in effect; held while reloading, so reloads run one
+    /// at a time (the packet path never takes it).
+    config: Mutex<DhcpConfig>,
+    /// What the sockets were opened for.
+    listen: Listen,
 }
 
 /// Starts the DHCP service.
@@ -105,6 +120,51 @@ impl DhcpHandle {
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::Relaxed);
     }
+
+    /// Replaces the running configuration (SIGHUP): the new section is
+    /// compiled and checked exactly as at start; if it fails, the error is
+    /// returned and the running configuration stays. Otherwise subnets,
+    /// pools, options, classes, reservations, lease times and limits apply
+    /// from the next request on (requests being decided finish under the old
+    /// one). Leases stay in the store: a client whose address is still in a
+    /// pool of its subnet keeps it; one whose address left the pools gets a
+    /// NAK at its next renewal, then a new address. Socket settings
+    /// (`interfaces`, `port`) are not applied: the report names them under
+    /// `needs_restart`. Counters carry on. Logs the outcome (info, and a
+    /// warning per [`ReloadReport::warnings`] entry).
+    pub fn reload(&self, config: DhcpConfig) -> Result<ReloadReport, DhcpError> {
+        let mut current = self
+            .shared
+            .config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let plan = match Plan::compile(&config) {
+            Ok(plan) => plan,
+            Err(e) => {
+                tracing::error!(
+                    "DHCP configuration reload refused, the running configuration stays: {e}"
+                );
+                self.count("config_reload_refused");
+                return Err(e);
+            }
+        };
+        let old_plan = self.shared.server.plan();
+        let report = reload::diff(&current, &old_plan, &config, &plan, &self.shared.listen);
+        self.shared.server.install(plan);
+        *current = config;
+        drop(current);
+        self.count("config_reloads");
+        tracing::info!("DHCP configuration reloaded: {report}");
+        for w in &report.warnings {
+            tracing::warn!("DHCP reload: {w}");
+        }
+        Ok(report)
+    }
+
+    fn count(&self, name: &'static str) {
+        let mut counts = Stats::from([(name, 1)]);
+        merge(&self.shared, &mut counts);
+    }
 }
 
 impl DhcpService {
@@ -133,6 +193,9 @@ impl DhcpService {
             in_flight: AtomicUsize::new(0),
             stats: Mutex::new(Stats::new()),
             store,
+            server,
+            listen: Listen::of(&config),
+            config: Mutex::new(config.clone()),
         });
         let intake = if listeners.len() == 1 {
             Intake::Socket {
@@ -164,15 +227,9 @@ impl DhcpService {
             spawn("dhcp-flush", move || flush(&listeners, &shared, &flush_rx))?;
         }
         let worker = Worker {
-            server,
             listeners,
             flush: flush_tx,
             shared: Arc::clone(&shared),
-            max_hops: config.max_hops,
-            max_batch: config.max_batch.max(1),
-            stats_every: (config.stats_interval_secs > 0)
-                .then(|| Duration::from_secs(config.stats_interval_secs)),
-            exhaustion_every: Duration::from_secs(config.exhaustion_log_secs),
             exhausted: HashMap::new(),
         };
         spawn("dhcp-worker", move || worker.run(intake))?;
@@ -347,15 +404,10 @@ impl Intake {
 }
 
 struct Worker {
-    server: Server,
     listeners: Arc<Vec<Listener>>,
     /// To the flush thread, which sends each batch's replies once it is durable.
     flush: SyncSender<Committed>,
     shared: Arc<Shared>,
-    max_hops: u8,
-    max_batch: usize,
-    stats_every: Option<Duration>,
-    exhaustion_every: Duration,
     /// Per subnet: when exhaustion was last logged, and misses since.
     exhausted: HashMap<String, (Option<Instant>, u64)>,
 }
@@ -368,7 +420,7 @@ impl Worker {
             if self.shared.stop.load(Ordering::Relaxed) {
                 break;
             }
-            if let Some(every) = self.stats_every
+            if let Some(every) = self.shared.server.plan().stats_every
                 && last_stats.elapsed() >= every
             {
                 last_stats = Instant::now();
@@ -401,6 +453,12 @@ impl Worker {
     /// then commits without waiting for the disk and hands the replies over.
     fn batch(&mut self, first: Job, rx: &mut Intake, counts: &mut Stats) {
         let shared = Arc::clone(&self.shared);
+        // Batch and hop limits as configured when the batch began; each
+        // request is decided under the configuration current when it is.
+        let plan = shared.server.plan();
+        let (max_hops, max_batch) = (plan.max_hops, plan.max_batch.max(1));
+        let exhaustion_every = plan.exhaustion_every;
+        drop(plan);
         let mut tx = match shared.store.begin_unsynced() {
             Ok(tx) => tx,
             Err(e) => {
@@ -417,9 +475,10 @@ impl Worker {
             if let Some(job) = next.take() {
                 taken += 1;
                 *counts.entry("received").or_default() += 1;
-                let req = match wire::parse(&job.data, self.max_hops) {
+                let req = match wire::parse(&job.data, max_hops) {
                     Ok(req) => req,
                     Err(m) => {
+                        tracing::debug!(source = %job.source, reason = m.as_str(), "DHCP datagram dropped: {m}");
                         *counts.entry(m.as_str()).or_default() += 1;
                         continue;
                     }
@@ -431,7 +490,10 @@ impl Worker {
                         .and_then(|l| l.interface.clone()),
                     source: job.source,
                 };
-                match self.server.handle(&req, &ctx, &mut *tx, SystemTime::now()) {
+                match shared
+                    .server
+                    .handle(&req, &ctx, &mut *tx, SystemTime::now())
+                {
                     Ok(Outcome::Reply(r)) => replies.push((job.socket, r)),
                     Ok(Outcome::Silent(s)) => silences.push(s),
                     Err(e) => {
@@ -443,7 +505,7 @@ impl Worker {
                     }
                 }
             }
-            if taken >= self.max_batch {
+            if taken >= max_batch {
                 break;
             }
             match rx.next(None) {
@@ -478,7 +540,7 @@ impl Worker {
         for s in silences {
             *counts.entry(s.as_str()).or_default() += 1;
             if let Silence::PoolExhausted { subnet } = s {
-                self.note_exhaustion(subnet);
+                self.note_exhaustion(subnet, exhaustion_every);
             }
         }
         if replies.is_empty() {
@@ -494,8 +556,7 @@ impl Worker {
     }
 
     /// A full pool is logged with the subnet's name, at most once per interval.
-    fn note_exhaustion(&mut self, subnet: String) {
-        let every = self.exhaustion_every;
+    fn note_exhaustion(&mut self, subnet: String, every: Duration) {
         let entry = self.exhausted.entry(subnet.clone()).or_insert((None, 0));
         entry.1 += 1;
         if entry.0.is_none_or(|t| t.elapsed() >= every) {

@@ -20,8 +20,9 @@ pub(crate) struct Services {
 }
 
 impl Services {
-    /// SIGHUP: reload zones (and whatever else a service can reload).
-    fn reload(&self) {
+    /// SIGHUP: reload zones, the DHCP section of the config file (re-read
+    /// from `path`), and whatever else a service can reload.
+    fn reload(&self, path: &std::path::Path) {
         if let Some(dns) = &self.dns {
             dns.reload();
         }
@@ -30,6 +31,20 @@ impl Services {
         }
         if let Some(dhcp) = &self.dhcp {
             tracing::info!(stats = ?dhcp.stats(), "DHCP counters");
+            // The whole file is read and checked again; only `[dhcp]` is
+            // applied (the handle logs what changed, or why it refused).
+            match Config::load(path) {
+                Ok(Config {
+                    dhcp: Some(new), ..
+                }) => {
+                    let _ = dhcp.reload(new);
+                }
+                Ok(_) => tracing::warn!(
+                    "SIGHUP: the [dhcp] section is gone from {}; DHCP keeps its running config until a restart",
+                    path.display()
+                ),
+                Err(e) => tracing::error!("SIGHUP: DHCP keeps its running config: {e}"),
+            }
         }
         if let Some(Err(e)) = self
             .admin
@@ -42,7 +57,7 @@ impl Services {
 }
 
 /// Runs until SIGTERM or SIGINT.
-pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
+pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.general.state_dir).with_context(|| {
         format!(
             "cannot create state directory {}",
@@ -121,7 +136,7 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::select! {
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading");
-                services.reload();
+                services.reload(&path);
             }
             _ = term.recv() => break,
             _ = int.recv() => break,

@@ -655,3 +655,5 @@ fn reservation_added_through_the_admin_api_is_honoured() {
         [Ipv4Addr::new(10, 0, 0, 10), Ipv4Addr::new(10, 0, 0, 12)]
     );
 }
+
+mod reload;

@@ -1,0 +1,300 @@
+//! Configuration reload: the sans-I/O server under a swapped configuration,
+//! the reload report, and the running service's handle.
+
+use super::*;
+
+/// CONFIG with `from` replaced by `to` (which must occur).
+fn edited(edits: &[(&str, &str)]) -> DhcpConfig {
+    let mut text = CONFIG.to_owned();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from:?} not in CONFIG");
+        text = text.replacen(from, to, 1);
+    }
+    toml::from_str(&text).unwrap()
+}
+
+fn relayed_modem(mac: u8) -> (Pkt, Ingress) {
+    let relay = Ingress {
+        interface: Some("eth0".into()),
+        source: SocketAddrV4::new(Ipv4Addr::new(10, 1, 0, 1), 67),
+    };
+    (
+        pkt(1, mac).giaddr([10, 1, 0, 1]).opt(60, b"docsis3.0"),
+        relay,
+    )
+}
+
+#[test]
+fn reload_changes_option_67_in_the_next_offer() {
+    let (_d, store, server) = setup();
+    let (p, relay) = relayed_modem(1);
+    let before = reply(run(&server, &store, &p, &relay, t(0)));
+    assert_eq!(opt(&before, 67), Some(b"modem.cfg".to_vec()));
+    server
+        .reload(&edited(&[(
+            "bootfile_name = \"modem.cfg\"",
+            "bootfile_name = \"modem-v2.cfg\"",
+        )]))
+        .unwrap();
+    let after = reply(run(&server, &store, &p, &relay, t(1)));
+    assert_eq!(opt(&after, 67), Some(b"modem-v2.cfg".to_vec()));
+    assert_eq!(after.yiaddr, before.yiaddr, "the held offer survives");
+}
+
+#[test]
+fn invalid_reload_is_refused_and_the_old_config_still_answers() {
+    let (_d, store, server) = setup();
+    let a = bind(&server, &store, 1, t(0));
+    let err = server
+        .reload(&edited(&[("10.0.0.10-10.0.0.12", "10.9.0.10-10.9.0.12")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("dhcp.subnet[0].pools[0]"), "{err}");
+    let ack = reply(run(
+        &server,
+        &store,
+        &pkt(3, 1).ciaddr(a.octets()),
+        &direct(),
+        t(10),
+    ));
+    assert_eq!((ack.kind, ack.yiaddr), (MessageType::Ack, a));
+    assert_eq!(opt(&ack, 51), Some(3600u32.to_be_bytes().to_vec()));
+    assert_eq!(bind(&server, &store, 2, t(11)), Ipv4Addr::new(10, 0, 0, 11));
+}
+
+#[test]
+fn pool_shrink_naks_the_renewal_of_an_address_left_outside_then_gives_a_new_one() {
+    let (_d, store, server) = setup();
+    let kept = bind(&server, &store, 1, t(0));
+    bind(&server, &store, 2, t(0));
+    let moved = bind(&server, &store, 3, t(0));
+    assert_eq!(moved, Ipv4Addr::new(10, 0, 0, 12));
+    server
+        .reload(&edited(&[
+            (
+                "\"10.0.0.10-10.0.0.12\"",
+                "\"10.0.0.10-10.0.0.11\", \"10.0.0.30-10.0.0.40\"",
+            ),
+            ("lease_time_secs = 3600", "lease_time_secs = 7200"),
+        ]))
+        .unwrap();
+    // Still in a pool: renewed, with the new lease time.
+    let ack = reply(run(
+        &server,
+        &store,
+        &pkt(3, 1).ciaddr(kept.octets()),
+        &direct(),
+        t(1800),
+    ));
+    assert_eq!((ack.kind, ack.yiaddr), (MessageType::Ack, kept));
+    assert_eq!(opt(&ack, 51), Some(7200u32.to_be_bytes().to_vec()));
+    // Left the pools: NAK (broadcast, RFC 2131 §4.1), and the binding ends.
+    let nak = reply(run(
+        &server,
+        &store,
+        &pkt(3, 3).ciaddr(moved.octets()),
+        &direct(),
+        t(1800),
+    ));
+    assert_eq!(nak.kind, MessageType::Nak);
+    assert_eq!(nak.to, SocketAddrV4::new(Ipv4Addr::BROADCAST, 68));
+    let row = store
+        .leases()
+        .unwrap()
+        .into_iter()
+        .find(|l| l.address == moved)
+        .unwrap();
+    assert_eq!(row.state, LeaseState::Released);
+    // The client starts over and gets an address from the new pool.
+    let fresh = bind(&server, &store, 3, t(1801));
+    assert_eq!(fresh, Ipv4Addr::new(10, 0, 0, 30));
+}
+
+#[test]
+fn reload_adds_a_reservation_and_a_class() {
+    let (_d, store, server) = setup();
+    server
+        .reload(&edited(&[
+            (
+                "[[subnet.reservation]]",
+                "[[subnet.reservation]]\nmac = \"02:00:00:00:00:05\"\naddress = \"10.0.0.60\"\n\n[[subnet.reservation]]",
+            ),
+            (
+                "[[subnet]]",
+                "[[class]]\nname = \"phones\"\nvendor_class = \"Cisco\"\noptions = { tftp_server_addresses = [\"10.0.0.7\"] }\n\n[[subnet]]",
+            ),
+        ]))
+        .unwrap();
+    let offer = reply(run(&server, &store, &pkt(1, 5), &direct(), t(0)));
+    assert_eq!(offer.yiaddr, Ipv4Addr::new(10, 0, 0, 60));
+    let phone = reply(run(
+        &server,
+        &store,
+        &pkt(1, 6).opt(60, b"Cisco SIP"),
+        &direct(),
+        t(0),
+    ));
+    assert_eq!(opt(&phone, 150), Some(vec![10, 0, 0, 7]));
+}
+
+#[test]
+fn reload_report_names_the_changes_and_what_needs_a_restart() {
+    use crate::plan::Plan;
+    use crate::reload::{Listen, diff};
+    let old: DhcpConfig = toml::from_str(CONFIG).unwrap();
+    let new = edited(&[
+        (
+            "interfaces = [\"eth0\"]",
+            "interfaces = [\"eth0\", \"eth1\"]\nport = 6767",
+        ),
+        ("\"10.0.0.10-10.0.0.12\"", "\"10.0.0.10-10.0.0.11\""),
+        ("per_second = 1000.0", "per_second = 500.0"),
+        (
+            "[[subnet]]\nname = \"customers\"",
+            "[[subnet]]\nname = \"lab\"\nsubnet = \"10.2.0.0/24\"\ninterface = \"eth1\"\n\n[[subnet]]\nname = \"customers\"",
+        ),
+    ]);
+    let report = diff(
+        &old,
+        &Plan::compile(&old).unwrap(),
+        &new,
+        &Plan::compile(&new).unwrap(),
+        &Listen::of(&old),
+    );
+    assert_eq!(report.needs_restart, ["dhcp.interfaces", "dhcp.port"]);
+    assert_eq!(
+        report.applied,
+        [
+            "dhcp.rate_limit",
+            "subnet \"lan\": pools",
+            "subnet \"lab\" added"
+        ]
+    );
+    let warnings = report.warnings.join("\n");
+    assert!(warnings.contains("restarts"), "{warnings}");
+    assert!(
+        warnings.contains("\"lab\" is on interface \"eth1\", which has no DHCP socket"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("10.0.0.12") && warnings.contains("NAK"),
+        "{warnings}"
+    );
+    assert!(
+        report
+            .to_string()
+            .contains("needs a restart: dhcp.interfaces, dhcp.port")
+    );
+    let same = diff(
+        &old,
+        &Plan::compile(&old).unwrap(),
+        &old,
+        &Plan::compile(&old).unwrap(),
+        &Listen::of(&old),
+    );
+    assert!(same.is_unchanged(), "{same}");
+}
+
+#[test]
+fn removed_or_renamed_subnet_is_reported_with_what_happens_to_its_leases() {
+    use crate::plan::Plan;
+    use crate::reload::{Listen, diff};
+    let old: DhcpConfig = toml::from_str(CONFIG).unwrap();
+    let report = |new: &DhcpConfig| {
+        diff(
+            &old,
+            &Plan::compile(&old).unwrap(),
+            new,
+            &Plan::compile(new).unwrap(),
+            &Listen::of(&old),
+        )
+    };
+    let mut gone = old.clone();
+    gone.subnets.retain(|s| s.name != "customers");
+    let r = report(&gone);
+    assert_eq!(r.applied, ["subnet \"customers\" removed"]);
+    assert!(r.warnings[0].contains("renewals get no answer"), "{r:?}");
+    let renamed = edited(&[("name = \"customers\"", "name = \"cpe\"")]);
+    let r = report(&renamed);
+    assert_eq!(
+        r.applied,
+        ["subnet \"cpe\" added", "subnet \"customers\" removed"]
+    );
+    assert!(r.warnings[0].contains("answered by \"cpe\""), "{r:?}");
+    assert!(r.needs_restart.is_empty());
+}
+
+mod service {
+    //! The running service: real sockets on loopback, a real SQLite store.
+
+    use std::net::UdpSocket;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::{DhcpHandle, DhcpService};
+
+    fn config(port: u16, extra: &str, subnet: &str) -> DhcpConfig {
+        toml::from_str(&format!(
+            "server_id = \"127.0.0.1\"\nport = {port}\nstats_interval_secs = 0\n{extra}\n[[subnet]]\nname = \"lo\"\nsubnet = \"{subnet}\"\n"
+        ))
+        .unwrap()
+    }
+
+    fn wait_for(handle: &DhcpHandle, key: &str, value: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while handle.stats().get(key).copied().unwrap_or(0) < value {
+            assert!(
+                Instant::now() < deadline,
+                "{key} never reached {value}: {:?}",
+                handle.stats()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn reload_keeps_sockets_and_counters_and_reports_interface_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path().join("t.db")).unwrap();
+        // An unprivileged port, free a moment ago.
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // No subnet holds 127.0.0.77 yet.
+        let handle = DhcpService::start(config(port, "", "127.0.1.0/24"), store).unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let inform = pkt(8, 1).ciaddr([127, 0, 0, 77]).bytes();
+        let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+        client.send_to(&inform, to).unwrap();
+        wait_for(&handle, "no_subnet", 1);
+
+        let report = handle
+            .reload(config(port + 1, "interfaces = [\"lo\"]", "127.0.0.0/24"))
+            .unwrap();
+        assert_eq!(report.needs_restart, ["dhcp.interfaces", "dhcp.port"]);
+        assert_eq!(report.applied, ["subnet \"lo\": subnet"]);
+        let stats = handle.stats();
+        assert_eq!(stats.get("received"), Some(&1), "{stats:?}");
+        assert_eq!(stats.get("no_subnet"), Some(&1), "{stats:?}");
+        assert_eq!(stats.get("config_reloads"), Some(&1), "{stats:?}");
+
+        // Same socket (the old port), new subnet: now answered.
+        client.send_to(&inform, to).unwrap();
+        wait_for(&handle, "ack", 1);
+
+        // A broken config is refused; the running one keeps answering.
+        let mut broken = config(port, "", "127.0.0.0/24");
+        broken.max_batch = 0;
+        let err = handle.reload(broken).unwrap_err().to_string();
+        assert!(err.starts_with("dhcp.max_batch"), "{err}");
+        client.send_to(&inform, to).unwrap();
+        wait_for(&handle, "ack", 2);
+        let stats = handle.stats();
+        assert_eq!(stats.get("received"), Some(&3), "{stats:?}");
+        assert_eq!(stats.get("config_reload_refused"), Some(&1), "{stats:?}");
+        handle.stop();
+        std::thread::sleep(Duration::from_millis(400));
+    }
+}
