@@ -359,3 +359,57 @@ fn check_compiles_the_dhcp_section_too() {
     assert!(!ok, "a pool outside its subnet must fail: {stdout}");
     assert!(stdout.contains("[dhcp]"), "{stdout}");
 }
+
+#[test]
+fn chaos_identity_version_and_nsid_as_configured() {
+    require("dig");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(test_zone(), dir.path().join("e2e.test.zone")).expect("copy zone");
+    let port = free_port();
+    let _h = Headend::start_in(
+        dir,
+        &format!(
+            "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
+             identity = \"ns1.e2e.test\"\nnsid = \"ns1-lab\"\n\
+             [[dns.zone]]\norigin = \"e2e.test\"\nfile = \"e2e.test.zone\"\n"
+        ),
+    );
+    let chaos = |name: &str, tcp: bool| {
+        let out = Command::new("dig")
+            .args(["@127.0.0.1", "-p", &port.to_string(), "+time=2", "+tries=2"])
+            .args(["-c", "CH", "-t", "TXT", "-q", name])
+            .args(tcp.then_some("+tcp"))
+            .output()
+            .expect("run dig");
+        common::dig::parse(&String::from_utf8_lossy(&out.stdout))
+    };
+    for tcp in [false, true] {
+        let id = chaos("id.server", tcp);
+        assert_eq!(id.status, "NOERROR", "{}", id.raw);
+        assert!(id.has_flag("aa"), "{}", id.raw);
+        let answered = |raw: &str, owner: &str| {
+            raw.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.first() == Some(&owner)
+                    && f.get(2..) == Some(&["CH", "TXT", "\"ns1.e2e.test\""][..])
+            })
+        };
+        assert!(answered(&id.raw, "id.server."), "{}", id.raw);
+        let host = chaos("hostname.bind", tcp);
+        assert!(answered(&host.raw, "hostname.bind."), "{}", host.raw);
+        // No version configured: not advertised.
+        let version = chaos("version.bind", tcp);
+        assert_eq!(version.status, "REFUSED", "{}", version.raw);
+    }
+    let with_nsid = dig(port, "www.e2e.test", "A", &["+nsid"]);
+    assert_eq!(with_nsid.status, "NOERROR", "{}", with_nsid.raw);
+    assert!(
+        with_nsid
+            .raw
+            .contains("NSID: 6e 73 31 2d 6c 61 62 (\"ns1-lab\")"),
+        "{}",
+        with_nsid.raw
+    );
+    let without = dig(port, "www.e2e.test", "A", &[]);
+    assert!(!without.raw.contains("NSID"), "{}", without.raw);
+}

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hickory_proto::op::{Edns, Message, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::TXT;
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 
 use crate::zone::{RRset, Zone};
@@ -25,6 +27,7 @@ pub enum Transport {
 /// The set of zones being served: swapped whole on reload.
 #[derive(Debug, Default)]
 pub struct Catalog {
+    info: Arc<ServerInfo>,
     zones: HashMap<LowerName, Arc<Zone>>,
     udp_payload_max: u16,
     generation: u64,
@@ -38,6 +41,7 @@ impl Clone for Catalog {
     /// A copy with a generation of its own (it is about to be changed).
     fn clone(&self) -> Self {
         Self {
+            info: Arc::clone(&self.info),
             zones: self.zones.clone(),
             udp_payload_max: self.udp_payload_max,
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
@@ -48,14 +52,81 @@ impl Clone for Catalog {
 /// Longest CNAME chain followed inside a zone before giving up (loop guard).
 const MAX_CNAME_CHAIN: usize = 16;
 
+/// What the server says about itself: the CHAOS-class names of RFC 4892
+/// (`id.server`, `hostname.bind`, `version.bind`, `version.server`) and the
+/// EDNS NSID option (RFC 5001). Each is off unless configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerInfo {
+    identity: Option<String>,
+    version: Option<String>,
+    pub(crate) nsid: Option<Vec<u8>>,
+}
+
+/// Longest NSID accepted in the config (the option can carry more; an
+/// identifier this long is already unusual).
+const MAX_NSID: usize = 128;
+
+impl ServerInfo {
+    /// Reads and checks the `identity`, `version` and `nsid` settings of `[dns]`.
+    pub fn from_config(config: &crate::DnsConfig) -> Result<Self, crate::DnsError> {
+        let bad = |key: &str, reason: String| crate::DnsError::Config {
+            key: format!("dns.{key}"),
+            reason,
+        };
+        for (key, value) in [("identity", &config.identity), ("version", &config.version)] {
+            if let Some(v) = value
+                && (v.is_empty() || v.len() > 255)
+            {
+                return Err(bad(
+                    key,
+                    format!("must be 1 to 255 bytes (one TXT string), not {}", v.len()),
+                ));
+            }
+        }
+        let nsid = match config.nsid.as_deref() {
+            None => None,
+            Some(text) => {
+                let bytes = match text.strip_prefix("hex:") {
+                    Some(digits) => hex::decode(digits)
+                        .map_err(|e| bad("nsid", format!("`{text}` is not hex: {e}")))?,
+                    None => text.as_bytes().to_vec(),
+                };
+                if bytes.is_empty() || bytes.len() > MAX_NSID {
+                    return Err(bad(
+                        "nsid",
+                        format!("must be 1 to {MAX_NSID} bytes, not {}", bytes.len()),
+                    ));
+                }
+                Some(bytes)
+            }
+        };
+        Ok(Self {
+            identity: config.identity.clone(),
+            version: config.version.clone(),
+            nsid,
+        })
+    }
+}
+
 impl Catalog {
     /// An empty catalog whose UDP responses are capped at `udp_payload_max` bytes.
     pub fn new(udp_payload_max: u16) -> Self {
         Self {
+            info: Arc::default(),
             zones: HashMap::new(),
             udp_payload_max: udp_payload_max.max(512),
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
         }
+    }
+
+    /// Sets what the server says about itself (CHAOS names, NSID).
+    pub fn set_server_info(&mut self, info: Arc<ServerInfo>) {
+        self.info = info;
+    }
+
+    /// What the server says about itself.
+    pub fn server_info(&self) -> &Arc<ServerInfo> {
+        &self.info
     }
 
     /// This catalog version's unique number (answer caches are keyed by it).
@@ -150,6 +221,13 @@ impl Catalog {
                 response.metadata.response_code = ResponseCode::BADVERS;
                 return response;
             }
+            // RFC 5001 §2.1: the identifier goes only to queries that ask for it.
+            if let (Some(nsid), Some(_)) = (&self.info.nsid, req_edns.option(EdnsCode::NSID))
+                && let Ok(payload) = NSIDPayload::new(nsid.clone())
+                && let Some(edns) = response.edns.as_mut()
+            {
+                edns.options_mut().insert(EdnsOption::NSID(payload));
+            }
         }
         if request.metadata.op_code != OpCode::Query {
             response.metadata.response_code = ResponseCode::NotImp;
@@ -160,6 +238,10 @@ impl Catalog {
             response.metadata.response_code = ResponseCode::FormErr;
             return response;
         };
+        if query.query_class == DNSClass::CH {
+            self.chaos(query, &mut response);
+            return response;
+        }
         if query.query_class != DNSClass::IN {
             response.metadata.response_code = ResponseCode::Refused;
             return response;
@@ -185,6 +267,32 @@ impl Catalog {
             crate::dnssec::add_proofs(zone, denial, query, &mut response);
         }
         response
+    }
+
+    /// RFC 4892 §2: `id.server` (and BIND's `hostname.bind`) name the server,
+    /// `version.bind`/`version.server` its version, as class CH TXT records;
+    /// each only when configured. Everything else in class CH is refused.
+    fn chaos(&self, query: &Query, response: &mut Message) {
+        let name = query.name.to_lowercase().to_ascii();
+        let value = match name.trim_end_matches('.') {
+            "id.server" | "hostname.bind" => self.info.identity.as_deref(),
+            "version.bind" | "version.server" => self.info.version.as_deref(),
+            _ => None,
+        };
+        let Some(value) = value else {
+            response.metadata.response_code = ResponseCode::Refused;
+            return;
+        };
+        response.metadata.authoritative = true;
+        if matches!(query.query_type, RecordType::TXT | RecordType::ANY) {
+            let mut record = Record::from_rdata(
+                query.name.to_lowercase(),
+                0,
+                RData::TXT(TXT::new(vec![value.to_owned()])),
+            );
+            record.dns_class = DNSClass::CH;
+            response.answers.push(record);
+        }
     }
 
     /// Encodes a response, applying the UDP size limit (RFC 1035 §4.2.1,

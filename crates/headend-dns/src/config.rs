@@ -37,6 +37,20 @@ pub struct DnsConfig {
     /// TSIG keys for zone transfers and NOTIFY, one `[[dns.tsig_key]]` table each.
     #[serde(default, rename = "tsig_key")]
     pub tsig_keys: Vec<TsigKeyConfig>,
+    /// The answer to `id.server` and `hostname.bind` (class CH, TXT; RFC 4892),
+    /// which tells an operator which server of a set answered. Unset (the
+    /// default): those queries are refused.
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// The answer to `version.bind` and `version.server` (class CH, TXT).
+    /// Unset (the default): refused, so that the version is not advertised.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The name server identifier returned to queries that ask for it with
+    /// the EDNS NSID option (RFC 5001): text, or `hex:` and hex digits.
+    /// Unset (the default): not returned.
+    #[serde(default)]
+    pub nsid: Option<String>,
 }
 
 /// A TSIG key (RFC 8945) shared with secondaries (`[[dns.tsig_key]]`).
@@ -201,6 +215,9 @@ impl Default for DnsConfig {
             udp_workers: default_udp_workers(),
             zones: Vec::new(),
             tsig_keys: Vec::new(),
+            identity: None,
+            version: None,
+            nsid: None,
         }
     }
 }

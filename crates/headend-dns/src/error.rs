@@ -51,6 +51,14 @@ pub enum DnsError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A `[dns]` setting is invalid.
+    #[error("{key}: {reason}")]
+    Config {
+        /// The setting, e.g. `dns.nsid`.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The zone named in a management request is not configured.
     #[error("zone {zone} is not served here")]
     UnknownZone {

@@ -86,6 +86,19 @@ pub fn parse_plain(req: &[u8], key: &mut [u8; MAX_KEY]) -> Option<(PlainQuery, u
         if req.len() != pos + 11 + rdlen {
             return None;
         }
+        // Options the answer depends on (NSID, RFC 5001) go the full way;
+        // others (a client cookie, padding) do not change the answer.
+        let mut options = req.get(pos + 11..)?;
+        while let Some((head, rest)) = options.split_first_chunk::<4>() {
+            if u16::from_be_bytes([head[0], head[1]]) == 3 {
+                return None;
+            }
+            let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+            options = rest.get(len..)?;
+        }
+        if !options.is_empty() {
+            return None;
+        }
         Some((payload, dnssec_ok))
     } else {
         if req.len() != pos {
@@ -215,10 +228,13 @@ mod tests {
     use std::path::Path;
     use std::sync::Arc;
 
-    use hickory_proto::rr::Name;
+    use hickory_proto::op::{Message, ResponseCode};
+    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+    use hickory_proto::rr::{DNSClass, Name};
     use proptest::prelude::*;
 
     use super::*;
+    use crate::answer::ServerInfo;
     use crate::zone::Zone;
     use crate::zonefile::parse_zone_file;
 
@@ -358,6 +374,141 @@ mod tests {
             cache.hits > 1000,
             "the cache was not exercised: {} hits",
             cache.hits
+        );
+    }
+
+    /// A `query` with EDNS (its OPT record last, no options yet) given
+    /// these options (code, data).
+    fn with_options(mut q: Vec<u8>, options: &[(u16, &[u8])]) -> Vec<u8> {
+        let n = q.len();
+        let rdlen: usize = options.iter().map(|(_, d)| 4 + d.len()).sum();
+        q[n - 2..].copy_from_slice(&(rdlen as u16).to_be_bytes());
+        for (code, data) in options {
+            q.extend_from_slice(&code.to_be_bytes());
+            q.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            q.extend_from_slice(data);
+        }
+        q
+    }
+
+    fn server_info(
+        identity: Option<&str>,
+        version: Option<&str>,
+        nsid: Option<&str>,
+    ) -> Arc<ServerInfo> {
+        let config = crate::DnsConfig {
+            identity: identity.map(str::to_owned),
+            version: version.map(str::to_owned),
+            nsid: nsid.map(str::to_owned),
+            ..crate::DnsConfig::default()
+        };
+        Arc::new(ServerInfo::from_config(&config).unwrap())
+    }
+
+    #[test]
+    fn nsid_is_returned_only_when_asked_and_never_from_the_cache() {
+        let mut catalog = catalog();
+        catalog.set_server_info(server_info(None, None, Some("ns1.lab")));
+        let mut cache = AnswerCache::default();
+        let mut out = Vec::new();
+        let plain = query(7, "www.example.test", 1, false, Some((1232, false)), 0);
+        assert!(cache.respond(&catalog, &plain, Transport::Udp, &mut out));
+        let m = Message::from_vec(&out).unwrap();
+        assert!(m.edns.unwrap().option(EdnsCode::NSID).is_none());
+        // The same question with NSID (and a cookie before it) after the
+        // plain one was cached: the identifier comes back.
+        let asking = with_options(plain.clone(), &[(10, &[1; 8]), (3, &[])]);
+        for _ in 0..2 {
+            assert!(cache.respond(&catalog, &asking, Transport::Udp, &mut out));
+            let m = Message::from_vec(&out).unwrap();
+            assert_eq!(m.answers.len(), 1);
+            match m.edns.unwrap().option(EdnsCode::NSID) {
+                Some(EdnsOption::NSID(p)) => assert_eq!(p.as_ref(), b"ns1.lab"),
+                other => panic!("no NSID: {other:?}"),
+            }
+        }
+        // A cookie alone does not change the answer: the fast path still answers it.
+        let hits = cache.hits;
+        let cookie = with_options(plain.clone(), &[(10, &[2; 8])]);
+        assert!(cache.respond(&catalog, &cookie, Transport::Udp, &mut out));
+        assert_eq!(cache.hits, hits + 1);
+        // Without an NSID configured, asking for one gets nothing extra.
+        let mut quiet = catalog.clone();
+        quiet.set_server_info(server_info(None, None, None));
+        let m = Message::from_vec(&quiet.respond(&asking, Transport::Udp).unwrap()).unwrap();
+        assert!(m.edns.unwrap().option(EdnsCode::NSID).is_none());
+    }
+
+    #[test]
+    fn chaos_names_answer_only_when_configured() {
+        let mut catalog = catalog();
+        let ch = |name: &str, qtype: u16| {
+            let mut q = query(9, name, qtype, false, None, 0);
+            let n = q.len();
+            q[n - 1] = 3; // class CH
+            q
+        };
+        let ask = |c: &Catalog, q: &[u8]| {
+            Message::from_vec(&c.respond(q, Transport::Udp).unwrap()).unwrap()
+        };
+        // Nothing configured: refused, version hidden.
+        for name in [
+            "id.server",
+            "hostname.bind",
+            "version.bind",
+            "version.server",
+        ] {
+            let m = ask(&catalog, &ch(name, 16));
+            assert_eq!(m.metadata.response_code, ResponseCode::Refused, "{name}");
+        }
+        catalog.set_server_info(server_info(Some("ns1.lab.example"), Some("headend"), None));
+        for (name, want) in [
+            ("id.server", "ns1.lab.example"),
+            ("HOSTNAME.bind", "ns1.lab.example"),
+            ("version.bind", "headend"),
+            ("version.server", "headend"),
+        ] {
+            let m = ask(&catalog, &ch(name, 16));
+            assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{name}");
+            assert!(m.metadata.authoritative);
+            let [answer] = m.answers.as_slice() else {
+                panic!("{name}: {:?}", m.answers)
+            };
+            assert_eq!(answer.dns_class, DNSClass::CH);
+            assert_eq!(answer.data.to_string(), want, "{name}");
+        }
+        // Other CH names are refused; class IN for the same name is not CHAOS.
+        assert_eq!(
+            ask(&catalog, &ch("authors.bind", 16))
+                .metadata
+                .response_code,
+            ResponseCode::Refused
+        );
+        let m = ask(&catalog, &query(9, "id.server", 16, false, None, 0));
+        assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+    }
+
+    #[test]
+    fn server_info_settings_are_checked() {
+        let bad = |identity: Option<&str>, nsid: Option<&str>| {
+            let config = crate::DnsConfig {
+                identity: identity.map(str::to_owned),
+                nsid: nsid.map(str::to_owned),
+                ..crate::DnsConfig::default()
+            };
+            ServerInfo::from_config(&config).unwrap_err().to_string()
+        };
+        assert!(bad(Some(""), None).contains("dns.identity"));
+        assert!(bad(Some(&"x".repeat(256)), None).contains("dns.identity"));
+        assert!(bad(None, Some("hex:zz")).contains("dns.nsid"));
+        assert!(bad(None, Some(&"x".repeat(200))).contains("dns.nsid"));
+        let ok = crate::DnsConfig {
+            nsid: Some("hex:6e7331".to_owned()),
+            ..crate::DnsConfig::default()
+        };
+        assert_eq!(
+            ServerInfo::from_config(&ok).unwrap().nsid.as_deref(),
+            Some(&b"ns1"[..])
         );
     }
 

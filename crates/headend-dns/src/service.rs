@@ -229,6 +229,7 @@ impl DnsService {
         let transfers = Arc::new(Transfers::new(&config, Some(state_dir))?);
         let signer = Arc::new(Signer::new(&config, state_dir)?);
         let mut catalog = Catalog::new(config.udp_payload_max);
+        catalog.set_server_info(Arc::new(crate::answer::ServerInfo::from_config(&config)?));
         for zc in &config.zones {
             load_into(&mut catalog, zc, None, &signer);
         }
@@ -358,6 +359,7 @@ impl DnsHandle {
         let _guard = self.lock();
         let current = self.inner.catalog.load_full();
         let mut next = Catalog::new(self.inner.config.udp_payload_max);
+        next.set_server_info(Arc::clone(current.server_info()));
         // The served zones, so that SPF includes into zones later in the list resolve.
         for zone in current.zones() {
             next.insert(Arc::clone(zone));
