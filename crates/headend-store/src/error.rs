@@ -59,6 +59,92 @@ pub enum StoreError {
         /// What was wrong with the row.
         reason: String,
     },
+    /// A transaction lost a race with a concurrent one (PostgreSQL
+    /// serialization failure, SQLSTATE 40001, or deadlock, 40P01), typically
+    /// another headend server sharing the database handing out the same
+    /// address. Nothing of the transaction was kept; running it again (e.g.
+    /// letting the DHCP client retry) is the cure.
+    #[error(
+        "store {operation} conflicted with a concurrent transaction (another headend server sharing the database?) and was rolled back; retrying it is safe"
+    )]
+    Conflict {
+        /// What was being done, e.g. `commit` or `lease write`.
+        operation: &'static str,
+    },
+    /// The `[store]` section of the configuration is invalid.
+    #[error("[store] {key}: {reason}")]
+    Config {
+        /// The offending key, e.g. `url`.
+        key: &'static str,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
+    /// The PostgreSQL password file (`password_file`) could not be read.
+    #[error("{}: cannot read the PostgreSQL password file ([store] password_file): {source} (check that it exists and is readable by headend)", path.display())]
+    PasswordFile {
+        /// The password file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// No connection to the PostgreSQL server could be made.
+    #[error(
+        "{target}: cannot connect to PostgreSQL: {detail} (check [store] url and password_file, that the server runs, and that it accepts this user from this host)"
+    )]
+    Connect {
+        /// Where, e.g. `postgres:db.example:5432/headend` (never the password).
+        target: String,
+        /// The error with its causes, as the server or client library put it.
+        detail: String,
+        /// The underlying client error.
+        source: ::postgres::Error,
+    },
+    /// A PostgreSQL query or commit failed.
+    #[error("store {operation} failed: {detail}")]
+    Postgres {
+        /// What was being done, e.g. `commit` or `lease lookup`.
+        operation: &'static str,
+        /// The error with its causes (the server's message, SQLSTATE, detail and hint).
+        detail: String,
+        /// The underlying client error.
+        source: ::postgres::Error,
+    },
+    /// A PostgreSQL schema migration failed; the database is left at the
+    /// previous version.
+    #[error("{target}: schema migration {version} ({name}) failed: {detail}")]
+    PostgresMigration {
+        /// The database, e.g. `postgres:db.example:5432/headend`.
+        target: String,
+        /// The migration's version number.
+        version: u32,
+        /// The migration's name.
+        name: &'static str,
+        /// The error with its causes.
+        detail: String,
+        /// The underlying client error.
+        source: ::postgres::Error,
+    },
+    /// The PostgreSQL database was migrated by a newer headend than this one.
+    #[error(
+        "{target}: schema version {found} is newer than this headend knows ({known}); upgrade every headend server sharing this database, or restore a matching backup"
+    )]
+    PostgresTooNew {
+        /// The database, e.g. `postgres:db.example:5432/headend`.
+        target: String,
+        /// The schema version found in the database.
+        found: u32,
+        /// The newest version this build knows.
+        known: u32,
+    },
+    /// The PostgreSQL connection could not serve the call: it gave no answer
+    /// in time, its thread stopped, or it was lost inside a transaction.
+    #[error("{target}: {reason}")]
+    Unavailable {
+        /// The database, e.g. `postgres:db.example:5432/headend`.
+        target: String,
+        /// What happened.
+        reason: String,
+    },
 }
 
 impl StoreError {

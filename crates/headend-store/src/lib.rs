@@ -1,32 +1,43 @@
-//! Persistence for headend: today the DHCP leases, later users, refresh-token
-//! families, API tokens and the audit log.
+//! Persistence for headend: DHCP leases, users, refresh-token families, the
+//! audit log and the reservations managed through the admin API.
 //!
-//! The entry point is [`Store`], a cloneable handle over a [`Backend`]; open the
-//! embedded default with [`Store::open_sqlite`] (one file in the state
-//! directory, WAL, `synchronous=FULL`). Writers work inside a [`Transaction`]
-//! that implements [`LeaseTx`], so a caller can put many exchanges in one
-//! durable commit (group commit). The schema grows through the numbered
-//! migrations in [`migrate`]. This crate does not decide anything about DHCP:
-//! it stores rows and answers the questions the DHCP core asks. A PostgreSQL
-//! backend is not built yet; it would implement [`Backend`] with the same
-//! migration numbers.
+//! The entry point is [`Store`], a cloneable handle over a [`Backend`], opened
+//! from the `[store]` section ([`StoreConfig`]) with [`Store::open`]. Two
+//! backends: SQLite, the embedded default ([`SqliteBackend`]: one file in the
+//! state directory, WAL, `synchronous=FULL`), and PostgreSQL
+//! ([`PostgresBackend`]: one database shared by several headend servers, lease
+//! transactions at SERIALIZABLE so two servers never hand out one address
+//! twice). Writers work inside a [`Transaction`] that implements [`LeaseTx`],
+//! so a caller can put many exchanges in one durable commit (group commit).
+//! The schema grows through the numbered migrations in [`migrate`], the same
+//! numbers for both backends. This crate does not decide anything about DHCP
+//! or auth: it stores rows and answers the questions the DHCP core and the
+//! admin API's auth core ask.
 
 pub mod auth;
 mod checkpoint;
+mod config;
 mod error;
 mod lease;
 pub mod migrate;
+mod pg_conn;
+mod postgres;
 mod sqlite;
 
 use std::path::Path;
 use std::sync::Arc;
 
+pub use self::postgres::PostgresBackend;
 pub use auth::AuthStore;
+pub use config::{DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_POOL, PostgresConfig, StoreConfig};
 pub use error::StoreError;
 pub use lease::{Lease, LeaseState, LeaseTx};
 pub use sqlite::SqliteBackend;
 
-/// A storage engine (SQLite now; PostgreSQL can follow behind the same trait).
+/// The SQLite database's file name inside the state directory.
+pub const SQLITE_FILE: &str = "headend.db";
+
+/// A storage engine: SQLite or PostgreSQL behind one interface.
 pub trait Backend: AuthStore + Send + Sync + 'static {
     /// Starts a write transaction; writers are serialised.
     fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError>;
@@ -36,7 +47,8 @@ pub trait Backend: AuthStore + Send + Sync + 'static {
     fn lease_at(&self, address: std::net::Ipv4Addr) -> Result<Option<Lease>, StoreError>;
     /// The lease rows of one hardware address, newest expiry first.
     fn leases_of_hwaddr(&self, hwaddr: &[u8]) -> Result<Vec<Lease>, StoreError>;
-    /// A short description for logs, e.g. `sqlite:/var/lib/headend/headend.db`.
+    /// A short description for logs, e.g. `sqlite:/var/lib/headend/headend.db`
+    /// or `postgres:db.example:5432/headend` (never a password).
     fn describe(&self) -> String;
     /// Starts a write transaction whose commit may return before its writes
     /// are on disk (they are in the log, visible to later transactions, and
@@ -77,6 +89,30 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    /// Opens the configured backend and migrates it to the current schema:
+    /// SQLite at `state_dir/headend.db` (created if missing), or the
+    /// PostgreSQL database of `url` (which must exist; its tables are created).
+    pub fn open(config: &StoreConfig, state_dir: &Path) -> Result<Self, StoreError> {
+        match config {
+            StoreConfig::Sqlite => Self::open_sqlite(state_dir.join(SQLITE_FILE)),
+            StoreConfig::Postgres(pg) => {
+                Ok(Self::from_backend(Arc::new(PostgresBackend::open(pg)?)))
+            }
+        }
+    }
+
+    /// Opens the configured backend without migrating it, for tools that run
+    /// beside the server (e.g. `headend leases`); refuses a schema newer than
+    /// this build.
+    pub fn open_existing(config: &StoreConfig, state_dir: &Path) -> Result<Self, StoreError> {
+        match config {
+            StoreConfig::Sqlite => Self::open_sqlite_existing(state_dir.join(SQLITE_FILE)),
+            StoreConfig::Postgres(pg) => Ok(Self::from_backend(Arc::new(
+                PostgresBackend::open_existing(pg)?,
+            ))),
+        }
+    }
+
     /// Opens or creates the SQLite database at `path` and migrates it to the
     /// current schema.
     pub fn open_sqlite(path: impl AsRef<Path>) -> Result<Self, StoreError> {

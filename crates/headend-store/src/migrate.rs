@@ -5,8 +5,9 @@
 //! [`SQLITE_MIGRATIONS`]; never edit or reorder one that has shipped. The
 //! version reached is kept in SQLite's `PRAGMA user_version`, and every
 //! migration runs in its own transaction together with the version bump, so a
-//! failure leaves the file at the previous version. A PostgreSQL backend keeps
-//! a parallel list with the same version numbers.
+//! failure leaves the file at the previous version. The PostgreSQL backend
+//! keeps a parallel list, [`POSTGRES_MIGRATIONS`], with the same version
+//! numbers; append to both.
 
 /// One step of the schema ladder.
 #[derive(Debug, Clone, Copy)]
@@ -104,7 +105,114 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
     ",
 }];
 
-/// The newest schema version this build knows.
+/// The PostgreSQL schema ladder, oldest first: the same versions and tables
+/// as [`SQLITE_MIGRATIONS`] in PostgreSQL's dialect (BYTEA for blobs, BIGINT
+/// for unix times and IPv4 addresses, BOOLEAN for flags). Keys that are
+/// listed in order use the "C" collation, so they sort bytewise as in
+/// SQLite. The version reached is kept in the table `headend_schema`.
+pub const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "dhcp leases",
+        sql: r#"
+        CREATE TABLE dhcp_leases (
+            address    BIGINT PRIMARY KEY CHECK (address BETWEEN 0 AND 4294967295), -- IPv4 as a number
+            subnet     TEXT COLLATE "C" NOT NULL,
+            client_key BYTEA  NOT NULL,     -- option 61, else htype + chaddr
+            hwaddr     BYTEA  NOT NULL,
+            client_id  BYTEA,
+            hostname   TEXT,
+            state      TEXT   NOT NULL,     -- offered | bound | released | declined
+            expires    BIGINT NOT NULL,     -- unix seconds
+            circuit_id BYTEA,
+            remote_id  BYTEA,
+            updated    BIGINT NOT NULL      -- unix seconds of the last write
+        );
+        CREATE INDEX dhcp_leases_client  ON dhcp_leases (client_key, subnet);
+        CREATE INDEX dhcp_leases_expires ON dhcp_leases (expires);
+        CREATE INDEX dhcp_leases_circuit ON dhcp_leases (subnet, circuit_id) WHERE circuit_id IS NOT NULL;
+        CREATE INDEX dhcp_leases_remote  ON dhcp_leases (subnet, remote_id) WHERE remote_id IS NOT NULL;
+    "#,
+    },
+    Migration {
+        version: 2,
+        name: "admin auth, audit log, reservations",
+        sql: r#"
+        CREATE TABLE auth_users (
+            username     TEXT COLLATE "C" PRIMARY KEY,
+            phc          TEXT    NOT NULL,          -- Argon2id PHC string
+            role         TEXT    NOT NULL,          -- viewer | operator | admin
+            disabled     BOOLEAN NOT NULL DEFAULT FALSE,
+            failures     BIGINT  NOT NULL DEFAULT 0,
+            locked_until BIGINT  NOT NULL DEFAULT 0, -- unix seconds
+            last_login   BIGINT,
+            not_before   BIGINT  NOT NULL DEFAULT 0, -- access tokens issued before are dead
+            created      BIGINT  NOT NULL
+        );
+        CREATE TABLE auth_families (
+            id            TEXT COLLATE "C" PRIMARY KEY,
+            username      TEXT COLLATE "C" NOT NULL REFERENCES auth_users (username) ON DELETE CASCADE,
+            created       BIGINT NOT NULL,
+            expires       BIGINT NOT NULL,          -- absolute, from the login
+            last_used     BIGINT NOT NULL,
+            source        TEXT,
+            revoked       BIGINT,
+            revoke_reason TEXT
+        );
+        CREATE INDEX auth_families_user ON auth_families (username);
+        CREATE INDEX auth_families_revoked ON auth_families (revoked) WHERE revoked IS NOT NULL;
+        CREATE TABLE auth_refresh_tokens (
+            hash   BYTEA  PRIMARY KEY,              -- SHA-256 of the token, never the token
+            family TEXT COLLATE "C" NOT NULL REFERENCES auth_families (id) ON DELETE CASCADE,
+            issued BIGINT NOT NULL,
+            used   BIGINT                           -- set when rotated
+        );
+        CREATE INDEX auth_refresh_tokens_family ON auth_refresh_tokens (family);
+        CREATE TABLE audit_log (
+            id     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            at     BIGINT NOT NULL,
+            actor  TEXT   NOT NULL,
+            source TEXT,
+            action TEXT   NOT NULL,
+            target TEXT,
+            result TEXT   NOT NULL,
+            detail TEXT
+        );
+        CREATE TABLE dhcp_reservations (
+            subnet   TEXT COLLATE "C" NOT NULL,
+            hwaddr   TEXT COLLATE "C" NOT NULL,     -- aa:bb:cc:dd:ee:ff
+            address  BIGINT NOT NULL,               -- IPv4 as a number
+            hostname TEXT,
+            created  BIGINT NOT NULL,
+            PRIMARY KEY (subnet, hwaddr)
+        );
+        CREATE INDEX dhcp_reservations_address ON dhcp_reservations (subnet, address);
+    "#,
+    },
+    Migration {
+        version: 3,
+        name: "lease lookup by hardware address",
+        sql: "
+        CREATE INDEX dhcp_leases_hwaddr ON dhcp_leases (hwaddr);
+    ",
+    },
+];
+
+/// The newest schema version this build knows (both ladders reach it).
 pub fn latest_version() -> u32 {
     SQLITE_MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_ladders_have_the_same_steps() {
+        let steps = |l: &[Migration]| l.iter().map(|m| (m.version, m.name)).collect::<Vec<_>>();
+        assert_eq!(steps(SQLITE_MIGRATIONS), steps(POSTGRES_MIGRATIONS));
+        for (i, m) in SQLITE_MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1, "versions are 1, 2, 3, ...");
+        }
+    }
 }

@@ -23,6 +23,10 @@ pub(crate) struct Config {
     pub(crate) dhcp: Option<headend_dhcp::DhcpConfig>,
     /// The HTTPS admin API; absent means it is off.
     pub(crate) admin: Option<headend_admin::AdminConfig>,
+    /// Where leases, users, sessions and the audit log are kept (`[store]`):
+    /// SQLite in the state directory unless PostgreSQL is configured.
+    #[serde(default)]
+    pub(crate) store: headend_store::StoreConfig,
 }
 
 /// `[general]`.
@@ -144,6 +148,12 @@ impl Config {
         }
         if let Some(admin) = &mut self.admin {
             admin.resolve_paths(base);
+        }
+        if let headend_store::StoreConfig::Postgres(pg) = &mut self.store
+            && let Some(file) = &mut pg.password_file
+            && file.is_relative()
+        {
+            *file = base.join(&*file);
         }
     }
 }

@@ -18,8 +18,9 @@ pub(crate) fn run(config: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let path = config.general.state_dir.join("headend.db");
-    let leases = match Store::open_sqlite_existing(&path).and_then(|s| s.leases()) {
+    let leases = match Store::open_existing(&config.store, &config.general.state_dir)
+        .and_then(|s| s.leases())
+    {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: {e}");

@@ -131,6 +131,7 @@ fn main() -> ExitCode {
             let argon = config.admin.map(|a| a.argon2).unwrap_or_default();
             report(headend_admin::cli::run_user(
                 command,
+                &config.store,
                 &config.general.state_dir,
                 &argon,
             ))

@@ -73,13 +73,13 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
                 .context("starting DNS")?,
         );
     }
-    // One store (SQLite in the state directory) for leases, users and the audit log.
+    // One store ([store]: SQLite in the state directory, or PostgreSQL shared
+    // by several servers) for leases, users and the audit log.
     if config.dhcp.is_some() || config.admin.is_some() {
-        let path = config.general.state_dir.join("headend.db");
-        services.store = Some(
-            headend_store::Store::open_sqlite(&path)
-                .with_context(|| format!("opening the store {}", path.display()))?,
-        );
+        let store = headend_store::Store::open(&config.store, &config.general.state_dir)
+            .context("opening the store")?;
+        tracing::info!(store = %store.describe(), "store open");
+        services.store = Some(store);
     }
     if let Some(tftp) = &config.tftp {
         // Templates and `bind_to_lease` see the DHCP leases when DHCP runs here.

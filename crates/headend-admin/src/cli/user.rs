@@ -36,14 +36,20 @@ fn missing(name: &str) -> AdminError {
     }
 }
 
-/// Runs a `headend user` command on `state_dir/headend.db`.
-pub fn run(cmd: UserCommand, state_dir: &Path, argon: &Argon2Config) -> Result<(), AdminError> {
+/// Runs a `headend user` command on the configured store (by default
+/// `state_dir/headend.db`).
+pub fn run(
+    cmd: UserCommand,
+    store: &headend_store::StoreConfig,
+    state_dir: &Path,
+    argon: &Argon2Config,
+) -> Result<(), AdminError> {
     std::fs::create_dir_all(state_dir).map_err(|source| AdminError::File {
         path: state_dir.to_path_buf(),
         action: "cannot create the state directory",
         source,
     })?;
-    let store = Store::open_sqlite(state_dir.join("headend.db"))?;
+    let store = Store::open(store, state_dir)?;
     let now = unix_now();
     match cmd {
         UserCommand::Add {

@@ -1,0 +1,323 @@
+//! The `[store]` configuration section: which backend holds headend's state.
+//!
+//! ```toml
+//! [store]
+//! backend = "sqlite"            # the default: the file headend.db in the state directory
+//! # backend = "postgres"
+//! # url = "postgresql://headend@127.0.0.1:5432/headend"   # URL or key=value string
+//! # password_file = "/etc/headend/pg-password"            # read at start, trailing newline trimmed
+//! # pool = 4
+//! # connect_timeout_secs = 10
+//! ```
+//!
+//! PostgreSQL is reached without TLS for now: use a local socket
+//! (`host=/run/postgresql`) or a trusted network.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use crate::StoreError;
+
+/// Read/auth connections to PostgreSQL when `pool` is not given.
+pub const DEFAULT_POOL: usize = 4;
+/// Seconds to wait for a PostgreSQL connection when `connect_timeout_secs` is not given.
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+/// The largest accepted `pool`.
+const MAX_POOL: usize = 64;
+/// The largest accepted `connect_timeout_secs`.
+const MAX_CONNECT_TIMEOUT_SECS: u64 = 300;
+
+/// The `[store]` section: where leases, users, sessions, the audit log and
+/// reservations are kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "RawStoreConfig")]
+#[non_exhaustive]
+pub enum StoreConfig {
+    /// SQLite: the file `headend.db` in the state directory (the default).
+    #[default]
+    Sqlite,
+    /// PostgreSQL: one database shared by several headend servers.
+    Postgres(PostgresConfig),
+}
+
+/// How to reach the PostgreSQL database (`backend = "postgres"`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// libpq-style URL (`postgresql://user@host:port/dbname`) or key=value
+    /// string (`host=... user=... dbname=...`), as the `postgres` crate reads it.
+    pub url: String,
+    /// A file holding the password (trailing newline trimmed); read at open.
+    pub password_file: Option<PathBuf>,
+    /// Connections for reads and the admin API (one more is kept for lease writes).
+    pub pool: usize,
+    /// Seconds to wait for a connection to be made.
+    pub connect_timeout_secs: u64,
+}
+
+impl std::fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URL itself: it may hold a password.
+        let target = ::postgres::Config::from_str(&self.url)
+            .map_or_else(|_| "<unparsable url>".to_owned(), |c| describe(&c));
+        f.debug_struct("PostgresConfig")
+            .field("url", &target)
+            .field("password_file", &self.password_file)
+            .field("pool", &self.pool)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .finish()
+    }
+}
+
+impl PostgresConfig {
+    /// A configuration for `url` with the default pool size and connect timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            password_file: None,
+            pool: DEFAULT_POOL,
+            connect_timeout_secs: DEFAULT_CONNECT_TIMEOUT_SECS,
+        }
+    }
+
+    /// Checks the values and parses the URL (the password file is read later,
+    /// at open).
+    pub(crate) fn check(&self) -> Result<::postgres::Config, StoreError> {
+        let err = |key, reason: &str| StoreError::Config {
+            key,
+            reason: reason.to_owned(),
+        };
+        if !(1..=MAX_POOL).contains(&self.pool) {
+            return Err(err(
+                "pool",
+                &format!(
+                    "{} connections is out of range; give 1 to {MAX_POOL}",
+                    self.pool
+                ),
+            ));
+        }
+        if !(1..=MAX_CONNECT_TIMEOUT_SECS).contains(&self.connect_timeout_secs) {
+            return Err(err(
+                "connect_timeout_secs",
+                &format!(
+                    "{} s is out of range; give 1 to {MAX_CONNECT_TIMEOUT_SECS}",
+                    self.connect_timeout_secs
+                ),
+            ));
+        }
+        // The parser's message never repeats the URL, so no password leaks.
+        let config = ::postgres::Config::from_str(&self.url).map_err(|e| StoreError::Config {
+            key: "url",
+            reason: format!(
+                "not a PostgreSQL connection string ({}); write e.g. \"postgresql://headend@127.0.0.1:5432/headend\" or \"host=/run/postgresql user=headend dbname=headend\"",
+                crate::postgres::render(&e)
+            ),
+        })?;
+        if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+            return Err(err(
+                "url",
+                "names no host; add one, e.g. postgresql://headend@127.0.0.1:5432/headend (or host=/run/postgresql for the local socket)",
+            ));
+        }
+        if config.get_ssl_mode() == ::postgres::config::SslMode::Require {
+            return Err(err(
+                "url",
+                "sslmode=require is not supported yet (headend speaks to PostgreSQL without TLS); use a local socket or a trusted network and drop sslmode",
+            ));
+        }
+        if self.password_file.is_some() && config.get_password().is_some() {
+            return Err(err(
+                "password_file",
+                "the url holds a password too; keep only one (the file is the safer place)",
+            ));
+        }
+        Ok(config)
+    }
+}
+
+/// `postgres:host:port/dbname` for logs (never the password).
+pub(crate) fn describe(config: &::postgres::Config) -> String {
+    let host = match (config.get_hosts().first(), config.get_hostaddrs().first()) {
+        (Some(::postgres::config::Host::Tcp(h)), _) => h.clone(),
+        (Some(::postgres::config::Host::Unix(p)), _) => p.display().to_string(),
+        (None, Some(a)) => a.to_string(),
+        (None, None) => "?".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    // libpq's default database is the user's name.
+    let db = config
+        .get_dbname()
+        .or_else(|| config.get_user())
+        .unwrap_or("?");
+    format!("postgres:{host}:{port}/{db}")
+}
+
+/// Which backend, as written in the file.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum BackendName {
+    #[default]
+    Sqlite,
+    #[serde(alias = "postgresql")]
+    Postgres,
+}
+
+/// The section as written, before the per-backend checks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStoreConfig {
+    #[serde(default)]
+    backend: BackendName,
+    url: Option<String>,
+    password_file: Option<PathBuf>,
+    pool: Option<usize>,
+    connect_timeout_secs: Option<u64>,
+}
+
+impl TryFrom<RawStoreConfig> for StoreConfig {
+    type Error = StoreError;
+
+    fn try_from(raw: RawStoreConfig) -> Result<Self, StoreError> {
+        match raw.backend {
+            BackendName::Sqlite => {
+                let set = [
+                    ("url", raw.url.is_some()),
+                    ("password_file", raw.password_file.is_some()),
+                    ("pool", raw.pool.is_some()),
+                    ("connect_timeout_secs", raw.connect_timeout_secs.is_some()),
+                ];
+                if let Some((key, _)) = set.into_iter().find(|(_, is_set)| *is_set) {
+                    return Err(StoreError::Config {
+                        key,
+                        reason: "only used with backend = \"postgres\"; remove it, or set backend = \"postgres\"".to_owned(),
+                    });
+                }
+                Ok(Self::Sqlite)
+            }
+            BackendName::Postgres => {
+                let Some(url) = raw.url else {
+                    return Err(StoreError::Config {
+                        key: "url",
+                        reason: "required with backend = \"postgres\", e.g. url = \"postgresql://headend@127.0.0.1:5432/headend\"".to_owned(),
+                    });
+                };
+                let config = PostgresConfig {
+                    url,
+                    password_file: raw.password_file,
+                    pool: raw.pool.unwrap_or(DEFAULT_POOL),
+                    connect_timeout_secs: raw
+                        .connect_timeout_secs
+                        .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
+                };
+                config.check()?;
+                Ok(Self::Postgres(config))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<StoreConfig, String> {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            #[serde(default)]
+            store: StoreConfig,
+        }
+        toml::from_str::<File>(text)
+            .map(|f| f.store)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn missing_section_and_empty_section_mean_sqlite() {
+        assert_eq!(parse("").unwrap(), StoreConfig::Sqlite);
+        assert_eq!(parse("[store]\n").unwrap(), StoreConfig::Sqlite);
+        assert_eq!(
+            parse("[store]\nbackend = \"sqlite\"\n").unwrap(),
+            StoreConfig::Sqlite
+        );
+    }
+
+    #[test]
+    fn postgres_section_gets_defaults() {
+        let c = parse("[store]\nbackend = \"postgres\"\nurl = \"postgresql://headend@127.0.0.1:5432/headend\"\n")
+            .unwrap();
+        let StoreConfig::Postgres(pg) = c else {
+            panic!("not postgres: {c:?}");
+        };
+        assert_eq!(pg.pool, DEFAULT_POOL);
+        assert_eq!(pg.connect_timeout_secs, DEFAULT_CONNECT_TIMEOUT_SECS);
+        assert_eq!(pg.password_file, None);
+    }
+
+    #[test]
+    fn postgres_without_url_names_the_key() {
+        let e = parse("[store]\nbackend = \"postgres\"\n").unwrap_err();
+        assert!(e.contains("url") && e.contains("required"), "{e}");
+    }
+
+    #[test]
+    fn postgres_keys_under_sqlite_are_named() {
+        for (key, value) in [
+            ("url", "\"postgresql://h@127.0.0.1/h\""),
+            ("password_file", "\"/etc/pw\""),
+            ("pool", "2"),
+            ("connect_timeout_secs", "3"),
+        ] {
+            let e = parse(&format!("[store]\n{key} = {value}\n")).unwrap_err();
+            assert!(
+                e.contains(&format!("[store] {key}:")) && e.contains("backend = \"postgres\""),
+                "{key}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_key_and_backend_are_refused() {
+        let e = parse("[store]\nbackend = \"postgres\"\nurl = \"host=x\"\ndatabase = \"x\"\n")
+            .unwrap_err();
+        assert!(e.contains("unknown field `database`"), "{e}");
+        let e = parse("[store]\nbackend = \"mysql\"\n").unwrap_err();
+        assert!(e.contains("unknown variant `mysql`"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let base =
+            "[store]\nbackend = \"postgres\"\nurl = \"postgresql://headend@127.0.0.1/headend\"\n";
+        let e = parse(&format!("{base}pool = 0\n")).unwrap_err();
+        assert!(e.contains("[store] pool:"), "{e}");
+        let e = parse(&format!("{base}connect_timeout_secs = 0\n")).unwrap_err();
+        assert!(e.contains("[store] connect_timeout_secs:"), "{e}");
+        let e = parse("[store]\nbackend = \"postgres\"\nurl = \"postgresql://h:secret@127.0.0.1/h\"\npassword_file = \"/x\"\n")
+            .unwrap_err();
+        assert!(e.contains("[store] password_file:"), "{e}");
+        let e = parse("[store]\nbackend = \"postgres\"\nurl = \"dbname=headend\"\n").unwrap_err();
+        assert!(e.contains("[store] url:") && e.contains("no host"), "{e}");
+        let e = parse(
+            "[store]\nbackend = \"postgres\"\nurl = \"postgresql://h:hunter2@127.0.0.1:99999/h\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("[store] url:"), "{e}");
+        assert!(!e.contains("hunter2"), "password leaked: {e}");
+    }
+
+    #[test]
+    fn debug_and_describe_hide_the_password() {
+        let pg = PostgresConfig::new("postgresql://headend:hunter2@db.example:6432/leases");
+        let shown = format!("{pg:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres:db.example:6432/leases"), "{shown}");
+        let c = pg.check().unwrap();
+        assert_eq!(describe(&c), "postgres:db.example:6432/leases");
+        let c = PostgresConfig::new("host=/run/postgresql user=headend")
+            .check()
+            .unwrap();
+        assert_eq!(describe(&c), "postgres:/run/postgresql:5432/headend");
+    }
+}
