@@ -145,6 +145,17 @@ pub struct DnssecConfig {
     /// TTL of the DS records at the parent, waited out in a KSK rollover.
     #[serde(default = "default_parent_ds_ttl")]
     pub parent_ds_ttl: u32,
+    /// The parent zone's name servers, e.g. `["192.0.2.1:53"]`. When set, a
+    /// KSK rollover keeps the old KSK until every one of them serves the new
+    /// key's DS (then `parent_ds_ttl` more), like Knot's KSK submission
+    /// check; `headend dnssec ksk-submitted ZONE` confirms it by hand. Empty
+    /// (the default): the old KSK goes `parent_ds_ttl` after the CDS switch,
+    /// whatever the parent did.
+    #[serde(default)]
+    pub parent: Vec<SocketAddr>,
+    /// Seconds between two checks of the parent while a new DS is awaited.
+    #[serde(default = "default_parent_check_interval")]
+    pub parent_check_interval_secs: u32,
 }
 
 /// DNSSEC signing algorithm.
@@ -201,6 +212,10 @@ fn default_propagation() -> u32 {
 
 fn default_parent_ds_ttl() -> u32 {
     86400
+}
+
+fn default_parent_check_interval() -> u32 {
+    3600
 }
 
 impl Default for DnsConfig {

@@ -51,6 +51,12 @@ pub enum DnsError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A command cannot be carried out as asked.
+    #[error("{reason}")]
+    Usage {
+        /// What to do instead.
+        reason: String,
+    },
     /// A `[dns]` setting is invalid.
     #[error("{key}: {reason}")]
     Config {

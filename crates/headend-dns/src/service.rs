@@ -266,6 +266,10 @@ impl DnsService {
     }
 }
 
+/// Longest sleep of the re-sign scheduler between two looks at the key
+/// state on disk (one `stat` per signed zone).
+const KEY_STATE_POLL_SECS: i64 = 5;
+
 /// Loads one zone into `catalog`; on failure keeps `previous` (if any) serving.
 fn load_into(
     catalog: &mut Catalog,
@@ -580,19 +584,50 @@ impl DnsHandle {
                         return;
                     };
                     let now = unix_now();
+                    // At most a few seconds: key state written by `headend
+                    // dnssec` (a rollover, a confirmed DS) is noticed soon.
                     inner
                         .signer
                         .next_wakeup(now)
-                        .map_or(60, |t| (t - now).clamp(1, 60))
+                        .map_or(KEY_STATE_POLL_SECS, |t| {
+                            (t - now).clamp(1, KEY_STATE_POLL_SECS)
+                        })
                 };
                 tokio::time::sleep(std::time::Duration::from_secs(wait.unsigned_abs())).await;
                 let Some(inner) = weak.upgrade() else {
                     return;
                 };
                 let handle = Self { inner };
-                let _ = tokio::task::spawn_blocking(move || handle.resign_due(unix_now())).await;
+                let blocking = handle.clone();
+                let _ = tokio::task::spawn_blocking(move || blocking.resign_due(unix_now())).await;
+                handle.check_parents().await;
             }
         });
+    }
+
+    /// Asks the parents of zones in a KSK rollover whether they serve the
+    /// new DS yet; where every parent does, the old KSK's removal is
+    /// scheduled (the next re-sign carries it out).
+    async fn check_parents(&self) {
+        for sub in self.inner.signer.submissions_due(unix_now()) {
+            match crate::dnssec::submission::parents_serve(&sub).await {
+                Ok(()) => match self.inner.signer.ds_seen(&sub.origin, sub.tag, unix_now()) {
+                    Ok(Some(at)) => tracing::info!(
+                        zone = %sub.zone,
+                        tag = sub.tag,
+                        old_ksk_removed_at = at,
+                        "every parent server serves the new KSK's DS; the old KSK goes once the old DS has expired"
+                    ),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(zone = %sub.zone, "{e}"),
+                },
+                Err(e) => tracing::info!(
+                    zone = %sub.zone,
+                    tag = sub.tag,
+                    "waiting for the parent to publish the new KSK's DS (the old KSK stays): {e}"
+                ),
+            }
+        }
     }
 
     /// The zones being served right now.

@@ -73,6 +73,12 @@ enum DnssecCommand {
         /// The zone, e.g. example.test.
         zone: String,
     },
+    /// Confirm that the parent serves the DS of the KSK a rollover waits
+    /// for; the old KSK is then removed once the old DS has expired.
+    KskSubmitted {
+        /// The zone, e.g. example.test.
+        zone: String,
+    },
     /// Start a key rollover (RFC 6781 timing); the running server carries it out.
     Rollover {
         /// The zone, e.g. example.test.
@@ -161,6 +167,9 @@ fn dnssec(config: &std::path::Path, command: DnssecCommand) -> ExitCode {
         }
         DnssecCommand::Rollover { zone, ksk, .. } => {
             headend_dns::dnssec::rollover(dns, state, &zone, ksk)
+        }
+        DnssecCommand::KskSubmitted { zone } => {
+            headend_dns::dnssec::ksk_submitted(dns, state, &zone)
         }
     };
     match result {

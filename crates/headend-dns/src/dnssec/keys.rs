@@ -65,6 +65,10 @@ pub struct KeyRecord {
     /// KSK/CSK: when its CDS/CDNSKEY are withdrawn.
     #[serde(default)]
     pub ds_retire: Option<i64>,
+    /// KSK/CSK: when the parent was seen serving its DS (or an operator
+    /// confirmed it with `headend dnssec ksk-submitted`).
+    #[serde(default)]
+    pub ds_seen: Option<i64>,
 }
 
 impl KeyRecord {
@@ -309,6 +313,7 @@ impl KeyStore {
             remove: None,
             ds_publish: if role.signs_keys() { ds } else { None },
             ds_retire: None,
+            ds_seen: None,
         });
         Ok(tag)
     }
@@ -393,7 +398,10 @@ impl KeyStore {
     /// signs the DNSKEY RRset at once, next to the old one; once that RRset
     /// has reached every cache (DNSKEY TTL + propagation delay) CDS/CDNSKEY
     /// switch to the new key, for the parent to replace its DS; after the
-    /// parent's DS TTL (+ propagation) the old KSK is removed. Returns the new key's tag.
+    /// parent's DS TTL (+ propagation) the old KSK is removed. With parent
+    /// servers configured, that last wait starts only once the parent serves
+    /// the new DS ([`KeyStore::ksk_submitted`]); until then the old KSK stays.
+    /// Returns the new key's tag.
     pub fn rollover_ksk(&mut self, config: &DnssecConfig, now: i64) -> Result<u16, DnsError> {
         let alg = algorithm(config.algorithm);
         let ds_switch =
@@ -405,11 +413,17 @@ impl KeyStore {
         } else {
             Role::Ksk
         };
+        let wait_for_parent = !config.parent.is_empty();
         for k in &mut self.state.keys {
             if k.role == role && k.remove.is_none_or(|r| r > now) {
                 k.ds_retire = Some(ds_switch);
-                k.retire = Some(remove);
-                k.remove = Some(remove);
+                if wait_for_parent {
+                    k.retire = None;
+                    k.remove = None;
+                } else {
+                    k.retire = Some(remove);
+                    k.remove = Some(remove);
+                }
             }
         }
         let tag = self.generate(role, alg, now, Some(ds_switch))?;
@@ -422,6 +436,65 @@ impl KeyStore {
         self.save()?;
         self.load_private()?;
         Ok(tag)
+    }
+
+    /// The KSK (or CSK) whose DS the parent is expected to publish at `now`
+    /// and has not been seen to: its CDS are out, and an older key of its
+    /// role waits for it to be removed.
+    pub fn awaiting_ds(&self, now: i64) -> Option<&KeyRecord> {
+        let newest = self
+            .state
+            .keys
+            .iter()
+            .filter(|k| k.role.signs_keys() && k.in_cds(now))
+            .max_by_key(|k| k.publish)?;
+        let waiting = self.state.keys.iter().any(|k| {
+            k.role == newest.role
+                && k.tag != newest.tag
+                && k.ds_retire.is_some_and(|r| r <= now)
+                && k.remove.is_none()
+        });
+        (newest.ds_seen.is_none() && waiting).then_some(newest)
+    }
+
+    /// The parent serves the DS of key `tag` (seen by the submission check,
+    /// or confirmed by an operator) at `now`: older keys of its role are
+    /// retired and removed once the parent's old DS has expired from caches
+    /// (`parent_ds_ttl` + propagation delay). Returns that moment, or `None`
+    /// when no key was waiting for this one. Saves the state.
+    pub fn ksk_submitted(
+        &mut self,
+        config: &DnssecConfig,
+        tag: u16,
+        now: i64,
+    ) -> Result<Option<i64>, DnsError> {
+        let Some(new) = self
+            .state
+            .keys
+            .iter_mut()
+            .find(|k| k.tag == tag && k.role.signs_keys())
+        else {
+            return Ok(None);
+        };
+        new.ds_seen.get_or_insert(now);
+        let role = new.role;
+        let remove =
+            now + i64::from(config.parent_ds_ttl) + i64::from(config.propagation_delay_secs);
+        let mut any = false;
+        for k in &mut self.state.keys {
+            if k.role == role && k.tag != tag && k.ds_retire.is_some() && k.remove.is_none() {
+                k.retire = Some(remove);
+                k.remove = Some(remove);
+                any = true;
+            }
+        }
+        for k in &mut self.loaded {
+            if let Some(r) = self.state.keys.iter().find(|r| r.tag == k.record.tag) {
+                k.record = r.clone();
+            }
+        }
+        self.save()?;
+        Ok(any.then_some(remove))
     }
 
     /// Keys whose DNSKEY is in the zone at `now`.

@@ -11,6 +11,7 @@ pub mod keys;
 mod persist;
 mod proof;
 pub mod sign;
+pub(crate) mod submission;
 #[cfg(test)]
 mod tests;
 
@@ -55,6 +56,8 @@ struct ZoneSigning {
     serial: Option<u32>,
     signature: Option<Signature>,
     epoch: Vec<(u16, bool, bool, bool)>,
+    /// When the parent was last asked for an awaited DS.
+    last_parent_check: Option<i64>,
 }
 
 /// Per-zone DNSSEC signing for the DNS service.
@@ -127,6 +130,7 @@ impl Signer {
                     signed: None,
                     signature: None,
                     epoch: Vec::new(),
+                    last_parent_check: None,
                 };
                 // First load since start: the version signed before, if it
                 // was made from this very zone file, keys and settings.
@@ -216,13 +220,79 @@ impl Signer {
                 let refresh = e
                     .signature
                     .map(|s| s.signed_at + i64::from(e.config.refresh_days) * 86_400);
-                [refresh, e.keys.next_event(now)]
+                [refresh, e.keys.next_event(now), parent_check_at(e, now)]
                     .into_iter()
                     .flatten()
                     .min()
             })
             .min()
     }
+
+    /// The awaited DS records whose parents are due to be asked at `now`
+    /// (KSK rollovers with `parent` servers configured); each is then not
+    /// due again for `parent_check_interval_secs`.
+    pub(crate) fn submissions_due(&self, now: i64) -> Vec<submission::Submission> {
+        let mut zones = self.zones();
+        let mut out = Vec::new();
+        for (origin, entry) in zones.iter_mut() {
+            if parent_check_at(entry, now).is_none_or(|t| t > now) {
+                continue;
+            }
+            let Some(tag) = entry.keys.awaiting_ds(now).map(|k| k.tag) else {
+                continue;
+            };
+            let Some(dnskey) = entry
+                .keys
+                .loaded
+                .iter()
+                .find(|k| k.record.tag == tag)
+                .map(|k| k.dnskey.clone())
+            else {
+                continue;
+            };
+            let Ok(zone) = crate::parse_origin(&entry.origin) else {
+                continue;
+            };
+            entry.last_parent_check = Some(now);
+            out.push(submission::Submission {
+                origin: origin.clone(),
+                zone,
+                tag,
+                dnskey,
+                parents: entry.config.parent.clone(),
+            });
+        }
+        out
+    }
+
+    /// Every parent serves the DS of KSK `tag` of `origin` at `now`: the old
+    /// KSK's removal is scheduled ([`KeyStore::ksk_submitted`]). Returns when
+    /// it goes.
+    pub(crate) fn ds_seen(
+        &self,
+        origin: &LowerName,
+        tag: u16,
+        now: i64,
+    ) -> Result<Option<i64>, DnsError> {
+        let mut zones = self.zones();
+        let Some(entry) = zones.get_mut(origin) else {
+            return Ok(None);
+        };
+        let removal = entry.keys.ksk_submitted(&entry.config, tag, now)?;
+        entry.keys_mtime = mtime(&keys_file(&self.state_dir, &entry.origin));
+        Ok(removal)
+    }
+}
+
+/// When the parent should next be asked for an awaited DS, if one is awaited.
+fn parent_check_at(entry: &ZoneSigning, now: i64) -> Option<i64> {
+    if entry.config.parent.is_empty() {
+        return None;
+    }
+    entry.keys.awaiting_ds(now)?;
+    Some(entry.last_parent_check.map_or(now, |t| {
+        t + i64::from(entry.config.parent_check_interval_secs.max(1))
+    }))
 }
 
 /// RFC 6781 §4.4.1: refresh signatures well before they expire; and re-sign
@@ -467,6 +537,32 @@ pub fn ds_records(
     Ok(out)
 }
 
+/// `headend dnssec ksk-submitted ZONE`: the operator confirms that the
+/// parent serves the DS of the KSK a rollover waits for (when no `parent`
+/// servers are configured to check, or to skip the wait). The old KSK is
+/// then removed once the parent's old DS has expired from caches.
+pub fn ksk_submitted(config: &DnsConfig, state_dir: &Path, zone: &str) -> Result<String, DnsError> {
+    let (zc, d) = zone_config(config, zone)?;
+    let now = unix_now();
+    let mut store = KeyStore::load(state_dir, &zc.origin, d, now)?;
+    let Some(tag) = store.awaiting_ds(now).map(|k| k.tag) else {
+        return Err(DnsError::Usage {
+            reason: format!(
+                "no KSK of {} is waiting for its DS (`headend dnssec rollover {} --ksk` starts a rollover; its CDS appear after the DNSKEY TTL)",
+                zc.origin, zc.origin
+            ),
+        });
+    };
+    match store.ksk_submitted(d, tag, now)? {
+        Some(at) => Ok(format!(
+            "DS of KSK {tag} of {} confirmed; the old KSK is removed at {}",
+            zc.origin,
+            rfc3339(at)
+        )),
+        None => Ok(format!("DS of KSK {tag} of {} confirmed", zc.origin)),
+    }
+}
+
 /// `headend dnssec rollover ZONE --zsk|--ksk`: starts a rollover whose steps
 /// the running server's scheduler carries out. Returns a summary for the operator.
 pub fn rollover(
@@ -481,6 +577,22 @@ pub fn rollover(
     if ksk {
         let tag = store.rollover_ksk(d, now)?;
         let k = store.state.keys.iter().find(|k| k.tag == tag);
+        if !d.parent.is_empty() {
+            return Ok(format!(
+                "KSK rollover (double-KSK, RFC 6781 §4.1.2) started for {}: new KSK {tag} published and signing the DNSKEY RRset now; CDS/CDNSKEY switch to it at {} (put its DS at the parent then: `headend dnssec ds {}`); the server asks the parent ({}) every {} s from then, and the old KSK is removed {} s after every parent serves the new DS (or after `headend dnssec ksk-submitted {}`)",
+                zc.origin,
+                rfc3339(k.and_then(|k| k.ds_publish).unwrap_or(now)),
+                zc.origin,
+                d.parent
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                d.parent_check_interval_secs,
+                u64::from(d.parent_ds_ttl) + u64::from(d.propagation_delay_secs),
+                zc.origin,
+            ));
+        }
         Ok(format!(
             "KSK rollover (double-KSK, RFC 6781 §4.1.2) started for {}: new KSK {tag} published and signing the DNSKEY RRset now; CDS/CDNSKEY switch to it at {} (put its DS at the parent then: `headend dnssec ds {}`); the old KSK is removed at {}",
             zc.origin,

@@ -42,6 +42,8 @@ fn config(denial: DenialKind, alg: DnssecAlgorithm, scheme: KeyScheme) -> Dnssec
         dnskey_ttl: 3600,
         propagation_delay_secs: 300,
         parent_ds_ttl: 86400,
+        parent: Vec::new(),
+        parent_check_interval_secs: 3600,
     }
 }
 
@@ -274,6 +276,99 @@ fn ksk_rollover_double_signs_and_moves_the_cds() {
     assert_eq!(keys.key_signers(gone).len(), 1);
     let (zone, _, _) = sign_zone(&unsigned(), &keys, &c, 12, T0 + 1).unwrap();
     verify_all(&zone);
+}
+
+#[test]
+fn with_parent_servers_the_old_ksk_waits_for_the_new_ds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(
+        DenialKind::Nsec,
+        DnssecAlgorithm::EcdsaP256Sha256,
+        KeyScheme::KskZsk,
+    );
+    c.parent = vec!["127.0.0.1:53".parse().unwrap()];
+    let mut keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
+    assert!(
+        keys.awaiting_ds(T0).is_none(),
+        "no rollover, nothing awaited"
+    );
+    let old = keys.key_signers(T0)[0].record.tag;
+    let new = keys.rollover_ksk(&c, T0).unwrap();
+    let switch = T0 + 3600 + 300;
+    assert!(keys.awaiting_ds(switch - 1).is_none(), "CDS not out yet");
+    assert_eq!(keys.awaiting_ds(switch).map(|k| k.tag), Some(new));
+    // Far beyond the timeline's removal point the old KSK still signs: the
+    // parent was never seen serving the new DS.
+    let much_later = switch + 30 * 86_400;
+    assert_eq!(keys.key_signers(much_later).len(), 2);
+    assert_eq!(keys.awaiting_ds(much_later).map(|k| k.tag), Some(new));
+    // Seen at `seen`: the old KSK goes after the parent's DS TTL and propagation.
+    let seen = switch + 7200;
+    let removal = keys.ksk_submitted(&c, new, seen).unwrap();
+    assert_eq!(removal, Some(seen + 86_400 + 300));
+    assert!(keys.awaiting_ds(seen).is_none());
+    assert_eq!(keys.key_signers(seen + 86_400 + 299).len(), 2);
+    let signers: Vec<u16> = keys
+        .key_signers(seen + 86_400 + 300)
+        .iter()
+        .map(|k| k.record.tag)
+        .collect();
+    assert_eq!(
+        signers,
+        vec![new],
+        "only the new KSK once the old DS expired"
+    );
+    assert_ne!(old, new);
+    // The state on disk says the same (the running server reloads it).
+    let again = KeyStore::load(dir.path(), "s.test", &c, seen).unwrap();
+    assert_eq!(again.state, keys.state);
+}
+
+#[test]
+fn the_signer_asks_the_parent_once_per_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(
+        DenialKind::Nsec,
+        DnssecAlgorithm::EcdsaP256Sha256,
+        KeyScheme::KskZsk,
+    );
+    c.parent = vec!["127.0.0.1:53".parse().unwrap()];
+    c.parent_check_interval_secs = 600;
+    let mut dc = DnsConfig::default();
+    dc.zones.push(crate::ZoneConfig {
+        origin: "s.test".to_owned(),
+        file: "s.zone".into(),
+        dnssec: Some(c.clone()),
+        ..crate::ZoneConfig::default()
+    });
+    let signer = Signer::new(&dc, dir.path()).unwrap();
+    signer.prepare(unsigned(), T0).unwrap();
+    assert!(signer.submissions_due(T0).is_empty());
+    let mut keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
+    let new = keys.rollover_ksk(&c, T0).unwrap();
+    let switch = T0 + 3600 + 300;
+    // The scheduler notices the new key state, re-signs, then asks.
+    assert!(!signer.due(switch).is_empty());
+    let origin = LowerName::new(&Name::from_ascii("s.test.").unwrap());
+    signer.resign(&origin, switch).unwrap().unwrap();
+    assert!(signer.next_wakeup(switch).is_some_and(|t| t <= switch));
+    let due = signer.submissions_due(switch);
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].tag, new);
+    assert_eq!(due[0].zone.to_ascii(), "s.test.");
+    assert!(
+        signer.submissions_due(switch + 599).is_empty(),
+        "not again before the interval"
+    );
+    assert_eq!(signer.submissions_due(switch + 600).len(), 1);
+    assert_eq!(
+        signer.ds_seen(&origin, new, switch + 700).unwrap(),
+        Some(switch + 700 + 86_400 + 300)
+    );
+    assert!(
+        signer.submissions_due(switch + 2000).is_empty(),
+        "nothing awaited any more"
+    );
 }
 
 fn ask(catalog: &Catalog, name: &str, rtype: RecordType) -> Message {
