@@ -274,19 +274,7 @@ impl Parent {
         let parent = Self { child, _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let out = Command::new("dig")
-                .args([
-                    "@127.0.0.1",
-                    "-p",
-                    &port.to_string(),
-                    "+short",
-                    "+time=1",
-                    "+tries=1",
-                ])
-                .args(["test.", "SOA"])
-                .output()
-                .expect("dig");
-            if String::from_utf8_lossy(&out.stdout).contains(&format!(" {serial} ")) {
+            if common::secondary::soa_serial(port, "test.") == Some(serial) {
                 return parent;
             }
             assert!(Instant::now() < deadline, "parent knotd did not start");

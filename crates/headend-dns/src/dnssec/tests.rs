@@ -278,15 +278,21 @@ fn ksk_rollover_double_signs_and_moves_the_cds() {
     verify_all(&zone);
 }
 
-#[test]
-fn with_parent_servers_the_old_ksk_waits_for_the_new_ds() {
-    let dir = tempfile::tempdir().unwrap();
+/// KSK+ZSK with NSEC and a parent server to check for the DS.
+fn with_parent() -> DnssecConfig {
     let mut c = config(
         DenialKind::Nsec,
         DnssecAlgorithm::EcdsaP256Sha256,
         KeyScheme::KskZsk,
     );
     c.parent = vec!["127.0.0.1:53".parse().unwrap()];
+    c
+}
+
+#[test]
+fn with_parent_servers_the_old_ksk_waits_for_the_new_ds() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = with_parent();
     let mut keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
     assert!(
         keys.awaiting_ds(T0).is_none(),
@@ -327,12 +333,7 @@ fn with_parent_servers_the_old_ksk_waits_for_the_new_ds() {
 #[test]
 fn the_signer_asks_the_parent_once_per_interval() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = config(
-        DenialKind::Nsec,
-        DnssecAlgorithm::EcdsaP256Sha256,
-        KeyScheme::KskZsk,
-    );
-    c.parent = vec!["127.0.0.1:53".parse().unwrap()];
+    let mut c = with_parent();
     c.parent_check_interval_secs = 600;
     let mut dc = DnsConfig::default();
     dc.zones.push(crate::ZoneConfig {

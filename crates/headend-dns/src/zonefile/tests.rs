@@ -124,13 +124,17 @@ fn unknown_directive_is_an_error() {
     assert!(reason.contains("$FOO"));
 }
 
+/// Each record as `owner ttl rdata`.
+fn shown(recs: &[SourceRecord]) -> Vec<String> {
+    recs.iter()
+        .map(|r| format!("{} {} {}", r.record.name, r.record.ttl, r.record.data))
+        .collect()
+}
+
 #[test]
 fn generate_makes_one_record_per_value() {
     let recs = body("$GENERATE 1-3 h$ A 192.0.2.$\nafter A 192.0.2.99\n");
-    let got: Vec<String> = recs
-        .iter()
-        .map(|r| format!("{} {} {}", r.record.name, r.record.ttl, r.record.data))
-        .collect();
+    let got = shown(&recs);
     assert_eq!(
         got,
         vec![
@@ -150,10 +154,7 @@ fn generate_reverse_zones_with_ttl_class_step_and_modifiers() {
         "$GENERATE 10-14/2 ${0,3}.r 300 IN PTR host-${100,4,x}.example.net.\n\
          $GENERATE 0-1 ${0,7,n}.v6 PTR h${0,2,X}.example.net.\n",
     );
-    let got: Vec<String> = recs
-        .iter()
-        .map(|r| format!("{} {} {}", r.record.name, r.record.ttl, r.record.data))
-        .collect();
+    let got = shown(&recs);
     assert_eq!(
         got,
         vec![
