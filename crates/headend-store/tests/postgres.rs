@@ -1,8 +1,12 @@
-//! The PostgreSQL backend against a real PostgreSQL server: schema, leases,
-//! two servers racing, connections, configuration. A private cluster per
-//! test process (see `pg_cluster`), a fresh database per test. Two `Store`s
-//! on one database stand for two headend servers. Auth: `postgres_auth.rs`.
+//! The PostgreSQL backend against a real PostgreSQL server: the conformance
+//! suite (see `conformance`, shared with `tests/sqlite.rs`), and what only
+//! PostgreSQL shows: its schema and migrations, two servers racing,
+//! connections, configuration. A private cluster per test process (see
+//! `pg_cluster`), a fresh database per test. Two `Store`s on one database
+//! stand for two headend servers. Auth under concurrency: `postgres_auth.rs`.
 
+#[macro_use]
+mod conformance;
 mod pg_cluster;
 
 use std::net::Ipv4Addr;
@@ -10,29 +14,28 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use headend_store::auth::{AuditRecord, Reservation};
+use conformance::Database;
+use conformance::leases::{assert_no_row_in_a_new_transaction, claim_and_commit, lease};
+use headend_store::auth::AuditRecord;
 use headend_store::migrate::latest_version;
-use headend_store::{Lease, LeaseState, PostgresConfig, Store, StoreConfig, StoreError};
+use headend_store::{LeaseState, PostgresConfig, Store, StoreConfig, StoreError};
 use pg_cluster::Db;
-
-fn lease(addr: [u8; 4], client: &[u8], state: LeaseState, expires: u64) -> Lease {
-    Lease {
-        address: Ipv4Addr::from(addr),
-        subnet: "lan".into(),
-        client_key: client.to_vec(),
-        hwaddr: client.to_vec(),
-        client_id: None,
-        hostname: Some("host".into()),
-        state,
-        expires,
-        circuit_id: Some(b"eth0".to_vec()),
-        remote_id: None,
-    }
-}
 
 fn no_state_dir() -> &'static Path {
     Path::new("/nonexistent-state-dir")
 }
+
+impl Database for Db {
+    fn open(&self) -> Store {
+        self.store()
+    }
+
+    fn open_existing(&self) -> Store {
+        Store::open_existing(&self.config(1), no_state_dir()).unwrap()
+    }
+}
+
+conformance_tests!(Db::new());
 
 // ---- schema ----------------------------------------------------------------
 
@@ -69,23 +72,11 @@ fn fresh_database_is_migrated_to_the_latest_version() {
 }
 
 #[test]
-fn reopening_keeps_data_and_applies_nothing_twice() {
+fn reopening_applies_no_migration_twice() {
     let db = Db::new();
-    let store = db.store();
-    let mut tx = store.begin().unwrap();
-    assert!(
-        tx.claim(&lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100))
-            .unwrap()
-    );
-    tx.commit().unwrap();
-    drop(store);
-    let store = db.store();
-    let reader = Store::open_existing(&db.config(1), no_state_dir()).unwrap();
-    assert_eq!(
-        store.leases().unwrap(),
-        vec![lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100)]
-    );
-    assert_eq!(reader.leases().unwrap(), store.leases().unwrap());
+    drop(db.store());
+    drop(db.store());
+    drop(db.open_existing());
     assert_eq!(
         db.value("SELECT count(*) FROM headend_schema"),
         latest_version().to_string()
@@ -138,7 +129,7 @@ fn newer_schema_is_refused_by_open_and_open_existing() {
 #[test]
 fn open_existing_does_not_migrate() {
     let db = Db::new();
-    let store = Store::open_existing(&db.config(1), no_state_dir()).unwrap();
+    let store = db.open_existing();
     assert_eq!(db.value("SELECT to_regclass('dhcp_leases') IS NULL"), "t");
     // Like SQLite on an empty file: queries fail, naming what was done.
     let err = store.leases().unwrap_err();
@@ -148,268 +139,20 @@ fn open_existing_does_not_migrate() {
 // ---- leases ------------------------------------------------------------------
 
 #[test]
-fn unsynced_commit_is_seen_by_the_next_transaction_and_kept_after_sync() {
+fn a_server_reads_committed_rows_while_its_own_writer_is_open() {
     let db = Db::new();
     let store = db.store();
-    let mut tx = store.begin_unsynced().unwrap();
-    assert!(
-        tx.claim(&lease([10, 0, 0, 6], b"b", LeaseState::Offered, 50))
-            .unwrap()
-    );
-    tx.commit().unwrap();
-    let mut tx = store.begin_unsynced().unwrap();
-    assert!(
-        !tx.claim(&lease([10, 0, 0, 6], b"c", LeaseState::Offered, 50))
-            .unwrap()
-    );
-    tx.put(&lease([10, 0, 0, 6], b"b", LeaseState::Bound, 100))
-        .unwrap();
-    tx.commit().unwrap();
-    store.sync().unwrap();
-    drop(store);
-    assert_eq!(
-        db.store().leases().unwrap(),
-        vec![lease([10, 0, 0, 6], b"b", LeaseState::Bound, 100)]
-    );
-}
-
-#[test]
-fn dropped_transaction_rolls_back() {
-    let db = Db::new();
-    let store = db.store();
-    let mut tx = store.begin().unwrap();
-    tx.put(&lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100))
-        .unwrap();
-    drop(tx);
-    assert!(store.leases().unwrap().is_empty());
-    // The connection is usable again right away.
-    let mut tx = store.begin().unwrap();
-    assert!(
-        tx.lease_by_address(Ipv4Addr::new(10, 0, 0, 5))
-            .unwrap()
-            .is_none()
-    );
-    tx.commit().unwrap();
-}
-
-#[test]
-fn claim_refuses_an_address_that_has_a_row() {
-    let db = Db::new();
-    let store = db.store();
-    let mut tx = store.begin().unwrap();
-    assert!(
-        tx.claim(&lease([10, 0, 0, 5], b"a", LeaseState::Offered, 100))
-            .unwrap()
-    );
-    assert!(
-        !tx.claim(&lease([10, 0, 0, 5], b"b", LeaseState::Offered, 100))
-            .unwrap()
-    );
-    tx.commit().unwrap();
-    assert_eq!(store.leases().unwrap()[0].client_key, b"a");
-}
-
-#[test]
-fn pool_queries_find_highest_gap_and_oldest_expired() {
-    let db = Db::new();
-    let store = db.store();
-    let mut tx = store.begin().unwrap();
-    let (first, end) = (Ipv4Addr::new(10, 0, 0, 10), Ipv4Addr::new(10, 0, 0, 20));
-    assert_eq!(tx.highest_claimed(first, end).unwrap(), None);
-    assert_eq!(tx.lowest_unclaimed(first, end).unwrap(), Some(first));
-    for (last, exp) in [(10u8, 50u64), (11, 20), (13, 30)] {
-        tx.put(&lease([10, 0, 0, last], &[last], LeaseState::Bound, exp))
-            .unwrap();
-    }
-    assert_eq!(
-        tx.highest_claimed(first, end).unwrap(),
-        Some(Ipv4Addr::new(10, 0, 0, 13))
-    );
-    assert_eq!(
-        tx.lowest_unclaimed(first, end).unwrap(),
-        Some(Ipv4Addr::new(10, 0, 0, 12))
-    );
-    assert_eq!(
-        tx.lowest_unclaimed(Ipv4Addr::new(10, 0, 0, 9), end)
-            .unwrap(),
-        Some(Ipv4Addr::new(10, 0, 0, 9))
-    );
-    // A full range and an empty (reversed) range have no gap.
-    assert_eq!(
-        tx.lowest_unclaimed(first, Ipv4Addr::new(10, 0, 0, 11))
-            .unwrap(),
-        None
-    );
-    assert_eq!(tx.lowest_unclaimed(end, first).unwrap(), None);
-    assert!(tx.oldest_expired(first, end, 19).unwrap().is_none());
-    let old = tx.oldest_expired(first, end, 40).unwrap().unwrap();
-    assert_eq!(old.address, Ipv4Addr::new(10, 0, 0, 11));
-    // The top of the address space round-trips (stored as BIGINT).
-    let top = Ipv4Addr::new(255, 255, 255, 255);
-    tx.put(&lease(top.octets(), b"t", LeaseState::Bound, 1))
-        .unwrap();
-    assert_eq!(tx.highest_claimed(top, top).unwrap(), Some(top));
-    assert_eq!(tx.lease_by_address(top).unwrap().unwrap().address, top);
-    tx.commit().unwrap();
-}
-
-#[test]
-fn client_lookup_skips_declined_and_counts_exclude_the_client() {
-    let db = Db::new();
-    let store = db.store();
-    let mut tx = store.begin().unwrap();
-    tx.put(&lease([10, 0, 0, 1], b"a", LeaseState::Declined, 100))
-        .unwrap();
-    assert!(tx.lease_by_client("lan", b"a").unwrap().is_none());
-    tx.put(&lease([10, 0, 0, 2], b"a", LeaseState::Bound, 100))
-        .unwrap();
-    tx.put(&lease([10, 0, 0, 3], b"b", LeaseState::Offered, 100))
-        .unwrap();
-    tx.put(&lease([10, 0, 0, 4], b"c", LeaseState::Bound, 10))
-        .unwrap();
-    let mut released = lease([10, 0, 0, 5], b"d", LeaseState::Released, 100);
-    released.remote_id = Some(b"modem".to_vec());
-    tx.put(&released).unwrap();
-    let mut remote = lease([10, 0, 0, 6], b"e", LeaseState::Bound, 100);
-    remote.remote_id = Some(b"modem".to_vec());
-    tx.put(&remote).unwrap();
-    assert_eq!(
-        tx.lease_by_client("lan", b"a").unwrap().unwrap().address,
-        Ipv4Addr::new(10, 0, 0, 2)
-    );
-    assert!(tx.lease_by_client("other", b"a").unwrap().is_none());
-    assert_eq!(
-        tx.count_live_by_circuit("lan", b"eth0", b"a", 50).unwrap(),
-        2
-    );
-    assert_eq!(
-        tx.count_live_by_circuit("lan", b"eth0", b"z", 50).unwrap(),
-        3
-    );
-    assert_eq!(
-        tx.count_live_by_circuit("other", b"eth0", b"z", 50)
-            .unwrap(),
-        0
-    );
-    // Released leases are not live; the client's own lease does not count.
-    assert_eq!(
-        tx.count_live_by_remote("lan", b"modem", b"z", 50).unwrap(),
-        1
-    );
-    assert_eq!(
-        tx.count_live_by_remote("lan", b"modem", b"e", 50).unwrap(),
-        0
-    );
-    tx.commit().unwrap();
-}
-
-#[test]
-fn put_replaces_another_clients_row_and_reads_outside_the_transaction() {
-    let db = Db::new();
-    let store = db.store();
-    let mut tx = store.begin().unwrap();
-    let mut a = lease([10, 0, 0, 7], b"a", LeaseState::Bound, 10);
-    a.client_id = Some(b"\x01id".to_vec());
-    a.remote_id = Some(b"r".to_vec());
-    tx.put(&a).unwrap();
-    tx.put(&lease([10, 0, 0, 8], b"a", LeaseState::Released, 30))
-        .unwrap();
-    tx.commit().unwrap();
-    assert_eq!(store.lease_at(Ipv4Addr::new(10, 0, 0, 7)).unwrap(), Some(a));
-    let mine = store.leases_of_hwaddr(b"a").unwrap();
-    assert_eq!(
-        mine.iter().map(|l| l.expires).collect::<Vec<_>>(),
-        [30, 10],
-        "newest expiry first"
-    );
-    let mut tx = store.begin().unwrap();
-    let b = lease([10, 0, 0, 7], b"b", LeaseState::Offered, 60);
-    tx.put(&b).unwrap();
-    tx.commit().unwrap();
-    assert_eq!(store.lease_at(Ipv4Addr::new(10, 0, 0, 7)).unwrap(), Some(b));
-    assert!(
-        store
-            .lease_at(Ipv4Addr::new(10, 0, 0, 9))
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(store.leases_of_hwaddr(b"a").unwrap().len(), 1);
-    assert_eq!(store.leases().unwrap().len(), 2);
-}
-
-#[test]
-fn reader_sees_committed_rows_while_writer_is_open() {
-    let db = Db::new();
-    let store = db.store();
-    let mut tx = store.begin().unwrap();
-    tx.put(&lease([10, 0, 0, 1], b"a", LeaseState::Bound, 100))
-        .unwrap();
-    tx.commit().unwrap();
     let mut tx = store.begin().unwrap();
     tx.put(&lease([10, 0, 0, 2], b"b", LeaseState::Bound, 100))
         .unwrap();
-    let reader = Store::open_existing(&db.config(1), no_state_dir()).unwrap();
-    assert_eq!(reader.leases().unwrap().len(), 1);
-    assert_eq!(store.leases().unwrap().len(), 1, "own pool, own snapshot");
+    // Reads take a pooled connection, not the writer's (SQLite's one
+    // connection makes them wait for the transaction instead).
+    assert!(store.leases().unwrap().is_empty(), "own pool, own snapshot");
     tx.commit().unwrap();
-    assert_eq!(reader.leases().unwrap().len(), 2);
-}
-
-#[test]
-fn api_reservations_are_seen_inside_lease_transactions() {
-    let db = Db::new();
-    let store = db.store();
-    let r = Reservation {
-        subnet: "lan".into(),
-        hwaddr: "aa:bb:cc:dd:ee:0f".into(),
-        address: Ipv4Addr::new(10, 0, 0, 50),
-        hostname: Some("printer".into()),
-        created: 1,
-    };
-    assert!(store.auth().reservation_put(&r).unwrap());
-    let mut tx = store.begin().unwrap();
-    assert_eq!(
-        tx.api_reservation("lan", &[0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x0f])
-            .unwrap(),
-        Some((Ipv4Addr::new(10, 0, 0, 50), Some("printer".into())))
-    );
-    assert!(
-        tx.api_reservation("wan", &[0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x0f])
-            .unwrap()
-            .is_none()
-    );
-    assert!(tx.api_reserved("lan", Ipv4Addr::new(10, 0, 0, 50)).unwrap());
-    assert!(!tx.api_reserved("lan", Ipv4Addr::new(10, 0, 0, 51)).unwrap());
-    tx.commit().unwrap();
+    assert_eq!(store.leases().unwrap().len(), 1);
 }
 
 // ---- two servers on one database -------------------------------------------
-
-#[test]
-fn claim_of_one_address_by_two_servers_lets_one_win() {
-    let db = Db::new();
-    let (one, two) = (db.store(), db.store());
-    let mut tx1 = one.begin().unwrap();
-    assert!(
-        tx1.claim(&lease([10, 0, 0, 5], b"a", LeaseState::Offered, 100))
-            .unwrap()
-    );
-    let other = std::thread::spawn(move || {
-        let mut tx2 = two.begin()?;
-        // Waits for server one's transaction, then sees its row.
-        let claimed = tx2.claim(&lease([10, 0, 0, 5], b"b", LeaseState::Offered, 100))?;
-        tx2.commit()?;
-        Ok::<_, StoreError>(claimed)
-    });
-    std::thread::sleep(Duration::from_millis(300));
-    tx1.commit().unwrap();
-    match other.join().unwrap() {
-        Ok(claimed) => assert!(!claimed, "both servers claimed 10.0.0.5"),
-        Err(StoreError::Conflict { .. }) => {}
-        Err(e) => panic!("unexpected error: {e}"),
-    }
-    assert_eq!(one.leases().unwrap()[0].client_key, b"a");
-}
 
 #[test]
 fn two_servers_reusing_one_expired_address_cannot_both_commit() {
@@ -475,12 +218,10 @@ fn two_servers_reusing_one_expired_address_cannot_both_commit() {
 async fn store_works_when_called_from_inside_a_tokio_runtime() {
     let db = Db::new();
     let store = db.store();
-    let mut tx = store.begin().unwrap();
-    assert!(
-        tx.claim(&lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100))
-            .unwrap()
-    );
-    tx.commit().unwrap();
+    assert!(claim_and_commit(
+        &store,
+        &lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100)
+    ));
     assert_eq!(store.leases().unwrap().len(), 1);
     let entry = AuditRecord {
         id: 0,
@@ -559,13 +300,7 @@ fn connection_lost_inside_a_transaction_never_autocommits() {
             .is_err()
     );
     assert!(tx.commit().is_err());
-    let mut tx = store.begin().unwrap();
-    assert!(
-        tx.lease_by_address(Ipv4Addr::new(10, 0, 0, 3))
-            .unwrap()
-            .is_none()
-    );
-    tx.commit().unwrap();
+    assert_no_row_in_a_new_transaction(&store, Ipv4Addr::new(10, 0, 0, 3));
     store.leases().unwrap_err();
     assert!(store.leases().unwrap().is_empty());
 }

@@ -213,10 +213,14 @@ impl Cluster {
         }
     }
 
-    /// Runs SQL as the superuser on `db`, on a thread of its own (so it
-    /// also works from inside a tokio runtime).
-    fn try_exec(&self, db: &str, sql: &str) -> Result<(), String> {
-        let (port, db, sql) = (self.port, db.to_owned(), sql.to_owned());
+    /// Runs `work` on a superuser connection to `db`, on a thread of its own
+    /// (so it also works from inside a tokio runtime).
+    fn as_superuser<T: Send + 'static>(
+        &self,
+        db: &str,
+        work: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
+    ) -> Result<T, String> {
+        let (port, db) = (self.port, db.to_owned());
         std::thread::spawn(move || {
             let mut c = postgres::Config::new()
                 .host("127.0.0.1")
@@ -226,25 +230,23 @@ impl Cluster {
                 .connect_timeout(Duration::from_secs(5))
                 .connect(postgres::NoTls)
                 .map_err(|e| format!("{e:?}"))?;
-            c.batch_execute(&sql).map_err(|e| format!("{e:?}"))
+            work(&mut c).map_err(|e| format!("{e:?}"))
         })
         .join()
         .expect("admin thread")
     }
 
+    /// Runs SQL as the superuser on `db`.
+    fn try_exec(&self, db: &str, sql: &str) -> Result<(), String> {
+        let sql = sql.to_owned();
+        self.as_superuser(db, move |c| c.batch_execute(&sql))
+    }
+
     /// Runs a query as the superuser on `db`; the first column of every row, as text.
     fn try_query(&self, db: &str, sql: &str) -> Result<Vec<Option<String>>, String> {
-        let (port, db, sql) = (self.port, db.to_owned(), sql.to_owned());
-        std::thread::spawn(move || {
-            let mut c = postgres::Config::new()
-                .host("127.0.0.1")
-                .port(port)
-                .user("headend")
-                .dbname(&db)
-                .connect(postgres::NoTls)
-                .map_err(|e| format!("{e:?}"))?;
-            let rows = c.simple_query(&sql).map_err(|e| format!("{e:?}"))?;
-            Ok(rows
+        let sql = sql.to_owned();
+        self.as_superuser(db, move |c| {
+            Ok(c.simple_query(&sql)?
                 .into_iter()
                 .filter_map(|m| match m {
                     postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).map(str::to_owned)),
@@ -252,8 +254,6 @@ impl Cluster {
                 })
                 .collect())
         })
-        .join()
-        .expect("admin thread")
     }
 }
 

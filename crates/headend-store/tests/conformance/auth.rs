@@ -1,0 +1,257 @@
+//! [`AuthStore`](headend_store::AuthStore): users and lockouts, refresh-token
+//! families, the audit log and reservations, one server at a time.
+
+use std::net::Ipv4Addr;
+
+use headend_store::Store;
+use headend_store::auth::{AuditRecord, FamilyRecord, Reservation};
+
+use super::Database;
+use super::users::{family, user};
+
+/// Opens the store with user `alice` signed in once per `(family id, first
+/// refresh token, login time)`.
+fn alice_signed_in(db: &dyn Database, logins: &[(&str, &[u8], u64)]) -> Store {
+    let store = db.open();
+    store.auth().user_insert(&user("alice")).unwrap();
+    for &(id, token, at) in logins {
+        store
+            .auth()
+            .family_start(&family(id, "alice", at), token, at)
+            .unwrap();
+    }
+    store
+}
+
+pub(crate) fn duplicate_user_is_refused_and_users_sort_bytewise(db: &dyn Database) {
+    let store = db.open();
+    let auth = store.auth();
+    for name in ["bob", "alice", "Bob"] {
+        assert!(auth.user_insert(&user(name)).unwrap());
+    }
+    assert!(!auth.user_insert(&user("alice")).unwrap());
+    let names: Vec<_> = auth
+        .users()
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["Bob", "alice", "bob"]);
+    assert_eq!(auth.user("alice").unwrap().unwrap(), user("alice"));
+    assert!(auth.user("carol").unwrap().is_none());
+}
+
+pub(crate) fn password_change_and_disable_revoke_sessions(db: &dyn Database) {
+    let store = alice_signed_in(db, &[("f1", b"h1", 10), ("f2", b"k1", 20)]);
+    let auth = store.auth();
+    auth.user_record_failure("alice", &|_| 500).unwrap();
+    let ids = auth.user_set_password("alice", "new", 50).unwrap().unwrap();
+    assert_eq!(ids, ["f1", "f2"]);
+    let u = auth.user("alice").unwrap().unwrap();
+    assert_eq!(
+        (u.phc.as_str(), u.not_before, u.failures, u.locked_until),
+        ("new", 50, 0, 0)
+    );
+    let f = auth.family("f1").unwrap().unwrap();
+    assert_eq!(
+        (f.revoked, f.revoke_reason.as_deref()),
+        (Some(50), Some("password changed"))
+    );
+    assert!(auth.user_set_password("bob", "x", 50).unwrap().is_none());
+
+    auth.family_start(&family("f3", "alice", 60), b"m1", 60)
+        .unwrap();
+    assert_eq!(
+        auth.user_set_disabled("alice", true, 70).unwrap().unwrap(),
+        ["f3"]
+    );
+    let u = auth.user("alice").unwrap().unwrap();
+    assert!(u.disabled);
+    assert_eq!(u.not_before, 70);
+    assert_eq!(
+        auth.family("f3").unwrap().unwrap().revoke_reason.as_deref(),
+        Some("user disabled")
+    );
+    assert_eq!(
+        auth.user_set_disabled("alice", false, 80).unwrap(),
+        Some(vec![])
+    );
+    let u = auth.user("alice").unwrap().unwrap();
+    assert!(!u.disabled);
+    assert_eq!(u.not_before, 70);
+    assert!(auth.user_set_disabled("bob", true, 80).unwrap().is_none());
+}
+
+pub(crate) fn failures_count_up_and_lock_until_unlocked(db: &dyn Database) {
+    let store = db.open();
+    let auth = store.auth();
+    auth.user_insert(&user("alice")).unwrap();
+    let lock = |n: u32| if n >= 2 { 100 + u64::from(n) } else { 0 };
+    assert_eq!(auth.user_record_failure("alice", &lock).unwrap(), Some(1));
+    assert_eq!(auth.user("alice").unwrap().unwrap().locked_until, 0);
+    assert_eq!(auth.user_record_failure("alice", &lock).unwrap(), Some(2));
+    assert_eq!(auth.user("alice").unwrap().unwrap().locked_until, 102);
+    // A shorter lockout never shortens the one in force.
+    assert_eq!(auth.user_record_failure("alice", &|_| 50).unwrap(), Some(3));
+    assert_eq!(auth.user("alice").unwrap().unwrap().locked_until, 102);
+    assert!(auth.user_unlock("alice").unwrap());
+    let u = auth.user("alice").unwrap().unwrap();
+    assert_eq!((u.failures, u.locked_until), (0, 0));
+    assert!(!auth.user_unlock("nobody").unwrap());
+    assert_eq!(auth.user_record_failure("nobody", &lock).unwrap(), None);
+    // Unknown user: the transaction was rolled back, the connection is fine.
+    assert_eq!(auth.user_record_failure("alice", &lock).unwrap(), Some(1));
+
+    auth.user_login_ok("alice", 500, None).unwrap();
+    let u = auth.user("alice").unwrap().unwrap();
+    assert_eq!(
+        (u.failures, u.last_login, u.phc.as_str()),
+        (0, Some(500), user("alice").phc.as_str())
+    );
+    auth.user_login_ok("alice", 600, Some("rehashed")).unwrap();
+    let u = auth.user("alice").unwrap().unwrap();
+    assert_eq!((u.last_login, u.phc.as_str()), (Some(600), "rehashed"));
+}
+
+pub(crate) fn rotation_spends_the_old_token_once(db: &dyn Database) {
+    let store = alice_signed_in(db, &[("f1", b"h1", 10)]);
+    let auth = store.auth();
+    let (tok, fam) = auth.refresh_lookup(b"h1").unwrap().unwrap();
+    assert_eq!(
+        (tok.family.as_str(), tok.issued, tok.used),
+        ("f1", 10, None)
+    );
+    assert_eq!(fam, family("f1", "alice", 10));
+    assert!(auth.refresh_rotate(b"h1", b"h2", 20).unwrap());
+    assert!(!auth.refresh_rotate(b"h1", b"h3", 21).unwrap());
+    let (tok, fam) = auth.refresh_lookup(b"h1").unwrap().unwrap();
+    assert_eq!(tok.used, Some(20));
+    assert_eq!(fam.last_used, 20);
+    let (tok, _) = auth.refresh_lookup(b"h2").unwrap().unwrap();
+    assert_eq!((tok.issued, tok.used), (20, None));
+    assert!(auth.refresh_lookup(b"h3").unwrap().is_none());
+    assert!(!auth.refresh_rotate(b"nope", b"h4", 22).unwrap());
+}
+
+pub(crate) fn revoked_family_cannot_rotate_and_families_are_listed(db: &dyn Database) {
+    let store = alice_signed_in(db, &[("f1", b"h1", 10), ("f2", b"k1", 20)]);
+    let auth = store.auth();
+    auth.user_insert(&user("bob")).unwrap();
+    let mut short = family("g1", "bob", 30);
+    short.expires = 40;
+    auth.family_start(&short, b"b1", 30).unwrap();
+    let ids = |v: Vec<FamilyRecord>| v.into_iter().map(|f| f.id).collect::<Vec<_>>();
+    assert_eq!(ids(auth.families(None, None).unwrap()), ["g1", "f2", "f1"]);
+    assert_eq!(
+        ids(auth.families(Some("alice"), None).unwrap()),
+        ["f2", "f1"]
+    );
+    assert_eq!(ids(auth.families(None, Some(45)).unwrap()), ["f2", "f1"]);
+    assert!(auth.family_revoke("f1", 25, "logout").unwrap());
+    assert!(!auth.family_revoke("f1", 26, "logout").unwrap());
+    assert!(!auth.family_revoke("nope", 26, "logout").unwrap());
+    assert_eq!(ids(auth.families(Some("alice"), Some(30)).unwrap()), ["f2"]);
+    assert_eq!(
+        auth.families_revoke_user("alice", 30, "reuse").unwrap(),
+        ["f2"]
+    );
+    assert!(!auth.refresh_rotate(b"k1", b"k2", 31).unwrap());
+    assert!(!auth.refresh_rotate(b"h1", b"h2", 31).unwrap());
+    assert_eq!(ids(auth.families_revoked_since(25).unwrap()), ["f1", "f2"]);
+    assert_eq!(ids(auth.families_revoked_since(30).unwrap()), ["f2"]);
+    assert!(auth.families(Some("alice"), Some(31)).unwrap().is_empty());
+    let f2 = auth.family("f2").unwrap().unwrap();
+    assert_eq!(
+        (f2.revoked, f2.revoke_reason.as_deref()),
+        (Some(30), Some("reuse"))
+    );
+    assert!(auth.family("nope").unwrap().is_none());
+}
+
+/// Revoking a user's families (token reuse) revokes all live ones at once.
+pub(crate) fn revoking_a_users_families_revokes_every_live_one(db: &dyn Database) {
+    let store = alice_signed_in(db, &[("f1", b"h1", 10), ("f2", b"k1", 10)]);
+    let auth = store.auth();
+    let mut revoked = auth.families_revoke_user("alice", 30, "reuse").unwrap();
+    revoked.sort();
+    assert_eq!(revoked, ["f1", "f2"]);
+    assert!(!auth.refresh_rotate(b"k1", b"k2", 31).unwrap());
+    assert_eq!(auth.families_revoked_since(30).unwrap().len(), 2);
+    assert!(auth.families(Some("alice"), Some(31)).unwrap().is_empty());
+}
+
+pub(crate) fn family_of_an_unknown_user_is_refused_whole(db: &dyn Database) {
+    let store = db.open();
+    let err = store
+        .auth()
+        .family_start(&family("f1", "ghost", 10), b"h1", 10)
+        .unwrap_err();
+    assert!(err.to_string().contains("session start"), "{err}");
+    assert!(store.auth().family("f1").unwrap().is_none());
+    assert!(store.auth().refresh_lookup(b"h1").unwrap().is_none());
+}
+
+pub(crate) fn audit_lists_newest_first_up_to_the_limit(db: &dyn Database) {
+    let store = db.open();
+    for (i, action) in ["a", "b", "c", "d", "e"].into_iter().enumerate() {
+        store
+            .auth()
+            .audit_append(&AuditRecord {
+                id: 0,
+                at: 100 + i as u64,
+                actor: "alice".into(),
+                source: Some("127.0.0.1".into()),
+                action: action.into(),
+                target: None,
+                result: "ok".into(),
+                detail: (i == 4).then(|| "last".to_owned()),
+            })
+            .unwrap();
+    }
+    let all = store.auth().audit(3).unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+        ["e", "d", "c"]
+    );
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id));
+    assert_eq!((all[0].at, all[0].detail.as_deref()), (104, Some("last")));
+    assert_eq!(all[0].source.as_deref(), Some("127.0.0.1"));
+    assert_eq!(store.auth().audit(100).unwrap().len(), 5);
+    assert!(store.auth().audit(0).unwrap().is_empty());
+}
+
+pub(crate) fn reservation_address_belongs_to_one_client(db: &dyn Database) {
+    let store = db.open();
+    let auth = store.auth();
+    let r = Reservation {
+        subnet: "lan".into(),
+        hwaddr: "aa:bb:cc:dd:ee:ff".into(),
+        address: Ipv4Addr::new(10, 0, 0, 5),
+        hostname: None,
+        created: 1,
+    };
+    assert!(auth.reservation_put(&r).unwrap());
+    let other = Reservation {
+        hwaddr: "11:22:33:44:55:66".into(),
+        ..r.clone()
+    };
+    assert!(!auth.reservation_put(&other).unwrap());
+    assert!(auth.reservation_put(&r).unwrap());
+    // Another subnet may use the same address; a client may move.
+    let wan = Reservation {
+        subnet: "WAN".into(),
+        ..other.clone()
+    };
+    assert!(auth.reservation_put(&wan).unwrap());
+    let moved = Reservation {
+        address: Ipv4Addr::new(10, 0, 0, 4),
+        hostname: Some("moved".into()),
+        ..r
+    };
+    assert!(auth.reservation_put(&moved).unwrap());
+    assert!(auth.reservation_put(&other).unwrap());
+    assert_eq!(auth.reservations().unwrap(), vec![wan, moved, other]);
+    assert!(auth.reservation_delete("lan", "aa:bb:cc:dd:ee:ff").unwrap());
+    assert!(!auth.reservation_delete("lan", "aa:bb:cc:dd:ee:ff").unwrap());
+    assert_eq!(auth.reservations().unwrap().len(), 2);
+}

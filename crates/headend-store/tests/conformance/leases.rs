@@ -1,0 +1,304 @@
+//! Leases: what a transaction sees and keeps, the pool queries of the DHCP
+//! core, readers beside the writer, and two servers on one database.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use headend_store::auth::Reservation;
+use headend_store::{Lease, LeaseState, Store, StoreError};
+
+use super::Database;
+
+/// A lease of `addr` in subnet `lan` for `client` (also its hardware
+/// address), relayed on circuit `eth0`.
+pub(crate) fn lease(addr: [u8; 4], client: &[u8], state: LeaseState, expires: u64) -> Lease {
+    Lease {
+        address: Ipv4Addr::from(addr),
+        subnet: "lan".into(),
+        client_key: client.to_vec(),
+        hwaddr: client.to_vec(),
+        client_id: None,
+        hostname: Some("host".into()),
+        state,
+        expires,
+        circuit_id: Some(b"eth0".to_vec()),
+        remote_id: None,
+    }
+}
+
+/// Claims `lease`'s address in a transaction of its own and commits it;
+/// true if the address was free.
+pub(crate) fn claim_and_commit(store: &Store, lease: &Lease) -> bool {
+    let mut tx = store.begin().unwrap();
+    let claimed = tx.claim(lease).unwrap();
+    tx.commit().unwrap();
+    claimed
+}
+
+/// Asserts that a new transaction (so a working write connection) finds no
+/// row at `address`.
+pub(crate) fn assert_no_row_in_a_new_transaction(store: &Store, address: Ipv4Addr) {
+    let mut tx = store.begin().unwrap();
+    assert!(tx.lease_by_address(address).unwrap().is_none(), "{address}");
+    tx.commit().unwrap();
+}
+
+pub(crate) fn committed_lease_survives_reopen(db: &dyn Database) {
+    let store = db.open();
+    assert!(claim_and_commit(
+        &store,
+        &lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100)
+    ));
+    drop(store);
+    let store = db.open();
+    let reader = db.open_existing();
+    assert_eq!(
+        store.leases().unwrap(),
+        vec![lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100)]
+    );
+    assert_eq!(reader.leases().unwrap(), store.leases().unwrap());
+}
+
+pub(crate) fn unsynced_commit_is_seen_by_the_next_transaction_and_kept_after_sync(
+    db: &dyn Database,
+) {
+    let store = db.open();
+    let mut tx = store.begin_unsynced().unwrap();
+    assert!(
+        tx.claim(&lease([10, 0, 0, 6], b"b", LeaseState::Offered, 50))
+            .unwrap()
+    );
+    tx.commit().unwrap();
+    // The next batch runs before the previous one is flushed.
+    let mut tx = store.begin_unsynced().unwrap();
+    assert!(
+        !tx.claim(&lease([10, 0, 0, 6], b"c", LeaseState::Offered, 50))
+            .unwrap()
+    );
+    tx.put(&lease([10, 0, 0, 6], b"b", LeaseState::Bound, 100))
+        .unwrap();
+    tx.commit().unwrap();
+    store.sync().unwrap();
+    drop(store);
+    assert_eq!(
+        db.open().leases().unwrap(),
+        vec![lease([10, 0, 0, 6], b"b", LeaseState::Bound, 100)]
+    );
+}
+
+pub(crate) fn dropped_transaction_rolls_back(db: &dyn Database) {
+    let store = db.open();
+    let mut tx = store.begin().unwrap();
+    tx.put(&lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100))
+        .unwrap();
+    drop(tx);
+    assert!(store.leases().unwrap().is_empty());
+    // The connection is usable again right away.
+    assert_no_row_in_a_new_transaction(&store, Ipv4Addr::new(10, 0, 0, 5));
+}
+
+pub(crate) fn claim_refuses_an_address_that_has_a_row(db: &dyn Database) {
+    let store = db.open();
+    let mut tx = store.begin().unwrap();
+    assert!(
+        tx.claim(&lease([10, 0, 0, 5], b"a", LeaseState::Offered, 100))
+            .unwrap()
+    );
+    assert!(
+        !tx.claim(&lease([10, 0, 0, 5], b"b", LeaseState::Offered, 100))
+            .unwrap()
+    );
+    tx.commit().unwrap();
+    assert_eq!(store.leases().unwrap()[0].client_key, b"a");
+}
+
+pub(crate) fn pool_queries_find_highest_gap_and_oldest_expired(db: &dyn Database) {
+    let store = db.open();
+    let mut tx = store.begin().unwrap();
+    let (first, end) = (Ipv4Addr::new(10, 0, 0, 10), Ipv4Addr::new(10, 0, 0, 20));
+    assert_eq!(tx.highest_claimed(first, end).unwrap(), None);
+    assert_eq!(tx.lowest_unclaimed(first, end).unwrap(), Some(first));
+    for (last, exp) in [(10u8, 50u64), (11, 20), (13, 30)] {
+        tx.put(&lease([10, 0, 0, last], &[last], LeaseState::Bound, exp))
+            .unwrap();
+    }
+    assert_eq!(
+        tx.highest_claimed(first, end).unwrap(),
+        Some(Ipv4Addr::new(10, 0, 0, 13))
+    );
+    assert_eq!(
+        tx.lowest_unclaimed(first, end).unwrap(),
+        Some(Ipv4Addr::new(10, 0, 0, 12))
+    );
+    assert_eq!(
+        tx.lowest_unclaimed(Ipv4Addr::new(10, 0, 0, 9), end)
+            .unwrap(),
+        Some(Ipv4Addr::new(10, 0, 0, 9))
+    );
+    // A full range and an empty (reversed) range have no gap.
+    assert_eq!(
+        tx.lowest_unclaimed(first, Ipv4Addr::new(10, 0, 0, 11))
+            .unwrap(),
+        None
+    );
+    assert_eq!(tx.lowest_unclaimed(end, first).unwrap(), None);
+    assert!(tx.oldest_expired(first, end, 19).unwrap().is_none());
+    let old = tx.oldest_expired(first, end, 40).unwrap().unwrap();
+    assert_eq!(old.address, Ipv4Addr::new(10, 0, 0, 11));
+    // The top of the address space round-trips.
+    let top = Ipv4Addr::new(255, 255, 255, 255);
+    tx.put(&lease(top.octets(), b"t", LeaseState::Bound, 1))
+        .unwrap();
+    assert_eq!(tx.highest_claimed(top, top).unwrap(), Some(top));
+    assert_eq!(tx.lease_by_address(top).unwrap().unwrap().address, top);
+    tx.commit().unwrap();
+}
+
+pub(crate) fn client_lookup_skips_declined_and_counts_exclude_the_client(db: &dyn Database) {
+    let store = db.open();
+    let mut tx = store.begin().unwrap();
+    tx.put(&lease([10, 0, 0, 1], b"a", LeaseState::Declined, 100))
+        .unwrap();
+    assert!(tx.lease_by_client("lan", b"a").unwrap().is_none());
+    tx.put(&lease([10, 0, 0, 2], b"a", LeaseState::Bound, 100))
+        .unwrap();
+    tx.put(&lease([10, 0, 0, 3], b"b", LeaseState::Offered, 100))
+        .unwrap();
+    tx.put(&lease([10, 0, 0, 4], b"c", LeaseState::Bound, 10))
+        .unwrap();
+    let mut released = lease([10, 0, 0, 5], b"d", LeaseState::Released, 100);
+    released.remote_id = Some(b"modem".to_vec());
+    tx.put(&released).unwrap();
+    let mut remote = lease([10, 0, 0, 6], b"e", LeaseState::Bound, 100);
+    remote.remote_id = Some(b"modem".to_vec());
+    tx.put(&remote).unwrap();
+    assert_eq!(
+        tx.lease_by_client("lan", b"a").unwrap().unwrap().address,
+        Ipv4Addr::new(10, 0, 0, 2)
+    );
+    assert!(tx.lease_by_client("other", b"a").unwrap().is_none());
+    assert_eq!(
+        tx.count_live_by_circuit("lan", b"eth0", b"a", 50).unwrap(),
+        2
+    );
+    assert_eq!(
+        tx.count_live_by_circuit("lan", b"eth0", b"z", 50).unwrap(),
+        3
+    );
+    assert_eq!(
+        tx.count_live_by_circuit("other", b"eth0", b"z", 50)
+            .unwrap(),
+        0
+    );
+    // Released leases are not live; the client's own lease does not count.
+    assert_eq!(
+        tx.count_live_by_remote("lan", b"modem", b"z", 50).unwrap(),
+        1
+    );
+    assert_eq!(
+        tx.count_live_by_remote("lan", b"modem", b"e", 50).unwrap(),
+        0
+    );
+    tx.commit().unwrap();
+}
+
+pub(crate) fn put_replaces_another_clients_row_and_reads_outside_the_transaction(
+    db: &dyn Database,
+) {
+    let store = db.open();
+    let mut tx = store.begin().unwrap();
+    let mut a = lease([10, 0, 0, 7], b"a", LeaseState::Bound, 10);
+    a.client_id = Some(b"\x01id".to_vec());
+    a.remote_id = Some(b"r".to_vec());
+    tx.put(&a).unwrap();
+    tx.put(&lease([10, 0, 0, 8], b"a", LeaseState::Released, 30))
+        .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(store.lease_at(Ipv4Addr::new(10, 0, 0, 7)).unwrap(), Some(a));
+    let mine = store.leases_of_hwaddr(b"a").unwrap();
+    assert_eq!(
+        mine.iter().map(|l| l.expires).collect::<Vec<_>>(),
+        [30, 10],
+        "newest expiry first"
+    );
+    let mut tx = store.begin().unwrap();
+    let b = lease([10, 0, 0, 7], b"b", LeaseState::Offered, 60);
+    tx.put(&b).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(store.lease_at(Ipv4Addr::new(10, 0, 0, 7)).unwrap(), Some(b));
+    assert!(
+        store
+            .lease_at(Ipv4Addr::new(10, 0, 0, 9))
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.leases_of_hwaddr(b"a").unwrap().len(), 1);
+    assert_eq!(store.leases().unwrap().len(), 2);
+}
+
+pub(crate) fn reader_sees_committed_rows_while_writer_is_open(db: &dyn Database) {
+    let store = db.open();
+    let mut tx = store.begin().unwrap();
+    tx.put(&lease([10, 0, 0, 1], b"a", LeaseState::Bound, 100))
+        .unwrap();
+    tx.commit().unwrap();
+    let mut tx = store.begin().unwrap();
+    tx.put(&lease([10, 0, 0, 2], b"b", LeaseState::Bound, 100))
+        .unwrap();
+    let reader = db.open_existing();
+    assert_eq!(reader.leases().unwrap().len(), 1);
+    tx.commit().unwrap();
+    assert_eq!(reader.leases().unwrap().len(), 2);
+}
+
+pub(crate) fn api_reservations_are_seen_inside_lease_transactions(db: &dyn Database) {
+    let store = db.open();
+    let r = Reservation {
+        subnet: "lan".into(),
+        hwaddr: "aa:bb:cc:dd:ee:0f".into(),
+        address: Ipv4Addr::new(10, 0, 0, 50),
+        hostname: Some("printer".into()),
+        created: 1,
+    };
+    assert!(store.auth().reservation_put(&r).unwrap());
+    let mut tx = store.begin().unwrap();
+    assert_eq!(
+        tx.api_reservation("lan", &[0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x0f])
+            .unwrap(),
+        Some((Ipv4Addr::new(10, 0, 0, 50), Some("printer".into())))
+    );
+    assert!(
+        tx.api_reservation("wan", &[0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x0f])
+            .unwrap()
+            .is_none()
+    );
+    assert!(tx.api_reserved("lan", Ipv4Addr::new(10, 0, 0, 50)).unwrap());
+    assert!(!tx.api_reserved("lan", Ipv4Addr::new(10, 0, 0, 51)).unwrap());
+    tx.commit().unwrap();
+}
+
+/// Two servers on one database: the second waits for the first's
+/// transaction and then sees its row (or, on PostgreSQL, may be told to
+/// retry); never do both hold the address.
+pub(crate) fn claim_of_one_address_by_two_servers_lets_one_win(db: &dyn Database) {
+    let (one, two) = (db.open(), db.open());
+    let mut tx1 = one.begin().unwrap();
+    assert!(
+        tx1.claim(&lease([10, 0, 0, 5], b"a", LeaseState::Offered, 100))
+            .unwrap()
+    );
+    let other = std::thread::spawn(move || {
+        let mut tx2 = two.begin()?;
+        let claimed = tx2.claim(&lease([10, 0, 0, 5], b"b", LeaseState::Offered, 100))?;
+        tx2.commit()?;
+        Ok::<_, StoreError>(claimed)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    tx1.commit().unwrap();
+    match other.join().unwrap() {
+        Ok(claimed) => assert!(!claimed, "both servers claimed 10.0.0.5"),
+        Err(StoreError::Conflict { .. }) => {}
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+    assert_eq!(one.leases().unwrap()[0].client_key, b"a");
+}
