@@ -154,3 +154,13 @@ pub trait LeaseTx {
     /// True if an admin-API reservation in `subnet` holds `address`.
     fn api_reserved(&mut self, subnet: &str, address: Ipv4Addr) -> Result<bool, StoreError>;
 }
+
+/// A hardware address as reservations store it: lower-case hex octets
+/// joined by colons (`02:aa:00:00:00:42`).
+pub(crate) fn mac_text(hwaddr: &[u8]) -> String {
+    hwaddr
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}

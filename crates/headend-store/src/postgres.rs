@@ -662,11 +662,7 @@ impl LeaseTx for PgTx<'_> {
         subnet: &str,
         hwaddr: &[u8],
     ) -> Result<Option<(Ipv4Addr, Option<String>)>, StoreError> {
-        let mac = hwaddr
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":");
+        let mac = crate::lease::mac_text(hwaddr);
         let subnet = subnet.to_owned();
         self.tx.run(move |s| {
             let row = s

@@ -578,11 +578,7 @@ impl SqliteTx<'_> {
         subnet: &str,
         hwaddr: &[u8],
     ) -> Result<Option<(Ipv4Addr, Option<String>)>, StoreError> {
-        let mac = hwaddr
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":");
+        let mac = crate::lease::mac_text(hwaddr);
         let mut stmt = self
             .conn
             .prepare_cached(
