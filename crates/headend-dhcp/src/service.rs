@@ -497,10 +497,7 @@ impl Worker {
                     Ok(Outcome::Reply(r)) => replies.push((job.socket, r)),
                     Ok(Outcome::Silent(s)) => silences.push(s),
                     Err(e) => {
-                        tracing::error!(
-                            "DHCP: lease store failed, batch of {taken} request(s) rolled back: {e}"
-                        );
-                        *counts.entry("store_error").or_default() += taken as u64;
+                        note_store_failure(counts, taken, &e, "batch rolled back");
                         return;
                     }
                 }
@@ -530,11 +527,7 @@ impl Worker {
         // In the log, not yet on disk: the flush thread sends the replies
         // only after a sync that began after this commit returned.
         if let Err(e) = tx.commit() {
-            tracing::error!(
-                "DHCP: lease commit failed, {} repl(ies) not sent: {e}",
-                replies.len()
-            );
-            *counts.entry("store_error").or_default() += taken as u64;
+            note_store_failure(counts, taken, &e, "commit failed, no reply sent");
             return;
         }
         for s in silences {
@@ -630,5 +623,21 @@ fn flush(listeners: &[Listener], shared: &Shared, rx: &Receiver<Committed>) {
         }
         shared.in_flight.fetch_sub(taken, Ordering::AcqRel);
         merge(shared, &mut counts);
+    }
+}
+
+/// A batch lost to the store: counted, and logged as an error, except when
+/// another server sharing the database changed the same leases first
+/// (PostgreSQL serialization conflict). That is expected when several
+/// servers answer one client, and its clients simply retry.
+fn note_store_failure(counts: &mut Stats, taken: usize, e: &StoreError, what: &str) {
+    if matches!(e, StoreError::Conflict { .. }) {
+        tracing::debug!(
+            "DHCP: {taken} request(s) lost to another server's change ({what}); their clients retry: {e}"
+        );
+        *counts.entry("store_conflict").or_default() += taken as u64;
+    } else {
+        tracing::error!("DHCP: lease store failed, {taken} request(s) dropped ({what}): {e}");
+        *counts.entry("store_error").or_default() += taken as u64;
     }
 }

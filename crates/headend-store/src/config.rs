@@ -8,14 +8,27 @@
 //! # password_file = "/etc/headend/pg-password"            # read at start, trailing newline trimmed
 //! # pool = 4
 //! # connect_timeout_secs = 10
+//! # tls_ca_file = "/etc/headend/pg-ca.pem"                # TLS with verification, required
 //! ```
 //!
-//! PostgreSQL is reached without TLS for now: use a local socket
-//! (`host=/run/postgresql`) or a trusted network.
+//! TLS to PostgreSQL: with `tls_ca_file` (PEM, one or more CA certificates),
+//! every TCP connection uses TLS and must succeed in it: the server's
+//! certificate must chain to one of those CAs and name the URL's host (DNS
+//! name or IP address, as written in `host`); there is never a fallback to
+//! plaintext, and the URL's own `sslmode` may be left out (`require` is
+//! accepted, `disable` is refused). Without `tls_ca_file` headend speaks to
+//! PostgreSQL without TLS, so `sslmode=require` (and libpq's `verify-ca` /
+//! `verify-full`) in the URL is refused rather than silently weakened: use a
+//! local socket or a trusted network then. A Unix-socket host
+//! (`host=/run/postgresql`) never uses TLS (PostgreSQL offers none there),
+//! with or without `tls_ca_file`; a host list mixing sockets and TCP hosts is
+//! refused with `tls_ca_file`. A relative `tls_ca_file` is resolved by the
+//! binary against the config file's directory.
 
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use ::postgres::config::{Host, SslMode};
 use serde::Deserialize;
 
 use crate::StoreError;
@@ -54,6 +67,10 @@ pub struct PostgresConfig {
     pub pool: usize,
     /// Seconds to wait for a connection to be made.
     pub connect_timeout_secs: u64,
+    /// PEM file of the CA certificate(s) the server's certificate must chain
+    /// to; when set, TCP connections require TLS with full verification
+    /// (chain and host name or IP). Read at open. `None`: no TLS.
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for PostgresConfig {
@@ -66,6 +83,7 @@ impl std::fmt::Debug for PostgresConfig {
             .field("password_file", &self.password_file)
             .field("pool", &self.pool)
             .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("tls_ca_file", &self.tls_ca_file)
             .finish()
     }
 }
@@ -78,6 +96,7 @@ impl PostgresConfig {
             password_file: None,
             pool: DEFAULT_POOL,
             connect_timeout_secs: DEFAULT_CONNECT_TIMEOUT_SECS,
+            tls_ca_file: None,
         }
     }
 
@@ -106,8 +125,18 @@ impl PostgresConfig {
                 ),
             ));
         }
+        // libpq's verification modes, which the `postgres` crate cannot parse:
+        // say what to write instead of a bare "invalid value".
+        if let Some(mode) = verify_sslmode(&self.url) {
+            return Err(err(
+                "url",
+                &format!(
+                    "sslmode={mode} is libpq's; here set tls_ca_file to the CA's PEM file instead (headend then always verifies the certificate chain and the host name) and drop sslmode from the url"
+                ),
+            ));
+        }
         // The parser's message never repeats the URL, so no password leaks.
-        let config = ::postgres::Config::from_str(&self.url).map_err(|e| StoreError::Config {
+        let mut config = ::postgres::Config::from_str(&self.url).map_err(|e| StoreError::Config {
             key: "url",
             reason: format!(
                 "not a PostgreSQL connection string ({}); write e.g. \"postgresql://headend@127.0.0.1:5432/headend\" or \"host=/run/postgresql user=headend dbname=headend\"",
@@ -120,11 +149,16 @@ impl PostgresConfig {
                 "names no host; add one, e.g. postgresql://headend@127.0.0.1:5432/headend (or host=/run/postgresql for the local socket)",
             ));
         }
-        if config.get_ssl_mode() == ::postgres::config::SslMode::Require {
+        if self.tls_ca_file.is_some() {
+            tls_mode(&mut config)?;
+        } else if config.get_ssl_mode() == SslMode::Require {
             return Err(err(
                 "url",
-                "sslmode=require is not supported yet (headend speaks to PostgreSQL without TLS); use a local socket or a trusted network and drop sslmode",
+                "sslmode=require needs tls_ca_file (the PEM file of the CA that signed the server's certificate), so that the server is verified; set tls_ca_file, or drop sslmode and use a local socket or a trusted network",
             ));
+        } else {
+            // No TLS connector: never even ask the server for TLS.
+            config.ssl_mode(SslMode::Disable);
         }
         if self.password_file.is_some() && config.get_password().is_some() {
             return Err(err(
@@ -136,11 +170,63 @@ impl PostgresConfig {
     }
 }
 
+/// Sets `config` up for TLS with `tls_ca_file`: required on TCP hosts, off
+/// for a host list of Unix sockets only; refuses what cannot be verified.
+fn tls_mode(config: &mut ::postgres::Config) -> Result<(), StoreError> {
+    let err = |reason: &str| StoreError::Config {
+        key: "tls_ca_file",
+        reason: reason.to_owned(),
+    };
+    if config.get_ssl_mode() == SslMode::Disable {
+        return Err(err(
+            "the url says sslmode=disable; drop sslmode from the url (TLS is required with tls_ca_file), or remove tls_ca_file",
+        ));
+    }
+    let sockets = config
+        .get_hosts()
+        .iter()
+        .filter(|h| matches!(h, Host::Unix(_)))
+        .count();
+    let hosts = config.get_hosts().len();
+    if hosts == 0 {
+        return Err(err(
+            "the url gives only hostaddr, so there is no name to check the server's certificate against; add host (the name or IP address in the certificate)",
+        ));
+    }
+    if sockets == hosts {
+        // PostgreSQL offers no TLS on a Unix socket; the socket's file
+        // permissions are its protection.
+        config.ssl_mode(SslMode::Disable);
+        return Ok(());
+    }
+    if sockets > 0 {
+        return Err(err(
+            "the url mixes Unix-socket and TCP hosts; TLS is required over TCP but PostgreSQL offers none on a socket, so list only TCP hosts (or only sockets)",
+        ));
+    }
+    config.ssl_mode(SslMode::Require);
+    Ok(())
+}
+
+/// The value of a libpq `sslmode=verify-ca`/`verify-full` in `url` (URL or
+/// key=value form), if any.
+fn verify_sslmode(url: &str) -> Option<String> {
+    let lower = url.to_ascii_lowercase();
+    let start = lower.find("sslmode")?;
+    let rest = lower[start + "sslmode".len()..].trim_start();
+    let value = rest.strip_prefix('=')?.trim_start();
+    let value: String = value
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    value.starts_with("verify").then_some(value)
+}
+
 /// `postgres:host:port/dbname` for logs (never the password).
 pub(crate) fn describe(config: &::postgres::Config) -> String {
     let host = match (config.get_hosts().first(), config.get_hostaddrs().first()) {
-        (Some(::postgres::config::Host::Tcp(h)), _) => h.clone(),
-        (Some(::postgres::config::Host::Unix(p)), _) => p.display().to_string(),
+        (Some(Host::Tcp(h)), _) => h.clone(),
+        (Some(Host::Unix(p)), _) => p.display().to_string(),
         (None, Some(a)) => a.to_string(),
         (None, None) => "?".to_owned(),
     };
@@ -173,6 +259,7 @@ struct RawStoreConfig {
     password_file: Option<PathBuf>,
     pool: Option<usize>,
     connect_timeout_secs: Option<u64>,
+    tls_ca_file: Option<PathBuf>,
 }
 
 impl TryFrom<RawStoreConfig> for StoreConfig {
@@ -186,6 +273,7 @@ impl TryFrom<RawStoreConfig> for StoreConfig {
                     ("password_file", raw.password_file.is_some()),
                     ("pool", raw.pool.is_some()),
                     ("connect_timeout_secs", raw.connect_timeout_secs.is_some()),
+                    ("tls_ca_file", raw.tls_ca_file.is_some()),
                 ];
                 if let Some((key, _)) = set.into_iter().find(|(_, is_set)| *is_set) {
                     return Err(StoreError::Config {
@@ -209,6 +297,7 @@ impl TryFrom<RawStoreConfig> for StoreConfig {
                     connect_timeout_secs: raw
                         .connect_timeout_secs
                         .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
+                    tls_ca_file: raw.tls_ca_file,
                 };
                 config.check()?;
                 Ok(Self::Postgres(config))
@@ -268,6 +357,7 @@ mod tests {
             ("password_file", "\"/etc/pw\""),
             ("pool", "2"),
             ("connect_timeout_secs", "3"),
+            ("tls_ca_file", "\"/etc/headend/pg-ca.pem\""),
         ] {
             let e = parse(&format!("[store]\n{key} = {value}\n")).unwrap_err();
             assert!(
@@ -305,6 +395,105 @@ mod tests {
         .unwrap_err();
         assert!(e.contains("[store] url:"), "{e}");
         assert!(!e.contains("hunter2"), "password leaked: {e}");
+    }
+
+    fn postgres(url: &str, tls_ca_file: Option<&str>) -> Result<StoreConfig, String> {
+        let tls = tls_ca_file.map_or_else(String::new, |f| format!("tls_ca_file = \"{f}\"\n"));
+        parse(&format!(
+            "[store]\nbackend = \"postgres\"\nurl = \"{url}\"\n{tls}"
+        ))
+    }
+
+    #[test]
+    fn tls_ca_file_is_accepted_for_postgres_and_requires_tls() {
+        let c = postgres(
+            "postgresql://headend@db.example:5432/headend",
+            Some("/etc/headend/pg-ca.pem"),
+        )
+        .unwrap();
+        let StoreConfig::Postgres(pg) = c else {
+            panic!("not postgres: {c:?}");
+        };
+        assert_eq!(
+            pg.tls_ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/headend/pg-ca.pem"))
+        );
+        assert_eq!(pg.check().unwrap().get_ssl_mode(), SslMode::Require);
+        // sslmode=require in the url is fine with a CA file.
+        let c = postgres(
+            "host=db.example user=headend sslmode=require",
+            Some("/etc/headend/pg-ca.pem"),
+        );
+        assert!(c.is_ok(), "{c:?}");
+    }
+
+    #[test]
+    fn without_tls_ca_file_no_tls_is_asked_for() {
+        let pg = PostgresConfig::new("postgresql://headend@db.example/headend");
+        assert_eq!(pg.check().unwrap().get_ssl_mode(), SslMode::Disable);
+    }
+
+    #[test]
+    fn sslmode_require_or_verify_without_tls_ca_file_is_refused() {
+        for url in [
+            "postgresql://headend@db.example/headend?sslmode=require",
+            "host=db.example user=headend sslmode=require",
+            "postgresql://headend@db.example/headend?sslmode=verify-full",
+            "host=db.example user=headend sslmode = verify-ca",
+        ] {
+            let e = postgres(url, None).unwrap_err();
+            assert!(
+                e.contains("[store] url:") && e.contains("tls_ca_file"),
+                "{url}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn verify_modes_are_refused_with_tls_ca_file_too() {
+        let e = postgres(
+            "postgresql://headend@db.example/headend?sslmode=verify-full",
+            Some("/ca.pem"),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("sslmode=verify-full") && e.contains("drop sslmode"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn tls_ca_file_refuses_what_it_cannot_verify() {
+        let e = postgres(
+            "postgresql://headend@db.example/headend?sslmode=disable",
+            Some("/ca.pem"),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("[store] tls_ca_file:") && e.contains("sslmode=disable"),
+            "{e}"
+        );
+        let e = postgres("hostaddr=192.0.2.7 user=headend", Some("/ca.pem")).unwrap_err();
+        assert!(
+            e.contains("[store] tls_ca_file:") && e.contains("add host"),
+            "{e}"
+        );
+        let e = postgres(
+            "host=/run/postgresql,db.example user=headend",
+            Some("/ca.pem"),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("[store] tls_ca_file:") && e.contains("mixes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unix_socket_hosts_never_use_tls() {
+        let mut pg = PostgresConfig::new("host=/run/postgresql user=headend");
+        pg.tls_ca_file = Some("/etc/headend/pg-ca.pem".into());
+        assert_eq!(pg.check().unwrap().get_ssl_mode(), SslMode::Disable);
     }
 
     #[test]

@@ -87,9 +87,18 @@ pub enum StoreError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// The PostgreSQL CA file (`tls_ca_file`) could not be read or holds no
+    /// usable CA certificate.
+    #[error("{}: cannot use the PostgreSQL CA file ([store] tls_ca_file): {reason}", path.display())]
+    TlsCaFile {
+        /// The CA file.
+        path: PathBuf,
+        /// What was wrong and what to do.
+        reason: String,
+    },
     /// No connection to the PostgreSQL server could be made.
     #[error(
-        "{target}: cannot connect to PostgreSQL: {detail} (check [store] url and password_file, that the server runs, and that it accepts this user from this host)"
+        "{target}: cannot connect to PostgreSQL: {detail} (check [store] url, password_file and tls_ca_file, that the server runs, and that it accepts this user from this host)"
     )]
     Connect {
         /// Where, e.g. `postgres:db.example:5432/headend` (never the password).

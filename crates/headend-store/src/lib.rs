@@ -7,7 +7,7 @@
 //! state directory, WAL, `synchronous=FULL`), and PostgreSQL
 //! ([`PostgresBackend`]: one database shared by several headend servers, lease
 //! transactions at SERIALIZABLE so two servers never hand out one address
-//! twice). Writers work inside a [`Transaction`] that implements [`LeaseTx`],
+//! twice; TLS with a verified server certificate when `tls_ca_file` is set). Writers work inside a [`Transaction`] that implements [`LeaseTx`],
 //! so a caller can put many exchanges in one durable commit (group commit).
 //! The schema grows through the numbered migrations in [`migrate`], the same
 //! numbers for both backends. This crate does not decide anything about DHCP
@@ -21,6 +21,7 @@ mod error;
 mod lease;
 pub mod migrate;
 mod pg_conn;
+mod pg_tls;
 mod postgres;
 mod sqlite;
 

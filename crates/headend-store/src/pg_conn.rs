@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use ::postgres::types::ToSql;
 use ::postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::StoreError;
 use crate::postgres::{pg, render};
@@ -33,6 +34,8 @@ const CALL_BUDGET: Duration = Duration::from_secs(30);
 /// Where and how to connect: shared by every connection thread of a backend.
 pub(crate) struct Target {
     config: ::postgres::Config,
+    /// TLS for every connection (`[store] tls_ca_file`); `None`: none.
+    tls: Option<MakeRustlsConnect>,
     /// `postgres:host:port/dbname`, for logs and errors.
     pub(crate) describe: String,
     /// The longest a caller waits for a connection or an answer.
@@ -40,8 +43,13 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    /// `config` must be complete (password set); `connect_timeout` is applied here.
-    pub(crate) fn new(mut config: ::postgres::Config, connect_timeout: Duration) -> Self {
+    /// `config` must be complete (password set, `ssl_mode` chosen to match
+    /// `tls`); `connect_timeout` is applied here.
+    pub(crate) fn new(
+        mut config: ::postgres::Config,
+        tls: Option<MakeRustlsConnect>,
+        connect_timeout: Duration,
+    ) -> Self {
         config.connect_timeout(connect_timeout);
         // Notice a dead server or network in about a minute rather than the
         // kernel's two hours, so a stuck connection thread frees itself.
@@ -55,6 +63,7 @@ impl Target {
         let describe = crate::config::describe(&config);
         Self {
             config,
+            tls,
             describe,
             wait: connect_timeout + CALL_BUDGET,
         }
@@ -73,7 +82,12 @@ impl Target {
             detail: render(&source),
             source,
         };
-        let mut client = self.config.connect(NoTls).map_err(connect_err)?;
+        // The connector is cheap to clone (its rustls config is shared).
+        let mut client = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        }
+        .map_err(connect_err)?;
         client
             .batch_execute(&format!(
                 "SET statement_timeout = {}",

@@ -17,8 +17,10 @@
 //! Commits are durable when they return (the server's `synchronous_commit`),
 //! so [`Backend::begin_unsynced`] and [`Backend::sync`] keep their defaults.
 //!
-//! No TLS yet: reach a remote server only over a trusted network, or use the
-//! local socket (`host=/run/postgresql`).
+//! TLS: with `[store] tls_ca_file`, TCP connections require TLS and verify
+//! the server's certificate (chain and host name, see `pg_tls`); without it
+//! they are plaintext, for a local socket (`host=/run/postgresql`, where
+//! PostgreSQL offers no TLS anyway) or a trusted network.
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -105,8 +107,16 @@ impl PostgresBackend {
                 })?;
             pg_config.password(text.trim_end_matches(['\r', '\n']));
         }
+        // Read even for Unix-socket hosts (where check() turned TLS off), so
+        // a broken tls_ca_file shows at start whatever the url.
+        let tls = config
+            .tls_ca_file
+            .as_deref()
+            .map(crate::pg_tls::connector)
+            .transpose()?;
         let target = Arc::new(Target::new(
             pg_config,
+            tls,
             Duration::from_secs(config.connect_timeout_secs),
         ));
         let writer = Pool::new(&target, 1, "writer")?;

@@ -149,11 +149,15 @@ impl Config {
         if let Some(admin) = &mut self.admin {
             admin.resolve_paths(base);
         }
-        if let headend_store::StoreConfig::Postgres(pg) = &mut self.store
-            && let Some(file) = &mut pg.password_file
-            && file.is_relative()
-        {
-            *file = base.join(&*file);
+        if let headend_store::StoreConfig::Postgres(pg) = &mut self.store {
+            for file in [&mut pg.password_file, &mut pg.tls_ca_file]
+                .into_iter()
+                .flatten()
+            {
+                if file.is_relative() {
+                    *file = base.join(&*file);
+                }
+            }
         }
     }
 }

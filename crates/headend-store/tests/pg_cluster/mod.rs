@@ -10,6 +10,11 @@
 //!
 //! initdb and postgres refuse to run as root: as root they run as the
 //! `postgres` user through `runuser`, on a temp dir chowned to it.
+//!
+//! [`Cluster::start_with`] starts a further cluster of its own with extra
+//! settings, files and a pg_hba.conf (e.g. TLS only, for
+//! `tests/postgres_tls.rs`); it is stopped when dropped (or, if kept in a
+//! static, when the process ends). The shared cluster above is unaffected.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -25,8 +30,27 @@ pub(crate) struct Cluster {
     /// Its TCP port on 127.0.0.1.
     pub(crate) port: u16,
     dir: PathBuf,
-    /// The watcher; never dropped (see the module doc), kept for its stdin.
-    _watcher: Mutex<Child>,
+    /// The superuser's connections go over the Unix socket rather than
+    /// 127.0.0.1 (a custom pg_hba.conf may require TLS on TCP).
+    admin_over_socket: bool,
+    /// The watcher, kept for its stdin (see the module doc).
+    watcher: Mutex<Child>,
+}
+
+/// What a separate cluster ([`Cluster::start_with`]) adds to the defaults.
+#[derive(Debug, Default)]
+#[allow(dead_code)]
+pub(crate) struct Options {
+    /// Extra server settings, each passed as `postgres -c <setting>`, e.g.
+    /// `ssl=on`.
+    pub(crate) settings: Vec<String>,
+    /// Files written into the data directory before the server starts, as
+    /// (name, contents): mode 0600, owned by the server's user (so that a
+    /// `server.key` is accepted).
+    pub(crate) files: Vec<(String, Vec<u8>)>,
+    /// The whole pg_hba.conf. When given, the superuser connects over the
+    /// Unix socket, so it must allow `local all all trust`.
+    pub(crate) hba_conf: Option<String>,
 }
 
 static CLUSTER: LazyLock<Cluster> = LazyLock::new(Cluster::start);
@@ -114,6 +138,12 @@ rm -rf "$dir"
 
 impl Cluster {
     fn start() -> Self {
+        Self::start_with(Options::default())
+    }
+
+    /// Starts a cluster of its own with `options` (initdb, files, server);
+    /// stopped and removed when dropped.
+    pub(crate) fn start_with(options: Options) -> Self {
         let bin = bin_dir();
         assert!(
             bin.join("initdb").exists() && bin.join("postgres").exists(),
@@ -169,6 +199,17 @@ impl Cluster {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        let mut files = options.files;
+        let admin_over_socket = options.hba_conf.is_some();
+        if let Some(hba) = options.hba_conf {
+            files.push(("pg_hba.conf".to_owned(), hba.into_bytes()));
+        }
+        for (name, contents) in &files {
+            if let Err(e) = write_private(&data.join(name), contents, root) {
+                let _ = std::fs::remove_dir_all(&dir);
+                panic!("cannot write {name} into the data directory: {e}");
+            }
+        }
         let port = free_port();
         let mut server = command(root, &bin.join("postgres"));
         server
@@ -179,6 +220,9 @@ impl Cluster {
             .args(["-c", "listen_addresses=127.0.0.1", "-p"])
             .arg(port.to_string())
             .args(["-c", "fsync=on", "-c", "max_connections=200"]);
+        for setting in &options.settings {
+            server.arg("-c").arg(setting);
+        }
         let mut watcher = Command::new("sh");
         watcher
             .args(["-c", WATCHER, "sh"])
@@ -192,7 +236,8 @@ impl Cluster {
         let cluster = Self {
             port,
             dir,
-            _watcher: Mutex::new(watcher),
+            admin_over_socket,
+            watcher: Mutex::new(watcher),
         };
         cluster.wait_ready();
         cluster
@@ -221,9 +266,14 @@ impl Cluster {
         work: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
     ) -> Result<T, String> {
         let (port, db) = (self.port, db.to_owned());
+        let socket_dir = self.admin_over_socket.then(|| self.dir.clone());
         std::thread::spawn(move || {
-            let mut c = postgres::Config::new()
-                .host("127.0.0.1")
+            let mut config = postgres::Config::new();
+            match &socket_dir {
+                Some(dir) => config.host_path(dir),
+                None => config.host("127.0.0.1"),
+            };
+            let mut c = config
                 .port(port)
                 .user("headend")
                 .dbname(&db)
@@ -234,6 +284,25 @@ impl Cluster {
         })
         .join()
         .expect("admin thread")
+    }
+
+    /// Runs SQL as the superuser on `db`; panics on failure.
+    #[allow(dead_code)]
+    pub(crate) fn exec(&self, db: &str, sql: &str) {
+        self.try_exec(db, sql).expect(sql);
+    }
+
+    /// The first column of every row of a query as the superuser on `db`,
+    /// as text; panics on failure.
+    #[allow(dead_code)]
+    pub(crate) fn query(&self, db: &str, sql: &str) -> Vec<Option<String>> {
+        self.try_query(db, sql).expect(sql)
+    }
+
+    /// The server's log so far (for failure messages).
+    #[allow(dead_code)]
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }
 
     /// Runs SQL as the superuser on `db`.
@@ -255,6 +324,41 @@ impl Cluster {
                 .collect())
         })
     }
+}
+
+/// Closing the watcher's stdin stops the server and removes the temp dir;
+/// wait for that (only clusters from [`Cluster::start_with`] are ever
+/// dropped: the shared one lives in a static).
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let watcher = self
+            .watcher
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        drop(watcher.stdin.take());
+        let _ = watcher.wait();
+    }
+}
+
+/// Writes `contents` to `path` with mode 0600, owned by the postgres user
+/// when we are root (the server runs as that user then).
+fn write_private(path: &Path, contents: &[u8], root: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, contents)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    if root {
+        let ok = Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(path)
+            .status()?;
+        if !ok.success() {
+            return Err(std::io::Error::other(format!(
+                "chown postgres {} failed",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A fresh database of the cluster, dropped at the end of the test.
