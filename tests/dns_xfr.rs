@@ -202,6 +202,41 @@ fn transfer_acl_and_tsig_keys_are_enforced() {
     ]);
     assert!(text.contains("REFUSED"), "{text}");
     assert!(records(&text).is_empty(), "{text}");
+    // IXFR over UDP (RFC 1995 §2), same ACL: inside it the current SOA alone
+    // (up to date, or "ask again over TCP"), outside it REFUSED.
+    for (from, serial) in [("127.0.0.2", "7"), ("127.0.0.2", "3")] {
+        let ixfr = format!("IXFR={serial}");
+        let (ok, text) = kdig(&[
+            "@127.0.0.1",
+            "-p",
+            &p,
+            "-b",
+            from,
+            "+notcp",
+            &ixfr,
+            "acl.test",
+        ]);
+        assert!(ok, "{text}");
+        assert!(text.contains("(UDP)"), "{text}");
+        let answer = records(&text);
+        assert_eq!(answer.len(), 1, "{text}");
+        assert!(
+            answer[0].contains("SOA") && answer[0].contains(" 7 "),
+            "{text}"
+        );
+    }
+    let (_, text) = kdig(&[
+        "@127.0.0.1",
+        "-p",
+        &p,
+        "-b",
+        "127.0.0.3",
+        "+notcp",
+        "IXFR=3",
+        "acl.test",
+    ]);
+    assert!(text.contains("REFUSED"), "{text}");
+    assert!(records(&text).is_empty(), "{text}");
     // A Knot secondary outside the ACL never gets the zone.
     let knot_port = free_port();
     let knot = Secondary::knot(
@@ -234,6 +269,23 @@ fn transfer_acl_and_tsig_keys_are_enforced() {
         "{text}"
     );
     let (_, text) = kdig(&["@127.0.0.1", "-p", &p, "AXFR", "key.test"]);
+    assert!(text.contains("REFUSED"), "{text}");
+    // And over UDP: the key gets the signed current SOA, no key is refused.
+    let (ok, text) = kdig(&[
+        "@127.0.0.1",
+        "-p",
+        &p,
+        "-y",
+        &good,
+        "+notcp",
+        "IXFR=1",
+        "key.test",
+    ]);
+    assert!(
+        ok && text.contains("NOERROR") && text.contains("TSIG"),
+        "{text}"
+    );
+    let (_, text) = kdig(&["@127.0.0.1", "-p", &p, "+notcp", "IXFR=1", "key.test"]);
     assert!(text.contains("REFUSED"), "{text}");
     // NSD with the wrong key does not get the zone either.
     let nsd_port = free_port();

@@ -106,6 +106,7 @@ pub(crate) fn spawn_listeners(
             let worker = UdpWorker {
                 socket,
                 catalog: Arc::clone(&catalog),
+                transfers: Arc::clone(&transfers),
                 rrl: rrl.clone(),
                 stats: Arc::clone(&stats),
                 stop: Arc::clone(&stop),
@@ -167,6 +168,7 @@ fn tcp_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
 struct UdpWorker {
     socket: std::net::UdpSocket,
     catalog: Arc<ArcSwap<Catalog>>,
+    transfers: Arc<Transfers>,
     rrl: Option<Arc<Mutex<Rrl>>>,
     stats: Arc<DnsStats>,
     stop: Arc<AtomicBool>,
@@ -187,7 +189,22 @@ impl UdpWorker {
                 continue;
             };
             let catalog = self.catalog.load();
-            if !cache.respond(&catalog, request, Transport::Udp, &mut out) {
+            // IXFR over UDP (RFC 1995 §2) is the transfer code's, with its
+            // ACL and TSIG checks; everything else is answered from the cache.
+            let ixfr = crate::xfr::is_transfer(request)
+                .then(|| {
+                    self.transfers.respond_udp(
+                        &catalog,
+                        request,
+                        peer.ip(),
+                        u64::try_from(crate::dnssec::unix_now()).unwrap_or(0),
+                    )
+                })
+                .flatten();
+            if let Some(reply) = ixfr {
+                out.clear();
+                out.extend_from_slice(&reply);
+            } else if !cache.respond(&catalog, request, Transport::Udp, &mut out) {
                 continue;
             }
             drop(catalog);

@@ -1,4 +1,5 @@
-//! Outgoing zone transfers: AXFR (RFC 5936) and IXFR (RFC 1995) over TCP,
+//! Outgoing zone transfers: AXFR (RFC 5936) and IXFR (RFC 1995) over TCP (and
+//! the single-SOA IXFR answer over UDP),
 //! per-zone ACLs by address prefix and TSIG key (RFC 8945), and the journal
 //! IXFR answers from.
 //!
@@ -169,12 +170,47 @@ impl Transfers {
         peer: IpAddr,
         now: u64,
     ) -> Option<Vec<Vec<u8>>> {
+        self.respond_on(catalog, raw, peer, now, false)
+    }
+
+    /// Answers an IXFR request that came over UDP (RFC 1995 §2), with the
+    /// same TSIG and ACL checks: the current SOA alone, which tells an
+    /// up-to-date client it is, and any other to ask again over TCP ("if
+    /// the UDP reply does not fit, the query is responded to with a single
+    /// SOA record of the server's current version"). `None` for anything
+    /// else (AXFR is TCP only, RFC 5936 §4.2).
+    pub(crate) fn respond_udp(
+        &self,
+        catalog: &Catalog,
+        raw: &[u8],
+        peer: IpAddr,
+        now: u64,
+    ) -> Option<Vec<u8>> {
+        let mut messages = self.respond_on(catalog, raw, peer, now, true)?;
+        if messages.len() == 1 {
+            messages.pop()
+        } else {
+            None
+        }
+    }
+
+    fn respond_on(
+        &self,
+        catalog: &Catalog,
+        raw: &[u8],
+        peer: IpAddr,
+        now: u64,
+        udp: bool,
+    ) -> Option<Vec<Vec<u8>>> {
         if !is_transfer(raw) {
             return None;
         }
         let request = Message::from_vec(raw).ok()?;
         let query = request.queries.first()?.clone();
         let kind = query.query_type;
+        if udp && kind != RecordType::IXFR {
+            return None;
+        }
         let origin = LowerName::new(&query.name);
         let mut signer = match tsig::verify_request(&self.keys, raw, &request, now) {
             Verified::Unsigned => None,
@@ -208,6 +244,11 @@ impl Transfers {
                 Some(s) if !serial_lt(s, current) => {
                     packer.push(zone.soa().clone());
                     "IXFR (up to date)"
+                }
+                // Over UDP, so does every other: it then asks over TCP.
+                Some(_) if udp => {
+                    packer.push(zone.soa().clone());
+                    "IXFR over UDP (current SOA: retry over TCP)"
                 }
                 Some(s) => {
                     let chain = self
