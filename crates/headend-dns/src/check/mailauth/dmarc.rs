@@ -214,10 +214,15 @@ fn check_uris<'a>(
             );
         }
         let dest_lower = LowerName::new(&dest_name);
-        // Same organisational domain (approximated by sharing the zone): no
-        // authorisation needed.
+        // The same organizational domain (RFC 7489 §3.2, from the Public
+        // Suffix List when installed; the same zone always counts) needs no
+        // authorisation.
         let own = LowerName::new(names.origin);
-        if own.zone_of(&dest_lower) || dest_lower.zone_of(domain) {
+        let same_org = names.psl.is_some_and(|psl| {
+            psl.organizational_domain(&domain.to_string())
+                .is_some_and(|o| Some(o) == psl.organizational_domain(&dest_name.to_ascii()))
+        });
+        if own.zone_of(&dest_lower) || dest_lower.zone_of(domain) || same_org {
             continue;
         }
         let Ok(auth) = Name::from_ascii(format!(

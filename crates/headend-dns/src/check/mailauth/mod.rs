@@ -7,6 +7,7 @@
 
 mod dkim;
 mod dmarc;
+mod psl;
 mod spf;
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,8 @@ pub(super) struct Names<'a> {
     owners: &'a Owners<'a>,
     txt: HashMap<LowerName, Vec<(String, &'a SourceRecord)>>,
     others: &'a [&'a Zone],
+    /// The Public Suffix List, when installed (organizational domains).
+    psl: Option<&'static psl::Psl>,
 }
 
 impl<'a> Names<'a> {
@@ -56,6 +59,7 @@ impl<'a> Names<'a> {
             owners,
             txt,
             others,
+            psl: psl::system(),
         }
     }
 

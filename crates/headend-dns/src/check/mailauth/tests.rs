@@ -570,3 +570,33 @@ fn non_key_txt_under_domainkey_only_warns() {
         "not a key record",
     );
 }
+
+#[test]
+fn report_destinations_in_the_same_organizational_domain_need_no_authorisation() {
+    assert!(
+        super::psl::system().is_some(),
+        "the Public Suffix List ({}) is not installed: apt-get install publicsuffix",
+        super::psl::SYSTEM_LIST
+    );
+    // mail.example.com is its own zone; reports go to example.com's
+    // organization (a sibling zone): no authorisation record is needed.
+    let zone = parse(
+        "mail.example.com.",
+        &format!("{HEAD}_dmarc TXT \"v=DMARC1; p=none; rua=mailto:r@reports.example.com\"\n"),
+    );
+    let findings = check_zone_with(&zone, &[]);
+    assert!(findings.is_empty(), "{findings:?}");
+    // example.co.uk and other.co.uk share only a public suffix: two
+    // organizations, so the destination must authorise the reports.
+    let zone = parse(
+        "example.co.uk.",
+        &format!("{HEAD}_dmarc TXT \"v=DMARC1; p=none; rua=mailto:r@other.co.uk\"\n"),
+    );
+    let findings = check_zone_with(&zone, &[]);
+    assert!(
+        findings.iter().any(|f| f
+            .message
+            .contains("example.co.uk._report._dmarc.other.co.uk")),
+        "{findings:?}"
+    );
+}
