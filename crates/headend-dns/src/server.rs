@@ -191,16 +191,20 @@ impl UdpWorker {
             let catalog = self.catalog.load();
             // IXFR over UDP (RFC 1995 §2) is the transfer code's, with its
             // ACL and TSIG checks; everything else is answered from the cache.
-            let ixfr = crate::xfr::is_transfer(request)
-                .then(|| {
-                    self.transfers.respond_udp(
-                        &catalog,
-                        request,
-                        peer.ip(),
-                        u64::try_from(crate::dnssec::unix_now()).unwrap_or(0),
-                    )
-                })
-                .flatten();
+            // An IXFR carries the client's SOA in its authority section, so a
+            // query without one (nearly all) is passed on after one look at
+            // the header.
+            let ixfr = (request.get(8..10).is_some_and(|ns| ns != [0, 0])
+                && crate::xfr::is_transfer(request))
+            .then(|| {
+                self.transfers.respond_udp(
+                    &catalog,
+                    request,
+                    peer.ip(),
+                    u64::try_from(crate::dnssec::unix_now()).unwrap_or(0),
+                )
+            })
+            .flatten();
             if let Some(reply) = ixfr {
                 out.clear();
                 out.extend_from_slice(&reply);
