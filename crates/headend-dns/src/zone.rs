@@ -140,15 +140,13 @@ impl RRset {
             return false;
         }
         let rdata = Rdata::new(&record.data, record.ttl);
-        match &mut self.data {
-            Rdatas::Many(many) => many.push(rdata),
-            one @ Rdatas::One(_) => {
-                let Rdatas::One(first) = std::mem::replace(one, Rdatas::Many(Vec::new())) else {
-                    return false;
-                };
-                *one = Rdatas::Many(vec![first, rdata]);
+        self.data = match std::mem::replace(&mut self.data, Rdatas::Many(Vec::new())) {
+            Rdatas::One(first) => Rdatas::Many(vec![first, rdata]),
+            Rdatas::Many(mut many) => {
+                many.push(rdata);
+                Rdatas::Many(many)
             }
-        }
+        };
         true
     }
 }
