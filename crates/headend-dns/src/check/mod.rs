@@ -203,7 +203,7 @@ impl<'z> Checker<'z> {
             let owner = &rec.record.name;
             let node = index.node_of(i);
             in_zone.push(node.is_some());
-            let Some(slot) = node.and_then(|n| by_node.get_mut(n)) else {
+            let Some((node, slot)) = node.and_then(|n| Some((n, by_node.get_mut(n)?))) else {
                 continue;
             };
             any = true;
@@ -237,8 +237,8 @@ impl<'z> Checker<'z> {
             cuts,
             ns_targets,
             in_zone,
-            shared: shared.into_iter().flatten().collect(),
-            with_cname: with_cname.into_iter().flatten().collect(),
+            shared: shared.into_iter().collect(),
+            with_cname: with_cname.into_iter().collect(),
             findings: Vec::new(),
         }
     }
