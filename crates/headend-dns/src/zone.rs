@@ -248,6 +248,12 @@ pub(crate) fn hash_name<H: Hasher>(name: &Name, state: &mut H) {
     state.write(buf.get(..len).unwrap_or_default());
 }
 
+/// Every label of `name`, a leading `*` included (`num_labels` leaves it
+/// out, RFC 4034 §3.1.3); without walking the labels.
+fn label_count(name: &LowerName) -> usize {
+    usize::from(name.num_labels()) + usize::from(name.is_wildcard())
+}
+
 /// [`hash_name`] with a fresh hasher from `build`.
 fn name_hash(build: &impl BuildHasher, name: &Name) -> u64 {
     let mut state = build.build_hasher();
@@ -346,7 +352,7 @@ impl Indexed {
     /// Indexes `parsed`: one pass in file order.
     pub(crate) fn build(parsed: &ParsedZone) -> Self {
         let lower_origin = LowerName::new(&parsed.origin);
-        let origin_labels = lower_origin.iter().count();
+        let origin_labels = label_count(&lower_origin);
         // Usually about one name per record; trimmed once built.
         let mut nodes = Names::with_capacity(parsed.records.len() + 1);
         nodes.insert_new(lower_origin.clone());
@@ -361,8 +367,8 @@ impl Indexed {
             // Every ancestor up to the apex exists, possibly as an empty
             // non-terminal; once one exists, so do all of its ancestors.
             // (A child of the apex has nothing to add: the apex is there.
-            // Labels are counted with `iter`: `num_labels` skips a leading `*`.)
-            if owner.iter().count() > origin_labels + 1 {
+            // `label_count` counts a leading `*` too.)
+            if label_count(&owner) > origin_labels + 1 {
                 let mut name = owner.base_name();
                 while name.num_labels() > lower_origin.num_labels() && !nodes.contains(&name) {
                     let parent = name.base_name();

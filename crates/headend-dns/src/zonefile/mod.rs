@@ -403,6 +403,7 @@ impl Parser<'_> {
 
     /// RFC 1035 §5.1: `<domain-name> [<TTL>] [<class>] <type> <RDATA>` or
     /// `[<class>] [<TTL>]` in the other order; the owner may be blank.
+    #[inline(always)]
     fn record(&mut self, entry: &Entry<'_>, file: &Arc<Path>, origin: &Name) -> Result<(), String> {
         let result = self.record_inner(entry, file, origin);
         self.seen_record = true;
