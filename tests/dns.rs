@@ -413,3 +413,43 @@ fn chaos_identity_version_and_nsid_as_configured() {
     let without = dig(port, "www.e2e.test", "A", &[]);
     assert!(!without.raw.contains("NSID"), "{}", without.raw);
 }
+
+#[test]
+fn sighup_adds_and_removes_zones_from_the_edited_config() {
+    let (mut h, port) = start();
+    let second = "$ORIGIN second.test.\n$TTL 300\n@ SOA ns1 hm 1 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.77\n";
+    std::fs::write(h.dir.path().join("second.test.zone"), second).unwrap();
+    assert_eq!(dig(port, "www.second.test", "A", &[]).status, "REFUSED");
+    let original = std::fs::read_to_string(&h.config).unwrap();
+    // Add second.test, drop e2e.test, and set an identity.
+    let edited = original
+        .replace("origin = \"e2e.test\"", "origin = \"second.test\"")
+        .replace("file = \"e2e.test.zone\"", "file = \"second.test.zone\"")
+        .replace("[dns]\n", "[dns]\nidentity = \"reloaded\"\n");
+    std::fs::write(&h.config, &edited).unwrap();
+    h.signal("HUP");
+    h.wait_for_log("zone removed", Duration::from_secs(10));
+    let a = dig(port, "www.second.test", "A", &[]);
+    assert_eq!(a.status, "NOERROR", "{}", a.raw);
+    assert_eq!(a.answer_rdata("A"), vec!["192.0.2.77"]);
+    assert_eq!(dig(port, "www.e2e.test", "A", &[]).status, "REFUSED");
+    assert!(h.logs().iter().any(|l| l.contains("zone added")));
+    // A config that does not load changes nothing but still re-reads files.
+    std::fs::write(
+        &h.config,
+        edited.replace("[dns]\n", "[dns]\nno_such_key = 1\n"),
+    )
+    .unwrap();
+    h.signal("HUP");
+    h.wait_for_log("the config file is not applied", Duration::from_secs(10));
+    assert_eq!(dig(port, "www.second.test", "A", &[]).status, "NOERROR");
+    // A listen change is reported, not applied.
+    std::fs::write(
+        &h.config,
+        edited.replace(&format!("127.0.0.1:{port}"), "127.0.0.1:1"),
+    )
+    .unwrap();
+    h.signal("HUP");
+    h.wait_for_log("dns.listen changed", Duration::from_secs(10));
+    assert_eq!(dig(port, "www.second.test", "A", &[]).status, "NOERROR");
+}

@@ -139,6 +139,11 @@ impl Catalog {
         self.zones.insert(zone.lower_origin().clone(), zone);
     }
 
+    /// Keeps only the zones `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&LowerName) -> bool) {
+        self.zones.retain(|origin, _| keep(origin));
+    }
+
     /// The zone with this apex, if served.
     pub fn get(&self, origin: &LowerName) -> Option<&Arc<Zone>> {
         self.zones.get(origin)

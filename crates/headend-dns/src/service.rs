@@ -250,7 +250,7 @@ impl DnsService {
         }
         let handle = DnsHandle {
             inner: Arc::new(Inner {
-                config,
+                config: Mutex::new(config),
                 catalog,
                 reload_lock: Mutex::new(()),
                 bound,
@@ -319,7 +319,8 @@ fn load_into(
 }
 
 struct Inner {
-    config: DnsConfig,
+    /// The `[dns]` section in force (replaced by [`DnsHandle::reconfigure`]).
+    config: Mutex<DnsConfig>,
     catalog: Arc<ArcSwap<Catalog>>,
     reload_lock: Mutex<()>,
     bound: Vec<SocketAddr>,
@@ -361,20 +362,107 @@ impl DnsHandle {
     /// swapped atomically). Returns how many zones failed.
     pub fn reload(&self) -> usize {
         let _guard = self.lock();
+        self.reload_locked(None)
+    }
+
+    /// Applies a new `[dns]` section (SIGHUP after the config file changed,
+    /// like `knotc reload`): zones added are loaded, zones removed stop being
+    /// served, and every zone file is read again; transfer ACLs, TSIG keys,
+    /// NOTIFY targets, DNSSEC settings and the CHAOS/NSID answers are
+    /// replaced. A section that does not validate changes nothing. Listen
+    /// addresses, worker counts, TCP limits, RRL and the UDP size cap need a
+    /// restart: they are named in the returned warnings and left as they are.
+    /// Returns the warnings and how many zones failed to load.
+    pub fn reconfigure(&self, new: DnsConfig) -> Result<(Vec<String>, usize), DnsError> {
+        let _guard = self.lock();
+        let info = Arc::new(crate::answer::ServerInfo::from_config(&new)?);
+        Transfers::check(&new)?;
+        Signer::new(&new, Path::new("/nonexistent"))?;
+        let old = self.config();
+        let mut warnings = Vec::new();
+        let mut fixed = |changed: bool, key: &str| {
+            if changed {
+                warnings.push(format!(
+                    "dns.{key} changed: it takes effect at the next restart"
+                ));
+            }
+        };
+        fixed(old.listen != new.listen, "listen");
+        fixed(old.udp_workers != new.udp_workers, "udp_workers");
+        fixed(
+            old.udp_payload_max != new.udp_payload_max,
+            "udp_payload_max",
+        );
+        fixed(
+            old.tcp_max_connections != new.tcp_max_connections
+                || old.tcp_max_connections_per_client != new.tcp_max_connections_per_client
+                || old.tcp_idle_timeout_secs != new.tcp_idle_timeout_secs,
+            "tcp_*",
+        );
+        fixed(format!("{:?}", old.rrl) != format!("{:?}", new.rrl), "rrl");
+        self.inner.transfers.reconfigure(&new)?;
+        self.inner.signer.reconfigure(&new)?;
+        // What needs sockets stays as it was bound.
+        let mut applied = new;
+        applied.listen = old.listen;
+        applied.udp_workers = old.udp_workers;
+        applied.udp_payload_max = old.udp_payload_max;
+        applied.tcp_max_connections = old.tcp_max_connections;
+        applied.tcp_max_connections_per_client = old.tcp_max_connections_per_client;
+        applied.tcp_idle_timeout_secs = old.tcp_idle_timeout_secs;
+        applied.rrl = old.rrl;
+        *self
+            .inner
+            .config
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = applied;
+        let failed = self.reload_locked(Some(info));
+        Ok((warnings, failed))
+    }
+
+    /// The `[dns]` section in force.
+    fn config(&self) -> DnsConfig {
+        self.inner
+            .config
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// [`DnsHandle::reload`] with the lock held; `info` replaces the
+    /// CHAOS/NSID answers.
+    fn reload_locked(&self, info: Option<Arc<crate::answer::ServerInfo>>) -> usize {
+        let config = self.config();
         let current = self.inner.catalog.load_full();
-        let mut next = Catalog::new(self.inner.config.udp_payload_max);
-        next.set_server_info(Arc::clone(current.server_info()));
+        let mut next = Catalog::new(config.udp_payload_max);
+        next.set_server_info(info.unwrap_or_else(|| Arc::clone(current.server_info())));
         // The served zones, so that SPF includes into zones later in the list resolve.
         for zone in current.zones() {
             next.insert(Arc::clone(zone));
         }
         let mut failed = 0;
-        for zc in &self.inner.config.zones {
-            let previous = parse_origin(&zc.origin)
-                .ok()
-                .and_then(|o| current.get(&LowerName::new(&o)).cloned());
+        let mut configured = std::collections::HashSet::new();
+        for zc in &config.zones {
+            let previous = parse_origin(&zc.origin).ok().and_then(|o| {
+                configured.insert(LowerName::new(&o));
+                current.get(&LowerName::new(&o)).cloned()
+            });
             if !load_into(&mut next, zc, previous.as_ref(), &self.inner.signer) {
                 failed += 1;
+            }
+        }
+        // Zones no longer configured stop being served; new ones start
+        // with their journals.
+        next.retain(|origin| configured.contains(origin));
+        for zone in next.zones() {
+            if current.get(zone.lower_origin()).is_none() {
+                self.inner.transfers.load_journal(zone);
+                tracing::info!(zone = %zone.origin(), serial = zone.serial(), "zone added");
+            }
+        }
+        for zone in current.zones() {
+            if next.get(zone.lower_origin()).is_none() {
+                tracing::info!(zone = %zone.origin(), "zone removed");
             }
         }
         let changed: Vec<(Arc<Zone>, Arc<Zone>)> = current
@@ -500,7 +588,7 @@ impl DnsHandle {
             zone: origin.to_owned(),
         })?;
         let wanted_lower = LowerName::new(&wanted);
-        for zc in &self.inner.config.zones {
+        for zc in &self.config().zones {
             if let Ok(name) = parse_origin(&zc.origin)
                 && LowerName::new(&name) == wanted_lower
             {
@@ -547,7 +635,7 @@ impl DnsHandle {
             &self.inner.runtime,
             new.origin().clone(),
             new.soa().clone(),
-            policy.notify.clone(),
+            policy.notify,
             self.inner.transfers.notify_key(origin),
         );
     }

@@ -20,30 +20,56 @@ pub(crate) struct Services {
 }
 
 impl Services {
-    /// SIGHUP: reload zones, the DHCP section of the config file (re-read
-    /// from `path`), and whatever else a service can reload.
+    /// SIGHUP: the config file (re-read from `path`) is checked whole; its
+    /// `[dns]` section (zones added or removed, ACLs, keys, DNSSEC settings)
+    /// and `[dhcp]` section are applied, and every zone file is read again.
+    /// A file that does not load changes no section: zone files are still
+    /// re-read.
     fn reload(&self, path: &std::path::Path) {
+        let config = Config::load(path)
+            .inspect_err(|e| tracing::error!("SIGHUP: the config file is not applied: {e}"))
+            .ok();
         if let Some(dns) = &self.dns {
-            dns.reload();
+            match config.as_ref().map(|c| c.dns.clone()) {
+                Some(Some(new)) => match dns.reconfigure(new) {
+                    Ok((warnings, _)) => {
+                        for w in warnings {
+                            tracing::warn!("SIGHUP: {w}");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!("SIGHUP: [dns] not applied, zone files re-read: {e}");
+                        dns.reload();
+                    }
+                },
+                Some(None) => {
+                    tracing::warn!(
+                        "SIGHUP: the [dns] section is gone from {}; DNS keeps its zones until a restart",
+                        path.display()
+                    );
+                    dns.reload();
+                }
+                None => {
+                    dns.reload();
+                }
+            }
         }
         if let Some(tftp) = &self.tftp {
             tracing::info!(stats = ?tftp.stats(), "TFTP counters");
         }
         if let Some(dhcp) = &self.dhcp {
             tracing::info!(stats = ?dhcp.stats(), "DHCP counters");
-            // The whole file is read and checked again; only `[dhcp]` is
-            // applied (the handle logs what changed, or why it refused).
-            match Config::load(path) {
-                Ok(Config {
-                    dhcp: Some(new), ..
-                }) => {
+            // Only `[dhcp]` of the file is applied (the handle logs what
+            // changed, or why it refused).
+            match config.as_ref().map(|c| c.dhcp.clone()) {
+                Some(Some(new)) => {
                     let _ = dhcp.reload(new);
                 }
-                Ok(_) => tracing::warn!(
+                Some(None) => tracing::warn!(
                     "SIGHUP: the [dhcp] section is gone from {}; DHCP keeps its running config until a restart",
                     path.display()
                 ),
-                Err(e) => tracing::error!("SIGHUP: DHCP keeps its running config: {e}"),
+                None => tracing::error!("SIGHUP: DHCP keeps its running config"),
             }
         }
         if let Some(Err(e)) = self

@@ -63,14 +63,14 @@ struct ZoneSigning {
 /// Per-zone DNSSEC signing for the DNS service.
 pub(crate) struct Signer {
     state_dir: PathBuf,
-    configs: HashMap<LowerName, (String, DnssecConfig)>,
+    configs: std::sync::RwLock<HashMap<LowerName, (String, DnssecConfig)>>,
     zones: Mutex<HashMap<LowerName, ZoneSigning>>,
 }
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signer")
-            .field("zones", &self.configs.keys().collect::<Vec<_>>())
+            .field("zones", &self.configs().keys().cloned().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -86,19 +86,32 @@ fn mtime(file: &Path) -> Option<std::time::SystemTime> {
 impl Signer {
     /// The signer for every zone with `dnssec` configured.
     pub(crate) fn new(config: &DnsConfig, state_dir: &Path) -> Result<Self, DnsError> {
-        let mut configs = HashMap::new();
-        for zc in &config.zones {
-            if let Some(d) = &zc.dnssec {
-                validate(&zc.origin, d)?;
-                let origin = crate::parse_origin(&zc.origin)?;
-                configs.insert(LowerName::new(&origin), (zc.origin.clone(), d.clone()));
-            }
-        }
         Ok(Self {
             state_dir: state_dir.to_owned(),
-            configs,
+            configs: std::sync::RwLock::new(signing_configs(config)?),
             zones: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Takes the DNSSEC settings of a new `[dns]` section. A zone whose
+    /// settings changed is signed afresh at its next load.
+    pub(crate) fn reconfigure(&self, config: &DnsConfig) -> Result<(), DnsError> {
+        let configs = signing_configs(config)?;
+        let mut zones = self.zones();
+        zones.retain(|origin, entry| configs.get(origin).is_some_and(|(_, c)| *c == entry.config));
+        *self
+            .configs
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = configs;
+        Ok(())
+    }
+
+    fn configs(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, HashMap<LowerName, (String, DnssecConfig)>> {
+        self.configs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn zones(&self) -> std::sync::MutexGuard<'_, HashMap<LowerName, ZoneSigning>> {
@@ -111,7 +124,7 @@ impl Signer {
     /// it unchanged otherwise. The signed serial is the file's, or one above
     /// the last signed serial when the file's is not newer.
     pub(crate) fn prepare(&self, unsigned: Zone, now: i64) -> Result<Zone, DnsError> {
-        let Some((origin, config)) = self.configs.get(unsigned.lower_origin()).cloned() else {
+        let Some((origin, config)) = self.configs().get(unsigned.lower_origin()).cloned() else {
             return Ok(unsigned);
         };
         let mut zones = self.zones();
@@ -282,6 +295,21 @@ impl Signer {
         entry.keys_mtime = mtime(&keys_file(&self.state_dir, &entry.origin));
         Ok(removal)
     }
+}
+
+/// The DNSSEC settings of every signed zone of a `[dns]` section, checked.
+fn signing_configs(
+    config: &DnsConfig,
+) -> Result<HashMap<LowerName, (String, DnssecConfig)>, DnsError> {
+    let mut configs = HashMap::new();
+    for zc in &config.zones {
+        if let Some(d) = &zc.dnssec {
+            validate(&zc.origin, d)?;
+            let origin = crate::parse_origin(&zc.origin)?;
+            configs.insert(LowerName::new(&origin), (zc.origin.clone(), d.clone()));
+        }
+    }
+    Ok(configs)
 }
 
 /// When the parent should next be asked for an awaited DS, if one is awaited.

@@ -40,16 +40,48 @@ pub(crate) struct ZonePolicy {
 
 /// Transfer settings and journals of every zone.
 pub(crate) struct Transfers {
-    keys: Keys,
-    policies: HashMap<LowerName, ZonePolicy>,
+    acl: std::sync::RwLock<Acl>,
     journals: Mutex<HashMap<LowerName, Journal>>,
     state_dir: Option<PathBuf>,
+}
+
+/// The TSIG keys and each zone's policy, replaced whole on reconfiguration.
+struct Acl {
+    keys: Keys,
+    policies: HashMap<LowerName, ZonePolicy>,
+}
+
+impl Acl {
+    fn from_config(config: &DnsConfig) -> Result<Self, DnsError> {
+        let keys = Keys::from_config(&config.tsig_keys)?;
+        let mut policies = HashMap::new();
+        for zc in &config.zones {
+            if let Some(k) = &zc.tsig_key
+                && keys.get(k).is_none()
+            {
+                return Err(DnsError::UnknownTsigKey {
+                    zone: zc.origin.clone(),
+                    key: k.clone(),
+                });
+            }
+            let origin = crate::parse_origin(&zc.origin)?;
+            policies.insert(
+                LowerName::new(&origin),
+                ZonePolicy {
+                    allow: zc.allow_transfer.clone(),
+                    key: zc.tsig_key.clone(),
+                    notify: zc.notify.iter().chain(&zc.also_notify).copied().collect(),
+                },
+            );
+        }
+        Ok(Self { keys, policies })
+    }
 }
 
 impl std::fmt::Debug for Transfers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transfers")
-            .field("policies", &self.policies)
+            .field("policies", &self.acl().policies)
             .finish_non_exhaustive()
     }
 }
@@ -76,44 +108,44 @@ impl Transfers {
     /// Builds the ACLs from the config; journals are kept under
     /// `state_dir/journal` (in memory only without a state dir).
     pub(crate) fn new(config: &DnsConfig, state_dir: Option<&Path>) -> Result<Self, DnsError> {
-        let keys = Keys::from_config(&config.tsig_keys)?;
-        let mut policies = HashMap::new();
-        for zc in &config.zones {
-            if let Some(k) = &zc.tsig_key
-                && keys.get(k).is_none()
-            {
-                return Err(DnsError::UnknownTsigKey {
-                    zone: zc.origin.clone(),
-                    key: k.clone(),
-                });
-            }
-            let origin = crate::parse_origin(&zc.origin)?;
-            policies.insert(
-                LowerName::new(&origin),
-                ZonePolicy {
-                    allow: zc.allow_transfer.clone(),
-                    key: zc.tsig_key.clone(),
-                    notify: zc.notify.iter().chain(&zc.also_notify).copied().collect(),
-                },
-            );
-        }
         Ok(Self {
-            keys,
-            policies,
+            acl: std::sync::RwLock::new(Acl::from_config(config)?),
             journals: Mutex::new(HashMap::new()),
             state_dir: state_dir.map(Path::to_owned),
         })
     }
 
+    /// Checks a new `[dns]` section's keys and transfer policies.
+    pub(crate) fn check(config: &DnsConfig) -> Result<(), DnsError> {
+        Acl::from_config(config).map(drop)
+    }
+
+    /// Takes the keys and policies of a new `[dns]` section (journals stay).
+    pub(crate) fn reconfigure(&self, config: &DnsConfig) -> Result<(), DnsError> {
+        let acl = Acl::from_config(config)?;
+        *self
+            .acl
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = acl;
+        Ok(())
+    }
+
+    fn acl(&self) -> std::sync::RwLockReadGuard<'_, Acl> {
+        self.acl
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The policy of one zone.
-    pub(crate) fn policy(&self, origin: &LowerName) -> Option<&ZonePolicy> {
-        self.policies.get(origin)
+    pub(crate) fn policy(&self, origin: &LowerName) -> Option<ZonePolicy> {
+        self.acl().policies.get(origin).cloned()
     }
 
     /// The key NOTIFY messages for this zone are signed with.
     pub(crate) fn notify_key(&self, origin: &LowerName) -> Option<TSigner> {
-        let name = self.policies.get(origin)?.key.as_ref()?;
-        self.keys.get(name).cloned()
+        let acl = self.acl();
+        let name = acl.policies.get(origin)?.key.as_ref()?;
+        acl.keys.get(name).cloned()
     }
 
     fn journals(&self) -> std::sync::MutexGuard<'_, HashMap<LowerName, Journal>> {
@@ -212,7 +244,14 @@ impl Transfers {
             return None;
         }
         let origin = LowerName::new(&query.name);
-        let mut signer = match tsig::verify_request(&self.keys, raw, &request, now) {
+        let (verified, policy) = {
+            let acl = self.acl();
+            (
+                tsig::verify_request(&acl.keys, raw, &request, now),
+                acl.policies.get(&origin).cloned(),
+            )
+        };
+        let mut signer = match verified {
             Verified::Unsigned => None,
             Verified::Signed(s) => Some(s),
             Verified::Failed(record, error) => {
@@ -223,7 +262,7 @@ impl Transfers {
             }
         };
         // RFC 5936 §2.2.1: a zone not served here is NOTAUTH.
-        let (Some(zone), Some(policy)) = (catalog.get(&origin), self.policies.get(&origin)) else {
+        let (Some(zone), Some(policy)) = (catalog.get(&origin), policy.as_ref()) else {
             let mut m = error_message(&request, ResponseCode::NotAuth);
             return Some(vec![encode(&mut m, signer.as_mut())?]);
         };
