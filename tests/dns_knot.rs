@@ -44,20 +44,7 @@ impl Knot {
         let knot = Self { child, _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let out = Command::new("dig")
-                .args([
-                    "@127.0.0.1",
-                    "-p",
-                    &port.to_string(),
-                    "+short",
-                    "+time=1",
-                    "+tries=1",
-                ])
-                .arg(origin)
-                .arg("SOA")
-                .output()
-                .expect("dig");
-            if out.status.success() && !out.stdout.is_empty() {
+            if !common::dig::short(port, origin, "SOA").is_empty() {
                 return knot;
             }
             assert!(

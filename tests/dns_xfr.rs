@@ -39,20 +39,7 @@ fn records(text: &str) -> Vec<&str> {
 }
 
 fn a_record(port: u16, name: &str) -> String {
-    let out = Command::new("dig")
-        .args([
-            "@127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "+short",
-            "+time=1",
-            "+tries=1",
-        ])
-        .arg(name)
-        .arg("A")
-        .output()
-        .expect("dig");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    common::dig::short(port, name, "A")
 }
 
 #[test]

@@ -186,3 +186,22 @@ fn normalise_rdata(rtype: &str, rdata: &str) -> String {
         _ => rdata.to_lowercase(),
     }
 }
+
+/// `dig +short` for `name`/`qtype` at 127.0.0.1:`port`, one try of one
+/// second (for polling a server that may not answer yet); its output trimmed.
+pub fn short(port: u16, name: &str, qtype: &str) -> String {
+    let out = Command::new("dig")
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "+short",
+            "+time=1",
+            "+tries=1",
+        ])
+        .arg(name)
+        .arg(qtype)
+        .output()
+        .expect("run dig");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}

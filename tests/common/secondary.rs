@@ -172,21 +172,11 @@ impl Secondary {
 
 /// The SOA serial a server on loopback `port` answers for `origin`.
 pub fn soa_serial(port: u16, origin: &str) -> Option<u32> {
-    let out = Command::new("dig")
-        .args([
-            "@127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "+short",
-            "+time=1",
-            "+tries=1",
-        ])
-        .arg(origin)
-        .arg("SOA")
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace().nth(2)?.parse().ok()
+    super::dig::short(port, origin, "SOA")
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()
 }
 
 impl Drop for Secondary {

@@ -177,17 +177,9 @@ pub fn check_config(config: &DnsConfig) -> Vec<ZoneReport> {
             }
         })
         .collect();
-    let dnssec_check = dnssec_config_error(config);
-    if let Some(e) = dnssec_check {
-        reports.push(ZoneReport {
-            origin: String::new(),
-            file: PathBuf::new(),
-            lines: vec![e.to_string()],
-            errors: 1,
-            records: 0,
-        });
-    }
-    if let Err(e) = Transfers::new(config, None) {
+    // The section's own settings, checked as `DnsService::start` and
+    // `DnsHandle::reconfigure` check them.
+    for e in settings_errors(config) {
         reports.push(ZoneReport {
             origin: String::new(),
             file: PathBuf::new(),
@@ -200,8 +192,17 @@ pub fn check_config(config: &DnsConfig) -> Vec<ZoneReport> {
 }
 
 /// Validates the `dnssec` settings without touching any key.
-fn dnssec_config_error(config: &DnsConfig) -> Option<DnsError> {
-    Signer::new(config, Path::new("/nonexistent")).err()
+/// What is wrong with a `[dns]` section's DNSSEC, transfer and CHAOS/NSID
+/// settings (zone files aside).
+fn settings_errors(config: &DnsConfig) -> Vec<DnsError> {
+    [
+        Signer::new(config, Path::new("/nonexistent")).err(),
+        Transfers::check(config).err(),
+        crate::answer::ServerInfo::from_config(config).err(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 fn log_load_errors(zone: &str, errors: &[DnsError]) {
@@ -375,9 +376,10 @@ impl DnsHandle {
     /// Returns the warnings and how many zones failed to load.
     pub fn reconfigure(&self, new: DnsConfig) -> Result<(Vec<String>, usize), DnsError> {
         let _guard = self.lock();
+        if let Some(e) = settings_errors(&new).into_iter().next() {
+            return Err(e);
+        }
         let info = Arc::new(crate::answer::ServerInfo::from_config(&new)?);
-        Transfers::check(&new)?;
-        Signer::new(&new, Path::new("/nonexistent"))?;
         let old = self.config();
         let mut warnings = Vec::new();
         let mut fixed = |changed: bool, key: &str| {

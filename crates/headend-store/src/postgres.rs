@@ -465,6 +465,26 @@ impl PgTx<'_> {
         })
     }
 
+    /// A live-lease count by option 82 sub-option: `sql` takes the subnet,
+    /// the sub-option's value, the client to leave out and the time.
+    fn count_live(
+        &self,
+        op: &'static str,
+        sql: &'static str,
+        (subnet, id, except_client, now): (&str, &[u8], &[u8], u64),
+    ) -> Result<u64, StoreError> {
+        self.count(
+            op,
+            sql,
+            vec![
+                Box::new(subnet.to_owned()),
+                Box::new(id.to_vec()),
+                Box::new(except_client.to_vec()),
+                Box::new(secs(now)),
+            ],
+        )
+    }
+
     fn write(&self, op: &'static str, sql: &'static str, lease: &Lease) -> Result<u64, StoreError> {
         let lease = lease.clone();
         let now = secs(self.now);
@@ -602,16 +622,11 @@ impl LeaseTx for PgTx<'_> {
         except_client: &[u8],
         now: u64,
     ) -> Result<u64, StoreError> {
-        self.count(
+        self.count_live(
             "circuit-id count",
             "SELECT count(*) FROM dhcp_leases WHERE subnet = $1 AND circuit_id = $2 \
              AND client_key <> $3 AND expires > $4 AND state IN ('offered', 'bound')",
-            params![
-                subnet.to_owned(),
-                circuit_id.to_vec(),
-                except_client.to_vec(),
-                secs(now)
-            ],
+            (subnet, circuit_id, except_client, now),
         )
     }
 
@@ -622,16 +637,11 @@ impl LeaseTx for PgTx<'_> {
         except_client: &[u8],
         now: u64,
     ) -> Result<u64, StoreError> {
-        self.count(
+        self.count_live(
             "remote-id count",
             "SELECT count(*) FROM dhcp_leases WHERE subnet = $1 AND remote_id = $2 \
              AND client_key <> $3 AND expires > $4 AND state IN ('offered', 'bound')",
-            params![
-                subnet.to_owned(),
-                remote_id.to_vec(),
-                except_client.to_vec(),
-                secs(now)
-            ],
+            (subnet, remote_id, except_client, now),
         )
     }
 

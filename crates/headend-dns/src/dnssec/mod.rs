@@ -565,6 +565,18 @@ pub fn ds_records(
     Ok(out)
 }
 
+/// When the last key other than `tag` leaves the zone (`now` if none is scheduled).
+fn others_removed_at(store: &KeyStore, tag: u16, now: i64) -> i64 {
+    store
+        .state
+        .keys
+        .iter()
+        .filter(|k| k.tag != tag)
+        .filter_map(|k| k.remove)
+        .max()
+        .unwrap_or(now)
+}
+
 /// `headend dnssec ksk-submitted ZONE`: the operator confirms that the
 /// parent serves the DS of the KSK a rollover waits for (when no `parent`
 /// servers are configured to check, or to skip the wait). The old KSK is
@@ -626,16 +638,7 @@ pub fn rollover(
             zc.origin,
             rfc3339(k.and_then(|k| k.ds_publish).unwrap_or(now)),
             zc.origin,
-            rfc3339(
-                store
-                    .state
-                    .keys
-                    .iter()
-                    .filter(|k| k.tag != tag)
-                    .filter_map(|k| k.remove)
-                    .max()
-                    .unwrap_or(now)
-            )
+            rfc3339(others_removed_at(&store, tag, now))
         ))
     } else {
         let max_ttl = crate::load_zone(zc)
@@ -654,16 +657,7 @@ pub fn rollover(
             "ZSK rollover (pre-publish, RFC 6781 §4.1.1.1) started for {}: new ZSK {tag} published now, signing from {}; the old ZSK is removed at {}",
             zc.origin,
             rfc3339(k.map_or(now, |k| k.active)),
-            rfc3339(
-                store
-                    .state
-                    .keys
-                    .iter()
-                    .filter(|k| k.tag != tag)
-                    .filter_map(|k| k.remove)
-                    .max()
-                    .unwrap_or(now)
-            )
+            rfc3339(others_removed_at(&store, tag, now))
         ))
     }
 }

@@ -178,17 +178,11 @@ fn base32hex_matches_rfc4648_vectors() {
 #[test]
 fn resigning_happens_at_the_refresh_point_before_expiry() {
     let dir = tempfile::tempdir().unwrap();
-    let mut dc = DnsConfig::default();
-    dc.zones.push(crate::ZoneConfig {
-        origin: "s.test".to_owned(),
-        file: "s.zone".into(),
-        dnssec: Some(config(
-            DenialKind::Nsec,
-            DnssecAlgorithm::EcdsaP256Sha256,
-            KeyScheme::KskZsk,
-        )),
-        ..crate::ZoneConfig::default()
-    });
+    let dc = signed_s_test(config(
+        DenialKind::Nsec,
+        DnssecAlgorithm::EcdsaP256Sha256,
+        KeyScheme::KskZsk,
+    ));
     let signer = Signer::new(&dc, dir.path()).unwrap();
     let first = signer.prepare(unsigned(), T0).unwrap();
     let origin = first.lower_origin().clone();
@@ -278,6 +272,18 @@ fn ksk_rollover_double_signs_and_moves_the_cds() {
     verify_all(&zone);
 }
 
+/// A `[dns]` section serving s.test (file s.zone) signed with `dnssec`.
+fn signed_s_test(dnssec: DnssecConfig) -> DnsConfig {
+    let mut dc = DnsConfig::default();
+    dc.zones.push(crate::ZoneConfig {
+        origin: "s.test".to_owned(),
+        file: "s.zone".into(),
+        dnssec: Some(dnssec),
+        ..crate::ZoneConfig::default()
+    });
+    dc
+}
+
 /// KSK+ZSK with NSEC and a parent server to check for the DS.
 fn with_parent() -> DnssecConfig {
     let mut c = config(
@@ -335,13 +341,7 @@ fn the_signer_asks_the_parent_once_per_interval() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = with_parent();
     c.parent_check_interval_secs = 600;
-    let mut dc = DnsConfig::default();
-    dc.zones.push(crate::ZoneConfig {
-        origin: "s.test".to_owned(),
-        file: "s.zone".into(),
-        dnssec: Some(c.clone()),
-        ..crate::ZoneConfig::default()
-    });
+    let dc = signed_s_test(c.clone());
     let signer = Signer::new(&dc, dir.path()).unwrap();
     signer.prepare(unsigned(), T0).unwrap();
     assert!(signer.submissions_due(T0).is_empty());
@@ -481,17 +481,11 @@ fn all_records(zone: &Zone) -> Vec<String> {
 fn a_restart_serves_the_zone_as_signed_before_unless_something_changed() {
     for denial in [DenialKind::Nsec, DenialKind::Nsec3] {
         let dir = tempfile::tempdir().unwrap();
-        let mut dc = DnsConfig::default();
-        dc.zones.push(crate::ZoneConfig {
-            origin: "s.test".to_owned(),
-            file: "s.zone".into(),
-            dnssec: Some(config(
-                denial,
-                DnssecAlgorithm::EcdsaP256Sha256,
-                KeyScheme::KskZsk,
-            )),
-            ..crate::ZoneConfig::default()
-        });
+        let dc = signed_s_test(config(
+            denial,
+            DnssecAlgorithm::EcdsaP256Sha256,
+            KeyScheme::KskZsk,
+        ));
         let first = Signer::new(&dc, dir.path())
             .unwrap()
             .prepare(unsigned(), T0)
