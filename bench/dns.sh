@@ -6,9 +6,12 @@
 # /proc/PID/stat over the run), and the ratio headend/Knot.
 #
 # Usage: bench/dns.sh            (DURATION=15 ROUNDS=1 PROTOS="udp tcp" to change;
+#        QMIX=nxflood sends only distinct random non-existent names;
 #        DNSSEC=1 signs the zone in headend and Knot (NSD skipped) and sends DO=1;
 #        LATENCY_QPS=100000 adds p50/p99 at that offered rate; MULTICORE=1 adds
-#        a run with two workers and an unpinned load generator)
+#        a run with two workers and an unpinned load generator; BASE_BIN=PATH
+#        adds a server "base", another headend build, for before/after figures;
+#        HEADEND_BIN=PATH runs that binary instead of building one)
 # Traffic goes to 127.0.0.1 only; every run stops by itself after DURATION s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +28,13 @@ for p in dnsperf knotd nsd taskset; do
   command -v "$p" >/dev/null || { echo "missing $p: apt-get install dnsperf knot nsd util-linux" >&2; exit 1; }
 done
 
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p headend >&2
-HEADEND=$PWD/target/release/headend
+if [ -n "${HEADEND_BIN:-}" ]; then
+  HEADEND=$HEADEND_BIN
+else
+  [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p headend >&2
+  HEADEND=$PWD/target/release/headend
+fi
+if [ -n "${BASE_BIN:-}" ]; then SERVERS="headend base ${SERVERS#headend }"; fi
 
 work=$(mktemp -d /tmp/headend-bench-dns.XXXXXX)
 pids=()
@@ -61,11 +69,20 @@ zone=$work/bench.test.zone
 } > "$zone"
 
 # --- the query mix: 70 % A, 10 % AAAA, 10 % TXT/MX, 10 % NXDOMAIN ---
+# QMIX=nxflood instead sends 1,000,000 distinct random names that do not exist
+# (a random-subdomain flood): no name repeats within a pass of the file, so no
+# server can answer from a per-name cache.
 queries=$work/queries.txt
-python3 - "$queries" <<'PY'
+QMIX=${QMIX:-mix}
+python3 - "$queries" "$QMIX" <<'PY'
 import random, sys
 random.seed(1)
 out = []
+if sys.argv[2] == "nxflood":
+    for i in range(1000000):
+        out.append(f"{random.getrandbits(40):010x}-{i}.bench.test " + random.choice(["A", "A", "A", "AAAA", "TXT"]))
+    open(sys.argv[1], "w").write("\n".join(out) + "\n")
+    sys.exit(0)
 for _ in range(100000):
     r = random.random()
     if r < 0.70: out.append(f"h{random.randint(1,1500)}.bench.test A")
@@ -76,7 +93,7 @@ for _ in range(100000):
 open(sys.argv[1], "w").write("\n".join(out) + "\n")
 PY
 
-port_headend=53531; port_knot=53532; port_nsd=53533
+port_headend=53531; port_knot=53532; port_nsd=53533; port_base=53534
 headend_dnssec=""; knot_dnssec=""
 if [ -n "${DNSSEC:-}" ]; then
   headend_dnssec='dnssec = { algorithm = "ecdsap256sha256", denial = "nsec" }'
@@ -96,6 +113,9 @@ origin = "bench.test"
 file = "$zone"
 $headend_dnssec
 EOF2
+
+sed -e "s|$work/headend-state|$work/base-state|" -e "s|127.0.0.1:$port_headend|127.0.0.1:$port_base|" \
+  "$work/headend.toml" > "$work/base.toml"
 
 mkdir -p "$work/knot"
 cat > "$work/knot/knot.conf" <<EOF2
@@ -169,6 +189,9 @@ start_server() { # name -> sets SPID, SPORT
     headend)
       taskset -c "$SERVER_CPU" "$HEADEND" serve --config "$work/headend.toml" 2>"$work/headend.log" &
       SPID=$!; SPORT=$port_headend ;;
+    base)
+      taskset -c "$SERVER_CPU" "$BASE_BIN" serve --config "$work/base.toml" 2>"$work/base.log" &
+      SPID=$!; SPORT=$port_base ;;
     knot)
       taskset -c "$SERVER_CPU" knotd -c "$work/knot/knot.conf" 2>"$work/knot.log" &
       SPID=$!; SPORT=$port_knot ;;
@@ -215,7 +238,7 @@ run_one() { # server proto
   CPU_QPS[$1,$2]=$(awk -v a="${CPU_QPS[$1,$2]:-0}" -v b="$per_cpu" 'BEGIN {print a + b}')
 }
 
-echo "zone: $(grep -vc '^\$' "$zone") records; dnsperf -c 4 -q 500 -T 1 -l $DURATION; server CPU $SERVER_CPU, client CPU $CLIENT_CPU"
+echo "zone: $(grep -vc '^\$' "$zone") records; queries: $QMIX; dnsperf -c 4 -q 500 -T 1 -l $DURATION; server CPU $SERVER_CPU, client CPU $CLIENT_CPU"
 for round in $(seq 1 "$ROUNDS"); do
   for proto in $PROTOS; do
     for server in $SERVERS; do
@@ -255,7 +278,7 @@ fi
 # Two cores: two UDP workers (headend), two UDP workers (Knot), two servers
 # (NSD), load generator unpinned, to show throughput growing with cores.
 if [ -n "${MULTICORE:-}" ]; then
-  sed -i 's/^udp_workers = 1/udp_workers = 2/' "$work/headend.toml"
+  sed -i 's/^udp_workers = 1/udp_workers = 2/' "$work/headend.toml" "$work/base.toml"
   sed -i 's/udp-workers: 1/udp-workers: 2/' "$work/knot/knot.conf"
   sed -i 's/server-count: 1/server-count: 2/' "$work/nsd/nsd.conf"
   SERVER_CPU=0-1 CLIENT_CPU=0-1
@@ -275,4 +298,8 @@ for proto in $PROTOS; do
   awk -v h="${CPU_QPS[headend,$proto]:-0}" -v k="${CPU_QPS[knot,$proto]:-0}" -v n="${CPU_QPS[nsd,$proto]:-0}" \
       -v hq="${QPS[headend,$proto]:-0}" -v kq="${QPS[knot,$proto]:-0}" -v p="$proto" \
       'BEGIN {printf "ratio %s: headend/knot qps_per_cpu_s = %.2f, qps = %.2f; headend/nsd qps_per_cpu_s = %.2f\n", p, (k > 0 ? h / k : 0), (kq > 0 ? hq / kq : 0), (n > 0 ? h / n : 0)}'
+  if [ -n "${BASE_BIN:-}" ]; then
+    awk -v h="${CPU_QPS[headend,$proto]:-0}" -v b="${CPU_QPS[base,$proto]:-0}" -v p="$proto" \
+        'BEGIN {printf "ratio %s: headend/base qps_per_cpu_s = %.2f\n", p, (b > 0 ? h / b : 0)}'
+  fi
 done

@@ -1,17 +1,24 @@
 //! Thin UDP and TCP listeners around the responder.
 //!
 //! UDP: one OS thread per socket (several sockets share a port with
-//! SO_REUSEPORT), each with its own answer cache, blocking receive and send:
-//! no task per packet, no allocation per cached answer. TCP: tokio tasks,
+//! SO_REUSEPORT), each with its own answer cache, receiving and sending in
+//! batches (`recvmmsg`/`sendmmsg`): no task per packet, no allocation per
+//! cached answer. TCP: tokio tasks,
 //! bounded in total and per client, closed when idle.
 
 use std::collections::HashMap;
+use std::io::{IoSlice, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsRawFd as _, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use nix::errno::Errno;
+use nix::sys::socket::{
+    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
+};
 use serde::Serialize;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -174,65 +181,179 @@ struct UdpWorker {
     stop: Arc<AtomicBool>,
 }
 
+/// Datagrams taken from the kernel (and answers given back) in one system call.
+const BATCH: usize = 32;
+/// Room for one request: the largest UDP payload.
+const SLOT: usize = 65535;
+
 impl UdpWorker {
+    /// Receives up to [`BATCH`] queries with one `recvmmsg` (waiting only for
+    /// the first), answers each, and sends the answers with one `sendmmsg`.
     fn run(self) {
+        let fd = self.socket.as_raw_fd();
         let mut cache = AnswerCache::default();
-        let mut buf = vec![0u8; 65535];
-        let mut out = Vec::with_capacity(4096);
+        let mut slots = vec![0u8; BATCH * SLOT];
+        let mut received = [Received::default(); BATCH];
+        let mut answers: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(4096)).collect();
+        let mut to = [None; BATCH];
+        let mut recv_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+        let mut send_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
         while !self.stop.load(Ordering::Relaxed) {
             // Timeouts (to check `stop`) and ICMP errors from earlier sends.
-            let Ok((len, peer)) = self.socket.recv_from(&mut buf) else {
+            let Ok(count) = recv_batch(fd, &mut recv_headers, &mut slots, &mut received) else {
                 continue;
             };
-            self.stats.udp_queries.fetch_add(1, Ordering::Relaxed);
-            let Some(request) = buf.get(..len) else {
-                continue;
-            };
+            self.stats
+                .udp_queries
+                .fetch_add(count as u64, Ordering::Relaxed);
             let catalog = self.catalog.load();
-            // IXFR over UDP (RFC 1995 §2) is the transfer code's, with its
-            // ACL and TSIG checks; everything else is answered from the cache.
-            // An IXFR carries the client's SOA in its authority section, so a
-            // query without one (nearly all) is passed on after one look at
-            // the header.
-            let ixfr = (request.get(8..10).is_some_and(|ns| ns != [0, 0])
-                && crate::xfr::is_transfer(request))
-            .then(|| {
-                self.transfers.respond_udp(
-                    &catalog,
-                    request,
-                    peer.ip(),
-                    u64::try_from(crate::dnssec::unix_now()).unwrap_or(0),
-                )
-            })
-            .flatten();
-            if let Some(reply) = ixfr {
-                out.clear();
-                out.extend_from_slice(&reply);
-            } else if !cache.respond(&catalog, request, Transport::Udp, &mut out) {
-                continue;
-            }
-            drop(catalog);
-            if let Some(rrl) = &self.rrl {
-                let action = rrl
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .check(peer.ip(), ResponseKind::of(&out), Instant::now());
-                match action {
-                    RrlAction::Send => {}
-                    RrlAction::Slip => {
-                        self.stats.rrl_slipped.fetch_add(1, Ordering::Relaxed);
-                        truncate_to_question(&mut out);
-                    }
-                    RrlAction::Drop => {
-                        self.stats.rrl_dropped.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
+            let mut ready = 0;
+            for (got, slot) in received[..count].iter().zip(slots.chunks_exact(SLOT)) {
+                let (Some(peer), Some(request)) = (got.peer, slot.get(..got.len)) else {
+                    continue; // no address, or larger than any UDP payload
+                };
+                let Some(ip) = peer_ip(&peer) else {
+                    continue;
+                };
+                let Some(out) = answers.get_mut(ready) else {
+                    break;
+                };
+                if self.answer(&catalog, &mut cache, request, ip, out) {
+                    to[ready] = Some(peer);
+                    ready += 1;
                 }
             }
-            if let Err(e) = self.socket.send_to(&out, peer) {
-                tracing::debug!("udp send to {peer} failed: {e}");
+            drop(catalog);
+            send_batch(fd, &mut send_headers, &answers[..ready], &to[..ready]);
+        }
+    }
+
+    /// Answers one request into `out`; false when nothing is to be sent.
+    fn answer(
+        &self,
+        catalog: &Catalog,
+        cache: &mut AnswerCache,
+        request: &[u8],
+        peer: IpAddr,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        // IXFR over UDP (RFC 1995 §2) is the transfer code's, with its
+        // ACL and TSIG checks; everything else is answered from the cache.
+        // An IXFR carries the client's SOA in its authority section, so a
+        // query without one (nearly all) is passed on after one look at
+        // the header.
+        let ixfr = (request.get(8..10).is_some_and(|ns| ns != [0, 0])
+            && crate::xfr::is_transfer(request))
+        .then(|| {
+            self.transfers.respond_udp(
+                catalog,
+                request,
+                peer,
+                u64::try_from(crate::dnssec::unix_now()).unwrap_or(0),
+            )
+        })
+        .flatten();
+        if let Some(reply) = ixfr {
+            out.clear();
+            out.extend_from_slice(&reply);
+        } else if !cache.respond(catalog, request, Transport::Udp, out) {
+            return false;
+        }
+        if let Some(rrl) = &self.rrl {
+            let action = rrl
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .check(peer, ResponseKind::of(out), Instant::now());
+            match action {
+                RrlAction::Send => {}
+                RrlAction::Slip => {
+                    self.stats.rrl_slipped.fetch_add(1, Ordering::Relaxed);
+                    truncate_to_question(out);
+                }
+                RrlAction::Drop => {
+                    self.stats.rrl_dropped.fetch_add(1, Ordering::Relaxed);
+                    return false;
+                }
             }
         }
+        true
+    }
+}
+
+/// One datagram taken by [`recv_batch`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Received {
+    /// Its length in its slot; `usize::MAX` when the kernel cut it short.
+    len: usize,
+    /// Who sent it.
+    peer: Option<SockaddrStorage>,
+}
+
+/// Takes up to [`BATCH`] datagrams into `slots` (one [`SLOT`] each), blocking
+/// until the first arrives (or the socket's read timeout passes).
+fn recv_batch(
+    fd: RawFd,
+    headers: &mut MultiHeaders<SockaddrStorage>,
+    slots: &mut [u8],
+    received: &mut [Received; BATCH],
+) -> nix::Result<usize> {
+    let mut chunks = slots.chunks_exact_mut(SLOT);
+    let mut iovs: [[IoSliceMut<'_>; 1]; BATCH] =
+        std::array::from_fn(|_| [IoSliceMut::new(chunks.next().unwrap_or_default())]);
+    let results = recvmmsg(fd, headers, &mut iovs, MsgFlags::MSG_WAITFORONE, None)?;
+    let mut count = 0;
+    for (msg, slot) in results.zip(received.iter_mut()) {
+        slot.len = if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+            usize::MAX
+        } else {
+            msg.bytes
+        };
+        slot.peer = msg.address;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Sends each answer to its peer, as few `sendmmsg` calls as the kernel
+/// allows. An answer the kernel refuses (an unreachable peer, a full buffer)
+/// is dropped, as a lost datagram would be.
+fn send_batch(
+    fd: RawFd,
+    headers: &mut MultiHeaders<SockaddrStorage>,
+    answers: &[Vec<u8>],
+    to: &[Option<SockaddrStorage>],
+) {
+    let mut start = 0;
+    while start < answers.len() {
+        let pending = &answers[start..];
+        let iovs: [[IoSlice<'_>; 1]; BATCH] =
+            std::array::from_fn(|i| [IoSlice::new(pending.get(i).map_or(&[][..], Vec::as_slice))]);
+        let count = pending.len().min(BATCH);
+        let no_cmsgs: [ControlMessage<'_>; 0] = [];
+        match sendmmsg(
+            fd,
+            headers,
+            &iovs[..count],
+            &to[start..start + count],
+            no_cmsgs,
+            MsgFlags::empty(),
+        ) {
+            Ok(sent) => start += sent.count().max(1),
+            Err(Errno::EINTR) => {}
+            Err(e) => {
+                tracing::debug!("udp send failed: {e}");
+                start += 1;
+            }
+        }
+    }
+}
+
+/// The IP address of a datagram's sender.
+fn peer_ip(peer: &SockaddrStorage) -> Option<IpAddr> {
+    if let Some(v4) = peer.as_sockaddr_in() {
+        Some(IpAddr::V4(v4.ip()))
+    } else {
+        peer.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
     }
 }
 
