@@ -5,17 +5,29 @@
 //! EDNS presence, QTYPE, lower-cased QNAME). The first such query is answered
 //! by the full responder ([`Catalog::respond`]) and its response stored; later
 //! ones copy it and patch the ID, the RD and CD bits and the question's case.
+//! A name that does not exist is not cached by name: its NXDOMAIN answer is
+//! shared by every missing name of the same class (zone, closest encloser,
+//! covering NSEC/NSEC3, name length), so a flood of random names costs a few
+//! hash lookups per query, not the full responder's work.
 //! The cache belongs to one worker (no locks) and is emptied whenever the
 //! catalog is swapped (reload, edit), so it never serves stale data. Anything
 //! else falls through to the full responder, so correctness never depends on
 //! this module.
 
-use std::collections::HashMap;
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+use hickory_proto::rr::Name;
+use hickory_proto::serialize::binary::{BinDecodable as _, BinEncodable as _};
 
 use crate::answer::{Catalog, Transport};
+use crate::zone::Zone;
 
 /// Most answers kept per worker before the cache starts over.
 const DEFAULT_CAPACITY: usize = 200_000;
+/// Most NXDOMAIN answers (one per closest encloser, proof and name length)
+/// kept per worker before they start over.
+const NEGATIVE_CAPACITY: usize = 65_536;
 /// Longest key: 6 bytes of header plus a 255-byte name.
 const MAX_KEY: usize = 6 + 255;
 
@@ -117,16 +129,99 @@ pub fn parse_plain(req: &[u8], key: &mut [u8; MAX_KEY]) -> Option<(PlainQuery, u
 }
 
 /// A per-worker cache of finished responses.
+///
+/// Names that exist are keyed by name. Names that do not (a flood of random
+/// names, say) would each take an entry and the full responder's time, so
+/// plain NXDOMAIN answers are keyed instead by what they depend on: the zone,
+/// the closest encloser, the denial record covering the name when signed
+/// proofs are asked for, and the name's length (compression pointers into
+/// the question must land on the same labels). One answer then serves every
+/// name in its class; see [`Negative`].
 #[derive(Debug)]
 pub struct AnswerCache {
     generation: u64,
     map: HashMap<Box<[u8]>, Box<[u8]>>,
+    negative: Negative,
     capacity: usize,
     key: [u8; MAX_KEY],
     /// Answers served from the cache.
     pub hits: u64,
+    /// NXDOMAIN answers served from a template shared by other names.
+    pub negative_hits: u64,
     /// Plain queries answered by the full responder (and then cached).
     pub misses: u64,
+}
+
+/// NXDOMAIN answers shared by every missing name in their class.
+#[derive(Debug, Default)]
+struct Negative {
+    /// Served zones by lower-cased wire-form apex, for this generation.
+    zones: HashMap<Box<[u8]>, usize>,
+    list: Vec<Arc<Zone>>,
+    templates: HashMap<NegativeKey, Box<[u8]>>,
+}
+
+/// What a plain NXDOMAIN answer depends on (RFC 1034 §4.3.2 step 3c,
+/// RFC 4035 §3.1.3.2, RFC 5155 §7.2.2), the question's bytes apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct NegativeKey {
+    /// Transport, EDNS flags, size limit and QTYPE, as in the exact key.
+    head: [u8; 6],
+    zone: usize,
+    encloser: usize,
+    /// The covering NSEC or NSEC3 when proofs are sent, else 0.
+    proof: usize,
+    qname_len: usize,
+    encloser_at: usize,
+}
+
+impl Negative {
+    /// Takes the served zones of a new catalog; forgets every answer.
+    fn reset(&mut self, catalog: &Catalog) {
+        self.templates.clear();
+        self.zones.clear();
+        self.list.clear();
+        for zone in catalog.zones() {
+            if let Ok(wire) = zone.lower_origin().to_bytes() {
+                self.zones.insert(wire.into_boxed_slice(), self.list.len());
+                self.list.push(Arc::clone(zone));
+            }
+        }
+    }
+
+    /// The class of `name` (lower-cased wire form) when its answer is a
+    /// plain NXDOMAIN from a served zone; `None` otherwise.
+    fn key(&self, name: &[u8], head: [u8; 6]) -> Option<NegativeKey> {
+        // The most specific served zone, as `Catalog::find_zone` picks it.
+        let mut at = 0;
+        let zone = loop {
+            if let Some(&zone) = self.zones.get(name.get(at..)?) {
+                break zone;
+            }
+            match *name.get(at)? {
+                0 => return None,
+                len => at += 1 + usize::from(len),
+            }
+        };
+        let served = self.list.get(zone)?;
+        let missing = served.nxdomain_encloser(name, name.len() - at)?;
+        let dnssec_ok = head[1] & 2 != 0;
+        let proof = match served.dnssec() {
+            Some(denial) if dnssec_ok => {
+                let qname = Name::from_bytes(name).ok()?;
+                crate::dnssec::nxdomain_interval(denial, &qname, missing.encloser_labels)?
+            }
+            _ => 0,
+        };
+        Some(NegativeKey {
+            head,
+            zone,
+            encloser: missing.encloser,
+            proof,
+            qname_len: name.len(),
+            encloser_at: missing.encloser_at,
+        })
+    }
 }
 
 impl Default for AnswerCache {
@@ -141,9 +236,11 @@ impl AnswerCache {
         Self {
             generation: 0,
             map: HashMap::new(),
+            negative: Negative::default(),
             capacity: capacity.max(1),
             key: [0; MAX_KEY],
             hits: 0,
+            negative_hits: 0,
             misses: 0,
         }
     }
@@ -160,6 +257,7 @@ impl AnswerCache {
         out.clear();
         if catalog.generation() != self.generation {
             self.map.clear();
+            self.negative.reset(catalog);
             self.generation = catalog.generation();
         }
         let Some((query, key_len)) = parse_plain(req, &mut self.key) else {
@@ -183,6 +281,40 @@ impl AnswerCache {
             self.hits += 1;
             out.extend_from_slice(cached);
             patch(out, req, query.qname_len);
+            return true;
+        }
+        // A name that does not exist shares its answer with its class.
+        let head = [
+            self.key[0],
+            self.key[1],
+            self.key[2],
+            self.key[3],
+            self.key[4],
+            self.key[5],
+        ];
+        if let Some(class) = self.negative.key(&self.key[6..key_len], head) {
+            if let Some(template) = self.negative.templates.get(&class) {
+                self.negative_hits += 1;
+                out.extend_from_slice(template);
+                patch(out, req, query.qname_len);
+                return true;
+            }
+            self.misses += 1;
+            let Some(resp) = catalog.respond(req, transport) else {
+                return false;
+            };
+            out.extend_from_slice(&resp);
+            if resp.get(3).map(|b| b & 0x0f) == Some(3)
+                && cacheable(&resp, req, query.qname_len)
+                && relocatable(&resp, 12 + query.qname_len + 4, class.encloser_at)
+            {
+                if self.negative.templates.len() >= self.capacity.min(NEGATIVE_CAPACITY) {
+                    self.negative.templates.clear();
+                }
+                self.negative
+                    .templates
+                    .insert(class, resp.into_boxed_slice());
+            }
             return true;
         }
         self.misses += 1;
@@ -211,6 +343,23 @@ fn cacheable(resp: &[u8], req: &[u8], qname_len: usize) -> bool {
         && resp[12..end].eq_ignore_ascii_case(&req[12..end])
 }
 
+/// True when no compression pointer after the question (which ends at
+/// `question_end`) points into the first `prefix` bytes of the question's
+/// name: the labels below the closest encloser, which differ between the
+/// names sharing an NXDOMAIN answer. Every two bytes that could be such a
+/// pointer count, so this may refuse an answer that was fine, never accept
+/// one that was not.
+fn relocatable(resp: &[u8], question_end: usize, prefix: usize) -> bool {
+    let Some(rest) = resp.get(question_end..) else {
+        return false;
+    };
+    let names_differ = 12..12 + prefix;
+    !rest.windows(2).any(|w| {
+        w[0] & 0xc0 == 0xc0
+            && names_differ.contains(&((usize::from(w[0] & 0x3f) << 8) | usize::from(w[1])))
+    })
+}
+
 /// Gives a cached response the request's ID, RD and CD bits and question case.
 fn patch(out: &mut [u8], req: &[u8], qname_len: usize) {
     let end = 12 + qname_len;
@@ -230,7 +379,7 @@ mod tests {
 
     use hickory_proto::op::{Message, ResponseCode};
     use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
-    use hickory_proto::rr::{DNSClass, Name};
+    use hickory_proto::rr::{DNSClass, LowerName, Name};
     use proptest::prelude::*;
 
     use super::*;
@@ -510,6 +659,99 @@ mod tests {
             ServerInfo::from_config(&ok).unwrap().nsid.as_deref(),
             Some(&b"ns1"[..])
         );
+    }
+
+    /// Random names that do not exist, one after another, as in a flood of
+    /// random subdomains: every answer is the full responder's, most come
+    /// from answers shared by their class, and the classes stay few.
+    #[test]
+    fn missing_names_share_answers_equal_to_the_full_responder() {
+        let catalog = catalog();
+        let mut cache = AnswerCache::default();
+        let mut out = Vec::new();
+        let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+        let apexes = ["e2e.test", "example.test", "2.0.192.in-addr.arpa"];
+        for i in 0..6000u64 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let parent = ["", "www.", "q.", "sub.", "*."][(rng >> 32) as usize % 5];
+            let name = format!(
+                "{:06x}.{parent}{}",
+                rng as u32 & 0xff_ffff,
+                apexes[i as usize % 3]
+            );
+            let qtype = TYPES[(rng >> 40) as usize % TYPES.len()];
+            let edns = [None, Some((1232, false)), Some((4096, true))][(rng >> 52) as usize % 3];
+            let transport = if rng >> 60 == 0 {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            };
+            let req = query(i as u16, &name, qtype, rng & 1 == 1, edns, rng);
+            let sent = cache.respond(&catalog, &req, transport, &mut out);
+            let slow = catalog.respond(&req, transport);
+            assert_eq!(
+                sent.then(|| out.clone()),
+                slow,
+                "{name} type {qtype} {edns:?}"
+            );
+        }
+        assert!(cache.negative_hits > 3000, "{}", cache.negative_hits);
+        assert!(
+            cache.negative.templates.len() < 1500,
+            "{} classes",
+            cache.negative.templates.len()
+        );
+        assert!(cache.map.len() < 1000, "missing names kept one by one");
+    }
+
+    /// `hostmaster.example.test` does not exist, but the SOA names it, so
+    /// its NXDOMAIN answer compresses the SOA's RNAME into the question:
+    /// that answer must not serve another ten-letter name.
+    #[test]
+    fn an_answer_naming_the_question_is_not_shared() {
+        let catalog = catalog();
+        let mut cache = AnswerCache::default();
+        let mut out = Vec::new();
+        for (i, name) in ["hostmaster.example.test", "abcdefghij.example.test"]
+            .into_iter()
+            .enumerate()
+        {
+            let req = query(i as u16, name, 1, false, None, 0);
+            assert!(cache.respond(&catalog, &req, Transport::Udp, &mut out));
+            assert_eq!(
+                Some(out.clone()),
+                catalog.respond(&req, Transport::Udp),
+                "{name}"
+            );
+            let m = Message::from_vec(&out).unwrap();
+            assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+            assert_eq!(
+                m.authorities[0].data.to_string(),
+                catalog
+                    .get(&LowerName::from(Name::from_ascii("example.test.").unwrap()))
+                    .unwrap()
+                    .negative_soa()
+                    .data
+                    .to_string()
+            );
+        }
+        assert_eq!(cache.negative_hits, 0);
+    }
+
+    #[test]
+    fn a_shared_answer_never_points_into_the_labels_that_differ() {
+        // Header, question "abc.x." (offsets 12..18), then a pointer to 12.
+        let mut resp = vec![0u8; 12];
+        resp.extend_from_slice(b"\x03abc\x01x\x00\x00\x01\x00\x01");
+        let question_end = resp.len();
+        resp.extend_from_slice(&[0xc0, 12]);
+        assert!(!relocatable(&resp, question_end, 4));
+        // A pointer to the encloser "x." (offset 16) is the same for every name.
+        resp.truncate(question_end);
+        resp.extend_from_slice(&[0xc0, 16]);
+        assert!(relocatable(&resp, question_end, 4));
     }
 
     #[test]

@@ -248,6 +248,35 @@ pub(crate) fn hash_name<H: Hasher>(name: &Name, state: &mut H) {
     state.write(buf.get(..len).unwrap_or_default());
 }
 
+/// True when `body` (wire-form labels without the root label, lower-cased)
+/// spells the fully qualified `name`.
+fn same_name(name: &LowerName, mut body: &[u8]) -> bool {
+    if !name.is_fqdn() {
+        return false;
+    }
+    for label in name.iter() {
+        let Some((&len, rest)) = body.split_first() else {
+            return false;
+        };
+        match rest.split_at_checked(usize::from(len)) {
+            Some((text, rest)) if text == label => body = rest,
+            _ => return false,
+        }
+    }
+    body.is_empty()
+}
+
+/// Where a name missing from a zone stands: see [`Zone::nxdomain_encloser`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Missing {
+    /// The closest encloser's node number (an identity within this zone).
+    pub(crate) encloser: usize,
+    /// Offset of the closest encloser (RFC 4592 §3.3.1) in the wire name.
+    pub(crate) encloser_at: usize,
+    /// Its number of labels (the root not counted).
+    pub(crate) encloser_labels: usize,
+}
+
 /// Every label of `name`, a leading `*` included (`num_labels` leaves it
 /// out, RFC 4034 §3.1.3); without walking the labels.
 fn label_count(name: &LowerName) -> usize {
@@ -297,6 +326,21 @@ impl Names {
 
     fn contains(&self, name: &LowerName) -> bool {
         self.find(name).is_some()
+    }
+
+    /// The node named by `wire`: a lower-cased, uncompressed name in wire
+    /// form ending in the root label. Hashed as [`hash_name`] hashes a
+    /// fully qualified name, without building one.
+    fn find_wire(&self, wire: &[u8]) -> Option<(usize, &Node)> {
+        let body = wire.strip_suffix(&[0])?;
+        let mut state = self.hasher.build_hasher();
+        state.write_u8(1);
+        state.write(body);
+        let hash = state.finish();
+        let &i = self.index.find(hash, |&i| {
+            self.entries.get(i).is_some_and(|(n, _)| same_name(n, body))
+        })?;
+        self.entries.get(i).map(|(_, node)| (i, node))
     }
 
     /// The node at `name` and its index, created empty if missing.
@@ -539,6 +583,69 @@ impl Zone {
             }
         }
         None
+    }
+
+    /// For `wire`, a lower-cased uncompressed name in wire form whose last
+    /// `apex_len` bytes are this zone's apex: `Some` when the answer is a
+    /// plain NXDOMAIN (RFC 1034 §4.3.2 step 3c): the name does not exist,
+    /// no delegation is at or above it, and no wildcard at its closest
+    /// encloser synthesises it. Every such name with the same closest
+    /// encloser gets the same answer, but for the question (and, in a signed
+    /// zone, the proof records that cover the name itself).
+    pub(crate) fn nxdomain_encloser(&self, wire: &[u8], apex_len: usize) -> Option<Missing> {
+        let apex_at = wire.len().checked_sub(apex_len)?;
+        // Label offsets, the name's own first (at most 128 labels in 255 bytes).
+        let mut starts = [0usize; 128];
+        let mut count = 0;
+        let mut pos = 0;
+        while pos < apex_at {
+            *starts.get_mut(count)? = pos;
+            count += 1;
+            pos += 1 + usize::from(*wire.get(pos)?);
+        }
+        if pos != apex_at || count == 0 || self.nodes.find_wire(wire).is_some() {
+            return None;
+        }
+        // The closest encloser: the longest ancestor that exists (the apex
+        // at the latest); every name between it and the apex exists too.
+        let (encloser_at, encloser_node) = starts[1..count]
+            .iter()
+            .chain(std::iter::once(&apex_at))
+            .find_map(|&at| Some((at, self.nodes.find_wire(&wire[at..])?.0)))?;
+        // A delegation at the encloser or between it and the apex.
+        for &at in starts[..count].iter().filter(|&&at| at >= encloser_at) {
+            if self
+                .nodes
+                .find_wire(&wire[at..])
+                .is_some_and(|(_, node)| node.rrset(RecordType::NS).is_some())
+            {
+                return None;
+            }
+        }
+        let mut wildcard = [0u8; 257];
+        let encloser = &wire[encloser_at..];
+        wildcard[..2].copy_from_slice(b"\x01*");
+        wildcard
+            .get_mut(2..2 + encloser.len())?
+            .copy_from_slice(encloser);
+        if self
+            .nodes
+            .find_wire(&wildcard[..2 + encloser.len()])
+            .is_some()
+        {
+            return None;
+        }
+        let mut encloser_labels = 0;
+        let mut at = 0;
+        while let Some(&len) = encloser.get(at).filter(|&&len| len != 0) {
+            encloser_labels += 1;
+            at += 1 + usize::from(len);
+        }
+        Some(Missing {
+            encloser: encloser_node,
+            encloser_at,
+            encloser_labels,
+        })
     }
 
     /// The closest encloser of a name that does not exist: its longest

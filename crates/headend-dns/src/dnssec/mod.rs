@@ -37,6 +37,16 @@ pub(crate) fn add_proofs(zone: &Zone, denial: &Denial, query: &Query, response: 
     proof::add(zone, denial, query, response);
 }
 
+/// Which denial record covers a missing `name` whose closest encloser has
+/// `encloser_labels` labels: see [`proof::nxdomain_interval`].
+pub(crate) fn nxdomain_interval(
+    denial: &Denial,
+    name: &hickory_proto::rr::Name,
+    encloser_labels: usize,
+) -> Option<usize> {
+    proof::nxdomain_interval(denial, name, encloser_labels)
+}
+
 /// Unix seconds now.
 pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()

@@ -220,6 +220,35 @@ pub(crate) fn add(zone: &Zone, denial: &Denial, query: &Query, response: &mut Me
     push_unique(&mut response.authorities, auth);
 }
 
+/// What the NXDOMAIN proof for a missing `name` depends on besides its
+/// closest encloser (the wildcard and encloser proofs follow from that):
+/// the position of the name among the NSEC owners, or of its next closer
+/// name's hash among the NSEC3 hashes (RFC 5155 §7.2.1), with whether the
+/// hash matches. Two missing names with the same encloser and the same
+/// value get the same records from [`nxdomain`].
+pub(super) fn nxdomain_interval(
+    denial: &Denial,
+    name: &Name,
+    encloser_labels: usize,
+) -> Option<usize> {
+    match denial {
+        Denial::Nsec(names) => {
+            let i = names.partition_point(|n| n < name);
+            Some(2 * i + usize::from(names.get(i) == Some(name)))
+        }
+        Denial::Nsec3 {
+            salt,
+            iterations,
+            hashes,
+        } => {
+            let next_closer = name.trim_to(encloser_labels + 1);
+            let h = nsec3_hash(&next_closer, salt, *iterations)?;
+            let i = hashes.partition_point(|(x, _)| *x < h);
+            Some(2 * i + usize::from(hashes.get(i).is_some_and(|(x, _)| *x == h)))
+        }
+    }
+}
+
 /// RFC 4035 §3.1.3.2 / RFC 5155 §7.2.2: the name does not exist, nor a wildcard that could match it.
 fn nxdomain(zone: &Zone, denial: &Denial, name: &Name, auth: &mut Vec<Record>) {
     let ce = zone.closest_encloser(name);

@@ -388,6 +388,55 @@ fn ask(catalog: &Catalog, name: &str, rtype: RecordType) -> Message {
     .unwrap()
 }
 
+/// Random missing names in a signed zone, DO=1 over UDP: the fast path's
+/// answers (mostly NXDOMAIN answers shared by names with the same encloser
+/// and covering NSEC/NSEC3) are the full responder's bytes.
+#[test]
+fn missing_names_in_signed_zones_share_answers_with_identical_proofs() {
+    for denial in [DenialKind::Nsec, DenialKind::Nsec3] {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(denial, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
+        let keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
+        let (zone, d, _) = sign_zone(&unsigned(), &keys, &c, 11, T0).unwrap();
+        let mut catalog = Catalog::new(1232);
+        catalog.insert(Arc::new(zone.with_dnssec(d)));
+        let mut cache = crate::fast::AnswerCache::default();
+        let mut out = Vec::new();
+        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+        for i in 0..3000u16 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            // Below the apex, an existing name, an empty non-terminal, a
+            // wildcard, a delegation; one or two new labels.
+            let parent = ["", "www.", "c.", "b.c.", "wild.", "sub.", "x.y."][rng as usize % 7];
+            let label = format!("{:x}", (rng >> 8) as u16 % 0x200);
+            let name = if rng >> 30 & 1 == 0 {
+                format!("{label}.{parent}s.test.")
+            } else {
+                format!("a{label}.{label}.{parent}s.test.")
+            };
+            let rtype = [RecordType::A, RecordType::TXT, RecordType::DS][(rng >> 40) as usize % 3];
+            let mut m = Message::query();
+            m.metadata.id = i;
+            m.add_query(Query::query(Name::from_ascii(&name).unwrap(), rtype));
+            let mut edns = Edns::new();
+            edns.set_dnssec_ok(rng >> 50 & 3 != 0);
+            edns.set_max_payload(1232);
+            m.edns = Some(edns);
+            let req = m.to_vec().unwrap();
+            let sent = cache.respond(&catalog, &req, Transport::Udp, &mut out);
+            let slow = catalog.respond(&req, Transport::Udp);
+            assert_eq!(sent.then(|| out.clone()), slow, "{denial:?} {name} {rtype}");
+        }
+        assert!(
+            cache.negative_hits > 1000,
+            "{denial:?}: {} shared answers",
+            cache.negative_hits
+        );
+    }
+}
+
 fn types(records: &[Record]) -> Vec<RecordType> {
     records.iter().map(Record::record_type).collect()
 }
