@@ -6,7 +6,8 @@
 # /proc/PID/stat over the run), and the ratio headend/Knot.
 #
 # Usage: bench/dns.sh            (DURATION=15 ROUNDS=1 PROTOS="udp tcp" to change;
-#        QMIX=nxflood sends only distinct random non-existent names;
+#        QMIX=nxflood sends only distinct random non-existent names, and
+#        QMIX=wildflood distinct random names under a wildcard (*.dyn);
 #        DNSSEC=1 signs the zone in headend and Knot (NSD skipped) and sends DO=1;
 #        LATENCY_QPS=100000 adds p50/p99 at that offered rate; MULTICORE=1 adds
 #        a run with two workers and an unpinned load generator; BASE_BIN=PATH
@@ -45,7 +46,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- the zone: SOA, 2 NS + glue, 1,500 A, 200 AAAA, MX, 50 CNAME, SPF/DMARC,
-# 100 TXT, SRV, one delegation with glue (1,927 records) ---
+# 100 TXT, SRV, one delegation with glue, one wildcard (1,863 records) ---
 zone=$work/bench.test.zone
 {
   echo '$ORIGIN bench.test.'
@@ -62,6 +63,7 @@ zone=$work/bench.test.zone
   echo '_sip._tcp IN SRV 10 5 5060 mail'
   echo 'sub IN NS ns.sub'
   echo 'ns.sub IN A 192.0.2.53'
+  echo '*.dyn IN A 192.0.2.80'
   for i in $(seq 1 1500); do echo "h$i IN A 198.51.$((i / 250)).$((i % 250 + 1))"; done
   for i in $(seq 1 200); do echo "h$i IN AAAA 2001:db8::$(printf %x "$i")"; done
   for i in $(seq 1 50); do echo "c$i IN CNAME h$i"; done
@@ -78,9 +80,11 @@ python3 - "$queries" "$QMIX" <<'PY'
 import random, sys
 random.seed(1)
 out = []
-if sys.argv[2] == "nxflood":
+if sys.argv[2] in ("nxflood", "wildflood"):
+    # wildflood: the names fall under *.dyn (answers synthesised from the wildcard).
+    parent = "dyn.bench.test" if sys.argv[2] == "wildflood" else "bench.test"
     for i in range(1000000):
-        out.append(f"{random.getrandbits(40):010x}-{i}.bench.test " + random.choice(["A", "A", "A", "AAAA", "TXT"]))
+        out.append(f"{random.getrandbits(40):010x}-{i}.{parent} " + random.choice(["A", "A", "A", "AAAA", "TXT"]))
     open(sys.argv[1], "w").write("\n".join(out) + "\n")
     sys.exit(0)
 for _ in range(100000):

@@ -5,10 +5,11 @@
 //! EDNS presence, QTYPE, lower-cased QNAME). The first such query is answered
 //! by the full responder ([`Catalog::respond`]) and its response stored; later
 //! ones copy it and patch the ID, the RD and CD bits and the question's case.
-//! A name that does not exist is not cached by name: its NXDOMAIN answer is
-//! shared by every missing name of the same class (zone, closest encloser,
-//! covering NSEC/NSEC3, name length), so a flood of random names costs a few
-//! hash lookups per query, not the full responder's work.
+//! A name that does not exist is not cached by name: its answer (NXDOMAIN,
+//! or synthesised from a wildcard) is shared by every missing name of the
+//! same class (zone, closest encloser, covering NSEC/NSEC3, name length), so
+//! a flood of random names costs a few hash lookups per query, not the full
+//! responder's work.
 //! The cache belongs to one worker (no locks) and is emptied whenever the
 //! catalog is swapped (reload, edit), so it never serves stale data. Anything
 //! else falls through to the full responder, so correctness never depends on
@@ -25,8 +26,8 @@ use crate::zone::Zone;
 
 /// Most answers kept per worker before the cache starts over.
 const DEFAULT_CAPACITY: usize = 200_000;
-/// Most NXDOMAIN answers (one per closest encloser, proof and name length)
-/// kept per worker before they start over.
+/// Most shared answers to missing names (one per closest encloser, proof
+/// and name length) kept per worker before they start over.
 const NEGATIVE_CAPACITY: usize = 65_536;
 /// Longest key: 6 bytes of header plus a 255-byte name.
 const MAX_KEY: usize = 6 + 255;
@@ -132,11 +133,11 @@ pub fn parse_plain(req: &[u8], key: &mut [u8; MAX_KEY]) -> Option<(PlainQuery, u
 ///
 /// Names that exist are keyed by name. Names that do not (a flood of random
 /// names, say) would each take an entry and the full responder's time, so
-/// plain NXDOMAIN answers are keyed instead by what they depend on: the zone,
-/// the closest encloser, the denial record covering the name when signed
-/// proofs are asked for, and the name's length (compression pointers into
-/// the question must land on the same labels). One answer then serves every
-/// name in its class; see [`Negative`].
+/// their answers (NXDOMAIN, or synthesised from a wildcard) are keyed instead
+/// by what they depend on: the zone, the closest encloser, the denial record
+/// covering the name when signed proofs are asked for, and the name's length
+/// (compression pointers into the question must land on the same labels).
+/// One answer then serves every name in its class; see [`Negative`].
 #[derive(Debug)]
 pub struct AnswerCache {
     generation: u64,
@@ -146,23 +147,26 @@ pub struct AnswerCache {
     key: [u8; MAX_KEY],
     /// Answers served from the cache.
     pub hits: u64,
-    /// NXDOMAIN answers served from a template shared by other names.
+    /// Answers to missing names served from an answer shared by their class.
     pub negative_hits: u64,
     /// Plain queries answered by the full responder (and then cached).
     pub misses: u64,
 }
 
-/// NXDOMAIN answers shared by every missing name in their class.
+/// Answers shared by every missing name in their class.
 #[derive(Debug, Default)]
 struct Negative {
     /// Served zones by lower-cased wire-form apex, for this generation.
     zones: HashMap<Box<[u8]>, usize>,
     list: Vec<Arc<Zone>>,
-    templates: HashMap<NegativeKey, Box<[u8]>>,
+    /// The shared answer of each class met; `None` for a class whose
+    /// answers cannot be shared (its names are cached one by one).
+    templates: HashMap<NegativeKey, Option<Box<[u8]>>>,
 }
 
-/// What a plain NXDOMAIN answer depends on (RFC 1034 §4.3.2 step 3c,
-/// RFC 4035 §3.1.3.2, RFC 5155 §7.2.2), the question's bytes apart.
+/// What the answer to a missing name depends on (RFC 1034 §4.3.2 step 3c,
+/// RFC 4592 §3.3.1, RFC 4035 §3.1.3, RFC 5155 §7.2), the question's bytes
+/// (and the synthesised owner, which is the question's name) apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct NegativeKey {
     /// Transport, EDNS flags, size limit and QTYPE, as in the exact key.
@@ -173,6 +177,8 @@ struct NegativeKey {
     proof: usize,
     qname_len: usize,
     encloser_at: usize,
+    /// The answer is synthesised from a wildcard (else an NXDOMAIN).
+    wildcard: bool,
 }
 
 impl Negative {
@@ -189,8 +195,8 @@ impl Negative {
         }
     }
 
-    /// The class of `name` (lower-cased wire form) when its answer is a
-    /// plain NXDOMAIN from a served zone; `None` otherwise.
+    /// The class of `name` (lower-cased wire form) when it is missing from
+    /// a served zone and not below a delegation; `None` otherwise.
     fn key(&self, name: &[u8], head: [u8; 6]) -> Option<NegativeKey> {
         // The most specific served zone, as `Catalog::find_zone` picks it.
         let mut at = 0;
@@ -204,7 +210,7 @@ impl Negative {
             }
         };
         let served = self.list.get(zone)?;
-        let missing = served.nxdomain_encloser(name, name.len() - at)?;
+        let missing = served.missing(name, name.len() - at)?;
         let dnssec_ok = head[1] & 2 != 0;
         let proof = match served.dnssec() {
             Some(denial) if dnssec_ok => {
@@ -220,6 +226,7 @@ impl Negative {
             proof,
             qname_len: name.len(),
             encloser_at: missing.encloser_at,
+            wildcard: missing.wildcard,
         })
     }
 }
@@ -292,29 +299,13 @@ impl AnswerCache {
             self.key[4],
             self.key[5],
         ];
-        if let Some(class) = self.negative.key(&self.key[6..key_len], head) {
-            if let Some(template) = self.negative.templates.get(&class) {
-                self.negative_hits += 1;
-                out.extend_from_slice(template);
-                patch(out, req, query.qname_len);
-                return true;
-            }
-            self.misses += 1;
-            let Some(resp) = catalog.respond(req, transport) else {
-                return false;
-            };
-            out.extend_from_slice(&resp);
-            if resp.get(3).map(|b| b & 0x0f) == Some(3)
-                && cacheable(&resp, req, query.qname_len)
-                && relocatable(&resp, 12 + query.qname_len + 4, class.encloser_at)
-            {
-                if self.negative.templates.len() >= self.capacity.min(NEGATIVE_CAPACITY) {
-                    self.negative.templates.clear();
-                }
-                self.negative
-                    .templates
-                    .insert(class, resp.into_boxed_slice());
-            }
+        let class = self.negative.key(&self.key[6..key_len], head);
+        if let Some(class) = &class
+            && let Some(Some(shared)) = self.negative.templates.get(class)
+        {
+            self.negative_hits += 1;
+            out.extend_from_slice(shared);
+            patch(out, req, query.qname_len);
             return true;
         }
         self.misses += 1;
@@ -322,13 +313,83 @@ impl AnswerCache {
             return false;
         };
         out.extend_from_slice(&resp);
-        if cacheable(&resp, req, query.qname_len) {
-            if self.map.len() >= self.capacity {
-                self.map.clear();
-            }
-            self.map.insert(key.into(), resp.into_boxed_slice());
+        if !cacheable(&resp, req, query.qname_len) {
+            return true;
         }
+        if let Some(class) = class
+            && !self.negative.templates.contains_key(&class)
+        {
+            let shareable = if class.wildcard {
+                self.probe_agrees(catalog, req, transport, &resp, class)
+            } else {
+                resp.get(3).map(|b| b & 0x0f) == Some(3)
+                    && relocatable(&resp, 12 + query.qname_len + 4, class.encloser_at)
+            };
+            if self.negative.templates.len() >= self.capacity.min(NEGATIVE_CAPACITY) {
+                self.negative.templates.clear();
+            }
+            // A class that cannot share is remembered too: its names are
+            // then cached one by one, without asking again.
+            let shared = shareable.then(|| resp.clone().into_boxed_slice());
+            self.negative.templates.insert(class, shared);
+            if shareable {
+                return true;
+            }
+        }
+        if self.map.len() >= self.capacity {
+            self.map.clear();
+        }
+        self.map.insert(key.into(), resp.into_boxed_slice());
         true
+    }
+}
+
+impl AnswerCache {
+    /// Whether `resp`, the answer to `req` (a name synthesised from a
+    /// wildcard), answers every name of its class once given that name's
+    /// question: the full responder is asked again for a probe, the same name
+    /// with every byte of the labels below the closest encloser changed, and
+    /// must give `resp` with the probe's question. The owner of synthesised
+    /// records is the question name and compresses to it, so it changes with
+    /// the question; any other name compressed into those labels (a record
+    /// naming the very name asked for) would not match, and neither would
+    /// proofs that differ for the probe.
+    fn probe_agrees(
+        &self,
+        catalog: &Catalog,
+        req: &[u8],
+        transport: Transport,
+        resp: &[u8],
+        class: NegativeKey,
+    ) -> bool {
+        let mut probe = req.to_vec();
+        let mut pos = 12;
+        while pos < 12 + class.encloser_at {
+            let len = usize::from(probe[pos]);
+            for b in probe.iter_mut().skip(pos + 1).take(len) {
+                *b = if b.eq_ignore_ascii_case(&b'x') {
+                    b'y'
+                } else {
+                    b'x'
+                };
+            }
+            pos += 1 + len;
+        }
+        // The probe must be of the same class (not a name of the zone, the
+        // same covering proof).
+        let Some(wire) = probe.get(12..12 + class.qname_len) else {
+            return false;
+        };
+        let lower: Vec<u8> = wire.iter().map(u8::to_ascii_lowercase).collect();
+        if self.negative.key(&lower, class.head) != Some(class) {
+            return false;
+        }
+        let Some(expected) = catalog.respond(&probe, transport) else {
+            return false;
+        };
+        let mut shared = resp.to_vec();
+        patch(&mut shared, &probe, class.qname_len);
+        shared == expected
     }
 }
 
@@ -675,7 +736,8 @@ mod tests {
             rng ^= rng << 13;
             rng ^= rng >> 7;
             rng ^= rng << 17;
-            let parent = ["", "www.", "q.", "sub.", "*."][(rng >> 32) as usize % 5];
+            let parent =
+                ["", "www.", "q.", "sub.", "*.", "wild.", "x.wild."][(rng >> 32) as usize % 7];
             let name = format!(
                 "{:06x}.{parent}{}",
                 rng as u32 & 0xff_ffff,
@@ -704,6 +766,50 @@ mod tests {
             cache.negative.templates.len()
         );
         assert!(cache.map.len() < 1000, "missing names kept one by one");
+        let wildcards = cache
+            .negative
+            .templates
+            .iter()
+            .filter(|(class, shared)| class.wildcard && shared.is_some())
+            .count();
+        assert!(wildcards > 20, "{wildcards} wildcard classes shared");
+    }
+
+    /// A wildcard whose data names the very name asked for: that answer is
+    /// not shared (other names must not get their own name as the target),
+    /// and every answer still equals the full responder's.
+    #[test]
+    fn a_wildcard_answer_naming_the_question_is_not_shared() {
+        let text = "$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n\
+                    *.w MX 10 mail.w\n*.w A 192.0.2.7\n";
+        let origin = Name::from_ascii("t.test.").unwrap();
+        let parsed = crate::zonefile::parse_zone_str(text, Path::new("t.zone"), &origin).unwrap();
+        let mut catalog = Catalog::new(1232);
+        catalog.insert(Arc::new(Zone::build(&parsed).unwrap()));
+        let mut cache = AnswerCache::default();
+        let mut out = Vec::new();
+        for (i, (name, qtype)) in [
+            ("mail.w.t.test", 15),
+            ("abcd.w.t.test", 15),
+            ("wxyz.w.t.test", 15),
+            ("host.w.t.test", 1),
+            ("abcd.w.t.test", 1),
+            ("wxyz.w.t.test", 1),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let req = query(i as u16, name, qtype, false, None, 0);
+            assert!(cache.respond(&catalog, &req, Transport::Udp, &mut out));
+            assert_eq!(
+                Some(out.clone()),
+                catalog.respond(&req, Transport::Udp),
+                "{name}"
+            );
+        }
+        // The MX class is remembered as not shared; the A class is shared.
+        assert_eq!(cache.negative_hits, 2);
+        assert_eq!(cache.map.len(), 3);
     }
 
     /// `hostmaster.example.test` does not exist, but the SOA names it, so

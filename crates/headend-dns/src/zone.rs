@@ -266,7 +266,7 @@ fn same_name(name: &LowerName, mut body: &[u8]) -> bool {
     body.is_empty()
 }
 
-/// Where a name missing from a zone stands: see [`Zone::nxdomain_encloser`].
+/// Where a name missing from a zone stands: see [`Zone::missing`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Missing {
     /// The closest encloser's node number (an identity within this zone).
@@ -275,6 +275,8 @@ pub(crate) struct Missing {
     pub(crate) encloser_at: usize,
     /// Its number of labels (the root not counted).
     pub(crate) encloser_labels: usize,
+    /// A wildcard at the encloser synthesises the name (RFC 4592 §3.3.1).
+    pub(crate) wildcard: bool,
 }
 
 /// Every label of `name`, a leading `*` included (`num_labels` leaves it
@@ -586,13 +588,14 @@ impl Zone {
     }
 
     /// For `wire`, a lower-cased uncompressed name in wire form whose last
-    /// `apex_len` bytes are this zone's apex: `Some` when the answer is a
-    /// plain NXDOMAIN (RFC 1034 §4.3.2 step 3c): the name does not exist,
-    /// no delegation is at or above it, and no wildcard at its closest
-    /// encloser synthesises it. Every such name with the same closest
-    /// encloser gets the same answer, but for the question (and, in a signed
-    /// zone, the proof records that cover the name itself).
-    pub(crate) fn nxdomain_encloser(&self, wire: &[u8], apex_len: usize) -> Option<Missing> {
+    /// `apex_len` bytes are this zone's apex: `Some` when the name does not
+    /// exist and no delegation is at or above it, so that its answer is an
+    /// NXDOMAIN (RFC 1034 §4.3.2 step 3c) or, with a wildcard at its closest
+    /// encloser, synthesised from that (RFC 4592 §3.3.1). Every such name
+    /// with the same closest encloser gets the same answer, but for the
+    /// question, the owner of synthesised records and, in a signed zone,
+    /// the proof records that cover the name itself.
+    pub(crate) fn missing(&self, wire: &[u8], apex_len: usize) -> Option<Missing> {
         let apex_at = wire.len().checked_sub(apex_len)?;
         // Label offsets, the name's own first (at most 128 labels in 255 bytes).
         let mut starts = [0usize; 128];
@@ -622,19 +625,12 @@ impl Zone {
                 return None;
             }
         }
-        let mut wildcard = [0u8; 257];
+        let mut star = [0u8; 257];
         let encloser = &wire[encloser_at..];
-        wildcard[..2].copy_from_slice(b"\x01*");
-        wildcard
-            .get_mut(2..2 + encloser.len())?
+        star[..2].copy_from_slice(b"\x01*");
+        star.get_mut(2..2 + encloser.len())?
             .copy_from_slice(encloser);
-        if self
-            .nodes
-            .find_wire(&wildcard[..2 + encloser.len()])
-            .is_some()
-        {
-            return None;
-        }
+        let wildcard = self.nodes.find_wire(&star[..2 + encloser.len()]).is_some();
         let mut encloser_labels = 0;
         let mut at = 0;
         while let Some(&len) = encloser.get(at).filter(|&&len| len != 0) {
@@ -645,6 +641,7 @@ impl Zone {
             encloser: encloser_node,
             encloser_at,
             encloser_labels,
+            wildcard,
         })
     }
 
