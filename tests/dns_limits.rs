@@ -219,3 +219,72 @@ fn idle_tcp_connections_are_closed() {
     assert_eq!(n, 0);
     assert!(started.elapsed() < Duration::from_secs(4));
 }
+
+/// A client that pipelines requests for large answers and never reads them
+/// cannot hold its connection (and its slot) past the idle timeout: the
+/// server's writes give up, and the same client can connect again.
+#[test]
+fn a_client_that_never_reads_its_answers_loses_the_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zone = dir.path().join("big.test.zone");
+    let mut text = String::from("$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n");
+    for i in 0..12 {
+        text.push_str(&format!("big TXT \"{i:02}{}\"\n", "x".repeat(240)));
+    }
+    std::fs::write(&zone, text).expect("zone");
+    require("dig");
+    let port = free_port();
+    let _h = Headend::start(&format!(
+        "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
+         tcp_max_connections_per_client = 1\ntcp_idle_timeout_secs = 1\n\
+         [[dns.zone]]\norigin = \"big.test\"\nfile = \"{}\"\n",
+        zone.display()
+    ));
+    let mut stuck = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stuck
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    // 20,000 requests for a ~3 KB answer: about 60 MB of answers, far more
+    // than the socket buffers hold. Writing stops when the server stops
+    // reading; bounded by the count and the write timeout.
+    let mut q = query(3, "big.big.test");
+    let n = q.len();
+    q[n - 3] = 16; // TXT
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&q);
+    let batch: Vec<u8> = framed.repeat(500);
+    for _ in 0..40 {
+        if stuck.write_all(&batch).is_err() {
+            break;
+        }
+    }
+    // The server gives up on the stalled writes after the idle timeout and
+    // the slot is free again for the same client.
+    let answered = || {
+        let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+        let q = query(4, "ns.big.test");
+        let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&q);
+        let mut buf = [0u8; 512];
+        c.write_all(&framed).is_ok()
+            && c.read(&mut buf)
+                .is_ok_and(|n| n > 2 + 12 && buf[2..4] == [0, 4])
+    };
+    // While the stalled connection is served, the client has no other slot.
+    assert!(!answered(), "a second connection got a slot");
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        if answered() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stalled connection still holds the client's only slot"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(stuck);
+}

@@ -483,9 +483,16 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
             stats.tcp_queries.fetch_add(1, Ordering::Relaxed);
             if crate::xfr::is_transfer(request) {
                 // Answers to earlier pipelined requests go first.
-                stream.write_all(&out).await?;
+                write_within(&mut stream, &out, idle).await?;
                 out.clear();
-                write_transfer(&mut stream, transfers, catalog.load_full(), request, peer).await?;
+                write_transfer(
+                    &mut stream,
+                    transfers,
+                    catalog.load_full(),
+                    request,
+                    (peer, idle),
+                )
+                .await?;
                 continue;
             }
             if !cache.respond(&catalog.load(), request, Transport::Tcp, &mut body) {
@@ -496,9 +503,15 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
             };
             out.extend_from_slice(&rlen.to_be_bytes());
             out.extend_from_slice(&body);
+            // Many pipelined requests for large answers: send what is
+            // ready rather than let the buffer grow with them.
+            if out.len() >= TCP_FLUSH {
+                write_within(&mut stream, &out, idle).await?;
+                out.clear();
+            }
         }
         if !out.is_empty() {
-            stream.write_all(&out).await?;
+            write_within(&mut stream, &out, idle).await?;
         }
         inbuf.copy_within(start..filled, 0);
         filled -= start;
@@ -513,13 +526,34 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
     }
 }
 
-/// Answers one AXFR/IXFR request with its messages, each length-prefixed.
+/// Answers waiting in one TCP connection's buffer before they are written.
+const TCP_FLUSH: usize = 64 * 1024;
+
+/// Writes `bytes`, giving up (and so closing the connection) when the client
+/// has not taken them within `limit`: a client that stops reading cannot
+/// hold a connection (and its slot) forever.
+async fn write_within(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    limit: Duration,
+) -> std::io::Result<()> {
+    match tokio::time::timeout(limit, stream.write_all(bytes)).await {
+        Ok(result) => result,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "client did not read its answers",
+        )),
+    }
+}
+
+/// Answers one AXFR/IXFR request with its messages, each length-prefixed;
+/// each message must be taken by the client within `idle`.
 async fn write_transfer(
     stream: &mut TcpStream,
     transfers: &Arc<Transfers>,
     catalog: Arc<Catalog>,
     request: &[u8],
-    peer: SocketAddr,
+    (peer, idle): (SocketAddr, Duration),
 ) -> std::io::Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -540,7 +574,7 @@ async fn write_transfer(
         };
         batch.extend_from_slice(&len.to_be_bytes());
         batch.extend_from_slice(&message);
-        stream.write_all(&batch).await?;
+        write_within(stream, &batch, idle).await?;
         batch.clear();
     }
     Ok(())
