@@ -11,6 +11,7 @@ use hickory_proto::op::{Edns, Message, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::BinEncodable as _;
 
 use crate::zone::{RRset, Zone};
 
@@ -29,6 +30,9 @@ pub enum Transport {
 pub struct Catalog {
     info: Arc<ServerInfo>,
     zones: HashMap<LowerName, Arc<Zone>>,
+    /// The same zones by lower-cased wire-form apex (the fast path looks
+    /// names up in wire form, without building a `Name`).
+    by_wire: hashbrown::HashMap<Box<[u8]>, Arc<Zone>>,
     udp_payload_max: u16,
     generation: u64,
 }
@@ -43,6 +47,7 @@ impl Clone for Catalog {
         Self {
             info: Arc::clone(&self.info),
             zones: self.zones.clone(),
+            by_wire: self.by_wire.clone(),
             udp_payload_max: self.udp_payload_max,
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
         }
@@ -114,6 +119,7 @@ impl Catalog {
         Self {
             info: Arc::default(),
             zones: HashMap::new(),
+            by_wire: hashbrown::HashMap::new(),
             udp_payload_max: udp_payload_max.max(512),
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
         }
@@ -136,17 +142,29 @@ impl Catalog {
 
     /// Adds or replaces a zone.
     pub fn insert(&mut self, zone: Arc<Zone>) {
+        if let Ok(wire) = zone.lower_origin().to_bytes() {
+            self.by_wire
+                .insert(wire.into_boxed_slice(), Arc::clone(&zone));
+        }
         self.zones.insert(zone.lower_origin().clone(), zone);
     }
 
     /// Keeps only the zones `keep` says yes to.
     pub fn retain(&mut self, mut keep: impl FnMut(&LowerName) -> bool) {
         self.zones.retain(|origin, _| keep(origin));
+        let zones = &self.zones;
+        self.by_wire
+            .retain(|_, zone| zones.contains_key(zone.lower_origin()));
     }
 
     /// The zone with this apex, if served.
     pub fn get(&self, origin: &LowerName) -> Option<&Arc<Zone>> {
         self.zones.get(origin)
+    }
+
+    /// The zone whose apex is `wire` (lower-cased, uncompressed wire form).
+    pub(crate) fn zone_by_wire(&self, wire: &[u8]) -> Option<&Arc<Zone>> {
+        self.by_wire.get(wire)
     }
 
     /// Every served zone.

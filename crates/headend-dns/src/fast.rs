@@ -19,10 +19,9 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 use hickory_proto::rr::Name;
-use hickory_proto::serialize::binary::{BinDecodable as _, BinEncodable as _};
+use hickory_proto::serialize::binary::BinDecodable as _;
 
 use crate::answer::{Catalog, Transport};
-use crate::zone::Zone;
 
 /// Most answers kept per worker before the cache starts over.
 const DEFAULT_CAPACITY: usize = 200_000;
@@ -156,9 +155,6 @@ pub struct AnswerCache {
 /// Answers shared by every missing name in their class.
 #[derive(Debug, Default)]
 struct Negative {
-    /// Served zones by lower-cased wire-form apex, for this generation.
-    zones: HashMap<Box<[u8]>, usize>,
-    list: Vec<Arc<Zone>>,
     /// The shared answer of each class met; `None` for a class whose
     /// answers cannot be shared (its names are cached one by one).
     templates: HashMap<NegativeKey, Option<Box<[u8]>>>,
@@ -171,6 +167,7 @@ struct Negative {
 struct NegativeKey {
     /// Transport, EDNS flags, size limit and QTYPE, as in the exact key.
     head: [u8; 6],
+    /// The zone's address: an identity while its catalog is served.
     zone: usize,
     encloser: usize,
     /// The covering NSEC or NSEC3 when proofs are sent, else 0.
@@ -181,54 +178,39 @@ struct NegativeKey {
     wildcard: bool,
 }
 
-impl Negative {
-    /// Takes the served zones of a new catalog; forgets every answer.
-    fn reset(&mut self, catalog: &Catalog) {
-        self.templates.clear();
-        self.zones.clear();
-        self.list.clear();
-        for zone in catalog.zones() {
-            if let Ok(wire) = zone.lower_origin().to_bytes() {
-                self.zones.insert(wire.into_boxed_slice(), self.list.len());
-                self.list.push(Arc::clone(zone));
-            }
+/// The class of `name` (lower-cased wire form) when it is missing from a
+/// served zone and not below a delegation; `None` otherwise.
+fn class_of(catalog: &Catalog, name: &[u8], head: [u8; 6]) -> Option<NegativeKey> {
+    // The most specific served zone, as `Catalog::find_zone` picks it.
+    let mut at = 0;
+    let served = loop {
+        if let Some(zone) = catalog.zone_by_wire(name.get(at..)?) {
+            break zone;
         }
-    }
-
-    /// The class of `name` (lower-cased wire form) when it is missing from
-    /// a served zone and not below a delegation; `None` otherwise.
-    fn key(&self, name: &[u8], head: [u8; 6]) -> Option<NegativeKey> {
-        // The most specific served zone, as `Catalog::find_zone` picks it.
-        let mut at = 0;
-        let zone = loop {
-            if let Some(&zone) = self.zones.get(name.get(at..)?) {
-                break zone;
-            }
-            match *name.get(at)? {
-                0 => return None,
-                len => at += 1 + usize::from(len),
-            }
-        };
-        let served = self.list.get(zone)?;
-        let missing = served.missing(name, name.len() - at)?;
-        let dnssec_ok = head[1] & 2 != 0;
-        let proof = match served.dnssec() {
-            Some(denial) if dnssec_ok => {
-                let qname = Name::from_bytes(name).ok()?;
-                crate::dnssec::nxdomain_interval(denial, &qname, missing.encloser_labels)?
-            }
-            _ => 0,
-        };
-        Some(NegativeKey {
-            head,
-            zone,
-            encloser: missing.encloser,
-            proof,
-            qname_len: name.len(),
-            encloser_at: missing.encloser_at,
-            wildcard: missing.wildcard,
-        })
-    }
+        match *name.get(at)? {
+            0 => return None,
+            len => at += 1 + usize::from(len),
+        }
+    };
+    let zone = Arc::as_ptr(served) as usize;
+    let missing = served.missing(name, name.len() - at)?;
+    let dnssec_ok = head[1] & 2 != 0;
+    let proof = match served.dnssec() {
+        Some(denial) if dnssec_ok => {
+            let qname = Name::from_bytes(name).ok()?;
+            crate::dnssec::nxdomain_interval(denial, &qname, missing.encloser_labels)?
+        }
+        _ => 0,
+    };
+    Some(NegativeKey {
+        head,
+        zone,
+        encloser: missing.encloser,
+        proof,
+        qname_len: name.len(),
+        encloser_at: missing.encloser_at,
+        wildcard: missing.wildcard,
+    })
 }
 
 impl Default for AnswerCache {
@@ -264,7 +246,7 @@ impl AnswerCache {
         out.clear();
         if catalog.generation() != self.generation {
             self.map.clear();
-            self.negative.reset(catalog);
+            self.negative.templates.clear();
             self.generation = catalog.generation();
         }
         let Some((query, key_len)) = parse_plain(req, &mut self.key) else {
@@ -299,7 +281,7 @@ impl AnswerCache {
             self.key[4],
             self.key[5],
         ];
-        let class = self.negative.key(&self.key[6..key_len], head);
+        let class = class_of(catalog, &self.key[6..key_len], head);
         if let Some(class) = &class
             && let Some(Some(shared)) = self.negative.templates.get(class)
         {
@@ -381,7 +363,7 @@ impl AnswerCache {
             return false;
         };
         let lower: Vec<u8> = wire.iter().map(u8::to_ascii_lowercase).collect();
-        if self.negative.key(&lower, class.head) != Some(class) {
+        if class_of(catalog, &lower, class.head) != Some(class) {
             return false;
         }
         let Some(expected) = catalog.respond(&probe, transport) else {
