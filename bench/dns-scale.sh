@@ -5,14 +5,19 @@
 # server-CPU-second under dnsperf (pinned to CPU 0) over the big zone.
 # load_cpu_s is the server's own CPU time (user+system, all threads) until it
 # answers: on a shared machine it moves far less than the wall-clock load_s.
-# Usage: bench/dns-scale.sh        (RECORDS=1000000 DURATION=10)
+# Usage: bench/dns-scale.sh        (RECORDS=1000000 DURATION=10 ROUNDS=1; HEADEND_BIN=PATH
+#        runs that binary, BASE_BIN=PATH adds another headend build as "base")
 # Traffic goes to 127.0.0.1 only and every run stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS=${RECORDS:-1000000}
 DURATION=${DURATION:-10}
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p headend >&2
-HEADEND=$PWD/target/release/headend
+if [ -n "${HEADEND_BIN:-}" ]; then
+  HEADEND=$HEADEND_BIN
+else
+  [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p headend >&2
+  HEADEND=$PWD/target/release/headend
+fi
 work=$(mktemp -d /tmp/headend-bench-scale.XXXXXX)
 SPID=
 cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; rm -rf "$work"; }
@@ -106,5 +111,13 @@ measure() { # name port cmd...
 }
 
 echo "zone: $RECORDS records"
-measure headend 53541 "$HEADEND" serve --config "$work/headend.toml"
-measure knot 53542 knotd -c "$work/knot/knot.conf"
+# Servers alternate; each load is measured from a cold start.
+for _ in $(seq 1 "${ROUNDS:-1}"); do
+  rm -rf "$work/hs"
+  measure headend 53541 "$HEADEND" serve --config "$work/headend.toml"
+  if [ -n "${BASE_BIN:-}" ]; then
+    rm -rf "$work/hs"
+    measure base 53541 "$BASE_BIN" serve --config "$work/headend.toml"
+  fi
+  measure knot 53542 knotd -c "$work/knot/knot.conf"
+done

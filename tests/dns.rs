@@ -453,3 +453,42 @@ fn sighup_adds_and_removes_zones_from_the_edited_config() {
     h.wait_for_log("dns.listen changed", Duration::from_secs(10));
     assert_eq!(dig(port, "www.second.test", "A", &[]).status, "NOERROR");
 }
+
+/// An IPv6 listener answers over UDP (batched receive and send with IPv6
+/// peer addresses) and TCP, and queries from both address families are
+/// answered side by side.
+#[test]
+fn ipv6_and_ipv4_listeners_answer_over_udp_and_tcp() {
+    require("dig");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(test_zone(), dir.path().join("e2e.test.zone")).expect("copy zone");
+    let port = free_port();
+    let config = format!(
+        "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\", \"[::1]:{port}\"]\n\
+         udp_workers = 2\n[[dns.zone]]\norigin = \"e2e.test\"\nfile = \"e2e.test.zone\"\n"
+    );
+    let _h = Headend::start_in(dir, &config);
+    for server in ["@::1", "@127.0.0.1"] {
+        for transport in ["+notcp", "+tcp"] {
+            let out = Command::new("dig")
+                .args([
+                    server,
+                    "-p",
+                    &port.to_string(),
+                    "+norecurse",
+                    "+time=2",
+                    "+tries=2",
+                ])
+                .args([transport, "www.e2e.test", "A"])
+                .output()
+                .expect("run dig");
+            let a = common::dig::parse(&String::from_utf8_lossy(&out.stdout));
+            assert_eq!(a.status, "NOERROR", "{server} {transport}: {}", a.raw);
+            assert_eq!(
+                a.answer_rdata("A"),
+                vec!["192.0.2.80"],
+                "{server} {transport}"
+            );
+        }
+    }
+}
