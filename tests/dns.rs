@@ -16,22 +16,19 @@ fn test_zone() -> std::path::PathBuf {
 
 /// Starts headend serving a copy of the e2e test zone (so tests may edit it).
 fn start() -> (Headend, u16) {
+    start_with(|port| format!("listen = [\"127.0.0.1:{port}\"]"))
+}
+
+/// [`start`] with these `[dns]` settings (given the port) instead.
+fn start_with(dns: impl Fn(u16) -> String) -> (Headend, u16) {
     require("dig");
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::copy(test_zone(), dir.path().join("e2e.test.zone")).expect("copy zone");
     let port = free_port();
     let config = format!(
-        r#"
-[general]
-state_dir = "state"
-
-[dns]
-listen = ["127.0.0.1:{port}"]
-
-[[dns.zone]]
-origin = "e2e.test"
-file = "e2e.test.zone"
-"#
+        "[general]\nstate_dir = \"state\"\n[dns]\n{}\n\
+         [[dns.zone]]\norigin = \"e2e.test\"\nfile = \"e2e.test.zone\"\n",
+        dns(port)
     );
     (Headend::start_in(dir, &config), port)
 }
@@ -362,18 +359,9 @@ fn check_compiles_the_dhcp_section_too() {
 
 #[test]
 fn chaos_identity_version_and_nsid_as_configured() {
-    require("dig");
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(test_zone(), dir.path().join("e2e.test.zone")).expect("copy zone");
-    let port = free_port();
-    let _h = Headend::start_in(
-        dir,
-        &format!(
-            "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
-             identity = \"ns1.e2e.test\"\nnsid = \"ns1-lab\"\n\
-             [[dns.zone]]\norigin = \"e2e.test\"\nfile = \"e2e.test.zone\"\n"
-        ),
-    );
+    let (_h, port) = start_with(|port| {
+        format!("listen = [\"127.0.0.1:{port}\"]\nidentity = \"ns1.e2e.test\"\nnsid = \"ns1-lab\"")
+    });
     let chaos = |name: &str, tcp: bool| {
         let out = Command::new("dig")
             .args(["@127.0.0.1", "-p", &port.to_string(), "+time=2", "+tries=2"])
@@ -459,15 +447,9 @@ fn sighup_adds_and_removes_zones_from_the_edited_config() {
 /// answered side by side.
 #[test]
 fn ipv6_and_ipv4_listeners_answer_over_udp_and_tcp() {
-    require("dig");
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(test_zone(), dir.path().join("e2e.test.zone")).expect("copy zone");
-    let port = free_port();
-    let config = format!(
-        "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\", \"[::1]:{port}\"]\n\
-         udp_workers = 2\n[[dns.zone]]\norigin = \"e2e.test\"\nfile = \"e2e.test.zone\"\n"
-    );
-    let _h = Headend::start_in(dir, &config);
+    let (_h, port) = start_with(|port| {
+        format!("listen = [\"127.0.0.1:{port}\", \"[::1]:{port}\"]\nudp_workers = 2")
+    });
     for server in ["@::1", "@127.0.0.1"] {
         for transport in ["+notcp", "+tcp"] {
             let out = Command::new("dig")

@@ -372,6 +372,18 @@ fn the_signer_asks_the_parent_once_per_interval() {
     );
 }
 
+/// A catalog serving the test zone signed with ECDSA P-256 (KSK and ZSK)
+/// and the given denial.
+fn signed_catalog(denial: DenialKind) -> Catalog {
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(denial, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
+    let keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
+    let (zone, d, _) = sign_zone(&unsigned(), &keys, &c, 11, T0).unwrap();
+    let mut catalog = Catalog::new(1232);
+    catalog.insert(Arc::new(zone.with_dnssec(d)));
+    catalog
+}
+
 fn ask(catalog: &Catalog, name: &str, rtype: RecordType) -> Message {
     let mut m = Message::query();
     m.metadata.id = 7;
@@ -394,12 +406,7 @@ fn ask(catalog: &Catalog, name: &str, rtype: RecordType) -> Message {
 #[test]
 fn missing_names_in_signed_zones_share_answers_with_identical_proofs() {
     for denial in [DenialKind::Nsec, DenialKind::Nsec3] {
-        let dir = tempfile::tempdir().unwrap();
-        let c = config(denial, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
-        let keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
-        let (zone, d, _) = sign_zone(&unsigned(), &keys, &c, 11, T0).unwrap();
-        let mut catalog = Catalog::new(1232);
-        catalog.insert(Arc::new(zone.with_dnssec(d)));
+        let catalog = signed_catalog(denial);
         let mut cache = crate::fast::AnswerCache::default();
         let mut out = Vec::new();
         let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
@@ -444,12 +451,7 @@ fn types(records: &[Record]) -> Vec<RecordType> {
 #[test]
 fn do_answers_carry_signatures_and_denial_proofs() {
     for denial in [DenialKind::Nsec, DenialKind::Nsec3] {
-        let dir = tempfile::tempdir().unwrap();
-        let c = config(denial, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
-        let keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
-        let (zone, d, _) = sign_zone(&unsigned(), &keys, &c, 11, T0).unwrap();
-        let mut catalog = Catalog::new(1232);
-        catalog.insert(Arc::new(zone.with_dnssec(d)));
+        let catalog = signed_catalog(denial);
         let proof = if denial == DenialKind::Nsec {
             RecordType::NSEC
         } else {
