@@ -345,12 +345,23 @@ impl Names {
         self.entries.get(i).map(|(_, node)| (i, node))
     }
 
-    /// The node at `name` and its index, created empty if missing.
+    /// The node at `name` and its index, created empty if missing: one
+    /// probe of the table either way.
     fn entry(&mut self, name: LowerName) -> (usize, &mut Node) {
         let hash = name_hash(&self.hasher, &name);
-        let i = match self.find_hashed(hash, &name) {
-            Some(i) => i,
-            None => self.insert_hashed(hash, name),
+        let (entries, hasher) = (&mut self.entries, &self.hasher);
+        let i = match self.index.entry(
+            hash,
+            |&i| entries.get(i).is_some_and(|(n, _)| *n == name),
+            |&j| entries.get(j).map_or(0, |(n, _)| name_hash(hasher, n)),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(found) => *found.get(),
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                let i = entries.len();
+                entries.push((name, Node::default()));
+                slot.insert(i);
+                i
+            }
         };
         (i, &mut self.entries[i].1)
     }

@@ -510,24 +510,29 @@ impl Parser<'_> {
 /// Reads a class field: `Some(Ok)` for IN, `Some(Err)` for another class, `None` when
 /// the field is not a class.
 fn class_field(raw: &[u8]) -> Option<Result<(), String>> {
-    let upper = raw.to_ascii_uppercase();
-    let shown = text::show(raw);
+    // Called for every record (and again for the field after an owner):
+    // no allocation unless the class is refused.
     let refuse = || {
         Some(Err(format!(
-            "class `{shown}` is not supported: headend serves class IN only"
+            "class `{}` is not supported: headend serves class IN only",
+            text::show(raw)
         )))
     };
-    match upper.as_slice() {
-        b"IN" => Some(Ok(())),
-        b"CH" | b"CHAOS" | b"HS" | b"HESIOD" | b"CS" | b"NONE" | b"ANY" => refuse(),
-        other => {
-            let digits = other.strip_prefix(b"CLASS")?;
-            // RFC 3597 §5: CLASSnnn; CLASS1 is IN.
-            match text::decimal_u32(digits) {
-                Some(1) => Some(Ok(())),
-                Some(n) if n <= u32::from(u16::MAX) => refuse(),
-                _ => None,
-            }
-        }
+    if raw.eq_ignore_ascii_case(b"IN") {
+        return Some(Ok(()));
+    }
+    const OTHERS: [&[u8]; 7] = [b"CH", b"CHAOS", b"HS", b"HESIOD", b"CS", b"NONE", b"ANY"];
+    if OTHERS.iter().any(|other| raw.eq_ignore_ascii_case(other)) {
+        return refuse();
+    }
+    // RFC 3597 §5: CLASSnnn; CLASS1 is IN.
+    let digits = raw
+        .get(..5)
+        .filter(|prefix| prefix.eq_ignore_ascii_case(b"CLASS"))
+        .and(raw.get(5..))?;
+    match text::decimal_u32(digits) {
+        Some(1) => Some(Ok(())),
+        Some(n) if n <= u32::from(u16::MAX) => refuse(),
+        _ => None,
     }
 }

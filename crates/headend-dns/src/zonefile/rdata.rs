@@ -46,14 +46,22 @@ pub(crate) enum TypeField {
 
 /// Reads a type field: a mnemonic (any case) or RFC 3597 `TYPEnnn`.
 pub(crate) fn type_field(raw: &[u8]) -> TypeField {
-    let upper = raw.to_ascii_uppercase();
+    // Upper-cased on the stack: every record has a type field. No mnemonic
+    // or TYPEnnn is longer than 16 bytes.
+    let mut buf = [0u8; 16];
+    let Some(upper) = buf.get_mut(..raw.len()) else {
+        return TypeField::NotAType;
+    };
+    upper.copy_from_slice(raw);
+    upper.make_ascii_uppercase();
+    let upper = &*upper;
     let rtype = if let Some(digits) = upper.strip_prefix(b"TYPE") {
         match text::decimal_u32(digits).and_then(|n| u16::try_from(n).ok()) {
             Some(code) => RecordType::from(code),
             None => return TypeField::NotAType,
         }
     } else {
-        let Ok(word) = std::str::from_utf8(&upper) else {
+        let Ok(word) = std::str::from_utf8(upper) else {
             return TypeField::NotAType;
         };
         if word == "*" {
