@@ -40,6 +40,9 @@ pub(crate) struct Lexer<'a> {
     src: &'a [u8],
     pos: usize,
     line: usize,
+    /// A token list handed back with [`Lexer::recycle`], reused for the next
+    /// entry (a large zone would otherwise allocate one per record).
+    spare: Vec<Token<'a>>,
 }
 
 impl<'a> Lexer<'a> {
@@ -49,6 +52,7 @@ impl<'a> Lexer<'a> {
             src,
             pos: 0,
             line: 1,
+            spare: Vec::new(),
         }
     }
 
@@ -72,7 +76,8 @@ impl<'a> Lexer<'a> {
             self.peek()?;
             let start_line = self.line;
             let blank_owner = matches!(self.peek(), Some(b' ' | b'\t'));
-            let mut tokens = Vec::new();
+            let mut tokens = std::mem::take(&mut self.spare);
+            tokens.clear();
             let mut paren_line: Option<usize> = None;
             let mut error: Option<String> = None;
             loop {
@@ -182,6 +187,14 @@ impl<'a> Lexer<'a> {
                 Some(_) => self.pos += 1,
             }
         }
+    }
+}
+
+impl<'a> Lexer<'a> {
+    /// Takes back the token list of an entry that has been read, so that the
+    /// next entry can use its room.
+    pub(crate) fn recycle(&mut self, entry: Entry<'a>) {
+        self.spare = entry.tokens;
     }
 }
 

@@ -198,7 +198,8 @@ impl Parser<'_> {
     /// not leak back to the includer, which `origin` being owned here ensures.
     fn parse_text(&mut self, bytes: &[u8], file: &Path, mut origin: Name) {
         let shared: Arc<Path> = Arc::from(file);
-        for item in Lexer::new(bytes) {
+        let mut lexer = Lexer::new(bytes);
+        while let Some(item) = lexer.next() {
             match item {
                 Err(e) => self.error(file, e.line, e.reason),
                 Ok(entry) => {
@@ -215,6 +216,7 @@ impl Parser<'_> {
                     if let Err(reason) = result {
                         self.error(file, entry.line, reason);
                     }
+                    lexer.recycle(entry);
                 }
             }
         }
