@@ -226,28 +226,6 @@ fn insert_by_type(sets: &mut Vec<RRset>, set: RRset) {
     sets.insert(pos, set);
 }
 
-/// Feeds a name to `state` the way its `Eq` compares (case-insensitively,
-/// with its FQDN flag) in one write: the lower-cased wire form as a single
-/// slice, where hickory's own `Hash` feeds the hasher byte by byte.
-pub(crate) fn hash_name<H: Hasher>(name: &Name, state: &mut H) {
-    let mut buf = [0u8; 256];
-    let mut len = 0;
-    for label in name.iter() {
-        let Some(dst) = buf.get_mut(len..len + 1 + label.len()) else {
-            break; // longer than any valid name (255 octets): hash the prefix
-        };
-        if let Some((first, rest)) = dst.split_first_mut() {
-            *first = label.len() as u8;
-            for (d, s) in rest.iter_mut().zip(label) {
-                *d = s.to_ascii_lowercase();
-            }
-        }
-        len += 1 + label.len();
-    }
-    state.write_u8(u8::from(name.is_fqdn()));
-    state.write(buf.get(..len).unwrap_or_default());
-}
-
 /// True when `body` (wire-form labels without the root label, lower-cased)
 /// spells the fully qualified `name`.
 fn same_name(name: &LowerName, mut body: &[u8]) -> bool {
@@ -285,10 +263,27 @@ fn label_count(name: &LowerName) -> usize {
     usize::from(name.num_labels()) + usize::from(name.is_wildcard())
 }
 
-/// [`hash_name`] with a fresh hasher from `build`.
-fn name_hash(build: &impl BuildHasher, name: &Name) -> u64 {
+/// Hashes a name the way its `Eq` compares (case-insensitively, with its
+/// FQDN flag) in one write: the wire form without the root label, where
+/// hickory's own `Hash` feeds the hasher byte by byte. A `LowerName`'s
+/// labels are lower-cased already, so they are copied as they are;
+/// [`Names::find_wire`] hashes a wire-form name the same way.
+fn name_hash(build: &impl BuildHasher, name: &LowerName) -> u64 {
+    let mut buf = [0u8; 256];
+    let mut len = 0;
+    for label in name.iter() {
+        let Some(dst) = buf.get_mut(len..len + 1 + label.len()) else {
+            break; // longer than any valid name (255 octets): hash the prefix
+        };
+        if let Some((first, rest)) = dst.split_first_mut() {
+            *first = label.len() as u8;
+            rest.copy_from_slice(label);
+        }
+        len += 1 + label.len();
+    }
     let mut state = build.build_hasher();
-    hash_name(name, &mut state);
+    state.write_u8(u8::from(name.is_fqdn()));
+    state.write(buf.get(..len).unwrap_or_default());
     state.finish()
 }
 
@@ -331,7 +326,7 @@ impl Names {
     }
 
     /// The node named by `wire`: a lower-cased, uncompressed name in wire
-    /// form ending in the root label. Hashed as [`hash_name`] hashes a
+    /// form ending in the root label. Hashed as [`name_hash`] hashes a
     /// fully qualified name, without building one.
     fn find_wire(&self, wire: &[u8]) -> Option<(usize, &Node)> {
         let body = wire.strip_suffix(&[0])?;
