@@ -34,6 +34,13 @@ fn query(id: u16, name: &str) -> Vec<u8> {
     q
 }
 
+/// A message as sent over TCP: its two-byte length first (RFC 1035 §4.2.2).
+fn tcp_framed(message: &[u8]) -> Vec<u8> {
+    let mut framed = (message.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(message);
+    framed
+}
+
 #[test]
 fn rrl_limits_a_flooding_prefix_and_spares_other_clients() {
     let (_h, port) = start(
@@ -179,9 +186,7 @@ fn tcp_connections_are_capped_per_client() {
         .set_read_timeout(Some(Duration::from_secs(3)))
         .expect("timeout");
     let q = query(1, "www.e2e.test");
-    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(&q);
-    let _ = extra.write_all(&framed);
+    let _ = extra.write_all(&tcp_framed(&q));
     let mut buf = [0u8; 512];
     let n = extra.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0, "a fifth connection from one client must be closed");
@@ -250,9 +255,7 @@ fn a_client_that_never_reads_its_answers_loses_the_connection() {
     let mut q = query(3, "big.big.test");
     let n = q.len();
     q[n - 3] = 16; // TXT
-    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(&q);
-    let batch: Vec<u8> = framed.repeat(500);
+    let batch: Vec<u8> = tcp_framed(&q).repeat(500);
     for _ in 0..40 {
         if stuck.write_all(&batch).is_err() {
             break;
@@ -266,10 +269,8 @@ fn a_client_that_never_reads_its_answers_loses_the_connection() {
         };
         let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
         let q = query(4, "ns.big.test");
-        let mut framed = (q.len() as u16).to_be_bytes().to_vec();
-        framed.extend_from_slice(&q);
         let mut buf = [0u8; 512];
-        c.write_all(&framed).is_ok()
+        c.write_all(&tcp_framed(&q)).is_ok()
             && c.read(&mut buf)
                 .is_ok_and(|n| n > 2 + 12 && buf[2..4] == [0, 4])
     };

@@ -136,12 +136,14 @@ pub fn parse_plain(req: &[u8], key: &mut [u8; MAX_KEY]) -> Option<(PlainQuery, u
 /// by what they depend on: the zone, the closest encloser, the denial record
 /// covering the name when signed proofs are asked for, and the name's length
 /// (compression pointers into the question must land on the same labels).
-/// One answer then serves every name in its class; see [`Negative`].
+/// One answer then serves every name in its class; see [`NegativeKey`].
 #[derive(Debug)]
 pub struct AnswerCache {
     generation: u64,
     map: HashMap<Box<[u8]>, Box<[u8]>>,
-    negative: Negative,
+    /// The answer shared by each class of missing names met; `None` for a
+    /// class whose answers cannot be shared (its names go in `map`).
+    shared: HashMap<NegativeKey, Option<Box<[u8]>>>,
     capacity: usize,
     key: [u8; MAX_KEY],
     /// Answers served from the cache.
@@ -150,14 +152,6 @@ pub struct AnswerCache {
     pub negative_hits: u64,
     /// Plain queries answered by the full responder (and then cached).
     pub misses: u64,
-}
-
-/// Answers shared by every missing name in their class.
-#[derive(Debug, Default)]
-struct Negative {
-    /// The shared answer of each class met; `None` for a class whose
-    /// answers cannot be shared (its names are cached one by one).
-    templates: HashMap<NegativeKey, Option<Box<[u8]>>>,
 }
 
 /// What the answer to a missing name depends on (RFC 1034 §4.3.2 step 3c,
@@ -225,7 +219,7 @@ impl AnswerCache {
         Self {
             generation: 0,
             map: HashMap::new(),
-            negative: Negative::default(),
+            shared: HashMap::new(),
             capacity: capacity.max(1),
             key: [0; MAX_KEY],
             hits: 0,
@@ -246,7 +240,7 @@ impl AnswerCache {
         out.clear();
         if catalog.generation() != self.generation {
             self.map.clear();
-            self.negative.templates.clear();
+            self.shared.clear();
             self.generation = catalog.generation();
         }
         let Some((query, key_len)) = parse_plain(req, &mut self.key) else {
@@ -273,17 +267,13 @@ impl AnswerCache {
             return true;
         }
         // A name that does not exist shares its answer with its class.
-        let head = [
-            self.key[0],
-            self.key[1],
-            self.key[2],
-            self.key[3],
-            self.key[4],
-            self.key[5],
-        ];
-        let class = class_of(catalog, &self.key[6..key_len], head);
+        let (head, name) = self.key[..key_len].split_at(6);
+        let class = head
+            .try_into()
+            .ok()
+            .and_then(|head| class_of(catalog, name, head));
         if let Some(class) = &class
-            && let Some(Some(shared)) = self.negative.templates.get(class)
+            && let Some(Some(shared)) = self.shared.get(class)
         {
             self.negative_hits += 1;
             out.extend_from_slice(shared);
@@ -299,24 +289,24 @@ impl AnswerCache {
             return true;
         }
         if let Some(class) = class
-            && !self.negative.templates.contains_key(&class)
+            && !self.shared.contains_key(&class)
         {
             let shareable = if class.wildcard {
-                self.probe_agrees(catalog, req, transport, &resp, class)
+                probe_agrees(catalog, req, transport, &resp, class)
             } else {
                 resp.get(3).map(|b| b & 0x0f) == Some(3)
                     && relocatable(&resp, 12 + query.qname_len + 4, class.encloser_at)
             };
-            if self.negative.templates.len() >= self.capacity.min(NEGATIVE_CAPACITY) {
-                self.negative.templates.clear();
+            if self.shared.len() >= self.capacity.min(NEGATIVE_CAPACITY) {
+                self.shared.clear();
+            }
+            if shareable {
+                self.shared.insert(class, Some(resp.into_boxed_slice()));
+                return true;
             }
             // A class that cannot share is remembered too: its names are
             // then cached one by one, without asking again.
-            let shared = shareable.then(|| resp.clone().into_boxed_slice());
-            self.negative.templates.insert(class, shared);
-            if shareable {
-                return true;
-            }
+            self.shared.insert(class, None);
         }
         if self.map.len() >= self.capacity {
             self.map.clear();
@@ -326,55 +316,52 @@ impl AnswerCache {
     }
 }
 
-impl AnswerCache {
-    /// Whether `resp`, the answer to `req` (a name synthesised from a
-    /// wildcard), answers every name of its class once given that name's
-    /// question: the full responder is asked again for a probe, the same name
-    /// with every byte of the labels below the closest encloser changed, and
-    /// must give `resp` with the probe's question. The owner of synthesised
-    /// records is the question name and compresses to it, so it changes with
-    /// the question; any other name compressed into those labels (a record
-    /// naming the very name asked for) would not match, and neither would
-    /// proofs that differ for the probe.
-    fn probe_agrees(
-        &self,
-        catalog: &Catalog,
-        req: &[u8],
-        transport: Transport,
-        resp: &[u8],
-        class: NegativeKey,
-    ) -> bool {
-        let mut probe = req.to_vec();
-        let mut pos = 12;
-        while pos < 12 + class.encloser_at {
-            let Some(len) = probe.get(pos).copied().map(usize::from) else {
-                return false;
+/// Whether `resp`, the answer to `req` (a name synthesised from a
+/// wildcard), answers every name of its class once given that name's
+/// question: the full responder is asked again for a probe, the same name
+/// with every byte of the labels below the closest encloser changed, and
+/// must give `resp` with the probe's question. The owner of synthesised
+/// records is the question name and compresses to it, so it changes with
+/// the question; any other name compressed into those labels (a record
+/// naming the very name asked for) would not match, and neither would
+/// proofs that differ for the probe.
+fn probe_agrees(
+    catalog: &Catalog,
+    req: &[u8],
+    transport: Transport,
+    resp: &[u8],
+    class: NegativeKey,
+) -> bool {
+    let mut probe = req.to_vec();
+    let mut pos = 12;
+    while pos < 12 + class.encloser_at {
+        let Some(len) = probe.get(pos).copied().map(usize::from) else {
+            return false;
+        };
+        for b in probe.iter_mut().skip(pos + 1).take(len) {
+            *b = if b.eq_ignore_ascii_case(&b'x') {
+                b'y'
+            } else {
+                b'x'
             };
-            for b in probe.iter_mut().skip(pos + 1).take(len) {
-                *b = if b.eq_ignore_ascii_case(&b'x') {
-                    b'y'
-                } else {
-                    b'x'
-                };
-            }
-            pos += 1 + len;
         }
-        // The probe must be of the same class (not a name of the zone, the
-        // same covering proof).
-        let Some(wire) = probe.get(12..12 + class.qname_len) else {
-            return false;
-        };
-        let lower: Vec<u8> = wire.iter().map(u8::to_ascii_lowercase).collect();
-        if class_of(catalog, &lower, class.head) != Some(class) {
-            return false;
-        }
-        let Some(expected) = catalog.respond(&probe, transport) else {
-            return false;
-        };
-        let mut shared = resp.to_vec();
-        patch(&mut shared, &probe, class.qname_len);
-        shared == expected
+        pos += 1 + len;
     }
+    // The probe must be of the same class (not a name of the zone, the
+    // same covering proof).
+    let Some(wire) = probe.get(12..12 + class.qname_len) else {
+        return false;
+    };
+    let lower: Vec<u8> = wire.iter().map(u8::to_ascii_lowercase).collect();
+    if class_of(catalog, &lower, class.head) != Some(class) {
+        return false;
+    }
+    let Some(expected) = catalog.respond(&probe, transport) else {
+        return false;
+    };
+    let mut shared = resp.to_vec();
+    patch(&mut shared, &probe, class.qname_len);
+    shared == expected
 }
 
 /// Only NOERROR and NXDOMAIN answers that echo the question are reused.
@@ -744,15 +731,10 @@ mod tests {
             );
         }
         assert!(cache.negative_hits > 3000, "{}", cache.negative_hits);
-        assert!(
-            cache.negative.templates.len() < 1500,
-            "{} classes",
-            cache.negative.templates.len()
-        );
+        assert!(cache.shared.len() < 1500, "{} classes", cache.shared.len());
         assert!(cache.map.len() < 1000, "missing names kept one by one");
         let wildcards = cache
-            .negative
-            .templates
+            .shared
             .iter()
             .filter(|(class, shared)| class.wildcard && shared.is_some())
             .count();

@@ -454,13 +454,12 @@ struct TcpConn<'a> {
 /// Zone transfers (AXFR, IXFR) are answered in as many messages as needed
 /// (RFC 5936 §2.2).
 async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::io::Result<()> {
-    let TcpConn {
+    let &TcpConn {
         catalog,
         idle,
         stats,
-        transfers,
-        peer,
-    } = conn;
+        ..
+    } = &conn;
     let _ = stream.set_nodelay(true);
     let mut inbuf = vec![0u8; 2 * 65537];
     let mut filled = 0;
@@ -485,14 +484,7 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
                 // Answers to earlier pipelined requests go first.
                 write_within(&mut stream, &out, idle).await?;
                 out.clear();
-                write_transfer(
-                    &mut stream,
-                    transfers,
-                    catalog.load_full(),
-                    request,
-                    (peer, idle),
-                )
-                .await?;
+                write_transfer(&mut stream, &conn, request).await?;
                 continue;
             }
             if !cache.respond(&catalog.load(), request, Transport::Tcp, &mut body) {
@@ -547,19 +539,18 @@ async fn write_within(
 }
 
 /// Answers one AXFR/IXFR request with its messages, each length-prefixed;
-/// each message must be taken by the client within `idle`.
+/// each message must be taken by the client within the idle timeout.
 async fn write_transfer(
     stream: &mut TcpStream,
-    transfers: &Arc<Transfers>,
-    catalog: Arc<Catalog>,
+    conn: &TcpConn<'_>,
     request: &[u8],
-    (peer, idle): (SocketAddr, Duration),
 ) -> std::io::Result<()> {
+    let (peer, catalog) = (conn.peer, conn.catalog.load_full());
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     // Building a large zone's messages is CPU work: off the async workers.
-    let transfers = Arc::clone(transfers);
+    let transfers = Arc::clone(conn.transfers);
     let request = request.to_vec();
     let messages =
         tokio::task::spawn_blocking(move || transfers.respond(&catalog, &request, peer.ip(), now))
@@ -574,7 +565,7 @@ async fn write_transfer(
         };
         batch.extend_from_slice(&len.to_be_bytes());
         batch.extend_from_slice(&message);
-        write_within(stream, &batch, idle).await?;
+        write_within(stream, &batch, conn.idle).await?;
         batch.clear();
     }
     Ok(())

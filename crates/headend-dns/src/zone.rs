@@ -281,9 +281,16 @@ fn name_hash(build: &impl BuildHasher, name: &LowerName) -> u64 {
         }
         len += 1 + label.len();
     }
+    wire_hash(build, name.is_fqdn(), buf.get(..len).unwrap_or_default())
+}
+
+/// The hash of a name given as its FQDN flag and its wire-form labels
+/// without the root label: the one recipe of [`name_hash`] and
+/// [`Names::find_wire`].
+fn wire_hash(build: &impl BuildHasher, fqdn: bool, body: &[u8]) -> u64 {
     let mut state = build.build_hasher();
-    state.write_u8(u8::from(name.is_fqdn()));
-    state.write(buf.get(..len).unwrap_or_default());
+    state.write_u8(u8::from(fqdn));
+    state.write(body);
     state.finish()
 }
 
@@ -330,10 +337,7 @@ impl Names {
     /// fully qualified name, without building one.
     fn find_wire(&self, wire: &[u8]) -> Option<(usize, &Node)> {
         let body = wire.strip_suffix(&[0])?;
-        let mut state = self.hasher.build_hasher();
-        state.write_u8(1);
-        state.write(body);
-        let hash = state.finish();
+        let hash = wire_hash(&self.hasher, true, body);
         let &i = self.index.find(hash, |&i| {
             self.entries.get(i).is_some_and(|(n, _)| same_name(n, body))
         })?;
@@ -603,7 +607,8 @@ impl Zone {
     /// the proof records that cover the name itself.
     pub(crate) fn missing(&self, wire: &[u8], apex_len: usize) -> Option<Missing> {
         let apex_at = wire.len().checked_sub(apex_len)?;
-        // Label offsets, the name's own first (at most 128 labels in 255 bytes).
+        // Label offsets, the name's own first, then the apex's (at most 128
+        // labels in 255 bytes).
         let mut starts = [0usize; 128];
         let mut count = 0;
         let mut pos = 0;
@@ -615,18 +620,25 @@ impl Zone {
         if pos != apex_at || count == 0 || self.nodes.find_wire(wire).is_some() {
             return None;
         }
+        *starts.get_mut(count)? = apex_at;
         // The closest encloser: the longest ancestor that exists (the apex
         // at the latest); every name between it and the apex exists too.
-        let (encloser_at, encloser_node) = starts[1..count]
-            .iter()
-            .chain(std::iter::once(&apex_at))
-            .find_map(|&at| Some((at, self.nodes.find_wire(&wire[at..])?.0)))?;
-        // A delegation at the encloser or between it and the apex.
-        for &at in starts[..count].iter().filter(|&&at| at >= encloser_at) {
+        let (depth, encloser_node, node) = (1..=count).find_map(|depth| {
+            let (i, node) = self.nodes.find_wire(&wire[starts[depth]..])?;
+            Some((depth, i, node))
+        })?;
+        let encloser_at = starts[depth];
+        // A delegation at the encloser or between it and the apex (the
+        // apex's own NS are no delegation).
+        let delegated = |node: &Node| node.rrset(RecordType::NS).is_some();
+        if encloser_at < apex_at && delegated(node) {
+            return None;
+        }
+        for &at in starts.get(depth + 1..count).unwrap_or_default() {
             if self
                 .nodes
                 .find_wire(&wire[at..])
-                .is_some_and(|(_, node)| node.rrset(RecordType::NS).is_some())
+                .is_some_and(|(_, n)| delegated(n))
             {
                 return None;
             }
@@ -637,16 +649,11 @@ impl Zone {
         star.get_mut(2..2 + encloser.len())?
             .copy_from_slice(encloser);
         let wildcard = self.nodes.find_wire(&star[..2 + encloser.len()]).is_some();
-        let mut encloser_labels = 0;
-        let mut at = 0;
-        while let Some(&len) = encloser.get(at).filter(|&&len| len != 0) {
-            encloser_labels += 1;
-            at += 1 + usize::from(len);
-        }
         Some(Missing {
             encloser: encloser_node,
             encloser_at,
-            encloser_labels,
+            // The labels below the apex from the encloser on, and the apex's.
+            encloser_labels: count - depth + usize::from(self.lower_origin.num_labels()),
             wildcard,
         })
     }
