@@ -31,15 +31,47 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// A free loopback port usable for both UDP and TCP (best effort).
+///
+/// It is taken outside the kernel's ephemeral range, where client programs
+/// running beside the test (dig, kdig, knotd sending NOTIFY...) take their
+/// source ports: a server port inside that range can be taken by such a
+/// client between this check and the server's bind, and its answers then
+/// come from the wrong socket.
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind tcp");
-        let port = tcp.local_addr().expect("addr").port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let (low, high) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| {
+            let mut bounds = range.split_whitespace().map(str::parse::<u16>);
+            Some((bounds.next()?.ok()?, bounds.next()?.ok()?))
+        })
+        .unwrap_or((32768, 60999));
+    let (from, to) = if low >= 12_000 {
+        (10_000, low - 1)
+    } else {
+        (high.saturating_add(1).max(10_000), u16::MAX)
+    };
+    let seed = std::collections::hash_map::RandomState::new();
+    for attempt in 0u32..1000 {
+        let mut hasher = seed.build_hasher();
+        hasher.write_u32(attempt);
+        hasher.write_u32(std::process::id());
+        let span = u64::from(to - from) + 1;
+        let port = from + u16::try_from(hasher.finish() % span).expect("in range");
+        let v4 = TcpListener::bind(("127.0.0.1", port))
+            .and_then(|tcp| UdpSocket::bind(("127.0.0.1", port)).map(|udp| (tcp, udp)));
+        // IPv6 loopback too, where the host has it.
+        let v6_free = match UdpSocket::bind(("::1", 0)) {
+            Ok(_) => TcpListener::bind(("::1", port))
+                .and_then(|_| UdpSocket::bind(("::1", port)))
+                .is_ok(),
+            Err(_) => true,
+        };
+        if v4.is_ok() && v6_free {
             return port;
         }
     }
-    panic!("no free port found");
+    panic!("no free port found in {from}-{to}");
 }
 
 /// Panics unless `program` is on PATH (the test command installs every peer program).
@@ -196,6 +228,23 @@ impl Headend {
 
 impl Drop for Headend {
     fn drop(&mut self) {
+        // A failing test shows what the server said and whether it was
+        // still running.
+        if std::thread::panicking() {
+            let state = match self.child.try_wait() {
+                Ok(None) => "still running".to_owned(),
+                Ok(Some(status)) => format!("exited: {status}"),
+                Err(e) => format!("state unknown: {e}"),
+            };
+            let logs = self.logs();
+            let tail = &logs[logs.len().saturating_sub(200)..];
+            eprintln!(
+                "--- headend (pid {}, {state}): last {} log lines ---\n{}",
+                self.pid(),
+                tail.len(),
+                tail.join("\n")
+            );
+        }
         self.stop();
     }
 }

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd as _, RawFd};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -218,9 +219,26 @@ impl UdpWorker {
                 let Some(out) = answers.get_mut(ready) else {
                     break;
                 };
-                if self.answer(&catalog, &mut cache, request, ip, out) {
-                    to[ready] = Some(peer);
-                    ready += 1;
+                // A bug in answering one query must not take the listener
+                // down with it: that query goes unanswered, is logged, and
+                // the cache (perhaps left half-updated) starts afresh.
+                let answered = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    self.answer(&catalog, &mut cache, request, ip, out)
+                }));
+                match answered {
+                    Ok(true) => {
+                        to[ready] = Some(peer);
+                        ready += 1;
+                    }
+                    Ok(false) => {}
+                    Err(_) => {
+                        tracing::error!(
+                            peer = %ip,
+                            query = %hex(request),
+                            "internal error answering a UDP query; it was dropped"
+                        );
+                        cache = AnswerCache::default();
+                    }
                 }
             }
             drop(catalog);
@@ -278,6 +296,15 @@ impl UdpWorker {
         }
         true
     }
+}
+
+/// `bytes` in hexadecimal, for logs.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// One datagram taken by [`recv_batch`].
