@@ -51,23 +51,25 @@ pub fn free_port() -> u16 {
     } else {
         (high.saturating_add(1).max(10_000), u16::MAX)
     };
+    let span = u64::from(to - from) + 1;
+    // IPv6 loopback is checked too, where the host has it.
+    let hosts: &[&str] = if UdpSocket::bind(("::1", 0)).is_ok() {
+        &["127.0.0.1", "::1"]
+    } else {
+        &["127.0.0.1"]
+    };
     let seed = std::collections::hash_map::RandomState::new();
     for attempt in 0u32..1000 {
         let mut hasher = seed.build_hasher();
         hasher.write_u32(attempt);
         hasher.write_u32(std::process::id());
-        let span = u64::from(to - from) + 1;
         let port = from + u16::try_from(hasher.finish() % span).expect("in range");
-        let v4 = TcpListener::bind(("127.0.0.1", port))
-            .and_then(|tcp| UdpSocket::bind(("127.0.0.1", port)).map(|udp| (tcp, udp)));
-        // IPv6 loopback too, where the host has it.
-        let v6_free = match UdpSocket::bind(("::1", 0)) {
-            Ok(_) => TcpListener::bind(("::1", port))
-                .and_then(|_| UdpSocket::bind(("::1", port)))
-                .is_ok(),
-            Err(_) => true,
-        };
-        if v4.is_ok() && v6_free {
+        let free = hosts.iter().all(|&host| {
+            TcpListener::bind((host, port))
+                .and_then(|_tcp| UdpSocket::bind((host, port)))
+                .is_ok()
+        });
+        if free {
             return port;
         }
     }

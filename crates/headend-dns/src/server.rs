@@ -234,7 +234,7 @@ impl UdpWorker {
                     Err(_) => {
                         tracing::error!(
                             peer = %ip,
-                            query = %hex(request),
+                            query = %hex::encode(request),
                             "internal error answering a UDP query; it was dropped"
                         );
                         cache = AnswerCache::default();
@@ -296,15 +296,6 @@ impl UdpWorker {
         }
         true
     }
-}
-
-/// `bytes` in hexadecimal, for logs.
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// One datagram taken by [`recv_batch`].

@@ -30,21 +30,12 @@ use crate::xfr::journal::serial_lt;
 use crate::zone::Zone;
 use crate::{DnsConfig, DnsError};
 use keys::KeyStore;
+pub(crate) use proof::nxdomain_interval;
 use sign::Signature;
 
 /// Adds RRSIGs and denial proofs to a DO=1 response from a signed zone.
 pub(crate) fn add_proofs(zone: &Zone, denial: &Denial, query: &Query, response: &mut Message) {
     proof::add(zone, denial, query, response);
-}
-
-/// Which denial record covers a missing `name` whose closest encloser has
-/// `encloser_labels` labels: see [`proof::nxdomain_interval`].
-pub(crate) fn nxdomain_interval(
-    denial: &Denial,
-    name: &hickory_proto::rr::Name,
-    encloser_labels: usize,
-) -> Option<usize> {
-    proof::nxdomain_interval(denial, name, encloser_labels)
 }
 
 /// Unix seconds now.

@@ -226,7 +226,7 @@ pub(crate) fn add(zone: &Zone, denial: &Denial, query: &Query, response: &mut Me
 /// name's hash among the NSEC3 hashes (RFC 5155 §7.2.1), with whether the
 /// hash matches. Two missing names with the same encloser and the same
 /// value get the same records from [`nxdomain`].
-pub(super) fn nxdomain_interval(
+pub(crate) fn nxdomain_interval(
     denial: &Denial,
     name: &Name,
     encloser_labels: usize,

@@ -56,6 +56,12 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Takes back the token list of an entry that has been read, so that the
+    /// next entry can use its room.
+    pub(crate) fn recycle(&mut self, entry: Entry<'a>) {
+        self.spare = entry.tokens;
+    }
+
     fn peek(&self) -> Option<u8> {
         self.src.get(self.pos).copied()
     }
@@ -187,14 +193,6 @@ impl<'a> Lexer<'a> {
                 Some(_) => self.pos += 1,
             }
         }
-    }
-}
-
-impl<'a> Lexer<'a> {
-    /// Takes back the token list of an entry that has been read, so that the
-    /// next entry can use its room.
-    pub(crate) fn recycle(&mut self, entry: Entry<'a>) {
-        self.spare = entry.tokens;
     }
 }
 
