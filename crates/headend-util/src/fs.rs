@@ -1,0 +1,111 @@
+//! Durable file writes.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::Path;
+
+/// Replaces `path` with `bytes` so that a crash at any moment leaves either
+/// the old file or the new one, never an empty or partial one: the bytes go
+/// to a temporary file beside the target (created with `mode`, whatever the
+/// umask), which is fsynced, renamed over the target, and then the folder is
+/// fsynced so the rename itself is durable (POSIX rename(2) and fsync(2)).
+///
+/// The temporary file is `.NAME.tmp` in the same folder; a stale one left by
+/// a crash is simply overwritten by the next write. The folder must exist.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} names no file", path.display()),
+        )
+    })?;
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        // An existing temporary file keeps its old mode: set it explicitly.
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A file or folder name for a zone (or any operator-given name): lower case,
+/// without the trailing dot, every character other than ASCII letters,
+/// digits, `.` and `-` replaced by `_`, so it can never climb out of the
+/// folder it is joined to (`..` alone becomes `__`).
+pub fn safe_file_name(name: &str) -> String {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if name.is_empty() || name.chars().all(|c| c == '.') {
+        return name.replace('.', "_");
+    }
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt as _;
+
+    #[test]
+    fn replaces_the_file_with_the_mode_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("key.pk8");
+        write_atomic(&f, b"old", 0o644).unwrap();
+        write_atomic(&f, b"new", 0o600).unwrap();
+        assert_eq!(std::fs::read(&f).unwrap(), b"new");
+        assert_eq!(std::fs::metadata(&f).unwrap().mode() & 0o777, 0o600);
+        // No temporary file is left beside it.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("key.pk8")]);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("missing-folder").join("x");
+        assert!(write_atomic(&f, b"x", 0o600).is_err());
+        let f = dir.path().join("x");
+        write_atomic(&f, b"old", 0o600).unwrap();
+        // A folder where the temporary file should go makes the write fail.
+        std::fs::create_dir(dir.path().join(".x.tmp")).unwrap();
+        assert!(write_atomic(&f, b"new", 0o600).is_err());
+        assert_eq!(std::fs::read(&f).unwrap(), b"old");
+    }
+
+    #[test]
+    fn names_cannot_climb_out() {
+        assert_eq!(safe_file_name("Example.TEST."), "example.test");
+        assert_eq!(safe_file_name("a/b"), "a_b");
+        assert_eq!(safe_file_name(".."), "__");
+        assert_eq!(safe_file_name("."), "");
+        assert_eq!(safe_file_name("x y\\z"), "x_y_z");
+    }
+}

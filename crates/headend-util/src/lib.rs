@@ -1,0 +1,18 @@
+//! Shared plumbing for headend's crates.
+//!
+//! A leaf crate with no dependencies: every crate that writes state, tells
+//! the time or limits a rate uses these instead of its own copy, so there is
+//! one definition of "durable" and one of "now".
+//!
+//! - [`fs`]: [`write_atomic`](fs::write_atomic) (temporary file, fsync,
+//!   rename, fsync of the folder) and a safe file name for a zone.
+//! - [`time`]: Unix time now and its RFC 3339 / log forms.
+//! - [`bucket`]: a token bucket and a bounded map of them by client.
+
+pub mod bucket;
+pub mod fs;
+pub mod time;
+
+pub use bucket::{Buckets, TokenBucket};
+pub use fs::{safe_file_name, write_atomic};
+pub use time::{unix_now, unix_now_secs};
