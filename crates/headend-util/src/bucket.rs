@@ -107,10 +107,14 @@ mod tests {
     #[test]
     fn burst_then_rate() {
         let mut b: Buckets<Vec<u8>> = Buckets::new(16);
-        let allowed = (0..50).filter(|_| b.allow(&b"m"[..], 100.0, 2.0, 5.0)).count();
+        let allowed = (0..50)
+            .filter(|_| b.allow(&b"m"[..], 100.0, 2.0, 5.0))
+            .count();
         assert_eq!(allowed, 5);
         // One second later: two more tokens.
-        let allowed = (0..50).filter(|_| b.allow(&b"m"[..], 101.0, 2.0, 5.0)).count();
+        let allowed = (0..50)
+            .filter(|_| b.allow(&b"m"[..], 101.0, 2.0, 5.0))
+            .count();
         assert_eq!(allowed, 2);
     }
 

@@ -46,13 +46,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     result
 }
 
+/// Makes a file that was written in full beside its target durable under
+/// the target's name: fsyncs `tmp`, renames it over `target` and fsyncs the
+/// folder, for writers that stream into the temporary file themselves (a
+/// TFTP upload) instead of handing [`write_atomic`] the bytes. Both paths
+/// must be in the same folder.
+pub fn rename_durable(tmp: &Path, target: &Path) -> io::Result<()> {
+    File::open(tmp)?.sync_all()?;
+    std::fs::rename(tmp, target)?;
+    let dir = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    File::open(dir)?.sync_all()
+}
+
 /// A file or folder name for a zone (or any operator-given name): lower case,
 /// without the trailing dot, every character other than ASCII letters,
 /// digits, `.` and `-` replaced by `_`, so it can never climb out of the
-/// folder it is joined to (`..` alone becomes `__`).
+/// folder it is joined to. The root zone (`.`, empty once the dot is
+/// trimmed) is `_root`, and a name of dots only has them replaced too.
 pub fn safe_file_name(name: &str) -> String {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
-    if name.is_empty() || name.chars().all(|c| c == '.') {
+    if name.is_empty() {
+        return "_root".to_owned();
+    }
+    if name.chars().all(|c| c == '.') {
         return name.replace('.', "_");
     }
     name.chars()
@@ -104,8 +123,10 @@ mod tests {
     fn names_cannot_climb_out() {
         assert_eq!(safe_file_name("Example.TEST."), "example.test");
         assert_eq!(safe_file_name("a/b"), "a_b");
-        assert_eq!(safe_file_name(".."), "__");
-        assert_eq!(safe_file_name("."), "");
+        assert_eq!(safe_file_name(".."), "_root");
+        assert_eq!(safe_file_name("."), "_root");
+        assert_eq!(safe_file_name("..a"), "..a");
+        assert_eq!(safe_file_name(".../"), "..._");
         assert_eq!(safe_file_name("x y\\z"), "x_y_z");
     }
 }

@@ -14,5 +14,5 @@ pub mod fs;
 pub mod time;
 
 pub use bucket::{Buckets, TokenBucket};
-pub use fs::{safe_file_name, write_atomic};
+pub use fs::{rename_durable, safe_file_name, write_atomic};
 pub use time::{unix_now, unix_now_secs};

@@ -71,6 +71,9 @@ mod tests {
     #[test]
     fn now_is_after_this_code_was_written() {
         assert!(unix_now() > 1_795_000_000);
-        assert_eq!(u64::try_from(unix_now_secs()).unwrap() / 10, unix_now() / 10);
+        assert_eq!(
+            u64::try_from(unix_now_secs()).unwrap() / 10,
+            unix_now() / 10
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! store is wired by the binary later) and fetches with the real curl client;
 //! the template case runs the real binary.
 
-mod common;
+use crate::common;
 
 use std::net::Ipv4Addr;
 use std::process::{Command, Output};

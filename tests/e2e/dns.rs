@@ -1,7 +1,7 @@
 //! End-to-end tests of the authoritative DNS service: the real binary, queried
 //! with dig and kdig over UDP and TCP.
 
-mod common;
+use crate::common;
 
 use std::net::UdpSocket;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! in front of a second subnet, and a perfdhcp flood of random MACs through
 //! one circuit-id held to its cap while another circuit still gets leases.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

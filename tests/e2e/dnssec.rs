@@ -5,7 +5,7 @@
 //! transferred by AXFR; a ZSK rollover started from the command line is
 //! picked up by the running server.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

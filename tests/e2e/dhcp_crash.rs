@@ -3,7 +3,7 @@
 //! client that prints each ACK as it arrives) is in the store for the same
 //! client, and none is handed to another client.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

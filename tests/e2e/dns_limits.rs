@@ -1,7 +1,7 @@
 //! Response rate limiting and TCP connection caps, against the real binary.
 //! Floods come from loopback addresses (127.0.5.0/24) and stop by themselves.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};

@@ -2,7 +2,7 @@
 //! attached to the real `headend` binary, each test in its own network
 //! namespaces joined by a veth pair.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

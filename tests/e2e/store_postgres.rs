@@ -4,10 +4,10 @@
 //! lease handed out by the first is the second's, users added through one
 //! are seen through the other, and a restart loses nothing.
 
-mod common;
+use crate::common;
 
 #[allow(dead_code)]
-#[path = "../crates/headend-store/tests/pg_cluster/mod.rs"]
+#[path = "../../crates/headend-store/tests/pg_cluster/mod.rs"]
 mod pg_cluster;
 
 use std::process::Command;

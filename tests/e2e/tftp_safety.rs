@@ -3,7 +3,7 @@
 //! refused unless a write root is configured, and then overwrite, traversal
 //! and over-size uploads are refused.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! in a DNSSEC-signed zone) through NOTIFY and IXFR, TSIG keys are checked both ways, the transfer ACL refuses other
 //! addresses, and a 100,000-record signed zone arrives whole.
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::process::Command;

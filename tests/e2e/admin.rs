@@ -1,7 +1,7 @@
 //! End-to-end tests of the admin API and its token auth layer: the real
 //! binary over real TLS, driven with reqwest (rustls) and curl.
 
-mod common;
+use crate::common;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;

@@ -3,7 +3,7 @@
 //! response code, AA/TC flags and the answer, authority and additional RRsets
 //! must be equal (order-insensitive).
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

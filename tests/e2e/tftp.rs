@@ -3,7 +3,7 @@
 //! checked with a raw client (ERROR 8 after OACK, unknown TID, limits,
 //! replies from the request's address on a wildcard bind).
 
-mod common;
+use crate::common;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;

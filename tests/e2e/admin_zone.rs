@@ -1,7 +1,7 @@
 //! End-to-end zone editing through the admin API with `headend ctl`, checked
 //! with dig; invalid edits are refused with 422 and leave the file alone.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! template with the modem's lease, and `bind_to_lease` refuses another
 //! modem's file to it (theft of service).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
