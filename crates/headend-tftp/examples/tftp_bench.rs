@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use headend_tftp::packet::{self, OP_RRQ, Packet};
+use headend_tftp::core::packet::{self, OP_RRQ, Packet};
 
 /// What one fetch returned or why it failed.
 type Fetched = Result<(), String>;

@@ -5,7 +5,7 @@
 //! out, NUL bytes, over-long names and non-regular files are refused), plus
 //! per-device files rendered from minijinja templates with lease facts from a
 //! [`LeaseLookup`] the binary provides. The protocol core is sans-I/O: a
-//! [`Transfer`] (and a [`receive::Receive`] for uploads) is fed packets and the
+//! [`Transfer`] (and a [`Receive`](core::receive::Receive) for uploads) is fed packets and the
 //! time and answers with a [`Step`]; a thin tokio loop gives each transfer its
 //! own socket (TID). It speaks RFC 1350 with RFC 2347 options, blksize
 //! (RFC 2348), tsize and timeout (RFC 2349) and windowsize (RFC 7440), with
@@ -16,20 +16,16 @@
 //! into a separate write folder when one is configured.
 
 pub mod config;
+pub mod core;
 mod error;
 pub mod lookup;
-pub mod netascii;
-pub mod options;
-pub mod packet;
 pub mod path;
-pub mod receive;
 mod server;
 mod session;
 pub mod template;
-pub mod transfer;
 
+pub use crate::core::transfer::{Step, Transfer};
 pub use config::{RemapRule, TemplateConfig, TftpConfig};
 pub use error::TftpError;
 pub use lookup::{LeaseInfo, LeaseLookup, Mac, NoLeases};
 pub use server::{TftpHandle, TftpService, TftpStats};
-pub use transfer::{Step, Transfer};

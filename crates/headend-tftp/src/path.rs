@@ -18,8 +18,8 @@ use regex::Regex;
 
 use crate::TftpError;
 use crate::config::RemapRule;
-use crate::packet::ErrorCode;
-use crate::transfer::Abort;
+use crate::core::packet::ErrorCode;
+use crate::core::transfer::Abort;
 
 /// Longest path component (NAME_MAX).
 const MAX_COMPONENT: usize = 255;

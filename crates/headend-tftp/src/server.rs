@@ -19,16 +19,17 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
+use crate::TftpError;
 use crate::config::TftpConfig;
+use crate::core::netascii;
+use crate::core::options::{self, Limits};
+use crate::core::packet::{self, ErrorCode, Mode, Packet, PacketError, Request};
+use crate::core::receive::Receive;
+use crate::core::transfer::{Abort, BlockSource, Transfer};
 use crate::lookup::LeaseLookup;
-use crate::options::{self, Limits};
-use crate::packet::{self, ErrorCode, Mode, Packet, PacketError, Request};
 use crate::path::{self, Remap};
-use crate::receive::Receive;
 use crate::session::{self, FileSink, FileSource, Machine};
 use crate::template::Templates;
-use crate::transfer::{Abort, BlockSource, Transfer};
-use crate::{TftpError, netascii};
 
 /// Largest file served in netascii mode (it is translated in memory).
 const MAX_NETASCII: u64 = 16 * 1024 * 1024;

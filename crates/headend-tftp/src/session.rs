@@ -15,11 +15,11 @@ use nix::errno::Errno;
 use nix::sys::socket::{SockaddrStorage, recvfrom};
 use tokio::net::UdpSocket;
 
-use crate::netascii;
-use crate::packet::{self, ErrorCode, Packet};
-use crate::receive::{BlockSink, Receive};
+use crate::core::netascii;
+use crate::core::packet::{self, ErrorCode, Packet};
+use crate::core::receive::{BlockSink, Receive};
+use crate::core::transfer::{Abort, BlockSource, Step, Transfer};
 use crate::server::{Shared, Slot};
-use crate::transfer::{Abort, BlockSource, Step, Transfer};
 
 /// A file opened beneath the root, served with positional reads.
 pub(crate) struct FileSource {

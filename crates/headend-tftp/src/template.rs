@@ -15,9 +15,9 @@ use regex::Regex;
 
 use crate::TftpError;
 use crate::config::TemplateConfig;
+use crate::core::packet::ErrorCode;
+use crate::core::transfer::Abort;
 use crate::lookup::{LeaseLookup, format_mac, parse_mac};
-use crate::packet::ErrorCode;
-use crate::transfer::Abort;
 
 /// Largest rendered file.
 const MAX_RENDERED: usize = 16 * 1024 * 1024;

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::TftpError;
-use crate::options::Negotiated;
-use crate::packet::{self, ErrorCode, Packet};
+use crate::core::options::Negotiated;
+use crate::core::packet::{self, ErrorCode, Packet};
 
 /// Retransmissions allowed before the client has acknowledged anything
 /// (the OACK or the first DATA). Source addresses can be spoofed, so an
@@ -347,7 +347,7 @@ impl Transfer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::{Limits, negotiate};
+    use crate::core::options::{Limits, negotiate};
 
     fn peer() -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], 4000))

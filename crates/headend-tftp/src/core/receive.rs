@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::TftpError;
-use crate::options::Negotiated;
-use crate::packet::{self, ErrorCode, Packet};
-use crate::transfer::{Abort, Step, Timing};
+use crate::core::options::Negotiated;
+use crate::core::packet::{self, ErrorCode, Packet};
+use crate::core::transfer::{Abort, Step, Timing};
 
 /// Where an upload's bytes go.
 pub trait BlockSink: Send {
@@ -178,7 +178,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::options::{Limits, negotiate};
+    use crate::core::options::{Limits, negotiate};
 
     #[derive(Clone, Default)]
     struct Memory(Arc<Mutex<(Vec<u8>, bool)>>);
