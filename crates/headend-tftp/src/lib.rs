@@ -14,18 +14,27 @@
 //! It does not do multicast TFTP (RFC 2090), does not send windows when
 //! receiving uploads (it acknowledges every block), and accepts uploads only
 //! into a separate write folder when one is configured.
+//!
+//! Layout: [`core`] is the sans-I/O protocol (packets, options, the two
+//! state machines); `listen` holds the sockets (the request listener and the
+//! per-transfer loop); `admission` decides which requests become transfers
+//! (allow-list, per-client rate and concurrency) and holds the shared state;
+//! `files` turns an admitted request into its source or upload sink; `service`
+//! starts it all and hands out the [`TftpHandle`] and its [`TftpStats`].
 
+mod admission;
 pub mod config;
 pub mod core;
 mod error;
+mod files;
+mod listen;
 pub mod lookup;
 pub mod path;
-mod server;
-mod session;
+mod service;
 pub mod template;
 
 pub use crate::core::transfer::{Step, Transfer};
 pub use config::{RemapRule, TemplateConfig, TftpConfig};
 pub use error::TftpError;
 pub use lookup::{LeaseInfo, LeaseLookup, Mac, NoLeases};
-pub use server::{TftpHandle, TftpService, TftpStats};
+pub use service::{TftpHandle, TftpService, TftpStats};

@@ -61,6 +61,23 @@ pub fn rename_durable(tmp: &Path, target: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Like [`rename_durable`], but never replaces an existing file: fsyncs
+/// `tmp`, hard-links it as `target` (link(2) fails with
+/// [`AlreadyExists`](io::ErrorKind::AlreadyExists) when the target exists,
+/// even if it appeared an instant before), removes `tmp` and fsyncs the
+/// folder. On an error `tmp` is left for the caller to remove. Both paths
+/// must be in the same folder.
+pub fn link_durable(tmp: &Path, target: &Path) -> io::Result<()> {
+    File::open(tmp)?.sync_all()?;
+    std::fs::hard_link(tmp, target)?;
+    std::fs::remove_file(tmp)?;
+    let dir = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    File::open(dir)?.sync_all()
+}
+
 /// A file or folder name for a zone (or any operator-given name): lower case,
 /// without the trailing dot, every character other than ASCII letters,
 /// digits, `.` and `-` replaced by `_`, so it can never climb out of the
@@ -117,6 +134,32 @@ mod tests {
         std::fs::create_dir(dir.path().join(".x.tmp")).unwrap();
         assert!(write_atomic(&f, b"new", 0o600).is_err());
         assert_eq!(std::fs::read(&f).unwrap(), b"old");
+    }
+
+    #[test]
+    fn rename_durable_replaces_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, target) = (dir.path().join(".up.tmp"), dir.path().join("up"));
+        std::fs::write(&target, b"old").unwrap();
+        std::fs::write(&tmp, b"new").unwrap();
+        rename_durable(&tmp, &target).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        assert!(!tmp.exists());
+    }
+
+    #[test]
+    fn link_durable_never_replaces_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, target) = (dir.path().join(".up.tmp"), dir.path().join("up"));
+        std::fs::write(&tmp, b"first").unwrap();
+        link_durable(&tmp, &target).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"first");
+        assert!(!tmp.exists(), "the temporary name is gone");
+        std::fs::write(&tmp, b"second").unwrap();
+        let e = link_durable(&tmp, &target).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&target).unwrap(), b"first");
+        assert!(tmp.exists(), "left for the caller");
     }
 
     #[test]

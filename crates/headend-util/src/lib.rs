@@ -5,7 +5,9 @@
 //! one definition of "durable" and one of "now".
 //!
 //! - [`fs`]: [`write_atomic`](fs::write_atomic) (temporary file, fsync,
-//!   rename, fsync of the folder) and a safe file name for a zone.
+//!   rename, fsync of the folder), its streaming forms
+//!   [`rename_durable`](fs::rename_durable) and
+//!   [`link_durable`](fs::link_durable), and a safe file name for a zone.
 //! - [`time`]: Unix time now and its RFC 3339 / log forms.
 //! - [`bucket`]: a token bucket and a bounded map of them by client.
 
@@ -14,5 +16,5 @@ pub mod fs;
 pub mod time;
 
 pub use bucket::{Buckets, TokenBucket};
-pub use fs::{rename_durable, safe_file_name, write_atomic};
+pub use fs::{link_durable, rename_durable, safe_file_name, write_atomic};
 pub use time::{unix_now, unix_now_secs};

@@ -10,8 +10,10 @@
 //! - [`transfer`]: the read transfer (RRQ: the server sends).
 //! - [`receive`]: the write transfer (WRQ: the server receives).
 
+pub(crate) mod machine;
 pub mod netascii;
 pub mod options;
 pub mod packet;
 pub mod receive;
+pub(crate) mod request;
 pub mod transfer;

@@ -46,6 +46,16 @@ pub struct Abort {
     pub message: String,
 }
 
+impl Abort {
+    /// An abort with this code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
 /// Where the bytes of a read transfer come from (a file, or a rendered template).
 pub trait BlockSource: Send {
     /// Total size in bytes (known up front, so tsize works).

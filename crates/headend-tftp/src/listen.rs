@@ -1,178 +1,154 @@
-//! The thin socket loop around one transfer (its own socket = its own TID),
-//! and the file-backed source and sink the state machines read and write.
+//! Sockets only: the request listener on each configured address, and the
+//! per-transfer socket loop (its own socket = its own TID, RFC 1350 §4) that
+//! feeds the sans-I/O [`core`](crate::core) packets and the time and sends
+//! what it answers.
 
-use std::fs::File;
-use std::io::Write as _;
-use std::net::SocketAddr;
+use std::io::IoSliceMut;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd as _;
-use std::os::unix::fs::FileExt as _;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::socket::{SockaddrStorage, recvfrom};
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvfrom, recvmsg};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
-use crate::core::netascii;
+use crate::admission::{self, Shared, Slot};
+use crate::core::machine::Machine;
 use crate::core::packet::{self, ErrorCode, Packet};
-use crate::core::receive::{BlockSink, Receive};
-use crate::core::transfer::{Abort, BlockSource, Step, Transfer};
-use crate::server::{Shared, Slot};
+use crate::core::request::{self, Incoming};
+use crate::core::transfer::{Abort, Step};
+use crate::files;
 
-/// A file opened beneath the root, served with positional reads.
-pub(crate) struct FileSource {
-    pub(crate) file: File,
-    pub(crate) len: u64,
-}
-
-impl BlockSource for FileSource {
-    fn size(&self) -> u64 {
-        self.len
-    }
-
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, Abort> {
-        let want = usize::try_from(self.len.saturating_sub(offset))
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        let mut done = 0;
-        while done < want {
-            match self
-                .file
-                .read_at(&mut buf[done..want], offset + done as u64)
-            {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(Abort {
-                        code: ErrorCode::NotDefined,
-                        message: format!("read error: {e}"),
-                    });
+/// Receives one request; with `pktinfo`, also the local address it was sent to.
+fn recv_request(
+    sock: &UdpSocket,
+    buf: &mut [u8],
+    cmsg: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr, Option<IpAddr>)> {
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(sock.as_raw_fd(), &mut iov, Some(cmsg), MsgFlags::empty())
+        .map_err(std::io::Error::from)?;
+    let mut local = None;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            match c {
+                ControlMessageOwned::Ipv4PacketInfo(info) => {
+                    local = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                        info.ipi_spec_dst.s_addr,
+                    ))));
                 }
+                ControlMessageOwned::Ipv6PacketInfo(info) => {
+                    local = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
+                }
+                _ => {}
             }
         }
-        Ok(done)
     }
-}
-
-/// An upload written to a temporary file beside its target, made visible
-/// only when complete (hard link: never replaces an existing file unless
-/// overwriting is allowed, then rename).
-pub(crate) struct FileSink {
-    pub(crate) file: Option<File>,
-    pub(crate) tmp: PathBuf,
-    pub(crate) target: PathBuf,
-    pub(crate) overwrite: bool,
-    pub(crate) netascii: Option<netascii::Decoder>,
-    pub(crate) scratch: Vec<u8>,
-}
-
-fn io_abort(e: &std::io::Error) -> Abort {
-    Abort {
-        code: ErrorCode::DiskFull,
-        message: format!("cannot write upload: {e}"),
-    }
-}
-
-impl BlockSink for FileSink {
-    fn write(&mut self, data: &[u8]) -> Result<(), Abort> {
-        let Some(file) = self.file.as_mut() else {
-            return Err(io_abort(&std::io::Error::other("upload already closed")));
-        };
-        match self.netascii.as_mut() {
-            Some(dec) => {
-                self.scratch.clear();
-                dec.feed(data, &mut self.scratch);
-                file.write_all(&self.scratch).map_err(|e| io_abort(&e))
-            }
-            None => file.write_all(data).map_err(|e| io_abort(&e)),
-        }
-    }
-
-    fn finish(&mut self) -> Result<(), Abort> {
-        let Some(mut file) = self.file.take() else {
-            return Err(io_abort(&std::io::Error::other("upload already closed")));
-        };
-        if let Some(dec) = self.netascii.as_mut() {
-            self.scratch.clear();
-            dec.finish(&mut self.scratch);
-            file.write_all(&self.scratch).map_err(|e| io_abort(&e))?;
-        }
-        file.sync_all().map_err(|e| io_abort(&e))?;
-        drop(file);
-        if self.overwrite {
-            std::fs::rename(&self.tmp, &self.target).map_err(|e| io_abort(&e))
+    let peer = msg.address.and_then(|a: SockaddrStorage| {
+        if let Some(v4) = a.as_sockaddr_in() {
+            Some(SocketAddr::from((v4.ip(), v4.port())))
         } else {
-            // link(2) fails if the target exists: no overwrite, even in a race.
-            let linked = std::fs::hard_link(&self.tmp, &self.target);
-            let _ = std::fs::remove_file(&self.tmp);
-            linked.map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => Abort {
-                    code: ErrorCode::FileExists,
-                    message: "file already exists".into(),
-                },
-                _ => io_abort(&e),
+            a.as_sockaddr_in6()
+                .map(|v6| SocketAddr::from((v6.ip(), v6.port())))
+        }
+    });
+    let n = msg.bytes;
+    let peer = peer.ok_or_else(|| std::io::Error::other("datagram without a source address"))?;
+    Ok((n, peer, local))
+}
+
+/// Serves requests arriving on one listen socket, forever. With `wildcard`
+/// (bound to 0.0.0.0 or ::) each request's local address comes from
+/// IP_PKTINFO, so replies leave from the address the client asked.
+pub(crate) async fn serve(sock: UdpSocket, wildcard: bool, shared: Arc<Shared>) {
+    let mut buf = vec![0u8; 65536];
+    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
+    let bound = sock.local_addr().map(|a| a.ip()).ok();
+    loop {
+        let got = if wildcard {
+            sock.async_io(Interest::READABLE, || {
+                recv_request(&sock, &mut buf, &mut cmsg)
             })
-        }
+            .await
+        } else {
+            sock.recv_from(&mut buf)
+                .await
+                .map(|(n, peer)| (n, peer, bound))
+        };
+        let (n, peer, local) = match got {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!("TFTP listen socket error: {e}");
+                continue;
+            }
+        };
+        let local = local.or(bound).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        handle_datagram(&shared, buf.get(..n).unwrap_or_default(), peer, local);
     }
 }
 
-impl Drop for FileSink {
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            // Unfinished upload: leave nothing behind.
-            let _ = std::fs::remove_file(&self.tmp);
+/// Sends a one-off ERROR from a fresh socket on the request's local address.
+fn refuse(shared: &Shared, local: IpAddr, peer: SocketAddr, name: &str, abort: &Abort) {
+    shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(%peer, file = name, code = abort.code as u16, "TFTP refused: {}", abort.message);
+    let dg = packet::error(abort.code, &abort.message);
+    match std::net::UdpSocket::bind(SocketAddr::new(local, 0)) {
+        Ok(s) => {
+            let _ = s.send_to(&dg, peer);
         }
+        Err(e) => tracing::debug!("cannot open a socket to send an ERROR: {e}"),
     }
 }
 
-/// Either direction's state machine.
-pub(crate) enum Machine {
-    /// RRQ.
-    Read(Transfer),
-    /// WRQ.
-    Write(Receive),
+/// One datagram on a listen port: refuse it, drop it, or admit it and start
+/// its transfer on a new socket.
+fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpAddr) {
+    let (req, write) = match request::classify(dg) {
+        Incoming::Request { req, write } => (req, write),
+        Incoming::Refuse(a) => return refuse(shared, local, peer, "", &a),
+        Incoming::Stray => {
+            shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let shown = String::from_utf8_lossy(req.filename).into_owned();
+    let slot = match admission::admit(shared, peer.ip()) {
+        Ok(slot) => slot,
+        Err(a) => return refuse(shared, local, peer, &shown, &a),
+    };
+    let (name, machine) = match files::prepare(shared, &req, write, peer, Instant::now()) {
+        Ok(v) => v,
+        Err(a) => return refuse(shared, local, peer, &shown, &a),
+    };
+    // RFC 1350 §4: each transfer gets a new port (TID) on the server side.
+    let sock = match transfer_socket(local) {
+        Ok(s) => s,
+        Err(e) => {
+            let a = Abort::new(
+                ErrorCode::NotDefined,
+                format!("server cannot open a socket: {e}"),
+            );
+            return refuse(shared, local, peer, &shown, &a);
+        }
+    };
+    tracing::debug!(%peer, file = %name, write, "TFTP transfer start");
+    tokio::spawn(run(sock, peer, name, machine, Arc::clone(shared), slot));
 }
 
-impl Machine {
-    fn start(&mut self, now: Instant) -> Step {
-        match self {
-            Self::Read(t) => t.start(now),
-            Self::Write(r) => r.start(now),
-        }
-    }
-
-    fn on_packet(&mut self, pkt: Packet<'_>, now: Instant) -> Step {
-        match self {
-            Self::Read(t) => t.on_packet(pkt, now),
-            Self::Write(r) => r.on_packet(pkt, now),
-        }
-    }
-
-    fn on_timeout(&mut self, now: Instant) -> Step {
-        match self {
-            Self::Read(t) => t.on_timeout(now),
-            Self::Write(r) => r.on_timeout(now),
-        }
-    }
-
-    /// Largest datagram expected from the peer (+1 to spot oversize ones).
-    fn recv_size(&self) -> usize {
-        match self {
-            // ACKs and ERRORs only.
-            Self::Read(_) => 1024,
-            Self::Write(r) => r.blksize() + 5,
-        }
-    }
-
-    fn bytes(&self) -> u64 {
-        match self {
-            Self::Read(t) => t.bytes_acked(),
-            Self::Write(r) => r.bytes(),
-        }
-    }
+/// A non-blocking UDP socket on `local`, port chosen by the kernel (the new TID).
+fn transfer_socket(local: IpAddr) -> std::io::Result<UdpSocket> {
+    let addr = SocketAddr::new(local, 0);
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM.nonblocking().cloexec(),
+        None,
+    )?;
+    sock.bind(&addr.into())?;
+    UdpSocket::from_std(sock.into())
 }
 
 /// Sends a window of datagrams. Runs of equal-sized datagrams (a window of
@@ -269,7 +245,7 @@ async fn send_gso(sock: &UdpSocket, peer: SocketAddr, batch: &[Vec<u8>]) -> std:
     let addr = SockaddrStorage::from(peer);
     loop {
         sock.writable().await?;
-        match sock.try_io(tokio::io::Interest::WRITABLE, || {
+        match sock.try_io(Interest::WRITABLE, || {
             let cmsg = [ControlMessage::UdpGsoSegments(&seg)];
             sendmsg(
                 sock.as_raw_fd(),
@@ -352,7 +328,7 @@ async fn dally(
 const DALLY: Duration = Duration::from_secs(1);
 
 /// Drives one transfer until it ends.
-pub(crate) async fn run(
+async fn run(
     sock: UdpSocket,
     peer: SocketAddr,
     name: String,
@@ -378,7 +354,7 @@ pub(crate) async fn run(
             Step::Wait(until) => (until, false),
             Step::Done(datagrams) => {
                 send_all(&sock, peer, &datagrams, &shared).await;
-                if matches!(machine, Machine::Write(_)) {
+                if machine.is_write() {
                     dally(&sock, peer, &datagrams, &mut buf, &shared).await;
                 }
                 shared.stats.transfers_ok.fetch_add(1, Ordering::Relaxed);
@@ -410,7 +386,10 @@ pub(crate) async fn run(
             armed = Some(until);
         }
         let waiting_since = Instant::now();
-        let spun = if sent && spin_misses < SPIN_MAX_MISSES && shared.active() <= SPIN_MAX_ACTIVE {
+        let spun = if sent
+            && spin_misses < SPIN_MAX_MISSES
+            && shared.admission.active() <= SPIN_MAX_ACTIVE
+        {
             let got = spin_recv(&sock, &mut buf).await;
             spin_misses = if got.is_some() { 0 } else { spin_misses + 1 };
             got

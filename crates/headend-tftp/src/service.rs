@@ -1,0 +1,223 @@
+//! The service: start (check the config, open the roots, bind the listen
+//! addresses), the handle the rest of the program holds, and statistics.
+//! The TFTP service has no reload: a changed `[tftp]` section takes effect
+//! at the next start.
+
+use std::fs::File;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use nix::sys::socket::{setsockopt, sockopt};
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+
+use crate::TftpError;
+use crate::admission::{Admission, Shared, Stats};
+use crate::config::TftpConfig;
+use crate::core::options::{self, Limits};
+use crate::listen;
+use crate::lookup::LeaseLookup;
+use crate::path::Remap;
+use crate::template::Templates;
+
+/// A snapshot of the service's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TftpStats {
+    /// Requests (RRQ/WRQ) received.
+    pub requests: u64,
+    /// Requests refused with an ERROR (path, access, limits).
+    pub refused: u64,
+    /// Transfers completed.
+    pub transfers_ok: u64,
+    /// Transfers ended by an error or timeout.
+    pub transfers_failed: u64,
+    /// Malformed or stray datagrams dropped.
+    pub dropped: u64,
+    /// Datagrams sent.
+    pub datagrams_sent: u64,
+    /// Transfers in progress now.
+    pub active: usize,
+}
+
+/// Cloneable handle to the running TFTP service.
+#[derive(Clone)]
+pub struct TftpHandle {
+    shared: Arc<Shared>,
+    local: Arc<Vec<SocketAddr>>,
+    stop: Arc<watch::Sender<bool>>,
+}
+
+impl std::fmt::Debug for TftpHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TftpHandle")
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TftpHandle {
+    /// The bound listen addresses (with the real port when 0 was configured).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.local.as_ref().clone()
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> TftpStats {
+        let s = &self.shared.stats;
+        TftpStats {
+            requests: s.requests.load(Ordering::Relaxed),
+            refused: s.refused.load(Ordering::Relaxed),
+            transfers_ok: s.transfers_ok.load(Ordering::Relaxed),
+            transfers_failed: s.transfers_failed.load(Ordering::Relaxed),
+            dropped: s.dropped.load(Ordering::Relaxed),
+            datagrams_sent: s.datagrams_sent.load(Ordering::Relaxed),
+            active: self.shared.admission.active(),
+        }
+    }
+
+    /// Stops accepting requests (transfers in progress run to their end).
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Entry point of the TFTP service.
+#[derive(Debug)]
+pub struct TftpService;
+
+fn root_error(what: &'static str, path: &Path, reason: impl std::fmt::Display) -> TftpError {
+    TftpError::Root {
+        what,
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+fn check_dir(what: &'static str, path: &Path) -> Result<PathBuf, TftpError> {
+    let canonical = path.canonicalize().map_err(|e| {
+        root_error(
+            what,
+            path,
+            format!("{e} (create the folder or fix the path)"),
+        )
+    })?;
+    if !canonical.is_dir() {
+        return Err(root_error(what, path, "is not a folder"));
+    }
+    Ok(canonical)
+}
+
+fn validate(config: &TftpConfig) -> Result<(), TftpError> {
+    let bad = |key: &str, reason: &str| {
+        Err(TftpError::Config {
+            key: key.to_owned(),
+            reason: reason.to_owned(),
+        })
+    };
+    if !(options::MIN_BLKSIZE..=options::MAX_BLKSIZE).contains(&config.max_blksize) {
+        return bad("max_blksize", "must be between 8 and 65464 (RFC 2348)");
+    }
+    if !(1..=options::MAX_WINDOWSIZE).contains(&config.max_windowsize) {
+        return bad("max_windowsize", "must be between 1 and 64");
+    }
+    if config.timeout_ms == 0 || config.timeout_ms > 255_000 {
+        return bad("timeout_ms", "must be between 1 and 255000");
+    }
+    if config.max_transfers == 0 || config.max_transfers_per_client == 0 {
+        return bad("max_transfers", "limits must be at least 1");
+    }
+    if config.client_rate.is_nan() || config.client_rate < 0.0 {
+        return bad(
+            "client_rate",
+            "must be 0 (no limit) or a positive rate per second",
+        );
+    }
+    if config.listen.is_empty() {
+        return bad("listen", "give at least one address, e.g. [\"0.0.0.0:69\"]");
+    }
+    Ok(())
+}
+
+fn is_wildcard(ip: IpAddr) -> bool {
+    ip.is_unspecified()
+}
+
+impl TftpService {
+    /// Checks the config, opens the roots, binds every listen address and
+    /// starts serving. `lookup` answers lease questions for templates.
+    pub async fn start(
+        config: TftpConfig,
+        lookup: Arc<dyn LeaseLookup>,
+    ) -> Result<TftpHandle, TftpError> {
+        validate(&config)?;
+        let root = check_dir("root", &config.root)?;
+        let root_fd = File::open(&root).map_err(|e| root_error("root", &root, e))?;
+        let write_root = match &config.write_root {
+            Some(w) => Some(check_dir("write_root", w)?),
+            None => None,
+        };
+        let remaps = Remap::compile(&config.remap)?;
+        let templates = Templates::compile(&config.templates)?;
+        let limits = Limits {
+            max_blksize: config.max_blksize,
+            max_windowsize: config.max_windowsize,
+            default_timeout: Duration::from_millis(config.timeout_ms),
+        };
+        let mut sockets = Vec::new();
+        for &addr in &config.listen {
+            let sock = UdpSocket::bind(addr)
+                .await
+                .map_err(|source| TftpError::Bind { addr, source })?;
+            let wildcard = is_wildcard(addr.ip());
+            if wildcard {
+                // Reply from the address each request arrived on (IP_PKTINFO).
+                let set = match addr {
+                    SocketAddr::V4(_) => setsockopt(&sock, sockopt::Ipv4PacketInfo, &true),
+                    SocketAddr::V6(_) => setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true),
+                };
+                set.map_err(|e| TftpError::Bind {
+                    addr,
+                    source: std::io::Error::from(e),
+                })?;
+            }
+            sockets.push((sock, wildcard));
+        }
+        let local: Vec<SocketAddr> = sockets
+            .iter()
+            .filter_map(|(s, _)| s.local_addr().ok())
+            .collect();
+        let shared = Arc::new(Shared {
+            root,
+            root_fd,
+            write_root,
+            remaps,
+            templates,
+            lookup,
+            config,
+            limits,
+            admission: Admission::new(),
+            stats: Stats::default(),
+        });
+        let (stop, _) = watch::channel(false);
+        for (sock, wildcard) in sockets {
+            let shared = Arc::clone(&shared);
+            let mut stopped = stop.subscribe();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = listen::serve(sock, wildcard, shared) => {}
+                    _ = stopped.wait_for(|s| *s) => {}
+                }
+            });
+        }
+        tracing::info!(listen = ?local, root = %shared.root.display(), "TFTP serving");
+        Ok(TftpHandle {
+            shared,
+            local: Arc::new(local),
+            stop: Arc::new(stop),
+        })
+    }
+}
