@@ -6,8 +6,8 @@
 //!
 //! - [`fs`]: [`write_atomic`](fs::write_atomic) (temporary file, fsync,
 //!   rename, fsync of the folder), its streaming forms
-//!   [`rename_durable`](fs::rename_durable) and
-//!   [`link_durable`](fs::link_durable), and a safe file name for a zone.
+//!   [`rename_durable`] and
+//!   [`link_durable`], and a safe file name for a zone.
 //! - [`time`]: Unix time now and its RFC 3339 / log forms.
 //! - [`bucket`]: a token bucket and a bounded map of them by client.
 
