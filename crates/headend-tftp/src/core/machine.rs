@@ -17,6 +17,7 @@ pub(crate) enum Machine {
 
 impl Machine {
     /// The first step (OACK, first DATA or first ACK).
+    #[inline]
     pub(crate) fn start(&mut self, now: Instant) -> Step {
         match self {
             Self::Read(t) => t.start(now),
@@ -25,6 +26,7 @@ impl Machine {
     }
 
     /// A packet from the peer arrived at `now`.
+    #[inline]
     pub(crate) fn on_packet(&mut self, pkt: Packet<'_>, now: Instant) -> Step {
         match self {
             Self::Read(t) => t.on_packet(pkt, now),
@@ -33,6 +35,7 @@ impl Machine {
     }
 
     /// The timer set by the last step fired at `now`.
+    #[inline]
     pub(crate) fn on_timeout(&mut self, now: Instant) -> Step {
         match self {
             Self::Read(t) => t.on_timeout(now),
@@ -41,6 +44,7 @@ impl Machine {
     }
 
     /// Largest datagram expected from the peer (+1 to spot oversize ones).
+    #[inline]
     pub(crate) fn recv_size(&self) -> usize {
         match self {
             // ACKs and ERRORs only.
@@ -50,6 +54,7 @@ impl Machine {
     }
 
     /// Bytes moved so far (acknowledged by the peer, or received).
+    #[inline]
     pub(crate) fn bytes(&self) -> u64 {
         match self {
             Self::Read(t) => t.bytes_acked(),
@@ -58,6 +63,7 @@ impl Machine {
     }
 
     /// True for an upload (which dallies after its final ACK).
+    #[inline]
     pub(crate) fn is_write(&self) -> bool {
         matches!(self, Self::Write(_))
     }
