@@ -40,5 +40,5 @@ pub use edit::{RecordView, ZoneEdit, ZoneSummary};
 pub use server::{DnsStats, DnsStatsSnapshot};
 pub use service::{
     DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, load_zone_with,
-    parse_origin,
 };
+pub use zone::parse_origin;

@@ -23,11 +23,10 @@ use hickory_proto::dnssec::DigestType;
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::LowerName;
 
-pub use sign::Denial;
+pub use crate::zone::Denial;
 
 use crate::config::DnssecConfig;
-use crate::xfr::journal::serial_lt;
-use crate::zone::Zone;
+use crate::zone::{Diff, Zone, serial_lt};
 use crate::{DnsConfig, DnsError};
 use keys::KeyStore;
 pub(crate) use proof::nxdomain_interval;
@@ -420,7 +419,7 @@ fn resume(state_dir: &Path, entry: &mut ZoneSigning, unsigned: &Zone, now: i64) 
     };
     let epoch = entry.keys.epoch(now);
     let stripped = strip(&zone);
-    let diff = crate::xfr::journal::Diff::between(&stripped, unsigned);
+    let diff = Diff::between(&stripped, unsigned);
     let soa_same = match (&stripped.soa().data, &unsigned.soa().data) {
         (hickory_proto::rr::RData::SOA(a), hickory_proto::rr::RData::SOA(b)) => {
             let mut a = a.clone();

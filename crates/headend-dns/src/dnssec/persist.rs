@@ -21,9 +21,9 @@ use hickory_proto::serialize::binary::{
 use serde::{Deserialize, Serialize};
 
 use super::keys;
-use super::sign::{Denial, Signature};
+use super::sign::Signature;
 use crate::config::DnssecConfig;
-use crate::zone::Zone;
+use crate::zone::{Denial, Zone};
 use crate::zonefile::{ParsedZone, SourceRecord};
 
 /// First bytes of `signed.wire`.
