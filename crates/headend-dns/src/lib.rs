@@ -9,7 +9,8 @@
 //! the running service through its cloneable [`DnsHandle`].
 //!
 //! Zones with `dnssec` configured are signed on load and re-signed by a
-//! scheduler before their signatures expire ([`dnssec`]).
+//! scheduler before their signatures expire ([`dnssec`]); the operator's
+//! DNSSEC commands (DS records, rollovers) are in [`ops`].
 //! Zone transfers (AXFR, IXFR from a journal, TSIG, ACLs) are
 //! answered on the TCP listeners, and every serial change sends NOTIFY to the
 //! configured secondaries ([`notify`]).
@@ -29,6 +30,7 @@ pub mod dnssec;
 mod edit;
 pub mod fast;
 mod notify;
+pub mod ops;
 pub mod present;
 pub mod rrl;
 mod server;

@@ -21,7 +21,7 @@ use ipnet::IpNet;
 
 use crate::answer::Catalog;
 use crate::zone::diff::wire;
-use crate::zone::{Diff, Zone, serial_lt};
+use crate::zone::{Diff, Zone, parse_origin, serial_lt};
 use crate::{DnsConfig, DnsError};
 use journal::Journal;
 use tsig::{Keys, ResponseSigner, Verified};
@@ -65,7 +65,7 @@ impl Acl {
                     key: k.clone(),
                 });
             }
-            let origin = crate::parse_origin(&zc.origin)?;
+            let origin = parse_origin(&zc.origin)?;
             policies.insert(
                 LowerName::new(&origin),
                 ZonePolicy {
