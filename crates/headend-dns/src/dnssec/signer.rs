@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use headend_util::write_atomic;
 use hickory_proto::rr::LowerName;
 
 use super::keys::{self, KeyStore};
@@ -435,7 +436,7 @@ fn read_serial(state_dir: &Path, origin: &str) -> Option<u32> {
 
 fn write_serial(state_dir: &Path, origin: &str, serial: u32) {
     let path = serial_path(state_dir, origin);
-    if let Err(e) = std::fs::write(&path, format!("{serial}\n")) {
+    if let Err(e) = write_atomic(&path, format!("{serial}\n").as_bytes(), 0o644) {
         tracing::warn!(
             zone = origin,
             "{}: cannot record the signed serial: {e}",

@@ -93,6 +93,19 @@ fn verify_all(zone: &Zone) -> usize {
 }
 
 #[test]
+fn state_folders_keep_the_names_earlier_releases_gave_them() {
+    let state = Path::new("/var/lib/headend");
+    assert_eq!(
+        keys::zone_dir(state, "Example.TEST."),
+        state.join("dnssec").join("example.test")
+    );
+    assert_eq!(
+        keys::zone_dir(state, "a b/c.test"),
+        state.join("dnssec").join("a_b_c.test")
+    );
+}
+
+#[test]
 fn keys_are_generated_once_with_private_files_0600() {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = tempfile::tempdir().unwrap();

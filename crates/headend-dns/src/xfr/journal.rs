@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
+use headend_util::{safe_file_name, write_atomic};
 use hickory_proto::rr::Record;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
@@ -138,20 +139,12 @@ impl Journal {
     }
 }
 
-/// Where a zone's journal lives under the state directory.
+/// Where a zone's journal lives under the state directory:
+/// `STATE_DIR/journal/ZONE.ixfr`, the zone's name made safe as a file name.
 pub(crate) fn path(state_dir: &Path, origin: &str) -> PathBuf {
-    let name = origin.trim_end_matches('.').to_ascii_lowercase();
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    state_dir.join("journal").join(format!("{safe}.ixfr"))
+    state_dir
+        .join("journal")
+        .join(format!("{}.ixfr", safe_file_name(origin)))
 }
 
 /// Loads a zone's journal; a missing or damaged file gives an empty journal.
@@ -165,7 +158,8 @@ pub(crate) fn load(file: &Path) -> Journal {
     }
 }
 
-/// Writes a journal atomically (write, fsync, rename).
+/// Writes a journal so that a crash leaves the old one or the new one,
+/// never a partial one ([`write_atomic`]).
 pub(crate) fn store(file: &Path, journal: &Journal) -> Result<(), DnsError> {
     let err = |e: std::io::Error| DnsError::State {
         file: file.to_owned(),
@@ -174,14 +168,7 @@ pub(crate) fn store(file: &Path, journal: &Journal) -> Result<(), DnsError> {
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
-    let tmp = file.with_extension("ixfr.tmp");
-    {
-        use std::io::Write as _;
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        f.write_all(&journal.encode()).map_err(err)?;
-        f.sync_all().map_err(err)?;
-    }
-    std::fs::rename(&tmp, file).map_err(err)
+    write_atomic(file, &journal.encode(), 0o644).map_err(err)
 }
 
 #[cfg(test)]
@@ -257,6 +244,19 @@ mod tests {
         assert_eq!(chain[0].added.len(), 1);
         assert_eq!(chain[0].removed.len(), 1);
         assert_eq!(chain[1].removed.len(), 1);
+    }
+
+    #[test]
+    fn the_journal_file_keeps_its_name() {
+        let state = Path::new("/var/lib/headend");
+        assert_eq!(
+            path(state, "J.Test."),
+            state.join("journal").join("j.test.ixfr")
+        );
+        assert_eq!(
+            path(state, "a b/c.test"),
+            state.join("journal").join("a_b_c.test.ixfr")
+        );
     }
 
     #[test]
