@@ -230,10 +230,10 @@ fn check_state(state: &Path, round: u32) {
         );
     }
     let journal = state.join("journal").join(format!("{ZONE}.ixfr"));
-    if journal.exists() {
-        if let Err(e) = check_journal(&journal) {
-            fail(&journal, &e);
-        }
+    if journal.exists()
+        && let Err(e) = check_journal(&journal)
+    {
+        fail(&journal, &e);
     }
 }
 
