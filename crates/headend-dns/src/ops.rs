@@ -14,7 +14,8 @@ use hickory_proto::dnssec::DigestType;
 use hickory_proto::rr::LowerName;
 
 use crate::dnssec::keys::{self, KeyStore};
-use crate::zone::parse_origin;
+use crate::service::load_zone;
+use crate::zone::{RRset, parse_origin};
 use crate::{DnsConfig, DnsError, DnssecConfig, ZoneConfig};
 
 /// The config of `zone` and its DNSSEC settings; an error when the zone is
@@ -144,12 +145,12 @@ pub fn rollover(
             rfc3339(others_removed_at(&store, tag, now))
         ))
     } else {
-        let max_ttl = crate::load_zone(zc)
+        let max_ttl = load_zone(zc)
             .map(|l| {
                 l.zone
                     .nodes()
                     .flat_map(|(_, n)| n.rrsets())
-                    .map(crate::zone::RRset::ttl)
+                    .map(RRset::ttl)
                     .max()
                     .unwrap_or(0)
             })
