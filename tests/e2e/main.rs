@@ -11,6 +11,7 @@ mod dhcp;
 mod dhcp_crash;
 mod dhcp_relay;
 mod dns;
+mod dns_crash;
 mod dns_knot;
 mod dns_limits;
 mod dns_xfr;

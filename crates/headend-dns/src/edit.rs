@@ -1,10 +1,9 @@
 //! Zone management for the admin API: listing, per-zone reload, and record
 //! edits written back to the zone file atomically with the SOA serial bumped.
 
-use std::fs::File;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use headend_util::write_atomic;
 use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 use serde::Serialize;
 
@@ -315,29 +314,13 @@ fn render(zone: &ParsedZone, serial: u32) -> String {
     out
 }
 
-/// Write to a temporary file beside the target, fsync it, rename it over the
-/// target, fsync the folder: a crash leaves either the old or the new file.
+/// Replaces the zone file so that a crash leaves either the old or the new
+/// file ([`write_atomic`]: temporary file, fsync, rename, fsync of the folder).
 fn write_atomically(path: &Path, text: &str) -> Result<(), DnsError> {
-    let err = |source| DnsError::Write {
+    write_atomic(path, text.as_bytes(), 0o644).map_err(|source| DnsError::Write {
         file: path.to_path_buf(),
         source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "zone".to_owned());
-    let tmp = dir.join(format!(".{name}.headend-tmp"));
-    let mut file = File::create(&tmp).map_err(err)?;
-    file.write_all(text.as_bytes()).map_err(err)?;
-    file.sync_all().map_err(err)?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(err)?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
-    Ok(())
+    })
 }
 
 #[cfg(test)]

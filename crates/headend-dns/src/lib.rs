@@ -9,7 +9,8 @@
 //! the running service through its cloneable [`DnsHandle`].
 //!
 //! Zones with `dnssec` configured are signed on load and re-signed by a
-//! scheduler before their signatures expire ([`dnssec`]).
+//! scheduler before their signatures expire ([`dnssec`]); the operator's
+//! DNSSEC commands (DS records, rollovers) are in [`ops`].
 //! Zone transfers (AXFR, IXFR from a journal, TSIG, ACLs) are
 //! answered on the TCP listeners, and every serial change sends NOTIFY to the
 //! configured secondaries ([`notify`]).
@@ -29,6 +30,7 @@ pub mod dnssec;
 mod edit;
 pub mod fast;
 mod notify;
+pub mod ops;
 pub mod present;
 pub mod rrl;
 mod server;
@@ -40,5 +42,5 @@ pub use edit::{RecordView, ZoneEdit, ZoneSummary};
 pub use server::{DnsStats, DnsStatsSnapshot};
 pub use service::{
     DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, load_zone_with,
-    parse_origin,
 };
+pub use zone::parse_origin;

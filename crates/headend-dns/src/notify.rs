@@ -104,9 +104,7 @@ async fn send_one(origin: &Name, soa: &Record, target: SocketAddr, key: Option<&
     let mut wait = FIRST_WAIT;
     let mut buf = vec![0u8; 4096];
     for attempt in 1..=ATTEMPTS {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = headend_util::unix_now();
         let Some(bytes) = message(origin, soa, id, key, now) else {
             tracing::warn!(zone = %origin, "NOTIFY could not be encoded");
             return;

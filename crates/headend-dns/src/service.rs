@@ -13,7 +13,7 @@ use crate::dnssec::{Signer, unix_now};
 use crate::edit::{RecordView, ZoneEdit, ZoneSummary};
 use crate::server::{DnsStats, DnsStatsSnapshot, Listeners};
 use crate::xfr::Transfers;
-use crate::zone::{Indexed, Zone};
+use crate::zone::{Indexed, Zone, parse_origin};
 use crate::zonefile::{ParsedZone, parse_zone_file};
 use crate::{DnsConfig, DnsError, ZoneConfig};
 
@@ -24,16 +24,6 @@ pub struct LoadedZone {
     pub zone: Zone,
     /// Warning-level findings (errors would have stopped the load).
     pub warnings: Vec<Finding>,
-}
-
-/// Parses a zone's origin as written in the config.
-pub fn parse_origin(origin: &str) -> Result<Name, DnsError> {
-    let mut name = Name::from_ascii(origin).map_err(|e| DnsError::BadOrigin {
-        origin: origin.to_owned(),
-        reason: e.to_string(),
-    })?;
-    name.set_fqdn(true);
-    Ok(name)
 }
 
 /// Reads, parses and checks one zone; any error-level finding fails the load.

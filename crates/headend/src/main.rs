@@ -163,14 +163,12 @@ fn dnssec(config: &std::path::Path, command: DnssecCommand) -> ExitCode {
     let state = &config.general.state_dir;
     let result = match command {
         DnssecCommand::Ds { zone } => {
-            headend_dns::dnssec::ds_records(dns, state, &zone).map(|lines| lines.join("\n"))
+            headend_dns::ops::ds_records(dns, state, &zone).map(|lines| lines.join("\n"))
         }
         DnssecCommand::Rollover { zone, ksk, .. } => {
-            headend_dns::dnssec::rollover(dns, state, &zone, ksk)
+            headend_dns::ops::rollover(dns, state, &zone, ksk)
         }
-        DnssecCommand::KskSubmitted { zone } => {
-            headend_dns::dnssec::ksk_submitted(dns, state, &zone)
-        }
+        DnssecCommand::KskSubmitted { zone } => headend_dns::ops::ksk_submitted(dns, state, &zone),
     };
     match result {
         Ok(text) => {

@@ -13,6 +13,8 @@ use hickory_proto::dnssec::{Algorithm, SigningKey};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::{Deserialize, Serialize};
 
+use headend_util::{safe_file_name, write_atomic};
+
 use crate::DnsError;
 use crate::config::{DnssecAlgorithm, DnssecConfig, KeyScheme};
 
@@ -143,20 +145,10 @@ fn algorithm(a: DnssecAlgorithm) -> Algorithm {
     }
 }
 
-/// The folder holding one zone's keys.
+/// The folder holding one zone's keys and signing state:
+/// `STATE_DIR/dnssec/ZONE`, the zone's name made safe as a file name.
 pub fn zone_dir(state_dir: &Path, origin: &str) -> PathBuf {
-    let name = origin.trim_end_matches('.').to_ascii_lowercase();
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    state_dir.join("dnssec").join(safe)
+    state_dir.join("dnssec").join(safe_file_name(origin))
 }
 
 fn state_err(file: &Path, what: &str, e: impl std::fmt::Display) -> DnsError {
@@ -166,22 +158,10 @@ fn state_err(file: &Path, what: &str, e: impl std::fmt::Display) -> DnsError {
     }
 }
 
-/// Writes `bytes` to `file` with mode 0600, atomically.
+/// Writes `bytes` to `file` with mode 0600: a crash leaves the old file or
+/// the new one, never a partial key.
 fn write_private(file: &Path, bytes: &[u8]) -> Result<(), DnsError> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let tmp = file.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| state_err(&tmp, "cannot write", e))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| state_err(&tmp, "cannot write", e))?;
-    std::fs::rename(&tmp, file).map_err(|e| state_err(file, "cannot write", e))
+    write_atomic(file, bytes, 0o600).map_err(|e| state_err(file, "cannot write", e))
 }
 
 impl KeyStore {

@@ -7,13 +7,16 @@
 //! uncompressed wire form after a magic line and a count, and `signed.json`,
 //! what the version was made from (the zone file's serial, the key states,
 //! the DNSSEC settings) and when its signatures expire. Both are written
-//! atomically (temporary file, fsync, rename), the records first. Anything
+//! atomically ([`write_atomic`]: temporary file, fsync, rename, fsync of the
+//! folder), the records first, so a crash between the two leaves files that
+//! disagree and are ignored, never a partial one. Anything
 //! unreadable or inconsistent is ignored with a warning: the zone is then
 //! signed afresh, as it would be without these files.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use headend_util::write_atomic;
 use hickory_proto::rr::{LowerName, Name, Record, RecordType};
 use hickory_proto::serialize::binary::{
     BinDecodable, BinDecoder, BinEncodable, BinEncoder, NameEncoding,
@@ -21,9 +24,9 @@ use hickory_proto::serialize::binary::{
 use serde::{Deserialize, Serialize};
 
 use super::keys;
-use super::sign::{Denial, Signature};
+use super::sign::Signature;
 use crate::config::DnssecConfig;
-use crate::zone::Zone;
+use crate::zone::{Denial, Zone};
 use crate::zonefile::{ParsedZone, SourceRecord};
 
 /// First bytes of `signed.wire`.
@@ -89,16 +92,6 @@ fn meta_path(state_dir: &Path, origin: &str) -> PathBuf {
     keys::zone_dir(state_dir, origin).join("signed.json")
 }
 
-/// Writes `bytes` to `file` atomically (temporary file, fsync, rename).
-fn write_atomic(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let tmp = file.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, file)
-}
-
 /// Every record of `zone` in uncompressed wire form, each after its length
 /// (two octets), the whole after the magic line and the record count.
 fn encode(zone: &Zone) -> Result<(Vec<u8>, usize), String> {
@@ -132,8 +125,8 @@ pub(crate) fn save(state_dir: &Path, origin: &str, zone: &Zone, meta: impl FnOnc
     let result = encode(zone).and_then(|(bytes, count)| {
         let meta = meta(count);
         let json = serde_json::to_vec_pretty(&meta).map_err(|e| e.to_string())?;
-        write_atomic(&wire_path(state_dir, origin), &bytes).map_err(|e| e.to_string())?;
-        write_atomic(&meta_path(state_dir, origin), &json).map_err(|e| e.to_string())
+        write_atomic(&wire_path(state_dir, origin), &bytes, 0o644).map_err(|e| e.to_string())?;
+        write_atomic(&meta_path(state_dir, origin), &json, 0o644).map_err(|e| e.to_string())
     });
     if let Err(e) = result {
         tracing::warn!(

@@ -7,8 +7,8 @@ use hickory_proto::dnssec::rdata::DNSSECRData;
 use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
-use super::sign::{Denial, nsec3_hash};
-use crate::zone::{Node, Zone};
+use super::sign::nsec3_hash;
+use crate::zone::{Denial, Node, Zone};
 
 /// The RRSIGs at `node` covering `rtype`, with `owner` as their name.
 fn sigs(node: &Node, rtype: RecordType, owner: &Name) -> Vec<Record> {

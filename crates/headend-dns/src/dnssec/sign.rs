@@ -14,24 +14,8 @@ use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType, Se
 use super::keys::{KeyStore, LoadedKey};
 use crate::DnsError;
 use crate::config::{Denial as DenialKind, DnssecConfig};
-use crate::zone::Zone;
+use crate::zone::{Denial, Zone};
 use crate::zonefile::{ParsedZone, SourceRecord};
-
-/// The denial-of-existence chain of a signed zone, for building proofs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Denial {
-    /// NSEC: every owner in the chain, in canonical order (RFC 4034 §6.1).
-    Nsec(Vec<Name>),
-    /// NSEC3: hash parameters and (hash, NSEC3 owner) sorted by hash.
-    Nsec3 {
-        /// Salt.
-        salt: Vec<u8>,
-        /// Extra iterations.
-        iterations: u16,
-        /// Hashes of the chain, sorted, with the NSEC3 record's owner.
-        hashes: Vec<(Vec<u8>, LowerName)>,
-    },
-}
 
 /// What signing produced, besides the zone.
 #[derive(Debug, Clone, Copy)]

@@ -9,11 +9,13 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-use hickory_proto::rr::{RData, Record, RecordType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
+use headend_util::{safe_file_name, write_atomic};
+use hickory_proto::rr::Record;
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::DnsError;
-use crate::zone::Zone;
+use crate::zone::Diff;
+use crate::zone::diff::wire;
 
 /// Most differences kept per zone.
 pub(crate) const MAX_DIFFS: usize = 100;
@@ -23,96 +25,11 @@ pub(crate) const MAX_BYTES: usize = 32 << 20;
 
 const MAGIC: &[u8; 4] = b"HEJ1";
 
-/// The change from one serial to the next.
-#[derive(Debug, Clone)]
-pub(crate) struct Diff {
-    /// The SOA before.
-    pub(crate) old_soa: Record,
-    /// The SOA after.
-    pub(crate) new_soa: Record,
-    /// Records removed (SOA excluded).
-    pub(crate) removed: Vec<Record>,
-    /// Records added (SOA excluded).
-    pub(crate) added: Vec<Record>,
-    bytes: usize,
-}
-
-fn serial_of(soa: &Record) -> u32 {
-    match &soa.data {
-        RData::SOA(s) => s.serial,
-        _ => 0,
-    }
-}
-
-impl Diff {
-    /// The serial this difference starts from.
-    pub(crate) fn old_serial(&self) -> u32 {
-        serial_of(&self.old_soa)
-    }
-
-    /// The serial it leads to.
-    pub(crate) fn new_serial(&self) -> u32 {
-        serial_of(&self.new_soa)
-    }
-
-    /// Records removed and added between two versions of a zone.
-    pub(crate) fn between(old: &Zone, new: &Zone) -> Self {
-        let old_set = wire_set(old);
-        let new_set = wire_set(new);
-        let mut bytes = 0;
-        let mut removed = Vec::new();
-        for (wire, rec) in &old_set {
-            if !new_set.contains_key(wire) {
-                bytes += wire.len();
-                removed.push(rec.clone());
-            }
-        }
-        let mut added = Vec::new();
-        for (wire, rec) in &new_set {
-            if !old_set.contains_key(wire) {
-                bytes += wire.len();
-                added.push(rec.clone());
-            }
-        }
-        Self {
-            old_soa: old.soa().clone(),
-            new_soa: new.soa().clone(),
-            removed,
-            added,
-            bytes,
-        }
-    }
-}
-
-/// Every record of a zone but the SOA, keyed by canonical wire form.
-fn wire_set(zone: &Zone) -> std::collections::HashMap<Vec<u8>, Record> {
-    zone.nodes()
-        .flat_map(|(owner, n)| n.rrsets().iter().map(move |s| (owner, s)))
-        .filter(|(_, s)| s.rtype != RecordType::SOA)
-        .flat_map(|(owner, s)| s.records(owner))
-        .filter_map(|r| wire(&r).map(|w| (w, r)))
-        .collect()
-}
-
-/// A record's uncompressed, lower-cased wire form.
-pub(crate) fn wire(record: &Record) -> Option<Vec<u8>> {
-    let mut buf = Vec::with_capacity(64);
-    let mut enc = BinEncoder::new(&mut buf);
-    enc.set_canonical_form(true);
-    record.emit(&mut enc).ok()?;
-    Some(buf)
-}
-
 /// The bounded list of differences of one zone, oldest first.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Journal {
     diffs: VecDeque<Diff>,
     bytes: usize,
-}
-
-/// RFC 1982 serial arithmetic: is `a` before `b`?
-pub(crate) fn serial_lt(a: u32, b: u32) -> bool {
-    a != b && b.wrapping_sub(a) < (1 << 31)
 }
 
 impl Journal {
@@ -222,20 +139,12 @@ impl Journal {
     }
 }
 
-/// Where a zone's journal lives under the state directory.
+/// Where a zone's journal lives under the state directory:
+/// `STATE_DIR/journal/ZONE.ixfr`, the zone's name made safe as a file name.
 pub(crate) fn path(state_dir: &Path, origin: &str) -> PathBuf {
-    let name = origin.trim_end_matches('.').to_ascii_lowercase();
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    state_dir.join("journal").join(format!("{safe}.ixfr"))
+    state_dir
+        .join("journal")
+        .join(format!("{}.ixfr", safe_file_name(origin)))
 }
 
 /// Loads a zone's journal; a missing or damaged file gives an empty journal.
@@ -249,7 +158,8 @@ pub(crate) fn load(file: &Path) -> Journal {
     }
 }
 
-/// Writes a journal atomically (write, fsync, rename).
+/// Writes a journal so that a crash leaves the old one or the new one,
+/// never a partial one ([`write_atomic`]).
 pub(crate) fn store(file: &Path, journal: &Journal) -> Result<(), DnsError> {
     let err = |e: std::io::Error| DnsError::State {
         file: file.to_owned(),
@@ -258,28 +168,15 @@ pub(crate) fn store(file: &Path, journal: &Journal) -> Result<(), DnsError> {
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
-    let tmp = file.with_extension("ixfr.tmp");
-    {
-        use std::io::Write as _;
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        f.write_all(&journal.encode()).map_err(err)?;
-        f.sync_all().map_err(err)?;
-    }
-    std::fs::rename(&tmp, file).map_err(err)
+    write_atomic(file, &journal.encode(), 0o644).map_err(err)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::zone::Zone;
     use crate::zonefile::parse_zone_str;
     use hickory_proto::rr::Name;
-    use std::collections::HashSet;
-
-    fn names(list: &[Record]) -> HashSet<String> {
-        list.iter()
-            .map(|r| format!("{} {}", r.name, r.record_type()))
-            .collect()
-    }
 
     fn zone(serial: u32, body: &str) -> Zone {
         let text = format!(
@@ -292,22 +189,6 @@ mod tests {
         )
         .unwrap();
         Zone::build(&parsed).unwrap()
-    }
-
-    #[test]
-    fn diff_holds_exactly_the_changed_records() {
-        let a = zone(1, "www A 192.0.2.10\nold A 192.0.2.11\n");
-        let b = zone(2, "www A 192.0.2.20\nnew A 192.0.2.12\n");
-        let d = Diff::between(&a, &b);
-        assert_eq!((d.old_serial(), d.new_serial()), (1, 2));
-        assert_eq!(
-            names(&d.removed),
-            HashSet::from(["www.j.test. A".to_owned(), "old.j.test. A".to_owned()])
-        );
-        assert_eq!(
-            names(&d.added),
-            HashSet::from(["www.j.test. A".to_owned(), "new.j.test. A".to_owned()])
-        );
     }
 
     #[test]
@@ -366,15 +247,21 @@ mod tests {
     }
 
     #[test]
-    fn damaged_file_gives_an_empty_journal() {
-        assert!(Journal::decode(b"HEJ1\x00\x00\x00\x09abc").is_none());
-        assert!(Journal::decode(b"nope").is_none());
+    fn the_journal_file_keeps_its_name() {
+        let state = Path::new("/var/lib/headend");
+        assert_eq!(
+            path(state, "J.Test."),
+            state.join("journal").join("j.test.ixfr")
+        );
+        assert_eq!(
+            path(state, "a b/c.test"),
+            state.join("journal").join("a_b_c.test.ixfr")
+        );
     }
 
     #[test]
-    fn serial_arithmetic_wraps() {
-        assert!(serial_lt(1, 2));
-        assert!(serial_lt(u32::MAX, 1));
-        assert!(!serial_lt(2, 1));
+    fn damaged_file_gives_an_empty_journal() {
+        assert!(Journal::decode(b"HEJ1\x00\x00\x00\x09abc").is_none());
+        assert!(Journal::decode(b"nope").is_none());
     }
 }

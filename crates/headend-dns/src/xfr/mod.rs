@@ -20,9 +20,10 @@ use hickory_proto::rr::{LowerName, RData, Record, RecordType, TSigner};
 use ipnet::IpNet;
 
 use crate::answer::Catalog;
-use crate::zone::Zone;
+use crate::zone::diff::wire;
+use crate::zone::{Diff, Zone, parse_origin, serial_lt};
 use crate::{DnsConfig, DnsError};
-use journal::{Diff, Journal, serial_lt};
+use journal::Journal;
 use tsig::{Keys, ResponseSigner, Verified};
 
 /// Records are packed into a message until their uncompressed size reaches
@@ -64,7 +65,7 @@ impl Acl {
                     key: k.clone(),
                 });
             }
-            let origin = crate::parse_origin(&zc.origin)?;
+            let origin = parse_origin(&zc.origin)?;
             policies.insert(
                 LowerName::new(&origin),
                 ZonePolicy {
@@ -418,7 +419,7 @@ impl<'r> Packer<'r> {
     }
 
     fn push(&mut self, record: Record) {
-        let len = journal::wire(&record).map_or(512, |w| w.len());
+        let len = wire(&record).map_or(512, |w| w.len());
         if self.size + len > MESSAGE_BUDGET && !self.current.is_empty() {
             self.flush();
         }

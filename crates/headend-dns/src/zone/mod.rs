@@ -9,6 +9,17 @@
 //! table of indices (a few bytes per name instead of a second copy of every
 //! name), and a node with one RRset keeps it inline rather than in its own
 //! allocation.
+//!
+//! This module is the bottom of the crate's layering, with the zone-file
+//! parser beneath it: what every feature above needs to know about a zone
+//! lives here — RFC 1982 serial arithmetic ([`serial`]), the difference
+//! between two versions ([`diff`]) and, once signed, the denial-of-existence
+//! chain the proofs read ([`Denial`]). The checks, the signer, the responder
+//! and zone transfers build on it; it uses none of them.
+
+mod denial;
+pub(crate) mod diff;
+pub(crate) mod serial;
 
 use std::borrow::Cow;
 use std::hash::{BuildHasher, Hasher};
@@ -18,7 +29,22 @@ use hashbrown::HashTable;
 
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
+use crate::DnsError;
 use crate::zonefile::ParsedZone;
+
+pub use denial::Denial;
+pub(crate) use diff::Diff;
+pub(crate) use serial::serial_lt;
+
+/// Parses a zone's origin as written in the config (always fully qualified).
+pub fn parse_origin(origin: &str) -> Result<Name, DnsError> {
+    let mut name = Name::from_ascii(origin).map_err(|e| DnsError::BadOrigin {
+        origin: origin.to_owned(),
+        reason: e.to_string(),
+    })?;
+    name.set_fqdn(true);
+    Ok(name)
+}
 
 /// All records of one name and one type, stored compactly: the owner is the
 /// node's name (not repeated per record), one TTL for the set, and A/AAAA
@@ -500,7 +526,7 @@ pub struct Zone {
     soa: Record,
     file: PathBuf,
     records: usize,
-    dnssec: Option<std::sync::Arc<crate::dnssec::Denial>>,
+    dnssec: Option<std::sync::Arc<Denial>>,
 }
 
 impl Zone {
@@ -519,13 +545,13 @@ impl Zone {
     }
 
     /// This zone as signed, with its denial chain (answers to DO=1 queries carry proofs).
-    pub(crate) fn with_dnssec(mut self, denial: crate::dnssec::Denial) -> Self {
+    pub(crate) fn with_dnssec(mut self, denial: Denial) -> Self {
         self.dnssec = Some(std::sync::Arc::new(denial));
         self
     }
 
     /// The denial chain when the zone is signed.
-    pub fn dnssec(&self) -> Option<&crate::dnssec::Denial> {
+    pub fn dnssec(&self) -> Option<&Denial> {
         self.dnssec.as_deref()
     }
 
