@@ -156,7 +156,7 @@ fn transfer_acl_and_tsig_keys_are_enforced() {
     )
     .unwrap();
     let port = free_port();
-    let _headend = Headend::start_in(
+    let headend = Headend::start_in(
         dir,
         &format!(
             "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
@@ -234,13 +234,18 @@ fn transfer_acl_and_tsig_keys_are_enforced() {
             key: None,
         }],
     );
-    std::thread::sleep(Duration::from_secs(3));
+    // Knot tried and was refused: its own log and headend's both say so.
+    wait_until(Duration::from_secs(20), || {
+        (knot.log().contains("REFUSED") || knot.log().contains("refused"))
+            .then_some(())
+            .ok_or_else(|| format!("knot log:\n{}", knot.log()))
+    });
+    wait_until(Duration::from_secs(10), || {
+        (headend.count_logs("refused by the zone's transfer ACL") > 0)
+            .then_some(())
+            .ok_or_else(|| headend.logs().join("\n"))
+    });
     assert_eq!(knot.serial("acl.test"), None);
-    assert!(
-        knot.log().contains("REFUSED") || knot.log().contains("refused"),
-        "{}",
-        knot.log()
-    );
     drop(knot);
 
     // TSIG zone: the right key transfers, a wrong key and no key do not.
@@ -284,8 +289,38 @@ fn transfer_acl_and_tsig_keys_are_enforced() {
             key: Some(("xfr-key", WRONG)),
         }],
     );
-    std::thread::sleep(Duration::from_secs(3));
+    // NSD tried with its key and was refused on the TSIG check: headend
+    // logs the refusal for NSD's transfer (kdig's wrong-key AXFR above was
+    // logged before the mark), and NSD serves nothing for the zone.
+    let before = headend.count_logs("refused: TSIG check failed");
+    assert!(before >= 1, "{}", headend.logs().join("\n"));
+    wait_until(Duration::from_secs(20), || {
+        (headend.count_logs("refused: TSIG check failed") > before)
+            .then_some(())
+            .ok_or_else(|| {
+                format!(
+                    "headend:\n{}\nnsd:\n{}",
+                    headend.logs().join("\n"),
+                    nsd.log()
+                )
+            })
+    });
     assert_eq!(soa_serial(nsd_port, "key.test"), None, "{}", nsd.log());
+}
+
+/// Polls `check` every 100 ms until it holds; panics with its last message
+/// after `timeout`.
+fn wait_until(timeout: Duration, mut check: impl FnMut() -> Result<(), String>) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(why) if std::time::Instant::now() > deadline => {
+                panic!("not seen within {timeout:?}: {why}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
 }
 
 #[test]
