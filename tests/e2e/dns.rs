@@ -402,6 +402,16 @@ fn chaos_identity_version_and_nsid_as_configured() {
     assert!(!without.raw.contains("NSID"), "{}", without.raw);
 }
 
+/// CH TXT id.server (the configured `identity`).
+fn chaos_id(port: u16) -> common::dig::DigAnswer {
+    let out = Command::new("dig")
+        .args(["@127.0.0.1", "-p", &port.to_string(), "+time=2", "+tries=2"])
+        .args(["-c", "CH", "-t", "TXT", "-q", "id.server"])
+        .output()
+        .expect("run dig");
+    common::dig::parse(&String::from_utf8_lossy(&out.stdout))
+}
+
 #[test]
 fn sighup_adds_and_removes_zones_from_the_edited_config() {
     let (mut h, port) = start();
@@ -423,7 +433,7 @@ fn sighup_adds_and_removes_zones_from_the_edited_config() {
     assert_eq!(dig(port, "www.e2e.test", "A", &[]).status, "REFUSED");
     assert!(h.logs().iter().any(|l| l.contains("zone added")));
     // The identity set in the same edit answers CH TXT id.server.
-    let id = dig(port, "id.server", "TXT", &["-c", "CH"]);
+    let id = chaos_id(port);
     assert_eq!(id.status, "NOERROR", "{}", id.raw);
     assert!(id.raw.contains("\"reloaded\""), "{}", id.raw);
     // A config that does not load changes no setting, but zone files are
@@ -456,7 +466,7 @@ fn sighup_adds_and_removes_zones_from_the_edited_config() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let id = dig(port, "id.server", "TXT", &["-c", "CH"]);
+    let id = chaos_id(port);
     assert!(id.raw.contains("\"reloaded\""), "{}", id.raw);
     // A listen change is reported, not applied.
     std::fs::write(
