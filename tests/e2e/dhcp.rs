@@ -365,8 +365,15 @@ fn renewal_keeps_the_address_and_restart_keeps_leases() {
 #[test]
 fn expired_lease_goes_to_a_new_client_and_a_full_pool_gives_no_offer() {
     let lab = lab(None);
-    let one = "pools = [\"10.77.0.100-10.77.0.100\"]\nlease_time_secs = 4\n";
-    let mut server = Headend::start_in_netns(&lab.server, &config(&lab.siface, one));
+    // The lease outlasts b1's whole retry cycle (3 tries, about 3-4 s) by a
+    // wide margin even on a loaded runner; b2 asks only once it has expired.
+    const LEASE: Duration = Duration::from_secs(10);
+    let one = format!(
+        "pools = [\"10.77.0.100-10.77.0.100\"]\nlease_time_secs = {}\n",
+        LEASE.as_secs()
+    );
+    let mut server = Headend::start_in_netns(&lab.server, &config(&lab.siface, &one));
+    let asked = std::time::Instant::now();
     let a = lab
         .udhcpc("a", &["-x", "0x3d:ff00000000000a"])
         .expect("lease a");
@@ -375,14 +382,19 @@ fn expired_lease_goes_to_a_new_client_and_a_full_pool_gives_no_offer() {
         lab.udhcpc("b1", &["-x", "0x3d:ff00000000000b"]).is_none(),
         "full pool: no offer"
     );
+    assert!(
+        asked.elapsed() < LEASE,
+        "b1's retries outlasted a's lease: the no-offer check proved nothing"
+    );
     let warn = server.wait_for_log("pool exhausted", Duration::from_secs(5));
     assert!(warn.contains("lan"), "{warn}");
-    std::thread::sleep(Duration::from_secs(5));
+    if let Some(left) = (LEASE + Duration::from_secs(1)).checked_sub(asked.elapsed()) {
+        std::thread::sleep(left);
+    }
     let b = lab
         .udhcpc("b2", &["-x", "0x3d:ff00000000000b"])
         .expect("lease b after expiry");
     assert_eq!(field(&b, "ip"), "10.77.0.100");
-    let _ = Command::new("true").status();
 }
 
 #[test]
