@@ -181,6 +181,84 @@ fn dhclient_gets_a_lease() {
     assert_eq!(field(&line, "new_domain_name"), "lab.test");
 }
 
+/// Option 52 (RFC 2132 §9.3) with a real client: the subnet's options do not
+/// fit a 576-octet reply, so the server carries some in the `file` field,
+/// and dhclient (which reads overloaded replies) gets every value intact.
+#[test]
+fn dhclient_reads_options_overloaded_into_the_file_field() {
+    common::require("dhclient");
+    let lab = lab(None);
+    let domain = (1..=9)
+        .map(|i| format!("overload{i:02}."))
+        .collect::<String>()
+        + "lab.test";
+    let ntp: Vec<String> = (1..=30).map(|i| format!("10.77.1.{i}")).collect();
+    let dns: Vec<String> = (1..=20).map(|i| format!("10.77.2.{i}")).collect();
+    // Octets of these options alone (code and length each) against the
+    // room of a 576-octet message: 576 - 28 (IP, UDP) - 240 (header and
+    // cookie) - 1 (END) = 307. They cannot all go in the options field,
+    // and each fits the `file` field (127 octets, one kept for its END).
+    let sizes = [2 + domain.len(), 2 + 4 * ntp.len(), 2 + 4 * dns.len()];
+    assert!(sizes.iter().sum::<usize>() > 307, "{sizes:?}");
+    assert!(sizes.iter().all(|&n| n <= 126), "{sizes:?}");
+    let quoted = |v: &[String]| {
+        v.iter()
+            .map(|a| format!("\"{a}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let subnet = format!(
+        "{POOL}\n[dhcp.subnet.options]\nrouters = [\"10.77.0.1\"]\ndomain_name = \"{domain}\"\nntp_servers = [{}]\ndomain_name_servers = [{}]\n",
+        quoted(&ntp),
+        quoted(&dns)
+    );
+    let config = config(&lab.siface, &subnet).replace(
+        "options = { routers = [\"10.77.0.1\"], domain_name_servers = [\"10.77.0.53\"], domain_name = \"lab.test\" }",
+        "",
+    );
+    let _server = Headend::start_in_netns(&lab.server, &config);
+    let dir = lab.work.path();
+    let out = dir.join("dhclient.out");
+    // Lists come space-separated: the hook joins them with commas so each
+    // stays one field of the line.
+    let hook = dir.join("dhclient.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nj() {{ echo \"$1\" | tr ' ' ','; }}\necho \"$reason new_ip_address=$new_ip_address new_domain_name=$new_domain_name new_ntp_servers=$(j \"$new_ntp_servers\") new_domain_name_servers=$(j \"$new_domain_name_servers\")\" >> {}\nexit 0\n",
+            out.display()
+        ),
+    )
+    .expect("hook");
+    run(Command::new("chmod").arg("755").arg(&hook));
+    let conf = dir.join("dhclient.conf");
+    std::fs::write(
+        &conf,
+        "send dhcp-max-message-size 576;\nrequest subnet-mask, routers, domain-name-servers, domain-name, ntp-servers;\n",
+    )
+    .expect("conf");
+    let mut cmd = lab.client.cmd("dhclient");
+    cmd.args(["-4", "-d", "-1", "-cf"])
+        .arg(&conf)
+        .arg("-sf")
+        .arg(&hook)
+        .arg("-lf")
+        .arg(dir.join("leases"))
+        .arg("-pf")
+        .arg(dir.join("pid"))
+        .arg(&lab.ciface);
+    let _client = Proc::spawn(cmd, false);
+    let line = wait_line(&out, "BOUND", Duration::from_secs(30)).expect("dhclient BOUND");
+    assert_eq!(field(&line, "new_ip_address"), "10.77.0.100", "{line}");
+    assert_eq!(field(&line, "new_domain_name"), domain, "{line}");
+    assert_eq!(field(&line, "new_ntp_servers"), ntp.join(","), "{line}");
+    assert_eq!(
+        field(&line, "new_domain_name_servers"),
+        dns.join(","),
+        "{line}"
+    );
+}
+
 #[test]
 fn dhcpcd_gets_a_lease() {
     common::require("dhcpcd");
