@@ -181,6 +181,84 @@ fn dhclient_gets_a_lease() {
     assert_eq!(field(&line, "new_domain_name"), "lab.test");
 }
 
+/// Option 52 (RFC 2132 §9.3) with a real client: the subnet's options do not
+/// fit a 576-octet reply, so the server carries some in the `file` field,
+/// and dhclient (which reads overloaded replies) gets every value intact.
+#[test]
+fn dhclient_reads_options_overloaded_into_the_file_field() {
+    common::require("dhclient");
+    let lab = lab(None);
+    let domain = (1..=9)
+        .map(|i| format!("overload{i:02}."))
+        .collect::<String>()
+        + "lab.test";
+    let ntp: Vec<String> = (1..=30).map(|i| format!("10.77.1.{i}")).collect();
+    let dns: Vec<String> = (1..=20).map(|i| format!("10.77.2.{i}")).collect();
+    // Octets of these options alone (code and length each) against the
+    // room of a 576-octet message: 576 - 28 (IP, UDP) - 240 (header and
+    // cookie) - 1 (END) = 307. They cannot all go in the options field,
+    // and each fits the `file` field (127 octets, one kept for its END).
+    let sizes = [2 + domain.len(), 2 + 4 * ntp.len(), 2 + 4 * dns.len()];
+    assert!(sizes.iter().sum::<usize>() > 307, "{sizes:?}");
+    assert!(sizes.iter().all(|&n| n <= 126), "{sizes:?}");
+    let quoted = |v: &[String]| {
+        v.iter()
+            .map(|a| format!("\"{a}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let subnet = format!(
+        "{POOL}\n[dhcp.subnet.options]\nrouters = [\"10.77.0.1\"]\ndomain_name = \"{domain}\"\nntp_servers = [{}]\ndomain_name_servers = [{}]\n",
+        quoted(&ntp),
+        quoted(&dns)
+    );
+    let config = config(&lab.siface, &subnet).replace(
+        "options = { routers = [\"10.77.0.1\"], domain_name_servers = [\"10.77.0.53\"], domain_name = \"lab.test\" }",
+        "",
+    );
+    let _server = Headend::start_in_netns(&lab.server, &config);
+    let dir = lab.work.path();
+    let out = dir.join("dhclient.out");
+    // Lists come space-separated: the hook joins them with commas so each
+    // stays one field of the line.
+    let hook = dir.join("dhclient.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nj() {{ echo \"$1\" | tr ' ' ','; }}\necho \"$reason new_ip_address=$new_ip_address new_domain_name=$new_domain_name new_ntp_servers=$(j \"$new_ntp_servers\") new_domain_name_servers=$(j \"$new_domain_name_servers\")\" >> {}\nexit 0\n",
+            out.display()
+        ),
+    )
+    .expect("hook");
+    run(Command::new("chmod").arg("755").arg(&hook));
+    let conf = dir.join("dhclient.conf");
+    std::fs::write(
+        &conf,
+        "send dhcp-max-message-size 576;\nrequest subnet-mask, routers, domain-name-servers, domain-name, ntp-servers;\n",
+    )
+    .expect("conf");
+    let mut cmd = lab.client.cmd("dhclient");
+    cmd.args(["-4", "-d", "-1", "-cf"])
+        .arg(&conf)
+        .arg("-sf")
+        .arg(&hook)
+        .arg("-lf")
+        .arg(dir.join("leases"))
+        .arg("-pf")
+        .arg(dir.join("pid"))
+        .arg(&lab.ciface);
+    let _client = Proc::spawn(cmd, false);
+    let line = wait_line(&out, "BOUND", Duration::from_secs(30)).expect("dhclient BOUND");
+    assert_eq!(field(&line, "new_ip_address"), "10.77.0.100", "{line}");
+    assert_eq!(field(&line, "new_domain_name"), domain, "{line}");
+    assert_eq!(field(&line, "new_ntp_servers"), ntp.join(","), "{line}");
+    assert_eq!(
+        field(&line, "new_domain_name_servers"),
+        dns.join(","),
+        "{line}"
+    );
+}
+
 #[test]
 fn dhcpcd_gets_a_lease() {
     common::require("dhcpcd");
@@ -365,8 +443,15 @@ fn renewal_keeps_the_address_and_restart_keeps_leases() {
 #[test]
 fn expired_lease_goes_to_a_new_client_and_a_full_pool_gives_no_offer() {
     let lab = lab(None);
-    let one = "pools = [\"10.77.0.100-10.77.0.100\"]\nlease_time_secs = 4\n";
-    let mut server = Headend::start_in_netns(&lab.server, &config(&lab.siface, one));
+    // The lease outlasts b1's whole retry cycle (3 tries, about 3-4 s) by a
+    // wide margin even on a loaded runner; b2 asks only once it has expired.
+    const LEASE: Duration = Duration::from_secs(10);
+    let one = format!(
+        "pools = [\"10.77.0.100-10.77.0.100\"]\nlease_time_secs = {}\n",
+        LEASE.as_secs()
+    );
+    let mut server = Headend::start_in_netns(&lab.server, &config(&lab.siface, &one));
+    let asked = std::time::Instant::now();
     let a = lab
         .udhcpc("a", &["-x", "0x3d:ff00000000000a"])
         .expect("lease a");
@@ -375,14 +460,19 @@ fn expired_lease_goes_to_a_new_client_and_a_full_pool_gives_no_offer() {
         lab.udhcpc("b1", &["-x", "0x3d:ff00000000000b"]).is_none(),
         "full pool: no offer"
     );
+    assert!(
+        asked.elapsed() < LEASE,
+        "b1's retries outlasted a's lease: the no-offer check proved nothing"
+    );
     let warn = server.wait_for_log("pool exhausted", Duration::from_secs(5));
     assert!(warn.contains("lan"), "{warn}");
-    std::thread::sleep(Duration::from_secs(5));
+    if let Some(left) = (LEASE + Duration::from_secs(1)).checked_sub(asked.elapsed()) {
+        std::thread::sleep(left);
+    }
     let b = lab
         .udhcpc("b2", &["-x", "0x3d:ff00000000000b"])
         .expect("lease b after expiry");
     assert_eq!(field(&b, "ip"), "10.77.0.100");
-    let _ = Command::new("true").status();
 }
 
 #[test]

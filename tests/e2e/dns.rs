@@ -402,6 +402,16 @@ fn chaos_identity_version_and_nsid_as_configured() {
     assert!(!without.raw.contains("NSID"), "{}", without.raw);
 }
 
+/// CH TXT id.server (the configured `identity`).
+fn chaos_id(port: u16) -> common::dig::DigAnswer {
+    let out = Command::new("dig")
+        .args(["@127.0.0.1", "-p", &port.to_string(), "+time=2", "+tries=2"])
+        .args(["-c", "CH", "-t", "TXT", "-q", "id.server"])
+        .output()
+        .expect("run dig");
+    common::dig::parse(&String::from_utf8_lossy(&out.stdout))
+}
+
 #[test]
 fn sighup_adds_and_removes_zones_from_the_edited_config() {
     let (mut h, port) = start();
@@ -422,7 +432,19 @@ fn sighup_adds_and_removes_zones_from_the_edited_config() {
     assert_eq!(a.answer_rdata("A"), vec!["192.0.2.77"]);
     assert_eq!(dig(port, "www.e2e.test", "A", &[]).status, "REFUSED");
     assert!(h.logs().iter().any(|l| l.contains("zone added")));
-    // A config that does not load changes nothing but still re-reads files.
+    // The identity set in the same edit answers CH TXT id.server.
+    let id = chaos_id(port);
+    assert_eq!(id.status, "NOERROR", "{}", id.raw);
+    assert!(id.raw.contains("\"reloaded\""), "{}", id.raw);
+    // A config that does not load changes no setting, but zone files are
+    // still re-read: an edit of second.test made beside it is served.
+    std::fs::write(
+        h.dir.path().join("second.test.zone"),
+        second
+            .replace("hm 1 3600", "hm 2 3600")
+            .replace("192.0.2.77", "192.0.2.78"),
+    )
+    .unwrap();
     std::fs::write(
         &h.config,
         edited.replace("[dns]\n", "[dns]\nno_such_key = 1\n"),
@@ -430,7 +452,22 @@ fn sighup_adds_and_removes_zones_from_the_edited_config() {
     .unwrap();
     h.signal("HUP");
     h.wait_for_log("the config file is not applied", Duration::from_secs(10));
-    assert_eq!(dig(port, "www.second.test", "A", &[]).status, "NOERROR");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let a = dig(port, "www.second.test", "A", &[]);
+        assert_eq!(a.status, "NOERROR", "{}", a.raw);
+        if a.answer_rdata("A") == vec!["192.0.2.78"] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "zone file not re-read: {}",
+            a.raw
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let id = chaos_id(port);
+    assert!(id.raw.contains("\"reloaded\""), "{}", id.raw);
     // A listen change is reported, not applied.
     std::fs::write(
         &h.config,

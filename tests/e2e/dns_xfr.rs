@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::secondary::{Secondary, SecondaryZone, soa_serial};
-use common::{Headend, free_port, require};
+use common::{Headend, free_port, require, run};
 
 /// 32 random-looking bytes, base64 (hmac-sha256 secret).
 const SECRET: &str = "3q2+7wEjRWeJq83vASNFZ4mrze8BI0VniavN7wEjRWc=";
@@ -156,7 +156,7 @@ fn transfer_acl_and_tsig_keys_are_enforced() {
     )
     .unwrap();
     let port = free_port();
-    let _headend = Headend::start_in(
+    let headend = Headend::start_in(
         dir,
         &format!(
             "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
@@ -234,13 +234,18 @@ fn transfer_acl_and_tsig_keys_are_enforced() {
             key: None,
         }],
     );
-    std::thread::sleep(Duration::from_secs(3));
+    // Knot tried and was refused: its own log and headend's both say so.
+    wait_until(Duration::from_secs(20), || {
+        (knot.log().contains("REFUSED") || knot.log().contains("refused"))
+            .then_some(())
+            .ok_or_else(|| format!("knot log:\n{}", knot.log()))
+    });
+    wait_until(Duration::from_secs(10), || {
+        (headend.count_logs("refused by the zone's transfer ACL") > 0)
+            .then_some(())
+            .ok_or_else(|| headend.logs().join("\n"))
+    });
     assert_eq!(knot.serial("acl.test"), None);
-    assert!(
-        knot.log().contains("REFUSED") || knot.log().contains("refused"),
-        "{}",
-        knot.log()
-    );
     drop(knot);
 
     // TSIG zone: the right key transfers, a wrong key and no key do not.
@@ -284,8 +289,38 @@ fn transfer_acl_and_tsig_keys_are_enforced() {
             key: Some(("xfr-key", WRONG)),
         }],
     );
-    std::thread::sleep(Duration::from_secs(3));
+    // NSD tried with its key and was refused on the TSIG check: headend
+    // logs the refusal for NSD's transfer (kdig's wrong-key AXFR above was
+    // logged before the mark), and NSD serves nothing for the zone.
+    let before = headend.count_logs("refused: TSIG check failed");
+    assert!(before >= 1, "{}", headend.logs().join("\n"));
+    wait_until(Duration::from_secs(20), || {
+        (headend.count_logs("refused: TSIG check failed") > before)
+            .then_some(())
+            .ok_or_else(|| {
+                format!(
+                    "headend:\n{}\nnsd:\n{}",
+                    headend.logs().join("\n"),
+                    nsd.log()
+                )
+            })
+    });
     assert_eq!(soa_serial(nsd_port, "key.test"), None, "{}", nsd.log());
+}
+
+/// Polls `check` every 100 ms until it holds; panics with its last message
+/// after `timeout`.
+fn wait_until(timeout: Duration, mut check: impl FnMut() -> Result<(), String>) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(why) if std::time::Instant::now() > deadline => {
+                panic!("not seen within {timeout:?}: {why}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
 }
 
 #[test]
@@ -358,4 +393,84 @@ fn hundred_thousand_record_signed_zone_transfers_completely() {
         .find(|l| l.contains("outgoing AXFR"))
         .expect("transfer logged");
     assert!(!messages.contains("messages=1 "), "{messages}");
+}
+
+/// SIGHUP replaces transfer ACLs, TSIG keys and the NSID answer, and names
+/// the settings that need a restart (worker count, UDP size cap, TCP limit,
+/// RRL) without applying them — as README's reload section says.
+#[test]
+fn sighup_replaces_acls_keys_and_nsid_and_names_what_needs_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for zone in ["acl.test", "key.test"] {
+        std::fs::write(
+            dir.path().join(format!("{zone}.zone")),
+            zone_text(zone, 7, "192.0.2.10"),
+        )
+        .unwrap();
+    }
+    let port = free_port();
+    let config = |acl: &str, secret: &str, nsid: &str, tuning: &str| {
+        format!(
+            "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\nnsid = \"{nsid}\"\n{tuning}\n\
+             [[dns.tsig_key]]\nname = \"xfr-key\"\nsecret = \"{secret}\"\n\
+             [[dns.zone]]\norigin = \"acl.test\"\nfile = \"acl.test.zone\"\nallow_transfer = [\"{acl}\"]\n\
+             [[dns.zone]]\norigin = \"key.test\"\nfile = \"key.test.zone\"\ntsig_key = \"xfr-key\"\n"
+        )
+    };
+    let mut headend = Headend::start_in(
+        dir,
+        &config("127.0.0.2/32", SECRET, "ns-before", "udp_workers = 1"),
+    );
+    let p = port.to_string();
+    let axfr_from = |source: &str| {
+        let (_, text) = kdig(&["@127.0.0.1", "-p", &p, "-b", source, "AXFR", "acl.test"]);
+        records(&text).len()
+    };
+    let axfr_with = |secret: &str| {
+        let key = format!("hmac-sha256:xfr-key:{secret}");
+        let (_, text) = kdig(&["@127.0.0.1", "-p", &p, "-y", &key, "AXFR", "key.test"]);
+        records(&text).len()
+    };
+    let nsid = || {
+        run(Command::new("dig").args([
+            "@127.0.0.1",
+            "-p",
+            &p,
+            "+nsid",
+            "+norecurse",
+            "acl.test",
+            "SOA",
+        ]))
+    };
+    assert_eq!(axfr_from("127.0.0.2"), 8);
+    assert_eq!(axfr_from("127.0.0.3"), 0);
+    assert_eq!(axfr_with(SECRET), 8);
+    assert_eq!(axfr_with(WRONG), 0);
+    assert!(nsid().contains("(\"ns-before\")"), "{}", nsid());
+
+    // The edit: the ACL moves to 127.0.0.3, the key's secret changes, a new
+    // NSID, and four settings that only a restart applies.
+    std::fs::write(
+        &headend.config,
+        config(
+            "127.0.0.3/32",
+            WRONG,
+            "ns-after",
+            "udp_workers = 2\nudp_payload_max = 1400\ntcp_max_connections = 100\n\
+             [dns.rrl]\nresponses_per_second = 50\n",
+        ),
+    )
+    .unwrap();
+    headend.signal("HUP");
+    for key in ["udp_workers", "udp_payload_max", "tcp_*", "rrl"] {
+        headend.wait_for_log(
+            &format!("dns.{key} changed: it takes effect at the next restart"),
+            Duration::from_secs(10),
+        );
+    }
+    assert_eq!(axfr_from("127.0.0.3"), 8, "the new ACL applies");
+    assert_eq!(axfr_from("127.0.0.2"), 0, "the old ACL is gone");
+    assert_eq!(axfr_with(WRONG), 8, "the new secret applies");
+    assert_eq!(axfr_with(SECRET), 0, "the old secret is refused");
+    assert!(nsid().contains("(\"ns-after\")"), "{}", nsid());
 }

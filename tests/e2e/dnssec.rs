@@ -114,21 +114,70 @@ fn delv_validates_every_answer_kind_for_nsec_and_nsec3() {
     let s = start();
     for zone in ["nsec.test", "nsec3.test"] {
         let anchors = s.anchors(zone);
+        // (name, type, what the validated answer must hold): the data for
+        // a positive answer; for negative ones the rcode delv settled on
+        // (`$NXDOMAIN`, or `$NXRRSET` for NODATA and the empty non-terminal
+        // b.deep) with the denial records that proved it.
+        let denial = if zone == "nsec3.test" {
+            "NSEC3"
+        } else {
+            "NSEC"
+        };
         let cases = [
-            (format!("www.{zone}"), "A", "192.0.2.10"),
-            (format!("nothere.{zone}"), "A", "NXDOMAIN"),
-            (format!("www.{zone}"), "TXT", ""),
-            (format!("b.deep.{zone}"), "A", ""),
-            (format!("anything.wild.{zone}"), "TXT", "from the wildcard"),
+            (format!("www.{zone}"), "A", Some("192.0.2.10")),
+            (format!("nothere.{zone}"), "A", None),
+            (format!("www.{zone}"), "TXT", None),
+            (format!("b.deep.{zone}"), "A", None),
+            (
+                format!("anything.wild.{zone}"),
+                "TXT",
+                Some("from the wildcard"),
+            ),
         ];
-        for (name, rtype, expect) in cases {
+        for (name, rtype, data) in cases {
             let out = s.delv(zone, &anchors, &name, rtype);
             assert!(
                 out.contains("fully validated"),
                 "{zone}: delv did not validate {name} {rtype}:\n{out}\nheadend logs:\n{}",
                 s.headend.logs().join("\n")
             );
-            assert!(out.contains(expect), "{name} {rtype}: {out}");
+            match data {
+                Some(data) => {
+                    assert!(!out.contains("negative response"), "{name} {rtype}: {out}");
+                    let answer = out
+                        .lines()
+                        .find(|l| l.starts_with(&format!("{name}.")) && l.contains(rtype))
+                        .unwrap_or_else(|| panic!("{name} {rtype}: no answer line: {out}"));
+                    assert!(answer.contains(data), "{name} {rtype}: {out}");
+                    assert!(
+                        out.lines()
+                            .any(|l| l.starts_with(&format!("{name}.")) && l.contains("RRSIG")),
+                        "{name} {rtype}: no RRSIG: {out}"
+                    );
+                }
+                None => {
+                    let rcode = if name.starts_with("nothere.") {
+                        "$NXDOMAIN"
+                    } else {
+                        "$NXRRSET"
+                    };
+                    assert!(
+                        out.contains("negative response, fully validated"),
+                        "{name} {rtype}: {out}"
+                    );
+                    assert!(out.contains(rcode), "{name} {rtype}: want {rcode}: {out}");
+                    let proofs = out
+                        .lines()
+                        .filter(|l| {
+                            // delv prints the proof as comments: `; OWNER TYPE RDATA`.
+                            let f: Vec<&str> =
+                                l.trim_start_matches("; ").split_whitespace().collect();
+                            f.get(1) == Some(&denial)
+                        })
+                        .count();
+                    assert!(proofs >= 1, "{name} {rtype}: no {denial} proof: {out}");
+                }
+            }
         }
         // A wrong trust anchor does not validate.
         let wrong = s.headend.dir.path().join("wrong.anchors");
@@ -181,6 +230,7 @@ fn zsk_rollover_from_the_command_line_is_carried_out_by_the_server() {
         out.lines().count()
     };
     assert_eq!(count_keys(&s), 2);
+    s.headend.mark_log();
     let summary = s.cli(&["rollover", "nsec.test", "--zsk"]);
     assert!(summary.contains("pre-publish"), "{summary}");
     // The scheduler notices the new key state within seconds and publishes the new ZSK.
@@ -329,6 +379,7 @@ fn ksk_rollover_waits_until_the_parent_serves_the_new_ds() {
     };
     let old_ds = cli(&["ds", "child.test"]);
     let parent = Parent::start(parent_port, 1, &old_ds);
+    headend.mark_log();
     let summary = cli(&["rollover", "child.test", "--ksk"]);
     assert!(
         summary.contains("every parent serves the new DS")
@@ -360,6 +411,7 @@ fn ksk_rollover_waits_until_the_parent_serves_the_new_ds() {
     let both_ds = cli(&["ds", "child.test"]);
     assert_eq!(both_ds.lines().count(), 2, "{both_ds}");
     drop(parent);
+    headend.mark_log();
     let _parent = Parent::start(parent_port, 2, &both_ds);
     headend.wait_for_log(
         "every parent server serves the new KSK's DS",

@@ -1,8 +1,9 @@
 //! headend on PostgreSQL (`[store] backend = "postgres"`): the real binary,
 //! a private PostgreSQL cluster, and udhcpc in network namespaces. Two
-//! headend servers with separate state directories share one database: a
-//! lease handed out by the first is the second's, users added through one
-//! are seen through the other, and a restart loses nothing.
+//! headend servers with separate state directories run at once on one
+//! database: a lease handed out by the first is listed by the second's API,
+//! a user added through one logs in through each, and a server started in
+//! place of the first keeps the client's address.
 
 use crate::common;
 
@@ -38,6 +39,19 @@ impl OutputWithStdin for Command {
 const MAC: &str = "02:bb:00:00:00:07";
 
 fn config(iface: &str, url: &str, state: &str) -> String {
+    format!("{}[dhcp]{}", store_config(url, state), dhcp_config(iface))
+}
+
+/// `[general]` and `[store]` on the shared database, with an admin API on
+/// `127.0.0.1:{admin_port}` (in whatever namespace the server runs).
+fn admin_config(url: &str, state: &str, admin_port: u16) -> String {
+    format!(
+        "{}[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[admin.argon2]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n",
+        store_config(url, state)
+    )
+}
+
+fn store_config(url: &str, state: &str) -> String {
     format!(
         r#"
 [general]
@@ -46,7 +60,13 @@ state_dir = "{state}"
 backend = "postgres"
 url = "{url}"
 pool = 2
-[dhcp]
+"#
+    )
+}
+
+fn dhcp_config(iface: &str) -> String {
+    format!(
+        r#"
 interfaces = ["{iface}"]
 server_id = "10.78.0.1"
 [[dhcp.subnet]]
@@ -57,6 +77,36 @@ pools = ["10.78.0.100-10.78.0.150"]
 options = {{ routers = ["10.78.0.1"] }}
 "#
     )
+}
+
+/// Logs `user` in through the admin API at `127.0.0.1:port` with curl run by
+/// `curl` (plain, or inside a namespace); returns the access token.
+fn login(mut curl: Command, port: u16, user: &str, password: &str) -> String {
+    let out = curl
+        .args([
+            "-sk",
+            "--max-time",
+            "10",
+            "-H",
+            "content-type: application/json",
+            "-d",
+        ])
+        .arg(format!(
+            "{{\"username\":\"{user}\",\"password\":\"{password}\"}}"
+        ))
+        .arg(format!("https://127.0.0.1:{port}/api/v1/auth/login"))
+        .output()
+        .expect("run curl");
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "login on port {port}: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("login on port {port} refused: {body}"))
+        .to_owned()
 }
 
 /// Runs udhcpc once in `client` on `iface`; returns the hook's `bound` line.
@@ -92,9 +142,21 @@ fn two_servers_share_leases_and_users_through_postgresql() {
     let (siface, ciface) = veth(&server_ns, "10.78.0.1/24", &client_ns, "", Some(MAC));
     let work = tempfile::tempdir().expect("tempdir");
 
-    // Server A hands out a lease; nothing about it is kept in A's state dir.
-    let mut a = Headend::start_in_netns(&server_ns, &config(&siface, &db.socket_url(), "state-a"));
+    // Server A (DHCP and admin, in the server namespace) and server B (admin
+    // only, in this namespace) run at once on the same database.
+    let (port_a, port_b) = (common::free_port(), common::free_port());
+    let mut a = Headend::start_in_netns(
+        &server_ns,
+        &format!(
+            "{}[dhcp]{}",
+            admin_config(&db.socket_url(), "state-a", port_a),
+            dhcp_config(&siface)
+        ),
+    );
     a.wait_for_log("store open", std::time::Duration::from_secs(5));
+    let b = Headend::start(&admin_config(&db.socket_url(), "state-b", port_b));
+
+    // A hands out a lease; nothing about it is kept in A's state dir.
     let first = udhcpc(&client_ns, &ciface, work.path(), "first");
     let address = field(&first, "ip");
     assert_eq!(
@@ -118,20 +180,36 @@ fn two_servers_share_leases_and_users_through_postgresql() {
         String::from_utf8_lossy(&add.stderr)
     );
     add.stdout.clear();
+
+    // The user added through A logs in through each running server, and B's
+    // API lists the lease A handed out.
+    let password = "a long enough passphrase";
+    let _token_a = login(server_ns.cmd("curl"), port_a, "carol", password);
+    let token_b = login(Command::new("curl"), port_b, "carol", password);
+    let listing = run(Command::new("curl")
+        .args(["-sk", "--max-time", "10", "-H"])
+        .arg(format!("authorization: Bearer {token_b}"))
+        .arg(format!("https://127.0.0.1:{port_b}/api/v1/leases")));
+    assert!(
+        listing.contains(&address) && listing.to_lowercase().contains(MAC),
+        "B's API lists A's lease: {listing}"
+    );
+    drop(b);
     a.stop();
 
-    // Server B: another process, another state dir, the same database.
-    let b = Headend::start_in_netns(&server_ns, &config(&siface, &db.socket_url(), "state-b"));
+    // Server C takes A's place: another process, another state dir, the
+    // same database.
+    let b = Headend::start_in_netns(&server_ns, &config(&siface, &db.socket_url(), "state-c"));
     let listing = b.leases();
     assert!(
         listing.contains(&address) && listing.contains(MAC),
-        "B lists A's lease: {listing}"
+        "C lists A's lease: {listing}"
     );
     let again = udhcpc(&client_ns, &ciface, work.path(), "again");
     assert_eq!(
         field(&again, "ip"),
         address,
-        "the client keeps its address on B"
+        "the client keeps its address on C"
     );
     let users = run(Command::new(headend_bin())
         .args(["user", "--config"])
@@ -139,6 +217,6 @@ fn two_servers_share_leases_and_users_through_postgresql() {
         .arg("list"));
     assert!(
         users.contains("carol"),
-        "B sees the user added through A: {users}"
+        "C sees the user added through A: {users}"
     );
 }

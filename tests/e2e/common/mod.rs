@@ -94,6 +94,10 @@ pub struct Headend {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     logs: Arc<Mutex<Vec<String>>>,
+    /// The log line from which [`Headend::wait_for_log`] searches: set by
+    /// [`Headend::signal`] and [`Headend::mark_log`] before an action, so a
+    /// line logged before the action cannot pass for its outcome.
+    mark: std::sync::atomic::AtomicUsize,
 }
 
 impl Headend {
@@ -153,6 +157,7 @@ impl Headend {
             dir,
             config,
             logs,
+            mark: std::sync::atomic::AtomicUsize::new(0),
         };
         me.wait_for_log("headend ready", Duration::from_secs(30));
         me
@@ -163,8 +168,17 @@ impl Headend {
         self.child.id()
     }
 
-    /// Sends a signal (e.g. "HUP", "KILL") to this process only.
+    /// Makes [`Headend::wait_for_log`] look only at lines logged from now
+    /// on: call it before an action whose log line a test waits for.
+    pub fn mark_log(&self) {
+        let len = self.logs.lock().expect("log lock").len();
+        self.mark.store(len, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Sends a signal (e.g. "HUP", "KILL") to this process only; log lines
+    /// waited for afterwards must come after it ([`Headend::mark_log`]).
     pub fn signal(&self, sig: &str) {
+        self.mark_log();
         let status = Command::new("kill")
             .arg(format!("-{sig}"))
             .arg(self.pid().to_string())
@@ -178,12 +192,20 @@ impl Headend {
         self.logs.lock().expect("log lock").clone()
     }
 
-    /// Waits until a log line contains `needle`; panics with the logs on timeout
-    /// or if the process exits first.
+    /// Waits until a log line logged since the last mark ([`Headend::signal`]
+    /// or [`Headend::mark_log`]; the start of the log if there was none)
+    /// contains `needle`; panics with the logs on timeout or if the process
+    /// exits first.
     pub fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
+        let from = self.mark.load(std::sync::atomic::Ordering::SeqCst);
         loop {
-            if let Some(line) = self.logs().into_iter().find(|l| l.contains(needle)) {
+            if let Some(line) = self
+                .logs()
+                .into_iter()
+                .skip(from)
+                .find(|l| l.contains(needle))
+            {
                 return line;
             }
             if let Ok(Some(status)) = self.child.try_wait() {

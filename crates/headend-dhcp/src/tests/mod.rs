@@ -231,7 +231,7 @@ fn discover_request_binds_and_reply_carries_lease_times_and_options() {
 }
 
 #[test]
-fn concurrent_discovers_get_different_addresses() {
+fn discovers_from_two_clients_in_a_row_get_different_addresses() {
     let (_d, store, server) = setup();
     let a = reply(run(&server, &store, &pkt(1, 1), &direct(), t(0))).yiaddr;
     let b = reply(run(&server, &store, &pkt(1, 2), &direct(), t(0))).yiaddr;
@@ -632,7 +632,9 @@ fn bootp_request_from_a_reserved_client_gets_a_bootreply_where_enabled() {
 }
 
 #[test]
-fn reservation_added_through_the_admin_api_is_honoured() {
+/// A reservation the store holds (where the admin API puts it: the route
+/// itself is tested end to end in tests/e2e/admin.rs) is honoured.
+fn reservation_in_the_store_is_honoured() {
     let (_d, store, server) = setup();
     let reservation = headend_store::auth::Reservation {
         subnet: "lan".into(),

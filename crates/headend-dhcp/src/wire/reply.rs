@@ -356,9 +356,34 @@ mod tests {
                 let out = encode_reply(&req, &h, &ordered, None);
                 prop_assert!(out.len() <= usize::from(max_size) - 28);
                 let back = read_back(&out);
+                // Octets an option takes on the wire: code and length per
+                // 255-octet chunk (RFC 3396), two for an empty one.
+                let wire_len = |v: &[u8]| v.len() + 2 * v.len().div_ceil(255).max(1);
+                // Room left in the options field: up to the client's limit,
+                // after the END option that closes what was written.
+                let mut end = 240;
+                while end < out.len() && out[end] != 255 {
+                    end += if out[end] == 0 { 1 } else { 2 + usize::from(out[end + 1]) };
+                }
+                let free = (usize::from(max_size) - 28).saturating_sub(end + 1);
+                let total: usize = ordered.iter().map(|(_, v)| wire_len(v)).sum();
                 for (c, v) in &ordered {
-                    if let Some(got) = back.option(*c) {
-                        prop_assert_eq!(got, v.as_slice());
+                    match back.option(*c) {
+                        Some(got) => prop_assert_eq!(got, v.as_slice(), "option {}", c),
+                        // Everything fitted the options field: nothing may be
+                        // missing. Otherwise an option is left out only when
+                        // it did not fit (first fit: the room at its turn was
+                        // at least the room left now).
+                        None => {
+                            prop_assert!(
+                                total + 240 + 1 > usize::from(max_size) - 28,
+                                "option {} dropped though every option fits", c
+                            );
+                            prop_assert!(
+                                wire_len(v) > free,
+                                "option {} ({} octets) dropped with {} octets free", c, wire_len(v), free
+                            );
+                        }
                     }
                 }
                 let o = back.option(code::OVERLOAD).map_or(0, |v| v[0]);
