@@ -11,7 +11,11 @@
 # original file. The stock clients (tftp, atftp, curl) are too slow to show a
 # server's limit (a process per fetch tops out near 110 fetches/s).
 #
-# Usage: bench/tftp.sh     (ROUNDS=3 SMALL_COUNT=1000 to change)
+# Usage: bench/tftp.sh     (ROUNDS=3 SMALL_COUNT=1000 to change; ROWS_MATCH=small
+#        runs only the rows whose name matches that regex; BASE_BIN=PATH adds a
+#        server "base", another headend build, for before/after figures, with a
+#        headend/base column; HEADEND_BIN=PATH runs that binary instead of
+#        building one)
 # Traffic goes to 127.0.0.1 only; every run is bounded by `timeout`.
 # atftpd conflicts with tftpd-hpa as a Debian package, so its .deb is fetched
 # with `apt-get download atftpd` and unpacked with `dpkg -x` into a temp folder.
@@ -29,9 +33,14 @@ for p in in.tftpd dnsmasq taskset apt-get dpkg timeout; do
   command -v "$p" >/dev/null || { echo "missing $p: apt-get install tftpd-hpa dnsmasq-base util-linux" >&2; exit 1; }
 done
 
-cargo build --release -p headend >&2
-cargo build --release -p headend-tftp --example tftp_bench >&2
-HEADEND=$PWD/target/release/headend
+if [ -n "${HEADEND_BIN:-}" ]; then
+  HEADEND=$HEADEND_BIN
+else
+  cargo build --release -p headend >&2
+  HEADEND=$PWD/target/release/headend
+fi
+[ -x "$PWD/target/release/examples/tftp_bench" ] && [ -n "${SKIP_BUILD:-}" ] \
+  || cargo build --release -p headend-tftp --example tftp_bench >&2
 CLIENT=$PWD/target/release/examples/tftp_bench
 
 work=$(mktemp -d /tmp/headend-bench-tftp.XXXXXX)
@@ -84,6 +93,17 @@ declare -A SPID
 taskset -c "$SERVER_CPU" "$HEADEND" serve --config "$work/headend.toml" 2> "$work/headend.log" &
 pids+=($!); SPID[headend]=$!
 
+SERVERS=(headend)
+if [ -n "${BASE_BIN:-}" ]; then
+  PORT[base]=$(free_port)
+  mkdir -p "$work/base"
+  sed -e "s|^state_dir = .*|state_dir = \"$work/base/state\"|" \
+      -e "s|127.0.0.1:${PORT[headend]}|127.0.0.1:${PORT[base]}|" "$work/headend.toml" > "$work/base/headend.toml"
+  taskset -c "$SERVER_CPU" "$BASE_BIN" serve --config "$work/base/headend.toml" 2> "$work/base.log" &
+  pids+=($!); SPID[base]=$!
+  SERVERS+=(base)
+fi
+
 PORT[tftpd-hpa]=$(free_port)
 taskset -c "$SERVER_CPU" in.tftpd -L -u root -s "$root" -a "127.0.0.1:${PORT[tftpd-hpa]}" 2> "$work/tftpd.log" &
 pids+=($!); SPID[tftpd-hpa]=$!
@@ -99,7 +119,10 @@ taskset -c "$SERVER_CPU" dnsmasq --no-daemon --conf-file=/dev/null --port=0 --en
   --tftp-max=200 --pid-file= --log-facility="$work/dnsmasq.log" 2>> "$work/dnsmasq.log" &
 pids+=($!); SPID[dnsmasq]=$!
 
-SERVERS=(headend tftpd-hpa atftpd dnsmasq)
+SERVERS+=(tftpd-hpa atftpd dnsmasq)
+ANCHORS=(tftpd-hpa atftpd dnsmasq)
+REVERSED=()
+for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do REVERSED+=("${SERVERS[$i]}"); done
 sleep 1
 for s in "${SERVERS[@]}"; do
   if ! timeout 20 taskset -c "$CLIENT_CPU" "$CLIENT" small "127.0.0.1:${PORT[$s]}" cfg/ "$root/cfg" 10 1 512 >/dev/null; then
@@ -121,6 +144,11 @@ ROWS=(
   "small files/s blk 512|small|512|1"
   "small files/s blk 1468|small|1468|1"
 )
+if [ -n "${ROWS_MATCH:-}" ]; then
+  kept=()
+  for row in "${ROWS[@]}"; do [[ "${row%%|*}" =~ $ROWS_MATCH ]] && kept+=("$row"); done
+  ROWS=("${kept[@]}")
+fi
 
 # Server CPU time in microseconds. Each server runs in its own cgroup (v1
 # cpuacct or v2), so the processes in.tftpd forks per transfer are counted;
@@ -180,7 +208,7 @@ for round in $(seq 1 "$ROUNDS"); do
     IFS='|' read -r name kind blk win <<< "$row"
     # alternate the order of servers between rounds
     order=("${SERVERS[@]}")
-    if [ $((round % 2)) -eq 0 ]; then order=(dnsmasq atftpd tftpd-hpa headend); fi
+    if [ $((round % 2)) -eq 0 ]; then order=("${REVERSED[@]}"); fi
     for s in "${order[@]}"; do
       v=$(run_one "$s" "$kind" "$blk" "$win")
       RES["$name|$s"]+="$v "
@@ -199,7 +227,23 @@ median() { # values... (numbers, or fail) -> median of the numbers, or fail
   sed -n "$(((n + 1) / 2))p" <<< "$nums"
 }
 
-printf '\n| row | headend | tftpd-hpa | atftpd | dnsmasq | headend / best anchor |\n|---|---:|---:|---:|---:|---:|\n'
+header() {
+  local h="| row |" r="|---|"
+  for s in "${SERVERS[@]}"; do h+=" $s |"; r+="---:|"; done
+  h+=" headend / best anchor |"; r+="---:|"
+  if [ -n "${BASE_BIN:-}" ]; then h+=" headend / base |"; r+="---:|"; fi
+  printf '%s\n%s\n' "$h" "$r"
+}
+ratio_of() { # a b -> a/b or n/a
+  if [ "$1" != fail ] && [ -n "$1" ] && [ -n "$2" ] && [ "$2" != fail ] && [ "$2" != 0 ]; then
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'
+  else
+    echo n/a
+  fi
+}
+is_anchor() { [[ " ${ANCHORS[*]} " == *" $1 "* ]]; }
+echo
+header
 for row in "${ROWS[@]}"; do
   IFS='|' read -r name kind blk win <<< "$row"
   line="| $name |"
@@ -217,39 +261,35 @@ for row in "${ROWS[@]}"; do
     cell=$m
     if [ "$kind" = small ] && [ "$m" != fail ]; then cell="$m (p99 $(median "${p99s[@]}") ms)"; fi
     line+=" $cell |"
-    if [ "$s" != headend ] && [ "$m" != fail ]; then
+    if is_anchor "$s" && [ "$m" != fail ]; then
       best=$(awk -v a="$best" -v b="$m" 'BEGIN { print (b > a) ? b : a }')
     fi
   done
-  if [ "${MED[headend]}" != fail ] && [ "$best" != 0 ]; then
-    ratio=$(awk -v a="${MED[headend]}" -v b="$best" 'BEGIN { printf "%.2f", a / b }')
-  else
-    ratio=n/a
-  fi
-  echo "$line ${ratio}x |"
+  line+=" $(ratio_of "${MED[headend]}" "$best") |"
+  [ -n "${BASE_BIN:-}" ] && line+=" $(ratio_of "${MED[headend]}" "${MED[base]}") |"
+  echo "$line"
 done
 
 printf '\nServer CPU efficiency (MB per server CPU-second, or files per server CPU-second, from the\nserver'"'"'s cgroup CPU usage over each run; higher is better):\n\n'
-printf '| row | headend | tftpd-hpa | atftpd | dnsmasq | headend / best anchor |\n|---|---:|---:|---:|---:|---:|\n'
+header
 for row in "${ROWS[@]}"; do
   IFS='|' read -r name kind blk win <<< "$row"
   line="| $name |"
   best=0
   hm=fail
+  bm=fail
   for s in "${SERVERS[@]}"; do
     m=$(median ${EFF["$name|$s"]})
     line+=" $m |"
     [ "$s" = headend ] && hm=$m
-    if [ "$s" != headend ] && [ "$m" != fail ] && [ -n "$m" ]; then
+    [ "$s" = base ] && bm=$m
+    if is_anchor "$s" && [ "$m" != fail ] && [ -n "$m" ]; then
       best=$(awk -v a="$best" -v b="$m" 'BEGIN { print (b > a) ? b : a }')
     fi
   done
-  if [ "$hm" != fail ] && [ -n "$hm" ] && [ "$best" != 0 ]; then
-    ratio=$(awk -v a="$hm" -v b="$best" 'BEGIN { printf "%.2f", a / b }')
-  else
-    ratio=n/a
-  fi
-  echo "$line ${ratio}x |"
+  line+=" $(ratio_of "$hm" "$best") |"
+  [ -n "${BASE_BIN:-}" ] && line+=" $(ratio_of "$hm" "$bm") |"
+  echo "$line"
 done
 echo
 echo "MB/s for 64 MiB rows (10^6 bytes/s), files/s for small rows; median of $ROUNDS alternated rounds;"
