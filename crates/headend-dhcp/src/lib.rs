@@ -19,20 +19,20 @@
 
 mod alloc;
 pub mod config;
+mod core;
 mod error;
 mod limit;
 mod plan;
 mod reload;
-mod server;
 mod service;
 pub mod wire;
 
+pub use crate::core::{CLIENT_PORT, Ingress, Outcome, Reply, SERVER_PORT, Server, Silence};
 pub use config::{
     ClassConfig, DhcpConfig, OptionsConfig, RateLimitConfig, ReservationConfig, SubnetConfig,
 };
 pub use error::DhcpError;
 pub use reload::ReloadReport;
-pub use server::{CLIENT_PORT, Ingress, Outcome, Reply, SERVER_PORT, Server, Silence};
 pub use service::{DhcpHandle, DhcpService, Stats};
 
 #[cfg(test)]

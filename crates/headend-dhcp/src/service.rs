@@ -30,9 +30,9 @@ use std::time::{Duration, Instant, SystemTime};
 use headend_store::{Lease, Store, StoreError};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::core::{Ingress, Outcome, Reply, Server, Silence};
 use crate::plan::Plan;
 use crate::reload::{self, Listen, ReloadReport};
-use crate::server::{Ingress, Outcome, Reply, Server, Silence};
 use crate::wire::{self, MessageType};
 use crate::{DhcpConfig, DhcpError};
 

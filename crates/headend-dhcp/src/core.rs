@@ -4,7 +4,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use headend_store::{Lease, LeaseState, LeaseTx, StoreError};
@@ -169,7 +169,7 @@ impl Server {
         leases: &mut L,
         now: SystemTime,
     ) -> Result<Outcome, StoreError> {
-        let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let since_epoch = headend_util::time::since_epoch(now);
         // One snapshot for the whole exchange: a reload meanwhile applies
         // from the next request on.
         let plan = self.plan();
