@@ -656,4 +656,5 @@ fn reservation_added_through_the_admin_api_is_honoured() {
     );
 }
 
+mod release;
 mod reload;
