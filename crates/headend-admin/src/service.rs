@@ -19,11 +19,17 @@ use crate::core::tokens::TokenPolicy;
 use crate::password::Passwords;
 use crate::tls::{CertSource, install_crypto_provider, load_key_set};
 
-/// The handles of the other services the API manages.
+/// The handles of the other services the API manages; `None` where the
+/// service is not enabled in this process (the API then works on the shared
+/// store alone, e.g. lease release without a `[dhcp]` section).
 #[derive(Clone, Default)]
 pub struct Handles {
     /// The DNS service, if enabled.
     pub dns: Option<headend_dns::DnsHandle>,
+    /// The DHCP service, if enabled.
+    pub dhcp: Option<headend_dhcp::DhcpHandle>,
+    /// The TFTP service, if enabled.
+    pub tftp: Option<headend_tftp::TftpHandle>,
 }
 
 /// The running admin API.
@@ -110,9 +116,13 @@ impl AdminService {
             }
         }
 
+        // No route reads the TFTP service yet (its counters are next, with
+        // the DHCP ones, on /metrics).
+        let Handles { dns, dhcp, tftp: _ } = handles;
         let app = Arc::new(App {
             store,
-            dns: handles.dns,
+            dns,
+            dhcp,
             keys: arc_swap::ArcSwap::from_pointee(keys),
             state_dir: state_dir.to_path_buf(),
             rotate_lock: std::sync::Mutex::new(()),

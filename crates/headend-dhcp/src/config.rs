@@ -286,10 +286,4 @@ impl DhcpConfig {
     /// Nothing in `[dhcp]` is a path today; kept so the binary can treat every
     /// section alike.
     pub fn resolve_paths(&mut self, _base: &Path) {}
-
-    /// Checks the section (pools inside subnets, known class names, option
-    /// values, a server id for every subnet) without starting anything.
-    pub fn validate(&self) -> Result<(), crate::DhcpError> {
-        crate::plan::Plan::compile(self).map(|_| ())
-    }
 }

@@ -12,28 +12,43 @@
 //! relay circuit-id and remote-id. [`DhcpHandle::reload`] swaps in a new
 //! configuration (subnets, pools, options, classes, reservations, lease
 //! times, limits) without dropping leases or reopening sockets.
+//! [`DhcpHandle::stats`] returns the typed counters ([`DhcpStatsSnapshot`]);
+//! an operator's lease release goes through the same core rules as a
+//! client's DHCPRELEASE ([`release_address`], [`release_lease`] when no
+//! service runs in the process).
+//!
+//! Inside the crate: `core` is the sans-I/O decision logic (with `alloc`,
+//! `limit` and the compiled `plan`), `listen` the sockets, `commit` the
+//! group-commit batch, and `service` start, handle, reload and statistics.
 //!
 //! It does not do DHCPv6, dynamic DNS updates, failover, or unicast to a
 //! client without an address (that needs ARP injection; such replies are
 //! broadcast instead).
 
 mod alloc;
+mod commit;
 pub mod config;
+mod core;
 mod error;
 mod limit;
+mod listen;
 mod plan;
 mod reload;
-mod server;
 mod service;
+mod stats;
 pub mod wire;
 
+pub use crate::core::{
+    CLIENT_PORT, Handled, Ingress, Outcome, Release, Reply, SERVER_PORT, Server, Silence,
+    release_address,
+};
 pub use config::{
     ClassConfig, DhcpConfig, OptionsConfig, RateLimitConfig, ReservationConfig, SubnetConfig,
 };
 pub use error::DhcpError;
 pub use reload::ReloadReport;
-pub use server::{CLIENT_PORT, Ingress, Outcome, Reply, SERVER_PORT, Server, Silence};
-pub use service::{DhcpHandle, DhcpService, Stats};
+pub use service::{DhcpHandle, DhcpService, release_lease};
+pub use stats::{DhcpStats, DhcpStatsSnapshot};
 
 #[cfg(test)]
 mod tests;

@@ -2,24 +2,26 @@
 //! caller's clock. A looping modem is held to its rate; memory stays bounded
 //! under a random-MAC flood because idle, refilled buckets are pruned.
 
-use std::collections::HashMap;
 use std::time::Duration;
+
+use headend_util::Buckets;
 
 /// Buckets kept before idle ones are pruned.
 const PRUNE_AT: usize = 65_536;
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    /// Seconds (fractional) since the limiter's epoch, as given by the caller.
-    last: f64,
-}
-
 /// Token buckets by client key. The rate is given with each request, so a
 /// configuration reload changes it without forgetting the buckets.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Limiter {
-    buckets: HashMap<Vec<u8>, Bucket>,
+    buckets: Buckets<Vec<u8>>,
+}
+
+impl Default for Limiter {
+    fn default() -> Self {
+        Self {
+            buckets: Buckets::new(PRUNE_AT),
+        }
+    }
 }
 
 impl Limiter {
@@ -37,24 +39,8 @@ impl Limiter {
         per_second: f64,
         burst: u32,
     ) -> bool {
-        let t = now.as_secs_f64();
-        let (rate, burst) = (per_second, f64::from(burst));
-        if self.buckets.len() >= PRUNE_AT && !self.buckets.contains_key(client) {
-            self.buckets
-                .retain(|_, b| b.tokens + (t - b.last).max(0.0) * rate < burst);
-        }
-        let b = self.buckets.entry(client.to_vec()).or_insert(Bucket {
-            tokens: burst,
-            last: t,
-        });
-        b.tokens = (b.tokens + (t - b.last).max(0.0) * rate).min(burst);
-        b.last = t;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.buckets
+            .allow(client, now.as_secs_f64(), per_second, f64::from(burst))
     }
 }
 

@@ -525,6 +525,15 @@ fn compile_subnet(
     })
 }
 
+impl DhcpConfig {
+    /// Checks the section (pools inside subnets, known class names, option
+    /// values, a server id for every subnet) without starting anything: it
+    /// is compiled exactly as at start, and the result is dropped.
+    pub fn validate(&self) -> Result<(), DhcpError> {
+        Plan::compile(self).map(|_| ())
+    }
+}
+
 impl Plan {
     /// Compiles and validates the section.
     pub(crate) fn compile(config: &DhcpConfig) -> Result<Self, DhcpError> {

@@ -1,12 +1,16 @@
 //! Time helpers: one definition of "now" and of the forms operators read.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Seconds since the Unix epoch now (0 if the clock is before 1970).
 pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    since_epoch(SystemTime::now()).as_secs()
+}
+
+/// The time from the Unix epoch to `t` (zero for a time before 1970): how a
+/// sans-I/O core turns the clock it is given into lease and bucket times.
+pub fn since_epoch(t: SystemTime) -> Duration {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
 /// [`unix_now`] as a signed number, for arithmetic with times that may lie
@@ -66,6 +70,16 @@ mod tests {
         assert_eq!(rfc3339(1_795_564_991), "2026-11-25T00:03:11Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
         assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20");
+    }
+
+    #[test]
+    fn since_epoch_keeps_fractions_and_floors_at_1970() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_700_000_000_250);
+        assert_eq!(since_epoch(t), Duration::from_millis(1_700_000_000_250));
+        assert_eq!(
+            since_epoch(UNIX_EPOCH - Duration::from_secs(1)),
+            Duration::ZERO
+        );
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The TFTP service's view of DHCP leases, read from the shared store.
 
 use std::net::Ipv4Addr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use headend_store::{Lease, LeaseState, Store};
 use headend_tftp::{LeaseInfo, LeaseLookup, Mac};
+use headend_util::time::unix_now;
 
 /// Answers TFTP's lease questions from the lease store (bound, unexpired leases only).
 pub(crate) struct StoreLeases {
@@ -15,12 +15,6 @@ impl StoreLeases {
     pub(crate) fn new(store: Store) -> Self {
         Self { store }
     }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn bound(lease: &Lease, now: u64) -> bool {
@@ -36,7 +30,7 @@ impl LeaseLookup for StoreLeases {
                 return None;
             }
         };
-        if !bound(&lease, now()) {
+        if !bound(&lease, unix_now()) {
             return None;
         }
         let mac: Mac = lease.hwaddr.get(..6)?.try_into().ok()?;
@@ -56,7 +50,7 @@ impl LeaseLookup for StoreLeases {
                 return None;
             }
         };
-        let now = now();
+        let now = unix_now();
         leases
             .into_iter()
             .find(|l| bound(l, now))

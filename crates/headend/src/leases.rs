@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use headend_store::{Lease, LeaseState, Store};
 
@@ -28,9 +27,7 @@ pub(crate) fn run(config: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = headend_util::time::unix_now();
     println!(
         "{:<15} {:<17} {:<20} {:<20} {:<9} {:<20} {:<12} CIRCUIT-ID",
         "ADDRESS", "MAC", "CLIENT-ID", "HOSTNAME", "STATE", "EXPIRES (UTC)", "SUBNET"
@@ -81,25 +78,9 @@ fn colon_hex(b: &[u8]) -> String {
         .join(":")
 }
 
-/// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC), by the days-from-civil inverse.
+/// The EXPIRES column: Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC).
 fn utc(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let z = i64::try_from(days).unwrap_or(0) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    headend_util::time::utc(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

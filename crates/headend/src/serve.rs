@@ -58,7 +58,7 @@ impl Services {
             tracing::info!(stats = ?tftp.stats(), "TFTP counters");
         }
         if let Some(dhcp) = &self.dhcp {
-            tracing::info!(stats = ?dhcp.stats(), "DHCP counters");
+            tracing::info!(stats = %dhcp.stats(), "DHCP counters");
             // Only `[dhcp]` of the file is applied (the handle logs what
             // changed, or why it refused).
             match config.as_ref().map(|c| c.dhcp.clone()) {
@@ -138,6 +138,8 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
         };
         let handles = headend_admin::Handles {
             dns: services.dns.clone(),
+            dhcp: services.dhcp.clone(),
+            tftp: services.tftp.clone(),
         };
         services.admin = Some(
             headend_admin::AdminService::start(

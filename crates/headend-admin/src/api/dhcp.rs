@@ -8,8 +8,9 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use headend_dhcp::Release;
+use headend_store::Lease;
 use headend_store::auth::Reservation;
-use headend_store::{Lease, LeaseState};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -60,8 +61,23 @@ pub(crate) async fn leases(
     Ok(Json(json!({"leases": list})).into_response())
 }
 
-/// POST /api/v1/leases/{address}/release: ends the lease now (the address
-/// returns to the pool; the row is kept for that client, as a RELEASE does).
+/// Who held a lease, for the audit record.
+fn owner(l: &Lease) -> String {
+    let mut s = format!("owner hwaddr={} subnet={}", colon_hex(&l.hwaddr), l.subnet);
+    if let Some(id) = &l.client_id {
+        s.push_str(&format!(" client_id={}", colon_hex(id)));
+    }
+    if let Some(h) = &l.hostname {
+        s.push_str(&format!(" hostname={h}"));
+    }
+    s
+}
+
+/// POST /api/v1/leases/{address}/release: ends the lease now through the
+/// DHCP core's rules for a release (RFC 2131 §4.3.4: the address returns to
+/// the pool, the row is kept for its client), the same code whether or not
+/// DHCP runs in this process. An address already free is answered as it is;
+/// a declined one stays quarantined (409). The audit names the owner.
 pub(crate) async fn release(
     State(app): State<Shared>,
     caller: Caller,
@@ -71,26 +87,52 @@ pub(crate) async fn release(
     let ip: Ipv4Addr = address
         .parse()
         .map_err(|_| ApiError::bad_request(format!("{address:?} is not an IPv4 address")))?;
-    let now = unix_now();
+    let dhcp = app.dhcp.clone();
     let released = app
-        .blocking(move |s| {
-            let mut tx = s.begin()?;
-            let Some(mut lease) = tx.lease_by_address(ip)? else {
-                return Ok(None);
-            };
-            // RFC 2131 §4.4.6: on DHCPRELEASE the server marks the address
-            // as not allocated, keeping the client's record.
-            lease.state = LeaseState::Released;
-            lease.expires = now;
-            tx.put(&lease)?;
-            tx.commit()?;
-            Ok(Some(lease))
+        .blocking(move |s| match &dhcp {
+            Some(service) => service.release(ip),
+            None => headend_dhcp::release_lease(s, ip),
         })
         .await?;
-    let outcome = if released.is_some() {
-        "ok"
-    } else {
-        "not found"
+    let now = unix_now();
+    let (outcome, detail, answer) = match released {
+        Release::Ended { lease, was } => (
+            "ok",
+            Some(format!("{}; was {}", owner(&lease), was.as_str())),
+            Ok(lease),
+        ),
+        Release::AlreadyFree(lease) => (
+            "unchanged",
+            Some(format!(
+                "{}; already free ({})",
+                owner(&lease),
+                lease.state.as_str()
+            )),
+            Ok(lease),
+        ),
+        Release::Quarantined(lease) => {
+            let until = headend_util::time::utc(i64::try_from(lease.expires).unwrap_or(i64::MAX));
+            (
+                "conflict",
+                Some(format!(
+                    "{}; declined, quarantined until {until} UTC",
+                    owner(&lease)
+                )),
+                Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    format!(
+                        "{ip} is quarantined until {until} UTC: its client declined it (DHCPDECLINE: the address is in use on the network); it returns to the pool then. Find the device that uses it"
+                    ),
+                )),
+            )
+        }
+        // Release::Unknown: no lease was ever written for the address.
+        _ => (
+            "not found",
+            None,
+            Err(ApiError::not_found(format!("no lease for {ip}"))),
+        ),
     };
     app.audit(
         &caller.user,
@@ -98,10 +140,10 @@ pub(crate) async fn release(
         "lease.release",
         Some(ip.to_string()),
         outcome,
-        None,
+        detail,
     )
     .await;
-    let lease = released.ok_or_else(|| ApiError::not_found(format!("no lease for {ip}")))?;
+    let lease = answer?;
     Ok(Json(json!({"released": lease_json(&lease, now)})).into_response())
 }
 

@@ -45,6 +45,8 @@ pub struct App {
     pub(crate) config: AdminConfig,
     pub(crate) store: Store,
     pub(crate) dns: Option<headend_dns::DnsHandle>,
+    /// The DHCP service, when it runs in this process.
+    pub(crate) dhcp: Option<headend_dhcp::DhcpHandle>,
     pub(crate) keys: arc_swap::ArcSwap<KeySet>,
     pub(crate) state_dir: std::path::PathBuf,
     pub(crate) rotate_lock: std::sync::Mutex<()>,

@@ -658,4 +658,5 @@ fn reservation_in_the_store_is_honoured() {
     );
 }
 
+mod release;
 mod reload;

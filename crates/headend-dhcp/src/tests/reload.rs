@@ -231,7 +231,7 @@ mod service {
     use std::time::Instant;
 
     use super::*;
-    use crate::{DhcpHandle, DhcpService};
+    use crate::{DhcpHandle, DhcpService, DhcpStatsSnapshot};
 
     fn config(port: u16, extra: &str, subnet: &str) -> DhcpConfig {
         toml::from_str(&format!(
@@ -240,12 +240,12 @@ mod service {
         .unwrap()
     }
 
-    fn wait_for(handle: &DhcpHandle, key: &str, value: u64) {
+    fn wait_for(handle: &DhcpHandle, key: fn(&DhcpStatsSnapshot) -> u64, value: u64) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while handle.stats().get(key).copied().unwrap_or(0) < value {
+        while key(&handle.stats()) < value {
             assert!(
                 Instant::now() < deadline,
-                "{key} never reached {value}: {:?}",
+                "counter never reached {value}: {:?}",
                 handle.stats()
             );
             std::thread::sleep(Duration::from_millis(10));
@@ -268,7 +268,7 @@ mod service {
         let inform = pkt(8, 1).ciaddr([127, 0, 0, 77]).bytes();
         let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
         client.send_to(&inform, to).unwrap();
-        wait_for(&handle, "no_subnet", 1);
+        wait_for(&handle, |s| s.no_subnet, 1);
 
         let report = handle
             .reload(config(port + 1, "interfaces = [\"lo\"]", "127.0.0.0/24"))
@@ -276,13 +276,13 @@ mod service {
         assert_eq!(report.needs_restart, ["dhcp.interfaces", "dhcp.port"]);
         assert_eq!(report.applied, ["subnet \"lo\": subnet"]);
         let stats = handle.stats();
-        assert_eq!(stats.get("received"), Some(&1), "{stats:?}");
-        assert_eq!(stats.get("no_subnet"), Some(&1), "{stats:?}");
-        assert_eq!(stats.get("config_reloads"), Some(&1), "{stats:?}");
+        assert_eq!(stats.received, 1, "{stats:?}");
+        assert_eq!(stats.no_subnet, 1, "{stats:?}");
+        assert_eq!(stats.config_reloads, 1, "{stats:?}");
 
         // Same socket (the old port), new subnet: now answered.
         client.send_to(&inform, to).unwrap();
-        wait_for(&handle, "ack", 1);
+        wait_for(&handle, |s| s.ack, 1);
 
         // A broken config is refused; the running one keeps answering.
         let mut broken = config(port, "", "127.0.0.0/24");
@@ -290,10 +290,11 @@ mod service {
         let err = handle.reload(broken).unwrap_err().to_string();
         assert!(err.starts_with("dhcp.max_batch"), "{err}");
         client.send_to(&inform, to).unwrap();
-        wait_for(&handle, "ack", 2);
+        wait_for(&handle, |s| s.ack, 2);
         let stats = handle.stats();
-        assert_eq!(stats.get("received"), Some(&3), "{stats:?}");
-        assert_eq!(stats.get("config_reload_refused"), Some(&1), "{stats:?}");
+        assert_eq!(stats.received, 3, "{stats:?}");
+        assert_eq!(stats.inform, 3, "{stats:?}");
+        assert_eq!(stats.config_reload_refused, 1, "{stats:?}");
         handle.stop();
         std::thread::sleep(Duration::from_millis(400));
     }

@@ -4,7 +4,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use headend_store::{Lease, LeaseState, LeaseTx, StoreError};
@@ -51,7 +51,7 @@ pub struct Reply {
 pub enum Silence {
     /// Handled, and the protocol wants no reply (RELEASE, DECLINE, a REQUEST
     /// for another server).
-    Done(&'static str),
+    Done(Handled),
     /// No configured subnet for the relay address or arrival interface.
     NoSubnet,
     /// The client is over its request rate.
@@ -83,7 +83,7 @@ impl Silence {
     /// A short name for counters.
     pub fn as_str(&self) -> &'static str {
         match self {
-            Self::Done(what) => what,
+            Self::Done(what) => what.as_str(),
             Self::NoSubnet => "no_subnet",
             Self::RateLimited => "rate_limited",
             Self::CircuitCap { .. } => "circuit_id_cap",
@@ -92,6 +92,32 @@ impl Silence {
             Self::Bootp => "bootp_dropped",
             Self::Unsupported => "unsupported_type",
             Self::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// A request handled in full that the protocol answers with silence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Handled {
+    /// A DHCPRELEASE (RFC 2131 §4.3.4).
+    Release,
+    /// A DHCPDECLINE (RFC 2131 §4.3.3).
+    Decline,
+    /// A DHCPREQUEST naming another server: the client took another offer.
+    RequestForOtherServer,
+    /// A DHCPDECLINE naming another server.
+    DeclineForOtherServer,
+}
+
+impl Handled {
+    /// A short name for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Release => "release",
+            Self::Decline => "decline",
+            Self::RequestForOtherServer => "request_for_other_server",
+            Self::DeclineForOtherServer => "decline_for_other_server",
         }
     }
 }
@@ -169,7 +195,7 @@ impl Server {
         leases: &mut L,
         now: SystemTime,
     ) -> Result<Outcome, StoreError> {
-        let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let since_epoch = headend_util::time::since_epoch(now);
         // One snapshot for the whole exchange: a reload meanwhile applies
         // from the next request on.
         let plan = self.plan();
@@ -369,11 +395,11 @@ impl Server {
                 if let Some(mut row) = tx.lease_by_client(&x.subnet.name, &x.key)?
                     && row.state == LeaseState::Offered
                 {
-                    row.state = LeaseState::Released;
-                    row.expires = x.now;
-                    tx.put(&row)?;
+                    end_binding(tx, &mut row, x.now)?;
                 }
-                return Ok(Outcome::Silent(Silence::Done("request_for_other_server")));
+                return Ok(Outcome::Silent(Silence::Done(
+                    Handled::RequestForOtherServer,
+                )));
             }
             // "'requested IP address' MUST be filled in".
             match requested {
@@ -420,9 +446,7 @@ impl Server {
                 && row.state == LeaseState::Bound
                 && row.is_live(x.now)
             {
-                row.state = LeaseState::Released;
-                row.expires = x.now;
-                tx.put(&row)?;
+                end_binding(tx, &mut row, x.now)?;
             }
             return nak("address not in a pool");
         }
@@ -470,7 +494,9 @@ impl Server {
             .option_addr(code::SERVER_ID)
             .is_some_and(|s| s != x.subnet.server_id)
         {
-            return Ok(Outcome::Silent(Silence::Done("decline_for_other_server")));
+            return Ok(Outcome::Silent(Silence::Done(
+                Handled::DeclineForOtherServer,
+            )));
         }
         let Some(address) = x.req.option_addr(code::REQUESTED_ADDRESS) else {
             return Ok(Outcome::Silent(Silence::Incomplete));
@@ -484,7 +510,7 @@ impl Server {
             tx.put(&row)?;
             tracing::warn!(subnet = %x.subnet.name, %address, "DHCPDECLINE: address in use on the network, quarantined");
         }
-        Ok(Outcome::Silent(Silence::Done("decline")))
+        Ok(Outcome::Silent(Silence::Done(Handled::Decline)))
     }
 
     /// RFC 2131 §4.3.4: RELEASE → the address is free again (and remembered
@@ -499,11 +525,9 @@ impl Server {
             && row.client_key == x.key
             && row.state != LeaseState::Declined
         {
-            row.state = LeaseState::Released;
-            row.expires = x.now;
-            tx.put(&row)?;
+            end_binding(tx, &mut row, x.now)?;
         }
-        Ok(Outcome::Silent(Silence::Done("release")))
+        Ok(Outcome::Silent(Silence::Done(Handled::Release)))
     }
 
     /// BOOTP (RFC 951 / RFC 1497): answered only where the subnet enables it,
@@ -617,6 +641,72 @@ impl Server {
             yiaddr,
         }
     }
+}
+
+/// RFC 2131 §4.3.4: "the server marks the network address as not
+/// allocated. The server SHOULD retain a record of the client's
+/// initialization parameters for possible reuse in response to subsequent
+/// requests from the client": the row stays, released, and ends now.
+fn end_binding<L: LeaseTx + ?Sized>(
+    tx: &mut L,
+    row: &mut Lease,
+    now: u64,
+) -> Result<(), StoreError> {
+    row.state = LeaseState::Released;
+    row.expires = now;
+    tx.put(row)
+}
+
+/// What an operator's release of an address did ([`release_address`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Release {
+    /// The binding (or the offer) ended now: the address is free again and
+    /// its row stays as its client's record.
+    Ended {
+        /// The row as written (released, expiring now); its client is the
+        /// owner the address was taken from.
+        lease: Lease,
+        /// The state it had (bound or offered).
+        was: LeaseState,
+    },
+    /// Nothing was allocated: the client had released the address, or its
+    /// lease or quarantine had run out. The row is left as it was.
+    AlreadyFree(Lease),
+    /// The address is quarantined after a DHCPDECLINE until the row's
+    /// `expires`; a release does not end that.
+    Quarantined(Lease),
+    /// No lease was ever written for the address.
+    Unknown,
+}
+
+/// An operator ends the lease of `address` (the admin API's lease release),
+/// under the rules a client's DHCPRELEASE follows, in the transaction `tx`
+/// at time `now`; the caller commits. RFC 2131 §4.3.4: the address is marked
+/// "as not allocated" and the row is kept for its client, who gets the
+/// address back if it asks while it is still free. A declined address stays
+/// quarantined (§4.3.3: "The server MUST mark the network address as not
+/// available"), as it does for a client's RELEASE. An address whose lease
+/// already ran out is left as it is, so the order in which expired
+/// addresses are reused (longest expired first) does not change.
+pub fn release_address<L: LeaseTx + ?Sized>(
+    tx: &mut L,
+    address: Ipv4Addr,
+    now: SystemTime,
+) -> Result<Release, StoreError> {
+    let now = headend_util::time::since_epoch(now).as_secs();
+    let Some(mut row) = tx.lease_by_address(address)? else {
+        return Ok(Release::Unknown);
+    };
+    if !row.is_live(now) || row.state == LeaseState::Released {
+        return Ok(Release::AlreadyFree(row));
+    }
+    if row.state == LeaseState::Declined {
+        return Ok(Release::Quarantined(row));
+    }
+    let was = row.state;
+    end_binding(tx, &mut row, now)?;
+    Ok(Release::Ended { lease: row, was })
 }
 
 /// RFC 2131 §4.3.1: "the server selects the subnet from giaddr if it is

@@ -1,0 +1,266 @@
+//! The service's counters. The running service keeps them as plain atomics
+//! ([`DhcpStats`]); the packet threads count into a local
+//! [`DhcpStatsSnapshot`] (plain integers, no atomics, no lock) and add it to
+//! the shared counters once per batch. A snapshot is what the handle
+//! returns, what the `dhcp stats` log line prints and what metrics read.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+use crate::core::{Handled, Silence};
+use crate::wire::{Malformed, MessageType};
+
+/// Declares the counters once: the atomic struct, the snapshot struct with
+/// a doc comment per field, and the name list used by the log line (each
+/// name is its field's name).
+macro_rules! counters {
+    ($($(#[doc = $doc:literal])+ $name:ident,)+) => {
+        /// The DHCP service's counters, shared by its threads (plain
+        /// atomics; read them with [`DhcpStats::snapshot`]).
+        #[derive(Debug, Default)]
+        pub struct DhcpStats {
+            $(pub(crate) $name: AtomicU64,)+
+        }
+
+        /// A copy of the DHCP counters at one moment.
+        #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub struct DhcpStatsSnapshot {
+            $($(#[doc = $doc])+ pub $name: u64,)+
+        }
+
+        impl DhcpStats {
+            /// The counters now.
+            pub fn snapshot(&self) -> DhcpStatsSnapshot {
+                DhcpStatsSnapshot {
+                    $($name: self.$name.load(Ordering::Relaxed),)+
+                }
+            }
+
+            /// Adds a thread's local tally to the counters and empties it.
+            pub(crate) fn merge(&self, tally: &mut DhcpStatsSnapshot) {
+                $(if tally.$name != 0 {
+                    self.$name.fetch_add(tally.$name, Ordering::Relaxed);
+                })+
+                *tally = DhcpStatsSnapshot::default();
+            }
+        }
+
+        impl DhcpStatsSnapshot {
+            /// Every counter by name (the field's name), in declaration order.
+            pub fn counters(&self) -> impl Iterator<Item = (&'static str, u64)> {
+                [$((stringify!($name), self.$name),)+].into_iter()
+            }
+        }
+    };
+}
+
+counters! {
+    /// Datagrams received.
+    received,
+    /// DHCPDISCOVER messages received.
+    discover,
+    /// DHCPREQUEST messages received.
+    request,
+    /// DHCPDECLINE messages received (no reply: the address is quarantined).
+    decline,
+    /// DHCPRELEASE messages received (no reply: the address is freed).
+    release,
+    /// DHCPINFORM messages received.
+    inform,
+    /// BOOTP requests (no option 53) received.
+    bootp,
+    /// DHCPOFFER replies sent.
+    offer,
+    /// DHCPACK replies sent (also for INFORM and BOOTP).
+    ack,
+    /// DHCPNAK replies sent.
+    nak,
+    /// Replies of another type sent.
+    other_reply,
+    /// Replies the socket refused to send.
+    send_error,
+    /// Batches committed to the store (one transaction each).
+    commits,
+    /// Syncs that made committed batches durable (each releases their replies).
+    syncs,
+    /// Datagrams dropped because the queue to the worker was full.
+    queue_full,
+    /// Requests lost to a store failure (their replies are never sent).
+    store_error,
+    /// Requests lost to another server's change of the same leases (shared
+    /// PostgreSQL); their clients retry.
+    store_conflict,
+    /// Dropped: shorter than the BOOTP header and magic cookie.
+    truncated,
+    /// Dropped: not a BOOTREQUEST.
+    not_request,
+    /// Dropped: hlen larger than chaddr.
+    bad_hlen,
+    /// Dropped: wrong magic cookie.
+    bad_cookie,
+    /// Dropped: an option runs past the packet, or no End option.
+    bad_options,
+    /// Dropped: option 53 malformed or unknown.
+    bad_message_type,
+    /// Dropped: relayed through more hops than `dhcp.max_hops`.
+    too_many_hops,
+    /// Dropped: the header did not decode.
+    bad_header,
+    /// Dropped: option 52 (overload) malformed.
+    bad_overload,
+    /// Dropped: an option in an overloaded `file`/`sname` runs past the field.
+    bad_overloaded_field,
+    /// Silent: a REQUEST naming another server (the client took its offer).
+    request_for_other_server,
+    /// Silent: a DECLINE naming another server.
+    decline_for_other_server,
+    /// Silent: no configured subnet for the relay address or arrival interface.
+    no_subnet,
+    /// Silent: the client is over its request rate.
+    rate_limited,
+    /// Silent: the relay circuit-id holds its cap of leases.
+    circuit_id_cap,
+    /// Silent: the relay remote-id holds its cap of leases.
+    remote_id_cap,
+    /// Silent: no free address in the subnet's pools.
+    pool_exhausted,
+    /// Silent: BOOTP off, or the BOOTP client has no reservation.
+    bootp_dropped,
+    /// Silent: a message type a client does not send.
+    unsupported_type,
+    /// Silent: a REQUEST or DECLINE missing a field RFC 2131 requires.
+    incomplete,
+    /// Configuration reloads applied.
+    config_reloads,
+    /// Configuration reloads refused (the running configuration stayed).
+    config_reload_refused,
+}
+
+impl DhcpStatsSnapshot {
+    /// The counter of a request's message type (`None`: BOOTP), if it is
+    /// one a client sends.
+    pub(crate) fn request_mut(&mut self, kind: Option<MessageType>) -> Option<&mut u64> {
+        Some(match kind {
+            None => &mut self.bootp,
+            Some(MessageType::Discover) => &mut self.discover,
+            Some(MessageType::Request) => &mut self.request,
+            Some(MessageType::Decline) => &mut self.decline,
+            Some(MessageType::Release) => &mut self.release,
+            Some(MessageType::Inform) => &mut self.inform,
+            Some(_) => return None,
+        })
+    }
+
+    /// The counter of a reply sent.
+    pub(crate) fn reply_mut(&mut self, kind: MessageType) -> &mut u64 {
+        match kind {
+            MessageType::Offer => &mut self.offer,
+            MessageType::Ack => &mut self.ack,
+            MessageType::Nak => &mut self.nak,
+            _ => &mut self.other_reply,
+        }
+    }
+
+    /// The counter of a datagram dropped before decoding.
+    pub(crate) fn malformed_mut(&mut self, m: Malformed) -> &mut u64 {
+        match m {
+            Malformed::Truncated => &mut self.truncated,
+            Malformed::NotRequest => &mut self.not_request,
+            Malformed::BadHlen => &mut self.bad_hlen,
+            Malformed::BadCookie => &mut self.bad_cookie,
+            Malformed::BadOptions => &mut self.bad_options,
+            Malformed::BadMessageType => &mut self.bad_message_type,
+            Malformed::TooManyHops => &mut self.too_many_hops,
+            Malformed::Header => &mut self.bad_header,
+            Malformed::BadOverload => &mut self.bad_overload,
+            Malformed::BadOverloadedField => &mut self.bad_overloaded_field,
+        }
+    }
+
+    /// The counter of a request answered with silence; `None` for a
+    /// RELEASE or DECLINE handled, which its message type already counts.
+    pub(crate) fn silence_mut(&mut self, s: &Silence) -> Option<&mut u64> {
+        Some(match s {
+            Silence::Done(Handled::Release | Handled::Decline) => return None,
+            Silence::Done(Handled::RequestForOtherServer) => &mut self.request_for_other_server,
+            Silence::Done(Handled::DeclineForOtherServer) => &mut self.decline_for_other_server,
+            Silence::NoSubnet => &mut self.no_subnet,
+            Silence::RateLimited => &mut self.rate_limited,
+            Silence::CircuitCap { .. } => &mut self.circuit_id_cap,
+            Silence::RemoteCap { .. } => &mut self.remote_id_cap,
+            Silence::PoolExhausted { .. } => &mut self.pool_exhausted,
+            Silence::Bootp => &mut self.bootp_dropped,
+            Silence::Unsupported => &mut self.unsupported_type,
+            Silence::Incomplete => &mut self.incomplete,
+        })
+    }
+}
+
+/// The `dhcp stats` log line: `name=value` for every counter that is not
+/// zero, and `queue_full` always.
+impl fmt::Display for DhcpStatsSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for (name, value) in self.counters() {
+            if value == 0 && name != "queue_full" {
+                continue;
+            }
+            if !first {
+                f.write_str(" ")?;
+            }
+            first = false;
+            write!(f, "{name}={value}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_merged_tally_is_added_and_emptied() {
+        let stats = DhcpStats::default();
+        let mut tally = DhcpStatsSnapshot {
+            received: 3,
+            offer: 2,
+            ..DhcpStatsSnapshot::default()
+        };
+        stats.merge(&mut tally);
+        tally.received = 1;
+        stats.merge(&mut tally);
+        assert_eq!(tally, DhcpStatsSnapshot::default());
+        let now = stats.snapshot();
+        assert_eq!((now.received, now.offer, now.ack), (4, 2, 0));
+    }
+
+    #[test]
+    fn log_line_names_nonzero_counters_and_queue_full() {
+        let s = DhcpStatsSnapshot {
+            received: 5,
+            circuit_id_cap: 2,
+            ..DhcpStatsSnapshot::default()
+        };
+        assert_eq!(s.to_string(), "received=5 queue_full=0 circuit_id_cap=2");
+        assert_eq!(DhcpStatsSnapshot::default().to_string(), "queue_full=0");
+    }
+
+    #[test]
+    fn every_silence_and_drop_has_its_counter() {
+        let mut s = DhcpStatsSnapshot::default();
+        *s.malformed_mut(Malformed::TooManyHops) += 1;
+        *s.reply_mut(MessageType::Nak) += 1;
+        if let Some(c) = s.silence_mut(&Silence::PoolExhausted {
+            subnet: "lan".into(),
+        }) {
+            *c += 1;
+        }
+        assert!(s.silence_mut(&Silence::Done(Handled::Release)).is_none());
+        assert!(s.request_mut(Some(MessageType::Offer)).is_none());
+        assert_eq!((s.too_many_hops, s.nak, s.pool_exhausted), (1, 1, 1));
+    }
+}
