@@ -4,7 +4,7 @@
 //! the time or limits a rate uses these instead of its own copy, so there is
 //! one definition of "durable" and one of "now".
 //!
-//! - [`fs`]: [`write_atomic`](fs::write_atomic) (temporary file, fsync,
+//! - [`fs`]: [`write_atomic`] (temporary file, fsync,
 //!   rename, fsync of the folder), its streaming forms
 //!   [`rename_durable`] and
 //!   [`link_durable`], and a safe file name for a zone.
