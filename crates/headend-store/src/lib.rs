@@ -15,14 +15,12 @@
 //! admin API's auth core ask.
 
 pub mod auth;
-mod checkpoint;
 mod config;
 mod error;
 mod lease;
 pub mod migrate;
-mod pg_conn;
-mod pg_tls;
 mod postgres;
+mod row;
 mod sqlite;
 
 use std::path::Path;

@@ -1,84 +1,16 @@
 //! [`AuthStore`] on the SQLite backend: same connection and write lock as the
-//! leases, one SQLite transaction per change.
+//! leases, one SQLite transaction per change. Rows map to records through
+//! [`crate::row`].
 
-use std::net::Ipv4Addr;
+use rusqlite::{OptionalExtension, params};
 
-use rusqlite::{OptionalExtension, Row, params};
-
-use super::SqliteBackend;
+use super::{SqliteBackend, all, bind, first};
 use crate::StoreError;
 use crate::auth::{AuditRecord, AuthStore, FamilyRecord, RefreshRecord, Reservation, UserRecord};
-
-const USER_COLUMNS: &str =
-    "username, phc, role, disabled, failures, locked_until, last_login, not_before, created";
-const FAMILY_COLUMNS: &str =
-    "id, username, created, expires, last_used, source, revoked, revoke_reason";
-
-fn secs(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn unsecs(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn read_user(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
-    Ok(UserRecord {
-        username: row.get(0)?,
-        phc: row.get(1)?,
-        role: row.get(2)?,
-        disabled: row.get::<_, i64>(3)? != 0,
-        failures: u32::try_from(row.get::<_, i64>(4)?).unwrap_or(u32::MAX),
-        locked_until: unsecs(row.get(5)?),
-        last_login: row.get::<_, Option<i64>>(6)?.map(unsecs),
-        not_before: unsecs(row.get(7)?),
-        created: unsecs(row.get(8)?),
-    })
-}
-
-fn read_family(row: &Row<'_>, at: usize) -> rusqlite::Result<FamilyRecord> {
-    Ok(FamilyRecord {
-        id: row.get(at)?,
-        username: row.get(at + 1)?,
-        created: unsecs(row.get(at + 2)?),
-        expires: unsecs(row.get(at + 3)?),
-        last_used: unsecs(row.get(at + 4)?),
-        source: row.get(at + 5)?,
-        revoked: row.get::<_, Option<i64>>(at + 6)?.map(unsecs),
-        revoke_reason: row.get(at + 7)?,
-    })
-}
-
-fn read_audit(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
-    Ok(AuditRecord {
-        id: row.get(0)?,
-        at: unsecs(row.get(1)?),
-        actor: row.get(2)?,
-        source: row.get(3)?,
-        action: row.get(4)?,
-        target: row.get(5)?,
-        result: row.get(6)?,
-        detail: row.get(7)?,
-    })
-}
-
-fn read_reservation(row: &Row<'_>) -> rusqlite::Result<Reservation> {
-    Ok(Reservation {
-        subnet: row.get(0)?,
-        hwaddr: row.get(1)?,
-        address: Ipv4Addr::from(row.get::<_, u32>(2)?),
-        hostname: row.get(3)?,
-        created: unsecs(row.get(4)?),
-    })
-}
-
-fn collect<T>(
-    rows: impl Iterator<Item = rusqlite::Result<T>>,
-    operation: &'static str,
-) -> Result<Vec<T>, StoreError> {
-    rows.map(|r| r.map_err(StoreError::sql(operation)))
-        .collect()
-}
+use crate::row::{
+    self, AuditValues, FamilyValues, ReservationValues, UserValues, addr, audit_columns,
+    family_columns, refresh_join, reservation_columns, secs, user_columns,
+};
 
 /// Revokes the live families of `username` inside an open transaction.
 fn revoke_user_families(
@@ -87,15 +19,13 @@ fn revoke_user_families(
     now: u64,
     reason: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let ids = {
-        let mut stmt = tx
-            .prepare_cached("SELECT id FROM auth_families WHERE username = ?1 AND revoked IS NULL")
-            .map_err(StoreError::sql("family revocation"))?;
-        let rows = stmt
-            .query_map(params![username], |r| r.get::<_, String>(0))
-            .map_err(StoreError::sql("family revocation"))?;
-        collect(rows, "family revocation")?
-    };
+    let ids = all(
+        tx,
+        "family revocation",
+        "SELECT id FROM auth_families WHERE username = ?1 AND revoked IS NULL",
+        params![username],
+        |r| row::Row::get(r, 0),
+    )?;
     tx.execute(
         "UPDATE auth_families SET revoked = ?2, revoke_reason = ?3 WHERE username = ?1 AND revoked IS NULL",
         params![username, secs(now), reason],
@@ -107,47 +37,46 @@ fn revoke_user_families(
 impl AuthStore for SqliteBackend {
     fn user_insert(&self, user: &UserRecord) -> Result<bool, StoreError> {
         let conn = self.lock();
+        let row = UserValues::new(user);
         let n = conn
             .execute(
-                &format!(
-                    "INSERT OR IGNORE INTO auth_users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                concat!(
+                    "INSERT OR IGNORE INTO auth_users (",
+                    user_columns!(),
+                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                 ),
-                params![
-                    user.username,
-                    user.phc,
-                    user.role,
-                    i64::from(user.disabled),
-                    i64::from(user.failures),
-                    secs(user.locked_until),
-                    user.last_login.map(secs),
-                    secs(user.not_before),
-                    secs(user.created)
-                ],
+                bind(&row.values()),
             )
             .map_err(StoreError::sql("user insert"))?;
         Ok(n == 1)
     }
 
     fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
-        let conn = self.lock();
-        conn.prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM auth_users WHERE username = ?1"
-        ))
-        .and_then(|mut s| s.query_row(params![username], read_user).optional())
-        .map_err(StoreError::sql("user lookup"))
+        first(
+            &self.lock(),
+            "user lookup",
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM auth_users WHERE username = ?1"
+            ),
+            params![username],
+            |r| row::user(r),
+        )
     }
 
     fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM auth_users ORDER BY username"
-            ))
-            .map_err(StoreError::sql("user listing"))?;
-        let rows = stmt
-            .query_map([], read_user)
-            .map_err(StoreError::sql("user listing"))?;
-        collect(rows, "user listing")
+        all(
+            &self.lock(),
+            "user listing",
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM auth_users ORDER BY username"
+            ),
+            [],
+            |r| row::user(r),
+        )
     }
 
     fn user_set_password(
@@ -277,16 +206,14 @@ impl AuthStore for SqliteBackend {
         let tx = conn
             .transaction()
             .map_err(StoreError::sql("session start"))?;
+        let row = FamilyValues::new(family);
         tx.execute(
-            &format!("INSERT INTO auth_families ({FAMILY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL)"),
-            params![
-                family.id,
-                family.username,
-                secs(family.created),
-                secs(family.expires),
-                secs(family.last_used),
-                family.source
-            ],
+            concat!(
+                "INSERT INTO auth_families (",
+                family_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL)"
+            ),
+            bind(&row.values()),
         )
         .map_err(StoreError::sql("session start"))?;
         tx.execute(
@@ -301,25 +228,13 @@ impl AuthStore for SqliteBackend {
         &self,
         hash: &[u8],
     ) -> Result<Option<(RefreshRecord, FamilyRecord)>, StoreError> {
-        let conn = self.lock();
-        let sql = "SELECT t.hash, t.family, t.issued, t.used, f.id, f.username, f.created, f.expires, f.last_used, f.source, f.revoked, f.revoke_reason
-                   FROM auth_refresh_tokens t JOIN auth_families f ON f.id = t.family WHERE t.hash = ?1";
-        conn.prepare_cached(sql)
-            .and_then(|mut s| {
-                s.query_row(params![hash], |row| {
-                    Ok((
-                        RefreshRecord {
-                            hash: row.get(0)?,
-                            family: row.get(1)?,
-                            issued: unsecs(row.get(2)?),
-                            used: row.get::<_, Option<i64>>(3)?.map(unsecs),
-                        },
-                        read_family(row, 4)?,
-                    ))
-                })
-                .optional()
-            })
-            .map_err(StoreError::sql("refresh lookup"))
+        first(
+            &self.lock(),
+            "refresh lookup",
+            concat!(refresh_join!(), " WHERE t.hash = ?1"),
+            params![hash],
+            |r| row::refresh(r),
+        )
     }
 
     fn refresh_rotate(
@@ -390,73 +305,77 @@ impl AuthStore for SqliteBackend {
         username: Option<&str>,
         live_at: Option<u64>,
     ) -> Result<Vec<FamilyRecord>, StoreError> {
-        let conn = self.lock();
-        let sql = format!(
-            "SELECT {FAMILY_COLUMNS} FROM auth_families
-             WHERE (?1 IS NULL OR username = ?1)
-               AND (?2 IS NULL OR (revoked IS NULL AND expires > ?2))
-             ORDER BY created DESC, id"
-        );
-        let mut stmt = conn
-            .prepare_cached(&sql)
-            .map_err(StoreError::sql("session listing"))?;
-        let rows = stmt
-            .query_map(params![username, live_at.map(secs)], |r| read_family(r, 0))
-            .map_err(StoreError::sql("session listing"))?;
-        collect(rows, "session listing")
+        all(
+            &self.lock(),
+            "session listing",
+            concat!(
+                "SELECT ",
+                family_columns!(),
+                " FROM auth_families \
+                 WHERE (?1 IS NULL OR username = ?1) \
+                   AND (?2 IS NULL OR (revoked IS NULL AND expires > ?2)) \
+                 ORDER BY created DESC, id"
+            ),
+            params![username, live_at.map(secs)],
+            |r| row::family(r, 0),
+        )
     }
 
     fn family(&self, id: &str) -> Result<Option<FamilyRecord>, StoreError> {
-        let conn = self.lock();
-        conn.prepare_cached(&format!(
-            "SELECT {FAMILY_COLUMNS} FROM auth_families WHERE id = ?1"
-        ))
-        .and_then(|mut s| s.query_row(params![id], |r| read_family(r, 0)).optional())
-        .map_err(StoreError::sql("session lookup"))
+        first(
+            &self.lock(),
+            "session lookup",
+            concat!(
+                "SELECT ",
+                family_columns!(),
+                " FROM auth_families WHERE id = ?1"
+            ),
+            params![id],
+            |r| row::family(r, 0),
+        )
     }
 
     fn families_revoked_since(&self, since: u64) -> Result<Vec<FamilyRecord>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {FAMILY_COLUMNS} FROM auth_families WHERE revoked >= ?1"
-            ))
-            .map_err(StoreError::sql("revocation listing"))?;
-        let rows = stmt
-            .query_map(params![secs(since)], |r| read_family(r, 0))
-            .map_err(StoreError::sql("revocation listing"))?;
-        collect(rows, "revocation listing")
+        all(
+            &self.lock(),
+            "revocation listing",
+            concat!(
+                "SELECT ",
+                family_columns!(),
+                " FROM auth_families WHERE revoked >= ?1"
+            ),
+            params![secs(since)],
+            |r| row::family(r, 0),
+        )
     }
 
     fn audit_append(&self, record: &AuditRecord) -> Result<(), StoreError> {
         let conn = self.lock();
+        let row = AuditValues::new(record);
         conn.execute(
-            "INSERT INTO audit_log (at, actor, source, action, target, result, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                secs(record.at),
-                record.actor,
-                record.source,
-                record.action,
-                record.target,
-                record.result,
-                record.detail
-            ],
+            concat!(
+                "INSERT INTO audit_log (",
+                audit_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ),
+            bind(&row.values()),
         )
         .map_err(StoreError::sql("audit append"))?;
         Ok(())
     }
 
     fn audit(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id, at, actor, source, action, target, result, detail FROM audit_log ORDER BY id DESC LIMIT ?1",
-            )
-            .map_err(StoreError::sql("audit listing"))?;
-        let rows = stmt
-            .query_map(params![i64::from(limit)], read_audit)
-            .map_err(StoreError::sql("audit listing"))?;
-        collect(rows, "audit listing")
+        all(
+            &self.lock(),
+            "audit listing",
+            concat!(
+                "SELECT id, ",
+                audit_columns!(),
+                " FROM audit_log ORDER BY id DESC LIMIT ?1"
+            ),
+            params![i64::from(limit)],
+            |r| row::audit(r),
+        )
     }
 
     fn reservation_put(&self, r: &Reservation) -> Result<bool, StoreError> {
@@ -467,7 +386,7 @@ impl AuthStore for SqliteBackend {
         let taken: Option<String> = tx
             .query_row(
                 "SELECT hwaddr FROM dhcp_reservations WHERE subnet = ?1 AND address = ?2 AND hwaddr <> ?3",
-                params![r.subnet, u32::from(r.address), r.hwaddr],
+                params![r.subnet, addr(r.address), r.hwaddr],
                 |row| row.get(0),
             )
             .optional()
@@ -475,9 +394,14 @@ impl AuthStore for SqliteBackend {
         if taken.is_some() {
             return Ok(false);
         }
+        let row = ReservationValues::new(r);
         tx.execute(
-            "INSERT OR REPLACE INTO dhcp_reservations (subnet, hwaddr, address, hostname, created) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![r.subnet, r.hwaddr, u32::from(r.address), r.hostname, secs(r.created)],
+            concat!(
+                "INSERT OR REPLACE INTO dhcp_reservations (",
+                reservation_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5)"
+            ),
+            bind(&row.values()),
         )
         .map_err(StoreError::sql("reservation write"))?;
         tx.commit().map_err(StoreError::sql("reservation write"))?;
@@ -485,16 +409,17 @@ impl AuthStore for SqliteBackend {
     }
 
     fn reservations(&self) -> Result<Vec<Reservation>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT subnet, hwaddr, address, hostname, created FROM dhcp_reservations ORDER BY subnet, address",
-            )
-            .map_err(StoreError::sql("reservation listing"))?;
-        let rows = stmt
-            .query_map([], read_reservation)
-            .map_err(StoreError::sql("reservation listing"))?;
-        collect(rows, "reservation listing")
+        all(
+            &self.lock(),
+            "reservation listing",
+            concat!(
+                "SELECT ",
+                reservation_columns!(),
+                " FROM dhcp_reservations ORDER BY subnet, address"
+            ),
+            [],
+            |r| row::reservation(r),
+        )
     }
 
     fn reservation_delete(&self, subnet: &str, hwaddr: &str) -> Result<bool, StoreError> {
