@@ -21,6 +21,7 @@ mod lease;
 pub mod migrate;
 mod postgres;
 mod row;
+mod sql;
 mod sqlite;
 
 use std::path::Path;

@@ -10,9 +10,10 @@ use super::{PostgresBackend, bind, get};
 use crate::StoreError;
 use crate::auth::{AuditRecord, AuthStore, FamilyRecord, RefreshRecord, Reservation, UserRecord};
 use crate::row::{
-    self, AuditValues, FamilyValues, ReservationValues, UserValues, addr, audit_columns,
-    family_columns, refresh_join, reservation_columns, secs, user_columns,
+    self, AuditValues, FamilyValues, ReservationValues, UserValues, addr, family_columns,
+    reservation_columns, secs, user_columns,
 };
+use crate::sql::postgres as q;
 
 /// Revokes the live families of `username` (inside the caller's
 /// transaction); their ids, oldest login first.
@@ -61,32 +62,18 @@ impl AuthStore for PostgresBackend {
     fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
         let username = username.to_owned();
         self.reader()?.conn().run(move |s| {
-            s.query_first(
-                concat!(
-                    "SELECT ",
-                    user_columns!(),
-                    " FROM auth_users WHERE username = $1"
-                ),
-                &[&username],
-            )
-            .map_err(StoreError::pg("user lookup"))?
-            .as_ref()
-            .map(row::user)
-            .transpose()
+            s.query_first(q::USER, &[&username])
+                .map_err(StoreError::pg("user lookup"))?
+                .as_ref()
+                .map(row::user)
+                .transpose()
         })
     }
 
     fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
         self.reader()?.conn().run(|s| {
             let rows = s
-                .query(
-                    concat!(
-                        "SELECT ",
-                        user_columns!(),
-                        " FROM auth_users ORDER BY username"
-                    ),
-                    &[],
-                )
+                .query(q::USERS, &[])
                 .map_err(StoreError::pg("user listing"))?;
             rows.iter().map(row::user).collect()
         })
@@ -102,11 +89,7 @@ impl AuthStore for PostgresBackend {
         self.reader()?.conn().run(move |s| {
             s.atomically("password change", |s| {
                 let n = s
-                    .execute(
-                        "UPDATE auth_users SET phc = $2, not_before = $3, failures = 0, locked_until = 0 \
-                         WHERE username = $1",
-                        &[&username, &phc, &secs(now)],
-                    )
+                    .execute(q::USER_SET_PASSWORD, &[&username, &phc, &secs(now)])
                     .map_err(StoreError::pg("password change"))?;
                 if n == 0 {
                     return Ok(None);
@@ -153,10 +136,7 @@ impl AuthStore for PostgresBackend {
         let username = username.to_owned();
         self.reader()?.conn().run(move |s| {
             let n = s
-                .execute(
-                    "UPDATE auth_users SET failures = 0, locked_until = 0 WHERE username = $1",
-                    &[&username],
-                )
+                .execute(q::USER_UNLOCK, &[&username])
                 .map_err(StoreError::pg("user unlock"))?;
             Ok(n == 1)
         })
@@ -174,13 +154,10 @@ impl AuthStore for PostgresBackend {
         let tx = slot.conn().begin("BEGIN")?;
         let name = username.to_owned();
         let count = tx.run(move |s| {
-            s.query_first(
-                "UPDATE auth_users SET failures = failures + 1 WHERE username = $1 RETURNING failures",
-                &[&name],
-            )
-            .map_err(StoreError::pg("login failure"))?
-            .map(|r| get::<i64>(&r, 0))
-            .transpose()
+            s.query_first(q::USER_FAILURE, &[&name])
+                .map_err(StoreError::pg("login failure"))?
+                .map(|r| get::<i64>(&r, 0))
+                .transpose()
         })?;
         let Some(count) = count else {
             return Ok(None);
@@ -229,20 +206,10 @@ impl AuthStore for PostgresBackend {
         self.reader()?.conn().run(move |s| {
             s.atomically("session start", |s| {
                 let row = FamilyValues::new(&f);
-                s.execute(
-                    concat!(
-                        "INSERT INTO auth_families (",
-                        family_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)"
-                    ),
-                    &bind(row.values()),
-                )
-                .map_err(StoreError::pg("session start"))?;
-                s.execute(
-                    "INSERT INTO auth_refresh_tokens (hash, family, issued, used) VALUES ($1, $2, $3, NULL)",
-                    &[&hash, &f.id, &secs(now)],
-                )
-                .map_err(StoreError::pg("session start"))?;
+                s.execute(q::FAMILY_START, &bind(row.values()))
+                    .map_err(StoreError::pg("session start"))?;
+                s.execute(q::REFRESH_INSERT, &[&hash, &f.id, &secs(now)])
+                    .map_err(StoreError::pg("session start"))?;
                 Ok(())
             })
         })
@@ -254,7 +221,7 @@ impl AuthStore for PostgresBackend {
     ) -> Result<Option<(RefreshRecord, FamilyRecord)>, StoreError> {
         let hash = hash.to_vec();
         self.reader()?.conn().run(move |s| {
-            s.query_first(concat!(refresh_join!(), " WHERE t.hash = $1"), &[&hash])
+            s.query_first(q::REFRESH_LOOKUP, &[&hash])
                 .map_err(StoreError::pg("refresh lookup"))?
                 .as_ref()
                 .map(row::refresh)
@@ -297,12 +264,12 @@ impl AuthStore for PostgresBackend {
                 };
                 let family: String = get(&family, 0)?;
                 s.execute(
-                    "INSERT INTO auth_refresh_tokens (hash, family, issued, used) VALUES ($1, $2, $3, NULL)",
+                    q::REFRESH_INSERT,
                     &[&new, &family, &secs(now)],
                 )
                 .map_err(StoreError::pg("refresh rotation"))?;
                 s.execute(
-                    "UPDATE auth_families SET last_used = $2 WHERE id = $1",
+                    q::FAMILY_TOUCH,
                     &[&family, &secs(now)],
                 )
                 .map_err(StoreError::pg("refresh rotation"))?;
@@ -315,10 +282,7 @@ impl AuthStore for PostgresBackend {
         let (id, reason) = (id.to_owned(), reason.to_owned());
         self.reader()?.conn().run(move |s| {
             let n = s
-                .execute(
-                    "UPDATE auth_families SET revoked = $2, revoke_reason = $3 WHERE id = $1 AND revoked IS NULL",
-                    &[&id, &secs(now), &reason],
-                )
+                .execute(q::FAMILY_REVOKE, &[&id, &secs(now), &reason])
                 .map_err(StoreError::pg("session revocation"))?;
             Ok(n == 1)
         })
@@ -363,17 +327,10 @@ impl AuthStore for PostgresBackend {
     fn family(&self, id: &str) -> Result<Option<FamilyRecord>, StoreError> {
         let id = id.to_owned();
         self.reader()?.conn().run(move |s| {
-            s.query_first(
-                concat!(
-                    "SELECT ",
-                    family_columns!(),
-                    " FROM auth_families WHERE id = $1"
-                ),
-                &[&id],
-            )
-            .map_err(StoreError::pg("session lookup"))?
-            .map(|r| row::family(&r, 0))
-            .transpose()
+            s.query_first(q::FAMILY, &[&id])
+                .map_err(StoreError::pg("session lookup"))?
+                .map(|r| row::family(&r, 0))
+                .transpose()
         })
     }
 
@@ -397,15 +354,8 @@ impl AuthStore for PostgresBackend {
         let r = record.clone();
         self.reader()?.conn().run(move |s| {
             let row = AuditValues::new(&r);
-            s.execute(
-                concat!(
-                    "INSERT INTO audit_log (",
-                    audit_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                ),
-                &bind(row.values()),
-            )
-            .map_err(StoreError::pg("audit append"))?;
+            s.execute(q::AUDIT_APPEND, &bind(row.values()))
+                .map_err(StoreError::pg("audit append"))?;
             Ok(())
         })
     }
@@ -413,14 +363,7 @@ impl AuthStore for PostgresBackend {
     fn audit(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         self.reader()?.conn().run(move |s| {
             let rows = s
-                .query(
-                    concat!(
-                        "SELECT id, ",
-                        audit_columns!(),
-                        " FROM audit_log ORDER BY id DESC LIMIT $1"
-                    ),
-                    &[&i64::from(limit)],
-                )
+                .query(q::AUDIT, &[&i64::from(limit)])
                 .map_err(StoreError::pg("audit listing"))?;
             rows.iter().map(row::audit).collect()
         })
@@ -439,7 +382,7 @@ impl AuthStore for PostgresBackend {
                 .map_err(StoreError::pg("reservation write"))?;
                 let taken = s
                     .query_first(
-                        "SELECT hwaddr FROM dhcp_reservations WHERE subnet = $1 AND address = $2 AND hwaddr <> $3",
+                        q::RESERVATION_TAKEN,
                         &[&r.subnet, &addr(r.address), &r.hwaddr],
                     )
                     .map_err(StoreError::pg("reservation write"))?;
@@ -465,14 +408,7 @@ impl AuthStore for PostgresBackend {
     fn reservations(&self) -> Result<Vec<Reservation>, StoreError> {
         self.reader()?.conn().run(|s| {
             let rows = s
-                .query(
-                    concat!(
-                        "SELECT ",
-                        reservation_columns!(),
-                        " FROM dhcp_reservations ORDER BY subnet, address"
-                    ),
-                    &[],
-                )
+                .query(q::RESERVATIONS, &[])
                 .map_err(StoreError::pg("reservation listing"))?;
             rows.iter().map(row::reservation).collect()
         })
@@ -482,10 +418,7 @@ impl AuthStore for PostgresBackend {
         let (subnet, hwaddr) = (subnet.to_owned(), hwaddr.to_owned());
         self.reader()?.conn().run(move |s| {
             let n = s
-                .execute(
-                    "DELETE FROM dhcp_reservations WHERE subnet = $1 AND hwaddr = $2",
-                    &[&subnet, &hwaddr],
-                )
+                .execute(q::RESERVATION_DELETE, &[&subnet, &hwaddr])
                 .map_err(StoreError::pg("reservation delete"))?;
             Ok(n == 1)
         })

@@ -11,50 +11,30 @@ use super::conn::{OpenTx, Pooled, Session};
 use super::{bind, get};
 use crate::lease::{Lease, LeaseTx};
 use crate::row::{self, LeaseValues, addr, lease_columns, secs, unaddr};
+use crate::sql::postgres as q;
 use crate::{StoreError, Transaction};
 
 /// Every lease row, ordered by address.
 pub(super) fn all_leases(s: &mut Session) -> Result<Vec<Lease>, StoreError> {
     let rows = s
-        .query(
-            concat!(
-                "SELECT ",
-                lease_columns!(),
-                " FROM dhcp_leases ORDER BY address"
-            ),
-            &[],
-        )
+        .query(q::LEASES, &[])
         .map_err(StoreError::pg("lease listing"))?;
     rows.iter().map(row::lease).collect()
 }
 
 /// The lease row of one address.
 pub(super) fn at(s: &mut Session, address: Ipv4Addr) -> Result<Option<Lease>, StoreError> {
-    s.query_first(
-        concat!(
-            "SELECT ",
-            lease_columns!(),
-            " FROM dhcp_leases WHERE address = $1"
-        ),
-        &[&addr(address)],
-    )
-    .map_err(StoreError::pg("lease lookup"))?
-    .as_ref()
-    .map(row::lease)
-    .transpose()
+    s.query_first(q::LEASE_AT, &[&addr(address)])
+        .map_err(StoreError::pg("lease lookup"))?
+        .as_ref()
+        .map(row::lease)
+        .transpose()
 }
 
 /// The lease rows of one hardware address, newest expiry first.
 pub(super) fn of_hwaddr(s: &mut Session, hwaddr: &[u8]) -> Result<Vec<Lease>, StoreError> {
     let rows = s
-        .query(
-            concat!(
-                "SELECT ",
-                lease_columns!(),
-                " FROM dhcp_leases WHERE hwaddr = $1 ORDER BY expires DESC"
-            ),
-            &[&hwaddr],
-        )
+        .query(q::LEASES_OF_HWADDR, &[&hwaddr])
         .map_err(StoreError::pg("lease lookup"))?;
     rows.iter().map(row::lease).collect()
 }
@@ -170,11 +150,7 @@ impl LeaseTx for PgTx<'_> {
     fn lease_by_address(&mut self, address: Ipv4Addr) -> Result<Option<Lease>, StoreError> {
         self.one_lease(
             "lease lookup by address",
-            concat!(
-                "SELECT ",
-                lease_columns!(),
-                " FROM dhcp_leases WHERE address = $1"
-            ),
+            q::LEASE_AT,
             params![addr(address)],
         )
     }
@@ -186,12 +162,7 @@ impl LeaseTx for PgTx<'_> {
     ) -> Result<Option<Lease>, StoreError> {
         self.one_lease(
             "lease lookup by client",
-            concat!(
-                "SELECT ",
-                lease_columns!(),
-                " FROM dhcp_leases WHERE client_key = $1 AND subnet = $2 \
-                 AND state <> 'declined' ORDER BY updated DESC, expires DESC LIMIT 1"
-            ),
+            q::LEASE_BY_CLIENT,
             params![client_key.to_vec(), subnet.to_owned()],
         )
     }
@@ -204,10 +175,7 @@ impl LeaseTx for PgTx<'_> {
         let (lo, hi) = (addr(first), addr(last));
         self.tx.run(move |s| {
             let row = s
-                .query_first(
-                    "SELECT max(address) FROM dhcp_leases WHERE address BETWEEN $1 AND $2",
-                    &[&lo, &hi],
-                )
+                .query_first(q::HIGHEST_CLAIMED, &[&lo, &hi])
                 .map_err(StoreError::pg("pool scan"))?;
             let max: Option<i64> = match &row {
                 Some(r) => get(r, 0)?,
@@ -228,19 +196,14 @@ impl LeaseTx for PgTx<'_> {
         }
         self.tx.run(move |s| {
             let first_taken = count(
-                s.query_first("SELECT count(*) FROM dhcp_leases WHERE address = $1", &[&lo])
+                s.query_first(q::ADDRESS_TAKEN, &[&lo])
                     .map_err(StoreError::pg("pool gap scan"))?,
             )? > 0;
             if !first_taken {
                 return Ok(Some(first));
             }
             let row = s
-                .query_first(
-                    "SELECT a.address + 1 FROM dhcp_leases a WHERE a.address >= $1 AND a.address < $2 \
-                     AND NOT EXISTS (SELECT 1 FROM dhcp_leases b WHERE b.address = a.address + 1) \
-                     ORDER BY a.address LIMIT 1",
-                    &[&lo, &hi],
-                )
+                .query_first(q::FIRST_GAP, &[&lo, &hi])
                 .map_err(StoreError::pg("pool gap scan"))?;
             row.map(|r| get::<i64>(&r, 0).and_then(unaddr)).transpose()
         })
@@ -254,12 +217,7 @@ impl LeaseTx for PgTx<'_> {
     ) -> Result<Option<Lease>, StoreError> {
         self.one_lease(
             "expired lease scan",
-            concat!(
-                "SELECT ",
-                lease_columns!(),
-                " FROM dhcp_leases WHERE expires <= $3 \
-                 AND address BETWEEN $1 AND $2 ORDER BY expires LIMIT 1"
-            ),
+            q::OLDEST_EXPIRED,
             params![addr(first), addr(last), secs(now)],
         )
     }
@@ -273,8 +231,7 @@ impl LeaseTx for PgTx<'_> {
     ) -> Result<u64, StoreError> {
         self.count_live(
             "circuit-id count",
-            "SELECT count(*) FROM dhcp_leases WHERE subnet = $1 AND circuit_id = $2 \
-             AND client_key <> $3 AND expires > $4 AND state IN ('offered', 'bound')",
+            q::LIVE_BY_CIRCUIT,
             (subnet, circuit_id, except_client, now),
         )
     }
@@ -288,8 +245,7 @@ impl LeaseTx for PgTx<'_> {
     ) -> Result<u64, StoreError> {
         self.count_live(
             "remote-id count",
-            "SELECT count(*) FROM dhcp_leases WHERE subnet = $1 AND remote_id = $2 \
-             AND client_key <> $3 AND expires > $4 AND state IN ('offered', 'bound')",
+            q::LIVE_BY_REMOTE,
             (subnet, remote_id, except_client, now),
         )
     }
@@ -299,16 +255,7 @@ impl LeaseTx for PgTx<'_> {
         // inserted meanwhile by another server's uncommitted transaction
         // makes this wait for it, then fail with a serialization failure
         // (Conflict) if that one commits.
-        let n = self.write(
-            "address claim",
-            concat!(
-                "INSERT INTO dhcp_leases (",
-                lease_columns!(),
-                ", updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                 ON CONFLICT (address) DO NOTHING"
-            ),
-            lease,
-        )?;
+        let n = self.write("address claim", q::CLAIM, lease)?;
         Ok(n == 1)
     }
 
@@ -340,10 +287,7 @@ impl LeaseTx for PgTx<'_> {
         let subnet = subnet.to_owned();
         self.tx.run(move |s| {
             let row = s
-                .query_first(
-                    "SELECT address, hostname FROM dhcp_reservations WHERE subnet = $1 AND hwaddr = $2",
-                    &[&subnet, &mac],
-                )
+                .query_first(q::API_RESERVATION, &[&subnet, &mac])
                 .map_err(StoreError::pg("reservation lookup"))?;
             row.map(|r| Ok((unaddr(get(&r, 0)?)?, get(&r, 1)?)))
                 .transpose()
@@ -353,7 +297,7 @@ impl LeaseTx for PgTx<'_> {
     fn api_reserved(&mut self, subnet: &str, address: Ipv4Addr) -> Result<bool, StoreError> {
         Ok(self.count(
             "reservation lookup",
-            "SELECT count(*) FROM dhcp_reservations WHERE subnet = $1 AND address = $2",
+            q::API_RESERVED,
             params![subnet.to_owned(), addr(address)],
         )? > 0)
     }

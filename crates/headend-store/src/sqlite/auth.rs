@@ -8,9 +8,10 @@ use super::{SqliteBackend, all, bind, first};
 use crate::StoreError;
 use crate::auth::{AuditRecord, AuthStore, FamilyRecord, RefreshRecord, Reservation, UserRecord};
 use crate::row::{
-    self, AuditValues, FamilyValues, ReservationValues, UserValues, addr, audit_columns,
-    family_columns, refresh_join, reservation_columns, secs, user_columns,
+    self, AuditValues, FamilyValues, ReservationValues, UserValues, addr, family_columns,
+    reservation_columns, secs, user_columns,
 };
+use crate::sql::sqlite as q;
 
 /// Revokes the live families of `username` inside an open transaction.
 fn revoke_user_families(
@@ -55,28 +56,14 @@ impl AuthStore for SqliteBackend {
         first(
             &self.lock(),
             "user lookup",
-            concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM auth_users WHERE username = ?1"
-            ),
+            q::USER,
             params![username],
             |r| row::user(r),
         )
     }
 
     fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        all(
-            &self.lock(),
-            "user listing",
-            concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM auth_users ORDER BY username"
-            ),
-            [],
-            |r| row::user(r),
-        )
+        all(&self.lock(), "user listing", q::USERS, [], |r| row::user(r))
     }
 
     fn user_set_password(
@@ -90,10 +77,7 @@ impl AuthStore for SqliteBackend {
             .transaction()
             .map_err(StoreError::sql("password change"))?;
         let n = tx
-            .execute(
-                "UPDATE auth_users SET phc = ?2, not_before = ?3, failures = 0, locked_until = 0 WHERE username = ?1",
-                params![username, phc, secs(now)],
-            )
+            .execute(q::USER_SET_PASSWORD, params![username, phc, secs(now)])
             .map_err(StoreError::sql("password change"))?;
         if n == 0 {
             return Ok(None);
@@ -140,10 +124,7 @@ impl AuthStore for SqliteBackend {
     fn user_unlock(&self, username: &str) -> Result<bool, StoreError> {
         let conn = self.lock();
         let n = conn
-            .execute(
-                "UPDATE auth_users SET failures = 0, locked_until = 0 WHERE username = ?1",
-                params![username],
-            )
+            .execute(q::USER_UNLOCK, params![username])
             .map_err(StoreError::sql("user unlock"))?;
         Ok(n == 1)
     }
@@ -158,11 +139,7 @@ impl AuthStore for SqliteBackend {
             .transaction()
             .map_err(StoreError::sql("login failure"))?;
         let count: Option<i64> = tx
-            .query_row(
-                "UPDATE auth_users SET failures = failures + 1 WHERE username = ?1 RETURNING failures",
-                params![username],
-                |r| r.get(0),
-            )
+            .query_row(q::USER_FAILURE, params![username], |r| r.get(0))
             .optional()
             .map_err(StoreError::sql("login failure"))?;
         let Some(count) = count else {
@@ -207,20 +184,10 @@ impl AuthStore for SqliteBackend {
             .transaction()
             .map_err(StoreError::sql("session start"))?;
         let row = FamilyValues::new(family);
-        tx.execute(
-            concat!(
-                "INSERT INTO auth_families (",
-                family_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL)"
-            ),
-            bind(&row.values()),
-        )
-        .map_err(StoreError::sql("session start"))?;
-        tx.execute(
-            "INSERT INTO auth_refresh_tokens (hash, family, issued, used) VALUES (?1, ?2, ?3, NULL)",
-            params![token_hash, family.id, secs(now)],
-        )
-        .map_err(StoreError::sql("session start"))?;
+        tx.execute(q::FAMILY_START, bind(&row.values()))
+            .map_err(StoreError::sql("session start"))?;
+        tx.execute(q::REFRESH_INSERT, params![token_hash, family.id, secs(now)])
+            .map_err(StoreError::sql("session start"))?;
         tx.commit().map_err(StoreError::sql("session start"))
     }
 
@@ -231,7 +198,7 @@ impl AuthStore for SqliteBackend {
         first(
             &self.lock(),
             "refresh lookup",
-            concat!(refresh_join!(), " WHERE t.hash = ?1"),
+            q::REFRESH_LOOKUP,
             params![hash],
             |r| row::refresh(r),
         )
@@ -260,16 +227,10 @@ impl AuthStore for SqliteBackend {
         let Some(family) = family else {
             return Ok(false);
         };
-        tx.execute(
-            "INSERT INTO auth_refresh_tokens (hash, family, issued, used) VALUES (?1, ?2, ?3, NULL)",
-            params![new_hash, family, secs(now)],
-        )
-        .map_err(StoreError::sql("refresh rotation"))?;
-        tx.execute(
-            "UPDATE auth_families SET last_used = ?2 WHERE id = ?1",
-            params![family, secs(now)],
-        )
-        .map_err(StoreError::sql("refresh rotation"))?;
+        tx.execute(q::REFRESH_INSERT, params![new_hash, family, secs(now)])
+            .map_err(StoreError::sql("refresh rotation"))?;
+        tx.execute(q::FAMILY_TOUCH, params![family, secs(now)])
+            .map_err(StoreError::sql("refresh rotation"))?;
         tx.commit().map_err(StoreError::sql("refresh rotation"))?;
         Ok(true)
     }
@@ -277,10 +238,7 @@ impl AuthStore for SqliteBackend {
     fn family_revoke(&self, id: &str, now: u64, reason: &str) -> Result<bool, StoreError> {
         let conn = self.lock();
         let n = conn
-            .execute(
-                "UPDATE auth_families SET revoked = ?2, revoke_reason = ?3 WHERE id = ?1 AND revoked IS NULL",
-                params![id, secs(now), reason],
-            )
+            .execute(q::FAMILY_REVOKE, params![id, secs(now), reason])
             .map_err(StoreError::sql("session revocation"))?;
         Ok(n == 1)
     }
@@ -325,11 +283,7 @@ impl AuthStore for SqliteBackend {
         first(
             &self.lock(),
             "session lookup",
-            concat!(
-                "SELECT ",
-                family_columns!(),
-                " FROM auth_families WHERE id = ?1"
-            ),
+            q::FAMILY,
             params![id],
             |r| row::family(r, 0),
         )
@@ -352,15 +306,8 @@ impl AuthStore for SqliteBackend {
     fn audit_append(&self, record: &AuditRecord) -> Result<(), StoreError> {
         let conn = self.lock();
         let row = AuditValues::new(record);
-        conn.execute(
-            concat!(
-                "INSERT INTO audit_log (",
-                audit_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-            ),
-            bind(&row.values()),
-        )
-        .map_err(StoreError::sql("audit append"))?;
+        conn.execute(q::AUDIT_APPEND, bind(&row.values()))
+            .map_err(StoreError::sql("audit append"))?;
         Ok(())
     }
 
@@ -368,11 +315,7 @@ impl AuthStore for SqliteBackend {
         all(
             &self.lock(),
             "audit listing",
-            concat!(
-                "SELECT id, ",
-                audit_columns!(),
-                " FROM audit_log ORDER BY id DESC LIMIT ?1"
-            ),
+            q::AUDIT,
             params![i64::from(limit)],
             |r| row::audit(r),
         )
@@ -385,7 +328,7 @@ impl AuthStore for SqliteBackend {
             .map_err(StoreError::sql("reservation write"))?;
         let taken: Option<String> = tx
             .query_row(
-                "SELECT hwaddr FROM dhcp_reservations WHERE subnet = ?1 AND address = ?2 AND hwaddr <> ?3",
+                q::RESERVATION_TAKEN,
                 params![r.subnet, addr(r.address), r.hwaddr],
                 |row| row.get(0),
             )
@@ -412,11 +355,7 @@ impl AuthStore for SqliteBackend {
         all(
             &self.lock(),
             "reservation listing",
-            concat!(
-                "SELECT ",
-                reservation_columns!(),
-                " FROM dhcp_reservations ORDER BY subnet, address"
-            ),
+            q::RESERVATIONS,
             [],
             |r| row::reservation(r),
         )
@@ -425,10 +364,7 @@ impl AuthStore for SqliteBackend {
     fn reservation_delete(&self, subnet: &str, hwaddr: &str) -> Result<bool, StoreError> {
         let conn = self.lock();
         let n = conn
-            .execute(
-                "DELETE FROM dhcp_reservations WHERE subnet = ?1 AND hwaddr = ?2",
-                params![subnet, hwaddr],
-            )
+            .execute(q::RESERVATION_DELETE, params![subnet, hwaddr])
             .map_err(StoreError::sql("reservation delete"))?;
         Ok(n == 1)
     }

@@ -10,51 +10,26 @@ use rusqlite::{Connection, params};
 use super::{all, bind, count, first, number};
 use crate::lease::{Lease, LeaseTx};
 use crate::row::{self, LeaseValues, addr, lease_columns, secs, unaddr};
+use crate::sql::sqlite as q;
 use crate::{StoreError, Transaction};
 
 /// Every lease row, ordered by address.
 pub(super) fn all_leases(conn: &Connection) -> Result<Vec<Lease>, StoreError> {
-    all(
-        conn,
-        "lease listing",
-        concat!(
-            "SELECT ",
-            lease_columns!(),
-            " FROM dhcp_leases ORDER BY address"
-        ),
-        [],
-        |r| row::lease(r),
-    )
+    all(conn, "lease listing", q::LEASES, [], |r| row::lease(r))
 }
 
 /// The lease row of one address.
 pub(super) fn at(conn: &Connection, address: Ipv4Addr) -> Result<Option<Lease>, StoreError> {
-    first(
-        conn,
-        "lease lookup",
-        concat!(
-            "SELECT ",
-            lease_columns!(),
-            " FROM dhcp_leases WHERE address = ?1"
-        ),
-        [addr(address)],
-        |r| row::lease(r),
-    )
+    first(conn, "lease lookup", q::LEASE_AT, [addr(address)], |r| {
+        row::lease(r)
+    })
 }
 
 /// The lease rows of one hardware address, newest expiry first.
 pub(super) fn of_hwaddr(conn: &Connection, hwaddr: &[u8]) -> Result<Vec<Lease>, StoreError> {
-    all(
-        conn,
-        "lease lookup",
-        concat!(
-            "SELECT ",
-            lease_columns!(),
-            " FROM dhcp_leases WHERE hwaddr = ?1 ORDER BY expires DESC"
-        ),
-        [hwaddr],
-        |r| row::lease(r),
-    )
+    all(conn, "lease lookup", q::LEASES_OF_HWADDR, [hwaddr], |r| {
+        row::lease(r)
+    })
 }
 
 /// One open write transaction; rolled back on drop unless committed.
@@ -136,11 +111,7 @@ impl LeaseTx for SqliteTx<'_> {
     fn lease_by_address(&mut self, address: Ipv4Addr) -> Result<Option<Lease>, StoreError> {
         self.one_lease(
             "lease lookup by address",
-            concat!(
-                "SELECT ",
-                lease_columns!(),
-                " FROM dhcp_leases WHERE address = ?1"
-            ),
+            q::LEASE_AT,
             params![addr(address)],
         )
     }
@@ -152,12 +123,7 @@ impl LeaseTx for SqliteTx<'_> {
     ) -> Result<Option<Lease>, StoreError> {
         self.one_lease(
             "lease lookup by client",
-            concat!(
-                "SELECT ",
-                lease_columns!(),
-                " FROM dhcp_leases WHERE client_key = ?1 AND subnet = ?2 \
-                 AND state <> 'declined' ORDER BY updated DESC, expires DESC LIMIT 1"
-            ),
+            q::LEASE_BY_CLIENT,
             params![client_key, subnet],
         )
     }
@@ -170,7 +136,7 @@ impl LeaseTx for SqliteTx<'_> {
         number(
             &self.conn,
             "pool scan",
-            "SELECT max(address) FROM dhcp_leases WHERE address BETWEEN ?1 AND ?2",
+            q::HIGHEST_CLAIMED,
             params![addr(first), addr(last)],
         )?
         .map(unaddr)
@@ -186,21 +152,14 @@ impl LeaseTx for SqliteTx<'_> {
         if lo > hi {
             return Ok(None);
         }
-        let first_taken = count(
-            &self.conn,
-            "pool gap scan",
-            "SELECT count(*) FROM dhcp_leases WHERE address = ?1",
-            params![lo],
-        )? > 0;
+        let first_taken = count(&self.conn, "pool gap scan", q::ADDRESS_TAKEN, params![lo])? > 0;
         if !first_taken {
             return Ok(Some(first));
         }
         super::first(
             &self.conn,
             "pool gap scan",
-            "SELECT a.address + 1 FROM dhcp_leases a WHERE a.address >= ?1 AND a.address < ?2 \
-             AND NOT EXISTS (SELECT 1 FROM dhcp_leases b WHERE b.address = a.address + 1) \
-             ORDER BY a.address LIMIT 1",
+            q::FIRST_GAP,
             params![lo, hi],
             |r| unaddr(row::Row::get(r, 0)?),
         )
@@ -214,12 +173,7 @@ impl LeaseTx for SqliteTx<'_> {
     ) -> Result<Option<Lease>, StoreError> {
         self.one_lease(
             "expired lease scan",
-            concat!(
-                "SELECT ",
-                lease_columns!(),
-                " FROM dhcp_leases WHERE expires <= ?3 \
-                 AND address BETWEEN ?1 AND ?2 ORDER BY expires LIMIT 1"
-            ),
+            q::OLDEST_EXPIRED,
             params![addr(first), addr(last), secs(now)],
         )
     }
@@ -234,8 +188,7 @@ impl LeaseTx for SqliteTx<'_> {
         count(
             &self.conn,
             "circuit-id count",
-            "SELECT count(*) FROM dhcp_leases WHERE subnet = ?1 AND circuit_id = ?2 \
-             AND client_key <> ?3 AND expires > ?4 AND state IN ('offered', 'bound')",
+            q::LIVE_BY_CIRCUIT,
             params![subnet, circuit_id, except_client, secs(now)],
         )
     }
@@ -250,23 +203,13 @@ impl LeaseTx for SqliteTx<'_> {
         count(
             &self.conn,
             "remote-id count",
-            "SELECT count(*) FROM dhcp_leases WHERE subnet = ?1 AND remote_id = ?2 \
-             AND client_key <> ?3 AND expires > ?4 AND state IN ('offered', 'bound')",
+            q::LIVE_BY_REMOTE,
             params![subnet, remote_id, except_client, secs(now)],
         )
     }
 
     fn claim(&mut self, lease: &Lease) -> Result<bool, StoreError> {
-        let n = self.write(
-            "address claim",
-            concat!(
-                "INSERT INTO dhcp_leases (",
-                lease_columns!(),
-                ", updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-                 ON CONFLICT (address) DO NOTHING"
-            ),
-            lease,
-        )?;
+        let n = self.write("address claim", q::CLAIM, lease)?;
         Ok(n == 1)
     }
 
@@ -306,7 +249,7 @@ impl LeaseTx for SqliteTx<'_> {
         first(
             &self.conn,
             "reservation lookup",
-            "SELECT address, hostname FROM dhcp_reservations WHERE subnet = ?1 AND hwaddr = ?2",
+            q::API_RESERVATION,
             params![subnet, mac],
             |r| Ok((unaddr(row::Row::get(r, 0)?)?, row::Row::get(r, 1)?)),
         )
@@ -316,7 +259,7 @@ impl LeaseTx for SqliteTx<'_> {
         Ok(count(
             &self.conn,
             "reservation lookup",
-            "SELECT count(*) FROM dhcp_reservations WHERE subnet = ?1 AND address = ?2",
+            q::API_RESERVED,
             params![subnet, addr(address)],
         )? > 0)
     }
