@@ -13,7 +13,6 @@ mod zones;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -62,12 +61,7 @@ pub struct App {
 /// The state handed to every handler.
 pub type Shared = Arc<App>;
 
-/// Unix seconds now.
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub(crate) use headend_util::unix_now;
 
 impl App {
     /// Runs a blocking store operation off the async workers.

@@ -175,17 +175,7 @@ pub(crate) async fn add(
         ApiError::internal()
     })?;
     let now = unix_now();
-    let record = UserRecord {
-        username: b.username.clone(),
-        phc,
-        role: b.role.as_str().to_owned(),
-        disabled: false,
-        failures: 0,
-        locked_until: 0,
-        last_login: None,
-        not_before: 0,
-        created: now,
-    };
+    let record = UserRecord::new(b.username.clone(), phc, b.role.as_str(), now);
     let r2 = record.clone();
     let added = app.blocking(move |s| s.auth().user_insert(&r2)).await?;
     app.audit(
