@@ -8,6 +8,7 @@
 mod auth;
 mod dhcp;
 pub mod openapi;
+pub mod types;
 pub(crate) mod users;
 mod zones;
 
@@ -243,10 +244,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({"error": self.code, "message": self.message});
-        if let Some(d) = self.details {
-            body["details"] = d;
-        }
+        let body = types::ErrorBody {
+            details: self.details,
+            error: self.code.to_owned(),
+            message: self.message,
+        };
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
