@@ -14,8 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::types::{
-    LeaseView, LeasesResponse, ReservationDeleted, ReservationRequest, ReservationView,
-    ReservationsResponse,
+    LeaseView, LeasesResponse, ReservationDeleted, ReservationRequest, ReservationsResponse,
 };
 use super::{ApiError, Caller, Shared, unix_now};
 use crate::core::Role;
@@ -116,16 +115,7 @@ pub(crate) async fn reservations(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
     let all = app.blocking(|s| s.auth().reservations()).await?;
-    let reservations = all
-        .into_iter()
-        .map(|r| ReservationView {
-            address: r.address,
-            created: r.created,
-            hostname: r.hostname,
-            hwaddr: r.hwaddr,
-            subnet: r.subnet,
-        })
-        .collect();
+    let reservations = all.into_iter().map(Into::into).collect();
     Ok(Json(ReservationsResponse { reservations }).into_response())
 }
 

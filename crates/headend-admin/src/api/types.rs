@@ -209,6 +209,21 @@ pub struct AuditEntry {
     pub target: Option<String>,
 }
 
+impl From<headend_store::auth::AuditRecord> for AuditEntry {
+    fn from(r: headend_store::auth::AuditRecord) -> Self {
+        Self {
+            action: r.action,
+            actor: r.actor,
+            at: r.at,
+            detail: r.detail,
+            id: r.id,
+            result: r.result,
+            source: r.source,
+            target: r.target,
+        }
+    }
+}
+
 /// GET /api/v1/audit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditResponse {
@@ -368,6 +383,18 @@ pub struct ReservationView {
     pub subnet: String,
 }
 
+impl From<headend_store::auth::Reservation> for ReservationView {
+    fn from(r: headend_store::auth::Reservation) -> Self {
+        Self {
+            address: r.address,
+            created: r.created,
+            hostname: r.hostname,
+            hwaddr: r.hwaddr,
+            subnet: r.subnet,
+        }
+    }
+}
+
 /// GET /api/v1/reservations.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReservationsResponse {
@@ -380,4 +407,64 @@ pub struct ReservationsResponse {
 pub struct ReservationDeleted {
     /// Always true (an unknown reservation is a 404).
     pub deleted: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn answers_keep_the_json_text_of_json_maps() {
+        let user = UserView {
+            created: 5,
+            disabled: false,
+            failures: 2,
+            last_login: None,
+            locked: true,
+            locked_until: Some(99),
+            role: "admin".into(),
+            username: "root".into(),
+        };
+        let before = json!({
+            "username": "root", "role": "admin", "disabled": false, "failures": 2,
+            "locked": true, "locked_until": 99, "last_login": null, "created": 5,
+        });
+        assert_eq!(
+            serde_json::to_string(&user).unwrap(),
+            serde_json::to_string(&before).unwrap()
+        );
+        let lease = LeaseView {
+            address: Ipv4Addr::new(10, 0, 0, 20),
+            client_id: None,
+            expires: 7,
+            hostname: Some("pc".into()),
+            hwaddr: "aa:bb:cc:dd:ee:ff".into(),
+            live: true,
+            state: "bound".into(),
+            subnet: "lan".into(),
+        };
+        let before = json!({
+            "address": "10.0.0.20", "subnet": "lan", "hwaddr": "aa:bb:cc:dd:ee:ff",
+            "client_id": null, "hostname": "pc", "state": "bound", "expires": 7, "live": true,
+        });
+        assert_eq!(
+            serde_json::to_string(&lease).unwrap(),
+            serde_json::to_string(&before).unwrap()
+        );
+    }
+
+    #[test]
+    fn error_body_leaves_out_absent_details() {
+        let body = ErrorBody {
+            details: None,
+            error: "not_found".into(),
+            message: "no user x".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"error":"not_found","message":"no user x"}"#
+        );
+    }
 }

@@ -9,9 +9,9 @@ use headend_store::auth::{FamilyRecord, UserRecord};
 use serde::Deserialize;
 
 use super::types::{
-    AuditEntry, AuditResponse, KeyRotated, MeResponse, NewUserRequest, PasswordChanged,
-    PasswordRequest, SessionRevoked, SessionView, SessionsResponse, UserDisabled, UserUnlocked,
-    UserView, UsersResponse,
+    AuditResponse, KeyRotated, MeResponse, NewUserRequest, PasswordChanged, PasswordRequest,
+    SessionRevoked, SessionView, SessionsResponse, UserDisabled, UserUnlocked, UserView,
+    UsersResponse,
 };
 use super::{ApiError, Caller, Shared, unix_now};
 use crate::core::Role;
@@ -337,19 +337,7 @@ pub(crate) async fn audit(
     caller.require(Role::Admin)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     let rows = app.blocking(move |s| s.auth().audit(limit)).await?;
-    let entries = rows
-        .into_iter()
-        .map(|r| AuditEntry {
-            action: r.action,
-            actor: r.actor,
-            at: r.at,
-            detail: r.detail,
-            id: r.id,
-            result: r.result,
-            source: r.source,
-            target: r.target,
-        })
-        .collect();
+    let entries = rows.into_iter().map(Into::into).collect();
     Ok(Json(AuditResponse { entries }).into_response())
 }
 
