@@ -2,8 +2,6 @@
 //! key and (when none is configured) a self-signed certificate, both created
 //! on first start in the state directory with mode 0600.
 
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -21,27 +19,14 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Writes `bytes` to `path` with mode 0600, atomically (temp file, fsync, rename).
+/// Writes `bytes` to `path` with mode 0600, atomically and durably (see
+/// [`headend_util::write_atomic`]).
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AdminError> {
-    let fail = |action| {
-        move |source| AdminError::File {
-            path: path.to_path_buf(),
-            action,
-            source,
-        }
-    };
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(fail("cannot create"))?;
-    f.write_all(bytes).map_err(fail("cannot write"))?;
-    f.sync_all().map_err(fail("cannot fsync"))?;
-    std::fs::rename(&tmp, path).map_err(fail("cannot rename into place"))?;
-    Ok(())
+    headend_util::write_atomic(path, bytes, 0o600).map_err(|source| AdminError::File {
+        path: path.to_path_buf(),
+        action: "cannot write",
+        source,
+    })
 }
 
 /// SHA-256 of a DER certificate, as colon-separated upper-case hex (the

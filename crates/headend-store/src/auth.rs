@@ -34,6 +34,30 @@ pub struct UserRecord {
     pub created: u64,
 }
 
+impl UserRecord {
+    /// A user as first stored: enabled, never logged in, not locked, with
+    /// the hash `phc` and `role`, created at `now` (unix seconds). The admin
+    /// API and `headend user add` both add users through this.
+    pub fn new(
+        username: impl Into<String>,
+        phc: impl Into<String>,
+        role: impl Into<String>,
+        now: u64,
+    ) -> Self {
+        Self {
+            username: username.into(),
+            phc: phc.into(),
+            role: role.into(),
+            disabled: false,
+            failures: 0,
+            locked_until: 0,
+            last_login: None,
+            not_before: 0,
+            created: now,
+        }
+    }
+}
+
 /// One refresh-token family: everything that descends from one login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FamilyRecord {

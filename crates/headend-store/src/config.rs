@@ -140,7 +140,7 @@ impl PostgresConfig {
             key: "url",
             reason: format!(
                 "not a PostgreSQL connection string ({}); write e.g. \"postgresql://headend@127.0.0.1:5432/headend\" or \"host=/run/postgresql user=headend dbname=headend\"",
-                crate::postgres::render(&e)
+                crate::error::render_pg(&e)
             ),
         })?;
         if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {

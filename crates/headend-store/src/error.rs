@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use ::postgres::error::SqlState;
+
 /// Everything that can go wrong opening or using the store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -157,7 +159,51 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Maps a SQLite error met while doing `operation`.
     pub(crate) fn sql(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> Self {
         move |source| Self::Sql { operation, source }
     }
+
+    /// Maps a PostgreSQL client error met while doing `operation`:
+    /// serialization failures and deadlocks become [`StoreError::Conflict`].
+    pub(crate) fn pg(operation: &'static str) -> impl Fn(::postgres::Error) -> Self {
+        move |source| {
+            if matches!(
+                source.code(),
+                Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+            ) {
+                return Self::Conflict { operation };
+            }
+            Self::Postgres {
+                operation,
+                detail: render_pg(&source),
+                source,
+            }
+        }
+    }
+}
+
+/// One line for an operator: the PostgreSQL server's severity, SQLSTATE,
+/// message, detail and hint, or the client error with its causes.
+pub(crate) fn render_pg(e: &::postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut out = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+        if let Some(d) = db.detail() {
+            out.push_str("; detail: ");
+            out.push_str(d);
+        }
+        if let Some(h) = db.hint() {
+            out.push_str("; hint: ");
+            out.push_str(h);
+        }
+        return out;
+    }
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }

@@ -10,19 +10,21 @@
 //! twice; TLS with a verified server certificate when `tls_ca_file` is set). Writers work inside a [`Transaction`] that implements [`LeaseTx`],
 //! so a caller can put many exchanges in one durable commit (group commit).
 //! The schema grows through the numbered migrations in [`migrate`], the same
-//! numbers for both backends. This crate does not decide anything about DHCP
+//! numbers for both backends. The backends share their column lists and row
+//! mapping (`row`) and every statement the two dialects write alike (`sql`);
+//! each keeps only its own connection handling and the SQL that really
+//! differs. This crate does not decide anything about DHCP
 //! or auth: it stores rows and answers the questions the DHCP core and the
 //! admin API's auth core ask.
 
 pub mod auth;
-mod checkpoint;
 mod config;
 mod error;
 mod lease;
 pub mod migrate;
-mod pg_conn;
-mod pg_tls;
 mod postgres;
+mod row;
+mod sql;
 mod sqlite;
 
 use std::path::Path;

@@ -10,26 +10,13 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock as _, DefaultClock};
 use headend_store::auth::FamilyRecord;
 use serde::Deserialize;
-use serde_json::json;
 
+use super::types::{LoginRequest, LogoutResponse, RefreshRequest, TokenResponse};
 use super::{ApiError, REFRESH_COOKIE, Shared, Source, bearer, unix_now};
 use crate::core::Role;
 use crate::core::session::{RefreshVerdict, log_prefix, new_id, new_refresh_token, refresh_hash};
 
 const GENERIC_LOGIN_FAILURE: &str = "invalid username or password";
-
-/// Body of POST /api/v1/auth/login.
-#[derive(Deserialize)]
-pub(crate) struct LoginBody {
-    username: String,
-    password: String,
-}
-
-/// Body of /refresh and /logout when the refresh token is not in the cookie.
-#[derive(Deserialize, Default)]
-pub(crate) struct RefreshBody {
-    refresh_token: Option<String>,
-}
 
 /// `?all=true` on /logout.
 #[derive(Deserialize)]
@@ -66,7 +53,10 @@ fn session_dead() -> ApiError {
 /// A cookie is accepted only with an `Origin` (or `Referer`) of this API:
 /// a browser attaches cookies to cross-site requests, so without this check
 /// another site could make a logged-in browser refresh or log out (CSRF).
-fn presented_refresh(headers: &HeaderMap, body: &RefreshBody) -> Result<Option<String>, ApiError> {
+fn presented_refresh(
+    headers: &HeaderMap,
+    body: &RefreshRequest,
+) -> Result<Option<String>, ApiError> {
     if let Some(t) = &body.refresh_token {
         return Ok(Some(t.clone()));
     }
@@ -111,12 +101,12 @@ fn token_answer(access: String, expires_in: u64, refresh: &str, refresh_max_age:
     let cookie = format!(
         "{REFRESH_COOKIE}={refresh}; HttpOnly; Secure; SameSite=Strict; Path=/api/v1/auth; Max-Age={refresh_max_age}"
     );
-    let mut resp = Json(json!({
-        "access_token": access,
-        "token_type": "Bearer",
-        "expires_in": expires_in,
-        "refresh_token": refresh,
-    }))
+    let mut resp = Json(TokenResponse {
+        access_token: access,
+        expires_in,
+        refresh_token: refresh.to_owned(),
+        token_type: "Bearer".to_owned(),
+    })
     .into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
@@ -142,7 +132,7 @@ fn issue_access(
 pub(crate) async fn login(
     State(app): State<Shared>,
     Source(ip): Source,
-    body: Result<Json<LoginBody>, JsonRejection>,
+    body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     rate_limit(&app, ip)?;
     let Json(body) = body.map_err(|e| {
@@ -247,7 +237,7 @@ pub(crate) async fn refresh(
     State(app): State<Shared>,
     Source(ip): Source,
     headers: HeaderMap,
-    body: Option<Json<RefreshBody>>,
+    body: Option<Json<RefreshRequest>>,
 ) -> Result<Response, ApiError> {
     rate_limit(&app, ip)?;
     let body = body.map(|Json(b)| b).unwrap_or_default();
@@ -343,7 +333,7 @@ pub(crate) async fn logout(
     Source(ip): Source,
     Query(q): Query<LogoutQuery>,
     headers: HeaderMap,
-    body: Option<Json<RefreshBody>>,
+    body: Option<Json<RefreshRequest>>,
 ) -> Result<Response, ApiError> {
     let (user, sid) = if let Some(claims) = bearer(&headers).and_then(|t| app.authenticate(t)) {
         (claims.sub, claims.sid)
@@ -384,7 +374,7 @@ pub(crate) async fn logout(
         Some(format!("revoked {} session(s)", ids.len())),
     )
     .await;
-    let mut resp = Json(json!({"revoked": ids.len()})).into_response();
+    let mut resp = Json(LogoutResponse { revoked: ids.len() }).into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_static(

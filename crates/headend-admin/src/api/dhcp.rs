@@ -14,6 +14,9 @@ use headend_store::auth::Reservation;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::types::{
+    LeaseView, LeasesResponse, ReservationDeleted, ReservationRequest, ReservationsResponse,
+};
 use super::{ApiError, Caller, Shared, unix_now};
 use crate::core::Role;
 
@@ -25,17 +28,17 @@ fn colon_hex(bytes: &[u8]) -> String {
         .join(":")
 }
 
-fn lease_json(l: &Lease, now: u64) -> serde_json::Value {
-    json!({
-        "address": l.address.to_string(),
-        "subnet": l.subnet,
-        "hwaddr": colon_hex(&l.hwaddr),
-        "client_id": l.client_id.as_deref().map(colon_hex),
-        "hostname": l.hostname,
-        "state": l.state.as_str(),
-        "expires": l.expires,
-        "live": l.is_live(now),
-    })
+fn lease_json(l: &Lease, now: u64) -> LeaseView {
+    LeaseView {
+        address: l.address,
+        client_id: l.client_id.as_deref().map(colon_hex),
+        expires: l.expires,
+        hostname: l.hostname.clone(),
+        hwaddr: colon_hex(&l.hwaddr),
+        live: l.is_live(now),
+        state: l.state.as_str().to_owned(),
+        subnet: l.subnet.clone(),
+    }
 }
 
 /// `?subnet=` on GET /api/v1/leases.
@@ -53,12 +56,12 @@ pub(crate) async fn leases(
     caller.require(Role::Viewer)?;
     let all = app.blocking(|s| s.leases()).await?;
     let now = unix_now();
-    let list: Vec<_> = all
+    let leases = all
         .iter()
         .filter(|l| q.subnet.as_deref().is_none_or(|s| s == l.subnet))
         .map(|l| lease_json(l, now))
         .collect();
-    Ok(Json(json!({"leases": list})).into_response())
+    Ok(Json(LeasesResponse { leases }).into_response())
 }
 
 /// Who held a lease, for the audit record.
@@ -154,20 +157,8 @@ pub(crate) async fn reservations(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
     let all = app.blocking(|s| s.auth().reservations()).await?;
-    let list: Vec<_> = all
-        .iter()
-        .map(|r| json!({"subnet": r.subnet, "hwaddr": r.hwaddr, "address": r.address.to_string(), "hostname": r.hostname, "created": r.created}))
-        .collect();
-    Ok(Json(json!({"reservations": list})).into_response())
-}
-
-/// Body of POST /api/v1/reservations.
-#[derive(Deserialize)]
-pub(crate) struct ReservationBody {
-    subnet: String,
-    hwaddr: String,
-    address: Ipv4Addr,
-    hostname: Option<String>,
+    let reservations = all.into_iter().map(Into::into).collect();
+    Ok(Json(ReservationsResponse { reservations }).into_response())
 }
 
 /// Normalises `AA-BB-CC-DD-EE-FF` / `aa:bb:...` to lowercase colon form.
@@ -187,7 +178,7 @@ pub(crate) fn normalise_mac(s: &str) -> Option<String> {
 pub(crate) async fn add_reservation(
     State(app): State<Shared>,
     caller: Caller,
-    body: Result<Json<ReservationBody>, JsonRejection>,
+    body: Result<Json<ReservationRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Operator)?;
     let Json(b) = body.map_err(|e| {
@@ -234,7 +225,13 @@ pub(crate) async fn add_reservation(
             ),
         ));
     }
-    Ok((StatusCode::CREATED, Json(json!({"subnet": r.subnet, "hwaddr": r.hwaddr, "address": r.address.to_string(), "hostname": r.hostname}))).into_response())
+    let stored = ReservationRequest {
+        subnet: r.subnet,
+        hwaddr: r.hwaddr,
+        address: r.address,
+        hostname: r.hostname,
+    };
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
 }
 
 /// DELETE /api/v1/reservations/{subnet}/{hwaddr}.
@@ -264,7 +261,7 @@ pub(crate) async fn delete_reservation(
             "no reservation for {mac} in {subnet}"
         )));
     }
-    Ok(Json(json!({"deleted": true})).into_response())
+    Ok(Json(ReservationDeleted { deleted: true }).into_response())
 }
 
 #[cfg(test)]

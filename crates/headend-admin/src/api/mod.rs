@@ -8,12 +8,12 @@
 mod auth;
 mod dhcp;
 pub mod openapi;
+pub mod types;
 pub(crate) mod users;
 mod zones;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -64,12 +64,7 @@ pub struct App {
 /// The state handed to every handler.
 pub type Shared = Arc<App>;
 
-/// Unix seconds now.
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub(crate) use headend_util::unix_now;
 
 impl App {
     /// Runs a blocking store operation off the async workers.
@@ -251,10 +246,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({"error": self.code, "message": self.message});
-        if let Some(d) = self.details {
-            body["details"] = d;
-        }
+        let body = types::ErrorBody {
+            details: self.details,
+            error: self.code.to_owned(),
+            message: self.message,
+        };
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             resp.headers_mut()

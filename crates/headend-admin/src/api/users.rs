@@ -7,45 +7,53 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use headend_store::auth::{FamilyRecord, UserRecord};
 use serde::Deserialize;
-use serde_json::json;
 
+use super::types::{
+    AuditResponse, KeyRotated, MeResponse, NewUserRequest, PasswordChanged, PasswordRequest,
+    SessionRevoked, SessionView, SessionsResponse, UserDisabled, UserUnlocked, UserView,
+    UsersResponse,
+};
 use super::{ApiError, Caller, Shared, unix_now};
 use crate::core::Role;
 
 /// A user as shown by the API (never the hash).
-pub(crate) fn user_json(u: &UserRecord, now: u64) -> serde_json::Value {
-    json!({
-        "username": u.username,
-        "role": u.role,
-        "disabled": u.disabled,
-        "failures": u.failures,
-        "locked": u.locked_until > now,
-        "locked_until": (u.locked_until > now).then_some(u.locked_until),
-        "last_login": u.last_login,
-        "created": u.created,
-    })
+pub(crate) fn user_view(u: &UserRecord, now: u64) -> UserView {
+    UserView {
+        created: u.created,
+        disabled: u.disabled,
+        failures: u.failures,
+        last_login: u.last_login,
+        locked: u.locked_until > now,
+        locked_until: (u.locked_until > now).then_some(u.locked_until),
+        role: u.role.clone(),
+        username: u.username.clone(),
+    }
 }
 
-fn session_json(f: &FamilyRecord, now: u64) -> serde_json::Value {
-    json!({
-        "id": f.id,
-        "user": f.username,
-        "created": f.created,
-        "last_used": f.last_used,
-        "expires": f.expires,
-        "source": f.source,
-        "live": f.revoked.is_none() && f.expires > now,
-        "revoked": f.revoked,
-        "revoke_reason": f.revoke_reason,
-    })
+/// A session as shown to the caller with session id `current`.
+fn session_view(f: &FamilyRecord, now: u64, current: &str) -> SessionView {
+    SessionView {
+        created: f.created,
+        current: f.id == current,
+        expires: f.expires,
+        id: f.id.clone(),
+        last_used: f.last_used,
+        live: f.revoked.is_none() && f.expires > now,
+        revoke_reason: f.revoke_reason.clone(),
+        revoked: f.revoked,
+        source: f.source.clone(),
+        user: f.username.clone(),
+    }
 }
 
 /// GET /api/v1/me.
 pub(crate) async fn me(caller: Caller) -> Result<Response, ApiError> {
-    Ok(
-        Json(json!({"user": caller.user, "role": caller.role, "session": caller.sid}))
-            .into_response(),
-    )
+    Ok(Json(MeResponse {
+        role: caller.role,
+        session: caller.sid,
+        user: caller.user,
+    })
+    .into_response())
 }
 
 /// `?user=NAME|*` on GET /api/v1/sessions.
@@ -69,15 +77,11 @@ pub(crate) async fn sessions(
     let list = app
         .blocking(move |s| s.auth().families(who.as_deref(), Some(now)))
         .await?;
-    let list: Vec<_> = list
+    let sessions = list
         .iter()
-        .map(|f| {
-            let mut v = session_json(f, now);
-            v["current"] = json!(f.id == caller.sid);
-            v
-        })
+        .map(|f| session_view(f, now, &caller.sid))
         .collect();
-    Ok(Json(json!({"sessions": list})).into_response())
+    Ok(Json(SessionsResponse { sessions }).into_response())
 }
 
 /// DELETE /api/v1/sessions/{id}: ends one session (own, or any for admins).
@@ -114,7 +118,7 @@ pub(crate) async fn revoke_session(
         None,
     )
     .await;
-    Ok(Json(json!({"revoked": done})).into_response())
+    Ok(Json(SessionRevoked { revoked: done }).into_response())
 }
 
 /// GET /api/v1/users.
@@ -122,18 +126,8 @@ pub(crate) async fn list(State(app): State<Shared>, caller: Caller) -> Result<Re
     caller.require(Role::Admin)?;
     let users = app.blocking(|s| s.auth().users()).await?;
     let now = unix_now();
-    Ok(
-        Json(json!({"users": users.iter().map(|u| user_json(u, now)).collect::<Vec<_>>()}))
-            .into_response(),
-    )
-}
-
-/// Body of POST /api/v1/users.
-#[derive(Deserialize)]
-pub(crate) struct NewUser {
-    username: String,
-    password: String,
-    role: Role,
+    let users = users.iter().map(|u| user_view(u, now)).collect();
+    Ok(Json(UsersResponse { users }).into_response())
 }
 
 /// Checks a user name: 1-64 characters of `[A-Za-z0-9._@-]`.
@@ -151,7 +145,7 @@ pub(crate) const MIN_PASSWORD_LEN: usize = 8;
 pub(crate) async fn add(
     State(app): State<Shared>,
     caller: Caller,
-    body: Result<Json<NewUser>, JsonRejection>,
+    body: Result<Json<NewUserRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     let Json(b) = body.map_err(|e| {
@@ -175,17 +169,7 @@ pub(crate) async fn add(
         ApiError::internal()
     })?;
     let now = unix_now();
-    let record = UserRecord {
-        username: b.username.clone(),
-        phc,
-        role: b.role.as_str().to_owned(),
-        disabled: false,
-        failures: 0,
-        locked_until: 0,
-        last_login: None,
-        not_before: 0,
-        created: now,
-    };
+    let record = UserRecord::new(b.username.clone(), phc, b.role.as_str(), now);
     let r2 = record.clone();
     let added = app.blocking(move |s| s.auth().user_insert(&r2)).await?;
     app.audit(
@@ -204,13 +188,7 @@ pub(crate) async fn add(
             format!("user {} exists", b.username),
         ));
     }
-    Ok((StatusCode::CREATED, Json(user_json(&record, now))).into_response())
-}
-
-/// Body of PUT /api/v1/users/{name}/password.
-#[derive(Deserialize)]
-pub(crate) struct NewPassword {
-    password: String,
+    Ok((StatusCode::CREATED, Json(user_view(&record, now))).into_response())
 }
 
 /// PUT /api/v1/users/{name}/password: admins for anyone, users for themselves.
@@ -219,7 +197,7 @@ pub(crate) async fn set_password(
     State(app): State<Shared>,
     caller: Caller,
     Path(name): Path<String>,
-    body: Result<Json<NewPassword>, JsonRejection>,
+    body: Result<Json<PasswordRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     if name != caller.user {
         caller.require(Role::Admin)?;
@@ -253,7 +231,11 @@ pub(crate) async fn set_password(
     .await;
     let ids = revoked.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
     app.revoke_in_cache(&ids, Some((&name, now)));
-    Ok(Json(json!({"user": name, "revoked_sessions": ids.len()})).into_response())
+    Ok(Json(PasswordChanged {
+        revoked_sessions: ids.len(),
+        user: name,
+    })
+    .into_response())
 }
 
 async fn set_disabled(
@@ -286,10 +268,12 @@ async fn set_disabled(
     if disabled {
         app.revoke_in_cache(&ids, Some((&name, now)));
     }
-    Ok(
-        Json(json!({"user": name, "disabled": disabled, "revoked_sessions": ids.len()}))
-            .into_response(),
-    )
+    Ok(Json(UserDisabled {
+        disabled,
+        revoked_sessions: ids.len(),
+        user: name,
+    })
+    .into_response())
 }
 
 /// POST /api/v1/users/{name}/disable.
@@ -331,7 +315,11 @@ pub(crate) async fn unlock(
     if !done {
         return Err(ApiError::not_found(format!("no user {name}")));
     }
-    Ok(Json(json!({"user": name, "unlocked": true})).into_response())
+    Ok(Json(UserUnlocked {
+        unlocked: true,
+        user: name,
+    })
+    .into_response())
 }
 
 /// `?limit=` on GET /api/v1/audit.
@@ -349,11 +337,8 @@ pub(crate) async fn audit(
     caller.require(Role::Admin)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     let rows = app.blocking(move |s| s.auth().audit(limit)).await?;
-    let list: Vec<_> = rows
-        .iter()
-        .map(|r| json!({"id": r.id, "at": r.at, "actor": r.actor, "source": r.source, "action": r.action, "target": r.target, "result": r.result, "detail": r.detail}))
-        .collect();
-    Ok(Json(json!({"entries": list})).into_response())
+    let entries = rows.into_iter().map(Into::into).collect();
+    Ok(Json(AuditResponse { entries }).into_response())
 }
 
 /// POST /api/v1/keys/rotate: a new signing key; the current one becomes the
@@ -400,5 +385,9 @@ pub(crate) async fn rotate_key(
         ApiError::internal()
     })?;
     tracing::info!(kid, ?previous, "access-token signing key rotated");
-    Ok(Json(json!({"kid": kid, "previous_kid": previous})).into_response())
+    Ok(Json(KeyRotated {
+        kid,
+        previous_kid: previous,
+    })
+    .into_response())
 }

@@ -7,9 +7,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use headend_dns::{DnsError, DnsHandle, ZoneEdit};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::types::{SetRecordRequest, ZoneResponse, ZoneSerial, ZonesResponse};
 use super::{ApiError, Caller, Shared};
 use crate::core::Role;
 
@@ -93,7 +94,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u32>, ApiError> {
     })
 }
 
-fn with_serial(body: serde_json::Value, serial: u32) -> Response {
+fn with_serial(body: impl Serialize, serial: u32) -> Response {
     let mut resp = Json(body).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{serial}\"")) {
         resp.headers_mut().insert(header::ETAG, v);
@@ -105,7 +106,8 @@ fn with_serial(body: serde_json::Value, serial: u32) -> Response {
 pub(crate) async fn list(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
     let dns = dns(&app)?;
-    Ok(Json(json!({"zones": dns.zone_summaries()})).into_response())
+    let zones = dns.zone_summaries().into_iter().map(Into::into).collect();
+    Ok(Json(ZonesResponse { zones }).into_response())
 }
 
 /// GET /api/v1/zones/{zone}: records and serial (also as ETag).
@@ -123,8 +125,13 @@ pub(crate) async fn show(
         .into_iter()
         .find(|z| z.origin.eq_ignore_ascii_case(&origin))
         .map_or(0, |z| z.serial);
+    let records = records.into_iter().map(Into::into).collect();
     Ok(with_serial(
-        json!({"origin": origin, "serial": serial, "records": records}),
+        ZoneResponse {
+            origin,
+            records,
+            serial,
+        },
         serial,
     ))
 }
@@ -150,14 +157,7 @@ pub(crate) async fn reload(
     )
     .await;
     let serial = result?;
-    Ok(with_serial(json!({"zone": zone, "serial": serial}), serial))
-}
-
-/// Body of PUT .../records/{name}/{rtype}.
-#[derive(Deserialize)]
-pub(crate) struct SetBody {
-    ttl: Option<u32>,
-    rdata: Vec<String>,
+    Ok(with_serial(ZoneSerial { serial, zone }, serial))
 }
 
 /// `?rdata=` on DELETE .../records/{name}/{rtype}.
@@ -192,7 +192,7 @@ async fn edit(
     )
     .await;
     let serial = result?;
-    Ok(with_serial(json!({"zone": zone, "serial": serial}), serial))
+    Ok(with_serial(ZoneSerial { serial, zone }, serial))
 }
 
 /// PUT /api/v1/zones/{zone}/records/{name}/{rtype}: replaces that RRset.
@@ -201,7 +201,7 @@ pub(crate) async fn set_record(
     caller: Caller,
     Path((zone, name, rtype)): Path<(String, String, String)>,
     headers: HeaderMap,
-    body: Result<Json<SetBody>, JsonRejection>,
+    body: Result<Json<SetRecordRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Operator)?;
     let Json(body) = body.map_err(|e| {

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::Method;
-use reqwest::blocking::Client;
+use reqwest::blocking::{Client, RequestBuilder};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::pin::{PinVerifier, client_dir, normalise};
 use super::{
@@ -17,6 +17,11 @@ use super::{
     read_password,
 };
 use crate::AdminError;
+use crate::api::types::{
+    ErrorBody, LeasesResponse, LoginRequest, LogoutResponse, RefreshRequest, ReservationRequest,
+    ReservationsResponse, SessionsResponse, SetRecordRequest, TokenResponse, ZoneResponse,
+    ZoneSerial, ZonesResponse,
+};
 use crate::api::unix_now;
 use crate::tls::{install_crypto_provider, write_private};
 
@@ -77,20 +82,21 @@ fn client(verifier: &std::sync::Arc<PinVerifier>) -> Result<Client, AdminError> 
         })
 }
 
+/// One request; answers the status and the body's text.
 fn send(
     client: &Client,
     method: Method,
     url: &str,
     bearer: Option<&str>,
-    body: Option<&Value>,
+    body: Option<&dyn ErasedBody>,
     headers: &[(&str, String)],
-) -> Result<(u16, Value), AdminError> {
+) -> Result<(u16, String), AdminError> {
     let mut req = client.request(method, url);
     if let Some(t) = bearer {
         req = req.bearer_auth(t);
     }
     if let Some(b) = body {
-        req = req.json(b);
+        req = b.attach(req);
     }
     for (k, v) in headers {
         req = req.header(*k, v);
@@ -101,8 +107,27 @@ fn send(
     })?;
     let status = resp.status().as_u16();
     let text = resp.text().unwrap_or_default();
-    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Ok((status, value))
+    Ok((status, text))
+}
+
+/// A typed request body, as a trait object so `send` need not be generic.
+trait ErasedBody {
+    /// Puts the body, as JSON, on `req`.
+    fn attach(&self, req: RequestBuilder) -> RequestBuilder;
+}
+
+impl<T: Serialize> ErasedBody for T {
+    fn attach(&self, req: RequestBuilder) -> RequestBuilder {
+        req.json(self)
+    }
+}
+
+/// A successful answer's body as `T`.
+fn parse<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, AdminError> {
+    serde_json::from_str(text).map_err(|e| AdminError::Api {
+        status,
+        message: format!("the server's answer is not what this headend expects ({e}): {text}"),
+    })
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -116,17 +141,21 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-fn api_error(status: u16, v: &Value) -> AdminError {
-    let mut message = v
-        .get("message")
-        .and_then(Value::as_str)
-        .map_or_else(|| v.to_string(), str::to_owned);
-    if let Some(d) = v.get("details") {
-        message.push_str(&format!(
-            "\n{}",
-            serde_json::to_string_pretty(d).unwrap_or_default()
-        ));
-    }
+/// A refused request: the server's message (and details), or its text.
+fn api_error(status: u16, text: &str) -> AdminError {
+    let message = match serde_json::from_str::<ErrorBody>(text) {
+        Ok(body) => {
+            let mut message = body.message;
+            if let Some(d) = body.details {
+                message.push_str(&format!(
+                    "\n{}",
+                    serde_json::to_string_pretty(&d).unwrap_or_default()
+                ));
+            }
+            message
+        }
+        Err(_) => text.to_owned(),
+    };
     AdminError::Api { status, message }
 }
 
@@ -167,69 +196,69 @@ impl Ctl {
     /// Rotates the refresh token for a new access token.
     fn refresh(&mut self) -> Result<(), AdminError> {
         let url = self.url("/api/v1/auth/refresh");
-        let body = json!({"refresh_token": self.session.refresh_token});
-        let (status, v) = send(&self.client, Method::POST, &url, None, Some(&body), &[])?;
+        let body = RefreshRequest {
+            refresh_token: Some(self.session.refresh_token.clone()),
+        };
+        let (status, text) = send(&self.client, Method::POST, &url, None, Some(&body), &[])?;
         if status != 200 {
             return Err(AdminError::Api {
                 status,
                 message: "the session has ended; log in again with `headend ctl login`".into(),
             });
         }
-        self.take_tokens(&v)?;
+        self.take_tokens(&text)?;
         self.save()
     }
 
-    fn take_tokens(&mut self, v: &Value) -> Result<(), AdminError> {
-        let get = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-        let (Some(access), Some(refresh)) = (get("access_token"), get("refresh_token")) else {
-            return Err(AdminError::Api {
-                status: 200,
-                message: "the server sent no tokens".into(),
-            });
-        };
-        self.session.access_token = access;
-        self.session.refresh_token = refresh;
-        self.session.access_expires =
-            unix_now() + v.get("expires_in").and_then(Value::as_u64).unwrap_or(60);
+    /// Keeps the tokens of a login or refresh answer.
+    fn take_tokens(&mut self, text: &str) -> Result<(), AdminError> {
+        let tokens: TokenResponse = serde_json::from_str(text).map_err(|e| AdminError::Api {
+            status: 200,
+            message: format!("the server sent no tokens ({e})"),
+        })?;
+        self.session.access_token = tokens.access_token;
+        self.session.refresh_token = tokens.refresh_token;
+        self.session.access_expires = unix_now() + tokens.expires_in;
         Ok(())
     }
 
     /// An authenticated request; refreshes the access token when it is
-    /// about to expire or was refused.
-    fn call(
+    /// about to expire or was refused. Answers the body as `T`
+    /// ([`IgnoredAny`] when only success matters).
+    fn call<T: DeserializeOwned>(
         &mut self,
         method: Method,
         path: &str,
-        body: Option<Value>,
+        body: Option<&dyn ErasedBody>,
         headers: &[(&str, String)],
-    ) -> Result<Value, AdminError> {
+    ) -> Result<T, AdminError> {
         if self.session.access_expires <= unix_now() + 30 {
             self.refresh()?;
         }
         let url = self.url(path);
-        let (mut status, mut v) = send(
+        let (mut status, mut text) = send(
             &self.client,
             method.clone(),
             &url,
             Some(&self.session.access_token),
-            body.as_ref(),
+            body,
             headers,
         )?;
         if status == 401 {
             self.refresh()?;
-            (status, v) = send(
+            (status, text) = send(
                 &self.client,
                 method,
                 &url,
                 Some(&self.session.access_token),
-                body.as_ref(),
+                body,
                 headers,
             )?;
         }
         if !(200..300).contains(&status) {
-            return Err(api_error(status, &v));
+            return Err(api_error(status, &text));
         }
-        Ok(v)
+        parse(status, &text)
     }
 }
 
@@ -255,12 +284,16 @@ fn login(
     let verifier = PinVerifier::new(pinned);
     let client = client(&verifier)?;
     let password = read_password(password_stdin, false)?;
-    let (status, v) = send(
+    let login = LoginRequest {
+        username: user.clone(),
+        password,
+    };
+    let (status, text) = send(
         &client,
         Method::POST,
         &format!("{url}/api/v1/auth/login"),
         None,
-        Some(&json!({"username": user, "password": password})),
+        Some(&login),
         &[],
     )?;
     let seen = verifier.seen().ok_or_else(|| AdminError::Connect {
@@ -275,7 +308,7 @@ fn login(
     known.insert(url.clone(), seen.clone());
     save_json(&known_path(dir), &known)?;
     if status != 200 {
-        return Err(api_error(status, &v));
+        return Err(api_error(status, &text));
     }
     let mut ctl = Ctl {
         dir: dir.to_path_buf(),
@@ -289,7 +322,7 @@ fn login(
         },
         client,
     };
-    ctl.take_tokens(&v)?;
+    ctl.take_tokens(&text)?;
     ctl.save()?;
     println!("logged in as {user}");
     Ok(())
@@ -307,7 +340,9 @@ fn enc(s: &str) -> String {
     out
 }
 
-fn print_rows(v: &Value, key: &str, cols: &[&str]) {
+/// Prints a table: the column names upper-cased, then one tab-separated
+/// line per row.
+fn print_table<const N: usize>(cols: [&str; N], rows: impl IntoIterator<Item = [String; N]>) {
     println!(
         "{}",
         cols.iter()
@@ -315,17 +350,14 @@ fn print_rows(v: &Value, key: &str, cols: &[&str]) {
             .collect::<Vec<_>>()
             .join("\t")
     );
-    for row in v.get(key).and_then(Value::as_array).into_iter().flatten() {
-        let line: Vec<String> = cols
-            .iter()
-            .map(|c| match row.get(*c) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Null) | None => "-".into(),
-                Some(other) => other.to_string(),
-            })
-            .collect();
-        println!("{}", line.join("\t"));
+    for row in rows {
+        println!("{}", row.join("\t"));
     }
+}
+
+/// A table cell for an optional value: `-` when absent.
+fn or_dash(v: Option<impl ToString>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
 
 fn if_match(serial: Option<u32>) -> Vec<(&'static str, String)> {
@@ -355,44 +387,56 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
                 "/api/v1/auth/logout{}",
                 if all { "?all=true" } else { "" }
             ));
-            let body = json!({"refresh_token": ctl.session.refresh_token});
-            let (status, v) = send(&ctl.client, Method::POST, &url, None, Some(&body), &[])?;
+            let body = RefreshRequest {
+                refresh_token: Some(ctl.session.refresh_token.clone()),
+            };
+            let (status, text) = send(&ctl.client, Method::POST, &url, None, Some(&body), &[])?;
             let path = session_path(&dir);
             std::fs::remove_file(&path)
                 .map_err(file_err(&path, "cannot remove the session file"))?;
             if status != 200 {
-                return Err(api_error(status, &v));
+                return Err(api_error(status, &text));
             }
-            println!(
-                "logged out ({} session(s) ended)",
-                v.get("revoked").and_then(Value::as_u64).unwrap_or(0)
-            );
+            let revoked = serde_json::from_str::<LogoutResponse>(&text).map_or(0, |r| r.revoked);
+            println!("logged out ({revoked} session(s) ended)");
         }
         CtlCommand::Zone(ZoneCommand::List) => {
-            let v = ctl.call(Method::GET, "/api/v1/zones", None, &[])?;
-            print_rows(&v, "zones", &["origin", "serial", "records", "file"]);
+            let v: ZonesResponse = ctl.call(Method::GET, "/api/v1/zones", None, &[])?;
+            print_table(
+                ["origin", "serial", "records", "file"],
+                v.zones.into_iter().map(|z| {
+                    [
+                        z.origin,
+                        z.serial.to_string(),
+                        z.records.to_string(),
+                        z.file.display().to_string(),
+                    ]
+                }),
+            );
         }
         CtlCommand::Zone(ZoneCommand::Show { zone }) => {
-            let v = ctl.call(
+            let v: ZoneResponse = ctl.call(
                 Method::GET,
                 &format!("/api/v1/zones/{}", enc(&zone)),
                 None,
                 &[],
             )?;
-            println!("; serial {}", v.get("serial").unwrap_or(&Value::Null));
-            print_rows(&v, "records", &["name", "ttl", "rtype", "rdata"]);
+            println!("; serial {}", v.serial);
+            print_table(
+                ["name", "ttl", "rtype", "rdata"],
+                v.records
+                    .into_iter()
+                    .map(|r| [r.name, r.ttl.to_string(), r.rtype, r.rdata]),
+            );
         }
         CtlCommand::Zone(ZoneCommand::Reload { zone }) => {
-            let v = ctl.call(
+            let v: ZoneSerial = ctl.call(
                 Method::POST,
                 &format!("/api/v1/zones/{}/reload", enc(&zone)),
                 None,
                 &[],
             )?;
-            println!(
-                "{zone} reloaded, serial {}",
-                v.get("serial").unwrap_or(&Value::Null)
-            );
+            println!("{zone} reloaded, serial {}", v.serial);
         }
         CtlCommand::Record(RecordCommand::Set {
             zone,
@@ -408,16 +452,13 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
                 enc(&name),
                 enc(&rtype)
             );
-            let v = ctl.call(
+            let v: ZoneSerial = ctl.call(
                 Method::PUT,
                 &path,
-                Some(json!({"ttl": ttl, "rdata": rdata})),
+                Some(&SetRecordRequest { ttl, rdata }),
                 &if_match(serial),
             )?;
-            println!(
-                "{zone}: {name} {rtype} set, serial {}",
-                v.get("serial").unwrap_or(&Value::Null)
-            );
+            println!("{zone}: {name} {rtype} set, serial {}", v.serial);
         }
         CtlCommand::Record(RecordCommand::Delete {
             zone,
@@ -435,28 +476,33 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
             if let Some(r) = &rdata {
                 path.push_str(&format!("?rdata={}", enc(r)));
             }
-            let v = ctl.call(Method::DELETE, &path, None, &if_match(serial))?;
-            println!(
-                "{zone}: {name} {rtype} deleted, serial {}",
-                v.get("serial").unwrap_or(&Value::Null)
-            );
+            let v: ZoneSerial = ctl.call(Method::DELETE, &path, None, &if_match(serial))?;
+            println!("{zone}: {name} {rtype} deleted, serial {}", v.serial);
         }
         CtlCommand::Lease(LeaseCommand::List { subnet }) => {
             let path = subnet.map_or_else(
                 || "/api/v1/leases".to_owned(),
                 |s| format!("/api/v1/leases?subnet={}", enc(&s)),
             );
-            let v = ctl.call(Method::GET, &path, None, &[])?;
-            print_rows(
-                &v,
-                "leases",
-                &[
+            let v: LeasesResponse = ctl.call(Method::GET, &path, None, &[])?;
+            print_table(
+                [
                     "address", "subnet", "hwaddr", "hostname", "state", "expires",
                 ],
+                v.leases.into_iter().map(|l| {
+                    [
+                        l.address.to_string(),
+                        l.subnet,
+                        l.hwaddr,
+                        or_dash(l.hostname),
+                        l.state,
+                        l.expires.to_string(),
+                    ]
+                }),
             );
         }
         CtlCommand::Lease(LeaseCommand::Release { address }) => {
-            ctl.call(
+            ctl.call::<IgnoredAny>(
                 Method::POST,
                 &format!("/api/v1/leases/{address}/release"),
                 None,
@@ -470,21 +516,32 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
             address,
             hostname,
         }) => {
-            let body =
-                json!({"subnet": subnet, "hwaddr": mac, "address": address, "hostname": hostname});
-            ctl.call(Method::POST, "/api/v1/reservations", Some(body), &[])?;
+            let body = ReservationRequest {
+                subnet: subnet.clone(),
+                hwaddr: mac.clone(),
+                address,
+                hostname,
+            };
+            ctl.call::<IgnoredAny>(Method::POST, "/api/v1/reservations", Some(&body), &[])?;
             println!("reserved {address} for {mac} in {subnet}");
         }
         CtlCommand::Reservation(ReservationCommand::List) => {
-            let v = ctl.call(Method::GET, "/api/v1/reservations", None, &[])?;
-            print_rows(
-                &v,
-                "reservations",
-                &["subnet", "hwaddr", "address", "hostname"],
+            let v: ReservationsResponse =
+                ctl.call(Method::GET, "/api/v1/reservations", None, &[])?;
+            print_table(
+                ["subnet", "hwaddr", "address", "hostname"],
+                v.reservations.into_iter().map(|r| {
+                    [
+                        r.subnet,
+                        r.hwaddr,
+                        r.address.to_string(),
+                        or_dash(r.hostname),
+                    ]
+                }),
             );
         }
         CtlCommand::Reservation(ReservationCommand::Delete { subnet, mac }) => {
-            ctl.call(
+            ctl.call::<IgnoredAny>(
                 Method::DELETE,
                 &format!("/api/v1/reservations/{}/{}", enc(&subnet), enc(&mac)),
                 None,
@@ -497,15 +554,23 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
                 || "/api/v1/sessions".to_owned(),
                 |u| format!("/api/v1/sessions?user={}", enc(&u)),
             );
-            let v = ctl.call(Method::GET, &path, None, &[])?;
-            print_rows(
-                &v,
-                "sessions",
-                &["id", "user", "source", "created", "last_used", "current"],
+            let v: SessionsResponse = ctl.call(Method::GET, &path, None, &[])?;
+            print_table(
+                ["id", "user", "source", "created", "last_used", "current"],
+                v.sessions.into_iter().map(|f| {
+                    [
+                        f.id,
+                        f.user,
+                        or_dash(f.source),
+                        f.created.to_string(),
+                        f.last_used.to_string(),
+                        f.current.to_string(),
+                    ]
+                }),
             );
         }
         CtlCommand::Session(SessionCommand::Revoke { id }) => {
-            ctl.call(
+            ctl.call::<IgnoredAny>(
                 Method::DELETE,
                 &format!("/api/v1/sessions/{}", enc(&id)),
                 None,

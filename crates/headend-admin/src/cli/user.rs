@@ -72,17 +72,12 @@ pub fn run(
             }
             let pw = read_password(password_stdin, true)?;
             let phc = password::hash_blocking(argon, &pw)?;
-            let added = store.auth().user_insert(&UserRecord {
-                username: name.clone(),
+            let added = store.auth().user_insert(&UserRecord::new(
+                name.clone(),
                 phc,
-                role: role.as_str().into(),
-                disabled: false,
-                failures: 0,
-                locked_until: 0,
-                last_login: None,
-                not_before: 0,
-                created: now,
-            })?;
+                role.as_str(),
+                now,
+            ))?;
             if !added {
                 return Err(AdminError::Usage {
                     reason: format!("user {name:?} exists"),

@@ -5,17 +5,12 @@ use headend_store::auth::{FamilyRecord, UserRecord};
 
 /// An enabled operator named `name`, never locked, created at time 1.
 pub(crate) fn user(name: &str) -> UserRecord {
-    UserRecord {
-        username: name.into(),
-        phc: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
-        role: "operator".into(),
-        disabled: false,
-        failures: 0,
-        locked_until: 0,
-        last_login: None,
-        not_before: 0,
-        created: 1,
-    }
+    UserRecord::new(
+        name,
+        "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA",
+        "operator",
+        1,
+    )
 }
 
 /// A live family `id` of `name`, started (and last used) at `created`,

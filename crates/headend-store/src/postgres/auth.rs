@@ -1,83 +1,19 @@
 //! [`AuthStore`] on the PostgreSQL backend: pooled connections, each change
 //! one transaction (at PostgreSQL's default READ COMMITTED, with row locks or
-//! conditional updates where two servers could race).
+//! conditional updates where two servers could race). Rows map to records
+//! through [`crate::row`].
 
 use std::net::Ipv4Addr;
 
-use ::postgres::Row;
-
-use super::{PostgresBackend, addr, get, pg, secs, unaddr, unsecs};
+use super::conn::Session;
+use super::{PostgresBackend, bind, get};
 use crate::StoreError;
 use crate::auth::{AuditRecord, AuthStore, FamilyRecord, RefreshRecord, Reservation, UserRecord};
-use crate::pg_conn::Session;
-
-/// The user columns, in the order [`read_user`] reads them.
-macro_rules! user_columns {
-    () => {
-        "username, phc, role, disabled, failures, locked_until, last_login, not_before, created"
-    };
-}
-
-/// The family columns, in the order [`read_family`] reads them.
-macro_rules! family_columns {
-    () => {
-        "id, username, created, expires, last_used, source, revoked, revoke_reason"
-    };
-}
-
-fn read_user(row: &Row) -> Result<UserRecord, StoreError> {
-    Ok(UserRecord {
-        username: get(row, 0)?,
-        phc: get(row, 1)?,
-        role: get(row, 2)?,
-        disabled: get(row, 3)?,
-        failures: u32::try_from(get::<i64>(row, 4)?).unwrap_or(u32::MAX),
-        locked_until: unsecs(get(row, 5)?),
-        last_login: get::<Option<i64>>(row, 6)?.map(unsecs),
-        not_before: unsecs(get(row, 7)?),
-        created: unsecs(get(row, 8)?),
-    })
-}
-
-fn read_family(row: &Row, at: usize) -> Result<FamilyRecord, StoreError> {
-    Ok(FamilyRecord {
-        id: get(row, at)?,
-        username: get(row, at + 1)?,
-        created: unsecs(get(row, at + 2)?),
-        expires: unsecs(get(row, at + 3)?),
-        last_used: unsecs(get(row, at + 4)?),
-        source: get(row, at + 5)?,
-        revoked: get::<Option<i64>>(row, at + 6)?.map(unsecs),
-        revoke_reason: get(row, at + 7)?,
-    })
-}
-
-fn read_families(rows: &[Row]) -> Result<Vec<FamilyRecord>, StoreError> {
-    rows.iter().map(|r| read_family(r, 0)).collect()
-}
-
-fn read_audit(row: &Row) -> Result<AuditRecord, StoreError> {
-    Ok(AuditRecord {
-        id: get(row, 0)?,
-        at: unsecs(get(row, 1)?),
-        actor: get(row, 2)?,
-        source: get(row, 3)?,
-        action: get(row, 4)?,
-        target: get(row, 5)?,
-        result: get(row, 6)?,
-        detail: get(row, 7)?,
-    })
-}
-
-fn read_reservation(row: &Row) -> Result<Reservation, StoreError> {
-    Ok(Reservation {
-        subnet: get(row, 0)?,
-        hwaddr: get(row, 1)?,
-        address: unaddr(get(row, 2)?)?,
-        hostname: get(row, 3)?,
-        created: unsecs(get(row, 4)?),
-    })
-}
+use crate::row::{
+    self, AuditValues, FamilyValues, ReservationValues, UserValues, addr, family_columns,
+    reservation_columns, secs, user_columns,
+};
+use crate::sql::postgres as q;
 
 /// Revokes the live families of `username` (inside the caller's
 /// transaction); their ids, oldest login first.
@@ -94,7 +30,7 @@ fn revoke_user_families(
              SELECT id FROM r ORDER BY created, id",
             &[&username, &secs(now), &reason],
         )
-        .map_err(pg("family revocation"))?;
+        .map_err(StoreError::pg("family revocation"))?;
     rows.iter().map(|r| get(r, 0)).collect()
 }
 
@@ -108,6 +44,7 @@ impl AuthStore for PostgresBackend {
     fn user_insert(&self, user: &UserRecord) -> Result<bool, StoreError> {
         let u = user.clone();
         self.reader()?.conn().run(move |s| {
+            let row = UserValues::new(&u);
             let n = s
                 .execute(
                     concat!(
@@ -115,19 +52,9 @@ impl AuthStore for PostgresBackend {
                         user_columns!(),
                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (username) DO NOTHING"
                     ),
-                    &[
-                        &u.username,
-                        &u.phc,
-                        &u.role,
-                        &u.disabled,
-                        &i64::from(u.failures),
-                        &secs(u.locked_until),
-                        &u.last_login.map(secs),
-                        &secs(u.not_before),
-                        &secs(u.created),
-                    ],
+                    &bind(row.values()),
                 )
-                .map_err(pg("user insert"))?;
+                .map_err(StoreError::pg("user insert"))?;
             Ok(n == 1)
         })
     }
@@ -135,34 +62,20 @@ impl AuthStore for PostgresBackend {
     fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
         let username = username.to_owned();
         self.reader()?.conn().run(move |s| {
-            s.query_first(
-                concat!(
-                    "SELECT ",
-                    user_columns!(),
-                    " FROM auth_users WHERE username = $1"
-                ),
-                &[&username],
-            )
-            .map_err(pg("user lookup"))?
-            .as_ref()
-            .map(read_user)
-            .transpose()
+            s.query_first(q::USER, &[&username])
+                .map_err(StoreError::pg("user lookup"))?
+                .as_ref()
+                .map(row::user)
+                .transpose()
         })
     }
 
     fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
         self.reader()?.conn().run(|s| {
             let rows = s
-                .query(
-                    concat!(
-                        "SELECT ",
-                        user_columns!(),
-                        " FROM auth_users ORDER BY username"
-                    ),
-                    &[],
-                )
-                .map_err(pg("user listing"))?;
-            rows.iter().map(read_user).collect()
+                .query(q::USERS, &[])
+                .map_err(StoreError::pg("user listing"))?;
+            rows.iter().map(row::user).collect()
         })
     }
 
@@ -176,12 +89,8 @@ impl AuthStore for PostgresBackend {
         self.reader()?.conn().run(move |s| {
             s.atomically("password change", |s| {
                 let n = s
-                    .execute(
-                        "UPDATE auth_users SET phc = $2, not_before = $3, failures = 0, locked_until = 0 \
-                         WHERE username = $1",
-                        &[&username, &phc, &secs(now)],
-                    )
-                    .map_err(pg("password change"))?;
+                    .execute(q::USER_SET_PASSWORD, &[&username, &phc, &secs(now)])
+                    .map_err(StoreError::pg("password change"))?;
                 if n == 0 {
                     return Ok(None);
                 }
@@ -210,7 +119,7 @@ impl AuthStore for PostgresBackend {
                         &[&username],
                     )
                 }
-                .map_err(pg("user disable"))?;
+                .map_err(StoreError::pg("user disable"))?;
                 if n == 0 {
                     return Ok(None);
                 }
@@ -227,11 +136,8 @@ impl AuthStore for PostgresBackend {
         let username = username.to_owned();
         self.reader()?.conn().run(move |s| {
             let n = s
-                .execute(
-                    "UPDATE auth_users SET failures = 0, locked_until = 0 WHERE username = $1",
-                    &[&username],
-                )
-                .map_err(pg("user unlock"))?;
+                .execute(q::USER_UNLOCK, &[&username])
+                .map_err(StoreError::pg("user unlock"))?;
             Ok(n == 1)
         })
     }
@@ -248,13 +154,10 @@ impl AuthStore for PostgresBackend {
         let tx = slot.conn().begin("BEGIN")?;
         let name = username.to_owned();
         let count = tx.run(move |s| {
-            s.query_first(
-                "UPDATE auth_users SET failures = failures + 1 WHERE username = $1 RETURNING failures",
-                &[&name],
-            )
-            .map_err(pg("login failure"))?
-            .map(|r| get::<i64>(&r, 0))
-            .transpose()
+            s.query_first(q::USER_FAILURE, &[&name])
+                .map_err(StoreError::pg("login failure"))?
+                .map(|r| get::<i64>(&r, 0))
+                .transpose()
         })?;
         let Some(count) = count else {
             return Ok(None);
@@ -268,7 +171,7 @@ impl AuthStore for PostgresBackend {
                     "UPDATE auth_users SET locked_until = GREATEST(locked_until, $2) WHERE username = $1",
                     &[&name, &secs(until)],
                 )
-                .map_err(pg("login failure"))
+                .map_err(StoreError::pg("login failure"))
             })?;
         }
         tx.commit()?;
@@ -288,7 +191,7 @@ impl AuthStore for PostgresBackend {
                  phc = COALESCE($3::text, phc) WHERE username = $1",
                 &[&username, &secs(now), &rehash],
             )
-            .map_err(pg("login bookkeeping"))?;
+            .map_err(StoreError::pg("login bookkeeping"))?;
             Ok(())
         })
     }
@@ -302,27 +205,11 @@ impl AuthStore for PostgresBackend {
         let (f, hash) = (family.clone(), token_hash.to_vec());
         self.reader()?.conn().run(move |s| {
             s.atomically("session start", |s| {
-                s.execute(
-                    concat!(
-                        "INSERT INTO auth_families (",
-                        family_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)"
-                    ),
-                    &[
-                        &f.id,
-                        &f.username,
-                        &secs(f.created),
-                        &secs(f.expires),
-                        &secs(f.last_used),
-                        &f.source,
-                    ],
-                )
-                .map_err(pg("session start"))?;
-                s.execute(
-                    "INSERT INTO auth_refresh_tokens (hash, family, issued, used) VALUES ($1, $2, $3, NULL)",
-                    &[&hash, &f.id, &secs(now)],
-                )
-                .map_err(pg("session start"))?;
+                let row = FamilyValues::new(&f);
+                s.execute(q::FAMILY_START, &bind(row.values()))
+                    .map_err(StoreError::pg("session start"))?;
+                s.execute(q::REFRESH_INSERT, &[&hash, &f.id, &secs(now)])
+                    .map_err(StoreError::pg("session start"))?;
                 Ok(())
             })
         })
@@ -334,26 +221,11 @@ impl AuthStore for PostgresBackend {
     ) -> Result<Option<(RefreshRecord, FamilyRecord)>, StoreError> {
         let hash = hash.to_vec();
         self.reader()?.conn().run(move |s| {
-            let row = s
-                .query_first(
-                    "SELECT t.hash, t.family, t.issued, t.used, f.id, f.username, f.created, f.expires, \
-                     f.last_used, f.source, f.revoked, f.revoke_reason \
-                     FROM auth_refresh_tokens t JOIN auth_families f ON f.id = t.family WHERE t.hash = $1",
-                    &[&hash],
-                )
-                .map_err(pg("refresh lookup"))?;
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            Ok(Some((
-                RefreshRecord {
-                    hash: get(&row, 0)?,
-                    family: get(&row, 1)?,
-                    issued: unsecs(get(&row, 2)?),
-                    used: get::<Option<i64>>(&row, 3)?.map(unsecs),
-                },
-                read_family(&row, 4)?,
-            )))
+            s.query_first(q::REFRESH_LOOKUP, &[&hash])
+                .map_err(StoreError::pg("refresh lookup"))?
+                .as_ref()
+                .map(row::refresh)
+                .transpose()
         })
     }
 
@@ -374,7 +246,7 @@ impl AuthStore for PostgresBackend {
                          WHERE t.hash = $1 AND f.revoked IS NULL FOR UPDATE OF f",
                         &[&old],
                     )
-                    .map_err(pg("refresh rotation"))?;
+                    .map_err(StoreError::pg("refresh rotation"))?;
                 if family.is_none() {
                     return Ok(false);
                 }
@@ -386,21 +258,21 @@ impl AuthStore for PostgresBackend {
                          RETURNING family",
                         &[&old, &secs(now)],
                     )
-                    .map_err(pg("refresh rotation"))?;
+                    .map_err(StoreError::pg("refresh rotation"))?;
                 let Some(family) = family else {
                     return Ok(false);
                 };
                 let family: String = get(&family, 0)?;
                 s.execute(
-                    "INSERT INTO auth_refresh_tokens (hash, family, issued, used) VALUES ($1, $2, $3, NULL)",
+                    q::REFRESH_INSERT,
                     &[&new, &family, &secs(now)],
                 )
-                .map_err(pg("refresh rotation"))?;
+                .map_err(StoreError::pg("refresh rotation"))?;
                 s.execute(
-                    "UPDATE auth_families SET last_used = $2 WHERE id = $1",
+                    q::FAMILY_TOUCH,
                     &[&family, &secs(now)],
                 )
-                .map_err(pg("refresh rotation"))?;
+                .map_err(StoreError::pg("refresh rotation"))?;
                 Ok(true)
             })
         })
@@ -410,11 +282,8 @@ impl AuthStore for PostgresBackend {
         let (id, reason) = (id.to_owned(), reason.to_owned());
         self.reader()?.conn().run(move |s| {
             let n = s
-                .execute(
-                    "UPDATE auth_families SET revoked = $2, revoke_reason = $3 WHERE id = $1 AND revoked IS NULL",
-                    &[&id, &secs(now), &reason],
-                )
-                .map_err(pg("session revocation"))?;
+                .execute(q::FAMILY_REVOKE, &[&id, &secs(now), &reason])
+                .map_err(StoreError::pg("session revocation"))?;
             Ok(n == 1)
         })
     }
@@ -450,25 +319,18 @@ impl AuthStore for PostgresBackend {
                     ),
                     &[&username, &live_at],
                 )
-                .map_err(pg("session listing"))?;
-            read_families(&rows)
+                .map_err(StoreError::pg("session listing"))?;
+            rows.iter().map(|r| row::family(r, 0)).collect()
         })
     }
 
     fn family(&self, id: &str) -> Result<Option<FamilyRecord>, StoreError> {
         let id = id.to_owned();
         self.reader()?.conn().run(move |s| {
-            s.query_first(
-                concat!(
-                    "SELECT ",
-                    family_columns!(),
-                    " FROM auth_families WHERE id = $1"
-                ),
-                &[&id],
-            )
-            .map_err(pg("session lookup"))?
-            .map(|r| read_family(&r, 0))
-            .transpose()
+            s.query_first(q::FAMILY, &[&id])
+                .map_err(StoreError::pg("session lookup"))?
+                .map(|r| row::family(&r, 0))
+                .transpose()
         })
     }
 
@@ -483,28 +345,17 @@ impl AuthStore for PostgresBackend {
                     ),
                     &[&secs(since)],
                 )
-                .map_err(pg("revocation listing"))?;
-            read_families(&rows)
+                .map_err(StoreError::pg("revocation listing"))?;
+            rows.iter().map(|r| row::family(r, 0)).collect()
         })
     }
 
     fn audit_append(&self, record: &AuditRecord) -> Result<(), StoreError> {
         let r = record.clone();
         self.reader()?.conn().run(move |s| {
-            s.execute(
-                "INSERT INTO audit_log (at, actor, source, action, target, result, detail) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &secs(r.at),
-                    &r.actor,
-                    &r.source,
-                    &r.action,
-                    &r.target,
-                    &r.result,
-                    &r.detail,
-                ],
-            )
-            .map_err(pg("audit append"))?;
+            let row = AuditValues::new(&r);
+            s.execute(q::AUDIT_APPEND, &bind(row.values()))
+                .map_err(StoreError::pg("audit append"))?;
             Ok(())
         })
     }
@@ -512,13 +363,9 @@ impl AuthStore for PostgresBackend {
     fn audit(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         self.reader()?.conn().run(move |s| {
             let rows = s
-                .query(
-                    "SELECT id, at, actor, source, action, target, result, detail FROM audit_log \
-                     ORDER BY id DESC LIMIT $1",
-                    &[&i64::from(limit)],
-                )
-                .map_err(pg("audit listing"))?;
-            rows.iter().map(read_audit).collect()
+                .query(q::AUDIT, &[&i64::from(limit)])
+                .map_err(StoreError::pg("audit listing"))?;
+            rows.iter().map(row::audit).collect()
         })
     }
 
@@ -532,23 +379,27 @@ impl AuthStore for PostgresBackend {
                     "SELECT pg_advisory_xact_lock(hashtext($1), $2)",
                     &[&r.subnet, &address_lock(r.address)],
                 )
-                .map_err(pg("reservation write"))?;
+                .map_err(StoreError::pg("reservation write"))?;
                 let taken = s
                     .query_first(
-                        "SELECT hwaddr FROM dhcp_reservations WHERE subnet = $1 AND address = $2 AND hwaddr <> $3",
+                        q::RESERVATION_TAKEN,
                         &[&r.subnet, &addr(r.address), &r.hwaddr],
                     )
-                    .map_err(pg("reservation write"))?;
+                    .map_err(StoreError::pg("reservation write"))?;
                 if taken.is_some() {
                     return Ok(false);
                 }
+                let row = ReservationValues::new(&r);
                 s.execute(
-                    "INSERT INTO dhcp_reservations (subnet, hwaddr, address, hostname, created) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subnet, hwaddr) DO UPDATE SET \
-                     address = EXCLUDED.address, hostname = EXCLUDED.hostname, created = EXCLUDED.created",
-                    &[&r.subnet, &r.hwaddr, &addr(r.address), &r.hostname, &secs(r.created)],
+                    concat!(
+                        "INSERT INTO dhcp_reservations (",
+                        reservation_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subnet, hwaddr) DO UPDATE SET \
+                         address = EXCLUDED.address, hostname = EXCLUDED.hostname, created = EXCLUDED.created"
+                    ),
+                    &bind(row.values()),
                 )
-                .map_err(pg("reservation write"))?;
+                .map_err(StoreError::pg("reservation write"))?;
                 Ok(true)
             })
         })
@@ -557,13 +408,9 @@ impl AuthStore for PostgresBackend {
     fn reservations(&self) -> Result<Vec<Reservation>, StoreError> {
         self.reader()?.conn().run(|s| {
             let rows = s
-                .query(
-                    "SELECT subnet, hwaddr, address, hostname, created FROM dhcp_reservations \
-                     ORDER BY subnet, address",
-                    &[],
-                )
-                .map_err(pg("reservation listing"))?;
-            rows.iter().map(read_reservation).collect()
+                .query(q::RESERVATIONS, &[])
+                .map_err(StoreError::pg("reservation listing"))?;
+            rows.iter().map(row::reservation).collect()
         })
     }
 
@@ -571,11 +418,8 @@ impl AuthStore for PostgresBackend {
         let (subnet, hwaddr) = (subnet.to_owned(), hwaddr.to_owned());
         self.reader()?.conn().run(move |s| {
             let n = s
-                .execute(
-                    "DELETE FROM dhcp_reservations WHERE subnet = $1 AND hwaddr = $2",
-                    &[&subnet, &hwaddr],
-                )
-                .map_err(pg("reservation delete"))?;
+                .execute(q::RESERVATION_DELETE, &[&subnet, &hwaddr])
+                .map_err(StoreError::pg("reservation delete"))?;
             Ok(n == 1)
         })
     }

@@ -22,7 +22,7 @@ use ::postgres::{Client, NoTls, Row, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::StoreError;
-use crate::postgres::{pg, render};
+use crate::error::render_pg;
 
 /// Server-side bound on one statement (lock waits included), below the
 /// caller's wait so that a slow statement ends as an error the connection
@@ -79,7 +79,7 @@ impl Target {
     fn connect(&self) -> Result<Client, StoreError> {
         let connect_err = |source: ::postgres::Error| StoreError::Connect {
             target: self.describe.clone(),
-            detail: render(&source),
+            detail: render_pg(&source),
             source,
         };
         // The connector is cheap to clone (its rustls config is shared).
@@ -158,15 +158,15 @@ impl Session {
         operation: &'static str,
         f: impl FnOnce(&mut Self) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        self.batch("BEGIN").map_err(pg(operation))?;
+        self.batch("BEGIN").map_err(StoreError::pg(operation))?;
         match f(self) {
             Ok(r) => {
-                self.batch("COMMIT").map_err(pg(operation))?;
+                self.batch("COMMIT").map_err(StoreError::pg(operation))?;
                 Ok(r)
             }
             Err(e) => {
                 if let Err(r) = self.batch("ROLLBACK") {
-                    tracing::debug!("store rollback after an error failed: {}", render(&r));
+                    tracing::debug!("store rollback after an error failed: {}", render_pg(&r));
                 }
                 Err(e)
             }
@@ -197,7 +197,7 @@ impl Worker {
                 {
                     tracing::debug!(
                         "store: rolling back an abandoned transaction failed: {}",
-                        render(&e)
+                        render_pg(&e)
                     );
                 }
                 s
@@ -310,7 +310,7 @@ impl Conn {
     /// SERIALIZABLE`); the answer identifies it for [`Conn::run_in`].
     pub(crate) fn begin(&self, sql: &'static str) -> Result<OpenTx<'_>, StoreError> {
         let generation = self.send(move |w| {
-            w.fresh()?.batch(sql).map_err(pg("begin"))?;
+            w.fresh()?.batch(sql).map_err(StoreError::pg("begin"))?;
             w.open_tx = true;
             Ok(w.generation)
         })?;
@@ -347,7 +347,7 @@ impl OpenTx<'_> {
         let generation = self.generation;
         self.conn.send(move |w| {
             let s = w.in_tx(generation)?;
-            let result = s.batch("COMMIT").map_err(pg("commit"));
+            let result = s.batch("COMMIT").map_err(StoreError::pg("commit"));
             // COMMIT ends the transaction whether it worked or not.
             w.open_tx = false;
             result
@@ -371,7 +371,7 @@ impl Drop for OpenTx<'_> {
             if let Some(s) = &mut w.session
                 && let Err(e) = s.batch("ROLLBACK")
             {
-                tracing::warn!("store rollback failed: {}", render(&e));
+                tracing::warn!("store rollback failed: {}", render_pg(&e));
             }
         });
         if self.conn.jobs.send(job).is_err() {

@@ -1,0 +1,470 @@
+//! The JSON bodies of the admin API: what the handlers read and answer, and
+//! what `headend ctl` sends and reads, as one set of types, so a renamed or
+//! retyped field fails to compile on both sides at once.
+//!
+//! Answers declare their fields in alphabetical order, the order in which
+//! the API has always written object keys, so they stay the same to the
+//! byte. Requests keep the order in which serde names a missing field.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::Role;
+
+/// The body of every error answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// More about the error (e.g. the findings of a refused zone edit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+    /// A stable code: `unauthorized`, `not_found`, `bad_request`, ...
+    pub error: String,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+/// POST /api/v1/auth/login.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// The user name.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+/// POST /api/v1/auth/refresh and /logout, when the refresh token is not in
+/// the cookie.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    /// The opaque refresh token from the last login or refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// The answer to a login or refresh (RFC 6749 §5.1 names).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// The signed access token (JWT).
+    pub access_token: String,
+    /// Seconds the access token lives.
+    pub expires_in: u64,
+    /// The new refresh token (the one presented is spent).
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+}
+
+/// The answer to a logout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogoutResponse {
+    /// How many sessions ended.
+    pub revoked: usize,
+}
+
+/// GET /api/v1/me.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeResponse {
+    /// The caller's role.
+    pub role: Role,
+    /// The session id.
+    pub session: String,
+    /// The caller's user name.
+    pub user: String,
+}
+
+/// A user as the API shows it (never the hash).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserView {
+    /// Unix time the user was created.
+    pub created: u64,
+    /// A disabled user cannot log in.
+    pub disabled: bool,
+    /// Consecutive failed logins.
+    pub failures: u32,
+    /// Unix time of the last successful login.
+    pub last_login: Option<u64>,
+    /// Locked out now.
+    pub locked: bool,
+    /// Unix time the lockout ends, while locked.
+    pub locked_until: Option<u64>,
+    /// `viewer`, `operator` or `admin`.
+    pub role: String,
+    /// The user name.
+    pub username: String,
+}
+
+/// GET /api/v1/users.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UsersResponse {
+    /// Every user, by name.
+    pub users: Vec<UserView>,
+}
+
+/// POST /api/v1/users.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewUserRequest {
+    /// The user name: 1-64 characters of `[A-Za-z0-9._@-]`.
+    pub username: String,
+    /// The password (at least 8 characters).
+    pub password: String,
+    /// The role.
+    pub role: Role,
+}
+
+/// PUT /api/v1/users/{name}/password.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordRequest {
+    /// The new password (at least 8 characters).
+    pub password: String,
+}
+
+/// The answer to a password change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordChanged {
+    /// How many sessions of the user ended.
+    pub revoked_sessions: usize,
+    /// The user.
+    pub user: String,
+}
+
+/// The answer to disabling or enabling a user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserDisabled {
+    /// The user's state now.
+    pub disabled: bool,
+    /// How many sessions of the user ended.
+    pub revoked_sessions: usize,
+    /// The user.
+    pub user: String,
+}
+
+/// The answer to unlocking a user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserUnlocked {
+    /// Always true (an unknown user is a 404).
+    pub unlocked: bool,
+    /// The user.
+    pub user: String,
+}
+
+/// A session (refresh-token family) as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionView {
+    /// Unix time of the login.
+    pub created: u64,
+    /// Whether it is the caller's own session.
+    pub current: bool,
+    /// Unix time it ends at the latest.
+    pub expires: u64,
+    /// The session id.
+    pub id: String,
+    /// Unix time of the last login or refresh.
+    pub last_used: u64,
+    /// Neither revoked nor expired.
+    pub live: bool,
+    /// Why it was revoked.
+    pub revoke_reason: Option<String>,
+    /// Unix time it was revoked.
+    pub revoked: Option<u64>,
+    /// Source address of the login.
+    pub source: Option<String>,
+    /// The user.
+    pub user: String,
+}
+
+/// GET /api/v1/sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionsResponse {
+    /// The live sessions asked for, newest first.
+    pub sessions: Vec<SessionView>,
+}
+
+/// The answer to DELETE /api/v1/sessions/{id}.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRevoked {
+    /// False if the session had already ended.
+    pub revoked: bool,
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// What was attempted, e.g. `record.set`.
+    pub action: String,
+    /// Who.
+    pub actor: String,
+    /// Unix time.
+    pub at: u64,
+    /// Extra detail.
+    pub detail: Option<String>,
+    /// Sequence number.
+    pub id: i64,
+    /// `ok`, `denied`, `failed`, ...
+    pub result: String,
+    /// Source address of the request.
+    pub source: Option<String>,
+    /// What it was applied to.
+    pub target: Option<String>,
+}
+
+impl From<headend_store::auth::AuditRecord> for AuditEntry {
+    fn from(r: headend_store::auth::AuditRecord) -> Self {
+        Self {
+            action: r.action,
+            actor: r.actor,
+            at: r.at,
+            detail: r.detail,
+            id: r.id,
+            result: r.result,
+            source: r.source,
+            target: r.target,
+        }
+    }
+}
+
+/// GET /api/v1/audit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditResponse {
+    /// Newest first.
+    pub entries: Vec<AuditEntry>,
+}
+
+/// The answer to POST /api/v1/keys/rotate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyRotated {
+    /// The key id that signs from now on.
+    pub kid: String,
+    /// The key id that still verifies, if any.
+    pub previous_kid: Option<String>,
+}
+
+/// A served zone as listed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ZoneView {
+    /// The zone file.
+    pub file: PathBuf,
+    /// The apex, e.g. `example.test.`.
+    pub origin: String,
+    /// Number of records served.
+    pub records: usize,
+    /// The SOA serial being served.
+    pub serial: u32,
+}
+
+impl From<headend_dns::ZoneSummary> for ZoneView {
+    fn from(z: headend_dns::ZoneSummary) -> Self {
+        Self {
+            file: z.file,
+            origin: z.origin,
+            records: z.records,
+            serial: z.serial,
+        }
+    }
+}
+
+/// GET /api/v1/zones.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ZonesResponse {
+    /// Every served zone.
+    pub zones: Vec<ZoneView>,
+}
+
+/// One record in presentation form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordView {
+    /// Owner name, absolute.
+    pub name: String,
+    /// RDATA in zone-file syntax.
+    pub rdata: String,
+    /// Type mnemonic.
+    pub rtype: String,
+    /// TTL in seconds.
+    pub ttl: u32,
+}
+
+impl From<headend_dns::RecordView> for RecordView {
+    fn from(r: headend_dns::RecordView) -> Self {
+        Self {
+            name: r.name,
+            rdata: r.rdata,
+            rtype: r.rtype,
+            ttl: r.ttl,
+        }
+    }
+}
+
+/// GET /api/v1/zones/{zone}.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ZoneResponse {
+    /// The apex.
+    pub origin: String,
+    /// Every record.
+    pub records: Vec<RecordView>,
+    /// The SOA serial (also the ETag).
+    pub serial: u32,
+}
+
+/// The answer to a reload or a record edit: the zone's serial now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ZoneSerial {
+    /// The SOA serial now served (also the ETag).
+    pub serial: u32,
+    /// The zone as named in the request.
+    pub zone: String,
+}
+
+/// PUT /api/v1/zones/{zone}/records/{name}/{rtype}.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetRecordRequest {
+    /// TTL; the RRset's current one (or the SOA MINIMUM) when absent.
+    #[serde(default)]
+    pub ttl: Option<u32>,
+    /// One RDATA per record, zone-file syntax.
+    pub rdata: Vec<String>,
+}
+
+/// A DHCP lease as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseView {
+    /// The leased address.
+    pub address: Ipv4Addr,
+    /// Option 61, as colon-separated hex.
+    pub client_id: Option<String>,
+    /// Unix time it ends.
+    pub expires: u64,
+    /// Host name.
+    pub hostname: Option<String>,
+    /// Hardware address, colon-separated hex.
+    pub hwaddr: String,
+    /// Held for its client (or quarantined) now.
+    pub live: bool,
+    /// `offered`, `bound`, `released` or `declined`.
+    pub state: String,
+    /// The subnet's name.
+    pub subnet: String,
+}
+
+/// GET /api/v1/leases.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeasesResponse {
+    /// The leases asked for, by address.
+    pub leases: Vec<LeaseView>,
+}
+
+/// POST /api/v1/reservations, and the reservation it stored (hardware
+/// address normalised).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReservationRequest {
+    /// The DHCP subnet's name.
+    pub subnet: String,
+    /// Hardware address (`aa:bb:cc:dd:ee:ff`; `-` separators are accepted).
+    pub hwaddr: String,
+    /// The reserved address.
+    pub address: Ipv4Addr,
+    /// Host name to hand out.
+    #[serde(default)]
+    pub hostname: Option<String>,
+}
+
+/// A reservation as listed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReservationView {
+    /// The reserved address.
+    pub address: Ipv4Addr,
+    /// Unix time it was added.
+    pub created: u64,
+    /// Host name to hand out.
+    pub hostname: Option<String>,
+    /// Hardware address, lowercase `aa:bb:cc:dd:ee:ff`.
+    pub hwaddr: String,
+    /// The DHCP subnet's name.
+    pub subnet: String,
+}
+
+impl From<headend_store::auth::Reservation> for ReservationView {
+    fn from(r: headend_store::auth::Reservation) -> Self {
+        Self {
+            address: r.address,
+            created: r.created,
+            hostname: r.hostname,
+            hwaddr: r.hwaddr,
+            subnet: r.subnet,
+        }
+    }
+}
+
+/// GET /api/v1/reservations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReservationsResponse {
+    /// By subnet and address.
+    pub reservations: Vec<ReservationView>,
+}
+
+/// The answer to DELETE /api/v1/reservations/{subnet}/{hwaddr}.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReservationDeleted {
+    /// Always true (an unknown reservation is a 404).
+    pub deleted: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn answers_keep_the_json_text_of_json_maps() {
+        let user = UserView {
+            created: 5,
+            disabled: false,
+            failures: 2,
+            last_login: None,
+            locked: true,
+            locked_until: Some(99),
+            role: "admin".into(),
+            username: "root".into(),
+        };
+        let before = json!({
+            "username": "root", "role": "admin", "disabled": false, "failures": 2,
+            "locked": true, "locked_until": 99, "last_login": null, "created": 5,
+        });
+        assert_eq!(
+            serde_json::to_string(&user).unwrap(),
+            serde_json::to_string(&before).unwrap()
+        );
+        let lease = LeaseView {
+            address: Ipv4Addr::new(10, 0, 0, 20),
+            client_id: None,
+            expires: 7,
+            hostname: Some("pc".into()),
+            hwaddr: "aa:bb:cc:dd:ee:ff".into(),
+            live: true,
+            state: "bound".into(),
+            subnet: "lan".into(),
+        };
+        let before = json!({
+            "address": "10.0.0.20", "subnet": "lan", "hwaddr": "aa:bb:cc:dd:ee:ff",
+            "client_id": null, "hostname": "pc", "state": "bound", "expires": 7, "live": true,
+        });
+        assert_eq!(
+            serde_json::to_string(&lease).unwrap(),
+            serde_json::to_string(&before).unwrap()
+        );
+    }
+
+    #[test]
+    fn error_body_leaves_out_absent_details() {
+        let body = ErrorBody {
+            details: None,
+            error: "not_found".into(),
+            message: "no user x".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"error":"not_found","message":"no user x"}"#
+        );
+    }
+}

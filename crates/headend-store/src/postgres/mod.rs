@@ -1,0 +1,285 @@
+//! The PostgreSQL backend: one database shared by several headend servers,
+//! so they hand out leases from the same pools and share users and sessions.
+//!
+//! Connections: a small pool for reads and the admin API, and one connection
+//! kept for lease write transactions; each is owned by a thread of its own
+//! (see `conn`), so the store may be called from anywhere, tokio tasks
+//! included. A [`Transaction`] holds its connection from `BEGIN` to commit or
+//! drop (drop rolls back).
+//!
+//! Concurrency between servers: lease transactions run at `ISOLATION LEVEL
+//! SERIALIZABLE`, so two servers that both pick the same free or expired
+//! address cannot both commit: one gets [`StoreError::Conflict`] (SQLSTATE
+//! 40001/40P01), the DHCP client retries. Each admin-API change is one
+//! transaction; refresh-token rotation locks the family row, so of two
+//! concurrent rotations of one token exactly one wins.
+//!
+//! Commits are durable when they return (the server's `synchronous_commit`),
+//! so [`Backend::begin_unsynced`] and [`Backend::sync`] keep their defaults.
+//!
+//! TLS: with `[store] tls_ca_file`, TCP connections require TLS and verify
+//! the server's certificate (chain and host name, see `tls`); without it
+//! they are plaintext, for a local socket (`host=/run/postgresql`, where
+//! PostgreSQL offers no TLS anyway) or a trusted network.
+
+mod auth;
+mod conn;
+mod lease;
+mod tls;
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::postgres::Row;
+
+use self::conn::{Pool, Pooled, Session, Target};
+use self::lease::PgTx;
+use crate::config::PostgresConfig;
+use crate::error::render_pg;
+use crate::lease::Lease;
+use crate::migrate::{POSTGRES_MIGRATIONS, latest_version};
+use crate::row::{self, Column, Value};
+use crate::{Backend, StoreError, Transaction};
+
+/// Key of the advisory lock that serialises migrations of one database
+/// ("headend" in ASCII).
+const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"headend\0");
+
+/// A PostgreSQL database holding headend's state.
+pub struct PostgresBackend {
+    target: Arc<Target>,
+    /// The connection reserved for lease write transactions.
+    writer: Pool,
+    /// Connections for reads and the admin API.
+    readers: Pool,
+}
+
+impl std::fmt::Debug for PostgresBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresBackend")
+            .field("target", &self.target.describe)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresBackend {
+    /// Connects and brings the schema up to date (several servers starting
+    /// at once migrate it once).
+    pub fn open(config: &PostgresConfig) -> Result<Self, StoreError> {
+        let backend = Self::connect(config)?;
+        backend.migrate()?;
+        Ok(backend)
+    }
+
+    /// Connects without changing the schema (for readers such as `headend
+    /// leases` while the servers run); refuses a schema newer than this build.
+    pub fn open_existing(config: &PostgresConfig) -> Result<Self, StoreError> {
+        let backend = Self::connect(config)?;
+        let found = backend.readers.get()?.conn().run(|s| {
+            let row = s
+                .query_first("SELECT to_regclass('headend_schema') IS NOT NULL", &[])
+                .map_err(StoreError::pg("schema version lookup"))?;
+            let exists = match row {
+                Some(r) => get::<bool>(&r, 0)?,
+                None => false,
+            };
+            if !exists {
+                return Ok(0);
+            }
+            schema_version(s).map_err(StoreError::pg("schema version lookup"))
+        })?;
+        backend.check_version(found)?;
+        Ok(backend)
+    }
+
+    fn connect(config: &PostgresConfig) -> Result<Self, StoreError> {
+        let mut pg_config = config.check()?;
+        if let Some(path) = &config.password_file {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| StoreError::PasswordFile {
+                    path: path.clone(),
+                    source,
+                })?;
+            pg_config.password(text.trim_end_matches(['\r', '\n']));
+        }
+        // Read even for Unix-socket hosts (where check() turned TLS off), so
+        // a broken tls_ca_file shows at start whatever the url.
+        let tls = config
+            .tls_ca_file
+            .as_deref()
+            .map(tls::connector)
+            .transpose()?;
+        let target = Arc::new(Target::new(
+            pg_config,
+            tls,
+            Duration::from_secs(config.connect_timeout_secs),
+        ));
+        let writer = Pool::new(&target, 1, "writer")?;
+        let readers = Pool::new(&target, config.pool, "pool")?;
+        // Connect now, so a wrong URL or password shows at start.
+        readers.get()?.conn().run(|_| Ok(()))?;
+        Ok(Self {
+            target,
+            writer,
+            readers,
+        })
+    }
+
+    fn check_version(&self, found: u32) -> Result<(), StoreError> {
+        if found > latest_version() {
+            return Err(StoreError::PostgresTooNew {
+                target: self.target.describe.clone(),
+                found,
+                known: latest_version(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Applies the missing migrations, each in its own transaction under a
+    /// transaction-level advisory lock (so concurrent servers wait for each
+    /// other and apply every step once).
+    fn migrate(&self) -> Result<(), StoreError> {
+        let target = self.target.describe.clone();
+        let conn = self.writer.get()?;
+        loop {
+            let target = target.clone();
+            let step = conn.conn().run(move |s| {
+                let fail = |version: u32, name: &'static str| {
+                    let target = target.clone();
+                    move |source: ::postgres::Error| StoreError::PostgresMigration {
+                        target,
+                        version,
+                        name,
+                        detail: render_pg(&source),
+                        source,
+                    }
+                };
+                s.batch("BEGIN").map_err(fail(0, "schema version table"))?;
+                let result = migrate_one(s, &fail);
+                let end = if matches!(result, Ok(Step::Applied { .. })) {
+                    "COMMIT"
+                } else {
+                    "ROLLBACK"
+                };
+                let ended = s.batch(end);
+                let step = result?;
+                if let Step::Applied { version, name } = step {
+                    ended.map_err(fail(version, name))?;
+                }
+                Ok(step)
+            })?;
+            match step {
+                Step::Applied { version, name } => {
+                    tracing::info!(db = %self.target.describe, version, name, "store schema migrated");
+                }
+                Step::Current => return Ok(()),
+                Step::TooNew(found) => return self.check_version(found),
+            }
+        }
+    }
+}
+
+/// What one migration transaction did.
+enum Step {
+    Applied { version: u32, name: &'static str },
+    Current,
+    TooNew(u32),
+}
+
+/// Inside an open transaction: takes the lock, reads the version and applies
+/// the next migration, if any.
+fn migrate_one<F, E>(s: &mut Session, fail: &F) -> Result<Step, StoreError>
+where
+    F: Fn(u32, &'static str) -> E,
+    E: FnOnce(::postgres::Error) -> StoreError,
+{
+    s.batch(&format!(
+        "SELECT pg_advisory_xact_lock({MIGRATION_LOCK});
+         CREATE TABLE IF NOT EXISTS headend_schema (
+             version INTEGER PRIMARY KEY,
+             name    TEXT NOT NULL,
+             applied TIMESTAMPTZ NOT NULL DEFAULT now()
+         )"
+    ))
+    .map_err(fail(0, "schema version table"))?;
+    let found = schema_version(s).map_err(fail(0, "schema version table"))?;
+    if found > latest_version() {
+        return Ok(Step::TooNew(found));
+    }
+    let Some(m) = POSTGRES_MIGRATIONS.iter().find(|m| m.version > found) else {
+        return Ok(Step::Current);
+    };
+    s.batch(m.sql).map_err(fail(m.version, m.name))?;
+    let version = i32::try_from(m.version).unwrap_or(i32::MAX);
+    s.execute(
+        "INSERT INTO headend_schema (version, name) VALUES ($1, $2)",
+        &[&version, &m.name],
+    )
+    .map_err(fail(m.version, m.name))?;
+    Ok(Step::Applied {
+        version: m.version,
+        name: m.name,
+    })
+}
+
+fn schema_version(s: &mut Session) -> Result<u32, ::postgres::Error> {
+    let rows = s.query("SELECT coalesce(max(version), 0) FROM headend_schema", &[])?;
+    let v: i32 = match rows.first() {
+        Some(r) => r.try_get(0)?,
+        None => 0,
+    };
+    Ok(u32::try_from(v).unwrap_or(0))
+}
+impl Backend for PostgresBackend {
+    fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
+        let slot = self.writer.get()?;
+        // SERIALIZABLE: two servers choosing the same address cannot both
+        // commit; the loser gets a serialization failure (Conflict).
+        let tx = slot.conn().begin("BEGIN ISOLATION LEVEL SERIALIZABLE")?;
+        Ok(Box::new(PgTx::new(tx, slot)))
+    }
+
+    fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        self.reader()?.conn().run(lease::all_leases)
+    }
+
+    fn lease_at(&self, address: Ipv4Addr) -> Result<Option<Lease>, StoreError> {
+        self.reader()?.conn().run(move |s| lease::at(s, address))
+    }
+
+    fn leases_of_hwaddr(&self, hwaddr: &[u8]) -> Result<Vec<Lease>, StoreError> {
+        let hwaddr = hwaddr.to_vec();
+        self.reader()?
+            .conn()
+            .run(move |s| lease::of_hwaddr(s, &hwaddr))
+    }
+
+    fn describe(&self) -> String {
+        self.target.describe.clone()
+    }
+}
+
+impl PostgresBackend {
+    /// A connection for one read or admin-API change.
+    fn reader(&self) -> Result<Pooled<'_>, StoreError> {
+        self.readers.get()
+    }
+}
+
+impl row::Row for Row {
+    fn get<T: Column>(&self, index: usize) -> Result<T, StoreError> {
+        self.try_get(index).map_err(StoreError::pg("row decoding"))
+    }
+}
+
+/// One column of a PostgreSQL row.
+fn get<T: Column>(row: &Row, index: usize) -> Result<T, StoreError> {
+    row::Row::get(row, index)
+}
+
+/// Values of the shared row mapping as PostgreSQL parameters.
+fn bind<const N: usize>(values: [&dyn Value; N]) -> [&(dyn ::postgres::types::ToSql + Sync); N] {
+    values.map(|v| v.pg())
+}

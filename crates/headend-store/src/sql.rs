@@ -1,0 +1,182 @@
+//! The statements both backends run alike, written once: each names its
+//! parameters `{1}`, `{2}`, ..., which become `?1` in [`sqlite`] and `$1` in
+//! [`postgres`]. Statements whose SQL really differs between the dialects
+//! (upserts, `MAX`/`GREATEST`, casts, locking) stay beside their backend.
+//! The column lists come from [`crate::row`], so every statement reads and
+//! binds columns in the order the shared row mapping expects.
+
+/// Builds one statement from string pieces, column-list macros (`name!()`)
+/// and `{N}` for the N-th parameter, written `"?N"` or `"$N"` as the
+/// placeholder `$p` says.
+macro_rules! sql {
+    ($p:literal; $($t:tt)*) => {
+        sql!(@ $p [] $($t)*)
+    };
+    (@ $p:literal [$($out:tt)*] {$n:literal} $($rest:tt)*) => {
+        sql!(@ $p [$($out)* $p, $n,] $($rest)*)
+    };
+    (@ $p:literal [$($out:tt)*] $m:ident ! () $($rest:tt)*) => {
+        sql!(@ $p [$($out)* $m!(),] $($rest)*)
+    };
+    (@ $p:literal [$($out:tt)*] $s:literal $($rest:tt)*) => {
+        sql!(@ $p [$($out)* $s,] $($rest)*)
+    };
+    (@ $p:literal [$($out:tt)*]) => {
+        concat!($($out)*)
+    };
+}
+
+/// The shared statements, with the placeholder `$p` (`"?"` or `"$"`).
+macro_rules! statements {
+    ($p:literal) => {
+        use crate::row::{
+            audit_columns, family_columns, lease_columns, refresh_join, reservation_columns,
+            user_columns,
+        };
+
+        /// Every lease, by address.
+        pub(crate) const LEASES: &str =
+            sql!($p; "SELECT " lease_columns!() " FROM dhcp_leases ORDER BY address");
+        /// The lease of address {1}.
+        pub(crate) const LEASE_AT: &str =
+            sql!($p; "SELECT " lease_columns!() " FROM dhcp_leases WHERE address = " {1});
+        /// The leases of hardware address {1}, newest expiry first.
+        pub(crate) const LEASES_OF_HWADDR: &str = sql!($p;
+            "SELECT " lease_columns!() " FROM dhcp_leases WHERE hwaddr = " {1}
+            " ORDER BY expires DESC");
+        /// The most recently written lease of client {1} in subnet {2},
+        /// declined ones excepted.
+        pub(crate) const LEASE_BY_CLIENT: &str = sql!($p;
+            "SELECT " lease_columns!() " FROM dhcp_leases WHERE client_key = " {1}
+            " AND subnet = " {2}
+            " AND state <> 'declined' ORDER BY updated DESC, expires DESC LIMIT 1");
+        /// The highest address with a row in {1}..={2}.
+        pub(crate) const HIGHEST_CLAIMED: &str = sql!($p;
+            "SELECT max(address) FROM dhcp_leases WHERE address BETWEEN " {1} " AND " {2});
+        /// 1 if address {1} has a row, else 0.
+        pub(crate) const ADDRESS_TAKEN: &str =
+            sql!($p; "SELECT count(*) FROM dhcp_leases WHERE address = " {1});
+        /// The first address without a row just above one with a row, in {1}..{2}.
+        pub(crate) const FIRST_GAP: &str = sql!($p;
+            "SELECT a.address + 1 FROM dhcp_leases a WHERE a.address >= " {1}
+            " AND a.address < " {2}
+            " AND NOT EXISTS (SELECT 1 FROM dhcp_leases b WHERE b.address = a.address + 1) \
+             ORDER BY a.address LIMIT 1");
+        /// The lease in {1}..={2} that expired (at {3} or before) longest ago.
+        pub(crate) const OLDEST_EXPIRED: &str = sql!($p;
+            "SELECT " lease_columns!() " FROM dhcp_leases WHERE expires <= " {3}
+            " AND address BETWEEN " {1} " AND " {2} " ORDER BY expires LIMIT 1");
+        /// Live leases in subnet {1} with circuit-id {2}, client {3} not
+        /// counted, at time {4}.
+        pub(crate) const LIVE_BY_CIRCUIT: &str = sql!($p;
+            "SELECT count(*) FROM dhcp_leases WHERE subnet = " {1} " AND circuit_id = " {2}
+            " AND client_key <> " {3} " AND expires > " {4}
+            " AND state IN ('offered', 'bound')");
+        /// Live leases in subnet {1} with remote-id {2}, client {3} not
+        /// counted, at time {4}.
+        pub(crate) const LIVE_BY_REMOTE: &str = sql!($p;
+            "SELECT count(*) FROM dhcp_leases WHERE subnet = " {1} " AND remote_id = " {2}
+            " AND client_key <> " {3} " AND expires > " {4}
+            " AND state IN ('offered', 'bound')");
+        /// Inserts a lease row ([`LeaseValues`](crate::row::LeaseValues))
+        /// only if its address has none.
+        pub(crate) const CLAIM: &str = sql!($p;
+            "INSERT INTO dhcp_leases (" lease_columns!() ", updated) VALUES ("
+            {1} ", " {2} ", " {3} ", " {4} ", " {5} ", " {6} ", "
+            {7} ", " {8} ", " {9} ", " {10} ", " {11}
+            ") ON CONFLICT (address) DO NOTHING");
+        /// The API reservation of hardware address {2} in subnet {1}: address, host name.
+        pub(crate) const API_RESERVATION: &str = sql!($p;
+            "SELECT address, hostname FROM dhcp_reservations WHERE subnet = " {1}
+            " AND hwaddr = " {2});
+        /// 1 if an API reservation in subnet {1} holds address {2}, else 0.
+        pub(crate) const API_RESERVED: &str = sql!($p;
+            "SELECT count(*) FROM dhcp_reservations WHERE subnet = " {1} " AND address = " {2});
+
+        /// The user named {1}.
+        pub(crate) const USER: &str =
+            sql!($p; "SELECT " user_columns!() " FROM auth_users WHERE username = " {1});
+        /// Every user, by name.
+        pub(crate) const USERS: &str =
+            sql!($p; "SELECT " user_columns!() " FROM auth_users ORDER BY username");
+        /// New password hash {2} for user {1}, tokens before {3} refused, lockout cleared.
+        pub(crate) const USER_SET_PASSWORD: &str = sql!($p;
+            "UPDATE auth_users SET phc = " {2} ", not_before = " {3}
+            ", failures = 0, locked_until = 0 WHERE username = " {1});
+        /// Clears the failures and lockout of user {1}.
+        pub(crate) const USER_UNLOCK: &str = sql!($p;
+            "UPDATE auth_users SET failures = 0, locked_until = 0 WHERE username = " {1});
+        /// Counts a failed login of user {1}; answers the new count.
+        pub(crate) const USER_FAILURE: &str = sql!($p;
+            "UPDATE auth_users SET failures = failures + 1 WHERE username = " {1}
+            " RETURNING failures");
+
+        /// Inserts a new family ([`FamilyValues`](crate::row::FamilyValues)), not revoked.
+        pub(crate) const FAMILY_START: &str = sql!($p;
+            "INSERT INTO auth_families (" family_columns!() ") VALUES ("
+            {1} ", " {2} ", " {3} ", " {4} ", " {5} ", " {6} ", NULL, NULL)");
+        /// Inserts unspent refresh token {1} of family {2}, issued at {3}.
+        pub(crate) const REFRESH_INSERT: &str = sql!($p;
+            "INSERT INTO auth_refresh_tokens (hash, family, issued, used) VALUES ("
+            {1} ", " {2} ", " {3} ", NULL)");
+        /// The refresh token with hash {1}, with its family.
+        pub(crate) const REFRESH_LOOKUP: &str = sql!($p; refresh_join!() " WHERE t.hash = " {1});
+        /// Marks family {1} used at {2}.
+        pub(crate) const FAMILY_TOUCH: &str =
+            sql!($p; "UPDATE auth_families SET last_used = " {2} " WHERE id = " {1});
+        /// Revokes family {1} at {2} for reason {3}, unless already revoked.
+        pub(crate) const FAMILY_REVOKE: &str = sql!($p;
+            "UPDATE auth_families SET revoked = " {2} ", revoke_reason = " {3}
+            " WHERE id = " {1} " AND revoked IS NULL");
+        /// The family with id {1}.
+        pub(crate) const FAMILY: &str =
+            sql!($p; "SELECT " family_columns!() " FROM auth_families WHERE id = " {1});
+
+        /// Appends an audit entry ([`AuditValues`](crate::row::AuditValues)).
+        pub(crate) const AUDIT_APPEND: &str = sql!($p;
+            "INSERT INTO audit_log (" audit_columns!() ") VALUES ("
+            {1} ", " {2} ", " {3} ", " {4} ", " {5} ", " {6} ", " {7} ")");
+        /// The newest {1} audit entries, newest first.
+        pub(crate) const AUDIT: &str = sql!($p;
+            "SELECT id, " audit_columns!() " FROM audit_log ORDER BY id DESC LIMIT " {1});
+
+        /// The client of subnet {1} other than {3} that reserves address {2}.
+        pub(crate) const RESERVATION_TAKEN: &str = sql!($p;
+            "SELECT hwaddr FROM dhcp_reservations WHERE subnet = " {1} " AND address = " {2}
+            " AND hwaddr <> " {3});
+        /// Every reservation, by subnet and address.
+        pub(crate) const RESERVATIONS: &str = sql!($p;
+            "SELECT " reservation_columns!() " FROM dhcp_reservations ORDER BY subnet, address");
+        /// Removes the reservation of hardware address {2} in subnet {1}.
+        pub(crate) const RESERVATION_DELETE: &str = sql!($p;
+            "DELETE FROM dhcp_reservations WHERE subnet = " {1} " AND hwaddr = " {2});
+    };
+}
+
+/// The shared statements with SQLite's `?N` parameters.
+pub(crate) mod sqlite {
+    statements!("?");
+}
+
+/// The shared statements with PostgreSQL's `$N` parameters.
+pub(crate) mod postgres {
+    statements!("$");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_follow_each_dialect() {
+        assert_eq!(
+            super::sqlite::USER_UNLOCK,
+            "UPDATE auth_users SET failures = 0, locked_until = 0 WHERE username = ?1"
+        );
+        assert_eq!(
+            super::postgres::OLDEST_EXPIRED,
+            "SELECT address, subnet, client_key, hwaddr, client_id, hostname, state, expires, \
+             circuit_id, remote_id FROM dhcp_leases WHERE expires <= $3 \
+             AND address BETWEEN $1 AND $2 ORDER BY expires LIMIT 1"
+        );
+        assert!(super::sqlite::CLAIM.contains("(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+    }
+}
