@@ -12,10 +12,10 @@ use headend_dhcp::Release;
 use headend_store::Lease;
 use headend_store::auth::Reservation;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::types::{
-    LeaseView, LeasesResponse, ReservationDeleted, ReservationRequest, ReservationsResponse,
+    LeaseView, LeasesResponse, ReleasedResponse, ReservationDeleted, ReservationRequest,
+    ReservationsResponse,
 };
 use super::{ApiError, Caller, Shared, unix_now};
 use crate::core::Role;
@@ -147,7 +147,10 @@ pub(crate) async fn release(
     )
     .await;
     let lease = answer?;
-    Ok(Json(json!({"released": lease_json(&lease, now)})).into_response())
+    Ok(Json(ReleasedResponse {
+        released: lease_json(&lease, now),
+    })
+    .into_response())
 }
 
 /// GET /api/v1/reservations.

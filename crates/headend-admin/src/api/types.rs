@@ -346,6 +346,13 @@ pub struct LeaseView {
     pub subnet: String,
 }
 
+/// POST /api/v1/leases/{address}/release: the lease as it is now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReleasedResponse {
+    /// The lease after the release (its state says whether it changed).
+    pub released: LeaseView,
+}
+
 /// GET /api/v1/leases.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LeasesResponse {

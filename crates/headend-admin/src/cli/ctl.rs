@@ -18,9 +18,9 @@ use super::{
 };
 use crate::AdminError;
 use crate::api::types::{
-    ErrorBody, LeasesResponse, LoginRequest, LogoutResponse, RefreshRequest, ReservationRequest,
-    ReservationsResponse, SessionsResponse, SetRecordRequest, TokenResponse, ZoneResponse,
-    ZoneSerial, ZonesResponse,
+    ErrorBody, LeasesResponse, LoginRequest, LogoutResponse, RefreshRequest, ReleasedResponse,
+    ReservationRequest, ReservationsResponse, SessionsResponse, SetRecordRequest, TokenResponse,
+    ZoneResponse, ZoneSerial, ZonesResponse,
 };
 use crate::api::unix_now;
 use crate::tls::{install_crypto_provider, write_private};
@@ -502,13 +502,17 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
             );
         }
         CtlCommand::Lease(LeaseCommand::Release { address }) => {
-            ctl.call::<IgnoredAny>(
+            let answer = ctl.call::<ReleasedResponse>(
                 Method::POST,
                 &format!("/api/v1/leases/{address}/release"),
                 None,
                 &[],
             )?;
-            println!("released {address}");
+            let l = answer.released;
+            println!(
+                "released {address} ({} on {}, now {})",
+                l.hwaddr, l.subnet, l.state
+            );
         }
         CtlCommand::Reservation(ReservationCommand::Add {
             subnet,
