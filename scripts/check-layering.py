@@ -11,6 +11,8 @@ left out: a parent may use its children and a child may use what its parent
 re-exports, and tests may reach anything.
 
 Usage: scripts/check-layering.py [CRATE_DIR ...]   (default: crates/*)
+       scripts/check-layering.py --self-test          (the check on crates it
+       writes itself: a cycle must be found, a layered crate must pass)
 Prints every cycle found as `crate: a -> b -> a (a/x.rs names b::...)` and
 exits 1 if there is one.
 """
@@ -241,7 +243,60 @@ def find_cycles(graph: dict[str, dict[str, str]]) -> list[list[str]]:
     return cycles
 
 
+def self_test() -> int:
+    """Runs the check on small crates written to a temporary folder."""
+    import tempfile
+
+    cases = {
+        # name: ({file: text}, expected number of cycles)
+        "layered": ({
+            "lib.rs": "mod a; mod b; mod c; pub use a::A;",
+            "a.rs": "pub struct A; use crate::b::B;",
+            "b.rs": "pub struct B; fn f() -> crate::c::C { todo!() }",
+            "c.rs": "pub struct C; // crate::a::A in a comment\nconst S: &str = \"crate::a::A\";",
+        }, 0),
+        "direct": ({
+            "lib.rs": "mod a; mod b;",
+            "a.rs": "use crate::b::B; pub struct A;",
+            "b.rs": "use crate::{a::A, b};",
+        }, 1),
+        "through a folder": ({
+            "lib.rs": "mod x; mod y;",
+            "x/mod.rs": "mod inner;",
+            "x/inner.rs": "use super::super::y::Y;",
+            "y.rs": "pub struct Y; fn g() { let _ = crate::x::inner::f; }",
+        }, 1),
+        "inside a folder": ({
+            "lib.rs": "mod x;",
+            "x/mod.rs": "mod p; mod q; pub use p::P;",
+            "x/p.rs": "use super::q::Q; pub struct P;",
+            "x/q.rs": "pub struct Q; use super::P; fn h(_: super::p::P) {}",
+        }, 1),
+        "tests are exempt": ({
+            "lib.rs": "mod a; mod b;",
+            "a.rs": "use crate::b::B;\n#[cfg(test)]\nmod tests { use crate::b::B; }",
+            "b.rs": "pub struct B;\n#[cfg(test)]\nmod tests { use crate::a::A; }",
+        }, 0),
+    }
+    failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (files, want) in cases.items():
+            crate = Path(tmp) / name.replace(" ", "_")
+            for rel, text in files.items():
+                f = crate / "src" / rel
+                f.parent.mkdir(parents=True, exist_ok=True)
+                f.write_text(text)
+            got = len(check_crate(crate))
+            if got != want:
+                print(f"self-test {name!r}: {got} cycle(s) found, {want} expected")
+                failed += 1
+    print(f"self-test: {len(cases) - failed} of {len(cases)} cases as expected")
+    return 1 if failed else 0
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--self-test"]:
+        return self_test()
     root = Path(__file__).resolve().parent.parent
     crates = [Path(a) for a in sys.argv[1:]] or sorted((root / "crates").iterdir())
     problems = []
