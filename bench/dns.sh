@@ -39,7 +39,8 @@ else
   [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p headend >&2
   HEADEND=$PWD/target/release/headend
 fi
-if [ -n "${BASE_BIN:-}" ]; then SERVERS="headend base ${SERVERS#headend }"; fi
+# base runs right after headend (SERVERS may be "headend" alone).
+if [ -n "${BASE_BIN:-}" ]; then SERVERS="headend base${SERVERS#headend}"; fi
 
 work=$(mktemp -d /tmp/headend-bench-dns.XXXXXX)
 pids=()
