@@ -12,7 +12,11 @@
 #        LATENCY_QPS=100000 adds p50/p99 at that offered rate; MULTICORE=1 adds
 #        a run with two workers and an unpinned load generator; BASE_BIN=PATH
 #        adds a server "base", another headend build, for before/after figures;
-#        HEADEND_BIN=PATH runs that binary instead of building one)
+#        HEADEND_BIN=PATH runs that binary instead of building one;
+#        RRL=RATE turns on response rate limiting in headend and base at RATE
+#        responses per second per prefix: all queries come from 127.0.0.1, so a
+#        RATE above the load measures what the limiter costs, without limiting;
+#        Knot and NSD keep theirs off, so use it with SERVERS="headend")
 # Traffic goes to 127.0.0.1 only; every run stops by itself after DURATION s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +39,8 @@ else
   [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p headend >&2
   HEADEND=$PWD/target/release/headend
 fi
-if [ -n "${BASE_BIN:-}" ]; then SERVERS="headend base ${SERVERS#headend }"; fi
+# base runs right after headend (SERVERS may be "headend" alone).
+if [ -n "${BASE_BIN:-}" ]; then SERVERS="headend base${SERVERS#headend}"; fi
 
 work=$(mktemp -d /tmp/headend-bench-dns.XXXXXX)
 pids=()
@@ -117,6 +122,9 @@ origin = "bench.test"
 file = "$zone"
 $headend_dnssec
 EOF2
+if [ -n "${RRL:-}" ]; then
+  printf '[dns.rrl]\nresponses_per_second = %s\n' "$RRL" >> "$work/headend.toml"
+fi
 
 sed -e "s|$work/headend-state|$work/base-state|" -e "s|127.0.0.1:$port_headend|127.0.0.1:$port_base|" \
   "$work/headend.toml" > "$work/base.toml"
@@ -242,7 +250,7 @@ run_one() { # server proto
   CPU_QPS[$1,$2]=$(awk -v a="${CPU_QPS[$1,$2]:-0}" -v b="$per_cpu" 'BEGIN {print a + b}')
 }
 
-echo "zone: $(grep -vc '^\$' "$zone") records; queries: $QMIX; dnsperf -c 4 -q 500 -T 1 -l $DURATION; server CPU $SERVER_CPU, client CPU $CLIENT_CPU"
+echo "zone: $(grep -vc '^\$' "$zone") records; queries: $QMIX; rrl: ${RRL:-off}; dnsperf -c 4 -q 500 -T 1 -l $DURATION; server CPU $SERVER_CPU, client CPU $CLIENT_CPU"
 for round in $(seq 1 "$ROUNDS"); do
   for proto in $PROTOS; do
     for server in $SERVERS; do

@@ -1,7 +1,7 @@
 //! The sans-I/O responder: one request in, one response out.
 //!
 //! [`Catalog::respond`] is a pure function of the request bytes, the served
-//! zones and the transport; the listeners in [`crate::server`] only move bytes.
+//! zones and the transport; the listeners in [`crate::listen`] only move bytes.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -22,6 +22,7 @@ use hickory_proto::rr::Name;
 use hickory_proto::serialize::binary::BinDecodable as _;
 
 use crate::answer::{Catalog, Transport};
+use crate::request::{HEADER_LEN, Request};
 
 /// Most answers kept per worker before the cache starts over.
 const DEFAULT_CAPACITY: usize = 200_000;
@@ -30,103 +31,6 @@ const DEFAULT_CAPACITY: usize = 200_000;
 const NEGATIVE_CAPACITY: usize = 65_536;
 /// Longest key: 6 bytes of header plus a 255-byte name.
 const MAX_KEY: usize = 6 + 255;
-
-/// A parsed plain query: enough to build the cache key and patch a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlainQuery {
-    /// Length of the QNAME in wire form (including the root label).
-    pub qname_len: usize,
-    /// The QTYPE.
-    pub qtype: u16,
-    /// The client's EDNS payload size and DO bit, when it sent OPT.
-    pub edns: Option<(u16, bool)>,
-}
-
-/// Recognises a plain query; `None` means "use the full responder".
-///
-/// RFC 1035 §4.1: header, then QNAME as uncompressed labels, QTYPE, QCLASS;
-/// RFC 6891 §6.1.2: an OPT RR with root owner in the additional section.
-pub fn parse_plain(req: &[u8], key: &mut [u8; MAX_KEY]) -> Option<(PlainQuery, usize)> {
-    let header = req.get(..12)?;
-    // QR=0, opcode QUERY (0), no TC; QD=1, AN=0, NS=0, AR<=1.
-    if header[2] & 0xfa != 0 || header[4..8] != [0, 1, 0, 0] || header[8..10] != [0, 0] {
-        return None;
-    }
-    let arcount = u16::from_be_bytes([header[10], header[11]]);
-    if arcount > 1 {
-        return None;
-    }
-    let mut pos = 12;
-    let mut k = 6;
-    loop {
-        let len = usize::from(*req.get(pos)?);
-        if len > 63 {
-            return None; // compression pointer or reserved label type
-        }
-        if k + 1 + len > MAX_KEY {
-            return None;
-        }
-        key[k] = len as u8;
-        let label = req.get(pos + 1..pos + 1 + len)?;
-        for (dst, src) in key[k + 1..k + 1 + len].iter_mut().zip(label) {
-            *dst = src.to_ascii_lowercase();
-        }
-        k += 1 + len;
-        pos += 1 + len;
-        if len == 0 {
-            break;
-        }
-    }
-    let qname_len = pos - 12;
-    let tail = req.get(pos..pos + 4)?;
-    let qtype = u16::from_be_bytes([tail[0], tail[1]]);
-    let qclass = u16::from_be_bytes([tail[2], tail[3]]);
-    // Class IN only; AXFR/IXFR/ANY and meta types go the full way.
-    if qclass != 1 || matches!(qtype, 41 | 251 | 252 | 255 | 0) {
-        return None;
-    }
-    pos += 4;
-    let edns = if arcount == 1 {
-        // Root owner (0), TYPE=OPT(41), CLASS=payload, TTL=ext-rcode|version|DO|Z, RDLEN.
-        let opt = req.get(pos..pos + 11)?;
-        if opt[0] != 0 || opt[1..3] != [0, 41] || opt[6] != 0 {
-            return None; // not OPT, or EDNS version > 0 (BADVERS is the full path's)
-        }
-        let payload = u16::from_be_bytes([opt[3], opt[4]]);
-        let dnssec_ok = opt[7] & 0x80 != 0;
-        let rdlen = usize::from(u16::from_be_bytes([opt[9], opt[10]]));
-        if req.len() != pos + 11 + rdlen {
-            return None;
-        }
-        // Options the answer depends on (NSID, RFC 5001) go the full way;
-        // others (a client cookie, padding) do not change the answer.
-        let mut options = req.get(pos + 11..)?;
-        while let Some((head, rest)) = options.split_first_chunk::<4>() {
-            if u16::from_be_bytes([head[0], head[1]]) == 3 {
-                return None;
-            }
-            let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
-            options = rest.get(len..)?;
-        }
-        if !options.is_empty() {
-            return None;
-        }
-        Some((payload, dnssec_ok))
-    } else {
-        if req.len() != pos {
-            return None;
-        }
-        None
-    };
-    Some((
-        PlainQuery {
-            qname_len,
-            qtype,
-            edns,
-        },
-        k,
-    ))
-}
 
 /// A per-worker cache of finished responses.
 ///
@@ -228,12 +132,30 @@ impl AnswerCache {
         }
     }
 
-    /// Answers `req` into `out` (cleared first). Returns false when nothing
-    /// should be sent.
+    /// Answers the request `req` into `out` (cleared first). Returns false
+    /// when nothing should be sent.
     pub fn respond(
         &mut self,
         catalog: &Catalog,
         req: &[u8],
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        match Request::parse(req) {
+            Some(request) => self.answer(catalog, &request, transport, out),
+            None => {
+                out.clear();
+                false
+            }
+        }
+    }
+
+    /// Answers a request already read into `out` (cleared first). Returns
+    /// false when nothing should be sent.
+    pub fn answer(
+        &mut self,
+        catalog: &Catalog,
+        request: &Request<'_>,
         transport: Transport,
         out: &mut Vec<u8>,
     ) -> bool {
@@ -243,15 +165,29 @@ impl AnswerCache {
             self.shared.clear();
             self.generation = catalog.generation();
         }
-        let Some((query, key_len)) = parse_plain(req, &mut self.key) else {
-            return match catalog.respond(req, transport) {
-                Some(resp) => {
-                    out.extend_from_slice(&resp);
-                    true
-                }
-                None => false,
-            };
+        let req = request.bytes();
+        let full = |out: &mut Vec<u8>| match catalog.respond(req, transport) {
+            Some(resp) => {
+                out.extend_from_slice(&resp);
+                true
+            }
+            None => false,
         };
+        let Some(query) = request.plain() else {
+            return full(out);
+        };
+        // The key: 6 bytes of header, then the name lower-cased (label
+        // lengths, at most 63, are below every ASCII letter).
+        let key_len = 6 + query.qname_len;
+        let (Some(key), Some(name)) = (
+            self.key.get_mut(6..key_len),
+            req.get(HEADER_LEN..HEADER_LEN + query.qname_len),
+        ) else {
+            return full(out);
+        };
+        for (dst, src) in key.iter_mut().zip(name) {
+            *dst = src.to_ascii_lowercase();
+        }
         let limit = catalog.size_limit(transport, query.edns.map(|e| e.0));
         let flags =
             u8::from(query.edns.is_some()) | (u8::from(query.edns.is_some_and(|e| e.1)) << 1);

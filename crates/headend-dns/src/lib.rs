@@ -2,7 +2,8 @@
 //!
 //! Zone files are read by headend's own RFC 1035 parser ([`zonefile`]), checked
 //! ([`check`]), built into an immutable in-memory [`zone::Zone`], and served by
-//! a sans-I/O responder ([`answer`]) behind thin UDP/TCP listeners ([`server`]).
+//! a sans-I/O responder ([`answer`]) behind thin UDP/TCP listeners ([`listen`])
+//! that hand every request to one entry point ([`respond`]).
 //! The set of served zones is swapped atomically on reload, so queries never
 //! pause and a zone that fails to load keeps serving its previous version.
 //! The entry point is [`DnsService::start`]; the rest of the program talks to
@@ -29,18 +30,21 @@ pub mod answer;
 pub mod dnssec;
 mod edit;
 pub mod fast;
+mod listen;
 mod notify;
 pub mod ops;
 pub mod present;
+pub mod request;
+mod respond;
 pub mod rrl;
-mod server;
 mod service;
+mod stats;
 mod xfr;
 pub mod zone;
 
 pub use edit::{RecordView, ZoneEdit, ZoneSummary};
-pub use server::{DnsStats, DnsStatsSnapshot};
 pub use service::{
     DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, load_zone_with,
 };
+pub use stats::{DnsStats, DnsStatsSnapshot};
 pub use zone::parse_origin;

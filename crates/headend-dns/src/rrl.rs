@@ -4,6 +4,25 @@
 //! `slip`-th is sent truncated (TC=1, no records) so a real client behind a
 //! spoofed flood still gets through by retrying over TCP, and the rest are
 //! dropped. Sans-I/O: a function of the source, the kind and the clock.
+//!
+//! **One limiter per UDP worker, no lock.** Each worker thread owns an
+//! [`Rrl`] of its own, so answering never waits on another worker. The
+//! kernel picks the worker of each datagram by hashing its addresses and
+//! ports (SO_REUSEPORT), so one source prefix may reach every worker of its
+//! address family: a resolver picks a new source port per query (RFC 5452
+//! §9.2) and a spoofed flood varies its ports too. So that such a prefix
+//! never gets more than the configured rate in total, however its traffic
+//! is spread, each of `n` workers allows `responses_per_second / n` (and a
+//! burst of as much, but at least one response), and tracks
+//! `table_size / n` prefixes ([`Rrl::share`]). A prefix whose traffic
+//! reaches only some workers (one client keeping one source port) gets only
+//! their shares: the limit errs on the side of limiting. With one worker
+//! (the default) this is the plain per-prefix limit. The other way, one
+//! table shared by all workers with a lock per shard of prefixes, keeps the
+//! exact rate but makes every worker that answers one busy prefix take the
+//! same lock, which is the contention this avoids. Of its limited
+//! responses, each worker slips every `slip`-th, so the share slipped is
+//! the same in total.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -108,22 +127,42 @@ pub enum RrlAction {
 struct Bucket {
     tokens: f64,
     last: Instant,
+    /// Responses limited so far (every `slip`-th of them slips).
     limited: u32,
 }
 
-/// Limiter state for every tracked (prefix, kind).
+/// Limiter state for every tracked (prefix, kind): one worker's share.
 #[derive(Debug)]
 pub struct Rrl {
     config: RrlConfig,
+    /// Responses per second allowed to one (prefix, kind) by this limiter.
+    rate: f64,
+    /// The most tokens a bucket holds: `rate`, and at least one response.
+    burst: f64,
+    /// Most (prefix, kind) entries tracked by this limiter.
+    table_size: usize,
     table: HashMap<(IpNet, ResponseKind), Bucket>,
 }
 
 impl Rrl {
-    /// A limiter with this configuration; `None` when RRL is off.
+    /// A limiter with this configuration, for a server with one UDP
+    /// worker; `None` when RRL is off.
     pub fn new(config: RrlConfig) -> Option<Self> {
+        Self::share(config, 1)
+    }
+
+    /// One worker's limiter when `workers` UDP workers may each receive a
+    /// source's datagrams: the rate and the table are divided between them
+    /// (see the module's documentation); `None` when RRL is off.
+    pub fn share(config: RrlConfig, workers: usize) -> Option<Self> {
+        let workers = workers.max(1);
+        let rate = f64::from(config.responses_per_second) / workers as f64;
         (config.responses_per_second > 0).then(|| Self {
-            config,
+            rate,
+            burst: rate.max(1.0),
+            table_size: config.table_size.div_ceil(workers).max(1),
             table: HashMap::new(),
+            config,
         })
     }
 
@@ -139,22 +178,24 @@ impl Rrl {
         let Ok(net) = IpNet::new(source, prefix).map(|n| n.trunc()) else {
             return RrlAction::Send;
         };
-        let rate = f64::from(self.config.responses_per_second);
-        if self.table.len() >= self.config.table_size && !self.table.contains_key(&(net, kind)) {
-            // Forget sources idle for over a second; if all are busy, start over.
+        let (rate, burst) = (self.rate, self.burst);
+        if self.table.len() >= self.table_size && !self.table.contains_key(&(net, kind)) {
+            // Forget sources idle for long enough to have refilled (a
+            // second at one worker); if all are busy, start over.
+            let refill = (burst / rate).max(1.0);
             self.table
-                .retain(|_, b| now.saturating_duration_since(b.last).as_secs_f64() < 1.0);
-            if self.table.len() >= self.config.table_size {
+                .retain(|_, b| now.saturating_duration_since(b.last).as_secs_f64() < refill);
+            if self.table.len() >= self.table_size {
                 self.table.clear();
             }
         }
         let bucket = self.table.entry((net, kind)).or_insert(Bucket {
-            tokens: rate,
+            tokens: burst,
             last: now,
             limited: 0,
         });
         let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * rate).min(rate);
+        bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
         bucket.last = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -172,7 +213,13 @@ impl Rrl {
 /// Turns a response into its truncated form: header (TC=1, no records) and
 /// the question only.
 pub fn truncate_to_question(response: &mut Vec<u8>) {
-    let Some(qend) = question_end(response) else {
+    truncate_at(response, question_end(response));
+}
+
+/// [`truncate_to_question`] when the question's end is known: `None` for a
+/// response whose question could not be read.
+pub(crate) fn truncate_at(response: &mut Vec<u8>, question_end: Option<usize>) {
+    let Some(qend) = question_end else {
         response.truncate(12.min(response.len()));
         return;
     };
@@ -300,6 +347,75 @@ mod tests {
         for i in 0..10_000u32 {
             r.check(IpAddr::from(i.to_be_bytes()), ResponseKind::Answer, now);
             assert!(r.table.len() <= 100);
+        }
+    }
+
+    /// One prefix's flood spread evenly over three workers (as SO_REUSEPORT
+    /// spreads a source whose ports vary) gets the configured rate in total,
+    /// not three times it, and a second later as much again.
+    #[test]
+    fn workers_sharing_a_prefix_allow_the_rate_in_total() {
+        let config = RrlConfig {
+            responses_per_second: 30,
+            slip: 0,
+            ..RrlConfig::default()
+        };
+        let mut workers: Vec<Rrl> = (0..3)
+            .map(|_| Rrl::share(config.clone(), 3).unwrap())
+            .collect();
+        let t0 = Instant::now();
+        let sent = |workers: &mut [Rrl], at: Instant| {
+            (0..300)
+                .filter(|i| {
+                    let src = IpAddr::from([198, 51, 100, (*i % 200) as u8]);
+                    workers[i % 3].check(src, ResponseKind::Answer, at) == RrlAction::Send
+                })
+                .count()
+        };
+        assert_eq!(sent(&mut workers, t0), 30);
+        assert_eq!(sent(&mut workers, t0), 0);
+        assert_eq!(sent(&mut workers, t0 + Duration::from_secs(1)), 30);
+        // Traffic that reaches one worker only gets that worker's share.
+        let src = IpAddr::from([203, 0, 113, 1]);
+        let one = (0..100)
+            .filter(|_| workers[0].check(src, ResponseKind::Answer, t0) == RrlAction::Send)
+            .count();
+        assert_eq!(one, 10);
+    }
+
+    /// A rate smaller than the number of workers still lets each worker
+    /// answer once, then refill at its fraction of a response per second.
+    #[test]
+    fn a_share_below_one_response_per_second_still_answers() {
+        let config = RrlConfig {
+            responses_per_second: 1,
+            slip: 0,
+            ..RrlConfig::default()
+        };
+        let mut r = Rrl::share(config, 4).unwrap();
+        let src = IpAddr::from([198, 51, 100, 1]);
+        let t0 = Instant::now();
+        assert_eq!(r.check(src, ResponseKind::Answer, t0), RrlAction::Send);
+        assert_eq!(r.check(src, ResponseKind::Answer, t0), RrlAction::Drop);
+        let soon = t0 + Duration::from_secs(2);
+        assert_eq!(r.check(src, ResponseKind::Answer, soon), RrlAction::Drop);
+        let later = t0 + Duration::from_secs(4);
+        assert_eq!(r.check(src, ResponseKind::Answer, later), RrlAction::Send);
+    }
+
+    #[test]
+    fn workers_divide_the_table() {
+        let config = RrlConfig {
+            responses_per_second: 5,
+            table_size: 100,
+            ipv4_prefix: 32,
+            ..RrlConfig::default()
+        };
+        let mut r = Rrl::share(config, 4).unwrap();
+        let now = Instant::now();
+        for i in 0..1000u32 {
+            r.check(IpAddr::from(i.to_be_bytes()), ResponseKind::Answer, now);
+            assert!(r.table.len() <= 25);
         }
     }
 

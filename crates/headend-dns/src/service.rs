@@ -11,7 +11,8 @@ use crate::answer::Catalog;
 use crate::check::{Finding, Severity, check_indexed};
 use crate::dnssec::{Signer, unix_now};
 use crate::edit::{RecordView, ZoneEdit, ZoneSummary};
-use crate::server::{DnsStats, DnsStatsSnapshot, Listeners};
+use crate::listen::Listeners;
+use crate::stats::{DnsStats, DnsStatsSnapshot};
 use crate::xfr::Transfers;
 use crate::zone::{Indexed, Zone, parse_origin};
 use crate::zonefile::{ParsedZone, parse_zone_file};
@@ -229,7 +230,7 @@ impl DnsService {
         }
         let catalog = Arc::new(ArcSwap::from_pointee(catalog));
         let stats = Arc::new(DnsStats::default());
-        let listeners = crate::server::spawn_listeners(
+        let listeners = crate::listen::spawn_listeners(
             &config,
             Arc::clone(&catalog),
             Arc::clone(&stats),

@@ -1,26 +1,28 @@
-//! Thin UDP and TCP listeners around the responder.
+//! The UDP and TCP listeners: sockets only.
 //!
 //! UDP: one OS thread per socket (several sockets share a port with
-//! SO_REUSEPORT), each with its own answer cache, receiving and sending in
-//! batches (`recvmmsg`/`sendmmsg`): no task per packet, no allocation per
-//! cached answer. TCP: tokio tasks,
-//! bounded in total and per client, closed when idle.
+//! SO_REUSEPORT), each with its own answer cache and its own share of
+//! response rate limiting, receiving and sending in batches
+//! (`recvmmsg`/`sendmmsg`): no task per packet, no allocation per cached
+//! answer, no lock. TCP: tokio tasks, bounded in total and per client,
+//! closed when idle. Every request goes to [`respond`], which decides what
+//! it is and what to send; the loops here move bytes and act on its
+//! [`Verdict`].
 
 use std::collections::HashMap;
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd as _, RawFd};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use nix::errno::Errno;
 use nix::sys::socket::{
     ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
 };
-use serde::Serialize;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -29,47 +31,11 @@ use tokio::task::JoinHandle;
 
 use crate::answer::{Catalog, Transport};
 use crate::fast::AnswerCache;
-use crate::rrl::{ResponseKind, Rrl, RrlAction, truncate_to_question};
+use crate::respond::{Now, Served, Verdict, Worker, respond, transfer};
+use crate::rrl::{Rrl, RrlConfig};
+use crate::stats::DnsStats;
 use crate::xfr::Transfers;
 use crate::{DnsConfig, DnsError};
-
-/// Counters of the DNS listeners (read by the admin API's /metrics).
-#[derive(Debug, Default)]
-pub struct DnsStats {
-    udp_queries: AtomicU64,
-    tcp_queries: AtomicU64,
-    rrl_dropped: AtomicU64,
-    rrl_slipped: AtomicU64,
-    tcp_refused: AtomicU64,
-}
-
-/// A copy of the counters at one moment.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
-pub struct DnsStatsSnapshot {
-    /// UDP requests received.
-    pub udp_queries: u64,
-    /// TCP requests received.
-    pub tcp_queries: u64,
-    /// Responses dropped by response rate limiting.
-    pub rrl_dropped: u64,
-    /// Responses sent truncated (TC=1) by response rate limiting.
-    pub rrl_slipped: u64,
-    /// TCP connections closed at once because a client had too many.
-    pub tcp_refused: u64,
-}
-
-impl DnsStats {
-    /// The counters now.
-    pub fn snapshot(&self) -> DnsStatsSnapshot {
-        DnsStatsSnapshot {
-            udp_queries: self.udp_queries.load(Ordering::Relaxed),
-            tcp_queries: self.tcp_queries.load(Ordering::Relaxed),
-            rrl_dropped: self.rrl_dropped.load(Ordering::Relaxed),
-            rrl_slipped: self.rrl_slipped.load(Ordering::Relaxed),
-            tcp_refused: self.tcp_refused.load(Ordering::Relaxed),
-        }
-    }
-}
 
 /// Everything the listeners share.
 pub(crate) struct Listeners {
@@ -88,19 +54,31 @@ pub(crate) fn spawn_listeners(
     let mut tasks = Vec::new();
     let mut bound = Vec::new();
     let stop = Arc::new(AtomicBool::new(false));
-    let rrl = Rrl::new(config.rrl.clone()).map(|r| Arc::new(Mutex::new(r)));
     let tcp = Arc::new(TcpLimits {
         total: Arc::new(Semaphore::new(config.tcp_max_connections.max(1))),
         per_client: Mutex::new(HashMap::new()),
         per_client_max: config.tcp_max_connections_per_client.max(1),
         idle: Duration::from_secs(config.tcp_idle_timeout_secs.max(1)),
     });
-    for &configured in &config.listen {
-        let workers = if configured.port() == 0 {
+    let workers_at = |addr: &SocketAddr| {
+        if addr.port() == 0 {
             1
         } else {
             config.udp_workers.max(1)
-        };
+        }
+    };
+    // A source reaches every UDP socket of its address family: its rate is
+    // divided between all of them (see crate::rrl).
+    let sharing = |family_v4: bool| -> usize {
+        config
+            .listen
+            .iter()
+            .filter(|a| a.is_ipv4() == family_v4)
+            .map(workers_at)
+            .sum()
+    };
+    for &configured in &config.listen {
+        let workers = workers_at(&configured);
         let mut addr = configured;
         for _ in 0..workers {
             let socket = udp_socket(addr, workers > 1).map_err(|source| DnsError::Bind {
@@ -115,7 +93,8 @@ pub(crate) fn spawn_listeners(
                 socket,
                 catalog: Arc::clone(&catalog),
                 transfers: Arc::clone(&transfers),
-                rrl: rrl.clone(),
+                rrl: config.rrl.clone(),
+                rrl_shares: sharing(configured.is_ipv4()),
                 stats: Arc::clone(&stats),
                 stop: Arc::clone(&stop),
             };
@@ -177,7 +156,9 @@ struct UdpWorker {
     socket: std::net::UdpSocket,
     catalog: Arc<ArcSwap<Catalog>>,
     transfers: Arc<Transfers>,
-    rrl: Option<Arc<Mutex<Rrl>>>,
+    rrl: RrlConfig,
+    /// The UDP workers the rate limit is divided between.
+    rrl_shares: usize,
     stats: Arc<DnsStats>,
     stop: Arc<AtomicBool>,
 }
@@ -192,7 +173,10 @@ impl UdpWorker {
     /// the first), answers each, and sends the answers with one `sendmmsg`.
     fn run(self) {
         let fd = self.socket.as_raw_fd();
-        let mut cache = AnswerCache::default();
+        let mut worker = Worker {
+            cache: AnswerCache::default(),
+            rrl: Rrl::share(self.rrl.clone(), self.rrl_shares),
+        };
         let mut slots = vec![0u8; BATCH * SLOT];
         let mut received = [Received::default(); BATCH];
         let mut answers: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(4096)).collect();
@@ -204,10 +188,14 @@ impl UdpWorker {
             let Ok(count) = recv_batch(fd, &mut recv_headers, &mut slots, &mut received) else {
                 continue;
             };
-            self.stats
-                .udp_queries
-                .fetch_add(count as u64, Ordering::Relaxed);
+            self.stats.udp_received(count);
             let catalog = self.catalog.load();
+            let served = Served {
+                catalog: &catalog,
+                transfers: &self.transfers,
+            };
+            // One batch arrived at one moment.
+            let now = Now::read();
             let mut ready = 0;
             for (got, slot) in received[..count].iter().zip(slots.chunks_exact(SLOT)) {
                 let (Some(peer), Some(request)) = (got.peer, slot.get(..got.len)) else {
@@ -222,79 +210,29 @@ impl UdpWorker {
                 // A bug in answering one query must not take the listener
                 // down with it: that query goes unanswered, is logged, and
                 // the cache (perhaps left half-updated) starts afresh.
-                let answered = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    self.answer(&catalog, &mut cache, request, ip, out)
+                let verdict = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    respond(served, request, ip, Transport::Udp, now, &mut worker, out)
                 }));
-                match answered {
-                    Ok(true) => {
+                match verdict {
+                    Ok(verdict @ (Verdict::Send | Verdict::Slip)) => {
+                        self.stats.verdict(verdict);
                         to[ready] = Some(peer);
                         ready += 1;
                     }
-                    Ok(false) => {}
+                    Ok(verdict) => self.stats.verdict(verdict),
                     Err(_) => {
                         tracing::error!(
                             peer = %ip,
                             query = %hex::encode(request),
                             "internal error answering a UDP query; it was dropped"
                         );
-                        cache = AnswerCache::default();
+                        worker.cache = AnswerCache::default();
                     }
                 }
             }
             drop(catalog);
             send_batch(fd, &mut send_headers, &answers[..ready], &to[..ready]);
         }
-    }
-
-    /// Answers one request into `out`; false when nothing is to be sent.
-    fn answer(
-        &self,
-        catalog: &Catalog,
-        cache: &mut AnswerCache,
-        request: &[u8],
-        peer: IpAddr,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        // IXFR over UDP (RFC 1995 §2) is the transfer code's, with its
-        // ACL and TSIG checks; everything else is answered from the cache.
-        // An IXFR carries the client's SOA in its authority section, so a
-        // query without one (nearly all) is passed on after one look at
-        // the header.
-        let ixfr = (request.get(8..10).is_some_and(|ns| ns != [0, 0])
-            && crate::xfr::is_transfer(request))
-        .then(|| {
-            self.transfers.respond_udp(
-                catalog,
-                request,
-                peer,
-                u64::try_from(crate::dnssec::unix_now()).unwrap_or(0),
-            )
-        })
-        .flatten();
-        if let Some(reply) = ixfr {
-            out.clear();
-            out.extend_from_slice(&reply);
-        } else if !cache.respond(catalog, request, Transport::Udp, out) {
-            return false;
-        }
-        if let Some(rrl) = &self.rrl {
-            let action = rrl
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .check(peer, ResponseKind::of(out), Instant::now());
-            match action {
-                RrlAction::Send => {}
-                RrlAction::Slip => {
-                    self.stats.rrl_slipped.fetch_add(1, Ordering::Relaxed);
-                    truncate_to_question(out);
-                }
-                RrlAction::Drop => {
-                    self.stats.rrl_dropped.fetch_add(1, Ordering::Relaxed);
-                    return false;
-                }
-            }
-        }
-        true
     }
 }
 
@@ -432,7 +370,7 @@ async fn serve_tcp(
             }
         };
         if !limits.enter(peer.ip()) {
-            stats.tcp_refused.fetch_add(1, Ordering::Relaxed);
+            stats.tcp_refused();
             drop(stream);
             continue;
         }
@@ -483,10 +421,16 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
     let mut filled = 0;
     let mut out = Vec::with_capacity(16384);
     let mut body = Vec::with_capacity(4096);
-    let mut cache = AnswerCache::with_capacity(256);
+    // No rate limiting over TCP: a client that completed a handshake is
+    // no spoofed source.
+    let mut worker = Worker {
+        cache: AnswerCache::with_capacity(256),
+        rrl: None,
+    };
     loop {
         let mut start = 0;
         out.clear();
+        let now = Now::read();
         while let Some(len) = inbuf
             .get(start..start + 2)
             .filter(|_| start + 2 <= filled)
@@ -497,16 +441,33 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
             }
             let request = &inbuf[start + 2..start + 2 + len];
             start += 2 + len;
-            stats.tcp_queries.fetch_add(1, Ordering::Relaxed);
-            if crate::xfr::is_transfer(request) {
-                // Answers to earlier pipelined requests go first.
-                write_within(&mut stream, &out, idle).await?;
-                out.clear();
-                write_transfer(&mut stream, &conn, request).await?;
-                continue;
-            }
-            if !cache.respond(&catalog.load(), request, Transport::Tcp, &mut body) {
-                continue;
+            stats.tcp_received();
+            let verdict = {
+                let catalog = catalog.load();
+                let served = Served {
+                    catalog: &catalog,
+                    transfers: conn.transfers,
+                };
+                respond(
+                    served,
+                    request,
+                    conn.peer.ip(),
+                    Transport::Tcp,
+                    now,
+                    &mut worker,
+                    &mut body,
+                )
+            };
+            match verdict {
+                Verdict::Send | Verdict::Slip => {}
+                Verdict::Drop | Verdict::Ignore => continue,
+                Verdict::Transfer => {
+                    // Answers to earlier pipelined requests go first.
+                    write_within(&mut stream, &out, idle).await?;
+                    out.clear();
+                    write_transfer(&mut stream, &conn, request).await?;
+                    continue;
+                }
             }
             let Ok(rlen) = u16::try_from(body.len()) else {
                 continue;
@@ -564,18 +525,19 @@ async fn write_transfer(
     request: &[u8],
 ) -> std::io::Result<()> {
     let (peer, catalog) = (conn.peer, conn.catalog.load_full());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = Now::read();
     // Building a large zone's messages is CPU work: off the async workers.
     let transfers = Arc::clone(conn.transfers);
     let request = request.to_vec();
-    let messages =
-        tokio::task::spawn_blocking(move || transfers.respond(&catalog, &request, peer.ip(), now))
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+    let messages = tokio::task::spawn_blocking(move || {
+        let served = Served {
+            catalog: &catalog,
+            transfers: &transfers,
+        };
+        transfer(served, &request, peer.ip(), now)
+    })
+    .await
+    .unwrap_or_default();
     let mut batch = Vec::with_capacity(65536 + 2);
     for message in messages {
         let Ok(len) = u16::try_from(message.len()) else {

@@ -1,0 +1,69 @@
+//! Counters of the DNS listeners, read by the admin API's /metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+use crate::respond::Verdict;
+
+/// Counters of the DNS listeners (read by the admin API's /metrics).
+#[derive(Debug, Default)]
+pub struct DnsStats {
+    udp_queries: AtomicU64,
+    tcp_queries: AtomicU64,
+    rrl_dropped: AtomicU64,
+    rrl_slipped: AtomicU64,
+    tcp_refused: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct DnsStatsSnapshot {
+    /// UDP requests received.
+    pub udp_queries: u64,
+    /// TCP requests received.
+    pub tcp_queries: u64,
+    /// Responses dropped by response rate limiting.
+    pub rrl_dropped: u64,
+    /// Responses sent truncated (TC=1) by response rate limiting.
+    pub rrl_slipped: u64,
+    /// TCP connections closed at once because a client had too many.
+    pub tcp_refused: u64,
+}
+
+impl DnsStats {
+    /// The counters now.
+    pub fn snapshot(&self) -> DnsStatsSnapshot {
+        DnsStatsSnapshot {
+            udp_queries: self.udp_queries.load(Ordering::Relaxed),
+            tcp_queries: self.tcp_queries.load(Ordering::Relaxed),
+            rrl_dropped: self.rrl_dropped.load(Ordering::Relaxed),
+            rrl_slipped: self.rrl_slipped.load(Ordering::Relaxed),
+            tcp_refused: self.tcp_refused.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts `n` UDP requests received.
+    pub(crate) fn udp_received(&self, n: usize) {
+        self.udp_queries.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Counts one TCP request received.
+    pub(crate) fn tcp_received(&self) {
+        self.tcp_queries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a TCP connection refused for its client's cap.
+    pub(crate) fn tcp_refused(&self) {
+        self.tcp_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts what response rate limiting did to one response.
+    pub(crate) fn verdict(&self, verdict: Verdict) {
+        match verdict {
+            Verdict::Slip => self.rrl_slipped.fetch_add(1, Ordering::Relaxed),
+            Verdict::Drop => self.rrl_dropped.fetch_add(1, Ordering::Relaxed),
+            Verdict::Send | Verdict::Ignore | Verdict::Transfer => return,
+        };
+    }
+}
