@@ -81,6 +81,27 @@ options = {{ routers = ["10.77.0.1"], domain_name_servers = ["10.77.0.53"], doma
 const POOL: &str = "pools = [\"10.77.0.100-10.77.0.150\"]";
 
 impl Lab {
+    /// Runs dhclient in the client namespace with `conf` as its
+    /// dhclient.conf and `hook` as its script, until the hook writes a
+    /// BOUND line to `out`; returns that line (the client is stopped).
+    fn dhclient(&self, conf: &str, hook: &std::path::Path, out: &std::path::Path) -> String {
+        let dir = self.work.path();
+        let conf_file = dir.join("dhclient.conf");
+        std::fs::write(&conf_file, conf).expect("conf");
+        let mut cmd = self.client.cmd("dhclient");
+        cmd.args(["-4", "-d", "-1", "-cf"])
+            .arg(&conf_file)
+            .arg("-sf")
+            .arg(hook)
+            .arg("-lf")
+            .arg(dir.join("leases"))
+            .arg("-pf")
+            .arg(dir.join("pid"))
+            .arg(&self.ciface);
+        let _client = Proc::spawn(cmd, false);
+        wait_line(out, "BOUND", Duration::from_secs(30)).expect("dhclient BOUND")
+    }
+
     /// Runs udhcpc once (-q: quit when bound) with extra arguments; returns
     /// the hook's `bound` line, or None if no lease was obtained.
     fn udhcpc(&self, name: &str, extra: &[&str]) -> Option<String> {
@@ -157,24 +178,11 @@ fn dhclient_gets_a_lease() {
             "new_domain_name",
         ],
     );
-    let conf = dir.join("dhclient.conf");
-    std::fs::write(
-        &conf,
+    let line = lab.dhclient(
         "request subnet-mask, routers, domain-name-servers, domain-name;\n",
-    )
-    .expect("conf");
-    let mut cmd = lab.client.cmd("dhclient");
-    cmd.args(["-4", "-d", "-1", "-cf"])
-        .arg(&conf)
-        .arg("-sf")
-        .arg(&hook)
-        .arg("-lf")
-        .arg(dir.join("leases"))
-        .arg("-pf")
-        .arg(dir.join("pid"))
-        .arg(&lab.ciface);
-    let _client = Proc::spawn(cmd, false);
-    let line = wait_line(&out, "BOUND", Duration::from_secs(30)).expect("dhclient BOUND");
+        &hook,
+        &out,
+    );
     assert_eq!(field(&line, "new_ip_address"), "10.77.0.100");
     assert_eq!(field(&line, "new_routers"), "10.77.0.1");
     assert_eq!(field(&line, "new_domain_name_servers"), "10.77.0.53");
@@ -231,24 +239,11 @@ fn dhclient_reads_options_overloaded_into_the_file_field() {
     )
     .expect("hook");
     run(Command::new("chmod").arg("755").arg(&hook));
-    let conf = dir.join("dhclient.conf");
-    std::fs::write(
-        &conf,
+    let line = lab.dhclient(
         "send dhcp-max-message-size 576;\nrequest subnet-mask, routers, domain-name-servers, domain-name, ntp-servers;\n",
-    )
-    .expect("conf");
-    let mut cmd = lab.client.cmd("dhclient");
-    cmd.args(["-4", "-d", "-1", "-cf"])
-        .arg(&conf)
-        .arg("-sf")
-        .arg(&hook)
-        .arg("-lf")
-        .arg(dir.join("leases"))
-        .arg("-pf")
-        .arg(dir.join("pid"))
-        .arg(&lab.ciface);
-    let _client = Proc::spawn(cmd, false);
-    let line = wait_line(&out, "BOUND", Duration::from_secs(30)).expect("dhclient BOUND");
+        &hook,
+        &out,
+    );
     assert_eq!(field(&line, "new_ip_address"), "10.77.0.100", "{line}");
     assert_eq!(field(&line, "new_domain_name"), domain, "{line}");
     assert_eq!(field(&line, "new_ntp_servers"), ntp.join(","), "{line}");
