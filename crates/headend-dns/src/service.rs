@@ -9,7 +9,7 @@ use hickory_proto::rr::{LowerName, Name};
 
 use crate::answer::Catalog;
 use crate::check::{Finding, Severity, check_indexed};
-use crate::dnssec::{Signer, unix_now};
+use crate::dnssec::Signer;
 use crate::edit::{RecordView, ZoneEdit, ZoneSummary};
 use crate::listen::Listeners;
 use crate::stats::{DnsStats, DnsStatsSnapshot};
@@ -17,6 +17,7 @@ use crate::xfr::Transfers;
 use crate::zone::{Indexed, Zone, parse_origin};
 use crate::zonefile::{ParsedZone, parse_zone_file};
 use crate::{DnsConfig, DnsError, ZoneConfig};
+use headend_util::unix_now_secs as unix_now;
 
 /// A zone that loaded, with the warnings its checks produced.
 #[derive(Debug)]

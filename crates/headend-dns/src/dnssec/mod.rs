@@ -30,7 +30,6 @@ pub use crate::zone::Denial;
 use crate::zone::Zone;
 /// Unix seconds now: the one clock of the signer and of the RRL (shared with
 /// the rest of headend through `headend_util`).
-pub(crate) use headend_util::unix_now_secs as unix_now;
 pub(crate) use proof::nxdomain_interval;
 pub(crate) use signer::Signer;
 

@@ -174,22 +174,7 @@ pub(crate) fn store(file: &Path, journal: &Journal) -> Result<(), DnsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::zone::Zone;
-    use crate::zonefile::parse_zone_str;
-    use hickory_proto::rr::Name;
-
-    fn zone(serial: u32, body: &str) -> Zone {
-        let text = format!(
-            "$ORIGIN j.test.\n$TTL 300\n@ SOA ns1 hm {serial} 7200 3600 1209600 60\n@ NS ns1\nns1 A 192.0.2.1\n{body}"
-        );
-        let parsed = parse_zone_str(
-            &text,
-            Path::new("j.zone"),
-            &Name::from_ascii("j.test.").unwrap(),
-        )
-        .unwrap();
-        Zone::build(&parsed).unwrap()
-    }
+    use crate::zone::diff::test_zone as zone;
 
     #[test]
     fn chain_is_found_from_any_recorded_serial_to_the_current_one() {

@@ -91,33 +91,34 @@ pub(crate) fn wire(record: &Record) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// A small `j.test.` zone with this serial and these records after its
+/// SOA, NS and glue, for the diff and journal tests.
+#[cfg(test)]
+pub(crate) fn test_zone(serial: u32, body: &str) -> Zone {
+    let text = format!(
+        "$ORIGIN j.test.\n$TTL 300\n@ SOA ns1 hm {serial} 7200 3600 1209600 60\n@ NS ns1\nns1 A 192.0.2.1\n{body}"
+    );
+    let parsed = crate::zonefile::parse_zone_str(
+        &text,
+        std::path::Path::new("j.zone"),
+        &hickory_proto::rr::Name::from_ascii("j.test.").unwrap(),
+    )
+    .unwrap();
+    Zone::build(&parsed).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
-    use std::path::Path;
 
-    use hickory_proto::rr::Name;
 
+    use super::test_zone as zone;
     use super::*;
-    use crate::zonefile::parse_zone_str;
 
     fn names(list: &[Record]) -> HashSet<String> {
         list.iter()
             .map(|r| format!("{} {}", r.name, r.record_type()))
             .collect()
-    }
-
-    fn zone(serial: u32, body: &str) -> Zone {
-        let text = format!(
-            "$ORIGIN j.test.\n$TTL 300\n@ SOA ns1 hm {serial} 7200 3600 1209600 60\n@ NS ns1\nns1 A 192.0.2.1\n{body}"
-        );
-        let parsed = parse_zone_str(
-            &text,
-            Path::new("j.zone"),
-            &Name::from_ascii("j.test.").unwrap(),
-        )
-        .unwrap();
-        Zone::build(&parsed).unwrap()
     }
 
     #[test]
