@@ -111,7 +111,6 @@ pub(crate) fn test_zone(serial: u32, body: &str) -> Zone {
 mod tests {
     use std::collections::HashSet;
 
-
     use super::test_zone as zone;
     use super::*;
 
