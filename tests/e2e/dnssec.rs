@@ -8,6 +8,8 @@
 use crate::common;
 
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Headend, free_port, headend_bin, require, run};
@@ -400,6 +402,8 @@ fn ksk_rollover_waits_until_the_parent_serves_the_new_ds() {
     // The parent still serves only the old DS: well past the timeline's
     // removal point (1 s TTLs), both KSKs stay, and the server says why.
     headend.wait_for_log("waiting for the parent", Duration::from_secs(15));
+    // This wait is the scenario, not a wait for a condition: the removal
+    // point passes while the parent still serves only the old DS.
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(
         ksks(),
@@ -425,5 +429,328 @@ fn ksk_rollover_waits_until_the_parent_serves_the_new_ds() {
             headend.logs()
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A stand-in secondary on its own loopback address: it records the serial
+/// of every NOTIFY it receives (the SOA in the answer section, RFC 1996
+/// §3.7) and acknowledges it (§4.7). Stops within 200 ms of being dropped,
+/// and after 120 s in any case.
+struct NotifySink {
+    addr: std::net::SocketAddr,
+    serials: Arc<Mutex<Vec<u32>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl NotifySink {
+    fn start(ip: &str) -> Self {
+        use hickory_proto::op::{Message, MessageType, OpCode};
+        let socket = std::net::UdpSocket::bind((ip, 0)).expect("bind the NOTIFY sink");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        let addr = socket.local_addr().expect("address");
+        let serials: Arc<Mutex<Vec<u32>>> = Arc::default();
+        let stop: Arc<AtomicBool> = Arc::default();
+        let thread = {
+            let serials = Arc::clone(&serials);
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let mut buf = [0u8; 4096];
+                while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(120)
+                {
+                    let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    let Ok(mut m) = Message::from_vec(&buf[..n]) else {
+                        continue;
+                    };
+                    if m.metadata.op_code != OpCode::Notify
+                        || m.metadata.message_type != MessageType::Query
+                    {
+                        continue;
+                    }
+                    let serial = m.answers.iter().find_map(|r| match &r.data {
+                        hickory_proto::rr::RData::SOA(soa) => Some(soa.serial),
+                        _ => None,
+                    });
+                    if let Some(serial) = serial {
+                        serials.lock().expect("lock").push(serial);
+                    }
+                    m.metadata.message_type = MessageType::Response;
+                    m.answers.clear();
+                    if let Ok(reply) = m.to_vec() {
+                        let _ = socket.send_to(&reply, from);
+                    }
+                }
+            })
+        };
+        Self {
+            addr,
+            serials,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn serials(&self) -> Vec<u32> {
+        self.serials.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for NotifySink {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A zone re-signed with no change to its data (here: the re-sign that
+/// starts a ZSK rollover ordered from the command line) gets a new serial,
+/// and its secondaries a NOTIFY carrying that serial, which they acknowledge.
+#[test]
+fn a_re_signed_zone_notifies_its_secondaries_with_the_new_serial() {
+    require("dig");
+    let sink = NotifySink::start("127.0.8.53");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("nsec.test.zone"), zone_text("nsec.test")).unwrap();
+    let port = free_port();
+    let mut headend = Headend::start_in(
+        dir,
+        &format!(
+            "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
+             [[dns.zone]]\norigin = \"nsec.test\"\nfile = \"nsec.test.zone\"\n\
+             notify = [\"{}\"]\n\
+             dnssec = {{ algorithm = \"ecdsap256sha256\", denial = \"nsec\" }}\n",
+            sink.addr
+        ),
+    );
+    let serial = || common::secondary::soa_serial(port, "nsec.test").expect("SOA serial");
+    let before = serial();
+    headend.mark_log();
+    run(Command::new(headend_bin())
+        .arg("dnssec")
+        .arg("--config")
+        .arg(&headend.config)
+        .args(["rollover", "nsec.test", "--zsk"]));
+    // The scheduler picks the new key up within seconds and re-signs.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let after = loop {
+        let now = serial();
+        if now > before {
+            break now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not re-signed: serial still {now}; logs:\n{}",
+            headend.logs().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sink.serials().contains(&after) {
+        assert!(
+            Instant::now() < deadline,
+            "no NOTIFY with serial {after} (was {before}); NOTIFY serials seen: {:?}; logs:\n{}",
+            sink.serials(),
+            headend.logs().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    headend.wait_for_log("NOTIFY acknowledged", Duration::from_secs(10));
+}
+
+/// A validating resolver that follows the signed zone down to its unsigned
+/// child (stopped by PID on drop).
+struct Unbound {
+    child: std::process::Child,
+    port: u16,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Unbound {
+    /// unbound (serving `test.` from the stubs, not as its built-in
+    /// RFC 6761 local zone) on a free loopback port trusting `anchors` (DS lines), with
+    /// a stub zone for each (zone, server port); the first server is also
+    /// the stub for the root, so that nothing is asked off loopback.
+    fn start(anchors: &[String], stubs: &[(&str, u16)]) -> Self {
+        require("unbound");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().display();
+        let port = free_port();
+        let mut conf = format!(
+            "server:\n  interface: 127.0.0.1\n  port: {port}\n  do-daemonize: no\n  username: \"\"\n\
+             \x20 chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"\"\n\
+             \x20 verbosity: 1\n  val-log-level: 2\n  num-threads: 1\n  so-reuseport: no\n  do-ip6: no\n\
+             \x20 do-not-query-localhost: no\n  outgoing-interface: 127.0.0.1\n\
+             \x20 access-control: 127.0.0.0/8 allow\n  module-config: \"validator iterator\"\n\
+             \x20 target-fetch-policy: \"0 0 0 0 0\"\n  qname-minimisation: no\n\
+             \x20 local-zone: \"test.\" nodefault\n"
+        );
+        for ds in anchors {
+            conf.push_str(&format!("  trust-anchor: \"{}\"\n", ds.trim()));
+        }
+        let root = stubs.first().map(|&(_, server)| (".", server));
+        for (zone, server) in stubs.iter().copied().chain(root) {
+            conf.push_str(&format!(
+                "stub-zone:\n  name: \"{zone}\"\n  stub-addr: 127.0.0.1@{server}\n"
+            ));
+        }
+        let path = dir.path().join("unbound.conf");
+        std::fs::write(&path, conf).unwrap();
+        run(Command::new("unbound-checkconf").arg(&path));
+        let log = dir.path().join("unbound.log");
+        let child = Command::new("unbound")
+            .arg("-d")
+            .arg("-c")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start unbound");
+        let unbound = Self {
+            child,
+            port,
+            log,
+            _dir: dir,
+        };
+        // Ready once it answers anything (SERVFAIL included).
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let probe = stubs.first().map_or(".", |(zone, _)| zone);
+        while !common::dig::dig(port, probe, "SOA", &[])
+            .raw
+            .contains("status:")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "unbound did not start: {}",
+                unbound.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        unbound
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Asks with recursion desired and DO set.
+    fn ask(&self, name: &str, rtype: &str) -> common::dig::DigAnswer {
+        common::dig::dig(self.port, name, rtype, &["+recurse", "+dnssec"])
+    }
+}
+
+impl Drop for Unbound {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// unbound, trusting the DS of the signed zones, validates what they say
+/// about their unsigned delegation `sub`: the NSEC (or NSEC3) proof that
+/// there is no DS makes the child's answer insecure (no AD, no SERVFAIL),
+/// while answers from the signed zones are secure (AD). The child is a
+/// second headend serving `sub.nsec.test` and `sub.nsec3.test` unsigned;
+/// unbound reaches it through a stub zone (a delegation's glue names no
+/// port, and the tests talk to loopback ports only), and asks the parent
+/// for the DS as it would on any referral.
+#[test]
+fn unbound_validates_the_proofs_for_unsigned_delegations() {
+    require("dig");
+    let s = start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = String::new();
+    for parent in ["nsec.test", "nsec3.test"] {
+        let zone = format!("sub.{parent}");
+        std::fs::write(
+            dir.path().join(format!("{zone}.zone")),
+            format!(
+                "$ORIGIN {zone}.\n$TTL 300\n@ SOA ns hostmaster 1 3600 600 86400 60\n@ NS ns\n\
+                 ns A 192.0.2.53\nwww A 192.0.2.99\n"
+            ),
+        )
+        .unwrap();
+        config.push_str(&format!(
+            "[[dns.zone]]\norigin = \"{zone}\"\nfile = \"{zone}.zone\"\n"
+        ));
+    }
+    let child_port = free_port();
+    let _child = Headend::start_in(
+        dir,
+        &format!(
+            "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{child_port}\"]\n{config}"
+        ),
+    );
+    let anchors: Vec<String> = ["nsec.test", "nsec3.test"]
+        .iter()
+        .flat_map(|zone| {
+            s.cli(&["ds", zone])
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let unbound = Unbound::start(
+        &anchors,
+        &[
+            ("nsec.test", s.port),
+            ("nsec3.test", s.port),
+            ("sub.nsec.test", child_port),
+            ("sub.nsec3.test", child_port),
+        ],
+    );
+    for parent in ["nsec.test", "nsec3.test"] {
+        let signed = unbound.ask(&format!("www.{parent}"), "A");
+        assert_eq!(
+            signed.status,
+            "NOERROR",
+            "{}\n{}",
+            signed.raw,
+            unbound.log()
+        );
+        assert!(signed.has_flag("ad"), "{parent}: no AD:\n{}", signed.raw);
+        assert_eq!(
+            signed.answer_rdata("A"),
+            vec!["192.0.2.10"],
+            "{}",
+            signed.raw
+        );
+
+        let insecure = unbound.ask(&format!("www.sub.{parent}"), "A");
+        assert_eq!(
+            insecure.status,
+            "NOERROR",
+            "{parent}: the unsigned child was not proven insecure:\n{}\n{}",
+            insecure.raw,
+            unbound.log()
+        );
+        assert!(
+            !insecure.has_flag("ad"),
+            "{parent}: AD on an insecure answer:\n{}",
+            insecure.raw
+        );
+        assert_eq!(
+            insecure.answer_rdata("A"),
+            vec!["192.0.2.99"],
+            "{}",
+            insecure.raw
+        );
+
+        // The proof itself, as unbound validated it: no DS, secure denial.
+        let ds = unbound.ask(&format!("sub.{parent}"), "DS");
+        assert_eq!(ds.status, "NOERROR", "{}", ds.raw);
+        assert!(ds.answer.is_empty(), "{}", ds.raw);
+        assert!(
+            ds.has_flag("ad"),
+            "{parent}: the no-DS proof was not validated:\n{}",
+            ds.raw
+        );
     }
 }
