@@ -33,6 +33,15 @@ impl Database for Db {
     fn open_existing(&self) -> Store {
         Store::open_existing(&self.config(1), no_state_dir()).unwrap()
     }
+
+    /// A session of this database waits for a lock (the thread's own
+    /// connection is the only other one in the conformance scenarios).
+    fn is_blocked(&self, _tid: u32) -> bool {
+        self.value(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ) != "0"
+    }
 }
 
 conformance_tests!(Db::new());

@@ -33,6 +33,12 @@ impl Database for StateDir {
     fn open_existing(&self) -> Store {
         Store::open_sqlite_existing(self.file()).unwrap()
     }
+
+    /// SQLite's busy handler sleeps between retries of the locked file.
+    fn is_blocked(&self, tid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/self/task/{tid}/wchan"))
+            .is_ok_and(|w| w.contains("nanosleep"))
+    }
 }
 
 conformance_tests!(StateDir::new());

@@ -2,7 +2,7 @@
 //! core, readers beside the writer, and two servers on one database.
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use headend_store::auth::Reservation;
 use headend_store::{Lease, LeaseState, Store, StoreError};
@@ -287,13 +287,29 @@ pub(crate) fn claim_of_one_address_by_two_servers_lets_one_win(db: &dyn Database
         tx1.claim(&lease([10, 0, 0, 5], b"a", LeaseState::Offered, 100))
             .unwrap()
     );
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let other = std::thread::spawn(move || {
+        tid_tx.send(super::thread_id()).unwrap();
         let mut tx2 = two.begin()?;
         let claimed = tx2.claim(&lease([10, 0, 0, 5], b"b", LeaseState::Offered, 100))?;
         tx2.commit()?;
         Ok::<_, StoreError>(claimed)
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // The second server's attempt is under way and waits for the first's
+    // transaction before that one commits.
+    let tid = tid_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !db.is_blocked(tid) {
+        assert!(
+            !other.is_finished(),
+            "the second server finished while the first held its transaction open"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the second server never waited for the first"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     tx1.commit().unwrap();
     match other.join().unwrap() {
         Ok(claimed) => assert!(!claimed, "both servers claimed 10.0.0.5"),

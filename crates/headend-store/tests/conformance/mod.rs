@@ -23,6 +23,16 @@ pub(crate) trait Database {
     /// Opens it without migrating, as a tool beside a running server does
     /// (`headend leases`).
     fn open_existing(&self) -> Store;
+    /// Whether the thread `tid` (of this process) is held up by the write
+    /// transaction another `Store` of this database has open: PostgreSQL's
+    /// lock wait, SQLite's busy handler.
+    fn is_blocked(&self, tid: u32) -> bool;
+}
+
+/// The id of the calling thread (for [`Database::is_blocked`]).
+pub(crate) fn thread_id() -> u32 {
+    let link = std::fs::read_link("/proc/thread-self").unwrap();
+    link.file_name().unwrap().to_str().unwrap().parse().unwrap()
 }
 
 /// Generates one `#[test]` per scenario of the suite, in the modules `leases`
