@@ -34,7 +34,7 @@ fi
 command -v curl >/dev/null || { echo "missing curl: apt-get install curl" >&2; exit 1; }
 
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p headend >&2
-HEADEND=$PWD/target/release/headend
+HEADEND=${HEADEND_BIN:-$PWD/target/release/headend}
 
 work=$(mktemp -d /tmp/headend-bench-admin.XXXXXX)
 pid=

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Benchmark smoke run for CI: runs every script under bench/ once in its
+# smallest form against an already built binary, so that the scripts cannot
+# rot. The figures are not judged; a script that fails fails this one.
+#
+# Usage: cargo build -p headend && scripts/ci-bench-smoke.sh
+#        HEADEND_BIN=$PWD/target/release/headend scripts/ci-bench-smoke.sh
+# bench/tftp.sh builds its client (tftp_bench) on first use; bench/admin.sh
+# installs wrk if missing. dhcp.sh runs perfdhcp for 15 s per server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export HEADEND_BIN=${HEADEND_BIN:-$PWD/target/debug/headend}
+if [ ! -x "$HEADEND_BIN" ]; then
+  echo "ci-bench-smoke: no binary at $HEADEND_BIN (cargo build -p headend)" >&2
+  exit 1
+fi
+export SKIP_BUILD=1 ROUNDS=1 DURATION=2
+
+run() {
+  echo "ci-bench-smoke: $*"
+  env "$@"
+}
+
+run LAT_ROUNDS=1 bench/dns.sh
+run RATES=1000 bench/dhcp.sh
+run SMALL_COUNT=20 PARALLEL=2 bench/tftp.sh
+run LOGIN_DURATION=2 CONNS=4 bench/admin.sh
+run RECORDS=1000 bench/dns-scale.sh
+echo "ci-bench-smoke: all bench scripts ran"
