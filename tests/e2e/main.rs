@@ -18,6 +18,7 @@ mod dns_xfr;
 mod dnssec;
 mod provisioning;
 mod store_postgres;
+mod systemd;
 mod tftp;
 mod tftp_lease;
 mod tftp_safety;

@@ -211,6 +211,22 @@ fn init_logging(log: &LogConfig) {
     }
 }
 
+/// The state line that tells systemd a reload has begun: `RELOADING=1` and,
+/// as systemd 253 and later require for `Type=notify-reload` and accept for
+/// `Type=notify`, the `CLOCK_MONOTONIC` time in microseconds (sd_notify(3)).
+fn reloading_message() -> String {
+    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) {
+        Ok(t) => {
+            let secs = u64::try_from(t.tv_sec()).unwrap_or(0);
+            let micros = u64::try_from(t.tv_nsec()).unwrap_or(0) / 1_000;
+            let usec = secs.saturating_mul(1_000_000).saturating_add(micros);
+            format!("RELOADING=1\nMONOTONIC_USEC={usec}")
+        }
+        // Without the clock, systemd still learns that a reload began.
+        Err(_) => "RELOADING=1".to_owned(),
+    }
+}
+
 /// Sends a state line to systemd when started as a `Type=notify` unit.
 fn notify_systemd(state: &str) {
     use std::os::linux::net::SocketAddrExt;
