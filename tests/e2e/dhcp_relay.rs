@@ -1,13 +1,16 @@
 //! DHCP through relays: a real dhcrelay (isc-dhcp-relay, -a adds option 82)
 //! in front of a second subnet, and a perfdhcp flood of random MACs through
-//! one circuit-id held to its cap while another circuit still gets leases.
+//! one circuit-id held to its cap while another circuit still gets leases,
+//! and CPEs behind one remote-id (a modem) held to that cap the same way.
 
 use crate::common;
 
 use std::time::Duration;
 
 use common::Headend;
-use common::dhcp::{Netns, Proc, field, hook_script, veth, wait_line};
+use common::dhcp::{
+    Netns, Proc, RelayClients, field, hook_script, remote_id_option, veth, wait_line,
+};
 
 fn circuit_leases(listing: &str, circuit: &str) -> Vec<String> {
     listing
@@ -180,4 +183,74 @@ max_leases_per_circuit_id = 5
     let mut server = server;
     let stats = server.wait_for_log("circuit_id_cap=", Duration::from_secs(5));
     assert!(stats.contains("dhcp stats"), "{stats}");
+}
+
+#[test]
+fn clients_behind_one_remote_id_are_held_to_its_cap_and_another_remote_id_is_served() {
+    common::require("python3");
+    let server_ns = Netns::new("s");
+    let relay_ns = Netns::new("r");
+    let (siface, _) = veth(&server_ns, "10.83.0.1/24", &relay_ns, "10.83.0.2/24", None);
+    let config = format!(
+        r#"
+[general]
+state_dir = "state"
+[dhcp]
+interfaces = ["{siface}"]
+server_id = "10.83.0.1"
+stats_interval_secs = 1
+
+[[dhcp.subnet]]
+name = "cpe"
+subnet = "10.83.0.0/24"
+pools = ["10.83.0.10-10.83.0.250"]
+max_leases_per_remote_id = 3
+"#
+    );
+    let mut server = Headend::start_in_netns(&server_ns, &config);
+    // The relay client (giaddr 10.83.0.2) adds option 82 with sub-option 2,
+    // remote-id: eight CPEs behind modem-A, each asking once (no retries).
+    let clients = |first: u32, count: u32, remote_id: &str| RelayClients {
+        local: "10.83.0.2",
+        server: "10.83.0.1",
+        first,
+        count,
+        secs: 5.0,
+        option82: Some(remote_id_option(remote_id)),
+    };
+    let a = clients(1, 8, "modem-A").run(&relay_ns);
+    assert_eq!(
+        a.acks.len(),
+        3,
+        "cap 3 leases behind modem-A: {a:?}\nserver logs:\n{}",
+        server.logs().join("\n")
+    );
+    assert_eq!(a.offers.len(), 3, "no offer beyond the cap: {a:?}");
+    // The refused clients get silence (the relay client gave up on them).
+    assert_eq!(a.timeouts.len(), 5, "{a:?}");
+    assert!(a.naks.is_empty(), "{a:?}");
+
+    // Another modem's CPEs are still served.
+    let b = clients(100, 2, "modem-B").run(&relay_ns);
+    assert_eq!(b.acks.len(), 2, "modem-B is under its own cap: {b:?}");
+    assert!(
+        b.acks.iter().all(|(_, ip)| ip.starts_with("10.83.0.")),
+        "{b:?}"
+    );
+    // And modem-A stays full.
+    let again = clients(200, 1, "modem-A").run(&relay_ns);
+    assert!(
+        again.acks.is_empty() && again.offers.is_empty(),
+        "{again:?}"
+    );
+
+    // The server counted each refusal (5 + 1 DISCOVERs) as a remote-id cap.
+    let stats = server.wait_for_log("remote_id_cap=6", Duration::from_secs(5));
+    assert!(stats.contains("dhcp stats"), "{stats}");
+    let listing = server.leases();
+    let bound = listing.lines().filter(|l| l.contains(" bound ")).count();
+    assert_eq!(
+        bound, 5,
+        "3 behind modem-A and 2 behind modem-B:\n{listing}"
+    );
 }
