@@ -2,12 +2,13 @@
 """A relay-agent-style DHCP load client: sends DISCOVER and REQUEST for
 sequential MACs (giaddr = its own address), at most 32 clients in flight, and
 prints every OFFER and ACK it receives as `OFFER|ACK mac address`, a NAK as
-`NAK mac`, and a client left unanswered for 1 s (or at the end) as
+`NAK mac`, and a client left unanswered for 2 s (or at the end) as
 `TIMEOUT mac`, flushed at once, so the test knows exactly which addresses the
 server acknowledged and which requests went unanswered. Nothing is retried.
 
 usage: relay_client.py LOCAL_ADDR SERVER_ADDR FIRST_INDEX COUNT SECONDS [OPTION82_HEX]
-Bounded: stops after COUNT clients or SECONDS, whichever comes first.
+Bounded: starts no client after COUNT clients or SECONDS, whichever comes
+first, and ends at most 2 s later.
 OPTION82_HEX, if given, is the relay agent information (option 82) payload
 (sub-options, hex) added to every DISCOVER and REQUEST, as a relay would.
 """
@@ -44,13 +45,15 @@ def options(data):
 
 deadline = time.time() + seconds
 nxt, end, outstanding = first, first + count, {}
-while time.time() < deadline and (nxt < end or outstanding):
+# New clients start until COUNT or SECONDS; those in flight then still get
+# their 2 s to be answered.
+while (time.time() < deadline and nxt < end) or outstanding:
     now = time.time()
     for i, t in list(outstanding.items()):
-        if now - t > 1.0:
+        if now - t > 2.0:
             del outstanding[i]
             print("TIMEOUT", ":".join("%02x" % b for b in mac(i)), flush=True)
-    while nxt < end and len(outstanding) < 32:
+    while nxt < end and len(outstanding) < 32 and now < deadline:
         try:
             sock.sendto(packet(1, nxt), (server, 67))
         except OSError:

@@ -259,7 +259,7 @@ pub struct RelayOutcome {
     pub acks: Vec<(String, String)>,
     /// MACs answered with a NAK.
     pub naks: Vec<String>,
-    /// MACs left unanswered for a second (or at the end of the run).
+    /// MACs left unanswered for 2 s (or at the end of the run).
     pub timeouts: Vec<String>,
 }
 
@@ -267,7 +267,9 @@ pub struct RelayOutcome {
 /// stopped by PID on drop.
 pub struct RelayRun {
     child: Child,
-    reader: Option<std::thread::JoinHandle<Vec<String>>>,
+    /// Lines printed so far.
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 /// The relay client's parameters: it binds `local`:67, is the relay (giaddr)
@@ -304,15 +306,20 @@ impl RelayClients<'_> {
             .spawn()
             .expect("spawn relay client");
         let stdout = child.stdout.take().expect("stdout");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&lines);
         let reader = std::thread::spawn(move || {
             use std::io::BufRead as _;
-            std::io::BufReader::new(stdout)
+            for line in std::io::BufReader::new(stdout)
                 .lines()
                 .map_while(Result::ok)
-                .collect::<Vec<_>>()
+            {
+                sink.lock().expect("lines").push(line);
+            }
         });
         RelayRun {
             child,
+            lines,
             reader: Some(reader),
         }
     }
@@ -328,11 +335,10 @@ impl RelayRun {
     /// what it printed.
     pub fn finish(mut self) -> RelayOutcome {
         let _ = self.child.wait();
-        let lines = self
-            .reader
-            .take()
-            .map(|r| r.join().expect("reader"))
-            .unwrap_or_default();
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("reader");
+        }
+        let lines = std::mem::take(&mut *self.lines.lock().expect("lines"));
         let mut out = RelayOutcome::default();
         for l in lines {
             let f: Vec<&str> = l.split_whitespace().collect();
@@ -345,6 +351,27 @@ impl RelayRun {
             }
         }
         out
+    }
+}
+
+impl RelayRun {
+    /// ACKs received so far.
+    pub fn acks_so_far(&self) -> usize {
+        let lines = self.lines.lock().expect("lines");
+        lines.iter().filter(|l| l.starts_with("ACK ")).count()
+    }
+
+    /// Waits until at least `n` ACKs were received; panics after `timeout`.
+    pub fn wait_acks(&self, n: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.acks_so_far() < n {
+            assert!(
+                Instant::now() < deadline,
+                "the relay client got {} ACKs within {timeout:?}, not {n}",
+                self.acks_so_far()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
