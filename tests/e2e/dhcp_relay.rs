@@ -63,8 +63,8 @@ options = {{ routers = ["10.79.0.1"] }}
     // dhcrelay -a: circuit-id = the downstream interface's name.
     let mut relay = relay_ns.cmd("dhcrelay");
     relay.args(["-4", "-d", "-a", "-id", &rdown, "-iu", &rup, "10.78.0.1"]);
+    // udhcpc below retries (5 tries, 1 s apart) while dhcrelay starts up.
     let _relay = Proc::spawn(relay, false);
-    std::thread::sleep(Duration::from_millis(500));
     let work = tempfile::tempdir().expect("tempdir");
     let out = work.path().join("relayed.out");
     let hook = hook_script(
