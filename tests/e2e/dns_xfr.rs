@@ -563,7 +563,7 @@ fn sighup_replaces_notify_targets_dnssec_settings_and_the_version_answer() {
              notify = [\"127.0.0.1:{target}\"]\n{dnssec}"
         )
     };
-    let mut headend = Headend::start_in(dir, &config(old.port, "v-before", ""));
+    let headend = Headend::start_in(dir, &config(old.port, "v-before", ""));
     let version = || {
         run(Command::new("dig").args([
             "@127.0.0.1",
