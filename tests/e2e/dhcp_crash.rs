@@ -86,7 +86,19 @@ pools = ["10.82.1.0-10.82.100.255"]
         "10.81.0.1",
     ]);
     let _load = Proc::spawn(load, false);
-    std::thread::sleep(Duration::from_millis(500));
+    // The kill must land under load: wait until perfdhcp's clients are bound.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server
+        .leases()
+        .lines()
+        .any(|l| l.starts_with("10.81.") && l.contains(" bound "))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "perfdhcp bound no lease within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let (_, acks) = capture(
         &cap_ns,
         1,
