@@ -248,3 +248,26 @@ fn notify_systemd(state: &str) {
         tracing::warn!("cannot notify systemd at {path}: {e}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reloading_message_carries_the_monotonic_time_in_microseconds() {
+        let now = || {
+            let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap();
+            u64::try_from(t.tv_sec()).unwrap() * 1_000_000
+                + u64::try_from(t.tv_nsec()).unwrap() / 1_000
+        };
+        let before = now();
+        let message = super::reloading_message();
+        let after = now();
+        let usec = message
+            .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{message:?}"));
+        assert!(
+            (before..=after).contains(&usec),
+            "{usec} not in {before}..={after}"
+        );
+    }
+}
