@@ -1,8 +1,7 @@
 //! The end-to-end tests: one binary, so the whole tree links once. Each module
 //! drives the real `headend` binary and real peer programs (dig, knotd, nsd,
 //! dhclient, udhcpc, dhcpcd, dhcrelay, perfdhcp, tftp, curl, PostgreSQL,
-//! systemd-analyze) on
-//! loopback or inside network namespaces the tests create.
+//! systemd-analyze) on loopback or inside network namespaces the tests create.
 
 mod common;
 
