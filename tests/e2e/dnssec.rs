@@ -622,9 +622,9 @@ impl Unbound {
         // Ready once it answers anything (SERVFAIL included).
         let deadline = Instant::now() + Duration::from_secs(15);
         let probe = stubs.first().map_or(".", |(zone, _)| zone);
-        while !common::dig::dig(port, probe, "SOA", &[])
-            .raw
-            .contains("status:")
+        // Until unbound has bound its port, dig fails with "connection refused".
+        while !common::dig::try_dig(port, probe, "SOA", &[])
+            .is_ok_and(|answer| answer.raw.contains("status:"))
         {
             assert!(
                 Instant::now() < deadline,

@@ -50,6 +50,15 @@ impl DigAnswer {
 /// Queries `name`/`qtype` at 127.0.0.1:`port` with dig; `extra` adds options
 /// such as "+tcp", "+dnssec", "+bufsize=512". Panics if dig itself fails.
 pub fn dig(port: u16, name: &str, qtype: &str, extra: &[&str]) -> DigAnswer {
+    match try_dig(port, name, qtype, extra) {
+        Ok(answer) => answer,
+        Err(text) => panic!("dig {name} {qtype} failed: {text}"),
+    }
+}
+
+/// Same as [`dig`], but a failed dig (no server listening yet, say) is an
+/// `Err` with dig's output, for readiness probes.
+pub fn try_dig(port: u16, name: &str, qtype: &str, extra: &[&str]) -> Result<DigAnswer, String> {
     let out = Command::new("dig")
         .args([
             "@127.0.0.1",
@@ -65,8 +74,11 @@ pub fn dig(port: u16, name: &str, qtype: &str, extra: &[&str]) -> DigAnswer {
         .output()
         .expect("run dig");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "dig {name} {qtype} failed: {text}");
-    parse(&text)
+    if out.status.success() {
+        Ok(parse(&text))
+    } else {
+        Err(text)
+    }
 }
 
 /// Same with kdig (Knot's client), to check a second implementation's view.
