@@ -26,6 +26,7 @@
 //! broadcast instead).
 
 mod alloc;
+mod cablelabs;
 mod commit;
 pub mod config;
 mod core;
@@ -43,7 +44,8 @@ pub use crate::core::{
     release_address,
 };
 pub use config::{
-    ClassConfig, DhcpConfig, OptionsConfig, RateLimitConfig, ReservationConfig, SubnetConfig,
+    BackoffConfig, CableLabsClientConfig, ClassConfig, DhcpConfig, OptionsConfig, RateLimitConfig,
+    ReservationConfig, SubnetConfig, VendorIdentifyingConfig,
 };
 pub use error::DhcpError;
 pub use reload::ReloadReport;

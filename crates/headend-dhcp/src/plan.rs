@@ -299,6 +299,20 @@ pub(crate) fn encode_options(key: &str, o: &OptionsConfig) -> Result<Options, Dh
         }
         out.insert(43, v);
     }
+    if let Some(c) = &o.cablelabs_client_config {
+        let k = format!("{key}.cablelabs_client_config");
+        out.insert(
+            code::CABLELABS_CLIENT_CONFIG,
+            crate::cablelabs::encode_ccc(&k, c)?,
+        );
+    }
+    if !o.vendor_identifying.is_empty() {
+        let k = format!("{key}.vendor_identifying");
+        out.insert(
+            code::VENDOR_IDENTIFYING,
+            crate::cablelabs::encode_vivso(&k, &o.vendor_identifying)?,
+        );
+    }
     for (c, value) in &o.raw {
         let k = format!("{key}.raw.{c}");
         let c: u8 = c
