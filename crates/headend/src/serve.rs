@@ -14,6 +14,7 @@ pub(crate) struct Services {
     pub(crate) dns: Option<headend_dns::DnsHandle>,
     pub(crate) tftp: Option<headend_tftp::TftpHandle>,
     pub(crate) dhcp: Option<headend_dhcp::DhcpHandle>,
+    pub(crate) time: Option<headend_dhcp::TimeHandle>,
     /// The lease (and later user/token/audit) store, shared with the admin API.
     pub(crate) store: Option<headend_store::Store>,
     pub(crate) admin: Option<headend_admin::AdminHandle>,
@@ -131,6 +132,10 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
                 .context("starting DHCP")?,
         );
         services.store = Some(store);
+    }
+    if let Some(time) = &config.time {
+        services.time =
+            Some(headend_dhcp::TimeService::start(time).context("starting the time server")?);
     }
     if let Some(admin) = &config.admin {
         let Some(store) = services.store.clone() else {
