@@ -1,0 +1,373 @@
+//! A cable plant end to end, in network namespaces: a modem (udhcpc with
+//! vendor class docsis3.0) behind a real dhcrelay gets options 66/67/2/4/7
+//! and the BOOTP `siaddr` and `file` fields; a PacketCable MTA (pktc1.5)
+//! behind the same relay gets options 122 and 125; the modem asks the RFC
+//! 868 server that option 4 names for the time (rdate, over UDP and TCP);
+//! its reservation's attributes, set through the admin API (curl inside the
+//! server's namespace), show in its TFTP config file, and a change shows at
+//! the next fetch.
+
+use crate::common;
+
+use std::io::Write as _;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::Headend;
+use common::dhcp::{Netns, Proc, configuring_hook, field, hook_script, veth, wait_line};
+use serde_json::Value;
+
+const MODEM_MAC: &str = "02:00:5e:10:77:01";
+const PASSWORD: &str = "cable-operator-pw";
+
+/// curl inside the server's namespace against its admin API: (status, body).
+fn api(ns: &Netns, port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    let mut cmd = ns.cmd("curl");
+    cmd.args(["-sk", "-o", "-", "-w", "\n%{http_code}", "-X", method])
+        .arg(format!("https://127.0.0.1:{port}{path}"));
+    if !token.is_empty() {
+        cmd.args(["-H", &format!("Authorization: Bearer {token}")]);
+    }
+    if !body.is_empty() {
+        cmd.args(["-H", "Content-Type: application/json", "--data", body]);
+    }
+    let out = cmd.output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+/// Fetches `file` by TFTP from `server` inside `ns`: the body ("" on failure).
+fn fetch(ns: &Netns, server: &str, file: &str, dest: &std::path::Path) -> String {
+    let _ = std::fs::remove_file(dest);
+    let out = ns
+        .cmd("tftp")
+        .args([server, "-m", "binary", "-c", "get", file])
+        .arg(dest)
+        .output()
+        .expect("tftp");
+    std::fs::read_to_string(dest).unwrap_or_else(|_| {
+        format!(
+            "(no file: {})",
+            String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// The year `rdate -p` printed (its line ends with ctime's year).
+fn printed_year(out: &str) -> Option<i64> {
+    out.lines()
+        .find(|l| l.starts_with("rdate:"))?
+        .split_whitespace()
+        .last()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn modem_and_mta_behind_dhcrelay_get_cable_options_time_and_their_tier() {
+    for p in ["dhcrelay", "udhcpc", "rdate", "tftp", "curl"] {
+        common::require(p);
+    }
+    let server_ns = Netns::new("s");
+    let relay_ns = Netns::new("r");
+    let modem_ns = Netns::new("m");
+    let (siface, rup) = veth(&server_ns, "10.81.0.1/24", &relay_ns, "10.81.0.2/24", None);
+    let (rdown, miface) = veth(&relay_ns, "10.82.0.1/24", &modem_ns, "", Some(MODEM_MAC));
+    server_ns.exec_ok(&["ip", "route", "add", "10.82.0.0/24", "via", "10.81.0.2"]);
+    relay_ns.exec_ok(&["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("root")).expect("root");
+    std::fs::write(
+        dir.path().join("modem.cfg.j2"),
+        "# {{ mac }}\n{% if reservation %}tier={{ reservation.attributes.tier }}\nmax_cpe={% if reservation.attributes.max_cpe is defined %}{{ reservation.attributes.max_cpe }}{% else %}1{% endif %}\n{% else %}tier=none\n{% endif %}",
+    )
+    .expect("template");
+    let admin_port = 18443;
+    let hex = MODEM_MAC.replace(':', "");
+    let config = format!(
+        r#"
+[general]
+state_dir = "state"
+
+[dhcp]
+interfaces = ["{siface}"]
+server_id = "10.81.0.1"
+
+[[dhcp.class]]
+name = "docsis"
+vendor_class = "docsis"
+next_server = "10.81.0.1"
+boot_file = "modems/{hex}.cfg"
+options = {{ tftp_server_name = "10.81.0.1", bootfile_name = "modems/{hex}.cfg", time_offset = -18000, time_servers = ["10.81.0.1"], log_servers = ["10.81.0.7"] }}
+
+[[dhcp.class]]
+name = "mta"
+vendor_class = "pktc"
+options = {{ cablelabs_client_config = {{ primary_dhcp_server = "10.81.0.1", provisioning_server = "prov.cable.test", kerberos_realm = "BASIC.1" }}, vendor_identifying = [{{ enterprise = 4491, tftp_servers = ["10.81.0.1"], mib_environment = 1 }}] }}
+
+[[dhcp.subnet]]
+name = "cable"
+subnet = "10.82.0.0/24"
+pools = ["10.82.0.100-10.82.0.150"]
+classes = ["docsis", "mta"]
+options = {{ routers = ["10.82.0.1"] }}
+
+[tftp]
+listen = ["10.81.0.1:69"]
+root = "root"
+
+[[tftp.template]]
+pattern = "modems/{{mac}}.cfg"
+file = "modem.cfg.j2"
+bind_to_lease = true
+
+[time]
+listen = ["10.81.0.1:37"]
+
+[admin]
+listen = "127.0.0.1:{admin_port}"
+
+[admin.argon2]
+memory_kib = 1024
+iterations = 1
+parallelism = 1
+"#
+    );
+    let path = dir.path().join("headend.toml");
+    std::fs::write(&path, &config).expect("config");
+    let server = Headend::spawn_in_netns(&server_ns, dir, path.clone());
+
+    // An operator, and the modem's reservation with its service tier.
+    let mut add = std::process::Command::new(common::headend_bin())
+        .args(["user", "-c"])
+        .arg(&path)
+        .args(["add", "ops", "--role", "operator", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("headend user");
+    add.stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .expect("password");
+    assert!(add.wait().expect("user add").success(), "user add failed");
+    let (code, body) = api(
+        &server_ns,
+        admin_port,
+        "POST",
+        "/api/v1/auth/login",
+        "",
+        &format!(r#"{{"username": "ops", "password": "{PASSWORD}"}}"#),
+    );
+    assert_eq!(code, 200, "login: {body}");
+    let login: Value = serde_json::from_str(&body).expect("login json");
+    let token = login["access_token"].as_str().expect("token").to_owned();
+    let attrs = format!("/api/v1/reservations/cable/{MODEM_MAC}/attributes");
+    let (code, body) = api(
+        &server_ns,
+        admin_port,
+        "PUT",
+        &attrs,
+        &token,
+        r#"{"tier": "x"}"#,
+    );
+    assert_eq!(code, 404, "no reservation yet: {body}");
+    let (code, body) = api(
+        &server_ns,
+        admin_port,
+        "POST",
+        "/api/v1/reservations",
+        &token,
+        &format!(r#"{{"subnet": "cable", "hwaddr": "{MODEM_MAC}", "address": "10.82.0.50"}}"#),
+    );
+    assert_eq!(code, 201, "reservation: {body}");
+    let (code, body) = api(
+        &server_ns,
+        admin_port,
+        "PUT",
+        &attrs,
+        &token,
+        r#"{"tier": "gold", "max_cpe": "4"}"#,
+    );
+    assert_eq!(code, 200, "attributes: {body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["attributes"]["tier"], "gold", "{body}");
+    let (code, body) = api(
+        &server_ns,
+        admin_port,
+        "PATCH",
+        &attrs,
+        &token,
+        r#"{"bad-name": "1"}"#,
+    );
+    assert_eq!(code, 400, "attribute names are identifiers: {body}");
+
+    let mut relay = relay_ns.cmd("dhcrelay");
+    relay.args(["-4", "-d", "-a", "-id", &rdown, "-iu", &rup, "10.81.0.1"]);
+    let _relay = Proc::spawn(relay, false);
+    std::thread::sleep(Duration::from_millis(500));
+
+    // The modem boots behind the relay.
+    let work = tempfile::tempdir().expect("tempdir");
+    let out = work.path().join("modem.out");
+    let hook = configuring_hook(work.path(), "modem", &out);
+    let status = modem_ns
+        .cmd("udhcpc")
+        .args(["-i", &miface, "-q", "-f", "-n", "-t", "5", "-T", "1", "-s"])
+        .arg(&hook)
+        .args([
+            "-V",
+            "docsis3.0",
+            "-O",
+            "tftp",
+            "-O",
+            "bootfile",
+            "-O",
+            "timezone",
+        ])
+        .args(["-O", "4", "-O", "7"])
+        .output()
+        .expect("udhcpc");
+    let bound = wait_line(&out, "bound", Duration::from_secs(2)).unwrap_or_else(|| {
+        panic!(
+            "modem got no lease: {}\nserver logs:\n{}",
+            String::from_utf8_lossy(&status.stderr),
+            server.logs().join("\n")
+        )
+    });
+    assert_eq!(
+        field(&bound, "ip"),
+        "10.82.0.50",
+        "the API reservation: {bound}"
+    );
+    assert_eq!(field(&bound, "tftp"), "10.81.0.1", "option 66: {bound}");
+    assert_eq!(
+        field(&bound, "bootfile"),
+        format!("modems/{hex}.cfg"),
+        "option 67"
+    );
+    // busybox prints option 2 as unsigned: -18000 is 2^32 - 18000.
+    assert_eq!(field(&bound, "timezone"), "4294949296", "option 2");
+    assert_eq!(field(&bound, "opt4"), "0a510001", "option 4, 10.81.0.1");
+    assert_eq!(field(&bound, "opt7"), "0a510007", "option 7, 10.81.0.7");
+    assert_eq!(
+        field(&bound, "siaddr"),
+        "10.81.0.1",
+        "BOOTP siaddr: {bound}"
+    );
+    assert_eq!(
+        field(&bound, "boot_file"),
+        format!("modems/{hex}.cfg"),
+        "BOOTP file"
+    );
+    modem_ns.exec_ok(&["ip", "route", "add", "default", "via", "10.82.0.1"]);
+
+    // The modem asks option 4's server for the time, over UDP and over TCP.
+    let year: i64 = String::from_utf8_lossy(
+        &std::process::Command::new("date")
+            .args(["-u", "+%Y"])
+            .output()
+            .expect("date")
+            .stdout,
+    )
+    .trim()
+    .parse()
+    .expect("year");
+    for (proto, flags) in [("UDP", &["-p", "-u"][..]), ("TCP", &["-p"][..])] {
+        let out = modem_ns
+            .cmd("rdate")
+            .env("TZ", "UTC")
+            .args(flags)
+            .args(["-o", "37", "10.81.0.1"])
+            .output()
+            .expect("rdate");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "rdate over {proto}: {text}");
+        assert_eq!(
+            printed_year(&text),
+            Some(year),
+            "rdate over {proto}: {text}"
+        );
+    }
+
+    // Its config file carries the tier; a change shows at the next fetch.
+    let file = format!("modems/{hex}.cfg");
+    let dest = work.path().join("modem.cfg");
+    let body = fetch(&modem_ns, "10.81.0.1", &file, &dest);
+    assert!(
+        body.contains("tier=gold\n") && body.contains("max_cpe=4\n"),
+        "{body}"
+    );
+    let (code, body) = api(
+        &server_ns,
+        admin_port,
+        "PATCH",
+        &attrs,
+        &token,
+        r#"{"tier": "silver", "max_cpe": null}"#,
+    );
+    assert_eq!(code, 200, "patch: {body}");
+    let body = fetch(&modem_ns, "10.81.0.1", &file, &dest);
+    assert!(
+        body.contains("tier=silver\n") && body.contains("max_cpe=1\n"),
+        "{body}"
+    );
+
+    // The MTA on the same port (its own client-id; after the modem's
+    // fetches, as it shares the modem's MAC) gets 122 and 125.
+    let mta_out = work.path().join("mta.out");
+    let mta_hook = hook_script(
+        work.path(),
+        "mta.sh",
+        &mta_out,
+        &["ip", "opt122", "opt125", "tftp"],
+    );
+    let status = modem_ns
+        .cmd("udhcpc")
+        .args(["-i", &miface, "-q", "-f", "-n", "-t", "5", "-T", "1", "-s"])
+        .arg(&mta_hook)
+        .args([
+            "-V",
+            "pktc1.5",
+            "-x",
+            "0x3d:ff00000000000077",
+            "-O",
+            "122",
+            "-O",
+            "125",
+        ])
+        .output()
+        .expect("udhcpc mta");
+    let mta = wait_line(&mta_out, "bound", Duration::from_secs(2)).unwrap_or_else(|| {
+        panic!(
+            "MTA got no lease: {}",
+            String::from_utf8_lossy(&status.stderr)
+        )
+    });
+    assert!(field(&mta, "ip").starts_with("10.82.0.1"), "{mta}");
+    // 122: sub-option 1 (primary DHCP server), 3 (FQDN, type 0), 6 (realm).
+    let mut ccc = String::from("01040a510001");
+    ccc += "031200";
+    for label in ["prov", "cable", "test"] {
+        ccc += &format!("{:02x}{}", label.len(), hex_of(label));
+    }
+    ccc += "00";
+    ccc += &format!("0609{:02x}{}{:02x}{}00", 5, hex_of("BASIC"), 1, hex_of("1"));
+    assert_eq!(field(&mta, "opt122"), ccc, "option 122: {mta}");
+    // 125: enterprise 4491, 9 octets: sub-option 2 (TFTP servers), 4 (MIB env).
+    assert_eq!(
+        field(&mta, "opt125"),
+        "0000118b0902040a510001040101",
+        "option 125"
+    );
+    assert_eq!(field(&mta, "tftp"), "", "no modem options for the MTA");
+}
+
+fn hex_of(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
