@@ -58,6 +58,9 @@ impl Services {
         if let Some(tftp) = &self.tftp {
             tracing::info!(stats = ?tftp.stats(), "TFTP counters");
         }
+        if let Some(time) = &self.time {
+            tracing::info!(stats = ?time.stats(), "time server counters");
+        }
         if let Some(dhcp) = &self.dhcp {
             tracing::info!(stats = %dhcp.stats(), "DHCP counters");
             // Only `[dhcp]` of the file is applied (the handle logs what
