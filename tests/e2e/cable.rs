@@ -18,6 +18,7 @@ use common::dhcp::{Netns, Proc, configuring_hook, field, hook_script, veth, wait
 use serde_json::Value;
 
 const MODEM_MAC: &str = "02:00:5e:10:77:01";
+const MTA_MAC: &str = "02:00:5e:10:77:02";
 const PASSWORD: &str = "cable-operator-pw";
 
 /// curl inside the server's namespace against its admin API: (status, body).
@@ -54,14 +55,23 @@ fn fetch(ns: &Netns, server: &str, file: &str, dest: &std::path::Path) -> String
     })
 }
 
-/// The year `rdate -p` printed (its line ends with ctime's year).
-fn printed_year(out: &str) -> Option<i64> {
-    out.lines()
-        .find(|l| l.starts_with("rdate:"))?
-        .split_whitespace()
-        .last()?
-        .parse()
-        .ok()
+/// Unix seconds of the time `rdate -p` printed (ctime form, "Sat Dec  5
+/// 07:09:59 UTC 2026", read back by date(1)).
+fn printed_time(out: &str) -> Option<i64> {
+    let line = out.lines().rev().find(|l| !l.trim().is_empty())?;
+    let line = line.rsplit(']').next()?.trim();
+    let secs = std::process::Command::new("date")
+        .args(["-u", "-d", line, "+%s"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&secs.stdout).trim().parse().ok()
+}
+
+fn unix_now() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock");
+    i64::try_from(d.as_secs()).expect("seconds")
 }
 
 #[test]
@@ -74,7 +84,11 @@ fn modem_and_mta_behind_dhcrelay_get_cable_options_time_and_their_tier() {
     let modem_ns = Netns::new("m");
     let (siface, rup) = veth(&server_ns, "10.81.0.1/24", &relay_ns, "10.81.0.2/24", None);
     let (rdown, miface) = veth(&relay_ns, "10.82.0.1/24", &modem_ns, "", Some(MODEM_MAC));
+    // The MTA (its own MAC) sits on another port of the relay, in the voice subnet.
+    let mta_ns = Netns::new("v");
+    let (rdown2, viface) = veth(&relay_ns, "10.83.0.1/24", &mta_ns, "", Some(MTA_MAC));
     server_ns.exec_ok(&["ip", "route", "add", "10.82.0.0/24", "via", "10.81.0.2"]);
+    server_ns.exec_ok(&["ip", "route", "add", "10.83.0.0/24", "via", "10.81.0.2"]);
     relay_ns.exec_ok(&["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -111,8 +125,15 @@ options = {{ cablelabs_client_config = {{ primary_dhcp_server = "10.81.0.1", pro
 name = "cable"
 subnet = "10.82.0.0/24"
 pools = ["10.82.0.100-10.82.0.150"]
-classes = ["docsis", "mta"]
+classes = ["docsis"]
 options = {{ routers = ["10.82.0.1"] }}
+
+[[dhcp.subnet]]
+name = "voice"
+subnet = "10.83.0.0/24"
+pools = ["10.83.0.100-10.83.0.150"]
+classes = ["mta"]
+options = {{ routers = ["10.83.0.1"] }}
 
 [tftp]
 listen = ["10.81.0.1:69"]
@@ -207,7 +228,18 @@ parallelism = 1
     assert_eq!(code, 400, "attribute names are identifiers: {body}");
 
     let mut relay = relay_ns.cmd("dhcrelay");
-    relay.args(["-4", "-d", "-a", "-id", &rdown, "-iu", &rup, "10.81.0.1"]);
+    relay.args([
+        "-4",
+        "-d",
+        "-a",
+        "-id",
+        &rdown,
+        "-id",
+        &rdown2,
+        "-iu",
+        &rup,
+        "10.81.0.1",
+    ]);
     let _relay = Proc::spawn(relay, false);
     std::thread::sleep(Duration::from_millis(500));
 
@@ -267,16 +299,6 @@ parallelism = 1
     modem_ns.exec_ok(&["ip", "route", "add", "default", "via", "10.82.0.1"]);
 
     // The modem asks option 4's server for the time, over UDP and over TCP.
-    let year: i64 = String::from_utf8_lossy(
-        &std::process::Command::new("date")
-            .args(["-u", "+%Y"])
-            .output()
-            .expect("date")
-            .stdout,
-    )
-    .trim()
-    .parse()
-    .expect("year");
     for (proto, flags) in [("UDP", &["-p", "-u"][..]), ("TCP", &["-p"][..])] {
         let out = modem_ns
             .cmd("rdate")
@@ -288,10 +310,11 @@ parallelism = 1
         let text = String::from_utf8_lossy(&out.stdout).to_string()
             + &String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "rdate over {proto}: {text}");
-        assert_eq!(
-            printed_year(&text),
-            Some(year),
-            "rdate over {proto}: {text}"
+        let got = printed_time(&text).unwrap_or_else(|| panic!("rdate over {proto}: {text}"));
+        assert!(
+            (got - unix_now()).abs() <= 5,
+            "rdate over {proto} printed {text:?}, {} s off",
+            got - unix_now()
         );
     }
 
@@ -318,8 +341,8 @@ parallelism = 1
         "{body}"
     );
 
-    // The MTA on the same port (its own client-id; after the modem's
-    // fetches, as it shares the modem's MAC) gets 122 and 125.
+    // The MTA, behind another port of the relay, gets 122 and 125 in the
+    // voice subnet and none of the modem's options.
     let mta_out = work.path().join("mta.out");
     let mta_hook = hook_script(
         work.path(),
@@ -327,20 +350,11 @@ parallelism = 1
         &mta_out,
         &["ip", "opt122", "opt125", "tftp"],
     );
-    let status = modem_ns
+    let status = mta_ns
         .cmd("udhcpc")
-        .args(["-i", &miface, "-q", "-f", "-n", "-t", "5", "-T", "1", "-s"])
+        .args(["-i", &viface, "-q", "-f", "-n", "-t", "5", "-T", "1", "-s"])
         .arg(&mta_hook)
-        .args([
-            "-V",
-            "pktc1.5",
-            "-x",
-            "0x3d:ff00000000000077",
-            "-O",
-            "122",
-            "-O",
-            "125",
-        ])
+        .args(["-V", "pktc1.5", "-O", "122", "-O", "125"])
         .output()
         .expect("udhcpc mta");
     let mta = wait_line(&mta_out, "bound", Duration::from_secs(2)).unwrap_or_else(|| {
@@ -349,7 +363,7 @@ parallelism = 1
             String::from_utf8_lossy(&status.stderr)
         )
     });
-    assert!(field(&mta, "ip").starts_with("10.82.0.1"), "{mta}");
+    assert!(field(&mta, "ip").starts_with("10.83.0.1"), "{mta}");
     // 122: sub-option 1 (primary DHCP server), 3 (FQDN, type 0), 6 (realm).
     let mut ccc = String::from("01040a510001");
     ccc += "031200";
