@@ -385,3 +385,39 @@ parallelism = 1
 fn hex_of(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The time server alone on loopback: rdate over UDP and TCP gets the time,
+/// and `[time]` absent means nothing listens.
+#[test]
+fn rdate_gets_the_time_over_udp_and_tcp_on_loopback() {
+    common::require("rdate");
+    let port = common::free_port();
+    let port_s = port.to_string();
+    let _server = Headend::start(&format!(
+        "[general]\nstate_dir = \"state\"\n[time]\nlisten = [\"127.0.0.1:{port}\"]\n"
+    ));
+    for (proto, flags) in [("UDP", &["-p", "-u"][..]), ("TCP", &["-p"][..])] {
+        let out = std::process::Command::new("rdate")
+            .env("TZ", "UTC")
+            .args(flags)
+            .args(["-o", &port_s, "127.0.0.1"])
+            .output()
+            .expect("rdate");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "rdate over {proto}: {text}");
+        let got = printed_time(&text).unwrap_or_else(|| panic!("rdate over {proto}: {text}"));
+        assert!((got - unix_now()).abs() <= 5, "rdate over {proto}: {text}");
+    }
+    drop(_server);
+    let other = common::free_port();
+    let _off = Headend::start("[general]\nstate_dir = \"state\"\n");
+    let out = std::process::Command::new("rdate")
+        .args(["-p", "-o", &other.to_string(), "127.0.0.1"])
+        .output()
+        .expect("rdate");
+    assert!(
+        !out.status.success(),
+        "nothing serves the time without [time]"
+    );
+}
