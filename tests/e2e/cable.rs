@@ -416,3 +416,39 @@ fn rdate_gets_the_time_over_udp_and_tcp_on_loopback() {
         .expect("rdate");
     assert!(!out.status.success(), "rdate after headend stopped");
 }
+
+/// `headend check`: the shipped cable config passes with no warning; a
+/// DOCSIS class that names its config file only in option 67 is warned
+/// about (the BOOTP `file` field), which is not an error.
+#[test]
+fn check_warns_about_a_docsis_class_without_the_file_field() {
+    let check = |config: &std::path::Path| {
+        let out = std::process::Command::new(common::headend_bin())
+            .args(["check", "--config"])
+            .arg(config)
+            .output()
+            .expect("run check");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let shipped = common::workspace_root().join("configs/isp-cable.toml");
+    let (ok, stdout) = check(&shipped);
+    assert!(ok && !stdout.contains("warning"), "{stdout}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("h.toml");
+    std::fs::write(
+        &config,
+        "[dhcp]\nserver_id = \"10.0.0.1\"\n[[dhcp.class]]\nname = \"cm\"\nvendor_class = \"docsis\"\nnext_server = \"10.0.0.5\"\noptions = { tftp_server_name = \"10.0.0.5\", bootfile_name = \"cm.cfg\" }\n[time]\nlisten = [\"127.0.0.1:37\"]\n",
+    )
+    .expect("write");
+    let (ok, stdout) = check(&config);
+    assert!(ok, "a warning is not an error: {stdout}");
+    assert!(
+        stdout.contains("[dhcp]: warning: dhcp.class[0]: DOCSIS class \"cm\" sets option 67")
+            && stdout.contains("boot_file")
+            && !stdout.contains("next_server"),
+        "{stdout}"
+    );
+}
