@@ -184,7 +184,7 @@ impl Templates {
         // The client's reservation: `reservation.attributes.NAME`, or none.
         let reservation = lease
             .as_ref()
-            .and_then(|_| v4)
+            .and(v4)
             .and_then(|ip| lookup.reservation_attributes(ip))
             .map(|attributes| {
                 let mut m: BTreeMap<&str, Value> = BTreeMap::new();
