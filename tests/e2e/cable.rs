@@ -452,3 +452,84 @@ fn check_warns_about_a_docsis_class_without_the_file_field() {
         "{stdout}"
     );
 }
+
+/// `headend ctl reservation set/unset/attributes` on loopback: names and
+/// values round-trip, `--replace` drops the others, a bad pair or an unknown
+/// reservation is refused, and the change is audited with the names only.
+#[test]
+fn ctl_sets_patches_and_replaces_reservation_attributes() {
+    use common::admin::{self, ctl};
+    let s = admin::start("");
+    s.add_user("oscar", "operator", PASSWORD);
+    s.add_user("ada", "admin", PASSWORD);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        let out = ctl(dir.path(), args, &format!("{PASSWORD}\n"));
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, _, err) = run(&["login", &s.base, "--user", "oscar", "--password-stdin"]);
+    assert!(ok, "login: {err}");
+    let mac = "00:11:22:33:44:55";
+    let (ok, _, err) = run(&["reservation", "set", "cable", mac, "tier=gold"]);
+    assert!(!ok && err.contains("404"), "no reservation yet: {err}");
+    let (ok, _, err) = run(&["reservation", "add", "cable", mac, "10.1.255.10"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(&[
+        "reservation",
+        "set",
+        "cable",
+        mac,
+        "tier=gold",
+        "max_cpe=4",
+        "rate=100M",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("tier") && out.contains("gold") && out.contains("max_cpe"),
+        "{out}"
+    );
+    let (ok, out, err) = run(&["reservation", "unset", "cable", mac, "rate"]);
+    assert!(ok, "{err}");
+    assert!(!out.contains("rate") && out.contains("max_cpe"), "{out}");
+    let (ok, _, err) = run(&["reservation", "set", "cable", mac, "novalue"]);
+    assert!(!ok && err.contains("NAME=VALUE"), "{err}");
+    let (ok, out, err) = run(&[
+        "reservation",
+        "set",
+        "cable",
+        mac,
+        "--replace",
+        "tier=bronze",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("bronze") && !out.contains("max_cpe"), "{out}");
+    let (ok, out, err) = run(&["reservation", "attributes", "cable", "00-11-22-33-44-55"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("cable 00:11:22:33:44:55") && out.contains("bronze"),
+        "{out}"
+    );
+    // The audit log names the attributes changed, not their values.
+    let c = common::admin::client();
+    let token = s.token(&c, "ada", PASSWORD);
+    let audit: Value = c
+        .get(s.url("/api/v1/audit?limit=50"))
+        .bearer_auth(&token)
+        .send()
+        .expect("audit")
+        .json()
+        .expect("audit json");
+    let text = audit.to_string();
+    assert!(
+        text.contains("reservation.attributes") && text.contains("set max_cpe,rate,tier"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("100M"),
+        "values stay out of the audit log: {text}"
+    );
+}
