@@ -2,12 +2,17 @@
 //! Configuration (RFC 3495, 3594, 3634), and 125, vendor-identifying
 //! vendor-specific information (RFC 3925) with CableLabs' sub-options.
 //! Values are checked and encoded once, when the configuration is compiled.
+//! Also the findings `headend check` reports about cable classes
+//! ([`DhcpConfig::warnings`]).
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use crate::DhcpError;
-use crate::config::{BackoffConfig, CableLabsClientConfig, VendorIdentifyingConfig};
+use crate::config::{
+    BackoffConfig, CableLabsClientConfig, ClassConfig, DhcpConfig, OptionsConfig,
+    VendorIdentifyingConfig,
+};
 use crate::plan::parse_bytes;
 
 /// IANA enterprise number of CableLabs.
@@ -208,6 +213,66 @@ pub(crate) fn encode_vivso(
     Ok(out)
 }
 
+/// True for a class of cable modems (option 60 `docsis...`).
+fn is_docsis(c: &ClassConfig) -> bool {
+    c.vendor_class
+        .as_deref()
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("docsis"))
+}
+
+impl DhcpConfig {
+    /// Findings that do not stop the section from working but that an
+    /// operator should look at (`headend check` prints them): a DOCSIS class,
+    /// or a subnet only DOCSIS classes use, that names the config file in
+    /// option 67 (or the TFTP server in option 66) without setting the BOOTP
+    /// `file` field (or `siaddr`, `next_server`). Many modems read only the
+    /// header fields, as ISC dhcpd's `filename` and `next-server` set them.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |key: String, what: &str, o: &OptionsConfig, file: bool, next: bool| {
+            if o.bootfile_name.is_some() && !file {
+                out.push(format!(
+                    "{key}: {what} sets option 67 (bootfile_name) but not boot_file, the BOOTP `file` field that many cable modems read instead; set boot_file to the same name"
+                ));
+            }
+            if o.tftp_server_name.is_some() && !next {
+                out.push(format!(
+                    "{key}: {what} sets option 66 (tftp_server_name) but not next_server, the BOOTP `siaddr` field that many cable modems read instead; set next_server to the TFTP server's address"
+                ));
+            }
+        };
+        for (i, c) in self.classes.iter().enumerate() {
+            if is_docsis(c) {
+                check(
+                    format!("dhcp.class[{i}]"),
+                    &format!("DOCSIS class {:?}", c.name),
+                    &c.options,
+                    c.boot_file.is_some(),
+                    c.next_server.is_some(),
+                );
+            }
+        }
+        for (i, s) in self.subnets.iter().enumerate() {
+            let classes: Vec<&ClassConfig> = self
+                .classes
+                .iter()
+                .filter(|c| s.classes.contains(&c.name))
+                .collect();
+            if classes.is_empty() || !classes.iter().all(|c| is_docsis(c)) {
+                continue;
+            }
+            check(
+                format!("dhcp.subnet[{i}]"),
+                &format!("subnet {:?} of DOCSIS modems", s.name),
+                &s.options,
+                s.boot_file.is_some() || classes.iter().all(|c| c.boot_file.is_some()),
+                s.next_server.is_some() || classes.iter().all(|c| c.next_server.is_some()),
+            );
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,5 +419,35 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("255"), "{err}");
+    }
+
+    fn dhcp_config(text: &str) -> DhcpConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn docsis_class_with_option_67_but_no_file_field_is_warned() {
+        let c = dhcp_config(
+            "server_id = \"10.0.0.1\"\n[[class]]\nname = \"cm\"\nvendor_class = \"docsis\"\noptions = { bootfile_name = \"cm.cfg\", tftp_server_name = \"10.0.0.5\" }\n",
+        );
+        let w = c.warnings();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with("dhcp.class[0]") && w[0].contains("boot_file"),
+            "{w:?}"
+        );
+        assert!(w[1].contains("next_server"), "{w:?}");
+        let fixed = dhcp_config(
+            "server_id = \"10.0.0.1\"\n[[class]]\nname = \"cm\"\nvendor_class = \"docsis\"\nboot_file = \"cm.cfg\"\nnext_server = \"10.0.0.5\"\noptions = { bootfile_name = \"cm.cfg\", tftp_server_name = \"10.0.0.5\" }\n",
+        );
+        assert_eq!(fixed.warnings(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn non_docsis_class_is_not_warned() {
+        let c = dhcp_config(
+            "server_id = \"10.0.0.1\"\n[[class]]\nname = \"pxe\"\nvendor_class = \"PXEClient\"\noptions = { bootfile_name = \"x\" }\n",
+        );
+        assert!(c.warnings().is_empty());
     }
 }
