@@ -514,7 +514,7 @@ fn ctl_sets_patches_and_replaces_reservation_attributes() {
         "{out}"
     );
     // The audit log names the attributes changed, not their values.
-    let c = common::admin::client();
+    let c = admin::client();
     let token = s.token(&c, "ada", PASSWORD);
     let audit: Value = c
         .get(s.url("/api/v1/audit?limit=50"))
