@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs headend's whole test suite on a fresh Debian machine: installs the peer
 # programs the tests talk to (dig, kdig, knotd, dhclient, udhcpc, dhcpcd,
-# dhcrelay, perfdhcp, tftp, atftp, curl, PostgreSQL, ...), then builds and runs
+# dhcrelay, perfdhcp, tftp, atftp, curl, rdate, PostgreSQL, ...), then builds and runs
 # every test (the PostgreSQL tests start private clusters of their own).
 # DHCP tests create network namespaces and so need root.
 set -euo pipefail
@@ -11,7 +11,7 @@ packages=(
   bind9-dnsutils bind9-utils knot knot-dnsutils knot-dnssecutils ldnsutils nsd dnsperf
   isc-dhcp-client isc-dhcp-relay busybox udhcpc dhcpcd-base kea-dhcp4-server kea-admin
   tftpd-hpa tftp-hpa atftp curl dnsmasq-base iproute2 procps util-linux postgresql publicsuffix
-  unbound systemd
+  unbound systemd rdate python3
 )
 missing=()
 for p in "${packages[@]}"; do

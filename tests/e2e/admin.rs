@@ -376,6 +376,50 @@ fn route_role_matrix_covers_every_route() {
                 )
             }),
         ),
+        // The reservations the POST above made (per user name length) carry
+        // attributes until the DELETE below.
+        (
+            "GET",
+            "/api/v1/reservations/{subnet}/{hwaddr}/attributes",
+            Role::Viewer,
+            Box::new(|u| {
+                (
+                    format!(
+                        "/api/v1/reservations/lan/aa:bb:cc:dd:ee:{:02x}/attributes",
+                        u.len()
+                    ),
+                    None,
+                )
+            }),
+        ),
+        (
+            "PUT",
+            "/api/v1/reservations/{subnet}/{hwaddr}/attributes",
+            Role::Operator,
+            Box::new(|u| {
+                (
+                    format!(
+                        "/api/v1/reservations/lan/aa:bb:cc:dd:ee:{:02x}/attributes",
+                        u.len()
+                    ),
+                    Some(json!({"tier": "gold"})),
+                )
+            }),
+        ),
+        (
+            "PATCH",
+            "/api/v1/reservations/{subnet}/{hwaddr}/attributes",
+            Role::Operator,
+            Box::new(|u| {
+                (
+                    format!(
+                        "/api/v1/reservations/lan/aa:bb:cc:dd:ee:{:02x}/attributes",
+                        u.len()
+                    ),
+                    Some(json!({"tier": null, "rate": "100M"})),
+                )
+            }),
+        ),
         (
             "DELETE",
             "/api/v1/reservations/{subnet}/{hwaddr}",

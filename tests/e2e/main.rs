@@ -8,6 +8,7 @@ mod common;
 mod admin;
 mod admin_audit;
 mod admin_zone;
+mod cable;
 mod dhcp;
 mod dhcp_crash;
 mod dhcp_relay;

@@ -246,9 +246,87 @@ pub struct OptionsConfig {
     /// 150: TFTP server addresses (RFC 5859), as Cisco phones and modems use.
     #[serde(default)]
     pub tftp_server_addresses: Vec<Ipv4Addr>,
+    /// 122: CableLabs client configuration for PacketCable MTAs (RFC 3495,
+    /// 3594, 3634).
+    pub cablelabs_client_config: Option<CableLabsClientConfig>,
+    /// 125: vendor-identifying vendor-specific information (RFC 3925), one
+    /// entry per enterprise (CableLabs is 4491).
+    #[serde(default)]
+    pub vendor_identifying: Vec<VendorIdentifyingConfig>,
     /// Any option by number: `{ "224" = "hex:0a0b", "252" = "http://wpad/wpad.dat" }`.
     #[serde(default)]
     pub raw: BTreeMap<String, String>,
+}
+
+/// Option 122, CableLabs Client Configuration (RFC 3495 §5, sub-option 9
+/// from RFC 3594, 10 from RFC 3634). Sub-options are sent in code order.
+///
+/// ```toml
+/// cablelabs_client_config = { primary_dhcp_server = "192.0.2.10", provisioning_server = "prov.example.net", kerberos_realm = "BASIC.1", ticket_granting_server = false, provisioning_timer_mins = 10 }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CableLabsClientConfig {
+    /// 1: the TSP's primary DHCP server: the MTA accepts OFFERs only from it.
+    pub primary_dhcp_server: Option<Ipv4Addr>,
+    /// 2: the TSP's secondary DHCP server.
+    pub secondary_dhcp_server: Option<Ipv4Addr>,
+    /// 3: the provisioning server, an IPv4 address or an FQDN.
+    pub provisioning_server: Option<String>,
+    /// 4: AS-REQ/AS-REP backoff and retry.
+    pub as_req_backoff: Option<BackoffConfig>,
+    /// 5: AP-REQ/AP-REP backoff and retry.
+    pub ap_req_backoff: Option<BackoffConfig>,
+    /// 6: the Kerberos realm (domain style, e.g. `BASIC.1`).
+    pub kerberos_realm: Option<String>,
+    /// 7: whether the MTA uses a ticket-granting server.
+    pub ticket_granting_server: Option<bool>,
+    /// 8: the provisioning timer, minutes.
+    pub provisioning_timer_mins: Option<u8>,
+    /// 9 (RFC 3594): security ticket control bits: 1 invalidates the
+    /// provisioning server's ticket, 2 every call management server's.
+    pub security_ticket_control: Option<u16>,
+    /// 10 (RFC 3634): Key Distribution Centers, highest priority first.
+    #[serde(default)]
+    pub kdc_servers: Vec<Ipv4Addr>,
+}
+
+/// Backoff and retry of a Kerberos exchange (RFC 3495 §5.4, §5.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackoffConfig {
+    /// Nominal timeout, milliseconds.
+    pub nominal_timeout_ms: u32,
+    /// Maximum timeout, seconds.
+    pub max_timeout_secs: u32,
+    /// Maximum retry count.
+    pub max_retries: u32,
+}
+
+/// One enterprise's data in option 125 (RFC 3925 §4). The typed fields are
+/// CableLabs' (enterprise 4491, CL-SP-CANN-DHCP-Reg); `suboptions` holds any
+/// sub-option by number for any enterprise.
+///
+/// ```toml
+/// vendor_identifying = [{ enterprise = 4491, tftp_servers = ["192.0.2.20"], mib_environment = 1 }]
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendorIdentifyingConfig {
+    /// IANA enterprise number (4491: CableLabs).
+    pub enterprise: u32,
+    /// CableLabs sub-option 2: TFTP servers of the eCM's config file.
+    #[serde(default)]
+    pub tftp_servers: Vec<Ipv4Addr>,
+    /// CableLabs sub-option 3: the eRouter container (its own options, as
+    /// `hex:...`).
+    pub erouter_container: Option<String>,
+    /// CableLabs sub-option 4: MIB environment (1 CableLabs, 2 IETF, 3
+    /// EuroCableLabs).
+    pub mib_environment: Option<u8>,
+    /// Any sub-option by number: `{ "5" = "hex:0102" }`.
+    #[serde(default)]
+    pub suboptions: BTreeMap<String, String>,
 }
 
 fn default_port() -> u16 {

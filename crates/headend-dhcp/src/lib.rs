@@ -21,11 +21,15 @@
 //! `limit` and the compiled `plan`), `listen` the sockets, `commit` the
 //! group-commit batch, and `service` start, handle, reload and statistics.
 //!
+//! [`TimeService`] is the RFC 868 time server that option 4 points cable
+//! modems at (`[time]`, its own section, error and handle).
+//!
 //! It does not do DHCPv6, dynamic DNS updates, failover, or unicast to a
 //! client without an address (that needs ARP injection; such replies are
 //! broadcast instead).
 
 mod alloc;
+mod cablelabs;
 mod commit;
 pub mod config;
 mod core;
@@ -36,6 +40,7 @@ mod plan;
 mod reload;
 mod service;
 mod stats;
+pub mod timeserver;
 pub mod wire;
 
 pub use crate::core::{
@@ -43,12 +48,14 @@ pub use crate::core::{
     release_address,
 };
 pub use config::{
-    ClassConfig, DhcpConfig, OptionsConfig, RateLimitConfig, ReservationConfig, SubnetConfig,
+    BackoffConfig, CableLabsClientConfig, ClassConfig, DhcpConfig, OptionsConfig, RateLimitConfig,
+    ReservationConfig, SubnetConfig, VendorIdentifyingConfig,
 };
 pub use error::DhcpError;
 pub use reload::ReloadReport;
 pub use service::{DhcpHandle, DhcpService, release_lease};
 pub use stats::{DhcpStats, DhcpStatsSnapshot};
+pub use timeserver::{TimeConfig, TimeError, TimeHandle, TimeService, TimeStats};
 
 #[cfg(test)]
 mod tests;

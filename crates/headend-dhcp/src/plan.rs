@@ -299,6 +299,20 @@ pub(crate) fn encode_options(key: &str, o: &OptionsConfig) -> Result<Options, Dh
         }
         out.insert(43, v);
     }
+    if let Some(c) = &o.cablelabs_client_config {
+        let k = format!("{key}.cablelabs_client_config");
+        out.insert(
+            code::CABLELABS_CLIENT_CONFIG,
+            crate::cablelabs::encode_ccc(&k, c)?,
+        );
+    }
+    if !o.vendor_identifying.is_empty() {
+        let k = format!("{key}.vendor_identifying");
+        out.insert(
+            code::VENDOR_IDENTIFYING,
+            crate::cablelabs::encode_vivso(&k, &o.vendor_identifying)?,
+        );
+    }
     for (c, value) in &o.raw {
         let k = format!("{key}.raw.{c}");
         let c: u8 = c
@@ -660,6 +674,19 @@ mod tests {
     fn managed_options_cannot_be_set_raw() {
         let o: OptionsConfig = toml::from_str("raw = { \"54\" = \"hex:0a000001\" }\n").unwrap();
         assert!(encode_options("o", &o).is_err());
+    }
+
+    #[test]
+    fn class_options_122_and_125_are_encoded() {
+        let c = config(
+            "server_id = \"10.0.0.1\"\n[[class]]\nname = \"mta\"\nvendor_class = \"pktc\"\noptions = { cablelabs_client_config = { primary_dhcp_server = \"10.0.0.1\" }, vendor_identifying = [{ enterprise = 4491, mib_environment = 1 }] }\n",
+        );
+        let plan = Plan::compile(&c).unwrap();
+        assert_eq!(plan.classes[0].options[&122], vec![1, 4, 10, 0, 0, 1]);
+        assert_eq!(
+            plan.classes[0].options[&125],
+            vec![0, 0, 0x11, 0x8b, 3, 4, 1, 1]
+        );
     }
 
     #[test]

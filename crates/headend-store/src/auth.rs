@@ -7,6 +7,7 @@
 //! lockout) is made by the admin crate's sans-I/O auth core. Times are unix
 //! seconds passed in by the caller, so tests can use a fake clock.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use crate::StoreError;
@@ -226,6 +227,31 @@ pub trait AuthStore: Send + Sync {
     fn reservation_put(&self, reservation: &Reservation) -> Result<bool, StoreError>;
     /// Every reservation, by subnet and address.
     fn reservations(&self) -> Result<Vec<Reservation>, StoreError>;
-    /// Removes a reservation; false if there was none.
+    /// Removes a reservation and its attributes; false if there was none.
     fn reservation_delete(&self, subnet: &str, hwaddr: &str) -> Result<bool, StoreError>;
+
+    /// The free-form attributes (service tier, CPE limit, rate, ...) of the
+    /// reservation of (`subnet`, `hwaddr`), by name; `None` if there is no
+    /// such reservation.
+    fn reservation_attributes(
+        &self,
+        subnet: &str,
+        hwaddr: &str,
+    ) -> Result<Option<Attributes>, StoreError>;
+    /// Changes the attributes of the reservation of (`subnet`, `hwaddr`) in
+    /// one transaction: with `replace`, every attribute is removed first;
+    /// then each entry of `changes` sets (`Some`) or removes (`None`) its
+    /// attribute. `None` (nothing written) if there is no such reservation,
+    /// else the attributes after the change. A reservation's attributes
+    /// outlive a re-put of the reservation and go with its deletion.
+    fn reservation_attributes_update(
+        &self,
+        subnet: &str,
+        hwaddr: &str,
+        changes: &BTreeMap<String, Option<String>>,
+        replace: bool,
+    ) -> Result<Option<Attributes>, StoreError>;
 }
+
+/// A reservation's attributes, by name.
+pub type Attributes = BTreeMap<String, String>;

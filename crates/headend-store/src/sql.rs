@@ -147,6 +147,26 @@ macro_rules! statements {
         /// Every reservation, by subnet and address.
         pub(crate) const RESERVATIONS: &str = sql!($p;
             "SELECT " reservation_columns!() " FROM dhcp_reservations ORDER BY subnet, address");
+        /// A row if hardware address {2} has a reservation in subnet {1}.
+        pub(crate) const RESERVATION_EXISTS: &str = sql!($p;
+            "SELECT 1 FROM dhcp_reservations WHERE subnet = " {1} " AND hwaddr = " {2});
+        /// The attributes of the reservation of hardware address {2} in
+        /// subnet {1}: name, value, by name.
+        pub(crate) const ATTRIBUTES: &str = sql!($p;
+            "SELECT name, value FROM dhcp_reservation_attributes WHERE subnet = " {1}
+            " AND hwaddr = " {2} " ORDER BY name");
+        /// Removes every attribute of the reservation {1}, {2}.
+        pub(crate) const ATTRIBUTES_CLEAR: &str = sql!($p;
+            "DELETE FROM dhcp_reservation_attributes WHERE subnet = " {1} " AND hwaddr = " {2});
+        /// Removes attribute {3} of the reservation {1}, {2}.
+        pub(crate) const ATTRIBUTE_DELETE: &str = sql!($p;
+            "DELETE FROM dhcp_reservation_attributes WHERE subnet = " {1} " AND hwaddr = " {2}
+            " AND name = " {3});
+        /// Sets attribute {3} of the reservation {1}, {2} to {4}.
+        pub(crate) const ATTRIBUTE_SET: &str = sql!($p;
+            "INSERT INTO dhcp_reservation_attributes (subnet, hwaddr, name, value) VALUES ("
+            {1} ", " {2} ", " {3} ", " {4}
+            ") ON CONFLICT (subnet, hwaddr, name) DO UPDATE SET value = excluded.value");
         /// Removes the reservation of hardware address {2} in subnet {1}.
         pub(crate) const RESERVATION_DELETE: &str = sql!($p;
             "DELETE FROM dhcp_reservations WHERE subnet = " {1} " AND hwaddr = " {2});

@@ -1,6 +1,7 @@
 //! What the TFTP service may ask about leases (wired by the binary to the
 //! DHCP lease store; a lookup that finds nothing when DHCP is off).
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 /// A hardware (MAC) address.
@@ -25,6 +26,13 @@ pub trait LeaseLookup: Send + Sync {
     fn lease_for_ip(&self, ip: Ipv4Addr) -> Option<LeaseInfo>;
     /// The address currently leased to `mac`, if any.
     fn ip_for_mac(&self, mac: Mac) -> Option<Ipv4Addr>;
+    /// The free-form attributes (service tier, CPE limit, rate, ...) of the
+    /// reservation of the client that holds `ip`, read at each call so a
+    /// change shows at the next fetch; `None` when it has no reservation.
+    fn reservation_attributes(&self, ip: Ipv4Addr) -> Option<BTreeMap<String, String>> {
+        let _ = ip;
+        None
+    }
 }
 
 /// The lookup used when DHCP is off: it finds nothing, so `bind_to_lease`

@@ -4,7 +4,9 @@
 //! rendered from the template file with the request's variables (`client_ip`,
 //! `filename`, each capture, `mac`/`mac_hex` when the pattern has `{mac}`) and
 //! the client's lease (`lease.mac`, `lease.ip`, `lease.hostname`,
-//! `lease.class`, or none). The result is in memory, so its size (tsize) is known.
+//! `lease.class`, or none) and its reservation's attributes
+//! (`reservation.attributes.tier`, or none). The result is in memory, so its
+//! size (tsize) is known.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -179,6 +181,17 @@ impl Templates {
             m.insert("class", Value::from(l.class));
             Value::from_serialize(&m)
         });
+        // The client's reservation: `reservation.attributes.NAME`, or none.
+        let reservation = lease
+            .as_ref()
+            .and(v4)
+            .and_then(|ip| lookup.reservation_attributes(ip))
+            .map(|attributes| {
+                let mut m: BTreeMap<&str, Value> = BTreeMap::new();
+                m.insert("attributes", Value::from_serialize(&attributes));
+                Value::from_serialize(&m)
+            });
+        vars.insert("reservation".into(), reservation.unwrap_or(Value::from(())));
         vars.insert("client_ip".into(), Value::from(client.to_string()));
         vars.insert("filename".into(), Value::from(relative));
         vars.insert("lease".into(), lease.unwrap_or(Value::from(())));
@@ -220,6 +233,9 @@ mod tests {
         fn ip_for_mac(&self, mac: Mac) -> Option<Ipv4Addr> {
             (mac == MAC).then_some(IP)
         }
+        fn reservation_attributes(&self, ip: Ipv4Addr) -> Option<BTreeMap<String, String>> {
+            (ip == IP).then(|| BTreeMap::from([("tier".to_owned(), "gold".to_owned())]))
+        }
     }
 
     fn templates(text: &str, bind: bool) -> (tempfile::TempDir, Templates) {
@@ -249,6 +265,24 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "mac=00:1a:2b:3c:4d:5e ip=10.0.0.5 host=cm1 class=docsis\n"
         );
+    }
+
+    #[test]
+    fn reservation_attributes_fill_the_template_or_are_none() {
+        let (_d, t) = templates(
+            "{% if reservation %}tier={{ reservation.attributes.tier }}{% else %}none{% endif %}\n",
+            false,
+        );
+        let out = t
+            .resolve("modems/001A2B3C4D5E.cfg", IpAddr::V4(IP), &OneLease)
+            .unwrap()
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "tier=gold\n");
+        let out = t
+            .resolve("modems/001A2B3C4D5E.cfg", IpAddr::V4(IP), &NoLeases)
+            .unwrap()
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "none\n");
     }
 
     #[test]

@@ -42,6 +42,12 @@ pub(crate) fn run(config_file: &Path) -> ExitCode {
     };
     if let Some(dhcp) = &config.dhcp {
         section("dhcp", dhcp.validate().map_err(|e| e.to_string()));
+        for w in dhcp.warnings() {
+            println!("{}: [dhcp]: warning: {w}", config_file.display());
+        }
+    }
+    if let Some(time) = &config.time {
+        section("time", time.validate().map_err(|e| e.to_string()));
     }
     if let Some(admin) = &config.admin {
         section("admin", admin.validate().map_err(|e| e.to_string()));

@@ -21,6 +21,8 @@ pub(crate) struct Config {
     pub(crate) tftp: Option<headend_tftp::TftpConfig>,
     /// DHCPv4; absent means DHCP is off.
     pub(crate) dhcp: Option<headend_dhcp::DhcpConfig>,
+    /// The RFC 868 time server cable modems ask (option 4); absent means it is off.
+    pub(crate) time: Option<headend_dhcp::TimeConfig>,
     /// The HTTPS admin API; absent means it is off.
     pub(crate) admin: Option<headend_admin::AdminConfig>,
     /// Where leases, users, sessions and the audit log are kept (`[store]`):

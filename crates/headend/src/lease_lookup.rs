@@ -1,8 +1,10 @@
 //! The TFTP service's view of DHCP leases, read from the shared store.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use headend_store::{Lease, LeaseState, Store};
+use headend_tftp::lookup::format_mac;
 use headend_tftp::{LeaseInfo, LeaseLookup, Mac};
 use headend_util::time::unix_now;
 
@@ -40,6 +42,25 @@ impl LeaseLookup for StoreLeases {
             hostname: lease.hostname,
             class: None,
         })
+    }
+
+    fn reservation_attributes(&self, ip: Ipv4Addr) -> Option<BTreeMap<String, String>> {
+        let lease = self.store.lease_at(ip).ok().flatten()?;
+        if !bound(&lease, unix_now()) {
+            return None;
+        }
+        let mac: Mac = lease.hwaddr.get(..6)?.try_into().ok()?;
+        match self
+            .store
+            .auth()
+            .reservation_attributes(&lease.subnet, &format_mac(&mac))
+        {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!("tftp: reservation lookup for {ip} failed: {e}");
+                None
+            }
+        }
     }
 
     fn ip_for_mac(&self, mac: Mac) -> Option<Ipv4Addr> {

@@ -14,6 +14,7 @@ pub(crate) struct Services {
     pub(crate) dns: Option<headend_dns::DnsHandle>,
     pub(crate) tftp: Option<headend_tftp::TftpHandle>,
     pub(crate) dhcp: Option<headend_dhcp::DhcpHandle>,
+    pub(crate) time: Option<headend_dhcp::TimeHandle>,
     /// The lease (and later user/token/audit) store, shared with the admin API.
     pub(crate) store: Option<headend_store::Store>,
     pub(crate) admin: Option<headend_admin::AdminHandle>,
@@ -56,6 +57,9 @@ impl Services {
         }
         if let Some(tftp) = &self.tftp {
             tracing::info!(stats = ?tftp.stats(), "TFTP counters");
+        }
+        if let Some(time) = &self.time {
+            tracing::info!(stats = ?time.stats(), "time server counters");
         }
         if let Some(dhcp) = &self.dhcp {
             tracing::info!(stats = %dhcp.stats(), "DHCP counters");
@@ -131,6 +135,10 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
                 .context("starting DHCP")?,
         );
         services.store = Some(store);
+    }
+    if let Some(time) = &config.time {
+        services.time =
+            Some(headend_dhcp::TimeService::start(time).context("starting the time server")?);
     }
     if let Some(admin) = &config.admin {
         let Some(store) = services.store.clone() else {

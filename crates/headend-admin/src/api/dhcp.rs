@@ -1,6 +1,7 @@
 //! DHCP leases (read and released through the store) and reservations (a
 //! store table the DHCP service reads).
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use axum::Json;
@@ -10,12 +11,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use headend_dhcp::Release;
 use headend_store::Lease;
-use headend_store::auth::Reservation;
+use headend_store::auth::{Attributes, Reservation};
 use serde::Deserialize;
 
 use super::types::{
-    LeaseView, LeasesResponse, ReleasedResponse, ReservationDeleted, ReservationRequest,
-    ReservationsResponse,
+    LeaseView, LeasesResponse, ReleasedResponse, ReservationAttributes, ReservationDeleted,
+    ReservationRequest, ReservationsResponse,
 };
 use super::{ApiError, Caller, Shared, unix_now};
 use crate::core::Role;
@@ -267,9 +268,190 @@ pub(crate) async fn delete_reservation(
     Ok(Json(ReservationDeleted { deleted: true }).into_response())
 }
 
+/// Most attributes one reservation may carry.
+const MAX_ATTRIBUTES: usize = 64;
+/// Longest attribute value, in bytes.
+const MAX_ATTRIBUTE_VALUE: usize = 1024;
+
+/// An attribute name is an identifier (letters, digits, `_`, not starting
+/// with a digit, at most 64 bytes), so templates can write
+/// `reservation.attributes.NAME`.
+fn attribute_name_ok(name: &str) -> bool {
+    name.len() <= 64
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Checks the names and values of an attribute change.
+fn check_attributes(changes: &BTreeMap<String, Option<String>>) -> Result<(), ApiError> {
+    for (name, value) in changes {
+        if !attribute_name_ok(name) {
+            return Err(ApiError::bad_request(format!(
+                "attribute name {name:?}: use letters, digits and _ (not starting with a digit), at most 64"
+            )));
+        }
+        if value
+            .as_ref()
+            .is_some_and(|v| v.len() > MAX_ATTRIBUTE_VALUE)
+        {
+            return Err(ApiError::bad_request(format!(
+                "attribute {name:?}: a value holds at most {MAX_ATTRIBUTE_VALUE} bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The path's reservation key: (subnet, normalised MAC).
+fn reservation_key(subnet: String, hwaddr: &str) -> Result<(String, String), ApiError> {
+    let mac = normalise_mac(hwaddr)
+        .ok_or_else(|| ApiError::bad_request(format!("{hwaddr:?} is not a MAC address")))?;
+    Ok((subnet, mac))
+}
+
+fn attributes_answer(subnet: String, hwaddr: String, attributes: Attributes) -> Response {
+    Json(ReservationAttributes {
+        subnet,
+        hwaddr,
+        attributes,
+    })
+    .into_response()
+}
+
+/// GET /api/v1/reservations/{subnet}/{hwaddr}/attributes.
+pub(crate) async fn reservation_attributes(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path((subnet, hwaddr)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Viewer)?;
+    let (subnet, mac) = reservation_key(subnet, &hwaddr)?;
+    let (s2, m2) = (subnet.clone(), mac.clone());
+    let found = app
+        .blocking(move |s| s.auth().reservation_attributes(&s2, &m2))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no reservation for {mac} in {subnet}")))?;
+    Ok(attributes_answer(subnet, mac, found))
+}
+
+/// PUT (replace every attribute: `{"tier": "gold", ...}`) and PATCH (set
+/// some, `null` removes one) /api/v1/reservations/{subnet}/{hwaddr}/attributes.
+/// The TFTP templates of the client see the change at its next fetch.
+async fn change_attributes(
+    app: Shared,
+    caller: Caller,
+    subnet: String,
+    hwaddr: &str,
+    changes: BTreeMap<String, Option<String>>,
+    replace: bool,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Operator)?;
+    let (subnet, mac) = reservation_key(subnet, hwaddr)?;
+    check_attributes(&changes)?;
+    let (s2, m2) = (subnet.clone(), mac.clone());
+    let current = app
+        .blocking(move |s| s.auth().reservation_attributes(&s2, &m2))
+        .await?
+        .unwrap_or_default();
+    let count = changes
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(k, _)| k)
+        .chain(
+            current
+                .keys()
+                .filter(|k| !replace && !changes.contains_key(*k)),
+        )
+        .count();
+    if count > MAX_ATTRIBUTES {
+        return Err(ApiError::bad_request(format!(
+            "a reservation carries at most {MAX_ATTRIBUTES} attributes; this change would leave {count}"
+        )));
+    }
+    let names = |set: bool| {
+        changes
+            .iter()
+            .filter(|(_, v)| v.is_some() == set)
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let detail = format!(
+        "{}set {}; removed {}",
+        if replace { "replaced all; " } else { "" },
+        names(true),
+        names(false)
+    );
+    let (s2, m2) = (subnet.clone(), mac.clone());
+    let after = app
+        .blocking(move |s| {
+            s.auth()
+                .reservation_attributes_update(&s2, &m2, &changes, replace)
+        })
+        .await?;
+    app.audit(
+        &caller.user,
+        caller.source,
+        "reservation.attributes",
+        Some(format!("{subnet} {mac}")),
+        if after.is_some() { "ok" } else { "not found" },
+        Some(detail),
+    )
+    .await;
+    let after = after
+        .ok_or_else(|| ApiError::not_found(format!("no reservation for {mac} in {subnet}")))?;
+    Ok(attributes_answer(subnet, mac, after))
+}
+
+fn attributes_body<T>(body: Result<Json<T>, JsonRejection>, form: &str) -> Result<T, ApiError> {
+    body.map(|Json(b)| b).map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected a JSON object of attributes, {form}: {}",
+            e.body_text()
+        ))
+    })
+}
+
+/// PUT /api/v1/reservations/{subnet}/{hwaddr}/attributes: replaces them all.
+pub(crate) async fn put_reservation_attributes(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path((subnet, hwaddr)): Path<(String, String)>,
+    body: Result<Json<BTreeMap<String, String>>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let set = attributes_body(body, "{\"tier\": \"gold\"}")?;
+    let changes = set.into_iter().map(|(k, v)| (k, Some(v))).collect();
+    change_attributes(app, caller, subnet, &hwaddr, changes, true).await
+}
+
+/// PATCH /api/v1/reservations/{subnet}/{hwaddr}/attributes: sets the given
+/// ones, removes those given as `null`, keeps the rest.
+pub(crate) async fn patch_reservation_attributes(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path((subnet, hwaddr)): Path<(String, String)>,
+    body: Result<Json<BTreeMap<String, Option<String>>>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let changes = attributes_body(body, "{\"tier\": \"gold\", \"old\": null}")?;
+    change_attributes(app, caller, subnet, &hwaddr, changes, false).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_names_are_identifiers() {
+        for ok in ["tier", "max_cpe", "_x", "Rate2"] {
+            assert!(attribute_name_ok(ok), "{ok}");
+        }
+        for bad in ["", "2x", "a-b", "a.b", "a b", &"x".repeat(65)] {
+            assert!(!attribute_name_ok(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn mac_forms_normalise_to_lowercase_colons() {

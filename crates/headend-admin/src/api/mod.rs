@@ -439,6 +439,21 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
         "/api/v1/reservations/{subnet}/{hwaddr}",
         "operator",
     ),
+    (
+        "GET",
+        "/api/v1/reservations/{subnet}/{hwaddr}/attributes",
+        "viewer",
+    ),
+    (
+        "PUT",
+        "/api/v1/reservations/{subnet}/{hwaddr}/attributes",
+        "operator",
+    ),
+    (
+        "PATCH",
+        "/api/v1/reservations/{subnet}/{hwaddr}/attributes",
+        "operator",
+    ),
     ("GET", "/api/v1/sessions", "viewer"),
     ("DELETE", "/api/v1/sessions/{id}", "viewer"),
     ("GET", "/api/v1/users", "admin"),
@@ -478,6 +493,12 @@ pub fn router(app: Shared) -> Router {
         .route(
             "/api/v1/reservations/{subnet}/{hwaddr}",
             delete(dhcp::delete_reservation),
+        )
+        .route(
+            "/api/v1/reservations/{subnet}/{hwaddr}/attributes",
+            get(dhcp::reservation_attributes)
+                .put(dhcp::put_reservation_attributes)
+                .patch(dhcp::patch_reservation_attributes),
         )
         .route("/api/v1/sessions", get(users::sessions))
         .route("/api/v1/sessions/{id}", delete(users::revoke_session))

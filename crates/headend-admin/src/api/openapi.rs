@@ -61,7 +61,25 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<Value>) {
                 json!({"type": "object", "required": ["subnet", "hwaddr", "address"], "properties": {"subnet": {"type": "string"}, "hwaddr": {"type": "string"}, "address": {"type": "string", "format": "ipv4"}, "hostname": {"type": "string"}}}),
             ),
         ),
-        ("DELETE", "/api/v1/reservations/{subnet}/{hwaddr}") => ("Remove a reservation", None),
+        ("DELETE", "/api/v1/reservations/{subnet}/{hwaddr}") => {
+            ("Remove a reservation and its attributes", None)
+        }
+        ("GET", "/api/v1/reservations/{subnet}/{hwaddr}/attributes") => (
+            "Free-form attributes of a reservation (service tier, CPE limit, rate, ...), as TFTP templates see them in reservation.attributes",
+            None,
+        ),
+        ("PUT", "/api/v1/reservations/{subnet}/{hwaddr}/attributes") => (
+            "Replace every attribute of a reservation; the client's next TFTP fetch sees them",
+            body(
+                json!({"type": "object", "additionalProperties": {"type": "string", "maxLength": 1024}}),
+            ),
+        ),
+        ("PATCH", "/api/v1/reservations/{subnet}/{hwaddr}/attributes") => (
+            "Set some attributes of a reservation; null removes one",
+            body(
+                json!({"type": "object", "additionalProperties": {"type": ["string", "null"], "maxLength": 1024}}),
+            ),
+        ),
         ("GET", "/api/v1/sessions") => (
             "Live sessions of the caller; admins: ?user=NAME or ?user=*",
             None,

@@ -416,6 +416,18 @@ pub struct ReservationDeleted {
     pub deleted: bool,
 }
 
+/// The attributes of a reservation (GET, PUT and PATCH
+/// /api/v1/reservations/{subnet}/{hwaddr}/attributes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReservationAttributes {
+    /// The DHCP subnet's name.
+    pub subnet: String,
+    /// Hardware address, lowercase `aa:bb:cc:dd:ee:ff`.
+    pub hwaddr: String,
+    /// Free-form attributes (service tier, CPE limit, rate, ...) by name.
+    pub attributes: std::collections::BTreeMap<String, String>,
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -19,8 +19,8 @@ use super::{
 use crate::AdminError;
 use crate::api::types::{
     ErrorBody, LeasesResponse, LoginRequest, LogoutResponse, RefreshRequest, ReleasedResponse,
-    ReservationRequest, ReservationsResponse, SessionsResponse, SetRecordRequest, TokenResponse,
-    ZoneResponse, ZoneSerial, ZonesResponse,
+    ReservationAttributes, ReservationRequest, ReservationsResponse, SessionsResponse,
+    SetRecordRequest, TokenResponse, ZoneResponse, ZoneSerial, ZonesResponse,
 };
 use crate::api::unix_now;
 use crate::tls::{install_crypto_provider, write_private};
@@ -553,6 +553,40 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
             )?;
             println!("removed the reservation of {mac} in {subnet}");
         }
+        CtlCommand::Reservation(ReservationCommand::Attributes { subnet, mac }) => {
+            let v: ReservationAttributes =
+                ctl.call(Method::GET, &attributes_path(&subnet, &mac), None, &[])?;
+            print_attributes(&v);
+        }
+        CtlCommand::Reservation(ReservationCommand::Set {
+            subnet,
+            mac,
+            pairs,
+            replace,
+        }) => {
+            let mut set = BTreeMap::new();
+            for pair in &pairs {
+                let (name, value) = pair.split_once('=').ok_or_else(|| AdminError::Usage {
+                    reason: format!("{pair:?}: write attributes as NAME=VALUE"),
+                })?;
+                set.insert(name.to_owned(), value.to_owned());
+            }
+            let method = if replace { Method::PUT } else { Method::PATCH };
+            let v: ReservationAttributes =
+                ctl.call(method, &attributes_path(&subnet, &mac), Some(&set), &[])?;
+            print_attributes(&v);
+        }
+        CtlCommand::Reservation(ReservationCommand::Unset { subnet, mac, names }) => {
+            let unset: BTreeMap<String, Option<String>> =
+                names.into_iter().map(|n| (n, None)).collect();
+            let v: ReservationAttributes = ctl.call(
+                Method::PATCH,
+                &attributes_path(&subnet, &mac),
+                Some(&unset),
+                &[],
+            )?;
+            print_attributes(&v);
+        }
         CtlCommand::Session(SessionCommand::List { user }) => {
             let path = user.map_or_else(
                 || "/api/v1/sessions".to_owned(),
@@ -584,4 +618,20 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
         }
     }
     Ok(())
+}
+
+fn attributes_path(subnet: &str, mac: &str) -> String {
+    format!(
+        "/api/v1/reservations/{}/{}/attributes",
+        enc(subnet),
+        enc(mac)
+    )
+}
+
+fn print_attributes(v: &ReservationAttributes) {
+    println!("{} {}:", v.subnet, v.hwaddr);
+    print_table(
+        ["name", "value"],
+        v.attributes.iter().map(|(k, v)| [k.clone(), v.clone()]),
+    );
 }

@@ -189,6 +189,38 @@ pub enum ReservationCommand {
         /// The client's MAC address.
         mac: String,
     },
+    /// Show the attributes of a reservation (what TFTP templates see as
+    /// `reservation.attributes`).
+    Attributes {
+        /// The subnet.
+        subnet: String,
+        /// The client's MAC address.
+        mac: String,
+    },
+    /// Set attributes of a reservation: `tier=gold max_cpe=4`; the others
+    /// stay unless --replace is given.
+    Set {
+        /// The subnet.
+        subnet: String,
+        /// The client's MAC address.
+        mac: String,
+        /// NAME=VALUE pairs.
+        #[arg(required = true)]
+        pairs: Vec<String>,
+        /// Remove every attribute not given.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Remove attributes of a reservation by name.
+    Unset {
+        /// The subnet.
+        subnet: String,
+        /// The client's MAC address.
+        mac: String,
+        /// Attribute names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
 }
 
 /// `headend ctl session ...`.

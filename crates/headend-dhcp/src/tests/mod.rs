@@ -594,6 +594,7 @@ fn example_configs_compile() {
         let value: toml::Table = toml::from_str(&text).unwrap();
         let dhcp: DhcpConfig = value["dhcp"].clone().try_into().unwrap();
         dhcp.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(dhcp.warnings(), Vec::<String>::new(), "{name}");
     }
 }
 

@@ -57,6 +57,8 @@ pub mod code {
     pub const USER_CLASS: u8 = 77;
     pub const RELAY_AGENT_INFO: u8 = 82;
     pub const CLIENT_ARCH: u8 = 93;
+    pub const CABLELABS_CLIENT_CONFIG: u8 = 122;
+    pub const VENDOR_IDENTIFYING: u8 = 125;
     pub const END: u8 = 255;
 }
 

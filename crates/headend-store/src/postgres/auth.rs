@@ -3,12 +3,15 @@
 //! conditional updates where two servers could race). Rows map to records
 //! through [`crate::row`].
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use super::conn::Session;
 use super::{PostgresBackend, bind, get};
 use crate::StoreError;
-use crate::auth::{AuditRecord, AuthStore, FamilyRecord, RefreshRecord, Reservation, UserRecord};
+use crate::auth::{
+    Attributes, AuditRecord, AuthStore, FamilyRecord, RefreshRecord, Reservation, UserRecord,
+};
 use crate::row::{
     self, AuditValues, FamilyValues, ReservationValues, UserValues, addr, family_columns,
     reservation_columns, secs, user_columns,
@@ -417,10 +420,89 @@ impl AuthStore for PostgresBackend {
     fn reservation_delete(&self, subnet: &str, hwaddr: &str) -> Result<bool, StoreError> {
         let (subnet, hwaddr) = (subnet.to_owned(), hwaddr.to_owned());
         self.reader()?.conn().run(move |s| {
-            let n = s
-                .execute(q::RESERVATION_DELETE, &[&subnet, &hwaddr])
-                .map_err(StoreError::pg("reservation delete"))?;
-            Ok(n == 1)
+            s.atomically("reservation delete", |s| {
+                let n = s
+                    .execute(q::RESERVATION_DELETE, &[&subnet, &hwaddr])
+                    .map_err(StoreError::pg("reservation delete"))?;
+                s.execute(q::ATTRIBUTES_CLEAR, &[&subnet, &hwaddr])
+                    .map_err(StoreError::pg("reservation delete"))?;
+                Ok(n == 1)
+            })
         })
     }
+
+    fn reservation_attributes(
+        &self,
+        subnet: &str,
+        hwaddr: &str,
+    ) -> Result<Option<Attributes>, StoreError> {
+        let (subnet, hwaddr) = (subnet.to_owned(), hwaddr.to_owned());
+        self.reader()?.conn().run(move |s| {
+            s.atomically("reservation attributes lookup", |s| {
+                attributes_of(s, &subnet, &hwaddr, q::RESERVATION_EXISTS)
+            })
+        })
+    }
+
+    fn reservation_attributes_update(
+        &self,
+        subnet: &str,
+        hwaddr: &str,
+        changes: &BTreeMap<String, Option<String>>,
+        replace: bool,
+    ) -> Result<Option<Attributes>, StoreError> {
+        const OP: &str = "reservation attributes write";
+        let (subnet, hwaddr, changes) = (subnet.to_owned(), hwaddr.to_owned(), changes.clone());
+        self.reader()?.conn().run(move |s| {
+            s.atomically(OP, |s| {
+                // The reservation's row is locked, so a concurrent delete
+                // cannot leave attributes behind it.
+                let exists = s
+                    .query_first(RESERVATION_LOCK, &[&subnet, &hwaddr])
+                    .map_err(StoreError::pg(OP))?;
+                if exists.is_none() {
+                    return Ok(None);
+                }
+                if replace {
+                    s.execute(q::ATTRIBUTES_CLEAR, &[&subnet, &hwaddr])
+                        .map_err(StoreError::pg(OP))?;
+                }
+                for (name, value) in &changes {
+                    match value {
+                        Some(v) => s.execute(q::ATTRIBUTE_SET, &[&subnet, &hwaddr, name, v]),
+                        None => s.execute(q::ATTRIBUTE_DELETE, &[&subnet, &hwaddr, name]),
+                    }
+                    .map_err(StoreError::pg(OP))?;
+                }
+                attributes_of(s, &subnet, &hwaddr, q::RESERVATION_EXISTS)
+            })
+        })
+    }
+}
+
+/// Locks the reservation row of subnet $1, hardware address $2.
+const RESERVATION_LOCK: &str =
+    "SELECT 1 FROM dhcp_reservations WHERE subnet = $1 AND hwaddr = $2 FOR UPDATE";
+
+/// The attributes of a reservation; `None` if there is no such reservation.
+fn attributes_of(
+    s: &mut Session,
+    subnet: &str,
+    hwaddr: &str,
+    exists: &'static str,
+) -> Result<Option<Attributes>, StoreError> {
+    const OP: &str = "reservation attributes lookup";
+    if s.query_first(exists, &[&subnet, &hwaddr])
+        .map_err(StoreError::pg(OP))?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let rows = s
+        .query(q::ATTRIBUTES, &[&subnet, &hwaddr])
+        .map_err(StoreError::pg(OP))?;
+    rows.iter()
+        .map(|r| Ok((row::Row::get(r, 0)?, row::Row::get(r, 1)?)))
+        .collect::<Result<Attributes, StoreError>>()
+        .map(Some)
 }

@@ -2,11 +2,15 @@
 //! leases, one SQLite transaction per change. Rows map to records through
 //! [`crate::row`].
 
+use std::collections::BTreeMap;
+
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteBackend, all, bind, first};
 use crate::StoreError;
-use crate::auth::{AuditRecord, AuthStore, FamilyRecord, RefreshRecord, Reservation, UserRecord};
+use crate::auth::{
+    Attributes, AuditRecord, AuthStore, FamilyRecord, RefreshRecord, Reservation, UserRecord,
+};
 use crate::row::{
     self, AuditValues, FamilyValues, ReservationValues, UserValues, addr, family_columns,
     reservation_columns, secs, user_columns,
@@ -362,10 +366,88 @@ impl AuthStore for SqliteBackend {
     }
 
     fn reservation_delete(&self, subnet: &str, hwaddr: &str) -> Result<bool, StoreError> {
-        let conn = self.lock();
-        let n = conn
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("reservation delete"))?;
+        let n = tx
             .execute(q::RESERVATION_DELETE, params![subnet, hwaddr])
             .map_err(StoreError::sql("reservation delete"))?;
+        tx.execute(q::ATTRIBUTES_CLEAR, params![subnet, hwaddr])
+            .map_err(StoreError::sql("reservation delete"))?;
+        tx.commit().map_err(StoreError::sql("reservation delete"))?;
         Ok(n == 1)
     }
+
+    fn reservation_attributes(
+        &self,
+        subnet: &str,
+        hwaddr: &str,
+    ) -> Result<Option<Attributes>, StoreError> {
+        let conn = self.lock();
+        attributes_of(&conn, subnet, hwaddr)
+    }
+
+    fn reservation_attributes_update(
+        &self,
+        subnet: &str,
+        hwaddr: &str,
+        changes: &BTreeMap<String, Option<String>>,
+        replace: bool,
+    ) -> Result<Option<Attributes>, StoreError> {
+        const OP: &str = "reservation attributes write";
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(StoreError::sql(OP))?;
+        if !reservation_exists(&tx, subnet, hwaddr)? {
+            return Ok(None);
+        }
+        if replace {
+            tx.execute(q::ATTRIBUTES_CLEAR, params![subnet, hwaddr])
+                .map_err(StoreError::sql(OP))?;
+        }
+        for (name, value) in changes {
+            match value {
+                Some(v) => tx.execute(q::ATTRIBUTE_SET, params![subnet, hwaddr, name, v]),
+                None => tx.execute(q::ATTRIBUTE_DELETE, params![subnet, hwaddr, name]),
+            }
+            .map_err(StoreError::sql(OP))?;
+        }
+        let after = attributes_of(&tx, subnet, hwaddr)?;
+        tx.commit().map_err(StoreError::sql(OP))?;
+        Ok(after)
+    }
+}
+
+fn reservation_exists(
+    conn: &rusqlite::Connection,
+    subnet: &str,
+    hwaddr: &str,
+) -> Result<bool, StoreError> {
+    Ok(first(
+        conn,
+        "reservation lookup",
+        q::RESERVATION_EXISTS,
+        params![subnet, hwaddr],
+        |_| Ok(()),
+    )?
+    .is_some())
+}
+
+/// The attributes of a reservation; `None` if there is no such reservation.
+fn attributes_of(
+    conn: &rusqlite::Connection,
+    subnet: &str,
+    hwaddr: &str,
+) -> Result<Option<Attributes>, StoreError> {
+    if !reservation_exists(conn, subnet, hwaddr)? {
+        return Ok(None);
+    }
+    let pairs = all(
+        conn,
+        "reservation attributes lookup",
+        q::ATTRIBUTES,
+        params![subnet, hwaddr],
+        |r| Ok((row::Row::get(r, 0)?, row::Row::get(r, 1)?)),
+    )?;
+    Ok(Some(pairs.into_iter().collect()))
 }

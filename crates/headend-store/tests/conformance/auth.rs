@@ -255,3 +255,85 @@ pub(crate) fn reservation_address_belongs_to_one_client(db: &dyn Database) {
     assert!(!auth.reservation_delete("lan", "aa:bb:cc:dd:ee:ff").unwrap());
     assert_eq!(auth.reservations().unwrap().len(), 2);
 }
+
+pub(crate) fn reservation_attributes_are_set_patched_and_go_with_the_reservation(
+    db: &dyn Database,
+) {
+    let store = db.open();
+    let auth = store.auth();
+    let change = |pairs: &[(&str, Option<&str>)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.map(str::to_owned)))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let attrs = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let mac = "aa:bb:cc:dd:ee:01";
+    // No reservation: nothing to read, nothing written.
+    assert_eq!(auth.reservation_attributes("lan", mac).unwrap(), None);
+    let set = change(&[("tier", Some("gold"))]);
+    assert_eq!(
+        auth.reservation_attributes_update("lan", mac, &set, true)
+            .unwrap(),
+        None
+    );
+    let r = Reservation {
+        subnet: "lan".into(),
+        hwaddr: mac.into(),
+        address: Ipv4Addr::new(10, 0, 0, 9),
+        hostname: None,
+        created: 1,
+    };
+    assert!(auth.reservation_put(&r).unwrap());
+    assert_eq!(
+        auth.reservation_attributes("lan", mac).unwrap(),
+        Some(attrs(&[]))
+    );
+    let put = change(&[("tier", Some("gold")), ("max_cpe", Some("4"))]);
+    assert_eq!(
+        auth.reservation_attributes_update("lan", mac, &put, true)
+            .unwrap(),
+        Some(attrs(&[("max_cpe", "4"), ("tier", "gold")]))
+    );
+    // A patch changes one, removes one, adds one and keeps the rest.
+    let patch = change(&[
+        ("tier", Some("silver")),
+        ("max_cpe", None),
+        ("rate", Some("100M")),
+    ]);
+    assert_eq!(
+        auth.reservation_attributes_update("lan", mac, &patch, false)
+            .unwrap(),
+        Some(attrs(&[("rate", "100M"), ("tier", "silver")]))
+    );
+    // A re-put of the reservation keeps them; a put replaces them all.
+    assert!(
+        auth.reservation_put(&Reservation {
+            address: Ipv4Addr::new(10, 0, 0, 8),
+            ..r.clone()
+        })
+        .unwrap()
+    );
+    assert_eq!(
+        db.open().auth().reservation_attributes("lan", mac).unwrap(),
+        Some(attrs(&[("rate", "100M"), ("tier", "silver")]))
+    );
+    assert_eq!(
+        auth.reservation_attributes_update("lan", mac, &change(&[("x", Some("1"))]), true)
+            .unwrap(),
+        Some(attrs(&[("x", "1")]))
+    );
+    // Deleting the reservation deletes them: a new one starts empty.
+    assert!(auth.reservation_delete("lan", mac).unwrap());
+    assert_eq!(auth.reservation_attributes("lan", mac).unwrap(), None);
+    assert!(auth.reservation_put(&r).unwrap());
+    assert_eq!(
+        auth.reservation_attributes("lan", mac).unwrap(),
+        Some(attrs(&[]))
+    );
+}

@@ -62,6 +62,7 @@ macro_rules! conformance_tests {
             family_of_an_unknown_user_is_refused_whole,
             audit_lists_newest_first_up_to_the_limit,
             reservation_address_belongs_to_one_client,
+            reservation_attributes_are_set_patched_and_go_with_the_reservation,
         );
     };
     (@each $fresh:expr; $module:ident: $($scenario:ident),+ $(,)?) => {
