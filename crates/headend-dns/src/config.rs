@@ -16,10 +16,23 @@ pub struct DnsConfig {
     /// (1232 bytes by default, the DNS Flag Day 2020 figure).
     #[serde(default = "default_udp_payload_max")]
     pub udp_payload_max: u16,
-    /// Seconds a TCP connection may stay idle before it is closed.
+    /// Seconds a TCP connection may wait for the first byte of its next
+    /// request before it is closed (Knot's tcp-idle-timeout).
     #[serde(default = "default_tcp_idle_timeout")]
     pub tcp_idle_timeout_secs: u64,
-    /// Most TCP connections served at once (further ones wait in the backlog).
+    /// Milliseconds one TCP message may take to arrive whole once its first
+    /// byte has (length and body), and an answer to be taken by the client
+    /// (Knot's tcp-io-timeout): a client that drips a request a byte at a
+    /// time is closed.
+    #[serde(default = "default_tcp_io_timeout_ms")]
+    pub tcp_io_timeout_ms: u64,
+    /// Seconds a TCP connection may live, however busy; the client
+    /// reconnects if it has more to ask.
+    #[serde(default = "default_tcp_lifetime_secs")]
+    pub tcp_lifetime_secs: u64,
+    /// Most TCP connections open at once. When all are open, a new one
+    /// closes the connection that has gone longest without a request
+    /// (RFC 7766 §6.2.3); only when every one is busy answering does it wait.
     #[serde(default = "default_tcp_max_connections")]
     pub tcp_max_connections: usize,
     /// Most TCP connections from one client address at once; more are closed at once.
@@ -224,6 +237,8 @@ impl Default for DnsConfig {
             listen: default_listen(),
             udp_payload_max: default_udp_payload_max(),
             tcp_idle_timeout_secs: default_tcp_idle_timeout(),
+            tcp_io_timeout_ms: default_tcp_io_timeout_ms(),
+            tcp_lifetime_secs: default_tcp_lifetime_secs(),
             tcp_max_connections: default_tcp_max_connections(),
             tcp_max_connections_per_client: default_tcp_max_per_client(),
             rrl: crate::rrl::RrlConfig::default(),
@@ -258,6 +273,14 @@ fn default_udp_payload_max() -> u16 {
 
 fn default_tcp_idle_timeout() -> u64 {
     10
+}
+
+fn default_tcp_io_timeout_ms() -> u64 {
+    2000
+}
+
+fn default_tcp_lifetime_secs() -> u64 {
+    120
 }
 
 fn default_tcp_max_connections() -> usize {

@@ -390,7 +390,9 @@ impl DnsHandle {
         fixed(
             old.tcp_max_connections != new.tcp_max_connections
                 || old.tcp_max_connections_per_client != new.tcp_max_connections_per_client
-                || old.tcp_idle_timeout_secs != new.tcp_idle_timeout_secs,
+                || old.tcp_idle_timeout_secs != new.tcp_idle_timeout_secs
+                || old.tcp_io_timeout_ms != new.tcp_io_timeout_ms
+                || old.tcp_lifetime_secs != new.tcp_lifetime_secs,
             "tcp_*",
         );
         fixed(format!("{:?}", old.rrl) != format!("{:?}", new.rrl), "rrl");
@@ -404,6 +406,8 @@ impl DnsHandle {
         applied.tcp_max_connections = old.tcp_max_connections;
         applied.tcp_max_connections_per_client = old.tcp_max_connections_per_client;
         applied.tcp_idle_timeout_secs = old.tcp_idle_timeout_secs;
+        applied.tcp_io_timeout_ms = old.tcp_io_timeout_ms;
+        applied.tcp_lifetime_secs = old.tcp_lifetime_secs;
         applied.rrl = old.rrl;
         *self
             .inner

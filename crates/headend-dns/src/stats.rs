@@ -14,6 +14,7 @@ pub struct DnsStats {
     rrl_dropped: AtomicU64,
     rrl_slipped: AtomicU64,
     tcp_refused: AtomicU64,
+    tcp_evicted: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -29,6 +30,8 @@ pub struct DnsStatsSnapshot {
     pub rrl_slipped: u64,
     /// TCP connections closed at once because a client had too many.
     pub tcp_refused: u64,
+    /// TCP connections closed to make room for a new one (the table was full).
+    pub tcp_evicted: u64,
 }
 
 impl DnsStats {
@@ -40,6 +43,7 @@ impl DnsStats {
             rrl_dropped: self.rrl_dropped.load(Ordering::Relaxed),
             rrl_slipped: self.rrl_slipped.load(Ordering::Relaxed),
             tcp_refused: self.tcp_refused.load(Ordering::Relaxed),
+            tcp_evicted: self.tcp_evicted.load(Ordering::Relaxed),
         }
     }
 
@@ -56,6 +60,11 @@ impl DnsStats {
     /// Counts a TCP connection refused for its client's cap.
     pub(crate) fn tcp_refused(&self) {
         self.tcp_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a TCP connection closed to make room for a new one.
+    pub(crate) fn tcp_evicted(&self) {
+        self.tcp_evicted.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts what response rate limiting did to one response.
