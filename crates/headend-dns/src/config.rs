@@ -118,6 +118,26 @@ pub struct ZoneConfig {
     /// Sign the zone (`dnssec = { algorithm = "ecdsap256sha256", denial = "nsec3" }`).
     #[serde(default)]
     pub dnssec: Option<DnssecConfig>,
+    /// What a load (start, SIGHUP, reload) does with mail-authentication
+    /// errors (SPF, DMARC, DKIM): `"warn"` (the default) logs and counts
+    /// them and serves the zone, `"error"` refuses the load, `"off"` skips
+    /// the lint. API edits that introduce such an error are refused whatever
+    /// this says.
+    #[serde(default)]
+    pub mail_lint: MailLint,
+}
+
+/// What a zone load does with mail-authentication findings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailLint {
+    /// Errors refuse the load, as structural errors do.
+    Error,
+    /// Findings are logged and counted; the zone is served.
+    #[default]
+    Warn,
+    /// Not reported at load.
+    Off,
 }
 
 /// DNSSEC signing of one zone: keys are generated on first use and kept in
