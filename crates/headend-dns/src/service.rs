@@ -277,6 +277,7 @@ impl DnsService {
                 runtime: tokio::runtime::Handle::current(),
             }),
         };
+        handle.notify_changed_since_last_run();
         handle.spawn_resign_scheduler();
         Ok(handle)
     }
@@ -671,21 +672,45 @@ impl DnsHandle {
             return;
         }
         self.inner.transfers.record_change(old, new);
-        let origin = new.lower_origin();
+        self.notify(new);
+    }
+
+    /// Sends NOTIFY for `zone`'s serial to its secondaries (if it has any)
+    /// and records the serial notified in the state dir.
+    fn notify(&self, zone: &Arc<Zone>) {
+        let origin = zone.lower_origin();
         let Some(policy) = self.inner.transfers.policy(origin) else {
             return;
         };
         if policy.notify.is_empty() {
             return;
         }
-        tracing::info!(zone = %new.origin(), serial = new.serial(), targets = ?policy.notify, "sending NOTIFY");
+        tracing::info!(zone = %zone.origin(), serial = zone.serial(), targets = ?policy.notify, "sending NOTIFY");
         crate::notify::spawn(
             &self.inner.runtime,
-            new.origin().clone(),
-            new.soa().clone(),
+            zone.origin().clone(),
+            zone.soa().clone(),
             policy.notify,
             self.inner.transfers.notify_key(origin),
         );
+        self.inner.transfers.set_notified(zone);
+    }
+
+    /// At start: secondaries hold the serial last notified (or an older
+    /// one); every zone served with another serial, changed while headend
+    /// was down, is announced to them at once (RFC 1996 §3.1) rather than
+    /// at their next SOA refresh.
+    fn notify_changed_since_last_run(&self) {
+        let catalog = self.catalog();
+        for zone in catalog.zones() {
+            let last = self.inner.transfers.notified_serial(zone);
+            if last != Some(zone.serial()) {
+                if let Some(last) = last {
+                    tracing::info!(zone = %zone.origin(), last_notified = last, serial = zone.serial(), "zone changed since the last NOTIFY");
+                }
+                self.notify(zone);
+            }
+        }
     }
 
     /// Re-signs every signed zone whose signatures are due for refresh or
