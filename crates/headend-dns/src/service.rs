@@ -806,3 +806,47 @@ impl DnsHandle {
         &self.inner.bound
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(check: Check) -> Finding {
+        Finding {
+            severity: Severity::Error,
+            check,
+            file: PathBuf::from("z.zone"),
+            line: 3,
+            message: "bad".to_owned(),
+        }
+    }
+
+    #[test]
+    fn only_structural_errors_refuse_a_load_by_default() {
+        let kept = |check, lint| at_load(finding(check), lint).map(|f| f.severity);
+        assert_eq!(
+            kept(Check::Structure, MailLint::Warn),
+            Some(Severity::Error)
+        );
+        assert_eq!(kept(Check::Structure, MailLint::Off), Some(Severity::Error));
+        assert_eq!(
+            kept(Check::Delegation, MailLint::Error),
+            Some(Severity::Warning)
+        );
+        assert_eq!(
+            kept(Check::MailAuth, MailLint::Warn),
+            Some(Severity::Warning)
+        );
+        assert_eq!(
+            kept(Check::MailAuth, MailLint::Error),
+            Some(Severity::Error)
+        );
+        assert_eq!(kept(Check::MailAuth, MailLint::Off), None);
+    }
+
+    #[test]
+    fn a_demoted_error_says_the_zone_is_served() {
+        let f = at_load(finding(Check::MailAuth), MailLint::Warn).unwrap();
+        assert!(f.to_string().contains("the zone is served"), "{f}");
+    }
+}
