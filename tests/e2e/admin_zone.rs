@@ -112,6 +112,25 @@ fn ctl_record_set_is_seen_by_dig_and_invalid_edit_is_refused() {
     );
     assert_eq!(serial(s.dns_port), after);
 
+    // A DKIM key that is not base64: served if a zone file holds it, but an
+    // edit that introduces it is refused the same way.
+    let out = ctl(
+        ctl_dir.path(),
+        &[
+            "record",
+            "set",
+            "e2e.test",
+            "sel._domainkey",
+            "TXT",
+            "\"v=DKIM1; k=rsa; p=!!not*base64!!\"",
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("422"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), bytes);
+
     // If-Match on an old serial: 412 (with curl and a token from the ctl session).
     let session: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ctl_dir.path().join("session.json")).unwrap())

@@ -511,3 +511,91 @@ fn ipv6_and_ipv4_listeners_answer_over_udp_and_tcp() {
         }
     }
 }
+
+/// A zone whose only fault is a DKIM key that is not base64 (`p=`), as
+/// Knot, NSD and BIND serve it.
+fn zone_with_bad_dkim() -> &'static str {
+    "$TTL 300\n@ IN SOA ns1 hm 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\n\
+     www IN A 192.0.2.80\n\
+     sel._domainkey IN TXT \"v=DKIM1; k=rsa; p=MIGf!!not*base64!!\"\n"
+}
+
+/// A mail-authentication error does not take the zone off the air at start
+/// or on SIGHUP: every name is served, the finding is logged with its line,
+/// counted on /metrics and printed by `headend check`, which passes. With
+/// `mail_lint = "error"` the same zone is refused, and `headend check` fails.
+#[test]
+fn a_zone_with_a_bad_dkim_key_is_served_and_the_finding_reported() {
+    require("dig");
+    require("curl");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("mail.zone"), zone_with_bad_dkim()).expect("zone");
+    let (port, admin_port) = (free_port(), free_port());
+    let config = |lint: &str| {
+        format!(
+            "[general]\nstate_dir = \"state\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n\
+             metrics_allow = [\"127.0.0.1/32\"]\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
+             [[dns.zone]]\norigin = \"mail.test\"\nfile = \"mail.zone\"\n{lint}"
+        )
+    };
+    let mut h = Headend::start_in(dir, &config(""));
+    let a = dig(port, "www.mail.test", "A", &[]);
+    assert_eq!(a.status, "NOERROR", "{}", a.raw);
+    assert_eq!(a.answer_rdata("A"), vec!["192.0.2.80"]);
+    let txt = dig(port, "sel._domainkey.mail.test", "TXT", &[]);
+    assert_eq!(txt.answer.len(), 1, "{}", txt.raw);
+    let logged = h.wait_for_log("mail.zone:6:", Duration::from_secs(5));
+    assert!(
+        logged.contains("DKIM") || logged.contains("base64"),
+        "{logged}"
+    );
+    assert_eq!(h.count_logs("not served"), 0);
+    let gauge = || {
+        let out = Command::new("curl")
+            .args(["-sk", &format!("https://127.0.0.1:{admin_port}/metrics")])
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .find(|l| l.starts_with("headend_dns_mail_lint_findings"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no mail lint gauge in /metrics:\n{text}"))
+    };
+    assert!(gauge() >= 1.0);
+
+    // SIGHUP re-reads the zone: still served.
+    h.signal("HUP");
+    h.wait_for_log("zone loaded from", Duration::from_secs(10));
+    assert_eq!(dig(port, "www.mail.test", "A", &[]).status, "NOERROR");
+
+    let (ok, stdout) = check(&h.config);
+    assert!(ok, "headend check failed on a mail finding:\n{stdout}");
+    assert!(stdout.contains("mail.zone:6:"), "{stdout}");
+
+    // An operator who wants such findings fatal says so per zone.
+    std::fs::write(&h.config, config("mail_lint = \"error\"\n")).expect("config");
+    let (ok, stdout) = check(&h.config);
+    assert!(
+        !ok,
+        "mail_lint = \"error\" should fail the check:\n{stdout}"
+    );
+    assert!(stdout.contains("mail.zone:6:"), "{stdout}");
+    h.stop();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("mail.zone"), zone_with_bad_dkim()).expect("zone");
+    let mut strict = Headend::start_in(dir, &config("mail_lint = \"error\"\n"));
+    strict.wait_for_log("not served", Duration::from_secs(5));
+    assert_eq!(
+        dig(port, "www.mail.test", "A", &[]).status,
+        "REFUSED",
+        "the zone was served under mail_lint = \"error\""
+    );
+    // And `off` does not report it at all.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("mail.zone"), zone_with_bad_dkim()).expect("zone");
+    strict.stop();
+    let quiet = Headend::start_in(dir, &config("mail_lint = \"off\"\n"));
+    assert_eq!(dig(port, "www.mail.test", "A", &[]).status, "NOERROR");
+    assert_eq!(quiet.count_logs("mail.zone:6:"), 0);
+}

@@ -377,15 +377,47 @@ fn tcp_connections_are_capped_per_client() {
     }
 }
 
-/// `tcp_max_connections` caps the connections served at once across all
-/// clients: with a cap of 4 and each connection from its own address (so
-/// no client reaches its own cap), a fifth waits unanswered in the kernel's
-/// backlog while the four are served, and is taken as soon as one closes.
+/// Reads one counter from the admin API's /metrics.
+fn metric(admin_port: u16, name: &str) -> u64 {
+    let out = Command::new("curl")
+        .args(["-sk", &format!("https://127.0.0.1:{admin_port}/metrics")])
+        .output()
+        .expect("curl");
+    let metrics = String::from_utf8_lossy(&out.stdout);
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{metrics}"))
+}
+
+/// Whether the server has closed `c` (EOF or reset), without waiting.
+fn closed(c: &TcpStream) -> bool {
+    c.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0u8; 512];
+    let gone = match (&*c).read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    c.set_nonblocking(false).expect("blocking");
+    gone
+}
+
+/// `tcp_max_connections` caps the connections open at once across all
+/// clients: with a cap of 4, each connection from its own address (so no
+/// client reaches its own cap), a fifth is served at once and the
+/// connection that has gone longest without a request is closed to make
+/// room for it (RFC 7766 §6.2.3), and counted on /metrics.
 #[test]
-fn tcp_connections_are_capped_in_total() {
-    let (_h, port) = start(
-        "tcp_max_connections = 4\ntcp_max_connections_per_client = 4\ntcp_idle_timeout_secs = 30\n",
-    );
+fn a_full_tcp_table_closes_the_connection_idle_longest() {
+    require("curl");
+    let admin_port = free_port();
+    let (_h, port) = start(&format!(
+        "tcp_max_connections = 4\ntcp_max_connections_per_client = 4\ntcp_idle_timeout_secs = 30\n{}",
+        admin_section(admin_port)
+    ));
     let mut held: Vec<TcpStream> = (1..=4u16)
         .map(|i| {
             let mut c = connect_from(&format!("127.0.7.{i}"), port, Duration::from_secs(3));
@@ -396,40 +428,155 @@ fn tcp_connections_are_capped_in_total() {
             c
         })
         .collect();
-    // The fifth: the kernel completes the handshake, the server does not
-    // take it, so its query gets no answer.
-    let mut fifth = connect_from("127.0.7.5", port, Duration::from_millis(1500));
+    // The first asks again: the second is now the one idle longest.
+    assert!(answered_on(&mut held[0], 10));
+    assert_eq!(metric(admin_port, "headend_dns_tcp_evicted_total"), 0);
+    let started = Instant::now();
+    let mut fifth = connect_from("127.0.7.5", port, Duration::from_secs(3));
     assert!(
-        !answered_on(&mut fifth, 5),
-        "a fifth connection was served beyond tcp_max_connections = 4"
+        answered_on(&mut fifth, 5),
+        "a fifth connection was not served on a full table"
     );
-    // The four keep being served.
-    for (i, c) in (10u16..).zip(held.iter_mut()) {
-        assert!(answered_on(c, i), "a held connection lost its service");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // The second connection was closed for it; the others still answer.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !closed(&held[1]) {
+        assert!(
+            Instant::now() < deadline,
+            "the idle-longest connection is still open"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
-    // One closes: the fifth is taken and its waiting query answered.
-    drop(held.remove(0));
-    fifth
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    let mut buf = [0u8; 512];
-    let n = fifth.read(&mut buf).unwrap_or(0);
-    assert!(
-        n > 2 + 12 && buf[2..4] == 5u16.to_be_bytes(),
-        "the fifth connection was not served after one closed ({n} bytes)"
+    for (i, c) in [(20u16, 0usize), (22, 2), (23, 3)] {
+        assert!(
+            answered_on(&mut held[c], i),
+            "connection {c} lost its service"
+        );
+    }
+    assert_eq!(metric(admin_port, "headend_dns_tcp_evicted_total"), 1);
+}
+
+/// The attacks that filled every slot before: connections that drip a
+/// request a byte at a time, and connections that ask once and then hold
+/// their slot, from 32 loopback addresses, twice as many as the table holds.
+/// Throughout, `dig +tcp` from another address gets every answer; the
+/// dripping connections are closed once their message is late
+/// (`tcp_io_timeout_ms`), and the holders make room as they idle longest.
+#[test]
+fn dripping_and_table_filling_clients_do_not_lock_out_dig_over_tcp() {
+    require("curl");
+    let admin_port = free_port();
+    let (_h, port) = start(&format!(
+        "tcp_max_connections = 64\ntcp_max_connections_per_client = 4\n\
+         tcp_idle_timeout_secs = 30\ntcp_io_timeout_ms = 1500\n{}",
+        admin_section(admin_port)
+    ));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // dig +tcp every 300 ms from its own address, one try of 3 s each.
+    let digger = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut results = Vec::new();
+            // Bounded: at most 40 queries.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && results.len() < 40 {
+                let asked = Instant::now();
+                let out = Command::new("dig")
+                    .args(["-b", "127.0.12.1", "@127.0.0.1", "-p", &port.to_string()])
+                    .args(["+tcp", "+short", "+time=3", "+tries=1"])
+                    .args(["www.e2e.test", "A"])
+                    .output()
+                    .expect("dig");
+                let answer = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                results.push((answer, asked.elapsed()));
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            results
+        })
+    };
+    // 64 drippers (127.0.10.1-16, 4 each) and 64 holders (127.0.11.1-16).
+    struct Attacker {
+        source: String,
+        drip: bool,
+        conn: TcpStream,
+        opened: Instant,
+    }
+    let open = |source: &str, drip: bool| -> Option<Attacker> {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+        let from: std::net::SocketAddr = format!("{source}:0").parse().ok()?;
+        socket.bind(&from.into()).ok()?;
+        socket.connect(&common::lo(port).into()).ok()?;
+        let mut conn: TcpStream = socket.into();
+        conn.set_write_timeout(Some(Duration::from_millis(200)))
+            .ok()?;
+        if drip {
+            // The first byte of a length of 257: the message has begun.
+            conn.write_all(&[1]).ok()?;
+        } else {
+            conn.write_all(&tcp_framed(&query(1, "www.e2e.test")))
+                .ok()?;
+        }
+        Some(Attacker {
+            source: source.to_owned(),
+            drip,
+            conn,
+            opened: Instant::now(),
+        })
+    };
+    let mut attackers: Vec<Attacker> = Vec::new();
+    for host in 1..=16 {
+        for _ in 0..4 {
+            attackers.extend(open(&format!("127.0.10.{host}"), true));
+            attackers.extend(open(&format!("127.0.11.{host}"), false));
+        }
+    }
+    let (mut drips_closed, mut longest_drip, mut reconnects) = (0u32, Duration::ZERO, 0u32);
+    let started = Instant::now();
+    // 8 seconds, and at most 4,000 reconnections.
+    while started.elapsed() < Duration::from_secs(8) && reconnects < 4000 {
+        for a in &mut attackers {
+            let gone = closed(&a.conn) || (a.drip && (&a.conn).write_all(&[1]).is_err());
+            if !gone {
+                continue;
+            }
+            if a.drip {
+                drips_closed += 1;
+                longest_drip = longest_drip.max(a.opened.elapsed());
+            }
+            if let Some(again) = open(&a.source, a.drip) {
+                *a = again;
+                reconnects += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let results = digger.join().expect("dig thread");
+    let evicted = metric(admin_port, "headend_dns_tcp_evicted_total");
+    eprintln!(
+        "{} dig +tcp queries, slowest {:?}; {drips_closed} dripping connections closed, \
+         the longest after {longest_drip:?}; {reconnects} reconnections; {evicted} evicted",
+        results.len(),
+        results.iter().map(|r| r.1).max()
     );
-    // Full again: a sixth waits, until another closes.
-    let mut sixth = connect_from("127.0.7.6", port, Duration::from_millis(1500));
-    assert!(!answered_on(&mut sixth, 6), "a sixth connection was served");
-    drop(held.remove(0));
-    sixth
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    let n = sixth.read(&mut buf).unwrap_or(0);
     assert!(
-        n > 2 + 12 && buf[2..4] == 6u16.to_be_bytes(),
-        "the sixth connection was not served after another closed ({n} bytes)"
+        results.len() >= 10,
+        "dig asked only {} times",
+        results.len()
     );
+    for (answer, took) in &results {
+        assert_eq!(
+            answer, "192.0.2.80",
+            "dig +tcp got no answer (after {took:?})"
+        );
+    }
+    assert!(drips_closed > 0, "no dripping connection was ever closed");
+    // 1.5 s for the message, one 500 ms drip round and slack for a busy machine.
+    assert!(
+        longest_drip < Duration::from_millis(4000),
+        "a dripping connection lived {longest_drip:?}"
+    );
+    assert!(evicted > 0, "the table never filled");
 }
 
 #[test]

@@ -636,3 +636,99 @@ fn sighup_replaces_notify_targets_dnssec_settings_and_the_version_answer() {
     let param = common::dig::dig(port, "n.test", "NSEC3PARAM", &[]);
     assert_eq!(param.answer_rdata("NSEC3PARAM").len(), 1, "{}", param.raw);
 }
+
+/// headend is stopped, both zone files are edited (the plain zone's serial
+/// bumped by hand, the signed zone's data changed under the same file
+/// serial, so headend bumps the signed serial), and headend started again:
+/// it sends NOTIFY at once for both zones (their serials differ from the
+/// last ones notified, kept in the state dir), and knotd catches up by IXFR
+/// from the journal, which continued across the restart (the difference
+/// computed against the version served before it), with no full transfer.
+#[test]
+fn a_restart_with_changed_zones_notifies_and_secondaries_follow_by_ixfr() {
+    require("dig");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = dir.path().join("xfr.test.zone");
+    let signed = dir.path().join("sig.test.zone");
+    std::fs::write(&plain, zone_text("xfr.test", 1, "192.0.2.10")).unwrap();
+    std::fs::write(&signed, zone_text("sig.test", 1, "192.0.2.10")).unwrap();
+    let (port, knot_port) = (free_port(), free_port());
+    let config = format!(
+        "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
+         [[dns.zone]]\norigin = \"xfr.test\"\nfile = \"xfr.test.zone\"\nallow_transfer = [\"127.0.0.1/32\"]\n\
+         notify = [\"127.0.0.1:{knot_port}\"]\n\
+         [[dns.zone]]\norigin = \"sig.test\"\nfile = \"sig.test.zone\"\nallow_transfer = [\"127.0.0.1/32\"]\n\
+         notify = [\"127.0.0.1:{knot_port}\"]\ndnssec = {{ denial = \"nsec\" }}\n"
+    );
+    let mut headend = Headend::start_in(dir, &config);
+    let signed_before = soa_serial(port, "sig.test").expect("signed serial");
+    let zones = [
+        SecondaryZone {
+            origin: "xfr.test",
+            key: None,
+        },
+        SecondaryZone {
+            origin: "sig.test",
+            key: None,
+        },
+    ];
+    let knot = Secondary::knot(knot_port, port, &zones);
+    knot.wait_serial("xfr.test", 1, Duration::from_secs(30));
+    knot.wait_serial("sig.test", signed_before, Duration::from_secs(30));
+
+    // Down; the files change; up again on the same state dir.
+    headend.stop();
+    let dir = std::mem::replace(&mut headend.dir, tempfile::tempdir().expect("tempdir"));
+    drop(headend);
+    std::fs::write(&plain, zone_text("xfr.test", 2, "192.0.2.20")).unwrap();
+    std::fs::write(&signed, zone_text("sig.test", 1, "192.0.2.20")).unwrap();
+    let mut headend = Headend::start_in(dir, &config);
+    let signed_after = soa_serial(port, "sig.test").expect("signed serial");
+    assert!(
+        signed_after > signed_before,
+        "{signed_after} after {signed_before}"
+    );
+    headend.wait_for_log("sending NOTIFY", Duration::from_secs(5));
+    // knotd's refresh is an hour away: only the NOTIFY brings it.
+    knot.wait_serial("xfr.test", 2, Duration::from_secs(20));
+    knot.wait_serial("sig.test", signed_after, Duration::from_secs(20));
+    assert_eq!(a_record(knot.port, "www.xfr.test"), "192.0.2.20");
+    assert_eq!(a_record(knot.port, "www.sig.test"), "192.0.2.20");
+    assert_eq!(
+        headend.count_logs("the IXFR journal continues"),
+        2,
+        "{}",
+        headend.logs().join("\n")
+    );
+    // Both by IXFR, none by a full zone.
+    let logs = headend.logs();
+    let transfers: Vec<&String> = logs
+        .iter()
+        .filter(|l| l.contains("outgoing AXFR") || l.contains("outgoing IXFR"))
+        .collect();
+    assert!(
+        transfers
+            .iter()
+            .all(|l| l.contains("IXFR") && !l.contains("full zone")),
+        "{transfers:#?}"
+    );
+    assert!(transfers.len() >= 2, "{transfers:#?}");
+    assert!(
+        knot.log().matches("IXFR, incoming").count() >= 2,
+        "knot log:\n{}",
+        knot.log()
+    );
+    assert!(!knot.log().contains("fallback"), "{}", knot.log());
+    // A second restart with nothing changed sends no NOTIFY (those of a
+    // start are sent before it logs that it is ready).
+    headend.stop();
+    let dir = std::mem::replace(&mut headend.dir, tempfile::tempdir().expect("tempdir"));
+    drop(headend);
+    let again = Headend::start_in(dir, &config);
+    assert_eq!(
+        again.count_logs("sending NOTIFY"),
+        0,
+        "{}",
+        again.logs().join("\n")
+    );
+}

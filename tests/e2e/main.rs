@@ -14,6 +14,7 @@ mod dhcp_crash;
 mod dhcp_relay;
 mod dns;
 mod dns_crash;
+mod dns_edns;
 mod dns_knot;
 mod dns_limits;
 mod dns_xfr;

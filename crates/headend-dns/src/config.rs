@@ -16,10 +16,23 @@ pub struct DnsConfig {
     /// (1232 bytes by default, the DNS Flag Day 2020 figure).
     #[serde(default = "default_udp_payload_max")]
     pub udp_payload_max: u16,
-    /// Seconds a TCP connection may stay idle before it is closed.
+    /// Seconds a TCP connection may wait for the first byte of its next
+    /// request before it is closed (Knot's tcp-idle-timeout).
     #[serde(default = "default_tcp_idle_timeout")]
     pub tcp_idle_timeout_secs: u64,
-    /// Most TCP connections served at once (further ones wait in the backlog).
+    /// Milliseconds one TCP message may take to arrive whole once its first
+    /// byte has (length and body), and an answer to be taken by the client
+    /// (Knot's tcp-io-timeout): a client that drips a request a byte at a
+    /// time is closed.
+    #[serde(default = "default_tcp_io_timeout_ms")]
+    pub tcp_io_timeout_ms: u64,
+    /// Seconds a TCP connection may live, however busy; the client
+    /// reconnects if it has more to ask.
+    #[serde(default = "default_tcp_lifetime_secs")]
+    pub tcp_lifetime_secs: u64,
+    /// Most TCP connections open at once. When all are open, a new one
+    /// closes the connection that has gone longest without a request
+    /// (RFC 7766 §6.2.3); only when every one is busy answering does it wait.
     #[serde(default = "default_tcp_max_connections")]
     pub tcp_max_connections: usize,
     /// Most TCP connections from one client address at once; more are closed at once.
@@ -105,6 +118,26 @@ pub struct ZoneConfig {
     /// Sign the zone (`dnssec = { algorithm = "ecdsap256sha256", denial = "nsec3" }`).
     #[serde(default)]
     pub dnssec: Option<DnssecConfig>,
+    /// What a load (start, SIGHUP, reload) does with mail-authentication
+    /// errors (SPF, DMARC, DKIM): `"warn"` (the default) logs and counts
+    /// them and serves the zone, `"error"` refuses the load, `"off"` skips
+    /// the lint. API edits that introduce such an error are refused whatever
+    /// this says.
+    #[serde(default)]
+    pub mail_lint: MailLint,
+}
+
+/// What a zone load does with mail-authentication findings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailLint {
+    /// Errors refuse the load, as structural errors do.
+    Error,
+    /// Findings are logged and counted; the zone is served.
+    #[default]
+    Warn,
+    /// Not reported at load.
+    Off,
 }
 
 /// DNSSEC signing of one zone: keys are generated on first use and kept in
@@ -224,6 +257,8 @@ impl Default for DnsConfig {
             listen: default_listen(),
             udp_payload_max: default_udp_payload_max(),
             tcp_idle_timeout_secs: default_tcp_idle_timeout(),
+            tcp_io_timeout_ms: default_tcp_io_timeout_ms(),
+            tcp_lifetime_secs: default_tcp_lifetime_secs(),
             tcp_max_connections: default_tcp_max_connections(),
             tcp_max_connections_per_client: default_tcp_max_per_client(),
             rrl: crate::rrl::RrlConfig::default(),
@@ -258,6 +293,14 @@ fn default_udp_payload_max() -> u16 {
 
 fn default_tcp_idle_timeout() -> u64 {
     10
+}
+
+fn default_tcp_io_timeout_ms() -> u64 {
+    2000
+}
+
+fn default_tcp_lifetime_secs() -> u64 {
+    120
 }
 
 fn default_tcp_max_connections() -> usize {

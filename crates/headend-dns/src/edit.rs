@@ -1,13 +1,14 @@
 //! Zone management for the admin API: listing, per-zone reload, and record
 //! edits written back to the zone file atomically with the SOA serial bumped.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use headend_util::write_atomic;
 use hickory_proto::rr::{LowerName, Name, RData, RecordType};
 use serde::Serialize;
 
-use crate::check::{Severity, check_zone_with};
+use crate::check::{Check, Finding, Severity, check_zone_with};
 use crate::present::{rdata_text, record_line};
 use crate::zone::Zone;
 use crate::zonefile::{ParsedZone, SourceRecord, parse_zone_file, parse_zone_str};
@@ -201,14 +202,30 @@ pub(crate) fn apply(
             soa.serial = serial;
         }
     }
-    let edited = ParsedZone {
+    let parsed_before = ParsedZone {
         origin: parsed.origin.clone(),
-        file: parsed.file,
+        file: parsed.file.clone(),
+        records: parsed.records,
+    };
+    let edited = ParsedZone {
+        origin: parsed_before.origin.clone(),
+        file: parsed_before.file.clone(),
         records,
     };
+    // Structural errors are refused whatever the zone held before; other
+    // errors (mail authentication, glue), which a load only logs, are refused
+    // when the edit introduces them, so that a zone loaded with one can
+    // still be edited elsewhere.
+    // A record kept from the file has the same place before and after.
+    let existing: HashSet<Finding> = check_zone_with(&parsed_before, others)
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error && f.check != Check::Structure)
+        .collect();
     let errors: Vec<_> = check_zone_with(&edited, others)
         .into_iter()
-        .filter(|f| f.severity == Severity::Error)
+        .filter(|f| {
+            f.severity == Severity::Error && (f.check == Check::Structure || !existing.contains(f))
+        })
         .collect();
     if !errors.is_empty() {
         return Err(DnsError::Invalid {
@@ -369,6 +386,47 @@ mod tests {
         // The written file loads again with the same data.
         let reparsed = parse_zone_file(&zc.file, &origin).unwrap();
         assert_eq!(soa_serial(&reparsed), Some(42));
+    }
+
+    #[test]
+    fn an_edit_introducing_a_bad_dkim_key_is_refused() {
+        let (_d, zc, origin) = setup();
+        let err = apply(
+            &zc,
+            &origin,
+            &set(
+                "sel._domainkey",
+                "TXT",
+                &[r#""v=DKIM1; k=rsa; p=!!nope!!""#],
+            ),
+            None,
+            &[],
+        )
+        .unwrap_err();
+        assert!(matches!(err, DnsError::Invalid { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_zone_served_with_a_bad_dkim_key_can_still_be_edited_elsewhere() {
+        let (_d, zc, origin) = setup();
+        let mut text = ZONE.to_owned();
+        text.push_str("sel._domainkey IN TXT \"v=DKIM1; k=rsa; p=!!nope!!\"\n");
+        std::fs::write(&zc.file, text).unwrap();
+        let zone = apply(&zc, &origin, &set("www", "A", &["192.0.2.10"]), None, &[]).unwrap();
+        assert_eq!(zone.serial(), 42);
+        // A second bad key is a new finding: refused.
+        let err = apply(
+            &zc,
+            &origin,
+            &set(
+                "other._domainkey",
+                "TXT",
+                &[r#""v=DKIM1; k=rsa; p=!!also!!""#],
+            ),
+            None,
+            &[],
+        );
+        assert!(err.is_err());
     }
 
     #[test]

@@ -39,6 +39,7 @@ mod respond;
 pub mod rrl;
 mod service;
 mod stats;
+mod tcp_table;
 mod xfr;
 pub mod zone;
 

@@ -4,8 +4,10 @@
 //! SO_REUSEPORT), each with its own answer cache and its own share of
 //! response rate limiting, receiving and sending in batches
 //! (`recvmmsg`/`sendmmsg`): no task per packet, no allocation per cached
-//! answer, no lock. TCP: tokio tasks, bounded in total and per client,
-//! closed when idle. Every request goes to [`respond`], which decides what
+//! answer, no lock. TCP: tokio tasks, bounded in total and per client
+//! (the connection idle longest makes room for a new one), closed when
+//! idle, when a message takes too long to arrive, and at the end of their
+//! lifetime. Every request goes to [`respond`], which decides what
 //! it is and what to send; the loops here move bytes and act on its
 //! [`Verdict`].
 
@@ -16,7 +18,7 @@ use std::os::fd::{AsRawFd as _, RawFd};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use nix::errno::Errno;
@@ -26,7 +28,7 @@ use nix::sys::socket::{
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::answer::{Catalog, Transport};
@@ -34,6 +36,7 @@ use crate::fast::AnswerCache;
 use crate::respond::{Now, Served, Verdict, Worker, respond, transfer};
 use crate::rrl::{Rrl, RrlConfig};
 use crate::stats::DnsStats;
+use crate::tcp_table::{Admit, ConnId, TcpTable};
 use crate::xfr::Transfers;
 use crate::{DnsConfig, DnsError};
 
@@ -55,10 +58,17 @@ pub(crate) fn spawn_listeners(
     let mut bound = Vec::new();
     let stop = Arc::new(AtomicBool::new(false));
     let tcp = Arc::new(TcpLimits {
-        total: Arc::new(Semaphore::new(config.tcp_max_connections.max(1))),
-        per_client: Mutex::new(HashMap::new()),
-        per_client_max: config.tcp_max_connections_per_client.max(1),
+        conns: Mutex::new(Conns {
+            table: TcpTable::new(
+                config.tcp_max_connections,
+                config.tcp_max_connections_per_client,
+            ),
+            closers: HashMap::new(),
+        }),
+        freed: Notify::new(),
         idle: Duration::from_secs(config.tcp_idle_timeout_secs.max(1)),
+        io: Duration::from_millis(config.tcp_io_timeout_ms.max(1)),
+        lifetime: Duration::from_secs(config.tcp_lifetime_secs.max(1)),
     });
     let workers_at = |addr: &SocketAddr| {
         if addr.port() == 0 {
@@ -313,38 +323,70 @@ fn peer_ip(peer: &SockaddrStorage) -> Option<IpAddr> {
     }
 }
 
+/// The TCP listeners' limits and the table of open connections.
 struct TcpLimits {
-    total: Arc<Semaphore>,
-    per_client: Mutex<HashMap<IpAddr, usize>>,
-    per_client_max: usize,
+    conns: Mutex<Conns>,
+    /// Signalled whenever a connection closes (for an accept waiting on a
+    /// table where every connection is busy).
+    freed: Notify,
+    /// Longest wait for the first byte of the next request.
     idle: Duration,
+    /// Longest time one message (length and body) may take to arrive, and
+    /// an answer to be taken by the client.
+    io: Duration,
+    /// Longest life of one connection.
+    lifetime: Duration,
+}
+
+/// The table, with the signal that closes each connection.
+struct Conns {
+    table: TcpTable,
+    closers: HashMap<ConnId, Arc<Notify>>,
 }
 
 impl TcpLimits {
-    fn enter(&self, ip: IpAddr) -> bool {
-        let mut map = self
-            .per_client
+    fn lock(&self) -> std::sync::MutexGuard<'_, Conns> {
+        self.conns
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let n = map.entry(ip).or_insert(0);
-        if *n >= self.per_client_max {
-            return false;
-        }
-        *n += 1;
-        true
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn leave(&self, ip: IpAddr) {
-        let mut map = self
-            .per_client
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = map.get_mut(&ip) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                map.remove(&ip);
+    /// Asks the table about a connection from `ip`; a connection taken gets
+    /// its close signal, and an evicted one is signalled.
+    fn admit(&self, ip: IpAddr) -> (Admit, Option<Arc<Notify>>) {
+        let mut conns = self.lock();
+        let admit = conns.table.admit(ip, Instant::now());
+        let id = match admit {
+            Admit::Taken(id) => id,
+            Admit::Evict { id, victim } => {
+                if let Some(closer) = conns.closers.get(&victim) {
+                    // Stored if the victim is not waiting on it right now.
+                    closer.notify_one();
+                }
+                id
             }
+            Admit::ClientFull | Admit::Full => return (admit, None),
+        };
+        let closer = Arc::new(Notify::new());
+        conns.closers.insert(id, Arc::clone(&closer));
+        (admit, Some(closer))
+    }
+
+    fn request(&self, id: ConnId) {
+        self.lock().table.request(id, Instant::now());
+    }
+
+    fn answered(&self, id: ConnId) {
+        self.lock().table.answered(id);
+    }
+
+    fn leave(&self, id: ConnId) {
+        {
+            let mut conns = self.lock();
+            conns.table.leave(id);
+            conns.closers.remove(&id);
         }
+        self.freed.notify_one();
     }
 }
 
@@ -356,11 +398,6 @@ async fn serve_tcp(
     transfers: Arc<Transfers>,
 ) {
     loop {
-        // Bounded: at most tcp_max_connections are served at once; the rest
-        // wait in the kernel's backlog.
-        let Ok(permit) = Arc::clone(&limits.total).acquire_owned().await else {
-            return;
-        };
         let (stream, peer) = match listener.accept().await {
             Ok(r) => r,
             Err(e) => {
@@ -369,11 +406,29 @@ async fn serve_tcp(
                 continue;
             }
         };
-        if !limits.enter(peer.ip()) {
-            stats.tcp_refused();
+        // Bounded: at most tcp_max_connections are open at once; when the
+        // table is full the connection idle longest makes room (see
+        // crate::tcp_table), and only when every one is busy answering does
+        // this one wait.
+        let (id, closer) = loop {
+            match limits.admit(peer.ip()) {
+                (Admit::Taken(id), Some(closer)) => break (Some(id), closer),
+                (Admit::Evict { id, victim }, Some(closer)) => {
+                    tracing::debug!(%peer, victim, "tcp table full: closing the connection idle longest");
+                    stats.tcp_evicted();
+                    break (Some(id), closer);
+                }
+                (Admit::Full, _) => limits.freed.notified().await,
+                _ => {
+                    stats.tcp_refused();
+                    break (None, Arc::new(Notify::new()));
+                }
+            }
+        };
+        let Some(id) = id else {
             drop(stream);
             continue;
-        }
+        };
         let catalog = Arc::clone(&catalog);
         let limits = Arc::clone(&limits);
         let stats = Arc::clone(&stats);
@@ -381,16 +436,23 @@ async fn serve_tcp(
         tokio::spawn(async move {
             let conn = TcpConn {
                 catalog: &catalog,
-                idle: limits.idle,
+                limits: &limits,
+                id,
                 stats: &stats,
                 transfers: &transfers,
                 peer,
             };
-            if let Err(e) = serve_tcp_connection(stream, conn).await {
-                tracing::debug!("tcp connection from {peer}: {e}");
+            tokio::select! {
+                served = serve_tcp_connection(stream, conn) => {
+                    if let Err(e) = served {
+                        tracing::debug!("tcp connection from {peer}: {e}");
+                    }
+                }
+                () = closer.notified() => {
+                    tracing::debug!("tcp connection from {peer} closed to make room");
+                }
             }
-            limits.leave(peer.ip());
-            drop(permit);
+            limits.leave(id);
         });
     }
 }
@@ -398,7 +460,8 @@ async fn serve_tcp(
 /// What one TCP connection needs.
 struct TcpConn<'a> {
     catalog: &'a ArcSwap<Catalog>,
-    idle: Duration,
+    limits: &'a TcpLimits,
+    id: ConnId,
     stats: &'a DnsStats,
     transfers: &'a Arc<Transfers>,
     peer: SocketAddr,
@@ -406,19 +469,27 @@ struct TcpConn<'a> {
 
 /// RFC 1035 §4.2.2 / RFC 7766: two-byte length-prefixed messages, several per
 /// connection and pipelined (every complete request in a read is answered,
-/// and the answers go out in one write), closed after `idle` without a request.
-/// Zone transfers (AXFR, IXFR) are answered in as many messages as needed
-/// (RFC 5936 §2.2).
+/// and the answers go out in one write). Three deadlines, as Knot's
+/// tcp-idle-timeout and tcp-io-timeout: `idle` for the first byte of the
+/// next request, `io` for a whole message once it has begun (so a client
+/// dripping a byte at a time cannot hold the connection), and `lifetime` for
+/// the connection. Zone transfers (AXFR, IXFR) are answered in as many
+/// messages as needed (RFC 5936 §2.2).
 async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::io::Result<()> {
     let &TcpConn {
         catalog,
-        idle,
+        limits,
+        id,
         stats,
         ..
     } = &conn;
     let _ = stream.set_nodelay(true);
+    let ends = tokio::time::Instant::now() + limits.lifetime;
     let mut inbuf = vec![0u8; 2 * 65537];
     let mut filled = 0;
+    // When the first byte of the message not yet complete arrived.
+    let mut partial_since: Option<tokio::time::Instant> = None;
+    let mut last_read = tokio::time::Instant::now();
     let mut out = Vec::with_capacity(16384);
     let mut body = Vec::with_capacity(4096);
     // No rate limiting over TCP: a client that completed a handshake is
@@ -442,6 +513,7 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
             let request = &inbuf[start + 2..start + 2 + len];
             start += 2 + len;
             stats.tcp_received();
+            limits.request(id);
             let verdict = {
                 let catalog = catalog.load();
                 let served = Served {
@@ -463,7 +535,7 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
                 Verdict::Drop | Verdict::Ignore => continue,
                 Verdict::Transfer => {
                     // Answers to earlier pipelined requests go first.
-                    write_within(&mut stream, &out, idle).await?;
+                    write_within(&mut stream, &out, limits.io).await?;
                     out.clear();
                     write_transfer(&mut stream, &conn, request).await?;
                     continue;
@@ -477,22 +549,34 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
             // Many pipelined requests for large answers: send what is
             // ready rather than let the buffer grow with them.
             if out.len() >= TCP_FLUSH {
-                write_within(&mut stream, &out, idle).await?;
+                write_within(&mut stream, &out, limits.io).await?;
                 out.clear();
             }
         }
         if !out.is_empty() {
-            write_within(&mut stream, &out, idle).await?;
+            write_within(&mut stream, &out, limits.io).await?;
         }
+        limits.answered(id);
         inbuf.copy_within(start..filled, 0);
         filled -= start;
-        let n = match tokio::time::timeout(idle, stream.read(&mut inbuf[filled..])).await {
+        if start > 0 {
+            // What is left began with the last read.
+            partial_since = (filled > 0).then_some(last_read);
+        }
+        let deadline = match partial_since {
+            Some(began) => began + limits.io,
+            None => tokio::time::Instant::now() + limits.idle,
+        }
+        .min(ends);
+        let n = match tokio::time::timeout_at(deadline, stream.read(&mut inbuf[filled..])).await {
             Err(_) => return Ok(()),
             Ok(r) => r?,
         };
         if n == 0 {
             return Ok(());
         }
+        last_read = tokio::time::Instant::now();
+        partial_since.get_or_insert(last_read);
         filled += n;
     }
 }
@@ -545,7 +629,7 @@ async fn write_transfer(
         };
         batch.extend_from_slice(&len.to_be_bytes());
         batch.extend_from_slice(&message);
-        write_within(stream, &batch, conn.idle).await?;
+        write_within(stream, &batch, conn.limits.idle.max(conn.limits.io)).await?;
         batch.clear();
     }
     Ok(())

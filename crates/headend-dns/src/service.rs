@@ -8,7 +8,8 @@ use arc_swap::ArcSwap;
 use hickory_proto::rr::{LowerName, Name};
 
 use crate::answer::Catalog;
-use crate::check::{Finding, Severity, check_indexed};
+use crate::check::{Check, Finding, Severity, check_indexed};
+use crate::config::MailLint;
 use crate::dnssec::Signer;
 use crate::edit::{RecordView, ZoneEdit, ZoneSummary};
 use crate::listen::Listeners;
@@ -49,7 +50,8 @@ pub fn load_zone_with(config: &ZoneConfig, others: &[&Zone]) -> Result<LoadedZon
 
 /// Runs the zone checks on a parsed zone (names in `others`, the other served
 /// zones, are followed; the zone itself is skipped there). Returns the
-/// warnings, or the error-level findings as one [`DnsError::Check`].
+/// warnings, or the errors that refuse a load ([`at_load`]) as one
+/// [`DnsError::Check`].
 fn check_parsed(
     config: &ZoneConfig,
     origin: &Name,
@@ -65,6 +67,7 @@ fn check_parsed(
         .collect();
     let (errors, warnings): (Vec<_>, Vec<_>) = check_indexed(parsed, index, &others)
         .into_iter()
+        .filter_map(|f| at_load(f, config.mail_lint))
         .partition(|f| f.severity == Severity::Error);
     if errors.is_empty() {
         Ok(warnings)
@@ -76,12 +79,32 @@ fn check_parsed(
     }
 }
 
+/// What a load makes of one finding: only structural errors (and mail
+/// errors under `mail_lint = "error"`) stay errors and refuse it; other
+/// errors become warnings, logged and counted with the zone served, as
+/// Knot, NSD and BIND serve such a zone. `None`: not reported
+/// (`mail_lint = "off"`).
+fn at_load(mut finding: Finding, mail_lint: MailLint) -> Option<Finding> {
+    let (demote, label) = match (finding.check, mail_lint) {
+        (Check::MailAuth, MailLint::Off) => return None,
+        (Check::MailAuth, MailLint::Error) | (Check::Structure, _) => (false, ""),
+        (Check::MailAuth, MailLint::Warn) => (true, "mail_lint = \"warn\""),
+        (Check::Delegation, _) => (true, "not a structural error"),
+    };
+    if demote && finding.severity == Severity::Error {
+        finding.severity = Severity::Warning;
+        finding.message = format!("{} ({label}: the zone is served)", finding.message);
+    }
+    Some(finding)
+}
+
 /// The error for a zone without an SOA at its apex.
 fn no_soa(config: &ZoneConfig) -> Vec<DnsError> {
     vec![DnsError::Check {
         zone: config.origin.clone(),
         findings: vec![Finding {
             severity: Severity::Error,
+            check: Check::Structure,
             file: config.file.clone(),
             line: 0,
             message: "the zone has no SOA record at its apex".to_owned(),
@@ -221,16 +244,16 @@ impl DnsService {
     pub async fn start(config: DnsConfig, state_dir: &Path) -> Result<DnsHandle, DnsError> {
         let transfers = Arc::new(Transfers::new(&config, Some(state_dir))?);
         let signer = Arc::new(Signer::new(&config, state_dir)?);
+        let stats = Arc::new(DnsStats::default());
         let mut catalog = Catalog::new(config.udp_payload_max);
         catalog.set_server_info(Arc::new(crate::answer::ServerInfo::from_config(&config)?));
         for zc in &config.zones {
-            load_into(&mut catalog, zc, None, &signer);
+            load_into(&mut catalog, zc, None, &signer, &stats);
         }
         for zone in catalog.zones() {
             transfers.load_journal(zone);
         }
         let catalog = Arc::new(ArcSwap::from_pointee(catalog));
-        let stats = Arc::new(DnsStats::default());
         let listeners = crate::listen::spawn_listeners(
             &config,
             Arc::clone(&catalog),
@@ -254,6 +277,7 @@ impl DnsService {
                 runtime: tokio::runtime::Handle::current(),
             }),
         };
+        handle.notify_changed_since_last_run();
         handle.spawn_resign_scheduler();
         Ok(handle)
     }
@@ -269,6 +293,7 @@ fn load_into(
     zc: &ZoneConfig,
     previous: Option<&Arc<Zone>>,
     signer: &Signer,
+    stats: &DnsStats,
 ) -> bool {
     let others: Vec<Arc<Zone>> = catalog.zones().cloned().collect();
     let others: Vec<&Zone> = others.iter().map(AsRef::as_ref).collect();
@@ -283,6 +308,12 @@ fn load_into(
             for w in &loaded.warnings {
                 tracing::warn!(zone = %zc.origin, "{w}");
             }
+            let mail = loaded
+                .warnings
+                .iter()
+                .filter(|w| w.check == Check::MailAuth)
+                .count();
+            stats.set_mail_lint_findings(loaded.zone.lower_origin(), mail);
             tracing::info!(
                 zone = %zc.origin,
                 serial = loaded.zone.serial(),
@@ -390,7 +421,9 @@ impl DnsHandle {
         fixed(
             old.tcp_max_connections != new.tcp_max_connections
                 || old.tcp_max_connections_per_client != new.tcp_max_connections_per_client
-                || old.tcp_idle_timeout_secs != new.tcp_idle_timeout_secs,
+                || old.tcp_idle_timeout_secs != new.tcp_idle_timeout_secs
+                || old.tcp_io_timeout_ms != new.tcp_io_timeout_ms
+                || old.tcp_lifetime_secs != new.tcp_lifetime_secs,
             "tcp_*",
         );
         fixed(format!("{:?}", old.rrl) != format!("{:?}", new.rrl), "rrl");
@@ -404,6 +437,8 @@ impl DnsHandle {
         applied.tcp_max_connections = old.tcp_max_connections;
         applied.tcp_max_connections_per_client = old.tcp_max_connections_per_client;
         applied.tcp_idle_timeout_secs = old.tcp_idle_timeout_secs;
+        applied.tcp_io_timeout_ms = old.tcp_io_timeout_ms;
+        applied.tcp_lifetime_secs = old.tcp_lifetime_secs;
         applied.rrl = old.rrl;
         *self
             .inner
@@ -441,7 +476,13 @@ impl DnsHandle {
                 configured.insert(LowerName::new(&o));
                 current.get(&LowerName::new(&o)).cloned()
             });
-            if !load_into(&mut next, zc, previous.as_ref(), &self.inner.signer) {
+            if !load_into(
+                &mut next,
+                zc,
+                previous.as_ref(),
+                &self.inner.signer,
+                &self.inner.stats,
+            ) {
                 failed += 1;
             }
         }
@@ -456,6 +497,9 @@ impl DnsHandle {
         }
         for zone in current.zones() {
             if next.get(zone.lower_origin()).is_none() {
+                self.inner
+                    .stats
+                    .set_mail_lint_findings(zone.lower_origin(), 0);
                 tracing::info!(zone = %zone.origin(), "zone removed");
             }
         }
@@ -512,6 +556,17 @@ impl DnsHandle {
         match loaded {
             Ok(loaded) => {
                 let serial = loaded.zone.serial();
+                for w in &loaded.warnings {
+                    tracing::warn!(zone = %zc.origin, "{w}");
+                }
+                let mail = loaded
+                    .warnings
+                    .iter()
+                    .filter(|w| w.check == Check::MailAuth)
+                    .count();
+                self.inner
+                    .stats
+                    .set_mail_lint_findings(loaded.zone.lower_origin(), mail);
                 self.swap_in(loaded.zone);
                 tracing::info!(zone = %zc.origin, serial, "zone reloaded");
                 Ok(serial)
@@ -617,21 +672,45 @@ impl DnsHandle {
             return;
         }
         self.inner.transfers.record_change(old, new);
-        let origin = new.lower_origin();
+        self.notify(new);
+    }
+
+    /// Sends NOTIFY for `zone`'s serial to its secondaries (if it has any)
+    /// and records the serial notified in the state dir.
+    fn notify(&self, zone: &Arc<Zone>) {
+        let origin = zone.lower_origin();
         let Some(policy) = self.inner.transfers.policy(origin) else {
             return;
         };
         if policy.notify.is_empty() {
             return;
         }
-        tracing::info!(zone = %new.origin(), serial = new.serial(), targets = ?policy.notify, "sending NOTIFY");
+        tracing::info!(zone = %zone.origin(), serial = zone.serial(), targets = ?policy.notify, "sending NOTIFY");
         crate::notify::spawn(
             &self.inner.runtime,
-            new.origin().clone(),
-            new.soa().clone(),
+            zone.origin().clone(),
+            zone.soa().clone(),
             policy.notify,
             self.inner.transfers.notify_key(origin),
         );
+        self.inner.transfers.set_notified(zone);
+    }
+
+    /// At start: secondaries hold the serial last notified (or an older
+    /// one); every zone served with another serial, changed while headend
+    /// was down, is announced to them at once (RFC 1996 §3.1) rather than
+    /// at their next SOA refresh.
+    fn notify_changed_since_last_run(&self) {
+        let catalog = self.catalog();
+        for zone in catalog.zones() {
+            let last = self.inner.transfers.notified_serial(zone);
+            if last != Some(zone.serial()) {
+                if let Some(last) = last {
+                    tracing::info!(zone = %zone.origin(), last_notified = last, serial = zone.serial(), "zone changed since the last NOTIFY");
+                }
+                self.notify(zone);
+            }
+        }
     }
 
     /// Re-signs every signed zone whose signatures are due for refresh or
@@ -725,5 +804,49 @@ impl DnsHandle {
     /// The addresses actually bound (useful when a port 0 was configured).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.inner.bound
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(check: Check) -> Finding {
+        Finding {
+            severity: Severity::Error,
+            check,
+            file: PathBuf::from("z.zone"),
+            line: 3,
+            message: "bad".to_owned(),
+        }
+    }
+
+    #[test]
+    fn only_structural_errors_refuse_a_load_by_default() {
+        let kept = |check, lint| at_load(finding(check), lint).map(|f| f.severity);
+        assert_eq!(
+            kept(Check::Structure, MailLint::Warn),
+            Some(Severity::Error)
+        );
+        assert_eq!(kept(Check::Structure, MailLint::Off), Some(Severity::Error));
+        assert_eq!(
+            kept(Check::Delegation, MailLint::Error),
+            Some(Severity::Warning)
+        );
+        assert_eq!(
+            kept(Check::MailAuth, MailLint::Warn),
+            Some(Severity::Warning)
+        );
+        assert_eq!(
+            kept(Check::MailAuth, MailLint::Error),
+            Some(Severity::Error)
+        );
+        assert_eq!(kept(Check::MailAuth, MailLint::Off), None);
+    }
+
+    #[test]
+    fn a_demoted_error_says_the_zone_is_served() {
+        let f = at_load(finding(Check::MailAuth), MailLint::Warn).unwrap();
+        assert!(f.to_string().contains("the zone is served"), "{f}");
     }
 }

@@ -1,6 +1,10 @@
 //! Counters of the DNS listeners, read by the admin API's /metrics.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use hickory_proto::rr::LowerName;
 
 use serde::Serialize;
 
@@ -14,6 +18,9 @@ pub struct DnsStats {
     rrl_dropped: AtomicU64,
     rrl_slipped: AtomicU64,
     tcp_refused: AtomicU64,
+    tcp_evicted: AtomicU64,
+    /// Mail-authentication findings of each served zone at its last load.
+    mail_lint: Mutex<HashMap<LowerName, usize>>,
 }
 
 /// A copy of the counters at one moment.
@@ -29,6 +36,11 @@ pub struct DnsStatsSnapshot {
     pub rrl_slipped: u64,
     /// TCP connections closed at once because a client had too many.
     pub tcp_refused: u64,
+    /// TCP connections closed to make room for a new one (the table was full).
+    pub tcp_evicted: u64,
+    /// Mail-authentication findings (SPF, DMARC, DKIM) in the served zones
+    /// at their last load: served anyway, see the log or `headend check`.
+    pub mail_lint_findings: u64,
 }
 
 impl DnsStats {
@@ -40,6 +52,14 @@ impl DnsStats {
             rrl_dropped: self.rrl_dropped.load(Ordering::Relaxed),
             rrl_slipped: self.rrl_slipped.load(Ordering::Relaxed),
             tcp_refused: self.tcp_refused.load(Ordering::Relaxed),
+            tcp_evicted: self.tcp_evicted.load(Ordering::Relaxed),
+            mail_lint_findings: self
+                .mail_lint
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .values()
+                .map(|&n| n as u64)
+                .sum(),
         }
     }
 
@@ -56,6 +76,25 @@ impl DnsStats {
     /// Counts a TCP connection refused for its client's cap.
     pub(crate) fn tcp_refused(&self) {
         self.tcp_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records how many mail-authentication findings `zone` had at its load
+    /// (0 when it is no longer served).
+    pub(crate) fn set_mail_lint_findings(&self, zone: &LowerName, findings: usize) {
+        let mut map = self
+            .mail_lint
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if findings == 0 {
+            map.remove(zone);
+        } else {
+            map.insert(zone.clone(), findings);
+        }
+    }
+
+    /// Counts a TCP connection closed to make room for a new one.
+    pub(crate) fn tcp_evicted(&self) {
+        self.tcp_evicted.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts what response rate limiting did to one response.

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod dhcp;
 pub mod dig;
+pub mod ednscomp;
 pub mod secondary;
 pub mod tftp;
 

@@ -394,6 +394,8 @@ async fn metrics_text(
         metrics::counter!("headend_dns_rrl_responses_total", "action" => "slipped")
             .absolute(stats.rrl_slipped);
         metrics::counter!("headend_dns_tcp_refused_total").absolute(stats.tcp_refused);
+        metrics::counter!("headend_dns_tcp_evicted_total").absolute(stats.tcp_evicted);
+        metrics::gauge!("headend_dns_mail_lint_findings").set(stats.mail_lint_findings as f64);
     }
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -2,8 +2,11 @@
 //!
 //! [`check_zone`] looks at a parsed zone as a whole, the way `named-checkzone`
 //! and `kzonecheck` do, and returns every problem as a [`Finding`] that points
-//! at the file and line of the offending record. Errors keep a zone from
-//! loading (the previous version keeps serving); warnings are logged.
+//! at the file and line of the offending record. Errors that make a zone
+//! unservable or unsafe ([`Check::Structure`]) keep it from loading (the
+//! previous version keeps serving); other errors are logged at load (mail
+//! authentication as the zone's `mail_lint` says) and refuse only the API
+//! edits that introduce them; warnings are logged.
 //! The mail-authentication lint ([`mailauth`]: SPF, DMARC, DKIM) runs as part
 //! of them; [`check_zone_with`] lets it follow SPF includes into the other
 //! served zones.
@@ -30,7 +33,7 @@ pub const MAX_TTL: u32 = i32::MAX as u32;
 pub const MAX_TXT_STRING: usize = 255;
 
 /// How serious a finding is: errors stop a zone from loading, warnings are logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     /// Printed and logged; the zone still loads.
     Warning,
@@ -38,11 +41,34 @@ pub enum Severity {
     Error,
 }
 
+/// Which family of checks a finding comes from, which decides what a zone
+/// load does with an error (API edits refuse every error they introduce).
+///
+/// Only what makes a zone unservable or unsafe refuses a load, as Knot's
+/// mandatory semantic checks do: no SOA, an SOA off the apex or a second
+/// one, no NS at the apex, a CNAME beside other data or a second CNAME,
+/// records outside the zone, a TTL above 2^31-1, a TXT string over 255
+/// bytes. The rest are served and logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Check {
+    /// The zone's structure: an error refuses the load.
+    Structure,
+    /// Delegation hygiene (missing glue): an error is logged at load and the
+    /// zone served.
+    Delegation,
+    /// Mail authentication (SPF, DMARC, DKIM): at load, the zone's
+    /// `mail_lint` setting decides.
+    MailAuth,
+}
+
 /// One problem found in a zone, with the place it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Finding {
     /// Error or warning.
     pub severity: Severity,
+    /// The family of checks it comes from.
+    pub check: Check,
     /// The file holding the offending record.
     pub file: PathBuf,
     /// 1-based line of the offending record (0 when the problem is the zone as a whole).
@@ -256,6 +282,16 @@ impl<'z> Checker<'z> {
     }
 
     fn push(&mut self, rec: Option<&SourceRecord>, severity: Severity, message: String) {
+        self.push_as(Check::Structure, rec, severity, message);
+    }
+
+    fn push_as(
+        &mut self,
+        check: Check,
+        rec: Option<&SourceRecord>,
+        severity: Severity,
+        message: String,
+    ) {
         let (order, file, line) = match rec {
             Some(r) => (self.order(r), r.file.to_path_buf(), r.line),
             None => (0, self.zone.file.clone(), 0),
@@ -264,6 +300,7 @@ impl<'z> Checker<'z> {
             order,
             Finding {
                 severity,
+                check,
                 file,
                 line,
                 message,
@@ -528,7 +565,8 @@ impl<'z> Checker<'z> {
                 continue;
             }
             if !self.has_address(&ns.0) {
-                self.push(
+                self.push_as(
+                    Check::Delegation,
                     Some(rec),
                     Severity::Error,
                     format!(

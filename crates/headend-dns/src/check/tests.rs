@@ -318,3 +318,26 @@ fn shipped_example_zones_have_no_errors() {
         assert!(findings.is_empty(), "{file}: {findings:#?}");
     }
 }
+
+#[test]
+fn each_finding_names_its_family() {
+    let family = |text: &str| {
+        let f = check(text);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        (f[0].severity, f[0].check)
+    };
+    assert_eq!(
+        family(&format!("{HEAD}c CNAME ns1\nc A 192.0.2.9\n")),
+        (Severity::Error, Check::Structure)
+    );
+    assert_eq!(
+        family(&format!("{HEAD}sub NS ns.sub\n")),
+        (Severity::Error, Check::Delegation)
+    );
+    assert_eq!(
+        family(&format!(
+            "{HEAD}sel._domainkey TXT \"v=DKIM1; k=rsa; p=!!not*base64!!\"\n"
+        )),
+        (Severity::Error, Check::MailAuth)
+    );
+}

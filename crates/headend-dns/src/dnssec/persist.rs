@@ -14,20 +14,15 @@
 //! signed afresh, as it would be without these files.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use headend_util::write_atomic;
-use hickory_proto::rr::{LowerName, Name, Record, RecordType};
-use hickory_proto::serialize::binary::{
-    BinDecodable, BinDecoder, BinEncodable, BinEncoder, NameEncoding,
-};
+use hickory_proto::rr::{LowerName, Name, RecordType};
 use serde::{Deserialize, Serialize};
 
 use super::keys;
 use super::sign::Signature;
 use crate::config::DnssecConfig;
-use crate::zone::{Denial, Zone};
-use crate::zonefile::{ParsedZone, SourceRecord};
+use crate::zone::{Denial, Zone, image};
 
 /// First bytes of `signed.wire`.
 const MAGIC: &[u8] = b"headend signed zone v1\n";
@@ -92,37 +87,10 @@ fn meta_path(state_dir: &Path, origin: &str) -> PathBuf {
     keys::zone_dir(state_dir, origin).join("signed.json")
 }
 
-/// Every record of `zone` in uncompressed wire form, each after its length
-/// (two octets), the whole after the magic line and the record count.
-fn encode(zone: &Zone) -> Result<(Vec<u8>, usize), String> {
-    let mut out = Vec::from(MAGIC);
-    out.extend_from_slice(&[0; 8]);
-    let mut count = 0u64;
-    let mut one = Vec::with_capacity(512);
-    for (owner, node) in zone.nodes() {
-        for set in node.rrsets() {
-            for r in set.records(owner) {
-                one.clear();
-                let mut enc = BinEncoder::new(&mut one);
-                enc.set_name_encoding(NameEncoding::Uncompressed);
-                r.emit(&mut enc).map_err(|e| e.to_string())?;
-                let len = u16::try_from(one.len()).map_err(|e| e.to_string())?;
-                out.extend_from_slice(&len.to_be_bytes());
-                out.extend_from_slice(&one);
-                count += 1;
-            }
-        }
-    }
-    if let Some(slot) = out.get_mut(MAGIC.len()..MAGIC.len() + 8) {
-        slot.copy_from_slice(&count.to_be_bytes());
-    }
-    Ok((out, usize::try_from(count).unwrap_or(usize::MAX)))
-}
-
 /// Saves a freshly signed version. Failures are logged, not returned: the
 /// zone serves anyway, and the next start signs afresh.
 pub(crate) fn save(state_dir: &Path, origin: &str, zone: &Zone, meta: impl FnOnce(usize) -> Meta) {
-    let result = encode(zone).and_then(|(bytes, count)| {
+    let result = image::encode(zone, MAGIC).and_then(|(bytes, count)| {
         let meta = meta(count);
         let json = serde_json::to_vec_pretty(&meta).map_err(|e| e.to_string())?;
         write_atomic(&wire_path(state_dir, origin), &bytes, 0o644).map_err(|e| e.to_string())?;
@@ -149,7 +117,7 @@ pub(crate) fn load(
     let result = (|| {
         let meta: Meta = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
         let bytes = std::fs::read(wire_path(state_dir, origin_text)).map_err(|e| e.to_string())?;
-        let zone = decode(&bytes, origin, file, meta.records)?;
+        let zone = image::decode(&bytes, MAGIC, origin, file, Some(meta.records))?;
         if zone.serial() != meta.serial {
             return Err(format!(
                 "serial {} in the records, {} in signed.json",
@@ -167,52 +135,6 @@ pub(crate) fn load(
             None
         }
     }
-}
-
-/// The zone held by a `signed.wire` image.
-fn decode(bytes: &[u8], origin: &Name, file: &Path, expected: usize) -> Result<Zone, String> {
-    let rest = bytes
-        .strip_prefix(MAGIC)
-        .ok_or_else(|| "not a signed-zone file".to_owned())?;
-    let (count, body) = rest
-        .split_first_chunk::<8>()
-        .ok_or_else(|| "truncated".to_owned())?;
-    let count = usize::try_from(u64::from_be_bytes(*count)).map_err(|e| e.to_string())?;
-    if count != expected {
-        return Err(format!("{count} records, signed.json says {expected}"));
-    }
-    let shared: Arc<Path> = Arc::from(file);
-    let mut records = Vec::with_capacity(count.min(body.len() / 13 + 1));
-    let mut rest = body;
-    for _ in 0..count {
-        let (len, tail) = rest
-            .split_first_chunk::<2>()
-            .ok_or_else(|| "truncated".to_owned())?;
-        let len = usize::from(u16::from_be_bytes(*len));
-        let (one, tail) = tail
-            .split_at_checked(len)
-            .ok_or_else(|| "truncated".to_owned())?;
-        let mut dec = BinDecoder::new(one);
-        let record = Record::read(&mut dec).map_err(|e| e.to_string())?;
-        if !dec.is_empty() {
-            return Err("a record longer than its data".to_owned());
-        }
-        records.push(SourceRecord {
-            record,
-            file: Arc::clone(&shared),
-            line: 0,
-        });
-        rest = tail;
-    }
-    if !rest.is_empty() {
-        return Err("trailing bytes after the records".to_owned());
-    }
-    let parsed = ParsedZone {
-        origin: origin.clone(),
-        file: file.to_path_buf(),
-        records,
-    };
-    Zone::from_parsed(parsed).ok_or_else(|| "no SOA at the apex".to_owned())
 }
 
 /// The denial chain of a signed zone, rebuilt from its NSEC or NSEC3 records

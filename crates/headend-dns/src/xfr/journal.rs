@@ -5,6 +5,11 @@
 //! difference: old SOA, new SOA, the count of removed records, the removed
 //! records, the count of added records, the added records; each record as a
 //! u32 length and its uncompressed wire form.
+//!
+//! Beside it, for zones that have secondaries: `ZONE.served`, the version
+//! last served ([`image`]), from which the difference to the version loaded
+//! at the next start is computed, and `ZONE.notified`, the serial last
+//! announced by NOTIFY.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -14,8 +19,8 @@ use hickory_proto::rr::Record;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::DnsError;
-use crate::zone::Diff;
 use crate::zone::diff::wire;
+use crate::zone::{Diff, Zone, image};
 
 /// Most differences kept per zone.
 pub(crate) const MAX_DIFFS: usize = 100;
@@ -169,6 +174,80 @@ pub(crate) fn store(file: &Path, journal: &Journal) -> Result<(), DnsError> {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
     write_atomic(file, &journal.encode(), 0o644).map_err(err)
+}
+
+/// First bytes of the image of the version last served.
+const SERVED_MAGIC: &[u8] = b"headend served zone v1\n";
+
+fn served_path(state_dir: &Path, origin: &str) -> PathBuf {
+    state_dir
+        .join("journal")
+        .join(format!("{}.served", safe_file_name(origin)))
+}
+
+fn notified_path(state_dir: &Path, origin: &str) -> PathBuf {
+    state_dir
+        .join("journal")
+        .join(format!("{}.notified", safe_file_name(origin)))
+}
+
+/// Keeps `zone` as the version last served (`STATE_DIR/journal/ZONE.served`),
+/// to compute the difference to the version loaded at the next start.
+/// Failures are logged: the next start then needs a full transfer.
+pub(crate) fn store_served(state_dir: &Path, zone: &Zone) {
+    let origin = zone.origin().to_string();
+    let file = served_path(state_dir, &origin);
+    let result = image::encode(zone, SERVED_MAGIC).and_then(|(bytes, _)| {
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        write_atomic(&file, &bytes, 0o644).map_err(|e| e.to_string())
+    });
+    if let Err(e) = result {
+        tracing::warn!(
+            zone = origin,
+            "{}: cannot keep the served zone: {e}",
+            file.display()
+        );
+    }
+}
+
+/// The version last served before a restart, if kept and readable.
+pub(crate) fn load_served(state_dir: &Path, zone: &Zone) -> Option<Zone> {
+    let file = served_path(state_dir, &zone.origin().to_string());
+    let bytes = std::fs::read(&file).ok()?;
+    match image::decode(&bytes, SERVED_MAGIC, zone.origin(), zone.file(), None) {
+        Ok(prev) => Some(prev),
+        Err(e) => {
+            tracing::warn!("{}: ignored: {e}", file.display());
+            None
+        }
+    }
+}
+
+/// The serial last announced by NOTIFY (`STATE_DIR/journal/ZONE.notified`).
+pub(crate) fn load_notified(state_dir: &Path, origin: &str) -> Option<u32> {
+    std::fs::read_to_string(notified_path(state_dir, origin))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Records the serial just announced by NOTIFY.
+pub(crate) fn store_notified(state_dir: &Path, origin: &str, serial: u32) {
+    let file = notified_path(state_dir, origin);
+    let result = file
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| write_atomic(&file, format!("{serial}\n").as_bytes(), 0o644));
+    if let Err(e) = result {
+        tracing::warn!(
+            zone = origin,
+            "{}: cannot record the serial notified: {e}",
+            file.display()
+        );
+    }
 }
 
 #[cfg(test)]

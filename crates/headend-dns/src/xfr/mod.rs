@@ -155,23 +155,87 @@ impl Transfers {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Loads a zone's journal from the state dir at start; kept only when it
-    /// ends at the serial now loaded (otherwise the file changed while we were
-    /// down and the journal cannot describe how).
+    /// Loads a zone's journal from the state dir at start (or when the zone
+    /// is added). When the zone changed while headend was down, the journal
+    /// continues with the difference between the version last served (kept
+    /// in the state dir, the signed one for a signed zone) and the one now
+    /// loaded, so that secondaries catch up by IXFR; it is dropped only when
+    /// neither describes how the zone got here.
     pub(crate) fn load_journal(&self, zone: &Zone) {
         let Some(dir) = &self.state_dir else {
             return;
         };
-        let file = journal::path(dir, &zone.origin().to_string());
-        let j = journal::load(&file);
-        if j.last_serial() == Some(zone.serial()) {
+        let origin = zone.origin().to_string();
+        let file = journal::path(dir, &origin);
+        let mut j = journal::load(&file);
+        let served = journal::load_served(dir, zone);
+        let kept = served.as_ref().map(|prev| prev.serial()) == Some(zone.serial());
+        if j.last_serial() != Some(zone.serial()) {
+            match served.filter(|prev| serial_lt(prev.serial(), zone.serial())) {
+                Some(prev) if j.last_serial().is_none_or(|last| last == prev.serial()) => {
+                    j.push(Diff::between(&prev, zone));
+                    tracing::info!(
+                        zone = %zone.origin(),
+                        from = prev.serial(),
+                        to = zone.serial(),
+                        "zone changed while stopped: the IXFR journal continues"
+                    );
+                    if let Err(e) = journal::store(&file, &j) {
+                        tracing::warn!(zone = %zone.origin(), "{e}");
+                    }
+                }
+                _ => {
+                    if j.len() > 0 {
+                        tracing::info!(zone = %zone.origin(), "the IXFR journal does not lead to the zone loaded: secondaries need a full transfer");
+                    }
+                    j = Journal::default();
+                }
+            }
+        }
+        if j.len() > 0 {
             tracing::info!(zone = %zone.origin(), diffs = j.len(), "IXFR journal loaded");
             self.journals().insert(zone.lower_origin().clone(), j);
+        }
+        if !kept {
+            self.keep_served(zone);
+        }
+    }
+
+    /// Whether anyone takes this zone from us (transfers allowed or NOTIFY
+    /// sent): only then is the served version kept for the next start.
+    fn has_secondaries(&self, origin: &LowerName) -> bool {
+        self.acl()
+            .policies
+            .get(origin)
+            .is_some_and(|p| !p.allow.is_empty() || p.key.is_some() || !p.notify.is_empty())
+    }
+
+    /// Keeps `zone` as the version last served (for the next start).
+    fn keep_served(&self, zone: &Zone) {
+        let Some(dir) = &self.state_dir else {
+            return;
+        };
+        if self.has_secondaries(zone.lower_origin()) {
+            journal::store_served(dir, zone);
+        }
+    }
+
+    /// The serial secondaries were last sent a NOTIFY for (kept in the state dir).
+    pub(crate) fn notified_serial(&self, zone: &Zone) -> Option<u32> {
+        let dir = self.state_dir.as_ref()?;
+        journal::load_notified(dir, &zone.origin().to_string())
+    }
+
+    /// Records that secondaries were sent a NOTIFY for `zone`'s serial.
+    pub(crate) fn set_notified(&self, zone: &Zone) {
+        if let Some(dir) = &self.state_dir {
+            journal::store_notified(dir, &zone.origin().to_string(), zone.serial());
         }
     }
 
     /// Records the change from `old` to `new` (a new serial) in the journal.
     pub(crate) fn record_change(&self, old: &Zone, new: &Zone) {
+        self.keep_served(new);
         if !serial_lt(old.serial(), new.serial()) {
             if old.serial() != new.serial() {
                 tracing::warn!(zone = %new.origin(), old = old.serial(), new = new.serial(), "serial went backwards: IXFR journal cleared, secondaries need a full transfer");

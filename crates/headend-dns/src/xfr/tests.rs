@@ -286,3 +286,56 @@ fn unknown_tsig_key_in_a_zone_is_a_config_error() {
     let err = Transfers::new(&config(&[], Some("nokey")), None).unwrap_err();
     assert!(err.to_string().contains("nokey"), "{err}");
 }
+
+/// A restart with a zone changed while down: the journal continues with the
+/// difference from the version last served, so a secondary at any earlier
+/// recorded serial gets an IXFR chain to the new one.
+#[test]
+fn the_journal_continues_across_a_restart_with_a_changed_zone() {
+    let state = tempfile::tempdir().unwrap();
+    let cfg = config(&["127.0.0.1/32"], None);
+    let (z1, z2, z3) = (
+        zone(1, ""),
+        zone(2, "a A 192.0.2.2\n"),
+        zone(3, "a A 192.0.2.3\n"),
+    );
+    let before = Transfers::new(&cfg, Some(state.path())).unwrap();
+    before.load_journal(&z1);
+    before.record_change(&z1, &z2);
+    drop(before);
+    // Restarted with serial 3 in the file.
+    let after = Transfers::new(&cfg, Some(state.path())).unwrap();
+    after.load_journal(&z3);
+    let journals = after.journals();
+    let j = journals.get(z3.lower_origin()).expect("journal kept");
+    assert_eq!(j.since(1, 3).map(|c| c.len()), Some(2));
+    let last = &j.since(2, 3).unwrap()[0];
+    assert_eq!((last.removed.len(), last.added.len()), (1, 1), "{last:?}");
+}
+
+/// Without a version kept (no secondaries configured) or when the journal
+/// and the kept version disagree, the journal starts over.
+#[test]
+fn the_journal_starts_over_when_nothing_describes_the_change() {
+    let state = tempfile::tempdir().unwrap();
+    let cfg = config(&[], None);
+    let before = Transfers::new(&cfg, Some(state.path())).unwrap();
+    before.record_change(&zone(1, ""), &zone(2, "a A 192.0.2.2\n"));
+    drop(before);
+    let after = Transfers::new(&cfg, Some(state.path())).unwrap();
+    let z3 = zone(3, "a A 192.0.2.3\n");
+    after.load_journal(&z3);
+    assert!(after.journals().get(z3.lower_origin()).is_none());
+}
+
+#[test]
+fn the_serial_notified_is_kept_across_restarts() {
+    let state = tempfile::tempdir().unwrap();
+    let cfg = config(&["127.0.0.1/32"], None);
+    let z = zone(7, "");
+    let before = Transfers::new(&cfg, Some(state.path())).unwrap();
+    assert_eq!(before.notified_serial(&z), None);
+    before.set_notified(&z);
+    let after = Transfers::new(&cfg, Some(state.path())).unwrap();
+    assert_eq!(after.notified_serial(&z), Some(7));
+}

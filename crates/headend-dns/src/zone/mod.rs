@@ -19,6 +19,7 @@
 
 mod denial;
 pub(crate) mod diff;
+pub(crate) mod image;
 pub(crate) mod serial;
 
 use std::borrow::Cow;

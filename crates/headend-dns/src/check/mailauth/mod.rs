@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use hickory_proto::rr::{LowerName, Name, RData};
 
-use super::{Finding, Owners, Severity};
+use super::{Check, Finding, Owners, Severity};
 use crate::zone::Zone;
 use crate::zonefile::{ParsedZone, SourceRecord};
 
@@ -171,6 +171,7 @@ pub(super) fn check<'a>(
                 rec,
                 Finding {
                     severity,
+                    check: Check::MailAuth,
                     file: rec.file.to_path_buf(),
                     line: rec.line,
                     message,
