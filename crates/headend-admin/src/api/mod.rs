@@ -346,9 +346,51 @@ async fn allow_gate(State(app): State<Shared>, req: Request, next: Next) -> Resp
     next.run(req).await
 }
 
+/// The largest request body read (the same as axum's default limit).
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Reads the whole request body within `[admin.connections] body_timeout_secs`
+/// before any handler runs: a body that trickles in is answered 408 and its
+/// connection closed, so it cannot hold a handler (or a slot) open.
+async fn body_deadline(State(app): State<Shared>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let limit = std::time::Duration::from_secs(app.config.connections.body_timeout_secs);
+    match tokio::time::timeout(limit, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Ok(Err(_)) => {
+            let mut resp = ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request bodies are limited to {BODY_LIMIT} bytes"),
+            )
+            .into_response();
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+        Err(_) => {
+            metrics::counter!("headend_admin_timeouts_total", "phase" => "body").increment(1);
+            let mut resp = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "the request body did not arrive in time",
+            )
+            .into_response();
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+    }
+}
+
 /// Counts requests by route and status; sets `Cache-Control: no-store` on
-/// every API answer (tokens must never be cached, RFC 6749 §5.1).
-async fn count_and_no_store(req: Request, next: Next) -> Response {
+/// every API answer (tokens must never be cached, RFC 6749 §5.1) and
+/// `Strict-Transport-Security` (RFC 6797: browsers then never try plain
+/// HTTP for this host, so a network attacker cannot strip TLS).
+async fn count_and_no_store(State(app): State<Shared>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
@@ -360,7 +402,16 @@ async fn count_and_no_store(req: Request, next: Next) -> Response {
     .increment(1);
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        hsts_value(app.config.hsts_max_age),
+    );
     resp
+}
+
+fn hsts_value(max_age: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("max-age={max_age}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("max-age=31536000"))
 }
 
 async fn health() -> impl IntoResponse {
@@ -489,7 +540,14 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/audit", get(users::audit))
         .route("/api/v1/keys/rotate", post(users::rotate_key))
         .fallback(fallback)
-        .layer(middleware::from_fn(count_and_no_store))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            body_deadline,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            count_and_no_store,
+        ))
         .layer(middleware::from_fn_with_state(Arc::clone(&app), allow_gate))
         .with_state(app)
 }

@@ -3,6 +3,7 @@
 //! function takes the time as an argument; nothing here touches a socket, a
 //! file or the store, so tests drive it with a fake clock.
 
+pub mod conns;
 pub mod session;
 pub mod tokens;
 
