@@ -90,6 +90,12 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
             config.general.state_dir.display()
         )
     })?;
+    let budget = crate::fds::Budget::of(&config);
+    let available = crate::fds::raise().context("reading the open-file limit")?;
+    if budget.needed() > available {
+        anyhow::bail!(budget.refusal(available));
+    }
+    tracing::info!(parts = ?budget.parts, "{}", budget.summary(available));
     let mut services = Services::default();
 
     if let Some(dns) = &config.dns {
