@@ -422,6 +422,17 @@ fn route_role_matrix_covers_every_route() {
             }),
         ),
         (
+            "PUT",
+            "/api/v1/users/{name}/role",
+            Role::Admin,
+            Box::new(|_| {
+                (
+                    "/api/v1/users/target/role".into(),
+                    Some(json!({"role": "viewer"})),
+                )
+            }),
+        ),
+        (
             "POST",
             "/api/v1/users/{name}/disable",
             Role::Admin,

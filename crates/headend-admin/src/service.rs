@@ -144,6 +144,8 @@ impl AdminService {
             revocations: RwLock::new(revocations),
             verified: RwLock::new(std::collections::HashMap::new()),
             limiter,
+            unknown: std::sync::Mutex::new(Default::default()),
+            refusals: std::sync::Mutex::new(Default::default()),
             metrics: prometheus(),
             config: config.clone(),
         });
@@ -194,6 +196,12 @@ impl AdminService {
                 if ticks.is_multiple_of(30) {
                     app.limiter.retain_recent();
                 }
+                let closed = app
+                    .refusals
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .flush(unix_now());
+                app.audit_refused("auth", closed).await;
                 let from = since.saturating_sub(2);
                 since = unix_now();
                 let synced = app

@@ -58,6 +58,10 @@ pub struct App {
     /// Claims of tokens whose signature already verified (see [`App::authenticate`]).
     pub(crate) verified: RwLock<std::collections::HashMap<String, Claims>>,
     pub(crate) limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// Failures and locks of user names that have no account.
+    pub(crate) unknown: std::sync::Mutex<crate::core::guard::UnknownNames>,
+    /// Rate-limited attempts waiting to be audited.
+    pub(crate) refusals: std::sync::Mutex<crate::core::guard::RefusalLog>,
     pub(crate) metrics: PrometheusHandle,
 }
 
@@ -110,6 +114,36 @@ impl App {
         let res = tokio::task::spawn_blocking(move || store.auth().audit_append(&record)).await;
         if !matches!(res, Ok(Ok(()))) {
             tracing::error!(action, "cannot write the audit log");
+        }
+    }
+
+    /// Writes the audit entries for rate-limited attempts.
+    pub(crate) async fn audit_refused(
+        &self,
+        action: &str,
+        entries: Vec<crate::core::guard::Refused>,
+    ) {
+        for r in entries {
+            let detail = if r.count == 1 {
+                "first refusal of this minute from this address".to_owned()
+            } else {
+                format!("{} more attempt(s) refused in that minute", r.count)
+            };
+            let record = AuditRecord {
+                id: 0,
+                at: r.minute * 60,
+                actor: "-".to_owned(),
+                source: Some(r.source.to_string()),
+                action: action.to_owned(),
+                target: None,
+                result: "rate limited".to_owned(),
+                detail: Some(detail),
+            };
+            let store = self.store.clone();
+            let res = tokio::task::spawn_blocking(move || store.auth().audit_append(&record)).await;
+            if !matches!(res, Ok(Ok(()))) {
+                tracing::error!(action, "cannot write the audit log");
+            }
         }
     }
 
@@ -495,6 +529,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/users", "admin"),
     ("POST", "/api/v1/users", "admin"),
     ("PUT", "/api/v1/users/{name}/password", "admin"),
+    ("PUT", "/api/v1/users/{name}/role", "admin"),
     ("POST", "/api/v1/users/{name}/disable", "admin"),
     ("POST", "/api/v1/users/{name}/enable", "admin"),
     ("POST", "/api/v1/users/{name}/unlock", "admin"),
@@ -534,6 +569,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/sessions/{id}", delete(users::revoke_session))
         .route("/api/v1/users", get(users::list).post(users::add))
         .route("/api/v1/users/{name}/password", put(users::set_password))
+        .route("/api/v1/users/{name}/role", put(users::set_role))
         .route("/api/v1/users/{name}/disable", post(users::disable))
         .route("/api/v1/users/{name}/enable", post(users::enable))
         .route("/api/v1/users/{name}/unlock", post(users::unlock))

@@ -4,6 +4,7 @@
 //! file or the store, so tests drive it with a fake clock.
 
 pub mod conns;
+pub mod guard;
 pub mod session;
 pub mod tokens;
 
