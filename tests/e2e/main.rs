@@ -6,6 +6,7 @@
 mod common;
 
 mod admin;
+mod admin_auth;
 mod admin_limits;
 mod admin_zone;
 mod dhcp;

@@ -215,6 +215,18 @@ impl AdminService {
                     for u in users.iter().filter(|u| u.not_before >= from) {
                         app.revoke_in_cache(&[], Some((&u.username, u.not_before)));
                     }
+                    // Role changes and disables made by another process
+                    // (`headend user role|disable`, another server).
+                    let mut r = app
+                        .revocations
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    for u in &users {
+                        let current = (!u.disabled)
+                            .then(|| crate::core::Role::parse(&u.role))
+                            .flatten();
+                        r.sync_user(&u.username, current, u.not_before, from);
+                    }
                 }
             }
         });

@@ -164,6 +164,16 @@ impl App {
         metrics::gauge!("headend_admin_revocation_cache_entries").set(r.len() as f64);
     }
 
+    /// Pins the role a token of `user` must carry from now on (`None`:
+    /// disabled); `Some` tokens with another role die at once.
+    pub(crate) fn pin_role(&self, user: &str, role: Option<Role>) {
+        let mut r = self
+            .revocations
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        r.set_role(user, role, unix_now());
+    }
+
     /// Verifies a bearer token and checks it against the revocation cache.
     ///
     /// A signature is checked once per distinct token: the claims of tokens

@@ -271,6 +271,12 @@ async fn set_disabled(
     let ids = revoked.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
     if disabled {
         app.revoke_in_cache(&ids, Some((&name, now)));
+        app.pin_role(&name, None);
+    } else {
+        app.revocations
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear_role(&name);
     }
     Ok(Json(UserDisabled {
         disabled,
@@ -334,6 +340,7 @@ pub(crate) async fn set_role(
         return Err(ApiError::not_found(format!("no user {name}")));
     }
     app.revoke_in_cache(&[], Some((&name, now)));
+    app.pin_role(&name, Some(role));
     Ok(Json(RoleChanged { role, user: name }).into_response())
 }
 
