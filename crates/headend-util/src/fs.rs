@@ -161,15 +161,15 @@ mod tests {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("a/state");
-        super::create_private_dir(&state).unwrap();
+        create_private_dir(&state).unwrap();
         let db = state.join("headend.db");
-        super::create_private_file(&db).unwrap();
-        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        create_private_file(&db).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&state), 0o700);
         assert_eq!(mode(&db), 0o600);
-        assert!(super::exposed_entries(&state).unwrap().is_empty());
+        assert!(exposed_entries(&state).unwrap().is_empty());
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(super::exposed_entries(&state).unwrap(), [(db, 0o644)]);
+        assert_eq!(exposed_entries(&state).unwrap(), [(db, 0o644)]);
     }
 
     use super::*;
