@@ -355,3 +355,119 @@ fn check_refuses_caps_that_do_not_fit_the_descriptor_limit() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("581 needed of 256 available"), "{err}");
 }
+
+/// Holds `n` TCP connections to `host:port` (from inside a namespace), then
+/// prints how many the server closed within 1 s, and keeps the rest open
+/// until its stdin closes.
+const FLOOD: &str = r#"
+import socket, sys, time
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+conns = [socket.create_connection((host, port), timeout=5) for _ in range(n)]
+time.sleep(1)
+closed = 0
+for s in conns:
+    s.setblocking(False)
+    try:
+        if s.recv(1) == b"":
+            closed += 1
+    except BlockingIOError:
+        pass
+    except OSError:
+        closed += 1
+print(closed, flush=True)
+sys.stdin.read()
+"#;
+
+#[test]
+fn dhcp_answers_while_the_admin_budget_is_full() {
+    use std::io::BufRead as _;
+
+    use crate::common::dhcp::{Netns, veth};
+    for p in ["udhcpc", "ip", "prlimit", "python3"] {
+        common::require(p);
+    }
+    let server = Netns::new("s");
+    let client = Netns::new("c");
+    let (siface, ciface) = veth(&server, "10.77.0.1/24", &client, "10.77.0.9/24", None);
+    let port = free_port();
+    let config = format!(
+        r#"
+[general]
+state_dir = "state"
+
+[dhcp]
+interfaces = ["{siface}"]
+server_id = "10.77.0.1"
+
+[[dhcp.subnet]]
+name = "lan"
+subnet = "10.77.0.0/24"
+interface = "{siface}"
+pools = ["10.77.0.100-10.77.0.150"]
+
+[admin]
+listen = "10.77.0.1:{port}"
+
+[admin.connections]
+max_connections = 24
+max_connections_per_source = 24
+handshake_timeout_secs = 20
+
+[admin.argon2]
+memory_kib = 1024
+iterations = 1
+parallelism = 1
+"#
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("headend.toml");
+    std::fs::write(&path, config).expect("config");
+    let mut cmd = server.cmd("prlimit");
+    cmd.args(["--nofile=200:200", "--"]).arg(headend_bin());
+    let _headend = Headend::spawn_with(cmd, dir, path);
+
+    // 300 connections from the client's namespace: 24 are held (until the
+    // 20 s handshake deadline), the other 276 closed at once.
+    let mut flood = client
+        .cmd("python3")
+        .args(["-c", FLOOD, "10.77.0.1", &port.to_string(), "300"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("flood");
+    let mut line = String::new();
+    std::io::BufReader::new(flood.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("flood output");
+    let closed: usize = line.trim().parse().expect("count");
+    assert_eq!(
+        closed, 276,
+        "connections over the admin cap were not closed"
+    );
+
+    // DHCP, with the admin budget full, still hands out a lease.
+    let work = tempfile::tempdir().expect("tempdir");
+    let out = work.path().join("udhcpc.out");
+    let hook = work.path().join("hook.sh");
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\necho \"$1 $ip\" >> {}\n", out.display()),
+    )
+    .expect("hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let status = client
+        .cmd("udhcpc")
+        .args(["-i", &ciface, "-q", "-f", "-n", "-t", "3", "-T", "1", "-s"])
+        .arg(&hook)
+        .output()
+        .expect("udhcpc");
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(
+        status.status.success() && text.contains("bound 10.77.0."),
+        "no lease while the admin budget was full: {text}\n{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    drop(flood.stdin.take());
+    let _ = flood.wait();
+}
