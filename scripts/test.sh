@@ -11,7 +11,7 @@ packages=(
   bind9-dnsutils bind9-utils knot knot-dnsutils knot-dnssecutils ldnsutils nsd dnsperf
   isc-dhcp-client isc-dhcp-relay busybox udhcpc dhcpcd-base kea-dhcp4-server kea-admin
   tftpd-hpa tftp-hpa atftp curl dnsmasq-base iproute2 procps util-linux postgresql publicsuffix
-  unbound python3
+  unbound systemd python3
 )
 missing=()
 for p in "${packages[@]}"; do

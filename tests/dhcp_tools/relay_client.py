@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
-"""A relay-agent-style DHCP load client for the crash test: sends DISCOVER and
-REQUEST for sequential MACs (giaddr = its own address), and prints every
-OFFER and ACK it receives as `OFFER|ACK mac address`, flushed at once, so the
-test knows exactly which addresses the server acknowledged.
+"""A relay-agent-style DHCP load client: sends DISCOVER and REQUEST for
+sequential MACs (giaddr = its own address), at most 32 clients in flight, and
+prints every OFFER and ACK it receives as `OFFER|ACK mac address`, a NAK as
+`NAK mac`, and a client left unanswered for 2 s (or at the end) as
+`TIMEOUT mac`, flushed at once, so the test knows exactly which addresses the
+server acknowledged and which requests went unanswered. Nothing is retried.
 
-usage: relay_client.py LOCAL_ADDR SERVER_ADDR FIRST_INDEX COUNT SECONDS
-Bounded: stops after COUNT clients or SECONDS, whichever comes first.
+usage: relay_client.py LOCAL_ADDR SERVER_ADDR FIRST_INDEX COUNT SECONDS [OPTION82_HEX]
+Bounded: starts no client after COUNT clients or SECONDS, whichever comes
+first, and ends at most 2 s later.
+OPTION82_HEX, if given, is the relay agent information (option 82) payload
+(sub-options, hex) added to every DISCOVER and REQUEST, as a relay would.
 """
 import socket, struct, sys, time
 
 local, server, first, count, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+agent = bytes.fromhex(sys.argv[6]) if len(sys.argv) > 6 else b""
+relay_opts = bytes([82, len(agent)]) + agent if agent else b""
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 sock.bind((local, 67))
@@ -21,7 +28,7 @@ def mac(i):
 
 def packet(kind, i, opts=b""):
     head = struct.pack(">BBBBIHH4s4s4s4s", 1, 1, 6, 1, i, 0, 0, b"\0" * 4, b"\0" * 4, b"\0" * 4, giaddr)
-    return head + mac(i) + b"\0" * 10 + b"\0" * 192 + b"\x63\x82\x53\x63" + bytes([53, 1, kind]) + opts + b"\xff"
+    return head + mac(i) + b"\0" * 10 + b"\0" * 192 + b"\x63\x82\x53\x63" + bytes([53, 1, kind]) + opts + relay_opts + b"\xff"
 
 def options(data):
     out, rest = {}, data[240:]
@@ -38,12 +45,15 @@ def options(data):
 
 deadline = time.time() + seconds
 nxt, end, outstanding = first, first + count, {}
-while time.time() < deadline and (nxt < end or outstanding):
+# New clients start until COUNT or SECONDS; those in flight then still get
+# their 2 s to be answered.
+while (time.time() < deadline and nxt < end) or outstanding:
     now = time.time()
     for i, t in list(outstanding.items()):
-        if now - t > 1.0:
+        if now - t > 2.0:
             del outstanding[i]
-    while nxt < end and len(outstanding) < 32:
+            print("TIMEOUT", ":".join("%02x" % b for b in mac(i)), flush=True)
+    while nxt < end and len(outstanding) < 32 and now < deadline:
         try:
             sock.sendto(packet(1, nxt), (server, 67))
         except OSError:
@@ -69,3 +79,8 @@ while time.time() < deadline and (nxt < end or outstanding):
     elif kind == 5:
         print("ACK", m, yiaddr, flush=True)
         outstanding.pop(xid, None)
+    elif kind == 6:
+        print("NAK", m, flush=True)
+        outstanding.pop(xid, None)
+for i in outstanding:
+    print("TIMEOUT", ":".join("%02x" % b for b in mac(i)), flush=True)

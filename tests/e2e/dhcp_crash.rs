@@ -6,17 +6,14 @@
 use crate::common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::dhcp::{Netns, Proc, veth};
-use common::{Headend, workspace_root};
+use common::Headend;
+use common::dhcp::{Netns, Proc, RelayClients, veth};
 
-/// (client MAC, address) as printed by the capture client.
-type Pair = (String, String);
-
-/// Runs the capture client in `ns`; returns (OFFERs, ACKs) as (mac, address).
+/// Runs the capture client in `ns` (its address 10.82.0.2 is the relay);
+/// returns (OFFERs, ACKs) as (mac, address). `kill_after`: SIGKILL the server
+/// that long after the client started.
 fn capture(
     ns: &Netns,
     first: u32,
@@ -24,49 +21,25 @@ fn capture(
     secs: f64,
     kill_after: Option<(Duration, &Headend)>,
 ) -> (Vec<Pair>, Vec<Pair>) {
-    let script = workspace_root().join("tests/dhcp_tools/relay_client.py");
-    let mut child = ns
-        .cmd("python3")
-        .arg(script)
-        .args([
-            "10.82.0.2",
-            "10.82.0.1",
-            &first.to_string(),
-            &count.to_string(),
-            &secs.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn capture client");
-    let stdout = child.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .collect::<Vec<_>>()
-    });
+    let run = RelayClients {
+        local: "10.82.0.2",
+        server: "10.82.0.1",
+        first,
+        count,
+        secs,
+        option82: None,
+    }
+    .spawn(ns);
     if let Some((after, server)) = kill_after {
         std::thread::sleep(after);
         server.signal("KILL");
     }
-    let _ = child.wait();
-    let lines = reader.join().expect("reader");
-    let mut offers = Vec::new();
-    let mut acks = Vec::new();
-    for l in lines {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        if let [kind, mac, ip] = f[..] {
-            let pair = (mac.to_owned(), ip.to_owned());
-            match kind {
-                "OFFER" => offers.push(pair),
-                "ACK" => acks.push(pair),
-                _ => {}
-            }
-        }
-    }
-    (offers, acks)
+    let out = run.finish();
+    (out.offers, out.acks)
 }
+
+/// (client MAC, address) as printed by the capture client.
+type Pair = (String, String);
 
 #[test]
 fn every_acked_lease_survives_kill_9_under_load() {
@@ -113,7 +86,19 @@ pools = ["10.82.1.0-10.82.100.255"]
         "10.81.0.1",
     ]);
     let _load = Proc::spawn(load, false);
-    std::thread::sleep(Duration::from_millis(500));
+    // The kill must land under load: wait until perfdhcp's clients are bound.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server
+        .leases()
+        .lines()
+        .any(|l| l.starts_with("10.81.") && l.contains(" bound "))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "perfdhcp bound no lease within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let (_, acks) = capture(
         &cap_ns,
         1,

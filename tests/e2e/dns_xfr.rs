@@ -1,7 +1,8 @@
 //! Zone transfers and NOTIFY against real secondaries: knotd and nsd transfer
 //! from headend on loopback (AXFR at first), follow a change (in a plain and
 //! in a DNSSEC-signed zone) through NOTIFY and IXFR, TSIG keys are checked both ways, the transfer ACL refuses other
-//! addresses, and a 100,000-record signed zone arrives whole.
+//! addresses, a 100,000-record signed zone arrives whole, and SIGHUP replaces
+//! ACLs, keys, NOTIFY targets, DNSSEC settings and the CHAOS/NSID answers.
 
 use crate::common;
 
@@ -473,4 +474,165 @@ fn sighup_replaces_acls_keys_and_nsid_and_names_what_needs_a_restart() {
     assert_eq!(axfr_with(WRONG), 8, "the new secret applies");
     assert_eq!(axfr_with(SECRET), 0, "the old secret is refused");
     assert!(nsid().contains("(\"ns-after\")"), "{}", nsid());
+}
+
+/// A stand-in secondary that acknowledges every NOTIFY it gets and keeps the
+/// (zone, serial) each announced.
+struct NotifyListener {
+    socket: std::net::UdpSocket,
+    port: u16,
+}
+
+impl NotifyListener {
+    fn bind() -> Self {
+        let port = free_port();
+        let socket = std::net::UdpSocket::bind(("127.0.0.1", port)).expect("bind listener");
+        Self { socket, port }
+    }
+
+    /// The NOTIFYs received (and acknowledged) within `wait`: (zone, serial).
+    fn received(&self, wait: Duration) -> Vec<(String, u32)> {
+        use hickory_proto::op::{Message, MessageType, OpCode};
+        use hickory_proto::rr::RData;
+        let deadline = std::time::Instant::now() + wait;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return got;
+            }
+            self.socket.set_read_timeout(Some(left)).expect("timeout");
+            let Ok((n, from)) = self.socket.recv_from(&mut buf) else {
+                return got;
+            };
+            let m = Message::from_vec(&buf[..n]).expect("a DNS message");
+            assert_eq!(m.metadata.op_code, OpCode::Notify, "{m:?}");
+            let zone = m.queries[0].name().to_string();
+            let serial = m
+                .answers
+                .iter()
+                .find_map(|r| match &r.data {
+                    RData::SOA(soa) => Some(soa.serial),
+                    _ => None,
+                })
+                .expect("the SOA hint");
+            got.push((zone, serial));
+            // RFC 1996 §4.7: the response echoes the id and opcode, QR=1.
+            let mut ack = Message::new(m.metadata.id, MessageType::Response, OpCode::Notify);
+            ack.metadata.authoritative = true;
+            ack.add_query(m.queries[0].clone());
+            self.socket
+                .send_to(&ack.to_vec().expect("encode"), from)
+                .expect("ack");
+        }
+    }
+
+    /// Waits up to `timeout` for a NOTIFY of `zone` with `serial`.
+    fn wait_for(&self, zone: &str, serial: u32, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut seen = Vec::new();
+        while std::time::Instant::now() < deadline {
+            seen.extend(self.received(Duration::from_millis(200)));
+            if seen.iter().any(|(z, s)| z == zone && *s == serial) {
+                return;
+            }
+        }
+        panic!(
+            "no NOTIFY of {zone} serial {serial} on port {} within {timeout:?}: {seen:?}",
+            self.port
+        );
+    }
+}
+
+/// SIGHUP moves NOTIFY to the new targets (the old ones hear nothing more),
+/// turns DNSSEC signing on and switches its denial of existence, and
+/// replaces the CHAOS version answer — the rest of README's reload list.
+#[test]
+fn sighup_replaces_notify_targets_dnssec_settings_and_the_version_answer() {
+    require("dig");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zone_file = dir.path().join("n.test.zone");
+    std::fs::write(&zone_file, zone_text("n.test", 10, "192.0.2.10")).expect("zone");
+    let port = free_port();
+    let (old, new) = (NotifyListener::bind(), NotifyListener::bind());
+    let config = |target: u16, version: &str, dnssec: &str| {
+        format!(
+            "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\nversion = \"{version}\"\n\
+             [[dns.zone]]\norigin = \"n.test\"\nfile = \"n.test.zone\"\n\
+             notify = [\"127.0.0.1:{target}\"]\n{dnssec}"
+        )
+    };
+    let headend = Headend::start_in(dir, &config(old.port, "v-before", ""));
+    let version = || {
+        run(Command::new("dig").args([
+            "@127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-c",
+            "CH",
+            "-t",
+            "TXT",
+            "+short",
+            "version.bind",
+        ]))
+    };
+    assert_eq!(version().trim(), "\"v-before\"");
+    // The first target hears a serial change.
+    std::fs::write(&zone_file, zone_text("n.test", 11, "192.0.2.11")).expect("zone");
+    headend.signal("HUP");
+    old.wait_for("n.test.", 11, Duration::from_secs(10));
+
+    // New target, version answer and signing (NSEC) in one edit, with a new serial.
+    std::fs::write(&zone_file, zone_text("n.test", 12, "192.0.2.12")).expect("zone");
+    std::fs::write(
+        &headend.config,
+        config(new.port, "v-after", "dnssec = { denial = \"nsec\" }\n"),
+    )
+    .expect("config");
+    headend.signal("HUP");
+    let signed_serial = || {
+        let a = common::dig::dig(port, "n.test", "SOA", &["+dnssec"]);
+        let signed = !a.answer_rdata("RRSIG").is_empty();
+        (signed, soa_serial(port, "n.test"))
+    };
+    wait_until(Duration::from_secs(20), || match signed_serial() {
+        (true, Some(s)) if s >= 12 => Ok(()),
+        other => Err(format!("not signed yet: {other:?}")),
+    });
+    let serial = soa_serial(port, "n.test").expect("serial");
+    new.wait_for("n.test.", serial, Duration::from_secs(10));
+    assert_eq!(version().trim(), "\"v-after\"");
+    let dnskey = common::dig::dig(port, "n.test", "DNSKEY", &["+dnssec"]);
+    assert!(!dnskey.answer_rdata("DNSKEY").is_empty(), "{}", dnskey.raw);
+    let nx = common::dig::dig(port, "nope.n.test", "A", &["+dnssec"]);
+    assert!(
+        nx.authority.iter().any(|r| r.rtype == "NSEC"),
+        "NSEC denial: {}",
+        nx.raw
+    );
+    // The old target was dropped: no NOTIFY for the new serials reached it.
+    let late = old.received(Duration::from_millis(500));
+    assert!(
+        late.iter().all(|(_, s)| *s <= 11),
+        "the removed target still got NOTIFY: {late:?}"
+    );
+
+    // DNSSEC denial switched to NSEC3 by another SIGHUP.
+    std::fs::write(
+        &headend.config,
+        config(new.port, "v-after", "dnssec = { denial = \"nsec3\" }\n"),
+    )
+    .expect("config");
+    headend.signal("HUP");
+    wait_until(Duration::from_secs(20), || {
+        let nx = common::dig::dig(port, "nope.n.test", "A", &["+dnssec"]);
+        if nx.authority.iter().any(|r| r.rtype == "NSEC3") {
+            Ok(())
+        } else {
+            Err(nx.raw)
+        }
+    });
+    let param = common::dig::dig(port, "n.test", "NSEC3PARAM", &[]);
+    assert_eq!(param.answer_rdata("NSEC3PARAM").len(), 1, "{}", param.raw);
 }

@@ -1,11 +1,12 @@
 //! The end-to-end tests: one binary, so the whole tree links once. Each module
 //! drives the real `headend` binary and real peer programs (dig, knotd, nsd,
-//! dhclient, udhcpc, dhcpcd, dhcrelay, perfdhcp, tftp, curl, PostgreSQL) on
-//! loopback or inside network namespaces the tests create.
+//! dhclient, udhcpc, dhcpcd, dhcrelay, perfdhcp, tftp, curl, PostgreSQL,
+//! systemd-analyze) on loopback or inside network namespaces the tests create.
 
 mod common;
 
 mod admin;
+mod admin_audit;
 mod admin_auth;
 mod admin_limits;
 mod admin_zone;
@@ -20,6 +21,7 @@ mod dns_xfr;
 mod dnssec;
 mod provisioning;
 mod store_postgres;
+mod systemd;
 mod tftp;
 mod tftp_lease;
 mod tftp_safety;

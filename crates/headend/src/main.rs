@@ -212,6 +212,22 @@ fn init_logging(log: &LogConfig) {
     }
 }
 
+/// The state line that tells systemd a reload has begun: `RELOADING=1` and,
+/// as systemd 253 and later require for `Type=notify-reload` and accept for
+/// `Type=notify`, the `CLOCK_MONOTONIC` time in microseconds (sd_notify(3)).
+fn reloading_message() -> String {
+    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) {
+        Ok(t) => {
+            let secs = u64::try_from(t.tv_sec()).unwrap_or(0);
+            let micros = u64::try_from(t.tv_nsec()).unwrap_or(0) / 1_000;
+            let usec = secs.saturating_mul(1_000_000).saturating_add(micros);
+            format!("RELOADING=1\nMONOTONIC_USEC={usec}")
+        }
+        // Without the clock, systemd still learns that a reload began.
+        Err(_) => "RELOADING=1".to_owned(),
+    }
+}
+
 /// Sends a state line to systemd when started as a `Type=notify` unit.
 fn notify_systemd(state: &str) {
     use std::os::linux::net::SocketAddrExt;
@@ -231,5 +247,28 @@ fn notify_systemd(state: &str) {
     });
     if let Err(e) = sent {
         tracing::warn!("cannot notify systemd at {path}: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reloading_message_carries_the_monotonic_time_in_microseconds() {
+        let now = || {
+            let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).unwrap();
+            u64::try_from(t.tv_sec()).unwrap() * 1_000_000
+                + u64::try_from(t.tv_nsec()).unwrap() / 1_000
+        };
+        let before = now();
+        let message = super::reloading_message();
+        let after = now();
+        let usec = message
+            .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{message:?}"));
+        assert!(
+            (before..=after).contains(&usec),
+            "{usec} not in {before}..={after}"
+        );
     }
 }

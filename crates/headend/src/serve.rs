@@ -182,7 +182,12 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
         tokio::select! {
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading");
+                // systemd's Type=notify reload protocol (sd_notify(3)):
+                // RELOADING=1 with the CLOCK_MONOTONIC time the reload began,
+                // then READY=1 once the new configuration is in force.
+                crate::notify_systemd(&crate::reloading_message());
                 services.reload(&path);
+                crate::notify_systemd("READY=1");
             }
             _ = term.recv() => break,
             _ = int.recv() => break,

@@ -251,3 +251,146 @@ pub fn configuring_hook(dir: &Path, name: &str, out: &Path) -> PathBuf {
     std::fs::write(&hook, text).expect("hook");
     hook
 }
+
+/// What tests/dhcp_tools/relay_client.py saw: (client MAC, address) pairs.
+#[derive(Debug, Default)]
+pub struct RelayOutcome {
+    pub offers: Vec<(String, String)>,
+    pub acks: Vec<(String, String)>,
+    /// MACs answered with a NAK.
+    pub naks: Vec<String>,
+    /// MACs left unanswered for 2 s (or at the end of the run).
+    pub timeouts: Vec<String>,
+}
+
+/// A running relay-style load client (tests/dhcp_tools/relay_client.py),
+/// stopped by PID on drop.
+pub struct RelayRun {
+    child: Child,
+    /// Lines printed so far.
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The relay client's parameters: it binds `local`:67, is the relay (giaddr)
+/// and asks `server` for leases for MACs `02:cc:` + `first`..`first+count`.
+pub struct RelayClients<'a> {
+    pub local: &'a str,
+    pub server: &'a str,
+    pub first: u32,
+    pub count: u32,
+    pub secs: f64,
+    /// Option 82 payload (sub-options) in hex, e.g. "0206" + hex(remote-id).
+    pub option82: Option<String>,
+}
+
+impl RelayClients<'_> {
+    /// Starts the client inside `ns`.
+    pub fn spawn(&self, ns: &Netns) -> RelayRun {
+        let script = super::workspace_root().join("tests/dhcp_tools/relay_client.py");
+        let mut cmd = ns.cmd("python3");
+        cmd.arg(script).args([
+            self.local,
+            self.server,
+            &self.first.to_string(),
+            &self.count.to_string(),
+            &self.secs.to_string(),
+        ]);
+        if let Some(hex) = &self.option82 {
+            cmd.arg(hex);
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn relay client");
+        let stdout = child.stdout.take().expect("stdout");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&lines);
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                sink.lock().expect("lines").push(line);
+            }
+        });
+        RelayRun {
+            child,
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    /// Runs the client inside `ns` to its end.
+    pub fn run(&self, ns: &Netns) -> RelayOutcome {
+        self.spawn(ns).finish()
+    }
+}
+
+impl RelayRun {
+    /// Waits for the client to end (it is bounded by its `secs`) and parses
+    /// what it printed.
+    pub fn finish(mut self) -> RelayOutcome {
+        let _ = self.child.wait();
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("reader");
+        }
+        let lines = std::mem::take(&mut *self.lines.lock().expect("lines"));
+        let mut out = RelayOutcome::default();
+        for l in lines {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f[..] {
+                ["OFFER", mac, ip] => out.offers.push((mac.to_owned(), ip.to_owned())),
+                ["ACK", mac, ip] => out.acks.push((mac.to_owned(), ip.to_owned())),
+                ["NAK", mac] => out.naks.push(mac.to_owned()),
+                ["TIMEOUT", mac] => out.timeouts.push(mac.to_owned()),
+                _ => panic!("unexpected relay client line {l:?}"),
+            }
+        }
+        out
+    }
+}
+
+impl RelayRun {
+    /// ACKs received so far.
+    pub fn acks_so_far(&self) -> usize {
+        let lines = self.lines.lock().expect("lines");
+        lines.iter().filter(|l| l.starts_with("ACK ")).count()
+    }
+
+    /// Waits until at least `n` ACKs were received; panics after `timeout`.
+    pub fn wait_acks(&self, n: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.acks_so_far() < n {
+            assert!(
+                Instant::now() < deadline,
+                "the relay client got {} ACKs within {timeout:?}, not {n}",
+                self.acks_so_far()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for RelayRun {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Hex of an option 82 payload with one remote-id (sub-option 2).
+pub fn remote_id_option(remote_id: &str) -> String {
+    let bytes = remote_id.as_bytes();
+    let len = u8::try_from(bytes.len()).expect("short remote-id");
+    let mut hex = format!("02{len:02x}");
+    for b in bytes {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}

@@ -159,7 +159,9 @@ impl Headend {
             logs,
             mark: std::sync::atomic::AtomicUsize::new(0),
         };
-        me.wait_for_log("headend ready", Duration::from_secs(30));
+        // A deadline, not a sleep: a loaded 2-core runner signing a 100,000-record
+        // zone with a debug build has taken more than 30 s to become ready.
+        me.wait_for_log("headend ready", Duration::from_secs(180));
         me
     }
 

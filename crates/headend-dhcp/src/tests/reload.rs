@@ -1,6 +1,8 @@
 //! Configuration reload: the sans-I/O server under a swapped configuration,
 //! the reload report, and the running service's handle.
 
+use headend_store::{Lease, LeaseTx, StoreError};
+
 use super::*;
 
 /// CONFIG with `from` replaced by `to` (which must occur).
@@ -39,6 +41,176 @@ fn reload_changes_option_67_in_the_next_offer() {
     let after = reply(run(&server, &store, &p, &relay, t(1)));
     assert_eq!(opt(&after, 67), Some(b"modem-v2.cfg".to_vec()));
     assert_eq!(after.yiaddr, before.yiaddr, "the held offer survives");
+}
+
+/// The real store transaction, with a reload landing in the middle of the
+/// exchange: the first time the core asks for an admin-API reservation (after
+/// it took its configuration snapshot, before it allocates and builds the
+/// reply), `server` is reloaded with `config`.
+struct ReloadMidway<'a> {
+    inner: &'a mut dyn LeaseTx,
+    server: &'a Server,
+    config: Option<DhcpConfig>,
+}
+
+impl LeaseTx for ReloadMidway<'_> {
+    fn lease_by_address(&mut self, a: Ipv4Addr) -> Result<Option<Lease>, StoreError> {
+        self.inner.lease_by_address(a)
+    }
+    fn lease_by_client(&mut self, s: &str, k: &[u8]) -> Result<Option<Lease>, StoreError> {
+        self.inner.lease_by_client(s, k)
+    }
+    fn highest_claimed(
+        &mut self,
+        f: Ipv4Addr,
+        l: Ipv4Addr,
+    ) -> Result<Option<Ipv4Addr>, StoreError> {
+        self.inner.highest_claimed(f, l)
+    }
+    fn lowest_unclaimed(
+        &mut self,
+        f: Ipv4Addr,
+        l: Ipv4Addr,
+    ) -> Result<Option<Ipv4Addr>, StoreError> {
+        self.inner.lowest_unclaimed(f, l)
+    }
+    fn oldest_expired(
+        &mut self,
+        f: Ipv4Addr,
+        l: Ipv4Addr,
+        now: u64,
+    ) -> Result<Option<Lease>, StoreError> {
+        self.inner.oldest_expired(f, l, now)
+    }
+    fn count_live_by_circuit(
+        &mut self,
+        s: &str,
+        c: &[u8],
+        e: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        self.inner.count_live_by_circuit(s, c, e, now)
+    }
+    fn count_live_by_remote(
+        &mut self,
+        s: &str,
+        r: &[u8],
+        e: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        self.inner.count_live_by_remote(s, r, e, now)
+    }
+    fn claim(&mut self, lease: &Lease) -> Result<bool, StoreError> {
+        self.inner.claim(lease)
+    }
+    fn put(&mut self, lease: &Lease) -> Result<(), StoreError> {
+        self.inner.put(lease)
+    }
+    fn api_reservation(
+        &mut self,
+        s: &str,
+        hw: &[u8],
+    ) -> Result<Option<(Ipv4Addr, Option<String>)>, StoreError> {
+        if let Some(config) = self.config.take() {
+            self.server.reload(&config).unwrap();
+        }
+        self.inner.api_reservation(s, hw)
+    }
+    fn api_reserved(&mut self, s: &str, a: Ipv4Addr) -> Result<bool, StoreError> {
+        self.inner.api_reserved(s, a)
+    }
+}
+
+/// Runs `p` with `config` installed while the exchange is being decided.
+fn run_reloading_midway(
+    server: &Server,
+    store: &Store,
+    p: &Pkt,
+    ctx: &Ingress,
+    now: SystemTime,
+    config: DhcpConfig,
+) -> Outcome {
+    let req = parse(&p.bytes(), 4).unwrap();
+    let mut tx = store.begin().unwrap();
+    let mut midway = ReloadMidway {
+        inner: &mut *tx,
+        server,
+        config: Some(config),
+    };
+    let out = server.handle(&req, ctx, &mut midway, now).unwrap();
+    assert!(
+        midway.config.is_none(),
+        "the reload did not land mid-exchange"
+    );
+    tx.commit().unwrap();
+    out
+}
+
+#[test]
+fn an_offer_being_decided_when_a_reload_lands_is_built_from_the_old_config() {
+    let (_d, store, server) = setup();
+    let (p, relay) = relayed_modem(1);
+    let new = edited(&[
+        (
+            "bootfile_name = \"modem.cfg\"",
+            "bootfile_name = \"modem-v2.cfg\"",
+        ),
+        (
+            "pools = [\"10.1.0.10-10.1.0.20\"]",
+            "pools = [\"10.1.0.30-10.1.0.40\"]",
+        ),
+    ]);
+    let during = reply(run_reloading_midway(&server, &store, &p, &relay, t(0), new));
+    assert_eq!(during.kind, MessageType::Offer);
+    assert_eq!(
+        opt(&during, 67),
+        Some(b"modem.cfg".to_vec()),
+        "old option 67"
+    );
+    assert_eq!(during.yiaddr, Ipv4Addr::new(10, 1, 0, 10), "old pool");
+    // The next exchange is decided under the new configuration.
+    let (p2, relay) = relayed_modem(2);
+    let after = reply(run(&server, &store, &p2, &relay, t(1)));
+    assert_eq!(opt(&after, 67), Some(b"modem-v2.cfg".to_vec()));
+    assert_eq!(after.yiaddr, Ipv4Addr::new(10, 1, 0, 30));
+}
+
+#[test]
+fn a_request_being_acked_when_a_reload_lands_keeps_the_old_lease_time_and_is_stored() {
+    let (_d, store, server) = setup();
+    let offer = reply(run(&server, &store, &pkt(1, 1), &direct(), t(0)));
+    let new = edited(&[("lease_time_secs = 3600", "lease_time_secs = 7200")]);
+    let request = pkt(3, 1)
+        .opt(54, &[10, 0, 0, 1])
+        .opt(50, &offer.yiaddr.octets());
+    let ack = reply(run_reloading_midway(
+        &server,
+        &store,
+        &request,
+        &direct(),
+        t(1),
+        new,
+    ));
+    assert_eq!((ack.kind, ack.yiaddr), (MessageType::Ack, offer.yiaddr));
+    assert_eq!(opt(&ack, 51), Some(3600u32.to_be_bytes().to_vec()));
+    // The lease written with that ACK is the one the old config gave.
+    let row = store
+        .leases()
+        .unwrap()
+        .into_iter()
+        .find(|l| l.address == offer.yiaddr)
+        .unwrap();
+    assert_eq!(row.state, LeaseState::Bound);
+    assert_eq!(row.expires, 1_700_000_001 + 3600);
+    // A renewal afterwards gets the new lease time.
+    let renew = reply(run(
+        &server,
+        &store,
+        &pkt(3, 1).ciaddr(offer.yiaddr.octets()),
+        &direct(),
+        t(2),
+    ));
+    assert_eq!(opt(&renew, 51), Some(7200u32.to_be_bytes().to_vec()));
 }
 
 #[test]
