@@ -201,7 +201,7 @@ impl AdminService {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .flush(unix_now());
-                app.audit_refused("auth", closed).await;
+                app.audit_refused(closed).await;
                 let from = since.saturating_sub(2);
                 since = unix_now();
                 let synced = app

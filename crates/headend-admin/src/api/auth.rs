@@ -28,7 +28,7 @@ pub(crate) struct LogoutQuery {
 /// The per-address limit on login and refresh attempts. Refusals are
 /// audited: the first of each minute and address at once, the rest as one
 /// sum when the minute is over.
-async fn rate_limit(app: &Shared, ip: IpAddr, action: &str) -> Result<(), ApiError> {
+async fn rate_limit(app: &Shared, ip: IpAddr, action: &'static str) -> Result<(), ApiError> {
     let Err(not_until) = app.limiter.check_key(&ip) else {
         return Ok(());
     };
@@ -38,8 +38,8 @@ async fn rate_limit(app: &Shared, ip: IpAddr, action: &str) -> Result<(), ApiErr
         .refusals
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .refused(ip, unix_now());
-    app.audit_refused(action, entries).await;
+        .refused(ip, action, unix_now());
+    app.audit_refused(entries).await;
     Err(ApiError::too_many(wait.as_secs() + 1))
 }
 

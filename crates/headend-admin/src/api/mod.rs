@@ -118,11 +118,7 @@ impl App {
     }
 
     /// Writes the audit entries for rate-limited attempts.
-    pub(crate) async fn audit_refused(
-        &self,
-        action: &str,
-        entries: Vec<crate::core::guard::Refused>,
-    ) {
+    pub(crate) async fn audit_refused(&self, entries: Vec<crate::core::guard::Refused>) {
         for r in entries {
             let detail = if r.count == 1 {
                 "first refusal of this minute from this address".to_owned()
@@ -134,7 +130,7 @@ impl App {
                 at: r.minute * 60,
                 actor: "-".to_owned(),
                 source: Some(r.source.to_string()),
-                action: action.to_owned(),
+                action: r.action.to_owned(),
                 target: None,
                 result: "rate limited".to_owned(),
                 detail: Some(detail),
@@ -142,7 +138,7 @@ impl App {
             let store = self.store.clone();
             let res = tokio::task::spawn_blocking(move || store.auth().audit_append(&record)).await;
             if !matches!(res, Ok(Ok(()))) {
-                tracing::error!(action, "cannot write the audit log");
+                tracing::error!(action = r.action, "cannot write the audit log");
             }
         }
     }

@@ -47,6 +47,8 @@ impl UnknownNames {
 /// One audit entry to write for rate-limited attempts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
+    /// What was attempted (`login`, `refresh`).
+    pub action: &'static str,
     /// The source address.
     pub source: IpAddr,
     /// The unix minute (time / 60) the attempts fell in.
@@ -60,21 +62,22 @@ pub struct Refused {
 /// the minute is over.
 #[derive(Debug, Default)]
 pub struct RefusalLog {
-    open: HashMap<IpAddr, (u64, u32)>,
+    open: HashMap<(IpAddr, &'static str), (u64, u32)>,
 }
 
 impl RefusalLog {
     /// A refusal from `source` at `now`. Returns the entries to write: the
     /// sum of an earlier minute now closed, and this one if it is the first
     /// of its minute.
-    pub fn refused(&mut self, source: IpAddr, now: u64) -> Vec<Refused> {
+    pub fn refused(&mut self, source: IpAddr, action: &'static str, now: u64) -> Vec<Refused> {
         let minute = now / 60;
         let mut out = Vec::new();
-        match self.open.get_mut(&source) {
+        match self.open.get_mut(&(source, action)) {
             Some((m, n)) if *m == minute => *n += 1,
             Some((m, n)) => {
                 if *n > 0 {
                     out.push(Refused {
+                        action,
                         source,
                         minute: *m,
                         count: *n,
@@ -83,14 +86,16 @@ impl RefusalLog {
                 *m = minute;
                 *n = 0;
                 out.push(Refused {
+                    action,
                     source,
                     minute,
                     count: 1,
                 });
             }
             None => {
-                self.open.insert(source, (minute, 0));
+                self.open.insert((source, action), (minute, 0));
                 out.push(Refused {
+                    action,
                     source,
                     minute,
                     count: 1,
@@ -104,12 +109,13 @@ impl RefusalLog {
     pub fn flush(&mut self, now: u64) -> Vec<Refused> {
         let minute = now / 60;
         let mut out = Vec::new();
-        self.open.retain(|&source, &mut (m, n)| {
+        self.open.retain(|&(source, action), &mut (m, n)| {
             if m >= minute {
                 return true;
             }
             if n > 0 {
                 out.push(Refused {
+                    action,
                     source,
                     minute: m,
                     count: n,
@@ -158,20 +164,22 @@ mod tests {
         let ip: IpAddr = [192, 0, 2, 1].into();
         let mut log = RefusalLog::default();
         assert_eq!(
-            log.refused(ip, 600),
+            log.refused(ip, "login", 600),
             [Refused {
+                action: "login",
                 source: ip,
                 minute: 10,
                 count: 1
             }]
         );
         for t in 601..610 {
-            assert!(log.refused(ip, t).is_empty());
+            assert!(log.refused(ip, "login", t).is_empty());
         }
         assert!(log.flush(659).is_empty(), "the minute is not over");
         assert_eq!(
             log.flush(660),
             [Refused {
+                action: "login",
                 source: ip,
                 minute: 10,
                 count: 9
@@ -184,9 +192,10 @@ mod tests {
     fn a_new_minute_closes_the_previous_sum() {
         let ip: IpAddr = [192, 0, 2, 1].into();
         let mut log = RefusalLog::default();
-        log.refused(ip, 600);
-        log.refused(ip, 601);
-        let out = log.refused(ip, 665);
+        log.refused(ip, "login", 600);
+        log.refused(ip, "login", 601);
+        assert_eq!(log.refused(ip, "refresh", 601).len(), 1, "counted apart");
+        let out = log.refused(ip, "login", 665);
         assert_eq!(out.len(), 2);
         assert_eq!((out[0].minute, out[0].count), (10, 1));
         assert_eq!((out[1].minute, out[1].count), (11, 1));
