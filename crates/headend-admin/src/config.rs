@@ -359,3 +359,32 @@ impl AdminConfig {
         self.connections.max_connections + 1
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_caps_and_timeouts_are_checked() {
+        let mut c = AdminConfig::default();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.descriptor_budget(), 257);
+        assert_eq!(c.hsts_max_age, 31_536_000);
+        c.connections.max_connections_per_source = 300;
+        assert!(c.validate().is_err(), "per source above the total");
+        c.connections.max_connections_per_source = 8;
+        c.connections.header_timeout_secs = 0;
+        assert!(c.validate().is_err(), "a zero timeout");
+    }
+
+    #[test]
+    fn connections_section_parses_and_rejects_unknown_keys() {
+        let c: AdminConfig =
+            toml::from_str("[connections]\nmax_connections = 10\nheader_timeout_secs = 3\n")
+                .expect("parse");
+        assert_eq!(c.connections.max_connections, 10);
+        assert_eq!(c.connections.header_timeout_secs, 3);
+        assert_eq!(c.connections.body_timeout_secs, 30);
+        assert!(toml::from_str::<AdminConfig>("[connections]\nmax_conns = 1\n").is_err());
+    }
+}
