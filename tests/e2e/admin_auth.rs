@@ -134,7 +134,7 @@ fn state_files_are_private_under_umask_022_and_exposed_ones_are_reported() {
         cmd
     };
     let h = Headend::spawn_with(under_umask(), dir, path.clone());
-    // A login writes the WAL.
+    // Adding a user writes the database (and its WAL) while the server runs.
     let out = Command::new(headend_bin())
         .args(["user", "-c"])
         .arg(&path)
