@@ -466,6 +466,17 @@ fn route_role_matrix_covers_every_route() {
             }),
         ),
         (
+            "PUT",
+            "/api/v1/users/{name}/role",
+            Role::Admin,
+            Box::new(|_| {
+                (
+                    "/api/v1/users/target/role".into(),
+                    Some(json!({"role": "viewer"})),
+                )
+            }),
+        ),
+        (
             "POST",
             "/api/v1/users/{name}/disable",
             Role::Admin,
@@ -981,13 +992,14 @@ fn brute_force_is_rate_limited_and_locks_the_account_until_it_expires() {
     assert_eq!(attempt(PW).status().as_u16(), 429);
     assert!(s.user_cmd(&["unlock", "alice"], "").status.success());
     assert_eq!(attempt(PW).status().as_u16(), 200);
-    // Per-address rate limit: a burst of attempts (for a user that does not
-    // exist, so no lockout is involved) ends in 429 with Retry-After.
+    // Per-address rate limit: a burst of attempts (each for another name
+    // that does not exist, so no lockout is involved) ends in 429 with
+    // Retry-After.
     let mut limited = None;
-    for _ in 0..40 {
+    for i in 0..40 {
         let r = c
             .post(s.url("/api/v1/auth/login"))
-            .json(&json!({"username": "nobody", "password": "x"}))
+            .json(&json!({"username": format!("nobody{i}"), "password": "x"}))
             .send()
             .unwrap();
         if r.status().as_u16() == 429 {

@@ -7,6 +7,8 @@ mod common;
 
 mod admin;
 mod admin_audit;
+mod admin_auth;
+mod admin_limits;
 mod admin_zone;
 mod cable;
 mod dhcp;

@@ -41,6 +41,45 @@ pub struct AdminConfig {
     /// Brute-force protection.
     #[serde(default)]
     pub limits: LimitConfig,
+    /// Connection budget and timeouts of the listener.
+    #[serde(default)]
+    pub connections: ConnectionConfig,
+    /// `max-age` of the `Strict-Transport-Security` header sent on every
+    /// answer, in seconds (RFC 6797); one year by default. 0 tells browsers
+    /// to forget the policy.
+    #[serde(default = "default_hsts_max_age")]
+    pub hsts_max_age: u64,
+}
+
+/// `[admin.connections]`: how many connections the listener holds and how
+/// long a slow peer may keep one. Over a cap, a new connection is closed at
+/// once (never queued), so slow clients cannot take the process's file
+/// descriptors from the other services.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionConfig {
+    /// Connections open at once, in total; 256.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Connections open at once from one source address; 32.
+    #[serde(default = "default_max_per_source")]
+    pub max_connections_per_source: usize,
+    /// Seconds for the TLS handshake to complete; 10.
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout_secs: u64,
+    /// Seconds for a request's line and headers to arrive, counted from the
+    /// end of the handshake or of the previous answer (so it also bounds an
+    /// idle kept-alive connection); 10.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_secs: u64,
+    /// Seconds for a request's body to arrive whole; 30.
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_secs: u64,
+    /// Seconds a connection may go with no byte moving either way while it
+    /// waits on the peer (a body that stalls, an answer the peer does not
+    /// read); 60.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
 }
 
 /// `[admin.tokens]`: lifetimes in seconds.
@@ -103,6 +142,27 @@ pub struct LimitConfig {
     pub lockout_max: u64,
 }
 
+fn default_hsts_max_age() -> u64 {
+    365 * 24 * 3600
+}
+fn default_max_connections() -> usize {
+    256
+}
+fn default_max_per_source() -> usize {
+    32
+}
+fn default_handshake_timeout() -> u64 {
+    10
+}
+fn default_header_timeout() -> u64 {
+    10
+}
+fn default_body_timeout() -> u64 {
+    30
+}
+fn default_idle_timeout() -> u64 {
+    60
+}
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8443))
 }
@@ -186,6 +246,19 @@ impl Default for LimitConfig {
     }
 }
 
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: default_max_connections(),
+            max_connections_per_source: default_max_per_source(),
+            handshake_timeout_secs: default_handshake_timeout(),
+            header_timeout_secs: default_header_timeout(),
+            body_timeout_secs: default_body_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
+        }
+    }
+}
+
 impl Default for AdminConfig {
     fn default() -> Self {
         Self {
@@ -199,6 +272,8 @@ impl Default for AdminConfig {
             tokens: TokenConfig::default(),
             argon2: Argon2Config::default(),
             limits: LimitConfig::default(),
+            connections: ConnectionConfig::default(),
+            hsts_max_age: default_hsts_max_age(),
         }
     }
 }
@@ -255,6 +330,61 @@ impl AdminConfig {
                 "login_per_minute and login_burst must be at least 1",
             );
         }
+        let c = &self.connections;
+        if c.max_connections == 0 || c.max_connections_per_source == 0 {
+            return bad(
+                "admin.connections",
+                "max_connections and max_connections_per_source must be at least 1",
+            );
+        }
+        if c.max_connections_per_source > c.max_connections {
+            return bad(
+                "admin.connections.max_connections_per_source",
+                "must not exceed max_connections",
+            );
+        }
+        if c.handshake_timeout_secs == 0
+            || c.header_timeout_secs == 0
+            || c.body_timeout_secs == 0
+            || c.idle_timeout_secs == 0
+        {
+            return bad("admin.connections", "timeouts must be at least 1 second");
+        }
         Ok(())
+    }
+
+    /// File descriptors the admin API may hold at most: one per connection
+    /// and the listening socket.
+    pub fn descriptor_budget(&self) -> usize {
+        self.connections.max_connections + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_caps_and_timeouts_are_checked() {
+        let mut c = AdminConfig::default();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.descriptor_budget(), 257);
+        assert_eq!(c.hsts_max_age, 31_536_000);
+        c.connections.max_connections_per_source = 300;
+        assert!(c.validate().is_err(), "per source above the total");
+        c.connections.max_connections_per_source = 8;
+        c.connections.header_timeout_secs = 0;
+        assert!(c.validate().is_err(), "a zero timeout");
+    }
+
+    #[test]
+    fn connections_section_parses_and_rejects_unknown_keys() {
+        let c: AdminConfig =
+            toml::from_str("[connections]\nmax_connections = 10\nheader_timeout_secs = 3\n")
+                .expect("parse");
+        assert_eq!(c.connections.max_connections, 10);
+        assert_eq!(c.connections.header_timeout_secs, 3);
+        assert_eq!(c.connections.body_timeout_secs, 30);
+        assert!(toml::from_str::<AdminConfig>("[connections]\nmax_conns = 1\n").is_err());
     }
 }

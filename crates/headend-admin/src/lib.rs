@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 mod error;
+mod listen;
 pub mod password;
 mod service;
 pub mod tls;

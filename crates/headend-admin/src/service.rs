@@ -6,7 +6,6 @@ use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use axum_server::tls_rustls::RustlsConfig;
 use governor::{Quota, RateLimiter};
 use headend_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -35,10 +34,10 @@ pub struct Handles {
 /// The running admin API.
 #[derive(Clone)]
 pub struct AdminHandle {
-    tls: RustlsConfig,
+    tls: crate::listen::TlsConfig,
     certs: CertSource,
     local_addr: SocketAddr,
-    server: axum_server::Handle<SocketAddr>,
+    stop: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for AdminHandle {
@@ -145,6 +144,8 @@ impl AdminService {
             revocations: RwLock::new(revocations),
             verified: RwLock::new(std::collections::HashMap::new()),
             limiter,
+            unknown: std::sync::Mutex::new(Default::default()),
+            refusals: std::sync::Mutex::new(Default::default()),
             metrics: prometheus(),
             config: config.clone(),
         });
@@ -164,24 +165,21 @@ impl AdminService {
                 addr: config.listen,
                 source,
             })?;
-        let tls = RustlsConfig::from_config(server_config);
-        let server = axum_server::Handle::new();
-        let mut srv = axum_server::tls_rustls::from_tcp_rustls(listener, tls.clone())
-            .map_err(|source| AdminError::Bind {
+        let listener =
+            tokio::net::TcpListener::from_std(listener).map_err(|source| AdminError::Bind {
                 addr: config.listen,
                 source,
-            })?
-            .handle(server.clone());
-        srv.http_builder().http1().keep_alive(true);
+            })?;
+        let tls: crate::listen::TlsConfig = Arc::new(arc_swap::ArcSwap::from(server_config));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let router = api::router(Arc::clone(&app));
-        tokio::spawn(async move {
-            if let Err(e) = srv
-                .serve(router.into_make_service_with_connect_info::<SocketAddr>())
-                .await
-            {
-                tracing::error!("admin API server stopped: {e}");
-            }
-        });
+        tokio::spawn(crate::listen::run(
+            listener,
+            Arc::clone(&tls),
+            router,
+            config.connections.clone(),
+            stopped,
+        ));
 
         // Every 2 s, pick up revocations made outside this process (e.g.
         // `headend user disable` on the state directory); every minute,
@@ -198,6 +196,12 @@ impl AdminService {
                 if ticks.is_multiple_of(30) {
                     app.limiter.retain_recent();
                 }
+                let closed = app
+                    .refusals
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .flush(unix_now());
+                app.audit_refused(closed).await;
                 let from = since.saturating_sub(2);
                 since = unix_now();
                 let synced = app
@@ -210,6 +214,18 @@ impl AdminService {
                     app.revoke_in_cache(&ids, None);
                     for u in users.iter().filter(|u| u.not_before >= from) {
                         app.revoke_in_cache(&[], Some((&u.username, u.not_before)));
+                    }
+                    // Role changes and disables made by another process
+                    // (`headend user role|disable`, another server).
+                    let mut r = app
+                        .revocations
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    for u in &users {
+                        let current = (!u.disabled)
+                            .then(|| crate::core::Role::parse(&u.role))
+                            .flatten();
+                        r.sync_user(&u.username, current, u.not_before, from);
                     }
                 }
             }
@@ -225,7 +241,7 @@ impl AdminService {
             tls,
             certs,
             local_addr,
-            server,
+            stop: Arc::new(stop),
         })
     }
 }
@@ -241,14 +257,14 @@ impl AdminHandle {
     /// Returns the new certificate's SHA-256 fingerprint.
     pub fn reload_tls(&self) -> Result<String, AdminError> {
         let (config, fingerprint) = self.certs.server_config()?;
-        self.tls.reload_from_config(config);
+        self.tls.store(config);
         tracing::info!(cert = %self.certs.cert.display(), sha256_fingerprint = %fingerprint, "admin TLS certificate reloaded");
         Ok(fingerprint)
     }
 
-    /// Stops accepting connections and closes open ones gracefully.
+    /// Stops accepting connections and closes open ones gracefully (open
+    /// requests get up to 5 s to finish).
     pub fn stop(&self) {
-        self.server
-            .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        let _ = self.stop.send(true);
     }
 }

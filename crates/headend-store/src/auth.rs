@@ -12,6 +12,14 @@ use std::net::Ipv4Addr;
 
 use crate::StoreError;
 
+/// The form a user name is stored and compared in: case-folded, so that
+/// `Admin` and `admin` are one account. Valid names are ASCII (letters,
+/// digits and `._@-`), where folding is lower-casing; other input is
+/// lower-cased too and simply matches no account.
+pub fn fold_username(name: &str) -> String {
+    name.to_lowercase()
+}
+
 /// One API user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
@@ -46,7 +54,7 @@ impl UserRecord {
         now: u64,
     ) -> Self {
         Self {
-            username: username.into(),
+            username: fold_username(&username.into()),
             phc: phc.into(),
             role: role.into(),
             disabled: false,
@@ -155,6 +163,10 @@ pub trait AuthStore: Send + Sync {
         disabled: bool,
         now: u64,
     ) -> Result<Option<Vec<String>>, StoreError>;
+    /// Gives the user `role` and sets `not_before = now`, so access tokens
+    /// carrying the old role stop working at once (the sessions live on:
+    /// their next refresh gets the new role). False if there is no such user.
+    fn user_set_role(&self, username: &str, role: &str, now: u64) -> Result<bool, StoreError>;
     /// Clears the failure counter and lockout; false if there is no such user.
     fn user_unlock(&self, username: &str) -> Result<bool, StoreError>;
     /// Counts one failed login and stores the lockout the caller computed

@@ -104,6 +104,32 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
         CREATE INDEX dhcp_leases_hwaddr ON dhcp_leases (hwaddr);
     ",
 }, Migration {
+    version: 4,
+    name: "user names case-folded",
+    // User names are matched case-insensitively: existing names are folded
+    // to lower case and the unique constraint is on the folded form. Where
+    // two names fold to the same one (`ADMIN` and `admin`), the one already
+    // in lower case (else the oldest) keeps it; the others are renamed
+    // `NAME.dupN` and disabled for an admin to sort out. Sessions of renamed
+    // users end (their refresh tokens name the old spelling).
+    sql: "
+        CREATE TEMP TABLE auth_fold AS
+            SELECT username AS old, lower(username) AS folded,
+                   ROW_NUMBER() OVER (PARTITION BY lower(username)
+                                      ORDER BY (username = lower(username)) DESC, created, username) AS n
+            FROM auth_users;
+        DELETE FROM auth_families
+            WHERE username IN (SELECT old FROM auth_fold WHERE old <> folded OR n > 1);
+        UPDATE auth_users
+            SET username = (SELECT CASE WHEN n = 1 THEN folded ELSE folded || '.dup' || n END
+                            FROM auth_fold WHERE old = auth_users.username),
+                disabled = (SELECT CASE WHEN n = 1 THEN auth_users.disabled ELSE 1 END
+                            FROM auth_fold WHERE old = auth_users.username)
+            WHERE username IN (SELECT old FROM auth_fold WHERE old <> folded OR n > 1);
+        DROP TABLE auth_fold;
+        CREATE UNIQUE INDEX auth_users_folded ON auth_users (lower(username));
+    ",
+}, Migration {
     version: 6,
     name: "reservation attributes",
     sql: "
@@ -207,6 +233,26 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         sql: "
         CREATE INDEX dhcp_leases_hwaddr ON dhcp_leases (hwaddr);
     ",
+    },
+    Migration {
+        version: 4,
+        name: "user names case-folded",
+        sql: r#"
+        CREATE TEMP TABLE auth_fold AS
+            SELECT username AS old, lower(username) AS folded,
+                   ROW_NUMBER() OVER (PARTITION BY lower(username)
+                                      ORDER BY (username = lower(username)) DESC, created, username) AS n
+            FROM auth_users;
+        DELETE FROM auth_families
+            WHERE username IN (SELECT old FROM auth_fold WHERE old <> folded OR n > 1);
+        UPDATE auth_users
+            SET username = CASE WHEN f.n = 1 THEN f.folded ELSE f.folded || '.dup' || f.n END,
+                disabled = CASE WHEN f.n = 1 THEN auth_users.disabled ELSE TRUE END
+            FROM auth_fold f
+            WHERE f.old = auth_users.username AND (f.old <> f.folded OR f.n > 1);
+        DROP TABLE auth_fold;
+        CREATE UNIQUE INDEX auth_users_folded ON auth_users (lower(username));
+        "#,
     },
     Migration {
         version: 6,

@@ -103,6 +103,10 @@ macro_rules! statements {
         pub(crate) const USER_SET_PASSWORD: &str = sql!($p;
             "UPDATE auth_users SET phc = " {2} ", not_before = " {3}
             ", failures = 0, locked_until = 0 WHERE username = " {1});
+        /// New role {2} for user {1}; access tokens issued before {3} refused
+        /// (they carry the old role).
+        pub(crate) const USER_SET_ROLE: &str = sql!($p;
+            "UPDATE auth_users SET role = " {2} ", not_before = " {3} " WHERE username = " {1});
         /// Clears the failures and lockout of user {1}.
         pub(crate) const USER_UNLOCK: &str = sql!($p;
             "UPDATE auth_users SET failures = 0, locked_until = 0 WHERE username = " {1});

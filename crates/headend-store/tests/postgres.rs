@@ -406,3 +406,62 @@ fn config_file_with_a_postgres_section_opens_the_database() {
     let err = Store::open_existing(&file.store, &dir.path().join("nope")).unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
 }
+
+#[test]
+fn version_4_folds_user_names_and_parks_the_ones_that_collide() {
+    use headend_store::migrate::POSTGRES_MIGRATIONS;
+    let db = Db::new();
+    {
+        let mut c = ::postgres::Client::connect(&db.url(), ::postgres::NoTls).unwrap();
+        c.batch_execute(
+            "CREATE TABLE headend_schema (
+                 version INTEGER PRIMARY KEY,
+                 name    TEXT NOT NULL,
+                 applied TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .unwrap();
+        for m in POSTGRES_MIGRATIONS.iter().filter(|m| m.version <= 3) {
+            c.batch_execute(m.sql).unwrap();
+            let v = i32::try_from(m.version).unwrap();
+            c.execute(
+                "INSERT INTO headend_schema (version, name) VALUES ($1, $2)",
+                &[&v, &m.name],
+            )
+            .unwrap();
+        }
+        c.batch_execute(
+            "INSERT INTO auth_users (username, phc, role, created) VALUES
+                 ('Admin', 'x', 'admin', 1), ('admin', 'y', 'viewer', 2),
+                 ('OPS', 'z', 'operator', 3), ('ADMIN', 'w', 'admin', 4);
+             INSERT INTO auth_families (id, username, created, expires, last_used)
+                 VALUES ('f-ops', 'OPS', 1, 100, 1), ('f-admin', 'admin', 1, 100, 1);",
+        )
+        .unwrap();
+    }
+    let store = db.store();
+    assert_eq!(db.value("SELECT max(version) FROM headend_schema"), "4");
+    let auth = store.auth();
+    let users: Vec<_> = auth
+        .users()
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.username, u.phc, u.disabled))
+        .collect();
+    assert_eq!(
+        users,
+        [
+            ("admin".to_owned(), "y".to_owned(), false),
+            ("admin.dup2".to_owned(), "x".to_owned(), true),
+            ("admin.dup3".to_owned(), "w".to_owned(), true),
+            ("ops".to_owned(), "z".to_owned(), false),
+        ]
+    );
+    assert!(auth.family("f-ops").unwrap().is_none());
+    assert!(auth.family("f-admin").unwrap().is_some());
+    let mut raw = auth.user("ops").unwrap().unwrap();
+    raw.username = "Ops".into();
+    assert!(
+        !auth.user_insert(&raw).unwrap(),
+        "unique on the folded name"
+    );
+}

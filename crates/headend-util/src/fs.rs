@@ -5,6 +5,58 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 
+/// Creates `dir` (and missing parents) so that only its owner can enter
+/// it (0700) whatever the umask; an existing folder is left as it is.
+/// The state directory holds password hashes, sessions and private keys.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Creates an empty `path` with mode 0600 whatever the umask, if it does
+/// not exist yet (an existing file is left as it is). SQLite gives its WAL
+/// and shared-memory files the mode of the database file, so creating the
+/// database this way keeps all three private.
+pub fn create_private_file(path: &Path) -> io::Result<()> {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(f) => f.set_permissions(std::fs::Permissions::from_mode(0o600)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Entries of `dir` (and `dir` itself) that group or others may read:
+/// (path, mode). Used to warn at start about a state directory made
+/// under a permissive umask by an older version.
+pub fn exposed_entries(dir: &Path) -> io::Result<Vec<(std::path::PathBuf, u32)>> {
+    let mut found = Vec::new();
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        found.push((dir.to_path_buf(), mode));
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_file() && mode & 0o044 != 0 {
+            found.push((entry.path(), mode));
+        }
+    }
+    Ok(found)
+}
+
 /// Replaces `path` with `bytes` so that a crash at any moment leaves either
 /// the old file or the new one, never an empty or partial one: the bytes go
 /// to a temporary file beside the target (created with `mode`, whatever the
@@ -104,6 +156,22 @@ pub fn safe_file_name(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn private_dir_and_file_ignore_the_umask() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("a/state");
+        create_private_dir(&state).unwrap();
+        let db = state.join("headend.db");
+        create_private_file(&db).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&db), 0o600);
+        assert!(exposed_entries(&state).unwrap().is_empty());
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(exposed_entries(&state).unwrap(), [(db, 0o644)]);
+    }
+
     use super::*;
     use std::os::unix::fs::MetadataExt as _;
 

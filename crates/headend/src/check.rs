@@ -52,6 +52,15 @@ pub(crate) fn run(config_file: &Path) -> ExitCode {
     if let Some(admin) = &config.admin {
         section("admin", admin.validate().map_err(|e| e.to_string()));
     }
+    let budget = crate::fds::Budget::of(&config);
+    match crate::fds::available() {
+        Ok(available) if budget.needed() > available => {
+            println!("{}: {}", config_file.display(), budget.refusal(available));
+            errors += 1;
+        }
+        Ok(available) => println!("{}", budget.summary(available)),
+        Err(e) => println!("file descriptors: cannot read the limit: {e}"),
+    }
     if errors > 0 {
         println!("{}: {errors} error(s)", config_file.display());
         ExitCode::FAILURE

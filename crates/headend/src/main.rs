@@ -3,6 +3,7 @@
 
 mod check;
 mod config;
+mod fds;
 mod lease_lookup;
 mod leases;
 mod serve;

@@ -88,12 +88,30 @@ impl Services {
 
 /// Runs until SIGTERM or SIGINT.
 pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.general.state_dir).with_context(|| {
+    headend_util::create_private_dir(&config.general.state_dir).with_context(|| {
         format!(
             "cannot create state directory {}",
             config.general.state_dir.display()
         )
     })?;
+    match headend_util::exposed_entries(&config.general.state_dir) {
+        Ok(exposed) => {
+            for (path, mode) in exposed {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{mode:04o}"),
+                    "state file or directory is readable by group or others; chmod go-rwx it (it may hold password hashes, sessions or keys)"
+                );
+            }
+        }
+        Err(e) => tracing::warn!("cannot check the state directory's modes: {e}"),
+    }
+    let budget = crate::fds::Budget::of(&config);
+    let available = crate::fds::raise().context("reading the open-file limit")?;
+    if budget.needed() > available {
+        anyhow::bail!(budget.refusal(available));
+    }
+    tracing::info!(parts = ?budget.parts, "{}", budget.summary(available));
     let mut services = Services::default();
 
     if let Some(dns) = &config.dns {

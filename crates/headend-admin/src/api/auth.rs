@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock as _, DefaultClock};
-use headend_store::auth::FamilyRecord;
+use headend_store::auth::{FamilyRecord, fold_username};
 use serde::Deserialize;
 
 use super::types::{LoginRequest, LogoutResponse, RefreshRequest, TokenResponse};
@@ -25,12 +25,22 @@ pub(crate) struct LogoutQuery {
     all: bool,
 }
 
-fn rate_limit(app: &Shared, ip: IpAddr) -> Result<(), ApiError> {
-    app.limiter.check_key(&ip).map_err(|not_until| {
-        metrics::counter!("headend_admin_refused_total", "reason" => "rate_limit").increment(1);
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
-        ApiError::too_many(wait.as_secs() + 1)
-    })
+/// The per-address limit on login and refresh attempts. Refusals are
+/// audited: the first of each minute and address at once, the rest as one
+/// sum when the minute is over.
+async fn rate_limit(app: &Shared, ip: IpAddr, action: &'static str) -> Result<(), ApiError> {
+    let Err(not_until) = app.limiter.check_key(&ip) else {
+        return Ok(());
+    };
+    metrics::counter!("headend_admin_refused_total", "reason" => "rate_limit").increment(1);
+    let wait = not_until.wait_time_from(DefaultClock::default().now());
+    let entries = app
+        .refusals
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .refused(ip, action, unix_now());
+    app.audit_refused(entries).await;
+    Err(ApiError::too_many(wait.as_secs() + 1))
 }
 
 fn login_failed() -> ApiError {
@@ -134,21 +144,39 @@ pub(crate) async fn login(
     Source(ip): Source,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    rate_limit(&app, ip)?;
+    rate_limit(&app, ip, "login").await?;
     let Json(body) = body.map_err(|e| {
         ApiError::bad_request(format!(
             "expected {{\"username\", \"password\"}}: {}",
             e.body_text()
         ))
     })?;
-    let username = body.username;
+    let username = fold_username(&body.username);
     let name = username.clone();
     let user = app.blocking(move |s| s.auth().user(&name)).await?;
     let now = unix_now();
-    if let Some(u) = user.as_ref().filter(|u| u.locked_until > now) {
-        app.audit(&username, ip, "login", None, "locked", None)
-            .await;
-        return Err(ApiError::too_many(u.locked_until - now));
+    // A name without an account locks exactly like one with (same count,
+    // same answer), so the lockout does not tell which names exist.
+    let locked_until = match &user {
+        Some(u) => u.locked_until,
+        None => app
+            .unknown
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .locked_until(&username, now),
+    };
+    if locked_until > now {
+        metrics::counter!("headend_admin_logins_total", "result" => "locked").increment(1);
+        app.audit(
+            if user.is_some() { &username } else { "-" },
+            ip,
+            "login",
+            None,
+            "locked",
+            None,
+        )
+        .await;
+        return Err(ApiError::too_many(locked_until - now));
     }
     let verified = app
         .passwords
@@ -172,7 +200,13 @@ pub(crate) async fn login(
                 .await?;
             tracing::info!(user = %username, %ip, failures = count.unwrap_or(0), "admin login failed");
         } else {
-            tracing::info!(%ip, "admin login failed for an unknown user");
+            let lockout = app.lockout;
+            let count = app
+                .unknown
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .failure(&username, &lockout, now);
+            tracing::info!(%ip, failures = count, "admin login failed for an unknown user");
         }
         app.audit(
             if user.is_some() { &username } else { "-" },
@@ -239,7 +273,7 @@ pub(crate) async fn refresh(
     headers: HeaderMap,
     body: Option<Json<RefreshRequest>>,
 ) -> Result<Response, ApiError> {
-    rate_limit(&app, ip)?;
+    rate_limit(&app, ip, "refresh").await?;
     let body = body.map(|Json(b)| b).unwrap_or_default();
     let presented = presented_refresh(&headers, &body)?.ok_or_else(session_dead)?;
     let old_hash = refresh_hash(&presented);
@@ -318,6 +352,15 @@ pub(crate) async fn refresh(
     };
     let access = issue_access(&app, &user, role, &family.id, now)?;
     metrics::counter!("headend_admin_refreshes_total").increment(1);
+    app.audit(
+        &user,
+        ip,
+        "refresh",
+        Some(format!("session {}", log_prefix(&family.id))),
+        "ok",
+        None,
+    )
+    .await;
     Ok(token_answer(
         access,
         app.tokens.ttl,

@@ -58,6 +58,10 @@ pub struct App {
     /// Claims of tokens whose signature already verified (see [`App::authenticate`]).
     pub(crate) verified: RwLock<std::collections::HashMap<String, Claims>>,
     pub(crate) limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// Failures and locks of user names that have no account.
+    pub(crate) unknown: std::sync::Mutex<crate::core::guard::UnknownNames>,
+    /// Rate-limited attempts waiting to be audited.
+    pub(crate) refusals: std::sync::Mutex<crate::core::guard::RefusalLog>,
     pub(crate) metrics: PrometheusHandle,
 }
 
@@ -113,6 +117,32 @@ impl App {
         }
     }
 
+    /// Writes the audit entries for rate-limited attempts.
+    pub(crate) async fn audit_refused(&self, entries: Vec<crate::core::guard::Refused>) {
+        for r in entries {
+            let detail = if r.count == 1 {
+                "first refusal of this minute from this address".to_owned()
+            } else {
+                format!("{} more attempt(s) refused in that minute", r.count)
+            };
+            let record = AuditRecord {
+                id: 0,
+                at: r.minute * 60,
+                actor: "-".to_owned(),
+                source: Some(r.source.to_string()),
+                action: r.action.to_owned(),
+                target: None,
+                result: "rate limited".to_owned(),
+                detail: Some(detail),
+            };
+            let store = self.store.clone();
+            let res = tokio::task::spawn_blocking(move || store.auth().audit_append(&record)).await;
+            if !matches!(res, Ok(Ok(()))) {
+                tracing::error!(action = r.action, "cannot write the audit log");
+            }
+        }
+    }
+
     /// Marks sessions revoked in the in-memory cache (their access tokens die now).
     pub(crate) fn revoke_in_cache(&self, ids: &[String], user_not_before: Option<(&str, u64)>) {
         let now = unix_now();
@@ -128,6 +158,16 @@ impl App {
         }
         r.prune(now.saturating_sub(self.tokens.ttl + self.tokens.leeway));
         metrics::gauge!("headend_admin_revocation_cache_entries").set(r.len() as f64);
+    }
+
+    /// Pins the role a token of `user` must carry from now on (`None`:
+    /// disabled); `Some` tokens with another role die at once.
+    pub(crate) fn pin_role(&self, user: &str, role: Option<Role>) {
+        let mut r = self
+            .revocations
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        r.set_role(user, role, unix_now());
     }
 
     /// Verifies a bearer token and checks it against the revocation cache.
@@ -346,9 +386,51 @@ async fn allow_gate(State(app): State<Shared>, req: Request, next: Next) -> Resp
     next.run(req).await
 }
 
+/// The largest request body read (the same as axum's default limit).
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Reads the whole request body within `[admin.connections] body_timeout_secs`
+/// before any handler runs: a body that trickles in is answered 408 and its
+/// connection closed, so it cannot hold a handler (or a slot) open.
+async fn body_deadline(State(app): State<Shared>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let limit = std::time::Duration::from_secs(app.config.connections.body_timeout_secs);
+    match tokio::time::timeout(limit, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Ok(Err(_)) => {
+            let mut resp = ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request bodies are limited to {BODY_LIMIT} bytes"),
+            )
+            .into_response();
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+        Err(_) => {
+            metrics::counter!("headend_admin_timeouts_total", "phase" => "body").increment(1);
+            let mut resp = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "the request body did not arrive in time",
+            )
+            .into_response();
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+    }
+}
+
 /// Counts requests by route and status; sets `Cache-Control: no-store` on
-/// every API answer (tokens must never be cached, RFC 6749 §5.1).
-async fn count_and_no_store(req: Request, next: Next) -> Response {
+/// every API answer (tokens must never be cached, RFC 6749 §5.1) and
+/// `Strict-Transport-Security` (RFC 6797: browsers then never try plain
+/// HTTP for this host, so a network attacker cannot strip TLS).
+async fn count_and_no_store(State(app): State<Shared>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
@@ -360,7 +442,16 @@ async fn count_and_no_store(req: Request, next: Next) -> Response {
     .increment(1);
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        hsts_value(app.config.hsts_max_age),
+    );
     resp
+}
+
+fn hsts_value(max_age: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("max-age={max_age}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("max-age=31536000"))
 }
 
 async fn health() -> impl IntoResponse {
@@ -461,6 +552,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/users", "admin"),
     ("POST", "/api/v1/users", "admin"),
     ("PUT", "/api/v1/users/{name}/password", "admin"),
+    ("PUT", "/api/v1/users/{name}/role", "admin"),
     ("POST", "/api/v1/users/{name}/disable", "admin"),
     ("POST", "/api/v1/users/{name}/enable", "admin"),
     ("POST", "/api/v1/users/{name}/unlock", "admin"),
@@ -506,13 +598,21 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/sessions/{id}", delete(users::revoke_session))
         .route("/api/v1/users", get(users::list).post(users::add))
         .route("/api/v1/users/{name}/password", put(users::set_password))
+        .route("/api/v1/users/{name}/role", put(users::set_role))
         .route("/api/v1/users/{name}/disable", post(users::disable))
         .route("/api/v1/users/{name}/enable", post(users::enable))
         .route("/api/v1/users/{name}/unlock", post(users::unlock))
         .route("/api/v1/audit", get(users::audit))
         .route("/api/v1/keys/rotate", post(users::rotate_key))
         .fallback(fallback)
-        .layer(middleware::from_fn(count_and_no_store))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            body_deadline,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            count_and_no_store,
+        ))
         .layer(middleware::from_fn_with_state(Arc::clone(&app), allow_gate))
         .with_state(app)
 }

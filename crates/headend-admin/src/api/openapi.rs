@@ -98,6 +98,12 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<Value>) {
                 json!({"type": "object", "required": ["password"], "properties": {"password": {"type": "string", "minLength": 8}}}),
             ),
         ),
+        ("PUT", "/api/v1/users/{name}/role") => (
+            "Change a user's role; access tokens with the old role stop working at once",
+            body(
+                json!({"type": "object", "required": ["role"], "properties": {"role": {"enum": ["viewer", "operator", "admin"]}}}),
+            ),
+        ),
         ("POST", "/api/v1/users/{name}/disable") => {
             ("Disable a user; ends every session at once", None)
         }

@@ -129,6 +129,22 @@ pub struct PasswordChanged {
     pub user: String,
 }
 
+/// PUT /api/v1/users/{name}/role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleRequest {
+    /// The new role.
+    pub role: Role,
+}
+
+/// The answer to a role change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleChanged {
+    /// The role now.
+    pub role: Role,
+    /// The user.
+    pub user: String,
+}
+
 /// The answer to disabling or enabling a user.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserDisabled {

@@ -5,13 +5,13 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use headend_store::auth::{FamilyRecord, UserRecord};
+use headend_store::auth::{FamilyRecord, UserRecord, fold_username};
 use serde::Deserialize;
 
 use super::types::{
     AuditResponse, KeyRotated, MeResponse, NewUserRequest, PasswordChanged, PasswordRequest,
-    SessionRevoked, SessionView, SessionsResponse, UserDisabled, UserUnlocked, UserView,
-    UsersResponse,
+    RoleChanged, RoleRequest, SessionRevoked, SessionView, SessionsResponse, UserDisabled,
+    UserUnlocked, UserView, UsersResponse,
 };
 use super::{ApiError, Caller, Shared, unix_now};
 use crate::core::Role;
@@ -68,7 +68,9 @@ pub(crate) async fn sessions(
     caller: Caller,
     Query(q): Query<SessionQuery>,
 ) -> Result<Response, ApiError> {
-    let target = q.user.unwrap_or_else(|| caller.user.clone());
+    let target = q
+        .user
+        .map_or_else(|| caller.user.clone(), |u| fold_username(&u));
     if target != caller.user {
         caller.require(Role::Admin)?;
     }
@@ -199,6 +201,7 @@ pub(crate) async fn set_password(
     Path(name): Path<String>,
     body: Result<Json<PasswordRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let name = fold_username(&name);
     if name != caller.user {
         caller.require(Role::Admin)?;
     }
@@ -245,6 +248,7 @@ async fn set_disabled(
     disabled: bool,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
+    let name = fold_username(&name);
     let now = unix_now();
     let n2 = name.clone();
     let revoked = app
@@ -267,6 +271,12 @@ async fn set_disabled(
     let ids = revoked.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
     if disabled {
         app.revoke_in_cache(&ids, Some((&name, now)));
+        app.pin_role(&name, None);
+    } else {
+        app.revocations
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear_role(&name);
     }
     Ok(Json(UserDisabled {
         disabled,
@@ -294,6 +304,46 @@ pub(crate) async fn enable(
     set_disabled(app, caller, name, false).await
 }
 
+/// PUT /api/v1/users/{name}/role: access tokens that carry the old role
+/// stop working at once (the user's sessions live on; their next refresh
+/// gets the new role).
+pub(crate) async fn set_role(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Result<Json<RoleRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let name = fold_username(&name);
+    let Json(b) = body.map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected {{\"role\": \"viewer\" | \"operator\" | \"admin\"}}: {}",
+            e.body_text()
+        ))
+    })?;
+    let now = unix_now();
+    let n2 = name.clone();
+    let role = b.role;
+    let done = app
+        .blocking(move |s| s.auth().user_set_role(&n2, role.as_str(), now))
+        .await?;
+    app.audit(
+        &caller.user,
+        caller.source,
+        "user.role",
+        Some(format!("{name} ({role})")),
+        if done { "ok" } else { "not found" },
+        None,
+    )
+    .await;
+    if !done {
+        return Err(ApiError::not_found(format!("no user {name}")));
+    }
+    app.revoke_in_cache(&[], Some((&name, now)));
+    app.pin_role(&name, Some(role));
+    Ok(Json(RoleChanged { role, user: name }).into_response())
+}
+
 /// POST /api/v1/users/{name}/unlock.
 pub(crate) async fn unlock(
     State(app): State<Shared>,
@@ -301,6 +351,7 @@ pub(crate) async fn unlock(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
+    let name = fold_username(&name);
     let n2 = name.clone();
     let done = app.blocking(move |s| s.auth().user_unlock(&n2)).await?;
     app.audit(

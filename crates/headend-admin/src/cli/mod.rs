@@ -53,6 +53,14 @@ pub enum UserCommand {
         /// The user name.
         name: String,
     },
+    /// Change a user's role; access tokens with the old role stop working
+    /// within seconds (the running server picks the change up).
+    Role {
+        /// The user name.
+        name: String,
+        /// viewer, operator or admin.
+        role: String,
+    },
 }
 
 /// `headend ctl ...`.

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use headend_store::Store;
-use headend_store::auth::{AuditRecord, UserRecord};
+use headend_store::auth::{AuditRecord, UserRecord, fold_username};
 
 use super::{UserCommand, read_password};
 use crate::api::unix_now;
@@ -44,7 +44,7 @@ pub fn run(
     state_dir: &Path,
     argon: &Argon2Config,
 ) -> Result<(), AdminError> {
-    std::fs::create_dir_all(state_dir).map_err(|source| AdminError::File {
+    headend_util::create_private_dir(state_dir).map_err(|source| AdminError::File {
         path: state_dir.to_path_buf(),
         action: "cannot create the state directory",
         source,
@@ -60,6 +60,7 @@ pub fn run(
             let role = Role::parse(&role).ok_or_else(|| AdminError::Usage {
                 reason: format!("unknown role {role:?}: use viewer, operator or admin"),
             })?;
+            let name = fold_username(&name);
             if !valid_username(&name) {
                 return Err(AdminError::Usage {
                     reason: "user names are 1-64 characters of letters, digits and . _ @ -".into(),
@@ -90,6 +91,7 @@ pub fn run(
             name,
             password_stdin,
         } => {
+            let name = fold_username(&name);
             if store.auth().user(&name)?.is_none() {
                 return Err(missing(&name));
             }
@@ -126,6 +128,7 @@ pub fn run(
             }
         }
         UserCommand::Disable { name } => {
+            let name = fold_username(&name);
             let ids = store
                 .auth()
                 .user_set_disabled(&name, true, now)?
@@ -134,6 +137,7 @@ pub fn run(
             println!("disabled {name}; {} session(s) ended", ids.len());
         }
         UserCommand::Enable { name } => {
+            let name = fold_username(&name);
             store
                 .auth()
                 .user_set_disabled(&name, false, now)?
@@ -142,11 +146,23 @@ pub fn run(
             println!("enabled {name}");
         }
         UserCommand::Unlock { name } => {
+            let name = fold_username(&name);
             if !store.auth().user_unlock(&name)? {
                 return Err(missing(&name));
             }
             audit(&store, "user.unlock", &name, "ok");
             println!("unlocked {name}");
+        }
+        UserCommand::Role { name, role } => {
+            let name = fold_username(&name);
+            let role = Role::parse(&role).ok_or_else(|| AdminError::Usage {
+                reason: format!("unknown role {role:?}: use viewer, operator or admin"),
+            })?;
+            if !store.auth().user_set_role(&name, role.as_str(), now)? {
+                return Err(missing(&name));
+            }
+            audit(&store, "user.role", &format!("{name} ({role})"), "ok");
+            println!("{name} is now {role}; access tokens with the old role no longer work");
         }
     }
     Ok(())

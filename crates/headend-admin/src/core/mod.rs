@@ -3,6 +3,8 @@
 //! function takes the time as an argument; nothing here touches a socket, a
 //! file or the store, so tests drive it with a fake clock.
 
+pub mod conns;
+pub mod guard;
 pub mod session;
 pub mod tokens;
 

@@ -132,6 +132,12 @@ impl Lockout {
 pub struct Revocations {
     not_before: HashMap<String, u64>,
     families: HashMap<String, u64>,
+    /// Users whose role changed or who were disabled recently: the role a
+    /// token must carry to pass (`None`: disabled, no token passes), and
+    /// since when. Unlike `not_before` this does not depend on the token's
+    /// issue second, so a token issued in the same second as the change
+    /// cannot keep the old role.
+    roles: HashMap<String, (Option<crate::core::Role>, u64)>,
 }
 
 impl Revocations {
@@ -139,6 +145,37 @@ impl Revocations {
     pub fn set_not_before(&mut self, user: &str, at: u64) {
         let e = self.not_before.entry(user.to_owned()).or_insert(0);
         *e = (*e).max(at);
+    }
+
+    /// From `at` on, only tokens of `user` that carry `role` pass (`None`:
+    /// the user is disabled and none pass).
+    pub fn set_role(&mut self, user: &str, role: Option<crate::core::Role>, at: u64) {
+        self.roles.insert(user.to_owned(), (role, at));
+    }
+
+    /// Forgets the role pin of `user` (re-enabled: tokens issued before the
+    /// disable stay dead through `not_before`).
+    pub fn clear_role(&mut self, user: &str) {
+        self.roles.remove(user);
+    }
+
+    /// Brings the pin of `user` in line with the store (changes made by
+    /// another process): updates an existing pin, and adds one when the
+    /// user's `not_before` moved at or after `since`.
+    pub fn sync_user(
+        &mut self,
+        user: &str,
+        current: Option<crate::core::Role>,
+        not_before: u64,
+        since: u64,
+    ) {
+        match self.roles.get_mut(user) {
+            Some(entry) => entry.0 = current,
+            None if not_before >= since => {
+                self.roles.insert(user.to_owned(), (current, not_before));
+            }
+            None => {}
+        }
     }
 
     /// Access tokens of session `sid` are dead from `at` on.
@@ -151,6 +188,11 @@ impl Revocations {
         if self.families.contains_key(&claims.sid) {
             return false;
         }
+        if let Some((role, _)) = self.roles.get(&claims.sub)
+            && *role != Some(claims.role)
+        {
+            return false;
+        }
         self.not_before
             .get(&claims.sub)
             .is_none_or(|nb| claims.iat >= *nb)
@@ -161,11 +203,12 @@ impl Revocations {
     pub fn prune(&mut self, horizon: u64) {
         self.families.retain(|_, at| *at >= horizon);
         self.not_before.retain(|_, at| *at >= horizon);
+        self.roles.retain(|_, (_, at)| *at >= horizon);
     }
 
     /// Number of entries, for metrics.
     pub fn len(&self) -> usize {
-        self.families.len() + self.not_before.len()
+        self.families.len() + self.not_before.len() + self.roles.len()
     }
 
     /// True when nothing is revoked.
@@ -326,5 +369,31 @@ mod tests {
         assert_eq!(a.len(), 43); // 256 bits in base64url
         assert_eq!(ha, refresh_hash(&a));
         assert_eq!(log_prefix(&a).len(), 8);
+    }
+
+    #[test]
+    fn a_pinned_role_refuses_tokens_of_another_role_whatever_their_second() {
+        use crate::core::tokens::Claims;
+        let claims = |role: Role, iat: u64| Claims {
+            sub: "op".into(),
+            role,
+            sid: "s".into(),
+            jti: "j".into(),
+            iat,
+            nbf: iat,
+            exp: iat + 900,
+            iss: "headend".into(),
+            aud: "headend-admin".into(),
+        };
+        let mut r = Revocations::default();
+        r.set_role("op", Some(Role::Viewer), 100);
+        assert!(!r.allows(&claims(Role::Operator, 100)));
+        assert!(r.allows(&claims(Role::Viewer, 100)));
+        r.set_role("op", None, 101);
+        assert!(!r.allows(&claims(Role::Viewer, 101)));
+        r.sync_user("op", Some(Role::Operator), 0, 200);
+        assert!(r.allows(&claims(Role::Operator, 101)));
+        r.prune(102);
+        assert!(r.is_empty());
     }
 }

@@ -53,7 +53,7 @@ impl AuthStore for PostgresBackend {
                     concat!(
                         "INSERT INTO auth_users (",
                         user_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (username) DO NOTHING"
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"
                     ),
                     &bind(row.values()),
                 )
@@ -132,6 +132,16 @@ impl AuthStore for PostgresBackend {
                     Ok(Some(Vec::new()))
                 }
             })
+        })
+    }
+
+    fn user_set_role(&self, username: &str, role: &str, now: u64) -> Result<bool, StoreError> {
+        let (username, role) = (username.to_owned(), role.to_owned());
+        self.reader()?.conn().run(move |s| {
+            let n = s
+                .execute(q::USER_SET_ROLE, &[&username, &role, &secs(now)])
+                .map_err(StoreError::pg("role change"))?;
+            Ok(n == 1)
         })
     }
 

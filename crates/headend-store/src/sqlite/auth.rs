@@ -125,6 +125,14 @@ impl AuthStore for SqliteBackend {
         Ok(Some(ids))
     }
 
+    fn user_set_role(&self, username: &str, role: &str, now: u64) -> Result<bool, StoreError> {
+        let conn = self.lock();
+        let n = conn
+            .execute(q::USER_SET_ROLE, params![username, role, secs(now)])
+            .map_err(StoreError::sql("role change"))?;
+        Ok(n == 1)
+    }
+
     fn user_unlock(&self, username: &str) -> Result<bool, StoreError> {
         let conn = self.lock();
         let n = conn

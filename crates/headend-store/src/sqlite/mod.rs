@@ -63,6 +63,10 @@ impl SqliteBackend {
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        // Password hashes and sessions live here: 0600 whatever the umask.
+        if let Err(e) = headend_util::create_private_file(path) {
+            tracing::warn!(db = %path.display(), "cannot pre-create the database with mode 0600: {e}");
+        }
         let conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
             source,

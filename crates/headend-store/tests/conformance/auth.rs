@@ -23,12 +23,19 @@ fn alice_signed_in(db: &dyn Database, logins: &[(&str, &[u8], u64)]) -> Store {
     store
 }
 
-pub(crate) fn duplicate_user_is_refused_and_users_sort_bytewise(db: &dyn Database) {
+pub(crate) fn duplicate_user_is_refused_whatever_its_case(db: &dyn Database) {
     let store = db.open();
     let auth = store.auth();
-    for name in ["bob", "alice", "Bob"] {
+    for name in ["bob", "alice"] {
         assert!(auth.user_insert(&user(name)).unwrap());
     }
+    // `UserRecord::new` folds the name ...
+    assert!(!auth.user_insert(&user("Bob")).unwrap());
+    assert_eq!(user("Bob").username, "bob");
+    // ... and the database refuses an unfolded spelling of a taken name.
+    let mut raw = user("alice");
+    raw.username = "ALICE".into();
+    assert!(!auth.user_insert(&raw).unwrap());
     assert!(!auth.user_insert(&user("alice")).unwrap());
     let names: Vec<_> = auth
         .users()
@@ -36,9 +43,19 @@ pub(crate) fn duplicate_user_is_refused_and_users_sort_bytewise(db: &dyn Databas
         .into_iter()
         .map(|u| u.username)
         .collect();
-    assert_eq!(names, ["Bob", "alice", "bob"]);
+    assert_eq!(names, ["alice", "bob"]);
     assert_eq!(auth.user("alice").unwrap().unwrap(), user("alice"));
     assert!(auth.user("carol").unwrap().is_none());
+}
+
+pub(crate) fn role_change_kills_older_access_tokens(db: &dyn Database) {
+    let store = db.open();
+    let auth = store.auth();
+    assert!(auth.user_insert(&user("alice")).unwrap());
+    assert!(auth.user_set_role("alice", "viewer", 70).unwrap());
+    let u = auth.user("alice").unwrap().unwrap();
+    assert_eq!((u.role.as_str(), u.not_before), ("viewer", 70));
+    assert!(!auth.user_set_role("nobody", "viewer", 70).unwrap());
 }
 
 pub(crate) fn password_change_and_disable_revoke_sessions(db: &dyn Database) {

@@ -53,7 +53,8 @@ macro_rules! conformance_tests {
             claim_of_one_address_by_two_servers_lets_one_win,
         );
         conformance_tests!(@each $fresh; auth:
-            duplicate_user_is_refused_and_users_sort_bytewise,
+            duplicate_user_is_refused_whatever_its_case,
+            role_change_kills_older_access_tokens,
             password_change_and_disable_revoke_sessions,
             failures_count_up_and_lock_until_unlocked,
             rotation_spends_the_old_token_once,
