@@ -101,9 +101,12 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, DocsisError> {
     Ok(Decoded { mta, tlvs })
 }
 
+/// A sub-TLV: (code, value, whole TLV).
+type Item<'a> = (u8, &'a [u8], &'a [u8]);
+
 /// Splits an aggregate's value into sub-TLVs, or `None` when the lengths do
 /// not tile it exactly.
-fn sub_tlvs(value: &[u8]) -> Option<Vec<(u8, &[u8], &[u8])>> {
+fn sub_tlvs(value: &[u8]) -> Option<Vec<Item<'_>>> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < value.len() {
@@ -179,7 +182,7 @@ fn leaf_text(sym: &Symbol, v: &[u8]) -> Option<String> {
         Kind::DualUchar | Kind::UcharList => {
             v.iter().map(u8::to_string).collect::<Vec<_>>().join(",")
         }
-        Kind::UshortList if v.len() % 2 == 0 => v
+        Kind::UshortList if v.len().is_multiple_of(2) => v
             .chunks(2)
             .map(|c| be(c).to_string())
             .collect::<Vec<_>>()
@@ -245,7 +248,7 @@ fn generic(out: &mut String, depth: usize, code: u8, value: &[u8]) {
 /// Writes sub-TLVs `(code, value, raw)` of a block.
 fn write_items(
     out: &mut String,
-    items: &[(u8, &[u8], &[u8])],
+    items: &[Item<'_>],
     table: &[Symbol],
     depth: usize,
     mta: bool,

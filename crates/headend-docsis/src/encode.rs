@@ -284,13 +284,10 @@ pub(crate) fn leaf_value(
 
 fn snmp_value(sym: &Symbol, words: &[Word<'_>], pos: Pos) -> Result<Vec<u8>, DocsisError> {
     let err = |r: String| setting_err(pos, sym.name, r);
-    let (oid, ty, rest) = match words {
-        [oid, ty, rest @ ..] => (oid, ty, rest),
-        _ => {
-            return Err(err(
-                "takes `OID TYPE VALUE`, e.g. `sysName.0 String \"cm\"`".into(),
-            ));
-        }
+    let [oid, ty, rest @ ..] = words else {
+        return Err(err(
+            "takes `OID TYPE VALUE`, e.g. `sysName.0 String \"cm\"`".into(),
+        ));
     };
     let arcs = snmp::parse_oid(&oid.text).map_err(|p| err(p.0))?;
     let kw = ty.text.to_ascii_lowercase();
@@ -569,7 +566,7 @@ pub fn seal_cm(mut body: Vec<u8>, key: &[u8]) -> Vec<u8> {
     body.extend_from_slice(&cmts);
     // End-of-data marker, then zero padding to a multiple of 4 bytes.
     body.push(255);
-    while body.len() % 4 != 0 {
+    while !body.len().is_multiple_of(4) {
         body.push(0);
     }
     body

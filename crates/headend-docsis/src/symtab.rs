@@ -73,7 +73,7 @@ pub struct Symbol {
     /// Highest value (numbers) or longest length (byte strings).
     pub max: u64,
     /// Nested settings of an aggregate.
-    pub subs: &'static [Symbol],
+    pub subs: &'static [Self],
 }
 
 const fn s(name: &'static str, code: u8, kind: Kind, min: u64, max: u64) -> Symbol {

@@ -203,7 +203,7 @@ fn mta_files_get_delimiters_and_a_checked_hash() {
     .unwrap();
     assert_eq!(b, b2);
     round_trip(&b);
-    let mut tampered = b.clone();
+    let mut tampered = b;
     tampered[8] ^= 1;
     assert_eq!(verify(&tampered, None).unwrap().mta_hash, Some(false));
     // A long SNMP object in an MTA file is TLV 64 with a two-byte length.
