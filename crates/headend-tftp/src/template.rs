@@ -5,10 +5,20 @@
 //! `filename`, each capture, `mac`/`mac_hex` when the pattern has `{mac}`) and
 //! the client's lease (`lease.mac`, `lease.ip`, `lease.hostname`,
 //! `lease.class`, or none). The result is in memory, so its size (tsize) is known.
+//!
+//! A template with an output format other than text (`format = "docsis"`)
+//! hands the rendered text to the [`OutputFormat`] the binary prepared;
+//! its output is cached by (template, rendered text), so a reboot storm of
+//! modems that share a config costs one compile per distinct text. The
+//! template file is read at each request, so an edit shows at the next
+//! fetch; [`Templates::reload_formats`] (SIGHUP) re-reads secrets and
+//! empties the cache.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use minijinja::{Environment, UndefinedBehavior, Value};
 use regex::Regex;
@@ -17,10 +27,15 @@ use crate::TftpError;
 use crate::config::TemplateConfig;
 use crate::core::packet::ErrorCode;
 use crate::core::transfer::Abort;
+use crate::format::{Formatter, OutputFormat, TextOnly};
 use crate::lookup::{LeaseLookup, format_mac, parse_mac};
 
 /// Largest rendered file.
 const MAX_RENDERED: usize = 16 * 1024 * 1024;
+/// Formatted outputs kept; the cache is emptied when it reaches this.
+const MAX_CACHED: usize = 65_536;
+
+type Formats = Vec<Option<Arc<dyn OutputFormat>>>;
 
 struct Compiled {
     pattern: String,
@@ -33,6 +48,17 @@ struct Compiled {
 /// The configured templates, in config order (first match wins).
 pub struct Templates {
     list: Vec<Compiled>,
+    configs: Vec<TemplateConfig>,
+    formatter: Arc<dyn Formatter>,
+    /// The output format of each template (None: text), replaced on reload.
+    formats: RwLock<Formats>,
+    /// Formatted bytes by (template index, rendered text).
+    cache: Mutex<HashMap<(usize, String), Arc<Vec<u8>>>>,
+    /// Requests whose template failed to render or format.
+    errors: AtomicU64,
+    /// Formatted outputs served from the cache / computed.
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
 }
 
 /// The IPv4 form of a client address (IPv4-mapped IPv6 included).
@@ -79,9 +105,45 @@ fn render_error(file: &std::path::Path, reason: impl std::fmt::Display) -> Abort
     }
 }
 
+fn prepare_formats(
+    configs: &[TemplateConfig],
+    formatter: &dyn Formatter,
+) -> Result<Formats, TftpError> {
+    configs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            formatter.prepare(c).map_err(|reason| TftpError::Config {
+                key: format!("template[{i}].format"),
+                reason,
+            })
+        })
+        .collect()
+}
+
+/// Counters of the template layer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TemplateStats {
+    /// Requests refused because the template failed to render or format.
+    pub errors: u64,
+    /// Formatted files served from the cache.
+    pub cache_hits: u64,
+    /// Formatted files built.
+    pub cache_misses: u64,
+}
+
 impl Templates {
-    /// Checks the patterns and that each template file exists and parses.
+    /// Checks the patterns and that each template file exists and parses
+    /// (text output only).
     pub fn compile(configs: &[TemplateConfig]) -> Result<Self, TftpError> {
+        Self::compile_with(configs, Arc::new(TextOnly))
+    }
+
+    /// As [`Templates::compile`], with `formatter` preparing output formats.
+    pub fn compile_with(
+        configs: &[TemplateConfig],
+        formatter: Arc<dyn Formatter>,
+    ) -> Result<Self, TftpError> {
         let mut list = Vec::new();
         for (i, c) in configs.iter().enumerate() {
             let (re, names) = compile_pattern(&c.pattern).map_err(|reason| TftpError::Config {
@@ -112,7 +174,39 @@ impl Templates {
                 bind_to_lease: c.bind_to_lease,
             });
         }
-        Ok(Self { list })
+        let formats = prepare_formats(configs, formatter.as_ref())?;
+        Ok(Self {
+            list,
+            configs: configs.to_vec(),
+            formatter,
+            formats: RwLock::new(formats),
+            cache: Mutex::new(HashMap::new()),
+            errors: AtomicU64::new(0),
+            cache_hits: AtomicU64::new(0),
+            cache_misses: AtomicU64::new(0),
+        })
+    }
+
+    /// Prepares the output formats again (re-reading secrets) and empties
+    /// the cache; on error the running formats stay.
+    pub fn reload_formats(&self) -> Result<(), TftpError> {
+        let formats = prepare_formats(&self.configs, self.formatter.as_ref())?;
+        if let Ok(mut f) = self.formats.write() {
+            *f = formats;
+        }
+        if let Ok(mut c) = self.cache.lock() {
+            c.clear();
+        }
+        Ok(())
+    }
+
+    /// The template layer's counters.
+    pub fn stats(&self) -> TemplateStats {
+        TemplateStats {
+            errors: self.errors.load(Ordering::Relaxed),
+            cache_hits: self.cache_hits.load(Ordering::Relaxed),
+            cache_misses: self.cache_misses.load(Ordering::Relaxed),
+        }
     }
 
     /// Renders `relative` for `client` if a template pattern matches it;
@@ -123,7 +217,7 @@ impl Templates {
         client: IpAddr,
         lookup: &dyn LeaseLookup,
     ) -> Option<Result<Vec<u8>, Abort>> {
-        self.list.iter().find_map(|t| {
+        self.list.iter().enumerate().find_map(|(index, t)| {
             let caps = t.re.captures(relative)?;
             let mut vars: BTreeMap<String, Value> = BTreeMap::new();
             let mut mac = None;
@@ -142,8 +236,46 @@ impl Templates {
                     vars.insert(name.clone(), Value::from(text));
                 }
             }
-            Some(self.render(t, relative, client, mac, vars, lookup))
+            let out = self
+                .render(t, relative, client, mac, vars, lookup)
+                .and_then(|text| self.format(index, t, text));
+            if out.is_err() {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(out)
         })
+    }
+
+    /// Applies template `index`'s output format to `text`, through the cache.
+    fn format(&self, index: usize, t: &Compiled, text: String) -> Result<Vec<u8>, Abort> {
+        let format = self
+            .formats
+            .read()
+            .ok()
+            .and_then(|f| f.get(index).cloned().flatten());
+        let Some(format) = format else {
+            return Ok(text.into_bytes());
+        };
+        let key = (index, text);
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            self.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(hit.as_ref().clone());
+        }
+        self.cache_misses.fetch_add(1, Ordering::Relaxed);
+        let bytes = format.apply(&key.1).map_err(|reason| {
+            tracing::warn!(file = %t.file.display(), pattern = %t.pattern, "TFTP template output failed: {reason}");
+            Abort {
+                code: ErrorCode::NotDefined,
+                message: "cannot build the requested config file".into(),
+            }
+        })?;
+        if let Ok(mut c) = self.cache.lock() {
+            if c.len() >= MAX_CACHED {
+                c.clear();
+            }
+            c.insert(key, Arc::new(bytes.clone()));
+        }
+        Ok(bytes)
     }
 
     fn render(
@@ -154,7 +286,7 @@ impl Templates {
         mac: Option<[u8; 6]>,
         mut vars: BTreeMap<String, Value>,
         lookup: &dyn LeaseLookup,
-    ) -> Result<Vec<u8>, Abort> {
+    ) -> Result<String, Abort> {
         let v4 = client_v4(client);
         if t.bind_to_lease {
             let leased_to = mac.and_then(|m| lookup.ip_for_mac(m));
@@ -193,7 +325,7 @@ impl Templates {
         if out.len() > MAX_RENDERED {
             return Err(render_error(&t.file, "rendered file larger than 16 MiB"));
         }
-        Ok(out.into_bytes())
+        Ok(out)
     }
 }
 
@@ -230,6 +362,8 @@ mod tests {
             pattern: "modems/{mac}.cfg".into(),
             file,
             bind_to_lease: bind,
+            format: "text".into(),
+            shared_secret_file: None,
         }])
         .unwrap();
         (dir, t)
@@ -289,6 +423,8 @@ mod tests {
             pattern: "pxe/{name}.ipxe".into(),
             file,
             bind_to_lease: true,
+            format: "text".into(),
+            shared_secret_file: None,
         }]);
         assert!(matches!(err, Err(TftpError::Config { .. })));
     }
@@ -305,6 +441,86 @@ mod tests {
             .resolve("modems/001a2b3c4d5e.cfg", IpAddr::V4(IP), &NoLeases)
             .unwrap();
         assert!(out.is_err());
+    }
+
+    struct Upper(AtomicU64);
+    impl OutputFormat for Upper {
+        fn apply(&self, rendered: &str) -> Result<Vec<u8>, String> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            if rendered.contains("bad") {
+                return Err("bad input".into());
+            }
+            Ok(rendered.to_uppercase().into_bytes())
+        }
+    }
+    struct UpperFormatter(Arc<Upper>);
+    impl Formatter for UpperFormatter {
+        fn prepare(&self, t: &TemplateConfig) -> Result<Option<Arc<dyn OutputFormat>>, String> {
+            match t.format.as_str() {
+                "upper" => Ok(Some(self.0.clone() as Arc<dyn OutputFormat>)),
+                "text" => Ok(None),
+                _ => Err("unknown".into()),
+            }
+        }
+    }
+
+    fn formatted(text: &str) -> (tempfile::TempDir, Templates, Arc<Upper>) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("modem.j2");
+        std::fs::write(&file, text).unwrap();
+        let upper = Arc::new(Upper(AtomicU64::new(0)));
+        let t = Templates::compile_with(
+            &[TemplateConfig {
+                pattern: "modems/{mac}.cm".into(),
+                file,
+                bind_to_lease: false,
+                format: "upper".into(),
+                shared_secret_file: None,
+            }],
+            Arc::new(UpperFormatter(upper.clone())),
+        )
+        .unwrap();
+        (dir, t, upper)
+    }
+
+    #[test]
+    fn formatted_output_is_cached_by_rendered_text() {
+        let (_d, t, upper) = formatted("tier={{ lease.class }}");
+        let get = |path: &str| t.resolve(path, IpAddr::V4(IP), &OneLease).unwrap().unwrap();
+        assert_eq!(get("modems/001a2b3c4d5e.cm"), b"TIER=DOCSIS");
+        // Another modem with the same rendered text: served from the cache.
+        assert_eq!(get("modems/001a2b3c4d5f.cm"), b"TIER=DOCSIS");
+        assert_eq!(upper.0.load(Ordering::Relaxed), 1);
+        assert_eq!(t.stats().cache_hits, 1);
+        t.reload_formats().unwrap();
+        assert_eq!(get("modems/001a2b3c4d5e.cm"), b"TIER=DOCSIS");
+        assert_eq!(upper.0.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn format_errors_are_error_0_and_counted() {
+        let (_d, t, _) = formatted("bad");
+        let err = t
+            .resolve("modems/001a2b3c4d5e.cm", IpAddr::V4(IP), &NoLeases)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotDefined);
+        assert_eq!(t.stats().errors, 1);
+    }
+
+    #[test]
+    fn unknown_formats_are_config_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t");
+        std::fs::write(&file, "x").unwrap();
+        let err = Templates::compile(&[TemplateConfig {
+            pattern: "m/{mac}.cm".into(),
+            file,
+            bind_to_lease: false,
+            format: "docsis".into(),
+            shared_secret_file: None,
+        }]);
+        assert!(matches!(err, Err(TftpError::Config { .. })));
     }
 
     #[test]
