@@ -36,6 +36,8 @@ const MAX_RENDERED: usize = 16 * 1024 * 1024;
 const MAX_CACHED: usize = 65_536;
 
 type Formats = Vec<Option<Arc<dyn OutputFormat>>>;
+/// Formatted bytes by (template index, rendered text).
+type Cache = HashMap<(usize, String), Arc<Vec<u8>>>;
 
 struct Compiled {
     pattern: String,
@@ -53,7 +55,7 @@ pub struct Templates {
     /// The output format of each template (None: text), replaced on reload.
     formats: RwLock<Formats>,
     /// Formatted bytes by (template index, rendered text).
-    cache: Mutex<HashMap<(usize, String), Arc<Vec<u8>>>>,
+    cache: Mutex<Cache>,
     /// Requests whose template failed to render or format.
     errors: AtomicU64,
     /// Formatted outputs served from the cache / computed.
