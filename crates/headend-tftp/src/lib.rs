@@ -37,6 +37,6 @@ pub mod template;
 pub use crate::core::transfer::{Step, Transfer};
 pub use config::{RemapRule, TemplateConfig, TftpConfig};
 pub use error::TftpError;
-pub use format::{Formatter, OutputFormat, TextOnly};
+pub use format::{FormatError, Formatter, OutputFormat, TextOnly};
 pub use lookup::{LeaseInfo, LeaseLookup, Mac, NoLeases};
 pub use service::{TftpHandle, TftpService, TftpStats};

@@ -27,7 +27,8 @@ use crate::TftpError;
 use crate::config::TemplateConfig;
 use crate::core::packet::ErrorCode;
 use crate::core::transfer::Abort;
-use crate::format::{Formatter, OutputFormat, TextOnly};
+use crate::format::{FormatError, Formatter, OutputFormat, TextOnly};
+use crate::lookup::LeaseInfo;
 use crate::lookup::{LeaseLookup, format_mac, parse_mac};
 
 /// Largest rendered file.
@@ -97,6 +98,40 @@ fn compile_pattern(pattern: &str) -> Result<(Regex, Vec<String>), String> {
     re.push('$');
     let re = Regex::new(&re).map_err(|e| e.to_string())?;
     Ok((re, names))
+}
+
+/// Renders template file `file` with `vars` (undefined names are errors).
+fn render_text(file: &std::path::Path, vars: &BTreeMap<String, Value>) -> Result<String, String> {
+    let source = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    let tmpl = env.template_from_str(&source).map_err(|e| e.to_string())?;
+    let out = tmpl.render(vars).map_err(|e| e.to_string())?;
+    if out.len() > MAX_RENDERED {
+        return Err("rendered file larger than 16 MiB".into());
+    }
+    Ok(out)
+}
+
+fn lease_value(l: &LeaseInfo) -> Value {
+    let mut m: BTreeMap<&str, Value> = BTreeMap::new();
+    m.insert("mac", Value::from(format_mac(&l.mac)));
+    m.insert("ip", Value::from(l.ip.to_string()));
+    m.insert("hostname", Value::from(l.hostname.clone()));
+    m.insert("class", Value::from(l.class.clone()));
+    Value::from_serialize(&m)
+}
+
+/// A problem found by [`Templates::check_samples`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleProblem {
+    /// The template file.
+    pub file: PathBuf,
+    /// The line of the rendered text, when the format names one.
+    pub line: Option<u32>,
+    /// What is wrong.
+    pub reason: String,
 }
 
 fn render_error(file: &std::path::Path, reason: impl std::fmt::Display) -> Abort {
@@ -202,6 +237,46 @@ impl Templates {
         Ok(())
     }
 
+    /// Renders every template that has an output format for a sample
+    /// request (a `{mac}` of `sample.mac`, other captures `sample`, the
+    /// lease `sample`) and formats it, returning each problem found.
+    pub fn check_samples(&self, sample: &LeaseInfo) -> Vec<SampleProblem> {
+        let formats = self.formats.read().map(|f| f.clone()).unwrap_or_default();
+        let mut problems = Vec::new();
+        for (t, format) in self.list.iter().zip(formats) {
+            let Some(format) = format else { continue };
+            let mut vars: BTreeMap<String, Value> = BTreeMap::new();
+            let mut path = t.pattern.clone();
+            for name in &t.names {
+                let v = if name == "mac" {
+                    vars.insert(
+                        "mac_hex".into(),
+                        Value::from(format_mac(&sample.mac).replace(':', "")),
+                    );
+                    format_mac(&sample.mac)
+                } else {
+                    "sample".to_owned()
+                };
+                path = path.replace(&format!("{{{name}}}"), &v);
+                vars.insert(name.clone(), Value::from(v));
+            }
+            vars.insert("client_ip".into(), Value::from(sample.ip.to_string()));
+            vars.insert("filename".into(), Value::from(path));
+            vars.insert("lease".into(), lease_value(sample));
+            let result = render_text(&t.file, &vars)
+                .map_err(|reason| FormatError { line: None, reason })
+                .and_then(|text| format.apply(&text).map(|_| ()));
+            if let Err(e) = result {
+                problems.push(SampleProblem {
+                    file: t.file.clone(),
+                    line: e.line,
+                    reason: e.reason,
+                });
+            }
+        }
+        problems
+    }
+
     /// The template layer's counters.
     pub fn stats(&self) -> TemplateStats {
         TemplateStats {
@@ -264,8 +339,8 @@ impl Templates {
             return Ok(hit.as_ref().clone());
         }
         self.cache_misses.fetch_add(1, Ordering::Relaxed);
-        let bytes = format.apply(&key.1).map_err(|reason| {
-            tracing::warn!(file = %t.file.display(), pattern = %t.pattern, "TFTP template output failed: {reason}");
+        let bytes = format.apply(&key.1).map_err(|e| {
+            tracing::warn!(file = %t.file.display(), pattern = %t.pattern, "TFTP template output failed: {e}");
             Abort {
                 code: ErrorCode::NotDefined,
                 message: "cannot build the requested config file".into(),
@@ -305,29 +380,13 @@ impl Templates {
                 });
             }
         }
-        let lease = v4.and_then(|ip| lookup.lease_for_ip(ip)).map(|l| {
-            let mut m: BTreeMap<&str, Value> = BTreeMap::new();
-            m.insert("mac", Value::from(format_mac(&l.mac)));
-            m.insert("ip", Value::from(l.ip.to_string()));
-            m.insert("hostname", Value::from(l.hostname));
-            m.insert("class", Value::from(l.class));
-            Value::from_serialize(&m)
-        });
+        let lease = v4
+            .and_then(|ip| lookup.lease_for_ip(ip))
+            .map(|l| lease_value(&l));
         vars.insert("client_ip".into(), Value::from(client.to_string()));
         vars.insert("filename".into(), Value::from(relative));
         vars.insert("lease".into(), lease.unwrap_or(Value::from(())));
-        let source = std::fs::read_to_string(&t.file).map_err(|e| render_error(&t.file, e))?;
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_keep_trailing_newline(true);
-        let tmpl = env
-            .template_from_str(&source)
-            .map_err(|e| render_error(&t.file, e))?;
-        let out = tmpl.render(&vars).map_err(|e| render_error(&t.file, e))?;
-        if out.len() > MAX_RENDERED {
-            return Err(render_error(&t.file, "rendered file larger than 16 MiB"));
-        }
-        Ok(out)
+        render_text(&t.file, &vars).map_err(|reason| render_error(&t.file, reason))
     }
 }
 
@@ -447,10 +506,13 @@ mod tests {
 
     struct Upper(AtomicU64);
     impl OutputFormat for Upper {
-        fn apply(&self, rendered: &str) -> Result<Vec<u8>, String> {
+        fn apply(&self, rendered: &str) -> Result<Vec<u8>, FormatError> {
             self.0.fetch_add(1, Ordering::Relaxed);
             if rendered.contains("bad") {
-                return Err("bad input".into());
+                return Err(FormatError {
+                    line: Some(1),
+                    reason: "bad input".into(),
+                });
             }
             Ok(rendered.to_uppercase().into_bytes())
         }
