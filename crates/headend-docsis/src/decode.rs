@@ -336,6 +336,7 @@ impl Decoded<'_> {
         let mut out = String::with_capacity(self.tlvs.len() * 40);
         out.push_str("Main\n{\n");
         let mut items = Vec::with_capacity(self.tlvs.len());
+        let mut notes = String::new();
         for t in &self.tlvs {
             let skip = if self.mta {
                 is_mta_hash(t)
@@ -348,12 +349,13 @@ impl Decoded<'_> {
                     7 => "CmtsMic",
                     _ => "MTA configuration hash",
                 };
-                let _ = writeln!(out, "\t/* {what} {} */", snmp::hex(t.value));
+                let _ = writeln!(notes, "\t/* {what} {} */", snmp::hex(t.value));
             } else {
                 items.push((t.code, t.value, t.raw));
             }
         }
         write_items(&mut out, &items, symtab::MAIN, 1, self.mta, true);
+        out.push_str(&notes);
         if !self.mta {
             out.push_str("\t/* EndOfDataMkr */\n");
         }

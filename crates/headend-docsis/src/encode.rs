@@ -108,14 +108,14 @@ pub(crate) fn leaf_value(
     };
     let ranged = |max_width: u64| -> Result<u64, DocsisError> {
         let w = one()?;
-        let v = parse_u64(w)
-            .filter(|v| *v <= max_width)
-            .ok_or_else(|| err(format!("`{}` is not a number in 0..={max_width}", w.text)))?;
-        if (sym.min, sym.max) != (0, 0) && !(sym.min..=sym.max).contains(&v) {
-            return Err(err(format!(
-                "{v} is out of range {}..={}",
-                sym.min, sym.max
-            )));
+        let v = parse_u64(w).ok_or_else(|| err(format!("`{}` is not a number", w.text)))?;
+        let (lo, hi) = if (sym.min, sym.max) == (0, 0) {
+            (0, max_width)
+        } else {
+            (sym.min, sym.max.min(max_width))
+        };
+        if !(lo..=hi).contains(&v) {
+            return Err(err(format!("{v} is out of range {lo}..={hi}")));
         }
         Ok(v)
     };
