@@ -346,3 +346,32 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn every_sample_config_compiles_verifies_and_round_trips() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/docsis");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("txt") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let o = Options {
+            key: KEY,
+            mta: name.starts_with("mta-"),
+            mta_hash: true,
+        };
+        let b = compile(&text, &o, &NoFiles).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let r = verify(&b, Some(KEY)).unwrap();
+        if o.mta {
+            assert_eq!(r.mta_hash, Some(true), "{name}");
+        } else {
+            assert_eq!((r.cm_mic, r.cmts_mic), (Some(true), Some(true)), "{name}");
+        }
+        round_trip(&b);
+        n += 1;
+    }
+    assert!(n >= 30, "only {n} sample configs");
+}
