@@ -57,8 +57,8 @@ timeout 600 taskset -c "$CLIENT_CPU" "$BENCH" speed "$SPEED_N"
 # The template headend renders is the bench config itself; docsis_bench
 # writes the same files pre-compiled for tftpd-hpa and as the reference.
 mkdir -p "$work/root" "$work/static/modems" "$work/ref"
-sed -n '/^pub const CONFIG: &str = r#"/,/^"#;/p' crates/headend-docsis/examples/docsis_bench.rs \
-  | sed -e '1s/^pub const CONFIG: &str = r#"//' -e '$d' > "$work/gold.docsis.j2"
+sed -n '/^const CONFIG: &str = r#"/,/^"#;/p' crates/headend-docsis/examples/docsis_bench.rs \
+  | sed -e '1s/^const CONFIG: &str = r#"//' -e '$d' > "$work/gold.docsis.j2"
 printf 'bench-cmts-secret\n' > "$work/secret"
 chmod 600 "$work/secret"
 timeout 600 "$BENCH" render-dir "$work/gold.docsis.j2" "$work/secret" "$work/ref" "$MODEMS"

@@ -176,7 +176,11 @@ pub fn parse_oid(text: &str) -> Result<Vec<u32>, SnmpProblem> {
         parse_arcs(body, &mut arcs)?;
     } else {
         let (name, rest) = body.split_once('.').unwrap_or((body, ""));
-        let Some((_, base)) = NAMES.iter().find(|(n, _)| *n == name) else {
+        let first = name.as_bytes().first();
+        let found = NAMES
+            .iter()
+            .find(|(n, _)| n.len() == name.len() && n.as_bytes().first() == first && *n == name);
+        let Some((_, base)) = found else {
             return Err(problem(format!(
                 "unknown OID name `{name}` (write it numerically, e.g. .1.3.6.1.2.1.1.1.0)"
             )));

@@ -475,9 +475,12 @@ pub static MAIN: &[Symbol] = &[
 /// Finds a setting by name among `table` (names are matched exactly, then
 /// without regard to case).
 pub fn by_name<'t>(table: &'t [Symbol], name: &str) -> Option<&'t Symbol> {
+    let first = name.as_bytes().first();
     table
         .iter()
-        .find(|s| s.name == name)
+        .find(|s| {
+            s.name.len() == name.len() && s.name.as_bytes().first() == first && s.name == name
+        })
         .or_else(|| table.iter().find(|s| s.name.eq_ignore_ascii_case(name)))
 }
 

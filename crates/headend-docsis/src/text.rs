@@ -145,15 +145,17 @@ impl<'a> Lexer<'a> {
             }
             '"' => self.quoted(pos),
             _ => {
-                let len = rest
-                    .find(|c: char| c.is_ascii_whitespace() || matches!(c, '{' | '}' | ';' | '"'))
-                    .unwrap_or(rest.len());
-                // A comment directly after a word ends it.
-                let len = [rest[..len].find("/*"), rest[..len].find("//")]
-                    .into_iter()
-                    .flatten()
-                    .min()
-                    .unwrap_or(len);
+                // A word ends at white space, punctuation, a quote or a comment.
+                let b = rest.as_bytes();
+                let mut len = 0;
+                while len < b.len() {
+                    match b[len] {
+                        b' ' | b'\t' | b'\r' | b'\n' | b'{' | b'}' | b';' | b'"' => break,
+                        b'/' if matches!(b.get(len + 1), Some(b'*' | b'/')) => break,
+                        c if c.is_ascii_whitespace() => break,
+                        _ => len += 1,
+                    }
+                }
                 if len == 0 {
                     return Err(syntax(pos, format!("unexpected character `{c}`")));
                 }
