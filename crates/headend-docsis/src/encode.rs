@@ -615,6 +615,15 @@ pub fn compile(
         }
         Ok(if opts.mta_hash { seal_mta(body) } else { body })
     } else {
+        // A file that starts with TLV 254 is read as an MTA file.
+        if body.first() == Some(&254) {
+            let pos = settings.first().map_or(Pos::default(), |s| s.pos);
+            return Err(setting_err(
+                pos,
+                settings.first().map_or("", |s| s.name),
+                "a cable modem file cannot start with TLV 254 (MtaConfigDelimiter); for an MTA file start with `MtaConfigDelimiter 1;` or use --mta",
+            ));
+        }
         if body.is_empty() {
             return Err(DocsisError::Syntax {
                 line: 1,

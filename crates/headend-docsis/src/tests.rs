@@ -242,6 +242,11 @@ fn bad_text_is_reported_with_line_and_setting() {
             "unknown SNMP type",
         ),
         (
+            "Main {\n MtaConfigDelimiter 2;\n}",
+            2,
+            "cannot start with TLV 254",
+        ),
+        (
             "Main {\n UsServiceFlow { MaxRateSustained x; }\n}",
             2,
             "not a number",
