@@ -11,7 +11,7 @@ packages=(
   bind9-dnsutils bind9-utils knot knot-dnsutils knot-dnssecutils ldnsutils nsd dnsperf
   isc-dhcp-client isc-dhcp-relay busybox udhcpc dhcpcd-base kea-dhcp4-server kea-admin
   tftpd-hpa tftp-hpa atftp curl dnsmasq-base iproute2 procps util-linux postgresql publicsuffix
-  unbound systemd rdate python3
+  unbound systemd rdate python3 python3-venv
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -28,6 +28,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   $SUDO apt-get update
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# PyPI decoders the tests check headend's output against (tests/e2e/docsis.rs:
+# pydocsis decodes the compiled DOCSIS files), in a venv beside the build.
+if [ ! -x target/test-venv/bin/python3 ] || ! target/test-venv/bin/python3 -c 'import pydocsis' 2>/dev/null; then
+  python3 -m venv target/test-venv
+  target/test-venv/bin/pip install --quiet pydocsis==0.3.40
 fi
 
 if ! command -v cargo-nextest >/dev/null 2>&1; then

@@ -21,6 +21,7 @@ mod dns_knot;
 mod dns_limits;
 mod dns_xfr;
 mod dnssec;
+mod docsis;
 mod provisioning;
 mod store_postgres;
 mod systemd;

@@ -71,6 +71,8 @@ fn bound_config_is_served_to_the_leased_ip_and_refused_to_another() {
             pattern: "modems/{mac}.cfg".into(),
             file: tmpl,
             bind_to_lease: true,
+            format: "text".into(),
+            shared_secret_file: None,
         }],
         ..TftpConfig::default()
     };

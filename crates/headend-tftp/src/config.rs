@@ -97,6 +97,20 @@ pub struct TemplateConfig {
     /// path (theft-of-service protection for cable modems).
     #[serde(default)]
     pub bind_to_lease: bool,
+    /// What the rendered text becomes: `"text"` (served as rendered, the
+    /// default), `"docsis"` (compiled to a binary cable modem config with
+    /// CM and CMTS MICs) or `"mta"` (a PacketCable MTA config with its hash).
+    #[serde(default = "default_format")]
+    pub format: String,
+    /// The CMTS shared secret for `format = "docsis"`: a file readable by
+    /// its owner only (0600), or `$CREDENTIALS_DIRECTORY/NAME` with systemd.
+    /// Relative to the config file's folder.
+    #[serde(default)]
+    pub shared_secret_file: Option<PathBuf>,
+}
+
+fn default_format() -> String {
+    "text".to_owned()
 }
 
 impl Default for TftpConfig {
@@ -137,6 +151,11 @@ impl TftpConfig {
         for t in &mut self.templates {
             if t.file.is_relative() {
                 t.file = base.join(&t.file);
+            }
+            if let Some(f) = &mut t.shared_secret_file
+                && f.is_relative()
+            {
+                *f = base.join(&*f);
             }
         }
     }
@@ -203,6 +222,8 @@ mod tests {
                 pattern: "m/{mac}.cfg".into(),
                 file: "t.j2".into(),
                 bind_to_lease: false,
+                format: "docsis".into(),
+                shared_secret_file: Some("secret".into()),
             }],
             ..TftpConfig::default()
         };
@@ -210,5 +231,9 @@ mod tests {
         assert_eq!(c.root, Path::new("/etc/headend/tftp"));
         assert_eq!(c.write_root.as_deref(), Some(Path::new("/etc/headend/up")));
         assert_eq!(c.templates[0].file, Path::new("/etc/headend/t.j2"));
+        assert_eq!(
+            c.templates[0].shared_secret_file.as_deref(),
+            Some(Path::new("/etc/headend/secret"))
+        );
     }
 }

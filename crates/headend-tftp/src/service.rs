@@ -18,6 +18,7 @@ use crate::TftpError;
 use crate::admission::{Admission, Shared, Stats};
 use crate::config::TftpConfig;
 use crate::core::options::{self, Limits};
+use crate::format::{Formatter, TextOnly};
 use crate::listen;
 use crate::lookup::LeaseLookup;
 use crate::path::Remap;
@@ -41,6 +42,13 @@ pub struct TftpStats {
     pub datagrams_sent: u64,
     /// Transfers in progress now.
     pub active: usize,
+    /// Requests refused because their template failed to render or format
+    /// (each also logged).
+    pub template_errors: u64,
+    /// Formatted template outputs (compiled DOCSIS files) served from the cache.
+    pub template_cache_hits: u64,
+    /// Formatted template outputs built.
+    pub template_cache_misses: u64,
 }
 
 /// Cloneable handle to the running TFTP service.
@@ -68,6 +76,7 @@ impl TftpHandle {
     /// The counters so far.
     pub fn stats(&self) -> TftpStats {
         let s = &self.shared.stats;
+        let t = self.shared.templates.stats();
         TftpStats {
             requests: s.requests.load(Ordering::Relaxed),
             refused: s.refused.load(Ordering::Relaxed),
@@ -76,7 +85,16 @@ impl TftpHandle {
             dropped: s.dropped.load(Ordering::Relaxed),
             datagrams_sent: s.datagrams_sent.load(Ordering::Relaxed),
             active: self.shared.admission.active(),
+            template_errors: t.errors,
+            template_cache_hits: t.cache_hits,
+            template_cache_misses: t.cache_misses,
         }
+    }
+
+    /// Prepares the templates' output formats again (re-reading shared
+    /// secrets) and empties the compiled-file cache (SIGHUP).
+    pub fn reload_templates(&self) -> Result<(), TftpError> {
+        self.shared.templates.reload_formats()
     }
 
     /// Stops accepting requests (transfers in progress run to their end).
@@ -149,9 +167,20 @@ fn is_wildcard(ip: IpAddr) -> bool {
 impl TftpService {
     /// Checks the config, opens the roots, binds every listen address and
     /// starts serving. `lookup` answers lease questions for templates.
+    /// Templates produce text only; see [`TftpService::start_with`].
     pub async fn start(
         config: TftpConfig,
         lookup: Arc<dyn LeaseLookup>,
+    ) -> Result<TftpHandle, TftpError> {
+        Self::start_with(config, lookup, Arc::new(TextOnly)).await
+    }
+
+    /// As [`TftpService::start`], with `formatter` turning rendered
+    /// templates into their output format (e.g. compiled DOCSIS files).
+    pub async fn start_with(
+        config: TftpConfig,
+        lookup: Arc<dyn LeaseLookup>,
+        formatter: Arc<dyn Formatter>,
     ) -> Result<TftpHandle, TftpError> {
         validate(&config)?;
         let root = check_dir("root", &config.root)?;
@@ -161,7 +190,7 @@ impl TftpService {
             None => None,
         };
         let remaps = Remap::compile(&config.remap)?;
-        let templates = Templates::compile(&config.templates)?;
+        let templates = Templates::compile_with(&config.templates, formatter)?;
         let limits = Limits {
             max_blksize: config.max_blksize,
             max_windowsize: config.max_windowsize,

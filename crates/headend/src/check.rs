@@ -61,6 +61,9 @@ pub(crate) fn run(config_file: &Path) -> ExitCode {
         Ok(available) => println!("{}", budget.summary(available)),
         Err(e) => println!("file descriptors: cannot read the limit: {e}"),
     }
+    if let Some(tftp) = &config.tftp {
+        errors += check_templates(config_file, tftp);
+    }
     if errors > 0 {
         println!("{}: {errors} error(s)", config_file.display());
         ExitCode::FAILURE
@@ -68,4 +71,33 @@ pub(crate) fn run(config_file: &Path) -> ExitCode {
         println!("{}: OK", config_file.display());
         ExitCode::SUCCESS
     }
+}
+
+/// Compiles every DOCSIS/MTA template with a sample lease; returns the
+/// number of errors printed as `file:line: problem`.
+fn check_templates(config_file: &Path, tftp: &headend_tftp::TftpConfig) -> usize {
+    let templates = match headend_tftp::template::Templates::compile_with(
+        &tftp.templates,
+        std::sync::Arc::new(crate::docsis::DocsisFormatter),
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            println!("{}: [tftp]: {e}", config_file.display());
+            return 1;
+        }
+    };
+    let sample = headend_tftp::LeaseInfo {
+        mac: [0x00, 0x00, 0x5e, 0x00, 0x53, 0x01],
+        ip: std::net::Ipv4Addr::new(192, 0, 2, 10),
+        hostname: Some("sample-modem".into()),
+        class: Some("docsis".into()),
+    };
+    let problems = templates.check_samples(&sample);
+    for p in &problems {
+        match p.line {
+            Some(l) => println!("{}:{l}: {}", p.file.display(), p.reason),
+            None => println!("{}: {}", p.file.display(), p.reason),
+        }
+    }
+    problems.len()
 }

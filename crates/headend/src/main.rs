@@ -3,6 +3,7 @@
 
 mod check;
 mod config;
+mod docsis;
 mod fds;
 mod lease_lookup;
 mod leases;
@@ -57,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         command: headend_admin::cli::CtlCommand,
     },
+    /// Compile and decode DOCSIS cable modem and PacketCable MTA config files.
+    Docsis {
+        #[command(subcommand)]
+        command: DocsisCommand,
+    },
     /// DNSSEC keys of signed zones (kept in the state directory).
     Dnssec {
         /// The config file (its general.state_dir holds the keys).
@@ -64,6 +70,40 @@ enum Command {
         config: PathBuf,
         #[command(subcommand)]
         command: DnssecCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DocsisCommand {
+    /// Compile config text (the `docsis` compiler's syntax) to a binary file
+    /// with CM and CMTS MICs, or with --mta a PacketCable MTA file.
+    Compile {
+        /// The config text.
+        input: PathBuf,
+        /// The binary file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// File holding the CMTS shared secret (mode 0600).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Build a PacketCable MTA file (TLV 254 delimiters, SHA-1 hash).
+        #[arg(long)]
+        mta: bool,
+        /// With --mta: leave out the configuration hash.
+        #[arg(long, requires = "mta")]
+        no_hash: bool,
+    },
+    /// Print a binary file as config text that compiles back to the same
+    /// bytes, and whether its MICs are valid (exit 1 when one is not).
+    Decode {
+        /// The binary file.
+        file: PathBuf,
+        /// File holding the CMTS shared secret, to check the CMTS MIC.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Print the TLV tree as JSON instead.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -145,6 +185,20 @@ fn main() -> ExitCode {
         }
         Command::Ctl { command } => report(headend_admin::cli::run_ctl(command)),
         Command::Dnssec { config, command } => dnssec(&config, command),
+        Command::Docsis { command } => match command {
+            DocsisCommand::Compile {
+                input,
+                output,
+                key_file,
+                mta,
+                no_hash,
+            } => docsis::compile(&input, &output, key_file.as_deref(), mta, no_hash),
+            DocsisCommand::Decode {
+                file,
+                key_file,
+                json,
+            } => docsis::decode(&file, key_file.as_deref(), json),
+        },
     }
 }
 

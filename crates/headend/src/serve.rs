@@ -57,6 +57,10 @@ impl Services {
         }
         if let Some(tftp) = &self.tftp {
             tracing::info!(stats = ?tftp.stats(), "TFTP counters");
+            // Shared secrets are read again and compiled files recompiled.
+            if let Err(e) = tftp.reload_templates() {
+                tracing::error!("SIGHUP: TFTP template formats kept: {e}");
+            }
         }
         if let Some(time) = &self.time {
             tracing::info!(stats = ?time.stats(), "time server counters");
@@ -139,9 +143,13 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
                 _ => std::sync::Arc::new(headend_tftp::NoLeases),
             };
         services.tftp = Some(
-            headend_tftp::TftpService::start(tftp.clone(), lookup)
-                .await
-                .context("starting TFTP")?,
+            headend_tftp::TftpService::start_with(
+                tftp.clone(),
+                lookup,
+                std::sync::Arc::new(crate::docsis::DocsisFormatter),
+            )
+            .await
+            .context("starting TFTP")?,
         );
     }
     if let Some(dhcp) = &config.dhcp {
