@@ -314,6 +314,9 @@ impl Server {
             expires,
             circuit_id: x.circuit.map(<[u8]>::to_vec),
             remote_id: x.remote.map(<[u8]>::to_vec),
+            // The first matching class is the one whose settings win (see
+            // `options` and `boot`); templates see it as `lease.class`.
+            class: x.classes.first().map(|c| c.name.clone()),
         }
     }
 

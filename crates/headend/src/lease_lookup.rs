@@ -38,7 +38,7 @@ impl LeaseLookup for StoreLeases {
             mac,
             ip,
             hostname: lease.hostname,
-            class: None,
+            class: lease.class,
         })
     }
 

@@ -330,6 +330,10 @@ pub struct SetRecordRequest {
 pub struct LeaseView {
     /// The leased address.
     pub address: Ipv4Addr,
+    /// The DHCP class the client matched (the first `[[dhcp.class]]` that
+    /// matched when the lease was last written), if any.
+    #[serde(default)]
+    pub class: Option<String>,
     /// Option 61, as colon-separated hex.
     pub client_id: Option<String>,
     /// Unix time it ends.
