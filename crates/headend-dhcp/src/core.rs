@@ -352,7 +352,7 @@ impl Server {
                     tx,
                     x.now,
                 )? {
-                    Found::Address(a, row) => (a, row),
+                    Found::Address(a, row) => (a, row.map(|r| *r)),
                     Found::Exhausted => {
                         return Ok(Outcome::Silent(Silence::PoolExhausted {
                             subnet: x.subnet.name.clone(),

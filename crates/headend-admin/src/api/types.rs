@@ -448,6 +448,7 @@ mod tests {
         );
         let lease = LeaseView {
             address: Ipv4Addr::new(10, 0, 0, 20),
+            class: Some("docsis".into()),
             client_id: None,
             expires: 7,
             hostname: Some("pc".into()),
@@ -457,7 +458,7 @@ mod tests {
             subnet: "lan".into(),
         };
         let before = json!({
-            "address": "10.0.0.20", "subnet": "lan", "hwaddr": "aa:bb:cc:dd:ee:ff",
+            "address": "10.0.0.20", "class": "docsis", "subnet": "lan", "hwaddr": "aa:bb:cc:dd:ee:ff",
             "client_id": null, "hostname": "pc", "state": "bound", "expires": 7, "live": true,
         });
         assert_eq!(
