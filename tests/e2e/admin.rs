@@ -269,6 +269,7 @@ fn put_lease(s: &AdminServer, last: u8) {
         expires: now() + 3600,
         circuit_id: None,
         remote_id: None,
+        class: None,
     })
     .unwrap();
     tx.commit().unwrap();

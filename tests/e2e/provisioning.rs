@@ -3,7 +3,7 @@
 //! and 67 from headend's DHCP, then fetches its config file by TFTP (tftp-hpa)
 //! from the server option 66 names. The per-modem file is rendered from a
 //! template with the modem's lease (with the real lease lookup of the
-//! binary), and `bind_to_lease` refuses each of two leased modems the
+//! binary, `lease.class` included), and `bind_to_lease` refuses each of two leased modems the
 //! other's file (theft of service).
 
 use crate::common;
@@ -74,7 +74,7 @@ fn a_modem_gets_its_lease_then_its_own_config_and_not_another() {
     std::fs::create_dir_all(&root).expect("root");
     std::fs::write(
         dir.path().join("modem.cfg.j2"),
-        "# config for {{ mac }} at {{ client_ip }}\nlease_ip={{ lease.ip }}\nNetworkAccess=1\n",
+        "# config for {{ mac }} at {{ client_ip }}\nlease_ip={{ lease.ip }}\nclass={{ lease.class }}\nNetworkAccess=1\n",
     )
     .expect("template");
     let config = format!(
@@ -144,6 +144,12 @@ bind_to_lease = true
         assert!(
             body.contains(&format!("lease_ip={ip}")) && body.contains(mac),
             "{mac}: config file: {body:?}; tftp: {said}"
+        );
+        // The class the modem matched at DHCP time is recorded with its
+        // lease and reaches the template.
+        assert!(
+            body.contains("\nclass=docsis\n"),
+            "{mac}: lease.class missing: {body:?}"
         );
     }
 

@@ -380,3 +380,68 @@ fn wildcard_listener_replies_from_the_address_the_request_went_to() {
         assert_ne!(from.port(), port, "a new TID");
     }
 }
+
+/// Sends `request` from a fresh socket that never acknowledges anything and
+/// counts what comes back until the server gives the transfer up.
+fn reflected(h: &Headend, port: u16, request: &[u8]) -> Vec<Vec<u8>> {
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let me = sock.local_addr().expect("local addr");
+    sock.send_to(request, lo(port)).expect("send");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let needle = format!("client {me} never acknowledged");
+    // Read until the server has logged the end of the transfer, then a
+    // little longer for anything sent late.
+    let mut gave_up: Option<Instant> = None;
+    while gave_up.is_none_or(|t| t.elapsed() < Duration::from_millis(500)) {
+        assert!(
+            Instant::now() < deadline,
+            "transfer never ended; logs:\n{}",
+            h.logs().join("\n")
+        );
+        if let Ok((n, _)) = sock.recv_from(&mut buf) {
+            got.push(buf[..n].to_vec());
+        }
+        if gave_up.is_none() && h.count_logs(&needle) > 0 {
+            gave_up = Some(Instant::now());
+        }
+    }
+    got
+}
+
+#[test]
+fn bare_rrq_from_a_silent_peer_draws_the_first_data_at_most_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).expect("root");
+    make_file(&root.join("big.bin"), 100_000, 9);
+    let port = free_port();
+    let h = Headend::start_in(dir, &config(&root, port, "timeout_ms = 200"));
+    let request = b"\x00\x01big.bin\x00octet\x00";
+    let got = reflected(&h, port, request);
+    assert_eq!(got.len(), 2, "{got:?}");
+    for dg in &got {
+        assert_eq!(&dg[..4], &[0, 3, 0, 1], "DATA 1 only");
+        assert_eq!(dg.len(), 516);
+    }
+    let sent: usize = got.iter().map(Vec::len).sum();
+    eprintln!(
+        "bare RRQ: {} bytes in, {} datagrams / {sent} bytes out (factor {:.1})",
+        request.len(),
+        got.len(),
+        sent as f64 / request.len() as f64
+    );
+
+    // With options the OACK is what gets resent, also at most twice, and
+    // no DATA follows it whatever window was asked for.
+    let got = reflected(
+        &h,
+        port,
+        b"\x00\x01big.bin\x00octet\x00blksize\x001468\x00windowsize\x0016\x00tsize\x000\x00",
+    );
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().all(|d| d.starts_with(&[0, 6])), "{got:?}");
+}

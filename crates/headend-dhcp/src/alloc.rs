@@ -12,7 +12,7 @@ use crate::plan::Subnet;
 #[derive(Debug)]
 pub(crate) enum Found {
     /// This address, with its current row if it has one.
-    Address(Ipv4Addr, Option<Lease>),
+    Address(Ipv4Addr, Option<Box<Lease>>),
     /// No free address in the subnet's pools.
     Exhausted,
 }
@@ -49,7 +49,7 @@ pub(crate) fn find<L: LeaseTx + ?Sized>(
         if let Some(current) = tx.lease_by_address(row.address)?
             && usable_by(&current, client, now)
         {
-            return Ok(Found::Address(current.address, Some(current)));
+            return Ok(Found::Address(current.address, Some(Box::new(current))));
         }
     }
     // "ELSE the address requested in the 'Requested IP Address' option, if
@@ -60,7 +60,7 @@ pub(crate) fn find<L: LeaseTx + ?Sized>(
         match tx.lease_by_address(want)? {
             None => return Ok(Found::Address(want, None)),
             Some(row) if usable_by(&row, client, now) => {
-                return Ok(Found::Address(want, Some(row)));
+                return Ok(Found::Address(want, Some(Box::new(row))));
             }
             Some(_) => {}
         }
@@ -87,7 +87,7 @@ pub(crate) fn find<L: LeaseTx + ?Sized>(
         if let Some(row) = tx.oldest_expired(first, last, now)?
             && !reserved(subnet, tx, row.address)?
         {
-            return Ok(Found::Address(row.address, Some(row)));
+            return Ok(Found::Address(row.address, Some(Box::new(row))));
         }
     }
     for &(first, last) in &subnet.pools {

@@ -314,6 +314,9 @@ impl Server {
             expires,
             circuit_id: x.circuit.map(<[u8]>::to_vec),
             remote_id: x.remote.map(<[u8]>::to_vec),
+            // The first matching class is the one whose settings win (see
+            // `options` and `boot`); templates see it as `lease.class`.
+            class: x.classes.first().map(|c| c.name.clone()),
         }
     }
 
@@ -349,7 +352,7 @@ impl Server {
                     tx,
                     x.now,
                 )? {
-                    Found::Address(a, row) => (a, row),
+                    Found::Address(a, row) => (a, row.map(|r| *r)),
                     Found::Exhausted => {
                         return Ok(Outcome::Silent(Silence::PoolExhausted {
                             subnet: x.subnet.name.clone(),

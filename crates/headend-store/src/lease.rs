@@ -69,6 +69,9 @@ pub struct Lease {
     pub circuit_id: Option<Vec<u8>>,
     /// Option 82 remote-id of the relay that forwarded the client's request.
     pub remote_id: Option<Vec<u8>>,
+    /// The DHCP class the client matched when the lease was written (the
+    /// first matching `[[dhcp.class]]`, whose settings take precedence), if any.
+    pub class: Option<String>,
 }
 
 impl Lease {

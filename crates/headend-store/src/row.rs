@@ -20,7 +20,7 @@ use crate::lease::{Lease, LeaseState};
 /// reads them; a write binds `updated` after them ([`LeaseValues`]).
 macro_rules! lease_columns {
     () => {
-        "address, subnet, client_key, hwaddr, client_id, hostname, state, expires, circuit_id, remote_id"
+        "address, subnet, client_key, hwaddr, client_id, hostname, state, expires, circuit_id, remote_id, class"
     };
 }
 
@@ -143,6 +143,7 @@ pub(crate) fn lease(row: &impl Row) -> Result<Lease, StoreError> {
         expires: unsecs(row.get(7)?),
         circuit_id: row.get(8)?,
         remote_id: row.get(9)?,
+        class: row.get(10)?,
     })
 }
 
@@ -232,8 +233,8 @@ impl<'a> LeaseValues<'a> {
         }
     }
 
-    /// The values, in column order (`?1`..`?11` / `$1`..`$11`).
-    pub(crate) fn values(&self) -> [&dyn Value; 11] {
+    /// The values, in column order (`?1`..`?12` / `$1`..`$12`).
+    pub(crate) fn values(&self) -> [&dyn Value; 12] {
         let l = self.lease;
         [
             &self.address,
@@ -246,6 +247,7 @@ impl<'a> LeaseValues<'a> {
             &self.expires,
             &l.circuit_id,
             &l.remote_id,
+            &l.class,
             &self.updated,
         ]
     }

@@ -132,6 +132,7 @@ fn verified_tls_connection_migrates_and_round_trips_a_lease() {
         expires: 4_000_000_000,
         circuit_id: None,
         remote_id: None,
+        class: None,
     };
     let mut tx = store.begin().unwrap();
     assert!(tx.claim(&lease).unwrap());

@@ -36,6 +36,7 @@ pub(crate) struct Stats {
     pub(crate) transfers_failed: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) datagrams_sent: AtomicU64,
+    pub(crate) unconfirmed: AtomicU64,
 }
 
 /// State shared by the listeners and the transfers: what is served (fixed

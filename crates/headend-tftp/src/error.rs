@@ -61,6 +61,18 @@ pub enum TftpError {
         /// Retransmissions sent before giving up.
         retries: u32,
     },
+    /// The peer never acknowledged the first packet (OACK, DATA 1 or ACK 0),
+    /// sent at most twice: maybe a request with a spoofed source address.
+    #[error(
+        "client {peer} never acknowledged the first packet (sent {sent} times); \
+         a spoofed source address?"
+    )]
+    Unconfirmed {
+        /// The client (or the address it claimed).
+        peer: SocketAddr,
+        /// Times the first packet was sent.
+        sent: u32,
+    },
     /// Reading the served file or writing an upload failed.
     #[error("I/O error on {}: {source}", path.display())]
     Io {

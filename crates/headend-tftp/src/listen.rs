@@ -15,6 +15,7 @@ use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvfrom,
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
+use crate::TftpError;
 use crate::admission::{self, Shared, Slot};
 use crate::core::machine::Machine;
 use crate::core::packet::{self, ErrorCode, Packet};
@@ -377,6 +378,9 @@ async fn run(
                     .stats
                     .transfers_failed
                     .fetch_add(1, Ordering::Relaxed);
+                if matches!(error, TftpError::Unconfirmed { .. }) {
+                    shared.stats.unconfirmed.fetch_add(1, Ordering::Relaxed);
+                }
                 tracing::info!(%peer, file = %name, bytes, "TFTP transfer ended: {error}");
                 return;
             }

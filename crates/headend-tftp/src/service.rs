@@ -40,6 +40,11 @@ pub struct TftpStats {
     pub dropped: u64,
     /// Datagrams sent.
     pub datagrams_sent: u64,
+    /// Transfers abandoned because the peer never acknowledged the first
+    /// packet (sent at most twice): a lost client, or a request with a
+    /// spoofed source address trying to use the server as a reflector.
+    /// Also counted in `transfers_failed`.
+    pub unconfirmed: u64,
     /// Transfers in progress now.
     pub active: usize,
     /// Requests refused because their template failed to render or format
@@ -84,6 +89,7 @@ impl TftpHandle {
             transfers_failed: s.transfers_failed.load(Ordering::Relaxed),
             dropped: s.dropped.load(Ordering::Relaxed),
             datagrams_sent: s.datagrams_sent.load(Ordering::Relaxed),
+            unconfirmed: s.unconfirmed.load(Ordering::Relaxed),
             active: self.shared.admission.active(),
             template_errors: t.errors,
             template_cache_hits: t.cache_hits,

@@ -126,7 +126,7 @@ impl Config {
     }
 
     /// Parses config text; an error names the key path and says what is wrong.
-    fn parse(text: &str) -> Result<Self, (String, String)> {
+    pub(crate) fn parse(text: &str) -> Result<Self, (String, String)> {
         let de = toml::Deserializer::parse(text)
             .map_err(|e| (String::from("(syntax)"), e.to_string()))?;
         serde_path_to_error::deserialize(de).map_err(|e| {
@@ -135,7 +135,7 @@ impl Config {
         })
     }
 
-    fn resolve_paths(&mut self, base: &Path) {
+    pub(crate) fn resolve_paths(&mut self, base: &Path) {
         if self.general.state_dir.is_relative() {
             self.general.state_dir = base.join(&self.general.state_dir);
         }

@@ -40,7 +40,7 @@ impl LeaseLookup for StoreLeases {
             mac,
             ip,
             hostname: lease.hostname,
-            class: None,
+            class: lease.class,
         })
     }
 

@@ -29,12 +29,12 @@ pub(crate) fn run(config: &Path) -> ExitCode {
     };
     let now = headend_util::time::unix_now();
     println!(
-        "{:<15} {:<17} {:<20} {:<20} {:<9} {:<20} {:<12} CIRCUIT-ID",
-        "ADDRESS", "MAC", "CLIENT-ID", "HOSTNAME", "STATE", "EXPIRES (UTC)", "SUBNET"
+        "{:<15} {:<17} {:<20} {:<20} {:<9} {:<20} {:<12} {:<12} CIRCUIT-ID",
+        "ADDRESS", "MAC", "CLIENT-ID", "HOSTNAME", "STATE", "EXPIRES (UTC)", "SUBNET", "CLASS"
     );
     for lease in &leases {
         println!(
-            "{:<15} {:<17} {:<20} {:<20} {:<9} {:<20} {:<12} {}",
+            "{:<15} {:<17} {:<20} {:<20} {:<9} {:<20} {:<12} {:<12} {}",
             lease.address.to_string(),
             colon_hex(&lease.hwaddr),
             lease
@@ -45,6 +45,7 @@ pub(crate) fn run(config: &Path) -> ExitCode {
             state(lease, now),
             utc(lease.expires),
             lease.subnet,
+            lease.class.as_deref().unwrap_or("-"),
             lease
                 .circuit_id
                 .as_deref()

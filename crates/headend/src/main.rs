@@ -7,6 +7,7 @@ mod docsis;
 mod fds;
 mod lease_lookup;
 mod leases;
+mod report;
 mod serve;
 
 use std::path::PathBuf;
@@ -159,8 +160,9 @@ fn main() -> ExitCode {
             match runtime.block_on(serve::serve(config, path)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    tracing::error!("{e:#}");
-                    eprintln!("error: {e:#}");
+                    let line = report::chain(e.as_ref());
+                    tracing::error!("{line}");
+                    eprintln!("error: {line}");
                     ExitCode::FAILURE
                 }
             }

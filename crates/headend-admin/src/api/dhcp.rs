@@ -32,6 +32,7 @@ fn colon_hex(bytes: &[u8]) -> String {
 fn lease_json(l: &Lease, now: u64) -> LeaseView {
     LeaseView {
         address: l.address,
+        class: l.class.clone(),
         client_id: l.client_id.as_deref().map(colon_hex),
         expires: l.expires,
         hostname: l.hostname.clone(),
@@ -166,7 +167,7 @@ pub(crate) async fn reservations(
 }
 
 /// Normalises `AA-BB-CC-DD-EE-FF` / `aa:bb:...` to lowercase colon form.
-pub(crate) fn normalise_mac(s: &str) -> Option<String> {
+pub fn normalise_mac(s: &str) -> Option<String> {
     let parts: Vec<&str> = s.split([':', '-']).collect();
     if parts.len() != 6
         || parts

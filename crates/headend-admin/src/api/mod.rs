@@ -12,6 +12,9 @@ pub mod types;
 pub(crate) mod users;
 mod zones;
 
+pub use dhcp::normalise_mac;
+pub use users::valid_username;
+
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 

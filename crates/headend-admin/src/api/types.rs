@@ -346,6 +346,10 @@ pub struct SetRecordRequest {
 pub struct LeaseView {
     /// The leased address.
     pub address: Ipv4Addr,
+    /// The DHCP class the client matched (the first `[[dhcp.class]]` that
+    /// matched when the lease was last written), if any.
+    #[serde(default)]
+    pub class: Option<String>,
     /// Option 61, as colon-separated hex.
     pub client_id: Option<String>,
     /// Unix time it ends.
@@ -472,6 +476,7 @@ mod tests {
         );
         let lease = LeaseView {
             address: Ipv4Addr::new(10, 0, 0, 20),
+            class: Some("docsis".into()),
             client_id: None,
             expires: 7,
             hostname: Some("pc".into()),
@@ -481,7 +486,7 @@ mod tests {
             subnet: "lan".into(),
         };
         let before = json!({
-            "address": "10.0.0.20", "subnet": "lan", "hwaddr": "aa:bb:cc:dd:ee:ff",
+            "address": "10.0.0.20", "class": "docsis", "subnet": "lan", "hwaddr": "aa:bb:cc:dd:ee:ff",
             "client_id": null, "hostname": "pc", "state": "bound", "expires": 7, "live": true,
         });
         assert_eq!(

@@ -133,7 +133,7 @@ pub(crate) async fn list(State(app): State<Shared>, caller: Caller) -> Result<Re
 }
 
 /// Checks a user name: 1-64 characters of `[A-Za-z0-9._@-]`.
-pub(crate) fn valid_username(name: &str) -> bool {
+pub fn valid_username(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .chars()

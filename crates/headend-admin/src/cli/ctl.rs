@@ -487,7 +487,7 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
             let v: LeasesResponse = ctl.call(Method::GET, &path, None, &[])?;
             print_table(
                 [
-                    "address", "subnet", "hwaddr", "hostname", "state", "expires",
+                    "address", "subnet", "hwaddr", "hostname", "class", "state", "expires",
                 ],
                 v.leases.into_iter().map(|l| {
                     [
@@ -495,6 +495,7 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
                         l.subnet,
                         l.hwaddr,
                         or_dash(l.hostname),
+                        or_dash(l.class),
                         l.state,
                         l.expires.to_string(),
                     ]

@@ -265,12 +265,13 @@ impl LeaseTx for PgTx<'_> {
             concat!(
                 "INSERT INTO dhcp_leases (",
                 lease_columns!(),
-                ", updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                ", updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                  ON CONFLICT (address) DO UPDATE SET subnet = EXCLUDED.subnet, \
                  client_key = EXCLUDED.client_key, hwaddr = EXCLUDED.hwaddr, \
                  client_id = EXCLUDED.client_id, hostname = EXCLUDED.hostname, \
                  state = EXCLUDED.state, expires = EXCLUDED.expires, \
                  circuit_id = EXCLUDED.circuit_id, remote_id = EXCLUDED.remote_id, \
+                 class = EXCLUDED.class, \
                  updated = EXCLUDED.updated"
             ),
             lease,

@@ -23,6 +23,7 @@ pub(crate) fn lease(addr: [u8; 4], client: &[u8], state: LeaseState, expires: u6
         expires,
         circuit_id: Some(b"eth0".to_vec()),
         remote_id: None,
+        class: Some("docsis".into()),
     }
 }
 
@@ -57,6 +58,23 @@ pub(crate) fn committed_lease_survives_reopen(db: &dyn Database) {
         vec![lease([10, 0, 0, 5], b"a", LeaseState::Bound, 100)]
     );
     assert_eq!(reader.leases().unwrap(), store.leases().unwrap());
+}
+
+pub(crate) fn lease_class_is_stored_and_rewritten(db: &dyn Database) {
+    let store = db.open();
+    let mut l = lease([10, 0, 0, 7], b"c", LeaseState::Offered, 100);
+    assert!(claim_and_commit(&store, &l));
+    assert_eq!(store.leases().unwrap()[0].class.as_deref(), Some("docsis"));
+    // A renewal after a reload that moved the client to another class
+    // (or to none) rewrites it.
+    for class in [Some("customer"), None] {
+        l.class = class.map(str::to_owned);
+        l.state = LeaseState::Bound;
+        let mut tx = store.begin().unwrap();
+        tx.put(&l).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(store.lease_at(l.address).unwrap().unwrap().class, l.class);
+    }
 }
 
 pub(crate) fn unsynced_commit_is_seen_by_the_next_transaction_and_kept_after_sync(

@@ -42,6 +42,7 @@ macro_rules! conformance_tests {
     ($fresh:expr) => {
         conformance_tests!(@each $fresh; leases:
             committed_lease_survives_reopen,
+            lease_class_is_stored_and_rewritten,
             unsynced_commit_is_seen_by_the_next_transaction_and_kept_after_sync,
             dropped_transaction_rolls_back,
             claim_refuses_an_address_that_has_a_row,

@@ -330,7 +330,7 @@ mod tests {
     }
 
     #[test]
-    fn silent_uploader_is_abandoned_after_three_tries() {
+    fn silent_uploader_gets_the_first_ack_twice_then_is_abandoned() {
         let t0 = Instant::now();
         let mut r = upload(&[], 1 << 20, Memory::default(), t0);
         r.start(t0);
@@ -340,10 +340,13 @@ mod tests {
             now += Duration::from_secs(60);
             match r.on_timeout(now) {
                 Step::Send { .. } => resends += 1,
-                Step::Fail { .. } => break,
+                Step::Fail { error, .. } => {
+                    assert!(matches!(error, TftpError::Unconfirmed { sent: 2, .. }));
+                    break;
+                }
                 other => panic!("unexpected {other:?}"),
             }
         }
-        assert_eq!(resends, 3);
+        assert_eq!(resends, 1);
     }
 }

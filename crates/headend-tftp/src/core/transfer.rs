@@ -11,8 +11,11 @@ use crate::core::packet::{self, ErrorCode, Packet};
 
 /// Retransmissions allowed before the client has acknowledged anything
 /// (the OACK or the first DATA). Source addresses can be spoofed, so an
-/// unconfirmed peer gets few packets: the server is no reflection amplifier.
-pub const UNCONFIRMED_RETRIES: u32 = 3;
+/// unconfirmed peer gets the first packet at most twice: a request without
+/// options draws at most two DATA packets (two full 512-byte blocks, 1,032
+/// bytes of UDP payload, for a request of 20-odd bytes), and one with options
+/// at most two OACKs. README "TFTP reflection" gives the factor.
+pub const UNCONFIRMED_RETRIES: u32 = 1;
 
 /// What the socket loop does next.
 #[derive(Debug)]
@@ -138,9 +141,16 @@ impl Timing {
         *retries += 1;
         (*retries > self.limit(confirmed)).then(|| Step::Fail {
             datagrams: Vec::new(),
-            error: TftpError::TimedOut {
-                peer,
-                retries: *retries - 1,
+            error: if confirmed {
+                TftpError::TimedOut {
+                    peer,
+                    retries: *retries - 1,
+                }
+            } else {
+                TftpError::Unconfirmed {
+                    peer,
+                    sent: *retries,
+                }
             },
         })
     }
@@ -574,7 +584,7 @@ mod tests {
     }
 
     #[test]
-    fn unconfirmed_first_packet_is_resent_at_most_three_times() {
+    fn unconfirmed_first_packet_is_resent_at_most_once() {
         let t0 = Instant::now();
         let mut t = transfer(5000, &[("tsize", "0")], t0);
         let mut sends = sent(t.start(t0)).len();
@@ -591,6 +601,53 @@ mod tests {
             }
         }
         assert_eq!(sends, 1 + UNCONFIRMED_RETRIES as usize);
+    }
+
+    /// Drives a transfer that nobody acknowledges until it gives up; returns
+    /// the DATA block numbers sent and the error it ended with.
+    fn unanswered(t: &mut Transfer, t0: Instant) -> (Vec<Vec<u8>>, TftpError) {
+        let mut out = sent(t.start(t0));
+        let mut now = t0;
+        for _ in 0..100 {
+            now += Duration::from_secs(60);
+            match t.on_timeout(now) {
+                Step::Send { datagrams, .. } => out.extend(datagrams),
+                Step::Fail { datagrams, error } => {
+                    assert!(datagrams.is_empty());
+                    return (out, error);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        panic!("the transfer never gave up");
+    }
+
+    #[test]
+    fn bare_rrq_from_a_silent_peer_draws_data_one_twice_then_unconfirmed() {
+        let t0 = Instant::now();
+        // A full first block: the worst case for reflection.
+        let mut t = transfer(5000, &[], t0);
+        let (dgs, error) = unanswered(&mut t, t0);
+        assert_eq!(blocks(&dgs), vec![1, 1]);
+        assert!(dgs.iter().all(|d| d.len() == 4 + 512));
+        assert!(
+            matches!(error, TftpError::Unconfirmed { sent: 2, .. }),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn oack_to_a_silent_peer_is_sent_twice_even_with_a_big_window() {
+        let t0 = Instant::now();
+        let mut t = transfer(
+            100_000,
+            &[("blksize", "1468"), ("windowsize", "16"), ("tsize", "0")],
+            t0,
+        );
+        let (dgs, error) = unanswered(&mut t, t0);
+        assert_eq!(dgs.len(), 2);
+        assert!(dgs.iter().all(|d| d.starts_with(&[0, 6])), "{dgs:?}");
+        assert!(matches!(error, TftpError::Unconfirmed { sent: 2, .. }));
     }
 
     #[test]
