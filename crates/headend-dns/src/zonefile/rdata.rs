@@ -152,10 +152,13 @@ fn from_wire(rtype: RecordType, wire: Vec<u8>) -> Result<RData, String> {
             wire.len()
         ));
     }
-    Ok(RData::Unknown {
-        code: rtype,
-        rdata: NULL::with(wire),
-    })
+    // `NULL::with` asserts that its bytes are not empty (APL may be).
+    let rdata = if wire.is_empty() {
+        NULL::new()
+    } else {
+        NULL::with(wire)
+    };
+    Ok(RData::Unknown { code: rtype, rdata })
 }
 
 /// RDATA in wire form, names uncompressed and in their case.
