@@ -81,7 +81,7 @@ pub(crate) fn records(zone: &Zone) -> Vec<RecordView> {
         .map(|r| RecordView {
             name: r.name.to_string(),
             ttl: r.ttl,
-            rtype: r.record_type().to_string(),
+            rtype: crate::present::type_text(&r),
             rdata: rdata_text(&r),
         })
         .collect();
@@ -276,18 +276,9 @@ fn owner_name(name: &str, origin: &Name) -> Result<Name, DnsError> {
 }
 
 fn record_type(rtype: &str) -> Result<RecordType, DnsError> {
-    let upper = rtype.trim().to_ascii_uppercase();
-    if let Some(code) = upper.strip_prefix("TYPE")
-        && let Ok(code) = code.parse::<u16>()
-    {
-        return Ok(RecordType::from(code));
-    }
-    match upper.parse::<RecordType>() {
-        Ok(RecordType::Unknown(_)) | Err(_) => Err(DnsError::BadEdit {
-            reason: format!("{rtype:?} is not a record type"),
-        }),
-        Ok(t) => Ok(t),
-    }
+    crate::zonefile::record_type(rtype.trim().as_bytes()).ok_or_else(|| DnsError::BadEdit {
+        reason: format!("{rtype:?} is not a record type"),
+    })
 }
 
 /// The zone file as headend writes it: SOA first, then names in order.

@@ -438,7 +438,7 @@ impl<'z> Checker<'z> {
             if let Some(other) = others.first() {
                 let mut types: Vec<String> = others
                     .iter()
-                    .map(|r| r.record.record_type().to_string())
+                    .map(|r| type_name(r.record.record_type()))
                     .collect();
                 types.sort();
                 types.dedup();

@@ -103,6 +103,15 @@ pub fn type_name(rtype: hickory_proto::rr::RecordType) -> String {
     rdata::type_label(rtype)
 }
 
+/// A type field as a zone file may hold it (a mnemonic of the IANA registry
+/// in any case, or `TYPEnnn`); `None` for anything else.
+pub fn record_type(raw: &[u8]) -> Option<hickory_proto::rr::RecordType> {
+    match rdata::type_field(raw) {
+        TypeField::Type(t) | TypeField::Unservable(t) => Some(t),
+        TypeField::NotAType => None,
+    }
+}
+
 /// Reads and parses the zone file at `path` for the zone `origin`.
 ///
 /// Returns every syntax error found (not only the first), each as
