@@ -382,3 +382,83 @@ fn every_record_type_transfers_as_knot_and_bind_read_it() {
     drop(headend);
     drop(knot);
 }
+
+/// RFC 6672: names under a DNAME get the DNAME, a CNAME synthesised with its
+/// TTL and the target's answer when it is in the zone; YXDOMAIN when the
+/// rewritten name is too long. Every section equals Knot's.
+#[test]
+fn dname_answers_equal_knots() {
+    require("dig");
+    let zone = workspace_root().join("tests/data/dns/dname.test.zone");
+    let knot_port = free_port();
+    let knot = Knot::start(knot_port, "dname.test", &zone);
+    let port = free_port();
+    let headend = Headend::start(&format!(
+        "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
+         [[dns.zone]]\norigin = \"dname.test\"\nfile = \"{}\"\n",
+        zone.display()
+    ));
+    let long_prefix = format!("{0}.{0}.{0}", "b".repeat(40));
+    let names = [
+        "old",
+        "www.old",
+        "WWW.Old",
+        "mail.old",
+        "x.old",
+        "a.b.www.old",
+        "new",
+        "www.new",
+        "www.chain",
+        "mail.chain",
+        "foo.ext",
+        "alias",
+        "x.self",
+        "y.x.self",
+        "short.long",
+        long_prefix.as_str(),
+        "nothere",
+    ];
+    let mut compared = 0;
+    let (mut synthesised, mut yxdomain) = (0, 0);
+    let mut mismatches = Vec::new();
+    for name in names {
+        let fqdn = if name == long_prefix {
+            format!("{name}.long.dname.test")
+        } else {
+            format!("{name}.dname.test")
+        };
+        for qtype in ["A", "AAAA", "MX", "TXT", "CNAME", "DNAME", "NS"] {
+            let h = dig(port, &fqdn, qtype, &["+bufsize=1232"]);
+            let k = dig(knot_port, &fqdn, qtype, &["+bufsize=1232"]);
+            compared += 1;
+            if h.answer.iter().any(|r| r.rtype == "DNAME") {
+                synthesised += 1;
+            }
+            if h.status == "YXDOMAIN" {
+                yxdomain += 1;
+            }
+            let same = h.status == k.status
+                && h.has_flag("aa") == k.has_flag("aa")
+                && h.sections() == k.sections();
+            if !same {
+                mismatches.push(format!(
+                    "{fqdn} {qtype}:\n--- headend ---\n{}\n--- knot ---\n{}",
+                    h.raw, k.raw
+                ));
+            }
+        }
+    }
+    eprintln!("compared {compared}: {synthesised} with a DNAME, {yxdomain} YXDOMAIN");
+    assert!(
+        synthesised >= 50 && yxdomain >= 5,
+        "{synthesised} {yxdomain}"
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} of {compared} answers differ from Knot's:\n{}",
+        mismatches.len(),
+        mismatches.join("\n\n")
+    );
+    drop(headend);
+    drop(knot);
+}

@@ -443,6 +443,7 @@ mod tests {
         "NAPTR",
         "KX",
         "CERT",
+        "DNAME",
         "APL",
         "DS",
         "SSHFP",

@@ -500,6 +500,10 @@ impl Indexed {
         } = self;
         let origin = parsed.origin.clone();
         nodes.shrink_to_fit();
+        let has_dname = parsed
+            .records
+            .iter()
+            .any(|r| r.record.record_type() == RecordType::DNAME);
         let soa = nodes
             .get(&lower_origin)?
             .rrset(RecordType::SOA)?
@@ -513,6 +517,7 @@ impl Indexed {
             file: parsed.file.clone(),
             records,
             dnssec: None,
+            has_dname,
         })
     }
 }
@@ -527,6 +532,8 @@ pub struct Zone {
     file: PathBuf,
     records: usize,
     dnssec: Option<std::sync::Arc<Denial>>,
+    /// Whether any name has a DNAME (most zones have none: no lookups then).
+    has_dname: bool,
 }
 
 impl Zone {
@@ -660,12 +667,14 @@ impl Zone {
         if encloser_at < apex_at && delegated(node) {
             return None;
         }
+        // Below a DNAME the answer is synthesised from the whole name (RFC 6672 §3.2).
+        if self.has_dname && node.rrset(RecordType::DNAME).is_some() {
+            return None;
+        }
         for &at in starts.get(depth + 1..count).unwrap_or_default() {
-            if self
-                .nodes
-                .find_wire(&wire[at..])
-                .is_some_and(|(_, n)| delegated(n))
-            {
+            if self.nodes.find_wire(&wire[at..]).is_some_and(|(_, n)| {
+                delegated(n) || (self.has_dname && n.rrset(RecordType::DNAME).is_some())
+            }) {
                 return None;
             }
         }
@@ -682,6 +691,37 @@ impl Zone {
             encloser_labels: count - depth + usize::from(self.lower_origin.num_labels()),
             wildcard,
         })
+    }
+
+    /// The DNAME at the nearest proper ancestor of `name` (the apex
+    /// included), with that ancestor: RFC 6672 §3.2, a DNAME redirects the
+    /// names below its owner, not the owner itself.
+    pub fn find_dname(&self, name: &Name) -> Option<(Name, &RRset)> {
+        if !self.has_dname {
+            return None;
+        }
+        let apex_labels = usize::from(self.lower_origin.num_labels());
+        let labels = usize::from(name.num_labels());
+        (apex_labels..labels).find_map(|n| {
+            let ancestor = name.trim_to(n);
+            let set = self
+                .nodes
+                .get(&LowerName::new(&ancestor))?
+                .rrset(RecordType::DNAME)?;
+            Some((ancestor, set))
+        })
+    }
+
+    /// The target of a DNAME record (RFC 6672 §2.1), which hickory keeps as bytes.
+    pub fn dname_target(rdata: &RData) -> Option<Name> {
+        use hickory_proto::serialize::binary::{BinDecodable as _, BinDecoder};
+        let RData::Unknown { rdata, .. } = rdata else {
+            return None;
+        };
+        let bytes = rdata.anything.as_slice();
+        let mut decoder = BinDecoder::new(bytes);
+        let name = Name::read(&mut decoder).ok()?;
+        (decoder.index() == bytes.len()).then_some(name)
     }
 
     /// The closest encloser of a name that does not exist: its longest

@@ -56,9 +56,8 @@ pub(crate) fn type_field(raw: &[u8]) -> TypeField {
     };
     let rtype = RecordType::from(code);
     // RFC 6895 §3.1: 0 is reserved, 128-255 are meta/query types (ANY, AXFR, IXFR, ...);
-    // OPT (41) lives only in messages. DNAME needs substitution the answer
-    // engine does not do, so it is refused rather than served wrongly.
-    if code == 0 || (128..=255).contains(&code) || code == 41 || code == 39 {
+    // OPT (41) lives only in messages.
+    if code == 0 || (128..=255).contains(&code) || code == 41 {
         TypeField::Unservable(rtype)
     } else {
         TypeField::Type(rtype)
