@@ -557,6 +557,54 @@ impl Zone {
         self
     }
 
+    /// The denial chain of a zone signed before it was loaded (by
+    /// dnssec-signzone, ldns-signzone, another server's signed dump): `None`
+    /// unless the apex has a DNSKEY and signatures and the zone holds an NSEC
+    /// or NSEC3 chain. With NSEC3PARAM at the apex the chain is NSEC3 (hashes
+    /// read from the owners' first labels), else NSEC (owners in canonical order).
+    pub(crate) fn file_denial(&self) -> Option<Denial> {
+        use hickory_proto::dnssec::rdata::DNSSECRData;
+        let apex = self.nodes.get(&self.lower_origin)?;
+        apex.rrset(RecordType::DNSKEY)?;
+        apex.rrset(RecordType::RRSIG)?;
+        if let Some(param) = apex.rrset(RecordType::NSEC3PARAM) {
+            let first = param.first_rdata()?;
+            let RData::DNSSEC(DNSSECRData::NSEC3PARAM(param)) = &*first else {
+                return None;
+            };
+            let mut hashes: Vec<(Vec<u8>, LowerName)> = self
+                .nodes()
+                .filter(|(_, node)| node.rrset(RecordType::NSEC3).is_some())
+                .filter_map(|(owner, _)| {
+                    let label = owner.iter().next()?;
+                    Some((
+                        crate::zonefile::base32hex_decode(label).ok()?,
+                        owner.clone(),
+                    ))
+                })
+                .collect();
+            if hashes.is_empty() {
+                return None;
+            }
+            hashes.sort();
+            return Some(Denial::Nsec3 {
+                salt: param.salt().to_vec(),
+                iterations: param.iterations(),
+                hashes,
+            });
+        }
+        let mut names: Vec<Name> = self
+            .nodes()
+            .filter(|(_, node)| node.rrset(RecordType::NSEC).is_some())
+            .map(|(owner, _)| Name::from(owner.clone()))
+            .collect();
+        if names.is_empty() {
+            return None;
+        }
+        names.sort();
+        Some(Denial::Nsec(names))
+    }
+
     /// The denial chain when the zone is signed.
     pub fn dnssec(&self) -> Option<&Denial> {
         self.dnssec.as_deref()

@@ -422,7 +422,7 @@ fn sig_time(tok: &[u8]) -> Result<u32, String> {
 }
 
 /// Base32hex (RFC 4648 §7), no padding, either case.
-fn base32hex(tok: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn base32hex(tok: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(tok.len() * 5 / 8);
     let mut acc: u32 = 0;
     let mut bits = 0;

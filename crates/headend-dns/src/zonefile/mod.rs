@@ -27,6 +27,7 @@ pub(crate) mod svcb;
 mod tests;
 mod text;
 
+pub(crate) use fields::base32hex as base32hex_decode;
 pub(crate) use rdata::emit_uncompressed;
 
 use std::io::Read;
