@@ -496,11 +496,8 @@ mod tests {
         let mut records = data_zone("types.test.zone", "types.test.");
         records.extend(data_zone("types-bind-only.test.zone", "bind-only.test."));
         for want in REQUIRED {
-            let code = crate::rrtype::code_of(want.as_bytes()).unwrap();
-            assert!(
-                crate::rrtype::fields(code).is_some(),
-                "{want} has no text form"
-            );
+            let code = rrtype::code_of(want.as_bytes()).unwrap();
+            assert!(rrtype::fields(code).is_some(), "{want} has no text form");
             let count = records
                 .iter()
                 .filter(|r| u16::from(r.record_type()) == code)
