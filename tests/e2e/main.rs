@@ -14,6 +14,7 @@ mod dns;
 mod dns_crash;
 mod dns_knot;
 mod dns_limits;
+mod dns_presigned;
 mod dns_xfr;
 mod dnssec;
 mod provisioning;
