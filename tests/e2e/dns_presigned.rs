@@ -2,7 +2,8 @@
 //! `dnssec-signzone` (NSEC) and one by `ldns-signzone -n` (NSEC3), loaded
 //! with no `dnssec` setting; `delv`, anchored at the DS the signer wrote,
 //! validates positive, NXDOMAIN, NODATA, wildcard and CNAME answers whose
-//! RRSIGs and denial proofs come from the files.
+//! RRSIGs and denial proofs come from the files. `headend check` verifies the
+//! signatures and the chains, and finds a changed record and a broken chain.
 
 use crate::common;
 
@@ -183,4 +184,55 @@ fn zones_signed_by_bind_and_ldns_are_served_signed_and_validate() {
     }
     assert_eq!(validated, 18);
     drop(headend);
+
+    // `headend check`: the files as signed pass; a record changed after
+    // signing and an NSEC3 record taken out are found.
+    let config = |nsec: &Path, nsec3: &Path| {
+        let path = dir.path().join("check.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
+                 [[dns.zone]]\norigin = \"nsec.pre.test\"\nfile = \"{}\"\n\
+                 [[dns.zone]]\norigin = \"nsec3.pre.test\"\nfile = \"{}\"\n",
+                nsec.display(),
+                nsec3.display()
+            ),
+        )
+        .expect("write config");
+        Command::new(common::headend_bin())
+            .args(["check", "-c"])
+            .arg(&path)
+            .output()
+            .expect("run headend check")
+    };
+    let good = config(&nsec_file, &nsec3_file);
+    assert!(good.status.success(), "{good:?}");
+    let text = std::fs::read_to_string(&nsec_file).expect("read");
+    assert!(text.contains("192.0.2.3"));
+    let changed = dir.path().join("changed.zone");
+    std::fs::write(&changed, text.replace("192.0.2.3", "192.0.2.99")).expect("write");
+    let text = std::fs::read_to_string(&nsec3_file).expect("read");
+    let first_nsec3 = text
+        .lines()
+        .find(|l| l.split_whitespace().nth(3) == Some("NSEC3"))
+        .expect("an NSEC3 line");
+    let broken = dir.path().join("broken.zone");
+    std::fs::write(&broken, text.replace(first_nsec3, "")).expect("write");
+    let bad = config(&changed, &broken);
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&bad.stdout),
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(!bad.status.success(), "{out}");
+    assert!(
+        out.contains("www.nsec.pre.test. A: no RRSIG verifies"),
+        "{out}"
+    );
+    assert!(
+        out.contains("has no NSEC3 record matching its hash"),
+        "{out}"
+    );
+    assert!(out.contains("does not point at the next hash"), "{out}");
 }

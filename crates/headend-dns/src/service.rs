@@ -131,18 +131,35 @@ pub fn check_config(config: &DnsConfig) -> Vec<ZoneReport> {
             let checked = parsed.and_then(|(origin, parsed)| {
                 let index = Indexed::build(&parsed);
                 let warnings = check_parsed(zc, &origin, &parsed, &index, &others)?;
-                let records = built.as_ref().ok_or_else(|| no_soa(zc))?.record_count();
-                Ok((warnings, records))
+                let zone = built.as_ref().ok_or_else(|| no_soa(zc))?;
+                let mut lines: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+                let mut errors = 0;
+                // A zone signed elsewhere: its signatures and chain are checked
+                // as a validator would see them.
+                if zc.dnssec.is_none()
+                    && let Some(denial) = zone.file_denial()
+                {
+                    let found = crate::dnssec::verify::presigned(zone, &denial, unix_now());
+                    errors = found.errors.len();
+                    lines.extend(found.errors.iter().map(|e| format!("error: DNSSEC: {e}")));
+                    lines.extend(
+                        found
+                            .warnings
+                            .iter()
+                            .map(|w| format!("warning: DNSSEC: {w}")),
+                    );
+                }
+                Ok((lines, errors, zone.record_count()))
             });
             (zc, checked)
         })
         .map(|(zc, checked)| match checked {
-            Ok((warnings, records)) => ZoneReport {
+            Ok((lines, errors, records)) => ZoneReport {
                 origin: zc.origin.clone(),
                 file: zc.file.clone(),
-                lines: warnings.iter().map(ToString::to_string).collect(),
-                errors: 0,
-                records,
+                lines,
+                errors,
+                records: if errors == 0 { records } else { 0 },
             },
             Err(errors) => {
                 let mut lines = Vec::new();
