@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use hickory_proto::rr::{LowerName, Name};
+use hickory_proto::rr::{LowerName, Name, RecordType};
 
 use crate::answer::Catalog;
 use crate::check::{Finding, Severity, check_indexed};
@@ -66,6 +66,31 @@ fn check_parsed(
     let (errors, warnings): (Vec<_>, Vec<_>) = check_indexed(parsed, index, &others)
         .into_iter()
         .partition(|f| f.severity == Severity::Error);
+    let mut warnings = warnings;
+    // A zone headend signs itself: signatures and chains already in the file
+    // are dropped by the signer and made again from headend's keys.
+    if config.dnssec.is_some()
+        && let Some(signed) = parsed.records.iter().find(|r| {
+            matches!(
+                r.record.record_type(),
+                RecordType::RRSIG
+                    | RecordType::NSEC
+                    | RecordType::NSEC3
+                    | RecordType::NSEC3PARAM
+                    | RecordType::DNSKEY
+            )
+        })
+    {
+        warnings.push(Finding {
+            severity: Severity::Warning,
+            file: signed.file.to_path_buf(),
+            line: signed.line,
+            message: format!(
+                "the zone file is already signed ({} here); with `dnssec` set its DNSKEY, RRSIG and NSEC/NSEC3 records are dropped and the zone is signed again with headend's keys (remove `dnssec` to serve the file's signatures)",
+                crate::zonefile::type_name(signed.record.record_type())
+            ),
+        });
+    }
     if errors.is_empty() {
         Ok(warnings)
     } else {
