@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use hickory_proto::rr::{LowerName, Name, RecordType};
 
+use crate::zone::zonemd::Verdict;
+
 use crate::answer::Catalog;
 use crate::check::{Finding, Severity, check_indexed};
 use crate::dnssec::Signer;
@@ -90,6 +92,29 @@ fn check_parsed(
                 crate::zonefile::type_name(signed.record.record_type())
             ),
         });
+    }
+    let mut errors = errors;
+    // RFC 8976 §4: a ZONEMD that does not match means the file is not the
+    // zone that was published (truncated, altered): refuse it.
+    let apex_line = |file: &Path| Finding {
+        severity: Severity::Warning,
+        file: file.to_path_buf(),
+        line: 0,
+        message: String::new(),
+    };
+    match crate::zone::zonemd::verify(parsed) {
+        Verdict::Absent | Verdict::Matches => {}
+        Verdict::Unsupported => warnings.push(Finding {
+            message: "the ZONEMD records use a scheme or hash headend does not compute (it checks SIMPLE with SHA384); the zone is served unverified".to_owned(),
+            ..apex_line(&parsed.file)
+        }),
+        Verdict::Mismatch { expected, computed } => errors.push(Finding {
+            severity: Severity::Error,
+            message: format!(
+                "the zone's ZONEMD digest {expected} does not match its records ({computed}): the file was altered or truncated after the digest was made (RFC 8976 §4)"
+            ),
+            ..apex_line(&parsed.file)
+        }),
     }
     if errors.is_empty() {
         Ok(warnings)

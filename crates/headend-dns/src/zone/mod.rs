@@ -20,6 +20,7 @@
 mod denial;
 pub(crate) mod diff;
 pub(crate) mod serial;
+pub(crate) mod zonemd;
 
 use std::borrow::Cow;
 use std::hash::{BuildHasher, Hasher};
