@@ -22,6 +22,7 @@ mod generate;
 mod lexer;
 pub(crate) mod loc;
 mod rdata;
+pub(crate) mod splice;
 pub(crate) mod svcb;
 #[cfg(test)]
 mod tests;
