@@ -41,7 +41,7 @@ with open(path, "w") as f:
             elif kind == 2:
                 f.write(f"h{i} IN RRSIG A 13 3 3600 20300101000000 20260101000000 {i % 65536} big.test. {sig}\n")
             else:
-                f.write(f"h{i} IN TXT \"v=spf1 ip4:10.{(i >> 16) & 255}.{(i >> 8) & 255}.0/24 -all\" \"record {i} with a second string\"\n")
+                f.write(f"h{i} IN TXT \"v=spf1 ip4:10.{(i >> 16) & 255}.{(i >> 8) & 255}.0/24\" \" ip4:192.0.2.{i & 255} -all\"\n")
         elif i % 10 == 9:
             f.write(f"h{i} IN AAAA 2001:db8::{i % 65536:x}:{i // 65536:x}\n")
         elif i % 50 == 7:
