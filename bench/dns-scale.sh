@@ -6,7 +6,8 @@
 # load_cpu_s is the server's own CPU time (user+system, all threads) until it
 # answers: on a shared machine it moves far less than the wall-clock load_s.
 # Usage: bench/dns-scale.sh        (RECORDS=1000000 DURATION=10 ROUNDS=1; HEADEND_BIN=PATH
-#        runs that binary, BASE_BIN=PATH adds another headend build as "base")
+#        runs that binary, BASE_BIN=PATH adds another headend build as "base";
+#        MIX=new makes 20 % of the records HTTPS, DS, RRSIG and two-string TXT)
 # Traffic goes to 127.0.0.1 only and every run stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,27 +25,41 @@ cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
 zone=$work/big.test.zone
-python3 - "$zone" "$RECORDS" <<'PY'
+python3 - "$zone" "$RECORDS" "${MIX:-}" <<'PY'
 import sys
-path, n = sys.argv[1], int(sys.argv[2])
+path, n, mix = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "new"
+sig = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw=="
 with open(path, "w") as f:
     f.write("$ORIGIN big.test.\n$TTL 3600\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n")
     for i in range(n - 3):
-        if i % 10 == 9:
+        if mix and i % 5 == 3:
+            kind = (i // 5) % 4
+            if kind == 0:
+                f.write(f"h{i} IN HTTPS 1 . alpn=h2,h3 ipv4hint=10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}\n")
+            elif kind == 1:
+                f.write(f"h{i} IN DS {i % 65536} 13 2 {i:064x}\n")
+            elif kind == 2:
+                f.write(f"h{i} IN RRSIG A 13 3 3600 20300101000000 20260101000000 {i % 65536} big.test. {sig}\n")
+            else:
+                f.write(f"h{i} IN TXT \"v=spf1 ip4:10.{(i >> 16) & 255}.{(i >> 8) & 255}.0/24\" \" ip4:192.0.2.{i & 255} -all\"\n")
+        elif i % 10 == 9:
             f.write(f"h{i} IN AAAA 2001:db8::{i % 65536:x}:{i // 65536:x}\n")
         elif i % 50 == 7:
             f.write(f"h{i} IN TXT \"record {i}\"\n")
         else:
             f.write(f"h{i} IN A 10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}\n")
 PY
-python3 - "$work/queries.txt" "$RECORDS" <<'PY'
+python3 - "$work/queries.txt" "$RECORDS" "${MIX:-}" <<'PY'
 import random, sys
 random.seed(2)
 n = int(sys.argv[2]) - 3
+mix = sys.argv[3] == "new"
 with open(sys.argv[1], "w") as f:
     for _ in range(200000):
         i = random.randrange(n)
         t = "AAAA" if i % 10 == 9 else ("TXT" if i % 50 == 7 else "A")
+        if mix and i % 5 == 3:
+            t = ["HTTPS", "DS", "RRSIG", "TXT"][(i // 5) % 4]
         f.write(f"h{i}.big.test {t}\n")
 PY
 
@@ -110,7 +125,7 @@ measure() { # name port cmd...
     "$qps" "$(awk -v c="$completed" -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN {print c / ((b - a) / hz)}')"
 }
 
-echo "zone: $RECORDS records"
+echo "zone: $RECORDS records${MIX:+ (mix: $MIX)}"
 # Servers alternate; each load is measured from a cold start.
 for _ in $(seq 1 "${ROUNDS:-1}"); do
   rm -rf "$work/hs"

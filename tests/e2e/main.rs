@@ -19,6 +19,7 @@ mod dns_crash;
 mod dns_edns;
 mod dns_knot;
 mod dns_limits;
+mod dns_presigned;
 mod dns_xfr;
 mod dnssec;
 mod docsis;

@@ -403,6 +403,42 @@ fn resolve(zone: &Zone, query: &Query, response: &mut Message) {
                 return;
             }
         }
+        // RFC 6672 §3.2 (step 3b's DNAME branch): a DNAME at an ancestor
+        // rewrites the name; the answer holds the DNAME and a CNAME
+        // synthesised with the DNAME's TTL, then the new name is followed.
+        if let Some((owner, dname)) = zone.find_dname(&qname) {
+            response.answers.extend(dname.records(&owner));
+            let target = dname.first_rdata().and_then(|r| Zone::dname_target(&r));
+            let Some(target) = target else { return };
+            let keep = usize::from(qname.num_labels()) - usize::from(owner.num_labels());
+            let labels: Vec<&[u8]> = qname.iter().take(keep).chain(target.iter()).collect();
+            let wire_len: usize = labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1;
+            let rewritten = (wire_len <= 255)
+                .then(|| Name::from_labels(labels).ok())
+                .flatten();
+            let Some(rewritten) = rewritten else {
+                // RFC 6672 §2.2: the result is longer than a name may be.
+                response.metadata.response_code = ResponseCode::YXDomain;
+                return;
+            };
+            let cname = Record::from_rdata(
+                qname.clone(),
+                dname.ttl(),
+                RData::CNAME(hickory_proto::rr::rdata::CNAME(rewritten.clone())),
+            );
+            response.answers.push(cname);
+            if qtype == RecordType::CNAME
+                || !zone.lower_origin().zone_of(&LowerName::new(&rewritten))
+                || response
+                    .answers
+                    .iter()
+                    .any(|r| LowerName::new(&r.name) == LowerName::new(&rewritten))
+            {
+                return;
+            }
+            qname = rewritten.to_lowercase();
+            continue;
+        }
         let lower = LowerName::new(&qname);
         let node = match zone.node(&lower) {
             Some(node) => node,

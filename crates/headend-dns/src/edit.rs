@@ -5,13 +5,17 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use headend_util::write_atomic;
-use hickory_proto::rr::{LowerName, Name, RData, RecordType};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use serde::Serialize;
 
 use crate::check::{Check, Finding, Severity, check_zone_with};
 use crate::present::{rdata_text, record_line};
 use crate::zone::Zone;
-use crate::zonefile::{ParsedZone, SourceRecord, parse_zone_file, parse_zone_str};
+use crate::zonefile::splice::{self, Splice};
+use crate::zonefile::{
+    ParseOptions, ParsedZone, SourceRecord, parse_zone_bytes, parse_zone_file, parse_zone_str,
+    type_name,
+};
 use crate::{DnsError, ZoneConfig};
 
 /// One served zone, as listed by the admin API.
@@ -82,7 +86,7 @@ pub(crate) fn records(zone: &Zone) -> Vec<RecordView> {
         .map(|r| RecordView {
             name: r.name.to_string(),
             ttl: r.ttl,
-            rtype: r.record_type().to_string(),
+            rtype: crate::present::type_text(&r),
             rdata: rdata_text(&r),
         })
         .collect();
@@ -115,6 +119,7 @@ pub(crate) fn apply(
         return Err(DnsError::SerialMismatch { expected, current });
     }
     let mut records = parsed.records.clone();
+    let mut added: Vec<Record> = Vec::new();
     match edit {
         ZoneEdit::Set {
             name,
@@ -160,6 +165,7 @@ pub(crate) fn apply(
             }
             let new = parse_zone_str(&text, Path::new("(edit)"), origin).map_err(first_error)?;
             records.retain(|r| !same_set(r, &owner, rtype_parsed));
+            added.extend(new.records.iter().map(|r| r.record.clone()));
             records.extend(new.records);
         }
         ZoneEdit::Delete { name, rtype, rdata } => {
@@ -202,14 +208,9 @@ pub(crate) fn apply(
             soa.serial = serial;
         }
     }
-    let parsed_before = ParsedZone {
+    let edited = ParsedZone {
         origin: parsed.origin.clone(),
         file: parsed.file.clone(),
-        records: parsed.records,
-    };
-    let edited = ParsedZone {
-        origin: parsed_before.origin.clone(),
-        file: parsed_before.file.clone(),
         records,
     };
     // Structural errors are refused whatever the zone held before; other
@@ -217,7 +218,7 @@ pub(crate) fn apply(
     // when the edit introduces them, so that a zone loaded with one can
     // still be edited elsewhere.
     // A record kept from the file has the same place before and after.
-    let existing: HashSet<Finding> = check_zone_with(&parsed_before, others)
+    let existing: HashSet<Finding> = check_zone_with(&parsed, others)
         .into_iter()
         .filter(|f| f.severity == Severity::Error && f.check != Check::Structure)
         .collect();
@@ -236,8 +237,107 @@ pub(crate) fn apply(
     let zone = Zone::build(&edited).ok_or_else(|| DnsError::BadEdit {
         reason: "the edited zone has no SOA".to_owned(),
     })?;
-    write_atomically(&config.file, &render(&edited, serial))?;
+    let text = minimal_edit(config, &parsed, &edited, &added, serial)?;
+    write_atomically(&config.file, &text)?;
     Ok(zone)
+}
+
+/// The zone file with only the edit applied: the entries of removed records
+/// cut out, new records beside their owner's last entry, the SOA serial
+/// replaced in place; comments, blank lines, directives and layout kept.
+/// Refused (file untouched) when the edit would touch a record that comes
+/// from `$GENERATE` or an `$INCLUDE`d file, or when the result would not
+/// read back as the edited zone.
+fn minimal_edit(
+    config: &ZoneConfig,
+    before: &ParsedZone,
+    edited: &ParsedZone,
+    added: &[Record],
+    serial: u32,
+) -> Result<Vec<u8>, DnsError> {
+    let refuse = |reason: String| DnsError::BadEdit { reason };
+    let main: &Path = &config.file;
+    let src = std::fs::read(main).map_err(|source| DnsError::Io {
+        file: main.to_path_buf(),
+        source,
+    })?;
+    let kept = |r: &SourceRecord| {
+        edited
+            .records
+            .iter()
+            .any(|e| e.line == r.line && *e.file == *r.file && e.record == r.record)
+    };
+    let mut splice = Splice::default();
+    for r in &before.records {
+        if r.record.record_type() == RecordType::SOA || kept(r) {
+            continue;
+        }
+        if *r.file != *main {
+            return Err(refuse(format!(
+                "{} {} comes from {} (an $INCLUDE): edit that file",
+                r.record.name,
+                type_name(r.record.record_type()),
+                r.file.display()
+            )));
+        }
+        splice.remove.push(r.line);
+    }
+    splice.remove.sort_unstable();
+    splice.remove.dedup();
+    let soa = before
+        .records
+        .iter()
+        .find(|r| r.record.record_type() == RecordType::SOA)
+        .ok_or_else(|| refuse("the zone file has no SOA record".to_owned()))?;
+    if *soa.file != *main {
+        return Err(refuse(format!(
+            "the SOA comes from {} (an $INCLUDE): edit that file",
+            soa.file.display()
+        )));
+    }
+    splice.serial = Some((soa.line, serial));
+    for r in added {
+        let place = before
+            .records
+            .iter()
+            .filter(|b| *b.file == *main && b.record.name == r.name)
+            .map(|b| b.line)
+            .max();
+        splice.add.push((place, record_line(r)));
+    }
+    let text = splice::apply(&src, &splice)
+        .map_err(|e| refuse(format!("cannot edit {} in place: {e}", main.display())))?;
+    // The result must read back as exactly the edited zone.
+    let key = |z: &ParsedZone| {
+        let mut v: Vec<(LowerName, u16, u32, Option<Vec<u8>>)> = z
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    LowerName::new(&r.record.name),
+                    u16::from(r.record.record_type()),
+                    r.record.ttl,
+                    crate::zonefile::emit_uncompressed(&r.record.data),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let reread =
+        parse_zone_bytes(&text, main, &edited.origin, &ParseOptions::default()).map_err(|e| {
+            refuse(format!(
+                "the edited file would not read back: {}",
+                first_error(e)
+            ))
+        })?;
+    if key(&reread) != key(edited) {
+        return Err(refuse(format!(
+            "{} cannot be edited in place without changing other records (owner names carried between lines?); edit it by hand",
+            main.display()
+        )));
+    }
+    Ok(text)
 }
 
 fn first_error(mut errors: Vec<DnsError>) -> DnsError {
@@ -293,48 +393,15 @@ fn owner_name(name: &str, origin: &Name) -> Result<Name, DnsError> {
 }
 
 fn record_type(rtype: &str) -> Result<RecordType, DnsError> {
-    let upper = rtype.trim().to_ascii_uppercase();
-    if let Some(code) = upper.strip_prefix("TYPE")
-        && let Ok(code) = code.parse::<u16>()
-    {
-        return Ok(RecordType::from(code));
-    }
-    match upper.parse::<RecordType>() {
-        Ok(RecordType::Unknown(_)) | Err(_) => Err(DnsError::BadEdit {
-            reason: format!("{rtype:?} is not a record type"),
-        }),
-        Ok(t) => Ok(t),
-    }
-}
-
-/// The zone file as headend writes it: SOA first, then names in order.
-fn render(zone: &ParsedZone, serial: u32) -> String {
-    let mut records: Vec<_> = zone.records.iter().map(|r| &r.record).collect();
-    records.sort_by(|a, b| {
-        let key = |r: &hickory_proto::rr::Record| {
-            (
-                r.record_type() != RecordType::SOA,
-                LowerName::new(&r.name),
-                u16::from(r.record_type()),
-            )
-        };
-        key(a).cmp(&key(b))
-    });
-    let mut out = format!(
-        "; zone {} written by headend (serial {serial}); edits through the admin API rewrite this file\n$ORIGIN {}\n",
-        zone.origin, zone.origin
-    );
-    for r in records {
-        out.push_str(&record_line(r));
-        out.push('\n');
-    }
-    out
+    crate::zonefile::record_type(rtype.trim().as_bytes()).ok_or_else(|| DnsError::BadEdit {
+        reason: format!("{rtype:?} is not a record type"),
+    })
 }
 
 /// Replaces the zone file so that a crash leaves either the old or the new
 /// file ([`write_atomic`]: temporary file, fsync, rename, fsync of the folder).
-fn write_atomically(path: &Path, text: &str) -> Result<(), DnsError> {
-    write_atomic(path, text.as_bytes(), 0o644).map_err(|source| DnsError::Write {
+fn write_atomically(path: &Path, text: &[u8]) -> Result<(), DnsError> {
+    write_atomic(path, text, 0o644).map_err(|source| DnsError::Write {
         file: path.to_path_buf(),
         source,
     })
@@ -518,5 +585,98 @@ mod tests {
             assert!(apply(&zc, &origin, &edit, None, &[]).is_err(), "{edit:?}");
         }
         assert_eq!(std::fs::read_to_string(&zc.file).unwrap(), ZONE);
+    }
+
+    const COMMENTED: &str = "; zone of the lab, kept by hand\n$ORIGIN t.test.\n$TTL 300\n\n@ IN SOA ns1 hm ( 41 ; serial\n        7200 3600 1209600 60 )\n  IN NS ns1 ; the only server\n\n; hosts\nns1 IN A 192.0.2.1\nwww IN A 192.0.2.80 ; web\n    IN AAAA 2001:db8::80\n    TXT \"web server\"\n$GENERATE 1-3 host$ A 192.0.2.$\nkey IN DNSKEY 256 3 13 ( AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\n                          Hh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw== )\n; trailing comment\n";
+
+    fn setup_commented() -> (tempfile::TempDir, ZoneConfig, Name) {
+        let (dir, zc, name) = setup();
+        std::fs::write(&zc.file, COMMENTED).unwrap();
+        (dir, zc, name)
+    }
+
+    /// Lines of `after` not in `before` and the other way round.
+    fn changed_lines(before: &str, after: &str) -> (Vec<String>, Vec<String>) {
+        let a: Vec<&str> = before.lines().collect();
+        let b: Vec<&str> = after.lines().collect();
+        (
+            b.iter()
+                .filter(|l| !a.contains(l))
+                .map(|l| (*l).to_owned())
+                .collect(),
+            a.iter()
+                .filter(|l| !b.contains(l))
+                .map(|l| (*l).to_owned())
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn an_edit_changes_only_its_records_and_the_serial_line() {
+        let (_d, zc, origin) = setup_commented();
+        apply(
+            &zc,
+            &origin,
+            &set("www", "A", &["192.0.2.81"]),
+            Some(41),
+            &[],
+        )
+        .unwrap();
+        let after = std::fs::read_to_string(&zc.file).unwrap();
+        let (added, removed) = changed_lines(COMMENTED, &after);
+        assert_eq!(
+            added,
+            [
+                "@ IN SOA ns1 hm ( 42 ; serial",
+                "www    IN AAAA 2001:db8::80",
+                "www.t.test. 300 IN A 192.0.2.81"
+            ],
+            "{after}"
+        );
+        assert_eq!(
+            removed,
+            [
+                "@ IN SOA ns1 hm ( 41 ; serial",
+                "www IN A 192.0.2.80 ; web",
+                "    IN AAAA 2001:db8::80"
+            ],
+            "{after}"
+        );
+        // A new name goes at the end, a deleted record's lines go, the
+        // multi-line DNSKEY in its text form is untouched.
+        apply(
+            &zc,
+            &origin,
+            &set("mail", "CAA", &["0 issue \"ca.example\""]),
+            None,
+            &[],
+        )
+        .unwrap();
+        let del = ZoneEdit::Delete {
+            name: "www".to_owned(),
+            rtype: "TXT".to_owned(),
+            rdata: None,
+        };
+        apply(&zc, &origin, &del, None, &[]).unwrap();
+        let last = std::fs::read_to_string(&zc.file).unwrap();
+        assert!(
+            last.contains("mail.t.test. 300 IN CAA 0 issue \"ca.example\"\n"),
+            "{last}"
+        );
+        assert!(!last.contains("web server"), "{last}");
+        assert!(last.contains("; trailing comment\n"), "{last}");
+        assert!(
+            last.contains("Hh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw== )"),
+            "{last}"
+        );
+        assert!(last.contains("@ IN SOA ns1 hm ( 44 ; serial"), "{last}");
+    }
+
+    #[test]
+    fn a_record_made_by_generate_is_refused_with_the_file_unchanged() {
+        let (_d, zc, origin) = setup_commented();
+        let err = apply(&zc, &origin, &set("host2", "A", &["192.0.2.9"]), None, &[]).unwrap_err();
+        assert!(err.to_string().contains("$GENERATE"), "{err}");
+        assert_eq!(std::fs::read_to_string(&zc.file).unwrap(), COMMENTED);
     }
 }

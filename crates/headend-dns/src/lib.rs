@@ -37,6 +37,7 @@ pub mod present;
 pub mod request;
 mod respond;
 pub mod rrl;
+mod rrtype;
 mod service;
 mod stats;
 mod tcp_table;

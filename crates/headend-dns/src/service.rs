@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use hickory_proto::rr::{LowerName, Name};
+use hickory_proto::rr::{LowerName, Name, RecordType};
+
+use crate::zone::zonemd::Verdict;
 
 use crate::answer::Catalog;
 use crate::check::{Check, Finding, Severity, check_indexed};
@@ -69,6 +71,54 @@ fn check_parsed(
         .into_iter()
         .filter_map(|f| at_load(f, config.mail_lint))
         .partition(|f| f.severity == Severity::Error);
+    let mut warnings = warnings;
+    // A zone headend signs itself: signatures and chains already in the file
+    // are dropped by the signer and made again from headend's keys.
+    if config.dnssec.is_some()
+        && let Some(signed) = parsed.records.iter().find(|r| {
+            matches!(
+                r.record.record_type(),
+                RecordType::RRSIG
+                    | RecordType::NSEC
+                    | RecordType::NSEC3
+                    | RecordType::NSEC3PARAM
+                    | RecordType::DNSKEY
+            )
+        })
+    {
+        warnings.push(Finding {
+            severity: Severity::Warning,
+            file: signed.file.to_path_buf(),
+            line: signed.line,
+            message: format!(
+                "the zone file is already signed ({} here); with `dnssec` set its DNSKEY, RRSIG and NSEC/NSEC3 records are dropped and the zone is signed again with headend's keys (remove `dnssec` to serve the file's signatures)",
+                crate::zonefile::type_name(signed.record.record_type())
+            ),
+        });
+    }
+    let mut errors = errors;
+    // RFC 8976 §4: a ZONEMD that does not match means the file is not the
+    // zone that was published (truncated, altered): refuse it.
+    let apex_line = |file: &Path| Finding {
+        severity: Severity::Warning,
+        file: file.to_path_buf(),
+        line: 0,
+        message: String::new(),
+    };
+    match crate::zone::zonemd::verify(parsed) {
+        Verdict::Absent | Verdict::Matches => {}
+        Verdict::Unsupported => warnings.push(Finding {
+            message: "the ZONEMD records use a scheme or hash headend does not compute (it checks SIMPLE with SHA384); the zone is served unverified".to_owned(),
+            ..apex_line(&parsed.file)
+        }),
+        Verdict::Mismatch { expected, computed } => errors.push(Finding {
+            severity: Severity::Error,
+            message: format!(
+                "the zone's ZONEMD digest {expected} does not match its records ({computed}): the file was altered or truncated after the digest was made (RFC 8976 §4)"
+            ),
+            ..apex_line(&parsed.file)
+        }),
+    }
     if errors.is_empty() {
         Ok(warnings)
     } else {
@@ -154,18 +204,35 @@ pub fn check_config(config: &DnsConfig) -> Vec<ZoneReport> {
             let checked = parsed.and_then(|(origin, parsed)| {
                 let index = Indexed::build(&parsed);
                 let warnings = check_parsed(zc, &origin, &parsed, &index, &others)?;
-                let records = built.as_ref().ok_or_else(|| no_soa(zc))?.record_count();
-                Ok((warnings, records))
+                let zone = built.as_ref().ok_or_else(|| no_soa(zc))?;
+                let mut lines: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+                let mut errors = 0;
+                // A zone signed elsewhere: its signatures and chain are checked
+                // as a validator would see them.
+                if zc.dnssec.is_none()
+                    && let Some(denial) = zone.file_denial()
+                {
+                    let found = crate::dnssec::verify::presigned(zone, &denial, unix_now());
+                    errors = found.errors.len();
+                    lines.extend(found.errors.iter().map(|e| format!("error: DNSSEC: {e}")));
+                    lines.extend(
+                        found
+                            .warnings
+                            .iter()
+                            .map(|w| format!("warning: DNSSEC: {w}")),
+                    );
+                }
+                Ok((lines, errors, zone.record_count()))
             });
             (zc, checked)
         })
         .map(|(zc, checked)| match checked {
-            Ok((warnings, records)) => ZoneReport {
+            Ok((lines, errors, records)) => ZoneReport {
                 origin: zc.origin.clone(),
                 file: zc.file.clone(),
-                lines: warnings.iter().map(ToString::to_string).collect(),
-                errors: 0,
-                records,
+                lines,
+                errors,
+                records: if errors == 0 { records } else { 0 },
             },
             Err(errors) => {
                 let mut lines = Vec::new();

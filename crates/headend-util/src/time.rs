@@ -46,6 +46,18 @@ pub fn civil(t: i64) -> (i64, u32, u32, u32, u32, u32) {
     )
 }
 
+/// Days since 1970-01-01 of a civil date (UTC), the inverse of [`civil`]'s
+/// date part (H. Hinnant's days-from-civil).
+pub fn from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Unix seconds as RFC 3339 UTC: `2026-11-24T23:00:00Z`.
 pub fn rfc3339(t: i64) -> String {
     let (y, mo, d, h, mi, s) = civil(t);
@@ -62,6 +74,24 @@ pub fn utc(t: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_civil_inverts_civil() {
+        for t in [
+            0i64,
+            86_399,
+            951_782_400,
+            1_767_225_600,
+            4_107_542_400,
+            -86_400,
+        ] {
+            let (y, mo, d, ..) = civil(t);
+            assert_eq!(
+                from_civil(y, i64::from(mo), i64::from(d)),
+                t.div_euclid(86_400)
+            );
+        }
+    }
 
     #[test]
     fn known_instants() {

@@ -118,6 +118,7 @@ pub(crate) fn check_indexed(
     c.soa();
     c.apex_ns();
     c.cname_exclusive();
+    c.dname_rules();
     c.delegations();
     c.glue();
     c.targets();
@@ -475,7 +476,7 @@ impl<'z> Checker<'z> {
             if let Some(other) = others.first() {
                 let mut types: Vec<String> = others
                     .iter()
-                    .map(|r| r.record.record_type().to_string())
+                    .map(|r| type_name(r.record.record_type()))
                     .collect();
                 types.sort();
                 types.dedup();
@@ -505,6 +506,68 @@ impl<'z> Checker<'z> {
                     ));
                 }
                 distinct.push(c);
+            }
+        }
+        for (rec, message) in found {
+            self.push(Some(rec), Severity::Error, message);
+        }
+    }
+
+    /// RFC 6672 §2.4 "There MUST NOT be more than one DNAME RR per owner";
+    /// §2.3 "Resource records MUST NOT exist at any subdomain of the owner
+    /// of a DNAME RR" (they could never be reached). A DNAME beside a CNAME
+    /// is reported by [`Self::cname_exclusive`].
+    fn dname_rules(&mut self) {
+        let zone = self.zone;
+        let dnames: Vec<&SourceRecord> = zone
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| {
+                r.record.record_type() == RecordType::DNAME
+                    && self.in_zone.get(*i).copied().unwrap_or(false)
+            })
+            .map(|(_, r)| r)
+            .collect();
+        if dnames.is_empty() {
+            return;
+        }
+        let mut found = Vec::new();
+        let mut owners: HashMap<LowerName, &SourceRecord> = HashMap::new();
+        for d in &dnames {
+            let owner = LowerName::new(&d.record.name);
+            match owners.get(&owner) {
+                Some(first) if first.record.data != d.record.data => found.push((
+                    *d,
+                    format!(
+                        "`{}` has more than one DNAME (the first is at {}): a name is redirected to one target only (RFC 6672 §2.4)",
+                        d.record.name,
+                        place(d, first)
+                    ),
+                )),
+                Some(_) => {}
+                None => {
+                    owners.insert(owner, d);
+                }
+            }
+        }
+        for rec in &zone.records {
+            let name = &rec.record.name;
+            let labels = name.num_labels();
+            let below = (1..labels).rev().find_map(|n| {
+                owners
+                    .get(&LowerName::new(&name.trim_to(usize::from(n))))
+                    .copied()
+            });
+            if let Some(d) = below {
+                found.push((
+                    rec,
+                    format!(
+                        "`{name}` is below the DNAME at `{}` ({}): names under a DNAME are redirected and can never be answered (RFC 6672 §2.3)",
+                        d.record.name,
+                        place(rec, d)
+                    ),
+                ));
             }
         }
         for (rec, message) in found {

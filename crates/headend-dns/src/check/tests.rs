@@ -341,3 +341,44 @@ fn each_finding_names_its_family() {
         (Severity::Error, Check::MailAuth)
     );
 }
+
+#[test]
+fn dname_beside_other_data_is_clean() {
+    // RFC 6672 §2.4 allows other types beside a DNAME (unlike a CNAME).
+    assert!(
+        check(&format!(
+            "{HEAD}old DNAME new.example.net.\nold TXT \"x\"\n"
+        ))
+        .is_empty()
+    );
+}
+
+#[test]
+fn two_dnames_at_one_name_are_an_error() {
+    assert_one(
+        &format!("{HEAD}old DNAME a.example.net.\nold DNAME b.example.net.\n"),
+        Severity::Error,
+        6,
+        "more than one DNAME",
+    );
+}
+
+#[test]
+fn data_below_a_dname_is_an_error() {
+    assert_one(
+        &format!("{HEAD}old DNAME new.example.net.\nwww.old A 192.0.2.9\n"),
+        Severity::Error,
+        6,
+        "below the DNAME",
+    );
+}
+
+#[test]
+fn dname_beside_a_cname_is_an_error() {
+    assert_one(
+        &format!("{HEAD}old CNAME www\nold DNAME new.example.net.\nwww A 192.0.2.9\n"),
+        Severity::Error,
+        5,
+        "CNAME and other data",
+    );
+}

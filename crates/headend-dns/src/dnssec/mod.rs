@@ -22,6 +22,7 @@ mod signer;
 pub(crate) mod submission;
 #[cfg(test)]
 mod tests;
+pub(crate) mod verify;
 
 use hickory_proto::op::{Message, Query};
 

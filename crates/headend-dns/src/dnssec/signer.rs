@@ -101,7 +101,12 @@ impl Signer {
     /// the last signed serial when the file's is not newer.
     pub(crate) fn prepare(&self, unsigned: Zone, now: i64) -> Result<Zone, DnsError> {
         let Some((origin, config)) = self.configs().get(unsigned.lower_origin()).cloned() else {
-            return Ok(unsigned);
+            // A zone signed elsewhere is served as it is: RRSIGs and the
+            // NSEC/NSEC3 chain come from the file, nothing is re-signed.
+            return Ok(match unsigned.file_denial() {
+                Some(denial) => unsigned.with_dnssec(denial),
+                None => unsigned,
+            });
         };
         let mut zones = self.zones();
         let entry = match zones.remove(unsigned.lower_origin()) {

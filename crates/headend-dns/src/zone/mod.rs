@@ -21,6 +21,7 @@ mod denial;
 pub(crate) mod diff;
 pub(crate) mod image;
 pub(crate) mod serial;
+pub(crate) mod zonemd;
 
 use std::borrow::Cow;
 use std::hash::{BuildHasher, Hasher};
@@ -501,6 +502,10 @@ impl Indexed {
         } = self;
         let origin = parsed.origin.clone();
         nodes.shrink_to_fit();
+        let has_dname = parsed
+            .records
+            .iter()
+            .any(|r| r.record.record_type() == RecordType::DNAME);
         let soa = nodes
             .get(&lower_origin)?
             .rrset(RecordType::SOA)?
@@ -514,6 +519,7 @@ impl Indexed {
             file: parsed.file.clone(),
             records,
             dnssec: None,
+            has_dname,
         })
     }
 }
@@ -528,6 +534,8 @@ pub struct Zone {
     file: PathBuf,
     records: usize,
     dnssec: Option<std::sync::Arc<Denial>>,
+    /// Whether any name has a DNAME (most zones have none: no lookups then).
+    has_dname: bool,
 }
 
 impl Zone {
@@ -549,6 +557,54 @@ impl Zone {
     pub(crate) fn with_dnssec(mut self, denial: Denial) -> Self {
         self.dnssec = Some(std::sync::Arc::new(denial));
         self
+    }
+
+    /// The denial chain of a zone signed before it was loaded (by
+    /// dnssec-signzone, ldns-signzone, another server's signed dump): `None`
+    /// unless the apex has a DNSKEY and signatures and the zone holds an NSEC
+    /// or NSEC3 chain. With NSEC3PARAM at the apex the chain is NSEC3 (hashes
+    /// read from the owners' first labels), else NSEC (owners in canonical order).
+    pub(crate) fn file_denial(&self) -> Option<Denial> {
+        use hickory_proto::dnssec::rdata::DNSSECRData;
+        let apex = self.nodes.get(&self.lower_origin)?;
+        apex.rrset(RecordType::DNSKEY)?;
+        apex.rrset(RecordType::RRSIG)?;
+        if let Some(param) = apex.rrset(RecordType::NSEC3PARAM) {
+            let first = param.first_rdata()?;
+            let RData::DNSSEC(DNSSECRData::NSEC3PARAM(param)) = &*first else {
+                return None;
+            };
+            let mut hashes: Vec<(Vec<u8>, LowerName)> = self
+                .nodes()
+                .filter(|(_, node)| node.rrset(RecordType::NSEC3).is_some())
+                .filter_map(|(owner, _)| {
+                    let label = owner.iter().next()?;
+                    Some((
+                        crate::zonefile::base32hex_decode(label).ok()?,
+                        owner.clone(),
+                    ))
+                })
+                .collect();
+            if hashes.is_empty() {
+                return None;
+            }
+            hashes.sort();
+            return Some(Denial::Nsec3 {
+                salt: param.salt().to_vec(),
+                iterations: param.iterations(),
+                hashes,
+            });
+        }
+        let mut names: Vec<Name> = self
+            .nodes()
+            .filter(|(_, node)| node.rrset(RecordType::NSEC).is_some())
+            .map(|(owner, _)| Name::from(owner.clone()))
+            .collect();
+        if names.is_empty() {
+            return None;
+        }
+        names.sort();
+        Some(Denial::Nsec(names))
     }
 
     /// The denial chain when the zone is signed.
@@ -661,12 +717,14 @@ impl Zone {
         if encloser_at < apex_at && delegated(node) {
             return None;
         }
+        // Below a DNAME the answer is synthesised from the whole name (RFC 6672 §3.2).
+        if self.has_dname && node.rrset(RecordType::DNAME).is_some() {
+            return None;
+        }
         for &at in starts.get(depth + 1..count).unwrap_or_default() {
-            if self
-                .nodes
-                .find_wire(&wire[at..])
-                .is_some_and(|(_, n)| delegated(n))
-            {
+            if self.nodes.find_wire(&wire[at..]).is_some_and(|(_, n)| {
+                delegated(n) || (self.has_dname && n.rrset(RecordType::DNAME).is_some())
+            }) {
                 return None;
             }
         }
@@ -683,6 +741,37 @@ impl Zone {
             encloser_labels: count - depth + usize::from(self.lower_origin.num_labels()),
             wildcard,
         })
+    }
+
+    /// The DNAME at the nearest proper ancestor of `name` (the apex
+    /// included), with that ancestor: RFC 6672 §3.2, a DNAME redirects the
+    /// names below its owner, not the owner itself.
+    pub fn find_dname(&self, name: &Name) -> Option<(Name, &RRset)> {
+        if !self.has_dname {
+            return None;
+        }
+        let apex_labels = usize::from(self.lower_origin.num_labels());
+        let labels = usize::from(name.num_labels());
+        (apex_labels..labels).find_map(|n| {
+            let ancestor = name.trim_to(n);
+            let set = self
+                .nodes
+                .get(&LowerName::new(&ancestor))?
+                .rrset(RecordType::DNAME)?;
+            Some((ancestor, set))
+        })
+    }
+
+    /// The target of a DNAME record (RFC 6672 §2.1), which hickory keeps as bytes.
+    pub fn dname_target(rdata: &RData) -> Option<Name> {
+        use hickory_proto::serialize::binary::{BinDecodable as _, BinDecoder};
+        let RData::Unknown { rdata, .. } = rdata else {
+            return None;
+        };
+        let bytes = rdata.anything.as_slice();
+        let mut decoder = BinDecoder::new(bytes);
+        let name = Name::read(&mut decoder).ok()?;
+        (decoder.index() == bytes.len()).then_some(name)
     }
 
     /// The closest encloser of a name that does not exist: its longest

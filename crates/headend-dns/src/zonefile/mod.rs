@@ -10,19 +10,26 @@
 //! `$INCLUDE file [origin]`, BIND's `$GENERATE` ([`generate`]), `@`, relative and absolute names with `\.` and
 //! `\DDD` escapes, omitted owner, TTL and class (either order), parentheses
 //! spanning lines, `;` comments, quoted strings with escapes, several strings
-//! per TXT, and the types A AAAA NS CNAME PTR MX SOA TXT SRV NAPTR DS SSHFP TLSA
-//! CAA in text form plus any servable type in the RFC 3597 `\#` form. Only
-//! class IN is accepted. It does not check zone semantics (that is
+//! per TXT, every type of the IANA registry that has a presentation format in
+//! that format ([`crate::rrtype::fields`]), and any servable type in the
+//! RFC 3597 `\#` form. Only class IN is accepted. It does not check zone semantics (that is
 //! [`crate::check`]) and never panics on any input.
 
 #[cfg(test)]
 mod conformance_tests;
+mod fields;
 mod generate;
 mod lexer;
+pub(crate) mod loc;
 mod rdata;
+pub(crate) mod splice;
+pub(crate) mod svcb;
 #[cfg(test)]
 mod tests;
 mod text;
+
+pub(crate) use fields::base32hex as base32hex_decode;
+pub(crate) use rdata::emit_uncompressed;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -96,6 +103,15 @@ impl ParseOptions {
 /// for a type without one.
 pub fn type_name(rtype: hickory_proto::rr::RecordType) -> String {
     rdata::type_label(rtype)
+}
+
+/// A type field as a zone file may hold it (a mnemonic of the IANA registry
+/// in any case, or `TYPEnnn`); `None` for anything else.
+pub fn record_type(raw: &[u8]) -> Option<hickory_proto::rr::RecordType> {
+    match rdata::type_field(raw) {
+        TypeField::Type(t) | TypeField::Unservable(t) => Some(t),
+        TypeField::NotAType => None,
+    }
 }
 
 /// Reads and parses the zone file at `path` for the zone `origin`.

@@ -777,8 +777,8 @@ fn unknown_type_number_needs_the_generic_form() {
 
 #[test]
 fn unknown_mnemonic_is_named_in_the_error() {
-    let (_, reason) = one_error(&format!("{HEAD}x SPF \"v=spf1 -all\"\n"));
-    assert_eq!(reason, "unknown record type `SPF`");
+    let (_, reason) = one_error(&format!("{HEAD}x SFP \"v=spf1 -all\"\n"));
+    assert_eq!(reason, "unknown record type `SFP`");
 }
 
 #[test]
