@@ -13,7 +13,7 @@ use crate::config::{
     BackoffConfig, CableLabsClientConfig, ClassConfig, DhcpConfig, OptionsConfig,
     VendorIdentifyingConfig,
 };
-use crate::plan::parse_bytes;
+use crate::value::parse_bytes;
 
 /// IANA enterprise number of CableLabs.
 pub(crate) const CABLELABS_ENTERPRISE: u32 = 4491;

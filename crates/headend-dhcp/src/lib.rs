@@ -41,6 +41,7 @@ mod reload;
 mod service;
 mod stats;
 pub mod timeserver;
+mod value;
 pub mod wire;
 
 pub use crate::core::{

@@ -9,6 +9,7 @@ use ipnet::Ipv4Net;
 
 use crate::DhcpError;
 use crate::config::{ClassConfig, DhcpConfig, OptionsConfig, ReservationConfig, SubnetConfig};
+use crate::value::parse_bytes;
 use crate::wire::{Request, code, relay_sub_option};
 
 /// Encoded options by code.
@@ -199,25 +200,6 @@ fn user_class_matches(value: &[u8], want: &[u8]) -> bool {
         rest = tail.get(len..).unwrap_or_default();
     }
     false
-}
-
-/// Text, or `hex:0a0b...` (colons and spaces allowed between hex digits).
-pub(crate) fn parse_bytes(key: &str, s: &str) -> Result<Vec<u8>, DhcpError> {
-    match s.strip_prefix("hex:") {
-        Some(h) => {
-            let clean: String = h
-                .chars()
-                .filter(|c| !matches!(c, ':' | ' ' | '-'))
-                .collect();
-            hex::decode(&clean).map_err(|e| {
-                DhcpError::config(
-                    key,
-                    format!("bad hex value {s:?}: {e} (write hex:0a0b0c or plain text)"),
-                )
-            })
-        }
-        None => Ok(s.as_bytes().to_vec()),
-    }
 }
 
 fn parse_mac(key: &str, s: &str) -> Result<Vec<u8>, DhcpError> {

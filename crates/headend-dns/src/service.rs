@@ -88,6 +88,7 @@ fn check_parsed(
     {
         warnings.push(Finding {
             severity: Severity::Warning,
+            check: Check::Structure,
             file: signed.file.to_path_buf(),
             line: signed.line,
             message: format!(
@@ -101,6 +102,7 @@ fn check_parsed(
     // zone that was published (truncated, altered): refuse it.
     let apex_line = |file: &Path| Finding {
         severity: Severity::Warning,
+        check: Check::Structure,
         file: file.to_path_buf(),
         line: 0,
         message: String::new(),

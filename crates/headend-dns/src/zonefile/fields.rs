@@ -6,15 +6,13 @@
 //! empty NSEC3 salt, RRSIG times as `YYYYMMDDHHmmSS`, and the per-type forms
 //! of LOC, APL, SVCB/HTTPS, IPSECKEY and HIP.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
 use base64::Engine as _;
 use hickory_proto::rr::Name;
 
 use super::lexer::Token;
-use super::rdata::TypeField;
 use super::svcb;
-use super::text::{self, show};
+use super::text::{self, ipv4, ipv6, push_string, show};
+use super::typefield::{self, TypeField};
 use crate::rrtype::{ALGORITHMS, BASE32HEX, CERT_TYPES, Field};
 
 /// Cursor over the RDATA fields of one record.
@@ -321,29 +319,6 @@ fn lookup<T: Copy>(table: &[(&str, T)], tok: &[u8]) -> Option<T> {
         .map(|(_, v)| *v)
 }
 
-/// Appends a length-prefixed character string (at most 255 bytes).
-pub(super) fn push_string(wire: &mut Vec<u8>, bytes: &[u8]) -> Result<(), String> {
-    let len = u8::try_from(bytes.len())
-        .map_err(|_| format!("string is {} bytes; at most 255", bytes.len()))?;
-    wire.push(len);
-    wire.extend_from_slice(bytes);
-    Ok(())
-}
-
-pub(super) fn ipv4(tok: &[u8]) -> Result<Ipv4Addr, String> {
-    std::str::from_utf8(tok)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("`{}` is not an IPv4 address", show(tok)))
-}
-
-pub(super) fn ipv6(tok: &[u8]) -> Result<Ipv6Addr, String> {
-    std::str::from_utf8(tok)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("`{}` is not an IPv6 address", show(tok)))
-}
-
 /// Base64 split over several fields, joined first (BIND writes keys that way).
 pub(super) fn base64_tokens(tokens: &[Token<'_>]) -> Result<Vec<u8>, String> {
     let joined: Vec<u8> = tokens.iter().flat_map(|t| t.raw.iter().copied()).collect();
@@ -354,7 +329,7 @@ pub(super) fn base64_tokens(tokens: &[Token<'_>]) -> Result<Vec<u8>, String> {
 
 /// A type mnemonic or `TYPEnnn`.
 fn type_code(tok: &[u8]) -> Result<u16, String> {
-    match super::rdata::type_field(tok) {
+    match typefield::type_field(tok) {
         TypeField::Type(t) | TypeField::Unservable(t) => Ok(u16::from(t)),
         TypeField::NotAType => Err(format!("`{}` is not a record type", show(tok))),
     }

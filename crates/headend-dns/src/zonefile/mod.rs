@@ -27,6 +27,7 @@ pub(crate) mod svcb;
 #[cfg(test)]
 mod tests;
 mod text;
+mod typefield;
 
 pub(crate) use fields::base32hex as base32hex_decode;
 pub(crate) use rdata::emit_uncompressed;
@@ -39,7 +40,7 @@ use hickory_proto::rr::{Name, RData, Record};
 
 use crate::DnsError;
 use lexer::{Entry, Lexer};
-use rdata::TypeField;
+use typefield::TypeField;
 
 /// How deep `$INCLUDE`s may nest by default (the main file is depth 0).
 pub const MAX_INCLUDE_DEPTH: usize = 8;
@@ -108,7 +109,7 @@ pub fn type_name(rtype: hickory_proto::rr::RecordType) -> String {
 /// A type field as a zone file may hold it (a mnemonic of the IANA registry
 /// in any case, or `TYPEnnn`); `None` for anything else.
 pub fn record_type(raw: &[u8]) -> Option<hickory_proto::rr::RecordType> {
-    match rdata::type_field(raw) {
+    match typefield::type_field(raw) {
         TypeField::Type(t) | TypeField::Unservable(t) => Some(t),
         TypeField::NotAType => None,
     }
@@ -478,7 +479,7 @@ impl Parser<'_> {
         let Some(type_tok) = fields.next() else {
             return Err("the record has no type (like A, MX or TXT)".to_string());
         };
-        let rtype = match rdata::type_field(type_tok.raw) {
+        let rtype = match typefield::type_field(type_tok.raw) {
             TypeField::Type(t) => t,
             TypeField::Unservable(t) => {
                 return Err(format!(

@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 
-use super::fields::{ipv4, ipv6, push_string};
 use super::lexer::Token;
 use super::text::{self, show};
+use super::text::{ipv4, ipv6, push_string};
 use crate::rrtype::SVC_KEYS;
 
 const MANDATORY: u16 = 0;

@@ -4,6 +4,8 @@
 //! place, as the lexer leaves them) and returns an operator-readable reason on
 //! failure.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
 use hickory_proto::rr::Name;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
@@ -273,6 +275,29 @@ pub(crate) fn hex_bytes(text: &[u8]) -> Result<Vec<u8>, String> {
             _ => Err("hex data has an odd number of digits".to_string()),
         })
         .collect()
+}
+
+/// Appends a length-prefixed character string (at most 255 bytes).
+pub(crate) fn push_string(wire: &mut Vec<u8>, bytes: &[u8]) -> Result<(), String> {
+    let len = u8::try_from(bytes.len())
+        .map_err(|_| format!("string is {} bytes; at most 255", bytes.len()))?;
+    wire.push(len);
+    wire.extend_from_slice(bytes);
+    Ok(())
+}
+
+pub(crate) fn ipv4(tok: &[u8]) -> Result<Ipv4Addr, String> {
+    std::str::from_utf8(tok)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("`{}` is not an IPv4 address", show(tok)))
+}
+
+pub(crate) fn ipv6(tok: &[u8]) -> Result<Ipv6Addr, String> {
+    std::str::from_utf8(tok)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("`{}` is not an IPv6 address", show(tok)))
 }
 
 #[cfg(test)]
