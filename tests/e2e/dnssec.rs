@@ -18,7 +18,9 @@ fn zone_text(origin: &str) -> String {
     format!(
         "$ORIGIN {origin}.\n$TTL 300\n@ SOA ns1 hostmaster 2026112401 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.1\n\
          www A 192.0.2.10\nwww AAAA 2001:db8::10\n*.wild TXT \"from the wildcard\"\na.b.deep A 192.0.2.30\n\
-         @ MX 10 mail\nmail A 192.0.2.25\n@ TXT \"v=spf1 mx -all\"\nsub NS ns.sub\nns.sub A 192.0.2.53\n"
+         @ MX 10 mail\nmail A 192.0.2.25\n@ TXT \"v=spf1 mx -all\"\nsub NS ns.sub\nns.sub A 192.0.2.53\n\
+         people RP Admin.Mail People-Info\nPeople-Info TXT \"the admins\"\nafs AFSDB 1 AFS-Host\n\
+         AFS-Host A 192.0.2.40\nkx KX 10 Mail\n"
     )
 }
 
@@ -127,6 +129,8 @@ fn delv_validates_every_answer_kind_for_nsec_and_nsec3() {
         };
         let cases = [
             (format!("www.{zone}"), "A", Some("192.0.2.10")),
+            // Mixed-case names in RP RDATA are signed in canonical (lower) case.
+            (format!("people.{zone}"), "RP", Some("Admin.Mail")),
             (format!("nothere.{zone}"), "A", None),
             (format!("www.{zone}"), "TXT", None),
             (format!("b.deep.{zone}"), "A", None),

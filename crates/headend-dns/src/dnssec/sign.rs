@@ -362,6 +362,25 @@ pub(crate) fn sign_zone(
     ))
 }
 
+/// `record` with the domain names in an opaque RDATA lower-cased (RFC 4034
+/// §6.2); every other record as it is.
+fn canonical_opaque(record: &Record) -> Record {
+    match &record.data {
+        RData::Unknown { code, rdata } if !rdata.anything.is_empty() => {
+            let wire = crate::zone::canonical_rdata(u16::from(*code), rdata.anything.clone());
+            Record::from_rdata(
+                record.name.clone(),
+                record.ttl,
+                RData::Unknown {
+                    code: *code,
+                    rdata: hickory_proto::rr::rdata::NULL::with(wire),
+                },
+            )
+        }
+        _ => record.clone(),
+    }
+}
+
 /// One RRSIG over `records` (RFC 4034 §3, RFC 4035 §2.2).
 fn rrsig(
     name: &Name,
@@ -383,8 +402,14 @@ fn rrsig(
         key_tag: key.record.tag,
         signer_name: origin.clone(),
     };
+    // RFC 4034 §6.2 item 3: names inside the RDATA of the older types are
+    // lower-cased for signing. hickory does that for the types it decodes;
+    // the ones it keeps as opaque bytes (RP, AFSDB, KX, RT, PX, MINFO, DNAME,
+    // ...) are made canonical here, so a mixed-case name in their RDATA
+    // still validates.
+    let canonical: Vec<Record> = records.iter().map(canonical_opaque).collect();
     let tbs =
-        TBS::from_input(name, DNSClass::IN, &input, records.iter()).map_err(|e| e.to_string())?;
+        TBS::from_input(name, DNSClass::IN, &input, canonical.iter()).map_err(|e| e.to_string())?;
     let sig = key.key.sign(&tbs).map_err(|e| e.to_string())?;
     Ok(Record::from_rdata(
         name.clone(),

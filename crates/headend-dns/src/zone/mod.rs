@@ -37,6 +37,7 @@ use crate::zonefile::ParsedZone;
 pub use denial::Denial;
 pub(crate) use diff::Diff;
 pub(crate) use serial::serial_lt;
+pub(crate) use zonemd::canonical_rdata;
 
 /// Parses a zone's origin as written in the config (always fully qualified).
 pub fn parse_origin(origin: &str) -> Result<Name, DnsError> {

@@ -132,7 +132,7 @@ fn simple_sha384(zone: &ParsedZone) -> Option<Vec<u8>> {
 /// RFC 4034 §6.2 item 3 (as amended by RFC 6840 §5.1, which leaves NSEC
 /// alone): the domain names inside the RDATA of these older types are
 /// lower-cased. Other types' RDATA is taken as it is.
-fn canonical_rdata(code: u16, mut wire: Vec<u8>) -> Vec<u8> {
+pub(crate) fn canonical_rdata(code: u16, mut wire: Vec<u8>) -> Vec<u8> {
     // (offset of the first name, how many names follow one another there)
     let names: Option<(usize, usize)> = match code {
         // NS MD MF CNAME MB MG MR PTR DNAME
