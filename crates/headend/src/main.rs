@@ -22,6 +22,15 @@ use crate::config::{Config, LogConfig, LogFormat};
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// The config file (its general.state_dir holds the store and keys);
+    /// accepted before or after the subcommand.
+    #[arg(
+        short,
+        long,
+        global = true,
+        default_value = "/etc/headend/headend.toml"
+    )]
+    config: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,28 +38,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the services enabled in the config until stopped (SIGHUP reloads zones).
-    Serve {
-        /// The config file.
-        #[arg(short, long, default_value = "/etc/headend/headend.toml")]
-        config: PathBuf,
-    },
+    Serve,
     /// Validate the config and every zone it names; exit non-zero on any error.
-    Check {
-        /// The config file.
-        #[arg(short, long, default_value = "/etc/headend/headend.toml")]
-        config: PathBuf,
-    },
+    Check,
     /// List the DHCP leases in the store (works while the server runs).
-    Leases {
-        /// The config file (its general.state_dir holds the store).
-        #[arg(short, long, default_value = "/etc/headend/headend.toml")]
-        config: PathBuf,
-    },
+    Leases,
     /// Manage admin API users directly in the state directory's store.
     User {
-        /// The config file (its general.state_dir holds the store).
-        #[arg(short, long, default_value = "/etc/headend/headend.toml")]
-        config: PathBuf,
         #[command(subcommand)]
         command: headend_admin::cli::UserCommand,
     },
@@ -66,9 +60,6 @@ enum Command {
     },
     /// DNSSEC keys of signed zones (kept in the state directory).
     Dnssec {
-        /// The config file (its general.state_dir holds the keys).
-        #[arg(short, long, default_value = "/etc/headend/headend.toml")]
-        config: PathBuf,
         #[command(subcommand)]
         command: DnssecCommand,
     },
@@ -136,8 +127,10 @@ enum DnssecCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let config = cli.config;
     match cli.command {
-        Command::Serve { config: path } => {
+        Command::Serve => {
+            let path = config;
             let config = match Config::load(&path) {
                 Ok(c) => c,
                 Err(e) => {
@@ -167,9 +160,9 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Check { config } => check::run(&config),
-        Command::Leases { config } => leases::run(&config),
-        Command::User { config, command } => {
+        Command::Check => check::run(&config),
+        Command::Leases => leases::run(&config),
+        Command::User { command } => {
             let config = match Config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
@@ -186,7 +179,7 @@ fn main() -> ExitCode {
             ))
         }
         Command::Ctl { command } => report(headend_admin::cli::run_ctl(command)),
-        Command::Dnssec { config, command } => dnssec(&config, command),
+        Command::Dnssec { command } => dnssec(&config, command),
         Command::Docsis { command } => match command {
             DocsisCommand::Compile {
                 input,
@@ -308,6 +301,54 @@ fn notify_systemd(state: &str) {
 
 #[cfg(test)]
 mod tests {
+    use clap::{CommandFactory as _, Parser as _};
+
+    use super::{Cli, Command, DnssecCommand};
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn config_is_accepted_before_and_after_the_subcommand() {
+        for args in [
+            &[
+                "headend",
+                "--config",
+                "x.toml",
+                "dnssec",
+                "ds",
+                "example.test",
+            ][..],
+            &[
+                "headend",
+                "dnssec",
+                "ds",
+                "example.test",
+                "--config",
+                "x.toml",
+            ],
+            &["headend", "dnssec", "-c", "x.toml", "ds", "example.test"],
+            &["headend", "dnssec", "ds", "-c", "x.toml", "example.test"],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(cli.config, std::path::Path::new("x.toml"), "{args:?}");
+            assert!(
+                matches!(cli.command, Command::Dnssec { command: DnssecCommand::Ds { ref zone } } if zone == "example.test"),
+                "{args:?}"
+            );
+        }
+        let cli = Cli::try_parse_from(["headend", "user", "add", "carol", "--config", "y.toml"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cli.config, std::path::Path::new("y.toml"));
+        let cli = Cli::try_parse_from(["headend", "check"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cli.config,
+            std::path::Path::new("/etc/headend/headend.toml")
+        );
+    }
+
     #[test]
     fn reloading_message_carries_the_monotonic_time_in_microseconds() {
         let now = || {
