@@ -445,7 +445,9 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
             rdata,
             ttl,
             serial,
+            raw,
         }) => {
+            let rdata = rdata.iter().map(|v| record_value(&rtype, v, raw)).collect();
             let path = format!(
                 "/api/v1/zones/{}/records/{}/{}",
                 enc(&zone),
@@ -458,6 +460,9 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
                 Some(&SetRecordRequest { ttl, rdata }),
                 &if_match(serial),
             )?;
+            for w in &v.warnings {
+                eprintln!("{w}");
+            }
             println!("{zone}: {name} {rtype} set, serial {}", v.serial);
         }
         CtlCommand::Record(RecordCommand::Delete {
@@ -466,7 +471,9 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
             rtype,
             rdata,
             serial,
+            raw,
         }) => {
+            let rdata = rdata.map(|v| record_value(&rtype, &v, raw));
             let mut path = format!(
                 "/api/v1/zones/{}/records/{}/{}",
                 enc(&zone),
@@ -621,6 +628,17 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
     Ok(())
 }
 
+/// An RDATA value as the API takes it (zone-file syntax): a TXT or SPF value
+/// is plain text made into one quoted record unless `raw`.
+fn record_value(rtype: &str, value: &str, raw: bool) -> String {
+    let text_type = rtype.eq_ignore_ascii_case("TXT") || rtype.eq_ignore_ascii_case("SPF");
+    if text_type && !raw {
+        headend_dns::present::txt_rdata(value)
+    } else {
+        value.to_owned()
+    }
+}
+
 fn attributes_path(subnet: &str, mac: &str) -> String {
     format!(
         "/api/v1/reservations/{}/{}/attributes",
@@ -635,4 +653,23 @@ fn print_attributes(v: &ReservationAttributes) {
         ["name", "value"],
         v.attributes.iter().map(|(k, v)| [k.clone(), v.clone()]),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record_value;
+
+    #[test]
+    fn txt_values_are_quoted_unless_raw() {
+        assert_eq!(
+            record_value("txt", "v=DMARC1; p=reject", false),
+            r#""v=DMARC1; p=reject""#
+        );
+        assert_eq!(
+            record_value("SPF", "v=spf1 -all", false),
+            r#""v=spf1 -all""#
+        );
+        assert_eq!(record_value("TXT", r#""a" "b""#, true), r#""a" "b""#);
+        assert_eq!(record_value("A", "192.0.2.1", false), "192.0.2.1");
+    }
 }

@@ -123,7 +123,8 @@ pub enum ZoneCommand {
 /// `headend ctl record ...`.
 #[derive(Debug, Subcommand)]
 pub enum RecordCommand {
-    /// Replace the RRset NAME TYPE with the given RDATA values.
+    /// Replace the RRset NAME TYPE with the given RDATA values (one record each).
+    #[command(after_help = RECORD_SET_EXAMPLES)]
     Set {
         /// The zone.
         zone: String,
@@ -131,9 +132,15 @@ pub enum RecordCommand {
         name: String,
         /// Record type, e.g. A.
         rtype: String,
-        /// One or more RDATA values, e.g. 192.0.2.10.
+        /// One or more RDATA values, e.g. 192.0.2.10. For TXT and SPF each
+        /// value is the text of one record, kept as given (spaces, `;`,
+        /// quotes), split into 255-byte strings when longer.
         #[arg(required = true)]
         rdata: Vec<String>,
+        /// Take TXT/SPF values in zone-file syntax (`"part one" "part two"`)
+        /// instead of as plain text.
+        #[arg(long)]
+        raw: bool,
         /// TTL in seconds.
         #[arg(long)]
         ttl: Option<u32>,
@@ -149,13 +156,26 @@ pub enum RecordCommand {
         name: String,
         /// Record type.
         rtype: String,
-        /// Only this record.
+        /// Only this record (TXT/SPF: its text, as for `set`).
         rdata: Option<String>,
+        /// Take a TXT/SPF value in zone-file syntax instead of as plain text.
+        #[arg(long)]
+        raw: bool,
         /// Refuse the edit unless the zone's serial is still this one.
         #[arg(long)]
         serial: Option<u32>,
     },
 }
+
+/// `headend ctl record set --help`: the two ways to give TXT values.
+const RECORD_SET_EXAMPLES: &str = r#"Examples:
+  headend ctl record set example.test www A 192.0.2.10 192.0.2.11 --ttl 300
+  headend ctl record set example.test @ TXT 'v=spf1 include:_spf.example.net -all'
+  headend ctl record set example.test _dmarc TXT 'v=DMARC1; p=reject'
+      (one argument = one TXT record holding exactly that text; over 255
+       bytes it becomes several strings of the same record)
+  headend ctl record set example.test @ TXT --raw '"part one" "part two"'
+      (--raw: zone-file syntax, quotes and escapes as in a zone file)"#;
 
 /// `headend ctl lease ...`.
 #[derive(Debug, Subcommand)]
