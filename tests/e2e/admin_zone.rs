@@ -209,6 +209,20 @@ fn ctl_record_set_is_seen_by_dig_and_invalid_edit_is_refused() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Refused, saying why: no such subnet (404), an address outside it
+    // (422), an address another client holds (409).
+    for (args, needle) in [
+        (["nope", "aa:bb:cc:00:11:23", "10.0.0.21"], "404"),
+        (["lan", "aa:bb:cc:00:11:23", "10.9.0.21"], "422"),
+        (["lan", "aa:bb:cc:00:11:23", "10.0.0.20"], "409"),
+    ] {
+        let mut all = vec!["reservation", "add"];
+        all.extend_from_slice(&args);
+        let out = ctl(ctl_dir.path(), &all, "");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} accepted");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
     let out = ctl(ctl_dir.path(), &["reservation", "list"], "");
     assert!(String::from_utf8_lossy(&out.stdout).contains("10.0.0.20"));
     let out = ctl(ctl_dir.path(), &["lease", "list", "--subnet", "lan"], "");

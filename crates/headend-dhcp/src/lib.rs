@@ -38,6 +38,7 @@ mod limit;
 mod listen;
 mod plan;
 mod reload;
+mod reserve;
 mod service;
 mod stats;
 pub mod timeserver;
@@ -54,6 +55,7 @@ pub use config::{
 };
 pub use error::DhcpError;
 pub use reload::ReloadReport;
+pub use reserve::{ReservationRefusal, check_reservation};
 pub use service::{DhcpHandle, DhcpService, release_lease};
 pub use stats::{DhcpStats, DhcpStatsSnapshot};
 pub use timeserver::{TimeConfig, TimeError, TimeHandle, TimeService, TimeStats};

@@ -277,8 +277,15 @@ pub(crate) fn read_password(from_stdin: bool, confirm: bool) -> Result<String, c
         std::io::stdin().read_line(&mut line).map_err(fail)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     } else {
-        let pw = rpassword::prompt_password("Password: ").map_err(fail)?;
-        if confirm && rpassword::prompt_password("Again: ").map_err(fail)? != pw {
+        // Without a controlling terminal (a script, ssh without -t, systemd)
+        // there is no prompt: say how to give the password instead.
+        let no_tty = |e: std::io::Error| crate::AdminError::Password {
+            reason: format!(
+                "cannot read the password: no terminal to prompt on ({e}); give it as one line on stdin with --password-stdin, e.g. `printf '%s\\n' \"$PW\" | headend ... --password-stdin`"
+            ),
+        };
+        let pw = rpassword::prompt_password("Password: ").map_err(no_tty)?;
+        if confirm && rpassword::prompt_password("Again: ").map_err(no_tty)? != pw {
             return Err(crate::AdminError::Password {
                 reason: "the two passwords differ".into(),
             });
