@@ -49,10 +49,7 @@ enum Command {
         command: headend_admin::cli::UserCommand,
     },
     /// Talk to a running admin API over HTTPS (log in first).
-    Ctl {
-        #[command(subcommand)]
-        command: headend_admin::cli::CtlCommand,
-    },
+    Ctl(headend_admin::cli::CtlArgs),
     /// Compile and decode DOCSIS cable modem and PacketCable MTA config files.
     Docsis {
         #[command(subcommand)]
@@ -178,7 +175,7 @@ fn main() -> ExitCode {
                 &argon,
             ))
         }
-        Command::Ctl { command } => report(headend_admin::cli::run_ctl(command)),
+        Command::Ctl(args) => report(headend_admin::cli::run_ctl(args)),
         Command::Dnssec { command } => dnssec(&config, command),
         Command::Docsis { command } => match command {
             DocsisCommand::Compile {

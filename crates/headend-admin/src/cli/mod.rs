@@ -63,6 +63,20 @@ pub enum UserCommand {
     },
 }
 
+/// `headend ctl [--json] [--utc] ...`.
+#[derive(Debug, clap::Args)]
+pub struct CtlArgs {
+    /// Print what lists and shows answer as JSON (times as Unix seconds).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print times in UTC instead of the local time zone.
+    #[arg(long, global = true)]
+    pub utc: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
 /// `headend ctl ...`.
 #[derive(Debug, Subcommand)]
 pub enum CtlCommand {
@@ -101,6 +115,68 @@ pub enum CtlCommand {
     /// Sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// The audit log, newest first (admins).
+    Audit {
+        /// Only entries by this user.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only actions starting with this, e.g. `record` or `user.add`.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries whose target contains this, e.g. a zone or a MAC.
+        #[arg(long)]
+        target: Option<String>,
+        /// Only entries this recent: `90m`, `12h`, `7d`, or Unix seconds.
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value = "100")]
+        limit: u32,
+    },
+    /// Admin API users, through the API (admins; `headend user` works
+    /// locally on the store instead).
+    #[command(subcommand)]
+    User(CtlUserCommand),
+}
+
+/// `headend ctl user ...`.
+#[derive(Debug, Subcommand)]
+pub enum CtlUserCommand {
+    /// List users with role, lock state and last login.
+    List,
+    /// Add a user (password from a prompt, or one line on stdin with --password-stdin).
+    Add {
+        /// The user name.
+        name: String,
+        /// viewer, operator or admin.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user (ends all their sessions).
+    Disable {
+        /// The user name.
+        name: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// The user name.
+        name: String,
+    },
+    /// Change a user's role.
+    Role {
+        /// The user name.
+        name: String,
+        /// viewer, operator or admin.
+        role: String,
+    },
+    /// Clear a user's failed-login lockout.
+    Unlock {
+        /// The user name.
+        name: String,
+    },
 }
 
 /// `headend ctl zone ...`.
@@ -186,6 +262,11 @@ pub enum LeaseCommand {
         #[arg(long)]
         subnet: Option<String>,
     },
+    /// Show the lease of a MAC address or an IP address, every field.
+    Show {
+        /// `aa:bb:cc:dd:ee:ff` or `10.0.0.5`.
+        client: String,
+    },
     /// Release a lease now.
     Release {
         /// The leased address.
@@ -262,7 +343,8 @@ pub enum SessionCommand {
     },
     /// End a session by id.
     Revoke {
-        /// The session id (from `session list`).
+        /// The session id, or a unique prefix of it of 6 or more characters
+        /// (the 8 the logs show will do).
         id: String,
     },
 }
