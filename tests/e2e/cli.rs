@@ -211,3 +211,151 @@ fn ctl_user_audit_lease_show_session_prefix_times_and_lockout() {
         assert!(m.contains("429") && m.contains("Retry-After"), "{m}");
     }
 }
+
+#[test]
+fn check_reports_each_mistake_with_file_line_key_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tftp")).unwrap();
+    std::fs::write(dir.path().join("tftp/pxelinux.0"), b"x").unwrap();
+    let zone = workspace_root().join("tests/data/dns/e2e.test.zone");
+    let config = dir.path().join("h.toml");
+    let text = format!(
+        r#"[general]
+state_dir = "state"
+
+[dns]
+listen = ["127.0.0.1:0"]
+
+[[dns.zone]]
+origin = "e2e.test"
+file = "{zone}"
+
+[[dns.zone]]
+origin = "E2E.test."
+file = "{zone}"
+
+[tftp]
+listen = ["127.0.0.1:0"]
+root = "tftp"
+
+[dhcp]
+interfaces = ["nosuch0"]
+server_id = "10.20.0.1"
+
+[[dhcp.subnet]]
+name = "lab"
+subnet = "10.20.0.5/24"
+pools = ["10.20.0.100-10.20.0.200"]
+boot_file = "pxelinux.0"
+
+[[dhcp.subnet.reservation]]
+mac = "aa:bb:cc:dd:ee"
+address = "10.20.0.10"
+
+[[dhcp.subnet.reservation]]
+mac = "aa:bb:cc:dd:ee:01"
+address = "10.20.0.11"
+boot_file = "grubx64.efi"
+
+[[dhcp.subnet.reservation]]
+mac = "AA:BB:CC:DD:EE:01"
+address = "10.20.0.12"
+
+[[dhcp.subnet.reservation]]
+mac = "aa:bb:cc:dd:ee:02"
+address = "10.20.0.11"
+
+[[dhcp.subnet.reservation]]
+mac = "aa:bb:cc:dd:ee:03"
+address = "10.20.0.150"
+
+[[dhcp.subnet]]
+name = "lab2"
+subnet = "10.20.0.128/25"
+"#,
+        zone = zone.display()
+    );
+    std::fs::write(&config, &text).unwrap();
+    let out = headend(&["check", "--config", config.to_str().unwrap()]);
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let f = config.display().to_string();
+    for (line, level, key, words) in [
+        (
+            line_of("origin = \"E2E.test.\""),
+            "error",
+            "dns.zone[1].origin",
+            "already listed",
+        ),
+        (
+            line_of("interfaces = "),
+            "warning",
+            "dhcp.interfaces[0]",
+            "no interface \"nosuch0\"",
+        ),
+        (
+            line_of("10.20.0.5/24"),
+            "error",
+            "dhcp.subnet[0].subnet",
+            "subnet = \"10.20.0.0/24\"",
+        ),
+        (
+            line_of("\"aa:bb:cc:dd:ee\""),
+            "error",
+            "dhcp.subnet[0].reservation[0].mac",
+            "5 octets",
+        ),
+        (
+            line_of("AA:BB:CC:DD:EE:01"),
+            "error",
+            "dhcp.subnet[0].reservation[2].mac",
+            "reserved twice",
+        ),
+        (
+            line_of("mac = \"aa:bb:cc:dd:ee:02\"") + 1,
+            "error",
+            "dhcp.subnet[0].reservation[3].address",
+            "already reserved",
+        ),
+        (
+            line_of("10.20.0.150"),
+            "warning",
+            "dhcp.subnet[0].reservation[4].address",
+            "dynamic range",
+        ),
+        (
+            line_of("10.20.0.128/25"),
+            "error",
+            "dhcp.subnet[1].subnet",
+            "overlaps",
+        ),
+        (
+            line_of("grubx64.efi"),
+            "warning",
+            "dhcp.subnet[0].reservation[1].boot_file",
+            "neither a file under the TFTP root",
+        ),
+    ] {
+        let want = format!("{f}:{line}: {level}: {key}: ");
+        let found = all
+            .lines()
+            .find(|l| l.starts_with(&want))
+            .unwrap_or_else(|| panic!("no `{want}...` in:\n{all}"));
+        assert!(found.contains(words), "{found}");
+    }
+    // pxelinux.0 exists under the root: no finding for it.
+    assert!(!all.contains("pxelinux.0\" is neither"), "{all}");
+
+    // A pool outside its subnet: at its line, with a suggestion from the subnet.
+    let bad_pool = "[dhcp]\ninterfaces = [\"lo\"]\nserver_id = \"10.9.0.1\"\n\n[[dhcp.subnet]]\nname = \"x\"\nsubnet = \"10.9.0.0/24\"\npools = [\"10.8.0.10-10.8.0.20\"]\n";
+    std::fs::write(&config, bad_pool).unwrap();
+    let out = headend(&["check", "--config", config.to_str().unwrap()]);
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(
+        all.contains(&format!("{f}:8: error: dhcp.subnet[0].pools[0]: "))
+            && all.contains("between 10.9.0.1 and 10.9.0.254"),
+        "{all}"
+    );
+}

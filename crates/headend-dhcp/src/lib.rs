@@ -35,6 +35,7 @@ pub mod config;
 mod core;
 mod error;
 mod limit;
+mod lint;
 mod listen;
 mod plan;
 mod reload;
@@ -54,6 +55,7 @@ pub use config::{
     ReservationConfig, SubnetConfig, VendorIdentifyingConfig,
 };
 pub use error::DhcpError;
+pub use lint::ConfigFinding;
 pub use reload::ReloadReport;
 pub use reserve::{ReservationRefusal, check_reservation};
 pub use service::{DhcpHandle, DhcpService, release_lease};

@@ -364,10 +364,15 @@ fn compile_class(i: usize, c: &ClassConfig) -> Result<Class, DhcpError> {
 
 fn parse_pool(key: &str, net: Ipv4Net, s: &str) -> Result<(Ipv4Addr, Ipv4Addr), DhcpError> {
     let bad = || {
+        let hosts = net.hosts();
+        let (first, last) = (
+            hosts.clone().next().unwrap_or(net.network()),
+            hosts.last().unwrap_or(net.broadcast()),
+        );
         DhcpError::config(
             key,
             format!(
-                "{s:?} is not a range; write \"10.0.0.100-10.0.0.199\" (both ends inside {net})"
+                "{s:?} is not a range inside the subnet {net}: write \"FIRST-LAST\" with both ends between {first} and {last}"
             ),
         )
     };

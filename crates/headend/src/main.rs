@@ -7,6 +7,7 @@ mod docsis;
 mod fds;
 mod lease_lookup;
 mod leases;
+mod locate;
 mod report;
 mod serve;
 
