@@ -219,7 +219,7 @@ fn check_reports_each_mistake_with_file_line_key_and_fix() {
     std::fs::write(dir.path().join("tftp/pxelinux.0"), b"x").unwrap();
     let zone = workspace_root().join("tests/data/dns/e2e.test.zone");
     let config = dir.path().join("h.toml");
-    let text = format!(
+    let toml = format!(
         r#"[general]
 state_dir = "state"
 
@@ -275,11 +275,11 @@ subnet = "10.20.0.128/25"
 "#,
         zone = zone.display()
     );
-    std::fs::write(&config, &text).unwrap();
+    std::fs::write(&config, &toml).unwrap();
     let out = headend(&["check", "--config", config.to_str().unwrap()]);
     let all = text(&out);
     assert!(!out.status.success(), "{all}");
-    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let line_of = |needle: &str| toml.lines().position(|l| l.contains(needle)).unwrap() + 1;
     let f = config.display().to_string();
     for (line, level, key, words) in [
         (

@@ -47,8 +47,8 @@ mod value;
 pub mod wire;
 
 pub use crate::core::{
-    CLIENT_PORT, Handled, Ingress, Outcome, Release, Reply, SERVER_PORT, Server, Silence,
-    release_address,
+    CLIENT_PORT, Handled, Ingress, LeaseNote, Outcome, Release, Reply, SERVER_PORT, Server,
+    Silence, release_address,
 };
 pub use config::{
     BackoffConfig, CableLabsClientConfig, ClassConfig, DhcpConfig, OptionsConfig, RateLimitConfig,

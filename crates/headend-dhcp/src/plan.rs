@@ -89,6 +89,8 @@ pub(crate) struct Plan {
     pub(crate) stats_every: Option<Duration>,
     /// Between two logs of the same subnet's full pool.
     pub(crate) exhaustion_every: Duration,
+    /// Build a [`crate::LeaseNote`] with each reply, for the lease log.
+    pub(crate) log_leases: bool,
 }
 
 impl Subnet {
@@ -604,6 +606,7 @@ impl Plan {
             stats_every: (config.stats_interval_secs > 0)
                 .then(|| Duration::from_secs(config.stats_interval_secs)),
             exhaustion_every: Duration::from_secs(config.exhaustion_log_secs),
+            log_leases: config.log_leases,
         })
     }
 }
