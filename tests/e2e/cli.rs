@@ -359,3 +359,61 @@ subnet = "10.20.0.128/25"
         "{all}"
     );
 }
+
+#[test]
+fn serve_logs_its_pid_writes_the_pidfile_and_names_the_user_for_a_bad_state_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("h.toml");
+    let port = common::free_port();
+    std::fs::write(
+        &config,
+        format!("[general]\nstate_dir = \"state\"\n[tftp]\nlisten = [\"127.0.0.1:{port}\"]\nroot = \".\"\n"),
+    )
+    .unwrap();
+    let pidfile = dir.path().join("run/headend.pid");
+    std::fs::create_dir(dir.path().join("run")).unwrap();
+    let log = dir.path().join("log");
+    let mut child = Command::new(headend_bin())
+        .args(["serve", "--pidfile"])
+        .arg(&pidfile)
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let logged = loop {
+        let t = std::fs::read_to_string(&log).unwrap_or_default();
+        if t.contains("headend ready") || std::time::Instant::now() > deadline {
+            break t;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let pid = child.id();
+    let written = std::fs::read_to_string(&pidfile).unwrap_or_default();
+    // Stop by PID before asserting, so a failure leaves no process behind.
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    let _ = child.wait();
+    assert!(logged.contains("headend ready"), "{logged}");
+    let start = logged
+        .lines()
+        .find(|l| l.contains("headend starting"))
+        .unwrap_or_else(|| panic!("{logged}"));
+    assert!(start.contains(&format!("pid={pid}")), "{start}");
+    assert_eq!(written.trim(), pid.to_string());
+    assert!(!pidfile.exists(), "the pid file outlived a clean stop");
+
+    // A state "directory" that cannot be used: the error names the user.
+    std::fs::write(dir.path().join("blocked"), b"").unwrap();
+    std::fs::write(&config, "[general]\nstate_dir = \"blocked\"\n").unwrap();
+    let out = headend(&["serve", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = text(&out);
+    assert!(
+        err.contains("headend runs as user ") && err.contains("(uid "),
+        "{err}"
+    );
+}

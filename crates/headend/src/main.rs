@@ -39,7 +39,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the services enabled in the config until stopped (SIGHUP reloads zones).
-    Serve,
+    Serve {
+        /// Write the process id to this file once started (removed at exit).
+        #[arg(long)]
+        pidfile: Option<PathBuf>,
+    },
     /// Validate the config and every zone it names; exit non-zero on any error.
     Check,
     /// List the DHCP leases in the store (works while the server runs).
@@ -127,7 +131,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = cli.config;
     match cli.command {
-        Command::Serve => {
+        Command::Serve { pidfile } => {
             let path = config;
             let config = match Config::load(&path) {
                 Ok(c) => c,
@@ -137,6 +141,21 @@ fn main() -> ExitCode {
                 }
             };
             init_logging(&config.log);
+            tracing::info!(
+                pid = std::process::id(),
+                version = env!("CARGO_PKG_VERSION"),
+                config = %path.display(),
+                "headend starting"
+            );
+            let _pidfile = match pidfile.map(PidFile::write).transpose() {
+                Ok(p) => p,
+                Err(e) => {
+                    let line = report::chain(&e);
+                    tracing::error!("{line}");
+                    return ExitCode::FAILURE;
+                }
+            };
+
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .thread_name("headend")
@@ -230,7 +249,39 @@ fn dnssec(config: &std::path::Path, command: DnssecCommand) -> ExitCode {
     }
 }
 
+/// `--pidfile`: holds the process id while headend runs; removed on a
+/// clean exit (a stale one after kill -9 names a process that is gone).
+struct PidFile(PathBuf);
+
+impl PidFile {
+    fn write(path: PathBuf) -> Result<Self, PidFileError> {
+        let text = format!("{}\n", std::process::id());
+        headend_util::write_atomic(&path, text.as_bytes(), 0o644).map_err(|source| {
+            PidFileError {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The pid file could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the pid file {}: {source}", path.display())]
+struct PidFileError {
+    path: PathBuf,
+    source: std::io::Error,
+}
+
 /// Prints a CLI command's error and turns it into the exit code.
+
 fn report(result: Result<(), headend_admin::AdminError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
