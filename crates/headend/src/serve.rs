@@ -56,14 +56,15 @@ impl Services {
             }
         }
         if let Some(tftp) = &self.tftp {
-            tracing::info!(stats = ?tftp.stats(), "TFTP counters");
+            tracing::info!(stats = %tftp.stats(), "TFTP counters");
             // Shared secrets are read again and compiled files recompiled.
             if let Err(e) = tftp.reload_templates() {
                 tracing::error!("SIGHUP: TFTP template formats kept: {e}");
             }
         }
         if let Some(time) = &self.time {
-            tracing::info!(stats = ?time.stats(), "time server counters");
+            let t = time.stats();
+            tracing::info!(udp = t.udp, tcp = t.tcp, "time server counters");
         }
         if let Some(dhcp) = &self.dhcp {
             tracing::info!(stats = %dhcp.stats(), "DHCP counters");
