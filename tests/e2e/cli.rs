@@ -417,3 +417,18 @@ fn serve_logs_its_pid_writes_the_pidfile_and_names_the_user_for_a_bad_state_dir(
         "{err}"
     );
 }
+
+#[test]
+fn example_configs_check_ok_and_every_boot_file_they_name_is_served() {
+    for config in [
+        "configs/isp-cable.toml",
+        "configs/pxe-lab.toml",
+        "configs/demo.toml",
+    ] {
+        let out = headend(&["check", "--config", config]);
+        let all = text(&out);
+        assert!(out.status.success(), "{config}: {all}");
+        assert!(!all.contains("neither a file under the TFTP root"), "{all}");
+        assert!(!all.contains(": error:"), "{all}");
+    }
+}

@@ -228,7 +228,8 @@ fn boot_files(dhcp: &headend_dhcp::DhcpConfig) -> Vec<(String, String)> {
 /// Why the TFTP server would not serve `name`, or `None` when a file under
 /// its root or a template pattern serves it (or remap rules may).
 fn unserved(tftp: &headend_tftp::TftpConfig, name: &str) -> Option<String> {
-    if !tftp.remap.is_empty() || name.contains(['{', '$']) {
+    // Remapped names, per-client names and URLs (iPXE fetches over HTTP).
+    if !tftp.remap.is_empty() || name.contains(['{', '$']) || name.contains("://") {
         return None;
     }
     let rel = name.trim_start_matches('/');
