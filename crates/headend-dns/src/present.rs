@@ -598,10 +598,10 @@ mod tests {
     }
 
     fn parse_txt(rdata: &str) -> Vec<Vec<u8>> {
-        let origin = hickory_proto::rr::Name::from_ascii("t.test.").unwrap();
-        let zone = crate::zonefile::parse_zone_str(
+        let origin = Name::from_ascii("t.test.").unwrap();
+        let zone = parse_zone_str(
             &format!("@ 60 IN TXT {rdata}\n"),
-            std::path::Path::new("(test)"),
+            Path::new("(test)"),
             &origin,
         )
         .unwrap_or_else(|e| panic!("{rdata}: {e:?}"));

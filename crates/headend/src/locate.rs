@@ -64,7 +64,7 @@ pub(crate) fn key_line(text: &str, path: &str) -> Option<usize> {
                 let Some(DeValue::Array(a)) = value else {
                     break;
                 };
-                let Some(item) = a.iter().nth(i) else {
+                let Some(item) = a.get(i) else {
                     break;
                 };
                 found = Some(item.span().start);

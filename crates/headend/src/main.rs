@@ -281,7 +281,6 @@ struct PidFileError {
 }
 
 /// Prints a CLI command's error and turns it into the exit code.
-
 fn report(result: Result<(), headend_admin::AdminError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
