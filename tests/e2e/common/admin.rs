@@ -64,6 +64,11 @@ server_id = "10.0.0.1"
 name = "lan"
 subnet = "10.0.0.0/16"
 pools = ["10.0.200.1-10.0.200.254"]
+
+[[dhcp.subnet]]
+name = "cable"
+subnet = "10.1.0.0/16"
+pools = ["10.1.200.1-10.1.200.254"]
 "#
     );
     let headend = Headend::start_in(dir, &config);
