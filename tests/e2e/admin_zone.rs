@@ -122,7 +122,7 @@ fn ctl_record_set_is_seen_by_dig_and_invalid_edit_is_refused() {
             "e2e.test",
             "sel._domainkey",
             "TXT",
-            "\"v=DKIM1; k=rsa; p=!!not*base64!!\"",
+            "v=DKIM1; k=rsa; p=!!not*base64!!",
         ],
         "",
     );
@@ -209,6 +209,20 @@ fn ctl_record_set_is_seen_by_dig_and_invalid_edit_is_refused() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Refused, saying why: no such subnet (404), an address outside it
+    // (422), an address another client holds (409).
+    for (args, needle) in [
+        (["nope", "aa:bb:cc:00:11:23", "10.0.0.21"], "404"),
+        (["lan", "aa:bb:cc:00:11:23", "10.9.0.21"], "422"),
+        (["lan", "aa:bb:cc:00:11:23", "10.0.0.20"], "409"),
+    ] {
+        let mut all = vec!["reservation", "add"];
+        all.extend_from_slice(&args);
+        let out = ctl(ctl_dir.path(), &all, "");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} accepted");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
     let out = ctl(ctl_dir.path(), &["reservation", "list"], "");
     assert!(String::from_utf8_lossy(&out.stdout).contains("10.0.0.20"));
     let out = ctl(ctl_dir.path(), &["lease", "list", "--subnet", "lan"], "");
@@ -232,6 +246,110 @@ fn ctl_record_set_is_seen_by_dig_and_invalid_edit_is_refused() {
     );
     assert_eq!(s.get_status(&client(), "/api/v1/me", Some(&token)), 401);
     s.assert_no_secrets(&[PW.to_owned(), token]);
+}
+
+/// Logs `user` in with a fresh client folder.
+fn ctl_login(s: &admin::AdminServer, user: &str) -> tempfile::TempDir {
+    let ctl_dir = tempfile::tempdir().unwrap();
+    let out = ctl(
+        ctl_dir.path(),
+        &["login", &s.base, "--user", user, "--password-stdin"],
+        &format!("{PW}\n"),
+    );
+    assert!(
+        out.status.success(),
+        "login: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ctl_dir
+}
+
+#[test]
+fn ctl_txt_value_is_one_string_and_the_lint_runs_on_what_is_stored() {
+    require("dig");
+    let s = admin::start("");
+    s.add_user("oscar", "operator", PW);
+    let dir = ctl_login(&s, "oscar");
+    let set = |args: &[&str]| {
+        let mut all = vec!["record", "set", "e2e.test"];
+        all.extend_from_slice(args);
+        ctl(dir.path(), &all, "")
+    };
+
+    // Spaces: one string, and the SPF lint's warning about +all comes back.
+    let out = set(&["spf", "TXT", "v=spf1 ip4:192.0.2.0/24 +all"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning") && err.contains("`+all`"), "{err}");
+    assert_eq!(
+        dig(s.dns_port, "spf.e2e.test", "TXT", &[]).answer_rdata("TXT"),
+        vec!["\"v=spf1 ip4:192.0.2.0/24 +all\"".to_owned()]
+    );
+
+    // `;` is part of the value, not a comment.
+    let out = set(&["_dmarc", "TXT", "v=DMARC1; p=reject"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        dig(s.dns_port, "_dmarc.e2e.test", "TXT", &[]).answer_rdata("TXT"),
+        vec!["\"v=DMARC1; p=reject\"".to_owned()]
+    );
+
+    // Past 255 bytes: several strings of one record.
+    let long = format!("k={}", "x".repeat(300));
+    let out = set(&["long", "TXT", &long]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rdata = dig(s.dns_port, "long.e2e.test", "TXT", &[]).answer_rdata("TXT");
+    assert_eq!(
+        rdata,
+        vec![format!("\"{}\" \"{}\"", &long[..255], &long[255..])]
+    );
+
+    // --raw is zone-file syntax: unquoted words are separate strings, which
+    // for SPF reads `v=spf1ip4:...` and the lint refuses it.
+    let out = set(&["spf2", "TXT", "--raw", "v=spf1 ip4:192.0.2.0/24 -all"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("422") && err.contains("not an SPF record"),
+        "{err}"
+    );
+    let out = set(&["two", "TXT", "--raw", "\"part one\" \"part two\""]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        dig(s.dns_port, "two.e2e.test", "TXT", &[]).answer_rdata("TXT"),
+        vec!["\"part one\" \"part two\"".to_owned()]
+    );
+
+    // Delete takes the same plain text.
+    let out = ctl(
+        dir.path(),
+        &[
+            "record",
+            "delete",
+            "e2e.test",
+            "_dmarc",
+            "TXT",
+            "v=DMARC1; p=reject",
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -435,7 +435,13 @@ fn check_warns_about_a_docsis_class_without_the_file_field() {
     };
     let shipped = common::workspace_root().join("configs/isp-cable.toml");
     let (ok, stdout) = check(&shipped);
-    assert!(ok && !stdout.contains("warning"), "{stdout}");
+    // (An interface this host lacks is the one warning the host may add.)
+    assert!(
+        ok && !stdout
+            .lines()
+            .any(|l| l.contains("warning") && !l.contains("no interface")),
+        "{stdout}"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("h.toml");
     std::fs::write(

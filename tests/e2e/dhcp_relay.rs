@@ -59,7 +59,7 @@ pools = ["10.79.0.100-10.79.0.150"]
 options = {{ routers = ["10.79.0.1"] }}
 "#
     );
-    let server = Headend::start_in_netns(&server_ns, &config);
+    let mut server = Headend::start_in_netns(&server_ns, &config);
     // dhcrelay -a: circuit-id = the downstream interface's name.
     let mut relay = relay_ns.cmd("dhcrelay");
     relay.args(["-4", "-d", "-a", "-id", &rdown, "-iu", &rup, "10.78.0.1"]);
@@ -102,6 +102,23 @@ options = {{ routers = ["10.79.0.1"] }}
         line.contains("remote") && line.ends_with(&rdown),
         "circuit-id stored: {line}"
     );
+    // One info line per lease event, as operators grep ISC dhcpd's logs.
+    let ip = field(&bound, "ip");
+    let logged = server.wait_for_log(&format!("DHCPACK on {ip} to "), Duration::from_secs(3));
+    assert!(logged.contains("INFO"), "{logged}");
+    assert!(logged.contains("via 10.79.0.1"), "{logged}");
+    for want in [
+        "event=grant".to_owned(),
+        format!("ip={ip}"),
+        "subnet=remote".to_owned(),
+        "class=port".to_owned(),
+        format!("circuit_id={rdown}"),
+        "relay=10.79.0.1".to_owned(),
+        "lease_secs=".to_owned(),
+        "mac=".to_owned(),
+    ] {
+        assert!(logged.contains(&want), "no {want} in {logged}");
+    }
 }
 
 #[test]

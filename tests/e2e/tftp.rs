@@ -133,6 +133,13 @@ fn curl_fetches_64_mib_at_1468_byte_blocks() {
     let t = Instant::now();
     curl_get(port, &out, 1468);
     check_big(&h, &out, &sha, "curl 1468", t);
+    // One info line for the transfer: client, file, bytes, duration.
+    let mut h = h;
+    let line = h.wait_for_log("TFTP transfer complete", Duration::from_secs(5));
+    for want in ["INFO", "client=127.0.0.1:", "bytes=67108864", "ms="] {
+        assert!(line.contains(want), "no {want} in {line}");
+    }
+    assert!(!line.contains("Debug") && !line.contains('{'), "{line}");
 }
 
 #[test]
@@ -315,7 +322,11 @@ fn requests_over_the_per_client_limit_get_an_error_message() {
         Fetch::Error(0, msg) => assert!(msg.contains("too many transfers"), "{msg}"),
         other => panic!("expected ERROR 0, got {other:?}"),
     }
-    h.wait_for_log("TFTP refused", Duration::from_secs(5));
+    let line = h.wait_for_log("TFTP refused", Duration::from_secs(5));
+    assert!(
+        line.contains("reason=") && line.contains("file=f.bin"),
+        "{line}"
+    );
 }
 
 #[test]

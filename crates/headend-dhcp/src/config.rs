@@ -60,6 +60,11 @@ pub struct DhcpConfig {
     /// Most requests handled in one store transaction (group commit).
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
+    /// One info line per lease event (grant, renew, NAK, release, decline)
+    /// on the `headend::lease` log target, written after the replies left;
+    /// `false` turns them off (so does `headend::lease=off` in `log.level`).
+    #[serde(default = "default_log_leases")]
+    pub log_leases: bool,
     /// Options given to every client (subnets, classes and reservations override).
     #[serde(default)]
     pub options: OptionsConfig,
@@ -352,6 +357,9 @@ fn default_stats_interval() -> u64 {
 }
 fn default_exhaustion_log() -> u64 {
     60
+}
+fn default_log_leases() -> bool {
+    true
 }
 fn default_max_batch() -> usize {
     512

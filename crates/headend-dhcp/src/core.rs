@@ -43,6 +43,53 @@ pub struct Reply {
     pub kind: MessageType,
     /// The address given (unspecified for NAK and INFORM).
     pub yiaddr: Ipv4Addr,
+    /// For the lease log line, when `dhcp.log_leases` is on and the reply
+    /// is an ACK or NAK.
+    pub note: Option<Box<LeaseNote>>,
+}
+
+/// Who a lease event concerns, as the lease log line shows it (ISC dhcpd's
+/// `DHCPACK on IP to MAC via RELAY`, with structured fields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseNote {
+    /// `grant` (a new binding), `renew` (ciaddr set: RENEWING/REBINDING) or `nak`.
+    pub event: &'static str,
+    /// The client's hardware address, `aa:bb:cc:dd:ee:ff`.
+    pub mac: String,
+    /// Option 61 in hex, when sent.
+    pub client_id: Option<String>,
+    /// The subnet's name.
+    pub subnet: String,
+    /// The first matching class.
+    pub class: Option<String>,
+    /// Option 82 circuit-id (text when printable, else hex).
+    pub circuit_id: Option<String>,
+    /// Option 82 remote-id (text when printable, else hex).
+    pub remote_id: Option<String>,
+    /// The relay (giaddr), when relayed.
+    pub relay: Option<Ipv4Addr>,
+    /// Lease time given, seconds (ACK only).
+    pub lease_secs: Option<u32>,
+}
+
+/// A hardware address as `aa:bb:cc:dd:ee:ff`.
+fn text_or_hex_mac(b: &[u8]) -> String {
+    b.iter()
+        .map(|c| format!("{c:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Printable ASCII as it is, anything else as hex.
+pub(crate) fn text_or_hex(b: &[u8]) -> String {
+    if !b.is_empty() && b.iter().all(|c| (0x21..0x7f).contains(c)) {
+        String::from_utf8_lossy(b).into_owned()
+    } else {
+        b.iter()
+            .map(|c| format!("{c:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    }
 }
 
 /// Why a request got no reply.
@@ -637,11 +684,39 @@ impl Server {
         ordered.retain(|(c, _)| *c != code::RELAY_AGENT_INFO);
         // RFC 3046 §2.2: echo option 82 verbatim, as the last option.
         let bytes = encode_reply(req, &header, &ordered, req.option(code::RELAY_AGENT_INFO));
+        let note = (x.plan.log_leases
+            && matches!(kind, MessageType::Ack | MessageType::Nak)
+            && !inform)
+            .then(|| {
+                Box::new(LeaseNote {
+                    event: if kind == MessageType::Nak {
+                        "nak"
+                    } else if req.header.ciaddr().is_unspecified() {
+                        "grant"
+                    } else {
+                        "renew"
+                    },
+                    mac: text_or_hex_mac(req.hwaddr()),
+                    client_id: req.option(code::CLIENT_ID).map(|c| {
+                        c.iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect::<Vec<_>>()
+                            .join(":")
+                    }),
+                    subnet: x.subnet.name.clone(),
+                    class: x.classes.first().map(|c| c.name.clone()),
+                    circuit_id: x.circuit.map(text_or_hex),
+                    remote_id: x.remote.map(text_or_hex),
+                    relay: Some(req.header.giaddr()).filter(|g| !g.is_unspecified()),
+                    lease_secs: (kind == MessageType::Ack && !bootp).then(|| self.lease_times(x).0),
+                })
+            });
         Reply {
             bytes,
             to: destination(req, kind),
             kind,
             yiaddr,
+            note,
         }
     }
 }

@@ -13,12 +13,15 @@ pub enum DhcpError {
         reason: String,
     },
     /// A socket could not be opened, configured or bound.
-    #[error("cannot {action} the DHCP socket{}: {source} (port 67 needs root or CAP_NET_BIND_SERVICE; SO_BINDTODEVICE needs CAP_NET_RAW; check that the interface exists)", interface.as_deref().map(|i| format!(" on interface {i}")).unwrap_or_default())]
+    #[error("cannot {action} the DHCP socket{}: {source}{hint}", interface.as_deref().map(|i| format!(" on interface {i}")).unwrap_or_default())]
     Socket {
         /// What was being done (open, bind, bind to device...).
         action: &'static str,
         /// The interface, if the socket is bound to one.
         interface: Option<String>,
+        /// What to do, when the cause is known (` (ports below 1024 need
+        /// root ...)`), else empty: see [`socket_hint`].
+        hint: &'static str,
         /// The underlying error.
         source: std::io::Error,
     },
@@ -45,5 +48,47 @@ impl DhcpError {
             key: key.into(),
             reason: reason.into(),
         }
+    }
+}
+
+/// The remedy for a socket error, only when it is the cause: a privileged
+/// port refused, SO_BINDTODEVICE refused, an interface that does not exist,
+/// a port another server holds.
+pub(crate) fn socket_hint(action: &str, port: u16, e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind;
+    const ENODEV: i32 = 19;
+    let device = action.contains("SO_BINDTODEVICE");
+    match e.kind() {
+        ErrorKind::PermissionDenied if device => " (SO_BINDTODEVICE needs CAP_NET_RAW)",
+        ErrorKind::PermissionDenied if port < 1024 => {
+            " (ports below 1024, such as DHCP's 67, need root or CAP_NET_BIND_SERVICE)"
+        }
+        ErrorKind::AddrInUse => {
+            " (another DHCP server, such as dnsmasq, isc-dhcp-server or kea, holds the port: stop it)"
+        }
+        _ if e.raw_os_error() == Some(ENODEV) => {
+            " (there is no such interface on this host: `ip link` lists them)"
+        }
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::socket_hint;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn the_port_67_hint_appears_only_when_it_is_the_cause() {
+        let denied = Error::from(ErrorKind::PermissionDenied);
+        assert!(socket_hint("bind", 67, &denied).contains("CAP_NET_BIND_SERVICE"));
+        assert_eq!(socket_hint("bind", 10067, &denied), "");
+        let in_use = Error::from(ErrorKind::AddrInUse);
+        assert!(!socket_hint("bind", 67, &in_use).contains("root"));
+        let no_dev = Error::from_raw_os_error(19);
+        assert!(
+            socket_hint("bind to its interface (SO_BINDTODEVICE)", 67, &no_dev)
+                .contains("no such interface")
+        );
     }
 }

@@ -35,9 +35,11 @@ pub mod config;
 mod core;
 mod error;
 mod limit;
+mod lint;
 mod listen;
 mod plan;
 mod reload;
+mod reserve;
 mod service;
 mod stats;
 pub mod timeserver;
@@ -45,15 +47,17 @@ mod value;
 pub mod wire;
 
 pub use crate::core::{
-    CLIENT_PORT, Handled, Ingress, Outcome, Release, Reply, SERVER_PORT, Server, Silence,
-    release_address,
+    CLIENT_PORT, Handled, Ingress, LeaseNote, Outcome, Release, Reply, SERVER_PORT, Server,
+    Silence, release_address,
 };
 pub use config::{
     BackoffConfig, CableLabsClientConfig, ClassConfig, DhcpConfig, OptionsConfig, RateLimitConfig,
     ReservationConfig, SubnetConfig, VendorIdentifyingConfig,
 };
 pub use error::DhcpError;
+pub use lint::ConfigFinding;
 pub use reload::ReloadReport;
+pub use reserve::{ReservationRefusal, check_reservation};
 pub use service::{DhcpHandle, DhcpService, release_lease};
 pub use stats::{DhcpStats, DhcpStatsSnapshot};
 pub use timeserver::{TimeConfig, TimeError, TimeHandle, TimeService, TimeStats};

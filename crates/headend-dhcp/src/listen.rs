@@ -64,6 +64,7 @@ impl Listener {
             move |source| DhcpError::Socket {
                 action,
                 interface,
+                hint: crate::error::socket_hint(action, port, &source),
                 source,
             }
         };

@@ -89,6 +89,8 @@ pub(crate) struct Plan {
     pub(crate) stats_every: Option<Duration>,
     /// Between two logs of the same subnet's full pool.
     pub(crate) exhaustion_every: Duration,
+    /// Build a [`crate::LeaseNote`] with each reply, for the lease log.
+    pub(crate) log_leases: bool,
 }
 
 impl Subnet {
@@ -364,10 +366,15 @@ fn compile_class(i: usize, c: &ClassConfig) -> Result<Class, DhcpError> {
 
 fn parse_pool(key: &str, net: Ipv4Net, s: &str) -> Result<(Ipv4Addr, Ipv4Addr), DhcpError> {
     let bad = || {
+        let hosts = net.hosts();
+        let (first, last) = (
+            hosts.clone().next().unwrap_or(net.network()),
+            hosts.last().unwrap_or(net.broadcast()),
+        );
         DhcpError::config(
             key,
             format!(
-                "{s:?} is not a range; write \"10.0.0.100-10.0.0.199\" (both ends inside {net})"
+                "{s:?} is not a range inside the subnet {net}: write \"FIRST-LAST\" with both ends between {first} and {last}"
             ),
         )
     };
@@ -599,6 +606,7 @@ impl Plan {
             stats_every: (config.stats_interval_secs > 0)
                 .then(|| Duration::from_secs(config.stats_interval_secs)),
             exhaustion_every: Duration::from_secs(config.exhaustion_log_secs),
+            log_leases: config.log_leases,
         })
     }
 }

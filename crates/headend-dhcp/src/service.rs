@@ -70,6 +70,22 @@ impl DhcpHandle {
         release_lease(&self.shared.rt.store, address)
     }
 
+    /// Whether a run-time reservation of `address` for `mac` in `subnet`
+    /// fits the configuration now in effect ([`crate::check_reservation`]).
+    pub fn check_reservation(
+        &self,
+        subnet: &str,
+        mac: &str,
+        address: Ipv4Addr,
+    ) -> Result<(), crate::ReservationRefusal> {
+        let config = self
+            .shared
+            .config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        crate::check_reservation(&config, subnet, mac, address)
+    }
+
     /// Stops the socket and worker threads (within a fraction of a second).
     pub fn stop(&self) {
         self.shared.rt.stop.store(true, Ordering::Relaxed);

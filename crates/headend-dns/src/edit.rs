@@ -69,6 +69,32 @@ pub enum ZoneEdit {
     },
 }
 
+impl std::fmt::Display for ZoneEdit {
+    /// `set www A 192.0.2.1 | 192.0.2.2`, `delete www A *`: the edit as a log field.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Set {
+                name, rtype, rdata, ..
+            } => write!(f, "set {name} {rtype} {}", rdata.join(" | ")),
+            Self::Delete { name, rtype, rdata } => write!(
+                f,
+                "delete {name} {rtype} {}",
+                rdata.as_deref().unwrap_or("*")
+            ),
+        }
+    }
+}
+
+/// What an accepted edit leaves: the serial now served and the warnings the
+/// edit brought in (`file:line: warning: ...`), for the editor to see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditOutcome {
+    /// The SOA serial now served.
+    pub serial: u32,
+    /// Findings that do not stop the zone from being served.
+    pub warnings: Vec<String>,
+}
+
 pub(crate) fn summary(zone: &Zone) -> ZoneSummary {
     ZoneSummary {
         origin: zone.origin().to_string(),
@@ -101,14 +127,15 @@ pub(crate) fn records(zone: &Zone) -> Vec<RecordView> {
 }
 
 /// Applies `edit` to the zone file of `config`, checks the result, bumps the
-/// serial and writes the file atomically. Returns the new zone.
+/// serial and writes the file atomically. Returns the new zone and the
+/// warnings the edit brought in (the checks run on what is stored).
 pub(crate) fn apply(
     config: &ZoneConfig,
     origin: &Name,
     edit: &ZoneEdit,
     expected_serial: Option<u32>,
     others: &[&Zone],
-) -> Result<Zone, DnsError> {
+) -> Result<(Zone, Vec<Finding>), DnsError> {
     let parsed = parse_zone_file(&config.file, origin).map_err(first_error)?;
     let current = soa_serial(&parsed).ok_or_else(|| DnsError::BadEdit {
         reason: "the zone file has no SOA record".to_owned(),
@@ -218,16 +245,17 @@ pub(crate) fn apply(
     // when the edit introduces them, so that a zone loaded with one can
     // still be edited elsewhere.
     // A record kept from the file has the same place before and after.
+    // Warnings are reported when the edit brings them in.
     let existing: HashSet<Finding> = check_zone_with(&parsed, others)
         .into_iter()
-        .filter(|f| f.severity == Severity::Error && f.check != Check::Structure)
+        .filter(|f| !(f.severity == Severity::Error && f.check == Check::Structure))
         .collect();
-    let errors: Vec<_> = check_zone_with(&edited, others)
+    let (errors, warnings): (Vec<_>, Vec<_>) = check_zone_with(&edited, others)
         .into_iter()
         .filter(|f| {
-            f.severity == Severity::Error && (f.check == Check::Structure || !existing.contains(f))
+            (f.severity == Severity::Error && f.check == Check::Structure) || !existing.contains(f)
         })
-        .collect();
+        .partition(|f| f.severity == Severity::Error);
     if !errors.is_empty() {
         return Err(DnsError::Invalid {
             zone: config.origin.clone(),
@@ -239,7 +267,7 @@ pub(crate) fn apply(
     })?;
     let text = minimal_edit(config, &parsed, &edited, &added, serial)?;
     write_atomically(&config.file, &text)?;
-    Ok(zone)
+    Ok((zone, warnings))
 }
 
 /// The zone file with only the edit applied: the entries of removed records
@@ -445,7 +473,8 @@ mod tests {
             Some(41),
             &[],
         )
-        .unwrap();
+        .unwrap()
+        .0;
         assert_eq!(zone.serial(), 42);
         let text = std::fs::read_to_string(&zc.file).unwrap();
         assert!(text.contains("www.t.test. 300 IN A 192.0.2.10"), "{text}");
@@ -474,12 +503,47 @@ mod tests {
     }
 
     #[test]
+    fn an_edit_reports_the_warnings_it_brings_in() {
+        let (_d, zc, origin) = setup();
+        let value = crate::present::txt_rdata("v=spf1 include:x.example.test +all");
+        let (_, warnings) = apply(&zc, &origin, &set("spf", "TXT", &[&value]), None, &[]).unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].message.contains("+all"), "{}", warnings[0]);
+        // The record is stored as one string.
+        let text = std::fs::read_to_string(&zc.file).unwrap();
+        assert!(
+            text.contains(r#"IN TXT "v=spf1 include:x.example.test +all""#),
+            "{text}"
+        );
+        // An unrelated edit afterwards reports nothing.
+        let (_, warnings) =
+            apply(&zc, &origin, &set("www", "A", &["192.0.2.10"]), None, &[]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn an_spf_policy_split_at_its_spaces_is_refused() {
+        let (_d, zc, origin) = setup();
+        let err = apply(
+            &zc,
+            &origin,
+            &set("spf", "TXT", &["v=spf1 include:x.example.test +all"]),
+            None,
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not an SPF record"), "{err}");
+    }
+
+    #[test]
     fn a_zone_served_with_a_bad_dkim_key_can_still_be_edited_elsewhere() {
         let (_d, zc, origin) = setup();
         let mut text = ZONE.to_owned();
         text.push_str("sel._domainkey IN TXT \"v=DKIM1; k=rsa; p=!!nope!!\"\n");
         std::fs::write(&zc.file, text).unwrap();
-        let zone = apply(&zc, &origin, &set("www", "A", &["192.0.2.10"]), None, &[]).unwrap();
+        let zone = apply(&zc, &origin, &set("www", "A", &["192.0.2.10"]), None, &[])
+            .unwrap()
+            .0;
         assert_eq!(zone.serial(), 42);
         // A second bad key is a new finding: refused.
         let err = apply(
@@ -560,7 +624,7 @@ mod tests {
             rtype: "A".into(),
             rdata: Some("192.0.2.10".into()),
         };
-        let zone = apply(&zc, &origin, &del_one, None, &[]).unwrap();
+        let zone = apply(&zc, &origin, &del_one, None, &[]).unwrap().0;
         assert_eq!(zone.serial(), 43);
         let text = std::fs::read_to_string(&zc.file).unwrap();
         assert!(

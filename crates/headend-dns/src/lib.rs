@@ -44,7 +44,7 @@ mod tcp_table;
 mod xfr;
 pub mod zone;
 
-pub use edit::{RecordView, ZoneEdit, ZoneSummary};
+pub use edit::{EditOutcome, RecordView, ZoneEdit, ZoneSummary};
 pub use service::{
     DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, load_zone_with,
 };

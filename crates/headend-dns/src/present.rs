@@ -67,6 +67,25 @@ pub fn type_name(rtype: RecordType) -> String {
     rrtype::label(u16::from(rtype))
 }
 
+/// The most a character-string holds (RFC 1035 §3.3: a length octet).
+pub const MAX_CHARACTER_STRING: usize = 255;
+
+/// TXT/SPF RDATA in zone-file syntax holding `text` as one value: a single
+/// quoted string, or, past 255 bytes, several strings of the same record
+/// (receivers join them with nothing between, RFC 7208 §3.3), each quoted
+/// and escaped so that spaces, `;` and `"` are kept as they are.
+pub fn txt_rdata(text: &str) -> String {
+    let bytes = text.as_bytes();
+    if bytes.is_empty() {
+        return "\"\"".to_owned();
+    }
+    bytes
+        .chunks(MAX_CHARACTER_STRING)
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A character-string in double quotes with `"`, `\` and non-printable bytes escaped.
 fn quote(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() + 2);
@@ -576,6 +595,48 @@ mod tests {
             }
         }
         assert!(records > 100, "{records}");
+    }
+
+    fn parse_txt(rdata: &str) -> Vec<Vec<u8>> {
+        let origin = Name::from_ascii("t.test.").unwrap();
+        let zone = parse_zone_str(
+            &format!("@ 60 IN TXT {rdata}\n"),
+            Path::new("(test)"),
+            &origin,
+        )
+        .unwrap_or_else(|e| panic!("{rdata}: {e:?}"));
+        match &zone.records[0].record.data {
+            RData::TXT(txt) => txt.txt_data.iter().map(|s| s.to_vec()).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn txt_value_with_spaces_semicolons_and_quotes_is_one_string() {
+        for text in [
+            "v=spf1 include:x.example.test +all",
+            "v=DMARC1; p=reject; rua=mailto:d@example.test",
+            r#"say "hi" \ there"#,
+            "caf\u{e9} \t tab",
+            "",
+        ] {
+            assert_eq!(
+                parse_txt(&txt_rdata(text)),
+                vec![text.as_bytes().to_vec()],
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn txt_value_longer_than_255_bytes_is_split_into_strings_of_one_record() {
+        let text = "k=".to_owned() + &"A".repeat(600);
+        let strings = parse_txt(&txt_rdata(&text));
+        assert_eq!(
+            strings.iter().map(Vec::len).collect::<Vec<_>>(),
+            [255, 255, 92]
+        );
+        assert_eq!(strings.concat(), text.as_bytes());
     }
 
     #[test]

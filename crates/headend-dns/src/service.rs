@@ -13,6 +13,7 @@ use crate::answer::Catalog;
 use crate::check::{Check, Finding, Severity, check_indexed};
 use crate::config::MailLint;
 use crate::dnssec::Signer;
+use crate::edit::EditOutcome;
 use crate::edit::{RecordView, ZoneEdit, ZoneSummary};
 use crate::listen::Listeners;
 use crate::stats::{DnsStats, DnsStatsSnapshot};
@@ -654,13 +655,13 @@ impl DnsHandle {
     /// Applies a record edit: checked like a zone load, written to the zone
     /// file atomically with the SOA serial bumped, then served. Edits are
     /// serialised; `expected_serial` refuses an edit based on an older serial.
-    /// Returns the new serial.
+    /// Returns the new serial and the warnings the edit brought in.
     pub fn apply_edit(
         &self,
         origin: &str,
         edit: ZoneEdit,
         expected_serial: Option<u32>,
-    ) -> Result<u32, DnsError> {
+    ) -> Result<EditOutcome, DnsError> {
         let (zc, name) = self.zone_config(origin)?;
         let _guard = self.lock();
         let catalog = self.catalog();
@@ -684,14 +685,17 @@ impl DnsHandle {
             }
             file_expected = None;
         }
-        let zone = crate::edit::apply(&zc, &name, &edit, file_expected, &others)?;
+        let (zone, warnings) = crate::edit::apply(&zc, &name, &edit, file_expected, &others)?;
         // Signing can fail only on key-state trouble; the file is then already
         // written and the next reload retries.
         let zone = self.inner.signer.prepare(zone, unix_now())?;
         let serial = zone.serial();
         self.swap_in(zone);
-        tracing::info!(zone = %zc.origin, serial, ?edit, "zone edited");
-        Ok(serial)
+        tracing::info!(zone = %zc.origin, serial, edit = %edit, "zone edited");
+        Ok(EditOutcome {
+            serial,
+            warnings: warnings.iter().map(ToString::to_string).collect(),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {

@@ -94,7 +94,7 @@ pub(crate) async fn serve(sock: UdpSocket, wildcard: bool, shared: Arc<Shared>) 
 /// Sends a one-off ERROR from a fresh socket on the request's local address.
 fn refuse(shared: &Shared, local: IpAddr, peer: SocketAddr, name: &str, abort: &Abort) {
     shared.stats.refused.fetch_add(1, Ordering::Relaxed);
-    tracing::info!(%peer, file = name, code = abort.code as u16, "TFTP refused: {}", abort.message);
+    tracing::info!(client = %peer, file = %name, code = abort.code as u16, reason = %abort.message, "TFTP refused: {name} to {peer}");
     let dg = packet::error(abort.code, &abort.message);
     match std::net::UdpSocket::bind(SocketAddr::new(local, 0)) {
         Ok(s) => {
@@ -359,12 +359,13 @@ async fn run(
                     dally(&sock, peer, &datagrams, &mut buf, &shared).await;
                 }
                 shared.stats.transfers_ok.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(
-                    %peer,
+                // One info line per transfer, as tftpd-hpa's `RRQ from ...`.
+                tracing::info!(
+                    client = %peer,
                     file = %name,
                     bytes = machine.bytes(),
                     ms = started.elapsed().as_millis() as u64,
-                    "TFTP transfer complete"
+                    "TFTP transfer complete: {name} to {peer}"
                 );
                 return;
             }
@@ -381,7 +382,14 @@ async fn run(
                 if matches!(error, TftpError::Unconfirmed { .. }) {
                     shared.stats.unconfirmed.fetch_add(1, Ordering::Relaxed);
                 }
-                tracing::info!(%peer, file = %name, bytes, "TFTP transfer ended: {error}");
+                tracing::info!(
+                    client = %peer,
+                    file = %name,
+                    bytes,
+                    ms = started.elapsed().as_millis() as u64,
+                    reason = %error,
+                    "TFTP transfer failed: {name} to {peer}"
+                );
                 return;
             }
         };

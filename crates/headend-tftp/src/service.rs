@@ -56,6 +56,27 @@ pub struct TftpStats {
     pub template_cache_misses: u64,
 }
 
+impl std::fmt::Display for TftpStats {
+    /// `requests=3 refused=0 ...`: one `name=value` per counter, for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "requests={} refused={} transfers_ok={} transfers_failed={} unconfirmed={} dropped={} datagrams_sent={} active={} template_errors={} template_cache_hits={} template_cache_misses={}",
+            self.requests,
+            self.refused,
+            self.transfers_ok,
+            self.transfers_failed,
+            self.unconfirmed,
+            self.dropped,
+            self.datagrams_sent,
+            self.active,
+            self.template_errors,
+            self.template_cache_hits,
+            self.template_cache_misses
+        )
+    }
+}
+
 /// Cloneable handle to the running TFTP service.
 #[derive(Clone)]
 pub struct TftpHandle {

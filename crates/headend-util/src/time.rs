@@ -71,9 +71,122 @@ pub fn utc(t: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
 }
 
+/// RFC 3339 form of Unix seconds `t` with an offset in seconds east of UTC:
+/// `2026-12-05T13:04:05+01:00`, or `...Z` for offset 0.
+pub fn rfc3339_offset(t: i64, offset_secs: i32) -> String {
+    let (y, mo, d, h, mi, s) = civil(t.saturating_add(i64::from(offset_secs)));
+    let zone = if offset_secs == 0 {
+        "Z".to_owned()
+    } else {
+        let sign = if offset_secs < 0 { '-' } else { '+' };
+        let abs = offset_secs.unsigned_abs();
+        format!("{sign}{:02}:{:02}", abs / 3600, abs % 3600 / 60)
+    };
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{zone}")
+}
+
+/// The local time zone's offset from UTC at Unix seconds `t`, in seconds,
+/// from the TZif file that `TZ` names (`:Europe/Paris`, `Europe/Paris`, a
+/// path) or else `/etc/localtime`; 0 (UTC) when there is none or it cannot
+/// be read. After the file's last transition its last offset applies.
+pub fn local_offset(t: i64) -> i32 {
+    let path = match std::env::var("TZ") {
+        Ok(tz) if !tz.is_empty() => {
+            let name = tz.trim_start_matches(':');
+            if name.starts_with('/') {
+                std::path::PathBuf::from(name)
+            } else if name.contains("..") {
+                return 0;
+            } else {
+                std::path::Path::new("/usr/share/zoneinfo").join(name)
+            }
+        }
+        _ => std::path::PathBuf::from("/etc/localtime"),
+    };
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| tzif_offset(&bytes, t))
+        .unwrap_or(0)
+}
+
+/// The UTC offset at `t` in a TZif file (RFC 8536): the local time type of
+/// the last transition at or before `t` (the first type before any).
+pub fn tzif_offset(bytes: &[u8], t: i64) -> Option<i32> {
+    fn be32(b: &[u8], at: usize) -> Option<u32> {
+        Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    }
+    fn counts(b: &[u8]) -> Option<[usize; 6]> {
+        if b.get(..4)? != b"TZif" {
+            return None;
+        }
+        let mut c = [0usize; 6];
+        for (i, v) in c.iter_mut().enumerate() {
+            *v = usize::try_from(be32(b, 20 + 4 * i)?).ok()?;
+        }
+        Some(c)
+    }
+    let [isut, isstd, leap, timecnt, typecnt, charcnt] = counts(bytes)?;
+    let version = *bytes.get(4)?;
+    // Version 2+ repeats the data with 64-bit times after the v1 block.
+    let (data, time_size) = if version >= b'2' {
+        let v1 = 44 + timecnt * 5 + typecnt * 6 + charcnt + leap * 8 + isstd + isut;
+        (bytes.get(v1..)?, 8)
+    } else {
+        (bytes, 4)
+    };
+    let [_, _, _, timecnt, typecnt, _] = counts(data)?;
+    let times = 44;
+    let idx = times + timecnt * time_size;
+    let types = idx + timecnt;
+    let time_at = |i: usize| -> Option<i64> {
+        let at = times + i * time_size;
+        Some(if time_size == 8 {
+            i64::from_be_bytes(data.get(at..at + 8)?.try_into().ok()?)
+        } else {
+            i64::from(i32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
+        })
+    };
+    let mut ty = 0usize;
+    for i in 0..timecnt {
+        if time_at(i)? > t {
+            break;
+        }
+        ty = usize::from(*data.get(idx + i)?);
+    }
+    if ty >= typecnt {
+        return None;
+    }
+    let at = types + ty * 6;
+    Some(i32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_writes_the_offset_or_z() {
+        assert_eq!(rfc3339_offset(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339_offset(1_780_000_000, 3600),
+            "2026-05-28T21:26:40+01:00"
+        );
+        assert_eq!(
+            rfc3339_offset(1_780_000_000, -(5 * 3600 + 1800)),
+            "2026-05-28T14:56:40-05:30"
+        );
+    }
+
+    #[test]
+    fn tzif_offsets_follow_daylight_saving_time() {
+        let Ok(paris) = std::fs::read("/usr/share/zoneinfo/Europe/Paris") else {
+            panic!("tzdata is missing: apt-get install tzdata");
+        };
+        // 2026-01-15 and 2026-07-15, 12:00 UTC.
+        assert_eq!(tzif_offset(&paris, 1_768_478_400), Some(3600));
+        assert_eq!(tzif_offset(&paris, 1_784_116_800), Some(7200));
+        assert_eq!(tzif_offset(b"not a tzif file", 0), None);
+    }
 
     #[test]
     fn from_civil_inverts_civil() {

@@ -7,6 +7,7 @@ mod docsis;
 mod fds;
 mod lease_lookup;
 mod leases;
+mod locate;
 mod report;
 mod serve;
 
@@ -22,6 +23,15 @@ use crate::config::{Config, LogConfig, LogFormat};
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// The config file (its general.state_dir holds the store and keys);
+    /// accepted before or after the subcommand.
+    #[arg(
+        short,
+        long,
+        global = true,
+        default_value = "/etc/headend/headend.toml"
+    )]
+    config: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,35 +40,21 @@ struct Cli {
 enum Command {
     /// Run the services enabled in the config until stopped (SIGHUP reloads zones).
     Serve {
-        /// The config file.
-        #[arg(short, long, default_value = "/etc/headend/headend.toml")]
-        config: PathBuf,
+        /// Write the process id to this file once started (removed at exit).
+        #[arg(long)]
+        pidfile: Option<PathBuf>,
     },
     /// Validate the config and every zone it names; exit non-zero on any error.
-    Check {
-        /// The config file.
-        #[arg(short, long, default_value = "/etc/headend/headend.toml")]
-        config: PathBuf,
-    },
+    Check,
     /// List the DHCP leases in the store (works while the server runs).
-    Leases {
-        /// The config file (its general.state_dir holds the store).
-        #[arg(short, long, default_value = "/etc/headend/headend.toml")]
-        config: PathBuf,
-    },
+    Leases,
     /// Manage admin API users directly in the state directory's store.
     User {
-        /// The config file (its general.state_dir holds the store).
-        #[arg(short, long, default_value = "/etc/headend/headend.toml")]
-        config: PathBuf,
         #[command(subcommand)]
         command: headend_admin::cli::UserCommand,
     },
     /// Talk to a running admin API over HTTPS (log in first).
-    Ctl {
-        #[command(subcommand)]
-        command: headend_admin::cli::CtlCommand,
-    },
+    Ctl(headend_admin::cli::CtlArgs),
     /// Compile and decode DOCSIS cable modem and PacketCable MTA config files.
     Docsis {
         #[command(subcommand)]
@@ -66,9 +62,6 @@ enum Command {
     },
     /// DNSSEC keys of signed zones (kept in the state directory).
     Dnssec {
-        /// The config file (its general.state_dir holds the keys).
-        #[arg(short, long, default_value = "/etc/headend/headend.toml")]
-        config: PathBuf,
         #[command(subcommand)]
         command: DnssecCommand,
     },
@@ -136,8 +129,10 @@ enum DnssecCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let config = cli.config;
     match cli.command {
-        Command::Serve { config: path } => {
+        Command::Serve { pidfile } => {
+            let path = config;
             let config = match Config::load(&path) {
                 Ok(c) => c,
                 Err(e) => {
@@ -146,6 +141,21 @@ fn main() -> ExitCode {
                 }
             };
             init_logging(&config.log);
+            tracing::info!(
+                pid = std::process::id(),
+                version = env!("CARGO_PKG_VERSION"),
+                config = %path.display(),
+                "headend starting"
+            );
+            let _pidfile = match pidfile.map(PidFile::write).transpose() {
+                Ok(p) => p,
+                Err(e) => {
+                    let line = report::chain(&e);
+                    tracing::error!("{line}");
+                    return ExitCode::FAILURE;
+                }
+            };
+
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .thread_name("headend")
@@ -167,9 +177,9 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Check { config } => check::run(&config),
-        Command::Leases { config } => leases::run(&config),
-        Command::User { config, command } => {
+        Command::Check => check::run(&config),
+        Command::Leases => leases::run(&config),
+        Command::User { command } => {
             let config = match Config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
@@ -185,8 +195,8 @@ fn main() -> ExitCode {
                 &argon,
             ))
         }
-        Command::Ctl { command } => report(headend_admin::cli::run_ctl(command)),
-        Command::Dnssec { config, command } => dnssec(&config, command),
+        Command::Ctl(args) => report(headend_admin::cli::run_ctl(args)),
+        Command::Dnssec { command } => dnssec(&config, command),
         Command::Docsis { command } => match command {
             DocsisCommand::Compile {
                 input,
@@ -237,6 +247,37 @@ fn dnssec(config: &std::path::Path, command: DnssecCommand) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--pidfile`: holds the process id while headend runs; removed on a
+/// clean exit (a stale one after kill -9 names a process that is gone).
+struct PidFile(PathBuf);
+
+impl PidFile {
+    fn write(path: PathBuf) -> Result<Self, PidFileError> {
+        let text = format!("{}\n", std::process::id());
+        headend_util::write_atomic(&path, text.as_bytes(), 0o644).map_err(|source| {
+            PidFileError {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The pid file could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the pid file {}: {source}", path.display())]
+struct PidFileError {
+    path: PathBuf,
+    source: std::io::Error,
 }
 
 /// Prints a CLI command's error and turns it into the exit code.
@@ -308,6 +349,54 @@ fn notify_systemd(state: &str) {
 
 #[cfg(test)]
 mod tests {
+    use clap::{CommandFactory as _, Parser as _};
+
+    use super::{Cli, Command, DnssecCommand};
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn config_is_accepted_before_and_after_the_subcommand() {
+        for args in [
+            &[
+                "headend",
+                "--config",
+                "x.toml",
+                "dnssec",
+                "ds",
+                "example.test",
+            ][..],
+            &[
+                "headend",
+                "dnssec",
+                "ds",
+                "example.test",
+                "--config",
+                "x.toml",
+            ],
+            &["headend", "dnssec", "-c", "x.toml", "ds", "example.test"],
+            &["headend", "dnssec", "ds", "-c", "x.toml", "example.test"],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(cli.config, std::path::Path::new("x.toml"), "{args:?}");
+            assert!(
+                matches!(cli.command, Command::Dnssec { command: DnssecCommand::Ds { ref zone } } if zone == "example.test"),
+                "{args:?}"
+            );
+        }
+        let cli = Cli::try_parse_from(["headend", "user", "add", "carol", "--config", "y.toml"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cli.config, std::path::Path::new("y.toml"));
+        let cli = Cli::try_parse_from(["headend", "check"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cli.config,
+            std::path::Path::new("/etc/headend/headend.toml")
+        );
+    }
+
     #[test]
     fn reloading_message_carries_the_monotonic_time_in_microseconds() {
         let now = || {

@@ -56,14 +56,15 @@ impl Services {
             }
         }
         if let Some(tftp) = &self.tftp {
-            tracing::info!(stats = ?tftp.stats(), "TFTP counters");
+            tracing::info!(stats = %tftp.stats(), "TFTP counters");
             // Shared secrets are read again and compiled files recompiled.
             if let Err(e) = tftp.reload_templates() {
                 tracing::error!("SIGHUP: TFTP template formats kept: {e}");
             }
         }
         if let Some(time) = &self.time {
-            tracing::info!(stats = ?time.stats(), "time server counters");
+            let t = time.stats();
+            tracing::info!(udp = t.udp, tcp = t.tcp, "time server counters");
         }
         if let Some(dhcp) = &self.dhcp {
             tracing::info!(stats = %dhcp.stats(), "DHCP counters");
@@ -92,12 +93,21 @@ impl Services {
 
 /// Runs until SIGTERM or SIGINT.
 pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::Result<()> {
-    headend_util::create_private_dir(&config.general.state_dir).with_context(|| {
+    let state = &config.general.state_dir;
+    headend_util::create_private_dir(state).with_context(|| {
         format!(
-            "cannot create state directory {}",
-            config.general.state_dir.display()
+            "cannot create state directory {} (headend runs as {}); create it owned by that user, mode 0700",
+            state.display(),
+            run_as()
         )
     })?;
+    if let Err(e) = probe_writable(state) {
+        anyhow::bail!(
+            "state directory {} is not writable by {}, the user headend runs as: {e}; chown it to that user (mode 0700)",
+            state.display(),
+            run_as()
+        );
+    }
     match headend_util::exposed_entries(&config.general.state_dir) {
         Ok(exposed) => {
             for (path, mode) in exposed {
@@ -212,4 +222,36 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
     tracing::info!("headend stopping");
     crate::notify_systemd("STOPPING=1");
     Ok(())
+}
+
+/// `user NAME (uid N)` for the user this process runs as (from
+/// /proc/self/status and /etc/passwd), `uid N` when it has no name.
+pub(crate) fn run_as() -> String {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        })
+        .unwrap_or_else(|| "?".to_owned());
+    let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|p| {
+        p.lines().find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            (f.nth(1)? == uid).then(|| name.to_owned())
+        })
+    });
+    match name {
+        Some(n) => format!("user {n} (uid {uid})"),
+        None => format!("uid {uid}"),
+    }
+}
+
+/// Creates and removes a file in `dir`: the store, keys and certificates
+/// are written there.
+fn probe_writable(dir: &std::path::Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".headend-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
 }

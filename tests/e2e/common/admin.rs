@@ -31,6 +31,7 @@ pub fn start(admin_extra: &str) -> AdminServer {
     .expect("copy zone");
     let port = free_port();
     let dns_port = free_port();
+    let dhcp_port = free_port();
     let config = format!(
         r#"
 [general]
@@ -51,6 +52,23 @@ listen = "127.0.0.1:{port}"
 memory_kib = 1024
 iterations = 1
 parallelism = 1
+
+# A DHCP service on loopback (no client ever asks) so that reservations have
+# a subnet to go in: the admin API refuses them otherwise.
+[dhcp]
+interfaces = ["lo"]
+port = {dhcp_port}
+server_id = "10.0.0.1"
+
+[[dhcp.subnet]]
+name = "lan"
+subnet = "10.0.0.0/16"
+pools = ["10.0.200.1-10.0.200.254"]
+
+[[dhcp.subnet]]
+name = "cable"
+subnet = "10.1.0.0/16"
+pools = ["10.1.200.1-10.1.200.254"]
 "#
     );
     let headend = Headend::start_in(dir, &config);

@@ -201,6 +201,7 @@ pub(crate) async fn add_reservation(
     if b.subnet.is_empty() {
         return Err(ApiError::bad_request("subnet must name a [dhcp] subnet"));
     }
+    reservation_fits(&app, &b.subnet, &hwaddr, b.address).await?;
     let r = Reservation {
         subnet: b.subnet,
         hwaddr,
@@ -237,6 +238,49 @@ pub(crate) async fn add_reservation(
         hostname: r.hostname,
     };
     Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+/// Refuses a reservation that the DHCP service could never hand out: no
+/// `[dhcp]` in this process or no such subnet (404), an address that is not
+/// a host address of the subnet (422), or an address that a config-file or
+/// stored reservation gives to another client, in any subnet (409).
+async fn reservation_fits(
+    app: &Shared,
+    subnet: &str,
+    hwaddr: &str,
+    address: Ipv4Addr,
+) -> Result<(), ApiError> {
+    use headend_dhcp::ReservationRefusal as R;
+    let Some(dhcp) = &app.dhcp else {
+        return Err(ApiError::not_found(format!(
+            "this server runs no DHCP service (no [dhcp] section), so it has no subnet {subnet:?} to reserve in"
+        )));
+    };
+    if let Err(refusal) = dhcp.check_reservation(subnet, hwaddr, address) {
+        let message = refusal.to_string();
+        return Err(match refusal {
+            R::UnknownSubnet { .. } => ApiError::not_found(message),
+            R::OutsideSubnet { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+            }
+            _ => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+        });
+    }
+    let all = app.blocking(|s| s.auth().reservations()).await?;
+    if let Some(other) = all
+        .iter()
+        .find(|r| r.address == address && !(r.subnet == subnet && r.hwaddr == hwaddr))
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "{address} is already reserved for {} in subnet {}: remove that reservation first (`headend ctl reservation delete {} {}`)",
+                other.hwaddr, other.subnet, other.subnet, other.hwaddr
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// DELETE /api/v1/reservations/{subnet}/{hwaddr}.

@@ -265,13 +265,16 @@ impl ApiError {
     pub(crate) fn bad_request(what: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", what)
     }
+    /// 429 with Retry-After. The same words for a rate limit and a locked
+    /// account, so that the answer does not tell whether a name exists.
     pub(crate) fn too_many(retry_after: u64) -> Self {
+        let secs = retry_after.max(1);
         let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
-            "too many attempts; retry later",
+            format!("too many attempts; retry in {secs} s (Retry-After: {secs})"),
         );
-        e.retry_after = Some(retry_after.max(1));
+        e.retry_after = Some(secs);
         e
     }
     pub(crate) fn internal() -> Self {

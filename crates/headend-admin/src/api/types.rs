@@ -329,6 +329,10 @@ pub struct ZoneSerial {
     pub serial: u32,
     /// The zone as named in the request.
     pub zone: String,
+    /// After an edit: the warnings it brought in (`file:line: warning: ...`);
+    /// errors refuse the edit instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// PUT /api/v1/zones/{zone}/records/{name}/{rtype}.

@@ -9,9 +9,9 @@ use headend_store::auth::{FamilyRecord, UserRecord, fold_username};
 use serde::Deserialize;
 
 use super::types::{
-    AuditResponse, KeyRotated, MeResponse, NewUserRequest, PasswordChanged, PasswordRequest,
-    RoleChanged, RoleRequest, SessionRevoked, SessionView, SessionsResponse, UserDisabled,
-    UserUnlocked, UserView, UsersResponse,
+    AuditEntry, AuditResponse, KeyRotated, MeResponse, NewUserRequest, PasswordChanged,
+    PasswordRequest, RoleChanged, RoleRequest, SessionRevoked, SessionView, SessionsResponse,
+    UserDisabled, UserUnlocked, UserView, UsersResponse,
 };
 use super::{ApiError, Caller, Shared, unix_now};
 use crate::core::Role;
@@ -86,12 +86,54 @@ pub(crate) async fn sessions(
     Ok(Json(SessionsResponse { sessions }).into_response())
 }
 
-/// DELETE /api/v1/sessions/{id}: ends one session (own, or any for admins).
+/// Fewest characters of a session id taken as a prefix (the logs show 8).
+const MIN_SESSION_PREFIX: usize = 6;
+
+/// The full id of the session `id` names: itself when it is one, else the
+/// one live session (among those the caller may see) whose id starts with
+/// it, as logs and lists show the first 8 characters. Several matches: 409.
+async fn resolve_session_id(app: &Shared, caller: &Caller, id: String) -> Result<String, ApiError> {
+    let lookup = id.clone();
+    if app
+        .blocking(move |s| s.auth().family(&lookup))
+        .await?
+        .is_some()
+        || id.len() < MIN_SESSION_PREFIX
+    {
+        return Ok(id);
+    }
+    let now = unix_now();
+    let who = (caller.role < Role::Admin).then(|| caller.user.clone());
+    let list = app
+        .blocking(move |s| s.auth().families(who.as_deref(), Some(now)))
+        .await?;
+    let matches: Vec<&str> = list
+        .iter()
+        .map(|f| f.id.as_str())
+        .filter(|full| full.starts_with(id.as_str()))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => Ok(id),
+        _ => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "ambiguous",
+            format!(
+                "{} sessions start with {id:?}: give more of the id",
+                matches.len()
+            ),
+        )),
+    }
+}
+
+/// DELETE /api/v1/sessions/{id}: ends one session (own, or any for admins);
+/// a unique prefix of at least 6 characters of a live session's id will do.
 pub(crate) async fn revoke_session(
     State(app): State<Shared>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = resolve_session_id(&app, &caller, id).await?;
     let lookup = id.clone();
     let family = app.blocking(move |s| s.auth().family(&lookup)).await?;
     let family = family.ok_or_else(|| ApiError::not_found(format!("no session {id}")))?;
@@ -377,7 +419,18 @@ pub(crate) async fn unlock(
 #[derive(Deserialize)]
 pub(crate) struct AuditQuery {
     limit: Option<u32>,
+    /// Only entries by this user.
+    actor: Option<String>,
+    /// Only actions starting with this (`record`, `user.add`).
+    action: Option<String>,
+    /// Only entries at or after these Unix seconds.
+    since: Option<u64>,
+    /// Only entries whose target contains this.
+    target: Option<String>,
 }
+
+/// Entries read to filter from: the newest this many.
+const AUDIT_SCAN: u32 = 10_000;
 
 /// GET /api/v1/audit: newest first.
 pub(crate) async fn audit(
@@ -386,9 +439,28 @@ pub(crate) async fn audit(
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
-    let rows = app.blocking(move |s| s.auth().audit(limit)).await?;
-    let entries = rows.into_iter().map(Into::into).collect();
+    let limit = q.limit.unwrap_or(100).clamp(1, AUDIT_SCAN);
+    let filtered =
+        q.actor.is_some() || q.action.is_some() || q.since.is_some() || q.target.is_some();
+    let scan = if filtered { AUDIT_SCAN } else { limit };
+    let rows = app.blocking(move |s| s.auth().audit(scan)).await?;
+    let entries: Vec<AuditEntry> = rows.into_iter().map(Into::into).collect();
+    let entries = entries
+        .into_iter()
+        .filter(|e| q.actor.as_ref().is_none_or(|a| &e.actor == a))
+        .filter(|e| {
+            q.action
+                .as_ref()
+                .is_none_or(|a| e.action.starts_with(a.as_str()))
+        })
+        .filter(|e| q.since.is_none_or(|t| e.at >= t))
+        .filter(|e| {
+            q.target
+                .as_ref()
+                .is_none_or(|t| e.target.as_deref().is_some_and(|x| x.contains(t.as_str())))
+        })
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect();
     Ok(Json(AuditResponse { entries }).into_response())
 }
 

@@ -157,7 +157,14 @@ pub(crate) async fn reload(
     )
     .await;
     let serial = result?;
-    Ok(with_serial(ZoneSerial { serial, zone }, serial))
+    Ok(with_serial(
+        ZoneSerial {
+            serial,
+            zone,
+            warnings: Vec::new(),
+        },
+        serial,
+    ))
 }
 
 /// `?rdata=` on DELETE .../records/{name}/{rtype}.
@@ -191,8 +198,16 @@ async fn edit(
         None,
     )
     .await;
-    let serial = result?;
-    Ok(with_serial(ZoneSerial { serial, zone }, serial))
+    let done = result?;
+    let serial = done.serial;
+    Ok(with_serial(
+        ZoneSerial {
+            serial,
+            zone,
+            warnings: done.warnings,
+        },
+        serial,
+    ))
 }
 
 /// PUT /api/v1/zones/{zone}/records/{name}/{rtype}: replaces that RRset.

@@ -13,14 +13,15 @@ use serde::{Deserialize, Serialize};
 
 use super::pin::{PinVerifier, client_dir, normalise};
 use super::{
-    CtlCommand, LeaseCommand, RecordCommand, ReservationCommand, SessionCommand, ZoneCommand,
-    read_password,
+    CtlArgs, CtlCommand, CtlUserCommand, LeaseCommand, RecordCommand, ReservationCommand,
+    SessionCommand, ZoneCommand, read_password,
 };
 use crate::AdminError;
 use crate::api::types::{
-    ErrorBody, LeasesResponse, LoginRequest, LogoutResponse, RefreshRequest, ReleasedResponse,
-    ReservationAttributes, ReservationRequest, ReservationsResponse, SessionsResponse,
-    SetRecordRequest, TokenResponse, ZoneResponse, ZoneSerial, ZonesResponse,
+    AuditResponse, ErrorBody, LeasesResponse, LoginRequest, LogoutResponse, NewUserRequest,
+    RefreshRequest, ReleasedResponse, ReservationAttributes, ReservationRequest,
+    ReservationsResponse, RoleRequest, SessionsResponse, SetRecordRequest, TokenResponse,
+    UsersResponse, ZoneResponse, ZoneSerial, ZonesResponse,
 };
 use crate::api::unix_now;
 use crate::tls::{install_crypto_provider, write_private};
@@ -367,8 +368,49 @@ fn if_match(serial: Option<u32>) -> Vec<(&'static str, String)> {
         .collect()
 }
 
+/// How answers are printed: `--json`, `--utc`.
+#[derive(Debug, Clone, Copy)]
+struct View {
+    json: bool,
+    utc: bool,
+}
+
+impl View {
+    /// Unix seconds as RFC 3339, in the local zone unless `--utc`.
+    fn time(self, t: u64) -> String {
+        let t = i64::try_from(t).unwrap_or(i64::MAX);
+        let offset = if self.utc {
+            0
+        } else {
+            headend_util::time::local_offset(t)
+        };
+        headend_util::time::rfc3339_offset(t, offset)
+    }
+
+    /// An optional time, `-` when absent.
+    fn time_or_dash(self, t: Option<u64>) -> String {
+        t.map_or_else(|| "-".to_owned(), |t| self.time(t))
+    }
+
+    /// With `--json`, prints `value` and answers true.
+    fn json(self, value: &impl Serialize) -> Result<bool, AdminError> {
+        if self.json {
+            let text = serde_json::to_string_pretty(value).map_err(|e| AdminError::Usage {
+                reason: e.to_string(),
+            })?;
+            println!("{text}");
+        }
+        Ok(self.json)
+    }
+}
+
 /// Runs a `headend ctl` command.
-pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
+pub fn run(args: CtlArgs) -> Result<(), AdminError> {
+    let view = View {
+        json: args.json,
+        utc: args.utc,
+    };
+    let cmd = args.command;
     let dir = client_dir();
     if let CtlCommand::Login {
         url,
@@ -402,6 +444,9 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
         }
         CtlCommand::Zone(ZoneCommand::List) => {
             let v: ZonesResponse = ctl.call(Method::GET, "/api/v1/zones", None, &[])?;
+            if view.json(&v)? {
+                return Ok(());
+            }
             print_table(
                 ["origin", "serial", "records", "file"],
                 v.zones.into_iter().map(|z| {
@@ -421,6 +466,9 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
                 None,
                 &[],
             )?;
+            if view.json(&v)? {
+                return Ok(());
+            }
             println!("; serial {}", v.serial);
             print_table(
                 ["name", "ttl", "rtype", "rdata"],
@@ -445,7 +493,9 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
             rdata,
             ttl,
             serial,
+            raw,
         }) => {
+            let rdata = rdata.iter().map(|v| record_value(&rtype, v, raw)).collect();
             let path = format!(
                 "/api/v1/zones/{}/records/{}/{}",
                 enc(&zone),
@@ -458,6 +508,9 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
                 Some(&SetRecordRequest { ttl, rdata }),
                 &if_match(serial),
             )?;
+            for w in &v.warnings {
+                eprintln!("{w}");
+            }
             println!("{zone}: {name} {rtype} set, serial {}", v.serial);
         }
         CtlCommand::Record(RecordCommand::Delete {
@@ -466,7 +519,9 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
             rtype,
             rdata,
             serial,
+            raw,
         }) => {
+            let rdata = rdata.map(|v| record_value(&rtype, &v, raw));
             let mut path = format!(
                 "/api/v1/zones/{}/records/{}/{}",
                 enc(&zone),
@@ -485,6 +540,9 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
                 |s| format!("/api/v1/leases?subnet={}", enc(&s)),
             );
             let v: LeasesResponse = ctl.call(Method::GET, &path, None, &[])?;
+            if view.json(&v)? {
+                return Ok(());
+            }
             print_table(
                 [
                     "address", "subnet", "hwaddr", "hostname", "class", "state", "expires",
@@ -497,7 +555,7 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
                         or_dash(l.hostname),
                         or_dash(l.class),
                         l.state,
-                        l.expires.to_string(),
+                        view.time(l.expires),
                     ]
                 }),
             );
@@ -533,6 +591,9 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
         CtlCommand::Reservation(ReservationCommand::List) => {
             let v: ReservationsResponse =
                 ctl.call(Method::GET, "/api/v1/reservations", None, &[])?;
+            if view.json(&v)? {
+                return Ok(());
+            }
             print_table(
                 ["subnet", "hwaddr", "address", "hostname"],
                 v.reservations.into_iter().map(|r| {
@@ -594,6 +655,9 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
                 |u| format!("/api/v1/sessions?user={}", enc(&u)),
             );
             let v: SessionsResponse = ctl.call(Method::GET, &path, None, &[])?;
+            if view.json(&v)? {
+                return Ok(());
+            }
             print_table(
                 ["id", "user", "source", "created", "last_used", "current"],
                 v.sessions.into_iter().map(|f| {
@@ -601,8 +665,8 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
                         f.id,
                         f.user,
                         or_dash(f.source),
-                        f.created.to_string(),
-                        f.last_used.to_string(),
+                        view.time(f.created),
+                        view.time(f.last_used),
                         f.current.to_string(),
                     ]
                 }),
@@ -617,8 +681,219 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
             )?;
             println!("session {id} ended");
         }
+        CtlCommand::Lease(LeaseCommand::Show { client }) => lease_show(&mut ctl, view, &client)?,
+        CtlCommand::Audit {
+            user,
+            action,
+            target,
+            since,
+            limit,
+        } => audit(&mut ctl, view, user, action, target, since, limit)?,
+        CtlCommand::User(cmd) => user(&mut ctl, view, cmd)?,
     }
     Ok(())
+}
+
+// ---- ctl lease show, ctl audit, ctl user ----------------------------------
+
+/// `ctl lease show MAC|IP`: the lease of that address or hardware address.
+fn lease_show(ctl: &mut Ctl, view: View, client: &str) -> Result<(), AdminError> {
+    let ip = client.parse::<std::net::Ipv4Addr>().ok();
+    let mac = crate::api::normalise_mac(client);
+    if ip.is_none() && mac.is_none() {
+        return Err(AdminError::Usage {
+            reason: format!(
+                "{client:?} is neither an IPv4 address nor a MAC address (aa:bb:cc:dd:ee:ff)"
+            ),
+        });
+    }
+    let v: LeasesResponse = ctl.call(Method::GET, "/api/v1/leases", None, &[])?;
+    let found: Vec<_> = v
+        .leases
+        .into_iter()
+        .filter(|l| Some(l.address) == ip || mac.as_deref() == Some(l.hwaddr.as_str()))
+        .collect();
+    if found.is_empty() {
+        return Err(AdminError::Api {
+            status: 404,
+            message: format!("no lease for {client}"),
+        });
+    }
+    if view.json(&found)? {
+        return Ok(());
+    }
+    for (i, l) in found.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        println!("address:   {}", l.address);
+        println!("hwaddr:    {}", l.hwaddr);
+        println!("client-id: {}", or_dash(l.client_id.as_ref()));
+        println!("hostname:  {}", or_dash(l.hostname.as_ref()));
+        println!("subnet:    {}", l.subnet);
+        println!("class:     {}", or_dash(l.class.as_ref()));
+        println!(
+            "state:     {}{}",
+            l.state,
+            if l.live { " (live)" } else { "" }
+        );
+        println!("expires:   {}", view.time(l.expires));
+    }
+    Ok(())
+}
+
+/// Unix seconds of `--since`: `90m`, `12h`, `7d`, `30s`, or Unix seconds.
+fn since_secs(since: &str, now: u64) -> Result<u64, AdminError> {
+    let bad = || AdminError::Usage {
+        reason: format!("--since {since:?}: give a duration like 90m, 12h, 7d, or Unix seconds"),
+    };
+    let (num, unit) = since.split_at(
+        since
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(since.len()),
+    );
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "" => return Ok(n),
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return Err(bad()),
+    };
+    Ok(now.saturating_sub(secs))
+}
+
+/// `ctl audit`.
+#[allow(clippy::too_many_arguments)]
+fn audit(
+    ctl: &mut Ctl,
+    view: View,
+    user: Option<String>,
+    action: Option<String>,
+    target: Option<String>,
+    since: Option<String>,
+    limit: u32,
+) -> Result<(), AdminError> {
+    let mut query = vec![format!("limit={limit}")];
+    if let Some(u) = user {
+        query.push(format!("actor={}", enc(&u)));
+    }
+    if let Some(a) = action {
+        query.push(format!("action={}", enc(&a)));
+    }
+    if let Some(t) = target {
+        query.push(format!("target={}", enc(&t)));
+    }
+    if let Some(s) = since {
+        query.push(format!("since={}", since_secs(&s, unix_now())?));
+    }
+    let path = format!("/api/v1/audit?{}", query.join("&"));
+    let v: AuditResponse = ctl.call(Method::GET, &path, None, &[])?;
+    if view.json(&v)? {
+        return Ok(());
+    }
+    print_table(
+        [
+            "at", "actor", "source", "action", "target", "result", "detail",
+        ],
+        v.entries.into_iter().map(|e| {
+            [
+                view.time(e.at),
+                e.actor,
+                or_dash(e.source),
+                e.action,
+                or_dash(e.target),
+                e.result,
+                or_dash(e.detail),
+            ]
+        }),
+    );
+    Ok(())
+}
+
+/// `ctl user ...`.
+fn user(ctl: &mut Ctl, view: View, cmd: CtlUserCommand) -> Result<(), AdminError> {
+    let role = |r: &str| -> Result<crate::core::Role, AdminError> {
+        serde_json::from_value(serde_json::Value::String(r.to_ascii_lowercase())).map_err(|_| {
+            AdminError::Usage {
+                reason: format!("{r:?} is not a role: viewer, operator or admin"),
+            }
+        })
+    };
+    let user_path = |name: &str, what: &str| format!("/api/v1/users/{}/{what}", enc(name));
+    match cmd {
+        CtlUserCommand::List => {
+            let v: UsersResponse = ctl.call(Method::GET, "/api/v1/users", None, &[])?;
+            if view.json(&v)? {
+                return Ok(());
+            }
+            print_table(
+                [
+                    "user",
+                    "role",
+                    "disabled",
+                    "locked_until",
+                    "failures",
+                    "last_login",
+                    "created",
+                ],
+                v.users.into_iter().map(|u| {
+                    [
+                        u.username,
+                        u.role,
+                        u.disabled.to_string(),
+                        view.time_or_dash(u.locked_until.filter(|_| u.locked)),
+                        u.failures.to_string(),
+                        view.time_or_dash(u.last_login),
+                        view.time(u.created),
+                    ]
+                }),
+            );
+        }
+        CtlUserCommand::Add {
+            name,
+            role: r,
+            password_stdin,
+        } => {
+            let body = NewUserRequest {
+                username: name.clone(),
+                password: read_password(password_stdin, true)?,
+                role: role(&r)?,
+            };
+            ctl.call::<IgnoredAny>(Method::POST, "/api/v1/users", Some(&body), &[])?;
+            println!("added {name} ({})", body.role);
+        }
+        CtlUserCommand::Disable { name } => {
+            ctl.call::<IgnoredAny>(Method::POST, &user_path(&name, "disable"), None, &[])?;
+            println!("disabled {name} (their sessions are ended)");
+        }
+        CtlUserCommand::Enable { name } => {
+            ctl.call::<IgnoredAny>(Method::POST, &user_path(&name, "enable"), None, &[])?;
+            println!("enabled {name}");
+        }
+        CtlUserCommand::Unlock { name } => {
+            ctl.call::<IgnoredAny>(Method::POST, &user_path(&name, "unlock"), None, &[])?;
+            println!("unlocked {name}");
+        }
+        CtlUserCommand::Role { name, role: r } => {
+            let body = RoleRequest { role: role(&r)? };
+            ctl.call::<IgnoredAny>(Method::PUT, &user_path(&name, "role"), Some(&body), &[])?;
+            println!("{name} is now {}", body.role);
+        }
+    }
+    Ok(())
+}
+
+/// An RDATA value as the API takes it (zone-file syntax): a TXT or SPF value
+/// is plain text made into one quoted record unless `raw`.
+fn record_value(rtype: &str, value: &str, raw: bool) -> String {
+    let text_type = rtype.eq_ignore_ascii_case("TXT") || rtype.eq_ignore_ascii_case("SPF");
+    if text_type && !raw {
+        headend_dns::present::txt_rdata(value)
+    } else {
+        value.to_owned()
+    }
 }
 
 fn attributes_path(subnet: &str, mac: &str) -> String {
@@ -635,4 +910,32 @@ fn print_attributes(v: &ReservationAttributes) {
         ["name", "value"],
         v.attributes.iter().map(|(k, v)| [k.clone(), v.clone()]),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{record_value, since_secs};
+
+    #[test]
+    fn since_takes_durations_or_unix_seconds() {
+        assert_eq!(since_secs("90m", 10_000).unwrap(), 10_000 - 5400);
+        assert_eq!(since_secs("2d", 1_000_000).unwrap(), 1_000_000 - 172_800);
+        assert_eq!(since_secs("1700000000", 5).unwrap(), 1_700_000_000);
+        assert!(since_secs("yesterday", 5).is_err());
+        assert!(since_secs("5w", 5).is_err());
+    }
+
+    #[test]
+    fn txt_values_are_quoted_unless_raw() {
+        assert_eq!(
+            record_value("txt", "v=DMARC1; p=reject", false),
+            r#""v=DMARC1; p=reject""#
+        );
+        assert_eq!(
+            record_value("SPF", "v=spf1 -all", false),
+            r#""v=spf1 -all""#
+        );
+        assert_eq!(record_value("TXT", r#""a" "b""#, true), r#""a" "b""#);
+        assert_eq!(record_value("A", "192.0.2.1", false), "192.0.2.1");
+    }
 }

@@ -63,6 +63,20 @@ pub enum UserCommand {
     },
 }
 
+/// `headend ctl [--json] [--utc] ...`.
+#[derive(Debug, clap::Args)]
+pub struct CtlArgs {
+    /// Print what lists and shows answer as JSON (times as Unix seconds).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print times in UTC instead of the local time zone.
+    #[arg(long, global = true)]
+    pub utc: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
 /// `headend ctl ...`.
 #[derive(Debug, Subcommand)]
 pub enum CtlCommand {
@@ -101,6 +115,68 @@ pub enum CtlCommand {
     /// Sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// The audit log, newest first (admins).
+    Audit {
+        /// Only entries by this user.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only actions starting with this, e.g. `record` or `user.add`.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries whose target contains this, e.g. a zone or a MAC.
+        #[arg(long)]
+        target: Option<String>,
+        /// Only entries this recent: `90m`, `12h`, `7d`, or Unix seconds.
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value = "100")]
+        limit: u32,
+    },
+    /// Admin API users, through the API (admins; `headend user` works
+    /// locally on the store instead).
+    #[command(subcommand)]
+    User(CtlUserCommand),
+}
+
+/// `headend ctl user ...`.
+#[derive(Debug, Subcommand)]
+pub enum CtlUserCommand {
+    /// List users with role, lock state and last login.
+    List,
+    /// Add a user (password from a prompt, or one line on stdin with --password-stdin).
+    Add {
+        /// The user name.
+        name: String,
+        /// viewer, operator or admin.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user (ends all their sessions).
+    Disable {
+        /// The user name.
+        name: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// The user name.
+        name: String,
+    },
+    /// Change a user's role.
+    Role {
+        /// The user name.
+        name: String,
+        /// viewer, operator or admin.
+        role: String,
+    },
+    /// Clear a user's failed-login lockout.
+    Unlock {
+        /// The user name.
+        name: String,
+    },
 }
 
 /// `headend ctl zone ...`.
@@ -123,7 +199,8 @@ pub enum ZoneCommand {
 /// `headend ctl record ...`.
 #[derive(Debug, Subcommand)]
 pub enum RecordCommand {
-    /// Replace the RRset NAME TYPE with the given RDATA values.
+    /// Replace the RRset NAME TYPE with the given RDATA values (one record each).
+    #[command(after_help = RECORD_SET_EXAMPLES)]
     Set {
         /// The zone.
         zone: String,
@@ -131,9 +208,15 @@ pub enum RecordCommand {
         name: String,
         /// Record type, e.g. A.
         rtype: String,
-        /// One or more RDATA values, e.g. 192.0.2.10.
+        /// One or more RDATA values, e.g. 192.0.2.10. For TXT and SPF each
+        /// value is the text of one record, kept as given (spaces, `;`,
+        /// quotes), split into 255-byte strings when longer.
         #[arg(required = true)]
         rdata: Vec<String>,
+        /// Take TXT/SPF values in zone-file syntax (`"part one" "part two"`)
+        /// instead of as plain text.
+        #[arg(long)]
+        raw: bool,
         /// TTL in seconds.
         #[arg(long)]
         ttl: Option<u32>,
@@ -149,13 +232,26 @@ pub enum RecordCommand {
         name: String,
         /// Record type.
         rtype: String,
-        /// Only this record.
+        /// Only this record (TXT/SPF: its text, as for `set`).
         rdata: Option<String>,
+        /// Take a TXT/SPF value in zone-file syntax instead of as plain text.
+        #[arg(long)]
+        raw: bool,
         /// Refuse the edit unless the zone's serial is still this one.
         #[arg(long)]
         serial: Option<u32>,
     },
 }
+
+/// `headend ctl record set --help`: the two ways to give TXT values.
+const RECORD_SET_EXAMPLES: &str = r#"Examples:
+  headend ctl record set example.test www A 192.0.2.10 192.0.2.11 --ttl 300
+  headend ctl record set example.test @ TXT 'v=spf1 include:_spf.example.net -all'
+  headend ctl record set example.test _dmarc TXT 'v=DMARC1; p=reject'
+      (one argument = one TXT record holding exactly that text; over 255
+       bytes it becomes several strings of the same record)
+  headend ctl record set example.test @ TXT --raw '"part one" "part two"'
+      (--raw: zone-file syntax, quotes and escapes as in a zone file)"#;
 
 /// `headend ctl lease ...`.
 #[derive(Debug, Subcommand)]
@@ -165,6 +261,11 @@ pub enum LeaseCommand {
         /// Only this subnet.
         #[arg(long)]
         subnet: Option<String>,
+    },
+    /// Show the lease of a MAC address or an IP address, every field.
+    Show {
+        /// `aa:bb:cc:dd:ee:ff` or `10.0.0.5`.
+        client: String,
     },
     /// Release a lease now.
     Release {
@@ -242,7 +343,8 @@ pub enum SessionCommand {
     },
     /// End a session by id.
     Revoke {
-        /// The session id (from `session list`).
+        /// The session id, or a unique prefix of it of 6 or more characters
+        /// (the 8 the logs show will do).
         id: String,
     },
 }
@@ -257,8 +359,15 @@ pub(crate) fn read_password(from_stdin: bool, confirm: bool) -> Result<String, c
         std::io::stdin().read_line(&mut line).map_err(fail)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     } else {
-        let pw = rpassword::prompt_password("Password: ").map_err(fail)?;
-        if confirm && rpassword::prompt_password("Again: ").map_err(fail)? != pw {
+        // Without a controlling terminal (a script, ssh without -t, systemd)
+        // there is no prompt: say how to give the password instead.
+        let no_tty = |e: std::io::Error| crate::AdminError::Password {
+            reason: format!(
+                "cannot read the password: no terminal to prompt on ({e}); give it as one line on stdin with --password-stdin, e.g. `printf '%s\\n' \"$PW\" | headend ... --password-stdin`"
+            ),
+        };
+        let pw = rpassword::prompt_password("Password: ").map_err(no_tty)?;
+        if confirm && rpassword::prompt_password("Again: ").map_err(no_tty)? != pw {
             return Err(crate::AdminError::Password {
                 reason: "the two passwords differ".into(),
             });

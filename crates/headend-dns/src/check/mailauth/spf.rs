@@ -336,6 +336,24 @@ pub(super) fn check_owner<'a>(
     recs: &[(String, &'a SourceRecord)],
     out: &mut Out<'a>,
 ) {
+    // A record meant as SPF whose version is glued to the next term, as
+    // `"v=spf1" "include:..."` reads: the strings of one TXT record are joined
+    // with nothing between them (RFC 7208 §3.3), so receivers see no SPF.
+    for (text, rec) in recs {
+        let bytes = text.as_bytes();
+        if bytes.len() > 6
+            && bytes[..6].eq_ignore_ascii_case(b"v=spf1")
+            && (bytes[6].is_ascii_alphabetic() || b"+-~?".contains(&bytes[6]))
+        {
+            let shown: String = text.chars().take(60).collect();
+            out.error(
+                rec,
+                format!(
+                    "SPF: `{shown}` is not an SPF record (RFC 7208 §4.5 needs a space after `v=spf1`); the strings of a TXT record are joined with nothing between (RFC 7208 §3.3): write the whole policy as one quoted string"
+                ),
+            );
+        }
+    }
     let spf: Vec<&(String, &SourceRecord)> = recs.iter().filter(|(t, _)| is_spf(t)).collect();
     let Some(((_, first_rec), rest)) = spf.split_first().map(|(f, r)| (*f, r)) else {
         return;

@@ -86,6 +86,22 @@ fn spf_split_over_strings_is_joined_without_spaces() {
 }
 
 #[test]
+fn spf_split_at_its_spaces_is_an_error() {
+    // What `ctl record set ... TXT 'v=spf1 include:x +all'` stored before
+    // values were quoted: three strings that read `v=spf1include:x+all`.
+    assert_one(
+        "@ TXT v=spf1 include:x.example.test +all\n",
+        Severity::Error,
+        "not an SPF record",
+    );
+    assert_one(
+        "@ TXT \"v=spf1\" \"-all\"\n",
+        Severity::Error,
+        "joined with nothing between",
+    );
+}
+
+#[test]
 fn two_spf_records_at_one_name_are_an_error() {
     let f = check("@ TXT \"v=spf1 mx -all\"\n@ TXT \"v=spf1 ip4:192.0.2.1 -all\"\n");
     let errors = with_severity(&f, Severity::Error);
