@@ -24,7 +24,8 @@ use crate::zone::diff::wire;
 use crate::zone::{Diff, Zone, parse_origin, serial_lt};
 use crate::{DnsConfig, DnsError};
 use journal::Journal;
-use tsig::{Keys, ResponseSigner, Verified};
+use tsig::Keys;
+pub(crate) use tsig::{ResponseSigner, Verified};
 
 /// Records are packed into a message until their uncompressed size reaches
 /// this; compression only shrinks them, so every message stays under 64 KiB.
@@ -147,6 +148,11 @@ impl Transfers {
         let acl = self.acl();
         let name = acl.policies.get(origin)?.key.as_ref()?;
         acl.keys.get(name).cloned()
+    }
+
+    /// Checks the TSIG of a request (an UPDATE) with the configured keys.
+    pub(crate) fn verify_tsig(&self, raw: &[u8], request: &Message, now: u64) -> Verified {
+        tsig::verify_request(&self.acl().keys, raw, request, now)
     }
 
     fn journals(&self) -> std::sync::MutexGuard<'_, HashMap<LowerName, Journal>> {
