@@ -64,6 +64,12 @@ enum Command {
         #[command(subcommand)]
         command: DocsisCommand,
     },
+    /// Authoritative DNS operations on the running server (through the
+    /// admin API, as `headend ctl`; log in first).
+    Dns {
+        #[command(subcommand)]
+        command: DnsCommand,
+    },
     /// DNSSEC keys of signed zones (kept in the state directory).
     Dnssec {
         /// The config file (its general.state_dir holds the keys).
@@ -105,6 +111,16 @@ enum DocsisCommand {
         /// Print the TLV tree as JSON instead.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DnsCommand {
+    /// Write a zone with its dynamic (RFC 2136) updates back to its zone
+    /// file atomically, comments kept, and empty its update journal.
+    Flush {
+        /// The zone, e.g. dyn.example.
+        zone: String,
     },
 }
 
@@ -186,6 +202,11 @@ fn main() -> ExitCode {
             ))
         }
         Command::Ctl { command } => report(headend_admin::cli::run_ctl(command)),
+        Command::Dns {
+            command: DnsCommand::Flush { zone },
+        } => report(headend_admin::cli::run_ctl(
+            headend_admin::cli::CtlCommand::Zone(headend_admin::cli::ZoneCommand::Flush { zone }),
+        )),
         Command::Dnssec { config, command } => dnssec(&config, command),
         Command::Docsis { command } => match command {
             DocsisCommand::Compile {
