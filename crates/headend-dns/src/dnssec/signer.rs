@@ -361,7 +361,17 @@ fn sign_entry(state_dir: &Path, mut entry: ZoneSigning, unsigned: &Zone, now: i6
         Some(last) if !serial_lt(last, file_serial) => last.wrapping_add(1),
         _ => file_serial,
     };
-    match sign::sign_zone(unsigned, &entry.keys, &entry.config, serial, now) {
+    // Signatures of unchanged RRsets are kept from the version signed
+    // before (while fresh): only what changed is signed again.
+    let previous = entry.signed.clone();
+    match sign::sign_zone(
+        unsigned,
+        &entry.keys,
+        &entry.config,
+        serial,
+        now,
+        previous.as_deref(),
+    ) {
         Ok((zone, denial, signature)) => {
             let zone = zone.with_dnssec(denial);
             entry.unsigned = Some((file_serial, unsigned.record_count()));
