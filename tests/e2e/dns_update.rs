@@ -480,3 +480,181 @@ fn kill_9_after_nsupdate_success_loses_nothing_and_zonefile_sync_writes_it_back(
     assert_eq!(a(port, "d1.hosts.dyn.test", "A"), ["192.0.2.101"]);
     drop(server);
 }
+
+/// A signed zone of `n` extra names.
+fn big_zone(origin: &str, n: usize) -> String {
+    let mut text = format!(
+        "$ORIGIN {origin}.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.1\n"
+    );
+    for i in 0..n {
+        text.push_str(&format!(
+            "h{i} A 10.{}.{}.{}\n",
+            i >> 16,
+            (i >> 8) & 255,
+            i & 255
+        ));
+    }
+    text
+}
+
+fn kdig_records(port: u16, args: &[&str]) -> Vec<String> {
+    let mut cmd = Command::new("kdig");
+    cmd.args(["@127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .args(["+nocomments", "+nostats", "+noquestion"]);
+    common::run(&mut cmd)
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with(';'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn signed_zones_are_re_signed_incrementally_and_validate_after_a_thousand_updates() {
+    require("kdig");
+    require("ldns-verify-zone");
+    require("delv");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("big.test.zone"),
+        big_zone("big.test", 10_000),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("dyn.test.zone"), ZONE).unwrap();
+    let port = free_port();
+    let signed = "dnssec = { algorithm = \"ecdsap256sha256\", denial = \"nsec3\" }\nallow_transfer = [\"127.0.0.1/32\"]\n";
+    let headend = Headend::start_in(
+        dir,
+        &config(
+            port,
+            &format!(
+                "{signed}[[dns.zone]]\norigin = \"big.test\"\nfile = \"big.test.zone\"\n\
+                 update_policy = [{{ key = \"admin-key\" }}]\n{signed}"
+            ),
+        ),
+    );
+    // One record added to the 10,000-record signed zone: the IXFR carries
+    // the change, not the zone.
+    let before = soa_serial(port, "big.test").expect("serial");
+    let (success, text) = client(
+        "nsupdate",
+        &[
+            "-y",
+            &format!("hmac-sha256:admin-key:{ADMIN_SECRET}"),
+            "-t",
+            "10",
+        ],
+        &format!(
+            "server 127.0.0.1 {port}\nzone big.test\nupdate add new.big.test 300 A 192.0.2.200\nsend\n"
+        ),
+    );
+    assert!(success, "{text}");
+    let ixfr = kdig_records(port, &[&format!("IXFR={before}"), "big.test"]);
+    assert!(
+        ixfr.len() < 20,
+        "IXFR of one added record has {} records:\n{}",
+        ixfr.len(),
+        ixfr.join("\n")
+    );
+    assert!(
+        ixfr.iter().any(|l| l.contains("192.0.2.200")),
+        "{}",
+        ixfr.join("\n")
+    );
+
+    // A thousand updates (600 adds, then 400 deletes) to a signed zone
+    // from 4 nsupdate processes at once (the server takes them in batches,
+    // one journal sync and one re-sign per batch); the zone then verifies
+    // whole and delv validates a dynamic name and the NXDOMAIN of a removed
+    // one.
+    let key = format!("hmac-sha256:dhcp-key:{DHCP_SECRET}");
+    let run_parallel = |scripts: Vec<String>| {
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = scripts
+                .iter()
+                .map(|script| scope.spawn(|| client("nsupdate", &["-y", &key, "-t", "20"], script)))
+                .collect();
+            for r in runs {
+                let (success, text) = r.join().expect("nsupdate thread");
+                assert!(success, "{text}");
+            }
+        });
+    };
+    let head = format!("server 127.0.0.1 {port}\nzone dyn.test\n");
+    let mut adds = vec![head.clone(); 4];
+    for i in 0..600 {
+        adds[i % 4].push_str(&format!(
+            "update add n{i}.hosts.dyn.test 300 A 198.51.{}.{}\nsend\n",
+            i / 250,
+            i % 250
+        ));
+    }
+    run_parallel(adds);
+    // Deleted: every name but those with i % 3 == 2 (400 of 600).
+    let mut deletes = vec![head; 4];
+    for (k, i) in (0..600).filter(|i| i % 3 != 2).enumerate() {
+        deletes[k % 4].push_str(&format!("update delete n{i}.hosts.dyn.test A\nsend\n"));
+    }
+    run_parallel(deletes);
+    for i in [0, 1, 2, 299, 599] {
+        let want: Vec<String> = if i % 3 == 2 {
+            vec![format!("198.51.{}.{}", i / 250, i % 250)]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(a(port, &format!("n{i}.hosts.dyn.test"), "A"), want, "n{i}");
+    }
+    // One serial step per message.
+    assert_eq!(soa_serial(port, "dyn.test"), Some(100 + 1000));
+    let axfr = kdig_records(port, &["AXFR", "dyn.test"]);
+    let body: String = axfr
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || !l.contains("\tSOA\t"))
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let file = headend.dir.path().join("dyn.test.axfr");
+    std::fs::write(&file, body).unwrap();
+    common::run(Command::new("ldns-verify-zone").arg(&file));
+
+    // delv with the DS from `headend dnssec ds` as trust anchor.
+    let ds = common::run(
+        Command::new(common::headend_bin())
+            .args(["dnssec", "--config"])
+            .arg(&headend.config)
+            .args(["ds", "dyn.test"]),
+    );
+    let mut anchors = String::from("trust-anchors {\n");
+    for line in ds.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        anchors.push_str(&format!(
+            "  \"{}\" static-ds {} {} {} \"{}\";\n",
+            f[0], f[4], f[5], f[6], f[7]
+        ));
+    }
+    anchors.push_str("};\n");
+    let anchors_file = headend.dir.path().join("dyn.anchors");
+    std::fs::write(&anchors_file, anchors).unwrap();
+    let delv = |name: &str| {
+        let out = Command::new("delv")
+            .args(["@127.0.0.1", "-p", &port.to_string(), "-a"])
+            .arg(&anchors_file)
+            .args(["+root=dyn.test", "+tcp", name, "A"])
+            .output()
+            .expect("run delv");
+        let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+        s.push_str(&String::from_utf8_lossy(&out.stderr));
+        s
+    };
+    let kept = delv("n2.hosts.dyn.test");
+    assert!(
+        kept.contains("; fully validated") && kept.contains("198.51.0.2"),
+        "{kept}"
+    );
+    let removed = delv("n0.hosts.dyn.test");
+    assert!(
+        removed.contains("resolution failed: ncache nxdomain")
+            || removed.contains("; negative response, fully validated"),
+        "{removed}"
+    );
+}

@@ -743,13 +743,28 @@ impl DnsHandle {
     /// Replaces one zone in the served catalog (queries never pause), then
     /// journals the change and notifies the secondaries.
     fn swap_in(&self, zone: Zone) {
+        self.swap_in_as(zone, false);
+    }
+
+    /// [`DnsHandle::swap_in`]; `update`: a dynamic update, whose state
+    /// files are written at most every few seconds.
+    fn swap_in_as(&self, zone: Zone, update: bool) {
         let current = self.inner.catalog.load_full();
         let old = current.get(zone.lower_origin()).cloned();
         let mut next = Catalog::clone(&current);
         let zone = Arc::new(zone);
         next.insert(Arc::clone(&zone));
         self.inner.catalog.store(Arc::new(next));
-        self.after_change(old.as_ref(), &zone);
+        if update {
+            if let Some(old) = &old
+                && old.serial() != zone.serial()
+            {
+                self.inner.transfers.record_update(old, &zone);
+                self.notify(&zone);
+            }
+        } else {
+            self.after_change(old.as_ref(), &zone);
+        }
     }
 
     /// After a zone was swapped in: on a new serial, record the difference in
@@ -809,6 +824,9 @@ impl DnsHandle {
     /// and notified like any other change). Returns how many were re-signed.
     pub fn resign_due(&self, now: i64) -> usize {
         let _guard = self.lock();
+        // What a stream of updates left for later reaches the state dir.
+        self.inner.signer.save_pending();
+        self.inner.transfers.save_pending();
         let mut done = 0;
         for origin in self.inner.signer.due(now) {
             match self.inner.signer.resign(&origin, now) {

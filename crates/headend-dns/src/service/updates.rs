@@ -328,10 +328,10 @@ impl DnsHandle {
         let Some(zone) = zb.model.to_zone() else {
             return false;
         };
-        match self.inner.signer.prepare(zone, now) {
+        match self.inner.signer.prepare_update(zone, now) {
             Ok(zone) => {
                 tracing::info!(zone = %name, serial = zone.serial(), updates = zb.entries.len(), "zone updated");
-                self.swap_in(zone);
+                self.swap_in_as(zone, true);
                 true
             }
             Err(e) => {
