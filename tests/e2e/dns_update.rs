@@ -437,7 +437,7 @@ fn kill_9_after_nsupdate_success_loses_nothing_and_zonefile_sync_writes_it_back(
     )
     .unwrap();
     let dir = std::mem::replace(&mut server.dir, tempfile::tempdir().expect("tempdir"));
-    let mut server = Headend::spawn(dir, config_path.clone(), &[]);
+    let mut server = Headend::spawn(dir, config_path, &[]);
     server.wait_for_log("zone written back", Duration::from_secs(20));
     let written = std::fs::read_to_string(&zone_file).unwrap();
     assert!(

@@ -35,7 +35,7 @@ fn empty(name: &str, rtype: RecordType, c: DNSClass) -> Record {
 
 fn msg(prereqs: Vec<Record>, updates: Vec<Record>) -> Message {
     let mut m = Message::query();
-    m.metadata.op_code = hickory_proto::op::OpCode::Update;
+    m.metadata.op_code = OpCode::Update;
     let mut q = Query::query(n("u.test."), RecordType::SOA);
     q.query_class = DNSClass::IN;
     m.add_query(q);

@@ -47,8 +47,12 @@ pub(crate) struct Transfers {
     state_dir: Option<PathBuf>,
     /// Zones changed by a stream of updates whose journal and served
     /// version wait to be written, and when each was last written.
-    unsaved: Mutex<HashMap<LowerName, (Option<std::sync::Arc<Zone>>, std::time::Instant)>>,
+    unsaved: Mutex<HashMap<LowerName, Unsaved>>,
 }
+
+/// The version an update left unwritten (if any) and when the zone's state
+/// was last written.
+type Unsaved = (Option<std::sync::Arc<Zone>>, std::time::Instant);
 
 /// Journal and served-version writes for a stream of updates happen at most
 /// this often (the scheduler writes the last: [`Transfers::save_pending`]).
