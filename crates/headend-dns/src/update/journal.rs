@@ -203,6 +203,9 @@ impl Appender {
 
 /// Empties a zone's journal (after its changes reached the zone file).
 pub(crate) fn clear(path: &Path) -> Result<(), DnsError> {
+    if !path.exists() {
+        return Ok(());
+    }
     write_atomic(path, MAGIC, 0o600).map_err(|e| state_err(path, &e))
 }
 
