@@ -330,6 +330,12 @@ fn route_role_matrix_covers_every_route() {
             Box::new(|_| ("/api/v1/zones/e2e.test/reload".into(), None)),
         ),
         (
+            "POST",
+            "/api/v1/zones/{zone}/flush",
+            Role::Operator,
+            Box::new(|_| ("/api/v1/zones/e2e.test/flush".into(), None)),
+        ),
+        (
             "PUT",
             "/api/v1/zones/{zone}/records/{name}/{rtype}",
             Role::Operator,

@@ -21,6 +21,7 @@ mod dns_edns;
 mod dns_knot;
 mod dns_limits;
 mod dns_presigned;
+mod dns_update;
 mod dns_xfr;
 mod dnssec;
 mod docsis;

@@ -125,6 +125,54 @@ pub struct ZoneConfig {
     /// this says.
     #[serde(default)]
     pub mail_lint: MailLint,
+    /// Who may change the zone by RFC 2136 UPDATE, Knot-style: each rule
+    /// names a TSIG key, the owner names it may change and the types, e.g.
+    /// `[{ key = "dhcp-key", names = "*.dyn.example.", types = ["A", "PTR"] }]`.
+    /// With rules, an unsigned update is always REFUSED. Empty with an empty
+    /// `allow_update`: updates are REFUSED.
+    #[serde(default)]
+    pub update_policy: Vec<UpdateRule>,
+    /// Addresses or prefixes updates may come from. With `update_policy`
+    /// both must allow; alone, any update (signed or not) from these
+    /// addresses may change any name.
+    #[serde(default)]
+    pub allow_update: Vec<ipnet::IpNet>,
+    /// Seconds between writes of the zone, with its dynamic changes, back
+    /// to its file (Knot's `zonefile-sync`); 0 (the default): only
+    /// `headend dns flush ZONE` writes it.
+    #[serde(default)]
+    pub zonefile_sync_secs: u64,
+}
+
+/// One rule of a zone's `update_policy`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRule {
+    /// The `[[dns.tsig_key]]` an update must be signed with.
+    pub key: String,
+    /// Owner names the key may change: `"host.example."` (that name),
+    /// `"*.dyn.example."` (every name below dyn.example.), `"@"` (the apex);
+    /// relative names are taken in the zone. One name or a list; empty:
+    /// every name of the zone.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub names: Vec<String>,
+    /// Types the key may change (`["A", "AAAA", "PTR"]`); empty: every type
+    /// (a "delete name" needs that).
+    #[serde(default)]
+    pub types: Vec<String>,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 /// What a zone load does with mail-authentication findings.

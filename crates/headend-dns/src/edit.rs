@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use headend_util::write_atomic;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
@@ -268,6 +269,91 @@ pub(crate) fn apply(
     let text = minimal_edit(config, &parsed, &edited, &added, serial)?;
     write_atomically(&config.file, &text)?;
     Ok((zone, warnings))
+}
+
+/// Writes `desired`, a whole zone (a served zone with its dynamic
+/// changes), back to the zone file with `serial`: records the file holds
+/// and `desired` keeps stay where they are, with their comments; records
+/// gone are cut out, new ones go beside their owner's last entry (or at the
+/// end). Where that is impossible (a change to a `$GENERATE`d or
+/// `$INCLUDE`d record) the file is rewritten whole, `$ORIGIN` first and one
+/// record per line. In a zone headend signs (`dnssec`), DNSSEC records the
+/// file holds stay as they are. The write is atomic ([`write_atomic`]).
+pub(crate) fn write_back(
+    config: &ZoneConfig,
+    origin: &Name,
+    desired: &ParsedZone,
+    serial: u32,
+) -> Result<(), DnsError> {
+    let before = parse_zone_file(&config.file, origin).map_err(first_error)?;
+    type Key = (LowerName, u16, u32, Option<Vec<u8>>);
+    let key = |r: &Record| -> Key {
+        (
+            LowerName::new(&r.name),
+            u16::from(r.record_type()),
+            r.ttl,
+            crate::zonefile::emit_uncompressed(&r.data),
+        )
+    };
+    let is_soa = |r: &Record| r.record_type() == RecordType::SOA;
+    let want: HashSet<Key> = desired
+        .records
+        .iter()
+        .filter(|r| !is_soa(&r.record))
+        .map(|r| key(&r.record))
+        .collect();
+    let have: HashSet<Key> = before
+        .records
+        .iter()
+        .filter(|r| !is_soa(&r.record))
+        .map(|r| key(&r.record))
+        .collect();
+    let signer_made =
+        |r: &Record| config.dnssec.is_some() && crate::update::is_dnssec_made(r.record_type());
+    let mut records: Vec<SourceRecord> = Vec::new();
+    for r in &before.records {
+        if is_soa(&r.record) {
+            let mut soa = r.clone();
+            if let RData::SOA(s) = &mut soa.record.data {
+                s.serial = serial;
+            }
+            records.push(soa);
+        } else if want.contains(&key(&r.record)) || signer_made(&r.record) {
+            records.push(r.clone());
+        }
+    }
+    let added: Vec<Record> = desired
+        .records
+        .iter()
+        .filter(|r| !is_soa(&r.record) && !have.contains(&key(&r.record)))
+        .map(|r| r.record.clone())
+        .collect();
+    let main: Arc<Path> = Arc::from(config.file.as_path());
+    records.extend(added.iter().map(|r| SourceRecord {
+        record: r.clone(),
+        file: Arc::clone(&main),
+        line: 0,
+    }));
+    let edited = ParsedZone {
+        origin: before.origin.clone(),
+        file: before.file.clone(),
+        records,
+    };
+    let text = match minimal_edit(config, &before, &edited, &added, serial) {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::warn!(zone = %origin, "{e}: the zone file is written whole");
+            let mut text = format!("; written by headend (dns flush)\n$ORIGIN {origin}\n");
+            let mut all: Vec<&SourceRecord> = edited.records.iter().collect();
+            all.sort_by_key(|r| !is_soa(&r.record));
+            for r in all {
+                text.push_str(&record_line(&r.record));
+                text.push('\n');
+            }
+            text.into_bytes()
+        }
+    };
+    write_atomically(&config.file, &text)
 }
 
 /// The zone file with only the edit applied: the entries of removed records

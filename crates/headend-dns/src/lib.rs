@@ -23,7 +23,7 @@ pub mod config;
 mod error;
 pub mod zonefile;
 
-pub use config::{DnsConfig, DnssecConfig, TsigKeyConfig, ZoneConfig};
+pub use config::{DnsConfig, DnssecConfig, TsigKeyConfig, UpdateRule, ZoneConfig};
 pub use error::DnsError;
 
 pub mod answer;
@@ -41,6 +41,7 @@ mod rrtype;
 mod service;
 mod stats;
 mod tcp_table;
+mod update;
 mod xfr;
 pub mod zone;
 

@@ -37,6 +37,7 @@ use crate::respond::{Now, Served, Verdict, Worker, respond, transfer};
 use crate::rrl::{Rrl, RrlConfig};
 use crate::stats::DnsStats;
 use crate::tcp_table::{Admit, ConnId, TcpTable};
+use crate::update::{Pending, Queue, ReplyTo};
 use crate::xfr::Transfers;
 use crate::{DnsConfig, DnsError};
 
@@ -53,6 +54,7 @@ pub(crate) fn spawn_listeners(
     catalog: Arc<ArcSwap<Catalog>>,
     stats: Arc<DnsStats>,
     transfers: Arc<Transfers>,
+    updates: Queue,
 ) -> Result<Listeners, DnsError> {
     let mut tasks = Vec::new();
     let mut bound = Vec::new();
@@ -107,6 +109,7 @@ pub(crate) fn spawn_listeners(
                 rrl_shares: sharing(configured.is_ipv4()),
                 stats: Arc::clone(&stats),
                 stop: Arc::clone(&stop),
+                updates: updates.clone(),
             };
             std::thread::Builder::new()
                 .name(format!("dns-udp-{addr}"))
@@ -128,6 +131,7 @@ pub(crate) fn spawn_listeners(
             Arc::clone(&tcp),
             Arc::clone(&stats),
             Arc::clone(&transfers),
+            updates.clone(),
         )));
     }
     Ok(Listeners { tasks, bound, stop })
@@ -171,6 +175,7 @@ struct UdpWorker {
     rrl_shares: usize,
     stats: Arc<DnsStats>,
     stop: Arc<AtomicBool>,
+    updates: Queue,
 }
 
 /// Datagrams taken from the kernel (and answers given back) in one system call.
@@ -193,6 +198,8 @@ impl UdpWorker {
         let mut to = [None; BATCH];
         let mut recv_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
         let mut send_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+        // UPDATEs are answered by the update thread, from this socket.
+        let reply_socket = self.socket.try_clone().ok().map(Arc::new);
         while !self.stop.load(Ordering::Relaxed) {
             // Timeouts (to check `stop`) and ICMP errors from earlier sends.
             let Ok(count) = recv_batch(fd, &mut recv_headers, &mut slots, &mut received) else {
@@ -228,6 +235,15 @@ impl UdpWorker {
                         self.stats.verdict(verdict);
                         to[ready] = Some(peer);
                         ready += 1;
+                    }
+                    Ok(Verdict::Update) => {
+                        if let (Some(socket), Some(addr)) = (&reply_socket, socket_addr(&peer)) {
+                            let _ = self.updates.try_send(Pending {
+                                request: request.to_vec(),
+                                peer: addr,
+                                reply: ReplyTo::Udp(Arc::clone(socket)),
+                            });
+                        }
                     }
                     Ok(verdict) => self.stats.verdict(verdict),
                     Err(_) => {
@@ -315,6 +331,15 @@ fn send_batch(
 }
 
 /// The IP address of a datagram's sender.
+fn socket_addr(peer: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = peer.as_sockaddr_in() {
+        Some(SocketAddr::from((v4.ip(), v4.port())))
+    } else {
+        peer.as_sockaddr_in6()
+            .map(|v6| SocketAddr::from((v6.ip(), v6.port())))
+    }
+}
+
 fn peer_ip(peer: &SockaddrStorage) -> Option<IpAddr> {
     if let Some(v4) = peer.as_sockaddr_in() {
         Some(IpAddr::V4(v4.ip()))
@@ -396,6 +421,7 @@ async fn serve_tcp(
     limits: Arc<TcpLimits>,
     stats: Arc<DnsStats>,
     transfers: Arc<Transfers>,
+    updates: Queue,
 ) {
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -433,6 +459,7 @@ async fn serve_tcp(
         let limits = Arc::clone(&limits);
         let stats = Arc::clone(&stats);
         let transfers = Arc::clone(&transfers);
+        let updates = updates.clone();
         tokio::spawn(async move {
             let conn = TcpConn {
                 catalog: &catalog,
@@ -441,6 +468,7 @@ async fn serve_tcp(
                 stats: &stats,
                 transfers: &transfers,
                 peer,
+                updates: &updates,
             };
             tokio::select! {
                 served = serve_tcp_connection(stream, conn) => {
@@ -465,6 +493,7 @@ struct TcpConn<'a> {
     stats: &'a DnsStats,
     transfers: &'a Arc<Transfers>,
     peer: SocketAddr,
+    updates: &'a Queue,
 }
 
 /// RFC 1035 §4.2.2 / RFC 7766: two-byte length-prefixed messages, several per
@@ -533,6 +562,30 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
             match verdict {
                 Verdict::Send | Verdict::Slip => {}
                 Verdict::Drop | Verdict::Ignore => continue,
+                Verdict::Update => {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    let queued = conn.updates.try_send(Pending {
+                        request: request.to_vec(),
+                        peer: conn.peer,
+                        reply: ReplyTo::Tcp(tx),
+                    });
+                    body.clear();
+                    match queued {
+                        Ok(()) => {
+                            if let Ok(answer) = rx.await {
+                                body = answer;
+                            }
+                        }
+                        Err(_) => {
+                            if let Some(fail) = crate::update::servfail_for(request) {
+                                body = fail;
+                            }
+                        }
+                    }
+                    if body.is_empty() {
+                        continue;
+                    }
+                }
                 Verdict::Transfer => {
                     // Answers to earlier pipelined requests go first.
                     write_within(&mut stream, &out, limits.io).await?;

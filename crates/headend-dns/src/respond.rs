@@ -33,6 +33,9 @@ pub(crate) enum Verdict {
     /// A zone transfer: run [`transfer`] (off the async workers) and send
     /// its messages in order. Only over TCP.
     Transfer,
+    /// An RFC 2136 UPDATE: hand it to the update queue, which answers it
+    /// once its change is durable.
+    Update,
 }
 
 /// What every request is answered from: the zones being served and the
@@ -89,6 +92,11 @@ pub(crate) fn respond(
     let Some(request) = Request::parse(request) else {
         return Verdict::Ignore;
     };
+    // RFC 2136: UPDATE changes the zone; it is answered by the service
+    // after the change is journaled, not here.
+    if crate::update::is_update(request.bytes()) {
+        return Verdict::Update;
+    }
     if request.is_transfer() {
         match transport {
             // RFC 5936 §2.2: AXFR (and IXFR, RFC 1995 §2) over TCP, in as

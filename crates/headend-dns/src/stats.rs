@@ -102,7 +102,7 @@ impl DnsStats {
         match verdict {
             Verdict::Slip => self.rrl_slipped.fetch_add(1, Ordering::Relaxed),
             Verdict::Drop => self.rrl_dropped.fetch_add(1, Ordering::Relaxed),
-            Verdict::Send | Verdict::Ignore | Verdict::Transfer => return,
+            Verdict::Send | Verdict::Ignore | Verdict::Transfer | Verdict::Update => return,
         };
     }
 }

@@ -60,6 +60,12 @@ enum Command {
         #[command(subcommand)]
         command: DocsisCommand,
     },
+    /// Authoritative DNS operations on the running server (through the
+    /// admin API, as `headend ctl`; log in first).
+    Dns {
+        #[command(subcommand)]
+        command: DnsCommand,
+    },
     /// DNSSEC keys of signed zones (kept in the state directory).
     Dnssec {
         #[command(subcommand)]
@@ -98,6 +104,16 @@ enum DocsisCommand {
         /// Print the TLV tree as JSON instead.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DnsCommand {
+    /// Write a zone with its dynamic (RFC 2136) updates back to its zone
+    /// file atomically, comments kept, and empty its update journal.
+    Flush {
+        /// The zone, e.g. dyn.example.
+        zone: String,
     },
 }
 
@@ -196,6 +212,15 @@ fn main() -> ExitCode {
             ))
         }
         Command::Ctl(args) => report(headend_admin::cli::run_ctl(args)),
+        Command::Dns {
+            command: DnsCommand::Flush { zone },
+        } => report(headend_admin::cli::run_ctl(headend_admin::cli::CtlArgs {
+            json: false,
+            utc: false,
+            command: headend_admin::cli::CtlCommand::Zone(headend_admin::cli::ZoneCommand::Flush {
+                zone,
+            }),
+        })),
         Command::Dnssec { command } => dnssec(&config, command),
         Command::Docsis { command } => match command {
             DocsisCommand::Compile {

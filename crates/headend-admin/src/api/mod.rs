@@ -519,6 +519,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/zones", "viewer"),
     ("GET", "/api/v1/zones/{zone}", "viewer"),
     ("POST", "/api/v1/zones/{zone}/reload", "operator"),
+    ("POST", "/api/v1/zones/{zone}/flush", "operator"),
     (
         "PUT",
         "/api/v1/zones/{zone}/records/{name}/{rtype}",
@@ -580,6 +581,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/zones", get(zones::list))
         .route("/api/v1/zones/{zone}", get(zones::show))
         .route("/api/v1/zones/{zone}/reload", post(zones::reload))
+        .route("/api/v1/zones/{zone}/flush", post(zones::flush))
         .route(
             "/api/v1/zones/{zone}/records/{name}/{rtype}",
             put(zones::set_record).delete(zones::delete_record),

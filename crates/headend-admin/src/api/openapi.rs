@@ -39,6 +39,10 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<Value>) {
         ("GET", "/api/v1/me") => ("The caller: user, role, session id", None),
         ("GET", "/api/v1/zones") => ("Served zones with serial, record count and file", None),
         ("GET", "/api/v1/zones/{zone}") => ("Every record of a zone; ETag is the SOA serial", None),
+        ("POST", "/api/v1/zones/{zone}/flush") => (
+            "Write the zone with its dynamic updates back to its file and empty its update journal",
+            None,
+        ),
         ("POST", "/api/v1/zones/{zone}/reload") => (
             "Re-read the zone file (the served zone stays on failure)",
             None,

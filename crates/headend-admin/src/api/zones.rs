@@ -167,6 +167,38 @@ pub(crate) async fn reload(
     ))
 }
 
+/// `POST /api/v1/zones/{zone}/flush`: the zone with its dynamic updates
+/// written back to its file.
+pub(crate) async fn flush(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(zone): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Operator)?;
+    let dns = dns(&app)?;
+    let z = zone.clone();
+    let result = run_dns(dns, move |d| d.flush_zone(&z)).await;
+    let outcome = if result.is_ok() { "ok" } else { "failed" };
+    app.audit(
+        &caller.user,
+        caller.source,
+        "zone.flush",
+        Some(zone.clone()),
+        outcome,
+        None,
+    )
+    .await;
+    let serial = result?;
+    Ok(with_serial(
+        ZoneSerial {
+            serial,
+            zone,
+            warnings: Vec::new(),
+        },
+        serial,
+    ))
+}
+
 /// `?rdata=` on DELETE .../records/{name}/{rtype}.
 #[derive(Deserialize)]
 pub(crate) struct DeleteQuery {

@@ -477,6 +477,15 @@ pub fn run(args: CtlArgs) -> Result<(), AdminError> {
                     .map(|r| [r.name, r.ttl.to_string(), r.rtype, r.rdata]),
             );
         }
+        CtlCommand::Zone(ZoneCommand::Flush { zone }) => {
+            let v: ZoneSerial = ctl.call(
+                Method::POST,
+                &format!("/api/v1/zones/{}/flush", enc(&zone)),
+                None,
+                &[],
+            )?;
+            println!("{zone} written back to its file, serial {}", v.serial);
+        }
         CtlCommand::Zone(ZoneCommand::Reload { zone }) => {
             let v: ZoneSerial = ctl.call(
                 Method::POST,

@@ -194,6 +194,12 @@ pub enum ZoneCommand {
         /// The zone.
         zone: String,
     },
+    /// Write the zone with its dynamic updates back to its file (atomically,
+    /// comments kept) and empty its update journal.
+    Flush {
+        /// The zone.
+        zone: String,
+    },
 }
 
 /// `headend ctl record ...`.

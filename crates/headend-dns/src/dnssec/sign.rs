@@ -69,12 +69,20 @@ pub(crate) fn nsec3_hash(name: &Name, salt: &[u8], iterations: u16) -> Option<Ve
 }
 
 /// Signs `unsigned` with the keys active at `now`, giving it `serial`.
+///
+/// Incremental when `previous` (the version signed before) is given: an
+/// RRset it holds with the same records and TTL keeps its RRSIG by the same
+/// key while that signature is inside its refresh window (younger than
+/// `refresh_days`, as Knot keeps them); only changed RRsets (the SOA, the
+/// records an update or edit touched, the NSEC/NSEC3 records around them)
+/// are signed again, so the IXFR that follows carries about the change.
 pub(crate) fn sign_zone(
     unsigned: &Zone,
     keys: &KeyStore,
     config: &DnssecConfig,
     serial: u32,
     now: i64,
+    previous: Option<&Zone>,
 ) -> Result<(Zone, Denial, Signature), DnsError> {
     let origin = unsigned.origin().clone();
     let lower_origin = unsigned.lower_origin().clone();
@@ -316,6 +324,10 @@ pub(crate) fn sign_zone(
             }
         }
     }
+    let refresh = i64::from(config.refresh_days) * 86_400;
+    let keep = |name: &Name, rtype: RecordType, records: &[Record], key: &LoadedKey| {
+        reusable(previous?, name, rtype, records, key, now, refresh)
+    };
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let chunk = jobs.len().div_ceil(threads).max(256);
     let signed: Vec<Result<Vec<Record>, String>> = std::thread::scope(|scope| {
@@ -326,6 +338,9 @@ pub(crate) fn sign_zone(
                 scope.spawn(move || {
                     part.iter()
                         .map(|(name, rtype, records, key)| {
+                            if let Some(kept) = keep(name, *rtype, records, key) {
+                                return Ok(kept);
+                            }
                             rrsig(name, *rtype, records, key, origin, inception, expiration)
                                 .map_err(|e| format!("signing {name} {rtype}: {e}"))
                         })
@@ -341,10 +356,20 @@ pub(crate) fn sign_zone(
             })
             .collect()
     });
+    // The oldest signature decides when the zone is due for refresh, the
+    // first to expire when it must be re-signed at the latest.
+    let mut signed_at = now;
+    let mut earliest = expiration;
     for part in signed {
-        out.extend(part.map_err(fail)?.into_iter().map(place));
+        for r in part.map_err(fail)? {
+            if let RData::DNSSEC(DNSSECRData::RRSIG(sig)) = &r.data {
+                let input = sig.input();
+                signed_at = signed_at.min(i64::from(input.sig_inception.get()) + 3600);
+                earliest = earliest.min(i64::from(input.sig_expiration.get()));
+            }
+            out.push(place(r));
+        }
     }
-    let earliest = expiration;
     let parsed = ParsedZone {
         origin: origin.clone(),
         file: unsigned.file().clone(),
@@ -356,7 +381,7 @@ pub(crate) fn sign_zone(
         zone,
         denial,
         Signature {
-            signed_at: now,
+            signed_at,
             expires: earliest,
         },
     ))
@@ -379,6 +404,44 @@ fn canonical_opaque(record: &Record) -> Record {
         }
         _ => record.clone(),
     }
+}
+
+/// The RRSIG `previous` holds over the same RRset (same records, same TTL)
+/// by `key`, when it is younger than `refresh` seconds and not near expiry.
+fn reusable(
+    previous: &Zone,
+    name: &Name,
+    rtype: RecordType,
+    records: &[Record],
+    key: &LoadedKey,
+    now: i64,
+    refresh: i64,
+) -> Option<Record> {
+    let node = previous.node(&LowerName::new(name))?;
+    let set = node.rrset(rtype)?;
+    let ttl = records.first()?.ttl;
+    if set.ttl() != ttl || set.len() != records.len() {
+        return None;
+    }
+    let old: Vec<_> = set.rdatas().collect();
+    if !records.iter().all(|r| old.iter().any(|o| **o == r.data)) {
+        return None;
+    }
+    let algorithm = key.dnskey.public_key().algorithm();
+    node.rrset(RecordType::RRSIG)?.rdatas().find_map(|rd| {
+        let RData::DNSSEC(DNSSECRData::RRSIG(sig)) = &*rd else {
+            return None;
+        };
+        let input = sig.input();
+        let signed_at = i64::from(input.sig_inception.get()) + 3600;
+        let expires = i64::from(input.sig_expiration.get());
+        (input.type_covered == rtype
+            && input.key_tag == key.record.tag
+            && input.algorithm == algorithm
+            && now < signed_at + refresh
+            && now < expires - 3600)
+            .then(|| Record::from_rdata(name.clone(), ttl, rd.clone().into_owned()))
+    })
 }
 
 /// One RRSIG over `records` (RFC 4034 §3, RFC 4035 §2.2).

@@ -34,6 +34,42 @@ struct ZoneSigning {
     epoch: Vec<(u16, bool, bool, bool)>,
     /// When the parent was last asked for an awaited DS.
     last_parent_check: Option<i64>,
+    /// When the signed version was last written to the state dir, and
+    /// whether a newer one waits to be.
+    saved_at: Option<std::time::Instant>,
+    unsaved: bool,
+}
+
+/// Signed versions made more often than this (a stream of updates) are
+/// written to the state dir at most this often; the scheduler writes the
+/// last one ([`Signer::save_pending`]). Updates themselves are durable in
+/// their journal: a crash in between costs a full re-sign at the next
+/// start, nothing more.
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Writes the signed serial and version of `entry` to the state dir.
+fn save_state(state_dir: &Path, entry: &mut ZoneSigning) {
+    let (Some(zone), Some(serial), Some(signature), Some((file_serial, _))) = (
+        entry.signed.clone(),
+        entry.serial,
+        entry.signature,
+        entry.unsigned,
+    ) else {
+        return;
+    };
+    write_serial(state_dir, &entry.origin, serial);
+    persist::save(state_dir, &entry.origin, &zone, |records| {
+        persist::Meta::new(
+            serial,
+            file_serial,
+            &entry.config,
+            entry.epoch.clone(),
+            signature,
+            records,
+        )
+    });
+    entry.saved_at = Some(std::time::Instant::now());
+    entry.unsaved = false;
 }
 
 /// Per-zone DNSSEC signing for the DNS service.
@@ -100,6 +136,16 @@ impl Signer {
     /// it unchanged otherwise. The signed serial is the file's, or one above
     /// the last signed serial when the file's is not newer.
     pub(crate) fn prepare(&self, unsigned: Zone, now: i64) -> Result<Zone, DnsError> {
+        self.prepare_with(unsigned, now, false)
+    }
+
+    /// [`Signer::prepare`] for a dynamic update: the signed version is
+    /// written to the state dir at most every [`SAVE_EVERY`].
+    pub(crate) fn prepare_update(&self, unsigned: Zone, now: i64) -> Result<Zone, DnsError> {
+        self.prepare_with(unsigned, now, true)
+    }
+
+    fn prepare_with(&self, unsigned: Zone, now: i64, defer: bool) -> Result<Zone, DnsError> {
         let Some((origin, config)) = self.configs().get(unsigned.lower_origin()).cloned() else {
             // A zone signed elsewhere is served as it is: RRSIGs and the
             // NSEC/NSEC3 chain come from the file, nothing is re-signed.
@@ -125,6 +171,8 @@ impl Signer {
                     signature: None,
                     epoch: Vec::new(),
                     last_parent_check: None,
+                    saved_at: None,
+                    unsaved: false,
                 };
                 // First load since start: the version signed before, if it
                 // was made from this very zone file, keys and settings.
@@ -142,7 +190,7 @@ impl Signer {
             zones.insert(key, entry);
             return Ok(out);
         }
-        let result = sign_entry(&self.state_dir, entry, &unsigned, now);
+        let result = sign_entry(&self.state_dir, entry, &unsigned, now, defer);
         match result {
             Ok((entry, zone)) => {
                 zones.insert(key, entry);
@@ -152,6 +200,17 @@ impl Signer {
                 let (entry, e) = *failed;
                 zones.insert(key, entry);
                 Err(e)
+            }
+        }
+    }
+
+    /// Writes every signed version not yet in the state dir (see
+    /// [`SAVE_EVERY`]).
+    pub(crate) fn save_pending(&self) {
+        let mut zones = self.zones();
+        for entry in zones.values_mut() {
+            if entry.unsaved && entry.saved_at.is_none_or(|t| t.elapsed() >= SAVE_EVERY) {
+                save_state(&self.state_dir, entry);
             }
         }
     }
@@ -191,7 +250,7 @@ impl Signer {
             return None;
         };
         let unsigned = strip(&signed);
-        let result = match sign_entry(&self.state_dir, entry, &unsigned, now) {
+        let result = match sign_entry(&self.state_dir, entry, &unsigned, now, false) {
             Ok((entry, zone)) => {
                 zones.insert(origin.clone(), entry);
                 Ok(zone)
@@ -350,7 +409,13 @@ fn strip(signed: &Zone) -> Zone {
 
 type Signed = Result<(ZoneSigning, Zone), Box<(ZoneSigning, DnsError)>>;
 
-fn sign_entry(state_dir: &Path, mut entry: ZoneSigning, unsigned: &Zone, now: i64) -> Signed {
+fn sign_entry(
+    state_dir: &Path,
+    mut entry: ZoneSigning,
+    unsigned: &Zone,
+    now: i64,
+    defer: bool,
+) -> Signed {
     if entry.keys.forget_removed(now)
         && let Err(e) = entry.keys.save()
     {
@@ -361,7 +426,17 @@ fn sign_entry(state_dir: &Path, mut entry: ZoneSigning, unsigned: &Zone, now: i6
         Some(last) if !serial_lt(last, file_serial) => last.wrapping_add(1),
         _ => file_serial,
     };
-    match sign::sign_zone(unsigned, &entry.keys, &entry.config, serial, now) {
+    // Signatures of unchanged RRsets are kept from the version signed
+    // before (while fresh): only what changed is signed again.
+    let previous = entry.signed.clone();
+    match sign::sign_zone(
+        unsigned,
+        &entry.keys,
+        &entry.config,
+        serial,
+        now,
+        previous.as_deref(),
+    ) {
         Ok((zone, denial, signature)) => {
             let zone = zone.with_dnssec(denial);
             entry.unsigned = Some((file_serial, unsigned.record_count()));
@@ -369,17 +444,10 @@ fn sign_entry(state_dir: &Path, mut entry: ZoneSigning, unsigned: &Zone, now: i6
             entry.serial = Some(serial);
             entry.signature = Some(signature);
             entry.epoch = entry.keys.epoch(now);
-            write_serial(state_dir, &entry.origin, serial);
-            persist::save(state_dir, &entry.origin, &zone, |records| {
-                persist::Meta::new(
-                    serial,
-                    file_serial,
-                    &entry.config,
-                    entry.epoch.clone(),
-                    signature,
-                    records,
-                )
-            });
+            entry.unsaved = true;
+            if !defer || entry.saved_at.is_none_or(|t| t.elapsed() >= SAVE_EVERY) {
+                save_state(state_dir, &mut entry);
+            }
             tracing::info!(zone = %entry.origin, serial, expires = signature.expires, "zone signed");
             Ok((entry, zone))
         }

@@ -136,7 +136,7 @@ fn nsec_signed_zone_verifies_and_skips_glue_and_delegation_ns() {
         KeyScheme::KskZsk,
     );
     let keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
-    let (zone, denial, sig) = sign_zone(&unsigned(), &keys, &c, 11, T0).unwrap();
+    let (zone, denial, sig) = sign_zone(&unsigned(), &keys, &c, 11, T0, None).unwrap();
     assert_eq!(zone.serial(), 11);
     assert_eq!(sig.expires, T0 + 14 * 86_400);
     assert!(verify_all(&zone) > 10);
@@ -170,7 +170,7 @@ fn ed25519_csk_nsec3_zone_verifies() {
     let c = config(DenialKind::Nsec3, DnssecAlgorithm::Ed25519, KeyScheme::Csk);
     let keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
     assert_eq!(keys.state.keys.len(), 1);
-    let (zone, denial, _) = sign_zone(&unsigned(), &keys, &c, 11, T0).unwrap();
+    let (zone, denial, _) = sign_zone(&unsigned(), &keys, &c, 11, T0, None).unwrap();
     assert!(verify_all(&zone) > 10);
     let Denial::Nsec3 { hashes, .. } = denial else {
         panic!()
@@ -284,7 +284,7 @@ fn ksk_rollover_double_signs_and_moves_the_cds() {
     assert_eq!(cds(T0 + 3600 + 300), vec![new]);
     let gone = T0 + 3600 + 300 + 86400 + 300;
     assert_eq!(keys.key_signers(gone).len(), 1);
-    let (zone, _, _) = sign_zone(&unsigned(), &keys, &c, 12, T0 + 1).unwrap();
+    let (zone, _, _) = sign_zone(&unsigned(), &keys, &c, 12, T0 + 1, None).unwrap();
     verify_all(&zone);
 }
 
@@ -394,7 +394,7 @@ fn signed_catalog(denial: DenialKind) -> Catalog {
     let dir = tempfile::tempdir().unwrap();
     let c = config(denial, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
     let keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
-    let (zone, d, _) = sign_zone(&unsigned(), &keys, &c, 11, T0).unwrap();
+    let (zone, d, _) = sign_zone(&unsigned(), &keys, &c, 11, T0, None).unwrap();
     let mut catalog = Catalog::new(1232);
     catalog.insert(Arc::new(zone.with_dnssec(d)));
     catalog
@@ -611,5 +611,70 @@ fn a_restart_serves_the_zone_as_signed_before_unless_something_changed() {
             .prepare(changed(), late + 180)
             .unwrap();
         assert_eq!(after_damage.serial(), first.serial() + 3, "{denial:?}");
+    }
+}
+
+/// A zone with one more name than [`unsigned`].
+fn unsigned_plus_one() -> Zone {
+    let mut parsed = crate::zonefile::ParsedZone {
+        origin: Name::from_ascii("s.test.").unwrap(),
+        file: "s.zone".into(),
+        records: Vec::new(),
+    };
+    let base = unsigned();
+    for (owner, node) in base.nodes() {
+        for set in node.rrsets() {
+            for r in set.records(&Name::from(owner.clone())) {
+                parsed.records.push(crate::zonefile::SourceRecord {
+                    record: r,
+                    file: Arc::from(Path::new("s.zone")),
+                    line: 0,
+                });
+            }
+        }
+    }
+    parsed.records.push(crate::zonefile::SourceRecord {
+        record: Record::from_rdata(
+            Name::from_ascii("new.s.test.").unwrap(),
+            300,
+            RData::A(hickory_proto::rr::rdata::A::new(192, 0, 2, 99)),
+        ),
+        file: Arc::from(Path::new("s.zone")),
+        line: 0,
+    });
+    Zone::build(&parsed).unwrap()
+}
+
+#[test]
+fn re_signing_after_one_added_name_keeps_every_other_signature() {
+    for denial in [DenialKind::Nsec, DenialKind::Nsec3] {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(denial, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
+        let keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
+        let (first, _, _) = sign_zone(&unsigned(), &keys, &c, 11, T0, None).unwrap();
+        let (second, _, sig) =
+            sign_zone(&unsigned_plus_one(), &keys, &c, 12, T0 + 60, Some(&first)).unwrap();
+        assert!(verify_all(&second) > 10);
+        let diff = crate::zone::Diff::between(&first, &second);
+        // The new A, its RRSIG, the SOA's RRSIG, the denial records that
+        // changed (one or two) and their RRSIGs: the rest is kept.
+        let changed = diff.added.len() + diff.removed.len();
+        assert!(
+            changed <= 12,
+            "{denial:?}: {changed} records changed: {diff:?}"
+        );
+        assert!(diff.added.len() >= 3, "{denial:?}: {diff:?}");
+        // The oldest kept signature decides the next refresh.
+        assert_eq!(sig.signed_at, T0, "{denial:?}");
+        // Without the previous version everything is signed again.
+        let (full, _, _) = sign_zone(&unsigned_plus_one(), &keys, &c, 12, T0 + 60, None).unwrap();
+        let full_changed = crate::zone::Diff::between(&first, &full);
+        assert!(full_changed.added.len() > changed, "{denial:?}");
+        // Past the refresh window nothing old is kept.
+        let late = T0 + 8 * 86_400;
+        let (refreshed, _, sig) =
+            sign_zone(&unsigned_plus_one(), &keys, &c, 13, late, Some(&second)).unwrap();
+        assert_eq!(sig.signed_at, late, "{denial:?}");
+        assert!(verify_all(&refreshed) > 10);
     }
 }

@@ -24,7 +24,8 @@ use crate::zone::diff::wire;
 use crate::zone::{Diff, Zone, parse_origin, serial_lt};
 use crate::{DnsConfig, DnsError};
 use journal::Journal;
-use tsig::{Keys, ResponseSigner, Verified};
+use tsig::Keys;
+pub(crate) use tsig::{ResponseSigner, Verified};
 
 /// Records are packed into a message until their uncompressed size reaches
 /// this; compression only shrinks them, so every message stays under 64 KiB.
@@ -44,7 +45,20 @@ pub(crate) struct Transfers {
     acl: std::sync::RwLock<Acl>,
     journals: Mutex<HashMap<LowerName, Journal>>,
     state_dir: Option<PathBuf>,
+    /// Zones changed by a stream of updates whose journal and served
+    /// version wait to be written, and when each was last written.
+    unsaved: Mutex<HashMap<LowerName, Unsaved>>,
 }
+
+/// The version an update left unwritten (if any) and when the zone's state
+/// was last written.
+type Unsaved = (Option<std::sync::Arc<Zone>>, std::time::Instant);
+
+/// Journal and served-version writes for a stream of updates happen at most
+/// this often (the scheduler writes the last: [`Transfers::save_pending`]).
+/// Both are written together, so after a crash the next start continues the
+/// journal from the version written (see [`Transfers::load_journal`]).
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The TSIG keys and each zone's policy, replaced whole on reconfiguration.
 struct Acl {
@@ -113,6 +127,7 @@ impl Transfers {
             acl: std::sync::RwLock::new(Acl::from_config(config)?),
             journals: Mutex::new(HashMap::new()),
             state_dir: state_dir.map(Path::to_owned),
+            unsaved: Mutex::new(HashMap::new()),
         })
     }
 
@@ -147,6 +162,11 @@ impl Transfers {
         let acl = self.acl();
         let name = acl.policies.get(origin)?.key.as_ref()?;
         acl.keys.get(name).cloned()
+    }
+
+    /// Checks the TSIG of a request (an UPDATE) with the configured keys.
+    pub(crate) fn verify_tsig(&self, raw: &[u8], request: &Message, now: u64) -> Verified {
+        tsig::verify_request(&self.acl().keys, raw, request, now)
     }
 
     fn journals(&self) -> std::sync::MutexGuard<'_, HashMap<LowerName, Journal>> {
@@ -230,6 +250,71 @@ impl Transfers {
     pub(crate) fn set_notified(&self, zone: &Zone) {
         if let Some(dir) = &self.state_dir {
             journal::store_notified(dir, &zone.origin().to_string(), zone.serial());
+        }
+    }
+
+    /// [`Transfers::record_change`] for a dynamic update: the journal in
+    /// memory at once, its file and the served version at most every
+    /// [`SAVE_EVERY`].
+    pub(crate) fn record_update(&self, old: &Zone, new: &std::sync::Arc<Zone>) {
+        let now = std::time::Instant::now();
+        let recent = {
+            let mut unsaved = self
+                .unsaved
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match unsaved.get_mut(new.lower_origin()) {
+                Some((pending, at)) if now.duration_since(*at) < SAVE_EVERY => {
+                    *pending = Some(std::sync::Arc::clone(new));
+                    true
+                }
+                _ => {
+                    unsaved.insert(new.lower_origin().clone(), (None, now));
+                    false
+                }
+            }
+        };
+        if recent && serial_lt(old.serial(), new.serial()) {
+            let diff = Diff::between(old, new);
+            let mut journals = self.journals();
+            journals
+                .entry(new.lower_origin().clone())
+                .or_default()
+                .push(diff);
+        } else {
+            self.record_change(old, new);
+        }
+    }
+
+    /// Writes the journals and served versions [`Transfers::record_update`]
+    /// left for later.
+    pub(crate) fn save_pending(&self) {
+        let due: Vec<std::sync::Arc<Zone>> = {
+            let mut unsaved = self
+                .unsaved
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = std::time::Instant::now();
+            unsaved
+                .iter_mut()
+                .filter(|(_, (pending, at))| {
+                    pending.is_some() && now.duration_since(*at) >= SAVE_EVERY
+                })
+                .filter_map(|(_, (pending, at))| {
+                    *at = now;
+                    pending.take()
+                })
+                .collect()
+        };
+        for zone in due {
+            self.keep_served(&zone);
+            let snapshot = self.journals().get(zone.lower_origin()).cloned();
+            if let (Some(dir), Some(j)) = (&self.state_dir, snapshot) {
+                let file = journal::path(dir, &zone.origin().to_string());
+                if let Err(e) = journal::store(&file, &j) {
+                    tracing::warn!(zone = %zone.origin(), "{e}");
+                }
+            }
         }
     }
 

@@ -1,4 +1,7 @@
-//! The running DNS service: loading zones, the swappable catalog, reloads.
+//! The running DNS service: loading zones, the swappable catalog, reloads,
+//! and dynamic updates ([`updates`]).
+
+mod updates;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -283,6 +286,7 @@ fn settings_errors(config: &DnsConfig) -> Vec<DnsError> {
     [
         Signer::new(config, Path::new("/nonexistent")).err(),
         Transfers::check(config).err(),
+        updates::policies(config).err(),
         crate::answer::ServerInfo::from_config(config).err(),
     ]
     .into_iter()
@@ -314,11 +318,13 @@ impl DnsService {
     pub async fn start(config: DnsConfig, state_dir: &Path) -> Result<DnsHandle, DnsError> {
         let transfers = Arc::new(Transfers::new(&config, Some(state_dir))?);
         let signer = Arc::new(Signer::new(&config, state_dir)?);
+        let policies = updates::policies(&config)?;
+        let (queue, inbox) = std::sync::mpsc::sync_channel(crate::update::QUEUE_DEPTH);
         let stats = Arc::new(DnsStats::default());
         let mut catalog = Catalog::new(config.udp_payload_max);
         catalog.set_server_info(Arc::new(crate::answer::ServerInfo::from_config(&config)?));
         for zc in &config.zones {
-            load_into(&mut catalog, zc, None, &signer, &stats);
+            load_into(&mut catalog, zc, None, &signer, &stats, state_dir);
         }
         for zone in catalog.zones() {
             transfers.load_journal(zone);
@@ -329,6 +335,7 @@ impl DnsService {
             Arc::clone(&catalog),
             Arc::clone(&stats),
             Arc::clone(&transfers),
+            queue,
         )?;
         let bound = listeners.bound.clone();
         for addr in &bound {
@@ -345,10 +352,14 @@ impl DnsService {
                 transfers,
                 signer,
                 runtime: tokio::runtime::Handle::current(),
+                state_dir: state_dir.to_owned(),
+                updates: Mutex::new(updates::UpdateState::new(policies)),
             }),
         };
         handle.notify_changed_since_last_run();
         handle.spawn_resign_scheduler();
+        handle.spawn_update_thread(inbox);
+        handle.spawn_zonefile_sync();
         Ok(handle)
     }
 }
@@ -364,13 +375,13 @@ fn load_into(
     previous: Option<&Arc<Zone>>,
     signer: &Signer,
     stats: &DnsStats,
+    state_dir: &Path,
 ) -> bool {
     let others: Vec<Arc<Zone>> = catalog.zones().cloned().collect();
     let others: Vec<&Zone> = others.iter().map(AsRef::as_ref).collect();
     let loaded = load_zone_with(zc, &others).and_then(|mut loaded| {
-        loaded.zone = signer
-            .prepare(loaded.zone, unix_now())
-            .map_err(|e| vec![e])?;
+        let zone = updates::with_updates(state_dir, loaded.zone).map_err(|e| vec![e])?;
+        loaded.zone = signer.prepare(zone, unix_now()).map_err(|e| vec![e])?;
         Ok(loaded)
     });
     match loaded {
@@ -423,6 +434,10 @@ struct Inner {
     transfers: Arc<Transfers>,
     signer: Arc<Signer>,
     runtime: tokio::runtime::Handle,
+    /// Where journals, keys and the update journals live.
+    state_dir: PathBuf,
+    /// Update policies and open update journals.
+    updates: Mutex<updates::UpdateState>,
 }
 
 impl Drop for Inner {
@@ -497,8 +512,10 @@ impl DnsHandle {
             "tcp_*",
         );
         fixed(format!("{:?}", old.rrl) != format!("{:?}", new.rrl), "rrl");
+        let policies = updates::policies(&new)?;
         self.inner.transfers.reconfigure(&new)?;
         self.inner.signer.reconfigure(&new)?;
+        self.update_state().set_policies(policies);
         // What needs sockets stays as it was bound.
         let mut applied = new;
         applied.listen = old.listen;
@@ -552,6 +569,7 @@ impl DnsHandle {
                 previous.as_ref(),
                 &self.inner.signer,
                 &self.inner.stats,
+                &self.inner.state_dir,
             ) {
                 failed += 1;
             }
@@ -615,10 +633,12 @@ impl DnsHandle {
         let catalog = self.catalog();
         let others: Vec<&Zone> = catalog.zones().map(AsRef::as_ref).collect();
         let loaded = load_zone_with(&zc, &others).and_then(|mut loaded| {
+            let zone =
+                updates::with_updates(&self.inner.state_dir, loaded.zone).map_err(|e| vec![e])?;
             loaded.zone = self
                 .inner
                 .signer
-                .prepare(loaded.zone, unix_now())
+                .prepare(zone, unix_now())
                 .map_err(|e| vec![e])?;
             Ok(loaded)
         });
@@ -686,6 +706,8 @@ impl DnsHandle {
             file_expected = None;
         }
         let (zone, warnings) = crate::edit::apply(&zc, &name, &edit, file_expected, &others)?;
+        // Dynamic updates not yet flushed stay on top of the edited file.
+        let zone = updates::with_updates(&self.inner.state_dir, zone)?;
         // Signing can fail only on key-state trouble; the file is then already
         // written and the next reload retries.
         let zone = self.inner.signer.prepare(zone, unix_now())?;
@@ -725,13 +747,28 @@ impl DnsHandle {
     /// Replaces one zone in the served catalog (queries never pause), then
     /// journals the change and notifies the secondaries.
     fn swap_in(&self, zone: Zone) {
+        self.swap_in_as(zone, false);
+    }
+
+    /// [`DnsHandle::swap_in`]; `update`: a dynamic update, whose state
+    /// files are written at most every few seconds.
+    fn swap_in_as(&self, zone: Zone, update: bool) {
         let current = self.inner.catalog.load_full();
         let old = current.get(zone.lower_origin()).cloned();
         let mut next = Catalog::clone(&current);
         let zone = Arc::new(zone);
         next.insert(Arc::clone(&zone));
         self.inner.catalog.store(Arc::new(next));
-        self.after_change(old.as_ref(), &zone);
+        if update {
+            if let Some(old) = &old
+                && old.serial() != zone.serial()
+            {
+                self.inner.transfers.record_update(old, &zone);
+                self.notify(&zone);
+            }
+        } else {
+            self.after_change(old.as_ref(), &zone);
+        }
     }
 
     /// After a zone was swapped in: on a new serial, record the difference in
@@ -791,6 +828,9 @@ impl DnsHandle {
     /// and notified like any other change). Returns how many were re-signed.
     pub fn resign_due(&self, now: i64) -> usize {
         let _guard = self.lock();
+        // What a stream of updates left for later reaches the state dir.
+        self.inner.signer.save_pending();
+        self.inner.transfers.save_pending();
         let mut done = 0;
         for origin in self.inner.signer.due(now) {
             match self.inner.signer.resign(&origin, now) {
