@@ -9,6 +9,7 @@ use ipnet::Ipv4Net;
 
 use crate::DhcpError;
 use crate::config::{ClassConfig, DhcpConfig, OptionsConfig, ReservationConfig, SubnetConfig};
+use crate::ha::Ha;
 use crate::value::parse_bytes;
 use crate::wire::{Request, code, relay_sub_option};
 
@@ -89,6 +90,8 @@ pub(crate) struct Plan {
     pub(crate) stats_every: Option<Duration>,
     /// Between two logs of the same subnet's full pool.
     pub(crate) exhaustion_every: Duration,
+    /// Sharing the store with other servers (`[dhcp.ha]`).
+    pub(crate) ha: Ha,
 }
 
 impl Subnet {
@@ -599,6 +602,7 @@ impl Plan {
             stats_every: (config.stats_interval_secs > 0)
                 .then(|| Duration::from_secs(config.stats_interval_secs)),
             exhaustion_every: Duration::from_secs(config.exhaustion_log_secs),
+            ha: Ha::compile(&config.ha)?,
         })
     }
 }

@@ -24,6 +24,7 @@ pub(crate) fn lease(addr: [u8; 4], client: &[u8], state: LeaseState, expires: u6
         circuit_id: Some(b"eth0".to_vec()),
         remote_id: None,
         class: Some("docsis".into()),
+        server: Some(Ipv4Addr::new(10, 0, 0, 1)),
     }
 }
 
