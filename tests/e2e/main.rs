@@ -14,6 +14,7 @@ mod cable;
 mod dhcp;
 mod dhcp_crash;
 mod dhcp_relay;
+mod dhcp_shared;
 mod dns;
 mod dns_crash;
 mod dns_edns;
