@@ -11,7 +11,7 @@
 
 use crate::common;
 
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../../crates/headend-store/tests/pg_cluster/mod.rs"]
 mod pg_cluster;
 
@@ -19,7 +19,9 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use common::Headend;
-use common::dhcp::{Netns, RelayClients, RelayOutcome, configuring_hook, field, veth};
+use common::dhcp::{
+    Netns, Proc, RelayClients, RelayOutcome, configuring_hook, field, hook_script, veth,
+};
 
 /// Takeover time in the configs below (heartbeats every 0.5 s).
 const TAKEOVER: Duration = Duration::from_secs(2);
@@ -270,7 +272,7 @@ fn load_balancing_answers_each_client_once_and_the_survivor_takes_over() {
     let (host, iface) = lan.host("02:bb:00:00:00:27");
     let first = udhcpc(&host, &iface, work.path(), "first", None);
     let (address, server_id) = (field(&first, "ip"), field(&first, "serverid"));
-    let (mut dead, mut survivor) = if server_id == format!("{net}.1") {
+    let (dead, mut survivor) = if server_id == format!("{net}.1") {
         (a, b)
     } else {
         (b, a)
@@ -292,6 +294,88 @@ fn load_balancing_answers_each_client_once_and_the_survivor_takes_over() {
     assert_eq!(field(&again, "ip"), address, "udhcpc keeps its address");
     assert_ne!(field(&again, "serverid"), server_id, "from the survivor");
     eprintln!("load-balancing: takeover {took:?} after kill -9");
+}
+
+#[test]
+fn kill_9_of_one_server_under_load_leaves_the_other_serving_and_clients_keep_addresses() {
+    for p in ["python3", "udhcpc", "dhclient"] {
+        common::require(p);
+    }
+    let db = pg_cluster::Db::new();
+    let net = "10.75.0";
+    let lan = Lan::new(net);
+    let (a, _b) = start_both(
+        &lan,
+        &db.socket_url(),
+        net,
+        "shared",
+        "10.75.0.10-10.75.0.250",
+    );
+    let work = tempfile::tempdir().expect("tempdir");
+    let (uh, ui) = lan.host("02:bb:00:00:00:31");
+    let (dh, di) = lan.host("02:bb:00:00:00:32");
+    let u_addr = field(&udhcpc(&uh, &ui, work.path(), "u1", None), "ip");
+    let d_addr = field(&dhclient(&dh, &di, work.path(), "d1"), "new_ip_address");
+    // Server a is killed while the load client is being answered.
+    let load = clients(net, 1, 400, 6.0).spawn(&lan.clients);
+    load.wait_acks(50, Duration::from_secs(10));
+    a.signal("KILL");
+    let out = load.finish();
+    check_acks(&out, &db);
+    // b goes on alone: new clients, and udhcpc and dhclient keep their
+    // addresses (INIT-REBOOT / requested address) from b.
+    let after = clients(net, 5000, 50, 4.0).run(&lan.clients);
+    check_acks(&after, &db);
+    assert_eq!(
+        after.acks.len(),
+        50,
+        "b answers every new client: {after:?}"
+    );
+    let again = udhcpc(&uh, &ui, work.path(), "u2", Some(&u_addr));
+    assert_eq!(field(&again, "ip"), u_addr, "udhcpc keeps its address");
+    assert_eq!(field(&again, "serverid"), format!("{net}.3"));
+    let d_again = dhclient(&dh, &di, work.path(), "d2");
+    assert_eq!(
+        field(&d_again, "new_ip_address"),
+        d_addr,
+        "dhclient keeps its address"
+    );
+    eprintln!(
+        "kill -9 under load: {} ACKs before/around the kill, all durable",
+        out.acks.len()
+    );
+}
+
+/// Runs dhclient once in `ns` on `iface` (its lease file kept in `work`,
+/// so a second run asks for the same address); returns its hook's BOUND or
+/// REBOOT line.
+fn dhclient(ns: &Netns, iface: &str, work: &std::path::Path, name: &str) -> String {
+    let out = work.join(format!("{name}.out"));
+    let hook = hook_script(work, &format!("{name}.sh"), &out, &["new_ip_address"]);
+    let mut cmd = ns.cmd("dhclient");
+    cmd.args(["-4", "-d", "-1", "-sf"])
+        .arg(&hook)
+        .arg("-lf")
+        .arg(work.join("dhclient.leases"))
+        .arg("-pf")
+        .arg(work.join(format!("{name}.pid")))
+        .arg(iface);
+    let _client = Proc::spawn(cmd, false);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        if let Some(l) = text
+            .lines()
+            .find(|l| l.starts_with("BOUND") || l.starts_with("REBOOT"))
+        {
+            return l.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dhclient {name}: no lease: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Runs udhcpc once in `ns` on `iface` (asking for `request`, if given);
