@@ -343,7 +343,7 @@ pub(crate) fn heartbeats_are_aged_by_the_stores_clock_and_rows_name_their_server
 ) {
     let (one, two) = (db.open(), db.open());
     assert_eq!(one.heartbeat("a").unwrap().len(), 1);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(300));
     let ages = two.heartbeat("b").unwrap();
     let names: Vec<&str> = ages.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["a", "b"], "every server's row, by name");
