@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A relay-agent-style DHCP load client: sends DISCOVER and REQUEST for
 sequential MACs (giaddr = its own address), at most 32 clients in flight, and
-prints every OFFER and ACK it receives as `OFFER|ACK mac address`, a NAK as
+prints every OFFER (a REQUEST goes to the first one only) and ACK it receives as `OFFER|ACK mac address`, a NAK as
 `NAK mac`, and a client left unanswered for 2 s (or at the end) as
 `TIMEOUT mac`, flushed at once, so the test knows exactly which addresses the
 server acknowledged and which requests went unanswered. Nothing is retried.
@@ -19,6 +19,8 @@ agent = bytes.fromhex(sys.argv[6]) if len(sys.argv) > 6 else b""
 relay_opts = bytes([82, len(agent)]) + agent if agent else b""
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+# SERVER_ADDR may be a broadcast address, so that several servers answer.
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
 sock.bind((local, 67))
 sock.settimeout(0.02)
 giaddr = socket.inet_aton(local)
@@ -44,7 +46,7 @@ def options(data):
     return out
 
 deadline = time.time() + seconds
-nxt, end, outstanding = first, first + count, {}
+nxt, end, outstanding, requested = first, first + count, {}, set()
 # New clients start until COUNT or SECONDS; those in flight then still get
 # their 2 s to be answered.
 while (time.time() < deadline and nxt < end) or outstanding:
@@ -73,6 +75,10 @@ while (time.time() < deadline and nxt < end) or outstanding:
     m = ":".join("%02x" % b for b in data[28:34])
     if kind == 2 and xid in outstanding:
         print("OFFER", m, yiaddr, flush=True)
+        # Several servers may offer: like a client, take the first offer.
+        if xid in requested:
+            continue
+        requested.add(xid)
         sid = opts.get(54, b"")
         sock.sendto(packet(3, xid, bytes([54, 4]) + sid + bytes([50, 4]) + data[16:20]), (server, 67))
         outstanding[xid] = time.time()

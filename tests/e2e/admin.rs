@@ -270,6 +270,7 @@ fn put_lease(s: &AdminServer, last: u8) {
         circuit_id: None,
         remote_id: None,
         class: None,
+        server: None,
     })
     .unwrap();
     tx.commit().unwrap();

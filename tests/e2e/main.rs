@@ -15,6 +15,7 @@ mod cli;
 mod dhcp;
 mod dhcp_crash;
 mod dhcp_relay;
+mod dhcp_shared;
 mod dns;
 mod dns_crash;
 mod dns_edns;

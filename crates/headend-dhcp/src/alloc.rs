@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 
 use headend_store::{Lease, LeaseState, LeaseTx, StoreError};
 
+use crate::ha::Ha;
 use crate::plan::Subnet;
 
 /// What the allocator found for a client.
@@ -31,6 +32,7 @@ pub(crate) fn usable_by(row: &Lease, client: &[u8], now: u64) -> bool {
 /// (A reservation is looked at by the caller, before this.)
 pub(crate) fn find<L: LeaseTx + ?Sized>(
     subnet: &Subnet,
+    ha: &Ha,
     client: &[u8],
     requested: Option<Ipv4Addr>,
     tx: &mut L,
@@ -68,19 +70,19 @@ pub(crate) fn find<L: LeaseTx + ?Sized>(
     // "ELSE a new address allocated from the server's pool of available
     // addresses": never-used addresses first (above the highest row), then
     // the address that expired longest ago, then gaps below the highest row.
+    // Servers sharing the store look in their own part of each pool first,
+    // so that their claims of never-used addresses do not collide.
+    if ha.count() > 1 {
+        for &(first, last) in &subnet.pools {
+            let (first, last) = ha.part(first, last);
+            if let Some(a) = never_used(subnet, tx, first, last)? {
+                return Ok(Found::Address(a, None));
+            }
+        }
+    }
     for &(first, last) in &subnet.pools {
-        let mut next = match tx.highest_claimed(first, last)? {
-            None => Some(first),
-            Some(high) => next_addr(high).filter(|n| *n <= last),
-        };
-        while let Some(cand) = next {
-            if cand > last {
-                break;
-            }
-            if !reserved(subnet, tx, cand)? && tx.lease_by_address(cand)?.is_none() {
-                return Ok(Found::Address(cand, None));
-            }
-            next = next_addr(cand);
+        if let Some(a) = never_used(subnet, tx, first, last)? {
+            return Ok(Found::Address(a, None));
         }
     }
     for &(first, last) in &subnet.pools {
@@ -107,6 +109,30 @@ pub(crate) fn find<L: LeaseTx + ?Sized>(
         }
     }
     Ok(Found::Exhausted)
+}
+
+/// The lowest never-used, unreserved address above the highest row in
+/// `first..=last`, if any.
+fn never_used<L: LeaseTx + ?Sized>(
+    subnet: &Subnet,
+    tx: &mut L,
+    first: Ipv4Addr,
+    last: Ipv4Addr,
+) -> Result<Option<Ipv4Addr>, StoreError> {
+    let mut next = match tx.highest_claimed(first, last)? {
+        None => Some(first),
+        Some(high) => next_addr(high).filter(|n| *n <= last),
+    };
+    while let Some(cand) = next {
+        if cand > last {
+            break;
+        }
+        if !reserved(subnet, tx, cand)? && tx.lease_by_address(cand)?.is_none() {
+            return Ok(Some(cand));
+        }
+        next = next_addr(cand);
+    }
+    Ok(None)
 }
 
 /// Reserved in the config, or through the admin API (in the store).

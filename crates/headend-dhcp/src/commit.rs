@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::{Duration, Instant, SystemTime};
 
-use headend_store::{Store, StoreError};
+use headend_store::{Store, StoreError, Transaction};
 
 use crate::DhcpError;
 use crate::core::{Handled, Ingress, Outcome, Reply, Server, Silence};
@@ -81,6 +81,9 @@ pub(crate) fn start(
         rt: Arc::clone(rt),
         exhausted: HashMap::new(),
         tally: DhcpStatsSnapshot::default(),
+        window: (Instant::now(), 0),
+        log_leases: true,
+        ends: Vec::new(),
     };
     spawn("dhcp-worker", move || worker.run(intake))
 }
@@ -94,6 +97,36 @@ struct Worker {
     exhausted: HashMap<String, (Option<Instant>, u64)>,
     /// Counts of the batch being decided, added to the shared ones after it.
     tally: DhcpStatsSnapshot,
+    /// Conflicts since the instant, for the rate warning.
+    window: (Instant, u64),
+    /// Whether this batch logs its lease events (`dhcp.log_leases`).
+    log_leases: bool,
+    /// The DHCPRELEASE and DHCPDECLINE lines of the batch being decided,
+    /// logged once it committed without a conflict.
+    ends: Vec<(
+        &'static str,
+        String,
+        std::net::Ipv4Addr,
+        Option<std::net::Ipv4Addr>,
+    )>,
+}
+
+/// A request taken into a batch, kept to be decided again after a conflict.
+struct Taken {
+    job: Job,
+    /// The first pass found its client over the rate limit.
+    limited: bool,
+}
+
+/// Conflicts are compared with `dhcp.ha.conflict_warn_per_sec` over this long.
+const CONFLICT_WINDOW: Duration = Duration::from_secs(10);
+
+/// The time requests are decided at: the store's clock when it is shared
+/// by several hosts (so every server judges a lease live or expired alike),
+/// else this host's.
+fn decision_time(tx: &dyn Transaction) -> SystemTime {
+    tx.clock()
+        .map_or_else(SystemTime::now, |d| SystemTime::UNIX_EPOCH + d)
 }
 
 impl Worker {
@@ -129,6 +162,9 @@ impl Worker {
     /// previous batch (so the decisions overlap the fsync, and a slower disk
     /// makes bigger batches rather than more commits), up to `max_batch`;
     /// then commits without waiting for the disk and hands the replies over.
+    /// A batch that loses a conflict with another server sharing the store
+    /// is decided again ([`Worker::rerun`]), so the conflict costs only the
+    /// requests it touches.
     fn batch(&mut self, first: Job, rx: &mut Intake) {
         let rt = Arc::clone(&self.rt);
         // Batch and hop limits as configured when the batch began; each
@@ -136,7 +172,10 @@ impl Worker {
         let plan = rt.server.plan();
         let (max_hops, max_batch) = (plan.max_hops, plan.max_batch.max(1));
         let exhaustion_every = plan.exhaustion_every;
-        let log_leases = plan.log_leases;
+        self.log_leases = plan.log_leases;
+        self.ends.clear();
+        let retries = plan.ha.conflict_retries;
+        let warn_rate = plan.ha.conflict_warn_per_sec;
         drop(plan);
         let mut tx = match rt.store.begin_unsynced() {
             Ok(tx) => tx,
@@ -146,63 +185,41 @@ impl Worker {
                 return;
             }
         };
+        let now = decision_time(&*tx);
         let mut replies: Committed = Vec::new();
         let mut silences = Vec::new();
-        let mut ends = Vec::new();
-        let mut taken = 0usize;
+        // Every request taken, kept to decide it again after a conflict.
+        let mut taken: Vec<Taken> = Vec::new();
+        let mut conflict = None;
         let mut next = Some(first);
         loop {
             if let Some(job) = next.take() {
-                taken += 1;
                 self.tally.received += 1;
-                let req = match wire::parse(&job.data, max_hops) {
-                    Ok(req) => req,
-                    Err(m) => {
-                        tracing::debug!(source = %job.source, reason = m.as_str(), "DHCP datagram dropped: {m}");
-                        *self.tally.malformed_mut(m) += 1;
-                        continue;
-                    }
-                };
-                if let Some(c) = self.tally.request_mut(req.kind) {
-                    *c += 1;
-                }
-                let ctx = Ingress {
-                    interface: self
-                        .listeners
-                        .get(job.socket)
-                        .and_then(|l| l.interface.clone()),
-                    source: job.source,
-                };
-                match rt.server.handle(&req, &ctx, &mut *tx, SystemTime::now()) {
-                    Ok(Outcome::Reply(r)) => replies.push((job.socket, r)),
-                    Ok(Outcome::Silent(s)) => {
-                        if log_leases
-                            && let Silence::Done(h @ (Handled::Release | Handled::Decline)) = &s
-                        {
-                            let ip = if *h == Handled::Release {
-                                req.header.ciaddr()
-                            } else {
-                                req.option_addr(wire::code::REQUESTED_ADDRESS)
-                                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)
-                            };
-                            let mac = req
-                                .hwaddr()
-                                .iter()
-                                .map(|b| format!("{b:02x}"))
-                                .collect::<Vec<_>>()
-                                .join(":");
-                            let relay = Some(req.header.giaddr()).filter(|g| !g.is_unspecified());
-                            ends.push((h.as_str(), mac, ip, relay));
-                        }
+                let mut limited = false;
+                match self.first_pass(&job, max_hops, &mut *tx, now) {
+                    Ok(None) => {}
+                    Ok(Some(Outcome::Reply(r))) => replies.push((job.socket, r)),
+                    Ok(Some(Outcome::Silent(s))) => {
+                        limited = s == Silence::RateLimited;
                         silences.push(s);
                     }
+                    Err(e @ StoreError::Conflict { .. }) => conflict = Some(e),
                     Err(e) => {
-                        note_store_failure(&mut self.tally, taken, &e, "batch rolled back");
+                        note_store_failure(
+                            &mut self.tally,
+                            taken.len() + 1,
+                            &e,
+                            "batch rolled back",
+                        );
                         return;
                     }
                 }
+                taken.push(Taken { job, limited });
+                if conflict.is_some() {
+                    break;
+                }
             }
-            if taken >= max_batch {
+            if taken.len() >= max_batch {
                 break;
             }
             match rx.next(None) {
@@ -226,14 +243,37 @@ impl Worker {
         }
         // In the log, not yet on disk: the flush thread sends the replies
         // only after a sync that began after this commit returned.
-        if let Err(e) = tx.commit() {
-            note_store_failure(&mut self.tally, taken, &e, "commit failed, no reply sent");
-            return;
+        let ended = match conflict {
+            Some(e) => {
+                drop(tx);
+                Err(e)
+            }
+            None => tx.commit(),
+        };
+        let conflict_free = ended.is_ok();
+        match ended {
+            Ok(()) => self.tally.commits += 1,
+            Err(e @ StoreError::Conflict { .. }) => {
+                self.note_conflict(&e);
+                (replies, silences) = self.rerun(&taken, retries, max_hops);
+            }
+            Err(e) => {
+                note_store_failure(
+                    &mut self.tally,
+                    taken.len(),
+                    &e,
+                    "commit failed, no reply sent",
+                );
+                return;
+            }
         }
-        self.tally.commits += 1;
-        for (event, mac, ip, relay) in ends {
-            log_client_end(event, &mac, ip, relay);
+        if conflict_free {
+            for (event, mac, ip, relay) in std::mem::take(&mut self.ends) {
+                log_client_end(event, &mac, ip, relay);
+            }
         }
+        self.ends.clear();
+        self.warn_conflicts(warn_rate);
         for s in silences {
             if let Some(c) = self.tally.silence_mut(&s) {
                 *c += 1;
@@ -251,6 +291,170 @@ impl Worker {
             // The flush thread is gone (stopping): these replies never leave.
             rt.in_flight.fetch_sub(1, Ordering::AcqRel);
             self.tally.store_error += n;
+        }
+    }
+
+    /// Where a request came from.
+    fn ingress(&self, job: &Job) -> Ingress {
+        Ingress {
+            interface: self
+                .listeners
+                .get(job.socket)
+                .and_then(|l| l.interface.clone()),
+            source: job.source,
+        }
+    }
+
+    /// Validates, counts and decides a request the first time it is seen;
+    /// `None` for a malformed datagram (counted, dropped).
+    fn first_pass(
+        &mut self,
+        job: &Job,
+        max_hops: u8,
+        tx: &mut dyn Transaction,
+        now: SystemTime,
+    ) -> Result<Option<Outcome>, StoreError> {
+        let req = match wire::parse(&job.data, max_hops) {
+            Ok(req) => req,
+            Err(m) => {
+                tracing::debug!(source = %job.source, reason = m.as_str(), "DHCP datagram dropped: {m}");
+                *self.tally.malformed_mut(m) += 1;
+                return Ok(None);
+            }
+        };
+        if let Some(c) = self.tally.request_mut(req.kind) {
+            *c += 1;
+        }
+        let ctx = self.ingress(job);
+        let outcome = self.rt.server.handle(&req, &ctx, tx, now)?;
+        if self.log_leases
+            && let Outcome::Silent(Silence::Done(h @ (Handled::Release | Handled::Decline))) =
+                &outcome
+        {
+            let ip = if *h == Handled::Release {
+                req.header.ciaddr()
+            } else {
+                req.option_addr(wire::code::REQUESTED_ADDRESS)
+                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)
+            };
+            let mac = req
+                .hwaddr()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":");
+            let relay = Some(req.header.giaddr()).filter(|g| !g.is_unspecified());
+            self.ends.push((h.as_str(), mac, ip, relay));
+        }
+        Ok(Some(outcome))
+    }
+
+    /// After a conflict with another server: decides `taken` again in fresh
+    /// transactions, the whole set up to `retries` times, then each half on
+    /// its own, down to single requests. So a conflict costs at most the
+    /// request it touches, and that one was decided afresh up to three
+    /// times. Bounded: a batch of n requests takes at most `retries` + 4n
+    /// transactions, and stopping the service ends it. Answers the replies
+    /// and silences of every part that committed.
+    fn rerun(&mut self, taken: &[Taken], retries: u32, max_hops: u8) -> (Committed, Vec<Silence>) {
+        let mut replies = Vec::new();
+        let mut silences = Vec::new();
+        let mut parts: Vec<(&[Taken], u32)> = vec![(taken, retries.max(1))];
+        while let Some((part, tries)) = parts.pop() {
+            if self.rt.stop.load(Ordering::Relaxed) {
+                self.tally.store_conflict += part.len() as u64;
+                continue;
+            }
+            self.tally.conflict_retries += 1;
+            match self.attempt(part, max_hops) {
+                Ok((r, s)) => {
+                    self.tally.commits += 1;
+                    replies.extend(r);
+                    silences.extend(s);
+                }
+                Err(e @ StoreError::Conflict { .. }) => {
+                    self.note_conflict(&e);
+                    if tries > 1 {
+                        parts.push((part, tries - 1));
+                    } else if part.len() > 1 {
+                        let (a, b) = part.split_at(part.len() / 2);
+                        parts.push((b, 2));
+                        parts.push((a, 2));
+                    } else {
+                        tracing::debug!(
+                            "DHCP: a request lost every retry to another server's change; its client retries: {e}"
+                        );
+                        self.tally.store_conflict += 1;
+                    }
+                }
+                Err(e) => {
+                    note_store_failure(
+                        &mut self.tally,
+                        part.len(),
+                        &e,
+                        "retry after a conflict failed",
+                    );
+                }
+            }
+        }
+        (replies, silences)
+    }
+
+    /// Decides `part` again in one new transaction and commits it (not yet
+    /// durable, as a first pass). Requests the first pass found over their
+    /// rate stay silent; malformed ones were counted then.
+    fn attempt(
+        &mut self,
+        part: &[Taken],
+        max_hops: u8,
+    ) -> Result<(Committed, Vec<Silence>), StoreError> {
+        let rt = Arc::clone(&self.rt);
+        let mut tx = rt.store.begin_unsynced()?;
+        let now = decision_time(&*tx);
+        let mut replies = Vec::new();
+        let mut silences = Vec::new();
+        for t in part {
+            if t.limited {
+                silences.push(Silence::RateLimited);
+                continue;
+            }
+            let Ok(req) = wire::parse(&t.job.data, max_hops) else {
+                continue;
+            };
+            let ctx = self.ingress(&t.job);
+            match rt.server.handle_again(&req, &ctx, &mut *tx, now)? {
+                Outcome::Reply(r) => replies.push((t.job.socket, r)),
+                Outcome::Silent(s) => silences.push(s),
+            }
+        }
+        tx.commit()?;
+        Ok((replies, silences))
+    }
+
+    /// Counts a transaction lost to a conflict.
+    fn note_conflict(&mut self, e: &StoreError) {
+        self.tally.conflicts += 1;
+        self.window.1 += 1;
+        if matches!(e, StoreError::Conflict { deadlock: true, .. }) {
+            self.tally.deadlocks += 1;
+        }
+    }
+
+    /// Every 10 s: a warning if conflicts ran above `per_sec` (0: never).
+    fn warn_conflicts(&mut self, per_sec: f64) {
+        let elapsed = self.window.0.elapsed();
+        if elapsed < CONFLICT_WINDOW {
+            return;
+        }
+        let (count, secs) = (self.window.1, elapsed.as_secs_f64());
+        self.window = (Instant::now(), 0);
+        let rate = count as f64 / secs;
+        if per_sec > 0.0 && rate > per_sec {
+            tracing::warn!(
+                conflicts = count,
+                per_sec = rate,
+                "DHCP: {count} lease transaction(s) conflicted with another server in {secs:.0} s ({rate:.1}/s, above dhcp.ha.conflict_warn_per_sec = {per_sec}); their requests were retried. Consider [dhcp.ha] mode = \"load-balancing\" so each client has one server"
+            );
         }
     }
 
@@ -381,10 +585,10 @@ pub(crate) fn log_client_end(
     );
 }
 
-/// A batch lost to the store: counted, and logged as an error, except when
+/// Requests lost to the store: counted, and logged as an error, except when
 /// another server sharing the database changed the same leases first
-/// (PostgreSQL serialization conflict). That is expected when several
-/// servers answer one client, and its clients simply retry.
+/// (PostgreSQL serialization conflict) in every retry. That is expected
+/// when several servers answer one client, and its client simply retries.
 fn note_store_failure(tally: &mut DhcpStatsSnapshot, taken: usize, e: &StoreError, what: &str) {
     if matches!(e, StoreError::Conflict { .. }) {
         tracing::debug!(

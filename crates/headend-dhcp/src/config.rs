@@ -74,6 +74,81 @@ pub struct DhcpConfig {
     /// Subnets (`[[dhcp.subnet]]`).
     #[serde(default, rename = "subnet")]
     pub subnets: Vec<SubnetConfig>,
+    /// Several servers on one PostgreSQL store (`[dhcp.ha]`).
+    #[serde(default)]
+    pub ha: HaConfig,
+}
+
+/// `[dhcp.ha]`: how this server shares clients with the other servers of
+/// one PostgreSQL store.
+///
+/// ```toml
+/// [dhcp.ha]
+/// mode = "load-balancing"       # shared | load-balancing | hot-standby
+/// this_server = "dhcp-a"
+/// servers = ["dhcp-a", "dhcp-b"] # the same list, in the same order, on every server
+/// heartbeat_secs = 1.0
+/// takeover_secs = 10.0
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HaConfig {
+    /// `shared`: every server answers every client, conflicts are retried;
+    /// `load-balancing`: each client is answered by one server, chosen by
+    /// the RFC 3074 hash of its client-id (else MAC); `hot-standby`: the
+    /// first server of `servers` answers, the next takes over when it is
+    /// down.
+    #[serde(default)]
+    pub mode: HaMode,
+    /// This server's name in `servers` (its heartbeat row in the store).
+    pub this_server: Option<String>,
+    /// Every server sharing the store, in one order agreed by all: the
+    /// position picks each server's part of the pools and of the hash
+    /// buckets (and the primary in hot-standby).
+    #[serde(default)]
+    pub servers: Vec<String>,
+    /// Seconds between two heartbeats written to the store.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_secs: f64,
+    /// A server whose heartbeat is older than this (by the store's clock)
+    /// is down, and its clients are answered by the next server.
+    #[serde(default = "default_takeover")]
+    pub takeover_secs: f64,
+    /// A batch that lost a conflict with another server is run again this
+    /// many times before it is split to isolate the conflicting request.
+    #[serde(default = "default_conflict_retries")]
+    pub conflict_retries: u32,
+    /// A warning is logged when conflicts exceed this many per second
+    /// (over 10 s).
+    #[serde(default = "default_conflict_warn")]
+    pub conflict_warn_per_sec: f64,
+}
+
+impl Default for HaConfig {
+    fn default() -> Self {
+        Self {
+            mode: HaMode::default(),
+            this_server: None,
+            servers: Vec::new(),
+            heartbeat_secs: default_heartbeat(),
+            takeover_secs: default_takeover(),
+            conflict_retries: default_conflict_retries(),
+            conflict_warn_per_sec: default_conflict_warn(),
+        }
+    }
+}
+
+/// How servers sharing one store divide the clients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HaMode {
+    /// Every server answers every client.
+    #[default]
+    Shared,
+    /// Each client is answered by one server (RFC 3074 hash).
+    LoadBalancing,
+    /// The first live server of the list answers every client.
+    HotStandby,
 }
 
 /// `[dhcp.rate_limit]`: a token bucket per client.
@@ -363,6 +438,18 @@ fn default_log_leases() -> bool {
 }
 fn default_max_batch() -> usize {
     512
+}
+fn default_heartbeat() -> f64 {
+    1.0
+}
+fn default_takeover() -> f64 {
+    10.0
+}
+fn default_conflict_retries() -> u32 {
+    3
+}
+fn default_conflict_warn() -> f64 {
+    10.0
 }
 fn default_lease_time() -> u32 {
     86_400

@@ -11,7 +11,8 @@ use headend_store::{Lease, LeaseState, LeaseTx, StoreError};
 
 use crate::DhcpError;
 use crate::alloc::{self, Found};
-use crate::config::DhcpConfig;
+use crate::config::{DhcpConfig, HaMode};
+use crate::ha;
 use crate::limit::Limiter;
 use crate::plan::{Boot, Class, Plan, Reservation, Subnet};
 use crate::wire::{MessageType, ReplyHeader, Request, code, encode_reply, relay_sub_option};
@@ -124,6 +125,9 @@ pub enum Silence {
     Unsupported,
     /// A REQUEST or DECLINE missing a field RFC 2131 requires.
     Incomplete,
+    /// Another live server answers this client (`[dhcp.ha]` load-balancing
+    /// or hot-standby).
+    NotInScope,
 }
 
 impl Silence {
@@ -139,6 +143,7 @@ impl Silence {
             Self::Bootp => "bootp_dropped",
             Self::Unsupported => "unsupported_type",
             Self::Incomplete => "incomplete",
+            Self::NotInScope => "not_in_scope",
         }
     }
 }
@@ -187,6 +192,9 @@ pub struct Server {
     plan: ArcSwap<Plan>,
     /// Per-client rate buckets; they outlive reloads.
     limiter: Mutex<Limiter>,
+    /// Which servers of `[dhcp.ha] servers` are alive, by position, as the
+    /// heartbeat rows last said (empty: no list, or not yet read).
+    live: ArcSwap<Vec<bool>>,
 }
 
 /// Everything known about one exchange.
@@ -211,6 +219,7 @@ impl Server {
         Ok(Self {
             plan: ArcSwap::from_pointee(plan),
             limiter: Mutex::new(Limiter::new()),
+            live: ArcSwap::from_pointee(Vec::new()),
         })
     }
 
@@ -233,6 +242,12 @@ impl Server {
         self.plan.load_full()
     }
 
+    /// Records which servers of `[dhcp.ha] servers` are alive (by position),
+    /// as the store's heartbeat rows say.
+    pub(crate) fn set_live(&self, live: Vec<bool>) {
+        self.live.store(Arc::new(live));
+    }
+
     /// Decides the answer to one request. Lease changes go into `leases`; the
     /// caller must commit them before sending the reply.
     pub fn handle<L: LeaseTx + ?Sized>(
@@ -242,21 +257,49 @@ impl Server {
         leases: &mut L,
         now: SystemTime,
     ) -> Result<Outcome, StoreError> {
+        self.decide(req, ctx, leases, now, true)
+    }
+
+    /// Decides a request again, in a new transaction, after its first
+    /// transaction lost a conflict: as [`Server::handle`], but its client's
+    /// rate bucket is not charged a second time.
+    pub(crate) fn handle_again<L: LeaseTx + ?Sized>(
+        &self,
+        req: &Request,
+        ctx: &Ingress,
+        leases: &mut L,
+        now: SystemTime,
+    ) -> Result<Outcome, StoreError> {
+        self.decide(req, ctx, leases, now, false)
+    }
+
+    fn decide<L: LeaseTx + ?Sized>(
+        &self,
+        req: &Request,
+        ctx: &Ingress,
+        leases: &mut L,
+        now: SystemTime,
+        charge: bool,
+    ) -> Result<Outcome, StoreError> {
         let since_epoch = headend_util::time::since_epoch(now);
         // One snapshot for the whole exchange: a reload meanwhile applies
         // from the next request on.
         let plan = self.plan();
         let plan = &*plan;
+        if !self.in_scope(plan, req) {
+            return Ok(Outcome::Silent(Silence::NotInScope));
+        }
         let classes: Vec<&Class> = plan.classes.iter().filter(|c| c.matches(req)).collect();
         let Some(subnet) = select_subnet(plan, req, ctx, &classes) else {
             return Ok(Outcome::Silent(Silence::NoSubnet));
         };
         let key = req.client_key();
-        let allowed = self
-            .limiter
-            .lock()
-            .map(|mut l| l.allow(&key, since_epoch, plan.rate_per_sec, plan.rate_burst))
-            .unwrap_or(true);
+        let allowed = !charge
+            || self
+                .limiter
+                .lock()
+                .map(|mut l| l.allow(&key, since_epoch, plan.rate_per_sec, plan.rate_burst))
+                .unwrap_or(true);
         if !allowed {
             return Ok(Outcome::Silent(Silence::RateLimited));
         }
@@ -294,6 +337,22 @@ impl Server {
             ))),
             _ => Ok(Outcome::Silent(Silence::Unsupported)),
         }
+    }
+
+    /// `[dhcp.ha]` load-balancing and hot-standby: true if this server
+    /// answers the client, false if another live server does. The message
+    /// types a client's binding depends on are filtered (as Kea's HA does:
+    /// DISCOVER, REQUEST, DECLINE, RELEASE, INFORM); RFC 3074 §3 hashes
+    /// "the client identifier option if present, otherwise chaddr".
+    fn in_scope(&self, plan: &Plan, req: &Request) -> bool {
+        if plan.ha.mode == HaMode::Shared || req.kind.is_none() {
+            return true;
+        }
+        let id = req
+            .option(code::CLIENT_ID)
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| req.hwaddr());
+        plan.ha.answers(ha::bucket(id), &self.live.load())
     }
 
     fn lease_times(&self, x: &Exchange<'_>) -> (u32, u32, u32) {
@@ -364,6 +423,9 @@ impl Server {
             // The first matching class is the one whose settings win (see
             // `options` and `boot`); templates see it as `lease.class`.
             class: x.classes.first().map(|c| c.name.clone()),
+            // Which server wrote it: a REQUEST naming another server ends
+            // only this server's own offer.
+            server: Some(x.subnet.server_id),
         }
     }
 
@@ -394,6 +456,7 @@ impl Server {
             } else {
                 match alloc::find(
                     x.subnet,
+                    &x.plan.ha,
                     &x.key,
                     x.req.option_addr(code::REQUESTED_ADDRESS),
                     tx,
@@ -413,9 +476,17 @@ impl Server {
             if !holds && let Some(s) = self.over_cap(x, tx)? {
                 return Ok(Outcome::Silent(s));
             }
-            // A bound lease stays bound; otherwise hold the address briefly.
-            let keep_bound = holds && row.as_ref().is_some_and(|r| r.state == LeaseState::Bound);
-            if !keep_bound {
+            // A bound lease stays bound, and another server's live offer of
+            // this address to this client stays its offer (both servers
+            // offer the same address; the client's REQUEST picks one).
+            // Otherwise hold the address briefly.
+            let keep = holds
+                && row.as_ref().is_some_and(|r| {
+                    r.state == LeaseState::Bound
+                        || (r.state == LeaseState::Offered
+                            && r.server.is_some_and(|s| s != x.subnet.server_id))
+                });
+            if !keep {
                 let lease =
                     self.new_lease(x, address, LeaseState::Offered, x.now + x.plan.offer_hold);
                 if !Self::write(tx, &lease, row.is_some())? {
@@ -440,10 +511,14 @@ impl Server {
         let requested = req.option_addr(code::REQUESTED_ADDRESS);
         let address = if let Some(sid) = req.option_addr(code::SERVER_ID) {
             // SELECTING: "If the server-id does not match, the client has
-            // declined this server's offer": free what we offered, stay silent.
+            // declined this server's offer": free what we offered, stay
+            // silent. Only an offer this server made: with a shared store
+            // the client's row may be the chosen server's offer, which must
+            // stay for its ACK.
             if sid != x.subnet.server_id {
                 if let Some(mut row) = tx.lease_by_client(&x.subnet.name, &x.key)?
                     && row.state == LeaseState::Offered
+                    && row.server == Some(x.subnet.server_id)
                 {
                     end_binding(tx, &mut row, x.now)?;
                 }

@@ -24,9 +24,13 @@
 //! [`TimeService`] is the RFC 868 time server that option 4 points cable
 //! modems at (`[time]`, its own section, error and handle).
 //!
-//! It does not do DHCPv6, dynamic DNS updates, failover, or unicast to a
-//! client without an address (that needs ARP injection; such replies are
-//! broadcast instead).
+//! Several servers may share one PostgreSQL store (`[dhcp.ha]`, `ha`):
+//! shared (everyone answers, conflicts retried), load-balancing (RFC 3074
+//! hash) or hot-standby, with liveness from heartbeat rows in the store.
+//!
+//! It does not do DHCPv6, dynamic DNS updates, the ISC failover protocol,
+//! or unicast to a client without an address (that needs ARP injection;
+//! such replies are broadcast instead).
 
 mod alloc;
 mod cablelabs;
@@ -34,6 +38,7 @@ mod commit;
 pub mod config;
 mod core;
 mod error;
+mod ha;
 mod limit;
 mod lint;
 mod listen;
@@ -51,8 +56,8 @@ pub use crate::core::{
     Silence, release_address,
 };
 pub use config::{
-    BackoffConfig, CableLabsClientConfig, ClassConfig, DhcpConfig, OptionsConfig, RateLimitConfig,
-    ReservationConfig, SubnetConfig, VendorIdentifyingConfig,
+    BackoffConfig, CableLabsClientConfig, ClassConfig, DhcpConfig, HaConfig, HaMode, OptionsConfig,
+    RateLimitConfig, ReservationConfig, SubnetConfig, VendorIdentifyingConfig,
 };
 pub use error::DhcpError;
 pub use lint::ConfigFinding;

@@ -9,6 +9,7 @@ use ipnet::Ipv4Net;
 
 use crate::DhcpError;
 use crate::config::{ClassConfig, DhcpConfig, OptionsConfig, ReservationConfig, SubnetConfig};
+use crate::ha::Ha;
 use crate::value::parse_bytes;
 use crate::wire::{Request, code, relay_sub_option};
 
@@ -91,6 +92,8 @@ pub(crate) struct Plan {
     pub(crate) exhaustion_every: Duration,
     /// Build a [`crate::LeaseNote`] with each reply, for the lease log.
     pub(crate) log_leases: bool,
+    /// Sharing the store with other servers (`[dhcp.ha]`).
+    pub(crate) ha: Ha,
 }
 
 impl Subnet {
@@ -607,6 +610,7 @@ impl Plan {
                 .then(|| Duration::from_secs(config.stats_interval_secs)),
             exhaustion_every: Duration::from_secs(config.exhaustion_log_secs),
             log_leases: config.log_leases,
+            ha: Ha::compile(&config.ha)?,
         })
     }
 }

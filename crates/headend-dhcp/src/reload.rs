@@ -141,6 +141,7 @@ fn global_keys(old: &DhcpConfig, new: &DhcpConfig, r: &mut ReloadReport) {
         ),
         ("dhcp.max_batch", old.max_batch != new.max_batch),
         ("dhcp.options", old.options != new.options),
+        ("dhcp.ha", old.ha != new.ha),
     ];
     r.applied.extend(
         changed

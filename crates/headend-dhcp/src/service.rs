@@ -15,11 +15,12 @@
 use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use headend_store::{Lease, Store, StoreError};
 
 use crate::commit::{self, Runtime};
+use crate::config::HaMode;
 use crate::core::{Release, Server, release_address};
 use crate::listen::{self, Intake};
 use crate::plan::Plan;
@@ -146,7 +147,11 @@ impl DhcpHandle {
 /// declined address stays quarantined, an expired lease is left as it is).
 pub fn release_lease(store: &Store, address: Ipv4Addr) -> Result<Release, StoreError> {
     let mut tx = store.begin()?;
-    let release = release_address(&mut *tx, address, SystemTime::now())?;
+    // The store's clock when several hosts share it, as the servers use.
+    let now = tx
+        .clock()
+        .map_or_else(SystemTime::now, |d| SystemTime::UNIX_EPOCH + d);
+    let release = release_address(&mut *tx, address, now)?;
     if matches!(release, Release::Ended { .. }) {
         tx.commit()?;
     }
@@ -163,6 +168,13 @@ impl DhcpService {
         for l in listeners.iter() {
             tracing::info!(interface = l.name(), port = config.port, "DHCP listening");
         }
+        if rt.server.plan().ha.beats() {
+            // Know who is alive before the first request is decided.
+            let mut was = Vec::new();
+            beat(&rt, &mut was);
+            let rt = Arc::clone(&rt);
+            listen::spawn("dhcp-heartbeat", move || heartbeats(&rt, was))?;
+        }
         commit::start(listeners, intake, &rt)?;
         tracing::info!(store = %rt.store.describe(), subnets = config.subnets.len(), "DHCP service started");
         Ok(DhcpHandle {
@@ -173,4 +185,63 @@ impl DhcpService {
             }),
         })
     }
+}
+
+/// `[dhcp.ha]` with a server list: writes this server's heartbeat row every
+/// `heartbeat_secs` (the configuration current at each beat) and tells the
+/// core who is alive, until the service stops.
+fn heartbeats(rt: &Runtime, mut was: Vec<bool>) {
+    let mut last = Instant::now();
+    while !rt.stop.load(Ordering::Relaxed) {
+        let every = rt.server.plan().ha.heartbeat;
+        if last.elapsed() < every {
+            std::thread::sleep(
+                every
+                    .saturating_sub(last.elapsed())
+                    .min(Duration::from_millis(100)),
+            );
+            continue;
+        }
+        last = Instant::now();
+        beat(rt, &mut was);
+    }
+}
+
+/// One heartbeat: this server's row written, every server's age read (both
+/// by the store's clock), the core told who is alive, and each change
+/// logged. `was`: who was alive at the previous beat.
+fn beat(rt: &Runtime, was: &mut Vec<bool>) {
+    let plan = rt.server.plan();
+    let ha = &plan.ha;
+    let Some(me) = ha.names.get(ha.me) else {
+        return;
+    };
+    let ages = match rt.store.heartbeat(me) {
+        Ok(ages) => ages,
+        Err(e) => {
+            tracing::warn!(server = %me, "DHCP heartbeat not written to the store: {e}");
+            return;
+        }
+    };
+    let live = ha.live(&ages);
+    for (i, name) in ha.names.iter().enumerate() {
+        let (now, before) = (live.get(i).copied(), was.get(i).copied());
+        if now == before || i == ha.me {
+            continue;
+        }
+        let age = ages.iter().find(|(n, _)| n == name).map(|(_, a)| *a);
+        if now == Some(true) {
+            tracing::info!(peer = %name, "DHCP server {name} is alive (heartbeat in the store)");
+        } else if before.is_some() || ha.mode != HaMode::Shared {
+            tracing::warn!(
+                peer = %name,
+                mode = ?ha.mode,
+                "DHCP server {name} is down: no heartbeat for {} (takeover after {} s); its clients are answered by the next live server",
+                age.map_or_else(|| "ever".to_owned(), |a| format!("{:.1} s", a as f64 / 1000.0)),
+                ha.takeover.as_secs_f64()
+            );
+        }
+    }
+    rt.server.set_live(live.clone());
+    *was = live;
 }

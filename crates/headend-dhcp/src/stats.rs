@@ -91,8 +91,18 @@ counters! {
     /// Requests lost to a store failure (their replies are never sent).
     store_error,
     /// Requests lost to another server's change of the same leases (shared
-    /// PostgreSQL); their clients retry.
+    /// PostgreSQL) after every retry; their clients retry.
     store_conflict,
+    /// Lease transactions rolled back by a conflict with another server
+    /// (serialization failure or deadlock); their requests are run again.
+    conflicts,
+    /// Of those, deadlocks (PostgreSQL SQLSTATE 40P01).
+    deadlocks,
+    /// Lease transactions run again after a conflict.
+    conflict_retries,
+    /// Silent: another server answers this client (`[dhcp.ha]`
+    /// load-balancing or hot-standby, that server alive).
+    not_in_scope,
     /// Dropped: shorter than the BOOTP header and magic cookie.
     truncated,
     /// Dropped: not a BOOTREQUEST.
@@ -195,6 +205,7 @@ impl DhcpStatsSnapshot {
             Silence::Bootp => &mut self.bootp_dropped,
             Silence::Unsupported => &mut self.unsupported_type,
             Silence::Incomplete => &mut self.incomplete,
+            Silence::NotInScope => &mut self.not_in_scope,
         })
     }
 }

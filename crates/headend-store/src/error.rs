@@ -72,6 +72,8 @@ pub enum StoreError {
     Conflict {
         /// What was being done, e.g. `commit` or `lease write`.
         operation: &'static str,
+        /// True for a deadlock (40P01), false for a serialization failure.
+        deadlock: bool,
     },
     /// The `[store]` section of the configuration is invalid.
     #[error("[store] {key}: {reason}")]
@@ -168,11 +170,20 @@ impl StoreError {
     /// serialization failures and deadlocks become [`StoreError::Conflict`].
     pub(crate) fn pg(operation: &'static str) -> impl Fn(::postgres::Error) -> Self {
         move |source| {
-            if matches!(
-                source.code(),
-                Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
-            ) {
-                return Self::Conflict { operation };
+            match source.code() {
+                Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE => {
+                    return Self::Conflict {
+                        operation,
+                        deadlock: false,
+                    };
+                }
+                Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED => {
+                    return Self::Conflict {
+                        operation,
+                        deadlock: true,
+                    };
+                }
+                _ => {}
             }
             Self::Postgres {
                 operation,

@@ -72,6 +72,11 @@ pub struct Lease {
     /// The DHCP class the client matched when the lease was written (the
     /// first matching `[[dhcp.class]]`, whose settings take precedence), if any.
     pub class: Option<String>,
+    /// The server that offered or bound the lease last: its server
+    /// identifier (option 54). When several servers share the store, a
+    /// server ends only the offers it made itself. `None` on rows written
+    /// before servers were recorded, and on rows written by an operator.
+    pub server: Option<Ipv4Addr>,
 }
 
 impl Lease {

@@ -68,6 +68,11 @@ pub trait Backend: AuthStore + Send + Sync + 'static {
     fn sync(&self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Records that the server `name` is alive now, by the store's clock
+    /// (the `dhcp_servers` heartbeat row), and answers every recorded
+    /// server's name with the milliseconds since its last heartbeat, by
+    /// the same clock: hosts with skewed clocks agree on who is alive.
+    fn heartbeat(&self, name: &str) -> Result<Vec<(String, u64)>, StoreError>;
 }
 
 /// An open write transaction: [`LeaseTx`] operations plus commit. Dropping it
@@ -75,6 +80,13 @@ pub trait Backend: AuthStore + Send + Sync + 'static {
 pub trait Transaction: LeaseTx {
     /// Makes every write of this transaction durable (or fails and keeps none).
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
+    /// The store's clock when the transaction began (time since the Unix
+    /// epoch), for a store that several hosts share (PostgreSQL's `now()`):
+    /// leases are judged live or expired by one clock, not by each host's.
+    /// `None`: the store runs on this host, whose clock is the one to use.
+    fn clock(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// A cloneable handle to headend's store, shared by the services and the admin API.
@@ -152,6 +164,12 @@ impl Store {
     /// Makes every transaction committed before this call durable.
     pub fn sync(&self) -> Result<(), StoreError> {
         self.backend.sync()
+    }
+
+    /// Records server `name`'s heartbeat and answers every server's age in
+    /// milliseconds, by the store's clock (see [`Backend::heartbeat`]).
+    pub fn heartbeat(&self, name: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        self.backend.heartbeat(name)
     }
 
     /// Every lease row, ordered by address.

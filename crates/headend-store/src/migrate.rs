@@ -147,6 +147,16 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (subnet, hwaddr, name)
         );
     ",
+}, Migration {
+    version: 7,
+    name: "lease server and server heartbeats (shared DHCP)",
+    sql: "
+        ALTER TABLE dhcp_leases ADD COLUMN server INTEGER;  -- option 54 of the server that wrote it
+        CREATE TABLE dhcp_servers (
+            name         TEXT    PRIMARY KEY,       -- [dhcp.ha] this_server
+            heartbeat_ms INTEGER NOT NULL           -- the store's clock, unix milliseconds
+        );
+    ",
 }];
 
 /// The PostgreSQL schema ladder, oldest first: the same versions and tables
@@ -277,6 +287,17 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
             name   TEXT COLLATE "C" NOT NULL,
             value  TEXT NOT NULL,
             PRIMARY KEY (subnet, hwaddr, name)
+        );
+    "#,
+    },
+    Migration {
+        version: 7,
+        name: "lease server and server heartbeats (shared DHCP)",
+        sql: r#"
+        ALTER TABLE dhcp_leases ADD COLUMN server BIGINT;   -- option 54 of the server that wrote it
+        CREATE TABLE dhcp_servers (
+            name         TEXT COLLATE "C" PRIMARY KEY, -- [dhcp.ha] this_server
+            heartbeat_ms BIGINT NOT NULL               -- the database's clock, unix milliseconds
         );
     "#,
     },

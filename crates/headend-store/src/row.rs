@@ -20,7 +20,7 @@ use crate::lease::{Lease, LeaseState};
 /// reads them; a write binds `updated` after them ([`LeaseValues`]).
 macro_rules! lease_columns {
     () => {
-        "address, subnet, client_key, hwaddr, client_id, hostname, state, expires, circuit_id, remote_id, class"
+        "address, subnet, client_key, hwaddr, client_id, hostname, state, expires, circuit_id, remote_id, class, server"
     };
 }
 
@@ -144,6 +144,7 @@ pub(crate) fn lease(row: &impl Row) -> Result<Lease, StoreError> {
         circuit_id: row.get(8)?,
         remote_id: row.get(9)?,
         class: row.get(10)?,
+        server: row.get::<Option<i64>>(11)?.map(unaddr).transpose()?,
     })
 }
 
@@ -218,6 +219,7 @@ pub(crate) struct LeaseValues<'a> {
     address: i64,
     state: &'static str,
     expires: i64,
+    server: Option<i64>,
     updated: i64,
 }
 
@@ -229,12 +231,13 @@ impl<'a> LeaseValues<'a> {
             address: addr(lease.address),
             state: lease.state.as_str(),
             expires: secs(lease.expires),
+            server: lease.server.map(addr),
             updated: secs(now),
         }
     }
 
-    /// The values, in column order (`?1`..`?12` / `$1`..`$12`).
-    pub(crate) fn values(&self) -> [&dyn Value; 12] {
+    /// The values, in column order (`?1`..`?13` / `$1`..`$13`).
+    pub(crate) fn values(&self) -> [&dyn Value; 13] {
         let l = self.lease;
         [
             &self.address,
@@ -248,6 +251,7 @@ impl<'a> LeaseValues<'a> {
             &l.circuit_id,
             &l.remote_id,
             &l.class,
+            &self.server,
             &self.updated,
         ]
     }

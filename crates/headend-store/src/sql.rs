@@ -83,7 +83,7 @@ macro_rules! statements {
         pub(crate) const CLAIM: &str = sql!($p;
             "INSERT INTO dhcp_leases (" lease_columns!() ", updated) VALUES ("
             {1} ", " {2} ", " {3} ", " {4} ", " {5} ", " {6} ", "
-            {7} ", " {8} ", " {9} ", " {10} ", " {11} ", " {12}
+            {7} ", " {8} ", " {9} ", " {10} ", " {11} ", " {12} ", " {13}
             ") ON CONFLICT (address) DO NOTHING");
         /// The API reservation of hardware address {2} in subnet {1}: address, host name.
         pub(crate) const API_RESERVATION: &str = sql!($p;
@@ -198,11 +198,12 @@ mod tests {
         assert_eq!(
             super::postgres::OLDEST_EXPIRED,
             "SELECT address, subnet, client_key, hwaddr, client_id, hostname, state, expires, \
-             circuit_id, remote_id, class FROM dhcp_leases WHERE expires <= $3 \
+             circuit_id, remote_id, class, server FROM dhcp_leases WHERE expires <= $3 \
              AND address BETWEEN $1 AND $2 ORDER BY expires LIMIT 1"
         );
         assert!(
-            super::sqlite::CLAIM.contains("(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
+            super::sqlite::CLAIM
+                .contains("(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")
         );
     }
 }

@@ -133,6 +133,7 @@ fn verified_tls_connection_migrates_and_round_trips_a_lease() {
         circuit_id: None,
         remote_id: None,
         class: None,
+        server: None,
     };
     let mut tx = store.begin().unwrap();
     assert!(tx.claim(&lease).unwrap());

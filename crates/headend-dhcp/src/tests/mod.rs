@@ -661,3 +661,4 @@ fn reservation_in_the_store_is_honoured() {
 
 mod release;
 mod reload;
+mod shared;

@@ -306,6 +306,42 @@ impl Conn {
         self.send(move |w| w.fresh().and_then(f))
     }
 
+    /// Opens a transaction with `sql` as [`Conn::begin`] does and reads the
+    /// database's clock (`now()`, since the Unix epoch) in the same round trip.
+    pub(crate) fn begin_timed(
+        &self,
+        sql: &'static str,
+    ) -> Result<(OpenTx<'_>, Duration), StoreError> {
+        let (generation, clock) = self.send(move |w| {
+            let msgs = w
+                .fresh()?
+                .client
+                .simple_query(&format!("{sql}; SELECT extract(epoch FROM now())::float8"))
+                .map_err(StoreError::pg("begin"))?;
+            w.open_tx = true;
+            let clock = msgs
+                .iter()
+                .find_map(|m| match m {
+                    ::postgres::SimpleQueryMessage::Row(r) => r.get(0),
+                    _ => None,
+                })
+                .and_then(|t| t.parse::<f64>().ok())
+                .and_then(|t| Duration::try_from_secs_f64(t).ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    reason: "the database's clock (now()) did not read as a number".into(),
+                })?;
+            Ok((w.generation, clock))
+        })?;
+        Ok((
+            OpenTx {
+                conn: self,
+                generation,
+                open: true,
+            },
+            clock,
+        ))
+    }
+
     /// Opens a transaction with `sql` (e.g. `BEGIN ISOLATION LEVEL
     /// SERIALIZABLE`); the answer identifies it for [`Conn::run_in`].
     pub(crate) fn begin(&self, sql: &'static str) -> Result<OpenTx<'_>, StoreError> {

@@ -4,6 +4,7 @@
 //! [`crate::row`].
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use ::postgres::Row;
 
@@ -54,17 +55,21 @@ pub(super) struct PgTx<'a> {
     // before the connection goes back to the pool.
     tx: OpenTx<'a>,
     _slot: Pooled<'a>,
-    /// Unix time of BEGIN, stored as `updated`.
+    /// The database's clock at BEGIN (unix seconds), stored as `updated`.
     now: u64,
+    /// The same, to the microsecond.
+    clock: Duration,
 }
 
 impl<'a> PgTx<'a> {
-    /// Wraps `tx`, just begun on the connection `slot` holds.
-    pub(super) fn new(tx: OpenTx<'a>, slot: Pooled<'a>) -> Self {
+    /// Wraps `tx`, just begun on the connection `slot` holds when the
+    /// database's clock read `clock` (since the Unix epoch).
+    pub(super) fn new(tx: OpenTx<'a>, slot: Pooled<'a>, clock: Duration) -> Self {
         Self {
             tx,
             _slot: slot,
-            now: headend_util::unix_now(),
+            now: clock.as_secs(),
+            clock,
         }
     }
 }
@@ -73,6 +78,10 @@ impl Transaction for PgTx<'_> {
     fn commit(self: Box<Self>) -> Result<(), StoreError> {
         let this = *self;
         this.tx.commit()
+    }
+
+    fn clock(&self) -> Option<Duration> {
+        Some(self.clock)
     }
 }
 
@@ -265,13 +274,13 @@ impl LeaseTx for PgTx<'_> {
             concat!(
                 "INSERT INTO dhcp_leases (",
                 lease_columns!(),
-                ", updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                ", updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT (address) DO UPDATE SET subnet = EXCLUDED.subnet, \
                  client_key = EXCLUDED.client_key, hwaddr = EXCLUDED.hwaddr, \
                  client_id = EXCLUDED.client_id, hostname = EXCLUDED.hostname, \
                  state = EXCLUDED.state, expires = EXCLUDED.expires, \
                  circuit_id = EXCLUDED.circuit_id, remote_id = EXCLUDED.remote_id, \
-                 class = EXCLUDED.class, \
+                 class = EXCLUDED.class, server = EXCLUDED.server, \
                  updated = EXCLUDED.updated"
             ),
             lease,

@@ -237,8 +237,12 @@ impl Backend for PostgresBackend {
         let slot = self.writer.get()?;
         // SERIALIZABLE: two servers choosing the same address cannot both
         // commit; the loser gets a serialization failure (Conflict).
-        let tx = slot.conn().begin("BEGIN ISOLATION LEVEL SERIALIZABLE")?;
-        Ok(Box::new(PgTx::new(tx, slot)))
+        // One round trip: BEGIN and the database's clock, by which leases
+        // are judged live (every server sharing the database agrees on it).
+        let (tx, clock) = slot
+            .conn()
+            .begin_timed("BEGIN ISOLATION LEVEL SERIALIZABLE")?;
+        Ok(Box::new(PgTx::new(tx, slot, clock)))
     }
 
     fn leases(&self) -> Result<Vec<Lease>, StoreError> {
@@ -254,6 +258,29 @@ impl Backend for PostgresBackend {
         self.reader()?
             .conn()
             .run(move |s| lease::of_hwaddr(s, &hwaddr))
+    }
+
+    fn heartbeat(&self, name: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let name = name.to_owned();
+        self.reader()?.conn().run(move |s| {
+            s.execute(
+                "INSERT INTO dhcp_servers (name, heartbeat_ms) \
+                 VALUES ($1, (extract(epoch FROM clock_timestamp()) * 1000)::bigint) \
+                 ON CONFLICT (name) DO UPDATE SET heartbeat_ms = EXCLUDED.heartbeat_ms",
+                &[&name],
+            )
+            .map_err(StoreError::pg("heartbeat"))?;
+            let rows = s
+                .query(
+                    "SELECT name, greatest(0, (extract(epoch FROM clock_timestamp()) * 1000)::bigint \
+                     - heartbeat_ms) FROM dhcp_servers ORDER BY name",
+                    &[],
+                )
+                .map_err(StoreError::pg("heartbeat"))?;
+            rows.iter()
+                .map(|r| Ok((get(r, 0)?, u64::try_from(get::<i64>(r, 1)?).unwrap_or(0))))
+                .collect()
+        })
     }
 
     fn describe(&self) -> String {

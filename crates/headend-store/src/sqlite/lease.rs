@@ -221,7 +221,7 @@ impl LeaseTx for SqliteTx<'_> {
         let changed = self.write(
             "lease write",
             "UPDATE dhcp_leases SET hwaddr = ?4, client_id = ?5, hostname = ?6, state = ?7, \
-             expires = ?8, circuit_id = ?9, remote_id = ?10, class = ?11, updated = ?12 \
+             expires = ?8, circuit_id = ?9, remote_id = ?10, class = ?11, server = ?12, updated = ?13 \
              WHERE address = ?1 AND subnet = ?2 AND client_key = ?3",
             lease,
         )?;
@@ -233,7 +233,7 @@ impl LeaseTx for SqliteTx<'_> {
             concat!(
                 "INSERT OR REPLACE INTO dhcp_leases (",
                 lease_columns!(),
-                ", updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                ", updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
             ),
             lease,
         )?;

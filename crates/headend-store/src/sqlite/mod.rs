@@ -236,6 +236,30 @@ impl Backend for SqliteBackend {
         lease::of_hwaddr(&self.lock(), hwaddr)
     }
 
+    fn heartbeat(&self, name: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO dhcp_servers (name, heartbeat_ms) \
+             VALUES (?1, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) \
+             ON CONFLICT (name) DO UPDATE SET heartbeat_ms = excluded.heartbeat_ms",
+            [name],
+        )
+        .map_err(StoreError::sql("heartbeat"))?;
+        all(
+            &conn,
+            "heartbeat",
+            "SELECT name, max(0, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) \
+             - heartbeat_ms) FROM dhcp_servers ORDER BY name",
+            [],
+            |r| {
+                Ok((
+                    row::Row::get(r, 0)?,
+                    u64::try_from(row::Row::get::<i64>(r, 1)?).unwrap_or(0),
+                ))
+            },
+        )
+    }
+
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
     }

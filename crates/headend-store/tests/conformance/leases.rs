@@ -24,6 +24,7 @@ pub(crate) fn lease(addr: [u8; 4], client: &[u8], state: LeaseState, expires: u6
         circuit_id: Some(b"eth0".to_vec()),
         remote_id: None,
         class: Some("docsis".into()),
+        server: Some(Ipv4Addr::new(10, 0, 0, 1)),
     }
 }
 
@@ -335,4 +336,30 @@ pub(crate) fn claim_of_one_address_by_two_servers_lets_one_win(db: &dyn Database
         Err(e) => panic!("unexpected error: {e}"),
     }
     assert_eq!(one.leases().unwrap()[0].client_key, b"a");
+}
+
+pub(crate) fn heartbeats_are_aged_by_the_stores_clock_and_rows_name_their_server(
+    db: &dyn Database,
+) {
+    let (one, two) = (db.open(), db.open());
+    assert_eq!(one.heartbeat("a").unwrap().len(), 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let ages = two.heartbeat("b").unwrap();
+    let names: Vec<&str> = ages.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["a", "b"], "every server's row, by name");
+    assert!(
+        (250..5_000).contains(&ages[0].1),
+        "a's heartbeat is about 300 ms old: {ages:?}"
+    );
+    assert!(ages[1].1 < 250, "b's is fresh: {ages:?}");
+    // The writing server's id is kept with the row.
+    let mut row = lease([10, 0, 0, 7], b"c", LeaseState::Offered, 4_000_000_000);
+    row.server = Some(Ipv4Addr::new(192, 0, 2, 2));
+    assert!(claim_and_commit(&one, &row));
+    assert_eq!(two.lease_at(row.address).unwrap(), Some(row.clone()));
+    row.server = None;
+    let mut tx = two.begin().unwrap();
+    tx.put(&row).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(one.lease_at(row.address).unwrap().unwrap().server, None);
 }
