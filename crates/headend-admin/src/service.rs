@@ -147,6 +147,7 @@ impl AdminService {
             unknown: std::sync::Mutex::new(Default::default()),
             refusals: std::sync::Mutex::new(Default::default()),
             metrics: prometheus(),
+            ui: crate::ui::UiState::new(),
             config: config.clone(),
         });
 

@@ -5,12 +5,12 @@
 //! revocations checked, role compared) → handler → store or DNS handle
 //! (blocking work in `spawn_blocking`) → audit record.
 
-mod auth;
-mod dhcp;
+pub(crate) mod auth;
+pub(crate) mod dhcp;
 pub mod openapi;
 pub mod types;
 pub(crate) mod users;
-mod zones;
+pub(crate) mod zones;
 
 pub use dhcp::normalise_mac;
 pub use users::valid_username;
@@ -66,6 +66,8 @@ pub struct App {
     /// Rate-limited attempts waiting to be audited.
     pub(crate) refusals: std::sync::Mutex<crate::core::guard::RefusalLog>,
     pub(crate) metrics: PrometheusHandle,
+    /// The web console's templates and refresh bookkeeping.
+    pub(crate) ui: crate::ui::UiState,
 }
 
 /// The state handed to every handler.
@@ -284,6 +286,22 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+    /// The message for the caller (never internal error text).
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+    /// The list of findings in `details`, if the answer carries one (zone lint).
+    pub(crate) fn findings(&self) -> Vec<String> {
+        self.details
+            .as_ref()
+            .and_then(serde_json::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -607,6 +625,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/users/{name}/unlock", post(users::unlock))
         .route("/api/v1/audit", get(users::audit))
         .route("/api/v1/keys/rotate", post(users::rotate_key))
+        .merge(crate::ui::router(Arc::clone(&app)))
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&app),
