@@ -11,6 +11,7 @@ mod admin_auth;
 mod admin_limits;
 mod admin_zone;
 mod cable;
+mod console;
 mod dhcp;
 mod dhcp_crash;
 mod dhcp_relay;

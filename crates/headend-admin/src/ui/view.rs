@@ -48,6 +48,7 @@ pub(super) fn environment() -> Environment<'static> {
         }
     }
     env.add_filter("ts", |secs: Option<u64>| time_html(secs.unwrap_or(0)));
+    env.add_filter("seg", |s: String| segment(&s));
     env
 }
 
@@ -91,6 +92,7 @@ impl Page {
             .with("is_admin", role >= Role::Admin)
             .with("session_ends", user.session_ends)
             .with("nav", nav)
+            .with("errors", BTreeMap::<String, String>::new())
     }
 
     /// Adds a value to the context.
