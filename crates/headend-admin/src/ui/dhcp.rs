@@ -573,8 +573,7 @@ pub(crate) async fn add_reservation(
 async fn reservation_page(
     app: &Shared,
     user: &UiUser,
-    subnet: String,
-    hwaddr: String,
+    (subnet, hwaddr): (String, String),
     rows: Option<Vec<(String, String)>>,
     error: Option<String>,
     notice: Option<&'static str>,
@@ -641,8 +640,7 @@ pub(crate) async fn reservation(
     reservation_page(
         &app,
         &user,
-        subnet,
-        hwaddr,
+        (subnet, hwaddr),
         None,
         None,
         done_message(d.done.as_deref()),
@@ -676,8 +674,7 @@ pub(crate) async fn save_attributes(
         return reservation_page(
             &app,
             &user,
-            subnet,
-            hwaddr,
+            (subnet, hwaddr),
             Some(rows),
             Some(msg),
             None,
@@ -707,8 +704,7 @@ pub(crate) async fn save_attributes(
             reservation_page(
                 &app,
                 &user,
-                subnet,
-                hwaddr,
+                (subnet, hwaddr),
                 Some(rows),
                 Some(e.message().to_owned()),
                 None,

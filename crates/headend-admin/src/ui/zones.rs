@@ -171,8 +171,10 @@ async fn zone_page(
             Some(&i) => sets[i].rdata.push(r.rdata),
             None => {
                 index.insert(key.clone(), sets.len());
-                let editable = !(signed && SIGNER_TYPES.contains(&r.rtype.as_str()))
-                    && !["RRSIG", "NSEC", "NSEC3"].contains(&r.rtype.as_str());
+                let rtype = r.rtype.as_str();
+                let signer_made = ["RRSIG", "NSEC", "NSEC3"].contains(&rtype)
+                    || (signed && SIGNER_TYPES.contains(&rtype));
+                let editable = !signer_made;
                 sets.push(RrsetRow {
                     key,
                     name: r.name,
