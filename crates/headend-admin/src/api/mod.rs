@@ -66,8 +66,6 @@ pub struct App {
     /// Rate-limited attempts waiting to be audited.
     pub(crate) refusals: std::sync::Mutex<crate::core::guard::RefusalLog>,
     pub(crate) metrics: PrometheusHandle,
-    /// The web console's templates and refresh bookkeeping.
-    pub(crate) ui: crate::ui::UiState,
 }
 
 /// The state handed to every handler.
@@ -581,8 +579,9 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/keys/rotate", "admin"),
 ];
 
-/// Builds the router over `app`.
-pub fn router(app: Shared) -> Router {
+/// Builds the router over `app`, with `extra` routes (the web console)
+/// behind the same allow-list, body deadline and counting layers.
+pub fn router(app: Shared, extra: Router<Shared>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/.well-known/jwks.json", get(jwks))
@@ -625,7 +624,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/users/{name}/unlock", post(users::unlock))
         .route("/api/v1/audit", get(users::audit))
         .route("/api/v1/keys/rotate", post(users::rotate_key))
-        .merge(crate::ui::router(Arc::clone(&app)))
+        .merge(extra)
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&app),

@@ -21,9 +21,8 @@ const AUDIT_WINDOW: u32 = 10_000;
 /// Audit entries per page.
 const AUDIT_PER_PAGE: usize = 100;
 
-fn store_failed(app: &Shared, user: &UiUser) -> Response {
+fn store_failed(user: &UiUser) -> Response {
     error_page(
-        app,
         user,
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal error; see the server log",
@@ -179,10 +178,10 @@ pub(crate) async fn audit(
     Query(q): Query<AuditQuery>,
 ) -> Response {
     if let Err(e) = user.caller.require(Role::Admin) {
-        return error_page(&app, &user, e.status(), e.message());
+        return error_page(&user, e.status(), e.message());
     }
     let Ok(rows) = app.blocking(|s| s.auth().audit(AUDIT_WINDOW)).await else {
-        return store_failed(&app, &user);
+        return store_failed(&user);
     };
     let page = Page::of("audit.html", &user, "audit").with("q", &q);
     let rows = match audit_filter(&q, rows) {
@@ -196,7 +195,7 @@ pub(crate) async fn audit(
                         .collect::<std::collections::BTreeMap<_, _>>(),
                 )
                 .status(StatusCode::UNPROCESSABLE_ENTITY)
-                .render(&app);
+                .render();
         }
     };
     if q.format == "csv" {
@@ -238,7 +237,7 @@ pub(crate) async fn audit(
         .with("page", current)
         .with("pages", pages)
         .with("query", query)
-        .render(&app)
+        .render()
 }
 
 // -------------------------------------------------------------------- users
@@ -263,14 +262,14 @@ async fn users_page(
     status: StatusCode,
 ) -> Response {
     if let Err(e) = user.caller.require(Role::Admin) {
-        return error_page(app, user, e.status(), e.message());
+        return error_page(user, e.status(), e.message());
     }
     let now = unix_now();
     let Ok((users, sessions)) = app
         .blocking(move |s| Ok((s.auth().users()?, s.auth().families(None, Some(now))?)))
         .await
     else {
-        return store_failed(app, user);
+        return store_failed(user);
     };
     let users: Vec<_> = users.iter().map(|u| api::user_view(u, now)).collect();
     let sessions: Vec<_> = sessions
@@ -291,7 +290,7 @@ async fn users_page(
         .with("roles", ["viewer", "operator", "admin"])
         .with("notice", notice)
         .status(status)
-        .render(app)
+        .render()
 }
 
 /// GET /ui/users: users, live sessions, the add form (admins).
@@ -388,12 +387,7 @@ pub(crate) async fn set_role(
     Form(f): Form<RoleForm>,
 ) -> Response {
     let Some(role) = Role::parse(&f.role) else {
-        return error_page(
-            &app,
-            &user,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "choose a role",
-        );
+        return error_page(&user, StatusCode::UNPROCESSABLE_ENTITY, "choose a role");
     };
     match api::set_role(
         State(Arc::clone(&app)),
@@ -404,7 +398,7 @@ pub(crate) async fn set_role(
     .await
     {
         Ok(_) => see_other("/ui/users?done=role-changed"),
-        Err(e) => error_page(&app, &user, e.status(), e.message()),
+        Err(e) => error_page(&user, e.status(), e.message()),
     }
 }
 
@@ -416,7 +410,7 @@ pub(crate) async fn disable(
 ) -> Response {
     match api::disable(State(Arc::clone(&app)), user.caller.clone(), Path(name)).await {
         Ok(_) => see_other("/ui/users?done=user-disabled"),
-        Err(e) => error_page(&app, &user, e.status(), e.message()),
+        Err(e) => error_page(&user, e.status(), e.message()),
     }
 }
 
@@ -428,7 +422,7 @@ pub(crate) async fn enable(
 ) -> Response {
     match api::enable(State(Arc::clone(&app)), user.caller.clone(), Path(name)).await {
         Ok(_) => see_other("/ui/users?done=user-enabled"),
-        Err(e) => error_page(&app, &user, e.status(), e.message()),
+        Err(e) => error_page(&user, e.status(), e.message()),
     }
 }
 
@@ -446,7 +440,7 @@ pub(crate) async fn revoke_session(
     };
     match api::revoke_session(State(Arc::clone(&app)), user.caller.clone(), Path(id)).await {
         Ok(_) => see_other(back),
-        Err(e) => error_page(&app, &user, e.status(), e.message()),
+        Err(e) => error_page(&user, e.status(), e.message()),
     }
 }
 
@@ -465,7 +459,7 @@ async fn account_page(
         .blocking(move |s| s.auth().families(Some(&me), Some(now)))
         .await
     else {
-        return store_failed(app, user);
+        return store_failed(user);
     };
     let sessions: Vec<_> = sessions
         .iter()
@@ -483,7 +477,7 @@ async fn account_page(
         .with("notice", notice)
         .with("min_len", api::MIN_PASSWORD_LEN)
         .status(status)
-        .render(app)
+        .render()
 }
 
 /// GET /ui/account.
@@ -529,7 +523,7 @@ pub(crate) async fn change_password(
     }
     let me = user.caller.user.clone();
     let Ok(record) = app.blocking(move |s| s.auth().user(&me)).await else {
-        return store_failed(&app, &user);
+        return store_failed(&user);
     };
     let ok = match app
         .passwords
@@ -539,7 +533,7 @@ pub(crate) async fn change_password(
         Ok(v) => v.ok,
         Err(e) => {
             tracing::error!("{e}");
-            return store_failed(&app, &user);
+            return store_failed(&user);
         }
     };
     if !ok {

@@ -25,9 +25,8 @@ pub(crate) struct Done {
     done: Option<String>,
 }
 
-fn store_failed(app: &Shared, user: &UiUser) -> Response {
+fn store_failed(user: &UiUser) -> Response {
     error_page(
-        app,
         user,
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal error; see the server log",
@@ -90,7 +89,7 @@ pub(crate) async fn dashboard(
 ) -> Response {
     let now = unix_now();
     let Ok(counts) = app.blocking(move |s| s.lease_counts(now)).await else {
-        return store_failed(&app, &user);
+        return store_failed(&user);
     };
     let mut subnets: BTreeMap<String, SubnetRow> = BTreeMap::new();
     if let Some(dhcp) = &app.dhcp {
@@ -173,7 +172,7 @@ pub(crate) async fn dashboard(
         .with("dns_stats", dns_stats)
         .with("dhcp_here", app.dhcp.is_some())
         .with("now", now)
-        .render(&app)
+        .render()
 }
 
 /// A served zone as the dashboard and the zone list show it.
@@ -344,7 +343,7 @@ pub(crate) async fn leases(
             return page
                 .with("errors", errors)
                 .status(StatusCode::UNPROCESSABLE_ENTITY)
-                .render(&app);
+                .render();
         }
     };
     let wanted = q.page.unwrap_or(1).max(1);
@@ -354,7 +353,7 @@ pub(crate) async fn leases(
         .blocking(move |s| s.lease_page(&f2, offset, PAGE_SIZE))
         .await
     else {
-        return store_failed(&app, &user);
+        return store_failed(&user);
     };
     let pages = found.total.div_ceil(u64::from(PAGE_SIZE)).max(1);
     let mut current = wanted;
@@ -367,7 +366,7 @@ pub(crate) async fn leases(
             .await
         {
             Ok(p) => found = p,
-            Err(_) => return store_failed(&app, &user),
+            Err(_) => return store_failed(&user),
         }
     }
     let now = unix_now();
@@ -377,7 +376,7 @@ pub(crate) async fn leases(
         .with("page", current)
         .with("pages", pages)
         .with("query", q.query())
-        .render(&app)
+        .render()
 }
 
 /// GET /ui/leases/{address}/release: asks for confirmation.
@@ -388,22 +387,16 @@ pub(crate) async fn release_confirm(
 ) -> Response {
     let Ok(ip) = address.parse::<Ipv4Addr>() else {
         return error_page(
-            &app,
             &user,
             StatusCode::BAD_REQUEST,
             &format!("{address:?} is not an IPv4 address"),
         );
     };
     let Ok(lease) = app.blocking(move |s| s.lease_at(ip)).await else {
-        return store_failed(&app, &user);
+        return store_failed(&user);
     };
     let Some(lease) = lease else {
-        return error_page(
-            &app,
-            &user,
-            StatusCode::NOT_FOUND,
-            &format!("no lease for {ip}"),
-        );
+        return error_page(&user, StatusCode::NOT_FOUND, &format!("no lease for {ip}"));
     };
     let row = lease_row(&lease, unix_now());
     let what = format!(
@@ -418,7 +411,7 @@ pub(crate) async fn release_confirm(
         .with("action", format!("/ui/leases/{ip}/release"))
         .with("button", format!("Release {ip}"))
         .with("cancel", "/ui/leases")
-        .render(&app)
+        .render()
 }
 
 /// POST /ui/leases/{address}/release: the API's release.
@@ -429,7 +422,7 @@ pub(crate) async fn release(
 ) -> Response {
     match api::release(State(Arc::clone(&app)), user.caller.clone(), Path(address)).await {
         Ok(_) => see_other("/ui/leases?done=released"),
-        Err(e) => error_page(&app, &user, e.status(), e.message()),
+        Err(e) => error_page(&user, e.status(), e.message()),
     }
 }
 
@@ -457,7 +450,7 @@ async fn reservations_page(
     status: StatusCode,
 ) -> Response {
     let Ok(list) = app.blocking(|s| s.auth().reservations()).await else {
-        return store_failed(app, user);
+        return store_failed(user);
     };
     let rows: Vec<_> = list
         .into_iter()
@@ -485,7 +478,7 @@ async fn reservations_page(
         .with("subnets", subnets)
         .with("notice", notice)
         .status(status)
-        .render(app)
+        .render()
 }
 
 /// GET /ui/reservations.
@@ -581,7 +574,6 @@ async fn reservation_page(
 ) -> Response {
     let Some(mac) = normalise_mac(&hwaddr) else {
         return error_page(
-            app,
             user,
             StatusCode::BAD_REQUEST,
             &format!("{hwaddr:?} is not a MAC address"),
@@ -600,11 +592,10 @@ async fn reservation_page(
         })
         .await
     else {
-        return store_failed(app, user);
+        return store_failed(user);
     };
     let (Some(r), Some(attrs)) = found else {
         return error_page(
-            app,
             user,
             StatusCode::NOT_FOUND,
             &format!("no reservation for {mac} in {subnet}"),
@@ -627,7 +618,7 @@ async fn reservation_page(
         .with("error", error)
         .with("notice", notice)
         .status(status)
-        .render(app)
+        .render()
 }
 
 /// GET /ui/reservations/{subnet}/{hwaddr}: the reservation and its attributes.
@@ -717,7 +708,6 @@ pub(crate) async fn save_attributes(
 
 /// GET /ui/reservations/{subnet}/{hwaddr}/delete: asks for confirmation.
 pub(crate) async fn delete_confirm(
-    State(app): State<Shared>,
     Extension(user): Extension<UiUser>,
     Path((subnet, hwaddr)): Path<(String, String)>,
 ) -> Response {
@@ -733,7 +723,7 @@ pub(crate) async fn delete_confirm(
         .with("action", format!("{base}/delete"))
         .with("button", "Delete the reservation")
         .with("cancel", base)
-        .render(&app)
+        .render()
 }
 
 /// POST /ui/reservations/{subnet}/{hwaddr}/delete: the API's delete.
@@ -750,7 +740,7 @@ pub(crate) async fn delete_reservation(
     .await
     {
         Ok(_) => see_other("/ui/reservations?done=reservation-deleted"),
-        Err(e) => error_page(&app, &user, e.status(), e.message()),
+        Err(e) => error_page(&user, e.status(), e.message()),
     }
 }
 

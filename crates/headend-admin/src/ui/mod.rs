@@ -23,8 +23,6 @@ mod session;
 mod view;
 mod zones;
 
-use std::collections::HashMap;
-
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -35,25 +33,6 @@ use axum::routing::get;
 use crate::api::{Shared, Source};
 
 pub(crate) use session::UiUser;
-
-/// The console's share of the admin API's state.
-pub(crate) struct UiState {
-    env: minijinja::Environment<'static>,
-    /// Refresh tokens rotated in the last minute, by hash: the new pair,
-    /// handed to a concurrent request of the same browser that still
-    /// presents the old token (instead of seeing it as reuse).
-    refreshed: tokio::sync::Mutex<HashMap<Vec<u8>, session::Rotated>>,
-}
-
-impl UiState {
-    /// Loads the templates (compiled into the binary).
-    pub(crate) fn new() -> Self {
-        Self {
-            env: view::environment(),
-            refreshed: tokio::sync::Mutex::new(HashMap::new()),
-        }
-    }
-}
 
 /// The Content-Security-Policy of every console answer: nothing from other
 /// origins, no inline script or style, no framing, forms only to here.

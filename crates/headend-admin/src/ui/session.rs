@@ -2,6 +2,7 @@
 //! logout handlers (rate limit, lockout, rotation with reuse detection and
 //! audit records included).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -25,6 +26,12 @@ pub(crate) const REFRESH_COOKIE: &str = "headend_ui_refresh";
 /// How long a rotated refresh token is still answered with its successor
 /// (for requests the browser sent before it saw the new cookie).
 const ROTATION_GRACE_SECS: u64 = 30;
+
+/// Refresh tokens rotated in the last [`ROTATION_GRACE_SECS`], by hash: the
+/// new pair, handed to a request of the same browser that was sent before
+/// it saw the new cookies (instead of taking it for a reused token).
+static REFRESHED: std::sync::LazyLock<tokio::sync::Mutex<HashMap<Vec<u8>, Rotated>>> =
+    std::sync::LazyLock::new(|| tokio::sync::Mutex::new(HashMap::new()));
 
 /// The user of a console request (from the session's cookies).
 #[derive(Debug, Clone)]
@@ -128,7 +135,7 @@ pub(crate) async fn resolve(
 /// token rotated in the last [`ROTATION_GRACE_SECS`] gets the same successor.
 async fn rotate(app: &Shared, ip: IpAddr, refresh: &str) -> Option<Rotated> {
     let key = refresh_hash(refresh);
-    let mut done = app.ui.refreshed.lock().await;
+    let mut done = REFRESHED.lock().await;
     let now = unix_now();
     done.retain(|_, r| r.at + ROTATION_GRACE_SECS > now);
     if let Some(r) = done.get(&key) {
@@ -175,7 +182,7 @@ pub(crate) struct LoginForm {
 }
 
 /// GET /ui/login.
-pub(crate) async fn login_page(State(app): State<Shared>, Query(q): Query<LoginQuery>) -> Response {
+pub(crate) async fn login_page(Query(q): Query<LoginQuery>) -> Response {
     let notice = if q.expired.is_some() {
         Some(
             "Your session ended before the form was sent; nothing was changed. Log in and send it again.",
@@ -190,7 +197,7 @@ pub(crate) async fn login_page(State(app): State<Shared>, Query(q): Query<LoginQ
     Page::new("login.html")
         .with("next", safe_next(q.next.as_deref()))
         .with("notice", notice)
-        .render(&app)
+        .render()
 }
 
 /// POST /ui/login: the API's login; on success the two cookies and a
@@ -206,7 +213,7 @@ pub(crate) async fn login(
             .with("next", &next)
             .with("username", &f.username)
             .with("error", error)
-            .render(&app);
+            .render();
         *resp.status_mut() = status;
         resp
     };

@@ -10,7 +10,6 @@ use minijinja::{AutoEscape, Environment, Value};
 use serde::Serialize;
 
 use super::UiUser;
-use crate::api::Shared;
 use crate::core::Role;
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -50,6 +49,12 @@ pub(super) fn environment() -> Environment<'static> {
     env.add_filter("ts", |secs: Option<u64>| time_html(secs.unwrap_or(0)));
     env.add_filter("seg", |s: String| segment(&s));
     env
+}
+
+/// The templates, compiled once per process.
+fn templates() -> &'static Environment<'static> {
+    static ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    ENV.get_or_init(environment)
 }
 
 /// `<time>` for a unix time: UTC in the text and the title; the console's
@@ -108,10 +113,8 @@ impl Page {
     }
 
     /// Renders the page (a template error is logged, never shown).
-    pub(crate) fn render(self, app: &Shared) -> Response {
-        let rendered = app
-            .ui
-            .env
+    pub(crate) fn render(self) -> Response {
+        let rendered = templates()
             .get_template(self.template)
             .and_then(|t| t.render(&self.ctx));
         match rendered {
@@ -132,17 +135,12 @@ impl Page {
 
 /// An error page for `user` with the API's message (never internal text:
 /// the API's own errors carry none).
-pub(crate) fn error_page(
-    app: &Shared,
-    user: &UiUser,
-    status: StatusCode,
-    message: &str,
-) -> Response {
+pub(crate) fn error_page(user: &UiUser, status: StatusCode, message: &str) -> Response {
     Page::of("error.html", user, "")
         .with("message", message)
         .with("status", status.as_u16())
         .status(status)
-        .render(app)
+        .render()
 }
 
 /// 303 See Other to `to` (after a form, and to the login page).

@@ -39,7 +39,7 @@ pub(crate) async fn list(
     Page::of("zones.html", &user, "zones")
         .with("zones", zone_rows(&app))
         .with("dns_here", app.dns.is_some())
-        .render(&app)
+        .render()
 }
 
 /// `?name=&page=&done=` on a zone's page.
@@ -120,7 +120,6 @@ async fn zone_page(
 ) -> Response {
     let Some(dns) = app.dns.clone() else {
         return error_page(
-            app,
             user,
             StatusCode::NOT_FOUND,
             "DNS is not enabled on this server (no [dns] section)",
@@ -131,7 +130,6 @@ async fn zone_page(
         Ok(Ok(r)) => r,
         Ok(Err(headend_dns::DnsError::UnknownZone { .. })) => {
             return error_page(
-                app,
                 user,
                 StatusCode::NOT_FOUND,
                 &format!("zone {zone} is not served here"),
@@ -139,7 +137,6 @@ async fn zone_page(
         }
         _ => {
             return error_page(
-                app,
                 user,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal error; see the server log",
@@ -229,7 +226,7 @@ async fn zone_page(
         .with("refusal", refusal)
         .with("notice", done_message(q.done.as_deref()))
         .status(status)
-        .render(app)
+        .render()
 }
 
 /// GET /ui/zones/{zone}.
