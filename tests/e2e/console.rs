@@ -120,6 +120,11 @@ fn an_operator_and_a_viewer_use_the_console_in_chromium() {
         dir.path().join("e2e.test.zone"),
     )
     .expect("copy zone");
+    std::fs::write(
+        dir.path().join("signed.test.zone"),
+        "$ORIGIN signed.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n  IN NS ns1\nns1 IN A 192.0.2.1\n",
+    )
+    .expect("signed zone");
     let config = format!(
         r#"
 [general]
@@ -131,6 +136,11 @@ listen = ["127.0.0.1:5353"]
 [[dns.zone]]
 origin = "e2e.test"
 file = "e2e.test.zone"
+
+[[dns.zone]]
+origin = "signed.test"
+file = "signed.test.zone"
+dnssec = {{ algorithm = "ecdsap256sha256", denial = "nsec" }}
 
 [dhcp]
 interfaces = ["{siface}"]
@@ -318,6 +328,20 @@ parallelism = 1
     let lint = b.text("#add-record #error-rdata");
     assert!(lint.contains("nothing was changed"), "{lint}");
     b.screenshot("zone-refused-edit");
+
+    // A signed zone: its DS for the parent, as `headend dnssec ds` prints it.
+    b.go(&format!("{BASE}/ui/zones/signed.test"));
+    let cli = Command::new(headend_bin())
+        .args(["dnssec", "--config"])
+        .arg(&h.config)
+        .args(["ds", "signed.test"])
+        .output()
+        .expect("headend dnssec ds");
+    let want = String::from_utf8_lossy(&cli.stdout).trim().to_owned();
+    assert!(want.contains(" IN DS "), "{want}");
+    assert_eq!(b.text("#ds"), want);
+    assert!(b.text("#dnskeys").contains("DNSKEY 257 3 13"));
+    b.screenshot("zone-signed");
 
     // The audit log shows the edits, and exports CSV.
     b.go(&format!("{BASE}/ui/audit?action=record"));

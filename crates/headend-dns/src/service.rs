@@ -594,6 +594,12 @@ impl DnsHandle {
         out
     }
 
+    /// The DS records the parent of signed zone `origin` should publish,
+    /// one line each in zone-file syntax (what `headend dnssec ds` prints).
+    pub fn ds_records(&self, origin: &str) -> Result<Vec<String>, DnsError> {
+        crate::ops::ds_records(&self.config(), self.inner.signer.state_dir(), origin)
+    }
+
     /// Every record of one served zone, SOA first.
     pub fn zone_records(&self, origin: &str) -> Result<Vec<RecordView>, DnsError> {
         let (_, name) = self.zone_config(origin)?;

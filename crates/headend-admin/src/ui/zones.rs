@@ -205,6 +205,16 @@ async fn zone_page(
     {
         shown.insert(0, sets[i].clone());
     }
+    // The DS for the parent, as `headend dnssec ds` prints it.
+    let mut ds = Vec::new();
+    if signed && let Some(dns) = app.dns.clone() {
+        let z = zone.clone();
+        match tokio::task::spawn_blocking(move || dns.ds_records(&z)).await {
+            Ok(Ok(lines)) => ds = lines,
+            Ok(Err(e)) => tracing::warn!(zone = %zone, "console: no DS records: {e}"),
+            Err(e) => tracing::warn!(zone = %zone, "console: DS task failed: {e}"),
+        }
+    }
     let query = if q.name.is_empty() {
         String::new()
     } else {
@@ -217,6 +227,7 @@ async fn zone_page(
         .with("signed", signed)
         .with("earliest_rrsig", earliest_rrsig)
         .with("keys", keys)
+        .with("ds", ds)
         .with("rrsets", shown)
         .with("total", total)
         .with("page", page)
