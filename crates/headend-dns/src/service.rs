@@ -594,10 +594,15 @@ impl DnsHandle {
         out
     }
 
-    /// The DS records the parent of signed zone `origin` should publish,
-    /// one line each in zone-file syntax (what `headend dnssec ds` prints).
-    pub fn ds_records(&self, origin: &str) -> Result<Vec<String>, DnsError> {
-        crate::ops::ds_records(&self.config(), self.inner.signer.state_dir(), origin)
+    /// The `[dns]` section in force, for the operator commands that work
+    /// on it beside the running service (`headend dnssec ds`).
+    pub fn current_config(&self) -> DnsConfig {
+        self.config()
+    }
+
+    /// The state directory where the service keeps its DNSSEC keys.
+    pub fn state_dir(&self) -> &Path {
+        self.inner.signer.state_dir()
     }
 
     /// Every record of one served zone, SOA first.

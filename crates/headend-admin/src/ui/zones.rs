@@ -209,7 +209,9 @@ async fn zone_page(
     let mut ds = Vec::new();
     if signed && let Some(dns) = app.dns.clone() {
         let z = zone.clone();
-        match tokio::task::spawn_blocking(move || dns.ds_records(&z)).await {
+        let ds_of =
+            move || headend_dns::ops::ds_records(&dns.current_config(), dns.state_dir(), &z);
+        match tokio::task::spawn_blocking(ds_of).await {
             Ok(Ok(lines)) => ds = lines,
             Ok(Err(e)) => tracing::warn!(zone = %zone, "console: no DS records: {e}"),
             Err(e) => tracing::warn!(zone = %zone, "console: DS task failed: {e}"),
