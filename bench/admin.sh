@@ -6,7 +6,11 @@
 # headend is pinned to CPU 1 and wrk to CPU 0 (taskset), as the other
 # benchmarks do; PIN=0 lets both float over every core.
 #
-# Usage: bench/admin.sh      (DURATION=10 CONNS=64 THREADS=2 LOGIN_DURATION=10 to change)
+# Then the web console's leases page with LEASES (100,000) leases in the
+# store: server time per page (wrk, one keep-alive connection) for the first
+# page, a deep page and a host-name search (target: p99 < 50 ms).
+#
+# Usage: bench/admin.sh      (DURATION=10 CONNS=64 THREADS=2 LOGIN_DURATION=10 LEASES=100000 to change)
 # Traffic goes to 127.0.0.1 only; every run stops by itself after its duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +22,8 @@ THREADS=${THREADS:-2}
 ARGON2_M=${ARGON2_M:-47104}
 ARGON2_T=${ARGON2_T:-2}
 PIN=${PIN:-1}
+LEASES=${LEASES:-100000}
+PAGE_DURATION=${PAGE_DURATION:-5}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 server_pin=()
@@ -70,6 +76,27 @@ login_per_minute = 1000000
 login_burst = 100000
 TOML
 
+# The store with LEASES leases (10.0.0.0 up, in subnet "bench"), written
+# before the server starts: `headend user` creates and migrates the store.
+PW="bench-password-$RANDOM$RANDOM"
+echo "$PW" | "$HEADEND" user --config "$work/headend.toml" add bench --role viewer --password-stdin >/dev/null
+python3 - "$work/state/headend.db" "$LEASES" <<'PY'
+import sqlite3, sys, time
+db, n = sys.argv[1], int(sys.argv[2])
+now = int(time.time())
+c = sqlite3.connect(db)
+rows = []
+for i in range(n):
+    addr = (10 << 24) + i
+    mac = bytes([2, 0, (i >> 24) & 255, (i >> 16) & 255, (i >> 8) & 255, i & 255])
+    state = ("bound", "bound", "bound", "offered", "released")[i % 5]
+    rows.append((addr, "bench", b"\x01" + mac, mac, None, f"cpe-{i:06d}", state,
+                 now + 86400, f"cmts1:{i % 512}".encode(), None, now, None))
+c.executemany("INSERT INTO dhcp_leases (address, subnet, client_key, hwaddr, client_id, hostname, state, expires, circuit_id, remote_id, updated, class) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+c.commit()
+print(f"{c.execute('SELECT count(*) FROM dhcp_leases').fetchone()[0]} leases in the store")
+PY
+
 "${server_pin[@]}" "$HEADEND" serve --config "$work/headend.toml" 2>"$work/log" &
 pid=$!
 for _ in $(seq 1 300); do
@@ -79,8 +106,6 @@ for _ in $(seq 1 300); do
 done
 grep -q "headend ready" "$work/log" || { echo "headend did not start" >&2; cat "$work/log" >&2; exit 1; }
 
-PW="bench-password-$RANDOM$RANDOM"
-echo "$PW" | "$HEADEND" user --config "$work/headend.toml" add bench --role viewer --password-stdin >/dev/null
 base="https://127.0.0.1:$port"
 body="{\"username\":\"bench\",\"password\":\"$PW\"}"
 token=$(curl -sk -H 'content-type: application/json' -d "$body" "$base/api/v1/auth/login" |
@@ -110,3 +135,22 @@ echo "summary:"
 echo "  authenticated GET: $(awk '/Requests\/sec/ {print $2}' "$work/get.txt") req/s, p50 $(pct "$work/get.txt" 50%), p99 $(pct "$work/get.txt" 99%)"
 echo "  login (1 client):  $(awk '/Requests\/sec/ {print $2}' "$work/login.txt") logins/s, p50 $(pct "$work/login.txt" 50%), p99 $(pct "$work/login.txt" 99%)"
 echo "  login (4 clients): $(awk '/Requests\/sec/ {print $2}' "$work/login4.txt") logins/s, p50 $(pct "$work/login4.txt" 50%), p99 $(pct "$work/login4.txt" 99%)"
+
+# The console: a login through /ui/login, then its access-token cookie on
+# every page request (one keep-alive connection: the latency is server time
+# plus loopback).
+jar="$work/cookies"
+curl -sk -o /dev/null -c "$jar" -H "Origin: $base" --data-urlencode username=bench \
+  --data-urlencode "password=$PW" "$base/ui/login"
+cookie=$(awk '$6 == "headend_ui" {print "headend_ui=" $7}' "$jar")
+[ -n "$cookie" ] || { echo "console login failed" >&2; exit 1; }
+deep=$(( LEASES / 50 * 3 / 4 ))
+for page in "/ui/leases" "/ui/leases?page=$deep" "/ui/leases?hostname=cpe-0999" "/ui/"; do
+  rows=$(curl -sk -H "Cookie: $cookie" "$base$page" | grep -c '<tr data-address=' || true)
+  echo "== console GET $page ($rows lease rows on the page): wrk -t1 -c1 -d${PAGE_DURATION}s"
+  "${client_pin[@]}" wrk -t1 -c1 -d"${PAGE_DURATION}s" --latency -H "Cookie: $cookie" "$base$page" | tee "$work/page.txt"
+  echo "  console $page: p50 $(pct "$work/page.txt" 50%), p99 $(pct "$work/page.txt" 99%), $(awk '/Requests\/sec/ {print $2}' "$work/page.txt") pages/s" >> "$work/pages-summary.txt"
+done
+echo
+echo "console pages with $LEASES leases:"
+cat "$work/pages-summary.txt"

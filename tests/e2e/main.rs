@@ -12,6 +12,7 @@ mod admin_limits;
 mod admin_zone;
 mod cable;
 mod cli;
+mod console;
 mod dhcp;
 mod dhcp_crash;
 mod dhcp_relay;

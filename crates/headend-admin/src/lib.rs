@@ -20,6 +20,7 @@ mod listen;
 pub mod password;
 mod service;
 pub mod tls;
+mod ui;
 
 pub use config::AdminConfig;
 pub use error::AdminError;

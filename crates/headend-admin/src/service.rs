@@ -172,7 +172,7 @@ impl AdminService {
             })?;
         let tls: crate::listen::TlsConfig = Arc::new(arc_swap::ArcSwap::from(server_config));
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let router = api::router(Arc::clone(&app));
+        let router = api::router(Arc::clone(&app), crate::ui::router(Arc::clone(&app)));
         tokio::spawn(crate::listen::run(
             listener,
             Arc::clone(&tls),

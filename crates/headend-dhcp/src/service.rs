@@ -87,6 +87,16 @@ impl DhcpHandle {
         crate::check_reservation(&config, subnet, mac, address)
     }
 
+    /// The dynamic ranges of every subnet now configured, as (subnet name,
+    /// first, last), for the console's pool utilisation.
+    pub fn pool_ranges(&self) -> Vec<(String, Ipv4Addr, Ipv4Addr)> {
+        let plan = self.shared.rt.server.plan();
+        plan.subnets
+            .iter()
+            .flat_map(|s| s.pools.iter().map(|(a, b)| (s.name.clone(), *a, *b)))
+            .collect()
+    }
+
     /// Stops the socket and worker threads (within a fraction of a second).
     pub fn stop(&self) {
         self.shared.rt.stop.store(true, Ordering::Relaxed);

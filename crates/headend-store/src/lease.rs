@@ -172,3 +172,99 @@ pub(crate) fn mac_text(hwaddr: &[u8]) -> String {
         .collect::<Vec<_>>()
         .join(":")
 }
+
+/// What the admin console's lease search asks for: every field given must
+/// match (hostname as a case-insensitive substring, the others exactly).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeaseFilter {
+    /// The leased address.
+    pub address: Option<Ipv4Addr>,
+    /// The client's hardware address.
+    pub hwaddr: Option<Vec<u8>>,
+    /// Part of the host name (ASCII case ignored).
+    pub hostname: Option<String>,
+    /// The option 82 circuit-id, as stored.
+    pub circuit_id: Option<Vec<u8>>,
+    /// The subnet's name.
+    pub subnet: Option<String>,
+    /// The life-cycle state.
+    pub state: Option<LeaseState>,
+}
+
+impl LeaseFilter {
+    /// True if `lease` passes every given field (the rule the SQL of each
+    /// backend implements too).
+    pub fn matches(&self, lease: &Lease) -> bool {
+        self.address.is_none_or(|a| a == lease.address)
+            && self.hwaddr.as_ref().is_none_or(|h| *h == lease.hwaddr)
+            && self.hostname.as_ref().is_none_or(|part| {
+                lease
+                    .hostname
+                    .as_ref()
+                    .is_some_and(|h| h.to_ascii_lowercase().contains(&part.to_ascii_lowercase()))
+            })
+            && self
+                .circuit_id
+                .as_ref()
+                .is_none_or(|c| lease.circuit_id.as_ref() == Some(c))
+            && self.subnet.as_ref().is_none_or(|s| *s == lease.subnet)
+            && self.state.is_none_or(|s| s == lease.state)
+    }
+}
+
+/// One page of a lease search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeasePage {
+    /// The leases of the page, by address.
+    pub leases: Vec<Lease>,
+    /// How many leases match in all.
+    pub total: u64,
+}
+
+/// The number of lease rows of one subnet in one state, split by whether
+/// they are live (`expires` after the time asked about).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseCount {
+    /// The subnet's name.
+    pub subnet: String,
+    /// The state.
+    pub state: LeaseState,
+    /// Rows whose `expires` is later than the time asked about.
+    pub live: u64,
+    /// All rows.
+    pub total: u64,
+}
+
+/// Pages through `all` (by address) with `filter`: the reference the
+/// backends' own queries must agree with.
+pub fn page_of(all: Vec<Lease>, filter: &LeaseFilter, offset: u64, limit: u32) -> LeasePage {
+    let matching: Vec<Lease> = all.into_iter().filter(|l| filter.matches(l)).collect();
+    let total = matching.len() as u64;
+    let leases = matching
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(limit as usize)
+        .collect();
+    LeasePage { leases, total }
+}
+
+/// Counts `all` by subnet and state (live at `now` or not).
+pub fn counts_of(all: &[Lease], now: u64) -> Vec<LeaseCount> {
+    let mut map: std::collections::BTreeMap<(String, &'static str), LeaseCount> =
+        std::collections::BTreeMap::new();
+    for l in all {
+        let e = map
+            .entry((l.subnet.clone(), l.state.as_str()))
+            .or_insert_with(|| LeaseCount {
+                subnet: l.subnet.clone(),
+                state: l.state,
+                live: 0,
+                total: 0,
+            });
+        e.total += 1;
+        if l.is_live(now) {
+            e.live += 1;
+        }
+    }
+    map.into_values().collect()
+}

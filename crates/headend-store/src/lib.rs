@@ -34,7 +34,9 @@ pub use self::postgres::PostgresBackend;
 pub use auth::AuthStore;
 pub use config::{DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_POOL, PostgresConfig, StoreConfig};
 pub use error::StoreError;
-pub use lease::{Lease, LeaseState, LeaseTx};
+pub use lease::{
+    Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx, counts_of, page_of,
+};
 pub use sqlite::SqliteBackend;
 
 /// The SQLite database's file name inside the state directory.
@@ -73,6 +75,22 @@ pub trait Backend: AuthStore + Send + Sync + 'static {
     /// server's name with the milliseconds since its last heartbeat, by
     /// the same clock: hosts with skewed clocks agree on who is alive.
     fn heartbeat(&self, name: &str) -> Result<Vec<(String, u64)>, StoreError>;
+    /// One page (`limit` rows from `offset`, by address) of the leases that
+    /// pass `filter`, with the number that pass in all. The default filters
+    /// [`Backend::leases`]; a backend answers it with one indexed query.
+    fn lease_page(
+        &self,
+        filter: &LeaseFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<LeasePage, StoreError> {
+        Ok(page_of(self.leases()?, filter, offset, limit))
+    }
+    /// Lease rows by subnet and state, live at `now` or not. The default
+    /// counts [`Backend::leases`].
+    fn lease_counts(&self, now: u64) -> Result<Vec<LeaseCount>, StoreError> {
+        Ok(counts_of(&self.leases()?, now))
+    }
 }
 
 /// An open write transaction: [`LeaseTx`] operations plus commit. Dropping it
@@ -185,6 +203,21 @@ impl Store {
     /// The lease rows of one hardware address, newest expiry first.
     pub fn leases_of_hwaddr(&self, hwaddr: &[u8]) -> Result<Vec<Lease>, StoreError> {
         self.backend.leases_of_hwaddr(hwaddr)
+    }
+
+    /// One page of the leases that pass `filter` (see [`Backend::lease_page`]).
+    pub fn lease_page(
+        &self,
+        filter: &LeaseFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<LeasePage, StoreError> {
+        self.backend.lease_page(filter, offset, limit)
+    }
+
+    /// Lease rows by subnet and state (see [`Backend::lease_counts`]).
+    pub fn lease_counts(&self, now: u64) -> Result<Vec<LeaseCount>, StoreError> {
+        self.backend.lease_counts(now)
     }
 
     /// What this store is, for logs.

@@ -185,6 +185,36 @@ pub(crate) mod sqlite {
 /// The shared statements with PostgreSQL's `$N` parameters.
 pub(crate) mod postgres {
     statements!("$");
+
+    /// The lease search's condition: each of $1 address, $2 hwaddr, $3
+    /// host-name pattern (`%part%`, `\` escapes), $4 circuit-id, $5
+    /// subnet, $6 state applies unless NULL (typed, so a NULL is accepted).
+    macro_rules! lease_search {
+        () => {
+            " WHERE ($1::bigint IS NULL OR address = $1::bigint) \
+             AND ($2::bytea IS NULL OR hwaddr = $2::bytea) \
+             AND ($3::text IS NULL OR lower(hostname) LIKE lower($3::text) ESCAPE '\\') \
+             AND ($4::bytea IS NULL OR circuit_id = $4::bytea) \
+             AND ($5::text IS NULL OR subnet = $5::text) \
+             AND ($6::text IS NULL OR state = $6::text)"
+        };
+    }
+
+    /// How many leases pass the search ($1..$6, see `lease_search`).
+    pub(crate) const LEASE_SEARCH_COUNT: &str =
+        concat!("SELECT count(*) FROM dhcp_leases", lease_search!());
+    /// One page of the leases that pass the search: $7 rows from row $8.
+    pub(crate) const LEASE_SEARCH_PAGE: &str = concat!(
+        "SELECT ",
+        crate::row::lease_columns!(),
+        " FROM dhcp_leases",
+        lease_search!(),
+        " ORDER BY address LIMIT $7 OFFSET $8"
+    );
+    /// Lease rows by subnet and state: all, and those live after $1.
+    pub(crate) const LEASE_COUNTS: &str = "SELECT subnet, state, \
+         count(*) FILTER (WHERE expires > $1), count(*) FROM dhcp_leases \
+         GROUP BY subnet, state ORDER BY subnet, state";
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod dig;
 pub mod ednscomp;
 pub mod secondary;
 pub mod tftp;
+pub mod webdriver;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};

@@ -22,7 +22,7 @@ const GENERIC_LOGIN_FAILURE: &str = "invalid username or password";
 #[derive(Deserialize)]
 pub(crate) struct LogoutQuery {
     #[serde(default)]
-    all: bool,
+    pub(crate) all: bool,
 }
 
 /// The per-address limit on login and refresh attempts. Refusals are
@@ -73,18 +73,7 @@ fn presented_refresh(
     let Some(token) = cookie(headers, REFRESH_COOKIE) else {
         return Ok(None);
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    let own = format!("https://{host}");
-    let origin_ok = match headers.get(header::ORIGIN).and_then(|h| h.to_str().ok()) {
-        Some(origin) => !host.is_empty() && origin == own,
-        None => headers
-            .get(header::REFERER)
-            .and_then(|h| h.to_str().ok())
-            .is_some_and(|r| !host.is_empty() && (r == own || r.starts_with(&format!("{own}/")))),
-    };
+    let origin_ok = origin_is_own(headers);
     if !origin_ok {
         metrics::counter!("headend_admin_refused_total", "reason" => "csrf").increment(1);
         return Err(ApiError::new(
@@ -96,7 +85,27 @@ fn presented_refresh(
     Ok(Some(token))
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// True if the request's `Origin` (or, without one, its `Referer`) is this
+/// API itself (`https://` + its `Host`): the check every request that a
+/// cookie authenticates must pass, because a browser attaches cookies to
+/// cross-site requests too (CSRF).
+pub(crate) fn origin_is_own(headers: &HeaderMap) -> bool {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let own = format!("https://{host}");
+    match headers.get(header::ORIGIN).and_then(|h| h.to_str().ok()) {
+        Some(origin) => !host.is_empty() && origin == own,
+        None => headers
+            .get(header::REFERER)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|r| !host.is_empty() && (r == own || r.starts_with(&format!("{own}/")))),
+    }
+}
+
+/// The value of cookie `name` in the request, if any.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

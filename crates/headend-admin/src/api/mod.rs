@@ -5,12 +5,12 @@
 //! revocations checked, role compared) → handler → store or DNS handle
 //! (blocking work in `spawn_blocking`) → audit record.
 
-mod auth;
-mod dhcp;
+pub(crate) mod auth;
+pub(crate) mod dhcp;
 pub mod openapi;
 pub mod types;
 pub(crate) mod users;
-mod zones;
+pub(crate) mod zones;
 
 pub use dhcp::normalise_mac;
 pub use users::valid_username;
@@ -287,6 +287,22 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+    /// The message for the caller (never internal error text).
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+    /// The list of findings in `details`, if the answer carries one (zone lint).
+    pub(crate) fn findings(&self) -> Vec<String> {
+        self.details
+            .as_ref()
+            .and_then(serde_json::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -567,8 +583,9 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/keys/rotate", "admin"),
 ];
 
-/// Builds the router over `app`.
-pub fn router(app: Shared) -> Router {
+/// Builds the router over `app`, with `extra` routes (the web console)
+/// behind the same allow-list, body deadline and counting layers.
+pub fn router(app: Shared, extra: Router<Shared>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/.well-known/jwks.json", get(jwks))
@@ -612,6 +629,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/users/{name}/unlock", post(users::unlock))
         .route("/api/v1/audit", get(users::audit))
         .route("/api/v1/keys/rotate", post(users::rotate_key))
+        .merge(extra)
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&app),

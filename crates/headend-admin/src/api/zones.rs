@@ -200,9 +200,9 @@ pub(crate) async fn flush(
 }
 
 /// `?rdata=` on DELETE .../records/{name}/{rtype}.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub(crate) struct DeleteQuery {
-    rdata: Option<String>,
+    pub(crate) rdata: Option<String>,
 }
 
 async fn edit(

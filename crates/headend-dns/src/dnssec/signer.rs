@@ -87,6 +87,13 @@ impl std::fmt::Debug for Signer {
     }
 }
 
+impl Signer {
+    /// The state directory holding the zones' keys.
+    pub(crate) fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+}
+
 fn keys_file(state_dir: &Path, origin: &str) -> PathBuf {
     keys::zone_dir(state_dir, origin).join("keys.json")
 }

@@ -613,6 +613,17 @@ impl DnsHandle {
         out
     }
 
+    /// The `[dns]` section in force, for the operator commands that work
+    /// on it beside the running service (`headend dnssec ds`).
+    pub fn current_config(&self) -> DnsConfig {
+        self.config()
+    }
+
+    /// The state directory where the service keeps its DNSSEC keys.
+    pub fn state_dir(&self) -> &Path {
+        self.inner.signer.state_dir()
+    }
+
     /// Every record of one served zone, SOA first.
     pub fn zone_records(&self, origin: &str) -> Result<Vec<RecordView>, DnsError> {
         let (_, name) = self.zone_config(origin)?;

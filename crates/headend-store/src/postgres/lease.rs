@@ -10,7 +10,7 @@ use ::postgres::Row;
 
 use super::conn::{OpenTx, Pooled, Session};
 use super::{bind, get};
-use crate::lease::{Lease, LeaseTx};
+use crate::lease::{Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx};
 use crate::row::{self, LeaseValues, addr, lease_columns, secs, unaddr};
 use crate::sql::postgres as q;
 use crate::{StoreError, Transaction};
@@ -38,6 +38,62 @@ pub(super) fn of_hwaddr(s: &mut Session, hwaddr: &[u8]) -> Result<Vec<Lease>, St
         .query(q::LEASES_OF_HWADDR, &[&hwaddr])
         .map_err(StoreError::pg("lease lookup"))?;
     rows.iter().map(row::lease).collect()
+}
+
+/// One page of the leases that pass `filter`, by address, with their count.
+pub(super) fn page(
+    s: &mut Session,
+    filter: &LeaseFilter,
+    offset: u64,
+    limit: u32,
+) -> Result<LeasePage, StoreError> {
+    let address = filter.address.map(addr);
+    let hostname = filter.hostname.as_ref().map(|part| {
+        let escaped = part
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let state = filter.state.map(|st| st.as_str().to_owned());
+    let (limit, offset) = (i64::from(limit), secs(offset));
+    let params: [&(dyn ::postgres::types::ToSql + Sync); 6] = [
+        &address,
+        &filter.hwaddr,
+        &hostname,
+        &filter.circuit_id,
+        &filter.subnet,
+        &state,
+    ];
+    let total = count(
+        s.query_first(q::LEASE_SEARCH_COUNT, &params)
+            .map_err(StoreError::pg("lease search"))?,
+    )?;
+    let mut all = params.to_vec();
+    all.push(&limit);
+    all.push(&offset);
+    let rows = s
+        .query(q::LEASE_SEARCH_PAGE, &all)
+        .map_err(StoreError::pg("lease search"))?;
+    let leases = rows.iter().map(row::lease).collect::<Result<_, _>>()?;
+    Ok(LeasePage { leases, total })
+}
+
+/// Lease rows by subnet and state, live at `now` or not.
+pub(super) fn counts(s: &mut Session, now: u64) -> Result<Vec<LeaseCount>, StoreError> {
+    let rows = s
+        .query(q::LEASE_COUNTS, &[&secs(now)])
+        .map_err(StoreError::pg("lease counts"))?;
+    rows.iter()
+        .map(|r| {
+            Ok(LeaseCount {
+                subnet: get(r, 0)?,
+                state: LeaseState::parse(&get::<String>(r, 1)?)?,
+                live: u64::try_from(get::<i64>(r, 2)?).unwrap_or(0),
+                total: u64::try_from(get::<i64>(r, 3)?).unwrap_or(0),
+            })
+        })
+        .collect()
 }
 
 /// The number a `count(*)` query answers.

@@ -283,6 +283,22 @@ impl Backend for PostgresBackend {
         })
     }
 
+    fn lease_page(
+        &self,
+        filter: &crate::LeaseFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<crate::LeasePage, StoreError> {
+        let filter = filter.clone();
+        self.reader()?
+            .conn()
+            .run(move |s| lease::page(s, &filter, offset, limit))
+    }
+
+    fn lease_counts(&self, now: u64) -> Result<Vec<crate::LeaseCount>, StoreError> {
+        self.reader()?.conn().run(move |s| lease::counts(s, now))
+    }
+
     fn describe(&self) -> String {
         self.target.describe.clone()
     }

@@ -8,8 +8,8 @@ use std::sync::MutexGuard;
 use rusqlite::{Connection, params};
 
 use super::{all, bind, count, first, number};
-use crate::lease::{Lease, LeaseTx};
-use crate::row::{self, LeaseValues, addr, lease_columns, secs, unaddr};
+use crate::lease::{Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx};
+use crate::row::{self, LeaseValues, addr, lease_columns, secs, unaddr, unsecs};
 use crate::sql::sqlite as q;
 use crate::{StoreError, Transaction};
 
@@ -30,6 +30,101 @@ pub(super) fn of_hwaddr(conn: &Connection, hwaddr: &[u8]) -> Result<Vec<Lease>, 
     all(conn, "lease lookup", q::LEASES_OF_HWADDR, [hwaddr], |r| {
         row::lease(r)
     })
+}
+
+/// The WHERE clause and parameters of a lease search.
+fn filter_sql(filter: &LeaseFilter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value as V;
+    let mut terms = Vec::new();
+    let mut values = Vec::new();
+    let mut push = |term: &str, v: V| {
+        values.push(v);
+        terms.push(term.replace('#', &format!("?{}", values.len())));
+    };
+    if let Some(a) = filter.address {
+        push("address = #", V::Integer(addr(a)));
+    }
+    if let Some(h) = &filter.hwaddr {
+        push("hwaddr = #", V::Blob(h.clone()));
+    }
+    if let Some(part) = &filter.hostname {
+        let escaped = part
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        // LIKE ignores ASCII case in SQLite (case_sensitive_like is off).
+        push(
+            "hostname LIKE # ESCAPE '\\'",
+            V::Text(format!("%{escaped}%")),
+        );
+    }
+    if let Some(c) = &filter.circuit_id {
+        push("circuit_id = #", V::Blob(c.clone()));
+    }
+    if let Some(s) = &filter.subnet {
+        push("subnet = #", V::Text(s.clone()));
+    }
+    if let Some(st) = filter.state {
+        push("state = #", V::Text(st.as_str().to_owned()));
+    }
+    let clause = if terms.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", terms.join(" AND "))
+    };
+    (clause, values)
+}
+
+/// One page of the leases that pass `filter`, by address, with their count.
+pub(super) fn page(
+    conn: &Connection,
+    filter: &LeaseFilter,
+    offset: u64,
+    limit: u32,
+) -> Result<LeasePage, StoreError> {
+    let (clause, values) = filter_sql(filter);
+    let total = count(
+        conn,
+        "lease search",
+        &format!("SELECT count(*) FROM dhcp_leases{clause}"),
+        rusqlite::params_from_iter(values.iter()),
+    )?;
+    let sql = format!(
+        "SELECT {} FROM dhcp_leases{clause} ORDER BY address LIMIT {} OFFSET {}",
+        lease_columns!(),
+        limit,
+        secs(offset)
+    );
+    let leases = all(
+        conn,
+        "lease search",
+        &sql,
+        rusqlite::params_from_iter(values.iter()),
+        |r| row::lease(r),
+    )?;
+    Ok(LeasePage { leases, total })
+}
+
+/// Lease rows by subnet and state, live at `now` or not.
+pub(super) fn counts(conn: &Connection, now: u64) -> Result<Vec<LeaseCount>, StoreError> {
+    all(
+        conn,
+        "lease counts",
+        "SELECT subnet, state, sum(expires > ?1), count(*) FROM dhcp_leases \
+         GROUP BY subnet, state ORDER BY subnet, state",
+        [secs(now)],
+        |r| {
+            Ok(LeaseCount {
+                subnet: r.get(0).map_err(StoreError::sql("lease counts"))?,
+                state: LeaseState::parse(
+                    &r.get::<_, String>(1)
+                        .map_err(StoreError::sql("lease counts"))?,
+                )?,
+                live: unsecs(r.get(2).map_err(StoreError::sql("lease counts"))?),
+                total: unsecs(r.get(3).map_err(StoreError::sql("lease counts"))?),
+            })
+        },
+    )
 }
 
 /// One open write transaction; rolled back on drop unless committed.

@@ -260,6 +260,19 @@ impl Backend for SqliteBackend {
         )
     }
 
+    fn lease_page(
+        &self,
+        filter: &crate::LeaseFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<crate::LeasePage, StoreError> {
+        lease::page(&self.lock(), filter, offset, limit)
+    }
+
+    fn lease_counts(&self, now: u64) -> Result<Vec<crate::LeaseCount>, StoreError> {
+        lease::counts(&self.lock(), now)
+    }
+
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
     }

@@ -363,3 +363,82 @@ pub(crate) fn heartbeats_are_aged_by_the_stores_clock_and_rows_name_their_server
     tx.commit().unwrap();
     assert_eq!(one.lease_at(row.address).unwrap().unwrap().server, None);
 }
+
+/// The console's lease search: each filter field, paging and the total agree
+/// with the reference filter over every row; counts by subnet and state.
+pub(crate) fn lease_search_pages_and_counts_agree_with_the_reference(db: &dyn Database) {
+    use headend_store::{LeaseFilter, counts_of, page_of};
+    let store = db.open();
+    let mut all = Vec::new();
+    for i in 1..=30u8 {
+        let mut l = lease(
+            [10, 0, 0, i],
+            &[2, 0, 0, 0, 0, i],
+            if i % 3 == 0 {
+                LeaseState::Released
+            } else {
+                LeaseState::Bound
+            },
+            if i % 2 == 0 { 2_000 } else { 500 },
+        );
+        l.hostname = (i % 5 != 0).then(|| format!("Modem_{i}%"));
+        l.circuit_id = Some(format!("cmts1:{}", i % 4).into_bytes());
+        if i > 20 {
+            l.subnet = "wan".into();
+        }
+        assert!(claim_and_commit(&store, &l));
+        all.push(l);
+    }
+    let filters = [
+        LeaseFilter::default(),
+        LeaseFilter {
+            address: Some(Ipv4Addr::new(10, 0, 0, 7)),
+            ..Default::default()
+        },
+        LeaseFilter {
+            hwaddr: Some(vec![2, 0, 0, 0, 0, 9]),
+            ..Default::default()
+        },
+        LeaseFilter {
+            hostname: Some("modem_1".into()),
+            ..Default::default()
+        },
+        // `%` and `_` are literal characters, not wildcards.
+        LeaseFilter {
+            hostname: Some("_2%".into()),
+            ..Default::default()
+        },
+        LeaseFilter {
+            hostname: Some("x%".into()),
+            ..Default::default()
+        },
+        LeaseFilter {
+            circuit_id: Some(b"cmts1:2".to_vec()),
+            state: Some(LeaseState::Bound),
+            ..Default::default()
+        },
+        LeaseFilter {
+            subnet: Some("wan".into()),
+            state: Some(LeaseState::Released),
+            ..Default::default()
+        },
+    ];
+    for f in &filters {
+        for (offset, limit) in [(0, 100), (0, 4), (3, 4), (28, 10), (40, 5)] {
+            let got = store.lease_page(f, offset, limit).unwrap();
+            let want = page_of(all.clone(), f, offset, limit);
+            assert_eq!(got, want, "{f:?} offset {offset} limit {limit}");
+        }
+    }
+    assert_eq!(
+        store
+            .lease_page(&filters[4], 0, 10)
+            .unwrap()
+            .leases
+            .iter()
+            .map(|l| l.address.octets()[3])
+            .collect::<Vec<_>>(),
+        vec![2]
+    );
+    assert_eq!(store.lease_counts(1_000).unwrap(), counts_of(&all, 1_000));
+}

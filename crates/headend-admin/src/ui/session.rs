@@ -1,0 +1,274 @@
+//! The console's cookie session, kept by the API's own login, refresh and
+//! logout handlers (rate limit, lockout, rotation with reuse detection and
+//! audit records included).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form, Json};
+use serde::Deserialize;
+
+use super::view::{self, Page};
+use super::{safe_next, view::see_other};
+use crate::api::auth::{self, LogoutQuery, cookie};
+use crate::api::types::{LoginRequest, RefreshRequest, TokenResponse};
+use crate::api::{Caller, Shared, Source, unix_now};
+use crate::core::session::refresh_hash;
+
+/// The access token's cookie.
+pub(crate) const ACCESS_COOKIE: &str = "headend_ui";
+/// The refresh token's cookie.
+pub(crate) const REFRESH_COOKIE: &str = "headend_ui_refresh";
+/// How long a rotated refresh token is still answered with its successor
+/// (for requests the browser sent before it saw the new cookie).
+const ROTATION_GRACE_SECS: u64 = 30;
+
+/// Refresh tokens rotated in the last [`ROTATION_GRACE_SECS`], by hash: the
+/// new pair, handed to a request of the same browser that was sent before
+/// it saw the new cookies (instead of taking it for a reused token).
+static REFRESHED: std::sync::LazyLock<tokio::sync::Mutex<HashMap<Vec<u8>, Rotated>>> =
+    std::sync::LazyLock::new(|| tokio::sync::Mutex::new(HashMap::new()));
+
+/// The user of a console request (from the session's cookies).
+#[derive(Debug, Clone)]
+pub(crate) struct UiUser {
+    /// The caller the API handlers are called with.
+    pub(crate) caller: Caller,
+    /// The access token in force (for logout).
+    access: String,
+    /// Unix time the session ends at the latest (0: unknown).
+    pub(crate) session_ends: u64,
+}
+
+/// A refresh token's successor pair.
+#[derive(Clone)]
+pub(crate) struct Rotated {
+    at: u64,
+    access: String,
+    refresh: String,
+    access_ttl: u64,
+}
+
+fn set_cookie(name: &str, value: &str, max_age: u64) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{name}={value}; HttpOnly; Secure; SameSite=Strict; Path=/ui; Max-Age={max_age}"
+    ))
+    .ok()
+}
+
+/// `Set-Cookie` values that end the console session in the browser.
+pub(crate) fn clear_cookies() -> Vec<HeaderValue> {
+    [ACCESS_COOKIE, REFRESH_COOKIE]
+        .iter()
+        .filter_map(|n| set_cookie(n, "", 0))
+        .collect()
+}
+
+fn pair_cookies(app: &Shared, access: &str, ttl: u64, refresh: &str) -> Vec<HeaderValue> {
+    [
+        set_cookie(ACCESS_COOKIE, access, ttl),
+        set_cookie(REFRESH_COOKIE, refresh, app.sessions.absolute),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The token pair in a login or refresh answer of the API.
+async fn token_pair(resp: Response) -> Option<TokenResponse> {
+    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+async fn user_of(
+    app: &Shared,
+    claims: crate::core::tokens::Claims,
+    access: String,
+    ip: IpAddr,
+) -> UiUser {
+    let sid = claims.sid.clone();
+    let session_ends = app
+        .blocking(move |s| s.auth().family(&sid))
+        .await
+        .ok()
+        .flatten()
+        .map_or(0, |f| f.expires);
+    UiUser {
+        caller: Caller {
+            user: claims.sub,
+            role: claims.role,
+            sid: claims.sid,
+            source: ip,
+        },
+        access,
+        session_ends,
+    }
+}
+
+/// The user of a request: its access cookie if still valid, else a
+/// rotation of its refresh cookie (with the new cookies to set); `None`
+/// when the session is over.
+pub(crate) async fn resolve(
+    app: &Shared,
+    headers: &HeaderMap,
+    ip: IpAddr,
+) -> Option<(UiUser, Vec<HeaderValue>)> {
+    if let Some(access) = cookie(headers, ACCESS_COOKIE)
+        && let Some(claims) = app.authenticate(&access)
+    {
+        return Some((user_of(app, claims, access, ip).await, Vec::new()));
+    }
+    let refresh = cookie(headers, REFRESH_COOKIE)?;
+    let rotated = rotate(app, ip, &refresh).await?;
+    let claims = app.authenticate(&rotated.access)?;
+    let cookies = pair_cookies(app, &rotated.access, rotated.access_ttl, &rotated.refresh);
+    Some((user_of(app, claims, rotated.access, ip).await, cookies))
+}
+
+/// Rotates `refresh` through the API's refresh handler, one at a time; a
+/// token rotated in the last [`ROTATION_GRACE_SECS`] gets the same successor.
+async fn rotate(app: &Shared, ip: IpAddr, refresh: &str) -> Option<Rotated> {
+    let key = refresh_hash(refresh);
+    let mut done = REFRESHED.lock().await;
+    let now = unix_now();
+    done.retain(|_, r| r.at + ROTATION_GRACE_SECS > now);
+    if let Some(r) = done.get(&key) {
+        return Some(r.clone());
+    }
+    let body = RefreshRequest {
+        refresh_token: Some(refresh.to_owned()),
+    };
+    let resp = auth::refresh(
+        State(Arc::clone(app)),
+        Source(ip),
+        HeaderMap::new(),
+        Some(Json(body)),
+    )
+    .await
+    .ok()?;
+    let t = token_pair(resp).await?;
+    let r = Rotated {
+        at: now,
+        access: t.access_token,
+        refresh: t.refresh_token,
+        access_ttl: t.expires_in,
+    };
+    done.insert(key, r.clone());
+    Some(r)
+}
+
+/// `?next=&expired=&bye=` on the login page.
+#[derive(Deserialize, Default)]
+pub(crate) struct LoginQuery {
+    next: Option<String>,
+    expired: Option<String>,
+    bye: Option<String>,
+}
+
+/// The login form.
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+/// GET /ui/login.
+pub(crate) async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+    let notice = if q.expired.is_some() {
+        Some(
+            "Your session ended before the form was sent; nothing was changed. Log in and send it again.",
+        )
+    } else if q.bye.is_some() {
+        Some("You are logged out.")
+    } else if q.next.is_some() {
+        Some("Your session has ended; log in to go on.")
+    } else {
+        None
+    };
+    Page::new("login.html")
+        .with("next", safe_next(q.next.as_deref()))
+        .with("notice", notice)
+        .render()
+}
+
+/// POST /ui/login: the API's login; on success the two cookies and a
+/// redirect to `next`.
+pub(crate) async fn login(
+    State(app): State<Shared>,
+    Source(ip): Source,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let next = safe_next(f.next.as_deref());
+    let again = |status: StatusCode, error: &str| {
+        let mut resp = Page::new("login.html")
+            .with("next", &next)
+            .with("username", &f.username)
+            .with("error", error)
+            .render();
+        *resp.status_mut() = status;
+        resp
+    };
+    if f.username.is_empty() || f.password.is_empty() {
+        return again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Enter your user name and password.",
+        );
+    }
+    let request = LoginRequest {
+        username: f.username.clone(),
+        password: f.password.clone(),
+    };
+    match auth::login(State(Arc::clone(&app)), Source(ip), Ok(Json(request))).await {
+        Ok(resp) => {
+            let Some(t) = token_pair(resp).await else {
+                return again(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the server log",
+                );
+            };
+            let mut resp = see_other(&next);
+            for c in pair_cookies(&app, &t.access_token, t.expires_in, &t.refresh_token) {
+                resp.headers_mut().append(header::SET_COOKIE, c);
+            }
+            resp
+        }
+        Err(e) => again(e.status(), e.message()),
+    }
+}
+
+/// POST /ui/logout: the API's logout of this session.
+pub(crate) async fn logout(
+    State(app): State<Shared>,
+    Source(ip): Source,
+    Extension(user): Extension<UiUser>,
+) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {}", user.access)) {
+        headers.insert(header::AUTHORIZATION, v);
+    }
+    let done = auth::logout(
+        State(Arc::clone(&app)),
+        Source(ip),
+        Query(LogoutQuery { all: false }),
+        headers,
+        None,
+    )
+    .await;
+    if let Err(e) = done {
+        return view::plain_error(e.status(), e.message());
+    }
+    let mut resp = see_other("/ui/login?bye=1");
+    for c in clear_cookies() {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp.into_response()
+}
