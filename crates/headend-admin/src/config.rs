@@ -49,6 +49,39 @@ pub struct AdminConfig {
     /// to forget the policy.
     #[serde(default = "default_hsts_max_age")]
     pub hsts_max_age: u64,
+    /// API keys of machine clients.
+    #[serde(default)]
+    pub api_keys: ApiKeyConfig,
+}
+
+/// `[admin.api_keys]`: defaults for API keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// Requests per second one key may make (its burst is the same number)
+    /// unless the key was made with its own `--rate`.
+    #[serde(default = "default_key_rate")]
+    pub rate_per_second: u32,
+    /// How long the old secret of a rotated key keeps working, in seconds,
+    /// unless the rotation says otherwise.
+    #[serde(default = "default_key_grace")]
+    pub rotate_grace_secs: u64,
+}
+
+fn default_key_rate() -> u32 {
+    50
+}
+fn default_key_grace() -> u64 {
+    24 * 3600
+}
+
+impl Default for ApiKeyConfig {
+    fn default() -> Self {
+        Self {
+            rate_per_second: default_key_rate(),
+            rotate_grace_secs: default_key_grace(),
+        }
+    }
 }
 
 /// `[admin.connections]`: how many connections the listener holds and how
@@ -274,6 +307,7 @@ impl Default for AdminConfig {
             limits: LimitConfig::default(),
             connections: ConnectionConfig::default(),
             hsts_max_age: default_hsts_max_age(),
+            api_keys: ApiKeyConfig::default(),
         }
     }
 }
@@ -349,6 +383,9 @@ impl AdminConfig {
             || c.idle_timeout_secs == 0
         {
             return bad("admin.connections", "timeouts must be at least 1 second");
+        }
+        if self.api_keys.rate_per_second == 0 {
+            return bad("admin.api_keys.rate_per_second", "must be at least 1");
         }
         Ok(())
     }

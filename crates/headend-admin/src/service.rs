@@ -147,6 +147,7 @@ impl AdminService {
             unknown: std::sync::Mutex::new(Default::default()),
             refusals: std::sync::Mutex::new(Default::default()),
             metrics: prometheus(),
+            api_keys: Default::default(),
             config: config.clone(),
         });
 

@@ -5,6 +5,7 @@
 //! revocations checked, role compared) → handler → store or DNS handle
 //! (blocking work in `spawn_blocking`) → audit record.
 
+mod apikeys;
 mod auth;
 mod dhcp;
 pub mod openapi;
@@ -33,6 +34,7 @@ use serde_json::json;
 
 use crate::config::AdminConfig;
 use crate::core::Role;
+use crate::core::scope::Scopes;
 use crate::core::session::{Lockout, Revocations, SessionPolicy};
 use crate::core::tokens::{Claims, KeySet, TokenPolicy};
 use crate::password::Passwords;
@@ -66,6 +68,8 @@ pub struct App {
     /// Rate-limited attempts waiting to be audited.
     pub(crate) refusals: std::sync::Mutex<crate::core::guard::RefusalLog>,
     pub(crate) metrics: PrometheusHandle,
+    /// API keys read from the store lately, and the per-key rate buckets.
+    pub(crate) api_keys: apikeys::KeyCache,
 }
 
 /// The state handed to every handler.
@@ -259,6 +263,13 @@ impl ApiError {
             format!("this needs the {need} role"),
         )
     }
+    pub(crate) fn out_of_scope(what: String) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "out_of_scope",
+            format!("{what} is outside the caller's scopes"),
+        )
+    }
     pub(crate) fn not_found(what: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", what)
     }
@@ -333,9 +344,38 @@ pub struct Caller {
     pub sid: String,
     /// The peer address.
     pub source: IpAddr,
+    /// What narrows the role (none for users today).
+    pub scopes: Scopes,
 }
 
 impl Caller {
+    /// 403 unless the caller's scopes reach `zone`.
+    pub(crate) fn require_zone(&self, zone: &str) -> Result<(), ApiError> {
+        if self.scopes.allows_zone(zone) {
+            Ok(())
+        } else {
+            Err(ApiError::out_of_scope(format!("zone {zone}")))
+        }
+    }
+
+    /// 403 unless the caller's scopes reach `address`.
+    pub(crate) fn require_address(&self, address: std::net::Ipv4Addr) -> Result<(), ApiError> {
+        if self.scopes.allows_address(address) {
+            Ok(())
+        } else {
+            Err(ApiError::out_of_scope(format!("address {address}")))
+        }
+    }
+
+    /// 403 unless the caller is not narrowed by any scope.
+    pub(crate) fn require_unscoped(&self) -> Result<(), ApiError> {
+        if self.scopes.is_unrestricted() {
+            Ok(())
+        } else {
+            Err(ApiError::out_of_scope("this route".to_owned()))
+        }
+    }
+
     /// 403 unless the caller has at least `role`.
     pub(crate) fn require(&self, role: Role) -> Result<(), ApiError> {
         if self.role >= role {
@@ -357,6 +397,16 @@ impl FromRequestParts<Shared> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Self, ApiError> {
         let Source(source) = Source::from_request_parts(parts, app).await?;
+        // An API key was checked (and rate-limited) by `apikeys::gate`.
+        if let Some(grant) = parts.extensions.get::<crate::core::apikey::Grant>() {
+            return Ok(Self {
+                user: format!("apikey:{}", grant.name),
+                role: grant.role,
+                sid: grant.prefix.clone(),
+                source,
+                scopes: grant.scopes.clone(),
+            });
+        }
         let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
         let claims = app.authenticate(token).ok_or_else(ApiError::unauthorized)?;
         Ok(Self {
@@ -364,6 +414,7 @@ impl FromRequestParts<Shared> for Caller {
             role: claims.role,
             sid: claims.sid,
             source,
+            scopes: Scopes::default(),
         })
     }
 }
@@ -469,8 +520,9 @@ async fn metrics_text(
     State(app): State<Shared>,
     Source(ip): Source,
     headers: HeaderMap,
+    key: Option<axum::Extension<crate::core::apikey::Grant>>,
 ) -> Result<Response, ApiError> {
-    let allowed = app.config.metrics_allow.iter().any(|n| n.contains(&ip));
+    let allowed = key.is_some() || app.config.metrics_allow.iter().any(|n| n.contains(&ip));
     if !allowed {
         let token = bearer(&headers).ok_or_else(ApiError::unauthorized)?;
         app.authenticate(token).ok_or_else(ApiError::unauthorized)?;
@@ -561,6 +613,10 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/users/{name}/unlock", "admin"),
     ("GET", "/api/v1/audit", "admin"),
     ("POST", "/api/v1/keys/rotate", "admin"),
+    ("GET", "/api/v1/apikeys", "admin"),
+    ("POST", "/api/v1/apikeys", "admin"),
+    ("POST", "/api/v1/apikeys/{name}/revoke", "admin"),
+    ("POST", "/api/v1/apikeys/{name}/rotate", "admin"),
 ];
 
 /// Builds the router over `app`.
@@ -607,7 +663,14 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/users/{name}/unlock", post(users::unlock))
         .route("/api/v1/audit", get(users::audit))
         .route("/api/v1/keys/rotate", post(users::rotate_key))
+        .route("/api/v1/apikeys", get(apikeys::list).post(apikeys::create))
+        .route("/api/v1/apikeys/{name}/revoke", post(apikeys::revoke))
+        .route("/api/v1/apikeys/{name}/rotate", post(apikeys::rotate))
         .fallback(fallback)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            apikeys::gate,
+        ))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&app),
             body_deadline,

@@ -13,13 +13,14 @@ use serde::{Deserialize, Serialize};
 
 use super::pin::{PinVerifier, client_dir, normalise};
 use super::{
-    CtlCommand, LeaseCommand, RecordCommand, ReservationCommand, SessionCommand, ZoneCommand,
-    read_password,
+    ApikeyCommand, CtlCommand, LeaseCommand, RecordCommand, ReservationCommand, SessionCommand,
+    ZoneCommand, read_password,
 };
 use crate::AdminError;
 use crate::api::types::{
-    ErrorBody, LeasesResponse, LoginRequest, LogoutResponse, RefreshRequest, ReleasedResponse,
-    ReservationAttributes, ReservationRequest, ReservationsResponse, SessionsResponse,
+    ApiKeyIssued, ApiKeyRevoked, ApiKeysResponse, ErrorBody, LeasesResponse, LoginRequest,
+    LogoutResponse, NewApiKeyRequest, RefreshRequest, ReleasedResponse, ReservationAttributes,
+    ReservationRequest, ReservationsResponse, RotateApiKeyRequest, SessionsResponse,
     SetRecordRequest, TokenResponse, ZoneResponse, ZoneSerial, ZonesResponse,
 };
 use crate::api::unix_now;
@@ -616,6 +617,97 @@ pub fn run(cmd: CtlCommand) -> Result<(), AdminError> {
                 &[],
             )?;
             println!("session {id} ended");
+        }
+        CtlCommand::Apikey(cmd) => apikey(&mut ctl, cmd)?,
+    }
+    Ok(())
+}
+
+fn apikey(ctl: &mut Ctl, cmd: ApikeyCommand) -> Result<(), AdminError> {
+    match cmd {
+        ApikeyCommand::Create {
+            name,
+            role,
+            scopes,
+            expires,
+            allow,
+            rate,
+        } => {
+            let role = crate::core::Role::parse(&role).ok_or_else(|| AdminError::Usage {
+                reason: format!("--role {role:?}: expected viewer, operator or admin"),
+            })?;
+            let body = NewApiKeyRequest {
+                name,
+                role,
+                scopes,
+                expires,
+                allow,
+                rate,
+            };
+            let v: ApiKeyIssued = ctl.call(Method::POST, "/api/v1/apikeys", Some(&body), &[])?;
+            eprintln!(
+                "API key {} ({}) made; it is shown only now:",
+                v.view.name, v.view.prefix
+            );
+            println!("{}", v.key);
+        }
+        ApikeyCommand::List => {
+            let v: ApiKeysResponse = ctl.call(Method::GET, "/api/v1/apikeys", None, &[])?;
+            print_table(
+                [
+                    "prefix",
+                    "name",
+                    "role",
+                    "scopes",
+                    "created",
+                    "last_used",
+                    "expires",
+                    "live",
+                ],
+                v.keys.into_iter().map(|k| {
+                    [
+                        k.prefix,
+                        k.name,
+                        k.role,
+                        if k.scopes.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            k.scopes.join(",")
+                        },
+                        k.created.to_string(),
+                        or_dash(k.last_used),
+                        or_dash(k.expires),
+                        k.live.to_string(),
+                    ]
+                }),
+            );
+        }
+        ApikeyCommand::Revoke { name } => {
+            let v: ApiKeyRevoked = ctl.call(
+                Method::POST,
+                &format!("/api/v1/apikeys/{}/revoke", enc(&name)),
+                None,
+                &[],
+            )?;
+            if v.revoked {
+                println!("API key {name} revoked");
+            } else {
+                println!("API key {name} was already revoked");
+            }
+        }
+        ApikeyCommand::Rotate { name, grace } => {
+            let body = RotateApiKeyRequest { grace };
+            let v: ApiKeyIssued = ctl.call(
+                Method::POST,
+                &format!("/api/v1/apikeys/{}/rotate", enc(&name)),
+                Some(&body),
+                &[],
+            )?;
+            eprintln!(
+                "API key {name} has a new secret; the old one works until {}:",
+                or_dash(v.view.previous_valid_until)
+            );
+            println!("{}", v.key);
         }
     }
     Ok(())
