@@ -6,6 +6,7 @@
 mod common;
 
 mod admin;
+mod admin_apikey;
 mod admin_audit;
 mod admin_auth;
 mod admin_limits;
