@@ -447,3 +447,46 @@ fn a_key_revoked_on_one_server_is_refused_by_the_other_within_two_seconds() {
     assert!(!logs.contains(secret), "the key's secret is in a log");
     drop((a, b));
 }
+
+#[test]
+fn every_authenticated_route_is_rate_limited_per_user_and_per_address() {
+    let s = admin::start(
+        "[admin.rate_limit]\nper_second = 1\nburst = 4\nexpensive_cost = 3\nper_address_per_second = 1\nper_address_burst = 9\n",
+    );
+    s.add_user("ada", "admin", PW);
+    s.add_user("bob", "viewer", PW);
+    let c = client();
+    let ada = s.token(&c, "ada", PW);
+    let get = |path: &str, token: &str| {
+        let r = c.get(s.url(path)).bearer_auth(token).send().unwrap();
+        (
+            r.status().as_u16(),
+            header(&r, "retry-after"),
+            header(&r, "ratelimit-policy"),
+            header(&r, "ratelimit"),
+        )
+    };
+    // The audit log costs 3 of ada's 4 tokens; then one cheap request; then 429.
+    let (st, _, policy, state) = get("/api/v1/audit", &ada);
+    assert_eq!(st, 200);
+    assert_eq!(policy.as_deref(), Some("\"user\";q=4;w=1"));
+    assert_eq!(
+        state.as_deref().map(|v| v.starts_with("\"user\";r=1;")),
+        Some(true),
+        "{state:?}"
+    );
+    assert_eq!(get("/api/v1/me", &ada).0, 200);
+    let (st, retry, _, state) = get("/api/v1/me", &ada);
+    assert_eq!(st, 429);
+    assert!(retry.is_some_and(|r| r.parse::<u64>().is_ok_and(|r| r >= 1)));
+    assert!(state.is_some_and(|v| v.contains("r=0")));
+    // Another user from the same address has a bucket of their own, until
+    // the address's bucket (9: ada took 4, plus the refused one took none) runs dry.
+    let bob = s.token(&c, "bob", PW);
+    let codes: Vec<u16> = (0..6).map(|_| get("/api/v1/me", &bob).0).collect();
+    assert_eq!(&codes[..4], &[200, 200, 200, 200], "{codes:?}");
+    assert!(codes[4..].iter().all(|&c| c == 429), "{codes:?}");
+    // Tokens come back with time.
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(get("/api/v1/me", &ada).0, 200);
+}

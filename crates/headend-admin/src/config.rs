@@ -52,6 +52,60 @@ pub struct AdminConfig {
     /// API keys of machine clients.
     #[serde(default)]
     pub api_keys: ApiKeyConfig,
+    /// Request rates of authenticated callers.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+}
+
+/// `[admin.rate_limit]`: requests of authenticated callers (users with an
+/// access token; API keys have their own rate, `[admin.api_keys]`), per
+/// principal and per source address. Over a limit: 429 with `Retry-After`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Requests per second of one user.
+    #[serde(default = "default_rl_rate")]
+    pub per_second: u32,
+    /// Burst above that rate.
+    #[serde(default = "default_rl_burst")]
+    pub burst: u32,
+    /// Authenticated requests per second from one source address (all principals).
+    #[serde(default = "default_rl_addr_rate")]
+    pub per_address_per_second: u32,
+    /// Burst above that rate.
+    #[serde(default = "default_rl_addr_burst")]
+    pub per_address_burst: u32,
+    /// Tokens a request of an expensive route (audit log, lease list) takes.
+    #[serde(default = "default_rl_cost")]
+    pub expensive_cost: u32,
+}
+
+fn default_rl_rate() -> u32 {
+    100
+}
+fn default_rl_burst() -> u32 {
+    200
+}
+fn default_rl_addr_rate() -> u32 {
+    500
+}
+fn default_rl_addr_burst() -> u32 {
+    1000
+}
+fn default_rl_cost() -> u32 {
+    10
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_second: default_rl_rate(),
+            burst: default_rl_burst(),
+            per_address_per_second: default_rl_addr_rate(),
+            per_address_burst: default_rl_addr_burst(),
+            expensive_cost: default_rl_cost(),
+        }
+    }
 }
 
 /// `[admin.api_keys]`: defaults for API keys.
@@ -308,6 +362,7 @@ impl Default for AdminConfig {
             connections: ConnectionConfig::default(),
             hsts_max_age: default_hsts_max_age(),
             api_keys: ApiKeyConfig::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -386,6 +441,18 @@ impl AdminConfig {
         }
         if self.api_keys.rate_per_second == 0 {
             return bad("admin.api_keys.rate_per_second", "must be at least 1");
+        }
+        let rl = &self.rate_limit;
+        if rl.per_second == 0
+            || rl.burst == 0
+            || rl.per_address_per_second == 0
+            || rl.per_address_burst == 0
+            || rl.expensive_cost == 0
+        {
+            return bad(
+                "admin.rate_limit",
+                "every rate, burst and cost must be at least 1",
+            );
         }
         Ok(())
     }

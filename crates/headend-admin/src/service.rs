@@ -148,6 +148,7 @@ impl AdminService {
             refusals: std::sync::Mutex::new(Default::default()),
             metrics: prometheus(),
             api_keys: Default::default(),
+            limits: Default::default(),
             config: config.clone(),
         });
 

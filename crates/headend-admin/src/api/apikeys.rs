@@ -1,27 +1,22 @@
-//! API keys: the gate that authenticates and rate-limits a request carrying
-//! one (`Authorization: Bearer hk_...` or `X-API-Key: hk_...`), and the
+//! API keys: how a request carrying one (`Authorization: Bearer hk_...` or
+//! `X-API-Key: hk_...`) is checked (called by the gate of `limit`), and the
 //! admin routes that create, list, revoke and rotate keys.
 //!
 //! Keys live in the store, so every server sharing it sees a revocation: a
 //! server keeps a key's row at most [`FRESH`] before reading it again (a
-//! revocation made through this server drops it at once). Every request with
-//! a key takes a token from the key's bucket and answers the IETF
-//! `RateLimit-Policy` / `RateLimit` headers; an empty bucket is 429 with
-//! `Retry-After`.
+//! revocation made through this server drops it at once).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use headend_store::ApiKeyRecord;
-use headend_util::bucket::TokenBucket;
 use ipnet::IpNet;
 use rand::RngCore as _;
 
@@ -51,32 +46,11 @@ struct Cached {
     fetched: Instant,
 }
 
-/// Key rows read lately and the per-key token buckets.
+/// Key rows read lately, and when each key's use was last written.
+#[derive(Default)]
 pub(crate) struct KeyCache {
     rows: Mutex<HashMap<String, Cached>>,
-    buckets: Mutex<HashMap<String, (TokenBucket, u64)>>,
-    epoch: Instant,
-}
-
-impl Default for KeyCache {
-    fn default() -> Self {
-        Self {
-            rows: Mutex::new(HashMap::new()),
-            buckets: Mutex::new(HashMap::new()),
-            epoch: Instant::now(),
-        }
-    }
-}
-
-/// The outcome of taking a token from a key's bucket.
-struct Taken {
-    ok: bool,
-    limit: u32,
-    remaining: u64,
-    /// Seconds until the bucket is full again.
-    reset: u64,
-    /// Seconds until the next token (for `Retry-After`).
-    retry: u64,
+    touched: Mutex<HashMap<String, u64>>,
 }
 
 impl KeyCache {
@@ -115,41 +89,27 @@ impl KeyCache {
             .remove(prefix);
     }
 
-    /// Takes a token for `prefix` at `rate` per second (burst the same);
-    /// also answers whether `last_used` is due to be written at `now`.
-    fn take(&self, prefix: &str, rate: u32, now: u64) -> (Taken, bool) {
-        let t = self.epoch.elapsed().as_secs_f64();
-        let per = f64::from(rate);
-        let mut buckets = self
-            .buckets
+    /// Whether the use of `prefix` at `now` is due to be written.
+    fn touch_due(&self, prefix: &str, now: u64) -> bool {
+        let mut t = self
+            .touched
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if buckets.len() >= CACHE_MAX && !buckets.contains_key(prefix) {
-            buckets.retain(|_, (b, _)| !b.is_idle(t, per, per));
+        if t.len() >= CACHE_MAX {
+            t.clear();
         }
-        let (bucket, touched) = buckets
-            .entry(prefix.to_owned())
-            .or_insert_with(|| (TokenBucket::full(t, per), 0));
-        let ok = bucket.take(t, per, per);
-        let level = bucket.level(t, per, per);
-        let touch = ok && now >= *touched + TOUCH_EVERY;
-        if touch {
-            *touched = now;
+        let last = t.entry(prefix.to_owned()).or_insert(0);
+        let due = now >= *last + TOUCH_EVERY;
+        if due {
+            *last = now;
         }
-        let taken = Taken {
-            ok,
-            limit: rate,
-            remaining: level.max(0.0).floor() as u64,
-            reset: ((per - level) / per).max(0.0).ceil() as u64,
-            retry: ((1.0 - level) / per).max(0.0).ceil().max(1.0) as u64,
-        };
-        (taken, touch)
+        due
     }
 }
 
 /// The key a request presents, if it presents one: `X-API-Key`, or a bearer
 /// token of the key form (a JWT never starts with `hk_`).
-fn presented(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn presented(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get(X_API_KEY) {
         return Some(v.to_str().unwrap_or("").trim());
     }
@@ -159,7 +119,7 @@ fn presented(headers: &HeaderMap) -> Option<&str> {
 impl App {
     /// Checks a presented key: its row (fresh from the store at most
     /// [`FRESH`] ago), secret, revocation, expiry and allowed sources.
-    async fn check_key(&self, token: &str, source: IpAddr) -> Result<Grant, Refusal> {
+    pub(crate) async fn check_key(&self, token: &str, source: IpAddr) -> Result<Grant, Refusal> {
         let (prefix, secret) = apikey::split(token).ok_or(Refusal::Unknown)?;
         let row = match self.api_keys.fresh(prefix) {
             Some(row) => row,
@@ -176,81 +136,20 @@ impl App {
         let row = row.ok_or(Refusal::Unknown)?;
         apikey::check(&row, secret, source, unix_now())
     }
-}
 
-fn rate_headers(headers: &mut HeaderMap, t: &Taken) {
-    // draft-ietf-httpapi-ratelimit-headers: the policy (quota q per window
-    // w seconds) and the current state (r left, t seconds to full).
-    let policy = format!("\"key\";q={};w=1", t.limit);
-    let state = format!("\"key\";r={};t={}", t.remaining, t.reset);
-    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(name, v);
+    /// Writes the key's `last_used` (at most every [`TOUCH_EVERY`] seconds).
+    pub(crate) fn touch_key(&self, prefix: &str, now: u64) {
+        if !self.api_keys.touch_due(prefix, now) {
+            return;
         }
-    }
-}
-
-/// Authenticates and rate-limits a request that carries an API key; the
-/// [`Grant`] goes into the request for [`Caller`]. Requests without a key
-/// pass untouched (the token path is the extractor's).
-pub(crate) async fn gate(State(app): State<Shared>, mut req: Request, next: Next) -> Response {
-    let Some(token) = presented(req.headers()) else {
-        return next.run(req).await;
-    };
-    let token = token.to_owned();
-    let Some(source) = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-    else {
-        return ApiError::internal().into_response();
-    };
-    let grant = match app.check_key(&token, source).await {
-        Ok(g) => g,
-        Err(why) => {
-            metrics::counter!("headend_admin_apikey_rejected_total", "reason" => why.as_str())
-                .increment(1);
-            let prefix = apikey::split(&token).map_or("-", |(p, _)| p);
-            tracing::info!(prefix, %source, reason = why.as_str(), "API key refused");
-            return if why == Refusal::Source {
-                ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    "this API key may not be used from this address",
-                )
-                .into_response()
-            } else {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "the API key is unknown, revoked, expired or wrong",
-                )
-                .into_response()
-            };
-        }
-    };
-    let now = unix_now();
-    let rate = grant.rate.unwrap_or(app.config.api_keys.rate_per_second);
-    let (taken, touch) = app.api_keys.take(&grant.prefix, rate, now);
-    if !taken.ok {
-        metrics::counter!("headend_admin_refused_total", "reason" => "apikey_rate").increment(1);
-        let mut resp = ApiError::too_many(taken.retry).into_response();
-        rate_headers(resp.headers_mut(), &taken);
-        return resp;
-    }
-    if touch {
-        let store = app.store.clone();
-        let prefix = grant.prefix.clone();
+        let store = self.store.clone();
+        let prefix = prefix.to_owned();
         tokio::task::spawn_blocking(move || {
             if let Err(e) = store.api_keys().api_key_touch(&prefix, now) {
                 tracing::warn!(prefix, "cannot record the use of an API key: {e}");
             }
         });
     }
-    req.extensions_mut().insert(grant);
-    let mut resp = next.run(req).await;
-    rate_headers(resp.headers_mut(), &taken);
-    resp
 }
 
 /// A key as shown (never the secret or its hash).

@@ -8,6 +8,7 @@
 mod apikeys;
 mod auth;
 mod dhcp;
+mod limit;
 pub mod openapi;
 pub mod types;
 pub(crate) mod users;
@@ -70,6 +71,8 @@ pub struct App {
     pub(crate) metrics: PrometheusHandle,
     /// API keys read from the store lately, and the per-key rate buckets.
     pub(crate) api_keys: apikeys::KeyCache,
+    /// Request rate buckets per principal and source address.
+    pub(crate) limits: limit::Limits,
 }
 
 /// The state handed to every handler.
@@ -397,7 +400,7 @@ impl FromRequestParts<Shared> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Self, ApiError> {
         let Source(source) = Source::from_request_parts(parts, app).await?;
-        // An API key was checked (and rate-limited) by `apikeys::gate`.
+        // An API key was checked (and rate-limited) by `limit::gate`.
         if let Some(grant) = parts.extensions.get::<crate::core::apikey::Grant>() {
             return Ok(Self {
                 user: format!("apikey:{}", grant.name),
@@ -407,8 +410,14 @@ impl FromRequestParts<Shared> for Caller {
                 scopes: grant.scopes.clone(),
             });
         }
-        let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-        let claims = app.authenticate(token).ok_or_else(ApiError::unauthorized)?;
+        // A token the gate verified, else verify it here.
+        let claims = match parts.extensions.get::<Claims>() {
+            Some(c) => c.clone(),
+            None => {
+                let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+                app.authenticate(token).ok_or_else(ApiError::unauthorized)?
+            }
+        };
         Ok(Self {
             user: claims.sub,
             role: claims.role,
@@ -669,7 +678,7 @@ pub fn router(app: Shared) -> Router {
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&app),
-            apikeys::gate,
+            limit::gate,
         ))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&app),
