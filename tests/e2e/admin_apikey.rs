@@ -490,3 +490,67 @@ fn every_authenticated_route_is_rate_limited_per_user_and_per_address() {
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(get("/api/v1/me", &ada).0, 200);
 }
+
+#[test]
+fn a_user_narrowed_to_a_zone_reaches_only_that_zone_until_the_scope_is_cleared() {
+    let s = admin::start("");
+    s.add_user("zed", "operator", PW);
+    put_lease(&s, 5);
+    let out = s.user_cmd(&["scope", "zed", "--scope", "zone:e2e.test"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = client();
+    let token = s.token(&c, "zed", PW);
+    let call = |method: &str, path: &str, token: &str, body: Option<Value>| {
+        let mut r = c
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                s.url(path),
+            )
+            .bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().unwrap().status().as_u16()
+    };
+    let record = Some(json!({"ttl": 60, "rdata": ["192.0.2.78"]}));
+    assert_eq!(
+        call(
+            "PUT",
+            "/api/v1/zones/e2e.test/records/zed/A",
+            &token,
+            record
+        ),
+        200
+    );
+    assert_eq!(call("GET", "/api/v1/zones/other.test", &token, None), 403);
+    assert_eq!(
+        call("POST", "/api/v1/leases/10.0.0.5/release", &token, None),
+        403
+    );
+    // Cleared: the scoped token dies (the server reads the change within
+    // seconds); a new login reaches the lease.
+    let out = s.user_cmd(&["scope", "zed"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = Instant::now();
+    while call("GET", "/api/v1/me", &token, None) == 200 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the old token still works"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    let fresh = s.token(&c, "zed", PW);
+    assert_eq!(
+        call("POST", "/api/v1/leases/10.0.0.5/release", &fresh, None),
+        200
+    );
+}

@@ -142,7 +142,8 @@ pub(crate) fn api_key(row: &impl Row) -> Result<ApiKeyRecord, StoreError> {
     })
 }
 
-/// Persistence of API keys. Every method is one atomic change.
+/// Persistence of API keys, and of the scopes of users (the other
+/// principals a scope narrows). Every method is one atomic change.
 pub trait ApiKeyStore: Send + Sync {
     /// Adds a key; false (nothing written) if its name or prefix is taken.
     fn api_key_insert(&self, key: &ApiKeyRecord) -> Result<bool, StoreError>;
@@ -160,4 +161,26 @@ pub trait ApiKeyStore: Send + Sync {
     -> Result<bool, StoreError>;
     /// Records a use of the key at `now`.
     fn api_key_touch(&self, prefix: &str, now: u64) -> Result<(), StoreError>;
+
+    /// The scopes of a user (empty: none, or no such user).
+    fn user_scopes(&self, username: &str) -> Result<Vec<String>, StoreError>;
+    /// Gives a user `scopes` and sets `not_before = now`, so access tokens
+    /// with the old scopes stop working (the sessions' next refresh carries
+    /// the new ones). False if there is no such user.
+    fn user_set_scopes(
+        &self,
+        username: &str,
+        scopes: &[String],
+        now: u64,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The stored form of a list of scopes.
+pub fn scopes_text(scopes: &[String]) -> String {
+    join(scopes)
+}
+
+/// A stored list of scopes.
+pub fn scopes_list(text: &str) -> Vec<String> {
+    split(text)
 }

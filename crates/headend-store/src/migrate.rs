@@ -149,7 +149,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
     ",
 }, Migration {
     version: 7,
-    name: "api keys (h22)",
+    name: "api keys and user scopes (h22)",
     sql: "
         CREATE TABLE auth_api_keys (
             prefix     TEXT    PRIMARY KEY,         -- hk_ + 16 hex digits, public
@@ -167,6 +167,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
             last_used  INTEGER,
             revoked    INTEGER
         );
+        ALTER TABLE auth_users ADD COLUMN scopes TEXT NOT NULL DEFAULT ''; -- space-separated
     ",
 }];
 
@@ -303,7 +304,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 7,
-        name: "api keys (h22)",
+        name: "api keys and user scopes (h22)",
         sql: r#"
         CREATE TABLE auth_api_keys (
             prefix     TEXT COLLATE "C" PRIMARY KEY, -- hk_ + 16 hex digits, public
@@ -321,6 +322,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
             last_used  BIGINT,
             revoked    BIGINT
         );
+        ALTER TABLE auth_users ADD COLUMN scopes TEXT NOT NULL DEFAULT ''; -- space-separated
     "#,
     },
 ];

@@ -347,7 +347,7 @@ pub struct Caller {
     pub sid: String,
     /// The peer address.
     pub source: IpAddr,
-    /// What narrows the role (none for users today).
+    /// What narrows the role (from the API key, or the user's access token).
     pub scopes: Scopes,
 }
 
@@ -418,12 +418,14 @@ impl FromRequestParts<Shared> for Caller {
                 app.authenticate(token).ok_or_else(ApiError::unauthorized)?
             }
         };
+        // Scopes the server wrote itself; unreadable ones refuse the token.
+        let scopes = Scopes::parse(&claims.scopes).map_err(|_| ApiError::unauthorized())?;
         Ok(Self {
             user: claims.sub,
             role: claims.role,
             sid: claims.sid,
             source,
-            scopes: Scopes::default(),
+            scopes,
         })
     }
 }

@@ -53,6 +53,15 @@ pub enum UserCommand {
         /// The user name.
         name: String,
     },
+    /// Narrow a user to zones and subnets (none: clear); access tokens
+    /// with the old scopes stop working within seconds.
+    Scope {
+        /// The user name.
+        name: String,
+        /// zone:NAME or subnet:PREFIX, repeated; none clears the scopes.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
     /// Change a user's role; access tokens with the old role stop working
     /// within seconds (the running server picks the change up).
     Role {

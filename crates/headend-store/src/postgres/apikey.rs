@@ -1,9 +1,11 @@
 //! [`ApiKeyStore`] on the PostgreSQL backend: every server sharing the
 //! database sees a revocation or rotation on its next lookup.
 
-use super::{PostgresBackend, bind};
+use super::{PostgresBackend, bind, get};
 use crate::StoreError;
-use crate::apikey::{ApiKeyRecord, ApiKeyStore, ApiKeyValues, api_key, api_key_columns};
+use crate::apikey::{
+    ApiKeyRecord, ApiKeyStore, ApiKeyValues, api_key, api_key_columns, scopes_list, scopes_text,
+};
 use crate::row::secs;
 
 impl ApiKeyStore for PostgresBackend {
@@ -120,6 +122,40 @@ impl ApiKeyStore for PostgresBackend {
             )
             .map_err(StoreError::pg("api key use"))?;
             Ok(())
+        })
+    }
+
+    fn user_scopes(&self, username: &str) -> Result<Vec<String>, StoreError> {
+        let username = username.to_owned();
+        self.reader()?.conn().run(move |s| {
+            let row = s
+                .query_first(
+                    "SELECT scopes FROM auth_users WHERE username = $1",
+                    &[&username],
+                )
+                .map_err(StoreError::pg("user scopes"))?;
+            match row {
+                Some(r) => Ok(scopes_list(&get::<String>(&r, 0)?)),
+                None => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn user_set_scopes(
+        &self,
+        username: &str,
+        scopes: &[String],
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let (username, text) = (username.to_owned(), scopes_text(scopes));
+        self.reader()?.conn().run(move |s| {
+            let n = s
+                .execute(
+                    "UPDATE auth_users SET scopes = $2, not_before = $3 WHERE username = $1",
+                    &[&username, &text, &secs(now)],
+                )
+                .map_err(StoreError::pg("user scopes"))?;
+            Ok(n == 1)
         })
     }
 }

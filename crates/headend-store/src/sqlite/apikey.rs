@@ -4,7 +4,9 @@ use rusqlite::params;
 
 use super::{SqliteBackend, all, bind, first};
 use crate::StoreError;
-use crate::apikey::{ApiKeyRecord, ApiKeyStore, ApiKeyValues, api_key, api_key_columns};
+use crate::apikey::{
+    ApiKeyRecord, ApiKeyStore, ApiKeyValues, api_key, api_key_columns, scopes_list, scopes_text,
+};
 use crate::row::secs;
 
 impl ApiKeyStore for SqliteBackend {
@@ -102,6 +104,33 @@ impl ApiKeyStore for SqliteBackend {
             )
             .map_err(StoreError::sql("api key use"))?;
         Ok(())
+    }
+
+    fn user_scopes(&self, username: &str) -> Result<Vec<String>, StoreError> {
+        let text: Option<String> = first(
+            &self.lock(),
+            "user scopes",
+            "SELECT scopes FROM auth_users WHERE username = ?1",
+            params![username],
+            |r| crate::row::Row::get(r, 0),
+        )?;
+        Ok(text.as_deref().map(scopes_list).unwrap_or_default())
+    }
+
+    fn user_set_scopes(
+        &self,
+        username: &str,
+        scopes: &[String],
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .lock()
+            .execute(
+                "UPDATE auth_users SET scopes = ?2, not_before = ?3 WHERE username = ?1",
+                params![username, scopes_text(scopes), secs(now)],
+            )
+            .map_err(StoreError::sql("user scopes"))?;
+        Ok(n == 1)
     }
 }
 
