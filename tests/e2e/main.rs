@@ -10,6 +10,7 @@ mod admin_apikey;
 mod admin_audit;
 mod admin_auth;
 mod admin_limits;
+mod admin_mtls;
 mod admin_zone;
 mod cable;
 mod dhcp;

@@ -55,6 +55,70 @@ pub struct AdminConfig {
     /// Request rates of authenticated callers.
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
+    /// Client certificates (mutual TLS); off when absent.
+    pub client_tls: Option<ClientTlsConfig>,
+}
+
+/// `[admin.client_tls]`: client certificates signed by `ca_file` (and not
+/// revoked by `crl_file`) log clients in as the principal their identity
+/// maps to. A certificate that fails verification is refused at the
+/// handshake. The CA and CRL files are re-read on SIGHUP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientTlsConfig {
+    /// PEM certificates of the CAs that sign client certificates.
+    pub ca_file: PathBuf,
+    /// PEM certificate revocation list(s) of those CAs.
+    pub crl_file: Option<PathBuf>,
+    /// `optional`: clients may present a certificate; `required`: the
+    /// handshake fails without one.
+    #[serde(default)]
+    pub mode: ClientTlsMode,
+    /// Identity → principal, first match wins.
+    #[serde(default)]
+    pub map: Vec<ClientMapping>,
+}
+
+impl ClientTlsConfig {
+    /// The mapping rules as the auth core reads them.
+    pub fn rules(&self) -> Vec<crate::core::mtls::RuleText<'_>> {
+        self.map
+            .iter()
+            .map(|m| crate::core::mtls::RuleText {
+                identity: &m.identity,
+                principal: &m.principal,
+                role: &m.role,
+                scopes: &m.scopes,
+            })
+            .collect()
+    }
+}
+
+/// Whether clients must present a certificate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientTlsMode {
+    /// A certificate is one way to log in among others.
+    #[default]
+    Optional,
+    /// No handshake completes without a valid client certificate.
+    Required,
+}
+
+/// One `[[admin.client_tls.map]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientMapping {
+    /// `uri:PATTERN`, `dns:PATTERN` (subject alternative names) or
+    /// `cn:PATTERN` (subject common name); `*` matches any run of characters.
+    pub identity: String,
+    /// The principal's name (audited as `cert:NAME`).
+    pub principal: String,
+    /// viewer, operator or admin.
+    pub role: String,
+    /// `zone:NAME` / `subnet:PREFIX` scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 /// `[admin.rate_limit]`: requests of authenticated callers (users with an
@@ -363,6 +427,7 @@ impl Default for AdminConfig {
             hsts_max_age: default_hsts_max_age(),
             api_keys: ApiKeyConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            client_tls: None,
         }
     }
 }
@@ -373,6 +438,13 @@ impl AdminConfig {
         for p in [&mut self.cert, &mut self.key].into_iter().flatten() {
             if p.is_relative() {
                 *p = base.join(&*p);
+            }
+        }
+        if let Some(c) = &mut self.client_tls {
+            for p in std::iter::once(&mut c.ca_file).chain(c.crl_file.as_mut()) {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
             }
         }
     }

@@ -22,6 +22,7 @@ use headend_util::bucket::TokenBucket;
 
 use super::{ApiError, Shared, apikeys, bearer, unix_now};
 use crate::core::apikey::Refusal;
+use crate::core::mtls::PeerCert;
 
 /// Buckets held at most; when full, refilled ones are pruned.
 const BUCKETS_MAX: usize = 20_000;
@@ -155,6 +156,20 @@ pub(crate) async fn gate(State(app): State<Shared>, mut req: Request, next: Next
             cost,
         );
         req.extensions_mut().insert(claims);
+        taken
+    } else if let Some(cert) = req.extensions().get::<PeerCert>().cloned() {
+        // A verified client certificate, when no other credential is given.
+        let Some(p) = app.cert_principal(&cert.0) else {
+            return next.run(req).await;
+        };
+        let taken = app.limits.take(
+            "cert",
+            &format!("cert:{}", p.name),
+            rl.per_second,
+            rl.burst,
+            cost,
+        );
+        req.extensions_mut().insert(p);
         taken
     } else {
         return next.run(req).await;

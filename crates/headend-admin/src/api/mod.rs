@@ -73,6 +73,60 @@ pub struct App {
     pub(crate) api_keys: apikeys::KeyCache,
     /// Request rate buckets per principal and source address.
     pub(crate) limits: limit::Limits,
+    /// `[[admin.client_tls.map]]`, checked.
+    pub(crate) cert_rules: Vec<crate::core::mtls::Rule>,
+    /// Certificates already mapped, by their DER.
+    pub(crate) cert_principals:
+        RwLock<std::collections::HashMap<Arc<Vec<u8>>, Option<CertPrincipal>>>,
+}
+
+/// The principal a client certificate maps to.
+#[derive(Debug, Clone)]
+pub(crate) struct CertPrincipal {
+    pub(crate) name: String,
+    pub(crate) role: Role,
+    pub(crate) scopes: Scopes,
+}
+
+impl App {
+    /// The principal of a verified client certificate, if its identity maps to one.
+    pub(crate) fn cert_principal(&self, cert: &Arc<Vec<u8>>) -> Option<CertPrincipal> {
+        if let Some(hit) = self
+            .cert_principals
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(cert)
+        {
+            return hit.clone();
+        }
+        let mapped = crate::core::mtls::identity(cert)
+            .map_err(|e| tracing::info!("client certificate unreadable: {e}"))
+            .ok()
+            .and_then(|id| {
+                let rule = crate::core::mtls::principal(&self.cert_rules, &id);
+                if rule.is_none() {
+                    metrics::counter!("headend_admin_refused_total", "reason" => "cert_unmapped")
+                        .increment(1);
+                    tracing::info!(uris = ?id.uris, dns = ?id.dns, cn = ?id.cns,
+                        "client certificate maps to no principal");
+                }
+                rule
+            })
+            .map(|r| CertPrincipal {
+                name: r.principal.clone(),
+                role: r.role,
+                scopes: r.scopes.clone(),
+            });
+        let mut cache = self
+            .cert_principals
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= VERIFIED_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(Arc::clone(cert), mapped.clone());
+        mapped
+    }
 }
 
 /// The state handed to every handler.
@@ -410,6 +464,16 @@ impl FromRequestParts<Shared> for Caller {
                 scopes: grant.scopes.clone(),
             });
         }
+        // A client certificate the gate mapped to a principal.
+        if let Some(p) = parts.extensions.get::<CertPrincipal>() {
+            return Ok(Self {
+                user: format!("cert:{}", p.name),
+                role: p.role,
+                sid: "-".to_owned(),
+                source,
+                scopes: p.scopes.clone(),
+            });
+        }
         // A token the gate verified, else verify it here.
         let claims = match parts.extensions.get::<Claims>() {
             Some(c) => c.clone(),
@@ -532,8 +596,10 @@ async fn metrics_text(
     Source(ip): Source,
     headers: HeaderMap,
     key: Option<axum::Extension<crate::core::apikey::Grant>>,
+    cert: Option<axum::Extension<CertPrincipal>>,
 ) -> Result<Response, ApiError> {
-    let allowed = key.is_some() || app.config.metrics_allow.iter().any(|n| n.contains(&ip));
+    let allowed =
+        key.is_some() || cert.is_some() || app.config.metrics_allow.iter().any(|n| n.contains(&ip));
     if !allowed {
         let token = bearer(&headers).ok_or_else(ApiError::unauthorized)?;
         app.authenticate(token).ok_or_else(ApiError::unauthorized)?;
