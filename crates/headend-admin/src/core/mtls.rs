@@ -111,21 +111,21 @@ pub fn compile(map: &[RuleText<'_>]) -> Result<Vec<Rule>, String> {
             if pattern.is_empty() {
                 return Err(format!("entry {}: the identity pattern is empty", i + 1));
             }
-            if !super::apikey::valid_name(&m.principal) {
+            if !super::apikey::valid_name(m.principal) {
                 return Err(format!(
                     "entry {}: principal {:?} must be 1-64 lower-case letters, digits and . _ -",
                     i + 1,
                     m.principal
                 ));
             }
-            let role = Role::parse(&m.role).ok_or_else(|| {
+            let role = Role::parse(m.role).ok_or_else(|| {
                 format!(
                     "entry {}: role {:?}: use viewer, operator or admin",
                     i + 1,
                     m.role
                 )
             })?;
-            let scopes = Scopes::parse(&m.scopes).map_err(|e| format!("entry {}: {e}", i + 1))?;
+            let scopes = Scopes::parse(m.scopes).map_err(|e| format!("entry {}: {e}", i + 1))?;
             Ok(Rule {
                 field,
                 pattern,

@@ -173,7 +173,7 @@ mod tests {
             "same name"
         );
         assert_eq!(b.api_key("hk_0011223344556677").unwrap(), Some(k.clone()));
-        assert_eq!(b.api_key_named("billing").unwrap(), Some(k.clone()));
+        assert_eq!(b.api_key_named("billing").unwrap(), Some(k));
 
         assert!(b.api_key_rotate("billing", &[2; 32], 2000).unwrap());
         let r = b.api_key("hk_0011223344556677").unwrap().unwrap();
