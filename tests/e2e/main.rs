@@ -26,6 +26,7 @@ mod dns_xfr;
 mod dnssec;
 mod docsis;
 mod provisioning;
+mod secrets;
 mod store_postgres;
 mod systemd;
 mod tftp;
