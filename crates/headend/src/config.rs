@@ -123,8 +123,7 @@ impl Config {
             .unwrap_or(Path::new("."));
         config.resolve_paths(base);
         if let Some(dns) = &mut config.dns {
-            let credentials =
-                std::env::var_os("CREDENTIALS_DIRECTORY").map(std::path::PathBuf::from);
+            let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
             dns.load_secrets(credentials.as_deref())
                 .map_err(|(path, reason)| ConfigError::Invalid {
                     file: file.to_path_buf(),
