@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Admin API benchmark: authenticated GET /api/v1/zones under load over TLS
-# keep-alive connections (wrk), and login latency (p50/p99) with the Argon2id
+# keep-alive connections (wrk) with a JWT and with an API key; the same with
+# ab for JWT, API key and an mTLS client certificate (wrk cannot present
+# one), so the three compare on one tool; and login latency (p50/p99) with the Argon2id
 # parameters in force (headend's defaults, 46 MiB x 2 passes, unless
 # ARGON2_M (KiB) / ARGON2_T are set).
 # headend is pinned to CPU 1 and wrk to CPU 0 (taskset), as the other
@@ -38,6 +40,12 @@ if ! command -v wrk >/dev/null; then
   apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
 fi
 command -v curl >/dev/null || { echo "missing curl: apt-get install curl" >&2; exit 1; }
+if ! command -v ab >/dev/null; then
+  echo "installing ab (Debian package apache2-utils)" >&2
+  apt-get install -y --no-install-recommends apache2-utils >/dev/null 2>&1 ||
+    { apt-get update >/dev/null && apt-get install -y --no-install-recommends apache2-utils >/dev/null; }
+fi
+command -v openssl >/dev/null || { echo "missing openssl: apt-get install openssl" >&2; exit 1; }
 
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p headend >&2
 HEADEND=${HEADEND_BIN:-$PWD/target/release/headend}
@@ -53,6 +61,19 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 dnsport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cp zones/example.test.zone "$work/example.test.zone"
+# A client CA and one client certificate for the mTLS row.
+(
+  cd "$work"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+    -subj /CN=bench-ca -days 2 -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key -out client.csr \
+    -subj /CN=bench-client 2>/dev/null
+  printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\nsubjectAltName=URI:spiffe://bench/client\n' >client.ext
+  openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile client.ext -out client.pem 2>/dev/null
+  cat client.pem client.key >client-both.pem
+)
 cat > "$work/headend.toml" <<TOML
 [general]
 state_dir = "state"
@@ -74,6 +95,19 @@ max_concurrent = 2
 # The per-address limiter would stop a login benchmark at once; measure the hash.
 login_per_minute = 1000000
 login_burst = 100000
+[admin.rate_limit]
+# Measure the request path, not the limiter's refusals.
+per_second = 1000000000
+burst = 1000000000
+per_address_per_second = 1000000000
+per_address_burst = 1000000000
+[admin.client_tls]
+ca_file = "ca.pem"
+mode = "optional"
+[[admin.client_tls.map]]
+identity = "uri:spiffe://bench/client"
+principal = "bench-client"
+role = "viewer"
 TOML
 
 # The store with LEASES leases (10.0.0.0 up, in subnet "bench"), written
@@ -112,12 +146,36 @@ token=$(curl -sk -H 'content-type: application/json' -d "$body" "$base/api/v1/au
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 [ "$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$base/api/v1/zones")" = 200 ] ||
   { echo "authenticated GET does not answer 200" >&2; exit 1; }
+echo "$PW" | "$HEADEND" user --config "$work/headend.toml" add benchadmin --role admin --password-stdin >/dev/null
+admin_token=$(curl -sk -H 'content-type: application/json' -d "{\"username\":\"benchadmin\",\"password\":\"$PW\"}" "$base/api/v1/auth/login" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+apikey=$(curl -sk -H "Authorization: Bearer $admin_token" -H 'content-type: application/json' \
+  -d '{"name":"bench","role":"viewer","rate":4000000000}' "$base/api/v1/apikeys" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+[ "$(curl -sk -o /dev/null -w '%{http_code}' -H "X-API-Key: $apikey" "$base/api/v1/zones")" = 200 ] ||
+  { echo "GET with the API key does not answer 200" >&2; exit 1; }
+[ "$(curl -sk -o /dev/null -w '%{http_code}' --cert "$work/client.pem" --key "$work/client.key" "$base/api/v1/zones")" = 200 ] ||
+  { echo "GET with the client certificate does not answer 200" >&2; exit 1; }
 
 echo "== server CPU: ${server_pin[*]:-any}, wrk CPU: ${client_pin[*]:-any}"
 echo "== authenticated GET /api/v1/zones: wrk -t$THREADS -c$CONNS -d${DURATION}s (TLS keep-alive)"
 "${client_pin[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -H "Authorization: Bearer $token" "$base/api/v1/zones" | tee "$work/get.txt"
 non2xx=$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$work/get.txt" | grep -o '[0-9]*$' || echo 0)
 [ "${non2xx:-0}" = 0 ] || echo "WARNING: $non2xx non-2xx answers" >&2
+
+echo "== GET /api/v1/zones with an API key (Authorization: Bearer hk_...): wrk -t$THREADS -c$CONNS -d${DURATION}s"
+"${client_pin[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -H "Authorization: Bearer $apikey" "$base/api/v1/zones" | tee "$work/getkey.txt"
+non2xx=$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$work/getkey.txt" | grep -o '[0-9]*$' || echo 0)
+[ "${non2xx:-0}" = 0 ] || echo "WARNING: $non2xx non-2xx answers" >&2
+
+# ab: one tool for all three credentials (wrk cannot present a client certificate).
+ab_run() {
+  "${client_pin[@]}" ab -q -k -c "$CONNS" -t "$DURATION" -n 100000000 "$@" "$base/api/v1/zones" 2>&1
+}
+echo "== ab -k -c$CONNS -t$DURATION: JWT, API key, mTLS client certificate"
+ab_run -H "Authorization: Bearer $token" | tee "$work/ab-jwt.txt" | grep -E 'Requests per second|Non-2xx|Failed requests'
+ab_run -H "X-API-Key: $apikey" | tee "$work/ab-key.txt" | grep -E 'Requests per second|Non-2xx|Failed requests'
+ab_run -E "$work/client-both.pem" | tee "$work/ab-mtls.txt" | grep -E 'Requests per second|Non-2xx|Failed requests'
 
 cat > "$work/login.lua" <<LUA
 wrk.method = "POST"
@@ -133,6 +191,9 @@ pct() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
 echo
 echo "summary:"
 echo "  authenticated GET: $(awk '/Requests\/sec/ {print $2}' "$work/get.txt") req/s, p50 $(pct "$work/get.txt" 50%), p99 $(pct "$work/get.txt" 99%)"
+echo "  GET with API key:  $(awk '/Requests\/sec/ {print $2}' "$work/getkey.txt") req/s, p50 $(pct "$work/getkey.txt" 50%), p99 $(pct "$work/getkey.txt" 99%)"
+abrps() { awk '/Requests per second/ {print $4}' "$1"; }
+echo "  ab GET, JWT / API key / mTLS: $(abrps "$work/ab-jwt.txt") / $(abrps "$work/ab-key.txt") / $(abrps "$work/ab-mtls.txt") req/s"
 echo "  login (1 client):  $(awk '/Requests\/sec/ {print $2}' "$work/login.txt") logins/s, p50 $(pct "$work/login.txt" 50%), p99 $(pct "$work/login.txt" 99%)"
 echo "  login (4 clients): $(awk '/Requests\/sec/ {print $2}' "$work/login4.txt") logins/s, p50 $(pct "$work/login4.txt" 50%), p99 $(pct "$work/login4.txt" 99%)"
 

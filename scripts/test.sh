@@ -13,6 +13,7 @@ packages=(
   tftpd-hpa tftp-hpa atftp curl dnsmasq-base iproute2 procps util-linux postgresql publicsuffix
   unbound systemd rdate python3 python3-venv
   chromium chromium-driver
+  openssl faketime
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -514,6 +514,35 @@ fn route_role_matrix_covers_every_route() {
             Role::Admin,
             Box::new(|_| ("/api/v1/keys/rotate".into(), None)),
         ),
+        (
+            "POST",
+            "/api/v1/apikeys",
+            Role::Admin,
+            Box::new(|u| {
+                (
+                    "/api/v1/apikeys".into(),
+                    Some(json!({"name": format!("k-{u}"), "role": "viewer"})),
+                )
+            }),
+        ),
+        (
+            "GET",
+            "/api/v1/apikeys",
+            Role::Admin,
+            Box::new(|_| ("/api/v1/apikeys".into(), None)),
+        ),
+        (
+            "POST",
+            "/api/v1/apikeys/{name}/rotate",
+            Role::Admin,
+            Box::new(|u| (format!("/api/v1/apikeys/k-{u}/rotate"), None)),
+        ),
+        (
+            "POST",
+            "/api/v1/apikeys/{name}/revoke",
+            Role::Admin,
+            Box::new(|u| (format!("/api/v1/apikeys/k-{u}/revoke"), None)),
+        ),
     ];
     let mut covered: Vec<(String, String)> = table
         .iter()
@@ -580,6 +609,74 @@ fn route_role_matrix_covers_every_route() {
         );
     }
     covered.push(("DELETE".into(), "/api/v1/sessions/{id}".into()));
+    // The scope dimension: operator API keys whose scopes reach the e2e zone
+    // and the 10.0.0.0/16 leases and reservations, and keys whose scopes
+    // reach neither (another zone and another prefix; or only the zone).
+    // Each zone and DHCP route taken out of scope is 403 (the out-of-scope
+    // key goes first, so the resource it is refused exists), in scope 2xx.
+    let admin_token = &tokens[2].2;
+    let make_key = |name: &str, scopes: Value| {
+        let r = send(
+            &s,
+            &c,
+            "POST",
+            "/api/v1/apikeys",
+            Some(admin_token),
+            Some(json!({"name": name, "role": "operator", "scopes": scopes})),
+        );
+        assert_eq!(r.status().as_u16(), 201, "key {name}");
+        r.json::<Value>().unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let inside = make_key("in-scope", json!(["zone:e2e.test", "subnet:10.0.0.0/16"]));
+    let outside = make_key(
+        "out-scope",
+        json!(["zone:other.test", "subnet:10.9.0.0/16"]),
+    );
+    let zone_only = make_key("zone-only", json!(["zone:e2e.test"]));
+    put_lease(&s, 5);
+    for (method, route, _, make) in &table {
+        let zone_route = route.starts_with("/api/v1/zones/");
+        let dhcp_route =
+            route.starts_with("/api/v1/leases/") || route.starts_with("/api/v1/reservations/");
+        if !zone_route && !dhcp_route && *route != "/api/v1/reservations" {
+            continue;
+        }
+        if *method == "GET" && *route == "/api/v1/reservations" {
+            continue;
+        }
+        let (path, body) = make("scoped-key");
+        let mut refused = vec![&outside];
+        if dhcp_route || *route == "/api/v1/reservations" {
+            refused.push(&zone_only);
+        }
+        for key in refused {
+            let got = send(&s, &c, method, &path, Some(key), body.clone())
+                .status()
+                .as_u16();
+            assert_eq!(got, 403, "{method} {route} out of scope");
+        }
+        let got = send(&s, &c, method, &path, Some(&inside), body)
+            .status()
+            .as_u16();
+        assert!(
+            (200..300).contains(&got),
+            "{method} {route} in scope: got {got}"
+        );
+    }
+    // Listings show only what the scopes reach.
+    put_lease(&s, 6);
+    let listed = |key: &str, path: &str, field: &str| -> usize {
+        let v: Value = send(&s, &c, "GET", path, Some(key), None).json().unwrap();
+        v[field].as_array().unwrap().len()
+    };
+    assert_eq!(listed(&inside, "/api/v1/zones", "zones"), 1);
+    assert_eq!(listed(&outside, "/api/v1/zones", "zones"), 0);
+    assert!(listed(&inside, "/api/v1/leases", "leases") >= 1);
+    assert_eq!(listed(&outside, "/api/v1/leases", "leases"), 0);
+    assert_eq!(listed(&zone_only, "/api/v1/leases", "leases"), 0);
     // Every non-public route of the API is in the table.
     let doc: Value = c
         .get(s.url("/api/v1/openapi.json"))

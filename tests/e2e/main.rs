@@ -6,9 +6,11 @@
 mod common;
 
 mod admin;
+mod admin_apikey;
 mod admin_audit;
 mod admin_auth;
 mod admin_limits;
+mod admin_mtls;
 mod admin_zone;
 mod cable;
 mod cli;
@@ -28,6 +30,7 @@ mod dns_xfr;
 mod dnssec;
 mod docsis;
 mod provisioning;
+mod secrets;
 mod store_postgres;
 mod systemd;
 mod tftp;

@@ -9,7 +9,7 @@ use crate::common;
 
 #[allow(dead_code)]
 #[path = "../../crates/headend-store/tests/pg_cluster/mod.rs"]
-mod pg_cluster;
+pub(crate) mod pg_cluster;
 
 use std::process::Command;
 

@@ -49,6 +49,157 @@ pub struct AdminConfig {
     /// to forget the policy.
     #[serde(default = "default_hsts_max_age")]
     pub hsts_max_age: u64,
+    /// API keys of machine clients.
+    #[serde(default)]
+    pub api_keys: ApiKeyConfig,
+    /// Request rates of authenticated callers.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    /// Client certificates (mutual TLS); off when absent.
+    pub client_tls: Option<ClientTlsConfig>,
+}
+
+/// `[admin.client_tls]`: client certificates signed by `ca_file` (and not
+/// revoked by `crl_file`) log clients in as the principal their identity
+/// maps to. A certificate that fails verification is refused at the
+/// handshake. The CA and CRL files are re-read on SIGHUP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientTlsConfig {
+    /// PEM certificates of the CAs that sign client certificates.
+    pub ca_file: PathBuf,
+    /// PEM certificate revocation list(s) of those CAs.
+    pub crl_file: Option<PathBuf>,
+    /// `optional`: clients may present a certificate; `required`: the
+    /// handshake fails without one.
+    #[serde(default)]
+    pub mode: ClientTlsMode,
+    /// Identity → principal, first match wins.
+    #[serde(default)]
+    pub map: Vec<ClientMapping>,
+}
+
+impl ClientTlsConfig {
+    /// The mapping rules as the auth core reads them.
+    pub fn rules(&self) -> Vec<crate::core::mtls::RuleText<'_>> {
+        self.map
+            .iter()
+            .map(|m| crate::core::mtls::RuleText {
+                identity: &m.identity,
+                principal: &m.principal,
+                role: &m.role,
+                scopes: &m.scopes,
+            })
+            .collect()
+    }
+}
+
+/// Whether clients must present a certificate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientTlsMode {
+    /// A certificate is one way to log in among others.
+    #[default]
+    Optional,
+    /// No handshake completes without a valid client certificate.
+    Required,
+}
+
+/// One `[[admin.client_tls.map]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientMapping {
+    /// `uri:PATTERN`, `dns:PATTERN` (subject alternative names) or
+    /// `cn:PATTERN` (subject common name); `*` matches any run of characters.
+    pub identity: String,
+    /// The principal's name (audited as `cert:NAME`).
+    pub principal: String,
+    /// viewer, operator or admin.
+    pub role: String,
+    /// `zone:NAME` / `subnet:PREFIX` scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// `[admin.rate_limit]`: requests of authenticated callers (users with an
+/// access token; API keys have their own rate, `[admin.api_keys]`), per
+/// principal and per source address. Over a limit: 429 with `Retry-After`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Requests per second of one user.
+    #[serde(default = "default_rl_rate")]
+    pub per_second: u32,
+    /// Burst above that rate.
+    #[serde(default = "default_rl_burst")]
+    pub burst: u32,
+    /// Authenticated requests per second from one source address (all principals).
+    #[serde(default = "default_rl_addr_rate")]
+    pub per_address_per_second: u32,
+    /// Burst above that rate.
+    #[serde(default = "default_rl_addr_burst")]
+    pub per_address_burst: u32,
+    /// Tokens a request of an expensive route (audit log, lease list) takes.
+    #[serde(default = "default_rl_cost")]
+    pub expensive_cost: u32,
+}
+
+fn default_rl_rate() -> u32 {
+    100
+}
+fn default_rl_burst() -> u32 {
+    200
+}
+fn default_rl_addr_rate() -> u32 {
+    500
+}
+fn default_rl_addr_burst() -> u32 {
+    1000
+}
+fn default_rl_cost() -> u32 {
+    10
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_second: default_rl_rate(),
+            burst: default_rl_burst(),
+            per_address_per_second: default_rl_addr_rate(),
+            per_address_burst: default_rl_addr_burst(),
+            expensive_cost: default_rl_cost(),
+        }
+    }
+}
+
+/// `[admin.api_keys]`: defaults for API keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// Requests per second one key may make (its burst is the same number)
+    /// unless the key was made with its own `--rate`.
+    #[serde(default = "default_key_rate")]
+    pub rate_per_second: u32,
+    /// How long the old secret of a rotated key keeps working, in seconds,
+    /// unless the rotation says otherwise.
+    #[serde(default = "default_key_grace")]
+    pub rotate_grace_secs: u64,
+}
+
+fn default_key_rate() -> u32 {
+    50
+}
+fn default_key_grace() -> u64 {
+    24 * 3600
+}
+
+impl Default for ApiKeyConfig {
+    fn default() -> Self {
+        Self {
+            rate_per_second: default_key_rate(),
+            rotate_grace_secs: default_key_grace(),
+        }
+    }
 }
 
 /// `[admin.connections]`: how many connections the listener holds and how
@@ -274,6 +425,9 @@ impl Default for AdminConfig {
             limits: LimitConfig::default(),
             connections: ConnectionConfig::default(),
             hsts_max_age: default_hsts_max_age(),
+            api_keys: ApiKeyConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            client_tls: None,
         }
     }
 }
@@ -284,6 +438,13 @@ impl AdminConfig {
         for p in [&mut self.cert, &mut self.key].into_iter().flatten() {
             if p.is_relative() {
                 *p = base.join(&*p);
+            }
+        }
+        if let Some(c) = &mut self.client_tls {
+            for p in std::iter::once(&mut c.ca_file).chain(c.crl_file.as_mut()) {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
             }
         }
     }
@@ -349,6 +510,21 @@ impl AdminConfig {
             || c.idle_timeout_secs == 0
         {
             return bad("admin.connections", "timeouts must be at least 1 second");
+        }
+        if self.api_keys.rate_per_second == 0 {
+            return bad("admin.api_keys.rate_per_second", "must be at least 1");
+        }
+        let rl = &self.rate_limit;
+        if rl.per_second == 0
+            || rl.burst == 0
+            || rl.per_address_per_second == 0
+            || rl.per_address_burst == 0
+            || rl.expensive_cost == 0
+        {
+            return bad(
+                "admin.rate_limit",
+                "every rate, burst and cost must be at least 1",
+            );
         }
         Ok(())
     }

@@ -15,6 +15,8 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::ConnectInfo;
+
+use crate::core::mtls::PeerCert;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::ServerConfig;
@@ -128,12 +130,23 @@ async fn serve_one(
             return;
         }
     };
+    // The client's certificate (verified by rustls), for every request of
+    // this connection.
+    let peer_cert = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| PeerCert(Arc::new(c.to_vec())));
     let io = TokioIo::new(Stalled::new(
         stream,
         Duration::from_secs(limits.idle_timeout_secs),
     ));
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
+        if let Some(c) = &peer_cert {
+            req.extensions_mut().insert(c.clone());
+        }
         router.clone().oneshot(req)
     });
     let mut http = hyper::server::conn::http1::Builder::new();

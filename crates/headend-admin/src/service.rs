@@ -147,6 +147,18 @@ impl AdminService {
             unknown: std::sync::Mutex::new(Default::default()),
             refusals: std::sync::Mutex::new(Default::default()),
             metrics: prometheus(),
+            api_keys: Default::default(),
+            limits: Default::default(),
+            cert_rules: match &config.client_tls {
+                Some(c) => {
+                    crate::core::mtls::compile(&c.rules()).map_err(|reason| AdminError::Config {
+                        key: "admin.client_tls.map",
+                        reason,
+                    })?
+                }
+                None => Vec::new(),
+            },
+            cert_principals: RwLock::new(std::collections::HashMap::new()),
             config: config.clone(),
         });
 

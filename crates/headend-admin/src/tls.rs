@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
 
 use crate::AdminError;
-use crate::config::AdminConfig;
+use crate::config::{AdminConfig, ClientTlsConfig, ClientTlsMode};
 use crate::core::tokens::{KeySet, TokenKeys};
 
 /// Installs ring as the process-wide rustls provider (once; later calls are no-ops).
@@ -99,6 +99,8 @@ pub struct CertSource {
     pub cert: PathBuf,
     /// PEM private key.
     pub key: PathBuf,
+    /// Client certificates: the CA and CRL files (re-read with the rest).
+    pub client_tls: Option<ClientTlsConfig>,
 }
 
 impl CertSource {
@@ -109,11 +111,13 @@ impl CertSource {
             return Ok(Self {
                 cert: cert.clone(),
                 key: key.clone(),
+                client_tls: config.client_tls.clone(),
             });
         }
         let me = Self {
             cert: state_dir.join("admin-cert.pem"),
             key: state_dir.join("admin-key.pem"),
+            client_tls: config.client_tls.clone(),
         };
         if !me.cert.exists() || !me.key.exists() {
             let mut names = vec!["localhost".to_owned()];
@@ -161,26 +165,85 @@ impl CertSource {
                 path: self.key.clone(),
                 reason: format!("not a PEM private key: {e}"),
             })?;
-        let mut config =
-            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .map_err(|e| AdminError::Tls {
-                    reason: e.to_string(),
-                })?
-                .with_no_client_auth()
-                .with_single_cert(chain, key)
-                .map_err(|e| AdminError::Tls {
-                    reason: format!(
-                        "{} and {} do not form a usable pair: {e}",
-                        self.cert.display(),
-                        self.key.display()
-                    ),
-                })?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| AdminError::Tls {
+                reason: e.to_string(),
+            })?;
+        let builder = match &self.client_tls {
+            None => builder.with_no_client_auth(),
+            Some(c) => builder.with_client_cert_verifier(client_verifier(c, provider)?),
+        };
+        let mut config = builder
+            .with_single_cert(chain, key)
+            .map_err(|e| AdminError::Tls {
+                reason: format!(
+                    "{} and {} do not form a usable pair: {e}",
+                    self.cert.display(),
+                    self.key.display()
+                ),
+            })?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         // RFC 8446 §2.3: 0-RTT data has no replay protection; never accept it.
         config.max_early_data_size = 0;
         Ok((Arc::new(config), fp))
     }
+}
+
+/// The verifier of client certificates: chains to `ca_file`, valid now,
+/// the leaf not revoked by `crl_file`; a certificate that fails any of
+/// these ends the handshake. Optional mode also lets clients without one in.
+fn client_verifier(
+    c: &ClientTlsConfig,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, AdminError> {
+    let read = |path: &Path, what: &'static str| {
+        std::fs::read(path).map_err(|source| AdminError::File {
+            path: path.to_path_buf(),
+            action: what,
+            source,
+        })
+    };
+    let ca_pem = read(&c.ca_file, "cannot read the client CA file")?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&ca_pem) {
+        let cert = cert.map_err(|e| AdminError::BadKeyMaterial {
+            path: c.ca_file.clone(),
+            reason: format!("not a PEM certificate: {e}"),
+        })?;
+        roots.add(cert).map_err(|e| AdminError::BadKeyMaterial {
+            path: c.ca_file.clone(),
+            reason: format!("not a usable CA certificate: {e}"),
+        })?;
+    }
+    if roots.is_empty() {
+        return Err(AdminError::BadKeyMaterial {
+            path: c.ca_file.clone(),
+            reason: "no certificate in the file".into(),
+        });
+    }
+    let mut crls = Vec::new();
+    if let Some(path) = &c.crl_file {
+        let pem = read(path, "cannot read the client CRL file")?;
+        for crl in CertificateRevocationListDer::pem_slice_iter(&pem) {
+            crls.push(crl.map_err(|e| AdminError::BadKeyMaterial {
+                path: path.clone(),
+                reason: format!("not a PEM certificate revocation list: {e}"),
+            })?);
+        }
+    }
+    let mut builder =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .with_crls(crls)
+            .only_check_end_entity_revocation()
+            .allow_unknown_revocation_status();
+    if c.mode == ClientTlsMode::Optional {
+        builder = builder.allow_unauthenticated();
+    }
+    builder.build().map_err(|e| AdminError::Tls {
+        reason: format!("client certificate verification: {e}"),
+    })
 }
 
 #[cfg(test)]
@@ -238,6 +301,7 @@ mod tests {
         let src = CertSource {
             cert: cert.clone(),
             key: cert,
+            client_tls: None,
         };
         let err = src.server_config().unwrap_err().to_string();
         assert!(err.contains("c.pem"), "{err}");

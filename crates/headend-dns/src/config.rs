@@ -76,7 +76,18 @@ pub struct TsigKeyConfig {
     #[serde(default = "default_tsig_algorithm")]
     pub algorithm: String,
     /// The shared secret, base64 (as printed by `tsig-keygen` or `keymgr -t`).
+    /// Better kept out of the config: `secret_file`, or a systemd credential.
+    #[serde(default)]
     pub secret: String,
+    /// A file holding the secret (mode 0600 or stricter; read at start and
+    /// on reload). Without `secret` and `secret_file`, the secret is read
+    /// from `$CREDENTIALS_DIRECTORY/tsig.NAME` (systemd `LoadCredential=`).
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// True when the secret was written in the config itself (set by
+    /// [`DnsConfig::load_secrets`]; `headend check` warns about it).
+    #[serde(skip)]
+    pub secret_inline: bool,
 }
 
 impl std::fmt::Debug for TsigKeyConfig {
@@ -328,6 +339,50 @@ impl DnsConfig {
                 zone.file = base.join(&zone.file);
             }
         }
+        for key in &mut self.tsig_keys {
+            if let Some(f) = &mut key.secret_file
+                && f.is_relative()
+            {
+                *f = base.join(&*f);
+            }
+        }
+    }
+
+    /// Fills each TSIG key's secret from its `secret_file` (refused when
+    /// group or others may read it) or, with neither `secret` nor
+    /// `secret_file`, from `credentials` (`$CREDENTIALS_DIRECTORY`) as
+    /// `tsig.NAME`. The error is (key path, reason).
+    pub fn load_secrets(&mut self, credentials: Option<&Path>) -> Result<(), (String, String)> {
+        for (i, key) in self.tsig_keys.iter_mut().enumerate() {
+            let at = |field: &str| format!("dns.tsig_key[{i}].{field}");
+            match (&key.secret_file, key.secret.is_empty()) {
+                (Some(_), false) => {
+                    return Err((
+                        at("secret"),
+                        "set `secret` or `secret_file`, not both".to_owned(),
+                    ));
+                }
+                (Some(file), true) => {
+                    key.secret = headend_util::read_secret(file)
+                        .map_err(|e| (at("secret_file"), format!("{}: {e}", file.display())))?;
+                }
+                (None, true) => {
+                    let name = format!("tsig.{}", key.name);
+                    let Some(file) = credentials.map(|d| d.join(&name)) else {
+                        return Err((
+                            at("secret"),
+                            format!(
+                                "no secret: set `secret_file` (mode 0600), or pass the systemd credential {name}"
+                            ),
+                        ));
+                    };
+                    key.secret = headend_util::read_secret(&file)
+                        .map_err(|e| (at("secret"), format!("{}: {e}", file.display())))?;
+                }
+                (None, false) => key.secret_inline = true,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -361,4 +416,54 @@ fn default_tcp_max_per_client() -> usize {
 
 fn default_udp_workers() -> usize {
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn key(secret: &str, file: Option<PathBuf>) -> DnsConfig {
+        DnsConfig {
+            tsig_keys: vec![TsigKeyConfig {
+                name: "xfr".into(),
+                algorithm: "hmac-sha256".into(),
+                secret: secret.into(),
+                secret_file: file,
+                secret_inline: false,
+            }],
+            ..DnsConfig::default()
+        }
+    }
+
+    #[test]
+    fn tsig_secrets_come_from_private_files_or_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("xfr.key");
+        std::fs::write(&file, "c2VjcmV0c2VjcmV0c2VjcmV0\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (path, err) = key("", Some(file.clone())).load_secrets(None).unwrap_err();
+        assert_eq!(path, "dns.tsig_key[0].secret_file");
+        assert!(err.contains("chmod 600"), "{err}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let mut c = key("", Some(file.clone()));
+        c.load_secrets(None).unwrap();
+        assert_eq!(c.tsig_keys[0].secret, "c2VjcmV0c2VjcmV0c2VjcmV0");
+        assert!(!c.tsig_keys[0].secret_inline);
+
+        assert!(key("x", Some(file)).load_secrets(None).is_err(), "both");
+        let (_, err) = key("", None).load_secrets(None).unwrap_err();
+        assert!(err.contains("tsig.xfr"), "{err}");
+        let cred = dir.path().join("tsig.xfr");
+        std::fs::write(&cred, "Y3JlZGVudGlhbA==").unwrap();
+        std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(0o400)).unwrap();
+        let mut c = key("", None);
+        c.load_secrets(Some(dir.path())).unwrap();
+        assert_eq!(c.tsig_keys[0].secret, "Y3JlZGVudGlhbA==");
+
+        let mut c = key("aW5saW5l", None);
+        c.load_secrets(Some(dir.path())).unwrap();
+        assert!(c.tsig_keys[0].secret_inline);
+    }
 }

@@ -17,6 +17,7 @@
 //! or auth: it stores rows and answers the questions the DHCP core and the
 //! admin API's auth core ask.
 
+pub mod apikey;
 pub mod auth;
 mod config;
 mod error;
@@ -31,6 +32,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use self::postgres::PostgresBackend;
+pub use apikey::{ApiKeyRecord, ApiKeyStore};
 pub use auth::AuthStore;
 pub use config::{DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_POOL, PostgresConfig, StoreConfig};
 pub use error::StoreError;
@@ -43,7 +45,7 @@ pub use sqlite::SqliteBackend;
 pub const SQLITE_FILE: &str = "headend.db";
 
 /// A storage engine: SQLite or PostgreSQL behind one interface.
-pub trait Backend: AuthStore + Send + Sync + 'static {
+pub trait Backend: AuthStore + ApiKeyStore + Send + Sync + 'static {
     /// Starts a write transaction; writers are serialised.
     fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError>;
     /// Every lease row, ordered by address.
@@ -227,6 +229,11 @@ impl Store {
 
     /// Users, sessions, the audit log and reservations (for the admin API).
     pub fn auth(&self) -> &dyn AuthStore {
+        &*self.backend
+    }
+
+    /// The API keys of machine clients (for the admin API).
+    pub fn api_keys(&self) -> &dyn ApiKeyStore {
         &*self.backend
     }
 }

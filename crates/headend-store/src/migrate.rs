@@ -157,6 +157,28 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
             heartbeat_ms INTEGER NOT NULL           -- the store's clock, unix milliseconds
         );
     ",
+}, Migration {
+    version: 8,
+    name: "api keys and user scopes (h22)",
+    sql: "
+        CREATE TABLE auth_api_keys (
+            prefix     TEXT    PRIMARY KEY,         -- hk_ + 16 hex digits, public
+            name       TEXT    NOT NULL UNIQUE,
+            role       TEXT    NOT NULL,            -- viewer | operator | admin
+            scopes     TEXT    NOT NULL DEFAULT '', -- space-separated zone:/subnet: scopes
+            allow      TEXT    NOT NULL DEFAULT '', -- space-separated source prefixes
+            hash       BLOB    NOT NULL,            -- keyed SHA-256 of the secret, never the secret
+            prev_hash  BLOB,                        -- the secret a rotation replaced
+            prev_until INTEGER,                     -- ... valid until then
+            rate       INTEGER,                     -- requests per second, NULL: server default
+            created    INTEGER NOT NULL,
+            created_by TEXT    NOT NULL,
+            expires    INTEGER,
+            last_used  INTEGER,
+            revoked    INTEGER
+        );
+        ALTER TABLE auth_users ADD COLUMN scopes TEXT NOT NULL DEFAULT ''; -- space-separated
+    ",
 }];
 
 /// The PostgreSQL schema ladder, oldest first: the same versions and tables
@@ -299,6 +321,28 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
             name         TEXT COLLATE "C" PRIMARY KEY, -- [dhcp.ha] this_server
             heartbeat_ms BIGINT NOT NULL               -- the database's clock, unix milliseconds
         );
+    ",
+}, Migration {
+    version: 8,
+        name: "api keys and user scopes (h22)",
+        sql: r#"
+        CREATE TABLE auth_api_keys (
+            prefix     TEXT COLLATE "C" PRIMARY KEY, -- hk_ + 16 hex digits, public
+            name       TEXT COLLATE "C" NOT NULL UNIQUE,
+            role       TEXT   NOT NULL,             -- viewer | operator | admin
+            scopes     TEXT   NOT NULL DEFAULT '',  -- space-separated zone:/subnet: scopes
+            allow      TEXT   NOT NULL DEFAULT '',  -- space-separated source prefixes
+            hash       BYTEA  NOT NULL,             -- keyed SHA-256 of the secret, never the secret
+            prev_hash  BYTEA,                       -- the secret a rotation replaced
+            prev_until BIGINT,                      -- ... valid until then
+            rate       BIGINT,                      -- requests per second, NULL: server default
+            created    BIGINT NOT NULL,
+            created_by TEXT   NOT NULL,
+            expires    BIGINT,
+            last_used  BIGINT,
+            revoked    BIGINT
+        );
+        ALTER TABLE auth_users ADD COLUMN scopes TEXT NOT NULL DEFAULT ''; -- space-separated
     "#,
     },
 ];

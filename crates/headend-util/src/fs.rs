@@ -130,6 +130,27 @@ pub fn link_durable(tmp: &Path, target: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Reads a secret (a TSIG key, a password, a key-encryption key) from a
+/// file only its owner may read: a file with any group or other permission
+/// bit is refused, so a secret is never taken from a file others can read.
+/// The trailing newline is trimmed.
+pub fn read_secret(path: &Path) -> io::Result<String> {
+    let file = File::open(path)?;
+    let mode = file.metadata()?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} holds a secret but is readable by group or others (mode {mode:04o}): chmod 600 it",
+                path.display()
+            ),
+        ));
+    }
+    let mut text = String::new();
+    io::Read::read_to_string(&mut &file, &mut text)?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_owned())
+}
+
 /// A file or folder name for a zone (or any operator-given name): lower case,
 /// without the trailing dot, every character other than ASCII letters,
 /// digits, `.` and `-` replaced by `_`, so it can never climb out of the

@@ -17,7 +17,7 @@ pub mod time;
 
 pub use bucket::{Buckets, TokenBucket};
 pub use fs::{
-    create_private_dir, create_private_file, exposed_entries, link_durable, rename_durable,
-    safe_file_name, write_atomic,
+    create_private_dir, create_private_file, exposed_entries, link_durable, read_secret,
+    rename_durable, safe_file_name, write_atomic,
 };
 pub use time::{unix_now, unix_now_secs};

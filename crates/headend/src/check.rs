@@ -23,6 +23,16 @@ pub(crate) fn run(config_file: &Path) -> ExitCode {
     };
     let mut errors = lint(config_file, &text, &config);
     if let Some(dns) = &config.dns {
+        for key in dns.tsig_keys.iter().filter(|k| k.secret_inline) {
+            println!(
+                "{}: [dns.tsig_key] {}: warning: the secret is written in the config; move it to secret_file (mode 0600) or a systemd credential (LoadCredential=tsig.{})",
+                config_file.display(),
+                key.name,
+                key.name
+            );
+        }
+    }
+    if let Some(dns) = &config.dns {
         for report in headend_dns::check_config(dns) {
             for line in &report.lines {
                 println!("{line}");

@@ -122,6 +122,15 @@ impl Config {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         config.resolve_paths(base);
+        if let Some(dns) = &mut config.dns {
+            let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+            dns.load_secrets(credentials.as_deref())
+                .map_err(|(path, reason)| ConfigError::Invalid {
+                    file: file.to_path_buf(),
+                    path,
+                    reason,
+                })?;
+        }
         Ok(config)
     }
 

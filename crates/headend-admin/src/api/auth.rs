@@ -133,14 +133,18 @@ fn token_answer(access: String, expires_in: u64, refresh: &str, refresh_max_age:
     resp
 }
 
-fn issue_access(
+async fn issue_access(
     app: &Shared,
     user: &str,
     role: Role,
     sid: &str,
     now: u64,
 ) -> Result<String, ApiError> {
-    let claims = app.tokens.claims(user, role, sid, new_id(), now);
+    let mut claims = app.tokens.claims(user, role, sid, new_id(), now);
+    let name = user.to_owned();
+    claims.scopes = app
+        .blocking(move |s| s.api_keys().user_scopes(&name))
+        .await?;
     app.keys.load().current.sign(&claims).map_err(|reason| {
         tracing::error!("cannot sign an access token: {reason}");
         ApiError::internal()
@@ -255,7 +259,7 @@ pub(crate) async fn login(
     if verified.rehash.is_some() {
         tracing::info!(user = %username, "password re-hashed with the configured Argon2 parameters");
     }
-    let access = issue_access(&app, &username, role, &sid, now)?;
+    let access = issue_access(&app, &username, role, &sid, now).await?;
     metrics::counter!("headend_admin_logins_total", "result" => "ok").increment(1);
     tracing::info!(user = %username, %ip, session = log_prefix(&sid), "admin login");
     app.audit(
@@ -359,7 +363,7 @@ pub(crate) async fn refresh(
     let Some(role) = role else {
         return Err(session_dead());
     };
-    let access = issue_access(&app, &user, role, &family.id, now)?;
+    let access = issue_access(&app, &user, role, &family.id, now).await?;
     metrics::counter!("headend_admin_refreshes_total").increment(1);
     app.audit(
         &user,

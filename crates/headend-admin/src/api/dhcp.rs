@@ -61,6 +61,7 @@ pub(crate) async fn leases(
     let leases = all
         .iter()
         .filter(|l| q.subnet.as_deref().is_none_or(|s| s == l.subnet))
+        .filter(|l| caller.scopes.allows_address(l.address))
         .map(|l| lease_json(l, now))
         .collect();
     Ok(Json(LeasesResponse { leases }).into_response())
@@ -92,6 +93,7 @@ pub(crate) async fn release(
     let ip: Ipv4Addr = address
         .parse()
         .map_err(|_| ApiError::bad_request(format!("{address:?} is not an IPv4 address")))?;
+    caller.require_address(ip)?;
     let dhcp = app.dhcp.clone();
     let released = app
         .blocking(move |s| match &dhcp {
@@ -155,6 +157,24 @@ pub(crate) async fn release(
     .into_response())
 }
 
+/// 403 when a scoped caller names a reservation whose address is outside
+/// its scopes (an unknown reservation is left to the handler's 404).
+async fn require_reservation(
+    app: &Shared,
+    caller: &Caller,
+    subnet: &str,
+    mac: &str,
+) -> Result<(), ApiError> {
+    if caller.scopes.is_unrestricted() {
+        return Ok(());
+    }
+    let all = app.blocking(|s| s.auth().reservations()).await?;
+    match all.iter().find(|r| r.subnet == subnet && r.hwaddr == mac) {
+        Some(r) => caller.require_address(r.address),
+        None => Ok(()),
+    }
+}
+
 /// GET /api/v1/reservations.
 pub(crate) async fn reservations(
     State(app): State<Shared>,
@@ -162,7 +182,11 @@ pub(crate) async fn reservations(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
     let all = app.blocking(|s| s.auth().reservations()).await?;
-    let reservations = all.into_iter().map(Into::into).collect();
+    let reservations = all
+        .into_iter()
+        .filter(|r| caller.scopes.allows_address(r.address))
+        .map(Into::into)
+        .collect();
     Ok(Json(ReservationsResponse { reservations }).into_response())
 }
 
@@ -201,6 +225,7 @@ pub(crate) async fn add_reservation(
     if b.subnet.is_empty() {
         return Err(ApiError::bad_request("subnet must name a [dhcp] subnet"));
     }
+    caller.require_address(b.address)?;
     reservation_fits(&app, &b.subnet, &hwaddr, b.address).await?;
     let r = Reservation {
         subnet: b.subnet,
@@ -292,6 +317,7 @@ pub(crate) async fn delete_reservation(
     caller.require(Role::Operator)?;
     let mac = normalise_mac(&hwaddr)
         .ok_or_else(|| ApiError::bad_request(format!("{hwaddr:?} is not a MAC address")))?;
+    require_reservation(&app, &caller, &subnet, &mac).await?;
     let (s2, m2) = (subnet.clone(), mac.clone());
     let gone = app
         .blocking(move |s| s.auth().reservation_delete(&s2, &m2))
@@ -374,6 +400,7 @@ pub(crate) async fn reservation_attributes(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
     let (subnet, mac) = reservation_key(subnet, &hwaddr)?;
+    require_reservation(&app, &caller, &subnet, &mac).await?;
     let (s2, m2) = (subnet.clone(), mac.clone());
     let found = app
         .blocking(move |s| s.auth().reservation_attributes(&s2, &m2))
@@ -395,6 +422,7 @@ async fn change_attributes(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Operator)?;
     let (subnet, mac) = reservation_key(subnet, hwaddr)?;
+    require_reservation(&app, &caller, &subnet, &mac).await?;
     check_attributes(&changes)?;
     let (s2, m2) = (subnet.clone(), mac.clone());
     let current = app

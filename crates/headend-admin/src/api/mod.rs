@@ -5,8 +5,10 @@
 //! revocations checked, role compared) → handler → store or DNS handle
 //! (blocking work in `spawn_blocking`) → audit record.
 
+mod apikeys;
 pub(crate) mod auth;
 pub(crate) mod dhcp;
+mod limit;
 pub mod openapi;
 pub mod types;
 pub(crate) mod users;
@@ -33,6 +35,7 @@ use serde_json::json;
 
 use crate::config::AdminConfig;
 use crate::core::Role;
+use crate::core::scope::Scopes;
 use crate::core::session::{Lockout, Revocations, SessionPolicy};
 use crate::core::tokens::{Claims, KeySet, TokenPolicy};
 use crate::password::Passwords;
@@ -66,6 +69,64 @@ pub struct App {
     /// Rate-limited attempts waiting to be audited.
     pub(crate) refusals: std::sync::Mutex<crate::core::guard::RefusalLog>,
     pub(crate) metrics: PrometheusHandle,
+    /// API keys read from the store lately, and the per-key rate buckets.
+    pub(crate) api_keys: apikeys::KeyCache,
+    /// Request rate buckets per principal and source address.
+    pub(crate) limits: limit::Limits,
+    /// `[[admin.client_tls.map]]`, checked.
+    pub(crate) cert_rules: Vec<crate::core::mtls::Rule>,
+    /// Certificates already mapped, by their DER.
+    pub(crate) cert_principals:
+        RwLock<std::collections::HashMap<Arc<Vec<u8>>, Option<CertPrincipal>>>,
+}
+
+/// The principal a client certificate maps to.
+#[derive(Debug, Clone)]
+pub(crate) struct CertPrincipal {
+    pub(crate) name: String,
+    pub(crate) role: Role,
+    pub(crate) scopes: Scopes,
+}
+
+impl App {
+    /// The principal of a verified client certificate, if its identity maps to one.
+    pub(crate) fn cert_principal(&self, cert: &Arc<Vec<u8>>) -> Option<CertPrincipal> {
+        if let Some(hit) = self
+            .cert_principals
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(cert)
+        {
+            return hit.clone();
+        }
+        let mapped = crate::core::mtls::identity(cert)
+            .map_err(|e| tracing::info!("client certificate unreadable: {e}"))
+            .ok()
+            .and_then(|id| {
+                let rule = crate::core::mtls::principal(&self.cert_rules, &id);
+                if rule.is_none() {
+                    metrics::counter!("headend_admin_refused_total", "reason" => "cert_unmapped")
+                        .increment(1);
+                    tracing::info!(uris = ?id.uris, dns = ?id.dns, cn = ?id.cns,
+                        "client certificate maps to no principal");
+                }
+                rule
+            })
+            .map(|r| CertPrincipal {
+                name: r.principal.clone(),
+                role: r.role,
+                scopes: r.scopes.clone(),
+            });
+        let mut cache = self
+            .cert_principals
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= VERIFIED_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(Arc::clone(cert), mapped.clone());
+        mapped
+    }
 }
 
 /// The state handed to every handler.
@@ -259,6 +320,13 @@ impl ApiError {
             format!("this needs the {need} role"),
         )
     }
+    pub(crate) fn out_of_scope(what: String) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "out_of_scope",
+            format!("{what} is outside the caller's scopes"),
+        )
+    }
     pub(crate) fn not_found(what: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", what)
     }
@@ -352,9 +420,38 @@ pub struct Caller {
     pub sid: String,
     /// The peer address.
     pub source: IpAddr,
+    /// What narrows the role (from the API key, or the user's access token).
+    pub scopes: Scopes,
 }
 
 impl Caller {
+    /// 403 unless the caller's scopes reach `zone`.
+    pub(crate) fn require_zone(&self, zone: &str) -> Result<(), ApiError> {
+        if self.scopes.allows_zone(zone) {
+            Ok(())
+        } else {
+            Err(ApiError::out_of_scope(format!("zone {zone}")))
+        }
+    }
+
+    /// 403 unless the caller's scopes reach `address`.
+    pub(crate) fn require_address(&self, address: std::net::Ipv4Addr) -> Result<(), ApiError> {
+        if self.scopes.allows_address(address) {
+            Ok(())
+        } else {
+            Err(ApiError::out_of_scope(format!("address {address}")))
+        }
+    }
+
+    /// 403 unless the caller is not narrowed by any scope.
+    pub(crate) fn require_unscoped(&self) -> Result<(), ApiError> {
+        if self.scopes.is_unrestricted() {
+            Ok(())
+        } else {
+            Err(ApiError::out_of_scope("this route".to_owned()))
+        }
+    }
+
     /// 403 unless the caller has at least `role`.
     pub(crate) fn require(&self, role: Role) -> Result<(), ApiError> {
         if self.role >= role {
@@ -376,13 +473,42 @@ impl FromRequestParts<Shared> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Self, ApiError> {
         let Source(source) = Source::from_request_parts(parts, app).await?;
-        let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-        let claims = app.authenticate(token).ok_or_else(ApiError::unauthorized)?;
+        // An API key was checked (and rate-limited) by `limit::gate`.
+        if let Some(grant) = parts.extensions.get::<crate::core::apikey::Grant>() {
+            return Ok(Self {
+                user: format!("apikey:{}", grant.name),
+                role: grant.role,
+                sid: grant.prefix.clone(),
+                source,
+                scopes: grant.scopes.clone(),
+            });
+        }
+        // A client certificate the gate mapped to a principal.
+        if let Some(p) = parts.extensions.get::<CertPrincipal>() {
+            return Ok(Self {
+                user: format!("cert:{}", p.name),
+                role: p.role,
+                sid: "-".to_owned(),
+                source,
+                scopes: p.scopes.clone(),
+            });
+        }
+        // A token the gate verified, else verify it here.
+        let claims = match parts.extensions.get::<Claims>() {
+            Some(c) => c.clone(),
+            None => {
+                let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+                app.authenticate(token).ok_or_else(ApiError::unauthorized)?
+            }
+        };
+        // Scopes the server wrote itself; unreadable ones refuse the token.
+        let scopes = Scopes::parse(&claims.scopes).map_err(|_| ApiError::unauthorized())?;
         Ok(Self {
             user: claims.sub,
             role: claims.role,
             sid: claims.sid,
             source,
+            scopes,
         })
     }
 }
@@ -488,8 +614,11 @@ async fn metrics_text(
     State(app): State<Shared>,
     Source(ip): Source,
     headers: HeaderMap,
+    key: Option<axum::Extension<crate::core::apikey::Grant>>,
+    cert: Option<axum::Extension<CertPrincipal>>,
 ) -> Result<Response, ApiError> {
-    let allowed = app.config.metrics_allow.iter().any(|n| n.contains(&ip));
+    let allowed =
+        key.is_some() || cert.is_some() || app.config.metrics_allow.iter().any(|n| n.contains(&ip));
     if !allowed {
         let token = bearer(&headers).ok_or_else(ApiError::unauthorized)?;
         app.authenticate(token).ok_or_else(ApiError::unauthorized)?;
@@ -581,6 +710,10 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/users/{name}/unlock", "admin"),
     ("GET", "/api/v1/audit", "admin"),
     ("POST", "/api/v1/keys/rotate", "admin"),
+    ("GET", "/api/v1/apikeys", "admin"),
+    ("POST", "/api/v1/apikeys", "admin"),
+    ("POST", "/api/v1/apikeys/{name}/revoke", "admin"),
+    ("POST", "/api/v1/apikeys/{name}/rotate", "admin"),
 ];
 
 /// Builds the router over `app`, with `extra` routes (the web console)
@@ -629,8 +762,15 @@ pub fn router(app: Shared, extra: Router<Shared>) -> Router {
         .route("/api/v1/users/{name}/unlock", post(users::unlock))
         .route("/api/v1/audit", get(users::audit))
         .route("/api/v1/keys/rotate", post(users::rotate_key))
+        .route("/api/v1/apikeys", get(apikeys::list).post(apikeys::create))
+        .route("/api/v1/apikeys/{name}/revoke", post(apikeys::revoke))
+        .route("/api/v1/apikeys/{name}/rotate", post(apikeys::rotate))
         .merge(extra)
         .fallback(fallback)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            limit::gate,
+        ))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&app),
             body_deadline,

@@ -512,3 +512,89 @@ mod tests {
         );
     }
 }
+
+/// POST /api/v1/apikeys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewApiKeyRequest {
+    /// A unique name (lower-case letters, digits, `._-`); audited as `apikey:NAME`.
+    pub name: String,
+    /// viewer, operator or admin.
+    pub role: Role,
+    /// `zone:NAME` and `subnet:PREFIX` scopes; none: the whole role.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Lifetime such as `90d`; none: until revoked.
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// Source prefixes the key may be used from; none: any.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Requests per second (burst the same); none: `[admin.api_keys] rate_per_second`.
+    #[serde(default)]
+    pub rate: Option<u32>,
+}
+
+/// An API key as listed (never its secret nor its hash).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    /// Source prefixes it may be used from (empty: any).
+    pub allow: Vec<String>,
+    /// Unix time it was made.
+    pub created: u64,
+    /// Who made it.
+    pub created_by: String,
+    /// Unix time it stops working, if ever.
+    pub expires: Option<u64>,
+    /// Unix time of the last use seen (kept to about a minute).
+    pub last_used: Option<u64>,
+    /// Neither revoked nor expired.
+    pub live: bool,
+    /// Its name.
+    pub name: String,
+    /// The public part of the key that identifies it (`hk_...`).
+    pub prefix: String,
+    /// Unix time the previous secret of a rotation stops working, while it works.
+    pub previous_valid_until: Option<u64>,
+    /// Requests per second, if it has its own rate.
+    pub rate: Option<u32>,
+    /// Unix time it was revoked, if it was.
+    pub revoked: Option<u64>,
+    /// Its role.
+    pub role: String,
+    /// Its scopes (empty: the whole role).
+    pub scopes: Vec<String>,
+}
+
+/// The answer to GET /api/v1/apikeys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeysResponse {
+    /// Every key, by name.
+    pub keys: Vec<ApiKeyView>,
+}
+
+/// The answer to creating or rotating a key: the only time its secret is shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyIssued {
+    /// The whole key, to give to the client: `Authorization: Bearer KEY` or `X-API-Key: KEY`.
+    pub key: String,
+    /// The key as stored now.
+    pub view: ApiKeyView,
+}
+
+/// POST /api/v1/apikeys/{name}/rotate.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RotateApiKeyRequest {
+    /// How long the old secret keeps working, e.g. `1h` (default
+    /// `[admin.api_keys] rotate_grace_secs`; `0` ends it at once).
+    #[serde(default)]
+    pub grace: Option<String>,
+}
+
+/// The answer to POST /api/v1/apikeys/{name}/revoke.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyRevoked {
+    /// Its name.
+    pub name: String,
+    /// False if it was already revoked.
+    pub revoked: bool,
+}

@@ -106,7 +106,12 @@ fn with_serial(body: impl Serialize, serial: u32) -> Response {
 pub(crate) async fn list(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
     let dns = dns(&app)?;
-    let zones = dns.zone_summaries().into_iter().map(Into::into).collect();
+    let zones = dns
+        .zone_summaries()
+        .into_iter()
+        .filter(|z| caller.scopes.allows_zone(&z.origin))
+        .map(Into::into)
+        .collect();
     Ok(Json(ZonesResponse { zones }).into_response())
 }
 
@@ -117,6 +122,7 @@ pub(crate) async fn show(
     Path(zone): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
+    caller.require_zone(&zone)?;
     let dns = dns(&app)?;
     let records = run_dns(dns.clone(), move |d| d.zone_records(&zone)).await?;
     let origin = records.first().map(|r| r.name.clone()).unwrap_or_default();
@@ -143,6 +149,7 @@ pub(crate) async fn reload(
     Path(zone): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Operator)?;
+    caller.require_zone(&zone)?;
     let dns = dns(&app)?;
     let z = zone.clone();
     let result = run_dns(dns, move |d| d.reload_zone(&z)).await;
@@ -214,6 +221,18 @@ async fn edit(
     action: &str,
     target: String,
 ) -> Result<Response, ApiError> {
+    if let Err(e) = caller.require_zone(&zone) {
+        app.audit(
+            &caller.user,
+            caller.source,
+            action,
+            Some(target),
+            "out of scope",
+            None,
+        )
+        .await;
+        return Err(e);
+    }
     let dns = dns(app)?;
     let z = zone.clone();
     let result = run_dns(dns, move |d| d.apply_edit(&z, edit, expected)).await;

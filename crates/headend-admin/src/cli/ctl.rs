@@ -13,15 +13,16 @@ use serde::{Deserialize, Serialize};
 
 use super::pin::{PinVerifier, client_dir, normalise};
 use super::{
-    CtlArgs, CtlCommand, CtlUserCommand, LeaseCommand, RecordCommand, ReservationCommand,
-    SessionCommand, ZoneCommand, read_password,
+    ApikeyCommand, CtlArgs, CtlCommand, CtlUserCommand, LeaseCommand, RecordCommand,
+    ReservationCommand, SessionCommand, ZoneCommand, read_password,
 };
 use crate::AdminError;
 use crate::api::types::{
-    AuditResponse, ErrorBody, LeasesResponse, LoginRequest, LogoutResponse, NewUserRequest,
-    RefreshRequest, ReleasedResponse, ReservationAttributes, ReservationRequest,
-    ReservationsResponse, RoleRequest, SessionsResponse, SetRecordRequest, TokenResponse,
-    UsersResponse, ZoneResponse, ZoneSerial, ZonesResponse,
+    ApiKeyIssued, ApiKeyRevoked, ApiKeysResponse, AuditResponse, ErrorBody, LeasesResponse,
+    LoginRequest, LogoutResponse, NewApiKeyRequest, NewUserRequest, RefreshRequest,
+    ReleasedResponse, ReservationAttributes, ReservationRequest, ReservationsResponse, RoleRequest,
+    RotateApiKeyRequest, SessionsResponse, SetRecordRequest, TokenResponse, UsersResponse,
+    ZoneResponse, ZoneSerial, ZonesResponse,
 };
 use crate::api::unix_now;
 use crate::tls::{install_crypto_provider, write_private};
@@ -699,6 +700,97 @@ pub fn run(args: CtlArgs) -> Result<(), AdminError> {
             limit,
         } => audit(&mut ctl, view, user, action, target, since, limit)?,
         CtlCommand::User(cmd) => user(&mut ctl, view, cmd)?,
+        CtlCommand::Apikey(cmd) => apikey(&mut ctl, cmd)?,
+    }
+    Ok(())
+}
+
+fn apikey(ctl: &mut Ctl, cmd: ApikeyCommand) -> Result<(), AdminError> {
+    match cmd {
+        ApikeyCommand::Create {
+            name,
+            role,
+            scopes,
+            expires,
+            allow,
+            rate,
+        } => {
+            let role = crate::core::Role::parse(&role).ok_or_else(|| AdminError::Usage {
+                reason: format!("--role {role:?}: expected viewer, operator or admin"),
+            })?;
+            let body = NewApiKeyRequest {
+                name,
+                role,
+                scopes,
+                expires,
+                allow,
+                rate,
+            };
+            let v: ApiKeyIssued = ctl.call(Method::POST, "/api/v1/apikeys", Some(&body), &[])?;
+            eprintln!(
+                "API key {} ({}) made; it is shown only now:",
+                v.view.name, v.view.prefix
+            );
+            println!("{}", v.key);
+        }
+        ApikeyCommand::List => {
+            let v: ApiKeysResponse = ctl.call(Method::GET, "/api/v1/apikeys", None, &[])?;
+            print_table(
+                [
+                    "prefix",
+                    "name",
+                    "role",
+                    "scopes",
+                    "created",
+                    "last_used",
+                    "expires",
+                    "live",
+                ],
+                v.keys.into_iter().map(|k| {
+                    [
+                        k.prefix,
+                        k.name,
+                        k.role,
+                        if k.scopes.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            k.scopes.join(",")
+                        },
+                        k.created.to_string(),
+                        or_dash(k.last_used),
+                        or_dash(k.expires),
+                        k.live.to_string(),
+                    ]
+                }),
+            );
+        }
+        ApikeyCommand::Revoke { name } => {
+            let v: ApiKeyRevoked = ctl.call(
+                Method::POST,
+                &format!("/api/v1/apikeys/{}/revoke", enc(&name)),
+                None,
+                &[],
+            )?;
+            if v.revoked {
+                println!("API key {name} revoked");
+            } else {
+                println!("API key {name} was already revoked");
+            }
+        }
+        ApikeyCommand::Rotate { name, grace } => {
+            let body = RotateApiKeyRequest { grace };
+            let v: ApiKeyIssued = ctl.call(
+                Method::POST,
+                &format!("/api/v1/apikeys/{}/rotate", enc(&name)),
+                Some(&body),
+                &[],
+            )?;
+            eprintln!(
+                "API key {name} has a new secret; the old one works until {}:",
+                or_dash(v.view.previous_valid_until)
+            );
+            println!("{}", v.key);
+        }
     }
     Ok(())
 }

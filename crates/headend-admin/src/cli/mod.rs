@@ -53,6 +53,15 @@ pub enum UserCommand {
         /// The user name.
         name: String,
     },
+    /// Narrow a user to zones and subnets (none: clear); access tokens
+    /// with the old scopes stop working within seconds.
+    Scope {
+        /// The user name.
+        name: String,
+        /// zone:NAME or subnet:PREFIX, repeated; none clears the scopes.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
     /// Change a user's role; access tokens with the old role stop working
     /// within seconds (the running server picks the change up).
     Role {
@@ -137,6 +146,9 @@ pub enum CtlCommand {
     /// locally on the store instead).
     #[command(subcommand)]
     User(CtlUserCommand),
+    /// API keys for machine clients (admins).
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
 }
 
 /// `headend ctl user ...`.
@@ -176,6 +188,47 @@ pub enum CtlUserCommand {
     Unlock {
         /// The user name.
         name: String,
+    },
+}
+
+/// `headend ctl apikey ...`.
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Make a key and print it once (`Authorization: Bearer KEY` or `X-API-Key: KEY`).
+    Create {
+        /// A unique name (lower-case letters, digits, . _ -), audited as apikey:NAME.
+        #[arg(long)]
+        name: String,
+        /// viewer, operator or admin.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// zone:NAME or subnet:PREFIX (repeat for several).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. 90d (default: until revoked).
+        #[arg(long)]
+        expires: Option<String>,
+        /// Source prefix it may be used from (repeat for several; default: any).
+        #[arg(long = "allow")]
+        allow: Vec<String>,
+        /// Requests per second (default: [admin.api_keys] rate_per_second).
+        #[arg(long)]
+        rate: Option<u32>,
+    },
+    /// List keys: prefix, name, role, scopes, created, last used, expiry.
+    List,
+    /// Revoke a key (refused from the next request on, on every server).
+    Revoke {
+        /// The key's name.
+        name: String,
+    },
+    /// Give a key a new secret (printed once); the old one works for the grace period.
+    Rotate {
+        /// The key's name.
+        name: String,
+        /// How long the old secret keeps working, e.g. 1h, or 0 (default: [admin.api_keys] rotate_grace_secs).
+        #[arg(long)]
+        grace: Option<String>,
     },
 }
 

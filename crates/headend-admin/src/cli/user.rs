@@ -153,6 +153,26 @@ pub fn run(
             audit(&store, "user.unlock", &name, "ok");
             println!("unlocked {name}");
         }
+        UserCommand::Scope { name, scopes } => {
+            let name = fold_username(&name);
+            let parsed = crate::core::scope::Scopes::parse(&scopes)
+                .map_err(|reason| AdminError::Usage { reason })?;
+            let list = parsed.to_strings();
+            // Tokens carry whole seconds: one issued in this very second
+            // must die too, so the cut is the next second.
+            if !store.api_keys().user_set_scopes(&name, &list, now + 1)? {
+                return Err(missing(&name));
+            }
+            let shown = if list.is_empty() {
+                "none".to_owned()
+            } else {
+                list.join(" ")
+            };
+            audit(&store, "user.scope", &format!("{name} ({shown})"), "ok");
+            println!(
+                "{name} now has the scopes: {shown}; access tokens with the old ones no longer work"
+            );
+        }
         UserCommand::Role { name, role } => {
             let name = fold_username(&name);
             let role = Role::parse(&role).ok_or_else(|| AdminError::Usage {

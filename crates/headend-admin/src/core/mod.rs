@@ -3,8 +3,11 @@
 //! function takes the time as an argument; nothing here touches a socket, a
 //! file or the store, so tests drive it with a fake clock.
 
+pub mod apikey;
 pub mod conns;
 pub mod guard;
+pub mod mtls;
+pub mod scope;
 pub mod session;
 pub mod tokens;
 

@@ -328,6 +328,7 @@ mod tests {
             exp: iat + 900,
             jti: "j".into(),
             sid: sid.into(),
+            scopes: Vec::new(),
         }
     }
 
@@ -384,6 +385,7 @@ mod tests {
             exp: iat + 900,
             iss: "headend".into(),
             aud: "headend-admin".into(),
+            scopes: Vec::new(),
         };
         let mut r = Revocations::default();
         r.set_role("op", Some(Role::Viewer), 100);

@@ -36,6 +36,9 @@ pub struct Claims {
     pub jti: String,
     /// The session (refresh-token family) the token belongs to.
     pub sid: String,
+    /// Scopes that narrow the role (`zone:...`, `subnet:...`); none: the whole role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
 }
 
 /// Why a token was refused (never shown to the client in detail).
@@ -201,6 +204,7 @@ impl TokenPolicy {
             exp: now.saturating_add(self.ttl),
             jti,
             sid: sid.to_owned(),
+            scopes: Vec::new(),
         }
     }
 

@@ -91,7 +91,9 @@ async fn user_of(
     claims: crate::core::tokens::Claims,
     access: String,
     ip: IpAddr,
-) -> UiUser {
+) -> Option<UiUser> {
+    // Scopes the server wrote itself; unreadable ones end the session.
+    let scopes = crate::core::scope::Scopes::parse(&claims.scopes).ok()?;
     let sid = claims.sid.clone();
     let session_ends = app
         .blocking(move |s| s.auth().family(&sid))
@@ -99,16 +101,17 @@ async fn user_of(
         .ok()
         .flatten()
         .map_or(0, |f| f.expires);
-    UiUser {
+    Some(UiUser {
         caller: Caller {
             user: claims.sub,
             role: claims.role,
             sid: claims.sid,
             source: ip,
+            scopes,
         },
         access,
         session_ends,
-    }
+    })
 }
 
 /// The user of a request: its access cookie if still valid, else a
@@ -122,13 +125,13 @@ pub(crate) async fn resolve(
     if let Some(access) = cookie(headers, ACCESS_COOKIE)
         && let Some(claims) = app.authenticate(&access)
     {
-        return Some((user_of(app, claims, access, ip).await, Vec::new()));
+        return Some((user_of(app, claims, access, ip).await?, Vec::new()));
     }
     let refresh = cookie(headers, REFRESH_COOKIE)?;
     let rotated = rotate(app, ip, &refresh).await?;
     let claims = app.authenticate(&rotated.access)?;
     let cookies = pair_cookies(app, &rotated.access, rotated.access_ttl, &rotated.refresh);
-    Some((user_of(app, claims, rotated.access, ip).await, cookies))
+    Some((user_of(app, claims, rotated.access, ip).await?, cookies))
 }
 
 /// Rotates `refresh` through the API's refresh handler, one at a time; a

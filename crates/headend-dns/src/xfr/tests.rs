@@ -41,6 +41,8 @@ fn config(allow: &[&str], key: Option<&str>) -> DnsConfig {
             name: "xfr-key".to_owned(),
             algorithm: "hmac-sha256".to_owned(),
             secret: base64::engine::general_purpose::STANDARD.encode(SECRET),
+            secret_file: None,
+            secret_inline: true,
         }],
         ..DnsConfig::default()
     }

@@ -204,6 +204,8 @@ mod tests {
             name: "xfr-key".to_owned(),
             algorithm: "hmac-sha256".to_owned(),
             secret: base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+            secret_file: None,
+            secret_inline: true,
         }])
         .unwrap()
     }
@@ -299,6 +301,8 @@ mod tests {
             name: "k".to_owned(),
             algorithm: "hmac-sha256".to_owned(),
             secret: "c2hvcnQ=".to_owned(),
+            secret_file: None,
+            secret_inline: true,
         }])
         .err()
         .unwrap();
@@ -308,6 +312,8 @@ mod tests {
                 name: "k".to_owned(),
                 algorithm: "hmac-md5".to_owned(),
                 secret: base64::engine::general_purpose::STANDARD.encode([1u8; 32]),
+                secret_file: None,
+                secret_inline: true,
             }])
             .is_err()
         );

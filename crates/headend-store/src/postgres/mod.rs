@@ -22,6 +22,7 @@
 //! they are plaintext, for a local socket (`host=/run/postgresql`, where
 //! PostgreSQL offers no TLS anyway) or a trusted network.
 
+mod apikey;
 mod auth;
 mod conn;
 mod lease;

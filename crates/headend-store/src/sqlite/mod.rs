@@ -23,6 +23,7 @@
 //! open (no `journal_size_limit`), and the directory holding it is fsynced on
 //! the first `sync`, so its name is durable too.
 
+mod apikey;
 mod auth;
 mod checkpoint;
 mod lease;
