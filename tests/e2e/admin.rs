@@ -99,7 +99,9 @@ fn protected_routes() -> Vec<(&'static str, String, Option<Value>)> {
 
 #[test]
 fn every_protected_route_without_a_token_is_401_and_public_routes_answer() {
-    let s = admin::start(FAST_LIMITS);
+    // /metrics is open to loopback by default; `metrics_allow = []` makes it
+    // need a token like every other protected route.
+    let s = admin::start(&format!("metrics_allow = []\n{FAST_LIMITS}"));
     let c = client();
     for (method, path, body) in protected_routes() {
         let r = send(&s, &c, method, &path, None, body.clone());

@@ -33,8 +33,9 @@ use crate::wire;
 /// the sockets instead.
 const FLUSH_BATCHES: usize = 8;
 
-/// A committed (not yet durable) batch's replies: (listener index, reply).
-type Committed = Vec<(usize, Reply)>;
+/// A committed (not yet durable) batch: when its commit began, and its
+/// replies as (listener index, reply).
+type Committed = (Instant, Vec<(usize, Reply)>);
 
 /// What the packet path shares with the handle.
 pub(crate) struct Runtime {
@@ -42,6 +43,9 @@ pub(crate) struct Runtime {
     pub(crate) stop: Arc<AtomicBool>,
     /// The counters.
     pub(crate) stats: Arc<DhcpStats>,
+    /// From the start of a batch's commit to the end of the sync that made
+    /// it durable (the wait its replies had for the disk).
+    pub(crate) commit_latency: headend_util::Histogram,
     /// Committed batches handed to the flush thread and not yet sent.
     in_flight: AtomicUsize,
     /// The lease store.
@@ -56,6 +60,7 @@ impl Runtime {
         Self {
             stop: Arc::new(AtomicBool::new(false)),
             stats: Arc::new(DhcpStats::default()),
+            commit_latency: headend_util::Histogram::default(),
             in_flight: AtomicUsize::new(0),
             store,
             server,
@@ -145,7 +150,7 @@ impl Worker {
                 return;
             }
         };
-        let mut replies: Committed = Vec::new();
+        let mut replies: Vec<(usize, Reply)> = Vec::new();
         let mut silences = Vec::new();
         let mut taken = 0usize;
         let mut next = Some(first);
@@ -204,6 +209,7 @@ impl Worker {
         }
         // In the log, not yet on disk: the flush thread sends the replies
         // only after a sync that began after this commit returned.
+        let committing = Instant::now();
         if let Err(e) = tx.commit() {
             note_store_failure(&mut self.tally, taken, &e, "commit failed, no reply sent");
             return;
@@ -222,7 +228,7 @@ impl Worker {
         }
         let n = replies.len() as u64;
         rt.in_flight.fetch_add(1, Ordering::AcqRel);
-        if self.flush.send(replies).is_err() {
+        if self.flush.send((committing, replies)).is_err() {
             // The flush thread is gone (stopping): these replies never leave.
             rt.in_flight.fetch_sub(1, Ordering::AcqRel);
             self.tally.store_error += n;
@@ -262,7 +268,7 @@ fn flush(listeners: &[Listener], rt: &Runtime, rx: &Receiver<Committed>) {
         }
         let taken = batches.len();
         if let Err(e) = rt.store.sync() {
-            let lost: usize = batches.iter().map(Vec::len).sum();
+            let lost: usize = batches.iter().map(|(_, b)| b.len()).sum();
             tracing::error!("DHCP: leases not flushed to disk, {lost} repl(ies) not sent: {e}");
             tally.store_error += lost as u64;
             rt.in_flight.fetch_sub(taken, Ordering::AcqRel);
@@ -270,7 +276,10 @@ fn flush(listeners: &[Listener], rt: &Runtime, rx: &Receiver<Committed>) {
             continue;
         }
         tally.syncs += 1;
-        for (socket, r) in batches.into_iter().flatten() {
+        for (committing, _) in &batches {
+            rt.commit_latency.observe(committing.elapsed());
+        }
+        for (socket, r) in batches.into_iter().flat_map(|(_, b)| b) {
             let Some(l) = listeners.get(socket) else {
                 continue;
             };

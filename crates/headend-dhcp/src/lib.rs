@@ -36,6 +36,7 @@ mod core;
 mod error;
 mod limit;
 mod listen;
+mod occupancy;
 mod plan;
 mod reload;
 mod service;
@@ -53,6 +54,7 @@ pub use config::{
     ReservationConfig, SubnetConfig, VendorIdentifyingConfig,
 };
 pub use error::DhcpError;
+pub use occupancy::{Occupancy, PoolStats};
 pub use reload::ReloadReport;
 pub use service::{DhcpHandle, DhcpService, release_lease};
 pub use stats::{DhcpStats, DhcpStatsSnapshot};

@@ -59,6 +59,24 @@ impl DhcpHandle {
         self.shared.rt.stats.snapshot()
     }
 
+    /// How long batches waited from the start of their commit until the
+    /// sync that made them durable (their replies wait that long).
+    pub fn commit_latency(&self) -> headend_util::HistogramSnapshot {
+        self.shared.rt.commit_latency.snapshot()
+    }
+
+    /// Each pool's addresses by what holds them now (leased, declined,
+    /// reserved, free), and the live leases per class; read from the store.
+    pub fn occupancy(&self) -> Result<crate::Occupancy, StoreError> {
+        let leases = self.shared.rt.store.leases()?;
+        let plan = self.shared.rt.server.plan();
+        Ok(crate::occupancy::occupancy(
+            &plan,
+            &leases,
+            headend_util::unix_now(),
+        ))
+    }
+
     /// Every lease in the store.
     pub fn leases(&self) -> Result<Vec<Lease>, StoreError> {
         self.shared.rt.store.leases()

@@ -394,6 +394,7 @@ fn load_into(
             true
         }
         Err(errors) => {
+            stats.zone_load_failed();
             log_load_errors(&zc.origin, &errors);
             match previous {
                 Some(old) => {
@@ -865,7 +866,13 @@ impl DnsHandle {
         self.inner.catalog.load_full()
     }
 
-    /// The listeners' counters.
+    /// Every DNSSEC-signed zone's earliest RRSIG expiration and next key
+    /// event.
+    pub fn signed_zones(&self) -> Vec<crate::stats::SignedZone> {
+        self.inner.signer.signature_status(unix_now())
+    }
+
+    /// The counters so far.
     pub fn stats(&self) -> DnsStatsSnapshot {
         self.inner.stats.snapshot()
     }

@@ -19,6 +19,7 @@ pub struct DnsStats {
     rrl_slipped: AtomicU64,
     tcp_refused: AtomicU64,
     tcp_evicted: AtomicU64,
+    zone_load_failures: AtomicU64,
     /// Mail-authentication findings of each served zone at its last load.
     mail_lint: Mutex<HashMap<LowerName, usize>>,
 }
@@ -41,6 +42,21 @@ pub struct DnsStatsSnapshot {
     /// Mail-authentication findings (SPF, DMARC, DKIM) in the served zones
     /// at their last load: served anyway, see the log or `headend check`.
     pub mail_lint_findings: u64,
+    /// Zone loads (start, reload, edit) that failed: the previous version,
+    /// if any, kept being served.
+    pub zone_load_failures: u64,
+}
+
+/// The signing state of one DNSSEC-signed zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignedZone {
+    /// The zone's origin as configured.
+    pub origin: String,
+    /// Unix seconds of the earliest RRSIG expiration in the served version
+    /// (`None` before its first signing).
+    pub rrsig_expires: Option<i64>,
+    /// Unix seconds of the next key event (publish, activate, retire, ...).
+    pub next_key_event: Option<i64>,
 }
 
 impl DnsStats {
@@ -53,6 +69,7 @@ impl DnsStats {
             rrl_slipped: self.rrl_slipped.load(Ordering::Relaxed),
             tcp_refused: self.tcp_refused.load(Ordering::Relaxed),
             tcp_evicted: self.tcp_evicted.load(Ordering::Relaxed),
+            zone_load_failures: self.zone_load_failures.load(Ordering::Relaxed),
             mail_lint_findings: self
                 .mail_lint
                 .lock()
@@ -90,6 +107,11 @@ impl DnsStats {
         } else {
             map.insert(zone.clone(), findings);
         }
+    }
+
+    /// Counts a zone load that failed.
+    pub(crate) fn zone_load_failed(&self) {
+        self.zone_load_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a TCP connection closed to make room for a new one.

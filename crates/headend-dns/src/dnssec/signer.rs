@@ -205,6 +205,22 @@ impl Signer {
         Some(result)
     }
 
+    /// Per signed zone: its origin, the earliest RRSIG expiration of its
+    /// served version and its next key event (Unix seconds), for metrics.
+    pub(crate) fn signature_status(&self, now: i64) -> Vec<crate::stats::SignedZone> {
+        let zones = self.zones();
+        let mut out: Vec<_> = zones
+            .values()
+            .map(|e| crate::stats::SignedZone {
+                origin: e.origin.clone(),
+                rrsig_expires: e.signature.map(|s| s.expires),
+                next_key_event: e.keys.next_event(now),
+            })
+            .collect();
+        out.sort_by(|a, b| a.origin.cmp(&b.origin));
+        out
+    }
+
     /// The earliest moment any zone needs attention (for the scheduler's sleep).
     pub(crate) fn next_wakeup(&self, now: i64) -> Option<i64> {
         let zones = self.zones();
