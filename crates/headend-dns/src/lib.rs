@@ -48,5 +48,5 @@ pub use edit::{RecordView, ZoneEdit, ZoneSummary};
 pub use service::{
     DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, load_zone_with,
 };
-pub use stats::{DnsStats, DnsStatsSnapshot, SignedZone};
+pub use stats::{DnsResponses, DnsStats, DnsStatsSnapshot, QTYPES, RCODES, SignedZone};
 pub use zone::parse_origin;

@@ -872,6 +872,11 @@ impl DnsHandle {
         self.inner.signer.signature_status(unix_now())
     }
 
+    /// Responses sent so far by RCODE and query type.
+    pub fn responses(&self) -> crate::stats::DnsResponses {
+        self.inner.stats.responses()
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> DnsStatsSnapshot {
         self.inner.stats.snapshot()

@@ -375,6 +375,16 @@ fn dns(dns: &headend_dns::DnsHandle) {
     counter!("headend_dns_tcp_evicted_total").absolute(stats.tcp_evicted);
     counter!("headend_dns_zone_load_failures_total").absolute(stats.zone_load_failures);
     gauge!("headend_dns_mail_lint_findings").set(stats.mail_lint_findings as f64);
+    let responses = dns.responses();
+    for (i, (rcode, n)) in responses.by_rcode.into_iter().enumerate() {
+        // Unassigned RCODEs (11-15) only once seen.
+        if i <= 10 || n > 0 {
+            counter!("headend_dns_responses_total", "rcode" => rcode).absolute(n);
+        }
+    }
+    for (qtype, n) in responses.by_qtype {
+        counter!("headend_dns_responses_by_qtype_total", "qtype" => qtype).absolute(n);
+    }
     for z in dns.zone_summaries() {
         let zone = zone_label(&z.origin);
         gauge!("headend_dns_zone_serial", "zone" => zone.clone()).set(f64::from(z.serial));
