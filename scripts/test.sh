@@ -12,6 +12,7 @@ packages=(
   isc-dhcp-client isc-dhcp-relay busybox udhcpc dhcpcd-base kea-dhcp4-server kea-admin
   tftpd-hpa tftp-hpa atftp curl dnsmasq-base iproute2 procps util-linux postgresql publicsuffix
   unbound systemd rdate python3 python3-venv
+  prometheus
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -23,6 +23,7 @@ mod dns_presigned;
 mod dns_xfr;
 mod dnssec;
 mod docsis;
+mod metrics;
 mod provisioning;
 mod store_postgres;
 mod systemd;

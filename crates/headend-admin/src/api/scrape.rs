@@ -118,6 +118,14 @@ const COUNTERS: &[(&str, &str)] = &[
         "DNS requests received, by transport.",
     ),
     (
+        "headend_dns_responses_total",
+        "DNS responses sent (UDP and TCP, zone transfers excepted), by RCODE.",
+    ),
+    (
+        "headend_dns_responses_by_qtype_total",
+        "DNS responses sent, by query type (a fixed set, then other).",
+    ),
+    (
         "headend_dns_rrl_responses_total",
         "Responses changed by response rate limiting, by action.",
     ),
