@@ -198,12 +198,17 @@ listen = ["10.21.0.1:69"]
 root = "root"
 
 [admin]
-listen = "{ADMIN}"
+listen = "0.0.0.0:8443"
+
+[admin.argon2]
+memory_kib = 1024
+iterations = 1
+parallelism = 1
 "#
     );
     let path = dir.path().join("headend.toml");
     std::fs::write(&path, &config).expect("config");
-    let _headend = Headend::spawn_in_netns(&server, dir, path);
+    let _headend = Headend::spawn_in_netns(&server, dir, path.clone());
 
     // A modem takes a lease.
     let work = tempfile::tempdir().expect("tempdir");
@@ -330,6 +335,80 @@ listen = "{ADMIN}"
         "a client address in a label"
     );
     assert!(!text.contains(MAC), "a MAC in a label");
+
+    // From outside the loopback default of metrics_allow, /metrics needs a
+    // token; a viewer's (the lowest role) will do.
+    let remote = "https://10.21.0.1:8443";
+    let status = |args: &[&str]| {
+        let out = client
+            .cmd("curl")
+            .args([
+                "-sk",
+                "--max-time",
+                "10",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+            ])
+            .args(args)
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(status(&[&format!("{remote}/metrics")]), "401");
+    let mut add = Command::new(common::headend_bin())
+        .args(["user", "-c"])
+        .arg(&path)
+        .args(["add", "vic", "--role", "viewer", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("headend user add");
+    {
+        use std::io::Write as _;
+        let mut stdin = add.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"metrics-viewer-pw-21\n")
+            .expect("password");
+    }
+    assert!(add.wait().expect("user add").success(), "user add failed");
+    let login = client
+        .cmd("curl")
+        .args([
+            "-sk",
+            "--max-time",
+            "10",
+            "-H",
+            "content-type: application/json",
+        ])
+        .args([
+            "-d",
+            r#"{"username":"vic","password":"metrics-viewer-pw-21"}"#,
+        ])
+        .arg(format!("{remote}/api/v1/auth/login"))
+        .output()
+        .expect("curl login");
+    let login: serde_json::Value =
+        serde_json::from_slice(&login.stdout).expect("login answer is JSON");
+    let token = login["access_token"].as_str().expect("access token");
+    assert_eq!(
+        status(&[
+            "-H",
+            &format!("authorization: Bearer {token}"),
+            &format!("{remote}/metrics")
+        ]),
+        "200"
+    );
+    assert_eq!(
+        status(&[
+            "-H",
+            "authorization: Bearer not.a.token",
+            &format!("{remote}/metrics")
+        ]),
+        "401"
+    );
 
     // Every metric the alert rules and the dashboard use is served.
     let served = metric_names(&text);
