@@ -43,6 +43,8 @@ pub(crate) struct Runtime {
     pub(crate) stop: Arc<AtomicBool>,
     /// The counters.
     pub(crate) stats: Arc<DhcpStats>,
+    /// Relayed requests per relay (giaddr).
+    pub(crate) relays: crate::stats::RelayCounts,
     /// From the start of a batch's commit to the end of the sync that made
     /// it durable (the wait its replies had for the disk).
     pub(crate) commit_latency: headend_util::Histogram,
@@ -61,6 +63,7 @@ impl Runtime {
             stop: Arc::new(AtomicBool::new(false)),
             stats: Arc::new(DhcpStats::default()),
             commit_latency: headend_util::Histogram::default(),
+            relays: crate::stats::RelayCounts::default(),
             in_flight: AtomicUsize::new(0),
             store,
             server,
@@ -86,6 +89,7 @@ pub(crate) fn start(
         rt: Arc::clone(rt),
         exhausted: HashMap::new(),
         tally: DhcpStatsSnapshot::default(),
+        relays: Vec::new(),
     };
     spawn("dhcp-worker", move || worker.run(intake))
 }
@@ -99,6 +103,8 @@ struct Worker {
     exhausted: HashMap<String, (Option<Instant>, u64)>,
     /// Counts of the batch being decided, added to the shared ones after it.
     tally: DhcpStatsSnapshot,
+    /// Relayed requests of the batch by relay, added after it.
+    relays: Vec<(std::net::Ipv4Addr, u64)>,
 }
 
 impl Worker {
@@ -121,6 +127,7 @@ impl Worker {
             };
             self.batch(first, &mut rx);
             self.rt.stats.merge(&mut self.tally);
+            self.rt.relays.merge(&mut self.relays);
         }
         self.log_stats();
     }
@@ -168,6 +175,10 @@ impl Worker {
                 };
                 if let Some(c) = self.tally.request_mut(req.kind) {
                     *c += 1;
+                }
+                let giaddr = req.header.giaddr();
+                if !giaddr.is_unspecified() {
+                    crate::stats::count_relay(&mut self.relays, giaddr);
                 }
                 let ctx = Ingress {
                     interface: self

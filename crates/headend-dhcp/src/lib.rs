@@ -57,7 +57,7 @@ pub use error::DhcpError;
 pub use occupancy::{Occupancy, PoolStats};
 pub use reload::ReloadReport;
 pub use service::{DhcpHandle, DhcpService, release_lease};
-pub use stats::{DhcpStats, DhcpStatsSnapshot};
+pub use stats::{DhcpStats, DhcpStatsSnapshot, MAX_RELAYS, RelaySnapshot};
 pub use timeserver::{TimeConfig, TimeError, TimeHandle, TimeService, TimeStats};
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use headend_store::{Lease, LeaseState};
+use headend_store::{LeaseState, LiveLease};
 use serde::Serialize;
 
 use crate::plan::Plan;
@@ -41,9 +41,9 @@ pub struct Occupancy {
     pub classes: Vec<(String, u64)>,
 }
 
-/// Counts `leases` (ordered by address, as the store lists them) against
-/// the pools and classes of `plan` at Unix time `now`.
-pub(crate) fn occupancy(plan: &Plan, leases: &[Lease], now: u64) -> Occupancy {
+/// Counts the unexpired `leases` (ordered by address, as the store lists
+/// them) against the pools and classes of `plan`.
+pub(crate) fn occupancy(plan: &Plan, leases: &[LiveLease]) -> Occupancy {
     let mut pools = Vec::new();
     for subnet in &plan.subnets {
         for &(first, last) in &subnet.pools {
@@ -52,9 +52,6 @@ pub(crate) fn occupancy(plan: &Plan, leases: &[Lease], now: u64) -> Occupancy {
             let end = leases.partition_point(|l| u32::from(l.address) <= hi);
             let (mut leased, mut declined, mut reserved_taken) = (0u64, 0u64, 0u64);
             for l in leases.get(start..end).unwrap_or_default() {
-                if !l.is_live(now) {
-                    continue;
-                }
                 match l.state {
                     LeaseState::Offered | LeaseState::Bound => leased += 1,
                     LeaseState::Declined => declined += 1,
@@ -87,7 +84,7 @@ pub(crate) fn occupancy(plan: &Plan, leases: &[Lease], now: u64) -> Occupancy {
     let mut by_class: HashMap<&str, u64> = plan.classes.iter().map(|c| (&*c.name, 0)).collect();
     let mut unclassified = 0u64;
     for l in leases {
-        if !l.is_live(now) || !matches!(l.state, LeaseState::Offered | LeaseState::Bound) {
+        if !matches!(l.state, LeaseState::Offered | LeaseState::Bound) {
             continue;
         }
         match l.class.as_deref().and_then(|c| by_class.get_mut(c)) {
@@ -109,18 +106,10 @@ mod tests {
     use super::*;
     use crate::DhcpConfig;
 
-    fn lease(addr: &str, state: LeaseState, expires: u64, class: Option<&str>) -> Lease {
-        Lease {
+    fn lease(addr: &str, state: LeaseState, class: Option<&str>) -> LiveLease {
+        LiveLease {
             address: addr.parse().unwrap(),
-            subnet: "lan".into(),
-            client_key: vec![1],
-            hwaddr: vec![1],
-            client_id: None,
-            hostname: None,
             state,
-            expires,
-            circuit_id: None,
-            remote_id: None,
             class: class.map(str::to_owned),
         }
     }
@@ -146,17 +135,15 @@ address = "10.0.0.12"
         )
         .unwrap();
         let plan = Plan::compile(&config).unwrap();
-        let now = 1_000;
         let leases = vec![
-            lease("10.0.0.5", LeaseState::Bound, 2_000, None), // outside every pool
-            lease("10.0.0.10", LeaseState::Bound, 2_000, Some("modem")),
-            lease("10.0.0.11", LeaseState::Offered, 2_000, None), // reserved, leased
-            lease("10.0.0.13", LeaseState::Declined, 2_000, None),
-            lease("10.0.0.14", LeaseState::Bound, 500, Some("modem")), // expired
-            lease("10.0.0.15", LeaseState::Released, 2_000, None),
-            lease("10.0.0.100", LeaseState::Bound, 2_000, Some("gone")),
+            lease("10.0.0.5", LeaseState::Bound, None), // outside every pool
+            lease("10.0.0.10", LeaseState::Bound, Some("modem")),
+            lease("10.0.0.11", LeaseState::Offered, None), // reserved, leased
+            lease("10.0.0.13", LeaseState::Declined, None),
+            lease("10.0.0.15", LeaseState::Released, None), // free again
+            lease("10.0.0.100", LeaseState::Bound, Some("gone")),
         ];
-        let o = occupancy(&plan, &leases, now);
+        let o = occupancy(&plan, &leases);
         let p = &o.pools[0];
         assert_eq!(p.pool, "10.0.0.10-10.0.0.19");
         assert_eq!(

@@ -762,6 +762,7 @@ impl DnsHandle {
             zone.soa().clone(),
             policy.notify,
             self.inner.transfers.notify_key(origin),
+            Arc::clone(&self.inner.stats),
         );
         self.inner.transfers.set_notified(zone);
     }

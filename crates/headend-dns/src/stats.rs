@@ -122,6 +122,8 @@ pub struct DnsStats {
     tcp_refused: AtomicU64,
     tcp_evicted: AtomicU64,
     zone_load_failures: AtomicU64,
+    /// NOTIFY outcomes: acked, refused, unanswered, failed.
+    notify: [AtomicU64; 4],
     /// Mail-authentication findings of each served zone at its last load.
     mail_lint: Mutex<HashMap<LowerName, usize>>,
 }
@@ -138,6 +140,7 @@ impl Default for DnsStats {
             tcp_refused: AtomicU64::new(0),
             tcp_evicted: AtomicU64::new(0),
             zone_load_failures: AtomicU64::new(0),
+            notify: std::array::from_fn(|_| AtomicU64::new(0)),
             mail_lint: Mutex::new(HashMap::new()),
         }
     }
@@ -173,6 +176,14 @@ pub struct DnsStatsSnapshot {
     /// Zone loads (start, reload, edit) that failed: the previous version,
     /// if any, kept being served.
     pub zone_load_failures: u64,
+    /// NOTIFY messages acknowledged by a secondary.
+    pub notify_acked: u64,
+    /// NOTIFY messages a secondary answered with an error RCODE.
+    pub notify_refused: u64,
+    /// NOTIFY messages never answered (after every retry).
+    pub notify_unanswered: u64,
+    /// NOTIFY messages that could not be sent.
+    pub notify_failed: u64,
 }
 
 /// The signing state of one DNSSEC-signed zone.
@@ -198,6 +209,10 @@ impl DnsStats {
             tcp_refused: self.tcp_refused.load(Ordering::Relaxed),
             tcp_evicted: self.tcp_evicted.load(Ordering::Relaxed),
             zone_load_failures: self.zone_load_failures.load(Ordering::Relaxed),
+            notify_acked: self.notify[0].load(Ordering::Relaxed),
+            notify_refused: self.notify[1].load(Ordering::Relaxed),
+            notify_unanswered: self.notify[2].load(Ordering::Relaxed),
+            notify_failed: self.notify[3].load(Ordering::Relaxed),
             mail_lint_findings: self
                 .mail_lint
                 .lock()
@@ -267,6 +282,20 @@ impl DnsStats {
             map.remove(zone);
         } else {
             map.insert(zone.clone(), findings);
+        }
+    }
+
+    /// Counts how one NOTIFY ended.
+    pub(crate) fn notify(&self, outcome: crate::notify::NotifyOutcome) {
+        use crate::notify::NotifyOutcome as O;
+        let i = match outcome {
+            O::Acked => 0,
+            O::Refused => 1,
+            O::Unanswered => 2,
+            O::Failed => 3,
+        };
+        if let Some(c) = self.notify.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
         }
     }
 

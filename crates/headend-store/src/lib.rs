@@ -34,7 +34,7 @@ pub use self::postgres::PostgresBackend;
 pub use auth::AuthStore;
 pub use config::{DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_POOL, PostgresConfig, StoreConfig};
 pub use error::StoreError;
-pub use lease::{Lease, LeaseState, LeaseTx};
+pub use lease::{Lease, LeaseState, LeaseTx, LiveLease};
 pub use sqlite::SqliteBackend;
 
 /// The SQLite database's file name inside the state directory.
@@ -46,6 +46,22 @@ pub trait Backend: AuthStore + Send + Sync + 'static {
     fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError>;
     /// Every lease row, ordered by address.
     fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+    /// The unexpired lease rows (`expires > now`), ordered by address, in
+    /// short form; for statistics read while the server runs. The default
+    /// filters [`Backend::leases`]; a backend may read them without
+    /// holding up its writers.
+    fn live_leases(&self, now: u64) -> Result<Vec<LiveLease>, StoreError> {
+        Ok(self
+            .leases()?
+            .into_iter()
+            .filter(|l| l.is_live(now))
+            .map(|l| LiveLease {
+                address: l.address,
+                state: l.state,
+                class: l.class,
+            })
+            .collect())
+    }
     /// The lease row of one address, read without taking the write lock.
     fn lease_at(&self, address: std::net::Ipv4Addr) -> Result<Option<Lease>, StoreError>;
     /// The lease rows of one hardware address, newest expiry first.
@@ -157,6 +173,13 @@ impl Store {
     /// Every lease row, ordered by address.
     pub fn leases(&self) -> Result<Vec<Lease>, StoreError> {
         self.backend.leases()
+    }
+
+    /// The unexpired leases at Unix time `now`, ordered by address, in short
+    /// form (for pool statistics; SQLite reads them on a connection of
+    /// their own, so DHCP commits go on meanwhile).
+    pub fn live_leases(&self, now: u64) -> Result<Vec<LiveLease>, StoreError> {
+        self.backend.live_leases(now)
     }
 
     /// The lease row of one address (for other services, e.g. TFTP templates).

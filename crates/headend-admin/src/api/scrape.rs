@@ -94,6 +94,10 @@ const COUNTERS: &[(&str, &str)] = &[
         "DHCP replies sent, by message type.",
     ),
     (
+        "headend_dhcp_relay_requests_total",
+        "DHCP requests received through each relay (giaddr); the first 64 relays by address, the rest as other.",
+    ),
+    (
         "headend_dhcp_send_errors_total",
         "DHCP replies the socket refused to send.",
     ),
@@ -136,6 +140,10 @@ const COUNTERS: &[(&str, &str)] = &[
     (
         "headend_dns_tcp_evicted_total",
         "DNS TCP connections closed to make room for a new one.",
+    ),
+    (
+        "headend_dns_notify_total",
+        "NOTIFY messages to secondaries by result: acked, refused (error RCODE), unanswered (after every retry), failed (not sent).",
     ),
     (
         "headend_dns_zone_load_failures_total",
@@ -382,6 +390,14 @@ fn dns(dns: &headend_dns::DnsHandle) {
     counter!("headend_dns_tcp_refused_total").absolute(stats.tcp_refused);
     counter!("headend_dns_tcp_evicted_total").absolute(stats.tcp_evicted);
     counter!("headend_dns_zone_load_failures_total").absolute(stats.zone_load_failures);
+    for (result, n) in [
+        ("acked", stats.notify_acked),
+        ("refused", stats.notify_refused),
+        ("unanswered", stats.notify_unanswered),
+        ("failed", stats.notify_failed),
+    ] {
+        counter!("headend_dns_notify_total", "result" => result).absolute(n);
+    }
     gauge!("headend_dns_mail_lint_findings").set(stats.mail_lint_findings as f64);
     let responses = dns.responses();
     for (i, (rcode, n)) in responses.by_rcode.into_iter().enumerate() {
