@@ -381,11 +381,11 @@ mod tests {
 
     #[test]
     fn live_leases_skip_expired_rows_and_see_uncommitted_writes_only_once_committed() {
-        use crate::{LeaseState, LeaseTx as _};
+        use crate::LeaseState;
         let dir = tempfile::tempdir().unwrap();
         let b = SqliteBackend::open(&dir.path().join("headend.db")).unwrap();
         let lease = |last: u8, state, expires, class: Option<&str>| Lease {
-            address: std::net::Ipv4Addr::new(10, 0, 0, last),
+            address: Ipv4Addr::new(10, 0, 0, last),
             subnet: "lan".into(),
             client_key: vec![last],
             hwaddr: vec![last],
