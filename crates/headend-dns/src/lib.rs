@@ -44,9 +44,10 @@ mod tcp_table;
 mod xfr;
 pub mod zone;
 
+pub use dnssec::SignedZone;
 pub use edit::{RecordView, ZoneEdit, ZoneSummary};
 pub use service::{
     DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, load_zone_with,
 };
-pub use stats::{DnsResponses, DnsStats, DnsStatsSnapshot, QTYPES, RCODES, SignedZone};
+pub use stats::{DnsResponses, DnsStats, DnsStatsSnapshot, QTYPES, RCODES};
 pub use zone::parse_origin;

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::stats::NotifyOutcome;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, Record, RecordType, TSigner};
 
@@ -85,19 +86,6 @@ pub(crate) fn spawn(
             stats.notify(outcome);
         });
     }
-}
-
-/// How one NOTIFY to one secondary ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum NotifyOutcome {
-    /// The secondary acknowledged it.
-    Acked,
-    /// The secondary answered with an error RCODE.
-    Refused,
-    /// No answer after every attempt.
-    Unanswered,
-    /// Not sent: no socket, or the message could not be built.
-    Failed,
 }
 
 async fn send_one(

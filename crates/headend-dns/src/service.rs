@@ -869,7 +869,7 @@ impl DnsHandle {
 
     /// Every DNSSEC-signed zone's earliest RRSIG expiration and next key
     /// event.
-    pub fn signed_zones(&self) -> Vec<crate::stats::SignedZone> {
+    pub fn signed_zones(&self) -> Vec<crate::dnssec::SignedZone> {
         self.inner.signer.signature_status(unix_now())
     }
 

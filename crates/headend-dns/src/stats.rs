@@ -108,6 +108,19 @@ fn question_type(wire: &[u8]) -> Option<u16> {
     Some(u16::from_be_bytes([t[0], t[1]]))
 }
 
+/// How one NOTIFY to one secondary ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotifyOutcome {
+    /// The secondary acknowledged it.
+    Acked,
+    /// The secondary answered with an error RCODE.
+    Refused,
+    /// No answer after every attempt.
+    Unanswered,
+    /// Not sent: no socket, or the message could not be built.
+    Failed,
+}
+
 /// Counters of the DNS listeners (read by the admin API's /metrics).
 #[derive(Debug)]
 pub struct DnsStats {
@@ -184,18 +197,6 @@ pub struct DnsStatsSnapshot {
     pub notify_unanswered: u64,
     /// NOTIFY messages that could not be sent.
     pub notify_failed: u64,
-}
-
-/// The signing state of one DNSSEC-signed zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SignedZone {
-    /// The zone's origin as configured.
-    pub origin: String,
-    /// Unix seconds of the earliest RRSIG expiration in the served version
-    /// (`None` before its first signing).
-    pub rrsig_expires: Option<i64>,
-    /// Unix seconds of the next key event (publish, activate, retire, ...).
-    pub next_key_event: Option<i64>,
 }
 
 impl DnsStats {
@@ -286,8 +287,8 @@ impl DnsStats {
     }
 
     /// Counts how one NOTIFY ended.
-    pub(crate) fn notify(&self, outcome: crate::notify::NotifyOutcome) {
-        use crate::notify::NotifyOutcome as O;
+    pub(crate) fn notify(&self, outcome: NotifyOutcome) {
+        use NotifyOutcome as O;
         let i = match outcome {
             O::Acked => 0,
             O::Refused => 1,
