@@ -7,9 +7,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::stats::NotifyOutcome;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, Record, RecordType, TSigner};
+
+use crate::stats::NotifyOutcome;
 
 /// How often a NOTIFY is sent before giving up (RFC 1996 §3.6 leaves it to
 /// the implementation; BIND and Knot retry about five times).
