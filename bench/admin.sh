@@ -12,6 +12,14 @@
 # store: server time per page (wrk, one keep-alive connection) for the first
 # page, a deep page and a host-name search (target: p99 < 50 ms).
 #
+#
+# Then /metrics scrape time (server time: first byte after the TLS handshake,
+# p50/p99/max of SCRAPES scrapes) on a second headend holding LEASES leases
+# (default 100,000, written straight into its SQLite store) in one DHCP pool
+# and ZONES zones (default 50); METRICS=0 skips it, METRICS_ONLY=1 runs only it.
+# DHCP listens on loopback on a high port (no client traffic): it is there for
+# its handle, whose pool gauges read the store at each scrape.
+#
 # Usage: bench/admin.sh      (DURATION=10 CONNS=64 THREADS=2 LOGIN_DURATION=10 LEASES=100000 to change)
 # Traffic goes to 127.0.0.1 only; every run stops by itself after its duration.
 set -euo pipefail
@@ -49,14 +57,96 @@ command -v openssl >/dev/null || { echo "missing openssl: apt-get install openss
 
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p headend >&2
 HEADEND=${HEADEND_BIN:-$PWD/target/release/headend}
+LEASES=${LEASES:-100000}
+ZONES=${ZONES:-50}
+SCRAPES=${SCRAPES:-50}
 
 work=$(mktemp -d /tmp/headend-bench-admin.XXXXXX)
 pid=
+mpid=
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  [ -n "$mpid" ] && kill "$mpid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+wait_ready() { # log pid
+  for _ in $(seq 1 600); do
+    grep -q "headend ready" "$1" && return 0
+    kill -0 "$2" 2>/dev/null || { cat "$1" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "headend did not start" >&2; cat "$1" >&2; exit 1
+}
+
+# /metrics with LEASES leases and ZONES zones.
+bench_metrics() {
+  local m="$work/metrics" mport dport
+  mkdir -p "$m/zones"
+  mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  dport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  {
+    printf '[general]\nstate_dir = "state"\n[log]\nlevel = "warn,headend=info"\n'
+    printf '[dns]\nlisten = ["127.0.0.1:%s"]\n' "$dport"
+    for i in $(seq 1 "$ZONES"); do
+      printf '$ORIGIN z%s.bench.\n$TTL 300\n@ SOA ns1 host 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n' "$i" > "$m/zones/z$i.zone"
+      for j in $(seq 1 20); do printf 'h%s A 192.0.2.%s\n' "$j" "$j" >> "$m/zones/z$i.zone"; done
+      printf '[[dns.zone]]\norigin = "z%s.bench"\nfile = "zones/z%s.zone"\n' "$i" "$i"
+    done
+    printf '[dhcp]\ninterfaces = ["lo"]\nport = 10067\nserver_id = "127.0.0.1"\n'
+    printf '[[dhcp.subnet]]\nname = "bench"\nsubnet = "10.64.0.0/14"\ninterface = "lo"\npools = ["10.64.0.1-10.67.255.254"]\n'
+    printf '[admin]\nlisten = "127.0.0.1:%s"\n' "$mport"
+  } > "$m/headend.toml"
+  # First start creates the store; the leases are written while it is stopped.
+  : > "$m/log0"; : > "$m/log"
+  "$HEADEND" serve --config "$m/headend.toml" 2>"$m/log0" &
+  mpid=$!
+  wait_ready "$m/log0" "$mpid"
+  kill "$mpid"; wait "$mpid" 2>/dev/null || true; mpid=
+  python3 - "$m/state/headend.db" "$LEASES" <<'PY'
+import sqlite3, sys, time
+db, n = sys.argv[1], int(sys.argv[2])
+now = int(time.time())
+c = sqlite3.connect(db)
+base = (10 << 24) | (64 << 16)
+states = ["bound"] * 8 + ["offered", "declined"]
+rows = []
+for i in range(n):
+    mac = (0x020000000000 + i).to_bytes(6, "big")
+    rows.append((base + 1 + i, "bench", b"\x01" + mac, mac, None, f"host{i}", states[i % 10],
+                 now + 86400, None, None, now, None))
+c.executemany("INSERT INTO dhcp_leases (address, subnet, client_key, hwaddr, client_id, hostname,"
+              " state, expires, circuit_id, remote_id, updated, class) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+c.commit()
+PY
+  "${server_pin[@]}" "$HEADEND" serve --config "$m/headend.toml" 2>"$m/log" &
+  mpid=$!
+  wait_ready "$m/log" "$mpid"
+  local url="https://127.0.0.1:$mport/metrics"
+  curl -sk "$url" > "$m/first.txt"
+  grep -q '^headend_dhcp_pool_leased{' "$m/first.txt" || { echo "no pool gauges in /metrics" >&2; exit 1; }
+  echo "== /metrics with $LEASES leases and $ZONES zones: $SCRAPES scrapes (new TLS connection each)"
+  grep -E '^headend_dhcp_pool_(leased|free)\{' "$m/first.txt"
+  echo "  $(wc -c < "$m/first.txt") bytes, $(grep -vc '^#' "$m/first.txt") lines"
+  for _ in $(seq 1 "$SCRAPES"); do
+    "${client_pin[@]}" curl -sk -o /dev/null -w '%{time_appconnect} %{time_starttransfer} %{time_total}\n' "$url"
+  done > "$m/times.txt"
+  python3 - "$m/times.txt" <<'PY'
+import sys
+server = sorted((float(b) - float(a)) * 1000 for a, b, _ in (l.split() for l in open(sys.argv[1])))
+total = sorted(float(t) * 1000 for _, _, t in (l.split() for l in open(sys.argv[1])))
+pct = lambda v, p: v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+print(f"  /metrics server time: p50 {pct(server, 50):.1f} ms, p99 {pct(server, 99):.1f} ms, max {server[-1]:.1f} ms"
+      f" (with TLS handshake: p50 {pct(total, 50):.1f} ms)")
+PY
+  kill "$mpid"; wait "$mpid" 2>/dev/null || true; mpid=
+}
+
+if [ "${METRICS_ONLY:-0}" = 1 ]; then
+  bench_metrics
+  exit 0
+fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 dnsport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -215,3 +305,5 @@ done
 echo
 echo "console pages with $LEASES leases:"
 cat "$work/pages-summary.txt"
+kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+[ "${METRICS:-1}" = 0 ] || bench_metrics

@@ -14,6 +14,7 @@ packages=(
   unbound systemd rdate python3 python3-venv
   chromium chromium-driver
   openssl faketime
+  prometheus
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -99,7 +99,9 @@ fn protected_routes() -> Vec<(&'static str, String, Option<Value>)> {
 
 #[test]
 fn every_protected_route_without_a_token_is_401_and_public_routes_answer() {
-    let s = admin::start(FAST_LIMITS);
+    // /metrics is open to loopback by default; `metrics_allow = []` makes it
+    // need a token like every other protected route.
+    let s = admin::start(&format!("metrics_allow = []\n{FAST_LIMITS}"));
     let c = client();
     for (method, path, body) in protected_routes() {
         let r = send(&s, &c, method, &path, None, body.clone());
@@ -278,7 +280,8 @@ fn put_lease(s: &AdminServer, last: u8) {
 
 #[test]
 fn route_role_matrix_covers_every_route() {
-    let s = admin::start(FAST_LIMITS);
+    // Without the loopback default of metrics_allow, /metrics needs a token.
+    let s = admin::start(&format!("metrics_allow = []\n{FAST_LIMITS}"));
     for (u, r) in [
         ("vic", "viewer"),
         ("oscar", "operator"),

@@ -29,6 +29,7 @@ mod dns_update;
 mod dns_xfr;
 mod dnssec;
 mod docsis;
+mod metrics;
 mod provisioning;
 mod secrets;
 mod store_postgres;

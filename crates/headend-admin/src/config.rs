@@ -23,8 +23,10 @@ pub struct AdminConfig {
     /// before any auth work.
     #[serde(default)]
     pub allow: Vec<IpNet>,
-    /// Source prefixes that may read /metrics without a token.
-    #[serde(default)]
+    /// Source prefixes that may read /metrics without a token (default
+    /// loopback: `127.0.0.0/8` and `::1`; `[]` requires a token from
+    /// everywhere). Any other source needs a token of any role.
+    #[serde(default = "default_metrics_allow")]
     pub metrics_allow: Vec<IpNet>,
     /// The `iss` claim of issued access tokens.
     #[serde(default = "default_issuer")]
@@ -317,6 +319,12 @@ fn default_idle_timeout() -> u64 {
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8443))
 }
+fn default_metrics_allow() -> Vec<IpNet> {
+    ["127.0.0.0/8", "::1/128"]
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
 fn default_issuer() -> String {
     "headend".to_owned()
 }
@@ -417,7 +425,7 @@ impl Default for AdminConfig {
             cert: None,
             key: None,
             allow: Vec::new(),
-            metrics_allow: Vec::new(),
+            metrics_allow: default_metrics_allow(),
             issuer: default_issuer(),
             audience: default_audience(),
             tokens: TokenConfig::default(),

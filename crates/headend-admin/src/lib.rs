@@ -3,7 +3,8 @@
 //! [`AdminService::start`] serves a versioned JSON API (`/api/v1/...`) over
 //! HTTPS only (rustls with the ring provider): zones through the DNS handle,
 //! leases and reservations through the store, users, sessions and the audit
-//! log. Callers log in with a password (Argon2id) and receive a short-lived
+//! log, and `/metrics` with every service's statistics
+//! (`api::scrape`). Callers log in with a password (Argon2id) and receive a short-lived
 //! EdDSA-signed access token plus an opaque, rotating refresh token; the
 //! sans-I/O rules for both live in [`core`]. The `headend user` and
 //! `headend ctl` commands are in [`cli`].
@@ -18,10 +19,12 @@ pub mod core;
 mod error;
 mod listen;
 pub mod password;
+mod process;
 mod service;
 pub mod tls;
 mod ui;
 
 pub use config::AdminConfig;
 pub use error::AdminError;
+pub use process::ProcessStats;
 pub use service::{AdminHandle, AdminService, Handles};

@@ -29,6 +29,9 @@ pub struct Handles {
     pub dhcp: Option<headend_dhcp::DhcpHandle>,
     /// The TFTP service, if enabled.
     pub tftp: Option<headend_tftp::TftpHandle>,
+    /// Start time and configuration reloads of the process (counted by the
+    /// binary, shown on /metrics).
+    pub process: Arc<crate::process::ProcessStats>,
 }
 
 /// The running admin API.
@@ -56,7 +59,15 @@ fn prometheus() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            // Every `*_duration_seconds` is a histogram with the services'
+            // bucket bounds (a summary otherwise).
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Suffix("_duration_seconds".into()),
+                    &api::scrape::duration_buckets(),
+                )
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed; /metrics shows only admin metrics it sees");
@@ -115,13 +126,18 @@ impl AdminService {
             }
         }
 
-        // No route reads the TFTP service yet (its counters are next, with
-        // the DHCP ones, on /metrics).
-        let Handles { dns, dhcp, tftp: _ } = handles;
+        let Handles {
+            dns,
+            dhcp,
+            tftp,
+            process,
+        } = handles;
         let app = Arc::new(App {
             store,
             dns,
             dhcp,
+            tftp,
+            process,
             keys: arc_swap::ArcSwap::from_pointee(keys),
             state_dir: state_dir.to_path_buf(),
             rotate_lock: std::sync::Mutex::new(()),

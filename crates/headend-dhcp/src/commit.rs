@@ -33,8 +33,12 @@ use crate::wire;
 /// the sockets instead.
 const FLUSH_BATCHES: usize = 8;
 
-/// A committed (not yet durable) batch's replies: (listener index, reply).
-type Committed = Vec<(usize, Reply)>;
+/// A committed (not yet durable) batch: when its commit began, and its
+/// replies as (listener index, reply).
+type Committed = (Instant, Replies);
+
+/// The replies of one batch, with the listener each leaves by.
+type Replies = Vec<(usize, Reply)>;
 
 /// What the packet path shares with the handle.
 pub(crate) struct Runtime {
@@ -42,6 +46,11 @@ pub(crate) struct Runtime {
     pub(crate) stop: Arc<AtomicBool>,
     /// The counters.
     pub(crate) stats: Arc<DhcpStats>,
+    /// Relayed requests per relay (giaddr).
+    pub(crate) relays: crate::stats::RelayCounts,
+    /// From the start of a batch's commit to the end of the sync that made
+    /// it durable (the wait its replies had for the disk).
+    pub(crate) commit_latency: headend_util::Histogram,
     /// Committed batches handed to the flush thread and not yet sent.
     in_flight: AtomicUsize,
     /// The lease store.
@@ -56,6 +65,8 @@ impl Runtime {
         Self {
             stop: Arc::new(AtomicBool::new(false)),
             stats: Arc::new(DhcpStats::default()),
+            commit_latency: headend_util::Histogram::default(),
+            relays: crate::stats::RelayCounts::default(),
             in_flight: AtomicUsize::new(0),
             store,
             server,
@@ -84,6 +95,7 @@ pub(crate) fn start(
         window: (Instant::now(), 0),
         log_leases: true,
         ends: Vec::new(),
+        relays: Vec::new(),
     };
     spawn("dhcp-worker", move || worker.run(intake))
 }
@@ -109,6 +121,8 @@ struct Worker {
         std::net::Ipv4Addr,
         Option<std::net::Ipv4Addr>,
     )>,
+    /// Relayed requests of the batch by relay, added after it.
+    relays: Vec<(std::net::Ipv4Addr, u64)>,
 }
 
 /// A request taken into a batch, kept to be decided again after a conflict.
@@ -149,6 +163,7 @@ impl Worker {
             };
             self.batch(first, &mut rx);
             self.rt.stats.merge(&mut self.tally);
+            self.rt.relays.merge(&mut self.relays);
         }
         self.log_stats();
     }
@@ -186,7 +201,7 @@ impl Worker {
             }
         };
         let now = decision_time(&*tx);
-        let mut replies: Committed = Vec::new();
+        let mut replies: Replies = Vec::new();
         let mut silences = Vec::new();
         // Every request taken, kept to decide it again after a conflict.
         let mut taken: Vec<Taken> = Vec::new();
@@ -243,6 +258,7 @@ impl Worker {
         }
         // In the log, not yet on disk: the flush thread sends the replies
         // only after a sync that began after this commit returned.
+        let committing = Instant::now();
         let ended = match conflict {
             Some(e) => {
                 drop(tx);
@@ -287,7 +303,7 @@ impl Worker {
         }
         let n = replies.len() as u64;
         rt.in_flight.fetch_add(1, Ordering::AcqRel);
-        if self.flush.send(replies).is_err() {
+        if self.flush.send((committing, replies)).is_err() {
             // The flush thread is gone (stopping): these replies never leave.
             rt.in_flight.fetch_sub(1, Ordering::AcqRel);
             self.tally.store_error += n;
@@ -325,6 +341,10 @@ impl Worker {
         if let Some(c) = self.tally.request_mut(req.kind) {
             *c += 1;
         }
+        let giaddr = req.header.giaddr();
+        if !giaddr.is_unspecified() {
+            crate::stats::count_relay(&mut self.relays, giaddr);
+        }
         let ctx = self.ingress(job);
         let outcome = self.rt.server.handle(&req, &ctx, tx, now)?;
         if self.log_leases
@@ -356,7 +376,7 @@ impl Worker {
     /// times. Bounded: a batch of n requests takes at most `retries` + 4n
     /// transactions, and stopping the service ends it. Answers the replies
     /// and silences of every part that committed.
-    fn rerun(&mut self, taken: &[Taken], retries: u32, max_hops: u8) -> (Committed, Vec<Silence>) {
+    fn rerun(&mut self, taken: &[Taken], retries: u32, max_hops: u8) -> (Replies, Vec<Silence>) {
         let mut replies = Vec::new();
         let mut silences = Vec::new();
         let mut parts: Vec<(&[Taken], u32)> = vec![(taken, retries.max(1))];
@@ -407,7 +427,7 @@ impl Worker {
         &mut self,
         part: &[Taken],
         max_hops: u8,
-    ) -> Result<(Committed, Vec<Silence>), StoreError> {
+    ) -> Result<(Replies, Vec<Silence>), StoreError> {
         let rt = Arc::clone(&self.rt);
         let mut tx = rt.store.begin_unsynced()?;
         let now = decision_time(&*tx);
@@ -491,7 +511,7 @@ fn flush(listeners: &[Listener], rt: &Runtime, rx: &Receiver<Committed>) {
         }
         let taken = batches.len();
         if let Err(e) = rt.store.sync() {
-            let lost: usize = batches.iter().map(Vec::len).sum();
+            let lost: usize = batches.iter().map(|(_, b)| b.len()).sum();
             tracing::error!("DHCP: leases not flushed to disk, {lost} repl(ies) not sent: {e}");
             tally.store_error += lost as u64;
             rt.in_flight.fetch_sub(taken, Ordering::AcqRel);
@@ -499,8 +519,11 @@ fn flush(listeners: &[Listener], rt: &Runtime, rx: &Receiver<Committed>) {
             continue;
         }
         tally.syncs += 1;
+        for (committing, _) in &batches {
+            rt.commit_latency.observe(committing.elapsed());
+        }
         let mut notes = Vec::new();
-        for (socket, mut r) in batches.into_iter().flatten() {
+        for (socket, mut r) in batches.into_iter().flat_map(|(_, b)| b) {
             if let Some(n) = r.note.take() {
                 notes.push((n, r.kind, r.yiaddr));
             }

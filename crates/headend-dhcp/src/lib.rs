@@ -42,6 +42,7 @@ mod ha;
 mod limit;
 mod lint;
 mod listen;
+mod occupancy;
 mod plan;
 mod reload;
 mod reserve;
@@ -61,10 +62,11 @@ pub use config::{
 };
 pub use error::DhcpError;
 pub use lint::ConfigFinding;
+pub use occupancy::{Occupancy, PoolStats};
 pub use reload::ReloadReport;
 pub use reserve::{ReservationRefusal, check_reservation};
 pub use service::{DhcpHandle, DhcpService, release_lease};
-pub use stats::{DhcpStats, DhcpStatsSnapshot};
+pub use stats::{DhcpStats, DhcpStatsSnapshot, MAX_RELAYS, RelaySnapshot};
 pub use timeserver::{TimeConfig, TimeError, TimeHandle, TimeService, TimeStats};
 
 #[cfg(test)]

@@ -60,6 +60,26 @@ impl DhcpHandle {
         self.shared.rt.stats.snapshot()
     }
 
+    /// Relayed requests received per relay address (giaddr), the first
+    /// [`crate::stats::MAX_RELAYS`] relays by address and the rest together.
+    pub fn relays(&self) -> crate::stats::RelaySnapshot {
+        self.shared.rt.relays.snapshot()
+    }
+
+    /// How long batches waited from the start of their commit until the
+    /// sync that made them durable (their replies wait that long).
+    pub fn commit_latency(&self) -> headend_util::HistogramSnapshot {
+        self.shared.rt.commit_latency.snapshot()
+    }
+
+    /// Each pool's addresses by what holds them now (leased, declined,
+    /// reserved, free), and the live leases per class; read from the store.
+    pub fn occupancy(&self) -> Result<crate::Occupancy, StoreError> {
+        let leases = self.shared.rt.store.live_leases(headend_util::unix_now())?;
+        let plan = self.shared.rt.server.plan();
+        Ok(crate::occupancy::occupancy(&plan, &leases))
+    }
+
     /// Every lease in the store.
     pub fn leases(&self) -> Result<Vec<Lease>, StoreError> {
         self.shared.rt.store.leases()

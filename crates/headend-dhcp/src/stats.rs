@@ -4,7 +4,10 @@
 //! the shared counters once per batch. A snapshot is what the handle
 //! returns, what the `dhcp stats` log line prints and what metrics read.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::net::Ipv4Addr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
@@ -210,6 +213,73 @@ impl DhcpStatsSnapshot {
     }
 }
 
+/// Relays (giaddr) counted by address; requests through any further relay
+/// are counted together, so a flood of forged giaddrs cannot grow the table.
+pub const MAX_RELAYS: usize = 64;
+
+/// Relayed requests per relay address (giaddr), bounded by [`MAX_RELAYS`].
+#[derive(Debug, Default)]
+pub(crate) struct RelayCounts {
+    by_relay: Mutex<HashMap<Ipv4Addr, u64>>,
+    other: AtomicU64,
+}
+
+/// Relayed requests per relay at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RelaySnapshot {
+    /// (relay address, requests), ordered by address.
+    pub relays: Vec<(Ipv4Addr, u64)>,
+    /// Requests through relays beyond the first [`MAX_RELAYS`] seen.
+    pub other: u64,
+}
+
+impl RelayCounts {
+    /// Adds a batch's counts (relay, requests) and empties them.
+    pub(crate) fn merge(&self, tally: &mut Vec<(Ipv4Addr, u64)>) {
+        if tally.is_empty() {
+            return;
+        }
+        let mut map = self
+            .by_relay
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (relay, n) in tally.drain(..) {
+            if let Some(c) = map.get_mut(&relay) {
+                *c += n;
+            } else if map.len() < MAX_RELAYS {
+                map.insert(relay, n);
+            } else {
+                self.other.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The counts now.
+    pub(crate) fn snapshot(&self) -> RelaySnapshot {
+        let mut relays: Vec<_> = self
+            .by_relay
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(a, n)| (*a, *n))
+            .collect();
+        relays.sort_unstable();
+        RelaySnapshot {
+            relays,
+            other: self.other.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Counts one relayed request in a batch's local tally.
+pub(crate) fn count_relay(tally: &mut Vec<(Ipv4Addr, u64)>, relay: Ipv4Addr) {
+    match tally.iter_mut().find(|(a, _)| *a == relay) {
+        Some((_, n)) => *n += 1,
+        None => tally.push((relay, 1)),
+    }
+}
+
 /// The `dhcp stats` log line: `name=value` for every counter that is not
 /// zero, and `queue_full` always.
 impl fmt::Display for DhcpStatsSnapshot {
@@ -258,6 +328,26 @@ mod tests {
         };
         assert_eq!(s.to_string(), "received=5 queue_full=0 circuit_id_cap=2");
         assert_eq!(DhcpStatsSnapshot::default().to_string(), "queue_full=0");
+    }
+
+    #[test]
+    fn relays_past_the_cap_are_counted_together() {
+        let counts = RelayCounts::default();
+        let mut tally = Vec::new();
+        for i in 0..(MAX_RELAYS as u32 + 3) {
+            count_relay(&mut tally, Ipv4Addr::from(0x0a00_0001 + i));
+        }
+        count_relay(&mut tally, Ipv4Addr::new(10, 0, 0, 1));
+        counts.merge(&mut tally);
+        assert!(tally.is_empty());
+        let s = counts.snapshot();
+        assert_eq!(s.relays.len(), MAX_RELAYS);
+        assert_eq!(s.relays[0], (Ipv4Addr::new(10, 0, 0, 1), 2));
+        assert_eq!(s.other, 3);
+        // A relay already counted keeps its own count after the table is full.
+        count_relay(&mut tally, Ipv4Addr::new(10, 0, 0, 1));
+        counts.merge(&mut tally);
+        assert_eq!(counts.snapshot().relays[0].1, 3);
     }
 
     #[test]

@@ -45,9 +45,10 @@ mod update;
 mod xfr;
 pub mod zone;
 
+pub use dnssec::SignedZone;
 pub use edit::{EditOutcome, RecordView, ZoneEdit, ZoneSummary};
 pub use service::{
     DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, load_zone_with,
 };
-pub use stats::{DnsStats, DnsStatsSnapshot};
+pub use stats::{DnsResponses, DnsStats, DnsStatsSnapshot, QTYPES, RCODES};
 pub use zone::parse_origin;

@@ -196,6 +196,7 @@ impl UdpWorker {
         let mut received = [Received::default(); BATCH];
         let mut answers: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(4096)).collect();
         let mut to = [None; BATCH];
+        let mut tally = crate::stats::DnsTally::default();
         let mut recv_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
         let mut send_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
         // UPDATEs are answered by the update thread, from this socket.
@@ -233,6 +234,7 @@ impl UdpWorker {
                 match verdict {
                     Ok(verdict @ (Verdict::Send | Verdict::Slip)) => {
                         self.stats.verdict(verdict);
+                        tally.response(out);
                         to[ready] = Some(peer);
                         ready += 1;
                     }
@@ -258,6 +260,7 @@ impl UdpWorker {
             }
             drop(catalog);
             send_batch(fd, &mut send_headers, &answers[..ready], &to[..ready]);
+            self.stats.merge(&mut tally);
         }
     }
 }
@@ -527,6 +530,7 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
         cache: AnswerCache::with_capacity(256),
         rrl: None,
     };
+    let mut tally = crate::stats::DnsTally::default();
     loop {
         let mut start = 0;
         out.clear();
@@ -597,6 +601,7 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
             let Ok(rlen) = u16::try_from(body.len()) else {
                 continue;
             };
+            tally.response(&body);
             out.extend_from_slice(&rlen.to_be_bytes());
             out.extend_from_slice(&body);
             // Many pipelined requests for large answers: send what is
@@ -609,6 +614,7 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
         if !out.is_empty() {
             write_within(&mut stream, &out, limits.io).await?;
         }
+        stats.merge(&mut tally);
         limits.answered(id);
         inbuf.copy_within(start..filled, 0);
         filled -= start;

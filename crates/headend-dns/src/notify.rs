@@ -10,6 +10,8 @@ use std::time::Duration;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, Record, RecordType, TSigner};
 
+use crate::stats::NotifyOutcome;
+
 /// How often a NOTIFY is sent before giving up (RFC 1996 §3.6 leaves it to
 /// the implementation; BIND and Knot retry about five times).
 pub(crate) const ATTEMPTS: u32 = 5;
@@ -66,24 +68,33 @@ pub(crate) fn reply(bytes: &[u8], id: u16) -> Reply {
 
 /// Sends NOTIFY for `origin` to every target, each in its own task, retrying
 /// with doubling waits. Returns at once.
+/// Each target's outcome is counted in `stats`.
 pub(crate) fn spawn(
     runtime: &tokio::runtime::Handle,
     origin: Name,
     soa: Record,
     targets: Vec<SocketAddr>,
     key: Option<TSigner>,
+    stats: std::sync::Arc<crate::stats::DnsStats>,
 ) {
     for target in targets {
         let origin = origin.clone();
         let soa = soa.clone();
         let key = key.clone();
+        let stats = std::sync::Arc::clone(&stats);
         runtime.spawn(async move {
-            send_one(&origin, &soa, target, key.as_ref()).await;
+            let outcome = send_one(&origin, &soa, target, key.as_ref()).await;
+            stats.notify(outcome);
         });
     }
 }
 
-async fn send_one(origin: &Name, soa: &Record, target: SocketAddr, key: Option<&TSigner>) {
+async fn send_one(
+    origin: &Name,
+    soa: &Record,
+    target: SocketAddr,
+    key: Option<&TSigner>,
+) -> NotifyOutcome {
     let bind: SocketAddr = if target.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -93,7 +104,7 @@ async fn send_one(origin: &Name, soa: &Record, target: SocketAddr, key: Option<&
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(zone = %origin, %target, "NOTIFY not sent: cannot open a socket: {e}");
-            return;
+            return NotifyOutcome::Failed;
         }
     };
     let serial = match &soa.data {
@@ -107,7 +118,7 @@ async fn send_one(origin: &Name, soa: &Record, target: SocketAddr, key: Option<&
         let now = headend_util::unix_now();
         let Some(bytes) = message(origin, soa, id, key, now) else {
             tracing::warn!(zone = %origin, "NOTIFY could not be encoded");
-            return;
+            return NotifyOutcome::Failed;
         };
         if let Err(e) = socket.send_to(&bytes, target).await {
             tracing::debug!(zone = %origin, %target, attempt, "NOTIFY send failed: {e}");
@@ -126,17 +137,18 @@ async fn send_one(origin: &Name, soa: &Record, target: SocketAddr, key: Option<&
                 Reply::NotOurs => continue,
                 Reply::Acked => {
                     tracing::info!(zone = %origin, %target, serial, attempt, "NOTIFY acknowledged");
-                    return;
+                    return NotifyOutcome::Acked;
                 }
                 Reply::Error(rc) => {
                     tracing::warn!(zone = %origin, %target, serial, "NOTIFY answered with {rc}: check the secondary's allow-notify/ACL and key");
-                    return;
+                    return NotifyOutcome::Refused;
                 }
             }
         }
         wait *= 2;
     }
     tracing::warn!(zone = %origin, %target, serial, "NOTIFY not acknowledged after {ATTEMPTS} attempts; the secondary will notice the change at its next SOA refresh");
+    NotifyOutcome::Unanswered
 }
 
 #[cfg(test)]

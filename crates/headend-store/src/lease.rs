@@ -87,6 +87,18 @@ impl Lease {
     }
 }
 
+/// A lease that holds its address now (unexpired), reduced to what pool
+/// occupancy needs; see [`crate::Store::live_leases`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveLease {
+    /// The leased address.
+    pub address: Ipv4Addr,
+    /// Offered, bound, declined (quarantined) or released (remembered).
+    pub state: LeaseState,
+    /// The DHCP class the client matched, if any.
+    pub class: Option<String>,
+}
+
 /// The operations the DHCP core performs inside one store transaction.
 ///
 /// Everything done through one `LeaseTx` becomes durable together when the

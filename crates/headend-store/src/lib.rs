@@ -37,7 +37,7 @@ pub use auth::AuthStore;
 pub use config::{DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_POOL, PostgresConfig, StoreConfig};
 pub use error::StoreError;
 pub use lease::{
-    Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx, counts_of, page_of,
+    Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx, LiveLease, counts_of, page_of,
 };
 pub use sqlite::SqliteBackend;
 
@@ -50,6 +50,22 @@ pub trait Backend: AuthStore + ApiKeyStore + Send + Sync + 'static {
     fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError>;
     /// Every lease row, ordered by address.
     fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+    /// The unexpired lease rows (`expires > now`), ordered by address, in
+    /// short form; for statistics read while the server runs. The default
+    /// filters [`Backend::leases`]; a backend may read them without
+    /// holding up its writers.
+    fn live_leases(&self, now: u64) -> Result<Vec<LiveLease>, StoreError> {
+        Ok(self
+            .leases()?
+            .into_iter()
+            .filter(|l| l.is_live(now))
+            .map(|l| LiveLease {
+                address: l.address,
+                state: l.state,
+                class: l.class,
+            })
+            .collect())
+    }
     /// The lease row of one address, read without taking the write lock.
     fn lease_at(&self, address: std::net::Ipv4Addr) -> Result<Option<Lease>, StoreError>;
     /// The lease rows of one hardware address, newest expiry first.
@@ -195,6 +211,13 @@ impl Store {
     /// Every lease row, ordered by address.
     pub fn leases(&self) -> Result<Vec<Lease>, StoreError> {
         self.backend.leases()
+    }
+
+    /// The unexpired leases at Unix time `now`, ordered by address, in short
+    /// form (for pool statistics; SQLite reads them on a connection of
+    /// their own, so DHCP commits go on meanwhile).
+    pub fn live_leases(&self, now: u64) -> Result<Vec<LiveLease>, StoreError> {
+        self.backend.live_leases(now)
     }
 
     /// The lease row of one address (for other services, e.g. TFTP templates).

@@ -37,6 +37,17 @@ pub(crate) struct Stats {
     pub(crate) dropped: AtomicU64,
     pub(crate) datagrams_sent: AtomicU64,
     pub(crate) unconfirmed: AtomicU64,
+    /// Refusals by stage: the request itself, admission (allow-list and
+    /// limits), the file (path, lease binding, missing, template).
+    pub(crate) refused_request: AtomicU64,
+    pub(crate) refused_admission: AtomicU64,
+    pub(crate) refused_file: AtomicU64,
+    /// Bytes of file data sent by completed and failed reads.
+    pub(crate) bytes_sent: AtomicU64,
+    /// Bytes of file data received by uploads.
+    pub(crate) bytes_received: AtomicU64,
+    /// How long completed transfers took.
+    pub(crate) duration: headend_util::Histogram,
 }
 
 /// State shared by the listeners and the transfers: what is served (fixed

@@ -7,7 +7,7 @@ use std::io::IoSliceMut;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd as _;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -92,8 +92,16 @@ pub(crate) async fn serve(sock: UdpSocket, wildcard: bool, shared: Arc<Shared>) 
 }
 
 /// Sends a one-off ERROR from a fresh socket on the request's local address.
-fn refuse(shared: &Shared, local: IpAddr, peer: SocketAddr, name: &str, abort: &Abort) {
+fn refuse(
+    shared: &Shared,
+    local: IpAddr,
+    peer: SocketAddr,
+    name: &str,
+    abort: &Abort,
+    stage: &AtomicU64,
+) {
     shared.stats.refused.fetch_add(1, Ordering::Relaxed);
+    stage.fetch_add(1, Ordering::Relaxed);
     tracing::info!(client = %peer, file = %name, code = abort.code as u16, reason = %abort.message, "TFTP refused: {name} to {peer}");
     let dg = packet::error(abort.code, &abort.message);
     match std::net::UdpSocket::bind(SocketAddr::new(local, 0)) {
@@ -109,7 +117,9 @@ fn refuse(shared: &Shared, local: IpAddr, peer: SocketAddr, name: &str, abort: &
 fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpAddr) {
     let (req, write) = match request::classify(dg) {
         Incoming::Request { req, write } => (req, write),
-        Incoming::Refuse(a) => return refuse(shared, local, peer, "", &a),
+        Incoming::Refuse(a) => {
+            return refuse(shared, local, peer, "", &a, &shared.stats.refused_request);
+        }
         Incoming::Stray => {
             shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -119,11 +129,14 @@ fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpA
     let shown = String::from_utf8_lossy(req.filename).into_owned();
     let slot = match admission::admit(shared, peer.ip()) {
         Ok(slot) => slot,
-        Err(a) => return refuse(shared, local, peer, &shown, &a),
+        Err(a) => {
+            let stage = &shared.stats.refused_admission;
+            return refuse(shared, local, peer, &shown, &a, stage);
+        }
     };
     let (name, machine) = match files::prepare(shared, &req, write, peer, Instant::now()) {
         Ok(v) => v,
-        Err(a) => return refuse(shared, local, peer, &shown, &a),
+        Err(a) => return refuse(shared, local, peer, &shown, &a, &shared.stats.refused_file),
     };
     // RFC 1350 §4: each transfer gets a new port (TID) on the server side.
     let sock = match transfer_socket(local) {
@@ -133,7 +146,9 @@ fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpA
                 ErrorCode::NotDefined,
                 format!("server cannot open a socket: {e}"),
             );
-            return refuse(shared, local, peer, &shown, &a);
+            // Out of sockets: a limit of the server, counted with admission.
+            let stage = &shared.stats.refused_admission;
+            return refuse(shared, local, peer, &shown, &a, stage);
         }
     };
     tracing::debug!(%peer, file = %name, write, "TFTP transfer start");
@@ -328,6 +343,16 @@ async fn dally(
 /// How long an upload's socket stays open after the final ACK.
 const DALLY: Duration = Duration::from_secs(1);
 
+/// Adds a transfer's data bytes to the sent or received total.
+fn count_bytes(shared: &Shared, machine: &Machine) {
+    let counter = if machine.is_write() {
+        &shared.stats.bytes_received
+    } else {
+        &shared.stats.bytes_sent
+    };
+    counter.fetch_add(machine.bytes(), Ordering::Relaxed);
+}
+
 /// Drives one transfer until it ends.
 async fn run(
     sock: UdpSocket,
@@ -359,6 +384,8 @@ async fn run(
                     dally(&sock, peer, &datagrams, &mut buf, &shared).await;
                 }
                 shared.stats.transfers_ok.fetch_add(1, Ordering::Relaxed);
+                count_bytes(&shared, &machine);
+                shared.stats.duration.observe(started.elapsed());
                 // One info line per transfer, as tftpd-hpa's `RRQ from ...`.
                 tracing::info!(
                     client = %peer,
@@ -373,6 +400,7 @@ async fn run(
                 // Clean up first (an aborted upload's temporary file is
                 // removed when its sink drops), then tell the peer.
                 let bytes = machine.bytes();
+                count_bytes(&shared, &machine);
                 drop(machine);
                 send_all(&sock, peer, &datagrams, &shared).await;
                 shared

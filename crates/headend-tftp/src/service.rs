@@ -25,7 +25,7 @@ use crate::path::Remap;
 use crate::template::Templates;
 
 /// A snapshot of the service's counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TftpStats {
     /// Requests (RRQ/WRQ) received.
@@ -54,6 +54,22 @@ pub struct TftpStats {
     pub template_cache_hits: u64,
     /// Formatted template outputs built.
     pub template_cache_misses: u64,
+    /// Requests refused as malformed or not allowed (e.g. a write with
+    /// uploads off). Part of `refused`.
+    pub refused_request: u64,
+    /// Requests refused by admission: the client allow-list and the
+    /// transfer limits. Part of `refused`.
+    pub refused_admission: u64,
+    /// Requests refused for their file: path outside the root, a file bound
+    /// to another device's lease, missing, or a template that failed. Part
+    /// of `refused`.
+    pub refused_file: u64,
+    /// File data bytes sent by reads.
+    pub bytes_sent: u64,
+    /// File data bytes received by uploads.
+    pub bytes_received: u64,
+    /// Durations of completed transfers.
+    pub duration: headend_util::HistogramSnapshot,
 }
 
 impl std::fmt::Display for TftpStats {
@@ -115,6 +131,12 @@ impl TftpHandle {
             template_errors: t.errors,
             template_cache_hits: t.cache_hits,
             template_cache_misses: t.cache_misses,
+            refused_request: s.refused_request.load(Ordering::Relaxed),
+            refused_admission: s.refused_admission.load(Ordering::Relaxed),
+            refused_file: s.refused_file.load(Ordering::Relaxed),
+            bytes_sent: s.bytes_sent.load(Ordering::Relaxed),
+            bytes_received: s.bytes_received.load(Ordering::Relaxed),
+            duration: s.duration.snapshot(),
         }
     }
 

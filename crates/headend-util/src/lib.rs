@@ -10,9 +10,11 @@
 //!   [`link_durable`], and a safe file name for a zone.
 //! - [`time`]: Unix time now and its RFC 3339 / log forms.
 //! - [`bucket`]: a token bucket and a bounded map of them by client.
+//! - [`histogram`]: a lock-free latency histogram read at scrape time.
 
 pub mod bucket;
 pub mod fs;
+pub mod histogram;
 pub mod time;
 
 pub use bucket::{Buckets, TokenBucket};
@@ -20,4 +22,5 @@ pub use fs::{
     create_private_dir, create_private_file, exposed_entries, link_durable, read_secret,
     rename_durable, safe_file_name, write_atomic,
 };
+pub use histogram::{Histogram, HistogramSnapshot};
 pub use time::{unix_now, unix_now_secs};

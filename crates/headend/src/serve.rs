@@ -18,6 +18,8 @@ pub(crate) struct Services {
     /// The lease (and later user/token/audit) store, shared with the admin API.
     pub(crate) store: Option<headend_store::Store>,
     pub(crate) admin: Option<headend_admin::AdminHandle>,
+    /// Start time and reload counts, shown on the admin API's /metrics.
+    pub(crate) process: std::sync::Arc<headend_admin::ProcessStats>,
 }
 
 impl Services {
@@ -30,6 +32,7 @@ impl Services {
         let config = Config::load(path)
             .inspect_err(|e| tracing::error!("SIGHUP: the config file is not applied: {e}"))
             .ok();
+        self.process.reloaded(config.is_some());
         if let Some(dns) = &self.dns {
             match config.as_ref().map(|c| c.dns.clone()) {
                 Some(Some(new)) => match dns.reconfigure(new) {
@@ -184,6 +187,7 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
             dns: services.dns.clone(),
             dhcp: services.dhcp.clone(),
             tftp: services.tftp.clone(),
+            process: std::sync::Arc::clone(&services.process),
         };
         services.admin = Some(
             headend_admin::AdminService::start(

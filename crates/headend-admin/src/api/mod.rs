@@ -10,6 +10,7 @@ pub(crate) mod auth;
 pub(crate) mod dhcp;
 mod limit;
 pub mod openapi;
+pub(crate) mod scrape;
 pub mod types;
 pub(crate) mod users;
 pub(crate) mod zones;
@@ -53,6 +54,10 @@ pub struct App {
     pub(crate) dns: Option<headend_dns::DnsHandle>,
     /// The DHCP service, when it runs in this process.
     pub(crate) dhcp: Option<headend_dhcp::DhcpHandle>,
+    /// The TFTP service, when it runs in this process (read by /metrics).
+    pub(crate) tftp: Option<headend_tftp::TftpHandle>,
+    /// Start time and reload counters (read by /metrics).
+    pub(crate) process: Arc<crate::process::ProcessStats>,
     pub(crate) keys: arc_swap::ArcSwap<KeySet>,
     pub(crate) state_dir: std::path::PathBuf,
     pub(crate) rotate_lock: std::sync::Mutex<()>,
@@ -610,42 +615,6 @@ async fn jwks(State(app): State<Shared>) -> impl IntoResponse {
     axum::Json(app.keys.load().jwks())
 }
 
-async fn metrics_text(
-    State(app): State<Shared>,
-    Source(ip): Source,
-    headers: HeaderMap,
-    key: Option<axum::Extension<crate::core::apikey::Grant>>,
-    cert: Option<axum::Extension<CertPrincipal>>,
-) -> Result<Response, ApiError> {
-    let allowed =
-        key.is_some() || cert.is_some() || app.config.metrics_allow.iter().any(|n| n.contains(&ip));
-    if !allowed {
-        let token = bearer(&headers).ok_or_else(ApiError::unauthorized)?;
-        app.authenticate(token).ok_or_else(ApiError::unauthorized)?;
-    }
-    if let Some(dns) = &app.dns {
-        // The DNS listeners keep their own atomic counters (no per-query
-        // metrics call on the hot path); they are copied in at scrape time.
-        let stats = dns.stats();
-        metrics::counter!("headend_dns_queries_total", "transport" => "udp")
-            .absolute(stats.udp_queries);
-        metrics::counter!("headend_dns_queries_total", "transport" => "tcp")
-            .absolute(stats.tcp_queries);
-        metrics::counter!("headend_dns_rrl_responses_total", "action" => "dropped")
-            .absolute(stats.rrl_dropped);
-        metrics::counter!("headend_dns_rrl_responses_total", "action" => "slipped")
-            .absolute(stats.rrl_slipped);
-        metrics::counter!("headend_dns_tcp_refused_total").absolute(stats.tcp_refused);
-        metrics::counter!("headend_dns_tcp_evicted_total").absolute(stats.tcp_evicted);
-        metrics::gauge!("headend_dns_mail_lint_findings").set(stats.mail_lint_findings as f64);
-    }
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
-    )
-        .into_response())
-}
-
 async fn fallback() -> ApiError {
     ApiError::not_found("no such route; see /api/v1/openapi.json")
 }
@@ -726,7 +695,7 @@ pub fn router(app: Shared, extra: Router<Shared>) -> Router {
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/metrics", get(metrics_text))
+        .route("/metrics", get(scrape::serve))
         .route("/api/v1/me", get(users::me))
         .route("/api/v1/zones", get(zones::list))
         .route("/api/v1/zones/{zone}", get(zones::show))

@@ -33,7 +33,7 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<Value>) {
             None,
         ),
         ("GET", "/metrics") => (
-            "Prometheus metrics (token, or a source in [admin] metrics_allow)",
+            "Prometheus metrics of every service (a token of any role, or a source in [admin] metrics_allow, default loopback)",
             None,
         ),
         ("GET", "/api/v1/me") => ("The caller: user, role, session id", None),

@@ -32,6 +32,7 @@ use crate::zone::Zone;
 /// Unix seconds now: the one clock of the signer and of the RRL (shared with
 /// the rest of headend through `headend_util`).
 pub(crate) use proof::nxdomain_interval;
+pub use signer::SignedZone;
 pub(crate) use signer::Signer;
 
 /// Adds RRSIGs and denial proofs to a DO=1 response from a signed zone.

@@ -72,6 +72,18 @@ fn save_state(state_dir: &Path, entry: &mut ZoneSigning) {
     entry.unsaved = false;
 }
 
+/// The signing state of one DNSSEC-signed zone.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SignedZone {
+    /// The zone's origin as configured.
+    pub origin: String,
+    /// Unix seconds of the earliest RRSIG expiration in the served version
+    /// (`None` before its first signing).
+    pub rrsig_expires: Option<i64>,
+    /// Unix seconds of the next key event (publish, activate, retire, ...).
+    pub next_key_event: Option<i64>,
+}
+
 /// Per-zone DNSSEC signing for the DNS service.
 pub(crate) struct Signer {
     state_dir: PathBuf,
@@ -269,6 +281,22 @@ impl Signer {
             }
         };
         Some(result)
+    }
+
+    /// Per signed zone: its origin, the earliest RRSIG expiration of its
+    /// served version and its next key event (Unix seconds), for metrics.
+    pub(crate) fn signature_status(&self, now: i64) -> Vec<SignedZone> {
+        let zones = self.zones();
+        let mut out: Vec<_> = zones
+            .values()
+            .map(|e| SignedZone {
+                origin: e.origin.clone(),
+                rrsig_expires: e.signature.map(|s| s.expires),
+                next_key_event: e.keys.next_event(now),
+            })
+            .collect();
+        out.sort_by(|a, b| a.origin.cmp(&b.origin));
+        out
     }
 
     /// The earliest moment any zone needs attention (for the scheduler's sleep).

@@ -406,6 +406,7 @@ fn load_into(
             true
         }
         Err(errors) => {
+            stats.zone_load_failed();
             log_load_errors(&zc.origin, &errors);
             match previous {
                 Some(old) => {
@@ -813,6 +814,7 @@ impl DnsHandle {
             zone.soa().clone(),
             policy.notify,
             self.inner.transfers.notify_key(origin),
+            Arc::clone(&self.inner.stats),
         );
         self.inner.transfers.set_notified(zone);
     }
@@ -920,7 +922,18 @@ impl DnsHandle {
         self.inner.catalog.load_full()
     }
 
-    /// The listeners' counters.
+    /// Every DNSSEC-signed zone's earliest RRSIG expiration and next key
+    /// event.
+    pub fn signed_zones(&self) -> Vec<crate::dnssec::SignedZone> {
+        self.inner.signer.signature_status(unix_now())
+    }
+
+    /// Responses sent so far by RCODE and query type.
+    pub fn responses(&self) -> crate::stats::DnsResponses {
+        self.inner.stats.responses()
+    }
+
+    /// The counters so far.
     pub fn stats(&self) -> DnsStatsSnapshot {
         self.inner.stats.snapshot()
     }

@@ -18,6 +18,33 @@ pub(super) fn all_leases(conn: &Connection) -> Result<Vec<Lease>, StoreError> {
     all(conn, "lease listing", q::LEASES, [], |r| row::lease(r))
 }
 
+/// The unexpired leases in short form, by address (the rowid: no sort).
+pub(super) fn live(conn: &Connection, now: u64) -> Result<Vec<crate::LiveLease>, StoreError> {
+    let now = secs(now);
+    let op = "live lease listing";
+    let mut stmt = conn
+        .prepare_cached("SELECT address, state, expires, class FROM dhcp_leases ORDER BY address")
+        .map_err(StoreError::sql(op))?;
+    let mut rows = stmt.query([]).map_err(StoreError::sql(op))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(StoreError::sql(op))? {
+        let expires: i64 = row.get(2).map_err(StoreError::sql(op))?;
+        if expires <= now {
+            continue;
+        }
+        let state = match row.get_ref(1).map_err(StoreError::sql(op))? {
+            rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t).unwrap_or_default(),
+            _ => "",
+        };
+        out.push(crate::LiveLease {
+            address: unaddr(row.get(0).map_err(StoreError::sql(op))?)?,
+            state: LeaseState::parse(state)?,
+            class: row.get(3).map_err(StoreError::sql(op))?,
+        });
+    }
+    Ok(out)
+}
+
 /// The lease row of one address.
 pub(super) fn at(conn: &Connection, address: Ipv4Addr) -> Result<Option<Lease>, StoreError> {
     first(conn, "lease lookup", q::LEASE_AT, [addr(address)], |r| {

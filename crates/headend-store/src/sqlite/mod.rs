@@ -50,6 +50,9 @@ pub struct SqliteBackend {
     checkpointer: Option<Checkpointer>,
     /// Set once the directory holding the `-wal` file has been fsynced.
     dir_synced: AtomicBool,
+    /// A read-only connection for statistics ([`Backend::live_leases`]),
+    /// opened at first use: in WAL mode it reads while the writer writes.
+    reader: Mutex<Option<Connection>>,
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -126,6 +129,7 @@ impl SqliteBackend {
             conn: Mutex::new(conn),
             checkpointer: None,
             dir_synced: AtomicBool::new(false),
+            reader: Mutex::new(None),
         })
     }
 
@@ -227,6 +231,32 @@ impl Backend for SqliteBackend {
 
     fn leases(&self) -> Result<Vec<Lease>, StoreError> {
         lease::all_leases(&self.lock())
+    }
+
+    fn live_leases(&self, now: u64) -> Result<Vec<crate::LiveLease>, StoreError> {
+        let mut reader = self
+            .reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if reader.is_none() {
+            let conn = Connection::open_with_flags(
+                &self.path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .and_then(|c| {
+                c.busy_timeout(std::time::Duration::from_secs(10))?;
+                Ok(c)
+            })
+            .map_err(|source| StoreError::Open {
+                path: self.path.clone(),
+                source,
+            })?;
+            *reader = Some(conn);
+        }
+        match reader.as_ref() {
+            Some(conn) => lease::live(conn, now),
+            None => lease::live(&self.lock(), now),
+        }
     }
 
     fn lease_at(&self, address: Ipv4Addr) -> Result<Option<Lease>, StoreError> {
@@ -385,5 +415,49 @@ mod tests {
         let _ = std::fs::remove_file(&wal);
         let err = b.sync().unwrap_err();
         assert!(err.to_string().contains("headend.db-wal"), "{err}");
+    }
+
+    #[test]
+    fn live_leases_skip_expired_rows_and_see_uncommitted_writes_only_once_committed() {
+        use crate::LeaseState;
+        let dir = tempfile::tempdir().unwrap();
+        let b = SqliteBackend::open(&dir.path().join("headend.db")).unwrap();
+        let lease = |last: u8, state, expires, class: Option<&str>| Lease {
+            address: Ipv4Addr::new(10, 0, 0, last),
+            subnet: "lan".into(),
+            client_key: vec![last],
+            hwaddr: vec![last],
+            client_id: None,
+            hostname: None,
+            state,
+            expires,
+            circuit_id: None,
+            remote_id: None,
+            class: class.map(str::to_owned),
+            server: None,
+        };
+        let mut tx = b.begin().unwrap();
+        tx.put(&lease(9, LeaseState::Bound, 2_000, Some("modem")))
+            .unwrap();
+        tx.put(&lease(5, LeaseState::Declined, 2_000, None))
+            .unwrap();
+        tx.put(&lease(7, LeaseState::Bound, 900, None)).unwrap();
+        tx.commit().unwrap();
+        // A write in progress on the writer does not block the reader.
+        let mut open = b.begin().unwrap();
+        open.put(&lease(8, LeaseState::Bound, 2_000, None)).unwrap();
+        let live = b.live_leases(1_000).unwrap();
+        drop(open);
+        let got: Vec<_> = live
+            .iter()
+            .map(|l| (l.address.octets()[3], l.state, l.class.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (5, LeaseState::Declined, None),
+                (9, LeaseState::Bound, Some("modem"))
+            ]
+        );
     }
 }
