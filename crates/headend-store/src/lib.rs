@@ -21,6 +21,7 @@ pub mod auth;
 mod config;
 mod error;
 mod lease;
+mod lease6;
 pub mod migrate;
 mod postgres;
 mod row;
@@ -35,6 +36,7 @@ pub use auth::AuthStore;
 pub use config::{DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_POOL, PostgresConfig, StoreConfig};
 pub use error::StoreError;
 pub use lease::{Lease, LeaseState, LeaseTx};
+pub use lease6::{Lease6, Lease6Kind, Lease6Tx};
 pub use sqlite::SqliteBackend;
 
 /// The SQLite database's file name inside the state directory.
@@ -46,6 +48,8 @@ pub trait Backend: AuthStore + Send + Sync + 'static {
     fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError>;
     /// Every lease row, ordered by address.
     fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+    /// Every DHCPv6 binding (addresses and delegated prefixes), by address.
+    fn leases6(&self) -> Result<Vec<Lease6>, StoreError>;
     /// The lease row of one address, read without taking the write lock.
     fn lease_at(&self, address: std::net::Ipv4Addr) -> Result<Option<Lease>, StoreError>;
     /// The lease rows of one hardware address, newest expiry first.
@@ -72,7 +76,7 @@ pub trait Backend: AuthStore + Send + Sync + 'static {
 
 /// An open write transaction: [`LeaseTx`] operations plus commit. Dropping it
 /// without committing rolls everything back.
-pub trait Transaction: LeaseTx {
+pub trait Transaction: LeaseTx + Lease6Tx {
     /// Makes every write of this transaction durable (or fails and keeps none).
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
@@ -157,6 +161,11 @@ impl Store {
     /// Every lease row, ordered by address.
     pub fn leases(&self) -> Result<Vec<Lease>, StoreError> {
         self.backend.leases()
+    }
+
+    /// Every DHCPv6 binding, ordered by address.
+    pub fn leases6(&self) -> Result<Vec<Lease6>, StoreError> {
+        self.backend.leases6()
     }
 
     /// The lease row of one address (for other services, e.g. TFTP templates).

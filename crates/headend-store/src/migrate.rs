@@ -147,6 +147,29 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (subnet, hwaddr, name)
         );
     ",
+}, Migration {
+    version: 7,
+    name: "dhcpv6 bindings (IA_NA, IA_PD)",
+    sql: "
+        CREATE TABLE dhcp6_leases (
+            address      BLOB    PRIMARY KEY,   -- 16 bytes: the address, or the first address of the prefix
+            plen         INTEGER NOT NULL,      -- 128 for an address, else the prefix length
+            kind         TEXT    NOT NULL,      -- na | pd
+            subnet       TEXT    NOT NULL,
+            duid         BLOB    NOT NULL,
+            iaid         INTEGER NOT NULL,
+            hwaddr       BLOB,
+            state        TEXT    NOT NULL,      -- offered | bound | released | declined
+            preferred    INTEGER NOT NULL,      -- unix seconds
+            expires      INTEGER NOT NULL,      -- unix seconds
+            class        TEXT,
+            remote_id    BLOB,
+            interface_id BLOB,
+            updated      INTEGER NOT NULL
+        );
+        CREATE INDEX dhcp6_leases_client  ON dhcp6_leases (duid, iaid, kind, subnet);
+        CREATE INDEX dhcp6_leases_expires ON dhcp6_leases (expires);
+    ",
 }];
 
 /// The PostgreSQL schema ladder, oldest first: the same versions and tables
@@ -278,6 +301,30 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
             value  TEXT NOT NULL,
             PRIMARY KEY (subnet, hwaddr, name)
         );
+    "#,
+    },
+    Migration {
+        version: 7,
+        name: "dhcpv6 bindings (IA_NA, IA_PD)",
+        sql: r#"
+        CREATE TABLE dhcp6_leases (
+            address      BYTEA  PRIMARY KEY CHECK (length(address) = 16),
+            plen         BIGINT NOT NULL,
+            kind         TEXT   NOT NULL,      -- na | pd
+            subnet       TEXT COLLATE "C" NOT NULL,
+            duid         BYTEA  NOT NULL,
+            iaid         BIGINT NOT NULL,
+            hwaddr       BYTEA,
+            state        TEXT   NOT NULL,      -- offered | bound | released | declined
+            preferred    BIGINT NOT NULL,      -- unix seconds
+            expires      BIGINT NOT NULL,      -- unix seconds
+            class        TEXT,
+            remote_id    BYTEA,
+            interface_id BYTEA,
+            updated      BIGINT NOT NULL
+        );
+        CREATE INDEX dhcp6_leases_client  ON dhcp6_leases (duid, iaid, kind, subnet);
+        CREATE INDEX dhcp6_leases_expires ON dhcp6_leases (expires);
     "#,
     },
 ];
