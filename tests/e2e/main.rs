@@ -12,6 +12,7 @@ mod admin_limits;
 mod admin_zone;
 mod cable;
 mod dhcp;
+mod dhcp6;
 mod dhcp_crash;
 mod dhcp_relay;
 mod dns;

@@ -367,6 +367,14 @@ impl Server {
         let remote_id = relay_opt(opt::REMOTE_ID).and_then(|d| d.get(4..).map(<[u8]>::to_vec));
         let interface_id = relay_opt(opt::INTERFACE_ID);
         let o = &req.message.options;
+        if let Some(r) = inner {
+            tracing::debug!(
+                link = %r.link_address,
+                interface_id = %hex::encode(interface_id.as_deref().unwrap_or_default()),
+                remote_id = %hex::encode(remote_id.as_deref().unwrap_or_default()),
+                "DHCPv6 relayed request"
+            );
+        }
         let classes = plan
             .classes
             .iter()
