@@ -417,8 +417,10 @@ impl Ia {
         };
         let inner = Options::parse(data.get(12..).unwrap_or_default())?;
         let mut entries = Vec::new();
+        let mut status = None;
         for (code, d) in &inner.0 {
             match (kind, *code) {
+                (_, opt::STATUS_CODE) => status = parse_status(d),
                 (IaKind::Na, opt::IAADDR) => {
                     let (Some(address), Some(preferred), Some(valid)) =
                         (addr_at(d, 0), be32(d, 16), be32(d, 20))
@@ -457,7 +459,7 @@ impl Ia {
             t1,
             t2,
             entries,
-            status: None,
+            status,
         })
     }
 

@@ -46,9 +46,11 @@ macro_rules! statements {
             "SELECT " lease6_columns!() " FROM dhcp6_leases WHERE duid = " {3}
             " AND iaid = " {4} " AND kind = " {2} " AND subnet = " {1}
             " AND state <> 'declined' ORDER BY updated DESC, expires DESC LIMIT 1");
-        /// The highest DHCPv6 address with a row in {1}..={2}.
+        /// The highest DHCPv6 address with a row in {1}..={2} (ORDER BY,
+        /// not max(): PostgreSQL has no max over bytea).
         pub(crate) const LEASE6_HIGHEST: &str = sql!($p;
-            "SELECT max(address) FROM dhcp6_leases WHERE address BETWEEN " {1} " AND " {2});
+            "SELECT address FROM dhcp6_leases WHERE address BETWEEN " {1} " AND " {2}
+            " ORDER BY address DESC LIMIT 1");
         /// The DHCPv6 binding in {1}..={2} that expired (at {3} or before) longest ago.
         pub(crate) const LEASE6_OLDEST_EXPIRED: &str = sql!($p;
             "SELECT " lease6_columns!() " FROM dhcp6_leases WHERE expires <= " {3}

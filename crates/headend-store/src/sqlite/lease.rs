@@ -316,16 +316,16 @@ impl Lease6Tx for SqliteTx<'_> {
 
     fn lease6_highest(
         &mut self,
-        first: Ipv6Addr,
+        first_addr: Ipv6Addr,
         last: Ipv6Addr,
     ) -> Result<Option<Ipv6Addr>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(q::LEASE6_HIGHEST)
-            .map_err(StoreError::sql("DHCPv6 pool scan"))?;
-        let max: Option<Vec<u8>> = stmt
-            .query_row(params![addr6(first), addr6(last)], |r| r.get(0))
-            .map_err(StoreError::sql("DHCPv6 pool scan"))?;
+        let max: Option<Vec<u8>> = first(
+            &self.conn,
+            "DHCPv6 pool scan",
+            q::LEASE6_HIGHEST,
+            params![addr6(first_addr), addr6(last)],
+            |r| row::Row::get(r, 0),
+        )?;
         Ok(max.and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok().map(Ipv6Addr::from)))
     }
 

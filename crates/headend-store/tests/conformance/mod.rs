@@ -52,6 +52,7 @@ macro_rules! conformance_tests {
             reader_sees_committed_rows_while_writer_is_open,
             api_reservations_are_seen_inside_lease_transactions,
             claim_of_one_address_by_two_servers_lets_one_win,
+            dhcp6_bindings_claim_scan_and_survive_reopen,
         );
         conformance_tests!(@each $fresh; auth:
             duplicate_user_is_refused_whatever_its_case,
