@@ -247,13 +247,6 @@ pub struct Subnet6Config {
     pub reservations: Vec<Reservation6Config>,
 }
 
-impl Dhcp6Config {
-    /// Checks the section as `headend serve` would compile it.
-    pub fn validate(&self) -> Result<(), crate::Dhcp6Error> {
-        crate::plan::Plan::compile(self).map(|_| ())
-    }
-}
-
 fn default_port() -> u16 {
     547
 }

@@ -212,9 +212,8 @@ impl Server {
         }
         let subnet = select_subnet(&plan, req, ctx, &client);
         let now_s = seconds(now);
-        let requests = match wire::ias(&m.options) {
-            Ok(ias) => ias,
-            Err(_) => return Ok(Outcome::Silent(Silence::Nothing)),
+        let Ok(requests) = wire::ias(&m.options) else {
+            return Ok(Outcome::Silent(Silence::Nothing));
         };
         match m.kind {
             msg::SOLICIT | msg::REQUEST | msg::RENEW | msg::REBIND => {
@@ -476,10 +475,18 @@ impl Server {
             chosen = Some((l.address, l.prefix_len));
         }
         if let Some((a, len)) = chosen {
-            let mut lease = template.clone();
-            lease.address = a;
-            lease.prefix_len = len;
-            tx.lease6_put(&lease)?;
+            // A SOLICIT from a client that holds a live binding advertises
+            // it without shortening it to an offer hold.
+            let keep = mode == Mode::Advertise
+                && existing.as_ref().is_some_and(|l| {
+                    l.address == a && l.state == LeaseState::Bound && l.is_live(now)
+                });
+            if !keep {
+                let mut lease = template.clone();
+                lease.address = a;
+                lease.prefix_len = len;
+                tx.lease6_put(&lease)?;
+            }
             return Ok(self.granted_ia(ia, a, len, preferred, valid, mode, plan));
         }
         if mode == Mode::Extend {
@@ -698,22 +705,18 @@ fn select_subnet<'p>(
     client: &Client<'_>,
 ) -> Option<&'p Subnet> {
     let allowed = |s: &Subnet| {
-        s.classes.is_empty()
-            || client
-                .classes
-                .iter()
-                .any(|c| s.classes.iter().any(|n| *n == c.name))
+        s.classes.is_empty() || client.classes.iter().any(|c| s.classes.contains(&c.name))
     };
     if let Some(r) = req.innermost() {
         let link = r.link_address;
-        if !link.is_unspecified() && !link.is_unicast_link_local() {
-            if let Some(s) = plan
+        if !link.is_unspecified()
+            && !link.is_unicast_link_local()
+            && let Some(s) = plan
                 .subnets
                 .iter()
                 .find(|s| s.prefix.contains(&link) && allowed(s))
-            {
-                return Some(s);
-            }
+        {
+            return Some(s);
         }
         let id = r.options.get(opt::INTERFACE_ID)?;
         return plan
@@ -770,7 +773,7 @@ fn class_matches(
         any = true;
         if !o
             .all(opt::USER_CLASS)
-            .any(|d| items(d).iter().any(|i| *i == want.as_slice()))
+            .any(|d| items(d).contains(&want.as_slice()))
         {
             return false;
         }

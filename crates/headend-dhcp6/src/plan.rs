@@ -33,7 +33,7 @@ pub(crate) struct Pool {
 
 impl Pool {
     pub(crate) fn contains(&self, a: u128) -> bool {
-        a >= self.first && a <= self.last && (a - self.first) % self.step == 0
+        a >= self.first && a <= self.last && (a - self.first).is_multiple_of(self.step)
     }
 }
 
@@ -282,6 +282,13 @@ fn reservation(key: &str, r: &Reservation6Config, pd: &[Pool]) -> Result<Reserva
         prefix,
         options: encode_options(&format!("{key}.options"), &r.options)?,
     })
+}
+
+impl Dhcp6Config {
+    /// Checks the section as `headend serve` would compile it.
+    pub fn validate(&self) -> Result<(), Dhcp6Error> {
+        Plan::compile(self).map(|_| ())
+    }
 }
 
 impl Plan {

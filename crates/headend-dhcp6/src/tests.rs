@@ -319,7 +319,7 @@ fn confirm_says_whether_addresses_are_on_link() {
     };
     let off = IaEntry {
         address: "2001:db8:9::5".parse().unwrap(),
-        ..on.clone()
+        ..on
     };
     let (_, m) = reply(t.send(message(
         msg::CONFIRM,
@@ -439,4 +439,34 @@ fn bad_configs_name_the_key() {
         )
         .contains("overlaps")
     );
+}
+
+#[test]
+fn solicit_from_a_bound_client_does_not_shorten_its_binding() {
+    let t = setup("");
+    reply(t.send(message(
+        msg::SOLICIT,
+        &duid(1),
+        false,
+        &[ia(IaKind::Na, vec![])],
+    )));
+    reply(t.send(message(
+        msg::REQUEST,
+        &duid(1),
+        true,
+        &[ia(IaKind::Na, vec![])],
+    )));
+    let bound = t.store.leases6().unwrap()[0].clone();
+    let (r, m) = reply(t.send(message(
+        msg::SOLICIT,
+        &duid(1),
+        false,
+        &[ia(IaKind::Na, vec![])],
+    )));
+    assert_eq!(r.kind, msg::ADVERTISE);
+    assert_eq!(
+        wire::ias(&m.options).unwrap()[0].entries[0].address,
+        bound.address
+    );
+    assert_eq!(t.store.leases6().unwrap()[0], bound);
 }

@@ -412,7 +412,7 @@ pub(crate) fn dhcp6_bindings_claim_scan_and_survive_reopen(db: &dyn Database) {
         .unwrap()
         .expect("expired");
     assert_eq!(old.address, a("2001:db8::100"));
-    let mut released = na.clone();
+    let mut released = na;
     released.state = LeaseState::Released;
     tx.lease6_put(&released).unwrap();
     tx.commit().unwrap();
