@@ -34,6 +34,7 @@ reservations = [{{ duid = "00:03:00:01:aa:bb:cc:dd:ee:ff", address = "2001:db8:1
 name = "relayed"
 prefix = "2001:db8:2::/64"
 pools = ["2001:db8:2::10-2001:db8:2::20"]
+reservations = [{{ hwaddr = "02:00:00:00:00:79", address = "2001:db8:2::79" }}, {{ remote_id = "cm-7", address = "2001:db8:2::7" }}]
 "#
     );
     toml::from_str(&text).expect("config")
@@ -469,4 +470,57 @@ fn solicit_from_a_bound_client_does_not_shorten_its_binding() {
         bound.address
     );
     assert_eq!(t.store.leases6().unwrap()[0], bound);
+}
+
+fn relayed(options: Options, client: &[u8]) -> Request {
+    Request {
+        relays: vec![Relay {
+            hop_count: 0,
+            link_address: "2001:db8:2::1".parse().unwrap(),
+            peer_address: "fe80::9".parse().unwrap(),
+            options,
+        }],
+        message: message(msg::SOLICIT, client, false, &[ia(IaKind::Na, vec![])]),
+    }
+}
+
+fn relay_ingress() -> Ingress {
+    Ingress {
+        interface: None,
+        source: SocketAddrV6::new("2001:db8:f::2".parse().unwrap(), 547, 0, 0),
+        unicast: true,
+    }
+}
+
+fn inner_address(o: Outcome) -> Ipv6Addr {
+    let Outcome::Reply(rep) = o else {
+        panic!("silent")
+    };
+    let outer = Options::parse(&rep.bytes[34..]).unwrap();
+    let inner = Message::parse(outer.get(opt::RELAY_MSG).unwrap()).unwrap();
+    wire::ias(&inner.options).unwrap()[0].entries[0].address
+}
+
+#[test]
+fn reservations_by_option_79_mac_and_by_relay_remote_id() {
+    let t = setup("");
+    // RFC 6939: link-layer type 1, then the MAC; the client's DUID says
+    // nothing of it (DUID-EN).
+    let mut o = Options::default();
+    o.push(opt::CLIENT_LINKLAYER_ADDR, vec![0, 1, 2, 0, 0, 0, 0, 0x79]);
+    let a = inner_address(t.send_req(relayed(o, &[0, 2, 0, 0, 0x11, 0x8b, 1]), &relay_ingress()));
+    assert_eq!(a, "2001:db8:2::79".parse::<Ipv6Addr>().unwrap());
+    // RFC 4649: enterprise number, then the remote-id.
+    let mut o = Options::default();
+    let mut rid = 4491u32.to_be_bytes().to_vec();
+    rid.extend_from_slice(b"cm-7");
+    o.push(opt::REMOTE_ID, rid);
+    let a = inner_address(t.send_req(relayed(o, &[0, 2, 0, 0, 0x11, 0x8b, 2]), &relay_ingress()));
+    assert_eq!(a, "2001:db8:2::7".parse::<Ipv6Addr>().unwrap());
+    // Anyone else gets a pool address.
+    let a = inner_address(t.send_req(
+        relayed(Options::default(), &[0, 2, 0, 0, 0x11, 0x8b, 3]),
+        &relay_ingress(),
+    ));
+    assert_eq!(a, "2001:db8:2::10".parse::<Ipv6Addr>().unwrap());
 }
