@@ -68,6 +68,7 @@ cat > "$WORK/kea.json" <<EOT
 { "Dhcp6": {
   "interfaces-config": { "interfaces": [ "$SIF" ] },
   "lease-database": { "type": "memfile", "persist": true, "name": "$WORK/kea-leases6.csv", "lfc-interval": 0 },
+  "server-id": { "type": "LLT", "persist": false },
   "preferred-lifetime": 3600, "valid-lifetime": 7200,
   "subnet6": [ { "id": 1, "subnet": "2001:db8:99::/64", "interface": "$SIF",
                  "pools": [ { "pool": "2001:db8:99::1:0 - 2001:db8:99::1:ffff" } ],
