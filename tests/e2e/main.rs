@@ -16,6 +16,7 @@ mod cable;
 mod cli;
 mod console;
 mod dhcp;
+mod dhcp6;
 mod dhcp_crash;
 mod dhcp_relay;
 mod dhcp_shared;

@@ -22,6 +22,7 @@ pub mod auth;
 mod config;
 mod error;
 mod lease;
+mod lease6;
 pub mod migrate;
 mod postgres;
 mod row;
@@ -39,6 +40,7 @@ pub use error::StoreError;
 pub use lease::{
     Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx, LiveLease, counts_of, page_of,
 };
+pub use lease6::{Lease6, Lease6Kind, Lease6Tx};
 pub use sqlite::SqliteBackend;
 
 /// The SQLite database's file name inside the state directory.
@@ -66,6 +68,8 @@ pub trait Backend: AuthStore + ApiKeyStore + Send + Sync + 'static {
             })
             .collect())
     }
+    /// Every DHCPv6 binding (addresses and delegated prefixes), by address.
+    fn leases6(&self) -> Result<Vec<Lease6>, StoreError>;
     /// The lease row of one address, read without taking the write lock.
     fn lease_at(&self, address: std::net::Ipv4Addr) -> Result<Option<Lease>, StoreError>;
     /// The lease rows of one hardware address, newest expiry first.
@@ -113,7 +117,7 @@ pub trait Backend: AuthStore + ApiKeyStore + Send + Sync + 'static {
 
 /// An open write transaction: [`LeaseTx`] operations plus commit. Dropping it
 /// without committing rolls everything back.
-pub trait Transaction: LeaseTx {
+pub trait Transaction: LeaseTx + Lease6Tx {
     /// Makes every write of this transaction durable (or fails and keeps none).
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
     /// The store's clock when the transaction began (time since the Unix
@@ -218,6 +222,11 @@ impl Store {
     /// their own, so DHCP commits go on meanwhile).
     pub fn live_leases(&self, now: u64) -> Result<Vec<LiveLease>, StoreError> {
         self.backend.live_leases(now)
+    }
+
+    /// Every DHCPv6 binding, ordered by address.
+    pub fn leases6(&self) -> Result<Vec<Lease6>, StoreError> {
+        self.backend.leases6()
     }
 
     /// The lease row of one address (for other services, e.g. TFTP templates).

@@ -159,7 +159,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
     ",
 }, Migration {
     version: 8,
-    name: "api keys and user scopes (h22)",
+    name: "api keys and user scopes",
     sql: "
         CREATE TABLE auth_api_keys (
             prefix     TEXT    PRIMARY KEY,         -- hk_ + 16 hex digits, public
@@ -178,6 +178,29 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
             revoked    INTEGER
         );
         ALTER TABLE auth_users ADD COLUMN scopes TEXT NOT NULL DEFAULT ''; -- space-separated
+    ",
+}, Migration {
+    version: 9,
+    name: "dhcpv6 bindings (IA_NA, IA_PD)",
+    sql: "
+        CREATE TABLE dhcp6_leases (
+            address      BLOB    PRIMARY KEY,   -- 16 bytes: the address, or the first address of the prefix
+            plen         INTEGER NOT NULL,      -- 128 for an address, else the prefix length
+            kind         TEXT    NOT NULL,      -- na | pd
+            subnet       TEXT    NOT NULL,
+            duid         BLOB    NOT NULL,
+            iaid         INTEGER NOT NULL,
+            hwaddr       BLOB,
+            state        TEXT    NOT NULL,      -- offered | bound | released | declined
+            preferred    INTEGER NOT NULL,      -- unix seconds
+            expires      INTEGER NOT NULL,      -- unix seconds
+            class        TEXT,
+            remote_id    BLOB,
+            interface_id BLOB,
+            updated      INTEGER NOT NULL
+        );
+        CREATE INDEX dhcp6_leases_client  ON dhcp6_leases (duid, iaid, kind, subnet);
+        CREATE INDEX dhcp6_leases_expires ON dhcp6_leases (expires);
     ",
 }];
 
@@ -321,10 +344,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
             name         TEXT COLLATE "C" PRIMARY KEY, -- [dhcp.ha] this_server
             heartbeat_ms BIGINT NOT NULL               -- the database's clock, unix milliseconds
         );
-    ",
-}, Migration {
-    version: 8,
-        name: "api keys and user scopes (h22)",
+    "#,
+    },
+    Migration {
+        version: 8,
+        name: "api keys and user scopes",
         sql: r#"
         CREATE TABLE auth_api_keys (
             prefix     TEXT COLLATE "C" PRIMARY KEY, -- hk_ + 16 hex digits, public
@@ -343,6 +367,30 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
             revoked    BIGINT
         );
         ALTER TABLE auth_users ADD COLUMN scopes TEXT NOT NULL DEFAULT ''; -- space-separated
+    "#,
+    },
+    Migration {
+        version: 9,
+        name: "dhcpv6 bindings (IA_NA, IA_PD)",
+        sql: r#"
+        CREATE TABLE dhcp6_leases (
+            address      BYTEA  PRIMARY KEY CHECK (length(address) = 16),
+            plen         BIGINT NOT NULL,
+            kind         TEXT   NOT NULL,      -- na | pd
+            subnet       TEXT COLLATE "C" NOT NULL,
+            duid         BYTEA  NOT NULL,
+            iaid         BIGINT NOT NULL,
+            hwaddr       BYTEA,
+            state        TEXT   NOT NULL,      -- offered | bound | released | declined
+            preferred    BIGINT NOT NULL,      -- unix seconds
+            expires      BIGINT NOT NULL,      -- unix seconds
+            class        TEXT,
+            remote_id    BYTEA,
+            interface_id BYTEA,
+            updated      BIGINT NOT NULL
+        );
+        CREATE INDEX dhcp6_leases_client  ON dhcp6_leases (duid, iaid, kind, subnet);
+        CREATE INDEX dhcp6_leases_expires ON dhcp6_leases (expires);
     "#,
     },
 ];

@@ -15,6 +15,7 @@ use std::net::Ipv4Addr;
 use crate::StoreError;
 use crate::auth::{AuditRecord, FamilyRecord, RefreshRecord, Reservation, UserRecord};
 use crate::lease::{Lease, LeaseState};
+use crate::lease6::{Lease6, Lease6Kind};
 
 /// The columns of `dhcp_leases` that make a [`Lease`], in the order [`lease`]
 /// reads them; a write binds `updated` after them ([`LeaseValues`]).
@@ -67,8 +68,17 @@ macro_rules! reservation_columns {
     };
 }
 
+/// The columns of `dhcp6_leases` that make a [`Lease6`], in the order
+/// [`lease6`] reads them; a write binds `updated` after them ([`Lease6Values`]).
+macro_rules! lease6_columns {
+    () => {
+        "address, plen, kind, subnet, duid, iaid, hwaddr, state, preferred, expires, class, remote_id, interface_id"
+    };
+}
+
 pub(crate) use {
-    audit_columns, family_columns, lease_columns, refresh_join, reservation_columns, user_columns,
+    audit_columns, family_columns, lease_columns, lease6_columns, refresh_join,
+    reservation_columns, user_columns,
 };
 
 /// A value a column holds, readable from a row of either backend.
@@ -146,6 +156,88 @@ pub(crate) fn lease(row: &impl Row) -> Result<Lease, StoreError> {
         class: row.get(10)?,
         server: row.get::<Option<i64>>(11)?.map(unaddr).transpose()?,
     })
+}
+
+/// An IPv6 address as stored: its 16 bytes, which sort as the number.
+pub(crate) fn addr6(a: std::net::Ipv6Addr) -> Vec<u8> {
+    a.octets().to_vec()
+}
+
+/// The columns of [`lease6_columns!`] → a DHCPv6 binding.
+pub(crate) fn lease6(row: &impl Row) -> Result<Lease6, StoreError> {
+    let bytes: Vec<u8> = row.get(0)?;
+    let octets: [u8; 16] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| StoreError::Corrupt {
+            reason: format!("DHCPv6 binding address of {} bytes", bytes.len()),
+        })?;
+    Ok(Lease6 {
+        address: std::net::Ipv6Addr::from(octets),
+        prefix_len: u8::try_from(row.get::<i64>(1)?).unwrap_or(128).min(128),
+        kind: Lease6Kind::parse(&row.get::<String>(2)?)?,
+        subnet: row.get(3)?,
+        duid: row.get(4)?,
+        iaid: u32::try_from(row.get::<i64>(5)?).unwrap_or(0),
+        hwaddr: row.get(6)?,
+        state: LeaseState::parse(&row.get::<String>(7)?)?,
+        preferred: unsecs(row.get(8)?),
+        expires: unsecs(row.get(9)?),
+        class: row.get(10)?,
+        remote_id: row.get(11)?,
+        interface_id: row.get(12)?,
+    })
+}
+
+/// A DHCPv6 binding as its row binds it: [`lease6_columns!`] then `updated`.
+pub(crate) struct Lease6Values<'a> {
+    lease: &'a Lease6,
+    address: Vec<u8>,
+    plen: i64,
+    kind: &'static str,
+    iaid: i64,
+    state: &'static str,
+    preferred: i64,
+    expires: i64,
+    updated: i64,
+}
+
+impl<'a> Lease6Values<'a> {
+    /// The row of `lease`, written at `now`.
+    pub(crate) fn new(lease: &'a Lease6, now: u64) -> Self {
+        Self {
+            lease,
+            address: addr6(lease.address),
+            plen: i64::from(lease.prefix_len),
+            kind: lease.kind.as_str(),
+            iaid: i64::from(lease.iaid),
+            state: lease.state.as_str(),
+            preferred: secs(lease.preferred),
+            expires: secs(lease.expires),
+            updated: secs(now),
+        }
+    }
+
+    /// The values, in column order (`?1`..`?14` / `$1`..`$14`).
+    pub(crate) fn values(&self) -> [&dyn Value; 14] {
+        let l = self.lease;
+        [
+            &self.address,
+            &self.plen,
+            &self.kind,
+            &l.subnet,
+            &l.duid,
+            &self.iaid,
+            &l.hwaddr,
+            &self.state,
+            &self.preferred,
+            &self.expires,
+            &l.class,
+            &l.remote_id,
+            &l.interface_id,
+            &self.updated,
+        ]
+    }
 }
 
 /// The columns of [`user_columns!`] → a user.

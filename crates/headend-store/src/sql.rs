@@ -30,9 +30,48 @@ macro_rules! sql {
 macro_rules! statements {
     ($p:literal) => {
         use crate::row::{
-            audit_columns, family_columns, lease_columns, refresh_join, reservation_columns,
-            user_columns,
+            audit_columns, family_columns, lease_columns, lease6_columns, refresh_join,
+            reservation_columns, user_columns,
         };
+
+        /// Every DHCPv6 binding, by address.
+        pub(crate) const LEASES6: &str =
+            sql!($p; "SELECT " lease6_columns!() " FROM dhcp6_leases ORDER BY address");
+        /// The DHCPv6 binding at address {1}.
+        pub(crate) const LEASE6_AT: &str =
+            sql!($p; "SELECT " lease6_columns!() " FROM dhcp6_leases WHERE address = " {1});
+        /// The newest binding of subnet {1}, kind {2}, DUID {3}, IAID {4},
+        /// declined ones excepted.
+        pub(crate) const LEASE6_BY_CLIENT: &str = sql!($p;
+            "SELECT " lease6_columns!() " FROM dhcp6_leases WHERE duid = " {3}
+            " AND iaid = " {4} " AND kind = " {2} " AND subnet = " {1}
+            " AND state <> 'declined' ORDER BY updated DESC, expires DESC LIMIT 1");
+        /// The highest DHCPv6 address with a row in {1}..={2} (ORDER BY,
+        /// not max(): PostgreSQL has no max over bytea).
+        pub(crate) const LEASE6_HIGHEST: &str = sql!($p;
+            "SELECT address FROM dhcp6_leases WHERE address BETWEEN " {1} " AND " {2}
+            " ORDER BY address DESC LIMIT 1");
+        /// The DHCPv6 binding in {1}..={2} that expired (at {3} or before) longest ago.
+        pub(crate) const LEASE6_OLDEST_EXPIRED: &str = sql!($p;
+            "SELECT " lease6_columns!() " FROM dhcp6_leases WHERE expires <= " {3}
+            " AND address BETWEEN " {1} " AND " {2} " ORDER BY expires LIMIT 1");
+        /// Inserts a binding ([`Lease6Values`](crate::row::Lease6Values)) only
+        /// if its address has none.
+        pub(crate) const LEASE6_CLAIM: &str = sql!($p;
+            "INSERT INTO dhcp6_leases (" lease6_columns!() ", updated) VALUES ("
+            {1} ", " {2} ", " {3} ", " {4} ", " {5} ", " {6} ", " {7} ", "
+            {8} ", " {9} ", " {10} ", " {11} ", " {12} ", " {13} ", " {14}
+            ") ON CONFLICT (address) DO NOTHING");
+        /// Inserts or replaces a binding ([`Lease6Values`](crate::row::Lease6Values)).
+        pub(crate) const LEASE6_PUT: &str = sql!($p;
+            "INSERT INTO dhcp6_leases (" lease6_columns!() ", updated) VALUES ("
+            {1} ", " {2} ", " {3} ", " {4} ", " {5} ", " {6} ", " {7} ", "
+            {8} ", " {9} ", " {10} ", " {11} ", " {12} ", " {13} ", " {14}
+            ") ON CONFLICT (address) DO UPDATE SET plen = excluded.plen, kind = excluded.kind, \
+             subnet = excluded.subnet, duid = excluded.duid, iaid = excluded.iaid, \
+             hwaddr = excluded.hwaddr, state = excluded.state, preferred = excluded.preferred, \
+             expires = excluded.expires, class = excluded.class, remote_id = excluded.remote_id, \
+             interface_id = excluded.interface_id, updated = excluded.updated");
 
         /// Every lease, by address.
         pub(crate) const LEASES: &str =

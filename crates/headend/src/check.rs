@@ -66,6 +66,9 @@ pub(crate) fn run(config_file: &Path) -> ExitCode {
             println!("{}: [dhcp]: warning: {w}", config_file.display());
         }
     }
+    if let Some(dhcp6) = &config.dhcp6 {
+        section("dhcp6", dhcp6.validate().map_err(|e| e.to_string()));
+    }
     if let Some(time) = &config.time {
         section("time", time.validate().map_err(|e| e.to_string()));
     }

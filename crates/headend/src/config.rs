@@ -21,6 +21,8 @@ pub(crate) struct Config {
     pub(crate) tftp: Option<headend_tftp::TftpConfig>,
     /// DHCPv4; absent means DHCP is off.
     pub(crate) dhcp: Option<headend_dhcp::DhcpConfig>,
+    /// DHCPv6; absent means DHCPv6 is off.
+    pub(crate) dhcp6: Option<headend_dhcp6::Dhcp6Config>,
     /// The RFC 868 time server cable modems ask (option 4); absent means it is off.
     pub(crate) time: Option<headend_dhcp::TimeConfig>,
     /// The HTTPS admin API; absent means it is off.

@@ -56,7 +56,10 @@ impl Budget {
         if let Some(dhcp) = &config.dhcp {
             parts.push(("DHCP sockets", dhcp.interfaces.len().max(1) as u64 + 1));
         }
-        if config.dhcp.is_some() || config.admin.is_some() {
+        if let Some(dhcp6) = &config.dhcp6 {
+            parts.push(("DHCPv6 sockets", dhcp6.interfaces.len().max(1) as u64 + 1));
+        }
+        if config.dhcp.is_some() || config.dhcp6.is_some() || config.admin.is_some() {
             let store = match &config.store {
                 headend_store::StoreConfig::Postgres(pg) => pg.pool as u64 + 2,
                 _ => SQLITE,

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use headend_store::{Lease, LeaseState, Store};
+use headend_store::{Lease, Lease6Kind, LeaseState, Store};
 
 use crate::config::Config;
 
@@ -17,8 +17,8 @@ pub(crate) fn run(config: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let leases = match Store::open_existing(&config.store, &config.general.state_dir)
-        .and_then(|s| s.leases())
+    let (leases, leases6) = match Store::open_existing(&config.store, &config.general.state_dir)
+        .and_then(|s| Ok((s.leases()?, s.leases6()?)))
     {
         Ok(l) => l,
         Err(e) => {
@@ -51,6 +51,37 @@ pub(crate) fn run(config: &Path) -> ExitCode {
                 .as_deref()
                 .map_or_else(|| "-".to_owned(), printable)
         );
+    }
+    if !leases6.is_empty() {
+        println!();
+        println!(
+            "{:<44} {:<4} {:<40} {:<10} {:<17} {:<9} {:<20} {:<12} CLASS",
+            "ADDRESS/PREFIX (v6)", "IA", "DUID", "IAID", "MAC", "STATE", "EXPIRES (UTC)", "SUBNET"
+        );
+        for l in &leases6 {
+            let what = match l.kind {
+                Lease6Kind::Address => format!("{}", l.address),
+                _ => format!("{}/{}", l.address, l.prefix_len),
+            };
+            let st = match l.state {
+                LeaseState::Bound | LeaseState::Offered if l.expires <= now => "expired",
+                s => s.as_str(),
+            };
+            println!(
+                "{:<44} {:<4} {:<40} {:<10} {:<17} {:<9} {:<20} {:<12} {}",
+                what,
+                l.kind.as_str(),
+                colon_hex(&l.duid),
+                l.iaid,
+                l.hwaddr
+                    .as_deref()
+                    .map_or_else(|| "-".to_owned(), colon_hex),
+                st,
+                utc(l.expires),
+                l.subnet,
+                l.class.as_deref().unwrap_or("-"),
+            );
+        }
     }
     ExitCode::SUCCESS
 }

@@ -15,6 +15,7 @@ pub(crate) struct Services {
     pub(crate) tftp: Option<headend_tftp::TftpHandle>,
     pub(crate) dhcp: Option<headend_dhcp::DhcpHandle>,
     pub(crate) time: Option<headend_dhcp::TimeHandle>,
+    pub(crate) dhcp6: Option<headend_dhcp6::Dhcp6Handle>,
     /// The lease (and later user/token/audit) store, shared with the admin API.
     pub(crate) store: Option<headend_store::Store>,
     pub(crate) admin: Option<headend_admin::AdminHandle>,
@@ -84,6 +85,23 @@ impl Services {
                 None => tracing::error!("SIGHUP: DHCP keeps its running config"),
             }
         }
+        if let Some(dhcp6) = &self.dhcp6 {
+            tracing::info!(stats = %dhcp6.stats(), "DHCPv6 counters");
+            match config.as_ref().map(|c| c.dhcp6.clone()) {
+                Some(Some(new)) => {
+                    if let Err(e) = dhcp6.reload(new) {
+                        tracing::error!(
+                            "SIGHUP: [dhcp6] not applied, the running config stays: {e}"
+                        );
+                    }
+                }
+                Some(None) => tracing::warn!(
+                    "SIGHUP: the [dhcp6] section is gone from {}; DHCPv6 keeps its running config until a restart",
+                    path.display()
+                ),
+                None => tracing::error!("SIGHUP: DHCPv6 keeps its running config"),
+            }
+        }
         if let Some(Err(e)) = self
             .admin
             .as_ref()
@@ -140,7 +158,7 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
     }
     // One store ([store]: SQLite in the state directory, or PostgreSQL shared
     // by several servers) for leases, users and the audit log.
-    if config.dhcp.is_some() || config.admin.is_some() {
+    if config.dhcp.is_some() || config.dhcp6.is_some() || config.admin.is_some() {
         let store = headend_store::Store::open(&config.store, &config.general.state_dir)
             .context("opening the store")?;
         tracing::info!(store = %store.describe(), "store open");
@@ -174,6 +192,15 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
                 .context("starting DHCP")?,
         );
         services.store = Some(store);
+    }
+    if let Some(dhcp6) = &config.dhcp6 {
+        let Some(store) = services.store.clone() else {
+            anyhow::bail!("the store was not opened");
+        };
+        services.dhcp6 = Some(
+            headend_dhcp6::Dhcp6Service::start(dhcp6.clone(), store, &config.general.state_dir)
+                .context("starting DHCPv6")?,
+        );
     }
     if let Some(time) = &config.time {
         services.time =

@@ -3,7 +3,7 @@
 //! the DHCP core works in ([`LeaseTx`]). Rows map to leases through
 //! [`crate::row`].
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use ::postgres::Row;
@@ -11,7 +11,8 @@ use ::postgres::Row;
 use super::conn::{OpenTx, Pooled, Session};
 use super::{bind, get};
 use crate::lease::{Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx};
-use crate::row::{self, LeaseValues, addr, lease_columns, secs, unaddr};
+use crate::lease6::{Lease6, Lease6Kind, Lease6Tx};
+use crate::row::{self, Lease6Values, LeaseValues, addr, addr6, lease_columns, secs, unaddr};
 use crate::sql::postgres as q;
 use crate::{StoreError, Transaction};
 
@@ -366,5 +367,116 @@ impl LeaseTx for PgTx<'_> {
             q::API_RESERVED,
             params![subnet.to_owned(), addr(address)],
         )? > 0)
+    }
+}
+
+/// Every DHCPv6 binding, ordered by address.
+pub(super) fn all_leases6(s: &mut Session) -> Result<Vec<Lease6>, StoreError> {
+    let rows = s
+        .query(q::LEASES6, &[])
+        .map_err(StoreError::pg("DHCPv6 binding listing"))?;
+    rows.iter().map(row::lease6).collect()
+}
+
+impl PgTx<'_> {
+    fn one_lease6(
+        &self,
+        op: &'static str,
+        sql: &'static str,
+        params: Vec<Box<dyn ::postgres::types::ToSql + Send + Sync>>,
+    ) -> Result<Option<Lease6>, StoreError> {
+        self.tx.run(move |s| {
+            let refs: Vec<&(dyn ::postgres::types::ToSql + Sync)> =
+                params.iter().map(|p| &**p as _).collect();
+            s.query_first(sql, &refs)
+                .map_err(StoreError::pg(op))?
+                .as_ref()
+                .map(row::lease6)
+                .transpose()
+        })
+    }
+
+    fn write6(
+        &self,
+        op: &'static str,
+        sql: &'static str,
+        lease: &Lease6,
+    ) -> Result<u64, StoreError> {
+        let lease = lease.clone();
+        let now = self.now;
+        self.tx.run(move |s| {
+            let row = Lease6Values::new(&lease, now);
+            s.execute(sql, &bind(row.values()))
+                .map_err(StoreError::pg(op))
+        })
+    }
+}
+
+impl Lease6Tx for PgTx<'_> {
+    fn lease6_at(&mut self, address: Ipv6Addr) -> Result<Option<Lease6>, StoreError> {
+        self.one_lease6(
+            "DHCPv6 binding lookup",
+            q::LEASE6_AT,
+            params![addr6(address)],
+        )
+    }
+
+    fn lease6_by_client(
+        &mut self,
+        subnet: &str,
+        kind: Lease6Kind,
+        duid: &[u8],
+        iaid: u32,
+    ) -> Result<Option<Lease6>, StoreError> {
+        self.one_lease6(
+            "DHCPv6 binding lookup by client",
+            q::LEASE6_BY_CLIENT,
+            params![
+                subnet.to_owned(),
+                kind.as_str(),
+                duid.to_vec(),
+                i64::from(iaid)
+            ],
+        )
+    }
+
+    fn lease6_highest(
+        &mut self,
+        first: Ipv6Addr,
+        last: Ipv6Addr,
+    ) -> Result<Option<Ipv6Addr>, StoreError> {
+        let (lo, hi) = (addr6(first), addr6(last));
+        self.tx.run(move |s| {
+            let row = s
+                .query_first(q::LEASE6_HIGHEST, &[&lo, &hi])
+                .map_err(StoreError::pg("DHCPv6 pool scan"))?;
+            let max: Option<Vec<u8>> = match &row {
+                Some(r) => get(r, 0)?,
+                None => None,
+            };
+            Ok(max.and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok().map(Ipv6Addr::from)))
+        })
+    }
+
+    fn lease6_oldest_expired(
+        &mut self,
+        first: Ipv6Addr,
+        last: Ipv6Addr,
+        now: u64,
+    ) -> Result<Option<Lease6>, StoreError> {
+        self.one_lease6(
+            "expired DHCPv6 binding scan",
+            q::LEASE6_OLDEST_EXPIRED,
+            params![addr6(first), addr6(last), secs(now)],
+        )
+    }
+
+    fn lease6_claim(&mut self, lease: &Lease6) -> Result<bool, StoreError> {
+        Ok(self.write6("DHCPv6 claim", q::LEASE6_CLAIM, lease)? == 1)
+    }
+
+    fn lease6_put(&mut self, lease: &Lease6) -> Result<(), StoreError> {
+        self.write6("DHCPv6 binding write", q::LEASE6_PUT, lease)?;
+        Ok(())
     }
 }

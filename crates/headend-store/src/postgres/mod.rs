@@ -250,6 +250,10 @@ impl Backend for PostgresBackend {
         self.reader()?.conn().run(lease::all_leases)
     }
 
+    fn leases6(&self) -> Result<Vec<crate::Lease6>, StoreError> {
+        self.reader()?.conn().run(lease::all_leases6)
+    }
+
     fn lease_at(&self, address: Ipv4Addr) -> Result<Option<Lease>, StoreError> {
         self.reader()?.conn().run(move |s| lease::at(s, address))
     }

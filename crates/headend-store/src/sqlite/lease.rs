@@ -2,14 +2,17 @@
 //! answers and the write transaction the DHCP core works in ([`LeaseTx`]).
 //! Rows map to leases through [`crate::row`].
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::MutexGuard;
 
 use rusqlite::{Connection, params};
 
 use super::{all, bind, count, first, number};
 use crate::lease::{Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx};
-use crate::row::{self, LeaseValues, addr, lease_columns, secs, unaddr, unsecs};
+use crate::lease6::{Lease6, Lease6Kind, Lease6Tx};
+use crate::row::{
+    self, Lease6Values, LeaseValues, addr, addr6, lease_columns, secs, unaddr, unsecs,
+};
 use crate::sql::sqlite as q;
 use crate::{StoreError, Transaction};
 
@@ -384,5 +387,91 @@ impl LeaseTx for SqliteTx<'_> {
             q::API_RESERVED,
             params![subnet, addr(address)],
         )? > 0)
+    }
+}
+
+/// Every DHCPv6 binding, ordered by address.
+pub(super) fn all_leases6(conn: &Connection) -> Result<Vec<Lease6>, StoreError> {
+    all(conn, "DHCPv6 binding listing", q::LEASES6, [], |r| {
+        row::lease6(r)
+    })
+}
+
+impl SqliteTx<'_> {
+    fn one_lease6(
+        &self,
+        op: &'static str,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Option<Lease6>, StoreError> {
+        first(&self.conn, op, sql, params, |r| row::lease6(r))
+    }
+
+    fn write6(&self, op: &'static str, sql: &str, lease: &Lease6) -> Result<usize, StoreError> {
+        let row = Lease6Values::new(lease, self.now);
+        let mut stmt = self.conn.prepare_cached(sql).map_err(StoreError::sql(op))?;
+        stmt.execute(bind(&row.values()))
+            .map_err(StoreError::sql(op))
+    }
+}
+
+impl Lease6Tx for SqliteTx<'_> {
+    fn lease6_at(&mut self, address: Ipv6Addr) -> Result<Option<Lease6>, StoreError> {
+        self.one_lease6(
+            "DHCPv6 binding lookup",
+            q::LEASE6_AT,
+            params![addr6(address)],
+        )
+    }
+
+    fn lease6_by_client(
+        &mut self,
+        subnet: &str,
+        kind: Lease6Kind,
+        duid: &[u8],
+        iaid: u32,
+    ) -> Result<Option<Lease6>, StoreError> {
+        self.one_lease6(
+            "DHCPv6 binding lookup by client",
+            q::LEASE6_BY_CLIENT,
+            params![subnet, kind.as_str(), duid, i64::from(iaid)],
+        )
+    }
+
+    fn lease6_highest(
+        &mut self,
+        first_addr: Ipv6Addr,
+        last: Ipv6Addr,
+    ) -> Result<Option<Ipv6Addr>, StoreError> {
+        let max: Option<Vec<u8>> = first(
+            &self.conn,
+            "DHCPv6 pool scan",
+            q::LEASE6_HIGHEST,
+            params![addr6(first_addr), addr6(last)],
+            |r| row::Row::get(r, 0),
+        )?;
+        Ok(max.and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok().map(Ipv6Addr::from)))
+    }
+
+    fn lease6_oldest_expired(
+        &mut self,
+        first: Ipv6Addr,
+        last: Ipv6Addr,
+        now: u64,
+    ) -> Result<Option<Lease6>, StoreError> {
+        self.one_lease6(
+            "expired DHCPv6 binding scan",
+            q::LEASE6_OLDEST_EXPIRED,
+            params![addr6(first), addr6(last), secs(now)],
+        )
+    }
+
+    fn lease6_claim(&mut self, lease: &Lease6) -> Result<bool, StoreError> {
+        Ok(self.write6("DHCPv6 claim", q::LEASE6_CLAIM, lease)? == 1)
+    }
+
+    fn lease6_put(&mut self, lease: &Lease6) -> Result<(), StoreError> {
+        self.write6("DHCPv6 binding write", q::LEASE6_PUT, lease)?;
+        Ok(())
     }
 }

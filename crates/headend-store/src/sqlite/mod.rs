@@ -259,6 +259,10 @@ impl Backend for SqliteBackend {
         }
     }
 
+    fn leases6(&self) -> Result<Vec<crate::Lease6>, StoreError> {
+        lease::all_leases6(&self.lock())
+    }
+
     fn lease_at(&self, address: Ipv4Addr) -> Result<Option<Lease>, StoreError> {
         lease::at(&self.lock(), address)
     }

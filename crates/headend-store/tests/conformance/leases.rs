@@ -442,3 +442,89 @@ pub(crate) fn lease_search_pages_and_counts_agree_with_the_reference(db: &dyn Da
     );
     assert_eq!(store.lease_counts(1_000).unwrap(), counts_of(&all, 1_000));
 }
+
+/// DHCPv6 bindings (migration 9): addresses and delegated prefixes keyed by
+/// their 16 bytes, which sort as numbers (the pool scan), claimed once,
+/// found by client (DUID, IAID, kind) and by expiry, kept across a reopen.
+pub(crate) fn dhcp6_bindings_claim_scan_and_survive_reopen(db: &dyn Database) {
+    use headend_store::{Lease6, Lease6Kind};
+    use std::net::Ipv6Addr;
+    let a = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+    let binding = |addr: &str, len: u8, kind, duid: &[u8], expires| Lease6 {
+        address: a(addr),
+        prefix_len: len,
+        kind,
+        subnet: "lan6".into(),
+        duid: duid.to_vec(),
+        iaid: 7,
+        hwaddr: Some(vec![2, 0, 0, 0, 0, 1]),
+        state: LeaseState::Bound,
+        preferred: expires,
+        expires,
+        class: Some("docsis".into()),
+        remote_id: None,
+        interface_id: Some(b"cmts".to_vec()),
+    };
+    let store = db.open();
+    let mut tx = store.begin().unwrap();
+    assert_eq!(
+        tx.lease6_highest(a("2001:db8::"), a("2001:db8::ffff"))
+            .unwrap(),
+        None
+    );
+    let na = binding("2001:db8::ff", 128, Lease6Kind::Address, b"d1", 1000);
+    assert!(tx.lease6_claim(&na).unwrap());
+    assert!(
+        !tx.lease6_claim(&binding(
+            "2001:db8::ff",
+            128,
+            Lease6Kind::Address,
+            b"d2",
+            1000
+        ))
+        .unwrap()
+    );
+    // 0x100 sorts above 0xff: bytes compare as the number.
+    assert!(
+        tx.lease6_claim(&binding(
+            "2001:db8::100",
+            128,
+            Lease6Kind::Address,
+            b"d2",
+            10
+        ))
+        .unwrap()
+    );
+    let pd = binding("2001:db8:100::", 56, Lease6Kind::Prefix, b"d1", 2000);
+    assert!(tx.lease6_claim(&pd).unwrap());
+    assert_eq!(
+        tx.lease6_highest(a("2001:db8::"), a("2001:db8::ffff"))
+            .unwrap(),
+        Some(a("2001:db8::100"))
+    );
+    assert_eq!(
+        tx.lease6_by_client("lan6", Lease6Kind::Prefix, b"d1", 7)
+            .unwrap()
+            .as_ref(),
+        Some(&pd)
+    );
+    assert_eq!(
+        tx.lease6_by_client("lan6", Lease6Kind::Address, b"d1", 8)
+            .unwrap(),
+        None
+    );
+    let old = tx
+        .lease6_oldest_expired(a("2001:db8::"), a("2001:db8::ffff"), 500)
+        .unwrap()
+        .expect("expired");
+    assert_eq!(old.address, a("2001:db8::100"));
+    let mut released = na;
+    released.state = LeaseState::Released;
+    tx.lease6_put(&released).unwrap();
+    tx.commit().unwrap();
+    drop(store);
+    let all = db.open_existing().leases6().unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0], released);
+    assert_eq!(all[2], pd);
+}

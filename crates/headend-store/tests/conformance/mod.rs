@@ -54,6 +54,7 @@ macro_rules! conformance_tests {
             claim_of_one_address_by_two_servers_lets_one_win,
             heartbeats_are_aged_by_the_stores_clock_and_rows_name_their_server,
             lease_search_pages_and_counts_agree_with_the_reference,
+            dhcp6_bindings_claim_scan_and_survive_reopen,
         );
         conformance_tests!(@each $fresh; auth:
             duplicate_user_is_refused_whatever_its_case,

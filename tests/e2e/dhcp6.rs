@@ -1,0 +1,607 @@
+//! DHCPv6 end to end: the real `headend` binary in a network namespace,
+//! real clients (dhclient -6, dhcpcd -6, dhcrelay -6, perfdhcp -6, tftp)
+//! and a scripted DOCSIS modem (tests/dhcp_tools/dhcp6_client.py) in
+//! others, joined by veth pairs with link-local addresses only on the
+//! client side.
+
+use crate::common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::dhcp::{Netns, Proc, field, veth, wait_line};
+use common::{Headend, run};
+
+/// A namespace whose interfaces skip duplicate address detection, so
+/// link-local addresses are usable at once.
+fn ns6(role: &str) -> Netns {
+    let ns = Netns::new(role);
+    ns.exec_ok(&[
+        "sysctl",
+        "-qw",
+        "net.ipv6.conf.default.accept_dad=0",
+        "net.ipv6.conf.all.accept_dad=0",
+    ]);
+    ns
+}
+
+/// Waits until `iface` in `ns` has a usable link-local address (clients
+/// and the server send from it).
+fn wait_link_local(ns: &Netns, iface: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = ns.exec_ok(&["ip", "-6", "addr", "show", "dev", iface, "scope", "link"]);
+        if out.contains("fe80") && !out.contains("tentative") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{iface}: no link-local address: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// [`veth`] with both ends' link-local addresses ready.
+fn veth6(a: &Netns, a_addr: &str, b: &Netns, b_addr: &str, mac: Option<&str>) -> (String, String) {
+    let (ia, ib) = veth(a, a_addr, b, b_addr, mac);
+    wait_link_local(a, &ia);
+    wait_link_local(b, &ib);
+    (ia, ib)
+}
+
+struct Lab {
+    server: Netns,
+    client: Netns,
+    siface: String,
+    ciface: String,
+    work: tempfile::TempDir,
+}
+
+fn lab(mac: Option<&str>) -> Lab {
+    common::require("ip");
+    let server = ns6("s");
+    let client = ns6("c");
+    let (siface, ciface) = veth6(&server, "2001:db8:1::1/64", &client, "", mac);
+    Lab {
+        server,
+        client,
+        siface,
+        ciface,
+        work: tempfile::tempdir().expect("tempdir"),
+    }
+}
+
+fn config(iface: &str, extra_section: &str, extra_subnet: &str) -> String {
+    format!(
+        r#"
+[general]
+state_dir = "state"
+[dhcp6]
+interfaces = ["{iface}"]
+rapid_commit = true
+options = {{ dns_servers = ["2001:db8::53"], domain_search = ["lab.test"] }}
+{extra_section}
+
+[[dhcp6.class]]
+name = "docsis"
+vendor_class = "docsis3.0"
+enterprise = 4491
+options.cablelabs = {{ tftp_servers = ["2001:db8:1::1"], config_file = "modem.cfg", time_servers = ["2001:db8:1::37"], time_offset = -18000, syslog_servers = ["2001:db8:1::514"] }}
+
+[[dhcp6.subnet]]
+name = "lan6"
+prefix = "2001:db8:1::/64"
+interface = "{iface}"
+{extra_subnet}
+"#
+    )
+}
+
+fn tool() -> PathBuf {
+    common::workspace_root().join("tests/dhcp_tools/dhcp6_client.py")
+}
+
+/// Runs the scripted client in `ns`; one JSON value per output line.
+fn client(ns: &Netns, iface: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    let out = run(ns
+        .cmd("python3")
+        .arg(tool())
+        .args(args)
+        .args(["--iface", iface]));
+    out.lines()
+        .map(|l| serde_json::from_str(l).expect("client JSON"))
+        .collect()
+}
+
+/// The dhclient variables the hook records.
+const VARS: &[&str] = &[
+    "new_ip6_address",
+    "new_ip6_prefix",
+    "new_dhcp6_name_servers",
+    "new_dhcp6_domain_search",
+    "new_max_life",
+];
+
+fn hook(dir: &Path, out: &Path) -> PathBuf {
+    common::dhcp::hook_script(dir, "dhclient6.sh", out, VARS)
+}
+
+fn dhclient(lab: &Lab, extra: &[&str], out: &Path) -> Command {
+    let d = lab.work.path();
+    let mut c = lab.client.cmd("dhclient");
+    c.args(["-6", "-d", "-v"])
+        .args(extra)
+        .arg("-lf")
+        .arg(d.join("dhclient6.leases"))
+        .arg("-pf")
+        .arg(d.join("dhclient6.pid"))
+        .arg("-sf")
+        .arg(hook(d, out))
+        .arg(&lab.ciface);
+    c
+}
+
+fn leases_line<'a>(listing: &'a str, what: &str) -> Option<&'a str> {
+    listing
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(what))
+}
+
+/// Waits until `headend leases` lists `what` with `state`.
+fn wait_state(server: &Headend, what: &str, state: &str, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let listing = server.leases();
+        if let Some(l) = leases_line(&listing, what)
+            && l.split_whitespace().any(|w| w == state)
+        {
+            return l.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} not {state} within {timeout:?}:\n{listing}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn dhclient_gets_reserved_address_and_prefix_renews_and_releases() {
+    common::require("dhclient");
+    let mac = "02:66:00:00:00:42";
+    let lab = lab(Some(mac));
+    let cfg = config(
+        &lab.siface,
+        "preferred_secs = 4\nvalid_secs = 8",
+        &format!(
+            r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]
+pd_pools = [{{ prefix = "2001:db8:100::/48", delegated_len = 56 }}]
+reservations = [{{ hwaddr = "{mac}", address = "2001:db8:1::42" }}]"#
+        ),
+    );
+    let server = Headend::start_in_netns(&lab.server, &cfg);
+    let out = lab.work.path().join("hook.out");
+    let _c = Proc::spawn(dhclient(&lab, &["-N", "-P"], &out), false);
+    // The reservation by MAC (from dhclient's DUID-LLT) decides the address.
+    let bound = wait_line(
+        &out,
+        "BOUND6 new_ip6_address=2001:db8:1::42",
+        Duration::from_secs(15),
+    )
+    .expect("dhclient bound the reserved address");
+    assert_eq!(field(&bound, "new_dhcp6_name_servers"), "2001:db8::53");
+    assert_eq!(field(&bound, "new_dhcp6_domain_search"), "lab.test.");
+    let pd = wait_line(
+        &out,
+        "BOUND6 new_ip6_address= new_ip6_prefix=2001:db8:100::/56",
+        Duration::from_secs(5),
+    )
+    .expect("dhclient bound a delegated /56");
+    assert!(!pd.is_empty());
+    let line = wait_state(&server, "2001:db8:1::42", "bound", Duration::from_secs(2));
+    assert!(line.contains(mac), "{line}");
+    let before = server.leases();
+    let expiry = |l: &str| l.split_whitespace().nth(7).map(str::to_owned);
+    let first_expiry = expiry(leases_line(&before, "2001:db8:100::/56").expect("prefix listed"));
+    // T1 is 2 s: the renewal extends both bindings.
+    wait_line(&out, "RENEW6", Duration::from_secs(15)).expect("dhclient renewed");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = server.leases();
+        if expiry(leases_line(&now, "2001:db8:100::/56").expect("prefix listed")) != first_expiry {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "renewal did not extend the prefix:\n{now}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(_c);
+    // dhclient -r sends RELEASE for what its lease file holds.
+    let mut rel = dhclient(&lab, &["-N", "-P", "-r"], &out);
+    let _ = rel.status();
+    wait_state(
+        &server,
+        "2001:db8:1::42",
+        "released",
+        Duration::from_secs(10),
+    );
+    wait_state(
+        &server,
+        "2001:db8:100::/56",
+        "released",
+        Duration::from_secs(2),
+    );
+}
+
+#[test]
+fn dhcpcd_gets_address_and_prefix() {
+    common::require("dhcpcd");
+    let lab = lab(None);
+    let cfg = config(
+        &lab.siface,
+        "",
+        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]
+pd_pools = [{ prefix = "2001:db8:200::/48", delegated_len = 60 }]"#,
+    );
+    let server = Headend::start_in_netns(&lab.server, &cfg);
+    let d = lab.work.path();
+    let conf = d.join("dhcpcd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "noipv6rs\nipv6only\nnohook resolv.conf\ninterface {i}\n  iaid 7\n  ia_na 1\n  ia_pd 2 -\n",
+            i = lab.ciface
+        ),
+    )
+    .expect("conf");
+    let mut c = lab.client.cmd("dhcpcd");
+    c.args(["-6", "-B", "-1", "-t", "15", "-f"])
+        .arg(&conf)
+        .args(["--script", "/bin/true"])
+        .arg(&lab.ciface);
+    let mut p = Proc::spawn(c, true);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let listing = loop {
+        let l = server.leases();
+        if l.lines()
+            .any(|x| x.starts_with("2001:db8:1::1") && x.contains(" bound "))
+            && l.lines()
+                .any(|x| x.starts_with("2001:db8:200:") && x.contains("/60"))
+        {
+            break l;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dhcpcd bound no address and prefix:\n{l}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = p.wait_timeout(Duration::from_millis(10));
+    // dhcpcd put the address on its interface.
+    let addr = listing
+        .lines()
+        .find(|x| x.starts_with("2001:db8:1::1"))
+        .and_then(|x| x.split_whitespace().next())
+        .expect("address")
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !lab
+        .client
+        .exec_ok(&["ip", "-6", "addr", "show", "dev", &lab.ciface])
+        .contains(&addr)
+    {
+        assert!(Instant::now() < deadline, "dhcpcd did not configure {addr}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn docsis_modem_gets_cablelabs_options_then_its_config_by_tftp() {
+    for p in ["python3", "tftp"] {
+        common::require(p);
+    }
+    let lab = lab(None);
+    let duid = "0003000102aa000000a1";
+    let cfg = format!(
+        "{}\n[tftp]\nlisten = [\"[2001:db8:1::1]:69\"]\nroot = \"root\"\n",
+        config(
+            &lab.siface,
+            "",
+            &format!(
+                r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]
+reservations = [{{ duid = "{duid}", address = "2001:db8:1::a1" }}]"#
+            ),
+        )
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("root")).expect("root");
+    let body: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(dir.path().join("root/modem.cfg"), &body).expect("cfg");
+    let path = dir.path().join("headend.toml");
+    std::fs::write(&path, cfg).expect("config");
+    let server = Headend::spawn_in_netns(&lab.server, dir, path);
+    let r = client(
+        &lab.client,
+        &lab.ciface,
+        &["exchange", "--duid", duid, "--vendor", "docsis3.0"],
+    );
+    let reply = &r[0]["reply"];
+    assert_eq!(reply["type"], 7, "{r:?}");
+    // Reserved by DUID.
+    assert_eq!(reply["addrs"][0], "2001:db8:1::a1", "{r:?}");
+    let cl = &reply["vendor"]["4491"];
+    assert_eq!(cl["32"][0], "2001:db8:1::1", "{r:?}");
+    assert_eq!(cl["33"], "modem.cfg");
+    assert_eq!(cl["34"][0], "2001:db8:1::514");
+    assert_eq!(cl["37"][0], "2001:db8:1::37");
+    assert_eq!(cl["38"], -18000);
+    let line = wait_state(&server, "2001:db8:1::a1", "bound", Duration::from_secs(2));
+    assert!(line.trim_end().ends_with("docsis"), "{line}");
+    // A client without the vendor class gets no option 17.
+    let plain = client(&lab.client, &lab.ciface, &["exchange", "--rapid"]);
+    assert_eq!(
+        plain[0]["reply"]["vendor"],
+        serde_json::json!({}),
+        "{plain:?}"
+    );
+    // The modem takes its address and fetches the file it was told, from
+    // the TFTP server it was told, over IPv6.
+    lab.client.exec_ok(&[
+        "ip",
+        "addr",
+        "add",
+        "2001:db8:1::a1/64",
+        "dev",
+        &lab.ciface,
+        "nodad",
+    ]);
+    let got = lab.work.path().join("got.cfg");
+    run(lab
+        .client
+        .cmd("tftp")
+        .args([
+            "-6",
+            "-m",
+            "binary",
+            "2001:db8:1::1",
+            "-c",
+            "get",
+            "modem.cfg",
+        ])
+        .arg(&got));
+    assert_eq!(std::fs::read(&got).expect("fetched"), body);
+}
+
+fn hex_le(v: u32) -> String {
+    v.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn relayed_through_dhcrelay_with_interface_id() {
+    for p in ["dhcrelay", "dhclient"] {
+        common::require(p);
+    }
+    let server = ns6("s");
+    let relay = ns6("r");
+    let cl = ns6("c");
+    let (s_up, r_up) = veth6(
+        &server,
+        "2001:db8:f::1/64",
+        &relay,
+        "2001:db8:f::2/64",
+        None,
+    );
+    let (r_down, c_if) = veth6(&relay, "2001:db8:2::1/64", &cl, "", None);
+    relay.exec_ok(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+    // ISC dhcrelay -I sends its own number of the downstream interface
+    // (1 for the only -l interface, a host-order 32-bit integer) as the
+    // interface-id, not the kernel's index.
+    let interface_id = format!("hex:{}", hex_le(1));
+    let cfg = format!(
+        r#"
+[general]
+state_dir = "state"
+[dhcp6]
+interfaces = ["{s_up}"]
+
+[[dhcp6.class]]
+name = "port"
+interface_id = "{interface_id}"
+options = {{ domain_search = ["relayed.test"] }}
+
+[[dhcp6.subnet]]
+name = "remote"
+prefix = "2001:db8:2::/64"
+pools = ["2001:db8:2::100-2001:db8:2::1ff"]
+"#
+    );
+    let server_h = Headend::start_in_netns(&server, &cfg);
+    let mut r = relay.cmd("dhcrelay");
+    r.args(["-6", "-d", "-I", "-l", &r_down, "-u"])
+        .arg(format!("2001:db8:f::1%{r_up}"));
+    let _relay = Proc::spawn(r, false);
+    std::thread::sleep(Duration::from_millis(500));
+    let work = tempfile::tempdir().expect("tempdir");
+    let out = work.path().join("hook.out");
+    let mut c = cl.cmd("dhclient");
+    c.args(["-6", "-d", "-v", "-lf"])
+        .arg(work.path().join("l"))
+        .arg("-pf")
+        .arg(work.path().join("p"))
+        .arg("-sf")
+        .arg(hook(work.path(), &out))
+        .arg(&c_if);
+    let _c = Proc::spawn(c, false);
+    let bound =
+        wait_line(&out, "BOUND6", Duration::from_secs(20)).expect("bound through the relay");
+    let addr = field(&bound, "new_ip6_address");
+    assert!(addr.starts_with("2001:db8:2::1"), "{bound}");
+    // The class matched on the relay's interface-id (option 18), and the
+    // reply reached the client, so the interface-id came back to the relay.
+    assert_eq!(
+        field(&bound, "new_dhcp6_domain_search"),
+        "relayed.test.",
+        "{bound}"
+    );
+    let line = wait_state(&server_h, &addr, "bound", Duration::from_secs(2));
+    assert!(
+        line.contains("remote") && line.trim_end().ends_with("port"),
+        "{line}"
+    );
+}
+
+#[test]
+fn exhausted_pools_answer_noaddrsavail_and_noprefixavail() {
+    common::require("python3");
+    let lab = lab(None);
+    let cfg = config(
+        &lab.siface,
+        "",
+        r#"pools = ["2001:db8:1::100-2001:db8:1::102"]
+pd_pools = [{ prefix = "2001:db8:300::/62", delegated_len = 64 }]"#,
+    );
+    let _server = Headend::start_in_netns(&lab.server, &cfg);
+    let r = client(
+        &lab.client,
+        &lab.ciface,
+        &["exchange", "--pd", "--rapid", "--count", "6"],
+    );
+    let granted: Vec<_> = r
+        .iter()
+        .filter(|x| !x["reply"]["addrs"].as_array().unwrap().is_empty())
+        .collect();
+    let prefixed: Vec<_> = r
+        .iter()
+        .filter(|x| !x["reply"]["prefixes"].as_array().unwrap().is_empty())
+        .collect();
+    assert_eq!(granted.len(), 3, "3 addresses in the pool: {r:?}");
+    assert_eq!(prefixed.len(), 4, "4 /64s in the /62: {r:?}");
+    let last = &r[5]["reply"]["status"];
+    // NoAddrsAvail (2) in the IA_NA, NoPrefixAvail (6) in the IA_PD.
+    assert_eq!(last, &serde_json::json!([2, 6]), "{r:?}");
+    let fifth = &r[4]["reply"]["status"];
+    assert_eq!(fifth, &serde_json::json!([2, 6]), "{r:?}");
+}
+
+#[test]
+fn malformed_flood_does_not_stop_service() {
+    common::require("python3");
+    let lab = lab(None);
+    let cfg = config(
+        &lab.siface,
+        "",
+        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]"#,
+    );
+    let server = Headend::start_in_netns(&lab.server, &cfg);
+    let f = client(&lab.client, &lab.ciface, &["flood", "--count", "20000"]);
+    assert_eq!(f[0]["sent"], 20000);
+    let r = client(&lab.client, &lab.ciface, &["exchange", "--timeout", "10"]);
+    assert_eq!(r[0]["reply"]["type"], 7, "{r:?}");
+    assert!(
+        !r[0]["reply"]["addrs"].as_array().unwrap().is_empty(),
+        "{r:?}"
+    );
+    assert!(server.count_logs("panicked") == 0);
+}
+
+#[test]
+fn every_replied_binding_survives_kill_9_under_perfdhcp_load() {
+    for p in ["perfdhcp", "python3"] {
+        common::require(p);
+    }
+    let server_ns = ns6("s");
+    let load_ns = ns6("l");
+    let cap_ns = ns6("k");
+    let (s_load, l_if) = veth6(&server_ns, "2001:db8:a::1/64", &load_ns, "", None);
+    let (s_cap, k_if) = veth6(&server_ns, "2001:db8:b::1/64", &cap_ns, "", None);
+    let cfg = format!(
+        r#"
+[general]
+state_dir = "state"
+[dhcp6]
+interfaces = ["{s_load}", "{s_cap}"]
+rate_limit = {{ per_second = 100.0, burst = 100 }}
+
+[[dhcp6.subnet]]
+name = "load"
+prefix = "2001:db8:a::/64"
+interface = "{s_load}"
+pools = ["2001:db8:a::1:0-2001:db8:a::ff:ffff"]
+pd_pools = [{{ prefix = "2001:db8:a000::/36", delegated_len = 56 }}]
+
+[[dhcp6.subnet]]
+name = "capture"
+prefix = "2001:db8:b::/64"
+interface = "{s_cap}"
+pools = ["2001:db8:b::1:0-2001:db8:b::ff:ffff"]
+pd_pools = [{{ prefix = "2001:db8:b000::/36", delegated_len = 56 }}]
+"#
+    );
+    let server = Headend::start_in_netns(&server_ns, &cfg);
+    let mut load = load_ns.cmd("perfdhcp");
+    load.args(["-6", "-r", "500", "-R", "20000", "-p", "8", "-l", &l_if]);
+    let _load = Proc::spawn(load, false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server
+        .leases()
+        .lines()
+        .any(|l| l.starts_with("2001:db8:a::") && l.contains(" bound "))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "perfdhcp -6 bound nothing within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let replies = work.path().join("replies");
+    let mut cap = cap_ns.cmd("python3");
+    cap.arg(tool())
+        .args(["load", "--pd", "--seconds", "6", "--iface", &k_if, "--out"])
+        .arg(&replies);
+    let mut cap = Proc::spawn(cap, false);
+    std::thread::sleep(Duration::from_secs(2));
+    server.signal("KILL");
+    assert!(
+        cap.wait_timeout(Duration::from_secs(15)).is_some(),
+        "capture client ended"
+    );
+    drop(_load);
+    let text = std::fs::read_to_string(&replies).unwrap_or_default();
+    let acked: HashMap<String, String> = text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(d, a)| (a.to_owned(), d.to_owned()))
+        .collect();
+    assert!(
+        acked.len() > 20,
+        "too few REPLYs captured before the kill: {}",
+        acked.len()
+    );
+    let (dir, path) = server.stop_keep();
+    let server = Headend::spawn_in_netns(&server_ns, dir, path);
+    let listing = server.leases();
+    for (what, duid) in &acked {
+        let line = leases_line(&listing, what)
+            .unwrap_or_else(|| panic!("REPLY granted {what} to {duid}, lost in the crash"));
+        let colon: String = duid
+            .as_bytes()
+            .chunks(2)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(":");
+        assert!(
+            line.contains(&colon) && line.contains(" bound "),
+            "REPLY granted {what} to {duid}, store has: {line}"
+        );
+    }
+    eprintln!(
+        "{} bindings replied before kill -9, all durable",
+        acked.len()
+    );
+}
