@@ -354,7 +354,10 @@ fn check_compiles_the_dhcp_section_too() {
     .expect("write");
     let (ok, stdout) = check(&config);
     assert!(!ok, "a pool outside its subnet must fail: {stdout}");
-    assert!(stdout.contains("[dhcp]"), "{stdout}");
+    // The finding names the file and line, the key path and the subnet's own range.
+    assert!(stdout.contains("h.toml:6"), "{stdout}");
+    assert!(stdout.contains("dhcp.subnet[0].pools[0]"), "{stdout}");
+    assert!(stdout.contains("10.20.0.1 and 10.20.0.254"), "{stdout}");
 }
 
 #[test]

@@ -182,6 +182,7 @@ pub(crate) async fn flush(
     Path(zone): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Operator)?;
+    caller.require_zone(&zone)?;
     let dns = dns(&app)?;
     let z = zone.clone();
     let result = run_dns(dns, move |d| d.flush_zone(&z)).await;
