@@ -28,4 +28,5 @@ run SMALL_COUNT=20 PARALLEL=2 bench/tftp.sh
 run LOGIN_DURATION=2 CONNS=4 bench/admin.sh
 run RECORDS=1000 bench/dns-scale.sh
 run MODEMS=200 SPEED_N=20000 bench/docsis.sh
+run RATES=1000 bench/dhcp6.sh 2
 echo "ci-bench-smoke: all bench scripts ran"
