@@ -59,6 +59,14 @@ pub struct AdminConfig {
     pub rate_limit: RateLimitConfig,
     /// Client certificates (mutual TLS); off when absent.
     pub client_tls: Option<ClientTlsConfig>,
+    /// The key-encryption key that seals the secrets kept in the store
+    /// (JWT signing keys, TOTP seeds): 32 random bytes as 64 hex digits
+    /// (`openssl rand -hex 32 > kek; chmod 600 kek`), in a file only its
+    /// owner may read. Absent: `$CREDENTIALS_DIRECTORY/headend-kek` (systemd
+    /// `LoadCredential=`), else a key generated once in the state directory
+    /// (fine for one server; servers sharing a PostgreSQL store must be
+    /// given the same key).
+    pub kek_file: Option<PathBuf>,
 }
 
 /// `[admin.client_tls]`: client certificates signed by `ca_file` (and not
@@ -436,6 +444,7 @@ impl Default for AdminConfig {
             api_keys: ApiKeyConfig::default(),
             rate_limit: RateLimitConfig::default(),
             client_tls: None,
+            kek_file: None,
         }
     }
 }
@@ -443,7 +452,10 @@ impl Default for AdminConfig {
 impl AdminConfig {
     /// Makes relative certificate paths relative to the config file's folder.
     pub fn resolve_paths(&mut self, base: &Path) {
-        for p in [&mut self.cert, &mut self.key].into_iter().flatten() {
+        for p in [&mut self.cert, &mut self.key, &mut self.kek_file]
+            .into_iter()
+            .flatten()
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }

@@ -55,6 +55,41 @@ impl std::fmt::Debug for AdminHandle {
 #[derive(Debug)]
 pub struct AdminService;
 
+/// The key-encryption key: `kek_file`, else the systemd credential
+/// `headend-kek`, else `STATE_DIR/kek`, generated (0600) on first start.
+pub(crate) fn load_kek(
+    config: &AdminConfig,
+    state_dir: &Path,
+) -> Result<crate::core::kek::Kek, AdminError> {
+    use crate::core::kek::Kek;
+    let bad = |path: &Path, reason: String| AdminError::Config {
+        key: "admin.kek_file",
+        reason: format!("{}: {reason}", path.display()),
+    };
+    let credential = std::env::var_os("CREDENTIALS_DIRECTORY")
+        .map(|d| Path::new(&d).join("headend-kek"))
+        .filter(|p| p.exists());
+    let path = match (&config.kek_file, credential) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => p,
+        (None, None) => {
+            let path = state_dir.join("kek");
+            if !path.exists() {
+                tracing::warn!(
+                    path = %path.display(),
+                    "no admin.kek_file: generated a key-encryption key in the state directory; \
+                     give every server that shares a store the same kek_file"
+                );
+                headend_util::fs::write_atomic(&path, Kek::generate_text().as_bytes(), 0o600)
+                    .map_err(|e| bad(&path, e.to_string()))?;
+            }
+            path
+        }
+    };
+    let text = headend_util::fs::read_secret(&path).map_err(|e| bad(&path, e.to_string()))?;
+    Kek::parse(&text).map_err(|e| bad(&path, e.to_string()))
+}
+
 fn prometheus() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
@@ -175,6 +210,7 @@ impl AdminService {
                 None => Vec::new(),
             },
             cert_principals: RwLock::new(std::collections::HashMap::new()),
+            kek: Arc::new(load_kek(&config, state_dir)?),
             config: config.clone(),
         });
 

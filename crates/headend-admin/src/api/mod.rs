@@ -83,6 +83,9 @@ pub struct App {
     /// Certificates already mapped, by their DER.
     pub(crate) cert_principals:
         RwLock<std::collections::HashMap<Arc<Vec<u8>>, Option<CertPrincipal>>>,
+    /// Seals the secrets the store keeps (see [`crate::core::kek`]).
+    #[allow(dead_code)]
+    pub(crate) kek: Arc<crate::core::kek::Kek>,
 }
 
 /// The principal a client certificate maps to.

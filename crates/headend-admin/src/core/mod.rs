@@ -6,6 +6,7 @@
 pub mod apikey;
 pub mod conns;
 pub mod guard;
+pub mod kek;
 pub mod mtls;
 pub mod scope;
 pub mod session;
