@@ -102,12 +102,19 @@ for _ in range(100000):
 open(sys.argv[1], "w").write("\n".join(out) + "\n")
 PY
 
-port_headend=53531; port_knot=53532; port_nsd=53533; port_base=53534
+# Outside the kernel's ephemeral port range (net.ipv4.ip_local_port_range,
+# 32768-60999 by default), so no client socket can hold one.
+port_headend=15331; port_knot=15332; port_nsd=15333; port_base=15334
 headend_dnssec=""; knot_dnssec=""
 if [ -n "${DNSSEC:-}" ]; then
   headend_dnssec='dnssec = { algorithm = "ecdsap256sha256", denial = "nsec" }'
   knot_dnssec='    dnssec-signing: on'
 fi
+
+# Every server reads its own copy of the zone: a server that writes its zone
+# back (Knot signs into its zone file unless told otherwise) must never
+# change what the next server loads.
+for s in headend base knot nsd; do cp "$zone" "$work/zone.$s"; done
 
 cat > "$work/headend.toml" <<EOF2
 [general]
@@ -119,7 +126,7 @@ listen = ["127.0.0.1:$port_headend"]
 udp_workers = 1
 [[dns.zone]]
 origin = "bench.test"
-file = "$zone"
+file = "$work/zone.headend"
 $headend_dnssec
 EOF2
 if [ -n "${RRL:-}" ]; then
@@ -127,6 +134,7 @@ if [ -n "${RRL:-}" ]; then
 fi
 
 sed -e "s|$work/headend-state|$work/base-state|" -e "s|127.0.0.1:$port_headend|127.0.0.1:$port_base|" \
+  -e "s|$work/zone.headend|$work/zone.base|" \
   "$work/headend.toml" > "$work/base.toml"
 
 mkdir -p "$work/knot"
@@ -144,8 +152,10 @@ log:
     any: warning
 zone:
   - domain: bench.test
-    file: $zone
+    file: $work/zone.knot
     storage: $work/knot
+    zonefile-sync: -1
+    journal-content: none
 $knot_dnssec
 EOF2
 
@@ -169,7 +179,7 @@ remote-control:
     control-enable: no
 zone:
     name: bench.test
-    zonefile: "$zone"
+    zonefile: "$work/zone.nsd"
 EOF2
 
 wait_port() { # proto port
@@ -222,7 +232,7 @@ stop_server() {
   wait "$SPID" 2>/dev/null || true
 }
 
-declare -A QPS CPU_QPS LAT LOST
+declare -A QPS CPU_QPS LAT LOST PER_ROUND
 run_one() { # server proto
   start_server "$1"
   local mode=()
@@ -236,7 +246,14 @@ run_one() { # server proto
         -c 4 -q 500 -T 1 "${mode[@]}" 2>&1)
   t1=$(cpu_ticks "$SPID")
   stop_server
-  local qps lat lost completed cpu
+  local qps lat lost completed cpu codes
+  # Only the answers the zone holds count: a fast REFUSED or SERVFAIL must not
+  # score. dnsperf prints "Response codes: NOERROR n (x%), NXDOMAIN n (y%)".
+  codes=$(sed -n 's/^ *Response codes: *//p' <<<"$out")
+  if grep -Eq '(FORMERR|SERVFAIL|NOTIMP|REFUSED|YXDOMAIN|NOTAUTH|BADVERS|RCODE)' <<<"$codes"; then
+    echo "$1 $2: unexpected response codes ($codes): run refused" >&2
+    exit 1
+  fi
   qps=$(awk '/Queries per second:/ {print $4}' <<<"$out")
   lat=$(awk '/Average Latency/ {print $4}' <<<"$out")
   lost=$(awk '/Queries lost:/ {print $3}' <<<"$out")
@@ -244,8 +261,12 @@ run_one() { # server proto
   cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN {printf "%.3f", (b - a) / hz}')
   local per_cpu
   per_cpu=$(awk -v c="$completed" -v s="$cpu" 'BEGIN {if (s > 0) printf "%.0f", c / s; else print 0}')
-  printf '%-8s %-4s qps=%-10s lat_ms=%-8s lost=%-7s cpu_s=%-7s qps_per_cpu_s=%s\n' \
-    "$1" "$2" "$qps" "$(awk -v l="$lat" 'BEGIN {printf "%.3f", l * 1000}')" "$lost" "$cpu" "$per_cpu"
+  local busy
+  busy=$(awk -v s="$cpu" -v d="$DURATION" 'BEGIN {printf "%.0f", 100 * s / d}')
+  printf '%-8s %-4s qps=%-10s lat_ms=%-8s lost=%-7s cpu_s=%-7s server_cpu=%3s%% qps_per_cpu_s=%s%s\n' \
+    "$1" "$2" "$qps" "$(awk -v l="$lat" 'BEGIN {printf "%.3f", l * 1000}')" "$lost" "$cpu" "$busy" "$per_cpu" \
+    "$([ "$busy" -lt 95 ] && [ "$2" != udp2 ] && echo '  (server below 95 % of its core: the rate is the generator'"'"'s limit; compare per CPU-second)')"
+  PER_ROUND[$1,$2]+="$per_cpu "
   QPS[$1,$2]=$(awk -v a="${QPS[$1,$2]:-0}" -v b="$qps" 'BEGIN {print a + b}')
   CPU_QPS[$1,$2]=$(awk -v a="${CPU_QPS[$1,$2]:-0}" -v b="$per_cpu" 'BEGIN {print a + b}')
 }
@@ -307,11 +328,23 @@ for proto in $PROTOS; do
       "$(awk -v a="${QPS[$server,$proto]:-0}" -v n="$ROUNDS" 'BEGIN {print a / n}')" \
       "$(awk -v a="${CPU_QPS[$server,$proto]:-0}" -v n="$ROUNDS" 'BEGIN {print a / n}')"
   done
-  awk -v h="${CPU_QPS[headend,$proto]:-0}" -v k="${CPU_QPS[knot,$proto]:-0}" -v n="${CPU_QPS[nsd,$proto]:-0}" \
-      -v hq="${QPS[headend,$proto]:-0}" -v kq="${QPS[knot,$proto]:-0}" -v p="$proto" \
-      'BEGIN {printf "ratio %s: headend/knot qps_per_cpu_s = %.2f, qps = %.2f; headend/nsd qps_per_cpu_s = %.2f\n", p, (k > 0 ? h / k : 0), (kq > 0 ? hq / kq : 0), (n > 0 ? h / n : 0)}'
-  if [ -n "${BASE_BIN:-}" ]; then
-    awk -v h="${CPU_QPS[headend,$proto]:-0}" -v b="${CPU_QPS[base,$proto]:-0}" -v p="$proto" \
-        'BEGIN {printf "ratio %s: headend/base qps_per_cpu_s = %.2f\n", p, (b > 0 ? h / b : 0)}'
-  fi
+  for anchor in knot nsd base; do
+    case " $SERVERS " in *" $anchor "*) ;; *) continue ;; esac
+    # One ratio per round; a ratio that moves more than 10 % between rounds
+    # is a range, not one figure.
+    read -r -a hs <<<"${PER_ROUND[headend,$proto]:-}"
+    read -r -a as <<<"${PER_ROUND[$anchor,$proto]:-}"
+    ratios=""
+    for i in "${!hs[@]}"; do
+      if [ -n "${as[$i]:-}" ]; then
+        ratios+="$(awk -v h="${hs[$i]}" -v a="${as[$i]}" 'BEGIN {printf "%.2f", (a > 0 ? h / a : 0)}') "
+      fi
+    done
+    awk -v r="$ratios" -v p="$proto" -v a="$anchor" -v hq="${QPS[headend,$proto]:-0}" -v aq="${QPS[$anchor,$proto]:-0}" '
+      BEGIN {n = split(r, v, " "); lo = v[1]; hi = v[1]; s = 0
+             for (i = 1; i <= n; i++) {s += v[i]; if (v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i]}
+             mean = (n > 0 ? s / n : 0)
+             fig = (n > 1 && hi > 1.1 * lo) ? sprintf("%.2f-%.2f (mean %.2f; rounds: %s)", lo, hi, mean, r) : sprintf("%.2f (rounds: %s)", mean, r)
+             printf "ratio %s: headend/%s qps_per_cpu_s = %s; qps = %.2f\n", p, a, fig, (aq > 0 ? hq / aq : 0)}'
+  done
 done

@@ -15,6 +15,7 @@ packages=(
   chromium chromium-driver
   openssl faketime
   prometheus
+  kea-dhcp6-server
 )
 missing=()
 for p in "${packages[@]}"; do
