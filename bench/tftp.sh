@@ -199,6 +199,9 @@ run_one() { # server kind blksize window -> prints "value/p99/efficiency" or "fa
     p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<< "$out")
     [ -z "$rate" ] && { echo fail; return; }
     eff=$(awk -v us="$us" -v n="$SMALL_COUNT" 'BEGIN { printf "%.0f", n / (us / 1e6) }')
+    local ccpu
+    ccpu=$(sed -n 's/.*client_files_per_cpu_s=\([0-9]*\).*/\1/p' <<< "$out")
+    echo "$(date +%s) $s $name client_files_per_cpu_s=${ccpu:-?}" >> "$work/client-cpu"
     echo "$rate/$p99/$eff"
   fi
 }
@@ -218,13 +221,14 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-median() { # values... (numbers, or fail) -> median of the numbers, or fail
+median() { # values... (numbers, or fail) -> median of the numbers (the mean of
+  # the middle two for an even count), or fail
   local nums
   nums=$(printf '%s\n' "$@" | grep -v fail | sort -g || true)
   local n
   n=$(grep -c . <<< "$nums" || true)
   if [ "$n" -eq 0 ]; then echo fail; return; fi
-  sed -n "$(((n + 1) / 2))p" <<< "$nums"
+  awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.10g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}' <<< "$nums"
 }
 
 header() {
@@ -259,7 +263,13 @@ for row in "${ROWS[@]}"; do
     m=$(median "${vals[@]}")
     MED[$s]=$m
     cell=$m
-    if [ "$kind" = small ] && [ "$m" != fail ]; then cell="$m (p99 $(median "${p99s[@]}") ms)"; fi
+    # Every round's own figure beside the median: files/s and p99 of one
+    # round stay together.
+    if [ "$kind" = small ] && [ "$m" != fail ]; then
+      cell="$m (p99 $(median "${p99s[@]}") ms; rounds: $(sed 's#/\([0-9.]*\)/[0-9]*#@p99 \1#g; s/ *$//' <<< "${RES["$name|$s"]}"))"
+    elif [ "$m" != fail ]; then
+      cell="$m (rounds: $(sed 's#/[^ ]*##g; s/ *$//' <<< "${RES["$name|$s"]}"))"
+    fi
     line+=" $cell |"
     if is_anchor "$s" && [ "$m" != fail ]; then
       best=$(awk -v a="$best" -v b="$m" 'BEGIN { print (b > a) ? b : a }')
@@ -291,6 +301,12 @@ for row in "${ROWS[@]}"; do
   [ -n "${BASE_BIN:-}" ] && line+=" $(ratio_of "$hm" "$bm") |"
   echo "$line"
 done
+if [ -s "$work/client-cpu" ]; then
+  # The client must be able to outrun the servers: files per client
+  # CPU-second (tftp_bench, all its threads) against the best server's files/s.
+  printf '\nClient capacity (small rows): median files per client CPU-second = %s\n' \
+    "$(median $(sed -n 's/.*client_files_per_cpu_s=\([0-9]*\).*/\1/p' "$work/client-cpu"))"
+fi
 echo
 echo "MB/s for 64 MiB rows (10^6 bytes/s), files/s for small rows; median of $ROUNDS alternated rounds;"
 echo "servers on CPU $SERVER_CPU, client (tftp_bench) on CPU $CLIENT_CPU; 'fail' = error, mismatch or timeout."

@@ -23,7 +23,7 @@ run() {
 }
 
 run LAT_ROUNDS=1 bench/dns.sh
-run RATES=1000 bench/dhcp.sh
+run RATES=1000 LOADGEN=$PWD/target/debug/examples/dhcp_load bench/dhcp.sh
 run SMALL_COUNT=20 PARALLEL=2 bench/tftp.sh
 run LOGIN_DURATION=2 CONNS=4 bench/admin.sh
 run RECORDS=1000 bench/dns-scale.sh

@@ -290,6 +290,18 @@ fn small(
     })
 }
 
+/// CPU seconds (user + system, all threads) this process has used, from
+/// /proc/self/stat, so a run can say whether the client was the limit.
+fn own_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after "pid (comm) ": utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // CLK_TCK is 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let usage = "usage: tftp_bench big SERVER NAME LOCAL_COPY BLKSIZE WINDOW | small SERVER PREFIX LOCAL_DIR COUNT PARALLEL BLKSIZE";
@@ -334,11 +346,14 @@ fn main() -> ExitCode {
                 if files.is_empty() {
                     return Err("LOCAL_DIR is empty".into());
                 }
-                let (rate, p99) =
-                    small(server, prefix, Arc::new(files), num(5)?, num(6)?, num(7)?)?;
+                let count = num(5)?;
+                let cpu0 = own_cpu_secs();
+                let (rate, p99) = small(server, prefix, Arc::new(files), count, num(6)?, num(7)?)?;
+                let cpu = (own_cpu_secs() - cpu0).max(0.01);
                 Ok(format!(
-                    "ok=1 files_per_sec={rate:.0} p99_ms={:.2}",
-                    p99.as_secs_f64() * 1e3
+                    "ok=1 files_per_sec={rate:.0} p99_ms={:.2} client_cpu_s={cpu:.2} client_files_per_cpu_s={:.0}",
+                    p99.as_secs_f64() * 1e3,
+                    count as f64 / cpu
                 ))
             }
             _ => Err(usage.into()),
