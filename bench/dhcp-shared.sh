@@ -2,11 +2,14 @@
 # DHCPv4 on one PostgreSQL: one and two headend servers against Kea 2.2
 # (kea-dhcp4, PostgreSQL lease backend; two Kea servers with the HA hook
 # libdhcp_ha.so in load-balancing mode), same machine, same private
-# PostgreSQL cluster (synchronous_commit on, fsync on), perfdhcp as a relay.
+# PostgreSQL cluster (synchronous_commit on, fsync on), a load generator as
+# a relay: dhcp_load (crates/headend-dhcp/examples/dhcp_load.rs) by default,
+# GENERATOR=perfdhcp for one-server rows (perfdhcp cannot send to a broadcast
+# address, so it cannot drive two servers at once).
 #
 # Topology: perfdhcp in a client namespace with a bridge; each server in its
 # own namespace joined to the bridge. One server: perfdhcp unicasts to it.
-# Two servers: perfdhcp sends to the subnet's broadcast address, so both
+# Two servers: the generator sends to the subnet's broadcast address, so both
 # hear every request and each answers its half (load-balancing; headend's
 # [dhcp.ha] and Kea's HA hook both use the RFC 3074 hash).
 # Reports exchanges/s (perfdhcp's rate of completed DORA), drops, and
@@ -15,6 +18,7 @@
 # usage: bench/dhcp-shared.sh [SECONDS]   (root; perfdhcp, kea-dhcp4, postgresql)
 # env:   RATES="2000 5000 10000 20000"  SETUPS="headend1 headend2 kea1 kea2"
 #        HEADEND_BIN=path (else target/release/headend is built)
+#        LOADGEN=path (a built dhcp_load; else built in release)  GENERATOR=dhcp_load|perfdhcp
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -35,6 +39,11 @@ RATES=${RATES:-2000 5000 10000 20000}
 SETUPS=${SETUPS:-headend1 headend2 kea1 kea2}
 if [ -n "${HEADEND_BIN:-}" ]; then BIN=$HEADEND_BIN; else
     cargo build --release -p headend >/dev/null; BIN=$PWD/target/release/headend; fi
+GENERATOR=${GENERATOR:-dhcp_load}
+if [ "$GENERATOR" = dhcp_load ] && [ -z "${LOADGEN:-}" ]; then
+    cargo build --release -p headend-dhcp --example dhcp_load >&2
+    LOADGEN=$PWD/target/release/examples/dhcp_load
+fi
 
 # A private PostgreSQL cluster on a Unix socket in $WORK (as postgres when root).
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -135,11 +144,23 @@ start() { # setup
             ip netns exec "$ns" "$BIN" serve --config "$WORK/headend-$x.toml" 2>"$WORK/headend-$x.log" &
         else
             kea_conf "$x" "$n"
+            mkdir -p "$WORK/$x"
             KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK/$x" ip netns exec "$ns" kea-dhcp4 -c "$WORK/kea-$x.json" >"$WORK/kea-$x.out" 2>&1 &
         fi
         PIDS+=($!)
     done
     sleep 4
+    if [ "$1" = kea2 ]; then
+        # Kea's HA servers answer only once both reached load-balancing.
+        local i st
+        for i in $(seq 1 60); do
+            st=$(ip netns exec "$CNS" curl -s -m 1 -X POST -H 'Content-Type: application/json' http://10.98.0.1:8001/ \
+                 -d '{"command": "ha-heartbeat", "service": ["dhcp4"]}' 2>/dev/null || true)
+            grep -Eq '"state": *"load-balancing"' <<<"$st" && break
+            sleep 0.5
+        done
+        grep -Eq '"state": *"load-balancing"' <<<"$st" || echo "kea2: HA did not reach load-balancing: $st" >&2
+    fi
 }
 stop() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; PIDS=(); }
 ticks() { local t=0 p; for p in "${PIDS[@]}"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
@@ -149,10 +170,30 @@ run() { # setup rate
     start "$setup"
     target=$([ "${setup: -1}" = 2 ] && echo 10.98.255.255 || echo 10.98.0.1)
     t0=$(ticks)
-    out=$(ip netns exec "$CNS" perfdhcp -4 -r "$rate" -R 50000 -p "$SECS" -W 2000000 -l 10.98.0.2 "$target" 2>&1 || true)
+    if [ "$GENERATOR" = perfdhcp ]; then
+        out=$(ip netns exec "$CNS" perfdhcp -4 -r "$rate" -R 50000 -p "$SECS" -W 2000000 -l 10.98.0.2 "$target" 2>&1 || true)
+    else
+        # Two servers: every request goes to both, as a relay agent with two
+        # server addresses forwards it (Kea's UDP sockets do not hear a
+        # broadcast sent to a relay's port).
+        local servers=(--server 10.98.0.1)
+        [ "${setup: -1}" = 2 ] && servers+=(--server 10.98.0.3)
+        out=$(ip netns exec "$CNS" "$LOADGEN" "${servers[@]}" --relay 10.98.0.2 --clients 50000 \
+              --rate "$rate" --secs "$SECS" --window "${WINDOW:-1024}" 2>&1 || true)
+        # The same two lines perfdhcp prints, from dhcp_load's figures.
+        out+=$'\n'"Rate: $(sed -n 's/.*exchanges_per_sec=\([0-9]*\).*/\1/p' <<<"$out")"
+        out+=$'\n'"drops: $(sed -n 's/.*timeouts=\([0-9]*\).*/\1/p' <<<"$out")"
+        grep -q 'ok=1' <<<"$out" || out=$(grep -v '^Rate:' <<<"$out")
+    fi
     t1=$(ticks)
     stop
     local rate_s drops cpu
+    if ! grep -q '^Rate: *[1-9]' <<<"$out"; then
+        # A run without a rate: say why (perfdhcp's words and the servers' logs).
+        { echo "$setup: perfdhcp gave no rate:"; tail -n 5 <<<"$out"
+          for f in "$WORK"/headend-?.log "$WORK"/kea-?.out "$WORK"/kea-?.log; do
+              [ -s "$f" ] && { echo "--- $f"; tail -n 5 "$f"; }; done; } >&2
+    fi
     rate_s=$(awk '/^Rate:/ {print $2}' <<<"$out" | tail -1)
     drops=$(awk '/^drops:/ {print $2}' <<<"$out" | paste -sd/ -)
     cpu=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
@@ -161,5 +202,5 @@ run() { # setup rate
         "$(awk -v r="${rate_s:-0}" -v s="$SECS" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", r * s / c; else print "?" }')"
 }
 
-echo "perfdhcp $SECS s runs, 50,000 clients; one PostgreSQL $("$PG_BIN/postgres" -V | awk '{print $3}') (synchronous_commit=on)"
+echo "$GENERATOR $SECS s runs, 50,000 clients; one PostgreSQL $("$PG_BIN/postgres" -V | awk '{print $3}') (synchronous_commit=on)"
 for rate in $RATES; do for setup in $SETUPS; do run "$setup" "$rate"; done; done

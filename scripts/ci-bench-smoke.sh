@@ -29,4 +29,5 @@ run LOGIN_DURATION=2 CONNS=4 bench/admin.sh
 run RECORDS=1000 bench/dns-scale.sh
 run MODEMS=200 SPEED_N=20000 bench/docsis.sh
 run RATES=1000 bench/dhcp6.sh 2
+run RATES=500 LOADGEN=$PWD/target/debug/examples/dhcp_load bench/dhcp-shared.sh 2
 echo "ci-bench-smoke: all bench scripts ran"

@@ -11,7 +11,10 @@
 //! dhcp_load --server 10.99.0.1 --relay 10.99.0.2 [--clients 50000] [--rate 0]
 //!           [--secs 15] [--window 4096] [--option82] [--timeout-ms 1000]
 //! ```
-//! `--rate 0` offers as much as the window allows. Prints one line of
+//! `--server` may be given several times (each packet goes to every
+//! server, as a relay agent configured with several server addresses
+//! forwards it) or be a broadcast address; replies are matched by xid
+//! whoever sends them, and a second OFFER for the same exchange is ignored. `--rate 0` offers as much as the window allows. Prints one line of
 //! `key=value` figures: exchanges/s, completed, NAKs, timeouts, p50/p99
 //! latency (DISCOVER sent to ACK received) and the generator's own CPU
 //! seconds. Binding port 67 on the relay address needs root (run it inside
@@ -37,7 +40,9 @@ const DHCP_COOKIE: [u8; 4] = [99, 130, 83, 99];
 
 #[derive(Debug)]
 struct Args {
-    server: Ipv4Addr,
+    /// Every packet goes to each of these, as a relay agent with several
+    /// server addresses forwards it.
+    servers: Vec<Ipv4Addr>,
     relay: Ipv4Addr,
     clients: u32,
     rate: u64,
@@ -50,7 +55,7 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        server: Ipv4Addr::UNSPECIFIED,
+        servers: Vec::new(),
         relay: Ipv4Addr::UNSPECIFIED,
         clients: 50_000,
         rate: 0,
@@ -69,7 +74,7 @@ fn parse_args() -> Result<Args, String> {
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         let bad = |_| format!("bad value for {flag}: {value:?}");
         match flag.as_str() {
-            "--server" => args.server = value.parse().map_err(|_| bad(()))?,
+            "--server" => args.servers.push(value.parse().map_err(|_| bad(()))?),
             "--relay" => args.relay = value.parse().map_err(|_| bad(()))?,
             "--clients" => args.clients = value.parse().map_err(|_| bad(()))?,
             "--rate" => args.rate = value.parse().map_err(|_| bad(()))?,
@@ -82,7 +87,7 @@ fn parse_args() -> Result<Args, String> {
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
-    if args.server.is_unspecified() || args.relay.is_unspecified() {
+    if args.servers.is_empty() || args.relay.is_unspecified() {
         return Err("--server and --relay are required".into());
     }
     if args.clients == 0 || !(1..=65_536).contains(&args.window) || !(args.secs > 0.0) {
@@ -246,6 +251,10 @@ fn run(args: &Args) -> Result<String, String> {
     )
     .map_err(|e| e.to_string())?;
     socket.set_reuse_address(true).map_err(|e| e.to_string())?;
+    // `--server` may be a subnet's broadcast address, so that every server
+    // on a shared segment hears each request (the chosen one is named by
+    // option 54 in the REQUEST, as a client does).
+    socket.set_broadcast(true).map_err(|e| e.to_string())?;
     let _ = socket.set_recv_buffer_size(8 << 20);
     let _ = socket.set_send_buffer_size(8 << 20);
     socket
@@ -255,7 +264,6 @@ fn run(args: &Args) -> Result<String, String> {
         .set_read_timeout(Some(Duration::from_millis(1)))
         .map_err(|e| e.to_string())?;
     let fd = socket.as_raw_fd();
-    let to = SockaddrIn::from(SocketAddrV4::new(args.server, 67));
 
     let mut slots = vec![
         Slot {
@@ -276,37 +284,43 @@ fn run(args: &Args) -> Result<String, String> {
     let mut recv_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     let mut buffers = vec![0u8; BATCH * SLOT];
     let mut lengths = [0usize; BATCH];
-    let destinations = [Some(to); BATCH];
+    let destinations: Vec<[Option<SockaddrIn>; BATCH]> = args
+        .servers
+        .iter()
+        .map(|s| [Some(SockaddrIn::from(SocketAddrV4::new(*s, 67))); BATCH])
+        .collect();
 
     let flush = |outgoing: &[Vec<u8>],
                  queued: &mut usize,
                  headers: &mut MultiHeaders<SockaddrIn>,
                  tally: &mut Tally| {
-        let mut start = 0;
-        while start < *queued {
-            let iovs: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|i| {
-                [IoSlice::new(
-                    outgoing
-                        .get(start + i)
-                        .filter(|_| start + i < *queued)
-                        .map_or(&[][..], Vec::as_slice),
-                )]
-            });
-            let count = *queued - start;
-            let no_cmsgs: [ControlMessage<'_>; 0] = [];
-            match sendmmsg(
-                fd,
-                headers,
-                &iovs[..count],
-                &destinations[..count],
-                no_cmsgs,
-                MsgFlags::empty(),
-            ) {
-                Ok(sent) => start += sent.count().max(1),
-                Err(nix::errno::Errno::EINTR) => {}
-                Err(_) => {
-                    tally.send_errors += 1;
-                    start += 1;
+        for destinations in &destinations {
+            let mut start = 0;
+            while start < *queued {
+                let iovs: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|i| {
+                    [IoSlice::new(
+                        outgoing
+                            .get(start + i)
+                            .filter(|_| start + i < *queued)
+                            .map_or(&[][..], Vec::as_slice),
+                    )]
+                });
+                let count = *queued - start;
+                let no_cmsgs: [ControlMessage<'_>; 0] = [];
+                match sendmmsg(
+                    fd,
+                    headers,
+                    &iovs[..count],
+                    &destinations[..count],
+                    no_cmsgs,
+                    MsgFlags::empty(),
+                ) {
+                    Ok(sent) => start += sent.count().max(1),
+                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(_) => {
+                        tally.send_errors += 1;
+                        start += 1;
+                    }
                 }
             }
         }
@@ -425,7 +439,7 @@ fn run(args: &Args) -> Result<String, String> {
                         xid,
                         slot.client,
                         args.relay,
-                        Some((yiaddr, server.unwrap_or(args.server))),
+                        Some((yiaddr, server.unwrap_or(args.servers[0]))),
                         args.option82,
                     );
                     queued += 1;
