@@ -90,7 +90,11 @@ fn parse_args() -> Result<Args, String> {
     if args.servers.is_empty() || args.relay.is_unspecified() {
         return Err("--server and --relay are required".into());
     }
-    if args.clients == 0 || !(1..=65_536).contains(&args.window) || !(args.secs > 0.0) {
+    if args.clients == 0
+        || !(1..=65_536).contains(&args.window)
+        || args.secs.is_nan()
+        || args.secs <= 0.0
+    {
         return Err("--clients > 0, --window 1..=65536 and --secs > 0".into());
     }
     Ok(args)
@@ -224,13 +228,8 @@ impl Histogram {
     }
 }
 
-/// CPU seconds (user + system) this process has used.
 fn own_cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    headend_util::time::process_cpu().as_secs_f64()
 }
 
 #[derive(Default, Debug)]

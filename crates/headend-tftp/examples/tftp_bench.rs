@@ -290,16 +290,8 @@ fn small(
     })
 }
 
-/// CPU seconds (user + system, all threads) this process has used, from
-/// /proc/self/stat, so a run can say whether the client was the limit.
 fn own_cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after "pid (comm) ": utime and stime are the 12th and 13th.
-    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // CLK_TCK is 100 on Linux.
-    (ticks(11) + ticks(12)) / 100.0
+    headend_util::time::process_cpu().as_secs_f64()
 }
 
 fn main() -> ExitCode {
