@@ -211,11 +211,8 @@ parallelism = 1
     b.fill("#password", ADMIN_PW);
     b.click("#login");
     // Back to the page asked for, with the search in the form.
-    assert!(
-        b.url().ends_with(&format!("/ui/leases?mac={MAC}")),
-        "{}",
-        b.url()
-    );
+    let url = b.wait_url(|u| u.ends_with(&format!("/ui/leases?mac={MAC}")));
+    assert!(url.ends_with(&format!("/ui/leases?mac={MAC}")), "{url}");
     assert!(b.text("#whoami").contains("ada (admin)"));
 
     // The lease of the real client, found by MAC, host name and IP.
@@ -414,7 +411,8 @@ parallelism = 1
 
     // Logging out ends the session: pages lead to the login page again.
     b.click("#logout");
-    assert!(b.url().contains("/ui/login"), "{}", b.url());
+    let url = b.wait_url(|u| u.contains("/ui/login"));
+    assert!(url.contains("/ui/login"), "{url}");
     assert_eq!(b.text("#login-notice"), "You are logged out.");
     b.go(&format!("{BASE}/ui/zones"));
     assert!(b.url().contains("/ui/login?next="), "{}", b.url());
@@ -423,7 +421,8 @@ parallelism = 1
     b.fill("#username", "vic");
     b.fill("#password", VIEWER_PW);
     b.click("#login");
-    assert!(b.url().ends_with("/ui/zones"), "{}", b.url());
+    let url = b.wait_url(|u| u.ends_with("/ui/zones"));
+    assert!(url.ends_with("/ui/zones"), "{url}");
     b.go(&format!("{BASE}/ui/zones/e2e.test"));
     assert!(b.all("textarea").is_empty() && b.all("#add-record").is_empty());
     b.go(&format!("{BASE}/ui/leases"));
@@ -485,7 +484,8 @@ parallelism = 1
     b.fill("#new-password", "another-password");
     b.fill("#confirm-password", "another-password");
     b.click("#change-password");
-    assert!(b.url().contains("/ui/login?expired=1"), "{}", b.url());
+    let url = b.wait_url(|u| u.contains("/ui/login?expired=1"));
+    assert!(url.contains("/ui/login?expired=1"), "{url}");
     assert!(b.text("#login-notice").contains("nothing was changed"));
     b.screenshot("session-expired");
 }

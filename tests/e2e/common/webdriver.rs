@@ -135,6 +135,20 @@ impl<'a> Browser<'a> {
         self.cmd("POST", "/url", Some(json!({ "url": url })));
     }
 
+    /// The URL once `ok` holds for it (a click starts a navigation that
+    /// may still be running when the click returns), or the last URL seen
+    /// after 10 s, for the caller's assertion to print.
+    pub fn wait_url(&self, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let url = self.url();
+            if ok(&url) || std::time::Instant::now() >= deadline {
+                return url;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// The current URL.
     pub fn url(&self) -> String {
         self.cmd("GET", "/url", None)
