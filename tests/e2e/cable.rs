@@ -283,7 +283,10 @@ parallelism = 1
     );
     let path = dir.path().join("headend.toml");
     std::fs::write(&path, &config).expect("config");
-    let server = Headend::spawn_in_netns(&server_ns, dir, path.clone());
+    // At debug level, so that the secret's absence from the logs means more.
+    let mut serve = server_ns.cmd(common::headend_bin().to_str().expect("utf-8 path"));
+    serve.env("RUST_LOG", "debug");
+    let server = Headend::spawn_with(serve, dir, path.clone());
 
     // An operator, and the modem's reservation with its service tier.
     add_user(&path, "ops", "operator");
@@ -588,7 +591,7 @@ parallelism = 1
     assert!(answers.contains("reservation.attributes"), "{answers}");
     assert!(!answers.contains(SECRET), "the secret in an API answer");
     let logs = server.logs().join("\n");
-    assert!(logs.contains("TFTP"), "{logs}");
+    assert!(logs.contains("DEBUG") && logs.contains("TFTP"), "{logs}");
     assert!(!logs.contains(SECRET), "the secret in the logs");
     let (dir, _) = server.stop_keep();
     let mut files = vec![dir.path().join("state")];
