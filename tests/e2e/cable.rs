@@ -252,6 +252,11 @@ pools = ["10.83.0.100-10.83.0.150"]
 classes = ["mta"]
 options = {{ routers = ["10.83.0.1"] }}
 
+[[dhcp.subnet.reservation]]
+mac = "{MTA_MAC}"
+address = "10.83.0.60"
+attributes = {{ tier = "bronze" }}
+
 [tftp]
 listen = ["10.81.0.1:69"]
 root = "root"
@@ -536,7 +541,7 @@ parallelism = 1
             String::from_utf8_lossy(&status.stderr)
         )
     });
-    assert!(field(&mta, "ip").starts_with("10.83.0.1"), "{mta}");
+    assert_eq!(field(&mta, "ip"), "10.83.0.60", "its reservation: {mta}");
     // 122: sub-option 1 (primary DHCP server), 3 (FQDN, type 0), 6 (realm).
     let mut ccc = String::from("01040a510001");
     ccc += "031200";
@@ -554,8 +559,8 @@ parallelism = 1
     );
     assert_eq!(field(&mta, "tftp"), "", "no modem options for the MTA");
 
-    // The MTA, another device with a lease, gets its own file (no
-    // reservation: the "none" tier) but is refused the modem's.
+    // The MTA, another device with a lease, gets its own file (with the
+    // tier its config-file reservation carries) but is refused the modem's.
     let mta_ip = field(&mta, "ip");
     mta_ns.exec_ok(&["ip", "addr", "add", &format!("{mta_ip}/24"), "dev", &viface]);
     mta_ns.exec_ok(&["ip", "route", "add", "default", "via", "10.83.0.1"]);
@@ -564,7 +569,25 @@ parallelism = 1
     fetch(&mta_ns, "10.81.0.1", &format!("modems/{mta_hex}.cm"), &own)
         .unwrap_or_else(|e| panic!("the MTA's own file: {e}"));
     let (valid, text) = decode(&own, &key);
-    assert!(valid && text.contains("\"none_us\""), "{text}");
+    assert!(valid && text.contains("\"bronze_us\""), "{text}");
+    // An edit of the file's attributes applies on SIGHUP.
+    let edited = std::fs::read_to_string(&path)
+        .expect("config")
+        .replace(r#"tier = "bronze""#, r#"tier = "silver""#);
+    std::fs::write(&path, edited).expect("config");
+    server.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        fetch(&mta_ns, "10.81.0.1", &format!("modems/{mta_hex}.cm"), &own).expect("MTA fetch");
+        if decode(&own, &key).1.contains("\"silver_us\"") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edited attributes never applied"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let stolen = work.path().join("stolen.cm");
     let refused = fetch(&mta_ns, "10.81.0.1", &file, &stolen)
         .expect_err("another device got the modem's file");
