@@ -204,9 +204,14 @@ const L2VPN: &[Symbol] = &[
     s("L2VPNMode", 13, Uchar, 0, 1),
 ];
 
+/// TLV 43.6, the Extended CMTS MIC (MULPIv3.0 C.1.1.18.1.6, D.2.1): the
+/// HMAC type (1: HMAC-MD5, the one the compiler computes), the bitmap of
+/// the top-level TLV types the digest covers (bit N, counted from the most
+/// significant bit of the first byte, selects type N), and the explicit
+/// digest, which the compiler computes (the value written is a placeholder).
 const EXT_CMTS_MIC: &[Symbol] = &[
-    s("ExtendedCMTSMICHMACDigestType", 1, Hex, 0, 0),
-    s("ExtendedCMTSMICHMACBitmap", 2, Hex, 0, 0),
+    s("ExtendedCMTSMICHMACDigestType", 1, Uchar, 1, 255),
+    s("ExtendedCMTSMICHMACBitmap", 2, Hex, 1, 32),
     s("ExtendedCMTSMICHMACDigest", 3, Hex, 0, 0),
 ];
 
