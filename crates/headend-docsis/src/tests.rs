@@ -352,6 +352,15 @@ mod prop {
     }
 }
 
+/// Certificates named in the sample configs, read from their folder.
+struct DataDir<'p>(&'p std::path::Path);
+
+impl FileSource for DataDir<'_> {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(self.0.join(path)).map_err(|e| e.to_string())
+    }
+}
+
 #[test]
 fn every_sample_config_compiles_verifies_and_round_trips() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/docsis");
@@ -368,7 +377,7 @@ fn every_sample_config_compiles_verifies_and_round_trips() {
             mta: name.starts_with("mta-"),
             mta_hash: true,
         };
-        let b = compile(&text, &o, &NoFiles).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let b = compile(&text, &o, &DataDir(&dir)).unwrap_or_else(|e| panic!("{name}: {e}"));
         let r = verify(&b, Some(KEY)).unwrap();
         if o.mta {
             assert_eq!(r.mta_hash, Some(true), "{name}");
@@ -491,5 +500,22 @@ fn unusable_extended_cmts_mic_settings_are_refused_with_their_line() {
             text.contains("ExtendedCMTSMICConfiguration") && text.contains(needle),
             "{text}"
         );
+    }
+}
+
+#[test]
+fn cvcs_from_der_files_are_split_over_several_tlvs() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/docsis");
+    let text = std::fs::read_to_string(dir.join("39-cvc-der-files.txt")).unwrap();
+    let b = compile(&text, &opts(), &DataDir(&dir)).unwrap();
+    let d = decode(&b).unwrap();
+    for (code, file) in [(32, "cvc-mfg.der"), (33, "cvc-cosigner.der")] {
+        let der = std::fs::read(dir.join(file)).unwrap();
+        assert!(der.len() > 254, "{file} is short");
+        let parts: Vec<&Tlv<'_>> = d.tlvs.iter().filter(|t| t.code == code).collect();
+        assert_eq!(parts.len(), der.len().div_ceil(254), "TLV {code}");
+        assert!(parts.iter().all(|t| t.value.len() <= 254));
+        let joined: Vec<u8> = parts.iter().flat_map(|t| t.value.to_vec()).collect();
+        assert_eq!(joined, der, "TLV {code}");
     }
 }
