@@ -418,6 +418,9 @@ pub static MAIN: &[Symbol] = &[
     s("SnmpMibObject", 11, Snmp, 0, 0),
     s("ModemIPAddress", 12, Ip, 0, 0),
     s("CpeMacAddress", 14, Ether, 0, 0),
+    // DOCSIS 1.0 telephony return (deprecated): the block is named, its
+    // sub-settings are written as GenericTLV.
+    agg("TelephoneSettingsOption", 15, &[]),
     agg("BaselinePrivacy", 17, BPI),
     s("MaxCPE", 18, Uchar, 1, 254),
     s("TftpTimestamp", 19, Uint, 0, U32),
@@ -509,7 +512,12 @@ mod tests {
                 );
             }
             if a.kind == Aggregate {
-                assert!(!a.subs.is_empty(), "{path}{} has no settings", a.name);
+                // (TLV 15's sub-settings are GenericTLV only.)
+                assert!(
+                    !a.subs.is_empty() || a.name == "TelephoneSettingsOption",
+                    "{path}{} has no settings",
+                    a.name
+                );
                 walk(a.subs, &format!("{path}{}.", a.name));
             }
         }

@@ -519,3 +519,16 @@ fn cvcs_from_der_files_are_split_over_several_tlvs() {
         assert_eq!(joined, der, "TLV {code}");
     }
 }
+
+#[test]
+fn telephone_settings_block_carries_generic_sub_settings() {
+    // TLV 15 (DOCSIS 1.0 telephony return, deprecated; pydocsis does not
+    // know it, so it is not among the sample files).
+    let b = cm(
+        "Main { NetworkAccess 1; TelephoneSettingsOption { GenericTLV TlvCode 1 TlvLength 4 TlvValue 0x49535000; GenericTLV TlvCode 5 TlvLength 1 TlvValue 0x03; } }",
+    );
+    assert_eq!(&b[3..14], &[15, 9, 1, 4, b'I', b'S', b'P', 0, 5, 1, 3]);
+    let text = decode(&b).unwrap().to_text();
+    assert!(text.contains("TelephoneSettingsOption"), "{text}");
+    round_trip(&b);
+}
