@@ -609,6 +609,14 @@ parallelism = 1
     ] {
         let (code, body) = api(&server_ns, admin_port, "GET", path, &admin_token, "");
         assert_eq!(code, 200, "{path}: {body}");
+        if path == "/metrics" {
+            // The MTA's refusal is not a template error.
+            assert!(
+                body.lines()
+                    .any(|l| l == "headend_tftp_template_errors_total 1"),
+                "{body}"
+            );
+        }
         answers.push_str(&body);
     }
     assert!(answers.contains("reservation.attributes"), "{answers}");
