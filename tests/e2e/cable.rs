@@ -3,15 +3,22 @@
 //! and the BOOTP `siaddr` and `file` fields; a PacketCable MTA (pktc1.5)
 //! behind the same relay gets options 122 and 125; the modem asks the RFC
 //! 868 server that option 4 names for the time (rdate, over UDP and TCP);
-//! its reservation's attributes, set through the admin API (curl inside the
-//! server's namespace), show in its TFTP config file, and a change shows at
-//! the next fetch.
+//! it fetches `modems/<its mac>.cm`, a DOCSIS file compiled from a
+//! `format = "docsis"` template with its reservation's attributes (set
+//! through the admin API, curl inside the server's namespace), which
+//! `headend docsis decode` and pydocsis read with both MICs valid for the
+//! CMTS shared secret; another device asking for it is refused; a change of
+//! tier shows at the next fetch; a template that does not compile is ERROR
+//! 0 and counted on /metrics; and the shared secret shows in no log, audit
+//! entry, API answer, metric or store file.
 
 use crate::common;
 
 use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::Headend;
 use common::dhcp::{Netns, Proc, configuring_hook, field, hook_script, veth, wait_line};
@@ -20,6 +27,23 @@ use serde_json::Value;
 const MODEM_MAC: &str = "02:00:5e:10:77:01";
 const MTA_MAC: &str = "02:00:5e:10:77:02";
 const PASSWORD: &str = "cable-operator-pw";
+/// The CMTS shared secret of the cable test; it must show nowhere.
+const SECRET: &str = "cmts-Shared-s3cret-e2e-91b4";
+
+/// The modem template: the tier picks the service flows' rates and class
+/// names, `max_cpe` the CPE limit; a device without a reservation gets the
+/// "none" tier.
+const MODEM_TEMPLATE: &str = r#"/* {{ mac }} */
+{% set tier = reservation.attributes.tier if reservation else "none" %}
+Main
+{
+    NetworkAccess 1;
+    MaxCPE {% if reservation and reservation.attributes.max_cpe is defined %}{{ reservation.attributes.max_cpe }}{% else %}1{% endif %};
+    UsServiceFlow { UsServiceFlowRef 1; QosParamSetType 7; ServiceClassName "{{ tier }}_us"; MaxRateSustained {% if tier == "gold" %}20000000{% elif tier == "silver" %}5000000{% else %}1000000{% endif %}; }
+    DsServiceFlow { DsServiceFlowRef 2; QosParamSetType 7; ServiceClassName "{{ tier }}_ds"; MaxRateSustained {% if tier == "gold" %}100000000{% elif tier == "silver" %}25000000{% else %}2000000{% endif %}; }
+    SnmpMibObject sysName.0 String "cm-{{ mac_hex }}";
+}
+"#;
 
 /// curl inside the server's namespace against its admin API: (status, body).
 fn api(ns: &Netns, port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
@@ -38,8 +62,9 @@ fn api(ns: &Netns, port: u16, method: &str, path: &str, token: &str, body: &str)
     (code.trim().parse().unwrap_or(0), body.to_owned())
 }
 
-/// Fetches `file` by TFTP from `server` inside `ns`: the body ("" on failure).
-fn fetch(ns: &Netns, server: &str, file: &str, dest: &std::path::Path) -> String {
+/// Fetches `file` by TFTP from `server` inside `ns`: its bytes, or what
+/// the client printed when it got none.
+fn fetch(ns: &Netns, server: &str, file: &str, dest: &Path) -> Result<Vec<u8>, String> {
     let _ = std::fs::remove_file(dest);
     let out = ns
         .cmd("tftp")
@@ -47,12 +72,98 @@ fn fetch(ns: &Netns, server: &str, file: &str, dest: &std::path::Path) -> String
         .arg(dest)
         .output()
         .expect("tftp");
-    std::fs::read_to_string(dest).unwrap_or_else(|_| {
-        format!(
-            "(no file: {})",
-            String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    let said = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
+    match std::fs::read(dest) {
+        // tftp-hpa leaves an empty file behind when the server refuses.
+        Ok(bytes) if !bytes.is_empty() && !said.contains("Error code") => Ok(bytes),
+        _ => Err(said.into_owned()),
+    }
+}
+
+/// `headend docsis decode FILE --key-file KEY`: (both MICs valid, text).
+fn decode(file: &Path, key: &Path) -> (bool, String) {
+    let out = std::process::Command::new(common::headend_bin())
+        .args(["docsis", "decode"])
+        .arg(file)
+        .arg("--key-file")
+        .arg(key)
+        .output()
+        .expect("headend docsis decode");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let valid = out.status.success()
+        && text.contains("/* CM MIC: valid */")
+        && text.contains("/* CMTS MIC: valid */");
+    (valid, text + &String::from_utf8_lossy(&out.stderr))
+}
+
+/// pydocsis (target/test-venv, from scripts/test.sh) decodes `cm` and both
+/// MICs are recomputed in Python (tests/data/docsis/pydocsis_check.py).
+fn pydocsis_agrees(cm: &Path, key: &Path) {
+    let py = common::workspace_root().join("target/test-venv/bin/python3");
+    assert!(
+        py.is_file(),
+        "{} is missing: run scripts/test.sh, which installs pydocsis into it",
+        py.display()
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(cm, dir.path().join("modem.cm")).expect("copy");
+    let json = common::run(
+        std::process::Command::new(common::headend_bin())
+            .args(["docsis", "decode", "--json"])
+            .arg(cm),
+    );
+    std::fs::write(dir.path().join("modem.json"), json).expect("json");
+    let out = std::process::Command::new(py)
+        .arg(common::workspace_root().join("tests/data/docsis/pydocsis_check.py"))
+        .arg(dir.path())
+        .arg(key)
+        .output()
+        .expect("pydocsis_check.py");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.lines().any(|l| l == "ok modem"),
+        "pydocsis disagrees: {said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn write_secret(path: &Path, secret: &str) {
+    std::fs::write(path, format!("{secret}\n")).expect("secret");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+/// `headend user add NAME --role ROLE` on the server's config.
+fn add_user(config: &Path, name: &str, role: &str) {
+    let mut add = std::process::Command::new(common::headend_bin())
+        .args(["user", "-c"])
+        .arg(config)
+        .args(["add", name, "--role", role, "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("headend user");
+    add.stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .expect("password");
+    assert!(add.wait().expect("user add").success(), "user add failed");
+}
+
+/// Logs `name` in through the API inside `ns`: its access token.
+fn login(ns: &Netns, port: u16, name: &str) -> String {
+    let (code, body) = api(
+        ns,
+        port,
+        "POST",
+        "/api/v1/auth/login",
+        "",
+        &format!(r#"{{"username": "{name}", "password": "{PASSWORD}"}}"#),
+    );
+    assert_eq!(code, 200, "login: {body}");
+    let login: Value = serde_json::from_str(&body).expect("login json");
+    login["access_token"].as_str().expect("token").to_owned()
 }
 
 /// Unix seconds of the time `rdate -p` printed (ctime form, "Sat Dec  5
@@ -93,11 +204,17 @@ fn modem_and_mta_behind_dhcrelay_get_cable_options_time_and_their_tier() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(dir.path().join("root")).expect("root");
+    std::fs::write(dir.path().join("modem.docsis.j2"), MODEM_TEMPLATE).expect("template");
     std::fs::write(
-        dir.path().join("modem.cfg.j2"),
-        "# {{ mac }}\n{% if reservation %}tier={{ reservation.attributes.tier }}\nmax_cpe={% if reservation.attributes.max_cpe is defined %}{{ reservation.attributes.max_cpe }}{% else %}1{% endif %}\n{% else %}tier=none\n{% endif %}",
+        dir.path().join("broken.docsis.j2"),
+        "Main\n{\n    MaxCPE 999;\n}\n",
     )
     .expect("template");
+    write_secret(&dir.path().join("cmts-secret"), SECRET);
+    // The test's own copy of the secret, for decoding what the modem fetched.
+    let work = tempfile::tempdir().expect("tempdir");
+    let key = work.path().join("key");
+    write_secret(&key, SECRET);
     let admin_port = 18443;
     let hex = MODEM_MAC.replace(':', "");
     let config = format!(
@@ -113,8 +230,8 @@ server_id = "10.81.0.1"
 name = "docsis"
 vendor_class = "docsis"
 next_server = "10.81.0.1"
-boot_file = "modems/{hex}.cfg"
-options = {{ tftp_server_name = "10.81.0.1", bootfile_name = "modems/{hex}.cfg", time_offset = -18000, time_servers = ["10.81.0.1"], log_servers = ["10.81.0.7"] }}
+boot_file = "modems/{hex}.cm"
+options = {{ tftp_server_name = "10.81.0.1", bootfile_name = "modems/{hex}.cm", time_offset = -18000, time_servers = ["10.81.0.1"], log_servers = ["10.81.0.7"] }}
 
 [[dhcp.class]]
 name = "mta"
@@ -135,14 +252,27 @@ pools = ["10.83.0.100-10.83.0.150"]
 classes = ["mta"]
 options = {{ routers = ["10.83.0.1"] }}
 
+[[dhcp.subnet.reservation]]
+mac = "{MTA_MAC}"
+address = "10.83.0.60"
+attributes = {{ tier = "bronze" }}
+
 [tftp]
 listen = ["10.81.0.1:69"]
 root = "root"
 
 [[tftp.template]]
-pattern = "modems/{{mac}}.cfg"
-file = "modem.cfg.j2"
+pattern = "modems/{{mac}}.cm"
+file = "modem.docsis.j2"
+format = "docsis"
+shared_secret_file = "cmts-secret"
 bind_to_lease = true
+
+[[tftp.template]]
+pattern = "broken/{{mac}}.cm"
+file = "broken.docsis.j2"
+format = "docsis"
+shared_secret_file = "cmts-secret"
 
 [time]
 listen = ["10.81.0.1:37"]
@@ -158,35 +288,17 @@ parallelism = 1
     );
     let path = dir.path().join("headend.toml");
     std::fs::write(&path, &config).expect("config");
-    let server = Headend::spawn_in_netns(&server_ns, dir, path.clone());
+    // At debug level, so that the secret's absence from the logs means more.
+    let mut serve = server_ns.cmd(common::headend_bin().to_str().expect("utf-8 path"));
+    serve.env("RUST_LOG", "debug");
+    let server = Headend::spawn_with(serve, dir, path.clone());
 
     // An operator, and the modem's reservation with its service tier.
-    let mut add = std::process::Command::new(common::headend_bin())
-        .args(["user", "-c"])
-        .arg(&path)
-        .args(["add", "ops", "--role", "operator", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("headend user");
-    add.stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .expect("password");
-    assert!(add.wait().expect("user add").success(), "user add failed");
-    let (code, body) = api(
-        &server_ns,
-        admin_port,
-        "POST",
-        "/api/v1/auth/login",
-        "",
-        &format!(r#"{{"username": "ops", "password": "{PASSWORD}"}}"#),
-    );
-    assert_eq!(code, 200, "login: {body}");
-    let login: Value = serde_json::from_str(&body).expect("login json");
-    let token = login["access_token"].as_str().expect("token").to_owned();
+    add_user(&path, "ops", "operator");
+    add_user(&path, "ada", "admin");
+    let token = login(&server_ns, admin_port, "ops");
+    // Every API answer, to look for the secret in at the end.
+    let mut answers = String::new();
     let attrs = format!("/api/v1/reservations/cable/{MODEM_MAC}/attributes");
     let (code, body) = api(
         &server_ns,
@@ -206,6 +318,7 @@ parallelism = 1
         &format!(r#"{{"subnet": "cable", "hwaddr": "{MODEM_MAC}", "address": "10.82.0.50"}}"#),
     );
     assert_eq!(code, 201, "reservation: {body}");
+    answers.push_str(&body);
     let (code, body) = api(
         &server_ns,
         admin_port,
@@ -217,6 +330,7 @@ parallelism = 1
     assert_eq!(code, 200, "attributes: {body}");
     let v: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["attributes"]["tier"], "gold", "{body}");
+    answers.push_str(&body);
     let (code, body) = api(
         &server_ns,
         admin_port,
@@ -241,10 +355,20 @@ parallelism = 1
         "10.81.0.1",
     ]);
     let _relay = Proc::spawn(relay, false);
-    std::thread::sleep(Duration::from_millis(500));
+    // Ready once it has bound its UDP port 67 (udhcpc retries anyway).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while relay_ns
+        .cmd("ss")
+        .args(["-H", "-uln", "sport = :67"])
+        .output()
+        .map(|o| o.stdout.is_empty())
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "dhcrelay did not bind port 67");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     // The modem boots behind the relay.
-    let work = tempfile::tempdir().expect("tempdir");
     let out = work.path().join("modem.out");
     let hook = configuring_hook(work.path(), "modem", &out);
     let status = modem_ns
@@ -279,7 +403,7 @@ parallelism = 1
     assert_eq!(field(&bound, "tftp"), "10.81.0.1", "option 66: {bound}");
     assert_eq!(
         field(&bound, "bootfile"),
-        format!("modems/{hex}.cfg"),
+        format!("modems/{hex}.cm"),
         "option 67"
     );
     // busybox prints option 2 as unsigned: -18000 is 2^32 - 18000.
@@ -293,7 +417,7 @@ parallelism = 1
     );
     assert_eq!(
         field(&bound, "boot_file"),
-        format!("modems/{hex}.cfg"),
+        format!("modems/{hex}.cm"),
         "BOOTP file"
     );
     modem_ns.exec_ok(&["ip", "route", "add", "default", "via", "10.82.0.1"]);
@@ -318,14 +442,32 @@ parallelism = 1
         );
     }
 
-    // Its config file carries the tier; a change shows at the next fetch.
-    let file = format!("modems/{hex}.cfg");
-    let dest = work.path().join("modem.cfg");
-    let body = fetch(&modem_ns, "10.81.0.1", &file, &dest);
-    assert!(
-        body.contains("tier=gold\n") && body.contains("max_cpe=4\n"),
-        "{body}"
-    );
+    // The modem fetches the file option 67 names: its tier compiled into a
+    // DOCSIS file whose MICs are valid for the shared secret.
+    let file = field(&bound, "bootfile");
+    let dest = work.path().join("modem.cm");
+    let gold = fetch(&modem_ns, "10.81.0.1", &file, &dest)
+        .unwrap_or_else(|e| panic!("modem fetch: {e}\n{}", server.logs().join("\n")));
+    let (valid, text) = decode(&dest, &key);
+    assert!(valid, "MICs of the fetched file: {text}");
+    for want in [
+        "MaxCPE 4;",
+        "ServiceClassName \"gold_us\";",
+        "MaxRateSustained 20000000;",
+        "ServiceClassName \"gold_ds\";",
+        "MaxRateSustained 100000000;",
+        &format!("SnmpMibObject sysName.0 String \"cm-{hex}\";"),
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    pydocsis_agrees(&dest, &key);
+    // Another key does not validate it (the MIC is keyed).
+    let wrong = work.path().join("wrong-key");
+    write_secret(&wrong, "not-the-cmts-secret");
+    let (valid, text) = decode(&dest, &wrong);
+    assert!(!valid && text.contains("/* CMTS MIC: INVALID */"), "{text}");
+
+    // A change of tier through the API shows at the next fetch.
     let (code, body) = api(
         &server_ns,
         admin_port,
@@ -335,10 +477,46 @@ parallelism = 1
         r#"{"tier": "silver", "max_cpe": null}"#,
     );
     assert_eq!(code, 200, "patch: {body}");
-    let body = fetch(&modem_ns, "10.81.0.1", &file, &dest);
+    answers.push_str(&body);
+    let silver = fetch(&modem_ns, "10.81.0.1", &file, &dest).expect("fetch after the change");
+    assert_ne!(silver, gold, "the change of tier changed nothing");
+    let (valid, text) = decode(&dest, &key);
+    assert!(valid, "{text}");
+    for want in [
+        "MaxCPE 1;",
+        "ServiceClassName \"silver_us\";",
+        "MaxRateSustained 5000000;",
+        "MaxRateSustained 25000000;",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    assert!(!text.contains("gold"), "{text}");
+    pydocsis_agrees(&dest, &key);
+
+    // A template that does not compile: ERROR 0 with a short message (not
+    // the compiler's), the reason logged with its line, and counted.
+    let broken = fetch(&modem_ns, "10.81.0.1", &format!("broken/{hex}.cm"), &dest)
+        .expect_err("a broken template served a file");
     assert!(
-        body.contains("tier=silver\n") && body.contains("max_cpe=1\n"),
-        "{body}"
+        broken.contains("Error code 0") && !broken.contains("MaxCPE"),
+        "{broken}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server
+        .logs()
+        .iter()
+        .any(|l| l.contains("line 3: MaxCPE: 999 is out of range"))
+    {
+        assert!(Instant::now() < deadline, "compile error not logged");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (code, metrics) = api(&server_ns, admin_port, "GET", "/metrics", &token, "");
+    assert_eq!(code, 200, "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("headend_tftp_template_errors_total") && l.ends_with(" 1")),
+        "{metrics}"
     );
 
     // The MTA, behind another port of the relay, gets 122 and 125 in the
@@ -363,7 +541,7 @@ parallelism = 1
             String::from_utf8_lossy(&status.stderr)
         )
     });
-    assert!(field(&mta, "ip").starts_with("10.83.0.1"), "{mta}");
+    assert_eq!(field(&mta, "ip"), "10.83.0.60", "its reservation: {mta}");
     // 122: sub-option 1 (primary DHCP server), 3 (FQDN, type 0), 6 (realm).
     let mut ccc = String::from("01040a510001");
     ccc += "031200";
@@ -380,6 +558,93 @@ parallelism = 1
         "option 125"
     );
     assert_eq!(field(&mta, "tftp"), "", "no modem options for the MTA");
+
+    // The MTA, another device with a lease, gets its own file (with the
+    // tier its config-file reservation carries) but is refused the modem's.
+    let mta_ip = field(&mta, "ip");
+    mta_ns.exec_ok(&["ip", "addr", "add", &format!("{mta_ip}/24"), "dev", &viface]);
+    mta_ns.exec_ok(&["ip", "route", "add", "default", "via", "10.83.0.1"]);
+    let mta_hex = MTA_MAC.replace(':', "");
+    let own = work.path().join("mta-own.cm");
+    fetch(&mta_ns, "10.81.0.1", &format!("modems/{mta_hex}.cm"), &own)
+        .unwrap_or_else(|e| panic!("the MTA's own file: {e}"));
+    let (valid, text) = decode(&own, &key);
+    assert!(valid && text.contains("\"bronze_us\""), "{text}");
+    // An edit of the file's attributes applies on SIGHUP.
+    let edited = std::fs::read_to_string(&path)
+        .expect("config")
+        .replace(r#"tier = "bronze""#, r#"tier = "silver""#);
+    std::fs::write(&path, edited).expect("config");
+    server.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        fetch(&mta_ns, "10.81.0.1", &format!("modems/{mta_hex}.cm"), &own).expect("MTA fetch");
+        if decode(&own, &key).1.contains("\"silver_us\"") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edited attributes never applied"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stolen = work.path().join("stolen.cm");
+    let refused = fetch(&mta_ns, "10.81.0.1", &file, &stolen)
+        .expect_err("another device got the modem's file");
+    assert!(
+        refused.contains("Error code 2") && refused.contains("bound to another device"),
+        "{refused}"
+    );
+
+    // The shared secret shows nowhere: not in the logs, the audit log, the
+    // API's answers, /metrics or any file of the state folder (the SQLite
+    // store and its journal).
+    let admin_token = login(&server_ns, admin_port, "ada");
+    for path in [
+        "/api/v1/audit?limit=500",
+        "/metrics",
+        "/api/v1/reservations",
+        "/api/v1/leases",
+        "/api/v1/me",
+    ] {
+        let (code, body) = api(&server_ns, admin_port, "GET", path, &admin_token, "");
+        assert_eq!(code, 200, "{path}: {body}");
+        if path == "/metrics" {
+            // The MTA's refusal is not a template error.
+            assert!(
+                body.lines()
+                    .any(|l| l == "headend_tftp_template_errors_total 1"),
+                "{body}"
+            );
+        }
+        answers.push_str(&body);
+    }
+    assert!(answers.contains("reservation.attributes"), "{answers}");
+    assert!(!answers.contains(SECRET), "the secret in an API answer");
+    let logs = server.logs().join("\n");
+    assert!(logs.contains("DEBUG") && logs.contains("TFTP"), "{logs}");
+    assert!(!logs.contains(SECRET), "the secret in the logs");
+    let (dir, _) = server.stop_keep();
+    let mut files = vec![dir.path().join("state")];
+    let mut seen = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(
+                std::fs::read_dir(&p)
+                    .expect("state")
+                    .map(|e| e.expect("entry").path()),
+            );
+        } else {
+            let bytes = std::fs::read(&p).expect("state file");
+            seen += usize::from(p.to_string_lossy().contains("headend.db"));
+            assert!(
+                !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+                "the secret in {}",
+                p.display()
+            );
+        }
+    }
+    assert!(seen > 0, "no SQLite store in the state folder");
 }
 
 fn hex_of(s: &str) -> String {
@@ -422,7 +687,7 @@ fn rdate_gets_the_time_over_udp_and_tcp_on_loopback() {
 /// about (the BOOTP `file` field), which is not an error.
 #[test]
 fn check_warns_about_a_docsis_class_without_the_file_field() {
-    let check = |config: &std::path::Path| {
+    let check = |config: &Path| {
         let out = std::process::Command::new(common::headend_bin())
             .args(["check", "--config"])
             .arg(config)

@@ -82,6 +82,11 @@ fn sample_configs_compile_to_files_pydocsis_decodes_with_valid_mics() {
         } else {
             assert!(text.contains("/* CM MIC: valid */"), "{stem}:\n{text}");
             assert!(text.contains("/* CMTS MIC: valid */"), "{stem}:\n{text}");
+            assert_eq!(
+                text.contains("/* Extended CMTS MIC: valid */"),
+                stem.contains("extended-cmts-mic"),
+                "{stem}:\n{text}"
+            );
         }
         let again_txt = out.path().join(format!("{stem}.again.txt"));
         std::fs::write(&again_txt, &text).expect("text");

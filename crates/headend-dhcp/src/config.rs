@@ -281,6 +281,12 @@ pub struct ReservationConfig {
     /// Options for this host.
     #[serde(default)]
     pub options: OptionsConfig,
+    /// Free-form attributes (`attributes = { tier = "gold", max_cpe = "4" }`)
+    /// that TFTP templates read as `reservation.attributes.NAME`, like the
+    /// attributes the admin API sets on its reservations. Names are
+    /// identifiers; with no `attributes` table the host has no
+    /// `reservation` in templates.
+    pub attributes: Option<BTreeMap<String, String>>,
 }
 
 /// DHCP options by name (RFC 2132 unless noted). Any other option: `raw`.

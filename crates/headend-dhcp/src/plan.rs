@@ -48,6 +48,8 @@ pub(crate) struct Reservation {
     pub(crate) hostname: Option<String>,
     pub(crate) boot: Boot,
     pub(crate) options: Options,
+    /// The config file's `attributes` table (None: none given).
+    pub(crate) attributes: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +134,17 @@ impl Reservation {
             hostname,
             boot: Boot::default(),
             options: Options::new(),
+            attributes: None,
+        }
+    }
+
+    /// True if this config-file reservation is the one of the client with
+    /// hardware address `mac` holding `address` (by MAC when it has one,
+    /// else by its fixed address).
+    pub(crate) fn is_of(&self, mac: &[u8], address: Ipv4Addr) -> bool {
+        match &self.mac {
+            Some(m) => m == mac,
+            None => self.address == address,
         }
     }
 }
@@ -396,6 +409,48 @@ fn parse_pool(key: &str, net: Ipv4Net, s: &str) -> Result<(Ipv4Addr, Ipv4Addr), 
     Ok((a, b))
 }
 
+/// Most attributes one reservation may carry (as through the admin API).
+const MAX_ATTRIBUTES: usize = 64;
+/// Longest attribute value, in bytes.
+const MAX_ATTRIBUTE_VALUE: usize = 1024;
+
+/// Checks a reservation's `attributes`: names are identifiers (letters,
+/// digits, `_`, not starting with a digit, at most 64 bytes) so templates
+/// can write `reservation.attributes.NAME`; at most 64 of them, values at
+/// most 1024 bytes.
+fn check_attributes(
+    key: &str,
+    attributes: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, DhcpError> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(DhcpError::config(
+            key,
+            format!("at most {MAX_ATTRIBUTES} attributes"),
+        ));
+    }
+    for (name, value) in attributes {
+        let identifier = name.len() <= 64
+            && name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !identifier {
+            return Err(DhcpError::config(
+                format!("{key}.{name}"),
+                "an attribute name is an identifier (letters, digits and _, not starting with a digit, at most 64 bytes)",
+            ));
+        }
+        if value.len() > MAX_ATTRIBUTE_VALUE {
+            return Err(DhcpError::config(
+                format!("{key}.{name}"),
+                format!("a value holds at most {MAX_ATTRIBUTE_VALUE} bytes"),
+            ));
+        }
+    }
+    Ok(attributes.clone())
+}
+
 fn compile_reservation(
     key: &str,
     net: Ipv4Net,
@@ -427,6 +482,11 @@ fn compile_reservation(
         hostname: r.hostname.clone(),
         boot: boot(r.next_server, &None, &r.boot_file),
         options: encode_options(&format!("{key}.options"), &r.options)?,
+        attributes: r
+            .attributes
+            .as_ref()
+            .map(|a| check_attributes(&format!("{key}.attributes"), a))
+            .transpose()?,
     };
     if res.mac.is_none() && res.client_id.is_none() && res.circuit_id.is_none() {
         return Err(DhcpError::config(
@@ -630,6 +690,43 @@ mod tests {
         );
         let err = Plan::compile(&c).unwrap_err().to_string();
         assert!(err.starts_with("dhcp.subnet[0].pools[0]"), "{err}");
+    }
+
+    #[test]
+    fn reservation_attributes_are_kept_and_their_names_checked() {
+        let net =
+            "server_id = \"10.0.0.1\"\n[[subnet]]\nname = \"cable\"\nsubnet = \"10.0.0.0/24\"\n";
+        let c = config(&format!(
+            "{net}[[subnet.reservation]]\nmac = \"02:00:00:00:00:01\"\naddress = \"10.0.0.5\"\nattributes = {{ tier = \"gold\", max_cpe = \"4\" }}\n[[subnet.reservation]]\ncircuit_id = \"port-7\"\naddress = \"10.0.0.6\"\nattributes = {{}}\n[[subnet.reservation]]\nmac = \"02:00:00:00:00:03\"\naddress = \"10.0.0.7\"\n"
+        ));
+        let plan = Plan::compile(&c).unwrap();
+        let r = &plan.subnets[0].reservations;
+        let gold = r[0].attributes.as_ref().unwrap();
+        assert_eq!(gold["tier"], "gold");
+        assert_eq!(gold["max_cpe"], "4");
+        assert!(r[0].is_of(&[2, 0, 0, 0, 0, 1], Ipv4Addr::new(10, 0, 0, 99)));
+        assert!(!r[0].is_of(&[2, 0, 0, 0, 0, 9], Ipv4Addr::new(10, 0, 0, 5)));
+        // Without a MAC the fixed address says whose it is.
+        assert!(r[1].is_of(&[2, 0, 0, 0, 0, 9], Ipv4Addr::new(10, 0, 0, 6)));
+        assert_eq!(r[1].attributes.as_ref().map(BTreeMap::len), Some(0));
+        assert_eq!(r[2].attributes, None);
+        for (bad, why) in [
+            ("{ \"bad-name\" = \"1\" }", "identifier"),
+            ("{ 9lives = \"1\" }", "identifier"),
+            (
+                &format!("{{ tier = \"{}\" }}", "x".repeat(1025)),
+                "1024 bytes",
+            ),
+        ] {
+            let c = config(&format!(
+                "{net}[[subnet.reservation]]\nmac = \"02:00:00:00:00:01\"\naddress = \"10.0.0.5\"\nattributes = {bad}\n"
+            ));
+            let err = Plan::compile(&c).unwrap_err().to_string();
+            assert!(
+                err.starts_with("dhcp.subnet[0].reservation[0].attributes.") && err.contains(why),
+                "{err}"
+            );
+        }
     }
 
     #[test]

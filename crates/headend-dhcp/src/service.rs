@@ -107,6 +107,26 @@ impl DhcpHandle {
         crate::check_reservation(&config, subnet, mac, address)
     }
 
+    /// The `attributes` of the running config's reservation in subnet
+    /// `subnet` (by name) for the client with hardware address `mac`
+    /// holding `address`; None if it has none or no such reservation.
+    pub fn reservation_attributes(
+        &self,
+        subnet: &str,
+        mac: &[u8],
+        address: Ipv4Addr,
+    ) -> Option<std::collections::BTreeMap<String, String>> {
+        let plan = self.shared.rt.server.plan();
+        plan.subnets
+            .iter()
+            .find(|s| s.name == subnet)?
+            .reservations
+            .iter()
+            .find(|r| r.is_of(mac, address))?
+            .attributes
+            .clone()
+    }
+
     /// The dynamic ranges of every subnet now configured, as (subnet name,
     /// first, last), for the console's pool utilisation.
     pub fn pool_ranges(&self) -> Vec<(String, Ipv4Addr, Ipv4Addr)> {

@@ -409,6 +409,10 @@ pub struct MicReport {
     pub cmts_mic: Option<bool>,
     /// MTA configuration hash present and matching (None: absent).
     pub mta_hash: Option<bool>,
+    /// The Extended CMTS MIC (TLV 43.6, HMAC-MD5) matching the given key,
+    /// explicit (43.6.3) or implicit (then TLV 7 is it); None: no usable
+    /// TLV 43.6 or no key.
+    pub extended_cmts_mic: Option<bool>,
 }
 
 /// Checks the CM MIC, the CMTS MIC (when `key` is given) and the MTA hash.
@@ -429,7 +433,21 @@ pub fn verify(bytes: &[u8], key: Option<&[u8]>) -> Result<MicReport, DocsisError
         r.cm_mic = Some(t6.value == digest);
     }
     if let (Some(t7), Some(key)) = (d.tlvs.iter().find(|t| t.code == 7), key) {
-        r.cmts_mic = Some(t7.value == encode::cmts_mic(&bytes[..t7.offset], key));
+        let before = &bytes[..t7.offset];
+        match encode::extended_mic(before).filter(|e| e.problem().is_none()) {
+            // Implicit: TLV 7 is the extended digest.
+            Some(e) if e.digest.is_none() => {
+                r.cmts_mic = Some(t7.value == encode::extended_cmts_mic(before, &e, key));
+                r.extended_cmts_mic = r.cmts_mic;
+            }
+            Some(e) => {
+                let explicit = e.digest.clone().map(|range| &before[range]);
+                r.extended_cmts_mic =
+                    Some(explicit == Some(&encode::extended_cmts_mic(before, &e, key)[..]));
+                r.cmts_mic = Some(t7.value == encode::cmts_mic(before, key));
+            }
+            None => r.cmts_mic = Some(t7.value == encode::cmts_mic(before, key)),
+        }
     }
     Ok(r)
 }

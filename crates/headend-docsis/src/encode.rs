@@ -555,13 +555,146 @@ pub fn cmts_mic(body: &[u8], key: &[u8]) -> [u8; 16] {
     )
 }
 
+/// The Extended CMTS MIC settings (TLV 43.6) of a file: the first TLV 43
+/// that carries sub-TLV 6.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtendedMic {
+    /// 43.6.1, the HMAC type (1: HMAC-MD5).
+    pub hmac_type: Option<u8>,
+    /// 43.6.2, the bitmap of the top-level TLV types covered.
+    pub bitmap: Vec<u8>,
+    /// 43.6.3, where the explicit digest's value lies in the file (None:
+    /// the digest is implicit, in TLV 7).
+    pub digest: Option<std::ops::Range<usize>>,
+}
+
+impl ExtendedMic {
+    /// True if the bitmap selects top-level type `code` (bit `code`,
+    /// counted from the most significant bit of the first byte).
+    pub fn selects(&self, code: u8) -> bool {
+        self.bitmap
+            .get(usize::from(code / 8))
+            .is_some_and(|b| b & (0x80 >> (code % 8)) != 0)
+    }
+
+    /// Why this setting cannot be computed (None: it can).
+    pub fn problem(&self) -> Option<String> {
+        match self.hmac_type {
+            None => return Some("ExtendedCMTSMICHMACDigestType is missing (1: HMAC-MD5)".into()),
+            Some(1) => {}
+            Some(t) => {
+                return Some(format!(
+                    "HMAC type {t} is not supported: only 1 (HMAC-MD5) is computed"
+                ));
+            }
+        }
+        if !self.bitmap.iter().any(|b| *b != 0) {
+            return Some("ExtendedCMTSMICHMACBitmap is missing or selects no TLV".into());
+        }
+        if self.selects(7) || self.selects(255) || self.selects(0) {
+            return Some("the bitmap cannot select TLV 0, 7 or 255".into());
+        }
+        if let Some(r) = &self.digest {
+            if r.len() != 16 {
+                return Some(format!(
+                    "ExtendedCMTSMICHMACDigest holds 16 bytes (HMAC-MD5), not {}; its value is computed, write 16 zero bytes",
+                    r.len()
+                ));
+            }
+            if self.selects(6) {
+                return Some(
+                    "with an explicit ExtendedCMTSMICHMACDigest the bitmap cannot select TLV 6 (the CM MIC covers the digest)".into(),
+                );
+            }
+        }
+        None
+    }
+}
+
+/// Sub-TLVs (one-byte type and length) of `value`, which starts at
+/// `base` in the file: (type, value range in the file).
+fn sub_tlvs(value: &[u8], base: usize) -> Vec<(u8, std::ops::Range<usize>)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 1 < value.len() {
+        let len = usize::from(value[i + 1]);
+        let end = (i + 2 + len).min(value.len());
+        out.push((value[i], base + i + 2..base + end));
+        i = end;
+    }
+    out
+}
+
+/// Finds the Extended CMTS MIC settings of a cable modem body, if any.
+pub fn extended_mic(body: &[u8]) -> Option<ExtendedMic> {
+    let mut offset = 0;
+    for (code, tlv) in top_level(body, false) {
+        let start = offset;
+        offset += tlv.len();
+        if code != 43 || tlv.len() < 2 {
+            continue;
+        }
+        let Some((_, six)) = sub_tlvs(&tlv[2..], start + 2)
+            .into_iter()
+            .find(|(c, _)| *c == 6)
+        else {
+            continue;
+        };
+        let mut e = ExtendedMic {
+            hmac_type: None,
+            bitmap: Vec::new(),
+            digest: None,
+        };
+        for (c, r) in sub_tlvs(&body[six.clone()], six.start) {
+            match c {
+                1 => e.hmac_type = body[r].first().copied(),
+                2 => e.bitmap = body[r].to_vec(),
+                3 => e.digest = Some(r),
+                _ => {}
+            }
+        }
+        return Some(e);
+    }
+    None
+}
+
+/// HMAC-MD5 over the top-level TLVs of `body` the bitmap of `e` selects,
+/// in file order, with the explicit digest's value taken as zeros
+/// (MULPIv3.0 D.2.1).
+pub fn extended_cmts_mic(body: &[u8], e: &ExtendedMic, key: &[u8]) -> [u8; 16] {
+    let mut copy = body.to_vec();
+    if let Some(r) = e.digest.clone().filter(|r| r.end <= copy.len()) {
+        copy[r].fill(0);
+    }
+    let tlvs = top_level(&copy, false);
+    hmac_md5(
+        key,
+        tlvs.iter()
+            .filter(|(code, _)| *code != 7 && e.selects(*code))
+            .map(|(_, bytes)| *bytes),
+    )
+}
+
 /// Adds TLV 6, TLV 7, the end marker and padding to a cable modem body.
+/// With a usable Extended CMTS MIC (TLV 43.6), its explicit digest is
+/// computed and written in place before the CM MIC, or, when it has none,
+/// TLV 7 carries the extended digest instead of the pre-3.0 one.
 pub fn seal_cm(mut body: Vec<u8>, key: &[u8]) -> Vec<u8> {
+    let extended = extended_mic(&body).filter(|e| e.problem().is_none());
+    if let Some(e) = &extended
+        && let Some(r) = e.digest.clone()
+    {
+        let digest = extended_cmts_mic(&body, e, key);
+        body[r].copy_from_slice(&digest);
+    }
     // MULPIv3.0 D.2.1: the CM MIC is an MD5 digest over every TLV before it.
     let cm: [u8; 16] = Md5::digest(&body).into();
     body.extend_from_slice(&[6, 16]);
     body.extend_from_slice(&cm);
-    let cmts = cmts_mic(&body, key);
+    let cmts = match &extended {
+        Some(e) if e.digest.is_none() => extended_cmts_mic(&body, e, key),
+        _ => cmts_mic(&body, key),
+    };
     body.extend_from_slice(&[7, 16]);
     body.extend_from_slice(&cmts);
     // End-of-data marker, then zero padding to a multiple of 4 bytes.
@@ -584,6 +717,19 @@ pub fn seal_mta(mut file: Vec<u8>) -> Vec<u8> {
     file.extend_from_slice(&vb);
     file.extend_from_slice(&[254, 1, 255]);
     file
+}
+
+/// The first setting named `name` (any depth).
+fn find_setting<'s, 'a>(settings: &'s [Setting<'a>], name: &str) -> Option<&'s Setting<'a>> {
+    settings.iter().find_map(|s| {
+        if s.name.eq_ignore_ascii_case(name) {
+            return Some(s);
+        }
+        match &s.value {
+            Value::Block(inner) => find_setting(inner, name),
+            Value::Words(_) => None,
+        }
+    })
 }
 
 /// Compiles config text into a sealed file.
@@ -630,6 +776,11 @@ pub fn compile(
                 col: 1,
                 reason: "`Main` is empty".into(),
             });
+        }
+        if let Some(reason) = extended_mic(&body).and_then(|e| e.problem()) {
+            const NAME: &str = "ExtendedCMTSMICConfiguration";
+            let pos = find_setting(&settings, NAME).map_or(Pos::default(), |s| s.pos);
+            return Err(setting_err(pos, NAME, reason));
         }
         Ok(seal_cm(body, opts.key))
     }

@@ -13,8 +13,10 @@
 //! text that compiles back to the same bytes, and [`verify`] checks its MICs.
 //!
 //! It is sans-I/O: no files, sockets or clocks (the caller supplies DER
-//! files through [`FileSource`]); it does not sign or check certificates
-//! and does not do DOCSIS 3.1 extended CMTS MICs (TLV 43.6 is carried as data).
+//! files through [`FileSource`]); it does not sign or check certificates.
+//! The Extended CMTS MIC (TLV 43.6) is computed for HMAC type 1
+//! (HMAC-MD5): an explicit digest (43.6.3) is written in place, without
+//! one TLV 7 carries the extended digest; other HMAC types are refused.
 //!
 //! Layout: `text` (lexer and parser, positions), `symtab` (the table),
 //! `snmp` (OIDs, names, BER varbinds), `encode` (settings → TLVs → sealed

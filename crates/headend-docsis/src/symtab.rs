@@ -204,9 +204,14 @@ const L2VPN: &[Symbol] = &[
     s("L2VPNMode", 13, Uchar, 0, 1),
 ];
 
+/// TLV 43.6, the Extended CMTS MIC (MULPIv3.0 C.1.1.18.1.6, D.2.1): the
+/// HMAC type (1: HMAC-MD5, the one the compiler computes), the bitmap of
+/// the top-level TLV types the digest covers (bit N, counted from the most
+/// significant bit of the first byte, selects type N), and the explicit
+/// digest, which the compiler computes (the value written is a placeholder).
 const EXT_CMTS_MIC: &[Symbol] = &[
-    s("ExtendedCMTSMICHMACDigestType", 1, Hex, 0, 0),
-    s("ExtendedCMTSMICHMACBitmap", 2, Hex, 0, 0),
+    s("ExtendedCMTSMICHMACDigestType", 1, Uchar, 1, 255),
+    s("ExtendedCMTSMICHMACBitmap", 2, Hex, 1, 32),
     s("ExtendedCMTSMICHMACDigest", 3, Hex, 0, 0),
 ];
 
@@ -413,6 +418,9 @@ pub static MAIN: &[Symbol] = &[
     s("SnmpMibObject", 11, Snmp, 0, 0),
     s("ModemIPAddress", 12, Ip, 0, 0),
     s("CpeMacAddress", 14, Ether, 0, 0),
+    // DOCSIS 1.0 telephony return (deprecated): the block is named, its
+    // sub-settings are written as GenericTLV.
+    agg("TelephoneSettingsOption", 15, &[]),
     agg("BaselinePrivacy", 17, BPI),
     s("MaxCPE", 18, Uchar, 1, 254),
     s("TftpTimestamp", 19, Uint, 0, U32),
@@ -504,7 +512,12 @@ mod tests {
                 );
             }
             if a.kind == Aggregate {
-                assert!(!a.subs.is_empty(), "{path}{} has no settings", a.name);
+                // (TLV 15's sub-settings are GenericTLV only.)
+                assert!(
+                    !a.subs.is_empty() || a.name == "TelephoneSettingsOption",
+                    "{path}{} has no settings",
+                    a.name
+                );
                 walk(a.subs, &format!("{path}{}.", a.name));
             }
         }

@@ -320,7 +320,11 @@ impl Templates {
             let out = self
                 .render(t, relative, client, mac, vars, lookup)
                 .and_then(|text| self.format(index, t, text));
-            if out.is_err() {
+            // A refusal (`bind_to_lease`) is no template failure.
+            if out
+                .as_ref()
+                .is_err_and(|a| a.code != ErrorCode::AccessViolation)
+            {
                 self.errors.fetch_add(1, Ordering::Relaxed);
             }
             Some(out)
@@ -504,6 +508,7 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::AccessViolation);
+        assert_eq!(t.stats().errors, 0, "a refusal is no template error");
         assert!(
             t.resolve("modems/001a2b3c4d5e.cfg", IpAddr::V4(IP), &OneLease)
                 .unwrap()

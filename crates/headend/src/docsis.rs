@@ -232,7 +232,12 @@ pub(crate) fn decode(file: &Path, key_file: Option<&Path>, json: bool) -> ExitCo
                 }
             )
         );
-        bad |= report.cm_mic == Some(false) || report.cmts_mic == Some(false);
+        if let Some(ext) = report.extended_cmts_mic {
+            println!("/* Extended CMTS MIC: {} */", word(Some(ext), ""));
+        }
+        bad |= report.cm_mic == Some(false)
+            || report.cmts_mic == Some(false)
+            || report.extended_cmts_mic == Some(false);
     }
     if bad {
         ExitCode::FAILURE

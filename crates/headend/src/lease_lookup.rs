@@ -3,19 +3,26 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use std::sync::{Arc, OnceLock};
+
+use headend_dhcp::DhcpHandle;
 use headend_store::{Lease, LeaseState, Store};
 use headend_tftp::lookup::format_mac;
 use headend_tftp::{LeaseInfo, LeaseLookup, Mac};
 use headend_util::time::unix_now;
 
-/// Answers TFTP's lease questions from the lease store (bound, unexpired leases only).
+/// Answers TFTP's lease questions from the lease store (bound, unexpired
+/// leases only); reservation attributes from the store (admin API) or else
+/// from the running `[dhcp]` config's reservations.
 pub(crate) struct StoreLeases {
     store: Store,
+    /// Set once DHCP has started (it starts after TFTP).
+    dhcp: Arc<OnceLock<DhcpHandle>>,
 }
 
 impl StoreLeases {
-    pub(crate) fn new(store: Store) -> Self {
-        Self { store }
+    pub(crate) fn new(store: Store, dhcp: Arc<OnceLock<DhcpHandle>>) -> Self {
+        Self { store, dhcp }
     }
 }
 
@@ -50,7 +57,7 @@ impl LeaseLookup for StoreLeases {
             return None;
         }
         let mac: Mac = lease.hwaddr.get(..6)?.try_into().ok()?;
-        match self
+        let stored = match self
             .store
             .auth()
             .reservation_attributes(&lease.subnet, &format_mac(&mac))
@@ -60,7 +67,12 @@ impl LeaseLookup for StoreLeases {
                 tracing::warn!("tftp: reservation lookup for {ip} failed: {e}");
                 None
             }
-        }
+        };
+        stored.or_else(|| {
+            self.dhcp
+                .get()?
+                .reservation_attributes(&lease.subnet, &mac, ip)
+        })
     }
 
     fn ip_for_mac(&self, mac: Mac) -> Option<Ipv4Addr> {

@@ -164,13 +164,15 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
         tracing::info!(store = %store.describe(), "store open");
         services.store = Some(store);
     }
+    // The DHCP handle, for TFTP's reservation lookups, once DHCP has started.
+    let dhcp_cell = std::sync::Arc::new(std::sync::OnceLock::new());
     if let Some(tftp) = &config.tftp {
         // Templates and `bind_to_lease` see the DHCP leases when DHCP runs here.
         let lookup: std::sync::Arc<dyn headend_tftp::LeaseLookup> =
             match (&config.dhcp, &services.store) {
-                (Some(_), Some(store)) => {
-                    std::sync::Arc::new(crate::lease_lookup::StoreLeases::new(store.clone()))
-                }
+                (Some(_), Some(store)) => std::sync::Arc::new(
+                    crate::lease_lookup::StoreLeases::new(store.clone(), dhcp_cell.clone()),
+                ),
                 _ => std::sync::Arc::new(headend_tftp::NoLeases),
             };
         services.tftp = Some(
@@ -187,10 +189,10 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
         let Some(store) = services.store.clone() else {
             anyhow::bail!("the store was not opened");
         };
-        services.dhcp = Some(
-            headend_dhcp::DhcpService::start(dhcp.clone(), store.clone())
-                .context("starting DHCP")?,
-        );
+        let handle = headend_dhcp::DhcpService::start(dhcp.clone(), store.clone())
+            .context("starting DHCP")?;
+        let _ = dhcp_cell.set(handle.clone());
+        services.dhcp = Some(handle);
         services.store = Some(store);
     }
     if let Some(dhcp6) = &config.dhcp6 {

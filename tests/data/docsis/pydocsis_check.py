@@ -7,7 +7,9 @@ For every NAME.cm in DIR (with NAME.json, headend's decoded TLV tree):
     not, the value bytes are compared instead);
   * the CM MIC (MD5) and CMTS MIC (HMAC-MD5 with KEYFILE over the TLVs the
     DOCSIS spec lists, in its order) are recomputed here with hashlib/hmac,
-    and the end-of-data marker and padding checked;
+    and the end-of-data marker and padding checked; with a TLV 43.6
+    (Extended CMTS MIC, HMAC-MD5) its explicit digest, or the implicit one
+    in TLV 7, is recomputed over the TLVs its bitmap selects;
   * for MTA files (NAME starts with "mta-") the SHA-1 configuration hash
     (pktcMtaDevProvConfigHash.0) is recomputed.
 Prints one line per file and exits 1 if any file fails.
@@ -50,6 +52,40 @@ def walk(data, mta):
     return out, False
 
 
+def selected(bitmap, code):
+    """True if bit `code` (from the first byte's top bit) is set."""
+    return code // 8 < len(bitmap) and bitmap[code // 8] & (0x80 >> (code % 8))
+
+
+def subs(value, base):
+    """Sub-TLVs of `value` (which starts at `base` in the file): (code, offset, value)."""
+    out, i = [], 0
+    while i + 1 < len(value):
+        n = value[i + 1]
+        out.append((value[i], base + i + 2, value[i + 2:i + 2 + n]))
+        i += 2 + n
+    return out
+
+
+def extended_mic(tlvs):
+    """TLV 43.6 of the first TLV 43 carrying it: (HMAC type, bitmap, (offset, length) of 43.6.3 or None)."""
+    for code, off, value, _ in tlvs:
+        if code != 43:
+            continue
+        for c, voff, v in subs(value, off + 2):
+            if c == 6:
+                kind, bitmap, digest = None, b"", None
+                for cc, o2, v2 in subs(v, voff):
+                    if cc == 1 and v2:
+                        kind = v2[0]
+                    elif cc == 2:
+                        bitmap = v2
+                    elif cc == 3:
+                        digest = (o2, len(v2))
+                return kind, bitmap, digest
+    return None
+
+
 def check_cm(data, key):
     tlvs, ended = walk(data, False)
     if not ended:
@@ -61,6 +97,25 @@ def check_cm(data, key):
     if hashlib.md5(data[:six[0][1]]).digest() != six[0][2]:
         raise ValueError("CM MIC (TLV 6) does not match")
     before7 = [t for t in tlvs if t[1] < seven[0][1]]
+    # Extended CMTS MIC (MULPI D.2.1): HMAC-MD5 over the TLVs the bitmap
+    # selects, in file order, with the explicit digest zero-filled.
+    ext = extended_mic(before7)
+    if ext and ext[0] == 1:
+        _, bitmap, digest = ext
+        copy = bytearray(data)
+        if digest:
+            copy[digest[0]:digest[0] + digest[1]] = bytes(digest[1])
+        mac = hmac.new(key, digestmod=hashlib.md5)
+        for code, off, _, whole in before7:
+            if code != 7 and selected(bitmap, code):
+                mac.update(bytes(copy[off:off + len(whole)]))
+        if digest:
+            if mac.digest() != data[digest[0]:digest[0] + digest[1]]:
+                raise ValueError("explicit extended CMTS MIC (TLV 43.6.3) does not match")
+        else:
+            if mac.digest() != seven[0][2]:
+                raise ValueError("implicit extended CMTS MIC (TLV 7) does not match")
+            return
     mac = hmac.new(key, digestmod=hashlib.md5)
     for want in CMTS_MIC_ORDER:
         for code, _, _, raw in before7:

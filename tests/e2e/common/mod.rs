@@ -130,13 +130,17 @@ impl Headend {
     /// that execs it) with `serve --config path`, captures its logs and waits
     /// for `headend ready`.
     pub fn spawn_with(mut cmd: Command, dir: tempfile::TempDir, config: PathBuf) -> Self {
+        // A level the caller set on `cmd` stands (a test that greps the logs
+        // for what must not be there runs at debug).
+        if !cmd.get_envs().any(|(k, _)| k == "RUST_LOG") {
+            cmd.env(
+                "RUST_LOG",
+                std::env::var("HEADEND_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            );
+        }
         cmd.arg("serve")
             .arg("--config")
             .arg(&config)
-            .env(
-                "RUST_LOG",
-                std::env::var("HEADEND_TEST_LOG").unwrap_or_else(|_| "info".into()),
-            )
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
