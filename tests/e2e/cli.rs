@@ -424,6 +424,7 @@ fn example_configs_check_ok_and_every_boot_file_they_name_is_served() {
         "configs/isp-cable.toml",
         "configs/pxe-lab.toml",
         "configs/demo.toml",
+        "configs/headend.toml",
     ] {
         let out = headend(&["check", "--config", config]);
         let all = text(&out);

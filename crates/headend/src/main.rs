@@ -8,13 +8,14 @@ mod fds;
 mod lease_lookup;
 mod leases;
 mod locate;
+mod manual;
 mod report;
 mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogConfig, LogFormat};
@@ -70,6 +71,21 @@ enum Command {
     Dnssec {
         #[command(subcommand)]
         command: DnssecCommand,
+    },
+    /// Print the shell completion script for SHELL (bash, zsh, fish, ...).
+    ///
+    /// bash: `headend completions bash > /etc/bash_completion.d/headend`
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per subcommand into --dir.
+    ///
+    /// `headend man | man -l -`
+    Man {
+        /// Write headend.1, headend-serve.1, ... into this folder instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -222,6 +238,8 @@ fn main() -> ExitCode {
             }),
         })),
         Command::Dnssec { command } => dnssec(&config, command),
+        Command::Completions { shell } => manual::completions(Cli::command(), shell),
+        Command::Man { dir } => manual::man(Cli::command(), dir.as_deref()),
         Command::Docsis { command } => match command {
             DocsisCommand::Compile {
                 input,
