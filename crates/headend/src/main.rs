@@ -9,6 +9,7 @@ mod lease_lookup;
 mod leases;
 mod locate;
 mod manual;
+mod reference;
 mod report;
 mod serve;
 
@@ -87,6 +88,9 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Print docs/config-reference.md: every config key, from the config types.
+    #[command(hide = true)]
+    ConfigReference,
 }
 
 #[derive(Subcommand)]
@@ -240,6 +244,10 @@ fn main() -> ExitCode {
         Command::Dnssec { command } => dnssec(&config, command),
         Command::Completions { shell } => manual::completions(Cli::command(), shell),
         Command::Man { dir } => manual::man(Cli::command(), dir.as_deref()),
+        Command::ConfigReference => {
+            print!("{}", reference::render());
+            ExitCode::SUCCESS
+        }
         Command::Docsis { command } => match command {
             DocsisCommand::Compile {
                 input,
