@@ -13,6 +13,10 @@
 #        HEADEND_BIN=path   (use this binary instead of building target/release/headend)
 #        BASE_BIN=path      (adds server "base": another headend build, e.g. the
 #                            previous commit's, alternated with the others)
+#        LEASE_LINES=1      headend writes its per-lease info lines (target
+#                            headend::lease, to a file), and server "nolines"
+#                            (the same binary with dhcp.log_leases = false) is
+#                            alternated with it: the lines' cost, per CPU-second
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-15}
@@ -32,6 +36,7 @@ RATES=${RATES:-10000 15000 20000 25000 30000}
 ROUNDS=${ROUNDS:-2}
 SERVERS=${SERVERS:-headend kea}
 [ -n "${BASE_BIN:-}" ] && SERVERS="$SERVERS base"
+[ -n "${LEASE_LINES:-}" ] && SERVERS="$SERVERS nolines"
 if [ -n "${HEADEND_BIN:-}" ]; then
     BIN=$HEADEND_BIN
 else
@@ -51,7 +56,7 @@ cat > "$WORK/headend.toml" <<EOT
 [general]
 state_dir = "$WORK/state"
 [log]
-level = "warn"
+level = "$([ -n "${LEASE_LINES:-}" ] && echo "warn,headend::lease=info" || echo warn)"
 [dhcp]
 interfaces = ["$SIF"]
 server_id = "10.99.0.1"
@@ -63,6 +68,8 @@ pools = ["10.99.1.0-10.99.196.79"]
 lease_time_secs = 3600
 options = { routers = ["10.99.0.1"], domain_name_servers = ["10.99.0.1"] }
 EOT
+sed -e 's/^level = .*/level = "warn"/' -e 's/^\[dhcp\]$/[dhcp]\nlog_leases = false/' \
+    "$WORK/headend.toml" >"$WORK/nolines.toml"
 cat > "$WORK/kea.json" <<EOT
 { "Dhcp4": {
   "interfaces-config": { "interfaces": [ "$SIF" ], "dhcp-socket-type": "udp" },
@@ -78,6 +85,8 @@ start_server() {
     rm -rf "$WORK/state" "$WORK"/kea-leases.csv*
     case $1 in
     headend) ip netns exec "$SNS" taskset -c 1 "$BIN" serve --config "$WORK/headend.toml" 2>"$WORK/headend.log" &
+             SERVER_PID=$! ;;
+    nolines) ip netns exec "$SNS" taskset -c 1 "$BIN" serve --config "$WORK/nolines.toml" 2>"$WORK/nolines.log" &
              SERVER_PID=$! ;;
     base)    ip netns exec "$SNS" taskset -c 1 "$BASE_BIN" serve --config "$WORK/headend.toml" 2>"$WORK/base.log" &
              SERVER_PID=$! ;;
@@ -107,14 +116,23 @@ run() { # server rate(0 = max)
     rate_s=$(awk '/^Rate:/ {print $2}' <<<"$out" | tail -1)
     drops=$(awk '/^drops:/ {print $2}' <<<"$out" | paste -sd/ -)
     lat=$(awk '/^avg delay: [0-9]/ {print $3}' <<<"$out" | paste -sd/ -)
-    printf '%-8s offered=%-7s exchanges/s=%-10s drops(D-O/R-A)=%-12s avg-delay-ms(D-O/R-A)=%-14s rcvbuf-overflows(server/perfdhcp)=%s/%s server-cpu=%s%%\n' \
+    # Exchanges per second of server CPU: what the server costs per lease,
+    # whoever set the rate.
+    local per_cpu
+    per_cpu=$(awk -v r="${rate_s:-0}" -v t="$ticks" -v s="$SECS" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { c = t / hz; if (c > 0) printf "%.0f", r * s / c; else print "?" }')
+    printf '%-8s offered=%-7s exchanges/s=%-10s drops(D-O/R-A)=%-12s avg-delay-ms(D-O/R-A)=%-14s rcvbuf-overflows(server/perfdhcp)=%s/%s server-cpu=%s%% per-cpu-s=%s\n' \
         "$server" "$([ "$rate" = 0 ] && echo max || echo "$rate")" "${rate_s:-?}" "${drops:-?}" "${lat:-?}" \
-        "$((s1 - s0))" "$((c1 - c0))" "$(awk -v t="$ticks" -v s="$SECS" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", 100 * t / hz / s }')"
+        "$((s1 - s0))" "$((c1 - c0))" "$(awk -v t="$ticks" -v s="$SECS" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", 100 * t / hz / s }')" "$per_cpu"
+    if [ "$server" = headend ] && [ -n "${LEASE_LINES:-}" ]; then
+        echo "         lease lines written: $(grep -c 'headend::lease' "$WORK/headend.log" || true)"
+    fi
     echo "$rate_s" > "$WORK/last"
+    echo "$per_cpu" > "$WORK/last_cpu"
 }
 
 echo "perfdhcp $SECS s runs, 50,000 clients, 50,000-address pool; server on CPU 1, perfdhcp on CPU 0"
-declare -A best
+declare -A best cpu_sum cpu_n
 for round in $(seq "$ROUNDS"); do
     for rate in $RATES; do
         for server in $SERVERS; do
@@ -123,6 +141,10 @@ for round in $(seq "$ROUNDS"); do
             for key in "$server-$rate" "$server-max"; do
                 if [ -n "$v" ] && [ "${best[$key]:-0}" -lt "$v" ]; then best[$key]=$v; fi
             done
+            c=$(cat "$WORK/last_cpu")
+            if [[ $c =~ ^[0-9]+$ ]]; then
+                cpu_sum[$server]=$(( ${cpu_sum[$server]:-0} + c )); cpu_n[$server]=$(( ${cpu_n[$server]:-0} + 1 ))
+            fi
         done
     done
 done
@@ -137,4 +159,9 @@ for rate in 10000 max; do
             "$(awk -v h="$h" -v b="$b" 'BEGIN { printf "%.2f", h / b }')"
     fi
 done
+if [ -n "${LEASE_LINES:-}" ] && [ "${cpu_n[headend]:-0}" -gt 0 ] && [ "${cpu_n[nolines]:-0}" -gt 0 ]; then
+    on=$(( cpu_sum[headend] / cpu_n[headend] )); off=$(( cpu_sum[nolines] / cpu_n[nolines] ))
+    printf 'exchanges per CPU-second, mean of every run: lease lines on %s, off %s, cost %s %% (target <= 5 %%)\n' \
+        "$on" "$off" "$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.1f", 100 * (b - a) / b }')"
+fi
 echo "target: >= 20,000 durable exchanges/s for headend at max"

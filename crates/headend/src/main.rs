@@ -10,6 +10,7 @@ mod leases;
 mod locate;
 mod manual;
 mod reference;
+mod repeat;
 mod report;
 mod serve;
 
@@ -354,9 +355,13 @@ fn init_logging(log: &LogConfig) {
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    // Identical warnings: once per minute, then how many were held back.
+    let repeat = repeat::RepeatLimit::new(std::time::Duration::from_secs(60));
     match log.format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.finish().with(repeat).init(),
+        LogFormat::Json => builder.json().finish().with(repeat).init(),
     }
 }
 
