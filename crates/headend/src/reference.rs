@@ -51,7 +51,7 @@ fn document(path: &[Seg], value: &str) -> String {
     match path.split_first() {
         None => format!("zzz_probe = 1\n{value}"),
         Some((Seg::Key(k), rest)) => format!("{} = {}\n", quoted(k), wrap(rest, value)),
-        Some((Seg::Index, _)) => unreachable!("the root is a table"),
+        Some((Seg::Index, _)) => value.to_owned(),
     }
 }
 
@@ -203,7 +203,7 @@ fn walk(out: &mut String, path: &[Seg], seen: &mut Vec<(Vec<String>, String)>) {
             out.push_str(&format!("The keys of [`{first}`](#{}).\n", anchor(first)));
             return;
         }
-        seen.push((keys.clone(), here.clone()));
+        seen.push((keys.clone(), here));
     }
     let mut nested = Vec::new();
     out.push_str("| key | expects |\n| --- | --- |\n");
