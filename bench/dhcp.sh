@@ -25,6 +25,10 @@
 #        HEADEND_BIN=path   (use this binary instead of building target/release/headend)
 #        BASE_BIN=path      (adds server "base": another headend build, e.g. the
 #                            previous commit's, alternated with the others)
+#        LEASE_LINES=1      headend writes its per-lease info lines (target
+#                            headend::lease, to a file), and server "nolines"
+#                            (the same binary with dhcp.log_leases = false) is
+#                            alternated with it: the lines' cost, per CPU-second
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-15}
@@ -56,6 +60,7 @@ fi
 ROUNDS=${ROUNDS:-2}
 SERVERS=${SERVERS:-headend kea}
 [ -n "${BASE_BIN:-}" ] && SERVERS="$SERVERS base"
+[ -n "${LEASE_LINES:-}" ] && SERVERS="$SERVERS nolines"
 if [ -n "${HEADEND_BIN:-}" ]; then
     BIN=$HEADEND_BIN
 else
@@ -82,7 +87,7 @@ cat > "$WORK/headend.toml" <<EOT
 [general]
 state_dir = "$WORK/state"
 [log]
-level = "warn"
+level = "$([ -n "${LEASE_LINES:-}" ] && echo "warn,headend::lease=info" || echo warn)"
 [dhcp]
 interfaces = ["$SIF"]
 server_id = "10.99.0.1"
@@ -94,6 +99,8 @@ pools = ["10.99.1.0-10.99.196.79"]
 lease_time_secs = 3600
 options = { routers = ["10.99.0.1"], domain_name_servers = ["10.99.0.1"] }
 EOT
+sed -e 's/^level = .*/level = "warn"/' -e 's/^\[dhcp\]$/[dhcp]\nlog_leases = false/' \
+    "$WORK/headend.toml" >"$WORK/nolines.toml"
 cat > "$WORK/kea.json" <<EOT
 { "Dhcp4": {
   "interfaces-config": { "interfaces": [ "$SIF" ], "dhcp-socket-type": "udp" },
@@ -109,6 +116,8 @@ start_server() {
     rm -rf "$WORK/state" "$WORK"/kea-leases.csv*
     case $1 in
     headend) ip netns exec "$SNS" taskset -c 1 "$BIN" serve --config "$WORK/headend.toml" 2>"$WORK/headend.log" &
+             SERVER_PID=$! ;;
+    nolines) ip netns exec "$SNS" taskset -c 1 "$BIN" serve --config "$WORK/nolines.toml" 2>"$WORK/nolines.log" &
              SERVER_PID=$! ;;
     base)    ip netns exec "$SNS" taskset -c 1 "$BASE_BIN" serve --config "$WORK/headend.toml" 2>"$WORK/base.log" &
              SERVER_PID=$! ;;
@@ -163,11 +172,14 @@ run() { # generator server rate(0 = max)
     printf '%-9s %-8s offered=%-7s exchanges/s=%-8s per-server-cpu-s=%-8s server-cpu=%3s%% drops=%-12s %s rcvbuf-overflows(server/client)=%s/%s%s%s\n' \
         "$gen" "$server" "$([ "$rate" = 0 ] && echo max || echo "$rate")" "${rate_s:-?}" "$per_cpu" "$busy" "${drops:-?}" "$lat" \
         "$((s1 - s0))" "$((c1 - c0))" "$gcpu" "$([ "${busy:-0}" -lt 95 ] && echo '  (server not saturated)')"
+    if [ "$server" = headend ] && [ -n "${LEASE_LINES:-}" ]; then
+        echo "          lease lines written: $(grep -c 'headend::lease' "$WORK/headend.log" || true)"
+    fi
     echo "${rate_s:-0} $per_cpu $busy" > "$WORK/last"
 }
 
 echo "$SECS s runs, 50,000 clients, 50,000-address pool; server on CPU 1, generator on CPU 0; state on $FSTYPE ($DURABLE)"
-declare -A best bestcpu busyat
+declare -A best bestcpu busyat cpu_sum cpu_n
 for round in $(seq "$ROUNDS"); do
     for gen in $GENERATORS; do
         for rate in $RATES; do
@@ -178,6 +190,9 @@ for round in $(seq "$ROUNDS"); do
                     if [ -n "$v" ] && [ "${best[$key]:-0}" -lt "$v" ]; then best[$key]=$v; busyat[$key]=$busy; fi
                     if [ -n "$pc" ] && [ "${bestcpu[$key]:-0}" -lt "$pc" ]; then bestcpu[$key]=$pc; fi
                 done
+                if [[ $pc =~ ^[0-9]+$ ]] && [ "$pc" -gt 0 ]; then
+                    cpu_sum[$server]=$(( ${cpu_sum[$server]:-0} + pc )); cpu_n[$server]=$(( ${cpu_n[$server]:-0} + 1 ))
+                fi
             done
         done
     done
@@ -198,4 +213,9 @@ for gen in $GENERATORS; do
         done
     done
 done
+if [ -n "${LEASE_LINES:-}" ] && [ "${cpu_n[headend]:-0}" -gt 0 ] && [ "${cpu_n[nolines]:-0}" -gt 0 ]; then
+    on=$(( cpu_sum[headend] / cpu_n[headend] )); off=$(( cpu_sum[nolines] / cpu_n[nolines] ))
+    printf 'exchanges per CPU-second, mean of every run: lease lines on %s, off %s, cost %s %% (target <= 5 %%)\n' \
+        "$on" "$off" "$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.1f", 100 * (b - a) / b }')"
+fi
 echo "targets: >= 20,000 durable exchanges/s for headend at max; >= 1.5x Kea per server-CPU-second"

@@ -46,4 +46,7 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
 fi
 
 cargo build --workspace --all-targets
+# The Debian package from that debug build, unpacked into a throwaway root and
+# checked against the systemd unit (installs cargo-deb when missing).
+DEB_PROFILE=dev scripts/package-deb.sh --check
 cargo nextest run --workspace --no-fail-fast "$@"

@@ -424,6 +424,7 @@ fn example_configs_check_ok_and_every_boot_file_they_name_is_served() {
         "configs/isp-cable.toml",
         "configs/pxe-lab.toml",
         "configs/demo.toml",
+        "configs/headend.toml",
     ] {
         let out = headend(&["check", "--config", config]);
         let all = text(&out);
@@ -431,4 +432,40 @@ fn example_configs_check_ok_and_every_boot_file_they_name_is_served() {
         assert!(!all.contains("neither a file under the TFTP root"), "{all}");
         assert!(!all.contains(": error:"), "{all}");
     }
+}
+
+/// A port another program holds: the OS error is said once, the hint names
+/// that cause (not privileges, which are not the problem), and a config
+/// that does not parse is one line, position and reason, on start.
+#[test]
+fn start_errors_name_their_real_cause_once_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("h.toml");
+    let port = common::free_port();
+    let _holder = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    std::fs::write(
+        &config,
+        format!("[general]\nstate_dir = \"state\"\n[tftp]\nlisten = [\"127.0.0.1:{port}\"]\nroot = \".\"\n"),
+    )
+    .unwrap();
+    let out = headend(&["serve", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = text(&out);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(line.matches("os error 98").count(), 1, "{line}");
+    assert!(line.contains("another server holds the port"), "{line}");
+    assert!(!err.contains("CAP_NET_BIND_SERVICE"), "{err}");
+
+    std::fs::write(&config, "[general]\nstate_dir = { x = 1 }\n").unwrap();
+    let out = headend(&["serve", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = text(&out);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("line 2") && err.contains("general.state_dir") && err.contains("expected"),
+        "{err}"
+    );
 }

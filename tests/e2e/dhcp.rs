@@ -542,3 +542,43 @@ fn sighup_applies_a_changed_dhcp_section_without_dropping_leases() {
     assert_eq!(field(&still, "boot_file"), "snponly.efi");
     assert!(server.leases().contains(&address), "{}", server.leases());
 }
+
+/// A lease the client neither renews nor releases ends with one info line
+/// (`event=expiry`), like the grant before it, with the client's fields.
+#[test]
+fn a_lease_that_runs_out_is_logged_as_an_expiry() {
+    let lab = lab(Some("02:aa:00:00:00:77"));
+    let extra = format!("{POOL}\nlease_time_secs = 4");
+    let mut server = Headend::start_in_netns(&lab.server, &config(&lab.siface, &extra));
+    // udhcpc -q exits once bound, without a release: the lease runs out.
+    let bound = lab.udhcpc("expiring", &[]).expect("lease");
+    assert_eq!(field(&bound, "lease"), "4");
+    let ip = field(&bound, "ip");
+    let granted = server.wait_for_log(&format!("DHCPACK on {ip} to "), Duration::from_secs(3));
+    assert!(granted.contains("event=grant"), "{granted}");
+    // 4 s of lease, then at most one 5 s scan.
+    let line = server.wait_for_log(
+        &format!("lease {ip} of 02:aa:00:00:00:77 expired"),
+        Duration::from_secs(15),
+    );
+    for want in [
+        "INFO",
+        "headend::lease",
+        "event=expiry",
+        "mac=02:aa:00:00:00:77",
+        &format!("ip={ip}"),
+        "subnet=lan",
+        "expired_at=",
+    ] {
+        assert!(line.contains(want), "no {want} in {line}");
+    }
+    assert_eq!(
+        server
+            .logs()
+            .iter()
+            .filter(|l| l.contains("event=expiry"))
+            .count(),
+        1,
+        "one expiry line"
+    );
+}

@@ -30,6 +30,7 @@ mod dns_update;
 mod dns_xfr;
 mod dnssec;
 mod docsis;
+mod lab;
 mod metrics;
 mod provisioning;
 mod secrets;

@@ -57,6 +57,8 @@ pub(crate) struct Runtime {
     pub(crate) store: Store,
     /// The decision logic and its current configuration.
     pub(crate) server: Server,
+    /// The lease ends to log as expiries (`dhcp.log_leases`).
+    pub(crate) expiries: std::sync::Mutex<crate::expiry::ExpiryWatch>,
 }
 
 impl Runtime {
@@ -70,6 +72,7 @@ impl Runtime {
             in_flight: AtomicUsize::new(0),
             store,
             server,
+            expiries: std::sync::Mutex::default(),
         }
     }
 }
@@ -545,6 +548,18 @@ fn flush(listeners: &[Listener], rt: &Runtime, rx: &Receiver<Committed>) {
         rt.stats.merge(&mut tally);
         // After every reply of these batches left: the log costs no client
         // any latency and never holds up a commit.
+        if !notes.is_empty() {
+            let now = headend_util::unix_now();
+            let mut expiries = rt
+                .expiries
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (n, kind, yiaddr) in &notes {
+                if let (wire::MessageType::Ack, Some(secs)) = (kind, n.lease_secs) {
+                    expiries.schedule(*yiaddr, now + u64::from(secs));
+                }
+            }
+        }
         for (n, kind, yiaddr) in notes {
             log_lease(&n, kind, yiaddr);
         }

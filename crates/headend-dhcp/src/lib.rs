@@ -38,6 +38,7 @@ mod commit;
 pub mod config;
 mod core;
 mod error;
+mod expiry;
 mod ha;
 mod limit;
 mod lint;

@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use headend_store::{Lease, Store, StoreError};
+use headend_store::{Lease, LeaseState, Store, StoreError};
 
 use crate::commit::{self, Runtime};
 use crate::config::HaMode;
@@ -226,6 +226,10 @@ impl DhcpService {
             listen::spawn("dhcp-heartbeat", move || heartbeats(&rt, was))?;
         }
         commit::start(listeners, intake, &rt)?;
+        {
+            let rt = Arc::clone(&rt);
+            listen::spawn("dhcp-expiry", move || expiries(&rt))?;
+        }
         tracing::info!(store = %rt.store.describe(), subnets = config.subnets.len(), "DHCP service started");
         Ok(DhcpHandle {
             shared: Arc::new(Shared {
@@ -234,6 +238,61 @@ impl DhcpService {
                 config: Mutex::new(config),
             }),
         })
+    }
+}
+
+/// How often the scheduled lease ends are looked at.
+const EXPIRY_TICK: Duration = Duration::from_millis(500);
+
+/// Logs each lease that runs out ([`crate::expiry`]) while `dhcp.log_leases`
+/// is on, until the service stops: the bound leases already in the store
+/// are scheduled once at start, the flush thread schedules every ACK, and
+/// each due address's row is read (one indexed read) to tell an expiry from
+/// a renewal, release or decline.
+fn expiries(rt: &Runtime) {
+    let mut seeded = false;
+    while !rt.stop.load(Ordering::Relaxed) {
+        std::thread::sleep(EXPIRY_TICK);
+        if !rt.server.plan().log_leases {
+            rt.expiries
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
+            seeded = false;
+            continue;
+        }
+        if !seeded {
+            match rt.store.leases() {
+                Ok(rows) => {
+                    let mut watch = rt.expiries.lock().unwrap_or_else(PoisonError::into_inner);
+                    for row in rows.iter().filter(|r| r.state == LeaseState::Bound) {
+                        watch.schedule(row.address, row.expires);
+                    }
+                }
+                Err(e) => tracing::warn!("leases not read for their expiry lines: {e}"),
+            }
+            seeded = true;
+        }
+        let now = headend_util::unix_now();
+        let due = rt
+            .expiries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take_due(now);
+        for address in due {
+            let Ok(Some(row)) = rt.store.lease_at(address) else {
+                continue;
+            };
+            if crate::expiry::ran_out(&row, now) {
+                crate::expiry::log_expiry(&row);
+            } else if row.state == LeaseState::Bound {
+                // Renewed (its ACK scheduled the new end too) or a second late.
+                rt.expiries
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .schedule(address, row.expires);
+            }
+        }
     }
 }
 

@@ -70,7 +70,7 @@ pub enum TimeError {
     },
     /// A socket could not be opened.
     #[error(
-        "cannot {action} the time server's {proto} socket on {addr}: {source} (port 37 needs root or CAP_NET_BIND_SERVICE)"
+        "cannot {action} the time server's {proto} socket on {addr}: {source}{}", headend_util::bind_hint(addr.port(), source)
     )]
     Socket {
         /// What was being done.

@@ -13,7 +13,7 @@ pub enum Dhcp6Error {
         reason: String,
     },
     /// A socket could not be opened, configured or bound.
-    #[error("cannot {action} the DHCPv6 socket{}: {source} (port 547 needs root or CAP_NET_BIND_SERVICE; SO_BINDTODEVICE needs CAP_NET_RAW; check that the interface exists)", interface.as_deref().map(|i| format!(" on interface {i}")).unwrap_or_default())]
+    #[error("cannot {action} the DHCPv6 socket{}: {source}{}", interface.as_deref().map(|i| format!(" on interface {i}")).unwrap_or_default(), socket_hint(action, source))]
     Socket {
         /// What was being done.
         action: &'static str,
@@ -53,5 +53,20 @@ impl Dhcp6Error {
             key: key.into(),
             reason: reason.into(),
         }
+    }
+}
+
+/// The remedy for a DHCPv6 socket error, only when it is the cause (the
+/// DHCPv6 port, 547, is privileged).
+fn socket_hint(action: &str, e: &std::io::Error) -> &'static str {
+    const ENODEV: i32 = 19;
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied if action.contains("SO_BINDTODEVICE") => {
+            " (SO_BINDTODEVICE needs CAP_NET_RAW)"
+        }
+        _ if e.raw_os_error() == Some(ENODEV) => {
+            " (there is no such interface on this host: `ip link` lists them)"
+        }
+        _ => headend_util::bind_hint(547, e),
     }
 }

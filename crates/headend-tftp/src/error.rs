@@ -9,7 +9,7 @@ use std::path::PathBuf;
 pub enum TftpError {
     /// A listen socket could not be opened.
     #[error(
-        "cannot listen for TFTP on {addr}: {source} (is another TFTP server running, or is the port below 1024 without CAP_NET_BIND_SERVICE?)"
+        "cannot listen for TFTP on {addr}: {source}{}", headend_util::bind_hint(addr.port(), source)
     )]
     Bind {
         /// The configured address.

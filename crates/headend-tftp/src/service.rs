@@ -291,7 +291,8 @@ impl TftpService {
                 }
             });
         }
-        tracing::info!(listen = ?local, root = %shared.root.display(), "TFTP serving");
+        let listen: Vec<String> = local.iter().map(ToString::to_string).collect();
+        tracing::info!(listen = %listen.join(","), root = %shared.root.display(), "TFTP serving");
         Ok(TftpHandle {
             shared,
             local: Arc::new(local),

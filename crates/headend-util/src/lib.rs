@@ -11,10 +11,12 @@
 //! - [`time`]: Unix time now and its RFC 3339 / log forms.
 //! - [`bucket`]: a token bucket and a bounded map of them by client.
 //! - [`histogram`]: a lock-free latency histogram read at scrape time.
+//! - [`net`]: the remedy for a socket error, only when it is the cause.
 
 pub mod bucket;
 pub mod fs;
 pub mod histogram;
+pub mod net;
 pub mod time;
 
 pub use bucket::{Buckets, TokenBucket};
@@ -23,4 +25,5 @@ pub use fs::{
     rename_durable, safe_file_name, write_atomic,
 };
 pub use histogram::{Histogram, HistogramSnapshot};
+pub use net::bind_hint;
 pub use time::{unix_now, unix_now_secs};

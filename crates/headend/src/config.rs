@@ -98,12 +98,29 @@ pub(crate) enum ConfigError {
         file: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: at key `{path}`: {reason}", file.display())]
+    #[error("{}: at key `{path}`: {}", file.display(), one_line(reason))]
     Invalid {
         file: PathBuf,
         path: String,
         reason: String,
     },
+}
+
+/// A parser message on one line, for one log record: the TOML parser's
+/// excerpt of the file (`  |`, `3 | text`, `  |   ^^^`) left out, the other
+/// lines joined by `: `. `headend check` prints the excerpt; logs and the
+/// start-up error keep the position and the reason.
+pub(crate) fn one_line(reason: &str) -> String {
+    reason
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .filter(|l| {
+            let digits = l.trim_start_matches(|c: char| c.is_ascii_digit());
+            !digits.trim_start().starts_with('|')
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 impl Config {
@@ -189,6 +206,18 @@ mod tests {
     fn wrong_type_names_the_key_path() {
         let err = Config::parse("[dns]\nudp_payload_max = \"big\"\n").unwrap_err();
         assert_eq!(err.0, "dns.udp_payload_max");
+    }
+
+    #[test]
+    fn a_multi_line_parser_error_is_one_line_with_position_and_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("h.toml");
+        std::fs::write(&file, "[general]\nstate_dir = { x = 1 }\n").unwrap();
+        let err = Config::load(&file).unwrap_err().to_string();
+        assert!(!err.contains('\n'), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("expected path string"), "{err}");
+        assert!(!err.contains(" | "), "no excerpt: {err}");
     }
 
     #[test]

@@ -83,17 +83,23 @@ impl Budget {
         )
     }
 
-    /// The error for a config whose caps do not fit in `available`.
-    pub(crate) fn refusal(&self, available: u64) -> String {
+    /// Each part and its count, `TFTP transfers 2050, DHCP sockets 2, ...`
+    /// (a log field's value, not Rust's debug form of the list).
+    pub(crate) fn parts_text(&self) -> String {
         let parts: Vec<String> = self
             .parts
             .iter()
             .map(|(what, n)| format!("{what} {n}"))
             .collect();
+        parts.join(", ")
+    }
+
+    /// The error for a config whose caps do not fit in `available`.
+    pub(crate) fn refusal(&self, available: u64) -> String {
         format!(
             "{} ({}); lower [admin.connections] max_connections, [dns] tcp_max_connections or [tftp] max_transfers, or raise the hard limit (LimitNOFILE= in the systemd unit, ulimit -Hn)",
             self.summary(available),
-            parts.join(", ")
+            self.parts_text()
         )
     }
 }

@@ -8,13 +8,16 @@ mod fds;
 mod lease_lookup;
 mod leases;
 mod locate;
+mod manual;
+mod reference;
+mod repeat;
 mod report;
 mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogConfig, LogFormat};
@@ -71,6 +74,24 @@ enum Command {
         #[command(subcommand)]
         command: DnssecCommand,
     },
+    /// Print the shell completion script for SHELL (bash, zsh, fish, ...).
+    ///
+    /// bash: `headend completions bash > /etc/bash_completion.d/headend`
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per subcommand into --dir.
+    ///
+    /// `headend man | man -l -`
+    Man {
+        /// Write headend.1, headend-serve.1, ... into this folder instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Print docs/config-reference.md: every config key, from the config types.
+    #[command(hide = true)]
+    ConfigReference,
 }
 
 #[derive(Subcommand)]
@@ -222,6 +243,12 @@ fn main() -> ExitCode {
             }),
         })),
         Command::Dnssec { command } => dnssec(&config, command),
+        Command::Completions { shell } => manual::completions(Cli::command(), shell),
+        Command::Man { dir } => manual::man(Cli::command(), dir.as_deref()),
+        Command::ConfigReference => {
+            print!("{}", reference::render());
+            ExitCode::SUCCESS
+        }
         Command::Docsis { command } => match command {
             DocsisCommand::Compile {
                 input,
@@ -328,9 +355,13 @@ fn init_logging(log: &LogConfig) {
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    // Identical warnings: once per minute, then how many were held back.
+    let repeat = repeat::RepeatLimit::new(std::time::Duration::from_secs(60));
     match log.format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.finish().with(repeat).init(),
+        LogFormat::Json => builder.json().finish().with(repeat).init(),
     }
 }
 

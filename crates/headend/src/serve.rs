@@ -146,7 +146,7 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
     if budget.needed() > available {
         anyhow::bail!(budget.refusal(available));
     }
-    tracing::info!(parts = ?budget.parts, "{}", budget.summary(available));
+    tracing::info!(needed = budget.needed(), available, parts = %budget.parts_text(), "{}", budget.summary(available));
     let mut services = Services::default();
 
     if let Some(dns) = &config.dns {
