@@ -15,6 +15,7 @@ packages=(
   chromium chromium-driver
   openssl faketime
   prometheus
+  kea-dhcp-ddns-server bind9
 )
 missing=()
 for p in "${packages[@]}"; do
