@@ -95,12 +95,12 @@ impl DdnsConfig {
         };
         match self.source_for(lease.class.as_deref()) {
             NameSource::None => None,
-            NameSource::Client => from_client().or_else(|| self.from_template(lease)),
-            NameSource::Template => self.from_template(lease),
+            NameSource::Client => from_client().or_else(|| self.templated(lease)),
+            NameSource::Template => self.templated(lease),
         }
     }
 
-    fn from_template(&self, lease: &Lease) -> Option<String> {
+    fn templated(&self, lease: &Lease) -> Option<String> {
         let mac: String = lease.hwaddr.iter().map(|b| format!("{b:02x}")).collect();
         let ip = lease.address.to_string().replace('.', "-");
         let text = self.template.replace("{mac}", &mac).replace("{ip}", &ip);
