@@ -16,6 +16,7 @@ packages=(
   openssl faketime
   prometheus
   kea-dhcp6-server
+  kea-dhcp-ddns-server bind9
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -24,6 +24,7 @@ use headend_store::{Store, StoreError, Transaction};
 
 use crate::DhcpError;
 use crate::core::{Handled, Ingress, Outcome, Reply, Server, Silence};
+use crate::hook::{self, LeaseEvent, LeaseHook};
 use crate::listen::{Intake, Job, Listener, Next, POLL, TICK, spawn};
 use crate::stats::{DhcpStats, DhcpStatsSnapshot};
 use crate::wire;
@@ -33,9 +34,10 @@ use crate::wire;
 /// the sockets instead.
 const FLUSH_BATCHES: usize = 8;
 
-/// A committed (not yet durable) batch: when its commit began, and its
-/// replies as (listener index, reply).
-type Committed = (Instant, Replies);
+/// A committed (not yet durable) batch: when its commit began, its
+/// replies as (listener index, reply), and its lease events (only
+/// collected while a [`LeaseHook`] is registered).
+type Committed = (Instant, Replies, Vec<LeaseEvent>);
 
 /// The replies of one batch, with the listener each leaves by.
 type Replies = Vec<(usize, Reply)>;
@@ -59,6 +61,8 @@ pub(crate) struct Runtime {
     pub(crate) server: Server,
     /// The lease ends to log as expiries (`dhcp.log_leases`).
     pub(crate) expiries: std::sync::Mutex<crate::expiry::ExpiryWatch>,
+    /// Who hears of committed lease changes (DNS names), if anyone.
+    pub(crate) hook: std::sync::RwLock<Option<Arc<dyn LeaseHook>>>,
 }
 
 impl Runtime {
@@ -73,7 +77,16 @@ impl Runtime {
             store,
             server,
             expiries: std::sync::Mutex::default(),
+            hook: std::sync::RwLock::new(None),
         }
+    }
+
+    /// The registered lease hook, if any.
+    pub(crate) fn hook(&self) -> Option<Arc<dyn LeaseHook>> {
+        self.hook
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -99,6 +112,7 @@ pub(crate) fn start(
         log_leases: true,
         ends: Vec::new(),
         relays: Vec::new(),
+        events: None,
     };
     spawn("dhcp-worker", move || worker.run(intake))
 }
@@ -126,6 +140,9 @@ struct Worker {
     )>,
     /// Relayed requests of the batch by relay, added after it.
     relays: Vec<(std::net::Ipv4Addr, u64)>,
+    /// The lease events of the batch being decided, while a hook is
+    /// registered (`None`: nobody listens, nothing is collected).
+    events: Option<Vec<LeaseEvent>>,
 }
 
 /// A request taken into a batch, kept to be decided again after a conflict.
@@ -195,6 +212,7 @@ impl Worker {
         let retries = plan.ha.conflict_retries;
         let warn_rate = plan.ha.conflict_warn_per_sec;
         drop(plan);
+        self.events = rt.hook().map(|_| Vec::new());
         let mut tx = match rt.store.begin_unsynced() {
             Ok(tx) => tx,
             Err(e) => {
@@ -274,6 +292,9 @@ impl Worker {
             Ok(()) => self.tally.commits += 1,
             Err(e @ StoreError::Conflict { .. }) => {
                 self.note_conflict(&e);
+                if let Some(ev) = self.events.as_mut() {
+                    ev.clear();
+                }
                 (replies, silences) = self.rerun(&taken, retries, max_hops);
             }
             Err(e) => {
@@ -301,12 +322,13 @@ impl Worker {
                 self.note_exhaustion(subnet, exhaustion_every);
             }
         }
-        if replies.is_empty() {
+        let events = self.events.take().unwrap_or_default();
+        if replies.is_empty() && events.is_empty() {
             return;
         }
         let n = replies.len() as u64;
         rt.in_flight.fetch_add(1, Ordering::AcqRel);
-        if self.flush.send((committing, replies)).is_err() {
+        if self.flush.send((committing, replies, events)).is_err() {
             // The flush thread is gone (stopping): these replies never leave.
             rt.in_flight.fetch_sub(1, Ordering::AcqRel);
             self.tally.store_error += n;
@@ -349,7 +371,16 @@ impl Worker {
             crate::stats::count_relay(&mut self.relays, giaddr);
         }
         let ctx = self.ingress(job);
+        let before = match self.events {
+            Some(_) => hook::lease_before(&req, &mut *tx)?,
+            None => None,
+        };
         let outcome = self.rt.server.handle(&req, &ctx, tx, now)?;
+        if let Some(ev) = self.events.as_mut()
+            && let Some(e) = hook::event(&req, &outcome, before, &mut *tx)?
+        {
+            ev.push(e);
+        }
         if self.log_leases
             && let Outcome::Silent(Silence::Done(h @ (Handled::Release | Handled::Decline))) =
                 &outcome
@@ -434,6 +465,7 @@ impl Worker {
         let rt = Arc::clone(&self.rt);
         let mut tx = rt.store.begin_unsynced()?;
         let now = decision_time(&*tx);
+        let mut events: Option<Vec<LeaseEvent>> = self.events.as_ref().map(|_| Vec::new());
         let mut replies = Vec::new();
         let mut silences = Vec::new();
         for t in part {
@@ -445,12 +477,25 @@ impl Worker {
                 continue;
             };
             let ctx = self.ingress(&t.job);
-            match rt.server.handle_again(&req, &ctx, &mut *tx, now)? {
+            let before = match events {
+                Some(_) => hook::lease_before(&req, &mut *tx)?,
+                None => None,
+            };
+            let outcome = rt.server.handle_again(&req, &ctx, &mut *tx, now)?;
+            if let Some(ev) = events.as_mut()
+                && let Some(e) = hook::event(&req, &outcome, before, &mut *tx)?
+            {
+                ev.push(e);
+            }
+            match outcome {
                 Outcome::Reply(r) => replies.push((t.job.socket, r)),
                 Outcome::Silent(s) => silences.push(s),
             }
         }
         tx.commit()?;
+        if let (Some(all), Some(ev)) = (self.events.as_mut(), events) {
+            all.extend(ev);
+        }
         Ok((replies, silences))
     }
 
@@ -514,7 +559,7 @@ fn flush(listeners: &[Listener], rt: &Runtime, rx: &Receiver<Committed>) {
         }
         let taken = batches.len();
         if let Err(e) = rt.store.sync() {
-            let lost: usize = batches.iter().map(|(_, b)| b.len()).sum();
+            let lost: usize = batches.iter().map(|(_, b, _)| b.len()).sum();
             tracing::error!("DHCP: leases not flushed to disk, {lost} repl(ies) not sent: {e}");
             tally.store_error += lost as u64;
             rt.in_flight.fetch_sub(taken, Ordering::AcqRel);
@@ -522,11 +567,21 @@ fn flush(listeners: &[Listener], rt: &Runtime, rx: &Receiver<Committed>) {
             continue;
         }
         tally.syncs += 1;
-        for (committing, _) in &batches {
+        for (committing, _, _) in &batches {
             rt.commit_latency.observe(committing.elapsed());
         }
+        // Durable now: the names follow before the clients hear their ACKs.
+        let events: Vec<LeaseEvent> = batches
+            .iter_mut()
+            .flat_map(|(_, _, e)| std::mem::take(e))
+            .collect();
+        if !events.is_empty()
+            && let Some(hook) = rt.hook()
+        {
+            hook.committed(&events);
+        }
         let mut notes = Vec::new();
-        for (socket, mut r) in batches.into_iter().flat_map(|(_, b)| b) {
+        for (socket, mut r) in batches.into_iter().flat_map(|(_, b, _)| b) {
             if let Some(n) = r.note.take() {
                 notes.push((n, r.kind, r.yiaddr));
             }

@@ -77,6 +77,10 @@ pub struct DhcpConfig {
     /// Several servers on one PostgreSQL store (`[dhcp.ha]`).
     #[serde(default)]
     pub ha: HaConfig,
+    /// DNS names that follow leases (`[dhcp.ddns]`), served by this
+    /// process's DNS service.
+    #[serde(default)]
+    pub ddns: Option<crate::ddns::DdnsConfig>,
 }
 
 /// `[dhcp.ha]`: how this server shares clients with the other servers of

@@ -28,7 +28,11 @@
 //! shared (everyone answers, conflicts retried), load-balancing (RFC 3074
 //! hash) or hot-standby, with liveness from heartbeat rows in the store.
 //!
-//! It does not do DHCPv6, dynamic DNS updates, the ISC failover protocol,
+//! Committed lease changes reach the rest of the program through a
+//! [`LeaseHook`] ([`DhcpHandle::set_lease_hook`]); the binary turns them
+//! into DNS names (`[dhcp.ddns]`, whose settings this crate only parses).
+//!
+//! It does not do DHCPv6, the DNS updates themselves, the ISC failover protocol,
 //! or unicast to a client without an address (that needs ARP injection;
 //! such replies are broadcast instead).
 
@@ -37,9 +41,11 @@ mod cablelabs;
 mod commit;
 pub mod config;
 mod core;
+pub mod ddns;
 mod error;
 mod expiry;
 mod ha;
+mod hook;
 mod limit;
 mod lint;
 mod listen;
@@ -62,6 +68,7 @@ pub use config::{
     RateLimitConfig, ReservationConfig, SubnetConfig, VendorIdentifyingConfig,
 };
 pub use error::DhcpError;
+pub use hook::{LeaseEvent, LeaseHook, fqdn_option};
 pub use lint::ConfigFinding;
 pub use occupancy::{Occupancy, PoolStats};
 pub use reload::ReloadReport;

@@ -55,6 +55,27 @@ impl std::fmt::Debug for DhcpHandle {
 }
 
 impl DhcpHandle {
+    /// Registers who hears of committed lease changes (replacing any
+    /// earlier hook); see [`crate::LeaseHook`].
+    pub fn set_lease_hook(&self, hook: Arc<dyn crate::LeaseHook>) {
+        *self
+            .shared
+            .rt
+            .hook
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(hook);
+    }
+
+    /// The `[dhcp.ddns]` section in force, if any.
+    pub fn ddns_config(&self) -> Option<crate::ddns::DdnsConfig> {
+        self.shared
+            .config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ddns
+            .clone()
+    }
+
     /// A snapshot of the counters (requests, replies, and drops by reason).
     pub fn stats(&self) -> DhcpStatsSnapshot {
         self.shared.rt.stats.snapshot()

@@ -71,6 +71,14 @@ pub enum DnsError {
         /// The zone as asked for.
         zone: String,
     },
+    /// A DHCP lease's name could not be changed.
+    #[error("DHCP name change {change} failed: {reason}")]
+    LeaseName {
+        /// The change asked for.
+        change: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// An edit would make the zone invalid; nothing was changed.
     #[error("the edit would make zone {zone} invalid: {}", findings.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid {

@@ -48,7 +48,9 @@ pub mod zone;
 pub use dnssec::SignedZone;
 pub use edit::{EditOutcome, RecordView, ZoneEdit, ZoneSummary};
 pub use service::{
-    DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, load_zone_with,
+    DnsHandle, DnsService, LoadedZone, NameChange, PublishedName, ZoneReport, check_config,
+    load_zone, load_zone_with,
 };
 pub use stats::{DnsResponses, DnsStats, DnsStatsSnapshot, QTYPES, RCODES};
+pub use update::dhcp::{DhcidIdentifier, LeaseName, NameOutcome, dhcid_rdata, ptr_name};
 pub use zone::parse_origin;

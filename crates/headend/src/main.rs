@@ -3,6 +3,7 @@
 
 mod check;
 mod config;
+mod ddns;
 mod docsis;
 mod fds;
 mod lease_lookup;

@@ -14,6 +14,8 @@ pub(crate) struct Services {
     pub(crate) dns: Option<headend_dns::DnsHandle>,
     pub(crate) tftp: Option<headend_tftp::TftpHandle>,
     pub(crate) dhcp: Option<headend_dhcp::DhcpHandle>,
+    /// DNS names that follow leases (`[dhcp.ddns]`).
+    pub(crate) lease_names: Option<std::sync::Arc<crate::ddns::LeaseNames>>,
     pub(crate) time: Option<headend_dhcp::TimeHandle>,
     pub(crate) dhcp6: Option<headend_dhcp6::Dhcp6Handle>,
     /// The lease (and later user/token/audit) store, shared with the admin API.
@@ -192,6 +194,20 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
         let handle = headend_dhcp::DhcpService::start(dhcp.clone(), store.clone())
             .context("starting DHCP")?;
         let _ = dhcp_cell.set(handle.clone());
+        if let Some(ddns) = &dhcp.ddns {
+            let Some(dns) = services.dns.clone() else {
+                anyhow::bail!("[dhcp.ddns] needs the [dns] section: the names go in its zones");
+            };
+            let names = std::sync::Arc::new(crate::ddns::LeaseNames::new(
+                ddns.clone(),
+                dns,
+                store.clone(),
+            )?);
+            handle.set_lease_hook(names.clone());
+            names.start().context("starting the DHCP name reconciler")?;
+            tracing::info!(zone = %ddns.forward_zone, "DHCP leases get DNS names");
+            services.lease_names = Some(names);
+        }
         services.dhcp = Some(handle);
         services.store = Some(store);
     }

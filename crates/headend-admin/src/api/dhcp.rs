@@ -40,7 +40,42 @@ fn lease_json(l: &Lease, now: u64) -> LeaseView {
         live: l.is_live(now),
         state: l.state.as_str().to_owned(),
         subnet: l.subnet.clone(),
+        dns_names: Vec::new(),
     }
+}
+
+/// Address → the DNS names that follow its lease, read from the zones of
+/// `[dhcp.ddns]` (empty when DDNS is off or DNS does not run here).
+fn lease_dns_names(app: &Shared) -> BTreeMap<Ipv4Addr, Vec<String>> {
+    let mut out: BTreeMap<Ipv4Addr, Vec<String>> = BTreeMap::new();
+    let (Some(dns), Some(ddns)) = (
+        app.dns.as_ref(),
+        app.dhcp
+            .as_ref()
+            .and_then(headend_dhcp::DhcpHandle::ddns_config),
+    ) else {
+        return out;
+    };
+    let Ok(names) = dns.published_lease_names(&ddns.forward_zone) else {
+        return out;
+    };
+    let mut forward: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
+    for n in names {
+        for a in n.addresses {
+            forward.insert(a, n.fqdn.to_string());
+            out.entry(a).or_default().push(n.fqdn.to_string());
+        }
+    }
+    for zone in &ddns.reverse_zones {
+        for (a, target) in dns.published_ptrs(zone).unwrap_or_default() {
+            if forward.get(&a) == Some(&target.to_string()) {
+                out.entry(a)
+                    .or_default()
+                    .push(headend_dns::ptr_name(a).to_string());
+            }
+        }
+    }
+    out
 }
 
 /// `?subnet=` on GET /api/v1/leases.
@@ -58,11 +93,23 @@ pub(crate) async fn leases(
     caller.require(Role::Viewer)?;
     let all = app.blocking(|s| s.leases()).await?;
     let now = unix_now();
+    let names = {
+        let app = app.clone();
+        tokio::task::spawn_blocking(move || lease_dns_names(&app))
+            .await
+            .unwrap_or_default()
+    };
     let leases = all
         .iter()
         .filter(|l| q.subnet.as_deref().is_none_or(|s| s == l.subnet))
         .filter(|l| caller.scopes.allows_address(l.address))
-        .map(|l| lease_json(l, now))
+        .map(|l| {
+            let mut v = lease_json(l, now);
+            if l.state == headend_store::LeaseState::Bound && v.live {
+                v.dns_names = names.get(&l.address).cloned().unwrap_or_default();
+            }
+            v
+        })
         .collect();
     Ok(Json(LeasesResponse { leases }).into_response())
 }

@@ -368,6 +368,10 @@ pub struct LeaseView {
     pub state: String,
     /// The subnet's name.
     pub subnet: String,
+    /// The DNS names that follow this lease (`[dhcp.ddns]`): its forward
+    /// name, and its PTR owner when the PTR points to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_names: Vec<String>,
 }
 
 /// POST /api/v1/leases/{address}/release: the lease as it is now.
@@ -488,6 +492,7 @@ mod tests {
             live: true,
             state: "bound".into(),
             subnet: "lan".into(),
+            dns_names: Vec::new(),
         };
         let before = json!({
             "address": "10.0.0.20", "class": "docsis", "subnet": "lan", "hwaddr": "aa:bb:cc:dd:ee:ff",

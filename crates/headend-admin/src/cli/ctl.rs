@@ -833,6 +833,9 @@ fn lease_show(ctl: &mut Ctl, view: View, client: &str) -> Result<(), AdminError>
         println!("hostname:  {}", or_dash(l.hostname.as_ref()));
         println!("subnet:    {}", l.subnet);
         println!("class:     {}", or_dash(l.class.as_ref()));
+        if !l.dns_names.is_empty() {
+            println!("dns names: {}", l.dns_names.join(" "));
+        }
         println!(
             "state:     {}{}",
             l.state,

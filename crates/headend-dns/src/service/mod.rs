@@ -1,7 +1,10 @@
 //! The running DNS service: loading zones, the swappable catalog, reloads,
 //! and dynamic updates ([`updates`]).
 
+mod ddns;
 mod updates;
+
+pub use ddns::{NameChange, PublishedName};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -335,7 +338,7 @@ impl DnsService {
             Arc::clone(&catalog),
             Arc::clone(&stats),
             Arc::clone(&transfers),
-            queue,
+            queue.clone(),
         )?;
         let bound = listeners.bound.clone();
         for addr in &bound {
@@ -354,6 +357,7 @@ impl DnsService {
                 runtime: tokio::runtime::Handle::current(),
                 state_dir: state_dir.to_owned(),
                 updates: Mutex::new(updates::UpdateState::new(policies)),
+                update_queue: queue,
             }),
         };
         handle.notify_changed_since_last_run();
@@ -439,6 +443,8 @@ struct Inner {
     state_dir: PathBuf,
     /// Update policies and open update journals.
     updates: Mutex<updates::UpdateState>,
+    /// The update thread's queue, for in-process updates (DHCP names).
+    update_queue: crate::update::Queue,
 }
 
 impl Drop for Inner {

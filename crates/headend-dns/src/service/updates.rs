@@ -389,8 +389,11 @@ impl DnsHandle {
             crate::zone::parse_origin(&zc.origin).is_ok_and(|o| LowerName::new(&o) == origin)
         });
         let signs_here = zc.is_some_and(|zc| zc.dnssec.is_some());
+        let local = matches!(pending.reply, ReplyTo::Local(_));
         let policy = policies.get(&origin).cloned().unwrap_or_default();
-        if let Err(why) = policy.admit(peer.ip(), key.as_ref()) {
+        if local {
+            // In-process DHCP names: trusted, outside the policy.
+        } else if let Err(why) = policy.admit(peer.ip(), key.as_ref()) {
             let why = match why {
                 Denied::Disabled => "the zone takes no updates (no update_policy or allow_update)",
                 Denied::Address => "the sender is outside allow_update",
@@ -408,7 +411,7 @@ impl DnsHandle {
             entries: Vec::new(),
         });
         match core::process(&mut zb.model, &request, |rr| {
-            policy.permits(key.as_ref(), rr)
+            local || policy.permits(key.as_ref(), rr)
         }) {
             Ok(applied) => {
                 if !applied.journaled.is_empty() {
@@ -443,6 +446,9 @@ fn send(pending: Pending, bytes: Vec<u8>) {
         }
         ReplyTo::Tcp(tx) => {
             let _ = tx.send(bytes);
+        }
+        ReplyTo::Local(tx) => {
+            let _ = tx.try_send(bytes);
         }
     }
 }

@@ -8,6 +8,7 @@
 //! service feeds requests in batches, makes the accepted changes durable
 //! in the update journal ([`journal`]) and only then answers.
 
+pub(crate) mod dhcp;
 pub(crate) mod journal;
 pub(crate) mod policy;
 
@@ -507,6 +508,9 @@ pub(crate) enum ReplyTo {
     Udp(Arc<std::net::UdpSocket>),
     /// Handed back to the TCP connection that read it.
     Tcp(tokio::sync::oneshot::Sender<Vec<u8>>),
+    /// Handed back to a caller in this process (DHCP names): trusted, not
+    /// subject to the zone's update policy.
+    Local(std::sync::mpsc::SyncSender<Vec<u8>>),
 }
 
 /// An UPDATE waiting for the service's update thread.
