@@ -48,6 +48,8 @@ pub(crate) struct Runtime {
     pub(crate) stats: Arc<DhcpStats>,
     /// Relayed requests per relay (giaddr).
     pub(crate) relays: crate::stats::RelayCounts,
+    /// Requests per client class.
+    pub(crate) classes: crate::stats::ClassCounts,
     /// From the start of a batch's commit to the end of the sync that made
     /// it durable (the wait its replies had for the disk).
     pub(crate) commit_latency: headend_util::Histogram,
@@ -67,6 +69,7 @@ impl Runtime {
             stats: Arc::new(DhcpStats::default()),
             commit_latency: headend_util::Histogram::default(),
             relays: crate::stats::RelayCounts::default(),
+            classes: crate::stats::ClassCounts::default(),
             in_flight: AtomicUsize::new(0),
             store,
             server,
@@ -96,6 +99,7 @@ pub(crate) fn start(
         log_leases: true,
         ends: Vec::new(),
         relays: Vec::new(),
+        classes: crate::stats::ClassTally::default(),
     };
     spawn("dhcp-worker", move || worker.run(intake))
 }
@@ -123,6 +127,8 @@ struct Worker {
     )>,
     /// Relayed requests of the batch by relay, added after it.
     relays: Vec<(std::net::Ipv4Addr, u64)>,
+    /// Requests of the batch by client class, added after it.
+    classes: crate::stats::ClassTally,
 }
 
 /// A request taken into a batch, kept to be decided again after a conflict.
@@ -164,6 +170,7 @@ impl Worker {
             self.batch(first, &mut rx);
             self.rt.stats.merge(&mut self.tally);
             self.rt.relays.merge(&mut self.relays);
+            self.rt.classes.merge(&mut self.classes);
         }
         self.log_stats();
     }
@@ -345,6 +352,10 @@ impl Worker {
         if !giaddr.is_unspecified() {
             crate::stats::count_relay(&mut self.relays, giaddr);
         }
+        // The first matching class is the one whose settings win.
+        let plan = self.rt.server.plan();
+        let class = plan.classes.iter().position(|c| c.matches(&req));
+        self.classes.count(&plan, class, &self.rt.classes);
         let ctx = self.ingress(job);
         let outcome = self.rt.server.handle(&req, &ctx, tx, now)?;
         if self.log_leases

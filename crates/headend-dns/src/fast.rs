@@ -118,6 +118,20 @@ impl Default for AnswerCache {
 }
 
 impl AnswerCache {
+    /// The hits and misses counted since the last call (the fields are
+    /// zeroed), for the service's counters.
+    pub fn take_counts(&mut self) -> crate::stats::FastCounts {
+        let c = crate::stats::FastCounts {
+            hits: self.hits,
+            shared_hits: self.negative_hits,
+            misses: self.misses,
+        };
+        self.hits = 0;
+        self.negative_hits = 0;
+        self.misses = 0;
+        c
+    }
+
     /// A cache holding at most `capacity` answers.
     pub fn with_capacity(capacity: usize) -> Self {
         Self {

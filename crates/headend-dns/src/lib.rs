@@ -50,5 +50,8 @@ pub use edit::{EditOutcome, RecordView, ZoneEdit, ZoneSummary};
 pub use service::{
     DnsHandle, DnsService, LoadedZone, ZoneReport, check_config, load_zone, load_zone_with,
 };
-pub use stats::{DnsResponses, DnsStats, DnsStatsSnapshot, QTYPES, RCODES};
+pub use stats::{
+    DnsResponses, DnsStats, DnsStatsSnapshot, FastCounts, QTYPES, RCODES, TransferCounts,
+    ZoneQueries,
+};
 pub use zone::parse_origin;
