@@ -260,7 +260,7 @@ impl UdpWorker {
             }
             drop(catalog);
             send_batch(fd, &mut send_headers, &answers[..ready], &to[..ready]);
-            tally.fast_path(&mut worker.cache);
+            tally.fast_path(worker.cache.take_counts());
             self.stats.merge(&mut tally);
         }
     }
@@ -615,7 +615,7 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
         if !out.is_empty() {
             write_within(&mut stream, &out, limits.io).await?;
         }
-        tally.fast_path(&mut worker.cache);
+        tally.fast_path(worker.cache.take_counts());
         stats.merge(&mut tally);
         limits.answered(id);
         inbuf.copy_within(start..filled, 0);
@@ -686,7 +686,7 @@ async fn write_transfer(
     .unwrap_or_default();
     // The kind asked for, and whether the answer was an error (RCODE in
     // the first message).
-    let kind = match crate::request::Request::parse(&request_copy).and_then(|r| r.question()) {
+    let kind = match crate::request::Request::parse(request_copy).and_then(|r| r.question()) {
         Some(q) if q.qtype == 251 => TransferKind::Ixfr,
         _ => TransferKind::Axfr,
     };

@@ -9,6 +9,7 @@ use hickory_proto::rr::LowerName;
 use serde::Serialize;
 
 use crate::answer::Catalog;
+pub use crate::fast::FastCounts;
 use crate::respond::Verdict;
 use crate::zone::Zone;
 
@@ -75,18 +76,6 @@ impl Default for DnsTally {
     }
 }
 
-/// What a worker's answer cache ([`crate::fast::AnswerCache`]) did with
-/// the plain queries it saw.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct FastCounts {
-    /// Answers copied from the cache.
-    pub hits: u64,
-    /// Answers to missing names copied from the answer shared by their class.
-    pub shared_hits: u64,
-    /// Plain queries the full responder answered (then cached if it could).
-    pub misses: u64,
-}
-
 impl DnsTally {
     /// Counts one response from its wire form: the header's RCODE, the
     /// echoed question's type and the served zone (in `catalog`) the
@@ -122,9 +111,8 @@ impl DnsTally {
         }
     }
 
-    /// Moves the answer cache's counts into the tally.
-    pub(crate) fn fast_path(&mut self, cache: &mut crate::fast::AnswerCache) {
-        let c = cache.take_counts();
+    /// Adds an answer cache's counts (taken from it) to the tally.
+    pub(crate) fn fast_path(&mut self, c: FastCounts) {
         self.fast.hits += c.hits;
         self.fast.shared_hits += c.shared_hits;
         self.fast.misses += c.misses;
@@ -625,12 +613,12 @@ mod tests {
             ));
         }
         let mut tally = DnsTally::default();
-        tally.fast_path(&mut cache);
+        tally.fast_path(cache.take_counts());
         stats.merge(&mut tally);
         let f = stats.fast_path();
         assert_eq!((f.hits, f.misses), (2, 1));
         // Moved, not copied: a second merge adds nothing.
-        tally.fast_path(&mut cache);
+        tally.fast_path(cache.take_counts());
         stats.merge(&mut tally);
         assert_eq!(stats.fast_path(), f);
     }
