@@ -13,7 +13,7 @@ use crate::common;
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::dhcp::{Netns, configuring_hook, field, veth, wait_line};
 use common::webdriver::Browser;
@@ -22,6 +22,8 @@ use common::{Headend, headend_bin, require};
 const MAC: &str = "02:00:5e:21:00:01";
 const ADMIN_PW: &str = "console-admin-pw";
 const VIEWER_PW: &str = "console-viewer-pw";
+const ADMIN_PW2: &str = "console-admin-pw-2";
+const OTTO_PW: &str = "console-otto-pw";
 const BASE: &str = "https://127.0.0.1:8443";
 
 fn add_user(h: &Headend, name: &str, role: &str, password: &str) {
@@ -101,6 +103,36 @@ fn dig_a(ns: &Netns, name: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// The text of every element `css` selects.
+fn texts(b: &Browser<'_>, css: &str) -> Vec<String> {
+    let js = format!(
+        "return Array.from(document.querySelectorAll({css:?})).map(function (e) {{ return e.textContent.trim(); }});"
+    );
+    b.script(&js)
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Polls a console page with the session in `jar` until it is sent to the
+/// login page (the session ended), for at most ten seconds.
+fn wait_signed_out(ns: &Netns, jar: &std::path::Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _) = curl(ns, jar, &[&format!("{BASE}/ui/zones")]);
+        if status != 200 {
+            assert_eq!(status, 303, "{what}: status {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what} still works");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The lease row of `address` in `headend leases`.
 fn lease_state(h: &Headend, address: &str) -> String {
     common::dhcp::lease_line(&h.leases(), address).unwrap_or_default()
@@ -108,7 +140,15 @@ fn lease_state(h: &Headend, address: &str) -> String {
 
 #[test]
 fn an_operator_and_a_viewer_use_the_console_in_chromium() {
-    for p in ["udhcpc", "ip", "dig", "curl", "chromium", "chromedriver"] {
+    for p in [
+        "udhcpc",
+        "ip",
+        "dig",
+        "curl",
+        "tftp",
+        "chromium",
+        "chromedriver",
+    ] {
         require(p);
     }
     let server = Netns::new("s");
@@ -153,6 +193,10 @@ interface = "{siface}"
 pools = ["10.95.0.100-10.95.0.109"]
 options = {{ routers = ["10.95.0.1"] }}
 
+[tftp]
+listen = ["10.95.0.1:69"]
+root = "root"
+
 [admin]
 listen = "127.0.0.1:8443"
 
@@ -162,6 +206,8 @@ iterations = 1
 parallelism = 1
 "#
     );
+    std::fs::create_dir_all(dir.path().join("root")).expect("tftp root");
+    std::fs::write(dir.path().join("root/boot.bin"), "b".repeat(1500)).expect("boot file");
     let path = dir.path().join("headend.toml");
     std::fs::write(&path, &config).expect("config");
     let h = Headend::spawn_in_netns(&server, dir, path);
@@ -196,6 +242,31 @@ parallelism = 1
     let ip = field(&bound, "ip");
     assert!(ip.starts_with("10.95.0.1"), "{bound}");
 
+    // The client fetches its boot file, for the dashboard's TFTP counters.
+    let got = work.path().join("boot.bin");
+    let fetched = client
+        .cmd("tftp")
+        .args(["10.95.0.1", "-m", "binary", "-c", "get", "boot.bin"])
+        .arg(&got)
+        .output()
+        .expect("tftp");
+    assert_eq!(
+        std::fs::read(&got).map(|b| b.len()).unwrap_or(0),
+        1500,
+        "tftp: {}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+
+    // The admin listener is up (it may start after DHCP and TFTP).
+    let probe = work.path().join("probe.jar");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while curl(&server, &probe, &[&format!("{BASE}/ui/login")]).0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the admin listener never answered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let b = Browser::start(&server, 1280, 800);
 
     // Not logged in: any page leads to the login page, which says why.
@@ -243,6 +314,16 @@ parallelism = 1
     let used = b.script("return document.querySelector('#pools meter').value;");
     assert_eq!(used.as_f64(), Some(10.0), "{}", b.source());
     assert!(b.text("#by-state").contains("bound: 1"));
+    // Rates for every service here, TFTP's counters, the reload line, and
+    // the signed zone's signature health.
+    for id in ["#rate-dhcp", "#rate-dns", "#rate-tftp"] {
+        assert!(b.text(id).ends_with("/s"), "{id}: {}", b.text(id));
+    }
+    let tftp = b.text("#tftp-counters");
+    assert!(tftp.contains("transfers completed"), "{tftp}");
+    assert!(b.text("#last-reload").contains("none since start"));
+    let health = b.text("#dash-zones");
+    assert!(health.contains("signatures valid"), "{health}");
     b.screenshot("dashboard");
 
     // Release, with a confirmation page.
@@ -338,6 +419,13 @@ parallelism = 1
     assert!(want.contains(" IN DS "), "{want}");
     assert_eq!(b.text("#ds"), want);
     assert!(b.text("#dnskeys").contains("DNSKEY 257 3 13"));
+    // Each key's state now: the default keys sign from the start.
+    let states = texts(&b, "#key-states .key-state");
+    assert!(
+        !states.is_empty() && states.iter().all(|s| s == "active"),
+        "{states:?}"
+    );
+    assert!(b.text("#next-key-event").starts_with("Next key event"));
     b.screenshot("zone-signed");
 
     // The audit log shows the edits, and exports CSV.
@@ -349,12 +437,80 @@ parallelism = 1
     b.screenshot("audit");
     b.go(&format!("{BASE}/ui/audit?action=lease"));
     assert!(b.text("#audit").contains(&ip));
+    // Filtered by user and time; a time that is not one is named.
+    b.go(&format!("{BASE}/ui/audit"));
+    b.fill("#a-user", "ada");
+    b.fill("#a-since", "2000-01-01");
+    b.click("#filter");
+    let users = texts(&b, "#audit tbody tr td:nth-child(2)");
+    assert!(
+        !users.is_empty() && users.iter().all(|u| u == "ada"),
+        "{users:?}"
+    );
+    b.fill("#a-since", "yesterday");
+    b.click("#filter");
+    assert!(!b.text("#since-error").is_empty());
+    // Times: shown in the browser's zone by its own formatting, UTC on hover.
+    b.go(&format!("{BASE}/ui/audit?action=record"));
+    let shown = b.script(
+        "var t = document.querySelector('#audit time'); var f = { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' }; return [t.getAttribute('title'), t.textContent, new Date(t.getAttribute('datetime')).toLocaleString(undefined, f)];",
+    );
+    let shown: Vec<String> = shown
+        .as_array()
+        .expect("three strings")
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(shown[0].ends_with(" UTC"), "{shown:?}");
+    assert_eq!(shown[1], shown[2], "not in the browser's zone: {shown:?}");
+    assert_ne!(shown[1], shown[0], "the script did not rewrite the time");
 
     b.go(&format!("{BASE}/ui/"));
     assert!(b.text("#by-state").contains("released: 1"));
     b.go(&format!("{BASE}/ui/users"));
     assert!(b.text("#users").contains("vic"));
     b.screenshot("users");
+
+    // Users: add one (as an operator), change its role, revoke its
+    // session, disable it.
+    b.fill("#u-name", "otto");
+    b.script("document.querySelector('#u-role').value = 'operator'; return 0;");
+    b.fill("#u-password", OTTO_PW);
+    b.click("#add-user-submit");
+    assert_eq!(b.text("#notice"), "The user was added.");
+    let otto = "#users tr[data-user='otto']";
+    assert_eq!(b.value(&format!("{otto} select")), "operator");
+    b.script("document.querySelector(\"#users tr[data-user='otto'] select\").value = 'viewer'; return 0;");
+    b.click(&format!("{otto} form[action$='/role'] button"));
+    assert_eq!(b.text("#notice"), "The role was changed.");
+    assert_eq!(b.value(&format!("{otto} select")), "viewer");
+    let ojar = work.path().join("otto.jar");
+    curl_login(&server, &ojar, "otto", OTTO_PW);
+    assert_eq!(curl(&server, &ojar, &[&format!("{BASE}/ui/zones")]).0, 200);
+    b.go(&format!("{BASE}/ui/users"));
+    b.click("#sessions tr[data-session-user='otto'] button");
+    assert_eq!(b.text("#notice"), "The session was revoked.");
+    assert!(b.all("#sessions tr[data-session-user='otto']").is_empty());
+    wait_signed_out(&server, &ojar, "a revoked session");
+    b.click(&format!("{otto} form[action$='/disable'] button"));
+    assert!(b.text(otto).contains("disabled"), "{}", b.text(otto));
+    b.screenshot("users-changed");
+
+    // The admin's own password: every session ends, the new one logs in.
+    b.go(&format!("{BASE}/ui/account"));
+    b.fill("#current", ADMIN_PW);
+    b.fill("#new-password", ADMIN_PW2);
+    b.fill("#confirm-password", ADMIN_PW2);
+    b.click("#change-password");
+    assert!(b.url().contains("/ui/login"), "{}", b.url());
+    b.fill("#username", "ada");
+    b.fill("#password", ADMIN_PW);
+    b.click("#login");
+    assert_eq!(b.text("#login-error"), "invalid username or password");
+    b.fill("#username", "ada");
+    b.fill("#password", ADMIN_PW2);
+    b.click("#login");
+    assert!(b.text("#whoami").contains("ada (admin)"));
 
     // Phone width: nothing wider than the screen (tables scroll in place).
     b.resize(390, 844);
@@ -372,7 +528,7 @@ parallelism = 1
 
     // Every page carries the strict CSP and loads nothing from elsewhere.
     let jar = work.path().join("admin.jar");
-    curl_login(&server, &jar, "ada", ADMIN_PW);
+    curl_login(&server, &jar, "ada", ADMIN_PW2);
     let out = server
         .cmd("curl")
         .args(["-sk", "-D", "-", "-o", "/dev/null", "-b"])
@@ -479,7 +635,9 @@ parallelism = 1
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::thread::sleep(Duration::from_secs(3)); // the API picks it up within 2 s
+    // The API notices within a couple of seconds: wait until a session of
+    // vic's (curl's) is refused, then use the browser's.
+    wait_signed_out(&server, &vjar, "a disabled user's session");
     b.fill("#current", VIEWER_PW);
     b.fill("#new-password", "another-password");
     b.fill("#confirm-password", "another-password");

@@ -156,12 +156,19 @@ fn a_live_scrape_after_real_traffic_passes_promtool_and_prometheus_counts_the_le
         dir.path().join("e2e.test.zone"),
     )
     .expect("zone");
+    // A second zone and a second pool, removed by a reload below.
+    std::fs::write(
+        dir.path().join("gone.test.zone"),
+        "$ORIGIN gone.test.\n$TTL 300\n@ SOA ns1 hostmaster 7 3600 600 86400 300\n@ NS ns1\nns1 A 10.21.0.1\n",
+    )
+    .expect("zone");
     let root = dir.path().join("root");
     std::fs::create_dir_all(&root).expect("root");
     let boot = "x".repeat(3000);
     std::fs::write(root.join("boot.bin"), &boot).expect("boot file");
-    let config = format!(
-        r#"
+    let config = |gone_zone: &str, gone_pool: &str| {
+        format!(
+            r#"
 [general]
 state_dir = "state"
 
@@ -172,7 +179,7 @@ listen = ["127.0.0.1:53"]
 origin = "e2e.test"
 file = "e2e.test.zone"
 dnssec = {{ algorithm = "ecdsap256sha256" }}
-
+{gone_zone}
 [dhcp]
 interfaces = ["{siface}"]
 server_id = "10.21.0.1"
@@ -185,7 +192,7 @@ vendor_class = "docsis"
 name = "lan"
 subnet = "10.21.0.0/24"
 interface = "{siface}"
-pools = ["10.21.0.100-10.21.0.149"]
+pools = ["10.21.0.100-10.21.0.149"{gone_pool}]
 classes = ["modem"]
 options = {{ routers = ["10.21.0.1"] }}
 
@@ -205,10 +212,18 @@ memory_kib = 1024
 iterations = 1
 parallelism = 1
 "#
-    );
+        )
+    };
     let path = dir.path().join("headend.toml");
-    std::fs::write(&path, &config).expect("config");
-    let _headend = Headend::spawn_in_netns(&server, dir, path.clone());
+    std::fs::write(
+        &path,
+        config(
+            "\n[[dns.zone]]\norigin = \"gone.test\"\nfile = \"gone.test.zone\"\n",
+            ", \"10.21.0.200-10.21.0.209\"",
+        ),
+    )
+    .expect("config");
+    let headend = Headend::spawn_in_netns(&server, dir, path.clone());
 
     // A modem takes a lease.
     let work = tempfile::tempdir().expect("tempdir");
@@ -241,6 +256,20 @@ parallelism = 1
         "+tries=1",
         "www.e2e.test",
         "TXT",
+    ]);
+    // A zone transfer the ACL refuses (none configured), and a query
+    // into the zone the reload removes.
+    let _ = server
+        .cmd("dig")
+        .args(["@127.0.0.1", "+tries=1", "+time=2", "e2e.test", "AXFR"])
+        .output();
+    server.exec_ok(&[
+        "dig",
+        "@127.0.0.1",
+        "+tries=1",
+        "+time=2",
+        "ns1.gone.test",
+        "A",
     ]);
 
     // TFTP: one file fetched by the modem, one refused.
@@ -296,7 +325,7 @@ parallelism = 1
     );
     assert_eq!(
         v("headend_dns_responses_total", &["rcode=\"NOERROR\""]),
-        3.0
+        4.0
     );
     assert_eq!(
         v("headend_dns_responses_by_qtype_total", &["qtype=\"AAAA\""]),
@@ -306,7 +335,57 @@ parallelism = 1
         v("headend_dns_responses_by_qtype_total", &["qtype=\"TXT\""]),
         1.0
     );
-    assert_eq!(v("headend_dns_queries_total", &["transport=\"tcp\""]), 1.0);
+    assert_eq!(v("headend_dns_queries_total", &["transport=\"tcp\""]), 2.0);
+    // Per zone: four answers from e2e.test, one from gone.test, one
+    // refusal for a name in no served zone.
+    assert_eq!(
+        v("headend_dns_zone_queries_total", &["zone=\"e2e.test\""]),
+        4.0
+    );
+    assert_eq!(
+        v("headend_dns_zone_queries_total", &["zone=\"gone.test\""]),
+        1.0
+    );
+    assert_eq!(
+        v("headend_dns_zone_queries_total", &["zone=\"other\""]),
+        1.0
+    );
+    let fast: f64 = ["hit", "shared_hit", "miss"]
+        .iter()
+        .map(|r| v("headend_dns_fast_path_total", &[&format!("result=\"{r}\"")]))
+        .sum();
+    assert!(fast >= 5.0, "fast path saw {fast} plain queries");
+    assert_eq!(
+        v(
+            "headend_dns_transfers_total",
+            &["kind=\"axfr\"", "result=\"refused\""]
+        ),
+        1.0
+    );
+    assert_eq!(
+        v(
+            "headend_dns_transfers_total",
+            &["kind=\"ixfr\"", "result=\"ok\""]
+        ),
+        0.0
+    );
+    // DISCOVER and REQUEST both carried the modem's vendor class.
+    assert_eq!(
+        v("headend_dhcp_class_requests_total", &["class=\"modem\""]),
+        2.0
+    );
+    assert_eq!(
+        v("headend_dhcp_relay_requests_total", &["relay=\"other\""]),
+        0.0
+    );
+    assert_eq!(
+        v(
+            "headend_tftp_refused_by_rule_total",
+            &["rule=\"allow_list\""]
+        ),
+        0.0
+    );
+    assert_eq!(v("headend_tftp_template_renders_total", &[]), 0.0);
     assert_eq!(
         v("headend_dns_zone_serial", &["zone=\"e2e.test\""]),
         2026112401.0
@@ -335,6 +414,42 @@ parallelism = 1
         "a client address in a label"
     );
     assert!(!text.contains(MAC), "a MAC in a label");
+
+    // A reload that drops the second zone and pool: their series go away
+    // (the other series stay).
+    let gone_pool = "pool=\"10.21.0.200-10.21.0.209\"";
+    assert!(text.contains(gone_pool), "no second pool:\n{text}");
+    std::fs::write(&path, config("", "")).expect("config");
+    headend.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let after = loop {
+        let now = scrape(&server);
+        if !now.contains("zone=\"gone.test\"") && !now.contains(gone_pool) {
+            break now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stale series after the reload:\n{now}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        sample_with(
+            &after,
+            "headend_dns_zone_queries_total",
+            &["zone=\"e2e.test\""]
+        ),
+        Some(4.0)
+    );
+    assert_eq!(
+        sample_with(&after, "headend_dhcp_pool_size", &pool),
+        Some(50.0)
+    );
+    let (ok, said) = promtool(&["check", "metrics"], Some(&after));
+    assert!(
+        ok,
+        "promtool check metrics after the reload:\n{said}\n{after}"
+    );
 
     // From outside the loopback default of metrics_allow, /metrics needs a
     // token; a viewer's (the lowest role) will do.

@@ -10,6 +10,9 @@ pub struct ProcessStats {
     started: u64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+    /// Unix seconds of the last reload (0: none), shifted left one bit,
+    /// the low bit set when it was applied.
+    last_reload: AtomicU64,
 }
 
 impl Default for ProcessStats {
@@ -19,6 +22,7 @@ impl Default for ProcessStats {
             started: headend_util::unix_now(),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
+            last_reload: AtomicU64::new(0),
         }
     }
 }
@@ -33,6 +37,19 @@ impl ProcessStats {
             &self.reloads_failed
         };
         c.fetch_add(1, Ordering::Relaxed);
+        self.last_reload.store(
+            (headend_util::unix_now() << 1) | u64::from(ok),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// When the last reload happened (unix seconds) and whether it was
+    /// applied; `None` before the first.
+    pub fn last_reload(&self) -> Option<(u64, bool)> {
+        match self.last_reload.load(Ordering::Relaxed) {
+            0 => None,
+            v => Some((v >> 1, v & 1 == 1)),
+        }
     }
 
     /// Unix seconds when the process started.

@@ -50,6 +50,8 @@ pub(crate) struct Runtime {
     pub(crate) stats: Arc<DhcpStats>,
     /// Relayed requests per relay (giaddr).
     pub(crate) relays: crate::stats::RelayCounts,
+    /// Requests per client class.
+    pub(crate) classes: crate::stats::ClassCounts,
     /// From the start of a batch's commit to the end of the sync that made
     /// it durable (the wait its replies had for the disk).
     pub(crate) commit_latency: headend_util::Histogram,
@@ -73,6 +75,7 @@ impl Runtime {
             stats: Arc::new(DhcpStats::default()),
             commit_latency: headend_util::Histogram::default(),
             relays: crate::stats::RelayCounts::default(),
+            classes: crate::stats::ClassCounts::default(),
             in_flight: AtomicUsize::new(0),
             store,
             server,
@@ -113,6 +116,7 @@ pub(crate) fn start(
         ends: Vec::new(),
         relays: Vec::new(),
         events: None,
+        classes: crate::stats::ClassTally::default(),
     };
     spawn("dhcp-worker", move || worker.run(intake))
 }
@@ -143,6 +147,8 @@ struct Worker {
     /// The lease events of the batch being decided, while a hook is
     /// registered (`None`: nobody listens, nothing is collected).
     events: Option<Vec<LeaseEvent>>,
+    /// Requests of the batch by client class, added after it.
+    classes: crate::stats::ClassTally,
 }
 
 /// A request taken into a batch, kept to be decided again after a conflict.
@@ -184,6 +190,7 @@ impl Worker {
             self.batch(first, &mut rx);
             self.rt.stats.merge(&mut self.tally);
             self.rt.relays.merge(&mut self.relays);
+            self.rt.classes.merge(&mut self.classes);
         }
         self.log_stats();
     }
@@ -370,6 +377,10 @@ impl Worker {
         if !giaddr.is_unspecified() {
             crate::stats::count_relay(&mut self.relays, giaddr);
         }
+        // The first matching class is the one whose settings win.
+        let plan = self.rt.server.plan();
+        let class = plan.classes.iter().position(|c| c.matches(&req));
+        self.classes.count(&plan, class, &self.rt.classes);
         let ctx = self.ingress(job);
         let before = match self.events {
             Some(_) => hook::lease_before(&req, &mut *tx)?,

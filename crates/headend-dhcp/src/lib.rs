@@ -74,7 +74,7 @@ pub use occupancy::{Occupancy, PoolStats};
 pub use reload::ReloadReport;
 pub use reserve::{ReservationRefusal, check_reservation};
 pub use service::{DhcpHandle, DhcpService, release_lease};
-pub use stats::{DhcpStats, DhcpStatsSnapshot, MAX_RELAYS, RelaySnapshot};
+pub use stats::{ClassSnapshot, DhcpStats, DhcpStatsSnapshot, MAX_RELAYS, RelaySnapshot};
 pub use timeserver::{TimeConfig, TimeError, TimeHandle, TimeService, TimeStats};
 
 #[cfg(test)]

@@ -87,6 +87,14 @@ impl DhcpHandle {
         self.shared.rt.relays.snapshot()
     }
 
+    /// Requests received per client class configured now (the first class
+    /// each matched), and those that matched none.
+    pub fn class_requests(&self) -> crate::stats::ClassSnapshot {
+        let plan = self.shared.rt.server.plan();
+        let names: Vec<&str> = plan.classes.iter().map(|c| c.name.as_str()).collect();
+        self.shared.rt.classes.snapshot(&names)
+    }
+
     /// How long batches waited from the start of their commit until the
     /// sync that made them durable (their replies wait that long).
     pub fn commit_latency(&self) -> headend_util::HistogramSnapshot {

@@ -280,6 +280,105 @@ pub(crate) fn count_relay(tally: &mut Vec<(Ipv4Addr, u64)>, relay: Ipv4Addr) {
     }
 }
 
+/// Requests received per client class: the first configured class each
+/// request matched (the one whose settings win), or none. Labels come only
+/// from the configuration, so the set is bounded by it; classes a reload
+/// removed are dropped when read ([`ClassCounts::snapshot`]).
+#[derive(Debug, Default)]
+pub(crate) struct ClassCounts {
+    by_class: Mutex<HashMap<String, u64>>,
+    unclassified: AtomicU64,
+}
+
+/// A batch's local count of requests per class: indices into the classes
+/// of the plan they were decided under (the last slot: no class).
+#[derive(Debug, Default)]
+pub(crate) struct ClassTally {
+    plan: Option<std::sync::Arc<crate::plan::Plan>>,
+    counts: Vec<u64>,
+}
+
+impl ClassTally {
+    /// Counts one request decided under `plan`, which matched class
+    /// `class` (an index into `plan.classes`) or none. A new plan (after a
+    /// reload) first moves the counts so far into `shared`.
+    pub(crate) fn count(
+        &mut self,
+        plan: &std::sync::Arc<crate::plan::Plan>,
+        class: Option<usize>,
+        shared: &ClassCounts,
+    ) {
+        if !self
+            .plan
+            .as_ref()
+            .is_some_and(|p| std::sync::Arc::ptr_eq(p, plan))
+        {
+            shared.merge(self);
+            self.plan = Some(std::sync::Arc::clone(plan));
+            self.counts = vec![0; plan.classes.len() + 1];
+        }
+        let slot = class.unwrap_or(plan.classes.len());
+        if let Some(c) = self.counts.get_mut(slot) {
+            *c += 1;
+        }
+    }
+}
+
+/// Requests per class at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ClassSnapshot {
+    /// (class name, requests), every class configured now, in configuration order.
+    pub classes: Vec<(String, u64)>,
+    /// Requests that matched no configured class.
+    pub unclassified: u64,
+}
+
+impl ClassCounts {
+    /// Adds a batch's counts and zeroes them (the tally keeps its plan).
+    pub(crate) fn merge(&self, tally: &mut ClassTally) {
+        let Some(plan) = &tally.plan else {
+            return;
+        };
+        if tally.counts.iter().all(|&n| n == 0) {
+            return;
+        }
+        let mut map = self
+            .by_class
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (i, n) in tally.counts.iter_mut().enumerate() {
+            if *n == 0 {
+                continue;
+            }
+            match plan.classes.get(i) {
+                Some(class) => *map.entry(class.name.clone()).or_insert(0) += *n,
+                None => {
+                    self.unclassified.fetch_add(*n, Ordering::Relaxed);
+                }
+            }
+            *n = 0;
+        }
+    }
+
+    /// The counts of the classes named in `configured` (in that order);
+    /// counts of any other class (one a reload removed) are dropped.
+    pub(crate) fn snapshot(&self, configured: &[&str]) -> ClassSnapshot {
+        let mut map = self
+            .by_class
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.retain(|name, _| configured.contains(&name.as_str()));
+        ClassSnapshot {
+            classes: configured
+                .iter()
+                .map(|&c| (c.to_owned(), map.get(c).copied().unwrap_or(0)))
+                .collect(),
+            unclassified: self.unclassified.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// The `dhcp stats` log line: `name=value` for every counter that is not
 /// zero, and `queue_full` always.
 impl fmt::Display for DhcpStatsSnapshot {
@@ -348,6 +447,49 @@ mod tests {
         count_relay(&mut tally, Ipv4Addr::new(10, 0, 0, 1));
         counts.merge(&mut tally);
         assert_eq!(counts.snapshot().relays[0].1, 3);
+    }
+
+    /// A plan with the classes `names`.
+    fn plan(names: &[&str]) -> std::sync::Arc<crate::plan::Plan> {
+        let mut text = String::from("server_id = \"10.0.0.1\"\n");
+        for n in names {
+            text.push_str(&format!(
+                "[[class]]\nname = \"{n}\"\nvendor_class = \"{n}\"\n"
+            ));
+        }
+        text.push_str("[[subnet]]\nname = \"lan\"\nsubnet = \"10.0.0.0/24\"\n");
+        let config: crate::DhcpConfig = toml::from_str(&text).unwrap();
+        std::sync::Arc::new(crate::plan::Plan::compile(&config).unwrap())
+    }
+
+    #[test]
+    fn requests_are_counted_by_configured_class_and_a_removed_class_goes() {
+        let shared = ClassCounts::default();
+        let mut tally = ClassTally::default();
+        let before = plan(&["modem", "mta"]);
+        tally.count(&before, Some(0), &shared);
+        tally.count(&before, Some(1), &shared);
+        tally.count(&before, Some(1), &shared);
+        tally.count(&before, None, &shared);
+        shared.merge(&mut tally);
+        let s = shared.snapshot(&["modem", "mta"]);
+        assert_eq!(
+            s.classes,
+            vec![("modem".to_owned(), 1), ("mta".to_owned(), 2)]
+        );
+        assert_eq!(s.unclassified, 1);
+        // A reload drops "mta"; a request decided under the new plan moves
+        // the old plan's counts first.
+        let after = plan(&["modem"]);
+        tally.count(&before, Some(0), &shared);
+        tally.count(&after, Some(0), &shared);
+        shared.merge(&mut tally);
+        let s = shared.snapshot(&["modem"]);
+        assert_eq!(s.classes, vec![("modem".to_owned(), 3)]);
+        assert_eq!(
+            shared.snapshot(&["modem", "mta"]).classes[1],
+            ("mta".to_owned(), 0)
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 use hickory_proto::rr::Name;
 use hickory_proto::serialize::binary::BinDecodable as _;
+use serde::Serialize;
 
 use crate::answer::{Catalog, Transport};
 use crate::request::{HEADER_LEN, Request};
@@ -31,6 +32,18 @@ const DEFAULT_CAPACITY: usize = 200_000;
 const NEGATIVE_CAPACITY: usize = 65_536;
 /// Longest key: 6 bytes of header plus a 255-byte name.
 const MAX_KEY: usize = 6 + 255;
+
+/// What a worker's answer cache did with
+/// the plain queries it saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FastCounts {
+    /// Answers copied from the cache.
+    pub hits: u64,
+    /// Answers to missing names copied from the answer shared by their class.
+    pub shared_hits: u64,
+    /// Plain queries the full responder answered (then cached if it could).
+    pub misses: u64,
+}
 
 /// A per-worker cache of finished responses.
 ///
@@ -118,6 +131,20 @@ impl Default for AnswerCache {
 }
 
 impl AnswerCache {
+    /// The hits and misses counted since the last call (the fields are
+    /// zeroed), for the service's counters.
+    pub fn take_counts(&mut self) -> FastCounts {
+        let c = FastCounts {
+            hits: self.hits,
+            shared_hits: self.negative_hits,
+            misses: self.misses,
+        };
+        self.hits = 0;
+        self.negative_hits = 0;
+        self.misses = 0;
+        c
+    }
+
     /// A cache holding at most `capacity` answers.
     pub fn with_capacity(capacity: usize) -> Self {
         Self {

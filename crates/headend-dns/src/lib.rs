@@ -51,6 +51,9 @@ pub use service::{
     DnsHandle, DnsService, LoadedZone, NameChange, PublishedName, ZoneReport, check_config,
     load_zone, load_zone_with,
 };
-pub use stats::{DnsResponses, DnsStats, DnsStatsSnapshot, QTYPES, RCODES};
+pub use stats::{
+    DnsResponses, DnsStats, DnsStatsSnapshot, FastCounts, QTYPES, RCODES, TransferCounts,
+    ZoneQueries,
+};
 pub use update::dhcp::{DhcidIdentifier, LeaseName, NameOutcome, dhcid_rdata, ptr_name};
 pub use zone::parse_origin;

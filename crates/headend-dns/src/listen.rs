@@ -35,7 +35,7 @@ use crate::answer::{Catalog, Transport};
 use crate::fast::AnswerCache;
 use crate::respond::{Now, Served, Verdict, Worker, respond, transfer};
 use crate::rrl::{Rrl, RrlConfig};
-use crate::stats::DnsStats;
+use crate::stats::{DnsStats, TransferKind};
 use crate::tcp_table::{Admit, ConnId, TcpTable};
 use crate::update::{Pending, Queue, ReplyTo};
 use crate::xfr::Transfers;
@@ -234,7 +234,7 @@ impl UdpWorker {
                 match verdict {
                     Ok(verdict @ (Verdict::Send | Verdict::Slip)) => {
                         self.stats.verdict(verdict);
-                        tally.response(out);
+                        tally.response(out, &catalog);
                         to[ready] = Some(peer);
                         ready += 1;
                     }
@@ -260,6 +260,7 @@ impl UdpWorker {
             }
             drop(catalog);
             send_batch(fd, &mut send_headers, &answers[..ready], &to[..ready]);
+            tally.fast_path(worker.cache.take_counts());
             self.stats.merge(&mut tally);
         }
     }
@@ -601,7 +602,7 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
             let Ok(rlen) = u16::try_from(body.len()) else {
                 continue;
             };
-            tally.response(&body);
+            tally.response(&body, &catalog.load());
             out.extend_from_slice(&rlen.to_be_bytes());
             out.extend_from_slice(&body);
             // Many pipelined requests for large answers: send what is
@@ -614,6 +615,7 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
         if !out.is_empty() {
             write_within(&mut stream, &out, limits.io).await?;
         }
+        tally.fast_path(worker.cache.take_counts());
         stats.merge(&mut tally);
         limits.answered(id);
         inbuf.copy_within(start..filled, 0);
@@ -671,6 +673,7 @@ async fn write_transfer(
     let now = Now::read();
     // Building a large zone's messages is CPU work: off the async workers.
     let transfers = Arc::clone(conn.transfers);
+    let request_copy = request;
     let request = request.to_vec();
     let messages = tokio::task::spawn_blocking(move || {
         let served = Served {
@@ -681,15 +684,30 @@ async fn write_transfer(
     })
     .await
     .unwrap_or_default();
+    // The kind asked for, and whether the answer was an error (RCODE in
+    // the first message).
+    let kind = match crate::request::Request::parse(request_copy).and_then(|r| r.question()) {
+        Some(q) if q.qtype == 251 => TransferKind::Ixfr,
+        _ => TransferKind::Axfr,
+    };
+    let refused = messages
+        .first()
+        .and_then(|m| m.get(3))
+        .is_some_and(|flags| flags & 0x0f != 0);
     let mut batch = Vec::with_capacity(65536 + 2);
+    let mut whole = !messages.is_empty();
     for message in messages {
         let Ok(len) = u16::try_from(message.len()) else {
+            whole = false;
             break;
         };
         batch.extend_from_slice(&len.to_be_bytes());
         batch.extend_from_slice(&message);
         write_within(stream, &batch, conn.limits.idle.max(conn.limits.io)).await?;
         batch.clear();
+    }
+    if whole {
+        conn.stats.transfer(kind, refused);
     }
     Ok(())
 }

@@ -69,6 +69,93 @@ pub fn ds_records(
     Ok(out)
 }
 
+/// One key of a signed zone as an operator reads it: what it is, the state
+/// it is in now, and its timeline.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct KeyStatus {
+    /// The key tag.
+    pub tag: u16,
+    /// `ksk`, `zsk` or `csk`.
+    pub role: &'static str,
+    /// The DNSSEC algorithm number.
+    pub algorithm: u8,
+    /// Now: `scheduled` (not yet published), `published` (in the DNSKEY set,
+    /// not signing), `active` (signing), `retired` (published, no longer
+    /// signing) or `removed`.
+    pub state: &'static str,
+    /// Whether its CDS/CDNSKEY are published now (KSK/CSK).
+    pub in_cds: bool,
+    /// Unix seconds of the timeline: publish, activate, retire, remove, and
+    /// when the parent was seen serving its DS.
+    pub publish: i64,
+    /// See `publish`.
+    pub active: i64,
+    /// See `publish`.
+    pub retire: Option<i64>,
+    /// See `publish`.
+    pub remove: Option<i64>,
+    /// See `publish`.
+    pub ds_seen: Option<i64>,
+}
+
+/// The keys of a signed zone and the state each is in at `now`, read from
+/// the key state file (nothing is generated or written).
+pub fn key_states(
+    config: &DnsConfig,
+    state_dir: &Path,
+    zone: &str,
+    now: i64,
+) -> Result<Vec<KeyStatus>, DnsError> {
+    let (zc, _) = zone_config(config, zone)?;
+    let file = keys::zone_dir(state_dir, &zc.origin).join("keys.json");
+    let state: keys::KeyState = match std::fs::read(&file) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| DnsError::State {
+            file: file.clone(),
+            reason: format!("damaged key state: {e}"),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => keys::KeyState::default(),
+        Err(e) => {
+            return Err(DnsError::State {
+                file,
+                reason: format!("cannot read: {e}"),
+            });
+        }
+    };
+    Ok(state
+        .keys
+        .iter()
+        .map(|k| KeyStatus {
+            tag: k.tag,
+            role: match k.role {
+                keys::Role::Ksk => "ksk",
+                keys::Role::Zsk => "zsk",
+                keys::Role::Csk => "csk",
+            },
+            algorithm: k.algorithm,
+            state: if k.signing(now) {
+                "active"
+            } else if k.published(now) {
+                if k.active > now {
+                    "published"
+                } else {
+                    "retired"
+                }
+            } else if k.publish > now {
+                "scheduled"
+            } else {
+                "removed"
+            },
+            in_cds: k.in_cds(now),
+            publish: k.publish,
+            active: k.active,
+            retire: k.retire,
+            remove: k.remove,
+            ds_seen: k.ds_seen,
+        })
+        .collect())
+}
+
 /// When the last key other than `tag` leaves the zone (`now` if none is scheduled).
 fn others_removed_at(store: &KeyStore, tag: u16, now: i64) -> i64 {
     store

@@ -1,14 +1,17 @@
 //! Counters of the DNS listeners, read by the admin API's /metrics.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use hickory_proto::rr::LowerName;
 
 use serde::Serialize;
 
+use crate::answer::Catalog;
+pub use crate::fast::FastCounts;
 use crate::respond::Verdict;
+use crate::zone::Zone;
 
 /// The query types counted by name; every other type is counted as `other`.
 pub const QTYPES: &[(u16, &str)] = &[
@@ -45,13 +48,20 @@ pub const RCODES: [&str; 16] = [
     "NXRRSET", "NOTAUTH", "NOTZONE", "11", "12", "13", "14", "15",
 ];
 
-/// A listener's local count of the responses it sent, by RCODE and query
-/// type: plain integers on the packet path, added to the shared
-/// [`DnsStats`] once per batch ([`DnsStats::merge`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A listener's local count of the responses it sent, by RCODE, query
+/// type and zone, and of its answer cache's hits and misses: plain integers
+/// on the packet path, added to the shared [`DnsStats`] once per batch
+/// ([`DnsStats::merge`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DnsTally {
     rcodes: [u64; 16],
     qtypes: [u64; QTYPE_SLOTS],
+    /// Responses by the served zone their question falls in (a served
+    /// zone's apex, so the map is bounded by the catalog).
+    zones: HashMap<LowerName, u64>,
+    /// Responses whose question falls in no served zone.
+    other_zone: u64,
+    fast: FastCounts,
 }
 
 impl Default for DnsTally {
@@ -59,15 +69,19 @@ impl Default for DnsTally {
         Self {
             rcodes: [0; 16],
             qtypes: [0; QTYPE_SLOTS],
+            zones: HashMap::new(),
+            other_zone: 0,
+            fast: FastCounts::default(),
         }
     }
 }
 
 impl DnsTally {
-    /// Counts one response from its wire form: the header's RCODE and the
-    /// echoed question's type. A response without a question counts its
+    /// Counts one response from its wire form: the header's RCODE, the
+    /// echoed question's type and the served zone (in `catalog`) the
+    /// question's name falls in. A response without a question counts its
     /// RCODE only.
-    pub(crate) fn response(&mut self, wire: &[u8]) {
+    pub(crate) fn response(&mut self, wire: &[u8], catalog: &Catalog) {
         let Some(&flags) = wire.get(3) else {
             return;
         };
@@ -85,6 +99,58 @@ impl DnsTally {
             if let Some(c) = self.qtypes.get_mut(slot) {
                 *c += 1;
             }
+            match zone_of(wire, catalog) {
+                Some(zone) => match self.zones.get_mut(zone.lower_origin()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.zones.insert(zone.lower_origin().clone(), 1);
+                    }
+                },
+                None => self.other_zone += 1,
+            }
+        }
+    }
+
+    /// Adds an answer cache's counts (taken from it) to the tally.
+    pub(crate) fn fast_path(&mut self, c: FastCounts) {
+        self.fast.hits += c.hits;
+        self.fast.shared_hits += c.shared_hits;
+        self.fast.misses += c.misses;
+    }
+}
+
+/// The most specific served zone holding the question name of `wire` (a
+/// message whose question has an uncompressed name, as every response
+/// echoes it), looked up by its lower-cased wire form as the fast path does.
+fn zone_of<'c>(wire: &[u8], catalog: &'c Catalog) -> Option<&'c Arc<Zone>> {
+    let mut name = [0u8; 255];
+    let mut len = 0;
+    let mut at = 12;
+    loop {
+        let l = usize::from(*wire.get(at)?);
+        if l & 0xc0 != 0 {
+            return None;
+        }
+        let label = wire.get(at..at + 1 + l)?;
+        name.get_mut(len..len + label.len())?
+            .iter_mut()
+            .zip(label)
+            .for_each(|(d, s)| *d = s.to_ascii_lowercase());
+        len += label.len();
+        at += 1 + l;
+        if l == 0 {
+            break;
+        }
+    }
+    let name = &name[..len];
+    let mut at = 0;
+    loop {
+        if let Some(zone) = catalog.zone_by_wire(name.get(at..)?) {
+            return Some(zone);
+        }
+        match *name.get(at)? {
+            0 => return None,
+            l => at += 1 + usize::from(l),
         }
     }
 }
@@ -139,6 +205,46 @@ pub struct DnsStats {
     notify: [AtomicU64; 4],
     /// Mail-authentication findings of each served zone at its last load.
     mail_lint: Mutex<HashMap<LowerName, usize>>,
+    /// Responses by zone (see [`DnsTally`]); zones no longer served are
+    /// pruned when read ([`DnsStats::zone_queries`]).
+    zone_queries: Mutex<HashMap<LowerName, u64>>,
+    /// Responses to names in no served zone.
+    other_zone_queries: AtomicU64,
+    /// Answer cache hits, shared hits and misses.
+    fast: [AtomicU64; 3],
+    /// Zone transfers sent over TCP: AXFR ok, AXFR refused, IXFR ok, IXFR refused.
+    transfers: [AtomicU64; 4],
+}
+
+/// Which zone transfer a client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransferKind {
+    /// RFC 5936: the whole zone.
+    Axfr,
+    /// RFC 1995: the changes since the client's serial (or the whole zone).
+    Ixfr,
+}
+
+/// Zone transfers answered over TCP, by kind and result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TransferCounts {
+    /// AXFRs sent whole.
+    pub axfr_ok: u64,
+    /// AXFRs refused (an error RCODE: ACL, TSIG, zone not served).
+    pub axfr_refused: u64,
+    /// IXFRs sent whole (changes or the full zone).
+    pub ixfr_ok: u64,
+    /// IXFRs refused.
+    pub ixfr_refused: u64,
+}
+
+/// Responses per served zone at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ZoneQueries {
+    /// (zone apex, responses), one entry per zone served now that answered.
+    pub zones: Vec<(String, u64)>,
+    /// Responses to names in no served zone.
+    pub other: u64,
 }
 
 impl Default for DnsStats {
@@ -155,6 +261,10 @@ impl Default for DnsStats {
             zone_load_failures: AtomicU64::new(0),
             notify: std::array::from_fn(|_| AtomicU64::new(0)),
             mail_lint: Mutex::new(HashMap::new()),
+            zone_queries: Mutex::new(HashMap::new()),
+            other_zone_queries: AtomicU64::new(0),
+            fast: std::array::from_fn(|_| AtomicU64::new(0)),
+            transfers: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 }
@@ -217,7 +327,7 @@ impl DnsStats {
             mail_lint_findings: self
                 .mail_lint
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .unwrap_or_else(PoisonError::into_inner)
                 .values()
                 .map(|&n| n as u64)
                 .sum(),
@@ -236,7 +346,87 @@ impl DnsStats {
                 a.fetch_add(n, Ordering::Relaxed);
             }
         }
-        *tally = DnsTally::default();
+        let FastCounts {
+            hits,
+            shared_hits,
+            misses,
+        } = tally.fast;
+        for (a, n) in self.fast.iter().zip([hits, shared_hits, misses]) {
+            if n != 0 {
+                a.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+        if tally.other_zone != 0 {
+            self.other_zone_queries
+                .fetch_add(tally.other_zone, Ordering::Relaxed);
+        }
+        if !tally.zones.is_empty() {
+            let mut map = self
+                .zone_queries
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (zone, n) in tally.zones.drain() {
+                *map.entry(zone).or_insert(0) += n;
+            }
+        }
+        tally.rcodes = [0; 16];
+        tally.qtypes = [0; QTYPE_SLOTS];
+        tally.other_zone = 0;
+        tally.fast = FastCounts::default();
+    }
+
+    /// Responses so far per zone in `served` (the zones served now, in that
+    /// order; a zone that has not answered yet shows 0), and to names in no
+    /// served zone. Counts of zones no longer served are dropped.
+    pub fn zone_queries(&self, served: &[LowerName]) -> ZoneQueries {
+        let mut map = self
+            .zone_queries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.retain(|z, _| served.contains(z));
+        ZoneQueries {
+            zones: served
+                .iter()
+                .map(|z| (z.to_string(), map.get(z).copied().unwrap_or(0)))
+                .collect(),
+            other: self.other_zone_queries.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The answer caches' hits and misses so far.
+    pub fn fast_path(&self) -> FastCounts {
+        let [hits, shared_hits, misses] = self.fast.each_ref().map(|a| a.load(Ordering::Relaxed));
+        FastCounts {
+            hits,
+            shared_hits,
+            misses,
+        }
+    }
+
+    /// Zone transfers answered over TCP so far.
+    pub fn transfers(&self) -> TransferCounts {
+        let [axfr_ok, axfr_refused, ixfr_ok, ixfr_refused] =
+            self.transfers.each_ref().map(|a| a.load(Ordering::Relaxed));
+        TransferCounts {
+            axfr_ok,
+            axfr_refused,
+            ixfr_ok,
+            ixfr_refused,
+        }
+    }
+
+    /// Counts a zone transfer written whole to its client; `refused` when
+    /// its answer carried an error RCODE.
+    pub(crate) fn transfer(&self, kind: TransferKind, refused: bool) {
+        let i = match (kind, refused) {
+            (TransferKind::Axfr, false) => 0,
+            (TransferKind::Axfr, true) => 1,
+            (TransferKind::Ixfr, false) => 2,
+            (TransferKind::Ixfr, true) => 3,
+        };
+        if let Some(c) = self.transfers.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Responses sent so far by RCODE and query type.
@@ -278,7 +468,7 @@ impl DnsStats {
         let mut map = self
             .mail_lint
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner);
         if findings == 0 {
             map.remove(zone);
         } else {
@@ -333,15 +523,116 @@ mod tests {
         w
     }
 
+    /// A catalog serving `example.test` and `sub.example.test`.
+    fn catalog() -> Catalog {
+        let mut catalog = Catalog::new(1232);
+        for origin in ["example.test.", "sub.example.test."] {
+            let text = format!(
+                "$ORIGIN {origin}\n$TTL 300\n@ SOA ns1 host 1 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n"
+            );
+            let name = hickory_proto::rr::Name::from_ascii(origin).unwrap();
+            let parsed =
+                crate::zonefile::parse_zone_str(&text, std::path::Path::new("t.zone"), &name)
+                    .unwrap();
+            catalog.insert(Arc::new(Zone::build(&parsed).unwrap()));
+        }
+        catalog
+    }
+
+    /// A response like [`response`] for the name `labels`.
+    fn response_for(labels: &[&str]) -> Vec<u8> {
+        let mut w = vec![0, 0, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        for l in labels {
+            w.push(l.len() as u8);
+            w.extend_from_slice(l.as_bytes());
+        }
+        w.extend_from_slice(&[0, 0, 1, 0, 1]);
+        w
+    }
+
+    #[test]
+    fn responses_are_counted_by_the_most_specific_served_zone() {
+        let catalog = catalog();
+        let stats = DnsStats::default();
+        let mut tally = DnsTally::default();
+        tally.response(&response_for(&["WWW", "Example", "TEST"]), &catalog);
+        tally.response(&response_for(&["example", "test"]), &catalog);
+        tally.response(&response_for(&["a", "sub", "example", "test"]), &catalog);
+        tally.response(&response_for(&["elsewhere", "test"]), &catalog);
+        tally.response(&response_for(&[]), &catalog);
+        stats.merge(&mut tally);
+        let served: Vec<LowerName> = catalog.zones().map(|z| z.lower_origin().clone()).collect();
+        let q = stats.zone_queries(&served);
+        let get = |z: &str| q.zones.iter().find(|(n, _)| n == z).map(|(_, c)| *c);
+        assert_eq!(get("example.test."), Some(2));
+        assert_eq!(get("sub.example.test."), Some(1));
+        assert_eq!(q.other, 2);
+        // A zone no longer served is no longer shown, nor kept.
+        let only = [LowerName::from(
+            hickory_proto::rr::Name::from_ascii("example.test.").unwrap(),
+        )];
+        assert_eq!(
+            stats.zone_queries(&only).zones,
+            vec![("example.test.".to_owned(), 2)]
+        );
+        assert_eq!(stats.zone_queries(&served).zones.len(), 2);
+        assert_eq!(get("sub.example.test."), Some(1));
+        let again = stats.zone_queries(&served);
+        assert!(again.zones.contains(&("sub.example.test.".to_owned(), 0)));
+    }
+
+    #[test]
+    fn transfers_and_fast_path_counts_add_up() {
+        let stats = DnsStats::default();
+        stats.transfer(TransferKind::Axfr, false);
+        stats.transfer(TransferKind::Ixfr, true);
+        stats.transfer(TransferKind::Ixfr, false);
+        let t = stats.transfers();
+        assert_eq!(
+            (t.axfr_ok, t.axfr_refused, t.ixfr_ok, t.ixfr_refused),
+            (1, 0, 1, 1)
+        );
+        let mut cache = crate::fast::AnswerCache::default();
+        let catalog = catalog();
+        let query = |name: &str| {
+            let mut q = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+            for l in name.split('.') {
+                q.push(l.len() as u8);
+                q.extend_from_slice(l.as_bytes());
+            }
+            q.extend_from_slice(&[0, 0, 1, 0, 1]);
+            q
+        };
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            assert!(cache.respond(
+                &catalog,
+                &query("ns1.example.test"),
+                crate::answer::Transport::Udp,
+                &mut out
+            ));
+        }
+        let mut tally = DnsTally::default();
+        tally.fast_path(cache.take_counts());
+        stats.merge(&mut tally);
+        let f = stats.fast_path();
+        assert_eq!((f.hits, f.misses), (2, 1));
+        // Moved, not copied: a second merge adds nothing.
+        tally.fast_path(cache.take_counts());
+        stats.merge(&mut tally);
+        assert_eq!(stats.fast_path(), f);
+    }
+
     #[test]
     fn responses_are_counted_by_rcode_and_bounded_qtype() {
         let stats = DnsStats::default();
         let mut tally = DnsTally::default();
-        tally.response(&response(0, 1));
-        tally.response(&response(3, 28));
-        tally.response(&response(0, 4242)); // unknown type: other
-        tally.response(&[0, 0, 0x84, 5]); // cut short: RCODE only
-        tally.response(&[]);
+        let catalog = Catalog::new(1232);
+        tally.response(&response(0, 1), &catalog);
+        tally.response(&response(3, 28), &catalog);
+        tally.response(&response(0, 4242), &catalog); // unknown type: other
+        tally.response(&[0, 0, 0x84, 5], &catalog); // cut short: RCODE only
+        tally.response(&[], &catalog);
         stats.merge(&mut tally);
         assert_eq!(tally, DnsTally::default());
         let r = stats.responses();

@@ -87,6 +87,21 @@ pub(crate) struct Admission {
     active: AtomicUsize,
     /// The zero of the buckets' clock (seconds since this instant).
     epoch: Instant,
+    /// Requests refused, by [`Rule`].
+    refused: [AtomicU64; 4],
+}
+
+/// The admission rule that refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// `tftp.allow`: the client is in no allowed prefix.
+    AllowList = 0,
+    /// `tftp.client_rate`: the client asked too often.
+    ClientRate = 1,
+    /// `tftp.max_transfers_per_client`.
+    ClientLimit = 2,
+    /// `tftp.max_transfers`, or the server is out of sockets.
+    ServerLimit = 3,
 }
 
 impl Admission {
@@ -96,7 +111,20 @@ impl Admission {
             clients: Mutex::new(HashMap::new()),
             active: AtomicUsize::new(0),
             epoch: Instant::now(),
+            refused: std::array::from_fn(|_| AtomicU64::new(0)),
         }
+    }
+
+    /// Counts a refusal by `rule`.
+    pub(crate) fn refused_by(&self, rule: Rule) {
+        if let Some(c) = self.refused.get(rule as usize) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Refusals so far: allow-list, client rate, per-client limit, server limit.
+    pub(crate) fn refusals(&self) -> [u64; 4] {
+        self.refused.each_ref().map(|a| a.load(Ordering::Relaxed))
     }
 
     /// Transfers in progress.
@@ -109,6 +137,7 @@ impl Admission {
     /// counted for `ip` until [`release`](Self::release).
     fn reserve(&self, ip: IpAddr, cfg: &TftpConfig, now: f64) -> Result<(), Abort> {
         if !cfg.allow.is_empty() && !cfg.allow.iter().any(|net: &IpNet| net.contains(&ip)) {
+            self.refused_by(Rule::AllowList);
             return Err(Abort::new(ErrorCode::AccessViolation, "access denied"));
         }
         let mut clients = self
@@ -124,18 +153,21 @@ impl Admission {
             active: 0,
         });
         if cfg.client_rate > 0.0 && !client.bucket.take(now, cfg.client_rate, burst) {
+            self.refused_by(Rule::ClientRate);
             return Err(Abort::new(
                 ErrorCode::NotDefined,
                 "too many requests from this address; try again later",
             ));
         }
         if client.active >= cfg.max_transfers_per_client {
+            self.refused_by(Rule::ClientLimit);
             return Err(Abort::new(
                 ErrorCode::NotDefined,
                 "too many transfers from this address; try again later",
             ));
         }
         if self.active.load(Ordering::Relaxed) >= cfg.max_transfers {
+            self.refused_by(Rule::ServerLimit);
             return Err(Abort::new(
                 ErrorCode::NotDefined,
                 "server busy; try again later",
@@ -207,6 +239,7 @@ mod tests {
         let e = a.reserve(A, &cfg, 0.0).unwrap_err();
         assert_eq!(e.code, ErrorCode::AccessViolation);
         assert!(a.reserve("10.1.2.3".parse().unwrap(), &cfg, 0.0).is_ok());
+        assert_eq!(a.refusals(), [1, 0, 0, 0]);
     }
 
     #[test]
@@ -222,6 +255,7 @@ mod tests {
         let ok = (0..10).filter(|_| a.reserve(A, &cfg, 1.0).is_ok()).count();
         assert_eq!(ok, 2, "two tokens a second later");
         assert!(a.reserve(B, &cfg, 1.0).is_ok(), "other clients unaffected");
+        assert_eq!(a.refusals(), [0, 15, 0, 0]);
     }
 
     #[test]
@@ -249,5 +283,6 @@ mod tests {
         a.release(A);
         assert_eq!(a.active(), 2);
         a.reserve(B, &cfg, 0.0).unwrap();
+        assert_eq!(a.refusals(), [0, 0, 1, 1]);
     }
 }

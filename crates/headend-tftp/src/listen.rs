@@ -147,6 +147,7 @@ fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpA
                 format!("server cannot open a socket: {e}"),
             );
             // Out of sockets: a limit of the server, counted with admission.
+            shared.admission.refused_by(admission::Rule::ServerLimit);
             let stage = &shared.stats.refused_admission;
             return refuse(shared, local, peer, &shown, &a, stage);
         }

@@ -52,8 +52,20 @@ pub struct TftpStats {
     pub template_errors: u64,
     /// Formatted template outputs (compiled DOCSIS files) served from the cache.
     pub template_cache_hits: u64,
-    /// Formatted template outputs built.
+    /// Formatted template outputs built (e.g. DOCSIS files compiled).
     pub template_cache_misses: u64,
+    /// Templates rendered.
+    pub template_renders: u64,
+    /// Requests refused by admission rule: the allow-list (`tftp.allow`).
+    pub refused_allow_list: u64,
+    /// Requests refused by `tftp.client_rate`.
+    pub refused_client_rate: u64,
+    /// Requests refused by `tftp.max_transfers_per_client`.
+    pub refused_client_limit: u64,
+    /// Requests refused by `tftp.max_transfers` (or out of sockets).
+    pub refused_server_limit: u64,
+    /// Requests refused because the file is bound to another device's lease.
+    pub refused_lease_binding: u64,
     /// Requests refused as malformed or not allowed (e.g. a write with
     /// uploads off). Part of `refused`.
     pub refused_request: u64,
@@ -119,6 +131,7 @@ impl TftpHandle {
     pub fn stats(&self) -> TftpStats {
         let s = &self.shared.stats;
         let t = self.shared.templates.stats();
+        let rules = self.shared.admission.refusals();
         TftpStats {
             requests: s.requests.load(Ordering::Relaxed),
             refused: s.refused.load(Ordering::Relaxed),
@@ -131,6 +144,12 @@ impl TftpHandle {
             template_errors: t.errors,
             template_cache_hits: t.cache_hits,
             template_cache_misses: t.cache_misses,
+            template_renders: t.renders,
+            refused_allow_list: rules[0],
+            refused_client_rate: rules[1],
+            refused_client_limit: rules[2],
+            refused_server_limit: rules[3],
+            refused_lease_binding: t.lease_refused,
             refused_request: s.refused_request.load(Ordering::Relaxed),
             refused_admission: s.refused_admission.load(Ordering::Relaxed),
             refused_file: s.refused_file.load(Ordering::Relaxed),

@@ -64,6 +64,11 @@ pub struct Templates {
     /// Formatted outputs served from the cache / computed.
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
+    /// Templates rendered (before any output format).
+    renders: AtomicU64,
+    /// Requests refused because the MAC in the path is not leased to the
+    /// client (`bind_to_lease`).
+    lease_refused: AtomicU64,
 }
 
 /// The IPv4 form of a client address (IPv4-mapped IPv6 included).
@@ -167,8 +172,12 @@ pub struct TemplateStats {
     pub errors: u64,
     /// Formatted files served from the cache.
     pub cache_hits: u64,
-    /// Formatted files built.
+    /// Formatted files built (e.g. DOCSIS files compiled).
     pub cache_misses: u64,
+    /// Templates rendered to text (each request a template served).
+    pub renders: u64,
+    /// Requests refused because the file is bound to another device's lease.
+    pub lease_refused: u64,
 }
 
 impl Templates {
@@ -223,6 +232,8 @@ impl Templates {
             errors: AtomicU64::new(0),
             cache_hits: AtomicU64::new(0),
             cache_misses: AtomicU64::new(0),
+            renders: AtomicU64::new(0),
+            lease_refused: AtomicU64::new(0),
         })
     }
 
@@ -287,6 +298,8 @@ impl Templates {
             errors: self.errors.load(Ordering::Relaxed),
             cache_hits: self.cache_hits.load(Ordering::Relaxed),
             cache_misses: self.cache_misses.load(Ordering::Relaxed),
+            renders: self.renders.load(Ordering::Relaxed),
+            lease_refused: self.lease_refused.load(Ordering::Relaxed),
         }
     }
 
@@ -320,12 +333,14 @@ impl Templates {
             let out = self
                 .render(t, relative, client, mac, vars, lookup)
                 .and_then(|text| self.format(index, t, text));
-            // A refusal (`bind_to_lease`) is no template failure.
-            if out
-                .as_ref()
-                .is_err_and(|a| a.code != ErrorCode::AccessViolation)
-            {
-                self.errors.fetch_add(1, Ordering::Relaxed);
+            match &out {
+                Ok(_) => {}
+                Err(a) if a.code == ErrorCode::AccessViolation => {
+                    self.lease_refused.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    self.errors.fetch_add(1, Ordering::Relaxed);
+                }
             }
             Some(out)
         })
@@ -405,7 +420,9 @@ impl Templates {
         vars.insert("client_ip".into(), Value::from(client.to_string()));
         vars.insert("filename".into(), Value::from(relative));
         vars.insert("lease".into(), lease.unwrap_or(Value::from(())));
-        render_text(&t.file, &vars).map_err(|reason| render_error(&t.file, reason))
+        let text = render_text(&t.file, &vars).map_err(|reason| render_error(&t.file, reason))?;
+        self.renders.fetch_add(1, Ordering::Relaxed);
+        Ok(text)
     }
 }
 
@@ -514,6 +531,8 @@ mod tests {
                 .unwrap()
                 .is_ok()
         );
+        let s = t.stats();
+        assert_eq!((s.lease_refused, s.errors, s.renders), (1, 0, 1));
     }
 
     #[test]

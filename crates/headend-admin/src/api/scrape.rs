@@ -4,10 +4,17 @@
 //!
 //! The services count with plain atomics on their hot paths and never call
 //! the recorder; at scrape time this module reads each handle's snapshot and
-//! copies it in (counters with `absolute`, gauges with `set`, histograms as
-//! the bucket deltas since the last scrape). Labels come only from bounded
-//! sets: message types, drop reasons, configured zones, subnets, pools and
-//! classes; never a client address.
+//! copies it in (counters with `absolute`, gauges with `set`). Labels come
+//! only from bounded sets: message types, drop reasons, configured zones,
+//! subnets, pools and classes, the first relays seen; never a client
+//! address.
+//!
+//! Everything copied from a service goes into a recorder made for this
+//! scrape, so a label value that went away (a zone or pool a reload
+//! removed) is simply not there the next time: no stale series. Only the
+//! histograms (fixed labels) are added to the process-wide recorder, as the
+//! bucket deltas since the last scrape, beside the admin API's own
+//! counters; the two renderings are concatenated.
 //!
 //! Access: without a token only from `[admin] metrics_allow` (default
 //! loopback), otherwise with a token of any role.
@@ -20,6 +27,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use headend_util::HistogramSnapshot;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::PrometheusBuilder;
 
 use super::{ApiError, Shared, Source, bearer};
 
@@ -28,16 +36,22 @@ pub(crate) fn duration_buckets() -> Vec<f64> {
     HistogramSnapshot::bounds_secs(headend_util::histogram::LATENCY_BOUNDS_US)
 }
 
-/// The metrics' help texts, given to the recorder once.
+/// The counters' and gauges' help texts, given to each scrape's recorder.
+fn describe_copied() {
+    for (name, help) in COUNTERS {
+        describe_counter!(*name, *help);
+    }
+    for (name, help) in GAUGES {
+        describe_gauge!(*name, *help);
+    }
+}
+
+/// The help texts of the process-wide recorder (the admin API's own
+/// counters and the histograms), given once.
 fn describe() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        for (name, help) in COUNTERS {
-            describe_counter!(*name, *help);
-        }
-        for (name, help) in GAUGES {
-            describe_gauge!(*name, *help);
-        }
+        describe_copied();
         describe_histogram!(
             "headend_dhcp_commit_duration_seconds",
             metrics::Unit::Seconds,
@@ -146,6 +160,30 @@ const COUNTERS: &[(&str, &str)] = &[
         "NOTIFY messages to secondaries by result: acked, refused (error RCODE), unanswered (after every retry), failed (not sent).",
     ),
     (
+        "headend_dns_zone_queries_total",
+        "DNS responses sent, by the served zone the question falls in (other: none).",
+    ),
+    (
+        "headend_dns_fast_path_total",
+        "Plain DNS queries by what the answer cache did: hit, shared_hit (a missing name's answer shared by its class), miss (full responder).",
+    ),
+    (
+        "headend_dns_transfers_total",
+        "Zone transfers answered over TCP, by kind (axfr, ixfr) and result (ok, refused).",
+    ),
+    (
+        "headend_dhcp_class_requests_total",
+        "DHCP requests received, by the first configured class they matched (\"\": none).",
+    ),
+    (
+        "headend_tftp_refused_by_rule_total",
+        "TFTP requests refused, by rule: allow_list, client_rate, client_limit, server_limit, lease_binding.",
+    ),
+    (
+        "headend_tftp_template_renders_total",
+        "TFTP templates rendered.",
+    ),
+    (
         "headend_dns_zone_load_failures_total",
         "Zone loads that failed (the previous version, if any, stayed served).",
     ),
@@ -196,7 +234,7 @@ const COUNTERS: &[(&str, &str)] = &[
     ),
     (
         "headend_tftp_template_cache_misses_total",
-        "Formatted template outputs built.",
+        "Formatted template outputs built (e.g. DOCSIS files compiled).",
     ),
 ];
 
@@ -289,8 +327,9 @@ fn copy_histogram(name: &'static str, now: HistogramSnapshot) {
     last.insert(name, now);
 }
 
-/// Copies the DHCP counters, commit latency and pool occupancy.
-async fn dhcp(dhcp: &headend_dhcp::DhcpHandle) {
+/// Copies the DHCP counters and the pool occupancy (read before, off the
+/// async workers).
+fn dhcp(dhcp: &headend_dhcp::DhcpHandle, occupancy: Option<&headend_dhcp::Occupancy>) {
     let s = dhcp.stats();
     counter!("headend_dhcp_datagrams_received_total").absolute(s.received);
     for (t, v) in [
@@ -346,28 +385,44 @@ async fn dhcp(dhcp: &headend_dhcp::DhcpHandle) {
     ] {
         counter!("headend_dhcp_dropped_total", "reason" => reason).absolute(v);
     }
-    copy_histogram(
-        "headend_dhcp_commit_duration_seconds",
-        dhcp.commit_latency(),
-    );
+    let relays = dhcp.relays();
+    for (relay, n) in relays.relays {
+        counter!("headend_dhcp_relay_requests_total", "relay" => relay.to_string()).absolute(n);
+    }
+    counter!("headend_dhcp_relay_requests_total", "relay" => "other").absolute(relays.other);
+    let classes = dhcp.class_requests();
+    for (class, n) in classes.classes {
+        counter!("headend_dhcp_class_requests_total", "class" => class).absolute(n);
+    }
+    counter!("headend_dhcp_class_requests_total", "class" => "").absolute(classes.unclassified);
+    if let Some(o) = occupancy {
+        for p in &o.pools {
+            let labels = [("subnet", p.subnet.clone()), ("pool", p.pool.clone())];
+            gauge!("headend_dhcp_pool_size", &labels).set(p.size as f64);
+            gauge!("headend_dhcp_pool_leased", &labels).set(p.leased as f64);
+            gauge!("headend_dhcp_pool_declined", &labels).set(p.declined as f64);
+            gauge!("headend_dhcp_pool_reserved", &labels).set(p.reserved as f64);
+            gauge!("headend_dhcp_pool_free", &labels).set(p.free as f64);
+        }
+        for (class, n) in &o.classes {
+            gauge!("headend_dhcp_class_leases", "class" => class.clone()).set(*n as f64);
+        }
+    }
+}
 
+/// Each pool's occupancy, read from the store off the async workers.
+async fn occupancy(dhcp: &headend_dhcp::DhcpHandle) -> Option<headend_dhcp::Occupancy> {
     let handle = dhcp.clone();
     match tokio::task::spawn_blocking(move || handle.occupancy()).await {
-        Ok(Ok(o)) => {
-            for p in &o.pools {
-                let labels = [("subnet", p.subnet.clone()), ("pool", p.pool.clone())];
-                gauge!("headend_dhcp_pool_size", &labels).set(p.size as f64);
-                gauge!("headend_dhcp_pool_leased", &labels).set(p.leased as f64);
-                gauge!("headend_dhcp_pool_declined", &labels).set(p.declined as f64);
-                gauge!("headend_dhcp_pool_reserved", &labels).set(p.reserved as f64);
-                gauge!("headend_dhcp_pool_free", &labels).set(p.free as f64);
-            }
-            for (class, n) in &o.classes {
-                gauge!("headend_dhcp_class_leases", "class" => class.clone()).set(*n as f64);
-            }
+        Ok(Ok(o)) => Some(o),
+        Ok(Err(e)) => {
+            tracing::warn!("/metrics: DHCP pool occupancy not read: {e}");
+            None
         }
-        Ok(Err(e)) => tracing::warn!("/metrics: DHCP pool occupancy not read: {e}"),
-        Err(e) => tracing::warn!("/metrics: DHCP pool occupancy task failed: {e}"),
+        Err(e) => {
+            tracing::warn!("/metrics: DHCP pool occupancy task failed: {e}");
+            None
+        }
     }
 }
 
@@ -399,6 +454,28 @@ fn dns(dns: &headend_dns::DnsHandle) {
         counter!("headend_dns_notify_total", "result" => result).absolute(n);
     }
     gauge!("headend_dns_mail_lint_findings").set(stats.mail_lint_findings as f64);
+    let zones = dns.zone_queries();
+    for (zone, n) in zones.zones {
+        counter!("headend_dns_zone_queries_total", "zone" => zone_label(&zone)).absolute(n);
+    }
+    counter!("headend_dns_zone_queries_total", "zone" => "other").absolute(zones.other);
+    let fast = dns.fast_path();
+    for (result, n) in [
+        ("hit", fast.hits),
+        ("shared_hit", fast.shared_hits),
+        ("miss", fast.misses),
+    ] {
+        counter!("headend_dns_fast_path_total", "result" => result).absolute(n);
+    }
+    let t = dns.transfers();
+    for (kind, result, n) in [
+        ("axfr", "ok", t.axfr_ok),
+        ("axfr", "refused", t.axfr_refused),
+        ("ixfr", "ok", t.ixfr_ok),
+        ("ixfr", "refused", t.ixfr_refused),
+    ] {
+        counter!("headend_dns_transfers_total", "kind" => kind, "result" => result).absolute(n);
+    }
     let responses = dns.responses();
     for (i, (rcode, n)) in responses.by_rcode.into_iter().enumerate() {
         // Unassigned RCODEs (11-15) only once seen.
@@ -451,8 +528,17 @@ fn tftp(tftp: &headend_tftp::TftpHandle) {
     counter!("headend_tftp_template_errors_total").absolute(s.template_errors);
     counter!("headend_tftp_template_cache_hits_total").absolute(s.template_cache_hits);
     counter!("headend_tftp_template_cache_misses_total").absolute(s.template_cache_misses);
+    counter!("headend_tftp_template_renders_total").absolute(s.template_renders);
+    for (rule, n) in [
+        ("allow_list", s.refused_allow_list),
+        ("client_rate", s.refused_client_rate),
+        ("client_limit", s.refused_client_limit),
+        ("server_limit", s.refused_server_limit),
+        ("lease_binding", s.refused_lease_binding),
+    ] {
+        counter!("headend_tftp_refused_by_rule_total", "rule" => rule).absolute(n);
+    }
     gauge!("headend_tftp_active_transfers").set(s.active as f64);
-    copy_histogram("headend_tftp_transfer_duration_seconds", s.duration);
 }
 
 /// The scrape: access check, then every service copied in, then rendered.
@@ -471,27 +557,41 @@ pub(crate) async fn serve(
         let token = bearer(&headers).ok_or_else(ApiError::unauthorized)?;
         app.authenticate(token).ok_or_else(ApiError::unauthorized)?;
     }
+    let occupancy = match &app.dhcp {
+        Some(d) => occupancy(d).await,
+        None => None,
+    };
+    // Histograms (fixed labels): deltas into the process-wide recorder.
     describe();
-    gauge!("headend_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
-    gauge!("headend_process_start_time_seconds").set(app.process.started() as f64);
-    let (ok, failed) = app.process.reloads();
-    counter!("headend_config_reloads_total", "result" => "ok").absolute(ok);
-    counter!("headend_config_reloads_total", "result" => "failed").absolute(failed);
-    let backend = app.store.describe();
-    let backend = backend.split(':').next().unwrap_or("unknown").to_owned();
-    gauge!("headend_store_info", "backend" => backend).set(1.0);
-    if let Some(d) = &app.dns {
-        dns(d);
-    }
     if let Some(d) = &app.dhcp {
-        dhcp(d).await;
+        copy_histogram("headend_dhcp_commit_duration_seconds", d.commit_latency());
     }
     if let Some(t) = &app.tftp {
-        tftp(t);
+        copy_histogram("headend_tftp_transfer_duration_seconds", t.stats().duration);
     }
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
-    )
-        .into_response())
+    // Everything else: a recorder of this scrape's own.
+    let scrape = PrometheusBuilder::new().build_recorder();
+    metrics::with_local_recorder(&scrape, || {
+        describe_copied();
+        gauge!("headend_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        gauge!("headend_process_start_time_seconds").set(app.process.started() as f64);
+        let (ok, failed) = app.process.reloads();
+        counter!("headend_config_reloads_total", "result" => "ok").absolute(ok);
+        counter!("headend_config_reloads_total", "result" => "failed").absolute(failed);
+        let backend = app.store.describe();
+        let backend = backend.split(':').next().unwrap_or("unknown").to_owned();
+        gauge!("headend_store_info", "backend" => backend).set(1.0);
+        if let Some(d) = &app.dns {
+            dns(d);
+        }
+        if let Some(d) = &app.dhcp {
+            dhcp(d, occupancy.as_ref());
+        }
+        if let Some(t) = &app.tftp {
+            tftp(t);
+        }
+    });
+    let mut body = app.metrics.render();
+    body.push_str(&scrape.handle().render());
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }

@@ -164,7 +164,26 @@ pub(crate) async fn dashboard(
             ("mail lint findings", s.mail_lint_findings),
         ]
     });
+    let tftp_stats = app.tftp.as_ref().map(|t| {
+        let s = t.stats();
+        vec![
+            ("requests", s.requests),
+            ("transfers completed", s.transfers_ok),
+            ("transfers failed", s.transfers_failed),
+            ("refused", s.refused),
+            ("active now", s.active as u64),
+            ("bytes sent", s.bytes_sent),
+            ("template renders", s.template_renders),
+            ("template errors", s.template_errors),
+        ]
+    });
+    let rates = rates::now(&app, std::time::Instant::now(), app.process.started(), now);
+    let last_reload = app.process.last_reload();
     Page::of("dashboard.html", &user, "dashboard")
+        .with("tftp_stats", tftp_stats)
+        .with("rates", rates)
+        .with("last_reload", last_reload.map(|(t, _)| t))
+        .with("last_reload_ok", last_reload.is_some_and(|(_, ok)| ok))
         .with("subnets", subnets.into_values().collect::<Vec<_>>())
         .with("by_state", by_state)
         .with("zones", zones)
@@ -172,6 +191,7 @@ pub(crate) async fn dashboard(
         .with("dns_stats", dns_stats)
         .with("dhcp_here", app.dhcp.is_some())
         .with("now", now)
+        .with("started", app.process.started())
         .render()
 }
 
@@ -182,6 +202,96 @@ pub(crate) struct ZoneRow {
     pub(crate) serial: u32,
     pub(crate) records: usize,
     pub(crate) signed: bool,
+    /// Signed zones: whole days until the earliest signature expires.
+    pub(crate) sig_days: Option<i64>,
+}
+
+/// The dashboard's request rates: per second between this view and an
+/// earlier one (the oldest of the last five minutes), or since the process
+/// started when there is none.
+mod rates {
+    use std::collections::VecDeque;
+    use std::sync::{Mutex, PoisonError};
+    use std::time::{Duration, Instant};
+
+    use serde::Serialize;
+
+    use crate::api::Shared;
+
+    /// The service totals at one moment.
+    #[derive(Clone, Copy)]
+    struct Totals {
+        at: Instant,
+        dhcp: u64,
+        dns: u64,
+        tftp: u64,
+    }
+
+    /// Rates shown, per second, over `window` seconds.
+    #[derive(Serialize)]
+    pub(crate) struct Rates {
+        window: u64,
+        dhcp: Option<String>,
+        dns: Option<String>,
+        tftp: Option<String>,
+    }
+
+    /// Views kept to compute rates from (at most this old).
+    const KEEP: Duration = Duration::from_secs(300);
+    /// The shortest window a rate is computed over.
+    const MIN_WINDOW: Duration = Duration::from_secs(1);
+
+    static SEEN: Mutex<VecDeque<Totals>> = Mutex::new(VecDeque::new());
+
+    /// The rates now (`at`), remembering this view for later ones.
+    pub(crate) fn now(app: &Shared, at: Instant, started: u64, unix: u64) -> Rates {
+        let cur = Totals {
+            at,
+            dhcp: app.dhcp.as_ref().map_or(0, |d| d.stats().received),
+            dns: app.dns.as_ref().map_or(0, |d| {
+                let s = d.stats();
+                s.udp_queries + s.tcp_queries
+            }),
+            tftp: app.tftp.as_ref().map_or(0, |t| t.stats().requests),
+        };
+        let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
+        while seen
+            .front()
+            .is_some_and(|t| at.saturating_duration_since(t.at) > KEEP)
+        {
+            seen.pop_front();
+        }
+        let base = seen
+            .iter()
+            .find(|t| at.saturating_duration_since(t.at) >= MIN_WINDOW)
+            .copied();
+        if seen.len() >= 64 {
+            seen.pop_front();
+        }
+        seen.push_back(cur);
+        drop(seen);
+        let (window, base) = match base {
+            Some(b) => (at.saturating_duration_since(b.at).as_secs_f64(), b),
+            None => (
+                unix.saturating_sub(started).max(1) as f64,
+                Totals {
+                    at,
+                    dhcp: 0,
+                    dns: 0,
+                    tftp: 0,
+                },
+            ),
+        };
+        let rate = |here: bool, a: u64, b: u64| {
+            here.then(|| format!("{:.1}", a.saturating_sub(b) as f64 / window))
+        };
+        Rates {
+            window: window.round() as u64,
+            dhcp: rate(app.dhcp.is_some(), cur.dhcp, base.dhcp),
+            dns: rate(app.dns.is_some(), cur.dns, base.dns),
+            tftp: rate(app.tftp.is_some(), cur.tftp, base.tftp),
+        }
+    }
 }
 
 /// Every served zone with its serial, size and whether it is signed.
@@ -195,9 +305,24 @@ pub(crate) fn zone_rows(app: &Shared) -> Vec<ZoneRow> {
         .filter(|z| z.dnssec().is_some())
         .map(|z| z.origin().to_string().to_ascii_lowercase())
         .collect();
+    let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+    let expiry: std::collections::HashMap<String, i64> = dns
+        .signed_zones()
+        .into_iter()
+        .filter_map(|z| {
+            let t = z.rrsig_expires?;
+            Some((
+                z.origin.trim_end_matches('.').to_ascii_lowercase(),
+                (t - now).div_euclid(86_400),
+            ))
+        })
+        .collect();
     dns.zone_summaries()
         .into_iter()
         .map(|z| ZoneRow {
+            sig_days: expiry
+                .get(&z.origin.trim_end_matches('.').to_ascii_lowercase())
+                .copied(),
             signed: signed.contains(&z.origin.to_ascii_lowercase()),
             origin: z.origin,
             serial: z.serial,

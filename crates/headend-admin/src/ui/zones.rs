@@ -217,6 +217,27 @@ async fn zone_page(
             Err(e) => tracing::warn!(zone = %zone, "console: DS task failed: {e}"),
         }
     }
+    // Each key's state now and its timeline, from the key state file.
+    let mut key_states = Vec::new();
+    if signed && let Some(dns) = app.dns.clone() {
+        let z = zone.clone();
+        let now = i64::try_from(headend_util::unix_now()).unwrap_or(i64::MAX);
+        let read =
+            move || headend_dns::ops::key_states(&dns.current_config(), dns.state_dir(), &z, now);
+        match tokio::task::spawn_blocking(read).await {
+            Ok(Ok(k)) => key_states = k,
+            Ok(Err(e)) => tracing::warn!(zone = %zone, "console: no key states: {e}"),
+            Err(e) => tracing::warn!(zone = %zone, "console: key state task failed: {e}"),
+        }
+    }
+    let next_key_event = app.dns.as_ref().and_then(|d| {
+        let wanted = origin.trim_end_matches('.').to_ascii_lowercase();
+        d.signed_zones()
+            .into_iter()
+            .find(|s| s.origin.trim_end_matches('.').eq_ignore_ascii_case(&wanted))
+            .and_then(|s| s.next_key_event)
+            .and_then(|t| u64::try_from(t).ok())
+    });
     let query = if q.name.is_empty() {
         String::new()
     } else {
@@ -229,6 +250,8 @@ async fn zone_page(
         .with("signed", signed)
         .with("earliest_rrsig", earliest_rrsig)
         .with("keys", keys)
+        .with("key_states", key_states)
+        .with("next_key_event", next_key_event)
         .with("ds", ds)
         .with("rrsets", shown)
         .with("total", total)

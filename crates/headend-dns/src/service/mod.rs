@@ -944,6 +944,26 @@ impl DnsHandle {
         self.inner.stats.snapshot()
     }
 
+    /// Responses so far per zone served now (in the catalog's order), and
+    /// to names in no served zone; counts of zones no longer served are
+    /// dropped, so a removed zone's series goes away.
+    pub fn zone_queries(&self) -> crate::stats::ZoneQueries {
+        let catalog = self.inner.catalog.load();
+        let mut served: Vec<_> = catalog.zones().map(|z| z.lower_origin().clone()).collect();
+        served.sort_unstable();
+        self.inner.stats.zone_queries(&served)
+    }
+
+    /// The answer caches' hits and misses so far (plain queries only).
+    pub fn fast_path(&self) -> crate::stats::FastCounts {
+        self.inner.stats.fast_path()
+    }
+
+    /// Zone transfers answered over TCP so far, by kind and result.
+    pub fn transfers(&self) -> crate::stats::TransferCounts {
+        self.inner.stats.transfers()
+    }
+
     /// The addresses actually bound (useful when a port 0 was configured).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.inner.bound
