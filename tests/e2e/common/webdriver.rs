@@ -139,13 +139,13 @@ impl<'a> Browser<'a> {
     /// may still be running when the click returns), or the last URL seen
     /// after 10 s, for the caller's assertion to print.
     pub fn wait_url(&self, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let url = self.url();
-            if ok(&url) || std::time::Instant::now() >= deadline {
+            if ok(&url) || Instant::now() >= deadline {
                 return url;
             }
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
