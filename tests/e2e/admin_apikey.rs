@@ -332,7 +332,7 @@ fn api_key_from_ctl_is_scoped_limited_audited_rotated_and_revoked() {
 }
 
 /// `[general]` and `[store]` on the shared database with the admin API.
-fn pg_config(url: &str, state: &str, port: u16) -> String {
+fn pg_config(url: &str, state: &str, port: u16, kek: &std::path::Path) -> String {
     format!(
         r#"
 [general]
@@ -343,11 +343,13 @@ url = "{url}"
 pool = 2
 [admin]
 listen = "127.0.0.1:{port}"
+kek_file = "{kek}"
 [admin.argon2]
 memory_kib = 1024
 iterations = 1
 parallelism = 1
-"#
+"#,
+        kek = kek.display()
     )
 }
 
@@ -355,8 +357,10 @@ parallelism = 1
 fn a_key_revoked_on_one_server_is_refused_by_the_other_within_two_seconds() {
     let db = crate::store_postgres::pg_cluster::Db::new();
     let (pa, pb) = (common::free_port(), common::free_port());
-    let a = Headend::start(&pg_config(&db.socket_url(), "state-a", pa));
-    let b = Headend::start(&pg_config(&db.socket_url(), "state-b", pb));
+    let shared = tempfile::tempdir().expect("tempdir");
+    let kek = crate::admin_keys_shared::shared_kek(shared.path());
+    let a = Headend::start(&pg_config(&db.socket_url(), "state-a", pa, &kek));
+    let b = Headend::start(&pg_config(&db.socket_url(), "state-b", pb, &kek));
     let out = std::process::Command::new(headend_bin())
         .args(["user", "-c"])
         .arg(&a.config)

@@ -9,6 +9,7 @@ mod admin;
 mod admin_apikey;
 mod admin_audit;
 mod admin_auth;
+mod admin_keys_shared;
 mod admin_limits;
 mod admin_mtls;
 mod admin_zone;

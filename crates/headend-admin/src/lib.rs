@@ -21,6 +21,7 @@ mod listen;
 pub mod password;
 mod process;
 mod service;
+mod signing;
 pub mod tls;
 mod ui;
 

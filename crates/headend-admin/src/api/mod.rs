@@ -59,7 +59,6 @@ pub struct App {
     /// Start time and reload counters (read by /metrics).
     pub(crate) process: Arc<crate::process::ProcessStats>,
     pub(crate) keys: arc_swap::ArcSwap<KeySet>,
-    pub(crate) state_dir: std::path::PathBuf,
     pub(crate) rotate_lock: std::sync::Mutex<()>,
     pub(crate) tokens: TokenPolicy,
     pub(crate) sessions: SessionPolicy,
@@ -240,6 +239,23 @@ impl App {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         r.set_role(user, role, unix_now());
+    }
+
+    /// Re-reads the signing keys from the store (another server may have
+    /// published the next one or dropped an old one) and follows the
+    /// rotation schedule. A failure keeps the keys in use and is logged.
+    pub(crate) async fn sync_keys(&self) {
+        let (store, kek) = (self.store.clone(), Arc::clone(&self.kek));
+        let schedule = self.config.tokens.schedule();
+        let synced = tokio::task::spawn_blocking(move || {
+            crate::signing::sync(&store, &kek, &schedule, unix_now())
+        })
+        .await;
+        match synced {
+            Ok(Ok(set)) => self.keys.store(Arc::new(set)),
+            Ok(Err(e)) => tracing::warn!("cannot refresh the signing keys from the store: {e}"),
+            Err(e) => tracing::warn!("signing key refresh failed: {e}"),
+        }
     }
 
     /// Verifies a bearer token and checks it against the revocation cache.
