@@ -12,6 +12,7 @@ mod admin_auth;
 mod admin_keys_shared;
 mod admin_limits;
 mod admin_mtls;
+mod admin_retention;
 mod admin_zone;
 mod cable;
 mod cli;

@@ -67,6 +67,24 @@ pub struct AdminConfig {
     /// (fine for one server; servers sharing a PostgreSQL store must be
     /// given the same key).
     pub kek_file: Option<PathBuf>,
+    /// Audit entries older than this many days are deleted by the hourly
+    /// retention sweep (which also deletes ended sessions and API keys
+    /// revoked or expired that long ago); 365. 0 keeps them forever.
+    #[serde(default = "default_audit_retention_days")]
+    pub audit_retention_days: u64,
+    /// Where audit entries are forwarded as JSON lines, besides the store.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// `[admin.audit]`: forwarding of audit entries to a SIEM.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// `"file:/path"`: one JSON object per line appended to the file (0600);
+    /// `"syslog"`: each entry as JSON to the local syslog socket
+    /// (`/dev/log`, read by journald), facility authpriv. Absent: the store only.
+    pub forward: Option<String>,
 }
 
 /// `[admin.client_tls]`: client certificates signed by `ca_file` (and not
@@ -368,6 +386,9 @@ fn default_refresh_idle() -> u64 {
 fn default_leeway() -> u64 {
     30
 }
+fn default_audit_retention_days() -> u64 {
+    365
+}
 fn default_rotate_days() -> f64 {
     30.0
 }
@@ -466,6 +487,8 @@ impl Default for AdminConfig {
             rate_limit: RateLimitConfig::default(),
             client_tls: None,
             kek_file: None,
+            audit_retention_days: default_audit_retention_days(),
+            audit: AuditConfig::default(),
         }
     }
 }

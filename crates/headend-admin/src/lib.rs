@@ -13,6 +13,7 @@
 //! external identity provider.
 
 pub mod api;
+mod audit;
 pub mod cli;
 pub mod config;
 pub mod core;

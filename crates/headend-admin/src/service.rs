@@ -223,6 +223,9 @@ impl AdminService {
             },
             cert_principals: RwLock::new(std::collections::HashMap::new()),
             kek,
+            forward: Arc::new(crate::audit::Forward::open(
+                config.audit.forward.as_deref(),
+            )?),
             config: config.clone(),
         });
 
@@ -271,6 +274,10 @@ impl AdminService {
                 ticks += 1;
                 if ticks.is_multiple_of(30) {
                     app.limiter.retain_recent();
+                }
+                // The retention sweep: soon after start, then hourly.
+                if ticks % 1800 == 1 {
+                    app.sweep().await;
                 }
                 app.sync_keys().await;
                 let closed = app
