@@ -384,7 +384,7 @@ pub(crate) fn retention_sweep_deletes_only_rows_past_their_horizon(db: &dyn Data
     // f1 expires at 1000, f2 is revoked at 500, f4 lives until 5000.
     let store = alice_signed_in(db, &[("f1", b"h1", 10), ("f2", b"k1", 20)]);
     assert!(store.auth().family_revoke("f2", 500, "logout").unwrap());
-    let mut long = super::users::family("f4", "alice", 30);
+    let mut long = family("f4", "alice", 30);
     long.expires = 5000;
     store.auth().family_start(&long, b"n1", 30).unwrap();
     for at in [100, 200, 3000] {
