@@ -136,8 +136,22 @@ fn every_protected_route_without_a_token_is_401_and_public_routes_answer() {
     assert_eq!(jwks["keys"][0]["kty"], "OKP");
 }
 
+/// The server's current signing key, read from the store and opened with
+/// the key-encryption key it generated in its state directory.
 fn signing_keys(s: &AdminServer) -> TokenKeys {
-    let der = std::fs::read(s.state_dir().join("admin-jwt-ed25519.pk8")).expect("signing key");
+    let kek = std::fs::read_to_string(s.state_dir().join("kek")).expect("kek");
+    let kek = headend_admin::core::kek::Kek::parse(&kek).expect("kek parses");
+    let store = headend_store::Store::open_sqlite_existing(s.state_dir().join("headend.db"))
+        .expect("open store");
+    let rows = store.keys().signing_keys().expect("signing keys");
+    let row = rows
+        .iter()
+        .rev()
+        .find(|r| r.signs_from <= now())
+        .expect("a key that signs");
+    let der = kek
+        .open(&row.sealed, format!("jwt-key:{}", row.kid).as_bytes())
+        .expect("the key opens");
     TokenKeys::from_pkcs8(&der).expect("key")
 }
 
@@ -1219,46 +1233,68 @@ fn allow_list_refuses_other_sources_and_metrics_allow_skips_the_token() {
 }
 
 #[test]
-fn key_rotation_keeps_unexpired_tokens_valid_and_publishes_both_keys() {
-    let s = admin::start(FAST_LIMITS);
+fn a_forced_rotation_publishes_the_next_key_before_it_signs_and_keeps_the_old_one_until_its_tokens_expire()
+ {
+    // Tokens live 2 s (+1 s leeway): the next key signs 3 s after it is published.
+    let s = admin::start(&format!(
+        "{FAST_LIMITS}[admin.tokens]\naccess_ttl = 2\nleeway = 1\n"
+    ));
     s.add_user("root", "admin", PW);
     let c = client();
     let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+    let jwks = || -> Vec<String> {
+        let v: Value = c
+            .get(s.url("/.well-known/jwks.json"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
     let before = s.token(&c, "root", PW);
+    let old = kid(&before);
     let r = send(&s, &c, "POST", "/api/v1/keys/rotate", Some(&before), None);
     assert_eq!(r.status().as_u16(), 200);
     let rotated: Value = r.json().unwrap();
+    assert_eq!(rotated["previous_kid"].as_str(), Some(old.as_str()));
+    let new = rotated["kid"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert!(rotated["signs_from"].as_u64().unwrap() >= now() + 2);
+    // Published at once, beside the key that still signs.
+    assert_eq!(jwks(), vec![old.clone(), new.clone()]);
     assert_eq!(
-        rotated["previous_kid"].as_str(),
-        Some(kid(&before).as_str())
+        kid(&s.token(&c, "root", PW)),
+        old,
+        "the next key waits its turn"
     );
-    // The old token still works; new tokens carry the new kid; the JWKS has both.
-    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&before)), 200);
-    let after = s.token(&c, "root", PW);
-    assert_eq!(kid(&after), rotated["kid"].as_str().unwrap());
-    let jwks: Value = c
-        .get(s.url("/.well-known/jwks.json"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert_eq!(kids, vec![kid(&after).as_str(), kid(&before).as_str()]);
-    // A second rotation drops the first key: its tokens die, the newer ones live.
-    assert_eq!(
-        send(&s, &c, "POST", "/api/v1/keys/rotate", Some(&after), None)
-            .status()
-            .as_u16(),
-        200
-    );
-    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&before)), 401);
-    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&after)), 200);
-    s.assert_no_secrets(&[PW.to_owned(), before, after]);
+    // Log in until the new key signs; the last token of the old key still
+    // passes after the switch.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut last_old = before;
+    let first_new = loop {
+        let t = s.token(&c, "root", PW);
+        if kid(&t) == new {
+            break t;
+        }
+        last_old = t;
+        assert!(Instant::now() < deadline, "the next key never signed");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&last_old)), 200);
+    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&first_new)), 200);
+    // Once its last token expired, the old key leaves the set.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while jwks().contains(&old) {
+        assert!(Instant::now() < deadline, "the old key stays published");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&last_old)), 401);
+    s.assert_no_secrets(&[PW.to_owned(), last_old, first_new]);
 }
 
 #[test]

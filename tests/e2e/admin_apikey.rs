@@ -219,9 +219,15 @@ fn api_key_from_ctl_is_scoped_limited_audited_rotated_and_revoked() {
         dir.path(),
         &["apikey", "create", "--name", "brief", "--expires", "1s"],
     );
-    std::thread::sleep(Duration::from_millis(2100));
-    let r = with_key(&s.base, &c, "GET", "/api/v1/me", brief.trim(), false, None);
-    assert_eq!(r.status().as_u16(), 401, "expired");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while with_key(&s.base, &c, "GET", "/api/v1/me", brief.trim(), false, None)
+        .status()
+        .as_u16()
+        != 401
+    {
+        assert!(Instant::now() < deadline, "the expired key still works");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // Its own rate: 3 per second, then 429 with Retry-After.
     let slow = ok_ctl(
         dir.path(),
@@ -332,7 +338,7 @@ fn api_key_from_ctl_is_scoped_limited_audited_rotated_and_revoked() {
 }
 
 /// `[general]` and `[store]` on the shared database with the admin API.
-fn pg_config(url: &str, state: &str, port: u16) -> String {
+fn pg_config(url: &str, state: &str, port: u16, kek: &std::path::Path) -> String {
     format!(
         r#"
 [general]
@@ -343,11 +349,13 @@ url = "{url}"
 pool = 2
 [admin]
 listen = "127.0.0.1:{port}"
+kek_file = "{kek}"
 [admin.argon2]
 memory_kib = 1024
 iterations = 1
 parallelism = 1
-"#
+"#,
+        kek = kek.display()
     )
 }
 
@@ -355,8 +363,10 @@ parallelism = 1
 fn a_key_revoked_on_one_server_is_refused_by_the_other_within_two_seconds() {
     let db = crate::store_postgres::pg_cluster::Db::new();
     let (pa, pb) = (common::free_port(), common::free_port());
-    let a = Headend::start(&pg_config(&db.socket_url(), "state-a", pa));
-    let b = Headend::start(&pg_config(&db.socket_url(), "state-b", pb));
+    let shared = tempfile::tempdir().expect("tempdir");
+    let kek = crate::admin_keys_shared::shared_kek(shared.path());
+    let a = Headend::start(&pg_config(&db.socket_url(), "state-a", pa, &kek));
+    let b = Headend::start(&pg_config(&db.socket_url(), "state-b", pb, &kek));
     let out = std::process::Command::new(headend_bin())
         .args(["user", "-c"])
         .arg(&a.config)
@@ -488,8 +498,11 @@ fn every_authenticated_route_is_rate_limited_per_user_and_per_address() {
     assert_eq!(&codes[..4], &[200, 200, 200, 200], "{codes:?}");
     assert!(codes[4..].iter().all(|&c| c == 429), "{codes:?}");
     // Tokens come back with time.
-    std::thread::sleep(Duration::from_millis(2100));
-    assert_eq!(get("/api/v1/me", &ada).0, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get("/api/v1/me", &ada).0 != 200 {
+        assert!(Instant::now() < deadline, "the bucket never refills");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]
@@ -548,10 +561,18 @@ fn a_user_narrowed_to_a_zone_reaches_only_that_zone_until_the_scope_is_cleared()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_millis(1100));
-    let fresh = s.token(&c, "zed", PW);
-    assert_eq!(
-        call("POST", "/api/v1/leases/10.0.0.5/release", &fresh, None),
-        200
-    );
+    // A login in the second of the change may still be cut by it
+    // (not_before has one-second resolution): log in again until one passes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let fresh = s.token(&c, "zed", PW);
+        if call("POST", "/api/v1/leases/10.0.0.5/release", &fresh, None) == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a fresh login never reaches the lease"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -44,10 +44,12 @@ fn config(iface: &str, url: &str, state: &str) -> String {
 
 /// `[general]` and `[store]` on the shared database, with an admin API on
 /// `127.0.0.1:{admin_port}` (in whatever namespace the server runs).
-fn admin_config(url: &str, state: &str, admin_port: u16) -> String {
+/// Servers sharing a store share the key-encryption key `kek` too.
+fn admin_config(url: &str, state: &str, admin_port: u16, kek: &std::path::Path) -> String {
     format!(
-        "{}[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n[admin.argon2]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n",
-        store_config(url, state)
+        "{}[admin]\nlisten = \"127.0.0.1:{admin_port}\"\nkek_file = \"{}\"\n[admin.argon2]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n",
+        store_config(url, state),
+        kek.display()
     )
 }
 
@@ -145,16 +147,17 @@ fn two_servers_share_leases_and_users_through_postgresql() {
     // Server A (DHCP and admin, in the server namespace) and server B (admin
     // only, in this namespace) run at once on the same database.
     let (port_a, port_b) = (common::free_port(), common::free_port());
+    let kek = crate::admin_keys_shared::shared_kek(work.path());
     let mut a = Headend::start_in_netns(
         &server_ns,
         &format!(
             "{}[dhcp]{}",
-            admin_config(&db.socket_url(), "state-a", port_a),
+            admin_config(&db.socket_url(), "state-a", port_a, &kek),
             dhcp_config(&siface)
         ),
     );
     a.wait_for_log("store open", std::time::Duration::from_secs(5));
-    let b = Headend::start(&admin_config(&db.socket_url(), "state-b", port_b));
+    let b = Headend::start(&admin_config(&db.socket_url(), "state-b", port_b, &kek));
 
     // A hands out a lease; nothing about it is kept in A's state dir.
     let first = udhcpc(&client_ns, &ciface, work.path(), "first");

@@ -67,6 +67,24 @@ pub struct AdminConfig {
     /// (fine for one server; servers sharing a PostgreSQL store must be
     /// given the same key).
     pub kek_file: Option<PathBuf>,
+    /// Audit entries older than this many days are deleted by the hourly
+    /// retention sweep (which also deletes ended sessions and API keys
+    /// revoked or expired that long ago); 365. 0 keeps them forever.
+    #[serde(default = "default_audit_retention_days")]
+    pub audit_retention_days: u64,
+    /// Where audit entries are forwarded as JSON lines, besides the store.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// `[admin.audit]`: forwarding of audit entries to a SIEM.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// `"file:/path"`: one JSON object per line appended to the file (0600);
+    /// `"syslog"`: each entry as JSON to the local syslog socket
+    /// (`/dev/log`, read by journald), facility authpriv. Absent: the store only.
+    pub forward: Option<String>,
 }
 
 /// `[admin.client_tls]`: client certificates signed by `ca_file` (and not
@@ -259,6 +277,23 @@ pub struct TokenConfig {
     /// Clock skew allowed on `exp`/`nbf`; 30 s.
     #[serde(default = "default_leeway")]
     pub leeway: u64,
+    /// Days a signing key signs before the next one takes over; 30. The
+    /// next key is published in `/.well-known/jwks.json` two token
+    /// lifetimes before it signs, and the old one kept until its last token
+    /// expired. A fraction is allowed (tests rotate every few seconds).
+    #[serde(default = "default_rotate_days")]
+    pub rotate_days: f64,
+}
+
+impl TokenConfig {
+    /// The signing-key schedule these lifetimes make.
+    pub fn schedule(&self) -> crate::core::keyring::Schedule {
+        crate::core::keyring::Schedule {
+            // Validated: finite, at least one second.
+            rotate_every: (self.rotate_days * 86_400.0) as u64,
+            token_life: self.access_ttl.saturating_add(self.leeway),
+        }
+    }
 }
 
 /// `[admin.argon2]`: Argon2id parameters. Default 46 MiB, 2 passes, 1 lane:
@@ -351,6 +386,12 @@ fn default_refresh_idle() -> u64 {
 fn default_leeway() -> u64 {
     30
 }
+fn default_audit_retention_days() -> u64 {
+    365
+}
+fn default_rotate_days() -> f64 {
+    30.0
+}
 fn default_m_cost() -> u32 {
     46 * 1024
 }
@@ -386,6 +427,7 @@ impl Default for TokenConfig {
             refresh_ttl: default_refresh_ttl(),
             refresh_idle: default_refresh_idle(),
             leeway: default_leeway(),
+            rotate_days: default_rotate_days(),
         }
     }
 }
@@ -445,6 +487,8 @@ impl Default for AdminConfig {
             rate_limit: RateLimitConfig::default(),
             client_tls: None,
             kek_file: None,
+            audit_retention_days: default_audit_retention_days(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -488,6 +532,13 @@ impl AdminConfig {
             || self.tokens.refresh_idle == 0
         {
             return bad("admin.tokens", "lifetimes must be greater than 0 seconds");
+        }
+        let rotate = self.tokens.rotate_days;
+        if !rotate.is_finite() || rotate * 86_400.0 < 1.0 || rotate > 3650.0 {
+            return bad(
+                "admin.tokens.rotate_days",
+                "must be between 1 second (0.0000116) and 3650 days",
+            );
         }
         if self.argon2.max_concurrent == 0 {
             return bad("admin.argon2.max_concurrent", "must be at least 1");

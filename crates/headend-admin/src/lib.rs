@@ -13,6 +13,7 @@
 //! external identity provider.
 
 pub mod api;
+mod audit;
 pub mod cli;
 pub mod config;
 pub mod core;
@@ -21,6 +22,7 @@ mod listen;
 pub mod password;
 mod process;
 mod service;
+mod signing;
 pub mod tls;
 mod ui;
 

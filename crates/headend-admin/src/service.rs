@@ -16,7 +16,7 @@ use crate::config::AdminConfig;
 use crate::core::session::{Lockout, Revocations, SessionPolicy};
 use crate::core::tokens::TokenPolicy;
 use crate::password::Passwords;
-use crate::tls::{CertSource, install_crypto_provider, load_key_set};
+use crate::tls::{CertSource, install_crypto_provider};
 
 /// The handles of the other services the API manages; `None` where the
 /// service is not enabled in this process (the API then works on the shared
@@ -113,7 +113,7 @@ fn prometheus() -> PrometheusHandle {
 }
 
 impl AdminService {
-    /// Loads or creates the signing key and certificate in `state_dir`,
+    /// Loads or creates the signing keys (in the store) and the certificate in `state_dir`,
     /// binds `config.listen`, and serves the API until the process ends.
     pub async fn start(
         config: AdminConfig,
@@ -123,7 +123,20 @@ impl AdminService {
     ) -> Result<AdminHandle, AdminError> {
         config.validate()?;
         install_crypto_provider();
-        let keys = load_key_set(state_dir)?;
+        let kek = Arc::new(load_kek(&config, state_dir)?);
+        let schedule = config.tokens.schedule();
+        let keys = {
+            let (store, kek, dir) = (store.clone(), Arc::clone(&kek), state_dir.to_path_buf());
+            tokio::task::spawn_blocking(move || {
+                let now = unix_now();
+                crate::signing::migrate_files(&store, &kek, &dir, now)?;
+                crate::signing::sync(&store, &kek, &schedule, now)
+            })
+            .await
+            .map_err(|e| AdminError::Token {
+                reason: e.to_string(),
+            })??
+        };
         let certs = CertSource::resolve(&config, state_dir)?;
         let (server_config, fingerprint) = certs.server_config()?;
         let argon = config.argon2.clone();
@@ -174,7 +187,6 @@ impl AdminService {
             tftp,
             process,
             keys: arc_swap::ArcSwap::from_pointee(keys),
-            state_dir: state_dir.to_path_buf(),
             rotate_lock: std::sync::Mutex::new(()),
             tokens: TokenPolicy {
                 issuer: config.issuer.clone(),
@@ -210,7 +222,10 @@ impl AdminService {
                 None => Vec::new(),
             },
             cert_principals: RwLock::new(std::collections::HashMap::new()),
-            kek: Arc::new(load_kek(&config, state_dir)?),
+            kek,
+            forward: Arc::new(crate::audit::Forward::open(
+                config.audit.forward.as_deref(),
+            )?),
             config: config.clone(),
         });
 
@@ -260,6 +275,11 @@ impl AdminService {
                 if ticks.is_multiple_of(30) {
                     app.limiter.retain_recent();
                 }
+                // The retention sweep: soon after start, then hourly.
+                if ticks % 1800 == 1 {
+                    app.sweep().await;
+                }
+                app.sync_keys().await;
                 let closed = app
                     .refusals
                     .lock()

@@ -1,6 +1,7 @@
-//! Key material on disk and the rustls server configuration: the JWT signing
-//! key and (when none is configured) a self-signed certificate, both created
-//! on first start in the state directory with mode 0600.
+//! Key material on disk and the rustls server configuration: (when none is
+//! configured) a self-signed certificate created on first start in the
+//! state directory with mode 0600. The JWT signing keys live in the store
+//! (`signing`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +13,6 @@ use sha2::{Digest, Sha256};
 
 use crate::AdminError;
 use crate::config::{AdminConfig, ClientTlsConfig, ClientTlsMode};
-use crate::core::tokens::{KeySet, TokenKeys};
 
 /// Installs ring as the process-wide rustls provider (once; later calls are no-ops).
 pub fn install_crypto_provider() {
@@ -37,59 +37,6 @@ pub fn fingerprint(cert_der: &[u8]) -> String {
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
         .join(":")
-}
-
-const SIGNING_KEY: &str = "admin-jwt-ed25519.pk8";
-const PREVIOUS_SIGNING_KEY: &str = "admin-jwt-ed25519.previous.pk8";
-
-/// Loads the signing key (created on first start) and the previous one, if
-/// a rotation left one.
-pub fn load_key_set(state_dir: &Path) -> Result<KeySet, AdminError> {
-    let current = load_or_create_signing_key(state_dir)?;
-    let path = state_dir.join(PREVIOUS_SIGNING_KEY);
-    let previous = match std::fs::read(&path) {
-        Ok(der) => Some(
-            TokenKeys::from_pkcs8(&der)
-                .map_err(|reason| AdminError::BadKeyMaterial { path, reason })?,
-        ),
-        Err(_) => None,
-    };
-    Ok(KeySet { current, previous })
-}
-
-/// Rotates the signing key: a new key signs from now on, the current one
-/// becomes the previous (still verifying its unexpired tokens), and the
-/// previous one is dropped. Both files are written before returning.
-pub fn rotate_signing_key(state_dir: &Path, set: &KeySet) -> Result<KeySet, AdminError> {
-    let new = TokenKeys::generate().map_err(|reason| AdminError::Token { reason })?;
-    write_private(&state_dir.join(PREVIOUS_SIGNING_KEY), set.current.pkcs8())?;
-    write_private(&state_dir.join(SIGNING_KEY), new.pkcs8())?;
-    let previous = TokenKeys::from_pkcs8(set.current.pkcs8())
-        .map_err(|reason| AdminError::Token { reason })?;
-    Ok(KeySet {
-        current: new,
-        previous: Some(previous),
-    })
-}
-
-/// Loads the JWT signing key from `state_dir`, creating it on first start.
-pub fn load_or_create_signing_key(state_dir: &Path) -> Result<TokenKeys, AdminError> {
-    let path = state_dir.join(SIGNING_KEY);
-    match std::fs::read(&path) {
-        Ok(der) => TokenKeys::from_pkcs8(&der)
-            .map_err(|reason| AdminError::BadKeyMaterial { path, reason }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let keys = TokenKeys::generate().map_err(|reason| AdminError::Token { reason })?;
-            write_private(&path, keys.pkcs8())?;
-            tracing::info!(file = %path.display(), kid = keys.kid(), "generated the access-token signing key");
-            Ok(keys)
-        }
-        Err(source) => Err(AdminError::File {
-            path,
-            action: "cannot read the signing key",
-            source,
-        }),
-    }
 }
 
 /// Where the certificate and key come from.
@@ -267,30 +214,6 @@ mod tests {
             .unwrap();
         assert_eq!(fp1, fp2);
         assert_eq!(fp1.len(), 32 * 3 - 1);
-    }
-
-    #[test]
-    fn signing_key_is_created_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = load_or_create_signing_key(dir.path()).unwrap();
-        let b = load_or_create_signing_key(dir.path()).unwrap();
-        assert_eq!(a.kid(), b.kid());
-    }
-
-    #[test]
-    fn rotation_keeps_the_old_key_as_previous_across_restarts() {
-        let dir = tempfile::tempdir().unwrap();
-        let set = load_key_set(dir.path()).unwrap();
-        assert!(set.previous.is_none());
-        let old_kid = set.current.kid().to_owned();
-        let rotated = rotate_signing_key(dir.path(), &set).unwrap();
-        let reloaded = load_key_set(dir.path()).unwrap();
-        assert_eq!(reloaded.current.kid(), rotated.current.kid());
-        assert_eq!(
-            reloaded.previous.as_ref().map(TokenKeys::kid),
-            Some(old_kid.as_str())
-        );
-        assert_ne!(reloaded.current.kid(), old_kid);
     }
 
     #[test]

@@ -202,6 +202,20 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
         CREATE INDEX dhcp6_leases_client  ON dhcp6_leases (duid, iaid, kind, subnet);
         CREATE INDEX dhcp6_leases_expires ON dhcp6_leases (expires);
     ",
+}, Migration {
+    version: 10,
+    name: "jwt signing keys (sealed) and retention indexes",
+    sql: "
+        CREATE TABLE auth_signing_keys (
+            kid        TEXT    PRIMARY KEY,         -- public: derived from the public key
+            sealed     BLOB    NOT NULL,            -- PKCS#8 sealed with the KEK (AES-256-GCM), never plain
+            kek_id     TEXT    NOT NULL,            -- which KEK sealed it (public id)
+            signs_from INTEGER NOT NULL UNIQUE,     -- unix seconds it starts signing; one key per instant
+            created    INTEGER NOT NULL
+        );
+        CREATE INDEX audit_log_at ON audit_log (at);
+        CREATE INDEX auth_families_expires ON auth_families (expires);
+    ",
 }];
 
 /// The PostgreSQL schema ladder, oldest first: the same versions and tables
@@ -391,6 +405,21 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         );
         CREATE INDEX dhcp6_leases_client  ON dhcp6_leases (duid, iaid, kind, subnet);
         CREATE INDEX dhcp6_leases_expires ON dhcp6_leases (expires);
+    "#,
+    },
+    Migration {
+        version: 10,
+        name: "jwt signing keys (sealed) and retention indexes",
+        sql: r#"
+        CREATE TABLE auth_signing_keys (
+            kid        TEXT COLLATE "C" PRIMARY KEY, -- public: derived from the public key
+            sealed     BYTEA  NOT NULL,              -- PKCS#8 sealed with the KEK (AES-256-GCM), never plain
+            kek_id     TEXT   NOT NULL,              -- which KEK sealed it (public id)
+            signs_from BIGINT NOT NULL UNIQUE,       -- unix seconds it starts signing; one key per instant
+            created    BIGINT NOT NULL
+        );
+        CREATE INDEX audit_log_at ON audit_log (at);
+        CREATE INDEX auth_families_expires ON auth_families (expires);
     "#,
     },
 ];

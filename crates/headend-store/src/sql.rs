@@ -33,6 +33,7 @@ macro_rules! statements {
             audit_columns, family_columns, lease_columns, lease6_columns, refresh_join,
             reservation_columns, user_columns,
         };
+        use crate::signing::signing_key_columns;
 
         /// Every DHCPv6 binding, by address.
         pub(crate) const LEASES6: &str =
@@ -210,6 +211,34 @@ macro_rules! statements {
             "INSERT INTO dhcp_reservation_attributes (subnet, hwaddr, name, value) VALUES ("
             {1} ", " {2} ", " {3} ", " {4}
             ") ON CONFLICT (subnet, hwaddr, name) DO UPDATE SET value = excluded.value");
+        /// Every signing key, oldest first.
+        pub(crate) const SIGNING_KEYS: &str = sql!($p;
+            "SELECT " signing_key_columns!() " FROM auth_signing_keys ORDER BY signs_from");
+        /// Adds signing key {1}..{5} unless its kid or instant is taken.
+        pub(crate) const SIGNING_KEY_INSERT: &str = sql!($p;
+            "INSERT INTO auth_signing_keys (" signing_key_columns!() ") VALUES ("
+            {1} ", " {2} ", " {3} ", " {4} ", " {5} ") ON CONFLICT DO NOTHING");
+        /// Deletes signing key {1}.
+        pub(crate) const SIGNING_KEY_DELETE: &str = sql!($p;
+            "DELETE FROM auth_signing_keys WHERE kid = " {1});
+        /// Retention: the refresh tokens of families expired or revoked before {1}.
+        pub(crate) const PURGE_REFRESH: &str = sql!($p;
+            "DELETE FROM auth_refresh_tokens WHERE family IN (SELECT id FROM auth_families \
+             WHERE expires < " {1} " OR (revoked IS NOT NULL AND revoked < " {1} "))");
+        /// Retention: families expired or revoked before {1}.
+        pub(crate) const PURGE_FAMILIES: &str = sql!($p;
+            "DELETE FROM auth_families WHERE expires < " {1}
+            " OR (revoked IS NOT NULL AND revoked < " {1} ")");
+        /// Retention: audit entries older than {1}.
+        pub(crate) const PURGE_AUDIT: &str = sql!($p; "DELETE FROM audit_log WHERE at < " {1});
+        /// Retention: API keys revoked or expired before {1}.
+        pub(crate) const PURGE_API_KEYS: &str = sql!($p;
+            "DELETE FROM auth_api_keys WHERE (revoked IS NOT NULL AND revoked < " {1}
+            ") OR (expires IS NOT NULL AND expires < " {1} ")");
+        /// Retention: previous secrets of rotated keys whose grace ended before {1}.
+        pub(crate) const PURGE_API_KEY_PREV: &str = sql!($p;
+            "UPDATE auth_api_keys SET prev_hash = NULL, prev_until = NULL \
+             WHERE prev_until IS NOT NULL AND prev_until < " {1});
         /// Removes the reservation of hardware address {2} in subnet {1}.
         pub(crate) const RESERVATION_DELETE: &str = sql!($p;
             "DELETE FROM dhcp_reservations WHERE subnet = " {1} " AND hwaddr = " {2});

@@ -145,7 +145,7 @@ async fn issue_access(
     claims.scopes = app
         .blocking(move |s| s.api_keys().user_scopes(&name))
         .await?;
-    app.keys.load().current.sign(&claims).map_err(|reason| {
+    app.keys.load().signer(now).sign(&claims).map_err(|reason| {
         tracing::error!("cannot sign an access token: {reason}");
         ApiError::internal()
     })

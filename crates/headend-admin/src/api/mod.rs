@@ -59,7 +59,6 @@ pub struct App {
     /// Start time and reload counters (read by /metrics).
     pub(crate) process: Arc<crate::process::ProcessStats>,
     pub(crate) keys: arc_swap::ArcSwap<KeySet>,
-    pub(crate) state_dir: std::path::PathBuf,
     pub(crate) rotate_lock: std::sync::Mutex<()>,
     pub(crate) tokens: TokenPolicy,
     pub(crate) sessions: SessionPolicy,
@@ -84,8 +83,9 @@ pub struct App {
     pub(crate) cert_principals:
         RwLock<std::collections::HashMap<Arc<Vec<u8>>, Option<CertPrincipal>>>,
     /// Seals the secrets the store keeps (see [`crate::core::kek`]).
-    #[allow(dead_code)]
     pub(crate) kek: Arc<crate::core::kek::Kek>,
+    /// Where audit entries go besides the store.
+    pub(crate) forward: Arc<crate::audit::Forward>,
 }
 
 /// The principal a client certificate maps to.
@@ -182,10 +182,48 @@ impl App {
             result: result.to_owned(),
             detail,
         };
+        self.write_audit(record, action).await;
+    }
+
+    /// Appends an entry to the store's audit log, then forwards it
+    /// (`[admin.audit] forward`).
+    async fn write_audit(&self, record: AuditRecord, action: &str) {
         let store = self.store.clone();
-        let res = tokio::task::spawn_blocking(move || store.auth().audit_append(&record)).await;
+        let forward = Arc::clone(&self.forward);
+        let res = tokio::task::spawn_blocking(move || {
+            store.auth().audit_append(&record)?;
+            forward.send(&record);
+            Ok::<_, headend_store::StoreError>(())
+        })
+        .await;
         if !matches!(res, Ok(Ok(()))) {
             tracing::error!(action, "cannot write the audit log");
+        }
+    }
+
+    /// Deletes what has outlived its use (the hourly retention sweep):
+    /// sessions ended longer ago than an access token lives (so the
+    /// revocation cache a restart rebuilds still has what it needs), audit
+    /// entries older than `audit_retention_days`, API keys revoked or
+    /// expired that long ago (365 days when audit entries are kept forever).
+    pub(crate) async fn sweep(&self) {
+        const DAY: u64 = 86_400;
+        let now = unix_now();
+        let days = self.config.audit_retention_days;
+        let purge = headend_store::Purge {
+            families_before: now.saturating_sub(self.tokens.ttl + self.tokens.leeway + 60),
+            audit_before: (days > 0).then(|| now.saturating_sub(days * DAY)),
+            api_keys_before: now.saturating_sub(if days > 0 { days } else { 365 } * DAY),
+        };
+        match self.blocking(move |s| s.keys().purge(&purge)).await {
+            Ok(p) => tracing::info!(
+                families = p.families,
+                refresh_tokens = p.refresh_tokens,
+                audit = p.audit,
+                api_keys = p.api_keys,
+                "retention sweep done"
+            ),
+            Err(_) => tracing::warn!("the retention sweep failed (see the store error above)"),
         }
     }
 
@@ -207,11 +245,7 @@ impl App {
                 result: "rate limited".to_owned(),
                 detail: Some(detail),
             };
-            let store = self.store.clone();
-            let res = tokio::task::spawn_blocking(move || store.auth().audit_append(&record)).await;
-            if !matches!(res, Ok(Ok(()))) {
-                tracing::error!(action = r.action, "cannot write the audit log");
-            }
+            self.write_audit(record, r.action).await;
         }
     }
 
@@ -240,6 +274,23 @@ impl App {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         r.set_role(user, role, unix_now());
+    }
+
+    /// Re-reads the signing keys from the store (another server may have
+    /// published the next one or dropped an old one) and follows the
+    /// rotation schedule. A failure keeps the keys in use and is logged.
+    pub(crate) async fn sync_keys(&self) {
+        let (store, kek) = (self.store.clone(), Arc::clone(&self.kek));
+        let schedule = self.config.tokens.schedule();
+        let synced = tokio::task::spawn_blocking(move || {
+            crate::signing::sync(&store, &kek, &schedule, unix_now())
+        })
+        .await;
+        match synced {
+            Ok(Ok(set)) => self.keys.store(Arc::new(set)),
+            Ok(Err(e)) => tracing::warn!("cannot refresh the signing keys from the store: {e}"),
+            Err(e) => tracing::warn!("signing key refresh failed: {e}"),
+        }
     }
 
     /// Verifies a bearer token and checks it against the revocation cache.

@@ -250,9 +250,11 @@ pub struct AuditResponse {
 /// The answer to POST /api/v1/keys/rotate.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyRotated {
-    /// The key id that signs from now on.
+    /// The key id of the next key (published now).
     pub kid: String,
-    /// The key id that still verifies, if any.
+    /// Unix time the next key starts signing (a token lifetime away).
+    pub signs_from: u64,
+    /// The key id that signs until then and verifies its tokens after.
     pub previous_kid: Option<String>,
 }
 

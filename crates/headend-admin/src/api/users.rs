@@ -464,32 +464,25 @@ pub(crate) async fn audit(
     Ok(Json(AuditResponse { entries }).into_response())
 }
 
-/// POST /api/v1/keys/rotate: a new signing key; the current one becomes the
-/// previous (still verifying), the previous one is dropped.
+/// POST /api/v1/keys/rotate: publishes a next signing key at once; it
+/// signs a token lifetime from now (so every server and relying party has
+/// it first), and the current one keeps verifying until its last token
+/// expired. Nothing is made when a next key is already published.
 pub(crate) async fn rotate_key(
     State(app): State<Shared>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     let worker = std::sync::Arc::clone(&app);
+    let now = unix_now();
     let rotated = tokio::task::spawn_blocking(move || {
         let _serial = worker
             .rotate_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let set = crate::tls::rotate_signing_key(&worker.state_dir, &worker.keys.load())?;
-        let kids = (
-            set.current.kid().to_owned(),
-            set.previous.as_ref().map(|k| k.kid().to_owned()),
-        );
-        worker.keys.store(std::sync::Arc::new(set));
-        // Tokens of the key just dropped must not pass through the cache.
-        worker
-            .verified
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
-        Ok::<_, crate::AdminError>(kids)
+        let schedule = worker.config.tokens.schedule();
+        crate::signing::force(&worker.store, &worker.kek, &schedule, now)?;
+        crate::signing::sync(&worker.store, &worker.kek, &schedule, now)
     })
     .await
     .map_err(|_| ApiError::internal())?;
@@ -503,14 +496,27 @@ pub(crate) async fn rotate_key(
         None,
     )
     .await;
-    let (kid, previous) = rotated.map_err(|e| {
+    let set = rotated.map_err(|e| {
         tracing::error!("signing key rotation failed: {e}");
         ApiError::internal()
     })?;
-    tracing::info!(kid, ?previous, "access-token signing key rotated");
+    let current = set.signer(now).kid().to_owned();
+    let (kid, signs_from) = set
+        .entries()
+        .last()
+        .map(|(k, from)| (k.kid().to_owned(), *from))
+        .unwrap_or((current.clone(), now));
+    app.keys.store(std::sync::Arc::new(set));
+    tracing::info!(
+        kid,
+        signs_from,
+        current,
+        "next access-token signing key published"
+    );
     Ok(Json(KeyRotated {
         kid,
-        previous_kid: previous,
+        signs_from,
+        previous_kid: Some(current),
     })
     .into_response())
 }

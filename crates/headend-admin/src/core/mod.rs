@@ -7,6 +7,7 @@ pub mod apikey;
 pub mod conns;
 pub mod guard;
 pub mod kek;
+pub mod keyring;
 pub mod mtls;
 pub mod scope;
 pub mod session;

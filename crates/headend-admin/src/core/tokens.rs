@@ -150,30 +150,54 @@ impl TokenKeys {
     }
 }
 
-/// The signing key and, after a rotation, the previous one: tokens it
-/// signed stay valid until they expire, then the next rotation drops it.
+/// The signing keys every server sharing the store knows: previous ones
+/// (still verifying the tokens they signed), the current one and the next
+/// one (published before it signs), each with the unix time it starts
+/// signing; see [`crate::core::keyring`] for the schedule.
 #[derive(Debug)]
 pub struct KeySet {
-    /// Signs new tokens.
-    pub current: TokenKeys,
-    /// Still verifies tokens issued before the last rotation.
-    pub previous: Option<TokenKeys>,
+    /// Sorted by start time; never empty.
+    keys: Vec<(TokenKeys, u64)>,
 }
 
 impl KeySet {
-    /// The key with this `kid`, if it is one of ours.
-    pub fn find(&self, kid: &str) -> Option<&TokenKeys> {
-        std::iter::once(&self.current)
-            .chain(self.previous.as_ref())
-            .find(|k| k.kid() == kid)
+    /// A set of keys with their start times; `None` if there is none.
+    pub fn new(mut keys: Vec<(TokenKeys, u64)>) -> Option<Self> {
+        if keys.is_empty() {
+            return None;
+        }
+        keys.sort_by_key(|k| k.1);
+        Some(Self { keys })
     }
 
-    /// The JSON Web Key Set of every key that verifies (RFC 7517 §5).
+    /// A set of one key that signs at any time.
+    pub fn single(key: TokenKeys) -> Self {
+        Self {
+            keys: vec![(key, 0)],
+        }
+    }
+
+    /// The key that signs tokens issued at `now`.
+    pub fn signer(&self, now: u64) -> &TokenKeys {
+        let starts: Vec<u64> = self.keys.iter().map(|k| k.1).collect();
+        let i = crate::core::keyring::current_index(&starts, now).unwrap_or(0);
+        &self.keys[i].0
+    }
+
+    /// Every key with its start time, oldest first.
+    pub fn entries(&self) -> &[(TokenKeys, u64)] {
+        &self.keys
+    }
+
+    /// The key with this `kid`, if it is one of ours.
+    pub fn find(&self, kid: &str) -> Option<&TokenKeys> {
+        self.keys.iter().map(|k| &k.0).find(|k| k.kid() == kid)
+    }
+
+    /// The JSON Web Key Set of every key that verifies or will
+    /// (RFC 7517 §5): previous, current and next.
     pub fn jwks(&self) -> serde_json::Value {
-        let keys: Vec<_> = std::iter::once(&self.current)
-            .chain(self.previous.as_ref())
-            .map(TokenKeys::jwk)
-            .collect();
+        let keys: Vec<_> = self.keys.iter().map(|k| k.0.jwk()).collect();
         serde_json::json!({ "keys": keys })
     }
 }
@@ -349,29 +373,27 @@ mod tests {
     }
 
     #[test]
-    fn previous_key_verifies_until_the_next_rotation() {
-        let (old, new) = (
+    fn every_key_of_the_set_verifies_and_the_started_one_signs() {
+        let (old, new, next) = (
+            TokenKeys::generate().unwrap(),
             TokenKeys::generate().unwrap(),
             TokenKeys::generate().unwrap(),
         );
         let t_old = token(&old, 5);
         let t_new = token(&new, 5);
-        let set = KeySet {
-            current: new,
-            previous: Some(old),
-        };
+        let (new_kid, next_kid) = (new.kid().to_owned(), next.kid().to_owned());
+        let set = KeySet::new(vec![(next, 100), (old, 0), (new, 3)]).unwrap();
         assert!(policy().verify_any(&set, &t_old, 5).is_ok());
         assert!(policy().verify_any(&set, &t_new, 5).is_ok());
-        assert_eq!(set.jwks()["keys"].as_array().unwrap().len(), 2);
-        let set = KeySet {
-            current: TokenKeys::generate().unwrap(),
-            previous: Some(set.current),
-        };
+        assert_eq!(set.jwks()["keys"].as_array().unwrap().len(), 3);
+        assert_eq!(set.signer(5).kid(), new_kid);
+        assert_eq!(set.signer(100).kid(), next_kid);
+        let set = KeySet::new(vec![(TokenKeys::generate().unwrap(), 0)]).unwrap();
         assert_eq!(
             policy().verify_any(&set, &t_old, 5),
             Err(Rejection::WrongAlgorithm)
         );
-        assert!(policy().verify_any(&set, &t_new, 5).is_ok());
+        assert!(KeySet::new(Vec::new()).is_none());
     }
 
     #[test]

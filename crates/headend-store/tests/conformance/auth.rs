@@ -354,3 +354,150 @@ pub(crate) fn reservation_attributes_are_set_patched_and_go_with_the_reservation
         Some(attrs(&[]))
     );
 }
+
+fn api_key(
+    name: &str,
+    revoked: Option<u64>,
+    prev_until: Option<u64>,
+) -> headend_store::ApiKeyRecord {
+    headend_store::ApiKeyRecord {
+        prefix: format!("hk_{name}"),
+        name: name.into(),
+        role: "viewer".into(),
+        scopes: Vec::new(),
+        allow: Vec::new(),
+        hash: vec![1; 32],
+        prev_hash: prev_until.map(|_| vec![2; 32]),
+        prev_until,
+        rate: None,
+        created: 10,
+        created_by: "alice".into(),
+        expires: None,
+        last_used: None,
+        revoked,
+    }
+}
+
+/// The retention sweep deletes sessions that ended, audit entries and API
+/// keys past their horizons, and nothing else.
+pub(crate) fn retention_sweep_deletes_only_rows_past_their_horizon(db: &dyn Database) {
+    // f1 expires at 1000, f2 is revoked at 500, f4 lives until 5000.
+    let store = alice_signed_in(db, &[("f1", b"h1", 10), ("f2", b"k1", 20)]);
+    assert!(store.auth().family_revoke("f2", 500, "logout").unwrap());
+    let mut long = family("f4", "alice", 30);
+    long.expires = 5000;
+    store.auth().family_start(&long, b"n1", 30).unwrap();
+    for at in [100, 200, 3000] {
+        store
+            .auth()
+            .audit_append(&AuditRecord {
+                id: 0,
+                at,
+                actor: "alice".into(),
+                source: None,
+                action: "x".into(),
+                target: None,
+                result: "ok".into(),
+                detail: None,
+            })
+            .unwrap();
+    }
+    let keys = store.api_keys();
+    assert!(
+        keys.api_key_insert(&api_key("old", Some(100), None))
+            .unwrap()
+    );
+    assert!(
+        keys.api_key_insert(&api_key("live", None, Some(150)))
+            .unwrap()
+    );
+    assert!(
+        keys.api_key_insert(&api_key("late", Some(2500), None))
+            .unwrap()
+    );
+
+    let purged = store
+        .keys()
+        .purge(&headend_store::Purge {
+            families_before: 2000,
+            audit_before: Some(1000),
+            api_keys_before: 2000,
+        })
+        .unwrap();
+    // f1 (expired at 1000) and f2 (revoked at 500) go with their refresh
+    // tokens; f4 (expires at 5000) stays.
+    assert_eq!(
+        (purged.families, purged.refresh_tokens),
+        (2, 2),
+        "{purged:?}"
+    );
+    assert_eq!(purged.audit, 2);
+    assert_eq!(
+        purged.api_keys, 2,
+        "one key deleted, one previous secret cleared"
+    );
+    let left: Vec<String> = store
+        .auth()
+        .families(None, None)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(left, ["f4"]);
+    assert!(store.auth().refresh_lookup(b"h1").unwrap().is_none());
+    assert!(store.auth().refresh_lookup(b"n1").unwrap().is_some());
+    assert_eq!(store.auth().audit(10).unwrap().len(), 1);
+    let names: Vec<String> = keys
+        .api_keys()
+        .unwrap()
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    assert_eq!(names, ["late", "live"]);
+    assert_eq!(keys.api_key_named("live").unwrap().unwrap().prev_hash, None);
+    // Without an audit horizon, the audit log is kept.
+    let again = store
+        .keys()
+        .purge(&headend_store::Purge {
+            families_before: 2000,
+            audit_before: None,
+            api_keys_before: 2000,
+        })
+        .unwrap();
+    assert_eq!(again, headend_store::Purged::default());
+}
+
+/// Signing keys: one per instant (two servers making the same next key
+/// agree on one), listed by start, deleted by kid.
+pub(crate) fn signing_keys_are_one_per_instant(db: &dyn Database) {
+    let store = db.open();
+    let other = db.open();
+    let key = |kid: &str, from: u64| headend_store::SigningKeyRecord {
+        kid: kid.into(),
+        sealed: vec![7; 60],
+        kek_id: "k".into(),
+        signs_from: from,
+        created: 1,
+    };
+    assert!(store.keys().signing_key_insert(&key("b", 200)).unwrap());
+    assert!(store.keys().signing_key_insert(&key("a", 100)).unwrap());
+    assert!(
+        !other.keys().signing_key_insert(&key("c", 200)).unwrap(),
+        "instant taken"
+    );
+    assert!(
+        !other.keys().signing_key_insert(&key("a", 300)).unwrap(),
+        "kid taken"
+    );
+    let kids: Vec<(String, u64)> = other
+        .keys()
+        .signing_keys()
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.kid, k.signs_from))
+        .collect();
+    assert_eq!(kids, [("a".to_owned(), 100), ("b".to_owned(), 200)]);
+    assert!(other.keys().signing_key_delete("a").unwrap());
+    assert!(!store.keys().signing_key_delete("a").unwrap());
+    assert_eq!(store.keys().signing_keys().unwrap().len(), 1);
+}

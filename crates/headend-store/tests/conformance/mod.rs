@@ -68,6 +68,8 @@ macro_rules! conformance_tests {
             audit_lists_newest_first_up_to_the_limit,
             reservation_address_belongs_to_one_client,
             reservation_attributes_are_set_patched_and_go_with_the_reservation,
+            retention_sweep_deletes_only_rows_past_their_horizon,
+            signing_keys_are_one_per_instant,
         );
     };
     (@each $fresh:expr; $module:ident: $($scenario:ident),+ $(,)?) => {
