@@ -93,6 +93,7 @@ fn protected_routes() -> Vec<(&'static str, String, Option<Value>)> {
         ("POST", "/api/v1/users/x/disable".into(), None),
         ("POST", "/api/v1/users/x/enable".into(), None),
         ("POST", "/api/v1/users/x/unlock".into(), None),
+        ("DELETE", "/api/v1/users/x".into(), None),
         ("GET", "/api/v1/audit".into(), None),
     ]
 }
@@ -287,6 +288,7 @@ fn route_role_matrix_covers_every_route() {
         ("oscar", "operator"),
         ("ada", "admin"),
         ("target", "viewer"),
+        ("gone-ada", "viewer"),
     ] {
         s.add_user(u, r, PW);
     }
@@ -504,6 +506,12 @@ fn route_role_matrix_covers_every_route() {
             "/api/v1/users/{name}/unlock",
             Role::Admin,
             Box::new(|_| ("/api/v1/users/target/unlock".into(), None)),
+        ),
+        (
+            "DELETE",
+            "/api/v1/users/{name}",
+            Role::Admin,
+            Box::new(|u| (format!("/api/v1/users/gone-{u}"), None)),
         ),
         (
             "GET",

@@ -11,6 +11,7 @@ mod admin_audit;
 mod admin_auth;
 mod admin_limits;
 mod admin_mtls;
+mod admin_users;
 mod admin_zone;
 mod cable;
 mod cli;

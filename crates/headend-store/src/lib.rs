@@ -23,6 +23,7 @@ mod config;
 mod error;
 mod lease;
 mod lease6;
+pub mod mfa;
 pub mod migrate;
 mod postgres;
 mod row;
@@ -41,13 +42,14 @@ pub use lease::{
     Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx, LiveLease, counts_of, page_of,
 };
 pub use lease6::{Lease6, Lease6Kind, Lease6Tx};
+pub use mfa::{MfaRecord, MfaStore};
 pub use sqlite::SqliteBackend;
 
 /// The SQLite database's file name inside the state directory.
 pub const SQLITE_FILE: &str = "headend.db";
 
 /// A storage engine: SQLite or PostgreSQL behind one interface.
-pub trait Backend: AuthStore + ApiKeyStore + Send + Sync + 'static {
+pub trait Backend: AuthStore + ApiKeyStore + MfaStore + Send + Sync + 'static {
     /// Starts a write transaction; writers are serialised.
     fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError>;
     /// Every lease row, ordered by address.
@@ -266,6 +268,11 @@ impl Store {
 
     /// The API keys of machine clients (for the admin API).
     pub fn api_keys(&self) -> &dyn ApiKeyStore {
+        &*self.backend
+    }
+
+    /// Second factors: TOTP enrolments and recovery codes (for the admin API).
+    pub fn mfa(&self) -> &dyn MfaStore {
         &*self.backend
     }
 }

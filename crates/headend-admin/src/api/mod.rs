@@ -232,6 +232,20 @@ impl App {
         metrics::gauge!("headend_admin_revocation_cache_entries").set(r.len() as f64);
     }
 
+    /// A deleted user's access tokens, sessions and API keys die at once.
+    pub(crate) fn user_gone(
+        &self,
+        user: &str,
+        deleted: &headend_store::auth::DeletedUser,
+        now: u64,
+    ) {
+        self.revoke_in_cache(&deleted.sessions, Some((user, now)));
+        self.pin_role(user, None);
+        for prefix in &deleted.api_keys {
+            self.api_keys.forget(prefix);
+        }
+    }
+
     /// Pins the role a token of `user` must carry from now on (`None`:
     /// disabled); `Some` tokens with another role die at once.
     pub(crate) fn pin_role(&self, user: &str, role: Option<Role>) {
@@ -675,6 +689,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("DELETE", "/api/v1/sessions/{id}", "viewer"),
     ("GET", "/api/v1/users", "admin"),
     ("POST", "/api/v1/users", "admin"),
+    ("DELETE", "/api/v1/users/{name}", "admin"),
     ("PUT", "/api/v1/users/{name}/password", "admin"),
     ("PUT", "/api/v1/users/{name}/role", "admin"),
     ("POST", "/api/v1/users/{name}/disable", "admin"),
@@ -727,6 +742,7 @@ pub fn router(app: Shared, extra: Router<Shared>) -> Router {
         .route("/api/v1/sessions", get(users::sessions))
         .route("/api/v1/sessions/{id}", delete(users::revoke_session))
         .route("/api/v1/users", get(users::list).post(users::add))
+        .route("/api/v1/users/{name}", delete(users::delete_user))
         .route("/api/v1/users/{name}/password", put(users::set_password))
         .route("/api/v1/users/{name}/role", put(users::set_role))
         .route("/api/v1/users/{name}/disable", post(users::disable))

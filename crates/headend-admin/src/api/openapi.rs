@@ -96,6 +96,10 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<Value>) {
                 json!({"type": "object", "required": ["username", "password", "role"], "properties": {"username": {"type": "string"}, "password": {"type": "string", "minLength": 8}, "role": {"enum": ["viewer", "operator", "admin"]}}}),
             ),
         ),
+        ("DELETE", "/api/v1/users/{name}") => (
+            "Delete a user: every session and every API key they made are revoked at once; the audit log keeps their entries. 409 for oneself or the last enabled admin.",
+            None,
+        ),
         ("PUT", "/api/v1/users/{name}/password") => (
             "Set a password (admins; or the user for themselves); ends every session of the user",
             body(

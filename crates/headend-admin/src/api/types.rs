@@ -89,6 +89,9 @@ pub struct UserView {
     pub locked: bool,
     /// Unix time the lockout ends, while locked.
     pub locked_until: Option<u64>,
+    /// The second factor (TOTP) is enrolled and confirmed.
+    #[serde(default)]
+    pub mfa: bool,
     /// `viewer`, `operator` or `admin`.
     pub role: String,
     /// The user name.
@@ -141,6 +144,17 @@ pub struct RoleRequest {
 pub struct RoleChanged {
     /// The role now.
     pub role: Role,
+    /// The user.
+    pub user: String,
+}
+
+/// The answer to deleting a user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserDeleted {
+    /// How many API keys the user had made that were revoked.
+    pub revoked_api_keys: usize,
+    /// How many live sessions of the user ended.
+    pub revoked_sessions: usize,
     /// The user.
     pub user: String,
 }
@@ -467,12 +481,14 @@ mod tests {
             last_login: None,
             locked: true,
             locked_until: Some(99),
+            mfa: false,
             role: "admin".into(),
             username: "root".into(),
         };
         let before = json!({
             "username": "root", "role": "admin", "disabled": false, "failures": 2,
             "locked": true, "locked_until": 99, "last_login": null, "created": 5,
+            "mfa": false,
         });
         assert_eq!(
             serde_json::to_string(&user).unwrap(),

@@ -21,8 +21,8 @@ use crate::api::types::{
     ApiKeyIssued, ApiKeyRevoked, ApiKeysResponse, AuditResponse, ErrorBody, LeasesResponse,
     LoginRequest, LogoutResponse, NewApiKeyRequest, NewUserRequest, RefreshRequest,
     ReleasedResponse, ReservationAttributes, ReservationRequest, ReservationsResponse, RoleRequest,
-    RotateApiKeyRequest, SessionsResponse, SetRecordRequest, TokenResponse, UsersResponse,
-    ZoneResponse, ZoneSerial, ZonesResponse,
+    RotateApiKeyRequest, SessionsResponse, SetRecordRequest, TokenResponse, UserDeleted,
+    UsersResponse, ZoneResponse, ZoneSerial, ZonesResponse,
 };
 use crate::api::unix_now;
 use crate::tls::{install_crypto_provider, write_private};
@@ -936,6 +936,7 @@ fn user(ctl: &mut Ctl, view: View, cmd: CtlUserCommand) -> Result<(), AdminError
                     "disabled",
                     "locked_until",
                     "failures",
+                    "mfa",
                     "last_login",
                     "created",
                 ],
@@ -946,6 +947,7 @@ fn user(ctl: &mut Ctl, view: View, cmd: CtlUserCommand) -> Result<(), AdminError
                         u.disabled.to_string(),
                         view.time_or_dash(u.locked_until.filter(|_| u.locked)),
                         u.failures.to_string(),
+                        if u.mfa { "totp" } else { "-" }.to_owned(),
                         view.time_or_dash(u.last_login),
                         view.time(u.created),
                     ]
@@ -976,6 +978,21 @@ fn user(ctl: &mut Ctl, view: View, cmd: CtlUserCommand) -> Result<(), AdminError
         CtlUserCommand::Unlock { name } => {
             ctl.call::<IgnoredAny>(Method::POST, &user_path(&name, "unlock"), None, &[])?;
             println!("unlocked {name}");
+        }
+        CtlUserCommand::Delete { name } => {
+            let d: UserDeleted = ctl.call(
+                Method::DELETE,
+                &format!("/api/v1/users/{}", enc(&name)),
+                None,
+                &[],
+            )?;
+            if view.json(&d)? {
+                return Ok(());
+            }
+            println!(
+                "deleted {}; {} session(s) and {} api key(s) revoked (the audit log keeps their entries)",
+                d.user, d.revoked_sessions, d.revoked_api_keys
+            );
         }
         CtlUserCommand::Role { name, role: r } => {
             let body = RoleRequest { role: role(&r)? };

@@ -70,6 +70,13 @@ pub enum UserCommand {
         /// viewer, operator or admin.
         role: String,
     },
+    /// Delete a user: their sessions and the API keys they made are revoked
+    /// (a running server drops their access tokens within seconds); the
+    /// audit log keeps their entries.
+    Delete {
+        /// The user name.
+        name: String,
+    },
 }
 
 /// `headend ctl [--json] [--utc] ...`.
@@ -183,6 +190,12 @@ pub enum CtlUserCommand {
         name: String,
         /// viewer, operator or admin.
         role: String,
+    },
+    /// Delete a user: their sessions and the API keys they made are revoked
+    /// at once; the audit log keeps their entries.
+    Delete {
+        /// The user name.
+        name: String,
     },
     /// Clear a user's failed-login lockout.
     Unlock {

@@ -11,6 +11,7 @@ pub mod mtls;
 pub mod scope;
 pub mod session;
 pub mod tokens;
+pub mod totp;
 
 use serde::{Deserialize, Serialize};
 

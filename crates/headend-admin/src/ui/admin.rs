@@ -265,13 +265,22 @@ async fn users_page(
         return error_page(user, e.status(), e.message());
     }
     let now = unix_now();
-    let Ok((users, sessions)) = app
-        .blocking(move |s| Ok((s.auth().users()?, s.auth().families(None, Some(now))?)))
+    let Ok((users, sessions, mfa)) = app
+        .blocking(move |s| {
+            Ok((
+                s.auth().users()?,
+                s.auth().families(None, Some(now))?,
+                s.mfa().mfa_users()?,
+            ))
+        })
         .await
     else {
         return store_failed(user);
     };
-    let users: Vec<_> = users.iter().map(|u| api::user_view(u, now)).collect();
+    let users: Vec<_> = users
+        .iter()
+        .map(|u| api::user_view(u, now, mfa.binary_search(&u.username).is_ok()))
+        .collect();
     let sessions: Vec<_> = sessions
         .iter()
         .map(|f| {

@@ -27,6 +27,7 @@ mod apikey;
 mod auth;
 mod checkpoint;
 mod lease;
+mod mfa;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
