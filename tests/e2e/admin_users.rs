@@ -209,3 +209,319 @@ fn deleting_a_user_revokes_sessions_and_api_keys_at_once_and_keeps_the_audit() {
     assert!(!out.status.success());
     s.assert_no_secrets(&[PW.to_owned(), eve, root]);
 }
+
+/// RFC 4648 base32 (no padding) → bytes, for the seed the server shows.
+fn unbase32(text: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut out, mut buf, mut bits) = (Vec::new(), 0u32, 0u32);
+    for c in text.bytes() {
+        let v = alphabet.iter().position(|&a| a == c).expect("base32") as u32;
+        buf = (buf << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+    }
+    out
+}
+
+fn unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// The code of the step `offset` steps from now.
+fn code(seed: &[u8], offset: i64) -> String {
+    let t = unix().saturating_add_signed(offset * 30);
+    headend_admin::core::totp::code_at(seed, t)
+}
+
+fn post(
+    s: &AdminServer,
+    c: &reqwest::blocking::Client,
+    path: &str,
+    body: Value,
+) -> reqwest::blocking::Response {
+    c.post(s.url(path)).json(&body).send().expect("request")
+}
+
+fn password_step(s: &AdminServer, c: &reqwest::blocking::Client, user: &str) -> Value {
+    let r = post(
+        s,
+        c,
+        "/api/v1/auth/login",
+        json!({"username": user, "password": PW}),
+    );
+    assert_eq!(r.status().as_u16(), 200, "password step of {user}");
+    r.json().unwrap()
+}
+
+#[test]
+fn totp_enrolment_two_step_login_replay_recovery_and_lockout() {
+    let s = admin::start(
+        "require_mfa_for = [\"admin\"]\n[admin.limits]\nlogin_per_minute = 6000\nlogin_burst = 1000\nlockout_after = 8\nlockout_base = 60\nlockout_max = 60\n",
+    );
+    for (u, r) in [("root", "admin"), ("vic", "viewer"), ("otto", "operator")] {
+        s.add_user(u, r, PW);
+    }
+    let c = client();
+
+    // An admin must enrol before any token: the password step gives a
+    // ticket only.
+    let v = password_step(&s, &c, "root");
+    assert_eq!(v["mfa_enrolment_required"], true, "{v}");
+    assert!(v.get("access_token").is_none());
+    let ticket = v["mfa_ticket"].as_str().unwrap().to_owned();
+    // The ticket is no token.
+    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&ticket)), 401);
+    let e: Value = post(
+        &s,
+        &c,
+        "/api/v1/auth/mfa/enrol",
+        json!({"mfa_ticket": ticket}),
+    )
+    .json()
+    .unwrap();
+    let secret = e["secret"].as_str().unwrap();
+    assert!(e["otpauth_uri"].as_str().unwrap().contains(secret));
+    assert!(e["qr_svg"].as_str().unwrap().starts_with("<svg"));
+    assert!(e["qr_text"].as_str().unwrap().contains('█'));
+    let seed = unbase32(secret);
+    // A forged ticket and a wrong first code are refused.
+    assert_eq!(
+        post(
+            &s,
+            &c,
+            "/api/v1/auth/mfa/confirm",
+            json!({"mfa_ticket": "mfa_forged", "code": code(&seed, 0)})
+        )
+        .status()
+        .as_u16(),
+        401
+    );
+    assert_eq!(
+        post(
+            &s,
+            &c,
+            "/api/v1/auth/mfa/confirm",
+            json!({"mfa_ticket": ticket, "code": code(&seed, -3)})
+        )
+        .status()
+        .as_u16(),
+        401
+    );
+    let first = code(&seed, 0);
+    let r = post(
+        &s,
+        &c,
+        "/api/v1/auth/mfa/confirm",
+        json!({"mfa_ticket": ticket, "code": first}),
+    );
+    assert_eq!(r.status().as_u16(), 200);
+    let done: Value = r.json().unwrap();
+    let root = done["access_token"].as_str().unwrap().to_owned();
+    let recovery: Vec<String> = done["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&root)), 200);
+    // The ticket was spent with the login.
+    assert_eq!(
+        post(
+            &s,
+            &c,
+            "/api/v1/auth/mfa/confirm",
+            json!({"mfa_ticket": ticket, "code": code(&seed, 1)})
+        )
+        .status()
+        .as_u16(),
+        401
+    );
+
+    // Two-step login: the password gives a ticket; the code used at the
+    // confirmation is a replay, an old code is refused, the next step's
+    // code passes once and not twice.
+    let login_code = |code: &str| -> reqwest::blocking::Response {
+        let v = password_step(&s, &c, "root");
+        assert_eq!(v["mfa_required"], true, "{v}");
+        post(
+            &s,
+            &c,
+            "/api/v1/auth/mfa",
+            json!({"mfa_ticket": v["mfa_ticket"], "code": code}),
+        )
+    };
+    assert_eq!(login_code(&first).status().as_u16(), 401, "replayed code");
+    assert_eq!(login_code(&code(&seed, -3)).status().as_u16(), 401, "old");
+    let next = code(&seed, 1);
+    let r = login_code(&next);
+    assert_eq!(r.status().as_u16(), 200, "valid code");
+    let t = r.json::<Value>().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&t)), 200);
+    assert_eq!(login_code(&next).status().as_u16(), 401, "reused code");
+    // A recovery code works once.
+    assert_eq!(login_code(&recovery[0]).status().as_u16(), 200);
+    assert_eq!(login_code(&recovery[0]).status().as_u16(), 401);
+    assert_eq!(
+        login_code(&recovery[1].to_uppercase()).status().as_u16(),
+        200
+    );
+
+    // A viewer is not forced, but may enrol; from then on their login
+    // needs the code too.
+    let vic = s.token(&c, "vic", PW);
+    assert_eq!(
+        send(&s, &c, "POST", "/api/v1/users/root/mfa", Some(&vic), None)
+            .status()
+            .as_u16(),
+        403
+    );
+    let e: Value = send(&s, &c, "POST", "/api/v1/users/vic/mfa", Some(&vic), None)
+        .json()
+        .unwrap();
+    let vseed = unbase32(e["secret"].as_str().unwrap());
+    let r = send(
+        &s,
+        &c,
+        "POST",
+        "/api/v1/users/vic/mfa/confirm",
+        Some(&vic),
+        Some(json!({"code": code(&vseed, 0)})),
+    );
+    assert_eq!(r.status().as_u16(), 200);
+    let vrec: Value = r.json().unwrap();
+    assert_eq!(vrec["recovery_codes"].as_array().unwrap().len(), 10);
+    assert_eq!(password_step(&s, &c, "vic")["mfa_required"], true);
+    let users: Value = send(&s, &c, "GET", "/api/v1/users", Some(&root), None)
+        .json()
+        .unwrap();
+    let mfa_of = |name: &str| {
+        users["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == name)
+            .unwrap()["mfa"]
+            .clone()
+    };
+    assert_eq!(mfa_of("root"), true);
+    assert_eq!(mfa_of("vic"), true);
+    assert_eq!(mfa_of("otto"), false);
+    // Removing it needs a current code (or a recovery code) from the user...
+    assert_eq!(
+        send(&s, &c, "DELETE", "/api/v1/users/vic/mfa", Some(&vic), None)
+            .status()
+            .as_u16(),
+        401
+    );
+    let otto = s.token(&c, "otto", PW);
+    assert_eq!(
+        send(&s, &c, "DELETE", "/api/v1/users/vic/mfa", Some(&otto), None)
+            .status()
+            .as_u16(),
+        403
+    );
+    let r = send(
+        &s,
+        &c,
+        "DELETE",
+        "/api/v1/users/vic/mfa",
+        Some(&vic),
+        Some(json!({"code": vrec["recovery_codes"][0]})),
+    );
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<Value>().unwrap()["removed"], true);
+    assert!(password_step(&s, &c, "vic").get("access_token").is_some());
+    // ... or an admin who has a second factor.
+    let e: Value = send(&s, &c, "POST", "/api/v1/users/vic/mfa", Some(&vic), None)
+        .json()
+        .unwrap();
+    let vseed = unbase32(e["secret"].as_str().unwrap());
+    assert_eq!(
+        send(
+            &s,
+            &c,
+            "POST",
+            "/api/v1/users/vic/mfa/confirm",
+            Some(&vic),
+            Some(json!({"code": code(&vseed, 0)})),
+        )
+        .status()
+        .as_u16(),
+        200
+    );
+    assert_eq!(
+        send(&s, &c, "DELETE", "/api/v1/users/vic/mfa", Some(&root), None)
+            .status()
+            .as_u16(),
+        200
+    );
+    assert!(password_step(&s, &c, "vic").get("access_token").is_some());
+
+    // Wrong codes lock the account like wrong passwords (lockout_after = 8,
+    // counting the failures above): then even a right code is refused.
+    let mut locked = false;
+    for _ in 0..12 {
+        let v = password_step_or_locked(&s, &c, "root");
+        let Some(v) = v else {
+            locked = true;
+            break;
+        };
+        let st = post(
+            &s,
+            &c,
+            "/api/v1/auth/mfa",
+            json!({"mfa_ticket": v["mfa_ticket"], "code": "000000"}),
+        )
+        .status()
+        .as_u16();
+        if st == 429 {
+            locked = true;
+            break;
+        }
+        assert_eq!(st, 401);
+    }
+    assert!(locked, "no lockout after repeated bad codes");
+    assert_eq!(
+        post(
+            &s,
+            &c,
+            "/api/v1/auth/login",
+            json!({"username": "root", "password": PW})
+        )
+        .status()
+        .as_u16(),
+        429
+    );
+    let audit = s.user_cmd(&["list"], "");
+    assert!(String::from_utf8_lossy(&audit.stdout).contains("totp"));
+    s.assert_no_secrets(&[PW.to_owned(), root, vic, secret.to_owned()]);
+}
+
+/// The password step's answer, or `None` when the account is locked (429).
+fn password_step_or_locked(
+    s: &AdminServer,
+    c: &reqwest::blocking::Client,
+    user: &str,
+) -> Option<Value> {
+    let r = post(
+        s,
+        c,
+        "/api/v1/auth/login",
+        json!({"username": user, "password": PW}),
+    );
+    if r.status().as_u16() == 429 {
+        return None;
+    }
+    assert_eq!(r.status().as_u16(), 200);
+    Some(r.json().unwrap())
+}

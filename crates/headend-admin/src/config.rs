@@ -67,6 +67,11 @@ pub struct AdminConfig {
     /// (fine for one server; servers sharing a PostgreSQL store must be
     /// given the same key).
     pub kek_file: Option<PathBuf>,
+    /// Roles whose users must have a second factor (TOTP): a user of such a
+    /// role without one is made to enrol at their next login before any
+    /// token is issued. Users with a second factor always need it.
+    #[serde(default)]
+    pub require_mfa_for: Vec<crate::core::Role>,
 }
 
 /// `[admin.client_tls]`: client certificates signed by `ca_file` (and not
@@ -445,6 +450,7 @@ impl Default for AdminConfig {
             rate_limit: RateLimitConfig::default(),
             client_tls: None,
             kek_file: None,
+            require_mfa_for: Vec::new(),
         }
     }
 }

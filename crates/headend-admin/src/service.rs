@@ -215,6 +215,7 @@ impl AdminService {
             },
             cert_principals: RwLock::new(std::collections::HashMap::new()),
             kek: Arc::new(load_kek(&config, state_dir)?),
+            mfa_tickets: std::sync::Mutex::new(crate::core::totp::Tickets::default()),
             config: config.clone(),
         });
 

@@ -9,6 +9,7 @@ mod apikeys;
 pub(crate) mod auth;
 pub(crate) mod dhcp;
 mod limit;
+pub(crate) mod mfa;
 pub mod openapi;
 pub(crate) mod scrape;
 pub mod types;
@@ -84,8 +85,9 @@ pub struct App {
     pub(crate) cert_principals:
         RwLock<std::collections::HashMap<Arc<Vec<u8>>, Option<CertPrincipal>>>,
     /// Seals the secrets the store keeps (see [`crate::core::kek`]).
-    #[allow(dead_code)]
     pub(crate) kek: Arc<crate::core::kek::Kek>,
+    /// Pending two-step logins (password right, second factor due).
+    pub(crate) mfa_tickets: std::sync::Mutex<crate::core::totp::Tickets>,
 }
 
 /// The principal a client certificate maps to.
@@ -645,6 +647,9 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/auth/login", "public"),
     ("POST", "/api/v1/auth/refresh", "public"),
     ("POST", "/api/v1/auth/logout", "public"),
+    ("POST", "/api/v1/auth/mfa", "public"),
+    ("POST", "/api/v1/auth/mfa/enrol", "public"),
+    ("POST", "/api/v1/auth/mfa/confirm", "public"),
     ("GET", "/metrics", "viewer"),
     ("GET", "/api/v1/me", "viewer"),
     ("GET", "/api/v1/zones", "viewer"),
@@ -690,6 +695,9 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/users", "admin"),
     ("POST", "/api/v1/users", "admin"),
     ("DELETE", "/api/v1/users/{name}", "admin"),
+    ("POST", "/api/v1/users/{name}/mfa", "viewer"),
+    ("POST", "/api/v1/users/{name}/mfa/confirm", "viewer"),
+    ("DELETE", "/api/v1/users/{name}/mfa", "viewer"),
     ("PUT", "/api/v1/users/{name}/password", "admin"),
     ("PUT", "/api/v1/users/{name}/role", "admin"),
     ("POST", "/api/v1/users/{name}/disable", "admin"),
@@ -713,6 +721,9 @@ pub fn router(app: Shared, extra: Router<Shared>) -> Router {
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/mfa", post(mfa::login_code))
+        .route("/api/v1/auth/mfa/enrol", post(mfa::login_enrol))
+        .route("/api/v1/auth/mfa/confirm", post(mfa::login_confirm))
         .route("/metrics", get(scrape::serve))
         .route("/api/v1/me", get(users::me))
         .route("/api/v1/zones", get(zones::list))
@@ -743,6 +754,11 @@ pub fn router(app: Shared, extra: Router<Shared>) -> Router {
         .route("/api/v1/sessions/{id}", delete(users::revoke_session))
         .route("/api/v1/users", get(users::list).post(users::add))
         .route("/api/v1/users/{name}", delete(users::delete_user))
+        .route(
+            "/api/v1/users/{name}/mfa",
+            post(mfa::user_enrol).delete(mfa::remove),
+        )
+        .route("/api/v1/users/{name}/mfa/confirm", post(mfa::user_confirm))
         .route("/api/v1/users/{name}/password", put(users::set_password))
         .route("/api/v1/users/{name}/role", put(users::set_role))
         .route("/api/v1/users/{name}/disable", post(users::disable))

@@ -206,7 +206,7 @@ impl AuthStore for PostgresBackend {
                 )
                 .map_err(StoreError::pg("deleted users"))?;
             rows.iter()
-                .map(|r| Ok((get(r, 0)?, crate::row::unsecs(get(r, 1)?))))
+                .map(|r| Ok((get(r, 0)?, row::unsecs(get(r, 1)?))))
                 .collect()
         })
     }
