@@ -525,3 +525,76 @@ fn password_step_or_locked(
     assert_eq!(r.status().as_u16(), 200);
     Some(r.json().unwrap())
 }
+
+/// Enrols `user` (logged in with `token`) through the API; the seed.
+fn enrol(s: &AdminServer, c: &reqwest::blocking::Client, user: &str, token: &str) -> Vec<u8> {
+    let e: Value = send(
+        s,
+        c,
+        "POST",
+        &format!("/api/v1/users/{user}/mfa"),
+        Some(token),
+        None,
+    )
+    .json()
+    .unwrap();
+    let seed = unbase32(e["secret"].as_str().unwrap());
+    let r = send(
+        s,
+        c,
+        "POST",
+        &format!("/api/v1/users/{user}/mfa/confirm"),
+        Some(token),
+        Some(json!({"code": code(&seed, 0)})),
+    );
+    assert_eq!(r.status().as_u16(), 200);
+    seed
+}
+
+#[test]
+fn ctl_logs_in_with_a_second_factor_and_manages_users() {
+    let s = admin::start(FAST_LIMITS);
+    s.add_user("root", "admin", PW);
+    s.add_user("bob", "viewer", PW);
+    let c = client();
+    let root = s.token(&c, "root", PW);
+    let seed = enrol(&s, &c, "root", &root);
+    let bob = s.token(&c, "bob", PW);
+    enrol(&s, &c, "bob", &bob);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        let out = common::admin::ctl(dir.path(), args, stdin);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // A wrong code: no session.
+    let (ok, _, err) = run(
+        &["login", &s.base, "--user", "root", "--password-stdin"],
+        &format!("{PW}\n000000\n"),
+    );
+    assert!(!ok, "{err}");
+    let (ok, out, err) = run(
+        &["login", &s.base, "--user", "root", "--password-stdin"],
+        &format!("{PW}\n{}\n", code(&seed, 1)),
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("logged in as root"), "{out}");
+    let (ok, out, err) = run(&["user", "list"], "");
+    assert!(ok, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("bob") && l.contains("totp")),
+        "{out}"
+    );
+    // An admin with a second factor removes bob's without a code.
+    let (ok, out, err) = run(&["mfa", "disable", "--user", "bob"], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("removed"), "{out}");
+    let (ok, out, err) = run(&["user", "delete", "bob"], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("deleted bob"), "{out}");
+    assert_eq!(s.get_status(&c, "/api/v1/me", Some(&bob)), 401);
+}
