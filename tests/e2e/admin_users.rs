@@ -563,7 +563,7 @@ fn ctl_logs_in_with_a_second_factor_and_manages_users() {
     enrol(&s, &c, "bob", &bob);
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str], stdin: &str| {
-        let out = common::admin::ctl(dir.path(), args, stdin);
+        let out = admin::ctl(dir.path(), args, stdin);
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -597,4 +597,115 @@ fn ctl_logs_in_with_a_second_factor_and_manages_users() {
     assert!(ok, "{err}");
     assert!(out.contains("deleted bob"), "{out}");
     assert_eq!(s.get_status(&c, "/api/v1/me", Some(&bob)), 401);
+}
+
+/// A form body.
+fn urlencoded(fields: &[(&str, &str)]) -> String {
+    let enc = |v: &str| {
+        v.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The value of the hidden input `name` in a console page.
+fn hidden(page: &str, name: &str) -> String {
+    let key = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        + key.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+#[test]
+fn console_login_asks_for_the_code_and_forces_enrolment() {
+    let s = admin::start(
+        "require_mfa_for = [\"admin\"]\n[admin.limits]\nlogin_per_minute = 6000\nlogin_burst = 1000\n",
+    );
+    s.add_user("root", "admin", PW);
+    let c = reqwest::blocking::Client::builder()
+        .tls_backend_preconfigured(
+            headend_admin::cli::PinVerifier::new(None)
+                .client_config()
+                .unwrap(),
+        )
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = |fields: &[(&str, &str)]| {
+        c.post(s.url("/ui/login"))
+            .header("Origin", &s.base)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(urlencoded(fields))
+            .send()
+            .unwrap()
+    };
+    let cookies = |r: &reqwest::blocking::Response| {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.starts_with("headend_ui=") && !v.starts_with("headend_ui=;"))
+    };
+    // The password step shows the QR code (forced enrolment), no session yet.
+    let r = form(&[("username", "root"), ("password", PW), ("next", "/ui/")]);
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(!cookies(&r));
+    let page = r.text().unwrap();
+    assert!(
+        page.contains("id=\"mfa-qr\"") && page.contains("<svg"),
+        "{page}"
+    );
+    let ticket = hidden(&page, "mfa_ticket");
+    let start = page.find("id=\"mfa-secret\">").unwrap() + "id=\"mfa-secret\">".len();
+    let secret = page[start..].split('<').next().unwrap().to_owned();
+    let seed = unbase32(&secret);
+    let r = form(&[
+        ("username", "root"),
+        ("next", "/ui/"),
+        ("mfa_ticket", &ticket),
+        ("mfa_step", "enrol"),
+        ("code", &code(&seed, 0)),
+    ]);
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(cookies(&r), "enrolment ends the login");
+    let page = r.text().unwrap();
+    assert!(page.contains("id=\"recovery-codes\""), "{page}");
+    // Next login: the code form; a wrong code shows it again, the right
+    // one ends the login.
+    let r = form(&[("username", "root"), ("password", PW), ("next", "/ui/")]);
+    let page = r.text().unwrap();
+    assert_eq!(hidden(&page, "mfa_step"), "code");
+    let ticket = hidden(&page, "mfa_ticket");
+    let r = form(&[
+        ("username", "root"),
+        ("next", "/ui/"),
+        ("mfa_ticket", &ticket),
+        ("mfa_step", "code"),
+        ("code", "000000"),
+    ]);
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(!cookies(&r));
+    assert!(r.text().unwrap().contains("id=\"mfa-form\""));
+    let r = form(&[
+        ("username", "root"),
+        ("next", "/ui/"),
+        ("mfa_ticket", &ticket),
+        ("mfa_step", "code"),
+        ("code", &code(&seed, 1)),
+    ]);
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(cookies(&r));
 }
