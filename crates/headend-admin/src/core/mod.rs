@@ -8,6 +8,7 @@ pub mod conns;
 pub mod guard;
 pub mod kek;
 pub mod mtls;
+pub mod oidc;
 pub mod scope;
 pub mod session;
 pub mod tokens;
