@@ -68,6 +68,8 @@ macro_rules! conformance_tests {
             audit_lists_newest_first_up_to_the_limit,
             reservation_address_belongs_to_one_client,
             reservation_attributes_are_set_patched_and_go_with_the_reservation,
+            deleting_a_user_revokes_sessions_and_their_api_keys_and_is_noted,
+            a_second_factor_step_and_recovery_code_are_spent_once,
         );
     };
     (@each $fresh:expr; $module:ident: $($scenario:ident),+ $(,)?) => {
