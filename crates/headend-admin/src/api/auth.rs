@@ -265,7 +265,7 @@ pub(crate) async fn login(
             .mfa_tickets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .issue(&username, purpose, now);
+            .issue(&username, purpose, verified.rehash.clone(), now);
         metrics::counter!("headend_admin_logins_total", "result" => "mfa_due").increment(1);
         app.audit(
             &username,

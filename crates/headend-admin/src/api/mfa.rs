@@ -110,7 +110,7 @@ async fn ticket_user(
     ticket: &str,
     purpose: TicketPurpose,
     ip: IpAddr,
-) -> Result<(UserRecord, Role), ApiError> {
+) -> Result<(UserRecord, Role, Option<String>), ApiError> {
     let now = unix_now();
     let t = app
         .mfa_tickets
@@ -130,7 +130,7 @@ async fn ticket_user(
         return Err(ApiError::too_many(user.locked_until - now));
     }
     let role = Role::parse(&user.role).ok_or_else(bad_ticket)?;
-    Ok((user, role))
+    Ok((user, role, t.rehash))
 }
 
 fn forget_ticket(app: &Shared, ticket: &str, failed: bool) {
@@ -155,7 +155,7 @@ pub(crate) async fn login_code(
     rate_limit(&app, ip, "login.mfa").await?;
     let b = body_of(body)?;
     let ticket = b.mfa_ticket.unwrap_or_default();
-    let (user, role) = ticket_user(&app, &ticket, TicketPurpose::Verify, ip).await?;
+    let (user, role, rehash) = ticket_user(&app, &ticket, TicketPurpose::Verify, ip).await?;
     let name = user.username.clone();
     let rec = app.blocking(move |s| s.mfa().mfa(&name)).await?;
     let Some(rec) = rec.filter(|r| r.confirmed.is_some()) else {
@@ -184,7 +184,7 @@ pub(crate) async fn login_code(
         )
         .await;
     }
-    start_session(&app, &user.username, role, ip, now, None, None).await
+    start_session(&app, &user.username, role, ip, now, rehash, None).await
 }
 
 /// Makes a new seed for `user` and starts (or restarts) their enrolment.
@@ -251,7 +251,7 @@ pub(crate) async fn login_enrol(
     rate_limit(&app, ip, "login.mfa").await?;
     let b = body_of(body)?;
     let ticket = b.mfa_ticket.unwrap_or_default();
-    let (user, _) = ticket_user(&app, &ticket, TicketPurpose::Enrol, ip).await?;
+    let (user, _, _) = ticket_user(&app, &ticket, TicketPurpose::Enrol, ip).await?;
     let e = begin(&app, &user.username).await?;
     app.audit(&user.username, ip, "mfa.enrol", None, "started", None)
         .await;
@@ -268,7 +268,7 @@ pub(crate) async fn login_confirm(
     rate_limit(&app, ip, "login.mfa").await?;
     let b = body_of(body)?;
     let ticket = b.mfa_ticket.unwrap_or_default();
-    let (user, role) = ticket_user(&app, &ticket, TicketPurpose::Enrol, ip).await?;
+    let (user, role, rehash) = ticket_user(&app, &ticket, TicketPurpose::Enrol, ip).await?;
     let Some(codes) = confirm(&app, &user.username, &b.code).await? else {
         forget_ticket(&app, &ticket, true);
         count_failure(&app, &user.username, ip, "mfa.confirm").await?;
@@ -283,7 +283,7 @@ pub(crate) async fn login_confirm(
         role,
         ip,
         unix_now(),
-        None,
+        rehash,
         Some(codes),
     )
     .await

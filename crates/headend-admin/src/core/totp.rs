@@ -196,6 +196,9 @@ pub struct Ticket {
     pub expires: u64,
     /// Wrong codes presented with it.
     pub failures: u32,
+    /// The password re-hashed with raised Argon2 parameters at the password
+    /// step, stored when the login ends.
+    pub rehash: Option<String>,
 }
 
 /// Seconds a login ticket lives.
@@ -221,7 +224,13 @@ fn ticket_hash(ticket: &str) -> Vec<u8> {
 
 impl Tickets {
     /// Issues a ticket for `user`; returns the ticket text.
-    pub fn issue(&mut self, user: &str, purpose: TicketPurpose, now: u64) -> String {
+    pub fn issue(
+        &mut self,
+        user: &str,
+        purpose: TicketPurpose,
+        rehash: Option<String>,
+        now: u64,
+    ) -> String {
         self.by_hash.retain(|_, t| t.expires > now);
         if self.by_hash.len() >= TICKETS_MAX {
             self.by_hash.clear();
@@ -238,6 +247,7 @@ impl Tickets {
                 purpose,
                 expires: now + TICKET_TTL,
                 failures: 0,
+                rehash,
             },
         );
         text
@@ -417,7 +427,7 @@ mod tests {
     #[test]
     fn tickets_expire_and_die_after_too_many_wrong_codes() {
         let mut t = Tickets::default();
-        let a = t.issue("ada", TicketPurpose::Verify, 100);
+        let a = t.issue("ada", TicketPurpose::Verify, None, 100);
         assert_eq!(t.get(&a, 101).unwrap().user, "ada");
         assert!(t.get(&a, 100 + TICKET_TTL).is_none());
         assert!(t.get("mfa_forged", 101).is_none());
@@ -426,7 +436,7 @@ mod tests {
             t.failed(&a);
         }
         assert!(t.get(&a, 101).is_none());
-        let b = t.issue("ada", TicketPurpose::Enrol, 100);
+        let b = t.issue("ada", TicketPurpose::Enrol, None, 100);
         assert!(t.spend(&b).is_some());
         assert!(t.spend(&b).is_none());
     }
