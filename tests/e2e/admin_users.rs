@@ -709,3 +709,72 @@ fn console_login_asks_for_the_code_and_forces_enrolment() {
     assert_eq!(r.status().as_u16(), 303);
     assert!(cookies(&r));
 }
+
+#[test]
+fn console_account_enrols_a_second_factor_and_admins_delete_users() {
+    let s = admin::start(FAST_LIMITS);
+    s.add_user("root", "admin", PW);
+    s.add_user("carl", "viewer", PW);
+    let c = reqwest::blocking::Client::builder()
+        .tls_backend_preconfigured(
+            headend_admin::cli::PinVerifier::new(None)
+                .client_config()
+                .unwrap(),
+        )
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = c
+        .post(s.url("/ui/login"))
+        .header("Origin", &s.base)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(urlencoded(&[("username", "root"), ("password", PW)]))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let jar: String = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let get = |path: &str| {
+        let r = c.get(s.url(path)).header("Cookie", &jar).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    let post = |path: &str, fields: &[(&str, &str)]| {
+        let r = c
+            .post(s.url(path))
+            .header("Cookie", &jar)
+            .header("Origin", &s.base)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(urlencoded(fields))
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    let (st, page) = get("/ui/account");
+    assert_eq!(st, 200);
+    assert!(page.contains("id=\"mfa-enrol\""), "{page}");
+    let (st, page) = post("/ui/account/mfa", &[]);
+    assert_eq!(st, 200);
+    assert!(page.contains("id=\"mfa-qr\"") && page.contains("<svg"));
+    let start = page.find("id=\"mfa-secret\">").unwrap() + "id=\"mfa-secret\">".len();
+    let seed = unbase32(page[start..].split('<').next().unwrap());
+    let (st, page) = post("/ui/account/mfa/confirm", &[("code", &code(&seed, 0))]);
+    assert_eq!(st, 200);
+    assert!(page.contains("id=\"recovery-codes\""), "{page}");
+    let (_, page) = get("/ui/users");
+    assert!(page.contains("TOTP"), "{page}");
+    // Deleting asks first, then goes.
+    let (st, page) = get("/ui/users/carl/delete");
+    assert_eq!(st, 200);
+    assert!(page.contains("cannot be undone"), "{page}");
+    let (st, _) = post("/ui/users/carl/delete", &[]);
+    assert_eq!(st, 303);
+    let (_, page) = get("/ui/users?done=user-deleted");
+    assert!(!page.contains("data-user=\"carl\""), "{page}");
+    assert!(page.contains("was deleted"), "{page}");
+}
