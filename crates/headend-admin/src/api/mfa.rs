@@ -356,8 +356,8 @@ pub(crate) async fn user_confirm(
 }
 
 /// DELETE /api/v1/users/{name}/mfa `{code}`: removes a second factor. The
-/// user needs a current code (or a recovery code); an admin who has a
-/// second factor of their own needs none. A pending enrolment is removed by
+/// user needs a current code (or a recovery code), admins too for their
+/// own; an admin who has a second factor needs none for another user's. A pending enrolment is removed by
 /// its user without a code.
 pub(crate) async fn remove(
     State(app): State<Shared>,
@@ -381,7 +381,7 @@ pub(crate) async fn remove(
     };
     let how = if target.confirmed.is_none() && name == caller.user {
         "pending enrolment"
-    } else if admin_with_mfa && code.is_empty() {
+    } else if admin_with_mfa && code.is_empty() && name != caller.user {
         "by an admin with a second factor"
     } else if name == caller.user {
         rate_limit(&app, caller.source, "mfa.remove").await?;

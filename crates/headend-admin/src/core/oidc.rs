@@ -497,7 +497,7 @@ mod tests {
         .into();
         assert_eq!(map_role(&c, "groups", &map), Some(Role::Operator));
         assert_eq!(user_name(&c).as_deref(), Some("sso:ada"));
-        let mut other = c.clone();
+        let mut other = c;
         other.insert("groups".into(), json!(["netops-admins", "netops"]));
         assert_eq!(map_role(&other, "groups", &map), Some(Role::Admin));
         other.insert("groups".into(), json!(["sales"]));
