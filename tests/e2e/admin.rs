@@ -25,6 +25,22 @@ fn now() -> u64 {
         .as_secs()
 }
 
+/// RFC 4648 base32 (no padding) → bytes.
+fn unbase32(text: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut out, mut buf, mut bits) = (Vec::new(), 0u32, 0u32);
+    for c in text.bytes() {
+        let v = alphabet.iter().position(|&a| a == c).expect("base32") as u32;
+        buf = (buf << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+    }
+    out
+}
+
 fn b64(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())
 }
@@ -93,6 +109,10 @@ fn protected_routes() -> Vec<(&'static str, String, Option<Value>)> {
         ("POST", "/api/v1/users/x/disable".into(), None),
         ("POST", "/api/v1/users/x/enable".into(), None),
         ("POST", "/api/v1/users/x/unlock".into(), None),
+        ("DELETE", "/api/v1/users/x".into(), None),
+        ("POST", "/api/v1/users/x/mfa".into(), None),
+        ("POST", "/api/v1/users/x/mfa/confirm".into(), None),
+        ("DELETE", "/api/v1/users/x/mfa".into(), None),
         ("GET", "/api/v1/audit".into(), None),
     ]
 }
@@ -301,6 +321,7 @@ fn route_role_matrix_covers_every_route() {
         ("oscar", "operator"),
         ("ada", "admin"),
         ("target", "viewer"),
+        ("gone-ada", "viewer"),
     ] {
         s.add_user(u, r, PW);
     }
@@ -520,6 +541,26 @@ fn route_role_matrix_covers_every_route() {
             Box::new(|_| ("/api/v1/users/target/unlock".into(), None)),
         ),
         (
+            "DELETE",
+            "/api/v1/users/{name}",
+            Role::Admin,
+            Box::new(|u| (format!("/api/v1/users/gone-{u}"), None)),
+        ),
+        // Every role enrols its own second factor, then drops the pending
+        // enrolment (no code needed before it is confirmed).
+        (
+            "POST",
+            "/api/v1/users/{name}/mfa",
+            Role::Viewer,
+            Box::new(|u| (format!("/api/v1/users/{u}/mfa"), None)),
+        ),
+        (
+            "DELETE",
+            "/api/v1/users/{name}/mfa",
+            Role::Viewer,
+            Box::new(|u| (format!("/api/v1/users/{u}/mfa"), None)),
+        ),
+        (
             "GET",
             "/api/v1/audit",
             Role::Admin,
@@ -694,6 +735,61 @@ fn route_role_matrix_covers_every_route() {
     assert!(listed(&inside, "/api/v1/leases", "leases") >= 1);
     assert_eq!(listed(&outside, "/api/v1/leases", "leases"), 0);
     assert_eq!(listed(&zone_only, "/api/v1/leases", "leases"), 0);
+    // POST /api/v1/users/{name}/mfa/confirm: every role confirms its own
+    // enrolment with a first code (and no one another's).
+    let path = "/api/v1/users/{name}/mfa/confirm";
+    assert_eq!(
+        send(
+            &s,
+            &c,
+            "POST",
+            "/api/v1/users/vic/mfa/confirm",
+            None,
+            Some(json!({"code": "000000"}))
+        )
+        .status()
+        .as_u16(),
+        401
+    );
+    for (role, user, token) in &tokens {
+        let e: Value = send(
+            &s,
+            &c,
+            "POST",
+            &format!("/api/v1/users/{user}/mfa"),
+            Some(token),
+            None,
+        )
+        .json()
+        .unwrap();
+        let secret = e["secret"].as_str().unwrap();
+        let seed = unbase32(secret);
+        let code = headend_admin::core::totp::code_at(&seed, now());
+        let other = if *user == "vic" { "oscar" } else { "vic" };
+        let got = send(
+            &s,
+            &c,
+            "POST",
+            &format!("/api/v1/users/{other}/mfa/confirm"),
+            Some(token),
+            Some(json!({"code": code})),
+        )
+        .status()
+        .as_u16();
+        assert_eq!(got, 403, "{path} of another user as {role}");
+        let got = send(
+            &s,
+            &c,
+            "POST",
+            &format!("/api/v1/users/{user}/mfa/confirm"),
+            Some(token),
+            Some(json!({"code": code})),
+        )
+        .status()
+        .as_u16();
+        assert_eq!(got, 200, "{path} as {role}");
+    }
+    covered.push(("POST".into(), path.into()));
     // Every non-public route of the API is in the table.
     let doc: Value = c
         .get(s.url("/api/v1/openapi.json"))

@@ -13,6 +13,7 @@ mod admin_keys_shared;
 mod admin_limits;
 mod admin_mtls;
 mod admin_retention;
+mod admin_users;
 mod admin_zone;
 mod cable;
 mod cli;

@@ -75,6 +75,11 @@ pub struct AdminConfig {
     /// Where audit entries are forwarded as JSON lines, besides the store.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Roles whose users must have a second factor (TOTP): a user of such a
+    /// role without one is made to enrol at their next login before any
+    /// token is issued. Users with a second factor always need it.
+    #[serde(default)]
+    pub require_mfa_for: Vec<crate::core::Role>,
 }
 
 /// `[admin.audit]`: forwarding of audit entries to a SIEM.
@@ -489,6 +494,7 @@ impl Default for AdminConfig {
             kek_file: None,
             audit_retention_days: default_audit_retention_days(),
             audit: AuditConfig::default(),
+            require_mfa_for: Vec::new(),
         }
     }
 }

@@ -155,10 +155,11 @@ impl AdminService {
         let horizon = now.saturating_sub(config.tokens.access_ttl + config.tokens.leeway);
         let mut revocations = Revocations::default();
         let s2 = store.clone();
-        let (revoked, users) = tokio::task::spawn_blocking(move || {
+        let (revoked, users, deleted) = tokio::task::spawn_blocking(move || {
             Ok::<_, headend_store::StoreError>((
                 s2.auth().families_revoked_since(horizon)?,
                 s2.auth().users()?,
+                s2.auth().users_deleted_since(horizon)?,
             ))
         })
         .await
@@ -172,6 +173,9 @@ impl AdminService {
             if u.not_before >= horizon {
                 revocations.set_not_before(&u.username, u.not_before);
             }
+        }
+        for (name, at) in &deleted {
+            revocations.set_not_before(name, *at + 1);
         }
 
         let Handles {
@@ -226,6 +230,7 @@ impl AdminService {
             forward: Arc::new(crate::audit::Forward::open(
                 config.audit.forward.as_deref(),
             )?),
+            mfa_tickets: std::sync::Mutex::new(crate::core::totp::Tickets::default()),
             config: config.clone(),
         });
 
@@ -290,10 +295,14 @@ impl AdminService {
                 since = unix_now();
                 let synced = app
                     .blocking(move |s| {
-                        Ok((s.auth().families_revoked_since(from)?, s.auth().users()?))
+                        Ok((
+                            s.auth().families_revoked_since(from)?,
+                            s.auth().users()?,
+                            s.auth().users_deleted_since(from)?,
+                        ))
                     })
                     .await;
-                if let Ok((families, users)) = synced {
+                if let Ok((families, users, deleted)) = synced {
                     let ids: Vec<String> = families.into_iter().map(|f| f.id).collect();
                     app.revoke_in_cache(&ids, None);
                     for u in users.iter().filter(|u| u.not_before >= from) {
@@ -310,6 +319,15 @@ impl AdminService {
                             .then(|| crate::core::Role::parse(&u.role))
                             .flatten();
                         r.sync_user(&u.username, current, u.not_before, from);
+                    }
+                    // Users deleted by another process: their tokens die
+                    // (a name in use again holds a new account: its
+                    // tokens, issued after the deletion, pass).
+                    for (name, at) in &deleted {
+                        r.set_not_before(name, *at + 1);
+                        if !users.iter().any(|u| &u.username == name) {
+                            r.set_role(name, None, *at);
+                        }
                     }
                 }
             }

@@ -67,6 +67,19 @@ impl UserRecord {
     }
 }
 
+/// How long a deletion stays noted for other servers (far beyond an access
+/// token's life).
+pub const DELETION_NOTE_SECS: u64 = 86_400;
+
+/// What deleting a user ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeletedUser {
+    /// The ids of the sessions (families) that were live.
+    pub sessions: Vec<String>,
+    /// The prefixes of the API keys the user had made that were live.
+    pub api_keys: Vec<String>,
+}
+
 /// One refresh-token family: everything that descends from one login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FamilyRecord {
@@ -167,6 +180,16 @@ pub trait AuthStore: Send + Sync {
     /// carrying the old role stop working at once (the sessions live on:
     /// their next refresh gets the new role). False if there is no such user.
     fn user_set_role(&self, username: &str, role: &str, now: u64) -> Result<bool, StoreError>;
+    /// Deletes a user in one transaction: every live session is revoked,
+    /// every API key the user made is revoked, the second factor and
+    /// recovery codes go, then the user row (the audit log keeps every entry
+    /// that names the user); the deletion is noted for
+    /// [`AuthStore::users_deleted_since`], and notes older than `now` minus a
+    /// day are dropped. `None` if there is no such user.
+    fn user_delete(&self, username: &str, now: u64) -> Result<Option<DeletedUser>, StoreError>;
+    /// Users deleted at or after `since`, with the time, oldest first (so a
+    /// server drops the access tokens of a user another process deleted).
+    fn users_deleted_since(&self, since: u64) -> Result<Vec<(String, u64)>, StoreError>;
     /// Clears the failure counter and lockout; false if there is no such user.
     fn user_unlock(&self, username: &str) -> Result<bool, StoreError>;
     /// Counts one failed login and stores the lockout the caller computed

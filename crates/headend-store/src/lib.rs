@@ -23,6 +23,7 @@ mod config;
 mod error;
 mod lease;
 mod lease6;
+pub mod mfa;
 pub mod migrate;
 mod postgres;
 mod row;
@@ -42,6 +43,7 @@ pub use lease::{
     Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx, LiveLease, counts_of, page_of,
 };
 pub use lease6::{Lease6, Lease6Kind, Lease6Tx};
+pub use mfa::{MfaRecord, MfaStore};
 pub use signing::{KeyStore, Purge, Purged, SigningKeyRecord};
 pub use sqlite::SqliteBackend;
 
@@ -49,7 +51,7 @@ pub use sqlite::SqliteBackend;
 pub const SQLITE_FILE: &str = "headend.db";
 
 /// A storage engine: SQLite or PostgreSQL behind one interface.
-pub trait Backend: AuthStore + ApiKeyStore + KeyStore + Send + Sync + 'static {
+pub trait Backend: AuthStore + ApiKeyStore + KeyStore + MfaStore + Send + Sync + 'static {
     /// Starts a write transaction; writers are serialised.
     fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError>;
     /// Every lease row, ordered by address.
@@ -273,6 +275,11 @@ impl Store {
 
     /// The JWT signing keys and the retention sweep (for the admin API).
     pub fn keys(&self) -> &dyn KeyStore {
+        &*self.backend
+    }
+
+    /// Second factors: TOTP enrolments and recovery codes (for the admin API).
+    pub fn mfa(&self) -> &dyn MfaStore {
         &*self.backend
     }
 }

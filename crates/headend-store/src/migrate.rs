@@ -216,6 +216,29 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
         CREATE INDEX audit_log_at ON audit_log (at);
         CREATE INDEX auth_families_expires ON auth_families (expires);
     ",
+}, Migration {
+    version: 11,
+    name: "second factor (TOTP) and recovery codes",
+    sql: "
+        CREATE TABLE auth_mfa (
+            username  TEXT    PRIMARY KEY REFERENCES auth_users (username) ON DELETE CASCADE,
+            secret    BLOB    NOT NULL,             -- the TOTP seed sealed with the KEK, never in clear
+            confirmed INTEGER,                      -- unix seconds of the first good code; NULL while enrolling
+            last_step INTEGER NOT NULL DEFAULT 0,   -- newest 30 s step accepted: it and older ones are replays
+            created   INTEGER NOT NULL
+        );
+        CREATE TABLE auth_recovery_codes (
+            username TEXT    NOT NULL REFERENCES auth_users (username) ON DELETE CASCADE,
+            hash     BLOB    NOT NULL,              -- SHA-256 of user name and code, never the code
+            used     INTEGER,                       -- unix seconds it was spent
+            PRIMARY KEY (username, hash)
+        );
+        CREATE TABLE auth_deleted_users (           -- so every server drops their live tokens
+            username TEXT    NOT NULL,
+            at       INTEGER NOT NULL               -- unix seconds of the deletion
+        );
+        CREATE INDEX auth_deleted_users_at ON auth_deleted_users (at);
+    ",
 }];
 
 /// The PostgreSQL schema ladder, oldest first: the same versions and tables
@@ -420,6 +443,30 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         );
         CREATE INDEX audit_log_at ON audit_log (at);
         CREATE INDEX auth_families_expires ON auth_families (expires);
+    "#,
+    },
+    Migration {
+        version: 11,
+        name: "second factor (TOTP) and recovery codes",
+        sql: r#"
+        CREATE TABLE auth_mfa (
+            username  TEXT COLLATE "C" PRIMARY KEY REFERENCES auth_users (username) ON DELETE CASCADE,
+            secret    BYTEA  NOT NULL,              -- the TOTP seed sealed with the KEK, never in clear
+            confirmed BIGINT,                       -- unix seconds of the first good code; NULL while enrolling
+            last_step BIGINT NOT NULL DEFAULT 0,    -- newest 30 s step accepted: it and older ones are replays
+            created   BIGINT NOT NULL
+        );
+        CREATE TABLE auth_recovery_codes (
+            username TEXT COLLATE "C" NOT NULL REFERENCES auth_users (username) ON DELETE CASCADE,
+            hash     BYTEA  NOT NULL,               -- SHA-256 of user name and code, never the code
+            used     BIGINT,                        -- unix seconds it was spent
+            PRIMARY KEY (username, hash)
+        );
+        CREATE TABLE auth_deleted_users (           -- so every server drops their live tokens
+            username TEXT COLLATE "C" NOT NULL,
+            at       BIGINT NOT NULL                -- unix seconds of the deletion
+        );
+        CREATE INDEX auth_deleted_users_at ON auth_deleted_users (at);
     "#,
     },
 ];

@@ -11,10 +11,11 @@ use governor::clock::{Clock as _, DefaultClock};
 use headend_store::auth::{FamilyRecord, fold_username};
 use serde::Deserialize;
 
-use super::types::{LoginRequest, LogoutResponse, RefreshRequest, TokenResponse};
+use super::types::{LoginRequest, LogoutResponse, MfaDue, RefreshRequest, TokenResponse};
 use super::{ApiError, REFRESH_COOKIE, Shared, Source, bearer, unix_now};
 use crate::core::Role;
 use crate::core::session::{RefreshVerdict, log_prefix, new_id, new_refresh_token, refresh_hash};
+use crate::core::totp::{TICKET_TTL, TicketPurpose};
 
 const GENERIC_LOGIN_FAILURE: &str = "invalid username or password";
 
@@ -28,7 +29,11 @@ pub(crate) struct LogoutQuery {
 /// The per-address limit on login and refresh attempts. Refusals are
 /// audited: the first of each minute and address at once, the rest as one
 /// sum when the minute is over.
-async fn rate_limit(app: &Shared, ip: IpAddr, action: &'static str) -> Result<(), ApiError> {
+pub(crate) async fn rate_limit(
+    app: &Shared,
+    ip: IpAddr,
+    action: &'static str,
+) -> Result<(), ApiError> {
     let Err(not_until) = app.limiter.check_key(&ip) else {
         return Ok(());
     };
@@ -116,13 +121,20 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-fn token_answer(access: String, expires_in: u64, refresh: &str, refresh_max_age: u64) -> Response {
+fn token_answer(
+    access: String,
+    expires_in: u64,
+    refresh: &str,
+    refresh_max_age: u64,
+    recovery_codes: Option<Vec<String>>,
+) -> Response {
     let cookie = format!(
         "{REFRESH_COOKIE}={refresh}; HttpOnly; Secure; SameSite=Strict; Path=/api/v1/auth; Max-Age={refresh_max_age}"
     );
     let mut resp = Json(TokenResponse {
         access_token: access,
         expires_in,
+        recovery_codes,
         refresh_token: refresh.to_owned(),
         token_type: "Bearer".to_owned(),
     })
@@ -238,6 +250,60 @@ pub(crate) async fn login(
             .await;
         return Err(login_failed());
     }
+    // A second factor enrolled, or required for the role: the password
+    // step ends with a short-lived ticket instead of a session.
+    let name = username.clone();
+    let mfa = app.blocking(move |s| s.mfa().mfa(&name)).await?;
+    let enrolled = mfa.as_ref().is_some_and(|m| m.confirmed.is_some());
+    if enrolled || app.config.require_mfa_for.contains(&role) {
+        let purpose = if enrolled {
+            TicketPurpose::Verify
+        } else {
+            TicketPurpose::Enrol
+        };
+        let ticket = app
+            .mfa_tickets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .issue(&username, purpose, verified.rehash.clone(), now);
+        metrics::counter!("headend_admin_logins_total", "result" => "mfa_due").increment(1);
+        app.audit(
+            &username,
+            ip,
+            "login",
+            None,
+            if enrolled {
+                "second factor due"
+            } else {
+                "enrolment due"
+            },
+            None,
+        )
+        .await;
+        return Ok(Json(MfaDue {
+            expires_in: TICKET_TTL,
+            mfa_enrolment_required: !enrolled,
+            mfa_required: enrolled,
+            mfa_ticket: ticket,
+        })
+        .into_response());
+    }
+    start_session(&app, &username, role, ip, now, verified.rehash, None).await
+}
+
+/// Starts a session for `username` (both factors passed): a refresh-token
+/// family, an access token, the audit entry; `recovery_codes` (just made at
+/// enrolment) are shown once in the answer.
+pub(crate) async fn start_session(
+    app: &Shared,
+    username: &str,
+    role: Role,
+    ip: IpAddr,
+    now: u64,
+    rehash: Option<String>,
+    recovery_codes: Option<Vec<String>>,
+) -> Result<Response, ApiError> {
+    let username = username.to_owned();
     let (refresh, hash) = new_refresh_token();
     let family = FamilyRecord {
         id: new_id(),
@@ -250,16 +316,16 @@ pub(crate) async fn login(
         revoke_reason: None,
     };
     let sid = family.id.clone();
-    let (name, rehash) = (username.clone(), verified.rehash.clone());
+    let (name, rehashed) = (username.clone(), rehash.is_some());
     app.blocking(move |s| {
         s.auth().user_login_ok(&name, now, rehash.as_deref())?;
         s.auth().family_start(&family, &hash, now)
     })
     .await?;
-    if verified.rehash.is_some() {
+    if rehashed {
         tracing::info!(user = %username, "password re-hashed with the configured Argon2 parameters");
     }
-    let access = issue_access(&app, &username, role, &sid, now).await?;
+    let access = issue_access(app, &username, role, &sid, now).await?;
     metrics::counter!("headend_admin_logins_total", "result" => "ok").increment(1);
     tracing::info!(user = %username, %ip, session = log_prefix(&sid), "admin login");
     app.audit(
@@ -276,6 +342,7 @@ pub(crate) async fn login(
         app.tokens.ttl,
         &refresh,
         app.sessions.absolute,
+        recovery_codes,
     ))
 }
 
@@ -379,6 +446,7 @@ pub(crate) async fn refresh(
         app.tokens.ttl,
         &new_refresh,
         family.expires.saturating_sub(now),
+        None,
     ))
 }
 

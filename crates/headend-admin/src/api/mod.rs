@@ -9,6 +9,7 @@ mod apikeys;
 pub(crate) mod auth;
 pub(crate) mod dhcp;
 mod limit;
+pub(crate) mod mfa;
 pub mod openapi;
 pub(crate) mod scrape;
 pub mod types;
@@ -86,6 +87,8 @@ pub struct App {
     pub(crate) kek: Arc<crate::core::kek::Kek>,
     /// Where audit entries go besides the store.
     pub(crate) forward: Arc<crate::audit::Forward>,
+    /// Pending two-step logins (password right, second factor due).
+    pub(crate) mfa_tickets: std::sync::Mutex<crate::core::totp::Tickets>,
 }
 
 /// The principal a client certificate maps to.
@@ -264,6 +267,20 @@ impl App {
         }
         r.prune(now.saturating_sub(self.tokens.ttl + self.tokens.leeway));
         metrics::gauge!("headend_admin_revocation_cache_entries").set(r.len() as f64);
+    }
+
+    /// A deleted user's access tokens, sessions and API keys die at once.
+    pub(crate) fn user_gone(
+        &self,
+        user: &str,
+        deleted: &headend_store::auth::DeletedUser,
+        now: u64,
+    ) {
+        self.revoke_in_cache(&deleted.sessions, Some((user, now)));
+        self.pin_role(user, None);
+        for prefix in &deleted.api_keys {
+            self.api_keys.forget(prefix);
+        }
     }
 
     /// Pins the role a token of `user` must carry from now on (`None`:
@@ -682,6 +699,9 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/auth/login", "public"),
     ("POST", "/api/v1/auth/refresh", "public"),
     ("POST", "/api/v1/auth/logout", "public"),
+    ("POST", "/api/v1/auth/mfa", "public"),
+    ("POST", "/api/v1/auth/mfa/enrol", "public"),
+    ("POST", "/api/v1/auth/mfa/confirm", "public"),
     ("GET", "/metrics", "viewer"),
     ("GET", "/api/v1/me", "viewer"),
     ("GET", "/api/v1/zones", "viewer"),
@@ -726,6 +746,10 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("DELETE", "/api/v1/sessions/{id}", "viewer"),
     ("GET", "/api/v1/users", "admin"),
     ("POST", "/api/v1/users", "admin"),
+    ("DELETE", "/api/v1/users/{name}", "admin"),
+    ("POST", "/api/v1/users/{name}/mfa", "viewer"),
+    ("POST", "/api/v1/users/{name}/mfa/confirm", "viewer"),
+    ("DELETE", "/api/v1/users/{name}/mfa", "viewer"),
     ("PUT", "/api/v1/users/{name}/password", "admin"),
     ("PUT", "/api/v1/users/{name}/role", "admin"),
     ("POST", "/api/v1/users/{name}/disable", "admin"),
@@ -749,6 +773,9 @@ pub fn router(app: Shared, extra: Router<Shared>) -> Router {
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/refresh", post(auth::refresh))
         .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/mfa", post(mfa::login_code))
+        .route("/api/v1/auth/mfa/enrol", post(mfa::login_enrol))
+        .route("/api/v1/auth/mfa/confirm", post(mfa::login_confirm))
         .route("/metrics", get(scrape::serve))
         .route("/api/v1/me", get(users::me))
         .route("/api/v1/zones", get(zones::list))
@@ -778,6 +805,12 @@ pub fn router(app: Shared, extra: Router<Shared>) -> Router {
         .route("/api/v1/sessions", get(users::sessions))
         .route("/api/v1/sessions/{id}", delete(users::revoke_session))
         .route("/api/v1/users", get(users::list).post(users::add))
+        .route("/api/v1/users/{name}", delete(users::delete_user))
+        .route(
+            "/api/v1/users/{name}/mfa",
+            post(mfa::user_enrol).delete(mfa::remove),
+        )
+        .route("/api/v1/users/{name}/mfa/confirm", post(mfa::user_confirm))
         .route("/api/v1/users/{name}/password", put(users::set_password))
         .route("/api/v1/users/{name}/role", put(users::set_role))
         .route("/api/v1/users/{name}/disable", post(users::disable))

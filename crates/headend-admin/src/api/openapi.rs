@@ -24,6 +24,24 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<Value>) {
                 json!({"type": "object", "required": ["username", "password"], "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}),
             ),
         ),
+        ("POST", "/api/v1/auth/mfa") => (
+            "Second step of a login whose answer was {mfa_required, mfa_ticket}: {mfa_ticket, code} with a TOTP code or a recovery code; answers like a login. Wrong codes count towards the lockout like wrong passwords.",
+            body(
+                json!({"type": "object", "required": ["mfa_ticket", "code"], "properties": {"mfa_ticket": {"type": "string"}, "code": {"type": "string"}}}),
+            ),
+        ),
+        ("POST", "/api/v1/auth/mfa/enrol") => (
+            "Enrolment forced at login ({mfa_enrolment_required, mfa_ticket}): {mfa_ticket}; answers secret, otpauth_uri, qr_svg, qr_text",
+            body(
+                json!({"type": "object", "required": ["mfa_ticket"], "properties": {"mfa_ticket": {"type": "string"}}}),
+            ),
+        ),
+        ("POST", "/api/v1/auth/mfa/confirm") => (
+            "Ends a forced enrolment with a first code: {mfa_ticket, code}; answers like a login plus recovery_codes (shown once)",
+            body(
+                json!({"type": "object", "required": ["mfa_ticket", "code"], "properties": {"mfa_ticket": {"type": "string"}, "code": {"type": "string"}}}),
+            ),
+        ),
         ("POST", "/api/v1/auth/refresh") => (
             "Rotate the refresh token (body refresh_token, or the cookie with an Origin of this API). A token presented twice revokes every session of its user (401).",
             None,
@@ -95,6 +113,24 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<Value>) {
             body(
                 json!({"type": "object", "required": ["username", "password", "role"], "properties": {"username": {"type": "string"}, "password": {"type": "string", "minLength": 8}, "role": {"enum": ["viewer", "operator", "admin"]}}}),
             ),
+        ),
+        ("DELETE", "/api/v1/users/{name}") => (
+            "Delete a user: every session and every API key they made are revoked at once; the audit log keeps their entries. 409 for oneself or the last enabled admin.",
+            None,
+        ),
+        ("POST", "/api/v1/users/{name}/mfa") => (
+            "Start enrolling one's own TOTP second factor: answers secret, otpauth_uri, qr_svg, qr_text (409 if one is confirmed)",
+            None,
+        ),
+        ("POST", "/api/v1/users/{name}/mfa/confirm") => (
+            "Confirm one's own enrolment with a first code: {code}; answers the ten recovery codes (shown once)",
+            body(
+                json!({"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}),
+            ),
+        ),
+        ("DELETE", "/api/v1/users/{name}/mfa") => (
+            "Remove a second factor: the user with a current code or recovery code ({code}), or an admin who has a second factor",
+            None,
         ),
         ("PUT", "/api/v1/users/{name}/password") => (
             "Set a password (admins; or the user for themselves); ends every session of the user",

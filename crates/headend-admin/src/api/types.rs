@@ -50,10 +50,74 @@ pub struct TokenResponse {
     pub access_token: String,
     /// Seconds the access token lives.
     pub expires_in: u64,
+    /// The one-time recovery codes made by an enrolment that ended this
+    /// login: shown this once, stored only as hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
     /// The new refresh token (the one presented is spent).
     pub refresh_token: String,
     /// Always `Bearer`.
     pub token_type: String,
+}
+
+/// The answer to a right password when a second factor is due: the ticket
+/// to present with the code (`POST /api/v1/auth/mfa`) or, when the role
+/// requires a second factor that is not enrolled yet, to enrol with
+/// (`POST /api/v1/auth/mfa/enrol`, then `/confirm`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MfaDue {
+    /// Seconds the ticket lives.
+    pub expires_in: u64,
+    /// Enrolment is due before the login can end.
+    pub mfa_enrolment_required: bool,
+    /// A code (or a recovery code) is due.
+    pub mfa_required: bool,
+    /// The ticket (opaque, single use).
+    pub mfa_ticket: String,
+}
+
+/// `POST /api/v1/auth/mfa` and `/api/v1/auth/mfa/confirm`; also the body of
+/// `POST /api/v1/users/{name}/mfa/confirm` and `DELETE
+/// /api/v1/users/{name}/mfa` (without a ticket).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MfaCodeRequest {
+    /// The ticket of the password step (login only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_ticket: Option<String>,
+    /// A 6-digit code from the authenticator app, or a recovery code.
+    #[serde(default)]
+    pub code: String,
+}
+
+/// A new enrolment: what to put into the authenticator app.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MfaEnrolment {
+    /// The `otpauth://totp/...` URI (what the QR code holds).
+    pub otpauth_uri: String,
+    /// The QR code as an SVG document.
+    pub qr_svg: String,
+    /// The QR code for a terminal (Unicode half blocks).
+    pub qr_text: String,
+    /// The seed in base32, to type in by hand.
+    pub secret: String,
+}
+
+/// The answer to a confirmed enrolment outside a login.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MfaConfirmed {
+    /// The one-time recovery codes, shown this once.
+    pub recovery_codes: Vec<String>,
+    /// The user.
+    pub user: String,
+}
+
+/// The answer to removing a second factor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MfaRemoved {
+    /// True if a second factor (or a pending enrolment) was removed.
+    pub removed: bool,
+    /// The user.
+    pub user: String,
 }
 
 /// The answer to a logout.
@@ -89,6 +153,9 @@ pub struct UserView {
     pub locked: bool,
     /// Unix time the lockout ends, while locked.
     pub locked_until: Option<u64>,
+    /// The second factor (TOTP) is enrolled and confirmed.
+    #[serde(default)]
+    pub mfa: bool,
     /// `viewer`, `operator` or `admin`.
     pub role: String,
     /// The user name.
@@ -141,6 +208,17 @@ pub struct RoleRequest {
 pub struct RoleChanged {
     /// The role now.
     pub role: Role,
+    /// The user.
+    pub user: String,
+}
+
+/// The answer to deleting a user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserDeleted {
+    /// How many API keys the user had made that were revoked.
+    pub revoked_api_keys: usize,
+    /// How many live sessions of the user ended.
+    pub revoked_sessions: usize,
     /// The user.
     pub user: String,
 }
@@ -473,12 +551,14 @@ mod tests {
             last_login: None,
             locked: true,
             locked_until: Some(99),
+            mfa: false,
             role: "admin".into(),
             username: "root".into(),
         };
         let before = json!({
             "username": "root", "role": "admin", "disabled": false, "failures": 2,
             "locked": true, "locked_until": 99, "last_login": null, "created": 5,
+            "mfa": false,
         });
         assert_eq!(
             serde_json::to_string(&user).unwrap(),

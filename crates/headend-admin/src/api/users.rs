@@ -11,15 +11,17 @@ use serde::Deserialize;
 use super::types::{
     AuditEntry, AuditResponse, KeyRotated, MeResponse, NewUserRequest, PasswordChanged,
     PasswordRequest, RoleChanged, RoleRequest, SessionRevoked, SessionView, SessionsResponse,
-    UserDisabled, UserUnlocked, UserView, UsersResponse,
+    UserDeleted, UserDisabled, UserUnlocked, UserView, UsersResponse,
 };
 use super::{ApiError, Caller, Shared, unix_now};
 use crate::core::Role;
 
-/// A user as shown by the API (never the hash).
-pub(crate) fn user_view(u: &UserRecord, now: u64) -> UserView {
+/// A user as shown by the API (never the hash); `mfa`: the second factor
+/// is confirmed.
+pub(crate) fn user_view(u: &UserRecord, now: u64, mfa: bool) -> UserView {
     UserView {
         created: u.created,
+        mfa,
         disabled: u.disabled,
         failures: u.failures,
         last_login: u.last_login,
@@ -168,9 +170,14 @@ pub(crate) async fn revoke_session(
 /// GET /api/v1/users.
 pub(crate) async fn list(State(app): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
-    let users = app.blocking(|s| s.auth().users()).await?;
+    let (users, mfa) = app
+        .blocking(|s| Ok((s.auth().users()?, s.mfa().mfa_users()?)))
+        .await?;
     let now = unix_now();
-    let users = users.iter().map(|u| user_view(u, now)).collect();
+    let users = users
+        .iter()
+        .map(|u| user_view(u, now, mfa.binary_search(&u.username).is_ok()))
+        .collect();
     Ok(Json(UsersResponse { users }).into_response())
 }
 
@@ -216,6 +223,16 @@ pub(crate) async fn add(
     let record = UserRecord::new(b.username.clone(), phc, b.role.as_str(), now);
     let r2 = record.clone();
     let added = app.blocking(move |s| s.auth().user_insert(&r2)).await?;
+    if added {
+        // A name used before by a deleted user: that user's tokens stay dead
+        // (not_before) while the new account's pass.
+        let mut r = app
+            .revocations
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        r.clear_role(&record.username);
+        r.set_not_before(&record.username, now);
+    }
     app.audit(
         &caller.user,
         caller.source,
@@ -232,7 +249,7 @@ pub(crate) async fn add(
             format!("user {} exists", b.username),
         ));
     }
-    Ok((StatusCode::CREATED, Json(user_view(&record, now))).into_response())
+    Ok((StatusCode::CREATED, Json(user_view(&record, now, false))).into_response())
 }
 
 /// PUT /api/v1/users/{name}/password: admins for anyone, users for themselves.
@@ -384,6 +401,69 @@ pub(crate) async fn set_role(
     app.revoke_in_cache(&[], Some((&name, now)));
     app.pin_role(&name, Some(role));
     Ok(Json(RoleChanged { role, user: name }).into_response())
+}
+
+/// DELETE /api/v1/users/{name}: the user goes, with every session and
+/// every API key they made, all revoked at once; the audit log keeps what
+/// they did. An admin cannot delete themselves, nor the last enabled admin.
+pub(crate) async fn delete_user(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let name = fold_username(&name);
+    if name == caller.user {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "an admin cannot delete their own account; ask another admin",
+        ));
+    }
+    let users = app.blocking(|s| s.auth().users()).await?;
+    let Some(target) = users.iter().find(|u| u.username == name) else {
+        return Err(ApiError::not_found(format!("no user {name}")));
+    };
+    let admins = users
+        .iter()
+        .filter(|u| !u.disabled && u.role == Role::Admin.as_str())
+        .count();
+    if target.role == Role::Admin.as_str() && !target.disabled && admins <= 1 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("{name} is the last enabled admin"),
+        ));
+    }
+    let now = unix_now();
+    let n2 = name.clone();
+    let deleted = app
+        .blocking(move |s| s.auth().user_delete(&n2, now))
+        .await?;
+    let detail = deleted.as_ref().map(|d| {
+        format!(
+            "revoked {} session(s) and {} api key(s)",
+            d.sessions.len(),
+            d.api_keys.len()
+        )
+    });
+    app.audit(
+        &caller.user,
+        caller.source,
+        "user.delete",
+        Some(name.clone()),
+        if deleted.is_some() { "ok" } else { "not found" },
+        detail,
+    )
+    .await;
+    let deleted = deleted.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
+    app.user_gone(&name, &deleted, now);
+    Ok(Json(UserDeleted {
+        revoked_api_keys: deleted.api_keys.len(),
+        revoked_sessions: deleted.sessions.len(),
+        user: name,
+    })
+    .into_response())
 }
 
 /// POST /api/v1/users/{name}/unlock.

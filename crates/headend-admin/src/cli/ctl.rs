@@ -13,16 +13,17 @@ use serde::{Deserialize, Serialize};
 
 use super::pin::{PinVerifier, client_dir, normalise};
 use super::{
-    ApikeyCommand, CtlArgs, CtlCommand, CtlUserCommand, LeaseCommand, RecordCommand,
+    ApikeyCommand, CtlArgs, CtlCommand, CtlUserCommand, LeaseCommand, MfaCommand, RecordCommand,
     ReservationCommand, SessionCommand, ZoneCommand, read_password,
 };
 use crate::AdminError;
 use crate::api::types::{
     ApiKeyIssued, ApiKeyRevoked, ApiKeysResponse, AuditResponse, ErrorBody, LeasesResponse,
-    LoginRequest, LogoutResponse, NewApiKeyRequest, NewUserRequest, RefreshRequest,
-    ReleasedResponse, ReservationAttributes, ReservationRequest, ReservationsResponse, RoleRequest,
-    RotateApiKeyRequest, SessionsResponse, SetRecordRequest, TokenResponse, UsersResponse,
-    ZoneResponse, ZoneSerial, ZonesResponse,
+    LoginRequest, LogoutResponse, MfaCodeRequest, MfaConfirmed, MfaDue, MfaEnrolment, MfaRemoved,
+    NewApiKeyRequest, NewUserRequest, RefreshRequest, ReleasedResponse, ReservationAttributes,
+    ReservationRequest, ReservationsResponse, RoleRequest, RotateApiKeyRequest, SessionsResponse,
+    SetRecordRequest, TokenResponse, UserDeleted, UsersResponse, ZoneResponse, ZoneSerial,
+    ZonesResponse,
 };
 use crate::api::unix_now;
 use crate::tls::{install_crypto_provider, write_private};
@@ -312,6 +313,7 @@ fn login(
     if status != 200 {
         return Err(api_error(status, &text));
     }
+    let text = second_factor(&client, &url, text)?;
     let mut ctl = Ctl {
         dir: dir.to_path_buf(),
         session: SessionFile {
@@ -328,6 +330,90 @@ fn login(
     ctl.save()?;
     println!("logged in as {user}");
     Ok(())
+}
+
+/// One line typed after a prompt on stderr (a code: not secret for long,
+/// so it is echoed); from stdin after the password with --password-stdin.
+fn read_code(prompt: &str) -> Result<String, AdminError> {
+    eprint!("{prompt}");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| AdminError::Usage {
+            reason: format!("cannot read the code: {e}"),
+        })?;
+    Ok(line.trim().to_owned())
+}
+
+/// The second step of a login whose password step answered with an MFA
+/// ticket: the code (or, when the role requires a second factor not yet
+/// enrolled, the enrolment first); answers the token answer's text.
+fn second_factor(client: &Client, url: &str, text: String) -> Result<String, AdminError> {
+    let Ok(due) = serde_json::from_str::<MfaDue>(&text) else {
+        return Ok(text);
+    };
+    let path = if due.mfa_enrolment_required {
+        let body = MfaCodeRequest {
+            mfa_ticket: Some(due.mfa_ticket.clone()),
+            code: String::new(),
+        };
+        let (status, text) = send(
+            client,
+            Method::POST,
+            &format!("{url}/api/v1/auth/mfa/enrol"),
+            None,
+            Some(&body),
+            &[],
+        )?;
+        if status != 200 {
+            return Err(api_error(status, &text));
+        }
+        let e: MfaEnrolment = serde_json::from_str(&text).map_err(|e| AdminError::Api {
+            status,
+            message: format!("unexpected enrolment answer ({e})"),
+        })?;
+        show_enrolment(&e);
+        "/api/v1/auth/mfa/confirm"
+    } else {
+        "/api/v1/auth/mfa"
+    };
+    let code = read_code("Code from the authenticator app (or a recovery code): ")?;
+    let body = MfaCodeRequest {
+        mfa_ticket: Some(due.mfa_ticket),
+        code,
+    };
+    let (status, text) = send(
+        client,
+        Method::POST,
+        &format!("{url}{path}"),
+        None,
+        Some(&body),
+        &[],
+    )?;
+    if status != 200 {
+        return Err(api_error(status, &text));
+    }
+    if let Ok(t) = serde_json::from_str::<TokenResponse>(&text)
+        && let Some(codes) = &t.recovery_codes
+    {
+        show_recovery(codes);
+    }
+    Ok(text)
+}
+
+/// Prints what to put into an authenticator app.
+fn show_enrolment(e: &MfaEnrolment) {
+    eprintln!("Scan this QR code with an authenticator app (TOTP, 6 digits, 30 s):\n");
+    eprintln!("{}", e.qr_text);
+    eprintln!("or open {}\nor type the key {}\n", e.otpauth_uri, e.secret);
+}
+
+/// Prints the recovery codes (shown this once).
+fn show_recovery(codes: &[String]) {
+    println!("Recovery codes (each works once; keep them offline, they are shown only now):");
+    for c in codes {
+        println!("  {c}");
+    }
 }
 
 fn enc(s: &str) -> String {
@@ -700,6 +786,7 @@ pub fn run(args: CtlArgs) -> Result<(), AdminError> {
             limit,
         } => audit(&mut ctl, view, user, action, target, since, limit)?,
         CtlCommand::User(cmd) => user(&mut ctl, view, cmd)?,
+        CtlCommand::Mfa(cmd) => mfa(&mut ctl, cmd)?,
         CtlCommand::Apikey(cmd) => apikey(&mut ctl, cmd)?,
     }
     Ok(())
@@ -916,6 +1003,50 @@ fn audit(
     Ok(())
 }
 
+/// `ctl mfa ...`.
+fn mfa(ctl: &mut Ctl, cmd: MfaCommand) -> Result<(), AdminError> {
+    let me = ctl.session.user.clone();
+    match cmd {
+        MfaCommand::Enrol => {
+            let path = format!("/api/v1/users/{}/mfa", enc(&me));
+            let e: MfaEnrolment = ctl.call(Method::POST, &path, None, &[])?;
+            show_enrolment(&e);
+            let body = MfaCodeRequest {
+                mfa_ticket: None,
+                code: read_code("First code from the authenticator app: ")?,
+            };
+            let done: MfaConfirmed =
+                ctl.call(Method::POST, &format!("{path}/confirm"), Some(&body), &[])?;
+            println!("second factor enrolled for {}", done.user);
+            show_recovery(&done.recovery_codes);
+        }
+        MfaCommand::Disable { user } => {
+            let name = user.unwrap_or_else(|| me.clone());
+            let code = if name == me {
+                read_code("Current code (or a recovery code): ")?
+            } else {
+                String::new()
+            };
+            let body = MfaCodeRequest {
+                mfa_ticket: None,
+                code,
+            };
+            let r: MfaRemoved = ctl.call(
+                Method::DELETE,
+                &format!("/api/v1/users/{}/mfa", enc(&name)),
+                Some(&body),
+                &[],
+            )?;
+            if r.removed {
+                println!("second factor of {} removed", r.user);
+            } else {
+                println!("{} had no second factor", r.user);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `ctl user ...`.
 fn user(ctl: &mut Ctl, view: View, cmd: CtlUserCommand) -> Result<(), AdminError> {
     let role = |r: &str| -> Result<crate::core::Role, AdminError> {
@@ -939,6 +1070,7 @@ fn user(ctl: &mut Ctl, view: View, cmd: CtlUserCommand) -> Result<(), AdminError
                     "disabled",
                     "locked_until",
                     "failures",
+                    "mfa",
                     "last_login",
                     "created",
                 ],
@@ -949,6 +1081,7 @@ fn user(ctl: &mut Ctl, view: View, cmd: CtlUserCommand) -> Result<(), AdminError
                         u.disabled.to_string(),
                         view.time_or_dash(u.locked_until.filter(|_| u.locked)),
                         u.failures.to_string(),
+                        if u.mfa { "totp" } else { "-" }.to_owned(),
                         view.time_or_dash(u.last_login),
                         view.time(u.created),
                     ]
@@ -979,6 +1112,21 @@ fn user(ctl: &mut Ctl, view: View, cmd: CtlUserCommand) -> Result<(), AdminError
         CtlUserCommand::Unlock { name } => {
             ctl.call::<IgnoredAny>(Method::POST, &user_path(&name, "unlock"), None, &[])?;
             println!("unlocked {name}");
+        }
+        CtlUserCommand::Delete { name } => {
+            let d: UserDeleted = ctl.call(
+                Method::DELETE,
+                &format!("/api/v1/users/{}", enc(&name)),
+                None,
+                &[],
+            )?;
+            if view.json(&d)? {
+                return Ok(());
+            }
+            println!(
+                "deleted {}; {} session(s) and {} api key(s) revoked (the audit log keeps their entries)",
+                d.user, d.revoked_sessions, d.revoked_api_keys
+            );
         }
         CtlUserCommand::Role { name, role: r } => {
             let body = RoleRequest { role: role(&r)? };

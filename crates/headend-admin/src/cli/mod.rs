@@ -70,6 +70,13 @@ pub enum UserCommand {
         /// viewer, operator or admin.
         role: String,
     },
+    /// Delete a user: their sessions and the API keys they made are revoked
+    /// (a running server drops their access tokens within seconds); the
+    /// audit log keeps their entries.
+    Delete {
+        /// The user name.
+        name: String,
+    },
 }
 
 /// `headend ctl [--json] [--utc] ...`.
@@ -146,6 +153,9 @@ pub enum CtlCommand {
     /// locally on the store instead).
     #[command(subcommand)]
     User(CtlUserCommand),
+    /// One's own second factor (TOTP).
+    #[command(subcommand)]
+    Mfa(MfaCommand),
     /// API keys for machine clients (admins).
     #[command(subcommand)]
     Apikey(ApikeyCommand),
@@ -184,10 +194,31 @@ pub enum CtlUserCommand {
         /// viewer, operator or admin.
         role: String,
     },
+    /// Delete a user: their sessions and the API keys they made are revoked
+    /// at once; the audit log keeps their entries.
+    Delete {
+        /// The user name.
+        name: String,
+    },
     /// Clear a user's failed-login lockout.
     Unlock {
         /// The user name.
         name: String,
+    },
+}
+
+/// `headend ctl mfa ...`: one's own second factor.
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// Enrol a TOTP second factor: shows the QR code, asks for a first code,
+    /// prints the ten recovery codes once.
+    Enrol,
+    /// Remove a second factor: one's own with a current code (asked for),
+    /// another user's as an admin who has a second factor.
+    Disable {
+        /// Another user (admins).
+        #[arg(long)]
+        user: Option<String>,
     },
 }
 

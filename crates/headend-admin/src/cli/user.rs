@@ -104,12 +104,31 @@ pub fn run(
             audit(&store, "user.passwd", &name, "ok");
             println!("password of {name} changed; {} session(s) ended", ids.len());
         }
+        UserCommand::Delete { name } => {
+            let name = fold_username(&name);
+            let d = store
+                .auth()
+                .user_delete(&name, now)?
+                .ok_or_else(|| missing(&name))?;
+            audit(&store, "user.delete", &name, "ok");
+            println!(
+                "deleted {name}; {} session(s) and {} api key(s) revoked (the audit log keeps their entries)",
+                d.sessions.len(),
+                d.api_keys.len()
+            );
+        }
         UserCommand::List => {
             println!(
-                "{:<24} {:<9} {:<9} {:<8} LAST LOGIN",
-                "USER", "ROLE", "STATE", "FAILURES"
+                "{:<24} {:<9} {:<9} {:<8} {:<5} LAST LOGIN",
+                "USER", "ROLE", "STATE", "FAILURES", "MFA"
             );
+            let mfa = store.mfa().mfa_users()?;
             for u in store.auth().users()? {
+                let second = if mfa.binary_search(&u.username).is_ok() {
+                    "totp"
+                } else {
+                    "-"
+                };
                 let state = if u.disabled {
                     "disabled".to_owned()
                 } else if u.locked_until > now {
@@ -122,8 +141,8 @@ pub fn run(
                     |t| format!("{}s ago", now.saturating_sub(t)),
                 );
                 println!(
-                    "{:<24} {:<9} {:<9} {:<8} {}",
-                    u.username, u.role, state, u.failures, last
+                    "{:<24} {:<9} {:<9} {:<8} {:<5} {}",
+                    u.username, u.role, state, u.failures, second, last
                 );
             }
         }

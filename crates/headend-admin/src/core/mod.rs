@@ -9,9 +9,11 @@ pub mod guard;
 pub mod kek;
 pub mod keyring;
 pub mod mtls;
+pub mod oidc;
 pub mod scope;
 pub mod session;
 pub mod tokens;
+pub mod totp;
 
 use serde::{Deserialize, Serialize};
 

@@ -265,13 +265,22 @@ async fn users_page(
         return error_page(user, e.status(), e.message());
     }
     let now = unix_now();
-    let Ok((users, sessions)) = app
-        .blocking(move |s| Ok((s.auth().users()?, s.auth().families(None, Some(now))?)))
+    let Ok((users, sessions, mfa)) = app
+        .blocking(move |s| {
+            Ok((
+                s.auth().users()?,
+                s.auth().families(None, Some(now))?,
+                s.mfa().mfa_users()?,
+            ))
+        })
         .await
     else {
         return store_failed(user);
     };
-    let users: Vec<_> = users.iter().map(|u| api::user_view(u, now)).collect();
+    let users: Vec<_> = users
+        .iter()
+        .map(|u| api::user_view(u, now, mfa.binary_search(&u.username).is_ok()))
+        .collect();
     let sessions: Vec<_> = sessions
         .iter()
         .map(|f| {
@@ -402,6 +411,129 @@ pub(crate) async fn set_role(
     }
 }
 
+/// GET /ui/users/{name}/delete: asks first (deletion cannot be undone).
+pub(crate) async fn delete_user_confirm(
+    Extension(user): Extension<UiUser>,
+    Path(name): Path<String>,
+) -> Response {
+    if let Err(e) = user.caller.require(Role::Admin) {
+        return error_page(&user, e.status(), e.message());
+    }
+    Page::of("confirm.html", &user, "users")
+        .with("title", format!("Delete the user {name}"))
+        .with(
+            "message",
+            format!(
+                "Delete {name}? Their sessions and the API keys they made are revoked at once; the audit log keeps their entries. This cannot be undone."
+            ),
+        )
+        .with("action", format!("/ui/users/{}/delete", super::view::segment(&name)))
+        .with("button", "Delete the user")
+        .with("cancel", "/ui/users")
+        .render()
+}
+
+/// POST /ui/users/{name}/delete.
+pub(crate) async fn delete_user(
+    State(app): State<Shared>,
+    Extension(user): Extension<UiUser>,
+    Path(name): Path<String>,
+) -> Response {
+    match api::delete_user(State(Arc::clone(&app)), user.caller.clone(), Path(name)).await {
+        Ok(_) => see_other("/ui/users?done=user-deleted"),
+        Err(e) => error_page(&user, e.status(), e.message()),
+    }
+}
+
+/// POST /ui/account/mfa: starts enrolling the user's own second factor
+/// (the QR code and the first-code form on the account page).
+pub(crate) async fn mfa_enrol(
+    State(app): State<Shared>,
+    Extension(user): Extension<UiUser>,
+) -> Response {
+    let me = user.caller.user.clone();
+    let answer =
+        crate::api::mfa::user_enrol(State(Arc::clone(&app)), user.caller.clone(), Path(me)).await;
+    let e = match answer {
+        Ok(resp) => axum::body::to_bytes(resp.into_body(), 256 * 1024)
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok()),
+        Err(e) => return error_page(&user, e.status(), e.message()),
+    };
+    let Some(e) = e else {
+        return store_failed(&user);
+    };
+    account_page_with(
+        &app,
+        &user,
+        Default::default(),
+        None,
+        StatusCode::OK,
+        Some(e),
+        None,
+    )
+    .await
+}
+
+/// The first-code form.
+#[derive(Deserialize)]
+pub(crate) struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+/// POST /ui/account/mfa/confirm: confirms the enrolment; the recovery codes
+/// are shown once.
+pub(crate) async fn mfa_confirm(
+    State(app): State<Shared>,
+    Extension(user): Extension<UiUser>,
+    Form(f): Form<CodeForm>,
+) -> Response {
+    let me = user.caller.user.clone();
+    let body = crate::api::types::MfaCodeRequest {
+        mfa_ticket: None,
+        code: f.code,
+    };
+    let answer = crate::api::mfa::user_confirm(
+        State(Arc::clone(&app)),
+        user.caller.clone(),
+        Path(me),
+        Ok(Json(body)),
+    )
+    .await;
+    match answer {
+        Ok(resp) => {
+            let done: Option<crate::api::types::MfaConfirmed> =
+                axum::body::to_bytes(resp.into_body(), 64 * 1024)
+                    .await
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok());
+            let Some(done) = done else {
+                return store_failed(&user);
+            };
+            account_page_with(
+                &app,
+                &user,
+                Default::default(),
+                None,
+                StatusCode::OK,
+                None,
+                Some(done.recovery_codes),
+            )
+            .await
+        }
+        Err(e) => {
+            let mut errors = std::collections::BTreeMap::new();
+            errors.insert(
+                "code",
+                format!("{} (start the enrolment again)", e.message()),
+            );
+            account_page(&app, &user, errors, None, e.status()).await
+        }
+    }
+}
+
 /// POST /ui/users/{name}/disable.
 pub(crate) async fn disable(
     State(app): State<Shared>,
@@ -453,14 +585,29 @@ async fn account_page(
     notice: Option<&'static str>,
     status: StatusCode,
 ) -> Response {
+    account_page_with(app, user, errors, notice, status, None, None).await
+}
+
+/// The account page, with an enrolment in progress or the recovery codes of
+/// one just confirmed.
+async fn account_page_with(
+    app: &Shared,
+    user: &UiUser,
+    errors: std::collections::BTreeMap<&'static str, String>,
+    notice: Option<&'static str>,
+    status: StatusCode,
+    enrolment: Option<crate::api::types::MfaEnrolment>,
+    recovery_codes: Option<Vec<String>>,
+) -> Response {
     let now = unix_now();
     let me = user.caller.user.clone();
-    let Ok(sessions) = app
-        .blocking(move |s| s.auth().families(Some(&me), Some(now)))
+    let Ok((sessions, mfa)) = app
+        .blocking(move |s| Ok((s.auth().families(Some(&me), Some(now))?, s.mfa().mfa(&me)?)))
         .await
     else {
         return store_failed(user);
     };
+    let mfa_on = mfa.is_some_and(|m| m.confirmed.is_some());
     let sessions: Vec<_> = sessions
         .iter()
         .map(|f| {
@@ -473,6 +620,9 @@ async fn account_page(
         .collect();
     Page::of("account.html", user, "account")
         .with("sessions", sessions)
+        .with("mfa", mfa_on)
+        .with("enrolment", enrolment)
+        .with("recovery_codes", recovery_codes)
         .with("errors", errors)
         .with("notice", notice)
         .with("min_len", api::MIN_PASSWORD_LEN)

@@ -82,6 +82,15 @@ pub(crate) fn router(app: Shared) -> Router<Shared> {
             axum::routing::post(admin::disable),
         )
         .route(
+            "/ui/users/{name}/delete",
+            get(admin::delete_user_confirm).post(admin::delete_user),
+        )
+        .route("/ui/account/mfa", axum::routing::post(admin::mfa_enrol))
+        .route(
+            "/ui/account/mfa/confirm",
+            axum::routing::post(admin::mfa_confirm),
+        )
+        .route(
             "/ui/users/{name}/enable",
             axum::routing::post(admin::enable),
         )

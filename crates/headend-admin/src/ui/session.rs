@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::view::{self, Page};
 use super::{safe_next, view::see_other};
 use crate::api::auth::{self, LogoutQuery, cookie};
-use crate::api::types::{LoginRequest, RefreshRequest, TokenResponse};
+use crate::api::types::{LoginRequest, MfaDue, RefreshRequest, TokenResponse};
 use crate::api::{Caller, Shared, Source, unix_now};
 use crate::core::session::refresh_hash;
 
@@ -182,6 +182,13 @@ pub(crate) struct LoginForm {
     #[serde(default)]
     password: String,
     next: Option<String>,
+    /// The ticket of the password step, on the second step.
+    mfa_ticket: Option<String>,
+    /// `code` (a second factor is due) or `enrol` (a forced enrolment).
+    mfa_step: Option<String>,
+    /// The code typed on the second step.
+    #[serde(default)]
+    code: String,
 }
 
 /// GET /ui/login.
@@ -220,6 +227,9 @@ pub(crate) async fn login(
         *resp.status_mut() = status;
         resp
     };
+    if let Some(ticket) = f.mfa_ticket.clone() {
+        return second_step(&app, ip, &f, ticket, &next).await;
+    }
     if f.username.is_empty() || f.password.is_empty() {
         return again(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -232,20 +242,173 @@ pub(crate) async fn login(
     };
     match auth::login(State(Arc::clone(&app)), Source(ip), Ok(Json(request))).await {
         Ok(resp) => {
-            let Some(t) = token_pair(resp).await else {
+            let Some(body) = body_of(resp).await else {
                 return again(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal error; see the server log",
                 );
             };
-            let mut resp = see_other(&next);
-            for c in pair_cookies(&app, &t.access_token, t.expires_in, &t.refresh_token) {
-                resp.headers_mut().append(header::SET_COOKIE, c);
+            if let Ok(due) = serde_json::from_slice::<MfaDue>(&body) {
+                return mfa_page(&app, ip, &next, &f.username, due, None).await;
             }
-            resp
+            let Ok(t) = serde_json::from_slice::<TokenResponse>(&body) else {
+                return again(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the server log",
+                );
+            };
+            signed_in(&app, &t, &next)
         }
         Err(e) => again(e.status(), e.message()),
     }
+}
+
+/// The redirect to `next` with the session's cookies; with recovery codes
+/// (an enrolment just ended) a page showing them once instead.
+fn signed_in(app: &Shared, t: &TokenResponse, next: &str) -> Response {
+    let mut resp = match &t.recovery_codes {
+        Some(codes) => Page::new("login.html")
+            .with("next", next)
+            .with("recovery_codes", codes)
+            .render(),
+        None => see_other(next),
+    };
+    for c in pair_cookies(app, &t.access_token, t.expires_in, &t.refresh_token) {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// The second step's form: the code, or (forced enrolment) the QR code and
+/// the first code.
+async fn mfa_page(
+    app: &Shared,
+    ip: IpAddr,
+    next: &str,
+    username: &str,
+    due: MfaDue,
+    error: Option<(StatusCode, &str)>,
+) -> Response {
+    let mut page = Page::new("login.html")
+        .with("next", next)
+        .with("username", username)
+        .with("mfa_ticket", &due.mfa_ticket);
+    if due.mfa_enrolment_required {
+        let body = crate::api::types::MfaCodeRequest {
+            mfa_ticket: Some(due.mfa_ticket.clone()),
+            code: String::new(),
+        };
+        let enrol =
+            crate::api::mfa::login_enrol(State(Arc::clone(app)), Source(ip), Ok(Json(body))).await;
+        let e = match enrol {
+            Ok(resp) => body_of(resp)
+                .await
+                .and_then(|b| serde_json::from_slice::<crate::api::types::MfaEnrolment>(&b).ok()),
+            Err(e) => return view::plain_error(e.status(), e.message()),
+        };
+        let Some(e) = e else {
+            return view::plain_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; see the server log",
+            );
+        };
+        page = page
+            .with("mfa_step", "enrol")
+            .with("qr_svg", &e.qr_svg)
+            .with("otpauth_uri", &e.otpauth_uri)
+            .with("secret", &e.secret);
+    } else {
+        page = page.with("mfa_step", "code");
+    }
+    let status = error.map_or(StatusCode::OK, |(s, _)| s);
+    if let Some((_, msg)) = error {
+        page = page.with("error", msg);
+    }
+    let mut resp = page.render();
+    *resp.status_mut() = status;
+    resp
+}
+
+/// POST /ui/login with a ticket: the code (or the first code of a forced
+/// enrolment).
+async fn second_step(
+    app: &Shared,
+    ip: IpAddr,
+    f: &LoginForm,
+    ticket: String,
+    next: &str,
+) -> Response {
+    let enrol = f.mfa_step.as_deref() == Some("enrol");
+    let body = crate::api::types::MfaCodeRequest {
+        mfa_ticket: Some(ticket.clone()),
+        code: f.code.clone(),
+    };
+    let answer = if enrol {
+        crate::api::mfa::login_confirm(State(Arc::clone(app)), Source(ip), Ok(Json(body))).await
+    } else {
+        crate::api::mfa::login_code(State(Arc::clone(app)), Source(ip), Ok(Json(body))).await
+    };
+    match answer {
+        Ok(resp) => {
+            let t = body_of(resp)
+                .await
+                .and_then(|b| serde_json::from_slice::<TokenResponse>(&b).ok());
+            match t {
+                Some(t) => signed_in(app, &t, next),
+                None => view::plain_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the server log",
+                ),
+            }
+        }
+        // A wrong code with a live ticket: the same form again (an
+        // enrolment keeps its pending seed: the QR code is not shown again,
+        // so start over from the password).
+        Err(e) if e.status() == StatusCode::UNAUTHORIZED && !enrol => {
+            let now = unix_now();
+            let live = app
+                .mfa_tickets
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&ticket, now)
+                .is_some();
+            if !live {
+                return login_again(next, &f.username, e.status(), e.message());
+            }
+            let due = MfaDue {
+                expires_in: 0,
+                mfa_enrolment_required: false,
+                mfa_required: true,
+                mfa_ticket: ticket,
+            };
+            mfa_page(
+                app,
+                ip,
+                next,
+                &f.username,
+                due,
+                Some((e.status(), e.message())),
+            )
+            .await
+        }
+        Err(e) => login_again(next, &f.username, e.status(), e.message()),
+    }
+}
+
+fn login_again(next: &str, username: &str, status: StatusCode, error: &str) -> Response {
+    let mut resp = Page::new("login.html")
+        .with("next", next)
+        .with("username", username)
+        .with("error", error)
+        .render();
+    *resp.status_mut() = status;
+    resp
+}
+
+async fn body_of(resp: Response) -> Option<axum::body::Bytes> {
+    axum::body::to_bytes(resp.into_body(), 256 * 1024)
+        .await
+        .ok()
 }
 
 /// POST /ui/logout: the API's logout of this session.

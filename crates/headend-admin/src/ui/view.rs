@@ -230,6 +230,7 @@ pub(crate) fn done_message(code: Option<&str>) -> Option<&'static str> {
         "role-changed" => "The role was changed.",
         "user-disabled" => "The user was disabled and their sessions ended.",
         "user-enabled" => "The user was enabled.",
+        "user-deleted" => "The user was deleted; their sessions and API keys were revoked.",
         "session-revoked" => "The session was revoked.",
         _ => return None,
     })

@@ -9,8 +9,10 @@ use std::net::Ipv4Addr;
 use super::conn::Session;
 use super::{PostgresBackend, bind, get};
 use crate::StoreError;
+use crate::auth::DELETION_NOTE_SECS;
 use crate::auth::{
-    Attributes, AuditRecord, AuthStore, FamilyRecord, RefreshRecord, Reservation, UserRecord,
+    Attributes, AuditRecord, AuthStore, DeletedUser, FamilyRecord, RefreshRecord, Reservation,
+    UserRecord,
 };
 use crate::row::{
     self, AuditValues, FamilyValues, ReservationValues, UserValues, addr, family_columns,
@@ -142,6 +144,70 @@ impl AuthStore for PostgresBackend {
                 .execute(q::USER_SET_ROLE, &[&username, &role, &secs(now)])
                 .map_err(StoreError::pg("role change"))?;
             Ok(n == 1)
+        })
+    }
+
+    fn user_delete(&self, username: &str, now: u64) -> Result<Option<DeletedUser>, StoreError> {
+        let username = username.to_owned();
+        self.reader()?.conn().run(move |s| {
+            s.atomically("user deletion", |s| {
+                // Lock the row first, so a concurrent login or change waits.
+                let found = s
+                    .query_first(
+                        "SELECT 1 FROM auth_users WHERE username = $1 FOR UPDATE",
+                        &[&username],
+                    )
+                    .map_err(StoreError::pg("user deletion"))?;
+                if found.is_none() {
+                    return Ok(None);
+                }
+                let sessions = revoke_user_families(s, &username, now, "user deleted")?;
+                let rows = s
+                    .query(
+                        "WITH r AS (UPDATE auth_api_keys SET revoked = $2 \
+                         WHERE created_by = $1 AND revoked IS NULL RETURNING prefix) \
+                         SELECT prefix FROM r ORDER BY prefix",
+                        &[&username, &secs(now)],
+                    )
+                    .map_err(StoreError::pg("user deletion"))?;
+                let api_keys = rows
+                    .iter()
+                    .map(|r| get(r, 0))
+                    .collect::<Result<Vec<String>, _>>()?;
+                for sql in [
+                    "DELETE FROM auth_recovery_codes WHERE username = $1",
+                    "DELETE FROM auth_mfa WHERE username = $1",
+                    "DELETE FROM auth_users WHERE username = $1",
+                ] {
+                    s.execute(sql, &[&username])
+                        .map_err(StoreError::pg("user deletion"))?;
+                }
+                s.execute(
+                    "INSERT INTO auth_deleted_users (username, at) VALUES ($1, $2)",
+                    &[&username, &secs(now)],
+                )
+                .map_err(StoreError::pg("user deletion"))?;
+                s.execute(
+                    "DELETE FROM auth_deleted_users WHERE at < $1",
+                    &[&secs(now.saturating_sub(DELETION_NOTE_SECS))],
+                )
+                .map_err(StoreError::pg("user deletion"))?;
+                Ok(Some(DeletedUser { sessions, api_keys }))
+            })
+        })
+    }
+
+    fn users_deleted_since(&self, since: u64) -> Result<Vec<(String, u64)>, StoreError> {
+        self.reader()?.conn().run(move |s| {
+            let rows = s
+                .query(
+                    "SELECT username, at FROM auth_deleted_users WHERE at >= $1 ORDER BY at",
+                    &[&secs(since)],
+                )
+                .map_err(StoreError::pg("deleted users"))?;
+            rows.iter()
+                .map(|r| Ok((get(r, 0)?, row::unsecs(get(r, 1)?))))
+                .collect()
         })
     }
 

@@ -26,6 +26,7 @@ mod apikey;
 mod auth;
 mod conn;
 mod lease;
+mod mfa;
 mod signing;
 mod tls;
 

@@ -8,8 +8,10 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteBackend, all, bind, first};
 use crate::StoreError;
+use crate::auth::DELETION_NOTE_SECS;
 use crate::auth::{
-    Attributes, AuditRecord, AuthStore, FamilyRecord, RefreshRecord, Reservation, UserRecord,
+    Attributes, AuditRecord, AuthStore, DeletedUser, FamilyRecord, RefreshRecord, Reservation,
+    UserRecord,
 };
 use crate::row::{
     self, AuditValues, FamilyValues, ReservationValues, UserValues, addr, family_columns,
@@ -131,6 +133,68 @@ impl AuthStore for SqliteBackend {
             .execute(q::USER_SET_ROLE, params![username, role, secs(now)])
             .map_err(StoreError::sql("role change"))?;
         Ok(n == 1)
+    }
+
+    fn user_delete(&self, username: &str, now: u64) -> Result<Option<DeletedUser>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql("user deletion"))?;
+        let exists: Option<i64> = first(
+            &tx,
+            "user deletion",
+            "SELECT 1 FROM auth_users WHERE username = ?1",
+            params![username],
+            |r| row::Row::get(r, 0),
+        )?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let sessions = revoke_user_families(&tx, username, now, "user deleted")?;
+        let api_keys = all(
+            &tx,
+            "user deletion",
+            "SELECT prefix FROM auth_api_keys WHERE created_by = ?1 AND revoked IS NULL ORDER BY prefix",
+            params![username],
+            |r| row::Row::get(r, 0),
+        )?;
+        for (sql, p) in [
+            (
+                "UPDATE auth_api_keys SET revoked = ?2 WHERE created_by = ?1 AND revoked IS NULL",
+                true,
+            ),
+            ("DELETE FROM auth_recovery_codes WHERE username = ?1", false),
+            ("DELETE FROM auth_mfa WHERE username = ?1", false),
+            ("DELETE FROM auth_users WHERE username = ?1", false),
+            (
+                "INSERT INTO auth_deleted_users (username, at) VALUES (?1, ?2)",
+                true,
+            ),
+        ] {
+            if p {
+                tx.execute(sql, params![username, secs(now)])
+            } else {
+                tx.execute(sql, params![username])
+            }
+            .map_err(StoreError::sql("user deletion"))?;
+        }
+        tx.execute(
+            "DELETE FROM auth_deleted_users WHERE at < ?1",
+            params![secs(now.saturating_sub(DELETION_NOTE_SECS))],
+        )
+        .map_err(StoreError::sql("user deletion"))?;
+        tx.commit().map_err(StoreError::sql("user deletion"))?;
+        Ok(Some(DeletedUser { sessions, api_keys }))
+    }
+
+    fn users_deleted_since(&self, since: u64) -> Result<Vec<(String, u64)>, StoreError> {
+        all(
+            &self.lock(),
+            "deleted users",
+            "SELECT username, at FROM auth_deleted_users WHERE at >= ?1 ORDER BY at",
+            params![secs(since)],
+            |r| Ok((row::Row::get(r, 0)?, row::unsecs(row::Row::get(r, 1)?))),
+        )
     }
 
     fn user_unlock(&self, username: &str) -> Result<bool, StoreError> {

@@ -27,6 +27,7 @@ mod apikey;
 mod auth;
 mod checkpoint;
 mod lease;
+mod mfa;
 mod signing;
 
 use std::net::Ipv4Addr;

@@ -501,3 +501,92 @@ pub(crate) fn signing_keys_are_one_per_instant(db: &dyn Database) {
     assert!(!store.keys().signing_key_delete("a").unwrap());
     assert_eq!(store.keys().signing_keys().unwrap().len(), 1);
 }
+
+pub(crate) fn deleting_a_user_revokes_sessions_and_their_api_keys_and_is_noted(db: &dyn Database) {
+    let store = alice_signed_in(db, &[("f1", b"t1", 10), ("f2", b"t2", 11)]);
+    let auth = store.auth();
+    assert!(auth.user_insert(&user("bob")).unwrap());
+    let key = |name: &str, by: &str| headend_store::ApiKeyRecord {
+        prefix: format!("hk_{name}"),
+        name: name.into(),
+        role: "viewer".into(),
+        scopes: Vec::new(),
+        allow: Vec::new(),
+        hash: vec![1; 32],
+        prev_hash: None,
+        prev_until: None,
+        rate: None,
+        created: 5,
+        created_by: by.into(),
+        expires: None,
+        last_used: None,
+        revoked: None,
+    };
+    for (name, by) in [("a1", "alice"), ("a2", "alice"), ("b1", "bob")] {
+        assert!(store.api_keys().api_key_insert(&key(name, by)).unwrap());
+    }
+    assert!(store.mfa().mfa_begin("alice", b"sealed", 12).unwrap());
+    let d = auth
+        .user_delete("alice", 20)
+        .unwrap()
+        .expect("alice exists");
+    let mut sessions = d.sessions.clone();
+    sessions.sort();
+    assert_eq!(sessions, ["f1", "f2"]);
+    assert_eq!(d.api_keys, ["hk_a1", "hk_a2"]);
+    assert!(auth.user("alice").unwrap().is_none());
+    assert!(auth.family("f1").unwrap().is_none());
+    assert!(store.mfa().mfa("alice").unwrap().is_none());
+    let keys = store.api_keys();
+    assert_eq!(keys.api_key_named("a1").unwrap().unwrap().revoked, Some(20));
+    assert_eq!(keys.api_key_named("b1").unwrap().unwrap().revoked, None);
+    assert_eq!(
+        auth.users_deleted_since(20).unwrap(),
+        [("alice".to_owned(), 20)]
+    );
+    assert!(auth.users_deleted_since(21).unwrap().is_empty());
+    assert!(auth.user_delete("alice", 21).unwrap().is_none());
+    // The audit log is not touched; the name can be used again.
+    assert!(auth.user_insert(&user("alice")).unwrap());
+}
+
+pub(crate) fn a_second_factor_step_and_recovery_code_are_spent_once(db: &dyn Database) {
+    let store = db.open();
+    store.auth().user_insert(&user("alice")).unwrap();
+    let mfa = store.mfa();
+    assert!(!mfa.mfa_begin("nobody", b"s", 1).unwrap());
+    assert!(mfa.mfa_begin("alice", b"s1", 1).unwrap());
+    // Restarting a pending enrolment replaces its seed.
+    assert!(mfa.mfa_begin("alice", b"s2", 2).unwrap());
+    let rec = mfa.mfa("alice").unwrap().unwrap();
+    assert_eq!(
+        (rec.secret.as_slice(), rec.confirmed),
+        (b"s2".as_slice(), None)
+    );
+    assert!(mfa.mfa_users().unwrap().is_empty());
+    // Steps cannot be spent before the confirmation.
+    assert!(!mfa.mfa_spend_step("alice", 5).unwrap());
+    let codes = [vec![1u8; 32], vec![2u8; 32]];
+    assert!(mfa.mfa_confirm("alice", 100, &codes, 3).unwrap());
+    assert!(!mfa.mfa_confirm("alice", 101, &codes, 3).unwrap());
+    assert!(
+        !mfa.mfa_begin("alice", b"s3", 4).unwrap(),
+        "confirmed stays"
+    );
+    assert_eq!(mfa.mfa_users().unwrap(), ["alice"]);
+    assert!(
+        !mfa.mfa_spend_step("alice", 100).unwrap(),
+        "the confirming step"
+    );
+    assert!(mfa.mfa_spend_step("alice", 101).unwrap());
+    assert!(!mfa.mfa_spend_step("alice", 101).unwrap(), "replay");
+    assert!(!mfa.mfa_spend_step("alice", 99).unwrap(), "older");
+    assert_eq!(mfa.mfa_recovery_left("alice").unwrap(), 2);
+    assert!(mfa.mfa_spend_recovery("alice", &codes[0], 5).unwrap());
+    assert!(!mfa.mfa_spend_recovery("alice", &codes[0], 6).unwrap());
+    assert!(!mfa.mfa_spend_recovery("alice", &[9u8; 32], 6).unwrap());
+    assert_eq!(mfa.mfa_recovery_left("alice").unwrap(), 1);
+    assert!(mfa.mfa_remove("alice").unwrap());
+    assert!(!mfa.mfa_remove("alice").unwrap());
+    assert_eq!(mfa.mfa_recovery_left("alice").unwrap(), 0);
+}

@@ -70,6 +70,8 @@ macro_rules! conformance_tests {
             reservation_attributes_are_set_patched_and_go_with_the_reservation,
             retention_sweep_deletes_only_rows_past_their_horizon,
             signing_keys_are_one_per_instant,
+            deleting_a_user_revokes_sessions_and_their_api_keys_and_is_noted,
+            a_second_factor_step_and_recovery_code_are_spent_once,
         );
     };
     (@each $fresh:expr; $module:ident: $($scenario:ident),+ $(,)?) => {
