@@ -412,11 +412,26 @@ impl Server {
                 (status::NO_PREFIX_AVAIL, "no prefixes available"),
             ),
         };
-        let reservation = find_reservation(subnet, client);
-        let reserved = reservation.and_then(|r| match ia.kind {
-            IaKind::Na => r.address.map(|a| (a, 128)),
-            IaKind::Pd => r.prefix,
-        });
+        // A reservation of the config file, else one made through the
+        // admin API (read inside this transaction, so a new one applies at
+        // the client's next request).
+        let reserved = match find_reservation(subnet, client) {
+            Some(r) => match ia.kind {
+                IaKind::Na => r.address.map(|a| (a, 128)),
+                IaKind::Pd => r.prefix,
+            },
+            None => tx
+                .api_reservation6(
+                    &subnet.name,
+                    client.duid,
+                    client.hwaddr.as_deref(),
+                    client.remote_id.as_deref(),
+                )?
+                .and_then(|r| match ia.kind {
+                    IaKind::Na => r.address.map(|a| (a, 128)),
+                    IaKind::Pd => r.prefix,
+                }),
+        };
         let class = client.classes.first().map(|c| c.name.clone());
         let mut template = Lease6 {
             address: Ipv6Addr::UNSPECIFIED,
@@ -542,7 +557,10 @@ impl Server {
         // 3. A new address or prefix from the pools: the hint first, then
         // the next never-used one, then the one expired longest ago.
         for e in &ia.entries {
-            if usable(e.address, e.prefix_len) {
+            if usable(e.address, e.prefix_len)
+                && (reserved.is_some()
+                    || !tx.api_reserved6(&subnet.name, e.address, e.prefix_len)?)
+            {
                 let mut lease = template.clone();
                 lease.address = e.address;
                 lease.prefix_len = e.prefix_len;
@@ -654,7 +672,9 @@ fn allocate(
         && tries < CLAIM_TRIES
     {
         tries += 1;
-        if !subnet.reserved.contains(&n) {
+        if !subnet.reserved.contains(&n)
+            && !tx.api_reserved6(&subnet.name, Ipv6Addr::from(n), pool.len)?
+        {
             let mut lease = template.clone();
             lease.address = Ipv6Addr::from(n);
             lease.prefix_len = pool.len;
@@ -667,6 +687,7 @@ fn allocate(
     if let Some(old) = tx.lease6_oldest_expired(first, last, now)?
         && !subnet.reserved.contains(&u128::from(old.address))
         && old.prefix_len == pool.len
+        && !tx.api_reserved6(&subnet.name, old.address, pool.len)?
     {
         let mut lease = template.clone();
         lease.address = old.address;

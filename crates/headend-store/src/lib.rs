@@ -40,7 +40,7 @@ pub use error::StoreError;
 pub use lease::{
     Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx, LiveLease, counts_of, page_of,
 };
-pub use lease6::{Lease6, Lease6Kind, Lease6Tx};
+pub use lease6::{Lease6, Lease6Kind, Lease6Tx, Reservation6, Reservation6Key};
 pub use sqlite::SqliteBackend;
 
 /// The SQLite database's file name inside the state directory.

@@ -202,6 +202,22 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
         CREATE INDEX dhcp6_leases_client  ON dhcp6_leases (duid, iaid, kind, subnet);
         CREATE INDEX dhcp6_leases_expires ON dhcp6_leases (expires);
     ",
+}, Migration {
+    version: 13,
+    name: "dhcpv6 reservations from the admin API",
+    sql: "
+        CREATE TABLE dhcp6_reservations (
+            subnet   TEXT    NOT NULL,
+            key_kind TEXT    NOT NULL,          -- duid | hwaddr | remote_id
+            key      TEXT    NOT NULL,          -- lower-case hex octets joined by colons
+            address  TEXT,                      -- IA_NA address, canonical text
+            prefix   TEXT,                      -- IA_PD prefix, canonical address/len
+            created  INTEGER NOT NULL,
+            PRIMARY KEY (subnet, key_kind, key)
+        );
+        CREATE UNIQUE INDEX dhcp6_reservations_address ON dhcp6_reservations (address) WHERE address IS NOT NULL;
+        CREATE UNIQUE INDEX dhcp6_reservations_prefix  ON dhcp6_reservations (prefix)  WHERE prefix IS NOT NULL;
+    ",
 }];
 
 /// The PostgreSQL schema ladder, oldest first: the same versions and tables
@@ -391,6 +407,23 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         );
         CREATE INDEX dhcp6_leases_client  ON dhcp6_leases (duid, iaid, kind, subnet);
         CREATE INDEX dhcp6_leases_expires ON dhcp6_leases (expires);
+    "#,
+    },
+    Migration {
+        version: 13,
+        name: "dhcpv6 reservations from the admin API",
+        sql: r#"
+        CREATE TABLE dhcp6_reservations (
+            subnet   TEXT COLLATE "C" NOT NULL,
+            key_kind TEXT COLLATE "C" NOT NULL,  -- duid | hwaddr | remote_id
+            key      TEXT COLLATE "C" NOT NULL,  -- lower-case hex octets joined by colons
+            address  TEXT,                       -- IA_NA address, canonical text
+            prefix   TEXT,                       -- IA_PD prefix, canonical address/len
+            created  BIGINT NOT NULL,
+            PRIMARY KEY (subnet, key_kind, key)
+        );
+        CREATE UNIQUE INDEX dhcp6_reservations_address ON dhcp6_reservations (address) WHERE address IS NOT NULL;
+        CREATE UNIQUE INDEX dhcp6_reservations_prefix  ON dhcp6_reservations (prefix)  WHERE prefix IS NOT NULL;
     "#,
     },
 ];

@@ -474,4 +474,43 @@ impl Lease6Tx for SqliteTx<'_> {
         self.write6("DHCPv6 binding write", q::LEASE6_PUT, lease)?;
         Ok(())
     }
+
+    fn api_reservation6(
+        &mut self,
+        subnet: &str,
+        duid: &[u8],
+        hwaddr: Option<&[u8]>,
+        remote_id: Option<&[u8]>,
+    ) -> Result<Option<crate::Reservation6>, StoreError> {
+        first(
+            &self.conn,
+            "DHCPv6 reservation lookup",
+            q::API_RESERVATION6,
+            params![
+                subnet,
+                crate::lease::mac_text(duid),
+                hwaddr.map(crate::lease::mac_text),
+                remote_id.map(crate::lease::mac_text)
+            ],
+            |r| row::reservation6(r),
+        )
+    }
+
+    fn api_reserved6(
+        &mut self,
+        subnet: &str,
+        address: Ipv6Addr,
+        prefix_len: u8,
+    ) -> Result<bool, StoreError> {
+        Ok(count(
+            &self.conn,
+            "DHCPv6 reservation lookup",
+            q::API_RESERVED6,
+            params![
+                subnet,
+                address.to_string(),
+                crate::lease6::prefix_text((address, prefix_len))
+            ],
+        )? > 0)
+    }
 }
