@@ -488,25 +488,132 @@ pd_pools = [{ prefix = "2001:db8:300::/62", delegated_len = 64 }]"#,
     assert_eq!(fifth, &serde_json::json!([2, 6]), "{r:?}");
 }
 
+/// `/metrics` of the server in `ns` (loopback: no token needed).
+fn scrape(ns: &Netns) -> String {
+    let out = ns
+        .cmd("curl")
+        .args(["-sk", "--max-time", "10", "https://127.0.0.1:8443/metrics"])
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "curl /metrics failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The first sample of `name` whose labels contain every `k="v"` of `want`.
+fn sample(text: &str, name: &str, want: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (labels, value) = l.strip_prefix(name)?.rsplit_once(' ')?;
+            if !(labels.is_empty() || labels.starts_with('{')) {
+                return None;
+            }
+            want.iter()
+                .all(|w| labels.contains(w))
+                .then(|| value.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("{name} {want:?} missing:\n{text}"))
+}
+
 #[test]
-fn malformed_flood_does_not_stop_service() {
-    common::require("python3");
+fn malformed_flood_does_not_stop_service_and_is_counted_on_metrics() {
+    for p in ["python3", "curl", "promtool"] {
+        common::require(p);
+    }
     let lab = lab(None);
     let cfg = config(
         &lab.siface,
         "",
-        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]"#,
+        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]
+pd_pools = [{ prefix = "2001:db8:300::/62", delegated_len = 64 }]
+
+[admin]
+listen = "127.0.0.1:8443"
+argon2 = { memory_kib = 1024, iterations = 1, parallelism = 1 }"#,
     );
     let server = Headend::start_in_netns(&lab.server, &cfg);
     let f = client(&lab.client, &lab.ciface, &["flood", "--count", "20000"]);
     assert_eq!(f[0]["sent"], 20000);
-    let r = client(&lab.client, &lab.ciface, &["exchange", "--timeout", "10"]);
+    let r = client(
+        &lab.client,
+        &lab.ciface,
+        &["exchange", "--pd", "--timeout", "10"],
+    );
     assert_eq!(r[0]["reply"]["type"], 7, "{r:?}");
     assert!(
         !r[0]["reply"]["addrs"].as_array().unwrap().is_empty(),
         "{r:?}"
     );
     assert!(server.count_logs("panicked") == 0);
+    // Every kind of garbage the flood sends is dropped under its reason;
+    // the exchange is counted by type; the pools show the bindings.
+    let text = scrape(&lab.server);
+    let out = {
+        use std::io::Write as _;
+        let mut child = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("promtool");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write");
+        child.wait_with_output().expect("promtool")
+    };
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dropped = |reason: &str| {
+        sample(
+            &text,
+            "headend_dhcp6_dropped_total",
+            &[&format!("reason=\"{reason}\"")],
+        )
+    };
+    let malformed: f64 = [
+        "short",
+        "option_overrun",
+        "not_for_server",
+        "no_relay_message",
+        "too_many_hops",
+        "bad_ia",
+    ]
+    .iter()
+    .map(|r| dropped(r))
+    .sum();
+    assert!(malformed >= 10_000.0, "malformed counted: {malformed}");
+    for reason in ["short", "option_overrun", "too_many_hops"] {
+        assert!(dropped(reason) > 0.0, "{reason} never counted:\n{text}");
+    }
+    assert!(sample(&text, "headend_dhcp6_datagrams_received_total", &[]) >= malformed + 2.0);
+    assert!(
+        sample(
+            &text,
+            "headend_dhcp6_packets_received_total",
+            &["type=\"solicit\""]
+        ) >= 1.0
+    );
+    assert!(
+        sample(
+            &text,
+            "headend_dhcp6_packets_sent_total",
+            &["type=\"reply\""]
+        ) >= 1.0
+    );
+    let na = ["subnet=\"lan6\"", "kind=\"na\""];
+    let pd = ["subnet=\"lan6\"", "kind=\"pd\""];
+    assert_eq!(sample(&text, "headend_dhcp6_pool_size", &na), 256.0);
+    assert_eq!(sample(&text, "headend_dhcp6_pool_leased", &na), 1.0);
+    assert_eq!(sample(&text, "headend_dhcp6_pool_size", &pd), 4.0);
+    assert_eq!(sample(&text, "headend_dhcp6_pool_leased", &pd), 1.0);
 }
 
 #[test]

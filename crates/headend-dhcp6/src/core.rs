@@ -56,6 +56,9 @@ pub enum Silence {
     NoSubnet,
     /// The client exceeded its rate.
     RateLimited,
+    /// A new client behind a relay remote-id or interface-id that already
+    /// has its cap of clients.
+    RelayCap,
     /// Nothing to answer (CONFIRM without addresses, IA_TA only, ...).
     Nothing,
 }
@@ -68,6 +71,7 @@ impl Silence {
             Self::OtherServer => "other_server",
             Self::NoSubnet => "no_subnet",
             Self::RateLimited => "rate_limited",
+            Self::RelayCap => "relay_cap",
             Self::Nothing => "nothing",
         }
     }
@@ -227,6 +231,11 @@ impl Server {
                     msg::SOLICIT | msg::REQUEST => Mode::Commit,
                     _ => Mode::Extend,
                 };
+                if mode != Mode::Extend
+                    && self.over_relay_cap(subnet, &client, &requests, tx, now_s)?
+                {
+                    return Ok(Outcome::Silent(Silence::RelayCap));
+                }
                 let mut granted = Vec::new();
                 for ia in &requests {
                     let answer =
@@ -386,6 +395,53 @@ impl Server {
             interface_id,
             classes,
         }
+    }
+
+    /// Caps on clients per relay remote-id / interface-id (the subnet's and
+    /// the client's classes' both apply): true when this client is new
+    /// behind an id whose cap of other live clients is reached. A client
+    /// that holds a live binding here is never capped.
+    fn over_relay_cap(
+        &self,
+        subnet: &Subnet,
+        client: &Client<'_>,
+        requests: &[Ia],
+        tx: &mut dyn Lease6Tx,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let cap = |sub: Option<u32>, f: fn(&Class) -> Option<u32>| {
+            client.classes.iter().filter_map(|c| f(c)).chain(sub).min()
+        };
+        let mut over = false;
+        if let (Some(rid), Some(max)) = (
+            client.remote_id.as_deref(),
+            cap(subnet.cap_remote, |c| c.cap_remote),
+        ) {
+            over |= tx.lease6_clients_by_remote_id(&subnet.name, rid, client.duid, now)?
+                >= u64::from(max);
+        }
+        if !over
+            && let (Some(iid), Some(max)) = (
+                client.interface_id.as_deref(),
+                cap(subnet.cap_interface, |c| c.cap_interface),
+            )
+        {
+            over |= tx.lease6_clients_by_interface_id(&subnet.name, iid, client.duid, now)?
+                >= u64::from(max);
+        }
+        if !over {
+            return Ok(false);
+        }
+        for ia in requests {
+            if let Some(l) =
+                tx.lease6_by_client(&subnet.name, lease_kind(ia.kind), client.duid, ia.iaid)?
+                && l.is_live(now)
+                && matches!(l.state, LeaseState::Bound | LeaseState::Offered)
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// One IA's answer: its bindings found, extended or allocated.

@@ -61,6 +61,18 @@ impl Dhcp6Handle {
         crate::manage::check_reservation6(&self.rt.server.plan(), subnet, key, address, prefix)
     }
 
+    /// Size, live bindings and declined ones of every address and prefix
+    /// pool (reads every binding: for /metrics, not a hot path).
+    pub fn occupancy(&self) -> Result<Vec<crate::Pool6Occupancy>, StoreError> {
+        let leases = self.rt.store.leases6()?;
+        let now = headend_util::time::since_epoch(std::time::SystemTime::now()).as_secs();
+        Ok(crate::occupancy::occupancy(
+            &self.rt.server.plan(),
+            &leases,
+            now,
+        ))
+    }
+
     /// The server DUID (option 2).
     pub fn duid(&self) -> Vec<u8> {
         self.rt.server.duid().to_vec()

@@ -607,3 +607,52 @@ fn operator_release_follows_the_release_rules() {
     tx.commit().unwrap();
     assert!(matches!(release(bound), Release6::Quarantined(_)));
 }
+
+#[test]
+/// RFC 4649 remote-id and RFC 8415 interface-id caps: a new client behind
+/// a full relay id is not answered; one that holds a binding still is;
+/// another id is not affected.
+fn relay_caps_stop_new_clients_behind_a_full_remote_id_or_interface_id() {
+    let config: Dhcp6Config = toml::from_str(
+        r#"
+[[subnet]]
+name = "relayed"
+prefix = "2001:db8:2::/64"
+pools = ["2001:db8:2::10-2001:db8:2::20"]
+max_clients_per_remote_id = 2
+max_clients_per_interface_id = 3
+"#,
+    )
+    .unwrap();
+    let mut t = setup("");
+    t.server = Server::from_config(&config, SERVER_DUID.to_vec()).unwrap();
+    let behind = |rid: &[u8], iid: &[u8], n: u8| {
+        let mut o = Options::default();
+        let mut r = 4491u32.to_be_bytes().to_vec();
+        r.extend_from_slice(rid);
+        o.push(opt::REMOTE_ID, r);
+        o.push(opt::INTERFACE_ID, iid.to_vec());
+        t.send_req(relayed(o, &[0, 2, 0, 0, 0x11, 0x8b, n]), &relay_ingress())
+    };
+    assert!(matches!(behind(b"cm-1", b"port1", 1), Outcome::Reply(_)));
+    assert!(matches!(behind(b"cm-1", b"port1", 2), Outcome::Reply(_)));
+    assert!(
+        matches!(
+            behind(b"cm-1", b"port1", 3),
+            Outcome::Silent(Silence::RelayCap)
+        ),
+        "a third client behind cm-1"
+    );
+    assert!(
+        matches!(behind(b"cm-1", b"port1", 1), Outcome::Reply(_)),
+        "a client holding a binding is never capped"
+    );
+    assert!(matches!(behind(b"cm-2", b"port1", 4), Outcome::Reply(_)));
+    assert!(
+        matches!(
+            behind(b"cm-3", b"port1", 5),
+            Outcome::Silent(Silence::RelayCap)
+        ),
+        "a fourth client behind port1"
+    );
+}

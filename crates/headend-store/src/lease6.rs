@@ -115,6 +115,26 @@ pub trait Lease6Tx {
     /// Writes (inserts or replaces) the row of `lease.address`.
     fn lease6_put(&mut self, lease: &Lease6) -> Result<(), StoreError>;
 
+    /// Clients (DUIDs) other than `except_duid` with live (offered or
+    /// bound, not expired at `now`) bindings in `subnet` whose relay
+    /// remote-id is `remote_id`.
+    fn lease6_clients_by_remote_id(
+        &mut self,
+        subnet: &str,
+        remote_id: &[u8],
+        except_duid: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError>;
+
+    /// The same for the relay interface-id.
+    fn lease6_clients_by_interface_id(
+        &mut self,
+        subnet: &str,
+        interface_id: &[u8],
+        except_duid: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError>;
+
     /// The admin API's reservation in `subnet` for this client: by DUID,
     /// else by link-layer address, else by relay remote-id.
     fn api_reservation6(

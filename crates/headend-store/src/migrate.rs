@@ -204,7 +204,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
     ",
 }, Migration {
     version: 13,
-    name: "dhcpv6 reservations from the admin API",
+    name: "dhcpv6 reservations from the admin API, relay id indexes",
     sql: "
         CREATE TABLE dhcp6_reservations (
             subnet   TEXT    NOT NULL,
@@ -217,6 +217,8 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
         );
         CREATE UNIQUE INDEX dhcp6_reservations_address ON dhcp6_reservations (address) WHERE address IS NOT NULL;
         CREATE UNIQUE INDEX dhcp6_reservations_prefix  ON dhcp6_reservations (prefix)  WHERE prefix IS NOT NULL;
+        CREATE INDEX dhcp6_leases_remote    ON dhcp6_leases (subnet, remote_id)    WHERE remote_id IS NOT NULL;
+        CREATE INDEX dhcp6_leases_interface ON dhcp6_leases (subnet, interface_id) WHERE interface_id IS NOT NULL;
     ",
 }];
 
@@ -411,7 +413,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 13,
-        name: "dhcpv6 reservations from the admin API",
+        name: "dhcpv6 reservations from the admin API, relay id indexes",
         sql: r#"
         CREATE TABLE dhcp6_reservations (
             subnet   TEXT COLLATE "C" NOT NULL,
@@ -424,6 +426,8 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         );
         CREATE UNIQUE INDEX dhcp6_reservations_address ON dhcp6_reservations (address) WHERE address IS NOT NULL;
         CREATE UNIQUE INDEX dhcp6_reservations_prefix  ON dhcp6_reservations (prefix)  WHERE prefix IS NOT NULL;
+        CREATE INDEX dhcp6_leases_remote    ON dhcp6_leases (subnet, remote_id)    WHERE remote_id IS NOT NULL;
+        CREATE INDEX dhcp6_leases_interface ON dhcp6_leases (subnet, interface_id) WHERE interface_id IS NOT NULL;
     "#,
     },
 ];

@@ -128,6 +128,18 @@ macro_rules! statements {
         pub(crate) const API_RESERVATION: &str = sql!($p;
             "SELECT address, hostname FROM dhcp_reservations WHERE subnet = " {1}
             " AND hwaddr = " {2});
+        /// Live clients in subnet {1} behind remote-id {2}, DUID {3} not
+        /// counted, at time {4}.
+        pub(crate) const LEASE6_CLIENTS_BY_REMOTE: &str = sql!($p;
+            "SELECT count(DISTINCT duid) FROM dhcp6_leases WHERE subnet = " {1}
+            " AND remote_id = " {2} " AND duid <> " {3} " AND expires > " {4}
+            " AND state IN ('offered', 'bound')");
+        /// Live clients in subnet {1} behind interface-id {2}, DUID {3} not
+        /// counted, at time {4}.
+        pub(crate) const LEASE6_CLIENTS_BY_INTERFACE: &str = sql!($p;
+            "SELECT count(DISTINCT duid) FROM dhcp6_leases WHERE subnet = " {1}
+            " AND interface_id = " {2} " AND duid <> " {3} " AND expires > " {4}
+            " AND state IN ('offered', 'bound')");
         /// Every DHCPv6 API reservation.
         pub(crate) const RESERVATIONS6: &str = sql!($p;
             "SELECT subnet, key_kind, key, address, prefix, created FROM dhcp6_reservations \

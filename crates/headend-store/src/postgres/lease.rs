@@ -480,6 +480,44 @@ impl Lease6Tx for PgTx<'_> {
         Ok(())
     }
 
+    fn lease6_clients_by_remote_id(
+        &mut self,
+        subnet: &str,
+        remote_id: &[u8],
+        except_duid: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        self.count(
+            "DHCPv6 relay cap",
+            q::LEASE6_CLIENTS_BY_REMOTE,
+            params![
+                subnet.to_owned(),
+                remote_id.to_vec(),
+                except_duid.to_vec(),
+                secs(now)
+            ],
+        )
+    }
+
+    fn lease6_clients_by_interface_id(
+        &mut self,
+        subnet: &str,
+        interface_id: &[u8],
+        except_duid: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        self.count(
+            "DHCPv6 relay cap",
+            q::LEASE6_CLIENTS_BY_INTERFACE,
+            params![
+                subnet.to_owned(),
+                interface_id.to_vec(),
+                except_duid.to_vec(),
+                secs(now)
+            ],
+        )
+    }
+
     fn api_reservation6(
         &mut self,
         subnet: &str,

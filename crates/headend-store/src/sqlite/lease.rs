@@ -475,6 +475,36 @@ impl Lease6Tx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn lease6_clients_by_remote_id(
+        &mut self,
+        subnet: &str,
+        remote_id: &[u8],
+        except_duid: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        count(
+            &self.conn,
+            "DHCPv6 relay cap",
+            q::LEASE6_CLIENTS_BY_REMOTE,
+            params![subnet, remote_id, except_duid, secs(now)],
+        )
+    }
+
+    fn lease6_clients_by_interface_id(
+        &mut self,
+        subnet: &str,
+        interface_id: &[u8],
+        except_duid: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        count(
+            &self.conn,
+            "DHCPv6 relay cap",
+            q::LEASE6_CLIENTS_BY_INTERFACE,
+            params![subnet, interface_id, except_duid, secs(now)],
+        )
+    }
+
     fn api_reservation6(
         &mut self,
         subnet: &str,
