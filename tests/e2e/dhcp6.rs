@@ -425,7 +425,19 @@ pools = ["2001:db8:2::100-2001:db8:2::1ff"]
     r.args(["-6", "-d", "-I", "-l", &r_down, "-u"])
         .arg(format!("2001:db8:f::1%{r_up}"));
     let _relay = Proc::spawn(r, false);
-    std::thread::sleep(Duration::from_millis(500));
+    // The relay is ready once it listens on the server port downstream.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while relay
+        .exec_ok(&["ss", "-Hlun", "sport = :547"])
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "dhcrelay did not open port 547 within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let work = tempfile::tempdir().expect("tempdir");
     let out = work.path().join("hook.out");
     let mut c = cl.cmd("dhclient");
@@ -672,7 +684,20 @@ pd_pools = [{{ prefix = "2001:db8:b000::/36", delegated_len = 56 }}]
         .args(["load", "--pd", "--seconds", "6", "--iface", &k_if, "--out"])
         .arg(&replies);
     let mut cap = Proc::spawn(cap, false);
-    std::thread::sleep(Duration::from_secs(2));
+    // Kill once the capture has seen a good number of granting REPLYs
+    // (while perfdhcp keeps the server busy).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(&replies)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < 40
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the capture client got fewer than 40 REPLYs within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     server.signal("KILL");
     assert!(
         cap.wait_timeout(Duration::from_secs(15)).is_some(),
