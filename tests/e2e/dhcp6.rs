@@ -301,6 +301,86 @@ pd_pools = [{ prefix = "2001:db8:200::/48", delegated_len = 60 }]"#,
 }
 
 #[test]
+fn dhcpcd_renews_and_releases_address_and_prefix() {
+    common::require("dhcpcd");
+    let lab = lab(None);
+    let cfg = config(
+        &lab.siface,
+        "preferred_secs = 4\nvalid_secs = 8",
+        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]
+pd_pools = [{ prefix = "2001:db8:200::/48", delegated_len = 60 }]"#,
+    );
+    let server = Headend::start_in_netns(&lab.server, &cfg);
+    let d = lab.work.path();
+    let conf = d.join("dhcpcd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "noipv6rs\nipv6only\nnohook resolv.conf\ninterface {i}\n  iaid 9\n  ia_na 1\n  ia_pd 2 -\n",
+            i = lab.ciface
+        ),
+    )
+    .expect("conf");
+    let mut c = lab.client.cmd("dhcpcd");
+    c.args(["-6", "-B", "-t", "15", "-f"])
+        .arg(&conf)
+        .args(["--script", "/bin/true"])
+        .arg(&lab.ciface);
+    let _p = Proc::spawn(c, true);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (addr, prefix) = loop {
+        let l = server.leases();
+        let first = |start: &str| {
+            l.lines()
+                .find(|x| x.starts_with(start) && x.contains(" bound "))
+                .and_then(|x| x.split_whitespace().next())
+                .map(str::to_owned)
+        };
+        if let (Some(a), Some(p)) = (first("2001:db8:1::1"), first("2001:db8:200:")) {
+            break (a, p);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dhcpcd bound no address and prefix:\n{l}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // T1 is 2 s: dhcpcd's RENEW pushes both expiries forward.
+    let expiry = |what: &str| {
+        let l = server.leases();
+        leases_line(&l, what)
+            .and_then(|x| x.split_whitespace().nth(7))
+            .map(str::to_owned)
+    };
+    let (a0, p0) = (expiry(&addr), expiry(&prefix));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while expiry(&addr) == a0 || expiry(&prefix) == p0 {
+        assert!(
+            Instant::now() < deadline,
+            "dhcpcd did not renew {addr} and {prefix}:\n{}",
+            server.leases()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // `dhcpcd -k`: the running dhcpcd releases its bindings (RELEASE).
+    let out = lab
+        .client
+        .cmd("dhcpcd")
+        .args(["-6", "-k", "-f"])
+        .arg(&conf)
+        .arg(&lab.ciface)
+        .output()
+        .expect("dhcpcd -k");
+    eprintln!(
+        "dhcpcd -k: {} {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_state(&server, &addr, "released", Duration::from_secs(10));
+    wait_state(&server, &prefix, "released", Duration::from_secs(2));
+}
+
+#[test]
 fn docsis_modem_gets_cablelabs_options_then_its_config_by_tftp() {
     for p in ["python3", "tftp"] {
         common::require(p);
