@@ -817,3 +817,98 @@ pd_pools = [{{ prefix = "2001:db8:b000::/36", delegated_len = 56 }}]
         acked.len()
     );
 }
+
+/// Two headend servers on one PostgreSQL database, each serving its own
+/// link from the same subnet and pools: scripted clients on both links at
+/// once never get one address or prefix twice, and every granted binding
+/// is a `bound` row of its client in the shared store.
+#[test]
+fn two_servers_on_shared_postgresql_never_grant_one_binding_twice() {
+    common::require("python3");
+    let db = crate::store_postgres::pg_cluster::Db::new();
+    let mut links = Vec::new();
+    for me in ["a", "b"] {
+        let lab = lab(None);
+        let cfg = format!(
+            r#"
+[general]
+state_dir = "state-{me}"
+[store]
+backend = "postgres"
+url = "{url}"
+pool = 2
+[dhcp6]
+interfaces = ["{iface}"]
+rapid_commit = true
+
+[[dhcp6.subnet]]
+name = "lan6"
+prefix = "2001:db8:1::/64"
+interface = "{iface}"
+pools = ["2001:db8:1::100-2001:db8:1::1ff"]
+pd_pools = [{{ prefix = "2001:db8:400::/48", delegated_len = 56 }}]
+"#,
+            url = db.socket_url(),
+            iface = lab.siface,
+        );
+        let server = Headend::start_in_netns(&lab.server, &cfg);
+        links.push((lab, server));
+    }
+    // Both links' clients at once: 30 Rapid Commit exchanges each.
+    let results: Vec<Vec<serde_json::Value>> = std::thread::scope(|s| {
+        let runs: Vec<_> = links
+            .iter()
+            .map(|(lab, _)| {
+                s.spawn(|| {
+                    client(
+                        &lab.client,
+                        &lab.ciface,
+                        &["exchange", "--pd", "--rapid", "--count", "30"],
+                    )
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().expect("client"))
+            .collect()
+    });
+    let mut granted: HashMap<String, String> = HashMap::new();
+    for r in results.iter().flatten() {
+        let duid = r["duid"].as_str().expect("duid").to_owned();
+        for key in ["addrs", "prefixes"] {
+            for a in r["reply"][key].as_array().into_iter().flatten() {
+                let a = a.as_str().expect("address").to_owned();
+                if let Some(other) = granted.insert(a.clone(), duid.clone()) {
+                    panic!("{a} granted to {other} and to {duid}");
+                }
+            }
+        }
+    }
+    assert_eq!(
+        granted.len(),
+        120,
+        "60 addresses and 60 prefixes: {results:?}"
+    );
+    let rows: HashMap<String, headend_store::Lease6> = db
+        .store()
+        .leases6()
+        .expect("bindings")
+        .into_iter()
+        .map(|l| {
+            let key = if l.prefix_len == 128 {
+                l.address.to_string()
+            } else {
+                format!("{}/{}", l.address, l.prefix_len)
+            };
+            (key, l)
+        })
+        .collect();
+    for (what, duid) in &granted {
+        let row = rows
+            .get(what)
+            .unwrap_or_else(|| panic!("{what} granted to {duid}, not in the store"));
+        let stored: String = row.duid.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(stored, *duid, "{what}");
+        assert_eq!(row.state, headend_store::LeaseState::Bound, "{what}");
+    }
+}
