@@ -912,3 +912,162 @@ pd_pools = [{{ prefix = "2001:db8:400::/48", delegated_len = 56 }}]
         assert_eq!(row.state, headend_store::LeaseState::Bound, "{what}");
     }
 }
+
+/// `headend ctl` (inside the server's namespace) with `input` on stdin;
+/// panics with its stderr on failure, answers its stdout.
+fn ctl6(ns: &Netns, dir: &Path, args: &[&str], input: &str) -> String {
+    use std::io::Write as _;
+    let bin = common::headend_bin();
+    let mut c = ns.cmd(bin.to_str().expect("path"));
+    c.arg("ctl")
+        .args(args)
+        .env("HEADEND_CTL_DIR", dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("headend ctl");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("stdin");
+    let out = child.wait_with_output().expect("headend ctl");
+    assert!(
+        out.status.success(),
+        "ctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An operator reserves an address and a prefix for a DUID with `ctl
+/// reservation6 add`; the client gets both at its next exchange; `ctl
+/// lease6 list` shows them and `ctl lease6 release` ends the address.
+#[test]
+fn ctl_reservation6_is_given_to_its_client_and_ctl_lease6_lists_and_releases() {
+    common::require("python3");
+    let lab = lab(None);
+    let cfg = config(
+        &lab.siface,
+        "",
+        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]
+pd_pools = [{ prefix = "2001:db8:500::/48", delegated_len = 56 }]
+
+[admin]
+listen = "127.0.0.1:8443"
+argon2 = { memory_kib = 1024, iterations = 1, parallelism = 1 }"#,
+    );
+    let server = Headend::start_in_netns(&lab.server, &cfg);
+    let pw = "correct horse battery";
+    let mut add = Command::new(common::headend_bin());
+    add.args(["user", "-c"])
+        .arg(&server.config)
+        .args(["add", "op", "--role", "operator", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = add.spawn().expect("headend user");
+    {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{pw}\n").as_bytes())
+            .expect("stdin");
+    }
+    let out = child.wait_with_output().expect("headend user");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    ctl6(
+        &lab.server,
+        d,
+        &[
+            "login",
+            "https://127.0.0.1:8443",
+            "--user",
+            "op",
+            "--password-stdin",
+        ],
+        &format!("{pw}\n"),
+    );
+    let duid = "00:03:00:01:02:aa:00:00:00:77";
+    let said = ctl6(
+        &lab.server,
+        d,
+        &[
+            "reservation6",
+            "add",
+            "lan6",
+            "--duid",
+            duid,
+            "--address",
+            "2001:db8:1::77",
+            "--prefix",
+            "2001:db8:500:7700::/56",
+        ],
+        "",
+    );
+    assert!(said.contains("2001:db8:1::77"), "{said}");
+    let listed = ctl6(&lab.server, d, &["reservation6", "list"], "");
+    assert!(
+        listed.contains(duid) && listed.contains("2001:db8:500:7700::/56"),
+        "{listed}"
+    );
+    // A prefix of the wrong size for its pool is refused with the reason.
+    let bin = common::headend_bin();
+    let bad = lab
+        .server
+        .cmd(bin.to_str().expect("path"))
+        .args([
+            "ctl",
+            "reservation6",
+            "add",
+            "lan6",
+            "--duid",
+            "00:03:00:01:02:aa:00:00:00:78",
+            "--prefix",
+            "2001:db8:500:7800::/60",
+        ])
+        .env("HEADEND_CTL_DIR", d)
+        .output()
+        .expect("ctl");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("delegates /56"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let r = client(
+        &lab.client,
+        &lab.ciface,
+        &["exchange", "--duid", duid, "--pd", "--rapid"],
+    );
+    let reply = &r[0]["reply"];
+    assert_eq!(reply["addrs"][0], "2001:db8:1::77", "{r:?}");
+    assert_eq!(reply["prefixes"][0], "2001:db8:500:7700::/56", "{r:?}");
+    let leases = ctl6(
+        &lab.server,
+        d,
+        &["lease6", "list", "--duid", duid, "--state", "bound"],
+        "",
+    );
+    assert!(
+        leases.contains("2001:db8:1::77") && leases.contains("2001:db8:500:7700::/56"),
+        "{leases}"
+    );
+    let released = ctl6(&lab.server, d, &["lease6", "release", "2001:db8:1::77"], "");
+    assert!(released.contains("now released"), "{released}");
+    wait_state(
+        &server,
+        "2001:db8:1::77",
+        "released",
+        Duration::from_secs(2),
+    );
+}
