@@ -354,13 +354,12 @@ pub(crate) async fn add_reservation6(
         created: unix_now(),
     };
     if !reaches(&caller, &r) {
-        return Err(ApiError::out_of_scope(format!(
-            "{}",
+        return Err(ApiError::out_of_scope(
             reservation6_json(&r)
                 .prefix
                 .or(r.address.map(|a| a.to_string()))
-                .unwrap_or_default()
-        )));
+                .unwrap_or_default(),
+        ));
     }
     let Some(dhcp6) = &app.dhcp6 else {
         return Err(ApiError::not_found(format!(

@@ -567,7 +567,7 @@ pub(crate) fn dhcp6_api_reservations_are_unique_and_seen_inside_lease_transactio
     // The same client may change its own.
     let moved = Reservation6 {
         address: Some(a("2001:db8:1::12")),
-        ..by_duid.clone()
+        ..by_duid
     };
     assert!(store.auth().reservation6_put(&moved).unwrap());
     assert_eq!(
