@@ -289,6 +289,30 @@ fn forged_expired_and_misaddressed_tokens_are_refused() {
     ]);
 }
 
+/// Adds a DHCPv6 binding (2001:db8:1::LAST) directly in the store.
+fn put_lease6(s: &AdminServer, last: u16) {
+    let store =
+        headend_store::Store::open_sqlite_existing(s.state_dir().join("headend.db")).unwrap();
+    let mut tx = store.begin().unwrap();
+    tx.lease6_put(&headend_store::Lease6 {
+        address: std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, last),
+        prefix_len: 128,
+        kind: headend_store::Lease6Kind::Address,
+        subnet: "v6lan".into(),
+        duid: vec![0, 3, 0, 1, 2, 0, 0, 0, 0, last as u8],
+        iaid: 1,
+        hwaddr: None,
+        state: headend_store::LeaseState::Bound,
+        preferred: now() + 1800,
+        expires: now() + 3600,
+        class: None,
+        remote_id: None,
+        interface_id: None,
+    })
+    .unwrap();
+    tx.commit().unwrap();
+}
+
 /// Adds a lease row directly in the store so lease release has something to release.
 fn put_lease(s: &AdminServer, last: u8) {
     let store =
@@ -327,6 +351,7 @@ fn route_role_matrix_covers_every_route() {
     }
     let c = client();
     put_lease(&s, 5);
+    put_lease6(&s, 5);
     let tokens: Vec<(Role, &str, String)> = [
         (Role::Viewer, "vic"),
         (Role::Operator, "oscar"),
@@ -473,6 +498,54 @@ fn route_role_matrix_covers_every_route() {
             Box::new(|u| {
                 (
                     format!("/api/v1/reservations/lan/aa:bb:cc:dd:ee:{:02x}", u.len()),
+                    None,
+                )
+            }),
+        ),
+        (
+            "GET",
+            "/api/v1/leases6",
+            Role::Viewer,
+            Box::new(|_| ("/api/v1/leases6?kind=na&limit=10".into(), None)),
+        ),
+        (
+            "POST",
+            "/api/v1/leases6/{address}/release",
+            Role::Operator,
+            Box::new(|_| ("/api/v1/leases6/2001:db8:1::5/release".into(), None)),
+        ),
+        (
+            "GET",
+            "/api/v1/reservations6",
+            Role::Viewer,
+            Box::new(|_| ("/api/v1/reservations6".into(), None)),
+        ),
+        (
+            "POST",
+            "/api/v1/reservations6",
+            Role::Operator,
+            Box::new(|u| {
+                (
+                    "/api/v1/reservations6".into(),
+                    Some(json!({
+                        "subnet": "v6lan",
+                        "duid": format!("00:03:00:01:aa:bb:cc:dd:ee:{:02x}", u.len()),
+                        "address": format!("2001:db8:1::1:{:x}", u.len()),
+                        "prefix": format!("2001:db8:1{:02x}::/56", u.len()),
+                    })),
+                )
+            }),
+        ),
+        (
+            "DELETE",
+            "/api/v1/reservations6/{subnet}/{kind}/{key}",
+            Role::Operator,
+            Box::new(|u| {
+                (
+                    format!(
+                        "/api/v1/reservations6/v6lan/duid/00:03:00:01:aa:bb:cc:dd:ee:{:02x}",
+                        u.len()
+                    ),
                     None,
                 )
             }),
@@ -688,21 +761,37 @@ fn route_role_matrix_covers_every_route() {
             .unwrap()
             .to_owned()
     };
-    let inside = make_key("in-scope", json!(["zone:e2e.test", "subnet:10.0.0.0/16"]));
+    let inside = make_key(
+        "in-scope",
+        json!([
+            "zone:e2e.test",
+            "subnet:10.0.0.0/16",
+            "subnet:2001:db8::/32"
+        ]),
+    );
     let outside = make_key(
         "out-scope",
-        json!(["zone:other.test", "subnet:10.9.0.0/16"]),
+        json!([
+            "zone:other.test",
+            "subnet:10.9.0.0/16",
+            "subnet:2001:db8:9::/48"
+        ]),
     );
     let zone_only = make_key("zone-only", json!(["zone:e2e.test"]));
     put_lease(&s, 5);
+    put_lease6(&s, 5);
     for (method, route, _, make) in &table {
         let zone_route = route.starts_with("/api/v1/zones/");
-        let dhcp_route =
-            route.starts_with("/api/v1/leases/") || route.starts_with("/api/v1/reservations/");
+        let dhcp_route = route.starts_with("/api/v1/leases/")
+            || route.starts_with("/api/v1/reservations/")
+            || route.starts_with("/api/v1/leases6/")
+            || route.starts_with("/api/v1/reservations6");
         if !zone_route && !dhcp_route && *route != "/api/v1/reservations" {
             continue;
         }
-        if *method == "GET" && *route == "/api/v1/reservations" {
+        if *method == "GET"
+            && (*route == "/api/v1/reservations" || *route == "/api/v1/reservations6")
+        {
             continue;
         }
         let (path, body) = make("scoped-key");
@@ -790,6 +879,10 @@ fn route_role_matrix_covers_every_route() {
         assert_eq!(got, 200, "{path} as {role}");
     }
     covered.push(("POST".into(), path.into()));
+    put_lease6(&s, 6);
+    assert!(listed(&inside, "/api/v1/leases6", "leases") >= 1);
+    assert_eq!(listed(&outside, "/api/v1/leases6", "leases"), 0);
+    assert_eq!(listed(&zone_only, "/api/v1/leases6", "leases"), 0);
     // Every non-public route of the API is in the table.
     let doc: Value = c
         .get(s.url("/api/v1/openapi.json"))

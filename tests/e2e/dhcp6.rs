@@ -301,6 +301,86 @@ pd_pools = [{ prefix = "2001:db8:200::/48", delegated_len = 60 }]"#,
 }
 
 #[test]
+fn dhcpcd_renews_and_releases_address_and_prefix() {
+    common::require("dhcpcd");
+    let lab = lab(None);
+    let cfg = config(
+        &lab.siface,
+        "preferred_secs = 4\nvalid_secs = 8",
+        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]
+pd_pools = [{ prefix = "2001:db8:200::/48", delegated_len = 60 }]"#,
+    );
+    let server = Headend::start_in_netns(&lab.server, &cfg);
+    let d = lab.work.path();
+    let conf = d.join("dhcpcd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "noipv6rs\nipv6only\nnohook resolv.conf\ninterface {i}\n  iaid 9\n  ia_na 1\n  ia_pd 2 -\n",
+            i = lab.ciface
+        ),
+    )
+    .expect("conf");
+    let mut c = lab.client.cmd("dhcpcd");
+    c.args(["-6", "-B", "-t", "15", "-f"])
+        .arg(&conf)
+        .args(["--script", "/bin/true"])
+        .arg(&lab.ciface);
+    let _p = Proc::spawn(c, true);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (addr, prefix) = loop {
+        let l = server.leases();
+        let first = |start: &str| {
+            l.lines()
+                .find(|x| x.starts_with(start) && x.contains(" bound "))
+                .and_then(|x| x.split_whitespace().next())
+                .map(str::to_owned)
+        };
+        if let (Some(a), Some(p)) = (first("2001:db8:1::1"), first("2001:db8:200:")) {
+            break (a, p);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dhcpcd bound no address and prefix:\n{l}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // T1 is 2 s: dhcpcd's RENEW pushes both expiries forward.
+    let expiry = |what: &str| {
+        let l = server.leases();
+        leases_line(&l, what)
+            .and_then(|x| x.split_whitespace().nth(7))
+            .map(str::to_owned)
+    };
+    let (a0, p0) = (expiry(&addr), expiry(&prefix));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while expiry(&addr) == a0 || expiry(&prefix) == p0 {
+        assert!(
+            Instant::now() < deadline,
+            "dhcpcd did not renew {addr} and {prefix}:\n{}",
+            server.leases()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // `dhcpcd -k`: the running dhcpcd releases its bindings (RELEASE).
+    let out = lab
+        .client
+        .cmd("dhcpcd")
+        .args(["-6", "-k", "-f"])
+        .arg(&conf)
+        .arg(&lab.ciface)
+        .output()
+        .expect("dhcpcd -k");
+    eprintln!(
+        "dhcpcd -k: {} {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_state(&server, &addr, "released", Duration::from_secs(10));
+    wait_state(&server, &prefix, "released", Duration::from_secs(2));
+}
+
+#[test]
 fn docsis_modem_gets_cablelabs_options_then_its_config_by_tftp() {
     for p in ["python3", "tftp"] {
         common::require(p);
@@ -425,7 +505,19 @@ pools = ["2001:db8:2::100-2001:db8:2::1ff"]
     r.args(["-6", "-d", "-I", "-l", &r_down, "-u"])
         .arg(format!("2001:db8:f::1%{r_up}"));
     let _relay = Proc::spawn(r, false);
-    std::thread::sleep(Duration::from_millis(500));
+    // The relay is ready once it listens on the server port downstream.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while relay
+        .exec_ok(&["ss", "-Hlun", "sport = :547"])
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "dhcrelay did not open port 547 within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let work = tempfile::tempdir().expect("tempdir");
     let out = work.path().join("hook.out");
     let mut c = cl.cmd("dhclient");
@@ -488,25 +580,132 @@ pd_pools = [{ prefix = "2001:db8:300::/62", delegated_len = 64 }]"#,
     assert_eq!(fifth, &serde_json::json!([2, 6]), "{r:?}");
 }
 
+/// `/metrics` of the server in `ns` (loopback: no token needed).
+fn scrape(ns: &Netns) -> String {
+    let out = ns
+        .cmd("curl")
+        .args(["-sk", "--max-time", "10", "https://127.0.0.1:8443/metrics"])
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "curl /metrics failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The first sample of `name` whose labels contain every `k="v"` of `want`.
+fn sample(text: &str, name: &str, want: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (labels, value) = l.strip_prefix(name)?.rsplit_once(' ')?;
+            if !(labels.is_empty() || labels.starts_with('{')) {
+                return None;
+            }
+            want.iter()
+                .all(|w| labels.contains(w))
+                .then(|| value.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("{name} {want:?} missing:\n{text}"))
+}
+
 #[test]
-fn malformed_flood_does_not_stop_service() {
-    common::require("python3");
+fn malformed_flood_does_not_stop_service_and_is_counted_on_metrics() {
+    for p in ["python3", "curl", "promtool"] {
+        common::require(p);
+    }
     let lab = lab(None);
     let cfg = config(
         &lab.siface,
         "",
-        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]"#,
+        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]
+pd_pools = [{ prefix = "2001:db8:300::/62", delegated_len = 64 }]
+
+[admin]
+listen = "127.0.0.1:8443"
+argon2 = { memory_kib = 1024, iterations = 1, parallelism = 1 }"#,
     );
     let server = Headend::start_in_netns(&lab.server, &cfg);
     let f = client(&lab.client, &lab.ciface, &["flood", "--count", "20000"]);
     assert_eq!(f[0]["sent"], 20000);
-    let r = client(&lab.client, &lab.ciface, &["exchange", "--timeout", "10"]);
+    let r = client(
+        &lab.client,
+        &lab.ciface,
+        &["exchange", "--pd", "--timeout", "10"],
+    );
     assert_eq!(r[0]["reply"]["type"], 7, "{r:?}");
     assert!(
         !r[0]["reply"]["addrs"].as_array().unwrap().is_empty(),
         "{r:?}"
     );
     assert!(server.count_logs("panicked") == 0);
+    // Every kind of garbage the flood sends is dropped under its reason;
+    // the exchange is counted by type; the pools show the bindings.
+    let text = scrape(&lab.server);
+    let out = {
+        use std::io::Write as _;
+        let mut child = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("promtool");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write");
+        child.wait_with_output().expect("promtool")
+    };
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dropped = |reason: &str| {
+        sample(
+            &text,
+            "headend_dhcp6_dropped_total",
+            &[&format!("reason=\"{reason}\"")],
+        )
+    };
+    let malformed: f64 = [
+        "short",
+        "option_overrun",
+        "not_for_server",
+        "no_relay_message",
+        "too_many_hops",
+        "bad_ia",
+    ]
+    .iter()
+    .map(|r| dropped(r))
+    .sum();
+    assert!(malformed >= 10_000.0, "malformed counted: {malformed}");
+    for reason in ["short", "option_overrun", "too_many_hops"] {
+        assert!(dropped(reason) > 0.0, "{reason} never counted:\n{text}");
+    }
+    assert!(sample(&text, "headend_dhcp6_datagrams_received_total", &[]) >= malformed + 2.0);
+    assert!(
+        sample(
+            &text,
+            "headend_dhcp6_packets_received_total",
+            &["type=\"solicit\""]
+        ) >= 1.0
+    );
+    assert!(
+        sample(
+            &text,
+            "headend_dhcp6_packets_sent_total",
+            &["type=\"reply\""]
+        ) >= 1.0
+    );
+    let na = ["subnet=\"lan6\"", "kind=\"na\""];
+    let pd = ["subnet=\"lan6\"", "kind=\"pd\""];
+    assert_eq!(sample(&text, "headend_dhcp6_pool_size", &na), 256.0);
+    assert_eq!(sample(&text, "headend_dhcp6_pool_leased", &na), 1.0);
+    assert_eq!(sample(&text, "headend_dhcp6_pool_size", &pd), 4.0);
+    assert_eq!(sample(&text, "headend_dhcp6_pool_leased", &pd), 1.0);
 }
 
 #[test]
@@ -565,7 +764,20 @@ pd_pools = [{{ prefix = "2001:db8:b000::/36", delegated_len = 56 }}]
         .args(["load", "--pd", "--seconds", "6", "--iface", &k_if, "--out"])
         .arg(&replies);
     let mut cap = Proc::spawn(cap, false);
-    std::thread::sleep(Duration::from_secs(2));
+    // Kill once the capture has seen a good number of granting REPLYs
+    // (while perfdhcp keeps the server busy).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(&replies)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < 40
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the capture client got fewer than 40 REPLYs within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     server.signal("KILL");
     assert!(
         cap.wait_timeout(Duration::from_secs(15)).is_some(),
@@ -603,5 +815,259 @@ pd_pools = [{{ prefix = "2001:db8:b000::/36", delegated_len = 56 }}]
     eprintln!(
         "{} bindings replied before kill -9, all durable",
         acked.len()
+    );
+}
+
+/// Two headend servers on one PostgreSQL database, each serving its own
+/// link from the same subnet and pools: scripted clients on both links at
+/// once never get one address or prefix twice, and every granted binding
+/// is a `bound` row of its client in the shared store.
+#[test]
+fn two_servers_on_shared_postgresql_never_grant_one_binding_twice() {
+    common::require("python3");
+    let db = crate::store_postgres::pg_cluster::Db::new();
+    let mut links = Vec::new();
+    for me in ["a", "b"] {
+        let lab = lab(None);
+        let cfg = format!(
+            r#"
+[general]
+state_dir = "state-{me}"
+[store]
+backend = "postgres"
+url = "{url}"
+pool = 2
+[dhcp6]
+interfaces = ["{iface}"]
+rapid_commit = true
+
+[[dhcp6.subnet]]
+name = "lan6"
+prefix = "2001:db8:1::/64"
+interface = "{iface}"
+pools = ["2001:db8:1::100-2001:db8:1::1ff"]
+pd_pools = [{{ prefix = "2001:db8:400::/48", delegated_len = 56 }}]
+"#,
+            url = db.socket_url(),
+            iface = lab.siface,
+        );
+        let server = Headend::start_in_netns(&lab.server, &cfg);
+        links.push((lab, server));
+    }
+    // Both links' clients at once: 30 Rapid Commit exchanges each.
+    let results: Vec<Vec<serde_json::Value>> = std::thread::scope(|s| {
+        let runs: Vec<_> = links
+            .iter()
+            .map(|(lab, _)| {
+                s.spawn(|| {
+                    client(
+                        &lab.client,
+                        &lab.ciface,
+                        &["exchange", "--pd", "--rapid", "--count", "30"],
+                    )
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().expect("client"))
+            .collect()
+    });
+    let mut granted: HashMap<String, String> = HashMap::new();
+    for r in results.iter().flatten() {
+        let duid = r["duid"].as_str().expect("duid").to_owned();
+        for key in ["addrs", "prefixes"] {
+            for a in r["reply"][key].as_array().into_iter().flatten() {
+                let a = a.as_str().expect("address").to_owned();
+                if let Some(other) = granted.insert(a.clone(), duid.clone()) {
+                    panic!("{a} granted to {other} and to {duid}");
+                }
+            }
+        }
+    }
+    assert_eq!(
+        granted.len(),
+        120,
+        "60 addresses and 60 prefixes: {results:?}"
+    );
+    let rows: HashMap<String, headend_store::Lease6> = db
+        .store()
+        .leases6()
+        .expect("bindings")
+        .into_iter()
+        .map(|l| {
+            let key = if l.prefix_len == 128 {
+                l.address.to_string()
+            } else {
+                format!("{}/{}", l.address, l.prefix_len)
+            };
+            (key, l)
+        })
+        .collect();
+    for (what, duid) in &granted {
+        let row = rows
+            .get(what)
+            .unwrap_or_else(|| panic!("{what} granted to {duid}, not in the store"));
+        let stored: String = row.duid.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(stored, *duid, "{what}");
+        assert_eq!(row.state, headend_store::LeaseState::Bound, "{what}");
+    }
+}
+
+/// `headend ctl` (inside the server's namespace) with `input` on stdin;
+/// panics with its stderr on failure, answers its stdout.
+fn ctl6(ns: &Netns, dir: &Path, args: &[&str], input: &str) -> String {
+    use std::io::Write as _;
+    let bin = common::headend_bin();
+    let mut c = ns.cmd(bin.to_str().expect("path"));
+    c.arg("ctl")
+        .args(args)
+        .env("HEADEND_CTL_DIR", dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("headend ctl");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("stdin");
+    let out = child.wait_with_output().expect("headend ctl");
+    assert!(
+        out.status.success(),
+        "ctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An operator reserves an address and a prefix for a DUID with `ctl
+/// reservation6 add`; the client gets both at its next exchange; `ctl
+/// lease6 list` shows them and `ctl lease6 release` ends the address.
+#[test]
+fn ctl_reservation6_is_given_to_its_client_and_ctl_lease6_lists_and_releases() {
+    common::require("python3");
+    let lab = lab(None);
+    let cfg = config(
+        &lab.siface,
+        "",
+        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]
+pd_pools = [{ prefix = "2001:db8:500::/48", delegated_len = 56 }]
+
+[admin]
+listen = "127.0.0.1:8443"
+argon2 = { memory_kib = 1024, iterations = 1, parallelism = 1 }"#,
+    );
+    let server = Headend::start_in_netns(&lab.server, &cfg);
+    let pw = "correct horse battery";
+    let mut add = Command::new(common::headend_bin());
+    add.args(["user", "-c"])
+        .arg(&server.config)
+        .args(["add", "op", "--role", "operator", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = add.spawn().expect("headend user");
+    {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{pw}\n").as_bytes())
+            .expect("stdin");
+    }
+    let out = child.wait_with_output().expect("headend user");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    ctl6(
+        &lab.server,
+        d,
+        &[
+            "login",
+            "https://127.0.0.1:8443",
+            "--user",
+            "op",
+            "--password-stdin",
+        ],
+        &format!("{pw}\n"),
+    );
+    let duid = "00:03:00:01:02:aa:00:00:00:77";
+    let said = ctl6(
+        &lab.server,
+        d,
+        &[
+            "reservation6",
+            "add",
+            "lan6",
+            "--duid",
+            duid,
+            "--address",
+            "2001:db8:1::77",
+            "--prefix",
+            "2001:db8:500:7700::/56",
+        ],
+        "",
+    );
+    assert!(said.contains("2001:db8:1::77"), "{said}");
+    let listed = ctl6(&lab.server, d, &["reservation6", "list"], "");
+    assert!(
+        listed.contains(duid) && listed.contains("2001:db8:500:7700::/56"),
+        "{listed}"
+    );
+    // A prefix of the wrong size for its pool is refused with the reason.
+    let bin = common::headend_bin();
+    let bad = lab
+        .server
+        .cmd(bin.to_str().expect("path"))
+        .args([
+            "ctl",
+            "reservation6",
+            "add",
+            "lan6",
+            "--duid",
+            "00:03:00:01:02:aa:00:00:00:78",
+            "--prefix",
+            "2001:db8:500:7800::/60",
+        ])
+        .env("HEADEND_CTL_DIR", d)
+        .output()
+        .expect("ctl");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("delegates /56"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let r = client(
+        &lab.client,
+        &lab.ciface,
+        &["exchange", "--duid", duid, "--pd", "--rapid"],
+    );
+    let reply = &r[0]["reply"];
+    assert_eq!(reply["addrs"][0], "2001:db8:1::77", "{r:?}");
+    assert_eq!(reply["prefixes"][0], "2001:db8:500:7700::/56", "{r:?}");
+    let leases = ctl6(
+        &lab.server,
+        d,
+        &["lease6", "list", "--duid", duid, "--state", "bound"],
+        "",
+    );
+    assert!(
+        leases.contains("2001:db8:1::77") && leases.contains("2001:db8:500:7700::/56"),
+        "{leases}"
+    );
+    let released = ctl6(&lab.server, d, &["lease6", "release", "2001:db8:1::77"], "");
+    assert!(released.contains("now released"), "{released}");
+    wait_state(
+        &server,
+        "2001:db8:1::77",
+        "released",
+        Duration::from_secs(2),
     );
 }

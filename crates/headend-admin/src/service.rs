@@ -27,6 +27,8 @@ pub struct Handles {
     pub dns: Option<headend_dns::DnsHandle>,
     /// The DHCP service, if enabled.
     pub dhcp: Option<headend_dhcp::DhcpHandle>,
+    /// The DHCPv6 service, if enabled.
+    pub dhcp6: Option<headend_dhcp6::Dhcp6Handle>,
     /// The TFTP service, if enabled.
     pub tftp: Option<headend_tftp::TftpHandle>,
     /// Start time and configuration reloads of the process (counted by the
@@ -181,6 +183,7 @@ impl AdminService {
         let Handles {
             dns,
             dhcp,
+            dhcp6,
             tftp,
             process,
         } = handles;
@@ -188,6 +191,7 @@ impl AdminService {
             store,
             dns,
             dhcp,
+            dhcp6,
             tftp,
             process,
             keys: arc_swap::ArcSwap::from_pointee(keys),

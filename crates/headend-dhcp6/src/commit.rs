@@ -15,7 +15,7 @@ use crate::Dhcp6Error;
 use crate::core::{Ingress, Outcome, Reply, Server, Silence};
 use crate::listen::{Job, Listener, TICK, spawn};
 use crate::stats::{Dhcp6Stats, Dhcp6StatsSnapshot};
-use crate::wire::{self, msg};
+use crate::wire::{self, Malformed, msg};
 
 /// Committed batches the flush thread may fall behind by.
 const FLUSH_BATCHES: usize = 8;
@@ -91,8 +91,30 @@ fn worker(
                 Err(m) => {
                     tracing::debug!(source = %job.source, reason = m.as_str(), "DHCPv6 datagram dropped");
                     tally.malformed += 1;
+                    match m {
+                        Malformed::Short => tally.malformed_short += 1,
+                        Malformed::OptionOverrun => tally.malformed_option_overrun += 1,
+                        Malformed::NotForServer => tally.malformed_not_for_server += 1,
+                        Malformed::NoRelayMessage => tally.malformed_no_relay_message += 1,
+                        Malformed::TooManyHops => tally.malformed_too_many_hops += 1,
+                        _ => tally.malformed_bad_ia += 1,
+                    }
                 }
                 Ok(req) => {
+                    match req.message.kind {
+                        msg::SOLICIT => tally.solicit += 1,
+                        msg::REQUEST => tally.request += 1,
+                        msg::CONFIRM => tally.confirm += 1,
+                        msg::RENEW => tally.renew += 1,
+                        msg::REBIND => tally.rebind += 1,
+                        msg::RELEASE => tally.release += 1,
+                        msg::DECLINE => tally.decline += 1,
+                        msg::INFORMATION_REQUEST => tally.information_request += 1,
+                        _ => {}
+                    }
+                    if !req.relays.is_empty() {
+                        tally.relayed += 1;
+                    }
                     let ctx = Ingress {
                         interface: listeners.get(job.socket).and_then(|l| l.interface.clone()),
                         source: job.source,
@@ -105,7 +127,10 @@ fn worker(
                             match s {
                                 Silence::RateLimited => tally.rate_limited += 1,
                                 Silence::NoSubnet => tally.no_subnet += 1,
-                                _ => {}
+                                Silence::RelayCap => tally.relay_cap += 1,
+                                Silence::BadIdentifiers => tally.bad_identifiers += 1,
+                                Silence::OtherServer => tally.other_server += 1,
+                                Silence::Nothing => tally.nothing += 1,
                             }
                         }
                         Err(e) => {

@@ -177,6 +177,12 @@ pub struct Class6Config {
     pub interface_id: Option<String>,
     /// The nearest relay's remote-id (37, without its enterprise) equals this.
     pub remote_id: Option<String>,
+    /// Cap on clients (DUIDs) with live bindings behind one relay
+    /// remote-id, for this class's clients (the subnet's cap applies too).
+    pub max_clients_per_remote_id: Option<u32>,
+    /// Cap on clients with live bindings behind one relay interface-id,
+    /// for this class's clients.
+    pub max_clients_per_interface_id: Option<u32>,
     /// Options for this class's clients (over the subnet's).
     #[serde(default)]
     pub options: Options6Config,
@@ -235,6 +241,13 @@ pub struct Subnet6Config {
     /// Only clients of these classes (empty: everyone).
     #[serde(default)]
     pub classes: Vec<String>,
+    /// Cap on clients (DUIDs) with live bindings behind one relay
+    /// remote-id (option 37): a new client over it is not answered; clients
+    /// that hold a binding keep renewing it.
+    pub max_clients_per_remote_id: Option<u32>,
+    /// Cap on clients with live bindings behind one relay interface-id
+    /// (option 18).
+    pub max_clients_per_interface_id: Option<u32>,
     /// Preferred lifetime here, seconds.
     pub preferred_secs: Option<u32>,
     /// Valid lifetime here, seconds.

@@ -56,6 +56,9 @@ pub enum Silence {
     NoSubnet,
     /// The client exceeded its rate.
     RateLimited,
+    /// A new client behind a relay remote-id or interface-id that already
+    /// has its cap of clients.
+    RelayCap,
     /// Nothing to answer (CONFIRM without addresses, IA_TA only, ...).
     Nothing,
 }
@@ -68,6 +71,7 @@ impl Silence {
             Self::OtherServer => "other_server",
             Self::NoSubnet => "no_subnet",
             Self::RateLimited => "rate_limited",
+            Self::RelayCap => "relay_cap",
             Self::Nothing => "nothing",
         }
     }
@@ -227,6 +231,11 @@ impl Server {
                     msg::SOLICIT | msg::REQUEST => Mode::Commit,
                     _ => Mode::Extend,
                 };
+                if mode != Mode::Extend
+                    && self.over_relay_cap(subnet, &client, &requests, tx, now_s)?
+                {
+                    return Ok(Outcome::Silent(Silence::RelayCap));
+                }
                 let mut granted = Vec::new();
                 for ia in &requests {
                     let answer =
@@ -388,6 +397,53 @@ impl Server {
         }
     }
 
+    /// Caps on clients per relay remote-id / interface-id (the subnet's and
+    /// the client's classes' both apply): true when this client is new
+    /// behind an id whose cap of other live clients is reached. A client
+    /// that holds a live binding here is never capped.
+    fn over_relay_cap(
+        &self,
+        subnet: &Subnet,
+        client: &Client<'_>,
+        requests: &[Ia],
+        tx: &mut dyn Lease6Tx,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let cap = |sub: Option<u32>, f: fn(&Class) -> Option<u32>| {
+            client.classes.iter().filter_map(|c| f(c)).chain(sub).min()
+        };
+        let mut over = false;
+        if let (Some(rid), Some(max)) = (
+            client.remote_id.as_deref(),
+            cap(subnet.cap_remote, |c| c.cap_remote),
+        ) {
+            over |= tx.lease6_clients_by_remote_id(&subnet.name, rid, client.duid, now)?
+                >= u64::from(max);
+        }
+        if !over
+            && let (Some(iid), Some(max)) = (
+                client.interface_id.as_deref(),
+                cap(subnet.cap_interface, |c| c.cap_interface),
+            )
+        {
+            over |= tx.lease6_clients_by_interface_id(&subnet.name, iid, client.duid, now)?
+                >= u64::from(max);
+        }
+        if !over {
+            return Ok(false);
+        }
+        for ia in requests {
+            if let Some(l) =
+                tx.lease6_by_client(&subnet.name, lease_kind(ia.kind), client.duid, ia.iaid)?
+                && l.is_live(now)
+                && matches!(l.state, LeaseState::Bound | LeaseState::Offered)
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// One IA's answer: its bindings found, extended or allocated.
     #[allow(clippy::too_many_arguments)]
     fn answer_ia(
@@ -412,11 +468,26 @@ impl Server {
                 (status::NO_PREFIX_AVAIL, "no prefixes available"),
             ),
         };
-        let reservation = find_reservation(subnet, client);
-        let reserved = reservation.and_then(|r| match ia.kind {
-            IaKind::Na => r.address.map(|a| (a, 128)),
-            IaKind::Pd => r.prefix,
-        });
+        // A reservation of the config file, else one made through the
+        // admin API (read inside this transaction, so a new one applies at
+        // the client's next request).
+        let reserved = match find_reservation(subnet, client) {
+            Some(r) => match ia.kind {
+                IaKind::Na => r.address.map(|a| (a, 128)),
+                IaKind::Pd => r.prefix,
+            },
+            None => tx
+                .api_reservation6(
+                    &subnet.name,
+                    client.duid,
+                    client.hwaddr.as_deref(),
+                    client.remote_id.as_deref(),
+                )?
+                .and_then(|r| match ia.kind {
+                    IaKind::Na => r.address.map(|a| (a, 128)),
+                    IaKind::Pd => r.prefix,
+                }),
+        };
         let class = client.classes.first().map(|c| c.name.clone());
         let mut template = Lease6 {
             address: Ipv6Addr::UNSPECIFIED,
@@ -542,7 +613,10 @@ impl Server {
         // 3. A new address or prefix from the pools: the hint first, then
         // the next never-used one, then the one expired longest ago.
         for e in &ia.entries {
-            if usable(e.address, e.prefix_len) {
+            if usable(e.address, e.prefix_len)
+                && (reserved.is_some()
+                    || !tx.api_reserved6(&subnet.name, e.address, e.prefix_len)?)
+            {
                 let mut lease = template.clone();
                 lease.address = e.address;
                 lease.prefix_len = e.prefix_len;
@@ -654,7 +728,9 @@ fn allocate(
         && tries < CLAIM_TRIES
     {
         tries += 1;
-        if !subnet.reserved.contains(&n) {
+        if !subnet.reserved.contains(&n)
+            && !tx.api_reserved6(&subnet.name, Ipv6Addr::from(n), pool.len)?
+        {
             let mut lease = template.clone();
             lease.address = Ipv6Addr::from(n);
             lease.prefix_len = pool.len;
@@ -667,6 +743,7 @@ fn allocate(
     if let Some(old) = tx.lease6_oldest_expired(first, last, now)?
         && !subnet.reserved.contains(&u128::from(old.address))
         && old.prefix_len == pool.len
+        && !tx.api_reserved6(&subnet.name, old.address, pool.len)?
     {
         let mut lease = template.clone();
         lease.address = old.address;

@@ -28,6 +28,8 @@ mod core;
 pub mod duid;
 mod error;
 mod listen;
+mod manage;
+mod occupancy;
 mod plan;
 mod service;
 mod stats;
@@ -40,6 +42,8 @@ pub use config::{
 };
 pub use error::Dhcp6Error;
 pub use listen::ALL_AGENTS;
+pub use manage::{Release6, Reservation6Refusal, release_binding6, release_lease6};
+pub use occupancy::Pool6Occupancy;
 pub use service::{Dhcp6Handle, Dhcp6Service};
 pub use stats::{Dhcp6Stats, Dhcp6StatsSnapshot};
 

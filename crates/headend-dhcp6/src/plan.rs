@@ -64,6 +64,8 @@ pub(crate) struct Class {
     pub(crate) arch: Vec<u16>,
     pub(crate) interface_id: Option<Vec<u8>>,
     pub(crate) remote_id: Option<Vec<u8>>,
+    pub(crate) cap_remote: Option<u32>,
+    pub(crate) cap_interface: Option<u32>,
     pub(crate) options: OptionSet,
 }
 
@@ -77,6 +79,8 @@ pub(crate) struct Subnet {
     pub(crate) pools: Vec<Pool>,
     pub(crate) pd_pools: Vec<Pool>,
     pub(crate) classes: Vec<String>,
+    pub(crate) cap_remote: Option<u32>,
+    pub(crate) cap_interface: Option<u32>,
     pub(crate) preferred: u32,
     pub(crate) valid: u32,
     pub(crate) options: OptionSet,
@@ -329,6 +333,8 @@ impl Plan {
                     .as_deref()
                     .map(|v| text_or_hex(&format!("{key}.remote_id"), v))
                     .transpose()?,
+                cap_remote: k.max_clients_per_remote_id,
+                cap_interface: k.max_clients_per_interface_id,
                 options: encode_options(&format!("{key}.options"), &k.options)?,
             });
         }
@@ -425,6 +431,8 @@ impl Plan {
                 pools,
                 pd_pools,
                 classes: s.classes.clone(),
+                cap_remote: s.max_clients_per_remote_id,
+                cap_interface: s.max_clients_per_interface_id,
                 preferred,
                 valid,
                 options: encode_options(&format!("{key}.options"), &s.options)?,

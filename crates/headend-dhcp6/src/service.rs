@@ -43,6 +43,36 @@ impl Dhcp6Handle {
         self.rt.store.leases6()
     }
 
+    /// Ends the binding at `address` as a client's RELEASE would, in its
+    /// own durable transaction.
+    pub fn release(&self, address: std::net::Ipv6Addr) -> Result<crate::Release6, StoreError> {
+        crate::release_lease6(&self.rt.store, address)
+    }
+
+    /// Whether a reservation for `key` of `address` and/or `prefix` in
+    /// `subnet` fits the running configuration.
+    pub fn check_reservation(
+        &self,
+        subnet: &str,
+        key: &headend_store::Reservation6Key,
+        address: Option<std::net::Ipv6Addr>,
+        prefix: Option<(std::net::Ipv6Addr, u8)>,
+    ) -> Result<(), crate::Reservation6Refusal> {
+        crate::manage::check_reservation6(&self.rt.server.plan(), subnet, key, address, prefix)
+    }
+
+    /// Size, live bindings and declined ones of every address and prefix
+    /// pool (reads every binding: for /metrics, not a hot path).
+    pub fn occupancy(&self) -> Result<Vec<crate::Pool6Occupancy>, StoreError> {
+        let leases = self.rt.store.leases6()?;
+        let now = headend_util::time::since_epoch(std::time::SystemTime::now()).as_secs();
+        Ok(crate::occupancy::occupancy(
+            &self.rt.server.plan(),
+            &leases,
+            now,
+        ))
+    }
+
     /// The server DUID (option 2).
     pub fn duid(&self) -> Vec<u8> {
         self.rt.server.duid().to_vec()

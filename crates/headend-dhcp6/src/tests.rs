@@ -524,3 +524,135 @@ fn reservations_by_option_79_mac_and_by_relay_remote_id() {
     ));
     assert_eq!(a, "2001:db8:2::10".parse::<Ipv6Addr>().unwrap());
 }
+
+#[test]
+/// A reservation the admin API stored is given to its client (address and
+/// prefix), and the pools skip it for everyone else.
+fn reservation_in_the_store_is_honoured_and_kept_from_others() {
+    let t = setup("rapid_commit = true");
+    let a = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+    let r = headend_store::Reservation6 {
+        subnet: "direct".into(),
+        key: headend_store::Reservation6Key::Duid(duid(7)),
+        address: Some(a("2001:db8:1::10")),
+        prefix: Some((a("2001:db8:100::"), 56)),
+        created: 0,
+    };
+    assert!(t.store.auth().reservation6_put(&r).unwrap());
+    let commit = |n: u8| {
+        let mut m = message(
+            msg::SOLICIT,
+            &duid(n),
+            false,
+            &[ia(IaKind::Na, vec![]), ia(IaKind::Pd, vec![])],
+        );
+        m.options.push(opt::RAPID_COMMIT, vec![]);
+        let (_, m) = reply(t.send(m));
+        wire::ias(&m.options)
+            .unwrap()
+            .iter()
+            .map(|i| i.entries.first().map(|e| (e.address, e.prefix_len)))
+            .collect::<Vec<_>>()
+    };
+    // Another client first: the reserved address and prefix are skipped.
+    assert_eq!(
+        commit(1),
+        vec![
+            Some((a("2001:db8:1::11"), 128)),
+            Some((a("2001:db8:100:100::"), 56))
+        ]
+    );
+    assert_eq!(
+        commit(7),
+        vec![
+            Some((a("2001:db8:1::10"), 128)),
+            Some((a("2001:db8:100::"), 56))
+        ]
+    );
+}
+
+#[test]
+/// The operator's release ends a live binding as a client's RELEASE
+/// would, keeps a declined one quarantined and tells an unknown one apart.
+fn operator_release_follows_the_release_rules() {
+    use crate::Release6;
+    let t = setup("rapid_commit = true");
+    let mut m = message(msg::SOLICIT, &duid(1), false, &[ia(IaKind::Na, vec![])]);
+    m.options.push(opt::RAPID_COMMIT, vec![]);
+    let (_, m) = reply(t.send(m));
+    let bound = wire::ias(&m.options).unwrap()[0].entries[0].address;
+    let release = |address: Ipv6Addr| {
+        let mut tx = t.store.begin().unwrap();
+        let r = crate::release_binding6(&mut *tx, address, t.now).unwrap();
+        tx.commit().unwrap();
+        r
+    };
+    match release(bound) {
+        Release6::Ended { lease, was } => {
+            assert_eq!(was, LeaseState::Bound);
+            assert_eq!(lease.state, LeaseState::Released);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(release(bound), Release6::AlreadyFree(_)));
+    assert_eq!(
+        release("2001:db8:1::55".parse().unwrap()),
+        Release6::Unknown
+    );
+    let mut tx = t.store.begin().unwrap();
+    let mut l = tx.lease6_at(bound).unwrap().unwrap();
+    l.state = LeaseState::Declined;
+    l.expires = 1_800_000_000 + 600;
+    tx.lease6_put(&l).unwrap();
+    tx.commit().unwrap();
+    assert!(matches!(release(bound), Release6::Quarantined(_)));
+}
+
+#[test]
+/// RFC 4649 remote-id and RFC 8415 interface-id caps: a new client behind
+/// a full relay id is not answered; one that holds a binding still is;
+/// another id is not affected.
+fn relay_caps_stop_new_clients_behind_a_full_remote_id_or_interface_id() {
+    let config: Dhcp6Config = toml::from_str(
+        r#"
+[[subnet]]
+name = "relayed"
+prefix = "2001:db8:2::/64"
+pools = ["2001:db8:2::10-2001:db8:2::20"]
+max_clients_per_remote_id = 2
+max_clients_per_interface_id = 3
+"#,
+    )
+    .unwrap();
+    let mut t = setup("");
+    t.server = Server::from_config(&config, SERVER_DUID.to_vec()).unwrap();
+    let behind = |rid: &[u8], iid: &[u8], n: u8| {
+        let mut o = Options::default();
+        let mut r = 4491u32.to_be_bytes().to_vec();
+        r.extend_from_slice(rid);
+        o.push(opt::REMOTE_ID, r);
+        o.push(opt::INTERFACE_ID, iid.to_vec());
+        t.send_req(relayed(o, &[0, 2, 0, 0, 0x11, 0x8b, n]), &relay_ingress())
+    };
+    assert!(matches!(behind(b"cm-1", b"port1", 1), Outcome::Reply(_)));
+    assert!(matches!(behind(b"cm-1", b"port1", 2), Outcome::Reply(_)));
+    assert!(
+        matches!(
+            behind(b"cm-1", b"port1", 3),
+            Outcome::Silent(Silence::RelayCap)
+        ),
+        "a third client behind cm-1"
+    );
+    assert!(
+        matches!(behind(b"cm-1", b"port1", 1), Outcome::Reply(_)),
+        "a client holding a binding is never capped"
+    );
+    assert!(matches!(behind(b"cm-2", b"port1", 4), Outcome::Reply(_)));
+    assert!(
+        matches!(
+            behind(b"cm-3", b"port1", 5),
+            Outcome::Silent(Silence::RelayCap)
+        ),
+        "a fourth client behind port1"
+    );
+}

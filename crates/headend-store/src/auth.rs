@@ -265,6 +265,19 @@ pub trait AuthStore: Send + Sync {
     /// Removes a reservation and its attributes; false if there was none.
     fn reservation_delete(&self, subnet: &str, hwaddr: &str) -> Result<bool, StoreError>;
 
+    /// Adds or replaces the DHCPv6 reservation of (`subnet`, key); false
+    /// (and nothing written) if its address or prefix is reserved for
+    /// another client.
+    fn reservation6_put(&self, reservation: &crate::Reservation6) -> Result<bool, StoreError>;
+    /// Every DHCPv6 reservation, by subnet, key kind and key.
+    fn reservations6(&self) -> Result<Vec<crate::Reservation6>, StoreError>;
+    /// Removes a DHCPv6 reservation; false if there was none.
+    fn reservation6_delete(
+        &self,
+        subnet: &str,
+        key: &crate::Reservation6Key,
+    ) -> Result<bool, StoreError>;
+
     /// The free-form attributes (service tier, CPE limit, rate, ...) of the
     /// reservation of (`subnet`, `hwaddr`), by name; `None` if there is no
     /// such reservation.

@@ -114,4 +114,129 @@ pub trait Lease6Tx {
 
     /// Writes (inserts or replaces) the row of `lease.address`.
     fn lease6_put(&mut self, lease: &Lease6) -> Result<(), StoreError>;
+
+    /// Clients (DUIDs) other than `except_duid` with live (offered or
+    /// bound, not expired at `now`) bindings in `subnet` whose relay
+    /// remote-id is `remote_id`.
+    fn lease6_clients_by_remote_id(
+        &mut self,
+        subnet: &str,
+        remote_id: &[u8],
+        except_duid: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError>;
+
+    /// The same for the relay interface-id.
+    fn lease6_clients_by_interface_id(
+        &mut self,
+        subnet: &str,
+        interface_id: &[u8],
+        except_duid: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError>;
+
+    /// The admin API's reservation in `subnet` for this client: by DUID,
+    /// else by link-layer address, else by relay remote-id.
+    fn api_reservation6(
+        &mut self,
+        subnet: &str,
+        duid: &[u8],
+        hwaddr: Option<&[u8]>,
+        remote_id: Option<&[u8]>,
+    ) -> Result<Option<Reservation6>, StoreError>;
+
+    /// True if an admin API reservation in `subnet` holds this address
+    /// (`prefix_len` 128) or delegated prefix.
+    fn api_reserved6(
+        &mut self,
+        subnet: &str,
+        address: Ipv6Addr,
+        prefix_len: u8,
+    ) -> Result<bool, StoreError>;
+}
+
+/// How a DHCPv6 reservation recognises its client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reservation6Key {
+    /// The client's DUID (option 1).
+    Duid(Vec<u8>),
+    /// The client's link-layer address (option 79, DUID-LL/LLT).
+    Hwaddr(Vec<u8>),
+    /// The nearest relay's remote-id (option 37, without its enterprise).
+    RemoteId(Vec<u8>),
+}
+
+impl Reservation6Key {
+    /// The stored kind: `duid`, `hwaddr` or `remote_id`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Duid(_) => "duid",
+            Self::Hwaddr(_) => "hwaddr",
+            Self::RemoteId(_) => "remote_id",
+        }
+    }
+
+    /// The identifier's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Duid(b) | Self::Hwaddr(b) | Self::RemoteId(b) => b,
+        }
+    }
+
+    /// The identifier as stored: lower-case hex octets joined by colons.
+    pub fn text(&self) -> String {
+        crate::lease::mac_text(self.bytes())
+    }
+
+    /// A key from its stored kind and colon-hex text.
+    pub fn parse(kind: &str, text: &str) -> Result<Self, StoreError> {
+        let corrupt = || StoreError::Corrupt {
+            reason: format!("bad DHCPv6 reservation key {kind}={text:?}"),
+        };
+        let bytes = if text.is_empty() {
+            Vec::new()
+        } else {
+            text.split(':')
+                .map(|p| u8::from_str_radix(p, 16).map_err(|_| corrupt()))
+                .collect::<Result<Vec<u8>, _>>()?
+        };
+        match kind {
+            "duid" => Ok(Self::Duid(bytes)),
+            "hwaddr" => Ok(Self::Hwaddr(bytes)),
+            "remote_id" => Ok(Self::RemoteId(bytes)),
+            _ => Err(corrupt()),
+        }
+    }
+}
+
+/// A DHCPv6 reservation managed through the admin API
+/// (`dhcp6_reservations`): an address, a delegated prefix or both for one
+/// client of one subnet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation6 {
+    /// Name of the `[[dhcp6.subnet]]`.
+    pub subnet: String,
+    /// Who it is for.
+    pub key: Reservation6Key,
+    /// The reserved address (IA_NA).
+    pub address: Option<Ipv6Addr>,
+    /// The reserved prefix (IA_PD): first address and length.
+    pub prefix: Option<(Ipv6Addr, u8)>,
+    /// Unix time it was added.
+    pub created: u64,
+}
+
+/// A delegated prefix as reservations store it: `2001:db8:200::/56`.
+pub(crate) fn prefix_text(prefix: (Ipv6Addr, u8)) -> String {
+    format!("{}/{}", prefix.0, prefix.1)
+}
+
+/// Parses a stored `address/len`.
+pub(crate) fn parse_prefix(text: &str) -> Result<(Ipv6Addr, u8), StoreError> {
+    text.split_once('/')
+        .and_then(|(a, l)| Some((a.parse().ok()?, l.parse().ok().filter(|l| *l <= 128)?)))
+        .ok_or_else(|| StoreError::Corrupt {
+            reason: format!("bad DHCPv6 reserved prefix {text:?}"),
+        })
 }

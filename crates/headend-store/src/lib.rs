@@ -42,7 +42,7 @@ pub use error::StoreError;
 pub use lease::{
     Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx, LiveLease, counts_of, page_of,
 };
-pub use lease6::{Lease6, Lease6Kind, Lease6Tx};
+pub use lease6::{Lease6, Lease6Kind, Lease6Tx, Reservation6, Reservation6Key};
 pub use mfa::{MfaRecord, MfaStore};
 pub use signing::{KeyStore, Purge, Purged, SigningKeyRecord};
 pub use sqlite::SqliteBackend;

@@ -239,6 +239,24 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
         );
         CREATE INDEX auth_deleted_users_at ON auth_deleted_users (at);
     ",
+}, Migration {
+    version: 12,
+    name: "dhcpv6 reservations from the admin API, relay id indexes",
+    sql: "
+        CREATE TABLE dhcp6_reservations (
+            subnet   TEXT    NOT NULL,
+            key_kind TEXT    NOT NULL,          -- duid | hwaddr | remote_id
+            key      TEXT    NOT NULL,          -- lower-case hex octets joined by colons
+            address  TEXT,                      -- IA_NA address, canonical text
+            prefix   TEXT,                      -- IA_PD prefix, canonical address/len
+            created  INTEGER NOT NULL,
+            PRIMARY KEY (subnet, key_kind, key)
+        );
+        CREATE UNIQUE INDEX dhcp6_reservations_address ON dhcp6_reservations (address) WHERE address IS NOT NULL;
+        CREATE UNIQUE INDEX dhcp6_reservations_prefix  ON dhcp6_reservations (prefix)  WHERE prefix IS NOT NULL;
+        CREATE INDEX dhcp6_leases_remote    ON dhcp6_leases (subnet, remote_id)    WHERE remote_id IS NOT NULL;
+        CREATE INDEX dhcp6_leases_interface ON dhcp6_leases (subnet, interface_id) WHERE interface_id IS NOT NULL;
+    ",
 }];
 
 /// The PostgreSQL schema ladder, oldest first: the same versions and tables
@@ -467,6 +485,25 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
             at       BIGINT NOT NULL                -- unix seconds of the deletion
         );
         CREATE INDEX auth_deleted_users_at ON auth_deleted_users (at);
+    "#,
+    },
+    Migration {
+        version: 12,
+        name: "dhcpv6 reservations from the admin API, relay id indexes",
+        sql: r#"
+        CREATE TABLE dhcp6_reservations (
+            subnet   TEXT COLLATE "C" NOT NULL,
+            key_kind TEXT COLLATE "C" NOT NULL,  -- duid | hwaddr | remote_id
+            key      TEXT COLLATE "C" NOT NULL,  -- lower-case hex octets joined by colons
+            address  TEXT,                       -- IA_NA address, canonical text
+            prefix   TEXT,                       -- IA_PD prefix, canonical address/len
+            created  BIGINT NOT NULL,
+            PRIMARY KEY (subnet, key_kind, key)
+        );
+        CREATE UNIQUE INDEX dhcp6_reservations_address ON dhcp6_reservations (address) WHERE address IS NOT NULL;
+        CREATE UNIQUE INDEX dhcp6_reservations_prefix  ON dhcp6_reservations (prefix)  WHERE prefix IS NOT NULL;
+        CREATE INDEX dhcp6_leases_remote    ON dhcp6_leases (subnet, remote_id)    WHERE remote_id IS NOT NULL;
+        CREATE INDEX dhcp6_leases_interface ON dhcp6_leases (subnet, interface_id) WHERE interface_id IS NOT NULL;
     "#,
     },
 ];

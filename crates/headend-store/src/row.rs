@@ -305,6 +305,76 @@ pub(crate) fn reservation(row: &impl Row) -> Result<Reservation, StoreError> {
     })
 }
 
+/// A DHCPv6 reservation from `subnet, key_kind, key, address, prefix, created`.
+pub(crate) fn reservation6(row: &impl Row) -> Result<crate::Reservation6, StoreError> {
+    let kind: String = row.get(1)?;
+    let key: String = row.get(2)?;
+    let address: Option<String> = row.get(3)?;
+    let prefix: Option<String> = row.get(4)?;
+    Ok(crate::Reservation6 {
+        subnet: row.get(0)?,
+        key: crate::Reservation6Key::parse(&kind, &key)?,
+        address: address
+            .map(|a| {
+                a.parse().map_err(|_| StoreError::Corrupt {
+                    reason: format!("bad DHCPv6 reserved address {a:?}"),
+                })
+            })
+            .transpose()?,
+        prefix: prefix
+            .as_deref()
+            .map(crate::lease6::parse_prefix)
+            .transpose()?,
+        created: unsecs(row.get(5)?),
+    })
+}
+
+/// The values a DHCPv6 reservation binds, in [`RESERVATION6_PUT`](crate::sql) order.
+pub(crate) struct Reservation6Values {
+    subnet: String,
+    kind: &'static str,
+    key: String,
+    address: Option<String>,
+    prefix: Option<String>,
+    created: i64,
+}
+
+impl Reservation6Values {
+    pub(crate) fn new(r: &crate::Reservation6) -> Self {
+        Self {
+            subnet: r.subnet.clone(),
+            kind: r.key.kind(),
+            key: r.key.text(),
+            address: r.address.map(|a| a.to_string()),
+            prefix: r.prefix.map(crate::lease6::prefix_text),
+            created: secs(r.created),
+        }
+    }
+
+    /// The six values.
+    pub(crate) fn values(&self) -> [&dyn Value; 6] {
+        [
+            &self.subnet,
+            &self.kind,
+            &self.key,
+            &self.address,
+            &self.prefix,
+            &self.created,
+        ]
+    }
+
+    /// The parameters of [`RESERVATION6_TAKEN`](crate::sql).
+    pub(crate) fn taken(&self) -> [&dyn Value; 5] {
+        [
+            &self.address,
+            &self.prefix,
+            &self.subnet,
+            &self.kind,
+            &self.key,
+        ]
+    }
+}
+
 /// A lease as its row binds it: [`lease_columns!`] then `updated`.
 pub(crate) struct LeaseValues<'a> {
     lease: &'a Lease,

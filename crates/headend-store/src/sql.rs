@@ -129,6 +129,50 @@ macro_rules! statements {
         pub(crate) const API_RESERVATION: &str = sql!($p;
             "SELECT address, hostname FROM dhcp_reservations WHERE subnet = " {1}
             " AND hwaddr = " {2});
+        /// Live clients in subnet {1} behind remote-id {2}, DUID {3} not
+        /// counted, at time {4}.
+        pub(crate) const LEASE6_CLIENTS_BY_REMOTE: &str = sql!($p;
+            "SELECT count(DISTINCT duid) FROM dhcp6_leases WHERE subnet = " {1}
+            " AND remote_id = " {2} " AND duid <> " {3} " AND expires > " {4}
+            " AND state IN ('offered', 'bound')");
+        /// Live clients in subnet {1} behind interface-id {2}, DUID {3} not
+        /// counted, at time {4}.
+        pub(crate) const LEASE6_CLIENTS_BY_INTERFACE: &str = sql!($p;
+            "SELECT count(DISTINCT duid) FROM dhcp6_leases WHERE subnet = " {1}
+            " AND interface_id = " {2} " AND duid <> " {3} " AND expires > " {4}
+            " AND state IN ('offered', 'bound')");
+        /// Every DHCPv6 API reservation.
+        pub(crate) const RESERVATIONS6: &str = sql!($p;
+            "SELECT subnet, key_kind, key, address, prefix, created FROM dhcp6_reservations \
+             ORDER BY subnet, key_kind, key");
+        /// The DHCPv6 API reservation in subnet {1} for DUID {2}, else
+        /// link-layer address {3}, else remote-id {4} (keys as colon hex).
+        pub(crate) const API_RESERVATION6: &str = sql!($p;
+            "SELECT subnet, key_kind, key, address, prefix, created FROM dhcp6_reservations \
+             WHERE subnet = " {1} " AND ((key_kind = 'duid' AND key = " {2}
+            ") OR (key_kind = 'hwaddr' AND key = " {3}
+            ") OR (key_kind = 'remote_id' AND key = " {4}
+            ")) ORDER BY CASE key_kind WHEN 'duid' THEN 0 WHEN 'hwaddr' THEN 1 ELSE 2 END LIMIT 1");
+        /// 1 or more if a DHCPv6 API reservation in subnet {1} holds address
+        /// {2} or prefix {3} (as text).
+        pub(crate) const API_RESERVED6: &str = sql!($p;
+            "SELECT count(*) FROM dhcp6_reservations WHERE subnet = " {1}
+            " AND (address = " {2} " OR prefix = " {3} ")");
+        /// The subnet of a DHCPv6 reservation holding address {1} or prefix
+        /// {2} for another client than (subnet {3}, kind {4}, key {5}).
+        pub(crate) const RESERVATION6_TAKEN: &str = sql!($p;
+            "SELECT subnet FROM dhcp6_reservations WHERE (address = " {1} " OR prefix = " {2}
+            ") AND NOT (subnet = " {3} " AND key_kind = " {4} " AND key = " {5} ") LIMIT 1");
+        /// Removes the DHCPv6 reservation (subnet {1}, kind {2}, key {3}).
+        pub(crate) const RESERVATION6_DELETE: &str = sql!($p;
+            "DELETE FROM dhcp6_reservations WHERE subnet = " {1} " AND key_kind = " {2}
+            " AND key = " {3});
+        /// Writes a DHCPv6 reservation (subnet, kind, key, address, prefix, created).
+        pub(crate) const RESERVATION6_PUT: &str = sql!($p;
+            "INSERT INTO dhcp6_reservations (subnet, key_kind, key, address, prefix, created) \
+             VALUES (" {1} ", " {2} ", " {3} ", " {4} ", " {5} ", " {6}
+            ") ON CONFLICT (subnet, key_kind, key) DO UPDATE SET address = excluded.address, \
+             prefix = excluded.prefix, created = excluded.created");
         /// 1 if an API reservation in subnet {1} holds address {2}, else 0.
         pub(crate) const API_RESERVED: &str = sql!($p;
             "SELECT count(*) FROM dhcp_reservations WHERE subnet = " {1} " AND address = " {2});

@@ -231,6 +231,7 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
         let handles = headend_admin::Handles {
             dns: services.dns.clone(),
             dhcp: services.dhcp.clone(),
+            dhcp6: services.dhcp6.clone(),
             tftp: services.tftp.clone(),
             process: std::sync::Arc::clone(&services.process),
         };

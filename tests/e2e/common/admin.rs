@@ -32,6 +32,7 @@ pub fn start(admin_extra: &str) -> AdminServer {
     let port = free_port();
     let dns_port = free_port();
     let dhcp_port = free_port();
+    let dhcp6_port = free_port();
     let config = format!(
         r#"
 [general]
@@ -69,6 +70,16 @@ pools = ["10.0.200.1-10.0.200.254"]
 name = "cable"
 subnet = "10.1.0.0/16"
 pools = ["10.1.200.1-10.1.200.254"]
+
+# DHCPv6 likewise, for the v6 reservations (one socket, relayed clients only).
+[dhcp6]
+port = {dhcp6_port}
+
+[[dhcp6.subnet]]
+name = "v6lan"
+prefix = "2001:db8:1::/64"
+pools = ["2001:db8:1::1000-2001:db8:1::1fff"]
+pd_pools = [{{ prefix = "2001:db8:100::/40", delegated_len = 56 }}]
 "#
     );
     let headend = Headend::start_in(dir, &config);

@@ -8,6 +8,7 @@
 mod apikeys;
 pub(crate) mod auth;
 pub(crate) mod dhcp;
+pub(crate) mod dhcp6;
 mod limit;
 pub(crate) mod mfa;
 pub mod openapi;
@@ -55,6 +56,8 @@ pub struct App {
     pub(crate) dns: Option<headend_dns::DnsHandle>,
     /// The DHCP service, when it runs in this process.
     pub(crate) dhcp: Option<headend_dhcp::DhcpHandle>,
+    /// The DHCPv6 service, when it runs in this process.
+    pub(crate) dhcp6: Option<headend_dhcp6::Dhcp6Handle>,
     /// The TFTP service, when it runs in this process (read by /metrics).
     pub(crate) tftp: Option<headend_tftp::TftpHandle>,
     /// Start time and reload counters (read by /metrics).
@@ -519,6 +522,23 @@ impl Caller {
         }
     }
 
+    /// 403 unless the caller's scopes reach the IPv6 prefix (128: address).
+    pub(crate) fn require_prefix6(
+        &self,
+        address: std::net::Ipv6Addr,
+        prefix_len: u8,
+    ) -> Result<(), ApiError> {
+        if self.scopes.allows_prefix6(address, prefix_len) {
+            Ok(())
+        } else if prefix_len == 128 {
+            Err(ApiError::out_of_scope(format!("address {address}")))
+        } else {
+            Err(ApiError::out_of_scope(format!(
+                "prefix {address}/{prefix_len}"
+            )))
+        }
+    }
+
     /// 403 unless the caller is not narrowed by any scope.
     pub(crate) fn require_unscoped(&self) -> Result<(), ApiError> {
         if self.scopes.is_unrestricted() {
@@ -742,6 +762,15 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
         "/api/v1/reservations/{subnet}/{hwaddr}/attributes",
         "operator",
     ),
+    ("GET", "/api/v1/leases6", "viewer"),
+    ("POST", "/api/v1/leases6/{address}/release", "operator"),
+    ("GET", "/api/v1/reservations6", "viewer"),
+    ("POST", "/api/v1/reservations6", "operator"),
+    (
+        "DELETE",
+        "/api/v1/reservations6/{subnet}/{kind}/{key}",
+        "operator",
+    ),
     ("GET", "/api/v1/sessions", "viewer"),
     ("DELETE", "/api/v1/sessions/{id}", "viewer"),
     ("GET", "/api/v1/users", "admin"),
@@ -801,6 +830,16 @@ pub fn router(app: Shared, extra: Router<Shared>) -> Router {
             get(dhcp::reservation_attributes)
                 .put(dhcp::put_reservation_attributes)
                 .patch(dhcp::patch_reservation_attributes),
+        )
+        .route("/api/v1/leases6", get(dhcp6::leases6))
+        .route("/api/v1/leases6/{address}/release", post(dhcp6::release6))
+        .route(
+            "/api/v1/reservations6",
+            get(dhcp6::reservations6).post(dhcp6::add_reservation6),
+        )
+        .route(
+            "/api/v1/reservations6/{subnet}/{kind}/{key}",
+            delete(dhcp6::delete_reservation6),
         )
         .route("/api/v1/sessions", get(users::sessions))
         .route("/api/v1/sessions/{id}", delete(users::revoke_session))

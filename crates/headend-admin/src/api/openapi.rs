@@ -76,6 +76,25 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<Value>) {
         }
         ("GET", "/api/v1/leases") => ("DHCP leases, ?subnet=NAME to filter", None),
         ("POST", "/api/v1/leases/{address}/release") => ("Release a lease now", None),
+        ("GET", "/api/v1/leases6") => (
+            "DHCPv6 bindings (addresses and delegated prefixes) by address; filters ?subnet=, kind=na|pd, duid=, hwaddr=, state=, live=; pages with ?limit= (default 1000) and ?after= (the previous page's next)",
+            None,
+        ),
+        ("POST", "/api/v1/leases6/{address}/release") => (
+            "End a DHCPv6 binding now (for a prefix, give its first address)",
+            None,
+        ),
+        ("GET", "/api/v1/reservations6") => ("DHCPv6 reservations made through the API", None),
+        ("POST", "/api/v1/reservations6") => (
+            "Reserve an address and/or a delegated prefix for a DUID, link-layer address or relay remote-id",
+            body(
+                json!({"type": "object", "required": ["subnet"], "properties": {"subnet": {"type": "string"}, "duid": {"type": "string"}, "hwaddr": {"type": "string"}, "remote_id": {"type": "string"}, "address": {"type": "string"}, "prefix": {"type": "string"}}}),
+            ),
+        ),
+        ("DELETE", "/api/v1/reservations6/{subnet}/{kind}/{key}") => (
+            "Remove a DHCPv6 reservation (kind duid, hwaddr or remote_id; key as colon hex)",
+            None,
+        ),
         ("GET", "/api/v1/reservations") => ("DHCP reservations managed through the API", None),
         ("POST", "/api/v1/reservations") => (
             "Add or replace a reservation (409 if the address is reserved for another client)",

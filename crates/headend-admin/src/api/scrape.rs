@@ -132,6 +132,34 @@ const COUNTERS: &[(&str, &str)] = &[
         "DHCP configuration reloads, by result.",
     ),
     (
+        "headend_dhcp6_datagrams_received_total",
+        "DHCPv6 datagrams received.",
+    ),
+    (
+        "headend_dhcp6_packets_received_total",
+        "Well-formed DHCPv6 client messages received, by message type.",
+    ),
+    (
+        "headend_dhcp6_relayed_total",
+        "DHCPv6 client messages that came in RELAY-FORW.",
+    ),
+    (
+        "headend_dhcp6_packets_sent_total",
+        "DHCPv6 messages sent, by message type.",
+    ),
+    (
+        "headend_dhcp6_dropped_total",
+        "DHCPv6 datagrams dropped or left unanswered, by reason.",
+    ),
+    (
+        "headend_dhcp6_binding_commits_total",
+        "DHCPv6 binding batches committed to the store.",
+    ),
+    (
+        "headend_dhcp6_binding_syncs_total",
+        "Syncs that made committed DHCPv6 binding batches durable.",
+    ),
+    (
         "headend_dns_queries_total",
         "DNS requests received, by transport.",
     ),
@@ -268,6 +296,18 @@ const GAUGES: &[(&str, &str)] = &[
     (
         "headend_dhcp_pool_free",
         "Pool addresses the server can still hand out.",
+    ),
+    (
+        "headend_dhcp6_pool_size",
+        "Addresses (kind na) or delegated prefixes (kind pd) in the DHCPv6 pool.",
+    ),
+    (
+        "headend_dhcp6_pool_leased",
+        "DHCPv6 pool addresses or prefixes held for a client (advertised or bound, unexpired).",
+    ),
+    (
+        "headend_dhcp6_pool_declined",
+        "DHCPv6 pool addresses or prefixes quarantined after a DECLINE.",
     ),
     (
         "headend_dhcp_class_leases",
@@ -426,6 +466,66 @@ async fn occupancy(dhcp: &headend_dhcp::DhcpHandle) -> Option<headend_dhcp::Occu
     }
 }
 
+/// Copies the DHCPv6 counters and pool occupancy.
+async fn dhcp6(dhcp6: &headend_dhcp6::Dhcp6Handle) {
+    let s = dhcp6.stats();
+    counter!("headend_dhcp6_datagrams_received_total").absolute(s.received);
+    for (t, v) in [
+        ("solicit", s.solicit),
+        ("request", s.request),
+        ("confirm", s.confirm),
+        ("renew", s.renew),
+        ("rebind", s.rebind),
+        ("release", s.release),
+        ("decline", s.decline),
+        ("information_request", s.information_request),
+    ] {
+        counter!("headend_dhcp6_packets_received_total", "type" => t).absolute(v);
+    }
+    counter!("headend_dhcp6_relayed_total").absolute(s.relayed);
+    for (t, v) in [("advertise", s.advertise), ("reply", s.reply)] {
+        counter!("headend_dhcp6_packets_sent_total", "type" => t).absolute(v);
+    }
+    for (reason, v) in [
+        ("short", s.malformed_short),
+        ("option_overrun", s.malformed_option_overrun),
+        ("not_for_server", s.malformed_not_for_server),
+        ("no_relay_message", s.malformed_no_relay_message),
+        ("too_many_hops", s.malformed_too_many_hops),
+        ("bad_ia", s.malformed_bad_ia),
+        ("queue_full", s.queue_full),
+        ("rate_limited", s.rate_limited),
+        ("relay_cap", s.relay_cap),
+        ("no_subnet", s.no_subnet),
+        ("bad_identifiers", s.bad_identifiers),
+        ("other_server", s.other_server),
+        ("nothing", s.nothing),
+        ("store_error", s.store_error),
+        ("send_error", s.send_error),
+    ] {
+        counter!("headend_dhcp6_dropped_total", "reason" => reason).absolute(v);
+    }
+    counter!("headend_dhcp6_binding_commits_total").absolute(s.commits);
+    counter!("headend_dhcp6_binding_syncs_total").absolute(s.syncs);
+    let handle = dhcp6.clone();
+    match tokio::task::spawn_blocking(move || handle.occupancy()).await {
+        Ok(Ok(pools)) => {
+            for p in &pools {
+                let labels = [
+                    ("subnet", p.subnet.clone()),
+                    ("kind", p.kind.to_owned()),
+                    ("pool", p.pool.clone()),
+                ];
+                gauge!("headend_dhcp6_pool_size", &labels).set(p.size);
+                gauge!("headend_dhcp6_pool_leased", &labels).set(p.leased as f64);
+                gauge!("headend_dhcp6_pool_declined", &labels).set(p.declined as f64);
+            }
+        }
+        Ok(Err(e)) => tracing::warn!("/metrics: DHCPv6 pool occupancy not read: {e}"),
+        Err(e) => tracing::warn!("/metrics: DHCPv6 pool occupancy task failed: {e}"),
+    }
+}
+
 /// A zone's label: its name without the final dot (`example.test`), as
 /// configured; the root zone is `.`.
 fn zone_label(origin: &str) -> String {
@@ -565,6 +665,9 @@ pub(crate) async fn serve(
     describe();
     if let Some(d) = &app.dhcp {
         copy_histogram("headend_dhcp_commit_duration_seconds", d.commit_latency());
+    }
+    if let Some(d) = &app.dhcp6 {
+        dhcp6(d).await;
     }
     if let Some(t) = &app.tftp {
         copy_histogram("headend_tftp_transfer_duration_seconds", t.stats().duration);

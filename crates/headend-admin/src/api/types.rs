@@ -6,7 +6,7 @@
 //! the API has always written object keys, so they stay the same to the
 //! byte. Requests keep the order in which serde names a missing field.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -534,6 +534,112 @@ pub struct ReservationAttributes {
     pub hwaddr: String,
     /// Free-form attributes (service tier, CPE limit, rate, ...) by name.
     pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+/// One DHCPv6 binding: an address (IA_NA) or a delegated prefix (IA_PD).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Lease6View {
+    /// The address, or the prefix's first address.
+    pub address: Ipv6Addr,
+    /// The class the client matched, if any.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// The client's DUID, colon-separated hex.
+    pub duid: String,
+    /// Unix time the valid lifetime (or hold, or quarantine) ends.
+    pub expires: u64,
+    /// The client's link-layer address, when known.
+    #[serde(default)]
+    pub hwaddr: Option<String>,
+    /// The IAID of the IA it was granted in.
+    pub iaid: u32,
+    /// The relay's interface-id (option 18), colon-separated hex.
+    #[serde(default)]
+    pub interface_id: Option<String>,
+    /// `na` (address) or `pd` (delegated prefix).
+    pub kind: String,
+    /// Whether it is still held (bound, advertised or quarantined).
+    pub live: bool,
+    /// 128 for an address, else the delegated prefix's length.
+    pub prefix_len: u8,
+    /// Unix time the preferred lifetime ends.
+    pub preferred: u64,
+    /// The relay's remote-id (option 37), colon-separated hex.
+    #[serde(default)]
+    pub remote_id: Option<String>,
+    /// offered, bound, released or declined.
+    pub state: String,
+    /// The `[[dhcp6.subnet]]` it belongs to.
+    pub subnet: String,
+}
+
+/// GET /api/v1/leases6.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Leases6Response {
+    /// This page of bindings, by address.
+    pub leases: Vec<Lease6View>,
+    /// Bindings that matched the filters (over every page).
+    pub total: usize,
+    /// The `after=` that fetches the next page, when there is one.
+    #[serde(default)]
+    pub next: Option<Ipv6Addr>,
+}
+
+/// The answer to POST /api/v1/leases6/{address}/release.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Released6Response {
+    /// The binding after the release (its state says whether it changed).
+    pub released: Lease6View,
+}
+
+/// POST /api/v1/reservations6, and the reservation it stored (key
+/// normalised). Exactly one of `duid`, `hwaddr`, `remote_id`; an address,
+/// a prefix or both.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Reservation6Request {
+    /// The `[[dhcp6.subnet]]`'s name.
+    pub subnet: String,
+    /// The client's DUID, hex (`00:03:00:01:02:aa:...` or without colons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duid: Option<String>,
+    /// The client's link-layer address (`02:aa:00:00:00:01`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hwaddr: Option<String>,
+    /// The relay remote-id: text, or `hex:...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_id: Option<String>,
+    /// The reserved address (IA_NA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Ipv6Addr>,
+    /// The reserved delegated prefix (IA_PD), `2001:db8:200::/56`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+/// One DHCPv6 reservation of the admin API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reservation6View {
+    /// The reserved address.
+    #[serde(default)]
+    pub address: Option<Ipv6Addr>,
+    /// Unix time it was added.
+    pub created: u64,
+    /// The identifier, colon-separated hex.
+    pub key: String,
+    /// `duid`, `hwaddr` or `remote_id`.
+    pub key_kind: String,
+    /// The reserved prefix, `address/len`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// The subnet's name.
+    pub subnet: String,
+}
+
+/// GET /api/v1/reservations6.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reservations6Response {
+    /// By subnet, key kind and key.
+    pub reservations: Vec<Reservation6View>,
 }
 
 #[cfg(test)]

@@ -13,17 +13,19 @@ use serde::{Deserialize, Serialize};
 
 use super::pin::{PinVerifier, client_dir, normalise};
 use super::{
-    ApikeyCommand, CtlArgs, CtlCommand, CtlUserCommand, LeaseCommand, MfaCommand, RecordCommand,
-    ReservationCommand, SessionCommand, ZoneCommand, read_password,
+    ApikeyCommand, CtlArgs, CtlCommand, CtlUserCommand, Lease6Command, LeaseCommand, MfaCommand,
+    RecordCommand, Reservation6Command, ReservationCommand, SessionCommand, ZoneCommand,
+    read_password,
 };
 use crate::AdminError;
 use crate::api::types::{
-    ApiKeyIssued, ApiKeyRevoked, ApiKeysResponse, AuditResponse, ErrorBody, LeasesResponse,
-    LoginRequest, LogoutResponse, MfaCodeRequest, MfaConfirmed, MfaDue, MfaEnrolment, MfaRemoved,
-    NewApiKeyRequest, NewUserRequest, RefreshRequest, ReleasedResponse, ReservationAttributes,
-    ReservationRequest, ReservationsResponse, RoleRequest, RotateApiKeyRequest, SessionsResponse,
-    SetRecordRequest, TokenResponse, UserDeleted, UsersResponse, ZoneResponse, ZoneSerial,
-    ZonesResponse,
+    ApiKeyIssued, ApiKeyRevoked, ApiKeysResponse, AuditResponse, ErrorBody, Leases6Response,
+    LeasesResponse, LoginRequest, LogoutResponse, MfaCodeRequest, MfaConfirmed, MfaDue,
+    MfaEnrolment, MfaRemoved, NewApiKeyRequest, NewUserRequest, RefreshRequest, Released6Response,
+    ReleasedResponse, Reservation6Request, ReservationAttributes, ReservationRequest,
+    Reservations6Response, ReservationsResponse, RoleRequest, RotateApiKeyRequest,
+    SessionsResponse, SetRecordRequest, TokenResponse, UserDeleted, UsersResponse, ZoneResponse,
+    ZoneSerial, ZonesResponse,
 };
 use crate::api::unix_now;
 use crate::tls::{install_crypto_provider, write_private};
@@ -668,6 +670,148 @@ pub fn run(args: CtlArgs) -> Result<(), AdminError> {
                 "released {address} ({} on {}, now {})",
                 l.hwaddr, l.subnet, l.state
             );
+        }
+        CtlCommand::Lease6(Lease6Command::List {
+            subnet,
+            kind,
+            duid,
+            state,
+            all,
+            limit,
+        }) => {
+            let mut query = vec![format!("limit={limit}")];
+            for (k, v) in [
+                ("subnet", subnet),
+                ("kind", kind),
+                ("duid", duid),
+                ("state", state),
+            ] {
+                if let Some(v) = v {
+                    query.push(format!("{k}={}", enc(&v)));
+                }
+            }
+            let mut leases = Vec::new();
+            let mut after: Option<std::net::Ipv6Addr> = None;
+            let total = loop {
+                let mut path = format!("/api/v1/leases6?{}", query.join("&"));
+                if let Some(a) = after {
+                    path.push_str(&format!("&after={}", enc(&a.to_string())));
+                }
+                let page: Leases6Response = ctl.call(Method::GET, &path, None, &[])?;
+                leases.extend(page.leases);
+                match page.next {
+                    Some(n) if all => after = Some(n),
+                    _ => break page.total,
+                }
+            };
+            let shown = leases.len();
+            let v = Leases6Response {
+                leases,
+                total,
+                next: None,
+            };
+            if view.json(&v)? {
+                return Ok(());
+            }
+            print_table(
+                [
+                    "binding", "subnet", "duid", "iaid", "hwaddr", "class", "state", "expires",
+                ],
+                v.leases.into_iter().map(|l| {
+                    [
+                        if l.prefix_len == 128 {
+                            l.address.to_string()
+                        } else {
+                            format!("{}/{}", l.address, l.prefix_len)
+                        },
+                        l.subnet,
+                        l.duid,
+                        l.iaid.to_string(),
+                        or_dash(l.hwaddr),
+                        or_dash(l.class),
+                        l.state,
+                        view.time(l.expires),
+                    ]
+                }),
+            );
+            if shown < total {
+                eprintln!("{shown} of {total} shown; --all for every page");
+            }
+        }
+        CtlCommand::Lease6(Lease6Command::Release { address }) => {
+            let answer = ctl.call::<Released6Response>(
+                Method::POST,
+                &format!("/api/v1/leases6/{}/release", enc(&address.to_string())),
+                None,
+                &[],
+            )?;
+            let l = answer.released;
+            println!(
+                "released {address} (duid {} on {}, now {})",
+                l.duid, l.subnet, l.state
+            );
+        }
+        CtlCommand::Reservation6(Reservation6Command::Add {
+            subnet,
+            duid,
+            mac,
+            remote_id,
+            address,
+            prefix,
+        }) => {
+            let body = Reservation6Request {
+                subnet: subnet.clone(),
+                duid,
+                hwaddr: mac,
+                remote_id,
+                address,
+                prefix,
+            };
+            let v: crate::api::types::Reservation6View =
+                ctl.call(Method::POST, "/api/v1/reservations6", Some(&body), &[])?;
+            let what: Vec<String> = [v.address.map(|a| a.to_string()), v.prefix]
+                .into_iter()
+                .flatten()
+                .collect();
+            println!(
+                "reserved {} for {} {} in {subnet}",
+                what.join(" and "),
+                v.key_kind,
+                v.key
+            );
+        }
+        CtlCommand::Reservation6(Reservation6Command::List) => {
+            let v: Reservations6Response =
+                ctl.call(Method::GET, "/api/v1/reservations6", None, &[])?;
+            if view.json(&v)? {
+                return Ok(());
+            }
+            print_table(
+                ["subnet", "kind", "key", "address", "prefix"],
+                v.reservations.into_iter().map(|r| {
+                    [
+                        r.subnet,
+                        r.key_kind,
+                        r.key,
+                        or_dash(r.address.map(|a| a.to_string())),
+                        or_dash(r.prefix),
+                    ]
+                }),
+            );
+        }
+        CtlCommand::Reservation6(Reservation6Command::Delete { subnet, kind, key }) => {
+            ctl.call::<IgnoredAny>(
+                Method::DELETE,
+                &format!(
+                    "/api/v1/reservations6/{}/{}/{}",
+                    enc(&subnet),
+                    enc(&kind),
+                    enc(&key)
+                ),
+                None,
+                &[],
+            )?;
+            println!("removed the DHCPv6 reservation of {kind} {key} in {subnet}");
         }
         CtlCommand::Reservation(ReservationCommand::Add {
             subnet,

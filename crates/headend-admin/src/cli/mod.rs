@@ -128,6 +128,12 @@ pub enum CtlCommand {
     /// DHCP reservations.
     #[command(subcommand)]
     Reservation(ReservationCommand),
+    /// DHCPv6 bindings (addresses and delegated prefixes).
+    #[command(subcommand)]
+    Lease6(Lease6Command),
+    /// DHCPv6 reservations (by DUID, MAC or relay remote-id).
+    #[command(subcommand)]
+    Reservation6(Reservation6Command),
     /// Sessions.
     #[command(subcommand)]
     Session(SessionCommand),
@@ -361,6 +367,74 @@ pub enum LeaseCommand {
     Release {
         /// The leased address.
         address: Ipv4Addr,
+    },
+}
+
+/// `headend ctl lease6 ...`.
+#[derive(Debug, Subcommand)]
+pub enum Lease6Command {
+    /// List DHCPv6 bindings, by address.
+    List {
+        /// Only this subnet.
+        #[arg(long)]
+        subnet: Option<String>,
+        /// Only addresses (`na`) or delegated prefixes (`pd`).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this client DUID (hex).
+        #[arg(long)]
+        duid: Option<String>,
+        /// Only bindings in this state (offered, bound, released, declined).
+        #[arg(long)]
+        state: Option<String>,
+        /// Every page, not just the first.
+        #[arg(long)]
+        all: bool,
+        /// Bindings per page.
+        #[arg(long, default_value = "1000")]
+        limit: usize,
+    },
+    /// End a DHCPv6 binding now.
+    Release {
+        /// The address, or the delegated prefix's first address.
+        address: std::net::Ipv6Addr,
+    },
+}
+
+/// `headend ctl reservation6 ...`.
+#[derive(Debug, Subcommand)]
+pub enum Reservation6Command {
+    /// Reserve an address and/or a delegated prefix in SUBNET for a client
+    /// given by exactly one of --duid, --mac, --remote-id.
+    Add {
+        /// The `[[dhcp6.subnet]]` name.
+        subnet: String,
+        /// The client's DUID (hex).
+        #[arg(long)]
+        duid: Option<String>,
+        /// The client's link-layer address.
+        #[arg(long)]
+        mac: Option<String>,
+        /// The relay remote-id (text, or hex:...).
+        #[arg(long)]
+        remote_id: Option<String>,
+        /// The address to reserve (IA_NA).
+        #[arg(long)]
+        address: Option<std::net::Ipv6Addr>,
+        /// The prefix to reserve (IA_PD), e.g. 2001:db8:200::/56.
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    /// List DHCPv6 reservations.
+    List,
+    /// Remove a DHCPv6 reservation.
+    Delete {
+        /// The subnet.
+        subnet: String,
+        /// `duid`, `hwaddr` or `remote_id`.
+        kind: String,
+        /// The key as `reservation6 list` shows it (colon hex).
+        key: String,
     },
 }
 

@@ -4,9 +4,9 @@
 //! scope is not narrowed; one with scopes reaches only what they name (a
 //! key scoped to a zone reaches no lease, and the other way round).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 /// One scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,9 @@ pub enum Scope {
     Zone(String),
     /// An IPv4 prefix for leases and reservations.
     Subnet(Ipv4Net),
+    /// An IPv6 prefix for DHCPv6 bindings and reservations (addresses and
+    /// delegated prefixes inside it).
+    Subnet6(Ipv6Net),
 }
 
 impl Scope {
@@ -36,6 +39,9 @@ impl Scope {
             };
         }
         if let Some(net) = text.strip_prefix("subnet:") {
+            if let Ok(n) = net.parse::<Ipv6Net>() {
+                return Ok(Self::Subnet6(n.trunc()));
+            }
             return net
                 .parse::<Ipv4Net>()
                 .map(|n| Self::Subnet(n.trunc()))
@@ -54,6 +60,7 @@ impl std::fmt::Display for Scope {
         match self {
             Self::Zone(z) => write!(f, "zone:{z}"),
             Self::Subnet(n) => write!(f, "subnet:{n}"),
+            Self::Subnet6(n) => write!(f, "subnet:{n}"),
         }
     }
 }
@@ -100,6 +107,17 @@ impl Scopes {
                 .any(|s| matches!(s, Scope::Subnet(n) if n.contains(&address)))
     }
 
+    /// May DHCPv6 binding and reservation routes touch the prefix
+    /// `address/prefix_len` (128: one address)? Only if an IPv6 subnet scope
+    /// holds all of it.
+    pub fn allows_prefix6(&self, address: Ipv6Addr, prefix_len: u8) -> bool {
+        self.0.is_empty()
+            || self.0.iter().any(|s| {
+                matches!(s, Scope::Subnet6(n)
+                    if n.contains(&address) && n.prefix_len() <= prefix_len)
+            })
+    }
+
     /// The scopes as texts, for listings.
     pub fn to_strings(&self) -> Vec<String> {
         self.0.iter().map(ToString::to_string).collect()
@@ -134,6 +152,23 @@ mod tests {
         assert!(s.allows_address(Ipv4Addr::new(10, 1, 255, 1)));
         assert!(!s.allows_address(Ipv4Addr::new(10, 2, 0, 1)));
         assert!(!s.allows_zone("example.test"));
+    }
+
+    #[test]
+    fn ipv6_subnet_scope_reaches_its_addresses_and_prefixes_only() {
+        let s = Scopes::parse(&["subnet:2001:db8:1::5/48"]).unwrap();
+        assert_eq!(s.to_strings(), ["subnet:2001:db8:1::/48"]);
+        let a = |t: &str| t.parse::<Ipv6Addr>().unwrap();
+        assert!(s.allows_prefix6(a("2001:db8:1:ff::1"), 128));
+        assert!(s.allows_prefix6(a("2001:db8:1:100::"), 56));
+        assert!(
+            !s.allows_prefix6(a("2001:db8:1::"), 40),
+            "wider than the scope"
+        );
+        assert!(!s.allows_prefix6(a("2001:db8:2::1"), 128));
+        assert!(!s.allows_address(Ipv4Addr::new(10, 0, 0, 1)));
+        let v4 = Scopes::parse(&["subnet:10.0.0.0/8"]).unwrap();
+        assert!(!v4.allows_prefix6(a("2001:db8:1::1"), 128));
     }
 
     #[test]

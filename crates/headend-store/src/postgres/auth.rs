@@ -507,6 +507,55 @@ impl AuthStore for PostgresBackend {
         })
     }
 
+    fn reservation6_put(&self, reservation: &crate::Reservation6) -> Result<bool, StoreError> {
+        const OP: &str = "DHCPv6 reservation write";
+        let r = reservation.clone();
+        self.reader()?.conn().run(move |s| {
+            s.atomically(OP, |s| {
+                let row = row::Reservation6Values::new(&r);
+                // Puts of one subnet queue here (across servers), so the
+                // check below cannot miss a concurrent one.
+                s.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext('dhcp6:' || $1))",
+                    &[&r.subnet],
+                )
+                .map_err(StoreError::pg(OP))?;
+                let taken = s
+                    .query_first(q::RESERVATION6_TAKEN, &bind(row.taken()))
+                    .map_err(StoreError::pg(OP))?;
+                if taken.is_some() {
+                    return Ok(false);
+                }
+                s.execute(q::RESERVATION6_PUT, &bind(row.values()))
+                    .map_err(StoreError::pg(OP))?;
+                Ok(true)
+            })
+        })
+    }
+
+    fn reservations6(&self) -> Result<Vec<crate::Reservation6>, StoreError> {
+        self.reader()?.conn().run(|s| {
+            let rows = s
+                .query(q::RESERVATIONS6, &[])
+                .map_err(StoreError::pg("DHCPv6 reservation listing"))?;
+            rows.iter().map(row::reservation6).collect()
+        })
+    }
+
+    fn reservation6_delete(
+        &self,
+        subnet: &str,
+        key: &crate::Reservation6Key,
+    ) -> Result<bool, StoreError> {
+        let (subnet, kind, text) = (subnet.to_owned(), key.kind(), key.text());
+        self.reader()?.conn().run(move |s| {
+            let n = s
+                .execute(q::RESERVATION6_DELETE, &[&subnet, &kind, &text])
+                .map_err(StoreError::pg("DHCPv6 reservation delete"))?;
+            Ok(n == 1)
+        })
+    }
+
     fn reservation_attributes(
         &self,
         subnet: &str,

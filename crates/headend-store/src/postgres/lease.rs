@@ -479,4 +479,78 @@ impl Lease6Tx for PgTx<'_> {
         self.write6("DHCPv6 binding write", q::LEASE6_PUT, lease)?;
         Ok(())
     }
+
+    fn lease6_clients_by_remote_id(
+        &mut self,
+        subnet: &str,
+        remote_id: &[u8],
+        except_duid: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        self.count(
+            "DHCPv6 relay cap",
+            q::LEASE6_CLIENTS_BY_REMOTE,
+            params![
+                subnet.to_owned(),
+                remote_id.to_vec(),
+                except_duid.to_vec(),
+                secs(now)
+            ],
+        )
+    }
+
+    fn lease6_clients_by_interface_id(
+        &mut self,
+        subnet: &str,
+        interface_id: &[u8],
+        except_duid: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        self.count(
+            "DHCPv6 relay cap",
+            q::LEASE6_CLIENTS_BY_INTERFACE,
+            params![
+                subnet.to_owned(),
+                interface_id.to_vec(),
+                except_duid.to_vec(),
+                secs(now)
+            ],
+        )
+    }
+
+    fn api_reservation6(
+        &mut self,
+        subnet: &str,
+        duid: &[u8],
+        hwaddr: Option<&[u8]>,
+        remote_id: Option<&[u8]>,
+    ) -> Result<Option<crate::Reservation6>, StoreError> {
+        let subnet = subnet.to_owned();
+        let duid = crate::lease::mac_text(duid);
+        let hwaddr = hwaddr.map(crate::lease::mac_text);
+        let remote_id = remote_id.map(crate::lease::mac_text);
+        self.tx.run(move |s| {
+            s.query_first(q::API_RESERVATION6, &[&subnet, &duid, &hwaddr, &remote_id])
+                .map_err(StoreError::pg("DHCPv6 reservation lookup"))?
+                .map(|r| row::reservation6(&r))
+                .transpose()
+        })
+    }
+
+    fn api_reserved6(
+        &mut self,
+        subnet: &str,
+        address: Ipv6Addr,
+        prefix_len: u8,
+    ) -> Result<bool, StoreError> {
+        Ok(self.count(
+            "DHCPv6 reservation lookup",
+            q::API_RESERVED6,
+            params![
+                subnet.to_owned(),
+                address.to_string(),
+                crate::lease6::prefix_text((address, prefix_len))
+            ],
+        )? > 0)
+    }
 }

@@ -451,6 +451,49 @@ impl AuthStore for SqliteBackend {
         Ok(n == 1)
     }
 
+    fn reservation6_put(&self, r: &crate::Reservation6) -> Result<bool, StoreError> {
+        const OP: &str = "DHCPv6 reservation write";
+        let row = row::Reservation6Values::new(r);
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(StoreError::sql(OP))?;
+        let taken: Option<String> = tx
+            .query_row(q::RESERVATION6_TAKEN, bind(&row.taken()), |r| r.get(0))
+            .optional()
+            .map_err(StoreError::sql(OP))?;
+        if taken.is_some() {
+            return Ok(false);
+        }
+        tx.execute(q::RESERVATION6_PUT, bind(&row.values()))
+            .map_err(StoreError::sql(OP))?;
+        tx.commit().map_err(StoreError::sql(OP))?;
+        Ok(true)
+    }
+
+    fn reservations6(&self) -> Result<Vec<crate::Reservation6>, StoreError> {
+        all(
+            &self.lock(),
+            "DHCPv6 reservation listing",
+            q::RESERVATIONS6,
+            [],
+            |r| row::reservation6(r),
+        )
+    }
+
+    fn reservation6_delete(
+        &self,
+        subnet: &str,
+        key: &crate::Reservation6Key,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .lock()
+            .execute(
+                q::RESERVATION6_DELETE,
+                params![subnet, key.kind(), key.text()],
+            )
+            .map_err(StoreError::sql("DHCPv6 reservation delete"))?;
+        Ok(n == 1)
+    }
+
     fn reservation_attributes(
         &self,
         subnet: &str,

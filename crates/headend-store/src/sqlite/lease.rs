@@ -474,4 +474,73 @@ impl Lease6Tx for SqliteTx<'_> {
         self.write6("DHCPv6 binding write", q::LEASE6_PUT, lease)?;
         Ok(())
     }
+
+    fn lease6_clients_by_remote_id(
+        &mut self,
+        subnet: &str,
+        remote_id: &[u8],
+        except_duid: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        count(
+            &self.conn,
+            "DHCPv6 relay cap",
+            q::LEASE6_CLIENTS_BY_REMOTE,
+            params![subnet, remote_id, except_duid, secs(now)],
+        )
+    }
+
+    fn lease6_clients_by_interface_id(
+        &mut self,
+        subnet: &str,
+        interface_id: &[u8],
+        except_duid: &[u8],
+        now: u64,
+    ) -> Result<u64, StoreError> {
+        count(
+            &self.conn,
+            "DHCPv6 relay cap",
+            q::LEASE6_CLIENTS_BY_INTERFACE,
+            params![subnet, interface_id, except_duid, secs(now)],
+        )
+    }
+
+    fn api_reservation6(
+        &mut self,
+        subnet: &str,
+        duid: &[u8],
+        hwaddr: Option<&[u8]>,
+        remote_id: Option<&[u8]>,
+    ) -> Result<Option<crate::Reservation6>, StoreError> {
+        first(
+            &self.conn,
+            "DHCPv6 reservation lookup",
+            q::API_RESERVATION6,
+            params![
+                subnet,
+                crate::lease::mac_text(duid),
+                hwaddr.map(crate::lease::mac_text),
+                remote_id.map(crate::lease::mac_text)
+            ],
+            |r| row::reservation6(r),
+        )
+    }
+
+    fn api_reserved6(
+        &mut self,
+        subnet: &str,
+        address: Ipv6Addr,
+        prefix_len: u8,
+    ) -> Result<bool, StoreError> {
+        Ok(count(
+            &self.conn,
+            "DHCPv6 reservation lookup",
+            q::API_RESERVED6,
+            params![
+                subnet,
+                address.to_string(),
+                crate::lease6::prefix_text((address, prefix_len))
+            ],
+        )? > 0)
+    }
 }

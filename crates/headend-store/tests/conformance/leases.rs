@@ -528,3 +528,80 @@ pub(crate) fn dhcp6_bindings_claim_scan_and_survive_reopen(db: &dyn Database) {
     assert_eq!(all[0], released);
     assert_eq!(all[2], pd);
 }
+
+/// DHCPv6 reservations of the admin API: one address or prefix belongs to
+/// one client; the DHCPv6 core finds them by DUID, then MAC, then
+/// remote-id, inside its lease transaction; they are listed and removed.
+pub(crate) fn dhcp6_api_reservations_are_unique_and_seen_inside_lease_transactions(
+    db: &dyn Database,
+) {
+    use headend_store::{Reservation6, Reservation6Key};
+    use std::net::Ipv6Addr;
+    let store = db.open();
+    let a = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+    let by_duid = Reservation6 {
+        subnet: "v6".into(),
+        key: Reservation6Key::Duid(vec![0, 3, 0, 1, 2, 0, 0, 0, 0, 1]),
+        address: Some(a("2001:db8:1::10")),
+        prefix: Some((a("2001:db8:200::"), 56)),
+        created: 1,
+    };
+    let by_mac = Reservation6 {
+        subnet: "v6".into(),
+        key: Reservation6Key::Hwaddr(vec![2, 0, 0, 0, 0, 2]),
+        address: Some(a("2001:db8:1::11")),
+        prefix: None,
+        created: 1,
+    };
+    assert!(store.auth().reservation6_put(&by_duid).unwrap());
+    assert!(store.auth().reservation6_put(&by_mac).unwrap());
+    let thief = Reservation6 {
+        key: Reservation6Key::RemoteId(b"cm-9".to_vec()),
+        address: None,
+        ..by_duid.clone()
+    };
+    assert!(
+        !store.auth().reservation6_put(&thief).unwrap(),
+        "the prefix is another client's"
+    );
+    // The same client may change its own.
+    let moved = Reservation6 {
+        address: Some(a("2001:db8:1::12")),
+        ..by_duid
+    };
+    assert!(store.auth().reservation6_put(&moved).unwrap());
+    assert_eq!(
+        store.auth().reservations6().unwrap(),
+        vec![moved.clone(), by_mac.clone()]
+    );
+    let mut tx = store.begin().unwrap();
+    assert_eq!(
+        tx.api_reservation6(
+            "v6",
+            &[0, 3, 0, 1, 2, 0, 0, 0, 0, 1],
+            Some(&[2, 0, 0, 0, 0, 2]),
+            None
+        )
+        .unwrap(),
+        Some(moved.clone()),
+        "the DUID wins over the MAC"
+    );
+    assert_eq!(
+        tx.api_reservation6("v6", &[9, 9], Some(&[2, 0, 0, 0, 0, 2]), None)
+            .unwrap(),
+        Some(by_mac.clone())
+    );
+    assert!(
+        tx.api_reservation6("other", &[0, 3, 0, 1, 2, 0, 0, 0, 0, 1], None, None)
+            .unwrap()
+            .is_none()
+    );
+    assert!(tx.api_reserved6("v6", a("2001:db8:1::12"), 128).unwrap());
+    assert!(tx.api_reserved6("v6", a("2001:db8:200::"), 56).unwrap());
+    assert!(!tx.api_reserved6("v6", a("2001:db8:200::"), 64).unwrap());
+    assert!(!tx.api_reserved6("v6", a("2001:db8:1::10"), 128).unwrap());
+    tx.commit().unwrap();
+    assert!(store.auth().reservation6_delete("v6", &by_mac.key).unwrap());
+    assert!(!store.auth().reservation6_delete("v6", &by_mac.key).unwrap());
+    assert_eq!(store.auth().reservations6().unwrap(), vec![moved]);
+}

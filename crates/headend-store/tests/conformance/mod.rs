@@ -51,6 +51,7 @@ macro_rules! conformance_tests {
             put_replaces_another_clients_row_and_reads_outside_the_transaction,
             reader_sees_committed_rows_while_writer_is_open,
             api_reservations_are_seen_inside_lease_transactions,
+            dhcp6_api_reservations_are_unique_and_seen_inside_lease_transactions,
             claim_of_one_address_by_two_servers_lets_one_win,
             heartbeats_are_aged_by_the_stores_clock_and_rows_name_their_server,
             lease_search_pages_and_counts_agree_with_the_reference,
