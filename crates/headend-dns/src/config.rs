@@ -248,6 +248,20 @@ pub struct DnssecConfig {
     /// Seconds between two checks of the parent while a new DS is awaited.
     #[serde(default = "default_parent_check_interval")]
     pub parent_check_interval_secs: u32,
+    /// Publish a ZONEMD digest of the signed zone (RFC 8976): `"sha384"`
+    /// (the SIMPLE scheme with SHA-384, the one RFC 8976 requires), made
+    /// again and signed with every new serial. Unset (the default): none,
+    /// and a ZONEMD in the zone file is served as it is.
+    #[serde(default)]
+    pub zonemd: Option<ZonemdHash>,
+}
+
+/// The hash of a generated ZONEMD (RFC 8976 §5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ZonemdHash {
+    /// SHA-384 (hash algorithm 1), SIMPLE scheme.
+    #[serde(rename = "sha384")]
+    Sha384,
 }
 
 /// DNSSEC signing algorithm.

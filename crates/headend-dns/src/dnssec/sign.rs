@@ -14,7 +14,7 @@ use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType, Se
 use super::keys::{KeyStore, LoadedKey};
 use crate::DnsError;
 use crate::config::{Denial as DenialKind, DnssecConfig};
-use crate::zone::{Denial, Zone};
+use crate::zone::{Denial, Zone, zonemd};
 use crate::zonefile::{ParsedZone, SourceRecord};
 
 /// What signing produced, besides the zone.
@@ -166,6 +166,23 @@ pub(crate) fn sign_zone(
             ));
     }
 
+    // RFC 8976 §3: a ZONEMD at the apex, its digest filled in once every
+    // other record (NSEC/NSEC3 and RRSIGs included) is final; it is in the
+    // apex's type bitmap like any RRset. One from the file is replaced.
+    let zonemd_ttl = unsigned.soa().ttl;
+    if config.zonemd.is_some() {
+        let apex = rrsets.entry(origin.clone()).or_default();
+        apex.retain(|&t, _| !zonemd::is_zonemd(RecordType::from(t)));
+        apex.insert(
+            u16::from(zonemd::zonemd_type()),
+            vec![Record::from_rdata(
+                origin.clone(),
+                zonemd_ttl,
+                zonemd::simple_sha384_rdata(serial, &[0; 48]),
+            )],
+        );
+    }
+
     // Zone cuts: owners of NS below the apex (RFC 4035 §2.2: only DS and NSEC
     // are signed there; names below a cut are glue and not signed at all).
     let cuts: HashSet<Name> = rrsets
@@ -312,6 +329,10 @@ pub(crate) fn sign_zone(
             if glue || (at_cut && !matches!(rtype, RecordType::DS | RecordType::NSEC)) {
                 continue;
             }
+            // Signed below, once its digest is known.
+            if config.zonemd.is_some() && *name == origin && zonemd::is_zonemd(rtype) {
+                continue;
+            }
             if matches!(
                 rtype,
                 RecordType::DNSKEY | RecordType::CDS | RecordType::CDNSKEY
@@ -369,6 +390,31 @@ pub(crate) fn sign_zone(
             }
             out.push(place(r));
         }
+    }
+    if config.zonemd.is_some() {
+        let digest = zonemd::simple_sha384(&origin, out.iter().map(|r| &r.record))
+            .ok_or_else(|| fail("the ZONEMD digest cannot be computed".to_owned()))?;
+        let record = Record::from_rdata(
+            origin.clone(),
+            zonemd_ttl,
+            zonemd::simple_sha384_rdata(serial, &digest),
+        );
+        let sig = rrsig(
+            &origin,
+            record.record_type(),
+            std::slice::from_ref(&record),
+            zone_key,
+            &origin,
+            inception,
+            expiration,
+        )
+        .map_err(|e| fail(format!("signing the ZONEMD: {e}")))?;
+        for r in &mut out {
+            if r.record.name == origin && zonemd::is_zonemd(r.record.record_type()) {
+                r.record = record.clone();
+            }
+        }
+        out.push(place(sig));
     }
     let parsed = ParsedZone {
         origin: origin.clone(),

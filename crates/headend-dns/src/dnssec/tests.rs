@@ -47,6 +47,7 @@ fn config(denial: DenialKind, alg: DnssecAlgorithm, scheme: KeyScheme) -> Dnssec
         parent_ds_ttl: 86400,
         parent: Vec::new(),
         parent_check_interval_secs: 3600,
+        zonemd: None,
     }
 }
 
@@ -676,5 +677,77 @@ fn re_signing_after_one_added_name_keeps_every_other_signature() {
             sign_zone(&unsigned_plus_one(), &keys, &c, 13, late, Some(&second)).unwrap();
         assert_eq!(sig.signed_at, late, "{denial:?}");
         assert!(verify_all(&refreshed) > 10);
+    }
+}
+
+/// The served zone's records as a parsed zone (for the ZONEMD check).
+fn as_parsed(zone: &Zone) -> crate::zonefile::ParsedZone {
+    let file: Arc<Path> = Arc::from(Path::new("signed.zone"));
+    let records = zone
+        .nodes()
+        .flat_map(|(owner, node)| {
+            let owner = Name::from(owner.clone());
+            node.rrsets()
+                .iter()
+                .flat_map(|set| set.records(&owner).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        })
+        .map(|record| crate::zonefile::SourceRecord {
+            record,
+            file: Arc::clone(&file),
+            line: 0,
+        })
+        .collect();
+    crate::zonefile::ParsedZone {
+        origin: zone.origin().clone(),
+        file: "signed.zone".into(),
+        records,
+    }
+}
+
+#[test]
+fn a_zonemd_is_made_for_each_signed_serial_signed_and_verifiable() {
+    use crate::config::ZonemdHash;
+    use crate::zone::zonemd::{self, Verdict};
+    for denial in [DenialKind::Nsec, DenialKind::Nsec3] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = config(denial, DnssecAlgorithm::EcdsaP256Sha256, KeyScheme::KskZsk);
+        c.zonemd = Some(ZonemdHash::Sha384);
+        let keys = KeyStore::load(dir.path(), "s.test", &c, T0).unwrap();
+        let (first, _, _) = sign_zone(&unsigned(), &keys, &c, 11, T0, None).unwrap();
+        let (zone, _, _) =
+            sign_zone(&unsigned_plus_one(), &keys, &c, 12, T0 + 60, Some(&first)).unwrap();
+        for (z, serial) in [(&first, 11u32), (&zone, 12)] {
+            let apex = z.node(z.lower_origin()).unwrap();
+            let set = apex
+                .rrset(zonemd::zonemd_type())
+                .expect("a ZONEMD at the apex");
+            assert_eq!(set.len(), 1);
+            let wire = crate::zonefile::emit_uncompressed(&set.first_rdata().unwrap()).unwrap();
+            assert_eq!(&wire[..6], [&serial.to_be_bytes()[..], &[1, 1]].concat());
+            assert_eq!(wire.len(), 6 + 48);
+            assert_eq!(
+                zonemd::verify(&as_parsed(z)),
+                Verdict::Matches,
+                "{denial:?}"
+            );
+            // Signed like every RRset, and in the apex's denial bitmap.
+            let covered: Vec<RecordType> = apex
+                .rrset(RecordType::RRSIG)
+                .unwrap()
+                .rdatas()
+                .filter_map(|r| match &*r {
+                    RData::DNSSEC(DNSSECRData::RRSIG(s)) => Some(s.input().type_covered),
+                    _ => None,
+                })
+                .collect();
+            assert!(covered.contains(&zonemd::zonemd_type()), "{covered:?}");
+            assert!(verify_all(z) > 10);
+        }
+        // Without the setting there is none.
+        c.zonemd = None;
+        let (plain, _, _) = sign_zone(&unsigned(), &keys, &c, 11, T0, None).unwrap();
+        let apex = plain.node(plain.lower_origin()).unwrap();
+        assert!(apex.rrset(zonemd::zonemd_type()).is_none());
     }
 }

@@ -7,7 +7,8 @@
 
 use hickory_proto::dnssec::DigestType;
 use hickory_proto::dnssec::crypto::Digest;
-use hickory_proto::rr::{Name, RData};
+use hickory_proto::rr::rdata::NULL;
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::zonefile::{ParsedZone, emit_uncompressed};
 
@@ -69,7 +70,7 @@ pub(crate) fn verify(zone: &ParsedZone) -> Verdict {
     let Some(first) = supported.first() else {
         return Verdict::Unsupported;
     };
-    let Some(computed) = simple_sha384(zone) else {
+    let Some(computed) = simple_sha384(origin, zone.records.iter().map(|r| &r.record)) else {
         return Verdict::Unsupported;
     };
     if supported
@@ -85,17 +86,18 @@ pub(crate) fn verify(zone: &ParsedZone) -> Verdict {
     }
 }
 
-/// The SIMPLE/SHA384 digest of the zone's records.
-fn simple_sha384(zone: &ParsedZone) -> Option<Vec<u8>> {
-    let origin = &zone.origin;
-    let mut rrs: Vec<(Name, u16, Vec<u8>, u32)> = zone
-        .records
-        .iter()
-        .filter(|r| origin.zone_of(&r.record.name))
+/// The SIMPLE/SHA384 digest of the zone's records (RFC 8976 §3.3.1): the
+/// apex ZONEMD RRset and the RRSIGs covering it left out.
+pub(crate) fn simple_sha384<'r>(
+    origin: &Name,
+    records: impl Iterator<Item = &'r Record>,
+) -> Option<Vec<u8>> {
+    let mut rrs: Vec<(Name, u16, Vec<u8>, u32)> = records
+        .filter(|r| origin.zone_of(&r.name))
         .filter(|r| {
-            let rtype = r.record.record_type();
-            let apex = r.record.name == *origin;
-            let covers_zonemd = match &r.record.data {
+            let rtype = r.record_type();
+            let apex = r.name == *origin;
+            let covers_zonemd = match &r.data {
                 RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(s)) => {
                     u16::from(s.input().type_covered) == ZONEMD
                 }
@@ -104,9 +106,9 @@ fn simple_sha384(zone: &ParsedZone) -> Option<Vec<u8>> {
             !apex || (u16::from(rtype) != ZONEMD && !covers_zonemd)
         })
         .filter_map(|r| {
-            let code = u16::from(r.record.record_type());
-            let rdata = canonical_rdata(code, emit_uncompressed(&r.record.data)?);
-            Some((r.record.name.to_lowercase(), code, rdata, r.record.ttl))
+            let code = u16::from(r.record_type());
+            let rdata = canonical_rdata(code, emit_uncompressed(&r.data)?);
+            Some((r.name.to_lowercase(), code, rdata, r.ttl))
         })
         .collect();
     // RFC 4034 §6.3: by owner (canonical name order), then type, then RDATA.
@@ -127,6 +129,29 @@ fn simple_sha384(zone: &ParsedZone) -> Option<Vec<u8>> {
     }
     let digest = Digest::from_iter([wire.as_slice()], DigestType::SHA384).ok()?;
     Some(digest.as_ref().to_vec())
+}
+
+/// A ZONEMD RDATA (RFC 8976 §2.2): `serial`, scheme SIMPLE (1), hash
+/// SHA384 (1) and `digest`.
+pub(crate) fn simple_sha384_rdata(serial: u32, digest: &[u8]) -> RData {
+    let mut wire = Vec::with_capacity(6 + digest.len());
+    wire.extend_from_slice(&serial.to_be_bytes());
+    wire.extend_from_slice(&[1, 1]);
+    wire.extend_from_slice(digest);
+    RData::Unknown {
+        code: RecordType::from(ZONEMD),
+        rdata: NULL::with(wire),
+    }
+}
+
+/// The ZONEMD record type.
+pub(crate) fn zonemd_type() -> RecordType {
+    RecordType::from(ZONEMD)
+}
+
+/// Whether `rtype` is ZONEMD.
+pub(crate) fn is_zonemd(rtype: RecordType) -> bool {
+    u16::from(rtype) == ZONEMD
 }
 
 /// RFC 4034 §6.2 item 3 (as amended by RFC 6840 §5.1, which leaves NSEC
