@@ -209,10 +209,30 @@ impl<'a> Browser<'a> {
         );
     }
 
-    /// Clicks the element matching `css`.
+    /// Clicks the element matching `css` (every control of the console
+    /// submits a form or follows a link) and waits up to 10 s for the page
+    /// it leads to, so that what is read next is read from that page and
+    /// not from the one being left.
     pub fn click(&self, css: &str) {
         let e = self.find(css);
+        let mark = json!({"script": "window.__headend_left = true; return null;", "args": []});
+        let full = format!("/session/{}/execute/sync", self.session);
+        let _ = self.call("POST", &full, Some(mark));
         self.cmd("POST", &format!("/element/{}/click", e.0), Some(json!({})));
+        let probe = json!({
+            "script": "return window.__headend_left === true ? 'old' : document.readyState;",
+            "args": []
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            // Errors while the navigation runs are expected: try again.
+            if let Ok(v) = self.call("POST", &full, Some(probe.clone()))
+                && v["value"] == "complete"
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The rendered text of the element matching `css`.
