@@ -290,21 +290,21 @@ fn transfer_acl_and_tsig_keys_are_enforced() {
             key: Some(("xfr-key", WRONG)),
         }],
     );
-    // NSD tried with its key and was refused on the TSIG check: headend
-    // logs the refusal for NSD's transfer (kdig's wrong-key AXFR above was
-    // logged before the mark), and NSD serves nothing for the zone.
-    let before = headend.count_logs("refused: TSIG check failed");
-    assert!(before >= 1, "{}", headend.logs().join("\n"));
+    // NSD tried with its key and was refused on the TSIG check: NSD reports
+    // the bad signature headend answered with (headend's own warning for it
+    // is the same line as kdig's wrong-key AXFR above, from the same
+    // address, and identical warnings are logged once a minute), and NSD
+    // serves nothing for the zone.
+    assert!(
+        headend.count_logs("refused: TSIG check failed") >= 1,
+        "{}",
+        headend.logs().join("\n")
+    );
     wait_until(Duration::from_secs(20), || {
-        (headend.count_logs("refused: TSIG check failed") > before)
+        let log = nsd.log();
+        (log.contains("bad tsig signature") || log.contains("Bad Signature"))
             .then_some(())
-            .ok_or_else(|| {
-                format!(
-                    "headend:\n{}\nnsd:\n{}",
-                    headend.logs().join("\n"),
-                    nsd.log()
-                )
-            })
+            .ok_or_else(|| format!("headend:\n{}\nnsd:\n{log}", headend.logs().join("\n")))
     });
     assert_eq!(soa_serial(nsd_port, "key.test"), None, "{}", nsd.log());
 }
