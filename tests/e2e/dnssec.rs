@@ -2,7 +2,7 @@
 //! NSEC3 with an Ed25519 CSK); `delv` with the DS from `headend dnssec ds`
 //! as trust anchor validates positive, NXDOMAIN, NODATA and wildcard
 //! answers; `ldns-verify-zone` and `dnssec-verify` accept the zones as
-//! transferred by AXFR; a ZSK rollover started from the command line is
+//! transferred by AXFR, with the signed ZONEMD (RFC 8976) headend adds; a ZSK rollover started from the command line is
 //! picked up by the running server.
 
 use crate::common;
@@ -39,9 +39,9 @@ fn start() -> Signed {
         &format!(
             "[general]\nstate_dir = \"state\"\n[dns]\nlisten = [\"127.0.0.1:{port}\"]\n\
              [[dns.zone]]\norigin = \"nsec.test\"\nfile = \"nsec.test.zone\"\nallow_transfer = [\"127.0.0.1/32\"]\n\
-             dnssec = {{ algorithm = \"ecdsap256sha256\", denial = \"nsec\" }}\n\
+             dnssec = {{ algorithm = \"ecdsap256sha256\", denial = \"nsec\", zonemd = \"sha384\" }}\n\
              [[dns.zone]]\norigin = \"nsec3.test\"\nfile = \"nsec3.test.zone\"\nallow_transfer = [\"127.0.0.1/32\"]\n\
-             dnssec = {{ algorithm = \"ed25519\", denial = \"nsec3\", keys = \"csk\" }}\n"
+             dnssec = {{ algorithm = \"ed25519\", denial = \"nsec3\", keys = \"csk\", zonemd = \"sha384\" }}\n"
         ),
     );
     Signed { headend, port }
@@ -211,6 +211,34 @@ fn zone_verifiers_accept_the_transferred_signed_zones() {
             "{text}"
         );
         run(Command::new("ldns-verify-zone").arg(&file));
+        // -ZZ: a ZONEMD must be there, match the records and be signed.
+        assert!(text.contains("ZONEMD"), "{text}");
+        run(Command::new("ldns-verify-zone").arg("-ZZ").arg(&file));
+        // The same zone without its ZONEMD fails that check, and with one
+        // record altered the digest no longer matches.
+        let stripped = s.headend.dir.path().join(format!("{zone}.nozonemd"));
+        let kept: String = text
+            .lines()
+            .filter(|l| !l.contains("\tZONEMD\t"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&stripped, kept).unwrap();
+        let out = Command::new("ldns-verify-zone")
+            .arg("-ZZZ")
+            .arg(&stripped)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "no ZONEMD accepted");
+        let altered = s.headend.dir.path().join(format!("{zone}.altered"));
+        std::fs::write(&altered, text.replace("192.0.2.30", "192.0.2.31")).unwrap();
+        let out = Command::new("ldns-verify-zone")
+            .arg("-ZZZ")
+            .arg(&altered)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "an altered zone passed: {said}");
         // -z: the NSEC3 zone has one combined key (CSK, SEP flag set) that signs everything.
         let mut verify = Command::new("dnssec-verify");
         if zone == "nsec3.test" {

@@ -26,6 +26,7 @@ mod dhcp_relay;
 mod dhcp_shared;
 mod dns;
 mod dns_crash;
+mod dns_edit;
 mod dns_edns;
 mod dns_kea_ddns;
 mod dns_knot;

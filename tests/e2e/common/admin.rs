@@ -23,10 +23,16 @@ pub struct AdminServer {
 /// appended inside `[admin]` (limits, tokens...). Argon2 is kept cheap so the
 /// tests run fast; the benchmark measures the real parameters.
 pub fn start(admin_extra: &str) -> AdminServer {
+    start_with_zone(admin_extra, "e2e.test", "")
+}
+
+/// [`start`] serving a copy of `tests/data/dns/ORIGIN.zone` as zone `origin`
+/// (`zone_extra` is appended to its `[[dns.zone]]` table).
+pub fn start_with_zone(admin_extra: &str, origin: &str, zone_extra: &str) -> AdminServer {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::copy(
-        workspace_root().join("tests/data/dns/e2e.test.zone"),
-        dir.path().join("e2e.test.zone"),
+        workspace_root().join(format!("tests/data/dns/{origin}.zone")),
+        dir.path().join(format!("{origin}.zone")),
     )
     .expect("copy zone");
     let port = free_port();
@@ -42,8 +48,9 @@ state_dir = "state"
 listen = ["127.0.0.1:{dns_port}"]
 
 [[dns.zone]]
-origin = "e2e.test"
-file = "e2e.test.zone"
+origin = "{origin}"
+file = "{origin}.zone"
+{zone_extra}
 
 [admin]
 listen = "127.0.0.1:{port}"
