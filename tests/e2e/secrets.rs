@@ -50,7 +50,9 @@ fn tsig_secrets_from_files_and_credentials_and_check_warns_about_inline_ones() {
     let (ok, text) = check(dir.path(), &format!("secret = \"{SECRET}\"\n"), &[]);
     assert!(ok, "{text}");
     assert!(
-        text.contains("warning: the secret is written in the config"),
+        text.contains(
+            "headend.toml:11: warning: dns.tsig_key[0].secret: the secret is written in the config"
+        ),
         "{text}"
     );
 

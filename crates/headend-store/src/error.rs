@@ -83,8 +83,9 @@ pub enum StoreError {
         /// What is wrong and what to write instead.
         reason: String,
     },
-    /// The PostgreSQL password file (`password_file`) could not be read.
-    #[error("{}: cannot read the PostgreSQL password file ([store] password_file): {source} (check that it exists and is readable by headend)", path.display())]
+    /// The PostgreSQL password file (`password_file`, or the systemd
+    /// credential `headend-pg-password`) could not be read or was refused.
+    #[error("{}: cannot use the PostgreSQL password file ([store] password_file or the credential headend-pg-password): {source}", path.display())]
     PasswordFile {
         /// The password file.
         path: PathBuf,
