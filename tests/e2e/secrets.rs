@@ -8,11 +8,16 @@
 use crate::common;
 
 use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
 use std::process::Command;
+
+use common::admin::{self, AdminServer};
+use common::tftp::{Fetch, raw_get};
+use serde_json::{Value, json};
 
 const SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==";
 
-fn check(dir: &std::path::Path, tsig: &str, env: &[(&str, &std::path::Path)]) -> (bool, String) {
+fn check(dir: &Path, tsig: &str, env: &[(&str, &Path)]) -> (bool, String) {
     std::fs::copy(
         common::workspace_root().join("tests/data/dns/e2e.test.zone"),
         dir.join("e2e.test.zone"),
@@ -136,4 +141,300 @@ fn a_tsig_request_from_a_skewed_clock_gets_badtime() {
         !h.logs().join("\n").contains(SECRET),
         "the TSIG secret is in the log"
     );
+}
+
+/// Writes a secret file with `mode`.
+fn write_secret(path: &Path, secret: &str, mode: u32) {
+    std::fs::write(path, format!("{secret}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+const PG_PW: &str = "pg-Inl1ne-pw-9d2e";
+const CMTS: &str = "cmts-S3cret-e2e-41b7";
+const DOCSIS_TEMPLATE: &str = "Main\n{\n    NetworkAccess 1;\n    MaxCPE 4;\n    SnmpMibObject sysName.0 String \"cm-{{ mac_hex }}\";\n}\n";
+
+/// `headend check` on `config` (in `dir`), with `CREDENTIALS_DIRECTORY`
+/// set to `creds` if given: (success, stdout and stderr).
+fn check_config(dir: &Path, config: &str, creds: Option<&Path>) -> (bool, String) {
+    let path = dir.join("check.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut cmd = Command::new(common::headend_bin());
+    cmd.args(["check", "--config"])
+        .arg(&path)
+        .env_remove("CREDENTIALS_DIRECTORY");
+    if let Some(c) = creds {
+        cmd.env("CREDENTIALS_DIRECTORY", c);
+    }
+    let out = cmd.output().expect("run check");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for secret in [SECRET, PG_PW, CMTS] {
+        assert!(!text.contains(secret), "check printed {secret}: {text}");
+    }
+    (out.status.success(), text)
+}
+
+/// A config with a TSIG key, a PostgreSQL store and a DOCSIS template;
+/// `tsig`, `store` and `docsis` are the lines that give their secrets.
+fn secrets_config(tsig: &str, store: &str, docsis: &str) -> String {
+    format!(
+        "[general]\nstate_dir = \"state\"\n[store]\nbackend = \"postgres\"\n{store}[dns]\nlisten = [\"127.0.0.1:{}\"]\n[[dns.tsig_key]]\nname = \"xfr\"\n{tsig}[tftp]\nlisten = [\"127.0.0.1:{}\"]\nroot = \"root\"\n[[tftp.template]]\npattern = \"modems/{{mac}}.cm\"\nfile = \"gold.docsis.j2\"\nformat = \"docsis\"\n{docsis}",
+        common::free_port(),
+        common::free_port()
+    )
+}
+
+#[test]
+fn check_warns_at_the_line_of_every_inline_secret_and_refuses_exposed_secret_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("root")).unwrap();
+    std::fs::write(dir.path().join("gold.docsis.j2"), DOCSIS_TEMPLATE).unwrap();
+
+    // Inline: the TSIG secret and the password in the url warn, at their
+    // lines; a DOCSIS secret file that others may read is an error.
+    write_secret(&dir.path().join("cmts-secret"), CMTS, 0o644);
+    let (ok, text) = check_config(
+        dir.path(),
+        &secrets_config(
+            &format!("secret = \"{SECRET}\"\n"),
+            &format!("url = \"postgresql://headend:{PG_PW}@127.0.0.1:5432/headend\"\n"),
+            "shared_secret_file = \"cmts-secret\"\n",
+        ),
+        None,
+    );
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("check.toml:5: warning: store.url: the secret is written in the config (the PostgreSQL password in the url: an inline secret); use password_file (mode 0600) or LoadCredential=headend-pg-password"),
+        "{text}"
+    );
+    assert!(
+        text.contains("check.toml:10: warning: dns.tsig_key[0].secret: the secret is written in the config (TSIG key xfr: an inline secret); use secret_file (mode 0600) or LoadCredential=tsig.xfr"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cmts-secret") && text.contains("chmod 600"),
+        "{text}"
+    );
+
+    // Outside the config: files only their owner reads, and the DOCSIS
+    // secret from the systemd credential; no warning.
+    write_secret(&dir.path().join("xfr.key"), SECRET, 0o600);
+    write_secret(&dir.path().join("pg-password"), PG_PW, 0o600);
+    let creds = tempfile::tempdir().unwrap();
+    write_secret(&creds.path().join("headend-docsis-secret"), CMTS, 0o400);
+    let outside = |pg_mode: u32| {
+        std::fs::set_permissions(
+            dir.path().join("pg-password"),
+            std::fs::Permissions::from_mode(pg_mode),
+        )
+        .unwrap();
+        secrets_config(
+            "secret_file = \"xfr.key\"\n",
+            "url = \"postgresql://headend@127.0.0.1:5432/headend\"\npassword_file = \"pg-password\"\n",
+            "",
+        )
+    };
+    let (ok, text) = check_config(dir.path(), &outside(0o600), Some(creds.path()));
+    assert!(ok && !text.contains("warning"), "{text}");
+    assert!(text.contains("check.toml: OK"), "{text}");
+
+    // Without the credential the template names it.
+    let (ok, text) = check_config(dir.path(), &outside(0o600), None);
+    assert!(!ok && text.contains("headend-docsis-secret"), "{text}");
+
+    // A password file its group may read: an error at its line.
+    let (ok, text) = check_config(dir.path(), &outside(0o640), Some(creds.path()));
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("check.toml:6: error: store.password_file:") && text.contains("chmod 600"),
+        "{text}"
+    );
+}
+
+/// Where a secret could end up, as named bytes.
+#[derive(Default)]
+struct Haystack(Vec<(String, Vec<u8>)>);
+
+impl Haystack {
+    fn add(&mut self, name: impl Into<String>, bytes: impl Into<Vec<u8>>) {
+        self.0.push((name.into(), bytes.into()));
+    }
+
+    /// Every file under `dir`, raw bytes.
+    fn add_dir(&mut self, dir: &Path) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                self.add_dir(&path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                self.add(path.display().to_string(), bytes);
+            }
+        }
+    }
+
+    /// The names of the places holding `needle`.
+    fn holding(&self, needle: &[u8]) -> Vec<&str> {
+        assert!(needle.len() >= 8, "too short to search for: {needle:?}");
+        self.0
+            .iter()
+            .filter(|(_, hay)| hay.windows(needle.len()).any(|w| w == needle))
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+}
+
+fn hex_decode(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn no_secret_reaches_logs_metrics_audit_api_answers_or_the_state_dir() {
+    common::require("kdig");
+    const KEK: &str = "4f1d2c3b4a5968778695a4b3c2d1e0f00112233445566778899aabbccddeeff0";
+    const PW: &str = "correct horse battery";
+
+    // The search finds a secret planted among other bytes.
+    let planted = tempfile::tempdir().unwrap();
+    std::fs::create_dir(planted.path().join("sub")).unwrap();
+    let mut bytes = vec![0u8, 1, 2, 255];
+    bytes.extend_from_slice(CMTS.as_bytes());
+    bytes.extend_from_slice(&hex_decode(KEK));
+    std::fs::write(planted.path().join("sub/blob"), &bytes).unwrap();
+    let mut probe = Haystack::default();
+    probe.add_dir(planted.path());
+    assert_eq!(probe.holding(CMTS.as_bytes()).len(), 1);
+    assert_eq!(probe.holding(&hex_decode(KEK)).len(), 1);
+    assert!(probe.holding(SECRET.as_bytes()).is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        common::workspace_root().join("tests/data/dns/e2e.test.zone"),
+        dir.path().join("e2e.test.zone"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("root")).unwrap();
+    std::fs::write(dir.path().join("gold.docsis.j2"), DOCSIS_TEMPLATE).unwrap();
+    write_secret(&dir.path().join("xfr.key"), SECRET, 0o600);
+    write_secret(&dir.path().join("kek"), KEK, 0o600);
+    let creds = tempfile::tempdir().unwrap();
+    write_secret(&creds.path().join("headend-docsis-secret"), CMTS, 0o400);
+    let forward = dir.path().join("audit.jsonl");
+    let (dns_port, tftp_port, port) = (
+        common::free_port(),
+        common::free_port(),
+        common::free_port(),
+    );
+    let config = format!(
+        "[general]\nstate_dir = \"state\"\n\
+         [dns]\nlisten = [\"127.0.0.1:{dns_port}\"]\n\
+         [[dns.tsig_key]]\nname = \"xfr\"\nsecret_file = \"xfr.key\"\n\
+         [[dns.zone]]\norigin = \"e2e.test\"\nfile = \"e2e.test.zone\"\ntsig_key = \"xfr\"\n\
+         [tftp]\nlisten = [\"127.0.0.1:{tftp_port}\"]\nroot = \"root\"\n\
+         [[tftp.template]]\npattern = \"modems/{{mac}}.cm\"\nfile = \"gold.docsis.j2\"\nformat = \"docsis\"\n\
+         [admin]\nlisten = \"127.0.0.1:{port}\"\nkek_file = \"kek\"\n\
+         [admin.audit]\nforward = \"file:{}\"\n\
+         [admin.argon2]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n",
+        forward.display()
+    );
+    let path = dir.path().join("headend.toml");
+    std::fs::write(&path, config).unwrap();
+    let creds_s = creds.path().to_str().unwrap();
+    let headend = common::Headend::spawn(
+        dir,
+        path,
+        &[("CREDENTIALS_DIRECTORY", creds_s), ("RUST_LOG", "debug")],
+    );
+    let s = AdminServer {
+        headend,
+        port,
+        dns_port,
+        base: format!("https://127.0.0.1:{port}"),
+    };
+    s.add_user("ada", "admin", PW);
+    let c = admin::client();
+    let token = s.token(&c, "ada", PW);
+
+    // An API key, made through the API, used for everything below.
+    let r = c
+        .post(s.url("/api/v1/apikeys"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "ops", "role": "admin"}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    let issued: Value = r.json().unwrap();
+    let key = issued["key"].as_str().unwrap().to_owned();
+    let key_secret = key[20..].to_owned();
+    let get = |path: &str| {
+        let r = c.get(s.url(path)).bearer_auth(&key).send().unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.text().unwrap()
+    };
+
+    // The TSIG key signs a transfer; a wrong secret is refused (and logged).
+    let kdig = |secret: &str| {
+        let out = Command::new("kdig")
+            .args([
+                "@127.0.0.1",
+                "-p",
+                &dns_port.to_string(),
+                "+time=5",
+                "+retry=0",
+                "-y",
+            ])
+            .arg(format!("hmac-sha256:xfr:{secret}"))
+            .args(["AXFR", "e2e.test"])
+            .output()
+            .expect("run kdig");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let axfr = kdig(SECRET);
+    assert!(axfr.contains("SOA") && !axfr.contains("BADSIG"), "{axfr}");
+    let wrong = kdig("d3JvbmctZDNKdmJtY3RkM0p2Ym1jdGQzSnZibWN0IQ==");
+    assert!(
+        !wrong.contains("\tSOA\t") || wrong.contains("BADSIG"),
+        "{wrong}"
+    );
+
+    // The DOCSIS secret signs a modem's file.
+    match raw_get(common::lo(tftp_port), b"modems/00005e005301.cm", &[]) {
+        Fetch::Data(d, _) => assert!(d.len() > 20),
+        Fetch::Error(code, m) => panic!("ERROR {code} {m}: {}", s.headend.logs().join("\n")),
+    }
+
+    let mut hay = Haystack::default();
+    hay.add("GET /metrics", get("/metrics"));
+    hay.add("GET /api/v1/users", get("/api/v1/users"));
+    hay.add("GET /api/v1/apikeys", get("/api/v1/apikeys"));
+    hay.add("GET /api/v1/me", get("/api/v1/me"));
+    let audit = get("/api/v1/audit?limit=1000");
+    assert!(audit.contains("apikey.create"), "{audit}");
+    hay.add("GET /api/v1/audit", audit);
+    let forwarded = std::fs::read(&forward).unwrap();
+    assert!(!forwarded.is_empty(), "nothing was forwarded");
+    hay.add("the forwarded audit file", forwarded);
+    hay.add("the log", s.headend.logs().join("\n"));
+    hay.add_dir(&s.state_dir());
+    assert!(
+        s.state_dir().join("headend.db").is_file(),
+        "no database in the state dir"
+    );
+    let secrets: Vec<(&str, Vec<u8>)> = vec![
+        ("the TSIG secret", SECRET.as_bytes().to_vec()),
+        ("the API key's secret", key_secret.as_bytes().to_vec()),
+        ("the KEK (hex)", KEK.as_bytes().to_vec()),
+        ("the KEK (bytes)", hex_decode(KEK)),
+        ("the DOCSIS shared secret", CMTS.as_bytes().to_vec()),
+        ("the user's password", PW.as_bytes().to_vec()),
+    ];
+    for (what, secret) in &secrets {
+        let found = hay.holding(secret);
+        assert!(found.is_empty(), "{what} appears in {found:?}");
+    }
 }
