@@ -194,16 +194,37 @@ fn check_warns_at_the_line_of_every_inline_secret_and_refuses_exposed_secret_fil
     std::fs::write(dir.path().join("gold.docsis.j2"), DOCSIS_TEMPLATE).unwrap();
 
     // Inline: the TSIG secret and the password in the url warn, at their
-    // lines; a DOCSIS secret file that others may read is an error.
+    // lines; a DOCSIS secret file or a KEK file that others may read is an
+    // error, a TLS key everyone may read a warning.
     write_secret(&dir.path().join("cmts-secret"), CMTS, 0o644);
+    write_secret(&dir.path().join("kek"), &"ab".repeat(32), 0o644);
+    write_secret(&dir.path().join("key.pem"), "not checked here", 0o644);
+    write_secret(&dir.path().join("cert.pem"), "not checked here", 0o644);
+    let admin = format!(
+        "[admin]\nlisten = \"127.0.0.1:{}\"\nkek_file = \"kek\"\ncert = \"cert.pem\"\nkey = \"key.pem\"\n",
+        common::free_port()
+    );
     let (ok, text) = check_config(
         dir.path(),
-        &secrets_config(
-            &format!("secret = \"{SECRET}\"\n"),
-            &format!("url = \"postgresql://headend:{PG_PW}@127.0.0.1:5432/headend\"\n"),
-            "shared_secret_file = \"cmts-secret\"\n",
+        &format!(
+            "{}{admin}",
+            secrets_config(
+                &format!("secret = \"{SECRET}\"\n"),
+                &format!("url = \"postgresql://headend:{PG_PW}@127.0.0.1:5432/headend\"\n"),
+                "shared_secret_file = \"cmts-secret\"\n",
+            )
         ),
         None,
+    );
+    assert!(
+        text.contains("check.toml:21: error: admin.kek_file:")
+            && text.contains("(mode 0644): chmod 600"),
+        "{text}"
+    );
+    assert!(
+        text.contains("check.toml:23: warning: admin.key:")
+            && text.contains("readable by every user"),
+        "{text}"
     );
     assert!(!ok, "{text}");
     assert!(

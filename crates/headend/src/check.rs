@@ -173,6 +173,30 @@ fn secrets(file: &Path, text: &str, config: &Config) -> usize {
             errors += 1;
         }
     }
+    if let Some(admin) = &config.admin {
+        if let Some(kek) = &admin.kek_file
+            && let Err(e) = headend_util::read_secret(kek)
+        {
+            println!(
+                "{}error: admin.kek_file: {e} ({})",
+                Finding::at(file, text, "admin.kek_file"),
+                kek.display()
+            );
+            errors += 1;
+        }
+        // Debian's convention lets the group ssl-cert read TLS keys (0640),
+        // so only a key everyone may read is flagged.
+        if let Some(key) = &admin.key
+            && let Ok(meta) = std::fs::metadata(key)
+            && std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o004 != 0
+        {
+            println!(
+                "{}warning: admin.key: {} (the TLS private key) is readable by every user; chmod 600 it (or 640 for a key group such as ssl-cert)",
+                Finding::at(file, text, "admin.key"),
+                key.display()
+            );
+        }
+    }
     errors
 }
 
