@@ -470,7 +470,7 @@ mod tests {
         };
         assert_eq!(
             pg.tls_ca_file.as_deref(),
-            Some(std::path::Path::new("/etc/headend/pg-ca.pem"))
+            Some(Path::new("/etc/headend/pg-ca.pem"))
         );
         assert_eq!(pg.check().unwrap().get_ssl_mode(), SslMode::Require);
         // sslmode=require in the url is fine with a CA file.
