@@ -459,3 +459,103 @@ fn no_secret_reaches_logs_metrics_audit_api_answers_or_the_state_dir() {
         assert!(found.is_empty(), "{what} appears in {found:?}");
     }
 }
+
+#[test]
+fn postgres_password_from_the_credential_logs_in_and_never_shows() {
+    use crate::store_postgres::pg_cluster::{Cluster, Options};
+    const PG_SECRET: &str = "pg-Cred3ntial-pw-5e8a";
+    const PW: &str = "correct horse battery";
+    let cluster = Cluster::start_with(Options {
+        hba_conf: Some("local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n".to_owned()),
+        ..Options::default()
+    });
+    cluster.exec(
+        "postgres",
+        &format!("CREATE ROLE app LOGIN PASSWORD '{PG_SECRET}'"),
+    );
+    cluster.exec("postgres", "CREATE DATABASE appdb OWNER app");
+
+    let dir = tempfile::tempdir().unwrap();
+    write_secret(&dir.path().join("kek"), &"5a".repeat(32), 0o600);
+    let creds = tempfile::tempdir().unwrap();
+    write_secret(&creds.path().join("headend-pg-password"), PG_SECRET, 0o400);
+    let creds_s = creds.path().to_str().unwrap();
+    let port = common::free_port();
+    let config = format!(
+        "[general]\nstate_dir = \"state\"\n\
+         [store]\nbackend = \"postgres\"\nurl = \"postgresql://app@127.0.0.1:{}/appdb\"\npool = 1\nconnect_timeout_secs = 5\n\
+         [admin]\nlisten = \"127.0.0.1:{port}\"\nkek_file = \"kek\"\n\
+         [admin.argon2]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n",
+        cluster.port
+    );
+    let path = dir.path().join("headend.toml");
+    std::fs::write(&path, &config).unwrap();
+
+    // `headend user add` opens the store too: without the credential the
+    // server refuses the login, with it the user is added.
+    let user_add = |creds: Option<&str>| {
+        let mut cmd = Command::new(common::headend_bin());
+        cmd.args(["user", "-c"])
+            .arg(&path)
+            .args(["add", "ada", "--role", "admin", "--password-stdin"])
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(c) = creds {
+            cmd.env("CREDENTIALS_DIRECTORY", c);
+        }
+        let mut child = cmd.spawn().expect("spawn headend user");
+        std::io::Write::write_all(
+            &mut child.stdin.take().unwrap(),
+            format!("{PW}\n").as_bytes(),
+        )
+        .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains(PG_SECRET), "{text}");
+        (out.status.success(), text)
+    };
+    let (ok, text) = user_add(None);
+    assert!(!ok && text.contains("password missing"), "{text}");
+    let (ok, text) = user_add(Some(creds_s));
+    assert!(ok, "{text}");
+
+    let (ok, text) = check_config(dir.path(), &config, Some(creds.path()));
+    assert!(ok && !text.contains("warning"), "{text}");
+
+    let headend = common::Headend::spawn(
+        dir,
+        path,
+        &[("CREDENTIALS_DIRECTORY", creds_s), ("RUST_LOG", "debug")],
+    );
+    let s = AdminServer {
+        headend,
+        port,
+        dns_port: 0,
+        base: format!("https://127.0.0.1:{port}"),
+    };
+    let c = admin::client();
+    let token = s.token(&c, "ada", PW);
+    let users = c
+        .get(s.url("/api/v1/users"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(users.contains("ada"), "{users}");
+    let mut hay = Haystack::default();
+    hay.add("the log", s.headend.logs().join("\n"));
+    hay.add("GET /api/v1/users", users);
+    hay.add_dir(&s.state_dir());
+    let found = hay.holding(PG_SECRET.as_bytes());
+    assert!(
+        found.is_empty(),
+        "the PostgreSQL password appears in {found:?}"
+    );
+}

@@ -103,7 +103,7 @@ pub enum StoreError {
     },
     /// No connection to the PostgreSQL server could be made.
     #[error(
-        "{target}: cannot connect to PostgreSQL: {detail} (check [store] url, password_file and tls_ca_file, that the server runs, and that it accepts this user from this host)"
+        "{target}: cannot connect to PostgreSQL: {detail} (check [store] url, password_file (or the credential headend-pg-password) and tls_ca_file, that the server runs, and that it accepts this user from this host)"
     )]
     Connect {
         /// Where, e.g. `postgres:db.example:5432/headend` (never the password).
