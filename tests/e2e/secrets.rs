@@ -1,9 +1,18 @@
-//! Secrets outside the config: a TSIG key read from a `secret_file` that
+//! Secrets outside the config. A TSIG key read from a `secret_file` that
 //! only its owner may read, or from `$CREDENTIALS_DIRECTORY` (systemd
-//! `LoadCredential=`); `headend check` warns about a secret written inline,
-//! refuses a secret file others can read, and never prints the secret. A
-//! transfer request signed by a client whose clock is 2 hours off gets
-//! BADTIME (RFC 8945 §5.2.3), the right clock the zone.
+//! `LoadCredential=`). `headend check` warns at its line about each secret
+//! written inline (a TSIG secret, the PostgreSQL password in the url),
+//! refuses a secret file others can read (TSIG, PostgreSQL password, DOCSIS
+//! shared secret, KEK) and never prints a secret. A transfer request signed
+//! by a client whose clock is 2 hours off gets BADTIME (RFC 8945 §5.2.3),
+//! the right clock the zone. A running server with a TSIG key, a KEK, an
+//! API key, a DOCSIS shared secret and its TLS key (the last two systemd
+//! credentials) lets none of them reach its log, /metrics, the audit log
+//! (API and forwarded file), the API's answers or the state directory's
+//! files. The PostgreSQL password comes from the credential
+//! `headend-pg-password` to a server that asks for it (SCRAM), for `serve`
+//! and `headend user` alike, and never shows in their output; the KEK from
+//! `headend-kek`.
 
 use crate::common;
 
@@ -317,6 +326,7 @@ fn hex_decode(text: &str) -> Vec<u8> {
 #[test]
 fn no_secret_reaches_logs_metrics_audit_api_answers_or_the_state_dir() {
     common::require("kdig");
+    common::require("openssl");
     const KEK: &str = "4f1d2c3b4a5968778695a4b3c2d1e0f00112233445566778899aabbccddeeff0";
     const PW: &str = "correct horse battery";
 
@@ -345,6 +355,39 @@ fn no_secret_reaches_logs_metrics_audit_api_answers_or_the_state_dir() {
     write_secret(&dir.path().join("kek"), KEK, 0o600);
     let creds = tempfile::tempdir().unwrap();
     write_secret(&creds.path().join("headend-docsis-secret"), CMTS, 0o400);
+    // The admin certificate in the config folder, its key a credential.
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(creds.path().join("headend-tls-key"))
+        .arg("-out")
+        .arg(dir.path().join("cert.pem"))
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tls_key = std::fs::read_to_string(creds.path().join("headend-tls-key")).unwrap();
+    let tls_key_body: String = tls_key
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
     let forward = dir.path().join("audit.jsonl");
     let (dns_port, tftp_port, port) = (
         common::free_port(),
@@ -358,7 +401,7 @@ fn no_secret_reaches_logs_metrics_audit_api_answers_or_the_state_dir() {
          [[dns.zone]]\norigin = \"e2e.test\"\nfile = \"e2e.test.zone\"\ntsig_key = \"xfr\"\n\
          [tftp]\nlisten = [\"127.0.0.1:{tftp_port}\"]\nroot = \"root\"\n\
          [[tftp.template]]\npattern = \"modems/{{mac}}.cm\"\nfile = \"gold.docsis.j2\"\nformat = \"docsis\"\n\
-         [admin]\nlisten = \"127.0.0.1:{port}\"\nkek_file = \"kek\"\n\
+         [admin]\nlisten = \"127.0.0.1:{port}\"\nkek_file = \"kek\"\ncert = \"cert.pem\"\n\
          [admin.audit]\nforward = \"file:{}\"\n\
          [admin.argon2]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n",
         forward.display()
@@ -378,6 +421,10 @@ fn no_secret_reaches_logs_metrics_audit_api_answers_or_the_state_dir() {
         base: format!("https://127.0.0.1:{port}"),
     };
     s.add_user("ada", "admin", PW);
+    assert!(
+        !s.state_dir().join("admin-key.pem").exists(),
+        "a key was generated though the credential holds one"
+    );
     let c = admin::client();
     let token = s.token(&c, "ada", PW);
 
@@ -453,6 +500,11 @@ fn no_secret_reaches_logs_metrics_audit_api_answers_or_the_state_dir() {
         ("the KEK (bytes)", hex_decode(KEK)),
         ("the DOCSIS shared secret", CMTS.as_bytes().to_vec()),
         ("the user's password", PW.as_bytes().to_vec()),
+        ("the admin TLS key", tls_key_body.as_bytes().to_vec()),
+        (
+            "the admin TLS key's first line",
+            tls_key_body.as_bytes()[..48].to_vec(),
+        ),
     ];
     for (what, secret) in &secrets {
         let found = hay.holding(secret);
@@ -476,15 +528,15 @@ fn postgres_password_from_the_credential_logs_in_and_never_shows() {
     cluster.exec("postgres", "CREATE DATABASE appdb OWNER app");
 
     let dir = tempfile::tempdir().unwrap();
-    write_secret(&dir.path().join("kek"), &"5a".repeat(32), 0o600);
     let creds = tempfile::tempdir().unwrap();
     write_secret(&creds.path().join("headend-pg-password"), PG_SECRET, 0o400);
+    write_secret(&creds.path().join("headend-kek"), &"5a".repeat(32), 0o400);
     let creds_s = creds.path().to_str().unwrap();
     let port = common::free_port();
     let config = format!(
         "[general]\nstate_dir = \"state\"\n\
          [store]\nbackend = \"postgres\"\nurl = \"postgresql://app@127.0.0.1:{}/appdb\"\npool = 1\nconnect_timeout_secs = 5\n\
-         [admin]\nlisten = \"127.0.0.1:{port}\"\nkek_file = \"kek\"\n\
+         [admin]\nlisten = \"127.0.0.1:{port}\"\n\
          [admin.argon2]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n",
         cluster.port
     );
@@ -549,6 +601,16 @@ fn postgres_password_from_the_credential_logs_in_and_never_shows() {
         .text()
         .unwrap();
     assert!(users.contains("ada"), "{users}");
+    // The KEK came from the credential: none was generated.
+    assert!(!s.state_dir().join("kek").exists());
+    assert!(
+        !s.headend
+            .logs()
+            .iter()
+            .any(|l| l.contains("generated a key-encryption key")),
+        "{:?}",
+        s.headend.logs()
+    );
     let mut hay = Haystack::default();
     hay.add("the log", s.headend.logs().join("\n"));
     hay.add("GET /api/v1/users", users);

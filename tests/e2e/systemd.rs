@@ -134,6 +134,7 @@ fn unit_file_passes_systemd_analyze_verify() {
         "headend-kek:",
         "headend-pg-password:",
         "headend-docsis-secret:",
+        "headend-tls-key:",
     ] {
         assert!(
             unit.contains(&format!("#LoadCredential={name}")),
