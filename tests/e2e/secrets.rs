@@ -426,7 +426,9 @@ fn no_secret_reaches_logs_metrics_audit_api_answers_or_the_state_dir() {
         "a key was generated though the credential holds one"
     );
     let c = admin::client();
-    let token = s.token(&c, "ada", PW);
+    let login = s.login(&c, "ada", PW);
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let refresh = login["refresh_token"].as_str().unwrap().to_owned();
 
     // An API key, made through the API, used for everything below.
     let r = c
@@ -501,6 +503,8 @@ fn no_secret_reaches_logs_metrics_audit_api_answers_or_the_state_dir() {
         ("the DOCSIS shared secret", CMTS.as_bytes().to_vec()),
         ("the user's password", PW.as_bytes().to_vec()),
         ("the admin TLS key", tls_key_body.as_bytes().to_vec()),
+        ("the access token", token.as_bytes().to_vec()),
+        ("the refresh token", refresh.as_bytes().to_vec()),
         (
             "the admin TLS key's first line",
             tls_key_body.as_bytes()[..48].to_vec(),
