@@ -127,12 +127,27 @@ fn unit_file_passes_systemd_analyze_verify() {
         unit.contains("ExecReload=/bin/kill -HUP $MAINPID"),
         "{unit}"
     );
+    // The credentials headend reads, as commented examples; verified
+    // uncommented, so that their syntax holds once an operator enables them.
+    for name in [
+        "tsig.",
+        "headend-kek:",
+        "headend-pg-password:",
+        "headend-docsis-secret:",
+        "headend-tls-key:",
+    ] {
+        assert!(
+            unit.contains(&format!("#LoadCredential={name}")),
+            "the unit shows no LoadCredential={name}"
+        );
+    }
     let bin = common::headend_bin();
     let dir = tempfile::tempdir().expect("tempdir");
     let copy = dir.path().join("headend.service");
     std::fs::write(
         &copy,
-        unit.replace("/usr/bin/headend", bin.to_str().expect("utf-8")),
+        unit.replace("/usr/bin/headend", bin.to_str().expect("utf-8"))
+            .replace("#LoadCredential=", "LoadCredential="),
     )
     .expect("copy");
     let out = Command::new("systemd-analyze")

@@ -17,7 +17,8 @@ pub struct AdminConfig {
     /// PEM certificate chain; absent means a self-signed one is generated in
     /// the state directory on first start. Reloaded on SIGHUP.
     pub cert: Option<PathBuf>,
-    /// PEM private key for `cert`.
+    /// PEM private key for `cert`. Absent with `cert` set: the systemd
+    /// credential `headend-tls-key` (`$CREDENTIALS_DIRECTORY/headend-tls-key`).
     pub key: Option<PathBuf>,
     /// If non-empty, connections from other source prefixes are refused
     /// before any auth work.
@@ -499,7 +500,22 @@ impl Default for AdminConfig {
     }
 }
 
+/// The systemd credential holding the admin TLS private key when `cert` is
+/// set and `key` is not.
+pub const TLS_KEY_CREDENTIAL: &str = "headend-tls-key";
+
 impl AdminConfig {
+    /// The TLS private key file: `key`, else (with `cert` set) the
+    /// credential [`TLS_KEY_CREDENTIAL`] in `credentials` if it exists.
+    pub fn tls_key(&self, credentials: Option<&Path>) -> Option<PathBuf> {
+        self.key.clone().or_else(|| {
+            self.cert.as_ref()?;
+            credentials
+                .map(|d| d.join(TLS_KEY_CREDENTIAL))
+                .filter(|p| p.exists())
+        })
+    }
+
     /// Makes relative certificate paths relative to the config file's folder.
     pub fn resolve_paths(&mut self, base: &Path) {
         for p in [&mut self.cert, &mut self.key, &mut self.kek_file]
@@ -527,10 +543,11 @@ impl AdminConfig {
                 reason: reason.to_owned(),
             })
         };
-        if self.cert.is_some() != self.key.is_some() {
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        if self.cert.is_some() != self.tls_key(credentials.as_deref()).is_some() {
             return bad(
                 "admin.cert",
-                "set both `cert` and `key`, or neither (a self-signed certificate is then generated)",
+                "set both `cert` and `key` (or pass the key as the systemd credential headend-tls-key), or neither (a self-signed certificate is then generated)",
             );
         }
         if self.tokens.access_ttl == 0

@@ -54,10 +54,11 @@ impl CertSource {
     /// The configured files, or the self-signed pair in the state directory
     /// (generated now if missing, for the listen address and `localhost`).
     pub fn resolve(config: &AdminConfig, state_dir: &Path) -> Result<Self, AdminError> {
-        if let (Some(cert), Some(key)) = (&config.cert, &config.key) {
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        if let (Some(cert), Some(key)) = (&config.cert, config.tls_key(credentials.as_deref())) {
             return Ok(Self {
                 cert: cert.clone(),
-                key: key.clone(),
+                key,
                 client_tls: config.client_tls.clone(),
             });
         }
@@ -214,6 +215,28 @@ mod tests {
             .unwrap();
         assert_eq!(fp1, fp2);
         assert_eq!(fp1.len(), 32 * 3 - 1);
+    }
+
+    #[test]
+    fn the_tls_key_comes_from_key_or_with_cert_from_the_credential() {
+        let creds = tempfile::tempdir().unwrap();
+        let mut config = AdminConfig::default();
+        assert_eq!(config.tls_key(Some(creds.path())), None);
+        config.cert = Some("/etc/headend/cert.pem".into());
+        assert_eq!(config.tls_key(Some(creds.path())), None, "no credential");
+        let cred = creds.path().join(crate::config::TLS_KEY_CREDENTIAL);
+        std::fs::write(&cred, "key").unwrap();
+        assert_eq!(config.tls_key(Some(creds.path())), Some(cred));
+        assert_eq!(config.tls_key(None), None);
+        config.key = Some("/etc/headend/key.pem".into());
+        assert_eq!(
+            config.tls_key(Some(creds.path())),
+            Some(PathBuf::from("/etc/headend/key.pem"))
+        );
+        config.cert = None;
+        config.key = None;
+        std::fs::remove_file(creds.path().join(crate::config::TLS_KEY_CREDENTIAL)).unwrap();
+        assert_eq!(config.tls_key(Some(creds.path())), None);
     }
 
     #[test]

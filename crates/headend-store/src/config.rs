@@ -5,7 +5,7 @@
 //! backend = "sqlite"            # the default: the file headend.db in the state directory
 //! # backend = "postgres"
 //! # url = "postgresql://headend@127.0.0.1:5432/headend"   # URL or key=value string
-//! # password_file = "/etc/headend/pg-password"            # read at start, trailing newline trimmed
+//! # password_file = "/etc/headend/pg-password"            # mode 0600, trailing newline trimmed
 //! # pool = 4
 //! # connect_timeout_secs = 10
 //! # tls_ca_file = "/etc/headend/pg-ca.pem"                # TLS with verification, required
@@ -24,8 +24,18 @@
 //! with or without `tls_ca_file`; a host list mixing sockets and TCP hosts is
 //! refused with `tls_ca_file`. A relative `tls_ca_file` is resolved by the
 //! binary against the config file's directory.
+//!
+//! The password: better not in the url. `password_file` names a file only
+//! its owner may read (a file with any group or other permission bit is
+//! refused); without `password_file` and without a password in the url,
+//! `$CREDENTIALS_DIRECTORY/headend-pg-password` (systemd
+//! `LoadCredential=headend-pg-password:...`) is used when it exists. The
+//! client library (rust-postgres) reads neither `PGPASSWORD`,
+//! `PGPASSFILE` nor `~/.pgpass`: only these three places count. The
+//! password never appears in logs or error messages (the target is shown
+//! as `postgres:host:port/dbname`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use ::postgres::config::{Host, SslMode};
@@ -61,7 +71,8 @@ pub struct PostgresConfig {
     /// libpq-style URL (`postgresql://user@host:port/dbname`) or key=value
     /// string (`host=... user=... dbname=...`), as the `postgres` crate reads it.
     pub url: String,
-    /// A file holding the password (trailing newline trimmed); read at open.
+    /// A file holding the password (trailing newline trimmed), readable by
+    /// its owner only (0600); read at open.
     pub password_file: Option<PathBuf>,
     /// Connections for reads and the admin API (one more is kept for lease writes).
     pub pool: usize,
@@ -167,6 +178,49 @@ impl PostgresConfig {
             ));
         }
         Ok(config)
+    }
+}
+
+/// The systemd credential holding the PostgreSQL password
+/// (`LoadCredential=headend-pg-password:/etc/headend/credentials/pg-password`).
+pub const PASSWORD_CREDENTIAL: &str = "headend-pg-password";
+
+impl PostgresConfig {
+    /// Whether the url itself holds a password (an inline secret, which
+    /// `headend check` warns about).
+    pub fn url_has_password(&self) -> bool {
+        ::postgres::Config::from_str(&self.url).is_ok_and(|c| c.get_password().is_some())
+    }
+
+    /// The password to connect with: from `password_file` (refused when its
+    /// group or others may read it, or when empty), else — when the url
+    /// holds none — from the credential [`PASSWORD_CREDENTIAL`] in
+    /// `credentials` (`$CREDENTIALS_DIRECTORY`) if it exists; `None`: the
+    /// url's own password, or none (trust, peer or certificate auth).
+    pub fn load_password(&self, credentials: Option<&Path>) -> Result<Option<String>, StoreError> {
+        let path = match (&self.password_file, credentials) {
+            (Some(path), _) => path.clone(),
+            (None, _) if self.url_has_password() => return Ok(None),
+            (None, Some(dir)) if dir.join(PASSWORD_CREDENTIAL).exists() => {
+                dir.join(PASSWORD_CREDENTIAL)
+            }
+            (None, _) => return Ok(None),
+        };
+        let password =
+            headend_util::read_secret(&path).map_err(|source| StoreError::PasswordFile {
+                path: path.clone(),
+                source,
+            })?;
+        if password.is_empty() {
+            return Err(StoreError::PasswordFile {
+                path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the file is empty; write the password into it",
+                ),
+            });
+        }
+        Ok(Some(password))
     }
 }
 
@@ -416,7 +470,7 @@ mod tests {
         };
         assert_eq!(
             pg.tls_ca_file.as_deref(),
-            Some(std::path::Path::new("/etc/headend/pg-ca.pem"))
+            Some(Path::new("/etc/headend/pg-ca.pem"))
         );
         assert_eq!(pg.check().unwrap().get_ssl_mode(), SslMode::Require);
         // sslmode=require in the url is fine with a CA file.
@@ -508,5 +562,49 @@ mod tests {
             .check()
             .unwrap();
         assert_eq!(describe(&c), "postgres:/run/postgresql:5432/headend");
+    }
+
+    #[test]
+    fn password_comes_from_a_private_file_or_the_credential_never_a_shared_file() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pg-password");
+        std::fs::write(&file, "s3cret-pw\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let mut pg = PostgresConfig::new("postgresql://headend@db.example/headend");
+        pg.password_file = Some(file.clone());
+        let e = pg.load_password(None).unwrap_err().to_string();
+        assert!(e.contains("chmod 600") && e.contains("pg-password"), "{e}");
+        assert!(!e.contains("s3cret-pw"), "{e}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            pg.load_password(None).unwrap().as_deref(),
+            Some("s3cret-pw")
+        );
+
+        // The credential, only when neither the file nor the url gives one.
+        let creds = tempfile::tempdir().unwrap();
+        let cred = creds.path().join(PASSWORD_CREDENTIAL);
+        std::fs::write(&cred, "from-systemd").unwrap();
+        std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert_eq!(
+            pg.load_password(Some(creds.path())).unwrap().as_deref(),
+            Some("s3cret-pw")
+        );
+        pg.password_file = None;
+        assert_eq!(
+            pg.load_password(Some(creds.path())).unwrap().as_deref(),
+            Some("from-systemd")
+        );
+        assert_eq!(pg.load_password(None).unwrap(), None);
+        let in_url = PostgresConfig::new("postgresql://headend:pw@db.example/headend");
+        assert_eq!(in_url.load_password(Some(creds.path())).unwrap(), None);
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(pg.load_password(Some(empty.path())).unwrap(), None);
+
+        std::fs::write(&file, "\n").unwrap();
+        pg.password_file = Some(file);
+        let e = pg.load_password(None).unwrap_err().to_string();
+        assert!(e.contains("empty"), "{e}");
     }
 }

@@ -83,8 +83,9 @@ pub enum StoreError {
         /// What is wrong and what to write instead.
         reason: String,
     },
-    /// The PostgreSQL password file (`password_file`) could not be read.
-    #[error("{}: cannot read the PostgreSQL password file ([store] password_file): {source} (check that it exists and is readable by headend)", path.display())]
+    /// The PostgreSQL password file (`password_file`, or the systemd
+    /// credential `headend-pg-password`) could not be read or was refused.
+    #[error("{}: cannot use the PostgreSQL password file ([store] password_file or the credential headend-pg-password): {source}", path.display())]
     PasswordFile {
         /// The password file.
         path: PathBuf,
@@ -102,7 +103,7 @@ pub enum StoreError {
     },
     /// No connection to the PostgreSQL server could be made.
     #[error(
-        "{target}: cannot connect to PostgreSQL: {detail} (check [store] url, password_file and tls_ca_file, that the server runs, and that it accepts this user from this host)"
+        "{target}: cannot connect to PostgreSQL: {detail} (check [store] url, password_file (or the credential headend-pg-password) and tls_ca_file, that the server runs, and that it accepts this user from this host)"
     )]
     Connect {
         /// Where, e.g. `postgres:db.example:5432/headend` (never the password).

@@ -37,7 +37,9 @@ use std::sync::Arc;
 pub use self::postgres::PostgresBackend;
 pub use apikey::{ApiKeyRecord, ApiKeyStore};
 pub use auth::AuthStore;
-pub use config::{DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_POOL, PostgresConfig, StoreConfig};
+pub use config::{
+    DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_POOL, PASSWORD_CREDENTIAL, PostgresConfig, StoreConfig,
+};
 pub use error::StoreError;
 pub use lease::{
     Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx, LiveLease, counts_of, page_of,

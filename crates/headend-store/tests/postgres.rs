@@ -10,6 +10,7 @@ mod conformance;
 mod pg_cluster;
 
 use std::net::Ipv4Addr;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ use conformance::leases::{assert_no_row_in_a_new_transaction, claim_and_commit, 
 use headend_store::auth::AuditRecord;
 use headend_store::migrate::{POSTGRES_MIGRATIONS, latest_version};
 use headend_store::{LeaseState, PostgresConfig, Store, StoreConfig, StoreError};
-use pg_cluster::Db;
+use pg_cluster::{Cluster, Db, Options};
 
 fn no_state_dir() -> &'static Path {
     Path::new("/nonexistent-state-dir")
@@ -325,6 +326,7 @@ fn password_file_is_read_and_describe_hides_passwords() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pg-password");
     std::fs::write(&file, "not-needed-with-trust\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut pg = PostgresConfig::new(db.url());
     pg.password_file = Some(file);
     let store = Store::open(&StoreConfig::Postgres(pg.clone()), no_state_dir()).unwrap();
@@ -344,6 +346,63 @@ fn password_file_is_read_and_describe_hides_passwords() {
     let store = Store::open(&StoreConfig::Postgres(with_password), no_state_dir()).unwrap();
     assert!(!store.describe().contains("hunter2"));
     assert!(!format!("{store:?}").contains("hunter2"));
+}
+
+/// A cluster of its own that asks TCP clients for a password
+/// (SCRAM-SHA-256), with the role `app` (password `pw`) owning `appdb`.
+fn password_cluster(pw: &str) -> Cluster {
+    let cluster = Cluster::start_with(Options {
+        hba_conf: Some("local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n".to_owned()),
+        ..Options::default()
+    });
+    cluster.exec(
+        "postgres",
+        &format!("CREATE ROLE app LOGIN PASSWORD '{pw}'"),
+    );
+    cluster.exec("postgres", "CREATE DATABASE appdb OWNER app");
+    cluster
+}
+
+#[test]
+fn a_password_from_a_private_file_logs_in_and_a_shared_file_is_refused() {
+    const PW: &str = "pg-Pa55word-never-shown";
+    let cluster = password_cluster(PW);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pg-password");
+    std::fs::write(&file, format!("{PW}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut pg = PostgresConfig::new(format!("postgresql://app@127.0.0.1:{}/appdb", cluster.port));
+    pg.pool = 1;
+    pg.connect_timeout_secs = 5;
+    let open =
+        |pg: &PostgresConfig| Store::open(&StoreConfig::Postgres(pg.clone()), no_state_dir());
+    let err = |pg: &PostgresConfig| match open(pg) {
+        Ok(_) => panic!("open succeeded"),
+        Err(e) => format!("{e} {e:?}"),
+    };
+
+    // Without the password the server refuses the login.
+    let e = err(&pg);
+    assert!(e.contains("password"), "{e}");
+
+    pg.password_file = Some(file.clone());
+    let store = open(&pg).unwrap();
+    store.leases().unwrap();
+    assert!(!format!("{:?} {}", store, store.describe()).contains(PW));
+    drop(store);
+
+    // A file its group may read is refused before any connection.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let e = err(&pg);
+    assert!(e.contains("chmod 600") && e.contains("pg-password"), "{e}");
+    assert!(!e.contains(PW), "{e}");
+
+    // A wrong password: the server's refusal, without either password.
+    std::fs::write(&file, "wrong-Pa55word\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let e = err(&pg);
+    assert!(e.contains("password authentication failed"), "{e}");
+    assert!(!e.contains("wrong-Pa55word") && !e.contains(PW), "{e}");
 }
 
 #[test]

@@ -104,7 +104,8 @@ pub struct TemplateConfig {
     pub format: String,
     /// The CMTS shared secret for `format = "docsis"`: a file readable by
     /// its owner only (0600), or `$CREDENTIALS_DIRECTORY/NAME` with systemd.
-    /// Relative to the config file's folder.
+    /// Relative to the config file's folder. Absent: the systemd credential
+    /// `headend-docsis-secret` (`LoadCredential=`), when it exists.
     #[serde(default)]
     pub shared_secret_file: Option<PathBuf>,
 }

@@ -22,16 +22,7 @@ pub(crate) fn run(config_file: &Path) -> ExitCode {
         }
     };
     let mut errors = lint(config_file, &text, &config);
-    if let Some(dns) = &config.dns {
-        for key in dns.tsig_keys.iter().filter(|k| k.secret_inline) {
-            println!(
-                "{}: [dns.tsig_key] {}: warning: the secret is written in the config; move it to secret_file (mode 0600) or a systemd credential (LoadCredential=tsig.{})",
-                config_file.display(),
-                key.name,
-                key.name
-            );
-        }
-    }
+    errors += secrets(config_file, &text, &config);
     if let Some(dns) = &config.dns {
         for report in headend_dns::check_config(dns) {
             for line in &report.lines {
@@ -135,6 +126,78 @@ impl Finding {
             None => format!("{}: ", file.display()),
         }
     }
+}
+
+/// Secrets written in the config (warnings: they end up in backups, diffs
+/// and `ps`-visible editors) and secret files that cannot be used (errors);
+/// returns the number of errors. Never prints a secret.
+fn secrets(file: &Path, text: &str, config: &Config) -> usize {
+    let inline = |key: &str, what: &str, instead: &str| {
+        println!(
+            "{}warning: {key}: the secret is written in the config ({what}: an inline secret); use {instead}",
+            Finding::at(file, text, key)
+        );
+    };
+    if let Some(dns) = &config.dns {
+        for (i, key) in dns.tsig_keys.iter().enumerate() {
+            if key.secret_inline {
+                inline(
+                    &format!("dns.tsig_key[{i}].secret"),
+                    &format!("TSIG key {}", key.name),
+                    &format!(
+                        "secret_file (mode 0600) or LoadCredential=tsig.{}",
+                        key.name
+                    ),
+                );
+            }
+        }
+    }
+    let mut errors = 0;
+    if let headend_store::StoreConfig::Postgres(pg) = &config.store {
+        if pg.url_has_password() {
+            inline(
+                "store.url",
+                "the PostgreSQL password in the url",
+                &format!(
+                    "password_file (mode 0600) or LoadCredential={}",
+                    headend_store::PASSWORD_CREDENTIAL
+                ),
+            );
+        }
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(std::path::PathBuf::from);
+        if let Err(e) = pg.load_password(credentials.as_deref()) {
+            println!(
+                "{}error: store.password_file: {e}",
+                Finding::at(file, text, "store.password_file")
+            );
+            errors += 1;
+        }
+    }
+    if let Some(admin) = &config.admin {
+        if let Some(kek) = &admin.kek_file
+            && let Err(e) = headend_util::read_secret(kek)
+        {
+            println!(
+                "{}error: admin.kek_file: {e} ({})",
+                Finding::at(file, text, "admin.kek_file"),
+                kek.display()
+            );
+            errors += 1;
+        }
+        // Debian's convention lets the group ssl-cert read TLS keys (0640),
+        // so only a key everyone may read is flagged.
+        if let Some(key) = &admin.key
+            && let Ok(meta) = std::fs::metadata(key)
+            && std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o004 != 0
+        {
+            println!(
+                "{}warning: admin.key: {} (the TLS private key) is readable by every user; chmod 600 it (or 640 for a key group such as ssl-cert)",
+                Finding::at(file, text, "admin.key"),
+                key.display()
+            );
+        }
+    }
+    errors
 }
 
 /// Findings across sections that each section's own validation cannot see;

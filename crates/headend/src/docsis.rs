@@ -35,6 +35,17 @@ fn credential_path(path: &Path) -> Result<PathBuf, String> {
     Ok(path.to_path_buf())
 }
 
+/// The systemd credential a `format = "docsis"` template without
+/// `shared_secret_file` takes its CMTS shared secret from.
+pub(crate) const DOCSIS_CREDENTIAL: &str = "headend-docsis-secret";
+
+/// `$CREDENTIALS_DIRECTORY/headend-docsis-secret`, when it exists.
+fn default_credential() -> Option<PathBuf> {
+    std::env::var_os("CREDENTIALS_DIRECTORY")
+        .map(|d| PathBuf::from(d).join(DOCSIS_CREDENTIAL))
+        .filter(|p| p.exists())
+}
+
 /// Reads a shared-secret file: it must be a regular file that neither its
 /// group nor others can read or write (0600 or stricter). Trailing line
 /// ends are not part of the secret.
@@ -118,11 +129,13 @@ impl Formatter for DocsisFormatter {
                 Ok(None)
             }
             "docsis" => {
-                let Some(file) = &t.shared_secret_file else {
-                    return Err("format = \"docsis\" needs shared_secret_file (the CMTS shared secret, mode 0600)".into());
+                let Some(file) = t.shared_secret_file.clone().or_else(default_credential) else {
+                    return Err(format!(
+                        "format = \"docsis\" needs shared_secret_file (the CMTS shared secret, mode 0600), or the systemd credential {DOCSIS_CREDENTIAL} (LoadCredential=)"
+                    ));
                 };
                 Ok(Some(Arc::new(DocsisFormat {
-                    secret: read_secret(file)?,
+                    secret: read_secret(&file)?,
                     mta: false,
                     dir,
                 })))

@@ -31,6 +31,7 @@ mod signing;
 mod tls;
 
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,13 +99,9 @@ impl PostgresBackend {
 
     fn connect(config: &PostgresConfig) -> Result<Self, StoreError> {
         let mut pg_config = config.check()?;
-        if let Some(path) = &config.password_file {
-            let text =
-                std::fs::read_to_string(path).map_err(|source| StoreError::PasswordFile {
-                    path: path.clone(),
-                    source,
-                })?;
-            pg_config.password(text.trim_end_matches(['\r', '\n']));
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        if let Some(password) = config.load_password(credentials.as_deref())? {
+            pg_config.password(password);
         }
         // Read even for Unix-socket hosts (where check() turned TLS off), so
         // a broken tls_ca_file shows at start whatever the url.
