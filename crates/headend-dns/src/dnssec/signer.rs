@@ -503,7 +503,16 @@ fn resume(state_dir: &Path, entry: &mut ZoneSigning, unsigned: &Zone, now: i64) 
     };
     let epoch = entry.keys.epoch(now);
     let stripped = strip(&zone);
-    let diff = Diff::between(&stripped, unsigned);
+    let mut diff = Diff::between(&stripped, unsigned);
+    // A generated ZONEMD is made at signing (replacing any in the file), so
+    // it is no change of the zone data.
+    if entry.config.zonemd.is_some() {
+        let generated = |r: &hickory_proto::rr::Record| {
+            crate::zone::zonemd::is_zonemd(r.record_type()) && &r.name == unsigned.origin()
+        };
+        diff.added.retain(|r| !generated(r));
+        diff.removed.retain(|r| !generated(r));
+    }
     let soa_same = match (&stripped.soa().data, &unsigned.soa().data) {
         (hickory_proto::rr::RData::SOA(a), hickory_proto::rr::RData::SOA(b)) => {
             let mut a = a.clone();
