@@ -1071,3 +1071,115 @@ argon2 = { memory_kib = 1024, iterations = 1, parallelism = 1 }"#,
         Duration::from_secs(2),
     );
 }
+
+/// The forward and `ip6.arpa` zones of the DDNS test (2001:db8:1::/48).
+const FWD6: &str = "$ORIGIN dyn6.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n\
+@ NS ns1\nns1 AAAA 2001:db8:1::1\n";
+const REV6: &str = "$ORIGIN 1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.\n$TTL 300\n\
+@ SOA ns1.dyn6.test. hostmaster.dyn6.test. 1 3600 600 86400 60\n@ NS ns1.dyn6.test.\n";
+
+/// `dig +short` in `ns` against headend's DNS on 127.0.0.1:5300.
+fn dig_short(ns: &Netns, args: &[&str]) -> Vec<String> {
+    let out = ns
+        .cmd("dig")
+        .args(["@127.0.0.1", "-p", "5300", "+short", "+tries=1", "+time=2"])
+        .args(args)
+        .output()
+        .expect("dig");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Polls `dig +short` until it answers `want` (empty: no answer).
+fn wait_answer(ns: &Netns, args: &[&str], want: &[String], secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let got = dig_short(ns, args);
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dig {args:?}: {got:?}, not {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn dhclient_fqdn_gets_aaaa_and_ip6_arpa_ptr_and_release_removes_them() {
+    for p in ["dhclient", "dig"] {
+        common::require(p);
+    }
+    let lab = lab(None);
+    let mut cfg = config(
+        &lab.siface,
+        "[dhcp6.ddns]\nforward_zone = \"dyn6.test.\"\n\
+         reverse_zones = [\"1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.\"]\nreconcile_secs = 2",
+        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]"#,
+    );
+    cfg.push_str(
+        r#"
+[dns]
+listen = ["127.0.0.1:5300"]
+[[dns.zone]]
+origin = "dyn6.test"
+file = "fwd.zone"
+[[dns.zone]]
+origin = "1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
+file = "rev.zone"
+"#,
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("fwd.zone"), FWD6).expect("zone");
+    std::fs::write(dir.path().join("rev.zone"), REV6).expect("zone");
+    let path = dir.path().join("headend.toml");
+    std::fs::write(&path, &cfg).expect("config");
+    let server = Headend::spawn_in_netns(&lab.server, dir, path);
+    // A partial name (no domain) with S = 1: the server qualifies it.
+    let conf = lab.work.path().join("dhclient6.conf");
+    std::fs::write(
+        &conf,
+        "send fqdn.fqdn \"laptop6\";\nsend fqdn.server-update on;\n",
+    )
+    .expect("dhclient.conf");
+    let conf_s = conf.to_str().expect("utf-8 path");
+    let out = lab.work.path().join("hook.out");
+    let c = Proc::spawn(dhclient(&lab, &["-N", "-cf", conf_s], &out), false);
+    let bound = wait_line(&out, "BOUND6 new_ip6_address=", Duration::from_secs(15))
+        .expect("dhclient bound an address");
+    let addr = field(&bound, "new_ip6_address");
+    assert!(addr.starts_with("2001:db8:1::1"), "{bound}");
+    wait_state(&server, &addr, "bound", Duration::from_secs(2));
+    // The names are there once the REPLY is: AAAA, its DHCID (RFC 4701
+    // type 2, DUID: base64 "AAIB" is 0x0002 then digest type 1), and the
+    // ip6.arpa PTR.
+    wait_answer(
+        &lab.server,
+        &["AAAA", "laptop6.dyn6.test"],
+        std::slice::from_ref(&addr),
+        5,
+    );
+    let dhcid = dig_short(&lab.server, &["DHCID", "laptop6.dyn6.test"]);
+    assert!(
+        dhcid.len() == 1 && dhcid[0].starts_with("AAIB"),
+        "DHCID: {dhcid:?}"
+    );
+    wait_answer(
+        &lab.server,
+        &["-x", &addr],
+        &["laptop6.dyn6.test.".to_owned()],
+        5,
+    );
+    drop(c);
+    // dhclient -r sends RELEASE: both names go.
+    let mut rel = dhclient(&lab, &["-N", "-cf", conf_s, "-r"], &out);
+    let _ = rel.status();
+    wait_state(&server, &addr, "released", Duration::from_secs(10));
+    wait_answer(&lab.server, &["AAAA", "laptop6.dyn6.test"], &[], 5);
+    wait_answer(&lab.server, &["-x", &addr], &[], 5);
+    assert!(dig_short(&lab.server, &["DHCID", "laptop6.dyn6.test"]).is_empty());
+}
