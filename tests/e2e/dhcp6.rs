@@ -1109,16 +1109,16 @@ fn wait_answer(ns: &Netns, args: &[&str], want: &[String], secs: u64) {
     }
 }
 
-#[test]
-fn dhclient_fqdn_gets_aaaa_and_ip6_arpa_ptr_and_release_removes_them() {
-    for p in ["dhclient", "dig"] {
-        common::require(p);
-    }
-    let lab = lab(None);
+/// headend in `lab`'s server namespace with DNS on 127.0.0.1:5300 serving
+/// the zones above and `[dhcp6.ddns]` naming bindings in them; `section`
+/// goes into `[dhcp6]`, `tail` after everything.
+fn ddns_server(lab: &Lab, section: &str, tail: &str) -> Headend {
     let mut cfg = config(
         &lab.siface,
-        "[dhcp6.ddns]\nforward_zone = \"dyn6.test.\"\n\
-         reverse_zones = [\"1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.\"]\nreconcile_secs = 2",
+        &format!(
+            "{section}\n[dhcp6.ddns]\nforward_zone = \"dyn6.test.\"\n\
+             reverse_zones = [\"1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.\"]\nreconcile_secs = 2"
+        ),
         r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]"#,
     );
     cfg.push_str(
@@ -1133,22 +1133,37 @@ origin = "1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
 file = "rev.zone"
 "#,
     );
+    cfg.push_str(tail);
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("fwd.zone"), FWD6).expect("zone");
     std::fs::write(dir.path().join("rev.zone"), REV6).expect("zone");
     let path = dir.path().join("headend.toml");
     std::fs::write(&path, &cfg).expect("config");
-    let server = Headend::spawn_in_netns(&lab.server, dir, path);
-    // A partial name (no domain) with S = 1: the server qualifies it.
+    Headend::spawn_in_netns(&lab.server, dir, path)
+}
+
+/// A dhclient.conf sending option 39 with `name` (partial, S = 1).
+fn fqdn_conf(lab: &Lab, name: &str) -> String {
     let conf = lab.work.path().join("dhclient6.conf");
     std::fs::write(
         &conf,
-        "send fqdn.fqdn \"laptop6\";\nsend fqdn.server-update on;\n",
+        format!("send fqdn.fqdn \"{name}\";\nsend fqdn.server-update on;\n"),
     )
     .expect("dhclient.conf");
-    let conf_s = conf.to_str().expect("utf-8 path");
+    conf.to_str().expect("utf-8 path").to_owned()
+}
+
+#[test]
+fn dhclient_fqdn_gets_aaaa_and_ip6_arpa_ptr_and_release_removes_them() {
+    for p in ["dhclient", "dig"] {
+        common::require(p);
+    }
+    let lab = lab(None);
+    let server = ddns_server(&lab, "", "");
+    // A partial name (no domain) with S = 1: the server qualifies it.
+    let conf = fqdn_conf(&lab, "laptop6");
     let out = lab.work.path().join("hook.out");
-    let c = Proc::spawn(dhclient(&lab, &["-N", "-cf", conf_s], &out), false);
+    let c = Proc::spawn(dhclient(&lab, &["-N", "-cf", &conf], &out), false);
     let bound = wait_line(&out, "BOUND6 new_ip6_address=", Duration::from_secs(15))
         .expect("dhclient bound an address");
     let addr = field(&bound, "new_ip6_address");
@@ -1176,10 +1191,69 @@ file = "rev.zone"
     );
     drop(c);
     // dhclient -r sends RELEASE: both names go.
-    let mut rel = dhclient(&lab, &["-N", "-cf", conf_s, "-r"], &out);
+    let mut rel = dhclient(&lab, &["-N", "-cf", &conf, "-r"], &out);
     let _ = rel.status();
     wait_state(&server, &addr, "released", Duration::from_secs(10));
     wait_answer(&lab.server, &["AAAA", "laptop6.dyn6.test"], &[], 5);
     wait_answer(&lab.server, &["-x", &addr], &[], 5);
     assert!(dig_short(&lab.server, &["DHCID", "laptop6.dyn6.test"]).is_empty());
+}
+
+#[test]
+fn names_of_an_expired_binding_go_and_dhcpv4_names_in_the_same_zone_leave_them_alone() {
+    for p in ["dhclient", "dig"] {
+        common::require(p);
+    }
+    let lab = lab(None);
+    lab.server
+        .exec_ok(&["ip", "addr", "add", "10.79.0.1/16", "dev", &lab.siface]);
+    // [dhcp.ddns] shares the forward zone and reconciles every 2 s: it
+    // must keep to DHCPv4 names (DHCID types 0 and 1).
+    let valid = 6;
+    let tail = format!(
+        r#"
+[dhcp]
+interfaces = ["{i}"]
+server_id = "10.79.0.1"
+[dhcp.ddns]
+forward_zone = "dyn6.test."
+reconcile_secs = 2
+[[dhcp.subnet]]
+name = "lan4"
+subnet = "10.79.0.0/16"
+interface = "{i}"
+pools = ["10.79.1.0-10.79.1.255"]
+"#,
+        i = lab.siface
+    );
+    let server = ddns_server(
+        &lab,
+        &format!("preferred_secs = {valid}\nvalid_secs = {valid}"),
+        &tail,
+    );
+    let conf = fqdn_conf(&lab, "gone6");
+    let out = lab.work.path().join("hook.out");
+    let c = Proc::spawn(dhclient(&lab, &["-N", "-cf", &conf], &out), false);
+    let bound = wait_line(&out, "BOUND6 new_ip6_address=", Duration::from_secs(15))
+        .expect("dhclient bound an address");
+    let since = Instant::now();
+    let addr = field(&bound, "new_ip6_address");
+    wait_state(&server, &addr, "bound", Duration::from_secs(2));
+    // The client goes away without RELEASE (SIGTERM): no renewal.
+    drop(c);
+    let aaaa = ["AAAA", "gone6.dyn6.test"];
+    wait_answer(&lab.server, &aaaa, std::slice::from_ref(&addr), 5);
+    // While the binding lives (several DHCPv4 reconciliations), the name
+    // stays.
+    while since.elapsed() < Duration::from_secs(valid - 1) {
+        assert_eq!(
+            dig_short(&lab.server, &aaaa),
+            [addr.clone()],
+            "the name went while its binding lives"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // Expired: the DHCPv6 reconciliation removes the names.
+    wait_answer(&lab.server, &aaaa, &[], valid + 6);
+    wait_answer(&lab.server, &["-x", &addr], &[], 5);
 }

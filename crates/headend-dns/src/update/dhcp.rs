@@ -116,12 +116,19 @@ fn message(zone: &Name) -> Message {
 }
 
 fn dhcid_record(name: &LeaseName, ttl: u32) -> Record {
+    // No DHCID (a PTR whose name nobody holds): a prerequisite no name
+    // meets, so only the PTR goes.
+    let rdata = if name.dhcid.is_empty() {
+        NULL::new()
+    } else {
+        NULL::with(name.dhcid.clone())
+    };
     Record::from_rdata(
         name.fqdn.clone(),
         ttl,
         RData::Unknown {
             code: RecordType::Unknown(DHCID),
-            rdata: NULL::with(name.dhcid.clone()),
+            rdata,
         },
     )
 }
@@ -254,6 +261,19 @@ mod tests {
             dhcid_rdata(DhcidIdentifier::HardwareAddress, &[1, 2], &a),
             dhcid_rdata(DhcidIdentifier::HardwareAddress, &[1, 2], &b)
         );
+    }
+
+    #[test]
+    fn a_removal_without_dhcid_builds_a_message() {
+        let name = LeaseName {
+            forward_zone: Name::from_str("example.").expect("name"),
+            fqdn: Name::from_str("h.example.").expect("name"),
+            address: "2001:db8::1".parse().expect("addr"),
+            dhcid: Vec::new(),
+            reverse_zone: None,
+            ttl: 0,
+        };
+        assert!(remove_forward(&name).to_vec().is_ok());
     }
 
     #[test]
