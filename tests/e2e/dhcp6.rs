@@ -1248,7 +1248,7 @@ pools = ["10.79.1.0-10.79.1.255"]
     while since.elapsed() < Duration::from_secs(valid - 1) {
         assert_eq!(
             dig_short(&lab.server, &aaaa),
-            [addr.clone()],
+            std::slice::from_ref(&addr),
             "the name went while its binding lives"
         );
         std::thread::sleep(Duration::from_millis(250));
