@@ -941,24 +941,16 @@ fn ctl6(ns: &Netns, dir: &Path, args: &[&str], input: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// An operator reserves an address and a prefix for a DUID with `ctl
-/// reservation6 add`; the client gets both at its next exchange; `ctl
-/// lease6 list` shows them and `ctl lease6 release` ends the address.
-#[test]
-fn ctl_reservation6_is_given_to_its_client_and_ctl_lease6_lists_and_releases() {
-    common::require("python3");
-    let lab = lab(None);
-    let cfg = config(
-        &lab.siface,
-        "",
-        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]
-pd_pools = [{ prefix = "2001:db8:500::/48", delegated_len = 56 }]
-
+/// The `[admin]` section the ctl tests add (listening in the server's
+/// namespace).
+const ADMIN: &str = r#"
 [admin]
 listen = "127.0.0.1:8443"
-argon2 = { memory_kib = 1024, iterations = 1, parallelism = 1 }"#,
-    );
-    let server = Headend::start_in_netns(&lab.server, &cfg);
+argon2 = { memory_kib = 1024, iterations = 1, parallelism = 1 }
+"#;
+
+/// Adds an operator to `server` and logs `ctl` in as it; the ctl folder.
+fn ctl_login(lab: &Lab, server: &Headend) -> tempfile::TempDir {
     let pw = "correct horse battery";
     let mut add = Command::new(common::headend_bin());
     add.args(["user", "-c"])
@@ -997,6 +989,29 @@ argon2 = { memory_kib = 1024, iterations = 1, parallelism = 1 }"#,
         ],
         &format!("{pw}\n"),
     );
+    dir
+}
+
+/// An operator reserves an address and a prefix for a DUID with `ctl
+/// reservation6 add`; the client gets both at its next exchange; `ctl
+/// lease6 list` shows them and `ctl lease6 release` ends the address.
+#[test]
+fn ctl_reservation6_is_given_to_its_client_and_ctl_lease6_lists_and_releases() {
+    common::require("python3");
+    let lab = lab(None);
+    let cfg = config(
+        &lab.siface,
+        "",
+        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]
+pd_pools = [{ prefix = "2001:db8:500::/48", delegated_len = 56 }]
+
+[admin]
+listen = "127.0.0.1:8443"
+argon2 = { memory_kib = 1024, iterations = 1, parallelism = 1 }"#,
+    );
+    let server = Headend::start_in_netns(&lab.server, &cfg);
+    let dir = ctl_login(&lab, &server);
+    let d = dir.path();
     let duid = "00:03:00:01:02:aa:00:00:00:77";
     let said = ctl6(
         &lab.server,
@@ -1159,7 +1174,7 @@ fn dhclient_fqdn_gets_aaaa_and_ip6_arpa_ptr_and_release_removes_them() {
         common::require(p);
     }
     let lab = lab(None);
-    let server = ddns_server(&lab, "", "");
+    let server = ddns_server(&lab, "", ADMIN);
     // A partial name (no domain) with S = 1: the server qualifies it.
     let conf = fqdn_conf(&lab, "laptop6");
     let out = lab.work.path().join("hook.out");
@@ -1188,6 +1203,23 @@ fn dhclient_fqdn_gets_aaaa_and_ip6_arpa_ptr_and_release_removes_them() {
         &["-x", &addr],
         &["laptop6.dyn6.test.".to_owned()],
         5,
+    );
+    // The API (and `ctl lease6 list --json`) lists the binding's names.
+    let dir = ctl_login(&lab, &server);
+    let listed = ctl6(&lab.server, dir.path(), &["lease6", "list", "--json"], "");
+    let v: serde_json::Value = serde_json::from_str(&listed).expect("JSON");
+    let row = v["leases"]
+        .as_array()
+        .and_then(|a| a.iter().find(|l| l["address"] == addr.as_str()))
+        .unwrap_or_else(|| panic!("{addr} not listed: {listed}"));
+    let names: Vec<&str> = row["dns_names"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|n| n.as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names.first(), Some(&"laptop6.dyn6.test."), "{row}");
+    assert!(
+        names.get(1).is_some_and(|n| n.ends_with(".ip6.arpa.")),
+        "{row}"
     );
     drop(c);
     // dhclient -r sends RELEASE: both names go.
