@@ -551,3 +551,30 @@ fn dhcid_of(lease: &Lease, fqdn: &Name) -> Vec<u8> {
 fn dhcid6_of(lease: &Lease6, fqdn: &Name) -> Vec<u8> {
     dhcid_rdata(DhcidIdentifier::Duid, &lease.duid, fqdn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn families() -> (Family, Family) {
+        let v4: DdnsConfig = toml::from_str("forward_zone = \"dyn.example.\"").expect("v4");
+        let v6: Ddns6Config = toml::from_str("forward_zone = \"dyn.example.\"").expect("v6");
+        (Family::V4(v4), Family::V6(v6))
+    }
+
+    #[test]
+    fn each_family_keeps_to_its_own_clients_dhcids_and_addresses() {
+        let (v4, v6) = families();
+        let name = Name::from_str("h.dyn.example.").expect("name");
+        let by_duid = dhcid_rdata(DhcidIdentifier::Duid, &[0, 3, 0, 1, 2], &name);
+        let by_mac = dhcid_rdata(DhcidIdentifier::HardwareAddress, &[1, 2], &name);
+        let by_id = dhcid_rdata(DhcidIdentifier::ClientIdentifier, &[1, 2], &name);
+        assert!(v6.owns(&by_duid) && !v6.owns(&by_mac) && !v6.owns(&by_id));
+        assert!(!v4.owns(&by_duid) && v4.owns(&by_mac) && v4.owns(&by_id));
+        let a4: IpAddr = "10.0.0.1".parse().expect("ip");
+        let a6: IpAddr = "2001:db8::1".parse().expect("ip");
+        assert!(v4.holds(a4) && !v4.holds(a6));
+        assert!(v6.holds(a6) && !v6.holds(a4));
+    }
+}
