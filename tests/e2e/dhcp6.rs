@@ -1126,13 +1126,15 @@ fn wait_answer(ns: &Netns, args: &[&str], want: &[String], secs: u64) {
 
 /// headend in `lab`'s server namespace with DNS on 127.0.0.1:5300 serving
 /// the zones above and `[dhcp6.ddns]` naming bindings in them; `section`
-/// goes into `[dhcp6]`, `tail` after everything.
-fn ddns_server(lab: &Lab, section: &str, tail: &str) -> Headend {
+/// goes into `[dhcp6]`, `tail` after everything; names are reconciled
+/// with the store at start and every `reconcile` seconds.
+fn ddns_server(lab: &Lab, section: &str, reconcile: u64, tail: &str) -> Headend {
     let mut cfg = config(
         &lab.siface,
         &format!(
             "{section}\n[dhcp6.ddns]\nforward_zone = \"dyn6.test.\"\n\
-             reverse_zones = [\"1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.\"]\nreconcile_secs = 2"
+             reverse_zones = [\"1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.\"]\n\
+             reconcile_secs = {reconcile}"
         ),
         r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]"#,
     );
@@ -1174,7 +1176,7 @@ fn dhclient_fqdn_gets_aaaa_and_ip6_arpa_ptr_and_release_removes_them() {
         common::require(p);
     }
     let lab = lab(None);
-    let server = ddns_server(&lab, "", ADMIN);
+    let server = ddns_server(&lab, "", 2, ADMIN);
     // A partial name (no domain) with S = 1: the server qualifies it.
     let conf = fqdn_conf(&lab, "laptop6");
     let out = lab.work.path().join("hook.out");
@@ -1261,6 +1263,7 @@ pools = ["10.79.1.0-10.79.1.255"]
     let server = ddns_server(
         &lab,
         &format!("preferred_secs = {valid}\nvalid_secs = {valid}"),
+        2,
         &tail,
     );
     let conf = fqdn_conf(&lab, "gone6");
@@ -1288,4 +1291,46 @@ pools = ["10.79.1.0-10.79.1.255"]
     // Expired: the DHCPv6 reconciliation removes the names.
     wait_answer(&lab.server, &aaaa, &[], valid + 6);
     wait_answer(&lab.server, &["-x", &addr], &[], 5);
+}
+
+#[test]
+fn names_of_a_binding_that_expired_during_a_crash_go_at_start() {
+    for p in ["dhclient", "dig"] {
+        common::require(p);
+    }
+    let lab = lab(None);
+    let valid = 8;
+    // Reconciled at start only (within this test): the restart does it.
+    let server = ddns_server(
+        &lab,
+        &format!("preferred_secs = {valid}\nvalid_secs = {valid}"),
+        3600,
+        "",
+    );
+    let conf = fqdn_conf(&lab, "crash6");
+    let out = lab.work.path().join("hook.out");
+    let c = Proc::spawn(dhclient(&lab, &["-N", "-cf", &conf], &out), false);
+    let bound = wait_line(&out, "BOUND6 new_ip6_address=", Duration::from_secs(15))
+        .expect("dhclient bound an address");
+    let since = Instant::now();
+    let addr = field(&bound, "new_ip6_address");
+    let aaaa = ["AAAA", "crash6.dyn6.test"];
+    wait_answer(&lab.server, &aaaa, std::slice::from_ref(&addr), 5);
+    server.signal("KILL");
+    drop(c);
+    let (dir, path) = server.stop_keep();
+    // The names outlive a kill -9 while their binding lives.
+    let server = Headend::spawn_in_netns(&lab.server, dir, path);
+    wait_answer(&lab.server, &aaaa, std::slice::from_ref(&addr), 3);
+    server.signal("KILL");
+    let (dir, path) = server.stop_keep();
+    // The binding's valid lifetime ends while headend is down.
+    while since.elapsed() < Duration::from_secs(valid + 1) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let server = Headend::spawn_in_netns(&lab.server, dir, path);
+    wait_answer(&lab.server, &aaaa, &[], 5);
+    wait_answer(&lab.server, &["-x", &addr], &[], 5);
+    assert!(dig_short(&lab.server, &["DHCID", "crash6.dyn6.test"]).is_empty());
+    drop(server);
 }
