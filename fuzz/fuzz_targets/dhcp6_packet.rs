@@ -1,12 +1,14 @@
 //! Fuzzes the DHCPv6 decoder: the client message header, the option walk,
 //! RELAY-FORW nesting (bounded by the hop limit), IA_NA/IA_PD with their
-//! addresses, prefixes and status codes, and the RELAY-REPL wrapping the
+//! addresses, prefixes and status codes, the Client FQDN option (39, RFC
+//! 4704) and its answer, and the RELAY-REPL wrapping the
 //! reply goes back in. Nothing may panic; what decodes re-encodes to the
 //! same message, and a reply wraps in as many relay hops as the request.
 //!
 //! Run: `cargo +nightly fuzz run dhcp6_packet fuzz/corpus/dhcp6_packet -- -max_total_time=60`.
 #![no_main]
 
+use headend_dhcp6::ddns;
 use headend_dhcp6::wire::{self, Message, Options, msg, opt};
 use libfuzzer_sys::fuzz_target;
 
@@ -29,6 +31,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = m.options.requested();
         if let Some(s) = m.options.get(opt::STATUS_CODE) {
             let _ = wire::parse_status(s);
+        }
+        if let Some(Ok(f)) = m.options.get(opt::CLIENT_FQDN).map(ddns::parse_client_fqdn) {
+            let answer = ddns::encode_client_fqdn(ddns::flag::S, &f.labels.join("."));
+            assert!(answer.len() <= 256);
+            let _ = ddns::parse_client_fqdn(&answer);
         }
         let reply = Message {
             kind: msg::REPLY,

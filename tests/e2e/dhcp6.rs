@@ -941,24 +941,16 @@ fn ctl6(ns: &Netns, dir: &Path, args: &[&str], input: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// An operator reserves an address and a prefix for a DUID with `ctl
-/// reservation6 add`; the client gets both at its next exchange; `ctl
-/// lease6 list` shows them and `ctl lease6 release` ends the address.
-#[test]
-fn ctl_reservation6_is_given_to_its_client_and_ctl_lease6_lists_and_releases() {
-    common::require("python3");
-    let lab = lab(None);
-    let cfg = config(
-        &lab.siface,
-        "",
-        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]
-pd_pools = [{ prefix = "2001:db8:500::/48", delegated_len = 56 }]
-
+/// The `[admin]` section the ctl tests add (listening in the server's
+/// namespace).
+const ADMIN: &str = r#"
 [admin]
 listen = "127.0.0.1:8443"
-argon2 = { memory_kib = 1024, iterations = 1, parallelism = 1 }"#,
-    );
-    let server = Headend::start_in_netns(&lab.server, &cfg);
+argon2 = { memory_kib = 1024, iterations = 1, parallelism = 1 }
+"#;
+
+/// Adds an operator to `server` and logs `ctl` in as it; the ctl folder.
+fn ctl_login(lab: &Lab, server: &Headend) -> tempfile::TempDir {
     let pw = "correct horse battery";
     let mut add = Command::new(common::headend_bin());
     add.args(["user", "-c"])
@@ -997,6 +989,29 @@ argon2 = { memory_kib = 1024, iterations = 1, parallelism = 1 }"#,
         ],
         &format!("{pw}\n"),
     );
+    dir
+}
+
+/// An operator reserves an address and a prefix for a DUID with `ctl
+/// reservation6 add`; the client gets both at its next exchange; `ctl
+/// lease6 list` shows them and `ctl lease6 release` ends the address.
+#[test]
+fn ctl_reservation6_is_given_to_its_client_and_ctl_lease6_lists_and_releases() {
+    common::require("python3");
+    let lab = lab(None);
+    let cfg = config(
+        &lab.siface,
+        "",
+        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]
+pd_pools = [{ prefix = "2001:db8:500::/48", delegated_len = 56 }]
+
+[admin]
+listen = "127.0.0.1:8443"
+argon2 = { memory_kib = 1024, iterations = 1, parallelism = 1 }"#,
+    );
+    let server = Headend::start_in_netns(&lab.server, &cfg);
+    let dir = ctl_login(&lab, &server);
+    let d = dir.path();
     let duid = "00:03:00:01:02:aa:00:00:00:77";
     let said = ctl6(
         &lab.server,
@@ -1070,4 +1085,252 @@ argon2 = { memory_kib = 1024, iterations = 1, parallelism = 1 }"#,
         "released",
         Duration::from_secs(2),
     );
+}
+
+/// The forward and `ip6.arpa` zones of the DDNS test (2001:db8:1::/48).
+const FWD6: &str = "$ORIGIN dyn6.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n\
+@ NS ns1\nns1 AAAA 2001:db8:1::1\n";
+const REV6: &str = "$ORIGIN 1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.\n$TTL 300\n\
+@ SOA ns1.dyn6.test. hostmaster.dyn6.test. 1 3600 600 86400 60\n@ NS ns1.dyn6.test.\n";
+
+/// `dig +short` in `ns` against headend's DNS on 127.0.0.1:5300.
+fn dig_short(ns: &Netns, args: &[&str]) -> Vec<String> {
+    let out = ns
+        .cmd("dig")
+        .args(["@127.0.0.1", "-p", "5300", "+short", "+tries=1", "+time=2"])
+        .args(args)
+        .output()
+        .expect("dig");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Polls `dig +short` until it answers `want` (empty: no answer).
+fn wait_answer(ns: &Netns, args: &[&str], want: &[String], secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let got = dig_short(ns, args);
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dig {args:?}: {got:?}, not {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// headend in `lab`'s server namespace with DNS on 127.0.0.1:5300 serving
+/// the zones above and `[dhcp6.ddns]` naming bindings in them; `section`
+/// goes into `[dhcp6]`, `tail` after everything; names are reconciled
+/// with the store at start and every `reconcile` seconds.
+fn ddns_server(lab: &Lab, section: &str, reconcile: u64, tail: &str) -> Headend {
+    let mut cfg = config(
+        &lab.siface,
+        &format!(
+            "{section}\n[dhcp6.ddns]\nforward_zone = \"dyn6.test.\"\n\
+             reverse_zones = [\"1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.\"]\n\
+             reconcile_secs = {reconcile}"
+        ),
+        r#"pools = ["2001:db8:1::100-2001:db8:1::1ff"]"#,
+    );
+    cfg.push_str(
+        r#"
+[dns]
+listen = ["127.0.0.1:5300"]
+[[dns.zone]]
+origin = "dyn6.test"
+file = "fwd.zone"
+[[dns.zone]]
+origin = "1.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
+file = "rev.zone"
+"#,
+    );
+    cfg.push_str(tail);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("fwd.zone"), FWD6).expect("zone");
+    std::fs::write(dir.path().join("rev.zone"), REV6).expect("zone");
+    let path = dir.path().join("headend.toml");
+    std::fs::write(&path, &cfg).expect("config");
+    Headend::spawn_in_netns(&lab.server, dir, path)
+}
+
+/// A dhclient.conf sending option 39 with `name` (partial, S = 1).
+fn fqdn_conf(lab: &Lab, name: &str) -> String {
+    let conf = lab.work.path().join("dhclient6.conf");
+    std::fs::write(
+        &conf,
+        format!("send fqdn.fqdn \"{name}\";\nsend fqdn.server-update on;\n"),
+    )
+    .expect("dhclient.conf");
+    conf.to_str().expect("utf-8 path").to_owned()
+}
+
+#[test]
+fn dhclient_fqdn_gets_aaaa_and_ip6_arpa_ptr_and_release_removes_them() {
+    for p in ["dhclient", "dig"] {
+        common::require(p);
+    }
+    let lab = lab(None);
+    let server = ddns_server(&lab, "", 2, ADMIN);
+    // A partial name (no domain) with S = 1: the server qualifies it.
+    let conf = fqdn_conf(&lab, "laptop6");
+    let out = lab.work.path().join("hook.out");
+    let c = Proc::spawn(dhclient(&lab, &["-N", "-cf", &conf], &out), false);
+    let bound = wait_line(&out, "BOUND6 new_ip6_address=", Duration::from_secs(15))
+        .expect("dhclient bound an address");
+    let addr = field(&bound, "new_ip6_address");
+    assert!(addr.starts_with("2001:db8:1::1"), "{bound}");
+    wait_state(&server, &addr, "bound", Duration::from_secs(2));
+    // The names are there once the REPLY is: AAAA, its DHCID (RFC 4701
+    // type 2, DUID: base64 "AAIB" is 0x0002 then digest type 1), and the
+    // ip6.arpa PTR.
+    wait_answer(
+        &lab.server,
+        &["AAAA", "laptop6.dyn6.test"],
+        std::slice::from_ref(&addr),
+        5,
+    );
+    let dhcid = dig_short(&lab.server, &["DHCID", "laptop6.dyn6.test"]);
+    assert!(
+        dhcid.len() == 1 && dhcid[0].starts_with("AAIB"),
+        "DHCID: {dhcid:?}"
+    );
+    wait_answer(
+        &lab.server,
+        &["-x", &addr],
+        &["laptop6.dyn6.test.".to_owned()],
+        5,
+    );
+    // The API (and `ctl lease6 list --json`) lists the binding's names.
+    let dir = ctl_login(&lab, &server);
+    let listed = ctl6(&lab.server, dir.path(), &["lease6", "list", "--json"], "");
+    let v: serde_json::Value = serde_json::from_str(&listed).expect("JSON");
+    let row = v["leases"]
+        .as_array()
+        .and_then(|a| a.iter().find(|l| l["address"] == addr.as_str()))
+        .unwrap_or_else(|| panic!("{addr} not listed: {listed}"));
+    let names: Vec<&str> = row["dns_names"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|n| n.as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names.first(), Some(&"laptop6.dyn6.test."), "{row}");
+    assert!(
+        names.get(1).is_some_and(|n| n.ends_with(".ip6.arpa.")),
+        "{row}"
+    );
+    drop(c);
+    // dhclient -r sends RELEASE: both names go.
+    let mut rel = dhclient(&lab, &["-N", "-cf", &conf, "-r"], &out);
+    let _ = rel.status();
+    wait_state(&server, &addr, "released", Duration::from_secs(10));
+    wait_answer(&lab.server, &["AAAA", "laptop6.dyn6.test"], &[], 5);
+    wait_answer(&lab.server, &["-x", &addr], &[], 5);
+    assert!(dig_short(&lab.server, &["DHCID", "laptop6.dyn6.test"]).is_empty());
+}
+
+#[test]
+fn names_of_an_expired_binding_go_and_dhcpv4_names_in_the_same_zone_leave_them_alone() {
+    for p in ["dhclient", "dig"] {
+        common::require(p);
+    }
+    let lab = lab(None);
+    lab.server
+        .exec_ok(&["ip", "addr", "add", "10.79.0.1/16", "dev", &lab.siface]);
+    // [dhcp.ddns] shares the forward zone and reconciles every 2 s: it
+    // must keep to DHCPv4 names (DHCID types 0 and 1).
+    let valid = 6;
+    let tail = format!(
+        r#"
+[dhcp]
+interfaces = ["{i}"]
+server_id = "10.79.0.1"
+[dhcp.ddns]
+forward_zone = "dyn6.test."
+reconcile_secs = 2
+[[dhcp.subnet]]
+name = "lan4"
+subnet = "10.79.0.0/16"
+interface = "{i}"
+pools = ["10.79.1.0-10.79.1.255"]
+"#,
+        i = lab.siface
+    );
+    let server = ddns_server(
+        &lab,
+        &format!("preferred_secs = {valid}\nvalid_secs = {valid}"),
+        2,
+        &tail,
+    );
+    let conf = fqdn_conf(&lab, "gone6");
+    let out = lab.work.path().join("hook.out");
+    let c = Proc::spawn(dhclient(&lab, &["-N", "-cf", &conf], &out), false);
+    let bound = wait_line(&out, "BOUND6 new_ip6_address=", Duration::from_secs(15))
+        .expect("dhclient bound an address");
+    let since = Instant::now();
+    let addr = field(&bound, "new_ip6_address");
+    wait_state(&server, &addr, "bound", Duration::from_secs(2));
+    // The client goes away without RELEASE (SIGTERM): no renewal.
+    drop(c);
+    let aaaa = ["AAAA", "gone6.dyn6.test"];
+    wait_answer(&lab.server, &aaaa, std::slice::from_ref(&addr), 5);
+    // While the binding lives (several DHCPv4 reconciliations), the name
+    // stays.
+    while since.elapsed() < Duration::from_secs(valid - 1) {
+        assert_eq!(
+            dig_short(&lab.server, &aaaa),
+            std::slice::from_ref(&addr),
+            "the name went while its binding lives"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // Expired: the DHCPv6 reconciliation removes the names.
+    wait_answer(&lab.server, &aaaa, &[], valid + 6);
+    wait_answer(&lab.server, &["-x", &addr], &[], 5);
+}
+
+#[test]
+fn names_of_a_binding_that_expired_during_a_crash_go_at_start() {
+    for p in ["dhclient", "dig"] {
+        common::require(p);
+    }
+    let lab = lab(None);
+    let valid = 8;
+    // Reconciled at start only (within this test): the restart does it.
+    let server = ddns_server(
+        &lab,
+        &format!("preferred_secs = {valid}\nvalid_secs = {valid}"),
+        3600,
+        "",
+    );
+    let conf = fqdn_conf(&lab, "crash6");
+    let out = lab.work.path().join("hook.out");
+    let c = Proc::spawn(dhclient(&lab, &["-N", "-cf", &conf], &out), false);
+    let bound = wait_line(&out, "BOUND6 new_ip6_address=", Duration::from_secs(15))
+        .expect("dhclient bound an address");
+    let since = Instant::now();
+    let addr = field(&bound, "new_ip6_address");
+    let aaaa = ["AAAA", "crash6.dyn6.test"];
+    wait_answer(&lab.server, &aaaa, std::slice::from_ref(&addr), 5);
+    server.signal("KILL");
+    drop(c);
+    let (dir, path) = server.stop_keep();
+    // The names outlive a kill -9 while their binding lives.
+    let server = Headend::spawn_in_netns(&lab.server, dir, path);
+    wait_answer(&lab.server, &aaaa, std::slice::from_ref(&addr), 3);
+    server.signal("KILL");
+    let (dir, path) = server.stop_keep();
+    // The binding's valid lifetime ends while headend is down.
+    while since.elapsed() < Duration::from_secs(valid + 1) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let server = Headend::spawn_in_netns(&lab.server, dir, path);
+    wait_answer(&lab.server, &aaaa, &[], 5);
+    wait_answer(&lab.server, &["-x", &addr], &[], 5);
+    assert!(dig_short(&lab.server, &["DHCID", "crash6.dyn6.test"]).is_empty());
+    drop(server);
 }

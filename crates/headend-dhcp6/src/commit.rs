@@ -4,15 +4,16 @@
 //! [`Store::sync`] and only then sends their replies. No REPLY granting a
 //! binding leaves before the binding is on disk.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Instant, SystemTime};
 
 use headend_store::{Store, StoreError};
 
 use crate::Dhcp6Error;
 use crate::core::{Ingress, Outcome, Reply, Server, Silence};
+use crate::hook::{self, Lease6Event, Lease6Hook};
 use crate::listen::{Job, Listener, TICK, spawn};
 use crate::stats::{Dhcp6Stats, Dhcp6StatsSnapshot};
 use crate::wire::{self, Malformed, msg};
@@ -26,7 +27,24 @@ pub(crate) struct Runtime {
     pub(crate) stats: Arc<Dhcp6Stats>,
     pub(crate) store: Store,
     pub(crate) server: Server,
+    /// Receives the committed binding events, once registered.
+    pub(crate) hook: RwLock<Option<Arc<dyn Lease6Hook>>>,
 }
+
+impl Runtime {
+    /// The registered binding hook, if any.
+    pub(crate) fn hook(&self) -> Option<Arc<dyn Lease6Hook>> {
+        self.hook
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A committed batch on its way to the flush thread: its replies as
+/// (listener index, reply), and its binding events (only collected while
+/// a hook is registered).
+type Batch = (Vec<(usize, Reply)>, Vec<Lease6Event>);
 
 /// Starts the worker (fed by `rx`) and the flush thread.
 pub(crate) fn start(
@@ -34,7 +52,7 @@ pub(crate) fn start(
     rx: Receiver<Job>,
     rt: &Arc<Runtime>,
 ) -> Result<(), Dhcp6Error> {
-    let (flush_tx, flush_rx) = sync_channel::<Vec<(usize, Reply)>>(FLUSH_BATCHES);
+    let (flush_tx, flush_rx) = sync_channel::<Batch>(FLUSH_BATCHES);
     {
         let (listeners, rt) = (Arc::clone(&listeners), Arc::clone(rt));
         spawn("dhcp6-flush", move || flush(&listeners, &rt, &flush_rx))?;
@@ -45,12 +63,7 @@ pub(crate) fn start(
     })
 }
 
-fn worker(
-    listeners: &[Listener],
-    rt: &Runtime,
-    rx: &Receiver<Job>,
-    flush: &SyncSender<Vec<(usize, Reply)>>,
-) {
+fn worker(listeners: &[Listener], rt: &Runtime, rx: &Receiver<Job>, flush: &SyncSender<Batch>) {
     let mut tally = Dhcp6StatsSnapshot::default();
     let mut last_stats = Instant::now();
     loop {
@@ -81,6 +94,7 @@ fn worker(
             }
         };
         let mut replies = Vec::new();
+        let mut events: Option<Vec<Lease6Event>> = rt.hook().map(|_| Vec::new());
         let mut next = Some(first);
         let mut taken = 0usize;
         let mut failed: Option<StoreError> = None;
@@ -120,7 +134,18 @@ fn worker(
                         source: job.source,
                         unicast: job.unicast,
                     };
-                    match rt.server.handle(&req, &ctx, &mut *tx, SystemTime::now()) {
+                    let before = match events {
+                        Some(_) => hook::bindings_before(&req, &mut *tx),
+                        None => Ok(Vec::new()),
+                    };
+                    let decided = before.and_then(|before| {
+                        let outcome = rt.server.handle(&req, &ctx, &mut *tx, SystemTime::now())?;
+                        if let Some(ev) = events.as_mut() {
+                            hook::events(&req, &outcome, before, &mut *tx, ev)?;
+                        }
+                        Ok(outcome)
+                    });
+                    match decided {
                         Ok(Outcome::Reply(r)) => replies.push((job.socket, r)),
                         Ok(Outcome::Silent(s)) => {
                             tally.silent += 1;
@@ -156,9 +181,10 @@ fn worker(
             continue;
         }
         tally.commits += 1;
-        if !replies.is_empty() {
+        let events = events.unwrap_or_default();
+        if !replies.is_empty() || !events.is_empty() {
             let n = replies.len() as u64;
-            if flush.send(replies).is_err() {
+            if flush.send((replies, events)).is_err() {
                 tally.store_error += n;
             }
         }
@@ -167,7 +193,7 @@ fn worker(
 }
 
 /// Syncs every committed batch, then sends their replies in order.
-fn flush(listeners: &[Listener], rt: &Runtime, rx: &Receiver<Vec<(usize, Reply)>>) {
+fn flush(listeners: &[Listener], rt: &Runtime, rx: &Receiver<Batch>) {
     let mut tally = Dhcp6StatsSnapshot::default();
     loop {
         let first = match rx.recv_timeout(TICK) {
@@ -180,14 +206,26 @@ fn flush(listeners: &[Listener], rt: &Runtime, rx: &Receiver<Vec<(usize, Reply)>
             batches.push(b);
         }
         if let Err(e) = rt.store.sync() {
-            let lost: usize = batches.iter().map(Vec::len).sum();
+            let lost: usize = batches.iter().map(|(r, _)| r.len()).sum();
             tracing::error!("DHCPv6: bindings not flushed to disk, {lost} repl(ies) not sent: {e}");
             tally.store_error += lost as u64;
             rt.stats.merge(&mut tally);
             continue;
         }
         tally.syncs += 1;
-        for (socket, r) in batches.into_iter().flatten() {
+        let mut replies = Vec::new();
+        let mut events = Vec::new();
+        for (r, e) in batches {
+            replies.extend(r);
+            events.extend(e);
+        }
+        // The names follow the bindings before the clients hear of them.
+        if !events.is_empty()
+            && let Some(hook) = rt.hook()
+        {
+            hook.committed(&events);
+        }
+        for (socket, r) in replies {
             let Some(l) = listeners.get(socket) else {
                 continue;
             };

@@ -19,6 +19,10 @@
 //! pools = ["2001:db8:1::1000-2001:db8:1::1fff"]
 //! pd_pools = [{ prefix = "2001:db8:100::/40", delegated_len = 56 }]
 //! reservations = [{ duid = "00:03:00:01:02:aa:00:00:00:01", address = "2001:db8:1::10" }]
+//!
+//! [dhcp6.ddns]                     # names for IA_NA bindings (see crate::ddns)
+//! forward_zone = "cpe.isp.example."
+//! reverse_zones = ["1.0.0.8.b.d.0.1.0.0.2.ip6.arpa."]
 //! ```
 
 use std::net::Ipv6Addr;
@@ -76,6 +80,10 @@ pub struct Dhcp6Config {
     /// Subnets (`[[dhcp6.subnet]]`).
     #[serde(default, rename = "subnet")]
     pub subnets: Vec<Subnet6Config>,
+    /// DNS names (AAAA, `ip6.arpa` PTR) that follow IA_NA bindings
+    /// (`[dhcp6.ddns]`, the Client FQDN option 39), served by this
+    /// process's `[dns]`.
+    pub ddns: Option<crate::ddns::Ddns6Config>,
 }
 
 /// `[dhcp6.rate_limit]`: a token bucket per client DUID.

@@ -247,6 +247,24 @@ impl Server {
                     }
                     answer.encode_into(&mut out);
                 }
+                // RFC 4704 §4.2: a client that sent option 39 gets one back,
+                // naming what the server will do.
+                if let (Some(ddns), Some(Ok(fqdn))) = (
+                    &plan.ddns,
+                    m.options
+                        .get(opt::CLIENT_FQDN)
+                        .map(crate::ddns::parse_client_fqdn),
+                ) {
+                    let name = granted
+                        .iter()
+                        .find(|(_, len)| *len == 128)
+                        .and_then(|(a, _)| {
+                            let class = client.classes.first().map(|c| c.name.as_str());
+                            ddns.label_for(class, duid, *a, Some(&fqdn))
+                        });
+                    let name = name.map(|l| ddns.fqdn(&l));
+                    out.push(opt::CLIENT_FQDN, ddns.reply_option(&fqdn, name.as_deref()));
+                }
                 if rapid {
                     out.push(opt::RAPID_COMMIT, Vec::new());
                 }

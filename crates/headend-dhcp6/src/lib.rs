@@ -19,14 +19,19 @@
 //! `plan`), `listen` the sockets, `commit` the group commit, `service`
 //! start, handle and reload.
 //!
-//! It does not do RECONFIGURE, temporary addresses (IA_TA), DDNS (option
-//! 39), or failover.
+//! With `[dhcp6.ddns]` the client's FQDN option (39, RFC 4704) is read
+//! and answered ([`ddns`]), and the committed IA_NA bindings reach a
+//! [`Lease6Hook`] that the binary turns into AAAA, PTR and DHCID records.
+//!
+//! It does not do RECONFIGURE, temporary addresses (IA_TA), or failover.
 
 mod commit;
 pub mod config;
 mod core;
+pub mod ddns;
 pub mod duid;
 mod error;
+mod hook;
 mod listen;
 mod manage;
 mod occupancy;
@@ -41,6 +46,7 @@ pub use config::{
     Reservation6Config, Subnet6Config, VendorRawConfig,
 };
 pub use error::Dhcp6Error;
+pub use hook::{Lease6Event, Lease6Hook};
 pub use listen::ALL_AGENTS;
 pub use manage::{Release6, Reservation6Refusal, release_binding6, release_lease6};
 pub use occupancy::Pool6Occupancy;

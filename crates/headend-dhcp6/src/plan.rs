@@ -103,6 +103,8 @@ pub(crate) struct Plan {
     pub(crate) classes: Vec<Class>,
     pub(crate) subnets: Vec<Subnet>,
     pub(crate) stats_every: Option<Duration>,
+    /// `[dhcp6.ddns]`: names for bindings, and option 39 in replies.
+    pub(crate) ddns: Option<crate::ddns::Ddns6Config>,
 }
 
 /// Text or `hex:...` → bytes.
@@ -463,6 +465,7 @@ impl Plan {
             classes,
             subnets,
             stats_every: Some(Duration::from_secs(300)),
+            ddns: c.ddns.clone(),
         })
     }
 }

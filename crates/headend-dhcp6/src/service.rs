@@ -73,6 +73,21 @@ impl Dhcp6Handle {
         ))
     }
 
+    /// Registers the receiver of committed IA_NA binding events (DNS names
+    /// that follow bindings); replaces any earlier one.
+    pub fn set_lease_hook(&self, hook: Arc<dyn crate::Lease6Hook>) {
+        *self.rt.hook.write().unwrap_or_else(PoisonError::into_inner) = Some(hook);
+    }
+
+    /// The `[dhcp6.ddns]` section in force, if any.
+    pub fn ddns_config(&self) -> Option<crate::ddns::Ddns6Config> {
+        self.config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ddns
+            .clone()
+    }
+
     /// The server DUID (option 2).
     pub fn duid(&self) -> Vec<u8> {
         self.rt.server.duid().to_vec()
@@ -128,6 +143,7 @@ impl Dhcp6Service {
             stats: Arc::new(Dhcp6Stats::default()),
             store,
             server,
+            hook: std::sync::RwLock::new(None),
         });
         let rx = listen::start_readers(&listeners, max_batch.max(256) * 4, &rt.stop, &rt.stats)?;
         let ports = listeners

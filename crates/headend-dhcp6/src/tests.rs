@@ -656,3 +656,33 @@ max_clients_per_interface_id = 3
         "a fourth client behind port1"
     );
 }
+
+#[test]
+fn client_fqdn_is_answered_with_the_qualified_name_and_o_when_overridden() {
+    let t = setup(r#"ddns = { forward_zone = "cpe.example." }"#);
+    let mut m = message(msg::REQUEST, &duid(1), true, &[ia(IaKind::Na, vec![])]);
+    // S = 0 (the client would update its AAAA itself), partial name.
+    m.options.push(opt::CLIENT_FQDN, b"\x00\x06Laptop".to_vec());
+    let (_, got) = reply(t.send(m.clone()));
+    let fqdn = got.options.get(opt::CLIENT_FQDN).expect("option 39");
+    let f = crate::ddns::parse_client_fqdn(fqdn).expect("parses");
+    assert_eq!(f.flags, crate::ddns::flag::S | crate::ddns::flag::O);
+    assert_eq!(f.labels, ["laptop", "cpe", "example"]);
+    assert!(f.qualified);
+    // Without [dhcp6.ddns], or without the client's option, none.
+    let (_, got) = reply(setup("").send(m));
+    assert!(!got.options.has(opt::CLIENT_FQDN));
+    let plain = message(msg::REQUEST, &duid(2), true, &[ia(IaKind::Na, vec![])]);
+    let (_, got) = reply(t.send(plain));
+    assert!(!got.options.has(opt::CLIENT_FQDN));
+}
+
+#[test]
+fn malformed_client_fqdn_is_ignored_and_the_binding_still_granted() {
+    let t = setup(r#"ddns = { forward_zone = "cpe.example." }"#);
+    let mut m = message(msg::REQUEST, &duid(1), true, &[ia(IaKind::Na, vec![])]);
+    m.options.push(opt::CLIENT_FQDN, vec![0x00, 0x3f, b'a']);
+    let (r, got) = reply(t.send(m));
+    assert_eq!(r.granted.len(), 1);
+    assert!(!got.options.has(opt::CLIENT_FQDN));
+}

@@ -85,6 +85,8 @@ pub mod opt {
     pub const INFORMATION_REFRESH_TIME: u16 = 32;
     /// Relay agent remote-id (RFC 4649).
     pub const REMOTE_ID: u16 = 37;
+    /// Client FQDN (RFC 4704).
+    pub const CLIENT_FQDN: u16 = 39;
     /// NTP server (RFC 5908).
     pub const NTP_SERVER: u16 = 56;
     /// Boot file URL (RFC 5970).

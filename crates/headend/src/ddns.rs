@@ -1,8 +1,15 @@
-//! `[dhcp.ddns]`: DNS names that follow DHCP leases, wired between the two
-//! services (neither depends on the other).
+//! `[dhcp.ddns]` and `[dhcp6.ddns]`: DNS names that follow DHCP leases and
+//! DHCPv6 IA_NA bindings, wired between the services (none depends on
+//! another).
 //!
-//! The DHCP service calls [`LeaseNames`] (its [`LeaseHook`]) with the lease
-//! changes of every batch once they are durable and before the ACKs leave;
+//! One [`LeaseNames`] per address family: the DHCP service calls it (its
+//! [`LeaseHook`]) with the lease changes of every batch once they are
+//! durable and before the ACKs leave, the DHCPv6 service likewise (its
+//! [`Lease6Hook`]) before the REPLYs leave. IPv4 leases get A records
+//! and `in-addr.arpa` PTRs with a DHCID of their client identifier or
+//! hardware address, IPv6 bindings AAAA records and `ip6.arpa` PTRs with
+//! a DHCID of their DUID (RFC 4703 §5, RFC 4701 type 2). Each keeps to
+//! the names whose DHCID is of its kind, so both may share a zone;
 //! the names go through the DNS service's update path (journaled and
 //! synced like an RFC 2136 client's) with RFC 4703's DHCID rules: a name
 //! another client holds is left alone, a client's own old records are
@@ -13,16 +20,18 @@
 //! than the next reconciliation, and expired leases lose their names.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use headend_dhcp::ddns::DdnsConfig;
 use headend_dhcp::{LeaseEvent, LeaseHook};
+use headend_dhcp6::ddns::{ClientFqdn, Ddns6Config};
+use headend_dhcp6::{Lease6Event, Lease6Hook};
 use headend_dns::{
     DhcidIdentifier, DnsHandle, LeaseName, NameChange, NameOutcome, dhcid_rdata, ptr_name,
 };
-use headend_store::{Lease, LeaseState, Store};
+use headend_store::{Lease, Lease6, Lease6Kind, LeaseState, Store};
 use headend_util::time::unix_now;
 
 use hickory_proto::rr::Name;
@@ -34,34 +43,139 @@ struct Published {
     dhcid: Vec<u8>,
 }
 
-/// The lease → DNS name bridge.
+/// The settings of one address family's names.
+pub(crate) enum Family {
+    /// DHCPv4 leases (`[dhcp.ddns]`).
+    V4(DdnsConfig),
+    /// DHCPv6 IA_NA bindings (`[dhcp6.ddns]`).
+    V6(Ddns6Config),
+}
+
+impl Family {
+    fn section(&self) -> &'static str {
+        match self {
+            Self::V4(_) => "[dhcp.ddns]",
+            Self::V6(_) => "[dhcp6.ddns]",
+        }
+    }
+
+    fn forward_zone(&self) -> &str {
+        match self {
+            Self::V4(c) => &c.forward_zone,
+            Self::V6(c) => &c.forward_zone,
+        }
+    }
+
+    fn reverse_zones(&self) -> &[String] {
+        match self {
+            Self::V4(c) => &c.reverse_zones,
+            Self::V6(c) => &c.reverse_zones,
+        }
+    }
+
+    fn reconcile_secs(&self) -> u64 {
+        match self {
+            Self::V4(c) => c.reconcile_secs,
+            Self::V6(c) => c.reconcile_secs,
+        }
+    }
+
+    fn ttl(&self, remaining: u64) -> u32 {
+        match self {
+            Self::V4(c) => c.ttl(remaining),
+            Self::V6(c) => c.ttl(remaining),
+        }
+    }
+
+    fn holds(&self, address: IpAddr) -> bool {
+        matches!(
+            (self, address),
+            (Self::V4(_), IpAddr::V4(_)) | (Self::V6(_), IpAddr::V6(_))
+        )
+    }
+
+    /// Whether a DHCID is of this family's clients (RFC 4701 §3.3: the
+    /// DUID type for DHCPv6, the others for DHCPv4).
+    fn owns(&self, dhcid: &[u8]) -> bool {
+        match (self, DhcidIdentifier::of(dhcid)) {
+            (Self::V6(_), kind) => kind == Some(DhcidIdentifier::Duid),
+            (Self::V4(_), kind) => kind != Some(DhcidIdentifier::Duid),
+        }
+    }
+
+    fn unspecified(&self) -> IpAddr {
+        match self {
+            Self::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Self::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        }
+    }
+}
+
+/// A lease or binding that may have a name.
+enum Held {
+    V4(Lease),
+    V6(Lease6),
+}
+
+impl Held {
+    fn address(&self) -> IpAddr {
+        match self {
+            Self::V4(l) => IpAddr::V4(l.address),
+            Self::V6(l) => IpAddr::V6(l.address),
+        }
+    }
+
+    fn expires(&self) -> u64 {
+        match self {
+            Self::V4(l) => l.expires,
+            Self::V6(l) => l.expires,
+        }
+    }
+}
+
+/// A committed change, in either family's terms.
+enum Change {
+    /// Bound or renewed, wanting `wanted` as its name; `keep` when a name
+    /// this client already has at the address is to stay as it is (a
+    /// DHCPv6 renewal without option 39).
+    Bound {
+        held: Held,
+        wanted: Option<Published>,
+        keep: bool,
+    },
+    /// Released or declined.
+    Ended(Held),
+}
+
+/// The lease → DNS name bridge of one address family.
 pub(crate) struct LeaseNames {
-    config: DdnsConfig,
+    family: Family,
     forward: Name,
     reverse: Vec<Name>,
     dns: DnsHandle,
     store: Store,
     /// Address → the name published for it (by this process).
-    published: Mutex<HashMap<Ipv4Addr, Published>>,
+    published: Mutex<HashMap<IpAddr, Published>>,
 }
 
 impl LeaseNames {
-    /// Checks the zones of `config` against the DNS service's.
-    pub(crate) fn new(config: DdnsConfig, dns: DnsHandle, store: Store) -> anyhow::Result<Self> {
-        let forward = dns.zone_name(&config.forward_zone).map_err(|e| {
+    /// Checks the zones of `family` against the DNS service's.
+    pub(crate) fn new(family: Family, dns: DnsHandle, store: Store) -> anyhow::Result<Self> {
+        let section = family.section();
+        let forward = dns.zone_name(family.forward_zone()).map_err(|e| {
             anyhow::anyhow!(
-                "[dhcp.ddns] forward_zone {:?} must be a zone of [dns]: {e}",
-                config.forward_zone
+                "{section} forward_zone {:?} must be a zone of [dns]: {e}",
+                family.forward_zone()
             )
         })?;
         let mut reverse = Vec::new();
-        for r in &config.reverse_zones {
+        for r in family.reverse_zones() {
             reverse.push(dns.zone_name(r).map_err(|e| {
-                anyhow::anyhow!("[dhcp.ddns] reverse zone {r:?} must be a zone of [dns]: {e}")
+                anyhow::anyhow!("{section} reverse zone {r:?} must be a zone of [dns]: {e}")
             })?);
         }
         Ok(Self {
-            config,
+            family,
             forward,
             reverse,
             dns,
@@ -73,9 +187,13 @@ impl LeaseNames {
     /// Reconciles now, then every `reconcile_secs` on a thread of its own.
     pub(crate) fn start(self: &Arc<Self>) -> anyhow::Result<()> {
         let me = Arc::clone(self);
-        let every = Duration::from_secs(self.config.reconcile_secs.max(1));
+        let every = Duration::from_secs(self.family.reconcile_secs().max(1));
+        let thread = match self.family {
+            Family::V4(_) => "dhcp-ddns",
+            Family::V6(_) => "dhcp6-ddns",
+        };
         std::thread::Builder::new()
-            .name("dhcp-ddns".into())
+            .name(thread.into())
             .spawn(move || {
                 loop {
                     me.reconcile();
@@ -92,43 +210,101 @@ impl LeaseNames {
             .ok()
     }
 
-    fn lease_name(&self, lease: &Lease, fqdn: Name, dhcid: Vec<u8>) -> LeaseName {
-        let ptr = ptr_name(lease.address);
+    fn lease_name(&self, address: IpAddr, expires: u64, fqdn: Name, dhcid: Vec<u8>) -> LeaseName {
+        let ptr = ptr_name(address);
         let reverse_zone = self
             .reverse
             .iter()
             .filter(|z| z.zone_of(&ptr))
             .max_by_key(|z| z.num_labels())
             .cloned();
-        let remaining = lease.expires.saturating_sub(unix_now());
+        let remaining = expires.saturating_sub(unix_now());
         LeaseName {
             forward_zone: self.forward.clone(),
             fqdn,
-            address: lease.address,
+            address,
             dhcid,
             reverse_zone,
-            ttl: self.config.ttl(remaining),
+            ttl: self.family.ttl(remaining),
         }
     }
 
-    /// A removal of what was published for `address`.
-    fn removal(&self, address: Ipv4Addr, p: &Published) -> LeaseName {
-        let mut lease = placeholder(address);
-        lease.expires = unix_now();
-        self.lease_name(&lease, p.fqdn.clone(), p.dhcid.clone())
+    /// A claim of `p` for `held`.
+    fn claim(&self, held: &Held, p: &Published) -> LeaseName {
+        self.lease_name(
+            held.address(),
+            held.expires(),
+            p.fqdn.clone(),
+            p.dhcid.clone(),
+        )
     }
 
-    /// The name a lease should have, with its DHCID.
-    fn wanted(&self, lease: &Lease, fqdn: Option<&str>) -> Option<Published> {
-        let label = self.config.label_for(lease, fqdn)?;
+    /// A removal of what was published for `address`.
+    fn removal(&self, address: IpAddr, p: &Published) -> LeaseName {
+        self.lease_name(address, unix_now(), p.fqdn.clone(), p.dhcid.clone())
+    }
+
+    /// The name a DHCPv4 lease should have, with its DHCID.
+    fn wanted4(&self, lease: &Lease, fqdn: Option<&str>) -> Option<Published> {
+        let Family::V4(config) = &self.family else {
+            return None;
+        };
+        let label = config.label_for(lease, fqdn)?;
         let name = self.fqdn(&label)?;
         let dhcid = dhcid_of(lease, &name);
         Some(Published { fqdn: name, dhcid })
     }
 
-    /// Runs `changes`, keeping `published` in step; `claims` are the
-    /// addresses of the claims among them, in order.
-    fn run(&self, published: &mut HashMap<Ipv4Addr, Published>, changes: Vec<NameChange>) {
+    /// The name a DHCPv6 binding should have, with its DHCID.
+    fn wanted6(&self, lease: &Lease6, fqdn: Option<&ClientFqdn>) -> Option<Published> {
+        let Family::V6(config) = &self.family else {
+            return None;
+        };
+        let label = config.label_for(lease.class.as_deref(), &lease.duid, lease.address, fqdn)?;
+        let name = self.fqdn(&label)?;
+        let dhcid = dhcid6_of(lease, &name);
+        Some(Published { fqdn: name, dhcid })
+    }
+
+    fn wanted(&self, held: &Held) -> Option<Published> {
+        match held {
+            Held::V4(l) => self.wanted4(l, None),
+            Held::V6(l) => self.wanted6(l, None),
+        }
+    }
+
+    fn dhcid(held: &Held, fqdn: &Name) -> Vec<u8> {
+        match held {
+            Held::V4(l) => dhcid_of(l, fqdn),
+            Held::V6(l) => dhcid6_of(l, fqdn),
+        }
+    }
+
+    /// The family's live, bound leases (IA_NA bindings) by address.
+    fn live(&self) -> Result<HashMap<IpAddr, Held>, headend_store::StoreError> {
+        let now = unix_now();
+        Ok(match self.family {
+            Family::V4(_) => self
+                .store
+                .leases()?
+                .into_iter()
+                .filter(|l| l.state == LeaseState::Bound && l.is_live(now))
+                .map(|l| (IpAddr::V4(l.address), Held::V4(l)))
+                .collect(),
+            Family::V6(_) => self
+                .store
+                .leases6()?
+                .into_iter()
+                .filter(|l| {
+                    l.state == LeaseState::Bound && l.kind == Lease6Kind::Address && l.is_live(now)
+                })
+                .map(|l| (IpAddr::V6(l.address), Held::V6(l)))
+                .collect(),
+        })
+    }
+
+    /// Runs `changes`, keeping `published` in step.
+    fn run(&self, published: &mut HashMap<IpAddr, Published>, changes: Vec<NameChange>) {
         if changes.is_empty() {
             return;
         }
@@ -168,47 +344,50 @@ impl LeaseNames {
             .published
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let now = unix_now();
-        let leases: HashMap<Ipv4Addr, Lease> = match self.store.leases() {
-            Ok(all) => all
-                .into_iter()
-                .filter(|l| l.state == LeaseState::Bound && l.is_live(now))
-                .map(|l| (l.address, l))
-                .collect(),
+        let leases = match self.live() {
+            Ok(l) => l,
             Err(e) => {
                 tracing::warn!("DHCP names not reconciled: the lease store failed: {e}");
                 return;
             }
         };
-        let served = match self.dns.published_lease_names(&self.config.forward_zone) {
+        let served = match self.dns.published_lease_names(self.family.forward_zone()) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!("DHCP names not reconciled: {e}");
                 return;
             }
         };
-        let mut ptrs: HashMap<Ipv4Addr, Vec<Name>> = HashMap::new();
-        for r in &self.config.reverse_zones {
+        let mut ptrs: HashMap<IpAddr, Vec<Name>> = HashMap::new();
+        for r in self.family.reverse_zones() {
             for (a, target) in self.dns.published_ptrs(r).unwrap_or_default() {
-                ptrs.entry(a).or_default().push(target);
+                if self.family.holds(a) {
+                    ptrs.entry(a).or_default().push(target);
+                }
             }
         }
-        let mut kept: HashMap<Ipv4Addr, Published> = HashMap::new();
+        let mut kept: HashMap<IpAddr, Published> = HashMap::new();
         let mut changes = Vec::new();
-        for p in served {
+        // The names of the other family's clients are the other's.
+        for p in served.into_iter().filter(|p| self.family.owns(&p.dhcid)) {
             let entry = Published {
                 fqdn: p.fqdn.clone(),
                 dhcid: p.dhcid.clone(),
             };
-            if p.addresses.is_empty() {
+            let addresses: Vec<IpAddr> = p
+                .addresses
+                .into_iter()
+                .filter(|a| self.family.holds(*a))
+                .collect();
+            if addresses.is_empty() {
                 changes.push(NameChange::Remove(
-                    self.removal(Ipv4Addr::UNSPECIFIED, &entry),
+                    self.removal(self.family.unspecified(), &entry),
                 ));
             }
-            for a in p.addresses {
+            for a in addresses {
                 let owned = leases
                     .get(&a)
-                    .is_some_and(|l| dhcid_of(l, &p.fqdn) == p.dhcid)
+                    .is_some_and(|l| Self::dhcid(l, &p.fqdn) == p.dhcid)
                     && !kept.contains_key(&a);
                 if owned {
                     kept.insert(a, entry.clone());
@@ -221,7 +400,7 @@ impl LeaseNames {
             if let Some(k) = kept.get(a) {
                 // A crash between the forward and the reverse update: the
                 // name is the client's, its PTR is missing; claim it again.
-                let name = self.lease_name(lease, k.fqdn.clone(), k.dhcid.clone());
+                let name = self.claim(lease, k);
                 let ptr_ok = ptrs
                     .get(a)
                     .is_some_and(|t| t.as_slice() == [k.fqdn.clone()]);
@@ -230,8 +409,8 @@ impl LeaseNames {
                 }
                 continue;
             }
-            if let Some(w) = self.wanted(lease, None) {
-                changes.push(NameChange::Claim(self.lease_name(lease, w.fqdn, w.dhcid)));
+            if let Some(w) = self.wanted(lease) {
+                changes.push(NameChange::Claim(self.claim(lease, &w)));
             }
         }
         let removed = changes
@@ -270,28 +449,32 @@ impl LeaseNames {
     }
 }
 
-impl LeaseHook for LeaseNames {
-    fn committed(&self, events: &[LeaseEvent]) {
+impl LeaseNames {
+    /// Publishes and removes names for committed changes.
+    fn apply(&self, committed: Vec<Change>) {
         let mut published = self
             .published
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let mut changes = Vec::new();
-        for e in events {
-            match e {
-                LeaseEvent::Bound { lease, fqdn } => {
-                    let wanted = self.wanted(lease, fqdn.as_deref());
-                    let now = published.get(&lease.address);
+        for c in committed {
+            match c {
+                Change::Bound { held, wanted, keep } => {
+                    let address = held.address();
+                    let now = published.get(&address);
                     // Renewal: nothing changes unless the address or name did.
                     if wanted.is_some() && now == wanted.as_ref() {
                         continue;
                     }
-                    if let Some(old) = published.remove(&lease.address) {
-                        changes.push(NameChange::Remove(self.removal(lease.address, &old)));
+                    if keep && now.is_some_and(|p| Self::dhcid(&held, &p.fqdn) == p.dhcid) {
+                        continue;
+                    }
+                    if let Some(old) = published.remove(&address) {
+                        changes.push(NameChange::Remove(self.removal(address, &old)));
                     }
                     let Some(w) = wanted else { continue };
                     // The same client's name at another address: moved.
-                    let moved: Vec<Ipv4Addr> = published
+                    let moved: Vec<IpAddr> = published
                         .iter()
                         .filter(|(_, p)| **p == w)
                         .map(|(a, _)| *a)
@@ -301,20 +484,58 @@ impl LeaseHook for LeaseNames {
                             changes.push(NameChange::Remove(self.removal(a, &old)));
                         }
                     }
-                    changes.push(NameChange::Claim(self.lease_name(lease, w.fqdn, w.dhcid)));
+                    changes.push(NameChange::Claim(self.claim(&held, &w)));
                 }
-                LeaseEvent::Ended { lease, .. } => {
+                Change::Ended(held) => {
+                    let address = held.address();
                     let ours = published
-                        .get(&lease.address)
-                        .is_some_and(|p| dhcid_of(lease, &p.fqdn) == p.dhcid);
-                    if ours && let Some(old) = published.remove(&lease.address) {
-                        changes.push(NameChange::Remove(self.removal(lease.address, &old)));
+                        .get(&address)
+                        .is_some_and(|p| Self::dhcid(&held, &p.fqdn) == p.dhcid);
+                    if ours && let Some(old) = published.remove(&address) {
+                        changes.push(NameChange::Remove(self.removal(address, &old)));
                     }
                 }
-                _ => {}
             }
         }
         self.run(&mut published, changes);
+    }
+}
+
+impl LeaseHook for LeaseNames {
+    fn committed(&self, events: &[LeaseEvent]) {
+        let changes = events
+            .iter()
+            .filter_map(|e| match e {
+                LeaseEvent::Bound { lease, fqdn } => Some(Change::Bound {
+                    wanted: self.wanted4(lease, fqdn.as_deref()),
+                    held: Held::V4(lease.clone()),
+                    keep: false,
+                }),
+                LeaseEvent::Ended { lease, .. } => Some(Change::Ended(Held::V4(lease.clone()))),
+                _ => None,
+            })
+            .collect();
+        self.apply(changes);
+    }
+}
+
+impl Lease6Hook for LeaseNames {
+    fn committed(&self, events: &[Lease6Event]) {
+        let changes = events
+            .iter()
+            .filter_map(|e| match e {
+                Lease6Event::Bound { lease, fqdn } => Some(Change::Bound {
+                    wanted: self.wanted6(lease, fqdn.as_ref()),
+                    held: Held::V6(lease.clone()),
+                    // A RENEW need not repeat option 39 (RFC 4704 §5):
+                    // without it the client keeps the name it has.
+                    keep: fqdn.is_none(),
+                }),
+                Lease6Event::Ended { lease, .. } => Some(Change::Ended(Held::V6(lease.clone()))),
+                _ => None,
+            })
+            .collect();
+        self.apply(changes);
     }
 }
 
@@ -326,20 +547,34 @@ fn dhcid_of(lease: &Lease, fqdn: &Name) -> Vec<u8> {
     }
 }
 
-/// A lease record standing for an address whose lease is unknown.
-fn placeholder(address: Ipv4Addr) -> Lease {
-    Lease {
-        address,
-        subnet: String::new(),
-        client_key: Vec::new(),
-        hwaddr: Vec::new(),
-        client_id: None,
-        hostname: None,
-        state: LeaseState::Released,
-        expires: 0,
-        circuit_id: None,
-        remote_id: None,
-        class: None,
-        server: None,
+/// RFC 4703 §5 / RFC 4701 §3.3: a DHCPv6 client's DHCID is of its DUID.
+fn dhcid6_of(lease: &Lease6, fqdn: &Name) -> Vec<u8> {
+    dhcid_rdata(DhcidIdentifier::Duid, &lease.duid, fqdn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn families() -> (Family, Family) {
+        let v4: DdnsConfig = toml::from_str("forward_zone = \"dyn.example.\"").expect("v4");
+        let v6: Ddns6Config = toml::from_str("forward_zone = \"dyn.example.\"").expect("v6");
+        (Family::V4(v4), Family::V6(v6))
+    }
+
+    #[test]
+    fn each_family_keeps_to_its_own_clients_dhcids_and_addresses() {
+        let (v4, v6) = families();
+        let name = Name::from_str("h.dyn.example.").expect("name");
+        let by_duid = dhcid_rdata(DhcidIdentifier::Duid, &[0, 3, 0, 1, 2], &name);
+        let by_mac = dhcid_rdata(DhcidIdentifier::HardwareAddress, &[1, 2], &name);
+        let by_id = dhcid_rdata(DhcidIdentifier::ClientIdentifier, &[1, 2], &name);
+        assert!(v6.owns(&by_duid) && !v6.owns(&by_mac) && !v6.owns(&by_id));
+        assert!(!v4.owns(&by_duid) && v4.owns(&by_mac) && v4.owns(&by_id));
+        let a4: IpAddr = "10.0.0.1".parse().expect("ip");
+        let a6: IpAddr = "2001:db8::1".parse().expect("ip");
+        assert!(v4.holds(a4) && !v4.holds(a6));
+        assert!(v6.holds(a6) && !v6.holds(a4));
     }
 }

@@ -16,6 +16,8 @@ pub(crate) struct Services {
     pub(crate) dhcp: Option<headend_dhcp::DhcpHandle>,
     /// DNS names that follow leases (`[dhcp.ddns]`).
     pub(crate) lease_names: Option<std::sync::Arc<crate::ddns::LeaseNames>>,
+    /// DNS names that follow DHCPv6 bindings (`[dhcp6.ddns]`).
+    pub(crate) lease_names6: Option<std::sync::Arc<crate::ddns::LeaseNames>>,
     pub(crate) time: Option<headend_dhcp::TimeHandle>,
     pub(crate) dhcp6: Option<headend_dhcp6::Dhcp6Handle>,
     /// The lease (and later user/token/audit) store, shared with the admin API.
@@ -199,7 +201,7 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
                 anyhow::bail!("[dhcp.ddns] needs the [dns] section: the names go in its zones");
             };
             let names = std::sync::Arc::new(crate::ddns::LeaseNames::new(
-                ddns.clone(),
+                crate::ddns::Family::V4(ddns.clone()),
                 dns,
                 store.clone(),
             )?);
@@ -215,10 +217,29 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
         let Some(store) = services.store.clone() else {
             anyhow::bail!("the store was not opened");
         };
-        services.dhcp6 = Some(
-            headend_dhcp6::Dhcp6Service::start(dhcp6.clone(), store, &config.general.state_dir)
-                .context("starting DHCPv6")?,
-        );
+        let handle = headend_dhcp6::Dhcp6Service::start(
+            dhcp6.clone(),
+            store.clone(),
+            &config.general.state_dir,
+        )
+        .context("starting DHCPv6")?;
+        if let Some(ddns) = &dhcp6.ddns {
+            let Some(dns) = services.dns.clone() else {
+                anyhow::bail!("[dhcp6.ddns] needs the [dns] section: the names go in its zones");
+            };
+            let names = std::sync::Arc::new(crate::ddns::LeaseNames::new(
+                crate::ddns::Family::V6(ddns.clone()),
+                dns,
+                store,
+            )?);
+            handle.set_lease_hook(names.clone());
+            names
+                .start()
+                .context("starting the DHCPv6 name reconciler")?;
+            tracing::info!(zone = %ddns.forward_zone, "DHCPv6 bindings get DNS names");
+            services.lease_names6 = Some(names);
+        }
+        services.dhcp6 = Some(handle);
     }
     if let Some(time) = &config.time {
         services.time =

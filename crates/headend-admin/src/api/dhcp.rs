@@ -62,12 +62,14 @@ fn lease_dns_names(app: &Shared) -> BTreeMap<Ipv4Addr, Vec<String>> {
     let mut forward: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
     for n in names {
         for a in n.addresses {
+            let std::net::IpAddr::V4(a) = a else { continue };
             forward.insert(a, n.fqdn.to_string());
             out.entry(a).or_default().push(n.fqdn.to_string());
         }
     }
     for zone in &ddns.reverse_zones {
         for (a, target) in dns.published_ptrs(zone).unwrap_or_default() {
+            let std::net::IpAddr::V4(a) = a else { continue };
             if forward.get(&a) == Some(&target.to_string()) {
                 out.entry(a)
                     .or_default()

@@ -2,7 +2,8 @@
 //! core's release rules) and DHCPv6 reservations (a store table the DHCPv6
 //! core reads inside its lease transactions).
 
-use std::net::Ipv6Addr;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv6Addr};
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -49,7 +50,44 @@ fn lease6_json(l: &Lease6, now: u64) -> Lease6View {
         remote_id: l.remote_id.as_deref().map(colon_hex),
         state: l.state.as_str().to_owned(),
         subnet: l.subnet.clone(),
+        dns_names: Vec::new(),
     }
+}
+
+/// Address → the DNS names `[dhcp6.ddns]` published for it (forward name,
+/// and the PTR owner when the PTR points to that name).
+fn binding_dns_names(app: &Shared) -> BTreeMap<Ipv6Addr, Vec<String>> {
+    let mut out: BTreeMap<Ipv6Addr, Vec<String>> = BTreeMap::new();
+    let (Some(dns), Some(ddns)) = (
+        app.dns.as_ref(),
+        app.dhcp6
+            .as_ref()
+            .and_then(headend_dhcp6::Dhcp6Handle::ddns_config),
+    ) else {
+        return out;
+    };
+    let Ok(names) = dns.published_lease_names(&ddns.forward_zone) else {
+        return out;
+    };
+    let mut forward: BTreeMap<Ipv6Addr, String> = BTreeMap::new();
+    for n in names {
+        for a in n.addresses {
+            let IpAddr::V6(a) = a else { continue };
+            forward.insert(a, n.fqdn.to_string());
+            out.entry(a).or_default().push(n.fqdn.to_string());
+        }
+    }
+    for zone in &ddns.reverse_zones {
+        for (a, target) in dns.published_ptrs(zone).unwrap_or_default() {
+            let IpAddr::V6(a) = a else { continue };
+            if forward.get(&a) == Some(&target.to_string()) {
+                out.entry(a)
+                    .or_default()
+                    .push(headend_dns::ptr_name(a).to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Hex with optional `:`, `-` or space separators → bytes.
@@ -145,10 +183,22 @@ pub(crate) async fn leases6(
         .filter(|l| q.after.is_none_or(|a| l.address > a))
         .collect();
     let next = (rest.len() > limit).then(|| rest[limit - 1].address);
+    let names = {
+        let app = app.clone();
+        tokio::task::spawn_blocking(move || binding_dns_names(&app))
+            .await
+            .unwrap_or_default()
+    };
     let leases = rest
         .iter()
         .take(limit)
-        .map(|l| lease6_json(l, now))
+        .map(|l| {
+            let mut v = lease6_json(l, now);
+            if l.state == headend_store::LeaseState::Bound && v.live {
+                v.dns_names = names.get(&l.address).cloned().unwrap_or_default();
+            }
+            v
+        })
         .collect();
     Ok(Json(Leases6Response {
         leases,

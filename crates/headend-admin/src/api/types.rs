@@ -571,6 +571,11 @@ pub struct Lease6View {
     pub state: String,
     /// The `[[dhcp6.subnet]]` it belongs to.
     pub subnet: String,
+    /// The DNS names that follow this binding (`[dhcp6.ddns]`): its
+    /// forward name (AAAA), and its `ip6.arpa` PTR owner when the PTR
+    /// points to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_names: Vec<String>,
 }
 
 /// GET /api/v1/leases6.

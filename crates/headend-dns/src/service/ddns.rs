@@ -3,7 +3,7 @@
 //! like any client's, so they are journaled, synced, signed and NOTIFYed
 //! the same way; the caller waits for the answers.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::Duration;
 
@@ -22,7 +22,8 @@ const WAIT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NameChange {
-    /// Publish the name (A + DHCID, and PTR), unless another client holds it.
+    /// Publish the name (A or AAAA + DHCID, and PTR), unless another client
+    /// holds it.
     Claim(LeaseName),
     /// Remove the name (if its DHCID is this one) and its PTR (if it still
     /// points to the name).
@@ -34,8 +35,8 @@ pub enum NameChange {
 pub struct PublishedName {
     /// The owner name.
     pub fqdn: Name,
-    /// Its A records.
-    pub addresses: Vec<Ipv4Addr>,
+    /// Its A and AAAA records.
+    pub addresses: Vec<IpAddr>,
     /// Its DHCID RDATA.
     pub dhcid: Vec<u8>,
 }
@@ -129,7 +130,10 @@ impl DnsHandle {
             for set in node.rrsets() {
                 for rd in set.rdatas() {
                     match (set.rtype, rd.as_ref()) {
-                        (RecordType::A, RData::A(a)) => addresses.push(a.0),
+                        (RecordType::A, RData::A(a)) => addresses.push(IpAddr::V4(a.0)),
+                        (RecordType::AAAA, RData::AAAA(a)) => {
+                            addresses.push(IpAddr::V6(a.0));
+                        }
                         (RecordType::Unknown(DHCID), RData::Unknown { rdata, .. }) => {
                             dhcid = Some(rdata.anything.clone());
                         }
@@ -149,7 +153,7 @@ impl DnsHandle {
     }
 
     /// Every PTR of `reverse_zone` as (address, target).
-    pub fn published_ptrs(&self, reverse_zone: &str) -> Result<Vec<(Ipv4Addr, Name)>, DnsError> {
+    pub fn published_ptrs(&self, reverse_zone: &str) -> Result<Vec<(IpAddr, Name)>, DnsError> {
         let (_, name) = self.zone_config(reverse_zone)?;
         let catalog = self.catalog();
         let zone = catalog
@@ -187,9 +191,23 @@ impl DnsHandle {
     }
 }
 
-/// The address of an `in-addr.arpa` owner name of four octets.
-fn address_of(name: &Name) -> Option<Ipv4Addr> {
+/// The address of an `in-addr.arpa` owner name of four octets, or of an
+/// `ip6.arpa` one of 32 nibbles.
+fn address_of(name: &Name) -> Option<IpAddr> {
     let labels: Vec<&[u8]> = name.iter().collect();
+    if let [nibbles @ .., ip6, arpa] = labels.as_slice()
+        && nibbles.len() == 32
+        && ip6.eq_ignore_ascii_case(b"ip6")
+        && arpa.eq_ignore_ascii_case(b"arpa")
+    {
+        let mut bits: u128 = 0;
+        for n in nibbles.iter().rev() {
+            let [d] = n else { return None };
+            let v = char::from(*d).to_digit(16)?;
+            bits = (bits << 4) | u128::from(v);
+        }
+        return Some(IpAddr::V6(Ipv6Addr::from(bits)));
+    }
     let [d, c, b, a, inaddr, arpa] = labels.as_slice() else {
         return None;
     };
@@ -197,7 +215,12 @@ fn address_of(name: &Name) -> Option<Ipv4Addr> {
         return None;
     }
     let octet = |l: &[u8]| std::str::from_utf8(l).ok()?.parse::<u8>().ok();
-    Some(Ipv4Addr::new(octet(a)?, octet(b)?, octet(c)?, octet(d)?))
+    Some(IpAddr::V4(Ipv4Addr::new(
+        octet(a)?,
+        octet(b)?,
+        octet(c)?,
+        octet(d)?,
+    )))
 }
 
 fn wait(rx: Option<Receiver<Vec<u8>>>, change: &NameChange) -> Result<ResponseCode, DnsError> {
@@ -220,5 +243,26 @@ fn refused(change: &NameChange, rcode: ResponseCode) -> DnsError {
     DnsError::LeaseName {
         change: format!("{change:?}"),
         reason: format!("the update was answered {rcode}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_of;
+    use crate::update::dhcp::ptr_name;
+    use std::net::IpAddr;
+
+    #[test]
+    fn ptr_owner_names_give_their_addresses_back() {
+        for a in ["10.1.2.3", "2001:db8::abcd:1", "::"] {
+            let a: IpAddr = a.parse().expect("addr");
+            assert_eq!(address_of(&ptr_name(a)), Some(a));
+        }
+    }
+
+    #[test]
+    fn short_ip6_arpa_names_are_no_address() {
+        let n: hickory_proto::rr::Name = "8.b.d.0.1.0.0.2.ip6.arpa.".parse().expect("name");
+        assert_eq!(address_of(&n), None);
     }
 }

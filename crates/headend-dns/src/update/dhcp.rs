@@ -9,10 +9,10 @@
 //! another client (or is a static name) and is left alone. §5.5: a
 //! removal asserts the DHCID is this client's before deleting anything.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use hickory_proto::op::{Message, OpCode, Query};
-use hickory_proto::rr::rdata::{A, NULL, PTR};
+use hickory_proto::rr::rdata::{A, AAAA, NULL, PTR};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 /// RFC 4701 §3.3: the DHCID identifier types.
@@ -23,6 +23,23 @@ pub enum DhcidIdentifier {
     HardwareAddress,
     /// 0x0001: the DHCPv4 client identifier (option 61) as sent.
     ClientIdentifier,
+    /// 0x0002: the client's DUID (DHCPv6 option 1, RFC 4703 §5 for
+    /// DHCPv6 clients), without its option header.
+    Duid,
+}
+
+impl DhcidIdentifier {
+    /// The identifier type of a DHCID RDATA, if it is long enough to have
+    /// one: lets a DHCPv4 and a DHCPv6 bridge sharing a zone each keep to
+    /// the names of their own clients.
+    pub fn of(rdata: &[u8]) -> Option<Self> {
+        match rdata.get(..2)? {
+            [0, 0] => Some(Self::HardwareAddress),
+            [0, 1] => Some(Self::ClientIdentifier),
+            [0, 2] => Some(Self::Duid),
+            _ => None,
+        }
+    }
 }
 
 /// The RR type code of DHCID (RFC 4701).
@@ -35,6 +52,7 @@ pub fn dhcid_rdata(kind: DhcidIdentifier, identifier: &[u8], fqdn: &Name) -> Vec
     let code: u16 = match kind {
         DhcidIdentifier::HardwareAddress => 0,
         DhcidIdentifier::ClientIdentifier => 1,
+        DhcidIdentifier::Duid => 2,
     };
     let mut input = identifier.to_vec();
     for label in fqdn.to_lowercase().iter() {
@@ -56,10 +74,11 @@ pub fn dhcid_rdata(kind: DhcidIdentifier, identifier: &[u8], fqdn: &Name) -> Vec
 pub struct LeaseName {
     /// The forward zone's origin.
     pub forward_zone: Name,
-    /// The owner name of the A, DHCID (absolute, inside `forward_zone`).
+    /// The owner name of the A or AAAA and DHCID (absolute, inside
+    /// `forward_zone`).
     pub fqdn: Name,
-    /// The leased address.
-    pub address: Ipv4Addr,
+    /// The leased address: an A record for IPv4, AAAA for IPv6.
+    pub address: IpAddr,
     /// The DHCID RDATA ([`dhcid_rdata`]).
     pub dhcid: Vec<u8>,
     /// The reverse zone holding `address`'s PTR name, if one is configured.
@@ -97,18 +116,38 @@ fn message(zone: &Name) -> Message {
 }
 
 fn dhcid_record(name: &LeaseName, ttl: u32) -> Record {
+    // No DHCID (a PTR whose name nobody holds): a prerequisite no name
+    // meets, so only the PTR goes.
+    let rdata = if name.dhcid.is_empty() {
+        NULL::new()
+    } else {
+        NULL::with(name.dhcid.clone())
+    };
     Record::from_rdata(
         name.fqdn.clone(),
         ttl,
         RData::Unknown {
             code: RecordType::Unknown(DHCID),
-            rdata: NULL::with(name.dhcid.clone()),
+            rdata,
         },
     )
 }
 
+/// The A or AAAA record of the leased address.
 fn a_record(name: &LeaseName) -> Record {
-    Record::from_rdata(name.fqdn.clone(), name.ttl, RData::A(A(name.address)))
+    let rdata = match name.address {
+        IpAddr::V4(a) => RData::A(A(a)),
+        IpAddr::V6(a) => RData::AAAA(AAAA(a)),
+    };
+    Record::from_rdata(name.fqdn.clone(), name.ttl, rdata)
+}
+
+/// A for an IPv4 lease, AAAA for an IPv6 binding.
+fn address_type(name: &LeaseName) -> RecordType {
+    match name.address {
+        IpAddr::V4(_) => RecordType::A,
+        IpAddr::V6(_) => RecordType::AAAA,
+    }
 }
 
 /// A "delete RRset" update RR (RFC 2136 §2.5.2).
@@ -118,9 +157,10 @@ fn delete_rrset(owner: &Name, rtype: RecordType) -> Record {
     r
 }
 
-/// The PTR owner name of `address` (`d.c.b.a.in-addr.arpa.`).
-pub fn ptr_name(address: Ipv4Addr) -> Name {
-    let mut n = Name::from(address);
+/// The PTR owner name of `address` (`d.c.b.a.in-addr.arpa.`, or the 32
+/// nibbles of an IPv6 address under `ip6.arpa.`, RFC 3596 §2.5).
+pub fn ptr_name(address: impl Into<IpAddr>) -> Name {
+    let mut n = Name::from(address.into());
     n.set_fqdn(true);
     n
 }
@@ -136,11 +176,13 @@ pub(crate) fn claim_fresh(name: &LeaseName) -> Message {
     m
 }
 
-/// RFC 4703 §5.3.2 second try: the DHCID there is ours; replace the A RRset.
+/// RFC 4703 §5.3.2 second try: the DHCID there is ours; replace the A
+/// (AAAA) RRset.
 pub(crate) fn claim_own(name: &LeaseName) -> Message {
     let mut m = message(&name.forward_zone);
     m.answers.push(dhcid_record(name, 0));
-    m.authorities.push(delete_rrset(&name.fqdn, RecordType::A));
+    m.authorities
+        .push(delete_rrset(&name.fqdn, address_type(name)));
     m.authorities.push(a_record(name));
     m
 }
@@ -163,7 +205,8 @@ pub(crate) fn set_ptr(name: &LeaseName) -> Option<Message> {
 pub(crate) fn remove_forward(name: &LeaseName) -> Message {
     let mut m = message(&name.forward_zone);
     m.answers.push(dhcid_record(name, 0));
-    m.authorities.push(delete_rrset(&name.fqdn, RecordType::A));
+    m.authorities
+        .push(delete_rrset(&name.fqdn, address_type(name)));
     m.authorities
         .push(delete_rrset(&name.fqdn, RecordType::Unknown(DHCID)));
     m
@@ -221,9 +264,39 @@ mod tests {
     }
 
     #[test]
+    fn a_removal_without_dhcid_builds_a_message() {
+        let name = LeaseName {
+            forward_zone: Name::from_str("example.").expect("name"),
+            fqdn: Name::from_str("h.example.").expect("name"),
+            address: "2001:db8::1".parse().expect("addr"),
+            dhcid: Vec::new(),
+            reverse_zone: None,
+            ttl: 0,
+        };
+        assert!(remove_forward(&name).to_vec().is_ok());
+    }
+
+    #[test]
+    fn ptr_name_of_ipv6_is_the_nibbles() {
+        let a: std::net::Ipv6Addr = "2001:db8::1".parse().expect("addr");
+        assert_eq!(
+            ptr_name(a).to_string(),
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."
+        );
+    }
+
+    #[test]
+    fn dhcid_identifier_type_is_read_back() {
+        let name = Name::from_str("h.example.").expect("name");
+        let rd = dhcid_rdata(DhcidIdentifier::Duid, &[0, 3, 0, 1, 2], &name);
+        assert_eq!(DhcidIdentifier::of(&rd), Some(DhcidIdentifier::Duid));
+        assert_eq!(DhcidIdentifier::of(&[0]), None);
+    }
+
+    #[test]
     fn ptr_name_reverses_the_octets() {
         assert_eq!(
-            ptr_name(Ipv4Addr::new(10, 1, 2, 3)).to_string(),
+            ptr_name(std::net::Ipv4Addr::new(10, 1, 2, 3)).to_string(),
             "3.2.1.10.in-addr.arpa."
         );
     }
