@@ -80,6 +80,96 @@ pub struct AdminConfig {
     /// token is issued. Users with a second factor always need it.
     #[serde(default)]
     pub require_mfa_for: Vec<crate::core::Role>,
+    /// Who may log in with a local password: `all` users, only `admins`
+    /// (break-glass accounts while everyone else signs in with single
+    /// sign-on), or `none`. API keys and client certificates are not
+    /// affected.
+    #[serde(default)]
+    pub local_login: LocalLogin,
+    /// Single sign-on with an OpenID Connect provider; off when absent.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// `[admin] local_login`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LocalLogin {
+    /// Every local account may log in with its password.
+    #[default]
+    All,
+    /// Only local accounts with the admin role (break-glass).
+    Admins,
+    /// No local password login.
+    None,
+}
+
+/// `[admin.oidc]`: log in through an OpenID Connect provider (authorization
+/// code flow with PKCE S256, `state` and `nonce`; the ID token is verified
+/// against the provider's JWKS). The provider's groups (or any claim) map
+/// to a role; a login whose claim maps to no role is refused. Users are
+/// kept as `sso:NAME` (no password; they can be disabled, deleted and
+/// listed like local users). The provider is asked again (userinfo) at a
+/// session's refresh, at most every `recheck_minutes`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer URL (`https://`); its discovery document is
+    /// read from `ISSUER/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// The client id registered at the provider.
+    pub client_id: String,
+    /// A file holding the client secret (first line); absent for a public
+    /// client (PKCE only).
+    pub client_secret_file: Option<PathBuf>,
+    /// How the secret is sent to the token endpoint: `client_secret_basic`
+    /// (HTTP Basic) or `client_secret_post` (form fields).
+    #[serde(default)]
+    pub token_auth: TokenAuth,
+    /// The redirect URI registered at the provider: this API's
+    /// `https://HOST:PORT/api/v1/auth/oidc/callback` as browsers reach it.
+    pub redirect_uri: String,
+    /// Scopes asked for; `openid` is always sent.
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// The claim (of the ID token, else of userinfo) whose values map to
+    /// a role; `groups`.
+    #[serde(default = "default_role_claim")]
+    pub role_claim: String,
+    /// Claim value → role; the highest role of the user's values wins; the
+    /// key `"*"` grants its role to anyone the provider logs in.
+    pub role_map: std::collections::BTreeMap<String, crate::core::Role>,
+    /// A session refresh asks the provider's userinfo endpoint again when
+    /// the last check is this many minutes old (a user whose groups no
+    /// longer map to a role is then refused); 5.
+    #[serde(default = "default_recheck_minutes")]
+    pub recheck_minutes: u64,
+    /// PEM CA certificate(s) that sign the provider's certificate (a
+    /// private CA); absent: the system's trust store.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuth {
+    /// HTTP Basic with the client id and secret.
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` form fields.
+    ClientSecretPost,
+}
+
+fn default_oidc_scopes() -> Vec<String> {
+    ["openid", "profile", "email", "groups"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+fn default_role_claim() -> String {
+    "groups".to_owned()
+}
+fn default_recheck_minutes() -> u64 {
+    5
 }
 
 /// `[admin.audit]`: forwarding of audit entries to a SIEM.
@@ -495,6 +585,8 @@ impl Default for AdminConfig {
             audit_retention_days: default_audit_retention_days(),
             audit: AuditConfig::default(),
             require_mfa_for: Vec::new(),
+            local_login: LocalLogin::All,
+            oidc: None,
         }
     }
 }
@@ -508,6 +600,16 @@ impl AdminConfig {
         {
             if p.is_relative() {
                 *p = base.join(&*p);
+            }
+        }
+        if let Some(o) = &mut self.oidc {
+            for p in [&mut o.client_secret_file, &mut o.ca_file]
+                .into_iter()
+                .flatten()
+            {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
             }
         }
         if let Some(c) = &mut self.client_tls {
@@ -602,6 +704,31 @@ impl AdminConfig {
                 "admin.rate_limit",
                 "every rate, burst and cost must be at least 1",
             );
+        }
+        if let Some(o) = &self.oidc {
+            if !o.issuer.starts_with("https://") {
+                return bad("admin.oidc.issuer", "must be an https:// URL");
+            }
+            if !o.redirect_uri.starts_with("https://")
+                || !o.redirect_uri.ends_with("/api/v1/auth/oidc/callback")
+            {
+                return bad(
+                    "admin.oidc.redirect_uri",
+                    "must be this API's https://HOST:PORT/api/v1/auth/oidc/callback",
+                );
+            }
+            if o.client_id.is_empty() {
+                return bad("admin.oidc.client_id", "must not be empty");
+            }
+            if o.role_map.is_empty() {
+                return bad(
+                    "admin.oidc.role_map",
+                    "map at least one claim value (or \"*\") to a role, or nobody can log in",
+                );
+            }
+            if o.recheck_minutes == 0 {
+                return bad("admin.oidc.recheck_minutes", "must be at least 1");
+            }
         }
         Ok(())
     }

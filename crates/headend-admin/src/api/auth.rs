@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::types::{LoginRequest, LogoutResponse, MfaDue, RefreshRequest, TokenResponse};
 use super::{ApiError, REFRESH_COOKIE, Shared, Source, bearer, unix_now};
+use crate::config::LocalLogin;
 use crate::core::Role;
 use crate::core::session::{RefreshVerdict, log_prefix, new_id, new_refresh_token, refresh_hash};
 use crate::core::totp::{TICKET_TTL, TicketPurpose};
@@ -250,6 +251,17 @@ pub(crate) async fn login(
             .await;
         return Err(login_failed());
     }
+    if !local_login_allowed(&app, role) {
+        metrics::counter!("headend_admin_logins_total", "result" => "local_restricted")
+            .increment(1);
+        app.audit(&username, ip, "login", None, "local login restricted", None)
+            .await;
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "local password logins are restricted here ([admin] local_login); sign in with single sign-on (headend ctl login --sso)",
+        ));
+    }
     // A second factor enrolled, or required for the role: the password
     // step ends with a short-lived ticket instead of a session.
     let name = username.clone();
@@ -291,6 +303,28 @@ pub(crate) async fn login(
     start_session(&app, &username, role, ip, now, verified.rehash, None).await
 }
 
+/// Refuses a local password login that `[admin] local_login` does not allow.
+fn local_login_allowed(app: &Shared, role: Role) -> bool {
+    match app.config.local_login {
+        LocalLogin::All => true,
+        LocalLogin::Admins => role == Role::Admin,
+        LocalLogin::None => false,
+    }
+}
+
+/// Starts a session like [`start_session`] for a login that passed
+/// elsewhere (`how`, audited), and answers the session id too.
+pub(crate) async fn start_session_sid(
+    app: &Shared,
+    username: &str,
+    role: Role,
+    ip: IpAddr,
+    now: u64,
+    how: &str,
+) -> Result<(Response, String), ApiError> {
+    session_inner(app, username, role, ip, now, None, None, Some(how)).await
+}
+
 /// Starts a session for `username` (both factors passed): a refresh-token
 /// family, an access token, the audit entry; `recovery_codes` (just made at
 /// enrolment) are shown once in the answer.
@@ -303,6 +337,22 @@ pub(crate) async fn start_session(
     rehash: Option<String>,
     recovery_codes: Option<Vec<String>>,
 ) -> Result<Response, ApiError> {
+    session_inner(app, username, role, ip, now, rehash, recovery_codes, None)
+        .await
+        .map(|(r, _)| r)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn session_inner(
+    app: &Shared,
+    username: &str,
+    role: Role,
+    ip: IpAddr,
+    now: u64,
+    rehash: Option<String>,
+    recovery_codes: Option<Vec<String>>,
+    how: Option<&str>,
+) -> Result<(Response, String), ApiError> {
     let username = username.to_owned();
     let (refresh, hash) = new_refresh_token();
     let family = FamilyRecord {
@@ -334,15 +384,18 @@ pub(crate) async fn start_session(
         "login",
         Some(format!("session {}", log_prefix(&sid))),
         "ok",
-        None,
+        how.map(str::to_owned),
     )
     .await;
-    Ok(token_answer(
-        access,
-        app.tokens.ttl,
-        &refresh,
-        app.sessions.absolute,
-        recovery_codes,
+    Ok((
+        token_answer(
+            access,
+            app.tokens.ttl,
+            &refresh,
+            app.sessions.absolute,
+            recovery_codes,
+        ),
+        sid,
     ))
 }
 
@@ -368,6 +421,11 @@ pub(crate) async fn refresh(
     };
     let now = unix_now();
     let mut verdict = app.sessions.judge(&token, &family, now);
+    if verdict == RefreshVerdict::Rotate && family.username.starts_with(crate::oidc::SSO_PREFIX) {
+        // Before the token is spent: a provider that cannot be reached
+        // leaves the client its refresh token to try again.
+        super::oidc::recheck(&app, &family, ip, now).await?;
+    }
     let (new_refresh, new_hash) = new_refresh_token();
     if verdict == RefreshVerdict::Rotate {
         let (old, new) = (old_hash.clone(), new_hash.clone());
