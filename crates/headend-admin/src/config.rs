@@ -140,9 +140,10 @@ pub struct OidcConfig {
     pub role_map: std::collections::BTreeMap<String, crate::core::Role>,
     /// A session refresh asks the provider's userinfo endpoint again when
     /// the last check is this many minutes old (a user whose groups no
-    /// longer map to a role is then refused); 5.
+    /// longer map to a role is then refused); 5. A fraction is allowed
+    /// (tests recheck every second or two).
     #[serde(default = "default_recheck_minutes")]
-    pub recheck_minutes: u64,
+    pub recheck_minutes: f64,
     /// PEM CA certificate(s) that sign the provider's certificate (a
     /// private CA); absent: the system's trust store.
     pub ca_file: Option<PathBuf>,
@@ -168,8 +169,16 @@ fn default_oidc_scopes() -> Vec<String> {
 fn default_role_claim() -> String {
     "groups".to_owned()
 }
-fn default_recheck_minutes() -> u64 {
-    5
+fn default_recheck_minutes() -> f64 {
+    5.0
+}
+
+impl OidcConfig {
+    /// Seconds between two checks of a session at the provider.
+    pub fn recheck_secs(&self) -> u64 {
+        // Validated: finite, at least one second.
+        (self.recheck_minutes * 60.0) as u64
+    }
 }
 
 /// `[admin.audit]`: forwarding of audit entries to a SIEM.
@@ -726,8 +735,12 @@ impl AdminConfig {
                     "map at least one claim value (or \"*\") to a role, or nobody can log in",
                 );
             }
-            if o.recheck_minutes == 0 {
-                return bad("admin.oidc.recheck_minutes", "must be at least 1");
+            let m = o.recheck_minutes;
+            if !m.is_finite() || m * 60.0 < 1.0 || m > 1440.0 {
+                return bad(
+                    "admin.oidc.recheck_minutes",
+                    "must be between 1 second (0.017) and 1440 minutes",
+                );
             }
         }
         Ok(())

@@ -362,7 +362,7 @@ pub(crate) async fn recheck(
         )
         .await);
     };
-    if !recheck_due(s.checked, now, p.config.recheck_minutes * 60) {
+    if !recheck_due(s.checked, now, p.config.recheck_secs()) {
         return Ok(());
     }
     let mut info = p
