@@ -508,6 +508,33 @@ fn tampered_state_replayed_code_and_forged_id_tokens_are_refused() {
     idp.set("forge", Value::Null);
     let t = Sso::new(&s, &idp).login();
     assert!(t["access_token"].is_string());
+    // The provider rotates its key: ID tokens name kid k2, which the cached
+    // JWKS lacks; headend reads the JWKS again (at most every 10 s) and
+    // the login passes.
+    idp.set("forge", json!("rotate"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut refusals = 0;
+    loop {
+        let sso = Sso::new(&s, &idp);
+        let back = sso.to_loopback("st");
+        if let Some(code) = query(&back, "code") {
+            assert_eq!(sso.redeem(&code, &sso.verifier).status().as_u16(), 200);
+            break;
+        }
+        let why = query(&back, "error_description").unwrap_or_default();
+        assert!(why.contains("\"k2\""), "{why}");
+        refusals += 1;
+        assert!(
+            Instant::now() < deadline,
+            "the rotated key was never fetched"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let fetches = s.headend.count_logs("OIDC provider keys (JWKS) read");
+    assert_eq!(
+        fetches, 2,
+        "the JWKS is read again once, not at every refusal ({refusals} refused)"
+    );
     let audit = s.headend.logs().join("\n");
     assert!(
         audit.contains("single sign-on refused"),
@@ -560,4 +587,75 @@ fn removing_the_group_at_the_provider_ends_access_at_the_next_refresh() {
     // The session is revoked: its access token dies at once too.
     assert_eq!(sso.me(&access).0, 401);
     assert_eq!(sso.refresh(&refresh).0, 401);
+}
+
+#[test]
+fn ctl_login_sso_catches_the_redirect_on_a_loopback_port() {
+    let idp = Idp::start();
+    let s = headend(&idp, "", ROLE_MAP, "");
+    idp.set("groups", json!({"ada": ["netops"]}));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(common::headend_bin())
+        .args(["ctl", "login", "--sso", &s.base, "--sso-timeout", "60"])
+        .env("HEADEND_CTL_DIR", dir.path())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn headend ctl");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let start = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("ctl printed no URL");
+        if let Some(url) = line
+            .trim()
+            .strip_prefix(&format!("{}/api/v1/auth/oidc/start?", s.base))
+        {
+            break format!("{}/api/v1/auth/oidc/start?{url}", s.base);
+        }
+    };
+    let redirect = query(&start, "redirect_uri").expect("redirect_uri");
+    assert!(redirect.starts_with("http://127.0.0.1:"), "{redirect}");
+    // The browser: headend, the provider, headend, then ctl's loopback port.
+    let sso = Sso::new(&s, &idp);
+    let r = sso.h.get(&start).send().expect("start");
+    assert_eq!(r.status().as_u16(), 302);
+    let cb = sso.at_provider(&location(&r));
+    let back = location(&sso.callback(&cb));
+    assert!(back.starts_with(&redirect), "{back}");
+    let page = sso.h.get(&back).send().expect("loopback");
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().unwrap().contains("Logged in"));
+    let out = child.wait_with_output().expect("ctl");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("logged in as sso:ada (operator)"),
+        "{stdout}"
+    );
+    // The session works like a password login's.
+    let out = admin::ctl(dir.path(), &["zone", "list"], "");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("e2e.test"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No token in the session file is in headend's log.
+    let session: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("session.json")).unwrap()).unwrap();
+    let logs = s.headend.logs().join("\n");
+    for k in ["access_token", "refresh_token"] {
+        let t = session[k].as_str().unwrap();
+        assert!(!t.is_empty() && !logs.contains(t), "{k} logged");
+    }
 }

@@ -6,12 +6,13 @@
 // Prints "listening PORT" once the socket is bound. The provider itself is
 // built at the first request, from STATE (JSON), which the test writes:
 //   {"redirect_uri": "...", "login": "ada", "groups": {"ada": ["netops"]},
-//    "forge": null | "nonce" | "key" | "expired" | "aud"}
+//    "forge": null | "nonce" | "key" | "expired" | "aud" | "rotate"}
 // STATE is read again at every use: `login` is the account the next
 // interaction logs in (no browser: the interaction finishes at once),
 // `groups` the claim userinfo releases, `forge` rewrites the ID token of
 // the next token answers (wrong nonce, signed by another key, expired,
-// wrong audience) so that the relying party's checks meet real flows.
+// wrong audience; "rotate": signed by a new key k2 that the JWKS then
+// publishes too) so that the relying party's checks meet real flows.
 import fs from 'node:fs';
 import https from 'node:https';
 import * as jose from 'jose';
@@ -30,12 +31,19 @@ const issuer = `https://127.0.0.1:${port}`;
 
 const signing = await jose.generateKeyPair('RS256', { extractable: true });
 const foreign = await jose.generateKeyPair('RS256', { extractable: true });
+const rotated = await jose.generateKeyPair('RS256', { extractable: true });
 const jwk = { ...(await jose.exportJWK(signing.privateKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+const rotatedPublic = { ...(await jose.exportJWK(rotated.publicKey)), kid: 'k2', alg: 'RS256', use: 'sig' };
 
 async function forge(idToken, mode) {
   const claims = jose.decodeJwt(idToken);
   const now = Math.floor(Date.now() / 1000);
   let key = signing.privateKey;
+  let kid = 'k1';
+  if (mode === 'rotate') {
+    key = rotated.privateKey;
+    kid = 'k2';
+  }
   if (mode === 'nonce') claims.nonce = 'not-the-nonce-of-this-login';
   if (mode === 'key') key = foreign.privateKey;
   if (mode === 'expired') {
@@ -43,7 +51,7 @@ async function forge(idToken, mode) {
     claims.iat = now - 7200;
   }
   if (mode === 'aud') claims.aud = 'another-client';
-  return new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(key);
+  return new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).sign(key);
 }
 
 function build() {
@@ -90,6 +98,10 @@ function build() {
   provider.use(async (ctx, next) => {
     await next();
     const mode = readState().forge;
+    // After a rotation the JWKS publishes the new key beside the old one.
+    if (mode === 'rotate' && ctx.path === '/jwks' && ctx.status === 200) {
+      ctx.body = { keys: [...ctx.body.keys, rotatedPublic] };
+    }
     if (mode && ctx.path === '/token' && ctx.status === 200 && ctx.body && ctx.body.id_token) {
       ctx.body = { ...ctx.body, id_token: await forge(ctx.body.id_token, mode) };
     }

@@ -360,13 +360,18 @@ fn sso_login(
         crate::core::oidc::pkce_challenge(&verifier),
     );
     eprintln!("Open this URL in a browser to log in:\n  {start}");
-    // Best effort: a desktop opens it; elsewhere the URL above is the way.
-    let _ = std::process::Command::new("xdg-open")
-        .arg(&start)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
+    // Best effort, on a desktop: elsewhere the URL above is the way.
+    let desktop = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    if desktop {
+        let _ = std::process::Command::new("xdg-open")
+            .arg(&start)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+    }
     let code = super::sso::wait_for_code(listener, &state, timeout)?;
     let body = SsoTokenRequest {
         code,
