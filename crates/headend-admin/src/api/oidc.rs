@@ -1,6 +1,6 @@
 //! Single sign-on: GET /api/v1/auth/oidc/start, GET
-//! /api/v1/auth/oidc/callback and POST /api/v1/auth/oidc/token, and the
-//! provider check at a session's refresh.
+//! /api/v1/auth/oidc/callback and POST /api/v1/auth/oidc/token (the
+//! provider check at a session's refresh is in `auth`).
 //!
 //! A native client (`headend ctl login --sso`) listens on a loopback port
 //! (RFC 8252 §7.3) and sends the browser to `start` with its redirect URI,
@@ -10,7 +10,6 @@
 //! client exchanges that code, with its PKCE verifier, at `token` for the
 //! same answer as a password login. No token travels in a URL.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Json;
@@ -18,18 +17,17 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use headend_store::auth::{FamilyRecord, UserRecord};
+use headend_store::auth::UserRecord;
 use serde::Deserialize;
 
-use super::auth::{rate_limit, start_session_sid};
+use super::auth::{provider_down, rate_limit, set_role, start_session_sid};
 use super::types::SsoTokenRequest;
 use super::{ApiError, Shared, Source, unix_now};
 use crate::core::Role;
 use crate::core::oidc::{
-    ClientLeg, form_escape, loopback_redirect, map_role, recheck_due, user_name, valid_challenge,
+    ClientLeg, form_escape, loopback_redirect, map_role, user_name, valid_challenge,
 };
-use crate::core::session::log_prefix;
-use crate::oidc::{Grant, Provider, SSO_PHC, SsoError, SsoSession};
+use crate::oidc::{Grant, Provider, SSO_PHC, SsoSession};
 
 /// The query of GET /api/v1/auth/oidc/start.
 #[derive(Deserialize)]
@@ -67,15 +65,6 @@ fn see_other(location: &str) -> Response {
         resp.headers_mut().insert(header::LOCATION, v);
     }
     resp
-}
-
-fn provider_down(e: &SsoError) -> ApiError {
-    tracing::warn!("single sign-on: {e}");
-    ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        "provider_unavailable",
-        "the identity provider cannot be reached or answered something unusable; see the server log",
-    )
 }
 
 /// GET /api/v1/auth/oidc/start: sends the browser to the provider.
@@ -288,15 +277,6 @@ async fn upsert_user(
     Ok(Ok(()))
 }
 
-async fn set_role(app: &Shared, user: &str, role: Role, now: u64) -> Result<(), ApiError> {
-    let name = user.to_owned();
-    app.blocking(move |s| s.auth().user_set_role(&name, role.as_str(), now))
-        .await?;
-    app.pin_role(user, Some(role));
-    tracing::info!(user, %role, "single sign-on user's role follows the provider");
-    Ok(())
-}
-
 /// POST /api/v1/auth/oidc/token: the one-time code and its PKCE verifier
 /// for a session (the same answer as a password login).
 pub(crate) async fn token(
@@ -334,116 +314,4 @@ pub(crate) async fn token(
         start_session_sid(&app, &grant.user, grant.role, ip, now, "single sign-on").await?;
     p.keep(&sid, grant.sso, app.sessions.absolute);
     Ok(resp)
-}
-
-/// Before a single sign-on session's refresh token rotates: when the last
-/// check is `recheck_minutes` old, asks the provider's userinfo endpoint
-/// (with the provider's access token, renewed with its refresh token when
-/// it expired) and maps the role again. A user the provider no longer
-/// knows, or whose claim maps to no role, is refused and the session
-/// revoked; a changed role is stored. The provider unreachable: 502, the
-/// refresh token is not spent (the client may try again).
-pub(crate) async fn recheck(
-    app: &Shared,
-    family: &FamilyRecord,
-    ip: IpAddr,
-    now: u64,
-) -> Result<(), ApiError> {
-    let Some(p) = app.oidc.clone() else {
-        return Ok(());
-    };
-    let Some(mut s) = p.session(&family.id) else {
-        return Err(end(
-            app,
-            family,
-            ip,
-            now,
-            "the single sign-on session is not known to this server (restarted?)",
-        )
-        .await);
-    };
-    if !recheck_due(s.checked, now, p.config.recheck_secs()) {
-        return Ok(());
-    }
-    let mut info = p
-        .userinfo(&s.access_token, now)
-        .await
-        .map_err(|e| provider_down(&e))?;
-    if info.is_none()
-        && let Some(rt) = s.refresh_token.clone()
-    {
-        match p.refresh(&rt, now).await {
-            Ok(t) => {
-                s.access_token = t.access_token;
-                if t.refresh_token.is_some() {
-                    s.refresh_token = t.refresh_token;
-                }
-                info = p
-                    .userinfo(&s.access_token, now)
-                    .await
-                    .map_err(|e| provider_down(&e))?;
-            }
-            Err(SsoError::Denied(_)) => {}
-            Err(e) => return Err(provider_down(&e)),
-        }
-    }
-    let Some(info) = info else {
-        return Err(end(
-            app,
-            family,
-            ip,
-            now,
-            "the provider no longer accepts the session",
-        )
-        .await);
-    };
-    if info.get("sub").and_then(serde_json::Value::as_str) != Some(s.sub.as_str()) {
-        return Err(end(app, family, ip, now, "userinfo is for another subject").await);
-    }
-    let Some(role) = map_role(&info, &p.config.role_claim, &p.config.role_map) else {
-        return Err(end(
-            app,
-            family,
-            ip,
-            now,
-            "the provider's claims no longer map to a role",
-        )
-        .await);
-    };
-    let name = family.username.clone();
-    let record = app.blocking(move |st| st.auth().user(&name)).await?;
-    if record.as_ref().and_then(|u| Role::parse(&u.role)) != Some(role) {
-        set_role(app, &family.username, role, now).await?;
-    }
-    s.checked = now;
-    p.update(&family.id, s);
-    Ok(())
-}
-
-/// Revokes a single sign-on session the provider no longer backs; answers
-/// the refusal.
-async fn end(app: &Shared, family: &FamilyRecord, ip: IpAddr, now: u64, why: &str) -> ApiError {
-    let id = family.id.clone();
-    let _ = app
-        .blocking(move |s| s.auth().family_revoke(&id, now, "single sign-on refused"))
-        .await;
-    app.revoke_in_cache(std::slice::from_ref(&family.id), None);
-    if let Some(p) = &app.oidc {
-        p.forget(&family.id);
-    }
-    tracing::info!(user = %family.username, %ip, session = log_prefix(&family.id), "single sign-on refresh refused: {why}");
-    app.audit(
-        &family.username,
-        ip,
-        "refresh",
-        Some(format!("session {}", log_prefix(&family.id))),
-        "refused",
-        Some(why.to_owned()),
-    )
-    .await;
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        format!("{why}; log in again with single sign-on"),
-    )
 }
