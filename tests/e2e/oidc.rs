@@ -659,3 +659,86 @@ fn ctl_login_sso_catches_the_redirect_on_a_loopback_port() {
         assert!(!t.is_empty() && !logs.contains(t), "{k} logged");
     }
 }
+
+/// The `name=value` pairs of a response's Set-Cookie headers.
+fn set_cookies(r: &reqwest::blocking::Response) -> Vec<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|c| c.split(';').next())
+        .filter(|pair| !pair.ends_with('='))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_console_signs_in_with_single_sign_on() {
+    let idp = Idp::start();
+    let s = headend(&idp, "", ROLE_MAP, "");
+    idp.set("groups", json!({"ada": ["netops"]}));
+    let sso = Sso::new(&s, &idp);
+    let page = sso
+        .h
+        .get(s.url("/ui/login"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+        .replace("&#x2f;", "/");
+    assert!(
+        page.contains("href=\"/ui/login/sso?next=%2Fui%2F\""),
+        "{page}"
+    );
+    let r = sso
+        .h
+        .get(s.url("/ui/login/sso?next=/ui/zones"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    let pending = set_cookies(&r);
+    assert!(
+        pending.iter().any(|c| c.starts_with("headend_ui_sso=")),
+        "{pending:?}"
+    );
+    let cb = sso.at_provider(&location(&r));
+    let back = location(&sso.callback(&cb));
+    assert!(back.starts_with("/ui/login/sso/done?code="), "{back}");
+    // Without the cookie of the browser that started it: refused.
+    let r = sso.h.get(s.url(&back)).send().unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let cb = {
+        let r = sso
+            .h
+            .get(s.url("/ui/login/sso?next=/ui/zones"))
+            .send()
+            .unwrap();
+        let pending = set_cookies(&r);
+        let cb = sso.at_provider(&location(&r));
+        (cb, pending.join("; "))
+    };
+    let back = location(&sso.callback(&cb.0));
+    let r = sso
+        .h
+        .get(s.url(&back))
+        .header("cookie", &cb.1)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let session = set_cookies(&r).join("; ");
+    assert!(session.contains("headend_ui="), "{session}");
+    assert!(
+        r.text()
+            .unwrap()
+            .replace("&#x2f;", "/")
+            .contains("url=/ui/zones")
+    );
+    let r = sso
+        .h
+        .get(s.url("/ui/zones"))
+        .header("cookie", &session)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().unwrap().contains("e2e.test"));
+}

@@ -88,6 +88,20 @@ pub(crate) async fn start(
     if q.state.len() > 256 {
         return Err(ApiError::bad_request("state is longer than 256 characters"));
     }
+    begin(
+        &p,
+        ClientLeg {
+            redirect_uri: q.redirect_uri,
+            state: q.state,
+            challenge: q.code_challenge,
+        },
+    )
+    .await
+}
+
+/// Starts a login for `client` (a loopback client, or the console): the
+/// 302 to the provider.
+async fn begin(p: &Provider, client: ClientLeg) -> Result<Response, ApiError> {
     let now = unix_now();
     let d = p.discovery(now).await.map_err(|e| provider_down(&e))?;
     let url = p
@@ -99,14 +113,22 @@ pub(crate) async fn start(
             &p.config.client_id,
             &p.config.redirect_uri,
             &p.scopes(),
-            ClientLeg {
-                redirect_uri: q.redirect_uri,
-                state: q.state,
-                challenge: q.code_challenge,
-            },
+            client,
             now,
         );
     Ok(see_other(&url))
+}
+
+/// The console's start (GET /ui/login/sso): the login comes back to
+/// `redirect_uri` (a path of the console) with the one-time code.
+pub(crate) async fn begin_console(
+    app: &Shared,
+    ip: std::net::IpAddr,
+    client: ClientLeg,
+) -> Result<Response, ApiError> {
+    let p = provider(app)?;
+    rate_limit(app, ip, "login.sso").await?;
+    begin(&p, client).await
 }
 
 /// The client's loopback URI with `params` added.
@@ -292,12 +314,34 @@ pub(crate) async fn token(
             e.body_text()
         ))
     })?;
+    redeem(&app, &p, ip, &body.code, &body.code_verifier).await
+}
+
+/// Redeems a one-time code with its verifier: the session's token answer.
+pub(crate) async fn redeem_code(
+    app: &Shared,
+    ip: std::net::IpAddr,
+    code: &str,
+    verifier: &str,
+) -> Result<Response, ApiError> {
+    let p = provider(app)?;
+    rate_limit(app, ip, "login.sso").await?;
+    redeem(app, &p, ip, code, verifier).await
+}
+
+async fn redeem(
+    app: &Shared,
+    p: &Provider,
+    ip: std::net::IpAddr,
+    code: &str,
+    verifier: &str,
+) -> Result<Response, ApiError> {
     let now = unix_now();
     let grant = p
         .handoffs
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .redeem(&body.code, &body.code_verifier, now);
+        .redeem(code, verifier, now);
     let grant = match grant {
         Ok(g) => g,
         Err(e) => {
@@ -311,7 +355,7 @@ pub(crate) async fn token(
         }
     };
     let (resp, sid) =
-        start_session_sid(&app, &grant.user, grant.role, ip, now, "single sign-on").await?;
+        start_session_sid(app, &grant.user, grant.role, ip, now, "single sign-on").await?;
     p.keep(&sid, grant.sso, app.sessions.absolute);
     Ok(resp)
 }
