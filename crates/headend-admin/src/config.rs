@@ -780,4 +780,53 @@ mod tests {
         assert_eq!(c.connections.body_timeout_secs, 30);
         assert!(toml::from_str::<AdminConfig>("[connections]\nmax_conns = 1\n").is_err());
     }
+
+    #[test]
+    fn oidc_section_parses_and_is_checked() {
+        let text = r#"
+local_login = "admins"
+[oidc]
+issuer = "https://sso.example.test/realms/isp"
+client_id = "headend"
+client_secret_file = "oidc-secret"
+redirect_uri = "https://headend.example.test:8443/api/v1/auth/oidc/callback"
+role_map = { "netops-admins" = "admin", "netops" = "operator", "*" = "viewer" }
+"#;
+        let mut c: AdminConfig = toml::from_str(text).expect("parse");
+        assert_eq!(c.local_login, LocalLogin::Admins);
+        c.resolve_paths(Path::new("/etc/headend"));
+        let o = c.oidc.clone().expect("oidc");
+        assert_eq!(
+            o.client_secret_file.as_deref(),
+            Some(Path::new("/etc/headend/oidc-secret"))
+        );
+        assert_eq!(o.role_claim, "groups");
+        assert_eq!(o.recheck_secs(), 300);
+        assert_eq!(o.token_auth, TokenAuth::ClientSecretBasic);
+        assert_eq!(o.role_map["netops"], crate::core::Role::Operator);
+        assert!(c.validate().is_ok());
+        for (patch, key) in [
+            ("issuer = \"http://sso.example.test\"", "admin.oidc.issuer"),
+            (
+                "redirect_uri = \"https://headend.example.test/elsewhere\"",
+                "admin.oidc.redirect_uri",
+            ),
+            ("recheck_minutes = 0.0", "admin.oidc.recheck_minutes"),
+            ("role_map = {}", "admin.oidc.role_map"),
+        ] {
+            let text: String = text
+                .lines()
+                .filter(|l| !l.starts_with(patch.split(' ').next().unwrap_or("")))
+                .chain(std::iter::once(patch))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let c: AdminConfig = toml::from_str(&text).expect(patch);
+            match c.validate() {
+                Err(crate::AdminError::Config { key: k, .. }) => assert_eq!(k, key, "{patch}"),
+                other => panic!("{patch}: {other:?}"),
+            }
+        }
+        assert!(toml::from_str::<AdminConfig>("[oidc]\nissuer = \"x\"\nclient = 1\n").is_err());
+        assert!(toml::from_str::<AdminConfig>("local_login = \"some\"\n").is_err());
+    }
 }
