@@ -549,6 +549,11 @@ pub(crate) async fn logout(
         if done { vec![sid.clone()] } else { Vec::new() }
     };
     app.revoke_in_cache(&ids, None);
+    if let Some(p) = &app.oidc {
+        for id in ids.iter().chain(std::iter::once(&sid)) {
+            p.forget(id);
+        }
+    }
     app.revoke_in_cache(std::slice::from_ref(&sid), None);
     app.audit(
         &user,
@@ -607,7 +612,14 @@ pub(crate) async fn recheck(
     now: u64,
 ) -> Result<(), ApiError> {
     let Some(p) = app.oidc.clone() else {
-        return Ok(());
+        return Err(end(
+            app,
+            family,
+            ip,
+            now,
+            "single sign-on is no longer configured",
+        )
+        .await);
     };
     let Some(mut s) = p.session(&family.id) else {
         return Err(end(
