@@ -493,6 +493,16 @@ fn tampered_state_replayed_code_and_forged_id_tokens_are_refused() {
     let r = sso.callback(&replay);
     let why = query(&location(&r), "error_description").unwrap_or_default();
     assert!(why.contains("token endpoint refused"), "{why}");
+    // An answer naming another issuer (RFC 9207 mix-up): refused.
+    let cb = sso.at_provider(&sso.start("st3"));
+    let iss = query(&cb, "iss").expect("the provider sends iss");
+    let mixed = cb.replace(
+        &format!("iss={}", headend_admin::core::oidc::form_escape(&iss)),
+        "iss=https%3A%2F%2Fevil.test",
+    );
+    assert_ne!(mixed, cb);
+    let why = query(&location(&sso.callback(&mixed)), "error_description").unwrap_or_default();
+    assert!(why.contains("another issuer"), "{why}");
     // ID tokens rewritten by the provider: each refused for its reason.
     for (mode, expect) in [
         ("nonce", "nonce"),

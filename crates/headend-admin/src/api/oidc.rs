@@ -51,6 +51,9 @@ pub(crate) struct CallbackQuery {
     error: Option<String>,
     #[serde(default)]
     error_description: Option<String>,
+    /// The issuer of the answer (RFC 9207), when the provider sends it.
+    #[serde(default)]
+    iss: Option<String>,
 }
 
 fn provider(app: &Shared) -> Result<Arc<Provider>, ApiError> {
@@ -185,6 +188,10 @@ pub(crate) async fn callback(
             ))
         }
     };
+    // RFC 9207: an answer naming another issuer is a mix-up attack.
+    if q.iss.as_deref().is_some_and(|iss| iss != p.config.issuer) {
+        return refuse("the answer names another issuer (iss)".into()).await;
+    }
     if let Some(error) = q.error {
         let why = q.error_description.unwrap_or_default();
         return refuse(format!("the provider answered {error}: {why}")).await;
