@@ -17,6 +17,7 @@ packages=(
   prometheus
   kea-dhcp6-server
   kea-dhcp-ddns-server bind9
+  nodejs npm
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -40,6 +41,13 @@ fi
 if [ ! -x target/test-venv/bin/python3 ] || ! target/test-venv/bin/python3 -c 'import pydocsis' 2>/dev/null; then
   python3 -m venv target/test-venv
   target/test-venv/bin/pip install --quiet pydocsis==0.3.40
+fi
+
+# An OpenID Connect provider for the single sign-on tests (tests/e2e/oidc.rs):
+# node's oidc-provider, pinned, in a folder beside the build (never global).
+OIDC_PROVIDER_VERSION=8.8.1
+if ! grep -qs "\"version\": \"$OIDC_PROVIDER_VERSION\"" target/oidc-node/node_modules/oidc-provider/package.json; then
+  npm install --silent --no-audit --no-fund --prefix target/oidc-node "oidc-provider@$OIDC_PROVIDER_VERSION"
 fi
 
 if ! command -v cargo-nextest >/dev/null 2>&1; then

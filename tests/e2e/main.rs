@@ -38,6 +38,7 @@ mod dnssec;
 mod docsis;
 mod lab;
 mod metrics;
+mod oidc;
 mod provisioning;
 mod secrets;
 mod store_postgres;

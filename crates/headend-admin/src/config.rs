@@ -81,6 +81,105 @@ pub struct AdminConfig {
     /// token is issued. Users with a second factor always need it.
     #[serde(default)]
     pub require_mfa_for: Vec<crate::core::Role>,
+    /// Who may log in with a local password: `all` users, only `admins`
+    /// (break-glass accounts while everyone else signs in with single
+    /// sign-on), or `none`. API keys and client certificates are not
+    /// affected.
+    #[serde(default)]
+    pub local_login: LocalLogin,
+    /// Single sign-on with an OpenID Connect provider; off when absent.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// `[admin] local_login`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LocalLogin {
+    /// Every local account may log in with its password.
+    #[default]
+    All,
+    /// Only local accounts with the admin role (break-glass).
+    Admins,
+    /// No local password login.
+    None,
+}
+
+/// `[admin.oidc]`: log in through an OpenID Connect provider (authorization
+/// code flow with PKCE S256, `state` and `nonce`; the ID token is verified
+/// against the provider's JWKS). The provider's groups (or any claim) map
+/// to a role; a login whose claim maps to no role is refused. Users are
+/// kept as `sso:NAME` (no password; they can be disabled, deleted and
+/// listed like local users). The provider is asked again (userinfo) at a
+/// session's refresh, at most every `recheck_minutes`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer URL (`https://`); its discovery document is
+    /// read from `ISSUER/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// The client id registered at the provider.
+    pub client_id: String,
+    /// A file holding the client secret (first line); absent for a public
+    /// client (PKCE only).
+    pub client_secret_file: Option<PathBuf>,
+    /// How the secret is sent to the token endpoint: `client_secret_basic`
+    /// (HTTP Basic) or `client_secret_post` (form fields).
+    #[serde(default)]
+    pub token_auth: TokenAuth,
+    /// The redirect URI registered at the provider: this API's
+    /// `https://HOST:PORT/api/v1/auth/oidc/callback` as browsers reach it.
+    pub redirect_uri: String,
+    /// Scopes asked for; `openid` is always sent.
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// The claim (of the ID token, else of userinfo) whose values map to
+    /// a role; `groups`.
+    #[serde(default = "default_role_claim")]
+    pub role_claim: String,
+    /// Claim value → role; the highest role of the user's values wins; the
+    /// key `"*"` grants its role to anyone the provider logs in.
+    pub role_map: std::collections::BTreeMap<String, crate::core::Role>,
+    /// A session refresh asks the provider's userinfo endpoint again when
+    /// the last check is this many minutes old (a user whose groups no
+    /// longer map to a role is then refused); 5. A fraction is allowed
+    /// (tests recheck every second or two).
+    #[serde(default = "default_recheck_minutes")]
+    pub recheck_minutes: f64,
+    /// PEM CA certificate(s) that sign the provider's certificate (a
+    /// private CA); absent: the system's trust store.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuth {
+    /// HTTP Basic with the client id and secret.
+    #[default]
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` form fields.
+    ClientSecretPost,
+}
+
+fn default_oidc_scopes() -> Vec<String> {
+    ["openid", "profile", "email", "groups"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+fn default_role_claim() -> String {
+    "groups".to_owned()
+}
+fn default_recheck_minutes() -> f64 {
+    5.0
+}
+
+impl OidcConfig {
+    /// Seconds between two checks of a session at the provider.
+    pub fn recheck_secs(&self) -> u64 {
+        // Validated: finite, at least one second.
+        (self.recheck_minutes * 60.0) as u64
+    }
 }
 
 /// `[admin.audit]`: forwarding of audit entries to a SIEM.
@@ -496,6 +595,8 @@ impl Default for AdminConfig {
             audit_retention_days: default_audit_retention_days(),
             audit: AuditConfig::default(),
             require_mfa_for: Vec::new(),
+            local_login: LocalLogin::All,
+            oidc: None,
         }
     }
 }
@@ -524,6 +625,16 @@ impl AdminConfig {
         {
             if p.is_relative() {
                 *p = base.join(&*p);
+            }
+        }
+        if let Some(o) = &mut self.oidc {
+            for p in [&mut o.client_secret_file, &mut o.ca_file]
+                .into_iter()
+                .flatten()
+            {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
             }
         }
         if let Some(c) = &mut self.client_tls {
@@ -620,6 +731,35 @@ impl AdminConfig {
                 "every rate, burst and cost must be at least 1",
             );
         }
+        if let Some(o) = &self.oidc {
+            if !o.issuer.starts_with("https://") {
+                return bad("admin.oidc.issuer", "must be an https:// URL");
+            }
+            if !o.redirect_uri.starts_with("https://")
+                || !o.redirect_uri.ends_with("/api/v1/auth/oidc/callback")
+            {
+                return bad(
+                    "admin.oidc.redirect_uri",
+                    "must be this API's https://HOST:PORT/api/v1/auth/oidc/callback",
+                );
+            }
+            if o.client_id.is_empty() {
+                return bad("admin.oidc.client_id", "must not be empty");
+            }
+            if o.role_map.is_empty() {
+                return bad(
+                    "admin.oidc.role_map",
+                    "map at least one claim value (or \"*\") to a role, or nobody can log in",
+                );
+            }
+            let m = o.recheck_minutes;
+            if !m.is_finite() || m * 60.0 < 1.0 || m > 1440.0 {
+                return bad(
+                    "admin.oidc.recheck_minutes",
+                    "must be between 1 second (0.017) and 1440 minutes",
+                );
+            }
+        }
         Ok(())
     }
 
@@ -656,5 +796,54 @@ mod tests {
         assert_eq!(c.connections.header_timeout_secs, 3);
         assert_eq!(c.connections.body_timeout_secs, 30);
         assert!(toml::from_str::<AdminConfig>("[connections]\nmax_conns = 1\n").is_err());
+    }
+
+    #[test]
+    fn oidc_section_parses_and_is_checked() {
+        let text = r#"
+local_login = "admins"
+[oidc]
+issuer = "https://sso.example.test/realms/isp"
+client_id = "headend"
+client_secret_file = "oidc-secret"
+redirect_uri = "https://headend.example.test:8443/api/v1/auth/oidc/callback"
+role_map = { "netops-admins" = "admin", "netops" = "operator", "*" = "viewer" }
+"#;
+        let mut c: AdminConfig = toml::from_str(text).expect("parse");
+        assert_eq!(c.local_login, LocalLogin::Admins);
+        c.resolve_paths(Path::new("/etc/headend"));
+        let o = c.oidc.clone().expect("oidc");
+        assert_eq!(
+            o.client_secret_file.as_deref(),
+            Some(Path::new("/etc/headend/oidc-secret"))
+        );
+        assert_eq!(o.role_claim, "groups");
+        assert_eq!(o.recheck_secs(), 300);
+        assert_eq!(o.token_auth, TokenAuth::ClientSecretBasic);
+        assert_eq!(o.role_map["netops"], crate::core::Role::Operator);
+        assert!(c.validate().is_ok());
+        for (patch, key) in [
+            ("issuer = \"http://sso.example.test\"", "admin.oidc.issuer"),
+            (
+                "redirect_uri = \"https://headend.example.test/elsewhere\"",
+                "admin.oidc.redirect_uri",
+            ),
+            ("recheck_minutes = 0.0", "admin.oidc.recheck_minutes"),
+            ("role_map = {}", "admin.oidc.role_map"),
+        ] {
+            let text: String = text
+                .lines()
+                .filter(|l| !l.starts_with(patch.split(' ').next().unwrap_or("")))
+                .chain(std::iter::once(patch))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let c: AdminConfig = toml::from_str(&text).expect(patch);
+            match c.validate() {
+                Err(crate::AdminError::Config { key: k, .. }) => assert_eq!(k, key, "{patch}"),
+                other => panic!("{patch}: {other:?}"),
+            }
+        }
+        assert!(toml::from_str::<AdminConfig>("[oidc]\nissuer = \"x\"\nclient = 1\n").is_err());
+        assert!(toml::from_str::<AdminConfig>("local_login = \"some\"\n").is_err());
     }
 }

@@ -19,6 +19,7 @@ pub mod config;
 pub mod core;
 mod error;
 mod listen;
+mod oidc;
 pub mod password;
 mod process;
 mod service;

@@ -235,6 +235,10 @@ impl AdminService {
                 config.audit.forward.as_deref(),
             )?),
             mfa_tickets: std::sync::Mutex::new(crate::core::totp::Tickets::default()),
+            oidc: match &config.oidc {
+                Some(o) => Some(Arc::new(crate::oidc::Provider::new(o)?)),
+                None => None,
+            },
             config: config.clone(),
         });
 

@@ -29,13 +29,22 @@ pub fn start(admin_extra: &str) -> AdminServer {
 /// [`start`] serving a copy of `tests/data/dns/ORIGIN.zone` as zone `origin`
 /// (`zone_extra` is appended to its `[[dns.zone]]` table).
 pub fn start_with_zone(admin_extra: &str, origin: &str, zone_extra: &str) -> AdminServer {
+    start_full(admin_extra, origin, zone_extra, free_port())
+}
+
+/// [`start`] with the admin API on `port` (a test that must write the
+/// API's own URL into the config picks the port first).
+pub fn start_on(port: u16, admin_extra: &str) -> AdminServer {
+    start_full(admin_extra, "e2e.test", "", port)
+}
+
+fn start_full(admin_extra: &str, origin: &str, zone_extra: &str, port: u16) -> AdminServer {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::copy(
         workspace_root().join(format!("tests/data/dns/{origin}.zone")),
         dir.path().join(format!("{origin}.zone")),
     )
     .expect("copy zone");
-    let port = free_port();
     let dns_port = free_port();
     let dhcp_port = free_port();
     let dhcp6_port = free_port();

@@ -1,4 +1,5 @@
-//! POST /api/v1/auth/login, /refresh and /logout.
+//! POST /api/v1/auth/login, /refresh and /logout; the single sign-on
+//! provider check at a refresh.
 
 use std::net::IpAddr;
 
@@ -13,9 +14,12 @@ use serde::Deserialize;
 
 use super::types::{LoginRequest, LogoutResponse, MfaDue, RefreshRequest, TokenResponse};
 use super::{ApiError, REFRESH_COOKIE, Shared, Source, bearer, unix_now};
+use crate::config::LocalLogin;
 use crate::core::Role;
+use crate::core::oidc::map_role;
 use crate::core::session::{RefreshVerdict, log_prefix, new_id, new_refresh_token, refresh_hash};
 use crate::core::totp::{TICKET_TTL, TicketPurpose};
+use crate::oidc::SsoError;
 
 const GENERIC_LOGIN_FAILURE: &str = "invalid username or password";
 
@@ -250,6 +254,17 @@ pub(crate) async fn login(
             .await;
         return Err(login_failed());
     }
+    if !local_login_allowed(&app, role) {
+        metrics::counter!("headend_admin_logins_total", "result" => "local_restricted")
+            .increment(1);
+        app.audit(&username, ip, "login", None, "local login restricted", None)
+            .await;
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "local password logins are restricted here ([admin] local_login); sign in with single sign-on (headend ctl login --sso)",
+        ));
+    }
     // A second factor enrolled, or required for the role: the password
     // step ends with a short-lived ticket instead of a session.
     let name = username.clone();
@@ -291,6 +306,28 @@ pub(crate) async fn login(
     start_session(&app, &username, role, ip, now, verified.rehash, None).await
 }
 
+/// Refuses a local password login that `[admin] local_login` does not allow.
+fn local_login_allowed(app: &Shared, role: Role) -> bool {
+    match app.config.local_login {
+        LocalLogin::All => true,
+        LocalLogin::Admins => role == Role::Admin,
+        LocalLogin::None => false,
+    }
+}
+
+/// Starts a session like [`start_session`] for a login that passed
+/// elsewhere (`how`, audited), and answers the session id too.
+pub(crate) async fn start_session_sid(
+    app: &Shared,
+    username: &str,
+    role: Role,
+    ip: IpAddr,
+    now: u64,
+    how: &str,
+) -> Result<(Response, String), ApiError> {
+    session_inner(app, username, role, ip, now, None, None, Some(how)).await
+}
+
 /// Starts a session for `username` (both factors passed): a refresh-token
 /// family, an access token, the audit entry; `recovery_codes` (just made at
 /// enrolment) are shown once in the answer.
@@ -303,6 +340,22 @@ pub(crate) async fn start_session(
     rehash: Option<String>,
     recovery_codes: Option<Vec<String>>,
 ) -> Result<Response, ApiError> {
+    session_inner(app, username, role, ip, now, rehash, recovery_codes, None)
+        .await
+        .map(|(r, _)| r)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn session_inner(
+    app: &Shared,
+    username: &str,
+    role: Role,
+    ip: IpAddr,
+    now: u64,
+    rehash: Option<String>,
+    recovery_codes: Option<Vec<String>>,
+    how: Option<&str>,
+) -> Result<(Response, String), ApiError> {
     let username = username.to_owned();
     let (refresh, hash) = new_refresh_token();
     let family = FamilyRecord {
@@ -334,15 +387,18 @@ pub(crate) async fn start_session(
         "login",
         Some(format!("session {}", log_prefix(&sid))),
         "ok",
-        None,
+        how.map(str::to_owned),
     )
     .await;
-    Ok(token_answer(
-        access,
-        app.tokens.ttl,
-        &refresh,
-        app.sessions.absolute,
-        recovery_codes,
+    Ok((
+        token_answer(
+            access,
+            app.tokens.ttl,
+            &refresh,
+            app.sessions.absolute,
+            recovery_codes,
+        ),
+        sid,
     ))
 }
 
@@ -368,6 +424,11 @@ pub(crate) async fn refresh(
     };
     let now = unix_now();
     let mut verdict = app.sessions.judge(&token, &family, now);
+    if verdict == RefreshVerdict::Rotate && family.username.starts_with(crate::oidc::SSO_PREFIX) {
+        // Before the token is spent: a provider that cannot be reached
+        // leaves the client its refresh token to try again.
+        recheck(&app, &family, ip, now).await?;
+    }
     let (new_refresh, new_hash) = new_refresh_token();
     if verdict == RefreshVerdict::Rotate {
         let (old, new) = (old_hash.clone(), new_hash.clone());
@@ -488,6 +549,11 @@ pub(crate) async fn logout(
         if done { vec![sid.clone()] } else { Vec::new() }
     };
     app.revoke_in_cache(&ids, None);
+    if let Some(p) = &app.oidc {
+        for id in ids.iter().chain(std::iter::once(&sid)) {
+            p.forget(id);
+        }
+    }
     app.revoke_in_cache(std::slice::from_ref(&sid), None);
     app.audit(
         &user,
@@ -506,4 +572,147 @@ pub(crate) async fn logout(
         ),
     );
     Ok(resp)
+}
+
+pub(crate) fn provider_down(e: &SsoError) -> ApiError {
+    tracing::warn!("single sign-on: {e}");
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "provider_unavailable",
+        "the identity provider cannot be reached or answered something unusable; see the server log",
+    )
+}
+
+/// Stores the role the provider's claims map to now.
+pub(crate) async fn set_role(
+    app: &Shared,
+    user: &str,
+    role: Role,
+    now: u64,
+) -> Result<(), ApiError> {
+    let name = user.to_owned();
+    app.blocking(move |s| s.auth().user_set_role(&name, role.as_str(), now))
+        .await?;
+    app.pin_role(user, Some(role));
+    tracing::info!(user, %role, "single sign-on user's role follows the provider");
+    Ok(())
+}
+
+/// Before a single sign-on session's refresh token rotates: when the last
+/// check is `recheck_minutes` old, asks the provider's userinfo endpoint
+/// (with the provider's access token, renewed with its refresh token when
+/// it expired) and maps the role again. A user the provider no longer
+/// knows, or whose claim maps to no role, is refused and the session
+/// revoked; a changed role is stored. The provider unreachable: 502, the
+/// refresh token is not spent (the client may try again).
+pub(crate) async fn recheck(
+    app: &Shared,
+    family: &FamilyRecord,
+    ip: IpAddr,
+    now: u64,
+) -> Result<(), ApiError> {
+    let Some(p) = app.oidc.clone() else {
+        return Err(end(
+            app,
+            family,
+            ip,
+            now,
+            "single sign-on is no longer configured",
+        )
+        .await);
+    };
+    let Some(mut s) = p.session(&family.id) else {
+        return Err(end(
+            app,
+            family,
+            ip,
+            now,
+            "the single sign-on session is not known to this server (restarted?)",
+        )
+        .await);
+    };
+    if !crate::core::oidc::recheck_due(s.checked, now, p.config.recheck_secs()) {
+        return Ok(());
+    }
+    let mut info = p
+        .userinfo(&s.access_token, now)
+        .await
+        .map_err(|e| provider_down(&e))?;
+    if info.is_none()
+        && let Some(rt) = s.refresh_token.clone()
+    {
+        match p.refresh(&rt, now).await {
+            Ok(t) => {
+                s.access_token = t.access_token;
+                if t.refresh_token.is_some() {
+                    s.refresh_token = t.refresh_token;
+                }
+                info = p
+                    .userinfo(&s.access_token, now)
+                    .await
+                    .map_err(|e| provider_down(&e))?;
+            }
+            Err(SsoError::Denied(_)) => {}
+            Err(e) => return Err(provider_down(&e)),
+        }
+    }
+    let Some(info) = info else {
+        return Err(end(
+            app,
+            family,
+            ip,
+            now,
+            "the provider no longer accepts the session",
+        )
+        .await);
+    };
+    if info.get("sub").and_then(serde_json::Value::as_str) != Some(s.sub.as_str()) {
+        return Err(end(app, family, ip, now, "userinfo is for another subject").await);
+    }
+    let Some(role) = map_role(&info, &p.config.role_claim, &p.config.role_map) else {
+        return Err(end(
+            app,
+            family,
+            ip,
+            now,
+            "the provider's claims no longer map to a role",
+        )
+        .await);
+    };
+    let name = family.username.clone();
+    let record = app.blocking(move |st| st.auth().user(&name)).await?;
+    if record.as_ref().and_then(|u| Role::parse(&u.role)) != Some(role) {
+        set_role(app, &family.username, role, now).await?;
+    }
+    s.checked = now;
+    p.update(&family.id, s);
+    Ok(())
+}
+
+/// Revokes a single sign-on session the provider no longer backs; answers
+/// the refusal.
+async fn end(app: &Shared, family: &FamilyRecord, ip: IpAddr, now: u64, why: &str) -> ApiError {
+    let id = family.id.clone();
+    let _ = app
+        .blocking(move |s| s.auth().family_revoke(&id, now, "single sign-on refused"))
+        .await;
+    app.revoke_in_cache(std::slice::from_ref(&family.id), None);
+    if let Some(p) = &app.oidc {
+        p.forget(&family.id);
+    }
+    tracing::info!(user = %family.username, %ip, session = log_prefix(&family.id), "single sign-on refresh refused: {why}");
+    app.audit(
+        &family.username,
+        ip,
+        "refresh",
+        Some(format!("session {}", log_prefix(&family.id))),
+        "refused",
+        Some(why.to_owned()),
+    )
+    .await;
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        format!("{why}; log in again with single sign-on"),
+    )
 }

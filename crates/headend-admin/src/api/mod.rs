@@ -11,6 +11,7 @@ pub(crate) mod dhcp;
 pub(crate) mod dhcp6;
 mod limit;
 pub(crate) mod mfa;
+pub(crate) mod oidc;
 pub mod openapi;
 pub(crate) mod scrape;
 pub mod types;
@@ -92,6 +93,8 @@ pub struct App {
     pub(crate) forward: Arc<crate::audit::Forward>,
     /// Pending two-step logins (password right, second factor due).
     pub(crate) mfa_tickets: std::sync::Mutex<crate::core::totp::Tickets>,
+    /// The single sign-on provider (`[admin.oidc]`).
+    pub(crate) oidc: Option<Arc<crate::oidc::Provider>>,
 }
 
 /// The principal a client certificate maps to.
@@ -722,6 +725,9 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/auth/mfa", "public"),
     ("POST", "/api/v1/auth/mfa/enrol", "public"),
     ("POST", "/api/v1/auth/mfa/confirm", "public"),
+    ("GET", "/api/v1/auth/oidc/start", "public"),
+    ("GET", "/api/v1/auth/oidc/callback", "public"),
+    ("POST", "/api/v1/auth/oidc/token", "public"),
     ("GET", "/metrics", "viewer"),
     ("GET", "/api/v1/me", "viewer"),
     ("GET", "/api/v1/zones", "viewer"),
@@ -805,6 +811,9 @@ pub fn router(app: Shared, extra: Router<Shared>) -> Router {
         .route("/api/v1/auth/mfa", post(mfa::login_code))
         .route("/api/v1/auth/mfa/enrol", post(mfa::login_enrol))
         .route("/api/v1/auth/mfa/confirm", post(mfa::login_confirm))
+        .route("/api/v1/auth/oidc/start", get(oidc::start))
+        .route("/api/v1/auth/oidc/callback", get(oidc::callback))
+        .route("/api/v1/auth/oidc/token", post(oidc::token))
         .route("/metrics", get(scrape::serve))
         .route("/api/v1/me", get(users::me))
         .route("/api/v1/zones", get(zones::list))

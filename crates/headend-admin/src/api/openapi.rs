@@ -42,6 +42,20 @@ fn describe(method: &str, path: &str) -> (&'static str, Option<Value>) {
                 json!({"type": "object", "required": ["mfa_ticket", "code"], "properties": {"mfa_ticket": {"type": "string"}, "code": {"type": "string"}}}),
             ),
         ),
+        ("GET", "/api/v1/auth/oidc/start") => (
+            "Single sign-on ([admin.oidc]): ?redirect_uri (a loopback http://127.0.0.1:PORT/PATH of a native client, RFC 8252), state, code_challenge and code_challenge_method=S256. Answers 302 to the provider (authorization code flow with PKCE, state and nonce).",
+            None,
+        ),
+        ("GET", "/api/v1/auth/oidc/callback") => (
+            "The provider's redirect (code, state). The ID token is verified (JWKS signature, iss, aud, azp, exp, iat, nonce) and the role claim mapped; answers 302 to the client's redirect_uri with a one-time code and its state, or with error=access_denied and error_description. 400 for an unknown, used or expired state.",
+            None,
+        ),
+        ("POST", "/api/v1/auth/oidc/token") => (
+            "Exchanges the one-time code of a single sign-on login with the client's PKCE verifier: {code, code_verifier}; answers like a login. The code works once, for 120 s.",
+            body(
+                json!({"type": "object", "required": ["code", "code_verifier"], "properties": {"code": {"type": "string"}, "code_verifier": {"type": "string"}}}),
+            ),
+        ),
         ("POST", "/api/v1/auth/refresh") => (
             "Rotate the refresh token (body refresh_token, or the cookie with an Origin of this API). A token presented twice revokes every session of its user (401).",
             None,

@@ -34,6 +34,16 @@ pub struct LoginRequest {
     pub password: String,
 }
 
+/// POST /api/v1/auth/oidc/token: the one-time code a single sign-on login
+/// sent to the client's loopback URI, and the client's PKCE verifier.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SsoTokenRequest {
+    /// The `code` of the redirect.
+    pub code: String,
+    /// The verifier whose S256 challenge the client sent to /start.
+    pub code_verifier: String,
+}
+
 /// POST /api/v1/auth/refresh and /logout, when the refresh token is not in
 /// the cookie.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

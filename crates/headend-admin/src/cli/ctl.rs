@@ -20,12 +20,12 @@ use super::{
 use crate::AdminError;
 use crate::api::types::{
     ApiKeyIssued, ApiKeyRevoked, ApiKeysResponse, AuditResponse, ErrorBody, Leases6Response,
-    LeasesResponse, LoginRequest, LogoutResponse, MfaCodeRequest, MfaConfirmed, MfaDue,
+    LeasesResponse, LoginRequest, LogoutResponse, MeResponse, MfaCodeRequest, MfaConfirmed, MfaDue,
     MfaEnrolment, MfaRemoved, NewApiKeyRequest, NewUserRequest, RefreshRequest, Released6Response,
     ReleasedResponse, Reservation6Request, ReservationAttributes, ReservationRequest,
     Reservations6Response, ReservationsResponse, RoleRequest, RotateApiKeyRequest,
-    SessionsResponse, SetRecordRequest, TokenResponse, UserDeleted, UsersResponse, ZoneResponse,
-    ZoneSerial, ZonesResponse,
+    SessionsResponse, SetRecordRequest, SsoTokenRequest, TokenResponse, UserDeleted, UsersResponse,
+    ZoneResponse, ZoneSerial, ZonesResponse,
 };
 use crate::api::unix_now;
 use crate::tls::{install_crypto_provider, write_private};
@@ -267,13 +267,16 @@ impl Ctl {
     }
 }
 
-fn login(
-    dir: &Path,
+/// The client of a login: the server URL, its pinned certificate.
+struct Connection {
     url: String,
-    user: String,
-    password_stdin: bool,
-    fingerprint: Option<String>,
-) -> Result<(), AdminError> {
+    known: BTreeMap<String, String>,
+    first_use: bool,
+    verifier: std::sync::Arc<PinVerifier>,
+    client: Client,
+}
+
+fn connect(dir: &Path, url: &str, fingerprint: Option<String>) -> Result<Connection, AdminError> {
     if !url.starts_with("https://") {
         return Err(AdminError::Usage {
             reason: "the admin API speaks HTTPS only: use https://HOST:PORT".into(),
@@ -281,13 +284,140 @@ fn login(
     }
     std::fs::create_dir_all(dir).map_err(file_err(dir, "cannot create the client folder"))?;
     let url = url.trim_end_matches('/').to_owned();
-    let mut known = load_known(dir);
+    let known = load_known(dir);
     let pinned = fingerprint
         .map(|f| normalise(&f))
         .or_else(|| known.get(&url).cloned());
     let first_use = pinned.is_none();
     let verifier = PinVerifier::new(pinned);
     let client = client(&verifier)?;
+    Ok(Connection {
+        url,
+        known,
+        first_use,
+        verifier,
+        client,
+    })
+}
+
+impl Connection {
+    /// After the first request: the certificate seen, pinned from now on.
+    fn pin(&mut self, dir: &Path) -> Result<String, AdminError> {
+        let url = &self.url;
+        let seen = self.verifier.seen().ok_or_else(|| AdminError::Connect {
+            url: url.clone(),
+            reason: "no certificate seen".into(),
+        })?;
+        if self.first_use {
+            eprintln!(
+                "The server's certificate SHA-256 fingerprint is\n  {seen}\nIt is now pinned for {url} (trust on first use); compare it with the one headend logged at start-up."
+            );
+        }
+        self.known.insert(url.clone(), seen.clone());
+        save_json(&known_path(dir), &self.known)?;
+        Ok(seen)
+    }
+}
+
+/// `headend ctl login --sso`: the single sign-on flow of a native client
+/// (RFC 8252): a loopback listener, the browser sent to the server's
+/// /api/v1/auth/oidc/start, the one-time code caught on the loopback port
+/// and exchanged with the PKCE verifier.
+fn sso_login(
+    dir: &Path,
+    url: String,
+    fingerprint: Option<String>,
+    timeout: Duration,
+) -> Result<(), AdminError> {
+    let mut conn = connect(dir, &url, fingerprint)?;
+    let url = conn.url.clone();
+    // One request first, so the certificate is pinned before the browser goes.
+    send(
+        &conn.client,
+        Method::GET,
+        &format!("{url}/health"),
+        None,
+        None,
+        &[],
+    )?;
+    let seen = conn.pin(dir)?;
+    let listener =
+        std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| AdminError::Usage {
+            reason: format!("cannot listen on a loopback port: {e}"),
+        })?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| AdminError::Usage {
+            reason: e.to_string(),
+        })?
+        .port();
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let verifier = crate::core::oidc::random_token();
+    let state = crate::core::oidc::random_token();
+    let start = format!(
+        "{url}/api/v1/auth/oidc/start?redirect_uri={}&state={state}&code_challenge={}&code_challenge_method=S256",
+        crate::core::oidc::form_escape(&redirect),
+        crate::core::oidc::pkce_challenge(&verifier),
+    );
+    eprintln!("Open this URL in a browser to log in:\n  {start}");
+    // Best effort, on a desktop: elsewhere the URL above is the way.
+    let desktop = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    if desktop {
+        let _ = std::process::Command::new("xdg-open")
+            .arg(&start)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+    }
+    let code = super::sso::wait_for_code(listener, &state, timeout)?;
+    let body = SsoTokenRequest {
+        code,
+        code_verifier: verifier,
+    };
+    let (status, text) = send(
+        &conn.client,
+        Method::POST,
+        &format!("{url}/api/v1/auth/oidc/token"),
+        None,
+        Some(&body),
+        &[],
+    )?;
+    if status != 200 {
+        return Err(api_error(status, &text));
+    }
+    let mut ctl = Ctl {
+        dir: dir.to_path_buf(),
+        session: SessionFile {
+            url,
+            user: String::new(),
+            fingerprint: seen,
+            refresh_token: String::new(),
+            access_token: String::new(),
+            access_expires: 0,
+        },
+        client: conn.client,
+    };
+    ctl.take_tokens(&text)?;
+    let me: MeResponse = ctl.call(Method::GET, "/api/v1/me", None, &[])?;
+    ctl.session.user = me.user.clone();
+    ctl.save()?;
+    println!("logged in as {} ({})", me.user, me.role);
+    Ok(())
+}
+
+fn login(
+    dir: &Path,
+    url: String,
+    user: String,
+    password_stdin: bool,
+    fingerprint: Option<String>,
+) -> Result<(), AdminError> {
+    let mut conn = connect(dir, &url, fingerprint)?;
+    let url = conn.url.clone();
+    let client = conn.client.clone();
     let password = read_password(password_stdin, false)?;
     let login = LoginRequest {
         username: user.clone(),
@@ -301,17 +431,7 @@ fn login(
         Some(&login),
         &[],
     )?;
-    let seen = verifier.seen().ok_or_else(|| AdminError::Connect {
-        url: url.clone(),
-        reason: "no certificate seen".into(),
-    })?;
-    if first_use {
-        eprintln!(
-            "The server's certificate SHA-256 fingerprint is\n  {seen}\nIt is now pinned for {url} (trust on first use); compare it with the one headend logged at start-up."
-        );
-    }
-    known.insert(url.clone(), seen.clone());
-    save_json(&known_path(dir), &known)?;
+    let seen = conn.pin(dir)?;
     if status != 200 {
         return Err(api_error(status, &text));
     }
@@ -506,9 +626,17 @@ pub fn run(args: CtlArgs) -> Result<(), AdminError> {
         user,
         password_stdin,
         fingerprint,
+        sso,
+        sso_timeout,
     } = cmd
     {
-        return login(&dir, url, user, password_stdin, fingerprint);
+        return match (sso, user) {
+            (true, _) => sso_login(&dir, url, fingerprint, Duration::from_secs(sso_timeout)),
+            (false, Some(user)) => login(&dir, url, user, password_stdin, fingerprint),
+            (false, None) => Err(AdminError::Usage {
+                reason: "give --user NAME, or --sso".into(),
+            }),
+        };
     }
     let mut ctl = Ctl::open(dir.clone())?;
     match cmd {

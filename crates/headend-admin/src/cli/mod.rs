@@ -4,6 +4,7 @@
 
 mod ctl;
 mod pin;
+mod sso;
 mod user;
 
 use std::net::Ipv4Addr;
@@ -100,12 +101,20 @@ pub enum CtlCommand {
     Login {
         /// e.g. https://127.0.0.1:8443
         url: String,
-        /// The user name.
-        #[arg(long)]
-        user: String,
+        /// The user name (a local account).
+        #[arg(long, required_unless_present = "sso", conflicts_with = "sso")]
+        user: Option<String>,
         /// Read the password from the first line of stdin.
         #[arg(long)]
         password_stdin: bool,
+        /// Log in through the single sign-on provider ([admin.oidc]): prints
+        /// the URL to open (and tries xdg-open), then waits for the browser
+        /// to come back to a loopback port.
+        #[arg(long)]
+        sso: bool,
+        /// Seconds to wait for the single sign-on login to finish.
+        #[arg(long, default_value_t = 300)]
+        sso_timeout: u64,
         /// Expect this SHA-256 certificate fingerprint instead of trusting on first use.
         #[arg(long)]
         fingerprint: Option<String>,

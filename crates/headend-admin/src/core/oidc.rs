@@ -59,6 +59,12 @@ pub enum OidcError {
         /// What was wrong.
         reason: String,
     },
+    /// The one-time code is unknown, used or expired.
+    #[error("the login code is unknown, used or expired")]
+    Code,
+    /// The code verifier does not match the challenge of the login.
+    #[error("the code_verifier does not match the login's code_challenge")]
+    Verifier,
     /// No entry of `role_map` grants a role to this user.
     #[error("the provider's {claim} claim grants no role here")]
     NoRole {
@@ -95,7 +101,8 @@ pub fn pkce_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
 
-fn form_escape(s: &str) -> String {
+/// `application/x-www-form-urlencoded` escaping of one value.
+pub fn form_escape(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -169,6 +176,111 @@ pub struct Pending {
     pub redirect_uri: String,
     /// Unix time it dies.
     pub expires: u64,
+    /// Where the login goes back to once the provider answered.
+    pub client: ClientLeg,
+}
+
+/// The client that asked for a login (`headend ctl login --sso` on a
+/// loopback port, RFC 8252 §7.3): where the one-time code goes, with the
+/// client's own `state`, and the PKCE challenge the client must answer
+/// when it exchanges that code for tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientLeg {
+    /// `http://127.0.0.1:PORT/PATH` or `http://[::1]:PORT/PATH`.
+    pub redirect_uri: String,
+    /// The client's `state`, given back unchanged.
+    pub state: String,
+    /// The client's S256 code challenge.
+    pub challenge: String,
+}
+
+/// True for a loopback redirect URI of a native client (RFC 8252 §7.3):
+/// `http`, the literal address `127.0.0.1` or `[::1]`, any port, a path,
+/// no user info and no fragment.
+pub fn loopback_redirect(uri: &str) -> bool {
+    let Some(rest) = uri.strip_prefix("http://") else {
+        return false;
+    };
+    if uri.contains('#') || uri.len() > 512 {
+        return false;
+    }
+    let (authority, _path) = rest.split_once('/').unwrap_or((rest, ""));
+    let port = authority
+        .strip_prefix("127.0.0.1:")
+        .or_else(|| authority.strip_prefix("[::1]:"));
+    port.is_some_and(|p| p.parse::<u16>().is_ok_and(|p| p != 0))
+}
+
+/// A well-formed S256 code challenge: 43 base64url characters.
+pub fn valid_challenge(challenge: &str) -> bool {
+    challenge.len() == 43
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A login that passed at the provider, waiting for its client to
+/// exchange the one-time code: tokens never travel in a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handoff<T> {
+    /// What the session is made of once the code is redeemed.
+    pub grant: T,
+    /// The client's S256 code challenge.
+    pub challenge: String,
+    /// Unix time the code dies.
+    pub expires: u64,
+}
+
+/// Seconds a one-time code lives.
+pub const HANDOFF_TTL: u64 = 120;
+
+/// One-time codes by their value; each is redeemed once, with the PKCE
+/// verifier of its challenge.
+#[derive(Debug)]
+pub struct Handoffs<T> {
+    by_code: HashMap<String, Handoff<T>>,
+}
+
+impl<T> Default for Handoffs<T> {
+    fn default() -> Self {
+        Self {
+            by_code: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Handoffs<T> {
+    /// Issues a one-time code for `grant`.
+    pub fn issue(&mut self, grant: T, challenge: &str, now: u64) -> String {
+        self.by_code.retain(|_, h| h.expires > now);
+        if self.by_code.len() >= PENDING_MAX {
+            self.by_code.clear();
+        }
+        let code = random_token();
+        self.by_code.insert(
+            code.clone(),
+            Handoff {
+                grant,
+                challenge: challenge.to_owned(),
+                expires: now + HANDOFF_TTL,
+            },
+        );
+        code
+    }
+
+    /// Redeems `code` with the PKCE `verifier` of its challenge. The code
+    /// is spent whether or not the verifier matches.
+    pub fn redeem(&mut self, code: &str, verifier: &str, now: u64) -> Result<T, OidcError> {
+        let h = self
+            .by_code
+            .remove(code)
+            .filter(|h| h.expires > now)
+            .ok_or(OidcError::Code)?;
+        if pkce_challenge(verifier) != h.challenge {
+            return Err(OidcError::Verifier);
+        }
+        Ok(h.grant)
+    }
 }
 
 /// Pending logins by `state`; each is taken once.
@@ -187,6 +299,27 @@ impl PendingLogins {
         client_id: &str,
         redirect_uri: &str,
         scopes: &[String],
+        now: u64,
+    ) -> String {
+        self.start_for(
+            authorization_endpoint,
+            client_id,
+            redirect_uri,
+            scopes,
+            ClientLeg::default(),
+            now,
+        )
+    }
+
+    /// [`PendingLogins::start`] for a client that gets the login back
+    /// through `client`.
+    pub fn start_for(
+        &mut self,
+        authorization_endpoint: &str,
+        client_id: &str,
+        redirect_uri: &str,
+        scopes: &[String],
+        client: ClientLeg,
         now: u64,
     ) -> String {
         self.by_state.retain(|_, p| p.expires > now);
@@ -215,6 +348,7 @@ impl PendingLogins {
                 verifier,
                 redirect_uri: redirect_uri.to_owned(),
                 expires: now + PENDING_TTL,
+                client,
             },
         );
         url
@@ -578,6 +712,42 @@ mod tests {
         assert!(Discovery::parse(doc("https://evil.test", "https").as_bytes(), ISS).is_err());
         assert!(Discovery::parse(doc(ISS, "http").as_bytes(), ISS).is_err());
         assert!(Discovery::parse(b"not json", ISS).is_err());
+    }
+
+    #[test]
+    fn only_loopback_redirects_are_taken() {
+        assert!(loopback_redirect("http://127.0.0.1:5000/cb"));
+        assert!(loopback_redirect("http://[::1]:5000/"));
+        assert!(loopback_redirect("http://127.0.0.1:5000"));
+        for bad in [
+            "https://127.0.0.1:5000/cb",
+            "http://localhost:5000/cb",
+            "http://127.0.0.1.evil.test:5000/cb",
+            "http://127.0.0.1:0/cb",
+            "http://127.0.0.1:5000/cb#x",
+            "http://user@127.0.0.1:5000/",
+            "http://evil.test/http://127.0.0.1:5000/",
+        ] {
+            assert!(!loopback_redirect(bad), "{bad}");
+        }
+        assert!(valid_challenge(&pkce_challenge("v")));
+        assert!(!valid_challenge("short"));
+    }
+
+    #[test]
+    fn a_handoff_code_is_redeemed_once_with_its_verifier() {
+        let mut h = Handoffs::default();
+        let code = h.issue("ada", &pkce_challenge("verifier-1"), 100);
+        assert_eq!(h.redeem(&code, "verifier-1", 101), Ok("ada"));
+        assert_eq!(h.redeem(&code, "verifier-1", 101), Err(OidcError::Code));
+        let code = h.issue("ada", &pkce_challenge("verifier-1"), 100);
+        assert_eq!(h.redeem(&code, "another", 101), Err(OidcError::Verifier));
+        assert_eq!(h.redeem(&code, "verifier-1", 101), Err(OidcError::Code));
+        let code = h.issue("ada", &pkce_challenge("verifier-1"), 100);
+        assert_eq!(
+            h.redeem(&code, "verifier-1", 100 + HANDOFF_TTL),
+            Err(OidcError::Code)
+        );
     }
 
     #[test]

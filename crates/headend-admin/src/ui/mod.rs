@@ -45,6 +45,8 @@ pub(crate) fn router(app: Shared) -> Router<Shared> {
         .route("/ui", get(|| async { view::see_other("/ui/") }))
         .route("/ui/", get(dhcp::dashboard))
         .route("/ui/login", get(session::login_page).post(session::login))
+        .route("/ui/login/sso", get(session::sso_start))
+        .route("/ui/login/sso/done", get(session::sso_done))
         .route("/ui/logout", axum::routing::post(session::logout))
         .route("/ui/static/console.css", get(view::css))
         .route("/ui/static/console.js", get(view::js))
@@ -107,7 +109,8 @@ pub(crate) fn router(app: Shared) -> Router<Shared> {
 
 /// Paths reachable without a session.
 fn public(path: &str) -> bool {
-    path == "/ui/login" || path.starts_with("/ui/static/")
+    matches!(path, "/ui/login" | "/ui/login/sso" | "/ui/login/sso/done")
+        || path.starts_with("/ui/static/")
 }
 
 /// The console's gate: the Origin check on every `POST`, the session (with
@@ -219,6 +222,8 @@ mod tests {
     #[test]
     fn only_login_and_static_files_are_public() {
         assert!(public("/ui/login"));
+        assert!(public("/ui/login/sso"));
+        assert!(public("/ui/login/sso/done"));
         assert!(public("/ui/static/console.css"));
         for p in [
             "/ui/",

@@ -192,7 +192,7 @@ pub(crate) struct LoginForm {
 }
 
 /// GET /ui/login.
-pub(crate) async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+pub(crate) async fn login_page(State(app): State<Shared>, Query(q): Query<LoginQuery>) -> Response {
     let notice = if q.expired.is_some() {
         Some(
             "Your session ended before the form was sent; nothing was changed. Log in and send it again.",
@@ -204,10 +204,141 @@ pub(crate) async fn login_page(Query(q): Query<LoginQuery>) -> Response {
     } else {
         None
     };
+    let next = safe_next(q.next.as_deref());
     Page::new("login.html")
-        .with("next", safe_next(q.next.as_deref()))
+        .with("sso", sso_href(&app, &next))
+        .with("next", next)
         .with("notice", notice)
         .render()
+}
+
+/// The cookie that carries a console single sign-on login (state, PKCE
+/// verifier, the page to go to) from its start to its end. `SameSite=Lax`:
+/// the way back is a navigation started at the provider's site, on which a
+/// browser sends no `Strict` cookie.
+const SSO_COOKIE: &str = "headend_ui_sso";
+/// Where the provider's answer comes back to the console.
+const SSO_DONE: &str = "/ui/login/sso/done";
+
+/// The link to the single sign-on start, when it is configured.
+fn sso_href(app: &Shared, next: &str) -> Option<String> {
+    app.oidc.as_ref().map(|_| {
+        format!(
+            "/ui/login/sso?next={}",
+            crate::core::oidc::form_escape(next)
+        )
+    })
+}
+
+/// GET /ui/login/sso?next=: sends the browser to the provider.
+pub(crate) async fn sso_start(
+    State(app): State<Shared>,
+    Source(ip): Source,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    use base64::Engine as _;
+    let next = safe_next(q.next.as_deref());
+    let state = crate::core::oidc::random_token();
+    let verifier = crate::core::oidc::random_token();
+    let client = crate::core::oidc::ClientLeg {
+        redirect_uri: SSO_DONE.to_owned(),
+        state: state.clone(),
+        challenge: crate::core::oidc::pkce_challenge(&verifier),
+    };
+    match crate::api::oidc::begin_console(&app, ip, client).await {
+        Ok(mut resp) => {
+            let next64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&next);
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "{SSO_COOKIE}={state}.{verifier}.{next64}; HttpOnly; Secure; SameSite=Lax; Path=/ui/login/sso; Max-Age=600"
+            )) {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+            resp
+        }
+        Err(e) => login_again(&next, "", e.status(), e.message()),
+    }
+}
+
+/// The query of GET /ui/login/sso/done.
+#[derive(Deserialize)]
+pub(crate) struct SsoDone {
+    code: Option<String>,
+    state: Option<String>,
+    error_description: Option<String>,
+}
+
+/// GET /ui/login/sso/done: the one-time code of a single sign-on login,
+/// redeemed with the verifier of this browser's cookie; the session's
+/// cookies, then the page the login started from.
+pub(crate) async fn sso_done(
+    State(app): State<Shared>,
+    Source(ip): Source,
+    headers: HeaderMap,
+    Query(q): Query<SsoDone>,
+) -> Response {
+    use base64::Engine as _;
+    let saved = cookie(&headers, SSO_COOKIE).unwrap_or_default();
+    let mut parts = saved.splitn(3, '.');
+    let (state, verifier, next64) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let next = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(next64)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    let next = safe_next(next.as_deref());
+    let mut resp = if state.is_empty() || q.state.as_deref() != Some(state) {
+        login_again(
+            &next,
+            "",
+            StatusCode::BAD_REQUEST,
+            "This single sign-on login was not started from this browser, or took too long; start it again.",
+        )
+    } else if let Some(code) = q.code.as_deref() {
+        match crate::api::oidc::redeem_code(&app, ip, code, verifier).await {
+            Ok(r) => match body_of(r)
+                .await
+                .and_then(|b| serde_json::from_slice::<TokenResponse>(&b).ok())
+            {
+                Some(t) => {
+                    // A page, not a redirect: the session's cookies are
+                    // SameSite=Strict, and the navigation that brought the
+                    // browser here started at the provider's site.
+                    let mut resp = Page::new("login.html")
+                        .with("next", &next)
+                        .with("sso_done", true)
+                        .render();
+                    for c in pair_cookies(&app, &t.access_token, t.expires_in, &t.refresh_token) {
+                        resp.headers_mut().append(header::SET_COOKIE, c);
+                    }
+                    resp
+                }
+                None => login_again(
+                    &next,
+                    "",
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the server log",
+                ),
+            },
+            Err(e) => login_again(&next, "", e.status(), e.message()),
+        }
+    } else {
+        let why = q.error_description.unwrap_or_default();
+        login_again(
+            &next,
+            "",
+            StatusCode::FORBIDDEN,
+            &format!("Single sign-on refused: {why}"),
+        )
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SSO_COOKIE}=; HttpOnly; Secure; SameSite=Lax; Path=/ui/login/sso; Max-Age=0"
+    )) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
 }
 
 /// POST /ui/login: the API's login; on success the two cookies and a
