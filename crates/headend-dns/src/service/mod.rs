@@ -53,7 +53,7 @@ pub fn load_zone_with(config: &ZoneConfig, others: &[&Zone]) -> Result<LoadedZon
     // The names are indexed once, for the checks and the served zone.
     let index = Indexed::build(&parsed);
     let warnings = check_parsed(config, &origin, &parsed, &index, others)?;
-    let zone = index.into_zone(&parsed).ok_or_else(|| no_soa(config))?;
+    let zone = index.into_zone(parsed).ok_or_else(|| no_soa(config))?;
     Ok(LoadedZone { zone, warnings })
 }
 

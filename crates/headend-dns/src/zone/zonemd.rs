@@ -48,7 +48,8 @@ pub(crate) fn verify(zone: &ParsedZone) -> Verdict {
     let zonemds: Vec<(u8, u8, Vec<u8>)> = zone
         .records
         .iter()
-        .filter(|r| r.record.name == *origin && u16::from(r.record.record_type()) == ZONEMD)
+        // The type first: it rules out nearly every record, cheaper than the name.
+        .filter(|r| u16::from(r.record.record_type()) == ZONEMD && r.record.name == *origin)
         .filter_map(|r| {
             let wire = emit_uncompressed(&r.record.data)?;
             let (head, digest) = wire.split_at_checked(6)?;

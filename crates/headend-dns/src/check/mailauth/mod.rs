@@ -151,7 +151,9 @@ pub(super) fn check<'a>(
     };
     let mut owners: Vec<_> = names.own_txt().collect();
     // Deterministic order: by the first record's position in the file.
-    owners.sort_by_key(|(_, recs)| recs.first().map(|(_, r)| (r.file.clone(), r.line)));
+    // (The key borrows: a zone may hold a hundred thousand TXT owners.)
+    let place = |recs: &[(String, &'a SourceRecord)]| recs.first().map(|(_, r)| (&*r.file, r.line));
+    owners.sort_by(|(_, a), (_, b)| place(a).cmp(&place(b)));
     for (owner, recs) in owners {
         spf::check_owner(&names, owner, recs, &mut out);
         let first = owner.to_string();
