@@ -36,7 +36,11 @@ pub(super) enum Found {
 pub(super) struct Names<'a> {
     origin: &'a Name,
     owners: &'a Owners<'a>,
-    txt: HashMap<LowerName, Vec<(String, &'a SourceRecord)>>,
+    /// Each owner of TXT records with them, in the order of its first TXT
+    /// record in the file.
+    txt: Vec<(LowerName, Vec<(String, &'a SourceRecord)>)>,
+    /// Where each owner is in `txt`.
+    txt_at: HashMap<LowerName, usize>,
     others: &'a [&'a Zone],
     /// The Public Suffix List, when installed (organizational domains).
     psl: Option<&'static psl::Psl>,
@@ -44,26 +48,34 @@ pub(super) struct Names<'a> {
 
 impl<'a> Names<'a> {
     fn new(zone: &'a ParsedZone, owners: &'a Owners<'a>, others: &'a [&'a Zone]) -> Self {
-        let mut txt: HashMap<LowerName, Vec<(String, &SourceRecord)>> = HashMap::new();
+        let mut txt: Vec<(LowerName, Vec<(String, &SourceRecord)>)> = Vec::new();
+        let mut txt_at = HashMap::new();
         for rec in &zone.records {
             if let RData::TXT(t) = &rec.record.data
                 && zone.origin.zone_of(&rec.record.name)
             {
-                txt.entry(LowerName::new(&rec.record.name))
-                    .or_default()
-                    .push((joined(t), rec));
+                let owner = LowerName::new(&rec.record.name);
+                let at = *txt_at.entry(owner.clone()).or_insert_with(|| {
+                    txt.push((owner, Vec::new()));
+                    txt.len() - 1
+                });
+                if let Some((_, recs)) = txt.get_mut(at) {
+                    recs.push((joined(t), rec));
+                }
             }
         }
         Self {
             origin: &zone.origin,
             owners,
             txt,
+            txt_at,
             others,
             psl: psl::system(),
         }
     }
 
-    /// Every TXT record of the zone being checked, with its joined text.
+    /// Every TXT record of the zone being checked, with its joined text, by
+    /// owner in the order of the owners' first TXT record in the file.
     fn own_txt(&self) -> impl Iterator<Item = (&LowerName, &[(String, &'a SourceRecord)])> {
         self.txt.iter().map(|(k, v)| (k, v.as_slice()))
     }
@@ -84,8 +96,10 @@ impl<'a> Names<'a> {
                     return Found::Missing;
                 }
                 Found::Txt(
-                    self.txt
+                    self.txt_at
                         .get(&lower)
+                        .and_then(|&at| self.txt.get(at))
+                        .map(|(_, v)| v)
                         .map(|v| v.iter().map(|(s, _)| s.clone()).collect())
                         .unwrap_or_default(),
                 )
@@ -149,12 +163,9 @@ pub(super) fn check<'a>(
     let mut out = Out {
         findings: Vec::new(),
     };
-    let mut owners: Vec<_> = names.own_txt().collect();
-    // Deterministic order: by the first record's position in the file.
-    // (The key borrows: a zone may hold a hundred thousand TXT owners.)
-    let place = |recs: &[(String, &'a SourceRecord)]| recs.first().map(|(_, r)| (&*r.file, r.line));
-    owners.sort_by(|(_, a), (_, b)| place(a).cmp(&place(b)));
-    for (owner, recs) in owners {
+    // Owners in file order: deterministic, and the order the findings are
+    // reported in (the caller sorts them by record, stably).
+    for (owner, recs) in names.own_txt() {
         spf::check_owner(&names, owner, recs, &mut out);
         let first = owner.to_string();
         let mut labels = first.split('.');
