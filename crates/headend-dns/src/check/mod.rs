@@ -123,7 +123,7 @@ pub(crate) fn check_indexed(
     c.glue();
     c.targets();
     c.duplicates_and_ttls();
-    for (rec, finding) in mailauth::check(zone, &c.owners, others) {
+    for (rec, finding) in mailauth::check(zone, &c.txts, &c.owners, others) {
         let order = c.order(rec);
         c.findings.push((order, finding));
     }
@@ -209,6 +209,14 @@ struct Checker<'z> {
     shared: Vec<usize>,
     /// Nodes of owners of a CNAME.
     with_cname: Vec<usize>,
+    /// Every SOA record, in file order.
+    soas: Vec<&'z SourceRecord>,
+    /// The zone's DNAME records, in file order.
+    dnames: Vec<&'z SourceRecord>,
+    /// The zone's CNAME, MX and SRV records (whose targets are checked), in file order.
+    pointers: Vec<&'z SourceRecord>,
+    /// The zone's TXT records (for the mail-authentication lint), in file order.
+    txts: Vec<&'z SourceRecord>,
     /// (record index, finding)
     findings: Vec<(usize, Finding)>,
 }
@@ -223,13 +231,18 @@ impl<'z> Checker<'z> {
         let mut in_zone = Vec::with_capacity(zone.records.len());
         let mut shared = HashSet::new();
         let mut with_cname = HashSet::new();
+        let (mut soas, mut dnames, mut pointers, mut txts) = (vec![], vec![], vec![], vec![]);
         let mut any = false;
         // One pass in file order, so that no later step has to visit every
-        // owner (a large zone's owners are mostly single records).
+        // owner or every record (a large zone's owners are mostly single
+        // records, and most records interest no check but the per-record one).
         for (i, rec) in zone.records.iter().enumerate() {
             let owner = &rec.record.name;
             let node = index.node_of(i);
             in_zone.push(node.is_some());
+            if matches!(rec.record.data, RData::SOA(_)) {
+                soas.push(rec);
+            }
             let Some((node, slot)) = node.and_then(|n| Some((n, by_node.get_mut(n)?))) else {
                 continue;
             };
@@ -250,7 +263,11 @@ impl<'z> Checker<'z> {
                 }
                 RData::CNAME(_) => {
                     with_cname.insert(node);
+                    pointers.push(rec);
                 }
+                RData::MX(_) | RData::SRV(_) => pointers.push(rec),
+                RData::TXT(_) => txts.push(rec),
+                data if data.record_type() == RecordType::DNAME => dnames.push(rec),
                 _ => {}
             }
         }
@@ -266,6 +283,10 @@ impl<'z> Checker<'z> {
             in_zone,
             shared: shared.into_iter().collect(),
             with_cname: with_cname.into_iter().collect(),
+            soas,
+            dnames,
+            pointers,
+            txts,
             findings: Vec::new(),
         }
     }
@@ -377,11 +398,7 @@ impl<'z> Checker<'z> {
     /// RFC 1035 §5.2: exactly one SOA, at the top of the zone.
     fn soa(&mut self) {
         let zone = self.zone;
-        let soas: Vec<&SourceRecord> = zone
-            .records
-            .iter()
-            .filter(|r| matches!(r.record.data, RData::SOA(_)))
-            .collect();
+        let soas = std::mem::take(&mut self.soas);
         let Some(first_at_apex) = soas.iter().find(|r| &r.record.name == self.apex()).copied()
         else {
             if soas.is_empty() {
@@ -519,16 +536,7 @@ impl<'z> Checker<'z> {
     /// is reported by [`Self::cname_exclusive`].
     fn dname_rules(&mut self) {
         let zone = self.zone;
-        let dnames: Vec<&SourceRecord> = zone
-            .records
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| {
-                r.record.record_type() == RecordType::DNAME
-                    && self.in_zone.get(*i).copied().unwrap_or(false)
-            })
-            .map(|(_, r)| r)
-            .collect();
+        let dnames = std::mem::take(&mut self.dnames);
         if dnames.is_empty() {
             return;
         }
@@ -675,16 +683,13 @@ impl<'z> Checker<'z> {
     fn targets(&mut self) {
         let zone = self.zone;
         let mut found = Vec::new();
-        for (rec, &in_zone) in zone.records.iter().zip(&self.in_zone) {
+        for &rec in &self.pointers {
             let (target, what, needs_address) = match &rec.record.data {
                 RData::CNAME(c) => (&c.0, "CNAME", false),
                 RData::MX(mx) => (&mx.exchange, "MX", true),
                 RData::SRV(srv) => (&srv.target, "SRV", true),
                 _ => continue,
             };
-            if !in_zone {
-                continue;
-            }
             if target.is_root() || !zone.origin.zone_of(target) || self.cut_above(target).is_some()
             {
                 continue;

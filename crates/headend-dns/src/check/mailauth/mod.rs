@@ -47,13 +47,16 @@ pub(super) struct Names<'a> {
 }
 
 impl<'a> Names<'a> {
-    fn new(zone: &'a ParsedZone, owners: &'a Owners<'a>, others: &'a [&'a Zone]) -> Self {
+    fn new(
+        zone: &'a ParsedZone,
+        txts: &[&'a SourceRecord],
+        owners: &'a Owners<'a>,
+        others: &'a [&'a Zone],
+    ) -> Self {
         let mut txt: Vec<(LowerName, Vec<(String, &SourceRecord)>)> = Vec::new();
         let mut txt_at = HashMap::new();
-        for rec in &zone.records {
-            if let RData::TXT(t) = &rec.record.data
-                && zone.origin.zone_of(&rec.record.name)
-            {
+        for &rec in txts {
+            if let RData::TXT(t) = &rec.record.data {
                 let owner = LowerName::new(&rec.record.name);
                 let at = *txt_at.entry(owner.clone()).or_insert_with(|| {
                     txt.push((owner, Vec::new()));
@@ -152,14 +155,16 @@ impl<'a> Out<'a> {
     }
 }
 
-/// Runs the SPF, DMARC and DKIM checks on `zone`; `others` are the other
-/// served zones. Returns each finding with the record it is about.
+/// Runs the SPF, DMARC and DKIM checks on `zone`, whose TXT records (at or
+/// below the apex, in file order) are `txts`; `others` are the other served
+/// zones. Returns each finding with the record it is about.
 pub(super) fn check<'a>(
     zone: &'a ParsedZone,
+    txts: &[&'a SourceRecord],
     owners: &'a Owners<'a>,
     others: &'a [&'a Zone],
 ) -> Vec<(&'a SourceRecord, Finding)> {
-    let names = Names::new(zone, owners, others);
+    let names = Names::new(zone, txts, owners, others);
     let mut out = Out {
         findings: Vec::new(),
     };
