@@ -114,7 +114,6 @@ pub(crate) fn check_indexed(
     others: &[&crate::zone::Zone],
 ) -> Vec<Finding> {
     let mut c = Checker::new(zone, index);
-    c.per_record();
     c.soa();
     c.apex_ns();
     c.cname_exclusive();
@@ -131,6 +130,52 @@ pub(crate) fn check_indexed(
     // Errors first; within a severity, in the order of the records in the file.
     findings.sort_by_key(|(order, f)| (std::cmp::Reverse(f.severity), *order));
     findings.into_iter().map(|(_, f)| f).collect()
+}
+
+/// Checks that look at one record alone: zone membership, TTL, TXT string
+/// length. Each finding is an error, kept with the record's index `order`.
+fn record_checks(
+    zone: &ParsedZone,
+    order: usize,
+    rec: &SourceRecord,
+    in_zone: bool,
+    findings: &mut Vec<(usize, Finding)>,
+) {
+    let r = &rec.record;
+    let mut error = |message: String| {
+        let finding = Finding {
+            severity: Severity::Error,
+            check: Check::Structure,
+            file: rec.file.to_path_buf(),
+            line: rec.line,
+            message,
+        };
+        findings.push((order, finding));
+    };
+    if !in_zone {
+        error(format!(
+            "`{}` is outside the zone `{}`: every record must be at or below the apex (a missing or extra trailing dot?)",
+            r.name, zone.origin
+        ));
+    }
+    // RFC 2181 §8: TTLs above 2^31-1 are to be treated as zero by resolvers.
+    if r.ttl > MAX_TTL {
+        error(format!(
+            "TTL {} is above {MAX_TTL} (2^31-1), the largest RFC 2181 §8 allows",
+            r.ttl
+        ));
+    }
+    if let RData::TXT(txt) = &r.data {
+        for (i, s) in txt.txt_data.iter().enumerate() {
+            if s.len() > MAX_TXT_STRING {
+                error(format!(
+                    "TXT string {} is {} bytes but one string holds at most {MAX_TXT_STRING} (RFC 1035 §3.3): split it into several quoted strings of at most 255 bytes: \"part1\" \"part2\"",
+                    i + 1,
+                    s.len()
+                ));
+            }
+        }
+    }
 }
 
 /// Where a record is, for messages: `line N` in the same file, `FILE:N` otherwise.
@@ -233,13 +278,15 @@ impl<'z> Checker<'z> {
         let mut with_cname = HashSet::new();
         let (mut soas, mut dnames, mut pointers, mut txts) = (vec![], vec![], vec![], vec![]);
         let mut any = false;
+        let mut findings = Vec::new();
         // One pass in file order, so that no later step has to visit every
         // owner or every record (a large zone's owners are mostly single
-        // records, and most records interest no check but the per-record one).
+        // records, and most records interest no check but their own).
         for (i, rec) in zone.records.iter().enumerate() {
             let owner = &rec.record.name;
             let node = index.node_of(i);
             in_zone.push(node.is_some());
+            record_checks(zone, i, rec, node.is_some(), &mut findings);
             if matches!(rec.record.data, RData::SOA(_)) {
                 soas.push(rec);
             }
@@ -287,7 +334,7 @@ impl<'z> Checker<'z> {
             dnames,
             pointers,
             txts,
-            findings: Vec::new(),
+            findings,
         }
     }
 
@@ -349,50 +396,6 @@ impl<'z> Checker<'z> {
             n = n.base_name();
         }
         found
-    }
-
-    /// Checks that look at one record alone: zone membership, TTL, TXT string length.
-    fn per_record(&mut self) {
-        let zone = self.zone;
-        for (i, rec) in zone.records.iter().enumerate() {
-            let r = &rec.record;
-            if self.in_zone.get(i) != Some(&true) {
-                self.push(
-                    Some(rec),
-                    Severity::Error,
-                    format!(
-                        "`{}` is outside the zone `{}`: every record must be at or below the apex (a missing or extra trailing dot?)",
-                        r.name, zone.origin
-                    ),
-                );
-            }
-            // RFC 2181 §8: TTLs above 2^31-1 are to be treated as zero by resolvers.
-            if r.ttl > MAX_TTL {
-                self.push(
-                    Some(rec),
-                    Severity::Error,
-                    format!(
-                        "TTL {} is above {MAX_TTL} (2^31-1), the largest RFC 2181 §8 allows",
-                        r.ttl
-                    ),
-                );
-            }
-            if let RData::TXT(txt) = &r.data {
-                for (i, s) in txt.txt_data.iter().enumerate() {
-                    if s.len() > MAX_TXT_STRING {
-                        self.push(
-                            Some(rec),
-                            Severity::Error,
-                            format!(
-                                "TXT string {} is {} bytes but one string holds at most {MAX_TXT_STRING} (RFC 1035 §3.3): split it into several quoted strings of at most 255 bytes: \"part1\" \"part2\"",
-                                i + 1,
-                                s.len()
-                            ),
-                        );
-                    }
-                }
-            }
-        }
     }
 
     /// RFC 1035 §5.2: exactly one SOA, at the top of the zone.

@@ -114,7 +114,7 @@ fn check_parsed(
         line: 0,
         message: String::new(),
     };
-    match crate::zone::zonemd::verify(parsed) {
+    match crate::zone::zonemd::verify_apex(parsed, &index.apex_records(parsed)) {
         Verdict::Absent | Verdict::Matches => {}
         Verdict::Unsupported => warnings.push(Finding {
             message: "the ZONEMD records use a scheme or hash headend does not compute (it checks SIMPLE with SHA384); the zone is served unverified".to_owned(),

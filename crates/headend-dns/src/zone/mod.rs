@@ -32,7 +32,7 @@ use hashbrown::HashTable;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 use crate::DnsError;
-use crate::zonefile::ParsedZone;
+use crate::zonefile::{ParsedZone, SourceRecord};
 
 pub use denial::Denial;
 pub(crate) use diff::Diff;
@@ -480,6 +480,18 @@ impl Indexed {
     /// The node index of `name`, if it exists (possibly as an empty non-terminal).
     pub(crate) fn find(&self, name: &LowerName) -> Option<usize> {
         self.nodes.find(name)
+    }
+
+    /// The parsed records at the apex, in file order (a pass over the node
+    /// numbers, not over the records).
+    pub(crate) fn apex_records<'p>(&self, parsed: &'p ParsedZone) -> Vec<&'p SourceRecord> {
+        // The apex is the first node (see `build`).
+        self.node_of
+            .iter()
+            .zip(&parsed.records)
+            .filter(|(node, _)| **node == 0)
+            .map(|(_, record)| record)
+            .collect()
     }
 
     /// How many nodes (names) there are.
