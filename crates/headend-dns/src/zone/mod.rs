@@ -378,7 +378,7 @@ impl Names {
     fn entry(&mut self, name: LowerName) -> usize {
         let hash = name_hash(&self.hasher, &name);
         let (entries, hasher) = (&mut self.entries, &self.hasher);
-        let i = match self.index.entry(
+        match self.index.entry(
             hash,
             |&i| entries.get(i).is_some_and(|(n, _)| *n == name),
             |&j| entries.get(j).map_or(0, |(n, _)| name_hash(hasher, n)),
@@ -390,8 +390,7 @@ impl Names {
                 slot.insert(i);
                 i
             }
-        };
-        i
+        }
     }
 
     /// Adds a name known to be missing; returns its index.
