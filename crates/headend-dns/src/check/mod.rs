@@ -114,7 +114,6 @@ pub(crate) fn check_indexed(
     others: &[&crate::zone::Zone],
 ) -> Vec<Finding> {
     let mut c = Checker::new(zone, index);
-    c.per_record();
     c.soa();
     c.apex_ns();
     c.cname_exclusive();
@@ -123,7 +122,7 @@ pub(crate) fn check_indexed(
     c.glue();
     c.targets();
     c.duplicates_and_ttls();
-    for (rec, finding) in mailauth::check(zone, &c.owners, others) {
+    for (rec, finding) in mailauth::check(zone, &c.txts, &c.owners, others) {
         let order = c.order(rec);
         c.findings.push((order, finding));
     }
@@ -131,6 +130,52 @@ pub(crate) fn check_indexed(
     // Errors first; within a severity, in the order of the records in the file.
     findings.sort_by_key(|(order, f)| (std::cmp::Reverse(f.severity), *order));
     findings.into_iter().map(|(_, f)| f).collect()
+}
+
+/// Checks that look at one record alone: zone membership, TTL, TXT string
+/// length. Each finding is an error, kept with the record's index `order`.
+fn record_checks(
+    zone: &ParsedZone,
+    order: usize,
+    rec: &SourceRecord,
+    in_zone: bool,
+    findings: &mut Vec<(usize, Finding)>,
+) {
+    let r = &rec.record;
+    let mut error = |message: String| {
+        let finding = Finding {
+            severity: Severity::Error,
+            check: Check::Structure,
+            file: rec.file.to_path_buf(),
+            line: rec.line,
+            message,
+        };
+        findings.push((order, finding));
+    };
+    if !in_zone {
+        error(format!(
+            "`{}` is outside the zone `{}`: every record must be at or below the apex (a missing or extra trailing dot?)",
+            r.name, zone.origin
+        ));
+    }
+    // RFC 2181 §8: TTLs above 2^31-1 are to be treated as zero by resolvers.
+    if r.ttl > MAX_TTL {
+        error(format!(
+            "TTL {} is above {MAX_TTL} (2^31-1), the largest RFC 2181 §8 allows",
+            r.ttl
+        ));
+    }
+    if let RData::TXT(txt) = &r.data {
+        for (i, s) in txt.txt_data.iter().enumerate() {
+            if s.len() > MAX_TXT_STRING {
+                error(format!(
+                    "TXT string {} is {} bytes but one string holds at most {MAX_TXT_STRING} (RFC 1035 §3.3): split it into several quoted strings of at most 255 bytes: \"part1\" \"part2\"",
+                    i + 1,
+                    s.len()
+                ));
+            }
+        }
+    }
 }
 
 /// Where a record is, for messages: `line N` in the same file, `FILE:N` otherwise.
@@ -209,6 +254,14 @@ struct Checker<'z> {
     shared: Vec<usize>,
     /// Nodes of owners of a CNAME.
     with_cname: Vec<usize>,
+    /// Every SOA record, in file order.
+    soas: Vec<&'z SourceRecord>,
+    /// The zone's DNAME records, in file order.
+    dnames: Vec<&'z SourceRecord>,
+    /// The zone's CNAME, MX and SRV records (whose targets are checked), in file order.
+    pointers: Vec<&'z SourceRecord>,
+    /// The zone's TXT records (for the mail-authentication lint), in file order.
+    txts: Vec<&'z SourceRecord>,
     /// (record index, finding)
     findings: Vec<(usize, Finding)>,
 }
@@ -223,13 +276,20 @@ impl<'z> Checker<'z> {
         let mut in_zone = Vec::with_capacity(zone.records.len());
         let mut shared = HashSet::new();
         let mut with_cname = HashSet::new();
+        let (mut soas, mut dnames, mut pointers, mut txts) = (vec![], vec![], vec![], vec![]);
         let mut any = false;
+        let mut findings = Vec::new();
         // One pass in file order, so that no later step has to visit every
-        // owner (a large zone's owners are mostly single records).
+        // owner or every record (a large zone's owners are mostly single
+        // records, and most records interest no check but their own).
         for (i, rec) in zone.records.iter().enumerate() {
             let owner = &rec.record.name;
             let node = index.node_of(i);
             in_zone.push(node.is_some());
+            record_checks(zone, i, rec, node.is_some(), &mut findings);
+            if matches!(rec.record.data, RData::SOA(_)) {
+                soas.push(rec);
+            }
             let Some((node, slot)) = node.and_then(|n| Some((n, by_node.get_mut(n)?))) else {
                 continue;
             };
@@ -250,7 +310,11 @@ impl<'z> Checker<'z> {
                 }
                 RData::CNAME(_) => {
                     with_cname.insert(node);
+                    pointers.push(rec);
                 }
+                RData::MX(_) | RData::SRV(_) => pointers.push(rec),
+                RData::TXT(_) => txts.push(rec),
+                data if data.record_type() == RecordType::DNAME => dnames.push(rec),
                 _ => {}
             }
         }
@@ -266,7 +330,11 @@ impl<'z> Checker<'z> {
             in_zone,
             shared: shared.into_iter().collect(),
             with_cname: with_cname.into_iter().collect(),
-            findings: Vec::new(),
+            soas,
+            dnames,
+            pointers,
+            txts,
+            findings,
         }
     }
 
@@ -330,58 +398,10 @@ impl<'z> Checker<'z> {
         found
     }
 
-    /// Checks that look at one record alone: zone membership, TTL, TXT string length.
-    fn per_record(&mut self) {
-        let zone = self.zone;
-        for (i, rec) in zone.records.iter().enumerate() {
-            let r = &rec.record;
-            if self.in_zone.get(i) != Some(&true) {
-                self.push(
-                    Some(rec),
-                    Severity::Error,
-                    format!(
-                        "`{}` is outside the zone `{}`: every record must be at or below the apex (a missing or extra trailing dot?)",
-                        r.name, zone.origin
-                    ),
-                );
-            }
-            // RFC 2181 §8: TTLs above 2^31-1 are to be treated as zero by resolvers.
-            if r.ttl > MAX_TTL {
-                self.push(
-                    Some(rec),
-                    Severity::Error,
-                    format!(
-                        "TTL {} is above {MAX_TTL} (2^31-1), the largest RFC 2181 §8 allows",
-                        r.ttl
-                    ),
-                );
-            }
-            if let RData::TXT(txt) = &r.data {
-                for (i, s) in txt.txt_data.iter().enumerate() {
-                    if s.len() > MAX_TXT_STRING {
-                        self.push(
-                            Some(rec),
-                            Severity::Error,
-                            format!(
-                                "TXT string {} is {} bytes but one string holds at most {MAX_TXT_STRING} (RFC 1035 §3.3): split it into several quoted strings of at most 255 bytes: \"part1\" \"part2\"",
-                                i + 1,
-                                s.len()
-                            ),
-                        );
-                    }
-                }
-            }
-        }
-    }
-
     /// RFC 1035 §5.2: exactly one SOA, at the top of the zone.
     fn soa(&mut self) {
         let zone = self.zone;
-        let soas: Vec<&SourceRecord> = zone
-            .records
-            .iter()
-            .filter(|r| matches!(r.record.data, RData::SOA(_)))
-            .collect();
+        let soas = std::mem::take(&mut self.soas);
         let Some(first_at_apex) = soas.iter().find(|r| &r.record.name == self.apex()).copied()
         else {
             if soas.is_empty() {
@@ -519,16 +539,7 @@ impl<'z> Checker<'z> {
     /// is reported by [`Self::cname_exclusive`].
     fn dname_rules(&mut self) {
         let zone = self.zone;
-        let dnames: Vec<&SourceRecord> = zone
-            .records
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| {
-                r.record.record_type() == RecordType::DNAME
-                    && self.in_zone.get(*i).copied().unwrap_or(false)
-            })
-            .map(|(_, r)| r)
-            .collect();
+        let dnames = std::mem::take(&mut self.dnames);
         if dnames.is_empty() {
             return;
         }
@@ -675,16 +686,13 @@ impl<'z> Checker<'z> {
     fn targets(&mut self) {
         let zone = self.zone;
         let mut found = Vec::new();
-        for (rec, &in_zone) in zone.records.iter().zip(&self.in_zone) {
+        for &rec in &self.pointers {
             let (target, what, needs_address) = match &rec.record.data {
                 RData::CNAME(c) => (&c.0, "CNAME", false),
                 RData::MX(mx) => (&mx.exchange, "MX", true),
                 RData::SRV(srv) => (&srv.target, "SRV", true),
                 _ => continue,
             };
-            if !in_zone {
-                continue;
-            }
             if target.is_root() || !zone.origin.zone_of(target) || self.cut_above(target).is_some()
             {
                 continue;

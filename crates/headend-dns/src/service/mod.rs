@@ -53,7 +53,7 @@ pub fn load_zone_with(config: &ZoneConfig, others: &[&Zone]) -> Result<LoadedZon
     // The names are indexed once, for the checks and the served zone.
     let index = Indexed::build(&parsed);
     let warnings = check_parsed(config, &origin, &parsed, &index, others)?;
-    let zone = index.into_zone(&parsed).ok_or_else(|| no_soa(config))?;
+    let zone = index.into_zone(parsed).ok_or_else(|| no_soa(config))?;
     Ok(LoadedZone { zone, warnings })
 }
 
@@ -114,7 +114,7 @@ fn check_parsed(
         line: 0,
         message: String::new(),
     };
-    match crate::zone::zonemd::verify(parsed) {
+    match crate::zone::zonemd::verify_apex(parsed, &index.apex_records(parsed)) {
         Verdict::Absent | Verdict::Matches => {}
         Verdict::Unsupported => warnings.push(Finding {
             message: "the ZONEMD records use a scheme or hash headend does not compute (it checks SIMPLE with SHA384); the zone is served unverified".to_owned(),

@@ -32,7 +32,7 @@ use hashbrown::HashTable;
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 
 use crate::DnsError;
-use crate::zonefile::ParsedZone;
+use crate::zonefile::{ParsedZone, SourceRecord};
 
 pub use denial::Denial;
 pub(crate) use diff::Diff;
@@ -72,13 +72,13 @@ enum Rdata {
 }
 
 impl Rdata {
-    fn new(data: &RData, ttl: u32) -> Self {
+    fn new(data: RData, ttl: u32) -> Self {
         match data {
             RData::A(a) => Self::A(a.0),
             RData::AAAA(a) => Self::Aaaa(a.0),
             data => Self::Other {
                 ttl,
-                data: Box::new(data.clone()),
+                data: Box::new(data),
             },
         }
     }
@@ -118,12 +118,11 @@ impl Rdatas {
 }
 
 impl RRset {
-    fn new(record: &Record) -> Self {
-        let ttl = record.ttl;
+    fn new(rtype: RecordType, ttl: u32, data: RData) -> Self {
         Self {
-            rtype: record.record_type(),
+            rtype,
             ttl,
-            data: Rdatas::One(Rdata::new(&record.data, ttl)),
+            data: Rdatas::One(Rdata::new(data, ttl)),
         }
     }
 
@@ -164,11 +163,11 @@ impl RRset {
     }
 
     /// Adds a record of this set's type unless an equal one is there.
-    fn push(&mut self, record: &Record) -> bool {
-        if self.data.as_slice().iter().any(|d| d.same(&record.data)) {
+    fn push(&mut self, ttl: u32, data: RData) -> bool {
+        if self.data.as_slice().iter().any(|d| d.same(&data)) {
             return false;
         }
-        let rdata = Rdata::new(&record.data, record.ttl);
+        let rdata = Rdata::new(data, ttl);
         self.data = match std::mem::replace(&mut self.data, Rdatas::Many(Vec::new())) {
             Rdatas::One(first) => Rdatas::Many(vec![first, rdata]),
             Rdatas::Many(mut many) => {
@@ -216,17 +215,18 @@ impl Node {
         self.rrsets().is_empty()
     }
 
-    fn add(&mut self, record: &Record) -> bool {
-        let rtype = record.record_type();
+    /// Adds a record (its type, TTL and RDATA; the owner is this node's)
+    /// unless an equal one is there.
+    fn add(&mut self, rtype: RecordType, ttl: u32, data: RData) -> bool {
         let sets: &mut [RRset] = match &mut self.rrsets {
             RRsets::Empty => &mut [],
             RRsets::One(set) => std::slice::from_mut(set),
             RRsets::Many(sets) => sets,
         };
         match sets.iter_mut().find(|s| s.rtype == rtype) {
-            Some(set) => set.push(record),
+            Some(set) => set.push(ttl, data),
             None => {
-                let set = RRset::new(record);
+                let set = RRset::new(rtype, ttl, data);
                 self.rrsets = match std::mem::take(&mut self.rrsets) {
                     RRsets::Empty => RRsets::One(set),
                     RRsets::One(first) => {
@@ -373,12 +373,12 @@ impl Names {
         self.entries.get(i).map(|(_, node)| (i, node))
     }
 
-    /// The node at `name` and its index, created empty if missing: one
+    /// The index of the node at `name`, created empty if missing: one
     /// probe of the table either way.
-    fn entry(&mut self, name: LowerName) -> (usize, &mut Node) {
+    fn entry(&mut self, name: LowerName) -> usize {
         let hash = name_hash(&self.hasher, &name);
         let (entries, hasher) = (&mut self.entries, &self.hasher);
-        let i = match self.index.entry(
+        match self.index.entry(
             hash,
             |&i| entries.get(i).is_some_and(|(n, _)| *n == name),
             |&j| entries.get(j).map_or(0, |(n, _)| name_hash(hasher, n)),
@@ -390,8 +390,7 @@ impl Names {
                 slot.insert(i);
                 i
             }
-        };
-        (i, &mut self.entries[i].1)
+        }
     }
 
     /// Adds a name known to be missing; returns its index.
@@ -421,7 +420,8 @@ impl Names {
 /// A parsed zone's names, built once and shared by the checks and the
 /// [`Zone`] (a large zone's load hashes each name once, not once for the
 /// checks and again for the zone): every in-zone owner and empty
-/// non-terminal, and the node of each record.
+/// non-terminal, and the node of each record. The nodes stay empty until
+/// [`Indexed::into_zone`] moves the records' data into them.
 #[derive(Debug)]
 pub(crate) struct Indexed {
     lower_origin: LowerName,
@@ -429,8 +429,6 @@ pub(crate) struct Indexed {
     /// The node of each parsed record, by record index; `u32::MAX` for a
     /// record outside the zone.
     node_of: Vec<u32>,
-    /// Distinct records added.
-    records: usize,
 }
 
 impl Indexed {
@@ -442,7 +440,6 @@ impl Indexed {
         let mut nodes = Names::with_capacity(parsed.records.len() + 1);
         nodes.insert_new(lower_origin.clone());
         let mut node_of = Vec::with_capacity(parsed.records.len());
-        let mut records = 0;
         for source in &parsed.records {
             let owner = LowerName::new(&source.record.name);
             if !lower_origin.zone_of(&owner) {
@@ -461,17 +458,13 @@ impl Indexed {
                     name = parent;
                 }
             }
-            let (i, node) = nodes.entry(owner);
+            let i = nodes.entry(owner);
             node_of.push(u32::try_from(i).unwrap_or(u32::MAX));
-            if node.add(&source.record) {
-                records += 1;
-            }
         }
         Self {
             lower_origin,
             nodes,
             node_of,
-            records,
         }
     }
 
@@ -488,25 +481,66 @@ impl Indexed {
         self.nodes.find(name)
     }
 
+    /// The parsed records at the apex, in file order (a pass over the node
+    /// numbers, not over the records).
+    pub(crate) fn apex_records<'p>(&self, parsed: &'p ParsedZone) -> Vec<&'p SourceRecord> {
+        // The apex is the first node (see `build`).
+        self.node_of
+            .iter()
+            .zip(&parsed.records)
+            .filter(|(node, _)| **node == 0)
+            .map(|(_, record)| record)
+            .collect()
+    }
+
     /// How many nodes (names) there are.
     pub(crate) fn node_count(&self) -> usize {
         self.nodes.entries.len()
     }
 
-    /// The zone, or `None` without an SOA at the apex.
-    pub(crate) fn into_zone(self, parsed: &ParsedZone) -> Option<Zone> {
+    /// The zone, or `None` without an SOA at the apex. The records' data
+    /// moves into the zone (a large zone's load copies none of it).
+    pub(crate) fn into_zone(self, parsed: ParsedZone) -> Option<Zone> {
+        let ParsedZone {
+            origin,
+            file,
+            records,
+        } = parsed;
+        let data = records
+            .into_iter()
+            .map(|source| (source.record.ttl, source.record.data));
+        self.fill(origin, file, data)
+    }
+
+    /// The zone from each parsed record's TTL and RDATA, in file order
+    /// (the owners are known by record index); `None` without an SOA at
+    /// the apex. Duplicate records are dropped.
+    fn fill(
+        self,
+        origin: Name,
+        file: PathBuf,
+        data: impl Iterator<Item = (u32, RData)>,
+    ) -> Option<Zone> {
         let Self {
             lower_origin,
             mut nodes,
-            records,
-            ..
+            node_of,
         } = self;
-        let origin = parsed.origin.clone();
+        let mut records = 0;
+        let mut has_dname = false;
+        for (&node, (ttl, data)) in node_of.iter().zip(data) {
+            let rtype = data.record_type();
+            has_dname |= rtype == RecordType::DNAME;
+            if node == u32::MAX {
+                continue; // outside the zone
+            }
+            if let Some((_, node)) = nodes.entries.get_mut(node as usize)
+                && node.add(rtype, ttl, data)
+            {
+                records += 1;
+            }
+        }
         nodes.shrink_to_fit();
-        let has_dname = parsed
-            .records
-            .iter()
-            .any(|r| r.record.record_type() == RecordType::DNAME);
         let soa = nodes
             .get(&lower_origin)?
             .rrset(RecordType::SOA)?
@@ -517,7 +551,7 @@ impl Indexed {
             lower_origin,
             nodes,
             soa,
-            file: parsed.file.clone(),
+            file,
             records,
             dnssec: None,
             has_dname,
@@ -546,12 +580,17 @@ impl Zone {
     /// that as an error, so a checked zone always builds). Duplicate records
     /// are dropped; records outside the zone are ignored.
     pub fn build(parsed: &ParsedZone) -> Option<Self> {
-        Indexed::build(parsed).into_zone(parsed)
+        let data = parsed
+            .records
+            .iter()
+            .map(|source| (source.record.ttl, source.record.data.clone()));
+        Indexed::build(parsed).fill(parsed.origin.clone(), parsed.file.clone(), data)
     }
 
-    /// Like [`Zone::build`], consuming the parsed zone.
+    /// Like [`Zone::build`], consuming the parsed zone (its records' data
+    /// moves into the zone).
     pub fn from_parsed(parsed: ParsedZone) -> Option<Self> {
-        Self::build(&parsed)
+        Indexed::build(&parsed).into_zone(parsed)
     }
 
     /// This zone as signed, with its denial chain (answers to DO=1 queries carry proofs).

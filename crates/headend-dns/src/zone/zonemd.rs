@@ -10,7 +10,7 @@ use hickory_proto::dnssec::crypto::Digest;
 use hickory_proto::rr::rdata::NULL;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use crate::zonefile::{ParsedZone, emit_uncompressed};
+use crate::zonefile::{ParsedZone, SourceRecord, emit_uncompressed};
 
 /// The ZONEMD type code (hickory has no variant for it).
 const ZONEMD: u16 = 63;
@@ -35,20 +35,31 @@ pub(crate) enum Verdict {
 }
 
 /// RFC 8976 §4: verifies the apex ZONEMD records whose serial is the SOA's.
+#[cfg(test)]
 pub(crate) fn verify(zone: &ParsedZone) -> Verdict {
+    let apex: Vec<&SourceRecord> = zone
+        .records
+        .iter()
+        .filter(|r| r.record.name == zone.origin)
+        .collect();
+    verify_apex(zone, &apex)
+}
+
+/// [`verify`] with the apex's records (in file order) already found: a zone
+/// without ZONEMD is then decided without a pass over all its records.
+pub(crate) fn verify_apex(zone: &ParsedZone, apex: &[&SourceRecord]) -> Verdict {
     let origin = &zone.origin;
-    let serial = zone.records.iter().find_map(|r| match &r.record.data {
-        RData::SOA(soa) if r.record.name == *origin => Some(soa.serial),
+    let serial = apex.iter().find_map(|r| match &r.record.data {
+        RData::SOA(soa) => Some(soa.serial),
         _ => None,
     });
     let Some(serial) = serial else {
         return Verdict::Absent;
     };
     // (scheme, hash algorithm, digest) of each apex ZONEMD for this serial.
-    let zonemds: Vec<(u8, u8, Vec<u8>)> = zone
-        .records
+    let zonemds: Vec<(u8, u8, Vec<u8>)> = apex
         .iter()
-        .filter(|r| r.record.name == *origin && u16::from(r.record.record_type()) == ZONEMD)
+        .filter(|r| u16::from(r.record.record_type()) == ZONEMD)
         .filter_map(|r| {
             let wire = emit_uncompressed(&r.record.data)?;
             let (head, digest) = wire.split_at_checked(6)?;

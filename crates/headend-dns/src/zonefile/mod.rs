@@ -103,7 +103,7 @@ impl ParseOptions {
 /// A record type as written in zone files: its mnemonic, or `TYPEnnn` (RFC 3597 §5)
 /// for a type without one.
 pub fn type_name(rtype: hickory_proto::rr::RecordType) -> String {
-    rdata::type_label(rtype)
+    rdata::type_label(rtype).into_owned()
 }
 
 /// A type field as a zone file may hold it (a mnemonic of the IANA registry

@@ -9,6 +9,7 @@
 //! cannot be put on the wire but must still reach the zone checks, which
 //! explain how to split it.
 
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::rr::rdata::{NULL, TXT};
@@ -23,8 +24,9 @@ use super::text::{self, show};
 use crate::rrtype;
 
 /// The type's mnemonic, or `TYPEnnn` (RFC 3597 §5) for a type without one.
-pub(crate) fn type_label(rtype: RecordType) -> String {
-    rrtype::label(u16::from(rtype))
+pub(crate) fn type_label(rtype: RecordType) -> Cow<'static, str> {
+    let code = u16::from(rtype);
+    rrtype::mnemonic_of(code).map_or_else(|| Cow::Owned(rrtype::label(code)), Cow::Borrowed)
 }
 
 /// Parses the RDATA fields of a record of type `rtype`.
@@ -33,23 +35,16 @@ pub(crate) fn parse(
     fields: &[Token<'_>],
     origin: &Name,
 ) -> Result<RData, String> {
-    let tn = type_label(rtype);
     if fields.first().is_some_and(|t| !t.quoted && t.raw == b"\\#") {
         return generic(rtype, fields.get(1..).unwrap_or_default());
     }
-    let code = u16::from(rtype);
-    let Some(shape) = rrtype::fields(code) else {
-        return Err(format!(
-            "{tn} records have no text form here; write them in the RFC 3597 generic form: `{tn} \\# LENGTH HEX`"
-        ));
-    };
     match rtype {
         RecordType::TXT => return txt(fields),
         // Addresses, the bulk of large zones, are built directly (no wire
         // round trip); what they decode to is the same (tested).
         RecordType::A => {
             let [tok] = fields else {
-                return Err(one_field(&tn, "an IPv4 address", fields));
+                return Err(one_field("A", "an IPv4 address", fields));
             };
             let addr: Ipv4Addr = std::str::from_utf8(tok.raw)
                 .ok()
@@ -59,7 +54,7 @@ pub(crate) fn parse(
         }
         RecordType::AAAA => {
             let [tok] = fields else {
-                return Err(one_field(&tn, "an IPv6 address", fields));
+                return Err(one_field("AAAA", "an IPv6 address", fields));
             };
             let addr: Ipv6Addr = std::str::from_utf8(tok.raw)
                 .ok()
@@ -71,6 +66,12 @@ pub(crate) fn parse(
         }
         _ => {}
     }
+    let tn = type_label(rtype);
+    let Some(shape) = rrtype::fields(u16::from(rtype)) else {
+        return Err(format!(
+            "{tn} records have no text form here; write them in the RFC 3597 generic form: `{tn} \\# LENGTH HEX`"
+        ));
+    };
     let mut f = Fields::new(&tn, fields, origin);
     let mut wire = Vec::new();
     for (field, what) in shape {
@@ -181,15 +182,21 @@ fn txt(fields: &[Token<'_>]) -> Result<RData, String> {
 
 /// Decodes wire RDATA with hickory's reader (the type's own validity rules apply).
 fn decode(rtype: RecordType, wire: &[u8]) -> Result<RData, String> {
-    let tn = type_label(rtype);
-    let len = u16::try_from(wire.len())
-        .map_err(|_| format!("{tn} record: RDATA is {} bytes; at most 65535", wire.len()))?;
+    let tn = || type_label(rtype);
+    let len = u16::try_from(wire.len()).map_err(|_| {
+        format!(
+            "{} record: RDATA is {} bytes; at most 65535",
+            tn(),
+            wire.len()
+        )
+    })?;
     let mut decoder = BinDecoder::new(wire);
     let rdata = RData::read(&mut decoder, rtype, Restrict::new(len))
-        .map_err(|e| format!("{tn} record: RDATA is not valid for the type: {e}"))?;
+        .map_err(|e| format!("{} record: RDATA is not valid for the type: {e}", tn()))?;
     if decoder.index() != wire.len() {
         return Err(format!(
-            "{tn} record: RDATA has {} bytes left over after the type's fields",
+            "{} record: RDATA has {} bytes left over after the type's fields",
+            tn(),
             wire.len() - decoder.index()
         ));
     }

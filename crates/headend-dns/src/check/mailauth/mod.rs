@@ -36,34 +36,49 @@ pub(super) enum Found {
 pub(super) struct Names<'a> {
     origin: &'a Name,
     owners: &'a Owners<'a>,
-    txt: HashMap<LowerName, Vec<(String, &'a SourceRecord)>>,
+    /// Each owner of TXT records with them, in the order of its first TXT
+    /// record in the file.
+    txt: Vec<(LowerName, Vec<(String, &'a SourceRecord)>)>,
+    /// Where each owner is in `txt`.
+    txt_at: HashMap<LowerName, usize>,
     others: &'a [&'a Zone],
     /// The Public Suffix List, when installed (organizational domains).
     psl: Option<&'static psl::Psl>,
 }
 
 impl<'a> Names<'a> {
-    fn new(zone: &'a ParsedZone, owners: &'a Owners<'a>, others: &'a [&'a Zone]) -> Self {
-        let mut txt: HashMap<LowerName, Vec<(String, &SourceRecord)>> = HashMap::new();
-        for rec in &zone.records {
-            if let RData::TXT(t) = &rec.record.data
-                && zone.origin.zone_of(&rec.record.name)
-            {
-                txt.entry(LowerName::new(&rec.record.name))
-                    .or_default()
-                    .push((joined(t), rec));
+    fn new(
+        zone: &'a ParsedZone,
+        txts: &[&'a SourceRecord],
+        owners: &'a Owners<'a>,
+        others: &'a [&'a Zone],
+    ) -> Self {
+        let mut txt: Vec<(LowerName, Vec<(String, &SourceRecord)>)> = Vec::new();
+        let mut txt_at = HashMap::new();
+        for &rec in txts {
+            if let RData::TXT(t) = &rec.record.data {
+                let owner = LowerName::new(&rec.record.name);
+                let at = *txt_at.entry(owner.clone()).or_insert_with(|| {
+                    txt.push((owner, Vec::new()));
+                    txt.len() - 1
+                });
+                if let Some((_, recs)) = txt.get_mut(at) {
+                    recs.push((joined(t), rec));
+                }
             }
         }
         Self {
             origin: &zone.origin,
             owners,
             txt,
+            txt_at,
             others,
             psl: psl::system(),
         }
     }
 
-    /// Every TXT record of the zone being checked, with its joined text.
+    /// Every TXT record of the zone being checked, with its joined text, by
+    /// owner in the order of the owners' first TXT record in the file.
     fn own_txt(&self) -> impl Iterator<Item = (&LowerName, &[(String, &'a SourceRecord)])> {
         self.txt.iter().map(|(k, v)| (k, v.as_slice()))
     }
@@ -84,8 +99,10 @@ impl<'a> Names<'a> {
                     return Found::Missing;
                 }
                 Found::Txt(
-                    self.txt
+                    self.txt_at
                         .get(&lower)
+                        .and_then(|&at| self.txt.get(at))
+                        .map(|(_, v)| v)
                         .map(|v| v.iter().map(|(s, _)| s.clone()).collect())
                         .unwrap_or_default(),
                 )
@@ -138,21 +155,22 @@ impl<'a> Out<'a> {
     }
 }
 
-/// Runs the SPF, DMARC and DKIM checks on `zone`; `others` are the other
-/// served zones. Returns each finding with the record it is about.
+/// Runs the SPF, DMARC and DKIM checks on `zone`, whose TXT records (at or
+/// below the apex, in file order) are `txts`; `others` are the other served
+/// zones. Returns each finding with the record it is about.
 pub(super) fn check<'a>(
     zone: &'a ParsedZone,
+    txts: &[&'a SourceRecord],
     owners: &'a Owners<'a>,
     others: &'a [&'a Zone],
 ) -> Vec<(&'a SourceRecord, Finding)> {
-    let names = Names::new(zone, owners, others);
+    let names = Names::new(zone, txts, owners, others);
     let mut out = Out {
         findings: Vec::new(),
     };
-    let mut owners: Vec<_> = names.own_txt().collect();
-    // Deterministic order: by the first record's position in the file.
-    owners.sort_by_key(|(_, recs)| recs.first().map(|(_, r)| (r.file.clone(), r.line)));
-    for (owner, recs) in owners {
+    // Owners in file order: deterministic, and the order the findings are
+    // reported in (the caller sorts them by record, stably).
+    for (owner, recs) in names.own_txt() {
         spf::check_owner(&names, owner, recs, &mut out);
         let first = owner.to_string();
         let mut labels = first.split('.');
