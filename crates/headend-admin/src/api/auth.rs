@@ -19,7 +19,7 @@ use crate::core::Role;
 use crate::core::oidc::map_role;
 use crate::core::session::{RefreshVerdict, log_prefix, new_id, new_refresh_token, refresh_hash};
 use crate::core::totp::{TICKET_TTL, TicketPurpose};
-use crate::oidc::SsoError;
+use crate::oidc::{SsoError, SsoSession};
 
 const GENERIC_LOGIN_FAILURE: &str = "invalid username or password";
 
@@ -549,9 +549,9 @@ pub(crate) async fn logout(
         if done { vec![sid.clone()] } else { Vec::new() }
     };
     app.revoke_in_cache(&ids, None);
-    if let Some(p) = &app.oidc {
+    if app.oidc.is_some() {
         for id in ids.iter().chain(std::iter::once(&sid)) {
-            p.forget(id);
+            sso_forget(&app, id).await;
         }
     }
     app.revoke_in_cache(std::slice::from_ref(&sid), None);
@@ -621,7 +621,7 @@ pub(crate) async fn recheck(
         )
         .await);
     };
-    let Some(mut s) = p.session(&family.id) else {
+    let Some(mut s) = sso_session(app, &family.id).await? else {
         return Err(end(
             app,
             family,
@@ -685,7 +685,7 @@ pub(crate) async fn recheck(
         set_role(app, &family.username, role, now).await?;
     }
     s.checked = now;
-    p.update(&family.id, s);
+    sso_keep(app, &family.id, &s).await?;
     Ok(())
 }
 
@@ -697,9 +697,7 @@ async fn end(app: &Shared, family: &FamilyRecord, ip: IpAddr, now: u64, why: &st
         .blocking(move |s| s.auth().family_revoke(&id, now, "single sign-on refused"))
         .await;
     app.revoke_in_cache(std::slice::from_ref(&family.id), None);
-    if let Some(p) = &app.oidc {
-        p.forget(&family.id);
-    }
+    sso_forget(app, &family.id).await;
     tracing::info!(user = %family.username, %ip, session = log_prefix(&family.id), "single sign-on refresh refused: {why}");
     app.audit(
         &family.username,
@@ -715,4 +713,44 @@ async fn end(app: &Shared, family: &FamilyRecord, ip: IpAddr, now: u64, why: &st
         "unauthorized",
         format!("{why}; log in again with single sign-on"),
     )
+}
+
+/// Stores (or replaces) the provider tokens of single sign-on session
+/// `sid`, sealed with the KEK: every server sharing the store, and this one
+/// after a restart, can check the user with the provider again.
+pub(crate) async fn sso_keep(app: &Shared, sid: &str, s: &SsoSession) -> Result<(), ApiError> {
+    let rec = s.seal(&app.kek, sid);
+    let kept = app.blocking(move |st| st.sso().sso_put(&rec)).await?;
+    if !kept {
+        tracing::warn!(
+            session = log_prefix(sid),
+            "single sign-on session ended before its tokens were kept"
+        );
+    }
+    Ok(())
+}
+
+/// The provider tokens of single sign-on session `sid`; `None` if the store
+/// holds none, or holds some this server's KEK cannot open.
+async fn sso_session(app: &Shared, sid: &str) -> Result<Option<SsoSession>, ApiError> {
+    let id = sid.to_owned();
+    let Some(rec) = app.blocking(move |st| st.sso().sso_get(&id)).await? else {
+        return Ok(None);
+    };
+    let s = SsoSession::open(&app.kek, &rec);
+    if s.is_none() {
+        tracing::error!(
+            session = log_prefix(sid),
+            kek = %rec.kek_id,
+            "cannot open a single sign-on session's tokens (sealed with another key?)"
+        );
+    }
+    Ok(s)
+}
+
+/// Forgets the provider tokens of session `sid` (a store error is logged:
+/// the row goes with its family anyway).
+async fn sso_forget(app: &Shared, sid: &str) {
+    let id = sid.to_owned();
+    let _ = app.blocking(move |st| st.sso().sso_delete(&id)).await;
 }

@@ -363,6 +363,6 @@ async fn redeem(
     };
     let (resp, sid) =
         start_session_sid(app, &grant.user, grant.role, ip, now, "single sign-on").await?;
-    p.keep(&sid, grant.sso, app.sessions.absolute);
+    super::auth::sso_keep(app, &sid, &grant.sso).await?;
     Ok(resp)
 }
