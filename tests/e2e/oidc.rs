@@ -669,6 +669,49 @@ fn single_sign_on_sessions_survive_a_restart_and_are_sealed_in_the_store() {
 }
 
 #[test]
+fn scope_claims_limit_a_single_sign_on_user_to_its_zones() {
+    let idp = Idp::start();
+    let s = headend(
+        &idp,
+        "",
+        STRICT_MAP,
+        "recheck_minutes = 0.02\nscope_map = { \"dns-example\" = [\"zone:example.test\"] }",
+    );
+    idp.set("groups", json!({"ada": ["netops", "dns-example"]}));
+    let sso = Sso::new(&s, &idp);
+    let t = sso.login();
+    let zone = |access: &str| {
+        sso.h
+            .get(s.url("/api/v1/zones/e2e.test"))
+            .bearer_auth(access)
+            .send()
+            .expect("zone")
+            .status()
+            .as_u16()
+    };
+    // Scoped to example.test: another zone is out of reach.
+    assert_eq!(zone(t["access_token"].as_str().unwrap()), 403);
+    // The group removed at the provider: at the next check the user has no
+    // scope entry left, so no scope limits.
+    idp.set("groups", json!({"ada": ["netops"]}));
+    let mut refresh = t["refresh_token"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, answer) = sso.refresh(&refresh);
+        assert_eq!(status, 200, "{answer}");
+        refresh = answer["refresh_token"].as_str().unwrap().to_owned();
+        if zone(answer["access_token"].as_str().unwrap()) == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scopes never followed the provider"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
 fn ctl_login_sso_catches_the_redirect_on_a_loopback_port() {
     let idp = Idp::start();
     let s = headend(&idp, "", ROLE_MAP, "");

@@ -139,6 +139,17 @@ pub struct OidcConfig {
     /// Claim value → role; the highest role of the user's values wins; the
     /// key `"*"` grants its role to anyone the provider logs in.
     pub role_map: std::collections::BTreeMap<String, crate::core::Role>,
+    /// The claim whose values map to scopes (`scope_map`); absent: the
+    /// `role_claim`.
+    pub scope_claim: Option<String>,
+    /// Claim value → scopes (`zone:NAME`, `subnet:PREFIX`, as for API keys
+    /// and users), e.g. `{ "dns-example" = ["zone:example.test"] }`. The
+    /// user's scopes are the union of its values' scopes, set at each login
+    /// and each provider check; a user none of whose values is listed has
+    /// no scope limits. Empty (the default): headend leaves single sign-on
+    /// users' scopes alone (`headend user scope` sets them).
+    #[serde(default)]
+    pub scope_map: std::collections::BTreeMap<String, Vec<String>>,
     /// A session refresh asks the provider's userinfo endpoint again when
     /// the last check is this many minutes old (a user whose groups no
     /// longer map to a role is then refused); 5. A fraction is allowed
@@ -751,6 +762,11 @@ impl AdminConfig {
                     "admin.oidc.role_map",
                     "map at least one claim value (or \"*\") to a role, or nobody can log in",
                 );
+            }
+            for (value, scopes) in &o.scope_map {
+                if let Err(e) = crate::core::scope::Scopes::parse(scopes) {
+                    return bad("admin.oidc.scope_map", &format!("{value:?}: {e}"));
+                }
             }
             let m = o.recheck_minutes;
             if !m.is_finite() || m * 60.0 < 1.0 || m > 1440.0 {

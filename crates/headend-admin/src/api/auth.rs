@@ -598,6 +598,43 @@ pub(crate) async fn set_role(
     Ok(())
 }
 
+/// Sets the scopes of single sign-on user `user` from the provider's
+/// `claims` through `[admin.oidc] scope_map` (nothing when that map is
+/// empty); a change kills the user's older access tokens.
+pub(crate) async fn set_sso_scopes(
+    app: &Shared,
+    user: &str,
+    claims: &serde_json::Map<String, serde_json::Value>,
+    now: u64,
+) -> Result<(), ApiError> {
+    let Some(p) = &app.oidc else { return Ok(()) };
+    if p.config.scope_map.is_empty() {
+        return Ok(());
+    }
+    let claim = p
+        .config
+        .scope_claim
+        .as_ref()
+        .unwrap_or(&p.config.role_claim);
+    let scopes = crate::core::oidc::map_scopes(claims, claim, &p.config.scope_map);
+    let name = user.to_owned();
+    let current = app
+        .blocking(move |s| s.api_keys().user_scopes(&name))
+        .await?;
+    if current == scopes {
+        return Ok(());
+    }
+    let (name, list) = (user.to_owned(), scopes.clone());
+    app.blocking(move |s| s.api_keys().user_set_scopes(&name, &list, now))
+        .await?;
+    app.revocations
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .set_not_before(user, now);
+    tracing::info!(user, scopes = %scopes.join(" "), "single sign-on user's scopes follow the provider");
+    Ok(())
+}
+
 /// Before a single sign-on session's refresh token rotates: when the last
 /// check is `recheck_minutes` old, asks the provider's userinfo endpoint
 /// (with the provider's access token, renewed with its refresh token when
@@ -684,6 +721,7 @@ pub(crate) async fn recheck(
     if record.as_ref().and_then(|u| Role::parse(&u.role)) != Some(role) {
         set_role(app, &family.username, role, now).await?;
     }
+    set_sso_scopes(app, &family.username, &info, now).await?;
     s.checked = now;
     sso_keep(app, &family.id, &s).await?;
     Ok(())
