@@ -61,7 +61,8 @@ pub struct AdminConfig {
     /// Client certificates (mutual TLS); off when absent.
     pub client_tls: Option<ClientTlsConfig>,
     /// The key-encryption key that seals the secrets kept in the store
-    /// (JWT signing keys, TOTP seeds): 32 random bytes as 64 hex digits
+    /// (JWT signing keys, TOTP seeds, single sign-on sessions' provider
+    /// tokens): 32 random bytes as 64 hex digits
     /// (`openssl rand -hex 32 > kek; chmod 600 kek`), in a file only its
     /// owner may read. Absent: `$CREDENTIALS_DIRECTORY/headend-kek` (systemd
     /// `LoadCredential=`), else a key generated once in the state directory
@@ -846,6 +847,10 @@ role_map = { "netops-admins" = "admin", "netops" = "operator", "*" = "viewer" }
             ),
             ("recheck_minutes = 0.0", "admin.oidc.recheck_minutes"),
             ("role_map = {}", "admin.oidc.role_map"),
+            (
+                "scope_map = { \"dns\" = [\"zone:example.test\", \"vlan:7\"] }",
+                "admin.oidc.scope_map",
+            ),
         ] {
             let text: String = text
                 .lines()

@@ -459,3 +459,40 @@ fn client_tls(path: &std::path::Path) -> Result<rustls::ClientConfig, AdminError
     .with_root_certificates(roots)
     .with_no_client_auth())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sso_session_tokens_are_sealed_for_their_session_and_key() {
+        let kek = Kek::from_bytes(&[7; 32]);
+        let s = SsoSession {
+            sub: "ada".into(),
+            access_token: "provider-access-token".into(),
+            refresh_token: Some("provider-refresh-token".into()),
+            checked: 20,
+            started: 10,
+        };
+        let rec = s.seal(&kek, "f1");
+        assert_eq!((rec.family.as_str(), rec.kek_id.as_str()), ("f1", kek.id()));
+        assert_eq!((rec.checked, rec.started), (20, 10));
+        for clear in [&b"provider-access-token"[..], b"provider-refresh-token"] {
+            assert!(!rec.sealed.windows(clear.len()).any(|w| w == clear));
+        }
+        let back = SsoSession::open(&kek, &rec).expect("opens");
+        assert_eq!(back.access_token, "provider-access-token");
+        assert_eq!(
+            back.refresh_token.as_deref(),
+            Some("provider-refresh-token")
+        );
+        assert_eq!((back.sub.as_str(), back.checked), ("ada", 20));
+        // Moved to another session, or opened with another key: refused.
+        let moved = SsoRecord {
+            family: "f2".into(),
+            ..rec.clone()
+        };
+        assert!(SsoSession::open(&kek, &moved).is_none());
+        assert!(SsoSession::open(&Kek::from_bytes(&[8; 32]), &rec).is_none());
+    }
+}
