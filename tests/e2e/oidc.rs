@@ -599,6 +599,118 @@ fn removing_the_group_at_the_provider_ends_access_at_the_next_refresh() {
     assert_eq!(sso.refresh(&refresh).0, 401);
 }
 
+/// The bytes of headend's SQLite database and its WAL.
+fn database_bytes(s: &AdminServer) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for name in ["headend.db", "headend.db-wal"] {
+        if let Ok(b) = std::fs::read(s.state_dir().join(name)) {
+            bytes.extend(b);
+        }
+    }
+    bytes
+}
+
+#[test]
+fn single_sign_on_sessions_survive_a_restart_and_are_sealed_in_the_store() {
+    let idp = Idp::start();
+    let mut s = headend(&idp, "", STRICT_MAP, "recheck_minutes = 0.02");
+    idp.set("groups", json!({"ada": ["netops"]}));
+    let t = Sso::new(&s, &idp).login();
+    let mut refresh = t["refresh_token"].as_str().unwrap().to_owned();
+    // The provider's tokens are in the store, sealed: never in clear.
+    let issued = std::fs::read_to_string(idp.dir.path().join("issued.txt")).expect("issued");
+    let tokens: Vec<&str> = issued.lines().filter(|l| !l.is_empty()).collect();
+    assert!(!tokens.is_empty());
+    let db = database_bytes(&s);
+    assert!(!db.is_empty());
+    for token in &tokens {
+        assert!(
+            !db.windows(token.len()).any(|w| w == token.as_bytes()),
+            "a provider token is in the database in clear"
+        );
+    }
+    // headend restarts on the same state directory.
+    s.headend.stop();
+    let dir = std::mem::replace(&mut s.headend.dir, tempfile::tempdir().expect("tempdir"));
+    let config = s.headend.config.clone();
+    s.headend = common::Headend::spawn(dir, config, &[]);
+    let sso = Sso::new(&s, &idp);
+    // The session goes on, and the provider is still asked when a check is
+    // due: the group made admin there gives the admin role.
+    idp.set("groups", json!({"ada": ["netops-admins"]}));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, answer) = sso.refresh(&refresh);
+        assert_eq!(status, 200, "{answer}");
+        refresh = answer["refresh_token"].as_str().unwrap().to_owned();
+        let access = answer["access_token"].as_str().unwrap();
+        if sso.me(access).1["role"] == "admin" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the role never followed the provider after the restart"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // And a group removed there still ends it.
+    idp.set("groups", json!({"ada": []}));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, answer) = sso.refresh(&refresh);
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200, "{answer}");
+        refresh = answer["refresh_token"].as_str().unwrap().to_owned();
+        assert!(Instant::now() < deadline, "the session outlived the group");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn scope_claims_limit_a_single_sign_on_user_to_its_zones() {
+    let idp = Idp::start();
+    let s = headend(
+        &idp,
+        "",
+        STRICT_MAP,
+        "recheck_minutes = 0.02\nscope_map = { \"dns-example\" = [\"zone:example.test\"] }",
+    );
+    idp.set("groups", json!({"ada": ["netops", "dns-example"]}));
+    let sso = Sso::new(&s, &idp);
+    let t = sso.login();
+    let zone = |access: &str| {
+        sso.h
+            .get(s.url("/api/v1/zones/e2e.test"))
+            .bearer_auth(access)
+            .send()
+            .expect("zone")
+            .status()
+            .as_u16()
+    };
+    // Scoped to example.test: another zone is out of reach.
+    assert_eq!(zone(t["access_token"].as_str().unwrap()), 403);
+    // The group removed at the provider: at the next check the user has no
+    // scope entry left, so no scope limits.
+    idp.set("groups", json!({"ada": ["netops"]}));
+    let mut refresh = t["refresh_token"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, answer) = sso.refresh(&refresh);
+        assert_eq!(status, 200, "{answer}");
+        refresh = answer["refresh_token"].as_str().unwrap().to_owned();
+        if zone(answer["access_token"].as_str().unwrap()) == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scopes never followed the provider"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn ctl_login_sso_catches_the_redirect_on_a_loopback_port() {
     let idp = Idp::start();

@@ -61,7 +61,8 @@ pub struct AdminConfig {
     /// Client certificates (mutual TLS); off when absent.
     pub client_tls: Option<ClientTlsConfig>,
     /// The key-encryption key that seals the secrets kept in the store
-    /// (JWT signing keys, TOTP seeds): 32 random bytes as 64 hex digits
+    /// (JWT signing keys, TOTP seeds, single sign-on sessions' provider
+    /// tokens): 32 random bytes as 64 hex digits
     /// (`openssl rand -hex 32 > kek; chmod 600 kek`), in a file only its
     /// owner may read. Absent: `$CREDENTIALS_DIRECTORY/headend-kek` (systemd
     /// `LoadCredential=`), else a key generated once in the state directory
@@ -139,6 +140,17 @@ pub struct OidcConfig {
     /// Claim value → role; the highest role of the user's values wins; the
     /// key `"*"` grants its role to anyone the provider logs in.
     pub role_map: std::collections::BTreeMap<String, crate::core::Role>,
+    /// The claim whose values map to scopes (`scope_map`); absent: the
+    /// `role_claim`.
+    pub scope_claim: Option<String>,
+    /// Claim value → scopes (`zone:NAME`, `subnet:PREFIX`, as for API keys
+    /// and users), e.g. `{ "dns-example" = ["zone:example.test"] }`. The
+    /// user's scopes are the union of its values' scopes, set at each login
+    /// and each provider check; a user none of whose values is listed has
+    /// no scope limits. Empty (the default): headend leaves single sign-on
+    /// users' scopes alone (`headend user scope` sets them).
+    #[serde(default)]
+    pub scope_map: std::collections::BTreeMap<String, Vec<String>>,
     /// A session refresh asks the provider's userinfo endpoint again when
     /// the last check is this many minutes old (a user whose groups no
     /// longer map to a role is then refused); 5. A fraction is allowed
@@ -752,6 +764,11 @@ impl AdminConfig {
                     "map at least one claim value (or \"*\") to a role, or nobody can log in",
                 );
             }
+            for (value, scopes) in &o.scope_map {
+                if let Err(e) = crate::core::scope::Scopes::parse(scopes) {
+                    return bad("admin.oidc.scope_map", &format!("{value:?}: {e}"));
+                }
+            }
             let m = o.recheck_minutes;
             if !m.is_finite() || m * 60.0 < 1.0 || m > 1440.0 {
                 return bad(
@@ -830,6 +847,10 @@ role_map = { "netops-admins" = "admin", "netops" = "operator", "*" = "viewer" }
             ),
             ("recheck_minutes = 0.0", "admin.oidc.recheck_minutes"),
             ("role_map = {}", "admin.oidc.role_map"),
+            (
+                "scope_map = { \"dns\" = [\"zone:example.test\", \"vlan:7\"] }",
+                "admin.oidc.scope_map",
+            ),
         ] {
             let text: String = text
                 .lines()

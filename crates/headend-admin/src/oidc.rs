@@ -3,19 +3,20 @@
 //! hold, at most every [`JWKS_REFETCH_SECS`]), the token endpoint and the
 //! userinfo endpoint, over HTTPS. The checks are in [`crate::core::oidc`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use headend_store::SsoRecord;
 use jsonwebtoken::jwk::JwkSet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::AdminError;
 use crate::config::{OidcConfig, TokenAuth};
 use crate::core::Role;
+use crate::core::kek::Kek;
 use crate::core::oidc::{
     Discovery, Expect, Handoffs, OidcError, PendingLogins, form_escape, verify_id_token,
 };
@@ -57,8 +58,9 @@ pub(crate) struct TokenAnswer {
     pub(crate) refresh_token: Option<String>,
 }
 
-/// What this server keeps of a single sign-on session (in memory, by
-/// session id): the provider's tokens to ask userinfo again.
+/// What is kept of a single sign-on session (in the store, by session id,
+/// the tokens sealed with the KEK): the provider's tokens to ask userinfo
+/// again.
 #[derive(Debug, Clone)]
 pub(crate) struct SsoSession {
     pub(crate) sub: String,
@@ -68,6 +70,55 @@ pub(crate) struct SsoSession {
     pub(crate) checked: u64,
     /// When the session started.
     pub(crate) started: u64,
+}
+
+/// The sealed part of an [`SsoSession`].
+#[derive(Serialize, Deserialize)]
+struct SsoTokens {
+    sub: String,
+    access_token: String,
+    refresh_token: Option<String>,
+}
+
+/// The additional data a session's tokens are sealed for: the tokens of one
+/// session cannot be passed off as another's.
+fn sso_aad(family: &str) -> Vec<u8> {
+    let mut aad = b"sso session\0".to_vec();
+    aad.extend_from_slice(family.as_bytes());
+    aad
+}
+
+impl SsoSession {
+    /// The store's record of session `family`, the tokens sealed with `kek`.
+    pub(crate) fn seal(&self, kek: &Kek, family: &str) -> SsoRecord {
+        let tokens = SsoTokens {
+            sub: self.sub.clone(),
+            access_token: self.access_token.clone(),
+            refresh_token: self.refresh_token.clone(),
+        };
+        let plain = serde_json::to_vec(&tokens).expect("strings serialise");
+        SsoRecord {
+            family: family.to_owned(),
+            sealed: kek.seal(&plain, &sso_aad(family)),
+            kek_id: kek.id().to_owned(),
+            checked: self.checked,
+            started: self.started,
+        }
+    }
+
+    /// Opens a record made by [`SsoSession::seal`]; `None` if `kek` cannot
+    /// open it (another key, or tampered with).
+    pub(crate) fn open(kek: &Kek, rec: &SsoRecord) -> Option<Self> {
+        let plain = kek.open(&rec.sealed, &sso_aad(&rec.family)).ok()?;
+        let t: SsoTokens = serde_json::from_slice(&plain).ok()?;
+        Some(Self {
+            sub: t.sub,
+            access_token: t.access_token,
+            refresh_token: t.refresh_token,
+            checked: rec.checked,
+            started: rec.started,
+        })
+    }
 }
 
 /// A login the provider confirmed, waiting for its client to redeem the
@@ -90,11 +141,6 @@ pub(crate) struct Provider {
     jwks: Cached<JwkSet>,
     pub(crate) pending: Mutex<PendingLogins>,
     pub(crate) handoffs: Mutex<Handoffs<Grant>>,
-    pub(crate) sessions: Mutex<HashMap<String, SsoSession>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Provider {
@@ -136,7 +182,6 @@ impl Provider {
             jwks: tokio::sync::Mutex::new(None),
             pending: Mutex::new(PendingLogins::default()),
             handoffs: Mutex::new(Handoffs::default()),
-            sessions: Mutex::new(HashMap::new()),
         })
     }
 
@@ -373,30 +418,6 @@ impl Provider {
             other => Err(SsoError::Provider(format!("userinfo answered {other}"))),
         }
     }
-
-    /// Remembers a session's provider tokens (and forgets sessions older
-    /// than `max_life`).
-    pub(crate) fn keep(&self, sid: &str, s: SsoSession, max_life: u64) {
-        let now = s.started;
-        let mut map = lock(&self.sessions);
-        map.retain(|_, v| v.started + max_life > now);
-        map.insert(sid.to_owned(), s);
-    }
-
-    /// The provider tokens of session `sid`.
-    pub(crate) fn session(&self, sid: &str) -> Option<SsoSession> {
-        lock(&self.sessions).get(sid).cloned()
-    }
-
-    /// Replaces the provider tokens of session `sid` after a check.
-    pub(crate) fn update(&self, sid: &str, s: SsoSession) {
-        lock(&self.sessions).insert(sid.to_owned(), s);
-    }
-
-    /// Forgets session `sid`.
-    pub(crate) fn forget(&self, sid: &str) {
-        lock(&self.sessions).remove(sid);
-    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -437,4 +458,41 @@ fn client_tls(path: &std::path::Path) -> Result<rustls::ClientConfig, AdminError
     .map_err(|e| fail(e.to_string()))?
     .with_root_certificates(roots)
     .with_no_client_auth())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sso_session_tokens_are_sealed_for_their_session_and_key() {
+        let kek = Kek::from_bytes(&[7; 32]);
+        let s = SsoSession {
+            sub: "ada".into(),
+            access_token: "provider-access-token".into(),
+            refresh_token: Some("provider-refresh-token".into()),
+            checked: 20,
+            started: 10,
+        };
+        let rec = s.seal(&kek, "f1");
+        assert_eq!((rec.family.as_str(), rec.kek_id.as_str()), ("f1", kek.id()));
+        assert_eq!((rec.checked, rec.started), (20, 10));
+        for clear in [&b"provider-access-token"[..], b"provider-refresh-token"] {
+            assert!(!rec.sealed.windows(clear.len()).any(|w| w == clear));
+        }
+        let back = SsoSession::open(&kek, &rec).expect("opens");
+        assert_eq!(back.access_token, "provider-access-token");
+        assert_eq!(
+            back.refresh_token.as_deref(),
+            Some("provider-refresh-token")
+        );
+        assert_eq!((back.sub.as_str(), back.checked), ("ada", 20));
+        // Moved to another session, or opened with another key: refused.
+        let moved = SsoRecord {
+            family: "f2".into(),
+            ..rec.clone()
+        };
+        assert!(SsoSession::open(&kek, &moved).is_none());
+        assert!(SsoSession::open(&Kek::from_bytes(&[8; 32]), &rec).is_none());
+    }
 }

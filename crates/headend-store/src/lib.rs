@@ -30,6 +30,7 @@ mod row;
 pub mod signing;
 mod sql;
 mod sqlite;
+pub mod sso;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -48,12 +49,15 @@ pub use lease6::{Lease6, Lease6Kind, Lease6Tx, Reservation6, Reservation6Key};
 pub use mfa::{MfaRecord, MfaStore};
 pub use signing::{KeyStore, Purge, Purged, SigningKeyRecord};
 pub use sqlite::SqliteBackend;
+pub use sso::{SsoRecord, SsoStore};
 
 /// The SQLite database's file name inside the state directory.
 pub const SQLITE_FILE: &str = "headend.db";
 
 /// A storage engine: SQLite or PostgreSQL behind one interface.
-pub trait Backend: AuthStore + ApiKeyStore + KeyStore + MfaStore + Send + Sync + 'static {
+pub trait Backend:
+    AuthStore + ApiKeyStore + KeyStore + MfaStore + SsoStore + Send + Sync + 'static
+{
     /// Starts a write transaction; writers are serialised.
     fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError>;
     /// Every lease row, ordered by address.
@@ -282,6 +286,11 @@ impl Store {
 
     /// Second factors: TOTP enrolments and recovery codes (for the admin API).
     pub fn mfa(&self) -> &dyn MfaStore {
+        &*self.backend
+    }
+
+    /// Single sign-on sessions' sealed provider tokens (for the admin API).
+    pub fn sso(&self) -> &dyn SsoStore {
         &*self.backend
     }
 }

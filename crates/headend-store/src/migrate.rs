@@ -257,6 +257,18 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
         CREATE INDEX dhcp6_leases_remote    ON dhcp6_leases (subnet, remote_id)    WHERE remote_id IS NOT NULL;
         CREATE INDEX dhcp6_leases_interface ON dhcp6_leases (subnet, interface_id) WHERE interface_id IS NOT NULL;
     ",
+}, Migration {
+    version: 14,
+    name: "single sign-on sessions' provider tokens",
+    sql: "
+        CREATE TABLE auth_sso_sessions (           -- one row per single sign-on session
+            family  TEXT    PRIMARY KEY REFERENCES auth_families (id) ON DELETE CASCADE,
+            sealed  BLOB    NOT NULL,               -- the provider's tokens sealed with the KEK, never in clear
+            kek_id  TEXT    NOT NULL,               -- the KEK that sealed them
+            checked INTEGER NOT NULL,               -- unix seconds the provider last confirmed the user
+            started INTEGER NOT NULL                -- unix seconds of the login
+        );
+    ",
 }];
 
 /// The PostgreSQL schema ladder, oldest first: the same versions and tables
@@ -504,6 +516,19 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         CREATE UNIQUE INDEX dhcp6_reservations_prefix  ON dhcp6_reservations (prefix)  WHERE prefix IS NOT NULL;
         CREATE INDEX dhcp6_leases_remote    ON dhcp6_leases (subnet, remote_id)    WHERE remote_id IS NOT NULL;
         CREATE INDEX dhcp6_leases_interface ON dhcp6_leases (subnet, interface_id) WHERE interface_id IS NOT NULL;
+    "#,
+    },
+    Migration {
+        version: 14,
+        name: "single sign-on sessions' provider tokens",
+        sql: r#"
+        CREATE TABLE auth_sso_sessions (           -- one row per single sign-on session
+            family  TEXT COLLATE "C" PRIMARY KEY REFERENCES auth_families (id) ON DELETE CASCADE,
+            sealed  BYTEA  NOT NULL,                -- the provider's tokens sealed with the KEK, never in clear
+            kek_id  TEXT   NOT NULL,                -- the KEK that sealed them
+            checked BIGINT NOT NULL,                -- unix seconds the provider last confirmed the user
+            started BIGINT NOT NULL                 -- unix seconds of the login
+        );
     "#,
     },
 ];

@@ -97,6 +97,12 @@ function build() {
   provider.proxy = false;
   provider.use(async (ctx, next) => {
     await next();
+    // The tokens it hands out, for a test to look for them where they
+    // must not be (headend's database).
+    if (ctx.path === '/token' && ctx.status === 200 && ctx.body && ctx.body.access_token) {
+      const t = [ctx.body.access_token, ctx.body.refresh_token].filter(Boolean);
+      fs.appendFileSync('issued.txt', t.map((x) => `${x}\n`).join(''));
+    }
     const mode = readState().forge;
     // After a rotation the JWKS publishes the new key beside the old one.
     if (mode === 'rotate' && ctx.path === '/jwks' && ctx.status === 200) {

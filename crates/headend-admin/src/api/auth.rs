@@ -19,7 +19,7 @@ use crate::core::Role;
 use crate::core::oidc::map_role;
 use crate::core::session::{RefreshVerdict, log_prefix, new_id, new_refresh_token, refresh_hash};
 use crate::core::totp::{TICKET_TTL, TicketPurpose};
-use crate::oidc::SsoError;
+use crate::oidc::{SsoError, SsoSession};
 
 const GENERIC_LOGIN_FAILURE: &str = "invalid username or password";
 
@@ -549,9 +549,9 @@ pub(crate) async fn logout(
         if done { vec![sid.clone()] } else { Vec::new() }
     };
     app.revoke_in_cache(&ids, None);
-    if let Some(p) = &app.oidc {
+    if app.oidc.is_some() {
         for id in ids.iter().chain(std::iter::once(&sid)) {
-            p.forget(id);
+            sso_forget(&app, id).await;
         }
     }
     app.revoke_in_cache(std::slice::from_ref(&sid), None);
@@ -598,6 +598,43 @@ pub(crate) async fn set_role(
     Ok(())
 }
 
+/// Sets the scopes of single sign-on user `user` from the provider's
+/// `claims` through `[admin.oidc] scope_map` (nothing when that map is
+/// empty); a change kills the user's older access tokens.
+pub(crate) async fn set_sso_scopes(
+    app: &Shared,
+    user: &str,
+    claims: &serde_json::Map<String, serde_json::Value>,
+    now: u64,
+) -> Result<(), ApiError> {
+    let Some(p) = &app.oidc else { return Ok(()) };
+    if p.config.scope_map.is_empty() {
+        return Ok(());
+    }
+    let claim = p
+        .config
+        .scope_claim
+        .as_ref()
+        .unwrap_or(&p.config.role_claim);
+    let scopes = crate::core::oidc::map_scopes(claims, claim, &p.config.scope_map);
+    let name = user.to_owned();
+    let current = app
+        .blocking(move |s| s.api_keys().user_scopes(&name))
+        .await?;
+    if current == scopes {
+        return Ok(());
+    }
+    let (name, list) = (user.to_owned(), scopes.clone());
+    app.blocking(move |s| s.api_keys().user_set_scopes(&name, &list, now))
+        .await?;
+    app.revocations
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .set_not_before(user, now);
+    tracing::info!(user, scopes = %scopes.join(" "), "single sign-on user's scopes follow the provider");
+    Ok(())
+}
+
 /// Before a single sign-on session's refresh token rotates: when the last
 /// check is `recheck_minutes` old, asks the provider's userinfo endpoint
 /// (with the provider's access token, renewed with its refresh token when
@@ -621,7 +658,7 @@ pub(crate) async fn recheck(
         )
         .await);
     };
-    let Some(mut s) = p.session(&family.id) else {
+    let Some(mut s) = sso_session(app, &family.id).await? else {
         return Err(end(
             app,
             family,
@@ -684,8 +721,9 @@ pub(crate) async fn recheck(
     if record.as_ref().and_then(|u| Role::parse(&u.role)) != Some(role) {
         set_role(app, &family.username, role, now).await?;
     }
+    set_sso_scopes(app, &family.username, &info, now).await?;
     s.checked = now;
-    p.update(&family.id, s);
+    sso_keep(app, &family.id, &s).await?;
     Ok(())
 }
 
@@ -697,9 +735,7 @@ async fn end(app: &Shared, family: &FamilyRecord, ip: IpAddr, now: u64, why: &st
         .blocking(move |s| s.auth().family_revoke(&id, now, "single sign-on refused"))
         .await;
     app.revoke_in_cache(std::slice::from_ref(&family.id), None);
-    if let Some(p) = &app.oidc {
-        p.forget(&family.id);
-    }
+    sso_forget(app, &family.id).await;
     tracing::info!(user = %family.username, %ip, session = log_prefix(&family.id), "single sign-on refresh refused: {why}");
     app.audit(
         &family.username,
@@ -715,4 +751,44 @@ async fn end(app: &Shared, family: &FamilyRecord, ip: IpAddr, now: u64, why: &st
         "unauthorized",
         format!("{why}; log in again with single sign-on"),
     )
+}
+
+/// Stores (or replaces) the provider tokens of single sign-on session
+/// `sid`, sealed with the KEK: every server sharing the store, and this one
+/// after a restart, can check the user with the provider again.
+pub(crate) async fn sso_keep(app: &Shared, sid: &str, s: &SsoSession) -> Result<(), ApiError> {
+    let rec = s.seal(&app.kek, sid);
+    let kept = app.blocking(move |st| st.sso().sso_put(&rec)).await?;
+    if !kept {
+        tracing::warn!(
+            session = log_prefix(sid),
+            "single sign-on session ended before its tokens were kept"
+        );
+    }
+    Ok(())
+}
+
+/// The provider tokens of single sign-on session `sid`; `None` if the store
+/// holds none, or holds some this server's KEK cannot open.
+async fn sso_session(app: &Shared, sid: &str) -> Result<Option<SsoSession>, ApiError> {
+    let id = sid.to_owned();
+    let Some(rec) = app.blocking(move |st| st.sso().sso_get(&id)).await? else {
+        return Ok(None);
+    };
+    let s = SsoSession::open(&app.kek, &rec);
+    if s.is_none() {
+        tracing::error!(
+            session = log_prefix(sid),
+            kek = %rec.kek_id,
+            "cannot open a single sign-on session's tokens (sealed with another key?)"
+        );
+    }
+    Ok(s)
+}
+
+/// Forgets the provider tokens of session `sid` (a store error is logged:
+/// the row goes with its family anyway).
+async fn sso_forget(app: &Shared, sid: &str) {
+    let id = sid.to_owned();
+    let _ = app.blocking(move |st| st.sso().sso_delete(&id)).await;
 }

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use headend_store::auth::UserRecord;
 use serde::Deserialize;
 
-use super::auth::{provider_down, rate_limit, set_role, start_session_sid};
+use super::auth::{provider_down, rate_limit, set_role, set_sso_scopes, start_session_sid};
 use super::types::SsoTokenRequest;
 use super::{ApiError, Shared, Source, unix_now};
 use crate::core::Role;
@@ -255,6 +255,7 @@ pub(crate) async fn callback(
         .await;
         return refuse(reason).await;
     }
+    set_sso_scopes(&app, &user, &claims, now).await?;
     let grant = Grant {
         user,
         role,
@@ -363,6 +364,6 @@ async fn redeem(
     };
     let (resp, sid) =
         start_session_sid(app, &grant.user, grant.role, ip, now, "single sign-on").await?;
-    p.keep(&sid, grant.sso, app.sessions.absolute);
+    super::auth::sso_keep(app, &sid, &grant.sso).await?;
     Ok(resp)
 }

@@ -515,6 +515,27 @@ pub fn map_role(
         .or_else(|| role_map.get("*").copied())
 }
 
+/// The scopes of an OIDC user: the union of the scopes `scope_map` gives
+/// the values of its `claim` (a space-separated string or an array), sorted
+/// and without repeats; empty (no scope limits) when none is listed.
+pub fn map_scopes(
+    claims: &Map<String, Value>,
+    claim: &str,
+    scope_map: &BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    let values: Vec<&str> = match claims.get(claim) {
+        Some(Value::String(s)) => s.split(' ').collect(),
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let set: std::collections::BTreeSet<&String> = values
+        .iter()
+        .filter_map(|v| scope_map.get(*v))
+        .flatten()
+        .collect();
+    set.into_iter().cloned().collect()
+}
+
 /// The local user name of an OIDC user: `preferred_username`, else
 /// `email`, else `sub`, case-folded, prefixed so that it never collides
 /// with a local account.
@@ -638,6 +659,41 @@ mod tests {
         assert_eq!(map_role(&other, "groups", &map), Some(Role::Viewer));
         let strict: BTreeMap<String, Role> = [("netops".to_owned(), Role::Operator)].into();
         assert_eq!(map_role(&other, "groups", &strict), None);
+    }
+
+    #[test]
+    fn scope_claims_map_to_the_union_of_their_scopes() {
+        let map: BTreeMap<String, Vec<String>> = [
+            (
+                "dns-example".to_owned(),
+                vec!["zone:example.test".to_owned()],
+            ),
+            (
+                "cable-ops".to_owned(),
+                vec![
+                    "subnet:10.1.0.0/16".to_owned(),
+                    "zone:example.test".to_owned(),
+                ],
+            ),
+        ]
+        .into();
+        let mut c = Map::new();
+        c.insert(
+            "groups".into(),
+            json!(["cable-ops", "dns-example", "sales"]),
+        );
+        assert_eq!(
+            map_scopes(&c, "groups", &map),
+            ["subnet:10.1.0.0/16", "zone:example.test"]
+        );
+        c.insert("groups".into(), json!("dns-example sales"));
+        assert_eq!(map_scopes(&c, "groups", &map), ["zone:example.test"]);
+        // No listed value, another claim, or no claim: no scope limits.
+        c.insert("groups".into(), json!(["sales"]));
+        assert!(map_scopes(&c, "groups", &map).is_empty());
+        assert!(map_scopes(&c, "roles", &map).is_empty());
+        c.insert("groups".into(), json!(42));
+        assert!(map_scopes(&c, "groups", &map).is_empty());
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod conn;
 mod lease;
 mod mfa;
 mod signing;
+mod sso;
 mod tls;
 
 use std::net::Ipv4Addr;

@@ -29,6 +29,7 @@ mod checkpoint;
 mod lease;
 mod mfa;
 mod signing;
+mod sso;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};

@@ -590,3 +590,42 @@ pub(crate) fn a_second_factor_step_and_recovery_code_are_spent_once(db: &dyn Dat
     assert!(!mfa.mfa_remove("alice").unwrap());
     assert_eq!(mfa.mfa_recovery_left("alice").unwrap(), 0);
 }
+
+pub(crate) fn sso_sessions_are_kept_replaced_and_go_with_their_family(db: &dyn Database) {
+    let store = alice_signed_in(db, &[("f1", b"t1", 10), ("f2", b"t2", 11)]);
+    let sso = store.sso();
+    let rec = |family: &str, sealed: &[u8], checked: u64| headend_store::SsoRecord {
+        family: family.into(),
+        sealed: sealed.to_vec(),
+        kek_id: "0123456789ab".into(),
+        checked,
+        started: 10,
+    };
+    assert!(!sso.sso_put(&rec("nofamily", b"x", 10)).unwrap());
+    assert!(sso.sso_get("nofamily").unwrap().is_none());
+    assert!(sso.sso_put(&rec("f1", b"sealed1", 10)).unwrap());
+    assert!(sso.sso_put(&rec("f2", b"sealed2", 11)).unwrap());
+    // Another server (or this one after a restart) reads it back.
+    let again = db.open();
+    assert_eq!(
+        again.sso().sso_get("f1").unwrap(),
+        Some(rec("f1", b"sealed1", 10))
+    );
+    // A check replaces the tokens and the time.
+    assert!(again.sso().sso_put(&rec("f1", b"sealed1b", 300)).unwrap());
+    assert_eq!(
+        sso.sso_get("f1").unwrap(),
+        Some(rec("f1", b"sealed1b", 300))
+    );
+    assert!(sso.sso_delete("f1").unwrap());
+    assert!(!sso.sso_delete("f1").unwrap());
+    assert!(sso.sso_get("f1").unwrap().is_none());
+    // Deleting the user deletes its families and so their sessions.
+    assert!(sso.sso_get("f2").unwrap().is_some());
+    store
+        .auth()
+        .user_delete("alice", 20)
+        .unwrap()
+        .expect("alice");
+    assert!(sso.sso_get("f2").unwrap().is_none());
+}

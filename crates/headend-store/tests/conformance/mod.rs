@@ -73,6 +73,7 @@ macro_rules! conformance_tests {
             signing_keys_are_one_per_instant,
             deleting_a_user_revokes_sessions_and_their_api_keys_and_is_noted,
             a_second_factor_step_and_recovery_code_are_spent_once,
+            sso_sessions_are_kept_replaced_and_go_with_their_family,
         );
     };
     (@each $fresh:expr; $module:ident: $($scenario:ident),+ $(,)?) => {
