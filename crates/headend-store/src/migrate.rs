@@ -258,7 +258,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
         CREATE INDEX dhcp6_leases_interface ON dhcp6_leases (subnet, interface_id) WHERE interface_id IS NOT NULL;
     ",
 }, Migration {
-    version: 14,
+    version: 13,
     name: "single sign-on sessions' provider tokens",
     sql: "
         CREATE TABLE auth_sso_sessions (           -- one row per single sign-on session
@@ -519,7 +519,7 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
     "#,
     },
     Migration {
-        version: 14,
+        version: 13,
         name: "single sign-on sessions' provider tokens",
         sql: r#"
         CREATE TABLE auth_sso_sessions (           -- one row per single sign-on session
