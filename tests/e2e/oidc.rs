@@ -864,3 +864,24 @@ fn the_console_signs_in_with_single_sign_on() {
     assert_eq!(r.status().as_u16(), 200);
     assert!(r.text().unwrap().contains("e2e.test"));
 }
+
+/// The same sign-in in a real browser: chromium (on the host, reaching only
+/// loopback) follows the login page's link through the provider and back,
+/// and lands on the page asked for, signed in as the provider's user.
+#[test]
+fn the_console_signs_in_with_single_sign_on_in_chromium() {
+    let idp = Idp::start();
+    let s = headend(&idp, "", ROLE_MAP, "");
+    idp.set("groups", json!({"ada": ["netops"]}));
+    let b = common::webdriver::Browser::start_on_loopback(1280, 800);
+    b.go(&s.url("/ui/login?next=/ui/zones"));
+    b.click("#sso");
+    let url = b.wait_url(|u| u.ends_with("/ui/zones"));
+    assert!(
+        url.starts_with(&s.base) && url.ends_with("/ui/zones"),
+        "{url}"
+    );
+    assert_eq!(b.text("#whoami"), "sso:ada (operator)");
+    assert!(b.source().contains("e2e.test"));
+    b.screenshot("sso-signed-in");
+}

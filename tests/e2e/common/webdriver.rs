@@ -2,7 +2,9 @@
 //!
 //! chromedriver and chromium run inside a network namespace the test
 //! created (with headend), so the browser can reach nothing but that
-//! namespace. The test speaks the WebDriver JSON protocol to chromedriver
+//! namespace; or, for tests whose servers listen on the host's loopback,
+//! on the host with every host name but `localhost` unresolvable and
+//! chromium's background traffic off, so it reaches only 127.0.0.1. The test speaks the WebDriver JSON protocol to chromedriver
 //! with `curl` run inside the same namespace (one short process per
 //! command), and saves screenshots under `target/console-screenshots/`.
 
@@ -22,7 +24,7 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A chromedriver with one headless chromium session, inside `ns`.
 pub struct Browser<'a> {
-    ns: &'a Netns,
+    ns: Option<&'a Netns>,
     port: u16,
     session: String,
     _driver: Proc,
@@ -37,10 +39,22 @@ impl<'a> Browser<'a> {
     /// Starts chromedriver in `ns` and opens a headless chromium session of
     /// `width`×`height` that accepts headend's self-signed certificate.
     pub fn start(ns: &'a Netns, width: u32, height: u32) -> Self {
+        Self::launch(Some(ns), 9515, width, height)
+    }
+
+    /// Starts chromedriver and chromium on the host, for servers on the
+    /// host's loopback (IP literals only: no name resolves but localhost).
+    pub fn start_on_loopback(width: u32, height: u32) -> Browser<'static> {
+        Browser::launch(None, super::free_port(), width, height)
+    }
+
+    fn launch(ns: Option<&'a Netns>, port: u16, width: u32, height: u32) -> Self {
         super::require("chromium");
         super::require("chromedriver");
-        let port = 9515;
-        let mut cmd = ns.cmd("chromedriver");
+        let mut cmd = match ns {
+            Some(ns) => ns.cmd("chromedriver"),
+            None => std::process::Command::new("chromedriver"),
+        };
         cmd.arg(format!("--port={port}"));
         let driver = Proc::spawn(cmd, true);
         let profile = tempfile::tempdir().expect("profile dir");
@@ -75,6 +89,7 @@ impl<'a> Browser<'a> {
                     "--disable-sync", "--disable-default-apps", "--disable-extensions",
                     "--disable-domain-reliability", "--disable-breakpad",
                     "--disable-client-side-phishing-detection", "--lang=en-US",
+                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
                 ]
             }
         }}});
@@ -90,22 +105,23 @@ impl<'a> Browser<'a> {
 
     /// One WebDriver command; `Err` carries the error JSON.
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Value> {
-        let mut child = self
-            .ns
-            .cmd("curl")
-            .args(["-s", "--max-time", "60", "-X", method])
-            .args(["-H", "Content-Type: application/json"])
-            .args(if body.is_some() {
-                vec!["--data-binary", "@-"]
-            } else {
-                vec![]
-            })
-            .arg(format!("http://127.0.0.1:{}{path}", self.port))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("curl");
+        let mut child = match self.ns {
+            Some(ns) => ns.cmd("curl"),
+            None => std::process::Command::new("curl"),
+        }
+        .args(["-s", "--max-time", "60", "-X", method])
+        .args(["-H", "Content-Type: application/json"])
+        .args(if body.is_some() {
+            vec!["--data-binary", "@-"]
+        } else {
+            vec![]
+        })
+        .arg(format!("http://127.0.0.1:{}{path}", self.port))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("curl");
         {
             let mut stdin = child.stdin.take().expect("stdin");
             if let Some(b) = &body {
