@@ -165,9 +165,28 @@ pub(super) struct SqliteTx<'a> {
     unsynced: bool,
     /// Unix time of BEGIN, stored as `updated`.
     now: u64,
+    /// Whether `dhcp6_reservations` has any row, read once per transaction
+    /// (the DHCPv6 worker asks for every IA and every candidate address,
+    /// and nothing in its transaction adds reservations).
+    any_reservation6: Option<bool>,
 }
 
 impl<'a> SqliteTx<'a> {
+    /// Whether any DHCPv6 API reservation exists (see `any_reservation6`).
+    fn any_reservation6(&mut self) -> Result<bool, StoreError> {
+        if let Some(any) = self.any_reservation6 {
+            return Ok(any);
+        }
+        let any = count(
+            &self.conn,
+            "DHCPv6 reservation lookup",
+            "SELECT count(*) FROM (SELECT 1 FROM dhcp6_reservations LIMIT 1)",
+            params![],
+        )? > 0;
+        self.any_reservation6 = Some(any);
+        Ok(any)
+    }
+
     /// Takes over `conn`, on which `BEGIN IMMEDIATE` has just succeeded
     /// (after `synchronous = NORMAL` when `unsynced`).
     pub(super) fn new(conn: MutexGuard<'a, Connection>, unsynced: bool) -> Self {
@@ -176,6 +195,7 @@ impl<'a> SqliteTx<'a> {
             open: true,
             unsynced,
             now: headend_util::unix_now(),
+            any_reservation6: None,
         }
     }
 
@@ -512,6 +532,9 @@ impl Lease6Tx for SqliteTx<'_> {
         hwaddr: Option<&[u8]>,
         remote_id: Option<&[u8]>,
     ) -> Result<Option<crate::Reservation6>, StoreError> {
+        if !self.any_reservation6()? {
+            return Ok(None);
+        }
         first(
             &self.conn,
             "DHCPv6 reservation lookup",
@@ -532,6 +555,9 @@ impl Lease6Tx for SqliteTx<'_> {
         address: Ipv6Addr,
         prefix_len: u8,
     ) -> Result<bool, StoreError> {
+        if !self.any_reservation6()? {
+            return Ok(false);
+        }
         Ok(count(
             &self.conn,
             "DHCPv6 reservation lookup",
