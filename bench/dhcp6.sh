@@ -13,6 +13,8 @@
 # usage: bench/dhcp6.sh [SECONDS]     (root; needs perfdhcp, kea-dhcp6, taskset)
 # env:   RATES="5000 10000 20000"  ROUNDS=2  SERVERS="headend kea"
 #        HEADEND_BIN=path   (use this binary instead of building target/release/headend)
+#        MODES="na pd"
+#        PERF_DIR=dir       (record `perf record $PERF_ARGS`, default -g, of headend per run into dir)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -43,6 +45,7 @@ trap cleanup EXIT
 RATES=${RATES:-5000 10000 20000}
 ROUNDS=${ROUNDS:-2}
 SERVERS=${SERVERS:-headend kea}
+MODES=${MODES:-na pd}
 if [ -n "${HEADEND_BIN:-}" ]; then
     BIN=$HEADEND_BIN
 else
@@ -108,8 +111,15 @@ run() { # server rate mode(na|pd)
     start_server "$server"
     local t0 t1
     t0=$(awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0)
+    local perf_pid=""
+    if [ -n "${PERF_DIR:-}" ] && [ "$server" = headend ]; then
+        mkdir -p "$PERF_DIR"
+        perf record -q ${PERF_ARGS:--g} -p "$SERVER_PID" -o "$PERF_DIR/headend-$mode-$rate.data" -- sleep "$SECS" 2>/dev/null &
+        perf_pid=$!
+    fi
     out=$(ip netns exec "$CNS" taskset -c 0 perfdhcp -6 -r "$rate" -R 50000 -p "$SECS" "${extra[@]}" -l "$CIF" 2>&1 || true)
     t1=$(awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0)
+    [ -n "$perf_pid" ] && wait "$perf_pid" 2>/dev/null || true
     stop_server
     local rate_s drops lat cpu_s busy per_cpu
     rate_s=$(awk '/^Rate:/ {print $2}' <<<"$out" | tail -1)
@@ -126,7 +136,7 @@ run() { # server rate mode(na|pd)
 echo "perfdhcp -6, $SECS s runs, 50,000 clients; server on CPU 1, perfdhcp on CPU 0; state on $FSTYPE ($DURABLE)"
 declare -A best bestcpu
 for round in $(seq "$ROUNDS"); do
-    for mode in na pd; do
+    for mode in $MODES; do
         for rate in $RATES; do
             for server in $SERVERS; do
                 run "$server" "$rate" "$mode"
@@ -138,7 +148,7 @@ for round in $(seq "$ROUNDS"); do
         done
     done
 done
-for mode in na pd; do
+for mode in $MODES; do
     h=${best[headend-$mode]:-0}; k=${best[kea-$mode]:-0}
     if [ "$k" -gt 0 ]; then
         hc=${bestcpu[headend-$mode]:-0}; kc=${bestcpu[kea-$mode]:-0}

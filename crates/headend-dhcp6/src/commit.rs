@@ -171,11 +171,13 @@ fn worker(listeners: &[Listener], rt: &Runtime, rx: &Receiver<Job>, flush: &Sync
         }
         if let Some(e) = failed {
             drop(tx);
+            rt.server.forget_cursors();
             note_failure(&mut tally, taken, &e, "batch rolled back");
             rt.stats.merge(&mut tally);
             continue;
         }
         if let Err(e) = tx.commit() {
+            rt.server.forget_cursors();
             note_failure(&mut tally, taken, &e, "commit failed, no reply sent");
             rt.stats.merge(&mut tally);
             continue;

@@ -2,6 +2,7 @@
 //! from, a store transaction and the time in; a reply (or silence) out.
 //! No sockets, no clock reads.
 
+use std::collections::HashMap;
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
@@ -91,6 +92,37 @@ pub struct Server {
     plan: ArcSwap<Plan>,
     duid: Vec<u8>,
     buckets: Mutex<Buckets<Vec<u8>>>,
+    cursors: Cursors,
+}
+
+/// Per pool (first, last), the next never-used candidate after this
+/// server's last claim there: it spares the highest-row query on every
+/// allocation. Only a hint: a claim still decides, a miss falls back to
+/// the query, and a rolled-back batch forgets every cursor (its claims are
+/// gone, so the cursor may have passed free addresses).
+#[derive(Default)]
+struct Cursors(Mutex<HashMap<(u128, u128), u128>>);
+
+impl Cursors {
+    fn get(&self, pool: &Pool) -> Option<u128> {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(&(pool.first, pool.last)).copied()
+    }
+
+    fn set(&self, pool: &Pool, next: Option<u128>) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match next {
+            Some(n) => map.insert((pool.first, pool.last), n),
+            None => map.remove(&(pool.first, pool.last)),
+        };
+    }
+
+    fn clear(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
 }
 
 impl std::fmt::Debug for Server {
@@ -132,7 +164,14 @@ impl Server {
             plan: ArcSwap::from_pointee(plan),
             duid,
             buckets: Mutex::new(Buckets::new(65_536)),
+            cursors: Cursors::default(),
         }
+    }
+
+    /// Forgets where allocation stood in each pool: called when a batch's
+    /// transaction is rolled back, since its claims never happened.
+    pub(crate) fn forget_cursors(&self) {
+        self.cursors.clear();
     }
 
     /// The configuration in effect.
@@ -236,10 +275,26 @@ impl Server {
                 {
                     return Ok(Outcome::Silent(Silence::RelayCap));
                 }
+                // Each IA's binding, read for all IAs at once; an IA named
+                // twice is looked up when its turn comes, after the first
+                // one's write.
+                let keys: Vec<(Lease6Kind, u32)> = requests
+                    .iter()
+                    .map(|ia| (lease_kind(ia.kind), ia.iaid))
+                    .collect();
+                let distinct = keys.iter().enumerate().all(|(i, k)| !keys[..i].contains(k));
+                let mut known = if distinct && keys.len() > 1 {
+                    tx.lease6_by_client_ias(&subnet.name, client.duid, &keys)?
+                        .into_iter()
+                        .map(Some)
+                        .collect()
+                } else {
+                    vec![None; keys.len()]
+                };
                 let mut granted = Vec::new();
-                for ia in &requests {
+                for (ia, known) in requests.iter().zip(known.drain(..)) {
                     let answer =
-                        self.answer_ia(&plan, subnet, &client, ia, mode, m.kind, tx, now_s)?;
+                        self.answer_ia(&plan, subnet, &client, ia, known, mode, m.kind, tx, now_s)?;
                     for e in &answer.entries {
                         if e.valid > 0 {
                             granted.push((e.address, e.prefix_len));
@@ -463,6 +518,7 @@ impl Server {
     }
 
     /// One IA's answer: its bindings found, extended or allocated.
+    /// `known` is the IA's binding when the caller read it already.
     #[allow(clippy::too_many_arguments)]
     fn answer_ia(
         &self,
@@ -470,6 +526,7 @@ impl Server {
         subnet: &Subnet,
         client: &Client<'_>,
         ia: &Ia,
+        known: Option<Option<Lease6>>,
         mode: Mode,
         kind_msg: u8,
         tx: &mut dyn Lease6Tx,
@@ -535,7 +592,10 @@ impl Server {
                 template.expires = now + u64::from(valid);
             }
         }
-        let existing = tx.lease6_by_client(&subnet.name, kind, client.duid, ia.iaid)?;
+        let existing = match known {
+            Some(k) => k,
+            None => tx.lease6_by_client(&subnet.name, kind, client.duid, ia.iaid)?,
+        };
         let usable = |a: Ipv6Addr, len: u8| -> bool {
             if let Some((r, rl)) = reserved {
                 return r == a && rl == len;
@@ -670,7 +730,7 @@ impl Server {
         }
         if reserved.is_none() {
             for pool in pools {
-                if let Some(a) = allocate(pool, subnet, &template, tx, now)? {
+                if let Some(a) = allocate(pool, subnet, &template, &self.cursors, tx, now)? {
                     return Ok(self.granted_ia(ia, a, pool.len, preferred, valid, mode, plan));
                 }
             }
@@ -727,37 +787,60 @@ impl Server {
     }
 }
 
-/// The next free address or prefix of `pool`, claimed for `template`.
+/// The next free address or prefix of `pool`, claimed for `template`:
+/// the never-used ones in order (from the cursor, else from above the
+/// highest row), then the one expired longest ago.
 fn allocate(
     pool: &Pool,
     subnet: &Subnet,
     template: &Lease6,
+    cursors: &Cursors,
     tx: &mut dyn Lease6Tx,
     now: u64,
 ) -> Result<Option<Ipv6Addr>, StoreError> {
     let (first, last) = (Ipv6Addr::from(pool.first), Ipv6Addr::from(pool.last));
-    let mut next = match tx.lease6_highest(first, last)? {
-        Some(h) => u128::from(h).checked_add(pool.step),
-        None => Some(pool.first),
-    };
-    let mut tries = 0;
-    while let Some(n) = next
-        && n <= pool.last
-        && tries < CLAIM_TRIES
-    {
-        tries += 1;
-        if !subnet.reserved.contains(&n)
-            && !tx.api_reserved6(&subnet.name, Ipv6Addr::from(n), pool.len)?
-        {
-            let mut lease = template.clone();
-            lease.address = Ipv6Addr::from(n);
-            lease.prefix_len = pool.len;
-            if tx.lease6_claim(&lease)? {
-                return Ok(Some(lease.address));
+    let hint = cursors.get(pool);
+    let mut scanned = false;
+    loop {
+        let mut next = match hint {
+            Some(n) if !scanned => Some(n),
+            _ => {
+                scanned = true;
+                match tx.lease6_highest(first, last)? {
+                    Some(h) => u128::from(h).checked_add(pool.step),
+                    None => Some(pool.first),
+                }
             }
+        };
+        if scanned && hint.is_some() && next == hint {
+            // The query agrees with the cursor that just failed.
+            break;
         }
-        next = n.checked_add(pool.step);
+        let mut tries = 0;
+        while let Some(n) = next
+            && n <= pool.last
+            && tries < CLAIM_TRIES
+        {
+            tries += 1;
+            if !subnet.reserved.contains(&n)
+                && !tx.api_reserved6(&subnet.name, Ipv6Addr::from(n), pool.len)?
+            {
+                let mut lease = template.clone();
+                lease.address = Ipv6Addr::from(n);
+                lease.prefix_len = pool.len;
+                if tx.lease6_claim(&lease)? {
+                    cursors.set(pool, n.checked_add(pool.step));
+                    return Ok(Some(lease.address));
+                }
+            }
+            next = n.checked_add(pool.step);
+        }
+        if scanned {
+            break;
+        }
+        scanned = true;
     }
+    cursors.set(pool, None);
     if let Some(old) = tx.lease6_oldest_expired(first, last, now)?
         && !subnet.reserved.contains(&u128::from(old.address))
         && old.prefix_len == pool.len

@@ -4,7 +4,7 @@
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::time::{Duration, SystemTime};
 
-use headend_store::{LeaseState, Store};
+use headend_store::{Lease6, Lease6Kind, LeaseState, Store};
 
 use crate::wire::{self, Ia, IaEntry, IaKind, Message, Options, Relay, Request, msg, opt, status};
 use crate::{Dhcp6Config, Ingress, Outcome, Reply, Server, Silence};
@@ -685,4 +685,50 @@ fn malformed_client_fqdn_is_ignored_and_the_binding_still_granted() {
     let (r, got) = reply(t.send(m));
     assert_eq!(r.granted.len(), 1);
     assert!(!got.options.has(opt::CLIENT_FQDN));
+}
+
+#[test]
+fn allocation_cursor_follows_claims_by_others_and_forgets_a_rolled_back_batch() {
+    let t = setup("");
+    let solicit = |n: u8| relayed(Options::default(), &duid(n));
+    let a1 = inner_address(t.send_req(solicit(1), &relay_ingress()));
+    // Another server of a shared store takes the next address: the claim
+    // at the cursor fails and the one after it is given.
+    let next = Ipv6Addr::from(u128::from(a1) + 1);
+    {
+        let mut tx = t.store.begin().expect("tx");
+        let other = Lease6 {
+            address: next,
+            prefix_len: 128,
+            kind: Lease6Kind::Address,
+            subnet: "relayed".into(),
+            duid: duid(99),
+            iaid: 1,
+            hwaddr: None,
+            state: LeaseState::Bound,
+            preferred: 1_900_000_000,
+            expires: 1_900_000_000,
+            class: None,
+            remote_id: None,
+            interface_id: None,
+        };
+        assert!(tx.lease6_claim(&other).expect("claim"));
+        tx.commit().expect("commit");
+    }
+    let a2 = inner_address(t.send_req(solicit(2), &relay_ingress()));
+    assert_eq!(u128::from(a2), u128::from(a1) + 2);
+    // A batch rolled back: its claim never happened, and once the worker
+    // forgets the cursors the same address goes to the next client.
+    {
+        let mut tx = t.store.begin().expect("tx");
+        let out = t
+            .server
+            .handle(&solicit(3), &relay_ingress(), &mut *tx, t.now)
+            .expect("handle");
+        assert_eq!(u128::from(inner_address(out)), u128::from(a2) + 1);
+        drop(tx);
+    }
+    t.server.forget_cursors();
+    let a4 = inner_address(t.send_req(solicit(4), &relay_ingress()));
+    assert_eq!(u128::from(a4), u128::from(a2) + 1);
 }

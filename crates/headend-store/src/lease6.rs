@@ -94,6 +94,20 @@ pub trait Lease6Tx {
         iaid: u32,
     ) -> Result<Option<Lease6>, StoreError>;
 
+    /// [`lease6_by_client`](Self::lease6_by_client) for each of `ias`
+    /// (kind, IAID) of one client, in order: one lookup where the backend
+    /// can answer them together.
+    fn lease6_by_client_ias(
+        &mut self,
+        subnet: &str,
+        duid: &[u8],
+        ias: &[(Lease6Kind, u32)],
+    ) -> Result<Vec<Option<Lease6>>, StoreError> {
+        ias.iter()
+            .map(|&(kind, iaid)| self.lease6_by_client(subnet, kind, duid, iaid))
+            .collect()
+    }
+
     /// The highest first address with a row in `first..=last`.
     fn lease6_highest(
         &mut self,

@@ -41,12 +41,6 @@ macro_rules! statements {
         /// The DHCPv6 binding at address {1}.
         pub(crate) const LEASE6_AT: &str =
             sql!($p; "SELECT " lease6_columns!() " FROM dhcp6_leases WHERE address = " {1});
-        /// The newest binding of subnet {1}, kind {2}, DUID {3}, IAID {4},
-        /// declined ones excepted.
-        pub(crate) const LEASE6_BY_CLIENT: &str = sql!($p;
-            "SELECT " lease6_columns!() " FROM dhcp6_leases WHERE duid = " {3}
-            " AND iaid = " {4} " AND kind = " {2} " AND subnet = " {1}
-            " AND state <> 'declined' ORDER BY updated DESC, expires DESC LIMIT 1");
         /// The highest DHCPv6 address with a row in {1}..={2} (ORDER BY,
         /// not max(): PostgreSQL has no max over bytea).
         pub(crate) const LEASE6_HIGHEST: &str = sql!($p;
@@ -84,12 +78,6 @@ macro_rules! statements {
         pub(crate) const LEASES_OF_HWADDR: &str = sql!($p;
             "SELECT " lease_columns!() " FROM dhcp_leases WHERE hwaddr = " {1}
             " ORDER BY expires DESC");
-        /// The most recently written lease of client {1} in subnet {2},
-        /// declined ones excepted.
-        pub(crate) const LEASE_BY_CLIENT: &str = sql!($p;
-            "SELECT " lease_columns!() " FROM dhcp_leases WHERE client_key = " {1}
-            " AND subnet = " {2}
-            " AND state <> 'declined' ORDER BY updated DESC, expires DESC LIMIT 1");
         /// The highest address with a row in {1}..={2}.
         pub(crate) const HIGHEST_CLAIMED: &str = sql!($p;
             "SELECT max(address) FROM dhcp_leases WHERE address BETWEEN " {1} " AND " {2});
@@ -297,6 +285,21 @@ pub(crate) mod sqlite {
 /// The shared statements with PostgreSQL's `$N` parameters.
 pub(crate) mod postgres {
     statements!("$");
+
+    // The client lookups sort in SQL here; SQLite picks the newest row
+    // itself (sqlite/lease.rs), which spares it a temporary b-tree.
+    /// The most recently written lease of client {1} in subnet {2},
+    /// declined ones excepted.
+    pub(crate) const LEASE_BY_CLIENT: &str = sql!("$";
+        "SELECT " lease_columns!() " FROM dhcp_leases WHERE client_key = " {1}
+        " AND subnet = " {2}
+        " AND state <> 'declined' ORDER BY updated DESC, expires DESC LIMIT 1");
+    /// The newest binding of subnet {1}, kind {2}, DUID {3}, IAID {4},
+    /// declined ones excepted.
+    pub(crate) const LEASE6_BY_CLIENT: &str = sql!("$";
+        "SELECT " lease6_columns!() " FROM dhcp6_leases WHERE duid = " {3}
+        " AND iaid = " {4} " AND kind = " {2} " AND subnet = " {1}
+        " AND state <> 'declined' ORDER BY updated DESC, expires DESC LIMIT 1");
 
     /// The lease search's condition: each of $1 address, $2 hwaddr, $3
     /// host-name pattern (`%part%`, `\` escapes), $4 circuit-id, $5

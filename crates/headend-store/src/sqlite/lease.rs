@@ -11,10 +11,67 @@ use super::{all, bind, count, first, number};
 use crate::lease::{Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx};
 use crate::lease6::{Lease6, Lease6Kind, Lease6Tx};
 use crate::row::{
-    self, Lease6Values, LeaseValues, addr, addr6, lease_columns, secs, unaddr, unsecs,
+    self, Lease6Values, LeaseValues, addr, addr6, lease_columns, lease6_columns, secs, unaddr,
+    unsecs,
 };
 use crate::sql::sqlite as q;
 use crate::{StoreError, Transaction};
+
+/// A client's rows with their write time as the last column and no
+/// `ORDER BY`: SQLite would build a temporary b-tree for every lookup to
+/// sort what is nearly always one row, so the newest is picked here.
+const LEASES_OF_CLIENT: &str = concat!(
+    "SELECT ",
+    lease_columns!(),
+    ", updated FROM dhcp_leases WHERE client_key = ?1 AND subnet = ?2 AND state <> 'declined'"
+);
+/// As [`LEASES_OF_CLIENT`], for DHCPv6 bindings of one IA.
+const LEASES6_OF_CLIENT: &str = concat!(
+    "SELECT ",
+    lease6_columns!(),
+    ", updated FROM dhcp6_leases WHERE duid = ?3 AND iaid = ?4 AND kind = ?2 AND subnet = ?1 \
+     AND state <> 'declined'"
+);
+/// Every binding of one client in a subnet, for [`LEASES6_OF_CLIENT`]'s
+/// pick per IA.
+const LEASES6_OF_DUID: &str = concat!(
+    "SELECT ",
+    lease6_columns!(),
+    ", updated FROM dhcp6_leases WHERE duid = ?2 AND subnet = ?1 AND state <> 'declined'"
+);
+
+/// The number of columns in a comma-separated column list.
+const fn columns(list: &str) -> usize {
+    let b = list.as_bytes();
+    let (mut i, mut n) = (0, 1);
+    while i < b.len() {
+        if b[i] == b',' {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// The row of a client query written last (then the one expiring last),
+/// as `ORDER BY updated DESC, expires DESC LIMIT 1` would pick it.
+fn newest<T>(
+    conn: &Connection,
+    op: &'static str,
+    sql: &str,
+    params: impl rusqlite::Params,
+    width: usize,
+    map: impl Fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+    expires: impl Fn(&T) -> u64,
+) -> Result<Option<T>, StoreError> {
+    let rows = all(conn, op, sql, params, |r| {
+        Ok((map(r)?, row::Row::get::<i64>(r, width)?))
+    })?;
+    Ok(rows
+        .into_iter()
+        .max_by_key(|(t, updated)| (*updated, expires(t)))
+        .map(|(t, _)| t))
+}
 
 /// Every lease row, ordered by address.
 pub(super) fn all_leases(conn: &Connection) -> Result<Vec<Lease>, StoreError> {
@@ -266,10 +323,14 @@ impl LeaseTx for SqliteTx<'_> {
         subnet: &str,
         client_key: &[u8],
     ) -> Result<Option<Lease>, StoreError> {
-        self.one_lease(
+        newest(
+            &self.conn,
             "lease lookup by client",
-            q::LEASE_BY_CLIENT,
+            LEASES_OF_CLIENT,
             params![client_key, subnet],
+            columns(lease_columns!()),
+            |r| row::lease(r),
+            |l| l.expires,
         )
     }
 
@@ -451,11 +512,40 @@ impl Lease6Tx for SqliteTx<'_> {
         duid: &[u8],
         iaid: u32,
     ) -> Result<Option<Lease6>, StoreError> {
-        self.one_lease6(
+        newest(
+            &self.conn,
             "DHCPv6 binding lookup by client",
-            q::LEASE6_BY_CLIENT,
+            LEASES6_OF_CLIENT,
             params![subnet, kind.as_str(), duid, i64::from(iaid)],
+            columns(lease6_columns!()),
+            |r| row::lease6(r),
+            |l| l.expires,
         )
+    }
+
+    fn lease6_by_client_ias(
+        &mut self,
+        subnet: &str,
+        duid: &[u8],
+        ias: &[(Lease6Kind, u32)],
+    ) -> Result<Vec<Option<Lease6>>, StoreError> {
+        let width = columns(lease6_columns!());
+        let rows = all(
+            &self.conn,
+            "DHCPv6 binding lookup by client",
+            LEASES6_OF_DUID,
+            params![subnet, duid],
+            |r| Ok((row::lease6(r)?, row::Row::get::<i64>(r, width)?)),
+        )?;
+        Ok(ias
+            .iter()
+            .map(|&(kind, iaid)| {
+                rows.iter()
+                    .filter(|(l, _)| l.kind == kind && l.iaid == iaid)
+                    .max_by_key(|(l, updated)| (*updated, l.expires))
+                    .map(|(l, _)| l.clone())
+            })
+            .collect())
     }
 
     fn lease6_highest(

@@ -513,6 +513,21 @@ pub(crate) fn dhcp6_bindings_claim_scan_and_survive_reopen(db: &dyn Database) {
             .unwrap(),
         None
     );
+    // The per-IA lookups of one client at once answer as one by one.
+    let keys = [
+        (Lease6Kind::Prefix, 7),
+        (Lease6Kind::Address, 8),
+        (Lease6Kind::Address, 7),
+    ];
+    let one_by_one: Vec<_> = keys
+        .iter()
+        .map(|&(k, i)| tx.lease6_by_client("lan6", k, b"d1", i).unwrap())
+        .collect();
+    assert_eq!(one_by_one[0].as_ref(), Some(&pd));
+    assert_eq!(
+        tx.lease6_by_client_ias("lan6", b"d1", &keys).unwrap(),
+        one_by_one
+    );
     let old = tx
         .lease6_oldest_expired(a("2001:db8::"), a("2001:db8::ffff"), 500)
         .unwrap()
