@@ -134,7 +134,7 @@ fn a_hostname_lease_is_named_at_once_and_release_removes_the_names() {
     let server = Netns::new("s");
     let client = Netns::new("c");
     let (siface, ciface) = veth(&server, "10.78.0.1/16", &client, "", None);
-    let _h = start(&server, &config(&[&siface], "client"));
+    let mut h = start(&server, &config(&[&siface], "client"));
     let work = tempfile::tempdir().expect("tempdir");
     let ip = udhcpc(
         &client,
@@ -192,6 +192,12 @@ fn a_hostname_lease_is_named_at_once_and_release_removes_the_names() {
         short(&server, &["static.dyn.test", "A"]),
         vec!["10.78.0.9".to_owned()]
     );
+    // A changed [dhcp.ddns] is not half-applied by SIGHUP: it is reported
+    // as needing a restart.
+    let edited = config(&[&siface], "template");
+    std::fs::write(&h.config, edited).expect("config");
+    h.signal("HUP");
+    h.wait_for_log("[dhcp.ddns] changed", Duration::from_secs(10));
 }
 
 #[test]

@@ -23,15 +23,22 @@ pub(crate) struct RepeatLimit {
     window: Duration,
     seen: Mutex<HashMap<u64, Instant>>,
     hasher: std::collections::hash_map::RandomState,
+    clock: Box<dyn Fn() -> Instant + Send + Sync>,
 }
 
 impl RepeatLimit {
     /// Identical warnings pass once per `window`.
     pub(crate) fn new(window: Duration) -> Self {
+        Self::with_clock(window, Instant::now)
+    }
+
+    /// The same, with the time read from `clock`.
+    fn with_clock(window: Duration, clock: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
         Self {
             window,
             seen: Mutex::new(HashMap::new()),
             hasher: std::collections::hash_map::RandomState::new(),
+            clock: Box::new(clock),
         }
     }
 }
@@ -69,7 +76,7 @@ impl<S: Subscriber> Layer<S> for RepeatLimit {
         h.write(text.message.as_bytes());
         h.write(text.fields.as_bytes());
         let key = h.finish();
-        let now = Instant::now();
+        let now = (self.clock)();
         let mut seen = self
             .seen
             .lock()
@@ -92,7 +99,7 @@ impl<S: Subscriber> Layer<S> for RepeatLimit {
 mod tests {
     use std::io::Write as _;
     use std::sync::{Arc, Mutex};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -112,13 +119,17 @@ mod tests {
     }
 
     fn logged(window: Duration, emit: impl FnOnce()) -> Vec<String> {
+        logged_with(RepeatLimit::new(window), emit)
+    }
+
+    fn logged_with(limit: RepeatLimit, emit: impl FnOnce()) -> Vec<String> {
         let out = Capture::default();
         let writer = out.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish()
-            .with(RepeatLimit::new(window));
+            .with(limit);
         tracing::subscriber::with_default(subscriber, emit);
         let mut text = out.0.lock().unwrap().clone();
         text.flush().unwrap();
@@ -164,11 +175,21 @@ mod tests {
 
     #[test]
     fn after_the_window_the_warning_passes_again() {
-        let lines = logged(Duration::from_millis(50), || {
+        // The layer's clock is the test's: no sleep, no race with a slow host.
+        let start = Instant::now();
+        let offset = Arc::new(Mutex::new(Duration::ZERO));
+        let clock = {
+            let offset = Arc::clone(&offset);
+            move || start + *offset.lock().unwrap()
+        };
+        let limit = RepeatLimit::with_clock(Duration::from_secs(60), clock);
+        let lines = logged_with(limit, || {
             for _ in 0..5 {
                 warn("a");
             }
-            std::thread::sleep(Duration::from_millis(80));
+            *offset.lock().unwrap() = Duration::from_secs(59);
+            warn("a");
+            *offset.lock().unwrap() = Duration::from_secs(61);
             warn("a");
         });
         assert_eq!(

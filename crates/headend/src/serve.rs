@@ -18,6 +18,12 @@ pub(crate) struct Services {
     pub(crate) lease_names: Option<std::sync::Arc<crate::ddns::LeaseNames>>,
     /// DNS names that follow DHCPv6 bindings (`[dhcp6.ddns]`).
     pub(crate) lease_names6: Option<std::sync::Arc<crate::ddns::LeaseNames>>,
+    /// The `[dhcp.ddns]` and `[dhcp6.ddns]` the names follow (a change
+    /// needs a restart; SIGHUP says so).
+    pub(crate) ddns_started: (
+        Option<headend_dhcp::ddns::DdnsConfig>,
+        Option<headend_dhcp6::ddns::Ddns6Config>,
+    ),
     pub(crate) time: Option<headend_dhcp::TimeHandle>,
     pub(crate) dhcp6: Option<headend_dhcp6::Dhcp6Handle>,
     /// The lease (and later user/token/audit) store, shared with the admin API.
@@ -104,6 +110,22 @@ impl Services {
                     path.display()
                 ),
                 None => tracing::error!("SIGHUP: DHCPv6 keeps its running config"),
+            }
+        }
+        if let Some(c) = &config {
+            let now = (
+                c.dhcp.as_ref().and_then(|d| d.ddns.clone()),
+                c.dhcp6.as_ref().and_then(|d| d.ddns.clone()),
+            );
+            if now.0 != self.ddns_started.0 {
+                tracing::warn!(
+                    "SIGHUP: [dhcp.ddns] changed; lease names keep the settings they started with until a restart"
+                );
+            }
+            if now.1 != self.ddns_started.1 {
+                tracing::warn!(
+                    "SIGHUP: [dhcp6.ddns] changed; binding names keep the settings they started with until a restart"
+                );
             }
         }
         if let Some(Err(e)) = self
@@ -210,6 +232,7 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
             tracing::info!(zone = %ddns.forward_zone, "DHCP leases get DNS names");
             services.lease_names = Some(names);
         }
+        services.ddns_started.0 = dhcp.ddns.clone();
         services.dhcp = Some(handle);
         services.store = Some(store);
     }
@@ -239,6 +262,7 @@ pub(crate) async fn serve(config: Config, path: std::path::PathBuf) -> anyhow::R
             tracing::info!(zone = %ddns.forward_zone, "DHCPv6 bindings get DNS names");
             services.lease_names6 = Some(names);
         }
+        services.ddns_started.1 = dhcp6.ddns.clone();
         services.dhcp6 = Some(handle);
     }
     if let Some(time) = &config.time {
