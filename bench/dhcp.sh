@@ -23,6 +23,7 @@
 #        GENERATORS="perfdhcp dhcp_load"  STATE_PARENT=dir  ALLOW_TMPFS=1
 #        LOADGEN=path       (a built dhcp_load; default: build it in release)
 #        HEADEND_BIN=path   (use this binary instead of building target/release/headend)
+#        PERF_DIR=dir       (record `perf record $PERF_ARGS`, default -g, of headend per run into dir)
 #        BASE_BIN=path      (adds server "base": another headend build, e.g. the
 #                            previous commit's, alternated with the others)
 #        LEASE_LINES=1      headend writes its per-lease info lines (target
@@ -140,6 +141,12 @@ run() { # generator server rate(0 = max)
     local out s0 c0 s1 c1 t0 t1
     s0=$(rcvbuf_errors "$SNS"); c0=$(rcvbuf_errors "$CNS")
     t0=$(cpu_ticks "$SERVER_PID")
+    local perf_pid=""
+    if [ -n "${PERF_DIR:-}" ] && [ "$server" = headend ]; then
+        mkdir -p "$PERF_DIR"
+        perf record -q ${PERF_ARGS:--g} -p "$SERVER_PID" -o "$PERF_DIR/headend-$gen-$rate.data" -- sleep "$SECS" 2>/dev/null &
+        perf_pid=$!
+    fi
     local rate_s drops lat gcpu
     if [ "$gen" = perfdhcp ]; then
         out=$(ip netns exec "$CNS" taskset -c 0 perfdhcp -4 -r "$r" -R 50000 -p "$SECS" -W 100000 -l 10.99.0.2 10.99.0.1 2>&1 || true)
@@ -163,6 +170,7 @@ run() { # generator server rate(0 = max)
     fi
     t1=$(cpu_ticks "$SERVER_PID")
     s1=$(rcvbuf_errors "$SNS"); c1=$(rcvbuf_errors "$CNS")
+    [ -n "$perf_pid" ] && wait "$perf_pid" 2>/dev/null || true
     stop_server
     local hz cpu_s busy per_cpu
     hz=$(getconf CLK_TCK)

@@ -14,6 +14,8 @@
 # env:   RATES="5000 10000 20000"  ROUNDS=2  SERVERS="headend kea"
 #        HEADEND_BIN=path   (use this binary instead of building target/release/headend)
 #        MODES="na pd"
+#        BASE_BIN=path      (adds server "base": another headend build, e.g. the
+#                            previous commit's, alternated with the others)
 #        PERF_DIR=dir       (record `perf record $PERF_ARGS`, default -g, of headend per run into dir)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +48,7 @@ RATES=${RATES:-5000 10000 20000}
 ROUNDS=${ROUNDS:-2}
 SERVERS=${SERVERS:-headend kea}
 MODES=${MODES:-na pd}
+[ -n "${BASE_BIN:-}" ] && SERVERS="$SERVERS base"
 if [ -n "${HEADEND_BIN:-}" ]; then
     BIN=$HEADEND_BIN
 else
@@ -97,6 +100,8 @@ start_server() {
     rm -rf "$WORK/state" "$WORK"/kea-leases6.csv*
     case $1 in
     headend) ip netns exec "$SNS" taskset -c 1 "$BIN" serve --config "$WORK/headend.toml" 2>"$WORK/headend.log" &
+             SERVER_PID=$! ;;
+    base)    ip netns exec "$SNS" taskset -c 1 "$BASE_BIN" serve --config "$WORK/headend.toml" 2>"$WORK/base.log" &
              SERVER_PID=$! ;;
     kea)     KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK" ip netns exec "$SNS" taskset -c 1 kea-dhcp6 -c "$WORK/kea.json" >"$WORK/kea.out" 2>&1 &
              SERVER_PID=$! ;;
@@ -157,4 +162,10 @@ for mode in $MODES; do
             "$(awk -v h="$hc" -v k="$kc" 'BEGIN { if (k > 0) printf "%.2f", h / k; else print "n/a" }')"
     fi
 done
+if [ -n "${BASE_BIN:-}" ]; then
+    for mode in $MODES; do
+        printf '%s: headend %s/cpu-s vs base %s/cpu-s, ratio %s\n' "$mode" "${bestcpu[headend-$mode]:-0}" "${bestcpu[base-$mode]:-0}" \
+            "$(awk -v h="${bestcpu[headend-$mode]:-0}" -v b="${bestcpu[base-$mode]:-0}" 'BEGIN { if (b > 0) printf "%.2f", h / b; else print "n/a" }')"
+    done
+fi
 echo "target: headend >= 1.2x Kea with every binding durable"

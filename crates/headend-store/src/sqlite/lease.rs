@@ -226,6 +226,9 @@ pub(super) struct SqliteTx<'a> {
     /// (the DHCPv6 worker asks for every IA and every candidate address,
     /// and nothing in its transaction adds reservations).
     any_reservation6: Option<bool>,
+    /// The same for `dhcp_reservations` (DHCPv4: asked for every request
+    /// and every candidate address).
+    any_reservation4: Option<bool>,
 }
 
 impl<'a> SqliteTx<'a> {
@@ -234,14 +237,28 @@ impl<'a> SqliteTx<'a> {
         if let Some(any) = self.any_reservation6 {
             return Ok(any);
         }
-        let any = count(
-            &self.conn,
-            "DHCPv6 reservation lookup",
-            "SELECT count(*) FROM (SELECT 1 FROM dhcp6_reservations LIMIT 1)",
-            params![],
-        )? > 0;
+        let any = self.any_row("dhcp6_reservations")?;
         self.any_reservation6 = Some(any);
         Ok(any)
+    }
+
+    /// Whether any DHCPv4 API reservation exists (see `any_reservation4`).
+    fn any_reservation4(&mut self) -> Result<bool, StoreError> {
+        if let Some(any) = self.any_reservation4 {
+            return Ok(any);
+        }
+        let any = self.any_row("dhcp_reservations")?;
+        self.any_reservation4 = Some(any);
+        Ok(any)
+    }
+
+    fn any_row(&self, table: &'static str) -> Result<bool, StoreError> {
+        Ok(count(
+            &self.conn,
+            "reservation lookup",
+            &format!("SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)"),
+            params![],
+        )? > 0)
     }
 
     /// Takes over `conn`, on which `BEGIN IMMEDIATE` has just succeeded
@@ -253,6 +270,7 @@ impl<'a> SqliteTx<'a> {
             unsynced,
             now: headend_util::unix_now(),
             any_reservation6: None,
+            any_reservation4: None,
         }
     }
 
@@ -451,6 +469,9 @@ impl LeaseTx for SqliteTx<'_> {
         subnet: &str,
         hwaddr: &[u8],
     ) -> Result<Option<(Ipv4Addr, Option<String>)>, StoreError> {
+        if !self.any_reservation4()? {
+            return Ok(None);
+        }
         let mac = crate::lease::mac_text(hwaddr);
         first(
             &self.conn,
@@ -462,6 +483,9 @@ impl LeaseTx for SqliteTx<'_> {
     }
 
     fn api_reserved(&mut self, subnet: &str, address: Ipv4Addr) -> Result<bool, StoreError> {
+        if !self.any_reservation4()? {
+            return Ok(false);
+        }
         Ok(count(
             &self.conn,
             "reservation lookup",
