@@ -127,7 +127,10 @@ fn never_used<L: LeaseTx + ?Sized>(
         if cand > last {
             break;
         }
-        if !reserved(subnet, tx, cand)? && tx.lease_by_address(cand)?.is_none() {
+        // Above the highest row no row exists (in this transaction's
+        // view); a row written meanwhile by another server makes the
+        // claim fail, and the caller tries again.
+        if !reserved(subnet, tx, cand)? {
             return Ok(Some(cand));
         }
         next = next_addr(cand);

@@ -759,33 +759,36 @@ impl Server {
         ordered.retain(|(c, _)| *c != code::RELAY_AGENT_INFO);
         // RFC 3046 §2.2: echo option 82 verbatim, as the last option.
         let bytes = encode_reply(req, &header, &ordered, req.option(code::RELAY_AGENT_INFO));
+        // Built only when the line will be written: the formatting costs
+        // more than the rest of the reply.
         let note = (x.plan.log_leases
             && matches!(kind, MessageType::Ack | MessageType::Nak)
-            && !inform)
-            .then(|| {
-                Box::new(LeaseNote {
-                    event: if kind == MessageType::Nak {
-                        "nak"
-                    } else if req.header.ciaddr().is_unspecified() {
-                        "grant"
-                    } else {
-                        "renew"
-                    },
-                    mac: text_or_hex_mac(req.hwaddr()),
-                    client_id: req.option(code::CLIENT_ID).map(|c| {
-                        c.iter()
-                            .map(|b| format!("{b:02x}"))
-                            .collect::<Vec<_>>()
-                            .join(":")
-                    }),
-                    subnet: x.subnet.name.clone(),
-                    class: x.classes.first().map(|c| c.name.clone()),
-                    circuit_id: x.circuit.map(text_or_hex),
-                    remote_id: x.remote.map(text_or_hex),
-                    relay: Some(req.header.giaddr()).filter(|g| !g.is_unspecified()),
-                    lease_secs: (kind == MessageType::Ack && !bootp).then(|| self.lease_times(x).0),
-                })
-            });
+            && !inform
+            && tracing::enabled!(target: "headend::lease", tracing::Level::INFO))
+        .then(|| {
+            Box::new(LeaseNote {
+                event: if kind == MessageType::Nak {
+                    "nak"
+                } else if req.header.ciaddr().is_unspecified() {
+                    "grant"
+                } else {
+                    "renew"
+                },
+                mac: text_or_hex_mac(req.hwaddr()),
+                client_id: req.option(code::CLIENT_ID).map(|c| {
+                    c.iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(":")
+                }),
+                subnet: x.subnet.name.clone(),
+                class: x.classes.first().map(|c| c.name.clone()),
+                circuit_id: x.circuit.map(text_or_hex),
+                remote_id: x.remote.map(text_or_hex),
+                relay: Some(req.header.giaddr()).filter(|g| !g.is_unspecified()),
+                lease_secs: (kind == MessageType::Ack && !bootp).then(|| self.lease_times(x).0),
+            })
+        });
         Reply {
             bytes,
             to: destination(req, kind),
