@@ -592,21 +592,30 @@ fn flush(listeners: &[Listener], rt: &Runtime, rx: &Receiver<Committed>) {
             hook.committed(&events);
         }
         let mut notes = Vec::new();
-        for (socket, mut r) in batches.into_iter().flat_map(|(_, b, _)| b) {
+        let mut replies: Vec<(usize, Reply)> =
+            batches.into_iter().flat_map(|(_, b, _)| b).collect();
+        for (_, r) in &mut replies {
             if let Some(n) = r.note.take() {
                 notes.push((n, r.kind, r.yiaddr));
             }
-            let Some(l) = listeners.get(socket) else {
+        }
+        // Each run of replies through one socket leaves in one go.
+        let mut sent = Vec::new();
+        for run in replies.chunk_by(|a, b| a.0 == b.0) {
+            let Some(l) = run.first().and_then(|(socket, _)| listeners.get(*socket)) else {
                 continue;
             };
-            match l.send(&r.bytes, r.to) {
-                Ok(_) => {
+            let out: Vec<(&[u8], std::net::SocketAddr)> = run
+                .iter()
+                .map(|(_, r)| (r.bytes.as_slice(), r.to.into()))
+                .collect();
+            l.send_many(&out, &mut sent);
+            for ((_, r), ok) in run.iter().zip(&sent) {
+                if *ok {
                     *tally.reply_mut(r.kind) += 1;
                     tracing::debug!(kind = ?r.kind, yiaddr = %r.yiaddr, to = %r.to, "DHCP reply sent");
-                }
-                Err(e) => {
+                } else {
                     tally.send_error += 1;
-                    tracing::debug!(to = %r.to, "DHCP send failed: {e}");
                 }
             }
         }

@@ -118,11 +118,13 @@ impl Listener {
         }
     }
 
-    /// Sends one datagram. With one socket the worker may have left it in
-    /// non-blocking mode: a UDP send never waits with an 8 MiB send buffer,
-    /// and one that would fails (the caller counts it as `send_error`).
-    pub(crate) fn send(&self, bytes: &[u8], to: SocketAddrV4) -> std::io::Result<usize> {
-        self.socket.send_to(bytes, to)
+    /// Sends datagrams with as few system calls as the kernel allows;
+    /// `sent[i]` says whether `out[i]` left. With one socket the worker may
+    /// have left it in non-blocking mode: a UDP send never waits with an
+    /// 8 MiB send buffer, and one that would fails (the caller counts it as
+    /// `send_error`).
+    pub(crate) fn send_many(&self, out: &[(&[u8], SocketAddr)], sent: &mut Vec<bool>) {
+        headend_util::net::send_many(&self.socket, out, sent);
     }
 }
 

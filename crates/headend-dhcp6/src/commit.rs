@@ -227,21 +227,25 @@ fn flush(listeners: &[Listener], rt: &Runtime, rx: &Receiver<Batch>) {
         {
             hook.committed(&events);
         }
-        for (socket, r) in replies {
-            let Some(l) = listeners.get(socket) else {
+        // Each run of replies through one socket leaves in one go.
+        let mut sent = Vec::new();
+        for run in replies.chunk_by(|a, b| a.0 == b.0) {
+            let Some(l) = run.first().and_then(|(socket, _)| listeners.get(*socket)) else {
                 continue;
             };
-            match l.send(&r.bytes, r.to) {
-                Ok(_) => {
-                    if r.kind == msg::ADVERTISE {
-                        tally.advertise += 1;
-                    } else {
-                        tally.reply += 1;
-                    }
-                }
-                Err(e) => {
+            let out: Vec<(&[u8], std::net::SocketAddr)> = run
+                .iter()
+                .map(|(_, r)| (r.bytes.as_slice(), r.to.into()))
+                .collect();
+            l.send_many(&out, &mut sent);
+            for ((_, r), ok) in run.iter().zip(&sent) {
+                if !*ok {
                     tally.send_error += 1;
-                    tracing::debug!(to = %r.to, "DHCPv6 send failed: {e}");
+                    tracing::debug!(to = %r.to, "DHCPv6 send failed");
+                } else if r.kind == msg::ADVERTISE {
+                    tally.advertise += 1;
+                } else {
+                    tally.reply += 1;
                 }
             }
         }

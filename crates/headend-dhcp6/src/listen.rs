@@ -119,9 +119,10 @@ impl Listener {
         }))
     }
 
-    /// Sends one datagram.
-    pub(crate) fn send(&self, bytes: &[u8], to: SocketAddrV6) -> std::io::Result<usize> {
-        self.socket.send_to(bytes, to)
+    /// Sends datagrams with as few system calls as the kernel allows;
+    /// `sent[i]` says whether `out[i]` left.
+    pub(crate) fn send_many(&self, out: &[(&[u8], SocketAddr)], sent: &mut Vec<bool>) {
+        headend_util::net::send_many(&self.socket, out, sent);
     }
 }
 

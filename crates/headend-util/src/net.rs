@@ -1,4 +1,46 @@
-//! The remedy to add to a socket error, only when it is its cause.
+//! UDP sending in batches, and the remedy to add to a socket error, only
+//! when it is its cause.
+
+use std::io::IoSlice;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd as _;
+
+use nix::errno::Errno;
+use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
+
+/// Sends datagrams on `socket` with as few `sendmmsg` calls as the kernel
+/// allows (one system call per 64 rather than one each); afterwards
+/// `sent[i]` says whether `out[i]` left. A datagram the kernel refuses (an
+/// unreachable peer, a full buffer on a non-blocking socket) is skipped and
+/// the rest still go, as they would one `send_to` at a time.
+pub fn send_many(socket: &UdpSocket, out: &[(&[u8], SocketAddr)], sent: &mut Vec<bool>) {
+    const CHUNK: usize = 64;
+    sent.clear();
+    let fd = socket.as_raw_fd();
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(out.len().min(CHUNK), None);
+    let mut start = 0;
+    while start < out.len() {
+        let pending = &out[start..(start + CHUNK).min(out.len())];
+        let iovs: Vec<[IoSlice<'_>; 1]> = pending.iter().map(|(b, _)| [IoSlice::new(b)]).collect();
+        let to: Vec<Option<SockaddrStorage>> = pending
+            .iter()
+            .map(|(_, a)| Some(SockaddrStorage::from(*a)))
+            .collect();
+        let no_cmsgs: [ControlMessage<'_>; 0] = [];
+        match sendmmsg(fd, &mut headers, &iovs, &to, no_cmsgs, MsgFlags::empty()) {
+            Ok(done) => {
+                let n = done.count().clamp(1, pending.len());
+                sent.extend(std::iter::repeat_n(true, n));
+                start += n;
+            }
+            Err(Errno::EINTR) => {}
+            Err(_) => {
+                sent.push(false);
+                start += 1;
+            }
+        }
+    }
+}
 
 /// `" (ports below 1024 need root or CAP_NET_BIND_SERVICE)"` when binding
 /// `port` was refused for lack of privilege, `" (another server holds the
@@ -16,8 +58,34 @@ pub fn bind_hint(port: u16, e: &std::io::Error) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::bind_hint;
+    use super::{bind_hint, send_many};
     use std::io::{Error, ErrorKind};
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    #[test]
+    fn send_many_delivers_every_datagram_in_order_and_skips_a_refused_one() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = rx.local_addr().unwrap();
+        // 150 datagrams: three sendmmsg chunks; one to port 0 is refused.
+        let bodies: Vec<Vec<u8>> = (0..150u8).map(|i| vec![i; 1 + usize::from(i)]).collect();
+        let mut out: Vec<(&[u8], std::net::SocketAddr)> =
+            bodies.iter().map(|b| (b.as_slice(), to)).collect();
+        let refused = "127.0.0.1:0".parse().unwrap();
+        out.insert(70, (b"x", refused));
+        let mut sent = Vec::new();
+        send_many(&tx, &out, &mut sent);
+        assert_eq!(sent.len(), out.len());
+        assert!(!sent[70], "a datagram to port 0 cannot leave");
+        assert_eq!(sent.iter().filter(|s| **s).count(), 150);
+        let mut buf = [0u8; 512];
+        for want in &bodies {
+            let n = rx.recv(&mut buf).unwrap();
+            assert_eq!(&buf[..n], want.as_slice());
+        }
+    }
 
     #[test]
     fn the_privilege_hint_appears_only_when_it_is_the_cause() {
