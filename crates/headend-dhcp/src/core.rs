@@ -814,27 +814,7 @@ fn end_binding<L: LeaseTx + ?Sized>(
 }
 
 /// What an operator's release of an address did ([`release_address`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Release {
-    /// The binding (or the offer) ended now: the address is free again and
-    /// its row stays as its client's record.
-    Ended {
-        /// The row as written (released, expiring now); its client is the
-        /// owner the address was taken from.
-        lease: Lease,
-        /// The state it had (bound or offered).
-        was: LeaseState,
-    },
-    /// Nothing was allocated: the client had released the address, or its
-    /// lease or quarantine had run out. The row is left as it was.
-    AlreadyFree(Lease),
-    /// The address is quarantined after a DHCPDECLINE until the row's
-    /// `expires`; a release does not end that.
-    Quarantined(Lease),
-    /// No lease was ever written for the address.
-    Unknown,
-}
+pub type Release = headend_store::Released<Lease>;
 
 /// An operator ends the lease of `address` (the admin API's lease release),
 /// under the rules a client's DHCPRELEASE follows, in the transaction `tx`

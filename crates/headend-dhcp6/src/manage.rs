@@ -10,25 +10,7 @@ use headend_store::{Lease6, Lease6Tx, LeaseState, Store, StoreError};
 use crate::plan::{Plan, ResKey};
 
 /// What an operator's release of a binding did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Release6 {
-    /// The binding (or the advertised hold) ended now; the row stays as its
-    /// client's record.
-    Ended {
-        /// The row as written (released, expiring now).
-        lease: Lease6,
-        /// The state it had (bound or offered).
-        was: LeaseState,
-    },
-    /// The binding had already ended (released or expired); left as it was.
-    AlreadyFree(Lease6),
-    /// The address or prefix is quarantined after a DECLINE until the row's
-    /// `expires`; a release does not end that.
-    Quarantined(Lease6),
-    /// No binding was ever written for it.
-    Unknown,
-}
+pub type Release6 = headend_store::Released<Lease6>;
 
 /// Ends the binding whose first address is `address` in `tx` at `now`, as
 /// a client's RELEASE would (RFC 8415 §18.3.7: the server "deletes the

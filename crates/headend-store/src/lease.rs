@@ -4,6 +4,30 @@ use std::net::Ipv4Addr;
 
 use crate::StoreError;
 
+/// What an operator's release of an address (or a DHCPv6 binding) did:
+/// `L` is the row, a DHCPv4 [`Lease`] or a DHCPv6 [`Lease6`](crate::Lease6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Released<L> {
+    /// The binding (or the offer, or the advertised hold) ended now: the
+    /// address is free again and its row stays as its client's record.
+    Ended {
+        /// The row as written (released, expiring now); its client is the
+        /// owner the address was taken from.
+        lease: L,
+        /// The state it had (bound or offered).
+        was: LeaseState,
+    },
+    /// Nothing was allocated: the client had released it, or its lease or
+    /// quarantine had run out. The row is left as it was.
+    AlreadyFree(L),
+    /// Quarantined after a DHCPDECLINE (DECLINE) until the row's `expires`;
+    /// a release does not end that.
+    Quarantined(L),
+    /// No row was ever written for it.
+    Unknown,
+}
+
 /// Where a lease is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

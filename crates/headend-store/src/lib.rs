@@ -43,7 +43,8 @@ pub use config::{
 };
 pub use error::StoreError;
 pub use lease::{
-    Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx, LiveLease, counts_of, page_of,
+    Lease, LeaseCount, LeaseFilter, LeasePage, LeaseState, LeaseTx, LiveLease, Released, counts_of,
+    page_of,
 };
 pub use lease6::{Lease6, Lease6Kind, Lease6Tx, Reservation6, Reservation6Key};
 pub use mfa::{MfaRecord, MfaStore};

@@ -9,9 +9,8 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use headend_dhcp::Release;
-use headend_store::Lease;
 use headend_store::auth::{Attributes, Reservation};
+use headend_store::{Lease, LeaseState, Released};
 use serde::Deserialize;
 
 use super::types::{
@@ -107,7 +106,7 @@ pub(crate) async fn leases(
         .filter(|l| caller.scopes.allows_address(l.address))
         .map(|l| {
             let mut v = lease_json(l, now);
-            if l.state == headend_store::LeaseState::Bound && v.live {
+            if l.state == LeaseState::Bound && v.live {
                 v.dns_names = names.get(&l.address).cloned().unwrap_or_default();
             }
             v
@@ -116,16 +115,92 @@ pub(crate) async fn leases(
     Ok(Json(LeasesResponse { leases }).into_response())
 }
 
-/// Who held a lease, for the audit record.
-fn owner(l: &Lease) -> String {
-    let mut s = format!("owner hwaddr={} subnet={}", colon_hex(&l.hwaddr), l.subnet);
-    if let Some(id) = &l.client_id {
-        s.push_str(&format!(" client_id={}", colon_hex(id)));
+/// A row an operator's release answers about: a DHCPv4 lease or a
+/// DHCPv6 binding.
+pub(super) trait ReleasedRow {
+    /// Who held it, for the audit record.
+    fn owner(&self) -> String;
+    fn state(&self) -> LeaseState;
+    fn expires(&self) -> u64;
+}
+
+impl ReleasedRow for Lease {
+    fn owner(&self) -> String {
+        let mut s = format!(
+            "owner hwaddr={} subnet={}",
+            colon_hex(&self.hwaddr),
+            self.subnet
+        );
+        if let Some(id) = &self.client_id {
+            s.push_str(&format!(" client_id={}", colon_hex(id)));
+        }
+        if let Some(h) = &self.hostname {
+            s.push_str(&format!(" hostname={h}"));
+        }
+        s
     }
-    if let Some(h) = &l.hostname {
-        s.push_str(&format!(" hostname={h}"));
+    fn state(&self) -> LeaseState {
+        self.state
     }
-    s
+    fn expires(&self) -> u64 {
+        self.expires
+    }
+}
+
+/// What differs between the families' release answers.
+pub(super) struct ReleaseWords {
+    /// How a row that had ended is described ("already free").
+    pub(super) already: &'static str,
+    /// The client message that quarantined the address, and what it means.
+    pub(super) declined: &'static str,
+    /// The answer when no row was ever written.
+    pub(super) unknown: String,
+}
+
+/// The audit outcome, its detail and the answer of an operator's release
+/// of `ip`.
+pub(super) fn release_answer<L: ReleasedRow>(
+    ip: &str,
+    released: Released<L>,
+    words: ReleaseWords,
+) -> (&'static str, Option<String>, Result<L, ApiError>) {
+    match released {
+        Released::Ended { lease, was } => (
+            "ok",
+            Some(format!("{}; was {}", lease.owner(), was.as_str())),
+            Ok(lease),
+        ),
+        Released::AlreadyFree(lease) => (
+            "unchanged",
+            Some(format!(
+                "{}; {} ({})",
+                lease.owner(),
+                words.already,
+                lease.state().as_str()
+            )),
+            Ok(lease),
+        ),
+        Released::Quarantined(lease) => {
+            let until = headend_util::time::utc(i64::try_from(lease.expires()).unwrap_or(i64::MAX));
+            (
+                "conflict",
+                Some(format!(
+                    "{}; declined, quarantined until {until} UTC",
+                    lease.owner()
+                )),
+                Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    format!(
+                        "{ip} is quarantined until {until} UTC: its client declined it ({}); it returns to the pool then. Find the device that uses it",
+                        words.declined
+                    ),
+                )),
+            )
+        }
+        // Unknown: no row was ever written for the address.
+        _ => ("not found", None, Err(ApiError::not_found(words.unknown))),
+    }
 }
 
 /// POST /api/v1/leases/{address}/release: ends the lease now through the
@@ -151,45 +226,15 @@ pub(crate) async fn release(
         })
         .await?;
     let now = unix_now();
-    let (outcome, detail, answer) = match released {
-        Release::Ended { lease, was } => (
-            "ok",
-            Some(format!("{}; was {}", owner(&lease), was.as_str())),
-            Ok(lease),
-        ),
-        Release::AlreadyFree(lease) => (
-            "unchanged",
-            Some(format!(
-                "{}; already free ({})",
-                owner(&lease),
-                lease.state.as_str()
-            )),
-            Ok(lease),
-        ),
-        Release::Quarantined(lease) => {
-            let until = headend_util::time::utc(i64::try_from(lease.expires).unwrap_or(i64::MAX));
-            (
-                "conflict",
-                Some(format!(
-                    "{}; declined, quarantined until {until} UTC",
-                    owner(&lease)
-                )),
-                Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "conflict",
-                    format!(
-                        "{ip} is quarantined until {until} UTC: its client declined it (DHCPDECLINE: the address is in use on the network); it returns to the pool then. Find the device that uses it"
-                    ),
-                )),
-            )
-        }
-        // Release::Unknown: no lease was ever written for the address.
-        _ => (
-            "not found",
-            None,
-            Err(ApiError::not_found(format!("no lease for {ip}"))),
-        ),
-    };
+    let (outcome, detail, answer) = release_answer(
+        &ip.to_string(),
+        released,
+        ReleaseWords {
+            already: "already free",
+            declined: "DHCPDECLINE: the address is in use on the network",
+            unknown: format!("no lease for {ip}"),
+        },
+    );
     app.audit(
         &caller.user,
         caller.source,

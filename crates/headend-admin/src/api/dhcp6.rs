@@ -10,10 +10,10 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use headend_dhcp6::Release6;
-use headend_store::{Lease6, Lease6Kind, Reservation6, Reservation6Key};
+use headend_store::{Lease6, Lease6Kind, LeaseState, Reservation6, Reservation6Key};
 use serde::Deserialize;
 
+use super::dhcp::{ReleaseWords, ReleasedRow, release_answer};
 use super::types::{
     Lease6View, Leases6Response, Released6Response, Reservation6Request, Reservation6View,
     ReservationDeleted, Reservations6Response,
@@ -194,7 +194,7 @@ pub(crate) async fn leases6(
         .take(limit)
         .map(|l| {
             let mut v = lease6_json(l, now);
-            if l.state == headend_store::LeaseState::Bound && v.live {
+            if l.state == LeaseState::Bound && v.live {
                 v.dns_names = names.get(&l.address).cloned().unwrap_or_default();
             }
             v
@@ -208,18 +208,25 @@ pub(crate) async fn leases6(
     .into_response())
 }
 
-/// Who held a binding, for the audit record.
-fn owner(l: &Lease6) -> String {
-    let mut s = format!(
-        "owner duid={} iaid={} subnet={}",
-        colon_hex(&l.duid),
-        l.iaid,
-        l.subnet
-    );
-    if let Some(h) = &l.hwaddr {
-        s.push_str(&format!(" hwaddr={}", colon_hex(h)));
+impl ReleasedRow for Lease6 {
+    fn owner(&self) -> String {
+        let mut s = format!(
+            "owner duid={} iaid={} subnet={}",
+            colon_hex(&self.duid),
+            self.iaid,
+            self.subnet
+        );
+        if let Some(h) = &self.hwaddr {
+            s.push_str(&format!(" hwaddr={}", colon_hex(h)));
+        }
+        s
     }
-    s
+    fn state(&self) -> LeaseState {
+        self.state
+    }
+    fn expires(&self) -> u64 {
+        self.expires
+    }
 }
 
 /// POST /api/v1/leases6/{address}/release: ends the binding whose (first)
@@ -242,44 +249,15 @@ pub(crate) async fn release6(
         .blocking(move |s| headend_dhcp6::release_lease6(s, ip))
         .await?;
     let now = unix_now();
-    let (outcome, detail, answer) = match released {
-        Release6::Ended { lease, was } => (
-            "ok",
-            Some(format!("{}; was {}", owner(&lease), was.as_str())),
-            Ok(lease),
-        ),
-        Release6::AlreadyFree(lease) => (
-            "unchanged",
-            Some(format!(
-                "{}; already ended ({})",
-                owner(&lease),
-                lease.state.as_str()
-            )),
-            Ok(lease),
-        ),
-        Release6::Quarantined(lease) => {
-            let until = headend_util::time::utc(i64::try_from(lease.expires).unwrap_or(i64::MAX));
-            (
-                "conflict",
-                Some(format!(
-                    "{}; declined, quarantined until {until} UTC",
-                    owner(&lease)
-                )),
-                Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "conflict",
-                    format!(
-                        "{ip} is quarantined until {until} UTC: its client declined it (DECLINE: the address is in use on the link); it returns to the pool then. Find the device that uses it"
-                    ),
-                )),
-            )
-        }
-        _ => (
-            "not found",
-            None,
-            Err(ApiError::not_found(format!("no DHCPv6 binding at {ip}"))),
-        ),
-    };
+    let (outcome, detail, answer) = release_answer(
+        &ip.to_string(),
+        released,
+        ReleaseWords {
+            already: "already ended",
+            declined: "DECLINE: the address is in use on the link",
+            unknown: format!("no DHCPv6 binding at {ip}"),
+        },
+    );
     app.audit(
         &caller.user,
         caller.source,
