@@ -15,7 +15,8 @@
 # then the ratio headend/anchor of modems/s.
 #
 # Usage: bench/storm.sh   (N=5000 WINDOW=256 SERVERS="headend anchor"
-#                          HEADEND_BIN=PATH to skip the build, LIMIT=120 s)
+#                          HEADEND_BIN=PATH to skip the build, LIMIT=120 s,
+#                          STORM_LOAD=PATH a built storm_load example)
 # Needs root (network namespaces). Traffic stays inside the two namespaces
 # the script creates (and deletes).
 set -euo pipefail
@@ -25,14 +26,15 @@ WINDOW=${WINDOW:-256}
 SERVERS=${SERVERS:-headend anchor}
 LIMIT=${LIMIT:-120}
 CPU_SERVER=${CPU_SERVER:-0}
-CPU_GEN=${CPU_GEN:-1}
+# On one core both share it.
+CPU_GEN=${CPU_GEN:-$(( $(nproc) > 1 ? 1 : 0 ))}
 if [ -n "${HEADEND_BIN:-}" ]; then
   HEADEND=$HEADEND_BIN
 else
   cargo build --release -p headend >&2
   HEADEND=$PWD/target/release/headend
 fi
-if [ -n "${STORM_LOAD:-}" ]; then
+if [ -n "${STORM_LOAD:-}" ] && [ -x "$STORM_LOAD" ]; then
   LOAD=$STORM_LOAD
 else
   cargo build --release -p headend-dhcp --example storm_load >&2
