@@ -131,6 +131,12 @@ fn encode(mut message: Message, signer: Option<&mut ResponseSigner>) -> Option<V
     }
 }
 
+/// The zones a batch changes, and the models the last batch left.
+struct Open {
+    zones: HashMap<LowerName, ZoneBatch>,
+    models: HashMap<LowerName, (Arc<Zone>, Model)>,
+}
+
 /// A zone's changes in one batch.
 struct ZoneBatch {
     model: Model,
@@ -266,24 +272,19 @@ impl DnsHandle {
         let _guard = self.lock();
         let catalog = self.catalog();
         let config = self.config();
-        let mut zones: HashMap<LowerName, ZoneBatch> = HashMap::new();
         let mut work = Vec::with_capacity(batch.len());
-        let mut models = {
+        let Open { zones, mut models } = {
             let mut state = self.update_state();
-            let mut models = std::mem::take(&mut state.models);
+            let mut open = Open {
+                zones: HashMap::new(),
+                models: std::mem::take(&mut state.models),
+            };
             for pending in batch {
-                let answer = self.decide(
-                    &pending,
-                    &catalog,
-                    &config,
-                    &state.policies,
-                    &mut zones,
-                    &mut models,
-                    now,
-                );
+                let answer =
+                    self.decide(&pending, &catalog, &config, &state.policies, &mut open, now);
                 work.push(Work { pending, answer });
             }
-            models
+            open
         };
         // Durable first: one append and one sync per zone.
         let mut committed: HashMap<LowerName, bool> = HashMap::new();
@@ -387,8 +388,7 @@ impl DnsHandle {
         catalog: &crate::answer::Catalog,
         config: &DnsConfig,
         policies: &HashMap<LowerName, UpdatePolicy>,
-        zones: &mut HashMap<LowerName, ZoneBatch>,
-        models: &mut HashMap<LowerName, (Arc<Zone>, Model)>,
+        open: &mut Open,
         now: i64,
     ) -> Answer {
         let raw = &pending.request;
@@ -446,6 +446,7 @@ impl DnsHandle {
             tracing::warn!(%peer, zone = %zname, "UPDATE refused: the zone is signed elsewhere (its signatures cannot be remade here)");
             return reply(ResponseCode::Refused, signer.as_mut());
         }
+        let Open { zones, models } = open;
         let zb = zones.entry(origin.clone()).or_insert_with(|| {
             // The last batch's model, if the zone served is still its result.
             let cached = models
