@@ -31,5 +31,5 @@ run MODEMS=200 SPEED_N=20000 bench/docsis.sh
 run RATES=1000 bench/dhcp6.sh 2
 run RATES=500 LOADGEN=$PWD/target/debug/examples/dhcp_load bench/dhcp-shared.sh 2
 run DNSSEC=0 bench/dns-update.sh
-run N=300 WINDOW=64 bench/storm.sh
+run N=300 WINDOW=64 STORM_LOAD=$PWD/target/debug/examples/storm_load bench/storm.sh
 echo "ci-bench-smoke: all bench scripts ran"

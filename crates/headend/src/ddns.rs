@@ -18,6 +18,18 @@
 //! (comparing every DHCID-owned name with the lease store), a crash never
 //! leaves a name pointing to an address leased to someone else for longer
 //! than the next reconciliation, and expired leases lose their names.
+//!
+//! The names of a flush batch are published synchronously, on the DHCP
+//! flush thread, before that batch's ACKs leave (not pipelined behind
+//! them): a client that has its ACK is already resolvable, and a name
+//! never lags its lease. What a batch costs is kept proportional to the
+//! batch where it could be: the DNS update thread takes every queued
+//! change in one batch (one journal sync per zone for all of them), starts
+//! from the model its last batch left when the zone served is still that
+//! version, and records the IXFR difference at the changed names only; the
+//! moved-name check here is a lookup ([`Book`]). Rebuilding the served
+//! zone from the model is still proportional to the zone, once per batch
+//! and zone (the reboot storm's remaining limit, see bench/README.md).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -37,10 +49,51 @@ use headend_util::time::unix_now;
 use hickory_proto::rr::Name;
 
 /// A name this process published for a leased address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Published {
     fqdn: Name,
     dhcid: Vec<u8>,
+}
+
+/// What this process published, by address and by name: finding where a
+/// client's name was before (it moved) is a lookup, not a scan of every
+/// lease's name.
+#[derive(Debug, Default)]
+struct Book {
+    by_address: HashMap<IpAddr, Published>,
+    by_name: HashMap<Published, Vec<IpAddr>>,
+}
+
+impl Book {
+    fn get(&self, address: &IpAddr) -> Option<&Published> {
+        self.by_address.get(address)
+    }
+
+    fn insert(&mut self, address: IpAddr, p: Published) {
+        self.remove(&address);
+        self.by_name.entry(p.clone()).or_default().push(address);
+        self.by_address.insert(address, p);
+    }
+
+    fn remove(&mut self, address: &IpAddr) -> Option<Published> {
+        let p = self.by_address.remove(address)?;
+        if let Some(addresses) = self.by_name.get_mut(&p) {
+            addresses.retain(|a| a != address);
+            if addresses.is_empty() {
+                self.by_name.remove(&p);
+            }
+        }
+        Some(p)
+    }
+
+    /// The addresses `p` is published at.
+    fn addresses_of(&self, p: &Published) -> Vec<IpAddr> {
+        self.by_name.get(p).cloned().unwrap_or_default()
+    }
+
+    fn len(&self) -> usize {
+        self.by_address.len()
+    }
 }
 
 /// The settings of one address family's names.
@@ -155,7 +208,7 @@ pub(crate) struct LeaseNames {
     dns: DnsHandle,
     store: Store,
     /// Address → the name published for it (by this process).
-    published: Mutex<HashMap<IpAddr, Published>>,
+    published: Mutex<Book>,
 }
 
 impl LeaseNames {
@@ -180,7 +233,7 @@ impl LeaseNames {
             reverse,
             dns,
             store,
-            published: Mutex::new(HashMap::new()),
+            published: Mutex::new(Book::default()),
         })
     }
 
@@ -304,7 +357,7 @@ impl LeaseNames {
     }
 
     /// Runs `changes`, keeping `published` in step.
-    fn run(&self, published: &mut HashMap<IpAddr, Published>, changes: Vec<NameChange>) {
+    fn run(&self, published: &mut Book, changes: Vec<NameChange>) {
         if changes.is_empty() {
             return;
         }
@@ -418,7 +471,11 @@ impl LeaseNames {
             .filter(|c| matches!(c, NameChange::Remove(_)))
             .count();
         let claims = changes.len() - removed;
-        *published = kept;
+        let mut book = Book::default();
+        for (a, p) in kept {
+            book.insert(a, p);
+        }
+        *published = book;
         self.run(&mut published, changes);
         // PTRs into the forward zone that no published name backs.
         let mut orphans = Vec::new();
@@ -474,12 +531,7 @@ impl LeaseNames {
                     }
                     let Some(w) = wanted else { continue };
                     // The same client's name at another address: moved.
-                    let moved: Vec<IpAddr> = published
-                        .iter()
-                        .filter(|(_, p)| **p == w)
-                        .map(|(a, _)| *a)
-                        .collect();
-                    for a in moved {
+                    for a in published.addresses_of(&w) {
                         if let Some(old) = published.remove(&a) {
                             changes.push(NameChange::Remove(self.removal(a, &old)));
                         }
@@ -561,6 +613,30 @@ mod tests {
         let v4: DdnsConfig = toml::from_str("forward_zone = \"dyn.example.\"").expect("v4");
         let v6: Ddns6Config = toml::from_str("forward_zone = \"dyn.example.\"").expect("v6");
         (Family::V4(v4), Family::V6(v6))
+    }
+
+    #[test]
+    fn the_book_finds_a_name_by_address_and_its_addresses_by_name() {
+        let p = |n: &str| Published {
+            fqdn: Name::from_str(n).expect("name"),
+            dhcid: vec![1, 2, 3],
+        };
+        let a: IpAddr = "10.0.0.1".parse().expect("ip");
+        let b: IpAddr = "10.0.0.2".parse().expect("ip");
+        let mut book = Book::default();
+        book.insert(a, p("h.dyn.example."));
+        assert_eq!(book.addresses_of(&p("h.dyn.example.")), vec![a]);
+        // Another name at the same address replaces the first everywhere.
+        book.insert(a, p("g.dyn.example."));
+        assert!(book.addresses_of(&p("h.dyn.example.")).is_empty());
+        book.insert(b, p("g.dyn.example."));
+        let mut at = book.addresses_of(&p("g.dyn.example."));
+        at.sort();
+        assert_eq!(at, vec![a, b]);
+        assert_eq!(book.remove(&a), Some(p("g.dyn.example.")));
+        assert_eq!(book.addresses_of(&p("g.dyn.example.")), vec![b]);
+        assert_eq!((book.len(), book.get(&a)), (1, None));
+        assert_eq!(book.remove(&a), None);
     }
 
     #[test]

@@ -765,12 +765,15 @@ impl DnsHandle {
     /// Replaces one zone in the served catalog (queries never pause), then
     /// journals the change and notifies the secondaries.
     fn swap_in(&self, zone: Zone) {
-        self.swap_in_as(zone, false);
+        self.swap_in_as(zone, false, None);
     }
 
     /// [`DnsHandle::swap_in`]; `update`: a dynamic update, whose state
     /// files are written at most every few seconds.
-    fn swap_in_as(&self, zone: Zone, update: bool) {
+    ///
+    /// `touched`: for an update of an unsigned zone, the owner names it
+    /// changed (the IXFR difference is then read at those names only).
+    fn swap_in_as(&self, zone: Zone, update: bool, touched: Option<&[LowerName]>) -> Arc<Zone> {
         let current = self.inner.catalog.load_full();
         let old = current.get(zone.lower_origin()).cloned();
         let mut next = Catalog::clone(&current);
@@ -781,12 +784,13 @@ impl DnsHandle {
             if let Some(old) = &old
                 && old.serial() != zone.serial()
             {
-                self.inner.transfers.record_update(old, &zone);
+                self.inner.transfers.record_update(old, &zone, touched);
                 self.notify(&zone);
             }
         } else {
             self.after_change(old.as_ref(), &zone);
         }
+        zone
     }
 
     /// After a zone was swapped in: on a new serial, record the difference in

@@ -23,14 +23,20 @@ use crate::xfr::{ResponseSigner, Verified};
 use crate::zone::{Zone, serial_lt};
 use crate::{DnsConfig, DnsError};
 
-/// Most UPDATEs run between two syncs.
-const BATCH: usize = 512;
+/// Most UPDATEs run between two syncs (a DHCP flush of a reboot storm
+/// sends up to a window of names at once: each batch rebuilds the zone).
+const BATCH: usize = 4096;
 
 /// The update policies in force and the journals open for appending.
 #[derive(Debug)]
 pub(super) struct UpdateState {
     policies: HashMap<LowerName, UpdatePolicy>,
     appenders: HashMap<LowerName, Appender>,
+    /// Per unsigned zone, the version the last batch of updates served and
+    /// the model it was made from: the next batch starts from that model
+    /// when the zone served is still that version (no reload or edit came
+    /// in between), instead of rebuilding it from the whole zone.
+    models: HashMap<LowerName, (Arc<Zone>, Model)>,
 }
 
 impl UpdateState {
@@ -38,6 +44,7 @@ impl UpdateState {
         Self {
             policies,
             appenders: HashMap::new(),
+            models: HashMap::new(),
         }
     }
 
@@ -124,10 +131,19 @@ fn encode(mut message: Message, signer: Option<&mut ResponseSigner>) -> Option<V
     }
 }
 
+/// The zones a batch changes, and the models the last batch left.
+struct Open {
+    zones: HashMap<LowerName, ZoneBatch>,
+    models: HashMap<LowerName, (Arc<Zone>, Model)>,
+}
+
 /// A zone's changes in one batch.
 struct ZoneBatch {
     model: Model,
     entries: Vec<Entry>,
+    /// Whether the zone is signed here (its signer touches more names than
+    /// the updates do).
+    signed: bool,
 }
 
 impl DnsHandle {
@@ -256,32 +272,41 @@ impl DnsHandle {
         let _guard = self.lock();
         let catalog = self.catalog();
         let config = self.config();
-        let mut zones: HashMap<LowerName, ZoneBatch> = HashMap::new();
         let mut work = Vec::with_capacity(batch.len());
-        {
-            let state = self.update_state();
+        let Open { zones, mut models } = {
+            let mut state = self.update_state();
+            let mut open = Open {
+                zones: HashMap::new(),
+                models: std::mem::take(&mut state.models),
+            };
             for pending in batch {
-                let answer = self.decide(
-                    &pending,
-                    &catalog,
-                    &config,
-                    &state.policies,
-                    &mut zones,
-                    now,
-                );
+                let answer =
+                    self.decide(&pending, &catalog, &config, &state.policies, &mut open, now);
                 work.push(Work { pending, answer });
             }
-        }
+            open
+        };
         // Durable first: one append and one sync per zone.
         let mut committed: HashMap<LowerName, bool> = HashMap::new();
         for (origin, zb) in zones {
             if zb.entries.is_empty() {
+                // Nothing changed: the model still is the served version's.
+                if let Some(served) = catalog.get(&origin)
+                    && !zb.signed
+                {
+                    models.insert(origin.clone(), (Arc::clone(served), zb.model));
+                }
                 committed.insert(origin, true);
                 continue;
             }
-            let ok = self.commit(&origin, zb, now);
+            let next = self.commit(&origin, zb, now);
+            let ok = next.is_some();
+            if let Some((served, Some(model))) = next {
+                models.insert(origin.clone(), (served, model));
+            }
             committed.insert(origin, ok);
         }
+        self.update_state().models = models;
         for w in work {
             let bytes = match w.answer {
                 Answer::Ready(bytes) => bytes,
@@ -303,9 +328,15 @@ impl DnsHandle {
         }
     }
 
-    /// Journals, syncs and serves one zone's changes; false if any step
-    /// failed (the answers are then SERVFAIL).
-    fn commit(&self, origin: &LowerName, zb: ZoneBatch, now: i64) -> bool {
+    /// Journals, syncs and serves one zone's changes; `None` if any step
+    /// failed (the answers are then SERVFAIL), else the version now served
+    /// with, for an unsigned zone, the model it was made from.
+    fn commit(
+        &self,
+        origin: &LowerName,
+        zb: ZoneBatch,
+        now: i64,
+    ) -> Option<(Arc<Zone>, Option<Model>)> {
         let name = zb.model.to_parsed().origin;
         let path = journal::path(&self.inner.state_dir, &name.to_string());
         let durable = {
@@ -323,20 +354,29 @@ impl DnsHandle {
         };
         if let Err(e) = durable {
             tracing::error!(zone = %name, "{e}; the updates were refused (SERVFAIL)");
-            return false;
+            return None;
         }
-        let Some(zone) = zb.model.to_zone() else {
-            return false;
-        };
+        let zone = zb.model.to_zone()?;
+        // An unsigned zone changes only at the updates' owner names.
+        let touched: Option<Vec<LowerName>> = (!zb.signed).then(|| {
+            let mut names: Vec<LowerName> = zb
+                .entries
+                .iter()
+                .flat_map(|e| e.updates.iter().map(|r| LowerName::new(&r.name)))
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            names
+        });
         match self.inner.signer.prepare_update(zone, now) {
             Ok(zone) => {
                 tracing::info!(zone = %name, serial = zone.serial(), updates = zb.entries.len(), "zone updated");
-                self.swap_in_as(zone, true);
-                true
+                let served = self.swap_in_as(zone, true, touched.as_deref());
+                Some((served, (!zb.signed).then_some(zb.model)))
             }
             Err(e) => {
                 tracing::error!(zone = %name, "signing after an update failed: {e}; the update is journaled and is served after the next successful load");
-                false
+                None
             }
         }
     }
@@ -348,7 +388,7 @@ impl DnsHandle {
         catalog: &crate::answer::Catalog,
         config: &DnsConfig,
         policies: &HashMap<LowerName, UpdatePolicy>,
-        zones: &mut HashMap<LowerName, ZoneBatch>,
+        open: &mut Open,
         now: i64,
     ) -> Answer {
         let raw = &pending.request;
@@ -406,9 +446,20 @@ impl DnsHandle {
             tracing::warn!(%peer, zone = %zname, "UPDATE refused: the zone is signed elsewhere (its signatures cannot be remade here)");
             return reply(ResponseCode::Refused, signer.as_mut());
         }
-        let zb = zones.entry(origin.clone()).or_insert_with(|| ZoneBatch {
-            model: Model::from_zone(served, signs_here),
-            entries: Vec::new(),
+        let Open { zones, models } = open;
+        let zb = zones.entry(origin.clone()).or_insert_with(|| {
+            // The last batch's model, if the zone served is still its result.
+            let cached = models
+                .remove(&origin)
+                .filter(|(version, _)| !signs_here && Arc::ptr_eq(version, served));
+            ZoneBatch {
+                model: match cached {
+                    Some((_, model)) => model,
+                    None => Model::from_zone(served, signs_here),
+                },
+                entries: Vec::new(),
+                signed: signs_here,
+            }
         });
         match core::process(&mut zb.model, &request, |rr| {
             local || policy.permits(key.as_ref(), rr)

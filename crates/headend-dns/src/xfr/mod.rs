@@ -256,7 +256,12 @@ impl Transfers {
     /// [`Transfers::record_change`] for a dynamic update: the journal in
     /// memory at once, its file and the served version at most every
     /// [`SAVE_EVERY`].
-    pub(crate) fn record_update(&self, old: &Zone, new: &std::sync::Arc<Zone>) {
+    pub(crate) fn record_update(
+        &self,
+        old: &Zone,
+        new: &std::sync::Arc<Zone>,
+        touched: Option<&[LowerName]>,
+    ) {
         let now = std::time::Instant::now();
         let recent = {
             let mut unsaved = self
@@ -275,14 +280,14 @@ impl Transfers {
             }
         };
         if recent && serial_lt(old.serial(), new.serial()) {
-            let diff = Diff::between(old, new);
+            let diff = diff_of(old, new, touched);
             let mut journals = self.journals();
             journals
                 .entry(new.lower_origin().clone())
                 .or_default()
                 .push(diff);
         } else {
-            self.record_change(old, new);
+            self.record_change_at(old, new, touched);
         }
     }
 
@@ -320,6 +325,12 @@ impl Transfers {
 
     /// Records the change from `old` to `new` (a new serial) in the journal.
     pub(crate) fn record_change(&self, old: &Zone, new: &Zone) {
+        self.record_change_at(old, new, None);
+    }
+
+    /// [`Transfers::record_change`], the versions differing at most at
+    /// `touched` names (and the SOA) when given.
+    fn record_change_at(&self, old: &Zone, new: &Zone, touched: Option<&[LowerName]>) {
         self.keep_served(new);
         if !serial_lt(old.serial(), new.serial()) {
             if old.serial() != new.serial() {
@@ -328,7 +339,7 @@ impl Transfers {
             }
             return;
         }
-        let diff = Diff::between(old, new);
+        let diff = diff_of(old, new, touched);
         let snapshot = {
             let mut journals = self.journals();
             let j = journals.entry(new.lower_origin().clone()).or_default();
@@ -596,6 +607,15 @@ impl<'r> Packer<'r> {
             self.flush();
         }
         (!self.failed).then_some(self.out)
+    }
+}
+
+/// The difference between two versions, read at `touched` names only when
+/// given (an update of an unsigned zone changes nothing else).
+fn diff_of(old: &Zone, new: &Zone, touched: Option<&[LowerName]>) -> Diff {
+    match touched {
+        Some(names) => Diff::between_at(old, new, names),
+        None => Diff::between(old, new),
     }
 }
 

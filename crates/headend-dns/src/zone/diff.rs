@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use hickory_proto::rr::{RData, Record, RecordType};
+use hickory_proto::rr::{LowerName, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 
 use super::Zone;
@@ -45,8 +45,28 @@ impl Diff {
 
     /// Records removed and added between two versions of a zone.
     pub(crate) fn between(old: &Zone, new: &Zone) -> Self {
-        let old_set = wire_set(old);
-        let new_set = wire_set(new);
+        Self::of_sets(old, new, wire_set(old), wire_set(new))
+    }
+
+    /// Like [`Diff::between`] when the versions differ at most at `names`
+    /// (and in the SOA): reads only those names, not the whole zone (an
+    /// unsigned zone after an UPDATE whose owner names these are).
+    pub(crate) fn between_at<'a>(
+        old: &Zone,
+        new: &Zone,
+        names: impl IntoIterator<Item = &'a LowerName> + Clone,
+    ) -> Self {
+        let old_set = wire_set_at(old, names.clone());
+        let new_set = wire_set_at(new, names);
+        Self::of_sets(old, new, old_set, new_set)
+    }
+
+    fn of_sets(
+        old: &Zone,
+        new: &Zone,
+        old_set: HashMap<Vec<u8>, Record>,
+        new_set: HashMap<Vec<u8>, Record>,
+    ) -> Self {
         let mut bytes = 0;
         let mut removed = Vec::new();
         for (wire, rec) in &old_set {
@@ -80,6 +100,27 @@ fn wire_set(zone: &Zone) -> HashMap<Vec<u8>, Record> {
         .flat_map(|(owner, s)| s.records(owner))
         .filter_map(|r| wire(&r).map(|w| (w, r)))
         .collect()
+}
+
+/// The records (but the SOA) at `names` of a zone, keyed by canonical wire form.
+fn wire_set_at<'a>(
+    zone: &Zone,
+    names: impl IntoIterator<Item = &'a LowerName>,
+) -> HashMap<Vec<u8>, Record> {
+    let mut out = HashMap::new();
+    for owner in names {
+        let Some(node) = zone.node(owner) else {
+            continue;
+        };
+        for set in node.rrsets().iter().filter(|s| s.rtype != RecordType::SOA) {
+            for r in set.records(owner) {
+                if let Some(w) = wire(&r) {
+                    out.insert(w, r);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// A record's uncompressed, lower-cased wire form (RFC 4034 §6.2).
@@ -134,5 +175,24 @@ mod tests {
             names(&d.added),
             HashSet::from(["www.j.test. A".to_owned(), "new.j.test. A".to_owned()])
         );
+    }
+
+    #[test]
+    fn diff_at_the_changed_names_equals_the_whole_zone_diff() {
+        let a = zone(1, "www A 192.0.2.10\nold A 192.0.2.11\nkeep A 192.0.2.9\n");
+        let b = zone(2, "www A 192.0.2.20\nnew A 192.0.2.12\nkeep A 192.0.2.9\n");
+        let at: Vec<LowerName> = ["www.j.test.", "old.j.test.", "new.j.test."]
+            .iter()
+            .map(|n| LowerName::new(&hickory_proto::rr::Name::from_ascii(n).unwrap()))
+            .collect();
+        let whole = Diff::between(&a, &b);
+        let part = Diff::between_at(&a, &b, &at);
+        assert_eq!(names(&part.removed), names(&whole.removed));
+        assert_eq!(names(&part.added), names(&whole.added));
+        assert_eq!(part.bytes, whole.bytes);
+        assert_eq!((part.old_serial(), part.new_serial()), (1, 2));
+        // Names left out are not read: a diff at none of them is empty.
+        let none = Diff::between_at(&a, &b, &at[..0]);
+        assert!(none.removed.is_empty() && none.added.is_empty());
     }
 }
