@@ -240,10 +240,13 @@ impl Backend for PostgresBackend {
         // commit; the loser gets a serialization failure (Conflict).
         // One round trip: BEGIN and the database's clock, by which leases
         // are judged live (every server sharing the database agrees on it).
-        let (tx, clock) = slot
-            .conn()
-            .begin_timed("BEGIN ISOLATION LEVEL SERIALIZABLE")?;
-        Ok(Box::new(PgTx::new(tx, slot, clock)))
+        // And whether any API reservation exists: when none does (the
+        // common case), the per-request reservation lookups are skipped.
+        let (tx, clock, reservations) = slot.conn().begin_timed(
+            "BEGIN ISOLATION LEVEL SERIALIZABLE",
+            "EXISTS (SELECT 1 FROM dhcp_reservations)",
+        )?;
+        Ok(Box::new(PgTx::new(tx, slot, clock, reservations)))
     }
 
     fn leases(&self) -> Result<Vec<Lease>, StoreError> {
