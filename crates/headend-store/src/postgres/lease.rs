@@ -1,5 +1,5 @@
 //! Leases on the PostgreSQL backend: the reads the
-//! [`Backend`](crate::Backend) answers and the SERIALIZABLE write transaction
+//! [`Backend`](crate::Backend) answers and the REPEATABLE READ write transaction
 //! the DHCP core works in ([`LeaseTx`]). Rows map to leases through
 //! [`crate::row`].
 
@@ -113,7 +113,7 @@ fn count(row: Option<Row>) -> Result<u64, StoreError> {
 /// keeps what it learnt and what it wrote on this side:
 /// - every row read (by address, by client, or fetched ahead for a batch by
 ///   [`LeaseTx::prefetch`]) is remembered, and read again from memory: at
-///   `SERIALIZABLE` the snapshot does not change inside the transaction, so
+///   `REPEATABLE READ` the snapshot does not change inside the transaction, so
 ///   the memory is exact;
 /// - an answer of `highest_claimed` is remembered per range, and an address
 ///   above it that this transaction did not write is known to have no row;
