@@ -248,10 +248,14 @@ impl Backend for PostgresBackend {
         // (Conflict), see the module's notes.
         // One round trip: BEGIN and the database's clock, by which leases
         // are judged live (every server sharing the database agrees on it).
+        // Every statement planned for its parameters and the table as it
+        // is now (a batch's lookups are few, planning them costs little;
+        // a cached generic plan can be a scan of the whole table).
         // And whether any API reservation exists: when none does (the
         // common case), the per-request reservation lookups are skipped.
         let (tx, clock, reservations) = slot.conn().begin_timed(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            "BEGIN ISOLATION LEVEL REPEATABLE READ; \
+             SET LOCAL plan_cache_mode = force_custom_plan",
             "EXISTS (SELECT 1 FROM dhcp_reservations)",
         )?;
         Ok(Box::new(PgTx::new(tx, slot, clock, reservations)))
