@@ -252,7 +252,7 @@ impl Worker {
                     }
                 }
                 let mut jobs = std::mem::take(&mut chunk).into_iter();
-                match prefetch(&mut *tx, jobs.as_slice(), max_hops) {
+                match prefetch(&rt.server, &mut *tx, jobs.as_slice(), max_hops) {
                     Ok(()) => {}
                     Err(e @ StoreError::Conflict { .. }) => conflict = Some(e),
                     Err(e) => {
@@ -527,7 +527,7 @@ impl Worker {
         let mut tx = rt.store.begin_unsynced()?;
         let now = decision_time(&*tx);
         let jobs: Vec<&Job> = part.iter().filter(|t| !t.limited).map(|t| &t.job).collect();
-        prefetch_refs(&mut *tx, &jobs, max_hops)?;
+        prefetch_refs(&rt.server, &mut *tx, &jobs, max_hops)?;
         let mut events: Option<Vec<LeaseEvent>> = self.events.as_ref().map(|_| Vec::new());
         let mut replies = Vec::new();
         let mut silences = Vec::new();
@@ -607,19 +607,33 @@ impl Worker {
 
 /// Tells the store which clients and addresses `jobs` are about to look up
 /// ([`headend_store::LeaseTx::prefetch`]): each request's client and the
-/// addresses it names (requested address, ciaddr).
-fn prefetch(tx: &mut dyn Transaction, jobs: &[Job], max_hops: u8) -> Result<(), StoreError> {
+/// addresses it names (requested address, ciaddr); not the clients another
+/// server answers (`[dhcp.ha]`), whose requests need no lookup.
+fn prefetch(
+    server: &Server,
+    tx: &mut dyn Transaction,
+    jobs: &[Job],
+    max_hops: u8,
+) -> Result<(), StoreError> {
     let refs: Vec<&Job> = jobs.iter().collect();
-    prefetch_refs(tx, &refs, max_hops)
+    prefetch_refs(server, tx, &refs, max_hops)
 }
 
-fn prefetch_refs(tx: &mut dyn Transaction, jobs: &[&Job], max_hops: u8) -> Result<(), StoreError> {
+fn prefetch_refs(
+    server: &Server,
+    tx: &mut dyn Transaction,
+    jobs: &[&Job],
+    max_hops: u8,
+) -> Result<(), StoreError> {
     let mut keys = Vec::with_capacity(jobs.len());
     let mut addresses = Vec::new();
     for job in jobs {
         let Ok(req) = wire::parse(&job.data, max_hops) else {
             continue;
         };
+        if !server.answers(&req) {
+            continue;
+        }
         keys.push(req.client_key());
         addresses.extend(req.option_addr(wire::code::REQUESTED_ADDRESS));
         let ciaddr = req.header.ciaddr();
