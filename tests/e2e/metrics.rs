@@ -406,6 +406,12 @@ parallelism = 1
         sample(&text, "headend_store_info{backend=\"sqlite\"}"),
         Some(1.0)
     );
+    // One server on SQLite: no other server to conflict with, but the
+    // conflict series are there for an alert to watch.
+    for kind in ["kind=\"serialization\"", "kind=\"deadlock\""] {
+        assert_eq!(v("headend_store_conflicts_total", &[kind]), 0.0);
+    }
+    assert_eq!(v("headend_store_conflict_retries_total", &[]), 0.0);
     assert!(v("headend_process_start_time_seconds", &[]) > 1.7e9);
     // No label carries a client's address.
     let ip = field(&bound, "ip");

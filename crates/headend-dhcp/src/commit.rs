@@ -234,40 +234,76 @@ impl Worker {
         // Every request taken, kept to decide it again after a conflict.
         let mut taken: Vec<Taken> = Vec::new();
         let mut conflict = None;
-        let mut next = Some(first);
+        let mut chunk = vec![first];
         loop {
-            if let Some(job) = next.take() {
-                self.tally.received += 1;
-                let mut limited = false;
-                match self.first_pass(&job, max_hops, &mut *tx, now) {
-                    Ok(None) => {}
-                    Ok(Some(Outcome::Reply(r))) => replies.push((job.socket, r)),
-                    Ok(Some(Outcome::Silent(s))) => {
-                        limited = s == Silence::RateLimited;
-                        silences.push(s);
+            let mut closed = false;
+            if !chunk.is_empty() {
+                // Whatever else is queued joins the batch now, and the rows of
+                // all these requests are fetched at once (one round trip to a
+                // database server instead of several per request).
+                while taken.len() + chunk.len() < max_batch {
+                    match rx.next(None) {
+                        Next::Job(j) => chunk.push(j),
+                        Next::Empty => break,
+                        Next::Closed => {
+                            closed = true;
+                            break;
+                        }
                     }
+                }
+                let mut jobs = std::mem::take(&mut chunk).into_iter();
+                match prefetch(&rt.server, &mut *tx, jobs.as_slice(), max_hops) {
+                    Ok(()) => {}
                     Err(e @ StoreError::Conflict { .. }) => conflict = Some(e),
                     Err(e) => {
                         note_store_failure(
                             &mut self.tally,
-                            taken.len() + 1,
+                            taken.len() + jobs.len(),
                             &e,
                             "batch rolled back",
                         );
                         return;
                     }
                 }
-                taken.push(Taken { job, limited });
-                if conflict.is_some() {
-                    break;
+                for job in jobs.by_ref() {
+                    if conflict.is_some() {
+                        // Decided after the conflict, with the rest of the batch.
+                        self.tally_only(&job, max_hops);
+                        taken.push(Taken {
+                            job,
+                            limited: false,
+                        });
+                        continue;
+                    }
+                    self.tally.received += 1;
+                    let mut limited = false;
+                    match self.first_pass(&job, max_hops, &mut *tx, now) {
+                        Ok(None) => {}
+                        Ok(Some(Outcome::Reply(r))) => replies.push((job.socket, r)),
+                        Ok(Some(Outcome::Silent(s))) => {
+                            limited = s == Silence::RateLimited;
+                            silences.push(s);
+                        }
+                        Err(e @ StoreError::Conflict { .. }) => conflict = Some(e),
+                        Err(e) => {
+                            note_store_failure(
+                                &mut self.tally,
+                                taken.len() + 1 + jobs.len(),
+                                &e,
+                                "batch rolled back",
+                            );
+                            return;
+                        }
+                    }
+                    taken.push(Taken { job, limited });
                 }
             }
-            if taken.len() >= max_batch {
+            if conflict.is_some() || closed || taken.len() >= max_batch {
                 break;
             }
             match rx.next(None) {
                 Next::Job(j) => {
-                    next = Some(j);
+                    chunk.push(j);
                     continue;
                 }
                 Next::Empty => {}
@@ -279,7 +315,7 @@ impl Worker {
                 break;
             }
             match rx.next(Some(POLL)) {
-                Next::Job(j) => next = Some(j),
+                Next::Job(j) => chunk.push(j),
                 Next::Empty => {}
                 Next::Closed => break,
             }
@@ -350,6 +386,20 @@ impl Worker {
                 .get(job.socket)
                 .and_then(|l| l.interface.clone()),
             source: job.source,
+        }
+    }
+
+    /// Counts a request taken into a batch that a conflict ended before it
+    /// was decided (it is decided with the retry).
+    fn tally_only(&mut self, job: &Job, max_hops: u8) {
+        self.tally.received += 1;
+        match wire::parse(&job.data, max_hops) {
+            Ok(req) => {
+                if let Some(c) = self.tally.request_mut(req.kind) {
+                    *c += 1;
+                }
+            }
+            Err(m) => *self.tally.malformed_mut(m) += 1,
         }
     }
 
@@ -476,6 +526,8 @@ impl Worker {
         let rt = Arc::clone(&self.rt);
         let mut tx = rt.store.begin_unsynced()?;
         let now = decision_time(&*tx);
+        let jobs: Vec<&Job> = part.iter().filter(|t| !t.limited).map(|t| &t.job).collect();
+        prefetch_refs(&rt.server, &mut *tx, &jobs, max_hops)?;
         let mut events: Option<Vec<LeaseEvent>> = self.events.as_ref().map(|_| Vec::new());
         let mut replies = Vec::new();
         let mut silences = Vec::new();
@@ -551,6 +603,48 @@ impl Worker {
             *entry = (Some(Instant::now()), 0);
         }
     }
+}
+
+/// Tells the store which clients and addresses `jobs` are about to look up
+/// ([`headend_store::LeaseTx::prefetch`]): each request's client and the
+/// addresses it names (requested address, ciaddr); not the clients another
+/// server answers (`[dhcp.ha]`), whose requests need no lookup.
+fn prefetch(
+    server: &Server,
+    tx: &mut dyn Transaction,
+    jobs: &[Job],
+    max_hops: u8,
+) -> Result<(), StoreError> {
+    let refs: Vec<&Job> = jobs.iter().collect();
+    prefetch_refs(server, tx, &refs, max_hops)
+}
+
+fn prefetch_refs(
+    server: &Server,
+    tx: &mut dyn Transaction,
+    jobs: &[&Job],
+    max_hops: u8,
+) -> Result<(), StoreError> {
+    let mut keys = Vec::with_capacity(jobs.len());
+    let mut addresses = Vec::new();
+    for job in jobs {
+        let Ok(req) = wire::parse(&job.data, max_hops) else {
+            continue;
+        };
+        if !server.answers(&req) {
+            continue;
+        }
+        keys.push(req.client_key());
+        addresses.extend(req.option_addr(wire::code::REQUESTED_ADDRESS));
+        let ciaddr = req.header.ciaddr();
+        if !ciaddr.is_unspecified() {
+            addresses.push(ciaddr);
+        }
+    }
+    if keys.is_empty() {
+        return Ok(());
+    }
+    tx.prefetch(&keys, &addresses)
 }
 
 /// The flush thread: takes every batch committed so far, makes them all

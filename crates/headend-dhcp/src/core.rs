@@ -339,6 +339,12 @@ impl Server {
         }
     }
 
+    /// True unless `[dhcp.ha]` gives the client to another live server
+    /// (which the current configuration decides; see `in_scope`).
+    pub(crate) fn answers(&self, req: &Request) -> bool {
+        self.in_scope(&self.plan(), req)
+    }
+
     /// `[dhcp.ha]` load-balancing and hot-standby: true if this server
     /// answers the client, false if another live server does. The message
     /// types a client's binding depends on are filtered (as Kea's HA does:

@@ -128,6 +128,19 @@ pub struct LiveLease {
 /// Everything done through one `LeaseTx` becomes durable together when the
 /// transaction commits (group commit), or not at all.
 pub trait LeaseTx {
+    /// A hint: the requests about to be decided in this transaction are
+    /// those of these clients and name these addresses. A backend that
+    /// pays a round trip per lookup may fetch their rows now, in one; the
+    /// answers of the lookups do not change. The default does nothing.
+    fn prefetch(
+        &mut self,
+        client_keys: &[Vec<u8>],
+        addresses: &[Ipv4Addr],
+    ) -> Result<(), StoreError> {
+        let _ = (client_keys, addresses);
+        Ok(())
+    }
+
     /// The lease row of `address`, if one was ever written.
     fn lease_by_address(&mut self, address: Ipv4Addr) -> Result<Option<Lease>, StoreError>;
 

@@ -6,8 +6,8 @@
 //! backends: SQLite, the embedded default ([`SqliteBackend`]: one file in the
 //! state directory, WAL, `synchronous=FULL`), and PostgreSQL
 //! ([`PostgresBackend`]: one database shared by several headend servers, lease
-//! transactions at SERIALIZABLE so two servers never hand out one address
-//! twice; TLS with a verified server certificate when `tls_ca_file` is set). Writers work inside a [`Transaction`] that implements [`LeaseTx`],
+//! transactions at REPEATABLE READ with address-keyed upserts so two servers
+//! never hand out one address twice; TLS with a verified server certificate when `tls_ca_file` is set). Writers work inside a [`Transaction`] that implements [`LeaseTx`],
 //! so a caller can put many exchanges in one durable commit (group commit).
 //! The schema grows through the numbered migrations in [`migrate`], the same
 //! numbers for both backends. The backends share their column lists and row

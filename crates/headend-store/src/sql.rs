@@ -106,13 +106,6 @@ macro_rules! statements {
             "SELECT count(*) FROM dhcp_leases WHERE subnet = " {1} " AND remote_id = " {2}
             " AND client_key <> " {3} " AND expires > " {4}
             " AND state IN ('offered', 'bound')");
-        /// Inserts a lease row ([`LeaseValues`](crate::row::LeaseValues))
-        /// only if its address has none.
-        pub(crate) const CLAIM: &str = sql!($p;
-            "INSERT INTO dhcp_leases (" lease_columns!() ", updated) VALUES ("
-            {1} ", " {2} ", " {3} ", " {4} ", " {5} ", " {6} ", "
-            {7} ", " {8} ", " {9} ", " {10} ", " {11} ", " {12} ", " {13}
-            ") ON CONFLICT (address) DO NOTHING");
         /// The API reservation of hardware address {2} in subnet {1}: address, host name.
         pub(crate) const API_RESERVATION: &str = sql!($p;
             "SELECT address, hostname FROM dhcp_reservations WHERE subnet = " {1}
@@ -280,6 +273,24 @@ macro_rules! statements {
 /// The shared statements with SQLite's `?N` parameters.
 pub(crate) mod sqlite {
     statements!("?");
+
+    // Only SQLite runs these; PostgreSQL looks clients up and writes rows
+    // by the batch (see `postgres::lease`).
+
+    /// The most recently written lease of client {1} in subnet {2},
+    /// declined ones excepted.
+    pub(crate) const LEASE_BY_CLIENT: &str = sql!("?";
+        "SELECT " lease_columns!() " FROM dhcp_leases WHERE client_key = " {1}
+        " AND subnet = " {2}
+        " AND state <> 'declined' ORDER BY updated DESC, expires DESC LIMIT 1");
+
+    /// Inserts a lease row ([`LeaseValues`](crate::row::LeaseValues))
+    /// only if its address has none.
+    pub(crate) const CLAIM: &str = sql!("?";
+        "INSERT INTO dhcp_leases (" lease_columns!() ", updated) VALUES ("
+        {1} ", " {2} ", " {3} ", " {4} ", " {5} ", " {6} ", "
+        {7} ", " {8} ", " {9} ", " {10} ", " {11} ", " {12} ", " {13}
+        ") ON CONFLICT (address) DO NOTHING");
 }
 
 /// The shared statements with PostgreSQL's `$N` parameters.

@@ -224,6 +224,14 @@ const COUNTERS: &[(&str, &str)] = &[
         "DHCP requests lost to another server's change of the same leases (shared PostgreSQL).",
     ),
     (
+        "headend_store_conflicts_total",
+        "DHCP lease transactions that lost to another server's change (shared PostgreSQL), by kind: serialization failure or deadlock; their requests were retried.",
+    ),
+    (
+        "headend_store_conflict_retries_total",
+        "DHCP lease transactions run again after a conflict (shared PostgreSQL).",
+    ),
+    (
         "headend_tftp_requests_total",
         "TFTP read and write requests received.",
     ),
@@ -395,6 +403,10 @@ fn dhcp(dhcp: &headend_dhcp::DhcpHandle, occupancy: Option<&headend_dhcp::Occupa
     counter!("headend_dhcp_lease_syncs_total").absolute(s.syncs);
     counter!("headend_store_commit_errors_total").absolute(s.store_error);
     counter!("headend_store_commit_conflicts_total").absolute(s.store_conflict);
+    counter!("headend_store_conflicts_total", "kind" => "serialization")
+        .absolute(s.conflicts.saturating_sub(s.deadlocks));
+    counter!("headend_store_conflicts_total", "kind" => "deadlock").absolute(s.deadlocks);
+    counter!("headend_store_conflict_retries_total").absolute(s.conflict_retries);
     counter!("headend_dhcp_config_reloads_total", "result" => "ok").absolute(s.config_reloads);
     counter!("headend_dhcp_config_reloads_total", "result" => "refused")
         .absolute(s.config_reload_refused);

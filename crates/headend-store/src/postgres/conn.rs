@@ -306,39 +306,48 @@ impl Conn {
         self.send(move |w| w.fresh().and_then(f))
     }
 
-    /// Opens a transaction with `sql` as [`Conn::begin`] does and reads the
-    /// database's clock (`now()`, since the Unix epoch) in the same round trip.
+    /// Opens a transaction with `sql` as [`Conn::begin`] does and, in the
+    /// same round trip, reads the database's clock (`now()`, since the Unix
+    /// epoch) and the answer of `probe` (a boolean SQL expression, e.g.
+    /// whether a table has any row).
     pub(crate) fn begin_timed(
         &self,
         sql: &'static str,
-    ) -> Result<(OpenTx<'_>, Duration), StoreError> {
-        let (generation, clock) = self.send(move |w| {
+        probe: &'static str,
+    ) -> Result<(OpenTx<'_>, Duration, bool), StoreError> {
+        let (generation, clock, probed) = self.send(move |w| {
             let msgs = w
                 .fresh()?
                 .client
-                .simple_query(&format!("{sql}; SELECT extract(epoch FROM now())::float8"))
+                .simple_query(&format!(
+                    "{sql}; SELECT extract(epoch FROM now())::float8, ({probe})"
+                ))
                 .map_err(StoreError::pg("begin"))?;
             w.open_tx = true;
-            let clock = msgs
-                .iter()
-                .find_map(|m| match m {
-                    ::postgres::SimpleQueryMessage::Row(r) => r.get(0),
-                    _ => None,
-                })
+            let row = msgs.iter().find_map(|m| match m {
+                ::postgres::SimpleQueryMessage::Row(r) => Some(r),
+                _ => None,
+            });
+            let clock = row
+                .and_then(|r| r.get(0))
                 .and_then(|t| t.parse::<f64>().ok())
                 .and_then(|t| Duration::try_from_secs_f64(t).ok())
                 .ok_or_else(|| StoreError::Corrupt {
                     reason: "the database's clock (now()) did not read as a number".into(),
                 })?;
-            Ok((w.generation, clock))
+            // Anything but an explicit false keeps the lookups on.
+            let probed = row.and_then(|r| r.get(1)) != Some("f");
+            Ok((w.generation, clock, probed))
         })?;
         Ok((
             OpenTx {
                 conn: self,
                 generation,
                 open: true,
+                failed: std::cell::Cell::new(false),
             },
             clock,
+            probed,
         ))
     }
 
@@ -354,6 +363,7 @@ impl Conn {
             conn: self,
             generation,
             open: true,
+            failed: std::cell::Cell::new(false),
         })
     }
 }
@@ -364,6 +374,9 @@ pub(crate) struct OpenTx<'a> {
     conn: &'a Conn,
     generation: u64,
     open: bool,
+    /// A call inside the transaction failed: the server aborted it, and a
+    /// COMMIT would only roll it back, so [`OpenTx::commit_after`] refuses.
+    failed: std::cell::Cell<bool>,
 }
 
 impl OpenTx<'_> {
@@ -373,18 +386,47 @@ impl OpenTx<'_> {
         f: impl FnOnce(&mut Session) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         let generation = self.generation;
-        self.conn.send(move |w| w.in_tx(generation).and_then(f))
+        let result = self.conn.send(move |w| w.in_tx(generation).and_then(f));
+        if result.is_err() {
+            self.failed.set(true);
+        }
+        result
     }
 
     /// Commits; an error means nothing was kept (or, after a timeout, that
     /// the outcome is unknown).
-    pub(crate) fn commit(mut self) -> Result<(), StoreError> {
-        self.open = false;
+    pub(crate) fn commit(self) -> Result<(), StoreError> {
+        self.commit_after(|_| Ok(()))
+    }
+
+    /// Runs `last` inside the transaction, then commits, both in one call
+    /// to the connection thread. If `last` fails, the transaction is rolled
+    /// back and its error returned.
+    pub(crate) fn commit_after(
+        mut self,
+        last: impl FnOnce(&mut Session) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let failed = self.failed.get();
+        self.open = !failed;
+        if failed {
+            // Dropping `self` rolls the transaction back.
+            return Err(self.conn.target.unavailable(
+                "a statement of this transaction failed earlier; nothing of it was kept",
+            ));
+        }
         let generation = self.generation;
         self.conn.send(move |w| {
             let s = w.in_tx(generation)?;
-            let result = s.batch("COMMIT").map_err(StoreError::pg("commit"));
-            // COMMIT ends the transaction whether it worked or not.
+            let result = match last(s) {
+                // COMMIT ends the transaction whether it worked or not.
+                Ok(()) => s.batch("COMMIT").map_err(StoreError::pg("commit")),
+                Err(e) => {
+                    if let Err(r) = s.batch("ROLLBACK") {
+                        tracing::debug!("store rollback failed: {}", render_pg(&r));
+                    }
+                    Err(e)
+                }
+            };
             w.open_tx = false;
             result
         })

@@ -8,9 +8,16 @@
 //! drop (drop rolls back).
 //!
 //! Concurrency between servers: lease transactions run at `ISOLATION LEVEL
-//! SERIALIZABLE`, so two servers that both pick the same free or expired
-//! address cannot both commit: one gets [`StoreError::Conflict`] (SQLSTATE
-//! 40001/40P01), the DHCP client retries. Each admin-API change is one
+//! REPEATABLE READ` and every lease row is written by an upsert keyed by
+//! address, so two servers that both pick the same free or expired address
+//! cannot both commit: the second upsert meets a row version its snapshot
+//! does not see (inserted or updated by the other, committed meanwhile) and
+//! fails with a serialization failure, or one gets a deadlock;
+//! [`StoreError::Conflict`] (SQLSTATE 40001/40P01), and the DHCP worker
+//! decides the requests again. The address is the one invariant between
+//! servers, and it is a row's; `SERIALIZABLE`'s predicate locks (index-page
+//! and heap-page granular) made servers working on disjoint clients and
+//! addresses abort each other's whole batches, so they are not used. Each admin-API change is one
 //! transaction; refresh-token rotation locks the family row, so of two
 //! concurrent rotations of one token exactly one wins.
 //!
@@ -236,14 +243,22 @@ fn schema_version(s: &mut Session) -> Result<u32, ::postgres::Error> {
 impl Backend for PostgresBackend {
     fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
         let slot = self.writer.get()?;
-        // SERIALIZABLE: two servers choosing the same address cannot both
-        // commit; the loser gets a serialization failure (Conflict).
+        // REPEATABLE READ: two servers choosing the same address cannot
+        // both commit; the loser's upsert gets a serialization failure
+        // (Conflict), see the module's notes.
         // One round trip: BEGIN and the database's clock, by which leases
         // are judged live (every server sharing the database agrees on it).
-        let (tx, clock) = slot
-            .conn()
-            .begin_timed("BEGIN ISOLATION LEVEL SERIALIZABLE")?;
-        Ok(Box::new(PgTx::new(tx, slot, clock)))
+        // Every statement planned for its parameters and the table as it
+        // is now (a batch's lookups are few, planning them costs little;
+        // a cached generic plan can be a scan of the whole table).
+        // And whether any API reservation exists: when none does (the
+        // common case), the per-request reservation lookups are skipped.
+        let (tx, clock, reservations) = slot.conn().begin_timed(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ; \
+             SET LOCAL plan_cache_mode = force_custom_plan",
+            "EXISTS (SELECT 1 FROM dhcp_reservations)",
+        )?;
+        Ok(Box::new(PgTx::new(tx, slot, clock, reservations)))
     }
 
     fn leases(&self) -> Result<Vec<Lease>, StoreError> {

@@ -296,9 +296,11 @@ pub(crate) fn api_reservations_are_seen_inside_lease_transactions(db: &dyn Datab
     tx.commit().unwrap();
 }
 
-/// Two servers on one database: the second waits for the first's
-/// transaction and then sees its row (or, on PostgreSQL, may be told to
-/// retry); never do both hold the address.
+/// Two servers on one database claim one address at once: never do both
+/// hold it. Either the second waits for the first's transaction and then
+/// sees its row (or, on PostgreSQL, is told to retry), or, where writes are
+/// held until the commit (PostgreSQL), the second commits first and the
+/// first's commit fails with a conflict.
 pub(crate) fn claim_of_one_address_by_two_servers_lets_one_win(db: &dyn Database) {
     let (one, two) = (db.open(), db.open());
     let mut tx1 = one.begin().unwrap();
@@ -314,28 +316,27 @@ pub(crate) fn claim_of_one_address_by_two_servers_lets_one_win(db: &dyn Database
         tx2.commit()?;
         Ok::<_, StoreError>(claimed)
     });
-    // The second server's attempt is under way and waits for the first's
-    // transaction before that one commits.
+    // The second server's attempt either waits for the first's transaction
+    // or ends before that one commits.
     let tid = tid_rx.recv_timeout(Duration::from_secs(10)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !db.is_blocked(tid) {
-        assert!(
-            !other.is_finished(),
-            "the second server finished while the first held its transaction open"
-        );
+    while !db.is_blocked(tid) && !other.is_finished() {
         assert!(
             Instant::now() < deadline,
-            "the second server never waited for the first"
+            "the second server neither waited for the first nor finished"
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    tx1.commit().unwrap();
-    match other.join().unwrap() {
-        Ok(claimed) => assert!(!claimed, "both servers claimed 10.0.0.5"),
-        Err(StoreError::Conflict { .. }) => {}
-        Err(e) => panic!("unexpected error: {e}"),
-    }
-    assert_eq!(one.leases().unwrap()[0].client_key, b"a");
+    let first = tx1.commit();
+    let second = other.join().unwrap();
+    let winner: &[u8] = match (first, second) {
+        (Ok(()), Ok(false) | Err(StoreError::Conflict { .. })) => b"a",
+        (Err(StoreError::Conflict { .. }), Ok(true)) => b"b",
+        (first, second) => panic!("both or neither kept 10.0.0.5: {first:?} / {second:?}"),
+    };
+    let leases = one.leases().unwrap();
+    assert_eq!(leases.len(), 1);
+    assert_eq!(leases[0].client_key, winner);
 }
 
 pub(crate) fn heartbeats_are_aged_by_the_stores_clock_and_rows_name_their_server(
@@ -619,4 +620,102 @@ pub(crate) fn dhcp6_api_reservations_are_unique_and_seen_inside_lease_transactio
     assert!(store.auth().reservation6_delete("v6", &by_mac.key).unwrap());
     assert!(!store.auth().reservation6_delete("v6", &by_mac.key).unwrap());
     assert_eq!(store.auth().reservations6().unwrap(), vec![moved]);
+}
+
+/// Lookups inside a transaction answer alike whether or not its requests'
+/// rows were fetched ahead (`prefetch`), and see the transaction's own
+/// writes before they reach the database: the newest row of a client, a
+/// row taken over by another client, a claim above the highest row, and
+/// the pool scans after them. Then the writes commit as written.
+pub(crate) fn lookups_answer_alike_with_prefetch_and_see_held_writes(db: &dyn Database) {
+    let store = db.open();
+    let at = |last: u8| Ipv4Addr::new(10, 0, 0, last);
+    let mut tx = store.begin().unwrap();
+    tx.put(&lease([10, 0, 0, 10], b"a", LeaseState::Bound, 500))
+        .unwrap();
+    tx.put(&lease([10, 0, 0, 11], b"a", LeaseState::Released, 900))
+        .unwrap();
+    tx.put(&lease([10, 0, 0, 12], b"b", LeaseState::Bound, 500))
+        .unwrap();
+    tx.put(&lease([10, 0, 0, 20], b"c", LeaseState::Declined, 500))
+        .unwrap();
+    tx.commit().unwrap();
+    for (prefetch, commit) in [(false, false), (true, false), (true, true)] {
+        let mut tx = store.begin().unwrap();
+        if prefetch {
+            let keys = [b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"z".to_vec()];
+            tx.prefetch(&keys, &[at(10), at(30)]).unwrap();
+            // Twice: a second hint for the same clients changes nothing.
+            tx.prefetch(&keys[..2], &[at(12)]).unwrap();
+        }
+        let newest = tx.lease_by_client("lan", b"a").unwrap().unwrap();
+        assert_eq!((newest.address, prefetch), (at(11), prefetch));
+        assert_eq!(
+            tx.lease_by_address(at(12)).unwrap().unwrap().client_key,
+            b"b"
+        );
+        assert_eq!(tx.lease_by_address(at(30)).unwrap(), None);
+        assert_eq!(tx.lease_by_client("lan", b"c").unwrap(), None, "declined");
+        assert_eq!(tx.lease_by_client("lan", b"z").unwrap(), None);
+        assert_eq!(tx.highest_claimed(at(0), at(255)).unwrap(), Some(at(20)));
+        assert_eq!(tx.lease_by_address(at(21)).unwrap(), None);
+        assert!(
+            tx.claim(&lease([10, 0, 0, 21], b"z", LeaseState::Offered, 700))
+                .unwrap()
+        );
+        assert!(
+            !tx.claim(&lease([10, 0, 0, 21], b"y", LeaseState::Offered, 700))
+                .unwrap()
+        );
+        assert_eq!(tx.highest_claimed(at(0), at(255)).unwrap(), Some(at(21)));
+        assert_eq!(
+            tx.lease_by_client("lan", b"z").unwrap().unwrap().address,
+            at(21)
+        );
+        // Client b takes over a's newest row: a's next one answers for a,
+        // and b's newest is now that row.
+        tx.put(&lease([10, 0, 0, 11], b"b", LeaseState::Offered, 1000))
+            .unwrap();
+        assert_eq!(
+            tx.lease_by_client("lan", b"a").unwrap().unwrap().address,
+            at(10)
+        );
+        assert_eq!(
+            tx.lease_by_client("lan", b"b").unwrap().unwrap().address,
+            at(11)
+        );
+        assert_eq!(tx.lease_by_client("wan", b"a").unwrap(), None);
+        // The scans the database answers see the held writes.
+        assert_eq!(tx.lowest_unclaimed(at(10), at(30)).unwrap(), Some(at(13)));
+        assert_eq!(tx.lowest_unclaimed(at(20), at(30)).unwrap(), Some(at(22)));
+        let old = tx.oldest_expired(at(10), at(30), 950).unwrap().unwrap();
+        assert_eq!(old.address, at(10));
+        // Writes after a scan are held again, and seen.
+        tx.put(&lease([10, 0, 0, 10], b"d", LeaseState::Offered, 800))
+            .unwrap();
+        assert_eq!(
+            tx.lease_by_address(at(10)).unwrap().unwrap().client_key,
+            b"d"
+        );
+        assert_eq!(tx.lease_by_client("lan", b"a").unwrap(), None);
+        if commit {
+            tx.commit().unwrap();
+        }
+    }
+    let rows: Vec<(Ipv4Addr, Vec<u8>, LeaseState)> = store
+        .leases()
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.address, l.client_key, l.state))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (at(10), b"d".to_vec(), LeaseState::Offered),
+            (at(11), b"b".to_vec(), LeaseState::Offered),
+            (at(12), b"b".to_vec(), LeaseState::Bound),
+            (at(20), b"c".to_vec(), LeaseState::Declined),
+            (at(21), b"z".to_vec(), LeaseState::Offered),
+        ]
+    );
 }

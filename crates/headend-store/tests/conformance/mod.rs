@@ -56,6 +56,7 @@ macro_rules! conformance_tests {
             heartbeats_are_aged_by_the_stores_clock_and_rows_name_their_server,
             lease_search_pages_and_counts_agree_with_the_reference,
             dhcp6_bindings_claim_scan_and_survive_reopen,
+            lookups_answer_alike_with_prefetch_and_see_held_writes,
         );
         conformance_tests!(@each $fresh; auth:
             duplicate_user_is_refused_whatever_its_case,
