@@ -625,6 +625,9 @@ fn prefetch_refs(
     jobs: &[&Job],
     max_hops: u8,
 ) -> Result<(), StoreError> {
+    if !tx.wants_prefetch() {
+        return Ok(());
+    }
     let mut keys = Vec::with_capacity(jobs.len());
     let mut addresses = Vec::new();
     for job in jobs {

@@ -128,6 +128,12 @@ pub struct LiveLease {
 /// Everything done through one `LeaseTx` becomes durable together when the
 /// transaction commits (group commit), or not at all.
 pub trait LeaseTx {
+    /// Whether [`prefetch`](Self::prefetch) does anything here, so a caller
+    /// can skip gathering its arguments (false: SQLite looks up in process).
+    fn wants_prefetch(&self) -> bool {
+        false
+    }
+
     /// A hint: the requests about to be decided in this transaction are
     /// those of these clients and name these addresses. A backend that
     /// pays a round trip per lookup may fetch their rows now, in one; the

@@ -274,15 +274,9 @@ macro_rules! statements {
 pub(crate) mod sqlite {
     statements!("?");
 
-    // Only SQLite runs these; PostgreSQL looks clients up and writes rows
-    // by the batch (see `postgres::lease`).
-
-    /// The most recently written lease of client {1} in subnet {2},
-    /// declined ones excepted.
-    pub(crate) const LEASE_BY_CLIENT: &str = sql!("?";
-        "SELECT " lease_columns!() " FROM dhcp_leases WHERE client_key = " {1}
-        " AND subnet = " {2}
-        " AND state <> 'declined' ORDER BY updated DESC, expires DESC LIMIT 1");
+    // Only SQLite runs this; PostgreSQL writes rows by the batch (see
+    // `postgres::lease`). SQLite's client lookups are in sqlite/lease.rs:
+    // they pick the newest row themselves, sparing a temporary b-tree.
 
     /// Inserts a lease row ([`LeaseValues`](crate::row::LeaseValues))
     /// only if its address has none.
@@ -297,14 +291,8 @@ pub(crate) mod sqlite {
 pub(crate) mod postgres {
     statements!("$");
 
-    // The client lookups sort in SQL here; SQLite picks the newest row
-    // itself (sqlite/lease.rs), which spares it a temporary b-tree.
-    /// The most recently written lease of client {1} in subnet {2},
-    /// declined ones excepted.
-    pub(crate) const LEASE_BY_CLIENT: &str = sql!("$";
-        "SELECT " lease_columns!() " FROM dhcp_leases WHERE client_key = " {1}
-        " AND subnet = " {2}
-        " AND state <> 'declined' ORDER BY updated DESC, expires DESC LIMIT 1");
+    // The DHCPv6 client lookup sorts in SQL here; SQLite picks the newest
+    // row itself (sqlite/lease.rs), which spares it a temporary b-tree.
     /// The newest binding of subnet {1}, kind {2}, DUID {3}, IAID {4},
     /// declined ones excepted.
     pub(crate) const LEASE6_BY_CLIENT: &str = sql!("$";

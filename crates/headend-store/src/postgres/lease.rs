@@ -459,6 +459,10 @@ macro_rules! params {
 }
 
 impl LeaseTx for PgTx<'_> {
+    fn wants_prefetch(&self) -> bool {
+        true
+    }
+
     fn prefetch(
         &mut self,
         client_keys: &[Vec<u8>],
