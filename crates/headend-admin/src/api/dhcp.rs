@@ -17,7 +17,7 @@ use super::types::{
     LeaseView, LeasesResponse, ReleasedResponse, ReservationAttributes, ReservationDeleted,
     ReservationRequest, ReservationsResponse,
 };
-use super::{ApiError, Caller, Shared, unix_now};
+use super::{ApiError, App, Caller, Shared, unix_now};
 use crate::core::Role;
 
 fn colon_hex(bytes: &[u8]) -> String {
@@ -157,9 +157,32 @@ pub(super) struct ReleaseWords {
     pub(super) unknown: String,
 }
 
+/// Audits an operator's release of `ip` as `action` and answers it: the
+/// row as it now is, or why not.
+pub(super) async fn audited_release<L: ReleasedRow>(
+    app: &App,
+    caller: &Caller,
+    action: &'static str,
+    ip: String,
+    released: Released<L>,
+    words: ReleaseWords,
+) -> Result<L, ApiError> {
+    let (outcome, detail, answer) = release_answer(&ip, released, words);
+    app.audit(
+        &caller.user,
+        caller.source,
+        action,
+        Some(ip),
+        outcome,
+        detail,
+    )
+    .await;
+    answer
+}
+
 /// The audit outcome, its detail and the answer of an operator's release
 /// of `ip`.
-pub(super) fn release_answer<L: ReleasedRow>(
+fn release_answer<L: ReleasedRow>(
     ip: &str,
     released: Released<L>,
     words: ReleaseWords,
@@ -226,25 +249,20 @@ pub(crate) async fn release(
         })
         .await?;
     let now = unix_now();
-    let (outcome, detail, answer) = release_answer(
-        &ip.to_string(),
-        released,
-        ReleaseWords {
-            already: "already free",
-            declined: "DHCPDECLINE: the address is in use on the network",
-            unknown: format!("no lease for {ip}"),
-        },
-    );
-    app.audit(
-        &caller.user,
-        caller.source,
+    let words = ReleaseWords {
+        already: "already free",
+        declined: "DHCPDECLINE: the address is in use on the network",
+        unknown: format!("no lease for {ip}"),
+    };
+    let lease = audited_release(
+        &app,
+        &caller,
         "lease.release",
-        Some(ip.to_string()),
-        outcome,
-        detail,
+        ip.to_string(),
+        released,
+        words,
     )
-    .await;
-    let lease = answer?;
+    .await?;
     Ok(Json(ReleasedResponse {
         released: lease_json(&lease, now),
     })

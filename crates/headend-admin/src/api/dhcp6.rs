@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use headend_store::{Lease6, Lease6Kind, LeaseState, Reservation6, Reservation6Key};
 use serde::Deserialize;
 
-use super::dhcp::{ReleaseWords, ReleasedRow, release_answer};
+use super::dhcp::{ReleaseWords, ReleasedRow, audited_release};
 use super::types::{
     Lease6View, Leases6Response, Released6Response, Reservation6Request, Reservation6View,
     ReservationDeleted, Reservations6Response,
@@ -249,25 +249,20 @@ pub(crate) async fn release6(
         .blocking(move |s| headend_dhcp6::release_lease6(s, ip))
         .await?;
     let now = unix_now();
-    let (outcome, detail, answer) = release_answer(
-        &ip.to_string(),
-        released,
-        ReleaseWords {
-            already: "already ended",
-            declined: "DECLINE: the address is in use on the link",
-            unknown: format!("no DHCPv6 binding at {ip}"),
-        },
-    );
-    app.audit(
-        &caller.user,
-        caller.source,
+    let words = ReleaseWords {
+        already: "already ended",
+        declined: "DECLINE: the address is in use on the link",
+        unknown: format!("no DHCPv6 binding at {ip}"),
+    };
+    let lease = audited_release(
+        &app,
+        &caller,
         "lease6.release",
-        Some(ip.to_string()),
-        outcome,
-        detail,
+        ip.to_string(),
+        released,
+        words,
     )
-    .await;
-    let lease = answer?;
+    .await?;
     Ok(Json(Released6Response {
         released: lease6_json(&lease, now),
     })
