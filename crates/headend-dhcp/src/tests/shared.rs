@@ -87,6 +87,46 @@ fn request_for_another_server_ends_this_servers_own_offer() {
 }
 
 #[test]
+fn request_for_another_server_ends_this_servers_offer_under_the_others_newer_binding() {
+    let (_d, store, _) = setup();
+    let b = server("b", "shared");
+    let offer = reply(run(&b, &store, &pkt(1, 1), &direct(), t(0)));
+    // Meanwhile a, deciding at the same time, offered another address and
+    // bound it: the client's newest row is a's, not b's offer.
+    let mut theirs = store.lease_at(offer.yiaddr).unwrap().unwrap();
+    theirs.address = if offer.yiaddr == Ipv4Addr::new(10, 0, 0, 10) {
+        Ipv4Addr::new(10, 0, 0, 11)
+    } else {
+        Ipv4Addr::new(10, 0, 0, 10)
+    };
+    theirs.state = LeaseState::Bound;
+    theirs.server = Some(Ipv4Addr::new(10, 0, 0, 1));
+    theirs.expires += 3600;
+    {
+        let mut tx = store.begin().unwrap();
+        tx.put(&theirs).unwrap();
+        tx.commit().unwrap();
+    }
+    run(
+        &b,
+        &store,
+        &request(1, [10, 0, 0, 1], theirs.address),
+        &direct(),
+        t(1),
+    );
+    assert_eq!(
+        store.lease_at(offer.yiaddr).unwrap().unwrap().state,
+        LeaseState::Released,
+        "b's own offer is freed, not held until it runs out"
+    );
+    assert_eq!(
+        store.lease_at(theirs.address).unwrap().unwrap().state,
+        LeaseState::Bound,
+        "a's binding stays"
+    );
+}
+
+#[test]
 fn load_balancing_answers_each_client_from_exactly_one_server_until_one_is_down() {
     let (_d, store, _) = setup();
     let (a, b) = (server("a", "load-balancing"), server("b", "load-balancing"));
