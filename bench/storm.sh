@@ -66,7 +66,7 @@ in_s() { exec ip netns exec "$ns_s" taskset -c "$CPU_SERVER" "$@"; }
 
 zones() {
   printf '$ORIGIN modems.storm.\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A 10.90.0.1\n' > "$1/fwd.zone"
-  printf '$ORIGIN 90.10.in-addr.arpa.\n$TTL 300\n@ SOA ns1.modems.storm. hostmaster.modems.storm. 1 3600 600 86400 60\n@ NS ns1.modems.storm.\n' > "$1/rev.zone"
+  printf '$ORIGIN 10.in-addr.arpa.\n$TTL 300\n@ SOA ns1.modems.storm. hostmaster.modems.storm. 1 3600 600 86400 60\n@ NS ns1.modems.storm.\n' > "$1/rev.zone"
 }
 
 # user+system CPU ticks of PIDS (with reaped children: tftpd-hpa forks per transfer).
@@ -109,7 +109,7 @@ listen = ["10.90.0.1:53"]
 origin = "modems.storm"
 file = "$d/fwd.zone"
 [[dns.zone]]
-origin = "90.10.in-addr.arpa"
+origin = "10.in-addr.arpa"
 file = "$d/rev.zone"
 [dhcp]
 interfaces = ["vs$tag"]
@@ -118,13 +118,13 @@ log_leases = false
 stats_interval_secs = 0
 [dhcp.ddns]
 forward_zone = "modems.storm."
-reverse_zones = ["90.10.in-addr.arpa."]
+reverse_zones = ["10.in-addr.arpa."]
 names = "template"
 reconcile_secs = 3600
 [[dhcp.subnet]]
 name = "cable"
-subnet = "10.90.0.0/16"
-pools = ["10.90.1.0-10.90.255.250"]
+subnet = "10.88.0.0/13"
+pools = ["10.88.0.1-10.89.255.254", "10.90.1.0-10.91.255.250"]
 [tftp]
 listen = ["10.90.0.1:69"]
 root = "$d/root"
@@ -179,7 +179,7 @@ zone:
   - domain: modems.storm.
     file: "$d/fwd.zone"
     acl: d2
-  - domain: 90.10.in-addr.arpa.
+  - domain: 10.in-addr.arpa.
     file: "$d/rev.zone"
     acl: d2
 log:
@@ -193,7 +193,7 @@ EOC
   "tsig-keys": [{"name": "storm-key", "algorithm": "HMAC-SHA256", "secret": "$key"}],
   "forward-ddns": {"ddns-domains": [{"name": "modems.storm.", "key-name": "storm-key",
     "dns-servers": [{"ip-address": "10.90.0.1", "port": 53}]}]},
-  "reverse-ddns": {"ddns-domains": [{"name": "90.10.in-addr.arpa.", "key-name": "storm-key",
+  "reverse-ddns": {"ddns-domains": [{"name": "10.in-addr.arpa.", "key-name": "storm-key",
     "dns-servers": [{"ip-address": "10.90.0.1", "port": 53}]}]},
   "loggers": [{"name": "kea-dhcp-ddns", "severity": "WARN",
     "output_options": [{"output": "$d/d2.log"}]}]
@@ -210,7 +210,7 @@ EOC
   "ddns-qualifying-suffix": "modems.storm.",
   "ddns-override-client-update": true,
   "ddns-replace-client-name": "never",
-  "subnet4": [{"id": 1, "subnet": "10.90.0.0/16", "pools": [{"pool": "10.90.1.0-10.90.255.250"}]}],
+  "subnet4": [{"id": 1, "subnet": "10.88.0.0/13", "pools": [{"pool": "10.88.0.1-10.89.255.254"}, {"pool": "10.90.1.0-10.91.255.250"}]}],
   "loggers": [{"name": "kea-dhcp4", "severity": "WARN",
     "output_options": [{"output": "$d/kea4.log"}]}]
 }}

@@ -32,11 +32,25 @@ const BATCH: usize = 4096;
 pub(super) struct UpdateState {
     policies: HashMap<LowerName, UpdatePolicy>,
     appenders: HashMap<LowerName, Appender>,
-    /// Per unsigned zone, the version the last batch of updates served and
-    /// the model it was made from: the next batch starts from that model
-    /// when the zone served is still that version (no reload or edit came
-    /// in between), instead of rebuilding it from the whole zone.
-    models: HashMap<LowerName, (Arc<Zone>, Model)>,
+    /// Per unsigned zone, what the last batch of updates left: the next
+    /// batch starts from it when the zone served is still that batch's
+    /// version (no reload or edit came in between), instead of rebuilding
+    /// the model from the whole zone.
+    models: HashMap<LowerName, Cached>,
+}
+
+/// What a batch of updates left for an unsigned zone.
+#[derive(Debug)]
+struct Cached {
+    /// The version it served.
+    served: Arc<Zone>,
+    /// The model that version was made from.
+    model: Model,
+    /// The version served before it, with the names where the two differ:
+    /// the next batch patches this copy (once no reader holds it) rather
+    /// than copying the whole zone, so a batch costs time in proportion to
+    /// its changes.
+    spare: Option<(Arc<Zone>, Vec<LowerName>)>,
 }
 
 impl UpdateState {
@@ -134,12 +148,17 @@ fn encode(mut message: Message, signer: Option<&mut ResponseSigner>) -> Option<V
 /// The zones a batch changes, and the models the last batch left.
 struct Open {
     zones: HashMap<LowerName, ZoneBatch>,
-    models: HashMap<LowerName, (Arc<Zone>, Model)>,
+    models: HashMap<LowerName, Cached>,
 }
 
 /// A zone's changes in one batch.
 struct ZoneBatch {
     model: Model,
+    /// The version served when the batch began, which `model` was made
+    /// from (an unsigned zone is patched from it, not rebuilt).
+    base: Arc<Zone>,
+    /// The version before `base`, to patch (see [`Cached::spare`]).
+    spare: Option<(Arc<Zone>, Vec<LowerName>)>,
     entries: Vec<Entry>,
     /// Whether the zone is signed here (its signer touches more names than
     /// the updates do).
@@ -291,18 +310,21 @@ impl DnsHandle {
         for (origin, zb) in zones {
             if zb.entries.is_empty() {
                 // Nothing changed: the model still is the served version's.
-                if let Some(served) = catalog.get(&origin)
-                    && !zb.signed
-                {
-                    models.insert(origin.clone(), (Arc::clone(served), zb.model));
+                if !zb.signed {
+                    let cached = Cached {
+                        served: zb.base,
+                        model: zb.model,
+                        spare: zb.spare,
+                    };
+                    models.insert(origin.clone(), cached);
                 }
                 committed.insert(origin, true);
                 continue;
             }
             let next = self.commit(&origin, zb, now);
             let ok = next.is_some();
-            if let Some((served, Some(model))) = next {
-                models.insert(origin.clone(), (served, model));
+            if let Some(Some(cached)) = next {
+                models.insert(origin.clone(), cached);
             }
             committed.insert(origin, ok);
         }
@@ -329,15 +351,10 @@ impl DnsHandle {
     }
 
     /// Journals, syncs and serves one zone's changes; `None` if any step
-    /// failed (the answers are then SERVFAIL), else the version now served
-    /// with, for an unsigned zone, the model it was made from.
-    fn commit(
-        &self,
-        origin: &LowerName,
-        zb: ZoneBatch,
-        now: i64,
-    ) -> Option<(Arc<Zone>, Option<Model>)> {
-        let name = zb.model.to_parsed().origin;
+    /// failed (the answers are then SERVFAIL), else, for an unsigned zone,
+    /// what the next batch starts from.
+    fn commit(&self, origin: &LowerName, zb: ZoneBatch, now: i64) -> Option<Option<Cached>> {
+        let name = zb.model.origin().clone();
         let path = journal::path(&self.inner.state_dir, &name.to_string());
         let durable = {
             let mut state = self.update_state();
@@ -356,8 +373,9 @@ impl DnsHandle {
             tracing::error!(zone = %name, "{e}; the updates were refused (SERVFAIL)");
             return None;
         }
-        let zone = zb.model.to_zone()?;
-        // An unsigned zone changes only at the updates' owner names.
+        // An unsigned zone changes only at the updates' owner names (and
+        // the empty non-terminals above them): the served version is
+        // patched there. A signed one is rebuilt for its signer.
         let touched: Option<Vec<LowerName>> = (!zb.signed).then(|| {
             let mut names: Vec<LowerName> = zb
                 .entries
@@ -368,11 +386,31 @@ impl DnsHandle {
             names.dedup();
             names
         });
+        let zone = match &touched {
+            Some(names) => {
+                // The version before the one served, brought up to date at
+                // the names changed since; a copy of the served one if a
+                // reader still holds it.
+                let (copy, changed) = match zb.spare.map(|(z, lag)| (Arc::try_unwrap(z), lag)) {
+                    Some((Ok(spare), mut lag)) => {
+                        lag.extend(names.iter().cloned());
+                        (spare, lag)
+                    }
+                    _ => (Zone::clone(&zb.base), names.clone()),
+                };
+                zb.model.patch(copy, &changed)?
+            }
+            None => zb.model.to_zone()?,
+        };
         match self.inner.signer.prepare_update(zone, now) {
             Ok(zone) => {
                 tracing::info!(zone = %name, serial = zone.serial(), updates = zb.entries.len(), "zone updated");
                 let served = self.swap_in_as(zone, true, touched.as_deref());
-                Some((served, (!zb.signed).then_some(zb.model)))
+                Some(touched.map(|names| Cached {
+                    served,
+                    model: zb.model,
+                    spare: Some((zb.base, names)),
+                }))
             }
             Err(e) => {
                 tracing::error!(zone = %name, "signing after an update failed: {e}; the update is journaled and is served after the next successful load");
@@ -451,12 +489,15 @@ impl DnsHandle {
             // The last batch's model, if the zone served is still its result.
             let cached = models
                 .remove(&origin)
-                .filter(|(version, _)| !signs_here && Arc::ptr_eq(version, served));
+                .filter(|c| !signs_here && Arc::ptr_eq(&c.served, served));
+            let (model, spare) = match cached {
+                Some(c) => (c.model, c.spare),
+                None => (Model::from_zone(served, signs_here), None),
+            };
             ZoneBatch {
-                model: match cached {
-                    Some((_, model)) => model,
-                    None => Model::from_zone(served, signs_here),
-                },
+                model,
+                spare,
+                base: Arc::clone(served),
                 entries: Vec::new(),
                 signed: signs_here,
             }

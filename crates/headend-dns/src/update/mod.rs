@@ -12,7 +12,7 @@ pub(crate) mod dhcp;
 pub(crate) mod journal;
 pub(crate) mod policy;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -64,14 +64,19 @@ pub(crate) struct Model {
     origin: Name,
     apex: LowerName,
     file: Arc<Path>,
-    names: BTreeMap<LowerName, Node>,
+    /// The names with records (a name whose last record goes is removed).
+    names: HashMap<LowerName, Node>,
+    /// For each name between a record's owner and the apex (both left
+    /// out), how many names with records lie below it: such a name exists
+    /// as an empty non-terminal while its count is above zero.
+    below: HashMap<LowerName, u32>,
 }
 
 impl Model {
     /// The records of `zone`; with `unsigned`, without the records a signer
     /// makes (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY).
     pub(crate) fn from_zone(zone: &Zone, unsigned: bool) -> Self {
-        let mut names: BTreeMap<LowerName, Node> = BTreeMap::new();
+        let mut names: HashMap<LowerName, Node> = HashMap::new();
         for (owner, node) in zone.nodes() {
             for set in node.rrsets() {
                 if unsigned && is_dnssec_made(set.rtype) {
@@ -92,11 +97,41 @@ impl Model {
                 });
             }
         }
-        Self {
+        let mut model = Self {
             origin: zone.origin().clone(),
             apex: zone.lower_origin().clone(),
             file: Arc::from(zone.file().as_path()),
-            names,
+            names: HashMap::new(),
+            below: HashMap::new(),
+        };
+        for name in names.keys() {
+            model.count_below(name, true);
+        }
+        model.names = names;
+        model
+    }
+
+    /// Counts `name` (a name gaining its first record, with `add`, or
+    /// losing its last) at each name between it and the apex.
+    fn count_below(&mut self, name: &LowerName, add: bool) {
+        let mut above = name.base_name();
+        while above != self.apex && self.apex.zone_of(&above) {
+            if add {
+                *self.below.entry(above.clone()).or_default() += 1;
+            } else if let Some(count) = self.below.get_mut(&above) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    self.below.remove(&above);
+                }
+            }
+            above = above.base_name();
+        }
+    }
+
+    /// Removes the name `name` (its last record went).
+    fn remove_name(&mut self, name: &LowerName) {
+        if self.names.remove(name).is_some() {
+            self.count_below(name, false);
         }
     }
 
@@ -106,12 +141,55 @@ impl Model {
         Zone::from_parsed(self.to_parsed())
     }
 
+    /// The zone's origin.
+    pub(crate) fn origin(&self) -> &Name {
+        &self.origin
+    }
+
+    /// `base`, the served version this model was made from, brought to
+    /// the model at `touched` (the owner names the updates since changed)
+    /// and their ancestors: the same zone [`Model::to_zone`] builds, in
+    /// time proportional to the change. For an unsigned zone only (the
+    /// records a signer makes are not in an unsigned model). `None` if the
+    /// apex lost its SOA.
+    pub(crate) fn patch(&self, mut base: Zone, touched: &[LowerName]) -> Option<Zone> {
+        let mut names: HashSet<LowerName> = HashSet::new();
+        names.insert(self.apex.clone());
+        for name in touched {
+            let mut name = name.clone();
+            // Every ancestor below the apex may have become, or stopped
+            // being, an empty non-terminal.
+            while name != self.apex && self.apex.zone_of(&name) && names.insert(name.clone()) {
+                name = name.base_name();
+            }
+        }
+        for name in names {
+            let records: Vec<(RecordType, u32, RData)> = self
+                .names
+                .get(&name)
+                .map(|node| {
+                    node.sets
+                        .iter()
+                        .flat_map(|set| {
+                            set.rdatas.iter().map(|rd| (set.rtype, set.ttl, rd.clone()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let below = records.is_empty() && self.below.contains_key(&name);
+            base.set_node(name, records, below);
+        }
+        base.patched()
+    }
+
     /// The model as a parsed zone (every record at line 0 of the zone file).
     pub(crate) fn to_parsed(&self) -> ParsedZone {
-        let records = self
-            .names
-            .values()
-            .flat_map(|node| {
+        // In canonical order, as a zone file lists them.
+        let mut nodes: Vec<(&LowerName, &Node)> = self.names.iter().collect();
+        nodes.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let records = nodes
+            .into_iter()
+            .flat_map(|(_, node)| {
                 node.sets.iter().flat_map(move |set| {
                     set.rdatas.iter().map(move |rd| SourceRecord {
                         record: Record::from_rdata(node.name.clone(), set.ttl, rd.clone()),
@@ -214,6 +292,9 @@ impl Model {
                         return false;
                     }
                 }
+                if !self.names.contains_key(&name) {
+                    self.count_below(&name, true);
+                }
                 let node = self.names.entry(name).or_insert_with(|| Node {
                     name: rr.name.clone(),
                     sets: Vec::new(),
@@ -268,7 +349,7 @@ impl Model {
                 }
                 let changed = node.sets.len() != before;
                 if node.sets.is_empty() {
-                    self.names.remove(&name);
+                    self.remove_name(&name);
                 }
                 changed
             }
@@ -293,7 +374,7 @@ impl Model {
                 let changed = set.rdatas.len() != before;
                 node.sets.retain(|s| !s.rdatas.is_empty());
                 if node.sets.is_empty() {
-                    self.names.remove(&name);
+                    self.remove_name(&name);
                 }
                 changed
             }

@@ -409,6 +409,28 @@ impl Names {
         i
     }
 
+    /// Removes the node at `name`, if there; the last node takes its
+    /// index (one probe to unlink it, one to renumber the moved one).
+    fn remove(&mut self, name: &LowerName) -> Option<Node> {
+        let hash = name_hash(&self.hasher, name);
+        let entries = &self.entries;
+        let (i, _) = self
+            .index
+            .find_entry(hash, |&i| entries.get(i).is_some_and(|(n, _)| n == name))
+            .ok()?
+            .remove();
+        let last = self.entries.len().checked_sub(1)?;
+        if i != last
+            && let Some((moved, _)) = self.entries.get(last)
+        {
+            let moved_hash = name_hash(&self.hasher, moved);
+            if let Some(slot) = self.index.find_mut(moved_hash, |&j| j == last) {
+                *slot = i;
+            }
+        }
+        Some(self.entries.swap_remove(i).1)
+    }
+
     fn shrink_to_fit(&mut self) {
         self.entries.shrink_to_fit();
         let (entries, hasher) = (&self.entries, &self.hasher);
@@ -591,6 +613,52 @@ impl Zone {
     /// moves into the zone).
     pub fn from_parsed(parsed: ParsedZone) -> Option<Self> {
         Indexed::build(&parsed).into_zone(parsed)
+    }
+
+    /// Sets the records at `name`, a name inside the zone, to `records`
+    /// (type, TTL and RDATA; the owner is `name`), as a dynamic update left
+    /// them: a copy of the served zone is patched at the names an update
+    /// changed instead of rebuilt, which costs time in proportion to the
+    /// change, not to the zone. With no records the name stays as an
+    /// empty non-terminal when `empty_non_terminal` (it has names below
+    /// it), else it goes. Only for a zone without a denial chain (a signed
+    /// zone is re-signed from a rebuild). Call [`Zone::patched`] after the
+    /// last change.
+    pub(crate) fn set_node(
+        &mut self,
+        name: LowerName,
+        records: impl IntoIterator<Item = (RecordType, u32, RData)>,
+        empty_non_terminal: bool,
+    ) {
+        let mut node = Node::default();
+        let mut added = 0;
+        for (rtype, ttl, data) in records {
+            self.has_dname |= rtype == RecordType::DNAME;
+            added += usize::from(node.add(rtype, ttl, data));
+        }
+        let old = if node.is_empty() && !empty_non_terminal {
+            self.nodes.remove(&name)
+        } else {
+            let i = self.nodes.entry(name);
+            self.nodes
+                .entries
+                .get_mut(i)
+                .map(|(_, slot)| std::mem::replace(slot, node))
+        };
+        let removed: usize = old.map_or(0, |old| old.rrsets().iter().map(RRset::len).sum());
+        self.records = self.records.saturating_sub(removed) + added;
+    }
+
+    /// Ends a run of [`Zone::set_node`]: the SOA is read again from the
+    /// apex. `None` if the apex lost its SOA (an update cannot do that).
+    pub(crate) fn patched(mut self) -> Option<Self> {
+        self.soa = self
+            .nodes
+            .get(&self.lower_origin)?
+            .rrset(RecordType::SOA)?
+            .records(&self.origin)
+            .next()?;
+        Some(self)
     }
 
     /// This zone as signed, with its denial chain (answers to DO=1 queries carry proofs).
