@@ -2,9 +2,8 @@
 //! transaction and the time in; a reply (or the reason for silence) out.
 //! No sockets and no clock reads here.
 
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
@@ -196,16 +195,7 @@ pub struct Server {
     /// Which servers of `[dhcp.ha] servers` are alive, by position, as the
     /// heartbeat rows last said (empty: no list, or not yet read).
     live: ArcSwap<Vec<bool>>,
-    /// The address this server last offered each client (by subnet and
-    /// client key): with a shared store the client's newest row may be the
-    /// other server's offer or binding, so a REQUEST naming the other
-    /// server finds this server's own offer here. Only a hint, checked
-    /// against the row; bounded (cleared when full: offers are brief).
-    offered: Mutex<HashMap<(String, Vec<u8>), Ipv4Addr>>,
 }
-
-/// Offers remembered at most (see `Server::offered`).
-const OFFERS_REMEMBERED: usize = 65_536;
 
 /// Everything known about one exchange.
 struct Exchange<'a> {
@@ -230,7 +220,6 @@ impl Server {
             plan: ArcSwap::from_pointee(plan),
             limiter: Mutex::new(Limiter::new()),
             live: ArcSwap::from_pointee(Vec::new()),
-            offered: Mutex::new(HashMap::new()),
         })
     }
 
@@ -354,19 +343,6 @@ impl Server {
     /// (which the current configuration decides; see `in_scope`).
     pub(crate) fn answers(&self, req: &Request) -> bool {
         self.in_scope(&self.plan(), req)
-    }
-
-    fn remember_offer(&self, subnet: &str, key: &[u8], address: Ipv4Addr) {
-        let mut offered = self.offered.lock().unwrap_or_else(PoisonError::into_inner);
-        if offered.len() >= OFFERS_REMEMBERED {
-            offered.clear();
-        }
-        offered.insert((subnet.to_owned(), key.to_vec()), address);
-    }
-
-    fn offered_to(&self, subnet: &str, key: &[u8]) -> Option<Ipv4Addr> {
-        let offered = self.offered.lock().unwrap_or_else(PoisonError::into_inner);
-        offered.get(&(subnet.to_owned(), key.to_vec())).copied()
     }
 
     /// `[dhcp.ha]` load-balancing and hot-standby: true if this server
@@ -522,7 +498,6 @@ impl Server {
                 if !Self::write(tx, &lease, row.is_some())? {
                     continue;
                 }
-                self.remember_offer(&x.subnet.name, &x.key, address);
             }
             return Ok(Outcome::Reply(self.reply(x, MessageType::Offer, address)));
         }
@@ -544,25 +519,12 @@ impl Server {
             // SELECTING: "If the server-id does not match, the client has
             // declined this server's offer": free what we offered, stay
             // silent. Only an offer this server made: with a shared store
-            // the client's row may be the chosen server's offer, which must
-            // stay for its ACK.
+            // the client's newest row may be the chosen server's offer,
+            // which must stay for its ACK, or its binding.
             if sid != x.subnet.server_id {
-                let ours = |row: &Lease| {
-                    row.state == LeaseState::Offered
-                        && row.server == Some(x.subnet.server_id)
-                        && row.client_key == x.key
-                };
-                let mut own = tx
-                    .lease_by_client(&x.subnet.name, &x.key)?
-                    .filter(|r| ours(r));
-                // The newest row may be the chosen server's: look where
-                // this server's own offer went.
-                if own.is_none()
-                    && let Some(a) = self.offered_to(&x.subnet.name, &x.key)
+                if let Some(mut row) =
+                    tx.offer_by_client(&x.subnet.name, &x.key, x.subnet.server_id)?
                 {
-                    own = tx.lease_by_address(a)?.filter(|r| ours(r));
-                }
-                if let Some(mut row) = own {
                     end_binding(tx, &mut row, x.now)?;
                 }
                 return Ok(Outcome::Silent(Silence::Done(

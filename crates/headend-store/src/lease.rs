@@ -157,6 +157,18 @@ pub trait LeaseTx {
         client_key: &[u8],
     ) -> Result<Option<Lease>, StoreError>;
 
+    /// The client's newest offer in `subnet` made by the server whose
+    /// server ID is `server`, if it holds one. With a store shared between
+    /// servers the client's newest row ([`lease_by_client`](Self::lease_by_client))
+    /// may be another server's offer or binding; a REQUEST that names the
+    /// other server still ends this server's own offer through this.
+    fn offer_by_client(
+        &mut self,
+        subnet: &str,
+        client_key: &[u8],
+        server: Ipv4Addr,
+    ) -> Result<Option<Lease>, StoreError>;
+
     /// The highest address in `first..=last` that has a row, if any.
     fn highest_claimed(
         &mut self,

@@ -60,6 +60,14 @@ impl LeaseTx for ReloadMidway<'_> {
     fn lease_by_client(&mut self, s: &str, k: &[u8]) -> Result<Option<Lease>, StoreError> {
         self.inner.lease_by_client(s, k)
     }
+    fn offer_by_client(
+        &mut self,
+        s: &str,
+        k: &[u8],
+        server: Ipv4Addr,
+    ) -> Result<Option<Lease>, StoreError> {
+        self.inner.offer_by_client(s, k, server)
+    }
     fn highest_claimed(
         &mut self,
         f: Ipv4Addr,

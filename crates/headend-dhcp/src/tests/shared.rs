@@ -107,6 +107,8 @@ fn request_for_another_server_ends_this_servers_offer_under_the_others_newer_bin
         tx.put(&theirs).unwrap();
         tx.commit().unwrap();
     }
+    // b restarted meanwhile: it finds its offer in the store, not in memory.
+    let b = server("b", "shared");
     run(
         &b,
         &store,

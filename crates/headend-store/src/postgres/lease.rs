@@ -321,6 +321,16 @@ const LEASE_BY_CLIENT_EXCEPT: &str = concat!(
      ORDER BY updated DESC, expires DESC LIMIT 1"
 );
 
+/// The newest offer of client {1} in subnet {2} made by server {3},
+/// except at the addresses {4} this transaction wrote.
+const OFFER_BY_CLIENT_EXCEPT: &str = concat!(
+    "SELECT ",
+    lease_columns!(),
+    ", updated FROM dhcp_leases WHERE client_key = $1 AND subnet = $2 \
+     AND state = 'offered' AND server = $3 AND address <> ALL($4) \
+     ORDER BY updated DESC, expires DESC LIMIT 1"
+);
+
 /// Sends `f` (if any) as one upsert.
 fn send_flush(s: &mut Session, f: Option<Flush>) -> Result<(), StoreError> {
     let Some(f) = f else {
@@ -575,6 +585,54 @@ impl LeaseTx for PgTx<'_> {
             }
             (a, b) => a.or(b).map(|(_, l)| l),
         })
+    }
+
+    fn offer_by_client(
+        &mut self,
+        subnet: &str,
+        client_key: &[u8],
+        server: Ipv4Addr,
+    ) -> Result<Option<Lease>, StoreError> {
+        let offered = |l: &Lease| l.state == LeaseState::Offered && l.server == Some(server);
+        // An offer this transaction wrote is the newest.
+        let local = self
+            .known
+            .written_by_client
+            .get(client_key)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| self.known.fits(a, subnet, client_key))
+            .filter(|l| offered(l))
+            .max_by_key(|l| l.expires)
+            .cloned();
+        if local.is_some() {
+            return Ok(local);
+        }
+        if let Some(list) = self.known.clients.get(client_key) {
+            return Ok(list
+                .iter()
+                .filter(|a| !self.known.written.contains(*a))
+                .filter_map(|a| {
+                    let l = self.known.fits(a, subnet, client_key)?;
+                    let updated = self.known.updated.get(a).copied().unwrap_or(0);
+                    offered(l).then_some((updated, l))
+                })
+                .max_by_key(|(u, l)| (*u, l.expires))
+                .map(|(_, l)| l.clone()));
+        }
+        let (key, sub, sid) = (client_key.to_vec(), subnet.to_owned(), addr(server));
+        let except: Vec<i64> = self.known.written.iter().map(|a| addr(*a)).collect();
+        let row = self.tx.run(move |s| {
+            s.query_first(OFFER_BY_CLIENT_EXCEPT, &[&key, &sub, &sid, &except])
+                .map_err(StoreError::pg("offer lookup by client"))?
+                .as_ref()
+                .map(lease_updated)
+                .transpose()
+        })?;
+        if let Some((l, u)) = &row {
+            self.known.read(l.address, Some((l.clone(), *u)));
+        }
+        Ok(row.map(|(l, _)| l))
     }
 
     fn highest_claimed(

@@ -352,6 +352,31 @@ impl LeaseTx for SqliteTx<'_> {
         )
     }
 
+    fn offer_by_client(
+        &mut self,
+        subnet: &str,
+        client_key: &[u8],
+        server: Ipv4Addr,
+    ) -> Result<Option<Lease>, StoreError> {
+        let rows = all(
+            &self.conn,
+            "offer lookup by client",
+            LEASES_OF_CLIENT,
+            params![client_key, subnet],
+            |r| {
+                Ok((
+                    row::lease(r)?,
+                    row::Row::get::<i64>(r, columns(lease_columns!()))?,
+                ))
+            },
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter(|(l, _)| l.state == LeaseState::Offered && l.server == Some(server))
+            .max_by_key(|(l, updated)| (*updated, l.expires))
+            .map(|(l, _)| l))
+    }
+
     fn highest_claimed(
         &mut self,
         first: Ipv4Addr,
