@@ -46,7 +46,16 @@ tag=$$
 ns_s=hstorm-s$tag; ns_g=hstorm-g$tag
 pids=()
 stop_servers() {
+  local p i
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # kea-dhcp-ddns drains its queue of name changes before it exits on
+  # SIGTERM (minutes after a storm): 5 s, then SIGKILL, by PID.
+  for i in $(seq 1 50); do
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && break; done
+    kill -0 "$p" 2>/dev/null || break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   pids=()
 }
