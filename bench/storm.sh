@@ -46,7 +46,7 @@ tag=$$
 ns_s=hstorm-s$tag; ns_g=hstorm-g$tag
 pids=()
 stop_servers() {
-  local p i
+  local p="" i
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   # kea-dhcp-ddns drains its queue of name changes before it exits on
   # SIGTERM (minutes after a storm): 5 s, then SIGKILL, by PID.
