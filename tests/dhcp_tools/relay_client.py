@@ -4,7 +4,10 @@ sequential MACs (giaddr = its own address), at most 32 clients in flight, and
 prints every OFFER (a REQUEST goes to the first one only) and ACK it receives as `OFFER|ACK mac address`, a NAK as
 `NAK mac`, and a client left unanswered for 2 s (or at the end) as
 `TIMEOUT mac`, flushed at once, so the test knows exactly which addresses the
-server acknowledged and which requests went unanswered. Nothing is retried.
+server acknowledged and which requests went unanswered. Nothing is retried,
+unless the environment sets DISCOVER_RETRIES=n: then a client that got no
+OFFER sends its DISCOVER again after 1 s, up to n more times, as a real client
+retransmits (RFC 2131 section 4.1), before its 2 s timeout runs.
 
 usage: relay_client.py LOCAL_ADDR SERVER_ADDR FIRST_INDEX COUNT SECONDS [OPTION82_HEX]
 Bounded: starts no client after COUNT clients or SECONDS, whichever comes
@@ -12,7 +15,7 @@ first, and ends at most 2 s later.
 OPTION82_HEX, if given, is the relay agent information (option 82) payload
 (sub-options, hex) added to every DISCOVER and REQUEST, as a relay would.
 """
-import socket, struct, sys, time
+import os, socket, struct, sys, time
 
 local, server, first, count, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 agent = bytes.fromhex(sys.argv[6]) if len(sys.argv) > 6 else b""
@@ -45,14 +48,19 @@ def options(data):
         rest = rest[2 + rest[1]:]
     return out
 
+retries = int(os.environ.get("DISCOVER_RETRIES", "0"))
 deadline = time.time() + seconds
-nxt, end, outstanding, requested = first, first + count, {}, set()
+nxt, end, outstanding, requested, sent = first, first + count, {}, set(), {}
 # New clients start until COUNT or SECONDS; those in flight then still get
 # their 2 s to be answered.
 while (time.time() < deadline and nxt < end) or outstanding:
     now = time.time()
     for i, t in list(outstanding.items()):
-        if now - t > 2.0:
+        if i not in requested and sent[i] <= retries and now - t > 1.0:
+            sock.sendto(packet(1, i), (server, 67))
+            outstanding[i] = now
+            sent[i] += 1
+        elif now - t > 2.0:
             del outstanding[i]
             print("TIMEOUT", ":".join("%02x" % b for b in mac(i)), flush=True)
     while nxt < end and len(outstanding) < 32 and now < deadline:
@@ -61,6 +69,7 @@ while (time.time() < deadline and nxt < end) or outstanding:
         except OSError:
             break
         outstanding[nxt] = now
+        sent[nxt] = 1
         nxt += 1
     try:
         data, _ = sock.recvfrom(2048)

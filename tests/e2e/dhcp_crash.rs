@@ -28,6 +28,7 @@ fn capture(
         count,
         secs,
         option82: None,
+        discover_retries: 0,
     }
     .spawn(ns);
     if let Some((after, server)) = kill_after {

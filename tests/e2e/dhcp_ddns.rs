@@ -287,6 +287,7 @@ fn names_match_the_leases_after_kill_9_during_a_dora_burst() {
         count: 5_000,
         secs: 4.0,
         option82: None,
+        discover_retries: 0,
     }
     .spawn(&cap_ns);
     run.wait_acks(30, Duration::from_secs(20));

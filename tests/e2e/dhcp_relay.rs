@@ -234,6 +234,7 @@ max_leases_per_remote_id = 3
         count,
         secs: 5.0,
         option82: Some(remote_id_option(remote_id)),
+        discover_retries: 0,
     };
     let a = clients(1, 8, "modem-A").run(&relay_ns);
     assert_eq!(
@@ -308,6 +309,7 @@ options = {{ domain_name = "{domain}" }}
         count: 40_000,
         secs: 4.0,
         option82: None,
+        discover_retries: 0,
     }
     .spawn(&relay_ns);
     // Five reloads while the load runs, each changing the subnet (lease time

@@ -282,6 +282,9 @@ pub struct RelayClients<'a> {
     pub secs: f64,
     /// Option 82 payload (sub-options) in hex, e.g. "0206" + hex(remote-id).
     pub option82: Option<String>,
+    /// DISCOVERs sent again, 1 s apart, by a client that got no OFFER (as a
+    /// real client retransmits); 0: none.
+    pub discover_retries: u32,
 }
 
 impl RelayClients<'_> {
@@ -299,6 +302,7 @@ impl RelayClients<'_> {
         if let Some(hex) = &self.option82 {
             cmd.arg(hex);
         }
+        cmd.env("DISCOVER_RETRIES", self.discover_retries.to_string());
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
