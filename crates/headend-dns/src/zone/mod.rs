@@ -53,7 +53,7 @@ pub fn parse_origin(origin: &str) -> Result<Name, DnsError> {
 /// node's name (not repeated per record), one TTL for the set, and A/AAAA
 /// data inline, so a name with one address record costs no allocation.
 /// Records are materialised (owner, TTL, RDATA) only when an answer is built.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RRset {
     /// The type shared by every record.
     pub rtype: RecordType,
@@ -64,7 +64,7 @@ pub struct RRset {
 
 /// One record's RDATA. RRSIGs keep their own TTL (each covers an RRset
 /// with its own), which `Other` carries at no extra size.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum Rdata {
     A(std::net::Ipv4Addr),
     Aaaa(std::net::Ipv6Addr),
@@ -102,7 +102,7 @@ impl Rdata {
 }
 
 /// A set's RDATAs: most sets hold one, kept inline.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum Rdatas {
     One(Rdata),
     Many(Vec<Rdata>),
@@ -181,13 +181,13 @@ impl RRset {
 
 /// The data at one owner name. An empty node is an empty non-terminal
 /// (RFC 4592 §2.2.2): it exists, so it answers NODATA, not NXDOMAIN.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Node {
     rrsets: RRsets,
 }
 
 /// A node's RRsets: most names hold one, kept inline (no allocation).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 enum RRsets {
     #[default]
     Empty,
