@@ -7,7 +7,8 @@
 //! every ACK a `bound` row, every REQUEST answered; a pool of 10 gives
 //! exactly 10 leases to 20 clients; in load-balancing mode each client is
 //! answered by one server, and after a kill -9 the survivor takes over
-//! within the configured time, with udhcpc keeping its address.
+//! within the configured time, with udhcpc keeping its address; a lease row
+//! changed by another writer mid-batch is retried, counted and answered.
 
 use crate::common;
 
@@ -316,6 +317,65 @@ fn load_balancing_answers_each_client_once_and_the_survivor_takes_over() {
     assert_eq!(field(&again, "ip"), address, "udhcpc keeps its address");
     assert_ne!(field(&again, "serverid"), server_id, "from the survivor");
     eprintln!("load-balancing: takeover {took:?} after kill -9");
+}
+
+/// Another writer (here a second PostgreSQL session, as the other server
+/// would be) changes a lease row between this server's read of it and its
+/// write: a serialization failure. The batch is decided again and answered,
+/// and the conflict and its retry are counted (the same counters /metrics
+/// exports as `headend_store_conflicts_total` and
+/// `headend_store_conflict_retries_total`).
+#[test]
+fn a_lease_row_changed_by_another_writer_mid_batch_is_retried_counted_and_answered() {
+    common::require("python3");
+    let db = pg_cluster::Db::new();
+    let net = "10.74.0";
+    let lan = Lan::new(net);
+    let mut a = Headend::start_in_netns(
+        &lan.a,
+        &config(
+            &db.socket_url(),
+            net,
+            "a",
+            &lan.ia,
+            "shared",
+            "10.74.0.10-10.74.0.20",
+        ),
+    );
+    let first = clients(net, 1, 1, 1.0).run(&lan.clients);
+    assert_eq!(first.acks.len(), 1, "a first lease: {first:?}");
+    let ip = first.acks[0].1.clone();
+    let numeric = ip
+        .split('.')
+        .map(|o| o.parse::<i64>().expect("octet"))
+        .fold(0i64, |n, o| n * 256 + o);
+    let before = a.wait_for_log("dhcp stats:", Duration::from_secs(5));
+    assert!(!before.contains("conflicts="), "no conflict yet: {before}");
+    // The other writer changes the row and holds it, uncommitted, while
+    // the same client comes back: the server reads the row, then waits on
+    // it to write; the other writer commits first.
+    let mut other =
+        postgres::Client::connect(&db.socket_url(), postgres::NoTls).expect("second session");
+    let mut tx = other.transaction().expect("BEGIN");
+    let changed = tx
+        .execute(
+            "UPDATE dhcp_leases SET updated = updated WHERE address = $1",
+            &[&numeric],
+        )
+        .expect("UPDATE");
+    assert_eq!(changed, 1, "the row of {ip}");
+    let again = clients(net, 1, 1, 1.0).spawn(&lan.clients);
+    std::thread::sleep(Duration::from_millis(800));
+    tx.commit().expect("COMMIT");
+    let out = again.finish();
+    assert_eq!(
+        out.acks,
+        vec![(first.acks[0].0.clone(), ip)],
+        "the client is answered after the retry, with its address: {out:?}\n{}",
+        a.logs().join("\n")
+    );
+    a.wait_for_log(" conflicts=1 conflict_retries=1", Duration::from_secs(5));
+    check_acks(&out, &db);
 }
 
 #[test]
