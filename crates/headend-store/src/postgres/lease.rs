@@ -427,6 +427,30 @@ impl PgTx<'_> {
         })
     }
 
+    /// The first row `sql` finds with its `updated` (the held writes are not
+    /// sent first: callers exclude the addresses this transaction wrote),
+    /// kept as read.
+    fn first_row(
+        &mut self,
+        op: &'static str,
+        sql: &'static str,
+        params: Vec<Box<dyn ::postgres::types::ToSql + Send + Sync>>,
+    ) -> Result<Option<(Lease, i64)>, StoreError> {
+        let row = self.tx.run(move |s| {
+            let refs: Vec<&(dyn ::postgres::types::ToSql + Sync)> =
+                params.iter().map(|p| &**p as _).collect();
+            s.query_first(sql, &refs)
+                .map_err(StoreError::pg(op))?
+                .as_ref()
+                .map(lease_updated)
+                .transpose()
+        })?;
+        if let Some((l, u)) = &row {
+            self.known.read(l.address, Some((l.clone(), *u)));
+        }
+        Ok(row)
+    }
+
     fn count(
         &mut self,
         op: &'static str,
@@ -559,18 +583,16 @@ impl LeaseTx for PgTx<'_> {
                 })
                 .max_by_key(|(u, l)| (*u, l.expires))
         } else {
-            let (key, sub) = (client_key.to_vec(), subnet.to_owned());
             let except: Vec<i64> = self.known.written.iter().map(|a| addr(*a)).collect();
-            let row = self.tx.run(move |s| {
-                s.query_first(LEASE_BY_CLIENT_EXCEPT, &[&key, &sub, &except])
-                    .map_err(StoreError::pg("lease lookup by client"))?
-                    .as_ref()
-                    .map(lease_updated)
-                    .transpose()
-            })?;
-            if let Some((l, u)) = &row {
-                self.known.read(l.address, Some((l.clone(), *u)));
-            }
+            let row = self.first_row(
+                "lease lookup by client",
+                LEASE_BY_CLIENT_EXCEPT,
+                vec![
+                    Box::new(client_key.to_vec()),
+                    Box::new(subnet.to_owned()),
+                    Box::new(except),
+                ],
+            )?;
             row.map(|(l, u)| (u, l))
         };
         Ok(match (local, stored) {
@@ -620,18 +642,17 @@ impl LeaseTx for PgTx<'_> {
                 .max_by_key(|(u, l)| (*u, l.expires))
                 .map(|(_, l)| l.clone()));
         }
-        let (key, sub, sid) = (client_key.to_vec(), subnet.to_owned(), addr(server));
         let except: Vec<i64> = self.known.written.iter().map(|a| addr(*a)).collect();
-        let row = self.tx.run(move |s| {
-            s.query_first(OFFER_BY_CLIENT_EXCEPT, &[&key, &sub, &sid, &except])
-                .map_err(StoreError::pg("offer lookup by client"))?
-                .as_ref()
-                .map(lease_updated)
-                .transpose()
-        })?;
-        if let Some((l, u)) = &row {
-            self.known.read(l.address, Some((l.clone(), *u)));
-        }
+        let row = self.first_row(
+            "offer lookup by client",
+            OFFER_BY_CLIENT_EXCEPT,
+            vec![
+                Box::new(client_key.to_vec()),
+                Box::new(subnet.to_owned()),
+                Box::new(addr(server)),
+                Box::new(except),
+            ],
+        )?;
         Ok(row.map(|(l, _)| l))
     }
 
