@@ -365,7 +365,20 @@ fn a_lease_row_changed_by_another_writer_mid_batch_is_retried_counted_and_answer
         .expect("UPDATE");
     assert_eq!(changed, 1, "the row of {ip}");
     let again = clients(net, 1, 1, 1.0).spawn(&lan.clients);
-    std::thread::sleep(Duration::from_millis(800));
+    // The server's write waits on the row: commit the other change then.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while db.value(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE wait_event_type = 'Lock' AND datname = current_database()",
+    ) == "0"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the server never waited on the held row:\n{}",
+            a.logs().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     tx.commit().expect("COMMIT");
     let out = again.finish();
     assert_eq!(
