@@ -301,7 +301,14 @@ mod tests {
         assert_eq!(all.len(), 4);
         let got = u64::from(u32::from_be_bytes([all[0], all[1], all[2], all[3]]));
         assert!(got.abs_diff(expect & 0xffff_ffff) <= 2);
-        assert_eq!(handle.stats(), TimeStats { udp: 1, tcp: 1 });
+        // The UDP thread counts its answer after sending it: the client may
+        // have read it first.
+        let want = TimeStats { udp: 1, tcp: 1 };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while handle.stats() != want && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(handle.stats(), want);
         handle.stop();
     }
 }
