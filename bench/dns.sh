@@ -16,8 +16,17 @@
 #        RRL=RATE turns on response rate limiting in headend and base at RATE
 #        responses per second per prefix: all queries come from 127.0.0.1, so a
 #        RATE above the load measures what the limiter costs, without limiting;
-#        Knot and NSD keep theirs off, so use it with SERVERS="headend")
-# Traffic goes to 127.0.0.1 only; every run stops by itself after DURATION s.
+#        Knot and NSD keep theirs off, so use it with SERVERS="headend");
+#        SATURATE=1 adds the saturation rows: the servers run in a network
+#        namespace of their own, a generator floods them from a second
+#        namespace over a veth pair (dns_load, batched sendmmsg/recvmmsg
+#        with 2,048 queries in flight; SAT_GEN=kxdpgun for AF_XDP at
+#        SATURATE_QPS, default 1,500,000/s), and a bare recvmmsg/sendmmsg
+#        responder (no parsing, no lookup: the kernel socket limit) runs in
+#        the same round as the servers (SAT_ROUNDS rounds, default ROUNDS).
+# Traffic goes to 127.0.0.1, or (SATURATE=1) to an address inside the
+# namespaces this script creates, only; every run stops by itself after
+# DURATION s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,9 +38,23 @@ SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 HZ=$(getconf CLK_TCK)
 
-for p in dnsperf knotd nsd taskset; do
-  command -v "$p" >/dev/null || { echo "missing $p: apt-get install dnsperf knot nsd util-linux" >&2; exit 1; }
+needed="dnsperf knotd nsd taskset"
+[ -n "${SATURATE:-}" ] && needed+=" kxdpgun ip"
+for p in $needed; do
+  command -v "$p" >/dev/null || { echo "missing $p: apt-get install dnsperf knot knot-dnsutils nsd util-linux iproute2" >&2; exit 1; }
 done
+if [ -n "${SATURATE:-}" ]; then
+  [ "$(id -u)" -eq 0 ] || { echo "SATURATE=1 creates network namespaces and attaches XDP: run as root" >&2; exit 1; }
+  BARE=$PWD/target/release/examples/bare_responder
+  LOAD=$PWD/target/release/examples/dns_load
+  if [ -z "${SKIP_BUILD:-}" ] || [ ! -x "$BARE" ] || [ ! -x "$LOAD" ]; then
+    cargo build --release -p headend-dns --example bare_responder --example dns_load >&2
+  fi
+  # The generator: dns_load (batched system calls, one core) unless
+  # SAT_GEN=kxdpgun. kxdpgun 3.2 (Debian 12) cannot load its XDP program on
+  # every kernel (6.18's verifier refuses its bpf_xdp_adjust_meta call).
+  SAT_GEN=${SAT_GEN:-dns_load}
+fi
 
 if [ -n "${HEADEND_BIN:-}" ]; then
   HEADEND=$HEADEND_BIN
@@ -44,8 +67,15 @@ if [ -n "${BASE_BIN:-}" ]; then SERVERS="headend base${SERVERS#headend}"; fi
 
 work=$(mktemp -d /tmp/headend-bench-dns.XXXXXX)
 pids=()
+# Where the servers listen and the prefix that runs a command beside them:
+# loopback in this namespace, or (SATURATE=1) the server namespace.
+ADDR=127.0.0.1
+NSEXEC=()
+ns_srv=""; ns_gen=""
 cleanup() {
   for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  [ -n "$ns_srv" ] && ip netns del "$ns_srv" 2>/dev/null
+  [ -n "$ns_gen" ] && ip netns del "$ns_gen" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -104,7 +134,7 @@ PY
 
 # Outside the kernel's ephemeral port range (net.ipv4.ip_local_port_range,
 # 32768-60999 by default), so no client socket can hold one.
-port_headend=15331; port_knot=15332; port_nsd=15333; port_base=15334
+port_headend=15331; port_knot=15332; port_nsd=15333; port_base=15334; port_bare=15335
 headend_dnssec=""; knot_dnssec=""
 if [ -n "${DNSSEC:-}" ]; then
   headend_dnssec='dnssec = { algorithm = "ecdsap256sha256", denial = "nsec" }'
@@ -182,10 +212,14 @@ zone:
     zonefile: "$work/zone.nsd"
 EOF2
 
-wait_port() { # proto port
+wait_port() { # proto port [bare]
   for _ in $(seq 1 100); do
-    if dig @127.0.0.1 -p "$2" +time=1 +tries=1 bench.test SOA +short >/dev/null 2>&1 \
-       && [ -n "$(dig @127.0.0.1 -p "$2" +time=1 +tries=1 bench.test SOA +short)" ]; then return 0; fi
+    if [ -n "${3:-}" ]; then
+      # The bare responder answers with the question alone: any reply will do.
+      "${NSEXEC[@]}" dig @"$ADDR" -p "$2" +time=1 +tries=1 bench.test SOA 2>/dev/null | grep -q 'status: NOERROR' && return 0
+    elif [ -n "$("${NSEXEC[@]}" dig @"$ADDR" -p "$2" +time=1 +tries=1 bench.test SOA +short 2>/dev/null)" ]; then
+      return 0
+    fi
     sleep 0.1
   done
   echo "server on port $2 did not answer" >&2; return 1
@@ -209,20 +243,23 @@ cpu_ticks() { # pid -> utime+stime of all threads of the process and its descend
 start_server() { # name -> sets SPID, SPORT
   case $1 in
     headend)
-      taskset -c "$SERVER_CPU" "$HEADEND" serve --config "$work/headend.toml" 2>"$work/headend.log" &
+      "${NSEXEC[@]}" taskset -c "$SERVER_CPU" "$HEADEND" serve --config "$work/headend.toml" 2>"$work/headend.log" &
       SPID=$!; SPORT=$port_headend ;;
     base)
-      taskset -c "$SERVER_CPU" "$BASE_BIN" serve --config "$work/base.toml" 2>"$work/base.log" &
+      "${NSEXEC[@]}" taskset -c "$SERVER_CPU" "$BASE_BIN" serve --config "$work/base.toml" 2>"$work/base.log" &
       SPID=$!; SPORT=$port_base ;;
     knot)
-      taskset -c "$SERVER_CPU" knotd -c "$work/knot/knot.conf" 2>"$work/knot.log" &
+      "${NSEXEC[@]}" taskset -c "$SERVER_CPU" knotd -c "$work/knot/knot.conf" 2>"$work/knot.log" &
       SPID=$!; SPORT=$port_knot ;;
     nsd)
-      taskset -c "$SERVER_CPU" nsd -d -c "$work/nsd/nsd.conf" 2>"$work/nsd.log" &
+      "${NSEXEC[@]}" taskset -c "$SERVER_CPU" nsd -d -c "$work/nsd/nsd.conf" 2>"$work/nsd.log" &
       SPID=$!; SPORT=$port_nsd ;;
+    bare)
+      "${NSEXEC[@]}" taskset -c "$SERVER_CPU" "$BARE" "$ADDR:$port_bare" 600 2>"$work/bare.log" &
+      SPID=$!; SPORT=$port_bare ;;
   esac
   pids+=("$SPID")
-  wait_port udp "$SPORT"
+  wait_port udp "$SPORT" "$([ "$1" = bare ] && echo bare)"
   # Knot pins its own worker threads whatever taskset said: re-pin every thread.
   taskset -a -cp "$SERVER_CPU" "$SPID" >/dev/null
 }
@@ -305,6 +342,91 @@ if [ -n "${LATENCY_QPS:-}" ]; then
     printf '%-8s udp offered=%s/s median p99_ms=%s (rounds: %s)\n' "$server" "$LATENCY_QPS" \
       "$(tr ' ' '\n' <<<"${P99S[$server]}" | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')" \
       "${P99S[$server]% }"
+  done
+fi
+
+# Saturation: kxdpgun (AF_XDP, one core) floods each server from a namespace
+# of its own across a veth pair; the servers and the bare responder answer in
+# another namespace, pinned to SERVER_CPU as above. The bare responder turns
+# each query around with no DNS work at all, so its row is the socket limit of
+# this kernel in this run: a server at 1.00x of it spends nothing measurable
+# on DNS. Replies per server-CPU-second are the figure to compare (the kernel's
+# receive path for a datagram runs partly on the sender's core).
+if [ -n "${SATURATE:-}" ]; then
+  ns_srv=hdns-srv-$$; ns_gen=hdns-gen-$$
+  ip netns add "$ns_srv"; ip netns add "$ns_gen"
+  ip link add hds$$ netns "$ns_srv" type veth peer name hdg$$ netns "$ns_gen"
+  ip -n "$ns_srv" addr add 10.231.0.1/30 dev hds$$
+  ip -n "$ns_gen" addr add 10.231.0.2/30 dev hdg$$
+  ip -n "$ns_srv" link set lo up; ip -n "$ns_gen" link set lo up
+  ip -n "$ns_srv" link set hds$$ up; ip -n "$ns_gen" link set hdg$$ up
+  srv_mac=$(ip -n "$ns_srv" -br link show hds$$ | awk '{print $3}')
+  gen_mac=$(ip -n "$ns_gen" -br link show hdg$$ | awk '{print $3}')
+  ip -n "$ns_gen" neigh replace 10.231.0.1 lladdr "$srv_mac" dev hdg$$ nud permanent
+  ip -n "$ns_srv" neigh replace 10.231.0.2 lladdr "$gen_mac" dev hds$$ nud permanent
+  ADDR=10.231.0.1
+  NSEXEC=(ip netns exec "$ns_srv")
+  sed -i "s/127\.0\.0\.1/$ADDR/g" "$work/headend.toml" "$work/base.toml" "$work/knot/knot.conf" "$work/nsd/nsd.conf"
+  SAT_QPS=${SATURATE_QPS:-1500000}
+  echo "saturation: generator $SAT_GEN in namespace $ns_gen on CPU $CLIENT_CPU, servers in $ns_srv on CPU $SERVER_CPU"
+  declare -A SAT_PER_CPU SAT_RATE
+  for round in $(seq 1 "${SAT_ROUNDS:-$ROUNDS}"); do
+    for server in bare $SERVERS; do
+      start_server "$server"
+      t0=$(cpu_ticks "$SPID")
+      if [ "$SAT_GEN" = kxdpgun ]; then
+        out=$(ip netns exec "$ns_gen" kxdpgun -t "$DURATION" -Q "$SAT_QPS" -i "$queries" -I hdg$$ \
+              -p "$SPORT" -F "$CLIENT_CPU" -L "$gen_mac" -R "$srv_mac" -l 10.231.0.2 10.231.0.1 2>&1) \
+          || { echo "kxdpgun failed against $server: $out" >&2; exit 1; }
+        sent=$(awk '/total queries:/ {print $3}' <<<"$out")
+        replies=$(awk '/total replies:/ {print $3}' <<<"$out")
+        gen_cpu="n/a"
+        # Every server answers the mix with NOERROR or NXDOMAIN (the bare
+        # responder with NOERROR): any other rcode refuses the run.
+        bad=$(grep -E '^responded ' <<<"$out" | grep -Ev 'responded (NOERROR|NXDOMAIN):' || true)
+      else
+        out=$(ip netns exec "$ns_gen" taskset -c "$CLIENT_CPU" "$LOAD" --server "10.231.0.1:$SPORT" \
+              --queries "$queries" --secs "$DURATION" 2>&1) \
+          || { echo "dns_load failed against $server: $out" >&2; exit 1; }
+        sent=$(sed -n 's/.*\bsent=\([0-9]*\).*/\1/p' <<<"$out")
+        replies=$(sed -n 's/.*\breplies=\([0-9]*\).*/\1/p' <<<"$out")
+        gen_cpu=$(sed -n 's/.*generator_cpu_s=\([0-9.]*\).*/\1/p' <<<"$out")
+        bad=$(sed -n 's/.*other_rcode=\([1-9][0-9]*\).*/\1 answers with an rcode other than NOERROR or NXDOMAIN/p' <<<"$out")
+      fi
+      t1=$(cpu_ticks "$SPID")
+      stop_server
+      if [ -n "$bad" ]; then
+        echo "$server saturated: unexpected response codes: $bad" >&2; exit 1
+      fi
+      cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN {printf "%.3f", (b - a) / hz}')
+      rate=$(awk -v r="${replies:-0}" -v d="$DURATION" 'BEGIN {printf "%.0f", r / d}')
+      per_cpu=$(awk -v r="${replies:-0}" -v c="$cpu" 'BEGIN {if (c > 0) printf "%.0f", r / c; else print 0}')
+      busy=$(awk -v s="$cpu" -v d="$DURATION" 'BEGIN {printf "%.0f", 100 * s / d}')
+      printf '%-8s saturated sent=%-9s replies=%-9s replies_per_s=%-8s cpu_s=%-7s server_cpu=%3s%% generator_cpu_s=%-5s replies_per_cpu_s=%s%s\n' \
+        "$server" "${sent:-0}" "${replies:-0}" "$rate" "$cpu" "$busy" "$gen_cpu" "$per_cpu" \
+        "$([ "$busy" -lt 95 ] && echo '  (server below 95 % of its core: not saturated)')"
+      SAT_PER_CPU[$server]+="$per_cpu "
+      SAT_RATE[$server]+="$rate "
+    done
+  done
+  for server in $SERVERS; do
+    read -r -a hs <<<"${SAT_PER_CPU[$server]}"
+    read -r -a bs <<<"${SAT_PER_CPU[bare]}"
+    ratios=""
+    for i in "${!hs[@]}"; do
+      ratios+="$(awk -v h="${hs[$i]}" -v b="${bs[$i]:-0}" 'BEGIN {printf "%.2f", (b > 0 ? h / b : 0)}') "
+    done
+    printf 'ratio saturated: %s/bare replies_per_cpu_s = %s(per round)\n' "$server" "$ratios"
+  done
+  for anchor in knot nsd; do
+    case " $SERVERS " in *" $anchor "*) ;; *) continue ;; esac
+    read -r -a hs <<<"${SAT_PER_CPU[headend]:-}"
+    read -r -a as <<<"${SAT_PER_CPU[$anchor]}"
+    ratios=""
+    for i in "${!hs[@]}"; do
+      ratios+="$(awk -v h="${hs[$i]}" -v a="${as[$i]:-0}" 'BEGIN {printf "%.2f", (a > 0 ? h / a : 0)}') "
+    done
+    printf 'ratio saturated: headend/%s replies_per_cpu_s = %s(per round)\n' "$anchor" "$ratios"
   done
 fi
 
