@@ -201,20 +201,26 @@ fn big(server: SocketAddr, name: &str, reference: &[u8], blksize: usize, window:
     }
 }
 
-/// One small fetch on the tokio runtime.
-async fn small_one(server: SocketAddr, name: &str, reference: &[u8], blksize: usize) -> Fetched {
-    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
+/// One small fetch on the tokio runtime, from `sock` (each fetch slot keeps
+/// its socket for all its fetches, as a client may: the server's side of
+/// every transfer is still a new TID, and the client saves a socket's
+/// life per fetch, so one core drives several servers' worth of fetches).
+async fn small_one(
+    sock: &tokio::net::UdpSocket,
+    buf: &mut [u8],
+    server: SocketAddr,
+    name: &str,
+    reference: &[u8],
+    blksize: usize,
+) -> Fetched {
     let request = rrq(name, blksize, 1);
     sock.send_to(&request, server)
         .await
         .map_err(|e| e.to_string())?;
     let mut rx = Receiver::new(reference);
-    let mut buf = vec![0u8; 65536 + 4];
     let mut silent = 0;
     loop {
-        match tokio::time::timeout(Duration::from_millis(500), sock.recv_from(&mut buf)).await {
+        match tokio::time::timeout(Duration::from_millis(500), sock.recv_from(buf)).await {
             Ok(Ok((n, from))) => match rx.on_datagram(buf.get(..n).unwrap_or_default(), from)? {
                 Event::Ack(a) => {
                     let _ = sock.send_to(&a, from).await;
@@ -267,6 +273,10 @@ fn small(
             let prefix = prefix.clone();
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::new();
+                let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut buf = vec![0u8; 65536 + 4];
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if i >= count {
@@ -274,7 +284,8 @@ fn small(
                     }
                     let (fname, data) = &files[i % files.len()];
                     let t = Instant::now();
-                    small_one(server, &format!("{prefix}{fname}"), data, blksize).await?;
+                    let name = format!("{prefix}{fname}");
+                    small_one(&sock, &mut buf, server, &name, data, blksize).await?;
                     lat.push(t.elapsed());
                 }
             }));

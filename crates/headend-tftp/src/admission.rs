@@ -73,6 +73,8 @@ pub(crate) struct Shared {
     pub(crate) admission: Admission,
     /// The counters.
     pub(crate) stats: Stats,
+    /// Finished transfers' sockets, for the next transfers.
+    pub(crate) sockets: crate::tid_pool::TidPool<tokio::net::UdpSocket>,
 }
 
 /// One client's request rate and transfers in progress.

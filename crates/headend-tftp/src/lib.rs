@@ -33,6 +33,7 @@ pub mod lookup;
 pub mod path;
 mod service;
 pub mod template;
+mod tid_pool;
 
 pub use crate::core::transfer::{Step, Transfer};
 pub use config::{RemapRule, TemplateConfig, TftpConfig};

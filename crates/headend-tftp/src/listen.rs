@@ -138,8 +138,11 @@ fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpA
         Ok(v) => v,
         Err(a) => return refuse(shared, local, peer, &shown, &a, &shared.stats.refused_file),
     };
-    // RFC 1350 §4: each transfer gets a new port (TID) on the server side.
-    let sock = match transfer_socket(local) {
+    // RFC 1350 §4: each transfer gets a port (TID) of its own on the server
+    // side: a finished transfer's socket that did not last serve this peer,
+    // or a new one.
+    let taken = shared.sockets.take(local, peer);
+    let (sock, uses) = match taken.map_or_else(|| transfer_socket(local).map(|s| (s, 0)), Ok) {
         Ok(s) => s,
         Err(e) => {
             let a = Abort::new(
@@ -153,8 +156,45 @@ fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpA
         }
     };
     tracing::debug!(%peer, file = %name, write, "TFTP transfer start");
-    tokio::spawn(run(sock, peer, name, machine, Arc::clone(shared), slot));
+    let transfer = Transfer {
+        sock,
+        local,
+        peer,
+        uses,
+    };
+    tokio::spawn(run(transfer, name, machine, Arc::clone(shared), slot));
 }
+
+/// A transfer's socket and where it talks.
+struct Transfer {
+    sock: UdpSocket,
+    local: IpAddr,
+    peer: SocketAddr,
+    /// Transfers the socket served before this one.
+    uses: u32,
+}
+
+/// Drives one transfer until it ends, then keeps its socket for another.
+async fn run(t: Transfer, name: String, machine: Machine, shared: Arc<Shared>, _slot: Slot) {
+    drive(&t.sock, t.peer, name, machine, &shared).await;
+    // What is still queued (a duplicate ACK, a late retransmission) belongs
+    // to this transfer: drop it before the socket serves another.
+    // A socket something keeps sending to is closed instead.
+    let mut scrap = [0u8; 4];
+    let mut queued = 0;
+    while queued <= MAX_DRAINED
+        && recvfrom::<SockaddrStorage>(t.sock.as_raw_fd(), &mut scrap).is_ok()
+    {
+        queued += 1;
+    }
+    if queued <= MAX_DRAINED {
+        drop(shared.sockets.give(t.sock, t.local, t.peer, t.uses + 1));
+    }
+}
+
+/// Datagrams dropped from a finished transfer's socket before it is
+/// closed instead of kept.
+const MAX_DRAINED: usize = 16;
 
 /// A non-blocking UDP socket on `local`, port chosen by the kernel (the new TID).
 fn transfer_socket(local: IpAddr) -> std::io::Result<UdpSocket> {
@@ -355,13 +395,12 @@ fn count_bytes(shared: &Shared, machine: &Machine) {
 }
 
 /// Drives one transfer until it ends.
-async fn run(
-    sock: UdpSocket,
+async fn drive(
+    sock: &UdpSocket,
     peer: SocketAddr,
     name: String,
     mut machine: Machine,
-    shared: Arc<Shared>,
-    _slot: Slot,
+    shared: &Shared,
 ) {
     let started = Instant::now();
     let mut buf = vec![0u8; machine.recv_size()];
@@ -375,17 +414,17 @@ async fn run(
     loop {
         let (until, sent) = match step {
             Step::Send { datagrams, until } => {
-                send_all(&sock, peer, &datagrams, &shared).await;
+                send_all(sock, peer, &datagrams, shared).await;
                 (until, true)
             }
             Step::Wait(until) => (until, false),
             Step::Done(datagrams) => {
-                send_all(&sock, peer, &datagrams, &shared).await;
+                send_all(sock, peer, &datagrams, shared).await;
                 if machine.is_write() {
-                    dally(&sock, peer, &datagrams, &mut buf, &shared).await;
+                    dally(sock, peer, &datagrams, &mut buf, shared).await;
                 }
                 shared.stats.transfers_ok.fetch_add(1, Ordering::Relaxed);
-                count_bytes(&shared, &machine);
+                count_bytes(shared, &machine);
                 shared.stats.duration.observe(started.elapsed());
                 // One info line per transfer, as tftpd-hpa's `RRQ from ...`.
                 tracing::info!(
@@ -401,9 +440,9 @@ async fn run(
                 // Clean up first (an aborted upload's temporary file is
                 // removed when its sink drops), then tell the peer.
                 let bytes = machine.bytes();
-                count_bytes(&shared, &machine);
+                count_bytes(shared, &machine);
                 drop(machine);
-                send_all(&sock, peer, &datagrams, &shared).await;
+                send_all(sock, peer, &datagrams, shared).await;
                 shared
                     .stats
                     .transfers_failed
@@ -431,7 +470,7 @@ async fn run(
             && spin_misses < SPIN_MAX_MISSES
             && shared.admission.active() <= SPIN_MAX_ACTIVE
         {
-            let got = spin_recv(&sock, &mut buf).await;
+            let got = spin_recv(sock, &mut buf).await;
             spin_misses = if got.is_some() { 0 } else { spin_misses + 1 };
             got
         } else {

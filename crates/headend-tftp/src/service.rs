@@ -298,6 +298,7 @@ impl TftpService {
             limits,
             admission: Admission::new(),
             stats: Stats::default(),
+            sockets: Default::default(),
         });
         let (stop, _) = watch::channel(false);
         for (sock, wildcard) in sockets {
