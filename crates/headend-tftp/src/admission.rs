@@ -75,6 +75,8 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     /// Finished transfers' sockets, for the next transfers.
     pub(crate) sockets: crate::tid_pool::TidPool<tokio::net::UdpSocket>,
+    /// Small files read before.
+    pub(crate) small_files: crate::files::SmallFiles,
 }
 
 /// One client's request rate and transfers in progress.

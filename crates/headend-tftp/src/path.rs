@@ -174,6 +174,15 @@ fn errno_abort(e: Errno) -> Abort {
 /// Opens `relative` (from [`normalize`]) beneath `root` for reading; refuses
 /// anything that is not a regular file. Returns the file and its size.
 pub fn open_beneath(root: &File, root_path: &Path, relative: &str) -> Result<(File, u64), Abort> {
+    open_beneath_meta(root, root_path, relative).map(|(file, meta)| (file, meta.len()))
+}
+
+/// [`open_beneath`], with the opened file's metadata.
+pub fn open_beneath_meta(
+    root: &File,
+    root_path: &Path,
+    relative: &str,
+) -> Result<(File, std::fs::Metadata), Abort> {
     let how = OpenHow::new()
         .flags(OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY)
         .mode(Mode::empty())
@@ -189,7 +198,7 @@ pub fn open_beneath(root: &File, root_path: &Path, relative: &str) -> Result<(Fi
     if !meta.is_file() {
         return Err(refuse(ErrorCode::AccessViolation, "not a regular file"));
     }
-    Ok((file, meta.len()))
+    Ok((file, meta))
 }
 
 /// Fallback for kernels without openat2: canonicalise and check the prefix.

@@ -299,6 +299,7 @@ impl TftpService {
             admission: Admission::new(),
             stats: Stats::default(),
             sockets: Default::default(),
+            small_files: Default::default(),
         });
         let (stop, _) = watch::channel(false);
         for (sock, wildcard) in sockets {
