@@ -48,10 +48,10 @@ struct SmallFilesInner {
     bytes: usize,
 }
 
-/// Bytes kept at most; beyond, the cache starts afresh.
-const CACHE_BYTES: usize = 32 << 20;
+/// Bytes kept at most (files are at most [`SMALL_FILE`] each).
+const CACHE_BYTES: usize = 64 << 20;
 /// Files kept at most.
-const CACHE_FILES: usize = 8192;
+const CACHE_FILES: usize = 65_536;
 /// How long a file must have been unchanged to be kept.
 const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -123,9 +123,16 @@ impl SmallFiles {
             return;
         }
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        if kept.bytes + data.len() > CACHE_BYTES || kept.files.len() >= CACHE_FILES {
-            kept.files.clear();
-            kept.bytes = 0;
+        // Full: make room by letting some other files go (any: the kept set
+        // stays mostly stable, so a working set larger than the cache still
+        // gets hits instead of being cleared over and over).
+        while kept.bytes + data.len() > CACHE_BYTES || kept.files.len() >= CACHE_FILES {
+            let Some(victim) = kept.files.keys().next().cloned() else {
+                break;
+            };
+            if let Some((_, old)) = kept.files.remove(&victim) {
+                kept.bytes -= old.len();
+            }
         }
         if let Some((_, old)) = kept.files.insert(rel.to_owned(), (id, Arc::clone(data))) {
             kept.bytes -= old.len();
@@ -475,6 +482,27 @@ mod tests {
         assert_eq!(cache.get(&root, "m.cfg"), None);
         std::fs::remove_file(dir.path().join("m.cfg")).unwrap();
         assert_eq!(cache.get(&root, "m.cfg"), None);
+    }
+
+    #[test]
+    fn a_full_cache_lets_other_files_go_and_keeps_its_byte_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = File::open(dir.path()).unwrap();
+        let cache = SmallFiles::default();
+        let big = vec![7u8; SMALL_FILE as usize];
+        let count = CACHE_BYTES / big.len() + 3;
+        for i in 0..count {
+            let name = format!("f{i}");
+            std::fs::write(dir.path().join(&name), &big).unwrap();
+            let meta = std::fs::metadata(dir.path().join(&name)).unwrap();
+            cache.put_at(&name, &meta, &Arc::from(big.as_slice()), now() + 10);
+        }
+        let kept = cache.kept.lock().unwrap();
+        assert!(kept.bytes <= CACHE_BYTES);
+        assert_eq!(kept.files.len(), CACHE_BYTES / big.len());
+        drop(kept);
+        let last = format!("f{}", count - 1);
+        assert!(cache.get(&root, &last).is_some(), "the newest file is kept");
     }
 
     #[test]
