@@ -269,6 +269,15 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
             started INTEGER NOT NULL                -- unix seconds of the login
         );
     ",
+}, Migration {
+    version: 14,
+    name: "sync marks (written by PostgreSQL's sync only)",
+    sql: "
+        CREATE TABLE store_sync (                  -- one row per database connection that synced
+            pid INTEGER PRIMARY KEY,
+            n   INTEGER NOT NULL
+        );
+    ",
 }];
 
 /// The PostgreSQL schema ladder, oldest first: the same versions and tables
@@ -528,6 +537,21 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
             kek_id  TEXT   NOT NULL,                -- the KEK that sealed them
             checked BIGINT NOT NULL,                -- unix seconds the provider last confirmed the user
             started BIGINT NOT NULL                 -- unix seconds of the login
+        );
+    "#,
+    },
+    Migration {
+        version: 14,
+        name: "sync marks (written by PostgreSQL's sync only)",
+        sql: r#"
+        -- Backend::sync writes one row here (its connection's backend pid):
+        -- a transaction that wrote WAL commits with a flush, so every
+        -- commit before it, synchronous_commit = off ones included, is
+        -- durable when it returns. A transaction that wrote nothing would
+        -- commit without waiting for the flush.
+        CREATE TABLE store_sync (
+            pid INTEGER PRIMARY KEY,
+            n   BIGINT  NOT NULL
         );
     "#,
     },

@@ -167,6 +167,47 @@ fn a_server_reads_committed_rows_while_its_own_writer_is_open() {
     assert_eq!(store.leases().unwrap().len(), 1);
 }
 
+/// WAL positions as numbers (`pg_lsn` minus the zero position).
+fn lsn(db: &Db, expr: &str) -> u64 {
+    db.value(&format!("SELECT ({expr} - '0/0'::pg_lsn)::bigint"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn an_unsynced_commit_is_visible_at_once_and_durable_once_sync_returns() {
+    let db = Db::new();
+    let store = db.store();
+    let other = db.store();
+    // Quiet the WAL writer (it flushes a partly filled WAL page only every
+    // wal_writer_delay), so the flush checked below is sync's own.
+    db.exec("ALTER SYSTEM SET wal_writer_delay = '10s'");
+    db.value("SELECT pg_reload_conf()");
+    std::thread::sleep(Duration::from_millis(200));
+    for round in 0..3u8 {
+        let mut tx = store.begin_unsynced().unwrap();
+        tx.put(&lease([10, 0, 1, round], b"u", LeaseState::Bound, 100))
+            .unwrap();
+        tx.commit().unwrap();
+        let committed = lsn(&db, "pg_current_wal_insert_lsn()");
+        // Visible to another server before any sync.
+        assert!(
+            other
+                .lease_at(Ipv4Addr::new(10, 0, 1, round))
+                .unwrap()
+                .is_some()
+        );
+        store.sync().unwrap();
+        let flushed = lsn(&db, "pg_current_wal_flush_lsn()");
+        assert!(
+            flushed >= committed,
+            "round {round}: WAL flushed to {flushed}, the commit ends at {committed}"
+        );
+    }
+    db.exec("ALTER SYSTEM RESET wal_writer_delay");
+    db.value("SELECT pg_reload_conf()");
+}
+
 // ---- two servers on one database -------------------------------------------
 
 #[test]

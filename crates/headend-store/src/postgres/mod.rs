@@ -22,7 +22,10 @@
 //! concurrent rotations of one token exactly one wins.
 //!
 //! Commits are durable when they return (the server's `synchronous_commit`),
-//! so [`Backend::begin_unsynced`] and [`Backend::sync`] keep their defaults.
+//! except those of [`Backend::begin_unsynced`] (`synchronous_commit = off`
+//! for that transaction), which [`Backend::sync`] makes durable afterwards
+//! with a commit of its own on another connection: the DHCP worker decides
+//! its next batch while the last one's WAL is flushed, as with SQLite.
 //!
 //! TLS: with `[store] tls_ca_file`, TCP connections require TLS and verify
 //! the server's certificate (chain and host name, see `tls`); without it
@@ -240,25 +243,46 @@ fn schema_version(s: &mut Session) -> Result<u32, ::postgres::Error> {
     };
     Ok(u32::try_from(v).unwrap_or(0))
 }
+
 impl Backend for PostgresBackend {
     fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
-        let slot = self.writer.get()?;
-        // REPEATABLE READ: two servers choosing the same address cannot
-        // both commit; the loser's upsert gets a serialization failure
-        // (Conflict), see the module's notes.
-        // One round trip: BEGIN and the database's clock, by which leases
-        // are judged live (every server sharing the database agrees on it).
-        // Every statement planned for its parameters and the table as it
-        // is now (a batch's lookups are few, planning them costs little;
-        // a cached generic plan can be a scan of the whole table).
-        // And whether any API reservation exists: when none does (the
-        // common case), the per-request reservation lookups are skipped.
-        let (tx, clock, reservations) = slot.conn().begin_timed(
+        self.begin_lease_tx(
             "BEGIN ISOLATION LEVEL REPEATABLE READ; \
              SET LOCAL plan_cache_mode = force_custom_plan",
-            "EXISTS (SELECT 1 FROM dhcp_reservations)",
-        )?;
-        Ok(Box::new(PgTx::new(tx, slot, clock, reservations)))
+        )
+    }
+
+    /// As [`begin`](Backend::begin), with `synchronous_commit` off for this
+    /// transaction: its commit returns once the commit record is in the
+    /// WAL buffers (visible to every later transaction, this server's and
+    /// the others'), without waiting for the flush. The DHCP worker goes on
+    /// deciding the next batch meanwhile; the flush thread's
+    /// [`sync`](Backend::sync) makes it durable before any reply leaves.
+    fn begin_unsynced(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
+        self.begin_lease_tx(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ; \
+             SET LOCAL plan_cache_mode = force_custom_plan; \
+             SET LOCAL synchronous_commit = off",
+        )
+    }
+
+    /// One small write (this connection's row of `store_sync`), on a
+    /// connection of its own (not the writer's, which is deciding the next
+    /// batch): a transaction that wrote WAL waits at commit, at the
+    /// database's own `synchronous_commit` (local flush, or a synchronous
+    /// standby's as the operator set it), for the WAL up to its commit
+    /// record, so every transaction committed before it, unsynced ones
+    /// included, is as durable as a plain commit would have made it. (A
+    /// transaction that wrote nothing, even one holding a transaction ID,
+    /// commits without that wait.)
+    fn sync(&self) -> Result<(), StoreError> {
+        self.reader()?.conn().run(|s| {
+            s.batch(
+                "INSERT INTO store_sync (pid, n) VALUES (pg_backend_pid(), 1) \
+                 ON CONFLICT (pid) DO UPDATE SET n = store_sync.n + 1",
+            )
+            .map_err(StoreError::pg("sync"))
+        })
     }
 
     fn leases(&self) -> Result<Vec<Lease>, StoreError> {
@@ -325,6 +349,28 @@ impl Backend for PostgresBackend {
 }
 
 impl PostgresBackend {
+    /// A lease write transaction begun by `begin_sql`.
+    fn begin_lease_tx(
+        &self,
+        begin_sql: &'static str,
+    ) -> Result<Box<dyn Transaction + '_>, StoreError> {
+        let slot = self.writer.get()?;
+        // REPEATABLE READ: two servers choosing the same address cannot
+        // both commit; the loser's upsert gets a serialization failure
+        // (Conflict), see the module's notes.
+        // One round trip: BEGIN and the database's clock, by which leases
+        // are judged live (every server sharing the database agrees on it).
+        // Every statement planned for its parameters and the table as it
+        // is now (a batch's lookups are few, planning them costs little;
+        // a cached generic plan can be a scan of the whole table).
+        // And whether any API reservation exists: when none does (the
+        // common case), the per-request reservation lookups are skipped.
+        let (tx, clock, reservations) = slot
+            .conn()
+            .begin_timed(begin_sql, "EXISTS (SELECT 1 FROM dhcp_reservations)")?;
+        Ok(Box::new(PgTx::new(tx, slot, clock, reservations)))
+    }
+
     /// A connection for one read or admin-API change.
     fn reader(&self) -> Result<Pooled<'_>, StoreError> {
         self.readers.get()
