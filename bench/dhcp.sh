@@ -26,6 +26,10 @@
 #        PERF_DIR=dir       (record `perf record $PERF_ARGS`, default -g, of headend per run into dir)
 #        BASE_BIN=path      (adds server "base": another headend build, e.g. the
 #                            previous commit's, alternated with the others)
+#        MULTICORE=1        two cores: every server and the generator may run on
+#                            both CPUs (headend's worker and flush threads on
+#                            their own cores; Kea with multi-threading, a pool
+#                            of 2 threads); the generator shares the cores
 #        LEASE_LINES=1      headend writes its per-lease info lines (target
 #                            headend::lease, to a file), and server "nolines"
 #                            (the same binary with dhcp.log_leases = false) is
@@ -48,6 +52,7 @@ cleanup() {
 trap cleanup EXIT
 
 RATES=${RATES:-10000 15000 20000 25000 30000}
+if [ -n "${MULTICORE:-}" ]; then SRV_CPU=0-1; GEN_CPU=0-1; else SRV_CPU=1; GEN_CPU=0; fi
 GENERATORS=${GENERATORS:-perfdhcp dhcp_load}
 FSTYPE=$(stat -f -c %T "$WORK")
 DURABLE=durable
@@ -102,11 +107,16 @@ options = { routers = ["10.99.0.1"], domain_name_servers = ["10.99.0.1"] }
 EOT
 sed -e 's/^level = .*/level = "warn"/' -e 's/^\[dhcp\]$/[dhcp]\nlog_leases = false/' \
     "$WORK/headend.toml" >"$WORK/nolines.toml"
+KEA_MT=""
+if [ -n "${MULTICORE:-}" ]; then
+  KEA_MT='"multi-threading": { "enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 64 },'
+fi
 cat > "$WORK/kea.json" <<EOT
 { "Dhcp4": {
   "interfaces-config": { "interfaces": [ "$SIF" ], "dhcp-socket-type": "udp" },
   "lease-database": { "type": "memfile", "persist": true, "name": "$WORK/kea-leases.csv", "lfc-interval": 0 },
   "valid-lifetime": 3600,
+  $KEA_MT
   "subnet4": [ { "id": 1, "subnet": "10.99.0.0/16", "pools": [ { "pool": "10.99.1.0 - 10.99.196.79" } ],
                  "option-data": [ { "name": "routers", "data": "10.99.0.1" }, { "name": "domain-name-servers", "data": "10.99.0.1" } ] } ],
   "loggers": [ { "name": "kea-dhcp4", "severity": "WARN", "output_options": [ { "output": "$WORK/kea.log" } ] } ]
@@ -116,13 +126,13 @@ EOT
 start_server() {
     rm -rf "$WORK/state" "$WORK"/kea-leases.csv*
     case $1 in
-    headend) ip netns exec "$SNS" taskset -c 1 "$BIN" serve --config "$WORK/headend.toml" 2>"$WORK/headend.log" &
+    headend) ip netns exec "$SNS" taskset -c "$SRV_CPU" "$BIN" serve --config "$WORK/headend.toml" 2>"$WORK/headend.log" &
              SERVER_PID=$! ;;
-    nolines) ip netns exec "$SNS" taskset -c 1 "$BIN" serve --config "$WORK/nolines.toml" 2>"$WORK/nolines.log" &
+    nolines) ip netns exec "$SNS" taskset -c "$SRV_CPU" "$BIN" serve --config "$WORK/nolines.toml" 2>"$WORK/nolines.log" &
              SERVER_PID=$! ;;
-    base)    ip netns exec "$SNS" taskset -c 1 "$BASE_BIN" serve --config "$WORK/headend.toml" 2>"$WORK/base.log" &
+    base)    ip netns exec "$SNS" taskset -c "$SRV_CPU" "$BASE_BIN" serve --config "$WORK/headend.toml" 2>"$WORK/base.log" &
              SERVER_PID=$! ;;
-    kea)     KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK" ip netns exec "$SNS" taskset -c 1 kea-dhcp4 -c "$WORK/kea.json" >"$WORK/kea.out" 2>&1 &
+    kea)     KEA_PIDFILE_DIR="$WORK" KEA_LOCKFILE_DIR="$WORK" ip netns exec "$SNS" taskset -c "$SRV_CPU" kea-dhcp4 -c "$WORK/kea.json" >"$WORK/kea.out" 2>&1 &
              SERVER_PID=$! ;;
     esac
     sleep 2
@@ -149,7 +159,7 @@ run() { # generator server rate(0 = max)
     fi
     local rate_s drops lat gcpu
     if [ "$gen" = perfdhcp ]; then
-        out=$(ip netns exec "$CNS" taskset -c 0 perfdhcp -4 -r "$r" -R 50000 -p "$SECS" -W 100000 -l 10.99.0.2 10.99.0.1 2>&1 || true)
+        out=$(ip netns exec "$CNS" taskset -c "$GEN_CPU" perfdhcp -4 -r "$r" -R 50000 -p "$SECS" -W 100000 -l 10.99.0.2 10.99.0.1 2>&1 || true)
         rate_s=$(awk '/^Rate:/ {print $2}' <<<"$out" | tail -1)
         drops=$(awk '/^drops:/ {print $2}' <<<"$out" | paste -sd/ -)
         lat="avg-delay-ms(D-O/R-A)=$(awk '/^avg delay: [0-9]/ {print $3}' <<<"$out" | paste -sd/ -)"
@@ -157,7 +167,7 @@ run() { # generator server rate(0 = max)
     else
         # dhcp_load: --rate 0 keeps WINDOW (1,024) exchanges in flight.
         local lr=$rate
-        out=$(ip netns exec "$CNS" taskset -c 0 "$LOADGEN" --server 10.99.0.1 --relay 10.99.0.2 \
+        out=$(ip netns exec "$CNS" taskset -c "$GEN_CPU" "$LOADGEN" --server 10.99.0.1 --relay 10.99.0.2 \
               --clients 50000 --rate "$lr" --secs "$SECS" --window "${WINDOW:-1024}" 2>&1 || true)
         rate_s=$(sed -n 's/.*exchanges_per_sec=\([0-9]*\).*/\1/p' <<<"$out")
         drops="$(sed -n 's/.*timeouts=\([0-9]*\).*/\1/p' <<<"$out")+naks:$(sed -n 's/.*naks=\([0-9]*\).*/\1/p' <<<"$out")"
@@ -186,7 +196,7 @@ run() { # generator server rate(0 = max)
     echo "${rate_s:-0} $per_cpu $busy" > "$WORK/last"
 }
 
-echo "$SECS s runs, 50,000 clients, 50,000-address pool; server on CPU 1, generator on CPU 0; state on $FSTYPE ($DURABLE)"
+echo "$SECS s runs, 50,000 clients, 50,000-address pool; server on CPU $SRV_CPU, generator on CPU $GEN_CPU${MULTICORE:+ (two cores: the generator shares them)}; state on $FSTYPE ($DURABLE)"
 declare -A best bestcpu busyat cpu_sum cpu_n
 for round in $(seq "$ROUNDS"); do
     for gen in $GENERATORS; do
