@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrStorage, recvfrom, recvmsg};
+use nix::sys::socket::{
+    ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, recvfrom, recvmmsg, recvmsg,
+};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
@@ -182,9 +184,9 @@ async fn run(t: Transfer, name: String, machine: Machine, shared: Arc<Shared>, _
     // A socket something keeps sending to is closed instead.
     let mut scrap = [0u8; 4];
     let mut queued = 0;
-    while queued <= MAX_DRAINED
-        && recvfrom::<SockaddrStorage>(t.sock.as_raw_fd(), &mut scrap).is_ok()
-    {
+    // (No system call when the last read left the queue empty and nothing
+    // came since: tokio then knows the socket is not readable.)
+    while queued <= MAX_DRAINED && t.sock.try_recv_from(&mut scrap).is_ok() {
         queued += 1;
     }
     if queued <= MAX_DRAINED {
@@ -335,6 +337,97 @@ enum Input {
     Nothing,
 }
 
+/// Reads a transfer's socket, two datagrams a call at most, so that it
+/// knows when it emptied the socket's queue: then tokio's readiness is
+/// cleared at once and the next wait goes straight to epoll, instead of
+/// costing one more read that finds nothing (tokio clears readiness only on
+/// EAGAIN). On small transfers those empty reads were about 7 of 12 reads
+/// per transfer. A second datagram taken with the first is kept for the
+/// next call.
+struct TidReader {
+    second: Vec<u8>,
+    /// The length and sender of a datagram waiting in `second`.
+    pending: Option<(usize, SocketAddr)>,
+}
+
+impl TidReader {
+    fn new(size: usize) -> Self {
+        Self {
+            second: vec![0; size],
+            pending: None,
+        }
+    }
+
+    async fn recv(
+        &mut self,
+        sock: &UdpSocket,
+        buf: &mut [u8],
+    ) -> std::io::Result<(usize, SocketAddr)> {
+        if let Some((n, from)) = self.pending.take() {
+            let n = n.min(buf.len()).min(self.second.len());
+            buf[..n].copy_from_slice(&self.second[..n]);
+            return Ok((n, from));
+        }
+        loop {
+            sock.readable().await?;
+            let mut first = None;
+            let (second, pending) = (&mut self.second, &mut self.pending);
+            let fd = sock.as_raw_fd();
+            let read = sock.try_io(Interest::READABLE, || {
+                // The message headers are the thread's: they hold raw
+                // pointers, so they cannot live in the task across awaits.
+                RECV_HEADERS.with_borrow_mut(|headers| {
+                    let mut iovs = [[IoSliceMut::new(&mut *buf)], [IoSliceMut::new(second)]];
+                    let results = recvmmsg(fd, headers, &mut iovs, MsgFlags::MSG_DONTWAIT, None)
+                        .map_err(std::io::Error::from)?;
+                    let mut count = 0;
+                    for msg in results {
+                        let from = msg.address.as_ref().and_then(socket_addr);
+                        if count == 0 {
+                            first = from.map(|f| (msg.bytes, f));
+                        } else {
+                            *pending = from.map(|f| (msg.bytes, f));
+                        }
+                        count += 1;
+                    }
+                    if count < 2 {
+                        // The queue is empty now: have tokio forget the readiness.
+                        Err(std::io::Error::from(std::io::ErrorKind::WouldBlock))
+                    } else {
+                        Ok(())
+                    }
+                })
+            });
+            if let Some(got) = first {
+                return Ok(got);
+            }
+            match read {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+                // Two datagrams, neither with an IP sender (cannot happen on
+                // a UDP socket): read on.
+                Ok(()) => {}
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// [`TidReader`]'s message headers, one set per runtime thread.
+    static RECV_HEADERS: std::cell::RefCell<MultiHeaders<SockaddrStorage>> =
+        std::cell::RefCell::new(MultiHeaders::preallocate(2, None));
+}
+
+/// An IPv4 or IPv6 sender's address.
+fn socket_addr(from: &SockaddrStorage) -> Option<SocketAddr> {
+    from.as_sockaddr_in()
+        .map(|a| SocketAddr::from((a.ip(), a.port())))
+        .or_else(|| {
+            from.as_sockaddr_in6()
+                .map(|a| SocketAddr::from((a.ip(), a.port())))
+        })
+}
+
 /// Polls the socket directly for a short while when the server is lightly
 /// loaded: the peer's ACK usually arrives within microseconds on a LAN, and
 /// sleeping in epoll and being woken costs more than that. Other tasks still
@@ -411,6 +504,7 @@ async fn drive(
     // fires early the machine answers Wait(later) and it is re-armed then.
     let mut armed: Option<Instant> = None;
     let mut spin_misses = 0;
+    let mut reader = TidReader::new(buf.len());
     loop {
         let (until, sent) = match step {
             Step::Send { datagrams, until } => {
@@ -466,7 +560,9 @@ async fn drive(
             armed = Some(until);
         }
         let waiting_since = Instant::now();
+        // A datagram the reader holds comes before anything polled now.
         let spun = if sent
+            && reader.pending.is_none()
             && spin_misses < SPIN_MAX_MISSES
             && shared.admission.active() <= SPIN_MAX_ACTIVE
         {
@@ -480,7 +576,7 @@ async fn drive(
             Some((n, from)) => Input::Datagram(n, from),
             None => tokio::select! {
                 biased;
-                r = sock.recv_from(&mut buf) => match r {
+                r = reader.recv(sock, &mut buf) => match r {
                     Ok((n, from)) => {
                         // A quick answer makes polling worth trying again.
                         if sent && waiting_since.elapsed() < SPIN_BUDGET {
