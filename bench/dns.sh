@@ -23,7 +23,8 @@
 #        with 2,048 queries in flight; SAT_GEN=kxdpgun for AF_XDP at
 #        SATURATE_QPS, default 1,500,000/s), and a bare recvmmsg/sendmmsg
 #        responder (no parsing, no lookup: the kernel socket limit) runs in
-#        the same round as the servers (SAT_ROUNDS rounds, default ROUNDS).
+#        the same round as the servers (SAT_ROUNDS rounds, default ROUNDS;
+#        BARE_BIN and DNS_LOAD_BIN name built examples to use).
 # Traffic goes to 127.0.0.1, or (SATURATE=1) to an address inside the
 # namespaces this script creates, only; every run stops by itself after
 # DURATION s.
@@ -45,8 +46,8 @@ for p in $needed; do
 done
 if [ -n "${SATURATE:-}" ]; then
   [ "$(id -u)" -eq 0 ] || { echo "SATURATE=1 creates network namespaces and attaches XDP: run as root" >&2; exit 1; }
-  BARE=$PWD/target/release/examples/bare_responder
-  LOAD=$PWD/target/release/examples/dns_load
+  BARE=${BARE_BIN:-$PWD/target/release/examples/bare_responder}
+  LOAD=${DNS_LOAD_BIN:-$PWD/target/release/examples/dns_load}
   if [ -z "${SKIP_BUILD:-}" ] || [ ! -x "$BARE" ] || [ ! -x "$LOAD" ]; then
     cargo build --release -p headend-dns --example bare_responder --example dns_load >&2
   fi
