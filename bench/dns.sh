@@ -410,24 +410,20 @@ if [ -n "${SATURATE:-}" ]; then
       SAT_RATE[$server]+="$rate "
     done
   done
-  for server in $SERVERS; do
-    read -r -a hs <<<"${SAT_PER_CPU[$server]}"
-    read -r -a bs <<<"${SAT_PER_CPU[bare]}"
-    ratios=""
-    for i in "${!hs[@]}"; do
-      ratios+="$(awk -v h="${hs[$i]}" -v b="${bs[$i]:-0}" 'BEGIN {printf "%.2f", (b > 0 ? h / b : 0)}') "
+  # One ratio per round of two servers' replies per server-CPU-second.
+  sat_ratios() { # numerator denominator
+    local -a ns ds
+    local i out=""
+    read -r -a ns <<<"${SAT_PER_CPU[$1]:-}"
+    read -r -a ds <<<"${SAT_PER_CPU[$2]:-}"
+    for i in "${!ns[@]}"; do
+      out+="$(awk -v n="${ns[$i]}" -v d="${ds[$i]:-0}" 'BEGIN {printf "%.2f", (d > 0 ? n / d : 0)}') "
     done
-    printf 'ratio saturated: %s/bare replies_per_cpu_s = %s(per round)\n' "$server" "$ratios"
-  done
+    printf 'ratio saturated: %s/%s replies_per_cpu_s = %s(per round)\n' "$1" "$2" "$out"
+  }
+  for server in $SERVERS; do sat_ratios "$server" bare; done
   for anchor in knot nsd; do
-    case " $SERVERS " in *" $anchor "*) ;; *) continue ;; esac
-    read -r -a hs <<<"${SAT_PER_CPU[headend]:-}"
-    read -r -a as <<<"${SAT_PER_CPU[$anchor]}"
-    ratios=""
-    for i in "${!hs[@]}"; do
-      ratios+="$(awk -v h="${hs[$i]}" -v a="${as[$i]:-0}" 'BEGIN {printf "%.2f", (a > 0 ? h / a : 0)}') "
-    done
-    printf 'ratio saturated: headend/%s replies_per_cpu_s = %s(per round)\n' "$anchor" "$ratios"
+    case " $SERVERS " in *" $anchor "*) sat_ratios headend "$anchor" ;; esac
   done
 fi
 

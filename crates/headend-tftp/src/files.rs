@@ -141,27 +141,6 @@ impl SmallFiles {
     }
 }
 
-/// Kept bytes of a small file, served without a copy of their own.
-impl BlockSource for Arc<[u8]> {
-    fn size(&self) -> u64 {
-        self.len() as u64
-    }
-
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, Abort> {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.len());
-        let chunk = self.get(start..).unwrap_or_default();
-        let n = chunk.len().min(buf.len());
-        buf[..n].copy_from_slice(&chunk[..n]);
-        Ok(n)
-    }
-
-    fn as_slice(&self) -> Option<&[u8]> {
-        Some(self)
-    }
-}
-
 /// A file opened beneath the root, served with positional reads.
 pub(crate) struct FileSource {
     pub(crate) file: File,

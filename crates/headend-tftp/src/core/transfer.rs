@@ -73,26 +73,33 @@ pub trait BlockSource: Send {
     }
 }
 
-/// In-memory data (rendered templates, netascii translations, tests).
-impl BlockSource for Vec<u8> {
-    fn size(&self) -> u64 {
-        self.len() as u64
-    }
+/// In-memory data: owned (rendered templates, netascii translations,
+/// tests) or shared (small files the server keeps).
+macro_rules! in_memory_source {
+    ($($t:ty),*) => {$(
+        impl BlockSource for $t {
+            fn size(&self) -> u64 {
+                self.len() as u64
+            }
 
-    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, Abort> {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.len());
-        let chunk = self.get(start..).unwrap_or_default();
-        let n = chunk.len().min(buf.len());
-        buf[..n].copy_from_slice(&chunk[..n]);
-        Ok(n)
-    }
+            fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, Abort> {
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(self.len());
+                let chunk = self.get(start..).unwrap_or_default();
+                let n = chunk.len().min(buf.len());
+                buf[..n].copy_from_slice(&chunk[..n]);
+                Ok(n)
+            }
 
-    fn as_slice(&self) -> Option<&[u8]> {
-        Some(self)
-    }
+            fn as_slice(&self) -> Option<&[u8]> {
+                Some(self)
+            }
+        }
+    )*};
 }
+
+in_memory_source!(Vec<u8>, std::sync::Arc<[u8]>);
 
 /// Retransmission timing shared by both directions.
 #[derive(Debug, Clone, Copy)]
