@@ -76,7 +76,7 @@ pub(crate) struct Shared {
     /// Finished transfers' sockets, for the next transfers.
     pub(crate) sockets: crate::tid_pool::TidPool<tokio::net::UdpSocket>,
     /// Small files read before.
-    pub(crate) small_files: crate::files::SmallFiles,
+    pub(crate) small_files: crate::file_cache::SmallFiles,
 }
 
 /// One client's request rate and transfers in progress.

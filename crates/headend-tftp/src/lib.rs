@@ -26,6 +26,7 @@ mod admission;
 pub mod config;
 pub mod core;
 mod error;
+mod file_cache;
 mod files;
 pub mod format;
 mod listen;
