@@ -436,16 +436,7 @@ async fn spin_recv(sock: &UdpSocket, buf: &mut [u8]) -> Option<(usize, SocketAdd
     let until = Instant::now() + SPIN_BUDGET;
     loop {
         match recvfrom::<SockaddrStorage>(sock.as_raw_fd(), buf) {
-            Ok((n, Some(from))) => {
-                let from = from
-                    .as_sockaddr_in()
-                    .map(|a| SocketAddr::from((a.ip(), a.port())))
-                    .or_else(|| {
-                        from.as_sockaddr_in6()
-                            .map(|a| SocketAddr::from((a.ip(), a.port())))
-                    })?;
-                return Some((n, from));
-            }
+            Ok((n, Some(from))) => return Some((n, socket_addr(&from)?)),
             Err(Errno::EAGAIN) if Instant::now() < until => tokio::task::yield_now().await,
             _ => return None,
         }
