@@ -131,6 +131,30 @@ fn build(line: &str, dnssec_ok: bool) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Replies counted by response code.
+#[derive(Default)]
+struct Replies {
+    all: u64,
+    noerror: u64,
+    nxdomain: u64,
+    other: u64,
+}
+
+impl Replies {
+    /// Counts one datagram, if it is long enough to be a DNS message.
+    fn count(&mut self, reply: &[u8]) {
+        let Some(&flags) = reply.get(3).filter(|_| reply.len() >= 12) else {
+            return;
+        };
+        self.all += 1;
+        match flags & 0x0f {
+            0 => self.noerror += 1,
+            3 => self.nxdomain += 1,
+            _ => self.other += 1,
+        }
+    }
+}
+
 fn cpu_seconds() -> f64 {
     // utime + stime of this process, from /proc/self/stat (clock ticks).
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -171,8 +195,8 @@ fn run(args: &Args) -> Result<String, String> {
     let mut recv_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     let mut slots = vec![0u8; BATCH * SLOT];
     let mut batch: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(300)).collect();
-    let (mut sent, mut replies, mut noerror, mut nxdomain, mut other) =
-        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut sent = 0u64;
+    let mut replies = Replies::default();
     let mut next = 0usize;
     let mut id: u16 = 0;
     let mut turn = 0usize;
@@ -184,7 +208,7 @@ fn run(args: &Args) -> Result<String, String> {
     let mut last_reply = start;
     let mut written_off = 0u64;
     while Instant::now() < deadline && sent < args.max {
-        let in_flight = sent - replies - written_off;
+        let in_flight = sent - replies.all - written_off;
         if in_flight + BATCH as u64 <= args.in_flight {
             let count = BATCH.min((args.max - sent) as usize);
             for out in batch.iter_mut().take(count) {
@@ -194,8 +218,8 @@ fn run(args: &Args) -> Result<String, String> {
                 id = id.wrapping_add(1);
                 next = (next + 1) % queries.len();
             }
-            let iovs: Vec<[IoSlice<'_>; 1]> =
-                batch[..count].iter().map(|q| [IoSlice::new(q)]).collect();
+            let iovs: [[IoSlice<'_>; 1]; BATCH] =
+                std::array::from_fn(|i| [IoSlice::new(&batch[i])]);
             let to: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
             let no_cmsgs: [ControlMessage<'_>; 0] = [];
             let socket = &sockets[turn % sockets.len()];
@@ -203,7 +227,7 @@ fn run(args: &Args) -> Result<String, String> {
             if let Ok(done) = sendmmsg(
                 socket.as_raw_fd(),
                 &mut send_headers,
-                &iovs,
+                &iovs[..count],
                 &to[..count],
                 no_cmsgs,
                 MsgFlags::MSG_DONTWAIT,
@@ -227,39 +251,29 @@ fn run(args: &Args) -> Result<String, String> {
             ) else {
                 continue;
             };
-            let lens: Vec<usize> = results.map(|m| m.bytes).collect();
-            for (len, slot) in lens.iter().zip(slots.chunks_exact(SLOT)) {
-                if *len < 12 {
-                    continue;
-                }
-                replies += 1;
-                match slot[3] & 0x0f {
-                    0 => noerror += 1,
-                    3 => nxdomain += 1,
-                    _ => other += 1,
-                }
+            let mut lens = [0usize; BATCH];
+            let mut got = 0;
+            for (msg, len) in results.zip(lens.iter_mut()) {
+                *len = msg.bytes.min(SLOT);
+                got += 1;
             }
-            if !lens.is_empty() {
+            for (len, slot) in lens[..got].iter().zip(slots.chunks_exact(SLOT)) {
+                replies.count(&slot[..*len]);
+            }
+            if got > 0 {
                 last_reply = Instant::now();
             }
         }
     }
     // Answers still on their way when the time is up.
     let drain_until = Instant::now() + Duration::from_millis(100);
-    while Instant::now() < drain_until && replies + written_off < sent {
+    while Instant::now() < drain_until && replies.all + written_off < sent {
         let mut got = false;
         for socket in &sockets {
             let mut buf = [0u8; SLOT];
             while let Ok(n) = socket.recv(&mut buf) {
                 got = true;
-                if n >= 12 {
-                    replies += 1;
-                    match buf[3] & 0x0f {
-                        0 => noerror += 1,
-                        3 => nxdomain += 1,
-                        _ => other += 1,
-                    }
-                }
+                replies.count(&buf[..n]);
             }
         }
         if !got {
@@ -268,9 +282,13 @@ fn run(args: &Args) -> Result<String, String> {
     }
     let secs = start.elapsed().as_secs_f64();
     Ok(format!(
-        "sent={sent} replies={replies} replies_per_s={:.0} noerror={noerror} nxdomain={nxdomain} \
-         other_rcode={other} secs={secs:.3} generator_cpu_s={:.2}",
-        replies as f64 / args.secs,
+        "sent={sent} replies={} replies_per_s={:.0} noerror={} nxdomain={} \
+         other_rcode={} secs={secs:.3} generator_cpu_s={:.2}",
+        replies.all,
+        replies.all as f64 / args.secs,
+        replies.noerror,
+        replies.nxdomain,
+        replies.other,
         cpu_seconds() - cpu0
     ))
 }

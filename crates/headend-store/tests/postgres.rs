@@ -183,7 +183,12 @@ fn an_unsynced_commit_is_visible_at_once_and_durable_once_sync_returns() {
     // wal_writer_delay), so the flush checked below is sync's own.
     db.exec("ALTER SYSTEM SET wal_writer_delay = '10s'");
     db.value("SELECT pg_reload_conf()");
-    std::thread::sleep(Duration::from_millis(200));
+    // The reload is asynchronous: wait until a new session sees it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while db.value("SHOW wal_writer_delay") != "10s" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(db.value("SHOW wal_writer_delay"), "10s");
     for round in 0..3u8 {
         let mut tx = store.begin_unsynced().unwrap();
         tx.put(&lease([10, 0, 1, round], b"u", LeaseState::Bound, 100))
