@@ -12,6 +12,7 @@ pub mod secondary;
 pub mod tftp;
 pub mod webdriver;
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -33,6 +34,11 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// A free loopback port usable for both UDP and TCP (best effort).
+///
+/// A port is handed out at most once per test process: a test that asks for
+/// several ports before starting its server (DNS, TFTP, admin) must get
+/// different ones, although none of them is bound yet when the next is
+/// checked.
 ///
 /// It is taken outside the kernel's ephemeral range, where client programs
 /// running beside the test (dig, kdig, knotd sending NOTIFY...) take their
@@ -60,6 +66,10 @@ pub fn free_port() -> u16 {
     } else {
         &["127.0.0.1"]
     };
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let seed = std::collections::hash_map::RandomState::new();
     for attempt in 0u32..1000 {
         let mut hasher = seed.build_hasher();
@@ -71,7 +81,7 @@ pub fn free_port() -> u16 {
                 .and_then(|_tcp| UdpSocket::bind((host, port)))
                 .is_ok()
         });
-        if free {
+        if free && handed_out.insert(port) {
             return port;
         }
     }
