@@ -12,7 +12,6 @@ pub mod secondary;
 pub mod tftp;
 pub mod webdriver;
 
-use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -35,10 +34,12 @@ pub fn workspace_root() -> PathBuf {
 
 /// A free loopback port usable for both UDP and TCP (best effort).
 ///
-/// A port is handed out at most once per test process: a test that asks for
-/// several ports before starting its server (DNS, TFTP, admin) must get
-/// different ones, although none of them is bound yet when the next is
-/// checked.
+/// A port is handed out once among all the test processes running at the
+/// same time (a lock on a file named after it, held until the process
+/// exits): a test that asks for several ports before starting its server
+/// (DNS, TFTP, admin) must get different ones, and so must two tests that
+/// pick theirs at the same moment, although none of them is bound yet when
+/// the next is checked.
 ///
 /// It is taken outside the kernel's ephemeral range, where client programs
 /// running beside the test (dig, kdig, knotd sending NOTIFY...) take their
@@ -66,10 +67,6 @@ pub fn free_port() -> u16 {
     } else {
         &["127.0.0.1"]
     };
-    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    let mut handed_out = HANDED_OUT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let seed = std::collections::hash_map::RandomState::new();
     for attempt in 0u32..1000 {
         let mut hasher = seed.build_hasher();
@@ -81,11 +78,40 @@ pub fn free_port() -> u16 {
                 .and_then(|_tcp| UdpSocket::bind((host, port)))
                 .is_ok()
         });
-        if free && handed_out.insert(port) {
+        if free && claim(port) {
             return port;
         }
     }
     panic!("no free port found in {from}-{to}");
+}
+
+/// Claims `port` for this process: an exclusive lock on a file named after
+/// it, which the kernel releases when the process exits. False when another
+/// claim holds it (in this process or another); true as well when no lock
+/// file can be made, leaving the bind check alone to decide.
+fn claim(port: u16) -> bool {
+    use nix::fcntl::{Flock, FlockArg};
+    static HELD: Mutex<Vec<Flock<std::fs::File>>> = Mutex::new(Vec::new());
+    let dir = std::env::temp_dir().join("headend-test-ports");
+    let file = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(port.to_string()))
+    });
+    let Ok(file) = file else {
+        return true;
+    };
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => {
+            HELD.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(lock);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// Panics unless `program` is on PATH (the test command installs every peer program).
@@ -309,4 +335,27 @@ pub fn run(cmd: &mut Command) -> String {
 /// A socket address on loopback.
 pub fn lo(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+#[test]
+fn free_port_gives_each_port_once_and_other_processes_see_the_claim() {
+    require("flock");
+    let ports: Vec<u16> = (0..64).map(|_| free_port()).collect();
+    let distinct: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+    assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+    // Another process (flock(1)) cannot take a claimed port's lock.
+    let path = std::env::temp_dir()
+        .join("headend-test-ports")
+        .join(ports[0].to_string());
+    let status = Command::new("flock")
+        .arg("-n")
+        .arg(&path)
+        .arg("true")
+        .status()
+        .expect("run flock");
+    assert!(
+        !status.success(),
+        "another process took the lock of claimed port {}",
+        ports[0]
+    );
 }
