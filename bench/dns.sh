@@ -24,7 +24,11 @@
 #        SATURATE_QPS, default 1,500,000/s), and a bare recvmmsg/sendmmsg
 #        responder (no parsing, no lookup: the kernel socket limit) runs in
 #        the same round as the servers (SAT_ROUNDS rounds, default ROUNDS;
-#        BARE_BIN and DNS_LOAD_BIN name built examples to use).
+#        BARE_BIN and DNS_LOAD_BIN name built examples to use). All of
+#        them run at once and each gets its DURATION seconds of a round in
+#        SAT_SLICE-second turns (default 2), so a change in the host's speed
+#        during a round falls on every server alike; SAT_SLICE=0 runs them
+#        one after the other instead, each alone for DURATION seconds.
 # Traffic goes to 127.0.0.1, or (SATURATE=1) to an address inside the
 # namespaces this script creates, only; every run stops by itself after
 # DURATION s.
@@ -33,7 +37,7 @@ cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-15}
 ROUNDS=${ROUNDS:-1}
-PROTOS=${PROTOS:-udp}
+PROTOS=${PROTOS-udp}
 if [ -n "${DNSSEC:-}" ]; then SERVERS=${SERVERS:-headend knot}; else SERVERS=${SERVERS:-headend knot nsd}; fi
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
@@ -256,7 +260,7 @@ start_server() { # name -> sets SPID, SPORT
       "${NSEXEC[@]}" taskset -c "$SERVER_CPU" nsd -d -c "$work/nsd/nsd.conf" 2>"$work/nsd.log" &
       SPID=$!; SPORT=$port_nsd ;;
     bare)
-      "${NSEXEC[@]}" taskset -c "$SERVER_CPU" "$BARE" "$ADDR:$port_bare" 600 2>"$work/bare.log" &
+      "${NSEXEC[@]}" taskset -c "$SERVER_CPU" "$BARE" "$ADDR:$port_bare" "${BARE_SECS:-600}" 2>"$work/bare.log" &
       SPID=$!; SPORT=$port_bare ;;
   esac
   pids+=("$SPID")
@@ -371,45 +375,93 @@ if [ -n "${SATURATE:-}" ]; then
   SAT_QPS=${SATURATE_QPS:-1500000}
   echo "saturation: generator $SAT_GEN in namespace $ns_gen on CPU $CLIENT_CPU, servers in $ns_srv on CPU $SERVER_CPU"
   declare -A SAT_PER_CPU SAT_RATE
-  for round in $(seq 1 "${SAT_ROUNDS:-$ROUNDS}"); do
+  # One measured run of the generator against a started server (SPID, SPORT)
+  # for $1 seconds: sets sent, replies, gen_cpu, ticks (the server's CPU
+  # ticks over it) and bad (unexpected rcodes; the caller refuses the run).
+  sat_measure() { # seconds server
+    local t0 t1 out
+    t0=$(cpu_ticks "$SPID")
+    if [ "$SAT_GEN" = kxdpgun ]; then
+      out=$(ip netns exec "$ns_gen" kxdpgun -t "$1" -Q "$SAT_QPS" -i "$queries" -I hdg$$ \
+            -p "$SPORT" -F "$CLIENT_CPU" -L "$gen_mac" -R "$srv_mac" -l 10.231.0.2 10.231.0.1 2>&1) \
+        || { echo "kxdpgun failed against $2: $out" >&2; exit 1; }
+      sent=$(awk '/total queries:/ {print $3}' <<<"$out")
+      replies=$(awk '/total replies:/ {print $3}' <<<"$out")
+      gen_cpu=0
+      # Every server answers the mix with NOERROR or NXDOMAIN (the bare
+      # responder with NOERROR): any other rcode refuses the run.
+      bad=$(grep -E '^responded ' <<<"$out" | grep -Ev 'responded (NOERROR|NXDOMAIN):' || true)
+    else
+      out=$(ip netns exec "$ns_gen" taskset -c "$CLIENT_CPU" "$LOAD" --server "10.231.0.1:$SPORT" \
+            --queries "$queries" --secs "$1" 2>&1) \
+        || { echo "dns_load failed against $2: $out" >&2; exit 1; }
+      sent=$(sed -n 's/.*\bsent=\([0-9]*\).*/\1/p' <<<"$out")
+      replies=$(sed -n 's/.*\breplies=\([0-9]*\).*/\1/p' <<<"$out")
+      gen_cpu=$(sed -n 's/.*generator_cpu_s=\([0-9.]*\).*/\1/p' <<<"$out")
+      bad=$(sed -n 's/.*other_rcode=\([1-9][0-9]*\).*/\1 answers with an rcode other than NOERROR or NXDOMAIN/p' <<<"$out")
+    fi
+    t1=$(cpu_ticks "$SPID")
+    ticks=$((t1 - t0))
+    if [ -n "$bad" ]; then
+      echo "$2 saturated: unexpected response codes: $bad" >&2; exit 1
+    fi
+  }
+  # Prints a server's row of one round and keeps its figures for the ratios.
+  sat_row() { # server sent replies ticks generator-cpu-s seconds
+    local cpu rate per_cpu busy
+    cpu=$(awk -v t="$4" -v hz="$HZ" 'BEGIN {printf "%.3f", t / hz}')
+    rate=$(awk -v r="${3:-0}" -v d="$6" 'BEGIN {printf "%.0f", r / d}')
+    per_cpu=$(awk -v r="${3:-0}" -v c="$cpu" 'BEGIN {if (c > 0) printf "%.0f", r / c; else print 0}')
+    busy=$(awk -v s="$cpu" -v d="$6" 'BEGIN {printf "%.0f", 100 * s / d}')
+    printf '%-8s saturated sent=%-9s replies=%-9s replies_per_s=%-8s cpu_s=%-7s server_cpu=%3s%% generator_cpu_s=%-5s replies_per_cpu_s=%s%s\n' \
+      "$1" "${2:-0}" "${3:-0}" "$rate" "$cpu" "$busy" "$([ "$SAT_GEN" = kxdpgun ] && echo n/a || echo "$5")" "$per_cpu" \
+      "$([ "$busy" -lt 95 ] && echo '  (server below 95 % of its core: not saturated)')"
+    SAT_PER_CPU[$1]+="$per_cpu "
+    SAT_RATE[$1]+="$rate "
+  }
+  SAT_SLICE=${SAT_SLICE:-2}
+  if [ "$SAT_SLICE" != 0 ]; then
+    # Interleaved: every server runs at once (idle ones cost nothing), and
+    # each round gives each server DURATION seconds in SAT_SLICE-second
+    # slices, taking turns, so a change in the host's speed during a round
+    # falls on every server alike instead of on whichever ran then.
+    slices=$(awk -v d="$DURATION" -v s="$SAT_SLICE" 'BEGIN {n = int(d / s + 0.5); print (n < 1 ? 1 : n)}')
+    declare -A S_PID S_PORT
+    # The bare responder stops by itself: let it outlive every round.
+    BARE_SECS=$(( $(wc -w <<<"bare $SERVERS") * ${SAT_ROUNDS:-$ROUNDS} * (DURATION + slices) * 2 + 600 ))
     for server in bare $SERVERS; do
       start_server "$server"
-      t0=$(cpu_ticks "$SPID")
-      if [ "$SAT_GEN" = kxdpgun ]; then
-        out=$(ip netns exec "$ns_gen" kxdpgun -t "$DURATION" -Q "$SAT_QPS" -i "$queries" -I hdg$$ \
-              -p "$SPORT" -F "$CLIENT_CPU" -L "$gen_mac" -R "$srv_mac" -l 10.231.0.2 10.231.0.1 2>&1) \
-          || { echo "kxdpgun failed against $server: $out" >&2; exit 1; }
-        sent=$(awk '/total queries:/ {print $3}' <<<"$out")
-        replies=$(awk '/total replies:/ {print $3}' <<<"$out")
-        gen_cpu="n/a"
-        # Every server answers the mix with NOERROR or NXDOMAIN (the bare
-        # responder with NOERROR): any other rcode refuses the run.
-        bad=$(grep -E '^responded ' <<<"$out" | grep -Ev 'responded (NOERROR|NXDOMAIN):' || true)
-      else
-        out=$(ip netns exec "$ns_gen" taskset -c "$CLIENT_CPU" "$LOAD" --server "10.231.0.1:$SPORT" \
-              --queries "$queries" --secs "$DURATION" 2>&1) \
-          || { echo "dns_load failed against $server: $out" >&2; exit 1; }
-        sent=$(sed -n 's/.*\bsent=\([0-9]*\).*/\1/p' <<<"$out")
-        replies=$(sed -n 's/.*\breplies=\([0-9]*\).*/\1/p' <<<"$out")
-        gen_cpu=$(sed -n 's/.*generator_cpu_s=\([0-9.]*\).*/\1/p' <<<"$out")
-        bad=$(sed -n 's/.*other_rcode=\([1-9][0-9]*\).*/\1 answers with an rcode other than NOERROR or NXDOMAIN/p' <<<"$out")
-      fi
-      t1=$(cpu_ticks "$SPID")
-      stop_server
-      if [ -n "$bad" ]; then
-        echo "$server saturated: unexpected response codes: $bad" >&2; exit 1
-      fi
-      cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN {printf "%.3f", (b - a) / hz}')
-      rate=$(awk -v r="${replies:-0}" -v d="$DURATION" 'BEGIN {printf "%.0f", r / d}')
-      per_cpu=$(awk -v r="${replies:-0}" -v c="$cpu" 'BEGIN {if (c > 0) printf "%.0f", r / c; else print 0}')
-      busy=$(awk -v s="$cpu" -v d="$DURATION" 'BEGIN {printf "%.0f", 100 * s / d}')
-      printf '%-8s saturated sent=%-9s replies=%-9s replies_per_s=%-8s cpu_s=%-7s server_cpu=%3s%% generator_cpu_s=%-5s replies_per_cpu_s=%s%s\n' \
-        "$server" "${sent:-0}" "${replies:-0}" "$rate" "$cpu" "$busy" "$gen_cpu" "$per_cpu" \
-        "$([ "$busy" -lt 95 ] && echo '  (server below 95 % of its core: not saturated)')"
-      SAT_PER_CPU[$server]+="$per_cpu "
-      SAT_RATE[$server]+="$rate "
+      S_PID[$server]=$SPID; S_PORT[$server]=$SPORT
     done
-  done
+    echo "saturation: interleaved, $slices slices of $SAT_SLICE s per server and round"
+    for round in $(seq 1 "${SAT_ROUNDS:-$ROUNDS}"); do
+      declare -A T_SENT=() T_REPLIES=() T_TICKS=() T_GEN=()
+      for _ in $(seq 1 "$slices"); do
+        for server in bare $SERVERS; do
+          SPID=${S_PID[$server]}; SPORT=${S_PORT[$server]}
+          sat_measure "$SAT_SLICE" "$server"
+          T_SENT[$server]=$(( ${T_SENT[$server]:-0} + ${sent:-0} ))
+          T_REPLIES[$server]=$(( ${T_REPLIES[$server]:-0} + ${replies:-0} ))
+          T_TICKS[$server]=$(( ${T_TICKS[$server]:-0} + ticks ))
+          T_GEN[$server]=$(awk -v a="${T_GEN[$server]:-0}" -v b="${gen_cpu:-0}" 'BEGIN {printf "%.2f", a + b}')
+        done
+      done
+      for server in bare $SERVERS; do
+        sat_row "$server" "${T_SENT[$server]}" "${T_REPLIES[$server]}" "${T_TICKS[$server]}" \
+          "${T_GEN[$server]}" "$(awk -v n="$slices" -v s="$SAT_SLICE" 'BEGIN {print n * s}')"
+      done
+    done
+    for server in bare $SERVERS; do SPID=${S_PID[$server]}; stop_server; done
+  else
+    for round in $(seq 1 "${SAT_ROUNDS:-$ROUNDS}"); do
+      for server in bare $SERVERS; do
+        start_server "$server"
+        sat_measure "$DURATION" "$server"
+        stop_server
+        sat_row "$server" "$sent" "$replies" "$ticks" "$gen_cpu" "$DURATION"
+      done
+    done
+  fi
   # One ratio per round of two servers' replies per server-CPU-second.
   sat_ratios() { # numerator denominator
     local -a ns ds

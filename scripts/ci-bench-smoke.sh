@@ -24,6 +24,9 @@ run() {
 
 run LAT_ROUNDS=1 SATURATE=1 BARE_BIN=$PWD/target/debug/examples/bare_responder \
   DNS_LOAD_BIN=$PWD/target/debug/examples/dns_load bench/dns.sh
+# The saturation rows one server after the other (the default interleaves them).
+run PROTOS= SATURATE=1 SAT_SLICE=0 BARE_BIN=$PWD/target/debug/examples/bare_responder \
+  DNS_LOAD_BIN=$PWD/target/debug/examples/dns_load bench/dns.sh
 run RATES=1000 LOADGEN=$PWD/target/debug/examples/dhcp_load bench/dhcp.sh
 run SMALL_COUNT=20 PARALLEL=2 bench/tftp.sh
 run LOGIN_DURATION=2 CONNS=4 bench/admin.sh
