@@ -20,6 +20,9 @@
 # DHCP listens on loopback on a high port (no client traffic): it is there for
 # its handle, whose pool gauges read the store at each scrape.
 #
+# Every load row gives the server's CPU beside its rate: requests per
+# server-CPU-second and the share of a core it used.
+#
 # Usage: bench/admin.sh      (DURATION=10 CONNS=64 THREADS=2 LOGIN_DURATION=10 LEASES=100000 to change)
 # Traffic goes to 127.0.0.1 only; every run stops by itself after its duration.
 set -euo pipefail
@@ -253,14 +256,36 @@ apikey=$(curl -sk -H "Authorization: Bearer $admin_token" -H 'content-type: appl
 [ "$(curl -sk -o /dev/null -w '%{http_code}' --cert "$work/client.pem" --key "$work/client.key" "$base/api/v1/zones")" = 200 ] ||
   { echo "GET with the client certificate does not answer 200" >&2; exit 1; }
 
+# The server's CPU over each load run: work per server-CPU-second beside
+# the rate, and whether the server was busy (below 95 % of its core the
+# client was the limit, and the per-CPU-second figure is the one to compare).
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+declare -A T0 T1 W0 W1
+mark() { T0[$1]=$(cpu_ticks "$pid"); W0[$1]=$(date +%s.%N); }
+marked() { T1[$1]=$(cpu_ticks "$pid"); W1[$1]=$(date +%s.%N); }
+cost() { # label requests-done
+  awk -v n="${2:-0}" -v t=$(( ${T1[$1]} - ${T0[$1]} )) -v hz="$HZ" -v a="${W0[$1]}" -v b="${W1[$1]}" 'BEGIN {
+    c = t / hz; w = b - a; busy = (w > 0 ? 100 * c / w : 0)
+    printf "%s per server-CPU-s, server %.0f %% of a core%s", (c > 0 ? sprintf("%.0f", n / c) : "n/a"), busy,
+      (busy < 95 ? " (below 95 %: the server was not saturated; compare per CPU-second)" : "")
+  }'
+}
+wrk_done() { awk '/ requests in / {print $1}' "$1"; }
+ab_done() { awk '/^Complete requests:/ {print $3}' "$1"; }
+
 echo "== server CPU: ${server_pin[*]:-any}, wrk CPU: ${client_pin[*]:-any}"
 echo "== authenticated GET /api/v1/zones: wrk -t$THREADS -c$CONNS -d${DURATION}s (TLS keep-alive)"
+mark get
 "${client_pin[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -H "Authorization: Bearer $token" "$base/api/v1/zones" | tee "$work/get.txt"
+marked get
 non2xx=$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$work/get.txt" | grep -o '[0-9]*$' || echo 0)
 [ "${non2xx:-0}" = 0 ] || echo "WARNING: $non2xx non-2xx answers" >&2
 
 echo "== GET /api/v1/zones with an API key (Authorization: Bearer hk_...): wrk -t$THREADS -c$CONNS -d${DURATION}s"
+mark getkey
 "${client_pin[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -H "Authorization: Bearer $apikey" "$base/api/v1/zones" | tee "$work/getkey.txt"
+marked getkey
 non2xx=$(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$work/getkey.txt" | grep -o '[0-9]*$' || echo 0)
 [ "${non2xx:-0}" = 0 ] || echo "WARNING: $non2xx non-2xx answers" >&2
 
@@ -269,9 +294,15 @@ ab_run() {
   "${client_pin[@]}" ab -q -k -c "$CONNS" -t "$DURATION" -n 100000000 "$@" "$base/api/v1/zones" 2>&1
 }
 echo "== ab -k -c$CONNS -t$DURATION: JWT, API key, mTLS client certificate"
+mark ab-jwt
 ab_run -H "Authorization: Bearer $token" | tee "$work/ab-jwt.txt" | grep -E -A1 'Requests per second|Non-2xx|Failed requests' | grep -v '^--'
+marked ab-jwt
+mark ab-key
 ab_run -H "X-API-Key: $apikey" | tee "$work/ab-key.txt" | grep -E -A1 'Requests per second|Non-2xx|Failed requests' | grep -v '^--'
+marked ab-key
+mark ab-mtls
 ab_run -E "$work/client-both.pem" | tee "$work/ab-mtls.txt" | grep -E -A1 'Requests per second|Non-2xx|Failed requests' | grep -v '^--'
+marked ab-mtls
 
 cat > "$work/login.lua" <<LUA
 wrk.method = "POST"
@@ -279,19 +310,26 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '$body'
 LUA
 echo "== login (Argon2id m=${ARGON2_M} KiB t=${ARGON2_T} p=1): wrk -t1 -c1 -d${LOGIN_DURATION}s"
+mark login
 "${client_pin[@]}" wrk -t1 -c1 -d"${LOGIN_DURATION}s" --latency -s "$work/login.lua" "$base/api/v1/auth/login" | tee "$work/login.txt"
+marked login
 echo "== login, 4 concurrent clients (hashes are capped at 2 at a time)"
+mark login4
 "${client_pin[@]}" wrk -t1 -c4 -d"${LOGIN_DURATION}s" --latency -s "$work/login.lua" "$base/api/v1/auth/login" | tee "$work/login4.txt"
+marked login4
 
 pct() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
 echo
 echo "summary:"
-echo "  authenticated GET: $(awk '/Requests\/sec/ {print $2}' "$work/get.txt") req/s, p50 $(pct "$work/get.txt" 50%), p99 $(pct "$work/get.txt" 99%)"
-echo "  GET with API key:  $(awk '/Requests\/sec/ {print $2}' "$work/getkey.txt") req/s, p50 $(pct "$work/getkey.txt" 50%), p99 $(pct "$work/getkey.txt" 99%)"
+echo "  authenticated GET: $(awk '/Requests\/sec/ {print $2}' "$work/get.txt") req/s, p50 $(pct "$work/get.txt" 50%), p99 $(pct "$work/get.txt" 99%); $(cost get "$(wrk_done "$work/get.txt")")"
+echo "  GET with API key:  $(awk '/Requests\/sec/ {print $2}' "$work/getkey.txt") req/s, p50 $(pct "$work/getkey.txt" 50%), p99 $(pct "$work/getkey.txt" 99%); $(cost getkey "$(wrk_done "$work/getkey.txt")")"
 abrps() { awk '/Requests per second/ {print $4}' "$1"; }
 echo "  ab GET, JWT / API key / mTLS: $(abrps "$work/ab-jwt.txt") / $(abrps "$work/ab-key.txt") / $(abrps "$work/ab-mtls.txt") req/s"
-echo "  login (1 client):  $(awk '/Requests\/sec/ {print $2}' "$work/login.txt") logins/s, p50 $(pct "$work/login.txt" 50%), p99 $(pct "$work/login.txt" 99%)"
-echo "  login (4 clients): $(awk '/Requests\/sec/ {print $2}' "$work/login4.txt") logins/s, p50 $(pct "$work/login4.txt" 50%), p99 $(pct "$work/login4.txt" 99%)"
+for run in ab-jwt ab-key ab-mtls; do
+  echo "    $run: $(cost "$run" "$(ab_done "$work/$run.txt")")"
+done
+echo "  login (1 client):  $(awk '/Requests\/sec/ {print $2}' "$work/login.txt") logins/s, p50 $(pct "$work/login.txt" 50%), p99 $(pct "$work/login.txt" 99%); $(cost login "$(wrk_done "$work/login.txt")")"
+echo "  login (4 clients): $(awk '/Requests\/sec/ {print $2}' "$work/login4.txt") logins/s, p50 $(pct "$work/login4.txt" 50%), p99 $(pct "$work/login4.txt" 99%); $(cost login4 "$(wrk_done "$work/login4.txt")")"
 
 # The console: a login through /ui/login, then its access-token cookie on
 # every page request (one keep-alive connection: the latency is server time
