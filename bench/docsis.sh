@@ -11,7 +11,9 @@
 #     same MODEMS files pre-compiled on disk. Servers pinned to CPU 1, the
 #     client (tftp_bench, 50 transfers in flight, every byte compared with the
 #     reference file) to CPU 0; ROUNDS rounds alternate the two servers, and
-#     headend's cache is emptied (SIGHUP) before each of its rounds.
+#     headend's cache is emptied (SIGHUP) before each of its rounds. Each
+#     row gives files per server-CPU-second beside files/s (tftpd-hpa's
+#     forked per-transfer processes counted).
 #
 # Usage: bench/docsis.sh     (MODEMS=10000 SPEED_N=200000 ROUNDS=3;
 #        HEADEND_BIN=PATH runs that binary instead of building one)
@@ -90,23 +92,39 @@ taskset -c "$SERVER_CPU" "$HEADEND" serve --config "$work/headend.toml" 2> "$wor
 hpid=$!; pids+=($hpid)
 tport=$(free_port)
 taskset -c "$SERVER_CPU" in.tftpd -L -u root -s "$work/static" -a "127.0.0.1:$tport" 2> "$work/tftpd.log" &
-pids+=($!)
+tpid=$!; pids+=($tpid)
 for _ in $(seq 100); do grep -q "headend ready" "$work/headend.log" 2>/dev/null && break; sleep 0.1; done
 sleep 0.3
 
-fetch() { # port -> files_per_sec
-  timeout 600 taskset -c "$CLIENT_CPU" "$CLIENT" small "127.0.0.1:$1" modems/ "$work/ref" "$MODEMS" "$PARALLEL" 512 \
-    | sed -n 's/.*files_per_sec=\([0-9]*\).*/\1/p'
+# The server's CPU ticks, with the per-transfer processes in.tftpd forked
+# and reaped (cutime, cstime).
+HZ=$(getconf CLK_TCK)
+ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13 + $14 + $15}'; }
+fetch() { # port server-pid -> "files_per_sec files_per_server_cpu_s server_busy_percent"
+  local t0 t1 w0 w1 rate
+  t0=$(ticks "$2"); w0=$(date +%s.%N)
+  rate=$(timeout 600 taskset -c "$CLIENT_CPU" "$CLIENT" small "127.0.0.1:$1" modems/ "$work/ref" "$MODEMS" "$PARALLEL" 512 \
+    | sed -n 's/.*files_per_sec=\([0-9]*\).*/\1/p')
+  w1=$(date +%s.%N)
+  sleep 0.2  # let in.tftpd reap its last transfers
+  t1=$(ticks "$2")
+  [ -n "$rate" ] || return 0
+  awk -v r="$rate" -v n="$MODEMS" -v t=$((t1 - t0)) -v hz="$HZ" -v a="$w0" -v b="$w1" \
+    'BEGIN {c = t / hz; printf "%s %.0f %.0f\n", r, (c > 0 ? n / c : 0), (b > a ? 100 * c / (b - a) : 0)}'
 }
-H=(); T=()
+H=(); T=(); HC=(); TC=()
 for r in $(seq "$ROUNDS"); do
   kill -HUP "$hpid"; sleep 0.3   # empties the compiled-file cache
-  h=$(fetch "$hport"); t=$(fetch "$tport")
+  read -r h hc hb <<<"$(fetch "$hport" "$hpid")"
+  read -r t tc tb <<<"$(fetch "$tport" "$tpid")"
   [ -n "$h" ] && [ -n "$t" ] || { echo "a fetch run failed; logs:" >&2; cat "$work/headend.log" "$work/tftpd.log" >&2; exit 1; }
-  H+=("$h"); T+=("$t")
-  echo "round $r: headend (compile per fetch) $h files/s, tftpd-hpa (static) $t files/s"
+  H+=("$h"); T+=("$t"); HC+=("$hc"); TC+=("$tc")
+  echo "round $r: headend (compile per fetch) $h files/s, $hc per server-CPU-s (server $hb % of a core);" \
+    "tftpd-hpa (static) $t files/s, $tc per server-CPU-s (server $tb % of a core)"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-mh=$(median "${H[@]}"); mt=$(median "${T[@]}")
-echo "== TFTP, $MODEMS distinct modems, median of $ROUNDS: headend $mh files/s, tftpd-hpa $mt files/s, ratio $(awk -v a="$mh" -v b="$mt" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')"
+mh=$(median "${H[@]}"); mt=$(median "${T[@]}"); mhc=$(median "${HC[@]}"); mtc=$(median "${TC[@]}")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+echo "== TFTP, $MODEMS distinct modems, median of $ROUNDS: headend $mh files/s, tftpd-hpa $mt files/s, ratio $(ratio "$mh" "$mt");" \
+  "per server-CPU-s headend $mhc, tftpd-hpa $mtc, ratio $(ratio "$mhc" "$mtc")"
 if grep -E "panicked| ERROR " "$work/headend.log"; then echo "headend logged errors" >&2; exit 1; fi
