@@ -13,7 +13,8 @@
 # hear every request and each answers its half (load-balancing; headend's
 # [dhcp.ha] and Kea's HA hook both use the RFC 3074 hash).
 # Reports exchanges/s (perfdhcp's rate of completed DORA), drops, and
-# exchanges per server-CPU-second (servers' user+system ticks).
+# exchanges per server-CPU-second (servers' user+system ticks), and the CPU
+# PostgreSQL (postmaster and its processes) and the generator used meanwhile.
 #
 # usage: bench/dhcp-shared.sh [SECONDS]   (root; perfdhcp, kea-dhcp4, postgresql)
 # env:   RATES="2000 5000 10000 20000"  SETUPS="headend1 headend2 kea1 kea2"
@@ -164,12 +165,23 @@ start() { # setup
 }
 stop() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; PIDS=(); }
 ticks() { local t=0 p; for p in "${PIDS[@]}"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+# PostgreSQL's CPU ticks: the postmaster and every process it started
+# (backends, WAL writer, checkpointer), live ones only: the servers'
+# connections stay open for the whole measured run.
+pg_ticks() {
+    local master t=0 p
+    master=$(head -1 "$WORK/pg/data/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+    for p in "$master" $(ps -o pid= --ppid "$master" 2>/dev/null); do
+        t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0)))
+    done
+    echo "$t"
+}
 
 run() { # setup rate
     local setup=$1 rate=$2 target out t0 t1
     start "$setup"
     target=$([ "${setup: -1}" = 2 ] && echo 10.98.255.255 || echo 10.98.0.1)
-    t0=$(ticks)
+    t0=$(ticks); p0=$(pg_ticks)
     if [ "$GENERATOR" = perfdhcp ]; then
         out=$(ip netns exec "$CNS" perfdhcp -4 -r "$rate" -R 50000 -p "$SECS" -W 2000000 -l 10.98.0.2 "$target" 2>&1 || true)
     else
@@ -185,9 +197,9 @@ run() { # setup rate
         out+=$'\n'"drops: $(sed -n 's/.*timeouts=\([0-9]*\).*/\1/p' <<<"$out")"
         grep -q 'ok=1' <<<"$out" || out=$(grep -v '^Rate:' <<<"$out")
     fi
-    t1=$(ticks)
+    t1=$(ticks); p1=$(pg_ticks)
     stop
-    local rate_s drops cpu
+    local rate_s drops cpu pg_cpu gen_cpu
     if ! grep -q '^Rate: *[1-9]' <<<"$out"; then
         # A run without a rate: say why (perfdhcp's words and the servers' logs).
         { echo "$setup: perfdhcp gave no rate:"; tail -n 5 <<<"$out"
@@ -197,9 +209,12 @@ run() { # setup rate
     rate_s=$(awk '/^Rate:/ {print $2}' <<<"$out" | tail -1)
     drops=$(awk '/^drops:/ {print $2}' <<<"$out" | paste -sd/ -)
     cpu=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
-    printf '%-9s offered=%-6s exchanges/s=%-9s drops(D-O/R-A)=%-12s server-cpu-s=%-6s per-cpu-s=%s\n' \
+    pg_cpu=$(awk -v t="$((p1 - p0))" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
+    gen_cpu=$(sed -n 's/.*generator_cpu_s=\([0-9.]*\).*/\1/p' <<<"$out")
+    printf '%-9s offered=%-6s exchanges/s=%-9s drops(D-O/R-A)=%-12s server-cpu-s=%-6s per-cpu-s=%-7s postgres-cpu-s=%-6s generator-cpu-s=%s\n' \
         "$setup" "$rate" "${rate_s:-?}" "${drops:-?}" "$cpu" \
-        "$(awk -v r="${rate_s:-0}" -v s="$SECS" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", r * s / c; else print "?" }')"
+        "$(awk -v r="${rate_s:-0}" -v s="$SECS" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", r * s / c; else print "?" }')" \
+        "$pg_cpu" "${gen_cpu:-n/a}"
 }
 
 echo "$GENERATOR $SECS s runs, 50,000 clients; one PostgreSQL $("$PG_BIN/postgres" -V | awk '{print $3}') (synchronous_commit=on)"
