@@ -144,10 +144,17 @@ mod tests {
     fn a_kept_file_is_served_until_it_changes() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("m.cfg"), b"first").unwrap();
+        // Kept with a modification time a minute back, so that the rewrite
+        // below gives it another one whatever the clock's granularity.
+        let minute_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        File::options()
+            .write(true)
+            .open(dir.path().join("m.cfg"))
+            .and_then(|f| f.set_modified(minute_ago))
+            .unwrap();
         let (cache, root) = cached(dir.path(), "m.cfg", now() + 10);
         assert_eq!(cache.get(&root, "m.cfg").as_deref(), Some(&b"first"[..]));
         // Same length, new bytes: the file's times change, the kept copy goes.
-        std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(dir.path().join("m.cfg"), b"other").unwrap();
         assert_eq!(cache.get(&root, "m.cfg"), None);
         // A file renamed over it is another inode.
