@@ -184,10 +184,9 @@ fn an_unsynced_commit_is_visible_at_once_and_durable_once_sync_returns() {
     db.exec("ALTER SYSTEM SET wal_writer_delay = '10s'");
     db.value("SELECT pg_reload_conf()");
     // The reload is asynchronous: wait until a new session sees it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while db.value("SHOW wal_writer_delay") != "10s" && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll_until("the reloaded wal_writer_delay", || {
+        db.value("SHOW wal_writer_delay") == "10s"
+    });
     assert_eq!(db.value("SHOW wal_writer_delay"), "10s");
     for round in 0..3u8 {
         let mut tx = store.begin_unsynced().unwrap();
@@ -312,12 +311,19 @@ fn kill_connections(db: &Db) {
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE datname = current_database() AND pid <> pg_backend_pid()",
     );
+    poll_until("connections survived termination", || {
+        db.value(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        ) == "0"
+    });
+}
+
+/// Checks `done` every 20 ms until it holds; panics with `what` when it
+/// still does not after 10 s.
+fn poll_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while db.value(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    ) != "0"
-    {
-        assert!(Instant::now() < deadline, "connections survived termination");
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
