@@ -270,8 +270,11 @@ parallelism = 1
     let b = Browser::start(&server, 1280, 800);
 
     // Not logged in: any page leads to the login page, which says why.
+    // (The first navigation of a fresh browser may commit the redirect
+    // after `go` returns: wait for it, and show the page if it never comes.)
     b.go(&format!("{BASE}/ui/leases?mac={MAC}"));
-    assert!(b.url().contains("/ui/login?next="), "{}", b.url());
+    let url = b.wait_url(|u| u.contains("/ui/login?next="));
+    assert!(url.contains("/ui/login?next="), "{url}:\n{}", b.source());
     b.screenshot("login");
     // A wrong password is answered on the page, without detail.
     b.fill("#username", "ada");

@@ -272,12 +272,21 @@ fn tsize_probe_answered_by_error_8_ends_quietly() {
 
 #[test]
 fn packet_from_an_unknown_tid_gets_error_5_and_the_transfer_goes_on() {
+    unknown_tid_gets_error_5("");
+}
+
+#[test]
+fn packet_from_an_unknown_tid_gets_error_5_on_a_shared_transfer_socket_too() {
+    unknown_tid_gets_error_5("transfer_sockets = \"shared\"");
+}
+
+fn unknown_tid_gets_error_5(extra: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("root");
     std::fs::create_dir(&root).expect("root");
     make_file(&root.join("f.bin"), 3000, 4);
     let port = free_port();
-    let _h = Headend::start_in(dir, &config(&root, port, ""));
+    let _h = Headend::start_in(dir, &config(&root, port, extra));
     let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
     client
         .set_read_timeout(Some(Duration::from_secs(3)))
@@ -298,6 +307,115 @@ fn packet_from_an_unknown_tid_gets_error_5_and_the_transfer_goes_on() {
     client.send_to(&[0, 4, 0, 1], tid).expect("ack");
     let (_, _) = client.recv_from(&mut buf).expect("DATA 2");
     assert_eq!(&buf[..4], &[0, 3, 0, 2]);
+}
+
+/// Sends a plain RRQ for `name` from `sock`.
+fn send_rrq(sock: &UdpSocket, server: SocketAddr, name: &str) {
+    let mut rrq = vec![0, 1];
+    rrq.extend_from_slice(name.as_bytes());
+    rrq.extend_from_slice(b"\0octet\0");
+    sock.send_to(&rrq, server).expect("RRQ");
+}
+
+/// Takes one DATA on `sock` and acknowledges it: the block's bytes, the
+/// server's port (TID) and whether it was the last block.
+fn take_block(sock: &UdpSocket) -> (u16, Vec<u8>, SocketAddr, bool) {
+    let mut buf = [0u8; 1024];
+    let (n, from) = sock.recv_from(&mut buf).expect("DATA");
+    assert_eq!(&buf[..2], &[0, 3], "not DATA: {:?}", &buf[..n]);
+    sock.send_to(&[0, 4, buf[2], buf[3]], from).expect("ACK");
+    let block = u16::from_be_bytes([buf[2], buf[3]]);
+    (block, buf[4..n].to_vec(), from, n < 516)
+}
+
+/// One lock-step fetch from `sock`: the file and the server's port, which
+/// must not change within the transfer.
+fn fetch_on(sock: &UdpSocket, server: SocketAddr, name: &str) -> (Vec<u8>, SocketAddr) {
+    send_rrq(sock, server, name);
+    let (mut out, mut tid, mut expect) = (Vec::new(), None, 1);
+    loop {
+        let (block, data, from, last) = take_block(sock);
+        assert!(tid.is_none_or(|t| t == from), "the server's port changed");
+        tid = Some(from);
+        if block == expect {
+            out.extend_from_slice(&data);
+            expect += 1;
+        }
+        if last {
+            return (out, from);
+        }
+    }
+}
+
+#[test]
+fn shared_transfer_sockets_serve_many_clients_and_never_one_client_port_twice_in_a_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).expect("root");
+    let files: Vec<Vec<u8>> = (0..20)
+        .map(|i| {
+            let path = root.join(format!("f{i}.bin"));
+            make_file(&path, 2000 + 97 * i, i as u64 + 40);
+            std::fs::read(&path).expect("file")
+        })
+        .collect();
+    let port = free_port();
+    let _h = Headend::start_in(
+        dir,
+        &config(
+            &root,
+            port,
+            "transfer_sockets = \"shared\"\nclient_rate = 0.0\nmax_transfers_per_client = 100",
+        ),
+    );
+    let client = || {
+        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        s.set_read_timeout(Some(Duration::from_secs(3)))
+            .expect("timeout");
+        s
+    };
+    // A client that sends every request from one port: each transfer is
+    // on another server port than the one before, never port 69's.
+    let one = client();
+    let mut last = None;
+    for _ in 0..6 {
+        let (data, tid) = fetch_on(&one, lo(port), "f0.bin");
+        assert_eq!(data, files[0]);
+        assert_ne!(tid.port(), port);
+        assert_ne!(Some(tid), last, "the same server port twice in a row");
+        last = Some(tid);
+    }
+    // Twenty clients at once, their blocks interleaved: every file arrives
+    // intact, and the transfers share the server's few ports.
+    let socks: Vec<UdpSocket> = (0..20).map(|_| client()).collect();
+    for (i, s) in socks.iter().enumerate() {
+        send_rrq(s, lo(port), &format!("f{i}.bin"));
+    }
+    let mut got = vec![Vec::new(); socks.len()];
+    let mut tids = vec![None; socks.len()];
+    let mut open: Vec<usize> = (0..socks.len()).collect();
+    while !open.is_empty() {
+        open.retain(|&i| {
+            let (block, data, from, last) = take_block(&socks[i]);
+            assert!(
+                tids[i].is_none_or(|t| t == from),
+                "client {i}: port changed"
+            );
+            tids[i] = Some(from);
+            if usize::from(block) == got[i].len() / 512 + 1 {
+                got[i].extend_from_slice(&data);
+            }
+            !last
+        });
+    }
+    assert_eq!(got, files);
+    let ports: std::collections::BTreeSet<u16> =
+        tids.iter().flatten().map(SocketAddr::port).collect();
+    assert!(
+        (1..=2).contains(&ports.len()),
+        "20 transfers on {} server ports",
+        ports.len()
+    );
 }
 
 #[test]

@@ -67,6 +67,26 @@ pub struct TftpConfig {
     /// Largest upload accepted in bytes (ERROR 3 beyond it).
     #[serde(default = "default_max_upload_bytes")]
     pub max_upload_bytes: u64,
+    /// Which server socket (TID) a transfer uses: `auto` (default) gives
+    /// lock-step downloads a few shared sockets per address when more than
+    /// two transfers run, `shared` always does, `own` gives every transfer
+    /// a socket of its own.
+    #[serde(default)]
+    pub transfer_sockets: TransferSockets,
+}
+
+/// Where transfers get their server-side port (TID, RFC 1350 §4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferSockets {
+    /// Shared sockets for lock-step downloads under load; a socket each
+    /// (and a short busy poll) when the server is nearly idle.
+    #[default]
+    Auto,
+    /// Lock-step downloads always share a few sockets per address.
+    Shared,
+    /// Every transfer gets a socket of its own.
+    Own,
 }
 
 /// One rewrite rule (`[[tftp.remap]]`): exactly one of `prefix` or `regex`.
@@ -134,6 +154,7 @@ impl Default for TftpConfig {
             write_root: None,
             allow_overwrite: false,
             max_upload_bytes: default_max_upload_bytes(),
+            transfer_sockets: TransferSockets::default(),
         }
     }
 }

@@ -34,10 +34,11 @@ pub mod lookup;
 pub mod path;
 mod service;
 pub mod template;
+mod tid_mux;
 mod tid_pool;
 
 pub use crate::core::transfer::{Step, Transfer};
-pub use config::{RemapRule, TemplateConfig, TftpConfig};
+pub use config::{RemapRule, TemplateConfig, TftpConfig, TransferSockets};
 pub use error::TftpError;
 pub use format::{FormatError, Formatter, OutputFormat, TextOnly};
 pub use lookup::{LeaseInfo, LeaseLookup, Mac, NoLeases};

@@ -1,13 +1,17 @@
-//! Sockets only: the request listener on each configured address, and the
-//! per-transfer socket loop (its own socket = its own TID, RFC 1350 §4) that
-//! feeds the sans-I/O [`core`](crate::core) packets and the time and sends
+//! Sockets only: the request listener on each configured address, the
+//! per-transfer socket loop (its own socket = its own TID, RFC 1350 §4), and
+//! the loop of a shared transfer socket that serves many lock-step downloads
+//! at once (each told apart by its peer, see [`tid_mux`](crate::tid_mux)).
+//! Both feed the sans-I/O [`core`](crate::core) packets and the time and send
 //! what it answers.
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::io::IoSliceMut;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::AsRawFd as _;
-use std::sync::Arc;
+use std::os::fd::{AsRawFd as _, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -16,14 +20,17 @@ use nix::sys::socket::{
 };
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 
 use crate::TftpError;
 use crate::admission::{self, Shared, Slot};
+use crate::config::TransferSockets;
 use crate::core::machine::Machine;
 use crate::core::packet::{self, ErrorCode, Packet};
 use crate::core::request::{self, Incoming};
 use crate::core::transfer::{Abort, Step};
 use crate::files;
+use crate::tid_mux::MuxTable;
 
 /// Receives one request; with `pktinfo`, also the local address it was sent to.
 fn recv_request(
@@ -66,7 +73,7 @@ fn recv_request(
 /// Serves requests arriving on one listen socket, forever. With `wildcard`
 /// (bound to 0.0.0.0 or ::) each request's local address comes from
 /// IP_PKTINFO, so replies leave from the address the client asked.
-pub(crate) async fn serve(sock: UdpSocket, wildcard: bool, shared: Arc<Shared>) {
+pub(crate) async fn serve(sock: UdpSocket, wildcard: bool, shared: Arc<Shared>, muxes: Arc<Muxes>) {
     let mut buf = vec![0u8; 65536];
     let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
     let bound = sock.local_addr().map(|a| a.ip()).ok();
@@ -89,7 +96,13 @@ pub(crate) async fn serve(sock: UdpSocket, wildcard: bool, shared: Arc<Shared>) 
             }
         };
         let local = local.or(bound).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        handle_datagram(&shared, buf.get(..n).unwrap_or_default(), peer, local);
+        handle_datagram(
+            &shared,
+            &muxes,
+            buf.get(..n).unwrap_or_default(),
+            peer,
+            local,
+        );
     }
 }
 
@@ -116,7 +129,13 @@ fn refuse(
 
 /// One datagram on a listen port: refuse it, drop it, or admit it and start
 /// its transfer on a new socket.
-fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpAddr) {
+fn handle_datagram(
+    shared: &Arc<Shared>,
+    muxes: &Arc<Muxes>,
+    dg: &[u8],
+    peer: SocketAddr,
+    local: IpAddr,
+) {
     let (req, write) = match request::classify(dg) {
         Incoming::Request { req, write } => (req, write),
         Incoming::Refuse(a) => {
@@ -140,9 +159,44 @@ fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpA
         Ok(v) => v,
         Err(a) => return refuse(shared, local, peer, &shown, &a, &shared.stats.refused_file),
     };
-    // RFC 1350 §4: each transfer gets a port (TID) of its own on the server
-    // side: a finished transfer's socket that did not last serve this peer,
-    // or a new one.
+    let share = match shared.config.transfer_sockets {
+        TransferSockets::Own => false,
+        TransferSockets::Shared => machine.is_lock_step_read(),
+        // A nearly idle server gives a transfer its own socket and polls it
+        // for the next ACK; under load the shared sockets' batches win.
+        TransferSockets::Auto => {
+            machine.is_lock_step_read() && shared.admission.active() > SPIN_MAX_ACTIVE
+        }
+    };
+    let job = Job {
+        peer,
+        name,
+        machine,
+        slot,
+        mux: 0,
+    };
+    let job = if share {
+        match submit(shared, muxes, local, job) {
+            None => return,
+            Some(job) => job,
+        }
+    } else {
+        job
+    };
+    start_own(shared, local, job, &shown);
+}
+
+/// Starts `job` on a socket of its own: RFC 1350 §4's port (TID) per
+/// transfer on the server side, a finished transfer's socket that did not
+/// last serve this peer, or a new one.
+fn start_own(shared: &Arc<Shared>, local: IpAddr, job: Job, shown: &str) {
+    let Job {
+        peer,
+        name,
+        machine,
+        slot,
+        ..
+    } = job;
     let taken = shared.sockets.take(local, peer);
     let (sock, uses) = match taken.map_or_else(|| transfer_socket(local).map(|s| (s, 0)), Ok) {
         Ok(s) => s,
@@ -154,10 +208,10 @@ fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpA
             // Out of sockets: a limit of the server, counted with admission.
             shared.admission.refused_by(admission::Rule::ServerLimit);
             let stage = &shared.stats.refused_admission;
-            return refuse(shared, local, peer, &shown, &a, stage);
+            return refuse(shared, local, peer, shown, &a, stage);
         }
     };
-    tracing::debug!(%peer, file = %name, write, "TFTP transfer start");
+    tracing::debug!(%peer, file = %name, write = machine.is_write(), "TFTP transfer start");
     let transfer = Transfer {
         sock,
         local,
@@ -165,6 +219,53 @@ fn handle_datagram(shared: &Arc<Shared>, dg: &[u8], peer: SocketAddr, local: IpA
         uses,
     };
     tokio::spawn(run(transfer, name, machine, Arc::clone(shared), slot));
+}
+
+/// A transfer admitted and ready to start, on its own socket or a shared one.
+pub(crate) struct Job {
+    peer: SocketAddr,
+    name: String,
+    machine: Machine,
+    slot: Slot,
+    /// The shared socket it was given (its id in the table).
+    mux: u64,
+}
+
+/// The shared transfer sockets of the service: each a channel to its loop.
+pub(crate) type Muxes = std::sync::Mutex<MuxTable<mpsc::UnboundedSender<Job>>>;
+
+/// Bytes of receive buffer asked for a shared socket (ACKs of many
+/// transfers queue there between two reads).
+const MUX_RCVBUF: usize = 1 << 20;
+
+/// Hands `job` to a shared socket on `local` (opening one when the table
+/// says so); the job comes back when no shared socket could take it.
+fn submit(shared: &Arc<Shared>, muxes: &Arc<Muxes>, local: IpAddr, mut job: Job) -> Option<Job> {
+    let mut table = muxes.lock().unwrap_or_else(|p| p.into_inner());
+    let picked = table.pick(local, job.peer, Instant::now(), || {
+        let sock = transfer_socket(local)?;
+        let _ = socket2::SockRef::from(&sock).set_recv_buffer_size(MUX_RCVBUF);
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(mux_loop(
+            sock,
+            local,
+            rx,
+            Arc::clone(shared),
+            Arc::downgrade(muxes),
+        ));
+        Ok::<_, std::io::Error>(tx)
+    });
+    match picked {
+        Ok((id, tx)) => {
+            job.mux = id;
+            tracing::debug!(peer = %job.peer, file = %job.name, mux = id, "TFTP transfer start (shared socket)");
+            tx.send(job).err().map(|e| e.0)
+        }
+        Err(e) => {
+            tracing::debug!("cannot open a shared transfer socket: {e}");
+            Some(job)
+        }
+    }
 }
 
 /// A transfer's socket and where it talks.
@@ -478,6 +579,335 @@ fn count_bytes(shared: &Shared, machine: &Machine) {
     counter.fetch_add(machine.bytes(), Ordering::Relaxed);
 }
 
+/// Counts and logs a transfer that succeeded.
+fn completed(shared: &Shared, peer: SocketAddr, name: &str, machine: &Machine, started: Instant) {
+    shared.stats.transfers_ok.fetch_add(1, Ordering::Relaxed);
+    count_bytes(shared, machine);
+    shared.stats.duration.observe(started.elapsed());
+    // One info line per transfer, as tftpd-hpa's `RRQ from ...`.
+    tracing::info!(
+        client = %peer,
+        file = %name,
+        bytes = machine.bytes(),
+        ms = started.elapsed().as_millis() as u64,
+        "TFTP transfer complete: {name} to {peer}"
+    );
+}
+
+/// Counts and logs a transfer that failed (its bytes already counted).
+fn failed(
+    shared: &Shared,
+    peer: SocketAddr,
+    name: &str,
+    bytes: u64,
+    started: Instant,
+    error: &TftpError,
+) {
+    shared
+        .stats
+        .transfers_failed
+        .fetch_add(1, Ordering::Relaxed);
+    if matches!(error, TftpError::Unconfirmed { .. }) {
+        shared.stats.unconfirmed.fetch_add(1, Ordering::Relaxed);
+    }
+    tracing::info!(
+        client = %peer,
+        file = %name,
+        bytes,
+        ms = started.elapsed().as_millis() as u64,
+        reason = %error,
+        "TFTP transfer failed: {name} to {peer}"
+    );
+}
+
+/// Datagrams read from a shared socket per `recvmmsg`.
+const MUX_BATCH: usize = 32;
+/// Batches read before the loop sends what they asked for.
+const MUX_READS: usize = 4;
+
+/// One transfer on a shared socket.
+struct MuxEntry {
+    machine: Machine,
+    name: String,
+    started: Instant,
+    /// The deadline in the timer heap for it, if any.
+    armed: Option<Instant>,
+    _slot: Slot,
+}
+
+/// A shared socket's transfers, keyed by peer, with their timers and what
+/// is to be sent. No I/O: the loop below reads and sends for it.
+struct Mux {
+    local: IpAddr,
+    /// Its id in the table (the same for all its jobs).
+    id: u64,
+    transfers: HashMap<SocketAddr, MuxEntry>,
+    /// Deadlines, earliest first; an entry whose transfer has another
+    /// deadline (or has ended) is skipped when it comes up.
+    timers: BinaryHeap<Reverse<(Instant, SocketAddr)>>,
+    out: Vec<(Vec<u8>, SocketAddr)>,
+    /// Peers whose transfer ended since the table was last told.
+    ended: Vec<SocketAddr>,
+}
+
+impl Mux {
+    fn start(&mut self, job: Job, shared: &Arc<Shared>) {
+        self.id = job.mux;
+        if self.transfers.contains_key(&job.peer) {
+            // The table never gives a peer the socket it is running on;
+            // should it happen, that transfer gets a socket of its own.
+            let shown = job.name.clone();
+            return start_own(shared, self.local, job, &shown);
+        }
+        let now = Instant::now();
+        let mut machine = job.machine;
+        let step = machine.start(now);
+        self.transfers.insert(
+            job.peer,
+            MuxEntry {
+                machine,
+                name: job.name,
+                started: now,
+                armed: None,
+                _slot: job.slot,
+            },
+        );
+        self.apply(job.peer, step, shared);
+    }
+
+    fn apply(&mut self, peer: SocketAddr, step: Step, shared: &Shared) {
+        match step {
+            Step::Send { datagrams, until } => {
+                self.out.extend(datagrams.into_iter().map(|d| (d, peer)));
+                self.arm(peer, until);
+            }
+            Step::Wait(until) => self.arm(peer, until),
+            Step::Done(datagrams) => {
+                self.out.extend(datagrams.into_iter().map(|d| (d, peer)));
+                if let Some(e) = self.transfers.remove(&peer) {
+                    completed(shared, peer, &e.name, &e.machine, e.started);
+                    self.ended.push(peer);
+                }
+            }
+            Step::Fail { datagrams, error } => {
+                if let Some(e) = self.transfers.remove(&peer) {
+                    let bytes = e.machine.bytes();
+                    count_bytes(shared, &e.machine);
+                    failed(shared, peer, &e.name, bytes, e.started, &error);
+                    self.ended.push(peer);
+                }
+                self.out.extend(datagrams.into_iter().map(|d| (d, peer)));
+            }
+        }
+    }
+
+    /// The timer of `peer`'s transfer at `until` (re-armed only when it
+    /// moves earlier; fired early, the machine answers with a later wait).
+    fn arm(&mut self, peer: SocketAddr, until: Instant) {
+        if let Some(e) = self.transfers.get_mut(&peer)
+            && e.armed.is_none_or(|a| until < a)
+        {
+            e.armed = Some(until);
+            self.timers.push(Reverse((until, peer)));
+        }
+    }
+
+    fn on_datagram(&mut self, dg: &[u8], from: SocketAddr, shared: &Shared) {
+        let Some(e) = self.transfers.get_mut(&from) else {
+            // RFC 1350 §4: a packet from an unknown TID gets ERROR 5 (an
+            // ERROR is never answered, so two servers cannot ping-pong).
+            if !matches!(Packet::parse(dg), Ok(Packet::Error { .. })) {
+                let err = packet::error(ErrorCode::UnknownTid, "unknown transfer ID");
+                self.out.push((err, from));
+            }
+            shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        match Packet::parse(dg) {
+            Ok(pkt) => {
+                let step = e.machine.on_packet(pkt, Instant::now());
+                self.apply(from, step, shared);
+            }
+            Err(_) => {
+                shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Fires every timer due at `now`.
+    fn fire_timers(&mut self, now: Instant, shared: &Shared) {
+        while let Some(&Reverse((at, peer))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(e) = self.transfers.get_mut(&peer) else {
+                continue;
+            };
+            if e.armed == Some(at) {
+                e.armed = None;
+                let step = e.machine.on_timeout(now);
+                self.apply(peer, step, shared);
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.timers.peek().map(|r| r.0.0)
+    }
+}
+
+/// Reads one batch from a shared socket into `bufs`, noting each datagram's
+/// length and sender in `got`; `WouldBlock` (with what was read) when the
+/// batch was not full, so tokio forgets the readiness of an empty queue.
+fn recv_batch(
+    fd: RawFd,
+    bufs: &mut [Vec<u8>],
+    got: &mut Vec<(usize, Option<SocketAddr>)>,
+) -> std::io::Result<()> {
+    MUX_HEADERS.with_borrow_mut(|headers| {
+        let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
+            bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+        let results = recvmmsg(fd, headers, &mut iovs, MsgFlags::MSG_DONTWAIT, None)
+            .map_err(std::io::Error::from)?;
+        for msg in results {
+            got.push((msg.bytes, msg.address.as_ref().and_then(socket_addr)));
+        }
+        if got.len() < MUX_BATCH {
+            Err(std::io::Error::from(std::io::ErrorKind::WouldBlock))
+        } else {
+            Ok(())
+        }
+    })
+}
+
+thread_local! {
+    /// [`recv_batch`]'s message headers, one set per runtime thread.
+    static MUX_HEADERS: std::cell::RefCell<MultiHeaders<SockaddrStorage>> =
+        std::cell::RefCell::new(MultiHeaders::preallocate(MUX_BATCH, None));
+}
+
+/// Sends `out` from a shared socket, 64 datagrams a system call. A full
+/// send buffer (many transfers' blocks on one socket, a slow NIC) is waited
+/// out rather than dropping datagrams for retransmission to recover; a
+/// datagram the kernel refuses for another reason is skipped.
+async fn send_out(sock: &UdpSocket, out: &[(Vec<u8>, SocketAddr)], shared: &Shared) {
+    let out: Vec<(&[u8], SocketAddr)> = out.iter().map(|(d, p)| (d.as_slice(), *p)).collect();
+    let mut rest = out.as_slice();
+    while !rest.is_empty() {
+        match sock.try_io(Interest::WRITABLE, || {
+            headend_util::net::send_some(sock, rest)
+        }) {
+            Ok(n) => {
+                shared
+                    .stats
+                    .datagrams_sent
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                rest = rest.get(n..).unwrap_or_default();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Err(e) = sock.writable().await {
+                    tracing::debug!("TFTP shared socket error: {e}");
+                    return;
+                }
+            }
+            Err(e) => {
+                if let Some(((_, peer), tail)) = rest.split_first() {
+                    tracing::debug!(%peer, "TFTP send failed: {e}");
+                    rest = tail;
+                }
+            }
+        }
+    }
+}
+
+/// The loop of one shared socket: takes new transfers from `jobs`, reads
+/// the peers' datagrams in batches, fires timers and sends what the
+/// transfers answer in batches. Ends once the table let it go (retired, or
+/// the service stopped) and its last transfer ended.
+async fn mux_loop(
+    sock: UdpSocket,
+    local: IpAddr,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    shared: Arc<Shared>,
+    muxes: Weak<Muxes>,
+) {
+    let mut mux = Mux {
+        local,
+        id: 0,
+        transfers: HashMap::new(),
+        timers: BinaryHeap::new(),
+        out: Vec::new(),
+        ended: Vec::new(),
+    };
+    let mut bufs = vec![vec![0u8; 1024]; MUX_BATCH];
+    let mut got = Vec::with_capacity(MUX_BATCH);
+    let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
+    let mut open = true;
+    loop {
+        if !mux.out.is_empty() {
+            send_out(&sock, &mux.out, &shared).await;
+            mux.out.clear();
+        }
+        if !mux.ended.is_empty() {
+            if let Some(table) = muxes.upgrade() {
+                let now = Instant::now();
+                let mut table = table.lock().unwrap_or_else(|p| p.into_inner());
+                for peer in mux.ended.drain(..) {
+                    table.finished(peer, mux.id, now);
+                }
+            } else {
+                mux.ended.clear();
+            }
+        }
+        if !open && mux.transfers.is_empty() {
+            return;
+        }
+        let next = mux.next_deadline();
+        if next != armed {
+            if let Some(at) = next {
+                sleep.as_mut().reset(at.into());
+            }
+            armed = next;
+        }
+        tokio::select! {
+            biased;
+            job = jobs.recv(), if open => match job {
+                Some(job) => {
+                    mux.start(job, &shared);
+                    while let Ok(job) = jobs.try_recv() {
+                        mux.start(job, &shared);
+                    }
+                }
+                None => open = false,
+            },
+            r = sock.readable() => {
+                if let Err(e) = r {
+                    tracing::debug!("TFTP shared socket error: {e}");
+                    continue;
+                }
+                let fd = sock.as_raw_fd();
+                for _ in 0..MUX_READS {
+                    got.clear();
+                    let read = sock.try_io(Interest::READABLE, || recv_batch(fd, &mut bufs, &mut got));
+                    for (i, &(n, from)) in got.iter().enumerate() {
+                        if let (Some(from), Some(dg)) = (from, bufs.get(i).and_then(|b| b.get(..n))) {
+                            mux.on_datagram(dg, from, &shared);
+                        }
+                    }
+                    if read.is_err() {
+                        break;
+                    }
+                }
+            }
+            () = &mut sleep, if armed.is_some() => armed = None,
+        }
+        mux.fire_timers(Instant::now(), &shared);
+    }
+}
+
 /// Drives one transfer until it ends.
 async fn drive(
     sock: &UdpSocket,
@@ -508,17 +938,7 @@ async fn drive(
                 if machine.is_write() {
                     dally(sock, peer, &datagrams, &mut buf, shared).await;
                 }
-                shared.stats.transfers_ok.fetch_add(1, Ordering::Relaxed);
-                count_bytes(shared, &machine);
-                shared.stats.duration.observe(started.elapsed());
-                // One info line per transfer, as tftpd-hpa's `RRQ from ...`.
-                tracing::info!(
-                    client = %peer,
-                    file = %name,
-                    bytes = machine.bytes(),
-                    ms = started.elapsed().as_millis() as u64,
-                    "TFTP transfer complete: {name} to {peer}"
-                );
+                completed(shared, peer, &name, &machine, started);
                 return;
             }
             Step::Fail { datagrams, error } => {
@@ -528,21 +948,7 @@ async fn drive(
                 count_bytes(shared, &machine);
                 drop(machine);
                 send_all(sock, peer, &datagrams, shared).await;
-                shared
-                    .stats
-                    .transfers_failed
-                    .fetch_add(1, Ordering::Relaxed);
-                if matches!(error, TftpError::Unconfirmed { .. }) {
-                    shared.stats.unconfirmed.fetch_add(1, Ordering::Relaxed);
-                }
-                tracing::info!(
-                    client = %peer,
-                    file = %name,
-                    bytes,
-                    ms = started.elapsed().as_millis() as u64,
-                    reason = %error,
-                    "TFTP transfer failed: {name} to {peer}"
-                );
+                failed(shared, peer, &name, bytes, started, &error);
                 return;
             }
         };

@@ -302,12 +302,16 @@ impl TftpService {
             small_files: Default::default(),
         });
         let (stop, _) = watch::channel(false);
+        // The shared transfer sockets live while a listener does: once the
+        // service stops, each ends after its last transfer.
+        let muxes = Arc::new(listen::Muxes::default());
         for (sock, wildcard) in sockets {
             let shared = Arc::clone(&shared);
+            let muxes = Arc::clone(&muxes);
             let mut stopped = stop.subscribe();
             tokio::spawn(async move {
                 tokio::select! {
-                    () = listen::serve(sock, wildcard, shared) => {}
+                    () = listen::serve(sock, wildcard, shared, muxes) => {}
                     _ = stopped.wait_for(|s| *s) => {}
                 }
             });

@@ -2,8 +2,8 @@
 //! when it is its cause.
 
 use std::io::IoSlice;
-use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd as _;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 
 use nix::errno::Errno;
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
@@ -13,7 +13,7 @@ use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, 
 /// `sent[i]` says whether `out[i]` left. A datagram the kernel refuses (an
 /// unreachable peer, a full buffer on a non-blocking socket) is skipped and
 /// the rest still go, as they would one `send_to` at a time.
-pub fn send_many(socket: &UdpSocket, out: &[(&[u8], SocketAddr)], sent: &mut Vec<bool>) {
+pub fn send_many(socket: &impl AsRawFd, out: &[(&[u8], SocketAddr)], sent: &mut Vec<bool>) {
     const CHUNK: usize = 64;
     sent.clear();
     let fd = socket.as_raw_fd();
@@ -42,6 +42,40 @@ pub fn send_many(socket: &UdpSocket, out: &[(&[u8], SocketAddr)], sent: &mut Vec
     }
 }
 
+/// One `sendmmsg` of the first datagrams of `out` (at most 64): how many
+/// left, at least one. The error is the first datagram's: `WouldBlock` when
+/// a non-blocking socket's send buffer is full (the caller waits until it
+/// is writable and sends the rest), any other one refuses that datagram
+/// alone.
+pub fn send_some(socket: &impl AsRawFd, out: &[(&[u8], SocketAddr)]) -> std::io::Result<usize> {
+    const CHUNK: usize = 64;
+    let pending = &out[..out.len().min(CHUNK)];
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(pending.len(), None);
+    let iovs: Vec<[IoSlice<'_>; 1]> = pending.iter().map(|(b, _)| [IoSlice::new(b)]).collect();
+    let to: Vec<Option<SockaddrStorage>> = pending
+        .iter()
+        .map(|(_, a)| Some(SockaddrStorage::from(*a)))
+        .collect();
+    let no_cmsgs: [ControlMessage<'_>; 0] = [];
+    loop {
+        match sendmmsg(
+            socket.as_raw_fd(),
+            &mut headers,
+            &iovs,
+            &to,
+            no_cmsgs,
+            MsgFlags::empty(),
+        ) {
+            Ok(done) => return Ok(done.count().clamp(1, pending.len())),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(std::io::Error::from(e)),
+        }
+    }
+}
+
 /// `" (ports below 1024 need root or CAP_NET_BIND_SERVICE)"` when binding
 /// `port` was refused for lack of privilege, `" (another server holds the
 /// port: stop it)"` when the port is taken, else nothing: a hint that names
@@ -58,7 +92,7 @@ pub fn bind_hint(port: u16, e: &std::io::Error) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::{bind_hint, send_many};
+    use super::{bind_hint, send_many, send_some};
     use std::io::{Error, ErrorKind};
     use std::net::UdpSocket;
     use std::time::Duration;
@@ -85,6 +119,29 @@ mod tests {
             let n = rx.recv(&mut buf).unwrap();
             assert_eq!(&buf[..n], want.as_slice());
         }
+    }
+
+    #[test]
+    fn send_some_sends_one_chunk_and_names_the_first_datagrams_error() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = rx.local_addr().unwrap();
+        let bodies: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 3]).collect();
+        let out: Vec<(&[u8], std::net::SocketAddr)> =
+            bodies.iter().map(|b| (b.as_slice(), to)).collect();
+        assert_eq!(send_some(&tx, &out).unwrap(), 64, "one chunk per call");
+        assert_eq!(send_some(&tx, &out[64..]).unwrap(), 36);
+        assert_eq!(send_some(&tx, &[]).unwrap(), 0);
+        let mut buf = [0u8; 16];
+        for want in &bodies {
+            let n = rx.recv(&mut buf).unwrap();
+            assert_eq!(&buf[..n], want.as_slice());
+        }
+        let refused = "127.0.0.1:0".parse().unwrap();
+        let first_bad = [(&b"x"[..], refused), (&b"y"[..], to)];
+        assert!(send_some(&tx, &first_bad).is_err());
+        assert_eq!(send_some(&tx, &first_bad[1..]).unwrap(), 1);
     }
 
     #[test]

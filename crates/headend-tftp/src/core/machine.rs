@@ -62,6 +62,12 @@ impl Machine {
         }
     }
 
+    /// True for a lock-step download (window 1): one DATA per ACK.
+    #[inline]
+    pub(crate) fn is_lock_step_read(&self) -> bool {
+        matches!(self, Self::Read(t) if t.window() == 1)
+    }
+
     /// True for an upload (which dallies after its final ACK).
     #[inline]
     pub(crate) fn is_write(&self) -> bool {

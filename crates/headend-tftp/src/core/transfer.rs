@@ -229,6 +229,11 @@ impl Transfer {
         }
     }
 
+    /// The window negotiated (1: lock-step).
+    pub fn window(&self) -> u64 {
+        self.window
+    }
+
     /// Bytes acknowledged so far (for logs).
     pub fn bytes_acked(&self) -> u64 {
         (self.acked.saturating_mul(self.blksize as u64)).min(self.source.size())
