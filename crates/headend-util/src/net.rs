@@ -14,26 +14,14 @@ use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, 
 /// unreachable peer, a full buffer on a non-blocking socket) is skipped and
 /// the rest still go, as they would one `send_to` at a time.
 pub fn send_many(socket: &impl AsRawFd, out: &[(&[u8], SocketAddr)], sent: &mut Vec<bool>) {
-    const CHUNK: usize = 64;
     sent.clear();
-    let fd = socket.as_raw_fd();
-    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(out.len().min(CHUNK), None);
     let mut start = 0;
-    while start < out.len() {
-        let pending = &out[start..(start + CHUNK).min(out.len())];
-        let iovs: Vec<[IoSlice<'_>; 1]> = pending.iter().map(|(b, _)| [IoSlice::new(b)]).collect();
-        let to: Vec<Option<SockaddrStorage>> = pending
-            .iter()
-            .map(|(_, a)| Some(SockaddrStorage::from(*a)))
-            .collect();
-        let no_cmsgs: [ControlMessage<'_>; 0] = [];
-        match sendmmsg(fd, &mut headers, &iovs, &to, no_cmsgs, MsgFlags::empty()) {
-            Ok(done) => {
-                let n = done.count().clamp(1, pending.len());
+    while let Some(rest) = out.get(start..).filter(|r| !r.is_empty()) {
+        match send_some(socket, rest) {
+            Ok(n) => {
                 sent.extend(std::iter::repeat_n(true, n));
                 start += n;
             }
-            Err(Errno::EINTR) => {}
             Err(_) => {
                 sent.push(false);
                 start += 1;
