@@ -7,7 +7,9 @@ prints every OFFER (a REQUEST goes to the first one only) and ACK it receives as
 server acknowledged and which requests went unanswered. Nothing is retried,
 unless the environment sets DISCOVER_RETRIES=n: then a client that got no
 OFFER sends its DISCOVER again after 1 s, up to n more times, as a real client
-retransmits (RFC 2131 section 4.1), before its 2 s timeout runs.
+retransmits (RFC 2131 section 4.1), before its 2 s timeout runs; and a client
+that got a NAK starts over with a new DISCOVER, as RFC 2131 section 3.1 says a
+client does, within the same n (its NAK is still printed).
 
 usage: relay_client.py LOCAL_ADDR SERVER_ADDR FIRST_INDEX COUNT SECONDS [OPTION82_HEX]
 Bounded: starts no client after COUNT clients or SECONDS, whichever comes
@@ -96,6 +98,13 @@ while (time.time() < deadline and nxt < end) or outstanding:
         outstanding.pop(xid, None)
     elif kind == 6:
         print("NAK", m, flush=True)
-        outstanding.pop(xid, None)
+        if xid in outstanding and retries and sent[xid] <= retries:
+            # Start over: a new DISCOVER, a new OFFER to take.
+            requested.discard(xid)
+            sock.sendto(packet(1, xid), (server, 67))
+            outstanding[xid] = time.time()
+            sent[xid] += 1
+        else:
+            outstanding.pop(xid, None)
 for i in outstanding:
     print("TIMEOUT", ":".join("%02x" % b for b in mac(i)), flush=True)
