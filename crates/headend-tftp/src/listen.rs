@@ -173,7 +173,6 @@ fn handle_datagram(
         name,
         machine,
         slot,
-        mux: 0,
     };
     let job = if share {
         match submit(shared, muxes, local, job) {
@@ -227,8 +226,6 @@ pub(crate) struct Job {
     name: String,
     machine: Machine,
     slot: Slot,
-    /// The shared socket it was given (its id in the table).
-    mux: u64,
 }
 
 /// The shared transfer sockets of the service: each a channel to its loop.
@@ -240,15 +237,16 @@ const MUX_RCVBUF: usize = 1 << 20;
 
 /// Hands `job` to a shared socket on `local` (opening one when the table
 /// says so); the job comes back when no shared socket could take it.
-fn submit(shared: &Arc<Shared>, muxes: &Arc<Muxes>, local: IpAddr, mut job: Job) -> Option<Job> {
+fn submit(shared: &Arc<Shared>, muxes: &Arc<Muxes>, local: IpAddr, job: Job) -> Option<Job> {
     let mut table = muxes.lock().unwrap_or_else(|p| p.into_inner());
-    let picked = table.pick(local, job.peer, Instant::now(), || {
+    let picked = table.pick(local, job.peer, Instant::now(), |id| {
         let sock = transfer_socket(local)?;
         let _ = socket2::SockRef::from(&sock).set_recv_buffer_size(MUX_RCVBUF);
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(mux_loop(
             sock,
             local,
+            id,
             rx,
             Arc::clone(shared),
             Arc::downgrade(muxes),
@@ -257,7 +255,6 @@ fn submit(shared: &Arc<Shared>, muxes: &Arc<Muxes>, local: IpAddr, mut job: Job)
     });
     match picked {
         Ok((id, tx)) => {
-            job.mux = id;
             tracing::debug!(peer = %job.peer, file = %job.name, mux = id, "TFTP transfer start (shared socket)");
             tx.send(job).err().map(|e| e.0)
         }
@@ -639,7 +636,7 @@ struct MuxEntry {
 /// is to be sent. No I/O: the loop below reads and sends for it.
 struct Mux {
     local: IpAddr,
-    /// Its id in the table (the same for all its jobs).
+    /// Its id in the table.
     id: u64,
     transfers: HashMap<SocketAddr, MuxEntry>,
     /// Deadlines, earliest first; an entry whose transfer has another
@@ -652,7 +649,6 @@ struct Mux {
 
 impl Mux {
     fn start(&mut self, job: Job, shared: &Arc<Shared>) {
-        self.id = job.mux;
         if self.transfers.contains_key(&job.peer) {
             // The table never gives a peer the socket it is running on;
             // should it happen, that transfer gets a socket of its own.
@@ -712,7 +708,7 @@ impl Mux {
         }
     }
 
-    fn on_datagram(&mut self, dg: &[u8], from: SocketAddr, shared: &Shared) {
+    fn on_datagram(&mut self, dg: &[u8], from: SocketAddr, now: Instant, shared: &Shared) {
         let Some(e) = self.transfers.get_mut(&from) else {
             // RFC 1350 §4: a packet from an unknown TID gets ERROR 5 (an
             // ERROR is never answered, so two servers cannot ping-pong).
@@ -725,7 +721,7 @@ impl Mux {
         };
         match Packet::parse(dg) {
             Ok(pkt) => {
-                let step = e.machine.on_packet(pkt, Instant::now());
+                let step = e.machine.on_packet(pkt, now);
                 self.apply(from, step, shared);
             }
             Err(_) => {
@@ -828,13 +824,14 @@ async fn send_out(sock: &UdpSocket, out: &[(Vec<u8>, SocketAddr)], shared: &Shar
 async fn mux_loop(
     sock: UdpSocket,
     local: IpAddr,
+    id: u64,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     shared: Arc<Shared>,
     muxes: Weak<Muxes>,
 ) {
     let mut mux = Mux {
         local,
-        id: 0,
+        id,
         transfers: HashMap::new(),
         timers: BinaryHeap::new(),
         out: Vec::new(),
@@ -892,9 +889,11 @@ async fn mux_loop(
                 for _ in 0..MUX_READS {
                     got.clear();
                     let read = sock.try_io(Interest::READABLE, || recv_batch(fd, &mut bufs, &mut got));
+                    // One clock reading per batch, not per datagram.
+                    let now = Instant::now();
                     for (i, &(n, from)) in got.iter().enumerate() {
                         if let (Some(from), Some(dg)) = (from, bufs.get(i).and_then(|b| b.get(..n))) {
-                            mux.on_datagram(dg, from, &shared);
+                            mux.on_datagram(dg, from, now, &shared);
                         }
                     }
                     if read.is_err() {

@@ -71,7 +71,8 @@ impl<H> Default for MuxTable<H> {
 
 impl<H> MuxTable<H> {
     /// The shared socket on `local` for a new transfer of `peer` at `now`:
-    /// its id and handle. `open` makes a new one when none may be used;
+    /// its id and handle. `open` makes a new one, given its id, when none
+    /// may be used;
     /// its error is handed back (the caller then gives the transfer a
     /// socket of its own). Handles of retired sockets are dropped here.
     pub(crate) fn pick<E>(
@@ -79,7 +80,7 @@ impl<H> MuxTable<H> {
         local: IpAddr,
         peer: SocketAddr,
         now: Instant,
-        open: impl FnOnce() -> Result<H, E>,
+        open: impl FnOnce(u64) -> Result<H, E>,
     ) -> Result<(u64, &H), E> {
         self.picks += 1;
         if self.picks.is_multiple_of(SWEEP_EVERY) || self.peers.len() > MAX_PEERS {
@@ -97,12 +98,12 @@ impl<H> MuxTable<H> {
         let at = match found {
             Some(at) if list.len() >= PER_ADDRESS => at,
             _ => {
-                let handle = open()?;
+                let id = self.next_id;
+                let handle = open(id)?;
+                self.next_id += 1;
                 if list.len() >= PER_ADDRESS {
                     list.remove(0);
                 }
-                let id = self.next_id;
-                self.next_id += 1;
                 list.push(Socket {
                     id,
                     handle,
@@ -163,7 +164,7 @@ mod tests {
 
     fn pick(t: &mut MuxTable<u32>, p: SocketAddr, now: Instant, opened: &mut u32) -> u64 {
         let (id, _) = t
-            .pick(LOCAL, p, now, || {
+            .pick(LOCAL, p, now, |_| {
                 *opened += 1;
                 Ok::<_, ()>(*opened)
             })
@@ -230,7 +231,7 @@ mod tests {
     #[test]
     fn an_open_error_is_handed_back() {
         let mut t: MuxTable<u32> = MuxTable::default();
-        let r = t.pick(LOCAL, peer(1), Instant::now(), || Err("no socket"));
+        let r = t.pick(LOCAL, peer(1), Instant::now(), |_| Err("no socket"));
         assert_eq!(r.err(), Some("no socket"));
     }
 
