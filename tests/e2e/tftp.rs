@@ -416,6 +416,32 @@ fn shared_transfer_sockets_serve_many_clients_and_never_one_client_port_twice_in
         "20 transfers on {} server ports",
         ports.len()
     );
+    // Larger blocks than the smallest path MTU carries go on shared sockets
+    // of their own (those of 512-byte blocks never fragment): they arrive
+    // intact too, and a 512-byte fetch after them still does.
+    for (i, blksize) in [(3, "1468"), (4, "8192"), (5, "512")] {
+        match raw_get(
+            lo(port),
+            format!("f{i}.bin").as_bytes(),
+            &[("blksize", blksize)],
+        ) {
+            Fetch::Data(d, o) => {
+                assert_eq!(d, files[i], "blksize {blksize}");
+                // 8192 is cut to the server's max_blksize.
+                let granted = o
+                    .iter()
+                    .find(|(k, _)| k == "blksize")
+                    .map(|(_, v)| v.as_str());
+                if blksize == "512" {
+                    assert_eq!(granted, Some("512"));
+                } else {
+                    let n: usize = granted.and_then(|v| v.parse().ok()).expect("blksize");
+                    assert!(n >= 1468, "{o:?}");
+                }
+            }
+            other => panic!("blksize {blksize}: {other:?}"),
+        }
+    }
 }
 
 #[test]

@@ -18,16 +18,18 @@
 //!   once its last transfer ends) and a new one with a new port takes its
 //!   place, so ports keep changing.
 //!
-//! Sans-I/O: generic over the handle of a shared socket, so the rules are
-//! tested without sockets.
+//! Sans-I/O: generic over the lane a socket serves (the caller's key: its
+//! local address, and what kind of transfer it carries) and over the handle
+//! of a shared socket, so the rules are tested without sockets.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::hash::Hash;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Transfers one shared socket takes before it is retired.
 pub(crate) const MAX_USES: u32 = 4096;
-/// Shared sockets in service per local address (two let a peer alternate).
+/// Shared sockets in service per lane (two let a peer alternate).
 pub(crate) const PER_ADDRESS: usize = 2;
 /// How long a peer's last socket is remembered after its transfer ended.
 const REMEMBER: Duration = Duration::from_secs(60);
@@ -50,15 +52,16 @@ struct Mark {
     at: Instant,
 }
 
-/// The shared sockets of every local address and each peer's last one.
-pub(crate) struct MuxTable<H> {
-    sockets: HashMap<IpAddr, Vec<Socket<H>>>,
+/// The shared sockets of every lane and each peer's last one (socket ids
+/// are unique over all lanes, so the rules hold across lanes too).
+pub(crate) struct MuxTable<K, H> {
+    sockets: HashMap<K, Vec<Socket<H>>>,
     peers: HashMap<SocketAddr, Mark>,
     next_id: u64,
     picks: usize,
 }
 
-impl<H> Default for MuxTable<H> {
+impl<K, H> Default for MuxTable<K, H> {
     fn default() -> Self {
         Self {
             sockets: HashMap::new(),
@@ -69,15 +72,15 @@ impl<H> Default for MuxTable<H> {
     }
 }
 
-impl<H> MuxTable<H> {
-    /// The shared socket on `local` for a new transfer of `peer` at `now`:
+impl<K: Eq + Hash, H> MuxTable<K, H> {
+    /// The shared socket of `lane` for a new transfer of `peer` at `now`:
     /// its id and handle. `open` makes a new one, given its id, when none
     /// may be used;
     /// its error is handed back (the caller then gives the transfer a
     /// socket of its own). Handles of retired sockets are dropped here.
     pub(crate) fn pick<E>(
         &mut self,
-        local: IpAddr,
+        lane: K,
         peer: SocketAddr,
         now: Instant,
         open: impl FnOnce(u64) -> Result<H, E>,
@@ -87,7 +90,7 @@ impl<H> MuxTable<H> {
             self.sweep(now);
         }
         let avoid = self.peers.get(&peer).map(|m| m.socket);
-        let list = self.sockets.entry(local).or_default();
+        let list = self.sockets.entry(lane).or_default();
         list.retain(|s| s.uses < MAX_USES);
         // The least used socket the peer may have; a new one while there is
         // room (two to alternate on), or in place of the oldest when the
@@ -155,6 +158,7 @@ impl<H> MuxTable<H> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
 
     fn peer(port: u16) -> SocketAddr {
         SocketAddr::from(([192, 0, 2, 7], port))
@@ -162,7 +166,7 @@ mod tests {
 
     const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
-    fn pick(t: &mut MuxTable<u32>, p: SocketAddr, now: Instant, opened: &mut u32) -> u64 {
+    fn pick(t: &mut MuxTable<IpAddr, u32>, p: SocketAddr, now: Instant, opened: &mut u32) -> u64 {
         let (id, _) = t
             .pick(LOCAL, p, now, |_| {
                 *opened += 1;
@@ -230,7 +234,7 @@ mod tests {
 
     #[test]
     fn an_open_error_is_handed_back() {
-        let mut t: MuxTable<u32> = MuxTable::default();
+        let mut t: MuxTable<IpAddr, u32> = MuxTable::default();
         let r = t.pick(LOCAL, peer(1), Instant::now(), |_| Err("no socket"));
         assert_eq!(r.err(), Some("no socket"));
     }
@@ -248,5 +252,36 @@ mod tests {
         }
         t.sweep(start + REMEMBER + Duration::from_secs(1));
         assert_eq!(t.remembered(), 10, "only the running transfers' peers");
+    }
+
+    #[test]
+    fn each_lane_has_sockets_of_its_own() {
+        let mut t: MuxTable<(IpAddr, bool), u32> = MuxTable::default();
+        let now = Instant::now();
+        let mut opened = 0;
+        let mut open = |lane, p| {
+            t.pick(lane, p, now, |_| {
+                opened += 1;
+                Ok::<_, ()>(opened)
+            })
+            .map(|(id, &h)| (id, h))
+            .expect("opened")
+        };
+        let small = (LOCAL, true);
+        let large = (LOCAL, false);
+        let mut last = None;
+        for port in 1..=50 {
+            // One peer going back and forth between the lanes, others
+            // filling both.
+            let lane = if port % 2 == 0 { small } else { large };
+            let (id, _) = open(lane, peer(9000));
+            assert_ne!(Some(id), last, "the same socket twice in a row");
+            last = Some(id);
+            open(small, peer(port));
+            open(large, peer(port));
+        }
+        assert_eq!(opened, 2 * PER_ADDRESS as u32, "two sockets a lane");
+        assert_eq!(t.sockets[&small].len(), PER_ADDRESS);
+        assert_eq!(t.sockets[&large].len(), PER_ADDRESS);
     }
 }

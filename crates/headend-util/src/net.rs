@@ -3,7 +3,7 @@
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use nix::errno::Errno;
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
@@ -64,6 +64,28 @@ pub fn send_some(socket: &impl AsRawFd, out: &[(&[u8], SocketAddr)]) -> std::io:
     }
 }
 
+/// The largest UDP payload whose IPv4 datagram fits the smallest path MTU
+/// Linux ever uses (`net.ipv4.route.min_pmtu`, 552 bytes, less 28 bytes of
+/// IP and UDP header): see [`set_dont_fragment`].
+pub const UNFRAGMENTED_PAYLOAD: usize = 552 - 28;
+
+/// Sends every IPv4 datagram of `socket` with Don't Fragment set and never
+/// fragments one on this host (`IP_PMTUDISC_DO`).
+///
+/// For a socket whose datagrams all carry at most [`UNFRAGMENTED_PAYLOAD`]
+/// bytes this changes nothing on the wire: by default (`IP_PMTUDISC_WANT`)
+/// Linux already sets DF on every datagram that fits the route's MTU. What
+/// it changes is the IP ID: a datagram that may still be fragmented on this
+/// host gets an ID from a keyed hash and a shared counter, one per datagram;
+/// with DF enforced the kernel sends 0, which RFC 6864 §4.1 allows for an
+/// atomic datagram (DF set, never fragmented). A larger datagram than the
+/// path takes would fail with `EMSGSIZE` instead of leaving in fragments,
+/// which is why the caller keeps such sockets for small datagrams.
+pub fn set_dont_fragment(socket: &impl AsFd) -> std::io::Result<()> {
+    use rustix::net::sockopt::{Ipv4PathMtuDiscovery, set_ip_mtu_discover};
+    set_ip_mtu_discover(socket, Ipv4PathMtuDiscovery::DO).map_err(std::io::Error::from)
+}
+
 /// `" (ports below 1024 need root or CAP_NET_BIND_SERVICE)"` when binding
 /// `port` was refused for lack of privilege, `" (another server holds the
 /// port: stop it)"` when the port is taken, else nothing: a hint that names
@@ -80,7 +102,7 @@ pub fn bind_hint(port: u16, e: &std::io::Error) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::{bind_hint, send_many, send_some};
+    use super::{UNFRAGMENTED_PAYLOAD, bind_hint, send_many, send_some, set_dont_fragment};
     use std::io::{Error, ErrorKind};
     use std::net::UdpSocket;
     use std::time::Duration;
@@ -144,5 +166,20 @@ mod tests {
         );
         assert!(bind_hint(69, &in_use).contains("another server"));
         assert_eq!(bind_hint(69, &Error::from(ErrorKind::AddrNotAvailable)), "");
+    }
+
+    #[test]
+    fn a_dont_fragment_socket_has_df_enforced_and_sends_the_largest_small_datagram() {
+        use rustix::net::sockopt::{Ipv4PathMtuDiscovery, ip_mtu_discover};
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert_eq!(ip_mtu_discover(&tx).unwrap(), Ipv4PathMtuDiscovery::WANT);
+        set_dont_fragment(&tx).unwrap();
+        assert_eq!(ip_mtu_discover(&tx).unwrap(), Ipv4PathMtuDiscovery::DO);
+        let small = vec![7u8; UNFRAGMENTED_PAYLOAD];
+        tx.send_to(&small, rx.local_addr().unwrap()).unwrap();
+        let mut buf = [0u8; 2048];
+        assert_eq!(rx.recv(&mut buf).unwrap(), UNFRAGMENTED_PAYLOAD);
     }
 }

@@ -62,6 +62,16 @@ impl Machine {
         }
     }
 
+    /// The largest datagram a download sends (`None` for an upload, which
+    /// sends ACKs and its OACK).
+    #[inline]
+    pub(crate) fn largest_sent(&self) -> Option<usize> {
+        match self {
+            Self::Read(t) => Some(t.largest_datagram()),
+            Self::Write(_) => None,
+        }
+    }
+
     /// True for a lock-step download (window 1): one DATA per ACK.
     #[inline]
     pub(crate) fn is_lock_step_read(&self) -> bool {

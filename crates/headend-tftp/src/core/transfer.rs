@@ -234,6 +234,12 @@ impl Transfer {
         self.window
     }
 
+    /// The largest datagram this transfer can send: a full DATA block, or
+    /// the OACK.
+    pub fn largest_datagram(&self) -> usize {
+        (4 + self.blksize).max(self.oack.as_ref().map_or(0, Vec::len))
+    }
+
     /// Bytes acknowledged so far (for logs).
     pub fn bytes_acked(&self) -> u64 {
         (self.acked.saturating_mul(self.blksize as u64)).min(self.source.size())
@@ -660,6 +666,26 @@ mod tests {
         assert_eq!(dgs.len(), 2);
         assert!(dgs.iter().all(|d| d.starts_with(&[0, 6])), "{dgs:?}");
         assert!(matches!(error, TftpError::Unconfirmed { sent: 2, .. }));
+    }
+
+    #[test]
+    fn largest_datagram_is_a_full_block_or_the_oack() {
+        let t0 = Instant::now();
+        let mut t = transfer(5000, &[], t0);
+        assert_eq!(t.largest_datagram(), 516, "RFC 1350's 512-byte blocks");
+        let largest = sent(t.start(t0)).iter().map(Vec::len).max();
+        assert_eq!(largest, Some(516));
+        let t = transfer(5000, &[("blksize", "1468"), ("tsize", "0")], t0);
+        assert_eq!(t.largest_datagram(), 1472);
+        // A tiny block with a long OACK: the OACK is the largest.
+        let t = transfer(
+            100,
+            &[("blksize", "8"), ("tsize", "0"), ("timeout", "5")],
+            t0,
+        );
+        let oack = t.oack.as_ref().map_or(0, Vec::len);
+        assert!(oack > 12, "{oack}");
+        assert_eq!(t.largest_datagram(), oack);
     }
 
     #[test]
