@@ -167,6 +167,43 @@ impl Catalog {
         self.by_wire.get(wire)
     }
 
+    /// The most specific served zone holding the question name of `wire` (a
+    /// message whose question has an uncompressed name, as every response
+    /// echoes it), looked up by its lower-cased wire form as the answer
+    /// cache does.
+    pub(crate) fn zone_of_question(&self, wire: &[u8]) -> Option<&Arc<Zone>> {
+        let mut name = [0u8; 255];
+        let mut len = 0;
+        let mut at = 12;
+        loop {
+            let l = usize::from(*wire.get(at)?);
+            if l & 0xc0 != 0 {
+                return None;
+            }
+            let label = wire.get(at..at + 1 + l)?;
+            name.get_mut(len..len + label.len())?
+                .iter_mut()
+                .zip(label)
+                .for_each(|(d, s)| *d = s.to_ascii_lowercase());
+            len += label.len();
+            at += 1 + l;
+            if l == 0 {
+                break;
+            }
+        }
+        let name = &name[..len];
+        let mut at = 0;
+        loop {
+            if let Some(zone) = self.zone_by_wire(name.get(at..)?) {
+                return Some(zone);
+            }
+            match *name.get(at)? {
+                0 => return None,
+                l => at += 1 + usize::from(l),
+            }
+        }
+    }
+
     /// Every served zone.
     pub fn zones(&self) -> impl Iterator<Item = &Arc<Zone>> {
         self.zones.values()

@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use crate::answer::{Catalog, Transport};
 use crate::request::{HEADER_LEN, Request};
+use crate::zone::Zone;
 
 /// Most answers kept per worker before the cache starts over.
 const DEFAULT_CAPACITY: usize = 200_000;
@@ -57,7 +58,9 @@ pub struct FastCounts {
 #[derive(Debug)]
 pub struct AnswerCache {
     generation: u64,
-    map: HashMap<Box<[u8]>, Box<[u8]>>,
+    map: HashMap<Box<[u8]>, Kept>,
+    /// The zone of the answer the last call served from `map`.
+    last_zone: Option<Arc<Zone>>,
     /// The answer shared by each class of missing names met; `None` for a
     /// class whose answers cannot be shared (its names go in `map`).
     shared: HashMap<NegativeKey, Option<Box<[u8]>>>,
@@ -69,6 +72,14 @@ pub struct AnswerCache {
     pub negative_hits: u64,
     /// Plain queries answered by the full responder (and then cached).
     pub misses: u64,
+}
+
+/// An answer kept for its question, with the served zone the question
+/// falls in (for the per-zone response counts).
+#[derive(Debug)]
+struct Kept {
+    answer: Box<[u8]>,
+    zone: Option<Arc<Zone>>,
 }
 
 /// What the answer to a missing name depends on (RFC 1034 §4.3.2 step 3c,
@@ -150,6 +161,7 @@ impl AnswerCache {
         Self {
             generation: 0,
             map: HashMap::new(),
+            last_zone: None,
             shared: HashMap::new(),
             capacity: capacity.max(1),
             key: [0; MAX_KEY],
@@ -187,6 +199,7 @@ impl AnswerCache {
         out: &mut Vec<u8>,
     ) -> bool {
         out.clear();
+        self.last_zone = None;
         if catalog.generation() != self.generation {
             self.map.clear();
             self.shared.clear();
@@ -223,9 +236,10 @@ impl AnswerCache {
         self.key[2..4].copy_from_slice(&limit.to_be_bytes());
         self.key[4..6].copy_from_slice(&query.qtype.to_be_bytes());
         let key = &self.key[..key_len];
-        if let Some(cached) = self.map.get(key) {
+        if let Some(kept) = self.map.get(key) {
             self.hits += 1;
-            out.extend_from_slice(cached);
+            self.last_zone.clone_from(&kept.zone);
+            out.extend_from_slice(&kept.answer);
             patch(out, req, query.qname_len);
             return true;
         }
@@ -275,8 +289,16 @@ impl AnswerCache {
         if self.map.len() >= self.capacity {
             self.map.clear();
         }
-        self.map.insert(key.into(), resp.into_boxed_slice());
+        let zone = catalog.zone_of_question(&resp).cloned();
+        let answer = resp.into_boxed_slice();
+        self.map.insert(key.into(), Kept { answer, zone });
         true
+    }
+
+    /// The served zone of the answer the last [`answer`](Self::answer) call
+    /// took from the cache; `None` when it built or shared one.
+    pub fn last_zone(&self) -> Option<&Arc<Zone>> {
+        self.last_zone.as_ref()
     }
 }
 
@@ -515,6 +537,25 @@ mod tests {
             fast, slow,
             "{name} type {qtype} edns {edns:?} {transport:?}"
         );
+    }
+
+    #[test]
+    fn a_kept_answer_names_the_zone_its_question_falls_in() {
+        let catalog = catalog();
+        let mut cache = AnswerCache::default();
+        let mut out = Vec::new();
+        for name in all_names(&catalog) {
+            let q = query(7, &name, 1, false, None, 0);
+            assert!(cache.respond(&catalog, &q, Transport::Udp, &mut out));
+            assert!(cache.last_zone().is_none(), "{name}: built, not kept");
+            assert!(cache.respond(&catalog, &q, Transport::Udp, &mut out));
+            let expected = catalog.zone_of_question(&out);
+            assert!(expected.is_some(), "{name}");
+            match (cache.last_zone(), expected) {
+                (Some(kept), Some(z)) => assert!(Arc::ptr_eq(kept, z), "{name}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
     }
 
     #[test]

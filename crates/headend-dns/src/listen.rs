@@ -234,7 +234,7 @@ impl UdpWorker {
                 match verdict {
                     Ok(verdict @ (Verdict::Send | Verdict::Slip)) => {
                         self.stats.verdict(verdict);
-                        tally.response(out, &catalog);
+                        tally.response(out, &catalog, worker.cache.last_zone());
                         to[ready] = Some(peer);
                         ready += 1;
                     }
@@ -602,7 +602,7 @@ async fn serve_tcp_connection(mut stream: TcpStream, conn: TcpConn<'_>) -> std::
             let Ok(rlen) = u16::try_from(body.len()) else {
                 continue;
             };
-            tally.response(&body, &catalog.load());
+            tally.response(&body, &catalog.load(), None);
             out.extend_from_slice(&rlen.to_be_bytes());
             out.extend_from_slice(&body);
             // Many pipelined requests for large answers: send what is
