@@ -14,7 +14,6 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use headend_tftp::core::packet::{self, OP_RRQ, Packet};
@@ -201,104 +200,149 @@ fn big(server: SocketAddr, name: &str, reference: &[u8], blksize: usize, window:
     }
 }
 
-/// One small fetch on the tokio runtime, from `sock` (each fetch slot keeps
-/// its socket for all its fetches, as a client may: the server's side of
-/// every transfer is still a new TID, and the client saves a socket's
-/// life per fetch, so one core drives several servers' worth of fetches).
-async fn small_one(
-    sock: &tokio::net::UdpSocket,
-    buf: &mut [u8],
-    server: SocketAddr,
-    name: &str,
-    reference: &[u8],
-    blksize: usize,
-) -> Fetched {
-    let request = rrq(name, blksize, 1);
-    sock.send_to(&request, server)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut rx = Receiver::new(reference);
-    let mut silent = 0;
-    loop {
-        match tokio::time::timeout(Duration::from_millis(500), sock.recv_from(buf)).await {
-            Ok(Ok((n, from))) => match rx.on_datagram(buf.get(..n).unwrap_or_default(), from)? {
-                Event::Ack(a) => {
-                    let _ = sock.send_to(&a, from).await;
-                }
-                Event::Nothing => {}
-                Event::Done(a) => {
-                    let _ = sock.send_to(&a, from).await;
-                    return Ok(());
-                }
-            },
-            Ok(Err(e)) => return Err(e.to_string()),
-            Err(_) => {
-                silent += 1;
-                if silent > 10 {
-                    return Err(format!("{name}: server silent"));
-                }
-                match rx.tid {
-                    Some(tid) if !rx.last_ack.is_empty() => {
-                        let _ = sock.send_to(&rx.last_ack, tid).await;
-                    }
-                    _ => {
-                        let _ = sock.send_to(&request, server).await;
-                    }
-                }
-            }
-        }
-    }
+/// One fetch slot of [`small`]: a socket of its own (a port per transfer in
+/// flight, as servers tell transfers apart by the client's address and port;
+/// the slot keeps it for all its fetches, so one core drives more fetches)
+/// and the fetch running on it.
+struct Slot<'a> {
+    sock: std::net::UdpSocket,
+    fetch: Option<Fetch<'a>>,
 }
 
-fn small(
+/// A small fetch in progress.
+struct Fetch<'a> {
+    name: String,
+    request: Vec<u8>,
+    rx: Receiver<'a>,
+    started: Instant,
+    /// When to resend (the request, or the last ACK) if nothing came.
+    deadline: Instant,
+    silent: u32,
+}
+
+/// How long a small fetch waits for the server before it resends.
+const SMALL_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Fetches `count` files with `parallel` in flight from one thread: one
+/// socket per fetch slot, all waited on with one epoll (level-triggered, one
+/// datagram read per ready socket per wait, so no read ever comes back
+/// empty), each ACK sent the moment its DATA is checked.
+fn small<'f>(
     server: SocketAddr,
     prefix: &str,
-    files: Arc<Vec<(String, Vec<u8>)>>,
+    files: &'f [(String, Vec<u8>)],
     count: usize,
     parallel: usize,
     blksize: usize,
 ) -> Result<(f64, Duration), String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let prefix = prefix.to_owned();
-    rt.block_on(async move {
-        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..parallel {
-            let next = Arc::clone(&next);
-            let files = Arc::clone(&files);
-            let prefix = prefix.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let mut buf = vec![0u8; 65536 + 4];
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= count {
-                        return Ok::<_, String>(lat);
-                    }
-                    let (fname, data) = &files[i % files.len()];
-                    let t = Instant::now();
-                    let name = format!("{prefix}{fname}");
-                    small_one(&sock, &mut buf, server, &name, data, blksize).await?;
-                    lat.push(t.elapsed());
+    use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(|e| err(&e))?;
+    let local = if server.is_ipv4() {
+        "127.0.0.1:0"
+    } else {
+        "[::1]:0"
+    };
+    let mut slots = Vec::new();
+    for i in 0..parallel.max(1) {
+        let sock = std::net::UdpSocket::bind(local).map_err(|e| err(&e))?;
+        sock.set_nonblocking(true).map_err(|e| err(&e))?;
+        epoll
+            .add(&sock, EpollEvent::new(EpollFlags::EPOLLIN, i as u64))
+            .map_err(|e| err(&e))?;
+        slots.push(Slot { sock, fetch: None });
+    }
+    let mut next = 0;
+    let mut done = 0;
+    let mut lat = Vec::with_capacity(count);
+    let started = Instant::now();
+    // Starts the next file on `slot`, if any is left.
+    let start = |slot: &mut Slot<'f>, next: &mut usize, now: Instant| -> Result<(), String> {
+        if *next >= count {
+            slot.fetch = None;
+            return Ok(());
+        }
+        let (fname, data) = &files[*next % files.len()];
+        *next += 1;
+        let name = format!("{prefix}{fname}");
+        let request = rrq(&name, blksize, 1);
+        slot.sock.send_to(&request, server).map_err(|e| err(&e))?;
+        slot.fetch = Some(Fetch {
+            name,
+            request,
+            rx: Receiver::new(data),
+            started: now,
+            deadline: now + SMALL_TIMEOUT,
+            silent: 0,
+        });
+        Ok(())
+    };
+    let now = Instant::now();
+    for slot in &mut slots {
+        start(slot, &mut next, now)?;
+    }
+    let mut events = vec![EpollEvent::empty(); slots.len()];
+    let mut buf = vec![0u8; 65536 + 4];
+    while done < count {
+        let ready = epoll.wait(&mut events, 100u16).map_err(|e| err(&e))?;
+        let now = Instant::now();
+        for ev in events.iter().take(ready) {
+            let Some(slot) = usize::try_from(ev.data())
+                .ok()
+                .and_then(|i| slots.get_mut(i))
+            else {
+                continue;
+            };
+            let (n, from) = match slot.sock.recv_from(&mut buf) {
+                Ok(got) => got,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e.to_string()),
+            };
+            let Some(fetch) = slot.fetch.as_mut() else {
+                continue; // a late duplicate after the last fetch
+            };
+            match fetch
+                .rx
+                .on_datagram(buf.get(..n).unwrap_or_default(), from)?
+            {
+                Event::Ack(a) => {
+                    fetch.silent = 0;
+                    fetch.deadline = now + SMALL_TIMEOUT;
+                    let _ = slot.sock.send_to(&a, from);
                 }
-            }));
+                Event::Nothing => {}
+                Event::Done(a) => {
+                    let _ = slot.sock.send_to(&a, from);
+                    lat.push(now - fetch.started);
+                    done += 1;
+                    start(slot, &mut next, now)?;
+                }
+            }
         }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.map_err(|e| e.to_string())??);
+        // Resend for every fetch the server left waiting.
+        for slot in &mut slots {
+            let Some(fetch) = slot.fetch.as_mut() else {
+                continue;
+            };
+            if now < fetch.deadline {
+                continue;
+            }
+            fetch.silent += 1;
+            if fetch.silent > 10 {
+                return Err(format!("{}: server silent", fetch.name));
+            }
+            fetch.deadline = now + SMALL_TIMEOUT;
+            let (again, to) = match fetch.rx.tid {
+                Some(tid) if !fetch.rx.last_ack.is_empty() => (&fetch.rx.last_ack, tid),
+                _ => (&fetch.request, server),
+            };
+            let _ = slot.sock.send_to(again, to);
         }
-        let secs = started.elapsed().as_secs_f64();
-        all.sort();
-        let p99 = all.get(all.len() * 99 / 100).copied().unwrap_or_default();
-        Ok((count as f64 / secs, p99))
-    })
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort();
+    let p99 = lat.get(lat.len() * 99 / 100).copied().unwrap_or_default();
+    Ok((count as f64 / secs, p99))
 }
 
 fn own_cpu_secs() -> f64 {
@@ -351,7 +395,7 @@ fn main() -> ExitCode {
                 }
                 let count = num(5)?;
                 let cpu0 = own_cpu_secs();
-                let (rate, p99) = small(server, prefix, Arc::new(files), count, num(6)?, num(7)?)?;
+                let (rate, p99) = small(server, prefix, &files, count, num(6)?, num(7)?)?;
                 let cpu = (own_cpu_secs() - cpu0).max(0.01);
                 Ok(format!(
                     "ok=1 files_per_sec={rate:.0} p99_ms={:.2} client_cpu_s={cpu:.2} client_files_per_cpu_s={:.0}",
