@@ -143,6 +143,15 @@ stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/de
 rcvbuf_errors() { ip netns exec "$1" awk '/^Udp:/ { if (h) { print $6; exit } h = 1 }' /proc/net/snmp; }
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+ticks_within() { # pid seconds -> the CPU ticks the process used in its first seconds (or until it ended)
+    local end=$((SECONDS + ${2%.*})) last=0 t
+    while [ "$SECONDS" -lt "$end" ] && kill -0 "$1" 2>/dev/null; do
+        t=$(cpu_ticks "$1"); [ "${t:-0}" -gt "$last" ] && last=$t
+        sleep 0.25
+    done
+    t=$(cpu_ticks "$1"); [ "${t:-0}" -gt "$last" ] && last=$t
+    echo "$last"
+}
 
 run() { # generator server rate(0 = max)
     local gen=$1 server=$2 rate=$3 r
@@ -157,13 +166,20 @@ run() { # generator server rate(0 = max)
         perf record -q ${PERF_ARGS:--g} -p "$SERVER_PID" -o "$PERF_DIR/headend-$gen-$rate.data" -- sleep "$SECS" 2>/dev/null &
         perf_pid=$!
     fi
-    local rate_s drops lat gcpu
+    local rate_s drops lat gcpu gs
     if [ "$gen" = perfdhcp ]; then
-        out=$(ip netns exec "$CNS" taskset -c "$GEN_CPU" perfdhcp -4 -r "$r" -R 50000 -p "$SECS" -W 100000 -l 10.99.0.2 10.99.0.1 2>&1 || true)
+        ip netns exec "$CNS" taskset -c "$GEN_CPU" perfdhcp -4 -r "$r" -R 50000 -p "$SECS" -W 100000 \
+            -l 10.99.0.2 10.99.0.1 > "$WORK/perfdhcp.out" 2>&1 &
+        local gpid=$!
+        # perfdhcp's own CPU over its SECS seconds of load (read before it
+        # exits; `ip netns exec` and taskset exec it, so the PID is its own).
+        gs=$(awk -v t="$(ticks_within "$gpid" "$SECS")" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
+        wait "$gpid" || true
+        out=$(cat "$WORK/perfdhcp.out")
         rate_s=$(awk '/^Rate:/ {print $2}' <<<"$out" | tail -1)
         drops=$(awk '/^drops:/ {print $2}' <<<"$out" | paste -sd/ -)
         lat="avg-delay-ms(D-O/R-A)=$(awk '/^avg delay: [0-9]/ {print $3}' <<<"$out" | paste -sd/ -)"
-        gcpu=""
+        gcpu=" generator-cpu-s=$gs ($(awk -v r="${rate_s:-0}" -v s="$SECS" -v g="${gs:-0}" 'BEGIN { if (g > 0) printf "%.0f", r * s / g; else print "?" }') exchanges per generator cpu-s)"
     else
         # dhcp_load: --rate 0 keeps WINDOW (1,024) exchanges in flight.
         local lr=$rate
@@ -172,7 +188,6 @@ run() { # generator server rate(0 = max)
         rate_s=$(sed -n 's/.*exchanges_per_sec=\([0-9]*\).*/\1/p' <<<"$out")
         drops="$(sed -n 's/.*timeouts=\([0-9]*\).*/\1/p' <<<"$out")+naks:$(sed -n 's/.*naks=\([0-9]*\).*/\1/p' <<<"$out")"
         lat="p50/p99-ms=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$out")/$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$out")"
-        local gs
         gs=$(sed -n 's/.*generator_cpu_s=\([0-9.]*\).*/\1/p' <<<"$out")
         # The generator's own capacity: exchanges per generator CPU-second.
         gcpu=" generator-cpu-s=$gs ($(awk -v r="${rate_s:-0}" -v s="$SECS" -v g="${gs:-0}" 'BEGIN { if (g > 0) printf "%.0f", r * s / g; else print "?" }') exchanges per generator cpu-s)"

@@ -236,6 +236,15 @@ descendants() { # pid -> the pid and all its descendants (NSD serves from forked
   for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do descendants "$c"; done
 }
 
+ticks_within() { # pid seconds -> the CPU ticks the process used in its first seconds (or until it ended)
+  local end=$((SECONDS + ${2%.*})) last=0 t
+  while [ "$SECONDS" -lt "$end" ] && kill -0 "$1" 2>/dev/null; do
+    t=$(cpu_ticks "$1"); [ "${t:-0}" -gt "$last" ] && last=$t
+    sleep 0.25
+  done
+  t=$(cpu_ticks "$1"); [ "${t:-0}" -gt "$last" ] && last=$t
+  echo "$last"
+}
 cpu_ticks() { # pid -> utime+stime of all threads of the process and its descendants
   local total=0 p
   for p in $(descendants "$1"); do
@@ -284,8 +293,14 @@ run_one() { # server proto
   [ "$2" = udp2 ] && mode=(-T 2 -c 8)
   local t0 t1 out
   t0=$(cpu_ticks "$SPID")
-  out=$(taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$SPORT" -d "$queries" -l "$DURATION" \
-        -c 4 -q 500 -T 1 "${mode[@]}" 2>&1)
+  taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$SPORT" -d "$queries" -l "$DURATION" \
+        -c 4 -q 500 -T 1 "${mode[@]}" > "$work/dnsperf.out" 2>&1 &
+  local gpid=$! gen_cpu
+  # The generator's own CPU over its DURATION seconds of load (after them
+  # dnsperf waits for late answers, which is no load).
+  gen_cpu=$(awk -v t="$(ticks_within "$gpid" "$DURATION")" -v hz="$HZ" 'BEGIN {printf "%.2f", t / hz}')
+  wait "$gpid" || true
+  out=$(cat "$work/dnsperf.out")
   t1=$(cpu_ticks "$SPID")
   stop_server
   local qps lat lost completed cpu codes
@@ -305,8 +320,8 @@ run_one() { # server proto
   per_cpu=$(awk -v c="$completed" -v s="$cpu" 'BEGIN {if (s > 0) printf "%.0f", c / s; else print 0}')
   local busy
   busy=$(awk -v s="$cpu" -v d="$DURATION" 'BEGIN {printf "%.0f", 100 * s / d}')
-  printf '%-8s %-4s qps=%-10s lat_ms=%-8s lost=%-7s cpu_s=%-7s server_cpu=%3s%% qps_per_cpu_s=%s%s\n' \
-    "$1" "$2" "$qps" "$(awk -v l="$lat" 'BEGIN {printf "%.3f", l * 1000}')" "$lost" "$cpu" "$busy" "$per_cpu" \
+  printf '%-8s %-4s qps=%-10s lat_ms=%-8s lost=%-7s cpu_s=%-7s server_cpu=%3s%% generator_cpu_s=%-6s qps_per_cpu_s=%s%s\n' \
+    "$1" "$2" "$qps" "$(awk -v l="$lat" 'BEGIN {printf "%.3f", l * 1000}')" "$lost" "$cpu" "$busy" "$gen_cpu" "$per_cpu" \
     "$([ "$busy" -lt 95 ] && [ "$2" != udp2 ] && echo '  (server below 95 % of its core: the rate is the generator'"'"'s limit; compare per CPU-second)')"
   PER_ROUND[$1,$2]+="$per_cpu "
   QPS[$1,$2]=$(awk -v a="${QPS[$1,$2]:-0}" -v b="$qps" 'BEGIN {print a + b}')
