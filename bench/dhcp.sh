@@ -143,15 +143,8 @@ stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/de
 rcvbuf_errors() { ip netns exec "$1" awk '/^Udp:/ { if (h) { print $6; exit } h = 1 }' /proc/net/snmp; }
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-ticks_within() { # pid seconds -> the CPU ticks the process used in its first seconds (or until it ended)
-    local end=$((SECONDS + ${2%.*})) last=0 t
-    while [ "$SECONDS" -lt "$end" ] && kill -0 "$1" 2>/dev/null; do
-        t=$(cpu_ticks "$1"); [ "${t:-0}" -gt "$last" ] && last=$t
-        sleep 0.25
-    done
-    t=$(cpu_ticks "$1"); [ "${t:-0}" -gt "$last" ] && last=$t
-    echo "$last"
-}
+# ticks_within PID SECONDS (bench/lib.sh), over this script's cpu_ticks.
+. bench/lib.sh
 
 run() { # generator server rate(0 = max)
     local gen=$1 server=$2 rate=$3 r

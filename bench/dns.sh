@@ -236,15 +236,8 @@ descendants() { # pid -> the pid and all its descendants (NSD serves from forked
   for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do descendants "$c"; done
 }
 
-ticks_within() { # pid seconds -> the CPU ticks the process used in its first seconds (or until it ended)
-  local end=$((SECONDS + ${2%.*})) last=0 t
-  while [ "$SECONDS" -lt "$end" ] && kill -0 "$1" 2>/dev/null; do
-    t=$(cpu_ticks "$1"); [ "${t:-0}" -gt "$last" ] && last=$t
-    sleep 0.25
-  done
-  t=$(cpu_ticks "$1"); [ "${t:-0}" -gt "$last" ] && last=$t
-  echo "$last"
-}
+# ticks_within PID SECONDS (bench/lib.sh), over this script's cpu_ticks.
+. bench/lib.sh
 cpu_ticks() { # pid -> utime+stime of all threads of the process and its descendants
   local total=0 p
   for p in $(descendants "$1"); do
