@@ -59,8 +59,13 @@ pub struct FastCounts {
 pub struct AnswerCache {
     generation: u64,
     map: HashMap<Box<[u8]>, Kept>,
+    /// The zones of the answers in `map` (an answer names its zone by its
+    /// place here, so serving it touches no reference count shared with
+    /// other listeners), and each one's place by its address.
+    zones: Vec<Arc<Zone>>,
+    zone_at: HashMap<usize, u32>,
     /// The zone of the answer the last call served from `map`.
-    last_zone: Option<Arc<Zone>>,
+    last_zone: Option<u32>,
     /// The answer shared by each class of missing names met; `None` for a
     /// class whose answers cannot be shared (its names go in `map`).
     shared: HashMap<NegativeKey, Option<Box<[u8]>>>,
@@ -79,7 +84,8 @@ pub struct AnswerCache {
 #[derive(Debug)]
 struct Kept {
     answer: Box<[u8]>,
-    zone: Option<Arc<Zone>>,
+    /// The zone's place in [`AnswerCache::zones`].
+    zone: Option<u32>,
 }
 
 /// What the answer to a missing name depends on (RFC 1034 §4.3.2 step 3c,
@@ -161,6 +167,8 @@ impl AnswerCache {
         Self {
             generation: 0,
             map: HashMap::new(),
+            zones: Vec::new(),
+            zone_at: HashMap::new(),
             last_zone: None,
             shared: HashMap::new(),
             capacity: capacity.max(1),
@@ -200,11 +208,7 @@ impl AnswerCache {
     ) -> bool {
         out.clear();
         self.last_zone = None;
-        if catalog.generation() != self.generation {
-            self.map.clear();
-            self.shared.clear();
-            self.generation = catalog.generation();
-        }
+        self.forget_stale(catalog);
         let req = request.bytes();
         let full = |out: &mut Vec<u8>| match catalog.respond(req, transport) {
             Some(resp) => {
@@ -238,7 +242,7 @@ impl AnswerCache {
         let key = &self.key[..key_len];
         if let Some(kept) = self.map.get(key) {
             self.hits += 1;
-            self.last_zone.clone_from(&kept.zone);
+            self.last_zone = kept.zone;
             out.extend_from_slice(&kept.answer);
             patch(out, req, query.qname_len);
             return true;
@@ -286,19 +290,53 @@ impl AnswerCache {
             // then cached one by one, without asking again.
             self.shared.insert(class, None);
         }
+        let key: Box<[u8]> = key.into();
         if self.map.len() >= self.capacity {
-            self.map.clear();
+            self.clear_answers();
         }
-        let zone = catalog.zone_of_question(&resp).cloned();
+        let zone = catalog
+            .zone_of_question(&resp)
+            .and_then(|z| self.zone_place(z));
         let answer = resp.into_boxed_slice();
-        self.map.insert(key.into(), Kept { answer, zone });
+        self.map.insert(key, Kept { answer, zone });
         true
     }
 
     /// The served zone of the answer the last [`answer`](Self::answer) call
     /// took from the cache; `None` when it built or shared one.
     pub fn last_zone(&self) -> Option<&Arc<Zone>> {
-        self.last_zone.as_ref()
+        self.last_zone
+            .and_then(|i| self.zones.get(usize::try_from(i).ok()?))
+    }
+
+    /// Drops everything kept when `catalog` is not the one it was kept for,
+    /// so an idle listener that looks now and then (see `listen.rs`) holds
+    /// no replaced zone alive.
+    pub fn forget_stale(&mut self, catalog: &Catalog) {
+        if catalog.generation() != self.generation {
+            self.clear_answers();
+            self.shared.clear();
+            self.generation = catalog.generation();
+        }
+    }
+
+    fn clear_answers(&mut self) {
+        self.map.clear();
+        self.zones.clear();
+        self.zone_at.clear();
+        self.last_zone = None;
+    }
+
+    /// `zone`'s place in [`zones`](Self::zones), given one if it has none.
+    fn zone_place(&mut self, zone: &Arc<Zone>) -> Option<u32> {
+        let id = Arc::as_ptr(zone) as usize;
+        if let Some(&at) = self.zone_at.get(&id) {
+            return Some(at);
+        }
+        let at = u32::try_from(self.zones.len()).ok()?;
+        self.zones.push(Arc::clone(zone));
+        self.zone_at.insert(id, at);
+        Some(at)
     }
 }
 
@@ -556,6 +594,30 @@ mod tests {
                 other => panic!("{name}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_cache_holds_no_zone_of_a_replaced_catalog_once_it_looks() {
+        let catalog = catalog();
+        let zone = catalog.zones().next().cloned().expect("a zone");
+        let before = Arc::strong_count(&zone);
+        let mut cache = AnswerCache::default();
+        let mut out = Vec::new();
+        let name = zone.origin().to_string();
+        let q = query(7, &name, 6, false, None, 0);
+        assert!(cache.respond(&catalog, &q, Transport::Udp, &mut out));
+        assert!(
+            Arc::strong_count(&zone) > before,
+            "the kept answer names its zone"
+        );
+        // The same catalog: nothing is dropped.
+        cache.forget_stale(&catalog);
+        assert!(Arc::strong_count(&zone) > before);
+        // A new catalog (a reload): the old one's zones are let go.
+        let replaced = catalog.clone();
+        cache.forget_stale(&replaced);
+        drop(replaced);
+        assert_eq!(Arc::strong_count(&zone), before);
     }
 
     #[test]

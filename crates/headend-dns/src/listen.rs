@@ -204,6 +204,8 @@ impl UdpWorker {
         while !self.stop.load(Ordering::Relaxed) {
             // Timeouts (to check `stop`) and ICMP errors from earlier sends.
             let Ok(count) = recv_batch(fd, &mut recv_headers, &mut slots, &mut received) else {
+                // Idle (or an ICMP error): let go of the zones a reload replaced.
+                worker.cache.forget_stale(&self.catalog.load());
                 continue;
             };
             self.stats.udp_received(count);
