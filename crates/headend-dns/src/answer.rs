@@ -191,11 +191,17 @@ impl Catalog {
                 break;
             }
         }
-        let name = &name[..len];
+        self.zone_of_wire_name(&name[..len]).map(|(zone, _)| zone)
+    }
+
+    /// The most specific served zone holding `name` (a lower-cased wire-form
+    /// name), as [`find_zone`](Self::find_zone) picks it, and where the
+    /// zone's origin starts in `name`.
+    pub(crate) fn zone_of_wire_name(&self, name: &[u8]) -> Option<(&Arc<Zone>, usize)> {
         let mut at = 0;
         loop {
             if let Some(zone) = self.zone_by_wire(name.get(at..)?) {
-                return Some(zone);
+                return Some((zone, at));
             }
             match *name.get(at)? {
                 0 => return None,

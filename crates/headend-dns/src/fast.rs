@@ -109,17 +109,7 @@ struct NegativeKey {
 /// The class of `name` (lower-cased wire form) when it is missing from a
 /// served zone and not below a delegation; `None` otherwise.
 fn class_of(catalog: &Catalog, name: &[u8], head: [u8; 6]) -> Option<NegativeKey> {
-    // The most specific served zone, as `Catalog::find_zone` picks it.
-    let mut at = 0;
-    let served = loop {
-        if let Some(zone) = catalog.zone_by_wire(name.get(at..)?) {
-            break zone;
-        }
-        match *name.get(at)? {
-            0 => return None,
-            len => at += 1 + usize::from(len),
-        }
-    };
+    let (served, at) = catalog.zone_of_wire_name(name)?;
     let zone = Arc::as_ptr(served) as usize;
     let missing = served.missing(name, name.len() - at)?;
     let dnssec_ok = head[1] & 2 != 0;
@@ -294,9 +284,11 @@ impl AnswerCache {
         if self.map.len() >= self.capacity {
             self.clear_answers();
         }
-        let zone = catalog
-            .zone_of_question(&resp)
-            .and_then(|z| self.zone_place(z));
+        // The key's name is the question's, lower-cased already.
+        let zone = key
+            .get(6..)
+            .and_then(|name| catalog.zone_of_wire_name(name))
+            .and_then(|(z, _)| self.zone_place(z));
         let answer = resp.into_boxed_slice();
         self.map.insert(key, Kept { answer, zone });
         true
